@@ -1,0 +1,101 @@
+// Runs a real Mosquitto broker on loopback for tests, the demo and benchmarks.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DevStackError, freePort } from "./odoo.ts";
+
+export const MOSQUITTO_BIN = "/usr/sbin/mosquitto";
+
+export interface MosquittoOptions {
+  port?: number;
+  /** Extra lines appended to the generated mosquitto.conf. */
+  extraConfig?: string[];
+  /** Messages held per persistent session; Mosquitto's default of 1000 drops silently. */
+  maxQueuedMessages?: number;
+}
+
+export interface MosquittoBroker {
+  url: string;
+  port: number;
+  dir: string;
+  start(): Promise<void>;
+  /** SIGTERM (persists the session store) or SIGKILL. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function startMosquitto(opts: MosquittoOptions = {}): Promise<MosquittoBroker> {
+  if (!existsSync(MOSQUITTO_BIN)) {
+    throw new DevStackError(`${MOSQUITTO_BIN} is missing. Fix: apt-get install -y mosquitto`);
+  }
+  const port = opts.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), "sfb-mosquitto-"));
+  const conf = join(dir, "mosquitto.conf");
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      "allow_anonymous true",
+      "persistence true",
+      `persistence_location ${dir}/`,
+      `max_queued_messages ${opts.maxQueuedMessages ?? 1_000_000}`,
+      "max_inflight_messages 100",
+      "log_type error",
+      "log_type warning",
+      `log_dest file ${dir}/mosquitto.log`,
+      ...(opts.extraConfig ?? []),
+      "",
+    ].join("\n"),
+  );
+  let child: ChildProcess | undefined;
+
+  const start = async () => {
+    child = spawn(MOSQUITTO_BIN, ["-c", conf], { stdio: "ignore" });
+    const proc = child;
+    const exited = new Promise<never>((_, reject) =>
+      proc.once("exit", (code) => reject(new DevStackError(`mosquitto exited with ${code}; see ${dir}/mosquitto.log`))),
+    );
+    await Promise.race([waitForPort(port, 10_000), exited]);
+  };
+
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    const gone = new Promise<void>((r) => proc.once("exit", () => r()));
+    proc.kill(signal);
+    await gone;
+  };
+
+  await start();
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    dir,
+    start,
+    stop,
+    destroy: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = connect(port, "127.0.0.1");
+      sock.once("connect", () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new DevStackError(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}

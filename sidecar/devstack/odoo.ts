@@ -1,0 +1,351 @@
+// Runs a real Odoo 18 Community server for tests, the demo and benchmarks.
+// The Odoo tree lives outside the repo (ODOO_SRC, default /opt/odoo18).
+// A template database with the module installed is built once per module
+// content hash, then duplicated per suite (`odoo-bin db duplicate` copies
+// the filestore too, which `createdb -T` does not).
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../..");
+export const addonDir = join(repoRoot, "odoo_addon");
+export const PYTHON = "/usr/bin/python3";
+
+export class DevStackError extends Error {
+  override name = "DevStackError";
+}
+
+export interface OdooTree {
+  src: string;
+  odooBin: string;
+  addonsPath: string;
+}
+
+/** Locates the Odoo tree, or throws an error that names the fix. */
+export function odooTree(env: NodeJS.ProcessEnv = process.env): OdooTree {
+  const src = env.ODOO_SRC || "/opt/odoo18";
+  const odooBin = join(src, "odoo-bin");
+  if (!existsSync(odooBin) || !existsSync(join(src, "odoo/addons/mrp"))) {
+    throw new DevStackError(
+      `No Odoo 18 source tree at ${src} (looked for ${odooBin} and odoo/addons/mrp).\n` +
+        "Fix: put Odoo 18.0 Community there, e.g.\n" +
+        `  git clone --depth 1 -b 18.0 https://github.com/odoo/odoo ${src}\n` +
+        "or set ODOO_SRC to an existing tree. See shared/ODOO.md for the Python packages it needs.",
+    );
+  }
+  if (!existsSync(PYTHON)) {
+    throw new DevStackError(
+      `${PYTHON} is missing. Fix: apt-get install python3 (Debian's, with the packages in ODOO.md).`,
+    );
+  }
+  return { src, odooBin, addonsPath: `${join(src, "odoo/addons")},${addonDir}` };
+}
+
+/** Fails with the fix when PostgreSQL is not reachable. */
+export async function checkPostgres(): Promise<void> {
+  try {
+    await execFileAsync("psql", ["-d", "postgres", "-Atc", "select 1"], { timeout: 10_000 });
+  } catch (err) {
+    throw new DevStackError(
+      `PostgreSQL is not reachable as ${process.env.USER ?? "this user"} (${(err as Error).message.split("\n")[0]}).\n` +
+        'Fix: pg_ctlcluster 15 main start && su postgres -c "createuser -s $(whoami)"',
+    );
+  }
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    // Tests and the built bundle do not shape an installed database.
+    if (entry.name === "__pycache__" || entry.name === "generated" || entry.name === "tests") continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...listFiles(path));
+    else if (!entry.name.endsWith(".pyc")) out.push(path);
+  }
+  return out.sort();
+}
+
+/** Hash of everything that shapes an installed database: module files and Odoo tree. */
+export function templateKey(tree: OdooTree): string {
+  const hash = createHash("sha1");
+  for (const file of listFiles(join(addonDir, "shopfloor_bridge"))) {
+    hash.update(relative(addonDir, file));
+    hash.update(readFileSync(file));
+  }
+  hash.update(baseKey(tree));
+  return hash.digest("hex").slice(0, 12);
+}
+
+export async function databaseExists(name: string): Promise<boolean> {
+  const { stdout } = await execFileAsync("psql", [
+    "-d",
+    "postgres",
+    "-Atc",
+    `select 1 from pg_database where datname='${name}'`,
+  ]);
+  return stdout.trim() === "1";
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  await execFileAsync("dropdb", ["--if-exists", "--force", name]);
+  const filestore = join(process.env.HOME ?? "/root", ".local/share/Odoo/filestore", name);
+  rmSync(filestore, { recursive: true, force: true });
+}
+
+/** Runs odoo-bin to completion (install/update/tests), output to a log file. */
+export async function runOdooBin(
+  tree: OdooTree,
+  args: string[],
+  logFile: string,
+): Promise<{ code: number; log: string }> {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const fd = openSync(logFile, "w");
+  try {
+    const child = spawn(PYTHON, [tree.odooBin, `--addons-path=${tree.addonsPath}`, ...args], {
+      cwd: tree.src,
+      stdio: ["ignore", fd, fd],
+    });
+    const code = await new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
+    return { code, log: readFileSync(logFile, "utf8") };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const lockDir = join("/tmp", `${name}.lock`);
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      break;
+    } catch {
+      // A lock older than 15 minutes is from a killed run.
+      try {
+        if (Date.now() - statSync(lockDir).mtimeMs > 15 * 60_000) rmSync(lockDir, { recursive: true, force: true });
+      } catch {}
+      if (Date.now() > deadline) throw new DevStackError(`timed out waiting for ${lockDir}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+/** Modules of the base template, which depends on the Odoo tree only. */
+export const ODOO_BASE_MODULES = ["mrp", "maintenance", "mrp_account"];
+
+function baseKey(tree: OdooTree): string {
+  const hash = createHash("sha1");
+  hash.update(tree.src);
+  hash.update(String(statSync(join(tree.src, "odoo/release.py")).mtimeMs));
+  hash.update(ODOO_BASE_MODULES.join(","));
+  return hash.digest("hex").slice(0, 10);
+}
+
+async function installInto(tree: OdooTree, db: string, modules: string[], log: (m: string) => void): Promise<void> {
+  log(`installing ${modules.join(", ")} (with demo data) into ${db}…`);
+  const started = Date.now();
+  const logFile = join(repoRoot, "artifacts/logs", `${db}.log`);
+  const { code, log: out } = await runOdooBin(
+    tree,
+    [
+      "-d",
+      db,
+      "-i",
+      modules.join(","),
+      "--stop-after-init",
+      "--max-cron-threads=0",
+      "--http-port=0",
+      "--log-level=warn",
+    ],
+    logFile,
+  );
+  if (code !== 0 || /\bERROR\b|\bCRITICAL\b/.test(out)) {
+    await dropDatabase(db);
+    throw new DevStackError(`installing ${modules.join(", ")} failed (exit ${code}); see ${logFile}\n${tail(out, 40)}`);
+  }
+  log(`${db} ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+/**
+ * Returns a template database with mrp, maintenance, mrp_account and the
+ * module (all with demo data). Two layers: a base template keyed by the
+ * Odoo tree (slow to build, rarely changes) and a module template keyed by
+ * the module's files, made by duplicating the base and installing the
+ * module. SFB_FRESH_TEMPLATE=1 rebuilds both once per process (CI does).
+ */
+export async function ensureTemplate(log: (msg: string) => void = () => {}): Promise<string> {
+  const tree = odooTree();
+  await checkPostgres();
+  const fresh = process.env.SFB_FRESH_TEMPLATE === "1";
+  const base = `sfb_base_${baseKey(tree)}`;
+  await withLock(base, async () => {
+    if (fresh && !process.env[`SFB_BUILT_${base}`]) await dropDatabase(base);
+    if (!(await databaseExists(base))) await installInto(tree, base, ODOO_BASE_MODULES, log);
+    process.env[`SFB_BUILT_${base}`] = "1";
+  });
+  const name = `sfb_tpl_${templateKey(tree)}`;
+  return withLock(name, async () => {
+    if (fresh && !process.env[`SFB_BUILT_${name}`]) await dropDatabase(name);
+    if (!(await databaseExists(name))) {
+      await duplicateDatabase(base, name);
+      await installInto(tree, name, ["shopfloor_bridge"], log);
+    }
+    process.env[`SFB_BUILT_${name}`] = "1";
+    return name;
+  });
+}
+
+export async function duplicateDatabase(template: string, name: string): Promise<void> {
+  const tree = odooTree();
+  await dropDatabase(name);
+  const { stderr } = await execFileAsync(PYTHON, [tree.odooBin, "db", "duplicate", "-f", template, name], {
+    cwd: tree.src,
+  }).catch((err: Error & { stderr?: string }) => {
+    throw new DevStackError(`db duplicate ${template} → ${name} failed: ${err.stderr ?? err.message}`);
+  });
+  if (!(await databaseExists(name))) throw new DevStackError(`db duplicate produced no database: ${stderr}`);
+}
+
+export function tail(text: string, lines: number): string {
+  return text.split("\n").slice(-lines).join("\n");
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export interface OdooServer {
+  url: string;
+  db: string;
+  port: number;
+  login: string;
+  password: string;
+  logFile: string;
+  /** Stops the server process (SIGTERM, then SIGKILL). */
+  stop(): Promise<void>;
+  /** Starts the server process again on the same port and database. */
+  start(): Promise<void>;
+  /** Stops the server and drops its database. */
+  destroy(): Promise<void>;
+}
+
+export interface StartOdooOptions {
+  /** Database name; duplicated from the template when `fromTemplate` (default). */
+  db: string;
+  fromTemplate?: boolean;
+  port?: number;
+  workers?: number;
+  extraArgs?: string[];
+  log?: (msg: string) => void;
+}
+
+/** Starts a real Odoo HTTP server on loopback and waits until it answers XML-RPC. */
+export async function startOdoo(opts: StartOdooOptions): Promise<OdooServer> {
+  const tree = odooTree();
+  await checkPostgres();
+  if (opts.fromTemplate !== false) {
+    const template = await ensureTemplate(opts.log);
+    await duplicateDatabase(template, opts.db);
+  }
+  const port = opts.port ?? (await freePort());
+  const url = `http://127.0.0.1:${port}`;
+  const logFile = join(repoRoot, "artifacts/logs", `odoo-${opts.db}.log`);
+  mkdirSync(dirname(logFile), { recursive: true });
+  let child: ChildProcess | undefined;
+
+  const start = async () => {
+    const fd = openSync(logFile, "a");
+    child = spawn(
+      PYTHON,
+      [
+        tree.odooBin,
+        `--addons-path=${tree.addonsPath}`,
+        "-d",
+        opts.db,
+        `--db-filter=^${opts.db}$`,
+        "--http-interface=127.0.0.1",
+        `--http-port=${port}`,
+        // Crons would reach the internet; tests run the module's cron explicitly.
+        "--max-cron-threads=0",
+        `--workers=${opts.workers ?? 0}`,
+        "--log-level=info",
+        ...(opts.extraArgs ?? []),
+      ],
+      { cwd: tree.src, stdio: ["ignore", fd, fd] },
+    );
+    closeSync(fd);
+    const proc = child;
+    const exited = new Promise<never>((_, reject) =>
+      proc.once("exit", (code) => reject(new DevStackError(`Odoo exited with ${code} while starting; see ${logFile}`))),
+    );
+    await Promise.race([waitForXmlRpc(url, 60_000), exited]);
+  };
+
+  const stop = async () => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    const gone = new Promise<void>((r) => proc.once("exit", () => r()));
+    proc.kill("SIGTERM");
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+    await gone;
+    clearTimeout(timer);
+  };
+
+  await start();
+  return {
+    url,
+    db: opts.db,
+    port,
+    login: "admin",
+    password: "admin",
+    logFile,
+    start,
+    stop,
+    destroy: async () => {
+      await stop();
+      await dropDatabase(opts.db);
+    },
+  };
+}
+
+export async function waitForXmlRpc(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const body = '<?xml version="1.0"?><methodCall><methodName>version</methodName><params></params></methodCall>';
+  let lastError = "";
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/xmlrpc/2/common`, {
+        method: "POST",
+        headers: { "content-type": "text/xml" },
+        body,
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (res.ok && (await res.text()).includes("server_version")) return;
+      lastError = `HTTP ${res.status}`;
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new DevStackError(`Odoo at ${url} did not answer XML-RPC within ${timeoutMs} ms (${lastError})`);
+}

@@ -1,0 +1,59 @@
+// The seams of the sidecar (STYLE.md): every I/O edge sits behind one of
+// these, and each has one contract test that all implementations run.
+import type { CloudEvent, HeartbeatReply, IngestItem, IngestResult, SidecarConfig } from "./contract.ts";
+
+/** What a source hands over: a derived event, or bytes still to validate. */
+export type Intake =
+  | { kind: "event"; event: CloudEvent }
+  | { kind: "raw"; payload: Uint8Array; origin: string; receivedAt: Date };
+
+/**
+ * The pipeline as a source sees it. `accept` resolves only once the items
+ * (and the rule state that produced them) are committed to the spool; a
+ * source acknowledges upstream (MQTT PUBACK, OPC UA counter position) only
+ * after that. When the spool is full `accept` waits: that is backpressure.
+ */
+export interface SourceSink {
+  accept(items: Intake[], state?: Record<string, unknown>): Promise<void>;
+  /** Rule state persisted by earlier `accept` calls (last counter values, open states). */
+  loadState(prefix: string): Promise<Record<string, unknown>>;
+}
+
+export interface Source {
+  readonly name: string;
+  start(sink: SourceSink): Promise<void>;
+  /** Stops taking input; in-flight accepts are awaited. */
+  stop(): Promise<void>;
+  stats(): Record<string, number>;
+}
+
+/** Odoo behind an interface: XML-RPC today, JSON-2 for Odoo 19 tomorrow. */
+export interface OdooClient {
+  ingest(items: IngestItem[]): Promise<IngestResult[]>;
+  sidecarConfig(code: string): Promise<SidecarConfig>;
+  heartbeat(code: string, stats: Record<string, unknown>): Promise<HeartbeatReply>;
+  dispatchPull(code: string, limit: number): Promise<DispatchMessage[]>;
+  dispatchAck(results: DispatchAck[]): Promise<boolean>;
+}
+
+export interface DispatchMessage {
+  id: number;
+  workcenter: string;
+  version: number;
+  target: { kind: "opcua" | "mqtt" | "sparkplug"; params: Record<string, unknown> };
+  payload: Record<string, unknown>;
+}
+
+export interface DispatchAck {
+  id: number;
+  status: "acked" | "failed";
+  error: string;
+}
+
+/** Writes planning data to the floor (OPC UA tags, retained MQTT, Sparkplug metrics). */
+export interface FloorWriter {
+  readonly kind: "opcua" | "mqtt" | "sparkplug";
+  /** Idempotent by version: an older version never overwrites a newer one. */
+  write(message: DispatchMessage): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,86 @@
+// The module's own Odoo tests on a real Odoo 18: duplicate the template,
+// update the module with --test-tags /shopfloor_bridge, parse the result.
+import { join } from "node:path";
+import {
+  dropDatabase,
+  duplicateDatabase,
+  ensureTemplate,
+  freePort,
+  odooTree,
+  repoRoot,
+  runOdooBin,
+  tail,
+} from "../../sidecar/devstack/odoo.ts";
+import type { TierResult } from "./tier.ts";
+
+export interface OdooTestSummary {
+  run: number;
+  failed: number;
+  errors: number;
+  skipped: string[];
+}
+
+/** Reads Odoo's own test log: the `odoo.tests.result` stats and every skip. */
+export function parseOdooTestLog(log: string): OdooTestSummary | undefined {
+  const results = [...log.matchAll(/odoo\.tests\.result: (\d+) failed, (\d+) error\(s\) of (\d+) tests/g)];
+  const last = results.at(-1);
+  if (!last) return undefined;
+  const skipped = [...log.matchAll(/ INFO \S+ odoo\.\S+: skipped (.+)$/gm)].map((m) => m[1] ?? "");
+  return { failed: Number(last[1]), errors: Number(last[2]), run: Number(last[3]), skipped };
+}
+
+export async function runOdooTier(): Promise<TierResult> {
+  const tree = odooTree();
+  const template = await ensureTemplate((m) => console.log(m));
+  const db = `sfb_odootests_${process.pid}`;
+  await duplicateDatabase(template, db);
+  const logFile = join(repoRoot, "artifacts/logs", "odoo-tests.log");
+  try {
+    const port = await freePort();
+    const { code, log } = await runOdooBin(
+      tree,
+      [
+        "-d",
+        db,
+        "-u",
+        "shopfloor_bridge",
+        "--test-tags",
+        "/shopfloor_bridge",
+        "--stop-after-init",
+        "--max-cron-threads=0",
+        "--http-interface=127.0.0.1",
+        `--http-port=${port}`,
+        "--log-level=test",
+      ],
+      logFile,
+    );
+    for (const line of log.split("\n")) {
+      if (/ (ERROR|FAIL|CRITICAL) /.test(line) || /odoo\.tests\.(result|stats)/.test(line)) console.log(line);
+    }
+    const summary = parseOdooTestLog(log);
+    if (!summary) {
+      console.log(tail(log, 40));
+      return {
+        name: "odoo",
+        passed: 0,
+        failed: 1,
+        skipped: 0,
+        problems: [`no odoo.tests.result line (exit ${code}); see ${logFile}`],
+      };
+    }
+    const problems: string[] = [];
+    if (summary.run === 0) problems.push("Odoo ran zero tests");
+    for (const s of summary.skipped) problems.push(`skipped: ${s}`);
+    if (code !== 0 && summary.failed + summary.errors === 0) problems.push(`odoo-bin exited ${code}; see ${logFile}`);
+    const bad = summary.failed + summary.errors;
+    return {
+      name: "odoo",
+      passed: summary.run - bad - summary.skipped.length,
+      failed: bad,
+      skipped: summary.skipped.length,
+      problems,
+    };
+  } finally {
+    await dropDatabase(db);
+  }
+}
