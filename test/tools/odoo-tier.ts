@@ -34,7 +34,7 @@ export async function runOdooTier(): Promise<TierResult> {
   const template = await ensureTemplate((m) => console.log(m));
   const db = `sfb_odootests_${process.pid}`;
   await duplicateDatabase(template, db);
-  const logFile = join(repoRoot, "artifacts/logs", "odoo-tests.log");
+  const logFile = join(repoRoot, "artifacts/logs", `odoo-tests-${process.pid}.log`);
   try {
     const port = await freePort();
     const { code, log } = await runOdooBin(
@@ -45,7 +45,8 @@ export async function runOdooTier(): Promise<TierResult> {
         "-u",
         "shopfloor_bridge",
         "--test-tags",
-        "/shopfloor_bridge",
+        // Narrow it while working on one feature, e.g. /shopfloor_bridge:TestIngest
+        process.env.SFB_ODOO_TEST_TAGS || "/shopfloor_bridge",
         "--stop-after-init",
         "--max-cron-threads=0",
         "--http-interface=127.0.0.1",

@@ -29,7 +29,7 @@ interface VitestJson {
 }
 
 async function vitestTier(name: TierName): Promise<TierResult> {
-  const out = join(resultsDir, `${name}.json`);
+  const out = join(resultsDir, `${name}-${process.pid}.json`);
   rmSync(out, { force: true });
   const code = await run(join(repoRoot, "node_modules/.bin/vitest"), [
     "run",
@@ -61,7 +61,7 @@ interface PlaywrightJson {
 }
 
 async function browserTier(): Promise<TierResult> {
-  const out = join(resultsDir, "browser.json");
+  const out = join(resultsDir, `browser-${process.pid}.json`);
   rmSync(out, { force: true });
   const code = await run(
     join(repoRoot, "node_modules/.bin/playwright"),
