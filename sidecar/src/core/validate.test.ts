@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { MAX_EVENT_BYTES } from "./contract.ts";
+import { checkEvent, rejectedId, validatePayload } from "./validate.ts";
+
+const where = { connection: "line1", origin: "shopfloor/line1/press", receivedAt: new Date("2026-11-22T08:00:00Z") };
+const good = {
+  specversion: "1.0",
+  id: "01JDZ7M3B6X2T2Q4J8K9V5N0AA",
+  source: "plant1/line3/press-03",
+  type: "workorder.completed",
+  time: "2026-11-22T08:15:03.120Z",
+  subject: "WH/MO/00042",
+  data: { order: "WH/MO/00042", operation: "Assembly", qty_good: 120, qty_scrap: 3, uom: "Units" },
+};
+const bytes = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v));
+
+describe("validatePayload", () => {
+  it("accepts DESIGN.md's example event", () => {
+    const r = validatePayload(bytes(good), where);
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.event.data.qty_good).toBe(120);
+  });
+
+  it.each([
+    ["missing required data field", { ...good, data: { order: "X" } }, /qty_good/],
+    ["wrong type", { ...good, data: { ...good.data, qty_good: "12" } }, /must be number/],
+    ["unknown type", { ...good, type: "workorder.exploded" }, /allowed: workorder.started/],
+    ["bad time", { ...good, time: "yesterday" }, /format/],
+    ["bad specversion", { ...good, specversion: "0.3" }, /constant/],
+    [
+      "nested object in data",
+      { ...good, data: { ...good.data, extra: { a: 1 } } },
+      /must be string,number,boolean,null/,
+    ],
+    ["bad extension name", { ...good, "Bad-Name": "x" }, /propertyNames|property name/],
+    ["string over 4 KiB", { ...good, subject: "x".repeat(4097) }, /must NOT have more than 4096/],
+  ])("rejects %s with the reason", (_name, event, reason) => {
+    const r = validatePayload(bytes(event), where);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.rejected.reason).toMatch(reason);
+      expect(Buffer.from(r.rejected.raw_b64, "base64").toString()).toBe(JSON.stringify(event));
+      expect(r.rejected.truncated).toBe(false);
+    }
+  });
+
+  it("rejects invalid UTF-8, binary garbage, empty and non-JSON without throwing", () => {
+    const cases: [Uint8Array, RegExp][] = [
+      [Uint8Array.from([0x7b, 0xc3, 0x28, 0x7d]), /not valid UTF-8/],
+      [Uint8Array.from([0, 1, 2, 3, 255, 254]), /UTF-8|not JSON/],
+      [new Uint8Array(0), /empty/],
+      [bytes("{not json"), /not JSON/],
+      [bytes("42"), /schema/],
+    ];
+    for (const [payload, reason] of cases) {
+      const r = validatePayload(payload, where);
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.rejected.reason).toMatch(reason);
+        expect(Buffer.from(r.rejected.raw_b64, "base64")).toEqual(Buffer.from(payload));
+        expect(r.rejected.raw_size).toBe(payload.byteLength);
+      }
+    }
+  });
+
+  it("keeps an oversize payload truncated, with its real size", () => {
+    const huge = Buffer.alloc(10 * 1024 * 1024, 0x61);
+    const r = validatePayload(huge, where);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.rejected.truncated).toBe(true);
+      expect(r.rejected.raw_size).toBe(huge.byteLength);
+      expect(Buffer.from(r.rejected.raw_b64, "base64").byteLength).toBe(MAX_EVENT_BYTES);
+      expect(r.rejected.reason).toMatch(/oversize: 10485760 bytes/);
+    }
+  });
+
+  it("gives rejected input a deterministic id: same bytes same id, other bytes or origin another", () => {
+    const a = rejectedId("c", "t", bytes("x"));
+    expect(rejectedId("c", "t", bytes("x"))).toBe(a);
+    expect(rejectedId("c", "t", bytes("y"))).not.toBe(a);
+    expect(rejectedId("c", "u", bytes("x"))).not.toBe(a);
+    const r1 = validatePayload(bytes("nope"), where);
+    const r2 = validatePayload(bytes("nope"), { ...where, receivedAt: new Date() });
+    expect(!r1.ok && !r2.ok && r1.rejected.id === r2.rejected.id).toBe(true);
+  });
+
+  it("checkEvent validates derived events against the same schema", () => {
+    expect(checkEvent(good).ok).toBe(true);
+    const bad = checkEvent({ ...good, data: {} });
+    expect(bad.ok).toBe(false);
+  });
+});

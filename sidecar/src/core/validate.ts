@@ -1,0 +1,119 @@
+// Turns bytes from the floor into a CloudEvent or a RejectedInput. Nothing
+// is dropped here: anything that is not a valid event becomes a
+// RejectedInput that carries the raw bytes (truncated past the size limit)
+// and a reason a person can act on in Odoo's dead-letter screen.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
+import type { CloudEvent, RejectedInput } from "./contract.ts";
+import { MAX_EVENT_BYTES } from "./contract.ts";
+
+const SCHEMA_URL = new URL("../../../odoo_addon/shopfloor_bridge/schemas/cloudevent.schema.json", import.meta.url);
+
+// ajv-formats ships CommonJS with a default export; under Node ESM it arrives wrapped.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (
+  ajv: Ajv2020,
+) => void;
+
+function compileSchema() {
+  const ajv = new Ajv2020({ allErrors: false, strict: false });
+  addFormats(ajv);
+  return ajv.compile<CloudEvent>(JSON.parse(readFileSync(SCHEMA_URL, "utf8")));
+}
+
+/** Compiled once per process: the one schema the module enforces too. */
+const validateSchema = compileSchema();
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export type Validated = { ok: true; event: CloudEvent; bytes: number } | { ok: false; rejected: RejectedInput };
+
+export interface Origin {
+  /** Connection code. */
+  connection: string;
+  /** Topic / node / metric the bytes came from. */
+  origin: string;
+  receivedAt: Date;
+}
+
+/** Deterministic id of a rejected input, so a redelivery is a duplicate in Odoo. */
+export function rejectedId(connection: string, origin: string, payload: Uint8Array): string {
+  const hash = createHash("sha256");
+  hash.update(connection);
+  hash.update("\0");
+  hash.update(origin);
+  hash.update("\0");
+  hash.update(payload);
+  return `rej-${hash.digest("hex").slice(0, 40)}`;
+}
+
+export function reject(payload: Uint8Array, where: Origin, reason: string): RejectedInput {
+  const truncated = payload.byteLength > MAX_EVENT_BYTES;
+  const kept = truncated ? payload.subarray(0, MAX_EVENT_BYTES) : payload;
+  return {
+    rejected: true,
+    id: rejectedId(where.connection, where.origin, payload),
+    source: where.origin.slice(0, 256),
+    connection: where.connection,
+    raw_b64: Buffer.from(kept.buffer, kept.byteOffset, kept.byteLength).toString("base64"),
+    raw_size: payload.byteLength,
+    truncated,
+    reason: reason.slice(0, 4096),
+    observedtime: where.receivedAt.toISOString(),
+  };
+}
+
+function describeErrors(errors: ErrorObject[] | null | undefined): string {
+  if (!errors || errors.length === 0) return "does not match the event schema";
+  return errors
+    .slice(0, 5)
+    .map((e) => {
+      const at = e.instancePath || "(envelope)";
+      const extra =
+        e.keyword === "additionalProperties" || e.keyword === "propertyNames"
+          ? ` ${JSON.stringify(e.params)}`
+          : e.keyword === "enum"
+            ? ` (allowed: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(", ")})`
+            : "";
+      return `${at} ${e.message ?? e.keyword}${extra}`;
+    })
+    .join("; ");
+}
+
+/** Schema check of an already-parsed event (derived events from rules go through here too). */
+export function checkEvent(candidate: unknown): { ok: true; event: CloudEvent } | { ok: false; reason: string } {
+  if (validateSchema(candidate)) return { ok: true, event: candidate };
+  return { ok: false, reason: `schema: ${describeErrors(validateSchema.errors)}` };
+}
+
+/** Validates received bytes: size, UTF-8, JSON, then the shared schema. */
+export function validatePayload(payload: Uint8Array, where: Origin): Validated {
+  if (payload.byteLength > MAX_EVENT_BYTES) {
+    return {
+      ok: false,
+      rejected: reject(payload, where, `oversize: ${payload.byteLength} bytes > limit ${MAX_EVENT_BYTES}`),
+    };
+  }
+  if (payload.byteLength === 0) return { ok: false, rejected: reject(payload, where, "empty payload") };
+  let text: string;
+  try {
+    text = utf8.decode(payload);
+  } catch {
+    return { ok: false, rejected: reject(payload, where, "payload is not valid UTF-8") };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, rejected: reject(payload, where, `not JSON: ${(err as Error).message}`) };
+  }
+  const checked = checkEvent(parsed);
+  if (!checked.ok) return { ok: false, rejected: reject(payload, where, checked.reason) };
+  return { ok: true, event: checked.event, bytes: payload.byteLength };
+}
+
+/** Serialized size of an event, as DESIGN.md's 256 KiB limit counts it. */
+export function serializedSize(event: unknown): number {
+  return Buffer.byteLength(JSON.stringify(event), "utf8");
+}
