@@ -1,0 +1,115 @@
+// Shared shapes of the rule engines: what a protocol source observes, what a
+// rule derives, and how a derived event gets its deterministic id.
+import { createHash } from "node:crypto";
+import type { CloudEvent, EventType, MappingRule } from "../core/contract.ts";
+
+/** One value of one address (OPC UA node id or Sparkplug metric path) at the source's clock. */
+export interface Observation {
+  address: string;
+  value: unknown;
+  /** The source's own timestamp (OPC UA sourceTimestamp, Sparkplug metric timestamp). */
+  sourceTime: Date;
+  /** When the sidecar received it. */
+  receivedAt: Date;
+}
+
+/** Everything a rule needs besides its own state: latest values of the other addresses. */
+export interface RuleContext {
+  connection: string;
+  revision: number;
+  /** Latest observed value per address (order refs, reason codes, trigger fields). */
+  snapshot: ReadonlyMap<string, unknown>;
+}
+
+export interface RuleOutcome<S> {
+  events: CloudEvent[];
+  state: S;
+  /** The observation could not be used (wrong type, unmapped state value). */
+  invalid?: string;
+}
+
+/**
+ * Deterministic event id: the same observation read twice (reconnect,
+ * restart, re-subscription) yields the same id, so Odoo's unique
+ * (source, id) turns the second copy into a duplicate instead of a double count.
+ */
+export function derivedEventId(
+  connection: string,
+  address: string,
+  sourceTime: Date,
+  value: unknown,
+  type: EventType,
+): string {
+  const hash = createHash("sha256");
+  hash.update([connection, address, sourceTime.toISOString(), JSON.stringify(value ?? null), type].join("\u0000"));
+  return `sfb-${hash.digest("hex").slice(0, 40)}`;
+}
+
+export function derivedEvent(
+  rule: MappingRule,
+  ctx: RuleContext,
+  type: EventType,
+  obs: Observation,
+  data: Record<string, unknown>,
+  idValue: unknown = obs.value,
+): CloudEvent {
+  const event: CloudEvent = {
+    specversion: "1.0",
+    id: derivedEventId(ctx.connection, rule.address, obs.sourceTime, idValue, type),
+    source: rule.source,
+    type,
+    time: obs.sourceTime.toISOString(),
+    datacontenttype: "application/json",
+    data,
+    observedtime: obs.receivedAt.toISOString(),
+    connection: ctx.connection,
+    mappingrev: ctx.revision,
+  };
+  if (typeof data.order === "string" && data.order !== "") event.subject = data.order;
+  return event;
+}
+
+/** Reads the address a parameter names from the snapshot; empty strings count as absent. */
+export function snapshotValue(ctx: RuleContext, address: unknown): unknown {
+  if (typeof address !== "string" || address === "") return undefined;
+  const value = ctx.snapshot.get(address);
+  return value === "" ? undefined : value;
+}
+
+/** Numbers stay numbers; order refs and codes read from numeric tags become strings. */
+export function asText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "string") return value === "" ? undefined : value;
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
+  return undefined;
+}
+
+export function asNumber(value: unknown): number | undefined {
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (typeof value === "bigint" && value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= 0n) return Number(value);
+  return undefined;
+}
+
+export function stringParam(rule: MappingRule, key: string): string | undefined {
+  const v = rule.params[key];
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+export function numberParam(rule: MappingRule, key: string): number | undefined {
+  const v = rule.params[key];
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
+/** Addresses a rule reads besides its own (order, reason, trigger fields). */
+export function auxiliaryAddresses(rule: MappingRule): string[] {
+  const out: string[] = [];
+  for (const key of ["order_address", "reason_address", "operation_address"]) {
+    const v = stringParam(rule, key);
+    if (v) out.push(v);
+  }
+  const fields = rule.params.fields;
+  if (fields && typeof fields === "object") {
+    for (const v of Object.values(fields as Record<string, unknown>)) if (typeof v === "string" && v) out.push(v);
+  }
+  return out;
+}
