@@ -1,0 +1,325 @@
+import json
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
+INTEGRATION_GROUP = "shopfloor_bridge.shopfloor_bridge_group_integration"
+
+
+def check_rpc_caller(env):
+    """The sidecar API is for the integration account and managers only.
+
+    Checked on the server because the RPC methods run with elevated rights
+    (sudo) once the caller is known to be allowed.
+    """
+    if env.su:
+        return
+    user = env.user
+    if not (user.has_group(INTEGRATION_GROUP) or user.has_group(MANAGER_GROUP)):
+        raise AccessError(
+            _(
+                "User %(user)s may not call the Shop Floor Bridge API: it needs the "
+                "'Shop Floor Bridge / Integration (sidecar)' or 'Manager' group.",
+                user=user.login,
+            )
+        )
+
+
+def iso_utc(value):
+    """An Odoo naive-UTC datetime as RFC 3339 text ('' when empty)."""
+    if not value:
+        return ""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+class ShopfloorConnection(models.Model):
+    _name = "shopfloor.connection"
+    _description = "Shop Floor Connection"
+    _inherit = ["mail.thread"]
+    _order = "company_id, code"
+
+    code = fields.Char(
+        required=True,
+        index=True,
+        tracking=True,
+        help="What the sidecar's SHOPFLOOR_CONNECTION names; unique per company.",
+    )
+    name = fields.Char(required=True, tracking=True)
+    kind = fields.Selection(
+        [("mqtt", "MQTT (JSON CloudEvents)"), ("sparkplug", "Sparkplug B"), ("opcua", "OPC UA")],
+        required=True,
+        default="mqtt",
+        tracking=True,
+    )
+    site = fields.Char(help="Plant or site this endpoint serves (informative).")
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True
+    )
+    active = fields.Boolean(default=True, tracking=True)
+    revision = fields.Integer(
+        default=1,
+        readonly=True,
+        copy=False,
+        tracking=True,
+        help="Bumped by every mapping change; the sidecar reloads its configuration when it moves.",
+    )
+
+    # MQTT / Sparkplug transport
+    mqtt_url = fields.Char(string="Broker URL", help="mqtt://host:1883 or mqtts://host:8883")
+    topic_filters = fields.Text(help="One MQTT topic filter per line, e.g. shopfloor/#")
+    client_id = fields.Char(
+        string="MQTT client id",
+        help="Stable client id for the persistent session; empty = sfb-<connection code>.",
+    )
+    mqtt_protocol_version = fields.Selection(
+        [("4", "3.1.1"), ("5", "5.0")], string="MQTT version", default="5", required=True
+    )
+    mqtt_username = fields.Char(string="MQTT user")
+    mqtt_password = fields.Char(string="MQTT password", groups=MANAGER_GROUP, copy=False)
+    mqtt_ca = fields.Text(string="CA certificate (PEM)")
+    mqtt_reject_unauthorized = fields.Boolean(string="Verify broker certificate", default=True)
+    sparkplug_group_id = fields.Char(string="Sparkplug group id")
+    sparkplug_host_id = fields.Char(string="Sparkplug host id")
+
+    # OPC UA
+    opcua_endpoint = fields.Char(string="OPC UA endpoint", help="opc.tcp://host:4840/path")
+    opcua_security_mode = fields.Selection(
+        [("None", "None"), ("Sign", "Sign"), ("SignAndEncrypt", "Sign and encrypt")],
+        string="Security mode",
+        default="None",
+        required=True,
+    )
+    opcua_security_policy = fields.Selection(
+        [("None", "None"), ("Basic256Sha256", "Basic256Sha256")],
+        string="Security policy",
+        default="None",
+        required=True,
+    )
+    opcua_auth = fields.Selection(
+        [("anonymous", "Anonymous"), ("username", "User name"), ("certificate", "Certificate")],
+        string="Authentication",
+        default="anonymous",
+        required=True,
+    )
+    opcua_username = fields.Char(string="OPC UA user")
+    opcua_password = fields.Char(string="OPC UA password", groups=MANAGER_GROUP, copy=False)
+    opcua_publishing_interval_ms = fields.Integer(string="Publishing interval (ms)", default=1000)
+    opcua_sampling_interval_ms = fields.Integer(string="Sampling interval (ms)", default=500)
+
+    # Delivery and time
+    skew_bound_ms = fields.Integer(
+        string="Skew bound (ms)",
+        default=5000,
+        help="Events whose source clock differs from the canonical clock by more are flagged.",
+    )
+    skew_correct = fields.Boolean(
+        string="Correct skewed times", help="Correct an out-of-bound event time by the estimated offset."
+    )
+    batch_size = fields.Integer(default=500, help="Events per ingest call (at most 1000).")
+    batch_wait_ms = fields.Integer(string="Batch wait (ms)", default=1000)
+    order_lookup = fields.Selection(
+        [("name", "By manufacturing order name"), ("table", "Order mapping table")],
+        default="name",
+        required=True,
+        help="How an order reference of the floor finds its manufacturing order.",
+    )
+    max_attempts = fields.Integer(default=5, help="Failed applies retried this many times, then dead.")
+    pending_timeout_minutes = fields.Integer(
+        default=60, help="An event waiting for a prerequisite this long fails visibly."
+    )
+    dlq_threshold = fields.Integer(
+        string="Dead-letter alert threshold",
+        default=50,
+        help="Managers get an activity when this connection's dead letters exceed this number.",
+    )
+    dispatch_poll_interval_ms = fields.Integer(string="Dispatch poll interval (ms)", default=5000)
+
+    # Heartbeat (written by the sidecar through `heartbeat`)
+    last_seen = fields.Datetime(readonly=True, copy=False)
+    sidecar_version = fields.Char(readonly=True, copy=False)
+    spool_depth = fields.Integer(readonly=True, copy=False)
+    rate_in = fields.Float(string="Events in /s", readonly=True, copy=False)
+    rate_applied = fields.Float(string="Events applied /s", readonly=True, copy=False)
+    stats_json = fields.Text(string="Last heartbeat", readonly=True, copy=False)
+
+    # Mappings
+    source_map_ids = fields.One2many("shopfloor.source.map", "connection_id", string="Sources")
+    order_map_ids = fields.One2many("shopfloor.order.map", "connection_id", string="Orders")
+    operation_map_ids = fields.One2many("shopfloor.operation.map", "connection_id", string="Operations")
+    material_map_ids = fields.One2many("shopfloor.material.map", "connection_id", string="Materials")
+    uom_map_ids = fields.One2many("shopfloor.uom.map", "connection_id", string="Units")
+    reason_map_ids = fields.One2many("shopfloor.reason.map", "connection_id", string="Reasons")
+    rule_ids = fields.One2many("shopfloor.mapping.rule", "connection_id", string="Tag rules")
+
+    event_ids = fields.One2many("shopfloor.event", "connection_id", string="Event records")
+    dlq_count = fields.Integer(string="Dead letters", compute="_compute_event_counts")
+    event_count = fields.Integer(string="Events", compute="_compute_event_counts")
+
+    _sql_constraints = [
+        ("code_company_uniq", "unique(company_id, code)", "The connection code must be unique per company."),
+        ("batch_size_range", "check(batch_size between 1 and 1000)", "Batch size must be between 1 and 1000."),
+        ("max_attempts_positive", "check(max_attempts >= 1)", "Max attempts must be at least 1."),
+    ]
+
+    def _compute_event_counts(self):
+        counts = {
+            (connection.id, state): count
+            for connection, state, count in self.env["shopfloor.event"]._read_group(
+                [("connection_id", "in", self.ids)], ["connection_id", "state"], ["__count"]
+            )
+        }
+        for connection in self:
+            per_state = {state: n for (cid, state), n in counts.items() if cid == connection.id}
+            connection.event_count = sum(per_state.values())
+            connection.dlq_count = sum(per_state.get(s, 0) for s in ("failed", "dead", "rejected"))
+
+    # ------------------------------------------------------------------ revision
+
+    def _bump_revision(self, message):
+        """A mapping changed: move the revision the sidecar watches and say why in the chatter."""
+        for connection in self.sudo():
+            # Direct SQL increment: concurrent mapping edits must never reuse a number.
+            self.env.cr.execute(
+                "UPDATE shopfloor_connection SET revision = revision + 1 WHERE id = %s RETURNING revision",
+                [connection.id],
+            )
+            (revision,) = self.env.cr.fetchone()
+            connection.invalidate_recordset(["revision"])
+            connection.message_post(
+                body=_("Mapping revision %(revision)s: %(change)s", revision=revision, change=message),
+                subtype_xmlid="mail.mt_note",
+            )
+
+    # ------------------------------------------------------------------ actions
+
+    def action_open_dlq(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("shopfloor_bridge.shopfloor_event_action_dlq")
+        action["domain"] = [("connection_id", "=", self.id), ("state", "in", ["failed", "dead", "rejected"])]
+        action["context"] = {}
+        return action
+
+    def action_open_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("shopfloor_bridge.shopfloor_event_action")
+        action["domain"] = [("connection_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    # ------------------------------------------------------------------ RPC
+
+    @api.model
+    def _find_by_code(self, code):
+        check_rpc_caller(self.env)
+        if not isinstance(code, str) or not code:
+            raise UserError(_("A connection code (text) is required, got %r.", code))
+        connection = self.sudo().search(
+            [("code", "=", code), ("company_id", "in", self.env.user.company_ids.ids)], limit=1
+        )
+        if not connection:
+            raise UserError(
+                _(
+                    "No active shop-floor connection with code %(code)r in your companies. "
+                    "Create it under Manufacturing → Shop Floor → Configuration → Connections.",
+                    code=code,
+                )
+            )
+        return connection
+
+    @api.model
+    def sidecar_config(self, code):
+        """Everything the sidecar needs, shaped as SidecarConfig (sidecar/src/core/contract.ts)."""
+        return self._find_by_code(code)._sidecar_config()
+
+    def _sidecar_config(self):
+        self.ensure_one()
+        connection = self.sudo()
+        topics = [line.strip() for line in (connection.topic_filters or "").splitlines() if line.strip()]
+        uses_mqtt = connection.kind in ("mqtt", "sparkplug")
+        mqtt = (
+            {
+                "url": connection.mqtt_url or "",
+                "topics": topics,
+                "client_id": connection.client_id or f"sfb-{connection.code}",
+                "protocol_version": int(connection.mqtt_protocol_version or "5"),
+                "username": connection.mqtt_username or "",
+                "password": connection.mqtt_password or "",
+                "ca": connection.mqtt_ca or "",
+                "reject_unauthorized": bool(connection.mqtt_reject_unauthorized),
+            }
+            if uses_mqtt
+            else False
+        )
+        sparkplug = (
+            {
+                "group_id": connection.sparkplug_group_id or "",
+                "host_id": connection.sparkplug_host_id or f"sfb-{connection.code}",
+            }
+            if connection.kind == "sparkplug"
+            else False
+        )
+        opcua = (
+            {
+                "endpoint": connection.opcua_endpoint or "",
+                "security_mode": connection.opcua_security_mode or "None",
+                "security_policy": connection.opcua_security_policy or "None",
+                "auth": connection.opcua_auth or "anonymous",
+                "username": connection.opcua_username or "",
+                "password": connection.opcua_password or "",
+                "publishing_interval_ms": connection.opcua_publishing_interval_ms or 0,
+                "sampling_interval_ms": connection.opcua_sampling_interval_ms or 0,
+            }
+            if connection.kind == "opcua"
+            else False
+        )
+        return {
+            "code": connection.code,
+            "name": connection.name or "",
+            "kind": connection.kind,
+            "revision": connection.revision,
+            "server_time": iso_utc(fields.Datetime.now()),
+            "mqtt": mqtt,
+            "sparkplug": sparkplug,
+            "opcua": opcua,
+            "batch": {"size": connection.batch_size, "wait_ms": connection.batch_wait_ms},
+            "skew": {"bound_ms": connection.skew_bound_ms, "correct": bool(connection.skew_correct)},
+            "sources": [
+                {"source": row.source, "workcenter": row.workcenter_id.code or row.workcenter_id.name or ""}
+                for row in connection.source_map_ids
+            ],
+            "rules": [rule._sidecar_rule() for rule in connection.rule_ids.filtered("active")],
+            "dispatch": {
+                "poll_interval_ms": connection.dispatch_poll_interval_ms,
+                "targets": connection._sidecar_dispatch_targets(),
+            },
+        }
+
+    def _sidecar_dispatch_targets(self):
+        """Planning push-back targets ([] here; the dispatch part extends this)."""
+        return []
+
+    @api.model
+    def heartbeat(self, code, stats=None):
+        """The sidecar reports it is alive; answers the server clock and the revision to compare."""
+        connection = self._find_by_code(code)
+        stats = stats if isinstance(stats, dict) else {}
+
+        def number(key, cast):
+            try:
+                return cast(stats.get(key) or 0)
+            except (TypeError, ValueError):
+                return cast(0)
+
+        now = fields.Datetime.now()
+        connection.write(
+            {
+                "last_seen": now,
+                "sidecar_version": str(stats.get("version") or stats.get("sidecar_version") or "")[:64],
+                "spool_depth": number("spool_depth", int),
+                "rate_in": number("rate_in", float),
+                "rate_applied": number("rate_applied", float),
+                "stats_json": json.dumps(stats, sort_keys=True, default=str)[:65536],
+            }
+        )
+        return {"server_time": iso_utc(now), "revision": connection.revision}

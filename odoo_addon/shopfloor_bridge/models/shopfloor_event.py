@@ -1,0 +1,708 @@
+"""The inbox: every event the floor sent, what became of it, and the DLQ actions.
+
+Queue semantics (what an error class means, how long to wait) live outside
+the model: ``exceptions.py`` decides retry vs dead-letter, ``backoff.py`` the
+delays, ``event_validation.py`` what is valid, ``handlers/`` the effects.
+"""
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import traceback
+from collections import defaultdict
+from datetime import timedelta
+
+from psycopg2.extras import execute_values
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import AccessError, UserError
+
+from .. import backoff
+from ..event_validation import (
+    MAX_EVENT_BYTES,
+    MAX_INGEST_BATCH,
+    parse_time,
+    serialize,
+    validate_event,
+)
+from ..exceptions import EventPending, EventRejected, PermanentError
+from .shopfloor_connection import MANAGER_GROUP, check_rpc_caller, iso_utc
+
+_logger = logging.getLogger(__name__)
+
+DLQ_STATES = ("failed", "dead", "rejected")
+RETRYABLE_STATES = ("pending", "failed")
+# A pending event (waiting for its predecessor) is retried sooner than a failed one.
+PENDING_BACKOFF_CAP_SECONDS = 300
+KEY_MAX_CHARS = 256
+DEFAULT_RETENTION_DAYS = 90
+ENVELOPE_ATTRIBUTES = ("specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data")
+
+
+def _text(value):
+    """Text PostgreSQL accepts: NUL characters shown, not dropped."""
+    return value.replace("\x00", "\\x00") if isinstance(value, str) else value
+
+
+def _key(value, raw_fallback):
+    """(source, id) part for the unique key: the value when it is sane text, else a
+    digest (a resend of the same garbage is then a duplicate, not a second row)."""
+    if isinstance(value, str) and 0 < len(value) <= KEY_MAX_CHARS and "\x00" not in value:
+        return value
+    return "sha256:" + hashlib.sha256(raw_fallback.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ShopfloorEvent(models.Model):
+    _name = "shopfloor.event"
+    _description = "Shop Floor Event"
+    _order = "time desc, id desc"
+    _rec_name = "event_uid"
+
+    # Envelope
+    event_uid = fields.Char(string="Event id", required=True, readonly=True, index=True)
+    source = fields.Char(required=True, readonly=True)
+    type = fields.Char(readonly=True, index=True)
+    time = fields.Datetime(readonly=True, index=True, help="The source clock (UTC).")
+    subject = fields.Char(readonly=True)
+    data_json = fields.Text(string="Data (JSON)", readonly=True)
+    original_data_json = fields.Text(
+        string="Original data (JSON)", readonly=True, help="The data as received, kept when a person edits it."
+    )
+    raw_payload = fields.Text(readonly=True, help="The item exactly as received (invalid bytes shown as \\xNN).")
+    raw_b64 = fields.Text(string="Raw bytes (base64)", readonly=True)
+    raw_size = fields.Integer(readonly=True)
+    raw_truncated = fields.Boolean(readonly=True)
+    connection_code = fields.Char(readonly=True, help="The connection the envelope named.")
+    connection_id = fields.Many2one("shopfloor.connection", readonly=True, index=True, ondelete="set null")
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    workcenter_id = fields.Many2one("mrp.workcenter", readonly=True, index=True)
+    production_id = fields.Many2one("mrp.production", readonly=True, index="btree_not_null")
+    workorder_id = fields.Many2one("mrp.workorder", readonly=True, index="btree_not_null")
+    sidecar_mapping_revision = fields.Integer(readonly=True, help="The mapping revision the sidecar used.")
+    mapping_revision = fields.Integer(readonly=True, help="The connection's revision the event was applied under.")
+
+    # Times
+    observed_time = fields.Datetime(readonly=True, help="When the sidecar received it (canonical clock).")
+    ingest_time = fields.Datetime(readonly=True, help="When Odoo stored it.")
+    applied_time = fields.Datetime(readonly=True, index="btree_not_null")
+    skew_ms = fields.Integer(string="Skew (ms)", readonly=True, help="observed time − source time.")
+
+    # Processing
+    state = fields.Selection(
+        [
+            ("pending", "Pending"),
+            ("applied", "Applied"),
+            ("failed", "Failed"),
+            ("dead", "Dead"),
+            ("rejected", "Rejected"),
+            ("discarded", "Discarded"),
+        ],
+        required=True,
+        default="pending",
+        readonly=True,
+        index=True,
+    )
+    attempts = fields.Integer(readonly=True)
+    next_retry_at = fields.Datetime(readonly=True)
+    pending_since = fields.Datetime(readonly=True)
+    error_class = fields.Char(readonly=True, index=True)
+    error_message = fields.Text(readonly=True)
+    error_traceback = fields.Text(readonly=True)
+    result_refs = fields.Text(string="Produced records", readonly=True, help="One model,id per line.")
+    discard_reason = fields.Text(readonly=True)
+    history_ids = fields.One2many("shopfloor.event.log", "event_id", string="History", readonly=True)
+
+    _sql_constraints = [
+        ("source_uid_uniq", "unique(source, event_uid)", "An event (source, id) is stored once."),
+    ]
+
+    def init(self):
+        # The retry cron's query: only waiting events, by due time.
+        tools.create_index(
+            self.env.cr,
+            "shopfloor_event_retry_due_idx",
+            self._table,
+            ["next_retry_at"],
+            where="state IN ('pending', 'failed')",
+        )
+        tools.create_index(self.env.cr, "shopfloor_event_wc_time_idx", self._table, ["workcenter_id", "time"])
+
+    # ------------------------------------------------------------------ helpers
+
+    def _get_data(self):
+        """The event's data as a dict ({} when absent)."""
+        self.ensure_one()
+        try:
+            data = json.loads(self.data_json or "{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _as_cloudevent(self):
+        """The event as a CloudEvent dict (the edited data when a person edited it)."""
+        self.ensure_one()
+        try:
+            envelope = json.loads(self.raw_payload or "{}")
+        except ValueError:
+            envelope = {}
+        if not isinstance(envelope, dict) or envelope.get("rejected") is True:
+            envelope = {}
+        envelope.update(
+            {"specversion": envelope.get("specversion", "1.0"), "id": self.event_uid, "source": self.source}
+        )
+        if self.type:
+            envelope["type"] = self.type
+        if self.time:
+            envelope["time"] = iso_utc(self.time)
+        envelope["data"] = self._get_data()
+        return envelope
+
+    def _check_manager(self):
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(_("Only Shop Floor Bridge managers may act on the dead-letter queue."))
+
+    # ------------------------------------------------------------------ ingest
+
+    @api.model
+    def ingest(self, events):
+        """Stores a batch of CloudEvents idempotently, then applies the new ones.
+
+        Returns one ``{id, source, status, event_id, error}`` per item, in order.
+        """
+        check_rpc_caller(self.env)
+        if not isinstance(events, list | tuple):
+            raise UserError(_("ingest takes a list of events, got %s.", type(events).__name__))
+        if len(events) > MAX_INGEST_BATCH:
+            raise UserError(
+                _(
+                    "ingest takes at most %(max)s events per call, got %(count)s: split the batch.",
+                    max=MAX_INGEST_BATCH,
+                    count=len(events),
+                )
+            )
+        if not events:
+            return []
+        context = _IngestContext(self.env)
+        rows = [context.prepare(item) for item in events]
+        results = self.sudo()._store(rows)
+        to_apply = self.sudo().browse([row["event_id"] for row in rows if row["is_new"] and row["state"] == "pending"])
+        if to_apply:
+            waiting = self.sudo().search(
+                [
+                    ("state", "=", "pending"),
+                    ("attempts", ">", 0),
+                    ("workcenter_id", "in", to_apply.workcenter_id.ids),
+                    ("id", "not in", to_apply.ids),
+                ],
+                limit=500,
+            )
+            outcomes = (to_apply | waiting)._apply_events()
+            for row, result in zip(rows, results, strict=True):
+                if row["is_new"] and row["event_id"] in outcomes:
+                    result["status"], result["error"] = outcomes[row["event_id"]]
+        if any(result["status"] in ("rejected", "failed") for result in results):
+            self.sudo()._notify_dlq_growth(context.connections_used())
+        return results
+
+    def _store(self, rows):
+        """One multi-row INSERT … ON CONFLICT DO NOTHING; fills row['event_id'] and ['is_new']."""
+        cr = self.env.cr
+        now = fields.Datetime.now()
+        uid = self.env.uid
+        columns = (
+            "event_uid source type time subject data_json raw_payload raw_b64 raw_size raw_truncated "
+            "connection_code connection_id company_id workcenter_id sidecar_mapping_revision observed_time "
+            "ingest_time skew_ms state attempts error_class error_message"
+        ).split()
+        seen = {}
+        values = []
+        for row in rows:
+            key = (row["source"], row["event_uid"])
+            if key in seen:  # the same event twice in one batch: the second is a duplicate
+                row["duplicate_of"] = seen[key]
+                continue
+            seen[key] = row
+            values.append(tuple(row["columns"].get(c) for c in columns) + (uid, now, uid, now))
+        query = (
+            f"INSERT INTO shopfloor_event ({', '.join(columns)}, create_uid, create_date, write_uid, write_date) "
+            "VALUES %s ON CONFLICT (source, event_uid) DO NOTHING RETURNING id, source, event_uid"
+        )
+        self.flush_model()
+        inserted = execute_values(cr._obj, query, values, page_size=len(values) or 1, fetch=True)
+        new_ids = {(source, uid_): event_id for event_id, source, uid_ in inserted}
+        conflicts = [key for key in seen if key not in new_ids]
+        existing = {}
+        if conflicts:
+            cr.execute(
+                "SELECT id, source, event_uid FROM shopfloor_event WHERE event_uid = ANY(%s)",
+                [[uid_ for _source, uid_ in conflicts]],
+            )
+            existing = {(source, uid_): event_id for event_id, source, uid_ in cr.fetchall()}
+        self.invalidate_model()
+        logs = []
+        results = []
+        for row in rows:
+            key = (row["source"], row["event_uid"])
+            if key in new_ids and "duplicate_of" not in row:
+                row["event_id"], row["is_new"] = new_ids[key], True
+                status = "rejected" if row["state"] == "rejected" else "pending"
+                if row["state"] == "rejected":
+                    logs.append({"event_id": row["event_id"], "action": "reject", "state": "rejected",
+                                 "note": row["columns"]["error_message"]})
+            else:
+                row["event_id"], row["is_new"] = new_ids.get(key) or existing.get(key, 0), False
+                status = "duplicate"
+            results.append(
+                {
+                    "id": row["reply_id"],
+                    "source": row["reply_source"],
+                    "status": status,
+                    "event_id": row["event_id"],
+                    "error": (row["columns"]["error_message"] or "") if status == "rejected" else "",
+                }
+            )
+        if logs:
+            self.env["shopfloor.event.log"].create(logs)
+        return results
+
+    # ------------------------------------------------------------------ apply
+
+    def _apply_events(self):
+        """Applies each event in its own savepoint, per work center in time order.
+
+        Returns {event_id: (status, error)}. Only events still pending/failed
+        (and not locked by a concurrent run) are applied: the state check plus
+        the row lock keep a retried transaction or a racing cron from applying
+        an event twice.
+        """
+        from ..handlers import apply_event  # noqa: PLC0415 (handlers import models at load time)
+
+        if not self:
+            return {}
+        self.flush_model()
+        self.env.cr.execute(
+            "SELECT id FROM shopfloor_event WHERE id = ANY(%s) AND state IN ('pending', 'failed') "
+            "FOR UPDATE SKIP LOCKED",
+            [self.ids],
+        )
+        claimed = self.browse([row[0] for row in self.env.cr.fetchall()])
+        ordered = claimed.sorted(lambda e: (e.workcenter_id.id or 0, e.time or fields.Datetime.now(), e.id))
+        now = fields.Datetime.now()
+        outcomes = {}
+        logs = []
+        for event in ordered:
+            revision = event.connection_id.revision
+            attempts = event.attempts + 1
+            try:
+                with self.env.cr.savepoint():
+                    records = apply_event(event.with_company(event.company_id))
+            except EventRejected as error:
+                values, action = self._failure_values(event, error, "rejected"), "reject"
+            except EventPending as error:
+                values, action = self._pending_values(event, error, attempts, now)
+            except PermanentError as error:
+                values, action = self._failure_values(event, error, "dead"), "dead"
+            except Exception as error:  # noqa: BLE001 (any other error is transient: retried, then dead)
+                max_attempts = event.connection_id.max_attempts or 5
+                if attempts >= max_attempts:
+                    values, action = self._failure_values(event, error, "dead"), "dead"
+                    values["error_message"] = _(
+                        "Gave up after %(n)s attempts. Last error: %(error)s", n=attempts, error=values["error_message"]
+                    )
+                else:
+                    values, action = self._failure_values(event, error, "failed"), "fail"
+                    values["next_retry_at"] = backoff.next_retry_at(now, attempts)
+            else:
+                values, action = self._applied_values(event, records, revision, now), "apply"
+            values["attempts"] = attempts
+            event.write(values)
+            status = values["state"] if values["state"] != "dead" else "failed"
+            outcomes[event.id] = (status, values.get("error_message") or "")
+            logs.append({"event_id": event.id, "action": action, "state": values["state"],
+                         "note": values.get("error_message") or ""})
+        if logs:
+            self.env["shopfloor.event.log"].create(logs)
+        return outcomes
+
+    def _applied_values(self, event, records, revision, now):
+        records = [r for r in (records or []) if r]
+        refs = []
+        production = event.production_id
+        workorder = event.workorder_id
+        for record in records:
+            for one in record:
+                refs.append(f"{one._name},{one.id}")
+                if one._name == "mrp.workorder" and not workorder:
+                    workorder = one
+                if one._name == "mrp.production" and not production:
+                    production = one
+                if not workorder and "workorder_id" in one._fields and one.workorder_id:
+                    workorder = one.workorder_id
+                if not production and "production_id" in one._fields and one.production_id:
+                    production = one.production_id
+        if workorder and not production:
+            production = workorder.production_id
+        return {
+            "state": "applied",
+            "applied_time": now,
+            "result_refs": "\n".join(refs),
+            "mapping_revision": revision,
+            "production_id": production.id or False,
+            "workorder_id": workorder.id or False,
+            "error_class": False,
+            "error_message": False,
+            "error_traceback": False,
+            "next_retry_at": False,
+            "pending_since": False,
+        }
+
+    @staticmethod
+    def _failure_values(event, error, state):
+        return {
+            "state": state,
+            "error_class": getattr(error, "error_class", None) or type(error).__name__,
+            "error_message": getattr(error, "message", None) or str(error) or type(error).__name__,
+            "error_traceback": "".join(traceback.format_exception(error)),
+            "next_retry_at": False,
+        }
+
+    def _pending_values(self, event, error, attempts, now):
+        """Waiting for a prerequisite: retried soon, until the connection's bound passes."""
+        since = event.pending_since or now
+        timeout = timedelta(minutes=event.connection_id.pending_timeout_minutes or 60)
+        if now - since > timeout:
+            # Past the bound: visible as failed; still waiting on the next try → dead.
+            state = "dead" if event.state == "failed" else "failed"
+            values = self._failure_values(event, error, state)
+            values["error_message"] = _(
+                "Still waiting after %(minutes)s minutes: %(error)s",
+                minutes=int((now - since).total_seconds() // 60),
+                error=values["error_message"],
+            )
+            if state == "failed":
+                values["next_retry_at"] = backoff.next_retry_at(now, attempts, cap=PENDING_BACKOFF_CAP_SECONDS)
+            return values, ("dead" if state == "dead" else "fail")
+        values = self._failure_values(event, error, "pending")
+        values["pending_since"] = since
+        values["next_retry_at"] = backoff.next_retry_at(now, attempts, cap=PENDING_BACKOFF_CAP_SECONDS)
+        return values, "pending"
+
+    # ------------------------------------------------------------------ cron
+
+    @api.model
+    def _cron_retry(self, limit=1000):
+        """Applies waiting events whose retry time has come, oldest first per work center."""
+        due = self.sudo().search(
+            [("state", "in", RETRYABLE_STATES), ("next_retry_at", "<=", fields.Datetime.now())],
+            order="time, id",
+            limit=limit,
+        )
+        outcomes = due._apply_events()
+        if any(status == "failed" for status, _error in outcomes.values()):
+            self.sudo()._notify_dlq_growth(due.connection_id)
+        return len(outcomes)
+
+    @api.model
+    def _cron_purge_applied(self):
+        """Retention: applied events older than the configured days go; the DLQ never does."""
+        days = int(
+            self.env["ir.config_parameter"].sudo().get_param("shopfloor_bridge.retention_days", DEFAULT_RETENTION_DAYS)
+        )
+        if days <= 0:
+            return 0
+        cutoff = fields.Datetime.now() - timedelta(days=days)
+        old = self.sudo().search([("state", "=", "applied"), ("applied_time", "<", cutoff)])
+        count = len(old)
+        old.unlink()
+        if count:
+            _logger.info("shopfloor_bridge: purged %s applied events older than %s days", count, days)
+        return count
+
+    # ------------------------------------------------------------------ DLQ
+
+    def _notify_dlq_growth(self, connections):
+        """An activity for a manager when a connection's dead letters pass its threshold."""
+        activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
+        managers = self.env.ref(MANAGER_GROUP).users.filtered(lambda u: not u.share and u.active)
+        for connection in connections.filtered("dlq_threshold"):
+            dead = self.search_count(
+                [("connection_id", "=", connection.id), ("state", "in", ("dead", "rejected"))]
+            )
+            if dead <= connection.dlq_threshold:
+                continue
+            summary = _("Dead letters over threshold")
+            open_activity = connection.activity_ids.filtered(lambda a, s=summary: a.summary == s)
+            if open_activity or not activity_type:
+                continue
+            assignee = (
+                managers.filtered(lambda u, c=connection: c.company_id in u.company_ids and u.id != 1)[:1]
+                or managers[:1]
+            )
+            if not assignee:
+                continue
+            connection.activity_schedule(
+                activity_type_id=activity_type.id,
+                summary=summary,
+                note=_(
+                    "%(count)s dead or rejected events on %(code)s (threshold %(threshold)s). "
+                    "Review them under Shop Floor → Dead letters.",
+                    count=dead,
+                    code=connection.code,
+                    threshold=connection.dlq_threshold,
+                ),
+                user_id=assignee.id,
+            )
+
+    def _log(self, action, note=""):
+        self.env["shopfloor.event.log"].sudo().create(
+            [{"event_id": e.id, "action": action, "state": e.state, "note": note, "user_id": self.env.uid}
+             for e in self]
+        )
+
+    def _requeue(self):
+        self.write(
+            {"state": "pending", "attempts": 0, "pending_since": False, "next_retry_at": fields.Datetime.now()}
+        )
+
+    def action_retry(self):
+        """Retries dead-letter events now; the outcome is on each event."""
+        self._check_manager()
+        events = self.filtered(lambda e: e.state in DLQ_STATES + ("pending",))
+        not_retryable = events.filtered(lambda e: e.state == "rejected" and not e.type)
+        if not_retryable:
+            raise UserError(
+                _("Events %s were rejected before their type was known: edit them first.",
+                  ", ".join(not_retryable.mapped("event_uid")))
+            )
+        events.sudo()._log("retry")
+        events.sudo()._requeue()
+        events.sudo()._apply_events()
+        return True
+
+    def action_discard(self, reason):
+        """Closes events nobody should apply, with the reason written down."""
+        self._check_manager()
+        if not isinstance(reason, str) or not reason.strip():
+            raise UserError(_("Discarding needs a reason."))
+        events = self.filtered(lambda e: e.state != "applied")
+        applied = self - events
+        if applied:
+            raise UserError(_("Applied events cannot be discarded: %s", ", ".join(applied.mapped("event_uid"))))
+        events.sudo()._log("discard", reason.strip())
+        events.sudo().write({"state": "discarded", "discard_reason": reason.strip(), "next_retry_at": False})
+        return True
+
+    def action_edit_and_retry(self, data_json):
+        """Replaces the data (the received payload stays in raw_payload and
+        original_data_json) and retries. ``data_json`` is the data object, or a
+        whole CloudEvent to fix envelope attributes too (type, time…)."""
+        self._check_manager()
+        self.ensure_one()
+        if self.state == "applied":
+            raise UserError(_("Event %s is already applied; it cannot be edited.", self.event_uid))
+        try:
+            edited = json.loads(data_json) if isinstance(data_json, str) else data_json
+        except ValueError as error:
+            raise UserError(_("The edited payload is not valid JSON: %s", error)) from error
+        if not isinstance(edited, dict):
+            raise UserError(_("The edited payload must be a JSON object."))
+        event = self._as_cloudevent()
+        if "specversion" in edited:
+            event.update({k: v for k, v in edited.items() if k not in ("id", "source")})
+        else:
+            event["data"] = edited
+        try:
+            time, observed = validate_event(event)
+        except EventRejected as error:
+            raise UserError(_("The edited event is still invalid: %s", error.message)) from error
+        sudo = self.sudo()
+        values = {
+            "data_json": json.dumps(event.get("data", {}), ensure_ascii=False),
+            "type": event["type"],
+            "time": time,
+            "subject": event.get("subject") or False,
+        }
+        if not sudo.original_data_json:
+            values["original_data_json"] = sudo.data_json or sudo.raw_payload or ""
+        if not sudo.workcenter_id:
+            resolver = _IngestContext(self.env)
+            values["workcenter_id"] = resolver.workcenter_for(sudo.connection_id, event) or False
+        sudo._log("edit", values["data_json"])
+        sudo.write(values)
+        sudo._requeue()
+        sudo._apply_events()
+        return True
+
+    @api.model
+    def dlq_bulk(self, domain, action, reason=""):
+        """Retry or discard every dead letter matching ``domain``; returns how many."""
+        self._check_manager()
+        if action not in ("retry", "discard"):
+            raise UserError(_("Bulk action must be 'retry' or 'discard', got %r.", action))
+        events = self.search(list(domain or []) + [("state", "in", DLQ_STATES)])
+        if action == "retry":
+            events.filtered("type").action_retry()
+        else:
+            events.action_discard(reason)
+        return len(events)
+
+
+class _IngestContext:
+    """Per-call lookups for ingest: connections and work centers read once per batch."""
+
+    def __init__(self, env):
+        self.env = env
+        self.now = fields.Datetime.now()
+        self._connections = {}
+        self._source_maps = {}
+        self._workcenters = {}
+        self.companies = env.user.company_ids if not env.su else env["res.company"].sudo().search([])
+
+    def connections_used(self):
+        return self.env["shopfloor.connection"].sudo().browse(
+            [c.id for c in self._connections.values() if c]
+        )
+
+    def connection(self, code):
+        if not isinstance(code, str) or not code:
+            return self.env["shopfloor.connection"].sudo()
+        if code not in self._connections:
+            self._connections[code] = (
+                self.env["shopfloor.connection"]
+                .sudo()
+                .search([("code", "=", code), ("company_id", "in", self.companies.ids)], limit=1)
+            )
+        return self._connections[code]
+
+    def _maps_of(self, connection):
+        if connection.id not in self._source_maps:
+            self._source_maps[connection.id] = {
+                row.source: row.workcenter_id.id for row in connection.sudo().source_map_ids
+            }
+        return self._source_maps[connection.id]
+
+    def workcenter_for(self, connection, event):
+        source = event.get("source")
+        if connection and isinstance(source, str):
+            found = self._maps_of(connection).get(source)
+            if found:
+                return found
+        data = event.get("data")
+        name = data.get("workcenter") if isinstance(data, dict) else None
+        if not isinstance(name, str) or not name:
+            return False
+        company = connection.company_id if connection else self.env.company
+        key = (company.id, name)
+        if key not in self._workcenters:
+            workcenter = self.env["mrp.workcenter"].sudo().search(
+                [("company_id", "in", [company.id, False]), "|", ("code", "=", name), ("name", "=", name)],
+                limit=1,
+            )
+            self._workcenters[key] = workcenter.id
+        return self._workcenters[key]
+
+    def prepare(self, item):
+        """One input item → the row to insert and the reply fields."""
+        if isinstance(item, dict) and item.get("rejected") is True:
+            return self._prepare_rejected_input(item)
+        serialized = serialize(item)
+        reply_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else ""
+        reply_source = (
+            item.get("source") if isinstance(item, dict) and isinstance(item.get("source"), str) else ""
+        )
+        event = item if isinstance(item, dict) else {}
+        connection = self.connection(event.get("connection"))
+        columns = {
+            "event_uid": _key(event.get("id"), serialized),
+            "source": _key(event.get("source"), "no-source"),
+            "raw_payload": _text(serialized[: MAX_EVENT_BYTES * 2]),
+            "raw_size": len(serialized.encode("utf-8", "surrogatepass")),
+            "connection_code": _text(event.get("connection"))[:64] if isinstance(event.get("connection"), str) else None,
+            "connection_id": connection.id or None,
+            "company_id": (connection.company_id or self.env.company).id,
+            "ingest_time": self.now,
+            "attempts": 0,
+            "raw_truncated": False,
+        }
+        try:
+            time, observed = validate_event(item, serialized)
+        except EventRejected as error:
+            columns.update(
+                {
+                    "state": "rejected",
+                    "error_class": error.error_class,
+                    "error_message": _text(error.message),
+                    "type": _text(event.get("type"))[:256] if isinstance(event.get("type"), str) else None,
+                    "data_json": _text(json.dumps(event.get("data"), ensure_ascii=False, default=repr))
+                    if "data" in event
+                    else None,
+                }
+            )
+        else:
+            columns.update(
+                {
+                    "state": "pending",
+                    "type": event["type"],
+                    "time": time,
+                    "subject": event.get("subject"),
+                    "data_json": json.dumps(event.get("data", {}), ensure_ascii=False),
+                    "observed_time": observed,
+                    "skew_ms": int((observed - time).total_seconds() * 1000) if observed else 0,
+                    "sidecar_mapping_revision": event.get("mappingrev") or 0,
+                    "workcenter_id": self.workcenter_for(connection, event) or None,
+                    "error_message": None,
+                }
+            )
+        return {
+            "columns": columns,
+            "state": columns["state"],
+            "event_uid": columns["event_uid"],
+            "source": columns["source"],
+            "reply_id": reply_id,
+            "reply_source": reply_source,
+        }
+
+    def _prepare_rejected_input(self, item):
+        """The sidecar could not parse these bytes: keep them all, visibly, as rejected."""
+        encoded = item.get("raw_b64") if isinstance(item.get("raw_b64"), str) else ""
+        reason = item.get("reason") if isinstance(item.get("reason"), str) else ""
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+            shown = raw.decode("utf-8", "backslashreplace")
+        except (binascii.Error, ValueError):
+            raw = encoded.encode()
+            shown = encoded
+            reason = f"{reason} (raw_b64 was not valid base64; kept as sent)"
+        connection = self.connection(item.get("connection"))
+        fallback = hashlib.sha256(raw).hexdigest()
+        columns = {
+            "event_uid": _key(item.get("id"), fallback),
+            "source": _key(item.get("source"), "no-source"),
+            "raw_payload": _text(shown),
+            "raw_b64": encoded,
+            "raw_size": item.get("raw_size") if isinstance(item.get("raw_size"), int) else len(raw),
+            "raw_truncated": bool(item.get("truncated")),
+            "connection_code": _text(item.get("connection"))[:64] if isinstance(item.get("connection"), str) else None,
+            "connection_id": connection.id or None,
+            "company_id": (connection.company_id or self.env.company).id,
+            "ingest_time": self.now,
+            "attempts": 0,
+            "state": "rejected",
+            "error_class": "invalid",
+            "error_message": _text(reason[:4096] or "rejected by the sidecar (no reason given)"),
+        }
+        try:
+            if isinstance(item.get("observedtime"), str):
+                columns["observed_time"] = parse_time(item["observedtime"], "observedtime")
+        except EventRejected:
+            pass
+        return {
+            "columns": columns,
+            "state": "rejected",
+            "event_uid": columns["event_uid"],
+            "source": columns["source"],
+            "reply_id": item.get("id") if isinstance(item.get("id"), str) else "",
+            "reply_source": item.get("source") if isinstance(item.get("source"), str) else "",
+        }

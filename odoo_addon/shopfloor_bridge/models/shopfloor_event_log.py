@@ -1,0 +1,29 @@
+from odoo import fields, models
+
+
+class ShopfloorEventLog(models.Model):
+    """What happened to an event and who did it: ingest, applies, DLQ actions."""
+
+    _name = "shopfloor.event.log"
+    _description = "Shop Floor Event History"
+    _order = "event_id, id"
+
+    event_id = fields.Many2one("shopfloor.event", required=True, ondelete="cascade", index=True)
+    user_id = fields.Many2one("res.users", string="Who", required=True, default=lambda self: self.env.user)
+    date = fields.Datetime(string="When", required=True, default=fields.Datetime.now)
+    action = fields.Selection(
+        [
+            ("ingest", "Received"),
+            ("apply", "Applied"),
+            ("fail", "Apply failed"),
+            ("pending", "Waiting"),
+            ("dead", "Dead-lettered"),
+            ("reject", "Rejected"),
+            ("retry", "Retry requested"),
+            ("edit", "Payload edited"),
+            ("discard", "Discarded"),
+        ],
+        required=True,
+    )
+    state = fields.Char(string="State after", help="The event's state after this step.")
+    note = fields.Text()
