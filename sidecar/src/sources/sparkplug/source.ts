@@ -1,0 +1,268 @@
+// Sparkplug B host application as a sidecar Source. Subscribes to
+// `spBv1.0/<group>/#`, announces itself as primary host with a retained STATE
+// (Sparkplug 3.0: JSON {online, timestamp}, with the offline STATE as its
+// will), decodes payloads, keeps alias maps and seq per edge node, asks for
+// a Rebirth on a gap or an unknown alias, and turns mapped metric changes
+// into business events through the mapping rules. Unmapped metrics are
+// dropped and counted (raw data does not go to Odoo).
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract.ts";
+import type { Intake, Source, SourceSink } from "../../core/ports.ts";
+import { type EngineResult, RuleEngine } from "../../rules/engine.ts";
+import { parseTopic, REBIRTH_METRIC, SPARKPLUG_NAMESPACE, SparkplugHostState } from "./host.ts";
+import { encodeSparkplug } from "./payload.ts";
+
+export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
+
+export interface SparkplugSourceOptions {
+  /** Connection code (event ids, `connection` extension, rule state prefix). */
+  connection: string;
+  revision: number;
+  url: string;
+  groupId: string;
+  hostId: string;
+  rules: MappingRule[];
+  clientId?: string;
+  username?: string;
+  password?: string;
+  protocolVersion?: 4 | 5;
+  /** How long to wait for a BIRTH before asking the same node again. */
+  rebirthHoldMs?: number;
+  /** How often counter windows are checked for closing. */
+  flushIntervalMs?: number;
+  /** Messages waiting for the spool beyond this are dropped; the seq check then asks for a Rebirth. */
+  maxQueuedMessages?: number;
+  log?: SourceLog;
+}
+
+export function sparkplugOptionsFromConfig(config: SidecarConfig, log?: SourceLog): SparkplugSourceOptions {
+  if (!config.mqtt || !config.sparkplug) {
+    throw new Error(`connection ${config.code}: kind sparkplug needs the mqtt and sparkplug blocks of sidecar_config`);
+  }
+  const opts: SparkplugSourceOptions = {
+    connection: config.code,
+    revision: config.revision,
+    url: config.mqtt.url,
+    groupId: config.sparkplug.group_id,
+    hostId: config.sparkplug.host_id,
+    rules: config.rules.filter((r) => r.protocol === "sparkplug"),
+    clientId: config.mqtt.client_id || `sfb-host-${config.sparkplug.host_id}`,
+    protocolVersion: config.mqtt.protocol_version,
+  };
+  if (config.mqtt.username) opts.username = config.mqtt.username;
+  if (config.mqtt.password) opts.password = config.mqtt.password;
+  if (log) opts.log = log;
+  return opts;
+}
+
+export class SparkplugSource implements Source {
+  readonly name: string;
+  readonly #opts: SparkplugSourceOptions;
+  readonly #host: SparkplugHostState;
+  readonly #stateTopic: string;
+  #engine: RuleEngine | undefined;
+  #client: MqttClient | undefined;
+  #sink: SourceSink | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #queued = 0;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #stateTimestamp = 0;
+  #stopping = false;
+  readonly #counts = {
+    events: 0,
+    unmapped_metrics: 0,
+    invalid_values: 0,
+    queue_drops: 0,
+    rebirth_commands_sent: 0,
+    state_published: 0,
+    accept_errors: 0,
+  };
+
+  constructor(opts: SparkplugSourceOptions) {
+    this.#opts = opts;
+    this.name = `sparkplug:${opts.connection}`;
+    this.#host = new SparkplugHostState(opts.groupId, opts.rebirthHoldMs ?? 5_000);
+    this.#stateTopic = `${SPARKPLUG_NAMESPACE}/STATE/${opts.hostId}`;
+  }
+
+  get statePrefix(): string {
+    return `sparkplug/${this.#opts.connection}/`;
+  }
+
+  async start(sink: SourceSink): Promise<void> {
+    this.#sink = sink;
+    this.#engine = new RuleEngine({
+      connection: this.#opts.connection,
+      revision: this.#opts.revision,
+      rules: this.#opts.rules,
+      statePrefix: this.statePrefix,
+      state: await sink.loadState(this.statePrefix),
+    });
+    this.#stateTimestamp = Date.now();
+    const options: IClientOptions = {
+      clientId: this.#opts.clientId ?? `sfb-host-${this.#opts.hostId}`,
+      // Sparkplug 3.0: a host connects with a clean session; BIRTHs are re-requested, not replayed.
+      clean: true,
+      protocolVersion: this.#opts.protocolVersion ?? 4,
+      reconnectPeriod: 1_000,
+      will: { topic: this.#stateTopic, payload: this.#statePayload(false), qos: 1, retain: true },
+    };
+    if (this.#opts.username) options.username = this.#opts.username;
+    if (this.#opts.password) options.password = this.#opts.password;
+    const client = mqtt.connect(this.#opts.url, options);
+    this.#client = client;
+    client.on("reconnect", () => {
+      // Each connection announces itself with a fresh timestamp; its will must carry the same one.
+      this.#stateTimestamp = Date.now();
+      if (client.options.will) client.options.will.payload = this.#statePayload(false);
+    });
+    client.on("connect", () => void this.#announce(client));
+    client.on("message", (topic, payload) => this.#onMessage(topic, payload));
+    client.on("error", (err) => this.#log("error", `sparkplug ${this.#opts.url}: ${err.message}`));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`sparkplug: no MQTT connection to ${this.#opts.url} within 30 s`)),
+        30_000,
+      );
+      client.once("connect", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.#flushTimer = setInterval(() => this.#enqueue(() => this.#flush()), this.#opts.flushIntervalMs ?? 1_000);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#flushTimer) clearInterval(this.#flushTimer);
+    await this.#chain;
+    const client = this.#client;
+    if (!client) return;
+    if (client.connected) {
+      await client.publishAsync(this.#stateTopic, this.#statePayload(false), { qos: 1, retain: true });
+    }
+    await client.endAsync();
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.#host.stats, ...this.#counts, queued: this.#queued };
+  }
+
+  #statePayload(online: boolean): Buffer {
+    return Buffer.from(JSON.stringify({ online, timestamp: this.#stateTimestamp }));
+  }
+
+  async #announce(client: MqttClient): Promise<void> {
+    try {
+      // Own STATE first (to see a stale offline will), then the group, then say online.
+      await client.subscribeAsync(this.#stateTopic, { qos: 1 });
+      await client.subscribeAsync(`${SPARKPLUG_NAMESPACE}/${this.#opts.groupId}/#`, { qos: 0 });
+      await client.publishAsync(this.#stateTopic, this.#statePayload(true), { qos: 1, retain: true });
+      this.#counts.state_published++;
+    } catch (err) {
+      this.#log("error", `sparkplug: announcing host ${this.#opts.hostId} failed: ${(err as Error).message}`);
+    }
+  }
+
+  #onMessage(topic: string, payload: Buffer): void {
+    if (this.#stopping) return;
+    const receivedAt = new Date();
+    if (topic === this.#stateTopic) {
+      this.#onOwnState(payload);
+      return;
+    }
+    const parsed = parseTopic(topic);
+    if (!parsed || parsed.group !== this.#opts.groupId) return;
+    if (this.#queued >= (this.#opts.maxQueuedMessages ?? 10_000)) {
+      this.#counts.queue_drops++;
+      return;
+    }
+    this.#enqueue(async () => {
+      const outcome = this.#host.handle(parsed, payload, receivedAt);
+      if (outcome.rebirth) await this.#requestRebirth(outcome.rebirth.edge, outcome.rebirth.reason);
+      else if (outcome.problem) this.#log("warn", `sparkplug ${topic}: ${outcome.problem}`);
+      if (outcome.malformed) {
+        // Shown in Odoo as rejected with the bytes; the reason travels in the origin.
+        await this.#accept([{ kind: "raw", payload, origin: `${topic} (${outcome.problem})`, receivedAt }], {});
+      }
+      if (outcome.observations.length > 0)
+        await this.#apply((this.#engine as RuleEngine).observe(outcome.observations));
+    });
+  }
+
+  #onOwnState(payload: Buffer): void {
+    let online: unknown;
+    try {
+      online = (JSON.parse(payload.toString("utf8")) as { online?: unknown }).online;
+    } catch {
+      online = undefined;
+    }
+    // Our own will (from an earlier connection) arriving late would declare us dead: say online again.
+    if (online === false && this.#client?.connected && !this.#stopping) {
+      void this.#client.publishAsync(this.#stateTopic, this.#statePayload(true), { qos: 1, retain: true });
+      this.#counts.state_published++;
+    }
+  }
+
+  async #requestRebirth(edge: string, reason: string): Promise<void> {
+    const client = this.#client;
+    this.#log("warn", `sparkplug: asking ${this.#opts.groupId}/${edge} for a Rebirth: ${reason}`);
+    if (!client?.connected) return;
+    const payload = encodeSparkplug({
+      timestamp: Date.now(),
+      metrics: [{ name: REBIRTH_METRIC, type: "Boolean", value: true }],
+    });
+    await client.publishAsync(`${SPARKPLUG_NAMESPACE}/${this.#opts.groupId}/NCMD/${edge}`, Buffer.from(payload), {
+      qos: 0,
+    });
+    this.#counts.rebirth_commands_sent++;
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#engine) await this.#apply(this.#engine.flush(new Date()));
+  }
+
+  async #apply(result: EngineResult): Promise<void> {
+    this.#counts.unmapped_metrics += result.unmapped;
+    this.#counts.invalid_values += result.invalid.length;
+    for (const reason of result.invalid) this.#log("warn", `sparkplug: ${reason}`);
+    if (result.events.length === 0 && Object.keys(result.state).length === 0) return;
+    await this.#accept(
+      result.events.map((event: CloudEvent): Intake => ({ kind: "event", event })),
+      result.state,
+    );
+    this.#counts.events += result.events.length;
+  }
+
+  /** The rule state already moved on in memory: a failed commit is retried, never skipped. */
+  async #accept(items: Intake[], state: Record<string, unknown>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await (this.#sink as SourceSink).accept(items, state);
+        return;
+      } catch (err) {
+        this.#counts.accept_errors++;
+        this.#log("error", `sparkplug: spool commit failed (attempt ${attempt}), retrying: ${(err as Error).message}`);
+        if (this.#stopping && attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  #enqueue(work: () => Promise<void>): void {
+    this.#queued++;
+    this.#chain = this.#chain
+      .then(work)
+      .catch((err: unknown) => {
+        this.#counts.accept_errors++;
+        this.#log("error", `sparkplug: ${(err as Error).message}`);
+      })
+      .finally(() => {
+        this.#queued--;
+      });
+  }
+
+  #log(level: "info" | "warn" | "error", message: string): void {
+    this.#opts.log?.(level, message);
+  }
+}
