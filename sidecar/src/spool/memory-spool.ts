@@ -91,7 +91,8 @@ export class MemorySpool implements Spool {
     const now = Date.now();
     for (const o of outcomes) {
       const e = this.#entries.get(o.seq);
-      if (!e || e.st.state !== "queued") continue;
+      if (!e) continue;
+      if (e.st.state !== "queued") continue;
       e.st = { state: "delivered", status: o.status, odooEventId: o.odooEventId, error: o.error, deliveredAt: now };
       this.#queued--;
       this.#queuedBytes -= e.bytes;

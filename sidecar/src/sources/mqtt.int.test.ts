@@ -1,0 +1,172 @@
+// MqttSource against two real brokers: aedes in-process and Mosquitto.
+import { createServer, type Server } from "node:net";
+import { Aedes } from "aedes";
+import mqtt, { type MqttClient } from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
+import { freePort } from "../../devstack/odoo.ts";
+import { MqttSource } from "./mqtt.ts";
+import { RecordingSink, sourceContract } from "./source.contract.ts";
+
+interface Broker {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function startAedes(): Promise<Broker> {
+  const aedes = await Aedes.createBroker();
+  const server: Server = createServer(aedes.handle);
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    close: async () => {
+      await new Promise<void>((r) => aedes.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+// aedes speaks MQTT 3.1.1 only (it refuses a v5 CONNECT); Mosquitto speaks both.
+const brokers: [string, () => Promise<Broker>, (4 | 5)[]][] = [
+  ["aedes", startAedes, [4]],
+  [
+    "Mosquitto",
+    async () => {
+      const m: MosquittoBroker = await startMosquitto();
+      return { url: m.url, close: () => m.destroy() };
+    },
+    [4, 5],
+  ],
+];
+
+for (const [brokerName, start, versions] of brokers) {
+  for (const protocolVersion of versions) {
+    describe(`MqttSource on ${brokerName}, MQTT ${protocolVersion === 5 ? "5" : "3.1.1"}`, () => {
+      let broker: Broker;
+      let publisher: MqttClient;
+      const clientId = `sfb-contract-${brokerName}-${protocolVersion}-${process.pid}`;
+      beforeAll(async () => {
+        broker = await start();
+        publisher = await mqtt.connectAsync(broker.url, { clientId: `${clientId}-pub` });
+      });
+      afterAll(async () => {
+        await publisher?.endAsync();
+        await broker?.close();
+      });
+
+      const topic = "shopfloor/contract/press-1";
+      sourceContract(
+        `MqttSource (${brokerName}, v${protocolVersion})`,
+        async () => new MqttSource({ url: broker.url, topics: ["shopfloor/#"], clientId, protocolVersion }),
+        async (marker) => {
+          await publisher.publishAsync(topic, marker, { qos: 1 });
+        },
+        { redeliversUncommitted: true },
+      );
+
+      it("pauses reading when maxInFlight commits are pending and resumes without loss", async () => {
+        const sink = new RecordingSink();
+        const source = new MqttSource({
+          url: broker.url,
+          topics: ["shopfloor/#"],
+          clientId: `${clientId}-bp`,
+          protocolVersion,
+          maxInFlight: 5,
+        });
+        await source.start(sink);
+        try {
+          sink.block();
+          for (let i = 0; i < 40; i++) await publisher.publishAsync("shopfloor/bp/x", `bp-${i}`, { qos: 1 });
+          await expect.poll(() => sink.accepting, { timeout: 5_000 }).toBe(5);
+          await new Promise((r) => setTimeout(r, 200));
+          expect(sink.accepting).toBe(5);
+          expect(source.stats().paused).toBeGreaterThan(0);
+          sink.release();
+          await expect.poll(() => sink.committed.length, { timeout: 10_000 }).toBe(40);
+          const got = sink.committed.map((i) => (i.kind === "raw" ? Buffer.from(i.payload).toString() : ""));
+          expect(got).toEqual(Array.from({ length: 40 }, (_, i) => `bp-${i}`));
+        } finally {
+          sink.release();
+          await source.stop();
+        }
+      });
+    });
+  }
+}
+
+describe("PUBACK only after the spool commit (Mosquitto)", () => {
+  let broker: MosquittoBroker;
+  let publisher: MqttClient;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    publisher = await mqtt.connectAsync(broker.url, { clientId: "puback-pub" });
+  });
+  afterAll(async () => {
+    await publisher?.endAsync();
+    await broker?.destroy();
+  });
+
+  it("a plain MQTT.js client acks before its handler: killed mid-handler, the message is lost", async () => {
+    // The loss window this source closes, shown on the same broker.
+    const opts = { clientId: "plain-sub", clean: false, reconnectPeriod: 0 } as const;
+    const plain = await mqtt.connectAsync(broker.url, opts);
+    await plain.subscribeAsync("shopfloor/#", { qos: 1 });
+    const seen = new Promise<void>((r) => plain.once("message", () => r()));
+    await publisher.publishAsync("shopfloor/plain", "lost-1", { qos: 1 });
+    await seen;
+    await new Promise((r) => setTimeout(r, 100));
+    await new Promise<void>((r) => plain.end(true, {}, () => r()));
+    const again = await mqtt.connectAsync(broker.url, opts);
+    const got: string[] = [];
+    again.on("message", (_t, p) => got.push(p.toString()));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(got).toEqual([]);
+    await again.endAsync();
+  });
+
+  it("killed between receive and commit, the broker redelivers; committed messages are not redelivered", async () => {
+    const clientId = "sfb-puback-proof";
+    const first = new RecordingSink();
+    const source = new MqttSource({ url: broker.url, topics: ["shopfloor/#"], clientId });
+    await source.start(first);
+    await publisher.publishAsync("shopfloor/p", "committed-1", { qos: 1 });
+    await expect.poll(() => first.has("committed-1")).toBe(true);
+    await expect.poll(() => source.stats().acked).toBe(1);
+    first.block();
+    await publisher.publishAsync("shopfloor/p", "uncommitted-2", { qos: 1 });
+    await expect.poll(() => first.accepting).toBe(1);
+    await source.abort();
+    first.release();
+    expect(source.stats().acked).toBe(1);
+
+    const second = new RecordingSink();
+    const restarted = new MqttSource({ url: broker.url, topics: ["shopfloor/#"], clientId });
+    await restarted.start(second);
+    await expect.poll(() => second.has("uncommitted-2"), { timeout: 10_000 }).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(second.has("committed-1")).toBe(false);
+    await restarted.stop();
+  });
+
+  it("keeps the persistent session across a broker restart and gets what was published meanwhile", async () => {
+    const clientId = "sfb-restart";
+    const sink = new RecordingSink();
+    const source = new MqttSource({ url: broker.url, topics: ["shopfloor/#"], clientId, reconnectPeriodMs: 200 });
+    await source.start(sink);
+    await publisher.publishAsync("shopfloor/r", "before", { qos: 1 });
+    await expect.poll(() => sink.has("before")).toBe(true);
+    await source.stop();
+    const offline = await mqtt.connectAsync(broker.url, { clientId: "restart-pub" });
+    for (let i = 0; i < 20; i++) await offline.publishAsync("shopfloor/r", `while-down-${i}`, { qos: 1 });
+    await offline.endAsync();
+    await broker.stop("SIGTERM");
+    await broker.start();
+    const again = new MqttSource({ url: broker.url, topics: ["shopfloor/#"], clientId });
+    await again.start(sink);
+    await expect.poll(() => sink.committed.length, { timeout: 10_000 }).toBe(21);
+    await again.stop();
+    await publisher.endAsync();
+    publisher = await mqtt.connectAsync(broker.url, { clientId: "puback-pub" });
+  });
+});
