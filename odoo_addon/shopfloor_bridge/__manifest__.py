@@ -11,12 +11,17 @@
     "data": [
         "security/shopfloor_bridge_security.xml",
         "security/ir.model.access.csv",
+        "security/shopfloor_hold_rules.xml",
         "security/shopfloor_bridge_rules.xml",
         "data/shopfloor_bridge_cron.xml",
         "views/shopfloor_event_views.xml",
         "views/shopfloor_connection_views.xml",
         "views/shopfloor_mapping_views.xml",
         "views/shopfloor_bridge_client_actions.xml",
+        "views/shopfloor_hold_views.xml",
+        "views/shopfloor_quality_result_views.xml",
+        "views/mrp_workcenter_views.xml",
+        "views/mrp_production_views.xml",
         "views/shopfloor_bridge_menus.xml",
     ],
     "assets": {

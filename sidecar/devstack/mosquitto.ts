@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { DevStackError, freePort } from "./odoo.ts";
 
@@ -12,6 +12,8 @@ export interface MosquittoOptions {
   port?: number;
   /** Extra lines appended to the generated mosquitto.conf. */
   extraConfig?: string[];
+  /** Default true; false to test authentication (give password_file in extraConfig). */
+  allowAnonymous?: boolean;
   /** Messages held per persistent session; Mosquitto's default of 1000 drops silently. */
   maxQueuedMessages?: number;
 }
@@ -36,8 +38,11 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   writeFileSync(
     conf,
     [
+      // Started as root, Mosquitto drops to its own user, which cannot read
+      // this private temp dir; a loopback test broker keeps the caller's user.
+      `user ${userInfo().username}`,
       `listener ${port} 127.0.0.1`,
-      "allow_anonymous true",
+      `allow_anonymous ${opts.allowAnonymous ?? true}`,
       "persistence true",
       `persistence_location ${dir}/`,
       `max_queued_messages ${opts.maxQueuedMessages ?? 1_000_000}`,

@@ -16,8 +16,8 @@ test("the OWL client action bundled from owl_src renders in the Odoo backend", a
 
 test("the menu Manufacturing → Shop Floor → Overview opens the screen", async ({ page }) => {
   await login(page, "admin", "admin");
-  await page.goto(`${odooUrl()}/odoo/action-mrp.menu_mrp_root`);
-  await page.getByRole("button", { name: "Shop Floor" }).click();
-  await page.getByRole("menuitem", { name: "Overview" }).click();
+  await page.goto(`${odooUrl()}/odoo/action-mrp.mrp_production_action`);
+  await page.locator(".o_menu_sections").getByText("Shop Floor", { exact: true }).click();
+  await page.locator(".o-dropdown--menu").getByText("Overview", { exact: true }).click();
   await expect(page.locator(".o_shopfloor_bridge_home h1")).toHaveText("Shop Floor Bridge");
 });

@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../../sidecar/devstack/odoo.ts";
+import { ensureTemplate, repoRoot } from "../../sidecar/devstack/odoo.ts";
 import { runOdooTier } from "./odoo-tier.ts";
 import { summaryLine, type TierResult, tierIsGreen } from "./tier.ts";
 
@@ -118,6 +118,17 @@ for (const t of requested) {
 }
 const tiers = (requested.length ? requested : ALL_TIERS) as TierName[];
 mkdirSync(resultsDir, { recursive: true });
+
+// SFB_FRESH_TEMPLATE=1 (CI) rebuilds the Odoo templates once for this run;
+// the tiers' own processes then reuse them.
+if (process.env.SFB_FRESH_TEMPLATE === "1" && tiers.some((t) => t !== "unit")) {
+  try {
+    await ensureTemplate((m) => console.log(m));
+  } catch (err) {
+    console.error(`could not build the Odoo template: ${(err as Error).message}`);
+  }
+  process.env.SFB_FRESH_TEMPLATE = "0";
+}
 
 const results: TierResult[] = [];
 for (const name of tiers) results.push(await runTier(name));

@@ -2,3 +2,9 @@ from . import shopfloor_connection
 from . import shopfloor_mapping
 from . import shopfloor_event
 from . import shopfloor_event_log
+from . import res_company
+from . import shopfloor_hold
+from . import shopfloor_quality_result
+from . import mrp_workcenter
+from . import mrp_workorder
+from . import mrp_production

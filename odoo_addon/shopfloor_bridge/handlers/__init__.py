@@ -1,0 +1,55 @@
+"""Apply a stored ``shopfloor.event`` to Odoo: one module per event type.
+
+``apply_event(event)`` returns the records the event produced (kept on the
+event as its result) and raises the classes of ``exceptions.py`` to say
+whether it waits, is retried or goes to the dead-letter queue.
+"""
+
+from ..exceptions import EventRejected
+from . import (
+    downtime_ended,
+    downtime_started,
+    material_consumed,
+    production_reported,
+    quality_hold,
+    quality_released,
+    quality_result,
+    scrap_reported,
+    setup_ended,
+    setup_started,
+    teardown_ended,
+    teardown_started,
+    workorder_completed,
+    workorder_paused,
+    workorder_resumed,
+    workorder_started,
+)
+from .resolve import EventContext
+
+HANDLERS = {
+    "workorder.started": workorder_started.apply,
+    "workorder.paused": workorder_paused.apply,
+    "workorder.resumed": workorder_resumed.apply,
+    "workorder.completed": workorder_completed.apply,
+    "production.reported": production_reported.apply,
+    "material.consumed": material_consumed.apply,
+    "scrap.reported": scrap_reported.apply,
+    "quality.result": quality_result.apply,
+    "quality.hold": quality_hold.apply,
+    "quality.released": quality_released.apply,
+    "downtime.started": downtime_started.apply,
+    "downtime.ended": downtime_ended.apply,
+    "setup.started": setup_started.apply,
+    "setup.ended": setup_ended.apply,
+    "teardown.started": teardown_started.apply,
+    "teardown.ended": teardown_ended.apply,
+}
+
+
+def apply_event(event):
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        raise EventRejected(f"Unknown event type {event.type!r}: no handler.")
+    context = EventContext(event)
+    records = handler(context)
+    return [record for record in records if record]

@@ -1,0 +1,65 @@
+"""downtime.started: a time log with the mapped loss from ``time``; a breakdown opens maintenance.
+
+Like Odoo's "block" button, a downtime stops the work running on the
+workcenter: its open productive logs end at the downtime's start.
+The reason map's ``open_maintenance`` creates a ``maintenance.request`` on the
+workcenter's equipment (``shopfloor_equipment_id``), dated at the event time.
+"""
+
+from . import timelog
+
+
+def apply(ctx):
+    workcenter = ctx.workcenter(required=True)
+    reason_code = ctx.text("reason_code", required=True)
+    loss, open_maintenance = ctx.loss(reason_code)
+    downtime_ref = ctx.text("downtime_id")
+    production = ctx.production(required=False)
+    workorder = ctx.workorder(production, required=False) if production else None
+
+    already = _open_downtime(ctx, workcenter, loss, downtime_ref)
+    if already:
+        return [already]
+    running = timelog.open_logs(ctx, workcenter=workcenter).filtered(
+        lambda log: log.loss_type in ("productive", "performance")
+    )
+    produced = list(timelog.close_logs(ctx, running)) if running else []
+    log, _created = timelog.open_log(
+        ctx,
+        "downtime",
+        loss,
+        workcenter,
+        workorder=workorder,
+        description=f"{reason_code}: {loss.name} ({ctx.event.source})",
+        downtime_ref=downtime_ref,
+    )
+    produced.insert(0, log)
+    if open_maintenance:
+        produced.append(_maintenance_request(ctx, workcenter, loss, reason_code))
+    return produced
+
+
+def _open_downtime(ctx, workcenter, loss, downtime_ref):
+    """The downtime this event already opened (same floor id, or same reason while none is given)."""
+    open_downtimes = timelog.open_logs(ctx, workcenter=workcenter).filtered(
+        lambda log: log.shopfloor_kind == "downtime"
+    )
+    if downtime_ref:
+        return open_downtimes.filtered(lambda log: log.shopfloor_downtime_ref == downtime_ref)[:1]
+    return open_downtimes.filtered(lambda log: log.loss_id == loss and not log.shopfloor_downtime_ref)[:1]
+
+
+def _maintenance_request(ctx, workcenter, loss, reason_code):
+    equipment = workcenter.shopfloor_equipment_id
+    values = {
+        "name": f"{loss.name} on {workcenter.name} ({reason_code})",
+        "maintenance_type": "corrective",
+        "request_date": ctx.time.date(),
+        "schedule_date": ctx.time.replace(microsecond=0),
+        "company_id": (workcenter.company_id or ctx.company).id,
+        "description": f"Reported by {ctx.event.source} at {ctx.time} UTC (event {ctx.event.event_uid}).",
+        "priority": "3",
+    }
+    if equipment:
+        values["equipment_id"] = equipment.id
+    return ctx.env["maintenance.request"].create(values)

@@ -1,0 +1,62 @@
+"""material.consumed: actual component consumption booked on the MO's raw move.
+
+Each event is one consumption and adds to what was already booked. The move
+is marked picked and manual, so Odoo's producing-quantity cascade
+(``_set_qty_producing``) keeps the floor's figure instead of the BOM's.
+"""
+
+from odoo.tools import float_round
+
+from ..exceptions import PermanentError
+
+
+def apply(ctx):
+    production = ctx.production()
+    product = ctx.product(ctx.text("material", required=True))
+    move = production.move_raw_ids.filtered(
+        lambda m: m.product_id == product and m.state not in ("done", "cancel")
+    )[:1]
+    if not move:
+        raise PermanentError(
+            f"{product.display_name} is not an open component of {production.name}: "
+            f"add it to the order or fix the material mapping."
+        )
+    uom = ctx.uom(ctx.text("uom"), move.product_uom)
+    qty = ctx.quantity(ctx.number("qty", required=True), uom, move.product_uom, f"material {product.display_name}")
+    already = move.quantity if move.picked and move.manual_consumption else 0.0
+    total = float_round(already + qty, precision_rounding=move.product_uom.rounding)
+    lot_name = ctx.text("lot")
+    if lot_name:
+        _book_lot(ctx, move, product, lot_name, qty)
+    else:
+        move._set_quantity_done(total)
+    move.write({"picked": True, "manual_consumption": True})
+    return [move, production]
+
+
+def _book_lot(ctx, move, product, lot_name, qty):
+    lot = ctx.env["stock.lot"].search(
+        [("name", "=", lot_name), ("product_id", "=", product.id), ("company_id", "in", (False, ctx.company.id))],
+        limit=1,
+    )
+    if not lot:
+        raise PermanentError(f"Unknown lot {lot_name!r} of {product.display_name}: create it in Odoo first.")
+    if not (move.picked and move.manual_consumption):
+        # First floor booking: drop the reservation-proposed lines, the floor says what was used.
+        move.move_line_ids.unlink()
+    line = move.move_line_ids.filtered(lambda ml: ml.lot_id == lot)[:1]
+    if line:
+        line.quantity += move.product_uom._compute_quantity(qty, line.product_uom_id)
+    else:
+        ctx.env["stock.move.line"].create(
+            {
+                "move_id": move.id,
+                "product_id": product.id,
+                "lot_id": lot.id,
+                "product_uom_id": move.product_uom.id,
+                "quantity": qty,
+                "location_id": move.location_id.id,
+                "location_dest_id": move.location_dest_id.id,
+                "company_id": move.company_id.id,
+            }
+        )

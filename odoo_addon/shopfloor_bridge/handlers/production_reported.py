@@ -1,0 +1,24 @@
+"""production.reported: partial progress, the MO's producing quantity grows by qty_good.
+
+Each report is an increment (a counter window from the sidecar), so two
+reports of 10 make 20. Scrap counts go to the WO's floor-scrap total.
+"""
+
+from .workorder_completed import set_producing
+
+
+def apply(ctx):
+    production = ctx.production()
+    workorder = ctx.workorder(production, required=False)
+    if workorder:
+        ctx.check_holds(workorder, "record production")
+    else:
+        ctx.check_holds(production.workorder_ids.filtered(lambda wo: wo.state not in ("done", "cancel")), "record production")
+    uom = ctx.uom(ctx.text("uom"), production.product_uom_id)
+    qty_good = ctx.quantity(ctx.number("qty_good", required=True), uom, production.product_uom_id, "qty_good")
+    qty_scrap = ctx.quantity(ctx.number("qty_scrap"), uom, production.product_uom_id, "qty_scrap")
+    if qty_good:
+        set_producing(ctx, production, production.qty_producing + qty_good)
+    if qty_scrap and workorder:
+        workorder.shopfloor_qty_scrap += qty_scrap
+    return [production, workorder]

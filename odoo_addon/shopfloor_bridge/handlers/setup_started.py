@@ -1,0 +1,7 @@
+"""setup.started: see changeover.py."""
+
+from . import changeover
+
+
+def apply(ctx):
+    return changeover.start(ctx, "setup")

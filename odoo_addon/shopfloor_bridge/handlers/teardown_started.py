@@ -1,0 +1,7 @@
+"""teardown.started: see changeover.py."""
+
+from . import changeover
+
+
+def apply(ctx):
+    return changeover.start(ctx, "teardown")

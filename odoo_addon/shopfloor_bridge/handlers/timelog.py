@@ -1,0 +1,84 @@
+"""Time logs (``mrp.workcenter.productivity``) at the floor's times.
+
+Odoo's own ``button_start`` / ``_close`` stamp ``now()``; these helpers do the
+same bookkeeping with the event's time, so costing and OEE see when things
+happened on the floor, not when the event reached Odoo.
+"""
+
+from dateutil.relativedelta import relativedelta
+
+from ..exceptions import PermanentError
+
+Productivity = "mrp.workcenter.productivity"
+
+
+def open_logs(ctx, workorder=None, workcenter=None, user=None):
+    """Open time logs of a WO (all users unless ``user``) or of a workcenter."""
+    domain = [("date_end", "=", False)]
+    if workorder:
+        domain.append(("workorder_id", "=", workorder.id))
+    if workcenter:
+        domain.append(("workcenter_id", "=", workcenter.id))
+    if user:
+        domain.append(("user_id", "=", user.id))
+    return ctx.env[Productivity].search(domain, order="date_start, id")
+
+
+def open_log(ctx, kind, loss, workcenter, workorder=None, description=None, downtime_ref=None):
+    """A new open log at the event time; never a second open one for the same WO and user."""
+    if workorder:
+        existing = open_logs(ctx, workorder=workorder, user=ctx.user)
+        if existing:
+            return existing[:1], False
+    values = {
+        "workcenter_id": workcenter.id,
+        "workorder_id": workorder.id if workorder else False,
+        "loss_id": loss.id,
+        "date_start": ctx.time.replace(microsecond=0),
+        "date_end": False,
+        "user_id": ctx.user.id,
+        "company_id": (workorder.company_id if workorder else workcenter.company_id or ctx.company).id,
+        "description": description or f"{ctx.type} from {ctx.event.source}",
+        "shopfloor_kind": kind,
+        "shopfloor_downtime_ref": downtime_ref or False,
+        "shopfloor_event_id": ctx.event.id,
+    }
+    return ctx.env[Productivity].create(values), True
+
+
+def productive_loss(ctx, workorder):
+    """The loss Odoo itself would pick for starting this WO (productive, or performance once over time)."""
+    values = workorder._prepare_timeline_vals(workorder.duration, ctx.time)
+    return ctx.env["mrp.workcenter.productivity.loss"].browse(values["loss_id"])
+
+
+def close_logs(ctx, logs, split_overtime=True):
+    """Close ``logs`` at the event time, as ``mrp.workcenter.productivity._close`` does at now().
+
+    Like Odoo, productive time past the WO's expected duration becomes a
+    performance loss, so the cost report shows under-performance."""
+    end = ctx.time.replace(microsecond=0)
+    for log in logs:
+        if end < log.date_start:
+            raise PermanentError(
+                f"{ctx.type} at {end} is before the start of the time log it closes "
+                f"({log.date_start}, {log.workcenter_id.name}): the floor's clock or the event order is wrong."
+            )
+    performance_logs = ctx.env[Productivity]
+    for log in logs:
+        log.write({"date_end": end, "shopfloor_close_event_id": ctx.event.id})
+        workorder = log.workorder_id
+        if not split_overtime or not workorder or log.loss_type not in ("productive", "performance"):
+            continue
+        if workorder.duration > workorder.duration_expected:
+            productive_end = log.date_end - relativedelta(minutes=workorder.duration - workorder.duration_expected)
+            if productive_end <= log.date_start:
+                performance_logs |= log
+            else:
+                performance_logs |= log.copy({"date_start": productive_end, "date_end": end})
+                log.write({"date_end": productive_end})
+    if performance_logs:
+        performance = ctx.env["mrp.workcenter.productivity.loss"].search([("loss_type", "=", "performance")], limit=1)
+        if performance:
+            performance_logs.write({"loss_id": performance.id})
+    return logs | performance_logs

@@ -1,0 +1,63 @@
+"""workorder.started: open a productive time log at ``time``; WO (and MO) to progress.
+
+Replicates ``mrp.workorder.button_start`` with the event's time instead of now()
+and without pre-filling the producing quantity: quantities come from the floor's
+own production/completion events.
+"""
+
+from dateutil.relativedelta import relativedelta
+
+from . import timelog
+
+
+def start_workorder(ctx, workorder):
+    """button_start's effects at ``ctx.time``; returns the open productive log."""
+    ctx.check_holds(workorder, "start the work order")
+    log, _created = timelog.open_log(
+        ctx,
+        "work",
+        timelog.productive_loss(ctx, workorder),
+        workorder.workcenter_id,
+        workorder=workorder,
+        description=_describe(ctx),
+    )
+    start = ctx.time.replace(microsecond=0)
+    production = workorder.production_id
+    if production.state != "progress" and (not production.date_start or production.date_start > start):
+        production.with_context(force_date=True).write({"date_start": start})
+    if workorder.state != "progress":
+        values = {"state": "progress", "date_start": start}
+        if not workorder.leave_id:
+            leave = ctx.env["resource.calendar.leaves"].create(
+                {
+                    "name": workorder.display_name,
+                    "calendar_id": workorder.workcenter_id.resource_calendar_id.id,
+                    "date_from": start,
+                    "date_to": start + relativedelta(minutes=workorder.duration_expected),
+                    "resource_id": workorder.workcenter_id.resource_id.id,
+                    "time_type": "other",
+                }
+            )
+            values.update({"date_finished": leave.date_to, "leave_id": leave.id})
+            workorder.write(values)
+        else:
+            if not workorder.date_start or workorder.date_start > start:
+                values["date_finished"] = workorder._calculate_date_finished(start)
+            else:
+                del values["date_start"]
+            if workorder.date_finished and workorder.date_finished < start:
+                values["date_finished"] = start
+            workorder.with_context(bypass_duration_calculation=True).write(values)
+    return log
+
+
+def _describe(ctx):
+    operator = ctx.text("operator")
+    who = f" by {operator}" if operator else ""
+    return f"{ctx.type}{who} ({ctx.event.source})"
+
+
+def apply(ctx):
+    production = ctx.production()
+    workorder = ctx.workorder(production)
+    return [start_workorder(ctx, workorder), workorder]

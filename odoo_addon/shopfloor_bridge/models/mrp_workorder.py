@@ -1,0 +1,26 @@
+from odoo import fields, models
+
+
+class MrpWorkorder(models.Model):
+    _inherit = "mrp.workorder"
+
+    shopfloor_qty_scrap = fields.Float(
+        string="Scrap reported by the floor",
+        digits="Product Unit of Measure",
+        copy=False,
+        readonly=True,
+        help="Units the floor reported as scrap on this operation (qty_scrap of its events).",
+    )
+
+    # Quality holds block these the same way for a button click and an RPC call.
+    def button_start(self, raise_on_invalid_state=False):
+        self.env["shopfloor.hold"]._active_for_workorders(self)._raise_if_any(self.env._("start the work order"))
+        return super().button_start(raise_on_invalid_state=raise_on_invalid_state)
+
+    def button_finish(self):
+        self.env["shopfloor.hold"]._active_for_workorders(self)._raise_if_any(self.env._("finish the work order"))
+        return super().button_finish()
+
+    def button_done(self):
+        self.env["shopfloor.hold"]._active_for_workorders(self)._raise_if_any(self.env._("finish the work order"))
+        return super().button_done()

@@ -1,0 +1,110 @@
+// docker-compose.yml cannot run here (no Docker engine): this keeps it honest
+// by reading it against the code and the official images' documented settings.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { repoRoot } from "../../sidecar/devstack/odoo.ts";
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+}
+const compose = parse(readFileSync(join(repoRoot, "docker-compose.yml"), "utf8")) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
+const svc = (name: string): Service => {
+  const s = compose.services[name];
+  if (!s) throw new Error(`service ${name} missing`);
+  return s;
+};
+
+// The bootstrap names of DESIGN.md: the only environment the sidecar reads.
+const BOOTSTRAP_KEYS = [
+  "ODOO_URL",
+  "ODOO_DB",
+  "ODOO_USER",
+  "ODOO_API_KEY",
+  "SHOPFLOOR_CONNECTION",
+  "SHOPFLOOR_SPOOL_DIR",
+  "METRICS_PORT",
+  "MQTT_URL",
+  "OPCUA_ENDPOINT",
+];
+
+describe("docker-compose.yml", () => {
+  it("has the five services of the design, each long-running one with a healthcheck", () => {
+    expect(Object.keys(compose.services).sort()).toEqual(["mosquitto", "odoo", "postgres", "sidecar", "simulator"]);
+    for (const name of ["postgres", "odoo", "mosquitto", "sidecar"]) expect(svc(name).healthcheck?.test).toBeDefined();
+  });
+
+  it("starts services only once what they need is healthy", () => {
+    expect(svc("odoo").depends_on?.postgres?.condition).toBe("service_healthy");
+    expect(svc("sidecar").depends_on?.odoo?.condition).toBe("service_healthy");
+    expect(svc("sidecar").depends_on?.mosquitto?.condition).toBe("service_healthy");
+  });
+
+  it("declares every named volume it mounts, and mounts files that exist", () => {
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const v of s.volumes ?? []) {
+        const [from] = v.split(":");
+        if (!from) throw new Error(`${name}: empty volume`);
+        if (from.startsWith(".")) expect(existsSync(join(repoRoot, from)), `${name} mounts ${from}`).toBe(true);
+        else expect(compose.volumes, `${name} uses volume ${from}`).toHaveProperty(from);
+      }
+    }
+  });
+
+  it("gives Odoo the official image's settings and the module as an addon", () => {
+    const odoo = svc("odoo");
+    // odoo:18 entrypoint reads HOST/PORT/USER/PASSWORD; addons under /mnt/extra-addons.
+    expect(Object.keys(odoo.environment ?? {}).sort()).toEqual(["HOST", "PASSWORD", "PORT", "USER"]);
+    expect(odoo.environment?.USER).toBe(svc("postgres").environment?.POSTGRES_USER);
+    expect(odoo.environment?.PASSWORD).toBe(svc("postgres").environment?.POSTGRES_PASSWORD);
+    expect(odoo.volumes).toContain("./odoo_addon:/mnt/extra-addons:ro");
+    expect(odoo.command?.slice(0, 1)).toEqual(["odoo"]);
+    expect(odoo.command).toContain("shopfloor_bridge");
+    expect(readFileSync(join(repoRoot, "odoo_addon/Dockerfile"), "utf8")).toMatch(/^FROM odoo:18$/m);
+    expect(odoo.ports).toContain("8069:8069");
+  });
+
+  it("configures the sidecar with exactly the bootstrap names the sidecar reads", () => {
+    const env = svc("sidecar").environment ?? {};
+    for (const key of Object.keys(env)) expect(BOOTSTRAP_KEYS).toContain(key);
+    for (const key of ["ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_API_KEY", "SHOPFLOOR_CONNECTION"]) {
+      expect(env).toHaveProperty(key);
+    }
+    expect(env.ODOO_URL).toBe("http://odoo:8069");
+    expect(env.ODOO_DB).toBe("shopfloor");
+    expect(svc("sidecar").ports).toContain(`${env.METRICS_PORT}:${env.METRICS_PORT}`);
+    const configSource = join(repoRoot, "sidecar/src/config.ts");
+    if (existsSync(configSource)) {
+      const text = readFileSync(configSource, "utf8");
+      for (const key of Object.keys(env)) expect(text, `config.ts reads ${key}`).toContain(key);
+    }
+  });
+
+  it("points the sidecar at the broker user the Mosquitto config allows", () => {
+    const mqttUrl = new URL(svc("sidecar").environment?.MQTT_URL ?? "");
+    expect(mqttUrl.hostname).toBe("mosquitto");
+    const passwd = readFileSync(join(repoRoot, "sidecar/deploy/mosquitto.passwd"), "utf8");
+    expect(passwd).toMatch(new RegExp(`^${mqttUrl.username}:\\$7\\$`, "m"));
+    const acl = readFileSync(join(repoRoot, "sidecar/deploy/mosquitto.acl"), "utf8");
+    expect(acl).toMatch(new RegExp(`^user ${mqttUrl.username}\\ntopic read shopfloor/#`, "m"));
+  });
+
+  it("raises Mosquitto's silent per-session cap of 1000 queued messages", () => {
+    const conf = readFileSync(join(repoRoot, "sidecar/deploy/mosquitto.conf"), "utf8");
+    const queued = Number(/^max_queued_messages (\d+)$/m.exec(conf)?.[1]);
+    expect(queued).toBeGreaterThanOrEqual(100_000);
+    expect(conf).toMatch(/^allow_anonymous false$/m);
+    expect(conf).toMatch(/^persistence true$/m);
+  });
+});
