@@ -1,0 +1,323 @@
+// Writes a workcenter's queue to OPC UA tags (Ignition's OPC UA server or
+// any other): one node per slot field, a JSON node with the whole queue and
+// a version node, written last so a reader that watches it sees a complete
+// queue. Every write is checked per node (status code) and read back.
+//
+// Target params (module: shopfloor.dispatch.target):
+//   endpoint    opc.tcp URL; "" uses the connection's endpoint
+//   slots       [{order, product, qty, priority, start}] node ids per slot ("" = not mapped)
+//   queue_json  node id of the JSON tag ("" = none)
+//   version     node id holding the version written ("" = none)
+import {
+  AttributeIds,
+  type ClientSession,
+  DataType,
+  type DataValue,
+  MessageSecurityMode,
+  OPCUAClient,
+  SecurityPolicy,
+  type StatusCode,
+  StatusCodes,
+  type UserIdentityInfo,
+  UserTokenType,
+  type WriteValueOptions,
+} from "node-opcua";
+import type { SidecarConfig } from "../core/contract.ts";
+import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
+import { FloorWriteError } from "./errors.ts";
+import {
+  parseQueuePayload,
+  type QueuePayload,
+  queueDocument,
+  SLOT_FIELDS,
+  slotValues,
+  stringParam,
+  versionKey,
+} from "./queue.ts";
+import type { VersionStore } from "./version-store.ts";
+
+/** Statuses a retry of the same write cannot fix: the mapping or the server's rights must change. */
+const PERMANENT_STATUSES = new Set([
+  "BadNodeIdUnknown",
+  "BadNodeIdInvalid",
+  "BadUserAccessDenied",
+  "BadNotWritable",
+  "BadNotReadable",
+  "BadTypeMismatch",
+  "BadWriteNotSupported",
+  "BadAttributeIdInvalid",
+  "BadOutOfRange",
+  "BadIndexRangeInvalid",
+]);
+
+export interface OpcuaWriterOptions {
+  versions: VersionStore;
+  /** Used when a target names no endpoint. */
+  defaultEndpoint?: string;
+  security?: Exclude<SidecarConfig["opcua"], false>;
+  /** Connect/request timeout; a dead server must fail fast so the dispatcher can back off. */
+  timeoutMs?: number;
+}
+
+interface PlannedWrite {
+  nodeId: string;
+  value: unknown;
+  /** Slot nodes first, then the JSON node, then the version node. */
+  phase: 0 | 1 | 2;
+}
+
+interface Connection {
+  client: OPCUAClient;
+  session: ClientSession;
+}
+
+export class OpcuaFloorWriter implements FloorWriter {
+  readonly kind = "opcua" as const;
+  /** Writes that reached the floor (skipped stale versions do not count). */
+  floorWrites = 0;
+  private readonly options: OpcuaWriterOptions;
+  private readonly connections = new Map<string, Promise<Connection>>();
+
+  constructor(options: OpcuaWriterOptions) {
+    this.options = options;
+  }
+
+  async write(message: DispatchMessage): Promise<void> {
+    const queue = parseQueuePayload(message);
+    const params = message.target.params;
+    const endpoint = stringParam(params, "endpoint", this.options.defaultEndpoint ?? "");
+    if (!endpoint)
+      throw new FloorWriteError("OPC UA target has no endpoint and the connection none", { retryable: false });
+    const key = versionKey("opcua", endpoint, message.workcenter);
+    if (this.options.versions.isStale(key, message.version)) return;
+
+    const plan = planWrites(params, queue);
+    if (plan.length === 0) throw new FloorWriteError("OPC UA target maps no node", { retryable: false });
+    const versionNode = stringParam(params, "version");
+
+    const session = await this.session(endpoint);
+    try {
+      const current = await session.read(plan.map((w) => ({ nodeId: w.nodeId, attributeId: AttributeIds.Value })));
+      const types = await this.dataTypes(session, plan, current);
+      if (versionNode) {
+        // The floor's own version wins over our file (another sidecar, a lost spool dir).
+        const index = plan.findIndex((w) => w.nodeId === versionNode);
+        const floorVersion = Number(current[index]?.value?.value ?? 0);
+        if (Number.isFinite(floorVersion) && floorVersion >= message.version) {
+          this.options.versions.record(key, floorVersion);
+          return;
+        }
+      }
+      for (const phase of [0, 1, 2] as const) {
+        const batch = plan.map((w, i) => ({ w, i })).filter(({ w }) => w.phase === phase);
+        if (batch.length === 0) continue;
+        const nodesToWrite: WriteValueOptions[] = batch.map(({ w, i }) => ({
+          nodeId: w.nodeId,
+          attributeId: AttributeIds.Value,
+          value: { value: { dataType: types[i] as DataType, value: coerce(w.value, types[i] as DataType) } },
+        }));
+        const statuses = await session.write(nodesToWrite);
+        checkStatuses(
+          "write",
+          batch.map(({ w }) => w.nodeId),
+          statuses,
+        );
+      }
+      const readBack = await session.read(plan.map((w) => ({ nodeId: w.nodeId, attributeId: AttributeIds.Value })));
+      const mismatches: string[] = [];
+      plan.forEach((w, i) => {
+        const got = readBack[i];
+        checkStatuses("read-back", [w.nodeId], [got?.statusCode ?? StatusCodes.Bad]);
+        const want = coerce(w.value, types[i] as DataType);
+        if (!sameValue(want, got?.value?.value))
+          mismatches.push(`${w.nodeId} = ${String(got?.value?.value)} (wrote ${String(want)})`);
+      });
+      if (mismatches.length) {
+        throw new FloorWriteError(`read-back mismatch: ${mismatches.join("; ")}`, { retryable: true });
+      }
+    } catch (err) {
+      if (!(err instanceof FloorWriteError) || err.retryable) await this.drop(endpoint);
+      if (err instanceof FloorWriteError) throw err;
+      throw new FloorWriteError(`OPC UA ${endpoint}: ${(err as Error).message}`, { retryable: true, cause: err });
+    }
+    this.floorWrites++;
+    this.options.versions.record(key, message.version);
+  }
+
+  /** The variant type of each node: from its current value, else from its DataType attribute. */
+  private async dataTypes(session: ClientSession, plan: PlannedWrite[], current: DataValue[]): Promise<DataType[]> {
+    checkStatuses(
+      "read",
+      plan.map((w) => w.nodeId),
+      current.map((dv) => dv.statusCode),
+    );
+    const types = current.map((dv) => dv.value?.dataType ?? DataType.Null);
+    const unknown = types.map((t, i) => (t === DataType.Null ? i : -1)).filter((i) => i >= 0);
+    if (unknown.length) {
+      const declared = await session.read(
+        unknown.map((i) => ({ nodeId: (plan[i] as PlannedWrite).nodeId, attributeId: AttributeIds.DataType })),
+      );
+      unknown.forEach((i, j) => {
+        const nodeId = declared[j]?.value?.value as { namespace?: number; value?: unknown } | undefined;
+        const builtin = nodeId?.namespace === 0 && typeof nodeId.value === "number" && nodeId.value <= 25;
+        types[i] = builtin ? (nodeId.value as DataType) : DataType.String;
+      });
+    }
+    return types;
+  }
+
+  private session(endpoint: string): Promise<Connection["session"]> {
+    let connection = this.connections.get(endpoint);
+    if (!connection) {
+      connection = this.connect(endpoint);
+      this.connections.set(endpoint, connection);
+      connection.catch(() => this.connections.delete(endpoint));
+    }
+    return connection.then((c) => c.session);
+  }
+
+  private async connect(endpoint: string): Promise<Connection> {
+    const timeout = this.options.timeoutMs ?? 5_000;
+    const security = this.options.security;
+    const client = OPCUAClient.create({
+      applicationName: "shopfloor-sidecar floor writer",
+      endpointMustExist: false,
+      // One attempt: the dispatcher owns retries and reports them to Odoo.
+      connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 500 },
+      securityMode: MessageSecurityMode[security?.security_mode ?? "None"],
+      securityPolicy:
+        security?.security_policy === "Basic256Sha256" ? SecurityPolicy.Basic256Sha256 : SecurityPolicy.None,
+      requestedSessionTimeout: 60_000,
+      defaultTransactionTimeout: timeout,
+      keepSessionAlive: true,
+    });
+    const fail = (err: unknown) =>
+      new FloorWriteError(`OPC UA ${endpoint}: cannot connect (${(err as Error).message})`, {
+        retryable: true,
+        cause: err,
+      });
+    try {
+      await withTimeout(client.connect(endpoint), timeout, "connect");
+    } catch (err) {
+      await client.disconnect().catch(() => {});
+      throw fail(err);
+    }
+    client.on("connection_lost", () => void this.drop(endpoint));
+    client.on("close", () => this.connections.delete(endpoint));
+    const identity: UserIdentityInfo =
+      security?.auth === "username"
+        ? { type: UserTokenType.UserName, userName: security.username, password: security.password }
+        : { type: UserTokenType.Anonymous };
+    try {
+      const session = await withTimeout(client.createSession(identity), timeout, "create session");
+      return { client, session };
+    } catch (err) {
+      await client.disconnect().catch(() => {});
+      throw fail(err);
+    }
+  }
+
+  private async drop(endpoint: string): Promise<void> {
+    const connection = this.connections.get(endpoint);
+    this.connections.delete(endpoint);
+    if (!connection) return;
+    try {
+      const { client, session } = await connection;
+      await session.close().catch(() => {});
+      await client.disconnect().catch(() => {});
+    } catch {
+      // never connected: nothing to close
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.connections.keys()].map((endpoint) => this.drop(endpoint)));
+  }
+}
+
+function planWrites(params: Record<string, unknown>, payload: QueuePayload): PlannedWrite[] {
+  const plan: PlannedWrite[] = [];
+  const slots = Array.isArray(params.slots) ? params.slots : [];
+  const values = slotValues(payload);
+  slots.forEach((raw, slot) => {
+    const nodes = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+    const value = values[slot];
+    if (!value) return;
+    for (const field of SLOT_FIELDS) {
+      const nodeId = stringParam(nodes, field);
+      if (nodeId) plan.push({ nodeId, value: value[field], phase: 0 });
+    }
+  });
+  const json = stringParam(params, "queue_json");
+  if (json) plan.push({ nodeId: json, value: queueDocument(payload), phase: 1 });
+  const version = stringParam(params, "version");
+  if (version) plan.push({ nodeId: version, value: payload.version, phase: 2 });
+  return plan;
+}
+
+/** Writes must be Good; a read before writing only must not be Bad (a never-written tag is Uncertain). */
+function checkStatuses(step: string, nodeIds: string[], statuses: StatusCode[]): void {
+  const strict = step !== "read";
+  const bad = statuses
+    .map((status, i) => ({ status, nodeId: nodeIds[i] }))
+    .filter(({ status }) => (strict ? !status.isGood() : status.isBad()));
+  if (bad.length === 0) return;
+  const names = [...new Set(bad.map(({ status }) => status.name))];
+  const detail = bad.map(({ status, nodeId }) => `${nodeId}: ${status.name}`).join("; ");
+  throw new FloorWriteError(`${names.join(", ")} (${step} ${detail})`, {
+    retryable: !names.some((name) => PERMANENT_STATUSES.has(name)),
+  });
+}
+
+/** OPC UA's "no date" (DateTime 0). */
+const NO_DATE = new Date(Date.UTC(1601, 0, 1));
+
+function coerce(value: unknown, type: DataType): unknown {
+  switch (type) {
+    case DataType.Boolean:
+      return Boolean(value);
+    case DataType.SByte:
+    case DataType.Byte:
+    case DataType.Int16:
+    case DataType.UInt16:
+    case DataType.Int32:
+    case DataType.UInt32:
+    case DataType.Int64:
+    case DataType.UInt64:
+      return Math.trunc(Number(value) || 0);
+    case DataType.Float:
+    case DataType.Double:
+      return Number(value) || 0;
+    case DataType.DateTime:
+      return value ? new Date(String(value)) : NO_DATE;
+    default:
+      return typeof value === "string" ? value : String(value);
+  }
+}
+
+function sameValue(want: unknown, got: unknown): boolean {
+  if (want instanceof Date) {
+    const gotTime = got instanceof Date ? got.getTime() : Number.NaN;
+    return (
+      gotTime === want.getTime() ||
+      (want.getTime() <= NO_DATE.getTime() && (got === null || gotTime <= NO_DATE.getTime()))
+    );
+  }
+  if (typeof want === "number") {
+    const n = Array.isArray(got) ? Number(got[1]) : Number(got);
+    return Math.abs(n - want) <= Math.max(1e-6, Math.abs(want) * 1e-6);
+  }
+  return want === got;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
