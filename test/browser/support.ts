@@ -12,5 +12,7 @@ export async function login(page: Page, user: string, password: string): Promise
   await page.fill("input[name=login]", user);
   await page.fill("input[name=password]", password);
   await page.click("button[type=submit]");
-  await expect(page.locator(".o_main_navbar")).toBeVisible();
+  // The first backend page of a fresh server compiles the asset bundles,
+  // which takes tens of seconds on a busy two-core machine.
+  await expect(page.locator(".o_main_navbar")).toBeVisible({ timeout: 90_000 });
 }
