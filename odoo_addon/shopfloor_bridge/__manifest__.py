@@ -18,6 +18,7 @@
         "views/shopfloor_connection_views.xml",
         "views/shopfloor_mapping_views.xml",
         "views/shopfloor_bridge_client_actions.xml",
+        "views/shopfloor_mapping_test_views.xml",
         "views/shopfloor_hold_views.xml",
         "views/shopfloor_quality_result_views.xml",
         "views/mrp_workcenter_views.xml",

@@ -8,3 +8,5 @@ from . import shopfloor_quality_result
 from . import mrp_workcenter
 from . import mrp_workorder
 from . import mrp_production
+from . import shopfloor_dashboard
+from . import shopfloor_mapping_test

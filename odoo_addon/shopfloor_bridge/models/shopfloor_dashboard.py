@@ -1,0 +1,289 @@
+"""Data behind the OWL screens (dashboard, dead-letter review, dispatch board)
+and the live "events changed" ping on the bus.
+
+Every figure is aggregated in SQL (or ``_read_group``) over the connections and
+events the user may read: the screens must stay fast with 100,000 dead letters.
+"""
+
+import time
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .shopfloor_event import DLQ_STATES
+
+EVENTS_CHANGED = "shopfloor_bridge/events_changed"
+USER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_user"
+# Pings are at most this often per database and server process; the screens
+# reload once more shortly after a ping, so the skipped ones lose nothing.
+PING_INTERVAL_S = 1.0
+SPARKLINE_MINUTES = 60
+RATE_WINDOW_MINUTES = 5
+
+_last_ping = {}
+
+
+def _none_to_false(value):
+    return False if value is None else value
+
+
+class ShopfloorDashboard(models.AbstractModel):
+    _name = "shopfloor.dashboard"
+    _description = "Shop Floor Bridge screens data"
+
+    # ------------------------------------------------------------ dashboard
+
+    @api.model
+    def get_dashboard(self):
+        """One tile per connection plus the top cost variances (False without the cost part)."""
+        now = fields.Datetime.now()
+        connections = self.env["shopfloor.connection"].search([])
+        stats = self._connection_stats(connections.ids, now)
+        sparks = self._sparklines(connections.ids, now)
+        tiles = []
+        for conn in connections:
+            row = stats.get(conn.id, {})
+            tiles.append(
+                {
+                    "connection_id": conn.id,
+                    "code": conn.code,
+                    "name": conn.name,
+                    "kind": conn.kind,
+                    "last_seen": fields.Datetime.to_string(conn.last_seen) if conn.last_seen else False,
+                    "heartbeat_age_s": (now - conn.last_seen).total_seconds() if conn.last_seen else -1,
+                    "sidecar_version": conn.sidecar_version or False,
+                    "spool_depth": conn.spool_depth,
+                    "in_per_min": row.get("received", 0) / RATE_WINDOW_MINUTES,
+                    "applied_per_min": row.get("applied", 0) / RATE_WINDOW_MINUTES,
+                    "rejected": row.get("rejected", 0),
+                    "dlq": row.get("dlq", 0),
+                    "pending": row.get("pending", 0),
+                    "failed": row.get("failed", 0),
+                    "p95_lag_ms": _none_to_false(row.get("p95_lag_ms")),
+                    "worst_skew_ms": _none_to_false(row.get("worst_skew_ms")),
+                    "sparkline": sparks.get(conn.id, [0] * SPARKLINE_MINUTES),
+                }
+            )
+        return {
+            "server_time": fields.Datetime.to_string(now),
+            "tiles": tiles,
+            "cost_variances": self._top_cost_variances(),
+        }
+
+    def _connection_stats(self, connection_ids, now):
+        if not connection_ids:
+            return {}
+        self.env["shopfloor.event"].flush_model()
+        self.env.cr.execute(
+            """
+            SELECT connection_id,
+                   count(*) FILTER (WHERE ingest_time >= %(rate_from)s) AS received,
+                   count(*) FILTER (WHERE applied_time >= %(rate_from)s) AS applied,
+                   count(*) FILTER (WHERE state = 'rejected' AND ingest_time >= %(hour_from)s) AS rejected,
+                   count(*) FILTER (WHERE state IN %(dlq)s) AS dlq,
+                   count(*) FILTER (WHERE state = 'failed') AS failed,
+                   count(*) FILTER (WHERE state = 'pending') AS pending,
+                   percentile_cont(0.95) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM applied_time - time) * 1000
+                   ) FILTER (WHERE applied_time >= %(hour_from)s AND time IS NOT NULL) AS p95_lag_ms,
+                   (array_agg(skew_ms ORDER BY abs(skew_ms) DESC)
+                       FILTER (WHERE ingest_time >= %(hour_from)s AND skew_ms IS NOT NULL))[1] AS worst_skew_ms
+              FROM shopfloor_event
+             WHERE connection_id = ANY(%(ids)s)
+               AND company_id = ANY(%(companies)s)
+               AND (state IN %(open)s OR ingest_time >= %(hour_from)s OR applied_time >= %(hour_from)s)
+             GROUP BY connection_id
+            """,
+            {
+                "ids": connection_ids,
+                "companies": self.env.companies.ids,
+                "rate_from": now - timedelta(minutes=RATE_WINDOW_MINUTES),
+                "hour_from": now - timedelta(minutes=SPARKLINE_MINUTES),
+                "dlq": DLQ_STATES,
+                "open": DLQ_STATES + ("pending",),
+            },
+        )
+        return {row["connection_id"]: row for row in self.env.cr.dictfetchall()}
+
+    def _sparklines(self, connection_ids, now):
+        """Events received per minute over the last hour, oldest minute first."""
+        if not connection_ids:
+            return {}
+        self.env.cr.execute(
+            """
+            SELECT connection_id,
+                   floor(extract(epoch FROM %(now)s - ingest_time) / 60)::int AS minutes_ago,
+                   count(*)
+              FROM shopfloor_event
+             WHERE connection_id = ANY(%(ids)s)
+               AND company_id = ANY(%(companies)s)
+               AND ingest_time > %(since)s AND ingest_time <= %(now)s
+             GROUP BY 1, 2
+            """,
+            {
+                "ids": connection_ids,
+                "companies": self.env.companies.ids,
+                "now": now,
+                "since": now - timedelta(minutes=SPARKLINE_MINUTES),
+            },
+        )
+        lines = {}
+        for connection_id, minutes_ago, count in self.env.cr.fetchall():
+            line = lines.setdefault(connection_id, [0] * SPARKLINE_MINUTES)
+            if 0 <= minutes_ago < SPARKLINE_MINUTES:
+                line[SPARKLINE_MINUTES - 1 - minutes_ago] = count
+        return lines
+
+    def _top_cost_variances(self, limit=5):
+        """The manufacturing orders furthest over standard; False when cost is not installed."""
+        if "shopfloor.cost.variance" not in self.env:
+            return False
+        Variance = self.env["shopfloor.cost.variance"]
+        rows = Variance.search_read(
+            [("level", "=", "production"), ("variance_amount", ">", 0)],
+            ["production_id", "variance_amount", "variance_pct", "currency_id"],
+            order="variance_amount desc",
+            limit=limit,
+        )
+        return [
+            {
+                "model": "mrp.production",
+                "res_id": row["production_id"][0],
+                "name": row["production_id"][1],
+                "variance": row["variance_amount"],
+                "variance_pct": row["variance_pct"],
+                "currency": row["currency_id"][1] if row["currency_id"] else "",
+            }
+            for row in rows
+            if row["production_id"]
+        ]
+
+    # ------------------------------------------------------------ dead letters
+
+    @api.model
+    def dlq_summary(self, domain):
+        """Counts per DLQ state, the most frequent error classes and the event
+        types within ``domain`` (grouped in SQL; record rules apply)."""
+        Event = self.env["shopfloor.event"]
+        domain = list(domain or []) + [("state", "in", DLQ_STATES)]
+        counts = dict.fromkeys(DLQ_STATES, 0)
+        for state, count in Event._read_group(domain, ["state"], ["__count"]):
+            counts[state] = count
+        error_classes = [
+            {"error_class": error_class, "count": count}
+            for error_class, count in Event._read_group(
+                domain + [("error_class", "!=", False)], ["error_class"], ["__count"], order="__count desc", limit=30
+            )
+        ]
+        types = sorted(t for (t,) in Event._read_group(domain + [("type", "!=", False)], ["type"]))
+        return {"counts": counts, "error_classes": error_classes, "types": types}
+
+    # ------------------------------------------------------------ dispatch board
+
+    @api.model
+    def board_data(self):
+        """Queued work orders per work center for the dispatch board, and the
+        floor's acknowledgement state per work center (False without dispatch)."""
+        workcenters = self.env["mrp.workcenter"].search_read([], ["display_name"], order="sequence, name")
+        workorders = self.env["mrp.workorder"].search_read(
+            [("state", "in", ("pending", "waiting", "ready", "progress")), ("production_state", "not in", ("done", "cancel"))],
+            ["name", "workcenter_id", "production_id", "product_id", "qty_remaining", "product_uom_id", "state", "date_start"],
+            limit=2000,
+        )
+        priorities = dict(
+            self.env["mrp.production"]
+            .browse({wo["production_id"][0] for wo in workorders if wo["production_id"]})
+            .mapped(lambda mo: (mo.id, mo.priority))
+        )
+        for wo in workorders:
+            wo["priority"] = priorities.get(wo["production_id"] and wo["production_id"][0], "0")
+            wo["date_start"] = fields.Datetime.to_string(wo["date_start"]) if wo["date_start"] else False
+        return {
+            "workcenters": workcenters,
+            "workorders": workorders,
+            "acks": self._dispatch_acks([wc["id"] for wc in workcenters]),
+        }
+
+    def _dispatch_acks(self, workcenter_ids):
+        """The newest floor message per work center: {workcenter_id: {state, version, error, date}}."""
+        if "shopfloor.dispatch" not in self.env:
+            return False
+        Dispatch = self.env["shopfloor.dispatch"]
+        names = Dispatch._fields
+        wanted = [f for f in ("workcenter_id", "state", "version", "error", "write_date") if f in names]
+        if "workcenter_id" not in names or "state" not in names:
+            return False
+        latest = {}
+        for row in Dispatch.search_read(
+            [("workcenter_id", "in", workcenter_ids), ("state", "!=", "superseded")], wanted, order="id desc", limit=1000
+        ):
+            wc = row["workcenter_id"] and row["workcenter_id"][0]
+            if wc and str(wc) not in latest:
+                latest[str(wc)] = {
+                    "state": row["state"],
+                    "version": row.get("version") or 0,
+                    "error": row.get("error") or "",
+                    "date": fields.Datetime.to_string(row["write_date"]) if row.get("write_date") else "",
+                }
+        return latest
+
+    @api.model
+    def move_workorder(self, workorder_id, priority, date_start):
+        """Puts a work order at its new place in its work center's queue: the
+        MO's priority and the WO's planned start, written with the user's own
+        rights (the planning push-back reacts to these writes)."""
+        workorder = self.env["mrp.workorder"].browse(int(workorder_id)).exists()
+        if not workorder:
+            raise UserError(_("Work order %s no longer exists.", workorder_id))
+        if priority not in ("0", "1"):
+            raise UserError(_("Priority must be '0' or '1', got %r.", priority))
+        production = workorder.production_id
+        if production.priority != priority:
+            production.write({"priority": priority})
+        if date_start:
+            start = fields.Datetime.to_datetime(date_start)
+            values = {"date_start": start}
+            if workorder.date_start and workorder.date_finished:
+                values["date_finished"] = start + (workorder.date_finished - workorder.date_start)
+            workorder.write(values)
+        return {"id": workorder.id, "priority": production.priority,
+                "date_start": fields.Datetime.to_string(workorder.date_start) if workorder.date_start else False}
+
+    # ------------------------------------------------------------ live ping
+
+    @api.model
+    def _ping_events_changed(self):
+        """Tells every shop floor user's browser that events changed, at most
+        once a second. Sent in the transaction: the bus delivers it after commit."""
+        key = self.env.cr.dbname
+        now = time.monotonic()
+        if now - _last_ping.get(key, 0.0) < PING_INTERVAL_S:
+            return False
+        _last_ping[key] = now
+        group = self.env.ref(USER_GROUP, raise_if_not_found=False)
+        if group:
+            group.sudo()._bus_send(EVENTS_CHANGED, {"at": fields.Datetime.to_string(fields.Datetime.now())})
+        return True
+
+
+class ShopfloorEvent(models.Model):
+    _inherit = "shopfloor.event"
+
+    @api.model
+    def ingest(self, events):
+        results = super().ingest(events)
+        if results:
+            self.env["shopfloor.dashboard"]._ping_events_changed()
+        return results
+
+    def _apply_events(self):
+        outcomes = super()._apply_events()
+        if outcomes:
+            self.env["shopfloor.dashboard"]._ping_events_changed()
+        return outcomes
+
+    def action_discard(self, reason):
+        done = super().action_discard(reason)
+        self.env["shopfloor.dashboard"]._ping_events_changed()
+        return done

@@ -1,0 +1,169 @@
+import json
+from unittest.mock import patch
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import tagged
+
+from ..models import shopfloor_dashboard
+from .common import ShopfloorCase
+
+
+@tagged("post_install", "-at_install")
+class TestDashboard(ShopfloorCase):
+    def started(self, production=None, **envelope):
+        production = production or self.mo1
+        return self.make_event("workorder.started", {"order": production.name, "operation": "Cutting"}, **envelope)
+
+    def tile(self):
+        data = self.env["shopfloor.dashboard"].get_dashboard()
+        [tile] = [t for t in data["tiles"] if t["code"] == "test-conn"]
+        return data, tile
+
+    def pings(self):
+        """Bus notifications of this transaction: written (at flush) or still queued."""
+        written = self.env["bus.bus"].sudo().search_read([], ["channel", "message"], order="id")
+        queued = self.env.cr.precommit.data.get("bus.bus.values", [])
+        return [n for n in written + queued if json.loads(n["message"])["type"] == shopfloor_dashboard.EVENTS_CHANGED]
+
+    def test_tile_counts_rates_lag_and_sparkline(self):
+        _data, before = self.tile()
+        self.assertEqual((before["dlq"], before["pending"], before["rejected"]), (0, 0, 0))
+        self.assertEqual(before["heartbeat_age_s"], -1)
+        self.assertFalse(before["p95_lag_ms"])
+        results = self.ingest(
+            self.started(observedtime=self.iso(self.at(minutes=40, seconds=2))),
+            self.make_event("workorder.started", {"order": "NO-SUCH-MO", "operation": "Cutting"}),
+            {"specversion": "1.0", "id": "bad-1", "source": "plant1/line1/press-01", "connection": "test-conn"},
+        )
+        self.assertEqual(results[0]["status"], "applied", results[0]["error"])
+        self.assertEqual(results[2]["status"], "rejected")
+        self.env["shopfloor.connection"].heartbeat("test-conn", {"spool_depth": 7})
+        data, tile = self.tile()
+        self.assertEqual(tile["rejected"], 1)
+        # The unknown order is failed/dead or pending depending on the handler's verdict; it is counted once.
+        self.assertEqual(tile["dlq"] + tile["pending"], 2)
+        self.assertEqual(tile["applied_per_min"], 1 / shopfloor_dashboard.RATE_WINDOW_MINUTES)
+        self.assertEqual(tile["in_per_min"], 3 / shopfloor_dashboard.RATE_WINDOW_MINUTES)
+        self.assertEqual(len(tile["sparkline"]), 60)
+        self.assertEqual(sum(tile["sparkline"]), 3)
+        self.assertEqual(tile["sparkline"][-1], 3, "received this minute: the newest bucket is last")
+        applied = self.env["shopfloor.event"].browse(results[0]["event_id"])
+        lag_ms = (applied.applied_time - applied.time).total_seconds() * 1000
+        self.assertAlmostEqual(tile["p95_lag_ms"], lag_ms, delta=1)
+        self.assertEqual(tile["worst_skew_ms"], applied.skew_ms)
+        self.assertGreaterEqual(tile["heartbeat_age_s"], 0)
+        self.assertEqual(tile["spool_depth"], 7)
+        self.assertIsInstance(data["cost_variances"], list)
+        json.dumps(data)  # the client gets it as JSON: no datetimes, no None
+        self.assertNotIn(None, tile.values())
+
+    def test_dlq_summary_groups_in_sql(self):
+        self.ingest(
+            *[
+                {"specversion": "1.0", "id": f"bad-{n}", "source": "plant1/line1/press-01", "connection": "test-conn"}
+                for n in range(3)
+            ]
+        )
+        summary = self.env["shopfloor.dashboard"].dlq_summary([("connection_id", "=", self.connection.id)])
+        self.assertEqual(summary["counts"], {"failed": 0, "dead": 0, "rejected": 3})
+        self.assertEqual(sum(row["count"] for row in summary["error_classes"]), 3)
+        self.assertEqual(summary["types"], [])
+
+    def test_ping_on_ingest_at_most_once_a_second(self):
+        with patch.object(shopfloor_dashboard, "_last_ping", {}), patch.object(shopfloor_dashboard.time, "monotonic") as clock:
+            clock.return_value = 1000.0
+            self.ingest(self.started())
+            self.assertEqual(len(self.pings()), 1)
+            clock.return_value = 1000.5
+            self.ingest(self.started(production=self.mo2))
+            self.assertEqual(len(self.pings()), 1, "a second ping within one second is coalesced")
+            clock.return_value = 1001.2
+            self.ingest(self.make_event("downtime.started", {"reason_code": "BRK"}))
+            self.assertEqual(len(self.pings()), 2)
+        ping = self.pings()[-1]
+        group = self.env.ref("shopfloor_bridge.shopfloor_bridge_group_user")
+        self.assertEqual(json.loads(ping["channel"])[1:], ["res.groups", group.id])
+
+    def test_plain_user_is_refused_dlq_actions(self):
+        [result] = self.ingest({"specversion": "1.0", "id": "bad-x", "source": "s", "connection": "test-conn"})
+        event = self.env["shopfloor.event"].browse(result["event_id"])
+        reader = self.env["res.users"].create(
+            {
+                "name": "Floor reader",
+                "login": "floor-reader",
+                "groups_id": [
+                    (6, 0, [self.env.ref("base.group_user").id, self.env.ref("shopfloor_bridge.shopfloor_bridge_group_user").id])
+                ],
+            }
+        )
+        as_reader = event.with_user(reader)
+        self.assertEqual(as_reader.state, "rejected")  # may read it …
+        with self.assertRaises(AccessError):
+            as_reader.action_retry()
+        with self.assertRaises(AccessError):
+            as_reader.action_discard("no")
+        with self.assertRaises(AccessError):
+            as_reader.action_edit_and_retry("{}")
+        with self.assertRaises(AccessError):
+            self.env["shopfloor.event"].with_user(reader).dlq_bulk([], "discard", "no")
+        self.assertEqual(event.state, "rejected")
+        # … and still sees the counts.
+        summary = self.env["shopfloor.dashboard"].with_user(reader).dlq_summary([])
+        self.assertEqual(summary["counts"]["rejected"], 1)
+
+    def test_move_workorder_writes_priority_and_planned_start(self):
+        workorder = self.workorder_of(self.mo2, "Cutting")
+        moved = self.env["shopfloor.dashboard"].move_workorder(workorder.id, "1", "2026-11-23 06:00:00")
+        self.assertEqual(self.mo2.priority, "1")
+        self.assertEqual(workorder.date_start.isoformat(), "2026-11-23T06:00:00")
+        self.assertEqual(moved["priority"], "1")
+        board = self.env["shopfloor.dashboard"].board_data()
+        card = next(wo for wo in board["workorders"] if wo["id"] == workorder.id)
+        self.assertEqual((card["priority"], card["date_start"]), ("1", "2026-11-23 06:00:00"))
+        with self.assertRaises(UserError):
+            self.env["shopfloor.dashboard"].move_workorder(workorder.id, "7", False)
+
+
+@tagged("post_install", "-at_install")
+class TestMappingTest(ShopfloorCase):
+    def run_test(self, payload):
+        wizard = self.env["shopfloor.mapping.test"].create(
+            {"connection_id": self.connection.id, "payload": payload if isinstance(payload, str) else json.dumps(payload)}
+        )
+        wizard.action_run()
+        return wizard
+
+    def test_valid_sample_shows_what_it_would_do_and_applies_nothing(self):
+        events_before = self.env["shopfloor.event"].search_count([])
+        logs_before = self.env["mrp.workcenter.productivity"].search_count([])
+        wizard = self.run_test(
+            {
+                "source": "plant1/line1/press-01",
+                "type": "workorder.started",
+                "time": "2026-11-23T08:05:00Z",
+                "data": {"order": self.mo1.name, "operation": "Cutting"},
+            }
+        )
+        self.assertEqual(wizard.state, "valid", wizard.outcome)
+        self.assertEqual(wizard.workcenter_id, self.wc_press1)
+        self.assertIn("mrp.workcenter.productivity", wizard.produced)
+        self.assertIn("connection was missing", wizard.outcome)
+        self.assertEqual(self.env["shopfloor.event"].search_count([]), events_before)
+        self.assertEqual(self.env["mrp.workcenter.productivity"].search_count([]), logs_before)
+        self.assertEqual(self.workorder_of(self.mo1, "Cutting").state, "ready")
+
+    def test_unknown_order_would_fail_and_invalid_would_be_rejected(self):
+        failing = self.run_test(
+            {
+                "source": "plant1/line1/press-01",
+                "type": "workorder.started",
+                "time": "2026-11-23T08:05:00Z",
+                "data": {"order": "NO-SUCH-MO"},
+            }
+        )
+        self.assertEqual(failing.state, "fail", failing.outcome)
+        self.assertIn("NO-SUCH-MO", failing.outcome)
+        invalid = self.run_test({"source": "x", "type": "workorder.exploded", "time": "2026-11-23T08:05:00Z"})
+        self.assertEqual(invalid.state, "invalid")
+        self.assertIn("unknown event type", invalid.outcome)
+        self.assertEqual(self.run_test("{not json").state, "invalid")
