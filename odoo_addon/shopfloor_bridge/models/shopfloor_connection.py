@@ -26,6 +26,17 @@ def check_rpc_caller(env):
         )
 
 
+def xmlrpc_safe(value):
+    """XML-RPC cannot carry None: False in its place, all the way down."""
+    if value is None:
+        return False
+    if isinstance(value, dict):
+        return {key: xmlrpc_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [xmlrpc_safe(item) for item in value]
+    return value
+
+
 def iso_utc(value):
     """An Odoo naive-UTC datetime as RFC 3339 text ('' when empty)."""
     if not value:
@@ -36,7 +47,7 @@ def iso_utc(value):
 class ShopfloorConnection(models.Model):
     _name = "shopfloor.connection"
     _description = "Shop Floor Connection"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "company_id, code"
 
     code = fields.Char(
@@ -230,7 +241,7 @@ class ShopfloorConnection(models.Model):
     @api.model
     def sidecar_config(self, code):
         """Everything the sidecar needs, shaped as SidecarConfig (sidecar/src/core/contract.ts)."""
-        return self._find_by_code(code)._sidecar_config()
+        return xmlrpc_safe(self._find_by_code(code)._sidecar_config())
 
     def _sidecar_config(self):
         self.ensure_one()
@@ -273,7 +284,7 @@ class ShopfloorConnection(models.Model):
             if connection.kind == "opcua"
             else False
         )
-        return {
+        return xmlrpc_safe({
             "code": connection.code,
             "name": connection.name or "",
             "kind": connection.kind,
@@ -293,7 +304,7 @@ class ShopfloorConnection(models.Model):
                 "poll_interval_ms": connection.dispatch_poll_interval_ms,
                 "targets": connection._sidecar_dispatch_targets(),
             },
-        }
+        })
 
     def _sidecar_dispatch_targets(self):
         """Planning push-back targets ([] here; the dispatch part extends this)."""

@@ -293,9 +293,23 @@ class ShopfloorEvent(models.Model):
         outcomes = {}
         logs = []
         for event in ordered:
+            if not event.connection_id and event.connection_code:
+                # The connection may have been created since the event arrived.
+                event.connection_id = self.env["shopfloor.connection"].search(
+                    [("code", "=", event.connection_code), ("company_id", "=", event.company_id.id)], limit=1
+                )
             revision = event.connection_id.revision
             attempts = event.attempts + 1
             try:
+                if not event.connection_id:
+                    raise PermanentError(
+                        _(
+                            "Unknown connection %(code)r for company %(company)s: create it under Shop Floor → "
+                            "Configuration → Connections (or fix the sidecar's SHOPFLOOR_CONNECTION), then retry.",
+                            code=event.connection_code or "",
+                            company=event.company_id.name,
+                        )
+                    )
                 with self.env.cr.savepoint():
                     records = apply_event(event.with_company(event.company_id))
             except EventRejected as error:

@@ -2,3 +2,9 @@ from . import test_install
 from . import test_plant
 from . import test_workorder
 from . import test_dashboard
+from . import test_backoff
+from . import test_ingest
+from . import test_dlq
+from . import test_connection
+from . import test_mappings
+from . import test_security

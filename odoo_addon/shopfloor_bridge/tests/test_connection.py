@@ -1,0 +1,125 @@
+import json
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import new_test_user, tagged
+
+from .common import ShopfloorCase
+
+CONFIG_KEYS = {
+    "code", "name", "kind", "revision", "server_time", "mqtt", "sparkplug", "opcua",
+    "batch", "skew", "sources", "rules", "dispatch",
+}
+MQTT_KEYS = {"url", "topics", "client_id", "protocol_version", "username", "password", "ca", "reject_unauthorized"}
+OPCUA_KEYS = {
+    "endpoint", "security_mode", "security_policy", "auth", "username", "password",
+    "publishing_interval_ms", "sampling_interval_ms",
+}
+
+
+def find_none(value, path="$"):
+    """Paths of every None in a structure (XML-RPC cannot carry None)."""
+    if value is None:
+        return [path]
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in find_none(item, f"{path}.{key}")]
+    if isinstance(value, list | tuple):
+        return [p for index, item in enumerate(value) for p in find_none(item, f"{path}[{index}]")]
+    return []
+
+
+@tagged("post_install", "-at_install")
+class TestConnection(ShopfloorCase):
+    def test_mqtt_config_shape(self):
+        self.connection.write({"mqtt_url": "mqtt://127.0.0.1:1883", "topic_filters": "shopfloor/#\n\n  plant1/+/x \n"})
+        config = self.env["shopfloor.connection"].sidecar_config("test-conn")
+        self.assertEqual(set(config), CONFIG_KEYS)
+        self.assertEqual(find_none(config), [])
+        self.assertEqual((config["code"], config["kind"]), ("test-conn", "mqtt"))
+        self.assertEqual(config["revision"], self.connection.revision)
+        self.assertRegex(config["server_time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertEqual(set(config["mqtt"]), MQTT_KEYS)
+        self.assertEqual(config["mqtt"]["topics"], ["shopfloor/#", "plant1/+/x"])
+        self.assertEqual(config["mqtt"]["client_id"], "sfb-test-conn")
+        self.assertEqual(config["mqtt"]["protocol_version"], 5)
+        self.assertEqual((config["mqtt"]["password"], config["mqtt"]["ca"]), ("", ""))
+        self.assertIs(config["mqtt"]["reject_unauthorized"], True)
+        self.assertIs(config["opcua"], False)
+        self.assertIs(config["sparkplug"], False)
+        self.assertEqual(config["batch"], {"size": 500, "wait_ms": 1000})
+        self.assertEqual(config["skew"], {"bound_ms": 5000, "correct": False})
+        self.assertIn({"source": "plant1/line1/press-01", "workcenter": "L1-PRESS"}, config["sources"])
+        self.assertEqual(len(config["sources"]), 4)
+        self.assertEqual(config["dispatch"]["targets"], [])
+        self.assertIsInstance(config["dispatch"]["poll_interval_ms"], int)
+
+    def test_opcua_and_sparkplug_blocks(self):
+        opcua = self.env["shopfloor.connection"].create({
+            "code": "opc", "name": "OPC", "kind": "opcua", "opcua_endpoint": "opc.tcp://plc:4840",
+            "opcua_auth": "username", "opcua_username": "ua", "opcua_password": "secret",
+        })
+        self.env["shopfloor.mapping.rule"].create({
+            "connection_id": opcua.id, "kind": "counter", "protocol": "opcua",
+            "address": "ns=2;s=[default]Line1/Press01/Good", "source": "plant1/line1/press-01",
+            "event_type": "production.reported", "params_json": json.dumps({"wrap_at": 65536, "order_address": None}),
+        })
+        config = opcua._sidecar_config()
+        self.assertEqual(find_none(config), [])
+        self.assertIs(config["mqtt"], False)
+        self.assertEqual(set(config["opcua"]), OPCUA_KEYS)
+        self.assertEqual(config["opcua"]["password"], "secret")
+        [rule] = config["rules"]
+        self.assertEqual(rule["params"], {"wrap_at": 65536, "order_address": False})
+        self.assertEqual(rule["event_type"], "production.reported")
+        sparkplug = self.env["shopfloor.connection"].create({
+            "code": "spb", "name": "SpB", "kind": "sparkplug", "mqtt_url": "mqtt://b", "sparkplug_group_id": "Plant1",
+        })
+        config = sparkplug._sidecar_config()
+        self.assertEqual(config["sparkplug"], {"group_id": "Plant1", "host_id": "sfb-spb"})
+        self.assertEqual(set(config["mqtt"]), MQTT_KEYS)
+        self.assertIs(config["opcua"], False)
+
+    def test_heartbeat_records_stats(self):
+        reply = self.env["shopfloor.connection"].heartbeat(
+            "test-conn", {"version": "0.3.1", "spool_depth": 42, "rate_in": 12.5, "rate_applied": "11", "x": None}
+        )
+        self.assertEqual(set(reply), {"server_time", "revision"})
+        self.assertEqual(reply["revision"], self.connection.revision)
+        self.assertEqual(find_none(reply), [])
+        self.assertEqual(self.connection.sidecar_version, "0.3.1")
+        self.assertEqual((self.connection.spool_depth, self.connection.rate_in), (42, 12.5))
+        self.assertEqual(self.connection.rate_applied, 11.0)
+        self.assertTrue(self.connection.last_seen)
+        self.assertEqual(json.loads(self.connection.stats_json)["spool_depth"], 42)
+        # Garbage stats do not break the heartbeat.
+        self.env["shopfloor.connection"].heartbeat("test-conn", {"spool_depth": "lots"})
+        self.assertEqual(self.connection.spool_depth, 0)
+
+    def test_unknown_code_is_a_clear_error(self):
+        with self.assertRaisesRegex(UserError, "No active shop-floor connection with code 'nope'"):
+            self.env["shopfloor.connection"].sidecar_config("nope")
+        with self.assertRaisesRegex(UserError, "connection code"):
+            self.env["shopfloor.connection"].heartbeat(False, {})
+
+    def test_secrets_only_for_managers(self):
+        self.connection.mqtt_password = "s3cret"
+        reader = new_test_user(self.env, "sf-reader", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_user")
+        as_reader = self.connection.with_user(reader)
+        self.assertEqual(as_reader.name, "Test plant MQTT")
+        with self.assertRaises(AccessError):
+            as_reader.read(["mqtt_password"])
+        manager = new_test_user(
+            self.env, "sf-manager", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_manager"
+        )
+        self.assertEqual(self.connection.with_user(manager).mqtt_password, "s3cret")
+        # The sidecar gets it through sidecar_config only.
+        sidecar = new_test_user(
+            self.env, "sf-sidecar", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_integration"
+        )
+        with self.assertRaises(AccessError):
+            self.connection.with_user(sidecar).read(["mqtt_password"])
+        config = self.env["shopfloor.connection"].with_user(sidecar).sidecar_config("test-conn")
+        self.assertEqual(config["mqtt"]["password"], "s3cret")
+
+    def test_code_unique_per_company(self):
+        with self.assertRaises(Exception), self.cr.savepoint():
+            self.env["shopfloor.connection"].create({"code": "test-conn", "name": "again"})
