@@ -128,12 +128,12 @@ class EventContext:
 
     def workcenter(self, required=False):
         if self._workcenter is None:
-            self._workcenter = self.event.workcenter_id.sudo()
+            # An explicit data.workcenter (a QA station holding another line) wins over the source's.
             reference = self.text("workcenter")
-            if not self._workcenter and reference:
+            if reference:
                 self._workcenter = self._find_workcenter(reference)
-            if not self._workcenter:
-                self._workcenter = self._workcenter_from_source()
+            else:
+                self._workcenter = self.event.workcenter_id.sudo() or self._workcenter_from_source()
         if required and not self._workcenter:
             raise PermanentError(
                 f"No workcenter for source {self.event.source!r}: map this source to a workcenter "

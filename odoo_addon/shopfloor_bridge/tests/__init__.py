@@ -8,3 +8,10 @@ from . import test_dlq
 from . import test_connection
 from . import test_mappings
 from . import test_security
+from . import test_production
+from . import test_material
+from . import test_scrap
+from . import test_quality
+from . import test_hold
+from . import test_downtime
+from . import test_setup

@@ -1,0 +1,59 @@
+from .common import ShopfloorCase
+
+
+class TestScrapReported(ShopfloorCase):
+    def test_component_scrap_is_validated_on_the_order_at_event_time(self):
+        result, event = self.ingest_one(
+            self.make_event(
+                "scrap.reported",
+                {"order": self.mo1.name, "operation": "Cutting", "material": "STEEL-2MM", "qty": 1500, "uom": "g",
+                 "reason_code": "BURR"},
+                time=self.at(12),
+            )
+        )
+        self.assertEqual(result["status"], "applied", result)
+        scrap = self.env["stock.scrap"].search([("production_id", "=", self.mo1.id)])
+        self.assertEqual(len(scrap), 1)
+        self.assertEqual(scrap.state, "done")
+        self.assertEqual(scrap.product_id, self.product_steel)
+        self.assertEqual((scrap.scrap_qty, scrap.product_uom_id), (1.5, self.uom_kg))
+        self.assertEqual(scrap.workorder_id, self.workorder_of(self.mo1, "Cutting"))
+        self.assertEqual(scrap.date_done, self.at(12))
+        self.assertEqual(scrap.move_ids.date, self.at(12))
+        self.assertEqual(scrap.move_ids.state, "done")
+        self.assertIn("BURR", scrap.origin)
+        self.assertIn(f"stock.scrap,{scrap.id}", event.result_refs)
+        self.assertEqual(self.product_steel.with_context(location=self.stock_location.id).qty_available, 498.5)
+
+    def test_scrap_beyond_stock_is_still_booked(self):
+        # The parts are gone on the floor: no insufficient-stock wizard to answer.
+        result, _e = self.ingest_one(
+            self.make_event("scrap.reported", {"material": "M8", "qty": 2500}, time=self.at(1))
+        )
+        self.assertEqual(result["status"], "applied", result)
+        scrap = self.env["stock.scrap"].search([("product_id", "=", self.product_bolt.id)])
+        self.assertEqual((scrap.state, scrap.scrap_qty), ("done", 2500))
+
+    def test_without_material_scraps_the_finished_product(self):
+        result, _e = self.ingest_one(self.make_event("scrap.reported", {"order": self.mo2.name, "qty": 3}, time=self.at(1)))
+        self.assertEqual(result["status"], "applied", result)
+        scrap = self.env["stock.scrap"].search([("production_id", "=", self.mo2.id)])
+        self.assertEqual((scrap.product_id, scrap.scrap_qty), (self.product_bracket, 3))
+
+    def test_duplicate_is_one_scrap(self):
+        event = self.make_event("scrap.reported", {"order": self.mo1.name, "material": "M8", "qty": 4}, time=self.at(1))
+        self.ingest(event)
+        [again] = self.ingest(event)
+        self.assertEqual(again["status"], "duplicate")
+        self.assertEqual(self.env["stock.scrap"].search_count([("production_id", "=", self.mo1.id)]), 1)
+
+    def test_nothing_to_scrap_and_bad_input(self):
+        _r, event = self.ingest_one(self.make_event("scrap.reported", {"qty": 3}, time=self.at(1)))
+        self.assertEqual(event.state, "dead")
+        self.assertIn("data.material or data.order", event.error_message)
+        results = self.ingest(
+            self.make_event("scrap.reported", {"material": "M8", "qty": 0}, time=self.at(2)),
+            self.make_event("scrap.reported", {"material": "M8"}, time=self.at(3)),
+        )
+        self.assertEqual([r["status"] for r in results], ["rejected", "rejected"], results)
+        self.assertFalse(self.env["stock.scrap"].search([("product_id", "=", self.product_bolt.id)]))
