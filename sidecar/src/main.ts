@@ -1,0 +1,370 @@
+// The one composition root: bootstrap config → spool, Odoo client, sources,
+// pipeline, delivery, heartbeat, ops server. Nothing else wires parts.
+import { join } from "node:path";
+import { type BootstrapConfig, ConfigError } from "./config.ts";
+import { backoffDelay } from "./core/backoff.ts";
+import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
+import type { IngestItem, SidecarConfig } from "./core/contract.ts";
+import type { Source } from "./core/ports.ts";
+import { Delivery } from "./delivery.ts";
+import { OdooAuthError, OdooFault, XmlRpcOdooClient } from "./odoo/xmlrpc-client.ts";
+import type { Logger } from "./ops/log.ts";
+import { SidecarMetrics, startOpsServer } from "./ops/metrics.ts";
+import { Pipeline } from "./pipeline.ts";
+import { DEFAULT_TOPICS, MqttSource } from "./sources/mqtt.ts";
+import type { SpoolLimits } from "./spool/spool.ts";
+import { SqliteSpool } from "./spool/sqlite-spool.ts";
+
+export const SIDECAR_VERSION = "0.1.0";
+
+export interface SidecarOptions {
+  boot: BootstrapConfig;
+  log: Logger;
+  spoolLimits?: Partial<SpoolLimits>;
+  heartbeatMs?: number;
+  /** How often delivered items past retention are purged. */
+  purgeMs?: number;
+  odooTimeoutMs?: number;
+}
+
+export function spoolPath(spoolDir: string): string {
+  return join(spoolDir, "spool.db");
+}
+
+/** When Odoo was never reached and nothing is cached: enough to ingest MQTT_URL with the defaults. */
+function fallbackConfig(boot: BootstrapConfig): SidecarConfig {
+  return {
+    code: boot.connection,
+    name: boot.connection,
+    kind: "mqtt",
+    revision: 0,
+    server_time: new Date().toISOString(),
+    mqtt: {
+      url: boot.mqttUrl ?? "",
+      topics: DEFAULT_TOPICS,
+      client_id: `sfb-${boot.connection}`,
+      protocol_version: 5,
+      username: "",
+      password: "",
+      ca: "",
+      reject_unauthorized: true,
+    },
+    sparkplug: false,
+    opcua: false,
+    batch: { size: 500, wait_ms: 200 },
+    skew: { bound_ms: 0, correct: false },
+    sources: [],
+    rules: [],
+    dispatch: { poll_interval_ms: 0, targets: [] },
+  };
+}
+
+/** Bootstrap overrides (MQTT_URL, OPCUA_ENDPOINT) win over what Odoo says. */
+export function withOverrides(config: SidecarConfig, boot: BootstrapConfig): SidecarConfig {
+  const out: SidecarConfig = structuredClone(config);
+  if (boot.mqttUrl && out.mqtt) out.mqtt.url = boot.mqttUrl;
+  if (boot.mqttUrl && !out.mqtt && out.kind !== "opcua") out.mqtt = fallbackConfig(boot).mqtt;
+  if (boot.opcuaEndpoint && out.opcua) out.opcua.endpoint = boot.opcuaEndpoint;
+  if (out.mqtt && out.mqtt.topics.length === 0) out.mqtt.topics = DEFAULT_TOPICS;
+  return out;
+}
+
+type SourceFactory = (config: SidecarConfig, log: Logger) => Promise<Source | undefined>;
+
+/** Sparkplug and OPC UA live in their own folders; loaded only when a connection uses them. */
+const PROTOCOL_MODULES: Record<"sparkplug" | "opcua", { path: string; options: string; source: string }> = {
+  sparkplug: {
+    path: "./sources/sparkplug/source.ts",
+    options: "sparkplugOptionsFromConfig",
+    source: "SparkplugSource",
+  },
+  opcua: { path: "./sources/opcua/source.ts", options: "opcuaOptionsFromConfig", source: "OpcuaSource" },
+};
+
+const createSource: SourceFactory = async (config, log) => {
+  if (config.kind === "mqtt") {
+    const m = config.mqtt;
+    if (!m) {
+      log.error({ connection: config.code }, "connection has no MQTT block: no source");
+      return undefined;
+    }
+    if (!m.url) {
+      log.error({ connection: config.code }, "connection has no MQTT URL (set it in Odoo or MQTT_URL): no source");
+      return undefined;
+    }
+    return new MqttSource({
+      url: m.url,
+      topics: m.topics,
+      clientId: m.client_id,
+      protocolVersion: m.protocol_version,
+      username: m.username,
+      password: m.password,
+      ca: m.ca,
+      rejectUnauthorized: m.reject_unauthorized,
+      onError: (err) => log.warn({ err: err.message }, "mqtt"),
+    });
+  }
+  const spec = PROTOCOL_MODULES[config.kind];
+  try {
+    const mod = (await import(spec.path)) as Record<string, unknown>;
+    const options = mod[spec.options] as (c: SidecarConfig, l: unknown) => unknown;
+    const SourceClass = mod[spec.source] as new (o: unknown) => Source;
+    const sourceLog = (level: "info" | "warn" | "error", message: string) => log[level]({ kind: config.kind }, message);
+    return new SourceClass(options(config, sourceLog));
+  } catch (err) {
+    log.error({ err: (err as Error).message, kind: config.kind }, "this connection kind cannot be loaded: no source");
+    return undefined;
+  }
+};
+
+export class Sidecar {
+  readonly spool: SqliteSpool;
+  readonly odoo: XmlRpcOdooClient;
+  readonly metrics = new SidecarMetrics();
+  readonly offset = new OffsetEstimator();
+  readonly skew = new SkewTracker();
+  config!: SidecarConfig;
+  pipeline!: Pipeline;
+  delivery!: Delivery;
+  source: Source | undefined;
+  metricsPort = 0;
+  readonly #opts: SidecarOptions;
+  readonly #log: Logger;
+  #timers: NodeJS.Timeout[] = [];
+  #ops: { port: number; close(): Promise<void> } | undefined;
+  #stopped = false;
+  #reloading: Promise<void> | undefined;
+  #lastHeartbeatOk = 0;
+
+  private constructor(opts: SidecarOptions) {
+    this.#opts = opts;
+    this.#log = opts.log;
+    const b = opts.boot;
+    this.spool = new SqliteSpool({ path: spoolPath(b.spoolDir), ...opts.spoolLimits });
+    this.odoo = new XmlRpcOdooClient({
+      url: b.odooUrl,
+      db: b.odooDb,
+      user: b.odooUser,
+      apiKey: b.odooApiKey,
+      timeoutMs: opts.odooTimeoutMs ?? 60_000,
+    });
+    this.odoo.onServerTime = (trip) => {
+      this.offset.add(trip);
+      this.metrics.clockOffset.set(this.offset.offsetMs);
+    };
+  }
+
+  static async start(opts: SidecarOptions): Promise<Sidecar> {
+    const sidecar = new Sidecar(opts);
+    try {
+      await sidecar.#start();
+    } catch (err) {
+      await sidecar.stop().catch(() => {});
+      throw err;
+    }
+    return sidecar;
+  }
+
+  /** Config from Odoo; when it cannot be reached, the cached one; when none, retry. */
+  async #initialConfig(): Promise<SidecarConfig> {
+    const boot = this.#opts.boot;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const config = await this.odoo.sidecarConfig(boot.connection);
+        await this.spool.saveConfig(config);
+        return config;
+      } catch (err) {
+        if (err instanceof OdooAuthError) throw new ConfigError("ODOO_API_KEY", err.message);
+        if (err instanceof OdooFault && /No active shop-floor connection/.test(err.message)) {
+          throw new ConfigError("SHOPFLOOR_CONNECTION", err.message.split("\n").slice(-2).join(" ").trim());
+        }
+        if (err instanceof OdooFault && /database .* does not exist|FATAL/.test(err.message)) {
+          throw new ConfigError("ODOO_DB", err.message.split("\n").slice(-2).join(" ").trim());
+        }
+        const cached = await this.spool.loadConfig();
+        if (cached) {
+          this.#log.warn(
+            { err: (err as Error).message, revision: cached.revision },
+            "Odoo unreachable: using cached config",
+          );
+          return cached;
+        }
+        if (boot.mqttUrl) {
+          this.#log.warn({ err: (err as Error).message }, "Odoo unreachable, no cached config: MQTT_URL with defaults");
+          return fallbackConfig(boot);
+        }
+        const wait = backoffDelay(attempt, { baseMs: 1_000, maxMs: 30_000 });
+        this.#log.warn({ err: (err as Error).message, retryInMs: wait }, "Odoo unreachable, no cached config yet");
+        await new Promise((r) => setTimeout(r, wait));
+        if (this.#stopped) throw new Error("stopped before Odoo answered");
+      }
+    }
+  }
+
+  async #start(): Promise<void> {
+    const boot = this.#opts.boot;
+    this.config = withOverrides(await this.#initialConfig(), boot);
+    this.metrics.configRevision.set(this.config.revision);
+    this.pipeline = new Pipeline({
+      spool: this.spool,
+      offset: this.offset,
+      skew: this.skew,
+      config: this.config,
+      onItem: (kind: "event" | "rejected", _item: IngestItem) => {
+        this.metrics.eventsIn.inc({ kind });
+        if (kind === "rejected") this.metrics.rejected.inc();
+      },
+    });
+    this.delivery = new Delivery({
+      spool: this.spool,
+      odoo: this.odoo,
+      batchSize: this.config.batch.size,
+      batchWaitMs: this.config.batch.wait_ms,
+      onBatch: (r) => {
+        this.metrics.batchLatency.observe(r.ms / 1000);
+        for (const [status, n] of Object.entries(r.statuses)) this.metrics.eventsOut.inc({ status }, n);
+        this.metrics.odooUp.set(1);
+      },
+      onError: (err, attempt, retryIn) => {
+        this.metrics.deliveryFailures.inc();
+        this.metrics.odooUp.set(0);
+        this.#log.warn({ err: err.message, attempt, retryInMs: retryIn }, "delivery to Odoo failed; batch kept");
+      },
+    });
+    this.delivery.start();
+    await this.#startSource();
+    if (boot.metricsPort > 0) {
+      this.#ops = await startOpsServer(
+        this.metrics,
+        boot.metricsPort,
+        () => this.health(),
+        () => this.#refreshGauges(),
+      );
+      this.metricsPort = this.#ops.port;
+    }
+    const heartbeatMs = this.#opts.heartbeatMs ?? 15_000;
+    this.#timers.push(setInterval(() => void this.heartbeat(), heartbeatMs));
+    this.#timers.push(
+      setInterval(
+        () =>
+          void this.spool
+            .purge(Date.now())
+            .then((n) => n && this.#log.info({ purged: n }, "purged delivered items past retention")),
+        this.#opts.purgeMs ?? 3_600_000,
+      ),
+    );
+    void this.heartbeat();
+    this.#log.info(
+      { connection: this.config.code, kind: this.config.kind, revision: this.config.revision, spool: boot.spoolDir },
+      "sidecar running",
+    );
+  }
+
+  async #startSource(): Promise<void> {
+    const source = await createSource(this.config, this.#log);
+    if (!source) return;
+    const delivery = this.delivery;
+    const pipeline = this.pipeline;
+    await source.start({
+      accept: async (items, state) => {
+        await pipeline.accept(items, state);
+        delivery.notify();
+      },
+      loadState: (prefix) => pipeline.loadState(prefix),
+    });
+    this.source = source;
+    this.#log.info({ source: source.name }, "source started");
+  }
+
+  #refreshGauges(): void {
+    const depth = this.spool.depth;
+    this.metrics.spoolDepth.set(depth.queued);
+    this.metrics.spoolBytes.set(depth.queuedBytes);
+    this.metrics.backpressure.set(depth.waitingAppends);
+    for (const [source, skew] of this.skew.entries()) this.metrics.skew.set({ source }, skew);
+    const stats = this.source?.stats() ?? {};
+    if (typeof stats.scopeDropped === "number")
+      this.metrics.scopeDropped.set({ protocol: this.config.kind }, stats.scopeDropped);
+  }
+
+  health(): { ok: boolean; [k: string]: unknown } {
+    const depth = this.spool.depth;
+    return {
+      ok: !this.#stopped,
+      connection: this.config?.code,
+      revision: this.config?.revision,
+      odoo_up: this.delivery?.odooUp ?? false,
+      breaker: this.delivery?.breaker.state.state,
+      spool_depth: depth.queued,
+      backpressure: depth.waitingAppends > 0,
+      source: this.source?.name ?? null,
+      source_connected: (this.source as { connected?: boolean } | undefined)?.connected ?? null,
+      last_heartbeat_ok: this.#lastHeartbeatOk ? new Date(this.#lastHeartbeatOk).toISOString() : null,
+    };
+  }
+
+  stats(): Record<string, number | string> {
+    const depth = this.spool.depth;
+    const c = this.pipeline.counters;
+    return {
+      version: SIDECAR_VERSION,
+      spool_depth: depth.queued,
+      spool_bytes: depth.queuedBytes,
+      events_in: c.events,
+      rejected_in: c.rejected,
+      duplicates_in: c.duplicates,
+      delivered: this.delivery.counters.delivered,
+      delivery_failures: this.delivery.counters.failures,
+      clock_offset_ms: this.offset.offsetMs,
+      max_skew_ms: this.skew.maxAbsSkew(),
+      revision: this.config.revision,
+      ...Object.fromEntries(Object.entries(this.source?.stats() ?? {}).map(([k, v]) => [`source_${k}`, v])),
+    };
+  }
+
+  /** Reports to Odoo; a new revision there triggers a hot reload. */
+  async heartbeat(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      const reply = await this.odoo.heartbeat(this.config.code, this.stats());
+      this.#lastHeartbeatOk = Date.now();
+      if (reply.revision !== this.config.revision) await this.reload();
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, "heartbeat failed");
+    }
+  }
+
+  /** Fetches the config again and restarts the source with it (in-flight input is committed first). */
+  async reload(): Promise<void> {
+    if (this.#reloading) return this.#reloading;
+    this.#reloading = (async () => {
+      const fresh = withOverrides(await this.odoo.sidecarConfig(this.config.code), this.#opts.boot);
+      await this.spool.saveConfig(fresh);
+      const previous = this.config.revision;
+      await this.source?.stop();
+      this.source = undefined;
+      this.config = fresh;
+      this.pipeline.setConfig(fresh);
+      this.delivery.configure(fresh.batch.size, fresh.batch.wait_ms);
+      this.metrics.configRevision.set(fresh.revision);
+      if (!this.#stopped) await this.#startSource();
+      this.#log.info({ from: previous, to: fresh.revision }, "configuration reloaded");
+    })().finally(() => {
+      this.#reloading = undefined;
+    });
+    return this.#reloading;
+  }
+
+  /** Graceful: stop taking input (in-flight commits finish and are acked), finish the batch in flight, close. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    await this.#reloading?.catch(() => {});
+    await this.source?.stop();
+    await this.delivery?.stop();
+    await this.#ops?.close();
+    await this.spool.close();
+    this.#log.info("sidecar stopped");
+  }
+}

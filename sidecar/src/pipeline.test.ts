@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
+import type { RejectedInput, SidecarConfig } from "./core/contract.ts";
+import { Pipeline } from "./pipeline.ts";
+import { MemorySpool } from "./spool/memory-spool.ts";
+
+const config = {
+  code: "line1",
+  revision: 4,
+  skew: { bound_ms: 1_000, correct: false },
+  sources: [{ source: "press-1", workcenter: "WC-PRESS" }],
+} as SidecarConfig;
+
+function make() {
+  const spool = new MemorySpool();
+  const offset = new OffsetEstimator();
+  offset.add({ sentAt: 1_000, receivedAt: 1_000, serverTime: 3_000 }); // Odoo 2 s ahead
+  return { spool, pipeline: new Pipeline({ spool, offset, skew: new SkewTracker(), config }) };
+}
+
+const event = {
+  specversion: "1.0",
+  id: "e1",
+  source: "press-1",
+  type: "downtime.started",
+  time: "2026-11-22T08:00:00.000Z",
+  data: { reason_code: "JAM" },
+};
+
+describe("Pipeline", () => {
+  it("stamps valid events with canonical observed time, connection, revision, skew and workcenter", async () => {
+    const { spool, pipeline } = make();
+    const receivedAt = new Date("2026-11-22T08:00:00.500Z");
+    await pipeline.accept([{ kind: "raw", payload: Buffer.from(JSON.stringify(event)), origin: "t", receivedAt }]);
+    const [entry] = await spool.queued(10);
+    expect(entry?.workcenter).toBe("WC-PRESS");
+    expect(entry?.timeMs).toBe(Date.parse(event.time));
+    expect(entry?.item).toMatchObject({
+      id: "e1",
+      observedtime: "2026-11-22T08:00:02.500Z",
+      connection: "line1",
+      mappingrev: 4,
+      skewms: 2_500,
+      clockflag: true,
+    });
+    expect(pipeline.counters).toEqual({ events: 1, rejected: 0, duplicates: 0 });
+  });
+
+  it("spools bad input as RejectedInput, and a resend as a duplicate", async () => {
+    const { spool, pipeline } = make();
+    const bad = { kind: "raw" as const, payload: Buffer.from("{oops"), origin: "shopfloor/x", receivedAt: new Date() };
+    await pipeline.accept([bad]);
+    await pipeline.accept([{ ...bad, receivedAt: new Date(Date.now() + 5_000) }]);
+    const queued = await spool.queued(10);
+    expect(queued).toHaveLength(1);
+    const item = queued[0]?.item as RejectedInput;
+    expect(item.rejected).toBe(true);
+    expect(item.connection).toBe("line1");
+    expect(item.reason).toMatch(/not JSON/);
+    expect(pipeline.counters).toEqual({ events: 0, rejected: 2, duplicates: 1 });
+  });
+
+  it("checks derived events against the schema and rejects a bad one visibly", async () => {
+    const { spool, pipeline } = make();
+    await pipeline.accept(
+      [
+        { kind: "event", event: { ...event, id: "ok" } as never },
+        { kind: "event", event: { ...event, id: "bad", data: {} } as never },
+      ],
+      { "rule:1": { baseline: 5 } },
+    );
+    const queued = await spool.queued(10);
+    expect(queued.map((e) => ("rejected" in e.item ? "rejected" : e.item.id))).toEqual(["ok", "rejected"]);
+    expect(await pipeline.loadState("rule:")).toEqual({ "rule:1": { baseline: 5 } });
+  });
+});
