@@ -85,6 +85,15 @@ describe("counter rule", () => {
     expect(flushed.state["opcua/line1-opcua/rule/1"]).toEqual({ kind: "counter", baseline: 11 });
   });
 
+  it("an order change closes the open window: pending parts stay with the order they were made for", () => {
+    const e = engine({ window_ms: 60_000 });
+    e.observe([obs(ADDR.order, "MO1", 0), obs(ADDR.good, 0, 0)]);
+    e.observe([obs(ADDR.good, 7, 5)]);
+    const r = e.observe([obs(ADDR.order, "MO2", 6), obs(ADDR.good, 0, 7), obs(ADDR.good, 2, 8)]);
+    expect(r.events.map((x) => [x.data.order, x.data.qty_good])).toEqual([["MO1", 7]]);
+    expect(e.flush(new Date(T0 + 200_000)).events.map((x) => [x.data.order, x.data.qty_good])).toEqual([["MO2", 2]]);
+  });
+
   it("a restart from the persisted baseline reports parts counted while down once, and re-reading reports nothing", () => {
     const e1 = engine();
     e1.observe([obs(ADDR.order, "MO1", 0), obs(ADDR.good, 10, 0)]);

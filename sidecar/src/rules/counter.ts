@@ -107,6 +107,11 @@ export function counterObserve(rule: MappingRule, ctx: RuleContext, rt: CounterR
   return { events, changed };
 }
 
+/** Closes the window now: the order it counts for is about to change. */
+export function counterClose(rule: MappingRule, ctx: RuleContext, rt: CounterRuntime): CounterStep {
+  return rt.pending > 0 ? { events: [emit(rule, ctx, rt)], changed: true } : { events: [], changed: false };
+}
+
 /** Closes a window that no further change will close. */
 export function counterFlush(rule: MappingRule, ctx: RuleContext, rt: CounterRuntime, now: Date): CounterStep {
   const windowMs = numberParam(rule, "window_ms") ?? 0;

@@ -3,7 +3,14 @@
 // source hands `events` and `state` to SourceSink.accept together, so rule
 // state and the events it produced commit atomically.
 import type { CloudEvent, MappingRule } from "../core/contract.ts";
-import { type CounterRuntime, counterFlush, counterObserve, counterPersisted, counterRuntime } from "./counter.ts";
+import {
+  type CounterRuntime,
+  counterClose,
+  counterFlush,
+  counterObserve,
+  counterPersisted,
+  counterRuntime,
+} from "./counter.ts";
 import { type StatePersisted, stateObserve, stateRuntime } from "./state.ts";
 import { type TriggerPersisted, triggerObserve, triggerRuntime } from "./trigger.ts";
 import { auxiliaryAddresses, type Observation, type RuleContext } from "./types.ts";
@@ -39,6 +46,8 @@ export class RuleEngine {
   readonly #byAddress = new Map<string, Runtime[]>();
   readonly #runtimes: Runtime[] = [];
   readonly #auxiliary = new Set<string>();
+  /** Counters per order address: parts pending in a window belong to the order they were made for. */
+  readonly #countersByOrder = new Map<string, Runtime[]>();
   readonly #prefix: string;
 
   constructor(opts: EngineOptions) {
@@ -57,6 +66,10 @@ export class RuleEngine {
       list.push(runtime);
       this.#byAddress.set(rule.address, list);
       for (const aux of auxiliaryAddresses(rule)) this.#auxiliary.add(aux);
+      const orderAddress = rule.kind === "counter" ? rule.params.order_address : undefined;
+      if (typeof orderAddress === "string" && orderAddress) {
+        this.#countersByOrder.set(orderAddress, [...(this.#countersByOrder.get(orderAddress) ?? []), runtime]);
+      }
     }
   }
 
@@ -89,6 +102,7 @@ export class RuleEngine {
         result.unmapped++;
         continue;
       }
+      if (this.#snapshot.get(obs.address) !== obs.value) this.#closeWindowsOf(obs.address, result);
       this.#snapshot.set(obs.address, obs.value);
       for (const runtime of this.#byAddress.get(obs.address) ?? []) this.#step(runtime, obs, result);
     }
@@ -116,6 +130,15 @@ export class RuleEngine {
 
   #persisted(runtime: Runtime): unknown {
     return runtime.kind === "counter" ? counterPersisted(runtime.rt) : { ...runtime.rt };
+  }
+
+  #closeWindowsOf(orderAddress: string, result: EngineResult): void {
+    for (const runtime of this.#countersByOrder.get(orderAddress) ?? []) {
+      if (runtime.kind !== "counter") continue;
+      const step = counterClose(runtime.rule, this.#ctx, runtime.rt);
+      result.events.push(...step.events);
+      if (step.changed) result.state[this.stateKey(runtime.rule)] = counterPersisted(runtime.rt);
+    }
   }
 
   #step(runtime: Runtime, obs: Observation, result: EngineResult): void {
