@@ -21,16 +21,11 @@ def start(ctx, kind):
     already = _open_changeovers(ctx, kind, workcenter, workorder)
     if already:
         return [already[:1]]
-    produced = []
-    if workorder:
-        running = timelog.open_logs(ctx, workorder=workorder, user=ctx.user)
-        if running:
-            produced += list(timelog.close_logs(ctx, running))
     loss = ctx.env.ref("mrp.block_reason2")
     log, _created = timelog.open_log(
         ctx, kind, loss, workcenter, workorder=workorder, description=f"{kind} ({ctx.event.source})"
     )
-    return [log, *produced]
+    return [log]
 
 
 def end(ctx, kind):

@@ -25,11 +25,17 @@ def open_logs(ctx, workorder=None, workcenter=None, user=None):
 
 
 def open_log(ctx, kind, loss, workcenter, workorder=None, description=None, downtime_ref=None):
-    """A new open log at the event time; never a second open one for the same WO and user."""
+    """A new open log at the event time; never a second open one for the same WO and user.
+
+    Odoo allows one open log per WO and user: the same activity already running
+    is returned as is, another one (work interrupted by a setup) ends here."""
     if workorder:
         existing = open_logs(ctx, workorder=workorder, user=ctx.user)
+        same = existing.filtered(lambda log: (log.shopfloor_kind or "work") == kind)
+        if same:
+            return same[:1], False
         if existing:
-            return existing[:1], False
+            close_logs(ctx, existing)
     values = {
         "workcenter_id": workcenter.id,
         "workorder_id": workorder.id if workorder else False,

@@ -79,3 +79,12 @@ class TestDowntime(ShopfloorCase):
         [result] = self.ingest(self.make_event("downtime.started", {"downtime_id": "D-4"}, time=self.at(1)))
         self.assertEqual(result["status"], "rejected")
         self.assertIn("reason_code", result["error"])
+
+    def test_explicit_workcenter_by_code_and_unknown_workcenter(self):
+        result, _e = self.downtime("started", 1, reason_code="BRK", workcenter="L2-ASSY")
+        self.assertEqual(result["status"], "applied", result)
+        self.assertEqual(self.time_logs(workcenter=self.wc_assembly2).date_start, self.at(1))
+        self.assertFalse(self.time_logs(workcenter=self.wc_press1))
+        _r, event = self.downtime("started", 2, reason_code="BRK", workcenter="L9-NOPE")
+        self.assertEqual(event.state, "dead")
+        self.assertIn("Unknown workcenter 'L9-NOPE'", event.error_message)

@@ -214,3 +214,33 @@ class TestWorkorderEvents(ShopfloorCase):
         self.assertEqual(cutting.state, "progress")
         cutting.button_finish()
         self.assertEqual(cutting.state, "done")
+
+    def test_operation_map_names_the_routing_operation(self):
+        self.env["shopfloor.operation.map"].create(
+            {"connection_id": self.connection.id, "operation": "OP20", "operation_id": self.op_assembly.id}
+        )
+        result, event = self.ingest_one(
+            self.make_event("workorder.started", {"order": self.mo1.name, "operation": "OP20"}, time=self.at(4))
+        )
+        self.assertEqual(result["status"], "applied", result)
+        self.assertEqual(event.workorder_id, self.workorder_of(self.mo1, "Assembly"))
+
+    def test_without_operation_on_an_unrelated_workcenter_takes_the_first_ready_workorder(self):
+        result, event = self.ingest_one(
+            self.make_event("workorder.started", {"order": self.mo1.name}, source="plant1/line2/press-02", time=self.at(4))
+        )
+        self.assertEqual(result["status"], "applied", result)
+        self.assertEqual(event.workorder_id, self.workorder_of(self.mo1, "Cutting"))
+
+    def test_setup_interrupts_running_work_of_the_same_user(self):
+        data = {"order": self.mo1.name, "operation": "Cutting"}
+        results = self.ingest(
+            self.make_event("workorder.started", data, time=self.at(0)),
+            self.make_event("setup.started", data, time=self.at(8)),
+        )
+        self.assertEqual([r["status"] for r in results], ["applied", "applied"], results)
+        logs = self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting"))
+        self.assertEqual(
+            [(log.shopfloor_kind, log.date_start, log.date_end) for log in logs],
+            [("work", self.at(0), self.at(8)), ("setup", self.at(8), False)],
+        )
