@@ -4,8 +4,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
-import type { BenchContext, Benchmark, Figure } from "./harness.ts";
+import type { BenchContext, Benchmark } from "./harness.ts";
 import { ratio } from "./harness.ts";
+import { formatNumber, type ReportRow, writeReportPng } from "./report.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -56,11 +57,7 @@ const ctx: BenchContext = {
   },
 };
 
-interface Row extends Figure {
-  bench: string;
-  issue: number;
-}
-const rows: Row[] = [];
+const rows: ReportRow[] = [];
 const failures: string[] = [];
 for (const b of selected) {
   console.log(`\n▶ ${b.name} (issue ${b.issue})`);
@@ -76,8 +73,7 @@ for (const b of selected) {
   console.log(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-const fmt = (n: number) =>
-  Number.isInteger(n) ? n.toLocaleString("en-US") : n.toLocaleString("en-US", { maximumFractionDigits: 2 });
+const fmt = formatNumber;
 const table = rows.map((r) => {
   const q = ratio(r);
   return {
@@ -92,9 +88,11 @@ const table = rows.map((r) => {
 console.log("");
 console.table(table);
 mkdirSync(values.out, { recursive: true });
+const at = new Date().toISOString();
 const jsonPath = join(values.out, "bench.json");
-writeFileSync(jsonPath, `${JSON.stringify({ at: new Date().toISOString(), rows, failures }, null, 2)}\n`);
+writeFileSync(jsonPath, `${JSON.stringify({ at, rows, failures }, null, 2)}\n`);
 console.log(`results: ${jsonPath}`);
+if (rows.length) console.log(`chart:   ${await writeReportPng(rows, at, values.out)}`);
 if (failures.length) {
   console.error(`benchmarks that failed:\n  ${failures.join("\n  ")}`);
   process.exit(1);
