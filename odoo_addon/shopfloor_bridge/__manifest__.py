@@ -25,6 +25,7 @@
         "views/mrp_production_views.xml",
         "views/shopfloor_bridge_menus.xml",
     ],
+    "demo": ["demo/shopfloor_bridge_demo.xml"],
     "assets": {
         "web.assets_backend": [
             # Built from owl_src/ by `npm run build` (esbuild); not committed.
