@@ -2,9 +2,8 @@
 // key as the password. The xmlrpc package's serializer and deserializer do
 // the XML; transport is fetch, so every call has a timeout (the package's
 // own client has none, and a hung Odoo must not hang delivery).
+import { createRequire } from "node:module";
 import { PassThrough } from "node:stream";
-import xmlrpcDeserializer from "xmlrpc/lib/deserializer.js";
-import xmlrpcSerializer from "xmlrpc/lib/serializer.js";
 import type { HeartbeatReply, IngestItem, IngestResult, SidecarConfig } from "../core/contract.ts";
 import type { DispatchAck, DispatchMessage, OdooClient } from "../core/ports.ts";
 
@@ -40,8 +39,10 @@ export class OdooAuthError extends Error {
 interface Deserializer {
   deserializeMethodResponse(stream: NodeJS.ReadableStream, cb: (err: unknown, value: unknown) => void): void;
 }
-const DeserializerClass = xmlrpcDeserializer as unknown as new (encoding?: string) => Deserializer;
-const serializer = xmlrpcSerializer as unknown as {
+// The package's serializer/deserializer modules are CommonJS without types.
+const require = createRequire(import.meta.url);
+const DeserializerClass = require("xmlrpc/lib/deserializer.js") as new (encoding?: string) => Deserializer;
+const serializer = require("xmlrpc/lib/serializer.js") as {
   serializeMethodCall(method: string, params: unknown[], encoding?: string): string;
 };
 

@@ -1,0 +1,78 @@
+// The one contract every OdooClient runs against a real Odoo with the module.
+import { describe, expect, it } from "vitest";
+import type { CloudEvent, RejectedInput } from "../core/contract.ts";
+import type { OdooClient } from "../core/ports.ts";
+
+export interface OdooClientHarness {
+  /** A client logged in as the integration user. */
+  client(): OdooClient;
+  /** A client with a wrong key. */
+  badKeyClient(): OdooClient;
+  code: string;
+}
+
+export function odooClientContract(name: string, harness: () => OdooClientHarness): void {
+  describe(`OdooClient contract: ${name}`, () => {
+    const uid = Math.random().toString(36).slice(2, 8);
+    const event = (n: number): CloudEvent => ({
+      specversion: "1.0",
+      id: `contract-${uid}-${n}`,
+      source: "contract/press-1",
+      type: "quality.result",
+      time: "2026-11-22T08:00:00.000Z",
+      data: { characteristic: "diameter", pass: true, value: 10.01 },
+    });
+    const rejected: RejectedInput = {
+      rejected: true,
+      id: `rej-contract-${uid}`,
+      source: "shopfloor/contract",
+      connection: "",
+      raw_b64: Buffer.from([0xff, 0xfe, 0x00, 0x41]).toString("base64"),
+      raw_size: 4,
+      truncated: false,
+      reason: "payload is not valid UTF-8",
+      observedtime: "2026-11-22T08:00:01.000Z",
+    };
+
+    it("ingest answers one result per item, in order, and a resend is a duplicate of the same row", async () => {
+      const h = harness();
+      const client = h.client();
+      const items = [event(1), { ...rejected, connection: h.code }, event(2)];
+      const first = await client.ingest(items);
+      expect(first.map((r) => [r.source, r.id])).toEqual(items.map((i) => [i.source, i.id]));
+      for (const r of first) {
+        expect(r.event_id).toBeGreaterThan(0);
+        expect(typeof r.error).toBe("string");
+      }
+      expect(first[1]?.status).toBe("rejected");
+      expect(first[0]?.status).not.toBe("duplicate");
+      const again = await client.ingest(items);
+      expect(again.map((r) => r.status)).toEqual(["duplicate", "duplicate", "duplicate"]);
+      expect(again.map((r) => r.event_id)).toEqual(first.map((r) => r.event_id));
+      expect(await client.ingest([])).toEqual([]);
+    });
+
+    it("sidecarConfig returns the connection with its revision and the server time", async () => {
+      const h = harness();
+      const config = await h.client().sidecarConfig(h.code);
+      expect(config.code).toBe(h.code);
+      expect(Number.isInteger(config.revision)).toBe(true);
+      expect(Number.isNaN(Date.parse(config.server_time.replace(" ", "T")))).toBe(false);
+      expect(config.batch.size).toBeGreaterThan(0);
+    });
+
+    it("heartbeat answers the server time and the revision", async () => {
+      const h = harness();
+      const reply = await h.client().heartbeat(h.code, { version: "contract", spool_depth: 3 });
+      const config = await h.client().sidecarConfig(h.code);
+      expect(reply.revision).toBe(config.revision);
+      expect(typeof reply.server_time).toBe("string");
+    });
+
+    it("refuses a wrong key and an unknown connection with clear errors", async () => {
+      const h = harness();
+      await expect(h.badKeyClient().sidecarConfig(h.code)).rejects.toThrow(/refused login/);
+      await expect(h.client().sidecarConfig("no-such-connection")).rejects.toThrow(/No active shop-floor connection/);
+    });
+  });
+}
