@@ -99,3 +99,17 @@ class TestQualityHold(ShopfloorCase):
         self.assertEqual(self.env["shopfloor.hold"].search_count([("hold_ref", "=", "H-2")]), 1)
         [result] = self.ingest(self.make_event("quality.hold", {"reason_code": "X"}, time=self.at(3)))
         self.assertEqual(result["status"], "rejected")
+
+    def test_holds_are_isolated_per_company(self):
+        self.hold(order=self.mo1.name, hold_id="H-C1")
+        other = self.env["res.company"].create({"name": "Other plant"})
+        outsider = self.env["res.users"].create({
+            "name": "Other plant manager", "login": "other-plant-manager",
+            "company_id": other.id, "company_ids": [(6, 0, other.ids)],
+            "groups_id": [(6, 0, [
+                self.env.ref("base.group_user").id,
+                self.env.ref("shopfloor_bridge.shopfloor_bridge_group_manager").id,
+            ])],
+        })
+        self.assertEqual(self.env["shopfloor.hold"].search_count([("hold_ref", "=", "H-C1")]), 1)
+        self.assertEqual(self.env["shopfloor.hold"].with_user(outsider).search_count([("hold_ref", "=", "H-C1")]), 0)

@@ -244,3 +244,27 @@ class TestWorkorderEvents(ShopfloorCase):
             [(log.shopfloor_kind, log.date_start, log.date_end) for log in logs],
             [("work", self.at(0), self.at(8)), ("setup", self.at(8), False)],
         )
+
+    def test_sidecar_account_applies_and_owns_the_time_log(self):
+        sidecar = self.env["res.users"].create({
+            "name": "Sidecar plant 1",
+            "login": "sidecar-handlers",
+            "groups_id": [(6, 0, [
+                self.env.ref("base.group_user").id,
+                self.env.ref("shopfloor_bridge.shopfloor_bridge_group_integration").id,
+            ])],
+        })
+        event = self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(6))
+        [result] = self.env["shopfloor.event"].with_user(sidecar).ingest([event])
+        self.assertEqual(result["status"], "applied", result)
+        [log] = self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting"))
+        self.assertEqual((log.user_id, log.date_start), (sidecar, self.at(6)))
+        # Retried later by the cron (another user), the acting user stays the sidecar's.
+        paused = self.make_event("workorder.paused", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(9))
+        [waiting] = self.env["shopfloor.event"].with_user(sidecar).ingest(
+            [{**paused, "data": {"order": "WH/MO/SOON", "operation": "Cutting"}}]
+        )
+        self.assertEqual(waiting["status"], "pending")
+        self.mo1.name = "WH/MO/SOON"
+        self.retry_due()
+        self.assertEqual(log.date_end, self.at(9))
