@@ -23,6 +23,8 @@
         "views/shopfloor_quality_result_views.xml",
         "views/mrp_workcenter_views.xml",
         "views/mrp_production_views.xml",
+        "views/shopfloor_cost_views.xml",
+        "views/mrp_production_cost_views.xml",
         "views/shopfloor_bridge_menus.xml",
     ],
     "demo": ["demo/shopfloor_bridge_demo.xml"],

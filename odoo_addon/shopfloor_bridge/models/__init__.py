@@ -10,3 +10,8 @@ from . import mrp_workorder
 from . import mrp_production
 from . import shopfloor_dashboard
 from . import shopfloor_mapping_test
+from . import product_category
+from . import shopfloor_cost_variance
+from . import shopfloor_cost_production
+from . import shopfloor_cost_event
+from . import shopfloor_oee_report

@@ -15,3 +15,5 @@ from . import test_quality
 from . import test_hold
 from . import test_downtime
 from . import test_setup
+from . import test_cost
+from . import test_oee
