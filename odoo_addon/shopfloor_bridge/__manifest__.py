@@ -25,6 +25,7 @@
         "views/mrp_production_views.xml",
         "views/shopfloor_cost_views.xml",
         "views/mrp_production_cost_views.xml",
+        "views/shopfloor_dispatch_views.xml",
         "views/shopfloor_bridge_menus.xml",
     ],
     "demo": ["demo/shopfloor_bridge_demo.xml"],

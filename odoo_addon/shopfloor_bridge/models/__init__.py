@@ -15,3 +15,6 @@ from . import shopfloor_cost_variance
 from . import shopfloor_cost_production
 from . import shopfloor_cost_event
 from . import shopfloor_oee_report
+from . import shopfloor_dispatch_target
+from . import shopfloor_dispatch
+from . import shopfloor_dispatch_triggers

@@ -17,3 +17,4 @@ from . import test_downtime
 from . import test_setup
 from . import test_cost
 from . import test_oee
+from . import test_dispatch

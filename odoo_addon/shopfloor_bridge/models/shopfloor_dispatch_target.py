@@ -1,0 +1,138 @@
+"""Where a work center's queue goes on the floor (planning push-back).
+
+One row per work center and destination: OPC UA tags (one node per slot
+field, a JSON tag for the whole queue, optionally a version tag), a retained
+MQTT topic, or Sparkplug metrics published by the sidecar as an edge node.
+Node ids and topics are templates so one line of configuration covers all
+slots; the sidecar receives them expanded (``_sidecar_params``).
+"""
+
+import json
+import re
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+SLOT_FIELDS = ("order", "product", "qty", "priority", "start")
+# Tag names as Ignition shows them (Queue/0/Order …), used for {field}.
+SLOT_TAG_NAMES = {"order": "Order", "product": "Product", "qty": "Qty", "priority": "Priority", "start": "Start"}
+MAX_DEPTH = 50
+SPARKPLUG_ID = re.compile(r"^[^/+#]+$")
+
+
+class ShopfloorDispatchTarget(models.Model):
+    _name = "shopfloor.dispatch.target"
+    _description = "Shop Floor Dispatch Target"
+    _inherit = ["shopfloor.mapping.mixin"]
+    _order = "workcenter_id, kind, id"
+
+    workcenter_id = fields.Many2one("mrp.workcenter", required=True, ondelete="cascade", index=True)
+    active = fields.Boolean(default=True)
+    kind = fields.Selection(
+        [("opcua", "OPC UA tags"), ("mqtt", "MQTT retained JSON"), ("sparkplug", "Sparkplug B metrics")],
+        required=True,
+        default="opcua",
+    )
+    depth = fields.Integer(
+        string="Queue depth", default=5, required=True, help="How many orders (slots) the floor shows."
+    )
+    line_code = fields.Char(
+        string="Line",
+        help="Replaces {line} in node ids and topics; the work center's code when empty.",
+    )
+    opcua_endpoint = fields.Char(string="OPC UA endpoint", help="Empty: the connection's endpoint.")
+    opcua_node_template = fields.Char(
+        string="Slot node ids",
+        default="ns=2;s=[default]Shopfloor/{line}/Queue/{slot}/{field}",
+        help="One node per slot and field: {slot} is 0…depth-1, {field} Order, Product, Qty, Priority or Start.",
+    )
+    opcua_json_node = fields.Char(
+        string="Queue JSON node", default="ns=2;s=[default]Shopfloor/{line}/QueueJson",
+        help="A string tag that gets the whole queue as JSON. Empty: none.",
+    )
+    opcua_version_node = fields.Char(
+        string="Version node",
+        help="A numeric tag that gets the message version, written last. Empty: none.",
+    )
+    mqtt_url = fields.Char(string="Broker URL", help="Empty: the connection's broker.")
+    mqtt_topic = fields.Char(string="Topic", default="shopfloor/{line}/queue")
+    sparkplug_group_id = fields.Char(string="Group id")
+    sparkplug_edge_node_id = fields.Char(string="Edge node id", default="ShopfloorDispatch")
+    params_preview = fields.Text(string="Sent to the sidecar", compute="_compute_params_preview")
+    dispatch_ids = fields.One2many("shopfloor.dispatch", "target_id", string="Messages")
+
+    _sql_constraints = [
+        (
+            "workcenter_kind_unique",
+            "unique(connection_id, workcenter_id, kind)",
+            "A work center has one target per kind and connection.",
+        ),
+    ]
+
+    def _mapping_label(self):
+        return f"{self.workcenter_id.display_name} → {self.kind}"
+
+    @api.depends(
+        "kind", "depth", "line_code", "workcenter_id", "opcua_endpoint", "opcua_node_template",
+        "opcua_json_node", "opcua_version_node", "mqtt_url", "mqtt_topic", "sparkplug_group_id",
+        "sparkplug_edge_node_id",
+    )
+    def _compute_params_preview(self):
+        for target in self:
+            try:
+                target.params_preview = json.dumps(target._sidecar_params(), indent=2)
+            except (KeyError, IndexError, ValueError) as err:
+                target.params_preview = _("Invalid template: %s", err)
+
+    @api.constrains("depth", "kind", "opcua_node_template", "mqtt_topic", "sparkplug_group_id", "sparkplug_edge_node_id")
+    def _check_target(self):
+        for target in self:
+            if not 1 <= target.depth <= MAX_DEPTH:
+                raise ValidationError(_("Queue depth must be between 1 and %s.", MAX_DEPTH))
+            if target.kind == "opcua":
+                template = target.opcua_node_template or ""
+                if "{slot}" not in template or "{field}" not in template:
+                    raise ValidationError(_("The slot node ids must contain {slot} and {field}: %s", template))
+            if target.kind == "mqtt":
+                topic = target.mqtt_topic or ""
+                if not topic or "+" in topic or "#" in topic:
+                    raise ValidationError(_("The MQTT topic must be set and have no wildcard: %r", topic))
+            if target.kind == "sparkplug":
+                for label, value in (
+                    (_("Group id"), target.sparkplug_group_id or target.connection_id.sparkplug_group_id),
+                    (_("Edge node id"), target.sparkplug_edge_node_id),
+                ):
+                    if not value or not SPARKPLUG_ID.match(value):
+                        raise ValidationError(_("%(label)s must be set, without / + #: %(value)r", label=label, value=value))
+
+    def _workcenter_ref(self):
+        return self.workcenter_id.code or self.workcenter_id.name or ""
+
+    def _expand(self, template, **values):
+        return (template or "").format(line=self.line_code or self._workcenter_ref(), **values)
+
+    def _sidecar_params(self):
+        """The target params of a DispatchMessage (sidecar/src/floor/*-writer.ts)."""
+        self.ensure_one()
+        if self.kind == "opcua":
+            return {
+                "endpoint": self.opcua_endpoint or "",
+                "slots": [
+                    {name: self._expand(self.opcua_node_template, slot=slot, field=SLOT_TAG_NAMES[name]) for name in SLOT_FIELDS}
+                    for slot in range(self.depth)
+                ],
+                "queue_json": self._expand(self.opcua_json_node),
+                "version": self._expand(self.opcua_version_node),
+            }
+        if self.kind == "mqtt":
+            return {"url": self.mqtt_url or "", "topic": self._expand(self.mqtt_topic)}
+        return {
+            "url": self.mqtt_url or "",
+            "group_id": self.sparkplug_group_id or self.connection_id.sparkplug_group_id or "",
+            "edge_node_id": self.sparkplug_edge_node_id or "",
+        }
+
+    def _sidecar_target(self):
+        """A DispatchTarget of SidecarConfig.dispatch.targets (contract.ts)."""
+        self.ensure_one()
+        return {"workcenter": self._workcenter_ref(), "kind": self.kind, "params": self._sidecar_params()}
