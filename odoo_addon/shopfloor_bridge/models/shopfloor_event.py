@@ -170,6 +170,9 @@ class ShopfloorEvent(models.Model):
         """Stores a batch of CloudEvents idempotently, then applies the new ones.
 
         Returns one ``{id, source, status, event_id, error}`` per item, in order.
+        With ``shopfloor_defer_apply`` in the context the events are only stored
+        (``pending``, due now) and the retry cron applies them: a plant that
+        bursts faster than Odoo applies can keep its ingest calls short.
         """
         check_rpc_caller(self.env)
         if not isinstance(events, list | tuple):
@@ -188,7 +191,8 @@ class ShopfloorEvent(models.Model):
         rows = [context.prepare(item) for item in events]
         results = self.sudo()._store(rows)
         to_apply = self.sudo().browse([row["event_id"] for row in rows if row["is_new"] and row["state"] == "pending"])
-        if to_apply:
+        # Stored events are due now: when the apply is deferred the cron picks them up.
+        if to_apply and not self.env.context.get("shopfloor_defer_apply"):
             waiting = self.sudo().search(
                 [
                     ("state", "=", "pending"),
@@ -214,7 +218,7 @@ class ShopfloorEvent(models.Model):
         columns = (
             "event_uid source type time subject data_json raw_payload raw_b64 raw_size raw_truncated "
             "connection_code connection_id company_id workcenter_id sidecar_mapping_revision observed_time "
-            "ingest_time skew_ms state attempts error_class error_message"
+            "ingest_time skew_ms state attempts error_class error_message next_retry_at"
         ).split()
         seen = {}
         values = []
@@ -667,6 +671,7 @@ class _IngestContext:
                     "sidecar_mapping_revision": event.get("mappingrev") or 0,
                     "workcenter_id": self.workcenter_for(connection, event) or None,
                     "error_message": None,
+                    "next_retry_at": self.now,
                 }
             )
         return {

@@ -204,3 +204,13 @@ class TestIngest(ShopfloorCase):
         with self.assertRaisesRegex(UserError, "takes a list of events"):
             self.env["shopfloor.event"].ingest({"id": "x"})
         self.assertEqual(self.env["shopfloor.event"].ingest([]), [])
+
+    def test_store_only_then_cron_applies(self):
+        event = self.started()
+        [result] = self.env["shopfloor.event"].with_context(shopfloor_defer_apply=True).ingest([event])
+        record = self.env["shopfloor.event"].browse(result["event_id"])
+        self.assertEqual((result["status"], record.state, record.attempts), ("pending", "pending", 0))
+        self.assertFalse(self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting")))
+        self.env["shopfloor.event"]._cron_retry()
+        self.assertEqual(record.state, "applied", record.error_message)
+        self.assertEqual(len(self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting"))), 1)
