@@ -40,6 +40,7 @@ interface OdooOrmService {
     kwargs: Record<string, unknown>,
   ): Promise<{ length: number; records: T[] }>;
   write(model: string, ids: number[], values: Record<string, unknown>): Promise<boolean>;
+  webRead<T = Record<string, unknown>>(model: string, ids: number[], kwargs: Record<string, unknown>): Promise<T[]>;
 }
 
 interface OdooNotificationService {
@@ -58,6 +59,7 @@ interface OdooBusService {
   deleteChannel(name: string): void;
   subscribe(type: string, callback: (payload: unknown) => void): void;
   unsubscribe(type: string, callback: (payload: unknown) => void): void;
+  start(): void | Promise<void>;
 }
 
 interface OdooServices {
@@ -65,4 +67,14 @@ interface OdooServices {
   notification: OdooNotificationService;
   action: OdooActionService;
   bus_service: OdooBusService;
+}
+
+declare module "@web/core/user" {
+  export const user: {
+    userId: number;
+    name: string;
+    isAdmin: boolean;
+    hasGroup(group: string): Promise<boolean>;
+    context: Record<string, unknown>;
+  };
 }

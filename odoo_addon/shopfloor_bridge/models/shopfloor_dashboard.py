@@ -187,7 +187,10 @@ class ShopfloorDashboard(models.AbstractModel):
         floor's acknowledgement state per work center (False without dispatch)."""
         workcenters = self.env["mrp.workcenter"].search_read([], ["display_name"], order="sequence, name")
         workorders = self.env["mrp.workorder"].search_read(
-            [("state", "in", ("pending", "waiting", "ready", "progress")), ("production_state", "not in", ("done", "cancel"))],
+            [
+                ("state", "in", ("pending", "waiting", "ready", "progress")),
+                ("production_id.state", "in", ("confirmed", "progress", "to_close")),
+            ],
             ["name", "workcenter_id", "production_id", "product_id", "qty_remaining", "product_uom_id", "state", "date_start"],
             limit=2000,
         )

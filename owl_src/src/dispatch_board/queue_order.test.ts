@@ -37,3 +37,13 @@ test("a drop on its own place or an unknown card is no move", () => {
   expect(planDrop(column, 2, 1)).toBeUndefined();
   expect(planDrop(column, 99, 0)).toBeUndefined();
 });
+
+test("running work stays first: a drop on top lands right after it, a running card does not move", () => {
+  const withRunning: QueueCard[] = [
+    { id: 9, priority: "0", dateStart: "2026-11-22 07:00:00", running: true },
+    ...column,
+  ];
+  const plan = planDrop(withRunning, 3, 0);
+  expect(plan).toMatchObject({ priority: "1", order: [9, 3, 1, 2, 4] });
+  expect(planDrop(withRunning, 9, 3)).toBeUndefined();
+});

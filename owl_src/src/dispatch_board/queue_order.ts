@@ -1,6 +1,7 @@
 // Queue order of a workcenter on the dispatch board, and what a drop means
-// in Odoo terms. Odoo orders a workcenter's queue by MO priority (starred
-// first), then planned start; a drop therefore writes those two fields.
+// in Odoo terms. The floor queue (models/shopfloor_dispatch.py) is: running
+// work first, then MO priority (starred first), then planned start; a drop
+// therefore writes priority and planned start, and never passes running work.
 
 export interface QueueCard {
   id: number;
@@ -8,9 +9,12 @@ export interface QueueCard {
   priority: string;
   /** UTC "YYYY-MM-DD HH:MM:SS" or false. */
   dateStart: string | false;
+  /** In progress on the floor: stays at the head, cannot be moved. */
+  running?: boolean;
 }
 
 export function compareCards(a: QueueCard, b: QueueCard): number {
+  if (Boolean(a.running) !== Boolean(b.running)) return a.running ? -1 : 1;
   if (a.priority !== b.priority) return a.priority > b.priority ? -1 : 1;
   const da = a.dateStart || "9999";
   const db = b.dateStart || "9999";
@@ -47,10 +51,12 @@ export function planDrop(column: readonly QueueCard[], draggedId: number, target
   const from = column.findIndex((c) => c.id === draggedId);
   if (from < 0) return undefined;
   const dragged = column[from] as QueueCard;
+  if (dragged.running) return undefined;
   const rest = column.filter((c) => c.id !== draggedId);
-  const at = Math.max(0, Math.min(targetIndex, rest.length));
+  const runningCount = rest.filter((c) => c.running).length;
+  const at = Math.max(runningCount, Math.min(targetIndex, rest.length));
   if (at === from) return undefined;
-  const above = rest[at - 1];
+  const above = at > runningCount ? rest[at - 1] : undefined;
   const below = rest[at];
   // At the top means "do this next": starred. Otherwise join the class of
   // the card above, unless the card keeps its own and still sorts right.
@@ -71,6 +77,7 @@ export function planDrop(column: readonly QueueCard[], draggedId: number, target
   // Never write a start that collides with the card below (ties sort by id).
   if (sameBelow !== null && start !== null && start >= sameBelow) start = sameBelow - 1000;
   const order = rest.map((c) => c.id);
+  // "above" ignored running cards for the priority; the order keeps them first.
   order.splice(at, 0, draggedId);
   return { id: draggedId, priority, dateStart: start === null ? false : fromMs(start), order };
 }

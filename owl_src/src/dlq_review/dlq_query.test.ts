@@ -58,6 +58,7 @@ test("paging stays inside the total", () => {
   expect(pageLabel({ offset: 0, limit: 50, total: 0 })).toBe("0");
   expect(cursorAfterRemoval(9, 9)).toBe(8);
   expect(cursorAfterRemoval(3, 0)).toBe(-1);
+  expect(cursorAfterRemoval(-1, 5)).toBe(-1);
 });
 
 test("j/k/r/d are commands except while typing in a field", () => {

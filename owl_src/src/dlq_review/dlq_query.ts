@@ -78,6 +78,6 @@ export function previousOffset(p: Page): number {
 
 /** Where the cursor goes after the rows under it left the list (retried, discarded). */
 export function cursorAfterRemoval(cursor: number, rowsLeft: number): number {
-  if (rowsLeft <= 0) return -1;
+  if (rowsLeft <= 0 || cursor < 0) return -1;
   return Math.min(Math.max(cursor, 0), rowsLeft - 1);
 }

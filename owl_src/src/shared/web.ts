@@ -3,4 +3,9 @@
 // module for testing/fake_web.ts with a single vi.mock.
 export { _t } from "@web/core/l10n/translation";
 export { registry } from "@web/core/registry";
+export { user } from "@web/core/user";
 export { useService } from "@web/core/utils/hooks";
+
+/** Channel-free notification type sent by models/shopfloor_dashboard.py. */
+export const EVENTS_CHANGED = "shopfloor_bridge/events_changed";
+export const MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager";
