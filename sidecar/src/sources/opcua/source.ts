@@ -1,0 +1,409 @@
+// OPC UA client as a sidecar Source: one session per connection, one
+// subscription with explicit publishing interval, lifetime and keep-alive
+// counts, one monitored item per address the mapping rules read. Changes of a
+// publish are fed to the rule engines together; derived events and the rule
+// state that produced them are committed to the spool in one `accept`.
+//
+// Reconnects build everything anew — client, secure channel, session,
+// subscription, monitored items — instead of relying on subscription
+// transfer: after a server restart there is nothing left to transfer. The
+// first notification of each new item is the tag's current value, which the
+// counter rules compare with their persisted baseline: parts counted while
+// disconnected are reported once, already-reported ones not again.
+
+import { readFileSync } from "node:fs";
+import {
+  AttributeIds,
+  type ClientMonitoredItemBase,
+  type ClientSession,
+  type ClientSubscription,
+  DataType,
+  type DataValue,
+  MessageSecurityMode,
+  type OPCUACertificateManager,
+  OPCUAClient,
+  SecurityPolicy,
+  StatusCodes,
+  TimestampsToReturn,
+  type UserIdentityInfo,
+  UserTokenType,
+  type Variant,
+  VariantArrayType,
+} from "node-opcua";
+import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract.ts";
+import type { Intake, Source, SourceSink } from "../../core/ports.ts";
+import { type EngineResult, RuleEngine } from "../../rules/engine.ts";
+import type { Observation } from "../../rules/types.ts";
+import { certificateManager, OpcUaTrustError, rejectedCertificates, SIDECAR_APPLICATION_NAME } from "./pki.ts";
+
+export type OpcUaAuth =
+  | { type: "anonymous" }
+  | { type: "username"; username: string; password: string }
+  | { type: "certificate"; certificateFile: string; privateKeyFile: string };
+
+export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
+
+export interface OpcUaSourceOptions {
+  connection: string;
+  revision: number;
+  endpoint: string;
+  securityMode: "None" | "Sign" | "SignAndEncrypt";
+  securityPolicy: "None" | "Basic256Sha256";
+  auth: OpcUaAuth;
+  /** PKI folder: own certificate (created on first run), trusted/ and rejected/ server certificates. */
+  pkiDir: string;
+  rules: MappingRule[];
+  publishingIntervalMs?: number;
+  /** 0 = report every change (exception-based), as counters and triggers need. */
+  samplingIntervalMs?: number;
+  /** Publishing intervals without a publish request before the server drops the subscription. */
+  lifetimeCount?: number;
+  /** Publishing intervals without changes before the server sends a keep-alive. */
+  maxKeepAliveCount?: number;
+  /** Changes a monitored item keeps between two publishes (a trigger pulse must not be lost). */
+  queueSize?: number;
+  /** First reconnect delay; doubles up to `maxReconnectDelayMs`. */
+  reconnectDelayMs?: number;
+  maxReconnectDelayMs?: number;
+  /** How long `start` keeps trying to reach the server before it fails. */
+  startTimeoutMs?: number;
+  flushIntervalMs?: number;
+  log?: SourceLog;
+}
+
+export function opcuaOptionsFromConfig(config: SidecarConfig, pkiDir: string, log?: SourceLog): OpcUaSourceOptions {
+  if (!config.opcua) throw new Error(`connection ${config.code}: kind opcua needs the opcua block of sidecar_config`);
+  const o = config.opcua;
+  let auth: OpcUaAuth = { type: "anonymous" };
+  if (o.auth === "username") auth = { type: "username", username: o.username, password: o.password };
+  if (o.auth === "certificate") {
+    // The sidecar's own application certificate doubles as its user certificate.
+    auth = {
+      type: "certificate",
+      certificateFile: `${pkiDir}/own/certs/client_certificate.pem`,
+      privateKeyFile: `${pkiDir}/own/private/private_key.pem`,
+    };
+  }
+  const opts: OpcUaSourceOptions = {
+    connection: config.code,
+    revision: config.revision,
+    endpoint: o.endpoint,
+    securityMode: o.security_mode,
+    securityPolicy: o.security_policy,
+    auth,
+    pkiDir,
+    rules: config.rules.filter((r) => r.protocol === "opcua"),
+    publishingIntervalMs: o.publishing_interval_ms,
+    samplingIntervalMs: o.sampling_interval_ms,
+  };
+  if (log) opts.log = log;
+  return opts;
+}
+
+interface Live {
+  generation: number;
+  client: OPCUAClient;
+  session: ClientSession;
+  subscription: ClientSubscription;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** OPC UA values as the rules want them: 64-bit integers arrive as [high, low]. */
+export function plainValue(variant: Variant): unknown {
+  const value: unknown = variant.value;
+  const is64 = variant.dataType === DataType.Int64 || variant.dataType === DataType.UInt64;
+  if (is64 && variant.arrayType === VariantArrayType.Scalar && Array.isArray(value) && value.length === 2) {
+    const [high, low] = value as [number, number];
+    const big = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
+    return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+  }
+  return value;
+}
+
+export class OpcUaSource implements Source {
+  readonly name: string;
+  readonly #opts: OpcUaSourceOptions;
+  #engine: RuleEngine | undefined;
+  #sink: SourceSink | undefined;
+  #cm: OPCUACertificateManager | undefined;
+  #live: Live | undefined;
+  #generation = 0;
+  #reconnecting: Promise<void> | undefined;
+  #stopping = false;
+  #chain: Promise<void> = Promise.resolve();
+  #batch: Observation[] = [];
+  #batchScheduled = false;
+  #flushTimer: NodeJS.Timeout | undefined;
+  readonly #counts = {
+    changes: 0,
+    events: 0,
+    unmapped: 0,
+    invalid_values: 0,
+    bad_quality: 0,
+    sessions: 0,
+    reconnects: 0,
+    connect_failures: 0,
+    accept_errors: 0,
+    bad_items: 0,
+  };
+
+  constructor(opts: OpcUaSourceOptions) {
+    this.#opts = opts;
+    this.name = `opcua:${opts.connection}`;
+  }
+
+  get statePrefix(): string {
+    return `opcua/${this.#opts.connection}/`;
+  }
+
+  async start(sink: SourceSink): Promise<void> {
+    this.#sink = sink;
+    this.#engine = new RuleEngine({
+      connection: this.#opts.connection,
+      revision: this.#opts.revision,
+      rules: this.#opts.rules,
+      statePrefix: this.statePrefix,
+      state: await sink.loadState(this.statePrefix),
+    });
+    this.#cm = certificateManager(this.#opts.pkiDir);
+    await this.#cm.initialize();
+    const deadline = Date.now() + (this.#opts.startTimeoutMs ?? 30_000);
+    let delay = this.#opts.reconnectDelayMs ?? 500;
+    for (;;) {
+      try {
+        await this.#connect();
+        break;
+      } catch (err) {
+        // A trust problem does not heal by retrying: say so at once.
+        if (err instanceof OpcUaTrustError || Date.now() > deadline) throw err;
+        this.#log("warn", `opcua ${this.#opts.endpoint}: ${(err as Error).message}; retrying`);
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.#opts.maxReconnectDelayMs ?? 10_000);
+      }
+    }
+    this.#flushTimer = setInterval(() => this.#enqueue(() => this.#flush()), this.#opts.flushIntervalMs ?? 1_000);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#flushTimer) clearInterval(this.#flushTimer);
+    await this.#reconnecting?.catch(() => {});
+    await this.#teardown(this.#live);
+    this.#live = undefined;
+    this.#drainBatch();
+    await this.#chain;
+    await this.#cm?.dispose();
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.#counts };
+  }
+
+  async #connect(): Promise<void> {
+    const generation = ++this.#generation;
+    const client = OPCUAClient.create({
+      applicationName: SIDECAR_APPLICATION_NAME,
+      clientCertificateManager: this.#cm as OPCUACertificateManager,
+      securityMode: MessageSecurityMode[this.#opts.securityMode],
+      securityPolicy: SecurityPolicy[this.#opts.securityPolicy],
+      endpointMustExist: false,
+      keepSessionAlive: true,
+      requestedSessionTimeout: 60_000,
+      // Reconnection is ours (a fresh session and subscription), not the client's.
+      connectionStrategy: { maxRetry: 0, initialDelay: 200, maxDelay: 1_000 },
+    });
+    client.on("connection_lost", () => this.#lost(generation, "connection lost"));
+    client.on("close", () => this.#lost(generation, "connection closed"));
+    try {
+      await client.connect(this.#opts.endpoint);
+    } catch (err) {
+      this.#counts.connect_failures++;
+      await client.disconnect().catch(() => {});
+      throw this.#explain(err as Error);
+    }
+    let session: ClientSession | undefined;
+    try {
+      session = await client.createSession(this.#identity());
+      session.on("session_closed", () => this.#lost(generation, "session closed"));
+      const subscription = await session.createSubscription2({
+        requestedPublishingInterval: this.#opts.publishingIntervalMs ?? 500,
+        requestedLifetimeCount: this.#opts.lifetimeCount ?? 60,
+        requestedMaxKeepAliveCount: this.#opts.maxKeepAliveCount ?? 10,
+        maxNotificationsPerPublish: 0,
+        publishingEnabled: true,
+        priority: 10,
+      });
+      subscription.on("terminated", () => this.#lost(generation, "subscription terminated"));
+      subscription.on("status_changed", (status) => {
+        if (status !== StatusCodes.Good) this.#lost(generation, `subscription status ${status.toString()}`);
+      });
+      const addresses = (this.#engine as RuleEngine).addresses();
+      const group = await subscription.monitorItems(
+        addresses.map((nodeId) => ({ nodeId, attributeId: AttributeIds.Value })),
+        {
+          samplingInterval: this.#opts.samplingIntervalMs ?? 0,
+          queueSize: this.#opts.queueSize ?? 1_000,
+          discardOldest: false,
+        },
+        TimestampsToReturn.Both,
+      );
+      group.monitoredItems.forEach((item: ClientMonitoredItemBase, index: number) => {
+        if (item.statusCode.isNotGood()) {
+          this.#counts.bad_items++;
+          this.#log(
+            "error",
+            `opcua ${this.#opts.endpoint}: cannot monitor ${addresses[index]}: ${item.statusCode.toString()} (check the mapping rule's address)`,
+          );
+        }
+      });
+      group.on("changed", (_item: ClientMonitoredItemBase, dataValue: DataValue, index: number) => {
+        if (generation !== this.#generation) return;
+        this.#onChange(addresses[index] as string, dataValue);
+      });
+      this.#live = { generation, client, session, subscription };
+      this.#counts.sessions++;
+      this.#log(
+        "info",
+        `opcua ${this.#opts.endpoint}: subscribed to ${addresses.length} items (session ${this.#counts.sessions})`,
+      );
+    } catch (err) {
+      await session?.close().catch(() => {});
+      await client.disconnect().catch(() => {});
+      throw this.#explain(err as Error);
+    }
+  }
+
+  #identity(): UserIdentityInfo {
+    const auth = this.#opts.auth;
+    if (auth.type === "username") {
+      return { type: UserTokenType.UserName, userName: auth.username, password: auth.password };
+    }
+    if (auth.type === "certificate") {
+      const pem = readFileSync(auth.certificateFile, "utf8");
+      const der = Buffer.from(pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
+      return {
+        type: UserTokenType.Certificate,
+        certificateData: der,
+        privateKey: readFileSync(auth.privateKeyFile, "utf8") as never,
+      };
+    }
+    return { type: UserTokenType.Anonymous };
+  }
+
+  /** Turns node-opcua's certificate errors into one that tells the admin what to do. */
+  #explain(err: Error): Error {
+    if (/BadCertificate|certificate verification/i.test(err.message)) {
+      const rejected = rejectedCertificates(this.#opts.pkiDir);
+      return new OpcUaTrustError(
+        `OPC UA server ${this.#opts.endpoint} presented a certificate this sidecar does not trust (${err.message}). ` +
+          `It was stored in ${this.#opts.pkiDir}/rejected/${rejected.length ? ` (${rejected.join(", ")})` : ""}; ` +
+          `after checking its thumbprint with the server's admin, move it to ${this.#opts.pkiDir}/trusted/certs/ to trust it.`,
+      );
+    }
+    if (/BadIdentityTokenRejected|BadUserAccessDenied|BadIdentityTokenInvalid/.test(err.message)) {
+      return new Error(
+        `OPC UA server ${this.#opts.endpoint} refused the ${this.#opts.auth.type} login: ${err.message}`,
+      );
+    }
+    return err;
+  }
+
+  #lost(generation: number, why: string): void {
+    if (this.#stopping || generation !== this.#generation || this.#reconnecting) return;
+    this.#counts.reconnects++;
+    this.#log("warn", `opcua ${this.#opts.endpoint}: ${why}; re-creating session and subscription`);
+    const old = this.#live;
+    this.#live = undefined;
+    // Changes already received belong to the old session: hand them over before anything new.
+    this.#drainBatch();
+    this.#reconnecting = (async () => {
+      await this.#teardown(old);
+      let delay = this.#opts.reconnectDelayMs ?? 500;
+      while (!this.#stopping) {
+        try {
+          await this.#connect();
+          return;
+        } catch (err) {
+          this.#log("error", `opcua ${this.#opts.endpoint}: reconnect failed: ${(err as Error).message}`);
+          await sleep(delay);
+          delay = Math.min(delay * 2, this.#opts.maxReconnectDelayMs ?? 10_000);
+        }
+      }
+    })().finally(() => {
+      this.#reconnecting = undefined;
+    });
+  }
+
+  async #teardown(live: Live | undefined): Promise<void> {
+    if (!live) return;
+    // The server may be gone: bound every goodbye.
+    const bounded = (p: Promise<unknown>) => Promise.race([p.catch(() => {}), sleep(2_000)]);
+    await bounded(live.subscription.terminate());
+    await bounded(live.session.close());
+    await bounded(live.client.disconnect());
+  }
+
+  #onChange(address: string, dataValue: DataValue): void {
+    this.#counts.changes++;
+    if (!dataValue.statusCode.isGood()) {
+      this.#counts.bad_quality++;
+      return;
+    }
+    const receivedAt = new Date();
+    this.#batch.push({
+      address,
+      value: plainValue(dataValue.value),
+      sourceTime: dataValue.sourceTimestamp ?? dataValue.serverTimestamp ?? receivedAt,
+      receivedAt,
+    });
+    // All changes of one publish response arrive in the same tick: take them as one batch.
+    if (!this.#batchScheduled) {
+      this.#batchScheduled = true;
+      setImmediate(() => this.#drainBatch());
+    }
+  }
+
+  #drainBatch(): void {
+    this.#batchScheduled = false;
+    if (this.#batch.length === 0) return;
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#enqueue(async () => this.#apply((this.#engine as RuleEngine).observe(batch)));
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#engine) await this.#apply(this.#engine.flush(new Date()));
+  }
+
+  async #apply(result: EngineResult): Promise<void> {
+    this.#counts.unmapped += result.unmapped;
+    this.#counts.invalid_values += result.invalid.length;
+    for (const reason of result.invalid) this.#log("warn", `opcua: ${reason}`);
+    if (result.events.length === 0 && Object.keys(result.state).length === 0) return;
+    const items = result.events.map((event: CloudEvent): Intake => ({ kind: "event", event }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await (this.#sink as SourceSink).accept(items, result.state);
+        break;
+      } catch (err) {
+        // The engine has moved on in memory: a failed commit is retried, never skipped.
+        this.#counts.accept_errors++;
+        this.#log("error", `opcua: spool commit failed (attempt ${attempt}), retrying: ${(err as Error).message}`);
+        if (this.#stopping && attempt >= 3) throw err;
+        await sleep(Math.min(5_000, 100 * 2 ** attempt));
+      }
+    }
+    this.#counts.events += result.events.length;
+  }
+
+  #enqueue(work: () => Promise<void>): void {
+    this.#chain = this.#chain.then(work).catch((err: unknown) => {
+      this.#log("error", `opcua: ${(err as Error).message}`);
+    });
+  }
+
+  #log(level: "info" | "warn" | "error", message: string): void {
+    this.#opts.log?.(level, message);
+  }
+}
