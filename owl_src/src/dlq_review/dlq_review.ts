@@ -94,6 +94,7 @@ const DETAIL_SPEC = {
 
 const CSS = `
 .o_sfb_dlq_layout { display: grid; grid-template-columns: minmax(0, 3fr) minmax(320px, 2fr); gap: 1rem; align-items: start; }
+.o_sfb_dlq_layout > section { min-width: 0; overflow-x: auto; }
 @media (max-width: 1100px) { .o_sfb_dlq_layout { grid-template-columns: 1fr; } }
 .o_sfb_dlq_table { width: 100%; font-size: .875rem; }
 .o_sfb_dlq_table td, .o_sfb_dlq_table th { padding: .3rem .4rem; vertical-align: top; }

@@ -29,7 +29,7 @@ const CSS = `
 .o_sfb_mark.o_sfb_state_discarded { background: #6e7781; }
 .o_sfb_mark.o_sfb_active { box-shadow: 0 0 0 3px #1f6feb; }
 .o_sfb_axis { position: relative; height: 1.2rem; font-size: .75rem; color: #495057; }
-.o_sfb_axis span { position: absolute; transform: translateX(-50%); }
+.o_sfb_axis span { position: absolute; transform: translateX(-50%); white-space: nowrap; }
 .o_sfb_explorer_detail { border: 1px solid #ced4da; border-radius: .5rem; padding: .75rem 1rem; margin-top: 1rem; max-width: 900px; }
 `;
 

@@ -1,0 +1,66 @@
+// Deterministic helpers for component tests in jsdom, after owl's own
+// tests/helpers.ts: a fixture, mount with a fake env, nextTick, deferred.
+import { type Component, type ComponentConstructor, mount as owlMount } from "@odoo/owl";
+import { FakeBus, FakeNotifications, type FakeOrm, fakeServices } from "./fake_services.ts";
+
+export function makeFixture(): HTMLElement {
+  const fixture = document.createElement("div");
+  document.body.appendChild(fixture);
+  return fixture;
+}
+
+export function nextTick(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Lets pending promises and OWL's render scheduling (requestAnimationFrame) settle. */
+export async function settle(rounds = 4): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    await nextTick();
+    await new Promise((resolve) => requestAnimationFrame(() => resolve(undefined)));
+  }
+}
+
+export interface Deferred<T> extends Promise<T> {
+  resolve(value: T): void;
+  reject(reason: unknown): void;
+}
+
+export function makeDeferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (r: unknown) => void;
+  const p = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  }) as Deferred<T>;
+  p.resolve = resolve;
+  p.reject = reject;
+  return p;
+}
+
+export interface TestEnv {
+  services: ReturnType<typeof fakeServices>;
+}
+
+export async function mountComponent<P extends object>(
+  C: ComponentConstructor<P, TestEnv>,
+  orm: FakeOrm,
+  props: P,
+  opts: { isManager?: boolean } = {},
+): Promise<{
+  component: Component<P, TestEnv>;
+  fixture: HTMLElement;
+  env: TestEnv;
+  bus: FakeBus;
+  notifications: FakeNotifications;
+}> {
+  const fixture = makeFixture();
+  const services = fakeServices(orm);
+  const env: TestEnv = { services };
+  (globalThis as { __sfbIsManager?: boolean }).__sfbIsManager = opts.isManager ?? true;
+  const component = await owlMount(C, fixture, { env, props, test: true, warnIfNoStaticProps: true });
+  await settle();
+  return { component, fixture, env, bus: services.bus_service, notifications: services.notification };
+}
+
+export { FakeBus, FakeNotifications };

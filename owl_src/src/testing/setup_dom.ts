@@ -1,0 +1,6 @@
+// jsdom lacks a few browser APIs OWL's scheduler and the screens use.
+if (typeof globalThis.requestAnimationFrame !== "function") {
+  globalThis.requestAnimationFrame = (cb: FrameRequestCallback) =>
+    setTimeout(() => cb(performance.now()), 0) as unknown as number;
+  globalThis.cancelAnimationFrame = (h: number) => clearTimeout(h);
+}
