@@ -8,6 +8,7 @@ is marked picked and manual, so Odoo's producing-quantity cascade
 from odoo.tools import float_round
 
 from ..exceptions import PermanentError
+from .moves import compact_move_lines
 
 
 def apply(ctx):
@@ -30,6 +31,7 @@ def apply(ctx):
         _book_lot(ctx, move, product, lot_name, qty)
     else:
         move._set_quantity_done(total)
+        compact_move_lines(move)
     move.write({"picked": True, "manual_consumption": True})
     return [move, production]
 

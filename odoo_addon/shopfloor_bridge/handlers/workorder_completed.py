@@ -10,6 +10,7 @@ from odoo.tools import float_is_zero, float_round
 
 from ..exceptions import PermanentError
 from . import timelog
+from .moves import compact_move_lines
 from .resolve import run_odoo
 
 WIZARD_MODELS = ("mrp.consumption.warning", "mrp.production.backorder", "mrp.batch.produce")
@@ -19,6 +20,7 @@ def set_producing(ctx, production, qty):
     """Odoo's cascade for a new producing quantity (an onchange in the UI, hence the explicit call)."""
     production.qty_producing = qty
     production._set_qty_producing()
+    compact_move_lines(production.move_raw_ids | production.move_byproduct_ids)
 
 
 def finish_workorder(ctx, workorder):

@@ -57,3 +57,15 @@ class TestProductionReported(ShopfloorCase):
         )
         self.assertEqual([r["status"] for r in results], ["rejected"] * 3, results)
         self.assertEqual(self.mo1.qty_producing, 0)
+
+    def test_many_small_reports_keep_one_line_per_component(self):
+        # Each booked increase used to add a move line that every later report rewrote.
+        events = [
+            self.make_event("production.reported", {"order": self.mo1.name, "qty_good": 1}, time=self.at(i))
+            for i in range(12)
+        ]
+        self.assertEqual({r["status"] for r in self.ingest(*events)}, {"applied"})
+        self.assertEqual(self.mo1.qty_producing, 12)
+        for move in self.mo1.move_raw_ids:
+            self.assertEqual(len(move.move_line_ids), 1, move.product_id.display_name)
+            self.assertAlmostEqual(move.quantity, 12 * move.unit_factor)
