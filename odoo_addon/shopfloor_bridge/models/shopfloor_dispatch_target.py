@@ -13,6 +13,8 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from .shopfloor_dispatch import mark_dirty
+
 SLOT_FIELDS = ("order", "product", "qty", "priority", "start")
 # Tag names as Ignition shows them (Queue/0/Order …), used for {field}.
 SLOT_TAG_NAMES = {"order": "Order", "product": "Product", "qty": "Qty", "priority": "Priority", "start": "Start"}
@@ -68,6 +70,13 @@ class ShopfloorDispatchTarget(models.Model):
             "A work center has one target per kind and connection.",
         ),
     ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        targets = super().create(vals_list)
+        # A new destination gets the current queue without waiting for a planning change.
+        mark_dirty(targets, targets.workcenter_id, "target")
+        return targets
 
     def _mapping_label(self):
         return f"{self.workcenter_id.display_name} → {self.kind}"

@@ -145,6 +145,15 @@ class TestDispatch(ShopfloorCase):
         entry = next(e for e in self.payload(message)["queue"] if e["order"] == self.mo2.name)
         self.assertEqual(entry["start"][:19], planned.strftime("%Y-%m-%dT%H:%M:%S"))
 
+    def test_a_new_target_gets_the_current_queue(self):
+        target = self.env["shopfloor.dispatch.target"].create({
+            "connection_id": self.connection.id, "workcenter_id": self.wc_press1.id, "kind": "mqtt", "depth": 1,
+        })
+        self.commit()
+        [message] = self.messages(target, ["pending"])
+        self.assertEqual(message.reason, "target")
+        self.assertEqual(self.orders(message), [self.mo1.name])
+
     def test_an_operator_change_reaches_the_floor(self):
         """The trigger runs with elevated rights: the operator needs no access to dispatch messages."""
         self.clear()
