@@ -18,3 +18,4 @@ from . import test_setup
 from . import test_cost
 from . import test_oee
 from . import test_dispatch
+from . import test_views
