@@ -69,6 +69,7 @@ export class SparkplugSource implements Source {
   #stateTimestamp = 0;
   #stopping = false;
   readonly #counts = {
+    received: 0,
     events: 0,
     unmapped_metrics: 0,
     invalid_values: 0,
@@ -116,17 +117,19 @@ export class SparkplugSource implements Source {
       this.#stateTimestamp = Date.now();
       if (client.options.will) client.options.will.payload = this.#statePayload(false);
     });
-    client.on("connect", () => void this.#announce(client));
     client.on("message", (topic, payload) => this.#onMessage(topic, payload));
     client.on("error", (err) => this.#log("error", `sparkplug ${this.#opts.url}: ${err.message}`));
+    // Started means subscribed and announced: data published after start() is seen.
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`sparkplug: no MQTT connection to ${this.#opts.url} within 30 s`)),
         30_000,
       );
-      client.once("connect", () => {
-        clearTimeout(timer);
-        resolve();
+      client.on("connect", () => {
+        void this.#announce(client).then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     });
     this.#flushTimer = setInterval(() => this.#enqueue(() => this.#flush()), this.#opts.flushIntervalMs ?? 1_000);
@@ -173,6 +176,7 @@ export class SparkplugSource implements Source {
     }
     const parsed = parseTopic(topic);
     if (!parsed || parsed.group !== this.#opts.groupId) return;
+    this.#counts.received++;
     if (this.#queued >= (this.#opts.maxQueuedMessages ?? 10_000)) {
       this.#counts.queue_drops++;
       return;

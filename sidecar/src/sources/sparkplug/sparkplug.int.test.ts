@@ -1,0 +1,254 @@
+// The Sparkplug B host against the simulator's edge node, on two real brokers:
+// aedes in-process and Mosquitto.
+import { createServer, type Server } from "node:net";
+import { Aedes } from "aedes";
+import mqtt from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMosquitto } from "../../../devstack/mosquitto.ts";
+import { freePort } from "../../../devstack/odoo.ts";
+import { Ledger } from "../../../simulator/ledger.ts";
+import { Line } from "../../../simulator/line.ts";
+import { MemorySink } from "../../../simulator/memory-sink.ts";
+import { lineRules } from "../../../simulator/rules.ts";
+import { Simulation, sleep } from "../../../simulator/simulation.ts";
+import { SimSparkplugEdge } from "../../../simulator/sparkplug-edge.ts";
+import { sourceContract } from "../source.contract.ts";
+import { SparkplugSource, type SparkplugSourceOptions } from "./source.ts";
+
+interface Broker {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function startAedes(): Promise<Broker> {
+  const aedes = await Aedes.createBroker();
+  const server: Server = createServer(aedes.handle);
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    close: async () => {
+      await new Promise<void>((r) => aedes.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+const brokers: [string, () => Promise<Broker>][] = [
+  ["aedes", startAedes],
+  [
+    "Mosquitto",
+    async () => {
+      const m = await startMosquitto();
+      return { url: m.url, close: () => m.destroy() };
+    },
+  ],
+];
+
+const MACHINE = "Press03";
+
+for (const [brokerName, startBroker] of brokers) {
+  describe(`Sparkplug host on ${brokerName}`, () => {
+    let broker: Broker;
+    let n = 0;
+    beforeAll(async () => {
+      broker = await startBroker();
+    });
+    afterAll(async () => {
+      await broker?.close();
+    });
+
+    function setup() {
+      n++;
+      const group = `Plant${n}`;
+      const line = new Line("Line1", [MACHINE]);
+      const ledger = new Ledger("test", "Line1", [MACHINE]);
+      const edge = new SimSparkplugEdge({ url: broker.url, line, group, clientId: `edge-${brokerName}-${n}` });
+      const sim = new Simulation(line, ledger, { stepMs: 15, pulseMs: 300 });
+      sim.outputs.push(edge);
+      const options: SparkplugSourceOptions = {
+        connection: "line1-spb",
+        revision: 2,
+        url: broker.url,
+        groupId: group,
+        hostId: `sfb-host-${n}`,
+        clientId: `host-${brokerName}-${n}`,
+        rules: lineRules({ line: "Line1", machines: [MACHINE], protocol: "sparkplug", group, edge: "Line1" }),
+        rebirthHoldMs: 1_000,
+        flushIntervalMs: 200,
+      };
+      return { line, ledger, edge, sim, options };
+    }
+
+    it("a short shift: BIRTH/DATA by alias become the same business events as the ledger", async () => {
+      const { edge, sim, ledger, options } = setup();
+      const sink = new MemorySink();
+      const host = new SparkplugSource(options);
+      await host.start(sink);
+      await edge.start();
+      try {
+        await sim.startOrder(MACHINE, "WH/MO/00011", "Pressing");
+        await sim.setState(MACHINE, "setup");
+        await sim.step(3);
+        await sim.setState(MACHINE, "running");
+        await sim.produce(MACHINE, 8, 2);
+        await sim.setState(MACHINE, "down", "JAM");
+        await sim.step(3);
+        await sim.setState(MACHINE, "running");
+        await sim.complete(MACHINE);
+        await sink.waitFor(() => sink.ofType("workorder.completed").length === 1, 10_000, "completion");
+        expect(sink.sum("production.reported", "qty_good")).toBe(ledger.orders.get("WH/MO/00011")?.good);
+        expect(sink.sum("scrap.reported", "qty")).toBe(2);
+        expect(sink.ofType("downtime.started")[0]?.time).toBe(ledger.downtimes[0]?.start);
+        expect(sink.ofType("downtime.started")[0]?.data.reason_code).toBe("JAM");
+        expect(sink.ofType("downtime.ended")[0]?.time).toBe(ledger.downtimes[0]?.end);
+        expect(sink.ofType("workorder.completed")[0]?.data).toEqual({
+          order: "WH/MO/00011",
+          operation: "Pressing",
+          qty_good: 8,
+          qty_scrap: 2,
+        });
+        const stats = host.stats();
+        expect(stats.seq_gaps).toBe(0);
+        expect(stats.rebirth_commands_sent).toBe(0);
+        expect(stats.births).toBe(2);
+      } finally {
+        await edge.stop();
+        await host.stop();
+      }
+    });
+
+    it("a seq gap (lost QoS 0 messages) sends a Rebirth; the BIRTH rebuilds state and no part is lost", async () => {
+      const { edge, sim, ledger, options } = setup();
+      const sink = new MemorySink();
+      const host = new SparkplugSource(options);
+      await host.start(sink);
+      await edge.start();
+      try {
+        await sim.startOrder(MACHINE, "WH/MO/00012", "Pressing");
+        await sim.setState(MACHINE, "running");
+        await sim.produce(MACHINE, 3);
+        edge.dropNext(2); // two parts' DDATA never arrive
+        await sim.produce(MACHINE, 4);
+        await sink.waitFor(() => edge.counts.rebirth_commands >= 1, 5_000, "a Rebirth").catch(() => {});
+        await expect.poll(() => edge.counts.rebirth_commands, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+        await sink.waitFor(() => sink.sum("production.reported", "qty_good") === 7, 10_000, "7 parts");
+        expect(ledger.orders.get("WH/MO/00012")?.good).toBe(7);
+        expect(host.stats().seq_gaps).toBeGreaterThanOrEqual(1);
+        expect(edge.counts.births).toBeGreaterThanOrEqual(2);
+        await sleep(300);
+        expect(sink.sum("production.reported", "qty_good")).toBe(7);
+      } finally {
+        await edge.stop();
+        await host.stop();
+      }
+    });
+
+    it("host restart with no retained BIRTH: data from an unknown node asks for a Rebirth and continues", async () => {
+      const { edge, sim, options } = setup();
+      const sink = new MemorySink();
+      const first = new SparkplugSource(options);
+      await first.start(sink);
+      await edge.start();
+      let second: SparkplugSource | undefined;
+      try {
+        await sim.startOrder(MACHINE, "WH/MO/00013", "Pressing");
+        await sim.setState(MACHINE, "running");
+        await sim.produce(MACHINE, 2);
+        await sink.waitFor(() => sink.sum("production.reported", "qty_good") === 2, 10_000, "2 parts");
+        await first.stop();
+        await sim.produce(MACHINE, 3); // made while the host is away
+        const restarted = new MemorySink(sink.state);
+        second = new SparkplugSource(options);
+        await second.start(restarted);
+        const rebirthsBefore = edge.counts.rebirth_commands;
+        await sim.produce(MACHINE, 1); // DDATA from a node this host never saw born
+        await restarted.waitFor(() => restarted.sum("production.reported", "qty_good") === 4, 10_000, "4 parts");
+        expect(edge.counts.rebirth_commands).toBe(rebirthsBefore + 1);
+        expect(second.stats().unborn_data).toBeGreaterThanOrEqual(1);
+        expect(restarted.ofType("workorder.started")).toHaveLength(0);
+      } finally {
+        await edge.stop();
+        await second?.stop();
+      }
+    });
+
+    it("an unknown alias asks for a Rebirth; a malformed payload reaches the sink as raw bytes with the reason", async () => {
+      const { edge, options } = setup();
+      const sink = new MemorySink();
+      const host = new SparkplugSource(options);
+      await host.start(sink);
+      await edge.start();
+      try {
+        await sleep(200);
+        await edge.unknownAlias();
+        await expect.poll(() => edge.counts.rebirth_commands, { timeout: 5_000 }).toBe(1);
+        expect(host.stats().unknown_aliases).toBe(1);
+        await edge.malformed();
+        await sink.waitFor(() => sink.raw.length === 1, 5_000, "raw intake");
+        expect(sink.raw[0]?.origin).toMatch(/^spBv1\.0\/Plant\d+\/DDATA\/Line1\/Press03 \(not a Sparkplug B payload/);
+        expect(host.stats().malformed).toBe(1);
+      } finally {
+        await edge.stop();
+        await host.stop();
+      }
+    });
+
+    it("announces itself as primary host: retained STATE online, offline after stop, and an NDEATH will takes the node offline", async () => {
+      const { edge, options } = setup();
+      const watcher = await mqtt.connectAsync(broker.url, { clientId: `watch-${brokerName}-${n}` });
+      const states: { online: boolean; timestamp: number }[] = [];
+      watcher.on("message", (_t, p) => states.push(JSON.parse(p.toString())));
+      const host = new SparkplugSource(options);
+      await host.start(new MemorySink());
+      try {
+        await watcher.subscribeAsync(`spBv1.0/STATE/${options.hostId}`, { qos: 1 });
+        await expect.poll(() => states.at(-1)?.online, { timeout: 5_000 }).toBe(true);
+        expect(typeof states.at(-1)?.timestamp).toBe("number");
+        await edge.start();
+        await sleep(200);
+        await edge.kill();
+        await expect.poll(() => host.stats().deaths, { timeout: 5_000 }).toBe(1);
+      } finally {
+        await host.stop();
+        await expect.poll(() => states.at(-1)?.online, { timeout: 5_000 }).toBe(false);
+        await watcher.endAsync();
+      }
+    });
+
+    // A fresh host knows no node until a BIRTH: `publish` first makes sure the
+    // current host has one (data → Rebirth → BIRTH), then raises `Completed`
+    // with the marker as the order, which the trigger rule turns into an event.
+    let contractRig: ReturnType<typeof setup> | undefined;
+    let contractHost: SparkplugSource | undefined;
+    sourceContract(
+      `SparkplugSource (${brokerName})`,
+      async () => {
+        if (!contractRig) {
+          contractRig = setup();
+          await contractRig.edge.start();
+        }
+        contractHost = new SparkplugSource({ ...contractRig.options, rebirthHoldMs: 200 });
+        return contractHost;
+      },
+      async (marker) => {
+        const { line } = contractRig as ReturnType<typeof setup>;
+        const host = contractHost as SparkplugSource;
+        for (let poke = 0; (host.stats().births ?? 0) < 2; poke++) {
+          if (poke > 100) throw new Error("the edge node never answered the Rebirth");
+          line.set(MACHINE, "ReasonCode", `sync-${poke}`);
+          await sleep(100);
+        }
+        const received = host.stats().received ?? 0;
+        line.set(MACHINE, "Completed", false);
+        line.set(MACHINE, "CurrentOrder", marker);
+        line.set(MACHINE, "Completed", true);
+        // Published means on the host's side of the wire (QoS 0 has no redelivery to wait for).
+        await expect.poll(() => host.stats().received, { timeout: 5_000 }).toBeGreaterThanOrEqual(received + 3);
+      },
+    );
+    afterAll(async () => {
+      await contractRig?.edge.stop();
+    });
+  });
+}
