@@ -60,6 +60,11 @@ program
       if (stopping) return;
       stopping = true;
       log.info({ signal }, "stopping: draining in-flight work");
+      // Whatever hangs, the process ends: what is not committed is redelivered by the broker.
+      setTimeout(() => {
+        log.error("graceful stop took longer than 30 s: exiting");
+        process.exit(1);
+      }, 30_000).unref();
       try {
         await sidecar?.stop();
         process.exit(0);

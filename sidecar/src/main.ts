@@ -135,6 +135,7 @@ export class Sidecar {
   #stopped = false;
   #reloading: Promise<void> | undefined;
   #lastHeartbeatOk = 0;
+  #heartbeatInFlight = false;
 
   private constructor(opts: SidecarOptions) {
     this.#opts = opts;
@@ -214,6 +215,7 @@ export class Sidecar {
         this.metrics.eventsIn.inc({ kind });
         if (kind === "rejected") this.metrics.rejected.inc();
       },
+      onDuplicates: (n) => this.metrics.duplicatesIn.inc(n),
     });
     this.delivery = new Delivery({
       spool: this.spool,
@@ -324,13 +326,17 @@ export class Sidecar {
 
   /** Reports to Odoo; a new revision there triggers a hot reload. */
   async heartbeat(): Promise<void> {
-    if (this.#stopped) return;
+    // One at a time: a slow Odoo must not collect a pile of waiting heartbeats.
+    if (this.#stopped || this.#heartbeatInFlight) return;
+    this.#heartbeatInFlight = true;
     try {
       const reply = await this.odoo.heartbeat(this.config.code, this.stats());
       this.#lastHeartbeatOk = Date.now();
       if (reply.revision !== this.config.revision) await this.reload();
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, "heartbeat failed");
+    } finally {
+      this.#heartbeatInFlight = false;
     }
   }
 

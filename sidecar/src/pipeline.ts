@@ -21,6 +21,8 @@ export interface PipelineOptions {
   config: SidecarConfig;
   /** Called for every item spooled (metrics). */
   onItem?: (kind: "event" | "rejected", item: IngestItem) => void;
+  /** Items the spool already held under the same (source, id): a resend or a redelivery. */
+  onDuplicates?: (count: number) => void;
 }
 
 export class Pipeline implements SourceSink {
@@ -31,6 +33,7 @@ export class Pipeline implements SourceSink {
   #workcenterOf: (source: string) => string;
   readonly counters: PipelineCounters = { events: 0, rejected: 0, duplicates: 0 };
   readonly #onItem: PipelineOptions["onItem"];
+  readonly #onDuplicates: PipelineOptions["onDuplicates"];
 
   constructor(opts: PipelineOptions) {
     this.#spool = opts.spool;
@@ -39,6 +42,7 @@ export class Pipeline implements SourceSink {
     this.#config = opts.config;
     this.#workcenterOf = workcenterResolver(opts.config.sources);
     this.#onItem = opts.onItem;
+    this.#onDuplicates = opts.onDuplicates;
   }
 
   /** Hot reload: new mappings apply to what arrives from now on. */
@@ -92,6 +96,7 @@ export class Pipeline implements SourceSink {
     const records = items.map((i) => this.toRecord(i));
     const result = await this.#spool.append(records, state);
     this.counters.duplicates += result.duplicates;
+    if (result.duplicates > 0) this.#onDuplicates?.(result.duplicates);
   }
 
   loadState(prefix: string): Promise<Record<string, unknown>> {

@@ -16,6 +16,11 @@ export class SidecarMetrics {
     labelNames: ["status"],
     registers: [this.registry],
   });
+  readonly duplicatesIn = new Counter({
+    name: "sidecar_duplicates_in_total",
+    help: "Input the spool already held under the same (source, id): resends and redeliveries, not sent again",
+    registers: [this.registry],
+  });
   readonly rejected = new Counter({
     name: "sidecar_events_rejected_total",
     help: "Input that failed validation and goes to Odoo as rejected",

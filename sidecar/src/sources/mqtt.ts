@@ -159,7 +159,9 @@ export class MqttSource implements Source {
     };
 
     client.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void) => {
-      if (this.#stopping || !this.#sink) return; // held: no ack, redelivered to the next session
+      // Stopping: no ack, so the broker redelivers it to the next session. The
+      // error lets MQTT.js go on parsing (and ignoring) what is already buffered.
+      if (this.#stopping || !this.#sink) return callback(new Error("source stopping"));
       this.#counts.received++;
       const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
       const intake: Intake = { kind: "raw", payload, origin: packet.topic, receivedAt: new Date() };
@@ -185,7 +187,7 @@ export class MqttSource implements Source {
       if (this.#inFlight.size < (this.#opts.maxInFlight ?? 1_000)) callback();
       else {
         this.#counts.paused++;
-        this.#slotWaiters.push(() => callback());
+        this.#slotWaiters.push(() => (this.#stopping ? callback(new Error("source stopping")) : callback()));
       }
     };
   }
@@ -196,10 +198,16 @@ export class MqttSource implements Source {
     this.#stopping = true;
     // Commits under way finish and their PUBACKs go out before we disconnect.
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+    this.#releaseSlotWaiters();
     await new Promise((r) => setImmediate(r));
-    await client.endAsync(false);
+    // A clean DISCONNECT; if the broker does not let us finish in time, cut the connection.
+    const ended = client.endAsync(false);
+    const timedOut = await Promise.race([
+      ended.then(() => false),
+      new Promise<boolean>((r) => setTimeout(() => r(true), 5_000).unref()),
+    ]);
+    if (timedOut) await new Promise<void>((r) => client.end(true, {}, () => r()));
     this.#client = undefined;
-    this.#slotWaiters = [];
   }
 
   /**
@@ -210,8 +218,15 @@ export class MqttSource implements Source {
     const client = this.#client;
     this.#stopping = true;
     this.#client = undefined;
-    this.#slotWaiters = [];
+    this.#releaseSlotWaiters();
     if (client) await new Promise<void>((r) => client.end(true, {}, () => r()));
+  }
+
+  /** Packets waiting for an in-flight slot go on without an ack (redelivered later). */
+  #releaseSlotWaiters(): void {
+    const waiting = this.#slotWaiters;
+    this.#slotWaiters = [];
+    for (const w of waiting) w();
   }
 
   get connected(): boolean {

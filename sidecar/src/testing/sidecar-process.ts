@@ -37,7 +37,18 @@ export function spawnSidecar(opts: {
     child.once("exit", (code, signal) => r(code ?? (signal ? -1 : null))),
   );
   const base = `http://127.0.0.1:${opts.metricsPort ?? opts.env.METRICS_PORT}`;
-  const metrics = async () => (await fetch(`${base}/metrics`)).text();
+  // A keep-alive connection the server just closed fails once: try again.
+  const get = async (path: string): Promise<Response> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fetch(`${base}${path}`, { signal: AbortSignal.timeout(10_000) });
+      } catch (err) {
+        if (attempt >= 2) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  };
+  const metrics = async () => (await get("/metrics")).text();
   return {
     child,
     output: () => out,
@@ -73,6 +84,6 @@ export function spawnSidecar(opts: {
       const line = text.split("\n").find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ""} `));
       return line ? Number(line.split(" ").pop()) : Number.NaN;
     },
-    health: async () => (await (await fetch(`${base}/healthz`)).json()) as Record<string, unknown>,
+    health: async () => (await (await get("/healthz")).json()) as Record<string, unknown>,
   };
 }
