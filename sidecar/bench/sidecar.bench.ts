@@ -258,7 +258,12 @@ const bench: Benchmark = {
   async run(ctx) {
     const figures: Figure[] = [];
     for (const part of [ingestRate, backlogRss, endToEndLatency]) {
-      const broker = await startMosquitto({ maxQueuedMessages: 3_000_000 });
+      // A window of 1,000 unacked messages per client (devstack's default is 100): with
+      // PUBACK after commit, the window bounds how many messages one group commit can take.
+      const broker = await startMosquitto({
+        maxQueuedMessages: 3_000_000,
+        extraConfig: ["max_inflight_messages 1000"],
+      });
       try {
         figures.push(...(await part(ctx, broker)));
       } finally {
