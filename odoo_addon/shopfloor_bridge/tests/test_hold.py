@@ -113,3 +113,26 @@ class TestQualityHold(ShopfloorCase):
         })
         self.assertEqual(self.env["shopfloor.hold"].search_count([("hold_ref", "=", "H-C1")]), 1)
         self.assertEqual(self.env["shopfloor.hold"].with_user(outsider).search_count([("hold_ref", "=", "H-C1")]), 0)
+
+    def test_failed_check_holds_start_and_reports_of_that_order_only(self):
+        self.ingest(
+            self.make_event(
+                "quality.result",
+                {"order": self.mo1.name, "characteristic": "hardness", "pass": False, "value": 31, "low": 40},
+                time=self.at(1),
+            )
+        )
+        results = self.ingest(
+            self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(2)),
+            self.make_event("production.reported", {"order": self.mo1.name, "qty_good": 5}, time=self.at(3)),
+            self.make_event("workorder.started", {"order": self.mo2.name, "operation": "Cutting"}, time=self.at(4)),
+        )
+        self.assertEqual([r["status"] for r in results], ["pending", "pending", "applied"], results)
+        self.assertIn("hardness = 31", results[0]["error"])
+        self.assertFalse(self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting")))
+        self.assertEqual(self.mo1.qty_producing, 0)
+        self.ingest(self.make_event("quality.released", {"order": self.mo1.name}, time=self.at(5)))
+        self.env["shopfloor.event"]._cron_retry()
+        [log] = self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting"))
+        self.assertEqual(log.date_start, self.at(2), "applied late, still at the floor's time")
+        self.assertEqual(self.mo1.qty_producing, 5)
