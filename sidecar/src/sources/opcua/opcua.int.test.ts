@@ -11,6 +11,7 @@ import { SimOpcuaServer } from "../../../simulator/opcua-server.ts";
 import { lineRules } from "../../../simulator/rules.ts";
 import { Simulation, sleep } from "../../../simulator/simulation.ts";
 import type { MappingRule } from "../../core/contract.ts";
+import { sourceContract } from "../source.contract.ts";
 import { trustServerCertificate } from "./pki.ts";
 import { OpcUaSource, type OpcUaSourceOptions } from "./source.ts";
 
@@ -294,4 +295,30 @@ describe("OPC UA source against the simulator's server", () => {
       await server.stop();
     }
   });
+});
+
+describe("OPC UA source: the shared Source contract", () => {
+  let contract: Awaited<ReturnType<typeof rig>> | undefined;
+  let current: OpcUaSource | undefined;
+  afterAll(async () => {
+    await contract?.server.stop();
+  });
+  sourceContract(
+    "OpcUaSource (simulator server)",
+    async () => {
+      contract ??= await rig("contract");
+      current = new OpcUaSource(sourceOptions(contract.server.endpoint, join(dir, "contract-client-pki"), rules()));
+      return current;
+    },
+    async (marker) => {
+      const { line } = contract as Awaited<ReturnType<typeof rig>>;
+      const source = current as OpcUaSource;
+      const changes = source.stats().changes ?? 0;
+      // The marker travels as the order of a workorder.completed (trigger rule).
+      line.set(MACHINE, "Completed", false);
+      line.set(MACHINE, "CurrentOrder", marker);
+      line.set(MACHINE, "Completed", true);
+      await expect.poll(() => source.stats().changes, { timeout: 5_000 }).toBeGreaterThanOrEqual(changes + 3);
+    },
+  );
 });
