@@ -25,7 +25,10 @@ def raise_hold(ctx, production, workorder, workcenter, reason, reason_code=None,
 
 def apply(ctx):
     production = ctx.production(required=False)
-    workorder = ctx.workorder(production, required=False) if production and ctx.text("operation") else None
+    # A finished operation can still be held: its output is what failed.
+    workorder = (
+        ctx.workorder(production, required=False, include_done=True) if production and ctx.text("operation") else None
+    )
     workcenter = None if production else ctx.workcenter(required=True)
     reason_code = ctx.text("reason_code")
     reason = ctx.text("reason") or (f"Held by the floor ({reason_code})" if reason_code else "Held by the floor")

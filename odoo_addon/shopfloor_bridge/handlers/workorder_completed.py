@@ -8,7 +8,7 @@ event time after Odoo's own mark-done ran.
 
 from odoo.tools import float_is_zero, float_round
 
-from ..exceptions import PermanentError
+from ..exceptions import OnHold, PermanentError
 from . import timelog
 from .moves import compact_move_lines
 from .resolve import run_odoo
@@ -93,5 +93,8 @@ def apply(ctx):
     nothing_produced = float_is_zero(production.qty_producing, precision_rounding=production.product_uom_id.rounding)
     # With no good quantity Odoo would produce the full quantity on mark-done: leave that to a person.
     if not others_open and production.company_id.shopfloor_close_mo_on_last_wo and not nothing_produced:
+        holds = ctx.env["shopfloor.hold"]._active_for_productions(production)
+        if holds:  # e.g. a hold on an earlier WO of this order: closing waits for its release
+            raise OnHold(holds._blocking_message("mark the manufacturing order done"))
         produced.append(mark_production_done(ctx, production))
     return produced

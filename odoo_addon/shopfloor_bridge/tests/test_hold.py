@@ -136,3 +136,16 @@ class TestQualityHold(ShopfloorCase):
         [log] = self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting"))
         self.assertEqual(log.date_start, self.at(2), "applied late, still at the floor's time")
         self.assertEqual(self.mo1.qty_producing, 5)
+
+    def test_hold_on_an_earlier_workorder_makes_the_closing_completion_wait(self):
+        data = {"order": self.mo1.name, "qty_good": 100}
+        self.ingest(self.make_event("workorder.completed", {**data, "operation": "Cutting"}, time=self.at(1)))
+        self.hold(minutes=2, order=self.mo1.name, operation="Cutting", hold_id="H-CUT")
+        result, event = self.complete(self.mo1, "Assembly", 3)
+        self.assertEqual(result["status"], "pending")
+        self.assertEqual(event.error_class, "hold")
+        self.assertNotEqual(self.workorder_of(self.mo1, "Assembly").state, "done")
+        self.ingest(self.make_event("quality.released", {"order": self.mo1.name, "hold_id": "H-CUT"}, time=self.at(4)))
+        self.env["shopfloor.event"]._cron_retry()
+        self.assertEqual(event.state, "applied")
+        self.assertEqual((self.mo1.state, self.mo1.date_finished), ("done", self.at(3)))
