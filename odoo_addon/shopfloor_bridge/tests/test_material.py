@@ -77,3 +77,11 @@ class TestMaterialConsumed(ShopfloorCase):
         )
         self.assertEqual(result["status"], "rejected")
         self.assertIn("material", result["error"])
+
+    def test_duplicate_consumption_counts_once(self):
+        event = self.make_event("material.consumed", {"order": self.mo1.name, "material": "M8", "qty": 9}, time=self.at(1))
+        self.ingest(event)
+        [again] = self.ingest(event)
+        self.assertEqual(again["status"], "duplicate")
+        bolts = self.mo1.move_raw_ids.filtered(lambda m: m.product_id == self.product_bolt)
+        self.assertEqual(bolts.quantity, 9)

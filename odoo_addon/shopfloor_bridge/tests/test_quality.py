@@ -65,3 +65,19 @@ class TestQualityEvents(ShopfloorCase):
         )
         self.assertEqual([r["status"] for r in results], ["rejected"] * 3, results)
         self.assertFalse(self.env["shopfloor.quality.result"].search([]))
+
+    def test_duplicate_result_is_stored_once(self):
+        event = self.make_event("quality.result", {"order": self.mo1.name, "characteristic": "x", "pass": False}, time=self.at(1))
+        self.ingest(event)
+        [again] = self.ingest(event)
+        self.assertEqual(again["status"], "duplicate")
+        self.assertEqual(self.env["shopfloor.quality.result"].search_count([("characteristic", "=", "x")]), 1)
+        self.assertEqual(self.env["shopfloor.hold"].search_count([("production_id", "=", self.mo1.id)]), 1)
+
+    def test_result_for_an_unknown_order_waits(self):
+        result, event = self.ingest_one(
+            self.make_event("quality.result", {"order": "WH/MO/QA-LATER", "characteristic": "x", "pass": True}, time=self.at(1))
+        )
+        self.assertEqual(result["status"], "pending")
+        self.assertIn("WH/MO/QA-LATER", event.error_message)
+        self.assertFalse(self.env["shopfloor.quality.result"].search([]))
