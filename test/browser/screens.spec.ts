@@ -241,3 +241,35 @@ test("screens fit a tablet: the DLQ stacks its detail under the list", async ({ 
   await expect(page.locator(".o_sfb_tile").first()).toBeVisible();
   await page.screenshot({ path: shot("dashboard_tablet"), fullPage: true });
 });
+
+test("test mapping: a sample payload is validated and resolved on the connection, nothing applied", async ({
+  page,
+}) => {
+  const errors = watchConsole(page);
+  const admin = rpc();
+  const [connection] = (await admin.execute("shopfloor.connection", "search_read", [
+    [["code", "=", "plant1-mqtt"]],
+    ["id"],
+  ])) as { id: number }[];
+  const before = (await admin.execute("shopfloor.event", "search_count", [[]])) as number;
+  await login(page, "admin", "admin");
+  await page.goto(`${odooUrl()}/odoo/action-shopfloor_bridge.shopfloor_connection_action/${connection?.id}`);
+  await page.getByRole("button", { name: "Test mapping" }).click();
+  const dialog = page.locator(".modal-dialog");
+  await expect(dialog).toBeVisible();
+  const payload = JSON.stringify({
+    source: "plant1/line1/press-01",
+    type: "downtime.started",
+    time: new Date().toISOString(),
+    data: { reason_code: "MAT" },
+  });
+  const editor = dialog.locator('div[name="payload"] textarea');
+  await editor.fill(payload);
+  await dialog.getByRole("button", { name: "Run test" }).click();
+  await expect(dialog.locator('div[name="outcome"]')).toContainText("Applying would succeed", { timeout: 15_000 });
+  await expect(dialog.locator('div[name="workcenter_id"]')).toContainText("L1 Press 01");
+  await expect(dialog.locator('div[name="produced"]')).toContainText("mrp.workcenter.productivity");
+  await page.screenshot({ path: shot("mapping_test"), fullPage: true });
+  expect((await admin.execute("shopfloor.event", "search_count", [[]])) as number).toBe(before);
+  expect(errors).toEqual([]);
+});

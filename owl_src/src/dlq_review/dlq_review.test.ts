@@ -238,3 +238,20 @@ test("a bus ping reloads the page of rows and the counts", async () => {
   await settle();
   expect(orm.callsTo("dlq_summary").length).toBe(before + 1);
 });
+
+test("changing a filter reloads from offset 0 with that filter in the domain", async () => {
+  const orm = server();
+  const { fixture } = await mountComponent(DlqReview, orm, {});
+  const select = fixture.querySelector(".o_sfb_f_error") as HTMLSelectElement;
+  select.value = "UnknownOrder";
+  select.dispatchEvent(new Event("change"));
+  await settle();
+  const last = orm.callsTo("web_search_read").at(-1);
+  expect(last?.kwargs.offset).toBe(0);
+  expect(last?.kwargs.domain).toContainEqual(["error_class", "=", "UnknownOrder"]);
+  const connection = fixture.querySelector(".o_sfb_f_connection") as HTMLSelectElement;
+  connection.value = "9";
+  connection.dispatchEvent(new Event("change"));
+  await settle();
+  expect(orm.callsTo("web_search_read").at(-1)?.kwargs.domain).toContainEqual(["connection_id", "=", 9]);
+});

@@ -100,7 +100,7 @@ const CSS = `
 .o_sfb_dlq_table td, .o_sfb_dlq_table th { padding: .3rem .4rem; vertical-align: top; }
 .o_sfb_dlq_table tbody tr { cursor: pointer; border-top: 1px solid #dee2e6; }
 .o_sfb_dlq_table tbody tr.o_sfb_cursor { background: #e7f0ff; box-shadow: inset 3px 0 0 #1f6feb; }
-.o_sfb_dlq_table .o_sfb_msg { max-width: 28ch; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.o_sfb_dlq_table .o_sfb_msg { max-width: 20ch; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .o_sfb_detail { border: 1px solid #ced4da; border-radius: .5rem; padding: .75rem 1rem; background: #fff; position: sticky; top: 0; }
 .o_sfb_detail h2 { font-size: 1.05rem; word-break: break-all; }
 .o_sfb_traceback { font-size: .75rem; max-height: 20vh; overflow: auto; background: #f8f9fa; padding: .5rem; }
@@ -128,35 +128,35 @@ export class DlqReview extends Component {
           <input type="search" class="form-control form-control-sm o_sfb_search" t-model="draft.search" t-att-placeholder="labels.searchHint"/>
         </label>
         <label><t t-esc="labels.connection"/>
-          <select class="form-select form-select-sm o_sfb_f_connection" t-model.number="draft.connectionId" t-on-change="() => this.applyFilters()">
+          <select class="form-select form-select-sm o_sfb_f_connection" t-model.number="draft.connectionId" t-on-change="() => this.onFilterChange()">
             <option value="0" t-esc="labels.all"/>
             <option t-foreach="state.connections" t-as="c" t-key="c.id" t-att-value="c.id" t-esc="c.display_name"/>
           </select>
         </label>
         <label><t t-esc="labels.type"/>
-          <select class="form-select form-select-sm o_sfb_f_type" t-model="draft.eventType" t-on-change="() => this.applyFilters()">
+          <select class="form-select form-select-sm o_sfb_f_type" t-model="draft.eventType" t-on-change="() => this.onFilterChange()">
             <option value="" t-esc="labels.all"/>
             <option t-foreach="state.summary ? state.summary.types : []" t-as="ty" t-key="ty" t-att-value="ty" t-esc="ty"/>
           </select>
         </label>
         <label><t t-esc="labels.errorClass"/>
-          <select class="form-select form-select-sm o_sfb_f_error" t-model="draft.errorClass" t-on-change="() => this.applyFilters()">
+          <select class="form-select form-select-sm o_sfb_f_error" t-model="draft.errorClass" t-on-change="() => this.onFilterChange()">
             <option value="" t-esc="labels.all"/>
             <option t-foreach="state.summary ? state.summary.error_classes : []" t-as="ec" t-key="ec.error_class"
                     t-att-value="ec.error_class" t-esc="ec.error_class + ' (' + ec.count + ')'"/>
           </select>
         </label>
         <label><t t-esc="labels.workcenter"/>
-          <select class="form-select form-select-sm o_sfb_f_workcenter" t-model.number="draft.workcenterId" t-on-change="() => this.applyFilters()">
+          <select class="form-select form-select-sm o_sfb_f_workcenter" t-model.number="draft.workcenterId" t-on-change="() => this.onFilterChange()">
             <option value="0" t-esc="labels.all"/>
             <option t-foreach="state.workcenters" t-as="w" t-key="w.id" t-att-value="w.id" t-esc="w.display_name"/>
           </select>
         </label>
         <label><t t-esc="labels.from"/>
-          <input type="datetime-local" class="form-control form-control-sm o_sfb_f_from" t-model="draft.timeFrom" t-on-change="() => this.applyFilters()"/>
+          <input type="datetime-local" class="form-control form-control-sm o_sfb_f_from" t-model="draft.timeFrom" t-on-change="() => this.onFilterChange()"/>
         </label>
         <label><t t-esc="labels.to"/>
-          <input type="datetime-local" class="form-control form-control-sm o_sfb_f_to" t-model="draft.timeTo" t-on-change="() => this.applyFilters()"/>
+          <input type="datetime-local" class="form-control form-control-sm o_sfb_f_to" t-model="draft.timeTo" t-on-change="() => this.onFilterChange()"/>
         </label>
         <button type="submit" class="btn btn-primary btn-sm" t-esc="labels.apply"/>
       </form>
@@ -407,6 +407,11 @@ export class DlqReview extends Component {
     } finally {
       this.state.loading = false;
     }
+  }
+
+  /** t-model updates the draft in its own change listener: apply after all of them ran. */
+  onFilterChange(): Promise<void> {
+    return Promise.resolve().then(() => this.applyFilters());
   }
 
   applyFilters(): Promise<void> {
