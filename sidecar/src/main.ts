@@ -7,6 +7,7 @@ import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import type { IngestItem, SidecarConfig } from "./core/contract.ts";
 import type { Source } from "./core/ports.ts";
 import { Delivery } from "./delivery.ts";
+import { type RunningDispatcher, startDispatcher } from "./floor/dispatcher.ts";
 import { OdooAuthError, OdooFault, XmlRpcOdooClient } from "./odoo/xmlrpc-client.ts";
 import type { Logger } from "./ops/log.ts";
 import { SidecarMetrics, startOpsServer } from "./ops/metrics.ts";
@@ -127,6 +128,8 @@ export class Sidecar {
   pipeline!: Pipeline;
   delivery!: Delivery;
   source: Source | undefined;
+  /** Planning push-back (Odoo → floor); only while the connection has floor targets. */
+  dispatcher: RunningDispatcher | undefined;
   metricsPort = 0;
   readonly #opts: SidecarOptions;
   readonly #log: Logger;
@@ -136,6 +139,7 @@ export class Sidecar {
   #reloading: Promise<void> | undefined;
   #lastHeartbeatOk = 0;
   #heartbeatInFlight = false;
+  #rateMark = { at: Date.now(), taken: 0, delivered: 0 };
 
   private constructor(opts: SidecarOptions) {
     this.#opts = opts;
@@ -234,6 +238,7 @@ export class Sidecar {
       },
     });
     this.delivery.start();
+    this.#startDispatcher();
     await this.#startSource();
     if (boot.metricsPort > 0) {
       this.#ops = await startOpsServer(
@@ -278,6 +283,17 @@ export class Sidecar {
     this.#log.info({ source: source.name }, "source started");
   }
 
+  #startDispatcher(): void {
+    const dispatch = this.config.dispatch;
+    if (!dispatch || dispatch.targets.length === 0 || dispatch.poll_interval_ms <= 0) return;
+    this.dispatcher = startDispatcher({
+      odoo: this.odoo,
+      config: this.config,
+      spoolDir: this.#opts.boot.spoolDir,
+      log: this.#log,
+    });
+  }
+
   #refreshGauges(): void {
     const depth = this.spool.depth;
     this.metrics.spoolDepth.set(depth.queued);
@@ -308,7 +324,16 @@ export class Sidecar {
   stats(): Record<string, number | string> {
     const depth = this.spool.depth;
     const c = this.pipeline.counters;
+    const now = Date.now();
+    const taken = c.events + c.rejected;
+    const delivered = this.delivery.counters.delivered;
+    const seconds = Math.max(0.001, (now - this.#rateMark.at) / 1000);
+    const rateIn = Math.round(((taken - this.#rateMark.taken) / seconds) * 10) / 10;
+    const rateApplied = Math.round(((delivered - this.#rateMark.delivered) / seconds) * 10) / 10;
+    this.#rateMark = { at: now, taken, delivered };
     return {
+      rate_in: rateIn,
+      rate_applied: rateApplied,
       version: SIDECAR_VERSION,
       spool_depth: depth.queued,
       spool_bytes: depth.queuedBytes,
@@ -352,6 +377,9 @@ export class Sidecar {
       this.config = fresh;
       this.pipeline.setConfig(fresh);
       this.delivery.configure(fresh.batch.size, fresh.batch.wait_ms);
+      await this.dispatcher?.stop();
+      this.dispatcher = undefined;
+      if (!this.#stopped) this.#startDispatcher();
       this.metrics.configRevision.set(fresh.revision);
       if (!this.#stopped) await this.#startSource();
       this.#log.info({ from: previous, to: fresh.revision }, "configuration reloaded");
@@ -369,6 +397,7 @@ export class Sidecar {
     await this.#reloading?.catch(() => {});
     await this.source?.stop();
     await this.delivery?.stop();
+    await this.dispatcher?.stop();
     await this.#ops?.close();
     await this.spool.close();
     this.#log.info("sidecar stopped");

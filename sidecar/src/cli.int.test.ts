@@ -1,0 +1,87 @@
+// The CLI as a person runs it: exit codes, spool inspection, simulate.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { spoolPath } from "./main.ts";
+import { event, rejectedRecord } from "./spool/spool.contract.ts";
+import { SqliteSpool } from "./spool/sqlite-spool.ts";
+import { SIDECAR_BIN } from "./testing/sidecar-process.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "sfb-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [SIDECAR_BIN, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const complete = {
+  ODOO_URL: "http://127.0.0.1:1",
+  ODOO_DB: "db",
+  ODOO_USER: "u",
+  ODOO_API_KEY: "k",
+  SHOPFLOOR_CONNECTION: "line1",
+  SHOPFLOOR_SPOOL_DIR: dir,
+};
+
+describe("shopfloor-sidecar CLI", () => {
+  it("exits 2 naming the key when the configuration is missing or bad", () => {
+    const missing = cli(["run"], { ...complete, ODOO_API_KEY: "" });
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/bad configuration: ODOO_API_KEY: is required/);
+    const bad = cli(["run"], { ...complete, METRICS_PORT: "nine" });
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/METRICS_PORT/);
+    const file = join(dir, "sidecar.env");
+    writeFileSync(file, "ODOO_URL=not-a-url\n");
+    const fromFile = cli(["--config", file, "run"], complete);
+    expect(fromFile.code).toBe(2);
+    expect(fromFile.err).toMatch(/ODOO_URL: "not-a-url" is not a URL/);
+  });
+
+  it("exits 2 when the spool directory holds no spool", () => {
+    const r = cli(["spool", "stats"], { SHOPFLOOR_SPOOL_DIR: join(dir, "nothing") });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/SHOPFLOOR_SPOOL_DIR: no spool/);
+  });
+
+  it("spool stats and spool list show the backlog and delivered items", async () => {
+    const spool = new SqliteSpool({ path: spoolPath(dir) });
+    await spool.append([event(1), event(2), rejectedRecord(1)]);
+    const [first] = await spool.queued(1);
+    await spool.markDelivered([{ seq: first?.seq as number, status: "applied", odooEventId: 9, error: "" }]);
+    await spool.close();
+
+    const stats = cli(["spool", "stats"], { SHOPFLOOR_SPOOL_DIR: dir });
+    expect(stats.code).toBe(0);
+    expect(JSON.parse(stats.out)).toMatchObject({ queued: 2, delivered: 1, byStatus: { applied: 1 } });
+
+    const queued = cli(["spool", "list", "--state", "queued"], { SHOPFLOOR_SPOOL_DIR: dir });
+    expect(queued.code).toBe(0);
+    const rows = queued.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.id)).toEqual(["ev-2", "rej-1"]);
+    expect(rows[1]).toMatchObject({ type: "(rejected input)", reason: "not JSON", state: "queued" });
+
+    const bad = cli(["spool", "list", "--state", "lost"], { SHOPFLOOR_SPOOL_DIR: dir });
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/must be one of queued, delivered/);
+  });
+
+  it.skipIf(existsSync(new URL("../simulator/cli.ts", import.meta.url)))(
+    "simulate exits 1 with a clear message while the simulator is absent",
+    () => {
+      const r = cli(["simulate"]);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/simulator is not installed/);
+    },
+  );
+});
