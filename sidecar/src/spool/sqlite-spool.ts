@@ -13,7 +13,6 @@ import {
   type AppendResult,
   DEFAULT_LIMITS,
   type DeliveryOutcome,
-  itemBytes,
   type ReplayRange,
   SpaceGate,
   type Spool,
@@ -34,6 +33,7 @@ export interface SqliteSpoolOptions extends Partial<SpoolLimits> {
 
 interface PendingAppend {
   records: SpoolRecord[];
+  bodies: string[];
   sizes: number[];
   bytes: number;
   state?: Record<string, unknown>;
@@ -146,14 +146,16 @@ export class SqliteSpool implements Spool {
 
   async append(records: SpoolRecord[], state?: Record<string, unknown>): Promise<AppendResult> {
     if (this.#closed) throw new Error("spool is closed");
-    const sizes = records.map((r) => itemBytes(r.item));
+    // Serialized once: the size counts against capacity and the text is what is stored.
+    const bodies = records.map((r) => JSON.stringify(r.item));
+    const sizes = bodies.map((b) => Buffer.byteLength(b, "utf8"));
     const bytes = sizes.reduce((a, b) => a + b, 0);
     await this.#gate.wait(() => this.#fits(bytes, records.length));
     if (this.#closed) throw new Error("spool is closed");
     this.#reservedBytes += bytes;
     this.#reservedEvents += records.length;
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#pending.push({ records, sizes, bytes, state, resolve, reject });
+      this.#pending.push({ records, bodies, sizes, bytes, state, resolve, reject });
       this.#scheduleFlush();
     });
   }
@@ -191,7 +193,7 @@ export class SqliteSpool implements Spool {
               Math.round(r.timeMs),
               Math.round(r.receivedAt),
               p.sizes[i] as number,
-              JSON.stringify(r.item),
+              p.bodies[i] as string,
             ).changes;
             if (changes > 0) {
               added++;
