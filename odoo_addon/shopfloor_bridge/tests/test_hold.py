@@ -1,5 +1,5 @@
 from odoo import fields
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from .common import ShopfloorCase
 
@@ -149,3 +149,15 @@ class TestQualityHold(ShopfloorCase):
         self.env["shopfloor.event"]._cron_retry()
         self.assertEqual(event.state, "applied")
         self.assertEqual((self.mo1.state, self.mo1.date_finished), ("done", self.at(3)))
+
+    def test_only_managers_release_holds(self):
+        self.hold(order=self.mo1.name, hold_id="H-ACL")
+        hold = self.env["shopfloor.hold"].search([("hold_ref", "=", "H-ACL")])
+        operator = self.env["res.users"].create({
+            "name": "Line operator", "login": "line-operator",
+            "groups_id": [(6, 0, [self.env.ref("mrp.group_mrp_user").id])],
+        })
+        self.assertEqual(hold.with_user(operator).reason, "Held by the floor")
+        with self.assertRaises(AccessError):
+            hold.with_user(operator).action_release()
+        self.assertEqual(hold.state, "active")
