@@ -1,8 +1,14 @@
+import collections
 import logging
+import time
 
-from odoo import models
+from odoo import api, models
 
 _logger = logging.getLogger(__name__)
+
+# Server-side durations (ms) of the refreshes run inside _apply_events, for the
+# benchmark (sidecar/bench/cost.bench.ts). Per worker process, bounded.
+_REFRESH_TIMINGS = collections.deque(maxlen=10000)
 
 
 class ShopfloorEvent(models.Model):
@@ -23,9 +29,22 @@ class ShopfloorEvent(models.Model):
         applied = self.browse([event_id for event_id, (status, _error) in outcomes.items() if status == "applied"])
         productions = applied.production_id | applied.workorder_id.production_id
         if productions:
+            started = time.perf_counter()
             try:
                 with self.env.cr.savepoint():
                     variance_model._refresh_for_productions(productions)
             except Exception:
                 _logger.exception("Cost variance refresh failed for %s", productions.mapped("name"))
+            else:
+                _REFRESH_TIMINGS.append(((time.perf_counter() - started) * 1000.0, len(productions)))
         return outcomes
+
+    @api.model
+    def cost_refresh_timings(self, clear=True):
+        """The refresh durations measured inside ingest since the last call, as
+        ``[[ms, number of MOs], …]`` (this worker process only; for benchmarks)."""
+        self.env["shopfloor.cost.variance"].check_access("read")
+        timings = [list(item) for item in _REFRESH_TIMINGS]
+        if clear:
+            _REFRESH_TIMINGS.clear()
+        return timings

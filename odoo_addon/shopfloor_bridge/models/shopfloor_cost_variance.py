@@ -12,6 +12,7 @@ Every formula is in readme/COST.md; the names of the fields follow it.
 """
 
 from odoo import _, api, fields, models
+from odoo.tools import float_round
 
 REALTIME_PARAM = "shopfloor_bridge.cost_realtime"
 
@@ -121,7 +122,6 @@ class ShopfloorCostVariance(models.Model):
     def _refresh_for_productions(self, productions):
         """Rebuild the variance rows of ``productions`` from their time logs,
         moves and scraps; flag and notify where a threshold is passed."""
-        productions = productions.exists()
         if not productions:
             return self.browse()
         existing = self.sudo().search([("production_id", "in", productions.ids)])
@@ -150,7 +150,7 @@ class ShopfloorCostVariance(models.Model):
         took in milliseconds, measured here in the server (no network in it)."""
         import time
 
-        productions = self.env["mrp.production"].browse(production_ids)
+        productions = self.env["mrp.production"].browse(production_ids).exists()
         started = time.perf_counter()
         self._refresh_for_productions(productions)
         self.env.flush_all()
@@ -238,7 +238,7 @@ class ShopfloorCostVariance(models.Model):
         return reasons
 
     def _apply_thresholds(self):
-        activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
+        activity_type = None
         for row in self:
             reasons = row._threshold_breaches()
             reason_text = "; ".join(reasons)
@@ -247,6 +247,8 @@ class ShopfloorCostVariance(models.Model):
                 row.sudo().write({"flagged": True, "flag_reason": reason_text})
                 production.sudo().shopfloor_cost_flagged = True
                 responsible = production.user_id or self.env.user
+                if activity_type is None:
+                    activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
                 if activity_type:
                     production.sudo().activity_schedule(
                         activity_type_id=activity_type.id,
@@ -289,15 +291,6 @@ class ShopfloorCostVarianceLine(models.Model):
     variance_amount = fields.Monetary("Variance", readonly=True)
 
 
-def _is_setup_log(log, setup_loss):
-    """Setup and teardown time: logs the floor tagged so (setup/teardown
-    events), else any log with Odoo's "Setup and Adjustments" loss."""
-    kind = log.shopfloor_kind if "shopfloor_kind" in log._fields else False
-    if kind:
-        return kind in ("setup", "teardown")
-    return log.loss_id == setup_loss
-
-
 def _write_changed(record, values):
     """Write only what changed: an unchanged refresh costs no UPDATE."""
     changed = {}
@@ -322,12 +315,25 @@ class _ProductionCost:
         self.production = production
         self.env = production.env
         self.currency = production.company_id.currency_id
+        self._setup_loss = None
         self.uom = production.product_uom_id
         self.qty_planned = production.product_qty
         if production.state in ("done", "cancel"):
             self.qty_good = production.qty_produced
         else:
-            self.qty_good = max(production.qty_producing, production.qty_produced)
+            # qty_produced is a non-stored compute over the finished moves;
+            # while the order runs, qty_producing is what the floor reported.
+            self.qty_good = production.qty_producing
+
+    def _is_setup_log(self, log):
+        """Setup and teardown time: logs the floor tagged so (setup/teardown
+        events), else any log with Odoo's "Setup and Adjustments" loss."""
+        kind = log.shopfloor_kind if "shopfloor_kind" in log._fields else False
+        if kind:
+            return kind in ("setup", "teardown")
+        if self._setup_loss is None:
+            self._setup_loss = self.env.ref("mrp.block_reason2", raise_if_not_found=False)
+        return log.loss_id == self._setup_loss
 
     def _round(self, amount):
         return self.currency.round(amount)
@@ -341,8 +347,17 @@ class _ProductionCost:
             return 0.0
         operation = workorder.operation_id
         if operation:
-            return operation._get_duration_expected(
-                self.production.product_id, quantity, self.uom, workorder.workcenter_id
+            # mrp.routing.workcenter._get_duration_expected without its
+            # variant-applicability check (the WO exists, so it applies).
+            product = self.production.product_id
+            workcenter = workorder.workcenter_id
+            quantity = self.uom._compute_quantity(quantity, product.uom_id)
+            cycles = float_round(
+                quantity / workcenter._get_capacity(product), precision_digits=0, rounding_method="UP"
+            )
+            return (
+                workcenter._get_expected_duration(product)
+                + cycles * operation.time_cycle * 100.0 / workcenter.time_efficiency
             )
         # A work order added by hand has no operation: scale its own estimate.
         return workorder.duration_expected * _safe_ratio(quantity, self.qty_planned)
@@ -352,14 +367,13 @@ class _ProductionCost:
         workcenter = workorder.workcenter_id
         rate = workcenter.costs_hour
         logs = workorder.time_ids
-        setup_loss = self.env.ref("mrp.block_reason2", raise_if_not_found=False)
         duration_actual = sum(logs.mapped("duration"))
         running = logs.filtered(lambda log: log.loss_type in RUNNING_LOSS_TYPES)
         labour_minutes = sum(running.mapped("duration"))
         machine_minutes = _union_minutes(
             [(log.date_start, log.date_end) for log in running if log.date_start and log.date_end]
         )
-        setup_actual = sum(logs.filtered(lambda log: _is_setup_log(log, setup_loss)).mapped("duration"))
+        setup_actual = sum(logs.filtered(self._is_setup_log).mapped("duration"))
         duration_planned = self._standard_minutes(workorder, self.qty_planned)
         if workorder.state in ("done", "cancel"):
             qty_good = workorder.qty_produced

@@ -1,0 +1,311 @@
+// Issue 8: what the real-time cost variance costs on the ingest path, against
+// a real Odoo 18 over XML-RPC.
+// - refresh latency: after each event of a realistic sequence on one MO, the
+//   server refreshes that MO's variance and returns how long it took, measured
+//   inside Odoo (shopfloor.cost.variance.refresh_timed), so network and
+//   XML-RPC overhead are not in the figure.
+// - ingest rate with and without the refresh on the apply path, switched by
+//   the ir.config_parameter shopfloor_bridge.cost_realtime; runs alternate
+//   off/on on fresh MOs so drift on this shared machine hits both alike.
+import { startOdoo } from "../devstack/odoo.ts";
+import { XmlRpcOdooClient } from "../src/odoo/xmlrpc-client.ts";
+import type { Benchmark, Figure } from "./harness.ts";
+import { percentile } from "./harness.ts";
+
+const CONNECTION = "bench-cost";
+const PRESS = "bench/line1/press";
+const ASSEMBLY = "bench/line1/assembly";
+
+interface Plant {
+  productId: number;
+  bomId: number;
+}
+
+interface CloudEvent {
+  specversion: "1.0";
+  id: string;
+  source: string;
+  type: string;
+  time: string;
+  connection: string;
+  data: Record<string, unknown>;
+}
+
+class EventClock {
+  #next = Date.parse("2026-11-23T08:00:00Z");
+  #seq = 0;
+  event(type: string, source: string, data: Record<string, unknown>): CloudEvent {
+    this.#next += 1000;
+    this.#seq += 1;
+    return {
+      specversion: "1.0",
+      id: `cost-bench-${process.pid}-${this.#seq}`,
+      source,
+      type,
+      time: new Date(this.#next).toISOString(),
+      connection: CONNECTION,
+      data,
+    };
+  }
+}
+
+async function xmlId(client: XmlRpcOdooClient, module: string, name: string): Promise<number> {
+  const rows = (await client.execute(
+    "ir.model.data",
+    "search_read",
+    [
+      [
+        ["module", "=", module],
+        ["name", "=", name],
+      ],
+    ],
+    { fields: ["res_id"] },
+  )) as { res_id: number }[];
+  const row = rows[0];
+  if (!row) throw new Error(`no xml id ${module}.${name}`);
+  return row.res_id;
+}
+
+async function create(client: XmlRpcOdooClient, model: string, values: Record<string, unknown>): Promise<number> {
+  return (await client.execute(model, "create", [values])) as number;
+}
+
+async function buildPlant(client: XmlRpcOdooClient): Promise<Plant> {
+  const uid = await client.uid();
+  const manager = await xmlId(client, "shopfloor_bridge", "shopfloor_bridge_group_manager");
+  await client.execute("res.users", "write", [[uid], { groups_id: [[4, manager]] }]);
+  const kg = await xmlId(client, "uom", "product_uom_kgm");
+  const press = await create(client, "mrp.workcenter", {
+    name: "Bench Press",
+    code: "B-PRESS",
+    costs_hour: 60,
+    time_start: 10,
+    time_stop: 5,
+  });
+  const assembly = await create(client, "mrp.workcenter", { name: "Bench Assembly", code: "B-ASSY", costs_hour: 40 });
+  const productId = await create(client, "product.product", {
+    name: "Bench Bracket",
+    default_code: "B-FG",
+    standard_price: 12,
+  });
+  const steel = await create(client, "product.product", {
+    name: "Bench Steel",
+    default_code: "B-STEEL",
+    standard_price: 2.5,
+    uom_id: kg,
+    uom_po_id: kg,
+  });
+  const bolt = await create(client, "product.product", {
+    name: "Bench Bolt",
+    default_code: "B-BOLT",
+    standard_price: 0.1,
+  });
+  const [template] = (await client.execute("product.product", "read", [[productId], ["product_tmpl_id"]])) as {
+    product_tmpl_id: [number, string];
+  }[];
+  const bomId = await create(client, "mrp.bom", {
+    product_tmpl_id: template?.product_tmpl_id[0],
+    product_qty: 1,
+    consumption: "flexible",
+    bom_line_ids: [
+      [0, 0, { product_id: steel, product_qty: 0.5, product_uom_id: kg }],
+      [0, 0, { product_id: bolt, product_qty: 4 }],
+    ],
+    operation_ids: [
+      [0, 0, { name: "Cutting", workcenter_id: press, sequence: 10, time_mode: "manual", time_cycle_manual: 1.5 }],
+      [0, 0, { name: "Assembly", workcenter_id: assembly, sequence: 20, time_mode: "manual", time_cycle_manual: 2 }],
+    ],
+  });
+  const connection = await create(client, "shopfloor.connection", {
+    code: CONNECTION,
+    name: "Cost bench",
+    kind: "mqtt",
+  });
+  for (const [source, workcenter] of [
+    [PRESS, press],
+    [ASSEMBLY, assembly],
+  ] as const) {
+    await create(client, "shopfloor.source.map", { connection_id: connection, source, workcenter_id: workcenter });
+  }
+  return { productId, bomId };
+}
+
+async function makeOrders(
+  client: XmlRpcOdooClient,
+  plant: Plant,
+  count: number,
+): Promise<{ id: number; name: string }[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) {
+    ids.push(
+      await create(client, "mrp.production", { product_id: plant.productId, bom_id: plant.bomId, product_qty: 1000 }),
+    );
+  }
+  await client.execute("mrp.production", "action_confirm", [ids]);
+  return (await client.execute("mrp.production", "read", [ids, ["name"]])) as { id: number; name: string }[];
+}
+
+/** A realistic run of one MO: start, counts, consumption, a stop, scrap, pause/resume. */
+function orderEvents(clock: EventClock, order: string, count: number): CloudEvent[] {
+  const cut = { order, operation: "Cutting" };
+  const events = [clock.event("workorder.started", PRESS, cut)];
+  for (let i = 0; events.length < count; i++) {
+    switch (i % 8) {
+      case 3:
+        events.push(clock.event("material.consumed", PRESS, { order, material: "B-STEEL", qty: 2.5, uom: "kg" }));
+        break;
+      case 5:
+        events.push(clock.event("workorder.paused", PRESS, cut));
+        events.push(clock.event("workorder.resumed", PRESS, cut));
+        break;
+      case 7:
+        events.push(clock.event("scrap.reported", PRESS, { order, qty: 1 }));
+        break;
+      default:
+        events.push(clock.event("production.reported", PRESS, { order, qty_good: 5, operation: "Cutting" }));
+    }
+  }
+  return events.slice(0, count);
+}
+
+async function ingestAll(client: XmlRpcOdooClient, events: CloudEvent[], batch: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < events.length; i += batch) {
+    const results = (await client.execute("shopfloor.event", "ingest", [events.slice(i, i + batch)])) as {
+      status: string;
+      error: string;
+    }[];
+    const bad = results.find((r) => r.status !== "applied");
+    if (bad) throw new Error(`an event did not apply: ${bad.status} ${bad.error}`);
+  }
+  return events.length / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+function median(values: number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+}
+
+const bench: Benchmark = {
+  name: "cost",
+  issue: 8,
+  async run(ctx) {
+    const odoo = await startOdoo({ db: `sfb_cost_bench_${process.pid}`, log: ctx.log });
+    try {
+      const client = new XmlRpcOdooClient({ url: odoo.url, db: odoo.db, user: odoo.login, apiKey: odoo.password });
+      const plant = await buildPlant(client);
+      const clock = new EventClock();
+      const setRealtime = (on: boolean) =>
+        client.execute("ir.config_parameter", "set_param", ["shopfloor_bridge.cost_realtime", on ? "1" : "0"]);
+      const figures: Figure[] = [];
+
+      // 1. Refresh latency of one MO after each event: the refresh that ran
+      // inside ingest (warm: the handler just loaded the MO), and the same
+      // refresh from a cold cache in its own call.
+      await setRealtime(true);
+      const [single] = await makeOrders(client, plant, 1);
+      if (!single) throw new Error("no MO");
+      await client.execute("shopfloor.event", "cost_refresh_timings", []);
+      const inIngest: number[] = [];
+      const cold: number[] = [];
+      const sequence = orderEvents(clock, single.name, Math.round(120 * ctx.scale));
+      for (const [i, event] of sequence.entries()) {
+        await ingestAll(client, [event], 1);
+        const timings = (await client.execute("shopfloor.event", "cost_refresh_timings", [])) as [number, number][];
+        if (timings.length !== 1) throw new Error(`expected one refresh inside ingest, got ${timings.length}`);
+        inIngest.push((timings[0] as [number, number])[0]);
+        const timed = (await client.execute("shopfloor.cost.variance", "refresh_timed", [[single.id]])) as {
+          ms: number;
+        };
+        cold.push(timed.ms);
+        ctx.progress("refresh after one event", i + 1, sequence.length);
+      }
+      const warmSorted = [...inIngest].sort((a, b) => a - b);
+      const coldSorted = [...cold].sort((a, b) => a - b);
+      const p50 = percentile(warmSorted, 50);
+      const fixed = (n: number) => Number(n.toFixed(2));
+      ctx.log(
+        `refresh of one MO inside ingest: median ${p50.toFixed(2)} ms, p95 ${percentile(warmSorted, 95).toFixed(2)} ms; ` +
+          `cold cache: median ${percentile(coldSorted, 50).toFixed(2)} ms`,
+      );
+      figures.push({
+        figure: "cost variance refresh of one MO after one event, inside ingest (server-side, median)",
+        value: fixed(p50),
+        unit: "ms",
+        target: { text: "< 20 ms", met: p50 < 20 },
+      });
+      figures.push({
+        figure: "cost variance refresh of one MO after one event, inside ingest (server-side, p95)",
+        value: fixed(percentile(warmSorted, 95)),
+        unit: "ms",
+      });
+      figures.push({
+        figure: "cost variance refresh of one MO, cold cache in its own call (server-side, median)",
+        value: fixed(percentile(coldSorted, 50)),
+        unit: "ms",
+      });
+
+      // 2. Ingest rate with and without the refresh on the apply path, in
+      // alternating off/on runs on fresh MOs. Wall-clock rates on this shared
+      // machine are noisy, so the share of ingest time spent in the refresh
+      // (measured inside Odoo) is reported next to them.
+      for (const batch of [50, 1]) {
+        const perRun = Math.round((batch === 1 ? 60 : 200) * ctx.scale);
+        const orders = 10;
+        const rates: Record<"on" | "off", number[]> = { on: [], off: [] };
+        let refreshMs = 0;
+        let ingestMs = 0;
+        for (const mode of ["off", "on", "off", "on", "off", "on", "off", "on"] as const) {
+          const mos = await makeOrders(client, plant, orders);
+          // Events of the orders interleaved, as a line of machines sends them.
+          const streams = mos.map((mo) => orderEvents(clock, mo.name, Math.ceil(perRun / orders)));
+          const events: CloudEvent[] = [];
+          for (let i = 0; events.length < perRun; i++) {
+            for (const stream of streams) {
+              const event = stream[i];
+              if (event && events.length < perRun) events.push(event);
+            }
+          }
+          await setRealtime(mode === "on");
+          await client.execute("shopfloor.event", "cost_refresh_timings", []);
+          const rate = await ingestAll(client, events, batch);
+          rates[mode].push(rate);
+          if (mode === "on") {
+            const timings = (await client.execute("shopfloor.event", "cost_refresh_timings", [])) as [number, number][];
+            refreshMs += timings.reduce((sum, [ms]) => sum + ms, 0);
+            ingestMs += (events.length / rate) * 1000;
+          }
+          ctx.log(`batch ${batch}, cost ${mode}: ${rate.toFixed(1)} events/s`);
+        }
+        const on = median(rates.on);
+        const off = median(rates.off);
+        const slower = (1 - on / off) * 100;
+        const share = (refreshMs / ingestMs) * 100;
+        figures.push({
+          figure: `ingest events/s, batch ${batch}, with real-time cost (median of 4, wall clock)`,
+          value: Number(on.toFixed(1)),
+          unit: "events/s",
+          baseline: { name: "cost_realtime off", value: Number(off.toFixed(1)) },
+          target: { text: "< 10% slower", met: slower < 10 },
+        });
+        figures.push({
+          figure: `share of ingest time spent refreshing cost, batch ${batch} (server-side)`,
+          value: Number(share.toFixed(1)),
+          unit: "%",
+          target: { text: "< 10%", met: share < 10 },
+        });
+        ctx.log(
+          `batch ${batch}: ${slower.toFixed(1)} % slower by wall clock; refresh = ${share.toFixed(1)} % of ingest time`,
+        );
+      }
+      await setRealtime(true);
+      return figures;
+    } finally {
+      await odoo.destroy();
+    }
+  },
+};
+
+export default bench;
