@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
 import { type OdooServer, startOdoo } from "../../devstack/odoo.ts";
+import { Sidecar } from "../main.ts";
+import { createLogger } from "../ops/log.ts";
 import { type RunningDispatcher, startDispatcher } from "./dispatcher.ts";
 import { type DispatchPlant, makeDispatchPlant, waitFor } from "./testing/dispatch-plant.ts";
 import { readRetained, SparkplugHost } from "./testing/floor-readers.ts";
@@ -110,19 +112,11 @@ describe("planning push-back: Odoo → dispatcher → floor", () => {
     await plant.setPriority(third.id, "1");
     await waitFor(() => line1.value(line1.nodeId(0, "order")) === third.name, 10_000, "urgent MO in slot 0");
     const latencyMs = Date.now() - changedAt;
-    // Poll interval + settle window + the write itself.
-    expect(latencyMs).toBeLessThan(pollIntervalMs + 1_500);
+    // Poll interval + settle window (300 ms) + the write itself, with room for a loaded machine.
+    expect(latencyMs).toBeLessThan(pollIntervalMs + 2_000);
     expect(slotOrders(line1)).toEqual([third.name, first.name, second.name]);
     expect(line1.value(line1.nodeId(0, "priority"))).toBe(1);
     expect(line1.value(line1.nodeId(0, "qty"))).toBe(12);
-    // The version tag is written last: once it shows the new version, every slot does too.
-    const versionChanges = line1.changes(line1.nodeId("version"));
-    const lastVersionAt = versionChanges.at(-1)?.at ?? 0;
-    const lastSlotAt = Math.max(...[0, 1, 2].map((slot) => line1.changes(line1.nodeId(slot, "order")).at(-1)?.at ?? 0));
-    expect(lastVersionAt).toBeGreaterThanOrEqual(lastSlotAt);
-    const json = JSON.parse(String(line1.value(line1.nodeId("json"))));
-    expect(json.queue.map((e: { order: string }) => e.order)).toEqual([third.name, first.name, second.name]);
-
     const acked = await waitFor(
       async () => {
         const rows = await plant.messages([
@@ -137,6 +131,14 @@ describe("planning push-back: Odoo → dispatcher → floor", () => {
       "the OPC UA message acked in Odoo",
     );
     expect(acked.acked_at).toBeTruthy();
+    // The version tag is written last: once it shows the new version, every slot does too.
+    const versionChanges = line1.changes(line1.nodeId("version"));
+    const lastVersionAt = versionChanges.at(-1)?.at ?? 0;
+    const lastSlotAt = Math.max(...[0, 1, 2].map((slot) => line1.changes(line1.nodeId(slot, "order")).at(-1)?.at ?? 0));
+    expect(lastVersionAt).toBeGreaterThanOrEqual(lastSlotAt);
+    const json = JSON.parse(String(line1.value(line1.nodeId("json"))));
+    expect(json.queue.map((e: { order: string }) => e.order)).toEqual([third.name, first.name, second.name]);
+
     expect(line1.value(line1.nodeId("version"))).toBe(acked.version);
   });
 
@@ -230,5 +232,36 @@ describe("planning push-back: Odoo → dispatcher → floor", () => {
     // MO1 and MO3 are urgent now; MO1 starts earlier.
     expect(line1.value(line1.nodeId(0, "order"))).toBe(first.name);
     expect(line1.value(line1.nodeId(1, "order"))).toBe(plant.productions[2]?.name);
+  });
+
+  it("the sidecar's composition root runs the dispatcher for a connection with floor targets", async () => {
+    await running.stop();
+    const [first] = plant.productions as [{ id: number; name: string }];
+    const sidecarSpool = mkdtempSync(join(tmpdir(), "sfb-dispatch-sidecar-"));
+    const sidecar = await Sidecar.start({
+      boot: {
+        odooUrl: odoo.url,
+        odooDb: odoo.db,
+        odooUser: plant.fixture.user,
+        odooApiKey: plant.fixture.password,
+        connection: "disp",
+        spoolDir: sidecarSpool,
+        metricsPort: 0,
+      },
+      log: createLogger("silent"),
+    });
+    try {
+      expect(sidecar.dispatcher).toBeDefined();
+      await plant.setPriority(first.id, "0");
+      // MO3 is the only urgent one now.
+      await waitFor(
+        () => line1.value(line1.nodeId(0, "order")) === plant.productions[2]?.name,
+        10_000,
+        "queue via the sidecar",
+      );
+    } finally {
+      await sidecar.stop();
+      rmSync(sidecarSpool, { recursive: true, force: true });
+    }
   });
 });
