@@ -5,7 +5,7 @@ from .quality_hold import raise_hold
 
 
 def apply(ctx):
-    production = ctx.production(required=False)
+    production = ctx.production(required=False, allow_closed=True)
     workorder = ctx.workorder(production, required=False, include_done=True) if production else production
     characteristic = ctx.text("characteristic", required=True)
     passed = ctx.boolean("pass", required=True)
@@ -32,7 +32,8 @@ def apply(ctx):
     )
     produced = [result]
     company = production.company_id or ctx.company
-    if not passed and company.shopfloor_hold_on_quality_fail and (production or result.workcenter_id):
+    holdable = production.state != "done" if production else bool(result.workcenter_id)
+    if not passed and company.shopfloor_hold_on_quality_fail and holdable:
         measured = f" = {value:g}{(' ' + result.unit) if result.unit else ''}" if value is not None else ""
         limits = f" (limits {low if low is not None else '-'} … {high if high is not None else '-'})" if result.has_limits else ""
         hold = raise_hold(

@@ -91,14 +91,17 @@ class EventContext:
     # ------------------------------------------------------------------ order
 
     def production(self, required=True, allow_closed=False):
-        """The MO the event's data.order names, or an empty recordset when none is given."""
+        """The MO the event's data.order names, or an empty recordset when none is given.
+
+        ``allow_closed``: also a done MO (scrap or inspection after closing); never a cancelled one."""
         if self._production is None:
             reference = self.text("order", required=required)
             self._production = self.env["mrp.production"]
             if reference:
                 self._production = self._find_production(reference)
         production = self._production
-        if production and not allow_closed and production.state in CLOSED_PRODUCTION_STATES:
+        closed = ("cancel",) if allow_closed else CLOSED_PRODUCTION_STATES
+        if production and production.state in closed:
             raise PermanentError(
                 f"Manufacturing order {production.name} is {production.state}: "
                 f"{self.type} cannot be applied to a closed order."

@@ -9,7 +9,7 @@ from .resolve import run_odoo
 
 
 def apply(ctx):
-    production = ctx.production(required=False)
+    production = ctx.production(required=False, allow_closed=True)
     workorder = ctx.workorder(production, required=False, include_done=True) if production else production
     material = ctx.text("material")
     if material:

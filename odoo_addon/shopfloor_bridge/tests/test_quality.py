@@ -81,3 +81,14 @@ class TestQualityEvents(ShopfloorCase):
         self.assertEqual(result["status"], "pending")
         self.assertIn("WH/MO/QA-LATER", event.error_message)
         self.assertFalse(self.env["shopfloor.quality.result"].search([]))
+
+    def test_failed_inspection_after_closing_is_stored_without_a_hold(self):
+        self.mo2.qty_producing = 100
+        self.mo2._set_qty_producing()
+        self.mo2.with_context(skip_consumption=True, skip_backorder=True).button_mark_done()
+        result, event = self.ingest_one(
+            self.make_event("quality.result", {"order": self.mo2.name, "characteristic": "final", "pass": False}, time=self.at(50))
+        )
+        self.assertEqual(result["status"], "applied", result)
+        record = self.env["shopfloor.quality.result"].search([("event_id", "=", event.id)])
+        self.assertEqual((record.production_id, record.passed, record.hold_id.id), (self.mo2, False, False))

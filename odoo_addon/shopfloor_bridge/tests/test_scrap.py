@@ -57,3 +57,20 @@ class TestScrapReported(ShopfloorCase):
         )
         self.assertEqual([r["status"] for r in results], ["rejected", "rejected"], results)
         self.assertFalse(self.env["stock.scrap"].search([("product_id", "=", self.product_bolt.id)]))
+
+    def test_finished_goods_scrapped_after_the_order_closed(self):
+        self.mo2.qty_producing = 100
+        self.mo2._set_qty_producing()
+        self.mo2.with_context(skip_consumption=True, skip_backorder=True).button_mark_done()
+        self.assertEqual(self.mo2.state, "done")
+        result, _e = self.ingest_one(self.make_event("scrap.reported", {"order": self.mo2.name, "qty": 2}, time=self.at(30)))
+        self.assertEqual(result["status"], "applied", result)
+        scrap = self.env["stock.scrap"].search([("production_id", "=", self.mo2.id)])
+        self.assertEqual((scrap.product_id, scrap.scrap_qty, scrap.state), (self.product_bracket, 2, "done"))
+        self.assertEqual(scrap.location_id, self.mo2.location_dest_id)
+
+    def test_scrap_on_a_cancelled_order_is_dead(self):
+        self.mo2.action_cancel()
+        _r, event = self.ingest_one(self.make_event("scrap.reported", {"order": self.mo2.name, "qty": 2}, time=self.at(30)))
+        self.assertEqual(event.state, "dead")
+        self.assertIn("cancel", event.error_message)
