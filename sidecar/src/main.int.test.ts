@@ -1,0 +1,135 @@
+// The composition root in-process against real Mosquitto and real Odoo 18:
+// events applied with the sidecar's stamps, heartbeat stats in Odoo, hot
+// reload on a mapping change, and `replay` from the CLI.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt, { type MqttClient } from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type MosquittoBroker, startMosquitto } from "../devstack/mosquitto.ts";
+import { type OdooServer, startOdoo } from "../devstack/odoo.ts";
+import { Sidecar } from "./main.ts";
+import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "./odoo/testing.ts";
+import { createLogger } from "./ops/log.ts";
+import { validEvent } from "./testing/fuzz.ts";
+import { SIDECAR_BIN } from "./testing/sidecar-process.ts";
+
+describe.runIf(moduleHasSidecarApi())("Sidecar (in-process) with Mosquitto and Odoo 18", () => {
+  let odoo: OdooServer;
+  let broker: MosquittoBroker;
+  let fixture: OdooFixture;
+  let sidecar: Sidecar;
+  let publisher: MqttClient;
+  const spoolDir = mkdtempSync(join(tmpdir(), "sfb-main-int-"));
+  const env = () => ({
+    ODOO_URL: odoo.url,
+    ODOO_DB: odoo.db,
+    ODOO_USER: fixture.user,
+    ODOO_API_KEY: fixture.password,
+    SHOPFLOOR_CONNECTION: fixture.code,
+    SHOPFLOOR_SPOOL_DIR: spoolDir,
+  });
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    odoo = await startOdoo({ db: `sfb_sidecar_main_${process.pid}` });
+    fixture = await makeOdooFixture(odoo, { code: "mainint", mqttUrl: broker.url, topics: ["shopfloor/mainint/#"] });
+    sidecar = await Sidecar.start({
+      boot: {
+        odooUrl: odoo.url,
+        odooDb: odoo.db,
+        odooUser: fixture.user,
+        odooApiKey: fixture.password,
+        connection: fixture.code,
+        spoolDir,
+        metricsPort: 0,
+      },
+      log: createLogger("warn"),
+      heartbeatMs: 500,
+    });
+    publisher = await mqtt.connectAsync(broker.url, { clientId: "mainint-pub" });
+  });
+  afterAll(async () => {
+    await sidecar?.stop();
+    await publisher?.endAsync();
+    await broker?.destroy();
+    await odoo?.destroy();
+    rmSync(spoolDir, { recursive: true, force: true });
+  });
+
+  it("delivers an event that Odoo applies, stamped with connection, revision and observed time", async () => {
+    const event = validEvent(1, "mainint");
+    await publisher.publishAsync("shopfloor/mainint/press-1", JSON.stringify(event), { qos: 1 });
+    await expect
+      .poll(async () => (await fixture.events(["event_uid", "state"], [["event_uid", "=", "mainint-1"]]))[0]?.state, {
+        timeout: 60_000,
+      })
+      .toBe("applied");
+    const [row] = await fixture.events(
+      ["mapping_revision", "observed_time", "skew_ms", "connection_id"],
+      [["event_uid", "=", "mainint-1"]],
+    );
+    expect(row?.mapping_revision).toBe(sidecar.config.revision);
+    expect(row?.observed_time).toBeTruthy();
+    expect(Array.isArray(row?.connection_id) && row.connection_id[0]).toBe(fixture.connectionId);
+  });
+
+  it("reports heartbeats with stats to the connection in Odoo", async () => {
+    await expect
+      .poll(
+        async () => {
+          const [c] = (await fixture.admin.execute("shopfloor.connection", "read", [[fixture.connectionId]], {
+            fields: ["last_seen", "sidecar_version", "stats_json"],
+          })) as { last_seen: string | false; sidecar_version: string; stats_json: string | false }[];
+          return c?.sidecar_version && c.last_seen && JSON.parse(c.stats_json || "{}").events_in >= 1;
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
+  });
+
+  it("reloads its configuration when a mapping change bumps the revision in Odoo", async () => {
+    const before = sidecar.config.revision;
+    const [workcenterId] = (await fixture.admin.execute("mrp.workcenter", "search", [[]], { limit: 1 })) as number[];
+    await fixture.admin.execute("shopfloor.source.map", "create", [
+      { connection_id: fixture.connectionId, source: "mainint/press-1", workcenter_id: workcenterId },
+    ]);
+    await expect.poll(() => sidecar.config.revision, { timeout: 30_000 }).toBeGreaterThan(before);
+    expect(sidecar.config.sources.map((s) => s.source)).toContain("mainint/press-1");
+    // The source restarted on the new revision and still ingests.
+    await publisher.publishAsync("shopfloor/mainint/press-1", JSON.stringify(validEvent(2, "mainint")), { qos: 1 });
+    await expect
+      .poll(
+        async () =>
+          (await fixture.events(["mapping_revision"], [["event_uid", "=", "mainint-2"]]))[0]?.mapping_revision,
+        {
+          timeout: 60_000,
+        },
+      )
+      .toBe(sidecar.config.revision);
+  });
+
+  it("replay sends a time range again from the CLI; Odoo answers duplicate", async () => {
+    await sidecar.stop();
+    const r = spawnSync(
+      process.execPath,
+      [
+        SIDECAR_BIN,
+        "replay",
+        "--from",
+        "2026-11-22T00:00:00Z",
+        "--to",
+        "2026-11-23T00:00:00Z",
+        "--source",
+        "mainint/press-1",
+      ],
+      { env: { PATH: process.env.PATH ?? "", ...env() }, encoding: "utf8", timeout: 60_000 },
+    );
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split("\n").pop() as string)).toEqual({
+      replayed: 2,
+      statuses: { duplicate: 2 },
+    });
+  });
+});
