@@ -26,6 +26,7 @@
         "views/res_company_views.xml",
         "views/shopfloor_cost_views.xml",
         "views/mrp_production_cost_views.xml",
+        "security/shopfloor_dispatch_rules.xml",
         "views/shopfloor_dispatch_views.xml",
         "views/shopfloor_bridge_menus.xml",
     ],

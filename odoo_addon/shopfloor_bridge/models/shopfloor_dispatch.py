@@ -122,10 +122,12 @@ class ShopfloorDispatch(models.Model):
 
     @api.model
     def _flush_dirty(self, entries):
+        # Most work centers have no floor target: one query, and nothing more for them.
+        with_targets = set(self._targets_of(self.env["mrp.workcenter"].browse(list(entries))).workcenter_id.ids)
         for workcenter_id, entry in entries.items():
-            workcenter = self.env["mrp.workcenter"].browse(workcenter_id).exists()
-            if not workcenter:
+            if workcenter_id not in with_targets:
                 continue
+            workcenter = self.env["mrp.workcenter"].browse(workcenter_id)
             try:
                 with self.env.cr.savepoint(flush=False):
                     self._queue_workcenters(

@@ -350,3 +350,16 @@ class TestDispatch(ShopfloorCase):
         self.assertEqual(self.orders(message)[:2], [self.mo1.name, self.mo2.name])
         with self.assertRaisesRegex(UserError, "No floor target"):
             self.wc_press2.with_user(self.planner).action_shopfloor_push_queue()
+
+    def test_other_companies_messages_are_out_of_reach(self):
+        other = self.env["res.company"].create({"name": "Other plant"})
+        connection = self.env["shopfloor.connection"].create(
+            {"code": "other-conn", "name": "Other", "kind": "mqtt", "company_id": other.id})
+        target = self.env["shopfloor.dispatch.target"].create(
+            {"connection_id": connection.id, "workcenter_id": self.wc_press2.id, "kind": "mqtt"})
+        message = self.env["shopfloor.dispatch"].create({"target_id": target.id, "version": 1, "payload_json": "{}"})
+        as_sidecar = self.env["shopfloor.dispatch"].with_user(self.sidecar)
+        self.assertFalse(as_sidecar.search([("id", "=", message.id)]))
+        with self.assertRaisesRegex(UserError, "no dispatch message"):
+            as_sidecar.ack([{"id": message.id, "status": "acked", "error": ""}])
+        self.assertEqual(message.state, "pending")
