@@ -92,7 +92,8 @@ export class SimOpcuaServer implements SimOutput {
       userCertificateManager,
       userManager: { isValidUser: (u: string, p: string) => users.some((x) => x.username === u && x.password === p) },
       disableDiscovery: true,
-      serverCapabilities: { maxSessions: 50 },
+      // Advertising 0 makes exception-based items report every change, not one per 50 ms window.
+      serverCapabilities: { maxSessions: 50, minSupportedSampleRate: 0 },
     });
     await server.initialize();
     this.#build(server);
