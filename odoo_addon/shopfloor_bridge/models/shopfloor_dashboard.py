@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 from odoo import _, api, fields, models
+from odoo.tools import SQL
 from odoo.exceptions import UserError
 
 from .shopfloor_event import DLQ_STATES
@@ -164,20 +165,34 @@ class ShopfloorDashboard(models.AbstractModel):
     @api.model
     def dlq_summary(self, domain):
         """Counts per DLQ state, the most frequent error classes and the event
-        types within ``domain`` (grouped in SQL; record rules apply)."""
+        types within ``domain``: one scan (GROUPING SETS) over the rows the
+        user may read (``_search`` applies the record rules)."""
         Event = self.env["shopfloor.event"]
-        domain = list(domain or []) + [("state", "in", DLQ_STATES)]
-        counts = dict.fromkeys(DLQ_STATES, 0)
-        for state, count in Event._read_group(domain, ["state"], ["__count"]):
-            counts[state] = count
-        error_classes = [
-            {"error_class": error_class, "count": count}
-            for error_class, count in Event._read_group(
-                domain + [("error_class", "!=", False)], ["error_class"], ["__count"], order="__count desc", limit=30
+        Event.check_access("read")
+        query = Event._search(list(domain or []) + [("state", "in", DLQ_STATES)])
+        table = SQL.identifier(query.table)
+        self.env.cr.execute(
+            SQL(
+                "SELECT %(t)s.state, %(t)s.error_class, %(t)s.type,"
+                " GROUPING(%(t)s.state, %(t)s.error_class, %(t)s.type), count(*)"
+                " FROM %(from_)s WHERE %(where)s"
+                " GROUP BY GROUPING SETS ((%(t)s.state), (%(t)s.error_class), (%(t)s.type))",
+                t=table,
+                from_=query.from_clause,
+                where=query.where_clause or SQL("TRUE"),
             )
-        ]
-        types = sorted(t for (t,) in Event._read_group(domain + [("type", "!=", False)], ["type"]))
-        return {"counts": counts, "error_classes": error_classes, "types": types}
+        )
+        counts = dict.fromkeys(DLQ_STATES, 0)
+        error_classes, types = [], []
+        for state, error_class, event_type, grouping, count in self.env.cr.fetchall():
+            if grouping == 0b011:  # grouped by state
+                counts[state] = count
+            elif grouping == 0b101 and error_class:  # by error class
+                error_classes.append({"error_class": error_class, "count": count})
+            elif grouping == 0b110 and event_type:  # by type
+                types.append(event_type)
+        error_classes.sort(key=lambda row: (-row["count"], row["error_class"]))
+        return {"counts": counts, "error_classes": error_classes[:30], "types": sorted(types)}
 
     # ------------------------------------------------------------ dispatch board
 

@@ -14,6 +14,10 @@ class TestDashboard(ShopfloorCase):
         production = production or self.mo1
         return self.make_event("workorder.started", {"order": production.name, "operation": "Cutting"}, **envelope)
 
+    def setUp(self):
+        super().setUp()
+        self.bus_watermark = self.env["bus.bus"].sudo().search([], order="id desc", limit=1).id or 0
+
     def tile(self):
         data = self.env["shopfloor.dashboard"].get_dashboard()
         [tile] = [t for t in data["tiles"] if t["code"] == "test-conn"]
@@ -21,7 +25,9 @@ class TestDashboard(ShopfloorCase):
 
     def pings(self):
         """Bus notifications of this transaction: written (at flush) or still queued."""
-        written = self.env["bus.bus"].sudo().search_read([], ["channel", "message"], order="id")
+        written = self.env["bus.bus"].sudo().search_read(
+            [("id", ">", self.bus_watermark)], ["channel", "message"], order="id"
+        )
         queued = self.env.cr.precommit.data.get("bus.bus.values", [])
         return [n for n in written + queued if json.loads(n["message"])["type"] == shopfloor_dashboard.EVENTS_CHANGED]
 
@@ -90,7 +96,7 @@ class TestDashboard(ShopfloorCase):
         reader = self.env["res.users"].create(
             {
                 "name": "Floor reader",
-                "login": "floor-reader",
+                "login": "floor-reader-unit-test",
                 "groups_id": [
                     (6, 0, [self.env.ref("base.group_user").id, self.env.ref("shopfloor_bridge.shopfloor_bridge_group_user").id])
                 ],
@@ -108,7 +114,7 @@ class TestDashboard(ShopfloorCase):
             self.env["shopfloor.event"].with_user(reader).dlq_bulk([], "discard", "no")
         self.assertEqual(event.state, "rejected")
         # … and still sees the counts.
-        summary = self.env["shopfloor.dashboard"].with_user(reader).dlq_summary([])
+        summary = self.env["shopfloor.dashboard"].with_user(reader).dlq_summary([("connection_id", "=", self.connection.id)])
         self.assertEqual(summary["counts"]["rejected"], 1)
 
     def test_move_workorder_writes_priority_and_planned_start(self):

@@ -351,15 +351,16 @@ export class DlqReview extends Component {
     const onPing = () => this.live.ping();
     useExternalListener(window, "keydown", (ev) => this.onKeydown(ev as KeyboardEvent));
     onWillStart(async () => {
+      // The rows do not wait for the filter options: all in one round trip.
       const [isManager, connections, workcenters] = await Promise.all([
         user.hasGroup(MANAGER_GROUP),
         this.orm.searchRead<Option>("shopfloor.connection", [], ["display_name"], { order: "name" }).catch(() => []),
         this.orm.searchRead<Option>("mrp.workcenter", [], ["display_name"], { order: "name" }).catch(() => []),
+        this.reload(),
       ]);
       this.state.isManager = isManager;
       this.state.connections = connections;
       this.state.workcenters = workcenters;
-      await this.reload();
       bus.subscribe(EVENTS_CHANGED, onPing);
       bus.start();
     });
