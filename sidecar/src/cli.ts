@@ -52,44 +52,53 @@ program
   .option("--spool-capacity-events <n>", "most undelivered items in the spool before sources are paused", positiveInt)
   .option("--spool-capacity-mb <n>", "most undelivered megabytes in the spool", positiveInt)
   .option("--heartbeat-ms <n>", "heartbeat interval", positiveInt, 15_000)
-  .action(async (opts: { spoolCapacityEvents?: number; spoolCapacityMb?: number; heartbeatMs: number }) => {
-    const log = createLogger(logLevel());
-    let sidecar: Sidecar | undefined;
-    let stopping = false;
-    const shutdown = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, "stopping: draining in-flight work");
-      // Whatever hangs, the process ends: what is not committed is redelivered by the broker.
-      setTimeout(() => {
-        log.error("graceful stop took longer than 30 s: exiting");
-        process.exit(1);
-      }, 30_000).unref();
+  .option("--spool-fsync", "fsync every group commit (survives power loss, not only a killed process)")
+  .action(
+    async (opts: {
+      spoolCapacityEvents?: number;
+      spoolCapacityMb?: number;
+      heartbeatMs: number;
+      spoolFsync?: boolean;
+    }) => {
+      const log = createLogger(logLevel());
+      let sidecar: Sidecar | undefined;
+      let stopping = false;
+      const shutdown = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, "stopping: draining in-flight work");
+        // Whatever hangs, the process ends: what is not committed is redelivered by the broker.
+        setTimeout(() => {
+          log.error("graceful stop took longer than 30 s: exiting");
+          process.exit(1);
+        }, 30_000).unref();
+        try {
+          await sidecar?.stop();
+          process.exit(0);
+        } catch (err) {
+          fail(err);
+        }
+      };
+      process.on("SIGTERM", () => void shutdown("SIGTERM"));
+      process.on("SIGINT", () => void shutdown("SIGINT"));
       try {
-        await sidecar?.stop();
-        process.exit(0);
+        const boot = loadBootstrap(program.opts().config);
+        sidecar = await Sidecar.start({
+          boot,
+          log,
+          heartbeatMs: opts.heartbeatMs,
+          spoolSynchronous: opts.spoolFsync ? "FULL" : "NORMAL",
+          spoolLimits: {
+            ...(opts.spoolCapacityEvents ? { capacityEvents: opts.spoolCapacityEvents } : {}),
+            ...(opts.spoolCapacityMb ? { capacityBytes: opts.spoolCapacityMb * 1024 * 1024 } : {}),
+          },
+        });
+        if (stopping) await sidecar.stop();
       } catch (err) {
         fail(err);
       }
-    };
-    process.on("SIGTERM", () => void shutdown("SIGTERM"));
-    process.on("SIGINT", () => void shutdown("SIGINT"));
-    try {
-      const boot = loadBootstrap(program.opts().config);
-      sidecar = await Sidecar.start({
-        boot,
-        log,
-        heartbeatMs: opts.heartbeatMs,
-        spoolLimits: {
-          ...(opts.spoolCapacityEvents ? { capacityEvents: opts.spoolCapacityEvents } : {}),
-          ...(opts.spoolCapacityMb ? { capacityBytes: opts.spoolCapacityMb * 1024 * 1024 } : {}),
-        },
-      });
-      if (stopping) await sidecar.stop();
-    } catch (err) {
-      fail(err);
-    }
-  });
+    },
+  );
 
 program
   .command("replay")

@@ -22,6 +22,8 @@ export interface SidecarOptions {
   boot: BootstrapConfig;
   log: Logger;
   spoolLimits?: Partial<SpoolLimits>;
+  /** NORMAL survives a killed process; FULL also a power loss (one fsync per group commit). */
+  spoolSynchronous?: "NORMAL" | "FULL";
   heartbeatMs?: number;
   /** How often delivered items past retention are purged. */
   purgeMs?: number;
@@ -70,19 +72,18 @@ export function withOverrides(config: SidecarConfig, boot: BootstrapConfig): Sid
   return out;
 }
 
-type SourceFactory = (config: SidecarConfig, log: Logger) => Promise<Source | undefined>;
+/** Sparkplug and OPC UA live in their own folders (issue 5); loaded only when a connection uses them. */
+async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source> {
+  const sourceLog = (level: "info" | "warn" | "error", message: string) => log[level]({ kind: config.kind }, message);
+  if (config.kind === "sparkplug") {
+    const mod = await import("./sources/sparkplug/source.ts");
+    return new mod.SparkplugSource(mod.sparkplugOptionsFromConfig(config, sourceLog));
+  }
+  const mod = await import("./sources/opcua/source.ts");
+  return new mod.OpcUaSource(mod.opcuaOptionsFromConfig(config, pkiDir, sourceLog));
+}
 
-/** Sparkplug and OPC UA live in their own folders; loaded only when a connection uses them. */
-const PROTOCOL_MODULES: Record<"sparkplug" | "opcua", { path: string; options: string; source: string }> = {
-  sparkplug: {
-    path: "./sources/sparkplug/source.ts",
-    options: "sparkplugOptionsFromConfig",
-    source: "SparkplugSource",
-  },
-  opcua: { path: "./sources/opcua/source.ts", options: "opcuaOptionsFromConfig", source: "OpcuaSource" },
-};
-
-const createSource: SourceFactory = async (config, log) => {
+async function createSource(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source | undefined> {
   if (config.kind === "mqtt") {
     const m = config.mqtt;
     if (!m) {
@@ -105,18 +106,13 @@ const createSource: SourceFactory = async (config, log) => {
       onError: (err) => log.warn({ err: err.message }, "mqtt"),
     });
   }
-  const spec = PROTOCOL_MODULES[config.kind];
   try {
-    const mod = (await import(spec.path)) as Record<string, unknown>;
-    const options = mod[spec.options] as (c: SidecarConfig, l: unknown) => unknown;
-    const SourceClass = mod[spec.source] as new (o: unknown) => Source;
-    const sourceLog = (level: "info" | "warn" | "error", message: string) => log[level]({ kind: config.kind }, message);
-    return new SourceClass(options(config, sourceLog));
+    return await createProtocolSource(config, log, pkiDir);
   } catch (err) {
-    log.error({ err: (err as Error).message, kind: config.kind }, "this connection kind cannot be loaded: no source");
+    log.error({ err: (err as Error).message, kind: config.kind }, "cannot create the source for this connection kind");
     return undefined;
   }
-};
+}
 
 export class Sidecar {
   readonly spool: SqliteSpool;
@@ -145,7 +141,11 @@ export class Sidecar {
     this.#opts = opts;
     this.#log = opts.log;
     const b = opts.boot;
-    this.spool = new SqliteSpool({ path: spoolPath(b.spoolDir), ...opts.spoolLimits });
+    this.spool = new SqliteSpool({
+      path: spoolPath(b.spoolDir),
+      synchronous: opts.spoolSynchronous,
+      ...opts.spoolLimits,
+    });
     this.odoo = new XmlRpcOdooClient({
       url: b.odooUrl,
       db: b.odooDb,
@@ -268,7 +268,7 @@ export class Sidecar {
   }
 
   async #startSource(): Promise<void> {
-    const source = await createSource(this.config, this.#log);
+    const source = await createSource(this.config, this.#log, join(this.#opts.boot.spoolDir, "pki"));
     if (!source) return;
     const delivery = this.delivery;
     const pipeline = this.pipeline;
@@ -300,9 +300,10 @@ export class Sidecar {
     this.metrics.spoolBytes.set(depth.queuedBytes);
     this.metrics.backpressure.set(depth.waitingAppends);
     for (const [source, skew] of this.skew.entries()) this.metrics.skew.set({ source }, skew);
+    // Rule-driven sources count raw data no rule maps (Sparkplug: unmapped_metrics, OPC UA: unmapped).
     const stats = this.source?.stats() ?? {};
-    if (typeof stats.scopeDropped === "number")
-      this.metrics.scopeDropped.set({ protocol: this.config.kind }, stats.scopeDropped);
+    const dropped = stats.scopeDropped ?? stats.unmapped_metrics ?? stats.unmapped;
+    if (typeof dropped === "number") this.metrics.scopeDropped.set({ protocol: this.config.kind }, dropped);
   }
 
   health(): { ok: boolean; [k: string]: unknown } {
