@@ -141,11 +141,6 @@ export class Dispatcher {
     this.loop = this.run();
   }
 
-  /** Makes the loop pull now instead of at the end of its wait (used after a manual push). */
-  poke(): void {
-    this.wake?.();
-  }
-
   private async run(): Promise<void> {
     const limit = this.options.limit ?? 50;
     while (this.running) {
