@@ -258,6 +258,33 @@ describe("OPC UA source against the simulator's server", () => {
     }
   });
 
+  it("X.509 user authentication with the sidecar's own certificate (created on first run) works", async () => {
+    const { server, line } = await rig("x509", { allowAnonymous: false });
+    const pki = join(dir, "x509-client-pki");
+    await trustServerCertificate(pki, server.certificateFile);
+    const sink = new MemorySink();
+    const source = new OpcUaSource({
+      ...sourceOptions(server.endpoint, pki, rules()),
+      securityMode: "Sign",
+      securityPolicy: "Basic256Sha256",
+      auth: {
+        type: "certificate",
+        certificateFile: join(pki, "own/certs/client_certificate.pem"),
+        privateKeyFile: join(pki, "own/private/private_key.pem"),
+      },
+    });
+    try {
+      line.set(MACHINE, "CurrentOrder", "MO-X");
+      await source.start(sink);
+      line.set(MACHINE, "State", MACHINE_STATE.setup);
+      await sink.waitFor(() => sink.ofType("setup.started").length === 1, 10_000, "setup over a signed channel");
+      expect(sink.ofType("setup.started")[0]?.data).toEqual({ order: "MO-X" });
+    } finally {
+      await source.stop();
+      await server.stop();
+    }
+  });
+
   it("a wrong password is refused with a clear error", async () => {
     const { server } = await rig("badlogin", { allowAnonymous: false });
     const source = new OpcUaSource({

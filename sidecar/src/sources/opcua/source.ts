@@ -11,6 +11,7 @@
 // counter rules compare with their persisted baseline: parts counted while
 // disconnected are reported once, already-reported ones not again.
 
+import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import {
   AttributeIds,
@@ -285,7 +286,8 @@ export class OpcUaSource implements Source {
       return {
         type: UserTokenType.Certificate,
         certificateData: der,
-        privateKey: readFileSync(auth.privateKeyFile, "utf8") as never,
+        // node-opcua wraps it into its PrivateKey itself: hand over the KeyObject.
+        privateKey: createPrivateKey(readFileSync(auth.privateKeyFile)) as never,
       };
     }
     return { type: UserTokenType.Anonymous };

@@ -147,6 +147,15 @@ export class SparkplugSource implements Source {
     await client.endAsync();
   }
 
+  /** Dies without a goodbye (a crash, a cut cable): the broker publishes the offline STATE will. */
+  async abort(): Promise<void> {
+    this.#stopping = true;
+    if (this.#flushTimer) clearInterval(this.#flushTimer);
+    const client = this.#client;
+    client?.stream.destroy();
+    await client?.endAsync(true);
+  }
+
   stats(): Record<string, number> {
     return { ...this.#host.stats, ...this.#counts, queued: this.#queued };
   }

@@ -221,6 +221,25 @@ for (const [brokerName, startBroker] of brokers) {
     // with the marker as the order, which the trigger rule turns into an event.
     let contractRig: ReturnType<typeof setup> | undefined;
     let contractHost: SparkplugSource | undefined;
+    it("a host that dies without a goodbye is declared offline by its STATE will, with the same timestamp", async () => {
+      const { options } = setup();
+      const watcher = await mqtt.connectAsync(broker.url, { clientId: `watch-will-${brokerName}-${n}` });
+      const states: { online: boolean; timestamp: number }[] = [];
+      watcher.on("message", (_t, p) => states.push(JSON.parse(p.toString())));
+      await watcher.subscribeAsync(`spBv1.0/STATE/${options.hostId}`, { qos: 1 });
+      const host = new SparkplugSource(options);
+      await host.start(new MemorySink());
+      try {
+        await expect.poll(() => states.at(-1)?.online, { timeout: 5_000 }).toBe(true);
+        const onlineAt = states.at(-1)?.timestamp;
+        await host.abort();
+        await expect.poll(() => states.at(-1)?.online, { timeout: 10_000 }).toBe(false);
+        expect(states.at(-1)?.timestamp).toBe(onlineAt);
+      } finally {
+        await watcher.endAsync();
+      }
+    });
+
     sourceContract(
       `SparkplugSource (${brokerName})`,
       async () => {
