@@ -1,0 +1,501 @@
+// Issue 3 "Measure": ingest throughput into a real Odoo 18.
+//
+// - batched: `shopfloor.event.ingest` with 500 events per XML-RPC call, as the
+//   sidecar sends them: store-only (apply deferred to the cron) and
+//   store-and-apply on a realistic mix of event types;
+// - baseline: what a Node-RED flow does, one event per message, each turned
+//   into plain ORM calls over XML-RPC (search the MO, search the work order,
+//   create the time log, write quantities … one execute_kw per step).
+// Both run in one process against the same server, side by side.
+import xmlrpc from "xmlrpc";
+import { startOdoo } from "../devstack/odoo.ts";
+import type { Benchmark, Figure } from "./harness.ts";
+
+type Value = unknown;
+
+interface Rpc {
+  uid: number;
+  calls: number;
+  kw<T = Value>(model: string, method: string, args: Value[], kwargs?: Record<string, Value>): Promise<T>;
+}
+
+function methodCall<T>(client: xmlrpc.Client, method: string, params: Value[]): Promise<T> {
+  return new Promise((resolve, reject) =>
+    client.methodCall(method, params, (error: unknown, value: unknown) =>
+      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(value as T),
+    ),
+  );
+}
+
+async function connect(url: string, db: string, login: string, password: string): Promise<Rpc> {
+  const { hostname, port } = new URL(url);
+  const common = xmlrpc.createClient({ host: hostname, port: Number(port), path: "/xmlrpc/2/common" });
+  const uid = await methodCall<number | false>(common, "authenticate", [db, login, password, {}]);
+  if (!uid) throw new Error(`cannot log in to ${db} as ${login}`);
+  const object = xmlrpc.createClient({ host: hostname, port: Number(port), path: "/xmlrpc/2/object" });
+  const rpc: Rpc = {
+    uid,
+    calls: 0,
+    kw: (model, method, args, kwargs = {}) => {
+      rpc.calls++;
+      return methodCall(object, "execute_kw", [db, uid, password, model, method, args, kwargs]);
+    },
+  };
+  return rpc;
+}
+
+interface Stream {
+  source: string;
+  order: string;
+  operation: string;
+  workcenterCode: string;
+  material: string;
+  materialCode: string;
+  materialQty: number;
+  materialUom: string;
+}
+
+interface Event {
+  specversion: "1.0";
+  id: string;
+  source: string;
+  type: string;
+  time: string;
+  connection: string;
+  data: Record<string, Value>;
+}
+
+const EPOCH = Date.parse("2026-11-23T06:00:00Z");
+
+/**
+ * A line's day, per work center: start the work order, then cycles of 20
+ * events: 13 counts, 2 quality checks, 1 material booking, 1 scrap, a
+ * short speed loss (downtime start/end) and a pause/resume.
+ */
+function* eventsOf(stream: Stream, runTag: string, count: number): Generator<Event> {
+  let n = 0;
+  let second = 0;
+  const make = (type: string, data: Record<string, Value>): Event => {
+    second += 7;
+    n++;
+    return {
+      specversion: "1.0",
+      id: `${runTag}-${stream.source}-${n}`,
+      source: stream.source,
+      type,
+      time: new Date(EPOCH + second * 1000).toISOString(),
+      connection: "plant1-mqtt",
+      data,
+    };
+  };
+  const order = stream.order;
+  const operation = stream.operation;
+  yield make("workorder.started", { order, operation, operator: "op-17" });
+  let cycle = 0;
+  while (n < count) {
+    cycle++;
+    const step = cycle % 20;
+    if (step === 3 || step === 13) {
+      yield make("quality.result", {
+        order,
+        operation,
+        characteristic: "thickness",
+        pass: true,
+        value: 1.01,
+        low: 0.95,
+        high: 1.05,
+        unit: "mm",
+      });
+    } else if (step === 5) {
+      yield make("material.consumed", {
+        order,
+        operation,
+        material: stream.materialCode,
+        qty: stream.materialQty,
+        uom: stream.materialUom,
+      });
+    } else if (step === 8) {
+      yield make("scrap.reported", { order, operation, qty: 1, reason_code: "DEFECT" });
+    } else if (step === 10) {
+      yield make("downtime.started", { reason_code: "SLOW", downtime_id: `${runTag}-${stream.source}-dt-${cycle}` });
+    } else if (step === 11) {
+      yield make("downtime.ended", { reason_code: "SLOW", downtime_id: `${runTag}-${stream.source}-dt-${cycle}` });
+    } else if (step === 16) {
+      yield make("workorder.paused", { order, operation, reason_code: "MAT" });
+    } else if (step === 17) {
+      yield make("workorder.resumed", { order, operation });
+    } else {
+      yield make("production.reported", { order, operation, qty_good: 2, qty_scrap: 0 });
+    }
+  }
+}
+
+/** Round-robin over the streams, as events of a plant arrive interleaved. */
+function interleave(streams: Stream[], runTag: string, total: number): Event[] {
+  const per = Math.ceil(total / streams.length);
+  const generators = streams.map((s) => eventsOf(s, runTag, per));
+  const out: Event[] = [];
+  while (out.length < total) {
+    let any = false;
+    for (const g of generators) {
+      const next = g.next();
+      if (!next.done) {
+        out.push(next.value);
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  return out.slice(0, total);
+}
+
+/** Confirmed MOs of the demo products with their work orders: one stream per work center. */
+async function makePlant(admin: Rpc, tag: string): Promise<Stream[]> {
+  const products = await admin.kw<{ id: number; default_code: string }[]>(
+    "product.product",
+    "search_read",
+    [[["default_code", "in", ["FG-HINGE", "FG-MOUNT"]]]],
+    { fields: ["id", "default_code"] },
+  );
+  const streams: Stream[] = [];
+  const line: Record<string, { press: string; assembly: string; pressCode: string; assemblyCode: string }> = {
+    "FG-HINGE": {
+      press: "plant1/line1/press-01",
+      assembly: "plant1/line1/assembly-01",
+      pressCode: "L1-PR01",
+      assemblyCode: "L1-AS01",
+    },
+    "FG-MOUNT": {
+      press: "plant1/line2/press-02",
+      assembly: "plant1/line2/assembly-02",
+      pressCode: "L2-PR02",
+      assemblyCode: "L2-AS02",
+    },
+  };
+  for (const product of products) {
+    const moId = await admin.kw<number>("mrp.production", "create", [
+      // A long run, but one the work centers' calendars can still plan.
+      { product_id: product.id, product_qty: 20_000, origin: `bench ${tag}` },
+    ]);
+    await admin.kw("mrp.production", "action_confirm", [[moId]]);
+    await admin.kw("mrp.production", "action_assign", [[moId]]);
+    const [mo] = await admin.kw<{ name: string }[]>("mrp.production", "read", [[moId], ["name"]]);
+    const where = line[product.default_code];
+    if (!mo || !where) throw new Error(`demo plant incomplete (${product.default_code})`);
+    streams.push(
+      {
+        source: where.press,
+        order: mo.name,
+        operation: "Stamping",
+        workcenterCode: where.pressCode,
+        material: "RM-ALU1",
+        materialCode: "ALU-1MM",
+        materialQty: 0.4,
+        materialUom: "KG",
+      },
+      {
+        source: where.assembly,
+        order: mo.name,
+        operation: "Assembly",
+        workcenterCode: where.assemblyCode,
+        material: "RM-RIV4",
+        materialCode: "RIV4",
+        materialQty: 4,
+        materialUom: "PCS",
+      },
+    );
+  }
+  if (streams.length !== 4) throw new Error(`expected the demo plant's 2 products, found ${products.length}`);
+  return streams;
+}
+
+async function ingestAll(
+  sidecar: Rpc,
+  events: Event[],
+  batch: number,
+  deferApply: boolean,
+  progress: (done: number) => void,
+): Promise<{ seconds: number; statuses: Record<string, number> }> {
+  const statuses: Record<string, number> = {};
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < events.length; i += batch) {
+    const chunk = events.slice(i, i + batch);
+    const results = await sidecar.kw<{ status: string }[]>(
+      "shopfloor.event",
+      "ingest",
+      [chunk],
+      deferApply ? { context: { shopfloor_defer_apply: true } } : {},
+    );
+    for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    progress(i + chunk.length);
+  }
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, statuses };
+}
+
+/** The Node-RED way: one flow run per event, plain ORM calls per step, nothing stored. */
+class NodeRedFlow {
+  private readonly admin: Rpc;
+  private readonly lossCache = new Map<string, number>();
+  constructor(admin: Rpc) {
+    this.admin = admin;
+  }
+
+  private async one<T>(model: string, domain: Value[], fields: string[]): Promise<T> {
+    const [row] = await this.admin.kw<T[]>(model, "search_read", [domain], { fields, limit: 1 });
+    if (!row) throw new Error(`${model} not found: ${JSON.stringify(domain)}`);
+    return row;
+  }
+
+  // Flows keep no state between messages except what a flow variable holds:
+  // the loss ids, looked up once per run as a careful flow author would.
+  private async loss(name: string): Promise<number> {
+    const cached = this.lossCache.get(name);
+    if (cached) return cached;
+    const row = await this.one<{ id: number }>("mrp.workcenter.productivity.loss", [["name", "=", name]], ["id"]);
+    this.lossCache.set(name, row.id);
+    return row.id;
+  }
+
+  async handle(event: Event, stream: Stream): Promise<void> {
+    const time = event.time.replace("T", " ").slice(0, 19);
+    const kw = this.admin.kw;
+    switch (event.type) {
+      case "workorder.started":
+      case "workorder.resumed": {
+        const wo = await this.one<{ id: number; workcenter_id: [number, string] }>(
+          "mrp.workorder",
+          [
+            ["production_id.name", "=", stream.order],
+            ["name", "=", stream.operation],
+          ],
+          ["id", "workcenter_id"],
+        );
+        await kw("mrp.workcenter.productivity", "create", [
+          {
+            workorder_id: wo.id,
+            workcenter_id: wo.workcenter_id[0],
+            loss_id: await this.loss("Fully Productive Time"),
+            date_start: time,
+          },
+        ]);
+        if (event.type === "workorder.started") await kw("mrp.workorder", "write", [[wo.id], { state: "progress" }]);
+        return;
+      }
+      case "workorder.paused": {
+        const wo = await this.one<{ id: number }>(
+          "mrp.workorder",
+          [
+            ["production_id.name", "=", stream.order],
+            ["name", "=", stream.operation],
+          ],
+          ["id"],
+        );
+        const open = await kw<number[]>("mrp.workcenter.productivity", "search", [
+          [
+            ["workorder_id", "=", wo.id],
+            ["date_end", "=", false],
+          ],
+        ]);
+        await kw("mrp.workcenter.productivity", "write", [open, { date_end: time }]);
+        return;
+      }
+      case "production.reported": {
+        const mo = await this.one<{ id: number; qty_producing: number }>(
+          "mrp.production",
+          [["name", "=", stream.order]],
+          ["id", "qty_producing"],
+        );
+        const wo = await this.one<{ id: number; qty_produced: number }>(
+          "mrp.workorder",
+          [
+            ["production_id", "=", mo.id],
+            ["name", "=", stream.operation],
+          ],
+          ["id", "qty_produced"],
+        );
+        const qty = Number(event.data.qty_good);
+        await kw("mrp.workorder", "write", [[wo.id], { qty_produced: wo.qty_produced + qty }]);
+        await kw("mrp.production", "write", [[mo.id], { qty_producing: mo.qty_producing + qty }]);
+        return;
+      }
+      case "material.consumed": {
+        const mo = await this.one<{ id: number }>("mrp.production", [["name", "=", stream.order]], ["id"]);
+        const move = await this.one<{ id: number; quantity: number }>(
+          "stock.move",
+          [
+            ["raw_material_production_id", "=", mo.id],
+            ["product_id.default_code", "=", stream.material],
+          ],
+          ["id", "quantity"],
+        );
+        await kw("stock.move", "write", [
+          [move.id],
+          { quantity: move.quantity + Number(event.data.qty), picked: true },
+        ]);
+        return;
+      }
+      case "scrap.reported": {
+        const mo = await this.one<{ id: number; product_id: [number, string] }>(
+          "mrp.production",
+          [["name", "=", stream.order]],
+          ["id", "product_id"],
+        );
+        const scrap = await kw<number>("stock.scrap", "create", [
+          { production_id: mo.id, product_id: mo.product_id[0], scrap_qty: Number(event.data.qty) },
+        ]);
+        await kw("stock.scrap", "do_scrap", [[scrap]]);
+        return;
+      }
+      case "quality.result": {
+        const mo = await this.one<{ id: number }>("mrp.production", [["name", "=", stream.order]], ["id"]);
+        await kw("mrp.production", "message_post", [[mo.id]], {
+          body: `${event.data.characteristic} = ${event.data.value} (${event.data.pass ? "pass" : "FAIL"})`,
+        });
+        return;
+      }
+      case "downtime.started": {
+        const wc = await this.one<{ id: number }>("mrp.workcenter", [["code", "=", stream.workcenterCode]], ["id"]);
+        await kw("mrp.workcenter.productivity", "create", [
+          {
+            workcenter_id: wc.id,
+            loss_id: await this.loss("Reduced Speed"),
+            date_start: time,
+            description: String(event.data.downtime_id),
+          },
+        ]);
+        return;
+      }
+      case "downtime.ended": {
+        const open = await kw<number[]>("mrp.workcenter.productivity", "search", [
+          [
+            ["description", "=", String(event.data.downtime_id)],
+            ["date_end", "=", false],
+          ],
+        ]);
+        await kw("mrp.workcenter.productivity", "write", [open, { date_end: time }]);
+        return;
+      }
+      default:
+        throw new Error(`flow has no branch for ${event.type}`);
+    }
+  }
+}
+
+const bench: Benchmark = {
+  name: "ingest",
+  issue: 3,
+  async run(ctx) {
+    const storeCount = Math.max(500, Math.round(2000 * ctx.scale));
+    const applyCount = Math.max(500, Math.round(1000 * ctx.scale));
+    const perEvent = Math.max(100, Math.round(200 * ctx.scale));
+    const batch = 500;
+    const odoo = await startOdoo({
+      db: `sfb_bench_ingest_${process.pid}`,
+      workers: 2,
+      log: ctx.log,
+      // A 500-event call that also applies runs past Odoo's default 60 s/120 s request limits.
+      extraArgs: ["--limit-time-cpu=3600", "--limit-time-real=3600"],
+    });
+    try {
+      const admin = await connect(odoo.url, odoo.db, odoo.login, odoo.password);
+      const sidecar = await connect(odoo.url, odoo.db, "sidecar@plant1", "sidecar");
+
+      // Store only: the events land in the inbox, the cron would apply them.
+      const storeStreams = await makePlant(admin, "store");
+      const storeEvents = interleave(storeStreams, "store", storeCount);
+      const store = await ingestAll(sidecar, storeEvents, batch, true, (n) =>
+        ctx.progress("ingest store-only", n, storeCount),
+      );
+      const storeRate = storeCount / store.seconds;
+      ctx.log(
+        `store-only: ${storeCount} events in ${store.seconds.toFixed(1)} s = ${storeRate.toFixed(0)} events/s ${JSON.stringify(store.statuses)}`,
+      );
+
+      // Store and apply: the realistic mix applied in the same call.
+      const applyStreams = await makePlant(admin, "apply");
+      const applyEvents = interleave(applyStreams, "apply", applyCount);
+      const applied = await ingestAll(sidecar, applyEvents, batch, false, (n) =>
+        ctx.progress("ingest store+apply", n, applyCount),
+      );
+      const applyRate = applyCount / applied.seconds;
+      ctx.log(
+        `store+apply: ${applyCount} events in ${applied.seconds.toFixed(1)} s = ${applyRate.toFixed(0)} events/s ${JSON.stringify(applied.statuses)}`,
+      );
+      const states = await admin.kw<{ state: string; __count: number }[]>(
+        "shopfloor.event",
+        "read_group",
+        [[["event_uid", "=like", "apply-%"]], ["state"], ["state"]],
+        { lazy: false },
+      );
+      ctx.log(`store+apply event states: ${states.map((s) => `${s.state}=${s.__count}`).join(" ")}`);
+      const notApplied = await admin.kw<{ type: string; state: string; error_message: string }[]>(
+        "shopfloor.event",
+        "search_read",
+        [
+          [
+            ["event_uid", "=like", "apply-%"],
+            ["state", "!=", "applied"],
+          ],
+        ],
+        { fields: ["type", "state", "error_message"], limit: 200 },
+      );
+      const reasons = new Map<string, number>();
+      for (const e of notApplied) {
+        const key = `${e.type} ${e.state}: ${String(e.error_message).slice(0, 140)}`;
+        reasons.set(key, (reasons.get(key) ?? 0) + 1);
+      }
+      for (const [reason, count] of reasons) ctx.log(`  not applied ×${count}: ${reason}`);
+
+      // Baseline: one event per flow run, plain ORM calls.
+      const flowStreams = await makePlant(admin, "flow");
+      const bySource = new Map(flowStreams.map((s) => [s.source, s]));
+      const flowEvents = interleave(flowStreams, "flow", perEvent);
+      const flow = new NodeRedFlow(admin);
+      const callsBefore = admin.calls;
+      const flowStarted = process.hrtime.bigint();
+      let done = 0;
+      for (const event of flowEvents) {
+        const stream = bySource.get(event.source);
+        if (!stream) throw new Error(`no stream for ${event.source}`);
+        await flow.handle(event, stream);
+        ctx.progress("per-event baseline", ++done, perEvent);
+      }
+      const flowSeconds = Number(process.hrtime.bigint() - flowStarted) / 1e9;
+      const flowRate = perEvent / flowSeconds;
+      const callsPerEvent = (admin.calls - callsBefore) / perEvent;
+      ctx.log(
+        `baseline: ${perEvent} events in ${flowSeconds.toFixed(1)} s = ${flowRate.toFixed(1)} events/s, ${callsPerEvent.toFixed(2)} calls/event`,
+      );
+
+      const baseline = {
+        name: "Node-RED style: 1 event per flow run, plain ORM calls over XML-RPC",
+        value: Number(flowRate.toFixed(1)),
+      };
+      const figures: Figure[] = [
+        {
+          figure: `ingest events/s, batch ${batch}, store only (${storeCount} events)`,
+          value: Math.round(storeRate),
+          unit: "events/s",
+          baseline,
+        },
+        {
+          figure: `ingest events/s, batch ${batch}, store+apply, realistic mix (${applyCount} events)`,
+          value: Math.round(applyRate),
+          unit: "events/s",
+          baseline,
+          target: { text: "≥ 10× the per-event baseline", met: applyRate >= 10 * flowRate },
+        },
+        {
+          figure: `per-event baseline events/s (${perEvent} events, ${callsPerEvent.toFixed(1)} XML-RPC calls each)`,
+          value: Number(flowRate.toFixed(1)),
+          unit: "events/s",
+        },
+      ];
+      return figures;
+    } finally {
+      await odoo.destroy();
+    }
+  },
+};
+
+export default bench;
