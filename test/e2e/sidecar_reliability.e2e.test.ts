@@ -19,10 +19,8 @@ describe.runIf(moduleHasSidecarApi())("sidecar reliability (Mosquitto + sidecar 
   const dirs: string[] = [];
 
   beforeAll(async () => {
-    broker = await startMosquitto({
-      // 10 MB hostile payloads must reach the sidecar (Mosquitto 2 caps nothing by default; say so anyway).
-      extraConfig: ["message_size_limit 0", "max_packet_size 0"].slice(0, 0),
-    });
+    // 10 MB hostile payloads must reach the sidecar: allow packets up to 16 MB explicitly.
+    broker = await startMosquitto({ extraConfig: ["message_size_limit 16777216"] });
     odoo = await startOdoo({ db: `sfb_sidecar_e2e_${process.pid}` });
     publisher = await mqtt.connectAsync(broker.url, { clientId: `e2e-pub-${process.pid}` });
   });
@@ -53,7 +51,7 @@ describe.runIf(moduleHasSidecarApi())("sidecar reliability (Mosquitto + sidecar 
       SHOPFLOOR_SPOOL_DIR: spoolDir,
       METRICS_PORT: String(metricsPort),
     };
-    const start = async (args: string[] = ["run", "--heartbeat-ms", "1000"]) => {
+    const start = async (args: string[] = ["run", "--heartbeat-ms", "2000"]) => {
       const p = spawnSidecar({ env, args });
       running.push(p);
       await p.waitForLog(/"msg":"source started"/);
@@ -166,10 +164,15 @@ describe.runIf(moduleHasSidecarApi())("sidecar reliability (Mosquitto + sidecar 
 
   it("spool full: the sidecar stops acking (backpressure), the broker keeps the rest, nothing is dropped", async () => {
     const { fixture, start } = await setup("spoolfull", { batchSize: 100, batchWaitMs: 50 });
+    // A first run caches Odoo's configuration in the spool...
+    const first = await start();
+    expect(await first.kill("SIGTERM")).toBe(0);
     await odoo.stop();
     let sidecar: SidecarProcess | undefined;
     try {
-      sidecar = await start(["run", "--spool-capacity-events", "100", "--heartbeat-ms", "1000"]);
+      // ...so a restart while Odoo is down ingests with it.
+      sidecar = await start(["run", "--spool-capacity-events", "100", "--heartbeat-ms", "2000"]);
+      expect(sidecar.output()).toMatch(/Odoo unreachable: using cached config/);
       await publishEvents("spoolfull", 0, 600);
       await expect.poll(() => sidecar?.metric("sidecar_spool_depth"), { timeout: 60_000 }).toBe(100);
       await expect.poll(() => sidecar?.metric("sidecar_spool_waiting_appends"), { timeout: 30_000 }).toBeGreaterThan(0);

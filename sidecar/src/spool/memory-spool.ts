@@ -31,21 +31,29 @@ export class MemorySpool implements Spool {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
   }
 
+  #reservedBytes = 0;
+  #reservedEvents = 0;
+
   #fits(bytes: number, events: number): boolean {
+    const queued = this.#queued + this.#reservedEvents;
+    const queuedBytes = this.#queuedBytes + this.#reservedBytes;
     return (
-      this.#queued === 0 ||
-      (this.#queuedBytes + bytes <= this.limits.capacityBytes && this.#queued + events <= this.limits.capacityEvents)
+      queued === 0 ||
+      (queuedBytes + bytes <= this.limits.capacityBytes && queued + events <= this.limits.capacityEvents)
     );
   }
 
   async append(records: SpoolRecord[], state?: Record<string, unknown>): Promise<AppendResult> {
     const sizes = records.map((r) => itemBytes(r.item));
-    await this.#gate.wait(() =>
-      this.#fits(
-        sizes.reduce((a, b) => a + b, 0),
-        records.length,
-      ),
-    );
+    const bytes = sizes.reduce((a, b) => a + b, 0);
+    await this.#gate.wait(() => {
+      if (!this.#fits(bytes, records.length)) return false;
+      this.#reservedBytes += bytes;
+      this.#reservedEvents += records.length;
+      return true;
+    });
+    this.#reservedBytes -= bytes;
+    this.#reservedEvents -= records.length;
     let added = 0;
     records.forEach((r, i) => {
       const key = `${r.item.source}\0${r.item.id}`;

@@ -101,6 +101,23 @@ export function spoolContract(name: string, makeSpool: MakeSpool): void {
       await spool.close();
     });
 
+    it("never admits more than the capacity, even for appends issued in the same turn", async () => {
+      const spool = await makeSpool({ capacityEvents: 3 });
+      const appends = Array.from({ length: 10 }, (_, i) => spool.append([event(i)]));
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await spool.stats()).queued).toBe(3);
+      expect((await spool.stats()).waitingAppends).toBe(7);
+      for (let delivered = 0; delivered < 7; delivered++) {
+        const [oldest] = await spool.queued(1);
+        await spool.markDelivered([{ seq: oldest?.seq as number, status: "applied", odooEventId: 1, error: "" }]);
+        await new Promise((r) => setTimeout(r, 5));
+        expect((await spool.stats()).queued).toBeLessThanOrEqual(3);
+      }
+      await Promise.all(appends);
+      expect((await spool.stats()).queued + (await spool.stats()).delivered).toBe(10);
+      await spool.close();
+    });
+
     it("admits one item larger than the whole capacity when the backlog is empty", async () => {
       const spool = await makeSpool({ capacityBytes: 10 });
       expect(await spool.append([event(1)])).toEqual({ added: 1, duplicates: 0 });

@@ -126,13 +126,17 @@ export class SpaceGate {
     return this.#waiters.length;
   }
 
-  /** Resolves when `fits()` holds, checking again each time space is freed. */
-  async wait(fits: () => boolean): Promise<void> {
+  /**
+   * Resolves once `tryReserve()` succeeded, asking again each time space is
+   * freed. `tryReserve` checks and reserves in one step: appends issued in the
+   * same turn must not all see the same free space.
+   */
+  async wait(tryReserve: () => boolean): Promise<void> {
     // Earlier waiters go first, so a big append cannot be starved by small ones.
-    if (this.#waiters.length === 0 && fits()) return;
+    if (this.#waiters.length === 0 && tryReserve()) return;
     await new Promise<void>((resolve) => {
       const check = () => {
-        if (fits()) {
+        if (tryReserve()) {
           this.#waiters.shift();
           resolve();
           this.freed();
@@ -143,7 +147,7 @@ export class SpaceGate {
     });
   }
 
-  /** Space was freed: let the first waiter re-check. */
+  /** Space was freed: let the first waiter try again. */
   freed(): void {
     this.#waiters[0]?.();
   }

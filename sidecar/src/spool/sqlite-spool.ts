@@ -150,10 +150,17 @@ export class SqliteSpool implements Spool {
     const bodies = records.map((r) => JSON.stringify(r.item));
     const sizes = bodies.map((b) => Buffer.byteLength(b, "utf8"));
     const bytes = sizes.reduce((a, b) => a + b, 0);
-    await this.#gate.wait(() => this.#fits(bytes, records.length));
-    if (this.#closed) throw new Error("spool is closed");
-    this.#reservedBytes += bytes;
-    this.#reservedEvents += records.length;
+    await this.#gate.wait(() => {
+      if (!this.#fits(bytes, records.length)) return false;
+      this.#reservedBytes += bytes;
+      this.#reservedEvents += records.length;
+      return true;
+    });
+    if (this.#closed) {
+      this.#reservedBytes -= bytes;
+      this.#reservedEvents -= records.length;
+      throw new Error("spool is closed");
+    }
     return new Promise<AppendResult>((resolve, reject) => {
       this.#pending.push({ records, bodies, sizes, bytes, state, resolve, reject });
       this.#scheduleFlush();
