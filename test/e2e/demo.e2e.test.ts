@@ -1,36 +1,120 @@
-// The README's run command, as a newcomer runs it: it must bring up Odoo with
-// the module on a fresh database, print the URL and login, and stop on Ctrl-C.
+// The README's run command, as a newcomer runs it: Odoo with the demo plant,
+// broker, sidecar and line simulator; within a minute or two Odoo shows work
+// orders progressing, downtime and scrap, and the malformed messages in the
+// DLQ; Ctrl-C stops everything cleanly.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import xmlrpc from "xmlrpc";
 import { dropDatabase, freePort, repoRoot } from "../../sidecar/devstack/odoo.ts";
 
-it("npm run demo starts Odoo with the module, prints URL and login, stops cleanly on SIGINT", async () => {
+function rpc<T>(port: number, db: string, model: string, method: string, args: unknown[], kwargs = {}): Promise<T> {
+  const client = xmlrpc.createClient({ url: `http://127.0.0.1:${port}/xmlrpc/2/object` });
+  return new Promise((resolve, reject) =>
+    client.methodCall("execute_kw", [db, 2, "admin", model, method, args, kwargs], (err: unknown, v: T) =>
+      err ? reject(err) : resolve(v),
+    ),
+  );
+}
+
+it("npm run demo brings up the whole chain, shows the shift in Odoo, and stops on SIGINT", async () => {
   const port = await freePort();
   const db = `sfb_demo_e2e_${process.pid}`;
   const child = spawn(
     process.execPath,
-    [join(repoRoot, "sidecar/devstack/demo.ts"), "--port", String(port), "--db", db],
-    {
-      cwd: repoRoot,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
+    [join(repoRoot, "sidecar/devstack/demo.ts"), "--port", String(port), "--db", db, "--step-ms", "100"],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
+  const count = (domain: unknown[]) => rpc<number>(port, db, "shopfloor.event", "search_count", [domain]);
   try {
     await expect.poll(() => out, { timeout: 240_000, interval: 500 }).toMatch(/Login:\s+admin \/ admin/);
-    const url = /Odoo:\s+(\S+)/.exec(out)?.[1];
-    expect(url).toBe(`http://127.0.0.1:${port}/odoo/shopfloor-bridge`);
+    expect(/Odoo:\s+(\S+)/.exec(out)?.[1]).toBe(`http://127.0.0.1:${port}/odoo/shopfloor-dashboard`);
 
-    const login = await fetch(`http://127.0.0.1:${port}/web/session/authenticate`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", params: { db, login: "admin", password: "admin" } }),
-    });
-    const body = (await login.json()) as { result?: { uid?: number } };
-    expect(body.result?.uid).toBe(2);
+    // The shift as Odoo records it.
+    await expect
+      .poll(
+        () =>
+          count([
+            ["state", "=", "applied"],
+            ["type", "=", "workorder.completed"],
+          ]),
+        { timeout: 120_000, interval: 2000 },
+      )
+      .toBe(4);
+    expect(
+      await count([
+        ["state", "=", "applied"],
+        ["type", "=", "downtime.started"],
+      ]),
+    ).toBeGreaterThan(0);
+    expect(
+      await count([
+        ["state", "=", "applied"],
+        ["type", "=", "scrap.reported"],
+      ]),
+    ).toBeGreaterThan(0);
+    expect(
+      await count([
+        ["state", "=", "applied"],
+        ["type", "=", "quality.hold"],
+      ]),
+    ).toBe(1);
+    // The simulator's malformed messages wait in the DLQ with a reason.
+    await expect.poll(() => count([["state", "=", "rejected"]]), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    const rejected = await rpc<{ error_message: string }[]>(
+      port,
+      db,
+      "shopfloor.event",
+      "search_read",
+      [[["state", "=", "rejected"]]],
+      {
+        fields: ["error_message"],
+      },
+    );
+    for (const r of rejected) expect(r.error_message).not.toBe("");
+    // Nothing else went wrong on the way.
+    expect(await count([["state", "in", ["failed", "dead"]]])).toBe(0);
+    // Both operations of the two simulated orders are done with the parts counted.
+    const refs = await rpc<{ res_id: number }[]>(
+      port,
+      db,
+      "ir.model.data",
+      "search_read",
+      [
+        [
+          ["module", "=", "shopfloor_bridge"],
+          ["name", "in", ["demo_mo_hinge_1", "demo_mo_mount_1"]],
+        ],
+      ],
+      { fields: ["res_id"] },
+    );
+    const wos = await rpc<{ state: string; qty_produced: number }[]>(
+      port,
+      db,
+      "mrp.workorder",
+      "search_read",
+      [[["production_id", "in", refs.map((r) => r.res_id)]]],
+      { fields: ["state", "qty_produced"] },
+    );
+    expect(wos.map((w) => [w.state, w.qty_produced])).toEqual([
+      ["done", 12],
+      ["done", 12],
+      ["done", 12],
+      ["done", 12],
+    ]);
+    // The drifting machine (its clock runs 2 min ahead) is flagged by its skew.
+    const drifted = await rpc<{ skew_ms: number }[]>(
+      port,
+      db,
+      "shopfloor.event",
+      "search_read",
+      [[["source", "=", "plant1/line2/press-02"], "|", ["skew_ms", ">", 60_000], ["skew_ms", "<", -60_000]]],
+      { fields: ["skew_ms"], limit: 1 },
+    );
+    expect(drifted.length).toBe(1);
 
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     child.kill("SIGINT");
