@@ -69,8 +69,8 @@ const EPOCH = Date.parse("2026-11-23T06:00:00Z");
 
 /**
  * A line's day, per work center: start the work order, then cycles of 20
- * events: 13 counts, 2 quality checks, 1 material booking, 1 scrap, a
- * short speed loss (downtime start/end) and a pause/resume.
+ * events: 12 counts, 2 quality checks, 1 material booking, 1 scrap, a short
+ * material stop (downtime start/end, then resume) and a pause/resume.
  */
 function* eventsOf(stream: Stream, runTag: string, count: number): Generator<Event> {
   let n = 0;
@@ -117,13 +117,14 @@ function* eventsOf(stream: Stream, runTag: string, count: number): Generator<Eve
     } else if (step === 8) {
       yield make("scrap.reported", { order, operation, qty: 1, reason_code: "DEFECT" });
     } else if (step === 10) {
-      yield make("downtime.started", { reason_code: "SLOW", downtime_id: `${runTag}-${stream.source}-dt-${cycle}` });
+      yield make("downtime.started", { reason_code: "MAT", downtime_id: `${runTag}-${stream.source}-dt-${cycle}` });
     } else if (step === 11) {
-      yield make("downtime.ended", { reason_code: "SLOW", downtime_id: `${runTag}-${stream.source}-dt-${cycle}` });
+      yield make("downtime.ended", { reason_code: "MAT", downtime_id: `${runTag}-${stream.source}-dt-${cycle}` });
+    } else if (step === 12 || step === 17) {
+      // Work goes on after a stop: the floor says so.
+      yield make("workorder.resumed", { order, operation });
     } else if (step === 16) {
       yield make("workorder.paused", { order, operation, reason_code: "MAT" });
-    } else if (step === 17) {
-      yield make("workorder.resumed", { order, operation });
     } else {
       yield make("production.reported", { order, operation, qty_good: 2, qty_scrap: 0 });
     }
@@ -358,7 +359,7 @@ class NodeRedFlow {
         await kw("mrp.workcenter.productivity", "create", [
           {
             workcenter_id: wc.id,
-            loss_id: await this.loss("Reduced Speed"),
+            loss_id: await this.loss("Material Availability"),
             date_start: time,
             description: String(event.data.downtime_id),
           },
