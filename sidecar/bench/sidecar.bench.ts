@@ -257,7 +257,12 @@ const bench: Benchmark = {
   issue: 4,
   async run(ctx) {
     const figures: Figure[] = [];
-    for (const part of [ingestRate, backlogRss, endToEndLatency]) {
+    // SFB_BENCH_PARTS=ingest,rss,latency picks parts (all by default).
+    const wanted = (process.env.SFB_BENCH_PARTS ?? "ingest,rss,latency").split(",");
+    const parts = { ingest: ingestRate, rss: backlogRss, latency: endToEndLatency };
+    for (const part of Object.entries(parts)
+      .filter(([name]) => wanted.includes(name))
+      .map(([, fn]) => fn)) {
       // A window of 1,000 unacked messages per client (devstack's default is 100): with
       // PUBACK after commit, the window bounds how many messages one group commit can take.
       const broker = await startMosquitto({

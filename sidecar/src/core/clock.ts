@@ -84,7 +84,10 @@ export class SkewTracker {
     if (samples.length > this.#keep) samples.shift();
     const flagged = policy.bound_ms > 0 && Math.abs(skewMs) > policy.bound_ms;
     if (flagged) this.flaggedSources.add(source);
-    else if (Math.abs(this.skewOf(source)) <= policy.bound_ms) this.flaggedSources.delete(source);
+    // Only a flagged source needs its median (a sort) to see whether it is back in bound.
+    else if (this.flaggedSources.has(source) && Math.abs(this.skewOf(source)) <= policy.bound_ms) {
+      this.flaggedSources.delete(source);
+    }
     if (flagged && policy.correct) return { skewMs, flagged, correctedTime: sourceTimeMs + this.skewOf(source) };
     return { skewMs, flagged };
   }
