@@ -21,6 +21,9 @@ interface Plant {
   bomId: number;
 }
 
+/** [ms, MOs refreshed, SQL queries] of one refresh inside ingest. */
+type Timing = [number, number, number];
+
 interface CloudEvent {
   specversion: "1.0";
   id: string;
@@ -210,12 +213,16 @@ const bench: Benchmark = {
       await client.execute("shopfloor.event", "cost_refresh_timings", []);
       const inIngest: number[] = [];
       const cold: number[] = [];
+      const queries: number[] = [];
       const sequence = orderEvents(clock, single.name, Math.round(120 * ctx.scale));
       for (const [i, event] of sequence.entries()) {
         await ingestAll(client, [event], 1);
-        const timings = (await client.execute("shopfloor.event", "cost_refresh_timings", [])) as [number, number][];
-        if (timings.length !== 1) throw new Error(`expected one refresh inside ingest, got ${timings.length}`);
-        inIngest.push((timings[0] as [number, number])[0]);
+        const timings = (await client.execute("shopfloor.event", "cost_refresh_timings", [])) as Timing[];
+        const [timing] = timings;
+        if (!timing || timings.length !== 1)
+          throw new Error(`expected one refresh inside ingest, got ${timings.length}`);
+        inIngest.push(timing[0]);
+        queries.push(timing[2]);
         const timed = (await client.execute("shopfloor.cost.variance", "refresh_timed", [[single.id]])) as {
           ms: number;
         };
@@ -240,6 +247,11 @@ const bench: Benchmark = {
         figure: "cost variance refresh of one MO after one event, inside ingest (server-side, p95)",
         value: fixed(percentile(warmSorted, 95)),
         unit: "ms",
+      });
+      figures.push({
+        figure: "SQL queries per refresh of one MO inside ingest (median)",
+        value: median(queries),
+        unit: "queries",
       });
       figures.push({
         figure: "cost variance refresh of one MO, cold cache in its own call (server-side, median)",
@@ -273,7 +285,7 @@ const bench: Benchmark = {
           const rate = await ingestAll(client, events, batch);
           rates[mode].push(rate);
           if (mode === "on") {
-            const timings = (await client.execute("shopfloor.event", "cost_refresh_timings", [])) as [number, number][];
+            const timings = (await client.execute("shopfloor.event", "cost_refresh_timings", [])) as Timing[];
             refreshMs += timings.reduce((sum, [ms]) => sum + ms, 0);
             ingestMs += (events.length / rate) * 1000;
           }

@@ -502,3 +502,13 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         self.env["ir.config_parameter"].set_param("shopfloor_bridge.cost_realtime", "1")
         self.send(6, "workorder.paused", {"order": self.mo2.name, "operation": "Cutting"})
         self.assertTrue(self.mo2.shopfloor_cost_variance_id)
+
+    def test_refresh_inside_ingest_is_timed_for_the_benchmark(self):
+        events = self.env["shopfloor.event"]
+        events.cost_refresh_timings()
+        self.send(5, "workorder.started", {"order": self.mo2.name, "operation": "Cutting"})
+        [[ms, orders, queries]] = events.cost_refresh_timings()
+        self.assertGreater(ms, 0.0)
+        self.assertEqual(orders, 1)
+        self.assertGreater(queries, 0)
+        self.assertEqual(events.cost_refresh_timings(), [], "read once")

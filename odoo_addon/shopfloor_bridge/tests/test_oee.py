@@ -98,3 +98,19 @@ class TestOee(CostFixtures, ShopfloorCase):
         # Next day: another period.
         self.log(cutting, self.loss_productive, self.at(24 * 60), self.at(24 * 60 + 30))
         self.assertAlmostEqual(self.oee(self.wc_press1)["loaded_minutes"], 175.0)
+
+    def test_views_group_by_period_as_the_web_client_does(self):
+        """The pivot/graph/list calls: grouped by work center and week, by reason."""
+        self.run_worked_example()
+        self.env.flush_all()
+        domain = [("workcenter_id", "=", self.wc_press1.id)]
+        result = self.env["shopfloor.oee.report"].web_read_group(
+            domain, ["oee:avg", "availability:avg", "loaded_minutes:sum"], ["workcenter_id", "date:week"], lazy=False
+        )
+        [group] = [g for g in result["groups"] if g["loaded_minutes"]]
+        self.assertAlmostEqual(group["oee"], 122 / 175 * 100)
+        downtime = self.env["shopfloor.downtime.report"].web_read_group(
+            domain, ["duration:sum", "share_pct:avg", "cumulative_pct:avg"], ["loss_id"]
+        )
+        self.assertEqual([g["duration"] for g in downtime["groups"]], [20.0, 17.0, 10.0, 6.0])
+        self.assertAlmostEqual(downtime["groups"][-1]["cumulative_pct"], 100.0)
