@@ -285,6 +285,28 @@ describe("OPC UA source against the simulator's server", () => {
     }
   });
 
+  it("a server that is down at start does not block the sidecar: the source connects when it appears", async () => {
+    const line = new Line("Line1", [MACHINE]);
+    const server = new SimOpcuaServer({ line, port: await freePort(), pkiDir: join(dir, "late-server-pki") });
+    const sink = new MemorySink();
+    const source = new OpcUaSource({
+      ...sourceOptions(server.endpoint, join(dir, "late-client-pki"), rules()),
+      startTimeoutMs: 500,
+    });
+    try {
+      await source.start(sink);
+      expect(source.stats().sessions).toBe(0);
+      line.set(MACHINE, "CurrentOrder", "MO-L");
+      await server.start();
+      await expect.poll(() => source.stats().sessions, { timeout: 20_000, interval: 100 }).toBe(1);
+      line.set(MACHINE, "State", MACHINE_STATE.down);
+      await sink.waitFor(() => sink.ofType("downtime.started").length === 1, 10_000, "downtime once connected");
+    } finally {
+      await source.stop();
+      await server.stop();
+    }
+  });
+
   it("a wrong password is refused with a clear error", async () => {
     const { server } = await rig("badlogin", { allowAnonymous: false });
     const source = new OpcUaSource({

@@ -66,7 +66,7 @@ export interface OpcUaSourceOptions {
   /** First reconnect delay; doubles up to `maxReconnectDelayMs`. */
   reconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
-  /** How long `start` keeps trying to reach the server before it fails. */
+  /** How long `start` waits for a first session before it goes on and keeps trying in the background. */
   startTimeoutMs?: number;
   flushIntervalMs?: number;
   log?: SourceLog;
@@ -122,6 +122,10 @@ export function plainValue(variant: Variant): unknown {
   return value;
 }
 
+export class OpcUaLoginError extends Error {
+  override name = "OpcUaLoginError";
+}
+
 export class OpcUaSource implements Source {
   readonly name: string;
   readonly #opts: OpcUaSourceOptions;
@@ -131,6 +135,7 @@ export class OpcUaSource implements Source {
   #live: Live | undefined;
   #generation = 0;
   #reconnecting: Promise<void> | undefined;
+  #wake: () => void = () => {};
   #stopping = false;
   #chain: Promise<void> = Promise.resolve();
   #batch: Observation[] = [];
@@ -169,25 +174,43 @@ export class OpcUaSource implements Source {
     });
     this.#cm = certificateManager(this.#opts.pkiDir);
     await this.#cm.initialize();
-    const deadline = Date.now() + (this.#opts.startTimeoutMs ?? 30_000);
+    const deadline = Date.now() + (this.#opts.startTimeoutMs ?? 10_000);
     let delay = this.#opts.reconnectDelayMs ?? 500;
     for (;;) {
       try {
         await this.#connect();
         break;
       } catch (err) {
-        // A trust problem does not heal by retrying: say so at once.
-        if (err instanceof OpcUaTrustError || Date.now() > deadline) throw err;
+        // Trust and login problems do not heal by retrying: say so at once.
+        if (err instanceof OpcUaTrustError || err instanceof OpcUaLoginError) throw err;
+        if (Date.now() > deadline) {
+          // An unreachable PLC must not keep the sidecar from delivering what it spooled: keep trying behind.
+          this.#log("error", `opcua ${this.#opts.endpoint}: ${(err as Error).message}; retrying in the background`);
+          this.#reconnecting = this.#reconnectLoop(undefined);
+          break;
+        }
         this.#log("warn", `opcua ${this.#opts.endpoint}: ${(err as Error).message}; retrying`);
-        await sleep(delay);
+        await this.#pause(delay);
         delay = Math.min(delay * 2, this.#opts.maxReconnectDelayMs ?? 10_000);
       }
     }
     this.#flushTimer = setInterval(() => this.#enqueue(() => this.#flush()), this.#opts.flushIntervalMs ?? 1_000);
   }
 
+  /** Waits `ms`, or less when stop() is called. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#wake();
     if (this.#flushTimer) clearInterval(this.#flushTimer);
     await this.#reconnecting?.catch(() => {});
     await this.#teardown(this.#live);
@@ -304,7 +327,7 @@ export class OpcUaSource implements Source {
       );
     }
     if (/BadIdentityTokenRejected|BadUserAccessDenied|BadIdentityTokenInvalid/.test(err.message)) {
-      return new Error(
+      return new OpcUaLoginError(
         `OPC UA server ${this.#opts.endpoint} refused the ${this.#opts.auth.type} login: ${err.message}`,
       );
     }
@@ -319,7 +342,11 @@ export class OpcUaSource implements Source {
     this.#live = undefined;
     // Changes already received belong to the old session: hand them over before anything new.
     this.#drainBatch();
-    this.#reconnecting = (async () => {
+    this.#reconnecting = this.#reconnectLoop(old);
+  }
+
+  async #reconnectLoop(old: Live | undefined): Promise<void> {
+    try {
       await this.#teardown(old);
       let delay = this.#opts.reconnectDelayMs ?? 500;
       while (!this.#stopping) {
@@ -328,13 +355,13 @@ export class OpcUaSource implements Source {
           return;
         } catch (err) {
           this.#log("error", `opcua ${this.#opts.endpoint}: reconnect failed: ${(err as Error).message}`);
-          await sleep(delay);
+          await this.#pause(delay);
           delay = Math.min(delay * 2, this.#opts.maxReconnectDelayMs ?? 10_000);
         }
       }
-    })().finally(() => {
+    } finally {
       this.#reconnecting = undefined;
-    });
+    }
   }
 
   async #teardown(live: Live | undefined): Promise<void> {
