@@ -512,3 +512,26 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         self.assertEqual(orders, 1)
         self.assertGreater(queries, 0)
         self.assertEqual(events.cost_refresh_timings(), [], "read once")
+
+
+@tagged("post_install", "-at_install")
+class TestCostViews(CostFixtures, ShopfloorCase):
+    def test_mo_form_shows_variance_to_shop_floor_users_only(self):
+        production = self.run_worked_example()
+        mrp_only = self.env["res.users"].create({
+            "name": "MRP user", "login": "cost-mrp-user",
+            "groups_id": [(6, 0, [self.env.ref("mrp.group_mrp_user").id])],
+        })
+        floor_user = self.env["res.users"].create({
+            "name": "Floor user", "login": "cost-floor-user",
+            "groups_id": [(6, 0, [self.env.ref("mrp.group_mrp_user").id,
+                                  self.env.ref("shopfloor_bridge.shopfloor_bridge_group_user").id])],
+        })
+        form = self.env.ref("mrp.mrp_production_form_view").id
+        arch = self.env["mrp.production"].with_user(mrp_only).get_view(form, "form")["arch"]
+        self.assertNotIn("shopfloor_cost_variance", arch)
+        arch = self.env["mrp.production"].with_user(floor_user).get_view(form, "form")["arch"]
+        self.assertIn("shopfloor_cost_variance_ids", arch)
+        rows = production.with_user(floor_user).shopfloor_cost_variance_ids
+        self.assertEqual(rows.mapped("level"), ["production", "workorder", "workorder"])
+        self.assertEqual(rows[0].line_ids.product_id, self.product_steel | self.product_bolt)
