@@ -271,6 +271,14 @@ class NodeRedFlow {
           ],
           ["id", "workcenter_id"],
         );
+        // A flow that checks first: Odoo refuses a second open log on the same WO and user.
+        const running = await kw<number[]>("mrp.workcenter.productivity", "search", [
+          [
+            ["workorder_id", "=", wo.id],
+            ["date_end", "=", false],
+          ],
+        ]);
+        if (running.length > 0) return;
         await kw("mrp.workcenter.productivity", "create", [
           {
             workorder_id: wo.id,
