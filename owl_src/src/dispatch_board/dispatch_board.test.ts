@@ -55,9 +55,11 @@ test("one column per work center in floor-queue order, with the floor's ack stat
   ]);
   expect(press.querySelector(".o_sfb_card .o_sfb_card_ack")?.textContent).toBe("acked v12");
   expect(press.querySelector(".o_sfb_card.o_sfb_running")?.getAttribute("draggable")).toBe("false");
-  expect(fixture.querySelector('.o_sfb_column[data-workcenter="L1 Assembly 01"]')?.textContent).toContain(
-    "Nothing queued.",
-  );
+  expect(fixture.querySelector('.o_sfb_column[data-workcenter="L1 Assembly 01"]')).toBeNull();
+  (fixture.querySelector(".o_sfb_show_empty") as HTMLInputElement).click();
+  await settle();
+  const empty = fixture.querySelector('.o_sfb_column[data-workcenter="L1 Assembly 01"]');
+  expect(empty?.textContent).toContain("Nothing queued.");
   expect(fixture.querySelector(".o_sfb_no_dispatch")).toBeNull();
 });
 

@@ -66,6 +66,10 @@ export class DispatchBoard extends Component {
       <div class="d-flex align-items-baseline gap-3 flex-wrap mb-2">
         <h1 class="h3 m-0" t-esc="labels.title"/>
         <p class="small text-muted m-0" t-esc="labels.help"/>
+        <label class="small ms-auto d-flex gap-1 align-items-center">
+          <input type="checkbox" class="form-check-input m-0 o_sfb_show_empty" t-model="state.showEmpty"/>
+          <t t-esc="labels.showEmpty"/>
+        </label>
       </div>
       <div t-if="state.data and state.data.acks === false" class="alert alert-info py-2 o_sfb_no_dispatch" role="note" t-esc="labels.noDispatch"/>
       <div t-if="state.error" class="alert alert-danger o_sfb_error" role="alert" t-esc="state.error"/>
@@ -120,6 +124,7 @@ export class DispatchBoard extends Component {
     dragging: number | null;
     over: { column: number; index: number } | null;
     overColumn: number | null;
+    showEmpty: boolean;
   };
   declare orm: OdooOrmService;
   declare notification: OdooNotificationService;
@@ -147,8 +152,17 @@ export class DispatchBoard extends Component {
       moveUp: _t("Move up"),
       moveDown: _t("Move down"),
       emptyQueue: _t("Nothing queued."),
+      showEmpty: _t("Show work centers with an empty queue"),
     };
-    this.state = useState({ loading: true, error: "", data: null, dragging: null, over: null, overColumn: null });
+    this.state = useState({
+      loading: true,
+      error: "",
+      data: null,
+      dragging: null,
+      over: null,
+      overColumn: null,
+      showEmpty: false,
+    });
     this.live = new LiveRefresh(() => this.load());
     const onPing = () => this.live.ping();
     onWillStart(async () => {
@@ -186,7 +200,7 @@ export class DispatchBoard extends Component {
     const data = this.state.data;
     if (!data) return [];
     const acks = data.acks || {};
-    return data.workcenters.map((wc) => ({
+    const columns = data.workcenters.map((wc) => ({
       id: wc.id,
       name: wc.display_name,
       ack: acks[String(wc.id)] ?? null,
@@ -195,6 +209,8 @@ export class DispatchBoard extends Component {
         .map((wo) => ({ ...wo, dateStart: wo.date_start, running: wo.state === "progress" }))
         .sort(compareCards),
     }));
+    // On a tablet, empty queues would push the busy ones off screen.
+    return this.state.showEmpty ? columns : columns.filter((c) => c.cards.length > 0);
   }
 
   ackText(ack: FloorAck | null): string {
