@@ -9,9 +9,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import mqtt from "mqtt";
-import xmlrpc from "xmlrpc";
 import { type AedesBroker, startAedes } from "./aedes.ts";
+import { startDemoShift } from "./demo-shift.ts";
 import { type MosquittoBroker, startMosquitto } from "./mosquitto.ts";
 import { DevStackError, freePort, type OdooServer, repoRoot, startOdoo } from "./odoo.ts";
 
@@ -72,43 +71,6 @@ function spawnLogged(name: string, args: string[], env: NodeJS.ProcessEnv = {}):
   return child;
 }
 
-function rpc<T>(server: OdooServer, model: string, method: string, args: unknown[], kwargs = {}): Promise<T> {
-  const client = xmlrpc.createClient({ url: `${server.url}/xmlrpc/2/object` });
-  return new Promise((resolve, reject) =>
-    client.methodCall(
-      "execute_kw",
-      [server.db, 2, server.password, model, method, args, kwargs],
-      (err: unknown, value: T) => (err ? reject(err) : resolve(value)),
-    ),
-  );
-}
-
-/** Names Odoo gave the demo plant's manufacturing orders (sequence-dependent). */
-async function demoOrders(server: OdooServer): Promise<Record<string, string>> {
-  const keys = ["demo_mo_hinge_1", "demo_mo_hinge_2", "demo_mo_mount_1", "demo_mo_mount_2"];
-  const refs = await rpc<{ name: string; res_id: number }[]>(
-    server,
-    "ir.model.data",
-    "search_read",
-    [
-      [
-        ["module", "=", "shopfloor_bridge"],
-        ["name", "in", keys],
-      ],
-    ],
-    { fields: ["name", "res_id"] },
-  );
-  const mos = await rpc<{ id: number; name: string }[]>(server, "mrp.production", "read", [refs.map((r) => r.res_id)], {
-    fields: ["name"],
-  });
-  const byId = new Map(mos.map((m) => [m.id, m.name]));
-  const orders: Record<string, string> = {};
-  for (const r of refs) orders[r.name] = byId.get(r.res_id) ?? "";
-  for (const k of keys)
-    if (!orders[k]) throw new DevStackError(`demo data has no ${k}: is the module's demo data loaded?`);
-  return orders;
-}
-
 async function waitForSidecar(metricsPort: number): Promise<void> {
   const deadline = Date.now() + 60_000;
   let last = "no answer";
@@ -126,111 +88,6 @@ async function waitForSidecar(metricsPort: number): Promise<void> {
   throw new DevStackError(
     `the sidecar did not connect to the broker within 60 s (${last}); see ${demoDir}/sidecar.log`,
   );
-}
-
-/** One simulator per machine: each machine runs its own operation of an order. */
-function startSimulators(mqttUrl: string, orders: Record<string, string>, stepMs: string): void {
-  const runId = `demo${Date.now().toString(36)}`;
-  const machines = [
-    {
-      line: "line1",
-      machine: "press-01",
-      operation: "Stamping",
-      order: orders.demo_mo_hinge_1,
-      scenario: "normal-shift",
-    },
-    {
-      line: "line1",
-      machine: "assembly-01",
-      operation: "Assembly",
-      order: orders.demo_mo_hinge_1,
-      scenario: "duplicates",
-    },
-    {
-      line: "line2",
-      machine: "press-02",
-      operation: "Stamping",
-      order: orders.demo_mo_mount_1,
-      scenario: "clock-drift",
-    },
-    {
-      line: "line2",
-      machine: "assembly-02",
-      operation: "Assembly",
-      order: orders.demo_mo_mount_1,
-      scenario: "malformed-messages",
-    },
-  ];
-  for (const m of machines) {
-    spawnLogged(`simulator-${m.machine}`, [
-      join(repoRoot, "sidecar/simulator/cli.ts"),
-      "--scenario",
-      m.scenario,
-      "--channels",
-      "mqtt",
-      "--mqtt-url",
-      mqttUrl,
-      "--line",
-      m.line,
-      "--machines",
-      m.machine,
-      "--orders",
-      m.order ?? "",
-      "--operation",
-      m.operation,
-      "--parts",
-      "12",
-      "--scrap",
-      "2",
-      "--step-ms",
-      stepMs,
-      "--linger-ms",
-      "3600000",
-      "--run-id",
-      `${runId}-${m.machine}`,
-      "--ledger",
-      join(demoDir, `ledger-${m.machine}.json`),
-    ]);
-  }
-}
-
-/** What the simulated machines do not send: a quality check, a hold, material booked above the BOM. */
-async function publishQualityAndMaterial(mqttUrl: string, orders: Record<string, string>): Promise<void> {
-  const client = await mqtt.connectAsync(mqttUrl, { clientId: `demo-quality-${process.pid}` });
-  const now = () => new Date().toISOString();
-  const event = (type: string, source: string, data: Record<string, unknown>, id: string) => ({
-    specversion: "1.0",
-    id: `demo-${id}-${Date.now().toString(36)}`,
-    source,
-    type,
-    time: now(),
-    data,
-  });
-  const events = [
-    event(
-      "quality.result",
-      "plant1/line1/assembly-01",
-      {
-        characteristic: "Bore diameter",
-        pass: false,
-        value: 10.42,
-        unit: "mm",
-        low: 9.9,
-        high: 10.1,
-        order: orders.demo_mo_hinge_2,
-      },
-      "qr-fail",
-    ),
-    event("quality.hold", "plant1/line2/assembly-02", { order: orders.demo_mo_mount_2, reason_code: "DEFECT" }, "hold"),
-    event(
-      "material.consumed",
-      "plant1/line1/press-01",
-      { order: orders.demo_mo_hinge_1, material: "ALU-1MM", qty: 3.4, uom: "KG" },
-      "mat",
-    ),
-  ];
-  for (const e of events) await client.publishAsync("shopfloor/demo/quality", JSON.stringify(e), { qos: 1 });
-  await client.endAsync();
 }
 
 try {
@@ -258,13 +115,17 @@ try {
   });
   log(`sidecar started (metrics http://127.0.0.1:${metricsPort}/metrics)`);
 
-  const orders = await demoOrders(odoo);
   // The sidecar's session is persistent: once it has subscribed, nothing
   // published is lost, even across its restarts.
   await waitForSidecar(metricsPort);
-  startSimulators(broker.url, orders, values["step-ms"]);
-  await publishQualityAndMaterial(broker.url, orders);
-  log(`line simulator running a shift on ${Object.values(orders).join(", ")}`);
+  const shift = await startDemoShift({
+    odoo: { url: odoo.url, db: odoo.db, login: odoo.login, password: odoo.password },
+    mqttUrl: broker.url,
+    stepMs: Number(values["step-ms"]),
+    logDir: demoDir,
+  });
+  children.push(...shift.children);
+  log(`line simulator running a shift on ${Object.values(shift.orders).join(", ")}`);
 
   console.log("");
   console.log(`  Odoo:        ${odoo.url}/odoo/shopfloor-dashboard`);

@@ -200,10 +200,30 @@ export async function ensureTemplate(log: (msg: string) => void = () => {}): Pro
     if (!(await databaseExists(name))) {
       await duplicateDatabase(base, name);
       await installInto(tree, name, ["shopfloor_bridge"], log);
+      await pruneTemplates(name);
     }
     process.env[`SFB_BUILT_${name}`] = "1";
     return name;
   });
+}
+
+/**
+ * Every change of the module makes a new template; keep the newest few (by
+ * database OID, i.e. creation order) so a long session does not pile them up.
+ * Older ones are at most being duplicated for a moment, which is why a few stay.
+ */
+async function pruneTemplates(keep: string, count = 5): Promise<void> {
+  const { stdout } = await execFileAsync("psql", [
+    "-d",
+    "postgres",
+    "-Atc",
+    "select datname from pg_database where datname like 'sfb\\_tpl\\_%' order by oid desc",
+  ]);
+  const stale = stdout
+    .split("\n")
+    .filter((n) => n && n !== keep)
+    .slice(count - 1);
+  for (const name of stale) await dropDatabase(name).catch(() => undefined);
 }
 
 export async function duplicateDatabase(template: string, name: string): Promise<void> {

@@ -8,6 +8,7 @@ import { repoRoot } from "../../sidecar/devstack/odoo.ts";
 
 interface Service {
   image?: string;
+  entrypoint?: string[];
   build?: { context: string; dockerfile: string };
   command?: string[];
   environment?: Record<string, string>;
@@ -98,6 +99,20 @@ describe("docker-compose.yml", () => {
     expect(passwd).toMatch(new RegExp(`^${mqttUrl.username}:\\$7\\$`, "m"));
     const acl = readFileSync(join(repoRoot, "sidecar/deploy/mosquitto.acl"), "utf8");
     expect(acl).toMatch(new RegExp(`^user ${mqttUrl.username}\\ntopic read shopfloor/#`, "m"));
+  });
+
+  it("runs the demo shift in the simulator service, as the broker's simulator user", () => {
+    const sim = svc("simulator");
+    expect(sim.image).toBe(svc("sidecar").image);
+    const script = sim.entrypoint?.[1] ?? "";
+    expect(existsSync(join(repoRoot, script)), script).toBe(true);
+    const args = Object.fromEntries((sim.command ?? []).map((a) => a.replace(/^--/, "").split("=", 2)));
+    expect(args["odoo-url"]).toBe("http://odoo:8069");
+    expect(args.db).toBe(svc("sidecar").environment?.ODOO_DB);
+    expect(new URL(args["mqtt-url"] ?? "").username).toBe("simulator");
+    // The options the script accepts.
+    const source = readFileSync(join(repoRoot, script), "utf8");
+    for (const key of Object.keys(args)) expect(source).toMatch(new RegExp(`\\s"?${key}"?: \\{ type: "string"`));
   });
 
   it("raises Mosquitto's silent per-session cap of 1000 queued messages", () => {
