@@ -3,6 +3,7 @@ from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from ..models import shopfloor_dashboard
 from .common import ShopfloorCase
@@ -173,3 +174,38 @@ class TestMappingTest(ShopfloorCase):
         self.assertEqual(invalid.state, "invalid")
         self.assertIn("unknown event type", invalid.outcome)
         self.assertEqual(self.run_test("{not json").state, "invalid")
+
+
+@tagged("post_install", "-at_install")
+class TestMappingCsvImport(ShopfloorCase):
+    """The mapping lists use Odoo's standard CSV import: check it works end to
+    end (names resolved, revision bumped, a bad row reported, nothing half done)."""
+
+    def import_csv(self, text, fields):
+        wizard = self.env["base_import.import"].create(
+            {"res_model": "shopfloor.source.map", "file": text.encode(), "file_type": "text/csv", "file_name": "map.csv"}
+        )
+        options = {"has_headers": True, "separator": ",", "quoting": '"', "encoding": "utf-8"}
+        return wizard.execute_import(fields, fields, options)
+
+    def test_source_map_csv_import(self):
+        revision = self.connection.revision
+        result = self.import_csv(
+            "connection_id,source,workcenter_id\n"
+            f"{self.connection.display_name},plant1/line9/press-91,{self.wc_press2.name}\n",
+            ["connection_id", "source", "workcenter_id"],
+        )
+        self.assertFalse([m for m in result["messages"] if m["type"] == "error"], result["messages"])
+        row = self.env["shopfloor.source.map"].search([("source", "=", "plant1/line9/press-91")])
+        self.assertEqual((row.connection_id, row.workcenter_id), (self.connection, self.wc_press2))
+        self.assertGreater(self.connection.revision, revision)
+
+        with mute_logger("odoo.sql_db"):  # the refused row's INSERT is logged by the database layer
+            bad = self.import_csv(
+                "connection_id,source,workcenter_id\n"
+                f"{self.connection.display_name},plant1/line9/press-92,{self.wc_press2.name}\n"
+                f"{self.connection.display_name},plant1/line9/press-93,No Such Work Center\n",
+                ["connection_id", "source", "workcenter_id"],
+            )
+        self.assertTrue([m for m in bad["messages"] if m["type"] == "error"])
+        self.assertFalse(self.env["shopfloor.source.map"].search([("source", "like", "plant1/line9/press-9_")]) - row)
