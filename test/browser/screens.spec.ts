@@ -114,10 +114,13 @@ test("dead letters: bulk discard of a selection, with a reason; j/k move the cur
   await page.keyboard.press("k");
   await expect(page.locator(".o_sfb_row").nth(0)).toHaveClass(/o_sfb_cursor/);
 
+  await page.keyboard.press("Escape"); // close the detail: the bulk bar asks for the reason itself
+  await expect(page.locator(".o_sfb_detail_title")).toHaveCount(0);
   await page.getByLabel("Select every event on this page").check();
   await expect(page.locator(".o_sfb_selected_count")).toHaveText("3 selected");
   await page.locator(".o_sfb_bulk_discard").click();
-  await page.getByLabel(/Why discard the 3 selected events/).fill("test bench noise");
+  await expect(page.getByLabel(/Why discard the 3 selected events/)).toBeFocused();
+  await page.keyboard.type("test bench noise");
   await page.screenshot({ path: shot("dlq_bulk"), fullPage: true });
   await page.locator(".o_sfb_reason_ok").click();
   await expect(page.locator(".o_sfb_no_rows")).toBeVisible({ timeout: 15_000 });

@@ -190,11 +190,11 @@ test("discard needs a reason; bulk on a selection and on 'all with this error' g
   boxes[2]?.click();
   await settle();
   expect(fixture.querySelector(".o_sfb_selected_count")?.textContent).toBe("2 selected");
-  (fixture.querySelector(".o_sfb_row") as HTMLElement).click();
-  await settle();
+  // No event open: the reason is asked for right under the bulk buttons, with the focus in it.
   (fixture.querySelector(".o_sfb_bulk_discard") as HTMLElement).click();
   await settle();
   const reason = fixture.querySelector(".o_sfb_reason_input") as HTMLInputElement;
+  expect(document.activeElement).toBe(reason);
   (fixture.querySelector(".o_sfb_reason") as HTMLFormElement).dispatchEvent(new Event("submit"));
   await settle();
   expect(orm.callsTo("dlq_bulk")).toHaveLength(0); // no reason, nothing done
@@ -203,6 +203,8 @@ test("discard needs a reason; bulk on a selection and on 'all with this error' g
   (fixture.querySelector(".o_sfb_reason") as HTMLFormElement).dispatchEvent(new Event("submit"));
   await settle();
   expect(orm.callsTo("dlq_bulk")[0]?.args).toEqual([[["id", "in", [1, 3]]], "discard", "duplicate test data"]);
+  (fixture.querySelector(".o_sfb_row") as HTMLElement).click();
+  await settle();
   (fixture.querySelector(".o_sfb_retry_same") as HTMLElement).click();
   await settle();
   expect(orm.callsTo("dlq_bulk")[1]?.args).toEqual([

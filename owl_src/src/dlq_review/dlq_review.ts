@@ -1,4 +1,13 @@
-import { Component, onWillStart, onWillUnmount, useExternalListener, useState, xml } from "@odoo/owl";
+import {
+  Component,
+  onWillStart,
+  onWillUnmount,
+  useEffect,
+  useExternalListener,
+  useRef,
+  useState,
+  xml,
+} from "@odoo/owl";
 import { errorText } from "../dashboard/dashboard.ts";
 import { JsonView } from "../json_view/json_view.ts";
 import { formatCount, formatTime, toServerDatetime } from "../shared/format.ts";
@@ -110,6 +119,17 @@ const CSS = `
 .o_sfb_keys kbd { background: #343a40; }
 `;
 
+/** The discard-reason form, shown where the discard was asked (detail pane or bulk bar). */
+const REASON_FORM = xml`
+          <form class="mb-2 o_sfb_reason" t-on-submit.prevent="() => this.confirmDiscard()">
+            <label class="form-label small" for="sfb-discard-reason" t-esc="reasonLabel"/>
+            <input id="sfb-discard-reason" class="form-control form-control-sm o_sfb_reason_input" t-model="state.reason" required="required" t-ref="reason"/>
+            <div class="d-flex gap-2 mt-1">
+              <button type="submit" class="btn btn-sm btn-danger o_sfb_reason_ok" t-esc="labels.confirmDiscard"/>
+              <button type="button" class="btn btn-sm btn-secondary" t-on-click="() => this.cancelReason()" t-esc="labels.cancel"/>
+            </div>
+          </form>`;
+
 /** Failed, dead and rejected events: review, fix and replay, paged on the server. */
 export class DlqReview extends Component {
   static override template = xml`
@@ -176,6 +196,7 @@ export class DlqReview extends Component {
             <button class="btn btn-sm btn-secondary o_sfb_prev" t-att-disabled="!state.offset" t-on-click="() => this.goTo(prevOffset)" t-att-aria-label="labels.previousPage">‹</button>
             <button class="btn btn-sm btn-secondary o_sfb_next" t-att-disabled="!hasNext" t-on-click="() => this.goTo(nxtOffset)" t-att-aria-label="labels.nextPage">›</button>
           </div>
+          <t t-if="state.reasonFor and state.reasonFor.kind === 'selection'" t-call="${REASON_FORM}"/>
           <div t-if="state.loading and !state.rows.length" class="o_sfb_empty o_sfb_loading" role="status" t-esc="labels.loading"/>
           <p t-elif="!state.rows.length" class="o_sfb_empty o_sfb_no_rows" t-esc="labels.empty"/>
           <table t-else="" class="o_sfb_dlq_table" t-att-aria-busy="state.loading ? 'true' : 'false'">
@@ -230,14 +251,7 @@ export class DlqReview extends Component {
               </div>
             </div>
           </t>
-          <form t-if="state.reasonFor" class="mb-2 o_sfb_reason" t-on-submit.prevent="() => this.confirmDiscard()">
-            <label class="form-label small" for="sfb-discard-reason" t-esc="reasonLabel"/>
-            <input id="sfb-discard-reason" class="form-control form-control-sm o_sfb_reason_input" t-model="state.reason" required="required" t-ref="reason"/>
-            <div class="d-flex gap-2 mt-1">
-              <button type="submit" class="btn btn-sm btn-danger o_sfb_reason_ok" t-esc="labels.confirmDiscard"/>
-              <button type="button" class="btn btn-sm btn-secondary" t-on-click="() => this.cancelReason()" t-esc="labels.cancel"/>
-            </div>
-          </form>
+          <t t-if="state.reasonFor and state.reasonFor.kind !== 'selection'" t-call="${REASON_FORM}"/>
           <form t-if="state.editing" class="o_sfb_edit mb-2" t-on-submit.prevent="() => this.saveEdit()">
             <label class="form-label small" for="sfb-edit-payload" t-esc="labels.editLabel"/>
             <textarea id="sfb-edit-payload" class="form-control o_sfb_edit_text" t-model="state.editText"
@@ -350,6 +364,12 @@ export class DlqReview extends Component {
     this.live = new LiveRefresh(() => this.reload());
     const onPing = () => this.live.ping();
     useExternalListener(window, "keydown", (ev) => this.onKeydown(ev as KeyboardEvent));
+    // Asking for a reason puts the cursor where the reason is typed.
+    const reasonInput = useRef("reason");
+    useEffect(
+      (el) => el?.focus(),
+      () => [reasonInput.el],
+    );
     onWillStart(async () => {
       // The rows do not wait for the filter options: all in one round trip.
       const [isManager, connections, workcenters] = await Promise.all([
