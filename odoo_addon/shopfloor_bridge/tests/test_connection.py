@@ -2,6 +2,7 @@ import json
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
 
 from .common import ShopfloorCase
 
@@ -120,6 +121,7 @@ class TestConnection(ShopfloorCase):
         config = self.env["shopfloor.connection"].with_user(sidecar).sidecar_config("test-conn")
         self.assertEqual(config["mqtt"]["password"], "s3cret")
 
+    @mute_logger("odoo.sql_db")
     def test_code_unique_per_company(self):
         with self.assertRaises(Exception), self.cr.savepoint():
             self.env["shopfloor.connection"].create({"code": "test-conn", "name": "again"})

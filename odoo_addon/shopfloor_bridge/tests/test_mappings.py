@@ -1,5 +1,6 @@
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import ShopfloorCase
 
@@ -70,6 +71,7 @@ class TestMappings(ShopfloorCase):
         self.assertEqual(rows.mapped("workcenter_id"), self.wc_press2 | self.wc_assembly2)
         self.assertEqual(self.connection.revision, revision + 1, "one import, one revision")
 
+    @mute_logger("odoo.sql_db")
     def test_csv_import_reports_bad_rows(self):
         result = self.env["shopfloor.reason.map"].load(
             ["connection_id", "code", "loss_id"], [["Test plant MQTT", "ZZZ", "No such loss"]]
@@ -89,6 +91,7 @@ class TestMappings(ShopfloorCase):
         with self.assertRaisesRegex(ValidationError, "unknown event type"), self.cr.savepoint():
             self.env["shopfloor.mapping.rule"].create(dict(base, kind="trigger", event_type="machine.exploded"))
 
+    @mute_logger("odoo.sql_db")
     def test_duplicate_source_refused(self):
         with self.assertRaises(Exception), self.cr.savepoint():
             self.env["shopfloor.source.map"].create(
