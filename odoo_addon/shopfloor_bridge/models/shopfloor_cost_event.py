@@ -10,6 +10,10 @@ _logger = logging.getLogger(__name__)
 # benchmark (sidecar/bench/cost.bench.ts). Per worker process, bounded.
 _REFRESH_TIMINGS = collections.deque(maxlen=10000)
 
+# Event types whose apply touches no time log, quantity, move or scrap: the
+# cost figures cannot change, so they trigger no refresh.
+NO_COST_EFFECT_TYPES = frozenset({"quality.result", "quality.hold", "quality.released"})
+
 
 class ShopfloorEvent(models.Model):
     _inherit = "shopfloor.event"
@@ -26,7 +30,9 @@ class ShopfloorEvent(models.Model):
         variance_model = self.env["shopfloor.cost.variance"]
         if not outcomes or not variance_model._is_realtime_enabled():
             return outcomes
-        applied = self.browse([event_id for event_id, (status, _error) in outcomes.items() if status == "applied"])
+        applied = self.browse(
+            [event_id for event_id, (status, _error) in outcomes.items() if status == "applied"]
+        ).filtered(lambda event: event.type not in NO_COST_EFFECT_TYPES)
         productions = applied.production_id | applied.workorder_id.production_id
         if productions:
             # The apply's own pending writes are flushed first so that the

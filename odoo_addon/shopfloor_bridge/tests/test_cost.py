@@ -503,6 +503,10 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         self.send(6, "workorder.paused", {"order": self.mo2.name, "operation": "Cutting"})
         self.assertTrue(self.mo2.shopfloor_cost_variance_id)
 
+    def test_events_without_cost_effect_do_not_refresh(self):
+        self.send(5, "quality.result", {"order": self.mo2.name, "characteristic": "width", "pass": True})
+        self.assertFalse(self.mo2.shopfloor_cost_variance_ids)
+
     def test_refresh_inside_ingest_is_timed_for_the_benchmark(self):
         events = self.env["shopfloor.event"]
         events.cost_refresh_timings()
