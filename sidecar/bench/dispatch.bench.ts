@@ -77,6 +77,10 @@ const bench: Benchmark = {
       // Burst: let the floor go quiet first, then 100 changes as fast as XML-RPC goes.
       await new Promise((r) => setTimeout(r, 2 * pollMs + 1_000));
       const writesBefore = writer.floorWrites;
+      const versionBefore = Math.max(
+        0,
+        ...(await plant.messages([["workcenter_id", "=", workcenter.id]])).map((m) => m.version),
+      );
       const burstStarted = performance.now();
       const mos = [first, second, third];
       for (let n = 0; n < BURST; n++) {
@@ -103,10 +107,15 @@ const bench: Benchmark = {
         }
       }
       const burstWrites = writer.floorWrites - writesBefore;
-      const messages = await plant.messages([["workcenter_id", "=", workcenter.id]]);
+      const messages = await plant.messages([
+        ["workcenter_id", "=", workcenter.id],
+        ["version", ">", versionBefore],
+      ]);
+      const byState = new Map<string, number>();
+      for (const m of messages) byState.set(m.state, (byState.get(m.state) ?? 0) + 1);
       ctx.log(
         `burst of ${BURST} changes took ${(burstMs / 1000).toFixed(1)} s; ${burstWrites} floor writes; ` +
-          `${messages.length} messages in Odoo for the work center over the whole run`,
+          `messages built meanwhile: ${messages.length} (${[...byState].map(([state, n]) => `${state} ${n}`).join(", ")})`,
       );
 
       const p50 = percentile(latencies, 50);

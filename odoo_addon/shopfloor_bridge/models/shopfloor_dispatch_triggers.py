@@ -180,8 +180,10 @@ class ShopfloorConnection(models.Model):
         string="Dispatch settle (ms)", default=300,
         help="A queue is sent once it has not changed for this long, so a burst of changes makes one write.",
     )
+    # A planner's editing session (tens of changes over several seconds) should reach the
+    # floor as one or two writes, while endless churn still shows up every 10 s.
     dispatch_max_hold_ms = fields.Integer(
-        string="Dispatch max hold (ms)", default=2000,
+        string="Dispatch max hold (ms)", default=10000,
         help="During a long burst of changes the queue is still sent at least this often.",
     )
     dispatch_max_attempts = fields.Integer(
