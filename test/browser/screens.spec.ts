@@ -114,6 +114,7 @@ test("dead letters: bulk discard of a selection, with a reason; j/k move the cur
   await page.keyboard.press("k");
   await expect(page.locator(".o_sfb_row").nth(0)).toHaveClass(/o_sfb_cursor/);
 
+  await expect(page.locator(".o_sfb_detail_title")).toContainText(`${tag}-`);
   await page.keyboard.press("Escape"); // close the detail: the bulk bar asks for the reason itself
   await expect(page.locator(".o_sfb_detail_title")).toHaveCount(0);
   await page.getByLabel("Select every event on this page").check();

@@ -257,3 +257,20 @@ test("changing a filter reloads from offset 0 with that filter in the domain", a
   await settle();
   expect(orm.callsTo("web_search_read").at(-1)?.kwargs.domain).toContainEqual(["connection_id", "=", 9]);
 });
+
+test("Esc while an event is still loading keeps the pane closed", async () => {
+  const gate = makeDeferred<void>();
+  const orm = server();
+  const plain = orm.handler;
+  orm.handler = async (...a) => {
+    if (a[1] === "web_read") await gate;
+    return plain(...a);
+  };
+  const { fixture } = await mountComponent(DlqReview, orm, {});
+  key("j");
+  await settle();
+  key("Escape");
+  gate.resolve();
+  await settle();
+  expect(fixture.querySelector(".o_sfb_detail_title")).toBeNull();
+});

@@ -318,6 +318,8 @@ export class DlqReview extends Component {
   declare live: LiveRefresh;
   declare labels: Record<string, string>;
   allStates = DLQ_STATES;
+  /** Bumped by every open/close, so only the newest detail request lands. */
+  detailRequest = 0;
 
   override setup(): void {
     useStyles("base", BASE_CSS);
@@ -497,16 +499,18 @@ export class DlqReview extends Component {
     this.state.cursor = index;
     this.state.editing = false;
     this.state.reasonFor = null;
+    const request = ++this.detailRequest;
     try {
       const [detail] = await this.orm.webRead<DlqDetail>(EVENT, [row.id], { specification: DETAIL_SPEC });
-      // A later keystroke may have moved on while this one loaded.
-      if (detail && this.state.rows[this.state.cursor]?.id === row.id) this.state.detail = detail;
+      // A later keystroke (another row, Esc) may have moved on while this one loaded.
+      if (detail && request === this.detailRequest) this.state.detail = detail;
     } catch (err) {
       this.state.error = _t("The event could not be opened: %s", errorText(err));
     }
   }
 
   closeDetail(): void {
+    this.detailRequest++;
     this.state.detail = null;
     this.state.editing = false;
     this.state.reasonFor = null;
