@@ -62,13 +62,25 @@ function sourceOptions(endpoint: string, pkiDir: string, rules: MappingRule[]): 
 
 const rules = () => lineRules({ line: "Line1", machines: [MACHINE], protocol: "opcua" });
 
+/**
+ * Starts the source and waits for the first value of every item: a counter's
+ * first value ever is its baseline, so parts made before it are not counted.
+ */
+async function startAndSettle(source: OpcUaSource, sink: MemorySink): Promise<void> {
+  await source.start(sink);
+  const items = new Set(
+    rules().flatMap((r) => [r.address, ...Object.values(r.params).filter((v) => typeof v === "string")]),
+  ).size;
+  await expect.poll(() => source.stats().changes, { timeout: 10_000, interval: 50 }).toBeGreaterThanOrEqual(items);
+}
+
 describe("OPC UA source against the simulator's server", () => {
   it("a short shift: counter deltas (incl. a reset), downtime with reason and times, trigger fields", async () => {
     const { server, sim, ledger } = await rig("shift");
     const sink = new MemorySink();
     const source = new OpcUaSource(sourceOptions(server.endpoint, join(dir, "shift-client-pki"), rules()));
     try {
-      await source.start(sink);
+      await startAndSettle(source, sink);
       await sim.startOrder(MACHINE, "WH/MO/00001", "Pressing");
       await sim.setState(MACHINE, "setup");
       await sim.step(3);
@@ -138,7 +150,7 @@ describe("OPC UA source against the simulator's server", () => {
     const sink = new MemorySink();
     const source = new OpcUaSource(sourceOptions(server.endpoint, join(dir, "restart-client-pki"), rules()));
     try {
-      await source.start(sink);
+      await startAndSettle(source, sink);
       await sim.startOrder(MACHINE, "WH/MO/00002", "Pressing");
       await sim.setState(MACHINE, "running");
       await sim.produce(MACHINE, 5);
@@ -175,7 +187,7 @@ describe("OPC UA source against the simulator's server", () => {
     const pki = join(dir, "sidecar-restart-client-pki");
     const sink = new MemorySink();
     const first = new OpcUaSource(sourceOptions(server.endpoint, pki, rules()));
-    await first.start(sink);
+    await startAndSettle(first, sink);
     let second: OpcUaSource | undefined;
     try {
       await sim.startOrder(MACHINE, "WH/MO/00003", "Pressing");
