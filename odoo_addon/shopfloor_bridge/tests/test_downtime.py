@@ -35,6 +35,26 @@ class TestDowntime(ShopfloorCase):
             "MAT is not a breakdown",
         )
 
+    def test_a_stop_during_running_work_ends_by_its_id(self):
+        # The ingest benchmark's cycle: work running and reported, a material
+        # stop with a floor id, its end, work resumed.
+        wo = self.workorder_of(self.mo1, "Cutting")
+        self.ingest(self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(0)))
+        self.ingest(
+            self.make_event("production.reported", {"order": self.mo1.name, "operation": "Cutting", "qty_good": 2}, time=self.at(1))
+        )
+        started, _e = self.downtime("started", 2, reason_code="MAT", downtime_id="S-1")
+        self.assertEqual(started["status"], "applied", started)
+        ended, _e = self.downtime("ended", 3, reason_code="MAT", downtime_id="S-1")
+        self.assertEqual(ended["status"], "applied", ended)
+        resumed, _e = self.ingest_one(
+            self.make_event("workorder.resumed", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(4))
+        )
+        self.assertEqual(resumed["status"], "applied", resumed)
+        stop = self.time_logs(workcenter=self.wc_press1).filtered(lambda log: log.shopfloor_downtime_ref == "S-1")
+        self.assertEqual((stop.date_start, stop.date_end), (self.at(2), self.at(3)))
+        self.assertEqual(len(self.time_logs(workorder=wo).filtered(lambda log: not log.date_end)), 1)
+
     def test_duplicate_start_opens_one_downtime(self):
         self.downtime("started", 1, reason_code="SETUP", downtime_id="D-2")
         again, _e = self.downtime("started", 2, reason_code="SETUP", downtime_id="D-2")
