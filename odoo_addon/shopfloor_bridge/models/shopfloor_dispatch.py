@@ -385,8 +385,9 @@ class ShopfloorDispatch(models.Model):
                 continue
             message._apply_outcome(result)
         if problems:
-            _logger.warning("dispatch ack with problems: %s", "; ".join(problems))
-            raise UserError(_("Some acknowledgements were not applied:\n%s", "\n".join(problems)))
+            # The valid outcomes are kept: raising would roll them back and the sidecar would
+            # resend the same batch forever (a message deleted with its target stays unknown).
+            _logger.warning("dispatch ack: items not applied: %s", "; ".join(problems))
         return True
 
     def _apply_outcome(self, result):

@@ -298,15 +298,25 @@ class TestDispatch(ShopfloorCase):
         self.assertEqual([m["id"] for m in self.pull() if m["workcenter"] == "L1-PRESS"], [message.id],
                          "held no longer than max hold")
 
-    def test_ack_rejects_garbage_and_unknown_ids(self):
+    def test_ack_skips_garbage_and_unknown_ids_but_keeps_the_rest(self):
         Dispatch = self.env["shopfloor.dispatch"]
         with self.assertRaisesRegex(UserError, "expects a list"):
             Dispatch.ack({"id": 1})
-        with self.assertRaisesRegex(UserError, "is not"):
-            Dispatch.ack([{"id": 1, "status": "done"}])
-        with self.assertRaisesRegex(UserError, "no dispatch message"):
-            Dispatch.ack([{"id": 999999999, "status": "acked", "error": ""}])
         self.assertIs(Dispatch.ack([]), True)
+        self.clear()
+        self.mo2.priority = "1"
+        self.commit()
+        [press] = [m for m in self.pull() if m["workcenter"] == "L1-PRESS"]
+        # Garbage and unknown ids are logged and skipped; the valid outcome in the same batch is kept.
+        with self.assertLogs("odoo.addons.shopfloor_bridge.models.shopfloor_dispatch", "WARNING") as logs:
+            self.assertIs(Dispatch.ack([
+                {"id": 1, "status": "done"},
+                {"id": 999999999, "status": "acked", "error": ""},
+                {"id": press["id"], "status": "acked", "error": ""},
+            ]), True)
+        self.assertIn("is not {id, status", logs.output[0])
+        self.assertIn("no dispatch message 999999999", logs.output[0])
+        self.assertEqual(Dispatch.browse(press["id"]).state, "acked")
 
     def test_sidecar_config_lists_the_targets(self):
         config = self.env["shopfloor.connection"].sidecar_config("test-conn")
@@ -360,6 +370,6 @@ class TestDispatch(ShopfloorCase):
         message = self.env["shopfloor.dispatch"].create({"target_id": target.id, "version": 1, "payload_json": "{}"})
         as_sidecar = self.env["shopfloor.dispatch"].with_user(self.sidecar)
         self.assertFalse(as_sidecar.search([("id", "=", message.id)]))
-        with self.assertRaisesRegex(UserError, "no dispatch message"):
+        with self.assertLogs("odoo.addons.shopfloor_bridge.models.shopfloor_dispatch", "WARNING"):
             as_sidecar.ack([{"id": message.id, "status": "acked", "error": ""}])
         self.assertEqual(message.state, "pending")
