@@ -23,8 +23,11 @@ it("npm run demo brings up the whole chain, shows the shift in Odoo, and stops o
   const child = spawn(
     process.execPath,
     [join(repoRoot, "sidecar/devstack/demo.ts"), "--port", String(port), "--db", db, "--step-ms", "100"],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+    // Its own process group, like a command in a terminal: Ctrl-C reaches the
+    // whole group, and a failed test can kill Odoo, sidecar and simulators too.
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
+  const group = -(child.pid ?? 0);
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
@@ -117,11 +120,15 @@ it("npm run demo brings up the whole chain, shows the shift in Odoo, and stops o
     expect(drifted.length).toBe(1);
 
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    child.kill("SIGINT");
+    process.kill(group, "SIGINT");
     expect(await exited).toBe(0);
     expect(out).toContain("[demo] stopped");
   } finally {
-    if (child.exitCode === null) child.kill("SIGKILL");
+    try {
+      process.kill(group, "SIGKILL");
+    } catch {
+      // the group is gone: everything stopped by itself
+    }
     await dropDatabase(db);
   }
 });
