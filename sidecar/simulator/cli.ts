@@ -60,7 +60,11 @@ const list = (v: unknown, fallback: string[]) =>
         .filter(Boolean)
     : fallback;
 
-export async function main(argv: string[], out: (line: string) => void = console.log): Promise<number> {
+export async function main(
+  argv: string[],
+  out: (line: string) => void = console.log,
+  fail: (line: string) => void = console.error,
+): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -92,7 +96,7 @@ export async function main(argv: string[], out: (line: string) => void = console
       strict: true,
     }));
   } catch (err) {
-    out(`${(err as Error).message}\n${USAGE}`);
+    fail(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   if (values.help) {
@@ -103,10 +107,10 @@ export async function main(argv: string[], out: (line: string) => void = console
     return await run(values, out);
   } catch (err) {
     if (err instanceof UsageError) {
-      out(`${err.message}\n${USAGE}`);
+      fail(`${err.message}\n${USAGE}`);
       return 2;
     }
-    out(`simulate failed: ${(err as Error).stack ?? String(err)}`);
+    fail(`simulate failed: ${(err as Error).stack ?? String(err)}`);
     return 1;
   }
 }

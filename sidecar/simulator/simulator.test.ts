@@ -61,14 +61,22 @@ describe("simulator scenarios (no outputs)", () => {
 });
 
 describe("simulate CLI arguments", () => {
-  it("refuses a bad invocation with exit code 2 and a message naming the option", async () => {
+  it("refuses a bad invocation with exit code 2 and a message naming the option, on stderr", async () => {
+    const out: string[] = [];
     const lines: string[] = [];
-    expect(await main(["--scenario", "nope", "--opcua-port", "4840"], (l) => lines.push(l))).toBe(2);
+    const run = (argv: string[]) =>
+      main(
+        argv,
+        (l) => out.push(l),
+        (l) => lines.push(l),
+      );
+    expect(await run(["--scenario", "nope", "--opcua-port", "4840"])).toBe(2);
     expect(lines[0]).toContain("--scenario: unknown scenario nope");
-    expect(await main(["--scenario", "normal-shift"], (l) => lines.push(l))).toBe(2);
+    expect(await run(["--scenario", "normal-shift"])).toBe(2);
     expect(lines.at(-1)).toContain("nothing to serve");
-    expect(await main(["--scenario", "normal-shift", "--opcua-port", "x"], (l) => lines.push(l))).toBe(2);
+    expect(await run(["--scenario", "normal-shift", "--opcua-port", "x"])).toBe(2);
     expect(lines.at(-1)).toContain("--opcua-port must be a non-negative number");
+    expect(out).toEqual([]);
   });
 
   it("prints the mapping rules for the line", async () => {

@@ -1,6 +1,6 @@
 // The CLI as a person runs it: exit codes, spool inspection, simulate.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -76,12 +76,15 @@ describe("shopfloor-sidecar CLI", () => {
     expect(bad.err).toMatch(/must be one of queued, delivered/);
   });
 
-  it.skipIf(existsSync(new URL("../simulator/cli.ts", import.meta.url)))(
-    "simulate exits 1 with a clear message while the simulator is absent",
-    () => {
-      const r = cli(["simulate"]);
-      expect(r.code).toBe(1);
-      expect(r.err).toMatch(/simulator is not installed/);
-    },
-  );
+  it("simulate runs the line simulator: exit 2 naming a bad option, rules printed as JSON", () => {
+    const bad = cli(["simulate", "--scenario", "no-such-shift"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--scenario: unknown scenario no-such-shift; known: normal-shift/);
+
+    const rules = cli(["simulate", "--print-rules", "opcua", "--line", "Line1", "--machines", "Press03"]);
+    expect(rules.code).toBe(0);
+    const parsed = JSON.parse(rules.out) as { kind: string; address: string }[];
+    expect(parsed.map((r) => r.kind).sort()).toEqual(expect.arrayContaining(["counter", "state", "trigger"]));
+    expect(parsed[0]?.address).toMatch(/^ns=2;s=\[default\]Line1\/Press03\//);
+  });
 });
