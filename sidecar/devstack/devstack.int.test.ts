@@ -25,7 +25,8 @@ describe("Mosquitto broker", () => {
     await broker.start();
 
     const received: string[] = [];
-    const again = await mqtt.connectAsync(broker.url, { clientId: "devstack-sub", clean: false, reconnectPeriod: 0 });
+    // The broker sends the stored backlog right after CONNACK: listen before connecting.
+    const again = mqtt.connect(broker.url, { clientId: "devstack-sub", clean: false, reconnectPeriod: 0 });
     again.on("message", (_t, payload) => received.push(payload.toString()));
     await expect.poll(() => received, { timeout: 5_000 }).toEqual(["0", "1", "2", "3", "4"]);
     await again.endAsync();
