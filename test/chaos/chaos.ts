@@ -290,6 +290,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     // Drain: the spool empty and Odoo holding every expected event, nothing pending.
     const current = sidecar as SidecarProcess | undefined;
+    // An empty spool and a count that no longer moves for 30 s means what is
+    // missing will not come: stop waiting and let the comparison name it.
+    let settled = { stored: -1, since: Date.now() };
     await until(
       "the sidecar's spool to drain and Odoo to store every event",
       async () => {
@@ -298,6 +301,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           rpc<number>(server, "shopfloor.event", "search_count", [[["event_uid", "=like", `sim-${runId}-%`]]]),
           rpc<number>(server, "shopfloor.event", "search_count", [[["state", "=", "pending"]]]),
         ]);
+        if (stored !== settled.stored) settled = { stored, since: Date.now() };
+        if (depth === 0 && pending === 0 && Date.now() - settled.since > 30_000) return true;
         return depth === 0 && stored >= expectedUids.size && pending === 0;
       },
       Math.max(300_000, expectedUids.size * 1_000),

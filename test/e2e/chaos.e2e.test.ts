@@ -1,9 +1,10 @@
-// The short form of `npm run test:chaos`: about a minute and a half of the
+// The short form of `npm run test:chaos`: about a minute of the
 // demo plant's line at a steady rate with one fault of each kind (sidecar
 // kill -9, Odoo restart, Mosquitto kill -9, spool quota reached), then Odoo
 // against the simulators' ledgers: nothing lost, nothing twice, malformed
 // input rejected, cost figures equal to a recomputation.
-import { expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
+import { dropDatabase } from "../../sidecar/devstack/odoo.ts";
 import { FAULT_KINDS, faultSchedule, formatTable, runChaos, seededRandom } from "../chaos/chaos.ts";
 
 it("the fault schedule puts every fault kind in the window, spaced, reproducibly from the seed", () => {
@@ -16,8 +17,12 @@ it("the fault schedule puts every fault kind in the window, spaced, reproducibly
   expect(Math.max(...a.map((f) => f.at))).toBeLessThan(60_000);
 });
 
-it("a short soak with one fault of each kind: the ledger and Odoo agree", { timeout: 290_000 }, async () => {
-  const result = await runChaos({ minutes: 1.5, rate: 2, faultsPerKind: 1, seed: 20261122, spoolCapacity: 40 });
+const db = `sfb_chaos_e2e_${process.pid}`;
+// runChaos drops its database itself; this covers a run cut short by the timeout.
+afterAll(() => dropDatabase(db));
+
+it("a short soak with one fault of each kind: the ledger and Odoo agree", { timeout: 295_000 }, async () => {
+  const result = await runChaos({ minutes: 1, rate: 3, faultsPerKind: 1, seed: 20261122, spoolCapacity: 40, db });
   const table = formatTable(result);
   expect(result.faults.map((f) => f.kind).sort(), table).toEqual([...FAULT_KINDS].sort());
   expect(
