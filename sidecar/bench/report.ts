@@ -3,6 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../devstack/chromium.ts";
 import type { Figure } from "./harness.ts";
 import { ratio } from "./harness.ts";
 
@@ -10,15 +11,6 @@ export interface ReportRow extends Figure {
   bench: string;
   issue: number;
 }
-
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 const escape = (s: string) =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
@@ -74,7 +66,7 @@ export async function writeReportPng(rows: ReportRow[], at: string, outDir: stri
   const pngPath = join(outDir, "bench.png");
   writeFileSync(htmlPath, reportHtml(rows, at));
   const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    executablePath: CHROMIUM_PATH,
     args: CHROMIUM_ARGS,
   });
   try {

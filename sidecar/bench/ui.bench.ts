@@ -13,7 +13,7 @@ import { loadavg } from "node:os";
 import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 import { buildBundle } from "../../owl_src/scripts/build.ts";
-import { chromiumArgs } from "../../test/browser/playwright.config.ts";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../devstack/chromium.ts";
 import { startOdoo } from "../devstack/odoo.ts";
 import { XmlRpcOdooClient } from "../src/odoo/xmlrpc-client.ts";
 import type { Benchmark, Figure } from "./harness.ts";
@@ -67,7 +67,7 @@ const bench: Benchmark = {
 
     ctx.log("starting Odoo (template with demo data)…");
     const odoo = await startOdoo({ db: `sfb_bench_ui_${process.pid}`, log: ctx.log });
-    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: chromiumArgs, headless: true });
+    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
     try {
       ctx.log(`inserting ${DLQ_ROWS.toLocaleString("en-US")} dead letters with SQL…`);
       await execFileAsync("psql", ["-d", odoo.db, "-v", "ON_ERROR_STOP=1", "-qc", insertDeadLettersSql(DLQ_ROWS)], {

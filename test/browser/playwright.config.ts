@@ -1,14 +1,5 @@
 import { defineConfig } from "@playwright/test";
-
-// Debian's Chromium only: Playwright never downloads a browser here.
-export const chromiumArgs = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../../sidecar/devstack/chromium.ts";
 
 export default defineConfig({
   testDir: ".",
@@ -22,6 +13,7 @@ export default defineConfig({
   use: {
     headless: true,
     screenshot: "only-on-failure",
-    launchOptions: { executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium", args: chromiumArgs },
+    // Debian's Chromium only: Playwright never downloads a browser here.
+    launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
   },
 });

@@ -3,11 +3,10 @@
 // codes and read-back, MQTT broker outages, Sparkplug births and rebirths.
 
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Aedes } from "aedes";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAedes } from "../../devstack/aedes.ts";
 import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
 import { freePort } from "../../devstack/odoo.ts";
 import { FloorWriteError } from "./errors.ts";
@@ -71,20 +70,6 @@ function mqttHarness(name: string, startBroker: () => Promise<{ url: string; clo
       close: broker.close,
     };
   });
-}
-
-async function startAedes(): Promise<{ url: string; close(): Promise<void> }> {
-  const broker = await Aedes.createBroker();
-  const server: Server = createServer(broker.handle);
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    close: async () => {
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 mqttHarness("MQTT retained (aedes)", startAedes);

@@ -1,30 +1,13 @@
-// MqttSource against two real brokers: aedes in-process and Mosquitto.
-import { createServer, type Server } from "node:net";
-import { Aedes } from "aedes";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAedes } from "../../devstack/aedes.ts";
 import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
-import { freePort } from "../../devstack/odoo.ts";
 import { MqttSource } from "./mqtt.ts";
 import { RecordingSink, sourceContract } from "./source.contract.ts";
 
 interface Broker {
   url: string;
   close(): Promise<void>;
-}
-
-async function startAedes(): Promise<Broker> {
-  const aedes = await Aedes.createBroker();
-  const server: Server = createServer(aedes.handle);
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    close: async () => {
-      await new Promise<void>((r) => aedes.close(() => r()));
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
 }
 
 // aedes speaks MQTT 3.1.1 only (it refuses a v5 CONNECT); Mosquitto speaks both.

@@ -1,11 +1,7 @@
-// The Sparkplug B host against the simulator's edge node, on two real brokers:
-// aedes in-process and Mosquitto.
-import { createServer, type Server } from "node:net";
-import { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAedes } from "../../../devstack/aedes.ts";
 import { startMosquitto } from "../../../devstack/mosquitto.ts";
-import { freePort } from "../../../devstack/odoo.ts";
 import { Ledger } from "../../../simulator/ledger.ts";
 import { Line } from "../../../simulator/line.ts";
 import { MemorySink } from "../../../simulator/memory-sink.ts";
@@ -18,20 +14,6 @@ import { SparkplugSource, type SparkplugSourceOptions } from "./source.ts";
 interface Broker {
   url: string;
   close(): Promise<void>;
-}
-
-async function startAedes(): Promise<Broker> {
-  const aedes = await Aedes.createBroker();
-  const server: Server = createServer(aedes.handle);
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    close: async () => {
-      await new Promise<void>((r) => aedes.close(() => r()));
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
 }
 
 const brokers: [string, () => Promise<Broker>][] = [
