@@ -12,7 +12,7 @@
 // a loaded 2-core box), or the soak measures a backlog instead of faults.
 //
 // Faults: kill -9 of the sidecar (restarted on the same spool), Odoo stopped
-// and started, Mosquitto killed with SIGKILL and started, the spool's quota
+// and started, Mosquitto restarted (SIGTERM, then started), the spool's quota
 // filled (Odoo held away until the spool is at capacity and the sources wait).
 // The OPC UA server drop is NOT part of this suite yet (see README in this folder).
 // Exit code: 0 when every comparison matches, 1 otherwise.
@@ -26,7 +26,7 @@ import type { LedgerFile } from "../../sidecar/simulator/ledger.ts";
 import { type SidecarProcess, spawnSidecar } from "../../sidecar/src/testing/sidecar-process.ts";
 import { type CostMismatch, compareCosts, demoOrders, rpc } from "./odoo-checks.ts";
 
-export const FAULT_KINDS = ["sidecar-kill9", "odoo-restart", "mosquitto-kill9", "spool-quota"] as const;
+export const FAULT_KINDS = ["sidecar-kill9", "odoo-restart", "mosquitto-restart", "spool-quota"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface ChaosOptions {
@@ -244,8 +244,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           await sleep(random() * 3000);
           await server.start();
           break;
-        case "mosquitto-kill9":
-          await mqtt.stop("SIGKILL");
+        case "mosquitto-restart":
+          // A restart, as the issue asks: SIGTERM makes Mosquitto save its
+          // store. A SIGKILL can lose messages it already acknowledged to the
+          // publisher (its store is written after the PUBACK) — a limit of the
+          // broker, not of the sidecar; see README.md here.
+          await mqtt.stop("SIGTERM");
           await sleep(500 + random() * 3000);
           await mqtt.start();
           break;

@@ -1,6 +1,6 @@
 // The short form of `npm run test:chaos`: about a minute of the
 // demo plant's line at a steady rate with one fault of each kind (sidecar
-// kill -9, Odoo restart, Mosquitto kill -9, spool quota reached), then Odoo
+// kill -9, Odoo restart, Mosquitto restart, spool quota reached), then Odoo
 // against the simulators' ledgers: nothing lost, nothing twice, malformed
 // input rejected, cost figures equal to a recomputation.
 import { afterAll, expect, it } from "vitest";
