@@ -5,7 +5,17 @@
 // the filestore too, which `createdb -T` does not).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -118,18 +128,32 @@ export async function runOdooBin(
   }
 }
 
+function holderAlive(lockDir: string): boolean {
+  try {
+    const pid = Number(readFileSync(join(lockDir, "pid"), "utf8"));
+    if (!pid) return true; // being created this instant
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // ESRCH: the holder died (killed mid-build); ENOENT: pid not written yet.
+    return (err as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/** A directory lock across processes; one left by a dead process is taken over. */
 async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
   const lockDir = join("/tmp", `${name}.lock`);
   const deadline = Date.now() + 15 * 60_000;
   for (;;) {
     try {
       mkdirSync(lockDir);
+      writeFileSync(join(lockDir, "pid"), String(process.pid));
       break;
     } catch {
-      // A lock older than 15 minutes is from a killed run.
-      try {
-        if (Date.now() - statSync(lockDir).mtimeMs > 15 * 60_000) rmSync(lockDir, { recursive: true, force: true });
-      } catch {}
+      if (!holderAlive(lockDir)) {
+        rmSync(lockDir, { recursive: true, force: true });
+        continue;
+      }
       if (Date.now() > deadline) throw new DevStackError(`timed out waiting for ${lockDir}`);
       await new Promise((r) => setTimeout(r, 500));
     }
