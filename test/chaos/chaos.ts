@@ -221,7 +221,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     // Faults at random times inside the soak (the last 10 % stays quiet).
     const soakStart = Date.now();
-    const schedule = faultSchedule(random, FAULT_KINDS, opts.faultsPerKind, opts.minutes * 60_000 * 0.9);
+    // Faults run one after another and each takes a while (an Odoo restart,
+    // the spool filling up): scheduled in the first half of the soak, they all
+    // land while the line still produces, which the spool-quota fault needs.
+    const schedule = faultSchedule(random, FAULT_KINDS, opts.faultsPerKind, opts.minutes * 60_000 * 0.5);
     for (const fault of schedule) {
       const wait = soakStart + fault.at - Date.now();
       if (wait > 0) await sleep(wait);

@@ -1,4 +1,4 @@
-// The short form of `npm run test:chaos`: about a minute of the
+// The short form of `npm run test:chaos`: a minute and a half of the
 // demo plant's line at a steady rate with one fault of each kind (sidecar
 // kill -9, Odoo restart, Mosquitto restart, spool quota reached), then Odoo
 // against the simulators' ledgers: nothing lost, nothing twice, malformed
@@ -22,7 +22,7 @@ const db = `sfb_chaos_e2e_${process.pid}`;
 afterAll(() => dropDatabase(db));
 
 it("a short soak with one fault of each kind: the ledger and Odoo agree", { timeout: 295_000 }, async () => {
-  const result = await runChaos({ minutes: 1, rate: 3, faultsPerKind: 1, seed: 20261122, spoolCapacity: 40, db });
+  const result = await runChaos({ minutes: 1.5, rate: 3, faultsPerKind: 1, seed: 20261122, spoolCapacity: 40, db });
   const table = formatTable(result);
   expect(result.faults.map((f) => f.kind).sort(), table).toEqual([...FAULT_KINDS].sort());
   expect(
