@@ -12,7 +12,7 @@ describe("benchmark report", () => {
           value: 1200,
           unit: "events/s",
           baseline: { name: "per-event RPC", value: 100 },
-          target: { text: "≥ 10× baseline", met: true },
+          target: { text: "≥ 10× <baseline>", met: true },
         },
         {
           bench: "ui",
@@ -27,6 +27,7 @@ describe("benchmark report", () => {
     );
     expect(html).toContain("12.00×");
     expect(html).toContain("&lt;batch 500&gt;");
+    expect(html).toContain("≥ 10× &lt;baseline&gt;");
     expect(html).toContain('<td class="yes">yes</td>');
     expect(html).toContain('<td class="no">NO</td>');
   });

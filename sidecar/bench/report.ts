@@ -12,7 +12,7 @@ export interface ReportRow extends Figure {
   issue: number;
 }
 
-const escape = (s: string) =>
+const escapeHtml = (s: string) =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 
 export function formatNumber(n: number): string {
@@ -31,12 +31,12 @@ export function reportHtml(rows: ReportRow[], at: string): string {
         `<div class="bar ${cls}" style="width:${Math.max(1, (v / max) * 100).toFixed(1)}%"></div>`;
       const met = r.target ? (r.target.met ? '<td class="yes">yes</td>' : '<td class="no">NO</td>') : "<td></td>";
       return `<tr>
-        <td>${escape(r.bench)} <small>#${r.issue}</small></td>
-        <td>${escape(r.figure)}</td>
-        <td class="num">${formatNumber(r.value)} ${escape(r.unit)}</td>
-        <td class="num">${r.baseline ? `${formatNumber(r.baseline.value)} <small>${escape(r.baseline.name)}</small>` : ""}</td>
+        <td>${escapeHtml(r.bench)} <small>#${r.issue}</small></td>
+        <td>${escapeHtml(r.figure)}</td>
+        <td class="num">${formatNumber(r.value)} ${escapeHtml(r.unit)}</td>
+        <td class="num">${r.baseline ? `${formatNumber(r.baseline.value)} <small>${escapeHtml(r.baseline.name)}</small>` : ""}</td>
         <td class="num">${q === undefined ? "" : `${q.toFixed(2)}×`}</td>
-        <td>${r.target ? escape(r.target.text) : ""}</td>${met}
+        <td>${r.target ? escapeHtml(r.target.text) : ""}</td>${met}
         <td class="chart">${bar(r.value, "value")}${r.baseline ? bar(r.baseline.value, "baseline") : ""}</td>
       </tr>`;
     })
@@ -54,7 +54,7 @@ export function reportHtml(rows: ReportRow[], at: string): string {
     .bar.value { background: #714b67; } .bar.baseline { background: #9aa0a6; }
     small { color: #666; }
   </style></head><body>
-  <h1>Shopfloor Bridge benchmarks <small>${escape(at)}</small></h1>
+  <h1>Shopfloor Bridge benchmarks <small>${escapeHtml(at)}</small></h1>
   <table><thead><tr><th>bench</th><th>figure</th><th>value</th><th>baseline</th><th>ratio</th>
   <th>target</th><th>met?</th><th><span style="color:#714b67">■</span> value <span style="color:#9aa0a6">■</span> baseline</th></tr></thead>
   <tbody>${body}</tbody></table></body></html>`;
