@@ -23,8 +23,12 @@ import { parseArgs } from "node:util";
 import { type MosquittoBroker, startMosquitto } from "../../sidecar/devstack/mosquitto.ts";
 import { freePort, type OdooServer, repoRoot, startOdoo } from "../../sidecar/devstack/odoo.ts";
 import type { LedgerFile } from "../../sidecar/simulator/ledger.ts";
+import { prng as seededRandom } from "../../sidecar/src/testing/fuzz.ts";
 import { type SidecarProcess, spawnSidecar } from "../../sidecar/src/testing/sidecar-process.ts";
 import { type CostMismatch, compareCosts, demoOrders, rpc } from "./odoo-checks.ts";
+
+/** Deterministic random numbers from --seed (the fuzz corpus' mulberry32). */
+export { seededRandom };
 
 export const FAULT_KINDS = ["sidecar-kill9", "odoo-restart", "mosquitto-restart", "spool-quota"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -54,18 +58,6 @@ export interface ChaosResult {
   faults: { kind: FaultKind; at: number; ms: number }[];
   costMismatches: CostMismatch[];
   elapsedMs: number;
-}
-
-/** Deterministic random numbers from --seed (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Fault times (ms after the soak starts) spread at random over the window, kinds shuffled. */
