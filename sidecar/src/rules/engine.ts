@@ -3,6 +3,7 @@
 // source hands `events` and `state` to SourceSink.accept together, so rule
 // state and the events it produced commit atomically.
 import type { CloudEvent, MappingRule } from "../core/contract.ts";
+import type { SourceSink } from "../core/ports.ts";
 import {
   type CounterRuntime,
   counterClose,
@@ -49,6 +50,11 @@ export class RuleEngine {
   /** Counters per order address: parts pending in a window belong to the order they were made for. */
   readonly #countersByOrder = new Map<string, Runtime[]>();
   readonly #prefix: string;
+
+  /** An engine resumed from the counter positions and open states the sink has persisted under the prefix. */
+  static async load(sink: SourceSink, opts: Omit<EngineOptions, "state">): Promise<RuleEngine> {
+    return new RuleEngine({ ...opts, state: await sink.loadState(opts.statePrefix) });
+  }
 
   constructor(opts: EngineOptions) {
     this.#ctx = { connection: opts.connection, revision: opts.revision, snapshot: this.#snapshot };

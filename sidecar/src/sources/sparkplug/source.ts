@@ -92,12 +92,11 @@ export class SparkplugSource implements Source {
 
   async start(sink: SourceSink): Promise<void> {
     this.#sink = sink;
-    this.#engine = new RuleEngine({
+    this.#engine = await RuleEngine.load(sink, {
       connection: this.#opts.connection,
       revision: this.#opts.revision,
       rules: this.#opts.rules,
       statePrefix: this.statePrefix,
-      state: await sink.loadState(this.statePrefix),
     });
     this.#stateTimestamp = Date.now();
     const options: IClientOptions = {
