@@ -11,8 +11,10 @@ as fresh as the last applied event without a stored compute chain on
 Every formula is in readme/COST.md; the names of the fields follow it.
 """
 
+import collections
+
 from odoo import _, api, fields, models
-from odoo.tools import float_round
+from odoo.tools import SQL, float_round
 
 REALTIME_PARAM = "shopfloor_bridge.cost_realtime"
 
@@ -121,28 +123,54 @@ class ShopfloorCostVariance(models.Model):
     @api.model
     def _refresh_for_productions(self, productions):
         """Rebuild the variance rows of ``productions`` from their time logs,
-        moves and scraps; flag and notify where a threshold is passed."""
+        moves and scraps; flag and notify where a threshold is passed.
+
+        It runs after every applied event, so it reads its inputs with one
+        query per kind of record for all the MOs at once (``_CostInputs``)
+        instead of walking the ORM record by record, and writes only what
+        changed at stored precision: a refresh after one event costs a fixed
+        handful of queries however long the order has run."""
         if not productions:
             return self.browse()
-        existing = self.sudo().search([("production_id", "in", productions.ids)])
-        rows_by_key = {(row.production_id.id, row.workorder_id.id): row for row in existing}
-        refreshed = self.browse()
+        # The inputs are read with SQL: pending ORM writes (the event's own
+        # time logs and quantities) must be in the database first.
+        self.env.flush_all()
+        sudo = self.sudo()
+        rows = _StoredRows(sudo)
+        lines_rows = _StoredRows(self.env["shopfloor.cost.variance.line"].sudo())
+        inputs = _CostInputs(productions)
+        existing = inputs.variance_rows()
+        existing_lines = inputs.variance_lines()
+        refreshed_ids = []
+        to_create = []
         for production in productions:
-            snapshot = _ProductionCost(production)
+            snapshot = _ProductionCost(production, inputs)
             for key, values, lines in snapshot.rows():
-                row = rows_by_key.pop(key, None)
-                if row is None:
-                    row = self.sudo().create(values)
-                else:
-                    _write_changed(row, values)
+                current = existing.pop(key, None)
                 if lines is not None:
-                    row._sync_lines(lines)
-                refreshed |= row
+                    _merge_threshold_flags(rows, snapshot, values, current)
+                if current is None:
+                    to_create.append((values, lines))
+                    continue
+                refreshed_ids.append(current["id"])
+                rows.update(current["id"], current, values)
+                if lines is not None:
+                    _sync_lines(lines_rows, current["id"], existing_lines.get(current["id"], []), lines)
+        updates = rows.queries() + lines_rows.queries()
+        if updates:
+            self.env.cr.execute(SQL(";\n").join(updates))
+        if to_create:
+            created = sudo.create([values for values, _lines in to_create])
+            lines_rows.model.create([
+                dict(line, variance_id=row.id)
+                for row, (_values, lines) in zip(created, to_create, strict=True)
+                for line in lines or ()
+            ])
+            refreshed_ids += created.ids
         # Work orders deleted since the last refresh leave no stale row behind.
-        stale = self.browse([row.id for row in rows_by_key.values()])
-        stale.sudo().unlink()
-        refreshed.filtered(lambda r: r.level == "production")._apply_thresholds()
-        return refreshed
+        if existing:
+            sudo.browse([row["id"] for row in existing.values()]).unlink()
+        return self.browse(refreshed_ids)
 
     @api.model
     def refresh_timed(self, production_ids):
@@ -187,83 +215,6 @@ class ShopfloorCostVariance(models.Model):
             "context": {"create": False},
         }
 
-    def _sync_lines(self, lines_values):
-        lines_by_product = {line.product_id.id: line for line in self.line_ids}
-        for values in lines_values:
-            line = lines_by_product.pop(values["product_id"], None)
-            if line is None:
-                self.env["shopfloor.cost.variance.line"].sudo().create(dict(values, variance_id=self.id))
-            else:
-                _write_changed(line, values)
-        if lines_by_product:
-            self.env["shopfloor.cost.variance.line"].browse(
-                [line.id for line in lines_by_product.values()]
-            ).sudo().unlink()
-
-    # -- thresholds -------------------------------------------------------------
-
-    def _threshold_breaches(self):
-        """Reasons this MO row passes its product category's thresholds, [] if none.
-
-        Only a running order is judged, and only once it has output (good or
-        scrap) or once its actual cost already exceeds the standard cost of the
-        whole planned quantity: before any output every minute logged is a
-        "variance" of 100 %, which says nothing yet."""
-        self.ensure_one()
-        category = self.product_categ_id
-        if self.state not in ("progress", "to_close") or not category:
-            return []
-        planned_standard = self.planned_standard_cost
-        has_output = self.qty_good or self.qty_scrap
-        if not has_output and not (planned_standard and self.cost_actual > planned_standard):
-            return []
-        # Without output the standard earned is 0: judge against the whole plan.
-        cost_pct = (
-            self.variance_pct
-            if has_output
-            else _safe_ratio(self.cost_actual - planned_standard, planned_standard) * 100.0
-        )
-        reasons = []
-        cost_limit = category.shopfloor_cost_variance_threshold
-        if cost_limit and cost_pct > cost_limit:
-            reasons.append(_("cost variance %(pct).2f %% > %(limit).2f %%", pct=cost_pct, limit=cost_limit))
-        time_limit = category.shopfloor_time_variance_threshold
-        if time_limit and self.duration_variance_pct > time_limit:
-            reasons.append(
-                _("time variance %(pct).2f %% > %(limit).2f %%", pct=self.duration_variance_pct, limit=time_limit)
-            )
-        scrap_limit = category.shopfloor_scrap_threshold
-        if scrap_limit and self.scrap_pct > scrap_limit:
-            reasons.append(_("scrap %(pct).2f %% > %(limit).2f %%", pct=self.scrap_pct, limit=scrap_limit))
-        return reasons
-
-    def _apply_thresholds(self):
-        activity_type = None
-        for row in self:
-            reasons = row._threshold_breaches()
-            reason_text = "; ".join(reasons)
-            production = row.production_id
-            if reasons and not row.flagged:
-                row.sudo().write({"flagged": True, "flag_reason": reason_text})
-                production.sudo().shopfloor_cost_flagged = True
-                responsible = production.user_id or self.env.user
-                if activity_type is None:
-                    activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
-                if activity_type:
-                    production.sudo().activity_schedule(
-                        activity_type_id=activity_type.id,
-                        summary=_("Cost variance above threshold"),
-                        note=_("%(mo)s: %(reasons)s", mo=production.name, reasons=reason_text),
-                        user_id=responsible.id,
-                    )
-            elif reasons and row.flag_reason != reason_text:
-                row.sudo().flag_reason = reason_text
-            elif not reasons and row.flagged and row.state in ("progress", "to_close"):
-                # Back within the thresholds while running: the flag goes, the
-                # activity stays for the responsible to close with a note.
-                row.sudo().write({"flagged": False, "flag_reason": False})
-                production.sudo().shopfloor_cost_flagged = False
-
 
 class ShopfloorCostVarianceLine(models.Model):
     _name = "shopfloor.cost.variance.line"
@@ -291,92 +242,449 @@ class ShopfloorCostVarianceLine(models.Model):
     variance_amount = fields.Monetary("Variance", readonly=True)
 
 
-def _write_changed(record, values):
-    """Write only what changed: an unchanged refresh costs no UPDATE."""
-    changed = {}
-    for name, value in values.items():
-        field = record._fields[name]
-        current = record[name]
-        if field.type == "many2one":
-            current = current.id
-        elif field.type in ("float", "monetary"):
-            if current is not None and value is not None and abs((current or 0.0) - (value or 0.0)) < 1e-9:
+class _StoredRows:
+    """Compares rows of one variance model with their stored values and
+    updates the changed ones with plain SQL, all in one round trip.
+
+    The ORM write would, per row, convert every value, read the row's company
+    and currency for its amounts and issue its own UPDATE; the rows are
+    written only here and no stored field depends on them (the lines' related
+    fields follow variance_id, which never changes), so the UPDATE plus a cache
+    invalidation is the same write, at a fraction of the cost."""
+
+    def __init__(self, model):
+        self.model = model
+        self._forms = {}
+        self._updates = []
+
+    def _form(self, name):
+        form = self._forms.get(name)
+        if form is None:
+            field = self.model._fields[name]
+            digits = field.get_digits(self.model.env) if field.type == "float" else None
+            form = self._forms[name] = (field.type, digits[1] if digits else None)
+        return form
+
+    def stored(self, name, value):
+        """``value`` as the database keeps it and the ORM reads it back:
+        floats with digits rounded to them, relations as an id or False."""
+        kind, scale = self._form(name)
+        if kind == "float":
+            value = float(value or 0.0)
+            return float_round(value, precision_digits=scale) if scale is not None else value
+        if kind == "monetary":
+            return float(value or 0.0)
+        if kind == "integer":
+            return int(value or 0)
+        if kind == "boolean":
+            return bool(value)
+        return value or False
+
+    def changed(self, current, values):
+        """The part of ``values`` that differs from the stored row ``current``
+        (a dict read by SQL) at stored precision."""
+        changed = {}
+        for name, value in values.items():
+            stored, new = self.stored(name, current.get(name)), self.stored(name, value)
+            if self._form(name)[0] == "monetary":
+                # Amounts are already rounded to the currency: equal up to float noise.
+                if abs(stored - new) < 1e-9:
+                    continue
+            elif stored == new:
                 continue
-        if current != value:
             changed[name] = value
-    if changed:
-        record.sudo().write(changed)
+        return changed
+
+    def update(self, record_id, current, values):
+        """Queue the UPDATE of what changed; an unchanged row costs nothing."""
+        changed = self.changed(current, values)
+        if changed:
+            self._updates.append((record_id, changed))
+
+    def queries(self):
+        """The queued UPDATEs; the cache of the updated fields is dropped."""
+        queries = []
+        uid = self.model.env.uid
+        for record_id, changed in self._updates:
+            assignments = []
+            for name, value in changed.items():
+                value = self.stored(name, value)
+                if value is False and self._form(name)[0] != "boolean":
+                    value = None
+                assignments.append(SQL("%s = %s", SQL.identifier(name), value))
+            queries.append(
+                SQL(
+                    "UPDATE %s SET %s, write_uid = %s, write_date = (now() AT TIME ZONE 'UTC') WHERE id = %s",
+                    SQL.identifier(self.model._table),
+                    SQL(", ").join(assignments),
+                    uid,
+                    record_id,
+                )
+            )
+            self.model.browse(record_id).invalidate_recordset([*changed, "write_uid", "write_date"])
+        self._updates = []
+        return queries
+
+
+def _sync_lines(lines, variance_id, current_lines, lines_values):
+    """One component line per product: update what changed, add the new, drop the gone."""
+    line_model = lines.model
+    lines_by_product = {line["product_id"]: line for line in current_lines}
+    to_create = []
+    for values in lines_values:
+        line = lines_by_product.pop(values["product_id"], None)
+        if line is None:
+            to_create.append(dict(values, variance_id=variance_id))
+        else:
+            lines.update(line["id"], line, values)
+    if to_create:
+        line_model.create(to_create)
+    if lines_by_product:
+        line_model.browse([line["id"] for line in lines_by_product.values()]).unlink()
+
+
+# -- thresholds -----------------------------------------------------------------
+
+
+def _threshold_breaches(rows, values, limits):
+    """Reasons the MO row ``values`` passes its product category's thresholds, [] if none.
+
+    Judged on the figures as stored (rounded to their digits). Only a running
+    order is judged, and only once it has output (good or scrap) or once its
+    actual cost already exceeds the standard cost of the whole planned
+    quantity: before any output every minute logged is a "variance" of 100 %,
+    which says nothing yet."""
+    if values["state"] not in ("progress", "to_close") or limits is None:
+        return []
+    model = rows.model
+    row = {name: rows.stored(name, values[name]) for name in (
+        "qty_good", "qty_scrap", "planned_standard_cost", "cost_actual", "variance_pct",
+        "duration_variance_pct", "scrap_pct",
+    )}
+    planned_standard = row["planned_standard_cost"]
+    has_output = row["qty_good"] or row["qty_scrap"]
+    if not has_output and not (planned_standard and row["cost_actual"] > planned_standard):
+        return []
+    # Without output the standard earned is 0: judge against the whole plan.
+    cost_pct = (
+        row["variance_pct"]
+        if has_output
+        else _safe_ratio(row["cost_actual"] - planned_standard, planned_standard) * 100.0
+    )
+    reasons = []
+    cost_limit = limits["cost"]
+    if cost_limit and cost_pct > cost_limit:
+        reasons.append(model.env._("cost variance %(pct).2f %% > %(limit).2f %%", pct=cost_pct, limit=cost_limit))
+    time_limit = limits["time"]
+    if time_limit and row["duration_variance_pct"] > time_limit:
+        reasons.append(
+            model.env._("time variance %(pct).2f %% > %(limit).2f %%", pct=row["duration_variance_pct"], limit=time_limit)
+        )
+    scrap_limit = limits["scrap"]
+    if scrap_limit and row["scrap_pct"] > scrap_limit:
+        reasons.append(model.env._("scrap %(pct).2f %% > %(limit).2f %%", pct=row["scrap_pct"], limit=scrap_limit))
+    return reasons
+
+
+def _merge_threshold_flags(rows, snapshot, values, current):
+    """Put the flag of the MO row into ``values`` (written with the figures, in
+    one UPDATE) and flag the MO; a new breach notifies the MO's responsible."""
+    model = rows.model
+    reasons = _threshold_breaches(rows, values, snapshot.limits)
+    reason_text = "; ".join(reasons)
+    flagged = bool(current and current["flagged"])
+    production = snapshot.production
+    if reasons and not flagged:
+        values.update(flagged=True, flag_reason=reason_text)
+        production.sudo().shopfloor_cost_flagged = True
+        responsible = production.user_id or model.env.user
+        activity_type = model.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
+        if activity_type:
+            production.sudo().activity_schedule(
+                activity_type_id=activity_type.id,
+                summary=model.env._("Cost variance above threshold"),
+                note=model.env._("%(mo)s: %(reasons)s", mo=production.name, reasons=reason_text),
+                user_id=responsible.id,
+            )
+    elif reasons:
+        values["flag_reason"] = reason_text
+    elif flagged and values["state"] in ("progress", "to_close"):
+        # Back within the thresholds while running: the flag goes, the
+        # activity stays for the responsible to close with a note.
+        values.update(flagged=False, flag_reason=False)
+        production.sudo().shopfloor_cost_flagged = False
+
+
+# -- inputs -----------------------------------------------------------------------
+
+
+class _CostInputs:
+    """Everything the figures of a set of MOs derive from, read with one query
+    per kind of record for all the MOs at once: the MOs, their work orders
+    (with work center rates and product capacity), time logs, raw moves (with
+    their BOM lines), validated scraps, and the variance rows to update.
+
+    The ORM would walk these record by record (~30 queries and most of the
+    time of a refresh); the columns read here are the stored fields the ORM
+    would return. Unit conversions, standard prices and currency rounding
+    still go through Odoo (``uom.uom._compute_quantity``,
+    ``product.standard_price``, ``res.currency.round``)."""
+
+    def __init__(self, productions):
+        self.env = productions.env
+        self.production_ids = list(productions.ids)
+        self._records = {}
+        self.productions = {row["id"]: row for row in self._query("""
+            SELECT mo.id, mo.name, mo.state, mo.product_id, mo.product_uom_id, mo.product_qty, mo.qty_producing,
+                   mo.company_id, company.currency_id, mo.date_start, mo.bom_id,
+                   product_tmpl.uom_id AS product_uom_of_product, product_tmpl.categ_id,
+                   categ.shopfloor_cost_variance_threshold AS cost_limit,
+                   categ.shopfloor_time_variance_threshold AS time_limit,
+                   categ.shopfloor_scrap_threshold AS scrap_limit
+              FROM mrp_production mo
+              JOIN res_company company ON company.id = mo.company_id
+              JOIN product_product product ON product.id = mo.product_id
+              JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
+              LEFT JOIN product_category categ ON categ.id = product_tmpl.categ_id
+             WHERE mo.id = ANY(%s)
+        """)}
+        # mrp.workcenter._get_capacity / _get_expected_duration: the product's
+        # capacity row of the work center (unique per product) wins over the
+        # work center's defaults.
+        self.workorders = self._group_by_production(self._query("""
+            SELECT wo.id, wo.production_id, wo.name, wo.sequence, wo.workcenter_id, wo.operation_id, wo.state,
+                   wo.qty_produced, wo.duration_expected, wo.shopfloor_qty_scrap,
+                   wc.costs_hour, wc.time_efficiency,
+                   CASE WHEN capacity.id IS NULL THEN wc.default_capacity ELSE capacity.capacity END AS capacity,
+                   CASE WHEN capacity.id IS NULL THEN COALESCE(wc.time_start, 0) + COALESCE(wc.time_stop, 0)
+                        ELSE COALESCE(capacity.time_start, 0) + COALESCE(capacity.time_stop, 0) END AS setup_minutes,
+                   operation.time_mode, operation.time_cycle_manual
+              FROM mrp_workorder wo
+              JOIN mrp_production mo ON mo.id = wo.production_id
+              JOIN mrp_workcenter wc ON wc.id = wo.workcenter_id
+              LEFT JOIN mrp_workcenter_capacity capacity
+                     ON capacity.workcenter_id = wc.id AND capacity.product_id = mo.product_id
+              LEFT JOIN mrp_routing_workcenter operation ON operation.id = wo.operation_id
+             WHERE wo.production_id = ANY(%s)
+             ORDER BY wo.sequence, wo.id
+        """))
+        # Ordered as workorder.time_ids (id desc) so the sums add up in the same order.
+        self.time_logs = collections.defaultdict(list)
+        for log in self._query("""
+            SELECT log.workorder_id, log.duration, log.loss_type, log.date_start, log.date_end,
+                   log.shopfloor_kind, log.loss_id
+              FROM mrp_workcenter_productivity log
+              JOIN mrp_workorder wo ON wo.id = log.workorder_id
+             WHERE wo.production_id = ANY(%s)
+             ORDER BY log.id DESC
+        """):
+            self.time_logs[log["workorder_id"]].append(log)
+        # production.move_raw_ids (not scrapped, sequence, id), with the BOM
+        # line each came from and the units to convert between.
+        self.raw_moves = self._group_by_production(self._query("""
+            SELECT move.raw_material_production_id AS production_id, move.product_id, move.bom_line_id,
+                   move.state, move.picked, move.quantity, move.product_uom_qty, move.product_uom,
+                   product_tmpl.uom_id AS product_uom_of_product,
+                   bom_line.product_qty AS bom_line_qty, bom_line.product_uom_id AS bom_line_uom,
+                   bom_line_tmpl.uom_id AS bom_line_product_uom,
+                   bom.product_qty AS bom_qty, bom.product_uom_id AS bom_uom
+              FROM stock_move move
+              JOIN product_product product ON product.id = move.product_id
+              JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
+              LEFT JOIN mrp_bom_line bom_line ON bom_line.id = move.bom_line_id
+              LEFT JOIN product_product bom_line_product ON bom_line_product.id = bom_line.product_id
+              LEFT JOIN product_template bom_line_tmpl ON bom_line_tmpl.id = bom_line_product.product_tmpl_id
+              LEFT JOIN mrp_bom bom ON bom.id = bom_line.bom_id
+             WHERE move.raw_material_production_id = ANY(%s) AND move.scrapped IS NOT TRUE
+             ORDER BY move.sequence, move.id
+        """))
+        # production.scrap_ids (id desc), validated only.
+        self.scraps = self._group_by_production(self._query("""
+            SELECT scrap.production_id, scrap.product_id, scrap.product_uom_id, scrap.scrap_qty, scrap.workorder_id,
+                   product_tmpl.uom_id AS product_uom_of_product
+              FROM stock_scrap scrap
+              JOIN product_product product ON product.id = scrap.product_id
+              JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
+             WHERE scrap.production_id = ANY(%s) AND scrap.state = 'done'
+             ORDER BY scrap.id DESC
+        """))
+        # One query loads every unit and component product the figures need.
+        self.prefetch("uom.uom", [
+            uom_id
+            for row in self.productions.values()
+            for uom_id in (row["product_uom_id"], row["product_uom_of_product"])
+        ] + [
+            uom_id
+            for moves in self.raw_moves.values()
+            for move in moves
+            for uom_id in (move["product_uom"], move["product_uom_of_product"], move["bom_line_uom"],
+                           move["bom_line_product_uom"], move["bom_uom"])
+        ] + [
+            uom_id
+            for scraps in self.scraps.values()
+            for scrap in scraps
+            for uom_id in (scrap["product_uom_id"], scrap["product_uom_of_product"])
+        ])
+        self.prefetch("product.product", [
+            row["product_id"] for rows in (*self.raw_moves.values(), *self.scraps.values()) for row in rows
+        ])
+
+    def _query(self, query):
+        self.env.cr.execute(query, [self.production_ids])
+        return self.env.cr.dictfetchall()
+
+    @staticmethod
+    def _group_by_production(rows):
+        grouped = collections.defaultdict(list)
+        for row in rows:
+            grouped[row["production_id"]].append(row)
+        return grouped
+
+    def record(self, model, record_id):
+        """A record of ``model`` sharing one prefetch set with every other
+        record of it asked for in this refresh (one query loads them all);
+        empty for no id."""
+        if not record_id:
+            return self.env[model]
+        by_model = self._records.setdefault(model, {})
+        if record_id not in by_model:
+            by_model[record_id] = None
+            ids = tuple(by_model)
+            for record in self.env[model].browse(ids):
+                by_model[record.id] = record
+        return by_model[record_id]
+
+    def prefetch(self, model, ids):
+        by_model = self._records.setdefault(model, {})
+        missing = {record_id: None for record_id in ids if record_id and record_id not in by_model}
+        if not missing:
+            return
+        by_model.update(missing)
+        for record in self.env[model].browse(tuple(by_model)):
+            by_model[record.id] = record
+
+    def _stored_columns(self, model):
+        return [
+            name for name, field in self.env[model]._fields.items()
+            if field.store and field.column_type and name not in models.MAGIC_COLUMNS
+        ]
+
+    def variance_rows(self):
+        """{(production id, workorder id or False): stored row} of these MOs."""
+        columns = self._stored_columns("shopfloor.cost.variance")
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, %s FROM shopfloor_cost_variance WHERE production_id = ANY(%s)",
+                SQL(", ").join(SQL.identifier(name) for name in columns),
+                self.production_ids,
+            )
+        )
+        return {(row["production_id"], row["workorder_id"] or False): row for row in self.env.cr.dictfetchall()}
+
+    def variance_lines(self):
+        """{variance row id: [stored component line, …]} of these MOs."""
+        columns = self._stored_columns("shopfloor.cost.variance.line")
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, %s FROM shopfloor_cost_variance_line WHERE production_id = ANY(%s) ORDER BY id",
+                SQL(", ").join(SQL.identifier(name) for name in columns),
+                self.production_ids,
+            )
+        )
+        lines = collections.defaultdict(list)
+        for line in self.env.cr.dictfetchall():
+            lines[line["variance_id"]].append(line)
+        return lines
+
+
+def _float(value):
+    return float(value or 0.0)
 
 
 class _ProductionCost:
     """The cost figures of one MO and its work orders, computed from its records."""
 
-    def __init__(self, production):
+    def __init__(self, production, inputs):
         self.production = production
         self.env = production.env
-        self.currency = production.company_id.currency_id
-        self._setup_loss = None
-        self.uom = production.product_uom_id
-        self.qty_planned = production.product_qty
-        if production.state in ("done", "cancel"):
+        self.inputs = inputs
+        data = inputs.productions[production.id]
+        self.data = data
+        self.currency = inputs.record("res.currency", data["currency_id"])
+        self.uom = inputs.record("uom.uom", data["product_uom_id"])
+        self.product_uom = inputs.record("uom.uom", data["product_uom_of_product"])
+        self.limits = None
+        if data["categ_id"]:
+            self.limits = {
+                "cost": _float(data["cost_limit"]),
+                "time": _float(data["time_limit"]),
+                "scrap": _float(data["scrap_limit"]),
+            }
+        self._setup_loss_id = None
+        self.qty_planned = _float(data["product_qty"])
+        if data["state"] in ("done", "cancel"):
+            # A non-stored compute over the finished moves.
             self.qty_good = production.qty_produced
         else:
-            # qty_produced is a non-stored compute over the finished moves;
-            # while the order runs, qty_producing is what the floor reported.
-            self.qty_good = production.qty_producing
+            # While the order runs, qty_producing is what the floor reported.
+            self.qty_good = _float(data["qty_producing"])
 
     def _is_setup_log(self, log):
         """Setup and teardown time: logs the floor tagged so (setup/teardown
         events), else any log with Odoo's "Setup and Adjustments" loss."""
-        kind = log.shopfloor_kind if "shopfloor_kind" in log._fields else False
+        kind = log["shopfloor_kind"]
         if kind:
             return kind in ("setup", "teardown")
-        if self._setup_loss is None:
-            self._setup_loss = self.env.ref("mrp.block_reason2", raise_if_not_found=False)
-        return log.loss_id == self._setup_loss
+        if self._setup_loss_id is None:
+            self._setup_loss_id = self.env["ir.model.data"]._xmlid_to_res_id(
+                "mrp.block_reason2", raise_if_not_found=False
+            ) or False
+        return log["loss_id"] == self._setup_loss_id
 
     def _round(self, amount):
         return self.currency.round(amount)
 
     # -- operations ---------------------------------------------------------------
 
+    def _time_cycle(self, workorder):
+        """mrp.routing.workcenter.time_cycle: the manual time, else Odoo's
+        average over past work orders (its compute, only in that case)."""
+        if workorder["time_mode"] == "manual":
+            return _float(workorder["time_cycle_manual"])
+        return self.inputs.record("mrp.routing.workcenter", workorder["operation_id"]).time_cycle
+
     def _standard_minutes(self, workorder, quantity):
         """Odoo's own expected duration formula (setup + cycles x cycle time /
         efficiency + cleanup) for ``quantity`` in the MO's unit; 0 for 0."""
         if quantity <= 0:
             return 0.0
-        operation = workorder.operation_id
-        if operation:
+        if workorder["operation_id"]:
             # mrp.routing.workcenter._get_duration_expected without its
             # variant-applicability check (the WO exists, so it applies).
-            product = self.production.product_id
-            workcenter = workorder.workcenter_id
-            quantity = self.uom._compute_quantity(quantity, product.uom_id)
+            quantity = self.uom._compute_quantity(quantity, self.product_uom)
             cycles = float_round(
-                quantity / workcenter._get_capacity(product), precision_digits=0, rounding_method="UP"
+                quantity / _float(workorder["capacity"]), precision_digits=0, rounding_method="UP"
             )
             return (
-                workcenter._get_expected_duration(product)
-                + cycles * operation.time_cycle * 100.0 / workcenter.time_efficiency
+                _float(workorder["setup_minutes"])
+                + cycles * self._time_cycle(workorder) * 100.0 / _float(workorder["time_efficiency"])
             )
         # A work order added by hand has no operation: scale its own estimate.
-        return workorder.duration_expected * _safe_ratio(quantity, self.qty_planned)
+        return _float(workorder["duration_expected"]) * _safe_ratio(quantity, self.qty_planned)
 
     def _workorder_figures(self, workorder):
-        production = self.production
-        workcenter = workorder.workcenter_id
-        rate = workcenter.costs_hour
-        logs = workorder.time_ids
-        duration_actual = sum(logs.mapped("duration"))
-        running = logs.filtered(lambda log: log.loss_type in RUNNING_LOSS_TYPES)
-        labour_minutes = sum(running.mapped("duration"))
+        rate = _float(workorder["costs_hour"])
+        logs = self.inputs.time_logs.get(workorder["id"], [])
+        duration_actual = sum(_float(log["duration"]) for log in logs)
+        running = [log for log in logs if log["loss_type"] in RUNNING_LOSS_TYPES]
+        labour_minutes = sum(_float(log["duration"]) for log in running)
         machine_minutes = _union_minutes(
-            [(log.date_start, log.date_end) for log in running if log.date_start and log.date_end]
+            [(log["date_start"], log["date_end"]) for log in running if log["date_start"] and log["date_end"]]
         )
-        setup_actual = sum(logs.filtered(self._is_setup_log).mapped("duration"))
+        setup_actual = sum(_float(log["duration"]) for log in logs if self._is_setup_log(log))
         duration_planned = self._standard_minutes(workorder, self.qty_planned)
-        if workorder.state in ("done", "cancel"):
-            qty_good = workorder.qty_produced
+        if workorder["state"] in ("done", "cancel"):
+            qty_good = _float(workorder["qty_produced"])
             duration_expected = self._standard_minutes(workorder, qty_good)
         else:
             # Work in progress: the MO's producing quantity may have been set
@@ -396,7 +704,7 @@ class _ProductionCost:
             "duration_actual": duration_actual,
             "labour_minutes": labour_minutes,
             "machine_minutes": machine_minutes,
-            "setup_standard": workcenter._get_expected_duration(production.product_id) if workorder.operation_id else 0.0,
+            "setup_standard": _float(workorder["setup_minutes"]) if workorder["operation_id"] else 0.0,
             "setup_actual": setup_actual,
             "cost_standard": cost_standard,
             "cost_planned": self._round(duration_planned / 60.0 * rate),
@@ -405,70 +713,82 @@ class _ProductionCost:
 
     # -- material and scrap -------------------------------------------------------
 
-    def _done_scraps(self):
-        return self.production.scrap_ids.filtered(lambda scrap: scrap.state == "done")
+    def _convert(self, quantity, from_uom_id, to_uom_id):
+        """uom.uom._compute_quantity (which rounds to the target unit)."""
+        return self.inputs.record("uom.uom", from_uom_id)._compute_quantity(
+            quantity, self.inputs.record("uom.uom", to_uom_id)
+        )
 
     def _finished_scrap_qty(self, workorder=None):
         """Finished units scrapped: validated ``stock.scrap`` of the MO's product
         plus the counts the floor reported on the work orders (qty_scrap of
         completion/production events, kept on ``shopfloor_qty_scrap``)."""
-        production = self.production
-        product = production.product_id
-        scraps = self._done_scraps().filtered(lambda scrap: scrap.product_id == product)
-        workorders = production.workorder_ids
+        production_id = self.data["id"]
+        product_id = self.data["product_id"]
+        scraps = [scrap for scrap in self.inputs.scraps.get(production_id, []) if scrap["product_id"] == product_id]
+        workorders = self.inputs.workorders.get(production_id, [])
         if workorder is not None:
-            scraps = scraps.filtered(lambda scrap: scrap.workorder_id == workorder)
-            workorders = workorder
-        booked = sum(scrap.product_uom_id._compute_quantity(scrap.scrap_qty, self.uom) for scrap in scraps)
-        counted = sum(workorders.mapped("shopfloor_qty_scrap")) if "shopfloor_qty_scrap" in workorders._fields else 0.0
+            scraps = [scrap for scrap in scraps if scrap["workorder_id"] == workorder["id"]]
+            workorders = [workorder]
+        booked = sum(
+            self._convert(_float(scrap["scrap_qty"]), scrap["product_uom_id"], self.uom.id) for scrap in scraps
+        )
+        counted = sum(_float(wo["shopfloor_qty_scrap"]) for wo in workorders)
         return booked + counted
 
-    def _bom_qty_per_unit(self, bom_line):
-        """Component quantity (in the component's own unit) per MO unit."""
-        bom = bom_line.bom_id
-        per_bom = bom_line.product_uom_id._compute_quantity(bom_line.product_qty, bom_line.product_id.uom_id)
-        bom_qty_in_mo_unit = bom.product_uom_id._compute_quantity(bom.product_qty, self.uom)
+    def _bom_qty_per_unit(self, move):
+        """Component quantity (in the component's own unit) per MO unit, from the move's BOM line."""
+        per_bom = self._convert(_float(move["bom_line_qty"]), move["bom_line_uom"], move["bom_line_product_uom"])
+        bom_qty_in_mo_unit = self._convert(_float(move["bom_qty"]), move["bom_uom"], self.uom.id)
         return _safe_ratio(per_bom, bom_qty_in_mo_unit)
 
     def _component_lines(self):
-        production = self.production
+        production_id = self.data["id"]
+        moves = self.inputs.raw_moves.get(production_id, [])
+        scraps = [
+            scrap for scrap in self.inputs.scraps.get(production_id, [])
+            if scrap["product_id"] != self.data["product_id"]
+        ]
+        inputs = self.inputs
         per_product = {}
+        uom_of_product = {}
 
-        def entry(product):
+        def entry(product_id):
             return per_product.setdefault(
-                product, {"bom_qty_per_unit": 0.0, "planned": 0.0, "consumed": 0.0, "scrapped": 0.0}
+                product_id, {"bom_qty_per_unit": 0.0, "planned": 0.0, "consumed": 0.0, "scrapped": 0.0}
             )
 
         bom_lines_seen = set()
-        for move in production.move_raw_ids:
-            product = move.product_id
-            data = entry(product)
-            if move.bom_line_id and move.bom_line_id.id not in bom_lines_seen:
-                bom_lines_seen.add(move.bom_line_id.id)
-                data["bom_qty_per_unit"] += self._bom_qty_per_unit(move.bom_line_id)
-            elif not production.bom_id and move.state != "cancel":
+        for move in moves:
+            product_id = move["product_id"]
+            product_uom_id = uom_of_product[product_id] = move["product_uom_of_product"]
+            data = entry(product_id)
+            if move["bom_line_id"] and move["bom_line_id"] not in bom_lines_seen:
+                bom_lines_seen.add(move["bom_line_id"])
+                data["bom_qty_per_unit"] += self._bom_qty_per_unit(move)
+            elif not self.data["bom_id"] and move["state"] != "cancel":
                 # No BOM: the MO's own planned quantities are the standard.
-                planned = move.product_uom._compute_quantity(move.product_uom_qty, product.uom_id)
+                planned = self._convert(_float(move["product_uom_qty"]), move["product_uom"], product_uom_id)
                 data["bom_qty_per_unit"] += _safe_ratio(planned, self.qty_planned)
-            if move.state == "cancel" or not (move.picked or move.state == "done"):
+            if move["state"] == "cancel" or not (move["picked"] or move["state"] == "done"):
                 continue
-            data["consumed"] += move.product_uom._compute_quantity(move.quantity, product.uom_id)
-        for scrap in self._done_scraps():
-            if scrap.product_id == production.product_id:
-                continue
-            data = entry(scrap.product_id)
-            data["scrapped"] += scrap.product_uom_id._compute_quantity(scrap.scrap_qty, scrap.product_id.uom_id)
+            data["consumed"] += self._convert(_float(move["quantity"]), move["product_uom"], product_uom_id)
+        for scrap in scraps:
+            product_id = scrap["product_id"]
+            product_uom_id = uom_of_product[product_id] = scrap["product_uom_of_product"]
+            data = entry(product_id)
+            data["scrapped"] += self._convert(_float(scrap["scrap_qty"]), scrap["product_uom_id"], product_uom_id)
 
         lines = []
-        for product, data in per_product.items():
-            price = product.standard_price
+        for product_id, data in per_product.items():
+            price = inputs.record("product.product", product_id).standard_price
             qty_expected = data["bom_qty_per_unit"] * self.qty_good
             cost_standard = self._round(qty_expected * price)
             cost_actual = self._round(data["consumed"] * price)
             cost_scrap = self._round(data["scrapped"] * price)
             lines.append({
-                "product_id": product.id,
-                "uom_id": product.uom_id.id,
+                "product_id": product_id,
+                "uom_id": uom_of_product[product_id],
                 "standard_price": price,
                 "bom_qty_per_unit": data["bom_qty_per_unit"],
                 "actual_qty_per_unit": _safe_ratio(data["consumed"], self.qty_good),
@@ -487,14 +807,14 @@ class _ProductionCost:
     # -- rows ---------------------------------------------------------------------
 
     def _common(self):
-        production = self.production
+        data = self.data
         return {
-            "production_id": production.id,
-            "product_id": production.product_id.id,
-            "product_categ_id": production.product_id.categ_id.id,
-            "company_id": production.company_id.id,
-            "date": production.date_start,
-            "uom_id": self.uom.id,
+            "production_id": data["id"],
+            "product_id": data["product_id"],
+            "product_categ_id": data["categ_id"],
+            "company_id": data["company_id"],
+            "date": data["date_start"],
+            "uom_id": data["product_uom_id"],
             "qty_planned": self.qty_planned,
         }
 
@@ -520,7 +840,7 @@ class _ProductionCost:
 
     def rows(self):
         """Yield ((production id, workorder id), values, component lines or None)."""
-        production = self.production
+        data = self.data
         totals = dict.fromkeys(
             (
                 "duration_planned", "duration_expected", "duration_actual", "labour_minutes", "machine_minutes",
@@ -528,19 +848,19 @@ class _ProductionCost:
             ),
             0.0,
         )
-        for sequence, workorder in enumerate(production.workorder_ids.sorted(lambda wo: (wo.sequence, wo.id))):
+        for sequence, workorder in enumerate(self.inputs.workorders.get(data["id"], [])):
             figures = self._workorder_figures(workorder)
             for key in totals:
                 totals[key] += figures[key]
             values = self._common()
             values.update(self._time_figures(figures, figures["qty_good"], figures["qty_scrap"]))
             values.update({
-                "name": f"{production.name} - {workorder.name}",
+                "name": f"{data['name']} - {workorder['name']}",
                 "level": "workorder",
                 "sequence": sequence + 1,
-                "workorder_id": workorder.id,
-                "workcenter_id": workorder.workcenter_id.id,
-                "state": workorder.state,
+                "workorder_id": workorder["id"],
+                "workcenter_id": workorder["workcenter_id"],
+                "state": workorder["state"],
                 "std_hours_per_unit": _safe_ratio(figures["duration_planned"] / 60.0, self.qty_planned),
                 "cost_operations_standard": figures["cost_standard"],
                 "cost_operations_actual": figures["cost_actual"],
@@ -555,7 +875,7 @@ class _ProductionCost:
                 "variance_pct": _safe_ratio(figures["cost_actual"] - figures["cost_standard"], figures["cost_standard"])
                 * 100.0,
             })
-            yield (production.id, workorder.id), values, None
+            yield (data["id"], workorder["id"]), values, None
 
         lines = self._component_lines()
         # Totals add the rounded lines (what the user sees), rounded again
@@ -574,12 +894,12 @@ class _ProductionCost:
         values = self._common()
         values.update(self._time_figures(totals, self.qty_good, qty_scrap))
         values.update({
-            "name": production.name,
+            "name": data["name"],
             "level": "production",
             "sequence": 0,
             "workorder_id": False,
             "workcenter_id": False,
-            "state": production.state,
+            "state": data["state"],
             "std_hours_per_unit": _safe_ratio(totals["duration_planned"] / 60.0, self.qty_planned),
             "cost_operations_standard": totals["cost_standard"],
             "cost_operations_actual": totals["cost_actual"],
@@ -593,5 +913,5 @@ class _ProductionCost:
             "variance_amount": self._round(cost_actual - cost_standard),
             "variance_pct": _safe_ratio(cost_actual - cost_standard, cost_standard) * 100.0,
         })
-        yield (production.id, False), values, lines
+        yield (data["id"], False), values, lines
 
