@@ -385,7 +385,7 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         self.assertEqual(result["status"], "applied", (type, minutes, result, event.error_message))
         return event
 
-    def run_through_ingest(self, production, after=None):
+    def run_through_ingest(self, production, after=None, after_each=None):
         after = after or {}
         cut = {"order": production.name, "operation": "Cutting"}
         assy = {"order": production.name, "operation": "Assembly"}
@@ -415,7 +415,47 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
             self.send(minutes, type, data, source=source)
             if (minutes, type) in after:
                 after[(minutes, type)](production)
+            if after_each:
+                after_each(production, (minutes, type))
         return production
+
+    def stored_variance(self, production):
+        """Every stored figure of the MO's variance rows and component lines, as
+        read back from the database, keyed by work order and component."""
+        self.env.flush_all()
+        self.env.invalidate_all()
+        skipped = {"id", "create_uid", "create_date", "write_uid", "write_date", "variance_id",
+                   # A flag is history: it stays on an order that closed above its
+                   # threshold, which a first computation of a closed order cannot know.
+                   "flagged", "flag_reason"}
+
+        def figures(record):
+            return {
+                name: record[name].id if field.type == "many2one" else record[name]
+                for name, field in record._fields.items()
+                if field.store and field.column_type and name not in skipped
+            }
+
+        rows = {}
+        for row in production.shopfloor_cost_variance_ids:
+            rows[row.workorder_id.name or "MO"] = figures(row)
+            for line in row.line_ids:
+                rows[(row.workorder_id.name or "MO", line.product_id.default_code)] = figures(line)
+        return rows
+
+    def from_scratch(self, production):
+        """The figures computed anew, with no earlier row to update, in a
+        savepoint rolled back so the event-by-event refresh goes on untouched."""
+        self.env.flush_all()
+        self.env.cr.execute("SAVEPOINT cost_from_scratch")
+        try:
+            production.shopfloor_cost_variance_ids.unlink()
+            self.refresh(production)
+            return self.stored_variance(production)
+        finally:
+            self.env.flush_all()
+            self.env.cr.execute("ROLLBACK TO SAVEPOINT cost_from_scratch")
+            self.env.invalidate_all()
 
     def test_worked_example_through_ingest(self):
         production = self._make_mo(100)
@@ -472,6 +512,60 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
                           for r in pareto],
                          [("Reduced Speed", 42.0), ("Equipment Failure", 20.0), ("Setup and Adjustments", 17.0),
                           ("Material Availability", 8.0)])
+
+    def test_refreshed_after_each_event_equals_from_scratch(self):
+        """A refresh updates the rows the previous event left, writing only the
+        figures that changed: after every event of a mixed run (setup,
+        downtime, consumption in two materials, completion with scrap, scrap,
+        teardown, closing) the stored figures equal a computation from scratch."""
+        category = self.env["product.category"].create({"name": "Brackets", "shopfloor_cost_variance_threshold": 4.0})
+        self.product_bracket.categ_id = category
+        production = self._make_mo(100)
+        checked = []
+
+        def compare(mo, step):
+            incremental = self.stored_variance(mo)
+            self.assertTrue(incremental, step)
+            self.assertEqual(incremental, self.from_scratch(mo), step)
+            self.assertEqual(self.stored_variance(mo), incremental, "the comparison left the rows as they were")
+            checked.append(step)
+
+        self.run_through_ingest(production, after_each=compare)
+        self.assertEqual(len(checked), 17)
+        self.assertEqual(production.state, "done")
+        self.assertEqual(production.shopfloor_cost_variance_id.cost_actual, 500.83, "the worked example's figure")
+
+    def test_refresh_after_one_event_reads_each_kind_of_record_once(self):
+        """The deterministic cost of the refresh on the ingest path: a fixed
+        number of queries, however many logs, moves and scraps the order has."""
+        production = self._make_mo(100)
+        cut = {"order": production.name, "operation": "Cutting"}
+        self.send(0, "setup.started", cut)
+        self.send(12, "setup.ended", cut)
+        self.send(12, "workorder.started", cut)
+        self.send(60, "downtime.started", dict(cut, reason_code="BRK", downtime_id="d1"))
+        self.send(80, "downtime.ended", dict(cut, reason_code="BRK", downtime_id="d1"))
+        self.send(80, "workorder.resumed", cut)
+        self.send(150, "material.consumed", {"order": production.name, "material": "STEEL-2MM", "qty": 52, "uom": "KG"})
+        self.send(160, "scrap.reported", {"order": production.name, "material": "STEEL-2MM", "qty": 1, "uom": "KG"})
+        variance = self.env["shopfloor.cost.variance"]
+        self.env.invalidate_all()
+        # Inputs: MO, work orders, time logs, raw moves, scraps; the variance
+        # rows and lines; units, currency, standard prices. Nothing changed:
+        # no UPDATE.
+        with self.assertQueryCount(10):
+            variance._refresh_for_productions(production)
+        cutting = self.variance_of(production, "Cutting")
+        # 12 setup + 48 work + 20 breakdown; the open log since 80 counts once closed.
+        self.assertAlmostEqual(cutting.duration_actual, 80.0)
+        self.log(self.workorder_of(production, "Cutting"), self.loss_productive, self.at(170), self.at(180))
+        self.env.flush_all()
+        self.env.invalidate_all()
+        # The same and one UPDATE for the rows that changed (MO and Cutting).
+        with self.assertQueryCount(11):
+            variance._refresh_for_productions(production)
+        self.assertEqual(production.state, "progress")
+        self.assertAlmostEqual(cutting.duration_actual, 90.0)
 
     def test_running_order_flagged_by_an_event(self):
         category = self.env["product.category"].create({"name": "Brackets", "shopfloor_cost_variance_threshold": 4.0})
