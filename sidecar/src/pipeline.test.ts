@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import type { RejectedInput, SidecarConfig } from "./core/contract.ts";
-import { Pipeline } from "./pipeline.ts";
+import { Pipeline, stampedText } from "./pipeline.ts";
 import { MemorySpool } from "./spool/memory-spool.ts";
 
 const config = {
@@ -72,5 +72,39 @@ describe("Pipeline", () => {
     const queued = await spool.queued(10);
     expect(queued.map((e) => ("rejected" in e.item ? "rejected" : e.item.id))).toEqual(["ok", "rejected"]);
     expect(await pipeline.loadState("rule:")).toEqual({ "rule:1": { baseline: 5 } });
+  });
+
+  it("keeps the received text of a valid event as its spooled JSON, stamps appended, equal to the stamped event", () => {
+    const corrected = { ...config, skew: { bound_ms: 1_000, correct: true } } as SidecarConfig;
+    const cases: [string, string, SidecarConfig][] = [
+      ["plain", JSON.stringify(event), config],
+      [
+        "whitespace and escapes",
+        ` {\n "specversion" : "1.0", "id":"e\\u00e9", "source":"press-1",\n"type":"downtime.started","time":"2026-11-22T08:00:00.000Z","data":{"reason_code":"J\\"AM"}}\n\t`,
+        config,
+      ],
+      [
+        "sender's own observedtime",
+        JSON.stringify({ ...event, id: "e2", observedtime: "2026-01-01T00:00:00Z" }),
+        config,
+      ],
+      ["corrected time", JSON.stringify({ ...event, id: "e3" }), corrected],
+    ];
+    for (const [name, text, cfg] of cases) {
+      const { pipeline } = make();
+      pipeline.setConfig(cfg);
+      const receivedAt = new Date("2026-11-22T08:00:00.500Z");
+      const record = pipeline.toRecord({ kind: "raw", payload: Buffer.from(text), origin: "t", receivedAt });
+      expect("rejected" in record.item, name).toBe(false);
+      expect(record.body, name).toBeDefined();
+      expect(JSON.parse(record.body as string), name).toEqual(JSON.parse(JSON.stringify(record.item)));
+      expect(Object.keys(JSON.parse(record.body as string)), name).toEqual(Object.keys(record.item));
+    }
+  });
+
+  it("stampedText serializes in full when the stamps replace what the sender wrote", () => {
+    const received = { ...event, connection: "theirs" } as never;
+    const stamped = { ...event, connection: "line1", mappingrev: 4 } as never;
+    expect(stampedText(JSON.stringify(received), received, stamped)).toBe(JSON.stringify(stamped));
   });
 });

@@ -57,11 +57,15 @@ export class Pipeline implements SourceSink {
     const observed = this.#offset.canonical(receivedAt);
     const where = { connection: cfg.code, origin: "", receivedAt: new Date(observed) };
     let event: CloudEvent | undefined;
+    let text: string | undefined;
     let item: IngestItem;
     if (intake.kind === "raw") {
       where.origin = intake.origin;
       const v = validatePayload(intake.payload, where);
-      if (v.ok) event = v.event;
+      if (v.ok) {
+        event = v.event;
+        text = v.text;
+      }
       item = v.ok ? v.event : v.rejected;
     } else {
       // Derived events (rules) are checked against the same schema: a bad rule shows in Odoo.
@@ -71,20 +75,23 @@ export class Pipeline implements SourceSink {
       item = checked.ok ? checked.event : reject(Buffer.from(JSON.stringify(intake.event)), where, checked.reason);
     }
     if (event) {
+      const sourceTimeMs = Date.parse(event.time);
       const stamped = stampEvent(event, {
         observedCanonicalMs: observed,
         connection: cfg.code,
         mappingRevision: cfg.revision,
         skew: this.#skew,
         policy: cfg.skew,
+        sourceTimeMs,
       });
       this.counters.events++;
       this.#onItem?.("event", stamped);
       return {
         item: stamped,
         workcenter: this.#workcenterOf(stamped.source),
-        timeMs: Date.parse(stamped.time),
+        timeMs: stamped.time === event.time ? sourceTimeMs : Date.parse(stamped.time),
         receivedAt,
+        body: text === undefined ? undefined : stampedText(text, event, stamped),
       };
     }
     this.counters.rejected++;
@@ -102,4 +109,29 @@ export class Pipeline implements SourceSink {
   loadState(prefix: string): Promise<Record<string, unknown>> {
     return this.#spool.loadState(prefix);
   }
+}
+
+/** The attributes `stampEvent` adds, in the order it adds them. */
+const STAMPS = ["observedtime", "connection", "mappingrev", "skewms", "clockflag", "origtime"] as const;
+
+/**
+ * The stamped event as JSON text, made from the text it was received as:
+ * the stamps are appended before the closing brace instead of serializing
+ * the whole event again (a third of the pipeline's time per event). The
+ * result parses to the same value as `JSON.stringify(stamped)` — same keys,
+ * same order. When stamping replaced something the sender wrote (a
+ * corrected `time`, or the sender's own `observedtime` etc.), the event is
+ * serialized in full instead.
+ */
+export function stampedText(text: string, received: CloudEvent, stamped: CloudEvent): string {
+  if (stamped.time !== received.time) return JSON.stringify(stamped);
+  const fields = stamped as unknown as Record<string, unknown>;
+  let stamps = "";
+  for (const key of STAMPS) {
+    if (Object.hasOwn(received, key)) return JSON.stringify(stamped);
+    if (fields[key] !== undefined) stamps += `,"${key}":${JSON.stringify(fields[key])}`;
+  }
+  // `text` parsed to an object (the schema says so): its last `}` closes it.
+  const end = text.lastIndexOf("}");
+  return `${text.slice(0, end)}${stamps}${text.slice(end)}`;
 }

@@ -112,6 +112,18 @@ export class SkewTracker {
   }
 }
 
+let lastIsoMs = Number.NaN;
+let lastIso = "";
+
+/** `new Date(ms).toISOString()`, remembering the last one: a burst of messages shares its millisecond. */
+export function isoTime(ms: number): string {
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIso;
+}
+
 /**
  * Stamps the sidecar's extension attributes on an event: observedtime in
  * canonical time, connection, mapping revision, and the skew verdict
@@ -126,15 +138,17 @@ export function stampEvent(
     mappingRevision: number;
     skew: SkewTracker;
     policy: SkewPolicy;
+    /** `Date.parse(event.time)` when the caller has it already. */
+    sourceTimeMs?: number;
   },
 ): CloudEvent {
   const stamped: CloudEvent = {
     ...event,
-    observedtime: new Date(opts.observedCanonicalMs).toISOString(),
+    observedtime: isoTime(opts.observedCanonicalMs),
     connection: opts.connection,
     mappingrev: opts.mappingRevision,
   };
-  const sourceTime = Date.parse(event.time);
+  const sourceTime = opts.sourceTimeMs ?? Date.parse(event.time);
   if (Number.isNaN(sourceTime)) return stamped;
   const verdict = opts.skew.observe(event.source, sourceTime, opts.observedCanonicalMs, opts.policy);
   stamped.skewms = verdict.skewMs;

@@ -27,7 +27,9 @@ const validateSchema = compileSchema();
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export type Validated = { ok: true; event: CloudEvent; bytes: number } | { ok: false; rejected: RejectedInput };
+export type Validated =
+  | { ok: true; event: CloudEvent; bytes: number /** The decoded JSON text the event was parsed from. */; text: string }
+  | { ok: false; rejected: RejectedInput };
 
 export interface Origin {
   /** Connection code. */
@@ -110,7 +112,7 @@ export function validatePayload(payload: Uint8Array, where: Origin): Validated {
   }
   const checked = checkEvent(parsed);
   if (!checked.ok) return { ok: false, rejected: reject(payload, where, checked.reason) };
-  return { ok: true, event: checked.event, bytes: payload.byteLength };
+  return { ok: true, event: checked.event, bytes: payload.byteLength, text };
 }
 
 /** Serialized size of an event, as DESIGN.md's 256 KiB limit counts it. */

@@ -61,9 +61,11 @@ for (const [brokerName, start, versions] of brokers) {
         try {
           sink.block();
           for (let i = 0; i < 40; i++) await publisher.publishAsync("shopfloor/bp/x", `bp-${i}`, { qos: 1 });
-          await expect.poll(() => sink.accepting, { timeout: 5_000 }).toBe(5);
+          // Messages parsed together go to the sink in one accept: count messages, not calls.
+          await expect.poll(() => sink.acceptingItems, { timeout: 5_000 }).toBe(5);
           await new Promise((r) => setTimeout(r, 200));
-          expect(sink.accepting).toBe(5);
+          expect(sink.acceptingItems).toBe(5);
+          expect(source.stats().inFlight).toBe(5);
           expect(source.stats().paused).toBeGreaterThan(0);
           sink.release();
           await expect.poll(() => sink.committed.length, { timeout: 10_000 }).toBe(40);
@@ -130,6 +132,34 @@ describe("PUBACK only after the spool commit (Mosquitto)", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(second.has("committed-1")).toBe(false);
     await restarted.stop();
+  });
+
+  it("a failed commit sends no PUBACK: the connection is dropped and the broker redelivers the batch", async () => {
+    const sink = new RecordingSink();
+    let failures = 1;
+    const failingOnce = {
+      accept: (items: Parameters<RecordingSink["accept"]>[0]) =>
+        failures-- > 0 ? Promise.reject(new Error("disk full")) : sink.accept(items),
+      loadState: (prefix: string) => sink.loadState(prefix),
+    };
+    const errors: string[] = [];
+    const source = new MqttSource({
+      url: broker.url,
+      topics: ["shopfloor/#"],
+      clientId: "sfb-failed-commit",
+      reconnectPeriodMs: 100,
+      onError: (err) => errors.push(err.message),
+    });
+    await source.start(failingOnce);
+    try {
+      await publisher.publishAsync("shopfloor/f", "after-a-failed-commit", { qos: 1 });
+      await expect.poll(() => sink.has("after-a-failed-commit"), { timeout: 10_000 }).toBe(true);
+      expect(source.stats().commitErrors).toBe(1);
+      expect(source.stats().connects).toBeGreaterThanOrEqual(2);
+      expect(errors.some((e) => e.includes("disk full"))).toBe(true);
+    } finally {
+      await source.stop();
+    }
   });
 
   it("keeps the persistent session across a broker restart and gets what was published meanwhile", async () => {

@@ -6,14 +6,19 @@
 // only (client.js replaces it with an immediate ack for 3.1.1), and both it
 // and `handleMessage` run strictly one packet at a time — waiting for the
 // commit there would allow one commit per message, ruling out group commit.
-// Instead `handleMessage` hands the message to the sink and returns at once
-// (so the next packet is parsed), while the PUBACK MQTT.js then writes is
-// held back until that message's commit resolves. PUBACKs leave in receive
-// order (commits resolve in order), as MQTT requires. A PUBACK whose
-// connection has gone since is never sent: the broker redelivers on the new
-// session and the spool deduplicates. At most `maxInFlight` messages wait
-// for a commit; past that `handleMessage` stops returning, MQTT.js stops
-// reading the socket, and the broker holds the backlog (backpressure).
+// Instead `handleMessage` adds the message to the open batch and returns at
+// once (so the next packet is parsed), while the PUBACK MQTT.js then writes
+// is held back until that batch's commit resolves. A batch is every message
+// parsed from what the socket delivered in one go (MQTT.js handles each
+// packet in its own process.nextTick; the batch closes in the microtask that
+// runs after them): one `accept` and one promise per batch instead of per
+// message. PUBACKs leave in receive order (batches commit in order, and a
+// batch's PUBACKs go out in the order they were held), as MQTT requires. A
+// PUBACK whose connection has gone since is never sent: the broker
+// redelivers on the new session and the spool deduplicates. At most
+// `maxInFlight` messages wait for a commit; past that `handleMessage` stops
+// returning, MQTT.js stops reading the socket, and the broker holds the
+// backlog (backpressure).
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from "mqtt";
 import type { Intake, Source, SourceSink } from "../core/ports.ts";
 
@@ -38,15 +43,28 @@ export interface MqttSourceOptions {
 
 export const DEFAULT_TOPICS = ["shopfloor/#"];
 
+/** Whether DEBUG (the `debug` package's switch) names MQTT.js's logger, as `DEBUG=mqttjs*` does. */
+function mqttDebugWanted(): boolean {
+  const wanted = process.env.DEBUG ?? "";
+  return wanted
+    .split(/[\s,]+/)
+    .some((p) => p !== "" && !p.startsWith("-") && "mqttjs:client".startsWith(p.replace(/\*.*$/, "")));
+}
+
 type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () => void, noStore?: boolean) => void;
 interface ClientInternals {
   _sendPacket: SendPacket;
   stream: unknown;
 }
 
-interface HeldAck {
-  commit: Promise<void>;
+/** Messages handed to the sink in one `accept`, and the PUBACKs waiting for its commit. */
+interface Batch {
+  intakes: Intake[];
+  /** PUBACKs MQTT.js wrote for this batch's messages, in order, not sent yet. */
+  heldAcks: Packet[];
+  /** The connection the messages came in on: a PUBACK only makes sense there. */
   stream: unknown;
+  outcome: "open" | "committing" | "committed" | "failed";
 }
 
 export class MqttSource implements Source {
@@ -55,8 +73,12 @@ export class MqttSource implements Source {
   #client: MqttClient | undefined;
   #sink: SourceSink | undefined;
   #stopping = false;
-  readonly #heldAcks = new Map<number, HeldAck>();
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Batch of each message id whose PUBACK is not out yet. */
+  readonly #batchOf = new Map<number, Batch>();
+  #open: Batch | undefined;
+  readonly #commits = new Set<Promise<void>>();
+  /** Messages handed over whose commit has not settled. */
+  #inFlight = 0;
   #slotWaiters: (() => void)[] = [];
   readonly #counts = { received: 0, committed: 0, acked: 0, staleAcks: 0, commitErrors: 0, connects: 0, paused: 0 };
 
@@ -83,6 +105,9 @@ export class MqttSource implements Source {
       properties: (o.protocolVersion ?? 4) === 5 ? { sessionExpiryInterval: 0xffffffff } : undefined,
       // The broker's queue, not ours, holds what we have not acked.
       queueQoSZero: false,
+      // MQTT.js logs through `debug` several times per packet; unless DEBUG
+      // asks for its lines, a no-op spares that cost on the hot path.
+      log: mqttDebugWanted() ? undefined : () => {},
     };
     const client = mqtt.connect(o.url, { ...options, manualConnect: true });
     this.#client = client;
@@ -134,26 +159,16 @@ export class MqttSource implements Source {
     const send = internals._sendPacket.bind(client) as SendPacket;
     internals._sendPacket = (packet, cb, cbStorePut, noStore) => {
       const messageId = (packet as { messageId?: number }).messageId;
-      const held = packet.cmd === "puback" && messageId !== undefined ? this.#heldAcks.get(messageId) : undefined;
-      if (!held || messageId === undefined) {
+      const batch = packet.cmd === "puback" && messageId !== undefined ? this.#batchOf.get(messageId) : undefined;
+      if (!batch || messageId === undefined) {
         send(packet, cb, cbStorePut, noStore);
         return;
       }
-      this.#heldAcks.delete(messageId);
-      held.commit.then(
-        () => {
-          if (internals.stream === held.stream && client.connected) {
-            send(packet);
-            this.#counts.acked++;
-          } else {
-            this.#counts.staleAcks++;
-          }
-        },
-        () => {
-          // Not committed: no PUBACK. Dropping the connection makes the broker redeliver.
-          if (internals.stream === held.stream) (held.stream as { destroy?: () => void }).destroy?.();
-        },
-      );
+      this.#batchOf.delete(messageId);
+      // A message whose callback waited for a free slot may find its batch settled already.
+      if (batch.outcome === "committed") this.#sendAck(client, batch, packet, send);
+      else if (batch.outcome === "failed") this.#dropConnection(internals, batch);
+      else batch.heldAcks.push(packet);
       // Let MQTT.js parse the next packet now; the PUBACK follows the commit.
       cb?.();
     };
@@ -164,27 +179,18 @@ export class MqttSource implements Source {
       if (this.#stopping || !this.#sink) return callback(new Error("source stopping"));
       this.#counts.received++;
       const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
-      const intake: Intake = { kind: "raw", payload, origin: packet.topic, receivedAt: new Date() };
-      const commit = this.#sink.accept([intake]).then(
-        () => {
-          this.#counts.committed++;
-        },
-        (err: Error) => {
-          this.#counts.commitErrors++;
-          this.#error(new Error(`spool commit failed for ${packet.topic}: ${err.message}`));
-          throw err;
-        },
-      );
-      if (packet.qos > 0 && packet.messageId !== undefined) {
-        this.#heldAcks.set(packet.messageId, { commit, stream: (client as unknown as ClientInternals).stream });
+      const stream = internals.stream;
+      let batch = this.#open;
+      if (!batch || batch.stream !== stream) {
+        batch = { intakes: [], heldAcks: [], stream, outcome: "open" };
+        this.#open = batch;
+        const opened = batch;
+        queueMicrotask(() => this.#commit(client, opened, send));
       }
-      const settled = commit.catch(() => {});
-      this.#inFlight.add(settled);
-      settled.then(() => {
-        this.#inFlight.delete(settled);
-        this.#slotWaiters.shift()?.();
-      });
-      if (this.#inFlight.size < (this.#opts.maxInFlight ?? 1_000)) callback();
+      batch.intakes.push({ kind: "raw", payload, origin: packet.topic, receivedAt: new Date() });
+      if (packet.qos > 0 && packet.messageId !== undefined) this.#batchOf.set(packet.messageId, batch);
+      this.#inFlight++;
+      if (this.#inFlight < (this.#opts.maxInFlight ?? 1_000)) callback();
       else {
         this.#counts.paused++;
         this.#slotWaiters.push(() => (this.#stopping ? callback(new Error("source stopping")) : callback()));
@@ -192,12 +198,59 @@ export class MqttSource implements Source {
     };
   }
 
+  /** Hands a closed batch to the sink; its PUBACKs go out once the commit resolves. */
+  #commit(client: MqttClient, batch: Batch, send: SendPacket): void {
+    if (this.#open === batch) this.#open = undefined;
+    batch.outcome = "committing";
+    const size = batch.intakes.length;
+    const sink = this.#sink as SourceSink;
+    const commit = sink.accept(batch.intakes).then(
+      () => {
+        batch.outcome = "committed";
+        this.#counts.committed += size;
+        for (const ack of batch.heldAcks) this.#sendAck(client, batch, ack, send);
+        batch.heldAcks = [];
+      },
+      (err: Error) => {
+        batch.outcome = "failed";
+        this.#counts.commitErrors += size;
+        this.#error(new Error(`spool commit failed for ${size} message(s): ${err.message}`));
+        if (batch.heldAcks.length > 0) this.#dropConnection(client as unknown as ClientInternals, batch);
+      },
+    );
+    this.#commits.add(commit);
+    commit.then(() => {
+      this.#commits.delete(commit);
+      batch.intakes = [];
+      this.#inFlight -= size;
+      const maxInFlight = this.#opts.maxInFlight ?? 1_000;
+      while (this.#slotWaiters.length > 0 && this.#inFlight < maxInFlight) this.#slotWaiters.shift()?.();
+    });
+  }
+
+  #sendAck(client: MqttClient, batch: Batch, ack: Packet, send: SendPacket): void {
+    if ((client as unknown as ClientInternals).stream === batch.stream && client.connected) {
+      send(ack);
+      this.#counts.acked++;
+    } else {
+      this.#counts.staleAcks++;
+    }
+  }
+
+  /** Not committed: no PUBACK. Dropping the connection makes the broker redeliver. */
+  #dropConnection(internals: ClientInternals, batch: Batch): void {
+    if (internals.stream === batch.stream) (batch.stream as { destroy?: () => void }).destroy?.();
+  }
+
   async stop(): Promise<void> {
     const client = this.#client;
     if (!client) return;
     this.#stopping = true;
     // Commits under way finish and their PUBACKs go out before we disconnect.
-    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+    while (this.#commits.size > 0 || this.#open) {
+      await new Promise((r) => setImmediate(r));
+      await Promise.all([...this.#commits]);
+    }
     this.#releaseSlotWaiters();
     await new Promise((r) => setImmediate(r));
     // A clean DISCONNECT; if the broker does not let us finish in time, cut the connection.
@@ -234,6 +287,6 @@ export class MqttSource implements Source {
   }
 
   stats(): Record<string, number> {
-    return { ...this.#counts, inFlight: this.#inFlight.size };
+    return { ...this.#counts, inFlight: this.#inFlight };
   }
 }

@@ -23,7 +23,9 @@ export function intakeText(intake: Intake): string {
 export class RecordingSink implements SourceSink {
   readonly committed: Intake[] = [];
   readonly state: Record<string, unknown> = {};
+  /** Accept calls under way, and the items they carry. */
   accepting = 0;
+  acceptingItems = 0;
   #blocked: (() => void)[] | undefined;
 
   block(): void {
@@ -38,12 +40,14 @@ export class RecordingSink implements SourceSink {
 
   async accept(items: Intake[], state?: Record<string, unknown>): Promise<void> {
     this.accepting++;
+    this.acceptingItems += items.length;
     try {
       if (this.#blocked) await new Promise<void>((r) => this.#blocked?.push(r));
       this.committed.push(...items);
       if (state) Object.assign(this.state, state);
     } finally {
       this.accepting--;
+      this.acceptingItems -= items.length;
     }
   }
 

@@ -57,6 +57,37 @@ export function spoolContract(name: string, makeSpool: MakeSpool): void {
       await spool.close();
     });
 
+    it("counts duplicates exactly in large appends: repeats inside one append, and across appends", async () => {
+      const spool = await makeSpool();
+      await spool.append([event(5), event(150)]);
+      // 300 records (several multi-row statements in SQLite): 0..199, then 100..199 again, with 5 and 150
+      // already spooled; the repeats sit both in the same statement and in later ones.
+      const records = [
+        ...Array.from({ length: 200 }, (_, i) => event(i)),
+        ...Array.from({ length: 100 }, (_, i) => event(100 + i)),
+      ];
+      const groups = await Promise.all([spool.append(records), spool.append([event(7), event(7), event(300)])]);
+      expect(groups).toEqual([
+        { added: 198, duplicates: 102 },
+        { added: 1, duplicates: 2 },
+      ]);
+      const stats = await spool.stats();
+      expect(stats.queued).toBe(201);
+      const queued = await spool.queued(1_000);
+      expect(new Set(queued.map((e) => e.eventId)).size).toBe(201);
+      // Only what was added counts against the capacity.
+      expect(stats.queuedBytes).toBe(queued.reduce((sum, e) => sum + e.bytes, 0));
+      await spool.close();
+    });
+
+    it("stores a record's ready-made JSON text as its item", async () => {
+      const spool = await makeSpool();
+      const record = event(1);
+      await spool.append([{ ...record, body: `${JSON.stringify(record.item).slice(0, -1)} }` }]);
+      expect((await spool.queued(1))[0]?.item).toEqual(record.item);
+      await spool.close();
+    });
+
     it("skips in-flight entries and moves delivered ones out of the backlog with their Odoo status", async () => {
       const spool = await makeSpool();
       await spool.append([event(1), event(2), event(3)]);

@@ -21,6 +21,12 @@ export interface SpoolRecord {
   timeMs: number;
   /** Local receive time in ms. */
   receivedAt: number;
+  /**
+   * `item` as JSON text when the producer already has it (the pipeline keeps
+   * the received text of a valid event and appends its stamps), so the spool
+   * does not serialize it again. Must parse to a value equal to `item`.
+   */
+  body?: string;
 }
 
 export interface SpoolEntry extends SpoolRecord {
