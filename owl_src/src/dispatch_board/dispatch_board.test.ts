@@ -95,3 +95,23 @@ test("a refused move is shown as an error and nothing else changes", async () =>
   await settle();
   expect(notifications.items).toEqual([{ message: "You are not a planner", type: "danger" }]);
 });
+
+test("a drop on the gap that opened above a card puts the order there, not at the end of the queue", async () => {
+  const orm = new FakeOrm((_m, method) => (method === "board_data" ? board(false) : { id: 2 }));
+  const { fixture } = await mountComponent(DispatchBoard, orm, {});
+  const press = fixture.querySelector('.o_sfb_column[data-workcenter="L1 Press 01"]') as HTMLElement;
+  const card = (mo: string) => press.querySelector(`.o_sfb_card[data-mo="${mo}"]`) as HTMLElement;
+  const fire = (el: Element, type: string) => el.dispatchEvent(new Event(type, { bubbles: true, cancelable: true }));
+  fire(card("MO/2"), "dragstart");
+  await settle();
+  // Over MO/3 (after the running MO/4): the gap above it opens under the pointer …
+  fire(card("MO/3"), "dragover");
+  await settle();
+  const gap = press.querySelector(".o_sfb_drop_slot.o_sfb_over") as HTMLElement;
+  expect(gap.nextElementSibling?.getAttribute("data-mo")).toBe("MO/3");
+  // … and the pointer is released on the gap itself.
+  fire(gap, "dragover");
+  fire(gap, "drop");
+  await settle();
+  expect(orm.callsTo("move_workorder").map((c) => c.args)).toEqual([[2, "1", "2026-11-22 09:59:00"]]);
+});

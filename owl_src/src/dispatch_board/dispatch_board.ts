@@ -87,7 +87,7 @@ export class DispatchBoard extends Component {
           <ol class="list-unstyled m-0" t-att-aria-label="labels.queueOf + ' ' + col.name">
             <t t-foreach="col.cards" t-as="card" t-key="card.id">
               <li t-att-class="'o_sfb_drop_slot' + (state.over and state.over.column === col.id and state.over.index === card_index ? ' o_sfb_over' : '')"
-                  aria-hidden="true"/>
+                  aria-hidden="true" t-on-dragover="(ev) => this.onDragOver(ev, col, card_index)"/>
               <li t-att-class="'o_sfb_card' + (card.running ? ' o_sfb_running' : '') + (state.dragging === card.id ? ' o_sfb_dragging' : '')"
                   t-att-draggable="card.running ? 'false' : 'true'" t-att-data-id="card.id" t-att-data-mo="card.production_id and card.production_id[1]"
                   t-on-dragstart="(ev) => this.onDragStart(ev, card)" t-on-dragend="() => this.onDragEnd()"
@@ -109,7 +109,8 @@ export class DispatchBoard extends Component {
                 </div>
               </li>
             </t>
-            <li t-att-class="'o_sfb_drop_slot' + (state.over and state.over.column === col.id and state.over.index === col.cards.length ? ' o_sfb_over' : '')" aria-hidden="true"/>
+            <li t-att-class="'o_sfb_drop_slot' + (state.over and state.over.column === col.id and state.over.index === col.cards.length ? ' o_sfb_over' : '')"
+                aria-hidden="true" t-on-dragover="(ev) => this.onDragOver(ev, col, col.cards.length)"/>
           </ol>
           <p t-if="!col.cards.length" class="small text-muted" t-esc="labels.emptyQueue"/>
         </section>
@@ -240,6 +241,12 @@ export class DispatchBoard extends Component {
     this.state.over = null;
     this.state.overColumn = null;
   }
+  /**
+   * Cards and the gaps between them both say where a drop lands. The gap
+   * that opens above the card under the pointer is where the pointer ends
+   * up, so it keeps that card's index instead of falling through to the
+   * column (whose index is the end of the queue).
+   */
   onDragOver(ev: DragEvent, col: Column, index: number): void {
     if (this.state.dragging === null || !col.cards.some((c) => c.id === this.state.dragging)) return;
     ev.preventDefault();
