@@ -2,31 +2,45 @@
 // transport failure, per-item results, order. What Odoo itself answers is
 // tested against real Odoo in the integration tier.
 import { describe, expect, it } from "vitest";
-import type { IngestItem, IngestResult } from "./core/contract.ts";
+import type { IngestItem, IngestResult, RejectedInput } from "./core/contract.ts";
 import type { OdooClient } from "./core/ports.ts";
 import { Delivery } from "./delivery.ts";
+import { OdooFault } from "./odoo/errors.ts";
 import { MemorySpool } from "./spool/memory-spool.ts";
 import { event } from "./spool/spool.contract.ts";
 
 class ScriptedOdoo {
   calls: IngestItem[][] = [];
   failNext = 0;
+  /** Event ids that make "the server" raise for the whole call. */
+  poisoned = new Set<string>();
+  /** Every call faults (a broken module, a revoked key). */
+  faultAll = false;
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
     this.calls.push(items);
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error("ECONNREFUSED");
     }
-    return items.map((i, n) => ({ id: i.id, source: i.source, status: "applied", event_id: n + 1, error: "" }));
+    if (this.faultAll) throw new OdooFault("AccessDenied", 3);
+    const bad = items.find((i) => this.poisoned.has(i.id));
+    if (bad) throw new OdooFault(`psycopg2.errors.NumericValueOutOfRange in ${bad.id}`, 1);
+    return items.map((i, n) => ({
+      id: i.id,
+      source: i.source,
+      status: "rejected" in i ? "rejected" : "applied",
+      event_id: n + 1,
+      error: "",
+    }));
   }
 }
 
-function make(odoo: ScriptedOdoo, spool = new MemorySpool()) {
+function make(odoo: ScriptedOdoo, spool = new MemorySpool(), batchSize = 3) {
   const errors: number[] = [];
   const delivery = new Delivery({
     spool,
     odoo: odoo as unknown as OdooClient,
-    batchSize: 3,
+    batchSize,
     batchWaitMs: 0,
     backoff: { baseMs: 5, maxMs: 20 },
     random: () => 1,
@@ -77,5 +91,64 @@ describe("Delivery", () => {
     await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
     await delivery.stop();
     expect(errors).toEqual([1]);
+  });
+
+  it("bisects a batch Odoo faults on as a whole, sets the poisoned event aside as rejected, delivers the rest", async () => {
+    const odoo = new ScriptedOdoo();
+    odoo.poisoned.add("ev-3");
+    const { spool, delivery, errors } = make(odoo, new MemorySpool(), 5);
+    await spool.append([1, 2, 3, 4, 5].map((n) => event(n)));
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await delivery.stop();
+    expect(errors).toEqual([]);
+    const ids = (c: IngestItem[]) => c.map((i) => ("rejected" in i ? "set-aside" : i.id)).join();
+    expect(odoo.calls.map(ids)).toEqual([
+      "ev-1,ev-2,ev-3,ev-4,ev-5",
+      "ev-1,ev-2,ev-3",
+      "ev-1,ev-2",
+      "ev-3",
+      "set-aside",
+      "ev-4,ev-5",
+    ]);
+    const setAside = odoo.calls[4]?.[0] as RejectedInput;
+    expect(JSON.parse(Buffer.from(setAside.raw_b64, "base64").toString())).toEqual(event(3).item);
+    expect(setAside.reason).toMatch(/NumericValueOutOfRange in ev-3/);
+    expect(setAside.source).toBe("press-1");
+    expect((await spool.stats()).byStatus).toEqual({ applied: 4, rejected: 1 });
+    const [poisoned] = (await spool.list("delivered", 10)).filter((e) => e.eventId === "ev-3");
+    expect(poisoned?.st).toMatchObject({ state: "delivered", status: "rejected" });
+    expect(poisoned?.st.state === "delivered" && poisoned.st.error).toMatch(/set aside as rejected input rej-/);
+    expect(delivery.counters).toMatchObject({ setAside: 1, delivered: 5, failures: 0 });
+  });
+
+  it("isolates several poisoned events of one batch", async () => {
+    const odoo = new ScriptedOdoo();
+    for (const id of ["ev-1", "ev-6", "ev-7"]) odoo.poisoned.add(id);
+    const { spool, delivery, errors } = make(odoo, new MemorySpool(), 8);
+    await spool.append([1, 2, 3, 4, 5, 6, 7, 8].map((n) => event(n)));
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await delivery.stop();
+    expect(errors).toEqual([]);
+    expect((await spool.stats()).byStatus).toEqual({ applied: 5, rejected: 3 });
+  });
+
+  it("sets nothing aside when Odoo faults on everything: the batch stays queued and is retried whole", async () => {
+    const odoo = new ScriptedOdoo();
+    odoo.faultAll = true;
+    const { spool, delivery, errors } = make(odoo, new MemorySpool(), 4);
+    delivery.breaker.policy.openMs = 10;
+    await spool.append([1, 2, 3, 4].map((n) => event(n)));
+    delivery.start();
+    await expect.poll(() => errors.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+    expect((await spool.stats()).queued).toBe(4);
+    expect(delivery.counters.setAside).toBe(0);
+    const [first] = await spool.queued(1);
+    expect(first?.st).toMatchObject({ state: "queued", lastError: "OdooFault: AccessDenied" });
+    odoo.faultAll = false;
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await delivery.stop();
+    expect((await spool.stats()).byStatus).toEqual({ applied: 4 });
   });
 });

@@ -236,6 +236,12 @@ export class Sidecar {
         this.metrics.odooUp.set(0);
         this.#log.warn({ err: err.message, attempt, retryInMs: retryIn }, "delivery to Odoo failed; batch kept");
       },
+      onSetAside: (entry, fault) => {
+        this.#log.error(
+          { source: entry.source, id: entry.eventId, err: fault.message },
+          "Odoo faulted on this event alone; stored in Odoo as rejected input, the rest of its batch delivered",
+        );
+      },
     });
     this.delivery.start();
     this.#startDispatcher();

@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { PassThrough } from "node:stream";
 import type { HeartbeatReply, IngestItem, IngestResult, SidecarConfig } from "../core/contract.ts";
 import type { DispatchAck, DispatchMessage, OdooClient } from "../core/ports.ts";
+import { OdooAuthError, OdooFault, OdooTransportError } from "./errors.ts";
 
 export interface XmlRpcOdooOptions {
   url: string;
@@ -16,25 +17,7 @@ export interface XmlRpcOdooOptions {
   timeoutMs?: number;
 }
 
-/** The call never reached Odoo or its answer never came back: retry later. */
-export class OdooTransportError extends Error {
-  override name = "OdooTransportError";
-}
-
-/** Odoo answered with an XML-RPC fault (an exception on the server). */
-export class OdooFault extends Error {
-  override name = "OdooFault";
-  readonly faultCode: unknown;
-  constructor(message: string, faultCode: unknown) {
-    super(message);
-    this.faultCode = faultCode;
-  }
-}
-
-/** Authentication refused: a configuration fault (wrong user, key or database). */
-export class OdooAuthError extends Error {
-  override name = "OdooAuthError";
-}
+export { OdooAuthError, OdooFault, OdooTransportError } from "./errors.ts";
 
 interface Deserializer {
   deserializeMethodResponse(stream: NodeJS.ReadableStream, cb: (err: unknown, value: unknown) => void): void;
