@@ -1,9 +1,13 @@
 // The CLI as a person runs it: exit codes, spool inspection, simulate.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { freePort } from "../devstack/odoo.ts";
+import { Line } from "../simulator/line.ts";
+import { SimOpcuaServer } from "../simulator/opcua-server.ts";
+import type { SidecarConfig } from "./core/contract.ts";
 import { spoolPath } from "./main.ts";
 import { event, rejectedRecord } from "./spool/spool.contract.ts";
 import { SqliteSpool } from "./spool/sqlite-spool.ts";
@@ -19,6 +23,52 @@ function cli(args: string[], env: Record<string, string> = {}) {
     timeout: 30_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** The CLI without blocking this process (an in-process server must go on answering it). */
+function cliAsync(args: string[], env: Record<string, string>): Promise<{ code: number | null; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SIDECAR_BIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
+    let err = "";
+    child.stderr.on("data", (c: Buffer) => {
+      err += c.toString();
+    });
+    child.stdout.resume();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, err });
+    });
+  });
+}
+
+/** A connection of kind opcua, as sidecar_config gives it (cached in the spool: Odoo is down in these tests). */
+function opcuaConfig(endpoint: string, opcua: Partial<Exclude<SidecarConfig["opcua"], false>>): SidecarConfig {
+  return {
+    code: "line1",
+    name: "line1",
+    kind: "opcua",
+    revision: 1,
+    server_time: new Date().toISOString(),
+    mqtt: false,
+    sparkplug: false,
+    opcua: {
+      endpoint,
+      security_mode: "None",
+      security_policy: "None",
+      auth: "anonymous",
+      username: "",
+      password: "",
+      publishing_interval_ms: 200,
+      sampling_interval_ms: 100,
+      ...opcua,
+    },
+    batch: { size: 100, wait_ms: 50 },
+    skew: { bound_ms: 0, correct: false },
+    sources: [],
+    rules: [],
+    dispatch: { poll_interval_ms: 0, targets: [] },
+  };
 }
 
 const complete = {
@@ -87,4 +137,36 @@ describe("shopfloor-sidecar CLI", () => {
     expect(parsed.map((r) => r.kind).sort()).toEqual(expect.arrayContaining(["counter", "state", "trigger"]));
     expect(parsed[0]?.address).toMatch(/^ns=2;s=\[default\]Line1\/Press03\//);
   });
+
+  it("exits 2 naming the key when the OPC UA server refuses the login or its certificate is not trusted", async () => {
+    const server = new SimOpcuaServer({
+      line: new Line("Line1", ["Press03"]),
+      port: await freePort(),
+      pkiDir: join(dir, "opcua-server-pki"),
+      users: [{ username: "sidecar", password: "s3cret" }],
+      allowAnonymous: false,
+    });
+    await server.start();
+    try {
+      const run = async (name: string, opcua: Parameters<typeof opcuaConfig>[1]) => {
+        const spoolDir = join(dir, name);
+        const spool = new SqliteSpool({ path: spoolPath(spoolDir) });
+        await spool.saveConfig(opcuaConfig(server.endpoint, opcua));
+        await spool.close();
+        return cliAsync(["run"], { ...complete, SHOPFLOOR_SPOOL_DIR: spoolDir, METRICS_PORT: "0" });
+      };
+      const login = await run("opcua-login", { auth: "username", username: "sidecar", password: "wrong" });
+      expect(login.err).toMatch(
+        /bad configuration: opcua_username \/ opcua_password: \(connection line1 in Odoo, login username\) .*refused the username login/,
+      );
+      expect(login.code).toBe(2);
+
+      const trust = await run("opcua-trust", { security_mode: "SignAndEncrypt", security_policy: "Basic256Sha256" });
+      expect(trust.err).toMatch(/bad configuration: opcua_endpoint: \(connection line1 in Odoo\) .*does not trust/);
+      expect(trust.err).toContain(`move it to ${join(dir, "opcua-trust", "pki")}/trusted/certs/`);
+      expect(trust.code).toBe(2);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { BootstrapConfig } from "./config.ts";
+import { ConfigError } from "./config.ts";
 import type { SidecarConfig } from "./core/contract.ts";
-import { withOverrides } from "./main.ts";
+import { asConfigError, withOverrides } from "./main.ts";
 
 const boot: BootstrapConfig = {
   odooUrl: "http://odoo",
@@ -44,5 +45,38 @@ describe("withOverrides", () => {
     expect(withOverrides(opcua, { ...boot, opcuaEndpoint: "opc.tcp://b:4840" }).opcua).toMatchObject({
       endpoint: "opc.tcp://b:4840",
     });
+  });
+});
+
+describe("asConfigError", () => {
+  const opcua = {
+    code: "line1",
+    kind: "opcua",
+    opcua: { endpoint: "opc.tcp://plc:4840", auth: "username" },
+  } as unknown as SidecarConfig;
+  const named = (name: string, message: string) => Object.assign(new Error(message), { name });
+
+  it("turns an OPC UA login refusal into bad configuration naming the login keys", () => {
+    const err = asConfigError(named("OpcUaLoginError", "refused the username login"), opcua, boot);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).key).toBe("opcua_username / opcua_password");
+    expect((err as Error).message).toContain("connection line1 in Odoo");
+    const cert = { ...opcua, opcua: { endpoint: "opc.tcp://plc:4840", auth: "certificate" } } as SidecarConfig;
+    expect((asConfigError(named("OpcUaLoginError", "x"), cert, boot) as ConfigError).key).toBe("opcua_auth");
+  });
+
+  it("names the endpoint for an untrusted server certificate, the bootstrap key when it overrides Odoo", () => {
+    expect((asConfigError(named("OpcUaTrustError", "not trusted"), opcua, boot) as ConfigError).key).toBe(
+      "opcua_endpoint",
+    );
+    const overridden = { ...boot, opcuaEndpoint: "opc.tcp://other:4840" };
+    expect((asConfigError(named("OpcUaTrustError", "not trusted"), opcua, overridden) as ConfigError).key).toBe(
+      "OPCUA_ENDPOINT",
+    );
+  });
+
+  it("leaves other errors as they are (exit 1)", () => {
+    const other = new Error("ECONNREFUSED");
+    expect(asConfigError(other, opcua, boot)).toBe(other);
   });
 });

@@ -72,6 +72,28 @@ export function withOverrides(config: SidecarConfig, boot: BootstrapConfig): Sid
   return out;
 }
 
+/**
+ * An OPC UA server refusing the sidecar's trust or login does not heal by
+ * retrying: it is bad configuration (exit 2), named by the key to fix. The
+ * errors are told by name, so node-opcua is not loaded for other kinds.
+ */
+export function asConfigError(err: unknown, config: SidecarConfig, boot: BootstrapConfig): unknown {
+  const name = (err as Error | undefined)?.name;
+  const message = (err as Error | undefined)?.message ?? "";
+  const where = `connection ${config.code} in Odoo`;
+  if (name === "OpcUaTrustError") {
+    // The server's certificate is not in the sidecar's trust list: trust it, or point the endpoint elsewhere.
+    const key = boot.opcuaEndpoint ? "OPCUA_ENDPOINT" : "opcua_endpoint";
+    return new ConfigError(key, `${boot.opcuaEndpoint ? "" : `(${where}) `}${message}`);
+  }
+  if (name === "OpcUaLoginError") {
+    const auth = config.opcua ? config.opcua.auth : "anonymous";
+    const key = auth === "username" ? "opcua_username / opcua_password" : "opcua_auth";
+    return new ConfigError(key, `(${where}, login ${auth}) ${message}`);
+  }
+  return err;
+}
+
 /** Sparkplug and OPC UA live in their own folders (issue 5); loaded only when a connection uses them. */
 async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source> {
   const sourceLog = (level: "info" | "warn" | "error", message: string) => log[level]({ kind: config.kind }, message);
@@ -278,13 +300,18 @@ export class Sidecar {
     if (!source) return;
     const delivery = this.delivery;
     const pipeline = this.pipeline;
-    await source.start({
-      accept: async (items, state) => {
-        await pipeline.accept(items, state);
-        delivery.notify();
-      },
-      loadState: (prefix) => pipeline.loadState(prefix),
-    });
+    try {
+      await source.start({
+        accept: async (items, state) => {
+          await pipeline.accept(items, state);
+          delivery.notify();
+        },
+        loadState: (prefix) => pipeline.loadState(prefix),
+      });
+    } catch (err) {
+      await source.stop().catch(() => {});
+      throw asConfigError(err, this.config, this.#opts.boot);
+    }
     this.source = source;
     this.#log.info({ source: source.name }, "source started");
   }
