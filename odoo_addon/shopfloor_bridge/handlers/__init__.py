@@ -46,10 +46,12 @@ HANDLERS = {
 }
 
 
-def apply_event(event):
+def apply_event(event, producing_sync=None):
+    """``producing_sync``: the batch's ProducingSync (production reports then leave
+    Odoo's stock cascade to it), or None to apply the event completely now."""
     handler = HANDLERS.get(event.type)
     if handler is None:
         raise EventRejected(f"Unknown event type {event.type!r}: no handler.")
-    context = EventContext(event)
+    context = EventContext(event, producing_sync=producing_sync)
     records = handler(context)
     return [record for record in records if record]

@@ -4,7 +4,7 @@ Each report is an increment (a counter window from the sidecar), so two
 reports of 10 make 20. Scrap counts go to the WO's floor-scrap total.
 """
 
-from .workorder_completed import set_producing
+from .producing import set_producing
 
 
 def apply(ctx):

@@ -19,8 +19,9 @@ CLOSED_PRODUCTION_STATES = ("done", "cancel")
 class EventContext:
     """One event being applied: its parsed data, time, acting user and the resolvers."""
 
-    def __init__(self, event):
+    def __init__(self, event, producing_sync=None):
         self.event = event
+        self.producing_sync = producing_sync
         self.connection = event.connection_id
         self.company = event.company_id or self.connection.company_id or event.env.company
         # Apply runs with the system's rights (the caller was checked at ingest);

@@ -10,17 +10,10 @@ from odoo.tools import float_is_zero, float_round
 
 from ..exceptions import OnHold, PermanentError
 from . import timelog
-from .moves import compact_move_lines
+from .producing import set_producing
 from .resolve import run_odoo
 
 WIZARD_MODELS = ("mrp.consumption.warning", "mrp.production.backorder", "mrp.batch.produce")
-
-
-def set_producing(ctx, production, qty):
-    """Odoo's cascade for a new producing quantity (an onchange in the UI, hence the explicit call)."""
-    production.qty_producing = qty
-    production._set_qty_producing()
-    compact_move_lines(production.move_raw_ids | production.move_byproduct_ids)
 
 
 def finish_workorder(ctx, workorder):

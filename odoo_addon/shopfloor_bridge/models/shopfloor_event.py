@@ -281,7 +281,7 @@ class ShopfloorEvent(models.Model):
         the row lock keep a retried transaction or a racing cron from applying
         an event twice.
         """
-        from ..handlers import apply_event  # noqa: PLC0415 (handlers import models at load time)
+        from ..handlers.producing import DeferredSyncFailed, ProducingSync  # noqa: PLC0415
 
         if not self:
             return {}
@@ -293,10 +293,30 @@ class ShopfloorEvent(models.Model):
         )
         claimed = self.browse([row[0] for row in self.env.cr.fetchall()])
         ordered = claimed.sorted(lambda e: (e.workcenter_id.id or 0, e.time or fields.Datetime.now(), e.id))
+        if len(ordered) > 1:
+            # Batched: Odoo's stock cascade of production reports runs once per MO
+            # (ProducingSync). Should it fail, nothing of the batched pass stays:
+            # the whole batch is applied again one event at a time, so every
+            # report ends applied with its effect, or failed with its error.
+            try:
+                with self.env.cr.savepoint():
+                    return self._apply_ordered(ordered, ProducingSync(self.env))
+            except DeferredSyncFailed as failure:
+                _logger.warning(
+                    "shopfloor_bridge: %s; applying the batch of %s events one by one", failure, len(ordered)
+                )
+        return self._apply_ordered(ordered, None)
+
+    def _apply_ordered(self, ordered, producing_sync):
+        """The apply loop of ``_apply_events``; ``producing_sync`` None applies every event completely."""
+        from ..handlers import apply_event  # noqa: PLC0415 (handlers import models at load time)
+
         now = fields.Datetime.now()
         outcomes = {}
         logs = []
         for event in ordered:
+            if producing_sync:
+                producing_sync.before(event)
             if not event.connection_id and event.connection_code:
                 # The connection may have been created since the event arrived.
                 event.connection_id = self.env["shopfloor.connection"].search(
@@ -315,7 +335,7 @@ class ShopfloorEvent(models.Model):
                         )
                     )
                 with self.env.cr.savepoint():
-                    records = apply_event(event.with_company(event.company_id))
+                    records = apply_event(event.with_company(event.company_id), producing_sync=producing_sync)
             except EventRejected as error:
                 values, action = self._failure_values(event, error, "rejected"), "reject"
             except EventPending as error:
@@ -340,6 +360,8 @@ class ShopfloorEvent(models.Model):
             outcomes[event.id] = (status, values.get("error_message") or "")
             logs.append({"event_id": event.id, "action": action, "state": values["state"],
                          "note": values.get("error_message") or ""})
+        if producing_sync:
+            producing_sync.flush()
         if logs:
             self.env["shopfloor.event.log"].create(logs)
         return outcomes

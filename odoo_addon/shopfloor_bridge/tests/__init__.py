@@ -19,3 +19,4 @@ from . import test_cost
 from . import test_oee
 from . import test_dispatch
 from . import test_views
+from . import test_batch_apply

@@ -1,0 +1,244 @@
+"""A batch applies exactly as its events one by one, with Odoo's stock cascade run once per MO.
+
+In a batch, production reports write the MO's producing quantity at once and
+leave ``_set_qty_producing`` (moves, move lines) to ``ProducingSync``, which
+runs it once per touched MO: before an event that reads the MO's moves, and
+when the batch ends. These tests apply the same day of one line once as a
+batch and once one event per call, on two identical MOs, and compare every
+record the events produced; and they break the deferred cascade on purpose.
+"""
+
+from datetime import timedelta
+from unittest.mock import patch
+
+from odoo.tests import tagged
+
+from ..handlers import producing
+from .common import ShopfloorCase
+
+PRESS = "plant1/line1/press-01"
+ASSEMBLY = "plant1/line1/assembly-01"
+# The second run starts two hours later, on the same working morning, so that
+# durations computed on the working calendar compare one for one.
+SECOND_RUN = timedelta(hours=2)
+
+
+@tagged("post_install", "-at_install")
+class TestBatchedApply(ShopfloorCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.mo3 = cls._make_mo(100)
+
+    def day_of(self, production, offset=timedelta(), tag=""):
+        """The line's events for ``production``, in the order a batch applies them
+        (per workcenter, then time): production reports around every kind of
+        event that reads or changes the MO's moves or time logs."""
+        order = production.name
+
+        def event(minute, type_, data, source=PRESS):
+            data = {"order": order, **data} if type_ not in ("downtime.started", "downtime.ended") else data
+            return self.make_event(type_, data, source=source, time=self.at(minute) + offset)
+
+        cutting = {"operation": "Cutting"}
+        assembly = {"operation": "Assembly"}
+        return [
+            event(0, "workorder.started", cutting),
+            event(1, "production.reported", {**cutting, "qty_good": 2}),
+            event(2, "production.reported", {**cutting, "qty_good": 3, "qty_scrap": 1}),
+            event(3, "production.reported", {**cutting, "qty_good": 2}),
+            event(4, "material.consumed", {**cutting, "material": "STEEL-2MM", "qty": 1.5, "uom": "KG"}),
+            event(5, "production.reported", {**cutting, "qty_good": 2}),
+            event(6, "quality.result", {**cutting, "characteristic": "width", "pass": True, "value": 3.0}),
+            event(7, "production.reported", {**cutting, "qty_good": 1}),
+            event(8, "downtime.started", {"reason_code": "MAT", "downtime_id": f"stop-{tag}"}),
+            event(10, "downtime.ended", {"reason_code": "MAT", "downtime_id": f"stop-{tag}"}),
+            event(11, "workorder.resumed", cutting),
+            event(12, "production.reported", {**cutting, "qty_good": 4}),
+            event(13, "scrap.reported", {**cutting, "qty": 1, "reason_code": "DEFECT"}),
+            event(14, "production.reported", {**cutting, "qty_good": 2}),
+            event(15, "workorder.paused", {**cutting, "reason_code": "MAT"}),
+            event(16, "workorder.resumed", cutting),
+            event(17, "production.reported", {**cutting, "qty_good": 2}),
+            event(18, "workorder.completed", {**cutting, "qty_good": 18}),
+            event(19, "workorder.started", assembly, source=ASSEMBLY),
+            event(20, "production.reported", {**assembly, "qty_good": 2}, source=ASSEMBLY),
+            event(21, "production.reported", {**assembly, "qty_good": 3}, source=ASSEMBLY),
+            event(22, "scrap.reported", {**assembly, "material": "M8", "qty": 3}, source=ASSEMBLY),
+            event(23, "production.reported", {**assembly, "qty_good": 2}, source=ASSEMBLY),
+            event(24, "workorder.paused", assembly, source=ASSEMBLY),
+            event(25, "production.reported", {**assembly, "qty_good": 1}, source=ASSEMBLY),
+        ]
+
+    # ------------------------------------------------------------------ what is compared
+
+    def snapshot(self, production, results, offset=timedelta()):
+        """Every figure the events (``results``) produced on ``production``, free of ids and of the run's time offset."""
+        production.invalidate_recordset()
+        moves = production.move_raw_ids | production.move_finished_ids | production.move_byproduct_ids
+
+        def when(moment):
+            return moment and moment - offset
+
+        logs = self.env["mrp.workcenter.productivity"].search(
+            ["|", ("workorder_id", "in", production.workorder_ids.ids),
+             ("shopfloor_event_id", "in", self.events_of(results).ids)]
+        )
+        scraps = self.env["stock.scrap"].search([("production_id", "=", production.id)])
+        figures = {
+            "mo": (production.state, production.qty_producing, production.qty_produced),
+            "workorders": sorted(
+                (wo.name, wo.state, wo.qty_produced, wo.qty_producing, wo.shopfloor_qty_scrap,
+                 round(wo.duration, 4), round(wo.duration_expected, 4))
+                for wo in production.workorder_ids
+            ),
+            "moves": sorted(
+                (move.product_id.default_code, move.state, move.product_uom_qty, move.quantity, move.picked,
+                 move.manual_consumption, bool(move.scrapped))
+                for move in moves
+            ),
+            "move_lines": sorted(
+                (line.product_id.default_code, line.quantity, line.picked, line.location_id.id,
+                 line.location_dest_id.id, line.lot_id.id, line.package_id.id, line.state)
+                for line in moves.move_line_ids
+            ),
+            "time_logs": sorted(
+                (log.workorder_id.name or "", log.workcenter_id.id, log.loss_id.id, when(log.date_start), when(log.date_end),
+                 log.shopfloor_kind, round(log.duration, 4))
+                for log in logs
+            ),
+            "scraps": sorted((scrap.product_id.default_code, scrap.scrap_qty, scrap.state) for scrap in scraps),
+        }
+        if "shopfloor.cost.variance" in self.env:
+            variance = self.env["shopfloor.cost.variance"].search([("production_id", "=", production.id)])
+            numbers = [
+                name for name, field in variance._fields.items()
+                if field.type in ("float", "monetary") and field.store
+            ]
+            figures["cost"] = sorted(tuple(round(row[name], 4) for name in numbers) for row in variance)
+        return figures
+
+    def events_of(self, results):
+        return self.env["shopfloor.event"].browse([result["event_id"] for result in results])
+
+    def count_cascades(self):
+        return patch.object(producing, "synchronise_moves", wraps=producing.synchronise_moves)
+
+    # ------------------------------------------------------------------ tests
+
+    def test_a_batch_ends_with_the_records_of_its_events_applied_one_by_one(self):
+        # Steel is a manual-consumption component (a BOM option): Odoo's cascade
+        # still books and picks it, so the floor's consumption adds to what the
+        # cascade booked, and the batch must run the cascade before consuming.
+        for production in self.mo1 | self.mo2:
+            production.move_raw_ids.filtered(lambda m: m.product_id == self.product_steel).manual_consumption = True
+        with self.count_cascades() as batched_cascades:
+            batch = self.ingest(*self.day_of(self.mo1, tag="batch"))
+        self.assertEqual({result["status"] for result in batch}, {"applied"}, batch)
+
+        one_by_one = []
+        with self.count_cascades() as single_cascades:
+            for event in self.day_of(self.mo2, offset=SECOND_RUN, tag="single"):
+                one_by_one += self.ingest(event)
+        self.assertEqual({result["status"] for result in one_by_one}, {"applied"}, one_by_one)
+
+        batched, single = self.snapshot(self.mo1, batch), self.snapshot(self.mo2, one_by_one, offset=SECOND_RUN)
+        for key in batched:
+            self.assertEqual(batched[key], single[key], key)
+        # Not vacuous: the day moved quantities, logs and scraps …
+        self.assertEqual(batched["mo"][1], 18 + 2 + 3 + 2 + 1)
+        self.assertTrue(batched["move_lines"] and batched["scraps"] and len(batched["time_logs"]) >= 5, batched)
+        bolts = next(move for move in batched["moves"] if move[0] == "RM-BOLT" and not move[6])
+        self.assertEqual(bolts[3], 26 * 4, "the cascade booked the bolts of the whole producing quantity")
+        # … and the batch ran the cascade once per synchronisation point, not once per report.
+        self.assertLess(batched_cascades.call_count, single_cascades.call_count)
+        # The events record the same results (their references point at each run's own records).
+        self.assertEqual(
+            [(event.type, event.production_id == self.mo1, bool(event.result_refs)) for event in self.events_of(batch)],
+            [(event.type, event.production_id == self.mo2, bool(event.result_refs))
+             for event in self.events_of(one_by_one)],
+        )
+
+    def test_components_reserved_on_a_shelf_are_booked_as_one_by_one(self):
+        # Bolts reserved on a sublocation: report by report, Odoo keeps the
+        # reserved line for what it first booked and adds plain lines for the
+        # rest; the batch must end with the same lines, not one shelf line.
+        shelf = self.env["stock.location"].create({"name": "Shelf B", "location_id": self.stock_location.id})
+        self.env["stock.quant"]._update_available_quantity(self.product_bolt, shelf, 1000.0)
+        for production in self.mo1 | self.mo2:
+            bolts = production.move_raw_ids.filtered(lambda m: m.product_id == self.product_bolt)
+            bolts.move_line_ids.location_id = shelf
+        batch = self.ingest(*self.day_of(self.mo1, tag="shelf-batch"))
+        one_by_one = []
+        for event in self.day_of(self.mo2, offset=SECOND_RUN, tag="shelf-single"):
+            one_by_one += self.ingest(event)
+        self.assertEqual({result["status"] for result in batch + one_by_one}, {"applied"})
+        batched, single = self.snapshot(self.mo1, batch), self.snapshot(self.mo2, one_by_one, offset=SECOND_RUN)
+        for key in batched:
+            self.assertEqual(batched[key], single[key], key)
+        bolt_lines = [line for line in batched["move_lines"] if line[0] == "RM-BOLT" and line[-1] != "done"]
+        self.assertEqual(sorted(line[3] for line in bolt_lines), sorted([shelf.id, self.stock_location.id]))
+
+    def test_a_failed_deferred_cascade_applies_the_batch_again_event_by_event(self):
+        # A one-off fault in the batch's cascade (a lock, a serialisation error):
+        # the batched pass is rolled back and the events are applied one by one.
+        real = producing.synchronise_moves
+        calls = []
+
+        def fails_once(production):
+            calls.append(production.id)
+            if len(calls) == 1:
+                raise RuntimeError("could not serialize access due to concurrent update")
+            return real(production)
+
+        with patch.object(producing, "synchronise_moves", side_effect=fails_once):
+            batch = self.ingest(*self.day_of(self.mo1, tag="retry"))
+        self.assertEqual({result["status"] for result in batch}, {"applied"}, batch)
+        for event in self.events_of(batch):
+            self.assertEqual(len(event.history_ids.filtered(lambda log: log.action == "apply")), 1, event.type)
+
+        reference = []
+        for event in self.day_of(self.mo2, offset=SECOND_RUN, tag="reference"):
+            reference += self.ingest(event)
+        self.assertEqual(self.snapshot(self.mo1, batch), self.snapshot(self.mo2, reference, offset=SECOND_RUN))
+
+    def test_an_mo_whose_cascade_keeps_failing_fails_its_reports_and_nothing_else(self):
+        # The cascade of one MO fails every time: its production reports end
+        # failed (retried later) with the error, none applied without effect;
+        # the other MO's events in the same batch apply normally.
+        real = producing.synchronise_moves
+        broken = self.mo3
+
+        def fails_for_one_mo(production):
+            if production == broken:
+                raise RuntimeError(f"stock cascade of {production.name} failed")
+            return real(production)
+
+        healthy_events = self.day_of(self.mo1, tag="healthy")
+        broken_events = [
+            self.make_event("workorder.started", {"order": broken.name, "operation": "Cutting"},
+                            source=ASSEMBLY, time=self.at(1) + SECOND_RUN),
+            self.make_event("production.reported", {"order": broken.name, "operation": "Cutting", "qty_good": 2},
+                            source=ASSEMBLY, time=self.at(2) + SECOND_RUN),
+            self.make_event("production.reported", {"order": broken.name, "operation": "Cutting", "qty_good": 3},
+                            source=ASSEMBLY, time=self.at(3) + SECOND_RUN),
+        ]
+        with patch.object(producing, "synchronise_moves", side_effect=fails_for_one_mo):
+            results = self.ingest(*healthy_events, *broken_events)
+        by_id = {result["id"]: result for result in results}
+        self.assertEqual({by_id[event["id"]]["status"] for event in healthy_events}, {"applied"})
+        started, *reports = (by_id[event["id"]] for event in broken_events)
+        self.assertEqual(started["status"], "applied")
+        for report in reports:
+            self.assertEqual(report["status"], "failed")
+            self.assertIn(f"stock cascade of {broken.name} failed", report["error"])
+        failed = self.events_of(reports)
+        self.assertEqual(set(failed.mapped("state")), {"failed"})
+        self.assertTrue(all(failed.mapped("next_retry_at")))
+        self.assertEqual(broken.qty_producing, 0, "a failed report leaves no quantity behind")
+
+        # Once the cascade works again the retry applies them, once.
+        self.retry_due()
+        self.assertEqual(set(failed.mapped("state")), {"applied"})
+        self.assertEqual(broken.qty_producing, 5)
+        self.assertEqual(broken.move_raw_ids.filtered(lambda m: m.product_id == self.product_bolt).quantity, 20)
