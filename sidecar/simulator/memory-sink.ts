@@ -6,7 +6,8 @@ import type { Intake, SourceSink } from "../src/core/ports.ts";
 
 export class MemorySink implements SourceSink {
   readonly events: CloudEvent[] = [];
-  readonly raw: Extract<Intake, { kind: "raw" }>[] = [];
+  /** Input that is not an event: bytes to validate, or bytes the source rejected with a reason. */
+  readonly raw: Extract<Intake, { kind: "raw" | "rejected" }>[] = [];
   readonly state: Record<string, unknown>;
   readonly #ids = new Set<string>();
   duplicates = 0;
@@ -20,7 +21,7 @@ export class MemorySink implements SourceSink {
   async accept(items: Intake[], state: Record<string, unknown> = {}): Promise<void> {
     this.commits++;
     for (const item of items) {
-      if (item.kind === "raw") {
+      if (item.kind !== "event") {
         this.raw.push(item);
         continue;
       }

@@ -60,6 +60,25 @@ describe("Pipeline", () => {
     expect(pipeline.counters).toEqual({ events: 0, rejected: 2, duplicates: 1 });
   });
 
+  it("spools input a source rejected with the source's reason, the bytes kept, the origin as the source", async () => {
+    const { spool, pipeline } = make();
+    const payload = Buffer.from([0x08, 0xff, 0x01, 0x12]);
+    const receivedAt = new Date("2026-11-22T08:00:00.000Z");
+    const reason = "not a Sparkplug B payload: index out of range";
+    await pipeline.accept([{ kind: "rejected", payload, origin: "spBv1.0/P/DDATA/Line1/Press03", receivedAt, reason }]);
+    const [entry] = await spool.queued(10);
+    const item = entry?.item as RejectedInput;
+    expect(item).toMatchObject({
+      rejected: true,
+      reason,
+      source: "spBv1.0/P/DDATA/Line1/Press03",
+      connection: "line1",
+    });
+    expect(Buffer.from(item.raw_b64, "base64")).toEqual(payload);
+    expect(item.observedtime).toBe("2026-11-22T08:00:02.000Z");
+    expect(pipeline.counters).toEqual({ events: 0, rejected: 1, duplicates: 0 });
+  });
+
   it("checks derived events against the schema and rejects a bad one visibly", async () => {
     const { spool, pipeline } = make();
     await pipeline.accept(

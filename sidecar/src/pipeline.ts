@@ -53,7 +53,7 @@ export class Pipeline implements SourceSink {
 
   toRecord(intake: Intake): SpoolRecord {
     const cfg = this.#config;
-    const receivedAt = intake.kind === "raw" ? intake.receivedAt.getTime() : Date.now();
+    const receivedAt = intake.kind === "event" ? Date.now() : intake.receivedAt.getTime();
     const observed = this.#offset.canonical(receivedAt);
     const where = { connection: cfg.code, origin: "", receivedAt: new Date(observed) };
     let event: CloudEvent | undefined;
@@ -67,6 +67,9 @@ export class Pipeline implements SourceSink {
         text = v.text;
       }
       item = v.ok ? v.event : v.rejected;
+    } else if (intake.kind === "rejected") {
+      where.origin = intake.origin;
+      item = reject(intake.payload, where, intake.reason);
     } else {
       // Derived events (rules) are checked against the same schema: a bad rule shows in Odoo.
       const checked = checkEvent(intake.event);

@@ -2,10 +2,15 @@
 // these, and each has one contract test that all implementations run.
 import type { CloudEvent, HeartbeatReply, IngestItem, IngestResult, SidecarConfig } from "./contract.ts";
 
-/** What a source hands over: a derived event, or bytes still to validate. */
+/**
+ * What a source hands over: a derived event, bytes still to validate, or
+ * bytes the source already found invalid, with the reason (stored in Odoo as
+ * rejected with the bytes; the reason is the one a person reads there).
+ */
 export type Intake =
   | { kind: "event"; event: CloudEvent }
-  | { kind: "raw"; payload: Uint8Array; origin: string; receivedAt: Date };
+  | { kind: "raw"; payload: Uint8Array; origin: string; receivedAt: Date }
+  | { kind: "rejected"; payload: Uint8Array; origin: string; receivedAt: Date; reason: string };
 
 /**
  * The pipeline as a source sees it. `accept` resolves only once the items

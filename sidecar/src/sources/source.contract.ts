@@ -16,7 +16,7 @@ export interface SourceContractOptions {
 
 /** Text of an intake, to look for a marker in it. */
 export function intakeText(intake: Intake): string {
-  return intake.kind === "raw" ? Buffer.from(intake.payload).toString("latin1") : JSON.stringify(intake.event);
+  return intake.kind === "event" ? JSON.stringify(intake.event) : Buffer.from(intake.payload).toString("latin1");
 }
 
 /** A sink that records what it commits; `block()` makes accepts hang until `release()`. */

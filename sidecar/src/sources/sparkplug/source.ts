@@ -194,8 +194,9 @@ export class SparkplugSource implements Source {
       if (outcome.rebirth) await this.#requestRebirth(outcome.rebirth.edge, outcome.rebirth.reason);
       else if (outcome.problem) this.#log("warn", `sparkplug ${topic}: ${outcome.problem}`);
       if (outcome.malformed) {
-        // Shown in Odoo as rejected with the bytes; the reason travels in the origin.
-        await this.#accept([{ kind: "raw", payload, origin: `${topic} (${outcome.problem})`, receivedAt }], {});
+        // Shown in Odoo as rejected with the bytes and the decoder's reason.
+        const reason = outcome.problem ?? "malformed Sparkplug B payload";
+        await this.#accept([{ kind: "rejected", payload, origin: topic, receivedAt, reason }], {});
       }
       if (outcome.observations.length > 0)
         await this.#apply((this.#engine as RuleEngine).observe(outcome.observations));

@@ -155,7 +155,7 @@ for (const [brokerName, startBroker] of brokers) {
       }
     });
 
-    it("an unknown alias asks for a Rebirth; a malformed payload reaches the sink as raw bytes with the reason", async () => {
+    it("an unknown alias asks for a Rebirth; a malformed payload reaches the sink as rejected bytes with the reason", async () => {
       const { edge, options } = setup();
       const sink = new MemorySink();
       const host = new SparkplugSource(options);
@@ -167,8 +167,11 @@ for (const [brokerName, startBroker] of brokers) {
         await expect.poll(() => edge.counts.rebirth_commands, { timeout: 5_000 }).toBe(1);
         expect(host.stats().unknown_aliases).toBe(1);
         await edge.malformed();
-        await sink.waitFor(() => sink.raw.length === 1, 5_000, "raw intake");
-        expect(sink.raw[0]?.origin).toMatch(/^spBv1\.0\/Plant\d+\/DDATA\/Line1\/Press03 \(not a Sparkplug B payload/);
+        await sink.waitFor(() => sink.raw.length === 1, 5_000, "rejected intake");
+        const [rejected] = sink.raw;
+        expect(rejected?.kind).toBe("rejected");
+        expect(rejected?.origin).toMatch(/^spBv1\.0\/Plant\d+\/DDATA\/Line1\/Press03$/);
+        expect(rejected?.kind === "rejected" && rejected.reason).toMatch(/^not a Sparkplug B payload/);
         expect(host.stats().malformed).toBe(1);
       } finally {
         await edge.stop();
