@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { counterDelta, WindowAggregator, windowStart } from "./aggregate.ts";
 import { backoffCeiling, backoffDelay } from "./backoff.ts";
 import { CircuitBreaker } from "./breaker.ts";
 import { OffsetEstimator, SkewTracker, stampEvent } from "./clock.ts";
@@ -142,37 +141,5 @@ describe("Scope", () => {
     expect(scope.admitEvent()).toBe(true);
     expect(scope.rulesFor("opcua", "ns=2;s=Line1/Good")).toEqual([rule]);
     expect(scope.addresses("opcua")).toEqual(["ns=2;s=Line1/Good"]);
-  });
-});
-
-describe("aggregate", () => {
-  it("counterDelta handles first reading, increments, wrap and reset", () => {
-    expect(counterDelta(undefined, 10)).toBe(0);
-    expect(counterDelta(10, 15)).toBe(5);
-    expect(counterDelta(65_530, 4, 65_536)).toBe(10);
-    expect(counterDelta(500, 3, 65_536)).toBe(3);
-    expect(counterDelta(500, 3)).toBe(3);
-  });
-
-  it("sums deltas into aligned windows and emits each window once", () => {
-    const agg = new WindowAggregator(1_000);
-    expect(windowStart(2_500, 1_000)).toBe(2_000);
-    expect(agg.add("good", 2, 1_100)).toEqual([]);
-    expect(agg.add("good", 3, 1_900)).toEqual([]);
-    expect(agg.add("scrap", 1, 1_950)).toEqual([]);
-    expect(agg.add("good", 4, 2_100)).toEqual([
-      { key: "good", startMs: 1_000, endMs: 2_000, total: 5, samples: 2, lastMs: 1_900 },
-    ]);
-    expect(agg.flush(2_500)).toEqual([
-      { key: "scrap", startMs: 1_000, endMs: 2_000, total: 1, samples: 1, lastMs: 1_950 },
-    ]);
-    const snap = agg.snapshot();
-    const restored = new WindowAggregator(1_000);
-    restored.restore(snap);
-    expect(restored.drain()).toEqual([
-      { key: "good", startMs: 2_000, endMs: 3_000, total: 4, samples: 1, lastMs: 2_100 },
-    ]);
-    agg.add("idle", 0, 5_000);
-    expect(agg.flush(10_000).map((w) => w.key)).toEqual(["good"]);
   });
 });

@@ -1,7 +1,11 @@
 // `counter` rule: a monotonically increasing tag (good parts, scrap parts)
 // becomes production.reported / scrap.reported deltas. Handles the counter
 // being reset to zero and wrapping at `wrap_at`, and aggregates deltas into
-// windows of `window_ms` (0 = one event per change).
+// windows of `window_ms` (0 = one event per change). This is the sidecar's
+// one implementation of counter deltas and windows (an epoch-aligned
+// aggregator once in core/ was never wired in and is gone): a window opens
+// with its first delta on the sidecar's clock, closes early when the order
+// changes, and its baseline is persisted with the events it produced.
 //
 // Persisted: `baseline`, the counter value up to which every part has been
 // emitted. After a restart the first value read is compared with it, so
