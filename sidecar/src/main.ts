@@ -232,14 +232,20 @@ export class Sidecar {
     const boot = this.#opts.boot;
     this.config = withOverrides(await this.#initialConfig(), boot);
     this.metrics.configRevision.set(this.config.revision);
+    // Bound once: `inc({ kind })` would hash the labels again for every message.
+    const eventsIn = this.metrics.eventsIn.labels({ kind: "event" });
+    const rejectedIn = this.metrics.eventsIn.labels({ kind: "rejected" });
     this.pipeline = new Pipeline({
       spool: this.spool,
       offset: this.offset,
       skew: this.skew,
       config: this.config,
       onItem: (kind: "event" | "rejected", _item: IngestItem) => {
-        this.metrics.eventsIn.inc({ kind });
-        if (kind === "rejected") this.metrics.rejected.inc();
+        if (kind === "event") eventsIn.inc();
+        else {
+          rejectedIn.inc();
+          this.metrics.rejected.inc();
+        }
       },
       onDuplicates: (n) => this.metrics.duplicatesIn.inc(n),
     });
