@@ -426,9 +426,10 @@ class _CostInputs:
 
     The ORM would walk these record by record (~30 queries and most of the
     time of a refresh); the columns read here are the stored fields the ORM
-    would return. Unit conversions, standard prices and currency rounding
-    still go through Odoo (``uom.uom._compute_quantity``,
-    ``product.standard_price``, ``res.currency.round``)."""
+    would return (and the company currency's rounding, applied as
+    ``res.currency.round`` does). Unit conversions and standard prices still
+    go through Odoo (``uom.uom._compute_quantity``, ``product.standard_price``:
+    company-dependent, with its fallback)."""
 
     def __init__(self, productions):
         self.env = productions.env
@@ -436,13 +437,15 @@ class _CostInputs:
         self._records = {}
         self.productions = {row["id"]: row for row in self._query("""
             SELECT mo.id, mo.name, mo.state, mo.product_id, mo.product_uom_id, mo.product_qty, mo.qty_producing,
-                   mo.company_id, company.currency_id, mo.date_start, mo.bom_id,
+                   mo.company_id, company.currency_id, currency.rounding AS currency_rounding,
+                   mo.date_start, mo.bom_id,
                    product_tmpl.uom_id AS product_uom_of_product, product_tmpl.categ_id,
                    categ.shopfloor_cost_variance_threshold AS cost_limit,
                    categ.shopfloor_time_variance_threshold AS time_limit,
                    categ.shopfloor_scrap_threshold AS scrap_limit
               FROM mrp_production mo
               JOIN res_company company ON company.id = mo.company_id
+              JOIN res_currency currency ON currency.id = company.currency_id
               JOIN product_product product ON product.id = mo.product_id
               JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
               LEFT JOIN product_category categ ON categ.id = product_tmpl.categ_id
@@ -610,7 +613,7 @@ class _ProductionCost:
         self.inputs = inputs
         data = inputs.productions[production.id]
         self.data = data
-        self.currency = inputs.record("res.currency", data["currency_id"])
+        self.currency_rounding = _float(data["currency_rounding"])
         self.uom = inputs.record("uom.uom", data["product_uom_id"])
         self.product_uom = inputs.record("uom.uom", data["product_uom_of_product"])
         self.limits = None
@@ -642,7 +645,8 @@ class _ProductionCost:
         return log["loss_id"] == self._setup_loss_id
 
     def _round(self, amount):
-        return self.currency.round(amount)
+        """res.currency.round of the company currency."""
+        return float_round(amount, precision_rounding=self.currency_rounding)
 
     # -- operations ---------------------------------------------------------------
 

@@ -551,9 +551,8 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         variance = self.env["shopfloor.cost.variance"]
         self.env.invalidate_all()
         # Inputs: MO, work orders, time logs, raw moves, scraps; the variance
-        # rows and lines; units, currency, standard prices. Nothing changed:
-        # no UPDATE.
-        with self.assertQueryCount(10):
+        # rows and lines; units, standard prices. Nothing changed: no UPDATE.
+        with self.assertQueryCount(9):
             variance._refresh_for_productions(production)
         cutting = self.variance_of(production, "Cutting")
         # 12 setup + 48 work + 20 breakdown; the open log since 80 counts once closed.
@@ -562,7 +561,7 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         self.env.flush_all()
         self.env.invalidate_all()
         # The same and one UPDATE for the rows that changed (MO and Cutting).
-        with self.assertQueryCount(11):
+        with self.assertQueryCount(10):
             variance._refresh_for_productions(production)
         self.assertEqual(production.state, "progress")
         self.assertAlmostEqual(cutting.duration_actual, 90.0)
