@@ -1,8 +1,10 @@
 // The short form of `npm run test:chaos`: a minute and a half of the
-// demo plant's line at a steady rate with one fault of each kind (sidecar
-// kill -9, Odoo restart, Mosquitto restart, spool quota reached), then Odoo
-// against the simulators' ledgers: nothing lost, nothing twice, malformed
-// input rejected, cost figures equal to a recomputation.
+// demo plant's lines (four MQTT machines, one OPC UA line with its own
+// sidecar) at a steady rate with one fault of each kind (sidecar kill -9,
+// Odoo restart, Mosquitto restart, spool quota reached, OPC UA server
+// dropped), then Odoo against the simulators' ledgers: nothing lost, nothing
+// twice, malformed input rejected, the OPC UA line's part counts and state
+// changes as its ledger says, cost figures equal to a recomputation.
 import { afterAll, expect, it } from "vitest";
 import { dropDatabase } from "../../sidecar/devstack/odoo.ts";
 import { FAULT_KINDS, faultSchedule, formatTable, runChaos, seededRandom } from "../chaos/chaos.ts";
@@ -11,7 +13,7 @@ it("the fault schedule puts every fault kind in the window, spaced, reproducibly
   const a = faultSchedule(seededRandom(3), FAULT_KINDS, 2, 60_000);
   const b = faultSchedule(seededRandom(3), FAULT_KINDS, 2, 60_000);
   expect(a).toEqual(b);
-  expect(a).toHaveLength(8);
+  expect(a).toHaveLength(FAULT_KINDS.length * 2);
   for (const kind of FAULT_KINDS) expect(a.filter((f) => f.kind === kind)).toHaveLength(2);
   for (let i = 1; i < a.length; i++) expect((a[i]?.at ?? 0) - (a[i - 1]?.at ?? 0)).toBeGreaterThan(0);
   expect(Math.max(...a.map((f) => f.at))).toBeLessThan(60_000);
@@ -30,5 +32,9 @@ it("a short soak with one fault of each kind: the ledger and Odoo agree", { time
     table,
   ).toEqual([]);
   expect(result.costMismatches, table).toEqual([]);
+  // The OPC UA line was compared, and the server's drop left parts for the reconnection to deliver.
+  const opcuaRows = result.rows.filter((r) => r.category.startsWith("OPC UA"));
+  expect(opcuaRows.filter((r) => /good parts applied/.test(r.category)).length, table).toBe(2);
+  expect(opcuaRows.find((r) => r.category === "OPC UA server restarts")?.found, table).toBe(1);
   expect(result.ok).toBe(true);
 });
