@@ -46,12 +46,13 @@ HANDLERS = {
 }
 
 
-def apply_event(event, producing_sync=None):
+def apply_event(event, producing_sync=None, lookups=None):
     """``producing_sync``: the batch's ProducingSync (production reports then leave
-    Odoo's stock cascade to it), or None to apply the event completely now."""
+    Odoo's stock cascade to it), or None to apply the event completely now;
+    ``lookups``: a dict kept for the batch, remembering resolved maps and orders."""
     handler = HANDLERS.get(event.type)
     if handler is None:
         raise EventRejected(f"Unknown event type {event.type!r}: no handler.")
-    context = EventContext(event, producing_sync=producing_sync)
+    context = EventContext(event, producing_sync=producing_sync, lookups=lookups)
     records = handler(context)
     return [record for record in records if record]

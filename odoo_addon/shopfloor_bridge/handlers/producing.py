@@ -12,13 +12,17 @@ the MO's moves (completion, mark done, consumption, scrap, …).
 
 from .moves import compact_move_lines
 
-# Event types whose handlers neither read nor write an MO's stock moves: they
-# may run while the MO's moves still wait for the cascade. Any other type
-# (completion, consumption, scrap, hold release, a future type) synchronises
-# the MO first.
-TYPES_NOT_READING_MOVES = frozenset(
+# Event types that may run while an MO's moves still wait for the cascade.
+# Most never touch the moves. material.consumed does, but only on an MO whose
+# cascade was found idempotent (plain lines, no unpicked manual move): the
+# consumed move ends with the floor's total either way (the cascade booked no
+# manual quantity it would add to), and later cascades leave it alone. Any
+# other type (completion, mark done, scrap, hold release, a future type)
+# synchronises the MO first.
+TYPES_NOT_NEEDING_SYNC = frozenset(
     {
         "production.reported",
+        "material.consumed",
         "quality.result",
         "quality.hold",
         "downtime.started",
@@ -41,13 +45,24 @@ def synchronise_moves(production):
 
 
 def set_producing(ctx, production, qty):
-    """The MO's producing quantity becomes ``qty``; its moves follow now, or at
-    the batch's next synchronisation point when the event runs in a batch and
-    running the cascade once later ends in the same moves and lines."""
+    """The MO's producing quantity becomes ``qty`` and its moves follow, now."""
     production.qty_producing = qty
-    if ctx.producing_sync is not None and ctx.type == "production.reported" and ctx.producing_sync.defer(production):
-        return
     synchronise_moves(production)
+
+
+def add_producing(ctx, production, qty):
+    """A production report: the MO's producing quantity grows by ``qty``.
+
+    In a batch, when running the cascade once later ends in the same moves and
+    lines, the cascade waits for the batch's next synchronisation point, and a
+    run of consecutive reports of the MO (nothing else applied in between)
+    writes the quantity once: every write recomputes the MO's state and its
+    work orders' expected durations, which nothing reads inside such a run."""
+    sync = ctx.producing_sync
+    if sync is not None and sync.defer(production):
+        sync.add_quantity(production, qty)
+        return
+    set_producing(ctx, production, production.qty_producing + qty)
 
 
 def _cascade_is_idempotent(production):
@@ -101,10 +116,10 @@ class ProducingSync:
     def __init__(self, env):
         self.env = env
         self._waiting = {}  # production id → record, in first-deferral order
+        # (production, producing quantity) of the run of consecutive reports not written yet.
+        self._quantity = None
+        self._quantity_before_event = None
         self.runs = 0  # how many cascades ran (for tests and profiling)
-
-    def __bool__(self):
-        return bool(self._waiting)
 
     def defer(self, production):
         """Leave the MO's cascade to the next synchronisation point; False when it must run now."""
@@ -118,11 +133,46 @@ class ProducingSync:
     def waiting(self):
         return self.env["mrp.production"].browse(list(self._waiting))
 
-    def before(self, event):
-        """Synchronise the MOs ``event`` may read the moves of, before it applies."""
-        if not self._waiting or event.type in TYPES_NOT_READING_MOVES:
+    def add_quantity(self, production, qty):
+        if self._quantity and self._quantity[0] != production:
+            self.write_quantity()  # before() already did, unless called out of a batch's loop
+        current = self._quantity[1] if self._quantity else production.qty_producing
+        # Rounded at each report as the ORM rounds each write, so the sum is the same.
+        self._quantity = (production, production._fields["qty_producing"].convert_to_cache(current + qty, production))
+
+    def write_quantity(self):
+        """Write the producing quantity of the run of reports that just ended."""
+        if not self._quantity:
             return
-        self.flush(self._productions_of(event))
+        production, qty = self._quantity
+        self._quantity = None
+        try:
+            with self.env.cr.savepoint():
+                production.qty_producing = qty
+        except Exception as error:
+            raise DeferredSyncFailed(production, error) from error
+
+    def before(self, event):
+        """Before ``event`` applies: end the run of reports unless it continues it, and
+        synchronise the MOs whose moves it may read."""
+        if self._quantity and not self._continues_run(event):
+            self.write_quantity()
+        self._quantity_before_event = self._quantity
+        if self._waiting and event.type not in TYPES_NOT_NEEDING_SYNC:
+            self.flush(self._productions_of(event))
+
+    def event_failed(self):
+        """The event's savepoint was rolled back: so is what it added to the run."""
+        self._quantity = self._quantity_before_event
+
+    def _continues_run(self, event):
+        production = self._quantity[0]
+        order = event._get_data().get("order") if event.type == "production.reported" else None
+        return (
+            order == production.name
+            and event.connection_id.order_lookup != "table"
+            and event.company_id == production.company_id
+        )
 
     def _productions_of(self, event):
         """The waiting MOs the event names; all of them when it cannot be told cheaply
@@ -137,6 +187,7 @@ class ProducingSync:
 
         Raises DeferredSyncFailed; the caller then rolls the batch back and
         applies it event by event, so no report stays applied without effect."""
+        self.write_quantity()
         productions = self.waiting() if productions is None else productions
         for production in productions:
             try:

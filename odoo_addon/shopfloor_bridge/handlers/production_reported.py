@@ -4,7 +4,7 @@ Each report is an increment (a counter window from the sidecar), so two
 reports of 10 make 20. Scrap counts go to the WO's floor-scrap total.
 """
 
-from .producing import set_producing
+from .producing import add_producing
 
 
 def apply(ctx):
@@ -17,8 +17,8 @@ def apply(ctx):
     uom = ctx.uom(ctx.text("uom"), production.product_uom_id)
     qty_good = ctx.quantity(ctx.number("qty_good", required=True), uom, production.product_uom_id, "qty_good")
     qty_scrap = ctx.quantity(ctx.number("qty_scrap"), uom, production.product_uom_id, "qty_scrap")
-    if qty_good:
-        set_producing(ctx, production, production.qty_producing + qty_good)
     if qty_scrap and workorder:
         workorder.shopfloor_qty_scrap += qty_scrap
+    if qty_good:
+        add_producing(ctx, production, qty_good)
     return [production, workorder]

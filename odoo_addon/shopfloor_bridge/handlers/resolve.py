@@ -19,9 +19,12 @@ CLOSED_PRODUCTION_STATES = ("done", "cancel")
 class EventContext:
     """One event being applied: its parsed data, time, acting user and the resolvers."""
 
-    def __init__(self, event, producing_sync=None):
+    def __init__(self, event, producing_sync=None, lookups=None):
         self.event = event
         self.producing_sync = producing_sync
+        # Within one batch the maps and order names resolve the same way for every
+        # event (no handler edits them): found ids are remembered per batch.
+        self.lookups = lookups
         self.connection = event.connection_id
         self.company = event.company_id or self.connection.company_id or event.env.company
         # Apply runs with the system's rights (the caller was checked at ingest);
@@ -83,7 +86,13 @@ class EventContext:
     def _map(self, model, domain):
         if model not in self.env or not self.connection:
             return self.env[model] if model in self.env else None
-        return self.env[model].search([("connection_id", "=", self.connection.id), *domain], limit=1)
+        key = (model, self.connection.id, tuple(domain))
+        if self.lookups is not None and key in self.lookups:
+            return self.env[model].browse(self.lookups[key])
+        row = self.env[model].search([("connection_id", "=", self.connection.id), *domain], limit=1)
+        if self.lookups is not None:
+            self.lookups[key] = row.ids
+        return row
 
     @property
     def connection_label(self):
@@ -118,9 +127,14 @@ class EventContext:
                 f"Unknown order {reference!r}: no row in the order mapping table of connection "
                 f"{self.connection_label} (it may be added later; map it under Order mappings)."
             )
+        key = ("mrp.production", self.company.id, reference)
+        if self.lookups is not None and key in self.lookups:
+            return self.env["mrp.production"].browse(self.lookups[key])
         production = self.env["mrp.production"].search(
             [("name", "=", reference), ("company_id", "=", self.company.id)], limit=1
         )
+        if production and self.lookups is not None:  # an unknown order may be created later: not remembered
+            self.lookups[key] = production.id
         if not production:
             raise EventPending(
                 f"Unknown order {reference!r}: no manufacturing order with that name in "

@@ -314,8 +314,9 @@ class ShopfloorEvent(models.Model):
         now = fields.Datetime.now()
         outcomes = {}
         logs = []
+        lookups = {}
         for event in ordered:
-            if producing_sync:
+            if producing_sync is not None:
                 producing_sync.before(event)
             if not event.connection_id and event.connection_code:
                 # The connection may have been created since the event arrived.
@@ -335,7 +336,9 @@ class ShopfloorEvent(models.Model):
                         )
                     )
                 with self.env.cr.savepoint():
-                    records = apply_event(event.with_company(event.company_id), producing_sync=producing_sync)
+                    records = apply_event(
+                        event.with_company(event.company_id), producing_sync=producing_sync, lookups=lookups
+                    )
             except EventRejected as error:
                 values, action = self._failure_values(event, error, "rejected"), "reject"
             except EventPending as error:
@@ -354,13 +357,15 @@ class ShopfloorEvent(models.Model):
                     values["next_retry_at"] = backoff.next_retry_at(now, attempts)
             else:
                 values, action = self._applied_values(event, records, revision, now), "apply"
+            if producing_sync is not None and values["state"] != "applied":
+                producing_sync.event_failed()
             values["attempts"] = attempts
             event.write(values)
             status = values["state"] if values["state"] != "dead" else "failed"
             outcomes[event.id] = (status, values.get("error_message") or "")
             logs.append({"event_id": event.id, "action": action, "state": values["state"],
                          "note": values.get("error_message") or ""})
-        if producing_sync:
+        if producing_sync is not None:
             producing_sync.flush()
         if logs:
             self.env["shopfloor.event.log"].create(logs)

@@ -127,11 +127,19 @@ class TestBatchedApply(ShopfloorCase):
     # ------------------------------------------------------------------ tests
 
     def test_a_batch_ends_with_the_records_of_its_events_applied_one_by_one(self):
-        # Steel is a manual-consumption component (a BOM option): Odoo's cascade
-        # still books and picks it, so the floor's consumption adds to what the
-        # cascade booked, and the batch must run the cascade before consuming.
+        # Plain components: the batch consumes steel while the cascade still waits.
+        self.assert_batch_applies_as_one_by_one()
+
+    def test_a_manual_consumption_component_is_booked_as_one_by_one(self):
+        # Steel is a manual-consumption component (a BOM option): Odoo's first
+        # cascade books and picks it and later ones leave it alone, so the
+        # floor's consumption adds to that first booking: the batch runs the
+        # MO's first cascade at once.
         for production in self.mo1 | self.mo2:
             production.move_raw_ids.filtered(lambda m: m.product_id == self.product_steel).manual_consumption = True
+        self.assert_batch_applies_as_one_by_one()
+
+    def assert_batch_applies_as_one_by_one(self):
         with self.count_cascades() as batched_cascades:
             batch = self.ingest(*self.day_of(self.mo1, tag="batch"))
         self.assertEqual({result["status"] for result in batch}, {"applied"}, batch)
@@ -242,3 +250,31 @@ class TestBatchedApply(ShopfloorCase):
         self.assertEqual(set(failed.mapped("state")), {"applied"})
         self.assertEqual(broken.qty_producing, 5)
         self.assertEqual(broken.move_raw_ids.filtered(lambda m: m.product_id == self.product_bolt).quantity, 20)
+
+    def test_a_report_failing_after_its_quantity_was_counted_is_left_out_of_the_run(self):
+        # Consecutive reports of an MO write its producing quantity once; one
+        # that fails after adding to the run (its savepoint rolled back) must
+        # not leave its quantity in it.
+        real = producing.ProducingSync.add_quantity
+
+        def add_then_fail(sync, production, qty):
+            real(sync, production, qty)
+            if qty == 3:
+                raise RuntimeError("connection to the database lost")
+
+        def report(minute, qty):
+            return self.make_event(
+                "production.reported", {"order": self.mo1.name, "operation": "Cutting", "qty_good": qty},
+                time=self.at(minute),
+            )
+
+        events = [
+            self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(0)),
+            report(1, 2), report(2, 3), report(3, 4),
+        ]
+        with patch.object(producing.ProducingSync, "add_quantity", autospec=True, side_effect=add_then_fail):
+            results = self.ingest(*events)
+        self.assertEqual([result["status"] for result in results], ["applied", "applied", "failed", "applied"])
+        self.assertEqual(self.mo1.qty_producing, 6)
+        bolts = self.mo1.move_raw_ids.filtered(lambda m: m.product_id == self.product_bolt)
+        self.assertEqual(bolts.quantity, 24)
