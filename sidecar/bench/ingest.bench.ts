@@ -272,6 +272,46 @@ class NodeRedFlow {
     return row.id;
   }
 
+  /**
+   * Odoo's `_set_quantity_done` adds a move line for every increase, and each
+   * later report rewrites them all; the module merges lines that differ only
+   * in quantity after each booking, so the flow does the same with plain calls.
+   */
+  private async compactLines(moId: number): Promise<void> {
+    const kw = this.admin.kw;
+    const lines = await kw<
+      { id: number; move_id: [number, string]; quantity: number; location_id: [number, string]; picked: boolean }[]
+    >(
+      "stock.move.line",
+      "search_read",
+      [
+        [
+          ["move_id.raw_material_production_id", "=", moId],
+          ["state", "not in", ["done", "cancel"]],
+          ["lot_id", "=", false],
+          ["package_id", "=", false],
+          ["result_package_id", "=", false],
+        ],
+      ],
+      { fields: ["move_id", "quantity", "location_id", "picked"], order: "id" },
+    );
+    const groups = new Map<string, typeof lines>();
+    for (const line of lines) {
+      const key = `${line.move_id[0]}/${line.location_id[0]}/${line.picked}`;
+      groups.set(key, [...(groups.get(key) ?? []), line]);
+    }
+    // As the module does: the extra lines go first, then the kept one takes their quantity.
+    const extra: number[] = [];
+    const totals: [number, number][] = [];
+    for (const [first, ...rest] of groups.values()) {
+      if (!first || rest.length === 0) continue;
+      extra.push(...rest.map((line) => line.id));
+      totals.push([first.id, rest.reduce((sum, line) => sum + line.quantity, first.quantity)]);
+    }
+    if (extra.length > 0) await kw("stock.move.line", "unlink", [extra]);
+    for (const [id, quantity] of totals) await kw("stock.move.line", "write", [[id], { quantity }]);
+  }
+
   async handle(event: Event, stream: Stream): Promise<void> {
     const time = event.time.replace("T", " ").slice(0, 19);
     const kw = this.admin.kw;
@@ -343,6 +383,7 @@ class NodeRedFlow {
             [wo.id],
             { qty_produced: wo.qty_produced + qty, qty_producing: mo.qty_producing + qty },
           ]);
+          await this.compactLines(mo.id);
           return;
         }
         await kw("mrp.workorder", "write", [[wo.id], { qty_produced: wo.qty_produced + qty }]);
@@ -359,9 +400,10 @@ class NodeRedFlow {
           ],
           ["id", "quantity"],
         );
+        // Manual: Odoo's cascade of later reports keeps the floor's figure (as the module does).
         await kw("stock.move", "write", [
           [move.id],
-          { quantity: move.quantity + Number(event.data.qty), picked: true },
+          { quantity: move.quantity + Number(event.data.qty), picked: true, manual_consumption: true },
         ]);
         return;
       }
