@@ -14,6 +14,8 @@ from odoo.tools import float_is_zero
 from ..exceptions import EventPending, EventRejected, OnHold, PermanentError
 
 CLOSED_PRODUCTION_STATES = ("done", "cancel")
+# Key of EventContext.lookups: whether any hold is active (forgotten after each quality event).
+HOLDS_ACTIVE = "holds active"
 
 
 class EventContext:
@@ -286,6 +288,15 @@ class EventContext:
 
     def check_holds(self, workorders, action):
         """An active hold makes the event wait (OnHold → pending) until it is released."""
+        if self.lookups is not None:
+            # Most batches run with no hold at all: one count instead of a search per event.
+            # Only quality events make or release holds; the inbox forgets the answer after each.
+            if HOLDS_ACTIVE not in self.lookups:
+                self.lookups[HOLDS_ACTIVE] = bool(
+                    self.env["shopfloor.hold"].sudo().search_count([("state", "=", "active")], limit=1)
+                )
+            if not self.lookups[HOLDS_ACTIVE]:
+                return
         holds = self.env["shopfloor.hold"]._active_for_workorders(workorders)
         if holds:
             raise OnHold(holds._blocking_message(action))

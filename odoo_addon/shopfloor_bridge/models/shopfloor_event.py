@@ -310,6 +310,7 @@ class ShopfloorEvent(models.Model):
     def _apply_ordered(self, ordered, producing_sync):
         """The apply loop of ``_apply_events``; ``producing_sync`` None applies every event completely."""
         from ..handlers import apply_event  # noqa: PLC0415 (handlers import models at load time)
+        from ..handlers.resolve import HOLDS_ACTIVE  # noqa: PLC0415
 
         now = fields.Datetime.now()
         outcomes = {}
@@ -359,6 +360,8 @@ class ShopfloorEvent(models.Model):
                 values, action = self._applied_values(event, records, revision, now), "apply"
             if producing_sync is not None and values["state"] != "applied":
                 producing_sync.event_failed()
+            if (event.type or "").startswith("quality."):
+                lookups.pop(HOLDS_ACTIVE, None)  # it may have raised or released a hold
             values["attempts"] = attempts
             event.write(values)
             status = values["state"] if values["state"] != "dead" else "failed"

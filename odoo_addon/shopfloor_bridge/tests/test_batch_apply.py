@@ -278,3 +278,26 @@ class TestBatchedApply(ShopfloorCase):
         self.assertEqual(self.mo1.qty_producing, 6)
         bolts = self.mo1.move_raw_ids.filtered(lambda m: m.product_id == self.product_bolt)
         self.assertEqual(bolts.quantity, 24)
+
+    def test_a_hold_raised_and_released_inside_a_batch_holds_the_reports_between(self):
+        # Hold checks are skipped while no hold is active; a hold raised by an
+        # event of the same batch must still hold the reports that follow it.
+        def event(minute, type_, data):
+            return self.make_event(type_, {"order": self.mo1.name, **data}, time=self.at(minute))
+
+        report = {"operation": "Cutting", "qty_good": 2}
+        results = self.ingest(
+            event(0, "workorder.started", {"operation": "Cutting"}),
+            event(1, "production.reported", report),
+            event(2, "quality.hold", {"hold_id": "H-batch", "reason": "burr on the edge"}),
+            event(3, "production.reported", report),
+            event(4, "quality.released", {"hold_id": "H-batch"}),
+            event(5, "production.reported", report),
+        )
+        self.assertEqual(
+            [result["status"] for result in results],
+            ["applied", "applied", "applied", "pending", "applied", "applied"],
+            results,
+        )
+        self.assertEqual(self.mo1.qty_producing, 4)
+        self.assertEqual(self.events_of(results[3:4]).error_class, "hold")
