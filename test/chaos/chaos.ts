@@ -47,6 +47,8 @@ export interface ChaosOptions {
   seed: number;
   /** Undelivered items the spool may hold before the sources are paused. */
   spoolCapacity: number;
+  /** The OPC UA line runs demo orders whose materials the MQTT lines consume too (reproduces a module issue). */
+  opcuaSharedMaterials?: boolean;
   db?: string;
   log?: (line: string) => void;
 }
@@ -209,7 +211,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     });
     opcuaLine = line;
     await line.start();
-    const opcua = await configureOpcuaLine(server, line.endpoint);
+    const opcua = await configureOpcuaLine(server, line.endpoint, opts.opcuaSharedMaterials ?? false);
     const opcuaOrders = opcua.orders;
     const opcuaMetricsPort = await freePort();
     let opcuaSidecarGeneration = 0;
@@ -722,6 +724,9 @@ export const USAGE = `Usage: npm run test:chaos -- [options]
   --seed <n>              seed of the fault times and pauses (time-based)
   --spool-capacity <n>    undelivered items each sidecar's spool holds before its source waits (40)
   --db <name>             database name (sfb_chaos_<pid>), dropped at the end
+  --opcua-shared-materials  the OPC UA line runs the demo orders hinge 2 and mount 2, whose
+                          materials the MQTT lines consume too: two sidecars then book the
+                          same stock quants at once (reproduces the concurrent-apply loss, README)
 Exit code 0 when every row of the ledger comparison matches, 1 otherwise, 2 on bad arguments.`;
 
 function parseCli(argv: string[]): Record<string, string | boolean | undefined> {
@@ -735,6 +740,7 @@ function parseCli(argv: string[]): Record<string, string | boolean | undefined> 
         seed: { type: "string", default: String(Date.now() % 100_000) },
         "spool-capacity": { type: "string", default: "40" },
         db: { type: "string" },
+        "opcua-shared-materials": { type: "boolean" },
         help: { type: "boolean" },
       },
     }).values;
@@ -764,6 +770,7 @@ if (import.meta.main) {
     faultsPerKind: num("faults-per-kind"),
     seed: num("seed"),
     spoolCapacity: num("spool-capacity"),
+    opcuaSharedMaterials: values["opcua-shared-materials"] === true,
     ...(typeof values.db === "string" ? { db: values.db } : {}),
   });
   process.exitCode = result.ok ? 0 : 1;

@@ -63,6 +63,8 @@ const xmlId = async (server: OdooServer, name: string): Promise<number> => {
 export async function configureOpcuaLine(
   server: OdooServer,
   endpoint: string,
+  /** Reproduces the concurrent-apply issue: run the demo orders hinge 2 and mount 2 (materials shared with the MQTT lines). */
+  sharedMaterials = false,
 ): Promise<{ connectionId: number; workcenterId: number; orders: string[] }> {
   const copied = await rpc<number | number[]>(
     server,
@@ -72,6 +74,60 @@ export async function configureOpcuaLine(
     { default: { name: "L3 Press 03 (OPC UA)", code: "L3-PR03" } },
   );
   const workcenterId = Array.isArray(copied) ? (copied[0] as number) : copied;
+  const orders = sharedMaterials
+    ? await moveDemoStamping(server, workcenterId)
+    : await ownProductAndOrders(server, workcenterId);
+
+  const connectionId = await rpc<number>(server, "shopfloor.connection", "create", [
+    {
+      code: OPCUA_CONNECTION,
+      name: "Plant 1 Line 3 OPC UA server",
+      kind: "opcua",
+      opcua_endpoint: endpoint,
+      opcua_security_mode: "None",
+      opcua_security_policy: "None",
+      opcua_auth: "anonymous",
+      // Exception-based items: every change is reported, published every 200 ms.
+      opcua_publishing_interval_ms: 200,
+      opcua_sampling_interval_ms: 0,
+      batch_wait_ms: 100,
+    },
+  ]);
+  await rpc(server, "shopfloor.source.map", "create", [
+    { connection_id: connectionId, source: machineSource(OPCUA_LINE, OPCUA_MACHINE), workcenter_id: workcenterId },
+  ]);
+  const reasons = await rpc<{ code: string; loss_id: [number, string]; open_maintenance: boolean }[]>(
+    server,
+    "shopfloor.reason.map",
+    "search_read",
+    [[["connection_id.code", "=", "plant1-mqtt"]]],
+    { fields: ["code", "loss_id", "open_maintenance"] },
+  );
+  await rpc(server, "shopfloor.reason.map", "create", [
+    reasons.map((r) => ({
+      connection_id: connectionId,
+      code: r.code,
+      loss_id: r.loss_id[0],
+      open_maintenance: r.open_maintenance,
+    })),
+  ]);
+  const rules = lineRules({ line: OPCUA_LINE, machines: [OPCUA_MACHINE], protocol: "opcua" });
+  await rpc(server, "shopfloor.mapping.rule", "create", [
+    rules.map((rule) => ({
+      connection_id: connectionId,
+      kind: rule.kind,
+      protocol: rule.protocol,
+      address: rule.address,
+      source: rule.source,
+      event_type: rule.event_type || false,
+      params_json: JSON.stringify(rule.params),
+    })),
+  ]);
+  return { connectionId, workcenterId, orders };
+}
+
+/** The line's own product, steel, BOM (one Stamping operation on the line's workcenter) and two confirmed orders. */
+async function ownProductAndOrders(server: OdooServer, workcenterId: number): Promise<string[]> {
   const [steel, corner] = await rpc<number[]>(server, "product.product", "create", [
     [
       { name: "Steel Sheet 2mm", default_code: "RM-STEEL2", is_storable: true, standard_price: 3.1 },
@@ -128,54 +184,23 @@ export async function configureOpcuaLine(
   const named = await rpc<{ id: number; name: string }[]>(server, "mrp.production", "read", [productions], {
     fields: ["name"],
   });
-  const orders = productions.map((id) => named.find((p) => p.id === id)?.name ?? "");
+  return productions.map((id) => named.find((p) => p.id === id)?.name ?? "");
+}
 
-  const connectionId = await rpc<number>(server, "shopfloor.connection", "create", [
-    {
-      code: OPCUA_CONNECTION,
-      name: "Plant 1 Line 3 OPC UA server",
-      kind: "opcua",
-      opcua_endpoint: endpoint,
-      opcua_security_mode: "None",
-      opcua_security_policy: "None",
-      opcua_auth: "anonymous",
-      // Exception-based items: every change is reported, published every 200 ms.
-      opcua_publishing_interval_ms: 200,
-      opcua_sampling_interval_ms: 0,
-      batch_wait_ms: 100,
-    },
+/** The demo orders hinge 2 and mount 2, their Stamping moved to the line's workcenter. */
+async function moveDemoStamping(server: OdooServer, workcenterId: number): Promise<string[]> {
+  const ids = [await xmlId(server, "demo_mo_hinge_2"), await xmlId(server, "demo_mo_mount_2")];
+  const named = await rpc<{ id: number; name: string }[]>(server, "mrp.production", "read", [ids], {
+    fields: ["name"],
+  });
+  const workorders = await rpc<number[]>(server, "mrp.workorder", "search", [
+    [
+      ["production_id", "in", ids],
+      ["name", "=", OPCUA_OPERATION],
+    ],
   ]);
-  await rpc(server, "shopfloor.source.map", "create", [
-    { connection_id: connectionId, source: machineSource(OPCUA_LINE, OPCUA_MACHINE), workcenter_id: workcenterId },
-  ]);
-  const reasons = await rpc<{ code: string; loss_id: [number, string]; open_maintenance: boolean }[]>(
-    server,
-    "shopfloor.reason.map",
-    "search_read",
-    [[["connection_id.code", "=", "plant1-mqtt"]]],
-    { fields: ["code", "loss_id", "open_maintenance"] },
-  );
-  await rpc(server, "shopfloor.reason.map", "create", [
-    reasons.map((r) => ({
-      connection_id: connectionId,
-      code: r.code,
-      loss_id: r.loss_id[0],
-      open_maintenance: r.open_maintenance,
-    })),
-  ]);
-  const rules = lineRules({ line: OPCUA_LINE, machines: [OPCUA_MACHINE], protocol: "opcua" });
-  await rpc(server, "shopfloor.mapping.rule", "create", [
-    rules.map((rule) => ({
-      connection_id: connectionId,
-      kind: rule.kind,
-      protocol: rule.protocol,
-      address: rule.address,
-      source: rule.source,
-      event_type: rule.event_type || false,
-      params_json: JSON.stringify(rule.params),
-    })),
-  ]);
-  return { connectionId, workcenterId, orders };
+  await rpc(server, "mrp.workorder", "write", [workorders, { workcenter_id: workcenterId }]);
+  return ids.map((id) => named.find((p) => p.id === id)?.name ?? "");
 }
 
 /** Runs `work` after every earlier holder is done. */
