@@ -1,13 +1,13 @@
 """An MO's producing quantity and Odoo's stock cascade behind it.
 
-Setting ``qty_producing`` is cheap; ``_set_qty_producing`` (every raw and
-by-product move's quantity, its move lines, then their compaction) is what
-makes a production report expensive. Its result depends only on the MO's
-final producing quantity and on its moves' state, so inside one ingest batch
-a run of production reports of an MO needs the cascade once, not once per
-report: ``ProducingSync`` remembers which MOs wait for it and runs it when the
-batch ends, or earlier, right before an event whose handler reads or changes
-the MO's moves (completion, mark done, consumption, scrap, …).
+``_set_qty_producing`` (every raw and by-product move's quantity, its move
+lines, then their compaction) is what makes a production report expensive.
+Where its result depends only on the MO's final producing quantity (see
+``_cascade_is_idempotent``), a run of production reports of an MO inside one
+ingest batch needs the cascade once, not once per report: ``ProducingSync``
+remembers which MOs wait for it and runs it when the batch ends, or earlier,
+right before an event whose outcome would differ without it (completion, mark
+done, a component's scrap, …).
 """
 
 from .moves import compact_move_lines
@@ -17,8 +17,8 @@ from .moves import compact_move_lines
 # cascade was found idempotent (plain lines, no unpicked manual move): the
 # consumed move ends with the floor's total either way (the cascade booked no
 # manual quantity it would add to), and later cascades leave it alone. Any
-# other type (completion, mark done, scrap, hold release, a future type)
-# synchronises the MO first.
+# other type (completion, mark done, hold release, a future type) synchronises
+# the MO first; so does a scrap, unless it scraps the MO's own product.
 TYPES_NOT_NEEDING_SYNC = frozenset(
     {
         "production.reported",
@@ -101,6 +101,14 @@ def _cascade_is_idempotent(production):
     return True
 
 
+def _scrap_of_its_product_may_touch_its_moves(production):
+    """Scrapping the MO's own product leaves its cascade alone: scrap moves are
+    outside ``move_raw_ids`` / ``move_finished_ids`` (and so outside
+    ``qty_produced``), and the scrapped quants are no component's reservation,
+    unless the product is also a component of its own MO."""
+    return production.product_id in production.move_raw_ids.product_id
+
+
 class DeferredSyncFailed(Exception):
     """The deferred cascade failed: the batch must be applied again, one event at a time."""
 
@@ -159,7 +167,10 @@ class ProducingSync:
             self.write_quantity()
         self._quantity_before_event = self._quantity
         if self._waiting and event.type not in TYPES_NOT_NEEDING_SYNC:
-            self.flush(self._productions_of(event))
+            productions = self._productions_of(event)
+            if event.type == "scrap.reported" and not event._get_data().get("material"):
+                productions = productions.filtered(_scrap_of_its_product_may_touch_its_moves)
+            self.flush(productions)
 
     def event_failed(self):
         """The event's savepoint was rolled back: so is what it added to the run."""
