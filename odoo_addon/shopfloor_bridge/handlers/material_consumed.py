@@ -24,11 +24,21 @@ def apply(ctx):
         )
     uom = ctx.uom(ctx.text("uom"), move.product_uom)
     qty = ctx.quantity(ctx.number("qty", required=True), uom, move.product_uom, f"material {product.display_name}")
-    already = move.quantity if move.picked and move.manual_consumption else 0.0
-    total = float_round(already + qty, precision_rounding=move.product_uom.rounding)
     lot_name = ctx.text("lot")
+    sync = ctx.producing_sync
+    # In a batch, on an MO whose lines are plain, the lines of the move are set once for
+    # all its consumptions (at the batch's next synchronisation point): the same total.
+    book_later = not lot_name and sync is not None and sync.may_book_later(production)
+    pending = sync.booked_total(move) if book_later else None
+    if pending is not None:
+        already = pending
+    else:
+        already = move.quantity if move.picked and move.manual_consumption else 0.0
+    total = float_round(already + qty, precision_rounding=move.product_uom.rounding)
     if lot_name:
         _book_lot(ctx, move, product, lot_name, qty)
+    elif book_later:
+        sync.book_later(move, total)
     else:
         move._set_quantity_done(total)
         compact_move_lines(move)

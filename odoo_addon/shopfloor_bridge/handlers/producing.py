@@ -127,6 +127,9 @@ class ProducingSync:
         # (production, producing quantity) of the run of consecutive reports not written yet.
         self._quantity = None
         self._quantity_before_event = None
+        # Floor consumptions not booked yet: production id → {move id: (move, total)}.
+        self._bookings = {}
+        self._bookings_before_event = {}
         self.runs = 0  # how many cascades ran (for tests and profiling)
 
     def defer(self, production):
@@ -139,7 +142,21 @@ class ProducingSync:
         return True
 
     def waiting(self):
-        return self.env["mrp.production"].browse(list(self._waiting))
+        """The MOs with a cascade or a consumption still to run."""
+        return self.env["mrp.production"].browse(list(dict.fromkeys([*self._waiting, *self._bookings])))
+
+    def may_book_later(self, production):
+        """True when a consumption on the MO may wait like its cascade (same conditions)."""
+        return production.id in self._waiting or production.id in self._bookings or _cascade_is_idempotent(production)
+
+    def booked_total(self, move):
+        """The floor's total on ``move`` still to book, or None."""
+        booking = self._bookings.get(move.raw_material_production_id.id, {}).get(move.id)
+        return booking[1] if booking else None
+
+    def book_later(self, move, total):
+        """``move`` ends with ``total`` (its lines follow at the next synchronisation point)."""
+        self._bookings.setdefault(move.raw_material_production_id.id, {})[move.id] = (move, total)
 
     def add_quantity(self, production, qty):
         if self._quantity and self._quantity[0] != production:
@@ -166,15 +183,17 @@ class ProducingSync:
         if self._quantity and not self._continues_run(event):
             self.write_quantity()
         self._quantity_before_event = self._quantity
-        if self._waiting and event.type not in TYPES_NOT_NEEDING_SYNC:
+        self._bookings_before_event = {key: dict(value) for key, value in self._bookings.items()}
+        if (self._waiting or self._bookings) and event.type not in TYPES_NOT_NEEDING_SYNC:
             productions = self._productions_of(event)
             if event.type == "scrap.reported" and not event._get_data().get("material"):
                 productions = productions.filtered(_scrap_of_its_product_may_touch_its_moves)
             self.flush(productions)
 
     def event_failed(self):
-        """The event's savepoint was rolled back: so is what it added to the run."""
+        """The event's savepoint was rolled back: so is what it added to the run or the bookings."""
         self._quantity = self._quantity_before_event
+        self._bookings = self._bookings_before_event
 
     def _continues_run(self, event):
         production = self._quantity[0]
@@ -201,10 +220,17 @@ class ProducingSync:
         self.write_quantity()
         productions = self.waiting() if productions is None else productions
         for production in productions:
+            bookings = self._bookings.pop(production.id, {})
+            cascade = self._waiting.pop(production.id, None)
             try:
                 with self.env.cr.savepoint():
-                    synchronise_moves(production.with_company(production.company_id))
+                    # The consumptions first: per event they were booked before the reports that followed.
+                    for move, total in bookings.values():
+                        move._set_quantity_done(total)
+                        compact_move_lines(move)
+                    if cascade:
+                        synchronise_moves(production.with_company(production.company_id))
             except Exception as error:
                 raise DeferredSyncFailed(production, error) from error
-            self._waiting.pop(production.id, None)
-            self.runs += 1
+            if cascade:
+                self.runs += 1

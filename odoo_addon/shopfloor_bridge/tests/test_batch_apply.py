@@ -59,6 +59,7 @@ class TestBatchedApply(ShopfloorCase):
             event(14, "production.reported", {**cutting, "qty_good": 2}),
             event(15, "workorder.paused", {**cutting, "reason_code": "MAT"}),
             event(16, "workorder.resumed", cutting),
+            event(16.5, "material.consumed", {**cutting, "material": "STEEL-2MM", "qty": 0.7, "uom": "KG"}),
             event(17, "production.reported", {**cutting, "qty_good": 2}),
             event(18, "workorder.completed", {**cutting, "qty_good": 18}),
             event(19, "workorder.started", assembly, source=ASSEMBLY),
