@@ -18,6 +18,7 @@ from psycopg2.extras import execute_values
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from .. import backoff
 from ..event_validation import (
@@ -302,6 +303,8 @@ class ShopfloorEvent(models.Model):
                 with self.env.cr.savepoint():
                     return self._apply_ordered(ordered, ProducingSync(self.env))
             except DeferredSyncFailed as failure:
+                if isinstance(failure.error, PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
+                    raise failure.error from failure  # see _apply_ordered: the whole call is retried
                 _logger.warning(
                     "shopfloor_bridge: %s; applying the batch of %s events one by one", failure, len(ordered)
                 )
@@ -346,6 +349,11 @@ class ShopfloorEvent(models.Model):
                 values, action = self._pending_values(event, error, attempts, now)
             except PermanentError as error:
                 values, action = self._failure_values(event, error, "dead"), "dead"
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                # Another transaction books the same rows (a stock quant): Odoo re-runs the
+                # whole call on a fresh snapshot (the RPC's retry, else the cron's next run).
+                # Failing this event instead would let later events of its order overtake it.
+                raise
             except Exception as error:  # noqa: BLE001 (any other error is transient: retried, then dead)
                 max_attempts = event.connection_id.max_attempts or 5
                 if attempts >= max_attempts:

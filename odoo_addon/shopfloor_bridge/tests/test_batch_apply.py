@@ -11,6 +11,8 @@ record the events produced; and they break the deferred cascade on purpose.
 from datetime import timedelta
 from unittest.mock import patch
 
+import psycopg2.errors
+
 from odoo.tests import tagged
 
 from ..handlers import producing
@@ -302,3 +304,18 @@ class TestBatchedApply(ShopfloorCase):
         )
         self.assertEqual(self.mo1.qty_producing, 4)
         self.assertEqual(self.events_of(results[3:4]).error_class, "hold")
+
+    def test_a_concurrent_update_is_left_to_odoo_to_retry_the_whole_call(self):
+        # Two transactions booking the same quant: PostgreSQL fails one. Odoo
+        # retries a whole RPC call (or the cron's next run does) on a fresh
+        # snapshot; failing only these events would let later events of the
+        # same order overtake them.
+        concurrent = psycopg2.errors.SerializationFailure("could not serialize access due to concurrent update")
+        # In the batch's deferred cascade (no fall back to event by event) …
+        with patch.object(producing, "synchronise_moves", side_effect=concurrent), \
+                self.assertRaises(psycopg2.errors.SerializationFailure):
+            self.ingest(*self.day_of(self.mo1, tag="concurrent")[:4])
+        # … and in an event's own apply (not recorded as this event's failure).
+        with patch("odoo.addons.shopfloor_bridge.handlers.apply_event", side_effect=concurrent), \
+                self.assertRaises(psycopg2.errors.SerializationFailure):
+            self.ingest(*self.day_of(self.mo2, offset=SECOND_RUN, tag="concurrent-2")[:2])
