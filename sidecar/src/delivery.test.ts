@@ -14,6 +14,8 @@ class ScriptedOdoo {
   failNext = 0;
   /** Event ids that make "the server" raise for the whole call. */
   poisoned = new Set<string>();
+  /** The next calls fault with what Odoo answers when PostgreSQL stayed busy through its own retries. */
+  busyNext = 0;
   /** Every call faults (a broken module, a revoked key). */
   faultAll = false;
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
@@ -21,6 +23,13 @@ class ScriptedOdoo {
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error("ECONNREFUSED");
+    }
+    if (this.busyNext > 0) {
+      this.busyNext--;
+      throw new OdooFault(
+        "Traceback …\npsycopg2.errors.SerializationFailure: could not serialize access due to concurrent update",
+        1,
+      );
     }
     if (this.faultAll) throw new OdooFault("AccessDenied", 3);
     const bad = items.find((i) => this.poisoned.has(i.id));
@@ -149,6 +158,20 @@ describe("Delivery", () => {
     odoo.faultAll = false;
     await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
     await delivery.stop();
+    expect((await spool.stats()).byStatus).toEqual({ applied: 4 });
+  });
+
+  it("retries a batch whole, without bisecting or setting anything aside, when Odoo says the database was busy", async () => {
+    const odoo = new ScriptedOdoo();
+    odoo.busyNext = 2;
+    const { spool, delivery, errors } = make(odoo, new MemorySpool(), 4);
+    await spool.append([1, 2, 3, 4].map((n) => event(n)));
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await delivery.stop();
+    expect(errors).toEqual([1, 2]);
+    expect(odoo.calls.map((c) => c.length)).toEqual([4, 4, 4]);
+    expect(delivery.counters).toMatchObject({ setAside: 0, splits: 0, delivered: 4 });
     expect((await spool.stats()).byStatus).toEqual({ applied: 4 });
   });
 });

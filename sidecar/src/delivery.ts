@@ -13,14 +13,15 @@
 // queue and the rest of the batch goes through. It is set aside only if Odoo
 // stores that record: when Odoo faults on everything (a broken module, a
 // revoked key) nothing is set aside and the batch is retried whole, as for
-// a transport failure.
+// a transport failure. A fault that says the database was busy (see
+// isTransientFault) is never bisected: the batch is retried whole, later.
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./core/backoff.ts";
 import { CircuitBreaker } from "./core/breaker.ts";
 import { type IngestResult, MAX_INGEST_BATCH } from "./core/contract.ts";
 import { orderForDelivery } from "./core/order.ts";
 import type { OdooClient } from "./core/ports.ts";
 import { reject } from "./core/validate.ts";
-import { OdooFault } from "./odoo/errors.ts";
+import { isTransientFault, OdooFault } from "./odoo/errors.ts";
 import type { DeliveryOutcome, Spool, SpoolEntry } from "./spool/spool.ts";
 
 export interface DeliveryOptions {
@@ -184,7 +185,7 @@ export class Delivery {
     try {
       results = await this.#opts.odoo.ingest(entries.map((e) => e.item));
     } catch (err) {
-      if (!(err instanceof OdooFault)) throw err;
+      if (!(err instanceof OdooFault) || isTransientFault(err)) throw err;
       if (entries.length === 1) return record([await this.#setAside(entries[0] as SpoolEntry, err)]);
       this.counters.splits++;
       const half = Math.ceil(entries.length / 2);

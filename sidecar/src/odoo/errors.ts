@@ -15,6 +15,20 @@ export class OdooFault extends Error {
   }
 }
 
+/**
+ * Faults that say nothing about the events in the call: the database was busy
+ * (PostgreSQL concurrency errors Odoo already retried five times, a lost or
+ * refused database connection, a full connection pool). The same call can
+ * succeed a moment later, so it is retried whole; it must never be bisected
+ * down to one event and set aside as rejected input.
+ */
+const TRANSIENT_FAULT =
+  /could not serialize access|deadlock detected|could not obtain lock|SerializationFailure|DeadlockDetected|LockNotAvailable|psycopg2\.(errors\.)?OperationalError|connection pool is full|server closed the connection unexpectedly|too many clients/i;
+
+export function isTransientFault(error: unknown): boolean {
+  return error instanceof OdooFault && TRANSIENT_FAULT.test(error.message);
+}
+
 /** Authentication refused: a configuration fault (wrong user, key or database). */
 export class OdooAuthError extends Error {
   override name = "OdooAuthError";
