@@ -7,7 +7,7 @@ import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import type { IngestItem, SidecarConfig } from "./core/contract.ts";
 import type { Source } from "./core/ports.ts";
 import { Delivery } from "./delivery.ts";
-import { type RunningDispatcher, startDispatcher } from "./floor/dispatcher.ts";
+import type { RunningDispatcher } from "./floor/dispatcher.ts";
 import { OdooAuthError, OdooFault, XmlRpcOdooClient } from "./odoo/xmlrpc-client.ts";
 import type { Logger } from "./ops/log.ts";
 import { SidecarMetrics, startOpsServer } from "./ops/metrics.ts";
@@ -272,7 +272,7 @@ export class Sidecar {
       },
     });
     this.delivery.start();
-    this.#startDispatcher();
+    await this.#startDispatcher();
     await this.#startSource();
     if (boot.metricsPort > 0) {
       this.#ops = await startOpsServer(
@@ -322,9 +322,16 @@ export class Sidecar {
     this.#log.info({ source: source.name }, "source started");
   }
 
-  #startDispatcher(): void {
+  /**
+   * Loaded only when the connection has floor targets: the dispatcher's writers pull in
+   * node-opcua and sparkplug-payload (~55 MB of RSS at startup) that a plain MQTT
+   * intake never uses.
+   */
+  async #startDispatcher(): Promise<void> {
     const dispatch = this.config.dispatch;
     if (!dispatch || dispatch.targets.length === 0 || dispatch.poll_interval_ms <= 0) return;
+    const { startDispatcher } = await import("./floor/dispatcher.ts");
+    if (this.#stopped) return;
     this.dispatcher = startDispatcher({
       odoo: this.odoo,
       config: this.config,
@@ -419,7 +426,7 @@ export class Sidecar {
       this.delivery.configure(fresh.batch.size, fresh.batch.wait_ms);
       await this.dispatcher?.stop();
       this.dispatcher = undefined;
-      if (!this.#stopped) this.#startDispatcher();
+      if (!this.#stopped) await this.#startDispatcher();
       this.metrics.configRevision.set(fresh.revision);
       if (!this.#stopped) await this.#startSource();
       this.#log.info({ from: previous, to: fresh.revision }, "configuration reloaded");

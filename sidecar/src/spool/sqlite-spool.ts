@@ -123,9 +123,12 @@ export class SqliteSpool implements Spool {
     // changed, and syncs once. The WAL file is cut back to 64 MB afterwards.
     this.#db.exec("pragma wal_autocheckpoint = 8192");
     this.#db.exec("pragma journal_size_limit = 67108864");
-    // 32 MB page cache (SQLite's default is 2 MB): the unique (source, id)
-    // index is probed on every insert and stays in memory with a big backlog.
-    this.#db.exec("pragma cache_size = -32768");
+    // 8 MB page cache (SQLite's default is 2 MB): the unique (source, id)
+    // index probed on every insert stays in memory for a burst of ~100k
+    // events. 32 MB measured no faster ingest (within run-to-run noise) but
+    // took ~30 MB more RSS with a 1M backlog, where the index outgrows any
+    // cache the 200 MB budget allows.
+    this.#db.exec("pragma cache_size = -8192");
     this.#db.exec("pragma busy_timeout = 5000");
     this.#db.exec(SCHEMA);
     this.#maxSeq = this.#db.prepare("select coalesce(max(seq), 0) as seq from events");
