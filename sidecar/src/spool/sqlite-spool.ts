@@ -185,7 +185,28 @@ export class SqliteSpool implements Spool {
       });
     // The common case (space free, nobody waiting) takes no extra turn of the event loop.
     if (this.#gate.waiting === 0 && reserve()) return enqueue();
+    // A batch (one socket read) only partly fits: the part that fits is spooled now, the rest
+    // waits for space, and the whole resolves once both are committed — so a full spool fills
+    // up to its capacity instead of stopping short by a batch. Not with rule state, which must
+    // commit with the events it produced.
+    const fitting = state === undefined && this.#gate.waiting === 0 ? this.#fittingPrefix(sizes) : 0;
+    if (fitting > 0 && fitting < records.length) {
+      const head = records.slice(0, fitting).map((r, i) => ({ ...r, body: bodies[i] }));
+      const tail = records.slice(fitting).map((r, i) => ({ ...r, body: bodies[fitting + i] }));
+      return Promise.all([this.append(head), this.append(tail)]).then(([a, b]) => ({
+        added: a.added + b.added,
+        duplicates: a.duplicates + b.duplicates,
+      }));
+    }
     return this.#gate.wait(reserve).then(enqueue);
+  }
+
+  /** How many of the leading records (by serialized size) fit in the free space now. */
+  #fittingPrefix(sizes: number[]): number {
+    let bytes = 0;
+    let k = 0;
+    while (k < sizes.length && this.#fits(bytes + (sizes[k] as number), k + 1)) bytes += sizes[k++] as number;
+    return k;
   }
 
   #scheduleFlush(): void {
