@@ -566,36 +566,32 @@ class _CostInputs:
         for record in self.env[model].browse(tuple(by_model)):
             by_model[record.id] = record
 
-    def _stored_columns(self, model):
-        return [
+    def _stored_rows(self, model, by_id=False):
+        """The stored columns of ``model``'s rows of these MOs, as dicts (in id order with ``by_id``)."""
+        columns = [
             name for name, field in self.env[model]._fields.items()
             if field.store and field.column_type and name not in models.MAGIC_COLUMNS
         ]
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, %s FROM %s WHERE production_id = ANY(%s)%s",
+                SQL(", ").join(SQL.identifier(name) for name in columns),
+                SQL.identifier(self.env[model]._table),
+                self.production_ids,
+                SQL(" ORDER BY id") if by_id else SQL(),
+            )
+        )
+        return self.env.cr.dictfetchall()
 
     def variance_rows(self):
         """{(production id, workorder id or False): stored row} of these MOs."""
-        columns = self._stored_columns("shopfloor.cost.variance")
-        self.env.cr.execute(
-            SQL(
-                "SELECT id, %s FROM shopfloor_cost_variance WHERE production_id = ANY(%s)",
-                SQL(", ").join(SQL.identifier(name) for name in columns),
-                self.production_ids,
-            )
-        )
-        return {(row["production_id"], row["workorder_id"] or False): row for row in self.env.cr.dictfetchall()}
+        rows = self._stored_rows("shopfloor.cost.variance")
+        return {(row["production_id"], row["workorder_id"] or False): row for row in rows}
 
     def variance_lines(self):
         """{variance row id: [stored component line, …]} of these MOs."""
-        columns = self._stored_columns("shopfloor.cost.variance.line")
-        self.env.cr.execute(
-            SQL(
-                "SELECT id, %s FROM shopfloor_cost_variance_line WHERE production_id = ANY(%s) ORDER BY id",
-                SQL(", ").join(SQL.identifier(name) for name in columns),
-                self.production_ids,
-            )
-        )
         lines = collections.defaultdict(list)
-        for line in self.env.cr.dictfetchall():
+        for line in self._stored_rows("shopfloor.cost.variance.line", by_id=True):
             lines[line["variance_id"]].append(line)
         return lines
 
