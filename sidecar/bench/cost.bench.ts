@@ -8,6 +8,7 @@
 //   the ir.config_parameter shopfloor_bridge.cost_realtime; runs alternate
 //   off/on on fresh MOs so drift on this shared machine hits both alike.
 import { startOdoo } from "../devstack/odoo.ts";
+import type { CloudEvent, EventType } from "../src/core/contract.ts";
 import { XmlRpcOdooClient } from "../src/odoo/xmlrpc-client.ts";
 import type { Benchmark, Figure } from "./harness.ts";
 import { percentile } from "./harness.ts";
@@ -24,20 +25,10 @@ interface Plant {
 /** [ms, MOs refreshed, SQL queries] of one refresh inside ingest. */
 type Timing = [number, number, number];
 
-interface CloudEvent {
-  specversion: "1.0";
-  id: string;
-  source: string;
-  type: string;
-  time: string;
-  connection: string;
-  data: Record<string, unknown>;
-}
-
 class EventClock {
   #next = Date.parse("2026-11-23T08:00:00Z");
   #seq = 0;
-  event(type: string, source: string, data: Record<string, unknown>): CloudEvent {
+  event(type: EventType, source: string, data: Record<string, unknown>): CloudEvent {
     this.#next += 1000;
     this.#seq += 1;
     return {

@@ -10,8 +10,9 @@
 //   producing quantity written on the work order runs Odoo's stock cascade);
 //   the earlier flow that left them unbooked is measured too, for comparison.
 // All run in one process against the same server, side by side.
-import xmlrpc from "xmlrpc";
 import { startOdoo } from "../devstack/odoo.ts";
+import type { CloudEvent, EventType } from "../src/core/contract.ts";
+import { XmlRpcOdooClient } from "../src/odoo/xmlrpc-client.ts";
 import type { Benchmark, Figure } from "./harness.ts";
 
 type Value = unknown;
@@ -22,26 +23,15 @@ interface Rpc {
   kw<T = Value>(model: string, method: string, args: Value[], kwargs?: Record<string, Value>): Promise<T>;
 }
 
-function methodCall<T>(client: xmlrpc.Client, method: string, params: Value[]): Promise<T> {
-  return new Promise((resolve, reject) =>
-    client.methodCall(method, params, (error: unknown, value: unknown) =>
-      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(value as T),
-    ),
-  );
-}
-
+/** The sidecar's own XML-RPC client, counting the calls the per-event flow makes. */
 async function connect(url: string, db: string, login: string, password: string): Promise<Rpc> {
-  const { hostname, port } = new URL(url);
-  const common = xmlrpc.createClient({ host: hostname, port: Number(port), path: "/xmlrpc/2/common" });
-  const uid = await methodCall<number | false>(common, "authenticate", [db, login, password, {}]);
-  if (!uid) throw new Error(`cannot log in to ${db} as ${login}`);
-  const object = xmlrpc.createClient({ host: hostname, port: Number(port), path: "/xmlrpc/2/object" });
+  const client = new XmlRpcOdooClient({ url, db, user: login, apiKey: password, timeoutMs: 3_600_000 });
   const rpc: Rpc = {
-    uid,
+    uid: await client.uid(),
     calls: 0,
-    kw: (model, method, args, kwargs = {}) => {
+    kw: <T>(model: string, method: string, args: Value[], kwargs: Record<string, Value> = {}) => {
       rpc.calls++;
-      return methodCall(object, "execute_kw", [db, uid, password, model, method, args, kwargs]);
+      return client.execute(model, method, args, kwargs) as Promise<T>;
     },
   };
   return rpc;
@@ -58,16 +48,6 @@ interface Stream {
   materialUom: string;
 }
 
-interface Event {
-  specversion: "1.0";
-  id: string;
-  source: string;
-  type: string;
-  time: string;
-  connection: string;
-  data: Record<string, Value>;
-}
-
 const EPOCH = Date.parse("2026-11-23T06:00:00Z");
 
 /**
@@ -75,10 +55,10 @@ const EPOCH = Date.parse("2026-11-23T06:00:00Z");
  * events: 12 counts, 2 quality checks, 1 material booking, 1 scrap, a short
  * material stop (downtime start/end, then resume) and a pause/resume.
  */
-function* eventsOf(stream: Stream, runTag: string, count: number): Generator<Event> {
+function* eventsOf(stream: Stream, runTag: string, count: number): Generator<CloudEvent> {
   let n = 0;
   let second = 0;
-  const make = (type: string, data: Record<string, Value>): Event => {
+  const make = (type: EventType, data: Record<string, Value>): CloudEvent => {
     second += 7;
     n++;
     return {
@@ -138,10 +118,10 @@ function* eventsOf(stream: Stream, runTag: string, count: number): Generator<Eve
 }
 
 /** Round-robin over the streams, as events of a plant arrive interleaved. */
-function interleave(streams: Stream[], runTag: string, total: number): Event[] {
+function interleave(streams: Stream[], runTag: string, total: number): CloudEvent[] {
   const per = Math.ceil(total / streams.length);
   const generators = streams.map((s) => eventsOf(s, runTag, per));
-  const out: Event[] = [];
+  const out: CloudEvent[] = [];
   while (out.length < total) {
     let any = false;
     for (const g of generators) {
@@ -218,7 +198,7 @@ async function makePlant(admin: Rpc, tag: string): Promise<Stream[]> {
 
 async function ingestAll(
   sidecar: Rpc,
-  events: Event[],
+  events: CloudEvent[],
   batch: number,
   deferApply: boolean,
   progress: (done: number) => void,
@@ -312,7 +292,7 @@ class NodeRedFlow {
     for (const [id, quantity] of totals) await kw("stock.move.line", "write", [[id], { quantity }]);
   }
 
-  async handle(event: Event, stream: Stream): Promise<void> {
+  async handle(event: CloudEvent, stream: Stream): Promise<void> {
     const time = event.time.replace("T", " ").slice(0, 19);
     const kw = this.admin.kw;
     switch (event.type) {
@@ -473,27 +453,22 @@ const bench: Benchmark = {
       const admin = await connect(odoo.url, odoo.db, odoo.login, odoo.password);
       const sidecar = await connect(odoo.url, odoo.db, "sidecar@plant1", "sidecar");
 
+      /** Ingests `count` events of a fresh plant in batches; `store-only` defers the apply to the cron. */
+      const ingestRate = async (tag: "store" | "apply", label: string, count: number): Promise<number> => {
+        const events = interleave(await makePlant(admin, tag), tag, count);
+        const run = await ingestAll(sidecar, events, batch, tag === "store", (n) =>
+          ctx.progress(`ingest ${label}`, n, count),
+        );
+        const rate = count / run.seconds;
+        ctx.log(
+          `${label}: ${count} events in ${run.seconds.toFixed(1)} s = ${rate.toFixed(0)} events/s ${JSON.stringify(run.statuses)}`,
+        );
+        return rate;
+      };
       // Store only: the events land in the inbox, the cron would apply them.
-      const storeStreams = await makePlant(admin, "store");
-      const storeEvents = interleave(storeStreams, "store", storeCount);
-      const store = await ingestAll(sidecar, storeEvents, batch, true, (n) =>
-        ctx.progress("ingest store-only", n, storeCount),
-      );
-      const storeRate = storeCount / store.seconds;
-      ctx.log(
-        `store-only: ${storeCount} events in ${store.seconds.toFixed(1)} s = ${storeRate.toFixed(0)} events/s ${JSON.stringify(store.statuses)}`,
-      );
-
+      const storeRate = await ingestRate("store", "store-only", storeCount);
       // Store and apply: the realistic mix applied in the same call.
-      const applyStreams = await makePlant(admin, "apply");
-      const applyEvents = interleave(applyStreams, "apply", applyCount);
-      const applied = await ingestAll(sidecar, applyEvents, batch, false, (n) =>
-        ctx.progress("ingest store+apply", n, applyCount),
-      );
-      const applyRate = applyCount / applied.seconds;
-      ctx.log(
-        `store+apply: ${applyCount} events in ${applied.seconds.toFixed(1)} s = ${applyRate.toFixed(0)} events/s ${JSON.stringify(applied.statuses)}`,
-      );
+      const applyRate = await ingestRate("apply", "store+apply", applyCount);
       const states = await admin.kw<{ state: string; __count: number }[]>(
         "shopfloor.event",
         "read_group",
