@@ -242,15 +242,7 @@ async function endToEndLatency(ctx: BenchContext, broker: MosquittoBroker): Prom
       batchWaitMs: 20,
     });
     sidecar = await Sidecar.start({
-      boot: {
-        odooUrl: odoo.url,
-        odooDb: odoo.db,
-        odooUser: fixture.user,
-        odooApiKey: fixture.password,
-        connection: "latency",
-        spoolDir: dir,
-        metricsPort: 0,
-      },
+      boot: fixture.boot(dir),
       log: createLogger("error"),
       heartbeatMs: 60_000,
     });

@@ -92,3 +92,16 @@ export function lineRules(o: LineRuleOptions): MappingRule[] {
   }
   return rules;
 }
+
+/** The `shopfloor.mapping.rule` values an admin would save for `rule` on the connection. */
+export function ruleRecord(rule: MappingRule, connectionId: number): Record<string, unknown> {
+  return {
+    connection_id: connectionId,
+    kind: rule.kind,
+    protocol: rule.protocol,
+    address: rule.address,
+    source: rule.source,
+    event_type: rule.event_type || false,
+    params_json: JSON.stringify(rule.params),
+  };
+}

@@ -36,15 +36,7 @@ describe.runIf(moduleHasSidecarApi())("Sidecar (in-process) with Mosquitto and O
     odoo = await startOdoo({ db: `sfb_sidecar_main_${process.pid}` });
     fixture = await makeOdooFixture(odoo, { code: "mainint", mqttUrl: broker.url, topics: ["shopfloor/mainint/#"] });
     sidecar = await Sidecar.start({
-      boot: {
-        odooUrl: odoo.url,
-        odooDb: odoo.db,
-        odooUser: fixture.user,
-        odooApiKey: fixture.password,
-        connection: fixture.code,
-        spoolDir,
-        metricsPort: 0,
-      },
+      boot: fixture.boot(spoolDir),
       log: createLogger("warn"),
       heartbeatMs: 500,
     });

@@ -16,7 +16,7 @@ import type { OdooServer } from "../../sidecar/devstack/odoo.ts";
 import { Ledger, type LedgerFile } from "../../sidecar/simulator/ledger.ts";
 import { Line, machineSource } from "../../sidecar/simulator/line.ts";
 import { SimOpcuaServer } from "../../sidecar/simulator/opcua-server.ts";
-import { lineRules } from "../../sidecar/simulator/rules.ts";
+import { lineRules, ruleRecord } from "../../sidecar/simulator/rules.ts";
 import { Simulation } from "../../sidecar/simulator/simulation.ts";
 import type { ComparisonRow } from "./chaos.ts";
 import { rpc } from "./odoo-checks.ts";
@@ -112,17 +112,7 @@ export async function configureOpcuaLine(
     })),
   ]);
   const rules = lineRules({ line: OPCUA_LINE, machines: [OPCUA_MACHINE], protocol: "opcua" });
-  await rpc(server, "shopfloor.mapping.rule", "create", [
-    rules.map((rule) => ({
-      connection_id: connectionId,
-      kind: rule.kind,
-      protocol: rule.protocol,
-      address: rule.address,
-      source: rule.source,
-      event_type: rule.event_type || false,
-      params_json: JSON.stringify(rule.params),
-    })),
-  ]);
+  await rpc(server, "shopfloor.mapping.rule", "create", [rules.map((rule) => ruleRecord(rule, connectionId))]);
   return { connectionId, workcenterId, orders };
 }
 

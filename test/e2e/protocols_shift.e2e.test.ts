@@ -11,7 +11,7 @@ import { freePort, type OdooServer, startOdoo } from "../../sidecar/devstack/odo
 import { Ledger, type LedgerFile } from "../../sidecar/simulator/ledger.ts";
 import { Line } from "../../sidecar/simulator/line.ts";
 import { SimOpcuaServer } from "../../sidecar/simulator/opcua-server.ts";
-import { lineRules } from "../../sidecar/simulator/rules.ts";
+import { lineRules, ruleRecord } from "../../sidecar/simulator/rules.ts";
 import { SCENARIOS, type ScenarioParams } from "../../sidecar/simulator/scenarios.ts";
 import { type SimOutput, Simulation } from "../../sidecar/simulator/simulation.ts";
 import { SimSparkplugEdge } from "../../sidecar/simulator/sparkplug-edge.ts";
@@ -87,17 +87,7 @@ describe.runIf(moduleHasSidecarApi())(
         { connection_id: fixture.connectionId, code: "JAM", loss_id: failure },
       ]);
       for (const rule of rules) {
-        await a.execute("shopfloor.mapping.rule", "create", [
-          {
-            connection_id: fixture.connectionId,
-            kind: rule.kind,
-            protocol: rule.protocol,
-            address: rule.address,
-            source: rule.source,
-            event_type: rule.event_type || false,
-            params_json: JSON.stringify(rule.params),
-          },
-        ]);
+        await a.execute("shopfloor.mapping.rule", "create", [ruleRecord(rule, fixture.connectionId)]);
       }
       return failure as number;
     }
@@ -120,15 +110,7 @@ describe.runIf(moduleHasSidecarApi())(
       await sim.start();
       const spoolDir = mkdtempSync(join(dir, `${opts.code}-spool-`));
       const sidecar = await Sidecar.start({
-        boot: {
-          odooUrl: odoo.url,
-          odooDb: odoo.db,
-          odooUser: fixture.user,
-          odooApiKey: fixture.password,
-          connection: fixture.code,
-          spoolDir,
-          metricsPort: 0,
-        },
+        boot: fixture.boot(spoolDir),
         log: createLogger("warn"),
         heartbeatMs: 5_000,
       });

@@ -239,15 +239,7 @@ describe("planning push-back: Odoo → dispatcher → floor", () => {
     const [first] = plant.productions as [{ id: number; name: string }];
     const sidecarSpool = mkdtempSync(join(tmpdir(), "sfb-dispatch-sidecar-"));
     const sidecar = await Sidecar.start({
-      boot: {
-        odooUrl: odoo.url,
-        odooDb: odoo.db,
-        odooUser: plant.fixture.user,
-        odooApiKey: plant.fixture.password,
-        connection: "disp",
-        spoolDir: sidecarSpool,
-        metricsPort: 0,
-      },
+      boot: plant.fixture.boot(sidecarSpool),
       log: createLogger("silent"),
     });
     try {

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { OdooServer } from "../../devstack/odoo.ts";
 import { addonDir } from "../../devstack/odoo.ts";
+import type { BootstrapConfig } from "../config.ts";
 import { XmlRpcOdooClient } from "./xmlrpc-client.ts";
 
 /** True once the module serves the sidecar API (ingest, sidecar_config, heartbeat). */
@@ -27,6 +28,8 @@ export interface OdooFixture {
   /** Rows of shopfloor.event for this connection. */
   events(fields?: string[], domain?: unknown[]): Promise<Record<string, unknown>[]>;
   countEvents(domain?: unknown[]): Promise<number>;
+  /** The sidecar's bootstrap settings for this connection as its integration user (ops server off). */
+  boot(spoolDir: string): BootstrapConfig;
 }
 
 export async function makeOdooFixture(
@@ -80,5 +83,14 @@ export async function makeOdooFixture(
     (await admin.execute("shopfloor.event", "search_count", [[...domain]], {
       context: { active_test: false },
     })) as number;
-  return { admin, user, password, code: opts.code, connectionId, client, events, countEvents };
+  const boot = (spoolDir: string): BootstrapConfig => ({
+    odooUrl: odoo.url,
+    odooDb: odoo.db,
+    odooUser: user,
+    odooApiKey: password,
+    connection: opts.code,
+    spoolDir,
+    metricsPort: 0,
+  });
+  return { admin, user, password, code: opts.code, connectionId, client, events, countEvents, boot };
 }
