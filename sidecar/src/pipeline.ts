@@ -58,6 +58,7 @@ export class Pipeline implements SourceSink {
     const where = { connection: cfg.code, origin: "", receivedAt: new Date(observed) };
     let event: CloudEvent | undefined;
     let text: string | undefined;
+    let sourceTimeMs = 0;
     let item: IngestItem;
     if (intake.kind === "raw") {
       where.origin = intake.origin;
@@ -65,6 +66,7 @@ export class Pipeline implements SourceSink {
       if (v.ok) {
         event = v.event;
         text = v.text;
+        sourceTimeMs = v.timeMs;
       }
       item = v.ok ? v.event : v.rejected;
     } else if (intake.kind === "rejected") {
@@ -73,12 +75,14 @@ export class Pipeline implements SourceSink {
     } else {
       // Derived events (rules) are checked against the same schema: a bad rule shows in Odoo.
       const checked = checkEvent(intake.event);
-      if (checked.ok) event = checked.event;
+      if (checked.ok) {
+        event = checked.event;
+        sourceTimeMs = checked.timeMs;
+      }
       where.origin = intake.event.source ?? "derived";
       item = checked.ok ? checked.event : reject(Buffer.from(JSON.stringify(intake.event)), where, checked.reason);
     }
     if (event) {
-      const sourceTimeMs = Date.parse(event.time);
       const stamped = stampEvent(event, {
         observedCanonicalMs: observed,
         connection: cfg.code,

@@ -26,6 +26,8 @@ describe("validatePayload", () => {
     ["wrong type", { ...good, data: { ...good.data, qty_good: "12" } }, /must be number/],
     ["unknown type", { ...good, type: "workorder.exploded" }, /allowed: workorder.started/],
     ["bad time", { ...good, time: "yesterday" }, /format/],
+    ["month 13", { ...good, time: "2026-13-01T08:00:00Z" }, /time: "2026-13-01T08:00:00Z" is not a valid date-time/],
+    ["hour 25", { ...good, time: "2026-11-22T25:00:00Z" }, /is not a valid date-time/],
     ["bad specversion", { ...good, specversion: "0.3" }, /constant/],
     [
       "nested object in data",
@@ -42,6 +44,15 @@ describe("validatePayload", () => {
       expect(Buffer.from(r.rejected.raw_b64, "base64").toString()).toBe(JSON.stringify(event));
       expect(r.rejected.truncated).toBe(false);
     }
+  });
+
+  it("reads the time once: the event's time in ms comes with it", () => {
+    const r = validatePayload(bytes(good), where);
+    expect(r.ok && r.timeMs).toBe(Date.parse(good.time));
+    const derived = checkEvent({ ...good, time: "2026-02-30T00:00:00Z" });
+    // Read by rolling over to 2 March: let through, and rejected by the module's parse_time.
+    expect(derived.ok && derived.timeMs).toBe(Date.UTC(2026, 2, 2));
+    expect(checkEvent({ ...good, time: "2026-11-22T08:00:00+25:00" }).ok).toBe(false);
   });
 
   it("rejects invalid UTF-8, binary garbage, empty and non-JSON without throwing", () => {

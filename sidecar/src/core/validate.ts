@@ -14,11 +14,18 @@ const SCHEMA_URL = new URL("../../../odoo_addon/shopfloor_bridge/schemas/cloudev
 // ajv-formats ships CommonJS with a default export; under Node ESM it arrives wrapped.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (
   ajv: Ajv2020,
+  options: { mode: "fast" | "full" },
 ) => void;
 
 function compileSchema() {
   const ajv = new Ajv2020({ allErrors: false, strict: false });
-  addFormats(ajv);
+  // Fast mode checks a date-time's shape with one regular expression; full
+  // mode's calendar checks took as long as the rest of the schema (0.7 µs of
+  // 1.4 per event). The time is then read with Date.parse: a time it cannot
+  // read is rejected here (checkEvent); a date it reads by rolling over
+  // (February 30) is rejected by the module's parse_time, with its reason, in
+  // the same dead-letter view.
+  addFormats(ajv, { mode: "fast" });
   return ajv.compile<CloudEvent>(JSON.parse(readFileSync(SCHEMA_URL, "utf8")));
 }
 
@@ -28,7 +35,15 @@ const validateSchema = compileSchema();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export type Validated =
-  | { ok: true; event: CloudEvent; bytes: number /** The decoded JSON text the event was parsed from. */; text: string }
+  | {
+      ok: true;
+      event: CloudEvent;
+      bytes: number;
+      /** The decoded JSON text the event was parsed from. */
+      text: string;
+      /** `time` in ms since the epoch. */
+      timeMs: number;
+    }
   | { ok: false; rejected: RejectedInput };
 
 export interface Origin {
@@ -84,9 +99,14 @@ function describeErrors(errors: ErrorObject[] | null | undefined): string {
 }
 
 /** Schema check of an already-parsed event (derived events from rules go through here too). */
-export function checkEvent(candidate: unknown): { ok: true; event: CloudEvent } | { ok: false; reason: string } {
-  if (validateSchema(candidate)) return { ok: true, event: candidate };
-  return { ok: false, reason: `schema: ${describeErrors(validateSchema.errors)}` };
+export function checkEvent(
+  candidate: unknown,
+): { ok: true; event: CloudEvent; timeMs: number } | { ok: false; reason: string } {
+  if (!validateSchema(candidate)) return { ok: false, reason: `schema: ${describeErrors(validateSchema.errors)}` };
+  const timeMs = Date.parse(candidate.time);
+  if (Number.isNaN(timeMs))
+    return { ok: false, reason: `time: ${JSON.stringify(candidate.time)} is not a valid date-time` };
+  return { ok: true, event: candidate, timeMs };
 }
 
 /** Validates received bytes: size, UTF-8, JSON, then the shared schema. */
@@ -112,7 +132,7 @@ export function validatePayload(payload: Uint8Array, where: Origin): Validated {
   }
   const checked = checkEvent(parsed);
   if (!checked.ok) return { ok: false, rejected: reject(payload, where, checked.reason) };
-  return { ok: true, event: checked.event, bytes: payload.byteLength, text };
+  return { ok: true, event: checked.event, bytes: payload.byteLength, text, timeMs: checked.timeMs };
 }
 
 /** Serialized size of an event, as DESIGN.md's 256 KiB limit counts it. */
