@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import { MemorySpool } from "./memory-spool.ts";
-import { event, spoolContract } from "./spool.contract.ts";
+import { event, rejectedRecord, spoolContract } from "./spool.contract.ts";
 import { SqliteSpool } from "./sqlite-spool.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sfb-spool-"));
@@ -50,5 +51,77 @@ describe("SqliteSpool on disk", () => {
     expect(await again.loadState("k:")).toEqual({ "k:a": 1 });
     expect(await again.append([event(1)])).toEqual({ added: 0, duplicates: 1 });
     await again.close();
+  });
+
+  it("finds a duplicate by its own time, source and id: the same id sent with another time is spooled again", async () => {
+    const spool = new SqliteSpool({ path: join(dir, `key${n++}.db`) });
+    const first = event(1);
+    const resent = { ...first, receivedAt: first.receivedAt + 60_000 };
+    const retimed = event(1, "press-1", first.timeMs + 1_000);
+    expect(await spool.append([first, resent])).toEqual({ added: 1, duplicates: 1 });
+    // Odoo keeps the (source, id) once and reports this one as a duplicate.
+    expect(await spool.append([retimed])).toEqual({ added: 1, duplicates: 0 });
+    // A skew-corrected event is keyed on the time it was sent with.
+    const corrected = event(2, "press-1", first.timeMs + 5_000);
+    corrected.item = { ...corrected.item, origtime: new Date(first.timeMs).toISOString() };
+    const again = { ...corrected, timeMs: first.timeMs + 7_000 };
+    expect(await spool.append([corrected, again])).toEqual({ added: 1, duplicates: 1 });
+    await spool.close();
+  });
+
+  it("migrates a spool written before schema versions, keeping every row, its state and its duplicate check", async () => {
+    const path = join(dir, "v1.db");
+    const v1 = new DatabaseSync(path);
+    v1.exec(`pragma journal_mode = wal;
+      create table events (seq integer primary key, source text not null, event_id text not null,
+        workcenter text not null, time_ms integer not null, received_at integer not null, bytes integer not null,
+        body text not null, state text not null check (state in ('queued', 'delivered')),
+        attempts integer not null default 0, last_error text not null default '', status text not null default '',
+        odoo_id integer not null default 0, delivered_at integer not null default 0, unique (source, event_id));
+      create index events_state_seq on events (state, seq);
+      create index events_time on events (time_ms);
+      create index events_delivered_at on events (delivered_at) where state = 'delivered';
+      create table kv (key text primary key, value text not null);
+      create table meta (key text primary key, value text not null);`);
+    const insert = v1.prepare(
+      `insert into events (seq, source, event_id, workcenter, time_ms, received_at, bytes, body, state, status, odoo_id)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const [seq, r, state] of [
+      [3, event(1), "delivered"],
+      [7, event(2), "queued"],
+      [9, rejectedRecord(1), "queued"],
+    ] as const) {
+      const body = JSON.stringify(r.item);
+      insert.run(
+        seq,
+        r.item.source,
+        r.item.id,
+        r.workcenter,
+        r.timeMs,
+        r.receivedAt,
+        body.length,
+        body,
+        state,
+        state === "delivered" ? "applied" : "",
+        state === "delivered" ? 11 : 0,
+      );
+    }
+    v1.close();
+
+    const spool = new SqliteSpool({ path });
+    expect(spool.depth.queued).toBe(2);
+    expect((await spool.queued(10)).map((e) => [e.seq, e.eventId])).toEqual([
+      [7, "ev-2"],
+      [9, "rej-1"],
+    ]);
+    expect((await spool.stats()).byStatus).toEqual({ applied: 1 });
+    expect(await spool.append([event(1), event(2), rejectedRecord(1), event(3)])).toEqual({ added: 1, duplicates: 3 });
+    expect((await spool.list("queued", 10)).map((e) => e.seq)).toEqual([7, 9, 10]);
+    await spool.close();
+    const after = new DatabaseSync(path);
+    expect(after.prepare("pragma user_version").get()).toEqual({ user_version: 2 });
+    expect(after.prepare("select name from sqlite_master where name = 'events_time'").get()).toBeUndefined();
+    after.close();
   });
 });

@@ -58,14 +58,29 @@ interface Row {
   delivered_at: number;
 }
 
-/** Rows per insert statement: 64 × 7 parameters stays far below SQLite's 32,766. */
+/** Rows per insert statement: 64 × 8 parameters stays far below SQLite's 32,766. */
 const ROWS_PER_INSERT = 64;
 
+/** `pragma user_version` of the schema below; 0 is a spool made before versions were kept. */
+const SCHEMA_VERSION = 2;
+
+// Duplicates are found on (key_ms, source, event_id), key_ms being the
+// event's own time (as sent, before any skew correction; 0 for rejected
+// input, whose id is a hash of its bytes). A resend or a redelivery carries
+// the same time, so it is found; and since events arrive roughly in time
+// order, new keys land at the end of the index, as the seq and state
+// indexes do. Keyed on (source, event_id) alone, random ids (UUIDs, the
+// usual CloudEvents id) put each new key on a random page of a large index:
+// every commit rewrote about one index page per event to the WAL and the
+// inserts ran 4–6× slower. An event resent with the same id but a different
+// time is spooled again and reaches Odoo, which keeps it once (Odoo's own
+// (source, id) check) and reports it as a duplicate.
 const SCHEMA = `
 create table if not exists events (
   seq integer primary key,
   source text not null,
   event_id text not null,
+  key_ms integer not null,
   workcenter text not null,
   time_ms integer not null,
   received_at integer not null,
@@ -77,14 +92,56 @@ create table if not exists events (
   status text not null default '',
   odoo_id integer not null default 0,
   delivered_at integer not null default 0,
-  unique (source, event_id)
+  unique (key_ms, source, event_id)
 );
 create index if not exists events_state_seq on events (state, seq);
-create index if not exists events_time on events (time_ms);
+-- No index on time_ms: it cost a fifth of every insert, for replays only. A
+-- replay pages through the table in seq order filtering on time_ms — one
+-- pass over the rows after the first match — where the index made SQLite
+-- sort every match again for each page.
 create index if not exists events_delivered_at on events (delivered_at) where state = 'delivered';
 create table if not exists kv (key text primary key, value text not null);
 create table if not exists meta (key text primary key, value text not null);
 `;
+
+/** Brings a spool written by an earlier version to SCHEMA_VERSION, keeping every row. */
+function migrate(db: DatabaseSync): void {
+  const version = (db.prepare("pragma user_version").get() as { user_version: number }).user_version;
+  if (version >= SCHEMA_VERSION) return;
+  const old = db.prepare("select 1 from sqlite_master where type = 'table' and name = 'events'").get();
+  db.exec("begin immediate");
+  try {
+    if (old) {
+      // Version 1 (unversioned): unique (source, event_id), an index on time_ms.
+      db.exec(`alter table events rename to events_v1;
+        drop index if exists events_state_seq;
+        drop index if exists events_time;
+        drop index if exists events_delivered_at;`);
+      db.exec(SCHEMA);
+      db.exec(`insert into events (seq, source, event_id, key_ms, workcenter, time_ms, received_at, bytes, body,
+          state, attempts, last_error, status, odoo_id, delivered_at)
+        select seq, source, event_id, case when body like '{"rejected":true%' then 0 else time_ms end, workcenter,
+          time_ms, received_at, bytes, body, state, attempts, last_error, status, odoo_id, delivered_at
+        from events_v1;
+        drop table events_v1;`);
+    } else {
+      db.exec(SCHEMA);
+    }
+    db.exec(`pragma user_version = ${SCHEMA_VERSION}`);
+    db.exec("commit");
+  } catch (err) {
+    db.exec("rollback");
+    throw err;
+  }
+}
+
+/** The duplicate key's time of a record: see SCHEMA. */
+function keyMs(r: SpoolRecord): number {
+  const item = r.item;
+  if ("rejected" in item) return 0;
+  const ms = typeof item.origtime === "string" ? Date.parse(item.origtime) : r.timeMs;
+  return Number.isFinite(ms) ? Math.round(ms) : 0;
+}
 
 export class SqliteSpool implements Spool {
   readonly limits: SpoolLimits;
@@ -123,16 +180,15 @@ export class SqliteSpool implements Spool {
     // changed, and syncs once. The WAL file is cut back to 64 MB afterwards.
     this.#db.exec("pragma wal_autocheckpoint = 8192");
     this.#db.exec("pragma journal_size_limit = 67108864");
-    // 8 MB page cache (SQLite's default is 2 MB): the unique (source, id)
-    // index probed on every insert stays in memory for a burst of ~100k
-    // events. 32 MB measured no faster ingest (within run-to-run noise) but
+    // 8 MB page cache (SQLite's default is 2 MB): the duplicate-key index
+    // probed on every insert stays in memory for a burst of ~100k events. 32 MB measured no faster ingest (within run-to-run noise) but
     // took ~30 MB more RSS with a 1M backlog, where the index outgrows any
     // cache the 200 MB budget allows.
     this.#db.exec("pragma cache_size = -8192");
     this.#db.exec("pragma busy_timeout = 5000");
-    this.#db.exec(SCHEMA);
+    migrate(this.#db);
     this.#maxSeq = this.#db.prepare("select coalesce(max(seq), 0) as seq from events");
-    this.#seqOf = this.#db.prepare("select seq from events where source = ? and event_id = ?");
+    this.#seqOf = this.#db.prepare("select seq from events where key_ms = ? and source = ? and event_id = ?");
     this.#putKv = this.#db.prepare(
       "insert into kv (key, value) values (?, ?) on conflict (key) do update set value = excluded.value",
     );
@@ -286,7 +342,16 @@ export class SqliteSpool implements Spool {
       const chunk = rows.slice(start, start + ROWS_PER_INSERT);
       const args: (string | number)[] = [];
       for (const { record: r, size, body } of chunk) {
-        args.push(r.item.source, r.item.id, r.workcenter, Math.round(r.timeMs), Math.round(r.receivedAt), size, body);
+        args.push(
+          r.item.source,
+          r.item.id,
+          keyMs(r),
+          r.workcenter,
+          Math.round(r.timeMs),
+          Math.round(r.receivedAt),
+          size,
+          body,
+        );
       }
       const seqBefore = (this.#maxSeq.get() as { seq: number }).seq;
       const changes = Number(this.#insertStatement(chunk.length).run(...args).changes);
@@ -299,7 +364,8 @@ export class SqliteSpool implements Spool {
       // Some were duplicates (a redelivery, or the same event twice in this chunk).
       const claimed = new Set<number>();
       for (const row of chunk) {
-        const seq = (this.#seqOf.get(row.record.item.source, row.record.item.id) as { seq: number }).seq;
+        const { source, id } = row.record.item;
+        const seq = (this.#seqOf.get(keyMs(row.record), source, id) as { seq: number }).seq;
         if (seq <= seqBefore || claimed.has(seq)) continue;
         claimed.add(seq);
         perAppend[row.owner] = (perAppend[row.owner] as number) + 1;
@@ -314,9 +380,9 @@ export class SqliteSpool implements Spool {
     let statement = this.#inserts.get(rows);
     if (!statement) {
       statement = this.#db.prepare(
-        `insert into events (source, event_id, workcenter, time_ms, received_at, bytes, body, state)
-         values ${Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, 'queued')").join(", ")}
-         on conflict (source, event_id) do nothing`,
+        `insert into events (source, event_id, key_ms, workcenter, time_ms, received_at, bytes, body, state)
+         values ${Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?, 'queued')").join(", ")}
+         on conflict (key_ms, source, event_id) do nothing`,
       );
       this.#inserts.set(rows, statement);
     }
