@@ -3,6 +3,7 @@
 //    draining the same backlog from the same Mosquitto;
 // 2. the sidecar process's RSS with a large backlog spooled while Odoo is down;
 // 3. end-to-end latency publish → applied in real Odoo at a steady 200 events/s.
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,7 +30,11 @@ const benchConfig = {
   sources: [],
 } as unknown as SidecarConfig;
 
-/** Publishes `n` events as fast as QoS 1 allows, keeping a window of publishes in flight. */
+/**
+ * Publishes `n` events as fast as QoS 1 allows, keeping a window of publishes
+ * in flight. Ids are random UUIDs, as most CloudEvents producers make them
+ * (the hard case for the spool's duplicate index; see sqlite-spool.ts).
+ */
 async function publishBacklog(url: string, n: number, topic: string, ctx: BenchContext, tag: string): Promise<void> {
   const pub = await mqtt.connectAsync(url, { clientId: `bench-pub-${tag}`, clean: true });
   const window = 500;
@@ -39,7 +44,7 @@ async function publishBacklog(url: string, n: number, topic: string, ctx: BenchC
     const send = () => {
       while (next < n && next - done < window) {
         const i = next++;
-        pub.publish(topic, JSON.stringify(validEvent(i, tag)), { qos: 1 }, (err) => {
+        pub.publish(topic, JSON.stringify({ ...validEvent(i, tag), id: randomUUID() }), { qos: 1 }, (err) => {
           if (err) return reject(err);
           done++;
           if (done % 10_000 === 0) ctx.progress(`publishing ${tag}`, done, n);
@@ -100,8 +105,9 @@ const median = (values: number[]) =>
 async function ingestRate(ctx: BenchContext, broker: MosquittoBroker): Promise<Figure[]> {
   const n = Math.max(10_000, Math.round(100_000 * ctx.scale));
   // Several rounds, bare and durable taking turns to go first, and the medians
-  // reported: one pair of runs swung from 0.44× to 0.57× with the machine's load.
-  const rounds = Math.max(1, Number(process.env.SFB_BENCH_INGEST_ROUNDS ?? 3));
+  // reported: on the 2-vCPU benchmark machine single rounds ranged from 0.31×
+  // to 0.63× within one hour (both rates move with the machine's load).
+  const rounds = Math.max(1, Number(process.env.SFB_BENCH_INGEST_ROUNDS ?? 5));
   const topic = "bench/ingest/press-1";
   // Both sessions exist first, so the broker queues the same backlog for each.
   for (const id of ["bench-bare", "bench-sidecar"]) {
@@ -112,6 +118,15 @@ async function ingestRate(ctx: BenchContext, broker: MosquittoBroker): Promise<F
   // CPU time of this process per event (user + system, SQLite's writes included): steadier than the
   // rates on a shared machine, where another process's load changes the wall clock but not this.
   const cpuPerEvent = (u: NodeJS.CpuUsage) => Math.round(((u.user + u.system) / n) * 100) / 100;
+  // A warm-up round first, not counted: without it the first round timed V8
+  // compiling the durable path (validation, stamping, spool) while the bare
+  // one, a fraction of the code, was compiled within its first milliseconds —
+  // round 1 came out ~0.1× below the others.
+  const warmup = Math.max(2_000, Math.round(n / 5));
+  ctx.log(`warm-up: ${warmup.toLocaleString()} events through both subscribers (not counted)…`);
+  await publishBacklog(broker.url, warmup, topic, ctx, "warmup");
+  await drainBare(broker.url, warmup);
+  await drainDurable(broker.url, warmup);
   const bare: { rate: number; cpu: number }[] = [];
   const durable: { rate: number; cpu: number }[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -146,7 +161,7 @@ async function ingestRate(ctx: BenchContext, broker: MosquittoBroker): Promise<F
   const each = rounds > 1 ? `, median of ${rounds} rounds` : "";
   return [
     {
-      figure: `durable ingest MQTT → spool committed (${n.toLocaleString()} events, QoS 1${each})`,
+      figure: `durable ingest MQTT → spool committed (${n.toLocaleString()} events, UUID ids, QoS 1${each})`,
       value: sideRate,
       unit: "events/s",
       baseline: { name: "bare MQTT.js subscriber", value: bareRate },
