@@ -1,6 +1,10 @@
+import { readFileSync } from "node:fs";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
 import { describe, expect, it } from "vitest";
-import { MAX_EVENT_BYTES } from "./contract.ts";
-import { checkEvent, rejectedId, validatePayload } from "./validate.ts";
+import { hostileCorpus, prng } from "../testing/fuzz.ts";
+import { EVENT_TYPES, MAX_EVENT_BYTES } from "./contract.ts";
+import { checkEvent, compileSchema, rejectedId, validatePayload } from "./validate.ts";
 
 const where = { connection: "line1", origin: "shopfloor/line1/press", receivedAt: new Date("2026-11-22T08:00:00Z") };
 const good = {
@@ -100,5 +104,87 @@ describe("validatePayload", () => {
     expect(checkEvent(good).ok).toBe(true);
     const bad = checkEvent({ ...good, data: {} });
     expect(bad.ok).toBe(false);
+  });
+});
+
+describe("compileSchema", () => {
+  const schema = JSON.parse(
+    readFileSync(
+      new URL("../../../odoo_addon/shopfloor_bridge/schemas/cloudevent.schema.json", import.meta.url),
+      "utf8",
+    ),
+  );
+  const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+    ajv: Ajv2020,
+    options: { mode: "fast" },
+  ) => void;
+  const whole = new Ajv2020({ allErrors: false, strict: false });
+  addFormats(whole, { mode: "fast" });
+  const reference = whole.compile(schema);
+  const check = compileSchema(schema);
+
+  /** Events of every type with data built from each type's properties, valid or not at random. */
+  function candidates(count: number): unknown[] {
+    const r = prng(7);
+    const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)] as T;
+    const values = ["x", "", 0, 1, -1, 2.5, true, null, "y".repeat(4097), { a: 1 }, [1]];
+    const out: unknown[] = [];
+    for (let i = 0; out.length < count; i++) {
+      const type = EVENT_TYPES[i % EVENT_TYPES.length] as string;
+      const def = schema.$defs[type.replace(".", "_")] as { properties: Record<string, unknown> };
+      const data: Record<string, unknown> = {};
+      for (const [key, rule] of Object.entries(def.properties)) {
+        const fitting = { string: "x", number: 3, boolean: true }[(rule as { type?: string }).type ?? ""] ?? "x";
+        if (r() < 0.9) data[key] = r() < 0.85 ? fitting : pick(values);
+      }
+      if (r() < 0.2) data[`extra${i % 3}`] = pick(values);
+      const event: Record<string, unknown> = {
+        specversion: "1.0",
+        id: `e${i}`,
+        source: "press-1",
+        type,
+        time: "2026-11-22T08:00:00Z",
+        data: r() < 0.05 ? pick(values) : data,
+      };
+      if (r() < 0.05) delete event.data;
+      if (r() < 0.05) event.type = pick(["workorder.exploded", 7, null]);
+      if (r() < 0.05) event.time = pick(["yesterday", 1, "2026-11-22 08:00:00Z"]);
+      out.push(event);
+    }
+    for (const { payload } of hostileCorpus(300)) {
+      try {
+        out.push(JSON.parse(payload.toString("utf8")));
+      } catch {}
+    }
+    return out;
+  }
+
+  it("gives the whole schema's verdict on every candidate, picking the data rule by type", () => {
+    const all = candidates(4_000);
+    let accepted = 0;
+    for (const candidate of all) {
+      const expected = reference(candidate);
+      expect(check(candidate), JSON.stringify(candidate).slice(0, 300)).toBe(expected);
+      if (expected) accepted++;
+    }
+    // Both verdicts occur often enough to mean something.
+    expect(accepted).toBeGreaterThan(300);
+    expect(all.length - accepted).toBeGreaterThan(300);
+  });
+
+  it("reports data errors under /data, and a missing data object on the envelope", () => {
+    expect(check({ ...good, data: { order: "X" } })).toBe(false);
+    expect(check.errors?.[0]).toMatchObject({ instancePath: "/data", params: { missingProperty: "qty_good" } });
+    const { data: _data, ...noData } = good;
+    expect(check(noData)).toBe(false);
+    expect(check.errors?.[0]).toMatchObject({ instancePath: "", params: { missingProperty: "data" } });
+  });
+
+  it("compiles a schema of another shape whole", () => {
+    const other = { ...schema, allOf: [...schema.allOf, { required: ["subject"] }] };
+    const plain = compileSchema(other);
+    expect(plain({ ...good })).toBe(true);
+    const { subject: _s, ...noSubject } = good;
+    expect(plain(noSubject)).toBe(false);
   });
 });

@@ -17,7 +17,25 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
   options: { mode: "fast" | "full" },
 ) => void;
 
-function compileSchema() {
+type Schema = Record<string, unknown> & { allOf?: unknown[]; $defs?: Record<string, unknown> };
+
+/** The per-type data rule of one `allOf` branch: `if type is T then data must match $defs/X`. */
+function typeBranch(branch: unknown): { type: string; ref: string } | undefined {
+  const b = branch as {
+    if?: { properties?: { type?: { const?: unknown } }; required?: unknown };
+    then?: { required?: unknown; properties?: { data?: { $ref?: unknown } } };
+  };
+  const type = b.if?.properties?.type?.const;
+  const ref = b.then?.properties?.data?.$ref;
+  const shaped =
+    Object.keys(b).length === 2 &&
+    JSON.stringify(b.if?.required) === '["type"]' &&
+    JSON.stringify(b.then?.required) === '["data"]' &&
+    Object.keys(b.then ?? {}).length === 2;
+  return shaped && typeof type === "string" && typeof ref === "string" ? { type, ref } : undefined;
+}
+
+function newAjv(): Ajv2020 {
   const ajv = new Ajv2020({ allErrors: false, strict: false });
   // Fast mode checks a date-time's shape with one regular expression; full
   // mode's calendar checks took as long as the rest of the schema (0.7 µs of
@@ -26,7 +44,63 @@ function compileSchema() {
   // (February 30) is rejected by the module's parse_time, with its reason, in
   // the same dead-letter view.
   addFormats(ajv, { mode: "fast" });
-  return ajv.compile<CloudEvent>(JSON.parse(readFileSync(SCHEMA_URL, "utf8")));
+  return ajv;
+}
+
+export interface SchemaCheck {
+  (candidate: unknown): candidate is CloudEvent;
+  errors?: ErrorObject[] | null;
+}
+
+/**
+ * Compiles the shared schema. Its `allOf` holds one `if type is T then data
+ * must match $defs/…` branch per event type; ajv evaluates all sixteen for
+ * every event, which took a third of the validation time. When every branch
+ * has that shape, the envelope (the schema without `allOf`) and each type's
+ * data rule are compiled apart and the data rule is picked by `type` — the
+ * same verdicts (a unit test checks them against the whole schema), data
+ * errors reported under `/data`. Any other shape compiles the schema whole.
+ */
+export function compileSchema(schema: Schema = JSON.parse(readFileSync(SCHEMA_URL, "utf8"))): SchemaCheck {
+  const ajv = newAjv();
+  const { allOf, ...envelope } = schema;
+  const branches = (allOf ?? []).map(typeBranch);
+  if (!allOf || branches.some((b) => b === undefined)) return ajv.compile<CloudEvent>(schema) as SchemaCheck;
+  const checkEnvelope = ajv.compile<CloudEvent>(envelope);
+  const dataRules = new Map<string, ReturnType<Ajv2020["compile"]>>();
+  for (const b of branches as { type: string; ref: string }[]) {
+    dataRules.set(b.type, ajv.compile({ $defs: schema.$defs, $ref: b.ref }));
+  }
+  const check: SchemaCheck = (candidate: unknown): candidate is CloudEvent => {
+    if (!checkEnvelope(candidate)) {
+      check.errors = checkEnvelope.errors;
+      return false;
+    }
+    const rule = dataRules.get(candidate.type);
+    if (rule === undefined) {
+      check.errors = null;
+      return true;
+    }
+    if (candidate.data === undefined) {
+      check.errors = [
+        {
+          instancePath: "",
+          schemaPath: "#/allOf/then/required",
+          keyword: "required",
+          params: { missingProperty: "data" },
+          message: "must have required property 'data'",
+        },
+      ];
+      return false;
+    }
+    if (!rule(candidate.data)) {
+      check.errors = (rule.errors ?? []).map((e) => ({ ...e, instancePath: `/data${e.instancePath}` }));
+      return false;
+    }
+    check.errors = null;
+    return true;
+  };
+  return check;
 }
 
 /** Compiled once per process: the one schema the module enforces too. */
