@@ -120,8 +120,43 @@ describe("SqliteSpool on disk", () => {
     expect((await spool.list("queued", 10)).map((e) => e.seq)).toEqual([7, 9, 10]);
     await spool.close();
     const after = new DatabaseSync(path);
-    expect(after.prepare("pragma user_version").get()).toEqual({ user_version: 2 });
-    expect(after.prepare("select name from sqlite_master where name = 'events_time'").get()).toBeUndefined();
+    expect(after.prepare("pragma user_version").get()).toEqual({ user_version: 3 });
+    for (const gone of ["events_time", "events_state_seq"]) {
+      expect(after.prepare("select name from sqlite_master where name = ?").get(gone)).toBeUndefined();
+    }
     after.close();
+  });
+
+  it("finds queued rows without an index on state: after a purge took the highest seqs, after requeues, across a reopen", async () => {
+    const path = join(dir, `floor${n++}.db`);
+    const spool = new SqliteSpool({ path, retentionMs: 0 });
+    await spool.append([event(1), event(2), event(3)]);
+    const all = await spool.queued(10);
+    await spool.markDelivered(all.map((e) => ({ seq: e.seq, status: "applied" as const, odooEventId: 1, error: "" })));
+    expect(await spool.queued(10)).toEqual([]);
+    // Every row purged: SQLite hands out seq 1 again, below where the last scan stopped.
+    expect(await spool.purge(Date.now() + 1)).toBe(3);
+    await spool.append([event(4), event(5)]);
+    expect((await spool.queued(10)).map((e) => [e.seq, e.eventId])).toEqual([
+      [1, "ev-4"],
+      [2, "ev-5"],
+    ]);
+    expect((await spool.list("queued", 10)).map((e) => e.eventId)).toEqual(["ev-4", "ev-5"]);
+    // Deliver the newer one first; then requeue it: both found, in seq order.
+    const [, five] = await spool.queued(10);
+    await spool.markDelivered([{ seq: five?.seq as number, status: "applied", odooEventId: 2, error: "" }]);
+    await spool.append([event(6)]);
+    expect((await spool.queued(10)).map((e) => e.eventId)).toEqual(["ev-4", "ev-6"]);
+    const [four] = await spool.queued(1);
+    await spool.markDelivered([{ seq: four?.seq as number, status: "applied", odooEventId: 3, error: "" }]);
+    expect((await spool.queued(10)).map((e) => e.eventId)).toEqual(["ev-6"]);
+    expect(await spool.requeue([four?.seq as number, five?.seq as number])).toBe(2);
+    expect((await spool.queued(10)).map((e) => e.eventId)).toEqual(["ev-4", "ev-5", "ev-6"]);
+    expect((await spool.stats()).oldestQueuedAt).toBe(event(4).receivedAt);
+    await spool.close();
+    const again = new SqliteSpool({ path });
+    expect((await again.queued(10)).map((e) => e.eventId)).toEqual(["ev-4", "ev-5", "ev-6"]);
+    expect(again.depth.queued).toBe(3);
+    await again.close();
   });
 });
