@@ -85,7 +85,8 @@ async function drainDurable(url: string, n: number): Promise<{ seconds: number; 
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   await source.start(pipeline);
-  while ((source.stats().committed ?? 0) < n) await new Promise((r) => setTimeout(r, 20));
+  // Checked every 2 ms: the bare drain stops at its last message, this one at most 2 ms after its last commit.
+  while ((source.stats().committed ?? 0) < n) await new Promise((r) => setTimeout(r, 2));
   const seconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpuStart);
   await source.stop();
