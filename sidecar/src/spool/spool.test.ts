@@ -127,6 +127,51 @@ describe("SqliteSpool on disk", () => {
     after.close();
   });
 
+  it("migrates a version-2 spool in place: its duplicate keys kept, the (state, seq) index dropped", async () => {
+    const path = join(dir, "v2.db");
+    const v2 = new DatabaseSync(path);
+    v2.exec(`pragma journal_mode = wal;
+      create table events (seq integer primary key, source text not null, event_id text not null,
+        key_ms integer not null, workcenter text not null, time_ms integer not null, received_at integer not null,
+        bytes integer not null, body text not null, state text not null check (state in ('queued', 'delivered')),
+        attempts integer not null default 0, last_error text not null default '', status text not null default '',
+        odoo_id integer not null default 0, delivered_at integer not null default 0,
+        unique (key_ms, source, event_id));
+      create index events_state_seq on events (state, seq);
+      create index events_delivered_at on events (delivered_at) where state = 'delivered';
+      create table kv (key text primary key, value text not null);
+      create table meta (key text primary key, value text not null);
+      pragma user_version = 2;`);
+    // A skew-corrected event: keyed on the time it was sent with, stored under the corrected one.
+    const sent = event(1);
+    const corrected = { ...sent, timeMs: sent.timeMs + 5_000 };
+    corrected.item = { ...sent.item, origtime: new Date(sent.timeMs).toISOString() };
+    const body = JSON.stringify(corrected.item);
+    v2.prepare(
+      `insert into events (seq, source, event_id, key_ms, workcenter, time_ms, received_at, bytes, body, state)
+       values (4, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')`,
+    ).run(
+      sent.item.source,
+      sent.item.id,
+      sent.timeMs,
+      sent.workcenter,
+      corrected.timeMs,
+      sent.receivedAt,
+      body.length,
+      body,
+    );
+    v2.close();
+
+    const spool = new SqliteSpool({ path });
+    expect((await spool.queued(10)).map((e) => [e.seq, e.timeMs])).toEqual([[4, corrected.timeMs]]);
+    expect(await spool.append([corrected])).toEqual({ added: 0, duplicates: 1 });
+    await spool.close();
+    const after = new DatabaseSync(path);
+    expect(after.prepare("pragma user_version").get()).toEqual({ user_version: 3 });
+    expect(after.prepare("select name from sqlite_master where name = 'events_state_seq'").get()).toBeUndefined();
+    after.close();
+  });
+
   it("finds queued rows without an index on state: after a purge took the highest seqs, after requeues, across a reopen", async () => {
     const path = join(dir, `floor${n++}.db`);
     const spool = new SqliteSpool({ path, retentionMs: 0 });

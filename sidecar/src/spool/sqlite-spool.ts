@@ -111,10 +111,11 @@ create table if not exists meta (key text primary key, value text not null);
 function migrate(db: DatabaseSync): void {
   const version = (db.prepare("pragma user_version").get() as { user_version: number }).user_version;
   if (version >= SCHEMA_VERSION) return;
-  const old = db.prepare("select 1 from sqlite_master where type = 'table' and name = 'events'").get();
+  const unversioned =
+    version < 2 && db.prepare("select 1 from sqlite_master where type = 'table' and name = 'events'").get();
   db.exec("begin immediate");
   try {
-    if (old) {
+    if (unversioned) {
       // Version 1 (unversioned): unique (source, event_id), indexes on time_ms and (state, seq).
       db.exec(`alter table events rename to events_v1;
         drop index if exists events_state_seq;
