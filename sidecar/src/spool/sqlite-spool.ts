@@ -68,9 +68,9 @@ const SCHEMA_VERSION = 3;
 // event's own time (as sent, before any skew correction; 0 for rejected
 // input, whose id is a hash of its bytes). A resend or a redelivery carries
 // the same time, so it is found; and since events arrive roughly in time
-// order, new keys land at the end of the index, as the seq and state
-// indexes do. Keyed on (source, event_id) alone, random ids (UUIDs, the
-// usual CloudEvents id) put each new key on a random page of a large index:
+// order, new keys land at the end of the index, as new seqs do. Keyed on
+// (source, event_id) alone, random ids (UUIDs, the usual CloudEvents id)
+// put each new key on a random page of a large index:
 // every commit rewrote about one index page per event to the WAL and the
 // inserts ran 4–6× slower. An event resent with the same id but a different
 // time is spooled again and reaches Odoo, which keeps it once (Odoo's own
@@ -194,9 +194,10 @@ export class SqliteSpool implements Spool {
     this.#db.exec("pragma wal_autocheckpoint = 8192");
     this.#db.exec("pragma journal_size_limit = 67108864");
     // 8 MB page cache (SQLite's default is 2 MB): the duplicate-key index
-    // probed on every insert stays in memory for a burst of ~100k events. 32 MB measured no faster ingest (within run-to-run noise) but
-    // took ~30 MB more RSS with a 1M backlog, where the index outgrows any
-    // cache the 200 MB budget allows.
+    // probed on every insert stays in memory for a burst of ~100k events.
+    // 32 MB measured no faster ingest (within run-to-run noise) but took
+    // ~30 MB more RSS with a 1M backlog, where the index outgrows any cache
+    // the 200 MB budget allows.
     this.#db.exec("pragma cache_size = -8192");
     this.#db.exec("pragma busy_timeout = 5000");
     migrate(this.#db);
@@ -361,11 +362,13 @@ export class SqliteSpool implements Spool {
     for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
       const chunk = rows.slice(start, start + ROWS_PER_INSERT);
       const args: (string | number)[] = [];
-      for (const { record: r, size, body } of chunk) {
+      // Each row's duplicate key, computed once: bound here, looked up again below if the chunk held duplicates.
+      const keys = chunk.map((row) => keyMs(row.record));
+      for (const [k, { record: r, size, body }] of chunk.entries()) {
         args.push(
           r.item.source,
           r.item.id,
-          keyMs(r),
+          keys[k] as number,
           r.workcenter,
           Math.round(r.timeMs),
           Math.round(r.receivedAt),
@@ -385,9 +388,9 @@ export class SqliteSpool implements Spool {
       }
       // Some were duplicates (a redelivery, or the same event twice in this chunk).
       const claimed = new Set<number>();
-      for (const row of chunk) {
+      for (const [k, row] of chunk.entries()) {
         const { source, id } = row.record.item;
-        const seq = (this.#seqOf.get(keyMs(row.record), source, id) as { seq: number }).seq;
+        const seq = (this.#seqOf.get(keys[k] as number, source, id) as { seq: number }).seq;
         if (seq <= seqBefore || claimed.has(seq)) continue;
         claimed.add(seq);
         perAppend[row.owner] = (perAppend[row.owner] as number) + 1;
@@ -518,6 +521,7 @@ export class SqliteSpool implements Spool {
     );
     let n = 0;
     let bytes = 0;
+    let lowest = this.#queuedFloor;
     this.#db.exec("begin immediate");
     for (const seq of seqs) {
       const row = pick.get(seq) as { bytes: number } | undefined;
@@ -525,11 +529,12 @@ export class SqliteSpool implements Spool {
       update.run(seq);
       n++;
       bytes += row.bytes;
+      lowest = Math.min(lowest, seq);
     }
     this.#db.exec("commit");
     this.#queued += n;
     this.#queuedBytes += bytes;
-    if (n > 0) this.#queuedFloor = Math.min(this.#queuedFloor, ...seqs);
+    this.#queuedFloor = lowest;
     return n;
   }
 
