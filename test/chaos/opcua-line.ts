@@ -441,24 +441,12 @@ export async function compareOpcuaLine(
   const expectedDowntimes = ledger.expected.downtimes.map(
     (d) => `${odooTime(d.start)}|${odooTime(d.end) || "open"}|${lossOf.get(d.reason_code ?? "") ?? "?"}`,
   );
-  const downtimeDiff = listDifference(expectedDowntimes, foundDowntimes);
-  rows.push({
-    category: "OPC UA: downtime logs (start, end, loss)",
-    expected: expectedDowntimes.length,
-    found: downtimeDiff ? `${foundDowntimes.length} (${downtimeDiff})` : foundDowntimes.length,
-    ok: !downtimeDiff,
-  });
+  rows.push(listRow("OPC UA: downtime logs (start, end, loss)", expectedDowntimes, foundDowntimes));
   const foundSetups = logs
     .filter((l) => l.loss_id[1] === "Setup and Adjustments")
     .map((l) => `${l.date_start}|${l.date_end || "open"}`);
   const expectedSetups = ledger.expected.setups.map((s) => `${odooTime(s.start)}|${odooTime(s.end) || "open"}`);
-  const setupDiff = listDifference(expectedSetups, foundSetups);
-  rows.push({
-    category: "OPC UA: setup logs (start, end)",
-    expected: expectedSetups.length,
-    found: setupDiff ? `${foundSetups.length} (${setupDiff})` : foundSetups.length,
-    ok: !setupDiff,
-  });
+  rows.push(listRow("OPC UA: setup logs (start, end)", expectedSetups, foundSetups));
   rows.push({
     category: "OPC UA: parts counted during outages (info)",
     expected: "-",
@@ -474,11 +462,12 @@ export async function compareOpcuaLine(
   return rows;
 }
 
-/** "" when both lists hold the same items, else the first few differences. */
-function listDifference(expected: string[], found: string[]): string {
+/** A comparison row for two lists: ok when they hold the same items, else the first few differences. */
+function listRow(category: string, expected: string[], found: string[]): ComparisonRow {
   const missing = expected.filter((x) => !found.includes(x));
   const extra = found.filter((x) => !expected.includes(x));
   const parts = [...missing.slice(0, 2).map((x) => `missing ${x}`), ...extra.slice(0, 2).map((x) => `extra ${x}`)];
   if (!parts.length && expected.length !== found.length) parts.push(`${found.length} vs ${expected.length} (twice?)`);
-  return parts.join("; ");
+  const diff = parts.join("; ");
+  return { category, expected: expected.length, found: diff ? `${found.length} (${diff})` : found.length, ok: !diff };
 }
