@@ -13,12 +13,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type OdooServer, startOdoo } from "../devstack/odoo.ts";
 import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import type { SidecarConfig } from "./core/contract.ts";
+import type { Intake } from "./core/ports.ts";
 import { Delivery } from "./delivery.ts";
 import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "./odoo/testing.ts";
 import { XmlRpcOdooClient } from "./odoo/xmlrpc-client.ts";
 import { Pipeline } from "./pipeline.ts";
 import { SqliteSpool } from "./spool/sqlite-spool.ts";
 import { validEvent } from "./testing/fuzz.ts";
+
+/** Events as the MQTT source hands them over: raw JSON bytes from one topic. */
+function rawIntakes(events: Record<string, unknown>[], origin: string): Intake[] {
+  return events.map((e) => ({ kind: "raw", payload: Buffer.from(JSON.stringify(e)), origin, receivedAt: new Date() }));
+}
 
 const POISON = "poisoned-by-the-proxy";
 const FAULT = "psycopg2.errors.NumericValueOutOfRange: integer out of range";
@@ -83,14 +89,7 @@ describe.runIf(moduleHasSidecarApi())("Delivery bisects a batch Odoo faults on a
     const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config });
     const events = Array.from({ length: 9 }, (_, i) => validEvent(i, "bisect"));
     (events[5]?.data as Record<string, unknown>).characteristic = POISON;
-    await pipeline.accept(
-      events.map((e) => ({
-        kind: "raw" as const,
-        payload: Buffer.from(JSON.stringify(e)),
-        origin: "shopfloor/bisect/press-1",
-        receivedAt: new Date(),
-      })),
-    );
+    await pipeline.accept(rawIntakes(events, "shopfloor/bisect/press-1"));
     const errors: string[] = [];
     const odooClient = new XmlRpcOdooClient({
       url: proxyUrl,
@@ -144,14 +143,7 @@ describe.runIf(moduleHasSidecarApi())("Delivery bisects a batch Odoo faults on a
       config: config as unknown as SidecarConfig,
     });
     const events = Array.from({ length: 5 }, (_, i) => validEvent(i, "plain"));
-    await pipeline.accept(
-      events.map((e) => ({
-        kind: "raw" as const,
-        payload: Buffer.from(JSON.stringify(e)),
-        origin: "t",
-        receivedAt: new Date(),
-      })),
-    );
+    await pipeline.accept(rawIntakes(events, "t"));
     const delivery = new Delivery({ spool, odoo: fixture.client(), batchSize: 100, batchWaitMs: 0 });
     delivery.start();
     try {
