@@ -3,12 +3,13 @@
 // `hostileCorpus`: payloads the sidecar must reject (each ends in Odoo as a
 // `rejected` row with its reason): mutated events, random JSON, binary
 // garbage, invalid UTF-8, truncated JSON, empty payloads, one 10 MB payload.
-// `oddCorpus`: valid events carrying the values floors really send and a
-// chain can choke on (NUL-padded PLC strings, control characters, lone
-// surrogates, 4 KiB of emoji, far-off clocks, huge numbers): the sidecar
-// accepts them, so Odoo stores each exactly once, in whatever state its
-// handlers give it. The unit test (fuzz.test.ts) holds both promises against
-// the sidecar's own validation, and fails when a mutation is never used.
+// `oddCorpus`: events carrying the values floors really send and a chain
+// can choke on (NUL-padded PLC strings, control characters, lone
+// surrogates, 4 KiB of emoji, far-off clocks, huge numbers): each must end
+// in Odoo exactly once, in whatever state its handlers give it; the text
+// ones are valid events, the out-of-range ones valid or rejected naming the
+// field. The unit test (fuzz.test.ts) holds these promises against the
+// sidecar's own validation, and fails when a mutation is never used.
 
 /** Mulberry32: small deterministic PRNG, so a failing case can be replayed. */
 export function prng(seed: number): () => number {
@@ -37,13 +38,22 @@ type Event = Record<string, unknown>;
 
 /** Bytes sent as they are: JSON text `JSON.stringify` never writes (`NaN`, `9007199254740993`), a lone control byte. */
 export class RawPayload {
-  constructor(readonly bytes: Buffer) {}
+  readonly bytes: Buffer;
+  constructor(bytes: Buffer) {
+    this.bytes = bytes;
+  }
 }
 
 /** One way to spoil (or strain) a valid event: `make` returns a value sent as JSON, or a RawPayload. */
 export interface Mutation {
   name: string;
   make(event: Event, random: () => number, i: number): unknown;
+  /**
+   * Odd values only: the field holding a value out of any plausible range
+   * (a time, a quantity). Where the schema bounds it, the sidecar rejects the
+   * event naming this field; else the event goes on to Odoo.
+   */
+  field?: string;
 }
 
 /** `event` as JSON text with the number `placeholder` written as the literal `text`. */
@@ -115,7 +125,13 @@ export const MUTATIONS: readonly Mutation[] = [
   { name: "emoji-over-4kib", make: (e) => ({ ...e, subject: "😀".repeat(4097) }) },
 ];
 
-/** Mutations whose result is a valid event with values the chain must carry (stored in Odoo exactly once). */
+/**
+ * Mutations whose result the chain must carry to one clear outcome in Odoo
+ * (stored exactly once): text any transport must carry (the sidecar accepts
+ * it), and times and quantities out of range (`field`: the schema's bounds
+ * decide whether the sidecar rejects them, else Odoo stores them flagged or
+ * rejected).
+ */
 export const ODD_MUTATIONS: readonly Mutation[] = [
   {
     name: "control-chars-in-strings",
@@ -150,17 +166,18 @@ export const ODD_MUTATIONS: readonly Mutation[] = [
     make: (e) => ({ ...e, subject: "a\r\nb\rc\nd\u2028e\u2029f", data: { characteristic: "\r", pass: true } }),
   },
   { name: "emoji-4kib", make: (e) => ({ ...e, subject: "😀".repeat(4096) }) },
-  { name: "skew-past-24.8-days", make: (e) => ({ ...e, time: "2025-01-01T00:00:00Z" }) },
-  { name: "time-far-future", make: (e) => ({ ...e, time: "2999-06-30T12:00:00Z" }) },
-  { name: "plc-clock-reset-2000", make: (e) => ({ ...e, time: "2000-01-01T00:00:00Z" }) },
-  { name: "year-0001", make: (e) => ({ ...e, time: "0001-01-01T00:00:00Z" }) },
+  { name: "skew-past-24.8-days", field: "time", make: (e) => ({ ...e, time: "2025-01-01T00:00:00Z" }) },
+  { name: "time-far-future", field: "time", make: (e) => ({ ...e, time: "2999-06-30T12:00:00Z" }) },
+  { name: "plc-clock-reset-2000", field: "time", make: (e) => ({ ...e, time: "2000-01-01T00:00:00Z" }) },
+  { name: "year-0001", field: "time", make: (e) => ({ ...e, time: "0001-01-01T00:00:00Z" }) },
   // Date.parse reads year 0; Python's datetime starts at year 1.
-  { name: "year-0000", make: (e) => ({ ...e, time: "0000-01-01T00:00:00Z" }) },
-  { name: "year-9999", make: (e) => ({ ...e, time: "9999-12-31T23:59:59.999Z" }) },
-  { name: "time-offset-plus-14", make: (e) => ({ ...e, time: "2026-11-22T22:00:00.5+14:00" }) },
-  { name: "february-30", make: (e) => ({ ...e, time: "2026-02-30T08:00:00Z" }) },
+  { name: "year-0000", field: "time", make: (e) => ({ ...e, time: "0000-01-01T00:00:00Z" }) },
+  { name: "year-9999", field: "time", make: (e) => ({ ...e, time: "9999-12-31T23:59:59.999Z" }) },
+  { name: "time-offset-plus-14", field: "time", make: (e) => ({ ...e, time: "2026-11-22T22:00:00.5+14:00" }) },
+  { name: "february-30", field: "time", make: (e) => ({ ...e, time: "2026-02-30T08:00:00Z" }) },
   {
     name: "qty-1e308",
+    field: "/data/qty_good",
     make: (e) => ({
       ...e,
       type: "production.reported",
@@ -169,6 +186,7 @@ export const ODD_MUTATIONS: readonly Mutation[] = [
   },
   {
     name: "qty-past-2^53",
+    field: "/data/qty",
     make: (e) =>
       withLiteral(
         { ...e, type: "material.consumed", data: { order: "WH/MO/00042", material: "M1", qty: PLACEHOLDER } },
@@ -178,10 +196,12 @@ export const ODD_MUTATIONS: readonly Mutation[] = [
   },
   {
     name: "qty-1e400-literal",
+    field: "/data/qty",
     make: (e) => withLiteral({ ...e, type: "scrap.reported", data: { qty: PLACEHOLDER } }, PLACEHOLDER, "1e400"),
   },
   {
     name: "tiny-numbers",
+    field: "/data/high",
     make: (e) =>
       withLiteral(
         { ...e, data: { characteristic: "d", pass: true, value: 5e-324, low: PLACEHOLDER, high: -1e308 } },
@@ -285,13 +305,14 @@ export function hostileCorpus(count: number, seed = 42): CorpusItem[] {
   return out;
 }
 
-/** One valid event per odd mutation (`ids odd-<n>`), each with its own topic suffix. */
-export function oddCorpus(seed = 42, tag = "odd"): CorpusItem[] {
+/** One event per odd mutation (ids `<tag>-<n>`), each with its own topic suffix. */
+export function oddCorpus(seed = 42, tag = "odd"): (CorpusItem & { field?: string })[] {
   const r = prng(seed);
   return ODD_MUTATIONS.map((m, i) => ({
     topic: `shopfloor/${tag}/${i}`,
     payload: encode(m.make(validEvent(i, tag), r, i)),
-    kind: "odd-valid",
+    kind: "odd",
     variant: m.name,
+    ...(m.field ? { field: m.field } : {}),
   }));
 }
