@@ -1,7 +1,8 @@
 import json
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError, UserError
+
+from ..rpc_errors import rpc_error
 
 MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
 INTEGRATION_GROUP = "shopfloor_bridge.shopfloor_bridge_group_integration"
@@ -17,12 +18,13 @@ def check_rpc_caller(env):
         return
     user = env.user
     if not (user.has_group(INTEGRATION_GROUP) or user.has_group(MANAGER_GROUP)):
-        raise AccessError(
-            _(
+        raise rpc_error(
+            "forbidden",
+            env._(
                 "User %(user)s may not call the Shop Floor Bridge API: it needs the "
                 "'Shop Floor Bridge / Integration (sidecar)' or 'Manager' group.",
                 user=user.login,
-            )
+            ),
         )
 
 
@@ -224,17 +226,18 @@ class ShopfloorConnection(models.Model):
     def _find_by_code(self, code):
         check_rpc_caller(self.env)
         if not isinstance(code, str) or not code:
-            raise UserError(_("A connection code (text) is required, got %r.", code))
+            raise rpc_error("bad_request", _("A connection code (text) is required, got %r.", code))
         connection = self.sudo().search(
             [("code", "=", code), ("company_id", "in", self.env.user.company_ids.ids)], limit=1
         )
         if not connection:
-            raise UserError(
+            raise rpc_error(
+                "not_found",
                 _(
                     "No active shop-floor connection with code %(code)r in your companies. "
                     "Create it under Manufacturing → Shop Floor → Configuration → Connections.",
                     code=code,
-                )
+                ),
             )
         return connection
 

@@ -21,6 +21,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..backoff import backoff_seconds
+from ..rpc_errors import rpc_error
 from .shopfloor_connection import check_rpc_caller, iso_utc, xmlrpc_safe
 
 _logger = logging.getLogger(__name__)
@@ -313,8 +314,8 @@ class ShopfloorDispatch(models.Model):
         connection = self.env["shopfloor.connection"]._find_by_code(code)
         try:
             limit = max(1, min(int(limit or 50), 1000))
-        except (TypeError, ValueError) as err:
-            raise UserError(_("limit must be a number, got %r", limit)) from err
+        except (TypeError, ValueError, OverflowError) as err:
+            raise rpc_error("bad_request", _("limit must be a number, got %r", limit)) from err
         now = time.time()
         settle = max(0, connection.dispatch_settle_ms) / 1000.0
         max_hold = max(0, connection.dispatch_max_hold_ms) / 1000.0
@@ -372,14 +373,19 @@ class ShopfloorDispatch(models.Model):
         """Outcomes of floor writes: [{id, status: acked|failed, error, retryable?}]. Returns True."""
         check_rpc_caller(self.env)
         if not isinstance(results, list):
-            raise UserError(_("ack expects a list of {id, status, error}, got %s", type(results).__name__))
+            raise rpc_error(
+                "bad_request", _("ack expects a list of {id, status, error}, got %s", type(results).__name__)
+            )
         problems = []
         companies = self.env.user.company_ids.ids
         for index, result in enumerate(results):
             if not isinstance(result, dict) or result.get("status") not in ("acked", "failed"):
                 problems.append(_("item %(index)s: %(item)r is not {id, status: acked|failed, error}", index=index, item=result))
                 continue
-            message = self.sudo().browse(int(result.get("id") or 0)).exists()
+            message_id = result.get("id")
+            # Only an id PostgreSQL can compare: a huge number would fail the whole call.
+            valid_id = isinstance(message_id, int) and not isinstance(message_id, bool) and 0 < message_id < 2**31
+            message = self.sudo().browse(message_id).exists() if valid_id else self.sudo().browse()
             if not message or message.company_id.id not in companies:
                 problems.append(_("item %(index)s: no dispatch message %(id)r", index=index, id=result.get("id")))
                 continue

@@ -29,6 +29,7 @@ from ..event_validation import (
     validate_event,
 )
 from ..exceptions import EventPending, EventRejected, PermanentError
+from ..rpc_errors import rpc_error
 from .shopfloor_connection import MANAGER_GROUP, check_rpc_caller, iso_utc
 
 _logger = logging.getLogger(__name__)
@@ -177,14 +178,15 @@ class ShopfloorEvent(models.Model):
         """
         check_rpc_caller(self.env)
         if not isinstance(events, list | tuple):
-            raise UserError(_("ingest takes a list of events, got %s.", type(events).__name__))
+            raise rpc_error("bad_request", _("ingest takes a list of events, got %s.", type(events).__name__))
         if len(events) > MAX_INGEST_BATCH:
-            raise UserError(
+            raise rpc_error(
+                "batch_too_large",
                 _(
                     "ingest takes at most %(max)s events per call, got %(count)s: split the batch.",
                     max=MAX_INGEST_BATCH,
                     count=len(events),
-                )
+                ),
             )
         if not events:
             return []

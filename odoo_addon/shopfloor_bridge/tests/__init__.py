@@ -20,3 +20,4 @@ from . import test_oee
 from . import test_dispatch
 from . import test_views
 from . import test_batch_apply
+from . import test_rpc_errors
