@@ -1,12 +1,20 @@
 """Validation of incoming events, pure Python (no ORM).
 
 One schema for both sides: ``schemas/cloudevent.schema.json`` (the sidecar
-runs the same file through ajv). The size limits of DESIGN.md are checked here
-on the serialized form, and ``time`` is parsed to the naive UTC datetime Odoo
-stores. Every failure is an ``EventRejected`` whose message says what to fix.
+runs the same file through ajv; quantity bounds live there). Checked here
+besides: the size limits of DESIGN.md on the serialized form, numbers JSON
+cannot carry (NaN, Infinity: Python's json reads them, JavaScript never makes
+them), and ``time`` parsed to the naive UTC datetime Odoo stores, inside the
+years the module applies. Every failure is an ``EventRejected`` whose message
+says what to fix.
+
+Text PostgreSQL cannot store (NUL, lone surrogates) is the business of
+``storable_text``; the event is validated as sent, so that the sidecar's ajv
+and this module count the same characters.
 """
 
 import json
+import math
 import os
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -14,10 +22,18 @@ from functools import lru_cache
 import jsonschema
 
 from .exceptions import EventRejected
+from .storable_text import escape_surrogates_in_json
 
 MAX_EVENT_BYTES = 256 * 1024
 MAX_STRING_CHARS = 4096
 MAX_INGEST_BATCH = 1000
+# Times outside these years are a source clock that lost its setting (year 1,
+# 9999); applying them would write time logs Odoo's calendars cannot compute
+# on. A clock reset to 2000-01-01 is inside: stored, applied, its skew flagged.
+EARLIEST_TIME = datetime(1970, 1, 1)
+LATEST_TIME = datetime(2100, 1, 1)
+# JavaScript (the sidecar, the web client) reads integers past this rounded.
+MAX_SAFE_INTEGER = 2**53
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schemas", "cloudevent.schema.json")
 
@@ -44,16 +60,49 @@ def parse_time(value, field="time"):
     if not isinstance(value, str) or not value:
         raise EventRejected(f"{field} must be an RFC 3339 date-time text, got {value!r}", field=field)
     text = value.strip()
+    # CPython's fromisoformat stops reading at a NUL: '…08:00:00\x00junk' would pass.
+    if not (text.isascii() and text.isprintable()):
+        raise EventRejected(f"{field} {value!r} holds characters no RFC 3339 date-time has", field=field)
     if "T" not in text and "t" not in text:
         raise EventRejected(f"{field} {value!r} is not an RFC 3339 date-time (no 'T')", field=field)
     # Python 3.11 reads 'Z' and offsets; RFC 3339 requires one of them.
     try:
         parsed = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:
         raise EventRejected(f"{field} {value!r} is not an RFC 3339 date-time ({error})", field=field) from error
     if parsed.tzinfo is None:
         raise EventRejected(f"{field} {value!r} has no time zone (use Z or an offset such as +01:00)", field=field)
-    return parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    try:
+        return parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    except OverflowError as error:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise EventRejected(f"{field} {value!r} is out of the calendar once turned to UTC", field=field) from error
+
+
+def check_time_window(moment, value, field="time"):
+    if not EARLIEST_TIME <= moment < LATEST_TIME:
+        raise EventRejected(
+            f"{field} {value!r} is outside the years {EARLIEST_TIME.year}-{LATEST_TIME.year - 1} the module "
+            "applies: a source clock that lost its setting? Fix the clock; the event can be edited and retried.",
+            field=field,
+        )
+
+
+def _numbers(value, path="$"):
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _numbers(item, f"{path}[{index}]")
+
+
+def unsafe_integers(event):
+    """Paths of integers JavaScript cannot hold exactly (stored as sent, flagged)."""
+    return [path for path, number in _numbers(event) if isinstance(number, int) and abs(number) > MAX_SAFE_INTEGER]
 
 
 def _long_strings(value, path="$"):
@@ -71,7 +120,10 @@ def _long_strings(value, path="$"):
 
 
 def serialize(event):
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=repr)
+    """The item as JSON text PostgreSQL can store: JSON escapes NUL (``\\u0000``),
+    and lone surrogates are escaped here the same way, so ``json.loads`` gives
+    the item back exactly."""
+    return escape_surrogates_in_json(json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=repr))
 
 
 def validate_event(event, serialized=None):
@@ -87,6 +139,9 @@ def validate_event(event, serialized=None):
         raise EventRejected(f"event is {size} bytes serialized, over the {MAX_EVENT_BYTES}-byte limit", size=size)
     for path, length in _long_strings(event):
         raise EventRejected(f"string at {path} is {length} characters, over the {MAX_STRING_CHARS} limit")
+    for path, number in _numbers(event):
+        if isinstance(number, float) and not math.isfinite(number):
+            raise EventRejected(f"{path} is {number!r}: JSON has no NaN or Infinity, send a finite number")
     error = jsonschema.exceptions.best_match(validator().iter_errors(event))
     if error is not None:
         where = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
@@ -94,5 +149,9 @@ def validate_event(event, serialized=None):
             raise EventRejected(f"unknown event type {event.get('type')!r}; known types: {', '.join(EVENT_TYPES)}")
         raise EventRejected(f"schema: {where}: {error.message}")
     time = parse_time(event["time"])
-    observed = parse_time(event["observedtime"], "observedtime") if event.get("observedtime") else None
+    check_time_window(time, event["time"])
+    observed = None
+    if event.get("observedtime"):
+        observed = parse_time(event["observedtime"], "observedtime")
+        check_time_window(observed, event["observedtime"], "observedtime")
     return time, observed

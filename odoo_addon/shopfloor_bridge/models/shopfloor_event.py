@@ -26,10 +26,12 @@ from ..event_validation import (
     MAX_INGEST_BATCH,
     parse_time,
     serialize,
+    unsafe_integers,
     validate_event,
 )
 from ..exceptions import EventPending, EventRejected, PermanentError
 from ..rpc_errors import rpc_error
+from ..storable_text import UNSTORABLE, answerable, escape, escape_deep, may_hold_unstorable
 from .shopfloor_connection import MANAGER_GROUP, check_rpc_caller, iso_utc
 
 _logger = logging.getLogger(__name__)
@@ -41,19 +43,42 @@ PENDING_BACKOFF_CAP_SECONDS = 300
 KEY_MAX_CHARS = 256
 DEFAULT_RETENTION_DAYS = 90
 ENVELOPE_ATTRIBUTES = ("specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data")
+INT4_MAX = 2**31 - 1
+DEFAULT_SKEW_BOUND_MS = 5000
+NOTE_PATHS_SHOWN = 20
 
 
 def _text(value):
-    """Text PostgreSQL accepts: NUL characters shown, not dropped."""
-    return value.replace("\x00", "\\x00") if isinstance(value, str) else value
+    """Text PostgreSQL accepts: NUL and lone surrogates shown escaped, not dropped."""
+    return escape(value) if isinstance(value, str) else value
+
+
+def _storable(value):
+    """Last guard of the INSERT: no value of one item may fail the batch's statement."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -INT4_MAX <= value <= INT4_MAX:
+        return INT4_MAX if value > 0 else -INT4_MAX
+    return value
 
 
 def _key(value, raw_fallback):
-    """(source, id) part for the unique key: the value when it is sane text, else a
-    digest (a resend of the same garbage is then a duplicate, not a second row)."""
-    if isinstance(value, str) and 0 < len(value) <= KEY_MAX_CHARS and "\x00" not in value:
+    """(source, id) part for the unique key: the value when it is text PostgreSQL
+    stores as sent, else a digest of it (a resend of the same garbage is then a
+    duplicate, not a second row; two different values never share a key)."""
+    if isinstance(value, str) and 0 < len(value) <= KEY_MAX_CHARS and not UNSTORABLE.search(value):
         return value
-    return "sha256:" + hashlib.sha256(raw_fallback.encode("utf-8", "surrogatepass")).hexdigest()
+    basis = value if isinstance(value, str) and value else raw_fallback
+    return "sha256:" + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _is_int4(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT4_MAX
+
+
+def _paths(paths):
+    shown = ", ".join(paths[:NOTE_PATHS_SHOWN])
+    return shown + (f" and {len(paths) - NOTE_PATHS_SHOWN} more" if len(paths) > NOTE_PATHS_SHOWN else "")
 
 
 class ShopfloorEvent(models.Model):
@@ -72,8 +97,23 @@ class ShopfloorEvent(models.Model):
     original_data_json = fields.Text(
         string="Original data (JSON)", readonly=True, help="The data as received, kept when a person edits it."
     )
-    raw_payload = fields.Text(readonly=True, help="The item exactly as received (invalid bytes shown as \\xNN).")
-    raw_b64 = fields.Text(string="Raw bytes (base64)", readonly=True)
+    raw_payload = fields.Text(
+        readonly=True,
+        help="The item exactly as received, as JSON text (invalid bytes shown as \\xNN, NUL and lone "
+        "surrogates as JSON escapes).",
+    )
+    raw_b64 = fields.Text(
+        string="Raw bytes (base64)",
+        readonly=True,
+        help="The bytes as sent: for input the sidecar could not parse, and for events holding text "
+        "PostgreSQL cannot store (the item's JSON text).",
+    )
+    ingest_note = fields.Text(
+        string="Notes on receipt",
+        readonly=True,
+        help="What ingest changed or flagged: text escaped for PostgreSQL, a skew beyond what Skew (ms) "
+        "holds, integers JavaScript reads rounded.",
+    )
     raw_size = fields.Integer(readonly=True)
     raw_truncated = fields.Boolean(readonly=True)
     connection_code = fields.Char(readonly=True, help="The connection the envelope named.")
@@ -89,7 +129,14 @@ class ShopfloorEvent(models.Model):
     observed_time = fields.Datetime(readonly=True, help="When the sidecar received it (canonical clock).")
     ingest_time = fields.Datetime(readonly=True, help="When Odoo stored it.")
     applied_time = fields.Datetime(readonly=True, index="btree_not_null")
-    skew_ms = fields.Integer(string="Skew (ms)", readonly=True, help="observed time − source time.")
+    skew_ms = fields.Integer(
+        string="Skew (ms)",
+        readonly=True,
+        help="observed time − source time, held to ±24.8 days (the exact skew is in the notes beyond that).",
+    )
+    skew_flagged = fields.Boolean(
+        string="Skew over bound", readonly=True, help="The source clock was off by more than the connection's skew bound."
+    )
 
     # Processing
     state = fields.Selection(
@@ -151,6 +198,7 @@ class ShopfloorEvent(models.Model):
             envelope = {}
         if not isinstance(envelope, dict) or envelope.get("rejected") is True:
             envelope = {}
+        envelope = escape_deep(envelope)[0]  # raw_payload keeps NUL and lone surrogates as sent
         envelope.update(
             {"specversion": envelope.get("specversion", "1.0"), "id": self.event_uid, "source": self.source}
         )
@@ -221,7 +269,7 @@ class ShopfloorEvent(models.Model):
         columns = (
             "event_uid source type time subject data_json raw_payload raw_b64 raw_size raw_truncated "
             "connection_code connection_id company_id workcenter_id sidecar_mapping_revision observed_time "
-            "ingest_time skew_ms state attempts error_class error_message next_retry_at"
+            "ingest_time skew_ms skew_flagged ingest_note state attempts error_class error_message next_retry_at"
         ).split()
         seen = {}
         values = []
@@ -231,7 +279,7 @@ class ShopfloorEvent(models.Model):
                 row["duplicate_of"] = seen[key]
                 continue
             seen[key] = row
-            values.append(tuple(row["columns"].get(c) for c in columns) + (uid, now, uid, now))
+            values.append(tuple(_storable(row["columns"].get(c)) for c in columns) + (uid, now, uid, now))
         query = (
             f"INSERT INTO shopfloor_event ({', '.join(columns)}, create_uid, create_date, write_uid, write_date) "
             "VALUES %s ON CONFLICT (source, event_uid) DO NOTHING RETURNING id, source, event_uid"
@@ -255,9 +303,12 @@ class ShopfloorEvent(models.Model):
             if key in new_ids and "duplicate_of" not in row:
                 row["event_id"], row["is_new"] = new_ids[key], True
                 status = "rejected" if row["state"] == "rejected" else "pending"
+                if row["columns"].get("ingest_note"):
+                    logs.append({"event_id": row["event_id"], "action": "ingest", "state": row["state"],
+                                 "note": _storable(row["columns"]["ingest_note"])})
                 if row["state"] == "rejected":
                     logs.append({"event_id": row["event_id"], "action": "reject", "state": "rejected",
-                                 "note": row["columns"]["error_message"]})
+                                 "note": _storable(row["columns"]["error_message"])})
             else:
                 row["event_id"], row["is_new"] = new_ids.get(key) or existing.get(key, 0), False
                 status = "duplicate"
@@ -267,7 +318,7 @@ class ShopfloorEvent(models.Model):
                     "source": row["reply_source"],
                     "status": status,
                     "event_id": row["event_id"],
-                    "error": (row["columns"]["error_message"] or "") if status == "rejected" else "",
+                    "error": answerable(row["columns"]["error_message"] or "") if status == "rejected" else "",
                 }
             )
         if logs:
@@ -626,6 +677,7 @@ class _IngestContext:
     def connection(self, code):
         if not isinstance(code, str) or not code:
             return self.env["shopfloor.connection"].sudo()
+        code = escape(code)
         if code not in self._connections:
             self._connections[code] = (
                 self.env["shopfloor.connection"]
@@ -644,13 +696,14 @@ class _IngestContext:
     def workcenter_for(self, connection, event):
         source = event.get("source")
         if connection and isinstance(source, str):
-            found = self._maps_of(connection).get(source)
+            found = self._maps_of(connection).get(escape(source))
             if found:
                 return found
         data = event.get("data")
         name = data.get("workcenter") if isinstance(data, dict) else None
         if not isinstance(name, str) or not name:
             return False
+        name = escape(name)
         company = connection.company_id if connection else self.env.company
         key = (company.id, name)
         if key not in self._workcenters:
@@ -662,28 +715,43 @@ class _IngestContext:
         return self._workcenters[key]
 
     def prepare(self, item):
-        """One input item → the row to insert and the reply fields."""
+        """One input item → the row to insert and the reply fields.
+
+        The item is validated as sent (the sidecar's ajv counts the same
+        characters); it is stored, looked up and applied in its storable form,
+        where NUL and lone surrogates are shown escaped (``storable_text``).
+        """
         if isinstance(item, dict) and item.get("rejected") is True:
             return self._prepare_rejected_input(item)
         serialized = serialize(item)
-        reply_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else ""
-        reply_source = (
-            item.get("source") if isinstance(item, dict) and isinstance(item.get("source"), str) else ""
-        )
-        event = item if isinstance(item, dict) else {}
+        shown, escaped_at = escape_deep(item) if may_hold_unstorable(serialized) else (item, [])
+        sent = item if isinstance(item, dict) else {}
+        event = shown if isinstance(shown, dict) else {}
         connection = self.connection(event.get("connection"))
+        notes = []
         columns = {
-            "event_uid": _key(event.get("id"), serialized),
-            "source": _key(event.get("source"), "no-source"),
-            "raw_payload": _text(serialized[: MAX_EVENT_BYTES * 2]),
-            "raw_size": len(serialized.encode("utf-8", "surrogatepass")),
-            "connection_code": _text(event.get("connection"))[:64] if isinstance(event.get("connection"), str) else None,
+            "event_uid": _key(sent.get("id"), serialized),
+            "source": _key(sent.get("source"), "no-source"),
+            "raw_payload": serialized[: MAX_EVENT_BYTES * 2],
+            "raw_size": len(serialized.encode("utf-8")),
+            "connection_code": event.get("connection")[:64] if isinstance(event.get("connection"), str) else None,
             "connection_id": connection.id or None,
             "company_id": (connection.company_id or self.env.company).id,
             "ingest_time": self.now,
             "attempts": 0,
             "raw_truncated": False,
+            "skew_flagged": False,
         }
+        if escaped_at:
+            columns["raw_b64"] = base64.b64encode(serialized.encode("utf-8")).decode("ascii")
+            notes.append(
+                self.env._(
+                    "Text PostgreSQL cannot store (NUL, lone surrogates) is shown escaped as \\x00 or \\udXXX "
+                    "at %(paths)s. The event was validated as sent and is applied with the escaped text; the "
+                    "item as sent is in Raw bytes (base64).",
+                    paths=_paths(escaped_at),
+                )
+            )
         try:
             time, observed = validate_event(item, serialized)
         except EventRejected as error:
@@ -691,14 +759,34 @@ class _IngestContext:
                 {
                     "state": "rejected",
                     "error_class": error.error_class,
-                    "error_message": _text(error.message),
-                    "type": _text(event.get("type"))[:256] if isinstance(event.get("type"), str) else None,
-                    "data_json": _text(json.dumps(event.get("data"), ensure_ascii=False, default=repr))
+                    "error_message": error.message,
+                    "type": event.get("type")[:256] if isinstance(event.get("type"), str) else None,
+                    "data_json": json.dumps(event.get("data"), ensure_ascii=False, default=repr)
                     if "data" in event
                     else None,
                 }
             )
         else:
+            skew_ms = int((observed - time).total_seconds() * 1000) if observed else 0
+            bound = connection.skew_bound_ms if connection else DEFAULT_SKEW_BOUND_MS
+            if abs(skew_ms) > INT4_MAX:
+                notes.append(
+                    self.env._(
+                        "The source clock is off by %(days)s days (observed time − time = %(skew)s ms): Skew (ms) "
+                        "holds at most ±24.8 days and shows that bound.",
+                        days=round(skew_ms / 86_400_000, 1),
+                        skew=skew_ms,
+                    )
+                )
+            unsafe = unsafe_integers(item)
+            if unsafe:
+                notes.append(
+                    self.env._(
+                        "Integers beyond 2^53 at %(paths)s are stored exactly here; JavaScript readers (the "
+                        "sidecar, the web client) see them rounded.",
+                        paths=_paths(unsafe),
+                    )
+                )
             columns.update(
                 {
                     "state": "pending",
@@ -707,20 +795,22 @@ class _IngestContext:
                     "subject": event.get("subject"),
                     "data_json": json.dumps(event.get("data", {}), ensure_ascii=False),
                     "observed_time": observed,
-                    "skew_ms": int((observed - time).total_seconds() * 1000) if observed else 0,
+                    "skew_ms": max(-INT4_MAX, min(INT4_MAX, skew_ms)),
+                    "skew_flagged": bound > 0 and abs(skew_ms) > bound,
                     "sidecar_mapping_revision": event.get("mappingrev") or 0,
                     "workcenter_id": self.workcenter_for(connection, event) or None,
                     "error_message": None,
                     "next_retry_at": self.now,
                 }
             )
+        columns["ingest_note"] = "\n".join(notes) or None
         return {
             "columns": columns,
             "state": columns["state"],
             "event_uid": columns["event_uid"],
             "source": columns["source"],
-            "reply_id": reply_id,
-            "reply_source": reply_source,
+            "reply_id": answerable(sent["id"]) if isinstance(sent.get("id"), str) else "",
+            "reply_source": answerable(sent["source"]) if isinstance(sent.get("source"), str) else "",
         }
 
     def _prepare_rejected_input(self, item):
@@ -741,7 +831,7 @@ class _IngestContext:
             "source": _key(item.get("source"), "no-source"),
             "raw_payload": _text(shown),
             "raw_b64": encoded,
-            "raw_size": item.get("raw_size") if isinstance(item.get("raw_size"), int) else len(raw),
+            "raw_size": item["raw_size"] if _is_int4(item.get("raw_size")) else len(raw),
             "raw_truncated": bool(item.get("truncated")),
             "connection_code": _text(item.get("connection"))[:64] if isinstance(item.get("connection"), str) else None,
             "connection_id": connection.id or None,
@@ -762,6 +852,6 @@ class _IngestContext:
             "state": "rejected",
             "event_uid": columns["event_uid"],
             "source": columns["source"],
-            "reply_id": item.get("id") if isinstance(item.get("id"), str) else "",
-            "reply_source": item.get("source") if isinstance(item.get("source"), str) else "",
+            "reply_id": answerable(item["id"]) if isinstance(item.get("id"), str) else "",
+            "reply_source": answerable(item["source"]) if isinstance(item.get("source"), str) else "",
         }

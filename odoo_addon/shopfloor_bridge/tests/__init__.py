@@ -21,3 +21,5 @@ from . import test_dispatch
 from . import test_views
 from . import test_batch_apply
 from . import test_rpc_errors
+from . import test_ingest_text
+from . import test_ingest_ranges
