@@ -13,6 +13,7 @@ import logging
 import traceback
 from collections import defaultdict
 from datetime import timedelta
+from time import monotonic
 
 from psycopg2.extras import execute_values
 
@@ -45,6 +46,13 @@ DEFAULT_RETENTION_DAYS = 90
 ENVELOPE_ATTRIBUTES = ("specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data")
 INT4_MAX = 2**31 - 1
 DEFAULT_SKEW_BOUND_MS = 5000
+# Apply work per call (ingest, cron run, DLQ action), well under Odoo's default
+# limit_time_cpu (60 s) and limit_time_real (120 s): what does not fit stays
+# pending, due now, for the next call or the retry cron.
+APPLY_BUDGET_PARAM = "shopfloor_bridge.ingest_apply_budget_ms"
+DEFAULT_APPLY_BUDGET_MS = 10000
+# Pending events of the batch's work centers that one ingest call looks at.
+WAITING_LIMIT = 1000
 NOTE_PATHS_SHOWN = 20
 
 
@@ -79,6 +87,14 @@ def _is_int4(value):
 def _paths(paths):
     shown = ", ".join(paths[:NOTE_PATHS_SHOWN])
     return shown + (f" and {len(paths) - NOTE_PATHS_SHOWN} more" if len(paths) > NOTE_PATHS_SHOWN else "")
+
+
+class ApplyOutcomes(dict):
+    """``{event_id: (status, error)}``; ``deferred`` holds the ids the apply budget left pending."""
+
+    def __init__(self):
+        super().__init__()
+        self.deferred = set()
 
 
 class ShopfloorEvent(models.Model):
@@ -243,17 +259,10 @@ class ShopfloorEvent(models.Model):
         results = self.sudo()._store(rows)
         to_apply = self.sudo().browse([row["event_id"] for row in rows if row["is_new"] and row["state"] == "pending"])
         # Stored events are due now: when the apply is deferred the cron picks them up.
-        if to_apply and not self.env.context.get("shopfloor_defer_apply"):
-            waiting = self.sudo().search(
-                [
-                    ("state", "=", "pending"),
-                    ("attempts", ">", 0),
-                    ("workcenter_id", "in", to_apply.workcenter_id.ids),
-                    ("id", "not in", to_apply.ids),
-                ],
-                limit=500,
-            )
-            outcomes = (to_apply | waiting)._apply_events()
+        if to_apply and self.env.context.get("shopfloor_defer_apply"):
+            self._trigger_retry_cron()
+        elif to_apply:
+            outcomes = to_apply._apply_with_waiting()
             for row, result in zip(rows, results, strict=True):
                 if row["is_new"] and row["event_id"] in outcomes:
                     result["status"], result["error"] = outcomes[row["event_id"]]
@@ -327,18 +336,78 @@ class ShopfloorEvent(models.Model):
 
     # ------------------------------------------------------------------ apply
 
-    def _apply_events(self):
-        """Applies each event in its own savepoint, per work center in time order.
+    def _apply_with_waiting(self):
+        """Applies these new events after every event still pending on their work
+        centers: waiting for a predecessor, stored by a deferred ingest, or left
+        by an earlier call's apply budget. Returns ``_apply_events``' outcomes."""
+        workcenters = self.workcenter_id
+        domain = [("state", "=", "pending"), ("id", "not in", self.ids)]
+        if any(not event.workcenter_id for event in self):
+            domain += ["|", ("workcenter_id", "in", workcenters.ids), ("workcenter_id", "=", False)]
+        else:
+            domain += [("workcenter_id", "in", workcenters.ids)]
+        waiting = self.search(domain, order="time, id", limit=WAITING_LIMIT)
+        candidates = self | waiting
+        if len(waiting) == WAITING_LIMIT:
+            # More wait than one call looks at: nothing later than the last one looked
+            # at is applied now, so no event overtakes an older one of its work center.
+            last = (waiting[-1].time, waiting[-1].id)
+            candidates = candidates.filtered(lambda event: (event.time or last[0], event.id) <= last)
+        outcomes = candidates._apply_events()
+        (self - candidates)._defer(outcomes, self._deferred_message(WAITING_LIMIT, "waiting"))
+        return outcomes
 
-        Returns {event_id: (status, error)}. Only events still pending/failed
-        (and not locked by a concurrent run) are applied: the state check plus
-        the row lock keep a retried transaction or a racing cron from applying
-        an event twice.
+    def _apply_budget_ms(self):
+        """Milliseconds of apply work per call: context ``shopfloor_apply_budget_ms``,
+        else the system parameter, else the default."""
+        value = self.env.context.get("shopfloor_apply_budget_ms")
+        if value is None:
+            value = self.env["ir.config_parameter"].sudo().get_param(APPLY_BUDGET_PARAM, DEFAULT_APPLY_BUDGET_MS)
+        try:
+            return max(0.0, float(value))
+        except (TypeError, ValueError):
+            _logger.warning("shopfloor_bridge: %s=%r is not a number; using %s", APPLY_BUDGET_PARAM, value,
+                            DEFAULT_APPLY_BUDGET_MS)
+            return float(DEFAULT_APPLY_BUDGET_MS)
+
+    def _deferred_message(self, amount, reason="budget"):
+        if reason == "waiting":
+            return _(
+                "Deferred: more than %(count)s events wait on this work center; applied in time order by the "
+                "next ingest call or the retry cron.",
+                count=amount,
+            )
+        return _(
+            "Deferred: this call's apply budget (%(ms)s ms, system parameter %(param)s) was spent; applied in "
+            "time order by the next ingest call or the retry cron.",
+            ms=int(amount),
+            param=APPLY_BUDGET_PARAM,
+        )
+
+    def _trigger_retry_cron(self):
+        if self.env.context.get("cron_id"):
+            return  # the cron itself: it reports its progress and runs again
+        cron = self.env.ref("shopfloor_bridge.shopfloor_event_cron_retry", raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger()
+
+    def _apply_events(self):
+        """Applies each event in its own savepoint, per work center in time order,
+        within the apply budget (``_apply_budget_ms``).
+
+        Returns ``ApplyOutcomes`` ({event_id: (status, error)}). Only events
+        still pending/failed (and not locked by a concurrent run) are applied:
+        the state check plus the row lock keep a retried transaction or a racing
+        cron from applying an event twice. Once the budget is spent the rest
+        stay pending, due now (``deferred``); the first event is always applied,
+        so every call makes progress. Should the batched pass fail and the batch
+        be applied again one by one, that pass gets a budget of its own.
         """
         from ..handlers.producing import DeferredSyncFailed, ProducingSync  # noqa: PLC0415
 
         if not self:
-            return {}
+            return ApplyOutcomes()
+        budget_ms = self._apply_budget_ms()
         self.flush_model()
         self.env.cr.execute(
             "SELECT id FROM shopfloor_event WHERE id = ANY(%s) AND state IN ('pending', 'failed') "
@@ -354,25 +423,29 @@ class ShopfloorEvent(models.Model):
             # report ends applied with its effect, or failed with its error.
             try:
                 with self.env.cr.savepoint():
-                    return self._apply_ordered(ordered, ProducingSync(self.env))
+                    return self._apply_ordered(ordered, ProducingSync(self.env), budget_ms)
             except DeferredSyncFailed as failure:
                 if isinstance(failure.error, PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
                     raise failure.error from failure  # see _apply_ordered: the whole call is retried
                 _logger.warning(
                     "shopfloor_bridge: %s; applying the batch of %s events one by one", failure, len(ordered)
                 )
-        return self._apply_ordered(ordered, None)
+        return self._apply_ordered(ordered, None, budget_ms)
 
-    def _apply_ordered(self, ordered, producing_sync):
+    def _apply_ordered(self, ordered, producing_sync, budget_ms):
         """The apply loop of ``_apply_events``; ``producing_sync`` None applies every event completely."""
         from ..handlers import apply_event  # noqa: PLC0415 (handlers import models at load time)
         from ..handlers.resolve import HOLDS_ACTIVE  # noqa: PLC0415
 
         now = fields.Datetime.now()
-        outcomes = {}
+        deadline = monotonic() + budget_ms / 1000.0
+        outcomes = ApplyOutcomes()
         logs = []
         lookups = {}
-        for event in ordered:
+        for index, event in enumerate(ordered):
+            if index and monotonic() >= deadline:
+                ordered[index:]._defer(outcomes, self._deferred_message(budget_ms))
+                break
             if producing_sync is not None:
                 producing_sync.before(event)
             if not event.connection_id and event.connection_code:
@@ -434,6 +507,19 @@ class ShopfloorEvent(models.Model):
         if logs:
             self.env["shopfloor.event.log"].create(logs)
         return outcomes
+
+    def _defer(self, outcomes, message):
+        """Left for later: these events stay as they are, due now; the ones never
+        tried say why they still wait (a waiting or failed event keeps its reason)."""
+        if not self:
+            return
+        self.filtered(lambda event: event.state == "pending" and not event.attempts).write(
+            {"error_class": "deferred", "error_message": message, "next_retry_at": fields.Datetime.now()}
+        )
+        for event in self:
+            outcomes[event.id] = ("pending", message)
+        outcomes.deferred.update(self.ids)
+        self._trigger_retry_cron()
 
     def _applied_values(self, event, records, revision, now):
         records = [r for r in (records or []) if r]
@@ -502,16 +588,20 @@ class ShopfloorEvent(models.Model):
 
     @api.model
     def _cron_retry(self, limit=1000):
-        """Applies waiting events whose retry time has come, oldest first per work center."""
-        due = self.sudo().search(
-            [("state", "in", RETRYABLE_STATES), ("next_retry_at", "<=", fields.Datetime.now())],
-            order="time, id",
-            limit=limit,
-        )
+        """Applies waiting events whose retry time has come, oldest first per work center.
+
+        Within the apply budget: what it leaves is reported to the cron, which
+        runs again at once (``ir.cron._notify_progress``). Returns how many were tried."""
+        def due_domain():
+            return [("state", "in", RETRYABLE_STATES), ("next_retry_at", "<=", fields.Datetime.now())]
+
+        due = self.sudo().search(due_domain(), order="time, id", limit=limit)
         outcomes = due._apply_events()
         if any(status == "failed" for status, _error in outcomes.values()):
             self.sudo()._notify_dlq_growth(due.connection_id)
-        return len(outcomes)
+        done = len(outcomes) - len(outcomes.deferred)
+        self.env["ir.cron"]._notify_progress(done=done, remaining=self.sudo().search_count(due_domain()))
+        return done
 
     @api.model
     def _cron_purge_applied(self):
