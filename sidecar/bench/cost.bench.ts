@@ -9,7 +9,7 @@
 //   off/on on fresh MOs so drift on this shared machine hits both alike.
 import { startOdoo } from "../devstack/odoo.ts";
 import type { CloudEvent, EventType } from "../src/core/contract.ts";
-import { XmlRpcOdooClient } from "../src/odoo/xmlrpc-client.ts";
+import { JsonRpcOdooClient } from "../src/odoo/jsonrpc-client.ts";
 import type { Benchmark, Figure } from "./harness.ts";
 import { percentile } from "./harness.ts";
 
@@ -43,7 +43,7 @@ class EventClock {
   }
 }
 
-async function xmlId(client: XmlRpcOdooClient, module: string, name: string): Promise<number> {
+async function xmlId(client: JsonRpcOdooClient, module: string, name: string): Promise<number> {
   const rows = (await client.execute(
     "ir.model.data",
     "search_read",
@@ -60,11 +60,11 @@ async function xmlId(client: XmlRpcOdooClient, module: string, name: string): Pr
   return row.res_id;
 }
 
-async function create(client: XmlRpcOdooClient, model: string, values: Record<string, unknown>): Promise<number> {
+async function create(client: JsonRpcOdooClient, model: string, values: Record<string, unknown>): Promise<number> {
   return (await client.execute(model, "create", [values])) as number;
 }
 
-async function buildPlant(client: XmlRpcOdooClient): Promise<Plant> {
+async function buildPlant(client: JsonRpcOdooClient): Promise<Plant> {
   const uid = await client.uid();
   const manager = await xmlId(client, "shopfloor_bridge", "shopfloor_bridge_group_manager");
   await client.execute("res.users", "write", [[uid], { groups_id: [[4, manager]] }]);
@@ -125,7 +125,7 @@ async function buildPlant(client: XmlRpcOdooClient): Promise<Plant> {
 }
 
 async function makeOrders(
-  client: XmlRpcOdooClient,
+  client: JsonRpcOdooClient,
   plant: Plant,
   count: number,
 ): Promise<{ id: number; name: string }[]> {
@@ -162,7 +162,7 @@ function orderEvents(clock: EventClock, order: string, count: number): CloudEven
   return events.slice(0, count);
 }
 
-async function ingestAll(client: XmlRpcOdooClient, events: CloudEvent[], batch: number): Promise<number> {
+async function ingestAll(client: JsonRpcOdooClient, events: CloudEvent[], batch: number): Promise<number> {
   const started = process.hrtime.bigint();
   for (let i = 0; i < events.length; i += batch) {
     const results = (await client.execute("shopfloor.event", "ingest", [events.slice(i, i + batch)])) as {
@@ -188,7 +188,7 @@ const bench: Benchmark = {
   async run(ctx) {
     const odoo = await startOdoo({ db: `sfb_cost_bench_${process.pid}`, log: ctx.log });
     try {
-      const client = new XmlRpcOdooClient({ url: odoo.url, db: odoo.db, user: odoo.login, apiKey: odoo.password });
+      const client = new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user: odoo.login, apiKey: odoo.password });
       const plant = await buildPlant(client);
       const clock = new EventClock();
       const setRealtime = (on: boolean) =>

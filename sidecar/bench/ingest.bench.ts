@@ -12,7 +12,7 @@
 // All run in one process against the same server, side by side.
 import { startOdoo } from "../devstack/odoo.ts";
 import type { CloudEvent, EventType } from "../src/core/contract.ts";
-import { XmlRpcOdooClient } from "../src/odoo/xmlrpc-client.ts";
+import { JsonRpcOdooClient } from "../src/odoo/jsonrpc-client.ts";
 import type { Benchmark, Figure } from "./harness.ts";
 
 type Value = unknown;
@@ -25,7 +25,7 @@ interface Rpc {
 
 /** The sidecar's own XML-RPC client, counting the calls the per-event flow makes. */
 async function connect(url: string, db: string, login: string, password: string): Promise<Rpc> {
-  const client = new XmlRpcOdooClient({ url, db, user: login, apiKey: password, timeoutMs: 3_600_000 });
+  const client = new JsonRpcOdooClient({ url, db, user: login, apiKey: password, timeoutMs: 3_600_000 });
   const rpc: Rpc = {
     uid: await client.uid(),
     calls: 0,

@@ -15,7 +15,7 @@ import { chromium } from "playwright-core";
 import { buildBundle } from "../../owl_src/scripts/build.ts";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../devstack/chromium.ts";
 import { startOdoo } from "../devstack/odoo.ts";
-import { XmlRpcOdooClient } from "../src/odoo/xmlrpc-client.ts";
+import { JsonRpcOdooClient } from "../src/odoo/jsonrpc-client.ts";
 import type { Benchmark, Figure } from "./harness.ts";
 import { percentile } from "./harness.ts";
 
@@ -124,7 +124,7 @@ const bench: Benchmark = {
         );
 
       // The server's share: the screen's two list calls, over XML-RPC.
-      const rpc = new XmlRpcOdooClient({ url: odoo.url, db: odoo.db, user: "admin", apiKey: "admin" });
+      const rpc = new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user: "admin", apiKey: "admin" });
       const dlqDomain = [["state", "in", ["failed", "dead", "rejected"]]];
       const timed = async (call: () => Promise<unknown>) => {
         const samples: number[] = [];

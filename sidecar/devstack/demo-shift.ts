@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import mqtt from "mqtt";
-import xmlrpc from "xmlrpc";
+import { JsonRpcOdooClient } from "../src/odoo/jsonrpc-client.ts";
 
 const repoRoot = join(fileURLToPath(new URL(".", import.meta.url)), "../..");
 
@@ -21,30 +21,9 @@ export interface OdooLogin {
   password: string;
 }
 
-function call<T>(url: string, method: string, params: unknown[]): Promise<T> {
-  const client = xmlrpc.createClient({ url });
-  return new Promise((resolve, reject) =>
-    client.methodCall(method, params, (err: unknown, value: T) => (err ? reject(err) : resolve(value))),
-  );
-}
-
 async function executeKw<T>(odoo: OdooLogin, model: string, method: string, args: unknown[], kwargs = {}): Promise<T> {
-  const uid = await call<number | false>(`${odoo.url}/xmlrpc/2/common`, "authenticate", [
-    odoo.db,
-    odoo.login,
-    odoo.password,
-    {},
-  ]);
-  if (!uid) throw new Error(`Odoo refused the login ${odoo.login} on ${odoo.db}`);
-  return call<T>(`${odoo.url}/xmlrpc/2/object`, "execute_kw", [
-    odoo.db,
-    uid,
-    odoo.password,
-    model,
-    method,
-    args,
-    kwargs,
-  ]);
+  const client = new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user: odoo.login, apiKey: odoo.password });
+  return (await client.execute(model, method, args, kwargs)) as T;
 }
 
 export const DEMO_ORDER_KEYS = ["demo_mo_hinge_1", "demo_mo_hinge_2", "demo_mo_mount_1", "demo_mo_mount_2"] as const;

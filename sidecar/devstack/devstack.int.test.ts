@@ -1,7 +1,7 @@
 // The development stack itself against real servers: Mosquitto and Odoo 18.
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import xmlrpc from "xmlrpc";
+import { JsonRpcOdooClient } from "../src/odoo/jsonrpc-client.ts";
 import { type MosquittoBroker, startMosquitto } from "./mosquitto.ts";
 import { type OdooServer, startOdoo } from "./odoo.ts";
 
@@ -40,25 +40,12 @@ describe("Odoo 18 server with the module", () => {
   });
   afterAll(() => odoo?.destroy());
 
-  function call<T>(path: string, method: string, params: unknown[]): Promise<T> {
-    const client = xmlrpc.createClient({ url: `${odoo.url}/xmlrpc/2/${path}` });
-    return new Promise((resolve, reject) =>
-      client.methodCall(method, params, (err: unknown, value: T) => (err ? reject(err) : resolve(value))),
-    );
-  }
-
-  it("answers XML-RPC and has shopfloor_bridge installed", async () => {
-    const uid = await call<number>("common", "authenticate", [odoo.db, "admin", "admin", {}]);
-    expect(uid).toBe(2);
-    const rows = await call<{ state: string }[]>("object", "execute_kw", [
-      odoo.db,
-      uid,
-      "admin",
-      "ir.module.module",
-      "search_read",
-      [[["name", "=", "shopfloor_bridge"]]],
-      { fields: ["state"] },
-    ]);
+  it("answers JSON-RPC and has shopfloor_bridge installed", async () => {
+    const client = new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user: "admin", apiKey: "admin" });
+    expect(await client.uid()).toBe(2);
+    const rows = (await client.execute("ir.module.module", "search_read", [[["name", "=", "shopfloor_bridge"]]], {
+      fields: ["state"],
+    })) as { state: string }[];
     expect(rows.map((r) => r.state)).toEqual(["installed"]);
   });
 });

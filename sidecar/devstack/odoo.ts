@@ -341,7 +341,7 @@ export async function startOdoo(opts: StartOdooOptions): Promise<OdooServer> {
     const exited = new Promise<never>((_, reject) =>
       proc.once("exit", (code) => reject(new DevStackError(`Odoo exited with ${code} while starting; see ${logFile}`))),
     );
-    await Promise.race([waitForXmlRpc(url, 60_000), exited]);
+    await Promise.race([waitForJsonRpc(url, 60_000), exited]);
   };
 
   const stop = async () => {
@@ -372,15 +372,19 @@ export async function startOdoo(opts: StartOdooOptions): Promise<OdooServer> {
   };
 }
 
-export async function waitForXmlRpc(url: string, timeoutMs: number): Promise<void> {
+export async function waitForJsonRpc(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const body = '<?xml version="1.0"?><methodCall><methodName>version</methodName><params></params></methodCall>';
+  const body = JSON.stringify({
+    jsonrpc: "2.0",
+    method: "call",
+    params: { service: "common", method: "version", args: [] },
+  });
   let lastError = "";
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${url}/xmlrpc/2/common`, {
+      const res = await fetch(`${url}/jsonrpc`, {
         method: "POST",
-        headers: { "content-type": "text/xml" },
+        headers: { "content-type": "application/json" },
         body,
         signal: AbortSignal.timeout(5_000),
       });
@@ -391,5 +395,5 @@ export async function waitForXmlRpc(url: string, timeoutMs: number): Promise<voi
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new DevStackError(`Odoo at ${url} did not answer XML-RPC within ${timeoutMs} ms (${lastError})`);
+  throw new DevStackError(`Odoo at ${url} did not answer JSON-RPC within ${timeoutMs} ms (${lastError})`);
 }

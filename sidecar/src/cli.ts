@@ -7,7 +7,8 @@ import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, loadBootstrap, loadSpoolDir, logLevel } from "./config.ts";
 import { MAX_INGEST_BATCH } from "./core/contract.ts";
 import { SIDECAR_VERSION, Sidecar, spoolPath } from "./main.ts";
-import { OdooAuthError, XmlRpcOdooClient } from "./odoo/xmlrpc-client.ts";
+import { createOdooClient } from "./odoo/connect.ts";
+import { OdooAuthError } from "./odoo/errors.ts";
 import { createLogger } from "./ops/log.ts";
 import { SPOOL_STATES, type SpoolStateName } from "./spool/spool.ts";
 import { SqliteSpool } from "./spool/sqlite-spool.ts";
@@ -113,14 +114,9 @@ program
     try {
       const boot = loadBootstrap(program.opts().config);
       const spool = openSpool(program.opts().config);
-      const odoo = new XmlRpcOdooClient({
-        url: boot.odooUrl,
-        db: boot.odooDb,
-        user: boot.odooUser,
-        apiKey: boot.odooApiKey,
-      });
+      const odoo = createOdooClient(boot);
       try {
-        await odoo.uid();
+        await odoo.sidecarConfig(boot.connection);
       } catch (err) {
         if (err instanceof OdooAuthError) throw new ConfigError("ODOO_API_KEY", err.message);
         throw err;

@@ -26,12 +26,20 @@ function keyOf(fn: () => unknown): string | undefined {
 }
 
 describe("parseBootstrap", () => {
+  it("takes ODOO_API jsonrpc (Odoo 18, the default) or json2 (Odoo 19+), and names the key for anything else", () => {
+    expect(parseBootstrap({ ...complete, ODOO_API: "json2" }).odooApi).toBe("json2");
+    expect(() => parseBootstrap({ ...complete, ODOO_API: "xmlrpc" })).toThrow(
+      /ODOO_API: "xmlrpc" is not jsonrpc or json2/,
+    );
+  });
+
   it("reads the contract's keys with defaults", () => {
     expect(parseBootstrap(complete)).toEqual({
       odooUrl: "http://odoo:8069",
       odooDb: "prod",
       odooUser: "sidecar",
       odooApiKey: "k",
+      odooApi: "jsonrpc",
       connection: "line1",
       spoolDir: "/var/lib/sidecar",
       metricsPort: 9464,

@@ -8,6 +8,8 @@ export interface BootstrapConfig {
   odooDb: string;
   odooUser: string;
   odooApiKey: string;
+  /** Odoo's external API: JSON-RPC (Odoo 18, the default) or JSON-2 (Odoo 19 and later). */
+  odooApi: OdooApi;
   connection: string;
   spoolDir: string;
   /** 0 turns the ops server off. */
@@ -22,6 +24,7 @@ export const BOOTSTRAP_KEYS = [
   "ODOO_DB",
   "ODOO_USER",
   "ODOO_API_KEY",
+  "ODOO_API",
   "SHOPFLOOR_CONNECTION",
   "SHOPFLOOR_SPOOL_DIR",
   "METRICS_PORT",
@@ -31,6 +34,9 @@ export const BOOTSTRAP_KEYS = [
 export type BootstrapKey = (typeof BOOTSTRAP_KEYS)[number];
 
 export const DEFAULT_METRICS_PORT = 9464;
+
+export const ODOO_APIS = ["jsonrpc", "json2"] as const;
+export type OdooApi = (typeof ODOO_APIS)[number];
 
 /** A bad or missing bootstrap setting; the CLI exits 2 with this message. */
 export class ConfigError extends Error {
@@ -99,6 +105,13 @@ export function parseBootstrap(source: Record<string, string | undefined>): Boot
   const odooDb = required("ODOO_DB");
   const odooUser = required("ODOO_USER");
   const odooApiKey = required("ODOO_API_KEY");
+  const odooApi = (optional("ODOO_API") ?? "jsonrpc") as OdooApi;
+  if (!ODOO_APIS.includes(odooApi)) {
+    throw new ConfigError(
+      "ODOO_API",
+      `"${odooApi}" is not ${ODOO_APIS.join(" or ")} (jsonrpc for Odoo 18, json2 for Odoo 19+)`,
+    );
+  }
   const connection = required("SHOPFLOOR_CONNECTION");
   if (connection.length > 64) throw new ConfigError("SHOPFLOOR_CONNECTION", "is longer than 64 characters");
   const spoolDir = required("SHOPFLOOR_SPOOL_DIR");
@@ -114,6 +127,7 @@ export function parseBootstrap(source: Record<string, string | undefined>): Boot
     odooDb,
     odooUser,
     odooApiKey,
+    odooApi,
     connection,
     spoolDir,
     metricsPort,

@@ -9,6 +9,7 @@ const boot: BootstrapConfig = {
   odooDb: "db",
   odooUser: "u",
   odooApiKey: "k",
+  odooApi: "jsonrpc",
   connection: "line1",
   spoolDir: "/tmp/x",
   metricsPort: 0,

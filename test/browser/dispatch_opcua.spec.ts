@@ -13,7 +13,7 @@ import { Line } from "../../sidecar/simulator/line.ts";
 import { SimOpcuaServer } from "../../sidecar/simulator/opcua-server.ts";
 import type { DispatchAck } from "../../sidecar/src/core/ports.ts";
 import { type RunningDispatcher, startDispatcher } from "../../sidecar/src/floor/dispatcher.ts";
-import { XmlRpcOdooClient } from "../../sidecar/src/odoo/xmlrpc-client.ts";
+import { JsonRpcOdooClient } from "../../sidecar/src/odoo/jsonrpc-client.ts";
 import { login, odooDb, odooUrl, rpc, shot } from "./support.ts";
 
 const WORKCENTER = "L1 Press 01";
@@ -226,7 +226,7 @@ test("dispatch board → OPC UA: a dragged order reaches the floor's tags and th
   });
 
   // The sidecar's dispatcher, configured from Odoo the way the sidecar's main does.
-  const sidecar = new XmlRpcOdooClient({ url: odooUrl(), db: odooDb(), user: sidecarLogin, apiKey: sidecarLogin });
+  const sidecar = new JsonRpcOdooClient({ url: odooUrl(), db: odooDb(), user: sidecarLogin, apiKey: sidecarLogin });
   const config = await sidecar.sidecarConfig(code);
   expect(config.dispatch.targets).toHaveLength(1);
   bench.dispatcher = startDispatcher({

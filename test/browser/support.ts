@@ -1,5 +1,5 @@
 import { expect, type Page } from "@playwright/test";
-import { XmlRpcOdooClient } from "../../sidecar/src/odoo/xmlrpc-client.ts";
+import { JsonRpcOdooClient } from "../../sidecar/src/odoo/jsonrpc-client.ts";
 
 export function odooUrl(): string {
   const url = process.env.ODOO_URL;
@@ -26,9 +26,9 @@ export function odooDb(): string {
   return db;
 }
 
-/** XML-RPC as a given user, the way the sidecar talks to Odoo. */
-export function rpc(user = "admin", password = "admin"): XmlRpcOdooClient {
-  return new XmlRpcOdooClient({ url: odooUrl(), db: odooDb(), user, apiKey: password });
+/** JSON-RPC as a given user, the way the sidecar talks to Odoo. */
+export function rpc(user = "admin", password = "admin"): JsonRpcOdooClient {
+  return new JsonRpcOdooClient({ url: odooUrl(), db: odooDb(), user, apiKey: password });
 }
 
 let counter = 0;

@@ -1,16 +1,16 @@
-// Odoo read-backs for the chaos suite over XML-RPC as the admin user.
-import xmlrpc from "xmlrpc";
+// Odoo read-backs for the chaos suite over JSON-RPC as the admin user.
 import type { OdooServer } from "../../sidecar/devstack/odoo.ts";
+import { JsonRpcOdooClient } from "../../sidecar/src/odoo/jsonrpc-client.ts";
 
-export function rpc<T>(server: OdooServer, model: string, method: string, args: unknown[], kwargs = {}): Promise<T> {
-  const client = xmlrpc.createClient({ url: `${server.url}/xmlrpc/2/object` });
-  return new Promise((resolve, reject) =>
-    client.methodCall(
-      "execute_kw",
-      [server.db, 2, server.password, model, method, args, kwargs],
-      (err: unknown, value: T) => (err ? reject(err) : resolve(value)),
-    ),
-  );
+export async function rpc<T>(
+  server: OdooServer,
+  model: string,
+  method: string,
+  args: unknown[],
+  kwargs = {},
+): Promise<T> {
+  const client = new JsonRpcOdooClient({ url: server.url, db: server.db, user: server.login, apiKey: server.password });
+  return (await client.execute(model, method, args, kwargs)) as T;
 }
 
 /** The demo plant's orders by XML id → the name Odoo's sequence gave them. */

@@ -5,16 +5,19 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import xmlrpc from "xmlrpc";
 import { dropDatabase, freePort, repoRoot } from "../../sidecar/devstack/odoo.ts";
+import { JsonRpcOdooClient } from "../../sidecar/src/odoo/jsonrpc-client.ts";
 
-function rpc<T>(port: number, db: string, model: string, method: string, args: unknown[], kwargs = {}): Promise<T> {
-  const client = xmlrpc.createClient({ url: `http://127.0.0.1:${port}/xmlrpc/2/object` });
-  return new Promise((resolve, reject) =>
-    client.methodCall("execute_kw", [db, 2, "admin", model, method, args, kwargs], (err: unknown, v: T) =>
-      err ? reject(err) : resolve(v),
-    ),
-  );
+async function rpc<T>(
+  port: number,
+  db: string,
+  model: string,
+  method: string,
+  args: unknown[],
+  kwargs = {},
+): Promise<T> {
+  const client = new JsonRpcOdooClient({ url: `http://127.0.0.1:${port}`, db, user: "admin", apiKey: "admin" });
+  return (await client.execute(model, method, args, kwargs)) as T;
 }
 
 it("npm run demo brings up the whole chain, shows the shift in Odoo, and stops on SIGINT", async () => {

@@ -69,7 +69,7 @@ export type IngestItem = CloudEvent | RejectedInput;
 
 export type IngestStatus = "applied" | "duplicate" | "pending" | "failed" | "rejected";
 
-/** One per item sent to `ingest`, in the same order. Never None over XML-RPC: `error` is "" when none. */
+/** One per item sent to `ingest`, in the same order. Never None over RPC: `error` is "" when none. */
 export interface IngestResult {
   id: string;
   source: string;

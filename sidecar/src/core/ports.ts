@@ -32,7 +32,7 @@ export interface Source {
   stats(): Record<string, number>;
 }
 
-/** Odoo behind an interface: XML-RPC today, JSON-2 for Odoo 19 tomorrow. */
+/** Odoo behind an interface: JSON-RPC for Odoo 18, JSON-2 for Odoo 19 and later (odoo/connect.ts). */
 export interface OdooClient {
   ingest(items: IngestItem[]): Promise<IngestResult[]>;
   sidecarConfig(code: string): Promise<SidecarConfig>;

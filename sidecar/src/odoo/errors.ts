@@ -1,35 +1,137 @@
-// How a call to Odoo can fail, whatever the transport (XML-RPC today,
-// JSON-2 for Odoo 19): delivery decides what to retry from these classes.
-/** The call never reached Odoo or its answer never came back: retry later. */
-export class OdooTransportError extends Error {
-  override name = "OdooTransportError";
+// How a call to Odoo can fail, whatever the transport (JSON-RPC on Odoo 18,
+// JSON-2 on Odoo 19): delivery decides what to do from an error's `code`,
+// one of the shared table `schemas/rpc_errors.json` (the module raises the
+// same codes), never from its message text.
+import { readFileSync } from "node:fs";
+
+const TABLE_URL = new URL("../../../odoo_addon/shopfloor_bridge/schemas/rpc_errors.json", import.meta.url);
+
+/** What the sidecar does about a code. */
+export type ErrorAction = "retry_whole" | "retry_smaller" | "split" | "bisect" | "config";
+
+interface ErrorTable {
+  codes: Record<string, { action: ErrorAction; meaning: string; exceptions: string[] }>;
+  default: string;
 }
 
-/** Odoo answered with an XML-RPC fault (an exception on the server). */
-export class OdooFault extends Error {
-  override name = "OdooFault";
-  readonly faultCode: unknown;
-  constructor(message: string, faultCode: unknown) {
-    super(message);
-    this.faultCode = faultCode;
-  }
+export const ERROR_TABLE: ErrorTable = JSON.parse(readFileSync(TABLE_URL, "utf8")) as ErrorTable;
+
+export type ErrorCode =
+  | "retry"
+  | "busy"
+  | "batch_too_large"
+  | "item_rejected"
+  | "bad_request"
+  | "forbidden"
+  | "not_found"
+  | "auth"
+  /** Transport only: Odoo could not be reached at all (refused, no route, DNS). Never counted against an item. */
+  | "unreachable";
+
+const BY_EXCEPTION = new Map<string, ErrorCode>(
+  Object.entries(ERROR_TABLE.codes).flatMap(([code, row]) => row.exceptions.map((name) => [name, code as ErrorCode])),
+);
+
+/** The action for a code; `unreachable` is retried whole like `retry`. */
+export function actionOf(code: ErrorCode): ErrorAction {
+  if (code === "unreachable") return "retry_whole";
+  const row = ERROR_TABLE.codes[code];
+  if (!row) throw new Error(`error code ${code} is not in rpc_errors.json`);
+  return row.action;
 }
 
 /**
- * Faults that say nothing about the events in the call: the database was busy
- * (PostgreSQL concurrency errors Odoo already retried five times, a lost or
- * refused database connection, a full connection pool). The same call can
- * succeed a moment later, so it is retried whole; it must never be bisected
- * down to one event and set aside as rejected input.
+ * The code of a server exception as Odoo serializes it (JSON-RPC's
+ * `error.data`, JSON-2's error body): the module's own code when it set one
+ * (`context.shopfloor_code`), else the code the table gives the exception's
+ * class, else the table's default.
  */
-const TRANSIENT_FAULT =
-  /could not serialize access|deadlock detected|could not obtain lock|SerializationFailure|DeadlockDetected|LockNotAvailable|psycopg2\.(errors\.)?OperationalError|connection pool is full|server closed the connection unexpectedly|too many clients/i;
+export function codeOfServerError(data: { name?: unknown; context?: unknown } | undefined): ErrorCode {
+  const context = data?.context;
+  if (context && typeof context === "object") {
+    const code = (context as Record<string, unknown>).shopfloor_code;
+    if (typeof code === "string" && code in ERROR_TABLE.codes) return code as ErrorCode;
+  }
+  if (typeof data?.name === "string") {
+    const known = BY_EXCEPTION.get(data.name);
+    if (known) return known;
+  }
+  return ERROR_TABLE.default as ErrorCode;
+}
 
-export function isTransientFault(error: unknown): boolean {
-  return error instanceof OdooFault && TRANSIENT_FAULT.test(error.message);
+/** Base of every Odoo call failure: the code decides. */
+export abstract class OdooError extends Error {
+  abstract readonly code: ErrorCode;
+}
+
+/** The call never reached Odoo or its answer never came back. */
+export class OdooTransportError extends OdooError {
+  override name = "OdooTransportError";
+  readonly code: ErrorCode;
+  /** HTTP status when Odoo (or a proxy before it) answered with one. */
+  readonly status: number | undefined;
+  constructor(message: string, code: "unreachable" | "busy" | "batch_too_large" | "auth", status?: number) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** Odoo answered with an exception raised on the server. */
+export class OdooFault extends OdooError {
+  override name = "OdooFault";
+  readonly code: ErrorCode;
+  /** The server exception's class, e.g. `odoo.exceptions.UserError`. */
+  readonly exception: string;
+  constructor(message: string, code: ErrorCode, exception = "") {
+    super(message);
+    this.code = code;
+    this.exception = exception;
+  }
 }
 
 /** Authentication refused: a configuration fault (wrong user, key or database). */
-export class OdooAuthError extends Error {
+export class OdooAuthError extends OdooError {
   override name = "OdooAuthError";
+  readonly code = "auth" as const;
+}
+
+/**
+ * Odoo answered, but not what the contract promises (not JSON, a result of
+ * the wrong shape or length): the whole answer is unusable, so the call
+ * counts as failed for every item in it.
+ */
+export class OdooContractError extends OdooError {
+  override name = "OdooContractError";
+  readonly code = "busy" as const;
+}
+
+/** The code of any error thrown by a call (an unknown error counts as `busy`: retried smaller). */
+export function codeOf(error: unknown): ErrorCode {
+  return error instanceof OdooError ? error.code : "busy";
+}
+
+/** Node's fetch errors that mean nothing reached Odoo: its failure says nothing about the batch. */
+const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+
+/**
+ * HTTP status → code for an answer that is not the RPC's own: a proxy's
+ * 502/503/504, a worker Odoo killed, a body too large for a proxy.
+ */
+export function codeOfHttpStatus(status: number): "busy" | "batch_too_large" | "auth" | "unreachable" {
+  if (status === 413) return "batch_too_large";
+  if (status === 401) return "auth";
+  if (status === 404) return "unreachable";
+  return "busy";
+}
+
+/** A fetch that threw (no answer) → a transport error with its code. */
+export function transportFailure(what: string, err: unknown): OdooTransportError {
+  const error = err as Error & { cause?: { code?: string; message?: string } };
+  const causeCode = error.cause?.code;
+  const cause = error.cause ? ` (${causeCode ?? error.cause.message})` : "";
+  // fetch refuses some ports outright ("bad port"): a wrong ODOO_URL, nothing reached Odoo.
+  const unreachable = (causeCode && UNREACHABLE.has(causeCode)) || error.cause?.message === "bad port";
+  const code = unreachable ? "unreachable" : "busy";
+  return new OdooTransportError(`${what}: ${error.message}${cause}`, code);
 }

@@ -9,7 +9,26 @@ export interface OdooClientHarness {
   /** A client with a wrong key. */
   badKeyClient(): OdooClient;
   code: string;
+  /** The stored shopfloor.event row (read as an administrator). */
+  stored(eventId: number): Promise<Record<string, unknown>>;
 }
+
+/**
+ * Every kind of text the floor can send. PostgreSQL stores all but NUL and
+ * lone surrogates as they are; those two are stored escaped, with the item
+ * kept exactly in raw_b64.
+ */
+export const ANY_TEXT: Record<string, { text: string; storable: boolean }> = {
+  c0Controls: { text: Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join(""), storable: true },
+  del: { text: "a\u007fb", storable: true },
+  nonCharacters: { text: "\ufffe\uffff\ufdd0", storable: true },
+  lineEnds: { text: "one\r\ntwo\rthree\nfour", storable: true },
+  emoji4k: { text: "🏭".repeat(2048), storable: true },
+  bom: { text: "\ufeffstart", storable: true },
+  nulPadded: { text: "WH/MO/00042\u0000\u0000\u0000", storable: false },
+  loneHigh: { text: "x\ud800y", storable: false },
+  loneLow: { text: "\udfffz", storable: false },
+};
 
 export function odooClientContract(name: string, harness: () => OdooClientHarness): void {
   describe(`OdooClient contract: ${name}`, () => {
@@ -50,6 +69,35 @@ export function odooClientContract(name: string, harness: () => OdooClientHarnes
       expect(again.map((r) => r.status)).toEqual(["duplicate", "duplicate", "duplicate"]);
       expect(again.map((r) => r.event_id)).toEqual(first.map((r) => r.event_id));
       expect(await client.ingest([])).toEqual([]);
+    });
+
+    it("carries every kind of text the floor sends: stored byte for byte, or escaped with the item kept in raw_b64", async () => {
+      const h = harness();
+      const items = Object.entries(ANY_TEXT).map(([name, { text }]) => ({
+        ...event(100 + Object.keys(ANY_TEXT).indexOf(name)),
+        id: `text-${uid}-${name}`,
+        data: { characteristic: text, pass: true, note: text },
+      }));
+      const results = await h.client().ingest(items);
+      expect(results).toHaveLength(items.length);
+      for (const [i, [name, { storable }]] of Object.entries(ANY_TEXT).entries()) {
+        const item = items[i] as CloudEvent;
+        const result = results[i];
+        expect(result?.event_id, name).toBeGreaterThan(0);
+        const row = await h.stored(result?.event_id as number);
+        if (storable) {
+          expect(JSON.parse(row.data_json as string), name).toEqual(item.data);
+          expect(row.event_uid, name).toBe(item.id);
+        } else {
+          expect(typeof row.raw_b64 === "string" && row.raw_b64.length > 0, `${name} keeps raw_b64`).toBe(true);
+          const original = JSON.parse(Buffer.from(row.raw_b64 as string, "base64").toString("utf8"));
+          expect(original, name).toMatchObject({ id: item.id, source: item.source, data: item.data });
+        }
+      }
+      // A resend of the same items is a duplicate of the same rows, whatever their text.
+      const again = await h.client().ingest(items);
+      expect(again.map((r) => r.status)).toEqual(items.map(() => "duplicate"));
+      expect(again.map((r) => r.event_id)).toEqual(results.map((r) => r.event_id));
     });
 
     it("sidecarConfig returns the connection with its revision and the server time", async () => {

@@ -1,11 +1,11 @@
 // Test fixtures against a real Odoo (integration/e2e tiers and benchmarks):
-// an integration user and a connection made over XML-RPC as admin, the way
+// an integration user and a connection made over JSON-RPC as admin, the way
 // an administrator sets a sidecar up.
 import { existsSync, readFileSync } from "node:fs";
 import type { OdooServer } from "../../devstack/odoo.ts";
 import { addonDir } from "../../devstack/odoo.ts";
 import type { BootstrapConfig } from "../config.ts";
-import { XmlRpcOdooClient } from "./xmlrpc-client.ts";
+import { JsonRpcOdooClient } from "./jsonrpc-client.ts";
 
 /** True once the module serves the sidecar API (ingest, sidecar_config, heartbeat). */
 export function moduleHasSidecarApi(): boolean {
@@ -18,13 +18,13 @@ export function moduleHasSidecarApi(): boolean {
 }
 
 export interface OdooFixture {
-  admin: XmlRpcOdooClient;
+  admin: JsonRpcOdooClient;
   /** Login and password of the integration user (a password works where an API key does). */
   user: string;
   password: string;
   code: string;
   connectionId: number;
-  client(): XmlRpcOdooClient;
+  client(): JsonRpcOdooClient;
   /** Rows of shopfloor.event for this connection. */
   events(fields?: string[], domain?: unknown[]): Promise<Record<string, unknown>[]>;
   countEvents(domain?: unknown[]): Promise<number>;
@@ -43,7 +43,7 @@ export async function makeOdooFixture(
     batchWaitMs?: number;
   },
 ): Promise<OdooFixture> {
-  const admin = new XmlRpcOdooClient({ url: odoo.url, db: odoo.db, user: odoo.login, apiKey: odoo.password });
+  const admin = new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user: odoo.login, apiKey: odoo.password });
   const [groupId] = (await admin.execute(
     "ir.model.data",
     "search_read",
@@ -73,7 +73,7 @@ export async function makeOdooFixture(
       batch_wait_ms: opts.batchWaitMs ?? 100,
     },
   ])) as number;
-  const client = () => new XmlRpcOdooClient({ url: odoo.url, db: odoo.db, user, apiKey: password });
+  const client = () => new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user, apiKey: password });
   const events = async (fields = ["event_uid", "source", "state", "error_message"], domain: unknown[] = []) =>
     (await admin.execute("shopfloor.event", "search_read", [[["connection_id", "=", connectionId], ...domain]], {
       fields,
@@ -88,6 +88,7 @@ export async function makeOdooFixture(
     odooDb: odoo.db,
     odooUser: user,
     odooApiKey: password,
+    odooApi: "jsonrpc",
     connection: opts.code,
     spoolDir,
     metricsPort: 0,

@@ -1,4 +1,4 @@
-// A small plant made in a real Odoo over XML-RPC, the way a planner sets it
+// A small plant made in a real Odoo over JSON-RPC, the way a planner sets it
 // up: three work centers, one product whose routing visits all three, a few
 // confirmed MOs, and floor targets per work center. Used by the dispatch
 // integration tests and the dispatch benchmark.

@@ -1,0 +1,130 @@
+// What every transport to Odoo shares: the five sidecar API calls, the
+// checks on their answers, the server-time round trips for the clock
+// offset, and one HTTP POST with a timeout that turns every way of failing
+// into an OdooError with a code. A transport supplies `call`.
+import type { HeartbeatReply, IngestItem, IngestResult, SidecarConfig } from "../core/contract.ts";
+import type { DispatchAck, DispatchMessage, OdooClient } from "../core/ports.ts";
+import { codeOfHttpStatus, OdooContractError, OdooTransportError, transportFailure } from "./errors.ts";
+
+export interface OdooConnectionOptions {
+  url: string;
+  db: string;
+  user: string;
+  /** API key (or password). */
+  apiKey: string;
+  timeoutMs?: number;
+}
+
+export interface ServerTimeTrip {
+  sentAt: number;
+  receivedAt: number;
+  serverTime: number;
+}
+
+/** A parsed JSON answer with its HTTP status. */
+export interface HttpAnswer {
+  status: number;
+  body: unknown;
+}
+
+export abstract class BaseOdooClient implements OdooClient {
+  protected readonly opts: OdooConnectionOptions;
+  /** Last round trip (local send/receive, server time), for the clock offset. */
+  onServerTime?: (trip: ServerTimeTrip) => void;
+
+  constructor(opts: OdooConnectionOptions) {
+    this.opts = { ...opts, url: opts.url.replace(/\/+$/, "") };
+  }
+
+  /** One model method call; `params` names the positional arguments for transports that need names. */
+  protected abstract call(model: string, method: string, args: unknown[], params: readonly string[]): Promise<unknown>;
+
+  /**
+   * POSTs JSON and parses the JSON answer. Any status is returned to the
+   * transport (JSON-2 carries errors in 4xx/5xx); an answer that is not JSON
+   * is a transport error coded by its status.
+   */
+  protected async postJson(path: string, payload: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+    const what = `POST ${path}`;
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(`${this.opts.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json; charset=utf-8", ...headers },
+        // JSON.stringify escapes lone surrogates (\udXXX) and every control character,
+        // so whatever text the floor sent crosses as valid UTF-8 JSON.
+        body: JSON.stringify(payload),
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 60_000),
+      });
+      text = await res.text();
+    } catch (err) {
+      throw transportFailure(what, err);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new OdooTransportError(
+        `HTTP ${res.status} from ${what}, not JSON: ${text.slice(0, 200)}`,
+        codeOfHttpStatus(res.status),
+        res.status,
+      );
+    }
+    return { status: res.status, body };
+  }
+
+  async ingest(items: IngestItem[]): Promise<IngestResult[]> {
+    if (items.length === 0) return [];
+    const results = await this.call("shopfloor.event", "ingest", [items], ["events"]);
+    if (!Array.isArray(results) || results.length !== items.length) {
+      throw new OdooContractError(
+        `ingest answered ${Array.isArray(results) ? `${results.length} results` : typeof results} for ${items.length} items`,
+      );
+    }
+    return results as IngestResult[];
+  }
+
+  async sidecarConfig(code: string): Promise<SidecarConfig> {
+    const sentAt = Date.now();
+    const config = (await this.call("shopfloor.connection", "sidecar_config", [code], ["code"])) as SidecarConfig;
+    if (!config || typeof config !== "object") throw new OdooContractError(`sidecar_config answered ${typeof config}`);
+    this.#serverTime(sentAt, config.server_time);
+    return config;
+  }
+
+  async heartbeat(code: string, stats: Record<string, unknown>): Promise<HeartbeatReply> {
+    const sentAt = Date.now();
+    const reply = (await this.call(
+      "shopfloor.connection",
+      "heartbeat",
+      [code, stats],
+      ["code", "stats"],
+    )) as HeartbeatReply;
+    if (!reply || typeof reply !== "object") throw new OdooContractError(`heartbeat answered ${typeof reply}`);
+    this.#serverTime(sentAt, reply.server_time);
+    return reply;
+  }
+
+  #serverTime(sentAt: number, serverTime: unknown): void {
+    const receivedAt = Date.now();
+    const parsed = typeof serverTime === "string" ? parseOdooTime(serverTime) : Number.NaN;
+    if (!Number.isNaN(parsed)) this.onServerTime?.({ sentAt, receivedAt, serverTime: parsed });
+  }
+
+  async dispatchPull(code: string, limit: number): Promise<DispatchMessage[]> {
+    const messages = await this.call("shopfloor.dispatch", "pull", [code, limit], ["code", "limit"]);
+    if (!Array.isArray(messages)) throw new OdooContractError(`dispatch pull answered ${typeof messages}`);
+    return messages as DispatchMessage[];
+  }
+
+  async dispatchAck(results: DispatchAck[]): Promise<boolean> {
+    return (await this.call("shopfloor.dispatch", "ack", [results], ["results"])) === true;
+  }
+}
+
+/** Odoo sends UTC either as ISO 8601 or as its own "YYYY-MM-DD HH:MM:SS[.ffffff]" (naive UTC). */
+export function parseOdooTime(text: string): number {
+  const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(" ", "T")}Z`;
+  return Date.parse(iso);
+}
