@@ -2,18 +2,26 @@
 // tests of delivery and for `simulate` runs that need no disk.
 import type { IngestStatus, SidecarConfig } from "../core/contract.ts";
 import {
+  ACTION_FROM,
   type AppendResult,
-  DEFAULT_LIMITS,
+  actionReason,
+  DELIVERY_ACTOR,
   type DeliveryOutcome,
   itemBytes,
+  type MarkAttemptOptions,
   type ReplayRange,
   SpaceGate,
   type Spool,
+  type SpoolAction,
+  SpoolActionError,
   type SpoolEntry,
   type SpoolLimits,
+  type SpoolLogEntry,
+  type SpoolNote,
   type SpoolRecord,
   type SpoolStateName,
   type SpoolStats,
+  spoolLimits,
 } from "./spool.ts";
 
 export class MemorySpool implements Spool {
@@ -22,25 +30,37 @@ export class MemorySpool implements Spool {
   readonly #keys = new Set<string>();
   readonly #kv = new Map<string, unknown>();
   readonly #gate = new SpaceGate();
+  readonly #log: SpoolLogEntry[] = [];
   #seq = 0;
-  #queued = 0;
-  #queuedBytes = 0;
+  /** Undelivered rows (queued and parked): what counts against the capacity. */
+  #held = 0;
+  #heldBytes = 0;
   #config: SidecarConfig | undefined;
 
   constructor(limits: Partial<SpoolLimits> = {}) {
-    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.limits = spoolLimits(limits);
   }
 
   #reservedBytes = 0;
   #reservedEvents = 0;
 
   #fits(bytes: number, events: number): boolean {
-    const queued = this.#queued + this.#reservedEvents;
-    const queuedBytes = this.#queuedBytes + this.#reservedBytes;
+    const held = this.#held + this.#reservedEvents;
+    const heldBytes = this.#heldBytes + this.#reservedBytes;
     return (
-      queued === 0 ||
-      (queuedBytes + bytes <= this.limits.capacityBytes && queued + events <= this.limits.capacityEvents)
+      held === 0 || (heldBytes + bytes <= this.limits.capacityBytes && held + events <= this.limits.capacityEvents)
     );
+  }
+
+  #count(state: SpoolStateName): { n: number; bytes: number } {
+    let n = 0;
+    let bytes = 0;
+    for (const e of this.#entries.values()) {
+      if (e.st.state !== state) continue;
+      n++;
+      bytes += e.bytes;
+    }
+    return { n, bytes };
   }
 
   async append(records: SpoolRecord[], state?: Record<string, unknown>): Promise<AppendResult> {
@@ -70,8 +90,8 @@ export class MemorySpool implements Spool {
         st: { state: "queued", attempts: 0, lastError: "" },
       });
       added++;
-      this.#queued++;
-      this.#queuedBytes += sizes[i] as number;
+      this.#held++;
+      this.#heldBytes += sizes[i] as number;
     });
     if (state) for (const [k, v] of Object.entries(state)) this.#kv.set(k, structuredClone(v));
     this.#gate.freed();
@@ -99,25 +119,83 @@ export class MemorySpool implements Spool {
     const now = Date.now();
     for (const o of outcomes) {
       const e = this.#entries.get(o.seq);
-      if (!e) continue;
-      if (e.st.state !== "queued") continue;
+      if (!e || e.st.state === "delivered") continue;
+      // A row parked or skipped while in flight is delivered all the same: Odoo has it.
+      if (e.st.state !== "skipped") {
+        this.#held--;
+        this.#heldBytes -= e.bytes;
+      }
       e.st = { state: "delivered", status: o.status, odooEventId: o.odooEventId, error: o.error, deliveredAt: now };
-      this.#queued--;
-      this.#queuedBytes -= e.bytes;
     }
     this.#gate.freed();
   }
 
-  async markAttempt(seqs: number[], error: string): Promise<void> {
+  async markAttempt(seqs: number[], error: string, opts: MarkAttemptOptions = {}): Promise<number[]> {
+    const lastError = error.slice(0, 4096);
+    const parked: number[] = [];
     for (const seq of seqs) {
       const e = this.#entries.get(seq);
-      if (e?.st.state === "queued") e.st = { state: "queued", attempts: e.st.attempts + 1, lastError: error };
+      if (e?.st.state !== "queued") continue;
+      const attempts = e.st.attempts + (opts.counts === false ? 0 : 1);
+      e.st = { state: "queued", attempts, lastError };
+      if (opts.counts === false || attempts < this.limits.maxAttempts) continue;
+      this.#apply("park", e, {
+        reason: `failed ${attempts} delivery attempts; the last one: ${lastError}`.slice(0, 1000),
+        by: DELIVERY_ACTOR,
+        at: Date.now(),
+      });
+      parked.push(seq);
     }
+    return parked;
+  }
+
+  async park(seqs: number[], reason: string, by: string): Promise<number> {
+    return this.#act("park", seqs, reason, by);
+  }
+
+  async unpark(seqs: number[], reason: string, by: string): Promise<number> {
+    return this.#act("unpark", seqs, reason, by);
+  }
+
+  async skip(seqs: number[], reason: string, by: string): Promise<number> {
+    return this.#act("skip", seqs, reason, by);
+  }
+
+  #act(action: SpoolAction, seqs: number[], reason: string, by: string): number {
+    const note = { reason: actionReason(action, reason), by: by.trim().slice(0, 200) || "unknown", at: Date.now() };
+    const unique = [...new Set(seqs)].sort((a, b) => a - b);
+    const refused = unique
+      .map((seq) => ({ seq, state: this.#entries.get(seq)?.st.state ?? ("missing" as const) }))
+      .filter(({ state }) => state === "missing" || !ACTION_FROM[action].includes(state));
+    if (refused.length > 0) throw new SpoolActionError(action, refused);
+    for (const seq of unique) this.#apply(action, this.#entries.get(seq) as SpoolEntry, note);
+    this.#gate.freed();
+    return unique.length;
+  }
+
+  #apply(action: SpoolAction, e: SpoolEntry, note: SpoolNote): void {
+    const from = e.st.state;
+    const attempts = "attempts" in e.st ? e.st.attempts : 0;
+    const lastError = "lastError" in e.st ? e.st.lastError : "";
+    if (action === "unpark") e.st = { state: "queued", attempts: 0, lastError: "" };
+    else e.st = { state: action === "park" ? "parked" : "skipped", attempts, lastError, ...note };
+    const wasHeld = from === "queued" || from === "parked";
+    const isHeld = e.st.state !== "skipped";
+    if (wasHeld !== isHeld) {
+      this.#held += isHeld ? 1 : -1;
+      this.#heldBytes += isHeld ? e.bytes : -e.bytes;
+    }
+    this.#log.push({ seq: e.seq, source: e.source, eventId: e.eventId, action, from, ...note });
+  }
+
+  async actionLog(limit: number, seq?: number): Promise<SpoolLogEntry[]> {
+    const lines = this.#log.filter((line) => seq === undefined || line.seq === seq);
+    return structuredClone(lines.reverse().slice(0, limit));
   }
 
   async list(state: SpoolStateName, limit: number): Promise<SpoolEntry[]> {
     const all = [...this.#entries.values()].filter((e) => e.st.state === state);
-    if (state !== "queued") all.reverse();
+    if (state === "delivered" || state === "skipped") all.reverse();
     return structuredClone(all.slice(0, limit));
   }
 
@@ -141,8 +219,8 @@ export class MemorySpool implements Spool {
       const e = this.#entries.get(seq);
       if (e?.st.state !== "delivered") continue;
       e.st = { state: "queued", attempts: 0, lastError: "" };
-      this.#queued++;
-      this.#queuedBytes += e.bytes;
+      this.#held++;
+      this.#heldBytes += e.bytes;
       n++;
     }
     return n;
@@ -150,12 +228,16 @@ export class MemorySpool implements Spool {
 
   async purge(nowMs: number): Promise<number> {
     let n = 0;
+    const cutoff = nowMs - this.limits.retentionMs;
     for (const [seq, e] of this.#entries) {
-      if (e.st.state === "delivered" && e.st.deliveredAt < nowMs - this.limits.retentionMs) {
+      const settledAt = e.st.state === "delivered" ? e.st.deliveredAt : e.st.state === "skipped" ? e.st.at : Infinity;
+      if (settledAt < cutoff) {
         this.#entries.delete(seq);
         n++;
       }
     }
+    const kept = this.#log.filter((line) => line.at >= cutoff || this.#entries.get(line.seq)?.eventId === line.eventId);
+    this.#log.splice(0, this.#log.length, ...kept);
     return n;
   }
 
@@ -167,11 +249,16 @@ export class MemorySpool implements Spool {
       if (e.st.state === "delivered") {
         byStatus[e.st.status] = (byStatus[e.st.status] ?? 0) + 1;
         delivered++;
-      } else if (oldestQueuedAt === 0) oldestQueuedAt = e.receivedAt;
+      } else if (e.st.state === "queued" && oldestQueuedAt === 0) oldestQueuedAt = e.receivedAt;
     }
+    const queued = this.#count("queued");
+    const parked = this.#count("parked");
     return {
-      queued: this.#queued,
-      queuedBytes: this.#queuedBytes,
+      queued: queued.n,
+      queuedBytes: queued.bytes,
+      parked: parked.n,
+      parkedBytes: parked.bytes,
+      skipped: this.#count("skipped").n,
       delivered,
       capacityBytes: this.limits.capacityBytes,
       capacityEvents: this.limits.capacityEvents,

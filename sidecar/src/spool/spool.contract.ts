@@ -2,7 +2,7 @@
 // abstract_store): the same behaviour, whatever the storage.
 import { describe, expect, it } from "vitest";
 import type { CloudEvent, RejectedInput } from "../core/contract.ts";
-import type { Spool, SpoolLimits, SpoolRecord } from "./spool.ts";
+import { DELIVERY_ACTOR, type Spool, SpoolActionError, type SpoolLimits, type SpoolRecord } from "./spool.ts";
 
 export type MakeSpool = (limits?: Partial<SpoolLimits>) => Promise<Spool>;
 
@@ -186,6 +186,125 @@ export function spoolContract(name: string, makeSpool: MakeSpool): void {
       expect((await spool.stats()).delivered).toBe(0);
       expect((await spool.stats()).queued).toBe(1);
       await spool.close();
+    });
+
+    it("parks a row once its failed attempts reach maxAttempts; attempts that are not the items' do not count", async () => {
+      const spool = await makeSpool({ maxAttempts: 3 });
+      await spool.append([event(1), event(2), event(3)]);
+      const [a, b] = (await spool.queued(3)).map((e) => e.seq) as [number, number];
+      expect(await spool.markAttempt([a, b], "Odoo faulted")).toEqual([]);
+      // An outage: the error is kept, the attempt not counted.
+      expect(await spool.markAttempt([a, b], "connection refused", { counts: false })).toEqual([]);
+      expect((await spool.queued(1))[0]?.st).toEqual({ state: "queued", attempts: 1, lastError: "connection refused" });
+      expect(await spool.markAttempt([a], "Odoo faulted")).toEqual([]);
+      expect(await spool.markAttempt([a, b], "Odoo faulted again")).toEqual([a]);
+      expect((await spool.queued(10)).map((e) => e.eventId)).toEqual(["ev-2", "ev-3"]);
+      const [parked] = await spool.list("parked", 10);
+      expect(parked?.st).toMatchObject({
+        state: "parked",
+        attempts: 3,
+        lastError: "Odoo faulted again",
+        reason: "failed 3 delivery attempts; the last one: Odoo faulted again",
+        by: DELIVERY_ACTOR,
+      });
+      expect(parked?.st.state === "parked" && Math.abs(parked.st.at - Date.now())).toBeLessThan(5_000);
+      // A parked row is not counted any more.
+      expect(await spool.markAttempt([a], "again")).toEqual([]);
+      expect(await spool.actionLog(10)).toMatchObject([{ seq: a, action: "park", from: "queued", by: DELIVERY_ACTOR }]);
+      expect(await spool.stats()).toMatchObject({ queued: 2, parked: 1, parkedBytes: parked?.bytes, skipped: 0 });
+      await spool.close();
+    });
+
+    it("parks, unparks and skips rows with a logged reason, refusing (and changing nothing) where it makes no sense", async () => {
+      const spool = await makeSpool();
+      await spool.append([event(1), event(2), event(3), event(4)]);
+      const [s1, s2, s3, s4] = (await spool.queued(4)).map((e) => e.seq) as [number, number, number, number];
+      await spool.markDelivered([{ seq: s4, status: "applied", odooEventId: 4, error: "" }]);
+      await expect(spool.park([s1], "  ", "ana")).rejects.toThrow(/a reason is required to park/);
+      expect(await spool.park([s3, s1, s1], "order WH/MO/9 is being fixed", "ana")).toBe(2);
+      expect((await spool.queued(10)).map((e) => e.seq)).toEqual([s2]);
+      const parked = await spool.list("parked", 10);
+      expect(parked.map((e) => e.seq)).toEqual([s1, s3]);
+      expect(parked[0]?.st).toMatchObject({ state: "parked", reason: "order WH/MO/9 is being fixed", by: "ana" });
+
+      // Skip a delivered row, park a parked one, unpark a queued one, touch a row that is not there: refused whole.
+      await expect(spool.skip([s2, s4], "bad", "ana")).rejects.toThrow(
+        new RegExp(`cannot skip \\(only queued or parked rows can be\\): ${s4} is delivered; nothing was changed`),
+      );
+      await expect(spool.park([s1], "again", "ana")).rejects.toThrow(`${s1} is parked`);
+      await expect(spool.unpark([s2, 999], "x", "ana")).rejects.toBeInstanceOf(SpoolActionError);
+      await expect(spool.unpark([s2, 999], "x", "ana")).rejects.toThrow(`${s2} is queued; 999 is not in the spool`);
+      expect((await spool.queued(10)).map((e) => e.seq)).toEqual([s2]);
+
+      expect(await spool.skip([s3], "a test event sent to production by mistake", "bo")).toBe(1);
+      expect((await spool.list("skipped", 10))[0]?.st).toMatchObject({ state: "skipped", by: "bo" });
+      expect(await spool.stats()).toMatchObject({ queued: 1, parked: 1, skipped: 1, delivered: 1 });
+
+      // Unparked rows go back in their own place (seq order), attempts reset.
+      await spool.markAttempt([s2], "timeout");
+      expect(await spool.unpark([s3, s1], "fixed in Odoo", "ana")).toBe(2);
+      const queued = await spool.queued(10);
+      expect(queued.map((e) => e.seq)).toEqual([s1, s2, s3]);
+      expect(queued[0]?.st).toEqual({ state: "queued", attempts: 0, lastError: "" });
+      expect(await spool.stats()).toMatchObject({ queued: 3, parked: 0, skipped: 0 });
+
+      const log = await spool.actionLog(10);
+      expect(log.map((l) => [l.seq, l.action, l.from, l.reason, l.by])).toEqual([
+        [s3, "unpark", "skipped", "fixed in Odoo", "ana"],
+        [s1, "unpark", "parked", "fixed in Odoo", "ana"],
+        [s3, "skip", "parked", "a test event sent to production by mistake", "bo"],
+        [s3, "park", "queued", "order WH/MO/9 is being fixed", "ana"],
+        [s1, "park", "queued", "order WH/MO/9 is being fixed", "ana"],
+      ]);
+      expect(log[0]).toMatchObject({ source: "press-1", eventId: "ev-3" });
+      expect((await spool.actionLog(10, s1)).map((l) => l.action)).toEqual(["unpark", "park"]);
+      expect(await spool.actionLog(1)).toHaveLength(1);
+      await spool.close();
+    });
+
+    it("counts parked rows against the capacity; a skip frees space for a waiting append", async () => {
+      const spool = await makeSpool({ capacityEvents: 2 });
+      await spool.append([event(1), event(2)]);
+      const [s1, s2] = (await spool.queued(2)).map((e) => e.seq) as [number, number];
+      await spool.park([s1, s2], "poison", "ana");
+      let done = false;
+      const blocked = spool.append([event(3)]).then((r) => {
+        done = true;
+        return r;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(done).toBe(false);
+      await spool.skip([s1], "given up", "ana");
+      expect(await blocked).toEqual({ added: 1, duplicates: 0 });
+      // Unparking may take the backlog above capacity (nothing is lost); new appends wait.
+      await spool.unpark([s1], "back", "ana");
+      expect((await spool.queued(10)).map((e) => e.eventId)).toEqual(["ev-1", "ev-3"]);
+      expect((await spool.stats()).parked).toBe(1);
+      await spool.close();
+    });
+
+    it("delivers a row parked or skipped while in flight; purges skipped rows past retention, never parked ones", async () => {
+      const spool = await makeSpool({ retentionMs: 1_000 });
+      await spool.append([event(1), event(2), event(3)]);
+      const [s1, s2, s3] = (await spool.queued(3)).map((e) => e.seq) as [number, number, number];
+      await spool.park([s1], "look at it", "ana");
+      await spool.skip([s2], "duplicate of an older test", "ana");
+      await spool.markDelivered([{ seq: s1, status: "applied", odooEventId: 1, error: "" }]);
+      expect(await spool.stats()).toMatchObject({ queued: 1, parked: 0, skipped: 1, delivered: 1 });
+      await spool.park([s3], "hold", "ana");
+      expect(await spool.purge(Date.now())).toBe(0);
+      expect(await spool.purge(Date.now() + 5_000)).toBe(2);
+      expect(await spool.stats()).toMatchObject({ queued: 0, parked: 1, skipped: 0, delivered: 0 });
+      expect((await spool.list("parked", 10)).map((e) => e.seq)).toEqual([s3]);
+      // The parked row's log lines stay; those of purged rows go after the retention window.
+      expect((await spool.actionLog(10)).map((l) => l.seq)).toEqual([s3]);
+      await spool.close();
+    });
+
+    it("refuses a maxAttempts below 1", async () => {
+      await expect(makeSpool({ maxAttempts: 0 })).rejects.toThrow(
+        /maxAttempts must be an integer of at least 1, got 0/,
+      );
     });
 
     it("caches the sidecar configuration", async () => {

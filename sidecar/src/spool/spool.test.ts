@@ -120,7 +120,7 @@ describe("SqliteSpool on disk", () => {
     expect((await spool.list("queued", 10)).map((e) => e.seq)).toEqual([7, 9, 10]);
     await spool.close();
     const after = new DatabaseSync(path);
-    expect(after.prepare("pragma user_version").get()).toEqual({ user_version: 3 });
+    expect(after.prepare("pragma user_version").get()).toEqual({ user_version: 4 });
     for (const gone of ["events_time", "events_state_seq"]) {
       expect(after.prepare("select name from sqlite_master where name = ?").get(gone)).toBeUndefined();
     }
@@ -165,11 +165,142 @@ describe("SqliteSpool on disk", () => {
     const spool = new SqliteSpool({ path });
     expect((await spool.queued(10)).map((e) => [e.seq, e.timeMs])).toEqual([[4, corrected.timeMs]]);
     expect(await spool.append([corrected])).toEqual({ added: 0, duplicates: 1 });
+    expect(await spool.park([4], "check the skew", "ana")).toBe(1);
     await spool.close();
     const after = new DatabaseSync(path);
-    expect(after.prepare("pragma user_version").get()).toEqual({ user_version: 3 });
+    expect(after.prepare("pragma user_version").get()).toEqual({ user_version: 4 });
     expect(after.prepare("select name from sqlite_master where name = 'events_state_seq'").get()).toBeUndefined();
     after.close();
+  });
+
+  it("migrates a version-3 spool in place: every row kept, the state check widened for parked and skipped, the action log added", async () => {
+    const path = join(dir, "v3.db");
+    const v3 = new DatabaseSync(path);
+    // The schema exactly as version 3 wrote it.
+    v3.exec(`pragma journal_mode = wal;
+      create table if not exists events (
+        seq integer primary key,
+        source text not null,
+        event_id text not null,
+        key_ms integer not null,
+        workcenter text not null,
+        time_ms integer not null,
+        received_at integer not null,
+        bytes integer not null,
+        body text not null,
+        state text not null check (state in ('queued', 'delivered')),
+        attempts integer not null default 0,
+        last_error text not null default '',
+        status text not null default '',
+        odoo_id integer not null default 0,
+        delivered_at integer not null default 0,
+        unique (key_ms, source, event_id)
+      );
+      create index if not exists events_delivered_at on events (delivered_at) where state = 'delivered';
+      create table if not exists kv (key text primary key, value text not null);
+      create table if not exists meta (key text primary key, value text not null);
+      pragma user_version = 3;`);
+    const insert = v3.prepare(
+      `insert into events (seq, source, event_id, key_ms, workcenter, time_ms, received_at, bytes, body, state,
+         attempts, last_error, status, odoo_id, delivered_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const [seq, r, state, attempts] of [
+      [2, event(1), "delivered", 0],
+      [5, event(2), "queued", 4],
+      [6, event(3), "queued", 0],
+    ] as const) {
+      const body = JSON.stringify(r.item);
+      const delivered = state === "delivered";
+      insert.run(
+        seq,
+        r.item.source,
+        r.item.id,
+        r.timeMs,
+        r.workcenter,
+        r.timeMs,
+        r.receivedAt,
+        body.length,
+        body,
+        state,
+        attempts,
+        attempts ? "connection refused" : "",
+        delivered ? "applied" : "",
+        delivered ? 21 : 0,
+        delivered ? Date.now() : 0,
+      );
+    }
+    v3.prepare("insert into kv (key, value) values ('opcua:a', '{\"last\":3}')").run();
+    v3.close();
+
+    const spool = new SqliteSpool({ path, maxAttempts: 5 });
+    expect(spool.depth).toMatchObject({ queued: 2, parked: 0, skipped: 0 });
+    const queued = await spool.queued(10);
+    expect(queued.map((e) => [e.seq, e.eventId, e.st])).toEqual([
+      [5, "ev-2", { state: "queued", attempts: 4, lastError: "connection refused" }],
+      [6, "ev-3", { state: "queued", attempts: 0, lastError: "" }],
+    ]);
+    expect(await spool.loadState("opcua:")).toEqual({ "opcua:a": { last: 3 } });
+    expect(await spool.append([event(1), event(4)])).toEqual({ added: 1, duplicates: 1 });
+    // The old rows take the new states: the fifth attempt parks seq 5, seq 6 is skipped.
+    expect(await spool.markAttempt([5], "Odoo faulted")).toEqual([5]);
+    expect(await spool.skip([6], "test data", "ana")).toBe(1);
+    expect(spool.depth).toMatchObject({ queued: 1, parked: 1, skipped: 1 });
+    await spool.close();
+
+    const after = new DatabaseSync(path);
+    expect(after.prepare("pragma user_version").get()).toEqual({ user_version: 4 });
+    expect(after.prepare("pragma integrity_check").all()).toEqual([{ integrity_check: "ok" }]);
+    expect(after.prepare("select state, count(*) as n from events group by state order by state").all()).toEqual([
+      { state: "delivered", n: 1 },
+      { state: "parked", n: 1 },
+      { state: "queued", n: 1 },
+      { state: "skipped", n: 1 },
+    ]);
+    // The widened check still refuses a state that does not exist.
+    expect(() => after.exec("update events set state = 'lost' where seq = 2")).toThrow(/CHECK constraint failed/);
+    expect(after.prepare("select count(*) as n from action_log").get()).toEqual({ n: 2 });
+    after.close();
+    // Opened again: nothing left to migrate, the counters read back.
+    const again = new SqliteSpool({ path });
+    expect(again.depth).toMatchObject({ queued: 1, parked: 1, skipped: 1 });
+    expect((await again.list("parked", 10))[0]?.st).toMatchObject({
+      state: "parked",
+      attempts: 5,
+      reason: "failed 5 delivery attempts; the last one: Odoo faulted",
+    });
+    await again.close();
+  });
+
+  it("sees rows another connection parked, unparked or skipped: counters, queue and waiting appends follow", async () => {
+    const path = join(dir, `shared${n++}.db`);
+    const sidecar = new SqliteSpool({ path, capacityEvents: 3 });
+    await sidecar.append([event(1), event(2), event(3)]);
+    const [s1, s2, s3] = (await sidecar.queued(3)).map((e) => e.seq) as [number, number, number];
+    const cli = new SqliteSpool({ path });
+    expect(await cli.park([s1, s2], "held for a check", "ana")).toBe(2);
+    expect(sidecar.depth).toMatchObject({ queued: 1, parked: 2 });
+    expect((await sidecar.queued(10)).map((e) => e.seq)).toEqual([s3]);
+    // The sidecar's scan has moved past s1 and s2; an unpark elsewhere brings them back.
+    expect(await cli.unpark([s1], "checked", "ana")).toBe(1);
+    expect((await sidecar.queued(10)).map((e) => e.seq)).toEqual([s1, s3]);
+    let done = false;
+    const blocked = sidecar.append([event(4)]).then(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(done).toBe(false);
+    await cli.skip([s2], "not needed", "ana");
+    // The sidecar notices on its next look at the spool (delivery polls it at least once a second).
+    expect(sidecar.depth).toMatchObject({ queued: 2, parked: 0, skipped: 1 });
+    await blocked;
+    expect((await sidecar.stats()).queued).toBe(3);
+    // A delivery of a row the other connection parked meanwhile moves it out of the parked count.
+    await cli.park([s3], "again", "ana");
+    await sidecar.markDelivered([{ seq: s3, status: "applied", odooEventId: 1, error: "" }]);
+    expect(sidecar.depth).toMatchObject({ queued: 2, parked: 0, skipped: 1 });
+    await cli.close();
+    await sidecar.close();
   });
 
   it("finds queued rows without an index on state: after a purge took the highest seqs, after requeues, across a reopen", async () => {

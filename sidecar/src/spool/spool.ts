@@ -2,15 +2,85 @@
 // source acknowledges upstream, and stays until Odoo has stored it. Bounded:
 // when the undelivered backlog reaches its capacity, `append` waits (the
 // source stops acking, the broker keeps the backlog) — nothing is dropped.
+//
+// An item is queued (waiting for delivery), delivered (Odoo stored it, with
+// the status Odoo answered), parked (taken out of delivery: it failed
+// `maxAttempts` times, or a person parked it) or skipped (a person gave it up
+// with a reason: never delivered). Parked items still count against the
+// capacity — they are undelivered data and the bound on disk must hold —
+// while skipped ones, like delivered ones, are kept for the retention window
+// and then purged. Every park, unpark and skip is written to the spool's
+// action log with its reason, who and when.
 import type { IngestItem, IngestStatus, SidecarConfig } from "../core/contract.ts";
+
+/** Why, by whom and when a row was parked or skipped. */
+export interface SpoolNote {
+  reason: string;
+  by: string;
+  /** ms since the epoch. */
+  at: number;
+}
 
 /** The explicit state of a spooled item. */
 export type SpoolState =
   | { state: "queued"; attempts: number; lastError: string }
-  | { state: "delivered"; status: IngestStatus; odooEventId: number; error: string; deliveredAt: number };
+  | { state: "delivered"; status: IngestStatus; odooEventId: number; error: string; deliveredAt: number }
+  | ({ state: "parked"; attempts: number; lastError: string } & SpoolNote)
+  | ({ state: "skipped"; attempts: number; lastError: string } & SpoolNote);
 
 export type SpoolStateName = SpoolState["state"];
-export const SPOOL_STATES: readonly SpoolStateName[] = ["queued", "delivered"];
+export const SPOOL_STATES: readonly SpoolStateName[] = ["queued", "delivered", "parked", "skipped"];
+
+/** What a person (or delivery, after too many failed attempts) did to a row. */
+export type SpoolAction = "park" | "unpark" | "skip";
+
+/** The states each action moves a row out of; any other is refused. */
+export const ACTION_FROM: Readonly<Record<SpoolAction, readonly SpoolStateName[]>> = {
+  park: ["queued"],
+  unpark: ["parked", "skipped"],
+  skip: ["queued", "parked"],
+};
+
+/** One line of the spool's action log. */
+export interface SpoolLogEntry {
+  seq: number;
+  source: string;
+  eventId: string;
+  action: SpoolAction;
+  /** The row's state before the action. */
+  from: SpoolStateName;
+  reason: string;
+  by: string;
+  /** ms since the epoch. */
+  at: number;
+}
+
+/** Who parks rows that reached `maxAttempts`. */
+export const DELIVERY_ACTOR = "sidecar delivery";
+
+/** An action refused for some rows (none was changed): each with the state it is in, or "missing". */
+export class SpoolActionError extends Error {
+  override readonly name = "SpoolActionError";
+  readonly action: SpoolAction;
+  readonly refused: readonly { seq: number; state: SpoolStateName | "missing" }[];
+
+  constructor(action: SpoolAction, refused: readonly { seq: number; state: SpoolStateName | "missing" }[]) {
+    const allowed = ACTION_FROM[action].join(" or ");
+    const rows = refused
+      .map(({ seq, state }) => (state === "missing" ? `${seq} is not in the spool` : `${seq} is ${state}`))
+      .join("; ");
+    super(`cannot ${action} (only ${allowed} rows can be): ${rows}; nothing was changed`);
+    this.action = action;
+    this.refused = refused;
+  }
+}
+
+/** Checks an action's reason (required, kept to 1,000 characters) and returns it trimmed. */
+export function actionReason(action: SpoolAction, reason: string): string {
+  const trimmed = reason.trim();
+  if (!trimmed) throw new Error(`a reason is required to ${action} spool rows`);
+  return trimmed.slice(0, 1000);
+}
 
 /** What goes into the spool. */
 export interface SpoolRecord {
@@ -53,6 +123,11 @@ export interface AppendResult {
 export interface SpoolStats {
   queued: number;
   queuedBytes: number;
+  /** Taken out of delivery; still count against the capacity. */
+  parked: number;
+  parkedBytes: number;
+  /** Given up by a person; kept for the retention window, never delivered. */
+  skipped: number;
   delivered: number;
   capacityBytes: number;
   capacityEvents: number;
@@ -64,20 +139,55 @@ export interface SpoolStats {
   byStatus: Partial<Record<IngestStatus, number>>;
 }
 
+/** The spool's counters, kept in memory (see SqliteSpool#depth). */
+export interface SpoolDepth {
+  queued: number;
+  queuedBytes: number;
+  parked: number;
+  parkedBytes: number;
+  skipped: number;
+  /** Appends waiting for space right now (backpressure). */
+  waitingAppends: number;
+}
+
 export interface SpoolLimits {
-  /** Most undelivered bytes (serialized items). */
+  /** Most undelivered bytes (serialized items, queued and parked). */
   capacityBytes: number;
-  /** Most undelivered items. */
+  /** Most undelivered items (queued and parked). */
   capacityEvents: number;
-  /** How long delivered items stay for replay, ms. */
+  /** How long delivered and skipped items stay for replay, ms. */
   retentionMs: number;
+  /** Failed delivery attempts after which `markAttempt` parks a row. */
+  maxAttempts: number;
 }
 
 export const DEFAULT_LIMITS: SpoolLimits = {
   capacityBytes: 2 * 1024 ** 3,
   capacityEvents: 5_000_000,
   retentionMs: 7 * 24 * 3600_000,
+  maxAttempts: 10,
 };
+
+/** The limits with defaults filled in; a bad value is an error naming it. */
+export function spoolLimits(limits: { [K in keyof SpoolLimits]?: SpoolLimits[K] | undefined }): SpoolLimits {
+  const out = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(limits) as [keyof SpoolLimits, number | undefined][]) {
+    if (value !== undefined) out[key] = value;
+  }
+  if (!(Number.isInteger(out.maxAttempts) && out.maxAttempts >= 1)) {
+    throw new RangeError(`spool maxAttempts must be an integer of at least 1, got ${out.maxAttempts}`);
+  }
+  return out;
+}
+
+export interface MarkAttemptOptions {
+  /**
+   * false: the failure was not the items' (Odoo unreachable, busy, the
+   * circuit open): the error is recorded but the attempt does not count
+   * towards parking, so an outage never parks the backlog.
+   */
+  counts?: boolean;
+}
 
 export interface ReplayRange {
   fromMs: number;
@@ -94,19 +204,35 @@ export interface Spool {
   append(records: SpoolRecord[], state?: Record<string, unknown>): Promise<AppendResult>;
   /** Rule state whose keys start with `prefix`. */
   loadState(prefix: string): Promise<Record<string, unknown>>;
-  /** Oldest queued entries, in arrival order, skipping `exclude` (in flight). */
+  /** Oldest queued entries, in arrival order, skipping `exclude` (in flight). Never parked or skipped ones. */
   queued(limit: number, exclude?: ReadonlySet<number>): Promise<SpoolEntry[]>;
-  /** Odoo stored these (whatever the status): they leave the backlog and free space. */
+  /**
+   * Odoo stored these (whatever the status): they leave the backlog and free
+   * space. Also a row parked or skipped while it was in flight: Odoo has it.
+   */
   markDelivered(outcomes: DeliveryOutcome[]): Promise<void>;
-  /** A delivery attempt failed in transport; the entries stay queued. */
-  markAttempt(seqs: number[], error: string): Promise<void>;
+  /**
+   * A delivery attempt of these queued entries failed: each one's attempt
+   * count goes up and its last error is kept. Rows that reach `maxAttempts`
+   * are parked (logged, by DELIVERY_ACTOR); returns their seqs.
+   */
+  markAttempt(seqs: number[], error: string, opts?: MarkAttemptOptions): Promise<number[]>;
+  /** Takes queued rows out of delivery. Returns how many; throws SpoolActionError (changing nothing) for others. */
+  park(seqs: number[], reason: string, by: string): Promise<number>;
+  /** Puts parked or skipped rows back in the queue, attempts reset, in seq order. */
+  unpark(seqs: number[], reason: string, by: string): Promise<number>;
+  /** Gives queued or parked rows up: never delivered, kept for the retention window. */
+  skip(seqs: number[], reason: string, by: string): Promise<number>;
+  /** The newest lines of the action log (park, unpark, skip), newest first; of one row when `seq` is given. */
+  actionLog(limit: number, seq?: number): Promise<SpoolLogEntry[]>;
+  /** Entries in a state: queued and parked oldest first, delivered and skipped newest first. */
   list(state: SpoolStateName, limit: number): Promise<SpoolEntry[]>;
   /** Entries (any state) whose event time is in [from, to), for replay. */
   range(range: ReplayRange, afterSeq: number, limit: number): Promise<SpoolEntry[]>;
   countRange(range: ReplayRange): Promise<number>;
   /** Requeues entries for redelivery (replay). Returns how many. */
   requeue(seqs: number[]): Promise<number>;
-  /** Drops delivered entries older than the retention window. Returns how many. */
+  /** Drops delivered and skipped entries older than the retention window. Returns how many. */
   purge(nowMs: number): Promise<number>;
   stats(): Promise<SpoolStats>;
   /** The last `sidecar_config` seen, so the sidecar can start while Odoo is down. */

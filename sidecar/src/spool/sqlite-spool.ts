@@ -10,17 +10,25 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { IngestItem, IngestStatus, SidecarConfig } from "../core/contract.ts";
 import {
+  ACTION_FROM,
   type AppendResult,
-  DEFAULT_LIMITS,
+  actionReason,
+  DELIVERY_ACTOR,
   type DeliveryOutcome,
+  type MarkAttemptOptions,
   type ReplayRange,
   SpaceGate,
   type Spool,
+  type SpoolAction,
+  SpoolActionError,
+  type SpoolDepth,
   type SpoolEntry,
   type SpoolLimits,
+  type SpoolLogEntry,
   type SpoolRecord,
   type SpoolStateName,
   type SpoolStats,
+  spoolLimits,
 } from "./spool.ts";
 
 export interface SqliteSpoolOptions extends Partial<SpoolLimits> {
@@ -56,13 +64,34 @@ interface Row {
   status: string;
   odoo_id: number;
   delivered_at: number;
+  note_reason: string;
+  note_by: string;
+  note_at: number;
 }
+
+interface LogRow {
+  seq: number;
+  source: string;
+  event_id: string;
+  action: SpoolAction;
+  from_state: SpoolStateName;
+  reason: string;
+  by: string;
+  at: number;
+}
+
+/** What a queued entry reads of its row (each column more is a property more to build per row). */
+const QUEUED_COLUMNS =
+  "seq, source, event_id, workcenter, time_ms, received_at, bytes, body, state, attempts, last_error";
 
 /** Rows per insert statement: 64 × 8 parameters stays far below SQLite's 32,766. */
 const ROWS_PER_INSERT = 64;
 
 /** `pragma user_version` of the schema below; 0 is a spool made before versions were kept. */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
+
+/** See SCHEMA. */
+const STATE_CHECK = "check (state = 'queued' or state = 'delivered' or state = 'parked' or state = 'skipped')";
 
 // Duplicates are found on (key_ms, source, event_id), key_ms being the
 // event's own time (as sent, before any skew correction; 0 for rejected
@@ -86,12 +115,15 @@ create table if not exists events (
   received_at integer not null,
   bytes integer not null,
   body text not null,
-  state text not null check (state in ('queued', 'delivered')),
+  state text not null ${STATE_CHECK},
   attempts integer not null default 0,
   last_error text not null default '',
   status text not null default '',
   odoo_id integer not null default 0,
   delivered_at integer not null default 0,
+  note_reason text not null default '',
+  note_by text not null default '',
+  note_at integer not null default 0,
   unique (key_ms, source, event_id)
 );
 -- No index on state: the queued rows are found by scanning from the lowest
@@ -103,9 +135,72 @@ create table if not exists events (
 -- pass over the rows after the first match — where the index made SQLite
 -- sort every match again for each page.
 create index if not exists events_delivered_at on events (delivered_at) where state = 'delivered';
+-- The state check is a chain of ORs: written as \`state in (...)\` of four
+-- values, SQLite tests it through a temporary index for every row written
+-- (two values it compares directly), which slowed every insert and delivery.
+-- Parked and skipped rows are few: partial indexes find them without a scan
+-- and cost an insert of a queued row only the test of their condition.
+create index if not exists events_parked on events (seq) where state = 'parked';
+create index if not exists events_skipped_at on events (note_at) where state = 'skipped';
+-- Every park, unpark and skip, with its reason: kept while the row is in the
+-- spool, and at least for the retention window.
+create table if not exists action_log (
+  id integer primary key,
+  seq integer not null,
+  source text not null,
+  event_id text not null,
+  action text not null check (action in ('park', 'unpark', 'skip')),
+  from_state text not null,
+  reason text not null,
+  by text not null,
+  at integer not null
+);
+create index if not exists action_log_seq on action_log (seq);
 create table if not exists kv (key text primary key, value text not null);
 create table if not exists meta (key text primary key, value text not null);
 `;
+
+/** The state column's CHECK as versions 1 to 3 wrote it. */
+const OLD_STATE_CHECK = /check\s*\(\s*state\s+in\s*\(\s*'queued'\s*,\s*'delivered'\s*\)\s*\)/i;
+
+/**
+ * Version 2 or 3 → 4 in place: the state CHECK admits parked and skipped,
+ * and the note columns are added. SQLite cannot alter a CHECK; its documented
+ * procedure for loosening one rewrites the table's SQL in the schema
+ * (https://www.sqlite.org/lang_altertable.html#otheralter), which no row
+ * needs to follow — where copying the table would rewrite every row of a
+ * spool that may hold gigabytes.
+ */
+function upgradeEventsTable(db: DatabaseSync): void {
+  const { sql } = db.prepare("select sql from sqlite_master where type = 'table' and name = 'events'").get() as {
+    sql: string;
+  };
+  if (!sql.includes("'parked'")) {
+    const widened = sql.replace(OLD_STATE_CHECK, STATE_CHECK);
+    if (widened === sql) throw new Error(`spool migration: unknown state check in the events table: ${sql}`);
+    const { schema_version: schemaVersion } = db.prepare("pragma schema_version").get() as { schema_version: number };
+    // Node ≥ 24.12 opens databases in defensive mode, which forbids writing the schema.
+    db.enableDefensive?.(false);
+    try {
+      db.exec("pragma writable_schema = on");
+      db.prepare("update sqlite_master set sql = ? where type = 'table' and name = 'events'").run(widened);
+      db.exec(`pragma schema_version = ${schemaVersion + 1}`);
+      db.exec("pragma writable_schema = off");
+    } finally {
+      db.enableDefensive?.(true);
+    }
+  }
+  const columns = new Set(
+    (db.prepare("pragma table_info(events)").all() as { name: string }[]).map((column) => column.name),
+  );
+  for (const [name, type] of [
+    ["note_reason", "text not null default ''"],
+    ["note_by", "text not null default ''"],
+    ["note_at", "integer not null default 0"],
+  ]) {
+    if (!columns.has(name as string)) db.exec(`alter table events add column ${name} ${type}`);
+  }
+}
 
 /** Brings a spool written by an earlier version to SCHEMA_VERSION, keeping every row. */
 function migrate(db: DatabaseSync): void {
@@ -129,6 +224,9 @@ function migrate(db: DatabaseSync): void {
         from events_v1;
         drop table events_v1;`);
     } else {
+      if (db.prepare("select 1 from sqlite_master where type = 'table' and name = 'events'").get()) {
+        upgradeEventsTable(db);
+      }
       db.exec(SCHEMA);
     }
     // Version 2 had an index on (state, seq).
@@ -158,6 +256,9 @@ export class SqliteSpool implements Spool {
   #flushScheduled = false;
   #queued = 0;
   #queuedBytes = 0;
+  #parked = 0;
+  #parkedBytes = 0;
+  #skipped = 0;
   #reservedBytes = 0;
   #reservedEvents = 0;
   #closed = false;
@@ -167,6 +268,14 @@ export class SqliteSpool implements Spool {
    * raised by the scans themselves.
    */
   #queuedFloor = 1;
+  /**
+   * `pragma data_version` when the counters above were last taken from the
+   * table: it changes when another connection commits (the CLI parking,
+   * unparking or skipping rows while the sidecar runs, or a replay), and
+   * the counters and floor are then counted again.
+   */
+  #dataVersion = 0;
+  readonly #readDataVersion: StatementSync;
   readonly #scanQueued: StatementSync;
   /** Multi-row insert statements by row count (up to ROWS_PER_INSERT). */
   readonly #inserts = new Map<number, StatementSync>();
@@ -174,14 +283,19 @@ export class SqliteSpool implements Spool {
   readonly #seqOf: StatementSync;
   readonly #putKv: StatementSync;
   readonly #deliver: StatementSync;
+  readonly #undelivered: StatementSync;
   readonly #attempt: StatementSync;
+  readonly #noteError: StatementSync;
+  readonly #rowForAction: StatementSync;
+  readonly #logAction: StatementSync;
 
   constructor(opts: SqliteSpoolOptions) {
-    this.limits = {
-      capacityBytes: opts.capacityBytes ?? DEFAULT_LIMITS.capacityBytes,
-      capacityEvents: opts.capacityEvents ?? DEFAULT_LIMITS.capacityEvents,
-      retentionMs: opts.retentionMs ?? DEFAULT_LIMITS.retentionMs,
-    };
+    this.limits = spoolLimits({
+      capacityBytes: opts.capacityBytes,
+      capacityEvents: opts.capacityEvents,
+      retentionMs: opts.retentionMs,
+      maxAttempts: opts.maxAttempts,
+    });
     this.#maxGroup = opts.maxGroup ?? 5_000;
     if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
     this.#db = new DatabaseSync(opts.path);
@@ -203,37 +317,69 @@ export class SqliteSpool implements Spool {
     migrate(this.#db);
     this.#maxSeq = this.#db.prepare("select coalesce(max(seq), 0) as seq from events");
     this.#scanQueued = this.#db.prepare(
-      "select * from events where seq >= ? and state = 'queued' order by seq limit ?",
+      `select ${QUEUED_COLUMNS} from events where seq >= ? and state = 'queued' order by seq limit ?`,
     );
     this.#seqOf = this.#db.prepare("select seq from events where key_ms = ? and source = ? and event_id = ?");
     this.#putKv = this.#db.prepare(
       "insert into kv (key, value) values (?, ?) on conflict (key) do update set value = excluded.value",
     );
+    // (`update … returning` in one statement measured slower than these two.)
+    this.#undelivered = this.#db.prepare("select state, bytes from events where seq = ? and state != 'delivered'");
     this.#deliver = this.#db.prepare(
       `update events set state = 'delivered', status = ?, odoo_id = ?, last_error = ?, delivered_at = ?
-       where seq = ? and state = 'queued'`,
+       where seq = ?`,
     );
     this.#attempt = this.#db.prepare(
-      "update events set attempts = attempts + 1, last_error = ? where seq = ? and state = 'queued'",
+      `update events set attempts = attempts + 1, last_error = ? where seq = ? and state = 'queued'
+       returning attempts`,
     );
-    // One pass over the table at start: the backlog's size and its lowest seq.
+    this.#noteError = this.#db.prepare("update events set last_error = ? where seq = ? and state = 'queued'");
+    this.#rowForAction = this.#db.prepare("select seq, source, event_id, state, bytes from events where seq = ?");
+    this.#logAction = this.#db.prepare(
+      `insert into action_log (seq, source, event_id, action, from_state, reason, by, at)
+       values (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#readDataVersion = this.#db.prepare("pragma data_version");
+    this.#count();
+  }
+
+  /**
+   * The counters and the queued floor from the table: one pass over it (at
+   * start, and after another connection changed it).
+   */
+  #count(): void {
+    this.#dataVersion = (this.#readDataVersion.get() as { data_version: number }).data_version;
     const totals = this.#db
       .prepare(
-        "select count(*) as n, coalesce(sum(bytes), 0) as b, min(seq) as first from events where state = 'queued'",
+        `select state, count(*) as n, coalesce(sum(bytes), 0) as b, min(seq) as first
+         from events where state != 'delivered' group by state`,
       )
-      .get() as { n: number; b: number; first: number | null };
-    this.#queued = totals.n;
-    this.#queuedBytes = totals.b;
-    this.#queuedFloor = totals.first ?? this.#nextSeq();
+      .all() as { state: SpoolStateName; n: number; b: number; first: number }[];
+    const by = new Map(totals.map((row) => [row.state, row]));
+    this.#queued = by.get("queued")?.n ?? 0;
+    this.#queuedBytes = by.get("queued")?.b ?? 0;
+    this.#parked = by.get("parked")?.n ?? 0;
+    this.#parkedBytes = by.get("parked")?.b ?? 0;
+    this.#skipped = by.get("skipped")?.n ?? 0;
+    this.#queuedFloor = by.get("queued")?.first ?? this.#nextSeq();
+  }
+
+  /** Counts again if another connection committed since the last count; appends waiting for space try again. */
+  #syncExternal(): void {
+    const { data_version: version } = this.#readDataVersion.get() as { data_version: number };
+    if (version === this.#dataVersion) return;
+    this.#count();
+    this.#gate.freed();
   }
 
   #fits(bytes: number, events: number): boolean {
-    const backlogEmpty = this.#queued + this.#reservedEvents === 0;
-    // An item bigger than the whole capacity still gets in when nothing else is queued.
+    // Parked rows are undelivered data: they count against the capacity.
+    const backlog = this.#queued + this.#parked + this.#reservedEvents;
+    // An item bigger than the whole capacity still gets in when nothing else is held.
     return (
-      backlogEmpty ||
-      (this.#queuedBytes + this.#reservedBytes + bytes <= this.limits.capacityBytes &&
-        this.#queued + this.#reservedEvents + events <= this.limits.capacityEvents)
+      backlog === 0 ||
+      (this.#queuedBytes + this.#parkedBytes + this.#reservedBytes + bytes <= this.limits.capacityBytes &&
+        backlog + events <= this.limits.capacityEvents)
     );
   }
 
@@ -433,6 +579,7 @@ export class SqliteSpool implements Spool {
   }
 
   async queued(limit: number, exclude?: ReadonlySet<number>): Promise<SpoolEntry[]> {
+    this.#syncExternal();
     const out: SpoolEntry[] = [];
     let from = this.#queuedFloor;
     // Skipping in-flight seqs page by page keeps this correct for any exclude size.
@@ -448,43 +595,168 @@ export class SqliteSpool implements Spool {
     }
   }
 
-  async markDelivered(outcomes: DeliveryOutcome[]): Promise<void> {
-    const now = Date.now();
-    let freedEvents = 0;
-    let freedBytes = 0;
-    const sizeOf = this.#db.prepare("select bytes from events where seq = ? and state = 'queued'");
+  /** Runs `work` in one write transaction, the counters brought up to date first. */
+  #write<T>(work: () => T): T {
     this.#db.exec("begin immediate");
     try {
-      for (const o of outcomes) {
-        const row = sizeOf.get(o.seq) as { bytes: number } | undefined;
-        if (!row) continue;
-        this.#deliver.run(o.status, o.odooEventId, o.error, now, o.seq);
-        freedEvents++;
-        freedBytes += row.bytes;
-      }
+      this.#syncExternal();
+      const out = work();
       this.#db.exec("commit");
+      return out;
     } catch (err) {
       this.#db.exec("rollback");
+      // The work may have moved counters for rows it then rolled back.
+      this.#count();
       throw err;
     }
-    this.#queued -= freedEvents;
-    this.#queuedBytes -= freedBytes;
+  }
+
+  async markDelivered(outcomes: DeliveryOutcome[]): Promise<void> {
+    const now = Date.now();
+    // A row parked or skipped while in flight is delivered all the same: Odoo has it.
+    this.#write(() => {
+      for (const o of outcomes) {
+        const row = this.#undelivered.get(o.seq) as { state: SpoolStateName; bytes: number } | undefined;
+        if (!row) continue;
+        this.#deliver.run(o.status, o.odooEventId, o.error, now, o.seq);
+        this.#leave(row.state, row.bytes);
+      }
+    });
     this.#gate.freed();
   }
 
-  async markAttempt(seqs: number[], error: string): Promise<void> {
-    this.#db.exec("begin immediate");
-    for (const seq of seqs) this.#attempt.run(error.slice(0, 4096), seq);
-    this.#db.exec("commit");
+  /** In-memory counters: a row of `bytes` left `state`. */
+  #leave(state: SpoolStateName, bytes: number): void {
+    if (state === "queued") {
+      this.#queued--;
+      this.#queuedBytes -= bytes;
+    } else if (state === "parked") {
+      this.#parked--;
+      this.#parkedBytes -= bytes;
+    } else if (state === "skipped") this.#skipped--;
+  }
+
+  /** In-memory counters: a row of `bytes` entered `state`. */
+  #enter(state: SpoolStateName, bytes: number): void {
+    if (state === "queued") {
+      this.#queued++;
+      this.#queuedBytes += bytes;
+    } else if (state === "parked") {
+      this.#parked++;
+      this.#parkedBytes += bytes;
+    } else if (state === "skipped") this.#skipped++;
+  }
+
+  async markAttempt(seqs: number[], error: string, opts: MarkAttemptOptions = {}): Promise<number[]> {
+    const lastError = error.slice(0, 4096);
+    const max = this.limits.maxAttempts;
+    const parked: number[] = [];
+    this.#write(() => {
+      for (const seq of seqs) {
+        if (opts.counts === false) {
+          this.#noteError.run(lastError, seq);
+          continue;
+        }
+        const row = this.#attempt.get(lastError, seq) as { attempts: number } | undefined;
+        if (!row || row.attempts < max) continue;
+        this.#apply("park", this.#rowForAction.get(seq) as unknown as ActionRow, {
+          reason: `failed ${row.attempts} delivery attempts; the last one: ${lastError}`.slice(0, 1000),
+          by: DELIVERY_ACTOR,
+          at: Date.now(),
+        });
+        parked.push(seq);
+      }
+    });
+    return parked;
+  }
+
+  async park(seqs: number[], reason: string, by: string): Promise<number> {
+    return this.#act("park", seqs, reason, by);
+  }
+
+  async unpark(seqs: number[], reason: string, by: string): Promise<number> {
+    return this.#act("unpark", seqs, reason, by);
+  }
+
+  async skip(seqs: number[], reason: string, by: string): Promise<number> {
+    return this.#act("skip", seqs, reason, by);
+  }
+
+  /** Applies an action to every row or, when any is in a state it does not apply to, to none. */
+  #act(action: SpoolAction, seqs: number[], reason: string, by: string): number {
+    const note = { reason: actionReason(action, reason), by: by.trim().slice(0, 200) || "unknown", at: Date.now() };
+    const unique = [...new Set(seqs)].sort((a, b) => a - b);
+    const changed = this.#write(() => {
+      const rows = unique.map((seq) => ({ seq, row: this.#rowForAction.get(seq) as ActionRow | undefined }));
+      const refused = rows
+        .filter(({ row }) => !row || !ACTION_FROM[action].includes(row.state))
+        .map(({ seq, row }) => ({ seq, state: row?.state ?? ("missing" as const) }));
+      if (refused.length > 0) throw new SpoolActionError(action, refused);
+      for (const { row } of rows) this.#apply(action, row as ActionRow, note);
+      return rows.length;
+    });
+    if (action === "unpark" && unique.length > 0) {
+      this.#queuedFloor = Math.min(this.#queuedFloor, unique[0] as number);
+    }
+    // A skip frees capacity.
+    this.#gate.freed();
+    return changed;
+  }
+
+  /** One row's change of state for an action, logged (inside a write transaction). */
+  #apply(action: SpoolAction, row: ActionRow, note: { reason: string; by: string; at: number }): void {
+    const to: SpoolStateName = action === "park" ? "parked" : action === "skip" ? "skipped" : "queued";
+    if (to === "queued") {
+      this.#db
+        .prepare(
+          `update events set state = 'queued', attempts = 0, last_error = '', note_reason = '', note_by = '',
+           note_at = 0 where seq = ?`,
+        )
+        .run(row.seq);
+    } else {
+      this.#db
+        .prepare("update events set state = ?, note_reason = ?, note_by = ?, note_at = ? where seq = ?")
+        .run(to, note.reason, note.by, note.at, row.seq);
+    }
+    this.#logAction.run(row.seq, row.source, row.event_id, action, row.state, note.reason, note.by, note.at);
+    this.#leave(row.state, row.bytes);
+    this.#enter(to, row.bytes);
+  }
+
+  async actionLog(limit: number, seq?: number): Promise<SpoolLogEntry[]> {
+    // A seq is given again after every row above it was purged: the row's own lines are those of its event.
+    const rows = (seq === undefined
+      ? this.#db.prepare("select * from action_log order by id desc limit ?").all(limit)
+      : this.#db
+          .prepare(
+            `select a.* from action_log a join events e
+                 on e.seq = a.seq and e.source = a.source and e.event_id = a.event_id
+               where a.seq = ? order by a.id desc limit ?`,
+          )
+          .all(seq, limit)) as unknown as LogRow[];
+    return rows.map((row) => ({
+      seq: row.seq,
+      source: row.source,
+      eventId: row.event_id,
+      action: row.action,
+      from: row.from_state,
+      reason: row.reason,
+      by: row.by,
+      at: row.at,
+    }));
   }
 
   async list(state: SpoolStateName, limit: number): Promise<SpoolEntry[]> {
-    const rows =
-      state === "queued"
-        ? this.#queuedRows(this.#queuedFloor, limit)
-        : (this.#db
-            .prepare("select * from events where state = 'delivered' order by seq desc limit ?")
-            .all(limit) as unknown as Row[]);
+    this.#syncExternal();
+    const query = {
+      queued: "",
+      parked: "select * from events where state = 'parked' order by seq limit ?",
+      delivered: "select * from events where state = 'delivered' order by seq desc limit ?",
+      skipped: "select * from events where state = 'skipped' order by seq desc limit ?",
+    }[state];
+    const rows = query
+      ? (this.#db.prepare(query).all(limit) as unknown as Row[])
+      : this.#queuedRows(this.#queuedFloor, limit);
     return rows.map(toEntry);
   }
 
@@ -520,33 +792,43 @@ export class SqliteSpool implements Spool {
       "update events set state = 'queued', status = '', odoo_id = 0, delivered_at = 0, attempts = 0 where seq = ?",
     );
     let n = 0;
-    let bytes = 0;
     let lowest = this.#queuedFloor;
-    this.#db.exec("begin immediate");
-    for (const seq of seqs) {
-      const row = pick.get(seq) as { bytes: number } | undefined;
-      if (!row) continue;
-      update.run(seq);
-      n++;
-      bytes += row.bytes;
-      lowest = Math.min(lowest, seq);
-    }
-    this.#db.exec("commit");
-    this.#queued += n;
-    this.#queuedBytes += bytes;
+    this.#write(() => {
+      for (const seq of seqs) {
+        const row = pick.get(seq) as { bytes: number } | undefined;
+        if (!row) continue;
+        update.run(seq);
+        n++;
+        this.#enter("queued", row.bytes);
+        lowest = Math.min(lowest, seq);
+      }
+    });
     this.#queuedFloor = lowest;
     return n;
   }
 
   async purge(nowMs: number): Promise<number> {
-    return Number(
-      this.#db
+    const cutoff = nowMs - this.limits.retentionMs;
+    return this.#write(() => {
+      const delivered = this.#db
         .prepare("delete from events where state = 'delivered' and delivered_at < ?")
-        .run(nowMs - this.limits.retentionMs).changes,
-    );
+        .run(cutoff).changes;
+      const skipped = Number(
+        this.#db.prepare("delete from events where state = 'skipped' and note_at < ?").run(cutoff).changes,
+      );
+      this.#skipped -= skipped;
+      this.#db
+        .prepare(
+          `delete from action_log where at < ? and not exists (select 1 from events e
+             where e.seq = action_log.seq and e.source = action_log.source and e.event_id = action_log.event_id)`,
+        )
+        .run(cutoff);
+      return Number(delivered) + skipped;
+    });
   }
 
   async stats(): Promise<SpoolStats> {
+    this.#syncExternal();
     const byStatus: Partial<Record<IngestStatus, number>> = {};
     let delivered = 0;
     for (const row of this.#db
@@ -559,6 +841,9 @@ export class SqliteSpool implements Spool {
     return {
       queued: this.#queued,
       queuedBytes: this.#queuedBytes,
+      parked: this.#parked,
+      parkedBytes: this.#parkedBytes,
+      skipped: this.#skipped,
       delivered,
       capacityBytes: this.limits.capacityBytes,
       capacityEvents: this.limits.capacityEvents,
@@ -568,9 +853,21 @@ export class SqliteSpool implements Spool {
     };
   }
 
-  /** Counters kept in memory (no query): cheap enough for every metrics scrape. */
-  get depth(): { queued: number; queuedBytes: number; waitingAppends: number } {
-    return { queued: this.#queued, queuedBytes: this.#queuedBytes, waitingAppends: this.#gate.waiting };
+  /**
+   * Counters kept in memory: cheap enough for every metrics scrape (one
+   * `pragma data_version`, and a count only after another process changed
+   * the spool).
+   */
+  get depth(): SpoolDepth {
+    this.#syncExternal();
+    return {
+      queued: this.#queued,
+      queuedBytes: this.#queuedBytes,
+      parked: this.#parked,
+      parkedBytes: this.#parkedBytes,
+      skipped: this.#skipped,
+      waitingAppends: this.#gate.waiting,
+    };
   }
 
   async loadConfig(): Promise<SidecarConfig | undefined> {
@@ -596,6 +893,33 @@ export class SqliteSpool implements Spool {
   }
 }
 
+/** The columns an action reads of its row. */
+type ActionRow = Pick<Row, "seq" | "source" | "event_id" | "state" | "bytes">;
+
+function toState(row: Row): SpoolEntry["st"] {
+  switch (row.state) {
+    case "queued":
+      return { state: "queued", attempts: row.attempts, lastError: row.last_error };
+    case "delivered":
+      return {
+        state: "delivered",
+        status: row.status as IngestStatus,
+        odooEventId: row.odoo_id,
+        error: row.last_error,
+        deliveredAt: row.delivered_at,
+      };
+    default:
+      return {
+        state: row.state,
+        attempts: row.attempts,
+        lastError: row.last_error,
+        reason: row.note_reason,
+        by: row.note_by,
+        at: row.note_at,
+      };
+  }
+}
+
 function toEntry(row: Row): SpoolEntry {
   const item = JSON.parse(row.body) as IngestItem;
   return {
@@ -607,15 +931,6 @@ function toEntry(row: Row): SpoolEntry {
     receivedAt: row.received_at,
     bytes: row.bytes,
     item,
-    st:
-      row.state === "queued"
-        ? { state: "queued", attempts: row.attempts, lastError: row.last_error }
-        : {
-            state: "delivered",
-            status: row.status as IngestStatus,
-            odooEventId: row.odoo_id,
-            error: row.last_error,
-            deliveredAt: row.delivered_at,
-          },
+    st: toState(row),
   };
 }
