@@ -727,6 +727,7 @@ export const USAGE = `Usage: npm run test:chaos -- [options]
   --opcua-shared-materials  the OPC UA line runs the demo orders hinge 2 and mount 2, whose
                           materials the MQTT lines consume too: two sidecars then book the
                           same stock quants at once (reproduces the concurrent-apply loss, README)
+  --fuzz                  run the whole-chain fuzzer instead (--fuzz --help for its options)
 Exit code 0 when every row of the ledger comparison matches, 1 otherwise, 2 on bad arguments.`;
 
 function parseCli(argv: string[]): Record<string, string | boolean | undefined> {
@@ -750,7 +751,11 @@ function parseCli(argv: string[]): Record<string, string | boolean | undefined> 
   }
 }
 
-if (import.meta.main) {
+if (import.meta.main && process.argv.includes("--fuzz")) {
+  // The whole-chain fuzzer's long run: its own options (test/chaos/fuzz.ts).
+  const { runFuzzCli } = await import("./fuzz.ts");
+  process.exitCode = await runFuzzCli(process.argv.slice(2));
+} else if (import.meta.main) {
   const values = parseCli(process.argv.slice(2));
   if (values.help) {
     console.log(USAGE);
