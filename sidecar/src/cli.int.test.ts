@@ -126,6 +126,91 @@ describe("shopfloor-sidecar CLI", () => {
     expect(bad.err).toMatch(/must be one of queued, delivered/);
   });
 
+  it("spool park, unpark and skip change the spool a running sidecar holds open; it sees the change", async () => {
+    const spoolDir = join(dir, "actions");
+    // This process plays the running sidecar: its spool stays open, with its counters and queue floor in memory.
+    const running = new SqliteSpool({ path: spoolPath(spoolDir), maxAttempts: 2, capacityEvents: 5 });
+    await running.append([event(1), event(2), event(3), event(4)]);
+    const [s1, s2, s3, s4] = (await running.queued(10)).map((e) => e.seq) as [number, number, number, number];
+    await running.markAttempt([s1], "OdooFault: boom");
+    expect(await running.markAttempt([s1], "OdooFault: boom")).toEqual([s1]);
+    await running.markDelivered([{ seq: s4, status: "applied", odooEventId: 4, error: "" }]);
+    const env = { SHOPFLOOR_SPOOL_DIR: spoolDir };
+    const lines = (out: string) =>
+      out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+
+    const noReason = cli(["spool", "park", String(s2)], env);
+    expect(noReason.code).toBe(2);
+    expect(noReason.err).toMatch(/--reason is required for spool park/);
+    expect(cli(["spool", "skip", String(s2), "--reason", " "], env).err).toMatch(/--reason is required for spool skip/);
+    const badSeq = cli(["spool", "skip", "x1", "--reason", "r"], env);
+    expect(badSeq.code).toBe(2);
+    expect(badSeq.err).toMatch(/<seq>: "x1" is not a spool seq/);
+
+    const park = cli(["spool", "park", String(s2), "--reason", "order WH/MO/7 is being fixed", "--by", "ana"], env);
+    expect(park.err).toBe("");
+    expect(park.code).toBe(0);
+    expect(JSON.parse(park.out)).toEqual({
+      action: "park",
+      seqs: [s2],
+      changed: 1,
+      reason: "order WH/MO/7 is being fixed",
+      by: "ana",
+    });
+    // The running sidecar's counters and queue follow without a restart.
+    expect(running.depth).toMatchObject({ queued: 1, parked: 2, skipped: 0 });
+    expect((await running.queued(10)).map((e) => e.seq)).toEqual([s3]);
+
+    const parked = lines(cli(["spool", "list", "--state", "parked"], env).out);
+    expect(parked.map((r) => [r.seq, r.state, r.attempts, r.note.by])).toEqual([
+      [s1, "parked", 2, "sidecar delivery"],
+      [s2, "parked", 0, "ana"],
+    ]);
+    expect(parked[0]).toMatchObject({ lastError: "OdooFault: boom", note: { reason: /failed 2 delivery attempts/ } });
+    expect(JSON.parse(cli(["spool", "stats"], env).out)).toMatchObject({ queued: 1, parked: 2, skipped: 0 });
+
+    const refused = cli(["spool", "skip", String(s3), String(s4), "--reason", "old"], env);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(new RegExp(`cannot skip .*: ${s4} is delivered; nothing was changed`));
+    expect(refused.err).not.toMatch(/at .*\.ts/); // a message, not a stack
+
+    // Full (parked rows count against the capacity): an append waits until a skip frees space.
+    await running.append([event(5), event(6)]);
+    let admitted = false;
+    const waiting = running.append([event(7)]).then(() => {
+      admitted = true;
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(admitted).toBe(false);
+    const skip = cli(["spool", "skip", String(s1), "--reason", "a test event sent by mistake", "--by", "bo"], env);
+    expect(skip.code).toBe(0);
+    expect(running.depth).toMatchObject({ parked: 1, skipped: 1 });
+    await waiting;
+
+    // Unparked rows come back in their own place, before newer ones, attempts reset.
+    const unpark = cli(["spool", "unpark", String(s2)], env);
+    expect(unpark.code).toBe(0);
+    expect(JSON.parse(unpark.out)).toMatchObject({ action: "unpark", changed: 1, reason: "put back in the queue" });
+    const queued = await running.queued(10);
+    expect(queued.map((e) => e.eventId)).toEqual(["ev-2", "ev-3", "ev-5", "ev-6", "ev-7"]);
+    expect(queued[0]?.st).toEqual({ state: "queued", attempts: 0, lastError: "" });
+
+    const log = lines(cli(["spool", "log"], env).out);
+    expect(log.map((l) => [l.seq, l.action, l.from, l.by])).toEqual([
+      [s2, "unpark", "parked", expect.any(String)],
+      [s1, "skip", "parked", "bo"],
+      [s2, "park", "queued", "ana"],
+      [s1, "park", "queued", "sidecar delivery"],
+    ]);
+    expect(log[1]).toMatchObject({ reason: "a test event sent by mistake", source: "press-1", id: "ev-1" });
+    expect(Date.parse(log[0].at)).toBeGreaterThan(Date.now() - 60_000);
+    expect(lines(cli(["spool", "log", "--seq", String(s1)], env).out).map((l) => l.action)).toEqual(["skip", "park"]);
+    await running.close();
+  });
+
   it("simulate runs the line simulator: exit 2 naming a bad option, rules printed as JSON", () => {
     const bad = cli(["simulate", "--scenario", "no-such-shift"]);
     expect(bad.code).toBe(2);

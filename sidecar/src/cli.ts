@@ -1,7 +1,8 @@
-// `shopfloor-sidecar run | replay | spool stats | spool list | simulate`.
-// Exit codes (DESIGN.md): 0 clean stop, 2 bad configuration (message names
-// the key), 1 anything else.
+// `shopfloor-sidecar run | replay | spool stats | list | log | park | unpark | skip | simulate`.
+// Exit codes (DESIGN.md): 0 clean stop, 2 bad configuration or a bad
+// argument (the message names it), 1 anything else.
 import { existsSync } from "node:fs";
+import { userInfo } from "node:os";
 import { SingleBar } from "cli-progress";
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, loadBootstrap, loadSpoolDir, logLevel } from "./config.ts";
@@ -10,13 +11,30 @@ import { SIDECAR_VERSION, Sidecar, spoolPath } from "./main.ts";
 import { createOdooClient } from "./odoo/connect.ts";
 import { OdooAuthError } from "./odoo/errors.ts";
 import { createLogger } from "./ops/log.ts";
-import { SPOOL_STATES, type SpoolStateName } from "./spool/spool.ts";
+import {
+  SPOOL_STATES,
+  type SpoolAction,
+  SpoolActionError,
+  type SpoolEntry,
+  type SpoolStateName,
+} from "./spool/spool.ts";
 import { SqliteSpool } from "./spool/sqlite-spool.ts";
+
+/** A missing or bad command-line argument (exit 2, like bad configuration). */
+class UsageError extends Error {}
 
 function fail(err: unknown): never {
   if (err instanceof ConfigError) {
     process.stderr.write(`shopfloor-sidecar: bad configuration: ${err.message}\n`);
     process.exit(2);
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`shopfloor-sidecar: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof SpoolActionError) {
+    process.stderr.write(`shopfloor-sidecar: ${err.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`shopfloor-sidecar: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(1);
@@ -32,6 +50,41 @@ function time(value: string): number {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new InvalidArgumentError(`"${value}" is not a date/time (ISO 8601)`);
   return ms;
+}
+
+/** Who runs the command, for the spool's action log. */
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
+}
+
+function seqList(values: string[]): number[] {
+  const bad = values.filter((v) => !/^[1-9][0-9]*$/.test(v));
+  if (bad.length > 0) throw new UsageError(`<seq>: ${bad.map((v) => `"${v}"`).join(", ")} is not a spool seq`);
+  return values.map(Number);
+}
+
+/** A spool row as `spool list` prints it: one JSON object a line. */
+function entryLine(e: SpoolEntry): string {
+  const item = e.item as { type?: string; rejected?: boolean; reason?: string };
+  let st: Record<string, unknown> = { ...e.st };
+  if (e.st.state === "parked" || e.st.state === "skipped") {
+    // Why it was parked or skipped goes under `note`: `reason` is a rejected input's.
+    const { reason, by, at, ...rest } = e.st;
+    st = { ...rest, note: { reason, by, at: new Date(at).toISOString() } };
+  }
+  return JSON.stringify({
+    seq: e.seq,
+    source: e.source,
+    id: e.eventId,
+    type: item.rejected ? "(rejected input)" : item.type,
+    reason: item.rejected ? item.reason : undefined,
+    time: new Date(e.timeMs).toISOString(),
+    ...st,
+  });
 }
 
 function openSpool(configFile: string | undefined): SqliteSpool {
@@ -132,16 +185,26 @@ program
       const statuses: Record<string, number> = {};
       let after = 0;
       let done = 0;
+      let skipped = 0;
       for (;;) {
-        const page = await spool.range(range, after, Math.min(opts.batch, MAX_INGEST_BATCH));
-        if (page.length === 0) break;
+        const rows = await spool.range(range, after, Math.min(opts.batch, MAX_INGEST_BATCH));
+        if (rows.length === 0) break;
+        after = (rows[rows.length - 1] as { seq: number }).seq;
+        done += rows.length;
+        // A person gave skipped rows up: a replay does not send them behind their back.
+        const page = rows.filter((e) => e.st.state !== "skipped");
+        skipped += rows.length - page.length;
+        if (page.length === 0) {
+          bar.update(done);
+          continue;
+        }
         const results = await odoo.ingest(page.map((e) => e.item));
         for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-        // Items still queued were delivered now: record it so delivery does not send them again.
+        // Items still queued (or parked) were delivered now: record it so delivery does not send them again.
         await spool.markDelivered(
           page
             .map((e, i) => ({ e, r: results[i] }))
-            .filter(({ e }) => e.st.state === "queued")
+            .filter(({ e }) => e.st.state !== "delivered")
             .map(({ e, r }) => ({
               seq: e.seq,
               status: r?.status ?? "pending",
@@ -149,22 +212,23 @@ program
               error: r?.error ?? "",
             })),
         );
-        after = (page[page.length - 1] as { seq: number }).seq;
-        done += page.length;
         bar.update(done);
       }
       bar.stop();
       await spool.close();
-      process.stdout.write(`${JSON.stringify({ replayed: done, statuses })}\n`);
+      const summary = { replayed: done - skipped, statuses, ...(skipped > 0 ? { skipped_not_sent: skipped } : {}) };
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
     } catch (err) {
       fail(err);
     }
   });
 
-const spoolCmd = program.command("spool").description("inspect the spool (no Odoo needed)");
+const spoolCmd = program
+  .command("spool")
+  .description("inspect the spool; park, unpark or skip rows (no Odoo needed; the sidecar may be running)");
 spoolCmd
   .command("stats")
-  .description("backlog, delivered items by Odoo status, capacity")
+  .description("backlog (queued, parked), skipped, delivered items by Odoo status, capacity")
   .action(async () => {
     try {
       const spool = openSpool(program.opts().config);
@@ -177,7 +241,7 @@ spoolCmd
   });
 spoolCmd
   .command("list")
-  .description("list spooled items in a state (queued: oldest first; delivered: newest first)")
+  .description("list spooled items in a state (queued, parked: oldest first; delivered, skipped: newest first)")
   .requiredOption("--state <state>", `one of ${SPOOL_STATES.join(", ")}`, (v: string) => {
     if (!SPOOL_STATES.includes(v as SpoolStateName)) {
       throw new InvalidArgumentError(`must be one of ${SPOOL_STATES.join(", ")}`);
@@ -188,18 +252,25 @@ spoolCmd
   .action(async (opts: { state: SpoolStateName; limit: number }) => {
     try {
       const spool = openSpool(program.opts().config);
-      for (const e of await spool.list(opts.state, opts.limit)) {
-        const item = e.item as { type?: string; rejected?: boolean; reason?: string };
+      for (const e of await spool.list(opts.state, opts.limit)) process.stdout.write(`${entryLine(e)}\n`);
+      await spool.close();
+    } catch (err) {
+      fail(err);
+    }
+  });
+spoolCmd
+  .command("log")
+  .description("the spool's action log (park, unpark, skip: who, when, why), newest first")
+  .option("--seq <n>", "only this row's lines", positiveInt)
+  .option("--limit <n>", "most lines", positiveInt, 50)
+  .action(async (opts: { seq?: number; limit: number }) => {
+    try {
+      const spool = openSpool(program.opts().config);
+      for (const { eventId, at, ...line } of await spool.actionLog(opts.limit, opts.seq)) {
+        // Named as `spool list` names them.
+        const { seq, source, ...rest } = line;
         process.stdout.write(
-          `${JSON.stringify({
-            seq: e.seq,
-            source: e.source,
-            id: e.eventId,
-            type: item.rejected ? "(rejected input)" : item.type,
-            reason: item.rejected ? item.reason : undefined,
-            time: new Date(e.timeMs).toISOString(),
-            ...e.st,
-          })}\n`,
+          `${JSON.stringify({ seq, source, id: eventId, ...rest, at: new Date(at).toISOString() })}\n`,
         );
       }
       await spool.close();
@@ -207,6 +278,48 @@ spoolCmd
       fail(err);
     }
   });
+
+/** `spool park | unpark | skip <seq...>`: the rows change in the spool a running sidecar reads too. */
+function actionCommand(action: SpoolAction, description: string, reasonRequired: boolean): void {
+  spoolCmd
+    .command(action)
+    .description(description)
+    .argument("<seq...>", "spool seqs (as `spool list` shows them)")
+    .option("--reason <text>", `why (logged with the action)${reasonRequired ? "; required" : ""}`)
+    .option("--by <name>", "who, for the log (default: the user running the command)")
+    .action(async (values: string[], opts: { reason?: string; by?: string }) => {
+      try {
+        const seqs = seqList(values);
+        const reason = opts.reason?.trim() || (reasonRequired ? "" : "put back in the queue");
+        if (!reason) throw new UsageError(`--reason is required for spool ${action}: say why (it is logged)`);
+        const by = opts.by?.trim() || currentUser();
+        const spool = openSpool(program.opts().config);
+        try {
+          const changed = await spool[action](seqs, reason, by);
+          process.stdout.write(`${JSON.stringify({ action, seqs, changed, reason, by })}\n`);
+        } finally {
+          await spool.close();
+        }
+      } catch (err) {
+        fail(err);
+      }
+    });
+}
+actionCommand(
+  "park",
+  "take queued rows out of delivery (they keep counting against the capacity) until unparked or skipped",
+  true,
+);
+actionCommand(
+  "unpark",
+  "put parked (or skipped) rows back in the queue in their own place, attempts reset, so they are delivered again",
+  false,
+);
+actionCommand(
+  "skip",
+  "give queued or parked rows up: never delivered, kept for the retention window, then purged",
+  true,
+);
 
 program
   .command("simulate")

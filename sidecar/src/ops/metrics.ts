@@ -1,6 +1,7 @@
 // Prometheus metrics and the /metrics + /healthz endpoint.
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { SpoolDepth } from "../spool/spool.ts";
 
 export class SidecarMetrics {
   readonly registry = new Registry();
@@ -34,12 +35,22 @@ export class SidecarMetrics {
   });
   readonly spoolDepth = new Gauge({
     name: "sidecar_spool_depth",
-    help: "Items in the spool not yet stored by Odoo",
+    help: "Items queued in the spool for delivery to Odoo (parked ones are sidecar_spool_parked)",
     registers: [this.registry],
   });
   readonly spoolBytes = new Gauge({
     name: "sidecar_spool_bytes",
-    help: "Bytes of items in the spool not yet stored by Odoo",
+    help: "Bytes of items queued in the spool for delivery to Odoo",
+    registers: [this.registry],
+  });
+  readonly spoolParked = new Gauge({
+    name: "sidecar_spool_parked",
+    help: "Items taken out of delivery (failed too often, or parked by a person) until unparked or skipped",
+    registers: [this.registry],
+  });
+  readonly spoolSkipped = new Gauge({
+    name: "sidecar_spool_skipped",
+    help: "Items a person gave up (spool skip), kept for the retention window, never delivered",
     registers: [this.registry],
   });
   readonly backpressure = new Gauge({
@@ -79,6 +90,15 @@ export class SidecarMetrics {
     help: "Mapping revision in force",
     registers: [this.registry],
   });
+
+  /** The spool gauges from the spool's in-memory counters (SqliteSpool#depth), before each scrape. */
+  setSpool(depth: SpoolDepth): void {
+    this.spoolDepth.set(depth.queued);
+    this.spoolBytes.set(depth.queuedBytes);
+    this.spoolParked.set(depth.parked);
+    this.spoolSkipped.set(depth.skipped);
+    this.backpressure.set(depth.waitingAppends);
+  }
 }
 
 export interface Health {
