@@ -152,6 +152,13 @@ class ShopfloorConnection(models.Model):
     last_seen = fields.Datetime(readonly=True, copy=False)
     sidecar_version = fields.Char(readonly=True, copy=False)
     spool_depth = fields.Integer(readonly=True, copy=False)
+    spool_parked = fields.Integer(
+        string="Parked in spool",
+        readonly=True,
+        copy=False,
+        help="Spooled events the sidecar took out of delivery (failed too often, or parked by a person). They "
+        "wait for someone to unpark or skip them with the sidecar's command line.",
+    )
     rate_in = fields.Float(string="Events in /s", readonly=True, copy=False)
     rate_applied = fields.Float(string="Events applied /s", readonly=True, copy=False)
     stats_json = fields.Text(string="Last heartbeat", readonly=True, copy=False)
@@ -331,6 +338,7 @@ class ShopfloorConnection(models.Model):
                 "last_seen": now,
                 "sidecar_version": str(stats.get("version") or stats.get("sidecar_version") or "")[:64],
                 "spool_depth": number("spool_depth", int),
+                "spool_parked": number("spool_parked", int),
                 "rate_in": number("rate_in", float),
                 "rate_applied": number("rate_applied", float),
                 "stats_json": json.dumps(stats, sort_keys=True, default=str)[:65536],

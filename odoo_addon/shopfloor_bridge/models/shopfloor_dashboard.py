@@ -55,6 +55,7 @@ class ShopfloorDashboard(models.AbstractModel):
                     "heartbeat_age_s": (now - conn.last_seen).total_seconds() if conn.last_seen else -1,
                     "sidecar_version": conn.sidecar_version or False,
                     "spool_depth": conn.spool_depth,
+                    "spool_parked": conn.spool_parked,
                     "in_per_min": row.get("received", 0) / RATE_WINDOW_MINUTES,
                     "applied_per_min": row.get("applied", 0) / RATE_WINDOW_MINUTES,
                     "rejected": row.get("rejected", 0),

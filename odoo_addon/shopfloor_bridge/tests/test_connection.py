@@ -95,6 +95,19 @@ class TestConnection(ShopfloorCase):
         self.env["shopfloor.connection"].heartbeat("test-conn", {"spool_depth": "lots"})
         self.assertEqual(self.connection.spool_depth, 0)
 
+    def test_heartbeat_records_parked_spool_rows_and_the_form_warns(self):
+        self.env["shopfloor.connection"].heartbeat("test-conn", {"spool_depth": 5, "spool_parked": 3})
+        self.assertEqual((self.connection.spool_depth, self.connection.spool_parked), (5, 3))
+        views = self.env["shopfloor.connection"].get_views([(False, "list"), (False, "form")])["views"]
+        self.assertIn('name="spool_parked"', views["list"]["arch"])
+        self.assertIn("o_sfb_spool_parked_alert", views["form"]["arch"])
+        self.assertIn("spool list --state parked", views["form"]["arch"])
+        # A sidecar that sends no count (older, or nothing parked any more) clears it.
+        self.env["shopfloor.connection"].heartbeat("test-conn", {"spool_depth": 5})
+        self.assertEqual(self.connection.spool_parked, 0)
+        self.env["shopfloor.connection"].heartbeat("test-conn", {"spool_parked": "many"})
+        self.assertEqual(self.connection.spool_parked, 0)
+
     def test_unknown_code_is_a_clear_error(self):
         with self.assertRaisesRegex(UserError, "No active shop-floor connection with code 'nope'"):
             self.env["shopfloor.connection"].sidecar_config("nope")

@@ -44,7 +44,7 @@ class TestDashboard(ShopfloorCase):
         )
         self.assertEqual(results[0]["status"], "applied", results[0]["error"])
         self.assertEqual(results[2]["status"], "rejected")
-        self.env["shopfloor.connection"].heartbeat("test-conn", {"spool_depth": 7})
+        self.env["shopfloor.connection"].heartbeat("test-conn", {"spool_depth": 7, "spool_parked": 2})
         data, tile = self.tile()
         self.assertEqual(tile["rejected"], 1)
         # The unknown order is failed/dead or pending depending on the handler's verdict; it is counted once.
@@ -60,6 +60,7 @@ class TestDashboard(ShopfloorCase):
         self.assertEqual(tile["worst_skew_ms"], applied.skew_ms)
         self.assertGreaterEqual(tile["heartbeat_age_s"], 0)
         self.assertEqual(tile["spool_depth"], 7)
+        self.assertEqual(tile["spool_parked"], 2)
         self.assertIsInstance(data["cost_variances"], list)
         json.dumps(data)  # the client gets it as JSON: no datetimes, no None
         self.assertNotIn(None, tile.values())

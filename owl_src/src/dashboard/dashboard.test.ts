@@ -18,6 +18,7 @@ function tile(overrides: Partial<DashboardData["tiles"][number]> = {}): Dashboar
     heartbeat_age_s: 12,
     sidecar_version: "0.1.0",
     spool_depth: 3,
+    spool_parked: 0,
     in_per_min: 12.5,
     applied_per_min: 12,
     rejected: 1,
@@ -86,6 +87,24 @@ test("an error is shown where the person looks, and a bus ping reloads without a
   expect(fixture.querySelector(".o_sfb_error")).toBeNull();
   expect(fixture.querySelector(".o_sfb_dlq_count")?.textContent).toBe("5");
   expect(bus.started).toBe(1);
+});
+
+test("parked spool rows are counted on the tile and highlighted only when there are some", async () => {
+  const orm = new FakeOrm(() => ({
+    server_time: "",
+    tiles: [tile(), tile({ connection_id: 10, code: "plant2-opcua", spool_parked: 1200 })],
+    cost_variances: false,
+  }));
+  const { fixture } = await mountComponent(ShopfloorDashboard, orm, {});
+  const calm = fixture.querySelector('.o_sfb_tile[data-connection="plant1-mqtt"] .o_sfb_parked') as HTMLElement;
+  expect(calm.textContent).toBe("0");
+  expect(calm.className).not.toContain("o_sfb_alert");
+  expect(calm.getAttribute("title")).toBeFalsy();
+  const parked = fixture.querySelector('.o_sfb_tile[data-connection="plant2-opcua"] .o_sfb_parked') as HTMLElement;
+  expect(parked.textContent).toBe("1,200");
+  expect(parked.className).toContain("o_sfb_alert");
+  expect(parked.getAttribute("title")).toMatch(/spool list --state parked/);
+  expect(parked.previousElementSibling?.textContent).toBe("Parked in spool");
 });
 
 test("stale heartbeat is flagged; cost variances link to their order; DLQ link opens the review", async () => {

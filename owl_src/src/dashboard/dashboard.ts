@@ -16,6 +16,8 @@ export interface ConnectionTile {
   heartbeat_age_s: number;
   sidecar_version: string | false;
   spool_depth: number;
+  /** Spooled events the sidecar took out of delivery; a person must unpark or skip them. */
+  spool_parked: number;
   in_per_min: number;
   applied_per_min: number;
   rejected: number;
@@ -52,6 +54,7 @@ const CSS = `
 .o_sfb_tile dt { font-weight: normal; color: #495057; }
 .o_sfb_tile dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; font-weight: 600; }
 .o_sfb_tile .o_sfb_stale { color: #8a0f1c; }
+.o_sfb_tile dd.o_sfb_alert { color: #8a0f1c; background: #ffd9dc; border-radius: .3rem; padding: 0 .35rem; }
 .o_sfb_spark { width: 100%; height: 40px; display: block; }
 .o_sfb_spark polyline { fill: none; stroke: #1f6feb; stroke-width: 1.5; }
 .o_sfb_spark path { fill: #1f6feb22; }
@@ -93,6 +96,9 @@ export class ShopfloorDashboard extends Component {
               <dt t-esc="labels.inPerMin"/><dd class="o_sfb_in" t-esc="rate(tile.in_per_min)"/>
               <dt t-esc="labels.appliedPerMin"/><dd class="o_sfb_applied" t-esc="rate(tile.applied_per_min)"/>
               <dt t-esc="labels.spool"/><dd class="o_sfb_spool" t-esc="count(tile.spool_depth)"/>
+              <dt t-esc="labels.parked"/>
+              <dd t-att-class="'o_sfb_parked' + (tile.spool_parked ? ' o_sfb_alert' : '')"
+                  t-att-title="tile.spool_parked ? labels.parkedHint : ''" t-esc="count(tile.spool_parked)"/>
               <dt t-esc="labels.rejected"/><dd class="o_sfb_rejected" t-esc="count(tile.rejected)"/>
               <dt t-esc="labels.lag"/><dd class="o_sfb_lag" t-esc="duration(tile.p95_lag_ms)"/>
               <dt t-esc="labels.skew"/><dd class="o_sfb_skew" t-esc="duration(tile.worst_skew_ms)"/>
@@ -147,6 +153,10 @@ export class ShopfloorDashboard extends Component {
       inPerMin: _t("Events in /min"),
       appliedPerMin: _t("Applied /min"),
       spool: _t("Spool depth"),
+      parked: _t("Parked in spool"),
+      parkedHint: _t(
+        "Not delivered until someone decides: on the sidecar's host, `shopfloor-sidecar spool list --state parked`, then unpark or skip them.",
+      ),
       rejected: _t("Rejected (1 h)"),
       lag: _t("p95 lag time → applied"),
       skew: _t("Worst clock skew"),
