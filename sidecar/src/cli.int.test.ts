@@ -3,14 +3,16 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { freePort } from "../devstack/odoo.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, type OdooServer, startOdoo } from "../devstack/odoo.ts";
 import { Line } from "../simulator/line.ts";
 import { SimOpcuaServer } from "../simulator/opcua-server.ts";
-import type { SidecarConfig } from "./core/contract.ts";
+import type { CloudEvent, SidecarConfig } from "./core/contract.ts";
 import { spoolPath } from "./main.ts";
+import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "./odoo/testing.ts";
 import { event, rejectedRecord } from "./spool/spool.contract.ts";
 import { SqliteSpool } from "./spool/sqlite-spool.ts";
+import { validEvent } from "./testing/fuzz.ts";
 import { SIDECAR_BIN } from "./testing/sidecar-process.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sfb-cli-"));
@@ -253,5 +255,55 @@ describe("shopfloor-sidecar CLI", () => {
     } finally {
       await server.stop();
     }
+  }, 120_000);
+});
+
+describe.runIf(moduleHasSidecarApi())("shopfloor-sidecar replay with Odoo 18", () => {
+  let odoo: OdooServer;
+  let fixture: OdooFixture;
+  beforeAll(async () => {
+    odoo = await startOdoo({ db: `sfb_cli_replay_${process.pid}` });
+    fixture = await makeOdooFixture(odoo, { code: "clireplay" });
+  });
+  afterAll(async () => {
+    await odoo?.destroy();
+  });
+
+  it("sends the queued and parked rows of the range, never a skipped one; the parked one is settled", async () => {
+    const spoolDir = join(dir, "replay");
+    const spool = new SqliteSpool({ path: spoolPath(spoolDir) });
+    const record = (i: number) => {
+      const item = { ...validEvent(i, "clireplay"), connection: "clireplay" } as unknown as CloudEvent;
+      const timeMs = Date.parse(item.time as string);
+      return { item, workcenter: "source:clireplay/press-1", timeMs, receivedAt: timeMs };
+    };
+    await spool.append([record(1), record(2), record(3)]);
+    const [s1, s2, s3] = (await spool.queued(3)).map((e) => e.seq) as [number, number, number];
+    await spool.park([s2], "checked by hand first", "ana");
+    await spool.skip([s3], "sent by mistake", "ana");
+    await spool.close();
+
+    const r = cli(["replay", "--from", "2026-11-22T00:00:00Z", "--to", "2026-11-23T00:00:00Z"], {
+      ODOO_URL: odoo.url,
+      ODOO_DB: odoo.db,
+      ODOO_USER: fixture.user,
+      ODOO_API_KEY: fixture.password,
+      SHOPFLOOR_CONNECTION: fixture.code,
+      SHOPFLOOR_SPOOL_DIR: spoolDir,
+    });
+    expect(r.err).not.toMatch(/shopfloor-sidecar:/);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.out.trim().split("\n").pop() as string);
+    expect(summary).toMatchObject({ replayed: 2, skipped_not_sent: 1 });
+    expect(Object.values(summary.statuses as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(2);
+    expect((await fixture.events(["event_uid"])).map((e) => e.event_uid).sort()).toEqual([
+      "clireplay-1",
+      "clireplay-2",
+    ]);
+    const after = new SqliteSpool({ path: spoolPath(spoolDir) });
+    expect((await after.list("delivered", 10)).map((e) => e.seq)).toEqual([s2, s1]);
+    expect((await after.list("skipped", 10)).map((e) => e.seq)).toEqual([s3]);
+    expect(await after.stats()).toMatchObject({ queued: 0, parked: 0, skipped: 1 });
+    await after.close();
   }, 120_000);
 });
