@@ -275,6 +275,7 @@ export class SqliteSpool implements Spool {
    * the counters and floor are then counted again.
    */
   #dataVersion = 0;
+  #waitWatch: NodeJS.Timeout | undefined;
   readonly #readDataVersion: StatementSync;
   readonly #scanQueued: StatementSync;
   /** Multi-row insert statements by row count (up to ROWS_PER_INSERT). */
@@ -421,7 +422,26 @@ export class SqliteSpool implements Spool {
         duplicates: a.duplicates + b.duplicates,
       }));
     }
+    this.#watchWhileWaiting();
     return this.#gate.wait(reserve).then(enqueue);
+  }
+
+  /**
+   * While appends wait for space, another process (a `spool skip`) may free
+   * it when nothing in this one reads the spool (delivery asleep behind an
+   * open circuit): look once a second.
+   */
+  #watchWhileWaiting(): void {
+    if (this.#waitWatch) return;
+    this.#waitWatch = setInterval(() => {
+      if (this.#closed || this.#gate.waiting === 0) {
+        clearInterval(this.#waitWatch);
+        this.#waitWatch = undefined;
+        return;
+      }
+      this.#syncExternal();
+    }, 1_000);
+    this.#waitWatch.unref();
   }
 
   /** How many of the leading records (by serialized size) fit in the free space now. */
@@ -889,6 +909,7 @@ export class SqliteSpool implements Spool {
     if (this.#closed) return;
     this.#flush();
     this.#closed = true;
+    clearInterval(this.#waitWatch);
     this.#db.close();
   }
 }
