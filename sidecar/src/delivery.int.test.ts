@@ -1,10 +1,11 @@
-// Delivery's bisection against real Odoo 18. Real Odoo stores a batch
-// event by event and does not raise for a whole call on any input the
-// sidecar sends, so the whole-call fault comes from a proxy in front of it
-// (the one stand-in: it answers an XML-RPC fault, as Odoo does for an
-// exception, for any call carrying the poisoned event, and forwards the
-// rest). Everything else — the halves, the set-aside record — is stored by
-// real Odoo and read back from it.
+// Delivery against real Odoo 18. Real Odoo stores a batch event by event and
+// does not raise for a whole call on any input the sidecar sends, so the
+// whole-call fault of the bisection test comes from a proxy in front of it
+// (the one stand-in, FaultInjectingProxy: it answers a JSON-RPC error, as
+// Odoo does for an exception, for any call carrying the poisoned event, and
+// forwards the rest). Everything else — the halves, the set-aside record —
+// is stored by real Odoo and read back from it. Load Odoo cannot take in one
+// request is real: an Odoo with workers and a low time limit.
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -15,8 +16,8 @@ import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import type { SidecarConfig } from "./core/contract.ts";
 import type { Intake } from "./core/ports.ts";
 import { Delivery } from "./delivery.ts";
+import { JsonRpcOdooClient } from "./odoo/jsonrpc-client.ts";
 import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "./odoo/testing.ts";
-import { XmlRpcOdooClient } from "./odoo/xmlrpc-client.ts";
 import { Pipeline } from "./pipeline.ts";
 import { SqliteSpool } from "./spool/sqlite-spool.ts";
 import { validEvent } from "./testing/fuzz.ts";
@@ -27,15 +28,25 @@ function rawIntakes(events: Record<string, unknown>[], origin: string): Intake[]
 }
 
 const POISON = "poisoned-by-the-proxy";
-const FAULT = "psycopg2.errors.NumericValueOutOfRange: integer out of range";
+const FAULT = "integer out of range";
 
+/** What Odoo 18's JSON-RPC answers for an exception raised in a method (odoo.http.serialize_exception). */
 function faultResponse(message: string): string {
-  return (
-    '<?xml version="1.0"?><methodResponse><fault><value><struct>' +
-    "<member><name>faultCode</name><value><int>1</int></value></member>" +
-    `<member><name>faultString</name><value><string>${message}</string></value></member>` +
-    "</struct></value></fault></methodResponse>"
-  );
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    error: {
+      code: 200,
+      message: "Odoo Server Error",
+      data: {
+        name: "psycopg2.errors.NumericValueOutOfRange",
+        message,
+        arguments: [message],
+        context: {},
+        debug: "Traceback (most recent call last): …",
+      },
+    },
+  });
 }
 
 describe.runIf(moduleHasSidecarApi())("Delivery bisects a batch Odoo faults on as a whole (real Odoo 18)", () => {
@@ -55,15 +66,15 @@ describe.runIf(moduleHasSidecarApi())("Delivery bisects a batch Odoo faults on a
         const body = Buffer.concat(chunks).toString("utf8");
         if (body.includes(POISON)) {
           faults++;
-          res.writeHead(200, { "content-type": "text/xml" }).end(faultResponse(FAULT));
+          res.writeHead(200, { "content-type": "application/json" }).end(faultResponse(FAULT));
           return;
         }
         const forwarded = await fetch(`${odoo.url}${req.url}`, {
           method: "POST",
-          headers: { "content-type": "text/xml; charset=utf-8" },
+          headers: { "content-type": "application/json; charset=utf-8" },
           body,
         });
-        res.writeHead(forwarded.status, { "content-type": "text/xml" }).end(await forwarded.text());
+        res.writeHead(forwarded.status, { "content-type": "application/json" }).end(await forwarded.text());
       });
     });
     const port = await freePort();
@@ -91,7 +102,7 @@ describe.runIf(moduleHasSidecarApi())("Delivery bisects a batch Odoo faults on a
     (events[5]?.data as Record<string, unknown>).characteristic = POISON;
     await pipeline.accept(rawIntakes(events, "shopfloor/bisect/press-1"));
     const errors: string[] = [];
-    const odooClient = new XmlRpcOdooClient({
+    const odooClient = new JsonRpcOdooClient({
       url: proxyUrl,
       db: odoo.db,
       user: fixture.user,
@@ -156,3 +167,106 @@ describe.runIf(moduleHasSidecarApi())("Delivery bisects a batch Odoo faults on a
     await spool.close();
   }, 120_000);
 });
+
+describe.runIf(moduleHasSidecarApi())(
+  "Delivery against an Odoo that cannot take a batch in one request (real Odoo 18, workers, time limits)",
+  () => {
+    let odoo: OdooServer;
+    let fixture: OdooFixture;
+    let dir: string;
+    beforeAll(async () => {
+      // Prefork workers with low limits: a request past them is killed by Odoo itself.
+      odoo = await startOdoo({
+        db: `sfb_sidecar_limits_${process.pid}`,
+        workers: 2,
+        extraArgs: ["--limit-time-cpu=2", "--limit-time-real=3", `--gevent-port=${await freePort()}`],
+      });
+      fixture = await makeOdooFixture(odoo, { code: "limits" });
+      dir = mkdtempSync(join(tmpdir(), "sfb-limits-"));
+    }, 600_000);
+    afterAll(async () => {
+      await odoo?.destroy();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function spoolWith(name: string, events: Record<string, unknown>[]): Promise<SqliteSpool> {
+      const spool = new SqliteSpool({ path: join(dir, `${name}.db`) });
+      const config = { code: fixture.code, revision: 1, skew: { bound_ms: 0, correct: false }, sources: [] };
+      const pipeline = new Pipeline({
+        spool,
+        offset: new OffsetEstimator(),
+        skew: new SkewTracker(),
+        config: config as unknown as SidecarConfig,
+      });
+      await pipeline.accept(rawIntakes(events, `shopfloor/limits/${name}`));
+      return spool;
+    }
+
+    const setBudget = (ms: number) =>
+      fixture.admin.execute("ir.config_parameter", "set_param", [
+        "shopfloor_bridge.ingest_apply_budget_ms",
+        String(ms),
+      ]);
+
+    it("halves a batch Odoo kills for its time limit until it fits, then grows back; every event stored once", async () => {
+      // No apply budget to speak of: the whole batch is applied in the request, past Odoo's limits.
+      await setBudget(600_000);
+      const events = Array.from({ length: 1000 }, (_, i) => validEvent(i, "heavy"));
+      const spool = await spoolWith("heavy", events);
+      const codes: string[] = [];
+      const sizes: number[] = [];
+      const delivery = new Delivery({
+        spool,
+        odoo: fixture.client(),
+        batchSize: 1000,
+        batchWaitMs: 0,
+        backoff: { baseMs: 50, maxMs: 500 },
+        onError: (_err, _attempt, _retryIn, code) => codes.push(code),
+        onResize: (size) => sizes.push(size),
+      });
+      delivery.start();
+      try {
+        await expect.poll(async () => (await spool.stats()).queued, { timeout: 300_000, interval: 1_000 }).toBe(0);
+      } finally {
+        await delivery.stop();
+      }
+      expect(codes.length).toBeGreaterThan(0);
+      expect(
+        codes.every((c) => c === "busy"),
+        codes.join(),
+      ).toBe(true);
+      expect(sizes[0]).toBe(500);
+      expect((await spool.stats()).parked).toBe(0);
+      const uids = (await fixture.events(["event_uid"], [["source", "=", "heavy/press-1"]])).map((r) => r.event_uid);
+      expect(uids).toHaveLength(1000);
+      expect(new Set(uids).size).toBe(1000);
+      await spool.close();
+    }, 400_000);
+
+    it("with Odoo's apply budget, the same batch goes in one call: all stored, the rest left pending for later", async () => {
+      await setBudget(500);
+      const events = Array.from({ length: 1000 }, (_, i) => validEvent(i, "budget"));
+      const spool = await spoolWith("budget", events);
+      const codes: string[] = [];
+      const delivery = new Delivery({
+        spool,
+        odoo: fixture.client(),
+        batchSize: 1000,
+        batchWaitMs: 0,
+        onError: (_err, _attempt, _retryIn, code) => codes.push(code),
+      });
+      delivery.start();
+      try {
+        await expect.poll(async () => (await spool.stats()).queued, { timeout: 120_000, interval: 500 }).toBe(0);
+      } finally {
+        await delivery.stop();
+      }
+      expect(codes).toEqual([]);
+      expect(delivery.counters).toMatchObject({ batches: 1, shrinks: 0, delivered: 1000 });
+      const byStatus = (await spool.stats()).byStatus;
+      expect(byStatus.pending ?? 0).toBeGreaterThan(0);
+      expect(await fixture.countEvents([["source", "=", "budget/press-1"]])).toBe(1000);
+      await spool.close();
+    }, 300_000);
+  },
+);

@@ -1,11 +1,12 @@
-// Delivery's own logic over a scripted OdooClient: retry of a whole batch on
-// transport failure, per-item results, order. What Odoo itself answers is
-// tested against real Odoo in the integration tier.
+// Delivery's own logic over a scripted OdooClient: what each error code does
+// (retry whole, shrink and grow back, bisect, count and park), per-item
+// results, order. What Odoo itself answers is tested against real Odoo in the
+// integration tier.
 import { describe, expect, it } from "vitest";
 import type { IngestItem, IngestResult, RejectedInput } from "./core/contract.ts";
 import type { OdooClient } from "./core/ports.ts";
-import { Delivery } from "./delivery.ts";
-import { OdooFault } from "./odoo/errors.ts";
+import { Delivery, type DeliveryOptions } from "./delivery.ts";
+import { OdooFault, OdooTransportError } from "./odoo/errors.ts";
 import { MemorySpool } from "./spool/memory-spool.ts";
 import { event } from "./spool/spool.contract.ts";
 
@@ -16,24 +17,35 @@ class ScriptedOdoo {
   poisoned = new Set<string>();
   /** The next calls fault with what Odoo answers when PostgreSQL stayed busy through its own retries. */
   busyNext = 0;
-  /** Every call faults (a broken module, a revoked key). */
+  /** Every call faults (a broken module). */
   faultAll = false;
+  /** Calls with more items time out (the load Odoo cannot take in one request). */
+  maxItems = Number.POSITIVE_INFINITY;
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
     this.calls.push(items);
     if (this.failNext > 0) {
       this.failNext--;
-      throw new Error("ECONNREFUSED");
+      throw new OdooTransportError("POST /jsonrpc: fetch failed (ECONNREFUSED)", "unreachable");
     }
     if (this.busyNext > 0) {
       this.busyNext--;
       throw new OdooFault(
-        "Traceback …\npsycopg2.errors.SerializationFailure: could not serialize access due to concurrent update",
-        1,
+        "could not serialize access due to concurrent update",
+        "retry",
+        "psycopg2.errors.SerializationFailure",
       );
     }
-    if (this.faultAll) throw new OdooFault("AccessDenied", 3);
+    if (this.faultAll) throw new OdooFault("the module is broken", "item_rejected", "builtins.KeyError");
+    if (items.length > this.maxItems) {
+      throw new OdooTransportError(`POST /jsonrpc: This operation was aborted (${items.length} items)`, "busy");
+    }
     const bad = items.find((i) => this.poisoned.has(i.id));
-    if (bad) throw new OdooFault(`psycopg2.errors.NumericValueOutOfRange in ${bad.id}`, 1);
+    if (bad)
+      throw new OdooFault(
+        `integer out of range in ${bad.id}`,
+        "item_rejected",
+        "psycopg2.errors.NumericValueOutOfRange",
+      );
     return items.map((i, n) => ({
       id: i.id,
       source: i.source,
@@ -44,8 +56,9 @@ class ScriptedOdoo {
   }
 }
 
-function make(odoo: ScriptedOdoo, spool = new MemorySpool(), batchSize = 3) {
+function make(odoo: ScriptedOdoo, spool = new MemorySpool(), batchSize = 3, extra: Partial<DeliveryOptions> = {}) {
   const errors: number[] = [];
+  const codes: string[] = [];
   const delivery = new Delivery({
     spool,
     odoo: odoo as unknown as OdooClient,
@@ -53,9 +66,13 @@ function make(odoo: ScriptedOdoo, spool = new MemorySpool(), batchSize = 3) {
     batchWaitMs: 0,
     backoff: { baseMs: 5, maxMs: 20 },
     random: () => 1,
-    onError: (_e, attempt) => errors.push(attempt),
+    onError: (_e, attempt, _retryIn, code) => {
+      errors.push(attempt);
+      codes.push(code);
+    },
+    ...extra,
   });
-  return { spool, delivery, errors };
+  return { spool, delivery, errors, codes };
 }
 
 describe("Delivery", () => {
@@ -85,7 +102,7 @@ describe("Delivery", () => {
     expect(first?.st.state).toBe("delivered");
   });
 
-  it("treats an answer that does not match the batch as a failure, not as delivered", async () => {
+  it("treats an answer whose results are another item's as a failure of the whole call, not as delivered", async () => {
     const odoo = new ScriptedOdoo();
     let wrong = 1;
     const original = odoo.ingest.bind(odoo);
@@ -94,12 +111,138 @@ describe("Delivery", () => {
       if (wrong-- > 0) return results.reverse();
       return results;
     };
-    const { spool, delivery, errors } = make(odoo);
+    const { spool, delivery, errors, codes } = make(odoo);
     await spool.append([event(1), event(2)]);
     delivery.start();
     await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
     await delivery.stop();
     expect(errors).toEqual([1]);
+    expect(codes).toEqual(["busy"]);
+    // Nothing of the scrambled answer was recorded: both went again (one by one, the size halved).
+    expect(odoo.calls.map((c) => c.map((i) => i.id).join())).toEqual(["ev-1,ev-2", "ev-1", "ev-2"]);
+    expect((await spool.stats()).byStatus).toEqual({ applied: 2 });
+  });
+
+  it("keeps the result of an item whose echo Odoo altered (text it had to escape), noting the difference", async () => {
+    const odoo = new ScriptedOdoo();
+    const original = odoo.ingest.bind(odoo);
+    odoo.ingest = async (items) =>
+      (await original(items)).map((r) => (r.id === "ev-2" ? { ...r, id: "ev-2\\x00" } : r));
+    const { spool, delivery, errors } = make(odoo);
+    await spool.append([event(1), event(2), event(3)]);
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await delivery.stop();
+    expect(errors).toEqual([]);
+    const [altered] = (await spool.list("delivered", 10)).filter((e) => e.eventId === "ev-2");
+    expect(altered?.st).toMatchObject({ state: "delivered", status: "applied", odooEventId: 2 });
+    expect(altered?.st.state === "delivered" && altered.st.error).toMatch(/Odoo echoed/);
+  });
+
+  it("fails only the item whose result is unusable; the rest of the batch is recorded", async () => {
+    const odoo = new ScriptedOdoo();
+    let broken = 1;
+    const original = odoo.ingest.bind(odoo);
+    odoo.ingest = async (items) =>
+      (await original(items)).map((r) => (r.id === "ev-2" && broken-- > 0 ? { ...r, event_id: 0 } : r));
+    const { spool, delivery, errors } = make(odoo);
+    await spool.append([event(1), event(2), event(3)]);
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await delivery.stop();
+    expect(errors).toEqual([]);
+    expect(odoo.calls.map((c) => c.map((i) => i.id).join())).toEqual(["ev-1,ev-2,ev-3", "ev-2"]);
+    expect((await spool.stats()).byStatus).toEqual({ applied: 3 });
+  });
+
+  it("halves the batch on a timeout until Odoo takes it, then grows back on success", async () => {
+    const odoo = new ScriptedOdoo();
+    odoo.maxItems = 2;
+    const sizes: number[] = [];
+    const {
+      spool,
+      delivery: resized,
+      codes,
+    } = make(odoo, new MemorySpool(), 8, {
+      onResize: (size) => sizes.push(size),
+    });
+    await spool.append(Array.from({ length: 8 }, (_, i) => event(i + 1)));
+    resized.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    odoo.maxItems = Number.POSITIVE_INFINITY;
+    await spool.append(Array.from({ length: 16 }, (_, i) => event(i + 100)));
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await resized.stop();
+    expect(codes).toEqual(["busy", "busy"]);
+    // 8 → 4 → 2 on the two timeouts; then back up, doubling after every GROW_AFTER full batches.
+    expect(sizes).toEqual([4, 2, 4, 8]);
+    expect(resized.batchLimit).toBe(8);
+    expect(odoo.calls.map((c) => c.length)).toEqual([8, 4, 2, 2, 2, 2, 4, 4, 4, 4]);
+    expect((await spool.stats()).byStatus).toEqual({ applied: 24 });
+  });
+
+  it("splits at once, without waiting, when Odoo says the batch is too large", async () => {
+    const odoo = new ScriptedOdoo();
+    let tooLarge = 1;
+    const sent: number[] = [];
+    const original = odoo.ingest.bind(odoo);
+    odoo.ingest = async (items) => {
+      sent.push(items.length);
+      if (tooLarge-- > 0)
+        throw new OdooFault("at most 2 events per call", "batch_too_large", "odoo.exceptions.UserError");
+      return original(items);
+    };
+    const { spool, delivery, codes } = make(odoo, new MemorySpool(), 4);
+    await spool.append([1, 2, 3, 4].map((n) => event(n)));
+    const started = Date.now();
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await delivery.stop();
+    expect(codes).toEqual(["batch_too_large"]);
+    expect(sent).toEqual([4, 2, 2]);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("parks the items of a call that keeps failing after the spool's attempt limit; the rest flows on", async () => {
+    const odoo = new ScriptedOdoo();
+    odoo.maxItems = 0; // every call times out
+    const spool = new MemorySpool({ maxAttempts: 3 });
+    const parked: number[][] = [];
+    const delivery = new Delivery({
+      spool,
+      odoo: odoo as unknown as OdooClient,
+      batchSize: 2,
+      batchWaitMs: 0,
+      backoff: { baseMs: 1, maxMs: 2 },
+      onParked: (seqs) => parked.push(seqs),
+    });
+    await spool.append([event(1), event(2)]);
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).parked, { timeout: 5_000 }).toBe(2);
+    expect((await spool.stats()).queued).toBe(0);
+    odoo.maxItems = Number.POSITIVE_INFINITY;
+    await spool.append([event(3)]);
+    await expect.poll(async () => (await spool.stats()).byStatus.applied, { timeout: 5_000 }).toBe(1);
+    await delivery.stop();
+    expect(parked.flat().sort()).toEqual([1, 2]);
+    expect(delivery.counters.parked).toBe(2);
+    const [first] = await spool.list("parked", 1);
+    expect(first?.st).toMatchObject({ state: "parked", attempts: 3 });
+  });
+
+  it("never counts a failure that says nothing about the items (Odoo unreachable, access refused)", async () => {
+    const odoo = new ScriptedOdoo();
+    odoo.failNext = 5;
+    const spool = new MemorySpool({ maxAttempts: 2 });
+    const { delivery, errors } = make(odoo, spool);
+    delivery.breaker.policy.openMs = 5;
+    await spool.append([event(1)]);
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await delivery.stop();
+    expect(errors.length).toBe(5);
+    expect((await spool.stats()).parked).toBe(0);
+    expect((await spool.stats()).byStatus).toEqual({ applied: 1 });
   });
 
   it("bisects a batch Odoo faults on as a whole, sets the poisoned event aside as rejected, delivers the rest", async () => {
@@ -122,7 +265,7 @@ describe("Delivery", () => {
     ]);
     const setAside = odoo.calls[4]?.[0] as RejectedInput;
     expect(JSON.parse(Buffer.from(setAside.raw_b64, "base64").toString())).toEqual(event(3).item);
-    expect(setAside.reason).toMatch(/NumericValueOutOfRange in ev-3/);
+    expect(setAside.reason).toMatch(/psycopg2\.errors\.NumericValueOutOfRange: integer out of range in ev-3/);
     expect(setAside.source).toBe("press-1");
     expect((await spool.stats()).byStatus).toEqual({ applied: 4, rejected: 1 });
     const [poisoned] = (await spool.list("delivered", 10)).filter((e) => e.eventId === "ev-3");
@@ -154,7 +297,10 @@ describe("Delivery", () => {
     expect((await spool.stats()).queued).toBe(4);
     expect(delivery.counters.setAside).toBe(0);
     const [first] = await spool.queued(1);
-    expect(first?.st).toMatchObject({ state: "queued", lastError: "OdooFault: AccessDenied" });
+    expect(first?.st).toMatchObject({
+      state: "queued",
+      lastError: "OdooFault [item_rejected]: the module is broken",
+    });
     odoo.faultAll = false;
     await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
     await delivery.stop();
