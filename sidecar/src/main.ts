@@ -8,7 +8,9 @@ import type { IngestItem, SidecarConfig } from "./core/contract.ts";
 import type { Source } from "./core/ports.ts";
 import { Delivery } from "./delivery.ts";
 import type { RunningDispatcher } from "./floor/dispatcher.ts";
-import { OdooAuthError, OdooFault, XmlRpcOdooClient } from "./odoo/xmlrpc-client.ts";
+import type { BaseOdooClient } from "./odoo/client.ts";
+import { createOdooClient } from "./odoo/connect.ts";
+import { codeOf, OdooAuthError } from "./odoo/errors.ts";
 import type { Logger } from "./ops/log.ts";
 import { SidecarMetrics, startOpsServer } from "./ops/metrics.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -28,6 +30,41 @@ export interface SidecarOptions {
   /** How often delivered items past retention are purged. */
   purgeMs?: number;
   odooTimeoutMs?: number;
+  /** Delivery making no progress this long while items wait makes /healthz unhealthy. */
+  stallMs?: number;
+}
+
+export const DEFAULT_STALL_MS = 5 * 60_000;
+
+/**
+ * A degraded state (Odoo down, heartbeat failing) is logged once when it
+ * begins and once when it ends, not at every retry: a plant's logs must not
+ * fill with the same line every few seconds.
+ */
+export class DegradationLog {
+  readonly #log: Logger;
+  readonly #open = new Map<string, { since: number; count: number; code: string }>();
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  failed(what: string, code: string, fields: Record<string, unknown>, message: string): void {
+    const open = this.#open.get(what);
+    if (open && open.code === code) {
+      open.count++;
+      this.#log.debug({ ...fields, code, failures: open.count }, message);
+      return;
+    }
+    this.#open.set(what, { since: Date.now(), count: 1, code });
+    this.#log.warn({ ...fields, code }, message);
+  }
+
+  recovered(what: string, message: string): void {
+    const open = this.#open.get(what);
+    if (!open) return;
+    this.#open.delete(what);
+    this.#log.info({ failures: open.count, forMs: Date.now() - open.since }, message);
+  }
 }
 
 export function spoolPath(spoolDir: string): string {
@@ -138,7 +175,7 @@ async function createSource(config: SidecarConfig, log: Logger, pkiDir: string):
 
 export class Sidecar {
   readonly spool: SqliteSpool;
-  readonly odoo: XmlRpcOdooClient;
+  readonly odoo: BaseOdooClient;
   readonly metrics = new SidecarMetrics();
   readonly offset = new OffsetEstimator();
   readonly skew = new SkewTracker();
@@ -156,25 +193,23 @@ export class Sidecar {
   #stopped = false;
   #reloading: Promise<void> | undefined;
   #lastHeartbeatOk = 0;
+  /** Why intake is down (a source that failed to start on a reload), undefined while it runs. */
+  #intakeError: string | undefined;
+  readonly #degraded: DegradationLog;
   #heartbeatInFlight = false;
   #rateMark = { at: Date.now(), taken: 0, delivered: 0 };
 
   private constructor(opts: SidecarOptions) {
     this.#opts = opts;
     this.#log = opts.log;
+    this.#degraded = new DegradationLog(opts.log);
     const b = opts.boot;
     this.spool = new SqliteSpool({
       path: spoolPath(b.spoolDir),
       synchronous: opts.spoolSynchronous,
       ...opts.spoolLimits,
     });
-    this.odoo = new XmlRpcOdooClient({
-      url: b.odooUrl,
-      db: b.odooDb,
-      user: b.odooUser,
-      apiKey: b.odooApiKey,
-      timeoutMs: opts.odooTimeoutMs ?? 60_000,
-    });
+    this.odoo = createOdooClient(b, opts.odooTimeoutMs ?? 60_000);
     this.odoo.onServerTime = (trip) => {
       this.offset.add(trip);
       this.metrics.clockOffset.set(this.offset.offsetMs);
@@ -201,13 +236,12 @@ export class Sidecar {
         await this.spool.saveConfig(config);
         return config;
       } catch (err) {
-        if (err instanceof OdooAuthError) throw new ConfigError("ODOO_API_KEY", err.message);
-        if (err instanceof OdooFault && /No active shop-floor connection/.test(err.message)) {
-          throw new ConfigError("SHOPFLOOR_CONNECTION", err.message.split("\n").slice(-2).join(" ").trim());
+        if (err instanceof OdooAuthError) {
+          throw new ConfigError(/check ODOO_DB/.test(err.message) ? "ODOO_DB" : "ODOO_API_KEY", err.message);
         }
-        if (err instanceof OdooFault && /database .* does not exist|FATAL/.test(err.message)) {
-          throw new ConfigError("ODOO_DB", err.message.split("\n").slice(-2).join(" ").trim());
-        }
+        const code = codeOf(err);
+        if (code === "not_found") throw new ConfigError("SHOPFLOOR_CONNECTION", (err as Error).message);
+        if (code === "forbidden") throw new ConfigError("ODOO_USER", (err as Error).message);
         const cached = await this.spool.loadConfig();
         if (cached) {
           this.#log.warn(
@@ -255,15 +289,27 @@ export class Sidecar {
       batchSize: this.config.batch.size,
       batchWaitMs: this.config.batch.wait_ms,
       onBatch: (r) => {
+        this.#degraded.recovered("delivery", "delivery to Odoo recovered");
         this.metrics.batchLatency.observe(r.ms / 1000);
         for (const [status, n] of Object.entries(r.statuses)) this.metrics.eventsOut.inc({ status }, n);
         this.metrics.odooUp.set(1);
       },
-      onError: (err, attempt, retryIn) => {
+      onError: (err, attempt, retryIn, code) => {
         this.metrics.deliveryFailures.inc();
         this.metrics.odooUp.set(0);
-        this.#log.warn({ err: err.message, attempt, retryInMs: retryIn }, "delivery to Odoo failed; batch kept");
+        this.#degraded.failed(
+          "delivery",
+          code,
+          { err: err.message, attempt, retryInMs: retryIn },
+          "delivery to Odoo failed; batch kept",
+        );
       },
+      onResize: (size, reason) => this.#log.info({ batchLimit: size, reason }, "delivery batch size changed"),
+      onParked: (seqs, error) =>
+        this.#log.error(
+          { seqs: seqs.slice(0, 20), count: seqs.length, err: error },
+          "spool rows parked after too many failed attempts: see `shopfloor-sidecar spool list --state parked`",
+        ),
       onSetAside: (entry, fault) => {
         this.#log.error(
           { source: entry.source, id: entry.eventId, err: fault.message },
@@ -341,10 +387,7 @@ export class Sidecar {
   }
 
   #refreshGauges(): void {
-    const depth = this.spool.depth;
-    this.metrics.spoolDepth.set(depth.queued);
-    this.metrics.spoolBytes.set(depth.queuedBytes);
-    this.metrics.backpressure.set(depth.waitingAppends);
+    this.metrics.setSpool(this.spool.depth);
     for (const [source, skew] of this.skew.entries()) this.metrics.skew.set({ source }, skew);
     // Rule-driven sources count raw data no rule maps (Sparkplug: unmapped_metrics, OPC UA: unmapped).
     const stats = this.source?.stats() ?? {};
@@ -352,15 +395,40 @@ export class Sidecar {
     if (typeof dropped === "number") this.metrics.scopeDropped.set({ protocol: this.config.kind }, dropped);
   }
 
-  health(): { ok: boolean; [k: string]: unknown } {
+  /**
+   * Healthy means input flows: the source runs, delivery progresses while
+   * items wait, and nothing is parked. Each reason it is not is listed in
+   * `problems`.
+   */
+  health(): { ok: boolean; problems: string[]; [k: string]: unknown } {
     const depth = this.spool.depth;
+    const now = Date.now();
+    const problems: string[] = [];
+    if (this.#stopped) problems.push("stopped");
+    if (this.#intakeError) problems.push(`intake: ${this.#intakeError}`);
+    else if (!this.source && !this.#stopped && !this.#reloading) problems.push("intake: no source runs (see the log)");
+    const stalled = this.delivery?.stalledMs(now) ?? 0;
+    const stallMs = this.#opts.stallMs ?? DEFAULT_STALL_MS;
+    if (depth.queued > 0 && stalled > stallMs) {
+      problems.push(
+        `delivery: no progress for ${Math.round(stalled / 1000)} s with ${depth.queued} items waiting ` +
+          `(last error: ${this.delivery.lastErrorCode ?? "none"})`,
+      );
+    }
+    if (depth.parked > 0) {
+      problems.push(`spool: ${depth.parked} items parked (shopfloor-sidecar spool list --state parked)`);
+    }
     return {
-      ok: !this.#stopped,
+      ok: problems.length === 0,
+      problems,
       connection: this.config?.code,
       revision: this.config?.revision,
       odoo_up: this.delivery?.odooUp ?? false,
       breaker: this.delivery?.breaker.state.state,
       spool_depth: depth.queued,
+      spool_parked: depth.parked,
+      delivery_stalled_ms: stalled,
+      batch_limit: this.delivery?.batchLimit,
       backpressure: depth.waitingAppends > 0,
       source: this.source?.name ?? null,
       source_connected: (this.source as { connected?: boolean } | undefined)?.connected ?? null,
@@ -384,11 +452,15 @@ export class Sidecar {
       version: SIDECAR_VERSION,
       spool_depth: depth.queued,
       spool_bytes: depth.queuedBytes,
+      spool_parked: depth.parked,
+      spool_skipped: depth.skipped,
       events_in: c.events,
       rejected_in: c.rejected,
       duplicates_in: c.duplicates,
       delivered: this.delivery.counters.delivered,
       delivery_failures: this.delivery.counters.failures,
+      delivery_set_aside: this.delivery.counters.setAside,
+      batch_limit: this.delivery.batchLimit,
       clock_offset_ms: this.offset.offsetMs,
       max_skew_ms: this.skew.maxAbsSkew(),
       revision: this.config.revision,
@@ -404,36 +476,62 @@ export class Sidecar {
     try {
       const reply = await this.odoo.heartbeat(this.config.code, this.stats());
       this.#lastHeartbeatOk = Date.now();
-      if (reply.revision !== this.config.revision) await this.reload();
+      this.#degraded.recovered("heartbeat", "heartbeat to Odoo recovered");
+      if (reply.revision !== this.config.revision || this.#intakeError !== undefined) await this.reload();
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, "heartbeat failed");
+      this.#degraded.failed("heartbeat", codeOf(err), { err: (err as Error).message }, "heartbeat failed");
     } finally {
       this.#heartbeatInFlight = false;
     }
   }
 
-  /** Fetches the config again and restarts the source with it (in-flight input is committed first). */
+  /**
+   * Fetches the config again and restarts the source with it (in-flight input
+   * is committed first). The new revision is saved and in force only once its
+   * source runs: when it fails to start, the previous configuration's source
+   * is started again, /healthz says intake is degraded with the reason, and
+   * the next heartbeat tries the reload again.
+   */
   async reload(): Promise<void> {
     if (this.#reloading) return this.#reloading;
     this.#reloading = (async () => {
       const fresh = withOverrides(await this.odoo.sidecarConfig(this.config.code), this.#opts.boot);
-      await this.spool.saveConfig(fresh);
-      const previous = this.config.revision;
+      const previous = this.config;
       await this.source?.stop();
       this.source = undefined;
-      this.config = fresh;
-      this.pipeline.setConfig(fresh);
-      this.delivery.configure(fresh.batch.size, fresh.batch.wait_ms);
       await this.dispatcher?.stop();
       this.dispatcher = undefined;
-      if (!this.#stopped) await this.#startDispatcher();
-      this.metrics.configRevision.set(fresh.revision);
-      if (!this.#stopped) await this.#startSource();
-      this.#log.info({ from: previous, to: fresh.revision }, "configuration reloaded");
+      if (this.#stopped) return;
+      this.#apply(fresh);
+      try {
+        await this.#startSource();
+      } catch (err) {
+        const reason = `revision ${fresh.revision} could not start its source: ${(err as Error).message}`;
+        this.#intakeError = reason;
+        this.#log.error({ from: previous.revision, to: fresh.revision, err: (err as Error).message }, "reload failed");
+        this.#apply(previous);
+        await this.#startSource().catch((again: Error) => {
+          this.#intakeError = `${reason}; the previous revision ${previous.revision} failed too: ${again.message}`;
+          this.#log.error({ revision: previous.revision, err: again.message }, "intake is down: no source runs");
+        });
+        if (this.source) await this.#startDispatcher();
+        return;
+      }
+      this.#intakeError = undefined;
+      await this.spool.saveConfig(fresh);
+      await this.#startDispatcher();
+      this.#log.info({ from: previous.revision, to: fresh.revision }, "configuration reloaded");
     })().finally(() => {
       this.#reloading = undefined;
     });
     return this.#reloading;
+  }
+
+  #apply(config: SidecarConfig): void {
+    this.config = config;
+    this.pipeline.setConfig(config);
+    this.delivery.configure(config.batch.size, config.batch.wait_ms);
+    this.metrics.configRevision.set(config.revision);
   }
 
   /** Graceful: stop taking input (in-flight commits finish and are acked), finish the batch in flight, close. */
