@@ -1,6 +1,8 @@
 // Issue 4's figures, side by side in one run:
 // 1. durable ingest rate MQTT → spool committed, vs a bare MQTT.js subscriber
-//    draining the same backlog from the same Mosquitto;
+//    draining the same backlog from the same Mosquitto, with the spool's
+//    default durability (survives a killed process) and with --spool-fsync
+//    (one fsync per group commit: survives a power loss);
 // 2. the sidecar process's RSS with a large backlog spooled while Odoo is down;
 // 3. end-to-end latency publish → applied in real Odoo at a steady 200 events/s.
 import { randomUUID } from "node:crypto";
@@ -77,11 +79,16 @@ async function drainBare(url: string, n: number): Promise<{ seconds: number; cpu
 }
 
 /** Drains `n` queued events through the sidecar's path: MqttSource → validate + stamp → SqliteSpool (WAL, group commit) → PUBACK. */
-async function drainDurable(url: string, n: number): Promise<{ seconds: number; cpu: NodeJS.CpuUsage }> {
+async function drainDurable(
+  url: string,
+  n: number,
+  synchronous: "NORMAL" | "FULL" = "NORMAL",
+): Promise<{ seconds: number; cpu: NodeJS.CpuUsage }> {
   const dir = mkdtempSync(join(tmpdir(), "sfb-bench-spool-"));
-  const spool = new SqliteSpool({ path: join(dir, "spool.db") });
+  const spool = new SqliteSpool({ path: join(dir, "spool.db"), synchronous });
   const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config: benchConfig });
-  const source = new MqttSource({ url, topics: ["bench/#"], clientId: "bench-sidecar" });
+  const clientId = synchronous === "FULL" ? "bench-sidecar-fsync" : "bench-sidecar";
+  const source = new MqttSource({ url, topics: ["bench/#"], clientId });
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   await source.start(pipeline);
@@ -111,7 +118,7 @@ async function ingestRate(ctx: BenchContext, broker: MosquittoBroker): Promise<F
   const rounds = Math.max(1, Number(process.env.SFB_BENCH_INGEST_ROUNDS ?? 5));
   const topic = "bench/ingest/press-1";
   // Both sessions exist first, so the broker queues the same backlog for each.
-  for (const id of ["bench-bare", "bench-sidecar"]) {
+  for (const id of ["bench-bare", "bench-sidecar", "bench-sidecar-fsync"]) {
     const c = await mqtt.connectAsync(broker.url, { clientId: id, clean: false });
     await c.subscribeAsync("bench/#", { qos: 1 });
     await c.endAsync();
@@ -128,10 +135,12 @@ async function ingestRate(ctx: BenchContext, broker: MosquittoBroker): Promise<F
   await publishBacklog(broker.url, warmup, topic, ctx, "warmup");
   await drainBare(broker.url, warmup);
   await drainDurable(broker.url, warmup);
+  await drainDurable(broker.url, warmup, "FULL");
   const bare: { rate: number; cpu: number }[] = [];
   const durable: { rate: number; cpu: number }[] = [];
+  const fsynced: { rate: number; cpu: number }[] = [];
   for (let round = 0; round < rounds; round++) {
-    ctx.log(`round ${round + 1}/${rounds}: queueing ${n.toLocaleString()} events for two persistent sessions…`);
+    ctx.log(`round ${round + 1}/${rounds}: queueing ${n.toLocaleString()} events for three persistent sessions…`);
     await publishBacklog(broker.url, n, topic, ctx, `ingest${round}`);
     const drains = [
       async () => {
@@ -142,19 +151,27 @@ async function ingestRate(ctx: BenchContext, broker: MosquittoBroker): Promise<F
         const r = await drainDurable(broker.url, n);
         durable.push({ rate: Math.round(n / r.seconds), cpu: cpuPerEvent(r.cpu) });
       },
+      async () => {
+        const r = await drainDurable(broker.url, n, "FULL");
+        fsynced.push({ rate: Math.round(n / r.seconds), cpu: cpuPerEvent(r.cpu) });
+      },
     ];
-    if (round % 2 === 1) drains.reverse();
+    // Each drain goes first, second and last in turn.
+    for (let k = 0; k < round % drains.length; k++) drains.push(drains.shift() as (typeof drains)[number]);
     for (const drain of drains) await drain();
     const b = bare.at(-1) as { rate: number; cpu: number };
     const d = durable.at(-1) as { rate: number; cpu: number };
+    const f = fsynced.at(-1) as { rate: number; cpu: number };
     ctx.log(
-      `round ${round + 1}: bare ${b.rate}/s (${b.cpu} µs CPU/event), sidecar durable ${d.rate}/s (${d.cpu} µs CPU/event)`,
+      `round ${round + 1}: bare ${b.rate}/s (${b.cpu} µs CPU/event), sidecar durable ${d.rate}/s (${d.cpu} µs CPU/event), ` +
+        `with --spool-fsync ${f.rate}/s (${f.cpu} µs CPU/event)`,
     );
   }
   const bareRate = Math.round(median(bare.map((r) => r.rate)));
   const sideRate = Math.round(median(durable.map((r) => r.rate)));
   const bareCpu = median(bare.map((r) => r.cpu));
   const sideCpu = median(durable.map((r) => r.cpu));
+  const fsyncRate = Math.round(median(fsynced.map((r) => r.rate)));
   ctx.log(
     `median of ${rounds}: bare ${bareRate}/s (${bareCpu} µs CPU/event), sidecar durable ${sideRate}/s ` +
       `(${sideCpu} µs CPU/event) over ${n} events`,
@@ -167,6 +184,12 @@ async function ingestRate(ctx: BenchContext, broker: MosquittoBroker): Promise<F
       unit: "events/s",
       baseline: { name: "bare MQTT.js subscriber", value: bareRate },
       target: { text: "≥ 50% of bare and ≥ 20,000/s", met: sideRate >= 0.5 * bareRate && sideRate >= 20_000 },
+    },
+    {
+      figure: `durable ingest with --spool-fsync, power-loss safe (${n.toLocaleString()} events, UUID ids, QoS 1${each})`,
+      value: fsyncRate,
+      unit: "events/s",
+      baseline: { name: "bare MQTT.js subscriber", value: bareRate },
     },
     {
       figure: `durable ingest: CPU time per event (this process${each})`,
