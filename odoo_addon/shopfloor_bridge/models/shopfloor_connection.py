@@ -1,8 +1,12 @@
 import json
+import math
 
 from odoo import _, api, fields, models
 
 from ..rpc_errors import rpc_error
+from ..storable_text import escape
+
+INT4_MAX = 2**31 - 1
 
 MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
 INTEGRATION_GROUP = "shopfloor_bridge.shopfloor_bridge_group_integration"
@@ -327,16 +331,21 @@ class ShopfloorConnection(models.Model):
         stats = stats if isinstance(stats, dict) else {}
 
         def number(key, cast):
+            # Whatever a sidecar sends (text, NaN, 1e308) must not fail the heartbeat:
+            # a finite number in the column's range, else 0.
             try:
-                return cast(stats.get(key) or 0)
-            except (TypeError, ValueError):
+                value = float(stats.get(key) or 0)
+            except (TypeError, ValueError, OverflowError):
                 return cast(0)
+            if not math.isfinite(value):
+                return cast(0)
+            return int(max(-INT4_MAX, min(INT4_MAX, value))) if cast is int else value
 
         now = fields.Datetime.now()
         connection.write(
             {
                 "last_seen": now,
-                "sidecar_version": str(stats.get("version") or stats.get("sidecar_version") or "")[:64],
+                "sidecar_version": escape(str(stats.get("version") or stats.get("sidecar_version") or ""))[:64],
                 "spool_depth": number("spool_depth", int),
                 "spool_parked": number("spool_parked", int),
                 "rate_in": number("rate_in", float),

@@ -95,6 +95,26 @@ class TestConnection(ShopfloorCase):
         self.env["shopfloor.connection"].heartbeat("test-conn", {"spool_depth": "lots"})
         self.assertEqual(self.connection.spool_depth, 0)
 
+    def test_heartbeat_takes_any_stats_a_sidecar_sends(self):
+        """NUL and lone surrogates in text, NaN, infinities and numbers past int4
+        in counters: the heartbeat is recorded, never refused."""
+        reply = self.env["shopfloor.connection"].heartbeat(
+            "test-conn",
+            {
+                "version": "1.0\x00\ud800",
+                "spool_depth": 1e308,
+                "spool_parked": float("inf"),
+                "rate_in": float("nan"),
+                "rate_applied": float("-inf"),
+                "note": "\x00",
+            },
+        )
+        self.assertEqual(reply["revision"], self.connection.revision)
+        self.assertEqual(self.connection.sidecar_version, "1.0\\x00\\ud800")
+        self.assertEqual((self.connection.spool_depth, self.connection.spool_parked), (2**31 - 1, 0))
+        self.assertEqual((self.connection.rate_in, self.connection.rate_applied), (0.0, 0.0))
+        self.assertEqual(json.loads(self.connection.stats_json)["note"], "\x00")
+
     def test_heartbeat_records_parked_spool_rows_and_the_form_warns(self):
         self.env["shopfloor.connection"].heartbeat("test-conn", {"spool_depth": 5, "spool_parked": 3})
         self.assertEqual((self.connection.spool_depth, self.connection.spool_parked), (5, 3))
