@@ -27,6 +27,20 @@ function rawIntakes(events: Record<string, unknown>[], origin: string): Intake[]
   return events.map((e) => ({ kind: "raw", payload: Buffer.from(JSON.stringify(e)), origin, receivedAt: new Date() }));
 }
 
+/** A spool at `path` holding `events` as the pipeline spools them for connection `code`. */
+async function spoolWith(path: string, code: string, events: Record<string, unknown>[], origin: string) {
+  const spool = new SqliteSpool({ path });
+  const config = { code, revision: 1, skew: { bound_ms: 0, correct: false }, sources: [] };
+  const pipeline = new Pipeline({
+    spool,
+    offset: new OffsetEstimator(),
+    skew: new SkewTracker(),
+    config: config as unknown as SidecarConfig,
+  });
+  await pipeline.accept(rawIntakes(events, origin));
+  return spool;
+}
+
 const POISON = "poisoned-by-the-proxy";
 const FAULT = "integer out of range";
 
@@ -90,17 +104,9 @@ describe.runIf(moduleHasSidecarApi())("Delivery bisects a batch Odoo faults on a
   });
 
   it("stores the rest of the batch and the poisoned event as rejected input, with the fault as its reason", async () => {
-    const spool = new SqliteSpool({ path: join(dir, "spool.db") });
-    const config = {
-      code: fixture.code,
-      revision: 1,
-      skew: { bound_ms: 0, correct: false },
-      sources: [],
-    } as unknown as SidecarConfig;
-    const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config });
     const events = Array.from({ length: 9 }, (_, i) => validEvent(i, "bisect"));
     (events[5]?.data as Record<string, unknown>).characteristic = POISON;
-    await pipeline.accept(rawIntakes(events, "shopfloor/bisect/press-1"));
+    const spool = await spoolWith(join(dir, "spool.db"), fixture.code, events, "shopfloor/bisect/press-1");
     const errors: string[] = [];
     const odooClient = new JsonRpcOdooClient({
       url: proxyUrl,
@@ -145,16 +151,8 @@ describe.runIf(moduleHasSidecarApi())("Delivery bisects a batch Odoo faults on a
   }, 120_000);
 
   it("delivers straight to Odoo when nothing faults: no split", async () => {
-    const spool = new SqliteSpool({ path: join(dir, "plain.db") });
-    const config = { code: fixture.code, revision: 1, skew: { bound_ms: 0, correct: false }, sources: [] };
-    const pipeline = new Pipeline({
-      spool,
-      offset: new OffsetEstimator(),
-      skew: new SkewTracker(),
-      config: config as unknown as SidecarConfig,
-    });
     const events = Array.from({ length: 5 }, (_, i) => validEvent(i, "plain"));
-    await pipeline.accept(rawIntakes(events, "t"));
+    const spool = await spoolWith(join(dir, "plain.db"), fixture.code, events, "t");
     const delivery = new Delivery({ spool, odoo: fixture.client(), batchSize: 100, batchWaitMs: 0 });
     delivery.start();
     try {
@@ -189,19 +187,6 @@ describe.runIf(moduleHasSidecarApi())(
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    async function spoolWith(name: string, events: Record<string, unknown>[]): Promise<SqliteSpool> {
-      const spool = new SqliteSpool({ path: join(dir, `${name}.db`) });
-      const config = { code: fixture.code, revision: 1, skew: { bound_ms: 0, correct: false }, sources: [] };
-      const pipeline = new Pipeline({
-        spool,
-        offset: new OffsetEstimator(),
-        skew: new SkewTracker(),
-        config: config as unknown as SidecarConfig,
-      });
-      await pipeline.accept(rawIntakes(events, `shopfloor/limits/${name}`));
-      return spool;
-    }
-
     const setBudget = (ms: number) =>
       fixture.admin.execute("ir.config_parameter", "set_param", [
         "shopfloor_bridge.ingest_apply_budget_ms",
@@ -212,7 +197,7 @@ describe.runIf(moduleHasSidecarApi())(
       // No apply budget to speak of: the whole batch is applied in the request, past Odoo's limits.
       await setBudget(600_000);
       const events = Array.from({ length: 1000 }, (_, i) => validEvent(i, "heavy"));
-      const spool = await spoolWith("heavy", events);
+      const spool = await spoolWith(join(dir, "heavy.db"), fixture.code, events, "shopfloor/limits/heavy");
       const codes: string[] = [];
       const sizes: number[] = [];
       const delivery = new Delivery({
@@ -246,7 +231,7 @@ describe.runIf(moduleHasSidecarApi())(
     it("with Odoo's apply budget, the same batch goes in one call: all stored, the rest left pending for later", async () => {
       await setBudget(500);
       const events = Array.from({ length: 1000 }, (_, i) => validEvent(i, "budget"));
-      const spool = await spoolWith("budget", events);
+      const spool = await spoolWith(join(dir, "budget.db"), fixture.code, events, "shopfloor/limits/budget");
       const codes: string[] = [];
       const delivery = new Delivery({
         spool,
