@@ -20,11 +20,11 @@ export const FUZZ_USAGE = `Usage: npm run test:chaos -- --fuzz [options]
   --messages <n>    most messages per case (SFB_FUZZ_MESSAGES; 60)
   --minutes <n>     stop generating (and shrinking) after this long (30)
   --path <p>        with --seed: replay the counterexample at fast-check's path <p>
-  --case <file>     replay one saved counterexample (artifacts/fuzz/*.json) instead of generating
+  --case <file>     replay a saved counterexample (artifacts/fuzz/*.json; repeatable) instead of generating
   --db <name>       database name (sfb_fuzz_<pid>), dropped at the end`;
 
 export async function runFuzzCli(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     values = parseArgs({
       args: argv,
@@ -35,7 +35,7 @@ export async function runFuzzCli(argv: string[]): Promise<number> {
         messages: { type: "string", default: process.env.SFB_FUZZ_MESSAGES ?? "60" },
         minutes: { type: "string", default: "30" },
         path: { type: "string", default: process.env.SFB_FUZZ_PATH },
-        case: { type: "string" },
+        case: { type: "string", multiple: true },
         db: { type: "string" },
         help: { type: "boolean" },
       },
@@ -66,15 +66,17 @@ export async function runFuzzCli(argv: string[]): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    if (typeof values.case === "string") {
-      const saved = JSON.parse(readFileSync(values.case, "utf8")) as { case: FuzzCase };
-      const report = await chain.run(saved.case);
-      log(
-        report.ok
-          ? `kept the invariant: ${JSON.stringify(report.states)}`
-          : `FAILED:\n  - ${report.problems.join("\n  - ")}`,
-      );
-      return report.ok ? 0 : 1;
+    if (Array.isArray(values.case)) {
+      let failed = 0;
+      for (const file of values.case) {
+        const saved = JSON.parse(readFileSync(file, "utf8")) as { case: FuzzCase };
+        const report = await chain.run(saved.case);
+        if (!report.ok) failed++;
+        log(
+          `${file}: ${report.ok ? `kept the invariant ${JSON.stringify(report.states)}` : `FAILED:\n  - ${report.problems.join("\n  - ")}`}`,
+        );
+      }
+      return failed ? 1 : 0;
     }
     log(`seed ${seed}, ${num("runs")} cases of up to ${num("messages")} messages, at most ${num("minutes")} min`);
     const outcome = await fuzzChain(

@@ -399,6 +399,56 @@ export function validEventArb(vocab: Vocabulary): fc.Arbitrary<FuzzEvent> {
   );
 }
 
+/** Data of `type` as a healthy line sends it: names the plant knows, small quantities in range. */
+function plausibleDataArb(type: string, vocab: Vocabulary): fc.Arbitrary<{ [key: string]: FuzzJson }> {
+  const rule = dataSchemaOf(type);
+  const required = new Set([...(rule.required ?? []), ...(rule.anyOf?.[0]?.required ?? [])]);
+  const known: Record<string, string[]> = {
+    order: vocab.orders,
+    operation: vocab.operations,
+    material: vocab.materials,
+    uom: vocab.uoms,
+    unit: vocab.uoms,
+    reason_code: vocab.reasons,
+  };
+  const fields = Object.entries(rule.properties)
+    .filter(([name]) => name !== "workcenter" || required.has(name))
+    .map(([name, prop]) => {
+      const floor = prop.exclusiveMinimum ?? prop.minimum ?? 0;
+      const value: fc.Arbitrary<FuzzJson> =
+        prop.type === "boolean"
+          ? fc.boolean()
+          : prop.type === "number"
+            ? fc.integer({ min: Math.ceil(floor) + 1, max: Math.ceil(floor) + 20 })
+            : known[name]?.length
+              ? fc.constantFrom(...(known[name] as string[]))
+              : fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 12 });
+      return required.has(name)
+        ? value.map((v) => [name, v] as const)
+        : fc.option(
+            value.map((v) => [name, v] as const),
+            { freq: 2 },
+          );
+    });
+  return fc.tuple(...fields).map((pairs) => Object.fromEntries(pairs.filter((p) => p !== null)));
+}
+
+/** An event as a healthy line sends it (so apply runs often): a known source, a recent time, plausible data. */
+export function plausibleEventArb(vocab: Vocabulary): fc.Arbitrary<FuzzEvent> {
+  return fc.constantFrom(...EVENT_TYPES).chain((type) =>
+    fc.record({
+      specversion: fc.constant("1.0"),
+      id: fc.uuid(),
+      source: fc.constantFrom(...(vocab.sources.length ? vocab.sources : ["plant1/line1/press-01"])),
+      type: fc.constant(type),
+      time: fc
+        .integer({ min: Date.UTC(2026, 10, 20), max: Date.UTC(2026, 11, 31) })
+        .map((ms) => new Date(ms).toISOString()),
+      data: plausibleDataArb(type, vocab),
+    }),
+  );
+}
+
 const ENVELOPE_FIELDS = [
   "specversion",
   "id",
@@ -448,6 +498,7 @@ export function fuzzCaseArb(vocab: Vocabulary, opts: CaseOptions = {}): fc.Arbit
   const message: fc.Arbitrary<FuzzMessage> = fc.oneof(
     { withCrossShrink: true },
     { weight: 160, arbitrary: validEventArb(vocab).map((event) => ({ kind: "event" as const, event })) },
+    { weight: 100, arbitrary: plausibleEventArb(vocab).map((event) => ({ kind: "event" as const, event })) },
     { weight: 48, arbitrary: spoiledEventArb(vocab).map((event) => ({ kind: "event" as const, event })) },
     {
       weight: 16,

@@ -81,6 +81,76 @@ const SETTLED_STATES = new Set(["applied", "pending", "failed", "dead", "rejecte
 /** Text PostgreSQL cannot store as it is: the module stores it escaped or as a digest. */
 const unstorable = (text: string) => text.includes("\u0000") || Buffer.from(text, "utf8").toString("utf8") !== text;
 
+/** Text as the module stores it: NUL as `\x00`, a lone surrogate as `\udXXX` (Python's spelling), the rest as sent. */
+export function storedForm(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    const next = text.charCodeAt(i + 1);
+    if (unit === 0) out += "\\x00";
+    else if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      out += text.slice(i, i + 2);
+      i++;
+    } else if (unit >= 0xd800 && unit <= 0xdfff) out += `\\u${unit.toString(16)}`;
+    else out += text[i];
+  }
+  return out;
+}
+
+function storedDeep(value: unknown): unknown {
+  if (value instanceof JsonNumber) return value;
+  if (typeof value === "string") return storedForm(value);
+  if (Array.isArray(value)) return value.map(storedDeep);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storedForm(k), storedDeep(v)]));
+  }
+  return value;
+}
+
+/** A JSON number as its text: integers compare exactly (past 2^53 too), others by their double value. */
+class JsonNumber {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+  equals(other: JsonNumber): boolean {
+    const integer = /^-?\d+$/;
+    if (integer.test(this.text) && integer.test(other.text)) return BigInt(this.text) === BigInt(other.text);
+    return Number(this.text) === Number(other.text);
+  }
+}
+
+/** JSON text parsed with every number kept as its text (Node's JSON.parse hands the reviver the source). */
+export function parseLossless(text: string): unknown {
+  return JSON.parse(text, (_key, value, context?: { source?: string }) =>
+    typeof value === "number" && context?.source !== undefined ? new JsonNumber(context.source) : value,
+  );
+}
+
+/** JSON values equal as a careful reader sees them (integers exactly, other numbers by value). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a instanceof JsonNumber && b instanceof JsonNumber) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  if (
+    a !== null &&
+    b !== null &&
+    typeof a === "object" &&
+    typeof b === "object" &&
+    !Array.isArray(a) &&
+    !Array.isArray(b)
+  ) {
+    const ka = Object.keys(a);
+    const kb = Object.keys(b);
+    return (
+      ka.length === kb.length &&
+      ka.every(
+        (k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+      )
+    );
+  }
+  return a === b;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A payload as a person can read it in a report: escapes for the invisible, cut at `max`. */
@@ -268,6 +338,41 @@ export class FuzzChain {
     };
   }
 
+  /**
+   * Data and subject of a stored event as one of its publications sent them
+   * (a same-id copy may have won the race), NUL and lone surrogates in the
+   * module's escaped form.
+   */
+  #fidelity(
+    rowId: number,
+    row: { data_json: string | false; subject: string | false } | undefined,
+    publications: Publication[],
+    what: () => string,
+  ): string[] {
+    if (!row) return [`row ${rowId} could not be read back: ${what()}`];
+    let data: unknown;
+    try {
+      data = parseLossless(row.data_json || "null");
+    } catch (err) {
+      return [
+        `row ${rowId} stores data_json that is not JSON (${(err as Error).message}): ${printable(String(row.data_json))}: ${what()}`,
+      ];
+    }
+    const sent = publications.map(
+      (p) => parseLossless(p.payload.toString("utf8")) as { data?: unknown; subject?: unknown },
+    );
+    if (!sent.some((e) => sameJson(storedDeep(e.data ?? {}), data))) {
+      return [`row ${rowId} stores data ${printable(String(row.data_json), 300)}, not the data sent: ${what()}`];
+    }
+    const subject = row.subject || "";
+    if (!sent.some((e) => storedForm(typeof e.subject === "string" ? e.subject : "") === subject)) {
+      return [
+        `row ${rowId} stores subject ${printable(subject)}, sent ${printable(String(sent[0]?.subject ?? ""))}: ${what()}`,
+      ];
+    }
+    return [];
+  }
+
   /** Publishes one case and checks the invariant on it. */
   async run(fuzzCase: FuzzCase): Promise<RunReport> {
     if (this.#needsReset) {
@@ -373,6 +478,18 @@ export class FuzzChain {
       await sleep(250);
     }
 
+    // What Odoo stored of each event (data and subject), read once at the end.
+    const stored = new Map<number, { data_json: string | false; subject: string | false }>();
+    const storedIds = [...groups.values()].flatMap((g) => (g.expected.kind === "event" ? g.rows.map((r) => r.id) : []));
+    if (storedIds.length) {
+      for (const r of (await this.fixture.admin.execute("shopfloor.event", "search_read", [[["id", "in", storedIds]]], {
+        fields: ["id", "data_json", "subject"],
+        context: { active_test: false },
+      })) as { id: number; data_json: string | false; subject: string | false }[]) {
+        stored.set(r.id, r);
+      }
+    }
+
     // The invariant, message by message.
     for (const g of groups.values()) {
       const first = g.publications[0] as Publication;
@@ -418,6 +535,8 @@ export class FuzzChain {
               `row ${row.id} stores source ${JSON.stringify(row.source)}, sent ${JSON.stringify(g.expected.source)}: ${what()}`,
             );
           }
+          if (row.state !== "rejected")
+            problems.push(...this.#fidelity(row.id, stored.get(row.id), g.publications, what));
         }
       }
     }

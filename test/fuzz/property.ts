@@ -169,8 +169,8 @@ export async function fuzzChain(
   let lastFailure: RunReport | undefined;
   let generated = 0;
   const property = fc.asyncProperty(fuzzCaseArb(chain.vocabulary, { maxMessages: settings.maxMessages }), async (c) => {
-    generated++;
-    const report = await run(c, generated > settings.runs ? "shrinking" : `case ${generated}`);
+    // After the first failure fast-check only shrinks it.
+    const report = await run(c, lastFailure ? "shrinking" : `case ${++generated}`);
     if (!report.ok) {
       lastFailure = report;
       throw new InvariantBroken(report);
