@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { moduleHasSidecarApi } from "../../sidecar/src/odoo/testing.ts";
 import { coverageCase } from "../fuzz/arbitraries.ts";
 import { FuzzChain } from "../fuzz/chain.ts";
-import { formatOutcome, fuzzChain, settingsFromEnv } from "../fuzz/property.ts";
+import { CI_FUZZ, formatOutcome, fuzzChain, settingsFromEnv } from "../fuzz/property.ts";
 
 const log = (line: string) => console.log(`[fuzz] ${line}`);
 
@@ -31,12 +31,12 @@ describe.runIf(moduleHasSidecarApi())("whole-chain fuzzer (fast-check → Mosqui
   it("every generated message ends in Odoo exactly once, the spool drains, the sidecar stays up", {
     timeout: 295_000,
   }, async () => {
-    const settings = settingsFromEnv({ runs: 6, maxMessages: 30 });
+    const settings = settingsFromEnv(CI_FUZZ);
     log(`seed ${settings.seed}, ${settings.runs} generated cases of up to ${settings.maxMessages} messages`);
     const outcome = await fuzzChain(
       chain,
       // Shrinking a failure stops in time for the report; the smallest counterexample so far is kept.
-      { ...settings, timeLimitMs: 230_000, fixed: [coverageCase(chain.vocabulary)] },
+      { ...settings, timeLimitMs: CI_FUZZ.timeLimitMs, fixed: [coverageCase(chain.vocabulary)] },
       log,
     );
     const report = formatOutcome(outcome, "npx vitest run test/e2e/fuzz_chain.e2e.test.ts");

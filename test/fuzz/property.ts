@@ -10,6 +10,9 @@ import { repoRoot } from "../../sidecar/devstack/odoo.ts";
 import { type FuzzCase, fuzzCaseArb } from "./arbitraries.ts";
 import type { FuzzChain, RunReport } from "./chain.ts";
 
+/** The e2e tier's short run (the bench measures the same). */
+export const CI_FUZZ = { runs: 40, maxMessages: 40, timeLimitMs: 230_000 } as const;
+
 export interface FuzzSettings {
   seed: number;
   /** Generated cases. */
@@ -22,6 +25,8 @@ export interface FuzzSettings {
   timeLimitMs?: number;
   /** Cases run before the generated ones (a failing one is minimized by dropping messages). */
   fixed?: FuzzCase[];
+  /** false: stop at the first failure without shrinking it (the bench measures, it does not debug). */
+  shrink?: boolean;
 }
 
 /** Seed, runs and size from the environment (SFB_FUZZ_SEED, SFB_FUZZ_RUNS, SFB_FUZZ_MESSAGES, SFB_FUZZ_PATH). */
@@ -156,7 +161,10 @@ export async function fuzzChain(
       casesPassed++;
       continue;
     }
-    const small = await minimize(fixed, report, (c) => run(c, `minimizing ${origin}`), deadline);
+    const small =
+      settings.shrink === false
+        ? { counterexample: fixed, report, shrinks: 0 }
+        : await minimize(fixed, report, (c) => run(c, `minimizing ${origin}`), deadline);
     shrinks += small.shrinks;
     failures.push({
       origin,
@@ -181,6 +189,7 @@ export async function fuzzChain(
     seed: settings.seed,
     numRuns: settings.runs,
     ...(settings.path ? { path: settings.path, endOnFailure: true } : {}),
+    ...(settings.shrink === false ? { endOnFailure: true } : {}),
     plugins: Number.isFinite(remaining) ? [fc.interruptAfterTimeLimit(Math.max(1, remaining))] : [],
   });
   casesPassed += details.failed ? details.numRuns - 1 : details.numRuns;
