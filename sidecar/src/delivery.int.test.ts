@@ -237,7 +237,7 @@ describe.runIf(moduleHasSidecarApi())(
     }, 400_000);
 
     it("with Odoo's apply budget, a batch goes in one call: all stored, what the budget did not cover left pending", async () => {
-      await setBudget(500);
+      await setBudget(200);
       // Light events: storing them fits Odoo's limits, applying them all may not.
       const events = Array.from({ length: 1000 }, (_, i) => validEvent(i, "budget"));
       const spool = await spoolWith(join(dir, "budget.db"), fixture.code, events, "shopfloor/limits/budget");
