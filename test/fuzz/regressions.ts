@@ -123,20 +123,32 @@ export const REGRESSIONS: readonly FuzzRegression[] = [
   {
     name: "an integer past 2^53 (9007199254740993) in an event's data reaches Odoo exactly",
     found:
-      "2026-12-01, written by hand from the 1e400 counterexamples (same cause, not shrunk by fast-check), JSON-RPC " +
-      "transport (working tree after commit 5060fb4): JSON.parse in the sidecar rounds it to 9007199254740992 and " +
-      "the JSON-RPC client sends the rounded value, though Odoo's ingest note promises such integers are stored exactly.",
+      "2026-12-01, seed 848229247, path 8:2:0:0:0:1:0:1:0:2:2:2:2:2:3:3:3:4:3:3:3:2:2:2:2:2:2:2:2:2:2:2:2, JSON-RPC " +
+      "transport (working tree after commit 5060fb4, the e2e tier's run): JSON.parse in the sidecar rounds it to " +
+      '9007199254740992 and the JSON-RPC client sends the rounded value; Odoo stores data {"a": 9007199254740992}, ' +
+      "though its ingest note promises such integers are stored exactly.",
     case: {
       messages: [
         {
           kind: "event",
           event: {
             specversion: "1.0",
-            id: "c0",
+            id: "",
             source: "plant1/line1/assembly-01",
-            type: "quality.result",
+            type: "teardown.started",
             time: "2026-11-01T00:00:00.000Z",
-            data: { _: { $literal: "9007199254740993" }, characteristic: "x", pass: false },
+            data: { a: { $literal: "9007199254740993" } },
+          },
+        },
+        {
+          kind: "event",
+          event: {
+            specversion: "1.0",
+            id: "",
+            source: "x",
+            type: "workorder.started",
+            time: "2026-11-01T00:00:00.000Z",
+            data: { order: " WH/MO/00001\r\n" },
           },
         },
       ],
