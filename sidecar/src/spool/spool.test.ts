@@ -15,6 +15,19 @@ spoolContract("MemorySpool", async (limits) => new MemorySpool(limits));
 spoolContract("SqliteSpool", async (limits) => new SqliteSpool({ path: join(dir, `c${n++}.db`), ...limits }));
 
 describe("SqliteSpool on disk", () => {
+  it("hands delivery each number of a spooled event as it arrived (2^53 + 1, 1e400, 5.0)", async () => {
+    const spool = new SqliteSpool({ path: join(dir, `numbers${n++}.db`) });
+    const record = event(1);
+    const body = JSON.stringify(record.item).replace(
+      '"qty_good":1',
+      '"qty_good":5.0,"count":9007199254740993,"peak":1e400',
+    );
+    await spool.append([{ ...record, item: JSON.parse(body), body }]);
+    const [entry] = await spool.queued(1);
+    expect(JSON.stringify(entry?.item)).toBe(body);
+    await spool.close();
+  });
+
   it("fills up to its capacity with the part of a batch that fits; the batch resolves once all of it is committed", async () => {
     const spool = new SqliteSpool({ path: join(dir, `fill${n++}.db`), capacityEvents: 5 });
     await spool.append([event(1), event(2), event(3)]);

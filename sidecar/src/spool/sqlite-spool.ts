@@ -5,10 +5,12 @@
 // Durability: WAL with synchronous=NORMAL survives a killed process (the
 // WAL is written before the commit returns); `synchronous: "FULL"` also
 // survives power loss at the cost of one fsync per group.
+
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { IngestItem, IngestStatus, SidecarConfig } from "../core/contract.ts";
+import { parseExact } from "../core/exact-json.ts";
 import {
   ACTION_FROM,
   type AppendResult,
@@ -942,7 +944,8 @@ function toState(row: Row): SpoolEntry["st"] {
 }
 
 function toEntry(row: Row): SpoolEntry {
-  const item = JSON.parse(row.body) as IngestItem;
+  // Numbers as they arrived (see exact-json.ts): delivery sends this item to Odoo.
+  const item = parseExact<IngestItem>(row.body);
   return {
     seq: row.seq,
     source: row.source,
