@@ -126,4 +126,21 @@ describe("Pipeline", () => {
     const stamped = { ...event, connection: "line1", mappingrev: 4 } as never;
     expect(stampedText(JSON.stringify(received), received, stamped)).toBe(JSON.stringify(stamped));
   });
+
+  it("stampedText keeps numbers as they arrived, also when it writes the event again whole (time corrected)", () => {
+    const text = JSON.stringify({ ...event, connection: "theirs" }).replace(
+      /}$/,
+      ',"count":9007199254740993,"peak":1e400,"qty":5.0}',
+    );
+    const received = JSON.parse(text) as never;
+    const stamped = {
+      ...(received as object),
+      connection: "line1",
+      mappingrev: 4,
+      time: "2026-11-22T08:00:00.000Z",
+    } as never;
+    const body = stampedText(text, received, stamped);
+    expect(body).toContain('"count":9007199254740993,"peak":1e400,"qty":5.0');
+    expect(JSON.parse(body)).toMatchObject({ connection: "line1", mappingrev: 4, time: "2026-11-22T08:00:00.000Z" });
+  });
 });

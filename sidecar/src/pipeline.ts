@@ -1,8 +1,10 @@
 // The SourceSink every source writes to: validate → stamp (clock, skew,
 // connection, mapping revision) → spool. Invalid input becomes a
 // RejectedInput and is spooled like an event: nothing is dropped here.
+
 import { type OffsetEstimator, type SkewTracker, stampEvent } from "./core/clock.ts";
 import type { CloudEvent, IngestItem, SidecarConfig } from "./core/contract.ts";
+import { parseExact } from "./core/exact-json.ts";
 import { workcenterResolver } from "./core/order.ts";
 import type { Intake, SourceSink } from "./core/ports.ts";
 import { checkEvent, reject, validatePayload } from "./core/validate.ts";
@@ -131,11 +133,19 @@ const STAMPS = ["observedtime", "connection", "mappingrev", "skewms", "clockflag
  * serialized in full instead.
  */
 export function stampedText(text: string, received: CloudEvent, stamped: CloudEvent): string {
-  if (stamped.time !== received.time) return JSON.stringify(stamped);
   const fields = stamped as unknown as Record<string, unknown>;
+  if (stamped.time !== received.time || STAMPS.some((key) => Object.hasOwn(received, key))) {
+    // Written again whole, from the received text read with its numbers as they arrived.
+    const exact = parseExact<Record<string, unknown>>(text);
+    exact.time = stamped.time;
+    for (const key of STAMPS) {
+      if (fields[key] !== undefined) exact[key] = fields[key];
+      else delete exact[key];
+    }
+    return JSON.stringify(exact);
+  }
   let stamps = "";
   for (const key of STAMPS) {
-    if (Object.hasOwn(received, key)) return JSON.stringify(stamped);
     if (fields[key] !== undefined) stamps += `,"${key}":${JSON.stringify(fields[key])}`;
   }
   // `text` parsed to an object (the schema says so): its last `}` closes it.
