@@ -16,6 +16,7 @@ import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import type { SidecarConfig } from "./core/contract.ts";
 import type { Intake } from "./core/ports.ts";
 import { Delivery } from "./delivery.ts";
+import { codeOf } from "./odoo/errors.ts";
 import { JsonRpcOdooClient } from "./odoo/jsonrpc-client.ts";
 import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "./odoo/testing.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -46,6 +47,18 @@ function heavyEvent(i: number, tag: string): Record<string, unknown> {
   const event = validEvent(i, tag);
   const note = (c: string) => `${i}:${c.repeat(4090)}`.slice(0, 4096);
   return { ...event, data: { ...(event.data as object), note_a: note("a"), note_b: note("b"), note_c: note("c") } };
+}
+
+/** Calls `fn` until it does not fail with `busy` (a killed worker), at most `attempts` times. */
+async function retryBusy<T>(fn: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= attempts || codeOf(err) !== "busy") throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 const POISON = "poisoned-by-the-proxy";
@@ -180,13 +193,21 @@ describe.runIf(moduleHasSidecarApi())(
     let fixture: OdooFixture;
     let dir: string;
     beforeAll(async () => {
-      // Prefork workers with low limits: a request past them is killed by Odoo itself.
+      // The fixture is made on an Odoo without limits (a fresh worker's first
+      // requests can take seconds on a loaded machine), then the same database
+      // is served by prefork workers with low limits: a request past them is
+      // killed by Odoo itself.
+      const db = `sfb_sidecar_limits_${process.pid}`;
+      const setup = await startOdoo({ db });
+      fixture = await makeOdooFixture(setup, { code: "limits" });
+      await setup.stop();
       odoo = await startOdoo({
-        db: `sfb_sidecar_limits_${process.pid}`,
+        db,
+        fromTemplate: false,
+        port: setup.port,
         workers: 2,
         extraArgs: ["--limit-time-cpu=2", "--limit-time-real=3", `--gevent-port=${await freePort()}`],
       });
-      fixture = await makeOdooFixture(odoo, { code: "limits" });
       dir = mkdtempSync(join(tmpdir(), "sfb-limits-"));
     }, 600_000);
     afterAll(async () => {
@@ -194,11 +215,14 @@ describe.runIf(moduleHasSidecarApi())(
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
+    // A fresh worker (one replaces each killed one) may itself be killed warming up: try again.
     const setBudget = (ms: number) =>
-      fixture.admin.execute("ir.config_parameter", "set_param", [
-        "shopfloor_bridge.ingest_apply_budget_ms",
-        String(ms),
-      ]);
+      retryBusy(() =>
+        fixture.admin.execute("ir.config_parameter", "set_param", [
+          "shopfloor_bridge.ingest_apply_budget_ms",
+          String(ms),
+        ]),
+      );
 
     it("halves a batch Odoo kills for its time limit until it fits, then grows back; every event stored once", async () => {
       // No apply budget to speak of: the whole batch is applied in the request, past Odoo's limits.
@@ -230,7 +254,8 @@ describe.runIf(moduleHasSidecarApi())(
       ).toBe(true);
       expect(sizes[0]).toBe(500);
       expect((await spool.stats()).parked).toBe(0);
-      const uids = (await fixture.events(["event_uid"], [["source", "=", "heavy/press-1"]])).map((r) => r.event_uid);
+      const rows = await retryBusy(() => fixture.events(["event_uid"], [["source", "=", "heavy/press-1"]]));
+      const uids = rows.map((r) => r.event_uid);
       expect(uids).toHaveLength(1000);
       expect(new Set(uids).size).toBe(1000);
       await spool.close();
@@ -259,7 +284,7 @@ describe.runIf(moduleHasSidecarApi())(
       expect(delivery.counters).toMatchObject({ batches: 1, shrinks: 0, delivered: 1000 });
       const byStatus = (await spool.stats()).byStatus;
       expect(byStatus.pending ?? 0).toBeGreaterThan(0);
-      expect(await fixture.countEvents([["source", "=", "budget/press-1"]])).toBe(1000);
+      expect(await retryBusy(() => fixture.countEvents([["source", "=", "budget/press-1"]]))).toBe(1000);
       await spool.close();
     }, 300_000);
   },
