@@ -337,11 +337,21 @@ class ShopfloorEvent(models.Model):
     # ------------------------------------------------------------------ apply
 
     def _apply_with_waiting(self):
-        """Applies these new events after every event still pending on their work
-        centers: waiting for a predecessor, stored by a deferred ingest, or left
-        by an earlier call's apply budget. Returns ``_apply_events``' outcomes."""
+        """Applies these new events after the events still pending on their work
+        centers that may go now: left by an earlier call's apply budget or a
+        deferred ingest, due for their retry, or not older than the oldest new
+        event (whose predecessor may be among the new ones: a downtime end that
+        came before its start). An event that waits for a predecessor older than
+        everything new is left to its retry time: re-applying every waiting
+        event on every call made each call slower as they piled up.
+        Returns ``_apply_events``' outcomes."""
         workcenters = self.workcenter_id
         domain = [("state", "=", "pending"), ("id", "not in", self.ids)]
+        may_go = [("error_class", "=", "deferred"), ("next_retry_at", "<=", fields.Datetime.now())]
+        oldest_new = min((event.time for event in self if event.time), default=None)
+        if oldest_new:
+            may_go.append(("time", ">=", oldest_new))
+        domain += ["|"] * (len(may_go) - 1) + may_go
         if any(not event.workcenter_id for event in self):
             domain += ["|", ("workcenter_id", "in", workcenters.ids), ("workcenter_id", "=", False)]
         else:

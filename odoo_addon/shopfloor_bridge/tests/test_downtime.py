@@ -1,3 +1,7 @@
+from datetime import timedelta
+
+from odoo import fields
+
 from .common import ShopfloorCase
 
 
@@ -70,6 +74,29 @@ class TestDowntime(ShopfloorCase):
         self.assertEqual(event.state, "applied")
         [log] = self.time_logs(workcenter=self.wc_press1)
         self.assertEqual((log.date_start, log.date_end), (self.at(20), self.at(40)))
+
+    def test_a_waiting_event_older_than_the_new_ones_is_left_to_its_retry_time(self):
+        """It cannot have its predecessor among newer events: ingest does not apply it
+        again on every call (that made each call slower as waiting events piled up)."""
+        _ended, event = self.downtime("ended", 10, reason_code="BRK", downtime_id="D-9")
+        self.assertEqual((event.state, event.attempts), ("pending", 1))
+        event.next_retry_at = fields.Datetime.now() + timedelta(minutes=5)
+        for minute in (20, 21, 22):
+            result, _e = self.ingest_one(
+                self.make_event("quality.result", {"characteristic": "bore", "pass": True}, time=self.at(minute))
+            )
+            self.assertEqual(result["status"], "applied", result)
+        self.assertEqual((event.state, event.attempts), ("pending", 1))
+        # A newer end arriving before its start still waits, and applies as soon as its start comes.
+        _ended, later = self.downtime("ended", 40, reason_code="BRK", downtime_id="D-10")
+        self.assertEqual(later.state, "pending")
+        later.next_retry_at = fields.Datetime.now() + timedelta(minutes=5)
+        self.downtime("started", 30, reason_code="BRK", downtime_id="D-10")
+        self.assertEqual(later.state, "applied")
+        # Once due, the retry applies the old one's outcome as before.
+        event.next_retry_at = fields.Datetime.now()
+        self.retry_due()
+        self.assertEqual(event.attempts, 2)
 
     def test_end_and_start_in_one_batch_are_sorted_by_time(self):
         results = self.ingest(
