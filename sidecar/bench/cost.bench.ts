@@ -1,9 +1,9 @@
 // Issue 8: what the real-time cost variance costs on the ingest path, against
-// a real Odoo 18 over XML-RPC.
+// a real Odoo 18 over JSON-RPC.
 // - refresh latency: after each event of a realistic sequence on one MO, the
 //   server refreshes that MO's variance and returns how long it took, measured
 //   inside Odoo (shopfloor.cost.variance.refresh_timed), so network and
-//   XML-RPC overhead are not in the figure.
+//   JSON-RPC overhead are not in the figure.
 // - ingest rate with and without the refresh on the apply path, switched by
 //   the ir.config_parameter shopfloor_bridge.cost_realtime; runs alternate
 //   off/on on fresh MOs so drift on this shared machine hits both alike.

@@ -1,10 +1,10 @@
 // Issue 6: planning push-back against a real Odoo 18 and a real node-opcua
 // server, with the connection's default dispatch settings (poll interval,
 // settle window, max hold).
-// - latency: from the XML-RPC write of an MO's priority (call start) to the
+// - latency: from the JSON-RPC write of an MO's priority (call start) to the
 //   OPC UA slot-0 Order tag changing on the server; samples start at random
 //   phases of the poll loop.
-// - burst: 100 priority writes (separate XML-RPC calls, back to back) on the
+// - burst: 100 priority writes (separate JSON-RPC calls, back to back) on the
 //   MOs of one work center; how many writes reach the floor until it shows
 //   the final queue and goes quiet.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -74,7 +74,7 @@ const bench: Benchmark = {
       }
       latencies.sort((a, b) => a - b);
 
-      // Burst: let the floor go quiet first, then 100 changes as fast as XML-RPC goes.
+      // Burst: let the floor go quiet first, then 100 changes as fast as JSON-RPC goes.
       await new Promise((r) => setTimeout(r, 2 * pollMs + 1_000));
       const writesBefore = writer.floorWrites;
       const versionBefore = Math.max(
@@ -138,7 +138,7 @@ const bench: Benchmark = {
           unit: "writes",
           target: { text: "≤ 3", met: burstWrites <= 3 },
         },
-        { figure: `burst duration (${BURST} XML-RPC priority writes)`, value: Math.round(burstMs), unit: "ms" },
+        { figure: `burst duration (${BURST} JSON-RPC priority writes)`, value: Math.round(burstMs), unit: "ms" },
       ] satisfies Figure[];
     } finally {
       await stopDispatcher?.();

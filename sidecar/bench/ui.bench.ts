@@ -123,7 +123,7 @@ const bench: Benchmark = {
           50,
         );
 
-      // The server's share: the screen's two list calls, over XML-RPC.
+      // The server's share: the screen's two list calls, over JSON-RPC.
       const rpc = new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user: "admin", apiKey: "admin" });
       const dlqDomain = [["state", "in", ["failed", "dead", "rejected"]]];
       const timed = async (call: () => Promise<unknown>) => {
@@ -178,12 +178,12 @@ const bench: Benchmark = {
         unit: "ms",
       });
       figures.push({
-        figure: "  server: one page of 50 rows + count of 100,000 (web_search_read, XML-RPC)",
+        figure: "  server: one page of 50 rows + count of 100,000 (web_search_read, JSON-RPC)",
         value: pageMs,
         unit: "ms",
       });
       figures.push({
-        figure: "  server: DLQ counts, error classes, types (dlq_summary, XML-RPC)",
+        figure: "  server: DLQ counts, error classes, types (dlq_summary, JSON-RPC)",
         value: summaryMs,
         unit: "ms",
       });
