@@ -399,6 +399,18 @@ export class FuzzChain {
     const markerRe = new RegExp(`"(fz${nonce}\\.\\d+~)`);
     const ownRow = (row: EventRow) =>
       row.event_uid.startsWith(`fz${nonce}.`) || row.source.startsWith(`${this.topicPrefix}/${nonce}/`);
+    // The marker as the expected event has it (arbitraries.ts): read from the stored
+    // item's own id, so bytes spliced into the marker itself (seed 20261201, case 6:
+    // "fz…è.35~") still match; the text search is for payloads that are not JSON.
+    const markerOf = (payload: string): string | undefined => {
+      try {
+        const id = (JSON.parse(payload) as { id?: unknown }).id;
+        if (typeof id === "string") return /^fz[^~]*~/.exec(id)?.[0];
+      } catch {
+        // not JSON: fall through to the text search
+      }
+      return markerRe.exec(payload)?.[1];
+    };
     const byMarker = new Map<string, string>();
     const byExact = new Map<string, string>();
     for (const [key, g] of groups) {
@@ -449,7 +461,7 @@ export class FuzzChain {
           ).map((r) => [r.id, r.raw_payload]),
         );
         for (const row of unplaced) {
-          const marker = markerRe.exec(String(payloads.get(row.id) || ""))?.[1];
+          const marker = markerOf(String(payloads.get(row.id) || ""));
           const key = marker ? byMarker.get(marker) : undefined;
           if (key) groups.get(key)?.rows.push({ ...row, raw_payload: payloads.get(row.id) });
           else if (ownRow(row) || marker) stray.push(row);
