@@ -254,7 +254,7 @@ export class Delivery {
   async #countAttempt(seqs: number[], error: string, notCounted: boolean): Promise<void> {
     if (seqs.length === 0) return;
     const parked = await this.#opts.spool.markAttempt(seqs, error, { counts: !notCounted });
-    if (parked && parked.length > 0) {
+    if (parked.length > 0) {
       this.counters.parked += parked.length;
       this.#opts.onParked?.(parked, error);
     }

@@ -4,11 +4,11 @@ import type { IngestStatus, SidecarConfig } from "../core/contract.ts";
 import {
   ACTION_FROM,
   type AppendResult,
-  actionReason,
-  DELIVERY_ACTOR,
+  actionNote,
   type DeliveryOutcome,
   itemBytes,
   type MarkAttemptOptions,
+  parkedByDelivery,
   type ReplayRange,
   SpaceGate,
   type Spool,
@@ -139,11 +139,7 @@ export class MemorySpool implements Spool {
       const attempts = e.st.attempts + (opts.counts === false ? 0 : 1);
       e.st = { state: "queued", attempts, lastError };
       if (opts.counts === false || attempts < this.limits.maxAttempts) continue;
-      this.#apply("park", e, {
-        reason: `failed ${attempts} delivery attempts; the last one: ${lastError}`.slice(0, 1000),
-        by: DELIVERY_ACTOR,
-        at: Date.now(),
-      });
+      this.#apply("park", e, parkedByDelivery(attempts, lastError));
       parked.push(seq);
     }
     return parked;
@@ -162,7 +158,7 @@ export class MemorySpool implements Spool {
   }
 
   #act(action: SpoolAction, seqs: number[], reason: string, by: string): number {
-    const note = { reason: actionReason(action, reason), by: by.trim().slice(0, 200) || "unknown", at: Date.now() };
+    const note = actionNote(action, reason, by);
     const unique = [...new Set(seqs)].sort((a, b) => a - b);
     const refused = unique
       .map((seq) => ({ seq, state: this.#entries.get(seq)?.st.state ?? ("missing" as const) }))

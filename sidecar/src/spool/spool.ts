@@ -82,6 +82,20 @@ export function actionReason(action: SpoolAction, reason: string): string {
   return trimmed.slice(0, 1000);
 }
 
+/** The note of a person's action: the reason required, who (trimmed, "unknown" when blank), now. */
+export function actionNote(action: SpoolAction, reason: string, by: string): SpoolNote {
+  return { reason: actionReason(action, reason), by: by.trim().slice(0, 200) || "unknown", at: Date.now() };
+}
+
+/** The note of a row delivery parked after `attempts` failed tries. */
+export function parkedByDelivery(attempts: number, lastError: string): SpoolNote {
+  return {
+    reason: `failed ${attempts} delivery attempts; the last one: ${lastError}`.slice(0, 1000),
+    by: DELIVERY_ACTOR,
+    at: Date.now(),
+  };
+}
+
 /** What goes into the spool. */
 export interface SpoolRecord {
   item: IngestItem;

@@ -14,10 +14,10 @@ import { parseExact } from "../core/exact-json.ts";
 import {
   ACTION_FROM,
   type AppendResult,
-  actionReason,
-  DELIVERY_ACTOR,
+  actionNote,
   type DeliveryOutcome,
   type MarkAttemptOptions,
+  parkedByDelivery,
   type ReplayRange,
   SpaceGate,
   type Spool,
@@ -681,11 +681,11 @@ export class SqliteSpool implements Spool {
         }
         const row = this.#attempt.get(lastError, seq) as { attempts: number } | undefined;
         if (!row || row.attempts < max) continue;
-        this.#apply("park", this.#rowForAction.get(seq) as unknown as ActionRow, {
-          reason: `failed ${row.attempts} delivery attempts; the last one: ${lastError}`.slice(0, 1000),
-          by: DELIVERY_ACTOR,
-          at: Date.now(),
-        });
+        this.#apply(
+          "park",
+          this.#rowForAction.get(seq) as unknown as ActionRow,
+          parkedByDelivery(row.attempts, lastError),
+        );
         parked.push(seq);
       }
     });
@@ -706,7 +706,7 @@ export class SqliteSpool implements Spool {
 
   /** Applies an action to every row or, when any is in a state it does not apply to, to none. */
   #act(action: SpoolAction, seqs: number[], reason: string, by: string): number {
-    const note = { reason: actionReason(action, reason), by: by.trim().slice(0, 200) || "unknown", at: Date.now() };
+    const note = actionNote(action, reason, by);
     const unique = [...new Set(seqs)].sort((a, b) => a - b);
     const changed = this.#write(() => {
       const rows = unique.map((seq) => ({ seq, row: this.#rowForAction.get(seq) as ActionRow | undefined }));
