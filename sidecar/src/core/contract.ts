@@ -104,7 +104,8 @@ export interface SidecarConfig {
     | {
         endpoint: string;
         security_mode: "None" | "Sign" | "SignAndEncrypt";
-        security_policy: "None" | "Basic256Sha256";
+        /** node-opcua SecurityPolicy names. */
+        security_policy: "None" | "Basic256Sha256" | "Aes128_Sha256_RsaOaep" | "Aes256_Sha256_RsaPss";
         auth: "anonymous" | "username" | "certificate";
         username: string;
         password: string;
