@@ -1,7 +1,7 @@
 {
     "name": "Shop Floor Bridge",
     "summary": "Production events from MES/SCADA/PLCs into Odoo MRP, planning back to the floor",
-    "version": "18.0.0.1.0",
+    "version": "18.0.0.2.0",
     "category": "Manufacturing/Manufacturing",
     "author": "Shopfloor Bridge contributors",
     "website": "https://github.com/shopfloor-bridge/shopfloor-bridge",
@@ -10,11 +10,13 @@
     "external_dependencies": {"python": ["jsonschema"]},
     "data": [
         "security/shopfloor_bridge_security.xml",
+        "security/shopfloor_connection_security.xml",
         "security/ir.model.access.csv",
         "security/shopfloor_hold_rules.xml",
         "security/shopfloor_bridge_rules.xml",
         "data/shopfloor_bridge_cron.xml",
         "views/shopfloor_event_views.xml",
+        "views/shopfloor_integration_user_views.xml",
         "views/shopfloor_connection_views.xml",
         "views/shopfloor_mapping_views.xml",
         "views/shopfloor_bridge_client_actions.xml",

@@ -188,12 +188,10 @@ test("dispatch board → OPC UA: a dragged order reaches the floor's tags and th
     "shopfloor_bridge.shopfloor_bridge_group_manager",
   ]);
   const sidecarLogin = `sidecar-${tag}`;
-  made.push({
-    model: "res.users",
-    id: (await admin.execute("res.users", "create", [
-      { name: `Sidecar ${tag}`, login: sidecarLogin, password: sidecarLogin, groups_id: [[6, 0, [integration]]] },
-    ])) as number,
-  });
+  const sidecarUser = (await admin.execute("res.users", "create", [
+    { name: `Sidecar ${tag}`, login: sidecarLogin, password: sidecarLogin, groups_id: [[6, 0, [integration]]] },
+  ])) as number;
+  made.push({ model: "res.users", id: sidecarUser });
   const plannerLogin = `planner-${tag}`;
   made.push({
     model: "res.users",
@@ -214,6 +212,7 @@ test("dispatch board → OPC UA: a dragged order reaches the floor's tags and th
       kind: "opcua",
       opcua_endpoint: sim.endpoint,
       dispatch_poll_interval_ms: 300,
+      integration_user_ids: [[6, 0, [sidecarUser]]],
     },
   ])) as number;
   made.push({ model: "shopfloor.connection", id: connectionId });

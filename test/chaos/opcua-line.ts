@@ -91,6 +91,8 @@ export async function configureOpcuaLine(
       opcua_publishing_interval_ms: 200,
       opcua_sampling_interval_ms: 0,
       batch_wait_ms: 100,
+      // The demo's sidecar account serves this line too.
+      integration_user_ids: [[6, 0, [await xmlId(server, "demo_user_sidecar")]]],
     },
   ]);
   await rpc(server, "shopfloor.source.map", "create", [

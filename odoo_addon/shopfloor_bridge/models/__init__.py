@@ -1,6 +1,7 @@
 from . import shopfloor_connection
 from . import shopfloor_mapping
 from . import shopfloor_event
+from . import shopfloor_event_key
 from . import shopfloor_event_log
 from . import res_company
 from . import shopfloor_hold

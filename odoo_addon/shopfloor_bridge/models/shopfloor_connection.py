@@ -1,35 +1,76 @@
 import json
 import math
+from datetime import timedelta
 
 from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 from ..rpc_errors import rpc_error
 from ..storable_text import escape
 
 INT4_MAX = 2**31 - 1
+KEY_EXPIRY_WARNING_DAYS = 30
 
 MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
 INTEGRATION_GROUP = "shopfloor_bridge.shopfloor_bridge_group_integration"
+# Holds no user: the stored secrets are read and written only by sudo code
+# (the write-only fields below and sidecar_config for the connection's sidecar).
+SECRETS_GROUP = "shopfloor_bridge.shopfloor_bridge_group_secrets"
+# Write-only field → the column that stores it.
+SECRET_FIELDS = {
+    "mqtt_password": "mqtt_password_secret",
+    "mqtt_client_key": "mqtt_client_key_secret",
+    "opcua_password": "opcua_password_secret",
+}
+
+
+def acting_connections(env):
+    """The connections the caller acts for: those listing it among their
+    integration users, in its companies. ``None`` for the superuser, who may
+    act for any connection."""
+    if env.su:
+        return None
+    return (
+        env["shopfloor.connection"]
+        .sudo()
+        .with_context(active_test=False)
+        .search([("integration_user_ids", "in", env.uid), ("company_id", "in", env.user.company_ids.ids)])
+    )
 
 
 def check_rpc_caller(env):
-    """The sidecar API is for the integration account and managers only.
+    """The sidecar API is for the integration users of a connection only.
 
     Checked on the server because the RPC methods run with elevated rights
-    (sudo) once the caller is known to be allowed.
+    (sudo) once the caller is known to be allowed. Returns the connections
+    the caller acts for (``None``: the superuser, any connection).
     """
-    if env.su:
-        return
-    user = env.user
-    if not (user.has_group(INTEGRATION_GROUP) or user.has_group(MANAGER_GROUP)):
+    connections = acting_connections(env)
+    if connections is not None and not connections:
         raise rpc_error(
             "forbidden",
             env._(
-                "User %(user)s may not call the Shop Floor Bridge API: it needs the "
-                "'Shop Floor Bridge / Integration (sidecar)' or 'Manager' group.",
-                user=user.login,
+                "User %(user)s may not call the Shop Floor Bridge sidecar API: it is not an integration user "
+                "of any connection. A manager adds it under Shop Floor → Configuration → Connections → "
+                "(connection) → Security → Integration users, or creates one there with \"New integration user\".",
+                user=env.user.login,
             ),
         )
+    return connections
+
+
+def refuse_connection(env, connection):
+    """The AccessError for a caller that may not act for ``connection``."""
+    return rpc_error(
+        "forbidden",
+        env._(
+            "User %(user)s may not act for connection %(code)s (company %(company)s): it is not one of its "
+            "integration users. A manager of %(company)s adds it under the connection's Security tab.",
+            user=env.user.login,
+            code=connection.code,
+            company=connection.company_id.name,
+        ),
+    )
 
 
 def xmlrpc_safe(value):
@@ -93,9 +134,33 @@ class ShopfloorConnection(models.Model):
         [("4", "3.1.1"), ("5", "5.0")], string="MQTT version", default="5", required=True
     )
     mqtt_username = fields.Char(string="MQTT user")
-    mqtt_password = fields.Char(string="MQTT password", groups=MANAGER_GROUP, copy=False)
-    mqtt_ca = fields.Text(string="CA certificate (PEM)")
-    mqtt_reject_unauthorized = fields.Boolean(string="Verify broker certificate", default=True)
+    mqtt_password = fields.Char(
+        string="MQTT password",
+        compute="_compute_secret_inputs",
+        inverse="_inverse_mqtt_password",
+        help="Write-only: stored for the sidecar, never shown again. Type a new one to replace it.",
+    )
+    mqtt_password_secret = fields.Char(groups=SECRETS_GROUP, copy=False)
+    mqtt_ca = fields.Text(
+        string="CA certificate (PEM)",
+        help="The CA that signed the broker's certificate (mqtts:// only). Empty: the system's CAs.",
+    )
+    mqtt_reject_unauthorized = fields.Boolean(
+        string="Verify broker certificate",
+        default=True,
+        help="Refuse a broker whose certificate the CA does not vouch for. Turn off only for a test broker.",
+    )
+    mqtt_client_cert = fields.Text(
+        string="Client certificate (PEM)",
+        help="The sidecar's own certificate for brokers that require one (mutual TLS, mqtts:// only).",
+    )
+    mqtt_client_key = fields.Text(
+        string="Client private key (PEM)",
+        compute="_compute_secret_inputs",
+        inverse="_inverse_mqtt_client_key",
+        help="Write-only: the private key of the client certificate, stored for the sidecar, never shown again.",
+    )
+    mqtt_client_key_secret = fields.Text(groups=SECRETS_GROUP, copy=False)
     sparkplug_group_id = fields.Char(string="Sparkplug group id")
     sparkplug_host_id = fields.Char(string="Sparkplug host id")
 
@@ -108,7 +173,12 @@ class ShopfloorConnection(models.Model):
         required=True,
     )
     opcua_security_policy = fields.Selection(
-        [("None", "None"), ("Basic256Sha256", "Basic256Sha256")],
+        [
+            ("None", "None"),
+            ("Basic256Sha256", "Basic256Sha256"),
+            ("Aes128_Sha256_RsaOaep", "Aes128_Sha256_RsaOaep"),
+            ("Aes256_Sha256_RsaPss", "Aes256_Sha256_RsaPss"),
+        ],
         string="Security policy",
         default="None",
         required=True,
@@ -120,7 +190,18 @@ class ShopfloorConnection(models.Model):
         required=True,
     )
     opcua_username = fields.Char(string="OPC UA user")
-    opcua_password = fields.Char(string="OPC UA password", groups=MANAGER_GROUP, copy=False)
+    opcua_password = fields.Char(
+        string="OPC UA password",
+        compute="_compute_secret_inputs",
+        inverse="_inverse_opcua_password",
+        help="Write-only: stored for the sidecar, never shown again. Type a new one to replace it.",
+    )
+    opcua_password_secret = fields.Char(groups=SECRETS_GROUP, copy=False)
+    secrets_set = fields.Char(
+        string="Stored secrets",
+        compute="_compute_secrets_set",
+        help="Which secrets are stored (their values are never shown).",
+    )
     opcua_publishing_interval_ms = fields.Integer(string="Publishing interval (ms)", default=1000)
     opcua_sampling_interval_ms = fields.Integer(string="Sampling interval (ms)", default=500)
 
@@ -151,6 +232,25 @@ class ShopfloorConnection(models.Model):
         help="Managers get an activity when this connection's dead letters exceed this number.",
     )
     dispatch_poll_interval_ms = fields.Integer(string="Dispatch poll interval (ms)", default=5000)
+
+    # Who may act for this connection
+    integration_user_ids = fields.Many2many(
+        "res.users",
+        "shopfloor_connection_integration_user_rel",
+        "connection_id",
+        "user_id",
+        string="Integration users",
+        domain=lambda self: [("groups_id", "in", self.env.ref(INTEGRATION_GROUP).id)],
+        help="The users whose API keys a sidecar of this connection uses. Only they may fetch its configuration, "
+        "send its events and heartbeats, and pull and acknowledge its floor messages.",
+    )
+
+    integration_key_expiry = fields.Datetime(
+        string="First key expiry",
+        compute="_compute_integration_key_expiry",
+        help="When the first of the integration users' newest API keys expires (empty: no key that expires).",
+    )
+    integration_key_expiring = fields.Boolean(compute="_compute_integration_key_expiry")
 
     # Heartbeat (written by the sidecar through `heartbeat`)
     last_seen = fields.Datetime(readonly=True, copy=False)
@@ -185,6 +285,90 @@ class ShopfloorConnection(models.Model):
         ("batch_size_range", "check(batch_size between 1 and 1000)", "Batch size must be between 1 and 1000."),
         ("max_attempts_positive", "check(max_attempts >= 1)", "Max attempts must be at least 1."),
     ]
+
+    # ------------------------------------------------------------------ secrets
+
+    def _compute_secret_inputs(self):
+        # Write-only: reading a secret gives nothing, whoever asks.
+        for connection in self:
+            for name in SECRET_FIELDS:
+                connection[name] = False
+
+    def _store_secret(self, name):
+        self.check_access("write")
+        for connection in self:
+            value = connection[name]
+            if value:  # an empty input leaves the stored secret as it is
+                connection.sudo()[SECRET_FIELDS[name]] = value
+                connection.message_post(
+                    body=_("%(field)s changed.", field=self._fields[name].string), subtype_xmlid="mail.mt_note"
+                )
+        # What was typed is not kept where a read could find it.
+        self.invalidate_recordset([name])
+
+    def _inverse_mqtt_password(self):
+        self._store_secret("mqtt_password")
+
+    def _inverse_mqtt_client_key(self):
+        self._store_secret("mqtt_client_key")
+
+    def _inverse_opcua_password(self):
+        self._store_secret("opcua_password")
+
+    @api.depends_context("uid")
+    def _compute_secrets_set(self):
+        for connection in self:
+            stored = connection.sudo()
+            connection.secrets_set = ", ".join(
+                self._fields[name].string for name, column in SECRET_FIELDS.items() if stored[column]
+            ) or _("none")
+
+    def action_clear_secrets(self):
+        """Forgets every stored password and key of these connections (enter the ones still needed again)."""
+        self.check_access("write")
+        for connection in self:
+            connection.sudo().write(dict.fromkeys(SECRET_FIELDS.values(), False))
+            connection.message_post(body=_("Stored secrets cleared."), subtype_xmlid="mail.mt_note")
+        return True
+
+    @api.depends("integration_user_ids")
+    def _compute_integration_key_expiry(self):
+        keys = self.env["res.users.apikeys"].sudo()
+        soon = fields.Datetime.now() + timedelta(days=KEY_EXPIRY_WARNING_DAYS)
+        for connection in self:
+            latest = []
+            for user in connection.sudo().integration_user_ids:
+                newest = keys.search([("user_id", "=", user.id)], order="expiration_date desc", limit=1)
+                if newest.expiration_date:
+                    latest.append(newest.expiration_date)
+            connection.integration_key_expiry = min(latest) if latest else False
+            connection.integration_key_expiring = bool(latest) and min(latest) <= soon
+
+    @api.constrains("integration_user_ids", "company_id")
+    def _check_integration_users(self):
+        group = self.env.ref(INTEGRATION_GROUP)
+        for connection in self.sudo():
+            for user in connection.integration_user_ids:
+                if group not in user.groups_id:
+                    raise ValidationError(
+                        _(
+                            "%(user)s cannot be an integration user of %(code)s: it is not in the group "
+                            "'Shop Floor Bridge / Integration (sidecar)'. Use \"New integration user\" on the "
+                            "connection to make a technical user for its sidecar.",
+                            user=user.login,
+                            code=connection.code,
+                        )
+                    )
+                if connection.company_id not in user.company_ids:
+                    raise ValidationError(
+                        _(
+                            "%(user)s cannot be an integration user of %(code)s: company %(company)s is not one "
+                            "of its companies.",
+                            user=user.login,
+                            code=connection.code,
+                            company=connection.company_id.name,
+                        )
+                    )
 
     def _compute_event_counts(self):
         counts = {
@@ -235,12 +419,19 @@ class ShopfloorConnection(models.Model):
 
     @api.model
     def _find_by_code(self, code):
-        check_rpc_caller(self.env)
+        """The connection ``code`` names, once its caller is known to act for it (sudo)."""
+        allowed = check_rpc_caller(self.env)
         if not isinstance(code, str) or not code:
             raise rpc_error("bad_request", _("A connection code (text) is required, got %r.", code))
+        if allowed is not None:
+            connection = allowed.filtered(lambda c: c.active and c.code == code)[:1]
+            if connection:
+                return connection
         connection = self.sudo().search(
             [("code", "=", code), ("company_id", "in", self.env.user.company_ids.ids)], limit=1
         )
+        if connection and allowed is not None:
+            raise refuse_connection(self.env, connection)
         if not connection:
             raise rpc_error(
                 "not_found",
@@ -269,9 +460,11 @@ class ShopfloorConnection(models.Model):
                 "client_id": connection.client_id or f"sfb-{connection.code}",
                 "protocol_version": int(connection.mqtt_protocol_version or "5"),
                 "username": connection.mqtt_username or "",
-                "password": connection.mqtt_password or "",
+                "password": connection.mqtt_password_secret or "",
                 "ca": connection.mqtt_ca or "",
                 "reject_unauthorized": bool(connection.mqtt_reject_unauthorized),
+                "client_cert": connection.mqtt_client_cert or "",
+                "client_key": connection.mqtt_client_key_secret or "",
             }
             if uses_mqtt
             else False
@@ -291,7 +484,7 @@ class ShopfloorConnection(models.Model):
                 "security_policy": connection.opcua_security_policy or "None",
                 "auth": connection.opcua_auth or "anonymous",
                 "username": connection.opcua_username or "",
-                "password": connection.opcua_password or "",
+                "password": connection.opcua_password_secret or "",
                 "publishing_interval_ms": connection.opcua_publishing_interval_ms or 0,
                 "sampling_interval_ms": connection.opcua_sampling_interval_ms or 0,
             }

@@ -22,7 +22,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..backoff import backoff_seconds
 from ..rpc_errors import rpc_error
-from .shopfloor_connection import check_rpc_caller, iso_utc, xmlrpc_safe
+from .shopfloor_connection import check_rpc_caller, iso_utc, refuse_connection, xmlrpc_safe
 
 _logger = logging.getLogger(__name__)
 
@@ -371,13 +371,21 @@ class ShopfloorDispatch(models.Model):
     @api.model
     def ack(self, results):
         """Outcomes of floor writes: [{id, status: acked|failed, error, retryable?}]. Returns True."""
-        check_rpc_caller(self.env)
+        allowed = check_rpc_caller(self.env)
         if not isinstance(results, list):
             raise rpc_error(
                 "bad_request", _("ack expects a list of {id, status, error}, got %s", type(results).__name__)
             )
         problems = []
         companies = self.env.user.company_ids.ids
+        foreign = self.sudo().browse(
+            result["id"]
+            for result in results
+            if isinstance(result, dict) and isinstance(result.get("id"), int) and 0 < result["id"] < 2**31
+        ).exists().filtered(lambda m: allowed is not None and m.connection_id not in allowed)
+        if foreign:
+            # A sidecar acks only what it pulled: another connection's message means a wrong key or a forgery.
+            raise refuse_connection(self.env, foreign[:1].connection_id)
         for index, result in enumerate(results):
             if not isinstance(result, dict) or result.get("status") not in ("acked", "failed"):
                 problems.append(_("item %(index)s: %(item)r is not {id, status: acked|failed, error}", index=index, item=result))

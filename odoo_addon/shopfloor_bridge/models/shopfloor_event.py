@@ -43,6 +43,10 @@ RETRYABLE_STATES = ("pending", "failed")
 PENDING_BACKOFF_CAP_SECONDS = 300
 KEY_MAX_CHARS = 256
 DEFAULT_RETENTION_DAYS = 90
+# The idempotency keys of purged events answer `duplicate` this long after
+# the event was applied (never shorter than the events' own retention).
+KEY_RETENTION_PARAM = "shopfloor_bridge.key_retention_days"
+DEFAULT_KEY_RETENTION_DAYS = 730
 ENVELOPE_ATTRIBUTES = ("specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data")
 INT4_MAX = 2**31 - 1
 DEFAULT_SKEW_BOUND_MS = 5000
@@ -134,6 +138,13 @@ class ShopfloorEvent(models.Model):
     raw_truncated = fields.Boolean(readonly=True)
     connection_code = fields.Char(readonly=True, help="The connection the envelope named.")
     connection_id = fields.Many2one("shopfloor.connection", readonly=True, index=True, ondelete="set null")
+    key_scope = fields.Integer(
+        readonly=True,
+        required=True,
+        default=0,
+        help="The connection the idempotency key (source, id) is scoped to (0: none): two plants may "
+        "send the same source and id.",
+    )
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
     workcenter_id = fields.Many2one("mrp.workcenter", readonly=True, index=True)
     production_id = fields.Many2one("mrp.production", readonly=True, index="btree_not_null")
@@ -180,7 +191,11 @@ class ShopfloorEvent(models.Model):
     history_ids = fields.One2many("shopfloor.event.log", "event_id", string="History", readonly=True)
 
     _sql_constraints = [
-        ("source_uid_uniq", "unique(source, event_uid)", "An event (source, id) is stored once."),
+        (
+            "source_uid_uniq",
+            "unique(key_scope, source, event_uid)",
+            "An event (source, id) is stored once per connection.",
+        ),
     ]
 
     def init(self):
@@ -240,7 +255,7 @@ class ShopfloorEvent(models.Model):
         (``pending``, due now) and the retry cron applies them: a plant that
         bursts faster than Odoo applies can keep its ingest calls short.
         """
-        check_rpc_caller(self.env)
+        allowed = check_rpc_caller(self.env)
         if not isinstance(events, list | tuple):
             raise rpc_error("bad_request", _("ingest takes a list of events, got %s.", type(events).__name__))
         if len(events) > MAX_INGEST_BATCH:
@@ -254,7 +269,7 @@ class ShopfloorEvent(models.Model):
             )
         if not events:
             return []
-        context = _IngestContext(self.env)
+        context = _IngestContext(self.env, allowed)
         rows = [context.prepare(item) for item in events]
         results = self.sudo()._store(rows)
         to_apply = self.sudo().browse([row["event_id"] for row in rows if row["is_new"] and row["state"] == "pending"])
@@ -277,38 +292,46 @@ class ShopfloorEvent(models.Model):
         uid = self.env.uid
         columns = (
             "event_uid source type time subject data_json raw_payload raw_b64 raw_size raw_truncated "
-            "connection_code connection_id company_id workcenter_id sidecar_mapping_revision observed_time "
+            "connection_code connection_id key_scope company_id workcenter_id sidecar_mapping_revision observed_time "
             "ingest_time skew_ms skew_flagged ingest_note state attempts error_class error_message next_retry_at"
         ).split()
+        self.flush_model()
+        # Keys of events the retention purge removed still answer `duplicate`.
+        purged = self.env["shopfloor.event.key"]._purged_keys(
+            {(row["columns"]["key_scope"], row["source"], row["event_uid"]) for row in rows}
+        )
         seen = {}
         values = []
         for row in rows:
-            key = (row["source"], row["event_uid"])
+            key = (row["columns"]["key_scope"], row["source"], row["event_uid"])
             if key in seen:  # the same event twice in one batch: the second is a duplicate
                 row["duplicate_of"] = seen[key]
                 continue
             seen[key] = row
+            if key in purged:
+                continue
             values.append(tuple(_storable(row["columns"].get(c)) for c in columns) + (uid, now, uid, now))
         query = (
             f"INSERT INTO shopfloor_event ({', '.join(columns)}, create_uid, create_date, write_uid, write_date) "
-            "VALUES %s ON CONFLICT (source, event_uid) DO NOTHING RETURNING id, source, event_uid"
+            "VALUES %s ON CONFLICT (key_scope, source, event_uid) DO NOTHING RETURNING id, key_scope, source, event_uid"
         )
-        self.flush_model()
-        inserted = execute_values(cr._obj, query, values, page_size=len(values) or 1, fetch=True)
-        new_ids = {(source, uid_): event_id for event_id, source, uid_ in inserted}
-        conflicts = [key for key in seen if key not in new_ids]
-        existing = {}
+        inserted = (
+            execute_values(cr._obj, query, values, page_size=len(values), fetch=True) if values else []
+        )
+        new_ids = {(scope, source, uid_): event_id for event_id, scope, source, uid_ in inserted}
+        conflicts = [key for key in seen if key not in new_ids and key not in purged]
+        existing = dict(purged)
         if conflicts:
             cr.execute(
-                "SELECT id, source, event_uid FROM shopfloor_event WHERE event_uid = ANY(%s)",
-                [[uid_ for _source, uid_ in conflicts]],
+                "SELECT id, key_scope, source, event_uid FROM shopfloor_event WHERE event_uid = ANY(%s)",
+                [[uid_ for _scope, _source, uid_ in conflicts]],
             )
-            existing = {(source, uid_): event_id for event_id, source, uid_ in cr.fetchall()}
+            existing.update({(scope, source, uid_): event_id for event_id, scope, source, uid_ in cr.fetchall()})
         self.invalidate_model()
         logs = []
         results = []
         for row in rows:
-            key = (row["source"], row["event_uid"])
+            key = (row["columns"]["key_scope"], row["source"], row["event_uid"])
             if key in new_ids and "duplicate_of" not in row:
                 row["event_id"], row["is_new"] = new_ids[key], True
                 status = "rejected" if row["state"] == "rejected" else "pending"
@@ -624,7 +647,13 @@ class ShopfloorEvent(models.Model):
         cutoff = fields.Datetime.now() - timedelta(days=days)
         old = self.sudo().search([("state", "=", "applied"), ("applied_time", "<", cutoff)])
         count = len(old)
+        keys = self.env["shopfloor.event.key"]
+        keys._keep_keys_of(old)
         old.unlink()
+        key_days = max(days, int(
+            self.env["ir.config_parameter"].sudo().get_param(KEY_RETENTION_PARAM, DEFAULT_KEY_RETENTION_DAYS)
+        ))
+        keys._forget_before(fields.Datetime.now() - timedelta(days=key_days))
         if count:
             _logger.info("shopfloor_bridge: purged %s applied events older than %s days", count, days)
         return count
@@ -761,13 +790,17 @@ class ShopfloorEvent(models.Model):
 class _IngestContext:
     """Per-call lookups for ingest: connections and work centers read once per batch."""
 
-    def __init__(self, env):
+    def __init__(self, env, allowed=None):
         self.env = env
         self.now = fields.Datetime.now()
         self._connections = {}
         self._source_maps = {}
         self._workcenters = {}
         self.companies = env.user.company_ids if not env.su else env["res.company"].sudo().search([])
+        # The connections the caller acts for (None: the superuser, any). An event
+        # naming another is stored rejected under the caller's own connection.
+        self.allowed = allowed
+        self.home = allowed.filtered("active")[:1] or allowed[:1] if allowed is not None else None
 
     def connections_used(self):
         return self.env["shopfloor.connection"].sudo().browse(
@@ -779,12 +812,65 @@ class _IngestContext:
             return self.env["shopfloor.connection"].sudo()
         code = escape(code)
         if code not in self._connections:
-            self._connections[code] = (
+            found = self.allowed.filtered(lambda c: c.active and c.code == code)[:1] if self.allowed else None
+            self._connections[code] = found or (
                 self.env["shopfloor.connection"]
                 .sudo()
                 .search([("code", "=", code), ("company_id", "in", self.companies.ids)], limit=1)
             )
         return self._connections[code]
+
+    def refusal(self, code, connection):
+        """Why the caller may not send an event naming ``code`` ('' when it may)."""
+        if self.allowed is None or (connection and connection in self.allowed):
+            return ""
+        user = self.env.user.login
+        if connection:
+            return self.env._(
+                "User %(user)s may not act for connection %(code)s (company %(company)s): it is not one of its "
+                "integration users. The event was stored here, under %(home)s, and not applied.",
+                user=user,
+                code=connection.code,
+                company=connection.company_id.name,
+                home=self.home.code,
+            )
+        if not isinstance(code, str) or not code:
+            return self.env._(
+                "The event names no connection: the sidecar puts its SHOPFLOOR_CONNECTION in every event's "
+                "'connection'. It was stored under %(home)s, the connection %(user)s acts for, and not applied.",
+                user=user,
+                home=self.home.code,
+            )
+        return self.env._(
+            "The event names connection %(code)s, which is not a connection %(user)s acts for (%(codes)s). "
+            "It was stored under %(home)s and not applied.",
+            code=code[:64],
+            user=user,
+            codes=", ".join(self.allowed.mapped("code")),
+            home=self.home.code,
+        )
+
+    def scope(self, columns, code, connection):
+        """Fills the connection, company and key scope of a row; refuses what the caller may not send."""
+        refused = self.refusal(code, connection)
+        owner = self.home if refused else connection
+        columns.update(
+            {
+                "connection_id": owner.id or None,
+                "key_scope": owner.id or 0,
+                "company_id": (owner.company_id or self.env.company).id,
+            }
+        )
+        if refused:
+            columns.update(
+                {
+                    "state": "rejected",
+                    "error_class": "forbidden",
+                    "error_message": refused,
+                    "workcenter_id": None,
+                    "next_retry_at": None,
+                }
+            )
 
     def _maps_of(self, connection):
         if connection.id not in self._source_maps:
@@ -835,8 +921,6 @@ class _IngestContext:
             "raw_payload": serialized[: MAX_EVENT_BYTES * 2],
             "raw_size": len(serialized.encode("utf-8")),
             "connection_code": event.get("connection")[:64] if isinstance(event.get("connection"), str) else None,
-            "connection_id": connection.id or None,
-            "company_id": (connection.company_id or self.env.company).id,
             "ingest_time": self.now,
             "attempts": 0,
             "raw_truncated": False,
@@ -904,6 +988,7 @@ class _IngestContext:
                 }
             )
         columns["ingest_note"] = "\n".join(notes) or None
+        self.scope(columns, event.get("connection"), connection)
         return {
             "columns": columns,
             "state": columns["state"],
@@ -934,8 +1019,6 @@ class _IngestContext:
             "raw_size": item["raw_size"] if _is_int4(item.get("raw_size")) else len(raw),
             "raw_truncated": bool(item.get("truncated")),
             "connection_code": _text(item.get("connection"))[:64] if isinstance(item.get("connection"), str) else None,
-            "connection_id": connection.id or None,
-            "company_id": (connection.company_id or self.env.company).id,
             "ingest_time": self.now,
             "attempts": 0,
             "state": "rejected",
@@ -947,6 +1030,7 @@ class _IngestContext:
                 columns["observed_time"] = parse_time(item["observedtime"], "observedtime")
         except EventRejected:
             pass
+        self.scope(columns, item.get("connection"), connection)
         return {
             "columns": columns,
             "state": "rejected",

@@ -10,7 +10,10 @@ CONFIG_KEYS = {
     "code", "name", "kind", "revision", "server_time", "mqtt", "sparkplug", "opcua",
     "batch", "skew", "sources", "rules", "dispatch",
 }
-MQTT_KEYS = {"url", "topics", "client_id", "protocol_version", "username", "password", "ca", "reject_unauthorized"}
+MQTT_KEYS = {
+    "url", "topics", "client_id", "protocol_version", "username", "password", "ca", "reject_unauthorized",
+    "client_cert", "client_key",
+}
 OPCUA_KEYS = {
     "endpoint", "security_mode", "security_policy", "auth", "username", "password",
     "publishing_interval_ms", "sampling_interval_ms",
@@ -134,23 +137,24 @@ class TestConnection(ShopfloorCase):
         with self.assertRaisesRegex(UserError, "connection code"):
             self.env["shopfloor.connection"].heartbeat(False, {})
 
-    def test_secrets_only_for_managers(self):
+    def test_secrets_only_for_the_connections_sidecar(self):
         self.connection.mqtt_password = "s3cret"
         reader = new_test_user(self.env, "sf-reader", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_user")
         as_reader = self.connection.with_user(reader)
         self.assertEqual(as_reader.name, "Test plant MQTT")
-        with self.assertRaises(AccessError):
-            as_reader.read(["mqtt_password"])
+        self.assertFalse(as_reader.mqtt_password)
         manager = new_test_user(
             self.env, "sf-manager", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_manager"
         )
-        self.assertEqual(self.connection.with_user(manager).mqtt_password, "s3cret")
-        # The sidecar gets it through sidecar_config only.
-        sidecar = new_test_user(
-            self.env, "sf-sidecar", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_integration"
-        )
+        # Write-only, even for the managers who set it.
+        self.assertFalse(self.connection.with_user(manager).mqtt_password)
+        # The sidecar gets it through sidecar_config only, once it acts for the connection.
+        sidecar = new_test_user(self.env, "sf-sidecar", groups="shopfloor_bridge.shopfloor_bridge_group_integration")
         with self.assertRaises(AccessError):
-            self.connection.with_user(sidecar).read(["mqtt_password"])
+            self.connection.with_user(sidecar).read(["mqtt_password_secret"])
+        with self.assertRaises(AccessError):
+            self.env["shopfloor.connection"].with_user(sidecar).sidecar_config("test-conn")
+        self.connection.integration_user_ids = [(4, sidecar.id)]
         config = self.env["shopfloor.connection"].with_user(sidecar).sidecar_config("test-conn")
         self.assertEqual(config["mqtt"]["password"], "s3cret")
 

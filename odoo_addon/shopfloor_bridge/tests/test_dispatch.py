@@ -31,6 +31,7 @@ class TestDispatch(ShopfloorCase):
         cls.operator = new_test_user(cls.env, "sf-operator", groups="base.group_user,mrp.group_mrp_user")
         cls.sidecar = new_test_user(
             cls.env, "sf-dispatch-sidecar", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_integration")
+        cls.connection.integration_user_ids = [(4, cls.sidecar.id)]
         cls.env.cr.flush()
 
     def commit(self):
@@ -348,7 +349,7 @@ class TestDispatch(ShopfloorCase):
         for call in (lambda: self.pull(user=self.operator),
                      lambda: self.env["shopfloor.dispatch"].with_user(self.operator).ack([]),
                      lambda: self.pull(user=self.planner)):
-            with self.assertRaisesRegex(AccessError, "may not call the Shop Floor Bridge API"):
+            with self.assertRaisesRegex(AccessError, "may not call the Shop Floor Bridge sidecar API"):
                 call()
         with self.assertRaises(AccessError):
             self.env["shopfloor.dispatch"].with_user(self.operator).search([]).write({"state": "acked"})
@@ -365,11 +366,13 @@ class TestDispatch(ShopfloorCase):
         other = self.env["res.company"].create({"name": "Other plant"})
         connection = self.env["shopfloor.connection"].create(
             {"code": "other-conn", "name": "Other", "kind": "mqtt", "company_id": other.id})
+        workcenter = self.env["mrp.workcenter"].create(
+            {"name": "Other press", "company_id": other.id, "resource_calendar_id": other.resource_calendar_id.id})
         target = self.env["shopfloor.dispatch.target"].create(
-            {"connection_id": connection.id, "workcenter_id": self.wc_press2.id, "kind": "mqtt"})
+            {"connection_id": connection.id, "workcenter_id": workcenter.id, "kind": "mqtt"})
         message = self.env["shopfloor.dispatch"].create({"target_id": target.id, "version": 1, "payload_json": "{}"})
         as_sidecar = self.env["shopfloor.dispatch"].with_user(self.sidecar)
-        self.assertFalse(as_sidecar.search([("id", "=", message.id)]))
-        with self.assertLogs("odoo.addons.shopfloor_bridge.models.shopfloor_dispatch", "WARNING"):
+        # Another connection's message: refused as a whole, naming the connection; nothing changes.
+        with self.assertRaisesRegex(AccessError, "may not act for connection other-conn"):
             as_sidecar.ack([{"id": message.id, "status": "acked", "error": ""}])
         self.assertEqual(message.state, "pending")

@@ -16,6 +16,7 @@ class TestSecurity(ShopfloorCase):
             cls.env, "sf-mgr", groups="base.group_user,mrp.group_mrp_user,shopfloor_bridge.shopfloor_bridge_group_manager")
         cls.sidecar = new_test_user(
             cls.env, "sf-sidecar", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_integration")
+        cls.connection.integration_user_ids = [(4, cls.sidecar.id)]
 
     def event(self):
         return self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"})
@@ -27,7 +28,7 @@ class TestSecurity(ShopfloorCase):
             lambda: self.env["shopfloor.connection"].with_user(self.plain).heartbeat("test-conn", {}),
             lambda: self.env["shopfloor.event"].with_user(self.reader).ingest([self.event()]),
         ):
-            with self.assertRaisesRegex(AccessError, "may not call the Shop Floor Bridge API"):
+            with self.assertRaisesRegex(AccessError, "may not (call the Shop Floor Bridge sidecar API|act for connection test-conn)"):
                 call()
         self.assertFalse(self.env["shopfloor.event"].search([]))
 
@@ -93,7 +94,8 @@ class TestSecurity(ShopfloorCase):
             groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_integration",
         )
         connection_b = self.env["shopfloor.connection"].create(
-            {"code": "plant-b", "name": "Plant B", "company_id": company_b.id})
+            {"code": "plant-b", "name": "Plant B", "company_id": company_b.id,
+             "integration_user_ids": [(4, sidecar_b.id)]})
         [result_a] = self.ingest(self.event())
         # B sees none of A's connections, mappings or events.
         as_b = self.env["shopfloor.event"].with_user(manager_b)
@@ -108,8 +110,10 @@ class TestSecurity(ShopfloorCase):
         event = self.event()
         [result_b] = self.env["shopfloor.event"].with_user(sidecar_b).ingest([event])
         stored = self.env["shopfloor.event"].browse(result_b["event_id"])
+        # Stored, refused, under B's own connection: A's plant never sees it.
         self.assertEqual(stored.company_id, company_b)
-        self.assertFalse(stored.connection_id)
-        self.assertNotEqual(result_b["status"], "applied")
+        self.assertEqual(stored.connection_id, connection_b)
+        self.assertEqual((result_b["status"], stored.state, stored.error_class), ("rejected", "rejected", "forbidden"))
+        self.assertIn("test-conn", result_b["error"])
         self.assertFalse(stored.workcenter_id)
         self.assertEqual(len(self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting"))), 1)

@@ -57,9 +57,9 @@ export async function makeOdooFixture(
   )) as { res_id: number }[] as unknown as [{ res_id: number }];
   const user = `sidecar_${opts.code}`;
   const password = `pw-${opts.code}-${Math.random().toString(36).slice(2)}`;
-  await admin.execute("res.users", "create", [
+  const userId = (await admin.execute("res.users", "create", [
     { name: `Sidecar ${opts.code}`, login: user, password, groups_id: [[6, 0, [groupId.res_id]]] },
-  ]);
+  ])) as number;
   const connectionId = (await admin.execute("shopfloor.connection", "create", [
     {
       code: opts.code,
@@ -71,6 +71,8 @@ export async function makeOdooFixture(
       mqtt_protocol_version: String(opts.protocolVersion ?? 5),
       batch_size: opts.batchSize ?? 500,
       batch_wait_ms: opts.batchWaitMs ?? 100,
+      // Only this user may act for the connection (its sidecar's account).
+      integration_user_ids: [[6, 0, [userId]]],
     },
   ])) as number;
   const client = () => new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user, apiKey: password });

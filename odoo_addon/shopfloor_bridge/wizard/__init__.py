@@ -1,0 +1,1 @@
+from . import shopfloor_integration_user
