@@ -1,5 +1,6 @@
 // The CLI as a person runs it: exit codes, spool inspection, simulate.
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -235,12 +236,19 @@ describe("shopfloor-sidecar CLI", () => {
     });
     await server.start();
     try {
+      // With a key, the cached configuration keeps its password: Odoo is down in this test.
+      const secretKey = randomBytes(32);
       const run = async (name: string, opcua: Parameters<typeof opcuaConfig>[1]) => {
         const spoolDir = join(dir, name);
-        const spool = new SqliteSpool({ path: spoolPath(spoolDir) });
+        const spool = new SqliteSpool({ path: spoolPath(spoolDir), secretKey });
         await spool.saveConfig(opcuaConfig(server.endpoint, opcua));
         await spool.close();
-        return cliAsync(["run"], { ...complete, SHOPFLOOR_SPOOL_DIR: spoolDir, METRICS_PORT: "0" });
+        return cliAsync(["run"], {
+          ...complete,
+          SHOPFLOOR_SPOOL_DIR: spoolDir,
+          METRICS_PORT: "0",
+          SHOPFLOOR_SECRET_KEY: secretKey.toString("base64"),
+        });
       };
       const login = await run("opcua-login", { auth: "username", username: "sidecar", password: "wrong" });
       expect(login.err).toMatch(

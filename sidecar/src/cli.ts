@@ -5,8 +5,9 @@ import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
 import { SingleBar } from "cli-progress";
 import { Command, InvalidArgumentError } from "commander";
-import { ConfigError, loadBootstrap, loadSpoolDir, logLevel } from "./config.ts";
+import { ConfigError, loadBootstrap, loadSpoolSettings, logLevel } from "./config.ts";
 import { MAX_INGEST_BATCH } from "./core/contract.ts";
+import { Redactor } from "./core/secrets.ts";
 import { SIDECAR_VERSION, Sidecar, spoolPath } from "./main.ts";
 import { createOdooClient } from "./odoo/connect.ts";
 import { OdooAuthError } from "./odoo/errors.ts";
@@ -23,20 +24,34 @@ import { SqliteSpool } from "./spool/sqlite-spool.ts";
 /** A missing or bad command-line argument (exit 2, like bad configuration). */
 class UsageError extends Error {}
 
+/**
+ * Everything the CLI prints and logs passes it: the API key and the
+ * configuration's secrets are registered as soon as they are known.
+ */
+const redactor = new Redactor();
+
+function print(text: string): void {
+  process.stdout.write(redactor.text(text));
+}
+
+function printError(text: string): void {
+  process.stderr.write(redactor.text(text));
+}
+
 function fail(err: unknown): never {
   if (err instanceof ConfigError) {
-    process.stderr.write(`shopfloor-sidecar: bad configuration: ${err.message}\n`);
+    printError(`shopfloor-sidecar: bad configuration: ${err.message}\n`);
     process.exit(2);
   }
   if (err instanceof UsageError) {
-    process.stderr.write(`shopfloor-sidecar: ${err.message}\n`);
+    printError(`shopfloor-sidecar: ${err.message}\n`);
     process.exit(2);
   }
   if (err instanceof SpoolActionError) {
-    process.stderr.write(`shopfloor-sidecar: ${err.message}\n`);
+    printError(`shopfloor-sidecar: ${err.message}\n`);
     process.exit(1);
   }
-  process.stderr.write(`shopfloor-sidecar: ${(err as Error)?.stack ?? String(err)}\n`);
+  printError(`shopfloor-sidecar: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(1);
 }
 
@@ -88,10 +103,10 @@ function entryLine(e: SpoolEntry): string {
 }
 
 function openSpool(configFile: string | undefined): SqliteSpool {
-  const dir = loadSpoolDir(configFile);
-  const path = spoolPath(dir);
+  const { spoolDir, secretKey } = loadSpoolSettings(configFile);
+  const path = spoolPath(spoolDir);
   if (!existsSync(path)) throw new ConfigError("SHOPFLOOR_SPOOL_DIR", `no spool at ${path}`);
-  return new SqliteSpool({ path });
+  return new SqliteSpool({ path, secretKey });
 }
 
 const program = new Command()
@@ -114,7 +129,7 @@ program
       heartbeatMs: number;
       spoolFsync?: boolean;
     }) => {
-      const log = createLogger(logLevel());
+      const log = createLogger(logLevel(), undefined, redactor);
       let sidecar: Sidecar | undefined;
       let stopping = false;
       const shutdown = async (signal: string) => {
@@ -140,6 +155,7 @@ program
         sidecar = await Sidecar.start({
           boot,
           log,
+          redactor,
           heartbeatMs: opts.heartbeatMs,
           spoolSynchronous: opts.spoolFsync ? "FULL" : "NORMAL",
           spoolLimits: {
@@ -166,6 +182,7 @@ program
   .action(async (opts: { from: number; to: number; source?: string; batch: number }) => {
     try {
       const boot = loadBootstrap(program.opts().config);
+      redactor.add(boot.odooApiKey);
       const spool = openSpool(program.opts().config);
       const odoo = createOdooClient(boot);
       try {
@@ -217,7 +234,7 @@ program
       bar.stop();
       await spool.close();
       const summary = { replayed: done - skipped, statuses, ...(skipped > 0 ? { skipped_not_sent: skipped } : {}) };
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
+      print(`${JSON.stringify(summary)}\n`);
     } catch (err) {
       fail(err);
     }
@@ -234,7 +251,7 @@ spoolCmd
       const spool = openSpool(program.opts().config);
       const stats = await spool.stats();
       await spool.close();
-      process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
+      print(`${JSON.stringify(stats, null, 2)}\n`);
     } catch (err) {
       fail(err);
     }
@@ -252,7 +269,7 @@ spoolCmd
   .action(async (opts: { state: SpoolStateName; limit: number }) => {
     try {
       const spool = openSpool(program.opts().config);
-      for (const e of await spool.list(opts.state, opts.limit)) process.stdout.write(`${entryLine(e)}\n`);
+      for (const e of await spool.list(opts.state, opts.limit)) print(`${entryLine(e)}\n`);
       await spool.close();
     } catch (err) {
       fail(err);
@@ -269,9 +286,7 @@ spoolCmd
       for (const { eventId, at, ...line } of await spool.actionLog(opts.limit, opts.seq)) {
         // Named as `spool list` names them.
         const { seq, source, ...rest } = line;
-        process.stdout.write(
-          `${JSON.stringify({ seq, source, id: eventId, ...rest, at: new Date(at).toISOString() })}\n`,
-        );
+        print(`${JSON.stringify({ seq, source, id: eventId, ...rest, at: new Date(at).toISOString() })}\n`);
       }
       await spool.close();
     } catch (err) {
@@ -296,7 +311,7 @@ function actionCommand(action: SpoolAction, description: string, reasonRequired:
         const spool = openSpool(program.opts().config);
         try {
           const changed = await spool[action](seqs, reason, by);
-          process.stdout.write(`${JSON.stringify({ action, seqs, changed, reason, by })}\n`);
+          print(`${JSON.stringify({ action, seqs, changed, reason, by })}\n`);
         } finally {
           await spool.close();
         }
@@ -330,7 +345,7 @@ program
   .action(async (args: string[]) => {
     const url = new URL("../simulator/cli.ts", import.meta.url);
     if (!existsSync(url)) {
-      process.stderr.write(`shopfloor-sidecar: the simulator is not installed (no ${url.pathname})\n`);
+      printError(`shopfloor-sidecar: the simulator is not installed (no ${url.pathname})\n`);
       process.exit(1);
     }
     try {

@@ -1,11 +1,12 @@
 // The one composition root: bootstrap config → spool, Odoo client, sources,
 // pipeline, delivery, heartbeat, ops server. Nothing else wires parts.
 import { join } from "node:path";
-import { type BootstrapConfig, ConfigError } from "./config.ts";
+import { type BootstrapConfig, ConfigError, DEFAULT_METRICS_HOST } from "./config.ts";
 import { backoffDelay } from "./core/backoff.ts";
 import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import type { IngestItem, SidecarConfig } from "./core/contract.ts";
 import type { Source } from "./core/ports.ts";
+import { Redactor } from "./core/secrets.ts";
 import { Delivery } from "./delivery.ts";
 import type { RunningDispatcher } from "./floor/dispatcher.ts";
 import type { BaseOdooClient } from "./odoo/client.ts";
@@ -32,7 +33,13 @@ export interface SidecarOptions {
   odooTimeoutMs?: number;
   /** Delivery making no progress this long while items wait makes /healthz unhealthy. */
   stallMs?: number;
+  /** The one the process's logger writes through (ops/log.ts): the sidecar registers its secrets there. */
+  redactor?: Redactor;
 }
+
+/** Said once in the log and always on /healthz when the spool has no key. */
+export const NO_SECRET_KEY =
+  "no SHOPFLOOR_SECRET_KEY: the configuration is cached without its secrets, so the sources need Odoo to start";
 
 export const DEFAULT_STALL_MS = 5 * 60_000;
 
@@ -88,6 +95,8 @@ function fallbackConfig(boot: BootstrapConfig): SidecarConfig {
       password: "",
       ca: "",
       reject_unauthorized: true,
+      client_cert: "",
+      client_key: "",
     },
     sparkplug: false,
     opcua: false,
@@ -122,6 +131,11 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
     // The server's certificate is not in the sidecar's trust list: trust it, or point the endpoint elsewhere.
     const key = boot.opcuaEndpoint ? "OPCUA_ENDPOINT" : "opcua_endpoint";
     return new ConfigError(key, `${boot.opcuaEndpoint ? "" : `(${where}) `}${message}`);
+  }
+  if (name === "MqttTlsError") {
+    // Bad TLS settings, or a broker refusing them: named by the connection field to fix.
+    const field = (err as { field: string }).field;
+    return new ConfigError(field === "mqtt_url" && boot.mqttUrl ? "MQTT_URL" : field, `(${where}) ${message}`);
   }
   if (name === "OpcUaLoginError") {
     const auth = config.opcua ? config.opcua.auth : "anonymous";
@@ -160,8 +174,7 @@ async function createSource(config: SidecarConfig, log: Logger, pkiDir: string):
       protocolVersion: m.protocol_version,
       username: m.username,
       password: m.password,
-      ca: m.ca,
-      rejectUnauthorized: m.reject_unauthorized,
+      tls: m,
       onError: (err) => log.warn({ err: err.message }, "mqtt"),
     });
   }
@@ -196,6 +209,13 @@ export class Sidecar {
   /** Why intake is down (a source that failed to start on a reload), undefined while it runs. */
   #intakeError: string | undefined;
   readonly #degraded: DegradationLog;
+  readonly #redactor: Redactor;
+  /**
+   * Set while the configuration in force is a cached one that lacks its
+   * secrets: its sources do not start (they would log in without them)
+   * until Odoo answers.
+   */
+  #secretsMissing: string | undefined;
   #heartbeatInFlight = false;
   #rateMark = { at: Date.now(), taken: 0, delivered: 0 };
 
@@ -204,10 +224,14 @@ export class Sidecar {
     this.#log = opts.log;
     this.#degraded = new DegradationLog(opts.log);
     const b = opts.boot;
+    this.#redactor = opts.redactor ?? new Redactor();
+    this.#redactor.add(b.odooApiKey, b.secretKey?.toString("base64"), b.secretKey?.toString("hex"));
+    if (b.mqttUrl) this.#redactor.addSecretsOf({ url: b.mqttUrl });
     this.spool = new SqliteSpool({
       path: spoolPath(b.spoolDir),
       synchronous: opts.spoolSynchronous,
       ...opts.spoolLimits,
+      secretKey: b.secretKey,
     });
     this.odoo = createOdooClient(b, opts.odooTimeoutMs ?? 60_000);
     this.odoo.onServerTime = (trip) => {
@@ -233,6 +257,7 @@ export class Sidecar {
     for (let attempt = 0; ; attempt++) {
       try {
         const config = await this.odoo.sidecarConfig(boot.connection);
+        this.#redactor.addSecretsOf(config);
         await this.spool.saveConfig(config);
         return config;
       } catch (err) {
@@ -244,11 +269,20 @@ export class Sidecar {
         if (code === "forbidden") throw new ConfigError("ODOO_USER", (err as Error).message);
         const cached = await this.spool.loadConfig();
         if (cached) {
+          this.#redactor.addSecretsOf(cached.config);
           this.#log.warn(
-            { err: (err as Error).message, revision: cached.revision },
+            { err: (err as Error).message, revision: cached.config.revision },
             "Odoo unreachable: using cached config",
           );
-          return cached;
+          // What a bootstrap override replaces is not missing.
+          const missing = cached.missingSecrets.filter(
+            (path) => !(path === "mqtt.url" && boot.mqttUrl) && !(path === "opcua.endpoint" && boot.opcuaEndpoint),
+          );
+          if (missing.length > 0) {
+            this.#secretsMissing = `waiting for Odoo: the cached configuration lacks its secrets (${missing.join(", ")}): ${cached.why}`;
+            this.#log.error({ missing, revision: cached.config.revision }, this.#secretsMissing);
+          }
+          return cached.config;
         }
         if (boot.mqttUrl) {
           this.#log.warn({ err: (err as Error).message }, "Odoo unreachable, no cached config: MQTT_URL with defaults");
@@ -264,6 +298,7 @@ export class Sidecar {
 
   async #start(): Promise<void> {
     const boot = this.#opts.boot;
+    if (!boot.secretKey) this.#log.warn(NO_SECRET_KEY);
     this.config = withOverrides(await this.#initialConfig(), boot);
     this.metrics.configRevision.set(this.config.revision);
     // Bound once: `inc({ kind })` would hash the labels again for every message.
@@ -318,15 +353,21 @@ export class Sidecar {
       },
     });
     this.delivery.start();
-    await this.#startDispatcher();
-    await this.#startSource();
+    if (this.#secretsMissing) {
+      // The next heartbeat that reaches Odoo reloads the configuration and starts them.
+      this.#intakeError = this.#secretsMissing;
+    } else {
+      await this.#startDispatcher();
+      await this.#startSource();
+    }
     if (boot.metricsPort > 0) {
-      this.#ops = await startOpsServer(
-        this.metrics,
-        boot.metricsPort,
-        () => this.health(),
-        () => this.#refreshGauges(),
-      );
+      this.#ops = await startOpsServer(this.metrics, {
+        port: boot.metricsPort,
+        host: boot.metricsHost ?? DEFAULT_METRICS_HOST,
+        health: () => this.health(),
+        beforeScrape: () => this.#refreshGauges(),
+        redactor: this.#redactor,
+      });
       this.metricsPort = this.#ops.port;
     }
     const heartbeatMs = this.#opts.heartbeatMs ?? 15_000;
@@ -433,6 +474,7 @@ export class Sidecar {
       source: this.source?.name ?? null,
       source_connected: (this.source as { connected?: boolean } | undefined)?.connected ?? null,
       last_heartbeat_ok: this.#lastHeartbeatOk ? new Date(this.#lastHeartbeatOk).toISOString() : null,
+      secrets_cache: this.#opts.boot.secretKey ? "encrypted with SHOPFLOOR_SECRET_KEY" : NO_SECRET_KEY,
     };
   }
 
@@ -496,6 +538,7 @@ export class Sidecar {
     if (this.#reloading) return this.#reloading;
     this.#reloading = (async () => {
       const fresh = withOverrides(await this.odoo.sidecarConfig(this.config.code), this.#opts.boot);
+      this.#redactor.addSecretsOf(fresh);
       const previous = this.config;
       await this.source?.stop();
       this.source = undefined;
@@ -510,6 +553,10 @@ export class Sidecar {
         this.#intakeError = reason;
         this.#log.error({ from: previous.revision, to: fresh.revision, err: (err as Error).message }, "reload failed");
         this.#apply(previous);
+        if (this.#secretsMissing) {
+          this.#intakeError = `${reason}; the previous configuration lacks its secrets: no source runs`;
+          return;
+        }
         await this.#startSource().catch((again: Error) => {
           this.#intakeError = `${reason}; the previous revision ${previous.revision} failed too: ${again.message}`;
           this.#log.error({ revision: previous.revision, err: again.message }, "intake is down: no source runs");
@@ -518,6 +565,7 @@ export class Sidecar {
         return;
       }
       this.#intakeError = undefined;
+      this.#secretsMissing = undefined;
       await this.spool.saveConfig(fresh);
       await this.#startDispatcher();
       this.#log.info({ from: previous.revision, to: fresh.revision }, "configuration reloaded");

@@ -1,6 +1,7 @@
 // Prometheus metrics and the /metrics + /healthz endpoint.
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Redactor } from "../core/secrets.ts";
 import type { SpoolDepth } from "../spool/spool.ts";
 
 export class SidecarMetrics {
@@ -106,37 +107,47 @@ export interface Health {
   [detail: string]: unknown;
 }
 
-/** Serves /metrics and /healthz; port 0 picks a free port (see `port`). */
+export interface OpsServerOptions {
+  /** 0 picks a free port (see the returned `port`). */
+  port: number;
+  /** Address to listen on: loopback unless the operator opens it (METRICS_HOST). */
+  host: string;
+  health: () => Health;
+  beforeScrape?: () => Promise<void> | void;
+  /** Bodies pass it: a problem on /healthz may quote an error that quoted a URL. */
+  redactor?: Redactor;
+}
+
+/** Serves /metrics and /healthz. */
 export async function startOpsServer(
   metrics: SidecarMetrics,
-  port: number,
-  health: () => Health,
-  beforeScrape?: () => Promise<void> | void,
+  opts: OpsServerOptions,
 ): Promise<{ port: number; close(): Promise<void> }> {
+  const redactor = opts.redactor ?? new Redactor();
   const server: Server = createServer(async (req, res) => {
     try {
       if (req.url === "/metrics") {
-        await beforeScrape?.();
+        await opts.beforeScrape?.();
         res.writeHead(200, { "content-type": metrics.registry.contentType });
-        res.end(await metrics.registry.metrics());
+        res.end(redactor.text(await metrics.registry.metrics()));
       } else if (req.url === "/healthz") {
-        const h = health();
+        const h = opts.health();
         res.writeHead(h.ok ? 200 : 503, { "content-type": "application/json" });
-        res.end(JSON.stringify(h));
+        res.end(redactor.text(JSON.stringify(h)));
       } else {
         res.writeHead(404).end();
       }
     } catch (err) {
-      res.writeHead(500).end(String(err));
+      res.writeHead(500).end(redactor.text(String(err)));
     }
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, "0.0.0.0", () => resolve());
+    server.listen(opts.port, opts.host, () => resolve());
   });
   const address = server.address();
   return {
-    port: typeof address === "object" && address ? address.port : port,
+    port: typeof address === "object" && address ? address.port : opts.port,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

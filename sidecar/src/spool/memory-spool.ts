@@ -1,6 +1,7 @@
 // A spool in memory: same semantics as SqliteSpool minus durability. For
 // tests of delivery and for `simulate` runs that need no disk.
 import type { IngestStatus, SidecarConfig } from "../core/contract.ts";
+import { type CachedConfig, openConfig, sealConfig } from "./config-cache.ts";
 import {
   ACTION_FROM,
   type AppendResult,
@@ -35,10 +36,13 @@ export class MemorySpool implements Spool {
   /** Undelivered rows (queued and parked): what counts against the capacity. */
   #held = 0;
   #heldBytes = 0;
-  #config: SidecarConfig | undefined;
+  /** Stored as SqliteSpool stores it, so both keep the same secrets (see config-cache.ts). */
+  #config: string | undefined;
+  readonly #secretKey: Buffer | undefined;
 
-  constructor(limits: Partial<SpoolLimits> = {}) {
+  constructor(limits: Partial<SpoolLimits> = {}, options: { secretKey?: Buffer } = {}) {
     this.limits = spoolLimits(limits);
+    this.#secretKey = options.secretKey;
   }
 
   #reservedBytes = 0;
@@ -264,12 +268,12 @@ export class MemorySpool implements Spool {
     };
   }
 
-  async loadConfig(): Promise<SidecarConfig | undefined> {
-    return this.#config && structuredClone(this.#config);
+  async loadConfig(): Promise<CachedConfig | undefined> {
+    return this.#config === undefined ? undefined : openConfig(this.#config, this.#secretKey);
   }
 
   async saveConfig(config: SidecarConfig): Promise<void> {
-    this.#config = structuredClone(config);
+    this.#config = sealConfig(config, this.#secretKey);
   }
 
   async close(): Promise<void> {}

@@ -1,10 +1,60 @@
 // The one contract every Spool implementation runs (like MQTT.js's
 // abstract_store): the same behaviour, whatever the storage.
+
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { CloudEvent, RejectedInput } from "../core/contract.ts";
+import type { CloudEvent, RejectedInput, SidecarConfig } from "../core/contract.ts";
 import { DELIVERY_ACTOR, type Spool, SpoolActionError, type SpoolLimits, type SpoolRecord } from "./spool.ts";
 
-export type MakeSpool = (limits?: Partial<SpoolLimits>) => Promise<Spool>;
+export type MakeSpool = (limits?: Partial<SpoolLimits>, options?: { secretKey?: Buffer }) => Promise<Spool>;
+
+export const TEST_BROKER_PASSWORD = "broker-pw-7f3a9c1e";
+export const TEST_OPCUA_PASSWORD = "opcua-pw-5d2b8e40";
+/** Not a real key: the spool only has to recognise and hide it. */
+export const TEST_CLIENT_KEY = [
+  "-----BEGIN PRIVATE KEY-----",
+  "MC4CAQAwBQYDK2VwBCIEIFakeKeyForTheSpoolContractOnlyNotARealKey0000",
+  "-----END PRIVATE KEY-----",
+  "",
+].join("\n");
+
+/** A configuration carrying every kind of secret the spool must not keep in clear. */
+export function configWithSecrets(): SidecarConfig {
+  return {
+    code: "line1",
+    name: "Line 1",
+    kind: "mqtt",
+    revision: 7,
+    server_time: "2026-11-22T08:00:00Z",
+    mqtt: {
+      url: `mqtts://sidecar:${TEST_BROKER_PASSWORD}@broker:8883`,
+      topics: ["shopfloor/#"],
+      client_id: "sfb-line1",
+      protocol_version: 5,
+      username: "sidecar",
+      password: TEST_BROKER_PASSWORD,
+      ca: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+      reject_unauthorized: true,
+      client_key: TEST_CLIENT_KEY,
+    } as SidecarConfig["mqtt"],
+    sparkplug: false,
+    opcua: {
+      endpoint: "opc.tcp://plc:4840",
+      security_mode: "SignAndEncrypt",
+      security_policy: "Basic256Sha256",
+      auth: "username",
+      username: "operator",
+      password: TEST_OPCUA_PASSWORD,
+      publishing_interval_ms: 500,
+      sampling_interval_ms: 250,
+    },
+    batch: { size: 500, wait_ms: 200 },
+    skew: { bound_ms: 0, correct: false },
+    sources: [{ source: "plant1/press-1", workcenter: "WC1" }],
+    rules: [],
+    dispatch: { poll_interval_ms: 0, targets: [] },
+  };
+}
 
 export function event(n: number, source = "press-1", timeMs = 1_700_000_000_000 + n): SpoolRecord {
   const item: CloudEvent = {
@@ -312,7 +362,30 @@ export function spoolContract(name: string, makeSpool: MakeSpool): void {
       expect(await spool.loadConfig()).toBeUndefined();
       const config = { code: "line1", revision: 3 } as never;
       await spool.saveConfig(config);
-      expect(await spool.loadConfig()).toEqual(config);
+      expect(await spool.loadConfig()).toEqual({ config, missingSecrets: [], why: "" });
+      await spool.close();
+    });
+
+    it("caches the configuration with its secrets when it has a key, and gives them back", async () => {
+      const spool = await makeSpool({}, { secretKey: randomBytes(32) });
+      await spool.saveConfig(configWithSecrets());
+      expect(await spool.loadConfig()).toEqual({ config: configWithSecrets(), missingSecrets: [], why: "" });
+      await spool.close();
+    });
+
+    it("caches the configuration without its secrets when it has no key, and names what is missing", async () => {
+      const spool = await makeSpool();
+      await spool.saveConfig(configWithSecrets());
+      const cached = await spool.loadConfig();
+      expect(cached?.missingSecrets.sort()).toEqual(["mqtt.client_key", "mqtt.password", "mqtt.url", "opcua.password"]);
+      expect(cached?.why).toMatch(/without its secrets \(no SHOPFLOOR_SECRET_KEY is set\)/);
+      const expected = configWithSecrets();
+      expect(cached?.config).toEqual({
+        ...expected,
+        mqtt: { ...expected.mqtt, url: "mqtts://sidecar@broker:8883", password: "", client_key: "" },
+        opcua: { ...expected.opcua, password: "" },
+      });
+      expect(JSON.stringify(cached)).not.toContain("pw-");
       await spool.close();
     });
   });

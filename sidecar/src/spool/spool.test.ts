@@ -1,18 +1,121 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import { MemorySpool } from "./memory-spool.ts";
-import { event, rejectedRecord, spoolContract } from "./spool.contract.ts";
+import {
+  configWithSecrets,
+  event,
+  rejectedRecord,
+  spoolContract,
+  TEST_BROKER_PASSWORD,
+  TEST_CLIENT_KEY,
+  TEST_OPCUA_PASSWORD,
+} from "./spool.contract.ts";
 import { SqliteSpool } from "./sqlite-spool.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sfb-spool-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-spoolContract("MemorySpool", async (limits) => new MemorySpool(limits));
-spoolContract("SqliteSpool", async (limits) => new SqliteSpool({ path: join(dir, `c${n++}.db`), ...limits }));
+spoolContract("MemorySpool", async (limits, options) => new MemorySpool(limits, options));
+spoolContract(
+  "SqliteSpool",
+  async (limits, options) => new SqliteSpool({ path: join(dir, `c${n++}.db`), ...limits, ...options }),
+);
+
+/** Every byte SQLite keeps of a spool: the database file and its WAL (and a rollback journal, if any). */
+function spoolBytes(path: string): Buffer {
+  return Buffer.concat(
+    [path, `${path}-wal`, `${path}-journal`].filter((file) => existsSync(file)).map((file) => readFileSync(file)),
+  );
+}
+
+const SECRETS = [TEST_BROKER_PASSWORD, TEST_OPCUA_PASSWORD, TEST_CLIENT_KEY.split("\n")[1] as string];
+
+function expectNoSecretIn(path: string): void {
+  const bytes = spoolBytes(path);
+  expect(bytes.length).toBeGreaterThan(0);
+  for (const secret of SECRETS) expect(bytes.includes(secret), `${secret} in ${path}`).toBe(false);
+}
+
+describe("SqliteSpool: the cached configuration's secrets at rest", () => {
+  it("leaves no password or private key in spool.db or its WAL, with a key or without", async () => {
+    for (const secretKey of [randomBytes(32), undefined]) {
+      const path = join(dir, `secrets${n++}.db`);
+      const spool = new SqliteSpool({ path, secretKey });
+      await spool.append([event(1)]);
+      await spool.saveConfig(configWithSecrets());
+      // While it runs (the config row is in the WAL) and after it closed (checkpointed into the file).
+      expect(existsSync(`${path}-wal`)).toBe(true);
+      expectNoSecretIn(path);
+      await spool.close();
+      expectNoSecretIn(path);
+      // The test can fail: the same bytes as plain JSON are found.
+      const control = join(dir, `control${n++}.db`);
+      const db = new DatabaseSync(control);
+      db.exec("create table t (v text)");
+      db.prepare("insert into t values (?)").run(JSON.stringify(configWithSecrets()));
+      db.close();
+      expect(spoolBytes(control).includes(TEST_BROKER_PASSWORD)).toBe(true);
+    }
+  });
+
+  it("gives the secrets back after a restart with the same key; with another key it says so and starts without them", async () => {
+    const path = join(dir, `rekey${n++}.db`);
+    const key = randomBytes(32);
+    const first = new SqliteSpool({ path, secretKey: key });
+    await first.saveConfig(configWithSecrets());
+    await first.close();
+    const again = new SqliteSpool({ path, secretKey: Buffer.from(key) });
+    expect(await again.loadConfig()).toEqual({ config: configWithSecrets(), missingSecrets: [], why: "" });
+    await again.close();
+    const other = new SqliteSpool({ path, secretKey: randomBytes(32) });
+    const cached = await other.loadConfig();
+    expect(cached?.missingSecrets).toHaveLength(4);
+    expect(cached?.why).toMatch(/encrypted with another key \(key id [0-9a-f]{16}; SHOPFLOOR_SECRET_KEY has key id/);
+    expect(cached?.config).toMatchObject({ mqtt: { password: "", client_key: "" }, opcua: { password: "" } });
+    expect(cached?.config.batch).toEqual(configWithSecrets().batch);
+    // The next configuration from Odoo is saved under the key now in force.
+    await other.saveConfig(configWithSecrets());
+    expect((await other.loadConfig())?.missingSecrets).toEqual([]);
+    await other.close();
+    const keyless = new SqliteSpool({ path });
+    expect((await keyless.loadConfig())?.why).toMatch(/encrypted and no SHOPFLOOR_SECRET_KEY is set/);
+    await keyless.close();
+  });
+
+  it("migrates a spool an earlier version wrote with clear secrets: encrypted with a key, dropped without", async () => {
+    for (const secretKey of [randomBytes(32), undefined]) {
+      const path = join(dir, `clear${n++}.db`);
+      const spool = new SqliteSpool({ path });
+      await spool.append([event(1), event(2)]);
+      await spool.close();
+      // What the earlier version wrote: the configuration as JSON, saved a few times (old copies in free pages).
+      const db = new DatabaseSync(path);
+      db.exec("pragma journal_mode = wal");
+      const save = db.prepare(
+        "insert into meta (key, value) values ('sidecar_config', ?) on conflict (key) do update set value = excluded.value",
+      );
+      for (let revision = 1; revision <= 3; revision++) {
+        save.run(JSON.stringify({ ...configWithSecrets(), revision, rules: "x".repeat(5000 * revision) }));
+      }
+      save.run(JSON.stringify(configWithSecrets()));
+      db.close();
+      expect(spoolBytes(path).includes(TEST_BROKER_PASSWORD)).toBe(true);
+      const opened = new SqliteSpool({ path, secretKey });
+      expectNoSecretIn(path);
+      const cached = await opened.loadConfig();
+      if (secretKey) expect(cached).toEqual({ config: configWithSecrets(), missingSecrets: [], why: "" });
+      else expect(cached?.missingSecrets).toHaveLength(4);
+      expect((await opened.stats()).queued).toBe(2);
+      await opened.close();
+      expectNoSecretIn(path);
+    }
+  });
+});
 
 describe("SqliteSpool on disk", () => {
   it("hands delivery each number of a spooled event as it arrived (2^53 + 1, 1e400, 5.0)", async () => {

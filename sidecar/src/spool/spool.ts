@@ -12,6 +12,9 @@
 // and then purged. Every park, unpark and skip is written to the spool's
 // action log with its reason, who and when.
 import type { IngestItem, IngestStatus, SidecarConfig } from "../core/contract.ts";
+import type { CachedConfig } from "./config-cache.ts";
+
+export type { CachedConfig } from "./config-cache.ts";
 
 /** Why, by whom and when a row was parked or skipped. */
 export interface SpoolNote {
@@ -249,8 +252,13 @@ export interface Spool {
   /** Drops delivered and skipped entries older than the retention window. Returns how many. */
   purge(nowMs: number): Promise<number>;
   stats(): Promise<SpoolStats>;
-  /** The last `sidecar_config` seen, so the sidecar can start while Odoo is down. */
-  loadConfig(): Promise<SidecarConfig | undefined>;
+  /**
+   * The last `sidecar_config` seen, so the sidecar can start while Odoo is
+   * down. Its secrets come back only when the spool was given the key they
+   * were encrypted with; otherwise they are named in `missingSecrets`.
+   */
+  loadConfig(): Promise<CachedConfig | undefined>;
+  /** Keeps the secrets encrypted under the spool's key, or leaves them out when it has none (config-cache.ts). */
   saveConfig(config: SidecarConfig): Promise<void>;
   close(): Promise<void>;
 }

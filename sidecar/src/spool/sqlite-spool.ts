@@ -11,6 +11,8 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { IngestItem, IngestStatus, SidecarConfig } from "../core/contract.ts";
 import { parseExact } from "../core/exact-json.ts";
+import { findSecrets } from "../core/secrets.ts";
+import { type CachedConfig, isClearFormat, openConfig, sealConfig } from "./config-cache.ts";
 import {
   ACTION_FROM,
   type AppendResult,
@@ -39,6 +41,11 @@ export interface SqliteSpoolOptions extends Partial<SpoolLimits> {
   synchronous?: "NORMAL" | "FULL";
   /** Most records per group commit. */
   maxGroup?: number;
+  /**
+   * AES-256 key (32 bytes) the cached configuration's secrets are encrypted
+   * with; without one they are not cached (see config-cache.ts).
+   */
+  secretKey?: Buffer;
 }
 
 interface PendingAppend {
@@ -241,6 +248,29 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
+/**
+ * Earlier versions cached the configuration as it came, passwords and keys
+ * in clear: it is stored again the way saveConfig stores it (secrets
+ * encrypted, or left out without a key). The clear bytes must then leave
+ * the file too: the rewrite zeroes the old row (secure_delete), VACUUM
+ * rebuilds the file without the free pages older writes left behind (once,
+ * at this upgrade), and the WAL, which may hold older frames, is truncated.
+ */
+function migrateClearConfig(db: DatabaseSync, key: Buffer | undefined): void {
+  const row = db.prepare("select value from meta where key = 'sidecar_config'").get() as { value: string } | undefined;
+  if (!row || !isClearFormat(row.value)) return;
+  const config = JSON.parse(row.value) as SidecarConfig;
+  db.exec("pragma secure_delete = on");
+  try {
+    db.prepare("update meta set value = ? where key = 'sidecar_config'").run(sealConfig(config, key));
+  } finally {
+    db.exec("pragma secure_delete = off");
+  }
+  if (findSecrets(config).length === 0) return;
+  db.exec("vacuum");
+  db.exec("pragma wal_checkpoint(truncate)");
+}
+
 /** The duplicate key's time of a record: see SCHEMA. */
 function keyMs(r: SpoolRecord): number {
   const item = r.item;
@@ -291,6 +321,7 @@ export class SqliteSpool implements Spool {
   readonly #noteError: StatementSync;
   readonly #rowForAction: StatementSync;
   readonly #logAction: StatementSync;
+  readonly #secretKey: Buffer | undefined;
 
   constructor(opts: SqliteSpoolOptions) {
     this.limits = spoolLimits({
@@ -318,6 +349,8 @@ export class SqliteSpool implements Spool {
     this.#db.exec("pragma cache_size = -8192");
     this.#db.exec("pragma busy_timeout = 5000");
     migrate(this.#db);
+    this.#secretKey = opts.secretKey;
+    migrateClearConfig(this.#db, opts.secretKey);
     this.#maxSeq = this.#db.prepare("select coalesce(max(seq), 0) as seq from events");
     this.#scanQueued = this.#db.prepare(
       `select ${QUEUED_COLUMNS} from events where seq >= ? and state = 'queued' order by seq limit ?`,
@@ -892,11 +925,11 @@ export class SqliteSpool implements Spool {
     };
   }
 
-  async loadConfig(): Promise<SidecarConfig | undefined> {
+  async loadConfig(): Promise<CachedConfig | undefined> {
     const row = this.#db.prepare("select value from meta where key = 'sidecar_config'").get() as
       | { value: string }
       | undefined;
-    return row ? (JSON.parse(row.value) as SidecarConfig) : undefined;
+    return row ? openConfig(row.value, this.#secretKey) : undefined;
   }
 
   async saveConfig(config: SidecarConfig): Promise<void> {
@@ -904,7 +937,7 @@ export class SqliteSpool implements Spool {
       .prepare(
         "insert into meta (key, value) values ('sidecar_config', ?) on conflict (key) do update set value = excluded.value",
       )
-      .run(JSON.stringify(config));
+      .run(sealConfig(config, this.#secretKey));
   }
 
   async close(): Promise<void> {
