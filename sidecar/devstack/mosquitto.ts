@@ -16,11 +16,28 @@ export interface MosquittoOptions {
   allowAnonymous?: boolean;
   /** Messages held per persistent session; Mosquitto's default of 1000 drops silently. */
   maxQueuedMessages?: number;
+  /** A second listener speaking MQTT over TLS (mqtts://) on its own port. */
+  tls?: MosquittoTlsListener;
+}
+
+export interface MosquittoTlsListener {
+  /** CA that signed the clients' certificates (and is sent to nobody). */
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Refuse clients without a certificate signed by caFile (mTLS). Default true. */
+  requireCertificate?: boolean;
+  /** The client certificate's CN becomes the MQTT username. Default false. */
+  useIdentityAsUsername?: boolean;
+  port?: number;
 }
 
 export interface MosquittoBroker {
   url: string;
   port: number;
+  /** mqtts://127.0.0.1:<port> when started with `tls`, else "". */
+  tlsUrl: string;
+  tlsPort: number;
   dir: string;
   start(): Promise<void>;
   /** SIGTERM (persists the session store) or SIGKILL. */
@@ -33,6 +50,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     throw new DevStackError(`${MOSQUITTO_BIN} is missing. Fix: apt-get install -y mosquitto`);
   }
   const port = opts.port ?? (await freePort());
+  const tls = opts.tls;
+  const tlsPort = tls ? (tls.port ?? (await freePort())) : 0;
   const dir = mkdtempSync(join(tmpdir(), "sfb-mosquitto-"));
   const conf = join(dir, "mosquitto.conf");
   writeFileSync(
@@ -51,6 +70,16 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
       "log_type warning",
       `log_dest file ${dir}/mosquitto.log`,
       ...(opts.extraConfig ?? []),
+      ...(tls
+        ? [
+            `listener ${tlsPort} 127.0.0.1`,
+            `cafile ${tls.caFile}`,
+            `certfile ${tls.certFile}`,
+            `keyfile ${tls.keyFile}`,
+            `require_certificate ${tls.requireCertificate ?? true}`,
+            `use_identity_as_username ${tls.useIdentityAsUsername ?? false}`,
+          ]
+        : []),
       "",
     ].join("\n"),
   );
@@ -63,6 +92,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
       proc.once("exit", (code) => reject(new DevStackError(`mosquitto exited with ${code}; see ${dir}/mosquitto.log`))),
     );
     await Promise.race([waitForPort(port, 10_000), exited]);
+    if (tlsPort) await Promise.race([waitForPort(tlsPort, 10_000), exited]);
   };
 
   const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
@@ -78,6 +108,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    tlsUrl: tlsPort ? `mqtts://127.0.0.1:${tlsPort}` : "",
+    tlsPort,
     dir,
     start,
     stop,

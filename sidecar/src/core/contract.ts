@@ -94,9 +94,14 @@ export interface SidecarConfig {
         protocol_version: 4 | 5;
         username: string;
         password: string;
-        /** PEM text or "" */
+        /** PEM text of the CA that signed the broker's certificate, or "" for the system store. */
         ca: string;
+        /** Verify the broker's certificate (chain and host name); true unless an admin turned it off. */
         reject_unauthorized: boolean;
+        /** PEM text of the sidecar's client certificate (mTLS), or "". An older Odoo omits it: read as "". */
+        client_cert: string;
+        /** PEM text of that certificate's private key, unencrypted, or "". Secret; omitted by an older Odoo. */
+        client_key: string;
       }
     | false;
   sparkplug: { group_id: string; host_id: string } | false;

@@ -218,12 +218,14 @@ export function startDispatcher(options: StartDispatcherOptions): RunningDispatc
     defaultUrl: mqttUrl,
     username: mqttBlock?.username,
     password: mqttBlock?.password,
+    tls: mqttBlock,
   });
   writers.sparkplug = new SparkplugFloorWriter({
     versions,
     defaultUrl: mqttUrl,
     username: mqttBlock?.username,
     password: mqttBlock?.password,
+    tls: mqttBlock,
   });
   const dispatcher = new Dispatcher({
     odoo: options.odoo,

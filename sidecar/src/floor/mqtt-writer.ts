@@ -4,9 +4,13 @@
 // the broker's PUBACK arrives.
 //
 // Target params: topic (required), url ("" uses the connection's broker).
+// A target with its own url connects with the connection's TLS settings
+// (CA, verification, client certificate) all the same.
 import mqtt, { type MqttClient } from "mqtt";
+import type { MqttTlsSettings } from "../core/mqtt-tls.ts";
 import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
 import { FloorWriteError } from "./errors.ts";
+import { floorTlsOptions, waitForFloorBroker } from "./mqtt-broker.ts";
 import { parseQueuePayload, queueDocument, stringParam, versionKey } from "./queue.ts";
 import type { VersionStore } from "./version-store.ts";
 
@@ -15,6 +19,8 @@ export interface MqttWriterOptions {
   defaultUrl?: string;
   username?: string;
   password?: string;
+  /** The connection's TLS settings (sidecar_config's mqtt block), for every broker url. */
+  tls?: MqttTlsSettings;
   clientIdPrefix?: string;
   timeoutMs?: number;
 }
@@ -38,12 +44,13 @@ export class MqttFloorWriter implements FloorWriter {
         retryable: false,
       });
     }
-    const url = stringParam(params, "url", this.options.defaultUrl ?? "");
+    const ownUrl = stringParam(params, "url");
+    const url = ownUrl || this.options.defaultUrl || "";
     if (!url) throw new FloorWriteError("MQTT target has no broker url and the connection none", { retryable: false });
     const key = versionKey("mqtt", `${url}/${topic}`, message.workcenter);
     if (this.options.versions.isStale(key, message.version)) return;
 
-    const client = await this.connected(url);
+    const client = await this.connected(url, ownUrl ? "the floor target's url" : "mqtt_url");
     const timeout = this.options.timeoutMs ?? 5_000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -63,10 +70,11 @@ export class MqttFloorWriter implements FloorWriter {
   }
 
   /** One client per broker, reconnecting by itself; a write while it is down fails (and is retried). */
-  private async connected(url: string): Promise<MqttClient> {
+  private async connected(url: string, urlField: string): Promise<MqttClient> {
     let client = this.clients.get(url);
     if (!client) {
       client = mqtt.connect(url, {
+        ...floorTlsOptions("MQTT", url, this.options.tls, urlField),
         clientId: `${this.options.clientIdPrefix ?? "sfb-floor"}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
         clean: true,
         reconnectPeriod: 1_000,
@@ -78,21 +86,8 @@ export class MqttFloorWriter implements FloorWriter {
       client.on("error", () => {});
       this.clients.set(url, client);
     }
-    if (client.connected) return client;
-    const c = client;
-    const timeout = this.options.timeoutMs ?? 5_000;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        c.off("connect", onConnect);
-        reject(new FloorWriteError(`MQTT ${url}: broker not reachable within ${timeout} ms`, { retryable: true }));
-      }, timeout);
-      const onConnect = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      c.once("connect", onConnect);
-    });
-    return c;
+    if (!client.connected) await waitForFloorBroker("MQTT", client, url, this.options.tls, this.options.timeoutMs);
+    return client;
   }
 
   async close(): Promise<void> {

@@ -7,11 +7,15 @@
 // the first NBIRTH after a restart already carries the current queues.
 //
 // Target params: group_id, edge_node_id (required), url ("" uses the connection's broker).
+// A target with its own url connects with the connection's TLS settings
+// (CA, verification, client certificate) all the same.
 import mqtt, { type MqttClient } from "mqtt";
 import { get as sparkplugNamespace } from "sparkplug-payload";
 import type { UMetric, UPayload } from "sparkplug-payload/lib/sparkplugbpayload.js";
+import type { MqttTlsClientOptions, MqttTlsSettings } from "../core/mqtt-tls.ts";
 import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
 import { FloorWriteError } from "./errors.ts";
+import { floorTlsOptions, waitForFloorBroker } from "./mqtt-broker.ts";
 import {
   parseQueuePayload,
   type QueuePayload,
@@ -56,6 +60,8 @@ export interface SparkplugWriterOptions {
   defaultUrl?: string;
   username?: string;
   password?: string;
+  /** The connection's TLS settings (sidecar_config's mqtt block), for every broker url. */
+  tls?: MqttTlsSettings;
   timeoutMs?: number;
 }
 
@@ -71,13 +77,14 @@ class EdgeNode {
   private readonly versions: VersionStore;
   private readonly counterName: string;
 
-  constructor(url: string, group: string, edge: string, options: SparkplugWriterOptions) {
+  constructor(url: string, group: string, edge: string, options: SparkplugWriterOptions, tls: MqttTlsClientOptions) {
     this.group = group;
     this.edge = edge;
     this.versions = options.versions;
     this.counterName = `sparkplug-bdseq|${url}/${group}/${edge}`;
     this.bdSeq = this.versions.next(this.counterName, 256);
     this.client = mqtt.connect(url, {
+      ...tls,
       clientId: `sfb-edge-${group}-${edge}-${process.pid}`.slice(0, 64),
       clean: true,
       reconnectPeriod: 1_000,
@@ -168,15 +175,17 @@ export class SparkplugFloorWriter implements FloorWriter {
         },
       );
     }
-    const url = (typeof params.url === "string" && params.url) || this.options.defaultUrl || "";
+    const ownUrl = typeof params.url === "string" ? params.url : "";
+    const url = ownUrl || this.options.defaultUrl || "";
     if (!url)
       throw new FloorWriteError("Sparkplug target has no broker url and the connection none", { retryable: false });
     const nodeKey = `${url}/${group}/${edge}`;
     const key = versionKey("sparkplug", nodeKey, message.workcenter);
     if (this.options.versions.isStale(key, message.version)) return;
 
-    const node = this.node(url, group, edge, nodeKey);
-    await this.connected(node, url);
+    const node = this.node(url, group, edge, nodeKey, ownUrl ? "the floor target's url" : "mqtt_url");
+    if (!node.client.connected)
+      await waitForFloorBroker("Sparkplug", node.client, url, this.options.tls, this.options.timeoutMs);
     const next = queueMetrics(payload);
     const previous = node.byWorkcenter.get(payload.workcenter);
     node.byWorkcenter.set(payload.workcenter, next);
@@ -200,10 +209,11 @@ export class SparkplugFloorWriter implements FloorWriter {
     this.options.versions.record(key, message.version, next);
   }
 
-  private node(url: string, group: string, edge: string, nodeKey: string): EdgeNode {
+  private node(url: string, group: string, edge: string, nodeKey: string, urlField: string): EdgeNode {
     let node = this.nodes.get(nodeKey);
     if (!node) {
-      node = new EdgeNode(url, group, edge, this.options);
+      const tls = floorTlsOptions("Sparkplug", url, this.options.tls, urlField);
+      node = new EdgeNode(url, group, edge, this.options, tls);
       const prefix = `${versionKey("sparkplug", nodeKey, "")}`;
       for (const [key, entry] of this.options.versions.entries(prefix)) {
         if (Array.isArray(entry.snapshot))
@@ -212,22 +222,6 @@ export class SparkplugFloorWriter implements FloorWriter {
       this.nodes.set(nodeKey, node);
     }
     return node;
-  }
-
-  private async connected(node: EdgeNode, url: string): Promise<void> {
-    if (node.client.connected) return;
-    const timeout = this.options.timeoutMs ?? 5_000;
-    await new Promise<void>((resolve, reject) => {
-      const onConnect = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        node.client.off("connect", onConnect);
-        reject(new FloorWriteError(`Sparkplug ${url}: broker not reachable within ${timeout} ms`, { retryable: true }));
-      }, timeout);
-      node.client.once("connect", onConnect);
-    });
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,7 @@
 // returning, MQTT.js stops reading the socket, and the broker holds the
 // backlog (backpressure).
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from "mqtt";
+import { describeMqttTlsFailure, type MqttTlsSettings, mqttTlsOptions } from "../core/mqtt-tls.ts";
 import type { Intake, Source, SourceSink } from "../core/ports.ts";
 
 export interface MqttSourceOptions {
@@ -30,9 +31,8 @@ export interface MqttSourceOptions {
   protocolVersion?: 4 | 5;
   username?: string;
   password?: string;
-  /** PEM text of the CA for TLS (mqtts://); empty for the system store. */
-  ca?: string;
-  rejectUnauthorized?: boolean;
+  /** The connection's TLS settings (sidecar_config's mqtt block): CA, verification, client certificate. */
+  tls?: MqttTlsSettings;
   /** Most messages waiting for their commit before reading pauses. */
   maxInFlight?: number;
   reconnectPeriodMs?: number;
@@ -99,8 +99,8 @@ export class MqttSource implements Source {
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       username: o.username || undefined,
       password: o.password || undefined,
-      ca: o.ca || undefined,
-      rejectUnauthorized: o.rejectUnauthorized ?? true,
+      // Throws, naming the connection field, for TLS settings that cannot work.
+      ...mqttTlsOptions(o.url, o.tls),
       // MQTT 5: keep the session when the connection drops (3.1.1 keeps it by clean=false).
       properties: (o.protocolVersion ?? 4) === 5 ? { sessionExpiryInterval: 0xffffffff } : undefined,
       // The broker's queue, not ours, holds what we have not acked.
@@ -123,10 +123,12 @@ export class MqttSource implements Source {
         );
       }
     });
-    client.on("error", (err) => this.#error(err));
+    client.on("error", (err) => this.#error(describeMqttTlsFailure(err, o.url, o.tls) ?? err));
     // Resolves on the first CONNACK, or once the first attempt failed in
     // transport (the client keeps reconnecting: a broker that is down is not
-    // a reason to stop the sidecar). A refused CONNACK (bad credentials) rejects.
+    // a reason to stop the sidecar). A refused CONNACK (bad credentials) and a
+    // TLS handshake the settings made fail (untrusted broker, refused client
+    // certificate) reject: they are configuration, named by the field to fix.
     const firstAttempt = new Promise<void>((resolve, reject) => {
       const done = () => {
         client.off("connect", done);
@@ -135,11 +137,12 @@ export class MqttSource implements Source {
         resolve();
       };
       const onError = (err: Error) => {
-        if (typeof (err as { code?: unknown }).code === "number") {
+        const tlsFailure = describeMqttTlsFailure(err, o.url, o.tls);
+        if (typeof (err as { code?: unknown }).code === "number" || tlsFailure) {
           client.off("connect", done);
           client.off("close", done);
           client.off("error", onError);
-          reject(err);
+          reject(tlsFailure ?? err);
         }
       };
       client.on("connect", done);
@@ -147,7 +150,13 @@ export class MqttSource implements Source {
       client.on("error", onError);
     });
     client.connect();
-    await firstAttempt;
+    try {
+      await firstAttempt;
+    } catch (err) {
+      // Refused for good: no client left behind reconnecting with the same settings.
+      await this.abort();
+      throw err;
+    }
   }
 
   #error(err: Error): void {

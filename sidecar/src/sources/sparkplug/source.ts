@@ -7,6 +7,7 @@
 // dropped and counted (raw data does not go to Odoo).
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract.ts";
+import { describeMqttTlsFailure, type MqttTlsSettings, mqttTlsOptions } from "../../core/mqtt-tls.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { type EngineResult, RuleEngine } from "../../rules/engine.ts";
 import { parseTopic, REBIRTH_METRIC, SPARKPLUG_NAMESPACE, SparkplugHostState } from "./host.ts";
@@ -26,6 +27,8 @@ export interface SparkplugSourceOptions {
   username?: string;
   password?: string;
   protocolVersion?: 4 | 5;
+  /** The connection's TLS settings (sidecar_config's mqtt block): CA, verification, client certificate. */
+  tls?: MqttTlsSettings;
   /** How long to wait for a BIRTH before asking the same node again. */
   rebirthHoldMs?: number;
   /** How often counter windows are checked for closing. */
@@ -48,6 +51,7 @@ export function sparkplugOptionsFromConfig(config: SidecarConfig, log?: SourceLo
     rules: config.rules.filter((r) => r.protocol === "sparkplug"),
     clientId: config.mqtt.client_id || `sfb-host-${config.sparkplug.host_id}`,
     protocolVersion: config.mqtt.protocol_version,
+    tls: config.mqtt,
   };
   if (config.mqtt.username) opts.username = config.mqtt.username;
   if (config.mqtt.password) opts.password = config.mqtt.password;
@@ -99,7 +103,10 @@ export class SparkplugSource implements Source {
       statePrefix: this.statePrefix,
     });
     this.#stateTimestamp = Date.now();
+    const url = this.#opts.url;
     const options: IClientOptions = {
+      // Throws, naming the connection field, for TLS settings that cannot work.
+      ...mqttTlsOptions(url, this.#opts.tls),
       clientId: this.#opts.clientId ?? `sfb-host-${this.#opts.hostId}`,
       // Sparkplug 3.0: a host connects with a clean session; BIRTHs are re-requested, not replayed.
       clean: true,
@@ -117,20 +124,43 @@ export class SparkplugSource implements Source {
       if (client.options.will) client.options.will.payload = this.#statePayload(false);
     });
     client.on("message", (topic, payload) => this.#onMessage(topic, payload));
-    client.on("error", (err) => this.#log("error", `sparkplug ${this.#opts.url}: ${err.message}`));
+    let lastError: Error | undefined;
+    client.on("error", (err) => {
+      lastError = describeMqttTlsFailure(err, url, this.#opts.tls) ?? err;
+      this.#log("error", `sparkplug ${url}: ${lastError.message}`);
+    });
     // Started means subscribed and announced: data published after start() is seen.
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`sparkplug: no MQTT connection to ${this.#opts.url} within 30 s`)),
-        30_000,
-      );
-      client.on("connect", () => {
-        void this.#announce(client).then(() => {
+    // A TLS handshake the settings made fail will not heal by waiting: it rejects at once.
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `sparkplug: no MQTT connection to ${url} within 30 s` +
+                  (lastError ? ` (last error: ${lastError.message})` : ""),
+              ),
+            ),
+          30_000,
+        );
+        client.on("error", (err) => {
+          const tlsFailure = describeMqttTlsFailure(err, url, this.#opts.tls);
+          if (!tlsFailure) return;
           clearTimeout(timer);
-          resolve();
+          reject(tlsFailure);
+        });
+        client.on("connect", () => {
+          void this.#announce(client).then(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
       });
-    });
+    } catch (err) {
+      this.#client = undefined;
+      await client.endAsync(true);
+      throw err;
+    }
     this.#flushTimer = setInterval(() => this.#enqueue(() => this.#flush()), this.#opts.flushIntervalMs ?? 1_000);
   }
 
