@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repoRoot } from "../../sidecar/devstack/odoo.ts";
 // The only environment the sidecar reads (DESIGN.md's bootstrap names).
-import { BOOTSTRAP_KEYS } from "../../sidecar/src/config.ts";
+import { BOOTSTRAP_KEYS, parseBootstrap } from "../../sidecar/src/config.ts";
 
 interface Service {
   image?: string;
@@ -74,6 +74,10 @@ describe("docker-compose.yml", () => {
     expect(env.ODOO_URL).toBe("http://odoo:8069");
     expect(env.ODOO_DB).toBe("shopfloor");
     expect(svc("sidecar").ports).toContain(`${env.METRICS_PORT}:${env.METRICS_PORT}`);
+    // The sidecar accepts it: http:// to odoo knowingly (ODOO_ALLOW_HTTP), /healthz offered beyond loopback.
+    const boot = parseBootstrap(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])));
+    expect(boot.metricsHost).toBe("0.0.0.0");
+    expect(readFileSync(join(repoRoot, "sidecar/Dockerfile"), "utf8")).toMatch(/^ENV METRICS_HOST=0\.0\.0\.0$/m);
   });
 
   it("points the sidecar at the broker user the Mosquitto config allows", () => {
