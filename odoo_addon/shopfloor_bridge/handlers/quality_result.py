@@ -27,6 +27,7 @@ def apply(ctx):
             "workorder_id": workorder.id or False,
             "workcenter_id": (workorder.workcenter_id or ctx.workcenter()).id or False,
             "company_id": (production.company_id or ctx.company).id,
+            "connection_id": ctx.connection.id or False,
             "event_id": ctx.event.id,
         }
     )

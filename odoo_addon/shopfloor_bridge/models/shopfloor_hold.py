@@ -1,5 +1,29 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
+
+from ..field_guard import refuse_protected_write
+from .shopfloor_connection import MANAGER_GROUP
+
+# Set by the bridge only (the floor's events, the Release action): a plain
+# write by a person or an RPC caller is refused. Field → the action that changes it.
+PROTECTED_FIELDS = {
+    "state": "Release",
+    "company_id": None,
+    "connection_id": None,
+    "hold_ref": None,
+    "production_id": None,
+    "workorder_id": None,
+    "workcenter_id": None,
+    "date_release": "Release",
+    "released_by_id": "Release",
+    "hold_event_id": None,
+    "release_event_id": None,
+    "quality_result_id": None,
+}
+# What a person may set when placing a hold by hand: the target, its company
+# (checked by the company rule) and why; never the floor's key or a released state.
+SET_ON_MANUAL_CREATE = {"production_id", "workorder_id", "workcenter_id", "company_id"}
 
 
 class ShopfloorHold(models.Model):
@@ -10,6 +34,7 @@ class ShopfloorHold(models.Model):
     _description = "Shop Floor Quality Hold"
     _inherit = ["mail.thread"]
     _order = "state, date_start desc, id desc"
+    _check_company_auto = True
 
     name = fields.Char(compute="_compute_name", store=True)
     state = fields.Selection(
@@ -19,12 +44,15 @@ class ShopfloorHold(models.Model):
         index=True,
         tracking=True,
     )
-    production_id = fields.Many2one("mrp.production", string="Manufacturing Order", index=True, ondelete="cascade")
+    production_id = fields.Many2one(
+        "mrp.production", string="Manufacturing Order", index=True, ondelete="cascade", check_company=True
+    )
     workorder_id = fields.Many2one(
         "mrp.workorder",
         string="Work Order",
         index=True,
         ondelete="cascade",
+        check_company=True,
         domain="[('production_id', '=', production_id)]",
         help="Empty: the whole manufacturing order is held.",
     )
@@ -32,12 +60,28 @@ class ShopfloorHold(models.Model):
         "mrp.workcenter",
         string="Work Center",
         index=True,
+        check_company=True,
         help="A hold on a workcenter without an order blocks every work order there.",
     )
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
+    connection_id = fields.Many2one(
+        "shopfloor.connection",
+        string="Connection",
+        readonly=True,
+        index=True,
+        ondelete="restrict",
+        check_company=True,
+        help="The connection whose floor raised the hold: its floor hold id is unique within that connection. "
+        "Empty for a hold placed in Odoo.",
+    )
     reason = fields.Text(required=True, tracking=True)
     reason_code = fields.Char(help="The floor's reason code, as sent.")
-    hold_ref = fields.Char(string="Floor hold id", index=True, help="The floor's hold_id, used to match the release.")
+    hold_ref = fields.Char(
+        string="Floor hold id",
+        readonly=True,
+        index=True,
+        help="The floor's hold_id, used to match the release; unique among the active holds of its connection.",
+    )
     date_start = fields.Datetime(string="Held since", required=True, default=fields.Datetime.now)
     date_release = fields.Datetime(string="Released at", tracking=True)
     released_by_id = fields.Many2one("res.users", readonly=True)
@@ -53,6 +97,27 @@ class ShopfloorHold(models.Model):
         ),
     ]
 
+    def init(self):
+        cr = self.env.cr
+        # Holds raised before holds carried their connection: the event that raised them knows it.
+        cr.execute(
+            SQL(
+                """UPDATE shopfloor_hold hold SET connection_id = event.connection_id
+                     FROM shopfloor_event event
+                    WHERE hold.hold_event_id = event.id AND hold.connection_id IS NULL
+                      AND event.connection_id IS NOT NULL"""
+            )
+        )
+        # Two plants may both send H-1; one plant's H-1 names one active hold.
+        # COALESCE: holds of events without a connection share one scope (NULLs never collide).
+        cr.execute(
+            SQL(
+                """CREATE UNIQUE INDEX IF NOT EXISTS shopfloor_hold_active_ref_uniq
+                       ON shopfloor_hold (COALESCE(connection_id, 0), hold_ref)
+                    WHERE state = 'active' AND hold_ref IS NOT NULL"""
+            )
+        )
+
     @api.depends("production_id", "workorder_id", "workcenter_id")
     def _compute_name(self):
         for hold in self:
@@ -63,6 +128,39 @@ class ShopfloorHold(models.Model):
     def _onchange_workorder_id(self):
         if self.workorder_id:
             self.production_id = self.workorder_id.production_id
+
+    # ------------------------------------------------------------------ guarded writes
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            for vals in vals_list:
+                # The web client sends the defaults back: an active state and empty fields are harmless.
+                set_fields = {
+                    name: value
+                    for name, value in vals.items()
+                    if name not in SET_ON_MANUAL_CREATE and value and not (name == "state" and value == "active")
+                }
+                refuse_protected_write(self, set_fields, PROTECTED_FIELDS, operation="create")
+        return super().create(vals_list)
+
+    def write(self, vals):
+        refuse_protected_write(self, vals, PROTECTED_FIELDS)
+        return super().write(vals)
+
+    # ------------------------------------------------------------------ floor keys
+
+    @api.model
+    def _floor_scope_domain(self, connection):
+        """Holds of the same floor: the event's connection, or none for an event without one."""
+        return [("connection_id", "=", connection.id or False)]
+
+    @api.model
+    def _active_floor_hold(self, connection, hold_ref):
+        """The active hold the floor of ``connection`` calls ``hold_ref`` (at most one: unique index)."""
+        return self.sudo().search(
+            [("state", "=", "active"), ("hold_ref", "=", hold_ref), *self._floor_scope_domain(connection)], limit=1
+        )
 
     # ------------------------------------------------------------------ queries
 
@@ -120,11 +218,30 @@ class ShopfloorHold(models.Model):
     # ------------------------------------------------------------------ release
 
     def action_release(self):
-        """Release from the UI: a person's decision, so it happens now."""
-        self._release(fields.Datetime.now())
+        """Release from the UI: a person's decision, so it happens now.
+
+        For bridge managers, on holds of their companies; the write itself is
+        done with the system's rights because state is not writable directly."""
+        self._check_release_allowed()
+        self.sudo()._release(fields.Datetime.now(), user=self.env.user)
         return True
 
-    def _release(self, when, event=None):
+    def _check_release_allowed(self):
+        if self.env.su:
+            return
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(
+                _(
+                    "User %(user)s may not release quality holds: releasing needs the group "
+                    "Shop Floor Bridge / Manager.",
+                    user=self.env.user.login,
+                )
+            )
+        # The company rule: a manager of one company cannot release another company's holds.
+        self.check_access("write")
+
+    def _release(self, when, event=None, user=None):
+        """``user``: who released (a person's click); by default the acting user (the event's)."""
         to_release = self.filtered(lambda hold: hold.state == "active")
         if not to_release:
             return to_release
@@ -132,7 +249,7 @@ class ShopfloorHold(models.Model):
             {
                 "state": "released",
                 "date_release": when,
-                "released_by_id": self.env.user.id,
+                "released_by_id": (user or self.env.user).id,
                 "release_event_id": event.id if event else False,
             }
         )
