@@ -2,7 +2,8 @@
 
 Setup precedes the work and teardown follows it, so both may name a finished
 work order; a productive log still running on that WO ends where the
-changeover starts (one open log per WO and user, as Odoo requires).
+changeover starts (one open log per WO and user, as Odoo requires). An end
+closes only a changeover its own connection's floor started.
 """
 
 from ..exceptions import EventPending
@@ -37,7 +38,9 @@ def end(ctx, kind):
 
 
 def _open_changeovers(ctx, kind, workcenter, workorder):
-    logs = timelog.open_logs(ctx, workcenter=workcenter).filtered(lambda log: log.shopfloor_kind == kind)
+    logs = timelog.of_this_floor(ctx, timelog.open_logs(ctx, workcenter=workcenter)).filtered(
+        lambda log: log.shopfloor_kind == kind
+    )
     if workorder:
         logs = logs.filtered(lambda log: log.workorder_id == workorder)
     return logs

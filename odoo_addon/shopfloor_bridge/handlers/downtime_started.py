@@ -4,8 +4,11 @@ Like Odoo's "block" button, a downtime stops the work running on the
 workcenter: its open productive logs end at the downtime's start.
 The reason map's ``open_maintenance`` creates a ``maintenance.request`` on the
 workcenter's equipment (``shopfloor_equipment_id``), dated at the event time.
+A downtime_id names one open downtime of the event's connection: the same id
+still open on another workcenter makes the start wait for that one's end.
 """
 
+from ..exceptions import EventPending
 from . import timelog
 
 
@@ -41,11 +44,18 @@ def apply(ctx):
 
 def _open_downtime(ctx, workcenter, loss, downtime_ref):
     """The downtime this event already opened (same floor id, or same reason while none is given)."""
-    open_downtimes = timelog.open_logs(ctx, workcenter=workcenter).filtered(
+    if downtime_ref:
+        log = timelog.open_downtime_by_ref(ctx, downtime_ref)
+        if log and log.workcenter_id != workcenter:
+            raise EventPending(
+                f"Floor downtime {downtime_ref!r} of connection {ctx.connection_label} is still open on "
+                f"{log.workcenter_id.name} (since {log.date_start}); this start names {workcenter.name}. "
+                f"A downtime id names one open downtime per connection: waiting for its end."
+            )
+        return log
+    open_downtimes = timelog.of_this_floor(ctx, timelog.open_logs(ctx, workcenter=workcenter)).filtered(
         lambda log: log.shopfloor_kind == "downtime"
     )
-    if downtime_ref:
-        return open_downtimes.filtered(lambda log: log.shopfloor_downtime_ref == downtime_ref)[:1]
     return open_downtimes.filtered(lambda log: log.loss_id == loss and not log.shopfloor_downtime_ref)[:1]
 
 

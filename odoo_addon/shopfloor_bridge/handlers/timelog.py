@@ -24,6 +24,27 @@ def open_logs(ctx, workorder=None, workcenter=None, user=None):
     return ctx.env[Productivity].search(domain, order="date_start, id")
 
 
+def of_this_floor(ctx, logs):
+    """``logs`` less those another connection's floor opened: the floor's ids and
+    activities are matched within the event's connection (an event without one
+    matches logs opened without one). Logs written in Odoo itself (no floor
+    activity, e.g. a person's block) stay visible to every floor."""
+    return logs.filtered(lambda log: not log.shopfloor_kind or log.shopfloor_connection_id == ctx.connection)
+
+
+def open_downtime_by_ref(ctx, downtime_ref):
+    """The open downtime this connection's floor calls ``downtime_ref``, on any workcenter (at most
+    one: unique index)."""
+    return ctx.env[Productivity].search(
+        [
+            ("date_end", "=", False),
+            ("shopfloor_downtime_ref", "=", downtime_ref),
+            ("shopfloor_connection_id", "=", ctx.connection.id or False),
+        ],
+        limit=1,
+    )
+
+
 def open_log(ctx, kind, loss, workcenter, workorder=None, description=None, downtime_ref=None):
     """A new open log at the event time; never a second open one for the same WO and user.
 
@@ -47,6 +68,7 @@ def open_log(ctx, kind, loss, workcenter, workorder=None, description=None, down
         "description": description or f"{ctx.type} from {ctx.event.source}",
         "shopfloor_kind": kind,
         "shopfloor_downtime_ref": downtime_ref or False,
+        "shopfloor_connection_id": ctx.connection.id or False,
         "shopfloor_event_id": ctx.event.id,
     }
     return ctx.env[Productivity].create(values), True
@@ -81,7 +103,13 @@ def close_logs(ctx, logs, split_overtime=True):
             if productive_end <= log.date_start:
                 performance_logs |= log
             else:
-                performance_logs |= log.copy({"date_start": productive_end, "date_end": end})
+                performance_logs |= log.copy(
+                    {
+                        "date_start": productive_end,
+                        "date_end": end,
+                        "shopfloor_connection_id": log.shopfloor_connection_id.id,
+                    }
+                )
                 log.write({"date_end": productive_end})
     if performance_logs:
         performance = ctx.env["mrp.workcenter.productivity.loss"].search([("loss_type", "=", "performance")], limit=1)

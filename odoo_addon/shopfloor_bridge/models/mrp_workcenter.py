@@ -1,4 +1,24 @@
-from odoo import fields, models
+import logging
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..field_guard import refuse_protected_write
+
+_logger = logging.getLogger(__name__)
+
+# Written by the bridge's handlers only (with the system's rights): a person
+# or an RPC caller editing them could close or hijack another plant's downtime.
+PROTECTED_LOG_FIELDS = (
+    "shopfloor_kind",
+    "shopfloor_downtime_ref",
+    "shopfloor_connection_id",
+    "shopfloor_event_id",
+    "shopfloor_close_event_id",
+)
+# The floor's keys: never set by a plain create either (nor copied by Odoo's own
+# copy of a time log, e.g. when ``_close`` splits overtime).
+FLOOR_KEY_FIELDS = ("shopfloor_downtime_ref", "shopfloor_connection_id")
 
 
 class MrpWorkcenter(models.Model):
@@ -23,8 +43,74 @@ class MrpWorkcenterProductivity(models.Model):
         index=True,
         help="Set when the time log was written from a shop-floor event.",
     )
-    shopfloor_downtime_ref = fields.Char(string="Floor downtime id", index=True)
+    shopfloor_downtime_ref = fields.Char(
+        string="Floor downtime id",
+        index=True,
+        copy=False,
+        help="The floor's downtime_id: unique among the open downtimes of its connection.",
+    )
+    shopfloor_connection_id = fields.Many2one(
+        "shopfloor.connection",
+        string="Floor connection",
+        readonly=True,
+        index=True,
+        copy=False,
+        ondelete="restrict",
+        help="The connection whose floor opened this time log; the floor's ids are matched within it only.",
+    )
     shopfloor_event_id = fields.Many2one("shopfloor.event", string="Opened by event", readonly=True, ondelete="set null")
     shopfloor_close_event_id = fields.Many2one(
         "shopfloor.event", string="Closed by event", readonly=True, ondelete="set null"
     )
+
+    def init(self):
+        super().init()
+        cr = self.env.cr
+        # Logs opened before logs carried their connection: the event that opened them knows it.
+        cr.execute(
+            SQL(
+                """UPDATE mrp_workcenter_productivity log SET shopfloor_connection_id = event.connection_id
+                     FROM shopfloor_event event
+                    WHERE log.shopfloor_event_id = event.id AND log.shopfloor_connection_id IS NULL
+                      AND event.connection_id IS NOT NULL"""
+            )
+        )
+        # One plant's D-7 names one open downtime; another plant may have its own D-7.
+        # COALESCE: logs of events without a connection share one scope (NULLs never collide).
+        cr.execute(
+            SQL(
+                """SELECT COALESCE(shopfloor_connection_id, 0), shopfloor_downtime_ref, count(*)
+                     FROM mrp_workcenter_productivity
+                    WHERE date_end IS NULL AND shopfloor_downtime_ref IS NOT NULL
+                    GROUP BY 1, 2 HAVING count(*) > 1"""
+            )
+        )
+        duplicates = cr.fetchall()
+        if duplicates:
+            # Opened before ids were unique per connection (then per work center): the index
+            # comes with the next update once they are closed; the handlers refuse new ones.
+            _logger.warning(
+                "shopfloor_bridge: open downtimes sharing a floor id within one connection %s; "
+                "the unique index on open downtime ids is created once they are closed.",
+                duplicates,
+            )
+            return
+        cr.execute(
+            SQL(
+                """CREATE UNIQUE INDEX IF NOT EXISTS mrp_workcenter_productivity_open_downtime_ref_uniq
+                       ON mrp_workcenter_productivity (COALESCE(shopfloor_connection_id, 0), shopfloor_downtime_ref)
+                    WHERE date_end IS NULL AND shopfloor_downtime_ref IS NOT NULL"""
+            )
+        )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            for vals in vals_list:
+                floor_keys = {name: vals[name] for name in FLOOR_KEY_FIELDS if vals.get(name)}
+                refuse_protected_write(self, floor_keys, FLOOR_KEY_FIELDS, operation="create")
+        return super().create(vals_list)
+
+    def write(self, vals):
+        refuse_protected_write(self, vals, PROTECTED_LOG_FIELDS)
+        return super().write(vals)
