@@ -25,3 +25,4 @@ from . import test_ingest_text
 from . import test_ingest_ranges
 from . import test_apply_budget
 from . import test_connection_access
+from . import test_floor_keys
