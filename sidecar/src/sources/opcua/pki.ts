@@ -1,7 +1,9 @@
 // The OPC UA client's PKI folder (node-opcua-pki layout: own/, trusted/,
-// rejected/, issuers/). The sidecar's certificate is created there on first
-// run; a server certificate is trusted only when an admin moves it from
-// rejected/ to trusted/certs/ (or calls `trustServerCertificate`).
+// rejected/, issuers/), shared by the OPC UA source and the OPC UA floor
+// writer. The sidecar's certificate is created there on first run; a server
+// certificate is trusted only when an admin moves it from rejected/ to
+// trusted/certs/ (or calls `trustServerCertificate`). An optional user
+// certificate for X.509 login lives in user/ (see `x509UserFiles`).
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { OPCUACertificateManager } from "node-opcua";
@@ -20,6 +22,22 @@ export function certificateManager(pkiDir: string): OPCUACertificateManager {
 /** The sidecar's own certificate (PEM), for the server admin to trust. */
 export function clientCertificateFile(pkiDir: string): string {
   return join(pkiDir, "own/certs/client_certificate.pem");
+}
+
+/** The sidecar's own key pair (application instance certificate). */
+export function ownCertificateFiles(pkiDir: string): { certificateFile: string; privateKeyFile: string } {
+  return {
+    certificateFile: clientCertificateFile(pkiDir),
+    privateKeyFile: join(pkiDir, "own/private/private_key.pem"),
+  };
+}
+
+/** Where an admin puts a user certificate of its own for X.509 login. */
+export function userCertificateFiles(pkiDir: string): { certificateFile: string; privateKeyFile: string } {
+  return {
+    certificateFile: join(pkiDir, "user/certificate.pem"),
+    privateKeyFile: join(pkiDir, "user/private_key.pem"),
+  };
 }
 
 export function rejectedCertificates(pkiDir: string): string[] {

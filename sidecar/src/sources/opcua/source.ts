@@ -11,8 +11,6 @@
 // counter rules compare with their persisted baseline: parts counted while
 // disconnected are reported once, already-reported ones not again.
 
-import { createPrivateKey } from "node:crypto";
-import { readFileSync } from "node:fs";
 import {
   AttributeIds,
   type ClientMonitoredItemBase,
@@ -20,14 +18,10 @@ import {
   type ClientSubscription,
   DataType,
   type DataValue,
-  MessageSecurityMode,
   type OPCUACertificateManager,
   OPCUAClient,
-  SecurityPolicy,
   StatusCodes,
   TimestampsToReturn,
-  type UserIdentityInfo,
-  UserTokenType,
   type Variant,
   VariantArrayType,
 } from "node-opcua";
@@ -35,12 +29,20 @@ import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { type EngineResult, RuleEngine } from "../../rules/engine.ts";
 import type { Observation } from "../../rules/types.ts";
-import { certificateManager, OpcUaTrustError, rejectedCertificates, SIDECAR_APPLICATION_NAME } from "./pki.ts";
+import { certificateManager } from "./pki.ts";
+import {
+  explainOpcUaError,
+  needsAdmin,
+  type OpcUaAuth,
+  type OpcUaSecurityMode,
+  type OpcUaSecurityPolicy,
+  opcuaClientOptions,
+  opcuaSecurityFromConfig,
+  userIdentity,
+} from "./security.ts";
 
-export type OpcUaAuth =
-  | { type: "anonymous" }
-  | { type: "username"; username: string; password: string }
-  | { type: "certificate"; certificateFile: string; privateKeyFile: string };
+export type { OpcUaAuth } from "./security.ts";
+export { OpcUaLoginError } from "./security.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
 
@@ -48,8 +50,8 @@ export interface OpcUaSourceOptions {
   connection: string;
   revision: number;
   endpoint: string;
-  securityMode: "None" | "Sign" | "SignAndEncrypt";
-  securityPolicy: "None" | "Basic256Sha256";
+  securityMode: OpcUaSecurityMode;
+  securityPolicy: OpcUaSecurityPolicy;
   auth: OpcUaAuth;
   /** PKI folder: own certificate (created on first run), trusted/ and rejected/ server certificates. */
   pkiDir: string;
@@ -75,23 +77,11 @@ export interface OpcUaSourceOptions {
 export function opcuaOptionsFromConfig(config: SidecarConfig, pkiDir: string, log?: SourceLog): OpcUaSourceOptions {
   if (!config.opcua) throw new Error(`connection ${config.code}: kind opcua needs the opcua block of sidecar_config`);
   const o = config.opcua;
-  let auth: OpcUaAuth = { type: "anonymous" };
-  if (o.auth === "username") auth = { type: "username", username: o.username, password: o.password };
-  if (o.auth === "certificate") {
-    // The sidecar's own application certificate doubles as its user certificate.
-    auth = {
-      type: "certificate",
-      certificateFile: `${pkiDir}/own/certs/client_certificate.pem`,
-      privateKeyFile: `${pkiDir}/own/private/private_key.pem`,
-    };
-  }
   const opts: OpcUaSourceOptions = {
     connection: config.code,
     revision: config.revision,
     endpoint: o.endpoint,
-    securityMode: o.security_mode,
-    securityPolicy: o.security_policy,
-    auth,
+    ...opcuaSecurityFromConfig(o, pkiDir),
     pkiDir,
     rules: config.rules.filter((r) => r.protocol === "opcua"),
     publishingIntervalMs: o.publishing_interval_ms,
@@ -120,10 +110,6 @@ export function plainValue(variant: Variant): unknown {
     return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
   }
   return value;
-}
-
-export class OpcUaLoginError extends Error {
-  override name = "OpcUaLoginError";
 }
 
 export class OpcUaSource implements Source {
@@ -180,8 +166,8 @@ export class OpcUaSource implements Source {
         await this.#connect();
         break;
       } catch (err) {
-        // Trust and login problems do not heal by retrying: say so at once.
-        if (err instanceof OpcUaTrustError || err instanceof OpcUaLoginError) throw err;
+        // Trust, login and configuration problems do not heal by retrying: say so at once.
+        if (needsAdmin(err)) throw err;
         if (Date.now() > deadline) {
           // An unreachable PLC must not keep the sidecar from delivering what it spooled: keep trying behind.
           this.#log("error", `opcua ${this.#opts.endpoint}: ${(err as Error).message}; retrying in the background`);
@@ -225,11 +211,11 @@ export class OpcUaSource implements Source {
 
   async #connect(): Promise<void> {
     const generation = ++this.#generation;
+    const cm = this.#cm as OPCUACertificateManager;
+    // A certificate the admin moved into trusted/ since the last attempt counts now.
+    await cm.reloadCertificates();
     const client = OPCUAClient.create({
-      applicationName: SIDECAR_APPLICATION_NAME,
-      clientCertificateManager: this.#cm as OPCUACertificateManager,
-      securityMode: MessageSecurityMode[this.#opts.securityMode],
-      securityPolicy: SecurityPolicy[this.#opts.securityPolicy],
+      ...opcuaClientOptions(this.#opts, cm),
       endpointMustExist: false,
       keepSessionAlive: true,
       requestedSessionTimeout: 60_000,
@@ -247,7 +233,7 @@ export class OpcUaSource implements Source {
     }
     let session: ClientSession | undefined;
     try {
-      session = await client.createSession(this.#identity());
+      session = await client.createSession(userIdentity(this.#opts.auth));
       session.on("session_closed", () => this.#lost(generation, "session closed"));
       const subscription = await session.createSubscription2({
         requestedPublishingInterval: this.#opts.publishingIntervalMs ?? 500,
@@ -297,40 +283,8 @@ export class OpcUaSource implements Source {
     }
   }
 
-  #identity(): UserIdentityInfo {
-    const auth = this.#opts.auth;
-    if (auth.type === "username") {
-      return { type: UserTokenType.UserName, userName: auth.username, password: auth.password };
-    }
-    if (auth.type === "certificate") {
-      const pem = readFileSync(auth.certificateFile, "utf8");
-      const der = Buffer.from(pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
-      return {
-        type: UserTokenType.Certificate,
-        certificateData: der,
-        // node-opcua wraps it into its PrivateKey itself: hand over the KeyObject.
-        privateKey: createPrivateKey(readFileSync(auth.privateKeyFile)) as never,
-      };
-    }
-    return { type: UserTokenType.Anonymous };
-  }
-
-  /** Turns node-opcua's certificate errors into one that tells the admin what to do. */
   #explain(err: Error): Error {
-    if (/BadCertificate|certificate verification/i.test(err.message)) {
-      const rejected = rejectedCertificates(this.#opts.pkiDir);
-      return new OpcUaTrustError(
-        `OPC UA server ${this.#opts.endpoint} presented a certificate this sidecar does not trust (${err.message}). ` +
-          `It was stored in ${this.#opts.pkiDir}/rejected/${rejected.length ? ` (${rejected.join(", ")})` : ""}; ` +
-          `after checking its thumbprint with the server's admin, move it to ${this.#opts.pkiDir}/trusted/certs/ to trust it.`,
-      );
-    }
-    if (/BadIdentityTokenRejected|BadUserAccessDenied|BadIdentityTokenInvalid/.test(err.message)) {
-      return new OpcUaLoginError(
-        `OPC UA server ${this.#opts.endpoint} refused the ${this.#opts.auth.type} login: ${err.message}`,
-      );
-    }
-    return err;
+    return explainOpcUaError(err, this.#opts);
   }
 
   #lost(generation: number, why: string): void {
