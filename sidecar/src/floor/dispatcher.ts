@@ -3,6 +3,7 @@
 // message states and the retry schedule of failed writes (it shows them);
 // this loop owns transport retries (Odoo unreachable, an ack that did not
 // arrive) with exponential backoff and jitter.
+import { join } from "node:path";
 import { backoffDelay } from "../core/backoff.ts";
 import type { SidecarConfig } from "../core/contract.ts";
 import type { DispatchAck, DispatchMessage, FloorWriter, OdooClient } from "../core/ports.ts";
@@ -212,6 +213,8 @@ export function startDispatcher(options: StartDispatcherOptions): RunningDispatc
     versions,
     defaultEndpoint: options.opcuaEndpoint || opcuaBlock?.endpoint,
     security: opcuaBlock,
+    // The OPC UA source's PKI folder (main.ts): one certificate and one trust list per sidecar.
+    pkiDir: join(options.spoolDir, "pki"),
   });
   writers.mqtt = new MqttFloorWriter({
     versions,

@@ -4,7 +4,7 @@
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAedes } from "../../devstack/aedes.ts";
 import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
@@ -32,7 +32,7 @@ floorWriterContract("OPC UA (node-opcua server)", async () => {
   return {
     kind: "opcua",
     depth: DEPTH,
-    makeWriter: (versions) => new OpcuaFloorWriter({ versions }),
+    makeWriter: (versions) => new OpcuaFloorWriter({ versions, pkiDir: join(dirname(versions.path), "pki") }),
     targetParams: (workcenter) => serverOf(workcenter).targetParams(),
     readFloor: async (workcenter) => {
       const server = serverOf(workcenter);
@@ -112,7 +112,7 @@ describe("OPC UA floor writer: status codes, read-back, outages", () => {
   beforeAll(async () => {
     server = await startQueueOpcuaServer({ line: "Line9", depth: 2, readOnly: ["1/priority"] });
     dir = mkdtempSync(join(tmpdir(), "sfb-opcua-writer-"));
-    writer = new OpcuaFloorWriter({ versions: new VersionStore(dir), timeoutMs: 2_000 });
+    writer = new OpcuaFloorWriter({ versions: new VersionStore(dir), pkiDir: join(dir, "pki"), timeoutMs: 2_000 });
   });
   afterAll(async () => {
     await writer?.close();

@@ -8,22 +8,36 @@
 //   slots       [{order, product, qty, priority, start}] node ids per slot ("" = not mapped)
 //   queue_json  node id of the JSON tag ("" = none)
 //   version     node id holding the version written ("" = none)
+//
+// Security comes from the connection's opcua block (mode, policy, login), as
+// for the OPC UA source, with the same PKI folder: an unknown server
+// certificate is refused and stored in rejected/ until an admin trusts it.
+// Such refusals (and a refused login or a bad setting) fail the message
+// without a retry, with a message saying what to fix; after fixing it the
+// message is retried from Odoo.
 import {
   AttributeIds,
   type ClientSession,
   DataType,
   type DataValue,
-  MessageSecurityMode,
+  type OPCUACertificateManager,
   OPCUAClient,
-  SecurityPolicy,
   type StatusCode,
   StatusCodes,
-  type UserIdentityInfo,
-  UserTokenType,
   type WriteValueOptions,
 } from "node-opcua";
-import type { SidecarConfig } from "../core/contract.ts";
 import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
+import { certificateManager } from "../sources/opcua/pki.ts";
+import {
+  explainOpcUaError,
+  NO_SECURITY,
+  needsAdmin,
+  type OpcUaSecurity,
+  type OpcuaBlock,
+  opcuaClientOptions,
+  opcuaSecurityFromConfig,
+  userIdentity,
+} from "../sources/opcua/security.ts";
 import { FloorWriteError } from "./errors.ts";
 import {
   parseQueuePayload,
@@ -54,7 +68,10 @@ export interface OpcuaWriterOptions {
   versions: VersionStore;
   /** Used when a target names no endpoint. */
   defaultEndpoint?: string;
-  security?: Exclude<SidecarConfig["opcua"], false>;
+  /** The connection's opcua block; none means no security and an anonymous login. */
+  security?: OpcuaBlock;
+  /** The sidecar's OPC UA PKI folder, shared with the OPC UA source. */
+  pkiDir: string;
   /** Connect/request timeout; a dead server must fail fast so the dispatcher can back off. */
   timeoutMs?: number;
 }
@@ -77,6 +94,7 @@ export class OpcuaFloorWriter implements FloorWriter {
   floorWrites = 0;
   private readonly options: OpcuaWriterOptions;
   private readonly connections = new Map<string, Promise<Connection>>();
+  private certificates: Promise<OPCUACertificateManager> | undefined;
 
   constructor(options: OpcuaWriterOptions) {
     this.options = options;
@@ -176,26 +194,56 @@ export class OpcuaFloorWriter implements FloorWriter {
     return connection.then((c) => c.session);
   }
 
+  /** The PKI folder's store, read again before each connection so a certificate trusted meanwhile counts. */
+  private async certificateStore(): Promise<OPCUACertificateManager> {
+    if (!this.certificates) {
+      const cm = certificateManager(this.options.pkiDir);
+      this.certificates = cm.initialize().then(() => cm);
+      this.certificates.catch(() => {
+        this.certificates = undefined;
+      });
+    }
+    const cm = await this.certificates;
+    await cm.reloadCertificates();
+    return cm;
+  }
+
   private async connect(endpoint: string): Promise<Connection> {
     const timeout = this.options.timeoutMs ?? 5_000;
-    const security = this.options.security;
-    const client = OPCUAClient.create({
-      applicationName: "shopfloor-sidecar floor writer",
-      endpointMustExist: false,
-      // One attempt: the dispatcher owns retries and reports them to Odoo.
-      connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 500 },
-      securityMode: MessageSecurityMode[security?.security_mode ?? "None"],
-      securityPolicy:
-        security?.security_policy === "Basic256Sha256" ? SecurityPolicy.Basic256Sha256 : SecurityPolicy.None,
-      requestedSessionTimeout: 60_000,
-      defaultTransactionTimeout: timeout,
-      keepSessionAlive: true,
-    });
-    const fail = (err: unknown) =>
-      new FloorWriteError(`OPC UA ${endpoint}: cannot connect (${(err as Error).message})`, {
+    const { pkiDir } = this.options;
+    let security: OpcUaSecurity = NO_SECURITY;
+    const fail = (err: unknown) => {
+      const explained = explainOpcUaError(err as Error, { endpoint, pkiDir, auth: security.auth });
+      // Trust, login and settings need a person; the message says what to do, and Odoo's Retry sends it again.
+      if (needsAdmin(explained)) {
+        return new FloorWriteError(
+          `OPC UA ${endpoint}: ${explained.message.replace(/\.?$/, ".")} Then retry the message.`,
+          {
+            retryable: false,
+            cause: err,
+          },
+        );
+      }
+      return new FloorWriteError(`OPC UA ${endpoint}: cannot connect (${explained.message})`, {
         retryable: true,
         cause: err,
       });
+    };
+    let client: OPCUAClient;
+    try {
+      if (this.options.security) security = opcuaSecurityFromConfig(this.options.security, pkiDir);
+      client = OPCUAClient.create({
+        ...opcuaClientOptions(security, await this.certificateStore()),
+        endpointMustExist: false,
+        // One attempt: the dispatcher owns retries and reports them to Odoo.
+        connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 500 },
+        requestedSessionTimeout: 60_000,
+        defaultTransactionTimeout: timeout,
+        keepSessionAlive: true,
+      });
+    } catch (err) {
+      throw fail(err);
+    }
     try {
       await withTimeout(client.connect(endpoint), timeout, "connect");
     } catch (err) {
@@ -204,12 +252,8 @@ export class OpcuaFloorWriter implements FloorWriter {
     }
     client.on("connection_lost", () => void this.drop(endpoint));
     client.on("close", () => this.connections.delete(endpoint));
-    const identity: UserIdentityInfo =
-      security?.auth === "username"
-        ? { type: UserTokenType.UserName, userName: security.username, password: security.password }
-        : { type: UserTokenType.Anonymous };
     try {
-      const session = await withTimeout(client.createSession(identity), timeout, "create session");
+      const session = await withTimeout(client.createSession(userIdentity(security.auth)), timeout, "create session");
       return { client, session };
     } catch (err) {
       await client.disconnect().catch(() => {});
@@ -232,6 +276,9 @@ export class OpcuaFloorWriter implements FloorWriter {
 
   async close(): Promise<void> {
     await Promise.all([...this.connections.keys()].map((endpoint) => this.drop(endpoint)));
+    const certificates = this.certificates;
+    this.certificates = undefined;
+    await certificates?.then((cm) => cm.dispose()).catch(() => {});
   }
 }
 
