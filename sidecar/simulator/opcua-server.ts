@@ -2,9 +2,12 @@
 // `ns=2;s=[default]<Line>/<Machine>/<Tag>` (read-only, as PLC-driven tags
 // are) and writable planning tags at `ns=2;s=[default]Shopfloor/<Line>/Queue/<n>/<Field>`
 // plus `.../QueueJson`. Tag changes are pushed with the line's source
-// timestamps. Security: None, Sign and SignAndEncrypt (Basic256Sha256);
-// anonymous, user/password and X.509 users. The server can be restarted
+// timestamps. Security: None, Sign and SignAndEncrypt (Basic256Sha256,
+// Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss); anonymous, user/password and
+// X.509 users (any user certificate, or only trusted ones). The server can be restarted
 // (a new server object on the same port and PKI) while the line keeps running.
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AccessLevelFlag,
@@ -30,7 +33,18 @@ export interface SimOpcuaServerOptions {
   allowAnonymous?: boolean;
   /** Security modes offered; default all three. */
   securityModes?: ("None" | "Sign" | "SignAndEncrypt")[];
+  /** Security policies offered beside None when a secure mode is; default all three. */
+  securityPolicies?: SecurePolicy[];
+  /**
+   * Which X.509 users may log in: any certificate (the default, a simulator's
+   * ease), or only those trusted in `users/` (`trustUserCertificate`), as a
+   * real server does.
+   */
+  userCertificates?: "any" | "trusted";
 }
+
+export const SECURE_POLICIES = ["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"] as const;
+export type SecurePolicy = (typeof SECURE_POLICIES)[number];
 
 const DATA_TYPES = {
   Int32: DataType.Int32,
@@ -45,6 +59,7 @@ export class SimOpcuaServer implements SimOutput {
   #server: OPCUAServer | undefined;
   readonly #variables = new Map<string, UAVariable>();
   #unsubscribe: (() => void) | undefined;
+  #userCertificateManager: OPCUACertificateManager | undefined;
   readonly #counts = { restarts: 0, planning_writes: 0, tag_changes: 0 };
 
   constructor(opts: SimOpcuaServerOptions) {
@@ -73,9 +88,10 @@ export class SimOpcuaServer implements SimOutput {
     });
     const userCertificateManager = new OPCUACertificateManager({
       rootFolder: join(this.#opts.pkiDir, "users"),
-      automaticallyAcceptUnknownCertificate: true,
+      automaticallyAcceptUnknownCertificate: (this.#opts.userCertificates ?? "any") === "any",
       disableFileWatchers: true,
     });
+    this.#userCertificateManager = userCertificateManager;
     const users = this.#opts.users ?? [];
     const modes = (this.#opts.securityModes ?? ["None", "Sign", "SignAndEncrypt"]).map((m) => MessageSecurityMode[m]);
     const server = new OPCUAServer({
@@ -85,7 +101,7 @@ export class SimOpcuaServer implements SimOutput {
       buildInfo: { productName: "Shopfloor Bridge line simulator", manufacturerName: "shopfloor-bridge" },
       securityModes: modes,
       securityPolicies: modes.some((m) => m !== MessageSecurityMode.None)
-        ? [SecurityPolicy.None, SecurityPolicy.Basic256Sha256]
+        ? [SecurityPolicy.None, ...(this.#opts.securityPolicies ?? SECURE_POLICIES).map((p) => SecurityPolicy[p])]
         : [SecurityPolicy.None],
       allowAnonymous: this.#opts.allowAnonymous ?? true,
       serverCertificateManager,
@@ -107,8 +123,25 @@ export class SimOpcuaServer implements SimOutput {
     this.#unsubscribe = undefined;
     const server = this.#server;
     this.#server = undefined;
+    this.#userCertificateManager = undefined;
     this.#variables.clear();
     if (server) await server.shutdown(0);
+  }
+
+  /** The open sessions: the channel's policy and mode, and the kind of user token that activated it. */
+  sessions(): { securityPolicy: string; securityMode: string; userToken: string }[] {
+    return (this.#server?.engine.getSessions() ?? []).map((session) => ({
+      securityPolicy: (session.channel?.securityPolicy ?? "").split("#")[1] ?? "",
+      securityMode: MessageSecurityMode[session.channel?.securityMode ?? MessageSecurityMode.Invalid] ?? "",
+      userToken: session.userIdentityToken?.constructor.name ?? "",
+    }));
+  }
+
+  /** Trusts a user certificate (PEM) for X.509 login, as a server's admin does; needs a running server. */
+  async trustUserCertificate(certificateFile: string): Promise<void> {
+    const manager = this.#userCertificateManager;
+    if (!this.#server || !manager) throw new Error("the OPC UA server is not running");
+    await manager.trustCertificate(new X509Certificate(readFileSync(certificateFile)).raw);
   }
 
   /** Shuts the server down, waits `downMs` (the line keeps producing), starts a fresh one. */
