@@ -361,4 +361,7 @@ program
     }
   });
 
+// A crash is printed through the redactor too (Node's own printout would not be): exit 1 as Node's would.
+process.on("uncaughtException", fail);
+process.on("unhandledRejection", fail);
 await program.parseAsync(process.argv).catch(fail);

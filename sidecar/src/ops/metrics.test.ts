@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { Redactor } from "../core/secrets.ts";
 import { event } from "../spool/spool.contract.ts";
 import { SqliteSpool } from "../spool/sqlite-spool.ts";
-import { SidecarMetrics } from "./metrics.ts";
+import { SidecarMetrics, startOpsServer } from "./metrics.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sfb-metrics-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,5 +37,32 @@ describe("SidecarMetrics spool gauges", () => {
     expect(await scraped(metrics, "sidecar_spool_parked")).toBe(0);
     expect(await scraped(metrics, "sidecar_spool_skipped")).toBe(2);
     await spool.close();
+  });
+});
+
+describe("ops server bodies", () => {
+  it("pass the redactor: /healthz and /metrics carry no registered secret and no URL password", async () => {
+    const metrics = new SidecarMetrics();
+    metrics.skew.set({ source: "mqtt://edge:label-password@plant" }, 5);
+    const redactor = new Redactor();
+    redactor.add("registered-api-key-123");
+    const ops = await startOpsServer(metrics, {
+      port: 0,
+      host: "127.0.0.1",
+      redactor,
+      health: () => ({
+        ok: false,
+        problems: ["intake: connect mqtts://sidecar:url-password@broker failed with registered-api-key-123"],
+      }),
+    });
+    try {
+      const health = await (await fetch(`http://127.0.0.1:${ops.port}/healthz`)).text();
+      const scrape = await (await fetch(`http://127.0.0.1:${ops.port}/metrics`)).text();
+      expect(health).toContain("mqtts://sidecar:[redacted]@broker failed with [redacted]");
+      expect(health).not.toMatch(/url-password|registered-api-key-123/);
+      expect(scrape).toContain('source="mqtt://edge:[redacted]@plant"');
+    } finally {
+      await ops.close();
+    }
   });
 });
