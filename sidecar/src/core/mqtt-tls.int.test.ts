@@ -199,11 +199,17 @@ describe("MQTT JSON source over mTLS", () => {
         clientId: `tls-source-${process.pid}-${++n}`,
         tls: settings(),
         reconnectPeriodMs: 200,
+        onError: () => errors++,
       });
+      let errors = 0;
       const err = await rejection(() => source.start(spoolSink().pipeline));
       expect(err.name).toBe("MqttTlsError");
       expect(err.message).toMatch(message);
       expect(source.connected).toBe(false);
+      // A client left behind would retry every 200 ms and fail the same way.
+      const seen = errors;
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(errors).toBe(seen);
     });
   }
 
@@ -287,7 +293,7 @@ describe("Sparkplug host over mTLS", () => {
   });
 
   for (const [name, settings, message] of refusals()) {
-    it(`${name}; start() rejects at once`, async () => {
+    it(`${name}; start() rejects at once and leaves no client reconnecting`, async () => {
       const source = new SparkplugSource({
         connection: "tls",
         revision: 1,
@@ -297,12 +303,18 @@ describe("Sparkplug host over mTLS", () => {
         clientId: `tls-refused-${process.pid}-${n}`,
         tls: settings(),
         rules: [],
+        log: (level) => level === "error" && errors++,
       });
+      let errors = 0;
       const started = Date.now();
       const err = await rejection(() => source.start(spoolSink().pipeline));
       expect(err.name).toBe("MqttTlsError");
       expect(err.message).toMatch(message);
       expect(Date.now() - started).toBeLessThan(10_000);
+      // No client left behind retrying (every second) and failing the same way.
+      const seen = errors;
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(errors).toBe(seen);
       await source.stop();
     });
   }

@@ -51,6 +51,16 @@ function mqttDebugWanted(): boolean {
     .some((p) => p !== "" && !p.startsWith("-") && "mqttjs:client".startsWith(p.replace(/\*.*$/, "")));
 }
 
+/**
+ * With `manualConnect`, MQTT.js's end() clears its `disconnecting` flag once
+ * the stores are closed; a socket 'close' arriving after that (a connection
+ * failing as we end it) schedules a reconnect of the ended client. No
+ * reconnect period, no reconnect.
+ */
+function noMoreReconnects(client: MqttClient): void {
+  client.options.reconnectPeriod = 0;
+}
+
 type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () => void, noStore?: boolean) => void;
 interface ClientInternals {
   _sendPacket: SendPacket;
@@ -263,6 +273,7 @@ export class MqttSource implements Source {
     this.#releaseSlotWaiters();
     await new Promise((r) => setImmediate(r));
     // A clean DISCONNECT; if the broker does not let us finish in time, cut the connection.
+    noMoreReconnects(client);
     const ended = client.endAsync(false);
     const timedOut = await Promise.race([
       ended.then(() => false),
@@ -281,7 +292,9 @@ export class MqttSource implements Source {
     this.#stopping = true;
     this.#client = undefined;
     this.#releaseSlotWaiters();
-    if (client) await new Promise<void>((r) => client.end(true, {}, () => r()));
+    if (!client) return;
+    noMoreReconnects(client);
+    await new Promise<void>((r) => client.end(true, {}, () => r()));
   }
 
   /** Packets waiting for an in-flight slot go on without an ack (redelivered later). */
