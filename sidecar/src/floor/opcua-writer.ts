@@ -213,7 +213,7 @@ export class OpcuaFloorWriter implements FloorWriter {
     const { pkiDir } = this.options;
     let security: OpcUaSecurity = NO_SECURITY;
     const fail = (err: unknown) => {
-      const explained = explainOpcUaError(err as Error, { endpoint, pkiDir, auth: security.auth });
+      const explained = explainOpcUaError(err as Error, { endpoint, pkiDir, ...security });
       // Trust, login and settings need a person; the message says what to do, and Odoo's Retry sends it again.
       if (needsAdmin(explained)) {
         return new FloorWriteError(

@@ -164,8 +164,24 @@ describe("OPC UA security policies: source and floor writer", () => {
     const floor = writer(pki, block({ security_policy: "Aes256_Sha256_RsaPss" }));
     try {
       const err = await failure(floor.write(planningMessage(server, 1, ["WO-X"])));
-      expect(err.message).toContain(`OPC UA ${server.endpoint}`);
+      expect(err.retryable).toBe(false);
+      expect(err.message).toContain(
+        `opcua_security_policy: OPC UA server ${server.endpoint} offers no endpoint with security mode SignAndEncrypt and policy Aes256_Sha256_RsaPss`,
+      );
       expect(floor.floorWrites).toBe(0);
+
+      const source = new OpcUaSource(
+        sourceOptions(server.endpoint, pki, { securityMode: "SignAndEncrypt", securityPolicy: "Aes256_Sha256_RsaPss" }),
+      );
+      const startErr = await source.start(new MemorySink()).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      await source.stop();
+      // At once, not after the start timeout: retrying cannot help.
+      expect(startErr?.name).toBe("ConfigError");
+      expect(startErr?.message).toContain("offers no endpoint with security mode SignAndEncrypt");
+      expect(source.stats().connect_failures).toBe(1);
     } finally {
       await floor.close();
       await server.stop();

@@ -150,12 +150,20 @@ export function userIdentity(auth: OpcUaAuth): UserIdentityInfo {
 
 /**
  * node-opcua's refusals as errors that say what to do: an untrusted server
- * certificate (OpcUaTrustError), a refused login (OpcUaLoginError); anything
- * else is returned as it is. Neither heals by retrying.
+ * certificate (OpcUaTrustError), a refused login (OpcUaLoginError), a mode
+ * and policy the server does not offer (ConfigError); anything else is
+ * returned as it is. None of them heals by retrying.
  */
-export function explainOpcUaError(err: Error, context: { endpoint: string; pkiDir: string; auth: OpcUaAuth }): Error {
-  if (err instanceof ConfigError || err instanceof OpcUaTrustError || err instanceof OpcUaLoginError) return err;
+export function explainOpcUaError(err: Error, context: OpcUaSecurity & { endpoint: string; pkiDir: string }): Error {
+  if (needsAdmin(err)) return err;
   const { endpoint, pkiDir, auth } = context;
+  if (/Cannot find an Endpoint matching/i.test(err.message)) {
+    return new ConfigError(
+      "opcua_security_policy",
+      `OPC UA server ${endpoint} offers no endpoint with security mode ${context.securityMode} and policy ` +
+        `${context.securityPolicy}: choose a mode and policy it offers, or enable them on the server`,
+    );
+  }
   if (/BadCertificate|certificate verification/i.test(err.message)) {
     const rejected = rejectedCertificates(pkiDir);
     return new OpcUaTrustError(
