@@ -5,6 +5,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..field_guard import refuse_protected_write
 from ..rpc_errors import rpc_error
 from ..storable_text import escape
 
@@ -17,6 +18,18 @@ INTEGRATION_GROUP = "shopfloor_bridge.shopfloor_bridge_group_integration"
 # (the write-only fields below and sidecar_config for the connection's sidecar).
 SECRETS_GROUP = "shopfloor_bridge.shopfloor_bridge_group_secrets"
 # Write-only field → the column that stores it.
+# Written by the sidecar (heartbeat) and by mapping changes (revision), never by hand;
+# a connection's company holds its events and mappings, so it does not move.
+AUDITED_FIELDS = {
+    "revision": None,
+    "last_seen": None,
+    "sidecar_version": None,
+    "spool_depth": None,
+    "spool_parked": None,
+    "rate_in": None,
+    "rate_applied": None,
+    "stats_json": None,
+}
 SECRET_FIELDS = {
     "mqtt_password": "mqtt_password_secret",
     "mqtt_client_key": "mqtt_client_key_secret",
@@ -30,6 +43,8 @@ def acting_connections(env):
     act for any connection."""
     if env.su:
         return None
+    if not env.user.has_group(INTEGRATION_GROUP):  # listed once, since taken out of the group
+        return env["shopfloor.connection"].sudo().browse()
     return (
         env["shopfloor.connection"]
         .sudo()
@@ -285,6 +300,21 @@ class ShopfloorConnection(models.Model):
         ("batch_size_range", "check(batch_size between 1 and 1000)", "Batch size must be between 1 and 1000."),
         ("max_attempts_positive", "check(max_attempts >= 1)", "Max attempts must be at least 1."),
     ]
+
+    def write(self, vals):
+        refuse_protected_write(self, vals, AUDITED_FIELDS)
+        if "company_id" in vals and not self.env.su:
+            moved = self.filtered(lambda c: c.company_id.id != vals["company_id"])
+            if moved:
+                raise ValidationError(
+                    _(
+                        "The company of connection %(codes)s cannot change: its events, mappings and holds belong "
+                        "to %(company)s. Create a connection in the other company instead.",
+                        codes=", ".join(moved.mapped("code")),
+                        company=moved[:1].company_id.name,
+                    )
+                )
+        return super().write(vals)
 
     # ------------------------------------------------------------------ secrets
 

@@ -21,6 +21,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..backoff import backoff_seconds
+from ..field_guard import refuse_protected_write
 from ..rpc_errors import rpc_error
 from .shopfloor_connection import check_rpc_caller, iso_utc, refuse_connection, xmlrpc_safe
 
@@ -306,6 +307,23 @@ class ShopfloorDispatch(models.Model):
         ]
         return "\n".join(lines) or _("(empty queue)")
 
+    # ------------------------------------------------------------- guarded ORM
+
+    # Messages are built by the planning triggers and moved by pull/ack/Retry
+    # (sudo): a plain write could change the payload the sidecar writes to a PLC.
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            refuse_protected_write(self, vals, self._guarded_fields(), "create")
+        return super().create(vals_list)
+
+    def write(self, vals):
+        refuse_protected_write(self, vals, self._guarded_fields())
+        return super().write(vals)
+
+    def _guarded_fields(self):
+        return {name: "Retry" if name == "state" else None for name in self._fields}
+
     # ----------------------------------------------------------------- RPC API
 
     @api.model
@@ -381,7 +399,10 @@ class ShopfloorDispatch(models.Model):
         foreign = self.sudo().browse(
             result["id"]
             for result in results
-            if isinstance(result, dict) and isinstance(result.get("id"), int) and 0 < result["id"] < 2**31
+            if isinstance(result, dict)
+            and isinstance(result.get("id"), int)
+            and not isinstance(result["id"], bool)
+            and 0 < result["id"] < 2**31
         ).exists().filtered(lambda m: allowed is not None and m.connection_id not in allowed)
         if foreign:
             # A sidecar acks only what it pulled: another connection's message means a wrong key or a forgery.

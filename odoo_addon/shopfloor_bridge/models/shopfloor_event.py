@@ -31,6 +31,7 @@ from ..event_validation import (
     validate_event,
 )
 from ..exceptions import EventPending, EventRejected, PermanentError
+from ..field_guard import refuse_protected_write
 from ..rpc_errors import rpc_error
 from ..storable_text import UNSTORABLE, answerable, escape, escape_deep, may_hold_unstorable
 from .shopfloor_connection import MANAGER_GROUP, check_rpc_caller, iso_utc
@@ -58,6 +59,15 @@ DEFAULT_APPLY_BUDGET_MS = 10000
 # Pending events of the batch's work centers that one ingest call looks at.
 WAITING_LIMIT = 1000
 NOTE_PATHS_SHOWN = 20
+# Every field of an event is written by ingest, apply and the DLQ actions
+# (sudo, logged in its history); a plain write or create is refused.
+AUDITED_ACTIONS = {
+    "state": "Retry / Discard",
+    "data_json": "Edit and retry",
+    "type": "Edit and retry",
+    "time": "Edit and retry",
+    "discard_reason": "Discard",
+}
 
 
 def _text(value):
@@ -208,6 +218,19 @@ class ShopfloorEvent(models.Model):
             where="state IN ('pending', 'failed')",
         )
         tools.create_index(self.env.cr, "shopfloor_event_wc_time_idx", self._table, ["workcenter_id", "time"])
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            refuse_protected_write(self, vals, self._guarded_fields(), "create")
+        return super().create(vals_list)
+
+    def write(self, vals):
+        refuse_protected_write(self, vals, self._guarded_fields())
+        return super().write(vals)
+
+    def _guarded_fields(self):
+        return {name: AUDITED_ACTIONS.get(name) for name in self._fields}
 
     # ------------------------------------------------------------------ helpers
 

@@ -207,3 +207,30 @@ class TestConnectionAccess(ShopfloorCase):
         with self.assertRaisesRegex(AccessError, "Administration / Access Rights"):
             self.wizard(self.manager, mode="create", login="sidecar-x").action_confirm()
         self.assertFalse(self.env["res.users"].search([("login", "=", "sidecar-x")]))
+
+    # ------------------------------------------------------------------ audited paths only
+
+    def test_audited_fields_are_not_writable_over_plain_write(self):
+        [result] = self.ingest(self.make_event("bogus.type", {}))
+        event = self.env["shopfloor.event"].with_user(self.manager).browse(result["event_id"])
+        for values, action in (
+            ({"state": "applied"}, "Retry / Discard"),
+            ({"data_json": "{}"}, "Edit and retry"),
+            ({"company_id": self.env.company.id}, "set by the shop-floor bridge"),
+        ):
+            with self.assertRaisesRegex(AccessError, action):
+                event.write(values)
+        with self.assertRaisesRegex(AccessError, "create of"):
+            self.env["shopfloor.event"].with_user(self.manager).create(
+                {"event_uid": "x", "source": "y", "company_id": self.env.company.id})
+        self.assertEqual(event.state, "rejected")
+        connection = self.connection.with_user(self.manager)
+        for values in ({"revision": 99}, {"last_seen": fields.Datetime.now()}, {"spool_depth": 0}):
+            with self.assertRaisesRegex(AccessError, "only audited actions may change them"):
+                connection.write(values)
+        other = self.env["res.company"].create({"name": "Elsewhere"})
+        self.manager.company_ids = [(4, other.id)]
+        with self.assertRaisesRegex(ValidationError, "company of connection test-conn cannot change"):
+            connection.write({"company_id": other.id})
+        connection.write({"name": "Still editable", "batch_size": 100})
+        self.assertEqual(self.connection.batch_size, 100)

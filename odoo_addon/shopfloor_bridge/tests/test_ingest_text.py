@@ -132,8 +132,11 @@ class TestIngestTextOverJsonRpc(HttpCase):
         sidecar = new_test_user(
             self.env, "sf-text-sidecar", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_integration"
         )
+        self.env["shopfloor.connection"].create(
+            {"code": "text-conn", "name": "Text", "integration_user_ids": [(4, sidecar.id)]})
         item = {
             "specversion": "1.0", "id": "j-\ud800", "source": "plant9/\x00", "type": "workorder.started",
+            "connection": "text-conn",
             "time": "2026-11-23T08:00:00Z", "subject": "\x00\udfff", "data": {"order": "WH/MO/\x00"},
         }
         body = json.dumps({
@@ -150,4 +153,5 @@ class TestIngestTextOverJsonRpc(HttpCase):
         self.assertEqual((result["id"], result["source"]), ("j-\\ud800", "plant9/\x00"))
         record = self.env["shopfloor.event"].browse(result["event_id"])
         self.assertEqual(json.loads(base64.b64decode(record.raw_b64)), item)
+        self.assertNotEqual(record.error_class, "forbidden")
         self.assertEqual(record.subject, "\\x00\\udfff")

@@ -124,7 +124,7 @@ class TestRpcRefusals(ShopfloorCase):
             lambda: dispatch.pull("test-conn"),
             lambda: dispatch.ack([]),
         ):
-            self.assertRefused("forbidden", call, "may not call the Shop Floor Bridge API")
+            self.assertRefused("forbidden", call, "may not call the Shop Floor Bridge sidecar API")
 
     def test_an_unknown_connection_is_not_found(self):
         connection = self.env["shopfloor.connection"]
@@ -157,6 +157,8 @@ class TestRpcErrorsOverJsonRpc(HttpCase):
         cls.sidecar = new_test_user(
             cls.env, "sf-jsonrpc-sidecar", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_integration"
         )
+        cls.env["shopfloor.connection"].create(
+            {"code": "rpc-conn", "name": "RPC", "integration_user_ids": [(4, cls.sidecar.id)]})
 
     def execute_kw(self, model, method, args):
         payload = {

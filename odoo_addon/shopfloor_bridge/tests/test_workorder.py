@@ -254,6 +254,7 @@ class TestWorkorderEvents(ShopfloorCase):
                 self.env.ref("shopfloor_bridge.shopfloor_bridge_group_integration").id,
             ])],
         })
+        self.connection.integration_user_ids = [(4, sidecar.id)]
         event = self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(6))
         [result] = self.env["shopfloor.event"].with_user(sidecar).ingest([event])
         self.assertEqual(result["status"], "applied", result)
