@@ -1,4 +1,4 @@
-"""Fields only audited code paths may change.
+"""Fields only audited code paths may change, and callers only some groups may be.
 
 A ``readonly`` field is read-only in forms only: over RPC anyone with write
 access to the model can ``write`` it (an event's state or company, the payload
@@ -51,3 +51,23 @@ def refuse_protected_write(records, vals, protected_fields, operation="write"):
         f"(only audited actions may change them); {advice}.",
     )
 
+
+
+def require_groups(env, groups, action):
+    """Raise an AccessError (rpc code ``forbidden``) unless the caller is the
+    superuser or has one of ``groups`` (xml ids); the message names them.
+
+    For public methods that run with elevated rights once the caller is known
+    (reports, refreshes, screens' data): the ORM's model ACL does not guard them.
+    """
+    if env.su or any(env.user.has_group(group) for group in groups):
+        return
+    names = " or ".join(f"'{_group_name(env, group)}'" for group in groups)
+    raise ShopfloorRpcAccessError(
+        "forbidden", f"User {env.user.login} may not {action}: it needs the group {names}."
+    )
+
+
+def _group_name(env, xmlid):
+    group = env.ref(xmlid, raise_if_not_found=False)
+    return group.sudo().full_name if group else xmlid

@@ -23,6 +23,7 @@ class MrpProduction(models.Model):
 
     def action_view_shopfloor_holds(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("shopfloor_bridge.shopfloor_hold_action")
         action["domain"] = [("production_id", "=", self.id)]
         action["context"] = {"default_production_id": self.id, "default_company_id": self.company_id.id}

@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from ..field_guard import refuse_protected_write
+
 
 class MrpWorkorder(models.Model):
     _inherit = "mrp.workorder"
@@ -11,6 +13,11 @@ class MrpWorkorder(models.Model):
         readonly=True,
         help="Units the floor reported as scrap on this operation (qty_scrap of its events).",
     )
+
+    def write(self, vals):
+        # Counted by the floor's events only (handlers run as superuser).
+        refuse_protected_write(self, vals, {"shopfloor_qty_scrap": None})
+        return super().write(vals)
 
     # Quality holds block these the same way for a button click and an RPC call.
     def button_start(self, raise_on_invalid_state=False):

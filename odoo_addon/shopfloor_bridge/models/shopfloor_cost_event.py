@@ -4,11 +4,14 @@ import time
 
 from odoo import api, models
 
+from ..field_guard import require_groups
+
 _logger = logging.getLogger(__name__)
 
 # Server-side durations (ms) of the refreshes run inside _apply_events, for the
 # benchmark (sidecar/bench/cost.bench.ts). Per worker process, bounded.
 _REFRESH_TIMINGS = collections.deque(maxlen=10000)
+MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
 
 # Event types whose apply touches no time log, quantity, move or scrap: the
 # cost figures cannot change, so they trigger no refresh.
@@ -59,7 +62,7 @@ class ShopfloorEvent(models.Model):
     def cost_refresh_timings(self, clear=True):
         """The refreshes measured inside ingest since the last call, as
         ``[[ms, number of MOs, SQL queries], …]`` (this worker process only; for benchmarks)."""
-        self.env["shopfloor.cost.variance"].check_access("read")
+        require_groups(self.env, [MANAGER_GROUP], "read the cost refresh timings")
         timings = [list(item) for item in _REFRESH_TIMINGS]
         if clear:
             _REFRESH_TIMINGS.clear()

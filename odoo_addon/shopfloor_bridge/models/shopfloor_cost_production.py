@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..field_guard import refuse_protected_write
+
 
 class MrpProduction(models.Model):
     _inherit = "mrp.production"
@@ -22,8 +24,15 @@ class MrpProduction(models.Model):
                 lambda row: row.level == "production"
             )[:1]
 
+    def write(self, vals):
+        # The flag follows the figures: only the refresh sets or clears it.
+        refuse_protected_write(self, vals, {"shopfloor_cost_flagged": "Refresh"})
+        return super().write(vals)
+
     def action_shopfloor_cost_refresh(self):
-        self.env["shopfloor.cost.variance"]._refresh_for_productions(self)
+        variance_model = self.env["shopfloor.cost.variance"]
+        variance_model._check_refresh_caller(self)
+        variance_model.sudo()._refresh_for_productions(self.sudo())
         return True
 
     # Orders closed or cancelled from the UI change their figures too (state,

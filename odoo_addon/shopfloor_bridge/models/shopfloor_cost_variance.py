@@ -14,9 +14,14 @@ Every formula is in readme/COST.md; the names of the fields follow it.
 import collections
 
 from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 from odoo.tools import SQL, float_round
 
+from ..field_guard import require_groups
+
 REALTIME_PARAM = "shopfloor_bridge.cost_realtime"
+USER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_user"
+MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
 
 # Time logs in these loss categories are people/machine running the order; the
 # others (availability, quality) are stops and rework.
@@ -173,30 +178,53 @@ class ShopfloorCostVariance(models.Model):
         return self.browse(refreshed_ids)
 
     @api.model
+    def _check_refresh_caller(self, productions, groups=(USER_GROUP,)):
+        """A refresh runs as superuser: the caller needs the group and must be
+        able to read every order it names (their company among its own)."""
+        require_groups(self.env, groups, "refresh cost variances")
+        foreign = productions.sudo().filtered(lambda production: production.company_id not in self.env.companies)
+        if foreign:
+            raise AccessError(
+                _(
+                    "User %(user)s may not refresh the cost variance of %(orders)s: company %(companies)s "
+                    "is not among the user's companies.",
+                    user=self.env.user.login,
+                    orders=", ".join(foreign.mapped("name")),
+                    companies=", ".join(foreign.company_id.mapped("name")),
+                )
+            )
+
+    @api.model
     def refresh_timed(self, production_ids):
         """RPC for the benchmark: refresh the given MOs and return how long it
         took in milliseconds, measured here in the server (no network in it)."""
         import time
 
         productions = self.env["mrp.production"].browse(production_ids).exists()
+        self._check_refresh_caller(productions, groups=(MANAGER_GROUP,))
         started = time.perf_counter()
-        self._refresh_for_productions(productions)
+        self.sudo()._refresh_for_productions(productions.sudo())
         self.env.flush_all()
         return {"ms": (time.perf_counter() - started) * 1000.0, "count": len(productions)}
 
     def action_refresh(self):
-        self._refresh_for_productions(self.production_id)
+        self.check_access("read")
+        self._check_refresh_caller(self.production_id)
+        self.sudo()._refresh_for_productions(self.sudo().production_id)
         return True
 
     def action_open_time_logs(self):
+        self.check_access("read")
         domain = [("workorder_id", "in", self._workorders().ids)]
         return self._open("mrp.workcenter.productivity", _("Time Logs"), domain)
 
     def action_open_moves(self):
+        self.check_access("read")
         domain = [("raw_material_production_id", "in", self.production_id.ids), ("scrap_id", "=", False)]
         return self._open("stock.move", _("Component Moves"), domain)
 
     def action_open_scraps(self):
+        self.check_access("read")
         domain = [("production_id", "in", self.production_id.ids)]
         if self.workorder_id:
             domain.append(("workorder_id", "in", self.workorder_id.ids))

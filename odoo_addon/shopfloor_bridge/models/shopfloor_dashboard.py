@@ -12,10 +12,14 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL
 from odoo.exceptions import UserError
 
+from ..field_guard import require_groups
+from .shopfloor_dispatch import check_planner
 from .shopfloor_event import DLQ_STATES
 
 EVENTS_CHANGED = "shopfloor_bridge/events_changed"
 USER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_user"
+# The dispatch board's menu is shown to these (views/shopfloor_dispatch_views.xml).
+BOARD_GROUPS = (USER_GROUP, "mrp.group_mrp_manager")
 # Pings are at most this often per database and server process; the screens
 # reload once more shortly after a ping, so the skipped ones lose nothing.
 PING_INTERVAL_S = 1.0
@@ -38,6 +42,7 @@ class ShopfloorDashboard(models.AbstractModel):
     @api.model
     def get_dashboard(self):
         """One tile per connection plus the top cost variances (False without the cost part)."""
+        require_groups(self.env, [USER_GROUP], "open the Shop Floor dashboard")
         now = fields.Datetime.now()
         connections = self.env["shopfloor.connection"].search([])
         stats = self._connection_stats(connections.ids, now)
@@ -168,6 +173,7 @@ class ShopfloorDashboard(models.AbstractModel):
         """Counts per DLQ state, the most frequent error classes and the event
         types within ``domain``: one scan (GROUPING SETS) over the rows the
         user may read (``_search`` applies the record rules)."""
+        require_groups(self.env, [USER_GROUP], "review dead letters")
         Event = self.env["shopfloor.event"]
         Event.check_access("read")
         query = Event._search(list(domain or []) + [("state", "in", DLQ_STATES)])
@@ -201,6 +207,7 @@ class ShopfloorDashboard(models.AbstractModel):
     def board_data(self):
         """Queued work orders per work center for the dispatch board, and the
         floor's acknowledgement state per work center (False without dispatch)."""
+        require_groups(self.env, BOARD_GROUPS, "open the dispatch board")
         workcenters = self.env["mrp.workcenter"].search_read([], ["display_name"], order="sequence, name")
         workorders = self.env["mrp.workorder"].search_read(
             [
@@ -252,9 +259,12 @@ class ShopfloorDashboard(models.AbstractModel):
         """Puts a work order at its new place in its work center's queue: the
         MO's priority and the WO's planned start, written with the user's own
         rights (the planning push-back reacts to these writes)."""
+        check_planner(self.env)
         workorder = self.env["mrp.workorder"].browse(int(workorder_id)).exists()
         if not workorder:
             raise UserError(_("Work order %s no longer exists.", workorder_id))
+        workorder.check_access("write")
+        workorder.production_id.check_access("write")
         if priority not in ("0", "1"):
             raise UserError(_("Priority must be '0' or '1', got %r.", priority))
         production = workorder.production_id

@@ -28,7 +28,9 @@ class ShopfloorDispatchTarget(models.Model):
     _inherit = ["shopfloor.mapping.mixin"]
     _order = "workcenter_id, kind, id"
 
-    workcenter_id = fields.Many2one("mrp.workcenter", required=True, ondelete="cascade", index=True)
+    workcenter_id = fields.Many2one(
+        "mrp.workcenter", required=True, ondelete="cascade", index=True, check_company=True
+    )
     active = fields.Boolean(default=True)
     kind = fields.Selection(
         [("opcua", "OPC UA tags"), ("mqtt", "MQTT retained JSON"), ("sparkplug", "Sparkplug B metrics")],

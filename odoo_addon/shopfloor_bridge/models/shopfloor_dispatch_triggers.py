@@ -8,6 +8,7 @@ commit, so 50 changes in one request make one message per target.
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..field_guard import refuse_protected_write
 from .shopfloor_dispatch import check_planner, mark_dirty
 
 PRODUCTION_FIELDS = {"priority": "priority", "date_start": "planned_dates", "date_finished": "planned_dates"}
@@ -125,6 +126,11 @@ class MrpWorkcenter(models.Model):
     shopfloor_dispatch_target_ids = fields.One2many("shopfloor.dispatch.target", "workcenter_id", string="Floor targets")
     shopfloor_dispatch_count = fields.Integer(compute="_compute_shopfloor_dispatch_count", string="Floor messages")
 
+    def write(self, vals):
+        # Numbered only by _next_dispatch_version: the floor orders queues by it.
+        refuse_protected_write(self, vals, {"shopfloor_dispatch_version": "Push queue now"})
+        return super().write(vals)
+
     def _compute_shopfloor_dispatch_count(self):
         counts = dict(
             self.env["shopfloor.dispatch"].sudo()._read_group(
@@ -148,6 +154,7 @@ class MrpWorkcenter(models.Model):
     def action_shopfloor_push_queue(self):
         """'Push queue now': a fresh message per target, sent at the next poll."""
         check_planner(self.env)
+        self.check_access("read")
         without_target = self.filtered(lambda wc: not wc.sudo().shopfloor_dispatch_target_ids)
         if without_target:
             names = ", ".join(without_target.mapped("display_name"))
@@ -165,6 +172,7 @@ class MrpWorkcenter(models.Model):
 
     def action_shopfloor_dispatch_log(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("shopfloor_bridge.shopfloor_dispatch_action")
         action["domain"] = [("workcenter_id", "=", self.id)]
         action["context"] = {"default_workcenter_id": self.id}

@@ -9,6 +9,8 @@ class ShopfloorEventLog(models.Model):
     _order = "event_id, id"
 
     event_id = fields.Many2one("shopfloor.event", required=True, ondelete="cascade", index=True)
+    # Not stored: the company rule follows event_id; this lets a refusal name the company.
+    company_id = fields.Many2one(related="event_id.company_id")
     user_id = fields.Many2one("res.users", string="Who", required=True, default=lambda self: self.env.user)
     date = fields.Datetime(string="When", required=True, default=fields.Datetime.now)
     action = fields.Selection(

@@ -11,11 +11,14 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..event_validation import EVENT_TYPES
+from ..field_guard import refuse_protected_write
 
 
 class ShopfloorMappingMixin(models.AbstractModel):
     _name = "shopfloor.mapping.mixin"
     _description = "Shop Floor Mapping (common behaviour)"
+    # Events of a connection apply as superuser: what a row points to must be of its company.
+    _check_company_auto = True
 
     connection_id = fields.Many2one(
         "shopfloor.connection", required=True, ondelete="cascade", index=True
@@ -28,8 +31,10 @@ class ShopfloorMappingMixin(models.AbstractModel):
 
     def _post_mapping_change(self, verb):
         by_connection = {}
+        # The label names what a row points to (a work center, an order): a manager
+        # editing mappings need not be able to open those records.
         for row in self:
-            by_connection.setdefault(row.connection_id, []).append(row._mapping_label())
+            by_connection.setdefault(row.connection_id, []).append(row.sudo()._mapping_label())
         for connection, labels in by_connection.items():
             shown = ", ".join(labels[:20]) + (_(" and %s more", len(labels) - 20) if len(labels) > 20 else "")
             connection._bump_revision(
@@ -43,6 +48,8 @@ class ShopfloorMappingMixin(models.AbstractModel):
         return rows
 
     def write(self, vals):
+        # Follows the connection; a stored related field written directly would not.
+        refuse_protected_write(self, vals, {"company_id": None})
         before = self.connection_id
         result = super().write(vals)
         changed = ", ".join(sorted(vals))
@@ -65,7 +72,9 @@ class ShopfloorSourceMap(models.Model):
     _rec_name = "source"
 
     source = fields.Char(required=True, help="CloudEvent source (asset path), e.g. plant1/line1/press-01")
-    workcenter_id = fields.Many2one("mrp.workcenter", required=True, ondelete="restrict", index=True)
+    workcenter_id = fields.Many2one(
+        "mrp.workcenter", required=True, ondelete="restrict", index=True, check_company=True
+    )
 
     _sql_constraints = [
         ("source_uniq", "unique(connection_id, source)", "A source maps to one work center per connection."),
@@ -83,7 +92,9 @@ class ShopfloorOrderMap(models.Model):
     _rec_name = "mes_ref"
 
     mes_ref = fields.Char(string="MES order", required=True, index=True)
-    production_id = fields.Many2one("mrp.production", required=True, ondelete="cascade", index=True)
+    production_id = fields.Many2one(
+        "mrp.production", required=True, ondelete="cascade", index=True, check_company=True
+    )
 
     _sql_constraints = [
         ("mes_ref_uniq", "unique(connection_id, mes_ref)", "An MES order maps to one manufacturing order."),
@@ -101,9 +112,9 @@ class ShopfloorOperationMap(models.Model):
     _rec_name = "operation"
 
     operation = fields.Char(string="Floor operation", required=True, help="Operation name or code the floor sends.")
-    operation_id = fields.Many2one("mrp.routing.workcenter", required=True, ondelete="cascade")
+    operation_id = fields.Many2one("mrp.routing.workcenter", required=True, ondelete="cascade", check_company=True)
     workcenter_id = fields.Many2one(
-        "mrp.workcenter", help="Only for events of this work center (empty: any)."
+        "mrp.workcenter", help="Only for events of this work center (empty: any).", check_company=True
     )
 
     _sql_constraints = [
@@ -126,7 +137,7 @@ class ShopfloorMaterialMap(models.Model):
     _rec_name = "code"
 
     code = fields.Char(required=True, index=True)
-    product_id = fields.Many2one("product.product", required=True, ondelete="cascade")
+    product_id = fields.Many2one("product.product", required=True, ondelete="cascade", check_company=True)
 
     _sql_constraints = [
         ("code_uniq", "unique(connection_id, code)", "A material code maps to one product per connection."),

@@ -10,11 +10,14 @@ import json
 import uuid
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
 
 from ..event_validation import validate_event
+from ..field_guard import require_groups
 from ..exceptions import EventRejected
 from .shopfloor_event import _IngestContext
+
+
+MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
 
 
 class _DryRun(Exception):
@@ -26,6 +29,8 @@ class ShopfloorMappingTest(models.TransientModel):
     _description = "Shop Floor mapping test (dry run)"
 
     connection_id = fields.Many2one("shopfloor.connection", required=True, ondelete="cascade")
+    # The company rule follows the connection; this lets a refusal name the company.
+    company_id = fields.Many2one(related="connection_id.company_id")
     payload = fields.Text(
         string="Sample payload",
         required=True,
@@ -42,6 +47,7 @@ class ShopfloorMappingTest(models.TransientModel):
 
     @api.model
     def default_get(self, fields_list):
+        self.check_access("create")
         values = super().default_get(fields_list)
         if "payload" in fields_list and not values.get("payload"):
             values["payload"] = json.dumps(
@@ -59,8 +65,10 @@ class ShopfloorMappingTest(models.TransientModel):
 
     def action_run(self):
         self.ensure_one()
-        if not self.env.user.has_group("shopfloor_bridge.shopfloor_bridge_group_manager"):
-            raise UserError(_("Only Shop Floor Bridge managers may test mappings."))
+        require_groups(self.env, [MANAGER_GROUP], "test mappings")
+        self.check_access("write")
+        # The dry run applies as superuser: the connection must be one of the caller's companies.
+        self.connection_id.check_access("read")
         steps, values = self._dry_run()
         values["outcome"] = "\n".join(steps)
         self.write(values)
@@ -142,6 +150,8 @@ class ShopfloorConnection(models.Model):
 
     def action_open_mapping_test(self):
         self.ensure_one()
+        require_groups(self.env, [MANAGER_GROUP], "test mappings")
+        self.check_access("read")
         return {
             "type": "ir.actions.act_window",
             "res_model": "shopfloor.mapping.test",

@@ -9,6 +9,10 @@ of daily percentages. Formulas: readme/COST.md.
 
 from odoo import api, fields, models, tools
 
+from ..field_guard import require_groups
+
+USER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_user"
+
 OEE_RATIOS = ("availability", "performance", "quality", "oee", "utilisation")
 OEE_MINUTES = (
     "productive_minutes",
@@ -159,6 +163,7 @@ class ShopfloorOeeReport(models.Model):
     def compute_oee(self, workcenter_ids, date_from, date_to):
         """OEE of each workcenter over [date_from, date_to] (dates, inclusive),
         as a list of dicts; the same numbers the pivot shows for that filter."""
+        require_groups(self.env, [USER_GROUP], "read the OEE report")
         domain = [("workcenter_id", "in", list(workcenter_ids)), ("date", ">=", date_from), ("date", "<=", date_to)]
         groups = self.read_group(domain, list(OEE_MINUTES) + list(OEE_RATIOS), ["workcenter_id"], lazy=False)
         result = []
@@ -223,6 +228,7 @@ class ShopfloorDowntimeReport(models.Model):
     def compute_pareto(self, domain):
         """Downtime reasons for ``domain``, longest first, with share and
         cumulative share in percent: the Pareto table as a list of dicts."""
+        require_groups(self.env, [USER_GROUP], "read the downtime report")
         groups = self.read_group(domain, ["duration:sum", "occurrences:sum"], ["loss_id"], lazy=False)
         return [
             {
