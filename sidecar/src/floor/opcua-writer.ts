@@ -95,6 +95,9 @@ export class OpcuaFloorWriter implements FloorWriter {
   private readonly options: OpcuaWriterOptions;
   private readonly connections = new Map<string, Promise<Connection>>();
   private certificates: Promise<OPCUACertificateManager> | undefined;
+  private reloading: Promise<void> | undefined;
+  /** Connections being opened: the trust list is re-read only when no other is verifying a server with it. */
+  private opening = 0;
 
   constructor(options: OpcuaWriterOptions) {
     this.options = options;
@@ -194,7 +197,11 @@ export class OpcuaFloorWriter implements FloorWriter {
     return connection.then((c) => c.session);
   }
 
-  /** The PKI folder's store, read again before each connection so a certificate trusted meanwhile counts. */
+  /**
+   * The PKI folder's store, read again before a connection so a certificate
+   * trusted meanwhile counts — but not while another connection is being
+   * opened: a reload empties the store's lists before it scans the folders.
+   */
   private async certificateStore(): Promise<OPCUACertificateManager> {
     if (!this.certificates) {
       const cm = certificateManager(this.options.pkiDir);
@@ -204,11 +211,25 @@ export class OpcuaFloorWriter implements FloorWriter {
       });
     }
     const cm = await this.certificates;
-    await cm.reloadCertificates();
+    if (!this.reloading && this.opening === 1) {
+      this.reloading = cm.reloadCertificates().finally(() => {
+        this.reloading = undefined;
+      });
+    }
+    await this.reloading;
     return cm;
   }
 
   private async connect(endpoint: string): Promise<Connection> {
+    this.opening++;
+    try {
+      return await this.open(endpoint);
+    } finally {
+      this.opening--;
+    }
+  }
+
+  private async open(endpoint: string): Promise<Connection> {
     const timeout = this.options.timeoutMs ?? 5_000;
     const { pkiDir } = this.options;
     let security: OpcUaSecurity = NO_SECURITY;
