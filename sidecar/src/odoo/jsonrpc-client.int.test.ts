@@ -47,6 +47,29 @@ describe.runIf(moduleHasSidecarApi())("JsonRpcOdooClient against real Odoo 18", 
     await fixture.admin.execute("res.users", "create", [{ name: "Nobody", login: "nobody", password: "nobody-pw" }]);
     const nobody = new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user: "nobody", apiKey: "nobody-pw" });
     await expect(nobody.sidecarConfig(fixture.code)).rejects.toMatchObject({ code: "forbidden" });
+    // Another plant's connection: its configuration is refused, naming it; an event naming it is
+    // stored rejected (under the caller's own connection), not applied and not lost.
+    await fixture.admin.execute("shopfloor.connection", "create", [{ code: "other-plant", name: "Other plant" }]);
+    await expect(client.sidecarConfig("other-plant")).rejects.toMatchObject({
+      code: "forbidden",
+      message: expect.stringMatching(/may not act for connection other-plant/),
+    });
+    const [refused] = await client.ingest([
+      {
+        specversion: "1.0",
+        id: `cross-${process.pid}`,
+        source: "plant2/press",
+        type: "workorder.started",
+        time: "2026-11-22T08:00:00.000Z",
+        connection: "other-plant",
+        data: { order: "WH/MO/00001" },
+      },
+    ]);
+    expect(refused?.status).toBe("rejected");
+    expect(refused?.error).toMatch(/may not act for connection other-plant/);
+    expect(await fixture.events(["error_class", "connection_code"], [["id", "=", refused?.event_id]])).toEqual([
+      expect.objectContaining({ error_class: "forbidden", connection_code: "other-plant" }),
+    ]);
   });
 
   it("reports an unknown database as an auth error naming ODOO_DB", async () => {

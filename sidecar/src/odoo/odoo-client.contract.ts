@@ -56,7 +56,11 @@ export function odooClientContract(name: string, harness: () => OdooClientHarnes
     it("ingest answers one result per item, in order, and a resend is a duplicate of the same row", async () => {
       const h = harness();
       const client = h.client();
-      const items = [event(1), { ...rejected, connection: h.code }, event(2)];
+      const items = [
+        { ...event(1), connection: h.code },
+        { ...rejected, connection: h.code },
+        { ...event(2), connection: h.code },
+      ];
       const first = await client.ingest(items);
       expect(first.map((r) => [r.source, r.id])).toEqual(items.map((i) => [i.source, i.id]));
       for (const r of first) {
@@ -65,6 +69,7 @@ export function odooClientContract(name: string, harness: () => OdooClientHarnes
       }
       expect(first[1]?.status).toBe("rejected");
       expect(first[0]?.status).not.toBe("duplicate");
+      expect(first[0]?.status).not.toBe("rejected");
       const again = await client.ingest(items);
       expect(again.map((r) => r.status)).toEqual(["duplicate", "duplicate", "duplicate"]);
       expect(again.map((r) => r.event_id)).toEqual(first.map((r) => r.event_id));
@@ -75,6 +80,7 @@ export function odooClientContract(name: string, harness: () => OdooClientHarnes
       const h = harness();
       const items = Object.entries(ANY_TEXT).map(([name, { text }]) => ({
         ...event(100 + Object.keys(ANY_TEXT).indexOf(name)),
+        connection: h.code,
         id: `text-${uid}-${name}`,
         data: { characteristic: text, pass: true, note: text },
       }));
