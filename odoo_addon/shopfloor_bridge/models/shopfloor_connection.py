@@ -433,6 +433,7 @@ class ShopfloorConnection(models.Model):
 
     def action_open_dlq(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("shopfloor_bridge.shopfloor_event_action_dlq")
         action["domain"] = [("connection_id", "=", self.id), ("state", "in", ["failed", "dead", "rejected"])]
         action["context"] = {}
@@ -440,6 +441,7 @@ class ShopfloorConnection(models.Model):
 
     def action_open_events(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("shopfloor_bridge.shopfloor_event_action")
         action["domain"] = [("connection_id", "=", self.id)]
         action["context"] = {}
