@@ -212,6 +212,10 @@ class ShopfloorConnection(models.Model):
         help="Write-only: stored for the sidecar, never shown again. Type a new one to replace it.",
     )
     opcua_password_secret = fields.Char(groups=SECRETS_GROUP, copy=False)
+    uses_opcua = fields.Boolean(
+        compute="_compute_uses_opcua",
+        help="An OPC UA connection, or one with OPC UA floor targets (they write with these settings).",
+    )
     secrets_set = fields.Char(
         string="Stored secrets",
         compute="_compute_secrets_set",
@@ -304,11 +308,13 @@ class ShopfloorConnection(models.Model):
     def write(self, vals):
         refuse_protected_write(self, vals, AUDITED_FIELDS)
         if "company_id" in vals and not self.env.su:
+            self.check_access("write")
             moved = self.filtered(lambda c: c.company_id.id != vals["company_id"])
             if moved:
-                raise ValidationError(
+                raise rpc_error(
+                    "forbidden",
                     _(
-                        "The company of connection %(codes)s cannot change: its events, mappings and holds belong "
+                        "The company (company_id) of connection %(codes)s cannot change: its events, mappings and holds belong "
                         "to %(company)s. Create a connection in the other company instead.",
                         codes=", ".join(moved.mapped("code")),
                         company=moved[:1].company_id.name,
@@ -344,6 +350,17 @@ class ShopfloorConnection(models.Model):
 
     def _inverse_opcua_password(self):
         self._store_secret("opcua_password")
+
+    @api.depends("kind")
+    def _compute_uses_opcua(self):
+        Target = self.env["shopfloor.dispatch.target"].sudo()
+        with_targets = set(
+            Target.search([("connection_id", "in", self.ids), ("kind", "=", "opcua"), ("active", "=", True)])
+            .mapped("connection_id")
+            .ids
+        )
+        for connection in self:
+            connection.uses_opcua = connection.kind == "opcua" or connection.id in with_targets
 
     @api.depends_context("uid")
     def _compute_secrets_set(self):
@@ -509,6 +526,8 @@ class ShopfloorConnection(models.Model):
             if connection.kind == "sparkplug"
             else False
         )
+        # OPC UA floor targets write with the connection's OPC UA security, whatever its kind.
+        targets = connection._sidecar_dispatch_targets()
         opcua = (
             {
                 "endpoint": connection.opcua_endpoint or "",
@@ -520,7 +539,7 @@ class ShopfloorConnection(models.Model):
                 "publishing_interval_ms": connection.opcua_publishing_interval_ms or 0,
                 "sampling_interval_ms": connection.opcua_sampling_interval_ms or 0,
             }
-            if connection.kind == "opcua"
+            if connection.kind == "opcua" or any(target["kind"] == "opcua" for target in targets)
             else False
         )
         return xmlrpc_safe({
@@ -541,7 +560,7 @@ class ShopfloorConnection(models.Model):
             "rules": [rule._sidecar_rule() for rule in connection.rule_ids.filtered("active")],
             "dispatch": {
                 "poll_interval_ms": connection.dispatch_poll_interval_ms,
-                "targets": connection._sidecar_dispatch_targets(),
+                "targets": targets,
             },
         })
 

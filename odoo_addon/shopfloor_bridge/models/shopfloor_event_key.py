@@ -16,6 +16,7 @@ class ShopfloorEventKey(models.Model):
     _log_access = False
 
     key_scope = fields.Integer(required=True, readonly=True, help="The event's connection (0: none).")
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
     source = fields.Char(required=True, readonly=True)
     event_uid = fields.Char(string="Event id", required=True, readonly=True)
     event_id = fields.Integer(string="Purged event record", readonly=True)
@@ -45,11 +46,11 @@ class ShopfloorEventKey(models.Model):
         """Before ``events`` are deleted: keep their keys."""
         if not events:
             return
-        events.flush_model(["key_scope", "source", "event_uid", "applied_time"])
+        events.flush_model(["key_scope", "company_id", "source", "event_uid", "applied_time"])
         self.env.cr.execute(
             """
-            INSERT INTO shopfloor_event_key (key_scope, source, event_uid, event_id, applied_time)
-            SELECT key_scope, source, event_uid, id, applied_time FROM shopfloor_event WHERE id = ANY(%s)
+            INSERT INTO shopfloor_event_key (key_scope, company_id, source, event_uid, event_id, applied_time)
+            SELECT key_scope, company_id, source, event_uid, id, applied_time FROM shopfloor_event WHERE id = ANY(%s)
             ON CONFLICT (key_scope, source, event_uid) DO NOTHING
             """,
             [events.ids],

@@ -438,7 +438,7 @@ class TestAccessMatrix(ShopfloorCase):
              "time": start})
         fx["category"] = env["product.category"].create({"name": f"{side} category"})
         fx["event_key"] = env["shopfloor.event.key"].create(
-            {"key_scope": conn_id, "source": fx["source"], "event_uid": f"{side}-purged"})
+            {"key_scope": conn_id, "company_id": company.id, "source": fx["source"], "event_uid": f"{side}-purged"})
         for key in ("variance", "variance_line", "oee_row", "downtime_row", "event_log", "wo", "operation"):
             assert fx[key], f"fixture {key} of company {side} is empty"
 
@@ -507,7 +507,8 @@ class TestAccessMatrix(ShopfloorCase):
                 "event_uid": "matrix", "source": fx[s]["source"], "company_id": fx[s]["company"].id,
                 "connection_id": conn(s)}, "event"),
             "shopfloor.event.key": ("event_key", {"event_id": 1}, lambda s: {
-                "key_scope": conn(s), "source": "matrix", "event_uid": "matrix"}, "event_key"),
+                "key_scope": conn(s), "company_id": fx[s]["company"].id, "source": "matrix",
+                "event_uid": "matrix"}, "event_key"),
             "shopfloor.event.log": ("event_log", {"note": "matrix"}, lambda s: {
                 "event_id": fx[s]["event"].id, "action": "retry"}, "event_log"),
             "shopfloor.hold": ("hold", {"reason": "matrix"}, lambda s: {

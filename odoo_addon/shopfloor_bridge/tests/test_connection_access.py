@@ -230,7 +230,22 @@ class TestConnectionAccess(ShopfloorCase):
                 connection.write(values)
         other = self.env["res.company"].create({"name": "Elsewhere"})
         self.manager.company_ids = [(4, other.id)]
-        with self.assertRaisesRegex(ValidationError, "company of connection test-conn cannot change"):
+        with self.assertRaisesRegex(AccessError, "company \\(company_id\\) of connection test-conn cannot change"):
             connection.write({"company_id": other.id})
         connection.write({"name": "Still editable", "batch_size": 100})
         self.assertEqual(self.connection.batch_size, 100)
+
+    def test_opcua_floor_targets_of_an_mqtt_connection_get_its_opcua_security(self):
+        self.connection.write({
+            "opcua_security_mode": "SignAndEncrypt", "opcua_security_policy": "Aes256_Sha256_RsaPss",
+            "opcua_auth": "certificate",
+        })
+        Connection = self.env["shopfloor.connection"].with_user(self.sidecar1)
+        self.assertIs(Connection.sidecar_config("test-conn")["opcua"], False)
+        self.env["shopfloor.dispatch.target"].create(
+            {"connection_id": self.connection.id, "workcenter_id": self.wc_press1.id, "kind": "opcua"})
+        opcua = Connection.sidecar_config("test-conn")["opcua"]
+        self.assertEqual(
+            (opcua["security_mode"], opcua["security_policy"], opcua["auth"]),
+            ("SignAndEncrypt", "Aes256_Sha256_RsaPss", "certificate"),
+        )

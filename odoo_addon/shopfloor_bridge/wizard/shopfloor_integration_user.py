@@ -23,6 +23,7 @@ class ShopfloorIntegrationUser(models.TransientModel):
     _description = "Shop Floor integration user and API key"
 
     connection_id = fields.Many2one("shopfloor.connection", required=True, ondelete="cascade")
+    company_id = fields.Many2one(related="connection_id.company_id")
     mode = fields.Selection(
         [("create", "Create a new integration user"), ("renew", "New API key for an integration user")],
         required=True,
