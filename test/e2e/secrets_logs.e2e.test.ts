@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createPrivateKey, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
@@ -236,4 +237,70 @@ describe.runIf(moduleHasSidecarApi())("no secret in any log of a real run (Mosqu
     expect(forms(clientCert.key, clientCert.cert).length).toBeGreaterThan(1);
     expect(forms(clientCert.key).every((value) => readFileSync(clientCert.keyFile, "utf8").includes(value))).toBe(true);
   }, 300_000);
+
+  it("without SHOPFLOOR_SECRET_KEY, a start while Odoo is down waits for Odoo, then starts the source", async () => {
+    const code = "seclog2";
+    const second = await makeOdooFixture(odoo, { code, mqttUrl: broker.url, topics: [`shopfloor/${code}/#`] });
+    await second.admin.execute("shopfloor.connection", "write", [
+      [second.connectionId],
+      { mqtt_username: "sidecar", mqtt_password: BROKER_PASSWORD },
+    ]);
+    const spoolDir = join(dir, "spool-nokey");
+    const env = (odooUrl: string) => ({
+      ODOO_URL: odooUrl,
+      ODOO_DB: odoo.db,
+      ODOO_USER: second.user,
+      ODOO_API_KEY: second.password,
+      SHOPFLOOR_CONNECTION: code,
+      SHOPFLOOR_SPOOL_DIR: spoolDir,
+      METRICS_PORT: "0",
+    });
+    // First run with Odoo up: the configuration is cached, without its password.
+    const first = spawnSidecar({ env: env(odoo.url), args: ["run", "--heartbeat-ms", "500"] });
+    await first.waitForLog(/"msg":"source started"/);
+    expect(await first.kill("SIGTERM")).toBe(0);
+    expect(readFileSync(join(spoolDir, "spool.db")).includes(BROKER_PASSWORD)).toBe(false);
+
+    // Second run through a forwarding proxy to the real Odoo that is not listening yet: Odoo is down.
+    const proxyPort = await freePort();
+    const odooPort = Number(new URL(odoo.url).port);
+    const metricsPort = String(await freePort());
+    const again = spawnSidecar({
+      env: { ...env(`http://127.0.0.1:${proxyPort}`), METRICS_PORT: metricsPort },
+      args: ["run", "--heartbeat-ms", "500"],
+    });
+    try {
+      await again.waitForLog(/"msg":"sidecar running"/);
+      await again.waitForLog(/waiting for Odoo: the cached configuration lacks its secrets \(mqtt\.password\)/);
+      const waiting = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+      expect(waiting.status).toBe(503);
+      expect(again.output()).not.toMatch(/"msg":"source started"/);
+      const proxy = createServer((client) => {
+        const upstream = connect(odooPort, "127.0.0.1");
+        client.pipe(upstream).pipe(client);
+        upstream.on("error", () => client.destroy());
+        client.on("error", () => upstream.destroy());
+      });
+      await new Promise<void>((resolve) => proxy.listen(proxyPort, "127.0.0.1", resolve));
+      try {
+        // The next heartbeat reaches Odoo, the configuration (with its password) is fetched, the source logs in.
+        await again.waitForLog(/"msg":"source started"/, 30_000);
+        await publisher.publishAsync(`shopfloor/${code}/press-1`, JSON.stringify(validEvent(1, code)), { qos: 1 });
+        const deadline = Date.now() + 30_000;
+        while ((await second.events(["id"])).length < 1 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        expect(await second.events(["event_uid"])).toEqual([expect.objectContaining({ event_uid: `${code}-1` })]);
+        const healthy = (await (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).json()) as {
+          problems: string[];
+        };
+        expect(healthy.problems).toEqual([]);
+        expect(await again.kill("SIGTERM")).toBe(0);
+      } finally {
+        proxy.close();
+      }
+    } finally {
+      await again.kill("SIGKILL");
+    }
+  }, 180_000);
 });
