@@ -41,7 +41,8 @@ def refuse_protected_write(records, vals, protected_fields, operation="write"):
     actions = protected_fields if isinstance(protected_fields, dict) else {}
     how = sorted({actions[name] for name in names if actions.get(name)})
     if how:
-        advice = "use the action %s instead" % " / ".join(f"'{action}'" for action in how)
+        actions_text = " / ".join(f"'{action}'" for action in how)
+        advice = f"use the action {actions_text} instead"
     else:
         advice = "these fields are set by the shop-floor bridge itself"
     fields_text = ", ".join(names)
@@ -50,7 +51,6 @@ def refuse_protected_write(records, vals, protected_fields, operation="write"):
         f"{records._name}: {operation} of {fields_text} is not allowed over a plain {operation} "
         f"(only audited actions may change them); {advice}.",
     )
-
 
 
 def require_groups(env, groups, action):
