@@ -14,7 +14,8 @@ function watchConsole(page: Page): string[] {
 }
 
 async function ingest(events: Record<string, unknown>[]) {
-  return rpc().ingest(events as never);
+  // As the demo plant's sidecar: only a connection's integration users may send its events.
+  return rpc("sidecar@plant1", "sidecar").ingest(events as never);
 }
 
 test("dashboard: the connection's counts move live when events are ingested", async ({ page }) => {
