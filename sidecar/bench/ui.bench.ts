@@ -28,8 +28,8 @@ const TARGET_MS = 1000;
 /** 100,000 dead letters in one INSERT … SELECT, shaped like real ones (payload, error, traceback). */
 function insertDeadLettersSql(rows: number): string {
   return `
-    INSERT INTO shopfloor_event (event_uid, source, type, time, data_json, raw_payload, connection_id, connection_code,
-        company_id, workcenter_id, state, attempts, error_class, error_message, error_traceback, ingest_time,
+    INSERT INTO shopfloor_event (event_uid, source, type, time, data_json, raw_payload, connection_id, key_scope,
+        connection_code, company_id, workcenter_id, state, attempts, error_class, error_message, error_traceback, ingest_time,
         raw_size, raw_truncated, create_uid, create_date, write_uid, write_date)
     SELECT 'bench-dlq-' || n,
            'plant1/line1/press-' || lpad((n % 40)::text, 2, '0'),
@@ -37,7 +37,7 @@ function insertDeadLettersSql(rows: number): string {
            now() at time zone 'UTC' - (n || ' seconds')::interval,
            '{"order":"WH/MO/' || lpad(n::text, 6, '0') || '","operation":"Stamping","qty_good":' || (n % 500) || ',"uom":"Units"}',
            '{"specversion":"1.0","id":"bench-dlq-' || n || '","data":{"order":"WH/MO/' || lpad(n::text, 6, '0') || '"}}',
-           c.id, c.code, c.company_id, NULL,
+           c.id, c.id, c.code, c.company_id, NULL,
            (ARRAY['dead','rejected','failed'])[1 + n % 3], 5,
            (ARRAY['UnknownOrder','invalid','UnknownMaterial'])[1 + n % 3],
            'No manufacturing order matches WH/MO/' || lpad(n::text, 6, '0'),
