@@ -201,14 +201,8 @@ async function installInto(tree: OdooTree, db: string, modules: string[], log: (
   log(`${db} ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
-/**
- * Returns a template database with mrp, maintenance, mrp_account and the
- * module (all with demo data). Two layers: a base template keyed by the
- * Odoo tree (slow to build, rarely changes) and a module template keyed by
- * the module's files, made by duplicating the base and installing the
- * module. SFB_FRESH_TEMPLATE=1 rebuilds both once per process (CI does).
- */
-export async function ensureTemplate(log: (msg: string) => void = () => {}): Promise<string> {
+/** The base template: mrp, maintenance and mrp_account with demo data, without the module. */
+export async function ensureBaseTemplate(log: (msg: string) => void = () => {}): Promise<string> {
   const tree = odooTree();
   await checkPostgres();
   const fresh = process.env.SFB_FRESH_TEMPLATE === "1";
@@ -218,6 +212,20 @@ export async function ensureTemplate(log: (msg: string) => void = () => {}): Pro
     if (!(await databaseExists(base))) await installInto(tree, base, ODOO_BASE_MODULES, log);
     process.env[`SFB_BUILT_${base}`] = "1";
   });
+  return base;
+}
+
+/**
+ * Returns a template database with mrp, maintenance, mrp_account and the
+ * module (all with demo data). Two layers: a base template keyed by the
+ * Odoo tree (slow to build, rarely changes) and a module template keyed by
+ * the module's files, made by duplicating the base and installing the
+ * module. SFB_FRESH_TEMPLATE=1 rebuilds both once per process (CI does).
+ */
+export async function ensureTemplate(log: (msg: string) => void = () => {}): Promise<string> {
+  const tree = odooTree();
+  const base = await ensureBaseTemplate(log);
+  const fresh = process.env.SFB_FRESH_TEMPLATE === "1";
   const name = `sfb_tpl_${templateKey(tree)}`;
   return withLock(name, async () => {
     if (fresh && !process.env[`SFB_BUILT_${name}`]) await dropDatabase(name);
