@@ -62,9 +62,28 @@ function noMoreReconnects(client: MqttClient): void {
 }
 
 type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () => void, noStore?: boolean) => void;
-interface ClientInternals {
+export interface ClientInternals {
   _sendPacket: SendPacket;
   stream: unknown;
+}
+
+/**
+ * The MQTT.js version the ack-after-commit hook was proven on (pinned exactly in
+ * sidecar/package.json; `mqtt-internals.test.ts` fails when they differ). The hook
+ * wraps the private `_sendPacket(packet, cb, cbStorePut, noStore)` and reads the
+ * private `stream`; an upgrade must re-run the PUBACK tests of mqtt.int.test.ts.
+ */
+export const MQTT_JS_PROVEN_VERSION = "5.16.0";
+
+/** Refuses to run on an MQTT.js whose internals differ: acking before the commit would lose messages. */
+export function assertAckInternals(internals: ClientInternals): void {
+  const send = (internals as Partial<ClientInternals>)._sendPacket;
+  if (typeof send !== "function" || send.length !== 4 || !("stream" in internals)) {
+    throw new Error(
+      `MQTT.js internals changed (_sendPacket/stream, proven on ${MQTT_JS_PROVEN_VERSION}): the sidecar cannot hold ` +
+        "PUBACKs until the spool commit. Install the pinned mqtt version (npm ci).",
+    );
+  }
 }
 
 /** Messages handed to the sink in one `accept`, and the PUBACKs waiting for its commit. */
@@ -175,6 +194,7 @@ export class MqttSource implements Source {
 
   #installAckAfterCommit(client: MqttClient): void {
     const internals = client as unknown as ClientInternals;
+    assertAckInternals(internals);
     const send = internals._sendPacket.bind(client) as SendPacket;
     internals._sendPacket = (packet, cb, cbStorePut, noStore) => {
       const messageId = (packet as { messageId?: number }).messageId;
