@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
 import { SingleBar } from "cli-progress";
 import { Command, InvalidArgumentError } from "commander";
-import { ConfigError, loadBootstrap, loadSpoolSettings, logLevel } from "./config.ts";
+import { ConfigError, GRACEFUL_STOP_MS, loadBootstrap, loadSpoolSettings, logLevel } from "./config.ts";
 import { MAX_INGEST_BATCH } from "./core/contract.ts";
 import { Redactor } from "./core/secrets.ts";
 import { SIDECAR_VERSION, Sidecar, spoolPath } from "./main.ts";
@@ -138,9 +138,9 @@ program
         log.info({ signal }, "stopping: draining in-flight work");
         // Whatever hangs, the process ends: what is not committed is redelivered by the broker.
         setTimeout(() => {
-          log.error("graceful stop took longer than 30 s: exiting");
+          log.error(`graceful stop took longer than ${GRACEFUL_STOP_MS / 1000} s: exiting`);
           process.exit(1);
-        }, 30_000).unref();
+        }, GRACEFUL_STOP_MS).unref();
         try {
           await sidecar?.stop();
           process.exit(0);

@@ -44,6 +44,8 @@ export const BOOTSTRAP_KEYS = [
 export type BootstrapKey = (typeof BOOTSTRAP_KEYS)[number];
 
 export const DEFAULT_METRICS_PORT = 9464;
+/** How long `run` drains in-flight work on SIGTERM before it exits anyway (a container's stop grace must cover it). */
+export const GRACEFUL_STOP_MS = 30_000;
 /** Loopback: /metrics and /healthz are not offered to the network unless METRICS_HOST says so. */
 export const DEFAULT_METRICS_HOST = "127.0.0.1";
 

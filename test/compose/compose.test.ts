@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repoRoot } from "../../sidecar/devstack/odoo.ts";
 // The only environment the sidecar reads (DESIGN.md's bootstrap names).
-import { BOOTSTRAP_KEYS, parseBootstrap } from "../../sidecar/src/config.ts";
+import { BOOTSTRAP_KEYS, GRACEFUL_STOP_MS, parseBootstrap } from "../../sidecar/src/config.ts";
 
 interface Service {
   image?: string;
@@ -18,6 +18,8 @@ interface Service {
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  pull_policy?: string;
+  stop_grace_period?: string;
 }
 const compose = parse(readFileSync(join(repoRoot, "docker-compose.yml"), "utf8")) as {
   services: Record<string, Service>;
@@ -30,6 +32,20 @@ const svc = (name: string): Service => {
 };
 
 describe("docker-compose.yml", () => {
+  it("builds the images it names instead of pulling them (no registry holds them)", () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (!service.image?.startsWith("shopfloor-bridge/")) continue;
+      expect(service.build, `${name} builds its image`).toBeDefined();
+      expect(service.pull_policy, `${name} pull_policy`).toBe("build");
+    }
+  });
+
+  it("gives the sidecar the time its graceful stop drains for", () => {
+    const grace = /^(\d+)s$/.exec(svc("sidecar").stop_grace_period ?? "");
+    expect(grace, "stop_grace_period in seconds").not.toBeNull();
+    expect(Number(grace?.[1]) * 1000).toBeGreaterThan(GRACEFUL_STOP_MS);
+  });
+
   it("has the five services of the design, each long-running one with a healthcheck", () => {
     expect(Object.keys(compose.services).sort()).toEqual(["mosquitto", "odoo", "postgres", "sidecar", "simulator"]);
     for (const name of ["postgres", "odoo", "mosquitto", "sidecar"]) expect(svc(name).healthcheck?.test).toBeDefined();
