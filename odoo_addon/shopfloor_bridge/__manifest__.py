@@ -6,6 +6,10 @@
     "author": "Shopfloor Bridge contributors",
     "website": "https://github.com/shopfloor-bridge/shopfloor-bridge",
     "license": "LGPL-3",
+    # Beta: complete and tested on real Odoo 18, upgrades carry migration
+    # scripts (migrations/), but no plant runs it in production yet.
+    "development_status": "Beta",
+    "maintainers": ["shopfloor-bridge"],
     "depends": ["mrp", "maintenance", "mrp_account"],
     "external_dependencies": {"python": ["jsonschema"]},
     "data": [
