@@ -1,10 +1,13 @@
 // `npm run bench [-- --only name,name] [--scale N]`: every benchmark in one run.
+// At --scale 1 the figures of each benchmark that completed replace its entry
+// in sidecar/bench/figures.json, and the READMEs' figure tables are rewritten.
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
-import type { BenchContext, Benchmark } from "./harness.ts";
+import { currentCommit, mergeRun, readSnapshot, rewriteFigureDocs, writeSnapshot } from "./figures.ts";
+import type { BenchContext, Benchmark, Figure } from "./harness.ts";
 import { ratio } from "./harness.ts";
 import { formatNumber, type ReportRow, writeReportPng } from "./report.ts";
 
@@ -59,11 +62,14 @@ const ctx: BenchContext = {
 
 const rows: ReportRow[] = [];
 const failures: string[] = [];
+const completed: Record<string, Figure[]> = {};
 for (const b of selected) {
   console.log(`\n▶ ${b.name} (issue ${b.issue})`);
   const started = Date.now();
   try {
-    for (const f of await b.run(ctx)) rows.push({ ...f, bench: b.name, issue: b.issue });
+    const figures = await b.run(ctx);
+    for (const f of figures) rows.push({ ...f, bench: b.name, issue: b.issue });
+    completed[b.name] = figures;
   } catch (err) {
     failures.push(`${b.name}: ${(err as Error).message}`);
     console.error(`  ✗ ${b.name} failed: ${(err as Error).stack}`);
@@ -93,6 +99,15 @@ const jsonPath = join(values.out, "bench.json");
 writeFileSync(jsonPath, `${JSON.stringify({ at, rows, failures }, null, 2)}\n`);
 console.log(`results: ${jsonPath}`);
 if (rows.length) console.log(`chart:   ${await writeReportPng(rows, at, values.out)}`);
+if (ctx.scale !== 1) {
+  console.log("figures: sidecar/bench/figures.json kept (only --scale 1 runs are published)");
+} else if (Object.keys(completed).length) {
+  writeSnapshot(mergeRun(readSnapshot(), completed, at, currentCommit()));
+  const docs = rewriteFigureDocs(readSnapshot());
+  console.log(
+    `figures: sidecar/bench/figures.json (${Object.keys(completed).join(", ")}); READMEs rewritten: ${docs.join(", ") || "none"}`,
+  );
+}
 if (failures.length) {
   console.error(`benchmarks that failed:\n  ${failures.join("\n  ")}`);
   process.exit(1);
