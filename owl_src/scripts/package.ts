@@ -1,4 +1,5 @@
-// Makes the installable zip of the module, with the built bundle inside.
+// Makes the installable zip of the module and its odoo-addon-shopfloor_bridge
+// wheel (whool, in .venv-tools/), both with the built bundle inside.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -26,3 +27,15 @@ execFileSync("zip", ["-q", "-r", zipPath, "shopfloor_bridge", "-x", "*/__pycache
   stdio: "inherit",
 });
 console.log(`module package: ${relative(process.cwd(), zipPath)}`);
+
+// The wheel: tools/packaging/venv.sh makes .venv-tools/ when it is missing.
+execFileSync(join(repoRoot, "tools/packaging/venv.sh"), { stdio: "inherit" });
+const wheelPath = execFileSync(
+  join(repoRoot, ".venv-tools/bin/python"),
+  [join(repoRoot, "tools/packaging/build_wheel.py"), outDir],
+  { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+)
+  .trim()
+  .split("\n")
+  .at(-1);
+console.log(`module wheel: ${relative(process.cwd(), wheelPath ?? "")}`);
