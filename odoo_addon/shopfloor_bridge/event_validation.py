@@ -2,11 +2,12 @@
 
 One schema for both sides: ``schemas/cloudevent.schema.json`` (the sidecar
 runs the same file through ajv; quantity bounds live there). Checked here
-besides: the size limits of DESIGN.md on the serialized form, numbers JSON
-cannot carry (NaN, Infinity: Python's json reads them, JavaScript never makes
-them), and ``time`` parsed to the naive UTC datetime Odoo stores, inside the
-years the module applies. Every failure is an ``EventRejected`` whose message
-says what to fix.
+besides: the size limits of the event contract (``MAX_EVENT_BYTES`` on the
+serialized form, ``MAX_STRING_CHARS``; the sidecar's ``core/contract.ts`` has
+the same), numbers JSON cannot carry (NaN, Infinity: Python's json reads
+them, JavaScript never makes them), and ``time`` parsed to the naive UTC
+datetime Odoo stores, inside the years the module applies. Every failure is
+an ``EventRejected`` whose message says what to fix.
 
 Text PostgreSQL cannot store (NUL, lone surrogates) is the business of
 ``storable_text``; the event is validated as sent, so that the sidecar's ajv

@@ -1,5 +1,5 @@
 // Mosquitto's own rate, with its own clients: the ceiling every MQTT figure
-// of the sidecar is read against (issue 9's "Mosquitto's own rate" baseline).
+// of the sidecar is read against (the "Mosquitto's own rate" baseline).
 import { spawn } from "node:child_process";
 import { startMosquitto } from "../devstack/mosquitto.ts";
 import type { Benchmark, Figure } from "./harness.ts";

@@ -1,4 +1,4 @@
-// Issue 8: what the real-time cost variance costs on the ingest path, against
+// What the real-time cost variance costs on the ingest path, against
 // a real Odoo 18 over JSON-RPC.
 // - refresh latency: after each event of a realistic sequence on one MO, the
 //   server refreshes that MO's variance and returns how long it took, measured

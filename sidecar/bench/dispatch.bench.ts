@@ -1,4 +1,4 @@
-// Issue 6: planning push-back against a real Odoo 18 and a real node-opcua
+// Planning push-back against a real Odoo 18 and a real node-opcua
 // server, with the connection's default dispatch settings (poll interval,
 // settle window, max hold).
 // - latency: from the JSON-RPC write of an MO's priority (call start) to the

@@ -1,4 +1,4 @@
-// Issue 14 "Measure": the whole-chain fuzzer's throughput and the size of
+// The whole-chain fuzzer's throughput and the size of
 // its CI run, through real Mosquitto, the sidecar process and real Odoo 18
 // (the demo plant), with a fixed seed:
 // 1. throughput: one batch of generated messages (the fuzzer's mix: odd

@@ -1,4 +1,4 @@
-// Issue 3 "Measure": ingest throughput into a real Odoo 18.
+// Ingest throughput into a real Odoo 18.
 //
 // - batched: `shopfloor.event.ingest` with 500 events per JSON-RPC call, as the
 //   sidecar sends them: store-only (apply deferred to the cron) and

@@ -1,4 +1,4 @@
-// Issue 5: how fast the protocol sources turn floor data into events.
+// How fast the protocol sources turn floor data into events.
 // - OPC UA: monitored-item changes/s the OpcUaSource turns into events (rules
 //   included), beside a bare node-opcua client subscription on the same server.
 // - Sparkplug B: metrics/s the SparkplugSource decodes (and events/s it derives),

@@ -1,4 +1,4 @@
-// Issue 4's figures, side by side in one run:
+// The sidecar's figures, side by side in one run:
 // 1. durable ingest rate MQTT → spool committed, vs a bare MQTT.js subscriber
 //    draining the same backlog from the same Mosquitto, with the spool's
 //    default durability (survives a killed process) and with --spool-fsync

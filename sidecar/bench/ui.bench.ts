@@ -1,4 +1,4 @@
-// Issue 7: the dead-letter review screen with 100,000 DLQ rows, in Debian's
+// The dead-letter review screen with 100,000 DLQ rows, in Debian's
 // Chromium against a real Odoo 18, and the size of the screens' bundle.
 // - time to first render, two ways: a full page load of /odoo/shopfloor-dlq
 //   until the first page of rows is on screen (web client boot + one paged

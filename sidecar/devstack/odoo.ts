@@ -46,12 +46,12 @@ export function odooTree(env: NodeJS.ProcessEnv = process.env): OdooTree {
       `No Odoo 18 source tree at ${src} (looked for ${odooBin} and odoo/addons/mrp).\n` +
         "Fix: put Odoo 18.0 Community there, e.g.\n" +
         `  git clone --depth 1 -b 18.0 https://github.com/odoo/odoo ${src}\n` +
-        "or set ODOO_SRC to an existing tree. See shared/ODOO.md for the Python packages it needs.",
+        "or set ODOO_SRC to an existing tree. Its Python packages: the python3-* list in .ci/run.",
     );
   }
   if (!existsSync(PYTHON)) {
     throw new DevStackError(
-      `${PYTHON} is missing. Fix: apt-get install python3 (Debian's, with the packages in ODOO.md).`,
+      `${PYTHON} is missing. Fix: apt-get install python3 (Debian's, with the python3-* packages .ci/run lists).`,
     );
   }
   return { src, odooBin, addonsPath: `${join(src, "odoo/addons")},${addonDir}` };

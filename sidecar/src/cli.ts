@@ -1,5 +1,5 @@
 // `shopfloor-sidecar run | replay | spool stats | list | log | park | unpark | skip | simulate`.
-// Exit codes (DESIGN.md): 0 clean stop, 2 bad configuration or a bad
+// Exit codes (README.md, Configuration): 0 clean stop, 2 bad configuration or a bad
 // argument (the message names it), 1 anything else.
 import { existsSync } from "node:fs";
 import { userInfo } from "node:os";

@@ -1,5 +1,5 @@
 // Bootstrap configuration: the ONLY module that reads the environment.
-// Names are part of the contract (DESIGN.md). Everything else comes from
+// Names are part of the contract (README.md, Configuration). Everything else comes from
 // Odoo's `sidecar_config` and is cached in the spool.
 import { readFileSync } from "node:fs";
 import { isIP, isIPv4 } from "node:net";

@@ -145,7 +145,7 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
   return err;
 }
 
-/** Sparkplug and OPC UA live in their own folders (issue 5); loaded only when a connection uses them. */
+/** Sparkplug and OPC UA live in their own folders; loaded only when a connection uses them. */
 async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source> {
   const sourceLog = (level: "info" | "warn" | "error", message: string) => log[level]({ kind: config.kind }, message);
   if (config.kind === "sparkplug") {

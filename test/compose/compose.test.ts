@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repoRoot } from "../../sidecar/devstack/odoo.ts";
-// The only environment the sidecar reads (DESIGN.md's bootstrap names).
+// The only environment the sidecar reads (its bootstrap names).
 import { BOOTSTRAP_KEYS, GRACEFUL_STOP_MS, parseBootstrap } from "../../sidecar/src/config.ts";
 
 interface Service {

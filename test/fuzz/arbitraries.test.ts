@@ -1,4 +1,4 @@
-// The generator covers what issue 14 names, and concretize predicts what
+// The generator covers what test/fuzz/README.md names, and concretize predicts what
 // the sidecar makes of each message (checked with the sidecar's validation).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -30,7 +30,7 @@ describe("fuzzCaseArb", () => {
     expect(publications.length - accepted.length).toBeGreaterThan(publications.length * 0.2);
   });
 
-  it("puts the character classes of issue 14 into accepted events", () => {
+  it("puts the character classes of the fuzzer's README into accepted events", () => {
     const json = accepted.map((p) => p.payload.toString("utf8"));
     const has = (re: RegExp) => json.filter((t) => re.test(t)).length;
     expect(has(/\\u0000/)).toBeGreaterThan(10); // NUL

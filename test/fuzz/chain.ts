@@ -1,6 +1,6 @@
 // The whole chain the fuzzer drives: real Odoo 18 (the demo plant's
 // database), real Mosquitto, the sidecar as a process. `run` publishes one
-// generated case and checks the invariant of issue 14 on it:
+// generated case and checks the invariant of test/fuzz/README.md on it:
 //   - every published message is in Odoo exactly once (a repeat or a
 //     same-id copy shares its original's row), found by its key: (source, id)
 //     for an event, (topic, rejectedId) for input the sidecar rejects;

@@ -1,7 +1,7 @@
 """From the floor's vocabulary to Odoo records, through the connection's maps.
 
 Every lookup says what to map when it fails, because a missing mapping is a
-configuration fault a person must see and fix (DESIGN.md). An order that is
+configuration fault a person must see and fix. An order that is
 not known yet may still arrive (the MES often creates it after the first
 event), so that one waits; anything else is permanent.
 """

@@ -1,4 +1,4 @@
-// The contract between the sidecar and the Odoo module (shared/DESIGN.md):
+// The contract between the sidecar and the Odoo module (ARCHITECTURE.md):
 // the event envelope, the RPC API's shapes, and the seams every adapter
 // implements. Adapters live elsewhere; this file holds types only.
 
@@ -39,7 +39,7 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** Limits of DESIGN.md, enforced by both sides. */
+/** Limits of the event contract, enforced by both sides (the module: event_validation.py). */
 export const MAX_EVENT_BYTES = 256 * 1024;
 export const MAX_STRING_CHARS = 4096;
 /** Most events one `shopfloor.event.ingest` call carries. */

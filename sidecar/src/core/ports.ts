@@ -1,4 +1,4 @@
-// The seams of the sidecar (STYLE.md): every I/O edge sits behind one of
+// The seams of the sidecar: every I/O edge sits behind one of
 // these, and each has one contract test that all implementations run.
 import type { CloudEvent, HeartbeatReply, IngestItem, IngestResult, SidecarConfig } from "./contract.ts";
 

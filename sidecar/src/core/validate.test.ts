@@ -17,7 +17,7 @@ const good = {
 const bytes = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v));
 
 describe("validatePayload", () => {
-  it("accepts DESIGN.md's example event", () => {
+  it("accepts the contract's example event", () => {
     const r = validatePayload(bytes(good), where);
     expect(r.ok).toBe(true);
     if (r.ok) expect(r.event.data.qty_good).toBe(120);

@@ -210,7 +210,7 @@ export function validatePayload(payload: Uint8Array, where: Origin): Validated {
   return { ok: true, event: checked.event, bytes: payload.byteLength, text, timeMs: checked.timeMs };
 }
 
-/** Serialized size of an event, as DESIGN.md's 256 KiB limit counts it. */
+/** Serialized size of an event, as the 256 KiB limit (`MAX_EVENT_BYTES`) counts it. */
 export function serializedSize(event: unknown): number {
   return Buffer.byteLength(JSON.stringify(event), "utf8");
 }
