@@ -227,7 +227,7 @@ async function backlogRss(ctx: BenchContext, broker: MosquittoBroker): Promise<F
   });
   try {
     const deadline = Date.now() + 30_000;
-    while (Number.isNaN(await sidecar.metric("sidecar_spool_depth").catch(() => Number.NaN))) {
+    while (Number.isNaN(await sidecar.metric("shopfloor_sidecar_spool_depth").catch(() => Number.NaN))) {
       if (Date.now() > deadline) throw new Error(`sidecar did not start:\n${sidecar.output().slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -237,7 +237,7 @@ async function backlogRss(ctx: BenchContext, broker: MosquittoBroker): Promise<F
     const publishing = publishBacklog(broker.url, n, "shopfloor/rss/press-1", ctx, "rss");
     let peakSeen = 0;
     for (;;) {
-      const depth = await sidecar.metric("sidecar_spool_depth");
+      const depth = await sidecar.metric("shopfloor_sidecar_spool_depth");
       peakSeen = Math.max(peakSeen, rssOf(sidecar.child.pid as number).rss);
       ctx.progress("spooling", Math.min(depth, n), n);
       if (depth >= n) break;

@@ -14,6 +14,7 @@ import { createOdooClient } from "./odoo/connect.ts";
 import { codeOf, OdooAuthError } from "./odoo/errors.ts";
 import type { Logger } from "./ops/log.ts";
 import { SidecarMetrics, startOpsServer } from "./ops/metrics.ts";
+import { readiness } from "./ops/readiness.ts";
 import { Pipeline } from "./pipeline.ts";
 import { DEFAULT_TOPICS, MqttSource } from "./sources/mqtt.ts";
 import type { SpoolLimits } from "./spool/spool.ts";
@@ -189,7 +190,7 @@ async function createSource(config: SidecarConfig, log: Logger, pkiDir: string):
 export class Sidecar {
   readonly spool: SqliteSpool;
   readonly odoo: BaseOdooClient;
-  readonly metrics = new SidecarMetrics();
+  readonly metrics = new SidecarMetrics(SIDECAR_VERSION);
   readonly offset = new OffsetEstimator();
   readonly skew = new SkewTracker();
   config!: SidecarConfig;
@@ -236,7 +237,7 @@ export class Sidecar {
     this.odoo = createOdooClient(b, opts.odooTimeoutMs ?? 60_000);
     this.odoo.onServerTime = (trip) => {
       this.offset.add(trip);
-      this.metrics.clockOffset.set(this.offset.offsetMs);
+      this.metrics.setClockOffsetMs(this.offset.offsetMs);
     };
   }
 
@@ -325,7 +326,7 @@ export class Sidecar {
       batchWaitMs: this.config.batch.wait_ms,
       onBatch: (r) => {
         this.#degraded.recovered("delivery", "delivery to Odoo recovered");
-        this.metrics.batchLatency.observe(r.ms / 1000);
+        this.metrics.observeBatchMs(r.ms);
         for (const [status, n] of Object.entries(r.statuses)) this.metrics.eventsOut.inc({ status }, n);
         this.metrics.odooUp.set(1);
       },
@@ -360,17 +361,19 @@ export class Sidecar {
       await this.#startDispatcher();
       await this.#startSource();
     }
+    const heartbeatMs = this.#opts.heartbeatMs ?? 15_000;
     if (boot.metricsPort > 0) {
       this.#ops = await startOpsServer(this.metrics, {
         port: boot.metricsPort,
         host: boot.metricsHost ?? DEFAULT_METRICS_HOST,
         health: () => this.health(),
+        // Odoo answered recently: within three heartbeats (10 s at least).
+        ready: () => readiness(this.health(), Date.now(), Math.max(3 * heartbeatMs, 10_000)),
         beforeScrape: () => this.#refreshGauges(),
         redactor: this.#redactor,
       });
       this.metricsPort = this.#ops.port;
     }
-    const heartbeatMs = this.#opts.heartbeatMs ?? 15_000;
     this.#timers.push(setInterval(() => void this.heartbeat(), heartbeatMs));
     this.#timers.push(
       setInterval(
@@ -429,11 +432,11 @@ export class Sidecar {
 
   #refreshGauges(): void {
     this.metrics.setSpool(this.spool.depth);
-    for (const [source, skew] of this.skew.entries()) this.metrics.skew.set({ source }, skew);
+    for (const [source, skew] of this.skew.entries()) this.metrics.setSkewMs(source, skew);
     // Rule-driven sources count raw data no rule maps (Sparkplug: unmapped_metrics, OPC UA: unmapped).
     const stats = this.source?.stats() ?? {};
     const dropped = stats.scopeDropped ?? stats.unmapped_metrics ?? stats.unmapped;
-    if (typeof dropped === "number") this.metrics.scopeDropped.set({ protocol: this.config.kind }, dropped);
+    if (typeof dropped === "number") this.metrics.scopeDroppedSoFar(this.config.kind, dropped);
   }
 
   /**
@@ -468,6 +471,7 @@ export class Sidecar {
       breaker: this.delivery?.breaker.state.state,
       spool_depth: depth.queued,
       spool_parked: depth.parked,
+      spool_open: this.spool.open,
       delivery_stalled_ms: stalled,
       batch_limit: this.delivery?.batchLimit,
       backpressure: depth.waitingAppends > 0,

@@ -362,8 +362,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
               "the spool at its quota with appends waiting",
               async () => {
                 if (!current) return false;
-                depth = await current.metric("sidecar_spool_depth");
-                return depth > 0 && (await current.metric("sidecar_spool_waiting_appends")) > 0;
+                depth = await current.metric("shopfloor_sidecar_spool_depth");
+                return depth > 0 && (await current.metric("shopfloor_sidecar_spool_waiting_appends")) > 0;
               },
               120_000,
             );
@@ -406,8 +406,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       "the sidecar's spool to drain and Odoo to store every event",
       async () => {
         const [mqttDepth, opcuaDepth, stored, pending, opcuaCompleted] = await Promise.all([
-          current ? current.metric("sidecar_spool_depth") : Promise.resolve(0),
-          currentOpcua ? currentOpcua.metric("sidecar_spool_depth") : Promise.resolve(0),
+          current ? current.metric("shopfloor_sidecar_spool_depth") : Promise.resolve(0),
+          currentOpcua ? currentOpcua.metric("shopfloor_sidecar_spool_depth") : Promise.resolve(0),
           rpc<number>(server, "shopfloor.event", "search_count", [[["event_uid", "=like", `sim-${runId}-%`]]]),
           rpc<number>(server, "shopfloor.event", "search_count", [[["state", "in", ["pending", "failed"]]]]),
           rpc<number>(server, "shopfloor.event", "search_count", [

@@ -201,7 +201,7 @@ describe.runIf(moduleHasSidecarApi())("no secret in any log of a real run (Mosqu
     expect(cliOutput).toMatch(
       /bad configuration: MQTT_URL: "http:\/\/sidecar:\[redacted\]@127\.0\.0\.1:\d+" must start/,
     );
-    expect(metrics).toMatch(/sidecar_events_in_total/);
+    expect(metrics).toMatch(/shopfloor_sidecar_events_in_total/);
     expect(cliOutput).toMatch(/"queued": 0/);
     expect(cliOutput).toMatch(/"status":"applied"|"status":"failed"|"status":"rejected"/);
 

@@ -99,7 +99,7 @@ describe.runIf(moduleHasSidecarApi())("sidecar reliability (Mosquitto + sidecar 
     const before = await fixture.events(["event_uid", "state", "write_date"], [["source", "=", "kill9/press-1"]]);
     await publishEvents("kill9", 0, 200);
     // The spool still holds them (retention): recognised there and not sent again.
-    await expect.poll(() => restarted.metric("sidecar_duplicates_in_total"), { timeout: 60_000 }).toBe(200);
+    await expect.poll(() => restarted.metric("shopfloor_sidecar_duplicates_in_total"), { timeout: 60_000 }).toBe(200);
     expect(await restarted.kill("SIGTERM")).toBe(0);
     // A sidecar with an empty spool sends them to Odoo, which answers duplicate and changes nothing.
     const freshSpool = mkdtempSync(join(tmpdir(), "sfb-e2e-kill9-fresh-"));
@@ -112,7 +112,7 @@ describe.runIf(moduleHasSidecarApi())("sidecar reliability (Mosquitto + sidecar 
     await fresh.waitForLog(/"msg":"source started"/);
     await publishEvents("kill9", 0, 200);
     await expect
-      .poll(() => fresh.metric("sidecar_events_out_total", 'status="duplicate"'), { timeout: 60_000 })
+      .poll(() => fresh.metric("shopfloor_sidecar_events_out_total", 'status="duplicate"'), { timeout: 60_000 })
       .toBe(200);
     const after = await fixture.events(["event_uid", "state", "write_date"], [["source", "=", "kill9/press-1"]]);
     expect(after).toEqual(before);
@@ -127,15 +127,15 @@ describe.runIf(moduleHasSidecarApi())("sidecar reliability (Mosquitto + sidecar 
     await odoo.stop();
     try {
       await publishEvents("odoodown", 50, 650);
-      await expect.poll(() => sidecar.metric("sidecar_spool_depth"), { timeout: 60_000 }).toBe(600);
-      await expect.poll(() => sidecar.metric("sidecar_odoo_up"), { timeout: 60_000 }).toBe(0);
+      await expect.poll(() => sidecar.metric("shopfloor_sidecar_spool_depth"), { timeout: 60_000 }).toBe(600);
+      await expect.poll(() => sidecar.metric("shopfloor_sidecar_odoo_up"), { timeout: 60_000 }).toBe(0);
       expect((await sidecar.health()).odoo_up).toBe(false);
     } finally {
       await odoo.start();
     }
     await expect.poll(() => countOf(fixture, "odoodown"), { timeout: 180_000, interval: 500 }).toBe(650);
     await expectExactlyOnce(fixture, "odoodown", 650);
-    await expect.poll(() => sidecar.metric("sidecar_spool_depth"), { timeout: 30_000 }).toBe(0);
+    await expect.poll(() => sidecar.metric("shopfloor_sidecar_spool_depth"), { timeout: 30_000 }).toBe(0);
     expect(await sidecar.kill("SIGTERM")).toBe(0);
   });
 
@@ -174,10 +174,12 @@ describe.runIf(moduleHasSidecarApi())("sidecar reliability (Mosquitto + sidecar 
       sidecar = await start(["run", "--spool-capacity-events", "100", "--heartbeat-ms", "2000"]);
       expect(sidecar.output()).toMatch(/Odoo unreachable: using cached config/);
       await publishEvents("spoolfull", 0, 600);
-      await expect.poll(() => sidecar?.metric("sidecar_spool_depth"), { timeout: 60_000 }).toBe(100);
-      await expect.poll(() => sidecar?.metric("sidecar_spool_waiting_appends"), { timeout: 30_000 }).toBeGreaterThan(0);
+      await expect.poll(() => sidecar?.metric("shopfloor_sidecar_spool_depth"), { timeout: 60_000 }).toBe(100);
+      await expect
+        .poll(() => sidecar?.metric("shopfloor_sidecar_spool_waiting_appends"), { timeout: 30_000 })
+        .toBeGreaterThan(0);
       await new Promise((r) => setTimeout(r, 1_000));
-      expect(await sidecar.metric("sidecar_spool_depth")).toBe(100);
+      expect(await sidecar.metric("shopfloor_sidecar_spool_depth")).toBe(100);
       expect((await sidecar.health()).backpressure).toBe(true);
     } finally {
       await odoo.start();
@@ -216,7 +218,7 @@ describe.runIf(moduleHasSidecarApi())("sidecar reliability (Mosquitto + sidecar 
     for (const r of rows) expect(String(r.error_message ?? "")).not.toBe("");
     expect(sidecar.child.exitCode).toBeNull();
     expect((await sidecar.health()).ok).toBe(true);
-    expect(await sidecar.metric("sidecar_events_rejected_total")).toBe(1_000);
+    expect(await sidecar.metric("shopfloor_sidecar_events_rejected_total")).toBe(1_000);
     expect(await sidecar.kill("SIGTERM")).toBe(0);
   });
 });

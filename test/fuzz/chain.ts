@@ -329,12 +329,14 @@ export class FuzzChain {
       const line = text.split("\n").find((l) => l.startsWith(prefix));
       return line ? Number(line.split(" ").pop()) : 0;
     };
-    if (!text.includes("sidecar_spool_depth "))
-      throw new Error(`no sidecar_spool_depth in /metrics:\n${text.slice(0, 500)}`);
+    if (!text.includes("shopfloor_sidecar_spool_depth "))
+      throw new Error(`no shopfloor_sidecar_spool_depth in /metrics:\n${text.slice(0, 500)}`);
     return {
-      depth: value("sidecar_spool_depth "),
-      parked: value("sidecar_spool_parked "),
-      intake: value('sidecar_events_in_total{kind="event"}') + value('sidecar_events_in_total{kind="rejected"}'),
+      depth: value("shopfloor_sidecar_spool_depth "),
+      parked: value("shopfloor_sidecar_spool_parked "),
+      intake:
+        value('shopfloor_sidecar_events_in_total{kind="event"}') +
+        value('shopfloor_sidecar_events_in_total{kind="rejected"}'),
     };
   }
 

@@ -1,96 +1,120 @@
-// Prometheus metrics and the /metrics + /healthz endpoint.
+// Prometheus metrics and the ops endpoints: /metrics, /healthz, /livez, /readyz.
+//
+// Names follow Prometheus' conventions (https://prometheus.io/docs/practices/naming/):
+// every family of ours starts with `shopfloor_sidecar_`, counters are
+// counters and end in `_total`, times are in seconds (`_seconds`), sizes in
+// bytes (`_bytes`). The Node process metrics of `collectDefaultMetrics` keep
+// their standard names (`process_*`, `nodejs_*`), as every Prometheus client
+// library exports them, so stock dashboards read them. ops/metrics.test.ts
+// checks these rules on the scraped text; sidecar/README.md has the table.
 import { createServer, type Server } from "node:http";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { Redactor } from "../core/secrets.ts";
 import type { SpoolDepth } from "../spool/spool.ts";
 
+export const METRIC_PREFIX = "shopfloor_sidecar_";
+const P = METRIC_PREFIX;
+
 export class SidecarMetrics {
   readonly registry = new Registry();
+  readonly buildInfo = new Gauge({
+    name: `${P}build_info`,
+    help: "Always 1; the sidecar's version in its label",
+    labelNames: ["version"],
+    registers: [this.registry],
+  });
   readonly eventsIn = new Counter({
-    name: "sidecar_events_in_total",
+    name: `${P}events_in_total`,
     help: "Items taken into the spool, by kind (event | rejected)",
     labelNames: ["kind"],
     registers: [this.registry],
   });
   readonly eventsOut = new Counter({
-    name: "sidecar_events_out_total",
+    name: `${P}events_out_total`,
     help: "Items Odoo stored, by the status it answered",
     labelNames: ["status"],
     registers: [this.registry],
   });
   readonly duplicatesIn = new Counter({
-    name: "sidecar_duplicates_in_total",
+    name: `${P}duplicates_in_total`,
     help: "Input the spool already held under the same (source, id): resends and redeliveries, not sent again",
     registers: [this.registry],
   });
   readonly rejected = new Counter({
-    name: "sidecar_events_rejected_total",
+    name: `${P}events_rejected_total`,
     help: "Input that failed validation and goes to Odoo as rejected",
     registers: [this.registry],
   });
-  readonly scopeDropped = new Gauge({
-    name: "sidecar_scope_dropped_total",
+  readonly scopeDropped = new Counter({
+    name: `${P}scope_dropped_total`,
     help: "Raw data points no mapping rule asks for, dropped by scope",
     labelNames: ["protocol"],
     registers: [this.registry],
   });
   readonly spoolDepth = new Gauge({
-    name: "sidecar_spool_depth",
-    help: "Items queued in the spool for delivery to Odoo (parked ones are sidecar_spool_parked)",
+    name: `${P}spool_depth`,
+    help: `Items queued in the spool for delivery to Odoo (parked ones are ${P}spool_parked)`,
     registers: [this.registry],
   });
   readonly spoolBytes = new Gauge({
-    name: "sidecar_spool_bytes",
+    name: `${P}spool_bytes`,
     help: "Bytes of items queued in the spool for delivery to Odoo",
     registers: [this.registry],
   });
   readonly spoolParked = new Gauge({
-    name: "sidecar_spool_parked",
+    name: `${P}spool_parked`,
     help: "Items taken out of delivery (failed too often, or parked by a person) until unparked or skipped",
     registers: [this.registry],
   });
   readonly spoolSkipped = new Gauge({
-    name: "sidecar_spool_skipped",
+    name: `${P}spool_skipped`,
     help: "Items a person gave up (spool skip), kept for the retention window, never delivered",
     registers: [this.registry],
   });
   readonly backpressure = new Gauge({
-    name: "sidecar_spool_waiting_appends",
+    name: `${P}spool_waiting_appends`,
     help: "Appends waiting for spool space (backpressure to the sources)",
     registers: [this.registry],
   });
-  readonly batchLatency = new Histogram({
-    name: "sidecar_batch_seconds",
+  readonly batchDuration = new Histogram({
+    name: `${P}batch_duration_seconds`,
     help: "Duration of one ingest call to Odoo",
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
   readonly deliveryFailures = new Counter({
-    name: "sidecar_delivery_failures_total",
+    name: `${P}delivery_failures_total`,
     help: "Ingest calls that failed in transport (retried with backoff)",
     registers: [this.registry],
   });
   readonly odooUp = new Gauge({
-    name: "sidecar_odoo_up",
-    help: "1 when the last call to Odoo succeeded",
+    name: `${P}odoo_up`,
+    help: "1 when the last ingest call to Odoo succeeded",
     registers: [this.registry],
   });
   readonly clockOffset = new Gauge({
-    name: "sidecar_clock_offset_ms",
+    name: `${P}clock_offset_seconds`,
     help: "Estimated offset of Odoo's clock to the sidecar's (Odoo - local)",
     registers: [this.registry],
   });
   readonly skew = new Gauge({
-    name: "sidecar_source_skew_ms",
+    name: `${P}source_skew_seconds`,
     help: "Median skew (observed - event time) per source",
     labelNames: ["source"],
     registers: [this.registry],
   });
   readonly configRevision = new Gauge({
-    name: "sidecar_config_revision",
+    name: `${P}config_revision`,
     help: "Mapping revision in force",
     registers: [this.registry],
   });
+  /** The last scope-drop total each protocol's source reported (sources count from 0 after a reload). */
+  readonly #scopeDroppedSeen = new Map<string, number>();
+
+  constructor(version: string) {
+    this.buildInfo.set({ version }, 1);
+    collectDefaultMetrics({ register: this.registry });
+  }
 
   /** The spool gauges from the spool's in-memory counters (SqliteSpool#depth), before each scrape. */
   setSpool(depth: SpoolDepth): void {
@@ -100,11 +124,42 @@ export class SidecarMetrics {
     this.spoolSkipped.set(depth.skipped);
     this.backpressure.set(depth.waitingAppends);
   }
+
+  /** One ingest call took `ms` milliseconds. */
+  observeBatchMs(ms: number): void {
+    this.batchDuration.observe(ms / 1000);
+  }
+
+  setClockOffsetMs(ms: number): void {
+    this.clockOffset.set(ms / 1000);
+  }
+
+  setSkewMs(source: string, ms: number): void {
+    this.skew.set({ source }, ms / 1000);
+  }
+
+  /**
+   * A source's running total of scope drops, read at each scrape, into the
+   * counter: it only grows. A total below the last one is a new source
+   * (a reload restarts it from 0): all of it is new.
+   */
+  scopeDroppedSoFar(protocol: string, total: number): void {
+    const seen = this.#scopeDroppedSeen.get(protocol) ?? 0;
+    const added = total >= seen ? total - seen : total;
+    this.#scopeDroppedSeen.set(protocol, total);
+    if (added > 0) this.scopeDropped.inc({ protocol }, added);
+  }
 }
 
 export interface Health {
   ok: boolean;
   [detail: string]: unknown;
+}
+
+export interface Readiness {
+  ok: boolean;
+  /** Why it is not ready; empty when it is. */
+  reasons: string[];
 }
 
 export interface OpsServerOptions {
@@ -113,27 +168,42 @@ export interface OpsServerOptions {
   /** Address to listen on: loopback unless the operator opens it (METRICS_HOST). */
   host: string;
   health: () => Health;
+  /** /readyz; without it /readyz answers as /healthz does. */
+  ready?: () => Readiness;
   beforeScrape?: () => Promise<void> | void;
   /** Bodies pass it: a problem on /healthz may quote an error that quoted a URL. */
   redactor?: Redactor;
 }
 
-/** Serves /metrics and /healthz. */
+/**
+ * Serves /metrics, /healthz (everything that should flow does), /livez (the
+ * event loop answers: always 200 while the process can answer at all) and
+ * /readyz (200 when ready, else 503 with the reasons).
+ */
 export async function startOpsServer(
   metrics: SidecarMetrics,
   opts: OpsServerOptions,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const redactor = opts.redactor ?? new Redactor();
+  const json = (res: import("node:http").ServerResponse, ok: boolean, body: unknown) => {
+    res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
+    res.end(redactor.text(JSON.stringify(body)));
+  };
   const server: Server = createServer(async (req, res) => {
     try {
-      if (req.url === "/metrics") {
+      const path = (req.url ?? "").split("?")[0];
+      if (path === "/metrics") {
         await opts.beforeScrape?.();
         res.writeHead(200, { "content-type": metrics.registry.contentType });
         res.end(redactor.text(await metrics.registry.metrics()));
-      } else if (req.url === "/healthz") {
+      } else if (path === "/healthz") {
         const h = opts.health();
-        res.writeHead(h.ok ? 200 : 503, { "content-type": "application/json" });
-        res.end(redactor.text(JSON.stringify(h)));
+        json(res, h.ok, h);
+      } else if (path === "/livez") {
+        json(res, true, { ok: true });
+      } else if (path === "/readyz") {
+        const r = opts.ready?.() ?? readinessOfHealth(opts.health());
+        json(res, r.ok, r);
       } else {
         res.writeHead(404).end();
       }
@@ -150,4 +220,9 @@ export async function startOpsServer(
     port: typeof address === "object" && address ? address.port : opts.port,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+function readinessOfHealth(h: Health): Readiness {
+  const problems = Array.isArray(h.problems) ? (h.problems as string[]) : [];
+  return { ok: h.ok, reasons: h.ok ? [] : problems.length ? problems : ["not healthy"] };
 }

@@ -908,6 +908,11 @@ export class SqliteSpool implements Spool {
     };
   }
 
+  /** False once close() ran (/readyz reads it). */
+  get open(): boolean {
+    return !this.#closed;
+  }
+
   /**
    * Counters kept in memory: cheap enough for every metrics scrape (one
    * `pragma data_version`, and a count only after another process changed
