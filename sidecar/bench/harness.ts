@@ -8,7 +8,7 @@ export interface Figure {
   unit: string;
   /** The same figure for the baseline measured in the same run, if any. */
   baseline?: { name: string; value: number };
-  /** The issue's target, as text and as a check on `value`. */
+  /** The target this figure is held to, as text and as a check on `value`. */
   target?: { text: string; met: boolean };
 }
 
