@@ -12,7 +12,7 @@ interface Mention {
   symbol?: string;
 }
 
-export function mentions(markdown: string): Mention[] {
+function mentions(markdown: string): Mention[] {
   const found: Mention[] = [];
   for (const match of markdown.matchAll(/`([\w.-]+(?:\/[\w.-]*)+)(?::([\w.#]+))?`/g)) {
     found.push({ path: match[1] as string, symbol: match[2] });
@@ -20,7 +20,7 @@ export function mentions(markdown: string): Mention[] {
   return found;
 }
 
-const escape = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const escapeRegExp = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** The text of the top-level block (class) that starts at `start`, up to the next top-level definition. */
 function block(text: string, start: number, python: boolean): string {
@@ -32,25 +32,25 @@ function block(text: string, start: number, python: boolean): string {
 }
 
 /** Where `symbol` is defined in `text`, or undefined. */
-export function definesSymbol(text: string, symbol: string, python: boolean): boolean {
+function definesSymbol(text: string, symbol: string, python: boolean): boolean {
   const [owner, member] = symbol.split(".") as [string, string | undefined];
   const top = python
-    ? new RegExp(`^(class|def) ${escape(owner)}\\b|^${escape(owner)}\\s*[:=]`, "m")
+    ? new RegExp(`^(class|def) ${escapeRegExp(owner)}\\b|^${escapeRegExp(owner)}\\s*[:=]`, "m")
     : new RegExp(
-        `^(export\\s+)?(default\\s+)?(abstract\\s+)?(async\\s+)?(function|class|const|let|interface|type)\\s+${escape(owner)}\\b`,
+        `^(export\\s+)?(default\\s+)?(abstract\\s+)?(async\\s+)?(function|class|const|let|interface|type)\\s+${escapeRegExp(owner)}\\b`,
         "m",
       );
   const at = text.search(top);
   if (at === -1) return false;
   if (member === undefined) return true;
   const method = python
-    ? new RegExp(`^\\s+def ${escape(member)}\\(`, "m")
-    : new RegExp(`^\\s+(static\\s+)?(async\\s+)?(get\\s+|set\\s+)?${escape(member)}\\s*[(<]`, "m");
+    ? new RegExp(`^\\s+def ${escapeRegExp(member)}\\(`, "m")
+    : new RegExp(`^\\s+(static\\s+)?(async\\s+)?(get\\s+|set\\s+)?${escapeRegExp(member)}\\s*[(<]`, "m");
   return method.test(block(text, at, python));
 }
 
 /** What is wrong with one mention, or undefined when it exists. */
-export function checkMention(root: string, mention: Mention): string | undefined {
+function checkMention(root: string, mention: Mention): string | undefined {
   const file = join(root, mention.path);
   if (!existsSync(file)) return `${mention.path}: no such file or folder`;
   if (mention.symbol === undefined) return undefined;
