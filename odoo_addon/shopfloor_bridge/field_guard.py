@@ -25,7 +25,8 @@ def protected_fields_in(vals, protected_fields):
 
 
 def refuse_protected_write(records, vals, protected_fields, operation="write"):
-    """Raise an AccessError (rpc code ``forbidden``, a ShopfloorRpcAccessError) when a non-superuser env sets a protected field.
+    """Raise an AccessError (rpc code ``forbidden``, a ShopfloorRpcAccessError)
+    when a non-superuser env sets a protected field.
 
     ``records`` is the recordset (or the empty model for ``create``);
     ``protected_fields`` is an iterable of field names, or a dict mapping a
@@ -63,9 +64,7 @@ def require_groups(env, groups, action):
     if env.su or any(env.user.has_group(group) for group in groups):
         return
     names = " or ".join(f"'{_group_name(env, group)}'" for group in groups)
-    raise ShopfloorRpcAccessError(
-        "forbidden", f"User {env.user.login} may not {action}: it needs the group {names}."
-    )
+    raise ShopfloorRpcAccessError("forbidden", f"User {env.user.login} may not {action}: it needs the group {names}.")
 
 
 def _group_name(env, xmlid):

@@ -14,9 +14,7 @@ from .moves import compact_move_lines
 def apply(ctx):
     production = ctx.production()
     product = ctx.product(ctx.text("material", required=True))
-    move = production.move_raw_ids.filtered(
-        lambda m: m.product_id == product and m.state not in ("done", "cancel")
-    )[:1]
+    move = production.move_raw_ids.filtered(lambda m: m.product_id == product and m.state not in ("done", "cancel"))[:1]
     if not move:
         raise PermanentError(
             f"{product.display_name} is not an open component of {production.name}: "

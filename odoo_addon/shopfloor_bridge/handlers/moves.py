@@ -25,7 +25,7 @@ def compact_move_lines(moves):
     for move in moves:
         if move.state in ("done", "cancel") or len(move.move_line_ids) < 2:
             continue
-        groups = defaultdict(lambda: move.move_line_ids.browse())
+        groups = defaultdict(move.move_line_ids.browse)  # browse() is the empty recordset
         for line in move.move_line_ids:
             groups[tuple(line[name].id if hasattr(line[name], "id") else line[name] for name in LINE_IDENTITY)] |= line
         for lines in groups.values():

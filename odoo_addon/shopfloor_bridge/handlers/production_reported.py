@@ -13,7 +13,9 @@ def apply(ctx):
     if workorder:
         ctx.check_holds(workorder, "record production")
     else:
-        ctx.check_holds(production.workorder_ids.filtered(lambda wo: wo.state not in ("done", "cancel")), "record production")
+        ctx.check_holds(
+            production.workorder_ids.filtered(lambda wo: wo.state not in ("done", "cancel")), "record production"
+        )
     uom = ctx.uom(ctx.text("uom"), production.product_uom_id)
     qty_good = ctx.quantity(ctx.number("qty_good", required=True), uom, production.product_uom_id, "qty_good")
     qty_scrap = ctx.quantity(ctx.number("qty_scrap"), uom, production.product_uom_id, "qty_scrap")

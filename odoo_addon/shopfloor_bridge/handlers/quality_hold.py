@@ -44,7 +44,9 @@ def describe_target(hold):
 def _check_same_target(ctx, existing, production, workorder, workcenter):
     """A repeated hold is the same hold; the same id on another target waits."""
     if production:
-        same = existing.production_id == production and existing.workorder_id.id == (workorder.id if workorder else False)
+        same = existing.production_id == production and existing.workorder_id.id == (
+            workorder.id if workorder else False
+        )
         wanted = f"order {production.name}" + (f" ({workorder.name})" if workorder else "")
     else:
         same = not existing.production_id and existing.workcenter_id == workcenter

@@ -49,5 +49,7 @@ def apply(ctx):
 
 
 def _owners(holds):
-    names = sorted({f"connection {hold.connection_id.code}" if hold.connection_id else "a person in Odoo" for hold in holds})
+    names = sorted(
+        {f"connection {hold.connection_id.code}" if hold.connection_id else "a person in Odoo" for hold in holds}
+    )
     return ", ".join(names)

@@ -36,7 +36,11 @@ def apply(ctx):
     holdable = production.state != "done" if production else bool(result.workcenter_id)
     if not passed and company.shopfloor_hold_on_quality_fail and holdable:
         measured = f" = {value:g}{(' ' + result.unit) if result.unit else ''}" if value is not None else ""
-        limits = f" (limits {low if low is not None else '-'} … {high if high is not None else '-'})" if result.has_limits else ""
+        limits = (
+            f" (limits {low if low is not None else '-'} … {high if high is not None else '-'})"
+            if result.has_limits
+            else ""
+        )
         hold = raise_hold(
             ctx,
             production,
@@ -56,6 +60,6 @@ def _optional_number(ctx, key):
     if ctx.data.get(key) is None:
         return None
     value = ctx.data[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise EventRejected(f"{ctx.type}: data.{key} must be a number, got {value!r}")
     return float(value)

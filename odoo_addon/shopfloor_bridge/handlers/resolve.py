@@ -67,7 +67,7 @@ class EventContext:
             if required:
                 raise EventRejected(f"{self.type}: data.{key} is required")
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise EventRejected(f"{self.type}: data.{key} must be a number, got {value!r}")
         if value < 0:
             raise EventRejected(f"{self.type}: data.{key} must not be negative, got {value!r}")
@@ -253,9 +253,7 @@ class EventContext:
             return row.uom_id
         uom = self.env["uom.uom"].search([("name", "=ilike", code)], limit=1)
         if not uom:
-            raise PermanentError(
-                f"Unknown unit {code!r}: add a unit mapping on connection {self.connection_label}."
-            )
+            raise PermanentError(f"Unknown unit {code!r}: add a unit mapping on connection {self.connection_label}.")
         return uom
 
     def quantity(self, qty, uom, target_uom, what):

@@ -15,7 +15,9 @@ def apply(ctx):
         ctx.loss(reason_code)  # an unmapped reason is a configuration fault, even on a pause
     logs = timelog.open_logs(ctx, workorder=workorder)
     if not logs:
-        raise EventPending(f"Work order {workorder.display_name} has no running time log to pause (start not received yet).")
+        raise EventPending(
+            f"Work order {workorder.display_name} has no running time log to pause (start not received yet)."
+        )
     closed = timelog.close_logs(ctx, logs)
     if reason_code:
         for log in logs:

@@ -2,7 +2,8 @@ from odoo import api, fields, models
 
 
 class MrpProduction(models.Model):
-    _inherit = "mrp.production"
+    # The module's own fields of the order; cost and dispatch parts live in their files.
+    _inherit = "mrp.production"  # pylint: disable=consider-merging-classes-inherited
 
     shopfloor_hold_ids = fields.One2many("shopfloor.hold", "production_id", string="Quality holds")
     shopfloor_active_hold_count = fields.Integer(compute="_compute_shopfloor_active_hold_count")

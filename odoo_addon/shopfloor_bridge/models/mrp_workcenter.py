@@ -22,7 +22,8 @@ FLOOR_KEY_FIELDS = ("shopfloor_downtime_ref", "shopfloor_connection_id")
 
 
 class MrpWorkcenter(models.Model):
-    _inherit = "mrp.workcenter"
+    # The module's own fields of the work center; dispatch triggers live in their file.
+    _inherit = "mrp.workcenter"  # pylint: disable=consider-merging-classes-inherited
 
     # Community has no workcenter <-> equipment link (mrp_maintenance is Enterprise):
     # breakdown reason codes open their maintenance request on this equipment.
@@ -58,7 +59,9 @@ class MrpWorkcenterProductivity(models.Model):
         ondelete="restrict",
         help="The connection whose floor opened this time log; the floor's ids are matched within it only.",
     )
-    shopfloor_event_id = fields.Many2one("shopfloor.event", string="Opened by event", readonly=True, ondelete="set null")
+    shopfloor_event_id = fields.Many2one(
+        "shopfloor.event", string="Opened by event", readonly=True, ondelete="set null"
+    )
     shopfloor_close_event_id = fields.Many2one(
         "shopfloor.event", string="Closed by event", readonly=True, ondelete="set null"
     )

@@ -67,7 +67,7 @@ def check_rpc_caller(env):
             env._(
                 "User %(user)s may not call the Shop Floor Bridge sidecar API: it is not an integration user "
                 "of any connection. A manager adds it under Shop Floor → Configuration → Connections → "
-                "(connection) → Security → Integration users, or creates one there with \"New integration user\".",
+                '(connection) → Security → Integration users, or creates one there with "New integration user".',
                 user=env.user.login,
             ),
         )
@@ -126,9 +126,7 @@ class ShopfloorConnection(models.Model):
         tracking=True,
     )
     site = fields.Char(help="Plant or site this endpoint serves (informative).")
-    company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company, index=True
-    )
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
     active = fields.Boolean(default=True, tracking=True)
     revision = fields.Integer(
         default=1,
@@ -314,11 +312,11 @@ class ShopfloorConnection(models.Model):
                 raise rpc_error(
                     "forbidden",
                     _(
-                        "The company (company_id) of connection %(codes)s cannot change: its events, mappings and holds belong "
-                        "to %(company)s. Create a connection in the other company instead.",
+                        "The company (company_id) of connection %(codes)s cannot change: its events, mappings and "
+                        "holds belong to %(company)s. Create a connection in the other company instead.",
                         codes=", ".join(moved.mapped("code")),
                         company=moved[:1].company_id.name,
-                    )
+                    ),
                 )
         return super().write(vals)
 
@@ -542,27 +540,29 @@ class ShopfloorConnection(models.Model):
             if connection.kind == "opcua" or any(target["kind"] == "opcua" for target in targets)
             else False
         )
-        return xmlrpc_safe({
-            "code": connection.code,
-            "name": connection.name or "",
-            "kind": connection.kind,
-            "revision": connection.revision,
-            "server_time": iso_utc(fields.Datetime.now()),
-            "mqtt": mqtt,
-            "sparkplug": sparkplug,
-            "opcua": opcua,
-            "batch": {"size": connection.batch_size, "wait_ms": connection.batch_wait_ms},
-            "skew": {"bound_ms": connection.skew_bound_ms, "correct": bool(connection.skew_correct)},
-            "sources": [
-                {"source": row.source, "workcenter": row.workcenter_id.code or row.workcenter_id.name or ""}
-                for row in connection.source_map_ids
-            ],
-            "rules": [rule._sidecar_rule() for rule in connection.rule_ids.filtered("active")],
-            "dispatch": {
-                "poll_interval_ms": connection.dispatch_poll_interval_ms,
-                "targets": targets,
-            },
-        })
+        return xmlrpc_safe(
+            {
+                "code": connection.code,
+                "name": connection.name or "",
+                "kind": connection.kind,
+                "revision": connection.revision,
+                "server_time": iso_utc(fields.Datetime.now()),
+                "mqtt": mqtt,
+                "sparkplug": sparkplug,
+                "opcua": opcua,
+                "batch": {"size": connection.batch_size, "wait_ms": connection.batch_wait_ms},
+                "skew": {"bound_ms": connection.skew_bound_ms, "correct": bool(connection.skew_correct)},
+                "sources": [
+                    {"source": row.source, "workcenter": row.workcenter_id.code or row.workcenter_id.name or ""}
+                    for row in connection.source_map_ids
+                ],
+                "rules": [rule._sidecar_rule() for rule in connection.rule_ids.filtered("active")],
+                "dispatch": {
+                    "poll_interval_ms": connection.dispatch_poll_interval_ms,
+                    "targets": targets,
+                },
+            }
+        )
 
     def _sidecar_dispatch_targets(self):
         """Planning push-back targets ([] here; the dispatch part extends this)."""

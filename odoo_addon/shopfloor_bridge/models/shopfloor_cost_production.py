@@ -4,7 +4,8 @@ from ..field_guard import refuse_protected_write
 
 
 class MrpProduction(models.Model):
-    _inherit = "mrp.production"
+    # The cost engine's part of the order stays with the cost engine.
+    _inherit = "mrp.production"  # pylint: disable=consider-merging-classes-inherited
 
     shopfloor_cost_variance_ids = fields.One2many(
         "shopfloor.cost.variance", "production_id", "Cost Variances", readonly=True
@@ -13,7 +14,10 @@ class MrpProduction(models.Model):
         "shopfloor.cost.variance", "Cost Variance", compute="_compute_shopfloor_cost_variance_id"
     )
     shopfloor_cost_flagged = fields.Boolean(
-        "Cost Variance Flag", readonly=True, copy=False, index=True,
+        "Cost Variance Flag",
+        readonly=True,
+        copy=False,
+        index=True,
         help="Set while the order runs above a cost, time or scrap threshold of its product category.",
     )
 

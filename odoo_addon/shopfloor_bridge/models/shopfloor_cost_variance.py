@@ -71,7 +71,9 @@ class ShopfloorCostVariance(models.Model):
     currency_id = fields.Many2one("res.currency", related="company_id.currency_id", readonly=True)
     state = fields.Char("Order Status", readonly=True)
     date = fields.Datetime(
-        "Date", readonly=True, index=True, help="Start of the order (its planned start until it starts): the period filter."
+        readonly=True,
+        index=True,
+        help="Start of the order (its planned start until it starts): the period filter.",
     )
     uom_id = fields.Many2one("uom.uom", "Unit", readonly=True)
 
@@ -97,9 +99,11 @@ class ShopfloorCostVariance(models.Model):
     cost_material_standard = fields.Monetary("Material at Standard", readonly=True)
     cost_material_actual = fields.Monetary("Material Actual", readonly=True)
     cost_component_scrap = fields.Monetary("Component Scrap", readonly=True)
-    scrap_cost = fields.Monetary("Scrap Cost", readonly=True)
+    scrap_cost = fields.Monetary(readonly=True)
     planned_standard_cost = fields.Monetary(
-        "Standard Cost (planned qty)", readonly=True, help="Operations and material at standard for the planned quantity."
+        "Standard Cost (planned qty)",
+        readonly=True,
+        help="Operations and material at standard for the planned quantity.",
     )
     cost_standard = fields.Monetary("Cost at Standard", readonly=True)
     cost_actual = fields.Monetary("Actual Cost", readonly=True)
@@ -166,11 +170,13 @@ class ShopfloorCostVariance(models.Model):
             self.env.cr.execute(SQL(";\n").join(updates))
         if to_create:
             created = sudo.create([values for values, _lines in to_create])
-            lines_rows.model.create([
-                dict(line, variance_id=row.id)
-                for row, (_values, lines) in zip(created, to_create, strict=True)
-                for line in lines or ()
-            ])
+            lines_rows.model.create(
+                [
+                    dict(line, variance_id=row.id)
+                    for row, (_values, lines) in zip(created, to_create, strict=True)
+                    for line in lines or ()
+                ]
+            )
             refreshed_ids += created.ids
         # Work orders deleted since the last refresh leave no stale row behind.
         if existing:
@@ -385,10 +391,18 @@ def _threshold_breaches(rows, values, limits):
     if values["state"] not in ("progress", "to_close") or limits is None:
         return []
     model = rows.model
-    row = {name: rows.stored(name, values[name]) for name in (
-        "qty_good", "qty_scrap", "planned_standard_cost", "cost_actual", "variance_pct",
-        "duration_variance_pct", "scrap_pct",
-    )}
+    row = {
+        name: rows.stored(name, values[name])
+        for name in (
+            "qty_good",
+            "qty_scrap",
+            "planned_standard_cost",
+            "cost_actual",
+            "variance_pct",
+            "duration_variance_pct",
+            "scrap_pct",
+        )
+    }
     planned_standard = row["planned_standard_cost"]
     has_output = row["qty_good"] or row["qty_scrap"]
     if not has_output and not (planned_standard and row["cost_actual"] > planned_standard):
@@ -406,7 +420,9 @@ def _threshold_breaches(rows, values, limits):
     time_limit = limits["time"]
     if time_limit and row["duration_variance_pct"] > time_limit:
         reasons.append(
-            model.env._("time variance %(pct).2f %% > %(limit).2f %%", pct=row["duration_variance_pct"], limit=time_limit)
+            model.env._(
+                "time variance %(pct).2f %% > %(limit).2f %%", pct=row["duration_variance_pct"], limit=time_limit
+            )
         )
     scrap_limit = limits["scrap"]
     if scrap_limit and row["scrap_pct"] > scrap_limit:
@@ -463,7 +479,9 @@ class _CostInputs:
         self.env = productions.env
         self.production_ids = list(productions.ids)
         self._records = {}
-        self.productions = {row["id"]: row for row in self._query("""
+        self.productions = {
+            row["id"]: row
+            for row in self._query("""
             SELECT mo.id, mo.name, mo.state, mo.product_id, mo.product_uom_id, mo.product_qty, mo.qty_producing,
                    mo.company_id, company.currency_id, currency.rounding AS currency_rounding,
                    mo.date_start, mo.bom_id,
@@ -478,11 +496,13 @@ class _CostInputs:
               JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
               LEFT JOIN product_category categ ON categ.id = product_tmpl.categ_id
              WHERE mo.id = ANY(%s)
-        """)}
+        """)
+        }
         # mrp.workcenter._get_capacity / _get_expected_duration: the product's
         # capacity row of the work center (unique per product) wins over the
         # work center's defaults.
-        self.workorders = self._group_by_production(self._query("""
+        self.workorders = self._group_by_production(
+            self._query("""
             SELECT wo.id, wo.production_id, wo.name, wo.sequence, wo.workcenter_id, wo.operation_id, wo.state,
                    wo.qty_produced, wo.duration_expected, wo.shopfloor_qty_scrap,
                    wc.costs_hour, wc.time_efficiency,
@@ -498,7 +518,8 @@ class _CostInputs:
               LEFT JOIN mrp_routing_workcenter operation ON operation.id = wo.operation_id
              WHERE wo.production_id = ANY(%s)
              ORDER BY wo.sequence, wo.id
-        """))
+        """)
+        )
         # Ordered as workorder.time_ids (id desc) so the sums add up in the same order.
         self.time_logs = collections.defaultdict(list)
         for log in self._query("""
@@ -512,7 +533,8 @@ class _CostInputs:
             self.time_logs[log["workorder_id"]].append(log)
         # production.move_raw_ids (not scrapped, sequence, id), with the BOM
         # line each came from and the units to convert between.
-        self.raw_moves = self._group_by_production(self._query("""
+        self.raw_moves = self._group_by_production(
+            self._query("""
             SELECT move.raw_material_production_id AS production_id, move.product_id, move.bom_line_id,
                    move.state, move.picked, move.quantity, move.product_uom_qty, move.product_uom,
                    product_tmpl.uom_id AS product_uom_of_product,
@@ -528,9 +550,11 @@ class _CostInputs:
               LEFT JOIN mrp_bom bom ON bom.id = bom_line.bom_id
              WHERE move.raw_material_production_id = ANY(%s) AND move.scrapped IS NOT TRUE
              ORDER BY move.sequence, move.id
-        """))
+        """)
+        )
         # production.scrap_ids (id desc), validated only.
-        self.scraps = self._group_by_production(self._query("""
+        self.scraps = self._group_by_production(
+            self._query("""
             SELECT scrap.production_id, scrap.product_id, scrap.product_uom_id, scrap.scrap_qty, scrap.workorder_id,
                    product_tmpl.uom_id AS product_uom_of_product
               FROM stock_scrap scrap
@@ -538,27 +562,39 @@ class _CostInputs:
               JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
              WHERE scrap.production_id = ANY(%s) AND scrap.state = 'done'
              ORDER BY scrap.id DESC
-        """))
+        """)
+        )
         # One query loads every unit and component product the figures need.
-        self.prefetch("uom.uom", [
-            uom_id
-            for row in self.productions.values()
-            for uom_id in (row["product_uom_id"], row["product_uom_of_product"])
-        ] + [
-            uom_id
-            for moves in self.raw_moves.values()
-            for move in moves
-            for uom_id in (move["product_uom"], move["product_uom_of_product"], move["bom_line_uom"],
-                           move["bom_line_product_uom"], move["bom_uom"])
-        ] + [
-            uom_id
-            for scraps in self.scraps.values()
-            for scrap in scraps
-            for uom_id in (scrap["product_uom_id"], scrap["product_uom_of_product"])
-        ])
-        self.prefetch("product.product", [
-            row["product_id"] for rows in (*self.raw_moves.values(), *self.scraps.values()) for row in rows
-        ])
+        self.prefetch(
+            "uom.uom",
+            [
+                uom_id
+                for row in self.productions.values()
+                for uom_id in (row["product_uom_id"], row["product_uom_of_product"])
+            ]
+            + [
+                uom_id
+                for moves in self.raw_moves.values()
+                for move in moves
+                for uom_id in (
+                    move["product_uom"],
+                    move["product_uom_of_product"],
+                    move["bom_line_uom"],
+                    move["bom_line_product_uom"],
+                    move["bom_uom"],
+                )
+            ]
+            + [
+                uom_id
+                for scraps in self.scraps.values()
+                for scrap in scraps
+                for uom_id in (scrap["product_uom_id"], scrap["product_uom_of_product"])
+            ],
+        )
+        self.prefetch(
+            "product.product",
+            [row["product_id"] for rows in (*self.raw_moves.values(), *self.scraps.values()) for row in rows],
+        )
 
     def _query(self, query):
         self.env.cr.execute(query, [self.production_ids])
@@ -597,7 +633,8 @@ class _CostInputs:
     def _stored_rows(self, model, by_id=False):
         """The stored columns of ``model``'s rows of these MOs, as dicts (in id order with ``by_id``)."""
         columns = [
-            name for name, field in self.env[model]._fields.items()
+            name
+            for name, field in self.env[model]._fields.items()
             if field.store and field.column_type and name not in models.MAGIC_COLUMNS
         ]
         self.env.cr.execute(
@@ -663,9 +700,9 @@ class _ProductionCost:
         if kind:
             return kind in ("setup", "teardown")
         if self._setup_loss_id is None:
-            self._setup_loss_id = self.env["ir.model.data"]._xmlid_to_res_id(
-                "mrp.block_reason2", raise_if_not_found=False
-            ) or False
+            self._setup_loss_id = (
+                self.env["ir.model.data"]._xmlid_to_res_id("mrp.block_reason2", raise_if_not_found=False) or False
+            )
         return log["loss_id"] == self._setup_loss_id
 
     def _round(self, amount):
@@ -690,12 +727,9 @@ class _ProductionCost:
             # mrp.routing.workcenter._get_duration_expected without its
             # variant-applicability check (the WO exists, so it applies).
             quantity = self.uom._compute_quantity(quantity, self.product_uom)
-            cycles = float_round(
-                quantity / _float(workorder["capacity"]), precision_digits=0, rounding_method="UP"
-            )
-            return (
-                _float(workorder["setup_minutes"])
-                + cycles * self._time_cycle(workorder) * 100.0 / _float(workorder["time_efficiency"])
+            cycles = float_round(quantity / _float(workorder["capacity"]), precision_digits=0, rounding_method="UP")
+            return _float(workorder["setup_minutes"]) + cycles * self._time_cycle(workorder) * 100.0 / _float(
+                workorder["time_efficiency"]
             )
         # A work order added by hand has no operation: scale its own estimate.
         return _float(workorder["duration_expected"]) * _safe_ratio(quantity, self.qty_planned)
@@ -774,7 +808,8 @@ class _ProductionCost:
         production_id = self.data["id"]
         moves = self.inputs.raw_moves.get(production_id, [])
         scraps = [
-            scrap for scrap in self.inputs.scraps.get(production_id, [])
+            scrap
+            for scrap in self.inputs.scraps.get(production_id, [])
             if scrap["product_id"] != self.data["product_id"]
         ]
         inputs = self.inputs
@@ -814,22 +849,24 @@ class _ProductionCost:
             cost_standard = self._round(qty_expected * price)
             cost_actual = self._round(data["consumed"] * price)
             cost_scrap = self._round(data["scrapped"] * price)
-            lines.append({
-                "product_id": product_id,
-                "uom_id": uom_of_product[product_id],
-                "standard_price": price,
-                "bom_qty_per_unit": data["bom_qty_per_unit"],
-                "actual_qty_per_unit": _safe_ratio(data["consumed"], self.qty_good),
-                "qty_expected": qty_expected,
-                "qty_consumed": data["consumed"],
-                "qty_scrapped": data["scrapped"],
-                "qty_variance_pct": _safe_ratio(data["consumed"] - qty_expected, qty_expected) * 100.0,
-                "cost_standard": cost_standard,
-                "cost_actual": cost_actual,
-                "cost_scrap": cost_scrap,
-                "variance_amount": self._round(cost_actual + cost_scrap - cost_standard),
-                "_planned_cost": self._round(data["bom_qty_per_unit"] * self.qty_planned * price),
-            })
+            lines.append(
+                {
+                    "product_id": product_id,
+                    "uom_id": uom_of_product[product_id],
+                    "standard_price": price,
+                    "bom_qty_per_unit": data["bom_qty_per_unit"],
+                    "actual_qty_per_unit": _safe_ratio(data["consumed"], self.qty_good),
+                    "qty_expected": qty_expected,
+                    "qty_consumed": data["consumed"],
+                    "qty_scrapped": data["scrapped"],
+                    "qty_variance_pct": _safe_ratio(data["consumed"] - qty_expected, qty_expected) * 100.0,
+                    "cost_standard": cost_standard,
+                    "cost_actual": cost_actual,
+                    "cost_scrap": cost_scrap,
+                    "variance_amount": self._round(cost_actual + cost_scrap - cost_standard),
+                    "_planned_cost": self._round(data["bom_qty_per_unit"] * self.qty_planned * price),
+                }
+            )
         return lines
 
     # -- rows ---------------------------------------------------------------------
@@ -871,8 +908,16 @@ class _ProductionCost:
         data = self.data
         totals = dict.fromkeys(
             (
-                "duration_planned", "duration_expected", "duration_actual", "labour_minutes", "machine_minutes",
-                "setup_standard", "setup_actual", "cost_standard", "cost_planned", "cost_actual",
+                "duration_planned",
+                "duration_expected",
+                "duration_actual",
+                "labour_minutes",
+                "machine_minutes",
+                "setup_standard",
+                "setup_actual",
+                "cost_standard",
+                "cost_planned",
+                "cost_actual",
             ),
             0.0,
         )
@@ -882,27 +927,31 @@ class _ProductionCost:
                 totals[key] += figures[key]
             values = self._common()
             values.update(self._time_figures(figures, figures["qty_good"], figures["qty_scrap"]))
-            values.update({
-                "name": f"{data['name']} - {workorder['name']}",
-                "level": "workorder",
-                "sequence": sequence + 1,
-                "workorder_id": workorder["id"],
-                "workcenter_id": workorder["workcenter_id"],
-                "state": workorder["state"],
-                "std_hours_per_unit": _safe_ratio(figures["duration_planned"] / 60.0, self.qty_planned),
-                "cost_operations_standard": figures["cost_standard"],
-                "cost_operations_actual": figures["cost_actual"],
-                "cost_material_standard": 0.0,
-                "cost_material_actual": 0.0,
-                "cost_component_scrap": 0.0,
-                "scrap_cost": 0.0,
-                "planned_standard_cost": figures["cost_planned"],
-                "cost_standard": figures["cost_standard"],
-                "cost_actual": figures["cost_actual"],
-                "variance_amount": self._round(figures["cost_actual"] - figures["cost_standard"]),
-                "variance_pct": _safe_ratio(figures["cost_actual"] - figures["cost_standard"], figures["cost_standard"])
-                * 100.0,
-            })
+            values.update(
+                {
+                    "name": f"{data['name']} - {workorder['name']}",
+                    "level": "workorder",
+                    "sequence": sequence + 1,
+                    "workorder_id": workorder["id"],
+                    "workcenter_id": workorder["workcenter_id"],
+                    "state": workorder["state"],
+                    "std_hours_per_unit": _safe_ratio(figures["duration_planned"] / 60.0, self.qty_planned),
+                    "cost_operations_standard": figures["cost_standard"],
+                    "cost_operations_actual": figures["cost_actual"],
+                    "cost_material_standard": 0.0,
+                    "cost_material_actual": 0.0,
+                    "cost_component_scrap": 0.0,
+                    "scrap_cost": 0.0,
+                    "planned_standard_cost": figures["cost_planned"],
+                    "cost_standard": figures["cost_standard"],
+                    "cost_actual": figures["cost_actual"],
+                    "variance_amount": self._round(figures["cost_actual"] - figures["cost_standard"]),
+                    "variance_pct": _safe_ratio(
+                        figures["cost_actual"] - figures["cost_standard"], figures["cost_standard"]
+                    )
+                    * 100.0,
+                }
+            )
             yield (data["id"], workorder["id"]), values, None
 
         lines = self._component_lines()
@@ -921,25 +970,26 @@ class _ProductionCost:
         cost_actual = self._round(totals["cost_actual"] + material_actual + component_scrap)
         values = self._common()
         values.update(self._time_figures(totals, self.qty_good, qty_scrap))
-        values.update({
-            "name": data["name"],
-            "level": "production",
-            "sequence": 0,
-            "workorder_id": False,
-            "workcenter_id": False,
-            "state": data["state"],
-            "std_hours_per_unit": _safe_ratio(totals["duration_planned"] / 60.0, self.qty_planned),
-            "cost_operations_standard": totals["cost_standard"],
-            "cost_operations_actual": totals["cost_actual"],
-            "cost_material_standard": material_standard,
-            "cost_material_actual": material_actual,
-            "cost_component_scrap": component_scrap,
-            "scrap_cost": self._round(self._round(qty_scrap * unit_standard) + component_scrap),
-            "planned_standard_cost": planned_standard,
-            "cost_standard": cost_standard,
-            "cost_actual": cost_actual,
-            "variance_amount": self._round(cost_actual - cost_standard),
-            "variance_pct": _safe_ratio(cost_actual - cost_standard, cost_standard) * 100.0,
-        })
+        values.update(
+            {
+                "name": data["name"],
+                "level": "production",
+                "sequence": 0,
+                "workorder_id": False,
+                "workcenter_id": False,
+                "state": data["state"],
+                "std_hours_per_unit": _safe_ratio(totals["duration_planned"] / 60.0, self.qty_planned),
+                "cost_operations_standard": totals["cost_standard"],
+                "cost_operations_actual": totals["cost_actual"],
+                "cost_material_standard": material_standard,
+                "cost_material_actual": material_actual,
+                "cost_component_scrap": component_scrap,
+                "scrap_cost": self._round(self._round(qty_scrap * unit_standard) + component_scrap),
+                "planned_standard_cost": planned_standard,
+                "cost_standard": cost_standard,
+                "cost_actual": cost_actual,
+                "variance_amount": self._round(cost_actual - cost_standard),
+                "variance_pct": _safe_ratio(cost_actual - cost_standard, cost_standard) * 100.0,
+            }
+        )
         yield (data["id"], False), values, lines
-

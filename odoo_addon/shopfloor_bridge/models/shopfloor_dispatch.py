@@ -50,7 +50,9 @@ def check_planner(env):
     if env.su or any(env.user.has_group(group) for group in PLANNER_GROUPS):
         return
     raise AccessError(
-        env._("Only planners (Manufacturing / Administrator or Shop Floor Bridge / Manager) may push queues to the floor.")
+        env._(
+            "Only planners (Manufacturing / Administrator or Shop Floor Bridge / Manager) may push queues to the floor."
+        )
     )
 
 
@@ -89,7 +91,9 @@ class ShopfloorDispatch(models.Model):
     _order = "id desc"
     _rec_name = "display_name"
 
-    target_id = fields.Many2one("shopfloor.dispatch.target", required=True, ondelete="cascade", index=True, readonly=True)
+    target_id = fields.Many2one(
+        "shopfloor.dispatch.target", required=True, ondelete="cascade", index=True, readonly=True
+    )
     connection_id = fields.Many2one(related="target_id.connection_id", store=True, index=True)
     company_id = fields.Many2one(related="target_id.company_id", store=True, index=True)
     workcenter_id = fields.Many2one(related="target_id.workcenter_id", store=True, index=True)
@@ -97,7 +101,9 @@ class ShopfloorDispatch(models.Model):
     version = fields.Integer(readonly=True, index=True, help="Increases with every queue built for the work center.")
     state = fields.Selection(STATES, default="pending", required=True, index=True, readonly=True)
     reason = fields.Char(readonly=True, help="What changed (coalesced changes list all their reasons).")
-    change_count = fields.Integer(string="Changes", default=1, readonly=True, help="Planning changes this message carries.")
+    change_count = fields.Integer(
+        string="Changes", default=1, readonly=True, help="Planning changes this message carries."
+    )
     production_id = fields.Many2one("mrp.production", string="Changed order", readonly=True, ondelete="set null")
     forced = fields.Boolean(string="Pushed manually", readonly=True)
     payload_json = fields.Text(string="Payload", readonly=True)
@@ -118,7 +124,9 @@ class ShopfloorDispatch(models.Model):
     @api.depends("workcenter_id", "version", "kind")
     def _compute_display_name(self):
         for message in self:
-            message.display_name = f"{message.workcenter_id.display_name or ''} v{message.version} ({message.kind or ''})"
+            message.display_name = (
+                f"{message.workcenter_id.display_name or ''} v{message.version} ({message.kind or ''})"
+            )
 
     # ------------------------------------------------------------------ building
 
@@ -147,19 +155,23 @@ class ShopfloorDispatch(models.Model):
     def _record_build_failure(self, workcenter, entry, err):
         """A queue that cannot be built is shown as a failed message, not lost in a log."""
         for target in self._targets_of(workcenter):
-            self.create({
-                "target_id": target.id,
-                "version": workcenter._next_dispatch_version(),
-                "state": "failed",
-                "reason": ", ".join(entry["reasons"]),
-                "error": _("Could not build the queue: %s", err),
-                "retryable": False,
-            })
+            self.create(
+                {
+                    "target_id": target.id,
+                    "version": workcenter._next_dispatch_version(),
+                    "state": "failed",
+                    "reason": ", ".join(entry["reasons"]),
+                    "error": _("Could not build the queue: %s", err),
+                    "retryable": False,
+                }
+            )
 
     @api.model
     def _targets_of(self, workcenters):
-        return self.env["shopfloor.dispatch.target"].sudo().search(
-            [("workcenter_id", "in", workcenters.ids), ("connection_id.active", "=", True)]
+        return (
+            self.env["shopfloor.dispatch.target"]
+            .sudo()
+            .search([("workcenter_id", "in", workcenters.ids), ("connection_id.active", "=", True)])
         )
 
     @api.model
@@ -207,22 +219,26 @@ class ShopfloorDispatch(models.Model):
                 }
                 if pending:
                     message = pending[0]
-                    message.write({
-                        **values,
-                        "reason": _merge_reasons(message.reason, reason),
-                        "change_count": message.change_count + changes,
-                        "forced": message.forced or forced,
-                    })
+                    message.write(
+                        {
+                            **values,
+                            "reason": _merge_reasons(message.reason, reason),
+                            "change_count": message.change_count + changes,
+                            "forced": message.forced or forced,
+                        }
+                    )
                     (pending - message)._supersede(message)
                 else:
-                    message = self.create({
-                        **values,
-                        "target_id": target.id,
-                        "reason": reason,
-                        "change_count": changes,
-                        "forced": forced,
-                        "first_change_epoch": now,
-                    })
+                    message = self.create(
+                        {
+                            **values,
+                            "target_id": target.id,
+                            "reason": reason,
+                            "change_count": changes,
+                            "forced": forced,
+                            "first_change_epoch": now,
+                        }
+                    )
                 # A failed message waiting for its retry would write an older queue: it is replaced.
                 self.search(
                     [("target_id", "=", target.id), ("state", "=", "failed"), ("version", "<", version)]
@@ -232,7 +248,9 @@ class ShopfloorDispatch(models.Model):
 
     def _supersede(self, newer):
         if self:
-            self.write({"state": "superseded", "superseded_by_id": newer.id, "next_retry_epoch": 0, "next_retry_at": False})
+            self.write(
+                {"state": "superseded", "superseded_by_id": newer.id, "next_retry_epoch": 0, "next_retry_at": False}
+            )
 
     def _queue(self):
         self.ensure_one()
@@ -243,11 +261,17 @@ class ShopfloorDispatch(models.Model):
 
     @api.model
     def _queue_workorders(self, workcenter):
-        workorders = self.env["mrp.workorder"].sudo().search([
-            ("workcenter_id", "=", workcenter.id),
-            ("state", "in", QUEUE_WO_STATES),
-            ("production_id.state", "in", QUEUE_MO_STATES),
-        ])
+        workorders = (
+            self.env["mrp.workorder"]
+            .sudo()
+            .search(
+                [
+                    ("workcenter_id", "=", workcenter.id),
+                    ("state", "in", QUEUE_WO_STATES),
+                    ("production_id.state", "in", QUEUE_MO_STATES),
+                ]
+            )
+        )
         far = fields.Datetime.to_datetime("9999-12-31 00:00:00")
         # Running work first, then urgent before normal, then by planned start.
         return workorders.sorted(
@@ -342,12 +366,23 @@ class ShopfloorDispatch(models.Model):
         candidates = Dispatch.search(
             base
             + [
-                "|", "|",
-                "&", ("state", "=", "pending"),
-                "|", "|", ("forced", "=", True), ("last_change_epoch", "<=", now - settle),
+                "|",
+                "|",
+                "&",
+                ("state", "=", "pending"),
+                "|",
+                "|",
+                ("forced", "=", True),
+                ("last_change_epoch", "<=", now - settle),
                 ("first_change_epoch", "<=", now - max_hold),
-                "&", "&", ("state", "=", "failed"), ("retryable", "=", True), ("next_retry_epoch", ">", 0),
-                "&", ("state", "=", "sent"), ("sent_epoch", "<=", now - SENT_TIMEOUT_SECONDS),
+                "&",
+                "&",
+                ("state", "=", "failed"),
+                ("retryable", "=", True),
+                ("next_retry_epoch", ">", 0),
+                "&",
+                ("state", "=", "sent"),
+                ("sent_epoch", "<=", now - SENT_TIMEOUT_SECONDS),
             ],
             order="version desc, id desc",
         )
@@ -396,20 +431,27 @@ class ShopfloorDispatch(models.Model):
             )
         problems = []
         companies = self.env.user.company_ids.ids
-        foreign = self.sudo().browse(
-            result["id"]
-            for result in results
-            if isinstance(result, dict)
-            and isinstance(result.get("id"), int)
-            and not isinstance(result["id"], bool)
-            and 0 < result["id"] < 2**31
-        ).exists().filtered(lambda m: allowed is not None and m.connection_id not in allowed)
+        foreign = (
+            self.sudo()
+            .browse(
+                result["id"]
+                for result in results
+                if isinstance(result, dict)
+                and isinstance(result.get("id"), int)
+                and not isinstance(result["id"], bool)
+                and 0 < result["id"] < 2**31
+            )
+            .exists()
+            .filtered(lambda m: allowed is not None and m.connection_id not in allowed)
+        )
         if foreign:
             # A sidecar acks only what it pulled: another connection's message means a wrong key or a forgery.
             raise refuse_connection(self.env, foreign[:1].connection_id)
         for index, result in enumerate(results):
             if not isinstance(result, dict) or result.get("status") not in ("acked", "failed"):
-                problems.append(_("item %(index)s: %(item)r is not {id, status: acked|failed, error}", index=index, item=result))
+                problems.append(
+                    _("item %(index)s: %(item)r is not {id, status: acked|failed, error}", index=index, item=result)
+                )
                 continue
             message_id = result.get("id")
             # Only an id PostgreSQL can compare: a huge number would fail the whole call.
@@ -450,7 +492,9 @@ class ShopfloorDispatch(models.Model):
             values["next_retry_epoch"] = 0
             values["next_retry_at"] = False
             if retryable:
-                values["error"] = _("%(error)s (gave up after %(count)s attempts)", error=values["error"], count=retry_count)
+                values["error"] = _(
+                    "%(error)s (gave up after %(count)s attempts)", error=values["error"], count=retry_count
+                )
         self.write(values)
 
     # --------------------------------------------------------------- UI actions

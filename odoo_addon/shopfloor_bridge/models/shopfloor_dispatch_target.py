@@ -28,9 +28,7 @@ class ShopfloorDispatchTarget(models.Model):
     _inherit = ["shopfloor.mapping.mixin"]
     _order = "workcenter_id, kind, id"
 
-    workcenter_id = fields.Many2one(
-        "mrp.workcenter", required=True, ondelete="cascade", index=True, check_company=True
-    )
+    workcenter_id = fields.Many2one("mrp.workcenter", required=True, ondelete="cascade", index=True, check_company=True)
     active = fields.Boolean(default=True)
     kind = fields.Selection(
         [("opcua", "OPC UA tags"), ("mqtt", "MQTT retained JSON"), ("sparkplug", "Sparkplug B metrics")],
@@ -51,7 +49,8 @@ class ShopfloorDispatchTarget(models.Model):
         help="One node per slot and field: {slot} is 0…depth-1, {field} Order, Product, Qty, Priority or Start.",
     )
     opcua_json_node = fields.Char(
-        string="Queue JSON node", default="ns=2;s=[default]Shopfloor/{line}/QueueJson",
+        string="Queue JSON node",
+        default="ns=2;s=[default]Shopfloor/{line}/QueueJson",
         help="A string tag that gets the whole queue as JSON. Empty: none.",
     )
     opcua_version_node = fields.Char(
@@ -84,8 +83,17 @@ class ShopfloorDispatchTarget(models.Model):
         return f"{self.workcenter_id.display_name} → {self.kind}"
 
     @api.depends(
-        "kind", "depth", "line_code", "workcenter_id", "opcua_endpoint", "opcua_node_template",
-        "opcua_json_node", "opcua_version_node", "mqtt_url", "mqtt_topic", "sparkplug_group_id",
+        "kind",
+        "depth",
+        "line_code",
+        "workcenter_id",
+        "opcua_endpoint",
+        "opcua_node_template",
+        "opcua_json_node",
+        "opcua_version_node",
+        "mqtt_url",
+        "mqtt_topic",
+        "sparkplug_group_id",
         "sparkplug_edge_node_id",
     )
     def _compute_params_preview(self):
@@ -95,7 +103,9 @@ class ShopfloorDispatchTarget(models.Model):
             except (KeyError, IndexError, ValueError) as err:
                 target.params_preview = _("Invalid template: %s", err)
 
-    @api.constrains("depth", "kind", "opcua_node_template", "mqtt_topic", "sparkplug_group_id", "sparkplug_edge_node_id")
+    @api.constrains(
+        "depth", "kind", "opcua_node_template", "mqtt_topic", "sparkplug_group_id", "sparkplug_edge_node_id"
+    )
     def _check_target(self):
         for target in self:
             if not 1 <= target.depth <= MAX_DEPTH:
@@ -114,7 +124,9 @@ class ShopfloorDispatchTarget(models.Model):
                     (_("Edge node id"), target.sparkplug_edge_node_id),
                 ):
                     if not value or not SPARKPLUG_ID.match(value):
-                        raise ValidationError(_("%(label)s must be set, without / + #: %(value)r", label=label, value=value))
+                        raise ValidationError(
+                            _("%(label)s must be set, without / + #: %(value)r", label=label, value=value)
+                        )
 
     def _workcenter_ref(self):
         return self.workcenter_id.code or self.workcenter_id.name or ""
@@ -129,7 +141,10 @@ class ShopfloorDispatchTarget(models.Model):
             return {
                 "endpoint": self.opcua_endpoint or "",
                 "slots": [
-                    {name: self._expand(self.opcua_node_template, slot=slot, field=SLOT_TAG_NAMES[name]) for name in SLOT_FIELDS}
+                    {
+                        name: self._expand(self.opcua_node_template, slot=slot, field=SLOT_TAG_NAMES[name])
+                        for name in SLOT_FIELDS
+                    }
                     for slot in range(self.depth)
                 ],
                 "queue_json": self._expand(self.opcua_json_node),

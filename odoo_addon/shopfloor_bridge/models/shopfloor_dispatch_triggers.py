@@ -21,7 +21,8 @@ WORKORDER_FIELDS = {
 
 
 class MrpProduction(models.Model):
-    _inherit = "mrp.production"
+    # The dispatch triggers of all models stay together in this file.
+    _inherit = "mrp.production"  # pylint: disable=consider-merging-classes-inherited
 
     def _dispatch_workcenters(self):
         return self.workorder_ids.workcenter_id
@@ -76,7 +77,8 @@ class MrpProduction(models.Model):
 
 
 class MrpWorkorder(models.Model):
-    _inherit = "mrp.workorder"
+    # The dispatch triggers of all models stay together in this file.
+    _inherit = "mrp.workorder"  # pylint: disable=consider-merging-classes-inherited
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -117,13 +119,18 @@ class MrpWorkorder(models.Model):
 
 
 class MrpWorkcenter(models.Model):
-    _inherit = "mrp.workcenter"
+    # The dispatch triggers of all models stay together in this file.
+    _inherit = "mrp.workcenter"  # pylint: disable=consider-merging-classes-inherited
 
     shopfloor_dispatch_version = fields.Integer(
-        string="Floor queue version", readonly=True, copy=False,
+        string="Floor queue version",
+        readonly=True,
+        copy=False,
         help="Version of the last queue built for the floor; increases with every message.",
     )
-    shopfloor_dispatch_target_ids = fields.One2many("shopfloor.dispatch.target", "workcenter_id", string="Floor targets")
+    shopfloor_dispatch_target_ids = fields.One2many(
+        "shopfloor.dispatch.target", "workcenter_id", string="Floor targets"
+    )
     shopfloor_dispatch_count = fields.Integer(compute="_compute_shopfloor_dispatch_count", string="Floor messages")
 
     def write(self, vals):
@@ -133,9 +140,9 @@ class MrpWorkcenter(models.Model):
 
     def _compute_shopfloor_dispatch_count(self):
         counts = dict(
-            self.env["shopfloor.dispatch"].sudo()._read_group(
-                [("workcenter_id", "in", self.ids)], ["workcenter_id"], ["__count"]
-            )
+            self.env["shopfloor.dispatch"]
+            .sudo()
+            ._read_group([("workcenter_id", "in", self.ids)], ["workcenter_id"], ["__count"])
         )
         for workcenter in self:
             workcenter.shopfloor_dispatch_count = counts.get(workcenter, 0)
@@ -158,7 +165,9 @@ class MrpWorkcenter(models.Model):
         without_target = self.filtered(lambda wc: not wc.sudo().shopfloor_dispatch_target_ids)
         if without_target:
             names = ", ".join(without_target.mapped("display_name"))
-            raise UserError(_("No floor target is configured for %s (Shop Floor → Configuration → Floor targets).", names))
+            raise UserError(
+                _("No floor target is configured for %s (Shop Floor → Configuration → Floor targets).", names)
+            )
         messages = self.env["shopfloor.dispatch"].sudo()._queue_workcenters(self, reason="manual", forced=True)
         return {
             "type": "ir.actions.client",
@@ -180,18 +189,21 @@ class MrpWorkcenter(models.Model):
 
 
 class ShopfloorConnection(models.Model):
-    _inherit = "shopfloor.connection"
+    # The dispatch triggers of all models stay together in this file.
+    _inherit = "shopfloor.connection"  # pylint: disable=consider-merging-classes-inherited
 
     # Default 1 s: the floor sees a planning change within ~1.5 s (settle + poll).
     dispatch_poll_interval_ms = fields.Integer(default=1000)
     dispatch_settle_ms = fields.Integer(
-        string="Dispatch settle (ms)", default=300,
+        string="Dispatch settle (ms)",
+        default=300,
         help="A queue is sent once it has not changed for this long, so a burst of changes makes one write.",
     )
     # A planner's editing session (tens of changes over several seconds) should reach the
     # floor as one or two writes, while endless churn still shows up every 10 s.
     dispatch_max_hold_ms = fields.Integer(
-        string="Dispatch max hold (ms)", default=10000,
+        string="Dispatch max hold (ms)",
+        default=10000,
         help="During a long burst of changes the queue is still sent at least this often.",
     )
     dispatch_max_attempts = fields.Integer(

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import traceback
-from collections import defaultdict
+from contextlib import suppress
 from datetime import timedelta
 from time import monotonic
 
@@ -172,7 +172,9 @@ class ShopfloorEvent(models.Model):
         help="observed time − source time, held to ±24.8 days (the exact skew is in the notes beyond that).",
     )
     skew_flagged = fields.Boolean(
-        string="Skew over bound", readonly=True, help="The source clock was off by more than the connection's skew bound."
+        string="Skew over bound",
+        readonly=True,
+        help="The source clock was off by more than the connection's skew bound.",
     )
 
     # Processing
@@ -338,9 +340,7 @@ class ShopfloorEvent(models.Model):
             f"INSERT INTO shopfloor_event ({', '.join(columns)}, create_uid, create_date, write_uid, write_date) "
             "VALUES %s ON CONFLICT (key_scope, source, event_uid) DO NOTHING RETURNING id, key_scope, source, event_uid"
         )
-        inserted = (
-            execute_values(cr._obj, query, values, page_size=len(values), fetch=True) if values else []
-        )
+        inserted = execute_values(cr._obj, query, values, page_size=len(values), fetch=True) if values else []
         new_ids = {(scope, source, uid_): event_id for event_id, scope, source, uid_ in inserted}
         conflicts = [key for key in seen if key not in new_ids and key not in purged]
         existing = dict(purged)
@@ -359,11 +359,23 @@ class ShopfloorEvent(models.Model):
                 row["event_id"], row["is_new"] = new_ids[key], True
                 status = "rejected" if row["state"] == "rejected" else "pending"
                 if row["columns"].get("ingest_note"):
-                    logs.append({"event_id": row["event_id"], "action": "ingest", "state": row["state"],
-                                 "note": _storable(row["columns"]["ingest_note"])})
+                    logs.append(
+                        {
+                            "event_id": row["event_id"],
+                            "action": "ingest",
+                            "state": row["state"],
+                            "note": _storable(row["columns"]["ingest_note"]),
+                        }
+                    )
                 if row["state"] == "rejected":
-                    logs.append({"event_id": row["event_id"], "action": "reject", "state": "rejected",
-                                 "note": _storable(row["columns"]["error_message"])})
+                    logs.append(
+                        {
+                            "event_id": row["event_id"],
+                            "action": "reject",
+                            "state": "rejected",
+                            "note": _storable(row["columns"]["error_message"]),
+                        }
+                    )
             else:
                 row["event_id"], row["is_new"] = new_ids.get(key) or existing.get(key, 0), False
                 status = "duplicate"
@@ -422,8 +434,9 @@ class ShopfloorEvent(models.Model):
         try:
             return max(0.0, float(value))
         except (TypeError, ValueError):
-            _logger.warning("shopfloor_bridge: %s=%r is not a number; using %s", APPLY_BUDGET_PARAM, value,
-                            DEFAULT_APPLY_BUDGET_MS)
+            _logger.warning(
+                "shopfloor_bridge: %s=%r is not a number; using %s", APPLY_BUDGET_PARAM, value, DEFAULT_APPLY_BUDGET_MS
+            )
             return float(DEFAULT_APPLY_BUDGET_MS)
 
     def _deferred_message(self, amount, reason="budget"):
@@ -537,15 +550,7 @@ class ShopfloorEvent(models.Model):
                 # Failing this event instead would let later events of its order overtake it.
                 raise
             except Exception as error:  # noqa: BLE001 (any other error is transient: retried, then dead)
-                max_attempts = event.connection_id.max_attempts or 5
-                if attempts >= max_attempts:
-                    values, action = self._failure_values(event, error, "dead"), "dead"
-                    values["error_message"] = _(
-                        "Gave up after %(n)s attempts. Last error: %(error)s", n=attempts, error=values["error_message"]
-                    )
-                else:
-                    values, action = self._failure_values(event, error, "failed"), "fail"
-                    values["next_retry_at"] = backoff.next_retry_at(now, attempts)
+                values, action = self._transient_failure_values(event, error, attempts, now)
             else:
                 values, action = self._applied_values(event, records, revision, now), "apply"
             if producing_sync is not None and values["state"] != "applied":
@@ -556,13 +561,32 @@ class ShopfloorEvent(models.Model):
             event.write(values)
             status = values["state"] if values["state"] != "dead" else "failed"
             outcomes[event.id] = (status, values.get("error_message") or "")
-            logs.append({"event_id": event.id, "action": action, "state": values["state"],
-                         "note": values.get("error_message") or ""})
+            logs.append(
+                {
+                    "event_id": event.id,
+                    "action": action,
+                    "state": values["state"],
+                    "note": values.get("error_message") or "",
+                }
+            )
         if producing_sync is not None:
             producing_sync.flush()
         if logs:
             self.env["shopfloor.event.log"].create(logs)
         return outcomes
+
+    def _transient_failure_values(self, event, error, attempts, now):
+        """An unexpected error: retried with backoff until the connection's max_attempts, then dead."""
+        max_attempts = event.connection_id.max_attempts or 5
+        if attempts >= max_attempts:
+            values = self._failure_values(event, error, "dead")
+            values["error_message"] = _(
+                "Gave up after %(n)s attempts. Last error: %(error)s", n=attempts, error=values["error_message"]
+            )
+            return values, "dead"
+        values = self._failure_values(event, error, "failed")
+        values["next_retry_at"] = backoff.next_retry_at(now, attempts)
+        return values, "fail"
 
     def _defer(self, outcomes, message):
         """Left for later: these events stay as they are, due now; the ones never
@@ -648,6 +672,7 @@ class ShopfloorEvent(models.Model):
 
         Within the apply budget: what it leaves is reported to the cron, which
         runs again at once (``ir.cron._notify_progress``). Returns how many were tried."""
+
         def due_domain():
             return [("state", "in", RETRYABLE_STATES), ("next_retry_at", "<=", fields.Datetime.now())]
 
@@ -673,9 +698,9 @@ class ShopfloorEvent(models.Model):
         keys = self.env["shopfloor.event.key"]
         keys._keep_keys_of(old)
         old.unlink()
-        key_days = max(days, int(
-            self.env["ir.config_parameter"].sudo().get_param(KEY_RETENTION_PARAM, DEFAULT_KEY_RETENTION_DAYS)
-        ))
+        key_days = max(
+            days, int(self.env["ir.config_parameter"].sudo().get_param(KEY_RETENTION_PARAM, DEFAULT_KEY_RETENTION_DAYS))
+        )
         keys._forget_before(fields.Datetime.now() - timedelta(days=key_days))
         if count:
             _logger.info("shopfloor_bridge: purged %s applied events older than %s days", count, days)
@@ -688,9 +713,7 @@ class ShopfloorEvent(models.Model):
         activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
         managers = self.env.ref(MANAGER_GROUP).users.filtered(lambda u: not u.share and u.active)
         for connection in connections.filtered("dlq_threshold"):
-            dead = self.search_count(
-                [("connection_id", "=", connection.id), ("state", "in", ("dead", "rejected"))]
-            )
+            dead = self.search_count([("connection_id", "=", connection.id), ("state", "in", ("dead", "rejected"))])
             if dead <= connection.dlq_threshold:
                 continue
             summary = _("Dead letters over threshold")
@@ -718,14 +741,14 @@ class ShopfloorEvent(models.Model):
 
     def _log(self, action, note=""):
         self.env["shopfloor.event.log"].sudo().create(
-            [{"event_id": e.id, "action": action, "state": e.state, "note": note, "user_id": self.env.uid}
-             for e in self]
+            [
+                {"event_id": e.id, "action": action, "state": e.state, "note": note, "user_id": self.env.uid}
+                for e in self
+            ]
         )
 
     def _requeue(self):
-        self.write(
-            {"state": "pending", "attempts": 0, "pending_since": False, "next_retry_at": fields.Datetime.now()}
-        )
+        self.write({"state": "pending", "attempts": 0, "pending_since": False, "next_retry_at": fields.Datetime.now()})
 
     def action_retry(self):
         """Retries dead-letter events now; the outcome is on each event."""
@@ -734,8 +757,10 @@ class ShopfloorEvent(models.Model):
         not_retryable = events.filtered(lambda e: e.state == "rejected" and not e.type)
         if not_retryable:
             raise UserError(
-                _("Events %s were rejected before their type was known: edit them first.",
-                  ", ".join(not_retryable.mapped("event_uid")))
+                _(
+                    "Events %s were rejected before their type was known: edit them first.",
+                    ", ".join(not_retryable.mapped("event_uid")),
+                )
             )
         events.sudo()._log("retry")
         events.sudo()._requeue()
@@ -826,9 +851,7 @@ class _IngestContext:
         self.home = allowed.filtered("active")[:1] or allowed[:1] if allowed is not None else None
 
     def connections_used(self):
-        return self.env["shopfloor.connection"].sudo().browse(
-            [c.id for c in self._connections.values() if c]
-        )
+        return self.env["shopfloor.connection"].sudo().browse([c.id for c in self._connections.values() if c])
 
     def connection(self, code):
         if not isinstance(code, str) or not code:
@@ -916,9 +939,13 @@ class _IngestContext:
         company = connection.company_id if connection else self.env.company
         key = (company.id, name)
         if key not in self._workcenters:
-            workcenter = self.env["mrp.workcenter"].sudo().search(
-                [("company_id", "in", [company.id, False]), "|", ("code", "=", name), ("name", "=", name)],
-                limit=1,
+            workcenter = (
+                self.env["mrp.workcenter"]
+                .sudo()
+                .search(
+                    [("company_id", "in", [company.id, False]), "|", ("code", "=", name), ("name", "=", name)],
+                    limit=1,
+                )
             )
             self._workcenters[key] = workcenter.id
         return self._workcenters[key]
@@ -1048,11 +1075,10 @@ class _IngestContext:
             "error_class": "invalid",
             "error_message": _text(reason[:4096] or "rejected by the sidecar (no reason given)"),
         }
-        try:
+        # An unreadable observedtime stays empty: the event is stored as rejected anyway.
+        with suppress(EventRejected):
             if isinstance(item.get("observedtime"), str):
                 columns["observed_time"] = parse_time(item["observedtime"], "observedtime")
-        except EventRejected:
-            pass
         self.scope(columns, item.get("connection"), connection)
         return {
             "columns": columns,

@@ -209,7 +209,9 @@ class ShopfloorHold(models.Model):
 
     def _blocking_message(self, action):
         holds = "; ".join(f"{hold.name}: {hold.reason}" for hold in self)
-        return _("Cannot %(action)s: quality hold active (%(holds)s). Release the hold first.", action=action, holds=holds)
+        return _(
+            "Cannot %(action)s: quality hold active (%(holds)s). Release the hold first.", action=action, holds=holds
+        )
 
     def _raise_if_any(self, action):
         if self:

@@ -20,9 +20,7 @@ class ShopfloorMappingMixin(models.AbstractModel):
     # Events of a connection apply as superuser: what a row points to must be of its company.
     _check_company_auto = True
 
-    connection_id = fields.Many2one(
-        "shopfloor.connection", required=True, ondelete="cascade", index=True
-    )
+    connection_id = fields.Many2one("shopfloor.connection", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
 
     def _mapping_label(self):
@@ -37,9 +35,7 @@ class ShopfloorMappingMixin(models.AbstractModel):
             by_connection.setdefault(row.connection_id, []).append(row.sudo()._mapping_label())
         for connection, labels in by_connection.items():
             shown = ", ".join(labels[:20]) + (_(" and %s more", len(labels) - 20) if len(labels) > 20 else "")
-            connection._bump_revision(
-                _("%(model)s %(verb)s: %(rows)s", model=self._description, verb=verb, rows=shown)
-            )
+            connection._bump_revision(_("%(model)s %(verb)s: %(rows)s", model=self._description, verb=verb, rows=shown))
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -92,9 +88,7 @@ class ShopfloorOrderMap(models.Model):
     _rec_name = "mes_ref"
 
     mes_ref = fields.Char(string="MES order", required=True, index=True)
-    production_id = fields.Many2one(
-        "mrp.production", required=True, ondelete="cascade", index=True, check_company=True
-    )
+    production_id = fields.Many2one("mrp.production", required=True, ondelete="cascade", index=True, check_company=True)
 
     _sql_constraints = [
         ("mes_ref_uniq", "unique(connection_id, mes_ref)", "An MES order maps to one manufacturing order."),

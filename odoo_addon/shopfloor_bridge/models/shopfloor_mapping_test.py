@@ -12,10 +12,9 @@ import uuid
 from odoo import _, api, fields, models
 
 from ..event_validation import validate_event
-from ..field_guard import require_groups
 from ..exceptions import EventRejected
+from ..field_guard import require_groups
 from .shopfloor_event import _IngestContext
-
 
 MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
 
@@ -88,7 +87,11 @@ class ShopfloorMappingTest(models.TransientModel):
         except ValueError as error:
             return [_("Not valid JSON: %s", error)], {"state": "invalid", "workcenter_id": False, "produced": False}
         if not isinstance(event, dict):
-            return [_("An event must be a JSON object.")], {"state": "invalid", "workcenter_id": False, "produced": False}
+            return [_("An event must be a JSON object.")], {
+                "state": "invalid",
+                "workcenter_id": False,
+                "produced": False,
+            }
         for key, value in (("specversion", "1.0"), ("connection", self.connection_id.code)):
             if key not in event:
                 event[key] = value
@@ -108,7 +111,9 @@ class ShopfloorMappingTest(models.TransientModel):
             workcenter = self.env["mrp.workcenter"].sudo().browse(workcenter_id)
             steps.append(_("Source %(src)s → work center %(wc)s.", src=event["source"], wc=workcenter.display_name))
         else:
-            steps.append(_("Source %s maps to no work center (no source mapping, no data.workcenter).", event["source"]))
+            steps.append(
+                _("Source %s maps to no work center (no source mapping, no data.workcenter).", event["source"])
+            )
 
         produced, state = [], "valid"
         try:
@@ -146,7 +151,8 @@ class ShopfloorMappingTest(models.TransientModel):
 
 
 class ShopfloorConnection(models.Model):
-    _inherit = "shopfloor.connection"
+    # The mapping test's part of the connection stays with the mapping test.
+    _inherit = "shopfloor.connection"  # pylint: disable=consider-merging-classes-inherited
 
     def action_open_mapping_test(self):
         self.ensure_one()

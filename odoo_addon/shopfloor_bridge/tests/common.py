@@ -38,48 +38,104 @@ class ShopfloorCase(TransactionCase):
         cls.line1 = env["mrp.workcenter.tag"].create({"name": "Line 1"})
         cls.line2 = env["mrp.workcenter.tag"].create({"name": "Line 2"})
         workcenter_model = env["mrp.workcenter"]
-        cls.wc_press1 = workcenter_model.create({
-            "name": "Press 01", "code": "L1-PRESS", "costs_hour": 60.0, "tag_ids": [(6, 0, cls.line1.ids)],
-        })
-        cls.wc_assembly1 = workcenter_model.create({
-            "name": "Assembly 01", "code": "L1-ASSY", "costs_hour": 40.0, "tag_ids": [(6, 0, cls.line1.ids)],
-        })
-        cls.wc_press2 = workcenter_model.create({
-            "name": "Press 02", "code": "L2-PRESS", "costs_hour": 65.0, "tag_ids": [(6, 0, cls.line2.ids)],
-        })
-        cls.wc_assembly2 = workcenter_model.create({
-            "name": "Assembly 02", "code": "L2-ASSY", "costs_hour": 45.0, "tag_ids": [(6, 0, cls.line2.ids)],
-        })
+        cls.wc_press1 = workcenter_model.create(
+            {
+                "name": "Press 01",
+                "code": "L1-PRESS",
+                "costs_hour": 60.0,
+                "tag_ids": [(6, 0, cls.line1.ids)],
+            }
+        )
+        cls.wc_assembly1 = workcenter_model.create(
+            {
+                "name": "Assembly 01",
+                "code": "L1-ASSY",
+                "costs_hour": 40.0,
+                "tag_ids": [(6, 0, cls.line1.ids)],
+            }
+        )
+        cls.wc_press2 = workcenter_model.create(
+            {
+                "name": "Press 02",
+                "code": "L2-PRESS",
+                "costs_hour": 65.0,
+                "tag_ids": [(6, 0, cls.line2.ids)],
+            }
+        )
+        cls.wc_assembly2 = workcenter_model.create(
+            {
+                "name": "Assembly 02",
+                "code": "L2-ASSY",
+                "costs_hour": 45.0,
+                "tag_ids": [(6, 0, cls.line2.ids)],
+            }
+        )
         cls.equipment_press1 = env["maintenance.equipment"].create({"name": "Press 01 hydraulics"})
         if "shopfloor_equipment_id" in workcenter_model._fields:
             cls.wc_press1.shopfloor_equipment_id = cls.equipment_press1
 
         product_model = env["product.product"]
-        cls.product_bracket = product_model.create({
-            "name": "Bracket", "default_code": "FG-BRACKET", "is_storable": True, "standard_price": 12.0,
-        })
-        cls.product_steel = product_model.create({
-            "name": "Steel Sheet", "default_code": "RM-STEEL", "is_storable": True, "standard_price": 2.5,
-            "uom_id": cls.uom_kg.id, "uom_po_id": cls.uom_kg.id,
-        })
-        cls.product_bolt = product_model.create({
-            "name": "Bolt M8", "default_code": "RM-BOLT", "is_storable": True, "standard_price": 0.1,
-        })
-        cls.bom = env["mrp.bom"].create({
-            "product_tmpl_id": cls.product_bracket.product_tmpl_id.id,
-            "product_qty": 1.0,
-            "consumption": "flexible",
-            "bom_line_ids": [
-                (0, 0, {"product_id": cls.product_steel.id, "product_qty": 0.5, "product_uom_id": cls.uom_kg.id}),
-                (0, 0, {"product_id": cls.product_bolt.id, "product_qty": 4}),
-            ],
-            "operation_ids": [
-                (0, 0, {"name": "Cutting", "workcenter_id": cls.wc_press1.id, "sequence": 10,
-                        "time_mode": "manual", "time_cycle_manual": 1.5}),
-                (0, 0, {"name": "Assembly", "workcenter_id": cls.wc_assembly1.id, "sequence": 20,
-                        "time_mode": "manual", "time_cycle_manual": 2.0}),
-            ],
-        })
+        cls.product_bracket = product_model.create(
+            {
+                "name": "Bracket",
+                "default_code": "FG-BRACKET",
+                "is_storable": True,
+                "standard_price": 12.0,
+            }
+        )
+        cls.product_steel = product_model.create(
+            {
+                "name": "Steel Sheet",
+                "default_code": "RM-STEEL",
+                "is_storable": True,
+                "standard_price": 2.5,
+                "uom_id": cls.uom_kg.id,
+                "uom_po_id": cls.uom_kg.id,
+            }
+        )
+        cls.product_bolt = product_model.create(
+            {
+                "name": "Bolt M8",
+                "default_code": "RM-BOLT",
+                "is_storable": True,
+                "standard_price": 0.1,
+            }
+        )
+        cls.bom = env["mrp.bom"].create(
+            {
+                "product_tmpl_id": cls.product_bracket.product_tmpl_id.id,
+                "product_qty": 1.0,
+                "consumption": "flexible",
+                "bom_line_ids": [
+                    (0, 0, {"product_id": cls.product_steel.id, "product_qty": 0.5, "product_uom_id": cls.uom_kg.id}),
+                    (0, 0, {"product_id": cls.product_bolt.id, "product_qty": 4}),
+                ],
+                "operation_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "Cutting",
+                            "workcenter_id": cls.wc_press1.id,
+                            "sequence": 10,
+                            "time_mode": "manual",
+                            "time_cycle_manual": 1.5,
+                        },
+                    ),
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "Assembly",
+                            "workcenter_id": cls.wc_assembly1.id,
+                            "sequence": 20,
+                            "time_mode": "manual",
+                            "time_cycle_manual": 2.0,
+                        },
+                    ),
+                ],
+            }
+        )
         cls.op_cutting, cls.op_assembly = cls.bom.operation_ids.sorted("sequence")
         stock = env.ref("stock.warehouse0").lot_stock_id
         cls.stock_location = stock
@@ -95,11 +151,13 @@ class ShopfloorCase(TransactionCase):
 
     @classmethod
     def _make_mo(cls, qty):
-        production = cls.env["mrp.production"].create({
-            "product_id": cls.product_bracket.id,
-            "bom_id": cls.bom.id,
-            "product_qty": qty,
-        })
+        production = cls.env["mrp.production"].create(
+            {
+                "product_id": cls.product_bracket.id,
+                "bom_id": cls.bom.id,
+                "product_qty": qty,
+            }
+        )
         production.action_confirm()
         production.action_assign()
         return production
@@ -107,36 +165,46 @@ class ShopfloorCase(TransactionCase):
     @classmethod
     def _build_connection(cls):
         env = cls.env
-        cls.connection = env["shopfloor.connection"].create({
-            "code": "test-conn",
-            "name": "Test plant MQTT",
-            "kind": "mqtt",
-            "company_id": cls.company.id,
-        })
+        cls.connection = env["shopfloor.connection"].create(
+            {
+                "code": "test-conn",
+                "name": "Test plant MQTT",
+                "kind": "mqtt",
+                "company_id": cls.company.id,
+            }
+        )
         conn = cls.connection.id
         if "shopfloor.source.map" in env:
-            env["shopfloor.source.map"].create([
-                {"connection_id": conn, "source": "plant1/line1/press-01", "workcenter_id": cls.wc_press1.id},
-                {"connection_id": conn, "source": "plant1/line1/assembly-01", "workcenter_id": cls.wc_assembly1.id},
-                {"connection_id": conn, "source": "plant1/line2/press-02", "workcenter_id": cls.wc_press2.id},
-                {"connection_id": conn, "source": "plant1/line2/assembly-02", "workcenter_id": cls.wc_assembly2.id},
-            ])
+            env["shopfloor.source.map"].create(
+                [
+                    {"connection_id": conn, "source": "plant1/line1/press-01", "workcenter_id": cls.wc_press1.id},
+                    {"connection_id": conn, "source": "plant1/line1/assembly-01", "workcenter_id": cls.wc_assembly1.id},
+                    {"connection_id": conn, "source": "plant1/line2/press-02", "workcenter_id": cls.wc_press2.id},
+                    {"connection_id": conn, "source": "plant1/line2/assembly-02", "workcenter_id": cls.wc_assembly2.id},
+                ]
+            )
         if "shopfloor.reason.map" in env:
-            env["shopfloor.reason.map"].create([
-                {"connection_id": conn, "code": "BRK", "loss_id": cls.loss_breakdown.id, "open_maintenance": True},
-                {"connection_id": conn, "code": "SETUP", "loss_id": cls.loss_setup.id},
-                {"connection_id": conn, "code": "MAT", "loss_id": cls.loss_material.id},
-            ])
+            env["shopfloor.reason.map"].create(
+                [
+                    {"connection_id": conn, "code": "BRK", "loss_id": cls.loss_breakdown.id, "open_maintenance": True},
+                    {"connection_id": conn, "code": "SETUP", "loss_id": cls.loss_setup.id},
+                    {"connection_id": conn, "code": "MAT", "loss_id": cls.loss_material.id},
+                ]
+            )
         if "shopfloor.material.map" in env:
-            env["shopfloor.material.map"].create([
-                {"connection_id": conn, "code": "STEEL-2MM", "product_id": cls.product_steel.id},
-                {"connection_id": conn, "code": "M8", "product_id": cls.product_bolt.id},
-            ])
+            env["shopfloor.material.map"].create(
+                [
+                    {"connection_id": conn, "code": "STEEL-2MM", "product_id": cls.product_steel.id},
+                    {"connection_id": conn, "code": "M8", "product_id": cls.product_bolt.id},
+                ]
+            )
         if "shopfloor.uom.map" in env:
-            env["shopfloor.uom.map"].create([
-                {"connection_id": conn, "code": "KG", "uom_id": cls.uom_kg.id},
-                {"connection_id": conn, "code": "PCS", "uom_id": cls.uom_unit.id},
-            ])
+            env["shopfloor.uom.map"].create(
+                [
+                    {"connection_id": conn, "code": "KG", "uom_id": cls.uom_kg.id},
+                    {"connection_id": conn, "code": "PCS", "uom_id": cls.uom_unit.id},
+                ]
+            )
 
     # -- events ---------------------------------------------------------------
 

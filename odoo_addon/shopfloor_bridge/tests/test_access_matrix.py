@@ -25,6 +25,7 @@ manager, the connection's integration user, another connection's integration use
 """
 
 import json
+import logging
 import re
 import uuid
 from datetime import timedelta
@@ -35,6 +36,8 @@ from odoo.tests import new_test_user, tagged
 
 from ..rpc_errors import ShopfloorRpcError
 from .common import PLANT_EPOCH, ShopfloorCase
+
+_logger = logging.getLogger(__name__)
 
 MODULE_PREFIX = "odoo.addons.shopfloor_bridge"
 ROLES = ("portal", "internal", "mrp_user", "mrp_admin", "bridge_user", "bridge_mgr", "integ", "other_integ")
@@ -210,7 +213,7 @@ shopfloor.uom.map.read                          --     --       --       --     
 shopfloor.uom.map.write                         --     --       --       --        --          +-         --    --
 shopfloor.uom.map.create                        --     --       --       --        --          +-         --    --
 shopfloor.uom.map.unlink                        --     --       --       --        --          +-         --    --
-"""
+"""  # noqa: E501 (a table: one role column each, aligned on one line)
 
 # What a refusal must name, by why it was refused (see the module docstring).
 MISSING_PATTERNS = {
@@ -221,8 +224,11 @@ MISSING_PATTERNS = {
 FIELD_GUARD_TEXT = "only audited actions may change them"
 # The sidecar API: what a refused caller lacks is a connection it acts for.
 SIDECAR_API = {
-    "shopfloor.event.ingest", "shopfloor.connection.sidecar_config", "shopfloor.connection.heartbeat",
-    "shopfloor.dispatch.pull", "shopfloor.dispatch.ack",
+    "shopfloor.event.ingest",
+    "shopfloor.connection.sidecar_config",
+    "shopfloor.connection.heartbeat",
+    "shopfloor.dispatch.pull",
+    "shopfloor.dispatch.ack",
 }
 
 
@@ -339,21 +345,46 @@ class TestAccessMatrix(ShopfloorCase):
         wc = in_b["mrp.workcenter"].create(
             {"name": f"{B_MARK} Press", "code": f"{B_MARK}-PRESS", "costs_hour": 50.0, "company_id": company.id}
         )
-        bom = in_b["mrp.bom"].with_company(company).create({
-            "product_tmpl_id": cls.product_bracket.product_tmpl_id.id,
-            "product_qty": 1.0,
-            "company_id": company.id,
-            "consumption": "flexible",
-            "bom_line_ids": [(0, 0, {"product_id": cls.product_bolt.id, "product_qty": 2})],
-            "operation_ids": [(0, 0, {"name": f"{B_MARK} Cutting", "workcenter_id": wc.id, "time_mode": "manual",
-                                      "time_cycle_manual": 1.0})],
-        })
+        bom = (
+            in_b["mrp.bom"]
+            .with_company(company)
+            .create(
+                {
+                    "product_tmpl_id": cls.product_bracket.product_tmpl_id.id,
+                    "product_qty": 1.0,
+                    "company_id": company.id,
+                    "consumption": "flexible",
+                    "bom_line_ids": [(0, 0, {"product_id": cls.product_bolt.id, "product_qty": 2})],
+                    "operation_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "name": f"{B_MARK} Cutting",
+                                "workcenter_id": wc.id,
+                                "time_mode": "manual",
+                                "time_cycle_manual": 1.0,
+                            },
+                        )
+                    ],
+                }
+            )
+        )
 
         def make_mo(confirm):
-            production = in_b["mrp.production"].with_company(company).create({
-                "product_id": cls.product_bracket.id, "bom_id": bom.id, "product_qty": 10, "company_id": company.id,
-                "origin": f"{B_MARK} order",
-            })
+            production = (
+                in_b["mrp.production"]
+                .with_company(company)
+                .create(
+                    {
+                        "product_id": cls.product_bracket.id,
+                        "bom_id": bom.id,
+                        "product_qty": 10,
+                        "company_id": company.id,
+                        "origin": f"{B_MARK} order",
+                    }
+                )
+            )
             if confirm:
                 production.action_confirm()
             return production
@@ -365,7 +396,9 @@ class TestAccessMatrix(ShopfloorCase):
         source = f"{B_MARK.lower()}/line1/press"
         env["shopfloor.source.map"].create({"connection_id": conn.id, "source": source, "workcenter_id": wc.id})
         env["shopfloor.reason.map"].create({"connection_id": conn.id, "code": "BRK", "loss_id": cls.loss_breakdown.id})
-        env["shopfloor.material.map"].create({"connection_id": conn.id, "code": "M8", "product_id": cls.product_bolt.id})
+        env["shopfloor.material.map"].create(
+            {"connection_id": conn.id, "code": "M8", "product_id": cls.product_bolt.id}
+        )
         env["shopfloor.uom.map"].create({"connection_id": conn.id, "code": "PCS", "uom_id": cls.uom_unit.id})
         return {
             "company": company,
@@ -389,56 +422,94 @@ class TestAccessMatrix(ShopfloorCase):
         env = cls.env["base"].with_company(company).env
         conn_id = conn.id
         fx["order_map"] = env["shopfloor.order.map"].create(
-            {"connection_id": conn_id, "mes_ref": f"{side}-ORDER", "production_id": mo.id})
+            {"connection_id": conn_id, "mes_ref": f"{side}-ORDER", "production_id": mo.id}
+        )
         fx["operation_map"] = env["shopfloor.operation.map"].create(
-            {"connection_id": conn_id, "operation": f"{side}-OP", "operation_id": fx["operation"].id})
-        fx["rule"] = env["shopfloor.mapping.rule"].create({
-            "connection_id": conn_id, "kind": "counter", "protocol": "opcua", "address": f"ns=2;s={side}/Good",
-            "source": fx["source"], "event_type": "production.reported",
-        })
+            {"connection_id": conn_id, "operation": f"{side}-OP", "operation_id": fx["operation"].id}
+        )
+        fx["rule"] = env["shopfloor.mapping.rule"].create(
+            {
+                "connection_id": conn_id,
+                "kind": "counter",
+                "protocol": "opcua",
+                "address": f"ns=2;s={side}/Good",
+                "source": fx["source"],
+                "event_type": "production.reported",
+            }
+        )
         fx["source_map"] = conn.source_map_ids[:1]
         fx["reason_map"] = conn.reason_map_ids[:1]
         fx["material_map"] = conn.material_map_ids[:1]
         fx["uom_map"] = conn.uom_map_ids[:1]
         fx["spare_conn"] = env["shopfloor.connection"].create(
-            {"code": f"spare-{side.lower()}", "name": f"Spare {side}", "company_id": company.id})
-        fx["spare_wc"] = env["mrp.workcenter"].create(
-            {"name": f"{side} spare", "company_id": company.id})
+            {"code": f"spare-{side.lower()}", "name": f"Spare {side}", "company_id": company.id}
+        )
+        fx["spare_wc"] = env["mrp.workcenter"].create({"name": f"{side} spare", "company_id": company.id})
         fx["target"] = env["shopfloor.dispatch.target"].create(
-            {"connection_id": conn_id, "workcenter_id": wc.id, "kind": "opcua"})
-        fx["msg_sent"], fx["msg_failed"] = env["shopfloor.dispatch"].create([
-            {"target_id": fx["target"].id, "version": 1, "state": "sent", "payload_json": "{}"},
-            {"target_id": fx["target"].id, "version": 2, "state": "failed", "retryable": True, "payload_json": "{}"},
-        ])
+            {"connection_id": conn_id, "workcenter_id": wc.id, "kind": "opcua"}
+        )
+        fx["msg_sent"], fx["msg_failed"] = env["shopfloor.dispatch"].create(
+            [
+                {"target_id": fx["target"].id, "version": 1, "state": "sent", "payload_json": "{}"},
+                {
+                    "target_id": fx["target"].id,
+                    "version": 2,
+                    "state": "failed",
+                    "retryable": True,
+                    "payload_json": "{}",
+                },
+            ]
+        )
         # A dead letter (a known type with invalid data) and its history.
         [result] = env["shopfloor.event"].ingest([cls._event(side, "workorder.started", {})])
         fx["event"] = env["shopfloor.event"].browse(result["event_id"])
         assert fx["event"].state == "rejected" and fx["event"].company_id == company, result
         fx["event_log"] = fx["event"].history_ids[:1]
         start = PLANT_EPOCH - timedelta(days=1)
-        fx["log_down"], fx["log_work"] = env["mrp.workcenter.productivity"].create([
-            {"workcenter_id": wc.id, "loss_id": cls.loss_breakdown.id, "company_id": company.id,
-             "date_start": start, "date_end": start + timedelta(minutes=20), "description": f"{side} breakdown"},
-            {"workcenter_id": wc.id, "loss_id": cls.loss_productive.id, "company_id": company.id,
-             "workorder_id": fx["wo"].id, "date_start": start + timedelta(minutes=20),
-             "date_end": start + timedelta(minutes=80)},
-        ])
+        fx["log_down"], fx["log_work"] = env["mrp.workcenter.productivity"].create(
+            [
+                {
+                    "workcenter_id": wc.id,
+                    "loss_id": cls.loss_breakdown.id,
+                    "company_id": company.id,
+                    "date_start": start,
+                    "date_end": start + timedelta(minutes=20),
+                    "description": f"{side} breakdown",
+                },
+                {
+                    "workcenter_id": wc.id,
+                    "loss_id": cls.loss_productive.id,
+                    "company_id": company.id,
+                    "workorder_id": fx["wo"].id,
+                    "date_start": start + timedelta(minutes=20),
+                    "date_end": start + timedelta(minutes=80),
+                },
+            ]
+        )
         env["shopfloor.cost.variance"]._refresh_for_productions(mo)
         fx["variance"] = env["shopfloor.cost.variance"].search(
-            [("production_id", "=", mo.id), ("level", "=", "production")])
+            [("production_id", "=", mo.id), ("level", "=", "production")]
+        )
         fx["variance_line"] = fx["variance"].line_ids[:1]
         env.flush_all()
         fx["oee_row"] = env["shopfloor.oee.report"].search([("workcenter_id", "=", wc.id)], limit=1)
         fx["downtime_row"] = env["shopfloor.downtime.report"].search([("workcenter_id", "=", wc.id)], limit=1)
         fx["hold"] = env["shopfloor.hold"].create(
-            {"production_id": fx["mo_other"].id, "company_id": company.id,
-             "reason": f"{side} hold"})
+            {"production_id": fx["mo_other"].id, "company_id": company.id, "reason": f"{side} hold"}
+        )
         fx["quality"] = env["shopfloor.quality.result"].create(
-            {"characteristic": f"{side} width", "passed": True, "company_id": company.id, "production_id": mo.id,
-             "time": start})
+            {
+                "characteristic": f"{side} width",
+                "passed": True,
+                "company_id": company.id,
+                "production_id": mo.id,
+                "time": start,
+            }
+        )
         fx["category"] = env["product.category"].create({"name": f"{side} category"})
         fx["event_key"] = env["shopfloor.event.key"].create(
-            {"key_scope": conn_id, "company_id": company.id, "source": fx["source"], "event_uid": f"{side}-purged"})
+            {"key_scope": conn_id, "company_id": company.id, "source": fx["source"], "event_uid": f"{side}-purged"}
+        )
         for key in ("variance", "variance_line", "oee_row", "downtime_row", "event_log", "wo", "operation"):
             assert fx[key], f"fixture {key} of company {side} is empty"
 
@@ -446,8 +517,13 @@ class TestAccessMatrix(ShopfloorCase):
     def _event(cls, side, event_type, data):
         fx = cls.fx[side]
         return {
-            "specversion": "1.0", "id": uuid.uuid4().hex, "source": fx["source"], "type": event_type,
-            "time": cls.iso(PLANT_EPOCH), "connection": fx["conn"].code, "data": data,
+            "specversion": "1.0",
+            "id": uuid.uuid4().hex,
+            "source": fx["source"],
+            "type": event_type,
+            "time": cls.iso(PLANT_EPOCH),
+            "connection": fx["conn"].code,
+            "data": data,
         }
 
     # -- what each row calls ------------------------------------------------------
@@ -474,65 +550,200 @@ class TestAccessMatrix(ShopfloorCase):
             return fx[side]["conn"].id
 
         return {
-            "mrp.production": ("mo", {"origin": "matrix"}, lambda s: {
-                "product_id": self.product_bracket.id, "product_qty": 1, "company_id": fx[s]["company"].id,
-                "picking_type_id": fx[s]["mo"].picking_type_id.id}, "mo_draft"),
-            "mrp.workorder": ("wo", {"name": "matrix"}, lambda s: {
-                "name": "matrix", "workcenter_id": fx[s]["wc"].id, "production_id": fx[s]["mo"].id,
-                "product_uom_id": self.uom_unit.id}, "wo"),
-            "mrp.workcenter": ("wc", {"note": "matrix"}, lambda s: {
-                "name": "matrix", "company_id": fx[s]["company"].id}, "spare_wc"),
-            "mrp.workcenter.productivity": ("log_down", {"description": "matrix"}, lambda s: {
-                "workcenter_id": fx[s]["wc"].id, "loss_id": self.loss_breakdown.id, "company_id": fx[s]["company"].id,
-                "date_start": PLANT_EPOCH, "date_end": PLANT_EPOCH + timedelta(minutes=5)}, "log_down"),
-            "product.category": ("category", {"shopfloor_scrap_threshold": 5.0}, lambda s: {"name": "matrix"},
-                                 "category"),
-            "res.company": ("company", {"shopfloor_hold_on_quality_fail": False}, lambda s: {"name": "matrix"},
-                            "company"),
-            "shopfloor.connection": ("conn", {"name": "matrix"}, lambda s: {
-                "code": f"new-{s}", "name": "matrix", "company_id": fx[s]["company"].id}, "spare_conn"),
-            "shopfloor.cost.variance": ("variance", {"flag_reason": "matrix"}, lambda s: {
-                "name": "matrix", "level": "production", "production_id": fx[s]["mo_draft"].id,
-                "company_id": fx[s]["company"].id}, "variance"),
-            "shopfloor.cost.variance.line": ("variance_line", {"qty_consumed": 1.0}, lambda s: {
-                "variance_id": fx[s]["variance"].id, "product_id": self.product_steel.id}, "variance_line"),
-            "shopfloor.dispatch": ("msg_sent", {"error": "matrix"}, lambda s: {
-                "target_id": fx[s]["target"].id, "version": 9}, "msg_sent"),
-            "shopfloor.dispatch.target": ("target", {"depth": 3}, lambda s: {
-                "connection_id": conn(s), "workcenter_id": fx[s]["wc"].id, "kind": "mqtt",
-                "mqtt_topic": "matrix/queue"}, "target"),
-            "shopfloor.downtime.report": ("downtime_row", {"duration": 1.0}, lambda s: {"duration": 1.0},
-                                          "downtime_row"),
-            "shopfloor.event": ("event", {"discard_reason": "matrix"}, lambda s: {
-                "event_uid": "matrix", "source": fx[s]["source"], "company_id": fx[s]["company"].id,
-                "connection_id": conn(s)}, "event"),
-            "shopfloor.event.key": ("event_key", {"event_id": 1}, lambda s: {
-                "key_scope": conn(s), "company_id": fx[s]["company"].id, "source": "matrix",
-                "event_uid": "matrix"}, "event_key"),
-            "shopfloor.event.log": ("event_log", {"note": "matrix"}, lambda s: {
-                "event_id": fx[s]["event"].id, "action": "retry"}, "event_log"),
-            "shopfloor.hold": ("hold", {"reason": "matrix"}, lambda s: {
-                "production_id": fx[s]["mo"].id, "company_id": fx[s]["company"].id, "reason": "matrix"}, "hold"),
-            "shopfloor.mapping.rule": ("rule", {"sequence": 99}, lambda s: {
-                "connection_id": conn(s), "kind": "counter", "protocol": "opcua", "address": "ns=2;s=matrix",
-                "source": "matrix", "event_type": "production.reported"}, "rule"),
-            "shopfloor.material.map": ("material_map", {"code": "MATRIX"}, lambda s: {
-                "connection_id": conn(s), "code": "MATRIX", "product_id": self.product_steel.id}, "material_map"),
+            "mrp.production": (
+                "mo",
+                {"origin": "matrix"},
+                lambda s: {
+                    "product_id": self.product_bracket.id,
+                    "product_qty": 1,
+                    "company_id": fx[s]["company"].id,
+                    "picking_type_id": fx[s]["mo"].picking_type_id.id,
+                },
+                "mo_draft",
+            ),
+            "mrp.workorder": (
+                "wo",
+                {"name": "matrix"},
+                lambda s: {
+                    "name": "matrix",
+                    "workcenter_id": fx[s]["wc"].id,
+                    "production_id": fx[s]["mo"].id,
+                    "product_uom_id": self.uom_unit.id,
+                },
+                "wo",
+            ),
+            "mrp.workcenter": (
+                "wc",
+                {"note": "matrix"},
+                lambda s: {"name": "matrix", "company_id": fx[s]["company"].id},
+                "spare_wc",
+            ),
+            "mrp.workcenter.productivity": (
+                "log_down",
+                {"description": "matrix"},
+                lambda s: {
+                    "workcenter_id": fx[s]["wc"].id,
+                    "loss_id": self.loss_breakdown.id,
+                    "company_id": fx[s]["company"].id,
+                    "date_start": PLANT_EPOCH,
+                    "date_end": PLANT_EPOCH + timedelta(minutes=5),
+                },
+                "log_down",
+            ),
+            "product.category": (
+                "category",
+                {"shopfloor_scrap_threshold": 5.0},
+                lambda s: {"name": "matrix"},
+                "category",
+            ),
+            "res.company": (
+                "company",
+                {"shopfloor_hold_on_quality_fail": False},
+                lambda s: {"name": "matrix"},
+                "company",
+            ),
+            "shopfloor.connection": (
+                "conn",
+                {"name": "matrix"},
+                lambda s: {"code": f"new-{s}", "name": "matrix", "company_id": fx[s]["company"].id},
+                "spare_conn",
+            ),
+            "shopfloor.cost.variance": (
+                "variance",
+                {"flag_reason": "matrix"},
+                lambda s: {
+                    "name": "matrix",
+                    "level": "production",
+                    "production_id": fx[s]["mo_draft"].id,
+                    "company_id": fx[s]["company"].id,
+                },
+                "variance",
+            ),
+            "shopfloor.cost.variance.line": (
+                "variance_line",
+                {"qty_consumed": 1.0},
+                lambda s: {"variance_id": fx[s]["variance"].id, "product_id": self.product_steel.id},
+                "variance_line",
+            ),
+            "shopfloor.dispatch": (
+                "msg_sent",
+                {"error": "matrix"},
+                lambda s: {"target_id": fx[s]["target"].id, "version": 9},
+                "msg_sent",
+            ),
+            "shopfloor.dispatch.target": (
+                "target",
+                {"depth": 3},
+                lambda s: {
+                    "connection_id": conn(s),
+                    "workcenter_id": fx[s]["wc"].id,
+                    "kind": "mqtt",
+                    "mqtt_topic": "matrix/queue",
+                },
+                "target",
+            ),
+            "shopfloor.downtime.report": (
+                "downtime_row",
+                {"duration": 1.0},
+                lambda s: {"duration": 1.0},
+                "downtime_row",
+            ),
+            "shopfloor.event": (
+                "event",
+                {"discard_reason": "matrix"},
+                lambda s: {
+                    "event_uid": "matrix",
+                    "source": fx[s]["source"],
+                    "company_id": fx[s]["company"].id,
+                    "connection_id": conn(s),
+                },
+                "event",
+            ),
+            "shopfloor.event.key": (
+                "event_key",
+                {"event_id": 1},
+                lambda s: {
+                    "key_scope": conn(s),
+                    "company_id": fx[s]["company"].id,
+                    "source": "matrix",
+                    "event_uid": "matrix",
+                },
+                "event_key",
+            ),
+            "shopfloor.event.log": (
+                "event_log",
+                {"note": "matrix"},
+                lambda s: {"event_id": fx[s]["event"].id, "action": "retry"},
+                "event_log",
+            ),
+            "shopfloor.hold": (
+                "hold",
+                {"reason": "matrix"},
+                lambda s: {"production_id": fx[s]["mo"].id, "company_id": fx[s]["company"].id, "reason": "matrix"},
+                "hold",
+            ),
+            "shopfloor.mapping.rule": (
+                "rule",
+                {"sequence": 99},
+                lambda s: {
+                    "connection_id": conn(s),
+                    "kind": "counter",
+                    "protocol": "opcua",
+                    "address": "ns=2;s=matrix",
+                    "source": "matrix",
+                    "event_type": "production.reported",
+                },
+                "rule",
+            ),
+            "shopfloor.material.map": (
+                "material_map",
+                {"code": "MATRIX"},
+                lambda s: {"connection_id": conn(s), "code": "MATRIX", "product_id": self.product_steel.id},
+                "material_map",
+            ),
             "shopfloor.oee.report": ("oee_row", {"oee": 1.0}, lambda s: {"oee": 1.0}, "oee_row"),
-            "shopfloor.operation.map": ("operation_map", {"operation": "MATRIX"}, lambda s: {
-                "connection_id": conn(s), "operation": "MATRIX", "operation_id": fx[s]["operation"].id},
-                "operation_map"),
-            "shopfloor.order.map": ("order_map", {"mes_ref": "MATRIX"}, lambda s: {
-                "connection_id": conn(s), "mes_ref": "MATRIX", "production_id": fx[s]["mo_draft"].id}, "order_map"),
-            "shopfloor.quality.result": ("quality", {"unit": "mm"}, lambda s: {
-                "characteristic": "matrix", "passed": True, "company_id": fx[s]["company"].id,
-                "production_id": fx[s]["mo"].id, "time": PLANT_EPOCH}, "quality"),
-            "shopfloor.reason.map": ("reason_map", {"code": "MATRIX"}, lambda s: {
-                "connection_id": conn(s), "code": "MATRIX", "loss_id": self.loss_setup.id}, "reason_map"),
-            "shopfloor.source.map": ("source_map", {"source": "matrix"}, lambda s: {
-                "connection_id": conn(s), "source": "matrix", "workcenter_id": fx[s]["wc"].id}, "source_map"),
-            "shopfloor.uom.map": ("uom_map", {"code": "MATRIX"}, lambda s: {
-                "connection_id": conn(s), "code": "MATRIX", "uom_id": self.uom_kg.id}, "uom_map"),
+            "shopfloor.operation.map": (
+                "operation_map",
+                {"operation": "MATRIX"},
+                lambda s: {"connection_id": conn(s), "operation": "MATRIX", "operation_id": fx[s]["operation"].id},
+                "operation_map",
+            ),
+            "shopfloor.order.map": (
+                "order_map",
+                {"mes_ref": "MATRIX"},
+                lambda s: {"connection_id": conn(s), "mes_ref": "MATRIX", "production_id": fx[s]["mo_draft"].id},
+                "order_map",
+            ),
+            "shopfloor.quality.result": (
+                "quality",
+                {"unit": "mm"},
+                lambda s: {
+                    "characteristic": "matrix",
+                    "passed": True,
+                    "company_id": fx[s]["company"].id,
+                    "production_id": fx[s]["mo"].id,
+                    "time": PLANT_EPOCH,
+                },
+                "quality",
+            ),
+            "shopfloor.reason.map": (
+                "reason_map",
+                {"code": "MATRIX"},
+                lambda s: {"connection_id": conn(s), "code": "MATRIX", "loss_id": self.loss_setup.id},
+                "reason_map",
+            ),
+            "shopfloor.source.map": (
+                "source_map",
+                {"source": "matrix"},
+                lambda s: {"connection_id": conn(s), "source": "matrix", "workcenter_id": fx[s]["wc"].id},
+                "source_map",
+            ),
+            "shopfloor.uom.map": (
+                "uom_map",
+                {"code": "MATRIX"},
+                lambda s: {"connection_id": conn(s), "code": "MATRIX", "uom_id": self.uom_kg.id},
+                "uom_map",
+            ),
         }
 
     def method_calls(self):
@@ -557,8 +768,13 @@ class TestAccessMatrix(ShopfloorCase):
             return message.sudo().state == "acked"
 
         def ingest(env, side):
-            [result] = env["shopfloor.event"].ingest([self._event(side, "workorder.started", {
-                "order": fx[side]["mo"].name, "operation": fx[side]["wo"].name})])
+            [result] = env["shopfloor.event"].ingest(
+                [
+                    self._event(
+                        side, "workorder.started", {"order": fx[side]["mo"].name, "operation": fx[side]["wo"].name}
+                    )
+                ]
+            )
             event = self.env["shopfloor.event"].browse(result.get("event_id") or [])
             if result["status"] == "rejected" and event.error_class == "forbidden":
                 return ("r", event.error_message or result.get("error") or "")
@@ -581,9 +797,13 @@ class TestAccessMatrix(ShopfloorCase):
             "mrp.production.action_cancel": (lambda env, s: rec(env, s, "mo").action_cancel(), "action"),
             "mrp.production.action_confirm": (lambda env, s: rec(env, s, "mo_draft").action_confirm(), "action"),
             "mrp.production.action_shopfloor_cost_refresh": (
-                lambda env, s: rec(env, s, "mo").action_shopfloor_cost_refresh(), "action"),
+                lambda env, s: rec(env, s, "mo").action_shopfloor_cost_refresh(),
+                "action",
+            ),
             "mrp.production.action_view_shopfloor_holds": (
-                lambda env, s: rec(env, s, "mo").action_view_shopfloor_holds(), "action"),
+                lambda env, s: rec(env, s, "mo").action_view_shopfloor_holds(),
+                "action",
+            ),
             "mrp.production.button_mark_done": (mark_done, "action"),
             "mrp.production.button_unplan": (lambda env, s: rec(env, s, "mo").button_unplan(), "action"),
             "mrp.workorder.action_cancel": (lambda env, s: rec(env, s, "wo").action_cancel(), "action"),
@@ -591,70 +811,117 @@ class TestAccessMatrix(ShopfloorCase):
             "mrp.workorder.button_finish": (lambda env, s: rec(env, s, "wo").button_finish(), "action"),
             "mrp.workorder.button_start": (lambda env, s: rec(env, s, "wo").button_start(), "action"),
             "mrp.workcenter.action_shopfloor_dispatch_log": (
-                lambda env, s: rec(env, s, "wc").action_shopfloor_dispatch_log(), "action"),
+                lambda env, s: rec(env, s, "wc").action_shopfloor_dispatch_log(),
+                "action",
+            ),
             "mrp.workcenter.action_shopfloor_push_queue": (
-                lambda env, s: rec(env, s, "wc").action_shopfloor_push_queue(), "action"),
+                lambda env, s: rec(env, s, "wc").action_shopfloor_push_queue(),
+                "action",
+            ),
             "shopfloor.connection.action_clear_secrets": (
-                lambda env, s: rec(env, s, "conn").action_clear_secrets(), "action"),
+                lambda env, s: rec(env, s, "conn").action_clear_secrets(),
+                "action",
+            ),
             "shopfloor.connection.action_open_dlq": (lambda env, s: rec(env, s, "conn").action_open_dlq(), "action"),
             "shopfloor.connection.action_open_events": (
-                lambda env, s: rec(env, s, "conn").action_open_events(), "action"),
+                lambda env, s: rec(env, s, "conn").action_open_events(),
+                "action",
+            ),
             "shopfloor.connection.action_open_mapping_test": (
-                lambda env, s: rec(env, s, "conn").action_open_mapping_test(), "action"),
+                lambda env, s: rec(env, s, "conn").action_open_mapping_test(),
+                "action",
+            ),
             "shopfloor.connection.heartbeat": (
-                lambda env, s: env["shopfloor.connection"].heartbeat(fx[s]["conn"].code, {}), "action"),
+                lambda env, s: env["shopfloor.connection"].heartbeat(fx[s]["conn"].code, {}),
+                "action",
+            ),
             "shopfloor.connection.sidecar_config": (
-                lambda env, s: env["shopfloor.connection"].sidecar_config(fx[s]["conn"].code), "action"),
+                lambda env, s: env["shopfloor.connection"].sidecar_config(fx[s]["conn"].code),
+                "action",
+            ),
             "shopfloor.cost.variance.action_open_moves": (
-                lambda env, s: rec(env, s, "variance").action_open_moves(), "action"),
+                lambda env, s: rec(env, s, "variance").action_open_moves(),
+                "action",
+            ),
             "shopfloor.cost.variance.action_open_scraps": (
-                lambda env, s: rec(env, s, "variance").action_open_scraps(), "action"),
+                lambda env, s: rec(env, s, "variance").action_open_scraps(),
+                "action",
+            ),
             "shopfloor.cost.variance.action_open_time_logs": (
-                lambda env, s: rec(env, s, "variance").action_open_time_logs(), "action"),
-            "shopfloor.cost.variance.action_refresh": (lambda env, s: rec(env, s, "variance").action_refresh(), "action"),
+                lambda env, s: rec(env, s, "variance").action_open_time_logs(),
+                "action",
+            ),
+            "shopfloor.cost.variance.action_refresh": (
+                lambda env, s: rec(env, s, "variance").action_refresh(),
+                "action",
+            ),
             "shopfloor.cost.variance.refresh_timed": (
-                lambda env, s: env["shopfloor.cost.variance"].refresh_timed(fx[s]["mo"].ids), "action"),
+                lambda env, s: env["shopfloor.cost.variance"].refresh_timed(fx[s]["mo"].ids),
+                "action",
+            ),
             "shopfloor.dashboard.board_data": (lambda env, s: env["shopfloor.dashboard"].board_data(), "query"),
             "shopfloor.dashboard.dlq_summary": (
                 lambda env, s: env["shopfloor.dashboard"].dlq_summary([("connection_id", "=", fx[s]["conn"].id)]),
-                lambda answer: "+" if sum(answer["counts"].values()) else "0"),
+                lambda answer: "+" if sum(answer["counts"].values()) else "0",
+            ),
             "shopfloor.dashboard.get_dashboard": (lambda env, s: env["shopfloor.dashboard"].get_dashboard(), "query"),
             "shopfloor.dashboard.move_workorder": (
-                lambda env, s: env["shopfloor.dashboard"].move_workorder(fx[s]["wo"].id, "1", False), "action"),
+                lambda env, s: env["shopfloor.dashboard"].move_workorder(fx[s]["wo"].id, "1", False),
+                "action",
+            ),
             "shopfloor.dispatch.ack": (ack, ack_outcome),
             "shopfloor.dispatch.action_retry": (lambda env, s: rec(env, s, "msg_failed").action_retry(), "action"),
             "shopfloor.dispatch.pull": (
-                lambda env, s: env["shopfloor.dispatch"].pull(fx[s]["conn"].code, 10), "action"),
+                lambda env, s: env["shopfloor.dispatch"].pull(fx[s]["conn"].code, 10),
+                "action",
+            ),
             "shopfloor.downtime.report.compute_pareto": (
-                lambda env, s: env["shopfloor.downtime.report"].compute_pareto([("workcenter_id", "=", fx[s]["wc"].id)]),
-                lambda answer: "+" if answer else "0"),
+                lambda env, s: env["shopfloor.downtime.report"].compute_pareto(
+                    [("workcenter_id", "=", fx[s]["wc"].id)]
+                ),
+                lambda answer: "+" if answer else "0",
+            ),
             "shopfloor.downtime.report.read_group": (
                 lambda env, s: env["shopfloor.downtime.report"].read_group(
-                    [("workcenter_id", "=", fx[s]["wc"].id)], ["duration:sum"], ["loss_id"]),
-                lambda answer: "+" if answer else "0"),
+                    [("workcenter_id", "=", fx[s]["wc"].id)], ["duration:sum"], ["loss_id"]
+                ),
+                lambda answer: "+" if answer else "0",
+            ),
             "shopfloor.event.action_discard": (lambda env, s: rec(env, s, "event").action_discard("matrix"), "action"),
             "shopfloor.event.action_edit_and_retry": (edit_and_retry, "action"),
             "shopfloor.event.action_retry": (lambda env, s: rec(env, s, "event").action_retry(), "action"),
             "shopfloor.event.cost_refresh_timings": (
-                lambda env, s: env["shopfloor.event"].cost_refresh_timings(), "action"),
+                lambda env, s: env["shopfloor.event"].cost_refresh_timings(),
+                "action",
+            ),
             "shopfloor.event.dlq_bulk": (dlq_bulk, lambda answer: "+" if answer else "0"),
             "shopfloor.event.ingest": (ingest, ingest_outcome),
             "shopfloor.hold.action_release": (lambda env, s: rec(env, s, "hold").action_release(), "action"),
             "shopfloor.integration.user.action_confirm": (
-                lambda env, s: self.wizard(env, s, "shopfloor.integration.user").action_confirm(), "action"),
+                lambda env, s: self.wizard(env, s, "shopfloor.integration.user").action_confirm(),
+                "action",
+            ),
             "shopfloor.integration.user.default_get": (
-                lambda env, s: env["shopfloor.integration.user"].with_context(
-                    active_id=fx[s]["conn"].id).default_get(["login", "connection_id"]), "action"),
+                lambda env, s: env["shopfloor.integration.user"]
+                .with_context(active_id=fx[s]["conn"].id)
+                .default_get(["login", "connection_id"]),
+                "action",
+            ),
             "shopfloor.mapping.test.action_run": (lambda env, s: self.wizard(env, s).action_run(), "action"),
             "shopfloor.mapping.test.default_get": (
-                lambda env, s: env["shopfloor.mapping.test"].default_get(["payload"]), "action"),
+                lambda env, s: env["shopfloor.mapping.test"].default_get(["payload"]),
+                "action",
+            ),
             "shopfloor.oee.report.compute_oee": (
                 lambda env, s: env["shopfloor.oee.report"].compute_oee(fx[s]["wc"].ids, day, day),
-                lambda answer: "+" if answer else "0"),
+                lambda answer: "+" if answer else "0",
+            ),
             "shopfloor.oee.report.read_group": (
                 lambda env, s: env["shopfloor.oee.report"].read_group(
-                    [("workcenter_id", "=", fx[s]["wc"].id)], ["oee"], ["workcenter_id"]),
-                lambda answer: "+" if answer else "0"),
+                    [("workcenter_id", "=", fx[s]["wc"].id)], ["oee"], ["workcenter_id"]
+                ),
+                lambda answer: "+" if answer else "0",
+            ),
         }
 
     def protected_writes(self):
@@ -683,27 +950,47 @@ class TestAccessMatrix(ShopfloorCase):
             calls[f"{model}.unlink"] = (lambda env, s, k=unlink_key: self.rec(env, s, k).unlink(), "action")
         for wizard_model in ("shopfloor.mapping.test", "shopfloor.integration.user"):
             calls[f"{wizard_model}.read"] = (
-                lambda env, s, m=wizard_model: self.wizard(env, s, m).read(["id"]), "action")
+                lambda env, s, m=wizard_model: self.wizard(env, s, m).read(["id"]),
+                "action",
+            )
             calls[f"{wizard_model}.write"] = (
                 lambda env, s, m=wizard_model: self.wizard(env, s, m).write({"connection_id": self.fx[s]["conn"].id}),
-                "action")
+                "action",
+            )
             calls[f"{wizard_model}.create"] = (
-                lambda env, s, m=wizard_model: env[m].create({"connection_id": self.fx[s]["conn"].id}), "action")
+                lambda env, s, m=wizard_model: env[m].create({"connection_id": self.fx[s]["conn"].id}),
+                "action",
+            )
             calls[f"{wizard_model}.unlink"] = (lambda env, s, m=wizard_model: self.wizard(env, s, m).unlink(), "action")
         others = {"A": "B", "B": "A"}
         for row, (key, values) in self.protected_writes().items():
+
             def write(env, side, key=key, values=values):
                 other = self.fx[others[side]]
                 resolved = {
-                    name: (other["company"].id if value == "other" and name == "company_id"
-                           else self.fx[side]["target"].id if value == "other_target" else value)
+                    name: (
+                        other["company"].id
+                        if value == "other" and name == "company_id"
+                        else self.fx[side]["target"].id
+                        if value == "other_target"
+                        else value
+                    )
                     for name, value in values.items()
                 }
                 if "target_id" in resolved:
                     # Another target of the same company: what a payload would be redirected to.
-                    resolved["target_id"] = self.env["shopfloor.dispatch.target"].create({
-                        "connection_id": self.fx[side]["conn"].id, "workcenter_id": self.fx[side]["spare_wc"].id,
-                        "kind": "mqtt", "mqtt_topic": "elsewhere"}).id
+                    resolved["target_id"] = (
+                        self.env["shopfloor.dispatch.target"]
+                        .create(
+                            {
+                                "connection_id": self.fx[side]["conn"].id,
+                                "workcenter_id": self.fx[side]["spare_wc"].id,
+                                "kind": "mqtt",
+                                "mqtt_topic": "elsewhere",
+                            }
+                        )
+                        .id
+                    )
                 return self.rec(env, side, key).write(resolved)
 
             calls[row] = (write, "action")
@@ -770,8 +1057,10 @@ class TestAccessMatrix(ShopfloorCase):
                     if symbol in "-rn":
                         reason = self._refusal_reason(table, row, role, side, cells[role])
                         if not self._names(reason, row, message):
-                            unnamed.append(f"{row} as {role} on {side}: the refusal does not name the {reason}: "
-                                           f"{message[:300]!r}")
+                            unnamed.append(
+                                f"{row} as {role} on {side}: the refusal does not name the {reason}: "
+                                f"{message[:300]!r}"
+                            )
                     elif symbol == "!":
                         unnamed.append(f"{row} as {role} on {side}: not an access outcome: {message[:300]}")
             observed[row] = cells
@@ -781,9 +1070,11 @@ class TestAccessMatrix(ShopfloorCase):
         if differences or unnamed:
             width = max(len(row) for row in observed)
             lines = ["observed:", " ".join(["model.method".ljust(width), *ROLES])]
-            lines += [" ".join([row.ljust(width), *(observed[row][role].ljust(len(role)) for role in ROLES)])
-                      for row in observed]
-            print("\n".join(lines + ["", *differences, "", *unnamed]))
+            lines += [
+                " ".join([row.ljust(width), *(observed[row][role].ljust(len(role)) for role in ROLES)])
+                for row in observed
+            ]
+            _logger.info("\n".join(lines + ["", *differences, "", *unnamed]))
         self.assertEqual(differences, [], "outcomes differ from MATRIX")
         self.assertEqual(unnamed, [], "refusals that do not say what is missing")
 
@@ -807,4 +1098,3 @@ class TestAccessMatrix(ShopfloorCase):
             # Every field the row writes is one only audited actions change (field_guard names them).
             return True
         return bool(re.search(MISSING_PATTERNS[reason], message))
-

@@ -48,8 +48,11 @@ class TestApplyBudget(ShopfloorCase):
         events = []
         for index in range(start, start + count):
             kind = "downtime.started" if index % 2 == 0 else "downtime.ended"
-            events.append(self.make_event(kind, {"reason_code": "MAT", "downtime_id": f"stop-{index // 2}"},
-                                          source=PRESS, time=self.at(index)))
+            events.append(
+                self.make_event(
+                    kind, {"reason_code": "MAT", "downtime_id": f"stop-{index // 2}"}, source=PRESS, time=self.at(index)
+                )
+            )
         return events
 
     def test_a_batch_is_stored_whole_and_applied_up_to_the_budget(self):
@@ -59,8 +62,9 @@ class TestApplyBudget(ShopfloorCase):
         self.assertTrue(all(result["event_id"] for result in results))
         self.assertEqual([result["status"] for result in results], ["applied"] * 3 + ["pending"] * 3, results)
         for result in results[3:]:
-            self.assertIn("apply budget (2500 ms, system parameter shopfloor_bridge.ingest_apply_budget_ms)",
-                          result["error"])
+            self.assertIn(
+                "apply budget (2500 ms, system parameter shopfloor_bridge.ingest_apply_budget_ms)", result["error"]
+            )
         left = self.events_of(results[3:])
         self.assertEqual(set(left.mapped("state")), {"pending"})
         self.assertEqual(set(left.mapped("error_class")), {"deferred"})
@@ -81,8 +85,10 @@ class TestApplyBudget(ShopfloorCase):
         self.assertEqual(set(self.events_of(first).mapped("state")), {"applied"})
         self.assertEqual(self.applied_order().mapped("time"), [self.at(minute) for minute in range(6)])
         stops = self.time_logs(workcenter=self.wc_press1).filtered(lambda log: log.loss_id == self.loss_material)
-        self.assertEqual([(log.date_start, log.date_end) for log in stops],
-                         [(self.at(0), self.at(1)), (self.at(2), self.at(3)), (self.at(4), self.at(5))])
+        self.assertEqual(
+            [(log.date_start, log.date_end) for log in stops],
+            [(self.at(0), self.at(1)), (self.at(2), self.at(3)), (self.at(4), self.at(5))],
+        )
 
     def test_the_cron_applies_the_leftovers_in_order(self):
         results = self.budget(0).ingest(self.press_day(6))

@@ -76,7 +76,7 @@ class TestBatchedApply(ShopfloorCase):
     # ------------------------------------------------------------------ what is compared
 
     def snapshot(self, production, results, offset=timedelta()):
-        """Every figure the events (``results``) produced on ``production``, free of ids and of the run's time offset."""
+        """Every figure the events (``results``) produced on ``production``, free of ids and of the run's offset."""
         production.invalidate_recordset()
         moves = production.move_raw_ids | production.move_finished_ids | production.move_byproduct_ids
 
@@ -84,30 +84,62 @@ class TestBatchedApply(ShopfloorCase):
             return moment and moment - offset
 
         logs = self.env["mrp.workcenter.productivity"].search(
-            ["|", ("workorder_id", "in", production.workorder_ids.ids),
-             ("shopfloor_event_id", "in", self.events_of(results).ids)]
+            [
+                "|",
+                ("workorder_id", "in", production.workorder_ids.ids),
+                ("shopfloor_event_id", "in", self.events_of(results).ids),
+            ]
         )
         scraps = self.env["stock.scrap"].search([("production_id", "=", production.id)])
         figures = {
             "mo": (production.state, production.qty_producing, production.qty_produced),
             "workorders": sorted(
-                (wo.name, wo.state, wo.qty_produced, wo.qty_producing, wo.shopfloor_qty_scrap,
-                 round(wo.duration, 4), round(wo.duration_expected, 4))
+                (
+                    wo.name,
+                    wo.state,
+                    wo.qty_produced,
+                    wo.qty_producing,
+                    wo.shopfloor_qty_scrap,
+                    round(wo.duration, 4),
+                    round(wo.duration_expected, 4),
+                )
                 for wo in production.workorder_ids
             ),
             "moves": sorted(
-                (move.product_id.default_code, move.state, move.product_uom_qty, move.quantity, move.picked,
-                 move.manual_consumption, bool(move.scrapped))
+                (
+                    move.product_id.default_code,
+                    move.state,
+                    move.product_uom_qty,
+                    move.quantity,
+                    move.picked,
+                    move.manual_consumption,
+                    bool(move.scrapped),
+                )
                 for move in moves
             ),
             "move_lines": sorted(
-                (line.product_id.default_code, line.quantity, line.picked, line.location_id.id,
-                 line.location_dest_id.id, line.lot_id.id, line.package_id.id, line.state)
+                (
+                    line.product_id.default_code,
+                    line.quantity,
+                    line.picked,
+                    line.location_id.id,
+                    line.location_dest_id.id,
+                    line.lot_id.id,
+                    line.package_id.id,
+                    line.state,
+                )
                 for line in moves.move_line_ids
             ),
             "time_logs": sorted(
-                (log.workorder_id.name or "", log.workcenter_id.id, log.loss_id.id, when(log.date_start), when(log.date_end),
-                 log.shopfloor_kind, round(log.duration, 4))
+                (
+                    log.workorder_id.name or "",
+                    log.workcenter_id.id,
+                    log.loss_id.id,
+                    when(log.date_start),
+                    when(log.date_end),
+                    log.shopfloor_kind,
+                    round(log.duration, 4),
+                )
                 for log in logs
             ),
             "scraps": sorted((scrap.product_id.default_code, scrap.scrap_qty, scrap.state) for scrap in scraps),
@@ -115,8 +147,7 @@ class TestBatchedApply(ShopfloorCase):
         if "shopfloor.cost.variance" in self.env:
             variance = self.env["shopfloor.cost.variance"].search([("production_id", "=", production.id)])
             numbers = [
-                name for name, field in variance._fields.items()
-                if field.type in ("float", "monetary") and field.store
+                name for name, field in variance._fields.items() if field.type in ("float", "monetary") and field.store
             ]
             figures["cost"] = sorted(tuple(round(row[name], 4) for name in numbers) for row in variance)
         return figures
@@ -166,8 +197,10 @@ class TestBatchedApply(ShopfloorCase):
         # The events record the same results (their references point at each run's own records).
         self.assertEqual(
             [(event.type, event.production_id == self.mo1, bool(event.result_refs)) for event in self.events_of(batch)],
-            [(event.type, event.production_id == self.mo2, bool(event.result_refs))
-             for event in self.events_of(one_by_one)],
+            [
+                (event.type, event.production_id == self.mo2, bool(event.result_refs))
+                for event in self.events_of(one_by_one)
+            ],
         )
 
     def test_components_reserved_on_a_shelf_are_booked_as_one_by_one(self):
@@ -227,12 +260,24 @@ class TestBatchedApply(ShopfloorCase):
 
         healthy_events = self.day_of(self.mo1, tag="healthy")
         broken_events = [
-            self.make_event("workorder.started", {"order": broken.name, "operation": "Cutting"},
-                            source=ASSEMBLY, time=self.at(1) + SECOND_RUN),
-            self.make_event("production.reported", {"order": broken.name, "operation": "Cutting", "qty_good": 2},
-                            source=ASSEMBLY, time=self.at(2) + SECOND_RUN),
-            self.make_event("production.reported", {"order": broken.name, "operation": "Cutting", "qty_good": 3},
-                            source=ASSEMBLY, time=self.at(3) + SECOND_RUN),
+            self.make_event(
+                "workorder.started",
+                {"order": broken.name, "operation": "Cutting"},
+                source=ASSEMBLY,
+                time=self.at(1) + SECOND_RUN,
+            ),
+            self.make_event(
+                "production.reported",
+                {"order": broken.name, "operation": "Cutting", "qty_good": 2},
+                source=ASSEMBLY,
+                time=self.at(2) + SECOND_RUN,
+            ),
+            self.make_event(
+                "production.reported",
+                {"order": broken.name, "operation": "Cutting", "qty_good": 3},
+                source=ASSEMBLY,
+                time=self.at(3) + SECOND_RUN,
+            ),
         ]
         with patch.object(producing, "synchronise_moves", side_effect=fails_for_one_mo):
             results = self.ingest(*healthy_events, *broken_events)
@@ -267,13 +312,16 @@ class TestBatchedApply(ShopfloorCase):
 
         def report(minute, qty):
             return self.make_event(
-                "production.reported", {"order": self.mo1.name, "operation": "Cutting", "qty_good": qty},
+                "production.reported",
+                {"order": self.mo1.name, "operation": "Cutting", "qty_good": qty},
                 time=self.at(minute),
             )
 
         events = [
             self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(0)),
-            report(1, 2), report(2, 3), report(3, 4),
+            report(1, 2),
+            report(2, 3),
+            report(3, 4),
         ]
         with patch.object(producing.ProducingSync, "add_quantity", autospec=True, side_effect=add_then_fail):
             results = self.ingest(*events)
@@ -312,10 +360,14 @@ class TestBatchedApply(ShopfloorCase):
         # same order overtake them.
         concurrent = psycopg2.errors.SerializationFailure("could not serialize access due to concurrent update")
         # In the batch's deferred cascade (no fall back to event by event) …
-        with patch.object(producing, "synchronise_moves", side_effect=concurrent), \
-                self.assertRaises(psycopg2.errors.SerializationFailure):
+        with (
+            patch.object(producing, "synchronise_moves", side_effect=concurrent),
+            self.assertRaises(psycopg2.errors.SerializationFailure),
+        ):
             self.ingest(*self.day_of(self.mo1, tag="concurrent")[:4])
         # … and in an event's own apply (not recorded as this event's failure).
-        with patch("odoo.addons.shopfloor_bridge.handlers.apply_event", side_effect=concurrent), \
-                self.assertRaises(psycopg2.errors.SerializationFailure):
+        with (
+            patch("odoo.addons.shopfloor_bridge.handlers.apply_event", side_effect=concurrent),
+            self.assertRaises(psycopg2.errors.SerializationFailure),
+        ):
             self.ingest(*self.day_of(self.mo2, offset=SECOND_RUN, tag="concurrent-2")[:2])

@@ -1,5 +1,7 @@
 import json
 
+import psycopg2
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
@@ -7,16 +9,41 @@ from odoo.tools import mute_logger
 from .common import ShopfloorCase
 
 CONFIG_KEYS = {
-    "code", "name", "kind", "revision", "server_time", "mqtt", "sparkplug", "opcua",
-    "batch", "skew", "sources", "rules", "dispatch",
+    "code",
+    "name",
+    "kind",
+    "revision",
+    "server_time",
+    "mqtt",
+    "sparkplug",
+    "opcua",
+    "batch",
+    "skew",
+    "sources",
+    "rules",
+    "dispatch",
 }
 MQTT_KEYS = {
-    "url", "topics", "client_id", "protocol_version", "username", "password", "ca", "reject_unauthorized",
-    "client_cert", "client_key",
+    "url",
+    "topics",
+    "client_id",
+    "protocol_version",
+    "username",
+    "password",
+    "ca",
+    "reject_unauthorized",
+    "client_cert",
+    "client_key",
 }
 OPCUA_KEYS = {
-    "endpoint", "security_mode", "security_policy", "auth", "username", "password",
-    "publishing_interval_ms", "sampling_interval_ms",
+    "endpoint",
+    "security_mode",
+    "security_policy",
+    "auth",
+    "username",
+    "password",
+    "publishing_interval_ms",
+    "sampling_interval_ms",
 }
 
 
@@ -57,15 +84,28 @@ class TestConnection(ShopfloorCase):
         self.assertIsInstance(config["dispatch"]["poll_interval_ms"], int)
 
     def test_opcua_and_sparkplug_blocks(self):
-        opcua = self.env["shopfloor.connection"].create({
-            "code": "opc", "name": "OPC", "kind": "opcua", "opcua_endpoint": "opc.tcp://plc:4840",
-            "opcua_auth": "username", "opcua_username": "ua", "opcua_password": "secret",
-        })
-        self.env["shopfloor.mapping.rule"].create({
-            "connection_id": opcua.id, "kind": "counter", "protocol": "opcua",
-            "address": "ns=2;s=[default]Line1/Press01/Good", "source": "plant1/line1/press-01",
-            "event_type": "production.reported", "params_json": json.dumps({"wrap_at": 65536, "order_address": None}),
-        })
+        opcua = self.env["shopfloor.connection"].create(
+            {
+                "code": "opc",
+                "name": "OPC",
+                "kind": "opcua",
+                "opcua_endpoint": "opc.tcp://plc:4840",
+                "opcua_auth": "username",
+                "opcua_username": "ua",
+                "opcua_password": "secret",
+            }
+        )
+        self.env["shopfloor.mapping.rule"].create(
+            {
+                "connection_id": opcua.id,
+                "kind": "counter",
+                "protocol": "opcua",
+                "address": "ns=2;s=[default]Line1/Press01/Good",
+                "source": "plant1/line1/press-01",
+                "event_type": "production.reported",
+                "params_json": json.dumps({"wrap_at": 65536, "order_address": None}),
+            }
+        )
         config = opcua._sidecar_config()
         self.assertEqual(find_none(config), [])
         self.assertIs(config["mqtt"], False)
@@ -74,9 +114,15 @@ class TestConnection(ShopfloorCase):
         [rule] = config["rules"]
         self.assertEqual(rule["params"], {"wrap_at": 65536, "order_address": False})
         self.assertEqual(rule["event_type"], "production.reported")
-        sparkplug = self.env["shopfloor.connection"].create({
-            "code": "spb", "name": "SpB", "kind": "sparkplug", "mqtt_url": "mqtt://b", "sparkplug_group_id": "Plant1",
-        })
+        sparkplug = self.env["shopfloor.connection"].create(
+            {
+                "code": "spb",
+                "name": "SpB",
+                "kind": "sparkplug",
+                "mqtt_url": "mqtt://b",
+                "sparkplug_group_id": "Plant1",
+            }
+        )
         config = sparkplug._sidecar_config()
         self.assertEqual(config["sparkplug"], {"group_id": "Plant1", "host_id": "sfb-spb"})
         self.assertEqual(set(config["mqtt"]), MQTT_KEYS)
@@ -139,7 +185,9 @@ class TestConnection(ShopfloorCase):
 
     def test_secrets_only_for_the_connections_sidecar(self):
         self.connection.mqtt_password = "s3cret"
-        reader = new_test_user(self.env, "sf-reader", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_user")
+        reader = new_test_user(
+            self.env, "sf-reader", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_user"
+        )
         as_reader = self.connection.with_user(reader)
         self.assertEqual(as_reader.name, "Test plant MQTT")
         self.assertFalse(as_reader.mqtt_password)
@@ -160,5 +208,5 @@ class TestConnection(ShopfloorCase):
 
     @mute_logger("odoo.sql_db")
     def test_code_unique_per_company(self):
-        with self.assertRaises(Exception), self.cr.savepoint():
+        with self.assertRaises(psycopg2.IntegrityError), self.cr.savepoint():
             self.env["shopfloor.connection"].create({"code": "test-conn", "name": "again"})

@@ -20,10 +20,15 @@ class TestConnectionAccess(ShopfloorCase):
         cls.sidecar1 = new_test_user(env, "sf-access-plant1", groups=INTEGRATION)
         cls.sidecar2 = new_test_user(env, "sf-access-plant2", groups=INTEGRATION)
         cls.connection.integration_user_ids = [(4, cls.sidecar1.id)]
-        cls.plant2 = env["shopfloor.connection"].create({
-            "code": "plant2", "name": "Plant 2", "kind": "mqtt", "integration_user_ids": [(4, cls.sidecar2.id)],
-            "source_map_ids": [(0, 0, {"source": "plant2/press", "workcenter_id": cls.wc_press2.id})],
-        })
+        cls.plant2 = env["shopfloor.connection"].create(
+            {
+                "code": "plant2",
+                "name": "Plant 2",
+                "kind": "mqtt",
+                "integration_user_ids": [(4, cls.sidecar2.id)],
+                "source_map_ids": [(0, 0, {"source": "plant2/press", "workcenter_id": cls.wc_press2.id})],
+            }
+        )
         cls.manager = new_test_user(
             env, "sf-access-mgr", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_manager"
         )
@@ -70,25 +75,40 @@ class TestConnectionAccess(ShopfloorCase):
             self.connection.integration_user_ids = [(4, self.manager.id)]
         other = self.env["res.company"].create({"name": "Other Co"})
         with self.assertRaisesRegex(ValidationError, "company Other Co is not one of its companies"):
-            self.env["shopfloor.connection"].create({
-                "code": "other", "name": "Other", "company_id": other.id,
-                "integration_user_ids": [(4, self.sidecar1.id)],
-            })
+            self.env["shopfloor.connection"].create(
+                {
+                    "code": "other",
+                    "name": "Other",
+                    "company_id": other.id,
+                    "integration_user_ids": [(4, self.sidecar1.id)],
+                }
+            )
 
     # ------------------------------------------------------------------ ingest
 
     def test_events_for_a_connection_the_caller_does_not_act_for_are_stored_rejected(self):
         Event = self.env["shopfloor.event"].with_user(self.sidecar2)
-        results = Event.ingest([
-            self.started(connection="test-conn", id="cross-1"),
-            self.started(connection="nowhere", id="cross-2"),
-            self.started(connection=None, id="cross-3"),
-            {"rejected": True, "id": "raw-1", "source": "plant1/line1/press-01", "connection": "test-conn",
-             "raw_b64": "eyJ4Ijo=", "raw_size": 5, "reason": "not JSON"},
-        ])
+        results = Event.ingest(
+            [
+                self.started(connection="test-conn", id="cross-1"),
+                self.started(connection="nowhere", id="cross-2"),
+                self.started(connection=None, id="cross-3"),
+                {
+                    "rejected": True,
+                    "id": "raw-1",
+                    "source": "plant1/line1/press-01",
+                    "connection": "test-conn",
+                    "raw_b64": "eyJ4Ijo=",
+                    "raw_size": 5,
+                    "reason": "not JSON",
+                },
+            ]
+        )
         self.assertEqual([r["status"] for r in results], ["rejected"] * 4)
         self.assertIn("sf-access-plant2 may not act for connection test-conn", results[0]["error"])
-        self.assertIn("names connection nowhere, which is not a connection sf-access-plant2 acts for", results[1]["error"])
+        self.assertIn(
+            "names connection nowhere, which is not a connection sf-access-plant2 acts for", results[1]["error"]
+        )
         self.assertIn("names no connection", results[2]["error"])
         events = self.env["shopfloor.event"].browse([r["event_id"] for r in results])
         # Kept where the sending plant looks (its own connection), never applied, never in plant 1.
@@ -138,9 +158,13 @@ class TestConnectionAccess(ShopfloorCase):
     # ------------------------------------------------------------------ secrets
 
     def test_secrets_are_write_only(self):
-        self.connection.with_user(self.manager).write({
-            "mqtt_password": "pw-123", "mqtt_client_key": "-----BEGIN PRIVATE KEY-----\nabc\n", "mqtt_client_cert": "C",
-        })
+        self.connection.with_user(self.manager).write(
+            {
+                "mqtt_password": "pw-123",
+                "mqtt_client_key": "-----BEGIN PRIVATE KEY-----\nabc\n",
+                "mqtt_client_cert": "C",
+            }
+        )
         as_manager = self.connection.with_user(self.manager)
         self.assertFalse(as_manager.mqtt_password)
         self.assertFalse(as_manager.read(["mqtt_password", "mqtt_client_key"])[0]["mqtt_client_key"])
@@ -159,20 +183,23 @@ class TestConnectionAccess(ShopfloorCase):
         as_manager.action_clear_secrets()
         config = self.env["shopfloor.connection"].with_user(self.sidecar1).sidecar_config("test-conn")
         self.assertEqual((config["mqtt"]["password"], config["mqtt"]["client_key"]), ("", ""))
-        reader = new_test_user(self.env, "sf-access-reader", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_user")
+        reader = new_test_user(
+            self.env, "sf-access-reader", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_user"
+        )
         with self.assertRaises(AccessError):
             self.connection.with_user(reader).write({"mqtt_password": "mine"})
 
     # ------------------------------------------------------------------ wizard
 
     def wizard(self, user, **values):
-        return self.env["shopfloor.integration.user"].with_user(user).with_context(
-            active_id=self.plant2.id
-        ).create(values)
+        return (
+            self.env["shopfloor.integration.user"].with_user(user).with_context(active_id=self.plant2.id).create(values)
+        )
 
     def test_wizard_creates_a_technical_user_and_a_key_shown_once(self):
         admin = new_test_user(
-            self.env, "sf-access-admin",
+            self.env,
+            "sf-access-admin",
             groups="base.group_user,base.group_erp_manager,shopfloor_bridge.shopfloor_bridge_group_manager",
         )
         action = self.wizard(admin, mode="create", login="sidecar-plant2-new").action_confirm()
@@ -222,7 +249,8 @@ class TestConnectionAccess(ShopfloorCase):
                 event.write(values)
         with self.assertRaisesRegex(AccessError, "create of"):
             self.env["shopfloor.event"].with_user(self.manager).create(
-                {"event_uid": "x", "source": "y", "company_id": self.env.company.id})
+                {"event_uid": "x", "source": "y", "company_id": self.env.company.id}
+            )
         self.assertEqual(event.state, "rejected")
         connection = self.connection.with_user(self.manager)
         for values in ({"revision": 99}, {"last_seen": fields.Datetime.now()}, {"spool_depth": 0}):
@@ -236,14 +264,18 @@ class TestConnectionAccess(ShopfloorCase):
         self.assertEqual(self.connection.batch_size, 100)
 
     def test_opcua_floor_targets_of_an_mqtt_connection_get_its_opcua_security(self):
-        self.connection.write({
-            "opcua_security_mode": "SignAndEncrypt", "opcua_security_policy": "Aes256_Sha256_RsaPss",
-            "opcua_auth": "certificate",
-        })
+        self.connection.write(
+            {
+                "opcua_security_mode": "SignAndEncrypt",
+                "opcua_security_policy": "Aes256_Sha256_RsaPss",
+                "opcua_auth": "certificate",
+            }
+        )
         Connection = self.env["shopfloor.connection"].with_user(self.sidecar1)
         self.assertIs(Connection.sidecar_config("test-conn")["opcua"], False)
         self.env["shopfloor.dispatch.target"].create(
-            {"connection_id": self.connection.id, "workcenter_id": self.wc_press1.id, "kind": "opcua"})
+            {"connection_id": self.connection.id, "workcenter_id": self.wc_press1.id, "kind": "opcua"}
+        )
         opcua = Connection.sidecar_config("test-conn")["opcua"]
         self.assertEqual(
             (opcua["security_mode"], opcua["security_policy"], opcua["auth"]),

@@ -49,13 +49,15 @@ class CostFixtures:
         return self.env["mrp.workcenter.productivity"].create(values)
 
     def scrap(self, production, product, qty, workorder=None):
-        scrap = self.env["stock.scrap"].create({
-            "product_id": product.id,
-            "product_uom_id": product.uom_id.id,
-            "scrap_qty": qty,
-            "production_id": production.id,
-            "workorder_id": workorder.id if workorder else False,
-        })
+        scrap = self.env["stock.scrap"].create(
+            {
+                "product_id": product.id,
+                "product_uom_id": product.uom_id.id,
+                "scrap_qty": qty,
+                "production_id": production.id,
+                "workorder_id": workorder.id if workorder else False,
+            }
+        )
         scrap.do_scrap()
         return scrap
 
@@ -80,9 +82,7 @@ class CostFixtures:
         production.qty_producing = 97
         production._set_qty_producing()
         # Both operations completed 97, as workorder.completed records it.
-        (cutting | assembly).with_context(bypass_duration_calculation=True).write(
-            {"state": "done", "qty_produced": 97}
-        )
+        (cutting | assembly).with_context(bypass_duration_calculation=True).write({"state": "done", "qty_produced": 97})
         consumed = {self.product_steel: 52.0, self.product_bolt: 400.0}
         for move in production.move_raw_ids:
             move.write({"quantity": consumed[move.product_id], "picked": True})
@@ -94,7 +94,6 @@ class CostFixtures:
             production.with_context(skip_consumption=True, skip_backorder=True).button_mark_done()
         self.refresh(production)
         return production
-
 
 
 @tagged("post_install", "-at_install")
@@ -131,8 +130,9 @@ class TestCostVariance(CostFixtures, ShopfloorCase):
         self.assertEqual(assembly.variance_amount, 44.00)
         self.assertEqual(assembly.qty_scrap, 3.0)
         # The operations' actual cost is Odoo's own (mrp_account) work order cost.
-        self.assertAlmostEqual(cutting.cost_actual + assembly.cost_actual,
-                               round(production.workorder_ids._cal_cost(), 2))
+        self.assertAlmostEqual(
+            cutting.cost_actual + assembly.cost_actual, round(production.workorder_ids._cal_cost(), 2)
+        )
 
     def test_worked_example_production(self):
         production = self.run_worked_example()
@@ -161,8 +161,10 @@ class TestCostVariance(CostFixtures, ShopfloorCase):
         self.assertAlmostEqual(row.setup_standard, 15.0)
         self.assertAlmostEqual(row.setup_actual, 17.0)
 
-        steel, bolt = (row.line_ids.filtered(lambda line, p=p: line.product_id == p)
-                       for p in (self.product_steel, self.product_bolt))
+        steel, bolt = (
+            row.line_ids.filtered(lambda line, p=p: line.product_id == p)
+            for p in (self.product_steel, self.product_bolt)
+        )
         self.assertEqual(steel.uom_id, self.uom_kg)
         self.assertAlmostEqual(steel.bom_qty_per_unit, 0.5)
         self.assertAlmostEqual(steel.actual_qty_per_unit, 52 / 97, places=6)
@@ -186,8 +188,9 @@ class TestCostVariance(CostFixtures, ShopfloorCase):
         moves = self.env["stock.move"].search(row.action_open_moves()["domain"])
         self.assertEqual(moves, production.move_raw_ids)
         scraps = self.env["stock.scrap"].search(row.action_open_scraps()["domain"])
-        self.assertEqual(sum(scraps.filtered(lambda s: s.product_id == self.product_bracket).mapped("scrap_qty")),
-                         row.qty_scrap)
+        self.assertEqual(
+            sum(scraps.filtered(lambda s: s.product_id == self.product_bracket).mapped("scrap_qty")), row.qty_scrap
+        )
 
     def test_refresh_is_idempotent_and_follows_changes(self):
         production = self.run_worked_example()
@@ -226,16 +229,27 @@ class TestCostVariance(CostFixtures, ShopfloorCase):
 
     def test_uom_conversion_grams_against_kilograms(self):
         """A BOM line in grams for a component priced per kg, consumed in grams."""
-        bom = self.env["mrp.bom"].create({
-            "product_tmpl_id": self.product_bracket.product_tmpl_id.id,
-            "product_qty": 1.0,
-            "consumption": "flexible",
-            "bom_line_ids": [(0, 0, {"product_id": self.product_steel.id, "product_qty": 500,
-                                     "product_uom_id": self.uom_gram.id})],
-        })
-        production = self.env["mrp.production"].create({
-            "product_id": self.product_bracket.id, "bom_id": bom.id, "product_qty": 10,
-        })
+        bom = self.env["mrp.bom"].create(
+            {
+                "product_tmpl_id": self.product_bracket.product_tmpl_id.id,
+                "product_qty": 1.0,
+                "consumption": "flexible",
+                "bom_line_ids": [
+                    (
+                        0,
+                        0,
+                        {"product_id": self.product_steel.id, "product_qty": 500, "product_uom_id": self.uom_gram.id},
+                    )
+                ],
+            }
+        )
+        production = self.env["mrp.production"].create(
+            {
+                "product_id": self.product_bracket.id,
+                "bom_id": bom.id,
+                "product_qty": 10,
+            }
+        )
         production.action_confirm()
         production.qty_producing = 10
         production._set_qty_producing()
@@ -255,15 +269,21 @@ class TestCostVariance(CostFixtures, ShopfloorCase):
         self.assertEqual(row.variance_amount, 0.50)
 
     def test_production_without_routing(self):
-        bom = self.env["mrp.bom"].create({
-            "product_tmpl_id": self.product_bracket.product_tmpl_id.id,
-            "product_qty": 2.0,
-            "consumption": "flexible",
-            "bom_line_ids": [(0, 0, {"product_id": self.product_bolt.id, "product_qty": 6})],
-        })
-        production = self.env["mrp.production"].create({
-            "product_id": self.product_bracket.id, "bom_id": bom.id, "product_qty": 20,
-        })
+        bom = self.env["mrp.bom"].create(
+            {
+                "product_tmpl_id": self.product_bracket.product_tmpl_id.id,
+                "product_qty": 2.0,
+                "consumption": "flexible",
+                "bom_line_ids": [(0, 0, {"product_id": self.product_bolt.id, "product_qty": 6})],
+            }
+        )
+        production = self.env["mrp.production"].create(
+            {
+                "product_id": self.product_bracket.id,
+                "bom_id": bom.id,
+                "product_qty": 20,
+            }
+        )
         production.action_confirm()
         self.assertFalse(production.workorder_ids)
         production.qty_producing = 20
@@ -304,9 +324,12 @@ class TestCostVariance(CostFixtures, ShopfloorCase):
 @tagged("post_install", "-at_install")
 class TestCostThresholds(CostFixtures, ShopfloorCase):
     def test_running_order_above_threshold_is_flagged_and_notified(self):
-        category = self.env["product.category"].create({
-            "name": "Brackets", "shopfloor_cost_variance_threshold": 10.0,
-        })
+        category = self.env["product.category"].create(
+            {
+                "name": "Brackets",
+                "shopfloor_cost_variance_threshold": 10.0,
+            }
+        )
         self.product_bracket.categ_id = category
         responsible = self.env["res.users"].create({"name": "Planner", "login": "cost-planner"})
         production = self.run_worked_example(before_refresh=lambda mo: setattr(mo, "user_id", responsible))
@@ -320,7 +343,9 @@ class TestCostThresholds(CostFixtures, ShopfloorCase):
         self.assertEqual(activity.user_id, responsible)
         # Refreshing again does not pile up activities.
         self.refresh(production)
-        self.assertEqual(len(production.activity_ids.filtered(lambda a: a.summary == "Cost variance above threshold")), 1)
+        self.assertEqual(
+            len(production.activity_ids.filtered(lambda a: a.summary == "Cost variance above threshold")), 1
+        )
         # A looser threshold: back within it, the flag goes.
         category.shopfloor_cost_variance_threshold = 20.0
         self.refresh(production)
@@ -328,9 +353,13 @@ class TestCostThresholds(CostFixtures, ShopfloorCase):
         self.assertFalse(production.shopfloor_cost_flagged)
 
     def test_scrap_and_time_thresholds(self):
-        category = self.env["product.category"].create({
-            "name": "Brackets", "shopfloor_scrap_threshold": 2.5, "shopfloor_time_variance_threshold": 25.0,
-        })
+        category = self.env["product.category"].create(
+            {
+                "name": "Brackets",
+                "shopfloor_scrap_threshold": 2.5,
+                "shopfloor_time_variance_threshold": 25.0,
+            }
+        )
         self.product_bracket.categ_id = category
         production = self.run_worked_example()
         row = production.shopfloor_cost_variance_id
@@ -347,8 +376,10 @@ class TestCostThresholds(CostFixtures, ShopfloorCase):
         self.log(cutting, self.loss_productive, self.at(minutes=0), self.at(minutes=20))
         self.refresh(production)
         self.assertEqual(production.state, "progress")
-        self.assertFalse(production.shopfloor_cost_variance_id.flagged,
-                         "20 minutes without output are not yet a variance: 20.00 < 463.33 planned")
+        self.assertFalse(
+            production.shopfloor_cost_variance_id.flagged,
+            "20 minutes without output are not yet a variance: 20.00 < 463.33 planned",
+        )
         # Once the actual cost passes the whole planned standard, it is judged.
         self.log(cutting, self.loss_productive, self.at(minutes=30), self.at(minutes=30) + timedelta(hours=8))
         self.refresh(production)
@@ -397,18 +428,30 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
             (80, "downtime.ended", dict(cut, reason_code="BRK", downtime_id="d1"), self.PRESS),
             (80, "workorder.resumed", cut, self.PRESS),
             (120, "workorder.started", assy, self.ASSEMBLY),
-            (150, "material.consumed", {"order": production.name, "material": "STEEL-2MM", "qty": 52, "uom": "KG"},
-             self.PRESS),
+            (
+                150,
+                "material.consumed",
+                {"order": production.name, "material": "STEEL-2MM", "qty": 52, "uom": "KG"},
+                self.PRESS,
+            ),
             (160, "downtime.started", dict(assy, reason_code="MAT", downtime_id="d2"), self.ASSEMBLY),
             (168, "downtime.ended", dict(assy, reason_code="MAT", downtime_id="d2"), self.ASSEMBLY),
             (168, "workorder.resumed", assy, self.ASSEMBLY),
             (170, "workorder.completed", dict(cut, qty_good=98, qty_scrap=2), self.PRESS),
             (170, "teardown.started", cut, self.PRESS),
             (175, "teardown.ended", cut, self.PRESS),
-            (200, "material.consumed", {"order": production.name, "material": "M8", "qty": 400, "uom": "PCS"},
-             self.ASSEMBLY),
-            (210, "scrap.reported", {"order": production.name, "material": "STEEL-2MM", "qty": 1, "uom": "KG"},
-             self.ASSEMBLY),
+            (
+                200,
+                "material.consumed",
+                {"order": production.name, "material": "M8", "qty": 400, "uom": "PCS"},
+                self.ASSEMBLY,
+            ),
+            (
+                210,
+                "scrap.reported",
+                {"order": production.name, "material": "STEEL-2MM", "qty": 1, "uom": "KG"},
+                self.ASSEMBLY,
+            ),
             (350, "workorder.completed", dict(assy, qty_good=98), self.ASSEMBLY),
         ]
         for minutes, type, data, source in steps:
@@ -424,10 +467,18 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         read back from the database, keyed by work order and component."""
         self.env.flush_all()
         self.env.invalidate_all()
-        skipped = {"id", "create_uid", "create_date", "write_uid", "write_date", "variance_id",
-                   # A flag is history: it stays on an order that closed above its
-                   # threshold, which a first computation of a closed order cannot know.
-                   "flagged", "flag_reason"}
+        skipped = {
+            "id",
+            "create_uid",
+            "create_date",
+            "write_uid",
+            "write_date",
+            "variance_id",
+            # A flag is history: it stays on an order that closed above its
+            # threshold, which a first computation of a closed order cannot know.
+            "flagged",
+            "flag_reason",
+        }
 
         def figures(record):
             return {
@@ -467,9 +518,13 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         def after_cutting_done(mo):
             seen["cutting"] = self.variance_of(mo, "Cutting").cost_actual
 
-        self.run_through_ingest(production, after={
-            (12, "setup.ended"): after_setup, (170, "workorder.completed"): after_cutting_done,
-        })
+        self.run_through_ingest(
+            production,
+            after={
+                (12, "setup.ended"): after_setup,
+                (170, "workorder.completed"): after_cutting_done,
+            },
+        )
         self.assertEqual(seen["setup"], 12.0, "refreshed by the setup.ended event itself")
         self.assertEqual(seen["cutting"], 170.00, "12 setup + 48 + 20 breakdown + 90 at completion")
         self.assertEqual(production.state, "done")
@@ -508,10 +563,15 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         pareto = self.env["shopfloor.downtime.report"].compute_pareto(
             [("workcenter_id", "in", (self.wc_press1 | self.wc_assembly1).ids), ("date", "=", self.at(0).date())]
         )
-        self.assertEqual([(self.env["mrp.workcenter.productivity.loss"].browse(r["loss_id"]).name, r["minutes"])
-                          for r in pareto],
-                         [("Reduced Speed", 42.0), ("Equipment Failure", 20.0), ("Setup and Adjustments", 17.0),
-                          ("Material Availability", 8.0)])
+        self.assertEqual(
+            [(self.env["mrp.workcenter.productivity.loss"].browse(r["loss_id"]).name, r["minutes"]) for r in pareto],
+            [
+                ("Reduced Speed", 42.0),
+                ("Equipment Failure", 20.0),
+                ("Setup and Adjustments", 17.0),
+                ("Material Availability", 8.0),
+            ],
+        )
 
     def test_refreshed_after_each_event_equals_from_scratch(self):
         """A refresh updates the rows the previous event left, writing only the
@@ -615,15 +675,29 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
 class TestCostViews(CostFixtures, ShopfloorCase):
     def test_mo_form_shows_variance_to_shop_floor_users_only(self):
         production = self.run_worked_example()
-        mrp_only = self.env["res.users"].create({
-            "name": "MRP user", "login": "cost-mrp-user",
-            "groups_id": [(6, 0, [self.env.ref("mrp.group_mrp_user").id])],
-        })
-        floor_user = self.env["res.users"].create({
-            "name": "Floor user", "login": "cost-floor-user",
-            "groups_id": [(6, 0, [self.env.ref("mrp.group_mrp_user").id,
-                                  self.env.ref("shopfloor_bridge.shopfloor_bridge_group_user").id])],
-        })
+        mrp_only = self.env["res.users"].create(
+            {
+                "name": "MRP user",
+                "login": "cost-mrp-user",
+                "groups_id": [(6, 0, [self.env.ref("mrp.group_mrp_user").id])],
+            }
+        )
+        floor_user = self.env["res.users"].create(
+            {
+                "name": "Floor user",
+                "login": "cost-floor-user",
+                "groups_id": [
+                    (
+                        6,
+                        0,
+                        [
+                            self.env.ref("mrp.group_mrp_user").id,
+                            self.env.ref("shopfloor_bridge.shopfloor_bridge_group_user").id,
+                        ],
+                    )
+                ],
+            }
+        )
         form = self.env.ref("mrp.mrp_production_form_view").id
         arch = self.env["mrp.production"].with_user(mrp_only).get_view(form, "form")["arch"]
         self.assertNotIn("shopfloor_cost_variance", arch)

@@ -26,8 +26,10 @@ class TestDashboard(ShopfloorCase):
 
     def pings(self):
         """Bus notifications of this transaction: written (at flush) or still queued."""
-        written = self.env["bus.bus"].sudo().search_read(
-            [("id", ">", self.bus_watermark)], ["channel", "message"], order="id"
+        written = (
+            self.env["bus.bus"]
+            .sudo()
+            .search_read([("id", ">", self.bus_watermark)], ["channel", "message"], order="id")
         )
         queued = self.env.cr.precommit.data.get("bus.bus.values", [])
         return [n for n in written + queued if json.loads(n["message"])["type"] == shopfloor_dashboard.EVENTS_CHANGED]
@@ -78,7 +80,10 @@ class TestDashboard(ShopfloorCase):
         self.assertEqual(summary["types"], [])
 
     def test_ping_on_ingest_at_most_once_a_second(self):
-        with patch.object(shopfloor_dashboard, "_last_ping", {}), patch.object(shopfloor_dashboard.time, "monotonic") as clock:
+        with (
+            patch.object(shopfloor_dashboard, "_last_ping", {}),
+            patch.object(shopfloor_dashboard.time, "monotonic") as clock,
+        ):
             clock.return_value = 1000.0
             self.ingest(self.started())
             self.assertEqual(len(self.pings()), 1)
@@ -100,7 +105,14 @@ class TestDashboard(ShopfloorCase):
                 "name": "Floor reader",
                 "login": "floor-reader-unit-test",
                 "groups_id": [
-                    (6, 0, [self.env.ref("base.group_user").id, self.env.ref("shopfloor_bridge.shopfloor_bridge_group_user").id])
+                    (
+                        6,
+                        0,
+                        [
+                            self.env.ref("base.group_user").id,
+                            self.env.ref("shopfloor_bridge.shopfloor_bridge_group_user").id,
+                        ],
+                    )
                 ],
             }
         )
@@ -116,7 +128,9 @@ class TestDashboard(ShopfloorCase):
             self.env["shopfloor.event"].with_user(reader).dlq_bulk([], "discard", "no")
         self.assertEqual(event.state, "rejected")
         # … and still sees the counts.
-        summary = self.env["shopfloor.dashboard"].with_user(reader).dlq_summary([("connection_id", "=", self.connection.id)])
+        summary = (
+            self.env["shopfloor.dashboard"].with_user(reader).dlq_summary([("connection_id", "=", self.connection.id)])
+        )
         self.assertEqual(summary["counts"]["rejected"], 1)
 
     def test_move_workorder_writes_priority_and_planned_start(self):
@@ -136,7 +150,10 @@ class TestDashboard(ShopfloorCase):
 class TestMappingTest(ShopfloorCase):
     def run_test(self, payload):
         wizard = self.env["shopfloor.mapping.test"].create(
-            {"connection_id": self.connection.id, "payload": payload if isinstance(payload, str) else json.dumps(payload)}
+            {
+                "connection_id": self.connection.id,
+                "payload": payload if isinstance(payload, str) else json.dumps(payload),
+            }
         )
         wizard.action_run()
         return wizard
@@ -184,7 +201,12 @@ class TestMappingCsvImport(ShopfloorCase):
 
     def import_csv(self, text, fields):
         wizard = self.env["base_import.import"].create(
-            {"res_model": "shopfloor.source.map", "file": text.encode(), "file_type": "text/csv", "file_name": "map.csv"}
+            {
+                "res_model": "shopfloor.source.map",
+                "file": text.encode(),
+                "file_type": "text/csv",
+                "file_name": "map.csv",
+            }
         )
         options = {"has_headers": True, "separator": ",", "quoting": '"', "encoding": "utf-8"}
         return wizard.execute_import(fields, fields, options)

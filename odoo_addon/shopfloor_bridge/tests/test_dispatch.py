@@ -20,17 +20,28 @@ class TestDispatch(ShopfloorCase):
         super().setUpClass()
         cls.connection.write({"dispatch_settle_ms": 0, "dispatch_max_hold_ms": 0})
         Target = cls.env["shopfloor.dispatch.target"]
-        cls.target_press = Target.create({
-            "connection_id": cls.connection.id, "workcenter_id": cls.wc_press1.id, "kind": "opcua", "depth": 3,
-            "line_code": "Line1",
-        })
-        cls.target_assembly = Target.create({
-            "connection_id": cls.connection.id, "workcenter_id": cls.wc_assembly1.id, "kind": "mqtt", "depth": 2,
-        })
+        cls.target_press = Target.create(
+            {
+                "connection_id": cls.connection.id,
+                "workcenter_id": cls.wc_press1.id,
+                "kind": "opcua",
+                "depth": 3,
+                "line_code": "Line1",
+            }
+        )
+        cls.target_assembly = Target.create(
+            {
+                "connection_id": cls.connection.id,
+                "workcenter_id": cls.wc_assembly1.id,
+                "kind": "mqtt",
+                "depth": 2,
+            }
+        )
         cls.planner = new_test_user(cls.env, "sf-planner", groups="base.group_user,mrp.group_mrp_manager")
         cls.operator = new_test_user(cls.env, "sf-operator", groups="base.group_user,mrp.group_mrp_user")
         cls.sidecar = new_test_user(
-            cls.env, "sf-dispatch-sidecar", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_integration")
+            cls.env, "sf-dispatch-sidecar", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_integration"
+        )
         cls.connection.integration_user_ids = [(4, cls.sidecar.id)]
         cls.env.cr.flush()
 
@@ -93,8 +104,9 @@ class TestDispatch(ShopfloorCase):
 
     def test_confirm_adds_the_order_to_the_queue(self):
         self.clear()
-        production = self.env["mrp.production"].create({"product_id": self.product_bracket.id, "bom_id": self.bom.id,
-                                                          "product_qty": 7})
+        production = self.env["mrp.production"].create(
+            {"product_id": self.product_bracket.id, "bom_id": self.bom.id, "product_qty": 7}
+        )
         self.commit()
         self.assertFalse(self.messages(states=["pending"]), "a draft MO is not on the floor")
         production.action_confirm()
@@ -147,9 +159,14 @@ class TestDispatch(ShopfloorCase):
         self.assertEqual(entry["start"][:19], planned.strftime("%Y-%m-%dT%H:%M:%S"))
 
     def test_a_new_target_gets_the_current_queue(self):
-        target = self.env["shopfloor.dispatch.target"].create({
-            "connection_id": self.connection.id, "workcenter_id": self.wc_press1.id, "kind": "mqtt", "depth": 1,
-        })
+        target = self.env["shopfloor.dispatch.target"].create(
+            {
+                "connection_id": self.connection.id,
+                "workcenter_id": self.wc_press1.id,
+                "kind": "mqtt",
+                "depth": 1,
+            }
+        )
         self.commit()
         [message] = self.messages(target, ["pending"])
         self.assertEqual(message.reason, "target")
@@ -196,7 +213,9 @@ class TestDispatch(ShopfloorCase):
         self.mo2.priority = "1"
         self.commit()
         [pulled] = [m for m in self.pull() if m["workcenter"] == "L1-PRESS"]
-        self.env["shopfloor.dispatch"].ack([{"id": pulled["id"], "status": "failed", "error": "BadTimeout", "retryable": True}])
+        self.env["shopfloor.dispatch"].ack(
+            [{"id": pulled["id"], "status": "failed", "error": "BadTimeout", "retryable": True}]
+        )
         failed = self.env["shopfloor.dispatch"].browse(pulled["id"])
         self.assertEqual(failed.state, "failed")
         self.mo2.priority = "0"
@@ -244,8 +263,12 @@ class TestDispatch(ShopfloorCase):
         self.assertTrue(message.sent_at)
         self.assertEqual(self.pull(), [], "a sent message is not offered again at once")
 
-        self.assertIs(self.env["shopfloor.dispatch"].with_user(self.sidecar).ack(
-            [{"id": press["id"], "status": "acked", "error": ""}]), True)
+        self.assertIs(
+            self.env["shopfloor.dispatch"]
+            .with_user(self.sidecar)
+            .ack([{"id": press["id"], "status": "acked", "error": ""}]),
+            True,
+        )
         self.assertEqual(message.state, "acked")
         self.assertTrue(message.acked_at)
 
@@ -258,7 +281,15 @@ class TestDispatch(ShopfloorCase):
         message = self.env["shopfloor.dispatch"].browse(press["id"])
         for attempt in (1, 2, 3):
             self.env["shopfloor.dispatch"].ack(
-                [{"id": press["id"], "status": "failed", "error": "OPC UA opc.tcp://plc:4840: cannot connect", "retryable": True}])
+                [
+                    {
+                        "id": press["id"],
+                        "status": "failed",
+                        "error": "OPC UA opc.tcp://plc:4840: cannot connect",
+                        "retryable": True,
+                    }
+                ]
+            )
             self.assertEqual((message.state, message.retry_count), ("failed", attempt))
             if attempt < 3:
                 self.assertTrue(message.next_retry_at)
@@ -278,7 +309,9 @@ class TestDispatch(ShopfloorCase):
         self.commit()
         [press] = [m for m in self.pull() if m["workcenter"] == "L1-PRESS"]
         reason = "BadUserAccessDenied (write ns=2;s=[default]Shopfloor/Line1/Queue/0/Order: BadUserAccessDenied)"
-        self.env["shopfloor.dispatch"].ack([{"id": press["id"], "status": "failed", "error": reason, "retryable": False}])
+        self.env["shopfloor.dispatch"].ack(
+            [{"id": press["id"], "status": "failed", "error": reason, "retryable": False}]
+        )
         message = self.env["shopfloor.dispatch"].browse(press["id"])
         self.assertEqual((message.state, message.error, message.retry_count), ("failed", reason, 1))
         self.assertFalse(message.next_retry_at)
@@ -296,8 +329,11 @@ class TestDispatch(ShopfloorCase):
         self.assertEqual(self.pull(), [], "still settling")
         [message] = self.messages(states=["pending"])
         message.first_change_epoch = time.time() - 121
-        self.assertEqual([m["id"] for m in self.pull() if m["workcenter"] == "L1-PRESS"], [message.id],
-                         "held no longer than max hold")
+        self.assertEqual(
+            [m["id"] for m in self.pull() if m["workcenter"] == "L1-PRESS"],
+            [message.id],
+            "held no longer than max hold",
+        )
 
     def test_ack_skips_garbage_and_unknown_ids_but_keeps_the_rest(self):
         Dispatch = self.env["shopfloor.dispatch"]
@@ -310,11 +346,16 @@ class TestDispatch(ShopfloorCase):
         [press] = [m for m in self.pull() if m["workcenter"] == "L1-PRESS"]
         # Garbage and unknown ids are logged and skipped; the valid outcome in the same batch is kept.
         with self.assertLogs("odoo.addons.shopfloor_bridge.models.shopfloor_dispatch", "WARNING") as logs:
-            self.assertIs(Dispatch.ack([
-                {"id": 1, "status": "done"},
-                {"id": 999999999, "status": "acked", "error": ""},
-                {"id": press["id"], "status": "acked", "error": ""},
-            ]), True)
+            self.assertIs(
+                Dispatch.ack(
+                    [
+                        {"id": 1, "status": "done"},
+                        {"id": 999999999, "status": "acked", "error": ""},
+                        {"id": press["id"], "status": "acked", "error": ""},
+                    ]
+                ),
+                True,
+            )
         self.assertIn("is not {id, status", logs.output[0])
         self.assertIn("no dispatch message 999999999", logs.output[0])
         self.assertEqual(Dispatch.browse(press["id"]).state, "acked")
@@ -329,14 +370,27 @@ class TestDispatch(ShopfloorCase):
     def test_target_validation(self):
         Target = self.env["shopfloor.dispatch.target"]
         with self.assertRaisesRegex(ValidationError, "slot"):
-            Target.create({"connection_id": self.connection.id, "workcenter_id": self.wc_press2.id, "kind": "opcua",
-                           "opcua_node_template": "ns=2;s=Fixed"})
+            Target.create(
+                {
+                    "connection_id": self.connection.id,
+                    "workcenter_id": self.wc_press2.id,
+                    "kind": "opcua",
+                    "opcua_node_template": "ns=2;s=Fixed",
+                }
+            )
         with self.assertRaisesRegex(ValidationError, "wildcard"):
-            Target.create({"connection_id": self.connection.id, "workcenter_id": self.wc_press2.id, "kind": "mqtt",
-                           "mqtt_topic": "plant/#"})
+            Target.create(
+                {
+                    "connection_id": self.connection.id,
+                    "workcenter_id": self.wc_press2.id,
+                    "kind": "mqtt",
+                    "mqtt_topic": "plant/#",
+                }
+            )
         with self.assertRaisesRegex(ValidationError, "Group id"):
-            Target.create({"connection_id": self.connection.id, "workcenter_id": self.wc_press2.id,
-                           "kind": "sparkplug"})
+            Target.create(
+                {"connection_id": self.connection.id, "workcenter_id": self.wc_press2.id, "kind": "sparkplug"}
+            )
 
     # ------------------------------------------------------------------ access
 
@@ -346,9 +400,11 @@ class TestDispatch(ShopfloorCase):
             self.wc_press1.with_user(self.operator).action_shopfloor_push_queue()
         with self.assertRaisesRegex(AccessError, "Only planners"):
             self.wc_press1.with_user(self.sidecar).action_shopfloor_push_queue()
-        for call in (lambda: self.pull(user=self.operator),
-                     lambda: self.env["shopfloor.dispatch"].with_user(self.operator).ack([]),
-                     lambda: self.pull(user=self.planner)):
+        for call in (
+            lambda: self.pull(user=self.operator),
+            lambda: self.env["shopfloor.dispatch"].with_user(self.operator).ack([]),
+            lambda: self.pull(user=self.planner),
+        ):
             with self.assertRaisesRegex(AccessError, "may not call the Shop Floor Bridge sidecar API"):
                 call()
         with self.assertRaises(AccessError):
@@ -365,11 +421,14 @@ class TestDispatch(ShopfloorCase):
     def test_other_companies_messages_are_out_of_reach(self):
         other = self.env["res.company"].create({"name": "Other plant"})
         connection = self.env["shopfloor.connection"].create(
-            {"code": "other-conn", "name": "Other", "kind": "mqtt", "company_id": other.id})
+            {"code": "other-conn", "name": "Other", "kind": "mqtt", "company_id": other.id}
+        )
         workcenter = self.env["mrp.workcenter"].create(
-            {"name": "Other press", "company_id": other.id, "resource_calendar_id": other.resource_calendar_id.id})
+            {"name": "Other press", "company_id": other.id, "resource_calendar_id": other.resource_calendar_id.id}
+        )
         target = self.env["shopfloor.dispatch.target"].create(
-            {"connection_id": connection.id, "workcenter_id": workcenter.id, "kind": "mqtt"})
+            {"connection_id": connection.id, "workcenter_id": workcenter.id, "kind": "mqtt"}
+        )
         message = self.env["shopfloor.dispatch"].create({"target_id": target.id, "version": 1, "payload_json": "{}"})
         as_sidecar = self.env["shopfloor.dispatch"].with_user(self.sidecar)
         # Another connection's message: refused as a whole, naming the connection; nothing changes.

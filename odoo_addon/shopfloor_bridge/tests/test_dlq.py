@@ -91,8 +91,9 @@ class TestDeadLetters(ShopfloorCase):
         event = self.env["shopfloor.event"].browse(result["event_id"])
         self.assertEqual(event.state, "pending", event.error_message)
         # The MES creates the order afterwards; the cron then applies the event.
-        event.write({"data_json": event.data_json.replace("WH/MO/NOPE", self.mo2.name),
-                     "next_retry_at": datetime(2000, 1, 1)})
+        event.write(
+            {"data_json": event.data_json.replace("WH/MO/NOPE", self.mo2.name), "next_retry_at": datetime(2000, 1, 1)}
+        )
         cron = self.env.ref("shopfloor_bridge.shopfloor_event_cron_retry")
         cron.method_direct_trigger()
         self.assertEqual(event.state, "applied", event.error_message)
@@ -188,8 +189,7 @@ class TestDeadLetters(ShopfloorCase):
     def test_retention_purges_old_applied_events_only(self):
         self.env["ir.config_parameter"].set_param("shopfloor_bridge.retention_days", "30")
         results = self.ingest(self.started(), self.started(self.mo2), self.make_event("bogus.type", {}))
-        old_applied, recent_applied, old_rejected = self.env["shopfloor.event"].browse(
-            [r["event_id"] for r in results])
+        old_applied, recent_applied, old_rejected = self.env["shopfloor.event"].browse([r["event_id"] for r in results])
         self.assertEqual(old_applied.state, "applied")
         long_ago = fields.Datetime.now() - timedelta(days=31)
         old_applied.applied_time = long_ago

@@ -30,7 +30,9 @@ class TestDowntime(ShopfloorCase):
         self.assertEqual(self.wc_press1.working_state, "normal")
 
     def test_downtime_stops_running_work_like_odoos_block(self):
-        self.ingest(self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(0)))
+        self.ingest(
+            self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(0))
+        )
         self.downtime("started", 30, reason_code="MAT")
         work = self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting"))
         self.assertEqual((work.date_start, work.date_end), (self.at(0), self.at(30)))
@@ -43,9 +45,13 @@ class TestDowntime(ShopfloorCase):
         # The ingest benchmark's cycle: work running and reported, a material
         # stop with a floor id, its end, work resumed.
         wo = self.workorder_of(self.mo1, "Cutting")
-        self.ingest(self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(0)))
         self.ingest(
-            self.make_event("production.reported", {"order": self.mo1.name, "operation": "Cutting", "qty_good": 2}, time=self.at(1))
+            self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(0))
+        )
+        self.ingest(
+            self.make_event(
+                "production.reported", {"order": self.mo1.name, "operation": "Cutting", "qty_good": 2}, time=self.at(1)
+            )
         )
         started, _e = self.downtime("started", 2, reason_code="MAT", downtime_id="S-1")
         self.assertEqual(started["status"], "applied", started)

@@ -9,6 +9,7 @@ fields no plain write may change.
 """
 
 import psycopg2
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user
 from odoo.tools import mute_logger
@@ -33,57 +34,106 @@ class TestFloorKeys(ShopfloorCase):
         cls.plant2 = env["shopfloor.connection"].create(
             {"code": PLANT2, "name": "Plant 2 line controller", "kind": "mqtt", "company_id": cls.company.id}
         )
-        env["shopfloor.source.map"].create([
-            {"connection_id": cls.plant2.id, "source": PLANT2_PRESS1, "workcenter_id": cls.wc_press1.id},
-            {"connection_id": cls.plant2.id, "source": PLANT2_PRESS2, "workcenter_id": cls.wc_press2.id},
-        ])
-        env["shopfloor.reason.map"].create([
-            {"connection_id": cls.plant2.id, "code": "BRK", "loss_id": cls.loss_breakdown.id},
-            {"connection_id": cls.plant2.id, "code": "MAT", "loss_id": cls.loss_material.id},
-        ])
+        env["shopfloor.source.map"].create(
+            [
+                {"connection_id": cls.plant2.id, "source": PLANT2_PRESS1, "workcenter_id": cls.wc_press1.id},
+                {"connection_id": cls.plant2.id, "source": PLANT2_PRESS2, "workcenter_id": cls.wc_press2.id},
+            ]
+        )
+        env["shopfloor.reason.map"].create(
+            [
+                {"connection_id": cls.plant2.id, "code": "BRK", "loss_id": cls.loss_breakdown.id},
+                {"connection_id": cls.plant2.id, "code": "MAT", "loss_id": cls.loss_material.id},
+            ]
+        )
 
         cls.company_b = env["res.company"].create({"name": "Plant B Inc."})
         cls.connection_b = env["shopfloor.connection"].create(
             {"code": COMPANY_B, "name": "Plant B MQTT", "kind": "mqtt", "company_id": cls.company_b.id}
         )
-        cls.wc_b = env["mrp.workcenter"].with_company(cls.company_b).create({
-            "name": "Press B", "code": "B-PRESS", "costs_hour": 50.0, "company_id": cls.company_b.id,
-            "resource_calendar_id": cls.company_b.resource_calendar_id.id,
-        })
+        cls.wc_b = (
+            env["mrp.workcenter"]
+            .with_company(cls.company_b)
+            .create(
+                {
+                    "name": "Press B",
+                    "code": "B-PRESS",
+                    "costs_hour": 50.0,
+                    "company_id": cls.company_b.id,
+                    "resource_calendar_id": cls.company_b.resource_calendar_id.id,
+                }
+            )
+        )
         env["shopfloor.source.map"].create(
             {"connection_id": cls.connection_b.id, "source": COMPANY_B_PRESS, "workcenter_id": cls.wc_b.id}
         )
         env["shopfloor.reason.map"].create(
             {"connection_id": cls.connection_b.id, "code": "BRK", "loss_id": cls.loss_breakdown.id}
         )
-        bom_b = env["mrp.bom"].with_company(cls.company_b).create({
-            "product_tmpl_id": cls.product_bracket.product_tmpl_id.id,
-            "product_qty": 1.0,
-            "company_id": cls.company_b.id,
-            "operation_ids": [(0, 0, {"name": "Cutting", "workcenter_id": cls.wc_b.id,
-                                      "time_mode": "manual", "time_cycle_manual": 1.5})],
-        })
-        cls.mo_b = env["mrp.production"].with_company(cls.company_b).create(
-            {"product_id": cls.product_bracket.id, "bom_id": bom_b.id, "product_qty": 10,
-             "company_id": cls.company_b.id}
+        bom_b = (
+            env["mrp.bom"]
+            .with_company(cls.company_b)
+            .create(
+                {
+                    "product_tmpl_id": cls.product_bracket.product_tmpl_id.id,
+                    "product_qty": 1.0,
+                    "company_id": cls.company_b.id,
+                    "operation_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "name": "Cutting",
+                                "workcenter_id": cls.wc_b.id,
+                                "time_mode": "manual",
+                                "time_cycle_manual": 1.5,
+                            },
+                        )
+                    ],
+                }
+            )
+        )
+        cls.mo_b = (
+            env["mrp.production"]
+            .with_company(cls.company_b)
+            .create(
+                {
+                    "product_id": cls.product_bracket.id,
+                    "bom_id": bom_b.id,
+                    "product_qty": 10,
+                    "company_id": cls.company_b.id,
+                }
+            )
         )
         cls.mo_b.action_confirm()
 
         both = [(6, 0, (cls.company | cls.company_b).ids)]
         cls.manager_a = new_test_user(
-            env, "floor-keys-manager-a", company_id=cls.company.id, company_ids=[(6, 0, cls.company.ids)],
+            env,
+            "floor-keys-manager-a",
+            company_id=cls.company.id,
+            company_ids=[(6, 0, cls.company.ids)],
             groups="base.group_user,mrp.group_mrp_user,shopfloor_bridge.shopfloor_bridge_group_manager",
         )
         cls.manager_b = new_test_user(
-            env, "floor-keys-manager-b", company_id=cls.company_b.id, company_ids=[(6, 0, cls.company_b.ids)],
+            env,
+            "floor-keys-manager-b",
+            company_id=cls.company_b.id,
+            company_ids=[(6, 0, cls.company_b.ids)],
             groups="base.group_user,mrp.group_mrp_user,shopfloor_bridge.shopfloor_bridge_group_manager",
         )
         cls.mrp_manager = new_test_user(
-            env, "floor-keys-mrp-manager", company_id=cls.company.id, company_ids=both,
+            env,
+            "floor-keys-mrp-manager",
+            company_id=cls.company.id,
+            company_ids=both,
             groups="base.group_user,mrp.group_mrp_manager",
         )
         cls.operator = new_test_user(
-            env, "floor-keys-operator", company_id=cls.company.id, company_ids=[(6, 0, cls.company.ids)],
+            env,
+            "floor-keys-operator",
+            company_id=cls.company.id,
+            company_ids=[(6, 0, cls.company.ids)],
             groups="base.group_user,mrp.group_mrp_user",
         )
 
@@ -115,8 +165,11 @@ class TestFloorKeys(ShopfloorCase):
         plant1_hold = self.holds("H-1", connection_id=self.connection.id)
         plant2_hold = self.holds("H-1", connection_id=self.plant2.id)
         self.assertEqual((plant1_hold.production_id, plant1_hold.state), (self.mo1, "active"))
-        self.assertEqual((plant2_hold.production_id, plant2_hold.state), (self.mo2, "active"),
-                         "plant 2's H-1 is its own hold, not plant 1's")
+        self.assertEqual(
+            (plant2_hold.production_id, plant2_hold.state),
+            (self.mo2, "active"),
+            "plant 2's H-1 is its own hold, not plant 1's",
+        )
 
         self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "quality.released", 3, order=self.mo1.name, hold_id="H-1"))
         self.assertEqual((plant1_hold.state, plant2_hold.state), ("released", "active"))
@@ -175,15 +228,26 @@ class TestFloorKeys(ShopfloorCase):
 
     def test_a_release_by_order_releases_only_its_own_plants_holds(self):
         # Plant 1's failed check holds mo1; a person holds it too.
-        self.assert_applied(self.send(
-            PLANT1, PLANT1_PRESS1, "quality.result", 1,
-            order=self.mo1.name, characteristic="hardness", **{"pass": False}, value=31, low=40,
-        ))
+        self.assert_applied(
+            self.send(
+                PLANT1,
+                PLANT1_PRESS1,
+                "quality.result",
+                1,
+                order=self.mo1.name,
+                characteristic="hardness",
+                **{"pass": False},
+                value=31,
+                low=40,
+            )
+        )
         from_check = self.env["shopfloor.hold"].search([("production_id", "=", self.mo1.id)])
         self.assertEqual(from_check.connection_id, self.connection)
         self.assertEqual(from_check.quality_result_id.connection_id, self.connection)
-        by_hand = self.env["shopfloor.hold"].with_user(self.manager_a).create(
-            {"production_id": self.mo1.id, "reason": "Supplier recall"}
+        by_hand = (
+            self.env["shopfloor.hold"]
+            .with_user(self.manager_a)
+            .create({"production_id": self.mo1.id, "reason": "Supplier recall"})
         )
         self.assertFalse(by_hand.connection_id)
 
@@ -195,8 +259,9 @@ class TestFloorKeys(ShopfloorCase):
         self.assertEqual((from_check | by_hand).mapped("state"), ["active", "active"])
 
         self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "quality.released", 3, order=self.mo1.name))
-        self.assertEqual((from_check.state, by_hand.state), ("released", "active"),
-                         "a person's hold is released by a person")
+        self.assertEqual(
+            (from_check.state, by_hand.state), ("released", "active"), "a person's hold is released by a person"
+        )
 
     def test_an_event_without_connection_matches_only_holds_without_one(self):
         self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "quality.hold", 1, order=self.mo1.name, hold_id="H-1"))
@@ -234,31 +299,49 @@ class TestFloorKeys(ShopfloorCase):
 
     def test_two_companies_hold_the_same_id_in_isolation(self):
         self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "quality.hold", 1, order=self.mo1.name, hold_id="H-1"))
-        self.assert_applied(self.send(COMPANY_B, COMPANY_B_PRESS, "quality.hold", 2, order=self.mo_b.name, hold_id="H-1"))
+        self.assert_applied(
+            self.send(COMPANY_B, COMPANY_B_PRESS, "quality.hold", 2, order=self.mo_b.name, hold_id="H-1")
+        )
         hold_a = self.holds("H-1", company_id=self.company.id)
         hold_b = self.holds("H-1", company_id=self.company_b.id)
         self.assertEqual((hold_a.production_id, hold_a.connection_id), (self.mo1, self.connection))
         self.assertEqual((hold_b.production_id, hold_b.connection_id), (self.mo_b, self.connection_b))
 
-        self.assert_applied(self.send(COMPANY_B, COMPANY_B_PRESS, "quality.released", 3, order=self.mo_b.name, hold_id="H-1"))
+        self.assert_applied(
+            self.send(COMPANY_B, COMPANY_B_PRESS, "quality.released", 3, order=self.mo_b.name, hold_id="H-1")
+        )
         self.assertEqual((hold_a.state, hold_b.state), ("active", "released"))
         # Each company's manager sees only its own.
-        self.assertEqual(self.env["shopfloor.hold"].with_user(self.manager_a).search([("hold_ref", "=", "H-1")]), hold_a)
-        self.assertEqual(self.env["shopfloor.hold"].with_user(self.manager_b).search([("hold_ref", "=", "H-1")]), hold_b)
+        self.assertEqual(
+            self.env["shopfloor.hold"].with_user(self.manager_a).search([("hold_ref", "=", "H-1")]), hold_a
+        )
+        self.assertEqual(
+            self.env["shopfloor.hold"].with_user(self.manager_b).search([("hold_ref", "=", "H-1")]), hold_b
+        )
 
     # -- downtimes ---------------------------------------------------------------
 
     def test_two_plants_share_a_downtime_id_on_one_work_center_interleaved(self):
-        self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "downtime.started", 10, reason_code="BRK", downtime_id="D-7"))
-        self.assert_applied(self.send(PLANT2, PLANT2_PRESS1, "downtime.started", 12, reason_code="MAT", downtime_id="D-7"))
+        self.assert_applied(
+            self.send(PLANT1, PLANT1_PRESS1, "downtime.started", 10, reason_code="BRK", downtime_id="D-7")
+        )
+        self.assert_applied(
+            self.send(PLANT2, PLANT2_PRESS1, "downtime.started", 12, reason_code="MAT", downtime_id="D-7")
+        )
         plant1_log, plant2_log = self.downtime_logs("D-7")
-        self.assertEqual((plant1_log.shopfloor_connection_id, plant1_log.loss_id), (self.connection, self.loss_breakdown))
+        self.assertEqual(
+            (plant1_log.shopfloor_connection_id, plant1_log.loss_id), (self.connection, self.loss_breakdown)
+        )
         self.assertEqual((plant2_log.shopfloor_connection_id, plant2_log.loss_id), (self.plant2, self.loss_material))
         self.assertEqual(plant2_log.workcenter_id, self.wc_press1)
 
-        self.assert_applied(self.send(PLANT2, PLANT2_PRESS1, "downtime.ended", 15, reason_code="MAT", downtime_id="D-7"))
+        self.assert_applied(
+            self.send(PLANT2, PLANT2_PRESS1, "downtime.ended", 15, reason_code="MAT", downtime_id="D-7")
+        )
         self.assertEqual((plant1_log.date_end, plant2_log.date_end), (False, self.at(15)))
-        self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "downtime.ended", 20, reason_code="BRK", downtime_id="D-7"))
+        self.assert_applied(
+            self.send(PLANT1, PLANT1_PRESS1, "downtime.ended", 20, reason_code="BRK", downtime_id="D-7")
+        )
         self.assertEqual((plant1_log.date_start, plant1_log.date_end), (self.at(10), self.at(20)))
         self.assertEqual((plant2_log.date_start, plant2_log.date_end), (self.at(12), self.at(15)))
 
@@ -267,31 +350,46 @@ class TestFloorKeys(ShopfloorCase):
         for minute, (connection, source) in enumerate(
             [(PLANT1, PLANT1_PRESS1), (PLANT2, PLANT2_PRESS2), (COMPANY_B, COMPANY_B_PRESS)], start=1
         ):
-            events.append(self.make_event(
-                "downtime.started", {"reason_code": "BRK", "downtime_id": "D-7"},
-                source=source, time=self.at(minute), connection=connection,
-            ))
+            events.append(
+                self.make_event(
+                    "downtime.started",
+                    {"reason_code": "BRK", "downtime_id": "D-7"},
+                    source=source,
+                    time=self.at(minute),
+                    connection=connection,
+                )
+            )
         for minute, (connection, source) in zip(
             (30, 10, 20), [(PLANT1, PLANT1_PRESS1), (PLANT2, PLANT2_PRESS2), (COMPANY_B, COMPANY_B_PRESS)], strict=True
         ):
-            events.append(self.make_event(
-                "downtime.ended", {"reason_code": "BRK", "downtime_id": "D-7"},
-                source=source, time=self.at(minute), connection=connection,
-            ))
+            events.append(
+                self.make_event(
+                    "downtime.ended",
+                    {"reason_code": "BRK", "downtime_id": "D-7"},
+                    source=source,
+                    time=self.at(minute),
+                    connection=connection,
+                )
+            )
         results = self.ingest(*events)
         self.assertEqual([r["status"] for r in results], ["applied"] * 6, results)
         spans = {
             (log.shopfloor_connection_id.code, log.workcenter_id, log.company_id): (log.date_start, log.date_end)
             for log in self.downtime_logs("D-7")
         }
-        self.assertEqual(spans, {
-            (PLANT1, self.wc_press1, self.company): (self.at(1), self.at(30)),
-            (PLANT2, self.wc_press2, self.company): (self.at(2), self.at(10)),
-            (COMPANY_B, self.wc_b, self.company_b): (self.at(3), self.at(20)),
-        })
+        self.assertEqual(
+            spans,
+            {
+                (PLANT1, self.wc_press1, self.company): (self.at(1), self.at(30)),
+                (PLANT2, self.wc_press2, self.company): (self.at(2), self.at(10)),
+                (COMPANY_B, self.wc_b, self.company_b): (self.at(3), self.at(20)),
+            },
+        )
 
     def test_an_end_never_closes_another_plants_downtime(self):
-        self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "downtime.started", 10, reason_code="BRK", downtime_id="D-8"))
+        self.assert_applied(
+            self.send(PLANT1, PLANT1_PRESS1, "downtime.started", 10, reason_code="BRK", downtime_id="D-8")
+        )
         result, by_id = self.send(PLANT2, PLANT2_PRESS1, "downtime.ended", 11, reason_code="BRK", downtime_id="D-8")
         self.assertEqual(result["status"], "pending", result)
         self.assertIn("'D-8' of connection plant-2", by_id.error_message)
@@ -299,28 +397,38 @@ class TestFloorKeys(ShopfloorCase):
         result, _by_reason = self.send(PLANT2, PLANT2_PRESS1, "downtime.ended", 12, reason_code="BRK")
         self.assertEqual(result["status"], "pending", result)
         self.assertFalse(self.downtime_logs("D-8").date_end)
-        self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "downtime.ended", 13, reason_code="BRK", downtime_id="D-8"))
+        self.assert_applied(
+            self.send(PLANT1, PLANT1_PRESS1, "downtime.ended", 13, reason_code="BRK", downtime_id="D-8")
+        )
         self.assertEqual(self.downtime_logs("D-8").date_end, self.at(13))
 
     def test_a_downtime_id_open_on_another_work_center_of_the_same_plant_waits(self):
-        self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "downtime.started", 10, reason_code="BRK", downtime_id="D-9"))
+        self.assert_applied(
+            self.send(PLANT1, PLANT1_PRESS1, "downtime.started", 10, reason_code="BRK", downtime_id="D-9")
+        )
         result, second = self.send(PLANT1, PLANT1_PRESS2, "downtime.started", 11, reason_code="BRK", downtime_id="D-9")
         self.assertEqual(result["status"], "pending", result)
         self.assertIn("still open on Press 01", second.error_message)
         self.assertIn("Press 02", second.error_message)
-        self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "downtime.ended", 12, reason_code="BRK", downtime_id="D-9"))
+        self.assert_applied(
+            self.send(PLANT1, PLANT1_PRESS1, "downtime.ended", 12, reason_code="BRK", downtime_id="D-9")
+        )
         self.retry_due()
         self.assertEqual(second.state, "applied")
         first_log, second_log = self.downtime_logs("D-9")
         self.assertEqual((first_log.workcenter_id, first_log.date_end), (self.wc_press1, self.at(12)))
-        self.assertEqual((second_log.workcenter_id, second_log.date_start, second_log.date_end),
-                         (self.wc_press2, self.at(11), False))
+        self.assertEqual(
+            (second_log.workcenter_id, second_log.date_start, second_log.date_end), (self.wc_press2, self.at(11), False)
+        )
 
     def test_the_database_keeps_one_open_downtime_per_floor_id_and_connection(self):
         logs = self.env["mrp.workcenter.productivity"]
         values = {
-            "workcenter_id": self.wc_press1.id, "loss_id": self.loss_breakdown.id, "date_start": self.at(1),
-            "shopfloor_kind": "downtime", "shopfloor_downtime_ref": "D-DB",
+            "workcenter_id": self.wc_press1.id,
+            "loss_id": self.loss_breakdown.id,
+            "date_start": self.at(1),
+            "shopfloor_kind": "downtime",
+            "shopfloor_downtime_ref": "D-DB",
             "shopfloor_connection_id": self.connection.id,
         }
         logs.create(values)
@@ -343,8 +451,9 @@ class TestFloorKeys(ShopfloorCase):
     # -- least privilege on holds ---------------------------------------------
 
     def floor_hold(self, hold_ref="H-ACL", production=None, connection=PLANT1, source=PLANT1_PRESS1):
-        self.assert_applied(self.send(connection, source, "quality.hold", 1,
-                                      order=(production or self.mo1).name, hold_id=hold_ref))
+        self.assert_applied(
+            self.send(connection, source, "quality.hold", 1, order=(production or self.mo1).name, hold_id=hold_ref)
+        )
         return self.holds(hold_ref, state="active")
 
     def test_release_needs_a_bridge_manager_of_the_holds_company(self):
@@ -369,14 +478,26 @@ class TestFloorKeys(ShopfloorCase):
         with self.assertRaises(UserError):  # its own company on another company's order
             holds_as_a.create({"production_id": self.mo_b.id, "reason": "x"})
         # Quality results: the company rule the same way.
-        self.assert_applied(self.send(COMPANY_B, COMPANY_B_PRESS, "quality.result", 2,
-                                      order=self.mo_b.name, characteristic="bore", **{"pass": True}))
+        self.assert_applied(
+            self.send(
+                COMPANY_B,
+                COMPANY_B_PRESS,
+                "quality.result",
+                2,
+                order=self.mo_b.name,
+                characteristic="bore",
+                **{"pass": True},
+            )
+        )
         result_b = self.env["shopfloor.quality.result"].search([("company_id", "=", self.company_b.id)])
         self.assertEqual(result_b.connection_id, self.connection_b)
-        self.assertFalse(self.env["shopfloor.quality.result"].with_user(self.manager_a).search(
-            [("characteristic", "=", "bore")]))
-        self.assertEqual(self.env["shopfloor.quality.result"].with_user(self.manager_b).search(
-            [("characteristic", "=", "bore")]), result_b)
+        self.assertFalse(
+            self.env["shopfloor.quality.result"].with_user(self.manager_a).search([("characteristic", "=", "bore")])
+        )
+        self.assertEqual(
+            self.env["shopfloor.quality.result"].with_user(self.manager_b).search([("characteristic", "=", "bore")]),
+            result_b,
+        )
 
     def test_audited_hold_fields_are_refused_on_a_plain_write(self):
         hold = self.floor_hold()
@@ -392,33 +513,48 @@ class TestFloorKeys(ShopfloorCase):
             with self.assertRaisesRegex(AccessError, f"write of {next(iter(values))}"):
                 as_manager.write(values)
         as_manager.write({"reason": "Cracks on the first ten parts"})
-        self.assertEqual((hold.state, hold.hold_ref, hold.production_id, hold.connection_id),
-                         ("active", "H-ACL", self.mo1, self.connection))
+        self.assertEqual(
+            (hold.state, hold.hold_ref, hold.production_id, hold.connection_id),
+            ("active", "H-ACL", self.mo1, self.connection),
+        )
         # A hold placed by hand: no floor key, never created released.
         holds_as_a = self.env["shopfloor.hold"].with_user(self.manager_a)
         for values in ({"hold_ref": "H-1"}, {"connection_id": self.connection.id}, {"state": "released"}):
             with self.assertRaises(AccessError):
                 holds_as_a.create({"production_id": self.mo2.id, "reason": "x", **values})
         by_hand = holds_as_a.create({"production_id": self.mo2.id, "reason": "x", "state": "active"})
-        self.assertEqual((by_hand.state, by_hand.company_id, by_hand.connection_id),
-                         ("active", self.company, self.env["shopfloor.connection"]))
+        self.assertEqual(
+            (by_hand.state, by_hand.company_id, by_hand.connection_id),
+            ("active", self.company, self.env["shopfloor.connection"]),
+        )
 
     def test_floor_keys_of_time_logs_and_quality_results_are_refused_on_a_plain_write(self):
-        self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "downtime.started", 10, reason_code="MAT", downtime_id="D-5"))
+        self.assert_applied(
+            self.send(PLANT1, PLANT1_PRESS1, "downtime.started", 10, reason_code="MAT", downtime_id="D-5")
+        )
         log = self.downtime_logs("D-5")
-        for values in ({"shopfloor_downtime_ref": "D-6"}, {"shopfloor_connection_id": self.plant2.id},
-                       {"shopfloor_kind": "work"}):
+        for values in (
+            {"shopfloor_downtime_ref": "D-6"},
+            {"shopfloor_connection_id": self.plant2.id},
+            {"shopfloor_kind": "work"},
+        ):
             with self.assertRaises(AccessError):
                 log.with_user(self.operator).write(values)
         with self.assertRaises(AccessError):
-            self.env["mrp.workcenter.productivity"].with_user(self.operator).create({
-                "workcenter_id": self.wc_press1.id, "loss_id": self.loss_material.id, "date_start": self.at(1),
-                "shopfloor_downtime_ref": "D-7", "shopfloor_connection_id": self.plant2.id,
-            })
+            self.env["mrp.workcenter.productivity"].with_user(self.operator).create(
+                {
+                    "workcenter_id": self.wc_press1.id,
+                    "loss_id": self.loss_material.id,
+                    "date_start": self.at(1),
+                    "shopfloor_downtime_ref": "D-7",
+                    "shopfloor_connection_id": self.plant2.id,
+                }
+            )
         self.assertEqual((log.shopfloor_downtime_ref, log.shopfloor_connection_id), ("D-5", self.connection))
 
-        self.assert_applied(self.send(PLANT1, PLANT1_PRESS1, "quality.result", 11,
-                                      characteristic="bore", **{"pass": True}))
+        self.assert_applied(
+            self.send(PLANT1, PLANT1_PRESS1, "quality.result", 11, characteristic="bore", **{"pass": True})
+        )
         result = self.env["shopfloor.quality.result"].search([("characteristic", "=", "bore")])
         for values in ({"passed": False}, {"company_id": self.company_b.id}, {"connection_id": self.plant2.id}):
             with self.assertRaises(AccessError):

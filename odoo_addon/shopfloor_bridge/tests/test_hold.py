@@ -56,10 +56,13 @@ class TestQualityHold(ShopfloorCase):
             self.mo2.button_mark_done()
         self.assertEqual(self.mo2.shopfloor_active_hold_count, 1)
         # The same refusal reaches an RPC caller: a plain MRP user calling the button.
-        mrp_user = self.env["res.users"].create({
-            "name": "Operator", "login": "operator-hold",
-            "groups_id": [(6, 0, [self.env.ref("mrp.group_mrp_user").id])],
-        })
+        mrp_user = self.env["res.users"].create(
+            {
+                "name": "Operator",
+                "login": "operator-hold",
+                "groups_id": [(6, 0, [self.env.ref("mrp.group_mrp_user").id])],
+            }
+        )
         with self.assertRaisesRegex(UserError, "quality hold active"):
             cutting.with_user(mrp_user).button_start()
         self.env["shopfloor.hold"].search([("production_id", "=", self.mo2.id)]).action_release()
@@ -103,14 +106,24 @@ class TestQualityHold(ShopfloorCase):
     def test_holds_are_isolated_per_company(self):
         self.hold(order=self.mo1.name, hold_id="H-C1")
         other = self.env["res.company"].create({"name": "Other plant"})
-        outsider = self.env["res.users"].create({
-            "name": "Other plant manager", "login": "other-plant-manager",
-            "company_id": other.id, "company_ids": [(6, 0, other.ids)],
-            "groups_id": [(6, 0, [
-                self.env.ref("base.group_user").id,
-                self.env.ref("shopfloor_bridge.shopfloor_bridge_group_manager").id,
-            ])],
-        })
+        outsider = self.env["res.users"].create(
+            {
+                "name": "Other plant manager",
+                "login": "other-plant-manager",
+                "company_id": other.id,
+                "company_ids": [(6, 0, other.ids)],
+                "groups_id": [
+                    (
+                        6,
+                        0,
+                        [
+                            self.env.ref("base.group_user").id,
+                            self.env.ref("shopfloor_bridge.shopfloor_bridge_group_manager").id,
+                        ],
+                    )
+                ],
+            }
+        )
         self.assertEqual(self.env["shopfloor.hold"].search_count([("hold_ref", "=", "H-C1")]), 1)
         self.assertEqual(self.env["shopfloor.hold"].with_user(outsider).search_count([("hold_ref", "=", "H-C1")]), 0)
 
@@ -153,10 +166,13 @@ class TestQualityHold(ShopfloorCase):
     def test_only_managers_release_holds(self):
         self.hold(order=self.mo1.name, hold_id="H-ACL")
         hold = self.env["shopfloor.hold"].search([("hold_ref", "=", "H-ACL")])
-        operator = self.env["res.users"].create({
-            "name": "Line operator", "login": "line-operator",
-            "groups_id": [(6, 0, [self.env.ref("mrp.group_mrp_user").id])],
-        })
+        operator = self.env["res.users"].create(
+            {
+                "name": "Line operator",
+                "login": "line-operator",
+                "groups_id": [(6, 0, [self.env.ref("mrp.group_mrp_user").id])],
+            }
+        )
         self.assertEqual(hold.with_user(operator).reason, "Held by the floor")
         with self.assertRaises(AccessError):
             hold.with_user(operator).action_release()

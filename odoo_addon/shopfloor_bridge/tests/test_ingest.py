@@ -58,8 +58,10 @@ class TestIngest(ShopfloorCase):
     def test_same_id_other_source_is_another_event(self):
         first = self.started(id="same-id")
         second = self.make_event(
-            "workorder.started", {"order": self.mo2.name, "operation": "Cutting"},
-            id="same-id", source="plant1/line2/press-02",
+            "workorder.started",
+            {"order": self.mo2.name, "operation": "Cutting"},
+            id="same-id",
+            source="plant1/line2/press-02",
         )
         statuses = [r["status"] for r in self.ingest(first, second)]
         self.assertNotIn("duplicate", statuses)
@@ -75,8 +77,9 @@ class TestIngest(ShopfloorCase):
     def test_bad_entry_never_affects_the_others(self):
         good1 = self.started()
         wrong_type = self.make_event("workorder.completed", {"order": self.mo2.name, "qty_good": "ten"})
-        good2 = self.make_event("workorder.started", {"order": self.mo2.name, "operation": "Cutting"},
-                                source="plant1/line2/press-02")
+        good2 = self.make_event(
+            "workorder.started", {"order": self.mo2.name, "operation": "Cutting"}, source="plant1/line2/press-02"
+        )
         results = self.ingest(good1, wrong_type, good2)
         self.assertEqual([r["status"] for r in results], ["applied", "rejected", "applied"], results)
         self.assertIn("qty_good", results[1]["error"])
@@ -102,9 +105,14 @@ class TestIngest(ShopfloorCase):
         self.assertIn("'qty_good' is a required property", result["error"])
 
     def test_oversize_and_long_strings_rejected(self):
-        big = self.make_event("quality.result", {
-            "characteristic": "x", "pass": True, **{f"note{i}": "y" * 4000 for i in range(70)},
-        })
+        big = self.make_event(
+            "quality.result",
+            {
+                "characteristic": "x",
+                "pass": True,
+                **{f"note{i}": "y" * 4000 for i in range(70)},
+            },
+        )
         long_string = self.make_event("workorder.started", {"order": self.mo1.name, "operator": "z" * 5000})
         results = self.ingest(big, long_string)
         self.assertEqual([r["status"] for r in results], ["rejected", "rejected"])
@@ -128,16 +136,22 @@ class TestIngest(ShopfloorCase):
     def test_rejected_input_keeps_raw_bytes_visible(self):
         raw = b'\xff\xfe{"order": "WH/MO/1", \x00broken'
         item = {
-            "rejected": True, "id": "sha-abc", "source": "shopfloor/plant1/line1/press-01",
-            "connection": "test-conn", "raw_b64": base64.b64encode(raw).decode(), "raw_size": len(raw),
-            "truncated": False, "reason": "payload is not valid JSON", "observedtime": "2026-11-23T08:00:00Z",
+            "rejected": True,
+            "id": "sha-abc",
+            "source": "shopfloor/plant1/line1/press-01",
+            "connection": "test-conn",
+            "raw_b64": base64.b64encode(raw).decode(),
+            "raw_size": len(raw),
+            "truncated": False,
+            "reason": "payload is not valid JSON",
+            "observedtime": "2026-11-23T08:00:00Z",
         }
         [result] = self.ingest(item)
         self.assertEqual(result["status"], "rejected")
         self.assertEqual(result["error"], "payload is not valid JSON")
         record = self.env["shopfloor.event"].browse(result["event_id"])
         self.assertEqual(base64.b64decode(record.raw_b64), raw)
-        self.assertTrue(record.raw_payload.startswith("\\xff\\xfe{\"order\""), record.raw_payload)
+        self.assertTrue(record.raw_payload.startswith('\\xff\\xfe{"order"'), record.raw_payload)
         self.assertIn("\\x00broken", record.raw_payload)
         self.assertEqual(record.connection_id, self.connection)
         self.assertEqual(record.raw_size, len(raw))
@@ -155,8 +169,9 @@ class TestIngest(ShopfloorCase):
         self.assertEqual(self.env["shopfloor.event"].browse(results[0]["event_id"]).raw_payload, '"not an event"')
 
     def test_workcenter_from_data_when_source_unmapped(self):
-        event = self.make_event("downtime.started", {"reason_code": "BRK", "workcenter": "L2-PRESS"},
-                                source="plant1/line2/unknown-sensor")
+        event = self.make_event(
+            "downtime.started", {"reason_code": "BRK", "workcenter": "L2-PRESS"}, source="plant1/line2/unknown-sensor"
+        )
         [result] = self.ingest(event)
         record = self.env["shopfloor.event"].browse(result["event_id"])
         self.assertEqual(record.workcenter_id, self.wc_press2)
@@ -167,7 +182,7 @@ class TestIngest(ShopfloorCase):
         # Sent end first: applied in time order, both succeed.
         results = self.ingest(end, start)
         self.assertEqual([r["status"] for r in results], ["applied", "applied"], results)
-        [log] = self.time_logs(workcenter=self.wc_press1).filtered(lambda l: l.loss_id == self.loss_setup)
+        [log] = self.time_logs(workcenter=self.wc_press1).filtered(lambda tl: tl.loss_id == self.loss_setup)
         self.assertEqual((log.date_start, log.date_end), (self.at(10), self.at(25)))
 
     def test_waiting_event_applies_when_its_predecessor_arrives(self):

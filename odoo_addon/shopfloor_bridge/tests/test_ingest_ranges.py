@@ -49,7 +49,9 @@ class TestIngestRanges(ShopfloorCase):
                 "less than or equal to the minimum of 0",
             ),
             "qty past 2^53": (
-                self.reported(2**53 + 1), "rejected", "9007199254740993 is greater than the maximum of 1000000000"
+                self.reported(2**53 + 1),
+                "rejected",
+                "9007199254740993 is greater than the maximum of 1000000000",
             ),
             "measured value past 2^53": (
                 self.make_event("quality.result", {"characteristic": "width", "pass": True, "value": 2**53 + 1}),
@@ -61,18 +63,28 @@ class TestIngestRanges(ShopfloorCase):
                 "applied",
                 "Integers beyond 2^53 at $.data.counter",
             ),
-            "mappingrev past int4": (self.started(mappingrev=2**40), "rejected", "greater than the maximum of 2147483647"),
+            "mappingrev past int4": (
+                self.started(mappingrev=2**40),
+                "rejected",
+                "greater than the maximum of 2147483647",
+            ),
             "year 0001": (self.started(time="0001-01-01T00:00:00Z"), "rejected", "outside the years 1970-2099"),
             "year 9999": (self.started(time="9999-12-31T23:59:59.999Z"), "rejected", "outside the years 1970-2099"),
             "year 0000": (self.started(time="0000-01-01T00:00:00Z"), "rejected", "is not an RFC 3339 date-time"),
             "year 0001 east of UTC": (
-                self.started(time="0001-01-01T00:00:00+01:00"), "rejected", "out of the calendar once turned to UTC"
+                self.started(time="0001-01-01T00:00:00+01:00"),
+                "rejected",
+                "out of the calendar once turned to UTC",
             ),
             "year 9999 west of UTC": (
-                self.started(time="9999-12-31T23:30:00-01:00"), "rejected", "out of the calendar once turned to UTC"
+                self.started(time="9999-12-31T23:30:00-01:00"),
+                "rejected",
+                "out of the calendar once turned to UTC",
             ),
             "observedtime year 9999": (
-                self.started(observedtime="9999-12-31T23:59:59Z"), "rejected", "observedtime '9999-12-31T23:59:59Z'"
+                self.started(observedtime="9999-12-31T23:59:59Z"),
+                "rejected",
+                "observedtime '9999-12-31T23:59:59Z'",
             ),
         }
 
@@ -135,8 +147,14 @@ class TestIngestRanges(ShopfloorCase):
         self.check_one("mappingrev past int4")
 
     def test_years_0001_and_9999_are_rejected_with_the_reason(self):
-        for name in ("year 0001", "year 9999", "year 0000", "year 0001 east of UTC", "year 9999 west of UTC",
-                     "observedtime year 9999"):
+        for name in (
+            "year 0001",
+            "year 9999",
+            "year 0000",
+            "year 0001 east of UTC",
+            "year 9999 west of UTC",
+            "observedtime year 9999",
+        ):
             self.check_one(name)
 
     # ------------------------------------------------------------------ all at once

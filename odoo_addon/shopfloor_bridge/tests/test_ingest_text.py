@@ -102,8 +102,14 @@ class TestIngestText(ShopfloorCase):
             self.make_event("workorder.started\ud800", {"order": self.mo1.name}),
             self.started(time="2026-11-23T08:00:00\x00Z"),
             self.started(observedtime="2026-11-23T08:00:00Z\ud800"),
-            {"rejected": True, "id": "r\x00", "source": "s\ud800", "connection": "test-conn\x00",
-             "raw_b64": base64.b64encode(b"\x00\xff").decode(), "reason": "not JSON \x00 \ud800"},
+            {
+                "rejected": True,
+                "id": "r\x00",
+                "source": "s\ud800",
+                "connection": "test-conn\x00",
+                "raw_b64": base64.b64encode(b"\x00\xff").decode(),
+                "reason": "not JSON \x00 \ud800",
+            },
             "\x00 a string, not an event \ud800",
         ]
         results = self.ingest(*items)
@@ -133,17 +139,30 @@ class TestIngestTextOverJsonRpc(HttpCase):
             self.env, "sf-text-sidecar", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_integration"
         )
         self.env["shopfloor.connection"].create(
-            {"code": "text-conn", "name": "Text", "integration_user_ids": [(4, sidecar.id)]})
+            {"code": "text-conn", "name": "Text", "integration_user_ids": [(4, sidecar.id)]}
+        )
         item = {
-            "specversion": "1.0", "id": "j-\ud800", "source": "plant9/\x00", "type": "workorder.started",
+            "specversion": "1.0",
+            "id": "j-\ud800",
+            "source": "plant9/\x00",
+            "type": "workorder.started",
             "connection": "text-conn",
-            "time": "2026-11-23T08:00:00Z", "subject": "\x00\udfff", "data": {"order": "WH/MO/\x00"},
+            "time": "2026-11-23T08:00:00Z",
+            "subject": "\x00\udfff",
+            "data": {"order": "WH/MO/\x00"},
         }
-        body = json.dumps({
-            "jsonrpc": "2.0", "method": "call", "id": 1,
-            "params": {"service": "object", "method": "execute_kw",
-                       "args": [self.env.cr.dbname, sidecar.id, "sf-text-sidecar", "shopfloor.event", "ingest", [[item]]]},
-        })
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "method": "call",
+                "id": 1,
+                "params": {
+                    "service": "object",
+                    "method": "execute_kw",
+                    "args": [self.env.cr.dbname, sidecar.id, "sf-text-sidecar", "shopfloor.event", "ingest", [[item]]],
+                },
+            }
+        )
         self.assertIn("\\ud800", body)
         response = self.url_open("/jsonrpc", data=body, headers={"Content-Type": "application/json"})
         self.assertEqual(response.status_code, 200)

@@ -16,14 +16,22 @@ class TestInstall(TransactionCase):
         self.assertEqual(menu.parent_id, self.env.ref("mrp.menu_mrp_root"))
 
     def test_integration_group_sees_no_menu(self):
-        sidecar = self.env["res.users"].create({
-            "name": "Sidecar",
-            "login": "sidecar-test",
-            "groups_id": [(6, 0, [
-                self.env.ref("base.group_user").id,
-                self.env.ref("shopfloor_bridge.shopfloor_bridge_group_integration").id,
-            ])],
-        })
+        sidecar = self.env["res.users"].create(
+            {
+                "name": "Sidecar",
+                "login": "sidecar-test",
+                "groups_id": [
+                    (
+                        6,
+                        0,
+                        [
+                            self.env.ref("base.group_user").id,
+                            self.env.ref("shopfloor_bridge.shopfloor_bridge_group_integration").id,
+                        ],
+                    )
+                ],
+            }
+        )
         visible = self.env["ir.ui.menu"].with_user(sidecar)._visible_menu_ids()
         root = self.env.ref("shopfloor_bridge.shopfloor_bridge_menu_root")
         self.assertNotIn(root.id, visible)

@@ -1,3 +1,7 @@
+from functools import partial
+
+import psycopg2
+
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
@@ -24,25 +28,39 @@ class TestMappings(ShopfloorCase):
         conn = self.connection.id
         # (model, values to create, a change to write)
         cases = [
-            ("shopfloor.source.map", {"source": "plant1/line9/x", "workcenter_id": self.wc_press2.id},
-             {"workcenter_id": self.wc_assembly2.id}),
+            (
+                "shopfloor.source.map",
+                {"source": "plant1/line9/x", "workcenter_id": self.wc_press2.id},
+                {"workcenter_id": self.wc_assembly2.id},
+            ),
             ("shopfloor.order.map", {"mes_ref": "MES-1", "production_id": self.mo1.id}, {"production_id": self.mo2.id}),
-            ("shopfloor.operation.map", {"operation": "CUT", "operation_id": self.op_cutting.id},
-             {"operation_id": self.op_assembly.id}),
+            (
+                "shopfloor.operation.map",
+                {"operation": "CUT", "operation_id": self.op_cutting.id},
+                {"operation_id": self.op_assembly.id},
+            ),
             ("shopfloor.material.map", {"code": "BOLT-X", "product_id": self.product_bolt.id}, {"code": "BOLT-Y"}),
             ("shopfloor.uom.map", {"code": "G", "uom_id": self.uom_gram.id}, {"code": "GR"}),
             ("shopfloor.reason.map", {"code": "JAM", "loss_id": self.loss_breakdown.id}, {"open_maintenance": True}),
-            ("shopfloor.mapping.rule", {"kind": "trigger", "protocol": "opcua", "address": "ns=2;s=T",
-                                        "source": "plant1/line1/press-01", "event_type": "workorder.started"},
-             {"params_json": '{"fields": {"order": "ns=2;s=Order"}}'}),
+            (
+                "shopfloor.mapping.rule",
+                {
+                    "kind": "trigger",
+                    "protocol": "opcua",
+                    "address": "ns=2;s=T",
+                    "source": "plant1/line1/press-01",
+                    "event_type": "workorder.started",
+                },
+                {"params_json": '{"fields": {"order": "ns=2;s=Order"}}'},
+            ),
         ]
+
+        def create(holder, model, values):
+            holder["row"] = self.env[model].create(dict(values, connection_id=conn))
+
         for model, values, change in cases:
             holder = {}
-
-            def create(model=model, values=values):
-                holder["row"] = self.env[model].create(dict(values, connection_id=conn))
-
-            self.assert_bumped(create, "added")
+            self.assert_bumped(partial(create, holder, model, values), "added")
             row = holder["row"]
             self.assertEqual(row.company_id, self.connection.company_id)
             self.assert_bumped(lambda row=row, change=change: row.write(change), f"changed ({next(iter(change))})")
@@ -51,7 +69,8 @@ class TestMappings(ShopfloorCase):
     def test_revision_tracked_in_sidecar_config(self):
         before = self.env["shopfloor.connection"].sidecar_config("test-conn")["revision"]
         self.env["shopfloor.source.map"].create(
-            {"connection_id": self.connection.id, "source": "plant1/line1/new", "workcenter_id": self.wc_press1.id})
+            {"connection_id": self.connection.id, "source": "plant1/line1/new", "workcenter_id": self.wc_press1.id}
+        )
         after = self.env["shopfloor.connection"].sidecar_config("test-conn")
         self.assertEqual(after["revision"], before + 1)
         self.assertIn({"source": "plant1/line1/new", "workcenter": "L1-PRESS"}, after["sources"])
@@ -80,20 +99,31 @@ class TestMappings(ShopfloorCase):
         self.assertTrue(any(m["type"] == "error" for m in result["messages"]), result["messages"])
 
     def test_rule_parameters_checked(self):
-        base = {"connection_id": self.connection.id, "protocol": "opcua", "address": "ns=2;s=C",
-                "source": "plant1/line1/press-01"}
+        base = {
+            "connection_id": self.connection.id,
+            "protocol": "opcua",
+            "address": "ns=2;s=C",
+            "source": "plant1/line1/press-01",
+        }
         with self.assertRaisesRegex(ValidationError, "not valid JSON"), self.cr.savepoint():
-            self.env["shopfloor.mapping.rule"].create(dict(base, kind="trigger", event_type="workorder.started",
-                                                           params_json="{wrap"))
-        with self.assertRaisesRegex(ValidationError, "must derive production.reported or scrap.reported"), \
-                self.cr.savepoint():
+            self.env["shopfloor.mapping.rule"].create(
+                dict(base, kind="trigger", event_type="workorder.started", params_json="{wrap")
+            )
+        with (
+            self.assertRaisesRegex(ValidationError, "must derive production.reported or scrap.reported"),
+            self.cr.savepoint(),
+        ):
             self.env["shopfloor.mapping.rule"].create(dict(base, kind="counter", event_type="workorder.started"))
         with self.assertRaisesRegex(ValidationError, "unknown event type"), self.cr.savepoint():
             self.env["shopfloor.mapping.rule"].create(dict(base, kind="trigger", event_type="machine.exploded"))
 
     @mute_logger("odoo.sql_db")
     def test_duplicate_source_refused(self):
-        with self.assertRaises(Exception), self.cr.savepoint():
+        with self.assertRaises(psycopg2.IntegrityError), self.cr.savepoint():
             self.env["shopfloor.source.map"].create(
-                {"connection_id": self.connection.id, "source": "plant1/line1/press-01",
-                 "workcenter_id": self.wc_press2.id})
+                {
+                    "connection_id": self.connection.id,
+                    "source": "plant1/line1/press-01",
+                    "workcenter_id": self.wc_press2.id,
+                }
+            )

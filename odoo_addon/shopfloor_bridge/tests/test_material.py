@@ -79,7 +79,9 @@ class TestMaterialConsumed(ShopfloorCase):
         self.assertIn("material", result["error"])
 
     def test_duplicate_consumption_counts_once(self):
-        event = self.make_event("material.consumed", {"order": self.mo1.name, "material": "M8", "qty": 9}, time=self.at(1))
+        event = self.make_event(
+            "material.consumed", {"order": self.mo1.name, "material": "M8", "qty": 9}, time=self.at(1)
+        )
         self.ingest(event)
         [again] = self.ingest(event)
         self.assertEqual(again["status"], "duplicate")

@@ -78,9 +78,16 @@ class TestOee(CostFixtures, ShopfloorCase):
         domain = [("workcenter_id", "in", (self.wc_press1 | self.wc_assembly1).ids), ("date", "=", self.day)]
         pareto = self.env["shopfloor.downtime.report"].compute_pareto(domain)
         losses = self.env["mrp.workcenter.productivity.loss"].browse([row["loss_id"] for row in pareto])
-        self.assertEqual(losses.mapped("name"), [
-            "Equipment Failure", "Setup and Adjustments", "Reduced Speed", "Material Availability", "Process Defect",
-        ])
+        self.assertEqual(
+            losses.mapped("name"),
+            [
+                "Equipment Failure",
+                "Setup and Adjustments",
+                "Reduced Speed",
+                "Material Availability",
+                "Process Defect",
+            ],
+        )
         self.assertEqual([row["minutes"] for row in pareto], [20.0, 17.0, 10.0, 8.0, 6.0])
         self.assertEqual([row["occurrences"] for row in pareto], [1, 2, 1, 1, 1])
         total = 61.0

@@ -6,8 +6,16 @@ class TestQualityEvents(ShopfloorCase):
         result, event = self.ingest_one(
             self.make_event(
                 "quality.result",
-                {"order": self.mo1.name, "operation": "Cutting", "characteristic": "thickness", "pass": True,
-                 "value": 2.01, "unit": "mm", "low": 1.95, "high": 2.05},
+                {
+                    "order": self.mo1.name,
+                    "operation": "Cutting",
+                    "characteristic": "thickness",
+                    "pass": True,
+                    "value": 2.01,
+                    "unit": "mm",
+                    "low": 1.95,
+                    "high": 2.05,
+                },
                 time=self.at(7),
             )
         )
@@ -43,15 +51,21 @@ class TestQualityEvents(ShopfloorCase):
     def test_failed_result_without_hold_when_company_says_so(self):
         self.company.shopfloor_hold_on_quality_fail = False
         _r, event = self.ingest_one(
-            self.make_event("quality.result", {"order": self.mo1.name, "characteristic": "x", "pass": False}, time=self.at(1))
+            self.make_event(
+                "quality.result", {"order": self.mo1.name, "characteristic": "x", "pass": False}, time=self.at(1)
+            )
         )
         self.assertEqual(event.state, "applied")
         self.assertFalse(self.env["shopfloor.hold"].search([]))
 
     def test_result_without_order_is_kept_on_the_workcenter(self):
         result, event = self.ingest_one(
-            self.make_event("quality.result", {"characteristic": "temp", "pass": True, "value": -4.5},
-                            source="plant1/line2/press-02", time=self.at(1))
+            self.make_event(
+                "quality.result",
+                {"characteristic": "temp", "pass": True, "value": -4.5},
+                source="plant1/line2/press-02",
+                time=self.at(1),
+            )
         )
         self.assertEqual(result["status"], "applied", result)
         record = self.env["shopfloor.quality.result"].search([("event_id", "=", event.id)])
@@ -67,7 +81,9 @@ class TestQualityEvents(ShopfloorCase):
         self.assertFalse(self.env["shopfloor.quality.result"].search([]))
 
     def test_duplicate_result_is_stored_once(self):
-        event = self.make_event("quality.result", {"order": self.mo1.name, "characteristic": "x", "pass": False}, time=self.at(1))
+        event = self.make_event(
+            "quality.result", {"order": self.mo1.name, "characteristic": "x", "pass": False}, time=self.at(1)
+        )
         self.ingest(event)
         [again] = self.ingest(event)
         self.assertEqual(again["status"], "duplicate")
@@ -76,7 +92,9 @@ class TestQualityEvents(ShopfloorCase):
 
     def test_result_for_an_unknown_order_waits(self):
         result, event = self.ingest_one(
-            self.make_event("quality.result", {"order": "WH/MO/QA-LATER", "characteristic": "x", "pass": True}, time=self.at(1))
+            self.make_event(
+                "quality.result", {"order": "WH/MO/QA-LATER", "characteristic": "x", "pass": True}, time=self.at(1)
+            )
         )
         self.assertEqual(result["status"], "pending")
         self.assertIn("WH/MO/QA-LATER", event.error_message)
@@ -87,7 +105,9 @@ class TestQualityEvents(ShopfloorCase):
         self.mo2._set_qty_producing()
         self.mo2.with_context(skip_consumption=True, skip_backorder=True).button_mark_done()
         result, event = self.ingest_one(
-            self.make_event("quality.result", {"order": self.mo2.name, "characteristic": "final", "pass": False}, time=self.at(50))
+            self.make_event(
+                "quality.result", {"order": self.mo2.name, "characteristic": "final", "pass": False}, time=self.at(50)
+            )
         )
         self.assertEqual(result["status"], "applied", result)
         record = self.env["shopfloor.quality.result"].search([("event_id", "=", event.id)])

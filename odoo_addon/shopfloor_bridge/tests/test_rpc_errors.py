@@ -103,7 +103,9 @@ class TestRpcRefusals(ShopfloorCase):
     def test_ingest_over_the_batch_limit_is_batch_too_large(self):
         batch = [self.started(id=f"e{i}") for i in range(MAX_INGEST_BATCH + 1)]
         self.assertRefused(
-            "batch_too_large", lambda: self.env["shopfloor.event"].ingest(batch), "at most 1000 events per call, got 1001"
+            "batch_too_large",
+            lambda: self.env["shopfloor.event"].ingest(batch),
+            "at most 1000 events per call, got 1001",
         )
         self.assertFalse(self.env["shopfloor.event"].search([]))
 
@@ -158,7 +160,8 @@ class TestRpcErrorsOverJsonRpc(HttpCase):
             cls.env, "sf-jsonrpc-sidecar", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_integration"
         )
         cls.env["shopfloor.connection"].create(
-            {"code": "rpc-conn", "name": "RPC", "integration_user_ids": [(4, cls.sidecar.id)]})
+            {"code": "rpc-conn", "name": "RPC", "integration_user_ids": [(4, cls.sidecar.id)]}
+        )
 
     def execute_kw(self, model, method, args):
         payload = {
@@ -187,4 +190,6 @@ class TestRpcErrorsOverJsonRpc(HttpCase):
         self.sidecar.groups_id = [(3, self.env.ref("shopfloor_bridge.shopfloor_bridge_group_integration").id)]
         answer = self.execute_kw("shopfloor.event", "ingest", [[]])
         self.assertEqual(answer["error"]["data"]["context"], {"shopfloor_code": "forbidden"})
-        self.assertEqual(answer["error"]["data"]["name"], "odoo.addons.shopfloor_bridge.rpc_errors.ShopfloorRpcAccessError")
+        self.assertEqual(
+            answer["error"]["data"]["name"], "odoo.addons.shopfloor_bridge.rpc_errors.ShopfloorRpcAccessError"
+        )

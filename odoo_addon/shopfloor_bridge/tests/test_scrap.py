@@ -6,8 +6,14 @@ class TestScrapReported(ShopfloorCase):
         result, event = self.ingest_one(
             self.make_event(
                 "scrap.reported",
-                {"order": self.mo1.name, "operation": "Cutting", "material": "STEEL-2MM", "qty": 1500, "uom": "g",
-                 "reason_code": "BURR"},
+                {
+                    "order": self.mo1.name,
+                    "operation": "Cutting",
+                    "material": "STEEL-2MM",
+                    "qty": 1500,
+                    "uom": "g",
+                    "reason_code": "BURR",
+                },
                 time=self.at(12),
             )
         )
@@ -35,7 +41,9 @@ class TestScrapReported(ShopfloorCase):
         self.assertEqual((scrap.state, scrap.scrap_qty), ("done", 2500))
 
     def test_without_material_scraps_the_finished_product(self):
-        result, _e = self.ingest_one(self.make_event("scrap.reported", {"order": self.mo2.name, "qty": 3}, time=self.at(1)))
+        result, _e = self.ingest_one(
+            self.make_event("scrap.reported", {"order": self.mo2.name, "qty": 3}, time=self.at(1))
+        )
         self.assertEqual(result["status"], "applied", result)
         scrap = self.env["stock.scrap"].search([("production_id", "=", self.mo2.id)])
         self.assertEqual((scrap.product_id, scrap.scrap_qty), (self.product_bracket, 3))
@@ -63,7 +71,9 @@ class TestScrapReported(ShopfloorCase):
         self.mo2._set_qty_producing()
         self.mo2.with_context(skip_consumption=True, skip_backorder=True).button_mark_done()
         self.assertEqual(self.mo2.state, "done")
-        result, _e = self.ingest_one(self.make_event("scrap.reported", {"order": self.mo2.name, "qty": 2}, time=self.at(30)))
+        result, _e = self.ingest_one(
+            self.make_event("scrap.reported", {"order": self.mo2.name, "qty": 2}, time=self.at(30))
+        )
         self.assertEqual(result["status"], "applied", result)
         scrap = self.env["stock.scrap"].search([("production_id", "=", self.mo2.id)])
         self.assertEqual((scrap.product_id, scrap.scrap_qty, scrap.state), (self.product_bracket, 2, "done"))
@@ -71,6 +81,8 @@ class TestScrapReported(ShopfloorCase):
 
     def test_scrap_on_a_cancelled_order_is_dead(self):
         self.mo2.action_cancel()
-        _r, event = self.ingest_one(self.make_event("scrap.reported", {"order": self.mo2.name, "qty": 2}, time=self.at(30)))
+        _r, event = self.ingest_one(
+            self.make_event("scrap.reported", {"order": self.mo2.name, "qty": 2}, time=self.at(30))
+        )
         self.assertEqual(event.state, "dead")
         self.assertIn("cancel", event.error_message)

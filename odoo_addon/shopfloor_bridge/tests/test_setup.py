@@ -29,11 +29,15 @@ class TestSetupTeardown(ShopfloorCase):
         self.assertEqual(cutting.state, "done")
 
     def test_setup_on_the_workcenter_without_order(self):
-        result, _e = self.ingest_one(self.make_event("setup.started", {}, source="plant1/line2/assembly-02", time=self.at(3)))
+        result, _e = self.ingest_one(
+            self.make_event("setup.started", {}, source="plant1/line2/assembly-02", time=self.at(3))
+        )
         self.assertEqual(result["status"], "applied", result)
         [log] = self.time_logs(workcenter=self.wc_assembly2)
         self.assertEqual((log.loss_id, log.date_start, log.workorder_id.id), (self.loss_setup, self.at(3), False))
-        again, _e = self.ingest_one(self.make_event("setup.started", {}, source="plant1/line2/assembly-02", time=self.at(4)))
+        again, _e = self.ingest_one(
+            self.make_event("setup.started", {}, source="plant1/line2/assembly-02", time=self.at(4))
+        )
         self.assertEqual(again["status"], "applied")
         self.assertEqual(len(self.time_logs(workcenter=self.wc_assembly2)), 1)
 

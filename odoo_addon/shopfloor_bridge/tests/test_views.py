@@ -13,7 +13,9 @@ class TestHandlerViews(ShopfloorCase):
         self.assertEqual(self.wc_press2.shopfloor_equipment_id, self.equipment_press1)
 
     def test_mo_form_shows_the_hold_banner(self):
-        self.ingest(self.make_event("quality.hold", {"order": self.mo1.name, "reason": "Cracks on lot 7"}, time=self.at(1)))
+        self.ingest(
+            self.make_event("quality.hold", {"order": self.mo1.name, "reason": "Cracks on lot 7"}, time=self.at(1))
+        )
         form = Form(self.mo1)
         self.assertEqual(form.shopfloor_active_hold_count, 1)
         self.assertIn("Cracks on lot 7", form.shopfloor_hold_message)

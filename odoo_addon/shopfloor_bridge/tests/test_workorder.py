@@ -59,7 +59,9 @@ class TestWorkorderEvents(ShopfloorCase):
         resumed, _e = self.ingest_one(self.make_event("workorder.resumed", data, time=self.at(30)))
         self.assertEqual((paused["status"], resumed["status"]), ("applied", "applied"), (paused, resumed))
         logs = self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting"))
-        self.assertEqual([(log.date_start, log.date_end) for log in logs], [(self.at(0), self.at(20)), (self.at(30), False)])
+        self.assertEqual(
+            [(log.date_start, log.date_end) for log in logs], [(self.at(0), self.at(20)), (self.at(30), False)]
+        )
         self.assertEqual(logs[0].duration, 20.0)
 
     def test_resume_of_a_never_started_workorder_waits(self):
@@ -227,7 +229,9 @@ class TestWorkorderEvents(ShopfloorCase):
 
     def test_without_operation_on_an_unrelated_workcenter_takes_the_first_ready_workorder(self):
         result, event = self.ingest_one(
-            self.make_event("workorder.started", {"order": self.mo1.name}, source="plant1/line2/press-02", time=self.at(4))
+            self.make_event(
+                "workorder.started", {"order": self.mo1.name}, source="plant1/line2/press-02", time=self.at(4)
+            )
         )
         self.assertEqual(result["status"], "applied", result)
         self.assertEqual(event.workorder_id, self.workorder_of(self.mo1, "Cutting"))
@@ -246,14 +250,22 @@ class TestWorkorderEvents(ShopfloorCase):
         )
 
     def test_sidecar_account_applies_and_owns_the_time_log(self):
-        sidecar = self.env["res.users"].create({
-            "name": "Sidecar plant 1",
-            "login": "sidecar-handlers",
-            "groups_id": [(6, 0, [
-                self.env.ref("base.group_user").id,
-                self.env.ref("shopfloor_bridge.shopfloor_bridge_group_integration").id,
-            ])],
-        })
+        sidecar = self.env["res.users"].create(
+            {
+                "name": "Sidecar plant 1",
+                "login": "sidecar-handlers",
+                "groups_id": [
+                    (
+                        6,
+                        0,
+                        [
+                            self.env.ref("base.group_user").id,
+                            self.env.ref("shopfloor_bridge.shopfloor_bridge_group_integration").id,
+                        ],
+                    )
+                ],
+            }
+        )
         self.connection.integration_user_ids = [(4, sidecar.id)]
         event = self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(6))
         [result] = self.env["shopfloor.event"].with_user(sidecar).ingest([event])
@@ -262,8 +274,10 @@ class TestWorkorderEvents(ShopfloorCase):
         self.assertEqual((log.user_id, log.date_start), (sidecar, self.at(6)))
         # Retried later by the cron (another user), the acting user stays the sidecar's.
         paused = self.make_event("workorder.paused", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(9))
-        [waiting] = self.env["shopfloor.event"].with_user(sidecar).ingest(
-            [{**paused, "data": {"order": "WH/MO/SOON", "operation": "Cutting"}}]
+        [waiting] = (
+            self.env["shopfloor.event"]
+            .with_user(sidecar)
+            .ingest([{**paused, "data": {"order": "WH/MO/SOON", "operation": "Cutting"}}])
         )
         self.assertEqual(waiting["status"], "pending")
         self.mo1.name = "WH/MO/SOON"
@@ -275,7 +289,9 @@ class TestWorkorderEvents(ShopfloorCase):
         cutting = self.workorder_of(self.mo2, "Cutting")
         assembly = self.workorder_of(self.mo2, "Assembly")
         data = {"order": self.mo2.name, "qty_good": 100}
-        first, _e = self.ingest_one(self.make_event("workorder.completed", {**data, "operation": "Cutting"}, time=self.at(5)))
+        first, _e = self.ingest_one(
+            self.make_event("workorder.completed", {**data, "operation": "Cutting"}, time=self.at(5))
+        )
         self.assertEqual(first["status"], "applied", first)
         last, event = self.ingest_one(
             self.make_event("workorder.completed", {**data, "operation": "Assembly"}, time=self.at(9))

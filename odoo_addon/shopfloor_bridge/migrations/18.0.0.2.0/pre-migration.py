@@ -8,9 +8,7 @@
 
 
 def _has_column(cr, table, column):
-    cr.execute(
-        "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = %s", [table, column]
-    )
+    cr.execute("SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = %s", [table, column])
     return bool(cr.fetchone())
 
 
