@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The Odoo module's gates, as OCA repositories run them through pre-commit
+# (.pre-commit-config.yaml): ruff (format + lint), pylint-odoo (the mandatory
+# checks of .pylintrc-mandatory) and prettier with @prettier/plugin-xml on the
+# XML. Part of `npm run lint`; check only, nothing is rewritten. To fix:
+#   .venv-lint/bin/ruff format odoo_addon && .venv-lint/bin/ruff check --fix odoo_addon
+#   node_modules/.bin/prettier --write 'odoo_addon/**/*.xml'
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+VENV=.venv-lint
+REQ=tools/lint/requirements.txt
+
+fail() { printf 'lint-odoo: %s\n' "$*" >&2; exit 1; }
+
+want=$(sha256sum "$REQ" | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/ruff" ] || [ ! -x "$VENV/bin/pylint" ] || [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+  fail "the Python lint tools are missing or not at the versions of $REQ.
+  Create them with: bash tools/lint/venv.sh   (.ci/run does it too; they go into $VENV/, never into Odoo's Python)"
+fi
+
+# The same versions as .pre-commit-config.yaml: one place may not drift from the other.
+pin() { grep -E "^$1==" "$REQ" | cut -d= -f3; }
+npm_version() { node -p "require('./node_modules/$1/package.json').version"; }
+precommit=.pre-commit-config.yaml
+grep -q "rev: v$(pin ruff)\$" "$precommit" || fail "$precommit: ruff-pre-commit rev is not v$(pin ruff) ($REQ)"
+grep -q "rev: v$(pin pylint-odoo)\$" "$precommit" || fail "$precommit: pylint-odoo rev is not v$(pin pylint-odoo) ($REQ)"
+grep -q "\"prettier@$(npm_version prettier)\"" "$precommit" ||
+  fail "$precommit: prettier is not $(npm_version prettier) (node_modules, package.json)"
+grep -q "\"@prettier/plugin-xml@$(npm_version @prettier/plugin-xml)\"" "$precommit" ||
+  fail "$precommit: @prettier/plugin-xml is not $(npm_version @prettier/plugin-xml) (node_modules, package.json)"
+
+echo "ruff format --check"
+"$VENV/bin/ruff" format --check odoo_addon
+echo "ruff check"
+"$VENV/bin/ruff" check --no-fix odoo_addon
+echo "pylint-odoo (.pylintrc-mandatory)"
+"$VENV/bin/pylint" --rcfile=.pylintrc-mandatory --output-format=text odoo_addon/shopfloor_bridge
+echo "prettier --check (XML)"
+node_modules/.bin/prettier --check 'odoo_addon/**/*.xml'
+echo "lint-odoo: ruff, pylint-odoo and prettier pass"
