@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
@@ -94,6 +94,15 @@ describe("metric names follow Prometheus' conventions", () => {
     // collectDefaultMetrics is in: the process metrics every Prometheus client exports.
     for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds"])
       expect(families(text).map((f) => f.name)).toContain(name);
+  });
+
+  it("sidecar/README.md's table lists each family once, with its type", async () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const rows = [...readme.matchAll(/^\| `(shopfloor_sidecar_[a-z_]+)(?:\{[a-z_,]+\})?` \| ([a-z]+) \|/gm)];
+    const documented = rows.map(([, name, type]) => `${name} ${type}`).sort();
+    const text = await new SidecarMetrics("0").registry.metrics();
+    const ours = families(text).filter((f) => f.name.startsWith(METRIC_PREFIX));
+    expect(documented).toEqual(ours.map((f) => `${f.name} ${f.type}`).sort());
   });
 
   it("the check itself finds each kind of mistake (it is not one that cannot fail)", async () => {
