@@ -1,8 +1,8 @@
-// The module's README.rst and static/description/index.html are what OCA's
-// oca-gen-addon-readme makes from readme/*.md and __manifest__.py: the test
-// regenerates them from a copy and fails when the committed ones differ.
+// The module's README.rst and static/description/index.html are what
+// tools/packaging/gen_readme.py makes from readme/*.md and __manifest__.py:
+// the test regenerates them from a copy and fails when the committed ones differ.
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -11,9 +11,53 @@ import { repoRoot } from "../../sidecar/devstack/odoo.ts";
 const addon = join(repoRoot, "odoo_addon/shopfloor_bridge");
 const generated = ["README.rst", "static/description/index.html"];
 
+/** OCA's order of the readme/ fragments that get a section of their own. */
+const FRAGMENT_SECTIONS: [string, string][] = [
+  ["CONTEXT", "Use Cases / Context"],
+  ["INSTALL", "Installation"],
+  ["CONFIGURE", "Configuration"],
+  ["USAGE", "Usage"],
+  ["DEVELOP", "Development"],
+  ["ROADMAP", "Known issues / Roadmap"],
+  ["HISTORY", "Changelog"],
+];
+
+/** Section titles of a reStructuredText text: a line underlined by = or - of its length. */
+function sectionTitles(rst: string): string[] {
+  const lines = rst.split("\n");
+  return lines.filter(
+    (line, i) => line.trim() !== "" && /^(=+|-+)$/.test(lines[i + 1] ?? "") && lines[i + 1]?.length === line.length,
+  );
+}
+
 describe("module README", () => {
   const dir = mkdtempSync(join(tmpdir(), "sfb-readme-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("README.rst has the layout of OCA modules' READMEs", () => {
+    const rst = readFileSync(join(addon, "README.rst"), "utf8");
+    const manifest = readFileSync(join(addon, "__manifest__.py"), "utf8");
+    const field = (key: string) => manifest.match(new RegExp(`"${key}": "([^"]*)"`))?.[1];
+    const name = field("name") as string;
+    const has = (fragment: string) => existsSync(join(addon, "readme", `${fragment}.md`));
+    expect(rst.startsWith(`${"=".repeat(name.length)}\n${name}\n${"=".repeat(name.length)}\n`)).toBe(true);
+    expect(rst).toContain(`:alt: ${field("development_status")}`);
+    expect(rst).toContain(`:alt: License: ${field("license")}`);
+    expect(rst).toContain(field("summary"));
+    expect(rst).toContain(".. contents::");
+    expect(sectionTitles(rst)).toEqual([
+      name,
+      ...FRAGMENT_SECTIONS.filter(([fragment]) => has(fragment)).map(([, title]) => title),
+      "Bug Tracker",
+      "Credits",
+      "Authors",
+      ...(has("CONTRIBUTORS") ? ["Contributors"] : []),
+      ...(has("CREDITS") ? ["Other credits"] : []),
+      "Maintainers",
+    ]);
+    const html = readFileSync(join(addon, "static/description/index.html"), "utf8");
+    expect(html).toContain(`<h1 class="title">${name}</h1>`);
+  });
 
   it("README.rst and index.html are regenerated identical from readme/ and the manifest", () => {
     const copy = join(dir, "shopfloor_bridge");

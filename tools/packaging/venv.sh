@@ -11,7 +11,9 @@ want=$(sha256sum "$REQ" | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
-[ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv "$VENV" || {
+# Made afresh when the requirements change: a package dropped from them must
+# not linger in the venv and hide that something still needs it.
+/usr/bin/python3 -m venv --clear "$VENV" || {
   echo "cannot create $VENV: install Debian's python3-venv (apt-get install python3-venv)" >&2
   exit 1
 }
