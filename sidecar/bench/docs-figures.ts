@@ -1,7 +1,7 @@
 // `npm run docs:figures [-- --check]`: rewrites the READMEs' marked figure
 // tables from sidecar/bench/figures.json; --check only reports stale ones.
 import { parseArgs } from "node:util";
-import { readSnapshot, rewriteFigureDocs } from "./figures.ts";
+import { readSnapshot, regenerateModuleReadme, rewriteFigureDocs } from "./figures.ts";
 
 const { values } = parseArgs({ options: { check: { type: "boolean", default: false } } });
 const changed = rewriteFigureDocs(readSnapshot(), { check: values.check });
@@ -11,3 +11,4 @@ if (values.check && changed.length) {
   process.exit(1);
 }
 console.log(changed.length ? `rewrote: ${changed.join(", ")}` : "figure tables up to date");
+if (!values.check && !regenerateModuleReadme(changed)) process.exit(1);

@@ -3,7 +3,7 @@
 // its last complete run at --scale 1). `npm run docs:figures` turns it into the
 // tables between `<!-- figures:begin name -->` and `<!-- figures:end -->`, so
 // a figure is never typed by hand and cannot go stale unnoticed.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -229,4 +229,18 @@ export function rewriteFigureDocs(snapshot: FiguresSnapshot, opts: { root?: stri
     if (!opts.check) writeFileSync(file, next);
   }
   return changed;
+}
+
+/**
+ * The module's README.rst and static/description/index.html are generated from
+ * its readme/ fragments: when a figure table there changed, regenerate them too
+ * (tools/packaging/gen-readme.sh, which builds its own venv), so the README test
+ * does not find them stale. Returns false (with the command to run) when it failed.
+ */
+export function regenerateModuleReadme(changed: string[], root: string = REPO_ROOT): boolean {
+  if (!changed.some((file) => /^odoo_addon\/[^/]+\/readme\//.test(file))) return true;
+  const run = spawnSync("bash", [join(root, "tools/packaging/gen-readme.sh")], { cwd: root, stdio: "inherit" });
+  if (run.status === 0) return true;
+  console.error("the module's README.rst is now stale: run tools/packaging/gen-readme.sh and commit the result");
+  return false;
 }

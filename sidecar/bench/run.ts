@@ -6,7 +6,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
-import { currentCommit, mergeRun, readSnapshot, rewriteFigureDocs, writeSnapshot } from "./figures.ts";
+import {
+  currentCommit,
+  mergeRun,
+  readSnapshot,
+  regenerateModuleReadme,
+  rewriteFigureDocs,
+  writeSnapshot,
+} from "./figures.ts";
 import type { BenchContext, Benchmark, Figure } from "./harness.ts";
 import { ratio } from "./harness.ts";
 import { formatNumber, type ReportRow, writeReportPng } from "./report.ts";
@@ -107,6 +114,7 @@ if (ctx.scale !== 1) {
   console.log(
     `figures: sidecar/bench/figures.json (${Object.keys(completed).join(", ")}); READMEs rewritten: ${docs.join(", ") || "none"}`,
   );
+  regenerateModuleReadme(docs);
 }
 if (failures.length) {
   console.error(`benchmarks that failed:\n  ${failures.join("\n  ")}`);
