@@ -8,7 +8,7 @@ the event apply hook calls it for the MOs an event touched, so the figures are
 as fresh as the last applied event without a stored compute chain on
 ``mrp.production`` slowing every write of the ingest path.
 
-Every formula is in readme/COST.md; the names of the fields follow it.
+Every formula is in readme/USAGE.md (Real-time cost); the names of the fields follow it.
 """
 
 import collections

@@ -4,7 +4,7 @@ Both reports are SQL views over ``mrp.workcenter.productivity`` (the time logs
 the event handlers write and a user can open). Ratios cannot be summed, so
 ``read_group`` recomputes them from the summed minutes of each group: a pivot
 cell for "Press 01, November" shows the OEE of all its minutes, not an average
-of daily percentages. Formulas: readme/COST.md.
+of daily percentages. Formulas: readme/USAGE.md (Real-time cost).
 """
 
 from odoo import api, fields, models, tools

@@ -1,6 +1,6 @@
 """Standard vs actual cost, checked against numbers computed by hand.
 
-The worked example (readme/COST.md walks through the same numbers): an MO of
+The worked example (readme/USAGE.md, Real-time cost, walks through the same numbers): an MO of
 100 Brackets, BOM 0.5 kg steel at 2.50/kg + 4 bolts at 0.10, routing Cutting on
 Press 01 (60.00/h, setup 10 + cleanup 5 min, 1.5 min/unit) then Assembly on
 Assembly 01 (40.00/h, 2 min/unit). 97 good, 3 scrapped, 52 kg steel and 400
@@ -62,7 +62,7 @@ class CostFixtures:
         return scrap
 
     def run_worked_example(self, before_refresh=None, finish=False):
-        """The timeline of COST.md, on a fresh MO of 100 (minutes from 08:00 UTC, Monday)."""
+        """The worked example of readme/USAGE.md, on a fresh MO of 100 (minutes from 08:00 UTC, Monday)."""
         production = self._make_mo(100)
         cutting = self.workorder_of(production, "Cutting")
         assembly = self.workorder_of(production, "Assembly")
