@@ -209,6 +209,11 @@ export class OpcUaSource implements Source {
     return { ...this.#counts };
   }
 
+  /** A session with its subscription is live (false while one is being re-created). */
+  get connected(): boolean {
+    return this.#live !== undefined && this.#reconnecting === undefined;
+  }
+
   async #connect(): Promise<void> {
     const generation = ++this.#generation;
     const cm = this.#cm as OPCUACertificateManager;

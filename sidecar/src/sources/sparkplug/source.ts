@@ -185,6 +185,11 @@ export class SparkplugSource implements Source {
     await client?.endAsync(true);
   }
 
+  /** Connected to the broker (a Sparkplug host's data only flows while it is). */
+  get connected(): boolean {
+    return this.#client?.connected ?? false;
+  }
+
   stats(): Record<string, number> {
     return { ...this.#host.stats, ...this.#counts, queued: this.#queued };
   }
