@@ -15,6 +15,11 @@ Run by `odoo shell -d <db> < create_integration_user.py` (odoo_addon/docker/sfb-
 A later run keeps the file while its key still logs in as that user, and
 otherwise renews the key (the wizard's "New API key"), so restarts of the stack
 neither pile up keys nor leave the sidecar with a dead one.
+
+Without demo data Odoo's admin user still has the password "admin": the first
+run gives it SFB_ADMIN_USER_PASSWORD (sfb-init.sh reads it from a Docker
+secret) and records that in a system parameter, so a password changed later in
+Odoo is never overwritten.
 """
 
 import os
@@ -36,6 +41,15 @@ def read_env_file(path):
         pass
     return values
 
+
+ADMIN_SET = "shopfloor_bridge.compose_admin_password_set"
+admin_password = os.environ.get("SFB_ADMIN_USER_PASSWORD", "")
+params = env["ir.config_parameter"].sudo()
+if admin_password and not params.get_param(ADMIN_SET):
+    env.ref("base.user_admin").sudo().password = admin_password
+    params.set_param(ADMIN_SET, "1")
+    env.cr.commit()
+    print("create_integration_user: the admin user's password set from the secret")
 
 Users = env["res.users"].sudo().with_context(active_test=False)
 Connection = env["shopfloor.connection"].sudo().with_context(active_test=False)

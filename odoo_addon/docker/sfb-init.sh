@@ -11,6 +11,8 @@
 #  3. runs create_integration_user.py in `odoo shell`, as the odoo user: the
 #     sidecar's integration user on its connection and an API key, written as a
 #     KEY=VALUE file ($SFB_SIDECAR_ENV_FILE) the sidecar reads with --config;
+#     on the first run it also gives Odoo's admin user the password in
+#     $ADMIN_USER_PASSWORD_FILE (instead of the "admin" of Odoo's base data);
 #  4. hands that file to the sidecar's user ($SFB_SIDECAR_UID, the node user of
 #     the sidecar image), mode 0400.
 set -euo pipefail
@@ -20,7 +22,7 @@ set -euo pipefail
 : "${SFB_DB:?SFB_DB names the database}"
 : "${SFB_SIDECAR_ENV_FILE:?SFB_SIDECAR_ENV_FILE names the file for the sidecar}"
 : "${SFB_SIDECAR_UID:=1000}"
-for f in "$ODOO_ADMIN_PASSWORD_FILE" "$PASSWORD_FILE"; do
+for f in "$ODOO_ADMIN_PASSWORD_FILE" "$PASSWORD_FILE" "${ADMIN_USER_PASSWORD_FILE:?ADMIN_USER_PASSWORD_FILE names the admin user password secret}"; do
   if [[ ! -s "$f" ]]; then
     echo "sfb-init: secret file $f is missing or empty (README.md: docker compose --profile production)" >&2
     exit 1
@@ -50,7 +52,8 @@ chown odoo:odoo "$dir"
 if [[ -e "$SFB_SIDECAR_ENV_FILE" ]]; then chown odoo:odoo "$SFB_SIDECAR_ENV_FILE"; fi
 # runuser keeps the environment (ODOO_RC, SFB_*) and sets HOME/USER to odoo's.
 runuser -u odoo -- /entrypoint.sh odoo -d "$SFB_DB" -i shopfloor_bridge --without-demo=all --stop-after-init --no-http
-runuser -u odoo -- /entrypoint.sh odoo shell -d "$SFB_DB" --no-http </usr/local/share/shopfloor/create_integration_user.py
+SFB_ADMIN_USER_PASSWORD="$(<"$ADMIN_USER_PASSWORD_FILE")" \
+  runuser -u odoo -- /entrypoint.sh odoo shell -d "$SFB_DB" --no-http </usr/local/share/shopfloor/create_integration_user.py
 chown "$SFB_SIDECAR_UID" "$SFB_SIDECAR_ENV_FILE"
 chmod 0400 "$SFB_SIDECAR_ENV_FILE"
 echo "sfb-init: $ODOO_RC written; $SFB_SIDECAR_ENV_FILE ready for uid $SFB_SIDECAR_UID"

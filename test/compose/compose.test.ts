@@ -174,13 +174,17 @@ describe("docker-compose.yml", () => {
     expect(init.entrypoint).toEqual(["/usr/local/bin/sfb-init"]);
     expect(init.environment?.PASSWORD_FILE).toBe("/run/secrets/postgres_password");
     expect(init.environment?.ODOO_ADMIN_PASSWORD_FILE).toBe("/run/secrets/odoo_admin_password");
-    expect(init.secrets?.sort()).toEqual(["odoo_admin_password", "postgres_password"]);
+    expect(init.environment?.ADMIN_USER_PASSWORD_FILE).toBe("/run/secrets/admin_user_password");
+    expect(init.secrets?.sort()).toEqual(["admin_user_password", "odoo_admin_password", "postgres_password"]);
     expect(dockerfile).toMatch(/^COPY odoo_addon\/docker\/sfb-init\.sh \/usr\/local\/bin\/sfb-init$/m);
     const script = read("odoo_addon/docker/sfb-init.sh");
     expect(script).toMatch(/echo "admin_passwd = \$\(<"\$ODOO_ADMIN_PASSWORD_FILE"\)"/);
     expect(script).toMatch(/echo "list_db = False"/);
     expect(script).toMatch(/echo "db_password = \$\(<"\$PASSWORD_FILE"\)"/);
     expect(script).toMatch(/-i shopfloor_bridge --without-demo=all --stop-after-init/);
+    expect(script).toMatch(
+      /SFB_ADMIN_USER_PASSWORD="\$\(<"\$ADMIN_USER_PASSWORD_FILE"\)" \\\n\s+runuser -u odoo -- \/entrypoint\.sh odoo shell/,
+    );
     expect(script).toMatch(
       /odoo shell -d "\$SFB_DB" --no-http <\/usr\/local\/share\/shopfloor\/create_integration_user\.py/,
     );

@@ -2,7 +2,8 @@
 // run by sfb-init.sh in `odoo shell`) against a real Odoo 18: on a database
 // duplicated from the module's template it creates the connection and its
 // integration user, and writes an API key that Odoo accepts for RPC as that
-// user; a second run keeps a working key, and a dead key is renewed.
+// user; a second run keeps a working key, and a dead key is renewed. The
+// first run also replaces the admin user's "admin" password, once.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -47,8 +48,9 @@ function odooShell(input: string, extraEnv: Record<string, string> = {}): Promis
   );
 }
 
-const runInit = () =>
+const runInit = (adminPassword = "first-admin-secret") =>
   odooShell(readFileSync(SCRIPT, "utf8"), {
+    SFB_ADMIN_USER_PASSWORD: adminPassword,
     SHOPFLOOR_CONNECTION: code,
     SFB_SIDECAR_ENV_FILE: envFile,
     SFB_MQTT_URL: "mqtt://mosquitto:1883",
@@ -66,13 +68,17 @@ async function check(key: string) {
   const out = await odooShell(
     [
       "import json",
+      "env.cr.execute('SELECT password FROM res_users WHERE id = %s', [env.ref('base.user_admin').id])",
+      "_admin_hash = env.cr.fetchone()[0]",
+      "_admin_ok = lambda p: env['res.users']._crypt_context().verify(p, _admin_hash)",
       `uid = env["res.users.apikeys"]._check_credentials(scope="rpc", key=${JSON.stringify(key)})`,
       "user = env['res.users'].browse(uid) if uid else env['res.users']",
       `conn = env["shopfloor.connection"].search([("code", "=", ${JSON.stringify(code)})])`,
       "print('RESULT=' + json.dumps({'uid': uid or None, 'login': user.login or None,",
       "  'groups': sorted(user.groups_id.get_external_id().values()),",
       "  'connection_users': conn.integration_user_ids.mapped('login'), 'mqtt_url': conn.mqtt_url,",
-      "  'keys': env['res.users.apikeys'].sudo().search_count([('user_id', '=', uid or 0)])}))",
+      "  'keys': env['res.users.apikeys'].sudo().search_count([('user_id', '=', uid or 0)]),",
+      "  'admin': [p for p in ('admin', 'first-admin-secret', 'second-admin-secret') if _admin_ok(p)]}))",
     ].join("\n"),
   );
   const line = /^RESULT=(.*)$/m.exec(out)?.[1];
@@ -84,6 +90,7 @@ async function check(key: string) {
     connection_users: string[];
     mqtt_url: string | null;
     keys: number;
+    admin: string[];
   };
 }
 
@@ -119,11 +126,14 @@ it("creates the integration user on its connection and writes a key Odoo accepts
   expect(got.connection_users).toEqual([`sidecar-${code}`]);
   expect(got.mqtt_url).toBe("mqtt://mosquitto:1883");
   expect(got.keys).toBe(1);
+  expect(got.admin, "the admin user's password").toEqual(["first-admin-secret"]);
 }, 300_000);
 
 it("keeps a working key on the next start, and renews a dead one", async () => {
   const before = readEnvFile();
-  expect(await runInit()).toContain("holds a working key");
+  // Set once: a later run (another secret, or a password changed in Odoo) leaves it.
+  expect(await runInit("second-admin-secret")).toContain("holds a working key");
+  expect((await check(before.ODOO_API_KEY ?? "")).admin).toEqual(["first-admin-secret"]);
   expect(readEnvFile()).toEqual(before);
   expect((await check(before.ODOO_API_KEY ?? "")).keys).toBe(1);
 
