@@ -132,6 +132,8 @@ describe("docker-compose.yml", () => {
       for (const v of s.volumes ?? []) expect(v, name).not.toMatch(/odoo_addon|extra-addons/);
     }
     for (const { file } of Object.values(compose.secrets)) expect(file).toMatch(/^\.\/secrets\/\w+$/);
+    // Never committed.
+    expect(read(".gitignore")).toMatch(/^\/secrets\/$/m);
   });
 
   it("builds the Odoo image from the repository: the bundle in a Node stage, the module copied into the odoo stage", () => {
