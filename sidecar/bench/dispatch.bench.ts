@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { startOdoo } from "../devstack/odoo.ts";
 import { startDispatcher } from "../src/floor/dispatcher.ts";
 import type { OpcuaFloorWriter } from "../src/floor/opcua-writer.ts";
-import { makeDispatchPlant, waitFor } from "../src/floor/testing/dispatch-plant.ts";
-import { startQueueOpcuaServer } from "../src/floor/testing/queue-opcua-server.ts";
+import { makeDispatchPlant, waitFor } from "../test/support/floor/dispatch-plant.ts";
+import { startQueueOpcuaServer } from "../test/support/floor/queue-opcua-server.ts";
 import type { Benchmark, Figure } from "./harness.ts";
 import { percentile } from "./harness.ts";
 

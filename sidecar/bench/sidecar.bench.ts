@@ -15,13 +15,13 @@ import { freePort, startOdoo } from "../devstack/odoo.ts";
 import { OffsetEstimator, SkewTracker } from "../src/core/clock.ts";
 import type { IngestItem, IngestResult, SidecarConfig } from "../src/core/contract.ts";
 import { Sidecar } from "../src/main.ts";
-import { makeOdooFixture } from "../src/odoo/testing.ts";
 import { createLogger } from "../src/ops/log.ts";
 import { Pipeline } from "../src/pipeline.ts";
 import { MqttSource } from "../src/sources/mqtt.ts";
 import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
-import { validEvent } from "../src/testing/fuzz.ts";
-import { spawnSidecar } from "../src/testing/sidecar-process.ts";
+import { validEvent } from "../test/support/fuzz.ts";
+import { makeOdooFixture } from "../test/support/odoo/testing.ts";
+import { spawnSidecar } from "../test/support/sidecar-process.ts";
 import type { BenchContext, Benchmark, Figure } from "./harness.ts";
 import { percentile } from "./harness.ts";
 

@@ -8,13 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type OdooServer, startOdoo } from "../devstack/odoo.ts";
 import { Line } from "../simulator/line.ts";
 import { SimOpcuaServer } from "../simulator/opcua-server.ts";
+import { validEvent } from "../test/support/fuzz.ts";
+import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../test/support/odoo/testing.ts";
+import { SIDECAR_BIN } from "../test/support/sidecar-process.ts";
+import { event, rejectedRecord } from "../test/support/spool/spool.contract.ts";
 import type { CloudEvent, SidecarConfig } from "./core/contract.ts";
 import { spoolPath } from "./main.ts";
-import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "./odoo/testing.ts";
-import { event, rejectedRecord } from "./spool/spool.contract.ts";
 import { SqliteSpool } from "./spool/sqlite-spool.ts";
-import { validEvent } from "./testing/fuzz.ts";
-import { SIDECAR_BIN } from "./testing/sidecar-process.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sfb-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,16 +12,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type OdooServer, startOdoo } from "../devstack/odoo.ts";
+import { validEvent } from "../test/support/fuzz.ts";
+import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../test/support/odoo/testing.ts";
 import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import type { SidecarConfig } from "./core/contract.ts";
 import type { Intake } from "./core/ports.ts";
 import { Delivery } from "./delivery.ts";
 import { codeOf } from "./odoo/errors.ts";
 import { JsonRpcOdooClient } from "./odoo/jsonrpc-client.ts";
-import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "./odoo/testing.ts";
 import { Pipeline } from "./pipeline.ts";
 import { SqliteSpool } from "./spool/sqlite-spool.ts";
-import { validEvent } from "./testing/fuzz.ts";
 
 /** Events as the MQTT source hands them over: raw JSON bytes from one topic. */
 function rawIntakes(events: Record<string, unknown>[], origin: string): Intake[] {

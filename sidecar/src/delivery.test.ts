@@ -3,12 +3,12 @@
 // results, order. What Odoo itself answers is tested against real Odoo in the
 // integration tier.
 import { describe, expect, it } from "vitest";
+import { MemorySpool } from "../test/support/spool/memory-spool.ts";
+import { event } from "../test/support/spool/spool.contract.ts";
 import type { IngestItem, IngestResult, RejectedInput } from "./core/contract.ts";
 import type { OdooClient } from "./core/ports.ts";
 import { Delivery, type DeliveryOptions } from "./delivery.ts";
 import { OdooFault, OdooTransportError } from "./odoo/errors.ts";
-import { MemorySpool } from "./spool/memory-spool.ts";
-import { event } from "./spool/spool.contract.ts";
 
 class ScriptedOdoo {
   calls: IngestItem[][] = [];

@@ -9,11 +9,11 @@ import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MosquittoBroker, startMosquitto } from "../devstack/mosquitto.ts";
 import { type OdooServer, startOdoo } from "../devstack/odoo.ts";
+import { validEvent } from "../test/support/fuzz.ts";
+import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../test/support/odoo/testing.ts";
+import { SIDECAR_BIN } from "../test/support/sidecar-process.ts";
 import { Sidecar } from "./main.ts";
-import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "./odoo/testing.ts";
 import { createLogger } from "./ops/log.ts";
-import { validEvent } from "./testing/fuzz.ts";
-import { SIDECAR_BIN } from "./testing/sidecar-process.ts";
 
 describe.runIf(moduleHasSidecarApi())("Sidecar (in-process) with Mosquitto and Odoo 18", () => {
   let odoo: OdooServer;

@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MosquittoBroker, startMosquitto } from "../devstack/mosquitto.ts";
 import { createTestCa, type TestCa } from "../devstack/mqtt-pki.ts";
 import { type OdooServer, startOdoo } from "../devstack/odoo.ts";
+import { validEvent } from "../test/support/fuzz.ts";
+import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../test/support/odoo/testing.ts";
 import { Sidecar } from "./main.ts";
-import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "./odoo/testing.ts";
 import { createLogger } from "./ops/log.ts";
-import { validEvent } from "./testing/fuzz.ts";
 
 describe.runIf(moduleHasSidecarApi())("mTLS configured in Odoo (in-process sidecar, Mosquitto, Odoo 18)", () => {
   let odoo: OdooServer;

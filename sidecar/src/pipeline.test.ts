@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { MemorySpool } from "../test/support/spool/memory-spool.ts";
 import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import type { RejectedInput, SidecarConfig } from "./core/contract.ts";
 import { Pipeline, stampedText } from "./pipeline.ts";
-import { MemorySpool } from "./spool/memory-spool.ts";
 
 const config = {
   code: "line1",

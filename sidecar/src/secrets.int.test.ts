@@ -9,11 +9,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MosquittoBroker, startMosquitto } from "../devstack/mosquitto.ts";
 import { freePort } from "../devstack/odoo.ts";
+import { type SidecarProcess, spawnSidecar } from "../test/support/sidecar-process.ts";
+import { configWithSecrets } from "../test/support/spool/spool.contract.ts";
 import type { SidecarConfig } from "./core/contract.ts";
 import { NO_SECRET_KEY, spoolPath } from "./main.ts";
-import { configWithSecrets } from "./spool/spool.contract.ts";
 import { SqliteSpool } from "./spool/sqlite-spool.ts";
-import { type SidecarProcess, spawnSidecar } from "./testing/sidecar-process.ts";
 
 const BROKER_USER = "sidecar";
 const BROKER_PASSWORD = `broker-${randomBytes(6).toString("hex")}`;

@@ -28,8 +28,8 @@ import { parseArgs } from "node:util";
 import { type MosquittoBroker, startMosquitto } from "../../sidecar/devstack/mosquitto.ts";
 import { freePort, type OdooServer, repoRoot, startOdoo } from "../../sidecar/devstack/odoo.ts";
 import type { LedgerFile } from "../../sidecar/simulator/ledger.ts";
-import { prng as seededRandom } from "../../sidecar/src/testing/fuzz.ts";
-import { type SidecarProcess, spawnSidecar } from "../../sidecar/src/testing/sidecar-process.ts";
+import { prng as seededRandom } from "../../sidecar/test/support/fuzz.ts";
+import { type SidecarProcess, spawnSidecar } from "../../sidecar/test/support/sidecar-process.ts";
 import { type CostMismatch, compareCosts, demoOrders, rpc } from "./odoo-checks.ts";
 import { compareOpcuaLine, configureOpcuaLine, OPCUA_CONNECTION, OpcuaLine } from "./opcua-line.ts";
 

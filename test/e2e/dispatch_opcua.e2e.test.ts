@@ -9,8 +9,8 @@ import { type MosquittoBroker, startMosquitto } from "../../sidecar/devstack/mos
 import { freePort, type OdooServer, startOdoo } from "../../sidecar/devstack/odoo.ts";
 import { Line, planningPath, TAG_NAMES, tagNodeId } from "../../sidecar/simulator/line.ts";
 import { SimOpcuaServer } from "../../sidecar/simulator/opcua-server.ts";
-import { type DispatchPlant, makeDispatchPlant, waitFor } from "../../sidecar/src/floor/testing/dispatch-plant.ts";
-import { type SidecarProcess, spawnSidecar } from "../../sidecar/src/testing/sidecar-process.ts";
+import { type DispatchPlant, makeDispatchPlant, waitFor } from "../../sidecar/test/support/floor/dispatch-plant.ts";
+import { type SidecarProcess, spawnSidecar } from "../../sidecar/test/support/sidecar-process.ts";
 
 type Production = { id: number; name: string };
 type Workcenter = DispatchPlant["workcenters"][number];

@@ -11,7 +11,7 @@
 // SFB_FUZZ_PATH with the seed replays a shrunk counterexample. The long run
 // is `npm run test:chaos -- --fuzz`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { moduleHasSidecarApi } from "../../sidecar/src/odoo/testing.ts";
+import { moduleHasSidecarApi } from "../../sidecar/test/support/odoo/testing.ts";
 import { coverageCase } from "../fuzz/arbitraries.ts";
 import { FuzzChain } from "../fuzz/chain.ts";
 import { CI_FUZZ, formatOutcome, fuzzChain, settingsFromEnv } from "../fuzz/property.ts";

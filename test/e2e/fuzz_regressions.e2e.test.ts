@@ -2,7 +2,7 @@
 // replayed exactly through real Mosquitto, the sidecar process and Odoo 18,
 // judged by the fuzzer's own invariant (test/fuzz/chain.ts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { moduleHasSidecarApi } from "../../sidecar/src/odoo/testing.ts";
+import { moduleHasSidecarApi } from "../../sidecar/test/support/odoo/testing.ts";
 import { FuzzChain } from "../fuzz/chain.ts";
 import { REGRESSIONS } from "../fuzz/regressions.ts";
 

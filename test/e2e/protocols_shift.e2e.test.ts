@@ -16,8 +16,8 @@ import { SCENARIOS, type ScenarioParams } from "../../sidecar/simulator/scenario
 import { type SimOutput, Simulation } from "../../sidecar/simulator/simulation.ts";
 import { SimSparkplugEdge } from "../../sidecar/simulator/sparkplug-edge.ts";
 import { Sidecar } from "../../sidecar/src/main.ts";
-import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../sidecar/src/odoo/testing.ts";
 import { createLogger } from "../../sidecar/src/ops/log.ts";
+import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../sidecar/test/support/odoo/testing.ts";
 
 type Row = Record<string, unknown>;
 const ids = (v: unknown) => (Array.isArray(v) ? (v[0] as number) : 0);

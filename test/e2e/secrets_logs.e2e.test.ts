@@ -14,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MosquittoBroker, startMosquitto } from "../../sidecar/devstack/mosquitto.ts";
 import { createTestCa, type TestCa } from "../../sidecar/devstack/mqtt-pki.ts";
 import { freePort, type OdooServer, startOdoo } from "../../sidecar/devstack/odoo.ts";
-import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../sidecar/src/odoo/testing.ts";
-import { validEvent } from "../../sidecar/src/testing/fuzz.ts";
-import { SIDECAR_BIN, type SidecarProcess, spawnSidecar } from "../../sidecar/src/testing/sidecar-process.ts";
+import { validEvent } from "../../sidecar/test/support/fuzz.ts";
+import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../sidecar/test/support/odoo/testing.ts";
+import { SIDECAR_BIN, type SidecarProcess, spawnSidecar } from "../../sidecar/test/support/sidecar-process.ts";
 
 const CODE = "seclog";
 const mark = (what: string) => `${what}MARK${randomBytes(8).toString("hex")}`;

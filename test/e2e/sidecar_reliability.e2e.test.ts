@@ -7,9 +7,9 @@ import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MosquittoBroker, startMosquitto } from "../../sidecar/devstack/mosquitto.ts";
 import { freePort, type OdooServer, startOdoo } from "../../sidecar/devstack/odoo.ts";
-import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../sidecar/src/odoo/testing.ts";
-import { hostileCorpus, validEvent } from "../../sidecar/src/testing/fuzz.ts";
-import { type SidecarProcess, spawnSidecar } from "../../sidecar/src/testing/sidecar-process.ts";
+import { hostileCorpus, validEvent } from "../../sidecar/test/support/fuzz.ts";
+import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../sidecar/test/support/odoo/testing.ts";
+import { type SidecarProcess, spawnSidecar } from "../../sidecar/test/support/sidecar-process.ts";
 
 describe.runIf(moduleHasSidecarApi())("sidecar reliability (Mosquitto + sidecar process + Odoo 18)", () => {
   let odoo: OdooServer;

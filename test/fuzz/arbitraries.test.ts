@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EVENT_TYPES } from "../../sidecar/src/core/contract.ts";
 import { validatePayload } from "../../sidecar/src/core/validate.ts";
-import { ODD_MUTATIONS } from "../../sidecar/src/testing/fuzz.ts";
+import { ODD_MUTATIONS } from "../../sidecar/test/support/fuzz.ts";
 import {
   concretize,
   coverageCase,

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { EVENT_TYPES } from "../../sidecar/src/core/contract.ts";
 import { rejectedId, validatePayload } from "../../sidecar/src/core/validate.ts";
-import { oddCorpus } from "../../sidecar/src/testing/fuzz.ts";
+import { oddCorpus } from "../../sidecar/test/support/fuzz.ts";
 
 /** A JSON number written as this exact text: `NaN`, `1e400`, `9007199254740993`, `-0` (JSON.stringify writes none of them). */
 export interface JsonLiteral {

@@ -19,8 +19,8 @@ import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { type MosquittoBroker, startMosquitto } from "../../sidecar/devstack/mosquitto.ts";
 import { freePort, type OdooServer, startOdoo } from "../../sidecar/devstack/odoo.ts";
-import { makeOdooFixture, type OdooFixture } from "../../sidecar/src/odoo/testing.ts";
-import { type SidecarProcess, spawnSidecar } from "../../sidecar/src/testing/sidecar-process.ts";
+import { makeOdooFixture, type OdooFixture } from "../../sidecar/test/support/odoo/testing.ts";
+import { type SidecarProcess, spawnSidecar } from "../../sidecar/test/support/sidecar-process.ts";
 import {
   concretize,
   type ExpectedKey,

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { hostileCorpus, prng } from "../testing/fuzz.ts";
+import { hostileCorpus, prng } from "../../test/support/fuzz.ts";
 import { EVENT_TYPES, MAX_EVENT_BYTES } from "./contract.ts";
 import { checkEvent, compileSchema, newAjv, rejectedId, validatePayload } from "./validate.ts";
 

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type OdooServer, startOdoo } from "../../devstack/odoo.ts";
 import { Line, planningPath } from "../../simulator/line.ts";
 import { SimOpcuaServer } from "../../simulator/opcua-server.ts";
+import { type DispatchPlant, makeDispatchPlant, waitFor } from "../../test/support/floor/dispatch-plant.ts";
 import { type RunningDispatcher, startDispatcher } from "./dispatcher.ts";
-import { type DispatchPlant, makeDispatchPlant, waitFor } from "./testing/dispatch-plant.ts";
 
 describe("OPC UA floor writer trust, with Odoo", () => {
   let odoo: OdooServer;

@@ -7,12 +7,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
 import { type OdooServer, startOdoo } from "../../devstack/odoo.ts";
+import { type DispatchPlant, makeDispatchPlant, waitFor } from "../../test/support/floor/dispatch-plant.ts";
+import { readRetained, SparkplugHost } from "../../test/support/floor/floor-readers.ts";
+import { type QueueOpcuaServer, startQueueOpcuaServer } from "../../test/support/floor/queue-opcua-server.ts";
 import { Sidecar } from "../main.ts";
 import { createLogger } from "../ops/log.ts";
 import { type RunningDispatcher, startDispatcher } from "./dispatcher.ts";
-import { type DispatchPlant, makeDispatchPlant, waitFor } from "./testing/dispatch-plant.ts";
-import { readRetained, SparkplugHost } from "./testing/floor-readers.ts";
-import { type QueueOpcuaServer, startQueueOpcuaServer } from "./testing/queue-opcua-server.ts";
 
 describe("planning push-back: Odoo → dispatcher → floor", () => {
   let odoo: OdooServer;

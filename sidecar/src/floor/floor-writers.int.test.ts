@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAedes } from "../../devstack/aedes.ts";
 import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
 import { freePort } from "../../devstack/odoo.ts";
+import { readRetained, SparkplugHost } from "../../test/support/floor/floor-readers.ts";
+import { floorWriterContract, queueMessage } from "../../test/support/floor/floor-writer.contract.ts";
+import { type QueueOpcuaServer, startQueueOpcuaServer } from "../../test/support/floor/queue-opcua-server.ts";
 import { FloorWriteError } from "./errors.ts";
-import { floorWriterContract, queueMessage } from "./floor-writer.contract.ts";
 import { MqttFloorWriter } from "./mqtt-writer.ts";
 import { OpcuaFloorWriter } from "./opcua-writer.ts";
 import { SparkplugFloorWriter } from "./sparkplug-writer.ts";
-import { readRetained, SparkplugHost } from "./testing/floor-readers.ts";
-import { type QueueOpcuaServer, startQueueOpcuaServer } from "./testing/queue-opcua-server.ts";
 import { VersionStore } from "./version-store.ts";
 
 const DEPTH = 3;

@@ -6,10 +6,10 @@
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type OdooServer, startOdoo } from "../../devstack/odoo.ts";
+import { odooClientContract } from "../../test/support/odoo/odoo-client.contract.ts";
+import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../test/support/odoo/testing.ts";
 import { OdooAuthError, OdooFault, OdooTransportError } from "./errors.ts";
 import { JsonRpcOdooClient } from "./jsonrpc-client.ts";
-import { odooClientContract } from "./odoo-client.contract.ts";
-import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "./testing.ts";
 
 describe.runIf(moduleHasSidecarApi())("JsonRpcOdooClient against real Odoo 18", () => {
   let odoo: OdooServer;

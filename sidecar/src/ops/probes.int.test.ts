@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
 import { freePort, type OdooServer, startOdoo } from "../../devstack/odoo.ts";
-import { makeOdooFixture, moduleHasSidecarApi } from "../odoo/testing.ts";
-import { type SidecarProcess, spawnSidecar } from "../testing/sidecar-process.ts";
+import { makeOdooFixture, moduleHasSidecarApi } from "../../test/support/odoo/testing.ts";
+import { type SidecarProcess, spawnSidecar } from "../../test/support/sidecar-process.ts";
 
 describe.runIf(moduleHasSidecarApi())("/livez and /readyz (sidecar process, Mosquitto, Odoo 18)", () => {
   let odoo: OdooServer;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { ADDR, counterRule, obs, scrapRule, T0 } from "../../test/support/rules/rules.fixtures.ts";
 import { counterDelta } from "./counter.ts";
 import { RuleEngine } from "./engine.ts";
-import { ADDR, counterRule, obs, scrapRule, T0 } from "./rules.fixtures.ts";
 
 function engine(params: Record<string, unknown> = {}, state: Record<string, unknown> = {}) {
   return new RuleEngine({

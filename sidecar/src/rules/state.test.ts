@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { ADDR, obs, stateRule, T0 } from "../../test/support/rules/rules.fixtures.ts";
 import { RuleEngine } from "./engine.ts";
-import { ADDR, obs, stateRule, T0 } from "./rules.fixtures.ts";
 
 function engine(state: Record<string, unknown> = {}, params: Record<string, unknown> = {}) {
   return new RuleEngine({ connection: "c1", revision: 2, rules: [stateRule(params)], statePrefix: "p/", state });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { ADDR, obs, triggerRule } from "../../test/support/rules/rules.fixtures.ts";
 import { RuleEngine } from "./engine.ts";
-import { ADDR, obs, triggerRule } from "./rules.fixtures.ts";
 
 function engine(state: Record<string, unknown> = {}) {
   return new RuleEngine({ connection: "c1", revision: 1, rules: [triggerRule()], statePrefix: "", state });

@@ -2,8 +2,8 @@ import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAedes } from "../../devstack/aedes.ts";
 import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
+import { RecordingSink, sourceContract } from "../../test/support/sources/source.contract.ts";
 import { MqttSource } from "./mqtt.ts";
-import { RecordingSink, sourceContract } from "./source.contract.ts";
 
 interface Broker {
   url: string;

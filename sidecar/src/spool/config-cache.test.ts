@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { configWithSecrets, TEST_BROKER_PASSWORD } from "../../test/support/spool/spool.contract.ts";
 import { isClearFormat, keyId, openConfig, sealConfig } from "./config-cache.ts";
-import { configWithSecrets, TEST_BROKER_PASSWORD } from "./spool.contract.ts";
 
 describe("config-cache", () => {
   const key = randomBytes(32);

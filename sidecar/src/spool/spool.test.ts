@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
-import { MemorySpool } from "./memory-spool.ts";
+import { MemorySpool } from "../../test/support/spool/memory-spool.ts";
 import {
   configWithSecrets,
   event,
@@ -13,7 +13,7 @@ import {
   TEST_BROKER_PASSWORD,
   TEST_CLIENT_KEY,
   TEST_OPCUA_PASSWORD,
-} from "./spool.contract.ts";
+} from "../../test/support/spool/spool.contract.ts";
 import { SqliteSpool } from "./sqlite-spool.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sfb-spool-"));

@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../devstack/odoo.ts";
 import { Line } from "../../../simulator/line.ts";
-import { MemorySink } from "../../../simulator/memory-sink.ts";
 import { SimOpcuaServer } from "../../../simulator/opcua-server.ts";
 import { lineRules } from "../../../simulator/rules.ts";
+import { MemorySink } from "../../../test/support/simulator/memory-sink.ts";
 import { OpcUaSource } from "./source.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sfb-opcua-connected-"));

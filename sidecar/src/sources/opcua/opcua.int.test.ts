@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../devstack/odoo.ts";
 import { Ledger } from "../../../simulator/ledger.ts";
 import { Line, MACHINE_STATE, tagNodeId } from "../../../simulator/line.ts";
-import { MemorySink } from "../../../simulator/memory-sink.ts";
 import { SimOpcuaServer } from "../../../simulator/opcua-server.ts";
 import { lineRules } from "../../../simulator/rules.ts";
 import { Simulation, sleep } from "../../../simulator/simulation.ts";
+import { MemorySink } from "../../../test/support/simulator/memory-sink.ts";
+import { sourceContract } from "../../../test/support/sources/source.contract.ts";
 import type { MappingRule } from "../../core/contract.ts";
-import { sourceContract } from "../source.contract.ts";
 import { trustServerCertificate } from "./pki.ts";
 import { OpcUaSource, type OpcUaSourceOptions } from "./source.ts";
 

@@ -4,11 +4,11 @@ import { startAedes } from "../../../devstack/aedes.ts";
 import { startMosquitto } from "../../../devstack/mosquitto.ts";
 import { Ledger } from "../../../simulator/ledger.ts";
 import { Line } from "../../../simulator/line.ts";
-import { MemorySink } from "../../../simulator/memory-sink.ts";
 import { lineRules } from "../../../simulator/rules.ts";
 import { Simulation, sleep } from "../../../simulator/simulation.ts";
 import { SimSparkplugEdge } from "../../../simulator/sparkplug-edge.ts";
-import { sourceContract } from "../source.contract.ts";
+import { MemorySink } from "../../../test/support/simulator/memory-sink.ts";
+import { sourceContract } from "../../../test/support/sources/source.contract.ts";
 import { SparkplugSource, type SparkplugSourceOptions } from "./source.ts";
 
 interface Broker {

@@ -4,7 +4,7 @@
 // contract, the dispatch integration tests and the benchmark.
 import mqtt, { type MqttClient } from "mqtt";
 import type { UMetric } from "sparkplug-payload/lib/sparkplugbpayload.js";
-import { REBIRTH_METRIC, sparkplugCodec } from "../sparkplug-writer.ts";
+import { REBIRTH_METRIC, sparkplugCodec } from "../../../src/floor/sparkplug-writer.ts";
 
 /** Connects a fresh subscriber and returns the retained message on `topic` (or undefined). */
 export async function readRetained(url: string, topic: string, waitMs = 1_500): Promise<string | undefined> {

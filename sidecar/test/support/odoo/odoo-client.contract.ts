@@ -1,7 +1,7 @@
 // The one contract every OdooClient runs against a real Odoo with the module.
 import { describe, expect, it } from "vitest";
-import type { CloudEvent, RejectedInput } from "../core/contract.ts";
-import type { OdooClient } from "../core/ports.ts";
+import type { CloudEvent, RejectedInput } from "../../../src/core/contract.ts";
+import type { OdooClient } from "../../../src/core/ports.ts";
 
 export interface OdooClientHarness {
   /** A client logged in as the integration user. */

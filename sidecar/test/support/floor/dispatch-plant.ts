@@ -3,7 +3,7 @@
 // confirmed MOs, and floor targets per work center. Used by the dispatch
 // integration tests and the dispatch benchmark.
 import type { OdooServer } from "../../../devstack/odoo.ts";
-import { makeOdooFixture, type OdooFixture } from "../../odoo/testing.ts";
+import { makeOdooFixture, type OdooFixture } from "../odoo/testing.ts";
 
 export interface DispatchPlant {
   fixture: OdooFixture;

@@ -4,7 +4,7 @@
 // read-only for the user (BadUserAccessDenied) to test rejected writes.
 import { DataType, OPCUAServer, type UAVariable } from "node-opcua";
 import { freePort } from "../../../devstack/odoo.ts";
-import { SLOT_FIELDS, SLOT_TAG_NAMES, type SlotField } from "../queue.ts";
+import { SLOT_FIELDS, SLOT_TAG_NAMES, type SlotField } from "../../../src/floor/queue.ts";
 
 const FIELD_TYPES: Record<SlotField, DataType> = {
   order: DataType.String,

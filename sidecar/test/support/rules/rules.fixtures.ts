@@ -1,6 +1,6 @@
 // Rules and observations for the rule engines' unit tests.
-import type { MappingRule } from "../core/contract.ts";
-import type { Observation } from "./types.ts";
+import type { MappingRule } from "../../../src/core/contract.ts";
+import type { Observation } from "../../../src/rules/types.ts";
 
 export const T0 = Date.parse("2026-11-22T06:00:00.000Z");
 const M = "ns=2;s=[default]Line1/Press03";

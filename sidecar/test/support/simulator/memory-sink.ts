@@ -1,8 +1,8 @@
 // A SourceSink in memory for protocol tests and benchmarks: commits events and
 // rule state together, as the spool does, and can be restarted from the
 // committed state to test that a source neither loses nor double-counts.
-import type { CloudEvent } from "../src/core/contract.ts";
-import type { Intake, SourceSink } from "../src/core/ports.ts";
+import type { CloudEvent } from "../../../src/core/contract.ts";
+import type { Intake, SourceSink } from "../../../src/core/ports.ts";
 
 export class MemorySink implements SourceSink {
   readonly events: CloudEvent[] = [];

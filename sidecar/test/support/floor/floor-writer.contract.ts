@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
-import { FloorWriteError } from "./errors.ts";
-import type { QueueEntry } from "./queue.ts";
-import { VersionStore } from "./version-store.ts";
+import type { DispatchMessage, FloorWriter } from "../../../src/core/ports.ts";
+import { FloorWriteError } from "../../../src/floor/errors.ts";
+import type { QueueEntry } from "../../../src/floor/queue.ts";
+import { VersionStore } from "../../../src/floor/version-store.ts";
 
 /** What the floor shows for one workcenter, read through the protocol by a fresh reader. */
 export interface FloorView {

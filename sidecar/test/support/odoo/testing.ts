@@ -2,10 +2,10 @@
 // an integration user and a connection made over JSON-RPC as admin, the way
 // an administrator sets a sidecar up.
 import { existsSync, readFileSync } from "node:fs";
-import type { OdooServer } from "../../devstack/odoo.ts";
-import { addonDir } from "../../devstack/odoo.ts";
-import type { BootstrapConfig } from "../config.ts";
-import { JsonRpcOdooClient } from "./jsonrpc-client.ts";
+import type { OdooServer } from "../../../devstack/odoo.ts";
+import { addonDir } from "../../../devstack/odoo.ts";
+import type { BootstrapConfig } from "../../../src/config.ts";
+import { JsonRpcOdooClient } from "../../../src/odoo/jsonrpc-client.ts";
 
 /** True once the module serves the sidecar API (ingest, sidecar_config, heartbeat). */
 export function moduleHasSidecarApi(): boolean {

@@ -1,7 +1,7 @@
 // A spool in memory: same semantics as SqliteSpool minus durability. For
 // tests of delivery and for `simulate` runs that need no disk.
-import type { IngestStatus, SidecarConfig } from "../core/contract.ts";
-import { type CachedConfig, openConfig, sealConfig } from "./config-cache.ts";
+import type { IngestStatus, SidecarConfig } from "../../../src/core/contract.ts";
+import { type CachedConfig, openConfig, sealConfig } from "../../../src/spool/config-cache.ts";
 import {
   ACTION_FROM,
   type AppendResult,
@@ -23,7 +23,7 @@ import {
   type SpoolStateName,
   type SpoolStats,
   spoolLimits,
-} from "./spool.ts";
+} from "../../../src/spool/spool.ts";
 
 export class MemorySpool implements Spool {
   readonly limits: SpoolLimits;

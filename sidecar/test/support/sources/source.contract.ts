@@ -3,7 +3,7 @@
 // whose accept never committed is offered again by the next source with the
 // same identity (at-least-once up to the spool, which deduplicates).
 import { describe, expect, it } from "vitest";
-import type { Intake, Source, SourceSink } from "../core/ports.ts";
+import type { Intake, Source, SourceSink } from "../../../src/core/ports.ts";
 
 /** Publishes one input upstream that yields one intake containing `marker`. */
 export type Publish = (marker: string) => Promise<void>;

@@ -3,8 +3,14 @@
 
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { CloudEvent, RejectedInput, SidecarConfig } from "../core/contract.ts";
-import { DELIVERY_ACTOR, type Spool, SpoolActionError, type SpoolLimits, type SpoolRecord } from "./spool.ts";
+import type { CloudEvent, RejectedInput, SidecarConfig } from "../../../src/core/contract.ts";
+import {
+  DELIVERY_ACTOR,
+  type Spool,
+  SpoolActionError,
+  type SpoolLimits,
+  type SpoolRecord,
+} from "../../../src/spool/spool.ts";
 
 export type MakeSpool = (limits?: Partial<SpoolLimits>, options?: { secretKey?: Buffer }) => Promise<Spool>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { validatePayload } from "../core/validate.ts";
+import { validatePayload } from "../../src/core/validate.ts";
 import { HOSTILE_VARIANTS, hostileCorpus, MUTATIONS, ODD_MUTATIONS, oddCorpus } from "./fuzz.ts";
 
 const where = (origin: string) => ({ connection: "fuzz", origin, receivedAt: new Date("2026-11-22T08:00:00Z") });
