@@ -23,11 +23,16 @@ const FRAGMENT_SECTIONS: [string, string][] = [
 ];
 
 /** Section titles of a reStructuredText text: a line underlined by = or - of its length. */
-function sectionTitles(rst: string): string[] {
+/** Titles underlined with `underline` (`=` the sections, `-` their subsections). */
+function sectionTitles(rst: string, underline: "=" | "-"): { title: string; line: number }[] {
   const lines = rst.split("\n");
-  return lines.filter(
-    (line, i) => line.trim() !== "" && /^(=+|-+)$/.test(lines[i + 1] ?? "") && lines[i + 1]?.length === line.length,
-  );
+  const rule = underline === "=" ? /^=+$/ : /^-+$/;
+  return lines
+    .map((title, line) => ({ title, line }))
+    .filter(
+      ({ title, line }) =>
+        title.trim() !== "" && rule.test(lines[line + 1] ?? "") && lines[line + 1]?.length === title.length,
+    );
 }
 
 describe("module README", () => {
@@ -45,11 +50,20 @@ describe("module README", () => {
     expect(rst).toContain(`:alt: License: ${field("license")}`);
     expect(rst).toContain(field("summary"));
     expect(rst).toContain(".. contents::");
-    expect(sectionTitles(rst)).toEqual([
+    const sections = sectionTitles(rst, "=");
+    expect(sections.map((s) => s.title)).toEqual([
       name,
       ...FRAGMENT_SECTIONS.filter(([fragment]) => has(fragment)).map(([, title]) => title),
       "Bug Tracker",
       "Credits",
+    ]);
+    // A fragment may have subsections of its own; Credits' are fixed.
+    const credits = sections.at(-1)?.line ?? 0;
+    expect(
+      sectionTitles(rst, "-")
+        .filter((s) => s.line > credits)
+        .map((s) => s.title),
+    ).toEqual([
       "Authors",
       ...(has("CONTRIBUTORS") ? ["Contributors"] : []),
       ...(has("CREDITS") ? ["Other credits"] : []),
