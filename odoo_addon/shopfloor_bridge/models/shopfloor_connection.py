@@ -150,7 +150,7 @@ class ShopfloorConnection(models.Model):
     mqtt_password = fields.Char(
         string="MQTT password",
         compute="_compute_secret_inputs",
-        inverse="_inverse_mqtt_password",
+        inverse="_inverse_secrets",
         help="Write-only: stored for the sidecar, never shown again. Type a new one to replace it.",
     )
     mqtt_password_secret = fields.Char(groups=SECRETS_GROUP, copy=False)
@@ -170,7 +170,7 @@ class ShopfloorConnection(models.Model):
     mqtt_client_key = fields.Text(
         string="Client private key (PEM)",
         compute="_compute_secret_inputs",
-        inverse="_inverse_mqtt_client_key",
+        inverse="_inverse_secrets",
         help="Write-only: the private key of the client certificate, stored for the sidecar, never shown again.",
     )
     mqtt_client_key_secret = fields.Text(groups=SECRETS_GROUP, copy=False)
@@ -206,7 +206,7 @@ class ShopfloorConnection(models.Model):
     opcua_password = fields.Char(
         string="OPC UA password",
         compute="_compute_secret_inputs",
-        inverse="_inverse_opcua_password",
+        inverse="_inverse_secrets",
         help="Write-only: stored for the sidecar, never shown again. Type a new one to replace it.",
     )
     opcua_password_secret = fields.Char(groups=SECRETS_GROUP, copy=False)
@@ -328,26 +328,19 @@ class ShopfloorConnection(models.Model):
             for name in SECRET_FIELDS:
                 connection[name] = False
 
-    def _store_secret(self, name):
+    def _inverse_secrets(self):
+        """Stores what was typed in the write-only fields (one call for all of them)."""
         self.check_access("write")
         for connection in self:
-            value = connection[name]
-            if value:  # an empty input leaves the stored secret as it is
-                connection.sudo()[SECRET_FIELDS[name]] = value
-                connection.message_post(
-                    body=_("%(field)s changed.", field=self._fields[name].string), subtype_xmlid="mail.mt_note"
-                )
+            for name, column in SECRET_FIELDS.items():
+                value = connection[name]
+                if value:  # an empty input leaves the stored secret as it is
+                    connection.sudo()[column] = value
+                    connection.message_post(
+                        body=_("%(field)s changed.", field=self._fields[name].string), subtype_xmlid="mail.mt_note"
+                    )
         # What was typed is not kept where a read could find it.
-        self.invalidate_recordset([name])
-
-    def _inverse_mqtt_password(self):
-        self._store_secret("mqtt_password")
-
-    def _inverse_mqtt_client_key(self):
-        self._store_secret("mqtt_client_key")
-
-    def _inverse_opcua_password(self):
-        self._store_secret("opcua_password")
+        self.invalidate_recordset(list(SECRET_FIELDS))
 
     @api.depends("kind")
     def _compute_uses_opcua(self):
