@@ -69,15 +69,6 @@ class MrpWorkcenterProductivity(models.Model):
     def init(self):
         super().init()
         cr = self.env.cr
-        # Logs opened before logs carried their connection: the event that opened them knows it.
-        cr.execute(
-            SQL(
-                """UPDATE mrp_workcenter_productivity log SET shopfloor_connection_id = event.connection_id
-                     FROM shopfloor_event event
-                    WHERE log.shopfloor_event_id = event.id AND log.shopfloor_connection_id IS NULL
-                      AND event.connection_id IS NOT NULL"""
-            )
-        )
         # One plant's D-7 names one open downtime; another plant may have its own D-7.
         # COALESCE: logs of events without a connection share one scope (NULLs never collide).
         cr.execute(

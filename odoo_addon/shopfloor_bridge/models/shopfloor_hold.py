@@ -99,15 +99,6 @@ class ShopfloorHold(models.Model):
 
     def init(self):
         cr = self.env.cr
-        # Holds raised before holds carried their connection: the event that raised them knows it.
-        cr.execute(
-            SQL(
-                """UPDATE shopfloor_hold hold SET connection_id = event.connection_id
-                     FROM shopfloor_event event
-                    WHERE hold.hold_event_id = event.id AND hold.connection_id IS NULL
-                      AND event.connection_id IS NOT NULL"""
-            )
-        )
         # Two plants may both send H-1; one plant's H-1 names one active hold.
         # COALESCE: holds of events without a connection share one scope (NULLs never collide).
         cr.execute(
