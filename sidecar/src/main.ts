@@ -435,7 +435,7 @@ export class Sidecar {
     for (const [source, skew] of this.skew.entries()) this.metrics.setSkewMs(source, skew);
     // Rule-driven sources count raw data no rule maps (Sparkplug: unmapped_metrics, OPC UA: unmapped).
     const stats = this.source?.stats() ?? {};
-    const dropped = stats.scopeDropped ?? stats.unmapped_metrics ?? stats.unmapped;
+    const dropped = stats.unmapped_metrics ?? stats.unmapped;
     if (typeof dropped === "number") this.metrics.scopeDroppedSoFar(this.config.kind, dropped);
   }
 

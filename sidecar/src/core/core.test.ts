@@ -2,9 +2,8 @@ import { describe, expect, it } from "vitest";
 import { backoffCeiling, backoffDelay } from "./backoff.ts";
 import { CircuitBreaker } from "./breaker.ts";
 import { OffsetEstimator, SkewTracker, stampEvent } from "./clock.ts";
-import type { CloudEvent, MappingRule } from "./contract.ts";
+import type { CloudEvent } from "./contract.ts";
 import { orderForDelivery, workcenterResolver } from "./order.ts";
-import { Scope } from "./scope.ts";
 
 describe("backoff", () => {
   it("grows exponentially up to the cap, with full jitter below the ceiling", () => {
@@ -118,28 +117,5 @@ describe("order", () => {
     const wc = workcenterResolver([{ source: "press-03", workcenter: "WC1" }]);
     expect(wc("press-03")).toBe("WC1");
     expect(wc("other")).toBe("source:other");
-  });
-});
-
-describe("Scope", () => {
-  const rule: MappingRule = {
-    id: 1,
-    kind: "counter",
-    address: "ns=2;s=Line1/Good",
-    protocol: "opcua",
-    source: "line1",
-    event_type: "production.reported",
-    params: {},
-  };
-  it("admits mapped raw points, drops and counts the rest, never drops events", () => {
-    const scope = new Scope([rule]);
-    expect(scope.admitRaw("opcua", "ns=2;s=Line1/Good")).toBe(true);
-    expect(scope.admitRaw("opcua", "ns=2;s=Line1/Temperature")).toBe(false);
-    expect(scope.admitRaw("sparkplug", "ns=2;s=Line1/Good")).toBe(false);
-    expect(scope.dropped.get("opcua")).toBe(1);
-    expect(scope.dropped.get("sparkplug")).toBe(1);
-    expect(scope.admitEvent()).toBe(true);
-    expect(scope.rulesFor("opcua", "ns=2;s=Line1/Good")).toEqual([rule]);
-    expect(scope.addresses("opcua")).toEqual(["ns=2;s=Line1/Good"]);
   });
 });
