@@ -1,21 +1,14 @@
 import collections
-import logging
 import time
 
 from odoo import api, models
 
 from ..field_guard import require_groups
 
-_logger = logging.getLogger(__name__)
-
 # Server-side durations (ms) of the refreshes run inside _apply_events, for the
 # benchmark (sidecar/bench/cost.bench.ts). Per worker process, bounded.
 _REFRESH_TIMINGS = collections.deque(maxlen=10000)
 MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
-
-# Event types whose apply touches no time log, quantity, move or scrap: the
-# cost figures cannot change, so they trigger no refresh.
-NO_COST_EFFECT_TYPES = frozenset({"quality.result", "quality.hold", "quality.released"})
 
 
 class ShopfloorEvent(models.Model):
@@ -24,39 +17,29 @@ class ShopfloorEvent(models.Model):
 
     def _apply_events(self):
         """After a batch applies, refresh the cost variance of every MO it
-        touched, once per MO (the last event of the batch wins anyway).
+        touched (``shopfloor.cost.variance._refresh_after_apply``).
 
         Behind ``shopfloor_bridge.cost_realtime`` (default on) so the ingest
-        rate can be measured with and without it. A refresh failure never
-        fails an event: the event is applied, the figures are refreshed by the
-        next event or the Refresh button, and the error is logged."""
+        rate can be measured with and without it."""
         outcomes = super()._apply_events()
         variance_model = self.env["shopfloor.cost.variance"]
         if not outcomes or not variance_model._is_realtime_enabled():
             return outcomes
-        applied = self.browse(
-            [event_id for event_id, (status, _error) in outcomes.items() if status == "applied"]
-        ).filtered(lambda event: event.type not in NO_COST_EFFECT_TYPES)
-        productions = applied.production_id | applied.workorder_id.production_id
-        if productions:
-            # The apply's own pending writes are flushed first so that the
-            # timing below is the refresh's alone.
-            self.env.flush_all()
-            queries_before = self.env.cr.sql_log_count
-            started = time.perf_counter()
-            try:
-                with self.env.cr.savepoint():
-                    variance_model._refresh_for_productions(productions)
-            except Exception:
-                _logger.exception("Cost variance refresh failed for %s", productions.mapped("name"))
-            else:
-                _REFRESH_TIMINGS.append(
-                    (
-                        (time.perf_counter() - started) * 1000.0,
-                        len(productions),
-                        self.env.cr.sql_log_count - queries_before,
-                    )
+        applied = self.browse([event_id for event_id, (status, _error) in outcomes.items() if status == "applied"])
+        # The apply's own pending writes are flushed first so that the
+        # timing below is the refresh's alone.
+        self.env.flush_all()
+        queries_before = self.env.cr.sql_log_count
+        started = time.perf_counter()
+        refreshed = variance_model._refresh_after_apply(applied)
+        if refreshed:
+            _REFRESH_TIMINGS.append(
+                (
+                    (time.perf_counter() - started) * 1000.0,
+                    len(refreshed),
+                    self.env.cr.sql_log_count - queries_before,
                 )
+            )
         return outcomes
 
     @api.model

@@ -12,12 +12,15 @@ Every formula is in readme/USAGE.md (Real-time cost); the names of the fields fo
 """
 
 import collections
+import logging
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL, float_round
 
 from ..field_guard import require_groups
+
+_logger = logging.getLogger(__name__)
 
 REALTIME_PARAM = "shopfloor_bridge.cost_realtime"
 USER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_user"
@@ -26,6 +29,10 @@ MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
 # Time logs in these loss categories are people/machine running the order; the
 # others (availability, quality) are stops and rework.
 RUNNING_LOSS_TYPES = ("productive", "performance")
+
+# Event types whose apply touches no time log, quantity, move or scrap: the
+# cost figures cannot change, so they trigger no refresh.
+NO_COST_EFFECT_TYPES = frozenset({"quality.result", "quality.hold", "quality.released"})
 
 
 def _safe_ratio(numerator, denominator):
@@ -128,6 +135,31 @@ class ShopfloorCostVariance(models.Model):
     def _is_realtime_enabled(self):
         value = self.env["ir.config_parameter"].sudo().get_param(REALTIME_PARAM, "1")
         return value.strip().lower() not in ("0", "false", "no", "off", "")
+
+    @api.model
+    def _refresh_after_apply(self, applied_events):
+        """The post-apply hook of the cost engine: refresh the variance of every
+        MO the applied ``shopfloor.event`` records touched, once per MO (the
+        last event of a batch wins anyway).
+
+        Events without a cost effect (``NO_COST_EFFECT_TYPES``) are left out.
+        A refresh failure never fails an event: the event is applied, the
+        figures are refreshed by the next event or the Refresh button, and the
+        error is logged. Returns the refreshed orders (none on failure)."""
+        applied = applied_events.filtered(lambda event: event.type not in NO_COST_EFFECT_TYPES)
+        productions = applied.production_id | applied.workorder_id.production_id
+        if not productions:
+            return productions
+        # The apply's own pending writes go first: a failed refresh rolls back
+        # to the savepoint without taking them along.
+        self.env.flush_all()
+        try:
+            with self.env.cr.savepoint():
+                self._refresh_for_productions(productions)
+        except Exception:
+            _logger.exception("Cost variance refresh failed for %s", productions.mapped("name"))
+            return productions.browse()
+        return productions
 
     @api.model
     def _refresh_for_productions(self, productions):
