@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The Odoo module's gates, as OCA repositories run them through pre-commit
 # (.pre-commit-config.yaml): ruff (format + lint), pylint-odoo (the mandatory
-# checks of .pylintrc-mandatory) and prettier with @prettier/plugin-xml on the
-# XML. Part of `npm run lint`; check only, nothing is rewritten. To fix:
+# checks of .pylintrc-mandatory), OCA's odoo-pre-commit-hooks (XML, CSV and
+# manifest checks; PO/POT checks on i18n/) and prettier with
+# @prettier/plugin-xml on the XML. Part of `npm run lint`; check only, nothing
+# is rewritten. To fix:
 #   .venv-lint/bin/ruff format odoo_addon && .venv-lint/bin/ruff check --fix odoo_addon
 #   node_modules/.bin/prettier --write 'odoo_addon/**/*.xml'
 set -euo pipefail
@@ -24,6 +26,8 @@ npm_version() { node -p "require('./node_modules/$1/package.json').version"; }
 precommit=.pre-commit-config.yaml
 grep -q "rev: v$(pin ruff)\$" "$precommit" || fail "$precommit: ruff-pre-commit rev is not v$(pin ruff) ($REQ)"
 grep -q "rev: v$(pin pylint-odoo)\$" "$precommit" || fail "$precommit: pylint-odoo rev is not v$(pin pylint-odoo) ($REQ)"
+grep -q "rev: v$(pin oca-odoo-pre-commit-hooks)\$" "$precommit" ||
+  fail "$precommit: odoo-pre-commit-hooks rev is not v$(pin oca-odoo-pre-commit-hooks) ($REQ)"
 grep -q "\"prettier@$(npm_version prettier)\"" "$precommit" ||
   fail "$precommit: prettier is not $(npm_version prettier) (node_modules, package.json)"
 grep -q "\"@prettier/plugin-xml@$(npm_version @prettier/plugin-xml)\"" "$precommit" ||
@@ -35,6 +39,14 @@ echo "ruff check"
 "$VENV/bin/ruff" check --no-fix odoo_addon
 echo "pylint-odoo (.pylintrc-mandatory)"
 "$VENV/bin/pylint" --rcfile=.pylintrc-mandatory --output-format=text odoo_addon/shopfloor_bridge
+echo "oca-checks-odoo-module"
+"$VENV/bin/oca-checks-odoo-module" odoo_addon/shopfloor_bridge
+echo "oca-checks-po (i18n/)"
+shopt -s nullglob
+po_files=(odoo_addon/*/i18n/*.po odoo_addon/*/i18n/*.pot)
+shopt -u nullglob
+# po-pretty-format off as in OCA's template: the layout is Odoo's exporter's (npm run i18n).
+[ "${#po_files[@]}" -eq 0 ] || "$VENV/bin/oca-checks-po" --disable=po-pretty-format "${po_files[@]}"
 echo "prettier --check (XML)"
 node_modules/.bin/prettier --check 'odoo_addon/**/*.xml'
-echo "lint-odoo: ruff, pylint-odoo and prettier pass"
+echo "lint-odoo: ruff, pylint-odoo, OCA's odoo-pre-commit-hooks and prettier pass"
