@@ -25,6 +25,9 @@ const execFileAsync = promisify(execFile);
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export const addonDir = join(repoRoot, "odoo_addon");
+/** Addons only the benchmark installs (timing hooks); never on a test, demo or packaged path. */
+export const benchAddonDir = join(repoRoot, "test/odoo_addons");
+export const BENCH_MODULES = ["shopfloor_bridge_bench"];
 export const PYTHON = "/usr/bin/python3";
 
 export class DevStackError extends Error {
@@ -308,16 +311,22 @@ export interface StartOdooOptions {
   workers?: number;
   extraArgs?: string[];
   log?: (msg: string) => void;
+  /** Benchmarks only: put test/odoo_addons on the addons path and install BENCH_MODULES into `db`. */
+  benchAddons?: boolean;
 }
 
 /** Starts a real Odoo HTTP server on loopback and waits until it answers XML-RPC. */
 export async function startOdoo(opts: StartOdooOptions): Promise<OdooServer> {
-  const tree = odooTree();
+  const productTree = odooTree();
+  const tree = opts.benchAddons
+    ? { ...productTree, addonsPath: `${productTree.addonsPath},${benchAddonDir}` }
+    : productTree;
   await checkPostgres();
   if (opts.fromTemplate !== false) {
     const template = await ensureTemplate(opts.log);
     await duplicateDatabase(template, opts.db);
   }
+  if (opts.benchAddons) await installInto(tree, opts.db, BENCH_MODULES, opts.log ?? (() => {}));
   const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const logFile = join(repoRoot, "artifacts/logs", `odoo-${opts.db}.log`);

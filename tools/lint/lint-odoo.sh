@@ -34,13 +34,14 @@ grep -q "\"@prettier/plugin-xml@$(npm_version @prettier/plugin-xml)\"" "$precomm
   fail "$precommit: @prettier/plugin-xml is not $(npm_version @prettier/plugin-xml) (node_modules, package.json)"
 
 echo "ruff format --check"
-"$VENV/bin/ruff" format --check odoo_addon
+# test/odoo_addons: the bench-only addon (shopfloor_bridge_bench), held to the same gates.
+"$VENV/bin/ruff" format --check odoo_addon test/odoo_addons
 echo "ruff check"
-"$VENV/bin/ruff" check --no-fix odoo_addon
+"$VENV/bin/ruff" check --no-fix odoo_addon test/odoo_addons
 echo "pylint-odoo (.pylintrc-mandatory)"
-"$VENV/bin/pylint" --rcfile=.pylintrc-mandatory --output-format=text odoo_addon/shopfloor_bridge
+"$VENV/bin/pylint" --rcfile=.pylintrc-mandatory --output-format=text odoo_addon/shopfloor_bridge test/odoo_addons/shopfloor_bridge_bench
 echo "oca-checks-odoo-module"
-"$VENV/bin/oca-checks-odoo-module" odoo_addon/shopfloor_bridge
+"$VENV/bin/oca-checks-odoo-module" odoo_addon/shopfloor_bridge test/odoo_addons/shopfloor_bridge_bench
 echo "oca-checks-po (i18n/)"
 shopt -s nullglob
 po_files=(odoo_addon/*/i18n/*.po odoo_addon/*/i18n/*.pot)

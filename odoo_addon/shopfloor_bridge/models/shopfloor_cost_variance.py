@@ -24,7 +24,6 @@ _logger = logging.getLogger(__name__)
 
 REALTIME_PARAM = "shopfloor_bridge.cost_realtime"
 USER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_user"
-MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
 
 # Time logs in these loss categories are people/machine running the order; the
 # others (availability, quality) are stops and rework.
@@ -231,19 +230,6 @@ class ShopfloorCostVariance(models.Model):
                     companies=", ".join(foreign.company_id.mapped("name")),
                 )
             )
-
-    @api.model
-    def refresh_timed(self, production_ids):
-        """RPC for the benchmark: refresh the given MOs and return how long it
-        took in milliseconds, measured here in the server (no network in it)."""
-        import time
-
-        productions = self.env["mrp.production"].browse(production_ids).exists()
-        self._check_refresh_caller(productions, groups=(MANAGER_GROUP,))
-        started = time.perf_counter()
-        self.sudo()._refresh_for_productions(productions.sudo())
-        self.env.flush_all()
-        return {"ms": (time.perf_counter() - started) * 1000.0, "count": len(productions)}
 
     def action_refresh(self):
         self.check_access("read")

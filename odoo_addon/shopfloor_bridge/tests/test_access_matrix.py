@@ -106,7 +106,6 @@ shopfloor.cost.variance.action_open_moves       --     --       --       --     
 shopfloor.cost.variance.action_open_scraps      --     --       --       --        +-          +-         --    --
 shopfloor.cost.variance.action_open_time_logs   --     --       --       --        --          --         --    --
 shopfloor.cost.variance.action_refresh          --     --       --       --        +-          +-         --    --
-shopfloor.cost.variance.refresh_timed           --     --       --       --        --          +-         --    --
 shopfloor.cost.variance.line.read               --     --       --       --        +-          +-         --    --
 shopfloor.cost.variance.line.write              --     --       --       --        --          --         --    --
 shopfloor.cost.variance.line.create             --     --       --       --        --          --         --    --
@@ -145,7 +144,6 @@ shopfloor.event.unlink                          --     --       --       --     
 shopfloor.event.action_discard                  --     --       --       --        --          +-         --    --
 shopfloor.event.action_edit_and_retry           --     --       --       --        --          +-         --    --
 shopfloor.event.action_retry                    --     --       --       --        --          +-         --    --
-shopfloor.event.cost_refresh_timings            --     --       --       --        --          ++         --    --
 shopfloor.event.dlq_bulk                        --     --       --       --        --          +0         --    --
 shopfloor.event.ingest                          --     --       --       --        --          --         +r    rr
 shopfloor.event.key.read                        --     --       --       --        --          +-         --    --
@@ -855,10 +853,6 @@ class TestAccessMatrix(ShopfloorCase):
                 lambda env, s: rec(env, s, "variance").action_refresh(),
                 "action",
             ),
-            "shopfloor.cost.variance.refresh_timed": (
-                lambda env, s: env["shopfloor.cost.variance"].refresh_timed(fx[s]["mo"].ids),
-                "action",
-            ),
             "shopfloor.dashboard.board_data": (lambda env, s: env["shopfloor.dashboard"].board_data(), "query"),
             "shopfloor.dashboard.dlq_summary": (
                 lambda env, s: env["shopfloor.dashboard"].dlq_summary([("connection_id", "=", fx[s]["conn"].id)]),
@@ -890,10 +884,6 @@ class TestAccessMatrix(ShopfloorCase):
             "shopfloor.event.action_discard": (lambda env, s: rec(env, s, "event").action_discard("matrix"), "action"),
             "shopfloor.event.action_edit_and_retry": (edit_and_retry, "action"),
             "shopfloor.event.action_retry": (lambda env, s: rec(env, s, "event").action_retry(), "action"),
-            "shopfloor.event.cost_refresh_timings": (
-                lambda env, s: env["shopfloor.event"].cost_refresh_timings(),
-                "action",
-            ),
             "shopfloor.event.dlq_bulk": (dlq_bulk, lambda answer: "+" if answer else "0"),
             "shopfloor.event.ingest": (ingest, ingest_outcome),
             "shopfloor.hold.action_release": (lambda env, s: rec(env, s, "hold").action_release(), "action"),

@@ -660,16 +660,6 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         self.send(5, "quality.result", {"order": self.mo2.name, "characteristic": "width", "pass": True})
         self.assertFalse(self.mo2.shopfloor_cost_variance_ids)
 
-    def test_refresh_inside_ingest_is_timed_for_the_benchmark(self):
-        events = self.env["shopfloor.event"]
-        events.cost_refresh_timings()
-        self.send(5, "workorder.started", {"order": self.mo2.name, "operation": "Cutting"})
-        [[ms, orders, queries]] = events.cost_refresh_timings()
-        self.assertGreater(ms, 0.0)
-        self.assertEqual(orders, 1)
-        self.assertGreater(queries, 0)
-        self.assertEqual(events.cost_refresh_timings(), [], "read once")
-
 
 @tagged("post_install", "-at_install")
 class TestCostViews(CostFixtures, ShopfloorCase):

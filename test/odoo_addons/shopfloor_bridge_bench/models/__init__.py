@@ -1,0 +1,1 @@
+from . import shopfloor_cost_variance
