@@ -1,18 +1,42 @@
 // Bundles the OWL screens into the module's static/src so Odoo's asset
-// pipeline picks them up (files there are transpiled as Odoo ES modules).
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+// pipeline picks them up (files there are transpiled as Odoo ES modules),
+// and copies the components' templates (.xml) and styles (.scss) beside
+// the bundle, same layout as under src/. The manifest's glob
+// (static/src/generated/**/*) loads all three: Odoo registers the .xml
+// templates of the bundle itself (registerTemplate, before any screen is
+// mounted) and compiles the .scss with the bundle's Bootstrap variables.
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const owlRoot = join(here, "..");
-export const bundlePath = join(owlRoot, "../odoo_addon/shopfloor_bridge/static/src/generated/shopfloor_bridge.js");
+const srcDir = join(owlRoot, "src");
+export const generatedDir = join(owlRoot, "../odoo_addon/shopfloor_bridge/static/src/generated");
+export const bundlePath = join(generatedDir, "shopfloor_bridge.js");
 
-export async function buildBundle(): Promise<{ path: string; bytes: number }> {
-  mkdirSync(dirname(bundlePath), { recursive: true });
+/** Templates and styles under src/ (not the test helpers), relative to src/. */
+export function assetFiles(): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== "testing") walk(path);
+      } else if (/\.(xml|scss)$/.test(entry.name)) {
+        found.push(relative(srcDir, path));
+      }
+    }
+  };
+  walk(srcDir);
+  return found.sort();
+}
+
+export async function buildBundle(): Promise<{ path: string; bytes: number; assets: string[] }> {
+  mkdirSync(generatedDir, { recursive: true });
   await build({
-    entryPoints: [join(owlRoot, "src/main.ts")],
+    entryPoints: [join(srcDir, "main.ts")],
     outfile: bundlePath,
     bundle: true,
     format: "esm",
@@ -32,10 +56,38 @@ export async function buildBundle(): Promise<{ path: string; bytes: number }> {
   if (/\brequire\s*\(/.test(text) || text.includes("__commonJS")) {
     throw new Error(`${bundlePath}: bundle contains CommonJS require(); keep such code out of owl_src`);
   }
-  return { path: bundlePath, bytes: statSync(bundlePath).size };
+  const assets = assetFiles();
+  for (const file of assets) {
+    mkdirSync(dirname(join(generatedDir, file)), { recursive: true });
+    cpSync(join(srcDir, file), join(generatedDir, file));
+  }
+  pruneStale(new Set([...assets, relative(generatedDir, bundlePath)]));
+  return { path: bundlePath, bytes: statSync(bundlePath).size, assets };
+}
+
+/**
+ * A renamed or removed component leaves no stale template or style behind.
+ * (The folder is not emptied first: an Odoo serving it meanwhile would build
+ * its asset bundle from half the files.)
+ */
+function pruneStale(keep: Set<string>): void {
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        walk(path);
+        if (readdirSync(path).length === 0) rmSync(path, { recursive: true });
+      } else if (!keep.has(relative(generatedDir, path))) {
+        rmSync(path);
+      }
+    }
+  };
+  walk(generatedDir);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { path, bytes } = await buildBundle();
-  console.log(`owl bundle: ${relative(process.cwd(), path)} (${(bytes / 1024).toFixed(1)} KiB)`);
+  const { path, bytes, assets } = await buildBundle();
+  console.log(
+    `owl bundle: ${relative(process.cwd(), path)} (${(bytes / 1024).toFixed(1)} KiB) + ${assets.length} templates and styles`,
+  );
 }

@@ -1,6 +1,9 @@
-// Entry of the module's backend bundle: each import registers one screen.
-import "./bridge_home/bridge_home.ts";
-import "./dashboard/dashboard.ts";
-import "./dlq_review/dlq_review.ts";
-import "./event_explorer/event_explorer.ts";
-import "./dispatch_board/dispatch_board.ts";
+// Entry of the module's backend bundle: each import registers one screen
+// (a client action). The components' templates (.xml) and styles (.scss)
+// are copied beside the bundle by scripts/build.ts and loaded by Odoo's
+// asset bundle itself.
+import "./components/bridge_home/bridge_home.ts";
+import "./components/dashboard/dashboard.ts";
+import "./components/dlq_review/dlq_review.ts";
+import "./components/event_explorer/event_explorer.ts";
+import "./components/dispatch_board/dispatch_board.ts";

@@ -18,11 +18,65 @@ declare module "@web/core/utils/hooks" {
 }
 
 declare module "@web/core/l10n/translation" {
+  /** Positional `%s` values, or one object for `%(name)s` placeholders. */
   export function _t(source: string, ...values: unknown[]): string;
 }
 
 declare module "@web/webclient/actions/action_service" {
-  export const standardActionServiceProps: Record<string, unknown>;
+  /** The props Odoo's action service and ActionContainer give a client action. */
+  export const standardActionServiceProps: {
+    action: ObjectConstructor;
+    actionId: { type: NumberConstructor; optional: true };
+    className: { type: StringConstructor; optional: true };
+    globalState: { type: ObjectConstructor; optional: true };
+    state: { type: ObjectConstructor; optional: true };
+    resId: { type: (NumberConstructor | BooleanConstructor)[]; optional: true };
+    updateActionState: { type: FunctionConstructor; optional: true };
+  };
+}
+
+declare module "@web/core/hotkeys/hotkey_hook" {
+  export function useHotkey(hotkey: string, callback: (context: HotkeyContext) => void, options?: HotkeyOptions): void;
+}
+
+declare module "@web/views/fields/formatters" {
+  export interface NumberFormatOptions {
+    /** [total, decimals]; Odoo reads only the decimals. */
+    digits?: [number | false, number];
+    trailingZeros?: boolean;
+    humanReadable?: boolean;
+  }
+  export function formatFloat(value: number | false, options?: NumberFormatOptions): string;
+  export function formatInteger(value: number | false | null, options?: NumberFormatOptions): string;
+}
+
+declare module "@web/core/l10n/dates" {
+  /** Odoo's datetimes are luxon DateTime objects; only what the screens use. */
+  export interface OdooDateTime {
+    readonly isValid: boolean;
+    toMillis(): number;
+    toJSDate(): Date;
+  }
+  /** "YYYY-MM-DD HH:MM:SS" in UTC, as the server sends it, in the user's time zone. */
+  export function deserializeDateTime(value: string, options?: { tz?: string }): OdooDateTime;
+  /** In the user's language format and time zone. */
+  export function formatDateTime(
+    value: OdooDateTime | false | null,
+    options?: { format?: string; showSeconds?: boolean; tz?: string; condensed?: boolean },
+  ): string;
+}
+
+interface HotkeyContext {
+  area?: HTMLElement;
+  target: EventTarget | null;
+}
+
+interface HotkeyOptions {
+  allowRepeat?: boolean;
+  bypassEditableProtection?: boolean;
+  global?: boolean;
+  area?: () => HTMLElement | null;
+  isAvailable?: () => boolean;
 }
 
 interface OdooOrmService {
@@ -67,6 +121,11 @@ interface OdooServices {
   notification: OdooNotificationService;
   action: OdooActionService;
   bus_service: OdooBusService;
+  hotkey: OdooHotkeyService;
+}
+
+interface OdooHotkeyService {
+  add(hotkey: string, callback: (context: HotkeyContext) => void, options?: HotkeyOptions): () => void;
 }
 
 declare module "@web/core/user" {

@@ -1,21 +1,19 @@
-// Number and time formatting shared by the screens. Pure, so it is tested
-// without a browser; translated words come in through `t`.
-
-type Translate = (text: string, ...values: unknown[]) => string;
-/** Odoo's _t substitutes %s in order; the default does the same untranslated. */
-const identity: Translate = (text, ...values) => {
-  let i = 0;
-  return text.replace(/%s/g, () => String(values[i++]));
-};
+// The screens' formatting on top of Odoo's own: numbers through Odoo's
+// formatFloat/formatInteger (the user's decimal point and thousands
+// separator), datetimes through deserializeDateTime/formatDateTime (the
+// user's language and time zone). What Odoo has no formatter for — ages,
+// durations, rates — is built here from Odoo's number formatter and a
+// translated unit.
+import { _t, deserializeDateTime, formatDateTime, formatFloat, formatInteger } from "./web.ts";
 
 /** "12 s", "4 min", "3 h", "2 d" — the age of a heartbeat or an event. */
-export function formatAge(seconds: number | null | undefined, t: Translate = identity): string {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return t("never");
+export function formatAge(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return _t("never");
   const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return t("%s s", s);
-  if (s < 3600) return t("%s min", Math.floor(s / 60));
-  if (s < 86400) return t("%s h", Math.floor(s / 3600));
-  return t("%s d", Math.floor(s / 86400));
+  if (s < 60) return _t("%s s", formatInteger(s));
+  if (s < 3600) return _t("%s min", formatInteger(Math.floor(s / 60)));
+  if (s < 86400) return _t("%s h", formatInteger(Math.floor(s / 3600)));
+  return _t("%s d", formatInteger(Math.floor(s / 86400)));
 }
 
 /** Lag and skew in ms, shown in the unit a person reads at a glance. */
@@ -23,20 +21,34 @@ export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
   const abs = Math.abs(ms);
   const sign = ms < 0 ? "−" : "";
-  if (abs < 1000) return `${sign}${Math.round(abs)} ms`;
-  if (abs < 60_000) return `${sign}${(abs / 1000).toFixed(abs < 10_000 ? 1 : 0)} s`;
-  if (abs < 3_600_000) return `${sign}${(abs / 60_000).toFixed(1)} min`;
-  return `${sign}${(abs / 3_600_000).toFixed(1)} h`;
+  if (abs < 1000) return _t("%s ms", sign + formatInteger(Math.round(abs)));
+  if (abs < 60_000) return _t("%s s", sign + formatFloat(abs / 1000, { digits: [0, abs < 10_000 ? 1 : 0] }));
+  if (abs < 3_600_000) return _t("%s min", sign + formatFloat(abs / 60_000, { digits: [0, 1] }));
+  return _t("%s h", sign + formatFloat(abs / 3_600_000, { digits: [0, 1] }));
 }
 
 export function formatCount(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return "–";
-  return Math.round(n).toLocaleString("en-US");
+  return formatInteger(Math.round(n));
 }
 
+/** Events per minute: one decimal below 100, none above. */
 export function formatRate(perMinute: number | null | undefined): string {
   if (perMinute === null || perMinute === undefined || !Number.isFinite(perMinute)) return "–";
-  return perMinute >= 100 ? Math.round(perMinute).toLocaleString("en-US") : perMinute.toFixed(1).replace(/\.0$/, "");
+  return perMinute >= 100
+    ? formatInteger(Math.round(perMinute))
+    : formatFloat(perMinute, { digits: [0, 1], trailingZeros: false });
+}
+
+/** A signed amount with its currency and, when known, the share: "+12.50 EUR (+8.3 %)". */
+export function formatVariance(amount: number, currency: string, percent: number | false): string {
+  const signed = (v: number, decimals: number) => (v > 0 ? "+" : "") + formatFloat(v, { digits: [0, decimals] });
+  if (percent === false) return _t("%(amount)s %(currency)s", { amount: signed(amount, 2), currency });
+  return _t("%(amount)s %(currency)s (%(percent)s %)", {
+    amount: signed(amount, 2),
+    currency,
+    percent: signed(percent, 1),
+  });
 }
 
 /** Odoo sends datetimes as "YYYY-MM-DD HH:MM:SS" in UTC. */
@@ -51,17 +63,23 @@ export function toServerDatetime(date: Date): string {
   return date.toISOString().slice(0, 19).replace("T", " ");
 }
 
+/** A server datetime in the user's date format and time zone; "" when there is none. */
 export function formatTime(value: string | false | null | undefined): string {
-  const d = parseServerDatetime(value);
-  if (!d) return "";
-  return d.toLocaleString(undefined, {
-    month: "short",
-    day: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-  });
+  if (!value) return "";
+  const dt = deserializeDateTime(value);
+  return dt.isValid ? formatDateTime(dt) : "";
+}
+
+/** A moment of this browser's clock, formatted like the server's datetimes. */
+export function formatNow(now: Date = new Date()): string {
+  return formatTime(toServerDatetime(now));
 }
 
 /** A heartbeat older than this is shown as a stale sidecar. */
 export const STALE_HEARTBEAT_S = 120;
+
+/** The sentence of an RPC error (Odoo's `data.message`), or of any other error. */
+export function errorText(err: unknown): string {
+  const e = err as { data?: { message?: string }; message?: string };
+  return e?.data?.message || e?.message || String(err);
+}

@@ -1,4 +1,8 @@
-import { describe, expect, test } from "vitest";
+// @vitest-environment jsdom
+import { describe, expect, test, vi } from "vitest";
+
+vi.mock("./web.ts", () => import("../testing/fake_web.ts"));
+
 import { checkEditedPayload, formatJson, tokenizeJson } from "./json_highlight.ts";
 
 describe("tokenizeJson", () => {

@@ -1,6 +1,7 @@
 // A small JSON tokenizer for the DLQ payload view. Presentation only: the
 // text is shown as received, so invalid JSON (a rejected payload) still
 // renders, with the unparsable tail marked as such.
+import { _t } from "./web.ts";
 
 export type JsonTokenKind = "key" | "string" | "number" | "boolean" | "null" | "punct" | "space" | "invalid";
 
@@ -76,15 +77,15 @@ export interface JsonCheck {
 
 /** Validates an edited payload before retry: JSON, and an object (event data). */
 export function checkEditedPayload(text: string): JsonCheck {
-  if (!text.trim()) return { ok: false, error: "The payload is empty." };
+  if (!text.trim()) return { ok: false, error: _t("The payload is empty.") };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { ok: false, error: `Not valid JSON: ${describeJsonError(text, err as Error)}` };
+    return { ok: false, error: _t("Not valid JSON: %s", describeJsonError(text, err as Error)) };
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    return { ok: false, error: "The event data must be a JSON object ({ … })." };
+    return { ok: false, error: _t("The event data must be a JSON object ({ … }).") };
   }
   return { ok: true, value };
 }
@@ -96,7 +97,11 @@ function describeJsonError(text: string, err: Error): string {
   const before = text.slice(0, offset).split("\n");
   const line = before.length;
   const column = (before[before.length - 1] ?? "").length + 1;
-  return `${err.message.replace(/\s*\(line \d+ column \d+\)/, "")} (line ${line}, column ${column})`;
+  return _t("%(error)s (line %(line)s, column %(column)s)", {
+    error: err.message.replace(/\s*\(line \d+ column \d+\)/, ""),
+    line,
+    column,
+  });
 }
 
 /** Large payloads are highlighted up to this size; the rest is shown plain. */

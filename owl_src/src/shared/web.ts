@@ -1,10 +1,14 @@
 // The one door to Odoo's web client. Components import Odoo's runtime from
 // here so unit tests (jsdom, where @web/* does not exist) can swap this
 // module for testing/fake_web.ts with a single vi.mock.
+export { useHotkey } from "@web/core/hotkeys/hotkey_hook";
+export { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
 export { _t } from "@web/core/l10n/translation";
 export { registry } from "@web/core/registry";
 export { user } from "@web/core/user";
 export { useService } from "@web/core/utils/hooks";
+export { formatFloat, formatInteger } from "@web/views/fields/formatters";
+export { standardActionServiceProps } from "@web/webclient/actions/action_service";
 
 /** Channel-free notification type sent by models/shopfloor_dashboard.py. */
 export const EVENTS_CHANGED = "shopfloor_bridge/events_changed";

@@ -75,11 +75,70 @@ export class FakeActions {
   }
 }
 
+interface HotkeyRegistration {
+  hotkey: string;
+  callback: (context: { target: EventTarget | null }) => void;
+  allowRepeat?: boolean;
+  bypassEditableProtection?: boolean;
+  isAvailable?: () => boolean;
+}
+
+/**
+ * The rules of Odoo 18's hotkey service that the screens rely on: the key
+ * is named like getActiveHotkey names it ("j", "arrowdown", "escape",
+ * "control+r"), typing in an input or textarea is protected except for
+ * Escape, the newest available registration wins and the event is then
+ * prevented. The browser tier runs the real service.
+ */
+export class FakeHotkeys {
+  registrations: HotkeyRegistration[] = [];
+  constructor(target: EventTarget = window) {
+    target.addEventListener("keydown", (ev) => this.onKeydown(ev as KeyboardEvent));
+  }
+  add(hotkey: string, callback: HotkeyRegistration["callback"], options: Partial<HotkeyRegistration> = {}) {
+    const registration = { ...options, hotkey, callback };
+    this.registrations.push(registration);
+    return () => {
+      this.registrations = this.registrations.filter((r) => r !== registration);
+    };
+  }
+  static nameOf(ev: KeyboardEvent): string {
+    const parts: string[] = [];
+    if (ev.altKey) parts.push("alt");
+    if (ev.ctrlKey) parts.push("control");
+    if (ev.shiftKey) parts.push("shift");
+    parts.push(ev.key === " " ? "space" : ev.key.toLowerCase());
+    return parts.join("+");
+  }
+  private onKeydown(ev: KeyboardEvent): void {
+    const hotkey = FakeHotkeys.nameOf(ev);
+    const target = ev.target as HTMLElement | null;
+    const editable =
+      target instanceof HTMLElement &&
+      (/input|textarea/i.test(target.tagName) || target.isContentEditable) &&
+      !target.matches("input[type=checkbox], input[type=radio]");
+    const protectedTarget = editable && !hotkey.endsWith("escape");
+    const winner = [...this.registrations]
+      .reverse()
+      .find(
+        (r) =>
+          r.hotkey === hotkey &&
+          (r.allowRepeat || !ev.repeat) &&
+          (r.bypassEditableProtection || !protectedTarget) &&
+          (!r.isAvailable || r.isAvailable()),
+      );
+    if (!winner) return;
+    winner.callback({ target: ev.target });
+    ev.preventDefault();
+  }
+}
+
 export function fakeServices(orm: FakeOrm) {
   return {
     orm,
     action: new FakeActions(),
     notification: new FakeNotifications(),
     bus_service: new FakeBus(),
+    hotkey: typeof window === "undefined" ? undefined : new FakeHotkeys(window),
   };
 }

@@ -63,4 +63,9 @@ export async function mountComponent<P extends object>(
   return { component, fixture, env, bus: services.bus_service, notifications: services.notification };
 }
 
+/** The props Odoo's action service gives a client action (`standardActionServiceProps`). */
+export function actionProps(context: Record<string, unknown> = {}) {
+  return { action: { tag: "test", type: "ir.actions.client", context }, actionId: 1, className: "o_action" };
+}
+
 export { FakeBus, FakeNotifications };

@@ -1,0 +1,131 @@
+// @vitest-environment jsdom
+import { afterEach, expect, test, vi } from "vitest";
+import "../../testing/setup_dom.ts";
+
+vi.mock("../../shared/web.ts", () => import("../../testing/fake_web.ts"));
+
+import { FakeOrm } from "../../testing/fake_services.ts";
+import { actionProps, makeDeferred, mountComponent, settle } from "../../testing/helpers.ts";
+import { type DashboardData, ShopfloorDashboard } from "./dashboard.ts";
+
+function tile(overrides: Partial<DashboardData["tiles"][number]> = {}): DashboardData["tiles"][number] {
+  return {
+    connection_id: 9,
+    code: "plant1-mqtt",
+    name: "Plant 1 MQTT",
+    kind: "mqtt",
+    last_seen: "2026-11-22 08:00:00",
+    heartbeat_age_s: 12,
+    sidecar_version: "0.1.0",
+    spool_depth: 3,
+    spool_parked: 0,
+    in_per_min: 12.5,
+    applied_per_min: 12,
+    rejected: 1,
+    dlq: 100000,
+    pending: 2,
+    failed: 0,
+    p95_lag_ms: 850,
+    worst_skew_ms: -2500,
+    sparkline: Array.from({ length: 60 }, (_, i) => i % 7),
+    ...overrides,
+  };
+}
+
+afterEach(() => {
+  document.body.innerHTML = "";
+});
+
+test("loading, then one tile per connection with its figures", async () => {
+  const answer = makeDeferred<DashboardData>();
+  const orm = new FakeOrm(() => answer);
+  const mounting = mountComponent(ShopfloorDashboard, orm, actionProps());
+  await settle();
+  answer.resolve({ server_time: "2026-11-22 08:00:12", tiles: [tile()], cost_variances: false });
+  const { fixture } = await mounting;
+  const el = fixture.querySelector('.o_sfb_tile[data-connection="plant1-mqtt"]') as HTMLElement;
+  expect(el.querySelector(".o_sfb_dlq_count")?.textContent).toBe("100,000");
+  expect(el.querySelector(".o_sfb_in")?.textContent).toBe("12.5");
+  expect(el.querySelector(".o_sfb_lag")?.textContent).toBe("850 ms");
+  expect(el.querySelector(".o_sfb_skew")?.textContent).toBe("−2.5 s");
+  expect(el.querySelector(".o_sfb_heartbeat")?.textContent).toContain("12 s");
+  expect(el.querySelector(".o_sfb_spark polyline")?.getAttribute("points")?.split(" ")).toHaveLength(60);
+  expect(el.querySelector(".o_sfb_spark")?.getAttribute("aria-label")).toMatch(/events received in the last hour/);
+  expect(fixture.querySelector(".o_sfb_variances")).toBeNull();
+});
+
+test("nothing half-rendered before the first answer; no connection gives an empty-state sentence", async () => {
+  const answer = makeDeferred<DashboardData>();
+  const orm = new FakeOrm(() => answer);
+  const { ShopfloorDashboard: C } = await import("./dashboard.ts");
+  const fixtureHolder = document.createElement("div");
+  document.body.appendChild(fixtureHolder);
+  const { mount } = await import("@odoo/owl");
+  const { fakeServices } = await import("../../testing/fake_services.ts");
+  // Mount without awaiting onWillStart's data: OWL renders after willStart, so
+  // the screen's own loading text is what a slow server shows first on reloads.
+  const mounted = mount(C, fixtureHolder, { env: { services: fakeServices(orm) }, props: actionProps(), test: true });
+  await settle();
+  expect(fixtureHolder.textContent).toBe(""); // nothing half-rendered before the data
+  answer.resolve({ server_time: "", tiles: [], cost_variances: false });
+  await mounted;
+  await settle();
+  expect(fixtureHolder.querySelector(".o_sfb_empty")?.textContent).toBe("No connection is configured yet.");
+});
+
+test("an error is shown where the person looks, and a bus ping reloads without a page reload", async () => {
+  let calls = 0;
+  const orm = new FakeOrm(() => {
+    calls++;
+    if (calls === 1) throw Object.assign(new Error("boom"), { data: { message: "Access denied" } });
+    return { server_time: "", tiles: [tile({ dlq: 5 })], cost_variances: [] };
+  });
+  const { fixture, bus } = await mountComponent(ShopfloorDashboard, orm, actionProps());
+  expect(fixture.querySelector(".o_sfb_error")?.textContent).toBe("The dashboard could not be loaded: Access denied");
+  bus.emit("shopfloor_bridge/events_changed", { at: "2026-11-22 08:00:00" });
+  await settle();
+  expect(fixture.querySelector(".o_sfb_error")).toBeNull();
+  expect(fixture.querySelector(".o_sfb_dlq_count")?.textContent).toBe("5");
+  expect(bus.started).toBe(1);
+});
+
+test("parked spool rows are counted on the tile and highlighted only when there are some", async () => {
+  const orm = new FakeOrm(() => ({
+    server_time: "",
+    tiles: [tile(), tile({ connection_id: 10, code: "plant2-opcua", spool_parked: 1200 })],
+    cost_variances: false,
+  }));
+  const { fixture } = await mountComponent(ShopfloorDashboard, orm, actionProps());
+  const calm = fixture.querySelector('.o_sfb_tile[data-connection="plant1-mqtt"] .o_sfb_parked') as HTMLElement;
+  expect(calm.textContent).toBe("0");
+  expect(calm.className).not.toContain("o_sfb_alert");
+  expect(calm.getAttribute("title")).toBeFalsy();
+  const parked = fixture.querySelector('.o_sfb_tile[data-connection="plant2-opcua"] .o_sfb_parked') as HTMLElement;
+  expect(parked.textContent).toBe("1,200");
+  expect(parked.className).toContain("o_sfb_alert");
+  expect(parked.getAttribute("title")).toMatch(/spool list --state parked/);
+  expect(parked.previousElementSibling?.textContent).toBe("Parked in spool");
+});
+
+test("stale heartbeat is flagged; cost variances link to their order; DLQ link opens the review", async () => {
+  const orm = new FakeOrm(() => ({
+    server_time: "",
+    tiles: [tile({ heartbeat_age_s: -1, p95_lag_ms: false, worst_skew_ms: false })],
+    cost_variances: [
+      { model: "mrp.production", res_id: 7, name: "WH/MO/00007", variance: 12.5, variance_pct: 8.25, currency: "EUR" },
+    ],
+  }));
+  const { fixture, env } = await mountComponent(ShopfloorDashboard, orm, actionProps());
+  const heartbeat = fixture.querySelector(".o_sfb_heartbeat") as HTMLElement;
+  expect(heartbeat.className).toContain("o_sfb_stale");
+  expect(heartbeat.textContent).toContain("never");
+  expect(fixture.querySelector(".o_sfb_lag")?.textContent).toBe("–");
+  const row = fixture.querySelector(".o_sfb_variances tbody tr") as HTMLElement;
+  expect(row.textContent).toContain("+12.50 EUR (+8.3 %)");
+  (row.querySelector("a") as HTMLElement).click();
+  (fixture.querySelector(".o_sfb_dlq_link") as HTMLElement).click();
+  await settle();
+  const actions = (env.services.action as unknown as { actions: unknown[] }).actions;
+  expect(actions[0]).toMatchObject({ res_model: "mrp.production", res_id: 7 });
+  expect(actions[1]).toBe("shopfloor_bridge.shopfloor_dlq_action");
+});

@@ -1,0 +1,165 @@
+import { Component, onWillStart, useState } from "@odoo/owl";
+import {
+  errorText,
+  formatAge,
+  formatCount,
+  formatDuration,
+  formatNow,
+  formatRate,
+  formatVariance,
+  STALE_HEARTBEAT_S,
+} from "../../shared/format.ts";
+import type { LiveRefresh } from "../../shared/live.ts";
+import { sparkline } from "../../shared/sparkline.ts";
+import { useScreen } from "../../shared/use_screen.ts";
+import { _t, registry, standardActionServiceProps } from "../../shared/web.ts";
+
+/** One connection as `shopfloor.dashboard.get_dashboard` reports it. */
+export interface ConnectionTile {
+  connection_id: number;
+  code: string;
+  name: string;
+  kind: string;
+  last_seen: string | false;
+  /** Seconds since the last heartbeat, -1 when never seen. */
+  heartbeat_age_s: number;
+  sidecar_version: string | false;
+  spool_depth: number;
+  /** Spooled events the sidecar took out of delivery; a person must unpark or skip them. */
+  spool_parked: number;
+  in_per_min: number;
+  applied_per_min: number;
+  rejected: number;
+  dlq: number;
+  pending: number;
+  failed: number;
+  p95_lag_ms: number | false;
+  worst_skew_ms: number | false;
+  /** Events received per minute over the last hour, oldest first. */
+  sparkline: number[];
+}
+
+export interface CostVariance {
+  model: string;
+  res_id: number;
+  name: string;
+  variance: number;
+  variance_pct: number | false;
+  currency: string;
+}
+
+export interface DashboardData {
+  server_time: string;
+  tiles: ConnectionTile[];
+  /** false when the cost part is not installed. */
+  cost_variances: CostVariance[] | false;
+}
+
+const SPARK_W = 280;
+const SPARK_H = 40;
+
+/** Live per-connection health of the bridge; refreshed by bus pings, never by reloading the page. */
+export class ShopfloorDashboard extends Component {
+  static override template = "shopfloor_bridge.Dashboard";
+  static override props = { ...standardActionServiceProps };
+
+  declare state: { loading: boolean; error: string; data: DashboardData | null; updatedAt: string };
+  declare orm: OdooOrmService;
+  declare action: OdooActionService;
+  declare live: LiveRefresh;
+  sparkW = SPARK_W;
+  sparkH = SPARK_H;
+
+  override setup(): void {
+    const screen = useScreen(() => this.load());
+    this.orm = screen.orm;
+    this.action = screen.action;
+    this.live = screen.live;
+    this.state = useState({ loading: true, error: "", data: null, updatedAt: "" });
+    onWillStart(() => this.load());
+  }
+
+  async load(): Promise<void> {
+    this.state.loading = true;
+    try {
+      this.state.data = await this.orm.call<DashboardData>("shopfloor.dashboard", "get_dashboard", []);
+      this.state.error = "";
+      this.state.updatedAt = formatNow();
+    } catch (err) {
+      this.state.error = _t("The dashboard could not be loaded: %s", errorText(err));
+    } finally {
+      this.state.loading = false;
+    }
+  }
+
+  get updatedText(): string {
+    const at = this.state.updatedAt;
+    return at ? _t("Updated %s", at) : "";
+  }
+
+  get parkedHint(): string {
+    return _t(
+      "Not delivered until someone decides: on the sidecar's host, `shopfloor-sidecar spool list --state parked`, then unpark or skip them.",
+    );
+  }
+
+  isStale(tile: ConnectionTile): boolean {
+    return tile.heartbeat_age_s < 0 || tile.heartbeat_age_s > STALE_HEARTBEAT_S;
+  }
+  age(tile: ConnectionTile): string {
+    return formatAge(tile.heartbeat_age_s < 0 ? null : tile.heartbeat_age_s);
+  }
+  rate(v: number): string {
+    return formatRate(v);
+  }
+  count(v: number): string {
+    return formatCount(v);
+  }
+  duration(v: number | false): string {
+    return formatDuration(v === false ? null : v);
+  }
+  geometry(tile: ConnectionTile) {
+    return sparkline(tile.sparkline, SPARK_W, SPARK_H);
+  }
+  sparkLabel(tile: ConnectionTile): string {
+    const total = tile.sparkline.reduce((a, b) => a + b, 0);
+    return _t("%(total)s events received in the last hour, at most %(max)s in one minute", {
+      total: formatCount(total),
+      max: formatCount(Math.max(0, ...tile.sparkline)),
+    });
+  }
+  variance(v: CostVariance): string {
+    return formatVariance(v.variance, v.currency, v.variance_pct);
+  }
+
+  openDlq(tile: ConnectionTile): Promise<void> {
+    return this.action.doAction("shopfloor_bridge.shopfloor_dlq_action", {
+      additionalContext: { sfb_connection_id: tile.connection_id },
+    });
+  }
+  openPending(tile: ConnectionTile): Promise<void> {
+    return this.action.doAction({
+      type: "ir.actions.act_window",
+      name: _t("Pending events of %s", tile.name),
+      res_model: "shopfloor.event",
+      views: [
+        [false, "list"],
+        [false, "form"],
+      ],
+      domain: [
+        ["state", "=", "pending"],
+        ["connection_id", "=", tile.connection_id],
+      ],
+    });
+  }
+  openRecord(model: string, resId: number): Promise<void> {
+    return this.action.doAction({
+      type: "ir.actions.act_window",
+      res_model: model,
+      res_id: resId,
+      views: [[false, "form"]],
+    });
+  }
+}
+
+registry.category("actions").add("shopfloor_bridge.dashboard", ShopfloorDashboard);

@@ -1,0 +1,63 @@
+import { Component } from "@odoo/owl";
+import { formatTime } from "../../shared/format.ts";
+import { eventStateLabel, historyActionLabel } from "../../shared/states.ts";
+import { _t } from "../../shared/web.ts";
+import type { DlqDetail } from "../dlq_review/dlq_data.ts";
+import { JsonView } from "../json_view/json_view.ts";
+
+export interface DlqDetailPaneProps {
+  event: DlqDetail;
+  isManager: boolean;
+  busy: boolean;
+  onClose: () => void;
+  onRetry: () => void;
+  onEdit: () => void;
+  onDiscard: () => void;
+  onRetrySame: () => void;
+  onDiscardSame: () => void;
+  /** The default slot: the editor or the reason form, under the actions. */
+  slots?: Record<string, unknown>;
+}
+
+/** One dead letter: its error, traceback, actions, payload and history. */
+export class DlqDetailPane extends Component<DlqDetailPaneProps> {
+  static override template = "shopfloor_bridge.DlqDetailPane";
+  static components = { JsonView };
+  static override props = {
+    event: Object,
+    isManager: Boolean,
+    busy: Boolean,
+    onClose: Function,
+    onRetry: Function,
+    onEdit: Function,
+    onDiscard: Function,
+    onRetrySame: Function,
+    onDiscardSame: Function,
+    slots: { type: Object, optional: true },
+  };
+
+  get payloadText(): string {
+    const ev = this.props.event;
+    return ev.data_json || ev.raw_payload || "";
+  }
+  get title(): string {
+    return _t("%(type)s · %(uid)s", { type: this.props.event.type, uid: this.props.event.event_uid });
+  }
+  /** Where it came from and when: the event's own time, or when it was received. */
+  get origin(): string {
+    const ev = this.props.event;
+    const when = ev.time ? formatTime(ev.time) : _t("received %s", formatTime(ev.ingest_time));
+    return ev.subject
+      ? _t("%(source)s · %(when)s · %(subject)s", { source: ev.source, when, subject: ev.subject })
+      : _t("%(source)s · %(when)s", { source: ev.source, when });
+  }
+  time(v: string | false): string {
+    return formatTime(v);
+  }
+  stateLabel(s: string): string {
+    return eventStateLabel(s);
+  }
+  historyAction(a: string): string {
+    return historyActionLabel(a);
+  }
+}

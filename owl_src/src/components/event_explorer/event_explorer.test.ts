@@ -1,0 +1,106 @@
+// @vitest-environment jsdom
+import { afterEach, expect, test, vi } from "vitest";
+import "../../testing/setup_dom.ts";
+
+vi.mock("../../shared/web.ts", () => import("../../testing/fake_web.ts"));
+
+import { FakeOrm } from "../../testing/fake_services.ts";
+import { actionProps, mountComponent, settle } from "../../testing/helpers.ts";
+import { EventExplorer } from "./event_explorer.ts";
+import { axisTicks, buildTimeline, type ExplorerEvent, parseResultRefs } from "./timeline.ts";
+
+const ev = (id: number, time: string, wc: [number, string] | false, refs: string | false = false): ExplorerEvent => ({
+  id,
+  time,
+  type: "downtime.started",
+  state: "applied",
+  source: "plant1/line1/press-03",
+  subject: false,
+  workcenter_id: wc,
+  result_refs: refs,
+});
+
+afterEach(() => {
+  document.body.innerHTML = "";
+});
+
+test("result_refs lines become record references; junk lines are ignored", () => {
+  expect(parseResultRefs("mrp.workcenter.productivity,12\nmaintenance.request,3\n\nnot a ref\nx,y")).toEqual([
+    { model: "mrp.workcenter.productivity", id: 12 },
+    { model: "maintenance.request", id: 3 },
+  ]);
+  expect(parseResultRefs(false)).toEqual([]);
+});
+
+test("events are grouped per work center, placed on the range, the unassigned last", () => {
+  const from = new Date("2026-11-22T06:00:00Z");
+  const to = new Date("2026-11-22T14:00:00Z");
+  const rows = buildTimeline(
+    [
+      ev(2, "2026-11-22 10:00:00", [3, "Press 03"]),
+      ev(1, "2026-11-22 06:00:00", [3, "Press 03"]),
+      ev(3, "2026-11-22 14:00:00", false),
+      ev(4, "2026-11-22 08:00:00", [1, "Assembly"]),
+    ],
+    from,
+    to,
+    "No work center",
+  );
+  expect(rows.map((r) => [r.label, r.events.map((e) => [e.id, e.left])])).toEqual([
+    ["Assembly", [[4, 25]]],
+    [
+      "Press 03",
+      [
+        [1, 0],
+        [2, 50],
+      ],
+    ],
+    ["No work center", [[3, 100]]],
+  ]);
+  expect(axisTicks(from, to).length).toBeGreaterThan(3);
+});
+
+test("clicking an event lists the records it produced by name and opens them", async () => {
+  const orm = new FakeOrm((model, method) => {
+    if (model === "mrp.workcenter") return [{ id: 3, display_name: "Press 03" }];
+    if (method === "search_read")
+      return [
+        ev(
+          7,
+          new Date(Date.now() - 3_600_000).toISOString().slice(0, 19).replace("T", " "),
+          [3, "Press 03"],
+          "mrp.workcenter.productivity,41",
+        ),
+      ];
+    if (method === "read") return [{ id: 41, display_name: "Press 03 – Equipment Failure" }];
+    return [];
+  });
+  const { fixture, env } = await mountComponent(EventExplorer, orm, actionProps());
+  const row = fixture.querySelector('.o_sfb_timeline_row[data-workcenter="Press 03"]') as HTMLElement;
+  const mark = row.querySelector(".o_sfb_mark") as HTMLButtonElement;
+  expect(mark.getAttribute("aria-label")).toContain("downtime.started");
+  mark.click();
+  await settle();
+  const link = fixture.querySelector(".o_sfb_ref") as HTMLElement;
+  expect(link.textContent).toBe("Press 03 – Equipment Failure");
+  link.click();
+  await settle();
+  expect((env.services.action as unknown as { actions: unknown[] }).actions[0]).toMatchObject({
+    res_model: "mrp.workcenter.productivity",
+    res_id: 41,
+  });
+  const [query] = orm.callsTo("search_read").filter((c) => c.model === "shopfloor.event");
+  expect(query?.kwargs.limit).toBe(2001);
+});
+
+test("an empty range says so; a reversed range is refused with a message", async () => {
+  const orm = new FakeOrm(() => []);
+  const { fixture, component } = await mountComponent(EventExplorer, orm, actionProps());
+  expect(fixture.querySelector(".o_sfb_no_rows")?.textContent).toBe("No event in this range.");
+  const explorer = component as unknown as EventExplorer;
+  explorer.state.from = "2026-11-22T10:00";
+  explorer.state.to = "2026-11-22T09:00";
+  await explorer.load();
+  await settle();
+  expect(fixture.querySelector(".o_sfb_error")?.textContent).toBe("Pick a range whose start is before its end.");
+});
