@@ -309,26 +309,3 @@ class ShopfloorDashboard(models.AbstractModel):
         if group:
             group.sudo()._bus_send(EVENTS_CHANGED, {"at": fields.Datetime.to_string(fields.Datetime.now())})
         return True
-
-
-class ShopfloorEvent(models.Model):
-    # The dashboard's part of the event model (its bus ping) stays with the dashboard.
-    _inherit = "shopfloor.event"  # pylint: disable=consider-merging-classes-inherited
-
-    @api.model
-    def ingest(self, events):
-        results = super().ingest(events)
-        if results:
-            self.env["shopfloor.dashboard"]._ping_events_changed()
-        return results
-
-    def _apply_events(self):
-        outcomes = super()._apply_events()
-        if outcomes:
-            self.env["shopfloor.dashboard"]._ping_events_changed()
-        return outcomes
-
-    def action_discard(self, reason):
-        done = super().action_discard(reason)
-        self.env["shopfloor.dashboard"]._ping_events_changed()
-        return done

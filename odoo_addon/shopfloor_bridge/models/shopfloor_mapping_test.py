@@ -14,7 +14,7 @@ from odoo import _, api, fields, models
 from ..event_validation import validate_event
 from ..exceptions import EventRejected
 from ..field_guard import require_groups
-from .shopfloor_event import _IngestContext
+from ..services.ingest import IngestContext, IngestService
 
 MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
 
@@ -105,7 +105,7 @@ class ShopfloorMappingTest(models.TransientModel):
             return steps, {"state": "invalid", "workcenter_id": False, "produced": False}
         steps.append(_("Valid against the event schema."))
 
-        resolver = _IngestContext(self.env)
+        resolver = IngestContext(self.env)
         workcenter_id = resolver.workcenter_for(self.connection_id.sudo(), event) or False
         if workcenter_id:
             workcenter = self.env["mrp.workcenter"].sudo().browse(workcenter_id)
@@ -137,7 +137,7 @@ class ShopfloorMappingTest(models.TransientModel):
 
         Event = self.env["shopfloor.event"].sudo()
         row = resolver.prepare(event)
-        Event._store([row])
+        IngestService(self.env).store([row])
         record = Event.browse(row["event_id"])
         try:
             with self.env.cr.savepoint():

@@ -8,7 +8,7 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from ..models import shopfloor_event
+from ..services import apply as shopfloor_event
 from . import test_batch_apply
 from .common import ShopfloorCase
 

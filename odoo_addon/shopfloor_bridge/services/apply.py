@@ -1,0 +1,313 @@
+"""Apply: stored events to Odoo, per work center in time order, one savepoint each.
+
+``shopfloor.event._apply_events`` delegates here, then runs the post-apply
+hooks (``services/hooks``). The loop claims the events (row locks), applies
+each through ``handlers.apply_event`` within the call's time budget and writes
+the outcome: applied, pending (waits for a predecessor), failed (retried with
+backoff) or dead; the classes of ``exceptions.py`` decide which.
+"""
+
+import logging
+import traceback
+from datetime import timedelta
+from time import monotonic
+
+from odoo import fields
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+
+from .. import backoff
+from ..exceptions import EventPending, EventRejected, PermanentError
+
+_logger = logging.getLogger(__name__)
+
+# A pending event (waiting for its predecessor) is retried sooner than a failed one.
+PENDING_BACKOFF_CAP_SECONDS = 300
+# Apply work per call (ingest, cron run, DLQ action), well under Odoo's default
+# limit_time_cpu (60 s) and limit_time_real (120 s): what does not fit stays
+# pending, due now, for the next call or the retry cron.
+APPLY_BUDGET_PARAM = "shopfloor_bridge.ingest_apply_budget_ms"
+DEFAULT_APPLY_BUDGET_MS = 10000
+# Pending events of the batch's work centers that one ingest call looks at.
+WAITING_LIMIT = 1000
+
+
+class ApplyOutcomes(dict):
+    """``{event_id: (status, error)}``; ``deferred`` holds the ids the apply budget left pending."""
+
+    def __init__(self):
+        super().__init__()
+        self.deferred = set()
+
+    def applied_ids(self):
+        return [event_id for event_id, (status, _error) in self.items() if status == "applied"]
+
+
+class ApplyService:
+    """The apply loop over ``shopfloor.event`` records of ``env``."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def apply_with_waiting(self, events):
+        """Applies these new events after the events still pending on their work
+        centers that may go now: left by an earlier call's apply budget or a
+        deferred ingest, due for their retry, or not older than the oldest new
+        event (whose predecessor may be among the new ones: a downtime end that
+        came before its start). An event that waits for a predecessor older than
+        everything new is left to its retry time: re-applying every waiting
+        event on every call made each call slower as they piled up.
+        Returns ``_apply_events``' outcomes."""
+        workcenters = events.workcenter_id
+        domain = [("state", "=", "pending"), ("id", "not in", events.ids)]
+        may_go = [("error_class", "=", "deferred"), ("next_retry_at", "<=", fields.Datetime.now())]
+        oldest_new = min((event.time for event in events if event.time), default=None)
+        if oldest_new:
+            may_go.append(("time", ">=", oldest_new))
+        domain += ["|"] * (len(may_go) - 1) + may_go
+        if any(not event.workcenter_id for event in events):
+            domain += ["|", ("workcenter_id", "in", workcenters.ids), ("workcenter_id", "=", False)]
+        else:
+            domain += [("workcenter_id", "in", workcenters.ids)]
+        waiting = events.search(domain, order="time, id", limit=WAITING_LIMIT)
+        candidates = events | waiting
+        if len(waiting) == WAITING_LIMIT:
+            # More wait than one call looks at: nothing later than the last one looked
+            # at is applied now, so no event overtakes an older one of its work center.
+            last = (waiting[-1].time, waiting[-1].id)
+            candidates = candidates.filtered(lambda event: (event.time or last[0], event.id) <= last)
+        # Through the model's method: the post-apply hooks run for these too.
+        outcomes = candidates._apply_events()
+        self.defer(events - candidates, outcomes, self._deferred_message(WAITING_LIMIT, "waiting"))
+        return outcomes
+
+    def apply_budget_ms(self):
+        """Milliseconds of apply work per call: context ``shopfloor_apply_budget_ms``,
+        else the system parameter, else the default."""
+        value = self.env.context.get("shopfloor_apply_budget_ms")
+        if value is None:
+            value = self.env["ir.config_parameter"].sudo().get_param(APPLY_BUDGET_PARAM, DEFAULT_APPLY_BUDGET_MS)
+        try:
+            return max(0.0, float(value))
+        except (TypeError, ValueError):
+            _logger.warning(
+                "shopfloor_bridge: %s=%r is not a number; using %s", APPLY_BUDGET_PARAM, value, DEFAULT_APPLY_BUDGET_MS
+            )
+            return float(DEFAULT_APPLY_BUDGET_MS)
+
+    def _deferred_message(self, amount, reason="budget"):
+        if reason == "waiting":
+            return self.env._(
+                "Deferred: more than %(count)s events wait on this work center; applied in time order by the "
+                "next ingest call or the retry cron.",
+                count=amount,
+            )
+        return self.env._(
+            "Deferred: this call's apply budget (%(ms)s ms, system parameter %(param)s) was spent; applied in "
+            "time order by the next ingest call or the retry cron.",
+            ms=int(amount),
+            param=APPLY_BUDGET_PARAM,
+        )
+
+    def apply(self, events):
+        """Applies each event in its own savepoint, per work center in time order,
+        within the apply budget (``apply_budget_ms``).
+
+        Returns ``ApplyOutcomes`` ({event_id: (status, error)}). Only events
+        still pending/failed (and not locked by a concurrent run) are applied:
+        the state check plus the row lock keep a retried transaction or a racing
+        cron from applying an event twice. Once the budget is spent the rest
+        stay pending, due now (``deferred``); the first event is always applied,
+        so every call makes progress. Should the batched pass fail and the batch
+        be applied again one by one, that pass gets a budget of its own.
+        """
+        from ..handlers.producing import DeferredSyncFailed, ProducingSync  # noqa: PLC0415
+
+        if not events:
+            return ApplyOutcomes()
+        budget_ms = self.apply_budget_ms()
+        events.flush_model()
+        self.env.cr.execute(
+            "SELECT id FROM shopfloor_event WHERE id = ANY(%s) AND state IN ('pending', 'failed') "
+            "FOR UPDATE SKIP LOCKED",
+            [events.ids],
+        )
+        claimed = events.browse([row[0] for row in self.env.cr.fetchall()])
+        ordered = claimed.sorted(lambda e: (e.workcenter_id.id or 0, e.time or fields.Datetime.now(), e.id))
+        if len(ordered) > 1:
+            # Batched: Odoo's stock cascade of production reports runs once per MO
+            # (ProducingSync). Should it fail, nothing of the batched pass stays:
+            # the whole batch is applied again one event at a time, so every
+            # report ends applied with its effect, or failed with its error.
+            try:
+                with self.env.cr.savepoint():
+                    return self._apply_ordered(ordered, ProducingSync(self.env), budget_ms)
+            except DeferredSyncFailed as failure:
+                if isinstance(failure.error, PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
+                    raise failure.error from failure  # see _apply_ordered: the whole call is retried
+                _logger.warning(
+                    "shopfloor_bridge: %s; applying the batch of %s events one by one", failure, len(ordered)
+                )
+        return self._apply_ordered(ordered, None, budget_ms)
+
+    def _apply_ordered(self, ordered, producing_sync, budget_ms):
+        """The apply loop of ``apply``; ``producing_sync`` None applies every event completely."""
+        from ..handlers import apply_event  # noqa: PLC0415 (handlers import models at load time)
+        from ..handlers.resolve import HOLDS_ACTIVE  # noqa: PLC0415
+
+        now = fields.Datetime.now()
+        deadline = monotonic() + budget_ms / 1000.0
+        outcomes = ApplyOutcomes()
+        logs = []
+        lookups = {}
+        for index, event in enumerate(ordered):
+            if index and monotonic() >= deadline:
+                self.defer(ordered[index:], outcomes, self._deferred_message(budget_ms))
+                break
+            if producing_sync is not None:
+                producing_sync.before(event)
+            if not event.connection_id and event.connection_code:
+                # The connection may have been created since the event arrived.
+                event.connection_id = self.env["shopfloor.connection"].search(
+                    [("code", "=", event.connection_code), ("company_id", "=", event.company_id.id)], limit=1
+                )
+            revision = event.connection_id.revision
+            attempts = event.attempts + 1
+            try:
+                if not event.connection_id:
+                    raise PermanentError(
+                        self.env._(
+                            "Unknown connection %(code)r for company %(company)s: create it under Shop Floor → "
+                            "Configuration → Connections (or fix the sidecar's SHOPFLOOR_CONNECTION), then retry.",
+                            code=event.connection_code or "",
+                            company=event.company_id.name,
+                        )
+                    )
+                with self.env.cr.savepoint():
+                    records = apply_event(
+                        event.with_company(event.company_id), producing_sync=producing_sync, lookups=lookups
+                    )
+            except EventRejected as error:
+                values, action = self._failure_values(event, error, "rejected"), "reject"
+            except EventPending as error:
+                values, action = self._pending_values(event, error, attempts, now)
+            except PermanentError as error:
+                values, action = self._failure_values(event, error, "dead"), "dead"
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                # Another transaction books the same rows (a stock quant): Odoo re-runs the
+                # whole call on a fresh snapshot (the RPC's retry, else the cron's next run).
+                # Failing this event instead would let later events of its order overtake it.
+                raise
+            except Exception as error:  # noqa: BLE001 (any other error is transient: retried, then dead)
+                values, action = self._transient_failure_values(event, error, attempts, now)
+            else:
+                values, action = self._applied_values(event, records, revision, now), "apply"
+            if producing_sync is not None and values["state"] != "applied":
+                producing_sync.event_failed()
+            if (event.type or "").startswith("quality."):
+                lookups.pop(HOLDS_ACTIVE, None)  # it may have raised or released a hold
+            values["attempts"] = attempts
+            event.write(values)
+            status = values["state"] if values["state"] != "dead" else "failed"
+            outcomes[event.id] = (status, values.get("error_message") or "")
+            logs.append(
+                {
+                    "event_id": event.id,
+                    "action": action,
+                    "state": values["state"],
+                    "note": values.get("error_message") or "",
+                }
+            )
+        if producing_sync is not None:
+            producing_sync.flush()
+        if logs:
+            self.env["shopfloor.event.log"].create(logs)
+        return outcomes
+
+    def _transient_failure_values(self, event, error, attempts, now):
+        """An unexpected error: retried with backoff until the connection's max_attempts, then dead."""
+        max_attempts = event.connection_id.max_attempts or 5
+        if attempts >= max_attempts:
+            values = self._failure_values(event, error, "dead")
+            values["error_message"] = self.env._(
+                "Gave up after %(n)s attempts. Last error: %(error)s", n=attempts, error=values["error_message"]
+            )
+            return values, "dead"
+        values = self._failure_values(event, error, "failed")
+        values["next_retry_at"] = backoff.next_retry_at(now, attempts)
+        return values, "fail"
+
+    def defer(self, events, outcomes, message):
+        """Left for later: these events stay as they are, due now; the ones never
+        tried say why they still wait (a waiting or failed event keeps its reason)."""
+        if not events:
+            return
+        events.filtered(lambda event: event.state == "pending" and not event.attempts).write(
+            {"error_class": "deferred", "error_message": message, "next_retry_at": fields.Datetime.now()}
+        )
+        for event in events:
+            outcomes[event.id] = ("pending", message)
+        outcomes.deferred.update(events.ids)
+        events._trigger_retry_cron()
+
+    def _applied_values(self, event, records, revision, now):
+        records = [r for r in (records or []) if r]
+        refs = []
+        production = event.production_id
+        workorder = event.workorder_id
+        for record in records:
+            for one in record:
+                refs.append(f"{one._name},{one.id}")
+                if one._name == "mrp.workorder" and not workorder:
+                    workorder = one
+                if one._name == "mrp.production" and not production:
+                    production = one
+                if not workorder and "workorder_id" in one._fields and one.workorder_id:
+                    workorder = one.workorder_id
+                if not production and "production_id" in one._fields and one.production_id:
+                    production = one.production_id
+        if workorder and not production:
+            production = workorder.production_id
+        return {
+            "state": "applied",
+            "applied_time": now,
+            "result_refs": "\n".join(refs),
+            "mapping_revision": revision,
+            "production_id": production.id or False,
+            "workorder_id": workorder.id or False,
+            "error_class": False,
+            "error_message": False,
+            "error_traceback": False,
+            "next_retry_at": False,
+            "pending_since": False,
+        }
+
+    @staticmethod
+    def _failure_values(event, error, state):
+        return {
+            "state": state,
+            "error_class": getattr(error, "error_class", None) or type(error).__name__,
+            "error_message": getattr(error, "message", None) or str(error) or type(error).__name__,
+            "error_traceback": "".join(traceback.format_exception(error)),
+            "next_retry_at": False,
+        }
+
+    def _pending_values(self, event, error, attempts, now):
+        """Waiting for a prerequisite: retried soon, until the connection's bound passes."""
+        since = event.pending_since or now
+        timeout = timedelta(minutes=event.connection_id.pending_timeout_minutes or 60)
+        if now - since > timeout:
+            # Past the bound: visible as failed; still waiting on the next try → dead.
+            state = "dead" if event.state == "failed" else "failed"
+            values = self._failure_values(event, error, state)
+            values["error_message"] = self.env._(
+                "Still waiting after %(minutes)s minutes: %(error)s",
+                minutes=int((now - since).total_seconds() // 60),
+                error=values["error_message"],
+            )
+            if state == "failed":
+                values["next_retry_at"] = backoff.next_retry_at(now, attempts, cap=PENDING_BACKOFF_CAP_SECONDS)
+            return values, ("dead" if state == "dead" else "fail")
+        values = self._failure_values(event, error, "pending")
+        values["pending_since"] = since
+        values["next_retry_at"] = backoff.next_retry_at(now, attempts, cap=PENDING_BACKOFF_CAP_SECONDS)
+        return values, "pending"
