@@ -32,4 +32,5 @@ def apply(ctx):
             else f"downtime {reason_code!r}"
         )
         raise EventPending(f"No open {which} on {workcenter.name} to end (its start has not arrived yet).")
+    # Not the workcenter's unblock: it ends every open log of the workcenter at now().
     return list(timelog.close_logs(ctx, log, split_overtime=False))

@@ -26,6 +26,7 @@ def apply(ctx):
     running = timelog.open_logs(ctx, workcenter=workcenter).filtered(
         lambda log: log.loss_type in ("productive", "performance")
     )
+    # Not button_block (end_all on the workcenter's orders): it ends the logs at now().
     produced = list(timelog.close_logs(ctx, running)) if running else []
     log, _created = timelog.open_log(
         ctx,

@@ -57,6 +57,7 @@ def open_log(ctx, kind, loss, workcenter, workorder=None, description=None, down
             return same[:1], False
         if existing:
             close_logs(ctx, existing)
+    # Not _prepare_timeline_vals: it books the env's user and the productive loss, and needs a WO.
     values = {
         "workcenter_id": workcenter.id,
         "workorder_id": workorder.id if workorder else False,
@@ -85,6 +86,7 @@ def close_logs(ctx, logs, split_overtime=True):
 
     Like Odoo, productive time past the WO's expected duration becomes a
     performance loss, so the cost report shows under-performance."""
+    # Not _close: it ends the logs at now().
     end = ctx.time.replace(microsecond=0)
     for log in logs:
         if end < log.date_start:

@@ -18,6 +18,7 @@ WIZARD_MODELS = ("mrp.consumption.warning", "mrp.production.backorder", "mrp.bat
 
 def finish_workorder(ctx, workorder):
     """button_finish at ``ctx.time``."""
+    # Not button_finish: it stamps now() as the finish and closes the time logs at now() (end_all).
     production = workorder.production_id
     finish = ctx.time.replace(microsecond=0)
     moves = workorder.move_raw_ids + production.move_byproduct_ids.filtered(

@@ -18,6 +18,7 @@ def apply(ctx):
         raise EventPending(
             f"Work order {workorder.display_name} has no running time log to pause (start not received yet)."
         )
+    # Not button_pending: it closes one log of the env's user, at now().
     closed = timelog.close_logs(ctx, logs)
     if reason_code:
         for log in logs:

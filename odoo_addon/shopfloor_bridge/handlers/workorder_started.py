@@ -12,6 +12,7 @@ from . import timelog
 
 def start_workorder(ctx, workorder):
     """button_start's effects at ``ctx.time``; returns the open productive log."""
+    # Not button_start: it stamps now() on the log, the WO and the MO, and pre-fills qty_producing.
     ctx.check_holds(workorder, "start the work order")
     log, _created = timelog.open_log(
         ctx,
