@@ -38,26 +38,46 @@ export interface OdooTree {
   src: string;
   odooBin: string;
   addonsPath: string;
+  /** The Python that runs Odoo: ODOO_PYTHON (the demo's venv when it built one), else /usr/bin/python3. */
+  python: string;
+}
+
+/**
+ * Folders of an Odoo tree that hold addons. Odoo's git tree keeps `base`
+ * under odoo/addons and the other modules under addons/; a packaged tree
+ * (ours at /opt/odoo18) has them all under odoo/addons.
+ */
+export function odooAddonsDirs(src: string): string[] {
+  return [join(src, "odoo/addons"), join(src, "addons")].filter((dir) => existsSync(dir));
+}
+
+/** Whether `src` holds an Odoo tree with the modules the module needs (either layout). */
+export function isOdooTree(src: string): boolean {
+  return existsSync(join(src, "odoo-bin")) && odooAddonsDirs(src).some((dir) => existsSync(join(dir, "mrp")));
 }
 
 /** Locates the Odoo tree, or throws an error that names the fix. */
 export function odooTree(env: NodeJS.ProcessEnv = process.env): OdooTree {
   const src = env.ODOO_SRC || "/opt/odoo18";
   const odooBin = join(src, "odoo-bin");
-  if (!existsSync(odooBin) || !existsSync(join(src, "odoo/addons/mrp"))) {
+  if (!isOdooTree(src)) {
     throw new DevStackError(
-      `No Odoo 18 source tree at ${src} (looked for ${odooBin} and odoo/addons/mrp).\n` +
+      `No Odoo 18 source tree at ${src} (looked for ${odooBin} and mrp under odoo/addons or addons).\n` +
         "Fix: put Odoo 18.0 Community there, e.g.\n" +
         `  git clone --depth 1 -b 18.0 https://github.com/odoo/odoo ${src}\n` +
-        "or set ODOO_SRC to an existing tree. Its Python packages: the python3-* list in .ci/run.",
+        "or set ODOO_SRC to an existing tree (`npm run demo` fetches one into its cache when ODOO_SRC is unset).\n" +
+        "Its Python packages: the python3-* list in .ci/run.",
     );
   }
-  if (!existsSync(PYTHON)) {
+  const python = env.ODOO_PYTHON || PYTHON;
+  if (!existsSync(python)) {
     throw new DevStackError(
-      `${PYTHON} is missing. Fix: apt-get install python3 (Debian's, with the python3-* packages .ci/run lists).`,
+      `${python} is missing. Fix: apt-get install python3 (Debian's, with the python3-* packages .ci/run lists)` +
+        (env.ODOO_PYTHON ? ", or unset ODOO_PYTHON." : "."),
     );
   }
-  return { src, odooBin, addonsPath: `${join(src, "odoo/addons")},${addonDir}` };
+  const addonsPath = [...odooAddonsDirs(src), addonDir].join(",");
+  return { src, odooBin, addonsPath, python };
 }
 
 /** Fails with the fix when PostgreSQL is not reachable. */
@@ -66,8 +86,9 @@ export async function checkPostgres(): Promise<void> {
     await execFileAsync("psql", ["-d", "postgres", "-Atc", "select 1"], { timeout: 10_000 });
   } catch (err) {
     throw new DevStackError(
-      `PostgreSQL is not reachable as ${process.env.USER ?? "this user"} (${(err as Error).message.split("\n")[0]}).\n` +
-        'Fix: pg_ctlcluster 15 main start && su postgres -c "createuser -s $(whoami)"',
+      `PostgreSQL is not reachable as ${process.env.PGUSER ?? process.env.USER ?? "this user"} (${(err as Error).message.split("\n")[0]}).\n` +
+        'Fix: pg_ctlcluster 15 main start && su postgres -c "createuser -s $(whoami)" ' +
+        "(`npm run demo` starts a private cluster in its cache by itself)",
     );
   }
 }
@@ -107,7 +128,9 @@ export async function databaseExists(name: string): Promise<boolean> {
 
 export async function dropDatabase(name: string): Promise<void> {
   await execFileAsync("dropdb", ["--if-exists", "--force", name]);
-  const filestore = join(process.env.HOME ?? "/root", ".local/share/Odoo/filestore", name);
+  // Odoo's data dir follows XDG_DATA_HOME (the demo's private cluster sets it).
+  const dataHome = process.env.XDG_DATA_HOME || join(process.env.HOME ?? "/root", ".local/share");
+  const filestore = join(dataHome, "Odoo/filestore", name);
   rmSync(filestore, { recursive: true, force: true });
 }
 
@@ -120,7 +143,7 @@ export async function runOdooBin(
   mkdirSync(dirname(logFile), { recursive: true });
   const fd = openSync(logFile, "w");
   try {
-    const child = spawn(PYTHON, [tree.odooBin, `--addons-path=${tree.addonsPath}`, ...args], {
+    const child = spawn(tree.python, [tree.odooBin, `--addons-path=${tree.addonsPath}`, ...args], {
       cwd: tree.src,
       stdio: ["ignore", fd, fd],
     });
@@ -264,7 +287,7 @@ async function pruneTemplates(keep: string, count = 5): Promise<void> {
 export async function duplicateDatabase(template: string, name: string): Promise<void> {
   const tree = odooTree();
   await dropDatabase(name);
-  const { stderr } = await execFileAsync(PYTHON, [tree.odooBin, "db", "duplicate", "-f", template, name], {
+  const { stderr } = await execFileAsync(tree.python, [tree.odooBin, "db", "duplicate", "-f", template, name], {
     cwd: tree.src,
   }).catch((err: Error & { stderr?: string }) => {
     throw new DevStackError(`db duplicate ${template} → ${name} failed: ${err.stderr ?? err.message}`);
@@ -336,7 +359,7 @@ export async function startOdoo(opts: StartOdooOptions): Promise<OdooServer> {
   const start = async () => {
     const fd = openSync(logFile, "a");
     child = spawn(
-      PYTHON,
+      tree.python,
       [
         tree.odooBin,
         `--addons-path=${tree.addonsPath}`,
