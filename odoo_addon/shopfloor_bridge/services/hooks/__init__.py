@@ -11,14 +11,15 @@ fails an event.
 
 import logging
 
-from . import bus_ping
+from . import bus_ping, cost_refresh
 
 _logger = logging.getLogger(__name__)
 
 # After ingest stored a batch (and applied what was new): the browsers refresh.
 POST_INGEST = (bus_ping.events_changed,)
-# After a batch of events was applied (ingest, retry cron, DLQ retry): the browsers refresh.
-POST_APPLY = (bus_ping.events_changed,)
+# After a batch of events was applied (ingest, retry cron, DLQ retry): the cost
+# figures of the orders it touched, then the browsers.
+POST_APPLY = (cost_refresh.refresh_costs, bus_ping.events_changed)
 # After dead letters were discarded: the browsers refresh.
 POST_DISCARD = (bus_ping.events_changed,)
 
