@@ -27,3 +27,4 @@ from . import test_apply_budget
 from . import test_access_matrix
 from . import test_connection_access
 from . import test_floor_keys
+from . import test_event_hooks
