@@ -1,4 +1,5 @@
 import { Component } from "@odoo/owl";
+import { formatCount } from "../../shared/format.ts";
 import type { DlqDraft, Option } from "../dlq_review/dlq_data.ts";
 
 export interface DlqFilterBarProps {
@@ -22,6 +23,10 @@ export class DlqFilterBar extends Component<DlqFilterBarProps> {
     errorClasses: Array,
     onApply: Function,
   };
+
+  errorClassLabel(ec: { error_class: string; count: number }): string {
+    return `${ec.error_class} (${formatCount(ec.count)})`;
+  }
 
   /** t-model updates the draft in its own change listener: apply after all of them ran. */
   onChange(): Promise<void> {

@@ -1,6 +1,8 @@
-// What the review screen reads from the server: the records' shapes and the
-// web_read/web_search_read specifications that fetch them.
-import type { DlqState } from "./dlq_query.ts";
+// What the review screen reads from and asks of the server: the records'
+// shapes, the web_read/web_search_read specifications, and the calls.
+import { DLQ_STATES, type DlqFilters, type DlqState, type Domain, dlqDomain } from "./dlq_query.ts";
+
+export type { DlqDraft } from "./dlq_query.ts";
 
 type Many2one = { id: number; display_name: string } | false;
 
@@ -48,19 +50,51 @@ export interface Option {
   display_name: string;
 }
 
-/** The filter form as typed, before it is applied. */
-export interface DlqDraft {
-  search: string;
-  connectionId: number;
-  eventType: string;
-  errorClass: string;
-  workcenterId: number;
-  timeFrom: string;
-  timeTo: string;
-}
-
 /** Where a discard reason is asked for, and what it discards. */
 export type ReasonTarget = { kind: "one" | "selection" | "sameError" };
+
+/** Everything the review screen shows; its parts get slices of it as props. */
+export interface DlqScreenState {
+  loading: boolean;
+  /** A server action is running: its buttons are disabled. */
+  busy: boolean;
+  error: string;
+  isManager: boolean;
+  rows: DlqRow[];
+  total: number;
+  offset: number;
+  /** Index of the open row on the page, -1 for none. */
+  cursor: number;
+  selected: number[];
+  detail: DlqDetail | null;
+  summary: DlqSummary | null;
+  connections: Option[];
+  workcenters: Option[];
+  filters: DlqFilters;
+  editing: boolean;
+  reasonFor: ReasonTarget | null;
+}
+
+export function initialState(filters: DlqFilters): DlqScreenState {
+  return {
+    loading: true,
+    busy: false,
+    error: "",
+    isManager: false,
+    rows: [],
+    total: 0,
+    offset: 0,
+    cursor: -1,
+    selected: [],
+    detail: null,
+    summary: null,
+    connections: [],
+    workcenters: [],
+    filters,
+    editing: false,
+    reasonFor: null,
+  };
+}
 
 export const EVENT = "shopfloor.event";
 export const PAGE_SIZE = 50;
@@ -87,3 +121,49 @@ export const DETAIL_SPEC = {
   error_traceback: {},
   history_ids: { fields: { date: {}, user_id: { fields: { display_name: {} } }, action: {}, state: {}, note: {} } },
 };
+
+/** The review screen's server calls, one method each. */
+export class DlqServer {
+  readonly orm: OdooOrmService;
+  constructor(orm: OdooOrmService) {
+    this.orm = orm;
+  }
+
+  /** One page of rows and the counts of every state, for the same filters. */
+  page(filters: DlqFilters, offset: number): Promise<[{ length: number; records: DlqRow[] }, DlqSummary]> {
+    return Promise.all([
+      this.orm.webSearchRead<DlqRow>(EVENT, dlqDomain(filters), {
+        specification: ROW_SPEC,
+        limit: PAGE_SIZE,
+        offset,
+        order: "time desc, id desc",
+      }),
+      this.orm.call<DlqSummary>("shopfloor.dashboard", "dlq_summary", [
+        dlqDomain({ ...filters, states: [...DLQ_STATES], errorClass: "" }),
+      ]),
+    ]);
+  }
+
+  async detail(id: number): Promise<DlqDetail | undefined> {
+    const [detail] = await this.orm.webRead<DlqDetail>(EVENT, [id], { specification: DETAIL_SPEC });
+    return detail;
+  }
+
+  /** The filter options; a list the user may not read is simply empty. */
+  options(model: "shopfloor.connection" | "mrp.workcenter"): Promise<Option[]> {
+    return this.orm.searchRead<Option>(model, [], ["display_name"], { order: "name" }).catch(() => []);
+  }
+
+  retry(id: number): Promise<unknown> {
+    return this.orm.call(EVENT, "action_retry", [[id]]);
+  }
+  editAndRetry(id: number, compact: string): Promise<unknown> {
+    return this.orm.call(EVENT, "action_edit_and_retry", [[id], compact]);
+  }
+  discard(id: number, reason: string): Promise<unknown> {
+    return this.orm.call(EVENT, "action_discard", [[id], reason]);
+  }
+  bulk(domain: Domain, action: "retry" | "discard", reason: string): Promise<number> {
+    return this.orm.call<number>(EVENT, "dlq_bulk", [domain, action, reason]);
+  }
+}

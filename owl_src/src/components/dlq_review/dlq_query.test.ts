@@ -1,8 +1,11 @@
 import { expect, test } from "vitest";
 import {
+  applyDraft,
   cursorAfterRemoval,
   dlqDomain,
+  draftFromFilters,
   emptyFilters,
+  filtersFromContext,
   nextOffset,
   pageLabel,
   previousOffset,
@@ -74,4 +77,16 @@ test("j/k/r/d are commands except while typing in a field", () => {
   expect(commandFor("x", { tagName: "INPUT", type: "checkbox" })).toBe("toggleSelect");
   expect(commandFor("escape", { tagName: "INPUT" })).toBe("close");
   expect(commandFor("q")).toBeUndefined();
+});
+
+test("a link's context sets the filters; the applied draft replaces them, times in UTC", () => {
+  const linked = filtersFromContext({ sfb_connection_id: 9, sfb_error_class: "UnknownOrder" });
+  expect(linked).toMatchObject({ connectionId: 9, errorClass: "UnknownOrder", states: ["failed", "dead", "rejected"] });
+  expect(filtersFromContext({})).toEqual(emptyFilters());
+  const draft = { ...draftFromFilters(linked), connectionId: 0, workcenterId: 7, timeFrom: "2026-11-22T08:00" };
+  expect(draftFromFilters(linked)).toMatchObject({ connectionId: 9, errorClass: "UnknownOrder", workcenterId: 0 });
+  const applied = applyDraft({ ...linked, states: ["dead"] }, draft);
+  expect(applied).toMatchObject({ states: ["dead"], connectionId: null, workcenterId: 7, errorClass: "UnknownOrder" });
+  expect(applied.timeFrom).toBe(new Date("2026-11-22T08:00").toISOString().slice(0, 19).replace("T", " "));
+  expect(applyDraft(linked, { ...draft, timeFrom: "not a date" }).timeFrom).toBe("");
 });

@@ -34,6 +34,59 @@ export function emptyFilters(): DlqFilters {
   };
 }
 
+/** The filter form as typed, before it is applied (0 and "" mean any). */
+export interface DlqDraft {
+  search: string;
+  connectionId: number;
+  eventType: string;
+  errorClass: string;
+  workcenterId: number;
+  /** datetime-local values: the browser's wall time. */
+  timeFrom: string;
+  timeTo: string;
+}
+
+/** What a link into the screen asks for (the dashboard's DLQ button: a connection; an error class). */
+export function filtersFromContext(ctx: Record<string, unknown>): DlqFilters {
+  const filters = emptyFilters();
+  filters.connectionId = Number(ctx.sfb_connection_id) || null;
+  if (typeof ctx.sfb_error_class === "string") filters.errorClass = ctx.sfb_error_class;
+  return filters;
+}
+
+export function draftFromFilters(f: DlqFilters): DlqDraft {
+  return {
+    search: f.search,
+    connectionId: f.connectionId ?? 0,
+    eventType: f.eventType,
+    errorClass: f.errorClass,
+    workcenterId: f.workcenterId ?? 0,
+    timeFrom: "",
+    timeTo: "",
+  };
+}
+
+/** The draft applied on top of the current filters (the states stay). */
+export function applyDraft(f: DlqFilters, d: DlqDraft): DlqFilters {
+  return {
+    ...f,
+    search: d.search,
+    connectionId: d.connectionId || null,
+    eventType: d.eventType,
+    errorClass: d.errorClass,
+    workcenterId: d.workcenterId || null,
+    timeFrom: localToServer(d.timeFrom),
+    timeTo: localToServer(d.timeTo),
+  };
+}
+
+/** datetime-local gives local wall time; the domain wants UTC "YYYY-MM-DD HH:MM:SS". */
+export function localToServer(value: string): string {
+  if (!value) return "";
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? "" : d.toISOString().slice(0, 19).replace("T", " ");
+}
+
 export function dlqDomain(f: DlqFilters): Domain {
   const states = f.states.length ? f.states : [...DLQ_STATES];
   const domain: Domain = [["state", "in", states]];

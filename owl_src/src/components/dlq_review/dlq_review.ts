@@ -1,5 +1,5 @@
 import { Component, onWillStart, useState } from "@odoo/owl";
-import { errorText, formatCount, toServerDatetime } from "../../shared/format.ts";
+import { errorText, formatCount } from "../../shared/format.ts";
 import type { LiveRefresh } from "../../shared/live.ts";
 import { eventStateLabel } from "../../shared/states.ts";
 import { useScreen } from "../../shared/use_screen.ts";
@@ -11,24 +11,20 @@ import { DlqFilterBar } from "../dlq_filters/dlq_filters.ts";
 import { DlqList } from "../dlq_list/dlq_list.ts";
 import { DlqReasonForm } from "../dlq_reason_form/dlq_reason_form.ts";
 import {
-  DETAIL_SPEC,
-  type DlqDetail,
   type DlqDraft,
-  type DlqRow,
+  type DlqScreenState,
+  DlqServer,
   type DlqSummary,
-  EVENT,
-  type Option,
+  initialState,
   PAGE_SIZE,
   type ReasonTarget,
-  ROW_SPEC,
 } from "./dlq_data.ts";
 import {
+  applyDraft,
   cursorAfterRemoval,
   DLQ_STATES,
-  type DlqFilters,
-  type Domain,
-  dlqDomain,
-  emptyFilters,
+  draftFromFilters,
+  filtersFromContext,
   sameErrorDomain,
 } from "./dlq_query.ts";
 import { commandFor, DLQ_HOTKEYS, type DlqCommand, MANAGER_COMMANDS } from "./keymap.ts";
@@ -46,26 +42,9 @@ export class DlqReview extends Component {
   static override props = { ...standardActionServiceProps };
   static components = { DlqBulkBar, DlqDetailPane, DlqEditor, DlqFilterBar, DlqList, DlqReasonForm };
 
-  declare state: {
-    loading: boolean;
-    busy: boolean;
-    error: string;
-    isManager: boolean;
-    rows: DlqRow[];
-    total: number;
-    offset: number;
-    cursor: number;
-    selected: number[];
-    detail: DlqDetail | null;
-    summary: DlqSummary | null;
-    connections: Option[];
-    workcenters: Option[];
-    filters: DlqFilters;
-    editing: boolean;
-    reasonFor: ReasonTarget | null;
-  };
+  declare state: DlqScreenState;
   declare draft: DlqDraft;
-  declare orm: OdooOrmService;
+  declare server: DlqServer;
   declare notification: OdooNotificationService;
   declare live: LiveRefresh;
   allStates = DLQ_STATES;
@@ -75,41 +54,13 @@ export class DlqReview extends Component {
 
   override setup(): void {
     const screen = useScreen(() => this.reload());
-    this.orm = screen.orm;
+    this.server = new DlqServer(screen.orm);
     this.notification = screen.notification;
     this.live = screen.live;
     const props = this.props as { action?: { context?: Record<string, unknown> } };
-    const ctx = props.action?.context ?? {};
-    const filters = emptyFilters();
-    filters.connectionId = Number(ctx.sfb_connection_id) || null;
-    if (typeof ctx.sfb_error_class === "string") filters.errorClass = ctx.sfb_error_class;
-    this.state = useState({
-      loading: true,
-      busy: false,
-      error: "",
-      isManager: false,
-      rows: [],
-      total: 0,
-      offset: 0,
-      cursor: -1,
-      selected: [],
-      detail: null,
-      summary: null,
-      connections: [],
-      workcenters: [],
-      filters,
-      editing: false,
-      reasonFor: null,
-    });
-    this.draft = useState({
-      search: "",
-      connectionId: filters.connectionId ?? 0,
-      eventType: "",
-      errorClass: filters.errorClass,
-      workcenterId: 0,
-      timeFrom: "",
-      timeTo: "",
-    });
+    const filters = filtersFromContext(props.action?.context ?? {});
+    this.state = useState(initialState(filters));
+    this.draft = useState(draftFromFilters(filters));
     for (const { hotkey, command, allowRepeat } of DLQ_HOTKEYS) {
       useHotkey(hotkey, () => this.run(command), {
         allowRepeat,
@@ -123,8 +74,8 @@ export class DlqReview extends Component {
       // The rows do not wait for the filter options: all in one round trip.
       const [isManager, connections, workcenters] = await Promise.all([
         user.hasGroup(MANAGER_GROUP),
-        this.orm.searchRead<Option>("shopfloor.connection", [], ["display_name"], { order: "name" }).catch(() => []),
-        this.orm.searchRead<Option>("mrp.workcenter", [], ["display_name"], { order: "name" }).catch(() => []),
+        this.server.options("shopfloor.connection"),
+        this.server.options("mrp.workcenter"),
         this.reload(),
       ]);
       this.state.isManager = isManager;
@@ -133,26 +84,11 @@ export class DlqReview extends Component {
     });
   }
 
-  get domain(): Domain {
-    return dlqDomain(this.state.filters);
-  }
-
   /** Rows of the current page and the counts, as one consistent reload. */
   async reload(): Promise<void> {
     this.state.loading = true;
     try {
-      const filters = this.state.filters;
-      const [page, summary] = await Promise.all([
-        this.orm.webSearchRead<DlqRow>(EVENT, this.domain, {
-          specification: ROW_SPEC,
-          limit: PAGE_SIZE,
-          offset: this.state.offset,
-          order: "time desc, id desc",
-        }),
-        this.orm.call<DlqSummary>("shopfloor.dashboard", "dlq_summary", [
-          dlqDomain({ ...filters, states: [...DLQ_STATES], errorClass: "" }),
-        ]),
-      ]);
+      const [page, summary] = await this.server.page(this.state.filters, this.state.offset);
       if (page.records.length === 0 && this.state.offset > 0 && page.length > 0) {
         this.state.offset = Math.max(0, Math.floor((page.length - 1) / PAGE_SIZE) * PAGE_SIZE);
         return this.reload();
@@ -174,22 +110,9 @@ export class DlqReview extends Component {
   }
 
   applyFilters(): Promise<void> {
-    const d = this.draft;
-    this.state.filters = {
-      ...this.state.filters,
-      search: d.search,
-      connectionId: d.connectionId || null,
-      eventType: d.eventType,
-      errorClass: d.errorClass,
-      workcenterId: d.workcenterId || null,
-      timeFrom: localToServer(d.timeFrom),
-      timeTo: localToServer(d.timeTo),
-    };
-    this.state.offset = 0;
-    this.state.cursor = -1;
+    this.state.filters = applyDraft(this.state.filters, this.draft);
     this.state.selected = [];
-    this.state.detail = null;
-    return this.reload();
+    return this.goTo(0);
   }
 
   get reasonLabel(): string {
@@ -215,7 +138,7 @@ export class DlqReview extends Component {
     this.state.reasonFor = null;
     const request = ++this.detailRequest;
     try {
-      const [detail] = await this.orm.webRead<DlqDetail>(EVENT, [row.id], { specification: DETAIL_SPEC });
+      const detail = await this.server.detail(row.id);
       // A later keystroke (another row, Esc) may have moved on while this one loaded.
       if (detail && request === this.detailRequest) this.state.detail = detail;
     } catch (err) {
@@ -292,19 +215,13 @@ export class DlqReview extends Component {
   private async refreshDetail(): Promise<void> {
     const open = this.state.detail;
     if (!open) return;
-    const [detail] = await this.orm
-      .webRead<DlqDetail>(EVENT, [open.id], { specification: DETAIL_SPEC })
-      .catch(() => []);
-    this.state.detail = detail ?? null;
+    this.state.detail = (await this.server.detail(open.id).catch(() => undefined)) ?? null;
   }
 
   retry(): Promise<boolean> | undefined {
     const ev = this.state.detail;
     if (!ev) return;
-    return this.act(
-      () => this.orm.call(EVENT, "action_retry", [[ev.id]]),
-      _t("Event %s sent to apply again.", ev.event_uid),
-    );
+    return this.act(() => this.server.retry(ev.id), _t("Event %s sent to apply again.", ev.event_uid));
   }
 
   startEdit(): void {
@@ -321,7 +238,7 @@ export class DlqReview extends Component {
     const ev = this.state.detail;
     if (!ev) return;
     const ok = await this.act(
-      () => this.orm.call(EVENT, "action_edit_and_retry", [[ev.id], compact]),
+      () => this.server.editAndRetry(ev.id, compact),
       _t("Payload of %s edited and sent to apply again (the original is kept).", ev.event_uid),
     );
     if (ok) this.state.editing = false;
@@ -338,10 +255,7 @@ export class DlqReview extends Component {
     if (target.kind === "one") {
       const ev = this.state.detail;
       if (!ev) return;
-      await this.act(
-        () => this.orm.call(EVENT, "action_discard", [[ev.id], reason]),
-        _t("Event %s discarded.", ev.event_uid),
-      );
+      await this.act(() => this.server.discard(ev.id, reason), _t("Event %s discarded.", ev.event_uid));
     } else if (target.kind === "selection") {
       await this.bulk("discard", reason);
     } else {
@@ -353,7 +267,7 @@ export class DlqReview extends Component {
     const ids = [...this.state.selected];
     return this.act(
       async () => {
-        const n = await this.orm.call<number>(EVENT, "dlq_bulk", [[["id", "in", ids]], action, reason]);
+        const n = await this.server.bulk([["id", "in", ids]], action, reason);
         this.state.selected = [];
         return n;
       },
@@ -366,7 +280,7 @@ export class DlqReview extends Component {
     if (!errorClass) return;
     const domain = sameErrorDomain(this.state.filters, errorClass);
     return this.act(
-      () => this.orm.call(EVENT, "dlq_bulk", [domain, action, reason]),
+      () => this.server.bulk(domain, action, reason),
       action === "retry"
         ? _t("Every event with the error %s sent to apply again.", errorClass)
         : _t("Every event with the error %s discarded.", errorClass),
@@ -379,13 +293,6 @@ export class DlqReview extends Component {
       count: formatCount(this.state.summary ? this.state.summary.counts[state as keyof DlqSummary["counts"]] : 0),
     });
   }
-}
-
-/** datetime-local gives local wall time; the domain wants UTC. */
-function localToServer(value: string): string {
-  if (!value) return "";
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? "" : toServerDatetime(d);
 }
 
 registry.category("actions").add("shopfloor_bridge.dlq_review", DlqReview);
