@@ -10,3 +10,10 @@ npm ci --workspace owl_src --include-workspace-root=false --ignore-scripts --no-
 node owl_src/scripts/build.ts
 bundle=odoo_addon/shopfloor_bridge/static/src/generated/shopfloor_bridge.js
 test -s "$bundle" || { echo "build-bundle: $bundle is missing or empty" >&2; exit 1; }
+# The components' templates and styles are copied beside the bundle; without
+# them the screens render nothing ("Missing template").
+generated=$(dirname "$bundle")
+test -s "$generated/components/dlq_review/dlq_review.xml" || {
+  echo "build-bundle: the component templates are missing under $generated/components" >&2
+  exit 1
+}
