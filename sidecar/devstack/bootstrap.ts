@@ -21,7 +21,7 @@ import {
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
-import { DevStackError, freePort, isOdooTree, type OdooTree, odooTree, PYTHON } from "./odoo.ts";
+import { addonDir, DevStackError, freePort, isOdooTree, type OdooTree, odooTree, PYTHON } from "./odoo.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -238,20 +238,43 @@ export function requiredImports(requirements: string, pythonVersion: string, pla
   return [...modules].sort();
 }
 
-// Imports Odoo's command line (what odoo-bin does) and every required module;
-// prints the ones that fail, one a line.
+// Imports Odoo's command line (what odoo-bin does) and every required module
+// (argv up to "--"), then checks the distributions the module's manifest
+// lists in external_dependencies (after "--") the way Odoo does, by their
+// metadata; prints what fails, one a line.
 const PROBE = `
-import importlib, sys
+import importlib, importlib.metadata, sys
+split = sys.argv.index("--")
 missing = []
-for name in ["odoo.cli"] + sys.argv[1:]:
+for name in ["odoo.cli"] + sys.argv[1:split]:
     try:
         importlib.import_module(name)
+    except Exception:
+        missing.append(name)
+for name in sys.argv[split + 1:]:
+    try:
+        importlib.metadata.version(name)
     except Exception:
         missing.append(name)
 print("\\n".join(missing))
 `;
 
-/** The modules `python` cannot import among those Odoo's requirements.txt lists (run from the tree root). */
+/** The Python distributions our module's manifest asks for (external_dependencies), read by `python`. */
+export async function moduleExternalPython(python: string): Promise<string[]> {
+  const manifest = join(addonDir, "shopfloor_bridge/__manifest__.py");
+  const { stdout } = await execFileAsync(python, [
+    "-c",
+    "import ast, sys; print('\\n'.join(ast.literal_eval(open(sys.argv[1]).read()).get('external_dependencies', {}).get('python', [])))",
+    manifest,
+  ]);
+  return stdout.split("\n").filter(Boolean);
+}
+
+/**
+ * What `python` lacks to run Odoo with our module, run from the tree root: the
+ * modules of Odoo's requirements.txt that apply to it, and the module's own
+ * external dependencies.
+ */
 export async function missingPythonModules(python: string, src: string): Promise<string[]> {
   if (!existsSync(python)) return [`(no ${python})`];
   const { stdout: about } = await execFileAsync(python, [
@@ -261,7 +284,11 @@ export async function missingPythonModules(python: string, src: string): Promise
   const [version = "0", platform = ""] = about.trim().split(" ");
   if (compareVersions(version, "3.10") < 0) return [`(Python ${version}; Odoo 18 needs 3.10 or later)`];
   const modules = requiredImports(readFileSync(join(src, "requirements.txt"), "utf8"), version, platform);
-  const { stdout } = await execFileAsync(python, ["-c", PROBE, ...modules], { cwd: src, timeout: 120_000 });
+  const external = await moduleExternalPython(python);
+  const { stdout } = await execFileAsync(python, ["-c", PROBE, ...modules, "--", ...external], {
+    cwd: src,
+    timeout: 120_000,
+  });
   return stdout.split("\n").filter(Boolean);
 }
 
@@ -305,7 +332,7 @@ export async function ensurePython(src: string, opts: BootstrapOptions = {}): Pr
   const stillMissing = await missingPythonModules(venvPython, src);
   if (stillMissing.length > 0) {
     throw new DevStackError(
-      `The venv ${choice.venv} was built from ${src}/requirements.txt but still cannot import ${stillMissing.join(", ")}.\n` +
+      `The venv ${choice.venv} was built from ${src}/requirements.txt and the module's external_dependencies but still cannot import ${stillMissing.join(", ")}.\n` +
         `Fix: remove it (rm -rf ${choice.venv}) and run again, or install Debian's python3-* packages (the list in .ci/run) and use ${PYTHON}.`,
     );
   }
@@ -322,7 +349,9 @@ async function buildVenv(venv: string, src: string, lacks: string, opts: Bootstr
   const progress = opts.progress ?? true;
   const basePython = existsSync(PYTHON) ? PYTHON : "python3";
   const venvPython = join(venv, "bin/python");
-  log(`${lacks}; building a Python venv in ${venv} from ${src}/requirements.txt (pip; a few minutes)…`);
+  log(
+    `${lacks}; building a Python venv in ${venv} from ${src}/requirements.txt and the module's external_dependencies (pip; a few minutes)…`,
+  );
   const started = Date.now();
   if (!existsSync(venvPython)) {
     const made = await runShown(basePython, ["-m", "venv", venv], env, progress).catch((err: Error) => ({
@@ -342,7 +371,15 @@ async function buildVenv(venv: string, src: string, lacks: string, opts: Bootstr
   writeFileSync(constraints, BUILD_CONSTRAINTS);
   const pip = await runShown(
     venvPython,
-    ["-m", "pip", "install", "--disable-pip-version-check", "-r", join(src, "requirements.txt")],
+    [
+      "-m",
+      "pip",
+      "install",
+      "--disable-pip-version-check",
+      "-r",
+      join(src, "requirements.txt"),
+      ...(await moduleExternalPython(venvPython)),
+    ],
     { ...env, PIP_CONSTRAINT: constraints },
     progress,
   );

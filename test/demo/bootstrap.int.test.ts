@@ -174,6 +174,23 @@ describe("demo bootstrap: clear refusals", () => {
     expect(existsSync(join(cache, "pg"))).toBe(false);
   });
 
+  it("as root, a cache folder the postgres user cannot reach: says so and how to choose another", async () => {
+    const cache = mkdtempSync("/tmp/sfb-closed-"); // 0700: closed to other users
+    temps.push(cache);
+    const env = bareEnv({ SHOPFLOOR_CACHE: cache, PGHOST: join(cache, "nowhere") });
+    const attempt = ensurePostgres({ env });
+    if (process.getuid?.() === 0) {
+      const error = await attempt.catch((e) => e);
+      expect(error.message).toContain(`the user postgres, who cannot reach ${join(cache, "pg")}`);
+      expect(error.message).toContain("SHOPFLOOR_CACHE=");
+    } else {
+      // Not root: the cluster runs as this user, in its own folder.
+      const cluster = await attempt;
+      expect(cluster?.started).toBe(true);
+      await cluster?.stop();
+    }
+  });
+
   it("the system Python is used when it imports Odoo's requirements; one that lacks them gets the cache's venv", async () => {
     const cache = tempCache("py");
     temps.push(cache);
@@ -186,7 +203,7 @@ describe("demo bootstrap: clear refusals", () => {
     await execFileAsync(PYTHON, ["-m", "venv", "--without-pip", bare]);
     const lacking = await decidePython(src, bareEnv({ SHOPFLOOR_CACHE: cache, ODOO_PYTHON: join(bare, "bin/python") }));
     expect(lacking.python).toBeUndefined();
-    expect(lacking.missing).toEqual(expect.arrayContaining(["odoo.cli", "psycopg2", "lxml", "werkzeug"]));
+    expect(lacking.missing).toEqual(expect.arrayContaining(["odoo.cli", "psycopg2", "lxml", "werkzeug", "jsonschema"]));
     expect(lacking.venv).toBe(join(cache, "venv-odoo-18.0"));
   });
 });
