@@ -4,12 +4,14 @@
 // and a line simulator running a shift on both demo lines: orders started
 // and completed, counts, downtime with reasons, scrap, a quality hold,
 // malformed and duplicate messages, one machine with a drifting clock.
-// Ctrl-C stops everything.
+// Ctrl-C stops everything. What the machine lacks for that (the Odoo tree,
+// its Python packages, a PostgreSQL) the bootstrap fetches or makes first.
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AedesBroker, startAedes } from "./aedes.ts";
+import { bootstrap, type DemoEnvironment } from "./bootstrap.ts";
 import { startDemoShift } from "./demo-shift.ts";
 import { type MosquittoBroker, startMosquitto } from "./mosquitto.ts";
 import { DevStackError, freePort, type OdooServer, repoRoot, startOdoo } from "./odoo.ts";
@@ -29,6 +31,7 @@ const { values } = parseArgs({
 const log = (msg: string) => console.log(`[demo] ${msg}`);
 const demoDir = join(repoRoot, "artifacts/demo");
 const children: ChildProcess[] = [];
+let machine: DemoEnvironment | undefined;
 let odoo: OdooServer | undefined;
 let broker: AedesBroker | MosquittoBroker | undefined;
 let stopping = false;
@@ -48,6 +51,7 @@ async function shutdown(code: number): Promise<never> {
     }
     if (broker) "close" in broker ? await broker.close() : await broker.destroy();
     await odoo?.stop();
+    await machine?.stop();
     log("stopped");
   }
   process.exit(code);
@@ -93,6 +97,9 @@ async function waitForSidecar(metricsPort: number): Promise<void> {
 try {
   rmSync(demoDir, { recursive: true, force: true });
   mkdirSync(demoDir, { recursive: true });
+  machine = await bootstrap({ log });
+  // odoo.ts and every child (odoo-bin, psql) read these.
+  Object.assign(process.env, machine.env);
   log(`starting Odoo 18 with shopfloor_bridge and its demo plant on a fresh database "${values.db}"…`);
   odoo = await startOdoo({ db: values.db, port: Number(values.port), log });
 
@@ -132,6 +139,12 @@ try {
   console.log(`  Login:       ${odoo.login} / ${odoo.password}`);
   console.log(`  Dead letters ${odoo.url}/odoo/shopfloor-dlq   Events ${odoo.url}/odoo/shopfloor-events`);
   console.log(`  Logs:        ${demoDir}/ (sidecar, simulators), ${odoo.logFile}`);
+  console.log(`  Odoo tree:   ${machine.tree.src} (Python ${machine.tree.python})`);
+  if (machine.postgres) {
+    console.log(
+      `  PostgreSQL:  private, PGHOST=${machine.postgres.socketDir} PGPORT=${machine.postgres.port} (stops with the demo)`,
+    );
+  }
   console.log("");
   log("running — press Ctrl-C to stop");
 } catch (err) {
