@@ -57,9 +57,9 @@ declare module "@web/core/l10n/dates" {
     toMillis(): number;
     toJSDate(): Date;
   }
-  /** "YYYY-MM-DD HH:MM:SS" in UTC, as the server sends it, in the user's time zone. */
+  /** "YYYY-MM-DD HH:MM:SS" in UTC, as the server sends it, set to the web client's zone. */
   export function deserializeDateTime(value: string, options?: { tz?: string }): OdooDateTime;
-  /** In the user's language format and time zone. */
+  /** In the user's language's format, in the web client's zone. */
   export function formatDateTime(
     value: OdooDateTime | false | null,
     options?: { format?: string; showSeconds?: boolean; tz?: string; condensed?: boolean },

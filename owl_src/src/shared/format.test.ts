@@ -35,7 +35,7 @@ test("ages, durations, counts and rates read at a glance", () => {
   expect(formatVariance(-3, "USD", false)).toBe("-3.00 USD");
 });
 
-test("a German user gets German separators, dates and time zone from Odoo's formatters", () => {
+test("a German user (in Berlin) gets German separators, dates and time from Odoo's formatters", () => {
   setLocalization(DE_DE);
   expect(formatCount(1234)).toBe("1.234");
   expect(formatCount(100000)).toBe("100.000");

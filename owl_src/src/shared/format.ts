@@ -1,9 +1,9 @@
 // The screens' formatting on top of Odoo's own: numbers through Odoo's
 // formatFloat/formatInteger (the user's decimal point and thousands
 // separator), datetimes through deserializeDateTime/formatDateTime (the
-// user's language and time zone). What Odoo has no formatter for — ages,
-// durations, rates — is built here from Odoo's number formatter and a
-// translated unit.
+// user's date format, in the zone Odoo's web client uses). What Odoo has no
+// formatter for — ages, durations, rates — is built here from Odoo's number
+// formatter and a translated unit.
 import { _t, deserializeDateTime, formatDateTime, formatFloat, formatInteger } from "./web.ts";
 
 /** "12 s", "4 min", "3 h", "2 d" — the age of a heartbeat or an event. */
@@ -63,7 +63,7 @@ export function toServerDatetime(date: Date): string {
   return date.toISOString().slice(0, 19).replace("T", " ");
 }
 
-/** A server datetime in the user's date format and time zone; "" when there is none. */
+/** A server datetime in the user's date format and the web client's zone; "" when there is none. */
 export function formatTime(value: string | false | null | undefined): string {
   if (!value) return "";
   const dt = deserializeDateTime(value);

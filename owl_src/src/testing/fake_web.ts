@@ -2,13 +2,13 @@
 // Each stand-in behaves like the Odoo 18 function it replaces for the inputs
 // the screens give it: `_t` substitutes like Odoo's sprintf, the number
 // formatters read the user's separators from `localization`, the dates
-// follow its language and time zone.
+// follow its language and time zone (in Odoo: the browser's zone).
 import { useEffect, useEnv } from "@odoo/owl";
 
 export const EVENTS_CHANGED = "shopfloor_bridge/events_changed";
 export const MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager";
 
-/** What Odoo's localization service reads from res.lang and the user's time zone. */
+/** What Odoo's localization service reads from res.lang, and the zone luxon shows datetimes in. */
 export interface FakeLocalization {
   decimalPoint: string;
   thousandsSep: string;
