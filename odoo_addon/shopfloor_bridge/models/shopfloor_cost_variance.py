@@ -8,6 +8,23 @@ the event apply hook calls it for the MOs an event touched, so the figures are
 as fresh as the last applied event without a stored compute chain on
 ``mrp.production`` slowing every write of the ingest path.
 
+Why a stored model on the ORM and not an SQL view like the OEE report: the
+figures go through Odoo's own unit conversion (``uom.uom._compute_quantity``,
+which rounds to the target unit), company-dependent standard prices,
+Odoo's average cycle time of an operation and the union of overlapping time
+logs, none of which a view can call; and a breach of a category threshold
+notifies the MO's responsible once, which needs the previous state stored.
+The refresh reads its inputs in a fixed handful of queries for all its MOs
+(``_CostInputs``; three of them SQL joins, each saying why), computes the
+rows in Python (``_ProductionCost``) and writes them through the ORM: only
+the fields that changed (``_Changes``), creations and deletions with
+``create``/``unlink``; the ORM flushes rows with the same changed fields in
+one UPDATE and keeps its cache right.
+
+The ingest path calls ``_refresh_after_apply`` (the post-apply hook in
+``services/hooks/cost_refresh.py``); orders closed or cancelled from the UI
+refresh through ``shopfloor_cost_production.py``.
+
 Every formula is in readme/USAGE.md (Real-time cost); the names of the fields follow it.
 """
 
@@ -74,7 +91,9 @@ class ShopfloorCostVariance(models.Model):
     product_id = fields.Many2one("product.product", "Product", index=True, readonly=True)
     product_categ_id = fields.Many2one("product.category", "Product Category", readonly=True)
     company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
-    currency_id = fields.Many2one("res.currency", related="company_id.currency_id", readonly=True)
+    # Stored: the ORM rounds every amount it writes to this currency, and a
+    # stored one is read with the row instead of through the company.
+    currency_id = fields.Many2one("res.currency", related="company_id.currency_id", store=True, readonly=True)
     state = fields.Char("Order Status", readonly=True)
     date = fields.Datetime(
         readonly=True,
@@ -165,19 +184,19 @@ class ShopfloorCostVariance(models.Model):
         """Rebuild the variance rows of ``productions`` from their time logs,
         moves and scraps; flag and notify where a threshold is passed.
 
-        It runs after every applied event, so it reads its inputs with one
-        query per kind of record for all the MOs at once (``_CostInputs``)
-        instead of walking the ORM record by record, and writes only what
-        changed at stored precision: a refresh after one event costs a fixed
-        handful of queries however long the order has run."""
+        It runs after every applied event, so it reads its inputs for all the
+        MOs at once (``_CostInputs``: one query per kind of record) and writes
+        through the ORM only the fields that changed (``_Changes``): a refresh
+        after one event costs a fixed handful of queries however long the
+        order has run, and an unchanged order costs no write at all."""
         if not productions:
             return self.browse()
-        # The inputs are read with SQL: pending ORM writes (the event's own
+        # Two inputs are read with SQL: pending ORM writes (the event's own
         # time logs and quantities) must be in the database first.
         self.env.flush_all()
         sudo = self.sudo()
-        rows = _StoredRows(sudo)
-        lines_rows = _StoredRows(self.env["shopfloor.cost.variance.line"].sudo())
+        rows = _Changes(sudo)
+        lines = _Changes(self.env["shopfloor.cost.variance.line"].sudo())
         inputs = _CostInputs(productions)
         existing = inputs.variance_rows()
         existing_lines = inputs.variance_lines()
@@ -185,33 +204,32 @@ class ShopfloorCostVariance(models.Model):
         to_create = []
         for production in productions:
             snapshot = _ProductionCost(production, inputs)
-            for key, values, lines in snapshot.rows():
+            for key, values, line_values in snapshot.rows():
                 current = existing.pop(key, None)
-                if lines is not None:
-                    _merge_threshold_flags(rows, snapshot, values, current)
+                if line_values is not None:
+                    _merge_threshold_flags(sudo, snapshot, values, current)
                 if current is None:
-                    to_create.append((values, lines))
+                    to_create.append((values, line_values))
                     continue
-                refreshed_ids.append(current["id"])
-                rows.update(current["id"], current, values)
-                if lines is not None:
-                    _sync_lines(lines_rows, current["id"], existing_lines.get(current["id"], []), lines)
-        updates = rows.queries() + lines_rows.queries()
-        if updates:
-            self.env.cr.execute(SQL(";\n").join(updates))
+                refreshed_ids.append(current.id)
+                rows.update(current, values)
+                if line_values is not None:
+                    _sync_lines(lines, current, existing_lines.get(current.id, ()), line_values)
+        rows.apply()
+        lines.apply()
         if to_create:
             created = sudo.create([values for values, _lines in to_create])
-            lines_rows.model.create(
+            lines.model.create(
                 [
                     dict(line, variance_id=row.id)
-                    for row, (_values, lines) in zip(created, to_create, strict=True)
-                    for line in lines or ()
+                    for row, (_values, line_values) in zip(created, to_create, strict=True)
+                    for line in line_values or ()
                 ]
             )
             refreshed_ids += created.ids
         # Work orders deleted since the last refresh leave no stale row behind.
         if existing:
-            sudo.browse([row["id"] for row in existing.values()]).unlink()
+            sudo.browse([row.id for row in existing.values()]).unlink()
         return self.browse(refreshed_ids)
 
     @api.model
@@ -294,51 +312,61 @@ class ShopfloorCostVarianceLine(models.Model):
     variance_amount = fields.Monetary("Variance", readonly=True)
 
 
-class _StoredRows:
-    """Compares rows of one variance model with their stored values and
-    updates the changed ones with plain SQL, all in one round trip.
+def _field_form(model, name):
+    """(type, decimal places or None) of field ``name``."""
+    field = model._fields[name]
+    digits = field.get_digits(model.env) if field.type == "float" else None
+    return field.type, digits[1] if digits else None
 
-    The ORM write would, per row, convert every value, read the row's company
-    and currency for its amounts and issue its own UPDATE; the rows are
-    written only here and no stored field depends on them (the lines' related
-    fields follow variance_id, which never changes), so the UPDATE plus a cache
-    invalidation is the same write, at a fraction of the cost."""
+
+def _stored(model, name, value, form=None):
+    """``value`` of field ``name`` as the database keeps it and the ORM reads
+    it back: floats rounded to their digits, relations as an id or False."""
+    kind, scale = form or _field_form(model, name)
+    if kind == "float":
+        value = float(value or 0.0)
+        return float_round(value, precision_digits=scale) if scale is not None else value
+    if kind == "monetary":
+        return float(value or 0.0)
+    if kind == "integer":
+        return int(value or 0)
+    if kind == "boolean":
+        return bool(value)
+    if kind == "many2one":
+        return value.id if isinstance(value, models.BaseModel) else value or False
+    return value or False
+
+
+class _Changes:
+    """What one refresh changes in one variance model, applied through the ORM.
+
+    ``update`` compares a record (in the cache since ``_CostInputs`` fetched
+    it) with its new values at stored precision and keeps only the fields
+    that differ; ``apply`` writes them, one ``write`` per group of records
+    with the same changes, and creates and unlinks what ``add`` and
+    ``remove`` collected. The ORM flushes the records with the same changed
+    fields in one UPDATE; an unchanged record costs nothing."""
 
     def __init__(self, model):
         self.model = model
         self._forms = {}
-        self._updates = []
+        self._writes = collections.defaultdict(list)
+        self._create = []
+        self._unlink = []
 
     def _form(self, name):
         form = self._forms.get(name)
         if form is None:
-            field = self.model._fields[name]
-            digits = field.get_digits(self.model.env) if field.type == "float" else None
-            form = self._forms[name] = (field.type, digits[1] if digits else None)
+            form = self._forms[name] = _field_form(self.model, name)
         return form
 
-    def stored(self, name, value):
-        """``value`` as the database keeps it and the ORM reads it back:
-        floats with digits rounded to them, relations as an id or False."""
-        kind, scale = self._form(name)
-        if kind == "float":
-            value = float(value or 0.0)
-            return float_round(value, precision_digits=scale) if scale is not None else value
-        if kind == "monetary":
-            return float(value or 0.0)
-        if kind == "integer":
-            return int(value or 0)
-        if kind == "boolean":
-            return bool(value)
-        return value or False
-
-    def changed(self, current, values):
-        """The part of ``values`` that differs from the stored row ``current``
-        (a dict read by SQL) at stored precision."""
+    def changed(self, record, values):
+        """The part of ``values`` that differs from ``record`` at stored precision."""
         changed = {}
         for name, value in values.items():
-            stored, new = self.stored(name, current.get(name)), self.stored(name, value)
-            if self._form(name)[0] == "monetary":
+            form = self._form(name)
+            stored, new = _stored(self.model, name, record[name], form), _stored(self.model, name, value, form)
+            if form[0] == "monetary":
                 # Amounts are already rounded to the currency: equal up to float noise.
                 if abs(stored - new) < 1e-9:
                     continue
@@ -347,58 +375,46 @@ class _StoredRows:
             changed[name] = value
         return changed
 
-    def update(self, record_id, current, values):
-        """Queue the UPDATE of what changed; an unchanged row costs nothing."""
-        changed = self.changed(current, values)
+    def update(self, record, values):
+        changed = self.changed(record, values)
         if changed:
-            self._updates.append((record_id, changed))
+            self._writes[tuple(sorted(changed.items()))].append(record.id)
 
-    def queries(self):
-        """The queued UPDATEs; the cache of the updated fields is dropped."""
-        queries = []
-        uid = self.model.env.uid
-        for record_id, changed in self._updates:
-            assignments = []
-            for name, value in changed.items():
-                value = self.stored(name, value)
-                if value is False and self._form(name)[0] != "boolean":
-                    value = None
-                assignments.append(SQL("%s = %s", SQL.identifier(name), value))
-            queries.append(
-                SQL(
-                    "UPDATE %s SET %s, write_uid = %s, write_date = (now() AT TIME ZONE 'UTC') WHERE id = %s",
-                    SQL.identifier(self.model._table),
-                    SQL(", ").join(assignments),
-                    uid,
-                    record_id,
-                )
-            )
-            self.model.browse(record_id).invalidate_recordset([*changed, "write_uid", "write_date"])
-        self._updates = []
-        return queries
+    def add(self, values):
+        self._create.append(values)
+
+    def remove(self, records):
+        self._unlink += records.ids
+
+    def apply(self):
+        """Write what changed, then create what is new and unlink what is gone."""
+        for items, ids in self._writes.items():
+            self.model.browse(ids).write(dict(items))
+        if self._create:
+            self.model.create(self._create)
+        if self._unlink:
+            self.model.browse(self._unlink).unlink()
+        self._writes.clear()
+        self._create, self._unlink = [], []
 
 
-def _sync_lines(lines, variance_id, current_lines, lines_values):
+def _sync_lines(lines, variance, current_lines, lines_values):
     """One component line per product: update what changed, add the new, drop the gone."""
-    line_model = lines.model
-    lines_by_product = {line["product_id"]: line for line in current_lines}
-    to_create = []
+    lines_by_product = {line.product_id.id: line for line in current_lines}
     for values in lines_values:
         line = lines_by_product.pop(values["product_id"], None)
         if line is None:
-            to_create.append(dict(values, variance_id=variance_id))
+            lines.add(dict(values, variance_id=variance.id))
         else:
-            lines.update(line["id"], line, values)
-    if to_create:
-        line_model.create(to_create)
-    if lines_by_product:
-        line_model.browse([line["id"] for line in lines_by_product.values()]).unlink()
+            lines.update(line, values)
+    for line in lines_by_product.values():
+        lines.remove(line)
 
 
 # -- thresholds -----------------------------------------------------------------
 
 
-def _threshold_breaches(rows, values, limits):
+def _threshold_breaches(model, values, limits):
     """Reasons the MO row ``values`` passes its product category's thresholds, [] if none.
 
     Judged on the figures as stored (rounded to their digits). Only a running
@@ -408,9 +424,8 @@ def _threshold_breaches(rows, values, limits):
     which says nothing yet."""
     if values["state"] not in ("progress", "to_close") or limits is None:
         return []
-    model = rows.model
     row = {
-        name: rows.stored(name, values[name])
+        name: _stored(model, name, values[name])
         for name in (
             "qty_good",
             "qty_scrap",
@@ -448,13 +463,12 @@ def _threshold_breaches(rows, values, limits):
     return reasons
 
 
-def _merge_threshold_flags(rows, snapshot, values, current):
-    """Put the flag of the MO row into ``values`` (written with the figures, in
-    one UPDATE) and flag the MO; a new breach notifies the MO's responsible."""
-    model = rows.model
-    reasons = _threshold_breaches(rows, values, snapshot.limits)
+def _merge_threshold_flags(model, snapshot, values, current):
+    """Put the flag of the MO row into ``values`` (written with the figures)
+    and flag the MO; a new breach notifies the MO's responsible."""
+    reasons = _threshold_breaches(model, values, snapshot.limits)
     reason_text = "; ".join(reasons)
-    flagged = bool(current and current["flagged"])
+    flagged = bool(current and current.flagged)
     production = snapshot.production
     if reasons and not flagged:
         values.update(flagged=True, flag_reason=reason_text)
@@ -481,78 +495,105 @@ def _merge_threshold_flags(rows, snapshot, values, current):
 
 
 class _CostInputs:
-    """Everything the figures of a set of MOs derive from, read with one query
-    per kind of record for all the MOs at once: the MOs, their work orders
-    (with work center rates and product capacity), time logs, raw moves (with
-    their BOM lines), validated scraps, and the variance rows to update.
+    """Everything the figures of a set of MOs derive from, read for all the
+    MOs at once with one query per kind of record: the MOs with their work
+    orders and time logs, raw moves with their BOM lines, validated scraps,
+    and the variance rows and lines to update.
 
-    The ORM would walk these record by record (~30 queries and most of the
-    time of a refresh); the columns read here are the stored fields the ORM
-    would return (and the company currency's rounding, applied as
-    ``res.currency.round`` does). Unit conversions and standard prices still
-    go through Odoo (``uom.uom._compute_quantity``, ``product.standard_price``:
-    company-dependent, with its fallback)."""
+    The variance rows and lines are read by the ORM (``search_fetch``, one
+    query each) and stay in the cache the writes compare with. The other
+    inputs are three read-only ``odoo.tools.SQL`` queries because each joins
+    what the ORM would fetch model by model, a query per model on every
+    refresh: the MOs with their company's currency, product template,
+    category thresholds, work orders, work centers, capacities, operations
+    and time logs (eleven models); the raw moves with their product
+    templates, BOM lines and BOMs (five); the scraps with their product
+    templates (three). They read the stored columns the ORM would. Unit
+    conversions, currency rounding and standard prices go through Odoo
+    (``uom.uom._compute_quantity``, ``res.currency.round``,
+    ``product.standard_price``: company-dependent, with its fallback)."""
 
     def __init__(self, productions):
         self.env = productions.env
         self.production_ids = list(productions.ids)
         self._records = {}
-        self.productions = {
-            row["id"]: row
-            for row in self._query("""
-            SELECT mo.id, mo.name, mo.state, mo.product_id, mo.product_uom_id, mo.product_qty, mo.qty_producing,
-                   mo.company_id, company.currency_id, currency.rounding AS currency_rounding,
-                   mo.date_start, mo.bom_id,
-                   product_tmpl.uom_id AS product_uom_of_product, product_tmpl.categ_id,
-                   categ.shopfloor_cost_variance_threshold AS cost_limit,
-                   categ.shopfloor_time_variance_threshold AS time_limit,
-                   categ.shopfloor_scrap_threshold AS scrap_limit
-              FROM mrp_production mo
-              JOIN res_company company ON company.id = mo.company_id
-              JOIN res_currency currency ON currency.id = company.currency_id
-              JOIN product_product product ON product.id = mo.product_id
-              JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
-              LEFT JOIN product_category categ ON categ.id = product_tmpl.categ_id
-             WHERE mo.id = ANY(%s)
-        """)
-        }
-        # mrp.workcenter._get_capacity / _get_expected_duration: the product's
-        # capacity row of the work center (unique per product) wins over the
-        # work center's defaults.
-        self.workorders = self._group_by_production(
-            self._query("""
-            SELECT wo.id, wo.production_id, wo.name, wo.sequence, wo.workcenter_id, wo.operation_id, wo.state,
-                   wo.qty_produced, wo.duration_expected, wo.shopfloor_qty_scrap,
-                   wc.costs_hour, wc.time_efficiency,
-                   CASE WHEN capacity.id IS NULL THEN wc.default_capacity ELSE capacity.capacity END AS capacity,
-                   CASE WHEN capacity.id IS NULL THEN COALESCE(wc.time_start, 0) + COALESCE(wc.time_stop, 0)
-                        ELSE COALESCE(capacity.time_start, 0) + COALESCE(capacity.time_stop, 0) END AS setup_minutes,
-                   operation.time_mode, operation.time_cycle_manual
-              FROM mrp_workorder wo
-              JOIN mrp_production mo ON mo.id = wo.production_id
-              JOIN mrp_workcenter wc ON wc.id = wo.workcenter_id
-              LEFT JOIN mrp_workcenter_capacity capacity
-                     ON capacity.workcenter_id = wc.id AND capacity.product_id = mo.product_id
-              LEFT JOIN mrp_routing_workcenter operation ON operation.id = wo.operation_id
-             WHERE wo.production_id = ANY(%s)
-             ORDER BY wo.sequence, wo.id
-        """)
-        )
-        # Ordered as workorder.time_ids (id desc) so the sums add up in the same order.
+        self.productions = {}
+        self.workorders = collections.defaultdict(list)
         self.time_logs = collections.defaultdict(list)
-        for log in self._query("""
-            SELECT log.workorder_id, log.duration, log.loss_type, log.date_start, log.date_end,
-                   log.shopfloor_kind, log.loss_id
-              FROM mrp_workcenter_productivity log
-              JOIN mrp_workorder wo ON wo.id = log.workorder_id
-             WHERE wo.production_id = ANY(%s)
-             ORDER BY log.id DESC
-        """):
-            self.time_logs[log["workorder_id"]].append(log)
+        columns = None
+        # One query instead of eleven (see the class docstring), in two
+        # materialized parts: joined as one, its planning alone took longer
+        # than the three queries it replaces. The work orders in
+        # production.workorder_ids order (sequence, id), each with
+        # its time logs in time_ids order (id desc, so that the sums add up in
+        # the same order). On mrp.workcenter._get_capacity's rule the
+        # product's capacity row of the work center (unique per product) wins
+        # over the work center's defaults.
+        for row in self._query(
+            SQL(
+                """
+            WITH orders AS MATERIALIZED (
+                SELECT mo.id, mo.name, mo.state, mo.product_id, mo.product_uom_id, mo.product_qty, mo.qty_producing,
+                       mo.company_id, company.currency_id, mo.date_start, mo.bom_id,
+                       product_tmpl.uom_id AS product_uom_of_product, product_tmpl.categ_id,
+                       categ.shopfloor_cost_variance_threshold AS cost_limit,
+                       categ.shopfloor_time_variance_threshold AS time_limit,
+                       categ.shopfloor_scrap_threshold AS scrap_limit
+                  FROM mrp_production mo
+                  JOIN res_company company ON company.id = mo.company_id
+                  JOIN product_product product ON product.id = mo.product_id
+                  JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
+                  LEFT JOIN product_category categ ON categ.id = product_tmpl.categ_id
+                 WHERE mo.id = ANY(%(ids)s)
+            ), workorders AS MATERIALIZED (
+                SELECT wo.id AS wo_id, wo.production_id AS wo_production_id, wo.sequence AS wo_sequence,
+                       wo.name AS wo_name, wo.workcenter_id AS wo_workcenter_id, wo.operation_id AS wo_operation_id,
+                       wo.state AS wo_state, wo.qty_produced AS wo_qty_produced,
+                       wo.duration_expected AS wo_duration_expected, wo.shopfloor_qty_scrap AS wo_shopfloor_qty_scrap,
+                       wc.costs_hour AS wo_costs_hour, wc.time_efficiency AS wo_time_efficiency,
+                       CASE WHEN capacity.id IS NULL THEN wc.default_capacity ELSE capacity.capacity END AS wo_capacity,
+                       CASE WHEN capacity.id IS NULL THEN COALESCE(wc.time_start, 0) + COALESCE(wc.time_stop, 0)
+                            ELSE COALESCE(capacity.time_start, 0) + COALESCE(capacity.time_stop, 0)
+                       END AS wo_setup_minutes,
+                       operation.time_mode AS wo_time_mode, operation.time_cycle_manual AS wo_time_cycle_manual,
+                       log.id AS log_id, log.duration AS log_duration, log.loss_type AS log_loss_type,
+                       log.date_start AS log_date_start, log.date_end AS log_date_end,
+                       log.shopfloor_kind AS log_shopfloor_kind, log.loss_id AS log_loss_id
+                  FROM mrp_workorder wo
+                  JOIN mrp_production mo ON mo.id = wo.production_id
+                  JOIN mrp_workcenter wc ON wc.id = wo.workcenter_id
+                  LEFT JOIN mrp_workcenter_capacity capacity
+                         ON capacity.workcenter_id = wc.id AND capacity.product_id = mo.product_id
+                  LEFT JOIN mrp_routing_workcenter operation ON operation.id = wo.operation_id
+                  LEFT JOIN mrp_workcenter_productivity log ON log.workorder_id = wo.id
+                 WHERE wo.production_id = ANY(%(ids)s)
+            )
+            SELECT orders.*, workorders.*
+              FROM orders
+              LEFT JOIN workorders ON workorders.wo_production_id = orders.id
+             ORDER BY orders.id, workorders.wo_sequence, workorders.wo_id, workorders.log_id DESC
+        """,
+                ids=self.production_ids,
+            )
+        ):
+            if columns is None:
+                columns = {prefix: [name for name in row if name.startswith(prefix)] for prefix in ("wo_", "log_")}
+            workorder = {name[3:]: row.pop(name) for name in columns["wo_"]}
+            log = {name[4:]: row.pop(name) for name in columns["log_"]}
+            production_id = row["id"]
+            self.productions.setdefault(production_id, row)
+            workorders = self.workorders[production_id]
+            if workorder["id"] and (not workorders or workorders[-1]["id"] != workorder["id"]):
+                workorder["production_id"] = production_id
+                workorders.append(workorder)
+            if log["id"]:
+                self.time_logs[workorder["id"]].append(log)
         # production.move_raw_ids (not scrapped, sequence, id), with the BOM
         # line each came from and the units to convert between.
         self.raw_moves = self._group_by_production(
-            self._query("""
+            self._query(
+                SQL(
+                    """
             SELECT move.raw_material_production_id AS production_id, move.product_id, move.bom_line_id,
                    move.state, move.picked, move.quantity, move.product_uom_qty, move.product_uom,
                    product_tmpl.uom_id AS product_uom_of_product,
@@ -568,11 +609,17 @@ class _CostInputs:
               LEFT JOIN mrp_bom bom ON bom.id = bom_line.bom_id
              WHERE move.raw_material_production_id = ANY(%s) AND move.scrapped IS NOT TRUE
              ORDER BY move.sequence, move.id
-        """)
+        """,
+                    self.production_ids,
+                )
+            )
         )
-        # production.scrap_ids (id desc), validated only.
+        # production.scrap_ids (id desc), validated only, with the unit of each
+        # product (SQL: the ORM would read scraps, products and templates).
         self.scraps = self._group_by_production(
-            self._query("""
+            self._query(
+                SQL(
+                    """
             SELECT scrap.production_id, scrap.product_id, scrap.product_uom_id, scrap.scrap_qty, scrap.workorder_id,
                    product_tmpl.uom_id AS product_uom_of_product
               FROM stock_scrap scrap
@@ -580,9 +627,13 @@ class _CostInputs:
               JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
              WHERE scrap.production_id = ANY(%s) AND scrap.state = 'done'
              ORDER BY scrap.id DESC
-        """)
+        """,
+                    self.production_ids,
+                )
+            )
         )
-        # One query loads every unit and component product the figures need.
+        # One query per model loads every currency, unit and component product the figures need.
+        self.prefetch("res.currency", [row["currency_id"] for row in self.productions.values()])
         self.prefetch(
             "uom.uom",
             [
@@ -615,8 +666,8 @@ class _CostInputs:
         )
 
     def _query(self, query):
-        self.env.cr.execute(query, [self.production_ids])
-        return self.env.cr.dictfetchall()
+        """Rows of a read-only SQL query as dicts."""
+        return self.env.execute_query_dict(query)
 
     @staticmethod
     def _group_by_production(rows):
@@ -648,34 +699,26 @@ class _CostInputs:
         for record in self.env[model].browse(tuple(by_model)):
             by_model[record.id] = record
 
-    def _stored_rows(self, model, by_id=False):
-        """The stored columns of ``model``'s rows of these MOs, as dicts (in id order with ``by_id``)."""
-        columns = [
+    def _fetch_variance(self, model):
+        """The variance records (``model``) of these MOs with their stored fields, in the cache."""
+        model = self.env[model].sudo()
+        names = [
             name
-            for name, field in self.env[model]._fields.items()
+            for name, field in model._fields.items()
             if field.store and field.column_type and name not in models.MAGIC_COLUMNS
         ]
-        self.env.cr.execute(
-            SQL(
-                "SELECT id, %s FROM %s WHERE production_id = ANY(%s)%s",
-                SQL(", ").join(SQL.identifier(name) for name in columns),
-                SQL.identifier(self.env[model]._table),
-                self.production_ids,
-                SQL(" ORDER BY id") if by_id else SQL(),
-            )
-        )
-        return self.env.cr.dictfetchall()
+        return model.search_fetch([("production_id", "in", self.production_ids)], names, order="id")
 
     def variance_rows(self):
-        """{(production id, workorder id or False): stored row} of these MOs."""
-        rows = self._stored_rows("shopfloor.cost.variance")
-        return {(row["production_id"], row["workorder_id"] or False): row for row in rows}
+        """{(production id, workorder id or False): variance row} of these MOs."""
+        rows = self._fetch_variance("shopfloor.cost.variance")
+        return {(row.production_id.id, row.workorder_id.id): row for row in rows}
 
     def variance_lines(self):
-        """{variance row id: [stored component line, …]} of these MOs."""
+        """{variance row id: [component line, …]} of these MOs."""
         lines = collections.defaultdict(list)
-        for line in self._stored_rows("shopfloor.cost.variance.line", by_id=True):
-            lines[line["variance_id"]].append(line)
+        for line in self._fetch_variance("shopfloor.cost.variance.line"):
+            lines[line.variance_id.id].append(line)
         return lines
 
 
@@ -692,7 +735,7 @@ class _ProductionCost:
         self.inputs = inputs
         data = inputs.productions[production.id]
         self.data = data
-        self.currency_rounding = _float(data["currency_rounding"])
+        self.currency_rounding = inputs.record("res.currency", data["currency_id"]).rounding
         self.uom = inputs.record("uom.uom", data["product_uom_id"])
         self.product_uom = inputs.record("uom.uom", data["product_uom_of_product"])
         self.limits = None
@@ -724,7 +767,8 @@ class _ProductionCost:
         return log["loss_id"] == self._setup_loss_id
 
     def _round(self, amount):
-        """res.currency.round of the company currency."""
+        """res.currency.round of the company currency (its formula, without a
+        field read per amount: a refresh rounds some thirty of them)."""
         return float_round(amount, precision_rounding=self.currency_rounding)
 
     # -- operations ---------------------------------------------------------------
