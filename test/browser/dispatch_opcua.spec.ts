@@ -105,15 +105,33 @@ function cardsOf(page: Page): Locator {
   return page.locator(`.o_sfb_column[data-workcenter="${WORKCENTER}"] .o_sfb_card`);
 }
 
-/** A real pointer drag: press on the card, move over the target card's top edge in steps, release. */
+/**
+ * A real pointer drag: press on the card, move over the target card's top edge in steps, release.
+ * Each step waits for what the board shows (the card marked as dragged, then the drop slot open
+ * above the target) before the next, so a slow machine cannot release before Chromium's drag began.
+ */
 async function dragCard(page: Page, card: Locator, onto: Locator): Promise<void> {
+  await card.scrollIntoViewIfNeeded();
   const from = await card.boundingBox();
-  const to = await onto.boundingBox();
-  if (!from || !to) throw new Error("card not on screen");
+  if (!from) throw new Error("card not on screen");
   await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
   await page.mouse.down();
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2 - 12, { steps: 4 });
+  await expect(card).toHaveClass(/o_sfb_dragging/);
+  const to = await onto.boundingBox();
+  if (!to) throw new Error("target card not on screen");
   await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 8 });
   await page.mouse.move(to.x + to.width / 2, to.y + 6, { steps: 4 });
+  const column = page.locator(`.o_sfb_column[data-workcenter="${WORKCENTER}"]`);
+  const slot = column.locator(".o_sfb_drop_slot").first();
+  await expect(slot).toHaveClass(/o_sfb_over/);
+  // The slot opened under the pointer and moved the cards: without a move after that, Chromium drops
+  // on an element it last asked about before the layout changed, finds no accepted dragover, and
+  // cancels the drag. A move onto the opened slot makes the last dragover the one that is released on.
+  const open = await slot.boundingBox();
+  if (!open) throw new Error("drop slot not on screen");
+  await page.mouse.move(open.x + open.width / 2, open.y + open.height / 2, { steps: 2 });
+  await expect(slot).toHaveClass(/o_sfb_over/);
   await page.mouse.up();
 }
 
