@@ -1,9 +1,9 @@
 // @vitest-environment jsdom
 import { afterEach, expect, test, vi } from "vitest";
 
-vi.mock("./web.ts", () => import("../testing/fake_web.ts"));
+vi.mock("./web.ts", () => import("../../test/support/fake_web.ts"));
 
-import { DE_DE, EN_US, setLocalization } from "../testing/fake_web.ts";
+import { DE_DE, EN_US, setLocalization } from "../../test/support/fake_web.ts";
 import {
   formatAge,
   formatCount,

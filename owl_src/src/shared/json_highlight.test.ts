@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { describe, expect, test, vi } from "vitest";
 
-vi.mock("./web.ts", () => import("../testing/fake_web.ts"));
+vi.mock("./web.ts", () => import("../../test/support/fake_web.ts"));
 
 import { checkEditedPayload, formatJson, tokenizeJson } from "./json_highlight.ts";
 

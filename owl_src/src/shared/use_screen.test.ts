@@ -1,12 +1,12 @@
 // @vitest-environment jsdom
 import { afterEach, expect, test, vi } from "vitest";
-import "../testing/setup_dom.ts";
+import "../../test/support/setup_dom.ts";
 
-vi.mock("./web.ts", () => import("../testing/fake_web.ts"));
+vi.mock("./web.ts", () => import("../../test/support/fake_web.ts"));
 
 import { App, Component, xml } from "@odoo/owl";
-import { FakeOrm, fakeServices } from "../testing/fake_services.ts";
-import { makeFixture, settle } from "../testing/helpers.ts";
+import { FakeOrm, fakeServices } from "../../test/support/fake_services.ts";
+import { makeFixture, settle } from "../../test/support/helpers.ts";
 import { type Screen, useScreen } from "./use_screen.ts";
 
 const EVENTS_CHANGED = "shopfloor_bridge/events_changed";

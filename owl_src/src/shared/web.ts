@@ -1,6 +1,6 @@
 // The one door to Odoo's web client. Components import Odoo's runtime from
 // here so unit tests (jsdom, where @web/* does not exist) can swap this
-// module for testing/fake_web.ts with a single vi.mock.
+// module for owl_src/test/support/fake_web.ts with a single vi.mock.
 export { useHotkey } from "@web/core/hotkeys/hotkey_hook";
 export { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
 export { _t } from "@web/core/l10n/translation";

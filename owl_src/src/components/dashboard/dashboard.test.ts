@@ -1,11 +1,11 @@
 // @vitest-environment jsdom
 import { afterEach, expect, test, vi } from "vitest";
-import "../../testing/setup_dom.ts";
+import "../../../test/support/setup_dom.ts";
 
-vi.mock("../../shared/web.ts", () => import("../../testing/fake_web.ts"));
+vi.mock("../../shared/web.ts", () => import("../../../test/support/fake_web.ts"));
 
-import { FakeOrm } from "../../testing/fake_services.ts";
-import { actionProps, makeDeferred, mountComponent, settle } from "../../testing/helpers.ts";
+import { FakeOrm } from "../../../test/support/fake_services.ts";
+import { actionProps, makeDeferred, mountComponent, settle } from "../../../test/support/helpers.ts";
 import { type DashboardData, ShopfloorDashboard } from "./dashboard.ts";
 
 function tile(overrides: Partial<DashboardData["tiles"][number]> = {}): DashboardData["tiles"][number] {
@@ -61,7 +61,7 @@ test("nothing half-rendered before the first answer; no connection gives an empt
   const fixtureHolder = document.createElement("div");
   document.body.appendChild(fixtureHolder);
   const { mount } = await import("@odoo/owl");
-  const { fakeServices } = await import("../../testing/fake_services.ts");
+  const { fakeServices } = await import("../../../test/support/fake_services.ts");
   // Mount without awaiting onWillStart's data: OWL renders after willStart, so
   // the screen's own loading text is what a slow server shows first on reloads.
   const mounted = mount(C, fixtureHolder, { env: { services: fakeServices(orm) }, props: actionProps(), test: true });

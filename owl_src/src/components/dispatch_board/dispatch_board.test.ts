@@ -1,11 +1,11 @@
 // @vitest-environment jsdom
 import { afterEach, expect, test, vi } from "vitest";
-import "../../testing/setup_dom.ts";
+import "../../../test/support/setup_dom.ts";
 
-vi.mock("../../shared/web.ts", () => import("../../testing/fake_web.ts"));
+vi.mock("../../shared/web.ts", () => import("../../../test/support/fake_web.ts"));
 
-import { FakeOrm } from "../../testing/fake_services.ts";
-import { actionProps, mountComponent, settle } from "../../testing/helpers.ts";
+import { FakeOrm } from "../../../test/support/fake_services.ts";
+import { actionProps, mountComponent, settle } from "../../../test/support/helpers.ts";
 import { type BoardData, type BoardWorkorder, DispatchBoard } from "./dispatch_board.ts";
 
 const wo = (id: number, mo: string, priority: string, start: string | false, state = "ready"): BoardWorkorder => ({

@@ -1,11 +1,11 @@
 // @vitest-environment jsdom
 import { afterEach, expect, test, vi } from "vitest";
-import "../../testing/setup_dom.ts";
+import "../../../test/support/setup_dom.ts";
 
-vi.mock("../../shared/web.ts", () => import("../../testing/fake_web.ts"));
+vi.mock("../../shared/web.ts", () => import("../../../test/support/fake_web.ts"));
 
-import { FakeOrm, type OrmHandler } from "../../testing/fake_services.ts";
-import { actionProps, makeDeferred, mountComponent, settle } from "../../testing/helpers.ts";
+import { FakeOrm, type OrmHandler } from "../../../test/support/fake_services.ts";
+import { actionProps, makeDeferred, mountComponent, settle } from "../../../test/support/helpers.ts";
 import { type DlqDetail, DlqReview, type DlqRow, PAGE_SIZE } from "./dlq_review.ts";
 
 const TOTAL = 100_000;

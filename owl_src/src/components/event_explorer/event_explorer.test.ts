@@ -1,11 +1,11 @@
 // @vitest-environment jsdom
 import { afterEach, expect, test, vi } from "vitest";
-import "../../testing/setup_dom.ts";
+import "../../../test/support/setup_dom.ts";
 
-vi.mock("../../shared/web.ts", () => import("../../testing/fake_web.ts"));
+vi.mock("../../shared/web.ts", () => import("../../../test/support/fake_web.ts"));
 
-import { FakeOrm } from "../../testing/fake_services.ts";
-import { actionProps, mountComponent, settle } from "../../testing/helpers.ts";
+import { FakeOrm } from "../../../test/support/fake_services.ts";
+import { actionProps, mountComponent, settle } from "../../../test/support/helpers.ts";
 import { EventExplorer } from "./event_explorer.ts";
 import { axisTicks, buildTimeline, type ExplorerEvent, parseResultRefs } from "./timeline.ts";
 

@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { App } from "@odoo/owl";
 
-export const componentsDir = join(dirname(fileURLToPath(import.meta.url)), "../components");
+export const componentsDir = join(dirname(fileURLToPath(import.meta.url)), "../../src/components");
 
 /** Every .xml file under src/components, with its path. */
 export function templateFiles(): { path: string; text: string }[] {

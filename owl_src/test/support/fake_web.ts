@@ -1,4 +1,4 @@
-// Replaces src/shared/web.ts in jsdom tests: `vi.mock("../shared/web.ts", () => import("../testing/fake_web.ts"))`.
+// Replaces src/shared/web.ts in jsdom tests: `vi.mock("../shared/web.ts", () => import("../../test/support/fake_web.ts"))`.
 // Each stand-in behaves like the Odoo 18 function it replaces for the inputs
 // the screens give it: `_t` substitutes like Odoo's sprintf, the number
 // formatters read the user's separators from `localization`, the dates
