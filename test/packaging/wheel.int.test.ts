@@ -11,6 +11,7 @@ import {
   dropDatabase,
   duplicateDatabase,
   ensureBaseTemplate,
+  odooAddonsDirs,
   odooTree,
   PYTHON,
   repoRoot,
@@ -83,7 +84,7 @@ describe("odoo-addon-shopfloor_bridge wheel", () => {
     expect(existsSync(join(installedAddons, BUNDLE)), `the bundle is not in the installed package`).toBe(true);
 
     // Odoo's addons path: its own addons and the environment's, not odoo_addon/.
-    const addonsPath = `${join(tree.src, "odoo/addons")},${installedAddons}`;
+    const addonsPath = [...odooAddonsDirs(tree.src), installedAddons].join(",");
     await duplicateDatabase(await ensureBaseTemplate(), db);
     const logs = join(repoRoot, "artifacts/logs");
     const install = await runOdooIn(

@@ -12,6 +12,7 @@ import {
   dropDatabase,
   duplicateDatabase,
   ensureBaseTemplate,
+  odooAddonsDirs,
   odooTree,
   PYTHON,
   repoRoot,
@@ -52,7 +53,7 @@ describe("module upgrade from the previous release", () => {
       );
     }
     execFileSync("tar", ["-x", "-C", dir], { input: archive });
-    const oldPath = `${join(tree.src, "odoo/addons")},${join(dir, "odoo_addon")}`;
+    const oldPath = [...odooAddonsDirs(tree.src), join(dir, "odoo_addon")].join(",");
     await duplicateDatabase(await ensureBaseTemplate(), db);
     const logs = join(repoRoot, "artifacts/logs");
     const install = await runOdooBin(
