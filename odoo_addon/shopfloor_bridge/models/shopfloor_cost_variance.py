@@ -560,7 +560,7 @@ class _CostInputs:
                        log.date_start AS log_date_start, log.date_end AS log_date_end,
                        log.shopfloor_kind AS log_shopfloor_kind, log.loss_id AS log_loss_id
                   FROM mrp_workorder wo
-                  JOIN mrp_production mo ON mo.id = wo.production_id
+                  JOIN orders mo ON mo.id = wo.production_id
                   JOIN mrp_workcenter wc ON wc.id = wo.workcenter_id
                   LEFT JOIN mrp_workcenter_capacity capacity
                          ON capacity.workcenter_id = wc.id AND capacity.product_id = mo.product_id
