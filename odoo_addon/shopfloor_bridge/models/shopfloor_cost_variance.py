@@ -15,11 +15,11 @@ Odoo's average cycle time of an operation and the union of overlapping time
 logs, none of which a view can call; and a breach of a category threshold
 notifies the MO's responsible once, which needs the previous state stored.
 The refresh reads its inputs in a fixed handful of queries for all its MOs
-(``_CostInputs``; three of them SQL joins, each saying why), computes the
-rows in Python (``_ProductionCost``) and writes them through the ORM: only
-the fields that changed (``_Changes``), creations and deletions with
-``create``/``unlink``; the ORM flushes rows with the same changed fields in
-one UPDATE and keeps its cache right.
+(``_CostInputs``: three SQL joins and one read of the stored rows, each
+saying why), computes the rows in Python (``_ProductionCost``) and writes
+them through the ORM: only the rows that changed (``_Changes``), creations
+and deletions with ``create``/``unlink``; the ORM flushes the changed rows
+of a model in one UPDATE and keeps its cache right.
 
 The ingest path calls ``_refresh_after_apply`` (the post-apply hook in
 ``services/hooks/cost_refresh.py``); orders closed or cancelled from the UI
@@ -91,9 +91,10 @@ class ShopfloorCostVariance(models.Model):
     product_id = fields.Many2one("product.product", "Product", index=True, readonly=True)
     product_categ_id = fields.Many2one("product.category", "Product Category", readonly=True)
     company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
-    # Stored: the ORM rounds every amount it writes to this currency, and a
-    # stored one is read with the row instead of through the company.
-    currency_id = fields.Many2one("res.currency", related="company_id.currency_id", store=True, readonly=True)
+    # The company's currency the amounts were computed in, written by the
+    # refresh with them: the ORM rounds every amount it writes to it, and
+    # finds it in the same write instead of reading it back.
+    currency_id = fields.Many2one("res.currency", string="Currency", readonly=True)
     state = fields.Char("Order Status", readonly=True)
     date = fields.Datetime(
         readonly=True,
@@ -186,7 +187,7 @@ class ShopfloorCostVariance(models.Model):
 
         It runs after every applied event, so it reads its inputs for all the
         MOs at once (``_CostInputs``: one query per kind of record) and writes
-        through the ORM only the fields that changed (``_Changes``): a refresh
+        through the ORM only the rows that changed (``_Changes``): a refresh
         after one event costs a fixed handful of queries however long the
         order has run, and an unchanged order costs no write at all."""
         if not productions:
@@ -195,11 +196,10 @@ class ShopfloorCostVariance(models.Model):
         # time logs and quantities) must be in the database first.
         self.env.flush_all()
         sudo = self.sudo()
-        rows = _Changes(sudo)
+        rows = _Changes(sudo, always=("currency_id",))
         lines = _Changes(self.env["shopfloor.cost.variance.line"].sudo())
         inputs = _CostInputs(productions)
-        existing = inputs.variance_rows()
-        existing_lines = inputs.variance_lines()
+        existing, existing_lines = inputs.variance_snapshot()
         refreshed_ids = []
         to_create = []
         for production in productions:
@@ -211,10 +211,10 @@ class ShopfloorCostVariance(models.Model):
                 if current is None:
                     to_create.append((values, line_values))
                     continue
-                refreshed_ids.append(current.id)
+                refreshed_ids.append(current["id"])
                 rows.update(current, values)
                 if line_values is not None:
-                    _sync_lines(lines, current, existing_lines.get(current.id, ()), line_values)
+                    _sync_lines(lines, current["id"], existing_lines.get(current["id"], ()), line_values)
         rows.apply()
         lines.apply()
         if to_create:
@@ -229,7 +229,7 @@ class ShopfloorCostVariance(models.Model):
             refreshed_ids += created.ids
         # Work orders deleted since the last refresh leave no stale row behind.
         if existing:
-            sudo.browse([row.id for row in existing.values()]).unlink()
+            sudo.browse([row["id"] for row in existing.values()]).unlink()
         return self.browse(refreshed_ids)
 
     @api.model
@@ -337,20 +337,39 @@ def _stored(model, name, value, form=None):
     return value or False
 
 
+def _stored_columns(model):
+    """The names of the stored columns of ``model`` the refresh writes or compares."""
+    return [
+        name
+        for name, field in model._fields.items()
+        if field.store and field.column_type and name not in models.MAGIC_COLUMNS
+    ]
+
+
 class _Changes:
     """What one refresh changes in one variance model, applied through the ORM.
 
-    ``update`` compares a record (in the cache since ``_CostInputs`` fetched
-    it) with its new values at stored precision and keeps only the fields
-    that differ; ``apply`` writes them, one ``write`` per group of records
-    with the same changes, and creates and unlinks what ``add`` and
-    ``remove`` collected. The ORM flushes the records with the same changed
-    fields in one UPDATE; an unchanged record costs nothing."""
+    ``update`` compares a row as stored (``_CostInputs.variance_snapshot``)
+    with its new values at stored precision; ``apply`` writes the rows that
+    differ, then creates and unlinks what ``add`` and ``remove`` collected.
+    An unchanged row costs nothing.
 
-    def __init__(self, model):
+    Each changed row is written with every field that changed on any row of
+    the refresh, the ones it did not change with the value they already
+    have: the ORM flushes records with the same written fields in one
+    UPDATE, so the changed rows of a model go in one UPDATE instead of one
+    per pattern of changes (after a count, the MO row, the running work
+    order and each component line change different figures). The snapshot
+    is read with SQL, not into the ORM's cache, for that reason: the ORM
+    leaves out of an UPDATE a value equal to the one it has in cache. The
+    fields in ``always`` go with every write (the currency, which the ORM
+    needs to round the amounts of the same write)."""
+
+    def __init__(self, model, always=()):
         self.model = model
+        self.always = always
         self._forms = {}
-        self._writes = collections.defaultdict(list)
+        self._writes = {}
         self._create = []
         self._unlink = []
 
@@ -360,55 +379,62 @@ class _Changes:
             form = self._forms[name] = _field_form(self.model, name)
         return form
 
-    def changed(self, record, values):
-        """The part of ``values`` that differs from ``record`` at stored precision."""
-        changed = {}
+    def changed(self, current, values):
+        """The names of the fields of ``values`` that differ from the stored row ``current`` at stored precision."""
+        changed = []
         for name, value in values.items():
+            old = current[name]
+            if old == value:
+                continue
             form = self._form(name)
-            stored, new = _stored(self.model, name, record[name], form), _stored(self.model, name, value, form)
+            stored, new = _stored(self.model, name, old, form), _stored(self.model, name, value, form)
             if form[0] == "monetary":
                 # Amounts are already rounded to the currency: equal up to float noise.
                 if abs(stored - new) < 1e-9:
                     continue
             elif stored == new:
                 continue
-            changed[name] = value
+            changed.append(name)
         return changed
 
-    def update(self, record, values):
-        changed = self.changed(record, values)
+    def update(self, current, values):
+        changed = self.changed(current, values)
         if changed:
-            self._writes[tuple(sorted(changed.items()))].append(record.id)
+            self._writes[current["id"]] = (changed, values)
 
     def add(self, values):
         self._create.append(values)
 
-    def remove(self, records):
-        self._unlink += records.ids
+    def remove(self, record_id):
+        self._unlink.append(record_id)
 
     def apply(self):
         """Write what changed, then create what is new and unlink what is gone."""
-        for items, ids in self._writes.items():
-            self.model.browse(ids).write(dict(items))
+        if self._writes:
+            names = {name for changed, _values in self._writes.values() for name in changed}.union(self.always)
+            # One recordset: the first monetary write reads the currency of all of them at once.
+            for record in self.model.browse(list(self._writes)):
+                values = self._writes[record.id][1]
+                record.write({name: values[name] for name in names if name in values})
         if self._create:
             self.model.create(self._create)
         if self._unlink:
             self.model.browse(self._unlink).unlink()
-        self._writes.clear()
+        self._writes = {}
         self._create, self._unlink = [], []
 
 
-def _sync_lines(lines, variance, current_lines, lines_values):
+def _sync_lines(lines, variance_id, current_lines, lines_values):
     """One component line per product: update what changed, add the new, drop the gone."""
-    lines_by_product = {line.product_id.id: line for line in current_lines}
+    lines_by_product = {line["product_id"]: line for line in current_lines}
     for values in lines_values:
         line = lines_by_product.pop(values["product_id"], None)
         if line is None:
-            lines.add(dict(values, variance_id=variance.id))
+            lines.add(dict(values, variance_id=variance_id))
         else:
             lines.update(line, values)
     for line in lines_by_product.values():
-        lines.remove(line)
+        lines.remove(line["id"])
 
 
 # -- thresholds -----------------------------------------------------------------
@@ -468,7 +494,7 @@ def _merge_threshold_flags(model, snapshot, values, current):
     and flag the MO; a new breach notifies the MO's responsible."""
     reasons = _threshold_breaches(model, values, snapshot.limits)
     reason_text = "; ".join(reasons)
-    flagged = bool(current and current.flagged)
+    flagged = bool(current and current["flagged"])
     production = snapshot.production
     if reasons and not flagged:
         values.update(flagged=True, flag_reason=reason_text)
@@ -500,18 +526,21 @@ class _CostInputs:
     orders and time logs, raw moves with their BOM lines, validated scraps,
     and the variance rows and lines to update.
 
-    The variance rows and lines are read by the ORM (``search_fetch``, one
-    query each) and stay in the cache the writes compare with. The other
-    inputs are three read-only ``odoo.tools.SQL`` queries because each joins
-    what the ORM would fetch model by model, a query per model on every
-    refresh: the MOs with their company's currency, product template,
+    The inputs are three read-only ``odoo.tools.SQL`` queries because each
+    joins what the ORM would fetch model by model, a query per model on
+    every refresh: the MOs with their company's currency, product template,
     category thresholds, work orders, work centers, capacities, operations
     and time logs (eleven models); the raw moves with their product
     templates, BOM lines and BOMs (five); the scraps with their product
-    templates (three). They read the stored columns the ORM would. Unit
-    conversions, currency rounding and standard prices go through Odoo
-    (``uom.uom._compute_quantity``, ``res.currency.round``,
-    ``product.standard_price``: company-dependent, with its fallback)."""
+    templates (three). They read the stored columns the ORM would. A
+    record looked up by id only (a product's unit, an operation's time) is
+    a scalar subquery rather than one more relation in the join: PostgreSQL
+    plans each subquery on its own, and planning, not running, is most of
+    the time of these queries. The variance rows and lines to update are a
+    fourth query (``variance_snapshot``). Unit conversions, currency
+    rounding and standard prices go through Odoo (``uom.uom._compute_quantity``,
+    ``res.currency.round``, ``product.standard_price``: company-dependent,
+    with its fallback)."""
 
     def __init__(self, productions):
         self.env = productions.env
@@ -523,7 +552,9 @@ class _CostInputs:
         columns = None
         # One query instead of eleven (see the class docstring), in two
         # materialized parts: joined as one, its planning alone took longer
-        # than the three queries it replaces. The work orders in
+        # than the three queries it replaces. The time logs are joined last,
+        # to the materialized work orders: the work orders' subqueries run
+        # once per work order, not once per log. The work orders in
         # production.workorder_ids order (sequence, id), each with
         # its time logs in time_ids order (id desc, so that the sums add up in
         # the same order). On mrp.workcenter._get_capacity's rule the
@@ -534,15 +565,15 @@ class _CostInputs:
                 """
             WITH orders AS MATERIALIZED (
                 SELECT mo.id, mo.name, mo.state, mo.product_id, mo.product_uom_id, mo.product_qty, mo.qty_producing,
-                       mo.company_id, company.currency_id, mo.date_start, mo.bom_id,
+                       mo.company_id, mo.date_start, mo.bom_id,
+                       (SELECT company.currency_id FROM res_company company
+                         WHERE company.id = mo.company_id) AS currency_id,
                        product_tmpl.uom_id AS product_uom_of_product, product_tmpl.categ_id,
                        categ.shopfloor_cost_variance_threshold AS cost_limit,
                        categ.shopfloor_time_variance_threshold AS time_limit,
                        categ.shopfloor_scrap_threshold AS scrap_limit
                   FROM mrp_production mo
-                  JOIN res_company company ON company.id = mo.company_id
-                  JOIN product_product product ON product.id = mo.product_id
-                  JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
+                  JOIN product_template product_tmpl ON product_tmpl.id = %(template_of_product)s
                   LEFT JOIN product_category categ ON categ.id = product_tmpl.categ_id
                  WHERE mo.id = ANY(%(ids)s)
             ), workorders AS MATERIALIZED (
@@ -555,25 +586,30 @@ class _CostInputs:
                        CASE WHEN capacity.id IS NULL THEN COALESCE(wc.time_start, 0) + COALESCE(wc.time_stop, 0)
                             ELSE COALESCE(capacity.time_start, 0) + COALESCE(capacity.time_stop, 0)
                        END AS wo_setup_minutes,
-                       operation.time_mode AS wo_time_mode, operation.time_cycle_manual AS wo_time_cycle_manual,
-                       log.id AS log_id, log.duration AS log_duration, log.loss_type AS log_loss_type,
-                       log.date_start AS log_date_start, log.date_end AS log_date_end,
-                       log.shopfloor_kind AS log_shopfloor_kind, log.loss_id AS log_loss_id
+                       (SELECT operation.time_mode FROM mrp_routing_workcenter operation
+                         WHERE operation.id = wo.operation_id) AS wo_time_mode,
+                       (SELECT operation.time_cycle_manual FROM mrp_routing_workcenter operation
+                         WHERE operation.id = wo.operation_id) AS wo_time_cycle_manual
                   FROM mrp_workorder wo
                   JOIN orders mo ON mo.id = wo.production_id
                   JOIN mrp_workcenter wc ON wc.id = wo.workcenter_id
                   LEFT JOIN mrp_workcenter_capacity capacity
                          ON capacity.workcenter_id = wc.id AND capacity.product_id = mo.product_id
-                  LEFT JOIN mrp_routing_workcenter operation ON operation.id = wo.operation_id
-                  LEFT JOIN mrp_workcenter_productivity log ON log.workorder_id = wo.id
                  WHERE wo.production_id = ANY(%(ids)s)
             )
-            SELECT orders.*, workorders.*
+            SELECT orders.*, workorders.*,
+                   log.id AS log_id, log.duration AS log_duration, log.loss_type AS log_loss_type,
+                   log.date_start AS log_date_start, log.date_end AS log_date_end,
+                   log.shopfloor_kind AS log_shopfloor_kind, log.loss_id AS log_loss_id
               FROM orders
               LEFT JOIN workorders ON workorders.wo_production_id = orders.id
-             ORDER BY orders.id, workorders.wo_sequence, workorders.wo_id, workorders.log_id DESC
+              LEFT JOIN mrp_workcenter_productivity log ON log.workorder_id = workorders.wo_id
+             ORDER BY orders.id, workorders.wo_sequence, workorders.wo_id, log.id DESC
         """,
                 ids=self.production_ids,
+                template_of_product=SQL(
+                    "(SELECT product.product_tmpl_id FROM product_product product WHERE product.id = mo.product_id)"
+                ),
             )
         ):
             if columns is None:
@@ -596,21 +632,19 @@ class _CostInputs:
                     """
             SELECT move.raw_material_production_id AS production_id, move.product_id, move.bom_line_id,
                    move.state, move.picked, move.quantity, move.product_uom_qty, move.product_uom,
-                   product_tmpl.uom_id AS product_uom_of_product,
+                   %(move_product_uom)s AS product_uom_of_product,
                    bom_line.product_qty AS bom_line_qty, bom_line.product_uom_id AS bom_line_uom,
-                   bom_line_tmpl.uom_id AS bom_line_product_uom,
+                   %(bom_line_product_uom)s AS bom_line_product_uom,
                    bom.product_qty AS bom_qty, bom.product_uom_id AS bom_uom
               FROM stock_move move
-              JOIN product_product product ON product.id = move.product_id
-              JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
               LEFT JOIN mrp_bom_line bom_line ON bom_line.id = move.bom_line_id
-              LEFT JOIN product_product bom_line_product ON bom_line_product.id = bom_line.product_id
-              LEFT JOIN product_template bom_line_tmpl ON bom_line_tmpl.id = bom_line_product.product_tmpl_id
               LEFT JOIN mrp_bom bom ON bom.id = bom_line.bom_id
-             WHERE move.raw_material_production_id = ANY(%s) AND move.scrapped IS NOT TRUE
+             WHERE move.raw_material_production_id = ANY(%(ids)s) AND move.scrapped IS NOT TRUE
              ORDER BY move.sequence, move.id
         """,
-                    self.production_ids,
+                    ids=self.production_ids,
+                    move_product_uom=_product_uom(SQL("move.product_id")),
+                    bom_line_product_uom=_product_uom(SQL("bom_line.product_id")),
                 )
             )
         )
@@ -621,14 +655,13 @@ class _CostInputs:
                 SQL(
                     """
             SELECT scrap.production_id, scrap.product_id, scrap.product_uom_id, scrap.scrap_qty, scrap.workorder_id,
-                   product_tmpl.uom_id AS product_uom_of_product
+                   %(product_uom)s AS product_uom_of_product
               FROM stock_scrap scrap
-              JOIN product_product product ON product.id = scrap.product_id
-              JOIN product_template product_tmpl ON product_tmpl.id = product.product_tmpl_id
-             WHERE scrap.production_id = ANY(%s) AND scrap.state = 'done'
+             WHERE scrap.production_id = ANY(%(ids)s) AND scrap.state = 'done'
              ORDER BY scrap.id DESC
         """,
-                    self.production_ids,
+                    ids=self.production_ids,
+                    product_uom=_product_uom(SQL("scrap.product_id")),
                 )
             )
         )
@@ -699,27 +732,46 @@ class _CostInputs:
         for record in self.env[model].browse(tuple(by_model)):
             by_model[record.id] = record
 
-    def _fetch_variance(self, model):
-        """The variance records (``model``) of these MOs with their stored fields, in the cache."""
-        model = self.env[model].sudo()
-        names = [
-            name
-            for name, field in model._fields.items()
-            if field.store and field.column_type and name not in models.MAGIC_COLUMNS
-        ]
-        return model.search_fetch([("production_id", "in", self.production_ids)], names, order="id")
+    def variance_snapshot(self):
+        """The variance rows and component lines of these MOs as stored:
+        ({(production id, workorder id or False): row}, {row id: [line, …]}),
+        each a dict of its stored columns.
 
-    def variance_rows(self):
-        """{(production id, workorder id or False): variance row} of these MOs."""
-        rows = self._fetch_variance("shopfloor.cost.variance")
-        return {(row.production_id.id, row.workorder_id.id): row for row in rows}
-
-    def variance_lines(self):
-        """{variance row id: [component line, …]} of these MOs."""
+        One read-only query for both models, and not through the ORM: a row
+        in the ORM's cache would keep its unchanged figures out of the
+        grouped write (see ``_Changes``)."""
+        row_model = self.env["shopfloor.cost.variance"]
+        line_model = self.env["shopfloor.cost.variance.line"]
+        row_names = ["id", *_stored_columns(row_model)]
+        line_names = ["id", *_stored_columns(line_model)]
+        rows = {}
         lines = collections.defaultdict(list)
-        for line in self._fetch_variance("shopfloor.cost.variance.line"):
-            lines[line.variance_id.id].append(line)
-        return lines
+        for values in self.env.execute_query(
+            SQL(
+                "SELECT %s, %s FROM %s AS variance LEFT JOIN %s AS component ON component.variance_id = variance.id"
+                " WHERE variance.production_id = ANY(%s) ORDER BY variance.id, component.id",
+                SQL(", ").join(SQL.identifier("variance", name) for name in row_names),
+                SQL(", ").join(SQL.identifier("component", name) for name in line_names),
+                SQL.identifier(row_model._table),
+                SQL.identifier(line_model._table),
+                self.production_ids,
+            )
+        ):
+            row = dict(zip(row_names, values[: len(row_names)], strict=True))
+            rows.setdefault((row["production_id"], row["workorder_id"] or False), row)
+            line = dict(zip(line_names, values[len(row_names) :], strict=True))
+            if line["id"]:
+                lines[row["id"]].append(line)
+        return rows, lines
+
+
+def _product_uom(product_id):
+    """SQL: the unit (``uom_id``) of the product whose id is the SQL ``product_id``."""
+    return SQL(
+        "(SELECT tmpl.uom_id FROM product_template tmpl"
+        " WHERE tmpl.id = (SELECT product.product_tmpl_id FROM product_product product WHERE product.id = %s))",
+        product_id,
+    )
 
 
 def _float(value):
@@ -940,6 +992,7 @@ class _ProductionCost:
             "product_id": data["product_id"],
             "product_categ_id": data["categ_id"],
             "company_id": data["company_id"],
+            "currency_id": data["currency_id"],
             "date": data["date_start"],
             "uom_id": data["product_uom_id"],
             "qty_planned": self.qty_planned,
