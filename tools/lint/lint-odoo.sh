@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Odoo module's gates, as OCA repositories run them through pre-commit
 # (.pre-commit-config.yaml): ruff (format + lint), pylint-odoo (the mandatory
-# checks of .pylintrc-mandatory), OCA's odoo-pre-commit-hooks (XML, CSV and
+# checks of .pylintrc-mandatory; tools/lint/check_translations.py for the
+# user-facing text they do not see), OCA's odoo-pre-commit-hooks (XML, CSV and
 # manifest checks; PO/POT checks on i18n/) and prettier with
 # @prettier/plugin-xml on the XML. Part of `npm run lint`; check only, nothing
 # is rewritten. To fix:
@@ -40,6 +41,8 @@ echo "ruff check"
 "$VENV/bin/ruff" check --no-fix odoo_addon test/odoo_addons
 echo "pylint-odoo (.pylintrc-mandatory)"
 "$VENV/bin/pylint" --rcfile=.pylintrc-mandatory --output-format=text odoo_addon/shopfloor_bridge test/odoo_addons/shopfloor_bridge_bench
+echo "user-facing text through _() (tools/lint/check_translations.py)"
+"$VENV/bin/python" tools/lint/check_translations.py odoo_addon/shopfloor_bridge
 echo "oca-checks-odoo-module"
 "$VENV/bin/oca-checks-odoo-module" odoo_addon/shopfloor_bridge test/odoo_addons/shopfloor_bridge_bench
 echo "oca-checks-po (i18n/)"
@@ -50,4 +53,4 @@ shopt -u nullglob
 [ "${#po_files[@]}" -eq 0 ] || "$VENV/bin/oca-checks-po" --disable=po-pretty-format "${po_files[@]}"
 echo "prettier --check (XML)"
 node_modules/.bin/prettier --check 'odoo_addon/**/*.xml'
-echo "lint-odoo: ruff, pylint-odoo, OCA's odoo-pre-commit-hooks and prettier pass"
+echo "lint-odoo: ruff, pylint-odoo, check_translations, OCA's odoo-pre-commit-hooks and prettier pass"
