@@ -21,7 +21,16 @@ import {
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
-import { addonDir, DevStackError, freePort, isOdooTree, type OdooTree, odooTree, PYTHON } from "./odoo.ts";
+import {
+  addonDir,
+  DevStackError,
+  freePort,
+  isOdooTree,
+  type OdooTree,
+  odooTree,
+  PYTHON,
+  postgresReachable,
+} from "./odoo.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -434,18 +443,6 @@ export interface PrivatePostgres {
   /** Whether this run started it (false: it was left running by an earlier one and is reused). */
   started: boolean;
   stop(): Promise<void>;
-}
-
-/** Whether `psql -d postgres` answers with this environment. */
-export async function postgresReachable(env: NodeJS.ProcessEnv): Promise<{ ok: boolean; why: string }> {
-  try {
-    await execFileAsync("psql", ["-d", "postgres", "-Atc", "select 1"], { env, timeout: 10_000 });
-    return { ok: true, why: "" };
-  } catch (err) {
-    const error = err as NodeJS.ErrnoException & { stderr?: string };
-    if (error.code === "ENOENT") return { ok: false, why: "psql is not installed" };
-    return { ok: false, why: (error.stderr || error.message).trim().split("\n")[0] ?? "" };
-  }
 }
 
 /** The folder holding initdb and pg_ctl: PATH first, then the newest <lib>/<version>/bin. */

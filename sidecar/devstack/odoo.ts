@@ -80,13 +80,24 @@ export function odooTree(env: NodeJS.ProcessEnv = process.env): OdooTree {
   return { src, odooBin, addonsPath, python };
 }
 
+/** Whether `psql -d postgres` answers with this environment. */
+export async function postgresReachable(env: NodeJS.ProcessEnv = process.env): Promise<{ ok: boolean; why: string }> {
+  try {
+    await execFileAsync("psql", ["-d", "postgres", "-Atc", "select 1"], { env, timeout: 10_000 });
+    return { ok: true, why: "" };
+  } catch (err) {
+    const error = err as NodeJS.ErrnoException & { stderr?: string };
+    if (error.code === "ENOENT") return { ok: false, why: "psql is not installed" };
+    return { ok: false, why: (error.stderr || error.message).trim().split("\n")[0] ?? "" };
+  }
+}
+
 /** Fails with the fix when PostgreSQL is not reachable. */
 export async function checkPostgres(): Promise<void> {
-  try {
-    await execFileAsync("psql", ["-d", "postgres", "-Atc", "select 1"], { timeout: 10_000 });
-  } catch (err) {
+  const reach = await postgresReachable();
+  if (!reach.ok) {
     throw new DevStackError(
-      `PostgreSQL is not reachable as ${process.env.PGUSER ?? process.env.USER ?? "this user"} (${(err as Error).message.split("\n")[0]}).\n` +
+      `PostgreSQL is not reachable as ${process.env.PGUSER ?? process.env.USER ?? "this user"} (${reach.why}).\n` +
         'Fix: pg_ctlcluster 15 main start && su postgres -c "createuser -s $(whoami)" ' +
         "(`npm run demo` starts a private cluster in its cache by itself)",
     );

@@ -8,14 +8,16 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } fr
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bootstrap, decidePython, ensureOdooTree, ensurePostgres } from "../../sidecar/devstack/bootstrap.ts";
 import {
-  bootstrap,
-  decidePython,
-  ensureOdooTree,
-  ensurePostgres,
+  addonDir,
+  odooTree,
+  PYTHON,
   postgresReachable,
-} from "../../sidecar/devstack/bootstrap.ts";
-import { addonDir, odooTree, PYTHON, repoRoot, runOdooBin, startOdoo } from "../../sidecar/devstack/odoo.ts";
+  repoRoot,
+  runOdooBin,
+  startOdoo,
+} from "../../sidecar/devstack/odoo.ts";
 import { odooMirror } from "./odoo-mirror.ts";
 
 const execFileAsync = promisify(execFile);
