@@ -29,15 +29,12 @@ Every formula is in readme/USAGE.md (Real-time cost); the names of the fields fo
 """
 
 import collections
-import logging
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL, float_round
 
 from ..field_guard import require_groups
-
-_logger = logging.getLogger(__name__)
 
 REALTIME_PARAM = "shopfloor_bridge.cost_realtime"
 USER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_user"
@@ -157,27 +154,19 @@ class ShopfloorCostVariance(models.Model):
 
     @api.model
     def _refresh_after_apply(self, applied_events):
-        """The post-apply hook of the cost engine: refresh the variance of every
-        MO the applied ``shopfloor.event`` records touched, once per MO (the
-        last event of a batch wins anyway).
+        """The post-apply hook of the cost engine (``services/hooks/cost_refresh.py``):
+        refresh the variance of every MO the applied ``shopfloor.event``
+        records touched, once per MO (the last event of a batch wins anyway).
 
         Events without a cost effect (``NO_COST_EFFECT_TYPES``) are left out.
-        A refresh failure never fails an event: the event is applied, the
-        figures are refreshed by the next event or the Refresh button, and the
-        error is logged. Returns the refreshed orders (none on failure)."""
+        The hook runner (``services/hooks.run``) flushes the apply's writes and
+        runs this in a savepoint: a refresh failure is rolled back and logged
+        there, the event stays applied, and the figures are refreshed by the
+        next event or the Refresh button. Returns the refreshed orders."""
         applied = applied_events.filtered(lambda event: event.type not in NO_COST_EFFECT_TYPES)
         productions = applied.production_id | applied.workorder_id.production_id
-        if not productions:
-            return productions
-        # The apply's own pending writes go first: a failed refresh rolls back
-        # to the savepoint without taking them along.
-        self.env.flush_all()
-        try:
-            with self.env.cr.savepoint():
-                self._refresh_for_productions(productions)
-        except Exception:
-            _logger.exception("Cost variance refresh failed for %s", productions.mapped("name"))
-            return productions.browse()
+        if productions:
+            self._refresh_for_productions(productions)
         return productions
 
     @api.model

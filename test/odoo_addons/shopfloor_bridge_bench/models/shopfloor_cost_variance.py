@@ -24,7 +24,7 @@ class ShopfloorCostVariance(models.Model):
     @api.model
     def _refresh_after_apply(self, applied_events):
         # The apply's own pending writes are flushed first so that the timing
-        # is the refresh's alone (the hook's own flush then finds nothing).
+        # is the refresh's alone (its own flush then finds nothing).
         self.env.flush_all()
         queries_before = self.env.cr.sql_log_count
         started = time.perf_counter()
