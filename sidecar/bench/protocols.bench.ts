@@ -28,8 +28,9 @@ const machineNames = Array.from({ length: MACHINES }, (_, i) => `M${String(i + 1
 /** Commits nothing, counts events: the spool's cost is measured elsewhere. */
 class CountingSink implements SourceSink {
   events = 0;
-  async accept(items: Intake[]): Promise<void> {
+  async accept(items: Intake[]): Promise<undefined> {
     this.events += items.length;
+    return undefined;
   }
   async loadState(): Promise<Record<string, unknown>> {
     return {};

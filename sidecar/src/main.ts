@@ -5,7 +5,7 @@ import { type BootstrapConfig, ConfigError, DEFAULT_METRICS_HOST } from "./confi
 import { backoffDelay } from "./core/backoff.ts";
 import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import type { IngestItem, SidecarConfig } from "./core/contract.ts";
-import type { Source } from "./core/ports.ts";
+import type { Source, SourceSink } from "./core/ports.ts";
 import { Redactor } from "./core/secrets.ts";
 import { Delivery } from "./delivery.ts";
 import type { RunningDispatcher } from "./floor/dispatcher.ts";
@@ -157,6 +157,17 @@ async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: 
   return new mod.OpcUaSource(mod.opcuaOptionsFromConfig(config, pkiDir, sourceLog));
 }
 
+/**
+ * Every source this connection runs: its protocol source first, then the
+ * intakes that run beside any kind (the HTTP intake when configured).
+ */
+export async function createSources(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source[]> {
+  const sources: Source[] = [];
+  const main = await createSource(config, log, pkiDir);
+  if (main) sources.push(main);
+  return sources;
+}
+
 async function createSource(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source | undefined> {
   if (config.kind === "mqtt") {
     const m = config.mqtt;
@@ -196,7 +207,8 @@ export class Sidecar {
   config!: SidecarConfig;
   pipeline!: Pipeline;
   delivery!: Delivery;
-  source: Source | undefined;
+  /** Running sources, the connection's protocol source first. */
+  sources: Source[] = [];
   /** Planning push-back (Odoo → floor); only while the connection has floor targets. */
   dispatcher: RunningDispatcher | undefined;
   metricsPort = 0;
@@ -391,25 +403,57 @@ export class Sidecar {
     );
   }
 
-  async #startSource(): Promise<void> {
-    const source = await createSource(this.config, this.#log, join(this.#opts.boot.spoolDir, "pki"));
-    if (!source) return;
+  /** The connection's protocol source (MQTT, Sparkplug, OPC UA), when one runs. */
+  get source(): Source | undefined {
+    return this.sources[0];
+  }
+
+  /** What every source writes to: the pipeline, then a nudge to delivery. */
+  #sink(): SourceSink {
     const delivery = this.delivery;
     const pipeline = this.pipeline;
-    try {
-      await source.start({
-        accept: async (items, state) => {
-          await pipeline.accept(items, state);
-          delivery.notify();
-        },
-        loadState: (prefix) => pipeline.loadState(prefix),
-      });
-    } catch (err) {
-      await source.stop().catch(() => {});
-      throw asConfigError(err, this.config, this.#opts.boot);
+    return {
+      accept: async (items, state) => {
+        const report = await pipeline.accept(items, state);
+        delivery.notify();
+        return report;
+      },
+      loadState: (prefix) => pipeline.loadState(prefix),
+    };
+  }
+
+  async #startSource(): Promise<void> {
+    const sources = await createSources(this.config, this.#log, join(this.#opts.boot.spoolDir, "pki"));
+    const sink = this.#sink();
+    const started: Source[] = [];
+    for (const source of sources) {
+      try {
+        await source.start(sink);
+      } catch (err) {
+        await source.stop().catch(() => {});
+        await Promise.all(started.map((s) => s.stop().catch(() => {})));
+        throw asConfigError(err, this.config, this.#opts.boot);
+      }
+      started.push(source);
+      this.#log.info({ source: source.name }, "source started");
     }
-    this.source = source;
-    this.#log.info({ source: source.name }, "source started");
+    this.sources = started;
+  }
+
+  async #stopSources(): Promise<void> {
+    const running = this.sources;
+    this.sources = [];
+    await Promise.all(running.map((s) => s.stop()));
+  }
+
+  /** Counters of every source: the protocol source's as `source_*`, the others' under their own name. */
+  #sourceStats(): Record<string, number> {
+    const out: Record<string, number> = {};
+    this.sources.forEach((source, i) => {
+      const prefix = i === 0 ? "source" : source.name;
+      for (const [k, v] of Object.entries(source.stats())) out[`${prefix}_${k}`] = v;
+    });
+    return out;
   }
 
   /**
@@ -510,7 +554,7 @@ export class Sidecar {
       clock_offset_ms: this.offset.offsetMs,
       max_skew_ms: this.skew.maxAbsSkew(),
       revision: this.config.revision,
-      ...Object.fromEntries(Object.entries(this.source?.stats() ?? {}).map(([k, v]) => [`source_${k}`, v])),
+      ...this.#sourceStats(),
     };
   }
 
@@ -544,8 +588,7 @@ export class Sidecar {
       const fresh = withOverrides(await this.odoo.sidecarConfig(this.config.code), this.#opts.boot);
       this.#redactor.addSecretsOf(fresh);
       const previous = this.config;
-      await this.source?.stop();
-      this.source = undefined;
+      await this.#stopSources();
       await this.dispatcher?.stop();
       this.dispatcher = undefined;
       if (this.#stopped) return;
@@ -592,7 +635,7 @@ export class Sidecar {
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
     await this.#reloading?.catch(() => {});
-    await this.source?.stop();
+    await this.#stopSources();
     await this.delivery?.stop();
     await this.dispatcher?.stop();
     await this.#ops?.close();

@@ -6,7 +6,7 @@ import { type OffsetEstimator, type SkewTracker, stampEvent } from "./core/clock
 import type { CloudEvent, IngestItem, SidecarConfig } from "./core/contract.ts";
 import { parseExact } from "./core/exact-json.ts";
 import { workcenterResolver } from "./core/order.ts";
-import type { Intake, SourceSink } from "./core/ports.ts";
+import type { AcceptReport, Intake, SourceSink } from "./core/ports.ts";
 import { checkEvent, reject, validatePayload } from "./core/validate.ts";
 import type { Spool, SpoolRecord } from "./spool/spool.ts";
 
@@ -108,11 +108,19 @@ export class Pipeline implements SourceSink {
     return { item, workcenter: this.#workcenterOf(item.source), timeMs: observed, receivedAt };
   }
 
-  async accept(items: Intake[], state?: Record<string, unknown>): Promise<void> {
+  async accept(items: Intake[], state?: Record<string, unknown>): Promise<AcceptReport> {
     const records = items.map((i) => this.toRecord(i));
     const result = await this.#spool.append(records, state);
     this.counters.duplicates += result.duplicates;
     if (result.duplicates > 0) this.#onDuplicates?.(result.duplicates);
+    return {
+      items: records.map(({ item }) =>
+        "rejected" in item && item.rejected === true
+          ? { status: "rejected" as const, reason: String(item.reason) }
+          : { status: "events" as const, count: 1 },
+      ),
+      duplicates: result.duplicates,
+    };
   }
 
   loadState(prefix: string): Promise<Record<string, unknown>> {

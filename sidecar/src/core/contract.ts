@@ -122,8 +122,16 @@ export interface SidecarConfig {
   skew: { bound_ms: number; correct: boolean };
   /** Source/asset → workcenter: the sidecar orders delivery per workcenter and scopes raw data. */
   sources: { source: string; workcenter: string }[];
-  /** OPC UA node / Sparkplug metric rules; see shopfloor.mapping.rule. */
+  /** OPC UA node / Sparkplug metric / mapped-value rules; see shopfloor.mapping.rule. */
   rules: MappingRule[];
+  /**
+   * Payload mappings (shopfloor.payload.map), in the order they are tried:
+   * the first whose transport and pattern match a payload takes it. An older
+   * Odoo omits the key: read as [].
+   */
+  payload_maps?: PayloadMapping[];
+  /** The HTTP intake of this sidecar, or false when the connection has none. An older Odoo omits it: read as false. */
+  http?: HttpIntakeConfig | false;
   /** Planning push-back targets per workcenter (planning issue). */
   dispatch: { poll_interval_ms: number; targets: DispatchTarget[] };
 }
@@ -133,13 +141,81 @@ export interface MappingRule {
   kind: "counter" | "state" | "trigger";
   /** OPC UA node id (`ns=2;s=[default]Line1/Press03/Good`) or Sparkplug metric (`group/edge/device/metric`). */
   address: string;
-  protocol: "opcua" | "sparkplug";
+  /**
+   * Where the address comes from. `payload`: an address a `values` payload
+   * mapping yields (a UNS topic, a Kepware tag id), for MQTT and HTTP alike.
+   */
+  protocol: "opcua" | "sparkplug" | "payload";
   /** CloudEvent source the derived events carry. */
   source: string;
   /** counter: production.reported | scrap.reported; trigger: any event type; state: unused. */
   event_type: EventType | "";
-  /** Kind-specific parameters (counter: wrap_at, window_ms, order_address; state: value_map, reason_address; trigger: fields). */
+  /**
+   * Kind-specific parameters (counter: wrap_at, window_ms, order_address;
+   * state: value_map, reason_address; trigger: fields), and for every kind
+   * and protocol `scale` and `offset` (value × scale + offset, numbers only,
+   * before the rule sees it) and `unit` (the floor unit the derived events
+   * carry as `uom` when the rule sets none).
+   */
   params: Record<string, unknown>;
+}
+
+/**
+ * How a payload that is not a CloudEvent becomes events (shopfloor.payload.map).
+ * The expression is JSONata over the parsed payload, with the bindings
+ * `$topic` (MQTT topic or HTTP route), `$headers` (HTTP headers, lower-case;
+ * MQTT 5 user properties), `$receivedAt` (ISO time the sidecar received it)
+ * and `$connection`.
+ */
+export interface PayloadMapping {
+  id: number;
+  /** Shown in reasons and logs. */
+  name: string;
+  /**
+   * `events`: the expression yields one CloudEvent-shaped object or an array of
+   * them (zero is allowed: the payload is then consumed, and counted).
+   * `values`: it yields `{address, value, time?}` objects (one or an array),
+   * observations fed to the rules of protocol `payload` like OPC UA values.
+   */
+  kind: "events" | "values";
+  /** Which intake it applies to. */
+  transport: "mqtt" | "http";
+  /** MQTT topic filter (`+`, `#`) for mqtt; the route name for http (the same wildcards, `/`-separated). */
+  match: string;
+  expression: string;
+  /**
+   * `events` kind: dotted paths into each produced event (`source`, `type`,
+   * `time`, `data.order`…) whose values, with the connection, make its
+   * deterministic id when the expression gives none. Empty: the raw payload's
+   * bytes and the event's position in the output make it.
+   */
+  id_fields: string[];
+  /** `json`: the payload parsed as JSON; `text`: the payload as a string (a bare UNS value). */
+  payload_format: "json" | "text";
+  /** Mapping revision of the connection when this mapping last changed (audit in reasons). */
+  revision: number;
+}
+
+/** The sidecar's HTTP intake (CloudEvents HTTP binding + mapped JSON routes). */
+export interface HttpIntakeConfig {
+  /** TCP port; HTTP_PORT in the environment overrides it. */
+  port: number;
+  /** Address to bind, "" for all. */
+  bind: string;
+  /** PEM certificate chain and key: HTTPS when both are set. */
+  tls_cert: string;
+  tls_key: string;
+  /** Largest request body taken, bytes. */
+  max_body_bytes: number;
+  /** Producers allowed to post, each with the SHA-256 (hex) of its bearer token. */
+  producers: HttpProducer[];
+}
+
+export interface HttpProducer {
+  name: string;
+  token_sha256: string;
+  /** Sources its CloudEvents may carry (prefix, "" for any); a mapped route's events are checked too. */
+  source_prefix: string;
 }
 
 export interface DispatchTarget {

@@ -9,8 +9,29 @@ import type { CloudEvent, HeartbeatReply, IngestItem, IngestResult, SidecarConfi
  */
 export type Intake =
   | { kind: "event"; event: CloudEvent }
-  | { kind: "raw"; payload: Uint8Array; origin: string; receivedAt: Date }
+  | { kind: "raw"; payload: Uint8Array; origin: string; receivedAt: Date; via?: IntakeVia }
   | { kind: "rejected"; payload: Uint8Array; origin: string; receivedAt: Date; reason: string };
+
+/**
+ * Where raw bytes came in, for payload mappings: the transport and the topic
+ * or route (`origin` repeats it), and the headers an HTTP producer sent
+ * (lower-case names) or an MQTT 5 publisher's user properties.
+ */
+export interface IntakeVia {
+  transport: "mqtt" | "http";
+  headers?: Record<string, string>;
+}
+
+/**
+ * What became of each item of one `accept`, in the same order: the events it
+ * became (a mapped payload may become several, or none) or the reason it was
+ * stored as rejected. The HTTP intake answers its producer from it.
+ */
+export interface AcceptReport {
+  items: ({ status: "events"; count: number } | { status: "rejected"; reason: string })[];
+  /** Items the spool already held under the same (source, id). */
+  duplicates: number;
+}
 
 /**
  * The pipeline as a source sees it. `accept` resolves only once the items
@@ -19,7 +40,8 @@ export type Intake =
  * after that. When the spool is full `accept` waits: that is backpressure.
  */
 export interface SourceSink {
-  accept(items: Intake[], state?: Record<string, unknown>): Promise<void>;
+  /** Resolves after the commit; a sink that tracks outcomes reports them (the pipeline does). */
+  accept(items: Intake[], state?: Record<string, unknown>): Promise<AcceptReport | undefined>;
   /** Rule state persisted by earlier `accept` calls (last counter values, open states). */
   loadState(prefix: string): Promise<Record<string, unknown>>;
 }

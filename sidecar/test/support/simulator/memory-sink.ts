@@ -18,7 +18,7 @@ export class MemorySink implements SourceSink {
     this.state = { ...state };
   }
 
-  async accept(items: Intake[], state: Record<string, unknown> = {}): Promise<void> {
+  async accept(items: Intake[], state: Record<string, unknown> = {}): Promise<undefined> {
     this.commits++;
     for (const item of items) {
       if (item.kind !== "event") {
@@ -40,6 +40,7 @@ export class MemorySink implements SourceSink {
       w.resolve();
       return false;
     });
+    return undefined;
   }
 
   async loadState(prefix: string): Promise<Record<string, unknown>> {

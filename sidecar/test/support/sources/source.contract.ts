@@ -38,7 +38,7 @@ export class RecordingSink implements SourceSink {
     for (const w of waiting) w();
   }
 
-  async accept(items: Intake[], state?: Record<string, unknown>): Promise<void> {
+  async accept(items: Intake[], state?: Record<string, unknown>): Promise<undefined> {
     this.accepting++;
     this.acceptingItems += items.length;
     try {
@@ -49,6 +49,7 @@ export class RecordingSink implements SourceSink {
       this.accepting--;
       this.acceptingItems -= items.length;
     }
+    return undefined;
   }
 
   async loadState(prefix: string): Promise<Record<string, unknown>> {
