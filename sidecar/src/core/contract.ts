@@ -104,7 +104,18 @@ export interface SidecarConfig {
         client_key: string;
       }
     | false;
-  sparkplug: { group_id: string; host_id: string } | false;
+  sparkplug:
+    | {
+        group_id: string;
+        host_id: string;
+        /**
+         * `primary`: publishes its STATE and asks for Rebirth on gaps (the
+         * default; an older Odoo omits the key). `passive`: a secondary host
+         * that only listens: no STATE, no Rebirth requests.
+         */
+        role?: "primary" | "passive";
+      }
+    | false;
   opcua:
     | {
         endpoint: string;
