@@ -15,6 +15,8 @@ export interface DlqDetailPaneProps {
   onDiscard: () => void;
   onRetrySame: () => void;
   onDiscardSame: () => void;
+  /** Opens a new payload mapping prefilled from this rejected payload. */
+  onCreateMapping: () => void;
   /** The default slot: the editor or the reason form, under the actions. */
   slots?: Record<string, unknown>;
 }
@@ -33,6 +35,7 @@ export class DlqDetailPane extends Component<DlqDetailPaneProps> {
     onDiscard: Function,
     onRetrySame: Function,
     onDiscardSame: Function,
+    onCreateMapping: Function,
     slots: { type: Object, optional: true },
   };
 
@@ -50,6 +53,11 @@ export class DlqDetailPane extends Component<DlqDetailPaneProps> {
     return ev.subject
       ? _t("%(source)s · %(when)s · %(subject)s", { source: ev.source, when, subject: ev.subject })
       : _t("%(source)s · %(when)s", { source: ev.source, when });
+  }
+  /** A payload that reached Odoo but is no CloudEvent can become the sample of a new mapping. */
+  get canCreateMapping(): boolean {
+    const ev = this.props.event;
+    return ev.state === "rejected" && Boolean(ev.raw_payload);
   }
   time(v: string | false): string {
     return formatTime(v);

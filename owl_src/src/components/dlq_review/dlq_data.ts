@@ -163,6 +163,10 @@ export class DlqServer {
   discard(id: number, reason: string): Promise<unknown> {
     return this.orm.call(EVENT, "action_discard", [[id], reason]);
   }
+  /** The window action of a new payload mapping form, prefilled from the event. */
+  createPayloadMap(id: number): Promise<unknown> {
+    return this.orm.call(EVENT, "action_create_payload_map", [[id]]);
+  }
   bulk(domain: Domain, action: "retry" | "discard", reason: string): Promise<number> {
     return this.orm.call<number>(EVENT, "dlq_bulk", [domain, action, reason]);
   }

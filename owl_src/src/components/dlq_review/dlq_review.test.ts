@@ -274,3 +274,57 @@ test("Esc while an event is still loading keeps the pane closed", async () => {
   await settle();
   expect(fixture.querySelector(".o_sfb_detail_title")).toBeNull();
 });
+
+test("a rejected payload that is no CloudEvent: 'Create mapping from this payload' opens the prefilled form", async () => {
+  const formAction = {
+    type: "ir.actions.act_window",
+    res_model: "shopfloor.payload.map",
+    views: [[false, "form"]],
+    context: { default_sample_payload: '{"timestamp":1,"values":[]}' },
+  };
+  const orm = server({
+    web_read: (_m, _method, args) => {
+      const id = (args[0] as number[])[0] as number;
+      return [{ ...detail(id, ""), state: "rejected", data_json: false, raw_payload: '{"timestamp":1,"values":[]}' }];
+    },
+    action_create_payload_map: () => formAction,
+  });
+  const { fixture, env } = await mountComponent(DlqReview, orm, actionProps(), { isManager: true });
+  (fixture.querySelector(".o_sfb_row") as HTMLElement).click();
+  await settle();
+  const create = fixture.querySelector(".o_sfb_create_mapping") as HTMLButtonElement;
+  expect(create.textContent).toBe("Create mapping from this payload");
+  create.click();
+  await settle();
+  expect(orm.callsTo("action_create_payload_map").map((c) => [c.model, c.args])).toEqual([["shopfloor.event", [[1]]]]);
+  expect(env.services.action.actions).toEqual([formAction]);
+});
+
+test("no 'Create mapping' on a dead event, nor on a rejected one without raw bytes; a refusal is told", async () => {
+  const orm = server({
+    web_read: (_m, _method, args) => {
+      const id = (args[0] as number[])[0] as number;
+      const raw = id === 2 ? "" : '{"v":1}';
+      return [{ ...detail(id, raw), state: id === 1 ? "dead" : "rejected", raw_payload: raw }];
+    },
+    action_create_payload_map: () => {
+      throw new Error("Only Shop Floor managers may create mappings.");
+    },
+  });
+  const { fixture, notifications } = await mountComponent(DlqReview, orm, actionProps(), { isManager: true });
+  const rows = fixture.querySelectorAll(".o_sfb_row");
+  (rows[0] as HTMLElement).click();
+  await settle();
+  expect(fixture.querySelector(".o_sfb_create_mapping")).toBeNull();
+  (rows[1] as HTMLElement).click();
+  await settle();
+  expect(fixture.querySelector(".o_sfb_create_mapping")).toBeNull();
+  (rows[2] as HTMLElement).click();
+  await settle();
+  (fixture.querySelector(".o_sfb_create_mapping") as HTMLButtonElement).click();
+  await settle();
+  expect(notifications.items.at(-1)).toMatchObject({
+    type: "danger",
+    message: "Only Shop Floor managers may create mappings.",
+  });
+});

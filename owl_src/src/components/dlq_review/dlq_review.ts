@@ -46,6 +46,7 @@ export class DlqReview extends Component {
   declare draft: DlqDraft;
   declare server: DlqServer;
   declare notification: OdooNotificationService;
+  declare action: OdooActionService;
   declare live: LiveRefresh;
   allStates = DLQ_STATES;
   pageSize = PAGE_SIZE;
@@ -56,6 +57,7 @@ export class DlqReview extends Component {
     const screen = useScreen(() => this.reload());
     this.server = new DlqServer(screen.orm);
     this.notification = screen.notification;
+    this.action = screen.action;
     this.live = screen.live;
     const props = this.props as { action?: { context?: Record<string, unknown> } };
     const filters = filtersFromContext(props.action?.context ?? {});
@@ -242,6 +244,21 @@ export class DlqReview extends Component {
       _t("Payload of %s edited and sent to apply again (the original is kept).", ev.event_uid),
     );
     if (ok) this.state.editing = false;
+  }
+
+  /** Opens the payload mapping form prefilled from the open rejected payload (not saved until the admin saves it). */
+  async createMapping(): Promise<void> {
+    const ev = this.state.detail;
+    if (!ev) return;
+    this.state.busy = true;
+    try {
+      const action = await this.server.createPayloadMap(ev.id);
+      await this.action.doAction(action);
+    } catch (err) {
+      this.notification.add(errorText(err), { type: "danger", title: _t("No mapping created") });
+    } finally {
+      this.state.busy = false;
+    }
   }
 
   askReason(target: ReasonTarget): void {
