@@ -7,3 +7,4 @@ import "./components/dashboard/dashboard.ts";
 import "./components/dlq_review/dlq_review.ts";
 import "./components/event_explorer/event_explorer.ts";
 import "./components/dispatch_board/dispatch_board.ts";
+import "./components/mapping_try/mapping_try.ts";

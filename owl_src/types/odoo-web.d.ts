@@ -35,6 +35,16 @@ declare module "@web/webclient/actions/action_service" {
   };
 }
 
+declare module "@web/views/fields/standard_field_props" {
+  /** The props Odoo's form view gives every field widget. */
+  export const standardFieldProps: {
+    id: { type: StringConstructor; optional: true };
+    name: { type: StringConstructor };
+    readonly: { type: BooleanConstructor; optional: true };
+    record: { type: ObjectConstructor };
+  };
+}
+
 declare module "@web/core/hotkeys/hotkey_hook" {
   export function useHotkey(hotkey: string, callback: (context: HotkeyContext) => void, options?: HotkeyOptions): void;
 }
@@ -126,6 +136,18 @@ interface OdooServices {
 
 interface OdooHotkeyService {
   add(hotkey: string, callback: (context: HotkeyContext) => void, options?: HotkeyOptions): () => void;
+}
+
+/** The parts of a form view's record (web/model/relational_model/record.js) a field widget uses. */
+interface OdooRecord {
+  /** Field values; a many2one is `[id, display_name]` or false. */
+  readonly data: Record<string, unknown>;
+  readonly resId: number | false | undefined;
+  readonly isNew: boolean;
+  update(changes: Record<string, unknown>): Promise<void>;
+  save(options?: Record<string, unknown>): Promise<boolean>;
+  isDirty(): Promise<boolean>;
+  readonly model: { bus: EventTarget & { trigger(name: string, payload?: unknown): void } };
 }
 
 declare module "@web/core/user" {

@@ -6,8 +6,9 @@ export { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
 export { _t } from "@web/core/l10n/translation";
 export { registry } from "@web/core/registry";
 export { user } from "@web/core/user";
-export { useService } from "@web/core/utils/hooks";
+export { useBus, useService } from "@web/core/utils/hooks";
 export { formatFloat, formatInteger } from "@web/views/fields/formatters";
+export { standardFieldProps } from "@web/views/fields/standard_field_props";
 export { standardActionServiceProps } from "@web/webclient/actions/action_service";
 
 /** Channel-free notification type sent by models/shopfloor_dashboard.py. */

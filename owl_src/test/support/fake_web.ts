@@ -147,6 +147,13 @@ export const standardActionServiceProps = {
   updateActionState: { type: Function, optional: true },
 };
 
+export const standardFieldProps = {
+  id: { type: String, optional: true },
+  name: { type: String },
+  readonly: { type: Boolean, optional: true },
+  record: { type: Object },
+};
+
 export const registered = new Map<string, unknown>();
 export const registry = {
   category(name: string) {
@@ -185,6 +192,18 @@ export function useHotkey(
   };
   useEffect(
     () => hotkeys.add(hotkey, callback, options),
+    () => [],
+  );
+}
+
+/** Like Odoo's hook: listens on an OWL EventBus while the component is mounted. */
+export function useBus(bus: EventTarget, eventName: string, callback: (ev: CustomEvent) => void): void {
+  useEffect(
+    () => {
+      const listener = (ev: Event) => callback(ev as CustomEvent);
+      bus.addEventListener(eventName, listener);
+      return () => bus.removeEventListener(eventName, listener);
+    },
     () => [],
   );
 }

@@ -1,0 +1,245 @@
+import { Component, onWillStart, onWillUnmount, useEffect, useEnv, useState } from "@odoo/owl";
+import { errorText } from "../../shared/format.ts";
+import { evaluateSample } from "../../shared/mapping_engine.ts";
+import { _t, registry, standardFieldProps, useBus, useService } from "../../shared/web.ts";
+import { MappingResult } from "../mapping_result/mapping_result.ts";
+import { MappingRetry } from "../mapping_retry/mapping_retry.ts";
+import {
+  CANDIDATE_LIMIT,
+  type Candidate,
+  defaultTopic,
+  EVALUATE_DELAY_MS,
+  type Evaluator,
+  type EventCheck,
+  LatestOnly,
+  mappingFromRecord,
+  normalizeChecks,
+  PAYLOAD_MAP,
+  type PayloadMapping,
+  type TryOutcome,
+  type TrySample,
+} from "./try_run.ts";
+
+export interface MappingTryProps {
+  id?: string;
+  name: string;
+  readonly?: boolean;
+  record: OdooRecord;
+}
+
+interface TryState {
+  text: string;
+  topic: string;
+  outcome: TryOutcome | null;
+  evaluating: boolean;
+  checks: EventCheck[] | null;
+  checkError: string;
+  pickerOpen: boolean;
+  candidates: Candidate[] | null;
+  candidatesError: string;
+  connectionCode: string;
+}
+
+/**
+ * The "try it" panel of a payload mapping, the widget of its sample_payload
+ * field: edit (or pick) a sample, see the CloudEvents the form's current
+ * mapping makes of it — evaluated in the browser by the sidecar's own
+ * evaluator — and the module's schema check of each.
+ */
+export class MappingTry extends Component<MappingTryProps> {
+  static override template = "shopfloor_bridge.MappingTry";
+  static components = { MappingResult, MappingRetry };
+  static override props = { ...standardFieldProps };
+
+  declare state: TryState;
+  declare orm: OdooOrmService;
+  declare evaluate: Evaluator;
+  runner = new LatestOnly(EVALUATE_DELAY_MS);
+  /** The connection whose code is loaded (its code is part of every derived id). */
+  connectionLoaded: number | false = false;
+
+  override setup(): void {
+    this.orm = useService("orm");
+    const env = useEnv() as { shopfloorEvaluator?: Evaluator };
+    this.evaluate = env.shopfloorEvaluator ?? evaluateSample;
+    const data = this.props.record.data;
+    this.state = useState({
+      text: this.storedText,
+      topic: defaultTopic(typeof data.match === "string" ? data.match : ""),
+      outcome: null,
+      evaluating: false,
+      checks: null,
+      checkError: "",
+      pickerOpen: false,
+      candidates: null,
+      candidatesError: "",
+      connectionCode: "",
+    });
+    // Odoo asks every field for its pending edit before it saves the record.
+    useBus(this.props.record.model.bus, "NEED_LOCAL_CHANGES", (ev) => {
+      (ev.detail as { proms: Promise<unknown>[] }).proms.push(this.commit());
+    });
+    onWillStart(() => this.loadConnection());
+    // Any change of the mapping on the form (expression, kind, id fields…) or of the sample re-evaluates it.
+    useEffect(
+      () => {
+        void this.loadConnection().then(() => this.schedule());
+      },
+      () => [this.signature, this.state.text, this.state.topic],
+    );
+    onWillUnmount(() => this.runner.cancel());
+  }
+
+  get storedText(): string {
+    const value = this.props.record.data[this.props.name];
+    return typeof value === "string" ? value : "";
+  }
+  get mapping(): PayloadMapping {
+    return mappingFromRecord(this.props.record.resId, this.props.record.data);
+  }
+  /** Everything of the form that changes what the sample becomes. */
+  get signature(): string {
+    const data = this.props.record.data;
+    const connection = Array.isArray(data.connection_id) ? data.connection_id[0] : data.connection_id;
+    return JSON.stringify([this.mapping, connection]);
+  }
+  get connectionId(): number | false {
+    const value = this.props.record.data.connection_id;
+    if (Array.isArray(value)) return typeof value[0] === "number" ? value[0] : false;
+    if (value && typeof value === "object" && "id" in value) return (value as { id: number }).id;
+    return typeof value === "number" ? value : false;
+  }
+  get textareaId(): string {
+    return this.props.id ?? "sfb-try-sample";
+  }
+
+  async loadConnection(): Promise<void> {
+    const id = this.connectionId;
+    if (id === this.connectionLoaded) return;
+    this.connectionLoaded = id;
+    if (!id) {
+      this.state.connectionCode = "";
+      return;
+    }
+    try {
+      const [row] = await this.orm.call<{ code: string | false }[]>("shopfloor.connection", "read", [[id], ["code"]]);
+      this.state.connectionCode = row?.code || "";
+    } catch {
+      this.state.connectionCode = "";
+    }
+  }
+
+  sample(payload: string, topic: string): TrySample {
+    return {
+      payload,
+      topic,
+      headers: {},
+      connection: this.state.connectionCode,
+      receivedAt: new Date().toISOString(),
+    };
+  }
+
+  /** Evaluates the current sample after a quiet time; a newer keystroke supersedes it. */
+  schedule(delayMs?: number): void {
+    const mapping = this.mapping;
+    const text = this.state.text;
+    if (!text.trim() || !mapping.expression.trim()) {
+      this.runner.cancel();
+      this.state.evaluating = false;
+      this.state.outcome = null;
+      this.state.checks = null;
+      this.state.checkError = "";
+      return;
+    }
+    this.state.evaluating = true;
+    this.runner.schedule(
+      () => this.evaluateAndCheck(mapping, this.sample(text, this.state.topic)),
+      (result) => {
+        Object.assign(this.state, result, { evaluating: false });
+      },
+      delayMs,
+    );
+  }
+
+  async evaluateAndCheck(
+    mapping: PayloadMapping,
+    sample: TrySample,
+  ): Promise<Pick<TryState, "outcome" | "checks" | "checkError">> {
+    let outcome: TryOutcome;
+    try {
+      outcome = await this.evaluate(mapping, sample);
+    } catch (err) {
+      outcome = { status: "error", message: errorText(err) };
+    }
+    if (outcome.status !== "events" || outcome.events.length === 0) {
+      return { outcome, checks: null, checkError: "" };
+    }
+    try {
+      const answer = await this.orm.call(PAYLOAD_MAP, "check_events", [[], outcome.events]);
+      return { outcome, checks: normalizeChecks(answer, outcome.events.length), checkError: "" };
+    } catch (err) {
+      return {
+        outcome,
+        checks: null,
+        checkError: _t("The events could not be checked against the schema: %s", errorText(err)),
+      };
+    }
+  }
+
+  onInput(ev: InputEvent): void {
+    this.state.text = (ev.target as HTMLTextAreaElement).value;
+    this.props.record.model.bus.trigger("FIELD_IS_DIRTY", true);
+  }
+  onTopic(ev: InputEvent): void {
+    this.state.topic = (ev.target as HTMLInputElement).value;
+  }
+
+  /** Writes the edited sample into the record (on leaving the field, and before a save). */
+  async commit(): Promise<void> {
+    if (this.props.readonly || this.state.text === this.storedText) return;
+    await this.props.record.update({ [this.props.name]: this.state.text });
+  }
+
+  async togglePicker(): Promise<void> {
+    this.state.pickerOpen = !this.state.pickerOpen;
+    if (!this.state.pickerOpen) return;
+    this.state.candidates = null;
+    this.state.candidatesError = "";
+    try {
+      this.state.candidates = await this.loadCandidates();
+    } catch (err) {
+      this.state.candidates = [];
+      this.state.candidatesError = _t("The rejected payloads could not be loaded: %s", errorText(err));
+    }
+  }
+
+  /** Recent rejected payloads of this mapping's connection (and transport) that it could take. */
+  loadCandidates(): Promise<Candidate[]> {
+    const resId = this.props.record.resId;
+    const ids = typeof resId === "number" ? [resId] : [];
+    return this.orm.call<Candidate[]>(PAYLOAD_MAP, "rejected_candidates", [ids, CANDIDATE_LIMIT], {
+      context: { default_connection_id: this.connectionId, default_transport: this.mapping.transport },
+    });
+  }
+
+  async pick(candidate: Candidate): Promise<void> {
+    this.state.text = candidate.raw_payload;
+    this.state.topic = candidate.topic || this.state.topic;
+    this.state.pickerOpen = false;
+    await this.commit();
+    this.schedule(0);
+  }
+
+  candidateLabel(candidate: Candidate): string {
+    return _t("%(topic)s · %(error)s", {
+      topic: candidate.topic || candidate.event_uid,
+      error: candidate.error_message || _t("rejected"),
+    });
+  }
+}
+
+registry.category("fields").add("shopfloor_mapping_try", {
+  component: MappingTry,
+  displayName: _t("Payload mapping: try it"),
+  supportedTypes: ["text"],
+});
