@@ -54,10 +54,10 @@ export class DlqDetailPane extends Component<DlqDetailPaneProps> {
       ? _t("%(source)s · %(when)s · %(subject)s", { source: ev.source, when, subject: ev.subject })
       : _t("%(source)s · %(when)s", { source: ev.source, when });
   }
-  /** A payload that reached Odoo but is no CloudEvent can become the sample of a new mapping. */
+  /** Bytes the sidecar could not read as an event (no type), kept whole, can start a payload mapping. */
   get canCreateMapping(): boolean {
     const ev = this.props.event;
-    return ev.state === "rejected" && Boolean(ev.raw_payload);
+    return ev.state === "rejected" && !ev.type && Boolean(ev.raw_payload) && !ev.raw_truncated;
   }
   time(v: string | false): string {
     return formatTime(v);

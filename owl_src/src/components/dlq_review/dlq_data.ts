@@ -35,6 +35,8 @@ export interface DlqDetail extends DlqRow {
   subject: string | false;
   data_json: string | false;
   raw_payload: string | false;
+  /** Only part of the bytes was kept (over the event size limit). */
+  raw_truncated: boolean;
   error_traceback: string | false;
   history_ids: HistoryLine[];
 }
@@ -118,6 +120,7 @@ export const DETAIL_SPEC = {
   subject: {},
   data_json: {},
   raw_payload: {},
+  raw_truncated: {},
   error_traceback: {},
   history_ids: { fields: { date: {}, user_id: { fields: { display_name: {} } }, action: {}, state: {}, note: {} } },
 };

@@ -33,6 +33,7 @@ function detail(id: number, payload: string): DlqDetail {
     subject: false,
     data_json: payload,
     raw_payload: payload,
+    raw_truncated: false,
     error_traceback: "Traceback (most recent call last):\n  boom",
     history_ids: [
       {
@@ -285,7 +286,15 @@ test("a rejected payload that is no CloudEvent: 'Create mapping from this payloa
   const orm = server({
     web_read: (_m, _method, args) => {
       const id = (args[0] as number[])[0] as number;
-      return [{ ...detail(id, ""), state: "rejected", data_json: false, raw_payload: '{"timestamp":1,"values":[]}' }];
+      return [
+        {
+          ...detail(id, ""),
+          state: "rejected",
+          type: false as unknown as string,
+          data_json: false,
+          raw_payload: '{"timestamp":1,"values":[]}',
+        },
+      ];
     },
     action_create_payload_map: () => formAction,
   });
@@ -300,12 +309,14 @@ test("a rejected payload that is no CloudEvent: 'Create mapping from this payloa
   expect(env.services.action.actions).toEqual([formAction]);
 });
 
-test("no 'Create mapping' on a dead event, nor on a rejected one without raw bytes; a refusal is told", async () => {
+test("no 'Create mapping' on a dead event, a rejected CloudEvent, a cut or empty payload; a refusal is told", async () => {
   const orm = server({
     web_read: (_m, _method, args) => {
       const id = (args[0] as number[])[0] as number;
       const raw = id === 2 ? "" : '{"v":1}';
-      return [{ ...detail(id, raw), state: id === 1 ? "dead" : "rejected", raw_payload: raw }];
+      const type = id === 3 ? "workorder.completed" : (false as unknown as string);
+      const state = id === 1 ? "dead" : "rejected";
+      return [{ ...detail(id, raw), type, state, raw_payload: raw, raw_truncated: id === 4 }];
     },
     action_create_payload_map: () => {
       throw new Error("Only Shop Floor managers may create mappings.");
@@ -316,10 +327,12 @@ test("no 'Create mapping' on a dead event, nor on a rejected one without raw byt
   (rows[0] as HTMLElement).click();
   await settle();
   expect(fixture.querySelector(".o_sfb_create_mapping")).toBeNull();
-  (rows[1] as HTMLElement).click();
-  await settle();
-  expect(fixture.querySelector(".o_sfb_create_mapping")).toBeNull();
-  (rows[2] as HTMLElement).click();
+  for (const index of [1, 2, 3]) {
+    (rows[index] as HTMLElement).click();
+    await settle();
+    expect(fixture.querySelector(".o_sfb_create_mapping"), `row ${index + 1}`).toBeNull();
+  }
+  (rows[4] as HTMLElement).click();
   await settle();
   (fixture.querySelector(".o_sfb_create_mapping") as HTMLButtonElement).click();
   await settle();

@@ -25,12 +25,13 @@ const FORM = {
 
 function candidate(id: number, payload: string): Candidate {
   return {
-    id,
-    event_uid: `raw-${id}`,
-    topic: `plant1/p${id}/json`,
-    raw_payload: payload,
-    error_message: "no mapping",
-    ingest_time: false,
+    event_id: id,
+    origin: `plant1/p${id}/json`,
+    transport: "mqtt",
+    raw_text: payload,
+    raw_b64: btoa(payload),
+    received: "2026-11-22T08:00:00.000Z",
+    reason: "no mapping",
   };
 }
 
@@ -44,7 +45,8 @@ const CANDIDATES = [
 /** Stub evaluator: JSON payloads with an order become one event; anything else fails. */
 const shapeStubEvaluator: Evaluator = async (_mapping, sample) => {
   try {
-    const payload = JSON.parse(sample.payload) as { order: string; good: number };
+    const text = typeof sample.payload === "string" ? sample.payload : new TextDecoder().decode(sample.payload);
+    const payload = JSON.parse(text) as { order: string; good: number };
     return {
       status: "events",
       events: [{ id: `id-${payload.order}`, type: "production.reported", data: { qty_good: payload.good } }],
@@ -60,27 +62,36 @@ function server(overrides: Partial<Record<string, OrmHandler>> = {}): FakeOrm {
     if (custom) return custom(model, method, args, kwargs);
     if (method === "rejected_candidates") return CANDIDATES;
     if (method === "check_events") {
-      return (args[1] as { data: { qty_good: number } }[]).map((ev) => ({
-        errors: ev.data.qty_good < 0 ? ["data.qty_good: must be ≥ 0"] : [],
+      return (args[0] as { data: { qty_good: number } }[]).map((ev, index) => ({
+        index,
+        ok: ev.data.qty_good >= 0,
+        error: ev.data.qty_good < 0 ? "data.qty_good: must be ≥ 0" : "",
       }));
     }
     if (method === "remap_rejected") {
       return (args[1] as { event_id: number }[]).map((item) => ({
         event_id: item.event_id,
-        status: item.event_id === 4 ? "failed" : "applied",
-        error: item.event_id === 4 ? "no order WH/MO/4" : false,
+        status: "remapped",
+        error: "",
+        event_ids: [100 + item.event_id],
       }));
+    }
+    if (method === "search_read" && model === "shopfloor.event") {
+      return [
+        { id: 101, event_uid: "sfb-m-1", state: "applied", error_message: false },
+        { id: 104, event_uid: "sfb-m-4", state: "failed", error_message: "no order WH/MO/4" },
+      ];
     }
     return true;
   });
 }
 
-const sampleOf = (payload: string, topic: string): TrySample => ({
+const sampleOf = (payload: Uint8Array, topic: string, receivedAt: string): TrySample => ({
   payload,
   topic,
   headers: {},
   connection: "plant1-mqtt",
-  receivedAt: "2026-11-22T08:00:00Z",
+  receivedAt,
 });
 
 afterEach(() => {
@@ -101,7 +112,7 @@ test("saves the edited mapping, shows what it accepts and why the rest fails, re
   expect(record.saves).toBe(1);
   expect(orm.callsTo("rejected_candidates")[0]?.args).toEqual([[5], 50]);
   expect(fixture.querySelector(".o_sfb_retry_summary")?.textContent).toBe(
-    "This mapping accepts 2 of the 4 recent rejected payloads of its connection.",
+    "This mapping accepts 2 of the 4 recent rejected payloads it matches.",
   );
   const failing = [...fixture.querySelectorAll(".o_sfb_retry_failing_item")].map((li) => li.textContent);
   expect(failing).toEqual([
@@ -122,10 +133,14 @@ test("saves the edited mapping, shows what it accepts and why the rest fails, re
       { event_id: 4, events: [expect.objectContaining({ id: "id-WH/MO/4" })] },
     ],
   ]);
-  expect(fixture.querySelector(".o_sfb_retry_done_summary")?.textContent).toBe("1 of 2 items applied.");
-  const results = [...fixture.querySelectorAll(".o_sfb_retry_results li")].map((li) => li.textContent?.trim());
-  expect(results).toEqual(["raw-1 — Applied", "raw-4 — Failed · no order WH/MO/4"]);
-  expect(notifications.items.at(-1)).toMatchObject({ type: "success", message: "1 of 2 items applied." });
+  const summary = "2 of 2 items re-mapped into 2 events, 1 applied.";
+  expect(fixture.querySelector(".o_sfb_retry_done_summary")?.textContent).toBe(summary);
+  expect(orm.callsTo("search_read")[0]?.kwargs.domain).toEqual([["id", "in", [101, 104]]]);
+  const produced = [...fixture.querySelectorAll(".o_sfb_retry_produced")].map((li) =>
+    li.textContent?.replace(/\s+/g, " ").trim(),
+  );
+  expect(produced).toEqual(["sfb-m-1 Applied", "sfb-m-4 Failed · no order WH/MO/4"]);
+  expect(notifications.items.at(-1)).toMatchObject({ type: "success", message: summary });
 });
 
 test("a mapping that cannot be saved is not run, and the person is told", async () => {
@@ -154,6 +169,35 @@ test("nothing accepted: the confirm button is disabled; cancel goes back", async
   expect(fixture.querySelector(".o_sfb_retry_scan")).not.toBeNull();
 });
 
+test("the server's verdict per item is shown: re-mapped, or not and why", async () => {
+  const orm = server({
+    remap_rejected: (_m, _method, args) =>
+      (args[1] as { event_id: number }[]).map((item) => ({
+        event_id: item.event_id,
+        status: item.event_id === 1 ? "skipped" : "invalid",
+        error: item.event_id === 1 ? "not a rejected payload (it may have been re-mapped already)" : "bad time",
+        event_ids: [],
+      })),
+  });
+  const record = fakeRecord(FORM, 5);
+  const { fixture } = await mountComponent(MappingRetry, orm, { record, sampleOf, evaluate: shapeStubEvaluator });
+  (fixture.querySelector(".o_sfb_retry_scan") as HTMLButtonElement).click();
+  await settle();
+  (fixture.querySelector(".o_sfb_retry_confirm") as HTMLButtonElement).click();
+  await settle();
+  const results = [...fixture.querySelectorAll(".o_sfb_retry_results > li")].map((li) =>
+    li.textContent?.replace(/\s+/g, " ").trim(),
+  );
+  expect(results).toEqual([
+    "plant1/p1/json — Skipped · not a rejected payload (it may have been re-mapped already)",
+    "plant1/p4/json — Not re-mapped · bad time",
+  ]);
+  expect(fixture.querySelector(".o_sfb_retry_done_summary")?.textContent).toBe(
+    "0 of 2 items re-mapped into 0 events, 0 applied.",
+  );
+  expect(orm.callsTo("search_read")).toHaveLength(0);
+});
+
 test("a server refusal of the retry is shown and the review stays", async () => {
   const orm = server({
     remap_rejected: () => {
@@ -167,7 +211,7 @@ test("a server refusal of the retry is shown and the review stays", async () => 
   (fixture.querySelector(".o_sfb_retry_confirm") as HTMLButtonElement).click();
   await settle();
   expect(fixture.querySelector(".o_sfb_retry_error")?.textContent).toBe(
-    "The items were not retried: Only Shop Floor managers may act on the dead-letter queue.",
+    "The items were not all retried: Only Shop Floor managers may act on the dead-letter queue.",
   );
   expect(fixture.querySelector(".o_sfb_retry_review")).not.toBeNull();
 });

@@ -29,7 +29,7 @@ function server(overrides: Partial<Record<string, OrmHandler>> = {}): FakeOrm {
     const custom = overrides[method];
     if (custom) return custom(model, method, args, kwargs);
     if (model === "shopfloor.connection" && method === "read") return [{ id: 9, code: "plant1-mqtt" }];
-    if (method === "check_events") return (args[1] as unknown[]).map(() => ({ errors: [] }));
+    if (method === "check_events") return (args[0] as unknown[]).map((_, index) => ({ index, ok: true, error: "" }));
     if (method === "rejected_candidates") return [];
     return true;
   });
@@ -40,7 +40,8 @@ function recordingStubEvaluator() {
   const seen: { mapping: PayloadMapping; sample: TrySample }[] = [];
   const evaluate: Evaluator = async (mapping, sample) => {
     seen.push({ mapping, sample });
-    const payload = JSON.parse(sample.payload) as { order: string; good: number };
+    const text = typeof sample.payload === "string" ? sample.payload : new TextDecoder().decode(sample.payload);
+    const payload = JSON.parse(text) as { order: string; good: number };
     return {
       status: "events",
       events: [
@@ -111,7 +112,7 @@ test("typing a sample evaluates it once, after a pause, with the form's mapping 
   );
   const [check] = orm.callsTo("check_events");
   expect(check?.model).toBe("shopfloor.payload.map");
-  expect(check?.args[1]).toEqual([expect.objectContaining({ id: "id-WH/MO/1", type: "production.reported" })]);
+  expect(check?.args[0]).toEqual([expect.objectContaining({ id: "id-WH/MO/1", type: "production.reported" })]);
   expect(fixture.querySelector(".o_sfb_result_check")?.textContent).toBe("Every event passes the module's schema.");
   // Not written to the record on every keystroke; on leaving the field (or before a save), yes.
   expect(record.data.sample_payload).toBe("");
@@ -185,7 +186,10 @@ test("an evaluator that throws is an error on screen, not a broken form", async 
 
 test("the schema's errors are shown under the event they belong to", async () => {
   const orm = server({
-    check_events: () => [{ errors: ["data.qty_good: required"] }, { errors: [] }],
+    check_events: () => [
+      { index: 0, ok: false, error: "data.qty_good: required" },
+      { index: 1, ok: true, error: "" },
+    ],
   });
   const record = fakeRecord({ ...FORM, sample_payload: '{"x":1}' }, 5);
   const twoEventStub: Evaluator = async () => ({
@@ -231,14 +235,16 @@ test("a check_events failure is said, and the events are still shown", async () 
 });
 
 test("picking a recent rejected payload fills the sample and its topic, and evaluates it", async () => {
+  const raw = '{"order": "WH/MO/7", "good": 3}';
   const candidates: Candidate[] = [
     {
-      id: 77,
-      event_uid: "raw-77",
-      topic: "plant1/line1/press-02/json",
-      raw_payload: '{"order": "WH/MO/7", "good": 3}',
-      error_message: "no mapping takes this payload",
-      ingest_time: "2026-11-22 08:00:00",
+      event_id: 77,
+      origin: "plant1/line1/press-02/json",
+      transport: "mqtt",
+      raw_text: raw,
+      raw_b64: btoa(raw),
+      received: "2026-11-22T08:00:00.000Z",
+      reason: "no mapping takes this payload",
     },
   ];
   const orm = server({ rejected_candidates: () => candidates });
@@ -260,11 +266,25 @@ test("picking a recent rejected payload fills the sample and its topic, and eval
   expect(option.textContent).toBe("plant1/line1/press-02/json · no mapping takes this payload");
   option.click();
   await until(() => fixture.querySelector(".o_sfb_result_id") !== null);
-  expect((fixture.querySelector(".o_sfb_try_sample") as HTMLTextAreaElement).value).toBe(candidates[0]?.raw_payload);
+  expect((fixture.querySelector(".o_sfb_try_sample") as HTMLTextAreaElement).value).toBe(raw);
   expect((fixture.querySelector(".o_sfb_try_topic") as HTMLInputElement).value).toBe("plant1/line1/press-02/json");
-  expect(record.data.sample_payload).toBe(candidates[0]?.raw_payload);
-  expect(stub.seen.at(-1)?.sample.topic).toBe("plant1/line1/press-02/json");
+  expect(record.data.sample_payload).toBe(raw);
+  // The exact bytes and receive time of the rejected payload are what is tried, as the retry will.
+  const tried = stub.seen.at(-1)?.sample;
+  expect(tried?.payload).toBeInstanceOf(Uint8Array);
+  expect([...(tried?.payload as Uint8Array)]).toEqual([...Buffer.from(raw)]);
+  expect(tried).toMatchObject({ topic: "plant1/line1/press-02/json", receivedAt: "2026-11-22T08:00:00.000Z" });
   expect(fixture.querySelector(".o_sfb_try_candidates")).toBeNull();
+});
+
+test("an unsaved mapping asks to be saved before it can pick from the dead letters", async () => {
+  const orm = server();
+  const record = fakeRecord(FORM, false);
+  const { fixture } = await mountComponent(MappingTry, orm, { name: "sample_payload", record });
+  (fixture.querySelector(".o_sfb_try_pick") as HTMLButtonElement).click();
+  await settle();
+  expect(fixture.querySelector(".o_sfb_try_save_first")?.textContent).toContain("Save the mapping first");
+  expect(orm.callsTo("rejected_candidates")).toHaveLength(0);
 });
 
 test("an empty picker says so; a failing one says why", async () => {

@@ -7,13 +7,14 @@ import { MappingRetry } from "../mapping_retry/mapping_retry.ts";
 import {
   CANDIDATE_LIMIT,
   type Candidate,
+  candidateBytes,
+  checkEvents,
   defaultTopic,
   EVALUATE_DELAY_MS,
   type Evaluator,
   type EventCheck,
   LatestOnly,
   mappingFromRecord,
-  normalizeChecks,
   PAYLOAD_MAP,
   type PayloadMapping,
   type TryOutcome,
@@ -40,6 +41,13 @@ interface TryState {
   connectionCode: string;
 }
 
+/** A picked rejected payload: its exact bytes are tried while the text is left as picked. */
+interface Picked {
+  text: string;
+  bytes: Uint8Array;
+  received: string;
+}
+
 /**
  * The "try it" panel of a payload mapping, the widget of its sample_payload
  * field: edit (or pick) a sample, see the CloudEvents the form's current
@@ -57,6 +65,9 @@ export class MappingTry extends Component<MappingTryProps> {
   runner = new LatestOnly(EVALUATE_DELAY_MS);
   /** The connection whose code is loaded (its code is part of every derived id). */
   connectionLoaded: number | false = false;
+  picked: Picked | null = null;
+  /** `$receivedAt` of a typed sample: fixed while the form is open, so ids that use it hold still. */
+  openedAt = new Date().toISOString();
 
   override setup(): void {
     this.orm = useService("orm");
@@ -129,14 +140,15 @@ export class MappingTry extends Component<MappingTryProps> {
     }
   }
 
-  sample(payload: string, topic: string): TrySample {
-    return {
-      payload,
-      topic,
-      headers: {},
-      connection: this.state.connectionCode,
-      receivedAt: new Date().toISOString(),
-    };
+  sample(payload: Uint8Array | string, topic: string, receivedAt: string = this.openedAt): TrySample {
+    return { payload, topic, headers: {}, connection: this.state.connectionCode, receivedAt };
+  }
+
+  /** The sample as typed, or the exact bytes of the rejected payload it was picked from. */
+  currentSample(): TrySample {
+    const picked = this.picked;
+    if (picked && picked.text === this.state.text) return this.sample(picked.bytes, this.state.topic, picked.received);
+    return this.sample(this.state.text, this.state.topic);
   }
 
   /** Evaluates the current sample after a quiet time; a newer keystroke supersedes it. */
@@ -152,8 +164,9 @@ export class MappingTry extends Component<MappingTryProps> {
       return;
     }
     this.state.evaluating = true;
+    const sample = this.currentSample();
     this.runner.schedule(
-      () => this.evaluateAndCheck(mapping, this.sample(text, this.state.topic)),
+      () => this.evaluateAndCheck(mapping, sample),
       (result) => {
         Object.assign(this.state, result, { evaluating: false });
       },
@@ -175,8 +188,7 @@ export class MappingTry extends Component<MappingTryProps> {
       return { outcome, checks: null, checkError: "" };
     }
     try {
-      const answer = await this.orm.call(PAYLOAD_MAP, "check_events", [[], outcome.events]);
-      return { outcome, checks: normalizeChecks(answer, outcome.events.length), checkError: "" };
+      return { outcome, checks: await checkEvents(this.orm, outcome.events), checkError: "" };
     } catch (err) {
       return {
         outcome,
@@ -200,9 +212,14 @@ export class MappingTry extends Component<MappingTryProps> {
     await this.props.record.update({ [this.props.name]: this.state.text });
   }
 
+  /** Rejected payloads are looked up by the saved mapping's connection and pattern. */
+  get canPick(): boolean {
+    return !this.props.readonly && typeof this.props.record.resId === "number";
+  }
+
   async togglePicker(): Promise<void> {
     this.state.pickerOpen = !this.state.pickerOpen;
-    if (!this.state.pickerOpen) return;
+    if (!this.state.pickerOpen || !this.canPick) return;
     this.state.candidates = null;
     this.state.candidatesError = "";
     try {
@@ -213,27 +230,24 @@ export class MappingTry extends Component<MappingTryProps> {
     }
   }
 
-  /** Recent rejected payloads of this mapping's connection (and transport) that it could take. */
+  /** Recent rejected payloads of the saved mapping's connection that its transport and pattern match. */
   loadCandidates(): Promise<Candidate[]> {
-    const resId = this.props.record.resId;
-    const ids = typeof resId === "number" ? [resId] : [];
-    return this.orm.call<Candidate[]>(PAYLOAD_MAP, "rejected_candidates", [ids, CANDIDATE_LIMIT], {
-      context: { default_connection_id: this.connectionId, default_transport: this.mapping.transport },
-    });
+    return this.orm.call<Candidate[]>(PAYLOAD_MAP, "rejected_candidates", [[this.props.record.resId], CANDIDATE_LIMIT]);
   }
 
   async pick(candidate: Candidate): Promise<void> {
-    this.state.text = candidate.raw_payload;
-    this.state.topic = candidate.topic || this.state.topic;
+    this.picked = { text: candidate.raw_text, bytes: candidateBytes(candidate), received: candidate.received };
+    this.state.text = candidate.raw_text;
+    this.state.topic = candidate.origin;
     this.state.pickerOpen = false;
     await this.commit();
     this.schedule(0);
   }
 
   candidateLabel(candidate: Candidate): string {
-    return _t("%(topic)s · %(error)s", {
-      topic: candidate.topic || candidate.event_uid,
-      error: candidate.error_message || _t("rejected"),
+    return _t("%(origin)s · %(reason)s", {
+      origin: candidate.origin,
+      reason: candidate.reason || _t("rejected"),
     });
   }
 }

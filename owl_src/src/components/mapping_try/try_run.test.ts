@@ -18,12 +18,13 @@ import {
 } from "./try_run.ts";
 
 const candidate = (id: number): Candidate => ({
-  id,
-  event_uid: `u${id}`,
-  topic: `t/${id}`,
-  raw_payload: String(id),
-  error_message: "",
-  ingest_time: false,
+  event_id: id,
+  origin: `t/${id}`,
+  transport: "mqtt",
+  raw_text: String(id),
+  raw_b64: btoa(String(id)),
+  received: "2026-11-22T08:00:00.000Z",
+  reason: "",
 });
 
 test("the form's values become the mapping the sidecar gets; unknown selections fall back to the defaults", () => {
@@ -36,7 +37,7 @@ test("the form's values become the mapping the sidecar gets; unknown selections 
       expression: "values",
       id_fields: " source , data.order\n\ntime ",
       payload_format: "text",
-      revision: 4,
+      last_revision: 4,
     }),
   ).toEqual({
     id: 3,
@@ -114,7 +115,7 @@ test("property: a checked item stays accepted exactly when all its events pass, 
       const fails = [...failStream.take(total)];
       const checks: EventCheck[] = fails.map((fail) => ({ errors: fail ? ["bad"] : [] }));
       const after = applyChecks(verdicts, checks);
-      expect(after.map((v) => v.candidate.id)).toEqual(verdicts.map((v) => v.candidate.id));
+      expect(after.map((v) => v.candidate.event_id)).toEqual(verdicts.map((v) => v.candidate.event_id));
       let at = 0;
       verdicts.forEach((before, index) => {
         const own = before.accepted ? fails.slice(at, at + before.events.length) : [];
@@ -141,7 +142,7 @@ test("judgeCandidates: an error, a values mapping, no event and a throwing evalu
       if (sample.payload === "4") return { status: "events", events: [] };
       throw new Error("boom");
     },
-    (c) => ({ payload: c.raw_payload, topic: c.topic, headers: {}, connection: "c", receivedAt: "" }),
+    (c) => ({ payload: c.raw_text, topic: c.origin, headers: {}, connection: "c", receivedAt: "" }),
   );
   expect(verdicts.map((v) => (v.accepted ? "accepted" : v.reason))).toEqual([
     "accepted",

@@ -24,11 +24,13 @@ export interface Observation {
 
 /** What a payload, its topic (or route) and headers are when a mapping sees them. */
 export interface TrySample {
-  payload: string;
+  /** The bytes as received (a rejected item's), or the text typed into the form. */
+  payload: Uint8Array | string;
   topic: string;
   headers: Record<string, string>;
   /** The connection's code: the `$connection` binding and part of every derived id. */
   connection: string;
+  /** ISO 8601: the `$receivedAt` binding. */
   receivedAt: string;
 }
 
@@ -40,15 +42,29 @@ export type TryOutcome =
 /** Runs a mapping over a sample exactly as the sidecar does. */
 export type Evaluator = (mapping: PayloadMapping, sample: TrySample) => Promise<TryOutcome>;
 
-/** A recent rejected payload (`shopfloor.payload.map.rejected_candidates`). */
+/** A recent rejected payload the mapping matches (`shopfloor.payload.map.rejected_candidates`). */
 export interface Candidate {
-  id: number;
-  event_uid: string;
-  /** MQTT topic or HTTP route it arrived on, as stored. */
-  topic: string;
-  raw_payload: string;
-  error_message: string;
-  ingest_time: string | false;
+  /** The rejected shopfloor.event. */
+  event_id: number;
+  /** MQTT topic or HTTP route it arrived on. */
+  origin: string;
+  transport: "mqtt" | "http";
+  /** The bytes as UTF-8 text (invalid bytes replaced), for showing. */
+  raw_text: string;
+  /** The exact bytes, base64: derived event ids hash these. */
+  raw_b64: string;
+  /** ISO 8601, when the sidecar received it. */
+  received: string;
+  /** Why it was rejected. */
+  reason: string;
+}
+
+/** A candidate's exact bytes. */
+export function candidateBytes(candidate: Candidate): Uint8Array {
+  const binary = atob(candidate.raw_b64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }
 
 /** The schema check of one produced event: its errors, none when it would be accepted. */
@@ -67,7 +83,7 @@ export function mappingFromRecord(resId: number | false | undefined, data: Recor
     expression: stringOf(data.expression),
     id_fields: idFieldsOf(data.id_fields),
     payload_format: data.payload_format === "text" ? "text" : "json",
-    revision: typeof data.revision === "number" ? data.revision : 0,
+    revision: typeof data.last_revision === "number" ? data.last_revision : 0,
   };
 }
 
@@ -185,4 +201,39 @@ export class LatestOnly {
     this.#generation++;
     clearTimeout(this.#timer);
   }
+}
+
+/** Most events one check_events or remap_rejected call takes (MAX_INGEST_BATCH of the module). */
+export const MAX_EVENTS_PER_CALL = 1000;
+
+/**
+ * Consecutive groups of items, each with at most `maxEvents` events in all
+ * (an item larger than that alone in its group), in order: the server takes
+ * a bounded batch per call.
+ */
+export function chunkByEvents<T>(items: T[], eventsOf: (item: T) => number, maxEvents = MAX_EVENTS_PER_CALL): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let count = 0;
+  for (const item of items) {
+    const size = eventsOf(item);
+    if (current.length && count + size > maxEvents) {
+      chunks.push(current);
+      current = [];
+      count = 0;
+    }
+    current.push(item);
+    count += size;
+  }
+  if (current.length) chunks.push(current);
+  return chunks;
+}
+
+/** check_events over any number of events, a bounded batch per call, one check per event in order. */
+export async function checkEvents(orm: OdooOrmService, events: Record<string, unknown>[]): Promise<EventCheck[]> {
+  const checks: EventCheck[] = [];
+  for (const batch of chunkByEvents(events, () => 1)) {
+    checks.push(...normalizeChecks(await orm.call(PAYLOAD_MAP, "check_events", [batch]), batch.length));
+  }
+  return checks;
 }
