@@ -272,7 +272,7 @@ test("picking a recent rejected payload fills the sample and its topic, and eval
   // The exact bytes and receive time of the rejected payload are what is tried, as the retry will.
   const tried = stub.seen.at(-1)?.sample;
   expect(tried?.payload).toBeInstanceOf(Uint8Array);
-  expect([...(tried?.payload as Uint8Array)]).toEqual([...Buffer.from(raw)]);
+  expect(Array.from((tried?.payload ?? []) as Uint8Array)).toEqual([...Buffer.from(raw)]);
   expect(tried).toMatchObject({ topic: "plant1/line1/press-02/json", receivedAt: "2026-11-22T08:00:00.000Z" });
   expect(fixture.querySelector(".o_sfb_try_candidates")).toBeNull();
 });
