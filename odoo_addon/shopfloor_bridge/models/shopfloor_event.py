@@ -446,6 +446,7 @@ class ShopfloorEvent(models.Model):
         its connection, transport, origin (as the match) and the payload as the sample."""
         self._check_manager()
         self.ensure_one()
+        self.check_access("read")
         event = self.sudo()
         if event.state != "rejected" or not event.raw_b64 or event.type:
             raise UserError(
