@@ -518,9 +518,8 @@ class ShopfloorEvent(models.Model):
         if len(results) > MAX_INGEST_BATCH or total > MAX_INGEST_BATCH:
             raise UserError(
                 _(
-                    "remap_rejected takes at most %s payloads and %s events per call: split it.",
-                    MAX_INGEST_BATCH,
-                    MAX_INGEST_BATCH,
+                    "remap_rejected takes at most %(max)s payloads and %(max)s events per call: split it.",
+                    max=MAX_INGEST_BATCH,
                 )
             )
         connection = mapping.connection_id.sudo()

@@ -152,7 +152,7 @@ class ShopfloorPayloadMap(models.Model):
         return f"{self.name} ({self.transport} {self.match})"
 
     def _post_mapping_change(self, verb):
-        super()._post_mapping_change(verb)
+        result = super()._post_mapping_change(verb)
         self.flush_recordset()
         self.env.cr.execute(
             """UPDATE shopfloor_payload_map map SET last_revision = connection.revision
@@ -161,6 +161,7 @@ class ShopfloorPayloadMap(models.Model):
             [self.ids],
         )
         self.invalidate_recordset(["last_revision"])
+        return result
 
     def _sidecar_payload_map(self):
         """This mapping as ``PayloadMapping`` (sidecar/src/core/contract.ts)."""
