@@ -416,7 +416,39 @@ class TestPayloadMap(ShopfloorCase):
             self.env["shopfloor.event"].remap_rejected(999999, [])
         with self.assertRaises(AccessError):
             self.env["shopfloor.event"].with_user(self.bridge_user).remap_rejected(mapping.id, [])
-        self.assertTrue(foreign_conn)
+        # A payload of the connection the mapping does not match is not its to re-map.
+        elsewhere = self.reject_raw("uns/line1/count", b"5")
+        [answer] = self.env["shopfloor.event"].remap_rejected(mapping.id, [{"event_id": elsewhere.id, "events": []}])
+        self.assertEqual(answer["status"], "skipped")
+        self.assertIn("does not take payloads from uns/line1/count", answer["error"])
+        self.assertEqual(elsewhere.state, "rejected")
+        # Nor one of another connection, even where the pattern matches.
+        foreign = (
+            self.env["shopfloor.event"]
+            .sudo()
+            ._ingest_for(
+                foreign_conn,
+                [
+                    {
+                        "rejected": True,
+                        "id": "rej-foreign",
+                        "source": "kepware/line1",
+                        "connection": "else",
+                        "raw_b64": "e30=",
+                        "raw_size": 2,
+                        "truncated": False,
+                        "reason": "x",
+                        "observedtime": self.iso(self.at(1)),
+                    }
+                ],
+            )[0]["event_id"]
+        )
+        [answer] = self.env["shopfloor.event"].remap_rejected(mapping.id, [{"event_id": foreign, "events": []}])
+        self.assertEqual(answer["status"], "skipped")
+        self.assertIn("not a rejected payload of connection test-conn", answer["error"])
+        mapping.active = False
+        with self.assertRaisesRegex(UserError, "archived"):
+            self.env["shopfloor.event"].remap_rejected(mapping.id, [])
 
     def test_check_events_reports_per_event(self):
         answers = (
