@@ -220,7 +220,8 @@ class ShopfloorPayloadMap(models.Model):
                 if origin_transport(connection, row.source) != self.transport:
                     continue
                 try:
-                    raw = base64.b64decode(row.raw_b64, validate=True)
+                    # Bytes that are not UTF-8 text no mapping can read (the sidecar rejects them first).
+                    text = base64.b64decode(row.raw_b64, validate=True).decode("utf-8")
                 except (binascii.Error, ValueError):
                     continue
                 found.append(
@@ -228,7 +229,7 @@ class ShopfloorPayloadMap(models.Model):
                         "event_id": row.id,
                         "origin": row.source,
                         "transport": self.transport,
-                        "raw_text": raw.decode("utf-8", "replace"),
+                        "raw_text": text,
                         "raw_b64": row.raw_b64,
                         "received": iso_utc(row.observed_time or row.ingest_time),
                         "reason": row.error_message or "",

@@ -324,6 +324,7 @@ class TestPayloadMap(ShopfloorCase):
         newer = self.reject_raw("kepware/line2", json.dumps(KEPWARE).encode())
         self.reject_raw("kepware/line1/extra", b"{}")
         self.reject_raw("uns/line1", b"1")
+        self.reject_raw("kepware/line3", b"\xff\xfe not UTF-8", reason="payload is not valid UTF-8")
         # A CloudEvent that failed validation is not a payload to map.
         self.ingest(self.make_event("workorder.started", {}))
         found = mapping.rejected_candidates(10)
