@@ -2,11 +2,14 @@
 // used to check a payload mapping's match and to pick the rejected payloads it
 // takes) against an independent reference model of MQTT 5 §4.7 written here as
 // regular expressions, over filters and topics fast-check generates. A "topic"
-// that is empty or holds a wildcard matches nothing (as the sidecar's topicMatches).
+// that is empty or holds a wildcard matches nothing. The sidecar's own
+// topicMatches (sidecar/src/mapping/evaluate.ts) must give the same answers:
+// what Odoo offers to re-map is what the sidecar would have taken.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { topicFilterProblem, topicMatches } from "../../sidecar/src/mapping/evaluate.ts";
 
 const MODULE_DIR = join(import.meta.dirname, "../../odoo_addon/shopfloor_bridge");
 // topic_filter.py imports nothing of Odoo: load it by path, as a plain module.
@@ -92,6 +95,12 @@ describe("topic_filter.py matches MQTT topic filters as the reference model", ()
       return got?.[0] === expected[0] && got[1] === expected[1] ? [] : [{ pattern, topic, expected, got }];
     });
     expect(differences.slice(0, 10)).toEqual([]);
+    const sidecarDifferences = cases.flatMap(([pattern, topic], index) => {
+      const sidecar: [boolean, boolean] = [topicFilterProblem(pattern) === undefined, topicMatches(pattern, topic)];
+      const got = verdicts[index];
+      return got?.[0] === sidecar[0] && got[1] === sidecar[1] ? [] : [{ pattern, topic, sidecar, got }];
+    });
+    expect(sidecarDifferences.slice(0, 10)).toEqual([]);
     // The generator reaches both outcomes often enough to mean something.
     const matched = verdicts.filter(([, matches]) => matches).length;
     const invalid = verdicts.filter(([valid]) => !valid).length;
