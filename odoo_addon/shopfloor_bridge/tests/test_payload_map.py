@@ -271,6 +271,7 @@ class TestPayloadMap(ShopfloorCase):
                 rule.params_json = json.dumps(params)
         with self.assertRaisesRegex(ValidationError, "offset must be a number"):
             rule.params_json = '{"offset": NaN}'
+        rule.params_json = '{"scale": null, "offset": null}'
 
     # -- access ------------------------------------------------------------------
 
