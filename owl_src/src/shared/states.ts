@@ -14,6 +14,11 @@ export function eventStateLabel(state: string): string {
   return labels[state] ?? state;
 }
 
+/** An event's type; input the sidecar could not read as an event has none. */
+export function eventTypeLabel(type: string | false | null | undefined): string {
+  return type || _t("(not an event)");
+}
+
 /** shopfloor.event.history.action */
 export function historyActionLabel(action: string): string {
   const labels: Record<string, string> = {

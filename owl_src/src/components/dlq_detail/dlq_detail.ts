@@ -1,6 +1,6 @@
 import { Component } from "@odoo/owl";
 import { formatTime } from "../../shared/format.ts";
-import { eventStateLabel, historyActionLabel } from "../../shared/states.ts";
+import { eventStateLabel, eventTypeLabel, historyActionLabel } from "../../shared/states.ts";
 import { _t } from "../../shared/web.ts";
 import type { DlqDetail } from "../dlq_review/dlq_data.ts";
 import { JsonView } from "../json_view/json_view.ts";
@@ -44,7 +44,7 @@ export class DlqDetailPane extends Component<DlqDetailPaneProps> {
     return ev.data_json || ev.raw_payload || "";
   }
   get title(): string {
-    return _t("%(type)s · %(uid)s", { type: this.props.event.type, uid: this.props.event.event_uid });
+    return _t("%(type)s · %(uid)s", { type: eventTypeLabel(this.props.event.type), uid: this.props.event.event_uid });
   }
   /** Where it came from and when: the event's own time, or when it was received. */
   get origin(): string {

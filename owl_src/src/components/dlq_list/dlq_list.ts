@@ -1,6 +1,6 @@
 import { Component } from "@odoo/owl";
 import { formatTime } from "../../shared/format.ts";
-import { eventStateLabel } from "../../shared/states.ts";
+import { eventStateLabel, eventTypeLabel } from "../../shared/states.ts";
 import { _t } from "../../shared/web.ts";
 import type { DlqRow } from "../dlq_review/dlq_data.ts";
 
@@ -38,6 +38,9 @@ export class DlqList extends Component<DlqListProps> {
   }
   time(v: string | false): string {
     return formatTime(v);
+  }
+  typeLabel(type: string | false): string {
+    return eventTypeLabel(type);
   }
   stateLabel(s: string): string {
     return eventStateLabel(s);

@@ -10,7 +10,8 @@ export interface DlqRow {
   id: number;
   event_uid: string;
   source: string;
-  type: string;
+  /** False for input the sidecar could not read as an event (raw bytes kept). */
+  type: string | false;
   time: string | false;
   /** Rejected events may have no (valid) time of their own. */
   ingest_time: string | false;

@@ -301,6 +301,7 @@ test("a rejected payload that is no CloudEvent: 'Create mapping from this payloa
   const { fixture, env } = await mountComponent(DlqReview, orm, actionProps(), { isManager: true });
   (fixture.querySelector(".o_sfb_row") as HTMLElement).click();
   await settle();
+  expect(fixture.querySelector(".o_sfb_detail_title")?.textContent).toBe("(not an event) · ev-1");
   const create = fixture.querySelector(".o_sfb_create_mapping") as HTMLButtonElement;
   expect(create.textContent).toBe("Create mapping from this payload");
   create.click();
