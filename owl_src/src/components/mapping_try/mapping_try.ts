@@ -90,6 +90,8 @@ export class MappingTry extends Component<MappingTryProps> {
     useBus(this.props.record.model.bus, "NEED_LOCAL_CHANGES", (ev) => {
       (ev.detail as { proms: Promise<unknown>[] }).proms.push(this.commit());
     });
+    // Leaving the page (or closing the tab) saves at once: the edit goes with it.
+    useBus(this.props.record.model.bus, "WILL_SAVE_URGENTLY", () => void this.commit());
     onWillStart(() => this.loadConnection());
     // Any change of the mapping on the form (expression, kind, id fields…) or of the sample re-evaluates it.
     useEffect(
