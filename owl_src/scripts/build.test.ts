@@ -1,10 +1,10 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { build } from "esbuild";
 import { expect, it } from "vitest";
-import { buildBundle, generatedDir, jsonataAsEsm } from "./build.ts";
+import type { Evaluator } from "../src/components/mapping_try/try_run.ts";
+import { buildBundle, enginePath, generatedDir } from "./build.ts";
 
 it("emits one unminified ES module that Odoo's asset pipeline can load", async () => {
   const { path } = await buildBundle();
@@ -19,57 +19,61 @@ it("emits one unminified ES module that Odoo's asset pipeline can load", async (
   expect(text).toContain('registry.category("fields").add("shopfloor_mapping_try"');
 });
 
-it("bundles jsonata as a strict ES module that evaluates, with the sidecar's evaluator around it", async () => {
-  const dir = join(tmpdir(), `sfb-jsonata-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  const entry = join(dir, "entry.ts");
-  const evaluator = join(dirname(generatedDir), "../../../../sidecar/src/mapping/evaluate.ts");
-  writeFileSync(
-    entry,
-    `import jsonata from "jsonata";\nimport { runMapping } from ${JSON.stringify(evaluator)};\nexport { jsonata, runMapping };\n`,
-  );
-  const outfile = join(dir, "out.mjs");
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    plugins: [jsonataAsEsm],
-    nodePaths: [join(dirname(generatedDir), "../../../../node_modules")],
-    logLevel: "silent",
-  });
-  const text = readFileSync(outfile, "utf8");
+it("builds the mapping evaluator as a self-contained ES module that runs the sidecar's evaluate.ts", async () => {
+  await buildBundle();
+  const text = readFileSync(enginePath, "utf8");
   expect(text).not.toMatch(/\brequire\s*\(/);
   expect(text).not.toContain("__commonJS");
-  const loaded = (await import(pathToFileURL(outfile).href)) as {
-    jsonata: (expr: string) => { evaluate(input: unknown): Promise<unknown> };
-    runMapping: (...args: unknown[]) => Promise<{ ok: boolean; events?: { id: string }[] }>;
+  // The screens' bundle imports it by URL when first needed, never bundles it.
+  const bundle = readFileSync(join(generatedDir, "shopfloor_bridge.js"), "utf8");
+  expect(bundle).toMatch(/import\(\s*(\/\*.*?\*\/\s*)?url\s*\)/s);
+  expect(bundle).toMatch(/"\/shopfloor_bridge\/static\/src\/generated\/lazy\/mapping_engine\.mjs\?v=[0-9a-f]{12}"/);
+  expect(bundle).not.toContain("jsonata");
+  const engine = (await import(`${pathToFileURL(enginePath).href}?t=${Date.now()}`)) as {
+    evaluateSample: Evaluator;
+    sha256hex(text: string): Promise<string>;
   };
-  expect(await loaded.jsonata("$sum(values.v)").evaluate({ values: [{ v: 2 }, { v: 3 }] })).toBe(5);
-  const outcome = await loaded.runMapping(
+  expect(await engine.sha256hex("abc")).toBe(createHash("sha256").update("abc").digest("hex"));
+  const outcome = await engine.evaluateSample(
     {
       id: 1,
       name: "m",
       kind: "events",
       transport: "mqtt",
       match: "#",
-      expression: '{"source": $topic, "type": "production.reported", "time": t, "data": {"order": o, "qty_good": n}}',
+      expression:
+        '{"source": $topic, "type": "production.reported", "time": t, "data": {"order": o, "qty_good": $sum(n)}}',
       id_fields: ["data.order", "time"],
       payload_format: "json",
       revision: 1,
     },
     {
-      payload: '{"t": "2026-11-22T08:00:00Z", "o": "WH/MO/1", "n": 3}',
+      payload: '{"t": "2026-11-22T08:00:00Z", "o": "WH/MO/1", "n": [1, 2]}',
       topic: "a/b",
-      receivedAt: new Date(),
+      headers: {},
       connection: "c",
+      receivedAt: "2026-11-22T08:00:01Z",
+    },
+  );
+  expect(outcome).toMatchObject({
+    status: "events",
+    events: [{ source: "a/b", data: { order: "WH/MO/1", qty_good: 3 }, connection: "c", mappingrev: 1 }],
+  });
+  const looping = await engine.evaluateSample(
+    {
+      id: 2,
+      name: "loop",
+      kind: "events",
+      transport: "mqtt",
+      match: "#",
+      expression: "($f := function($n){ $n + $f($n) }; $f(1))",
+      id_fields: [],
+      payload_format: "json",
       revision: 1,
     },
-    async (s: string) => s.length.toString(16).padStart(40, "0"),
+    { payload: "{}", topic: "a", headers: {}, connection: "c", receivedAt: "2026-11-22T08:00:01Z" },
   );
-  expect(outcome.ok).toBe(true);
-  expect(outcome.events?.[0]?.id).toMatch(/^sfb-m-/);
+  expect(looping).toMatchObject({ status: "error", message: expect.stringMatching(/stopped/) });
 });
 
 it("copies every component's template and style beside the bundle, and only those", async () => {

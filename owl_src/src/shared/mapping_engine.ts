@@ -1,41 +1,30 @@
-// The sidecar's own payload-mapping evaluator (sidecar/src/mapping/evaluate.ts,
-// which imports only jsonata), run in the browser with the sidecar's limits:
-// the "try it" and retry panels show exactly what the sidecar would make of a
-// payload, with the same deterministic ids. SHA-256 comes from crypto.subtle.
-import { DEFAULT_MAPPING_LIMITS, runMapping, topicMatches } from "../../../sidecar/src/mapping/evaluate.ts";
+// The mapping form's way to the sidecar's evaluator: mapping_engine_impl.ts,
+// built as its own ES module (jsonata is most of its size) and imported the
+// first time a sample is evaluated, so no other screen loads it.
 import type { Evaluator } from "../components/mapping_try/try_run.ts";
+import { _t } from "./web.ts";
 
-export { topicMatches };
+/** Set by scripts/build.ts: the evaluator module's URL, versioned by its content. */
+declare const __SFB_ENGINE_URL__: string;
 
-export async function sha256hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+type Engine = { evaluateSample: Evaluator };
+let engine: Promise<Engine> | undefined;
+
+function loadEngine(): Promise<Engine> {
+  if (!engine) {
+    const url = typeof __SFB_ENGINE_URL__ === "string" ? __SFB_ENGINE_URL__ : "";
+    engine = (import(/* @vite-ignore */ url) as Promise<Engine>).catch((err: unknown) => {
+      engine = undefined; // a later evaluation tries again
+      throw new Error(
+        _t("The mapping evaluator could not be loaded (%(url)s): %(error)s", {
+          url,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
+    });
+  }
+  return engine;
 }
 
-export const evaluateSample: Evaluator = async (mapping, sample) => {
-  const outcome = await runMapping(
-    mapping,
-    {
-      payload: sample.payload,
-      topic: sample.topic,
-      headers: sample.headers,
-      receivedAt: new Date(sample.receivedAt),
-      connection: sample.connection,
-      revision: mapping.revision,
-    },
-    sha256hex,
-    DEFAULT_MAPPING_LIMITS,
-  );
-  if (!outcome.ok) return { status: "error", message: outcome.reason };
-  if (mapping.kind === "values") {
-    return {
-      status: "values",
-      observations: outcome.observations.map((obs) => ({
-        address: obs.address,
-        value: obs.value,
-        time: obs.time.toISOString(),
-      })),
-    };
-  }
-  return { status: "events", events: outcome.events as unknown as Record<string, unknown>[] };
-};
+export const evaluateSample: Evaluator = async (mapping, sample) =>
+  (await loadEngine()).evaluateSample(mapping, sample);

@@ -1,6 +1,9 @@
 // @vitest-environment jsdom
 // The try-it panel with the sidecar's real evaluator (no stub): what the
-// admin sees is what sidecar/src/mapping/evaluate.ts computes in Node.
+// admin sees is what sidecar/src/mapping/evaluate.ts computes in Node. In
+// Odoo the panel imports it as a separate module (mapping_engine.ts; the
+// built module itself is run in scripts/build.test.ts and in Chromium by
+// test/browser/payload_mapping.spec.ts); here it is handed over directly.
 import { createHash } from "node:crypto";
 import { afterEach, expect, test, vi } from "vitest";
 import "../../test/support/setup_dom.ts";
@@ -12,7 +15,9 @@ import { FakeOrm } from "../../test/support/fake_services.ts";
 import { fakeRecord, mountComponent, settle } from "../../test/support/helpers.ts";
 import { MappingTry } from "../components/mapping_try/mapping_try.ts";
 import { mappingFromRecord } from "../components/mapping_try/try_run.ts";
-import { evaluateSample, sha256hex } from "./mapping_engine.ts";
+import { evaluateSample, sha256hex } from "./mapping_engine_impl.ts";
+
+const withRealEvaluator = { env: { shopfloorEvaluator: evaluateSample } };
 
 const KEPWARE_LIKE = {
   name: "Kepware press",
@@ -81,7 +86,7 @@ test("the browser evaluation yields the very events (and ids) the sidecar's does
 
 test("the panel shows the real CloudEvent with its deterministic id, the same on every evaluation", async () => {
   const record = fakeRecord({ ...KEPWARE_LIKE, sample_payload: PAYLOAD }, 5);
-  const { fixture } = await mountComponent(MappingTry, server(), { name: "sample_payload", record });
+  const { fixture } = await mountComponent(MappingTry, server(), { name: "sample_payload", record }, withRealEvaluator);
   await until(() => fixture.querySelector(".o_sfb_result_id") !== null);
   const id = fixture.querySelector(".o_sfb_result_id")?.textContent ?? "";
   expect(id).toMatch(/^sfb-m-[0-9a-f]{40}$/);
@@ -106,7 +111,7 @@ test("the panel shows the real CloudEvent with its deterministic id, the same on
 test("an expression that never ends is stopped by the sidecar's time limit; the form stays usable", async () => {
   const looping = { ...KEPWARE_LIKE, expression: "($f := function($n){ $n + $f($n) }; $f(1))", sample_payload: "{}" };
   const record = fakeRecord(looping, 5);
-  const { fixture } = await mountComponent(MappingTry, server(), { name: "sample_payload", record });
+  const { fixture } = await mountComponent(MappingTry, server(), { name: "sample_payload", record }, withRealEvaluator);
   await until(() => fixture.querySelector(".o_sfb_result_error") !== null);
   expect(fixture.querySelector(".o_sfb_result_error")?.textContent).toMatch(/stopped/);
   const spin = { ...KEPWARE_LIKE, expression: "($loop := function(){ $loop() }; [1..10000000].$string())" };
@@ -129,7 +134,7 @@ test("a values mapping shows the observations for the rules", async () => {
     sample_payload: "120",
   };
   const record = fakeRecord(uns, 5);
-  const { fixture } = await mountComponent(MappingTry, server(), { name: "sample_payload", record });
+  const { fixture } = await mountComponent(MappingTry, server(), { name: "sample_payload", record }, withRealEvaluator);
   const topic = fixture.querySelector(".o_sfb_try_topic") as HTMLInputElement;
   topic.value = "plant1/line1/press-01/GoodCount";
   topic.dispatchEvent(new Event("input", { bubbles: true }));
@@ -138,4 +143,13 @@ test("a values mapping shows the observations for the rules", async () => {
   expect(cells.slice(0, 2)).toEqual(["plant1/line1/press-01/GoodCount", "120"]);
   expect(fixture.querySelector(".o_sfb_result_summary")?.textContent).toContain("1 value for the rules");
   expect(fixture.querySelector(".o_sfb_retry_panel")).toBeNull();
+});
+
+test("without its module (no URL in a unit test) the panel says the evaluator could not be loaded", async () => {
+  const record = fakeRecord({ ...KEPWARE_LIKE, sample_payload: PAYLOAD }, 5);
+  const { fixture } = await mountComponent(MappingTry, server(), { name: "sample_payload", record });
+  await until(() => fixture.querySelector(".o_sfb_result_error") !== null);
+  expect(fixture.querySelector(".o_sfb_result_error")?.textContent).toMatch(
+    /^The mapping evaluator could not be loaded \(\): /,
+  );
 });
