@@ -277,6 +277,34 @@ test("picking a recent rejected payload fills the sample and its topic, and eval
   expect(fixture.querySelector(".o_sfb_try_candidates")).toBeNull();
 });
 
+test("keyboard: the list of rejected payloads closes with Escape, focus back on its button", async () => {
+  const raw = '{"order": "WH/MO/7", "good": 3}';
+  const orm = server({
+    rejected_candidates: () => [
+      {
+        event_id: 77,
+        origin: "plant1/a",
+        transport: "mqtt",
+        raw_text: raw,
+        raw_b64: btoa(raw),
+        received: "2026-11-22T08:00:00.000Z",
+        reason: "no mapping",
+      },
+    ],
+  });
+  const record = fakeRecord(FORM, 5);
+  const { fixture } = await mountComponent(MappingTry, orm, { name: "sample_payload", record });
+  const pickButton = fixture.querySelector(".o_sfb_try_pick") as HTMLButtonElement;
+  pickButton.click();
+  await settle();
+  const option = fixture.querySelector(".o_sfb_try_candidate") as HTMLButtonElement;
+  option.focus();
+  option.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+  await settle();
+  expect(fixture.querySelector(".o_sfb_try_candidates")).toBeNull();
+  expect(document.activeElement).toBe(pickButton);
+});
+
 test("an unsaved mapping asks to be saved before it can pick from the dead letters", async () => {
   const orm = server();
   const record = fakeRecord(FORM, false);

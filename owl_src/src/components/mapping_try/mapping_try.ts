@@ -1,4 +1,4 @@
-import { Component, onWillStart, onWillUnmount, useEffect, useEnv, useState } from "@odoo/owl";
+import { Component, onWillStart, onWillUnmount, useEffect, useEnv, useRef, useState } from "@odoo/owl";
 import { errorText } from "../../shared/format.ts";
 import { evaluateSample } from "../../shared/mapping_engine.ts";
 import { _t, registry, standardFieldProps, useBus, useService } from "../../shared/web.ts";
@@ -68,6 +68,8 @@ export class MappingTry extends Component<MappingTryProps> {
   picked: Picked | null = null;
   /** `$receivedAt` of a typed sample: fixed while the form is open, so ids that use it hold still. */
   openedAt = new Date().toISOString();
+
+  pickButton = useRef("pickButton");
 
   override setup(): void {
     this.orm = useService("orm");
@@ -237,11 +239,20 @@ export class MappingTry extends Component<MappingTryProps> {
     return this.orm.call<Candidate[]>(PAYLOAD_MAP, "rejected_candidates", [[this.props.record.resId], CANDIDATE_LIMIT]);
   }
 
+  /** Escape closes the list and gives the focus back to its button. */
+  onPickerKeydown(ev: KeyboardEvent): void {
+    if (ev.key !== "Escape") return;
+    ev.stopPropagation();
+    this.state.pickerOpen = false;
+    (this.pickButton.el as HTMLButtonElement | null)?.focus();
+  }
+
   async pick(candidate: Candidate): Promise<void> {
     this.picked = { text: candidate.raw_text, bytes: candidateBytes(candidate), received: candidate.received };
     this.state.text = candidate.raw_text;
     this.state.topic = candidate.origin;
     this.state.pickerOpen = false;
+    (this.pickButton.el as HTMLButtonElement | null)?.focus();
     await this.commit();
     this.schedule(0);
   }

@@ -8,6 +8,7 @@ import {
   applyChecks,
   type Candidate,
   type CandidateVerdict,
+  chunkByEvents,
   defaultTopic,
   type EventCheck,
   idFieldsOf,
@@ -196,4 +197,24 @@ test("regression: a burst inside the quiet time runs only the newest; an answer 
   runner.schedule(work(3), (n) => landed.push(n));
   await new Promise((resolve) => setTimeout(resolve, 20));
   expect(landed).toEqual([1, 2, 3]);
+});
+
+test("property: batches keep every item once, in order, and never pass the event budget unless an item alone does", () => {
+  fc.assert(
+    fc.property(fc.array(fc.nat(40), { maxLength: 60 }), fc.integer({ min: 1, max: 50 }), (sizes, budget) => {
+      const items = sizes.map((size, index) => ({ index, size }));
+      const chunks = chunkByEvents(items, (item) => item.size, budget);
+      expect(chunks.flat()).toEqual(items);
+      for (const chunk of chunks) {
+        expect(chunk.length).toBeGreaterThan(0);
+        const total = chunk.reduce((sum, item) => sum + item.size, 0);
+        if (chunk.length > 1) expect(total).toBeLessThanOrEqual(budget);
+      }
+      // Greedy: a chunk ends only because the next item would not fit.
+      for (let i = 0; i + 1 < chunks.length; i++) {
+        const total = (chunks[i] ?? []).reduce((sum, item) => sum + item.size, 0);
+        expect(total + (chunks[i + 1]?.[0]?.size ?? 0)).toBeGreaterThan(budget);
+      }
+    }),
+  );
 });
