@@ -338,6 +338,39 @@ describe("MappingStage, order and reload", () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  it("a mapping that keeps running out of time is paused, its payloads kept as rejected, then tried again", async () => {
+    let now = T0;
+    const loop = mapping({ id: 1, match: "loop", expression: "( $f := function($x){ $f($x) }; $f(1) )" });
+    const spool = new MemorySpool();
+    const pipeline = new Pipeline({
+      spool,
+      offset: new OffsetEstimator(),
+      skew: new SkewTracker(),
+      config: config([]),
+    });
+    const stage = new MappingStage({
+      sink: pipeline,
+      config: config([loop]),
+      limits: { timeoutMs: 20 },
+      now: () => now,
+    });
+    const started = Date.now();
+    for (let i = 0; i < 6; i++) await stage.accept([raw(`{"n":${i}}`, "loop")]);
+    const reasons = rejected(await spooled(spool)).map((r) => r.reason);
+    expect(reasons).toHaveLength(6);
+    expect(reasons.slice(0, 3).every((r) => r.includes("exceeded 20 ms"))).toBe(true);
+    expect(reasons[3]).toContain("not run: it exceeded the time limit on its last 3 payloads");
+    expect(stage.stats()).toMatchObject({ payload_time_retries: 3, payload_skipped_slow: 3, payload_failures: 6 });
+    // Three payloads ran (two tries each), three did not.
+    expect(Date.now() - started).toBeLessThan(6 * 2 * 20 + 2_000);
+    now += 61_000;
+    await stage.accept([raw('{"n":6}', "loop")]);
+    expect(stage.stats()).toMatchObject({ payload_time_retries: 4, payload_skipped_slow: 3 });
+    // A new revision runs at once.
+    stage.setConfig(config([{ ...loop, revision: 2, expression: RECORDS_TO_EVENTS }], [], 6));
+    expect((await stage.accept([raw(recordsPayload, "loop")]))?.items[0]).toEqual({ status: "events", count: 2 });
+  });
+
   it("an invalid topic filter takes nothing and is said once in the log", () => {
     const logged: string[] = [];
     const sink: SourceSink = { accept: async () => undefined, loadState: async () => ({}) };
