@@ -136,6 +136,38 @@ describe("Sparkplug payload decode", () => {
     expect(p.broken?.reason).toMatch(/runs past the end/);
   });
 
+  it("skips fields it does not know, of every wire type (extensions, later versions)", () => {
+    // Regression: skipping a length-delimited field once landed inside it.
+    const known = encodeSparkplug({ timestamp: 1, seq: 4, metrics: [{ name: "a", type: "Int32", value: 1 }] });
+    const unknown = [
+      0x32,
+      0x03,
+      0x01,
+      0x02,
+      0x03, // field 6, length-delimited
+      0x38,
+      0x96,
+      0x01, // field 7, varint
+      0x41,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      8, // field 8, fixed64
+      0x4d,
+      1,
+      2,
+      3,
+      4, // field 9, fixed32
+    ];
+    const p = decodeSparkplug(new Uint8Array([...unknown, ...known, ...unknown]));
+    expect(p.seq).toBe(4);
+    expect(p.metrics.map((m) => m.value)).toEqual([1]);
+  });
+
   it("DATA without datatypes takes them from the BIRTH by name or alias", () => {
     const bytes = rawPayload([
       { alias: 7, intValue: 255 },

@@ -47,6 +47,8 @@ export interface SparkplugSourceOptions {
   /** Messages waiting for the spool beyond this are dropped; the seq check then asks for a Rebirth. */
   maxQueuedMessages?: number;
   log?: SourceLog;
+  /** What the host made of each message (observations, historical values, undecodable metrics): for diagnostics and the conformance suite. */
+  onOutcome?: (topic: string, outcome: HostOutcome) => void;
 }
 
 export function sparkplugOptionsFromConfig(config: SidecarConfig, log?: SourceLog): SparkplugSourceOptions {
@@ -254,6 +256,7 @@ export class SparkplugSource implements Source {
     }
     this.#enqueue(async () => {
       const outcome = this.#host.handle(parsed, payload, receivedAt);
+      this.#opts.onOutcome?.(topic, outcome);
       if (outcome.rebirth) await this.#requestRebirth(outcome.rebirth.edge, outcome.rebirth.reason);
       else if (outcome.problem) this.#log("warn", `sparkplug ${topic}: ${outcome.problem}`);
       const rejected = this.#rejected(topic, payload, outcome, receivedAt);

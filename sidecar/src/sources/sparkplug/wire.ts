@@ -140,9 +140,12 @@ export class WireReader {
         if (this.end - this.pos < 8) throw new WireError(`truncated at byte ${this.pos}`);
         this.pos += 8;
         return;
-      case WIRE_BYTES:
-        this.pos += this.length();
+      case WIRE_BYTES: {
+        // Not `this.pos += this.length()`: that adds to the position from before the length was read.
+        const len = this.length();
+        this.pos += len;
         return;
+      }
       case WIRE_FIXED32:
         if (this.end - this.pos < 4) throw new WireError(`truncated at byte ${this.pos}`);
         this.pos += 4;
