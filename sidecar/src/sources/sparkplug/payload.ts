@@ -853,15 +853,16 @@ function encodeCode(type: string, what: string): number {
   return code;
 }
 
-function integer(value: unknown, what: string): bigint {
+/** An integer as a number while exact (the fast path), else a bigint. */
+function integer(value: unknown, what: string): number | bigint {
   if (typeof value === "bigint") return value;
-  if (typeof value === "number" && Number.isInteger(value)) return BigInt(value);
+  if (typeof value === "number" && Number.isInteger(value)) return Number.isSafeInteger(value) ? value : BigInt(value);
   if (typeof value === "string" && /^-?\d+$/.test(value)) return BigInt(value);
   if (typeof value === "boolean") return value ? 1n : 0n;
   throw new SparkplugEncodeError(`${what}: ${String(value)} is not an integer`);
 }
 
-function inRange(value: bigint, min: bigint, max: bigint, what: string, type: string): bigint {
+function inRange(value: number | bigint, min: bigint, max: bigint, what: string, type: string): number | bigint {
   if (value < min || value > max) throw new SparkplugEncodeError(`${what}: ${value} is out of range for ${type}`);
   return value;
 }
@@ -912,7 +913,7 @@ function writeScalar(
       writer.uint(longField, inRange(integer(value, what), 0n, 2n ** 64n - 1n, what, type));
       return;
     case "DateTime":
-      writer.uint(longField, BigInt(millis(value, what)));
+      writer.uint(longField, millis(value, what));
       return;
     case "Float":
       writer.float(floatField, Number(value));
@@ -971,7 +972,7 @@ function encodeArray(type: string, value: unknown, what: string): Uint8Array {
         view.setInt32(at, Number(inRange(integer(element, item), -(2n ** 31n), 2n ** 31n - 1n, item, type)), true);
         break;
       case "Int64Array":
-        view.setBigInt64(at, inRange(integer(element, item), -(2n ** 63n), 2n ** 63n - 1n, item, type), true);
+        view.setBigInt64(at, BigInt(inRange(integer(element, item), -(2n ** 63n), 2n ** 63n - 1n, item, type)), true);
         break;
       case "UInt8Array":
         view.setUint8(at, Number(inRange(integer(element, item), 0n, 255n, item, type)));
@@ -983,7 +984,7 @@ function encodeArray(type: string, value: unknown, what: string): Uint8Array {
         view.setUint32(at, Number(inRange(integer(element, item), 0n, 2n ** 32n - 1n, item, type)), true);
         break;
       case "UInt64Array":
-        view.setBigUint64(at, inRange(integer(element, item), 0n, 2n ** 64n - 1n, item, type), true);
+        view.setBigUint64(at, BigInt(inRange(integer(element, item), 0n, 2n ** 64n - 1n, item, type)), true);
         break;
       case "FloatArray":
         view.setFloat32(at, Number(element), true);

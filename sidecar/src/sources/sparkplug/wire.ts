@@ -179,7 +179,8 @@ export class WireWriter {
   /** An unsigned varint of up to 64 bits (number or bigint; negatives as their 64-bit two's complement). */
   varint(value: number | bigint): void {
     this.#room(10);
-    if (typeof value === "number" && value >= 0 && value <= 0xffffffff && Number.isInteger(value)) {
+    if (typeof value === "number" && value >= 0 && Number.isSafeInteger(value)) {
+      // `& 0x7f` keeps the low 7 bits even past 2^32 (ToInt32 is modulo 2^32).
       let v = value;
       while (v > 0x7f) {
         this.#buf[this.#pos++] = (v & 0x7f) | 0x80;
