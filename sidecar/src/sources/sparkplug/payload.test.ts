@@ -179,6 +179,19 @@ describe("Sparkplug payload decode", () => {
     expect(p.problems[0]?.reason).toBe("no datatype (neither in the metric nor in its BIRTH)");
   });
 
+  it("a property key __proto__ is a property like any other, not the object's prototype", () => {
+    const properties = JSON.parse(
+      '{"__proto__": {"type": "String", "value": "x"}, "Quality": {"type": "Int32", "value": 192}}',
+    );
+    const p = decodeSparkplug(
+      encodeSparkplug({ timestamp: 1, metrics: [{ name: "m", type: "Int32", value: 1, properties }] }),
+    );
+    const decoded = p.metrics[0]?.properties as Record<string, unknown>;
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(Object.keys(decoded)).toEqual(["__proto__", "Quality"]);
+    expect(Object.getOwnPropertyDescriptor(decoded, "__proto__")?.value).toEqual({ type: "String", value: "x" });
+  });
+
   it("DataSets accept packed and unpacked column types and type every cell", () => {
     const dataset = {
       numOfColumns: 2,
@@ -308,6 +321,55 @@ function normalized(value: unknown): unknown {
   return value;
 }
 
+const DATASET_TYPES = Object.keys(scalarArbs).filter((t) => t !== "UUID");
+const dataSetArb = fc
+  .array(fc.record({ name: fc.string({ maxLength: 8 }), type: fc.constantFrom(...DATASET_TYPES) }), {
+    minLength: 1,
+    maxLength: 5,
+  })
+  .chain((columns) =>
+    fc
+      .array(fc.tuple(...columns.map((c) => fc.option(scalarArbs[c.type] as fc.Arbitrary<unknown>))), { maxLength: 6 })
+      .map((rows) => ({ columns: columns.map((c) => c.name), types: columns.map((c) => c.type), rows })),
+  );
+
+const propertyScalarTypes = Object.keys(scalarArbs).filter((t) => t !== "UUID");
+const propertySetArb: fc.Arbitrary<Record<string, { type: string; value: unknown }>> = fc.letrec((tie) => ({
+  set: fc.dictionary(fc.string({ maxLength: 6 }), tie("value") as fc.Arbitrary<{ type: string; value: unknown }>, {
+    maxKeys: 4,
+  }),
+  value: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    fc
+      .constantFrom(...propertyScalarTypes)
+      .chain((type) =>
+        fc.option(scalarArbs[type] as fc.Arbitrary<unknown>).map((value) => ({ type, value: value ?? null })),
+      ),
+    tie("set").map((value) => ({ type: "PropertySet", value })),
+    fc.array(tie("set"), { maxLength: 2 }).map((value) => ({ type: "PropertySetList", value })),
+  ),
+})).set;
+
+const scalarMetricArb = fc
+  .constantFrom(...Object.keys(scalarArbs))
+  .chain((type) => (scalarArbs[type] as fc.Arbitrary<unknown>).map((value) => ({ type, value })));
+
+const templateArb = fc.record({
+  isDefinition: fc.boolean(),
+  version: fc.option(fc.string({ maxLength: 4 }), { nil: undefined }),
+  templateRef: fc.option(fc.string({ maxLength: 6 }), { nil: undefined }),
+  parameters: fc.array(
+    fc
+      .record({ name: fc.string({ maxLength: 6 }), type: fc.constantFrom(...propertyScalarTypes) })
+      .chain((p) => (scalarArbs[p.type] as fc.Arbitrary<unknown>).map((value) => ({ ...p, value }))),
+    { maxLength: 3 },
+  ),
+  metrics: fc.array(
+    fc.tuple(fc.string({ maxLength: 6 }), scalarMetricArb).map(([name, m]) => ({ name, ...m })),
+    { maxLength: 4 },
+  ),
+});
+
 const metricArb: fc.Arbitrary<EncodableMetric> = fc.oneof(
   ...Object.entries(scalarArbs).map(([type, arb]) => arb.map((value) => ({ name: type, type, value }))),
   ...DATATYPES.filter((t) => t.endsWith("Array")).map((type) =>
@@ -316,6 +378,52 @@ const metricArb: fc.Arbitrary<EncodableMetric> = fc.oneof(
   fc.uint8Array({ maxLength: 64 }).map((value) => ({ name: "Bytes", type: "Bytes", value })),
   fc.constantFrom(...Object.keys(scalarArbs)).map((type) => ({ name: `null ${type}`, type, value: null })),
 );
+
+/** What decoding gives back for an encoded structured value (DataSet, Template, properties). */
+function normalizedDeep(type: string, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (type === "DataSet") {
+    const ds = value as { columns: string[]; types: string[]; rows: unknown[][] };
+    return { ...ds, rows: ds.rows.map((row) => row.map((cell) => (cell === null ? null : normalized(cell)))) };
+  }
+  if (type === "Template") {
+    const t = value as {
+      isDefinition: boolean;
+      version?: string;
+      templateRef?: string;
+      parameters: { name: string; type: string; value: unknown }[];
+      metrics: { name: string; type: string; value: unknown }[];
+    };
+    const out: Record<string, unknown> = {
+      isDefinition: t.isDefinition,
+      parameters: t.parameters.map((p) => ({ ...p, value: normalized(p.value) })),
+      metrics: t.metrics.map((m) => ({ name: m.name, type: m.type, value: normalized(m.value) })),
+    };
+    if (t.version !== undefined) out.version = t.version;
+    if (t.templateRef !== undefined) out.templateRef = t.templateRef;
+    return out;
+  }
+  return normalized(value);
+}
+
+function normalizedProperties(set: Record<string, { type: string; value: unknown }>): unknown {
+  return Object.fromEntries(
+    Object.entries(set).map(([key, p]) => [
+      key,
+      {
+        type: p.type,
+        value:
+          p.type === "PropertySet"
+            ? normalizedProperties(p.value as Record<string, { type: string; value: unknown }>)
+            : p.type === "PropertySetList"
+              ? (p.value as Record<string, { type: string; value: unknown }>[]).map(normalizedProperties)
+              : p.value === null
+                ? null
+                : normalized(p.value),
+      },
+    ]),
+  );
+}
 
 describe("Sparkplug payload properties", () => {
   it("every datatype round-trips through encode and decode exactly", () => {
@@ -326,6 +434,32 @@ describe("Sparkplug payload properties", () => {
         expect(decoded.metrics.map((m) => [m.name, m.type, m.value])).toEqual(
           metrics.map((m) => [m.name, m.type, m.value === null ? null : normalized(m.value)]),
         );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("DataSets, Templates and PropertySets round-trip exactly, nested and with nulls", () => {
+    fc.assert(
+      fc.property(dataSetArb, templateArb, propertySetArb, (dataSet, template, properties) => {
+        const decoded = decodeSparkplug(
+          encodeSparkplug({
+            timestamp: 1,
+            metrics: [
+              { name: "ds", type: "DataSet", value: dataSet },
+              { name: "tpl", type: "Template", value: template },
+              { name: "p", type: "Int32", value: 1, properties },
+            ],
+          }),
+        );
+        const [ds, tpl, withProps] = decoded.metrics;
+        expect(ds?.value).toEqual(normalizedDeep("DataSet", dataSet));
+        const decodedTemplate = tpl?.value as SparkplugTemplate;
+        expect({
+          ...decodedTemplate,
+          metrics: decodedTemplate.metrics.map((m) => ({ name: m.name, type: m.type, value: m.value })),
+        }).toEqual(normalizedDeep("Template", template));
+        expect(withProps?.properties).toEqual(normalizedProperties(properties));
       }),
       { numRuns: 300 },
     );
@@ -355,6 +489,23 @@ describe("Sparkplug payload properties", () => {
         const p = decodePayload(bytes);
         expect(p.metrics.length + p.problems.length).toBeLessThanOrEqual(bytes.length);
       }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("any byte of a valid payload changed: decodePayload still never throws", () => {
+    fc.assert(
+      fc.property(
+        fc.array(metricArb, { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+        fc.nat({ max: 255 }),
+        (metrics, pick, byte) => {
+          const bytes = encodeSparkplug({ timestamp: 1, seq: 1, metrics });
+          bytes[pick % bytes.length] = byte;
+          const p = decodePayload(bytes);
+          expect(p.metrics.length + p.problems.length).toBeLessThanOrEqual(metrics.length + 1);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -507,7 +507,8 @@ function decodePropertySet(bytes: Uint8Array): PropertySet {
   }
   const out: PropertySet = {};
   keys.forEach((key, i) => {
-    out[key] = values[i] as PropertyValue;
+    // An own property whatever the key: a key "__proto__" must not become the object's prototype.
+    Object.defineProperty(out, key, { value: values[i], enumerable: true, writable: true, configurable: true });
   });
   return out;
 }
@@ -756,8 +757,10 @@ function decodeMetricOrProblem(bytes: Uint8Array, ctx: MetricContext): Sparkplug
   try {
     return decodeMetric(bytes, ctx, fields);
   } catch (err) {
-    if (!(err instanceof MetricError || err instanceof WireError)) throw err;
-    const problem: MetricProblem = { index: ctx.index, reason: err.message, bytes: bytes.slice() };
+    // Whatever a metric's bytes make go wrong stays with that metric.
+    const reason =
+      err instanceof MetricError || err instanceof WireError ? err.message : `decoder error: ${String(err)}`;
+    const problem: MetricProblem = { index: ctx.index, reason, bytes: bytes.slice() };
     if (fields.name !== undefined) problem.name = `${ctx.prefix}${fields.name}`;
     if (fields.alias !== undefined) problem.alias = fields.alias;
     ctx.problems.push(problem);
@@ -792,8 +795,9 @@ export function decodePayload(bytes: Uint8Array, lookup?: DatatypeLookup): Spark
       else if (field === 5 && wireType === WIRE_BYTES) out.body = reader.bytesField().slice();
       else reader.skip(wireType);
     } catch (err) {
-      if (!(err instanceof WireError || err instanceof MetricError)) throw err;
-      out.broken = { reason: err.message, offset: start, bytes: bytes.slice(start) };
+      const reason =
+        err instanceof WireError || err instanceof MetricError ? err.message : `decoder error: ${String(err)}`;
+      out.broken = { reason, offset: start, bytes: bytes.slice(start) };
       break;
     }
   }
