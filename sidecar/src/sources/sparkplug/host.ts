@@ -101,9 +101,8 @@ interface EdgeNodeState {
   types: TypeMap;
   templates: Map<string, SparkplugTemplate>;
   devices: Map<string, DeviceState>;
-  rebirthRequestedAt: number | null;
-  /** Rebirths asked since the last BIRTH that decoded whole: each doubles the hold time. */
-  unansweredRebirths: number;
+  /** When Rebirths were asked in the last REBIRTH_WINDOW_MS: each one doubles the hold before the next. */
+  rebirthRequests: number[];
   /** Undecodable metrics already reported in this session (reported once, then counted). */
   reported: Set<string>;
 }
@@ -144,13 +143,14 @@ export interface HostStats {
 }
 
 export interface HostOptions {
-  /** After asking a node for a Rebirth, wait that long for its NBIRTH before asking again (doubling while unanswered). */
+  /** After asking a node for a Rebirth, wait that long before asking again (doubling with each ask in ten minutes). */
   rebirthHoldMs?: number;
   /** `false` for a passive (secondary) host: it follows births and seq and reports gaps, but never asks. */
   requestRebirths?: boolean;
 }
 
-const MAX_REBIRTH_HOLD_MS = 10 * 60_000;
+/** Rebirths asked within this window make the next one wait longer; the hold never exceeds it. */
+const REBIRTH_WINDOW_MS = 10 * 60_000;
 
 function emptyTypes(): TypeMap {
   return { byName: new Map(), byAlias: new Map() };
@@ -244,7 +244,6 @@ export class SparkplugHostState {
         templates.set(m.name.slice(TEMPLATE_DEFINITION_PREFIX.length), m.value as SparkplugTemplate);
       }
     }
-    const whole = !payload.broken && payload.problems.length === 0;
     const node: EdgeNodeState = {
       online: true,
       bdSeq: typeof bdSeq?.value === "number" ? bdSeq.value : null,
@@ -253,8 +252,8 @@ export class SparkplugHostState {
       types: typeMap(payload.metrics),
       templates,
       devices: new Map(),
-      rebirthRequestedAt: whole ? null : (previous?.rebirthRequestedAt ?? null),
-      unansweredRebirths: whole ? 0 : (previous?.unansweredRebirths ?? 0),
+      // Kept across BIRTHs: an edge whose BIRTHs do not cure what makes us ask must not be asked ever faster.
+      rebirthRequests: previous?.rebirthRequests ?? [],
       reported: new Set(),
     };
     this.#nodes.set(topic.edge, node);
@@ -345,8 +344,7 @@ export class SparkplugHostState {
    * (the edge sends the same metric the same way until it is fixed), counted
    * every time. They never ask for a Rebirth: the BIRTH would carry them the
    * same way. A payload whose framing broke lost everything after the break:
-   * from a live node that is worth a Rebirth (with a hold that doubles while
-   * the BIRTHs keep breaking).
+   * from a live node that is worth a Rebirth (within the Rebirth hold).
    */
   #undecoded(topic: SparkplugTopic, payload: SparkplugPayload, out: HostOutcome, receivedAt: Date): void {
     const node = this.#nodes.get(topic.edge);
@@ -392,17 +390,18 @@ export class SparkplugHostState {
         types: emptyTypes(),
         templates: new Map(),
         devices: new Map(),
-        rebirthRequestedAt: null,
-        unansweredRebirths: 0,
+        rebirthRequests: [],
         reported: new Set(),
       };
       this.#nodes.set(topic.edge, node);
     }
     const now = receivedAt.getTime();
-    const hold = Math.min(MAX_REBIRTH_HOLD_MS, this.#rebirthHoldMs * 2 ** Math.max(0, node.unansweredRebirths - 1));
-    if (node.rebirthRequestedAt !== null && now - node.rebirthRequestedAt < hold) return;
-    node.rebirthRequestedAt = now;
-    node.unansweredRebirths++;
+    const recent = node.rebirthRequests.filter((at) => now - at < REBIRTH_WINDOW_MS);
+    node.rebirthRequests = recent;
+    const last = recent.at(-1);
+    const hold = Math.min(REBIRTH_WINDOW_MS, this.#rebirthHoldMs * 2 ** Math.max(0, recent.length - 1));
+    if (last !== undefined && now - last < hold) return;
+    recent.push(now);
     this.stats.rebirths_requested++;
     out.rebirth = { group: topic.group, edge: topic.edge, reason };
   }
