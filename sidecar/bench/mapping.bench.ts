@@ -62,10 +62,10 @@ const EPOCH = Date.parse("2026-11-23T06:00:00Z");
 
 /** Message `i` of the Kepware backlog: every counter one further than in message i − 1. */
 function kepwareMessage(i: number): string {
-  const t = EPOCH + i * 100;
+  const at = EPOCH + i * 100;
   return JSON.stringify({
-    timestamp: t,
-    values: Array.from({ length: TAGS }, (_, k) => ({ id: tagId(k), v: i + 1 + k, q: true, t })),
+    timestamp: at,
+    values: Array.from({ length: TAGS }, (_, k) => ({ id: tagId(k), v: i + 1 + k, q: true, t: at })),
   });
 }
 
@@ -135,9 +135,9 @@ async function compare(ctx: BenchContext, broker: MosquittoBroker): Promise<Figu
     [sessions.ce, "bench/ce/#"],
     [sessions.kepware, KEPWARE.match],
   ]) {
-    const c = await mqtt.connectAsync(broker.url, { clientId: id, clean: false });
-    await c.subscribeAsync(filter as string, { qos: 1 });
-    await c.endAsync();
+    const client = await mqtt.connectAsync(broker.url, { clientId: id, clean: false });
+    await client.subscribeAsync(filter as string, { qos: 1 });
+    await client.endAsync();
   }
   let tag = 0;
   const ceMessage = (i: number) => JSON.stringify({ ...validEvent(i, `r${tag}`), id: randomUUID() });
@@ -166,12 +166,12 @@ async function compare(ctx: BenchContext, broker: MosquittoBroker): Promise<Figu
       const entry = { rate: n / result.seconds, cpu: result.cpuUs / n };
       (which === "ce" ? ce : mapped).push(entry);
     }
-    const c = ce.at(-1) as { rate: number; cpu: number };
-    const m = mapped.at(-1) as { rate: number; cpu: number };
+    const lastCe = ce.at(-1) as { rate: number; cpu: number };
+    const lastMapped = mapped.at(-1) as { rate: number; cpu: number };
     ctx.log(
-      `round ${round + 1}/${rounds}: CloudEvents ${Math.round(c.rate)} msg/s (${c.cpu.toFixed(1)} µs CPU/msg), ` +
-        `Kepware mapped ${Math.round(m.rate)} msg/s = ${Math.round(m.rate * TAGS)} values/s ` +
-        `(${m.cpu.toFixed(1)} µs CPU/msg), ratio ${(m.rate / c.rate).toFixed(2)}×`,
+      `round ${round + 1}/${rounds}: CloudEvents ${Math.round(lastCe.rate)} msg/s (${lastCe.cpu.toFixed(1)} µs CPU/msg), ` +
+        `Kepware mapped ${Math.round(lastMapped.rate)} msg/s = ${Math.round(lastMapped.rate * TAGS)} values/s ` +
+        `(${lastMapped.cpu.toFixed(1)} µs CPU/msg), values/s ratio ${((lastMapped.rate * TAGS) / lastCe.rate).toFixed(2)}×`,
     );
   }
   const ceRate = Math.round(median(ce.map((r) => r.rate)));

@@ -158,10 +158,10 @@ export function mappingLabel(mapping: Pick<PayloadMapping, "id" | "name" | "revi
 
 /** JSONata errors are objects with a code, a message and a position in the expression. */
 function jsonataMessage(err: unknown): string {
-  const e = err as { code?: unknown; message?: unknown; position?: unknown; token?: unknown };
-  const message = typeof e?.message === "string" && e.message ? e.message : String(err);
-  const code = typeof e?.code === "string" ? `${e.code} ` : "";
-  const at = typeof e?.position === "number" ? ` (at character ${e.position})` : "";
+  const failure = err as { code?: unknown; message?: unknown; position?: unknown };
+  const message = typeof failure?.message === "string" && failure.message ? failure.message : String(err);
+  const code = typeof failure?.code === "string" ? `${failure.code} ` : "";
+  const at = typeof failure?.position === "number" ? ` (at character ${failure.position})` : "";
   return `${code}${message}${at}`;
 }
 

@@ -85,9 +85,9 @@ function pathProgram(path: Node): FastProgram {
   const walks = steps.slice(0, -1).map((step) => {
     if (step.type !== "name" || typeof step.value !== "string") throw new NotCompiled();
     const filters = ((step.stages as unknown[] | undefined) ?? []).map((stage) => {
-      const s = check(stage);
-      if (s.type !== "filter") throw new NotCompiled();
-      return predicate(check(s.expr));
+      const filter = check(stage);
+      if (filter.type !== "filter") throw new NotCompiled();
+      return predicate(check(filter.expr));
     });
     return { name: step.value, filters };
   });
@@ -298,12 +298,12 @@ function comparison(node: Node): Value {
   const right = value(check(node.rhs));
   const negate = node.value === "!=";
   return (context, root, bindings) => {
-    const a = left(context, root, bindings);
-    const b = right(context, root, bindings);
-    if (a === BAIL || b === BAIL) return BAIL;
-    if ((a !== null && typeof a === "object") || (b !== null && typeof b === "object")) return BAIL;
-    if (a === undefined || b === undefined) return false;
-    return negate ? a !== b : a === b;
+    const lhs = left(context, root, bindings);
+    const rhs = right(context, root, bindings);
+    if (lhs === BAIL || rhs === BAIL) return BAIL;
+    if ((lhs !== null && typeof lhs === "object") || (rhs !== null && typeof rhs === "object")) return BAIL;
+    if (lhs === undefined || rhs === undefined) return false;
+    return negate ? lhs !== rhs : lhs === rhs;
   };
 }
 
@@ -313,12 +313,12 @@ function binary(node: Node): Value {
     const left = value(check(node.lhs));
     const right = value(check(node.rhs));
     return (context, root, bindings) => {
-      const a = left(context, root, bindings);
-      const b = right(context, root, bindings);
-      if (a === BAIL || b === BAIL) return BAIL;
+      const lhs = left(context, root, bindings);
+      const rhs = right(context, root, bindings);
+      if (lhs === BAIL || rhs === BAIL) return BAIL;
       // Only text joins the same way in both: JSONata writes numbers its own way.
-      if ((a !== undefined && typeof a !== "string") || (b !== undefined && typeof b !== "string")) return BAIL;
-      return (a ?? "") + (b ?? "");
+      if ((lhs !== undefined && typeof lhs !== "string") || (rhs !== undefined && typeof rhs !== "string")) return BAIL;
+      return (lhs ?? "") + (rhs ?? "");
     };
   }
   throw new NotCompiled();

@@ -276,8 +276,9 @@ describe("MappingStage, values mappings", () => {
       skew: new SkewTracker(),
       config: config([]),
     });
+    // A commit failure a real spool gives only on a broken disk: this sink fails one commit on purpose.
     let failNext = false;
-    const sink: SourceSink = {
+    const sinkFailingOnce: SourceSink = {
       accept: (items, state) => {
         if (failNext) {
           failNext = false;
@@ -287,7 +288,7 @@ describe("MappingStage, values mappings", () => {
       },
       loadState: (prefix) => pipeline.loadState(prefix),
     };
-    const stage = new MappingStage({ sink, config: config([kepwareValuesMapping()]) });
+    const stage = new MappingStage({ sink: sinkFailingOnce, config: config([kepwareValuesMapping()]) });
     await stage.accept([raw(counterPayload(100))]);
     failNext = true;
     await expect(stage.accept([raw(counterPayload(130, T0 + 1))])).rejects.toThrow("made to fail");
