@@ -253,15 +253,16 @@ export async function runMapping(
     const reason = `${mappingLabel(mapping)} yields ${items.length} items, more than the limit of ${limits.maxItems}`;
     return { ok: false, limit: "items", reason };
   }
-  for (const [index, item] of items.entries()) {
-    const problem = nonJson(item, `item ${index}`, 0);
-    if (problem) return { ok: false, reason: `${mappingLabel(mapping)} yields ${problem}` };
-  }
   if (mapping.kind === "values") {
     const observations = toObservations(items, input.receivedAt);
     return typeof observations === "string"
       ? { ok: false, reason: `${mappingLabel(mapping)}: ${observations}` }
       : { ok: true, events: [], observations };
+  }
+  // Values are checked one by one (single values only); events go to Odoo whole, so all of each must be JSON.
+  for (const [index, item] of items.entries()) {
+    const problem = nonJson(item, `item ${index}`, 0);
+    if (problem) return { ok: false, reason: `${mappingLabel(mapping)} yields ${problem}` };
   }
   const events = await toEvents(mapping, items, input, text, sha256hex);
   return typeof events === "string"
