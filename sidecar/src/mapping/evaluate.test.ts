@@ -205,6 +205,7 @@ describe("payloads", () => {
     const limits = { ...DEFAULT_MAPPING_LIMITS, maxPayloadBytes: 10 };
     const outcome = await runMapping(mapping(), input('{"a":"0123456789"}'), sha256hex, limits);
     expect(reasonOf(outcome)).toContain("payload of 18 bytes exceeds 10");
+    expect(outcome).toMatchObject({ limit: "payload" });
   });
 
   it("bindings: topic, headers, receive time and connection", async () => {
@@ -232,6 +233,7 @@ describe("limits", () => {
   it("stop deep recursion at the depth limit", async () => {
     const outcome = await run(mapping({ expression: "( $f := function($x){ 1 + $f($x) }; $f(1) )" }), "{}");
     expect(reasonOf(outcome)).toContain("exceeded the evaluation depth of 200");
+    expect(outcome).toMatchObject({ limit: "depth" });
   });
 
   it.each([
@@ -243,6 +245,7 @@ describe("limits", () => {
     const outcome = await runMapping(mapping({ expression }), input("{}"), sha256hex, limits);
     const elapsed = Date.now() - started;
     expect(reasonOf(outcome)).toContain('mapping "test mapping" (id 1, revision 1) exceeded 50 ms');
+    expect(outcome).toMatchObject({ limit: "time" });
     expect(elapsed).toBeLessThan(500);
   });
 

@@ -35,7 +35,14 @@ export interface MappedObservation {
 
 export type MappingOutcome =
   | { ok: true; events: CloudEvent[]; observations: MappedObservation[] }
-  | { ok: false; reason: string };
+  | {
+      ok: false;
+      reason: string;
+      /** Set when a limit stopped the mapping: which one (`time` may be a busy machine, not the mapping). */
+      limit?: MappingLimitName;
+    };
+
+export type MappingLimitName = "time" | "depth" | "sequence" | "items" | "payload";
 
 export interface MappingLimits {
   /** Wall-clock time one evaluation may take. */
@@ -108,7 +115,7 @@ function compile(mapping: MappingKey, limits: MappingLimits): CompiledMapping {
       sequence: limits.maxSequence,
     });
   } catch (err) {
-    return { ok: false, reason: `${label(mapping)}: the expression does not compile: ${jsonataMessage(err)}` };
+    return { ok: false, reason: `${mappingLabel(mapping)}: the expression does not compile: ${jsonataMessage(err)}` };
   }
   registerHelpers(expression);
   return { ok: true, expression };
@@ -136,7 +143,8 @@ function registerHelpers(expression: jsonata.Expression): void {
   );
 }
 
-function label(mapping: Pick<PayloadMapping, "id" | "name" | "revision">): string {
+/** How reasons and logs name a mapping. */
+export function mappingLabel(mapping: Pick<PayloadMapping, "id" | "name" | "revision">): string {
   return `mapping "${mapping.name}" (id ${mapping.id}, revision ${mapping.revision})`;
 }
 
@@ -149,16 +157,35 @@ function jsonataMessage(err: unknown): string {
   return `${code}${message}${at}`;
 }
 
-/** The reason a failed evaluation gets: the limits say which one was hit, in words. */
-function evaluationFailure(mapping: PayloadMapping, err: unknown, limits: MappingLimits): string {
+/** The outcome of a failed evaluation: the limits say which one was hit, in words. */
+function evaluationFailure(
+  mapping: PayloadMapping,
+  err: unknown,
+  limits: MappingLimits,
+): Extract<MappingOutcome, { ok: false }> {
   const code = (err as { code?: unknown })?.code;
-  if (code === "D1012") return `${label(mapping)} exceeded ${limits.timeoutMs} ms: stopped (a loop that does not end?)`;
-  if (code === "D1011") {
-    return `${label(mapping)} exceeded the evaluation depth of ${limits.maxDepth}: stopped (recursion that does not end?)`;
+  const name = mappingLabel(mapping);
+  if (code === "D1012") {
+    return {
+      ok: false,
+      limit: "time",
+      reason: `${name} exceeded ${limits.timeoutMs} ms: stopped (a loop that does not end?)`,
+    };
   }
-  if (code === "D2015") return `${label(mapping)} built a sequence longer than ${limits.maxSequence} items: stopped`;
-  if (err instanceof RangeError) return `${label(mapping)} ran out of stack: stopped (${err.message})`;
-  return `${label(mapping)} failed: ${jsonataMessage(err)}`;
+  if (code === "D1011") {
+    const reason = `${name} exceeded the evaluation depth of ${limits.maxDepth}: stopped (recursion that does not end?)`;
+    return { ok: false, limit: "depth", reason };
+  }
+  if (code === "D2015") {
+    return {
+      ok: false,
+      limit: "sequence",
+      reason: `${name} built a sequence longer than ${limits.maxSequence} items: stopped`,
+    };
+  }
+  if (err instanceof RangeError)
+    return { ok: false, limit: "depth", reason: `${name} ran out of stack: stopped (${err.message})` };
+  return { ok: false, reason: `${name} failed: ${jsonataMessage(err)}` };
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -176,7 +203,8 @@ export async function runMapping(
 ): Promise<MappingOutcome> {
   const size = typeof input.payload === "string" ? utf8Length(input.payload) : input.payload.byteLength;
   if (size > limits.maxPayloadBytes) {
-    return { ok: false, reason: `${label(mapping)}: payload of ${size} bytes exceeds ${limits.maxPayloadBytes}` };
+    const reason = `${mappingLabel(mapping)}: payload of ${size} bytes exceeds ${limits.maxPayloadBytes}`;
+    return { ok: false, limit: "payload", reason };
   }
   let text: string;
   if (typeof input.payload === "string") text = input.payload;
@@ -184,7 +212,7 @@ export async function runMapping(
     try {
       text = utf8.decode(input.payload);
     } catch {
-      return { ok: false, reason: `${label(mapping)}: payload is not valid UTF-8` };
+      return { ok: false, reason: `${mappingLabel(mapping)}: payload is not valid UTF-8` };
     }
   }
   let document: unknown = text;
@@ -192,7 +220,7 @@ export async function runMapping(
     try {
       document = JSON.parse(text);
     } catch (err) {
-      return { ok: false, reason: `${label(mapping)}: not JSON: ${(err as Error).message}` };
+      return { ok: false, reason: `${mappingLabel(mapping)}: not JSON: ${(err as Error).message}` };
     }
   }
   const program = compileMapping(mapping, limits);
@@ -206,29 +234,27 @@ export async function runMapping(
       connection: input.connection,
     });
   } catch (err) {
-    return { ok: false, reason: evaluationFailure(mapping, err, limits) };
+    return evaluationFailure(mapping, err, limits);
   }
   const items = outputItems(result);
-  if (typeof items === "string") return { ok: false, reason: `${label(mapping)} yields ${items}` };
+  if (typeof items === "string") return { ok: false, reason: `${mappingLabel(mapping)} yields ${items}` };
   if (items.length > limits.maxItems) {
-    return {
-      ok: false,
-      reason: `${label(mapping)} yields ${items.length} items, more than the limit of ${limits.maxItems}`,
-    };
+    const reason = `${mappingLabel(mapping)} yields ${items.length} items, more than the limit of ${limits.maxItems}`;
+    return { ok: false, limit: "items", reason };
   }
   for (const [index, item] of items.entries()) {
     const problem = nonJson(item, `item ${index}`, 0);
-    if (problem) return { ok: false, reason: `${label(mapping)} yields ${problem}` };
+    if (problem) return { ok: false, reason: `${mappingLabel(mapping)} yields ${problem}` };
   }
   if (mapping.kind === "values") {
     const observations = toObservations(items, input.receivedAt);
     return typeof observations === "string"
-      ? { ok: false, reason: `${label(mapping)}: ${observations}` }
+      ? { ok: false, reason: `${mappingLabel(mapping)}: ${observations}` }
       : { ok: true, events: [], observations };
   }
   const events = await toEvents(mapping, items, input, text, sha256hex);
   return typeof events === "string"
-    ? { ok: false, reason: `${label(mapping)}: ${events}` }
+    ? { ok: false, reason: `${mappingLabel(mapping)}: ${events}` }
     : { ok: true, events, observations: [] };
 }
 
