@@ -216,7 +216,7 @@ describe("MappingStage, values mappings", () => {
     const { spool, stage } = make([kepwareValuesMapping()]);
     await stage.accept([raw(kepwarePayload([{ id: "Channel1.Device1.Temperature", v: 71.5 }]))]);
     expect(await spooled(spool)).toEqual([]);
-    expect(stage.stats()).toMatchObject({ mapped: 1, mapped_values: 1, unmapped_values: 1 });
+    expect(stage.stats()).toMatchObject({ payload_mapped: 1, payload_values: 1, payload_unmapped_values: 1 });
   });
 
   it("a value a rule cannot use: the payload is kept as rejected with the rule's reason, the rest is used", async () => {
@@ -292,7 +292,7 @@ describe("MappingStage, values mappings", () => {
     await expect(stage.accept([raw(counterPayload(130, T0 + 1))])).rejects.toThrow("made to fail");
     await stage.accept([raw(counterPayload(130, T0 + 1))]); // the broker redelivers it
     expect(events(await spooled(spool)).map((e) => e.data.qty_good)).toEqual([30]);
-    expect(stage.stats().commit_errors).toBe(1);
+    expect(stage.stats().payload_commit_errors).toBe(1);
   });
 });
 

@@ -66,14 +66,14 @@ export class MappingStage implements SourceSink {
   #closed = false;
   readonly #warned = new Set<string>();
   readonly #counts = {
-    mapped: 0,
-    mapped_events: 0,
-    mapped_values: 0,
-    mapping_failures: 0,
-    time_limit_retries: 0,
-    unmapped_values: 0,
-    invalid_values: 0,
-    commit_errors: 0,
+    payload_mapped: 0,
+    payload_events: 0,
+    payload_values: 0,
+    payload_failures: 0,
+    payload_time_retries: 0,
+    payload_unmapped_values: 0,
+    payload_invalid_values: 0,
+    payload_commit_errors: 0,
   };
 
   constructor(opts: MappingStageOptions) {
@@ -152,6 +152,7 @@ export class MappingStage implements SourceSink {
     await this.#lastCommit;
   }
 
+  /** Counters for the sidecar's stats (the heartbeat carries them to Odoo). */
   stats(): Record<string, number> {
     return { ...this.#counts };
   }
@@ -184,13 +185,13 @@ export class MappingStage implements SourceSink {
         continue;
       }
       const outcome = await this.#evaluate(map, item);
-      this.#counts.mapped++;
+      this.#counts.payload_mapped++;
       if (!outcome.ok) {
         planned.push(this.#rejected(item, outcome.reason, forward));
         continue;
       }
       if (map.kind === "values") {
-        this.#counts.mapped_values += outcome.observations.length;
+        this.#counts.payload_values += outcome.observations.length;
         planned.push({ kind: "mapped", at: [] });
         observed.push({
           index: planned.length - 1,
@@ -210,7 +211,7 @@ export class MappingStage implements SourceSink {
         planned.push(this.#rejected(item, `${mappingLabel(map)}: ${problem}`, forward));
         continue;
       }
-      this.#counts.mapped_events += outcome.events.length;
+      this.#counts.payload_events += outcome.events.length;
       const at = outcome.events.map((event) => forward.push({ kind: "event", event }) - 1);
       planned.push({ kind: "mapped", at });
     }
@@ -222,8 +223,8 @@ export class MappingStage implements SourceSink {
     for (const { index, item, map, observations } of observed) {
       const result = engine.observe(observations);
       Object.assign(engineState, result.state);
-      this.#counts.unmapped_values += result.unmapped;
-      this.#counts.invalid_values += result.invalid.length;
+      this.#counts.payload_unmapped_values += result.unmapped;
+      this.#counts.payload_invalid_values += result.invalid.length;
       const at = result.events.map((event: CloudEvent) => forward.push({ kind: "event", event }) - 1);
       if (result.invalid.length > 0) {
         // What the rules could use is used; the payload is kept, rejected, with what they could not.
@@ -249,11 +250,11 @@ export class MappingStage implements SourceSink {
     };
     let outcome = await runMapping(map, input, sha256hex, this.#limits);
     if (!outcome.ok && outcome.limit === "time") {
-      this.#counts.time_limit_retries++;
+      this.#counts.payload_time_retries++;
       outcome = await runMapping(map, input, sha256hex, this.#limits);
     }
     if (!outcome.ok) {
-      this.#counts.mapping_failures++;
+      this.#counts.payload_failures++;
       this.#warnOnce(`fail/${map.id}/${map.revision}`, outcome.reason, { origin: item.origin });
     }
     return outcome;
@@ -295,7 +296,7 @@ export class MappingStage implements SourceSink {
   /** A commit that failed leaves the engine ahead of what was stored: load it again before its next use. */
   #watchEngineCommit(commit: Promise<unknown>): void {
     commit.catch(() => {
-      this.#counts.commit_errors++;
+      this.#counts.payload_commit_errors++;
       this.#engineStale = true;
     });
   }
