@@ -76,9 +76,8 @@ class FakeMqttModule(object):
         gateway = self._gateway
         if not gateway.online:
             raise FakeBrokerDown("MQTT server %s is not connected" % server)
-        gateway.published.append(
-            {"server": server, "topic": topic, "payload": unicode(String(payload, "UTF-8")), "qos": qos, "retained": retained}
-        )
+        text = unicode(String(payload, "UTF-8"))  # noqa: F821 (Jython's unicode)
+        gateway.published.append({"server": server, "topic": topic, "payload": text, "qos": qos, "retained": retained})
         if gateway.drop_after_next_publish:
             gateway.drop_after_next_publish = False
             gateway.online = False

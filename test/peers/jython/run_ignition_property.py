@@ -37,7 +37,8 @@ def run(index, steps):
     queue_dir = os.path.join(work_dir, "scenario-%d" % index)
 
     def load():
-        module = imp.load_source("shopfloor_bridge_%d" % index, os.path.join(library_dir, "shopfloor_bridge", "code.py"))
+        code = os.path.join(library_dir, "shopfloor_bridge", "code.py")
+        module = imp.load_source("shopfloor_bridge_%d" % index, code)
         module.SETTINGS.update({"mode": "events", "queue_dir": queue_dir, "online_tag": ONLINE_TAG})
         return module
 

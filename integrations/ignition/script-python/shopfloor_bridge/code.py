@@ -342,7 +342,10 @@ def on_tag_change(tag_path, new_value):
     with _state_lock:
         context = _context(machine_path)
         if not context["Source"]:
-            _logger().warn("shopfloor_bridge: %s/Source is empty, the change of %s is not sent" % (machine_path, member))
+            # The remembered state is left as it was: once Source is set, the
+            # next change reports everything since the last one sent.
+            message = "shopfloor_bridge: %s/Source is empty, the change of %s is not sent" % (machine_path, member)
+            _logger().warn(message)
             return []
         state = _load_state(machine_path)
         if member in COUNT_MEMBERS:
