@@ -242,18 +242,19 @@ const shiftArbitrary = fc.array(
 function toSteps(moves: Move[]): Step[] {
   let ms = 0;
   const counts = { GoodCount: 100, ScrapCount: 10 };
-  const write = (member: string, value: unknown, good = true): Step => ({
-    op: "write",
-    member,
-    value,
-    good,
-    ms: (ms += 1000),
-  });
+  const write = (member: string, value: unknown, good = true): Step => {
+    ms += 1000;
+    return { op: "write", member, value, good, ms };
+  };
+  const count = (member: "GoodCount" | "ScrapCount", value: number): Step => {
+    counts[member] = value;
+    return write(member, value);
+  };
   const steps: Step[] = [write("GoodCount", 100), write("ScrapCount", 10), write("State", 1), write("Order", "A-1")];
   for (const move of moves) {
-    if (move.kind === "good") steps.push(write("GoodCount", (counts.GoodCount += move.by)));
-    else if (move.kind === "scrap") steps.push(write("ScrapCount", (counts.ScrapCount += move.by)));
-    else if (move.kind === "reset") steps.push(write(move.member, (counts[move.member] = move.to)));
+    if (move.kind === "good") steps.push(count("GoodCount", counts.GoodCount + move.by));
+    else if (move.kind === "scrap") steps.push(count("ScrapCount", counts.ScrapCount + move.by));
+    else if (move.kind === "reset") steps.push(count(move.member, move.to));
     else if (move.kind === "bad") steps.push(write(move.member, 0, false));
     else if (move.kind === "state") steps.push(write("State", move.code));
     else if (move.kind === "order") steps.push(write("Order", move.name));
