@@ -155,9 +155,10 @@ describe.runIf(moduleHasSidecarApi())("kits: recorded Ignition and Kepware paylo
     ]);
   });
 
-  it("Kepware: the IoT Gateway recording through the preset and tag rules in Odoo", async () => {
-    const fixture = await makeOdooFixture(odoo, { code: "kit-kep", mqttUrl: broker.url, topics: ["iotgateway"] });
-    const line = await makeLine(fixture, "Press02");
+  /** The Kepware connection as integrations/kepware/README.md sets it up. */
+  async function kepwareConnection(code: string, name: string) {
+    const fixture = await makeOdooFixture(odoo, { code, mqttUrl: broker.url, topics: ["iotgateway"] });
+    const line = await makeLine(fixture, name);
     const source = "plant1/line2/press-02";
     await mapFloor(fixture, {
       sources: { [source]: line.workcenterId },
@@ -165,7 +166,6 @@ describe.runIf(moduleHasSidecarApi())("kits: recorded Ignition and Kepware paylo
       reasons: { JAM: DOWNTIME_LOSS },
     });
     await mappingFromPreset(fixture, "kepware_iot_gateway");
-    // The rules of integrations/kepware/README.md.
     const order = "Line2.Press02.Order";
     await payloadRule(fixture, {
       kind: "counter",
@@ -198,6 +198,11 @@ describe.runIf(moduleHasSidecarApi())("kits: recorded Ignition and Kepware paylo
       event_type: "workorder.started",
       params: { fields: { order }, static: { operation: "Stamping" } },
     });
+    return { fixture, line };
+  }
+
+  it("Kepware: the IoT Gateway recording through the preset and tag rules in Odoo", async () => {
+    const { fixture, line } = await kepwareConnection("kit-kep", "Press02");
     // started, 3 reports (4+6+6), 1 scrap, downtime started/ended.
     await withSidecar(fixture, 7, () =>
       publishRecorded(broker.url, readRecorded("integrations/kepware/recorded/iotgateway.jsonl"), "kit-kep-pub"),
@@ -219,5 +224,28 @@ describe.runIf(moduleHasSidecarApi())("kits: recorded Ignition and Kepware paylo
     expect(logs.filter(([loss]) => loss === DOWNTIME_LOSS).map(([, start, end]) => [start, end])).toEqual([
       [odooTime("2026-12-01T06:04:00Z"), odooTime("2026-12-01T06:06:00Z")],
     ]);
+  });
+
+  it("Kepware with the sidecar down while the agent publishes: the broker keeps the backlog, nothing lost", async () => {
+    const { fixture, line } = await kepwareConnection("kit-kep-down", "Press02D");
+    const boot = fixture.boot(mkdtempSync(join(dir, "kit-kep-down-spool-")));
+    // A first start makes the persistent session and its subscriptions, mapped topics included.
+    await (await Sidecar.start({ boot, log: createLogger("warn"), heartbeatMs: 5_000 })).stop();
+    await publishRecorded(
+      broker.url,
+      readRecorded("integrations/kepware/recorded/iotgateway.jsonl"),
+      "kit-kep-down-pub",
+    );
+    const sidecar = await Sidecar.start({ boot, log: createLogger("warn"), heartbeatMs: 5_000 });
+    try {
+      await expect
+        .poll(async () => (await eventsOf(fixture, [["state", "=", "applied"]])).length, { timeout: 120_000 })
+        .toBe(7);
+      expect(await eventsOf(fixture, [["state", "!=", "applied"]])).toEqual([]);
+    } finally {
+      await sidecar.stop();
+    }
+    expect(await production(fixture, line.moId)).toMatchObject({ qty_producing: 16 });
+    expect(await scrapTotal(fixture, line.moId)).toBe(1);
   });
 });
