@@ -81,27 +81,35 @@ export async function mapFloor(
   }
 }
 
-/** A payload mapping of the connection made from a shipped preset, as choosing it in the form does. */
+/**
+ * A payload mapping of the connection made from a shipped preset the way the
+ * form does it: choosing the preset runs the model's onchange, which fills the
+ * mapping from it; then the admin may set the match, and saves.
+ */
 export async function mappingFromPreset(fixture: OdooFixture, code: string, match?: string): Promise<number> {
   const a = fixture.admin;
-  const [preset] = (await a.execute("shopfloor.payload.preset", "search_read", [[["code", "=", code]]], {
-    fields: ["id", "name", "kind", "transport", "match", "expression", "id_fields", "payload_format", "sample_payload"],
-  })) as Row[];
-  if (!preset) throw new Error(`the module ships no preset ${code}`);
-  return (await a.execute("shopfloor.payload.map", "create", [
-    {
-      connection_id: fixture.connectionId,
-      preset_id: preset.id,
-      name: preset.name,
-      kind: preset.kind,
-      transport: preset.transport,
-      match: match ?? preset.match,
-      expression: preset.expression,
-      id_fields: preset.id_fields || false,
-      payload_format: preset.payload_format,
-      sample_payload: preset.sample_payload || false,
-    },
-  ])) as number;
+  const [presetId] = (await a.execute("shopfloor.payload.preset", "search", [[["code", "=", code]]])) as number[];
+  if (!presetId) throw new Error(`the module ships no preset ${code}`);
+  const form: Row = {
+    connection_id: fixture.connectionId,
+    preset_id: presetId,
+    name: false,
+    kind: "events",
+    transport: "mqtt",
+    match: false,
+    expression: false,
+    id_fields: false,
+    payload_format: "json",
+    sample_payload: false,
+  };
+  const spec = Object.fromEntries(Object.keys(form).map((field) => [field, {}]));
+  const changed = (await a.execute("shopfloor.payload.map", "onchange", [[], form, ["preset_id"], spec])) as {
+    value?: Row;
+  };
+  const values: Row = { ...form, ...changed.value, connection_id: fixture.connectionId, preset_id: presetId };
+  if (!values.expression) throw new Error(`choosing preset ${code} filled no expression: ${JSON.stringify(changed)}`);
+  if (match) values.match = match;
+  return (await a.execute("shopfloor.payload.map", "create", [values])) as number;
 }
 
 /** A tag rule of protocol payload (a reading a values mapping yields). */
