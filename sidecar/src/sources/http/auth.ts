@@ -29,7 +29,8 @@ export class ProducerAuth {
 
   constructor(producers: readonly HttpProducer[]) {
     for (const p of producers) {
-      const hash = (p.token_sha256 ?? "").trim().toLowerCase();
+      // Odoo sends false for a producer that never had a token (it leaves those out; an older one may not).
+      const hash = typeof p.token_sha256 === "string" ? p.token_sha256.trim().toLowerCase() : "";
       if (!SHA256_HEX.test(hash)) {
         this.invalid.push(p.name);
         continue;
