@@ -18,3 +18,6 @@ from . import shopfloor_oee_report
 from . import shopfloor_dispatch_target
 from . import shopfloor_dispatch
 from . import shopfloor_dispatch_triggers
+from . import shopfloor_payload_map
+from . import shopfloor_payload_preset
+from . import shopfloor_http_producer

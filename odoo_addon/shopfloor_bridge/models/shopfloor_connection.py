@@ -34,7 +34,20 @@ SECRET_FIELDS = {
     "mqtt_password": "mqtt_password_secret",
     "mqtt_client_key": "mqtt_client_key_secret",
     "opcua_password": "opcua_password_secret",
+    "http_tls_key": "http_tls_key_secret",
 }
+# Settings of the HTTP intake and the Sparkplug host role: the sidecar applies
+# them when the revision moves, as it does mapping changes.
+RELOADED_FIELDS = (
+    "http_enabled",
+    "http_port",
+    "http_bind",
+    "http_tls_cert",
+    "http_max_body_bytes",
+    "sparkplug_host_role",
+)
+DEFAULT_HTTP_PORT = 8088
+DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def acting_connections(env):
@@ -176,6 +189,48 @@ class ShopfloorConnection(models.Model):
     mqtt_client_key_secret = fields.Text(groups=SECRETS_GROUP, copy=False)
     sparkplug_group_id = fields.Char(string="Sparkplug group id")
     sparkplug_host_id = fields.Char(string="Sparkplug host id")
+    sparkplug_host_role = fields.Selection(
+        [("primary", "Primary host"), ("passive", "Passive (secondary) host")],
+        string="Sparkplug host role",
+        default="primary",
+        required=True,
+        help="Primary: publishes its STATE and asks edge nodes for a Rebirth on a sequence gap. Passive: only "
+        "listens (no STATE, no Rebirth requests), beside the plant's primary host (e.g. Ignition).",
+    )
+
+    # HTTP intake (CloudEvents HTTP binding and mapped JSON routes)
+    http_enabled = fields.Boolean(
+        string="HTTP intake",
+        help="The sidecar also takes events over HTTP: POST /events (CloudEvents structured, binary and batched "
+        "modes) and POST /routes/<route> (JSON a payload mapping turns into events), from the producers below.",
+    )
+    http_port = fields.Integer(
+        string="HTTP port", default=DEFAULT_HTTP_PORT, help="TCP port; HTTP_PORT in the sidecar's environment wins."
+    )
+    http_bind = fields.Char(string="HTTP bind address", help="Address to listen on; empty: all addresses.")
+    http_tls_cert = fields.Text(
+        string="TLS certificate (PEM)",
+        help="The certificate chain the HTTP intake presents; with the key below it serves HTTPS only.",
+    )
+    http_tls_key = fields.Text(
+        string="TLS private key (PEM)",
+        compute="_compute_secret_inputs",
+        inverse="_inverse_secrets",
+        help="Write-only: the private key of the TLS certificate, stored for the sidecar, never shown again.",
+    )
+    http_tls_key_secret = fields.Text(groups=SECRETS_GROUP, copy=False)
+    http_max_body_bytes = fields.Integer(
+        string="Largest request (bytes)",
+        default=DEFAULT_HTTP_MAX_BODY_BYTES,
+        help="A larger request body is refused (413) and nothing of it is taken.",
+    )
+    http_producer_ids = fields.One2many(
+        "shopfloor.http.producer",
+        "connection_id",
+        string="HTTP producers",
+        groups=MANAGER_GROUP,
+        context={"active_test": False},
+    )
 
     # OPC UA
     opcua_endpoint = fields.Char(string="OPC UA endpoint", help="opc.tcp://host:4840/path")
@@ -292,6 +347,7 @@ class ShopfloorConnection(models.Model):
     uom_map_ids = fields.One2many("shopfloor.uom.map", "connection_id", string="Units")
     reason_map_ids = fields.One2many("shopfloor.reason.map", "connection_id", string="Reasons")
     rule_ids = fields.One2many("shopfloor.mapping.rule", "connection_id", string="Tag rules")
+    payload_map_ids = fields.One2many("shopfloor.payload.map", "connection_id", string="Payload mappings")
 
     event_ids = fields.One2many("shopfloor.event", "connection_id", string="Event records")
     dlq_count = fields.Integer(string="Dead letters", compute="_compute_event_counts")
@@ -301,6 +357,12 @@ class ShopfloorConnection(models.Model):
         ("code_company_uniq", "unique(company_id, code)", "The connection code must be unique per company."),
         ("batch_size_range", "check(batch_size between 1 and 1000)", "Batch size must be between 1 and 1000."),
         ("max_attempts_positive", "check(max_attempts >= 1)", "Max attempts must be at least 1."),
+        ("http_port_range", "check(http_port between 1 and 65535)", "The HTTP port must be between 1 and 65535."),
+        (
+            "http_max_body_range",
+            "check(http_max_body_bytes between 1024 and 268435456)",
+            "The largest HTTP request must be between 1 KiB and 256 MiB.",
+        ),
     ]
 
     def write(self, vals):
@@ -318,7 +380,33 @@ class ShopfloorConnection(models.Model):
                         company=moved[:1].company_id.name,
                     ),
                 )
-        return super().write(vals)
+        reloaded = [name for name in RELOADED_FIELDS if name in vals]
+        before = {connection.id: {name: connection[name] for name in reloaded} for connection in self}
+        result = super().write(vals)
+        for connection in self:
+            changed = [name for name in reloaded if connection[name] != before[connection.id][name]]
+            if vals.get("http_tls_key"):  # write-only: a value typed is a new key
+                changed.append("http_tls_key")
+            if changed:
+                connection._bump_revision(
+                    _(
+                        "settings the sidecar reloads changed (%s)",
+                        ", ".join(self._fields[name].string for name in changed),
+                    )
+                )
+        return result
+
+    @api.constrains("http_enabled", "http_tls_cert")
+    def _check_http_tls(self):
+        for connection in self:
+            cert = (connection.http_tls_cert or "").strip()
+            if cert and "-----BEGIN CERTIFICATE-----" not in cert:
+                raise ValidationError(
+                    _(
+                        "Connection %s: the TLS certificate must be PEM text (-----BEGIN CERTIFICATE----- …).",
+                        connection.code,
+                    )
+                )
 
     # ------------------------------------------------------------------ secrets
 
@@ -513,6 +601,7 @@ class ShopfloorConnection(models.Model):
             {
                 "group_id": connection.sparkplug_group_id or "",
                 "host_id": connection.sparkplug_host_id or f"sfb-{connection.code}",
+                "role": connection.sparkplug_host_role or "primary",
             }
             if connection.kind == "sparkplug"
             else False
@@ -550,12 +639,39 @@ class ShopfloorConnection(models.Model):
                     for row in connection.source_map_ids
                 ],
                 "rules": [rule._sidecar_rule() for rule in connection.rule_ids.filtered("active")],
+                "payload_maps": [
+                    mapping._sidecar_payload_map()
+                    for mapping in connection.payload_map_ids.filtered("active").sorted(lambda m: (m.sequence, m.id))
+                ],
+                "http": connection._sidecar_http(),
                 "dispatch": {
                     "poll_interval_ms": connection.dispatch_poll_interval_ms,
                     "targets": targets,
                 },
             }
         )
+
+    def _sidecar_http(self):
+        """The HTTP intake as ``HttpIntakeConfig`` (contract.ts), or False when off.
+
+        Producers without a token yet are left out: nobody could authenticate as them."""
+        self.ensure_one()
+        connection = self.sudo()
+        if not connection.http_enabled:
+            return False
+        producers = (
+            self.env["shopfloor.http.producer"]
+            .sudo()
+            .search([("connection_id", "=", connection.id), ("active", "=", True), ("token_sha256", "!=", False)])
+        )
+        return {
+            "port": connection.http_port or DEFAULT_HTTP_PORT,
+            "bind": connection.http_bind or "",
+            "tls_cert": connection.http_tls_cert or "",
+            "tls_key": connection.http_tls_key_secret or "",
+            "max_body_bytes": connection.http_max_body_bytes or DEFAULT_HTTP_MAX_BODY_BYTES,
+            "producers": [producer._sidecar_producer() for producer in producers],
+        }
 
     def _sidecar_dispatch_targets(self):
         """Planning push-back targets ([] here; the dispatch part extends this)."""

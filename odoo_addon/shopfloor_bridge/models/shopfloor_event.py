@@ -10,6 +10,8 @@ decides retry vs dead-letter, ``backoff.py`` the delays,
 ``event_validation.py`` what is valid, ``handlers/`` the effects.
 """
 
+import base64
+import binascii
 import json
 import logging
 from datetime import timedelta
@@ -17,7 +19,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
-from ..event_validation import validate_event
+from ..event_validation import MAX_INGEST_BATCH, validate_event
 from ..exceptions import EventRejected
 from ..field_guard import refuse_protected_write
 from ..services import hooks
@@ -25,6 +27,7 @@ from ..services.apply import ApplyService
 from ..services.ingest import IngestContext, IngestService
 from ..storable_text import escape_deep
 from .shopfloor_connection import MANAGER_GROUP, check_rpc_caller, iso_utc
+from .shopfloor_payload_map import origin_transport
 
 _logger = logging.getLogger(__name__)
 
@@ -218,7 +221,10 @@ class ShopfloorEvent(models.Model):
         (``pending``, due now) and the retry cron applies them: a plant that
         bursts faster than Odoo applies can keep its ingest calls short.
         """
-        allowed = check_rpc_caller(self.env)
+        return self._ingest_for(check_rpc_caller(self.env), events)
+
+    def _ingest_for(self, allowed, events):
+        """``ingest`` for a caller acting for the connections ``allowed`` (None: any)."""
         results = IngestService(self.env, allowed).ingest(events)
         if results:
             stored = self.sudo().browse([result["event_id"] for result in results if result["event_id"]])
@@ -432,3 +438,170 @@ class ShopfloorEvent(models.Model):
         else:
             events.action_discard(reason)
         return len(events)
+
+    # ------------------------------------------------------------------ payload mappings
+
+    def action_create_payload_map(self):
+        """A new payload mapping for this rejected payload: the form, prefilled with
+        its connection, transport, origin (as the match) and the payload as the sample."""
+        self._check_manager()
+        self.ensure_one()
+        event = self.sudo()
+        if event.state != "rejected" or not event.raw_b64 or event.type:
+            raise UserError(
+                _(
+                    "Event %s is not a rejected payload the sidecar could not read as an event: only those can "
+                    "start a payload mapping.",
+                    event.event_uid,
+                )
+            )
+        if not event.connection_id:
+            raise UserError(_("Event %s belongs to no connection: a payload mapping needs one.", event.event_uid))
+        try:
+            raw = base64.b64decode(event.raw_b64, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise UserError(_("The raw bytes of event %s are not valid base64.", event.event_uid)) from error
+        text = raw.decode("utf-8", "replace")
+        try:
+            json.loads(text)
+            payload_format = "json"
+        except ValueError:
+            payload_format = "text"
+        transport = origin_transport(event.connection_id, event.source)
+        action = self.env["ir.actions.act_window"]._for_xml_id("shopfloor_bridge.shopfloor_payload_map_action")
+        action.update(
+            {
+                "views": [(False, "form")],
+                "view_mode": "form",
+                "target": "current",
+                "res_id": False,
+                "context": {
+                    "default_connection_id": event.connection_id.id,
+                    "default_transport": transport,
+                    "default_match": event.source,
+                    "default_sample_payload": text,
+                    "default_payload_format": payload_format,
+                    "default_name": _("Payloads of %s", event.source)[:128],
+                },
+            }
+        )
+        return action
+
+    @api.model
+    def remap_rejected(self, mapping_id, results):
+        """Ingests what a payload mapping made of rejected payloads, and closes them.
+
+        ``results``: ``[{event_id, events: [CloudEvent dicts]}]``, what the
+        browser computed with the saved mapping ``mapping_id`` for each rejected
+        event. Each produced event is checked with the module's schema, stamped
+        with the connection and its current revision, and ingested as the
+        sidecar's would be (idempotent by (source, id)); the rejected event is
+        then discarded with a reason naming the mapping, its revision and the
+        events it became. One item's invalid event leaves that item unchanged.
+
+        Trust: the events come from the browser, not from the sidecar; this is
+        as trusted as edit-and-retry (a manager could write the same events by
+        hand), and is for managers only. Returns one ``{event_id, status,
+        error, event_ids}`` per item, in order; status is ``remapped``,
+        ``invalid`` (nothing changed) or ``skipped`` (not a rejected payload of
+        the mapping's connection).
+        """
+        self._check_manager()
+        mapping = self.env["shopfloor.payload.map"].browse(mapping_id if isinstance(mapping_id, int) else 0).exists()
+        if not mapping:
+            raise UserError(_("No payload mapping with id %r.", mapping_id))
+        mapping.check_access("read")
+        if not isinstance(results, list) or not all(isinstance(item, dict) for item in results):
+            raise UserError(_("remap_rejected takes a list of {event_id, events} objects."))
+        total = sum(len(item.get("events") or []) for item in results if isinstance(item.get("events"), list))
+        if len(results) > MAX_INGEST_BATCH or total > MAX_INGEST_BATCH:
+            raise UserError(
+                _(
+                    "remap_rejected takes at most %s payloads and %s events per call: split it.",
+                    MAX_INGEST_BATCH,
+                    MAX_INGEST_BATCH,
+                )
+            )
+        connection = mapping.connection_id.sudo()
+        revision = connection.revision
+        answers = []
+        for item in results:
+            answers.append(self._remap_one(mapping, connection, revision, item))
+        return answers
+
+    def _remap_one(self, mapping, connection, revision, item):
+        event_id = item.get("event_id")
+        answer = {
+            "event_id": event_id if isinstance(event_id, int) else 0,
+            "status": "skipped",
+            "error": "",
+            "event_ids": [],
+        }
+        rejected = (
+            self.sudo().browse(event_id if isinstance(event_id, int) and not isinstance(event_id, bool) else 0).exists()
+        )
+        if not rejected or rejected.connection_id != connection or rejected.state != "rejected" or rejected.type:
+            answer["error"] = _(
+                "Event %(id)s is not a rejected payload of connection %(code)s (it may have been re-mapped "
+                "already).",
+                id=event_id,
+                code=connection.code,
+            )
+            return answer
+        produced = item.get("events")
+        if not isinstance(produced, list):
+            answer.update(status="invalid", error=_("'events' must be a list of CloudEvents."))
+            return answer
+        stamped = []
+        for index, candidate in enumerate(produced):
+            if not isinstance(candidate, dict):
+                answer.update(status="invalid", error=_("Event %s of the list is not a JSON object.", index + 1))
+                return answer
+            event = dict(candidate, connection=connection.code, mappingrev=revision)
+            try:
+                validate_event(event)
+            except EventRejected as error:
+                answer.update(
+                    status="invalid",
+                    error=_(
+                        "Event %(index)s (%(id)s) is invalid: %(reason)s",
+                        index=index + 1,
+                        id=candidate.get("id"),
+                        reason=error.message,
+                    ),
+                )
+                return answer
+            stamped.append(event)
+        outcomes = self.sudo()._ingest_for(connection, stamped) if stamped else []
+        refused = [outcome for outcome in outcomes if outcome["status"] == "rejected"]
+        made = self.sudo().browse([outcome["event_id"] for outcome in outcomes if outcome["event_id"]])
+        answer["event_ids"] = made.ids
+        if refused:
+            answer.update(
+                status="invalid",
+                error=_(
+                    "Odoo rejected %(count)s of the events: %(reason)s", count=len(refused), reason=refused[0]["error"]
+                ),
+            )
+            return answer
+        uids = ", ".join(made.mapped("event_uid")) or _("no events (the mapping consumes this payload)")
+        reason = _(
+            "re-mapped by mapping %(name)s rev %(revision)s into %(ids)s",
+            name=mapping.name,
+            revision=revision,
+            ids=uids,
+        )
+        made._log(
+            "remapped_from",
+            _(
+                "from rejected payload %(uid)s of %(origin)s by mapping %(name)s",
+                uid=rejected.event_uid,
+                origin=rejected.source,
+                name=mapping.name,
+            ),
+        )
+        rejected._log("remap", reason)
+        rejected.write({"state": "discarded", "discard_reason": reason, "next_retry_at": False})
+        hooks.run(self._post_discard_hooks(), rejected, {rejected.id: ("discarded", reason)})
+        answer["status"] = "remapped"
+        return answer

@@ -24,6 +24,8 @@ class ShopfloorEventLog(models.Model):
             ("retry", "Retry requested"),
             ("edit", "Payload edited"),
             ("discard", "Discarded"),
+            ("remap", "Re-mapped"),
+            ("remapped_from", "Made by re-mapping"),
         ],
         required=True,
     )

@@ -6,6 +6,7 @@ plant can tell which mapping an event was applied under.
 """
 
 import json
+import math
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
@@ -19,6 +20,8 @@ class ShopfloorMappingMixin(models.AbstractModel):
     _description = "Shop Floor Mapping (common behaviour)"
     # Events of a connection apply as superuser: what a row points to must be of its company.
     _check_company_auto = True
+    # Fields the sidecar never reads: writing only these moves no revision.
+    _mapping_inert_fields = ()
 
     connection_id = fields.Many2one("shopfloor.connection", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
@@ -46,6 +49,8 @@ class ShopfloorMappingMixin(models.AbstractModel):
     def write(self, vals):
         # Follows the connection; a stored related field written directly would not.
         refuse_protected_write(self, vals, {"company_id": None})
+        if vals and not set(vals) - set(self._mapping_inert_fields):
+            return super().write(vals)
         before = self.connection_id
         result = super().write(vals)
         changed = ", ".join(sorted(vals))
@@ -186,7 +191,7 @@ class ShopfloorReasonMap(models.Model):
 class ShopfloorMappingRule(models.Model):
     _name = "shopfloor.mapping.rule"
     _inherit = ["shopfloor.mapping.mixin"]
-    _description = "Tag rule (OPC UA node / Sparkplug metric)"
+    _description = "Tag rule (OPC UA node / Sparkplug metric / mapped payload value)"
     _order = "connection_id, sequence, id"
     _rec_name = "address"
 
@@ -195,17 +200,26 @@ class ShopfloorMappingRule(models.Model):
     kind = fields.Selection(
         [("counter", "Counter"), ("state", "State"), ("trigger", "Trigger")], required=True, default="counter"
     )
-    protocol = fields.Selection([("opcua", "OPC UA"), ("sparkplug", "Sparkplug B")], required=True, default="opcua")
+    protocol = fields.Selection(
+        [("opcua", "OPC UA"), ("sparkplug", "Sparkplug B"), ("payload", "Mapped payload value")],
+        required=True,
+        default="opcua",
+        help="Mapped payload value: an address a 'Values' payload mapping yields (a UNS topic, a Kepware tag id), "
+        "for MQTT and HTTP alike.",
+    )
     address = fields.Char(
         required=True,
-        help="OPC UA node id (ns=2;s=[default]Line1/Press03/Good) or Sparkplug metric (group/edge/device/metric).",
+        help="OPC UA node id (ns=2;s=[default]Line1/Press03/Good), Sparkplug metric (group/edge/device/metric), "
+        "or the address a values payload mapping yields (plant1/line1/press-01/GoodCount, Channel1.Device1.Count).",
     )
     source = fields.Char(required=True, help="CloudEvent source the derived events carry.")
     event_type = fields.Char(help="counter: production.reported or scrap.reported; trigger: any event type.")
     params_json = fields.Text(
         string="Parameters (JSON)",
         default="{}",
-        help="counter: wrap_at, window_ms, order_address; state: value_map, reason_address; trigger: fields.",
+        help="counter: wrap_at, window_ms, order_address; state: value_map, reason_address; trigger: fields. "
+        "Every kind: scale and offset (numbers: value × scale + offset, before the rule sees it) and unit (the "
+        "floor unit its events carry as uom when the rule sets none).",
     )
 
     _sql_constraints = [
@@ -227,6 +241,31 @@ class ShopfloorMappingRule(models.Model):
                 ) from error
             if not isinstance(params, dict):
                 raise ValidationError(_("Rule %s: parameters must be a JSON object.", rule.address))
+            for name in ("scale", "offset"):
+                value = params.get(name)
+                if name in params and (
+                    isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+                ):
+                    raise ValidationError(
+                        _(
+                            "Rule %(address)s: %(name)s must be a number (value × scale + offset), got %(value)s.",
+                            address=rule.address,
+                            name=name,
+                            value=json.dumps(value),
+                        )
+                    )
+            if params.get("scale") == 0:
+                raise ValidationError(
+                    _("Rule %s: a scale of 0 turns every value into the offset; leave scale out for 1.", rule.address)
+                )
+            if "unit" in params and (not isinstance(params["unit"], str) or not params["unit"].strip()):
+                raise ValidationError(
+                    _(
+                        'Rule %(address)s: unit must be the floor unit as text (e.g. "PCS"), got %(value)s.',
+                        address=rule.address,
+                        value=json.dumps(params["unit"]),
+                    )
+                )
             if rule.event_type and rule.event_type not in EVENT_TYPES:
                 raise ValidationError(
                     _("Rule %(address)s: unknown event type %(type)r.", address=rule.address, type=rule.event_type)
