@@ -2,7 +2,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { itemsAnswer } from "./answer.ts";
 import { ProducerAuth, sha256Hex } from "./auth.ts";
-import { binaryEvent, decodeEvents, decodeHeaderValue, limitSources, parseMediaType } from "./binding.ts";
+import {
+  arrayElementTexts,
+  binaryEvent,
+  decodeEvents,
+  decodeHeaderValue,
+  limitSources,
+  parseMediaType,
+} from "./binding.ts";
 import { routeMatches, routeOf } from "./routes.ts";
 
 /** The binding's header encoding (3.1.3.2), written from the spec for the round trip. */
@@ -125,6 +132,18 @@ describe("content modes", () => {
       '{"id":"a","source":"s","data":{"v":5.0}}',
       '{"id":"b","v":9007199254740993}',
     ]);
+  });
+
+  it("cuts any JSON array into its elements' texts, whatever the spacing and the strings hold", () => {
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue()), fc.constantFrom(undefined, 1, "\t"), (list, space) => {
+        const texts = arrayElementTexts(JSON.stringify(list, null, space));
+        expect(texts.map((t) => JSON.parse(t))).toEqual(JSON.parse(JSON.stringify(list)));
+      }),
+    );
+    const tricky = String.raw`[ "a,]\\", {"b":[1,2]} , [] ,"}\"{"]`;
+    expect(JSON.parse(tricky)).toHaveLength(4);
+    expect(arrayElementTexts(tricky)).toEqual([String.raw`"a,]\\"`, '{"b":[1,2]}', "[]", String.raw`"}\"{"`]);
   });
 
   it("a source prefix marks only the items outside it (403); items without a source are left to the schema", () => {

@@ -12,7 +12,6 @@
 // before anything is stored. What is an event, but a bad one (JSON that does
 // not parse, a `source` outside the producer's prefix), becomes an item that
 // carries the reason and is stored as rejected, so a person sees it in Odoo.
-import { parseExact } from "../../core/exact-json.ts";
 
 /** What a decoded request asks to store, item by item. */
 export interface DecodedItem {
@@ -85,7 +84,7 @@ export function readJson(body: Uint8Array): { ok: true; text: string; value: unk
     return { ok: false, reason: "body is not valid UTF-8" };
   }
   try {
-    return { ok: true, text, value: parseExact<unknown>(text) };
+    return { ok: true, text, value: JSON.parse(text) };
   } catch (err) {
     return { ok: false, reason: `not JSON: ${(err as Error).message}` };
   }
@@ -219,8 +218,44 @@ function batchItems(body: Uint8Array): DecodedItem[] {
       },
     ];
   }
-  // Each element written again (parseExact kept its numbers as they were sent).
-  return json.value.map((element) => ({ payload: encoder.encode(JSON.stringify(element)), ...identity(element) }));
+  // Each element's own text, cut from the body: its numbers and bytes exactly as sent.
+  const texts = arrayElementTexts(json.text);
+  return json.value.map((element, i) => ({ payload: encoder.encode(texts[i] as string), ...identity(element) }));
+}
+
+/**
+ * The texts of a JSON array's elements, in order. Only for text that parsed
+ * as an array: a scan for the commas at depth one, outside strings.
+ */
+export function arrayElementTexts(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let inString = false;
+  let start = -1;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 0x5c) i++;
+      else if (char === 0x22) inString = false;
+      continue;
+    }
+    if (char === 0x22) {
+      inString = true;
+    } else if (char === 0x5b || char === 0x7b) {
+      depth++;
+      if (depth === 1) start = i + 1;
+    } else if (char === 0x5d || char === 0x7d) {
+      if (depth === 1) {
+        const last = text.slice(start, i).trim();
+        if (last) out.push(last);
+      }
+      depth--;
+    } else if (char === 0x2c && depth === 1) {
+      out.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  return out;
 }
 
 /**

@@ -59,7 +59,7 @@ export interface HttpIntakeOptions {
 }
 
 export const DEFAULT_HIGH_WATER = 0.9;
-export const DEFAULT_MAX_IN_FLIGHT_PER_PRODUCER = 8;
+export const DEFAULT_MAX_IN_FLIGHT_PER_PRODUCER = 32;
 
 /** Headers a producer sends that never travel on (they are credentials). */
 const PRIVATE_HEADERS = new Set(["authorization", "proxy-authorization", "cookie"]);
