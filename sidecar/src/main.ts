@@ -9,6 +9,8 @@ import type { Source, SourceSink } from "./core/ports.ts";
 import { Redactor } from "./core/secrets.ts";
 import { Delivery } from "./delivery.ts";
 import type { RunningDispatcher } from "./floor/dispatcher.ts";
+import { MappingStage } from "./mapping/stage.ts";
+import { mqttSubscriptions } from "./mapping/subscriptions.ts";
 import type { BaseOdooClient } from "./odoo/client.ts";
 import { createOdooClient } from "./odoo/connect.ts";
 import { codeOf, OdooAuthError } from "./odoo/errors.ts";
@@ -231,7 +233,7 @@ async function createSource(config: SidecarConfig, log: Logger, pkiDir: string):
     }
     return new MqttSource({
       url: m.url,
-      topics: m.topics,
+      topics: mqttSubscriptions(m.topics, config.payload_maps),
       clientId: m.client_id,
       protocolVersion: m.protocol_version,
       username: m.username,
@@ -261,6 +263,8 @@ export class Sidecar {
   sources: Source[] = [];
   /** Planning push-back (Odoo → floor); only while the connection has floor targets. */
   dispatcher: RunningDispatcher | undefined;
+  /** Payload mappings in front of the pipeline; one across reloads (its rule engine reloads itself). */
+  #mapping: MappingStage | undefined;
   metricsPort = 0;
   readonly #opts: SidecarOptions;
   readonly #log: Logger;
@@ -458,11 +462,11 @@ export class Sidecar {
     return this.sources[0];
   }
 
-  /** What every source writes to: the pipeline, then a nudge to delivery. */
+  /** What every source writes to: payload mappings, the pipeline, then a nudge to delivery. */
   #sink(): SourceSink {
     const delivery = this.delivery;
     const pipeline = this.pipeline;
-    return {
+    const stored: SourceSink = {
       accept: async (items, state) => {
         const report = await pipeline.accept(items, state);
         delivery.notify();
@@ -470,6 +474,13 @@ export class Sidecar {
       },
       loadState: (prefix) => pipeline.loadState(prefix),
     };
+    if (this.#mapping) this.#mapping.setConfig(this.config);
+    else {
+      const log = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) =>
+        this.#log[level](fields ?? {}, message);
+      this.#mapping = new MappingStage({ sink: stored, config: this.config, log });
+    }
+    return this.#mapping;
   }
 
   async #startSource(): Promise<void> {
@@ -609,6 +620,7 @@ export class Sidecar {
       max_skew_ms: this.skew.maxAbsSkew(),
       revision: this.config.revision,
       ...this.#sourceStats(),
+      ...this.#mapping?.stats(),
     };
   }
 
@@ -690,6 +702,7 @@ export class Sidecar {
     for (const t of this.#timers) clearInterval(t);
     await this.#reloading?.catch(() => {});
     await this.#stopSources();
+    await this.#mapping?.close();
     await this.delivery?.stop();
     await this.dispatcher?.stop();
     await this.#ops?.close();

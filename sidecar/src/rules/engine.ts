@@ -14,7 +14,7 @@ import {
 } from "./counter.ts";
 import { type StatePersisted, stateObserve, stateRuntime } from "./state.ts";
 import { type TriggerPersisted, triggerObserve, triggerRuntime } from "./trigger.ts";
-import { auxiliaryAddresses, type Observation, type RuleContext } from "./types.ts";
+import { auxiliaryAddresses, type Observation, type RuleContext, scaledValue } from "./types.ts";
 
 export interface EngineOptions {
   connection: string;
@@ -147,7 +147,14 @@ export class RuleEngine {
     }
   }
 
-  #step(runtime: Runtime, obs: Observation, result: EngineResult): void {
+  #step(runtime: Runtime, raw: Observation, result: EngineResult): void {
+    // Scale and offset are the rule's: values other rules read from this address stay raw.
+    const scaled = scaledValue(runtime.rule, raw.value);
+    if ("invalid" in scaled) {
+      result.invalid.push(scaled.invalid);
+      return;
+    }
+    const obs = scaled.value === raw.value ? raw : { ...raw, value: scaled.value };
     const step =
       runtime.kind === "counter"
         ? counterObserve(runtime.rule, this.#ctx, runtime.rt, obs)

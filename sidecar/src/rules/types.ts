@@ -45,6 +45,14 @@ export function derivedEventId(
   return `sfb-${hash.digest("hex").slice(0, 40)}`;
 }
 
+/** Event types whose data carries a quantity's unit as `uom`; quality.result carries its `unit`. */
+const UOM_TYPES: ReadonlySet<EventType> = new Set([
+  "workorder.completed",
+  "production.reported",
+  "material.consumed",
+  "scrap.reported",
+]);
+
 export function derivedEvent(
   rule: MappingRule,
   ctx: RuleContext,
@@ -53,6 +61,10 @@ export function derivedEvent(
   data: Record<string, unknown>,
   idValue: unknown = obs.value,
 ): CloudEvent {
+  // The rule's floor unit, where the event has a unit field the rule left empty.
+  const unit = stringParam(rule, "unit");
+  if (unit && UOM_TYPES.has(type) && data.uom === undefined) data.uom = unit;
+  if (unit && type === "quality.result" && data.unit === undefined) data.unit = unit;
   const event: CloudEvent = {
     specversion: "1.0",
     id: derivedEventId(ctx.connection, rule.address, obs.sourceTime, idValue, type),
@@ -112,4 +124,46 @@ export function auxiliaryAddresses(rule: MappingRule): string[] {
     for (const v of Object.values(fields as Record<string, unknown>)) if (typeof v === "string" && v) out.push(v);
   }
   return out;
+}
+
+/**
+ * The value a rule sees: `value × scale + offset` when the rule sets either
+ * (a raw count in tenths, a level in another unit), for every protocol. A
+ * result within a billionth (relative) of an integer is that integer, so binary
+ * fractions do not turn a scaled count into 2.9999999999999996. A value
+ * that is not a number cannot be scaled: the observation is refused.
+ */
+export function scaledValue(rule: MappingRule, value: unknown): { value: unknown } | { invalid: string } {
+  const { scale, offset } = rule.params;
+  const hasScale = scale !== undefined && scale !== null;
+  const hasOffset = offset !== undefined && offset !== null;
+  if (!hasScale && !hasOffset) return { value };
+  for (const [name, param] of [
+    ["scale", scale],
+    ["offset", offset],
+  ] as const) {
+    if (param !== undefined && param !== null && (typeof param !== "number" || !Number.isFinite(param))) {
+      return { invalid: `${rule.kind} ${rule.address}: ${name} ${JSON.stringify(param)} is not a number` };
+    }
+  }
+  const number =
+    typeof value === "number"
+      ? value
+      : typeof value === "bigint" &&
+          value <= BigInt(Number.MAX_SAFE_INTEGER) &&
+          value >= -BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(value)
+        : undefined;
+  if (number === undefined || !Number.isFinite(number)) {
+    return {
+      invalid: `${rule.kind} ${rule.address}: value ${describeValue(value)} is not a number: scale/offset cannot apply`,
+    };
+  }
+  const result = number * (hasScale ? (scale as number) : 1) + (hasOffset ? (offset as number) : 0);
+  const nearest = Math.round(result);
+  return { value: Math.abs(result - nearest) <= 1e-9 * Math.abs(result) ? nearest : result };
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
 }

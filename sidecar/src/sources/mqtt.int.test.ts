@@ -48,6 +48,35 @@ for (const [brokerName, start, versions] of brokers) {
         { redeliversUncommitted: true },
       );
 
+      it("raw intakes say they came by MQTT, with MQTT 5 user properties as their headers", async () => {
+        const sink = new RecordingSink();
+        const source = new MqttSource({
+          url: broker.url,
+          topics: ["shopfloor/#", "kepware/#"],
+          clientId: `${clientId}-via`,
+          protocolVersion,
+        });
+        await source.start(sink);
+        try {
+          const properties = { userProperties: { line: "L1", tag: ["a", "b"] } };
+          const client = await mqtt.connectAsync(broker.url, { clientId: `${clientId}-via-pub`, protocolVersion });
+          await client.publishAsync("kepware/line1", "{}", {
+            qos: 1,
+            ...(protocolVersion === 5 ? { properties } : {}),
+          });
+          await client.endAsync();
+          await expect.poll(() => sink.committed.length, { timeout: 5_000 }).toBe(1);
+          const [intake] = sink.committed;
+          expect(intake).toMatchObject({ kind: "raw", origin: "kepware/line1" });
+          const via = intake?.kind === "raw" ? intake.via : undefined;
+          expect(via).toEqual(
+            protocolVersion === 5 ? { transport: "mqtt", headers: { line: "L1", tag: "a, b" } } : { transport: "mqtt" },
+          );
+        } finally {
+          await source.stop();
+        }
+      });
+
       it("pauses reading when maxInFlight commits are pending and resumes without loss", async () => {
         const sink = new RecordingSink();
         const source = new MqttSource({
