@@ -10,7 +10,7 @@ import {
   limitSources,
   parseMediaType,
 } from "./binding.ts";
-import { routeMatches, routeOf } from "./routes.ts";
+import { routeOf } from "./routes.ts";
 
 /** The binding's header encoding (3.1.3.2), written from the spec for the round trip. */
 function encodeHeaderValue(value: string): string {
@@ -214,15 +214,6 @@ describe("producer tokens", () => {
 });
 
 describe("routes", () => {
-  it("are MQTT-filter matched", () => {
-    expect(routeMatches("kepware/+", "kepware/line1")).toBe(true);
-    expect(routeMatches("kepware/+", "kepware/line1/x")).toBe(false);
-    expect(routeMatches("uns/#", "uns/plant1/line1/Count")).toBe(true);
-    expect(routeMatches("uns/#", "uns")).toBe(true);
-    expect(routeMatches("exact", "exact")).toBe(true);
-    expect(routeMatches("exact", "other")).toBe(false);
-  });
-
   it("are read from the path percent-decoded, and may not be filters themselves", () => {
     expect(routeOf("/routes/plant%201/line")).toEqual({ ok: true, route: "plant 1/line" });
     expect(routeOf("/routes/")).toMatchObject({ ok: false });

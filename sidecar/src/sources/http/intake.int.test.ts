@@ -10,11 +10,14 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
 import { BATCHED, cloudEvent, post, STRUCTURED } from "../../../test/support/http/post.ts";
+import { mapping, RECORDS_TO_EVENTS } from "../../../test/support/mapping/mapping.fixtures.ts";
 import { RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import { OffsetEstimator, SkewTracker } from "../../core/clock.ts";
 import type { HttpIntakeConfig, SidecarConfig } from "../../core/contract.ts";
 import type { SourceSink } from "../../core/ports.ts";
 import { spoolPressureOf } from "../../main.ts";
+import { findMapping } from "../../mapping/evaluate.ts";
+import { MappingStage } from "../../mapping/stage.ts";
 import { Pipeline } from "../../pipeline.ts";
 import type { SpoolEntry } from "../../spool/spool.ts";
 import { SqliteSpool } from "../../spool/sqlite-spool.ts";
@@ -82,7 +85,7 @@ async function rig(
   const logs: Rig["logs"] = [];
   const intake = new HttpIntake({
     connection: "c1",
-    routes: () => ["kepware/+", "uns/#"],
+    isMapped: (route) => ["kepware/", "uns/"].some((prefix) => route.startsWith(prefix)),
     pressure: () => spoolPressureOf(spool),
     log: (level, fields, message) => logs.push({ level, fields, message }),
     ...opts,
@@ -354,6 +357,79 @@ describe("HTTP intake: mapped routes", () => {
     const [row] = await r.rows();
     expect(bodyOf(row as SpoolEntry)).toMatchObject({ rejected: true, source: "ignition/tags" });
     expect(rawOf(row as SpoolEntry)).toBe('{"tag":"Count","value":1}');
+  });
+});
+
+describe("HTTP intake with the payload mapping stage", () => {
+  const maps = [
+    mapping({
+      id: 1,
+      name: "MES records",
+      transport: "http",
+      match: "mes/+",
+      expression: RECORDS_TO_EVENTS,
+      id_fields: ["source", "data.order", "time"],
+    }),
+    mapping({
+      id: 2,
+      name: "throws",
+      transport: "http",
+      match: "broken",
+      expression: '$error("no line in this payload")',
+    }),
+    // Takes every route, and must never take what comes to /events.
+    mapping({ id: 3, name: "catch-all", transport: "http", match: "#", expression: "[]" }),
+  ];
+  const withMaps = { ...sidecarConfig, rules: [], payload_maps: maps } as SidecarConfig;
+  const staged = async () =>
+    rig(
+      {},
+      {
+        isMapped: (route) => findMapping(maps, "http", route) !== undefined,
+        sink: (pipeline) => new MappingStage({ sink: pipeline, config: withMaps }),
+      },
+    );
+  const records = JSON.stringify({
+    line: "line4",
+    records: [
+      { order: "WH/MO/00042", good: 10, at: "2026-11-22T08:00:00Z" },
+      { order: "WH/MO/00043", good: 12, at: "2026-11-22T08:05:00Z" },
+    ],
+  });
+
+  it("a mapped route's payload becomes the events its mapping makes; the answer says how many", async () => {
+    const r = await staged();
+    const answer = await post(`${r.url}/routes/mes/line4`, records, {
+      token: TOKEN,
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(answer.status, answer.text).toBe(200);
+    expect(answer.body.items).toEqual([{ index: 0, outcome: "accepted", events: 2 }]);
+    const rows = await r.rows();
+    expect(rows.map((row) => bodyOf(row).source)).toEqual(["plant1/line4", "plant1/line4"]);
+    // The same payload again: the deterministic ids make it a duplicate.
+    const again = await post(`${r.url}/routes/mes/line4`, records, {
+      token: TOKEN,
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(again.body.duplicates).toBe(2);
+    expect(await r.rows()).toHaveLength(2);
+  });
+
+  it("a mapping that fails: 422 with the mapping's reason, the payload stored as rejected", async () => {
+    const r = await staged();
+    const answer = await post(`${r.url}/routes/broken`, "{}", { token: TOKEN });
+    expect(answer.status).toBe(422);
+    expect(answer.body.reason).toMatch(/no line in this payload/);
+    expect(bodyOf((await r.rows())[0] as SpoolEntry)).toMatchObject({ rejected: true, source: "broken" });
+  });
+
+  it("CloudEvents posted to /events pass the stage untouched, even with a catch-all HTTP mapping", async () => {
+    const r = await staged();
+    const event = cloudEvent();
+    const answer = await post(`${r.url}/events`, JSON.stringify(event), { token: TOKEN, headers: STRUCTURED });
+    expect(answer.status, answer.text).toBe(200);
+    expect(bodyOf((await r.rows())[0] as SpoolEntry)).toMatchObject({ id: event.id, source: event.source });
   });
 });
 

@@ -38,7 +38,7 @@ beforeAll(async () => {
   const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config });
   intake = new HttpIntake({
     connection: "p",
-    routes: () => ["mapped/+"],
+    isMapped: (route) => route.startsWith("mapped/"),
     pressure: () => spoolPressureOf(spool),
     config: {
       port: 0,

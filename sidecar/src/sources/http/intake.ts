@@ -18,7 +18,7 @@ import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { type Answer, itemsAnswer } from "./answer.ts";
 import { type KnownProducer, ProducerAuth } from "./auth.ts";
 import { type DecodedItem, decodeEvents, limitSources } from "./binding.ts";
-import { routeMatches, routeOf } from "./routes.ts";
+import { routeOf } from "./routes.ts";
 import { daysLeft, HttpIntakeConfigError, httpTlsOptions } from "./tls.ts";
 
 /** How full the spool is: (queued + parked) / capacity, the larger of bytes and events; appends waiting for space. */
@@ -37,8 +37,8 @@ export interface HttpIntakeOptions {
   config: HttpIntakeConfig;
   /** Connection code (in log lines). */
   connection: string;
-  /** `match` of each payload mapping of transport http: the routes served. */
-  routes?: () => readonly string[];
+  /** Whether a payload mapping (transport http) takes this route; none does when absent. */
+  isMapped?: (route: string) => boolean;
   /** The spool's fill; without it only the spool's own wait holds producers back. */
   pressure?: () => SpoolPressure;
   /** Fill (0–1) from which new requests are answered 503. */
@@ -278,18 +278,18 @@ export class HttpIntake implements Source {
       return tooLarge(undefined, config.max_body_bytes);
     }
     const receivedAt = new Date();
-    const headers = forwardedHeaders(req);
     if (isEvents) {
       const decoded = decodeEvents(req.headers, body);
       if (!decoded.ok)
         return refusal(decoded.status, "unsupported_media_type", `${decoded.reason}; nothing was stored`);
       const items = limitSources(decoded.items, producer.name, producer.sourcePrefix);
+      // No `via`: these are CloudEvents for the pipeline, never a payload mapping's input.
       const origin = `http:${producer.name}`;
-      return this.#commit(items, (item) => toIntake(item, origin, receivedAt, headers));
+      return this.#commit(items, (item) => toIntake(item, origin, receivedAt));
     }
     const route = routeOf(pathname);
     if (!route.ok) return refusal(404, "not_found", `${route.reason}; nothing was stored`);
-    const mapped = (this.#opts.routes?.() ?? []).some((filter) => routeMatches(filter, route.route));
+    const mapped = this.#opts.isMapped?.(route.route) ?? false;
     const item: DecodedItem = mapped
       ? { payload: body }
       : {
@@ -301,6 +301,7 @@ export class HttpIntake implements Source {
               "create one in Odoo — from this rejected payload in the dead-letter screen — then retry it there",
           },
         };
+    const headers = forwardedHeaders(req);
     const answer = await this.#commit([item], (one) => toIntake(one, route.route, receivedAt, headers), route.route);
     // Stored as rejected, but the route is what is missing: answered 404 with the reason.
     if (!mapped) return { status: 404, body: { ...answer.body, status: 404, error: "no_mapping" } };
@@ -365,8 +366,10 @@ function tooLarge(declared: number | undefined, limit: number): Answer {
   );
 }
 
-function toIntake(item: DecodedItem, origin: string, receivedAt: Date, headers: Record<string, string>): Intake {
+/** The item for the sink; `headers` (a mapped route's) mark it as a payload mapping's input. */
+function toIntake(item: DecodedItem, origin: string, receivedAt: Date, headers?: Record<string, string>): Intake {
   if (item.problem) return { kind: "rejected", payload: item.payload, origin, receivedAt, reason: item.problem.reason };
+  if (!headers) return { kind: "raw", payload: item.payload, origin, receivedAt };
   return { kind: "raw", payload: item.payload, origin, receivedAt, via: { transport: "http", headers } };
 }
 

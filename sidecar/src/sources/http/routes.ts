@@ -1,6 +1,7 @@
 // Mapped JSON routes: `POST /routes/<route>` is taken by the payload mapping
 // (transport http) whose `match` covers the route, written like an MQTT
-// topic filter (`/`-separated levels, `+` one level, `#` the rest).
+// topic filter (`/`-separated levels, `+` one level, `#` the rest; matched by
+// mapping/evaluate.ts:findMapping, as the mapping stage does).
 
 /** The route a request path names, or why it names none. */
 export function routeOf(pathname: string): { ok: true; route: string } | { ok: false; reason: string } {
@@ -21,19 +22,6 @@ export function routeOf(pathname: string): { ok: true; route: string } | { ok: f
     };
   }
   return { ok: true, route };
-}
-
-/** Whether `filter` (MQTT topic filter syntax) matches `route`. */
-export function routeMatches(filter: string, route: string): boolean {
-  const want = filter.split("/");
-  const have = route.split("/");
-  for (let i = 0; i < want.length; i++) {
-    const level = want[i];
-    if (level === "#") return true;
-    if (i >= have.length) return false;
-    if (level !== "+" && level !== have[i]) return false;
-  }
-  return want.length === have.length;
 }
 
 function hasControl(text: string): boolean {
