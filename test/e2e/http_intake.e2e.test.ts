@@ -1,7 +1,7 @@
 // The HTTP intake end to end: a producer configured in Odoo (its token made
 // by the "Generate token" wizard) posts to the sidecar as a child process,
 // and the events apply in real Odoo 18 — all three CloudEvents content
-// modes and a mapped JSON route; auth failures refused and counted; a source
+// modes and a mapped JSON route (a payload mapping made in Odoo); auth failures refused and counted; a source
 // outside the producer's prefix visible in Odoo as rejected; backpressure
 // (503 + Retry-After) from a full spool while Odoo is down; and a kill -9 of
 // the sidecar between receive and 2xx: the producer sends the same batch
@@ -173,6 +173,65 @@ describe.runIf(moduleHasSidecarApi())("HTTP intake (producer → sidecar process
     expect(await fixture.countEvents([["event_uid", "=", "modes-9"]])).toBe(0);
     // The token never reaches the log.
     expect(sidecar.output()).not.toContain(token);
+    expect(await sidecar.kill("SIGTERM")).toBe(0);
+  });
+
+  it("a mapped JSON route becomes applied events; a route no mapping takes is 404 and rejected in Odoo", async () => {
+    const { fixture, tokens, url, start } = await setup("httproutes", [{ name: "mes" }]);
+    await fixture.admin.execute("shopfloor.payload.map", "create", [
+      {
+        connection_id: fixture.connectionId,
+        name: "MES gauge readings",
+        kind: "events",
+        transport: "http",
+        match: "mes/+",
+        payload_format: "json",
+        expression: `readings.{
+          'source': 'plant1/' & $$.line & '/gauge-1',
+          'type': 'quality.result',
+          'time': at,
+          'data': { 'characteristic': name, 'pass': ok, 'value': v, 'unit': 'mm' }
+        }`,
+        id_fields: "source\ntime\ndata.characteristic",
+      },
+    ]);
+    const sidecar = await start();
+    const token = tokens.mes as string;
+    const payload = JSON.stringify({
+      line: "routes",
+      readings: [
+        { name: "diameter", ok: true, v: 10.02, at: "2026-11-22T08:00:00Z" },
+        { name: "length", ok: true, v: 55.1, at: "2026-11-22T08:00:00Z" },
+      ],
+    });
+    const answer = await post(`${url}/routes/mes/quality`, payload, {
+      token,
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(answer.status, answer.text).toBe(200);
+    expect(answer.body.items).toEqual([{ index: 0, outcome: "accepted", events: 2 }]);
+    const mapped = () => states(fixture, [["source", "=", "plant1/routes/gauge-1"]]);
+    await expect.poll(async () => (await mapped()).length, { timeout: 120_000, interval: 500 }).toBe(2);
+    await expect
+      .poll(async () => (await mapped()).every((row) => row.state === "applied"), { timeout: 120_000, interval: 500 })
+      .toBe(true);
+    // The producer resends (no answer seen, say): the mapping's ids make it a duplicate; Odoo keeps two.
+    const again = await post(`${url}/routes/mes/quality`, payload, {
+      token,
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(again.body.duplicates).toBe(2);
+
+    const unmapped = await post(`${url}/routes/ignition/tags`, '{"tag":"Count","value":7}', { token });
+    expect(unmapped.status).toBe(404);
+    expect(unmapped.body.reason).toMatch(/no payload mapping/);
+    const rejected = () =>
+      states(fixture, [
+        ["source", "=", "ignition/tags"],
+        ["state", "=", "rejected"],
+      ]);
+    await expect.poll(async () => (await rejected()).length, { timeout: 120_000, interval: 500 }).toBe(1);
+    expect(await fixture.countEvents([["source", "=", "plant1/routes/gauge-1"]])).toBe(2);
     expect(await sidecar.kill("SIGTERM")).toBe(0);
   });
 
