@@ -4,7 +4,7 @@
 // spool that fills, 2xx only after the commit, graceful stop, and the
 // Source contract every source runs.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -486,6 +486,31 @@ describe("HTTP intake: acknowledgement, backpressure, stop", () => {
     expect(refused.body.reason).toMatch(/spool is 50% full/);
     expect(await r.rows()).toHaveLength(5);
     expect(r.intake.stats().refused_full).toBe(1);
+  });
+
+  it("a producer that hangs up mid-body: nothing stored, nothing answered, the intake carries on", async () => {
+    const r = await rig();
+    const socket = connect(r.intake.port, "127.0.0.1");
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(
+      "POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/cloudevents+json\r\n" +
+        `Authorization: Bearer ${TOKEN}\r\nContent-Length: 1000\r\n\r\n{"specversion":"1.0",`,
+    );
+    await expect.poll(() => r.intake.stats().in_flight).toBe(1);
+    socket.destroy();
+    await expect.poll(() => r.intake.stats().in_flight).toBe(0);
+    expect(await r.rows()).toHaveLength(0);
+    expect(
+      (await post(`${r.url}/events`, JSON.stringify(cloudEvent()), { token: TOKEN, headers: STRUCTURED })).status,
+    ).toBe(200);
+  });
+
+  it("a commit that fails is answered 500 with the reason and a plea to resend, never 2xx", async () => {
+    const r = await rig();
+    await r.spool.close();
+    const answer = await post(`${r.url}/events`, JSON.stringify(cloudEvent()), { token: TOKEN, headers: STRUCTURED });
+    expect(answer.status).toBe(500);
+    expect(answer.body.reason).toMatch(/^not acknowledged: .+; send the same events again$/);
   });
 
   it("stop() lets the request under way commit and be answered, then refuses connections", async () => {

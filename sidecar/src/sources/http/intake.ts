@@ -408,8 +408,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
     req.on("error", (err) => {
       if (!over) reject(err);
     });
-    req.on("aborted", () => {
-      if (!over) reject(new Error("the producer closed the connection before the body was complete"));
+    req.on("close", () => {
+      if (!over && !req.complete) reject(new Error("the producer closed the connection before the body was complete"));
     });
   });
 }
