@@ -9,7 +9,6 @@ import type { Source, SourceSink } from "./core/ports.ts";
 import { Redactor } from "./core/secrets.ts";
 import { Delivery } from "./delivery.ts";
 import type { RunningDispatcher } from "./floor/dispatcher.ts";
-import { findMapping } from "./mapping/evaluate.ts";
 import { MappingStage } from "./mapping/stage.ts";
 import { mqttSubscriptions } from "./mapping/subscriptions.ts";
 import type { BaseOdooClient } from "./odoo/client.ts";
@@ -205,12 +204,12 @@ export async function createSources(
   if (main) sources.push(main);
   if (config.http) {
     const { HttpIntake } = await import("./sources/http/intake.ts");
-    const maps = config.payload_maps ?? [];
     sources.push(
       new HttpIntake({
         config: config.http,
         connection: config.code,
-        isMapped: (route) => findMapping(maps, "http", route) !== undefined,
+        payloadMaps: config.payload_maps ?? [],
+        revision: config.revision,
         pressure: context.spoolPressure,
         onAnswer: context.onHttpAnswer,
         onAuthFailure: context.onHttpAuthFailure,

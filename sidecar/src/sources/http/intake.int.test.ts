@@ -16,7 +16,6 @@ import { OffsetEstimator, SkewTracker } from "../../core/clock.ts";
 import type { HttpIntakeConfig, SidecarConfig } from "../../core/contract.ts";
 import type { SourceSink } from "../../core/ports.ts";
 import { spoolPressureOf } from "../../main.ts";
-import { findMapping } from "../../mapping/evaluate.ts";
 import { MappingStage } from "../../mapping/stage.ts";
 import { Pipeline } from "../../pipeline.ts";
 import type { SpoolEntry } from "../../spool/spool.ts";
@@ -85,7 +84,10 @@ async function rig(
   const logs: Rig["logs"] = [];
   const intake = new HttpIntake({
     connection: "c1",
-    isMapped: (route) => ["kepware/", "uns/"].some((prefix) => route.startsWith(prefix)),
+    payloadMaps: [
+      mapping({ id: 90, name: "kepware", transport: "http", match: "kepware/+" }),
+      mapping({ id: 91, name: "uns", transport: "http", match: "uns/#" }),
+    ],
     pressure: () => spoolPressureOf(spool),
     log: (level, fields, message) => logs.push({ level, fields, message }),
     ...opts,
@@ -385,7 +387,7 @@ describe("HTTP intake with the payload mapping stage", () => {
     rig(
       {},
       {
-        isMapped: (route) => findMapping(maps, "http", route) !== undefined,
+        payloadMaps: maps,
         sink: (pipeline) => new MappingStage({ sink: pipeline, config: withMaps }),
       },
     );
@@ -414,6 +416,21 @@ describe("HTTP intake with the payload mapping stage", () => {
     });
     expect(again.body.duplicates).toBe(2);
     expect(await r.rows()).toHaveLength(2);
+  });
+
+  it("a producer with a source prefix: a payload whose mapping makes sources outside it is 403 and stored rejected", async () => {
+    const r = await staged();
+    const outside = await post(`${r.url}/routes/mes/line4`, records, { token: LIMITED_TOKEN });
+    expect(outside.status).toBe(403);
+    expect(outside.body.reason).toMatch(
+      /mapping "MES records" \(id 1, revision 1\) made an event with source "plant1\/line4", outside producer "line2"'s source prefix "plant1\/line2\/"/,
+    );
+    expect(bodyOf((await r.rows())[0] as SpoolEntry)).toMatchObject({ rejected: true, source: "mes/line4" });
+    const inside = await post(`${r.url}/routes/mes/line2`, records.replace('"line4"', '"line2/press-7"'), {
+      token: LIMITED_TOKEN,
+    });
+    expect(inside.status, inside.text).toBe(200);
+    expect(inside.body.items).toEqual([{ index: 0, outcome: "accepted", events: 2 }]);
   });
 
   it("a mapping that fails: 422 with the mapping's reason, the payload stored as rejected", async () => {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { post } from "../../../test/support/http/post.ts";
+import { mapping } from "../../../test/support/mapping/mapping.fixtures.ts";
 import { OffsetEstimator, SkewTracker } from "../../core/clock.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import { spoolPressureOf } from "../../main.ts";
@@ -38,7 +39,7 @@ beforeAll(async () => {
   const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config });
   intake = new HttpIntake({
     connection: "p",
-    isMapped: (route) => route.startsWith("mapped/"),
+    payloadMaps: [mapping({ transport: "http", match: "mapped/+" })],
     pressure: () => spoolPressureOf(spool),
     config: {
       port: 0,

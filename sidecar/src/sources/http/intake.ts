@@ -13,8 +13,10 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import type { HttpIntakeConfig } from "../../core/contract.ts";
+import type { HttpIntakeConfig, PayloadMapping } from "../../core/contract.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
+import { findMapping, mappingLabel, runMapping } from "../../mapping/evaluate.ts";
+import { sha256hex } from "../../mapping/stage.ts";
 import { type Answer, itemsAnswer } from "./answer.ts";
 import { type KnownProducer, ProducerAuth } from "./auth.ts";
 import { type DecodedItem, decodeEvents, limitSources } from "./binding.ts";
@@ -37,8 +39,10 @@ export interface HttpIntakeOptions {
   config: HttpIntakeConfig;
   /** Connection code (in log lines). */
   connection: string;
-  /** Whether a payload mapping (transport http) takes this route; none does when absent. */
-  isMapped?: (route: string) => boolean;
+  /** The connection's payload mappings: those of transport http serve /routes/<route>. */
+  payloadMaps?: readonly PayloadMapping[];
+  /** The connection's mapping revision (a source check evaluates a mapping with it). */
+  revision?: number;
   /** The spool's fill; without it only the spool's own wait holds producers back. */
   pressure?: () => SpoolPressure;
   /** Fill (0–1) from which new requests are answered 503. */
@@ -289,9 +293,10 @@ export class HttpIntake implements Source {
     }
     const route = routeOf(pathname);
     if (!route.ok) return refusal(404, "not_found", `${route.reason}; nothing was stored`);
-    const mapped = this.#opts.isMapped?.(route.route) ?? false;
-    const item: DecodedItem = mapped
-      ? { payload: body }
+    const map = findMapping(this.#opts.payloadMaps ?? [], "http", route.route);
+    const headers = forwardedHeaders(req);
+    const item: DecodedItem = map
+      ? { payload: body, ...(await this.#outsidePrefix(map, producer, body, route.route, headers, receivedAt)) }
       : {
           payload: body,
           problem: {
@@ -301,11 +306,51 @@ export class HttpIntake implements Source {
               "create one in Odoo — from this rejected payload in the dead-letter screen — then retry it there",
           },
         };
-    const headers = forwardedHeaders(req);
     const answer = await this.#commit([item], (one) => toIntake(one, route.route, receivedAt, headers), route.route);
     // Stored as rejected, but the route is what is missing: answered 404 with the reason.
-    if (!mapped) return { status: 404, body: { ...answer.body, status: 404, error: "no_mapping" } };
+    if (!map) return { status: 404, body: { ...answer.body, status: 404, error: "no_mapping" } };
     return answer;
+  }
+
+  /**
+   * A producer limited to a source prefix may post to a route whose mapping
+   * copies sources from the payload: the mapping is run here first (the
+   * stage runs it again; it is deterministic), and a payload that makes an
+   * event outside the prefix is stored as rejected (403). A mapping that
+   * fails here fails in the stage too, which rejects it with its reason.
+   */
+  async #outsidePrefix(
+    map: PayloadMapping,
+    producer: KnownProducer,
+    payload: Uint8Array,
+    route: string,
+    headers: Record<string, string>,
+    receivedAt: Date,
+  ): Promise<Pick<DecodedItem, "problem">> {
+    const prefix = producer.sourcePrefix;
+    if (!prefix || map.kind !== "events") return {};
+    const input = {
+      payload,
+      topic: route,
+      headers,
+      receivedAt,
+      connection: this.#opts.connection,
+      revision: this.#opts.revision ?? 0,
+    };
+    const outcome = await runMapping(map, input, sha256hex);
+    if (!outcome.ok) return {};
+    const outside = outcome.events.find(
+      (event) => typeof event.source !== "string" || !event.source.startsWith(prefix),
+    );
+    if (!outside) return {};
+    return {
+      problem: {
+        status: 403,
+        reason:
+          `${mappingLabel(map)} made an event with source ${JSON.stringify(outside.source)}, outside producer ` +
+          `${JSON.stringify(producer.name)}'s source prefix ${JSON.stringify(prefix)}`,
+      },
+    };
   }
 
   async #commit(items: DecodedItem[], intakeOf: (item: DecodedItem) => Intake, route?: string): Promise<Answer> {
