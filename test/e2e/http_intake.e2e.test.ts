@@ -2,7 +2,8 @@
 // by the "Generate token" wizard) posts to the sidecar as a child process,
 // and the events apply in real Odoo 18 — all three CloudEvents content
 // modes and a mapped JSON route (a payload mapping made in Odoo); auth failures refused and counted; a source
-// outside the producer's prefix visible in Odoo as rejected; backpressure
+// outside the producer's prefix visible in Odoo as rejected; a token made
+// anew in Odoo replacing the old one at the next reload; backpressure
 // (503 + Retry-After) from a full spool while Odoo is down; and a kill -9 of
 // the sidecar between receive and 2xx: the producer sends the same batch
 // again after the restart, and Odoo ends with every event exactly once.
@@ -173,6 +174,35 @@ describe.runIf(moduleHasSidecarApi())("HTTP intake (producer → sidecar process
     expect(await fixture.countEvents([["event_uid", "=", "modes-9"]])).toBe(0);
     // The token never reaches the log.
     expect(sidecar.output()).not.toContain(token);
+
+    // A new token in Odoo replaces the old one: the sidecar reloads at its next heartbeat.
+    const [producerId] = (await fixture.admin.execute("shopfloor.http.producer", "search", [
+      [["connection_id", "=", fixture.connectionId]],
+    ])) as number[];
+    const action = (await fixture.admin.execute("shopfloor.http.producer", "action_generate_token", [
+      [producerId],
+    ])) as Row;
+    const [wizard] = (await fixture.admin.execute("shopfloor.http.producer.token", "read", [
+      [action.res_id],
+      ["token"],
+    ])) as Row[];
+    const renewed = String(wizard?.token);
+    const tryWith = async (bearer: string, i: number) =>
+      (
+        await post(`${url}/events`, JSON.stringify(qualityEvent("modes", i)), {
+          token: bearer,
+          headers: STRUCTURED,
+          agent: false,
+        }).catch(() => ({ status: 0 }))
+      ).status;
+    await expect.poll(() => tryWith(renewed, 6), { timeout: 60_000, interval: 500 }).toBe(200);
+    expect(await tryWith(token, 7)).toBe(401);
+    await expectAppliedOnce(
+      fixture,
+      "modes",
+      [0, 1, 2, 3, 4, 5, 6].map((i) => `modes-${i}`),
+    );
+    expect(sidecar.output()).not.toContain(renewed);
     expect(await sidecar.kill("SIGTERM")).toBe(0);
   });
 
