@@ -1,12 +1,13 @@
 // The HTTP intake end to end: a producer configured in Odoo (its token made
 // by the "Generate token" wizard) posts to the sidecar as a child process,
 // and the events apply in real Odoo 18 — all three CloudEvents content
-// modes and a mapped JSON route (a payload mapping made in Odoo); auth failures refused and counted; a source
-// outside the producer's prefix visible in Odoo as rejected; a token made
-// anew in Odoo replacing the old one at the next reload; backpressure
-// (503 + Retry-After) from a full spool while Odoo is down; and a kill -9 of
-// the sidecar between receive and 2xx: the producer sends the same batch
-// again after the restart, and Odoo ends with every event exactly once.
+// modes and a mapped JSON route (a payload mapping made in Odoo); auth
+// failures refused and counted; a source outside the producer's prefix
+// visible in Odoo as rejected; a token made anew in Odoo replacing the old
+// one at the next reload; backpressure (503 + Retry-After) from a full spool
+// while Odoo is down; and a kill -9 of the sidecar between receive and 2xx:
+// the producer sends the same batch again after the restart, and Odoo ends
+// with every event exactly once.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
