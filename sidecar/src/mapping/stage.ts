@@ -43,6 +43,8 @@ type Planned =
   /** Became events (maybe none) at these positions of the forwarded list. */
   | { kind: "mapped"; at: number[]; note?: string };
 
+const SPECVERSION = Buffer.from('"specversion"');
+
 export const sha256hex = async (text: string): Promise<string> => createHash("sha256").update(text).digest("hex");
 
 export class MappingStage implements SourceSink {
@@ -264,8 +266,12 @@ export class MappingStage implements SourceSink {
    * A payload on a transport that has mappings but that none of them takes:
    * the pipeline's CloudEvent path. When it is no CloudEvent either, the
    * reason also says that no mapping matched, which is the likelier fault.
+   * Bytes that name `"specversion"` go on unchecked (the pipeline validates
+   * them anyway); only the others are validated here, to word their reason.
    */
   #unmatched(item: RawIntake, transport: string, forward: Intake[]): Planned {
+    const bytes = Buffer.from(item.payload.buffer, item.payload.byteOffset, item.payload.byteLength);
+    if (bytes.includes(SPECVERSION)) return { kind: "pass", at: forward.push(item) - 1 };
     const checked = validatePayload(item.payload, {
       connection: this.#config.code,
       origin: item.origin,
