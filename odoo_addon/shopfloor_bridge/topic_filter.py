@@ -6,15 +6,17 @@ payloads a mapping would take. MQTT 3.1.1 §4.7 / MQTT 5 §4.7: levels are
 separated by ``/``; ``+`` matches one whole level, ``#`` the rest of the topic
 (including its parent level) and only as the last level; a filter starting
 with a wildcard does not match topics starting with ``$`` (``$SYS/…``).
-HTTP routes use the same wildcards over ``/``-separated names made of URL
-characters that need no escaping.
+HTTP routes use the same wildcards over ``/``-separated levels; as the
+sidecar's intake takes a route (``sidecar/src/sources/http/routes.ts``) a
+level is never empty nor holds a control character, and a route is at most
+256 characters.
 """
 
 import re
 
 MAX_PATTERN_BYTES = 65535
-# RFC 3986 "unreserved" characters: a route level needs no percent-encoding.
-ROUTE_LEVEL = re.compile(r"^[A-Za-z0-9._~-]+$")
+MAX_ROUTE_CHARS = 256
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def mqtt_filter_error(pattern):
@@ -38,8 +40,12 @@ def route_error(pattern):
     """Why ``pattern`` is not a valid HTTP route pattern ('' when it is)."""
     if not isinstance(pattern, str) or not pattern:
         return "a route must not be empty"
+    if len(pattern) > MAX_ROUTE_CHARS:
+        return f"a route is at most {MAX_ROUTE_CHARS} characters"
     if pattern.startswith("/") or pattern.endswith("/"):
         return "a route has no leading or trailing '/' (it is what follows /routes/ in the URL)"
+    if CONTROL.search(pattern):
+        return "a route holds no control characters"
     levels = pattern.split("/")
     for index, level in enumerate(levels):
         if not level:
@@ -52,8 +58,6 @@ def route_error(pattern):
             continue
         if "#" in level or "+" in level:
             return "'+' and '#' must be whole levels"
-        if not ROUTE_LEVEL.match(level):
-            return f"route level {level!r} may hold only letters, digits, '-', '_', '.' and '~'"
     return ""
 
 
@@ -65,8 +69,9 @@ def pattern_error(transport, pattern):
 def topic_matches(pattern, topic):
     """Whether the topic (or route) ``topic`` matches the filter ``pattern``.
 
-    Only for patterns ``pattern_error`` accepts."""
-    if not isinstance(topic, str):
+    Only for patterns ``pattern_error`` accepts. A topic is never empty nor
+    holds a wildcard: such a "topic" matches nothing."""
+    if not isinstance(topic, str) or not topic or "+" in topic or "#" in topic:
         return False
     if topic.startswith("$") and pattern[:1] in ("+", "#"):
         return False

@@ -26,6 +26,7 @@ from ..services import hooks
 from ..services.apply import ApplyService
 from ..services.ingest import IngestContext, IngestService
 from ..storable_text import escape_deep
+from ..topic_filter import topic_matches
 from .shopfloor_connection import MANAGER_GROUP, check_rpc_caller, iso_utc
 from .shopfloor_payload_map import origin_transport
 
@@ -446,6 +447,7 @@ class ShopfloorEvent(models.Model):
         its connection, transport, origin (as the match) and the payload as the sample."""
         self._check_manager()
         self.ensure_one()
+        self.check_access("read")
         event = self.sudo()
         if event.state != "rejected" or not event.raw_b64 or event.type:
             raise UserError(
@@ -517,12 +519,20 @@ class ShopfloorEvent(models.Model):
         if len(results) > MAX_INGEST_BATCH or total > MAX_INGEST_BATCH:
             raise UserError(
                 _(
-                    "remap_rejected takes at most %s payloads and %s events per call: split it.",
-                    MAX_INGEST_BATCH,
-                    MAX_INGEST_BATCH,
+                    "remap_rejected takes at most %(max)s payloads and %(max)s events per call: split it.",
+                    max=MAX_INGEST_BATCH,
                 )
             )
         connection = mapping.connection_id.sudo()
+        if not connection.active or not mapping.active:
+            raise UserError(
+                _(
+                    "Mapping %(name)s or its connection %(code)s is archived: the sidecar does not use it, so "
+                    "nothing is re-mapped with it.",
+                    name=mapping.name,
+                    code=connection.code,
+                )
+            )
         revision = connection.revision
         answers = []
         for item in results:
@@ -546,6 +556,17 @@ class ShopfloorEvent(models.Model):
                 "already).",
                 id=event_id,
                 code=connection.code,
+            )
+            return answer
+        if not topic_matches(mapping.match, rejected.source) or (
+            origin_transport(connection, rejected.source) != mapping.transport
+        ):
+            answer["error"] = _(
+                "Mapping %(name)s (%(transport)s %(match)s) does not take payloads from %(origin)s.",
+                name=mapping.name,
+                transport=mapping.transport,
+                match=mapping.match,
+                origin=rejected.source,
             )
             return answer
         produced = item.get("events")

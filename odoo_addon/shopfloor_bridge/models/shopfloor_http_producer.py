@@ -11,6 +11,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..field_guard import refuse_protected_write
+from ..wizard.shopfloor_http_producer_token import new_token, token_digest
 
 # Set by the token wizard only (sudo, logged in the connection's chatter).
 TOKEN_FIELDS = {"token_sha256": "Generate token", "token_hint": "Generate token", "token_date": "Generate token"}
@@ -69,16 +70,16 @@ class ShopfloorHttpProducer(models.Model):
         return {"name": self.name, "token_sha256": self.token_sha256, "source_prefix": self.source_prefix or ""}
 
     def action_generate_token(self):
-        """Opens the wizard that makes a new token for this producer and shows it once."""
+        """Makes a new token for this producer (the old one stops working) and opens
+        the dialog that shows it, once."""
         self.ensure_one()
         self.check_access("write")
-        wizard = self.env["shopfloor.http.producer.token"].create({"producer_id": self.id})
-        wizard._generate()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Token for %s", self.name),
-            "res_model": wizard._name,
-            "res_id": wizard.id,
-            "view_mode": "form",
-            "target": "new",
-        }
+        token = new_token()
+        self.sudo().write(
+            {"token_sha256": token_digest(token), "token_hint": token[-4:], "token_date": fields.Datetime.now()}
+        )
+        self.connection_id.sudo().message_post(
+            body=_("New token for HTTP producer %(name)s (ends with …%(hint)s).", name=self.name, hint=token[-4:]),
+            subtype_xmlid="mail.mt_note",
+        )
+        return self.env["shopfloor.http.producer.token"]._show_action(self, token)

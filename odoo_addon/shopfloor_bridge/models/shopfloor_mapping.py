@@ -243,7 +243,7 @@ class ShopfloorMappingRule(models.Model):
                 raise ValidationError(_("Rule %s: parameters must be a JSON object.", rule.address))
             for name in ("scale", "offset"):
                 value = params.get(name)
-                if name in params and (
+                if value is not None and (  # null: no scale / offset, as the sidecar reads it
                     isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
                 ):
                     raise ValidationError(

@@ -152,7 +152,7 @@ class ShopfloorPayloadMap(models.Model):
         return f"{self.name} ({self.transport} {self.match})"
 
     def _post_mapping_change(self, verb):
-        super()._post_mapping_change(verb)
+        result = super()._post_mapping_change(verb)
         self.flush_recordset()
         self.env.cr.execute(
             """UPDATE shopfloor_payload_map map SET last_revision = connection.revision
@@ -161,6 +161,7 @@ class ShopfloorPayloadMap(models.Model):
             [self.ids],
         )
         self.invalidate_recordset(["last_revision"])
+        return result
 
     def _sidecar_payload_map(self):
         """This mapping as ``PayloadMapping`` (sidecar/src/core/contract.ts)."""
@@ -219,7 +220,8 @@ class ShopfloorPayloadMap(models.Model):
                 if origin_transport(connection, row.source) != self.transport:
                     continue
                 try:
-                    raw = base64.b64decode(row.raw_b64, validate=True)
+                    # Bytes that are not UTF-8 text no mapping can read (the sidecar rejects them first).
+                    text = base64.b64decode(row.raw_b64, validate=True).decode("utf-8")
                 except (binascii.Error, ValueError):
                     continue
                 found.append(
@@ -227,7 +229,7 @@ class ShopfloorPayloadMap(models.Model):
                         "event_id": row.id,
                         "origin": row.source,
                         "transport": self.transport,
-                        "raw_text": raw.decode("utf-8", "replace"),
+                        "raw_text": text,
                         "raw_b64": row.raw_b64,
                         "received": iso_utc(row.observed_time or row.ingest_time),
                         "reason": row.error_message or "",

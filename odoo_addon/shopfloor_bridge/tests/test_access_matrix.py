@@ -141,11 +141,13 @@ shopfloor.event.write:state                     --     --       --       --     
 shopfloor.event.write:company_id                --     --       --       --        --          --         --    --
 shopfloor.event.create                          --     --       --       --        --          --         --    --
 shopfloor.event.unlink                          --     --       --       --        --          --         --    --
+shopfloor.event.action_create_payload_map       --     --       --       --        --          +-         --    --
 shopfloor.event.action_discard                  --     --       --       --        --          +-         --    --
 shopfloor.event.action_edit_and_retry           --     --       --       --        --          +-         --    --
 shopfloor.event.action_retry                    --     --       --       --        --          +-         --    --
 shopfloor.event.dlq_bulk                        --     --       --       --        --          +0         --    --
 shopfloor.event.ingest                          --     --       --       --        --          --         +r    rr
+shopfloor.event.remap_rejected                  --     --       --       --        --          +-         --    --
 shopfloor.event.key.read                        --     --       --       --        --          +-         --    --
 shopfloor.event.key.write                       --     --       --       --        --          --         --    --
 shopfloor.event.key.create                      --     --       --       --        --          --         --    --
@@ -160,6 +162,12 @@ shopfloor.hold.write:state                      --     --       --       --     
 shopfloor.hold.create                           --     --       --       --        --          +-         --    --
 shopfloor.hold.unlink                           --     --       --       --        --          --         --    --
 shopfloor.hold.action_release                   --     --       --       --        --          +-         --    --
+shopfloor.http.producer.read                    --     --       --       --        --          +-         --    --
+shopfloor.http.producer.write                   --     --       --       --        --          +-         --    --
+shopfloor.http.producer.write:token_sha256      --     --       --       --        --          --         --    --
+shopfloor.http.producer.create                  --     --       --       --        --          +-         --    --
+shopfloor.http.producer.unlink                  --     --       --       --        --          +-         --    --
+shopfloor.http.producer.action_generate_token   --     --       --       --        --          +-         --    --
 shopfloor.integration.user.read                 --     --       --       --        --          +-         --    --
 shopfloor.integration.user.write                --     --       --       --        --          +-         --    --
 shopfloor.integration.user.create               --     --       --       --        --          +-         --    --
@@ -194,6 +202,16 @@ shopfloor.order.map.read                        --     --       --       --     
 shopfloor.order.map.write                       --     --       --       --        --          +-         --    --
 shopfloor.order.map.create                      --     --       --       --        --          +-         --    --
 shopfloor.order.map.unlink                      --     --       --       --        --          +-         --    --
+shopfloor.payload.map.read                      --     --       --       --        +-          +-         --    --
+shopfloor.payload.map.write                     --     --       --       --        --          +-         --    --
+shopfloor.payload.map.create                    --     --       --       --        --          +-         --    --
+shopfloor.payload.map.unlink                    --     --       --       --        --          +-         --    --
+shopfloor.payload.map.check_events              --     --       --       --        --          ++         --    --
+shopfloor.payload.map.rejected_candidates       --     --       --       --        --          +-         --    --
+shopfloor.payload.preset.read                   --     --       --       --        ++          ++         --    --
+shopfloor.payload.preset.write                  --     --       --       --        --          ++         --    --
+shopfloor.payload.preset.create                 --     --       --       --        --          ++         --    --
+shopfloor.payload.preset.unlink                 --     --       --       --        --          ++         --    --
 shopfloor.quality.result.read                   --     --       +-       +-        +-          +-         --    --
 shopfloor.quality.result.write                  --     --       --       --        --          --         --    --
 shopfloor.quality.result.create                 --     --       --       --        --          +-         --    --
@@ -505,6 +523,30 @@ class TestAccessMatrix(ShopfloorCase):
             }
         )
         fx["category"] = env["product.category"].create({"name": f"{side} category"})
+        fx["payload_map"] = env["shopfloor.payload.map"].create(
+            {"connection_id": conn_id, "name": f"{side} map", "match": f"{side}/#", "expression": "$"}
+        )
+        fx["preset"] = env["shopfloor.payload.preset"].create(
+            {"code": f"{side}-preset", "name": f"{side} preset", "expression": "$"}
+        )
+        fx["producer"] = env["shopfloor.http.producer"].create({"connection_id": conn_id, "name": f"{side} MES"})
+        # A payload the sidecar could not read as an event, as it sends one.
+        [raw] = env["shopfloor.event"].ingest(
+            [
+                {
+                    "rejected": True,
+                    "id": f"{side}-raw",
+                    "source": f"{side}/kepware",
+                    "connection": conn.code,
+                    "raw_b64": "eyJ2IjogMX0=",
+                    "raw_size": 8,
+                    "truncated": False,
+                    "reason": "not a CloudEvent",
+                    "observedtime": cls.iso(PLANT_EPOCH),
+                }
+            ]
+        )
+        fx["raw_event"] = env["shopfloor.event"].browse(raw["event_id"])
         fx["event_key"] = env["shopfloor.event.key"].create(
             {"key_scope": conn_id, "company_id": company.id, "source": fx["source"], "event_uid": f"{side}-purged"}
         )
@@ -692,6 +734,24 @@ class TestAccessMatrix(ShopfloorCase):
                     "event_type": "production.reported",
                 },
                 "rule",
+            ),
+            "shopfloor.http.producer": (
+                "producer",
+                {"source_prefix": "matrix/"},
+                lambda s: {"connection_id": conn(s), "name": "matrix"},
+                "producer",
+            ),
+            "shopfloor.payload.map": (
+                "payload_map",
+                {"sequence": 99},
+                lambda s: {"connection_id": conn(s), "name": "matrix", "match": "matrix/#", "expression": "$"},
+                "payload_map",
+            ),
+            "shopfloor.payload.preset": (
+                "preset",
+                {"description": "matrix"},
+                lambda s: {"code": f"matrix-{s}", "name": "matrix", "expression": "$"},
+                "preset",
             ),
             "shopfloor.material.map": (
                 "material_map",
@@ -881,6 +941,28 @@ class TestAccessMatrix(ShopfloorCase):
                 ),
                 lambda answer: "+" if answer else "0",
             ),
+            "shopfloor.event.action_create_payload_map": (
+                lambda env, s: rec(env, s, "raw_event").action_create_payload_map(),
+                "action",
+            ),
+            "shopfloor.event.remap_rejected": (
+                lambda env, s: env["shopfloor.event"].remap_rejected(
+                    fx[s]["payload_map"].id, [{"event_id": fx[s]["raw_event"].id, "events": []}]
+                ),
+                "action",
+            ),
+            "shopfloor.http.producer.action_generate_token": (
+                lambda env, s: rec(env, s, "producer").action_generate_token(),
+                "action",
+            ),
+            "shopfloor.payload.map.check_events": (
+                lambda env, s: env["shopfloor.payload.map"].check_events([self._event(s, "workorder.started", {})]),
+                "action",
+            ),
+            "shopfloor.payload.map.rejected_candidates": (
+                lambda env, s: rec(env, s, "payload_map").rejected_candidates(5),
+                "action",
+            ),
             "shopfloor.event.action_discard": (lambda env, s: rec(env, s, "event").action_discard("matrix"), "action"),
             "shopfloor.event.action_edit_and_retry": (edit_and_retry, "action"),
             "shopfloor.event.action_retry": (lambda env, s: rec(env, s, "event").action_retry(), "action"),
@@ -928,6 +1010,7 @@ class TestAccessMatrix(ShopfloorCase):
             "shopfloor.event.write:state": ("event", {"state": "applied"}),
             "shopfloor.event.write:company_id": ("event", {"company_id": "other"}),
             "shopfloor.hold.write:state": ("hold", {"state": "released"}),
+            "shopfloor.http.producer.write:token_sha256": ("producer", {"token_sha256": "0" * 64}),
             "shopfloor.source.map.write:company_id": ("source_map", {"company_id": "other"}),
         }
 

@@ -21,6 +21,8 @@ CONFIG_KEYS = {
     "skew",
     "sources",
     "rules",
+    "payload_maps",
+    "http",
     "dispatch",
 }
 MQTT_KEYS = {
@@ -73,6 +75,7 @@ class TestConnection(ShopfloorCase):
         self.assertEqual(config["mqtt"]["client_id"], "sfb-test-conn")
         self.assertEqual(config["mqtt"]["protocol_version"], 5)
         self.assertEqual((config["mqtt"]["password"], config["mqtt"]["ca"]), ("", ""))
+        self.assertEqual((config["payload_maps"], config["http"]), ([], False))
         self.assertIs(config["mqtt"]["reject_unauthorized"], True)
         self.assertIs(config["opcua"], False)
         self.assertIs(config["sparkplug"], False)
@@ -124,7 +127,7 @@ class TestConnection(ShopfloorCase):
             }
         )
         config = sparkplug._sidecar_config()
-        self.assertEqual(config["sparkplug"], {"group_id": "Plant1", "host_id": "sfb-spb"})
+        self.assertEqual(config["sparkplug"], {"group_id": "Plant1", "host_id": "sfb-spb", "role": "primary"})
         self.assertEqual(set(config["mqtt"]), MQTT_KEYS)
         self.assertIs(config["opcua"], False)
 

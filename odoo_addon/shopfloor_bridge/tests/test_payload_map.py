@@ -44,6 +44,9 @@ class TestTopicFilter(ShopfloorCase):
             ("$SYS/+/uptime", "$SYS/broker/uptime", True),
             ("+/+", "/a", True),
             ("a/b", "A/b", False),  # case matters
+            ("+", "", False),  # no topic is empty
+            ("a/+", "a/+", False),  # nor holds a wildcard
+            ("#", "a/#", False),
             ("sport/tennis/+", "sport/tennis/player1/ranking", False),
             ("sport/+/player1", "sport/tennis/player1", True),
         ]
@@ -61,10 +64,10 @@ class TestTopicFilter(ShopfloorCase):
                 self.assertEqual(mqtt_filter_error(good), "")
 
     def test_route_syntax(self):
-        for bad in ("", "/mes", "mes/", "mes//x", "mes x", "mes/a#", "#/x", "mes?x=1", "é"):
+        for bad in ("", "/mes", "mes/", "mes//x", "mes\tx", "mes/a#", "#/x", "m+/x", "r" * 257):
             with self.subTest(route=bad):
                 self.assertTrue(route_error(bad))
-        for good in ("mes", "mes/completions", "mes/+/done", "mes/#", "kepware.line-1~a"):
+        for good in ("mes", "mes/completions", "mes/+/done", "mes/#", "kepware.line-1~a", "line 1/é"):
             with self.subTest(route=good):
                 self.assertEqual(route_error(good), "")
         self.assertTrue(topic_matches("mes/+/done", "mes/line1/done"))
@@ -150,7 +153,7 @@ class TestPayloadMap(ShopfloorCase):
             ({"match": "kepware/#/x"}, "'#' must be a whole level and the last one"),
             ({"match": "kepware+"}, "'+' must be a whole level"),
             ({"transport": "http", "match": "/routes/mes"}, "no leading or trailing '/'"),
-            ({"transport": "http", "match": "mes done"}, "may hold only letters"),
+            ({"transport": "http", "match": "mes//done"}, "no empty level"),
             ({"expression": "   "}, "needs an expression"),
             ({"id_fields": "source\ndata..order"}, "is not a dotted path"),
         ]
@@ -268,6 +271,7 @@ class TestPayloadMap(ShopfloorCase):
                 rule.params_json = json.dumps(params)
         with self.assertRaisesRegex(ValidationError, "offset must be a number"):
             rule.params_json = '{"offset": NaN}'
+        rule.params_json = '{"scale": null, "offset": null}'
 
     # -- access ------------------------------------------------------------------
 
@@ -321,6 +325,7 @@ class TestPayloadMap(ShopfloorCase):
         newer = self.reject_raw("kepware/line2", json.dumps(KEPWARE).encode())
         self.reject_raw("kepware/line1/extra", b"{}")
         self.reject_raw("uns/line1", b"1")
+        self.reject_raw("kepware/line3", b"\xff\xfe not UTF-8", reason="payload is not valid UTF-8")
         # A CloudEvent that failed validation is not a payload to map.
         self.ingest(self.make_event("workorder.started", {}))
         found = mapping.rejected_candidates(10)
@@ -413,7 +418,39 @@ class TestPayloadMap(ShopfloorCase):
             self.env["shopfloor.event"].remap_rejected(999999, [])
         with self.assertRaises(AccessError):
             self.env["shopfloor.event"].with_user(self.bridge_user).remap_rejected(mapping.id, [])
-        self.assertTrue(foreign_conn)
+        # A payload of the connection the mapping does not match is not its to re-map.
+        elsewhere = self.reject_raw("uns/line1/count", b"5")
+        [answer] = self.env["shopfloor.event"].remap_rejected(mapping.id, [{"event_id": elsewhere.id, "events": []}])
+        self.assertEqual(answer["status"], "skipped")
+        self.assertIn("does not take payloads from uns/line1/count", answer["error"])
+        self.assertEqual(elsewhere.state, "rejected")
+        # Nor one of another connection, even where the pattern matches.
+        foreign = (
+            self.env["shopfloor.event"]
+            .sudo()
+            ._ingest_for(
+                foreign_conn,
+                [
+                    {
+                        "rejected": True,
+                        "id": "rej-foreign",
+                        "source": "kepware/line1",
+                        "connection": "else",
+                        "raw_b64": "e30=",
+                        "raw_size": 2,
+                        "truncated": False,
+                        "reason": "x",
+                        "observedtime": self.iso(self.at(1)),
+                    }
+                ],
+            )[0]["event_id"]
+        )
+        [answer] = self.env["shopfloor.event"].remap_rejected(mapping.id, [{"event_id": foreign, "events": []}])
+        self.assertEqual(answer["status"], "skipped")
+        self.assertIn("not a rejected payload of connection test-conn", answer["error"])
+        mapping.active = False
+        with self.assertRaisesRegex(UserError, "archived"):
+            self.env["shopfloor.event"].remap_rejected(mapping.id, [])
 
     def test_check_events_reports_per_event(self):
         answers = (

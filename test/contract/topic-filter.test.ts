@@ -1,0 +1,110 @@
+// The module's MQTT topic-filter matching (odoo_addon/shopfloor_bridge/topic_filter.py,
+// used to check a payload mapping's match and to pick the rejected payloads it
+// takes) against an independent reference model of MQTT 5 §4.7 written here as
+// regular expressions, over filters and topics fast-check generates. A "topic"
+// that is empty or holds a wildcard matches nothing. The sidecar's own
+// topicMatches (sidecar/src/mapping/evaluate.ts) must give the same answers:
+// what Odoo offers to re-map is what the sidecar would have taken.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { topicFilterProblem, topicMatches } from "../../sidecar/src/mapping/evaluate.ts";
+
+const MODULE_DIR = join(import.meta.dirname, "../../odoo_addon/shopfloor_bridge");
+// topic_filter.py imports nothing of Odoo: load it by path, as a plain module.
+const PYTHON_BATCH = `
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("topic_filter", sys.argv[1] + "/topic_filter.py")
+tf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tf)
+cases = json.load(sys.stdin)
+out = []
+for pattern, topic in cases:
+    error = tf.mqtt_filter_error(pattern)
+    out.append([error == "", (not error) and tf.topic_matches(pattern, topic)])
+json.dump(out, sys.stdout)
+`;
+
+function pythonVerdicts(cases: [string, string][]): [boolean, boolean][] {
+  const run = spawnSync("python3", ["-c", PYTHON_BATCH, MODULE_DIR], {
+    input: JSON.stringify(cases),
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.status !== 0) throw new Error(`python3 failed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as [boolean, boolean][];
+}
+
+/** Reference: a filter is valid when '#' is a whole last level and '+' a whole level. */
+function referenceValid(pattern: string): boolean {
+  if (pattern.length === 0 || pattern.includes("\0")) return false;
+  const levels = pattern.split("/");
+  return levels.every(
+    (level, index) =>
+      (!level.includes("#") || (level === "#" && index === levels.length - 1)) &&
+      (!level.includes("+") || level === "+"),
+  );
+}
+
+/** Reference: the filter as an anchored regular expression. */
+function referenceMatches(pattern: string, topic: string): boolean {
+  if (topic === "" || /[+#]/.test(topic)) return false; // not a topic
+  if (topic.startsWith("$") && (pattern.startsWith("+") || pattern.startsWith("#"))) return false;
+  const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  let source: string;
+  if (pattern === "#") source = ".*";
+  else {
+    const multi = pattern.endsWith("/#");
+    const levels = (multi ? pattern.slice(0, -2) : pattern).split("/");
+    source = levels.map((level) => (level === "+" ? "[^/]*" : literal(level))).join("/") + (multi ? "(/.*)?" : "");
+  }
+  return new RegExp(`^${source}$`, "s").test(topic);
+}
+
+const filterLevel = fc.constantFrom("a", "b", "", "+", "#", "$SYS", "a+", "b#", "+a", "é/", "x y");
+const topicLevel = fc.constantFrom("a", "b", "", "$SYS", "+", "#", "é", "x y");
+const filterLevels = fc.array(filterLevel, { minLength: 1, maxLength: 5 });
+const topicArb = fc.array(topicLevel, { minLength: 1, maxLength: 6 }).map((levels) => levels.join("/"));
+/** A filter and a topic made from it (wildcards filled in), so that matches are common. */
+const derivedArb = fc
+  .tuple(filterLevels, fc.array(topicLevel, { minLength: 8, maxLength: 8 }), fc.nat(2))
+  .map(([levels, fills, rest]): [string, string] => {
+    const topic = levels.flatMap((level, index) =>
+      level === "+" ? [fills[index]] : level === "#" ? fills.slice(0, rest) : [level],
+    );
+    return [levels.join("/"), topic.join("/")];
+  });
+const caseArb = fc.oneof(
+  fc.tuple(
+    filterLevels.map((levels) => levels.join("/")),
+    topicArb,
+  ),
+  derivedArb,
+);
+
+describe("topic_filter.py matches MQTT topic filters as the reference model", () => {
+  it("agrees on validity and matching for generated filters and topics", () => {
+    const cases = fc.sample(caseArb, { seed: 17, numRuns: 4000 });
+    const verdicts = pythonVerdicts(cases);
+    expect(verdicts).toHaveLength(cases.length);
+    const differences = cases.flatMap(([pattern, topic], index) => {
+      const valid = referenceValid(pattern);
+      const expected: [boolean, boolean] = [valid, valid && referenceMatches(pattern, topic)];
+      const got = verdicts[index];
+      return got?.[0] === expected[0] && got[1] === expected[1] ? [] : [{ pattern, topic, expected, got }];
+    });
+    expect(differences.slice(0, 10)).toEqual([]);
+    const sidecarDifferences = cases.flatMap(([pattern, topic], index) => {
+      const sidecar: [boolean, boolean] = [topicFilterProblem(pattern) === undefined, topicMatches(pattern, topic)];
+      const got = verdicts[index];
+      return got?.[0] === sidecar[0] && got[1] === sidecar[1] ? [] : [{ pattern, topic, sidecar, got }];
+    });
+    expect(sidecarDifferences.slice(0, 10)).toEqual([]);
+    // The generator reaches both outcomes often enough to mean something.
+    const matched = verdicts.filter(([, matches]) => matches).length;
+    const invalid = verdicts.filter(([valid]) => !valid).length;
+    expect(matched).toBeGreaterThan(200);
+    expect(invalid).toBeGreaterThan(200);
+  });
+});
