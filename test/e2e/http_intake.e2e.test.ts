@@ -31,6 +31,16 @@ function qualityEvent(tag: string, i: number, source = `plant1/${tag}/gauge-1`):
   });
 }
 
+/** "Generate token" as the admin clicks it: the dialog it opens shows the token, once. */
+async function generateToken(fixture: OdooFixture, producerId: number): Promise<string> {
+  const action = (await fixture.admin.execute("shopfloor.http.producer", "action_generate_token", [[producerId]])) as {
+    context?: { default_token?: string };
+  };
+  const token = action.context?.default_token;
+  if (!token) throw new Error(`Generate token showed no token: ${JSON.stringify(action)}`);
+  return token;
+}
+
 describe.runIf(moduleHasSidecarApi())("HTTP intake (producer → sidecar process → Odoo 18)", () => {
   let odoo: OdooServer;
   let broker: MosquittoBroker;
@@ -67,12 +77,7 @@ describe.runIf(moduleHasSidecarApi())("HTTP intake (producer → sidecar process
       const id = (await admin.execute("shopfloor.http.producer", "create", [
         { connection_id: fixture.connectionId, name: producer.name, source_prefix: producer.source_prefix ?? "" },
       ])) as number;
-      const action = (await admin.execute("shopfloor.http.producer", "action_generate_token", [[id]])) as Row;
-      const [wizard] = (await admin.execute("shopfloor.http.producer.token", "read", [
-        [action.res_id],
-        ["token"],
-      ])) as Row[];
-      tokens[producer.name] = String(wizard?.token);
+      tokens[producer.name] = await generateToken(fixture, id);
     }
     // HTTP_PORT wins over the port Odoo names.
     const httpPort = await freePort();
@@ -180,14 +185,7 @@ describe.runIf(moduleHasSidecarApi())("HTTP intake (producer → sidecar process
     const [producerId] = (await fixture.admin.execute("shopfloor.http.producer", "search", [
       [["connection_id", "=", fixture.connectionId]],
     ])) as number[];
-    const action = (await fixture.admin.execute("shopfloor.http.producer", "action_generate_token", [
-      [producerId],
-    ])) as Row;
-    const [wizard] = (await fixture.admin.execute("shopfloor.http.producer.token", "read", [
-      [action.res_id],
-      ["token"],
-    ])) as Row[];
-    const renewed = String(wizard?.token);
+    const renewed = await generateToken(fixture, producerId as number);
     const tryWith = async (bearer: string, i: number) =>
       (
         await post(`${url}/events`, JSON.stringify(qualityEvent("modes", i)), {
