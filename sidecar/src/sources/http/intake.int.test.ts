@@ -505,6 +505,34 @@ describe("HTTP intake: acknowledgement, backpressure, stop", () => {
     expect(r.intake.stats().refused_full).toBe(1);
   });
 
+  it("Expect: 100-continue: refused before the body is sent, or asked for it once the checks pass", async () => {
+    const r = await rig();
+    const exchange = async (token: string, body: string): Promise<string[]> => {
+      const socket = connect(r.intake.port, "127.0.0.1");
+      const seen: string[] = [];
+      let text = "";
+      socket.on("data", (chunk: Buffer) => {
+        text += chunk.toString("utf8");
+        for (const line of text.split("\r\n").filter((l) => l.startsWith("HTTP/1.1 "))) {
+          if (!seen.includes(line)) seen.push(line);
+        }
+        if (seen.some((line) => line.startsWith("HTTP/1.1 100")) && !socket.writableEnded && seen.length === 1) {
+          socket.end(body);
+        }
+      });
+      socket.write(
+        "POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/cloudevents+json\r\nExpect: 100-continue\r\n" +
+          `Authorization: Bearer ${token}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`,
+      );
+      await new Promise((resolve) => socket.once("close", resolve));
+      return seen;
+    };
+    const body = JSON.stringify(cloudEvent());
+    expect(await exchange("wrong", body)).toEqual(["HTTP/1.1 401 Unauthorized"]);
+    expect(await exchange(TOKEN, body)).toEqual(["HTTP/1.1 100 Continue", "HTTP/1.1 200 OK"]);
+    expect(await r.rows()).toHaveLength(1);
+  });
+
   it("a producer that hangs up mid-body: nothing stored, nothing answered, the intake carries on", async () => {
     const r = await rig();
     const socket = connect(r.intake.port, "127.0.0.1");

@@ -54,6 +54,8 @@ export interface HttpIntakeOptions {
   retryAfterBusyS?: number;
   /** Longest a request may take to arrive whole, ms. */
   requestTimeoutMs?: number;
+  /** Open connections at most (all producers; unauthenticated ones too until they are answered). */
+  maxConnections?: number;
   /** At most one auth-failure line per this many ms (the rest are counted into it). */
   authLogIntervalMs?: number;
   log?: HttpIntakeLog;
@@ -64,6 +66,7 @@ export interface HttpIntakeOptions {
 
 export const DEFAULT_HIGH_WATER = 0.9;
 export const DEFAULT_MAX_IN_FLIGHT_PER_PRODUCER = 32;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
 
 /** Headers a producer sends that never travel on (they are credentials). */
 const PRIVATE_HEADERS = new Set(["authorization", "proxy-authorization", "cookie"]);
@@ -118,6 +121,8 @@ export class HttpIntake implements Source {
     const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
     server.requestTimeout = this.#opts.requestTimeoutMs ?? 60_000;
     server.headersTimeout = Math.min(server.requestTimeout, 20_000);
+    // Bounds what strangers can hold open; past it the system refuses new connections.
+    server.maxConnections = this.#opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     // `Expect: 100-continue` (curl sends it past 1 MB): refuse before the body is sent.
     server.on("checkContinue", (req, res) => this.#track(this.#handle(req, res, true)));
     await new Promise<void>((resolve, reject) => {
