@@ -490,6 +490,24 @@ describe("HTTP intake: acknowledgement, backpressure, stop", () => {
     expect(sink.committed).toHaveLength(2);
   });
 
+  it("503 with Retry-After while the bodies held for their commit reach the bound; nothing of it stored", async () => {
+    const sink = new RecordingSink();
+    sink.block();
+    const r = await rig({}, { sink: () => sink, maxHeldBytes: 1_000, retryAfterBusyS: 3 });
+    const big = () => JSON.stringify(cloudEvent({ data: { order: "x".repeat(600), qty_good: 1 } }));
+    const first = post(`${r.url}/events`, big(), { token: TOKEN, headers: STRUCTURED });
+    await expect.poll(() => sink.accepting).toBe(1);
+    expect(r.intake.stats().held_bytes).toBeGreaterThan(600);
+    const second = await post(`${r.url}/events`, big(), { token: LIMITED_TOKEN, headers: STRUCTURED });
+    expect(second.status).toBe(503);
+    expect(second.headers["retry-after"]).toBe("3");
+    expect(second.body.reason).toMatch(/bytes of requests waiting for their commit/);
+    sink.release();
+    expect((await first).status).toBe(200);
+    expect(sink.committed).toHaveLength(1);
+    expect(r.intake.stats().held_bytes).toBe(0);
+  });
+
   it("503 with Retry-After once the spool reaches its high-water mark; nothing of the refused request stored", async () => {
     const r = await rig({}, { capacityEvents: 10, highWater: 0.5, retryAfterFullS: 7 });
     const batch = Array.from({ length: 5 }, () => cloudEvent());

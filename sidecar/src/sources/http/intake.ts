@@ -56,6 +56,8 @@ export interface HttpIntakeOptions {
   requestTimeoutMs?: number;
   /** Open connections at most (all producers; unauthenticated ones too until they are answered). */
   maxConnections?: number;
+  /** Request bodies held (read, not yet committed and answered) at most, bytes, all producers together. */
+  maxHeldBytes?: number;
   /** At most one auth-failure line per this many ms (the rest are counted into it). */
   authLogIntervalMs?: number;
   log?: HttpIntakeLog;
@@ -65,13 +67,20 @@ export interface HttpIntakeOptions {
 }
 
 export const DEFAULT_HIGH_WATER = 0.9;
-export const DEFAULT_MAX_IN_FLIGHT_PER_PRODUCER = 32;
+export const DEFAULT_MAX_IN_FLIGHT_PER_PRODUCER = 128;
+export const DEFAULT_MAX_HELD_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_CONNECTIONS = 1024;
 
 /** Headers a producer sends that never travel on (they are credentials). */
 const PRIVATE_HEADERS = new Set(["authorization", "proxy-authorization", "cookie"]);
 
 class BodyTooLarge extends Error {}
+
+/** What one request holds while it is handled: its producer's slot and its body's bytes. */
+interface Ticket {
+  producer?: KnownProducer;
+  held: number;
+}
 
 export class HttpIntake implements Source {
   readonly name = "http";
@@ -82,6 +91,8 @@ export class HttpIntake implements Source {
   #stopping = false;
   readonly #handling = new Set<Promise<void>>();
   readonly #perProducer = new Map<string, number>();
+  /** Bytes of request bodies read (or announced) and not yet answered. */
+  #held = 0;
   readonly #counts = {
     requests: 0,
     in_flight: 0,
@@ -167,7 +178,7 @@ export class HttpIntake implements Source {
   }
 
   stats(): Record<string, number> {
-    const out: Record<string, number> = { ...this.#counts };
+    const out: Record<string, number> = { ...this.#counts, held_bytes: this.#held };
     for (const [status, n] of this.#statuses) out[`status_${status}`] = n;
     return out;
   }
@@ -184,11 +195,9 @@ export class HttpIntake implements Source {
   async #handle(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
     this.#counts.requests++;
     this.#counts.in_flight++;
-    let producer: KnownProducer | undefined;
+    const ticket: Ticket = { held: 0 };
     try {
-      const answer = await this.#answer(req, res, expectsContinue, (p) => {
-        producer = p;
-      });
+      const answer = await this.#answer(req, res, expectsContinue, ticket);
       if (answer) this.#send(res, answer);
     } catch (err) {
       this.#log("error", { err: (err as Error).message }, "HTTP intake request failed; nothing acknowledged");
@@ -202,6 +211,8 @@ export class HttpIntake implements Source {
       });
     } finally {
       this.#counts.in_flight--;
+      this.#held -= ticket.held;
+      const producer = ticket.producer;
       if (producer) {
         const left = (this.#perProducer.get(producer.name) ?? 1) - 1;
         if (left > 0) this.#perProducer.set(producer.name, left);
@@ -215,7 +226,7 @@ export class HttpIntake implements Source {
     req: IncomingMessage,
     res: ServerResponse,
     expectsContinue: boolean,
-    admitted: (producer: KnownProducer) => void,
+    ticket: Ticket,
   ): Promise<Answer | undefined> {
     const config = this.#opts.config;
     if (this.#stopping) {
@@ -275,8 +286,23 @@ export class HttpIntake implements Source {
       res.setHeader("Connection", "close");
       return tooLarge(declared, config.max_body_bytes);
     }
+    // Bodies are held until their commit: their total is bounded (a chunked one counts once it has arrived).
+    const reserve = Number.isFinite(declared) ? declared : 0;
+    const maxHeld = this.#opts.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES;
+    if (this.#held > 0 && this.#held + reserve > maxHeld) {
+      this.#counts.refused_busy++;
+      res.setHeader("Retry-After", String(this.#opts.retryAfterBusyS ?? 1));
+      return refusal(
+        503,
+        "busy",
+        `the intake holds ${this.#held} bytes of requests waiting for their commit, the most it holds: ` +
+          "send again after Retry-After (nothing of this was stored)",
+      );
+    }
     this.#perProducer.set(producer.name, running + 1);
-    admitted(producer);
+    ticket.producer = producer;
+    this.#held += reserve;
+    ticket.held = reserve;
     if (expectsContinue) res.writeContinue();
     let body: Uint8Array;
     try {
@@ -286,6 +312,8 @@ export class HttpIntake implements Source {
       res.setHeader("Connection", "close");
       return tooLarge(undefined, config.max_body_bytes);
     }
+    this.#held += body.byteLength - ticket.held;
+    ticket.held = body.byteLength;
     const receivedAt = new Date();
     if (isEvents) {
       const decoded = decodeEvents(req.headers, body);
