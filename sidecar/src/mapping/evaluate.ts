@@ -11,6 +11,7 @@
 // the caller's (the sidecar's MappingStage; Odoo for the browser).
 import jsonata from "jsonata";
 import type { CloudEvent, PayloadMapping } from "../core/contract.ts";
+import { BAIL, compileFastPath, type FastProgram } from "./fastpath.ts";
 
 export interface MappingInput {
   /** The bytes as received, or text pasted into the form. */
@@ -72,7 +73,14 @@ const MAX_EVENT_BYTES = 256 * 1024;
 export const MAPPED_ID_PREFIX = "sfb-m-";
 const ID_HASH_VERSION = "sfb-m/1";
 
-export type CompiledMapping = { ok: true; expression: jsonata.Expression } | { ok: false; reason: string };
+export type CompiledMapping =
+  | {
+      ok: true;
+      expression: jsonata.Expression;
+      /** The same expression in plain JavaScript when its shape allows (fastpath.ts); JSONata otherwise. */
+      fast?: FastProgram;
+    }
+  | { ok: false; reason: string };
 
 type MappingKey = Pick<PayloadMapping, "id" | "name" | "revision" | "expression">;
 
@@ -118,7 +126,7 @@ function compile(mapping: MappingKey, limits: MappingLimits): CompiledMapping {
     return { ok: false, reason: `${mappingLabel(mapping)}: the expression does not compile: ${jsonataMessage(err)}` };
   }
   registerHelpers(expression);
-  return { ok: true, expression };
+  return { ok: true, expression, fast: compileFastPath(expression.ast()) };
 }
 
 /**
@@ -225,16 +233,19 @@ export async function runMapping(
   }
   const program = compileMapping(mapping, limits);
   if (!program.ok) return program;
-  let result: unknown;
-  try {
-    result = await program.expression.evaluate(document, {
-      topic: input.topic,
-      headers: input.headers ?? {},
-      receivedAt: input.receivedAt.toISOString(),
-      connection: input.connection,
-    });
-  } catch (err) {
-    return evaluationFailure(mapping, err, limits);
+  const bindings = {
+    topic: input.topic,
+    headers: input.headers ?? {},
+    receivedAt: input.receivedAt.toISOString(),
+    connection: input.connection,
+  };
+  let result = program.fast ? program.fast(document, bindings) : BAIL;
+  if (result === BAIL) {
+    try {
+      result = await program.expression.evaluate(document, bindings);
+    } catch (err) {
+      return evaluationFailure(mapping, err, limits);
+    }
   }
   const items = outputItems(result);
   if (typeof items === "string") return { ok: false, reason: `${mappingLabel(mapping)} yields ${items}` };
