@@ -17,8 +17,9 @@ import { tagNodeId } from "../simulator/line.ts";
 import { lineRules } from "../simulator/rules.ts";
 import type { Intake, SourceSink } from "../src/core/ports.ts";
 import { OpcUaSource } from "../src/sources/opcua/source.ts";
-import { encodeSparkplug, rawCodec } from "../src/sources/sparkplug/payload.ts";
+import { encodeSparkplug } from "../src/sources/sparkplug/payload.ts";
 import { SparkplugSource } from "../src/sources/sparkplug/source.ts";
+import { rawCodec } from "../test/support/sparkplug/package-codec.ts";
 import type { BenchContext, Benchmark, Figure } from "./harness.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));

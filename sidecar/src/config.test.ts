@@ -53,11 +53,13 @@ describe("parseBootstrap", () => {
       METRICS_PORT: "0",
       MQTT_URL: "mqtts://broker:8883",
       OPCUA_ENDPOINT: "opc.tcp://plc:4840",
+      HTTP_PORT: "8443",
     });
     expect(withOverrides).toMatchObject({
       metricsPort: 0,
       mqttUrl: "mqtts://broker:8883",
       opcuaEndpoint: "opc.tcp://plc:4840",
+      httpPort: 8443,
     });
   });
 
@@ -73,6 +75,8 @@ describe("parseBootstrap", () => {
     ["METRICS_PORT", { ...complete, METRICS_PORT: "70000" }],
     ["MQTT_URL", { ...complete, MQTT_URL: "http://broker" }],
     ["OPCUA_ENDPOINT", { ...complete, OPCUA_ENDPOINT: "tcp://plc" }],
+    ["HTTP_PORT", { ...complete, HTTP_PORT: "0" }],
+    ["HTTP_PORT", { ...complete, HTTP_PORT: "80a" }],
   ])("names %s when it is missing or bad", (key, source) => {
     expect(keyOf(() => parseBootstrap(source))).toBe(key);
   });

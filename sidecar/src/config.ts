@@ -23,6 +23,8 @@ export interface BootstrapConfig {
   /** Overrides of what Odoo says. */
   mqttUrl?: string;
   opcuaEndpoint?: string;
+  /** Port of the HTTP intake, when the connection has one. */
+  httpPort?: number;
 }
 
 export const BOOTSTRAP_KEYS = [
@@ -40,6 +42,7 @@ export const BOOTSTRAP_KEYS = [
   "METRICS_HOST",
   "MQTT_URL",
   "OPCUA_ENDPOINT",
+  "HTTP_PORT",
 ] as const;
 export type BootstrapKey = (typeof BOOTSTRAP_KEYS)[number];
 
@@ -219,6 +222,11 @@ export function parseBootstrap(source: Record<string, string | undefined>): Boot
   const metricsHost = metricsHostOf(optional("METRICS_HOST"));
   const mqttUrl = optional("MQTT_URL");
   const opcuaEndpoint = optional("OPCUA_ENDPOINT");
+  const httpPortText = optional("HTTP_PORT");
+  const httpPort = httpPortText === undefined ? undefined : Number(httpPortText);
+  if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort >= 1 && httpPort <= 65_535)) {
+    throw new ConfigError("HTTP_PORT", `"${httpPortText}" is not a port number (1-65535)`);
+  }
   return {
     odooUrl,
     odooDb,
@@ -230,6 +238,7 @@ export function parseBootstrap(source: Record<string, string | undefined>): Boot
     metricsPort,
     metricsHost,
     ...(secretKey ? { secretKey } : {}),
+    ...(httpPort !== undefined ? { httpPort } : {}),
     mqttUrl: mqttUrl && url("MQTT_URL", mqttUrl, ["mqtt:", "mqtts:", "tcp:", "ssl:", "ws:", "wss:"]),
     opcuaEndpoint: opcuaEndpoint && url("OPCUA_ENDPOINT", opcuaEndpoint, ["opc.tcp:"]),
   };

@@ -47,6 +47,12 @@ describe("withOverrides", () => {
       endpoint: "opc.tcp://b:4840",
     });
   });
+
+  it("lets HTTP_PORT move the HTTP intake, and adds none where Odoo configured none", () => {
+    const http = { port: 8080, bind: "", tls_cert: "", tls_key: "", max_body_bytes: 1, producers: [] };
+    expect(withOverrides({ ...fromOdoo, http }, { ...boot, httpPort: 9090 }).http).toMatchObject({ port: 9090 });
+    expect(withOverrides({ ...fromOdoo, http: false }, { ...boot, httpPort: 9090 }).http).toBe(false);
+  });
 });
 
 describe("asConfigError", () => {
@@ -73,6 +79,15 @@ describe("asConfigError", () => {
     const overridden = { ...boot, opcuaEndpoint: "opc.tcp://other:4840" };
     expect((asConfigError(named("OpcUaTrustError", "not trusted"), opcua, overridden) as ConfigError).key).toBe(
       "OPCUA_ENDPOINT",
+    );
+  });
+
+  it("names the HTTP intake's field for its certificate, key or port; HTTP_PORT when it overrode the port", () => {
+    const httpError = (field: string) => Object.assign(named("HttpIntakeConfigError", "bad"), { field });
+    expect((asConfigError(httpError("http_tls_key"), opcua, boot) as ConfigError).key).toBe("http_tls_key");
+    expect((asConfigError(httpError("http_port"), opcua, boot) as ConfigError).key).toBe("http_port");
+    expect((asConfigError(httpError("http_port"), opcua, { ...boot, httpPort: 8080 }) as ConfigError).key).toBe(
+      "HTTP_PORT",
     );
   });
 

@@ -18,6 +18,7 @@ import type { Logger } from "./ops/log.ts";
 import { SidecarMetrics, startOpsServer } from "./ops/metrics.ts";
 import { readiness } from "./ops/readiness.ts";
 import { Pipeline } from "./pipeline.ts";
+import type { SpoolPressure } from "./sources/http/intake.ts";
 import { DEFAULT_TOPICS, MqttSource } from "./sources/mqtt.ts";
 import type { SpoolLimits } from "./spool/spool.ts";
 import { SqliteSpool } from "./spool/sqlite-spool.ts";
@@ -111,9 +112,10 @@ function fallbackConfig(boot: BootstrapConfig): SidecarConfig {
   };
 }
 
-/** Bootstrap overrides (MQTT_URL, OPCUA_ENDPOINT) win over what Odoo says. */
+/** Bootstrap overrides (MQTT_URL, OPCUA_ENDPOINT, HTTP_PORT) win over what Odoo says. */
 export function withOverrides(config: SidecarConfig, boot: BootstrapConfig): SidecarConfig {
   const out: SidecarConfig = structuredClone(config);
+  if (boot.httpPort !== undefined && out.http) out.http.port = boot.httpPort;
   if (boot.mqttUrl && out.mqtt) out.mqtt.url = boot.mqttUrl;
   if (boot.mqttUrl && !out.mqtt && out.kind !== "opcua") out.mqtt = fallbackConfig(boot).mqtt;
   if (boot.opcuaEndpoint && out.opcua) out.opcua.endpoint = boot.opcuaEndpoint;
@@ -140,6 +142,14 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
     const field = (err as { field: string }).field;
     return new ConfigError(field === "mqtt_url" && boot.mqttUrl ? "MQTT_URL" : field, `(${where}) ${message}`);
   }
+  if (name === "HttpIntakeConfigError") {
+    // Certificate, key, port or address of the HTTP intake: the field to fix (HTTP_PORT when it overrode the port).
+    const field = (err as { field: string }).field;
+    return new ConfigError(
+      field === "http_port" && boot.httpPort !== undefined ? "HTTP_PORT" : field,
+      `(${where}) ${message}`,
+    );
+  }
   if (name === "OpcUaLoginError") {
     const auth = config.opcua ? config.opcua.auth : "anonymous";
     const key = auth === "username" ? "opcua_username / opcua_password" : "opcua_auth";
@@ -159,14 +169,54 @@ async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: 
   return new mod.OpcUaSource(mod.opcuaOptionsFromConfig(config, pkiDir, sourceLog));
 }
 
+/** What the intakes beside the protocol source need of the running sidecar. */
+export interface SourcesContext {
+  /** How full the spool is: the HTTP intake answers 503 from its high-water mark. */
+  spoolPressure?: () => SpoolPressure;
+  /** Each HTTP answer's status, and each refused token (metrics). */
+  onHttpAnswer?: (status: number) => void;
+  onHttpAuthFailure?: (why: "missing" | "unknown") => void;
+}
+
+/** The spool's fill for the HTTP intake: the larger of bytes and items, queued and parked, over capacity. */
+export function spoolPressureOf(spool: SqliteSpool): SpoolPressure {
+  const depth = spool.depth;
+  const { capacityBytes, capacityEvents } = spool.limits;
+  const fill = Math.max(
+    (depth.queuedBytes + depth.parkedBytes) / capacityBytes,
+    (depth.queued + depth.parked) / capacityEvents,
+  );
+  return { fill, waiting: depth.waitingAppends };
+}
+
 /**
  * Every source this connection runs: its protocol source first, then the
  * intakes that run beside any kind (the HTTP intake when configured).
  */
-export async function createSources(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source[]> {
+export async function createSources(
+  config: SidecarConfig,
+  log: Logger,
+  pkiDir: string,
+  context: SourcesContext = {},
+): Promise<Source[]> {
   const sources: Source[] = [];
   const main = await createSource(config, log, pkiDir);
   if (main) sources.push(main);
+  if (config.http) {
+    const { HttpIntake } = await import("./sources/http/intake.ts");
+    sources.push(
+      new HttpIntake({
+        config: config.http,
+        connection: config.code,
+        payloadMaps: config.payload_maps ?? [],
+        revision: config.revision,
+        pressure: context.spoolPressure,
+        onAnswer: context.onHttpAnswer,
+        onAuthFailure: context.onHttpAuthFailure,
+        log: (level, fields, message) => log[level](fields, message),
+      }),
+    );
+  }
   return sources;
 }
 
@@ -434,7 +484,11 @@ export class Sidecar {
   }
 
   async #startSource(): Promise<void> {
-    const sources = await createSources(this.config, this.#log, join(this.#opts.boot.spoolDir, "pki"));
+    const sources = await createSources(this.config, this.#log, join(this.#opts.boot.spoolDir, "pki"), {
+      spoolPressure: () => spoolPressureOf(this.spool),
+      onHttpAnswer: (status) => this.metrics.httpRequests.inc({ status: String(status) }),
+      onHttpAuthFailure: (why) => this.metrics.httpAuthFailures.inc({ why }),
+    });
     const sink = this.#sink();
     const started: Source[] = [];
     for (const source of sources) {

@@ -231,12 +231,15 @@ describe("docker-compose.yml", () => {
       for (const key of Object.keys(env)) expect(BOOTSTRAP_KEYS as readonly string[]).toContain(key);
       expect(env.ODOO_DB).toBe("shopfloor");
       expect(svc(name).ports).toContain(`${env.METRICS_PORT}:${env.METRICS_PORT}`);
+      // The HTTP intake's port is pinned by HTTP_PORT and published as such.
+      expect(svc(name).ports).toContain(`${env.HTTP_PORT}:${env.HTTP_PORT}`);
       // The sidecar accepts it: http:// to odoo knowingly (ODOO_ALLOW_HTTP), probes beyond loopback.
       const boot = parseBootstrap({
         ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
         ...extra,
       });
       expect(boot.metricsHost).toBe("0.0.0.0");
+      expect(boot.httpPort).toBe(8088);
     }
     expect(svc("sidecar-demo").environment?.ODOO_URL).toBe("http://odoo-demo:8069");
     expect(svc("sidecar").environment?.ODOO_URL).toBe("http://odoo:8069");

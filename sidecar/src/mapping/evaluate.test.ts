@@ -344,6 +344,17 @@ describe("deterministic ids", () => {
     );
   });
 
+  it("a browser's WebCrypto hash gives the same ids as node:crypto (the try-it panel shows the real ids)", async () => {
+    const webCrypto = async (text: string) => {
+      const digest = await globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+      return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+    };
+    const map = mapping({ expression: RECORDS_TO_EVENTS });
+    const payload = records("línea-1", [{ order: "WH/MO/ü€", good: 5, at: T0 }]);
+    const inBrowser = okOf(await runMapping(map, input(payload), webCrypto, ROOMY)).events.map((e) => e.id);
+    expect(inBrowser).toEqual(okOf(await run(map, new TextEncoder().encode(payload))).events.map((e) => e.id));
+  });
+
   it("the connection is part of the id", async () => {
     const map = mapping({ expression: RECORDS_TO_EVENTS, id_fields: ["data.order"] });
     const payload = records("line1", [{ order: "WH/MO/1", good: 5, at: T0 }]);

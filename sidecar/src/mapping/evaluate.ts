@@ -11,6 +11,7 @@
 // the caller's (the sidecar's MappingStage; Odoo for the browser).
 import jsonata from "jsonata";
 import type { CloudEvent, PayloadMapping } from "../core/contract.ts";
+import { BAIL, compileFastPath, type FastProgram } from "./fastpath.ts";
 
 export interface MappingInput {
   /** The bytes as received, or text pasted into the form. */
@@ -72,7 +73,14 @@ const MAX_EVENT_BYTES = 256 * 1024;
 export const MAPPED_ID_PREFIX = "sfb-m-";
 const ID_HASH_VERSION = "sfb-m/1";
 
-export type CompiledMapping = { ok: true; expression: jsonata.Expression } | { ok: false; reason: string };
+export type CompiledMapping =
+  | {
+      ok: true;
+      expression: jsonata.Expression;
+      /** The same expression in plain JavaScript when its shape allows (fastpath.ts); JSONata otherwise. */
+      fast?: FastProgram;
+    }
+  | { ok: false; reason: string };
 
 type MappingKey = Pick<PayloadMapping, "id" | "name" | "revision" | "expression">;
 
@@ -118,7 +126,7 @@ function compile(mapping: MappingKey, limits: MappingLimits): CompiledMapping {
     return { ok: false, reason: `${mappingLabel(mapping)}: the expression does not compile: ${jsonataMessage(err)}` };
   }
   registerHelpers(expression);
-  return { ok: true, expression };
+  return { ok: true, expression, fast: compileFastPath(expression.ast()) };
 }
 
 /**
@@ -150,10 +158,10 @@ export function mappingLabel(mapping: Pick<PayloadMapping, "id" | "name" | "revi
 
 /** JSONata errors are objects with a code, a message and a position in the expression. */
 function jsonataMessage(err: unknown): string {
-  const e = err as { code?: unknown; message?: unknown; position?: unknown; token?: unknown };
-  const message = typeof e?.message === "string" && e.message ? e.message : String(err);
-  const code = typeof e?.code === "string" ? `${e.code} ` : "";
-  const at = typeof e?.position === "number" ? ` (at character ${e.position})` : "";
+  const failure = err as { code?: unknown; message?: unknown; position?: unknown };
+  const message = typeof failure?.message === "string" && failure.message ? failure.message : String(err);
+  const code = typeof failure?.code === "string" ? `${failure.code} ` : "";
+  const at = typeof failure?.position === "number" ? ` (at character ${failure.position})` : "";
   return `${code}${message}${at}`;
 }
 
@@ -225,16 +233,19 @@ export async function runMapping(
   }
   const program = compileMapping(mapping, limits);
   if (!program.ok) return program;
-  let result: unknown;
-  try {
-    result = await program.expression.evaluate(document, {
-      topic: input.topic,
-      headers: input.headers ?? {},
-      receivedAt: input.receivedAt.toISOString(),
-      connection: input.connection,
-    });
-  } catch (err) {
-    return evaluationFailure(mapping, err, limits);
+  const bindings = {
+    topic: input.topic,
+    headers: input.headers ?? {},
+    receivedAt: input.receivedAt.toISOString(),
+    connection: input.connection,
+  };
+  let result = program.fast ? program.fast(document, bindings) : BAIL;
+  if (result === BAIL) {
+    try {
+      result = await program.expression.evaluate(document, bindings);
+    } catch (err) {
+      return evaluationFailure(mapping, err, limits);
+    }
   }
   const items = outputItems(result);
   if (typeof items === "string") return { ok: false, reason: `${mappingLabel(mapping)} yields ${items}` };
@@ -242,15 +253,16 @@ export async function runMapping(
     const reason = `${mappingLabel(mapping)} yields ${items.length} items, more than the limit of ${limits.maxItems}`;
     return { ok: false, limit: "items", reason };
   }
-  for (const [index, item] of items.entries()) {
-    const problem = nonJson(item, `item ${index}`, 0);
-    if (problem) return { ok: false, reason: `${mappingLabel(mapping)} yields ${problem}` };
-  }
   if (mapping.kind === "values") {
     const observations = toObservations(items, input.receivedAt);
     return typeof observations === "string"
       ? { ok: false, reason: `${mappingLabel(mapping)}: ${observations}` }
       : { ok: true, events: [], observations };
+  }
+  // Values are checked one by one (single values only); events go to Odoo whole, so all of each must be JSON.
+  for (const [index, item] of items.entries()) {
+    const problem = nonJson(item, `item ${index}`, 0);
+    if (problem) return { ok: false, reason: `${mappingLabel(mapping)} yields ${problem}` };
   }
   const events = await toEvents(mapping, items, input, text, sha256hex);
   return typeof events === "string"

@@ -16,6 +16,7 @@ import {
 } from "../../test/support/mapping/mapping.fixtures.ts";
 import { OffsetEstimator, SkewTracker } from "../core/clock.ts";
 import type { CloudEvent, RejectedInput, SidecarConfig } from "../core/contract.ts";
+import type { SourceSink } from "../core/ports.ts";
 import { Pipeline } from "../pipeline.ts";
 import { MqttSource } from "../sources/mqtt.ts";
 import { SqliteSpool } from "../spool/sqlite-spool.ts";
@@ -70,10 +71,18 @@ describe("payload mappings through Mosquitto into the spool", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The sidecar's chain on one spool; a second chain on the same spool is a restarted sidecar. */
-  async function chain() {
+  /**
+   * The sidecar's chain on one spool; a second chain on the same spool is a
+   * restarted sidecar. `frozen()` true makes commits hang for ever, as in a
+   * process killed before its commit.
+   */
+  async function chain(frozen: () => boolean = () => false) {
     const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config });
-    const stage = new MappingStage({ sink: pipeline, config });
+    const sink: SourceSink = {
+      accept: (items, state) => (frozen() ? new Promise(() => {}) : pipeline.accept(items, state)),
+      loadState: (prefix) => pipeline.loadState(prefix),
+    };
+    const stage = new MappingStage({ sink, config });
     const source = new MqttSource({
       url: broker.url,
       topics: mqttSubscriptions(["shopfloor/#"], maps),
@@ -169,7 +178,7 @@ describe("payload mappings through Mosquitto into the spool", () => {
   it("a restarted chain goes on from the committed counters: a resend is no second count", async () => {
     const { source, stage } = await chain();
     try {
-      const before = (await spooled()).events.length;
+      const known = new Set((await spooled()).events.map((e) => e.id));
       await publish("kepware/line1/values", kepwarePayload([{ id: COUNT, v: 150 }], T0 + 120_000)); // resent
       await publish("kepware/line1/values", kepwarePayload([{ id: COUNT, v: 175 }], T0 + 180_000));
       await publish(
@@ -178,10 +187,37 @@ describe("payload mappings through Mosquitto into the spool", () => {
       );
       await expect.poll(() => source.stats().acked, { timeout: 10_000 }).toBe(3);
       const { events } = await spooled();
-      expect(events.slice(before).map((e) => e.data.qty_good)).toEqual([25]);
+      expect(events.filter((e) => !known.has(e.id)).map((e) => e.data.qty_good)).toEqual([25]);
     } finally {
       await source.stop();
       await stage.close();
+    }
+  });
+
+  it("killed between receive and commit, a mapped payload is redelivered and counted once", async () => {
+    const state = await spool.loadState("payload/line1/");
+    const baseline = (state["payload/line1/rule/101"] as { baseline: number }).baseline;
+    let frozen = false;
+    const first = await chain(() => frozen);
+    const known = new Set((await spooled()).events.map((e) => e.id));
+    const before = known.size;
+    await publish("kepware/line1/values", kepwarePayload([{ id: COUNT, v: baseline + 10 }], T0 + 200_000));
+    await expect.poll(() => first.source.stats().acked, { timeout: 10_000 }).toBe(1);
+    frozen = true;
+    await publish("kepware/line1/values", kepwarePayload([{ id: COUNT, v: baseline + 40 }], T0 + 260_000));
+    await expect.poll(() => first.source.stats().received, { timeout: 10_000 }).toBe(2);
+    await first.source.abort(); // no PUBACK for the second message: the broker keeps it
+    const second = await chain();
+    try {
+      await expect.poll(async () => (await spooled()).events.length - before, { timeout: 10_000 }).toBe(2);
+      await new Promise((r) => setTimeout(r, 300));
+      const { events } = await spooled();
+      const added = events.filter((e) => !known.has(e.id)).map((e) => e.data.qty_good);
+      expect(added.sort((a, b) => Number(a) - Number(b))).toEqual([10, 30]);
+      expect(second.source.stats()).toMatchObject({ received: 1, acked: 1 });
+    } finally {
+      await second.source.stop();
+      await second.stage.close();
     }
   });
 });

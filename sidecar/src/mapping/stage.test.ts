@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   kepwarePayload,
@@ -275,8 +276,9 @@ describe("MappingStage, values mappings", () => {
       skew: new SkewTracker(),
       config: config([]),
     });
+    // A commit failure a real spool gives only on a broken disk: this sink fails one commit on purpose.
     let failNext = false;
-    const sink: SourceSink = {
+    const sinkFailingOnce: SourceSink = {
       accept: (items, state) => {
         if (failNext) {
           failNext = false;
@@ -286,7 +288,7 @@ describe("MappingStage, values mappings", () => {
       },
       loadState: (prefix) => pipeline.loadState(prefix),
     };
-    const stage = new MappingStage({ sink, config: config([kepwareValuesMapping()]) });
+    const stage = new MappingStage({ sink: sinkFailingOnce, config: config([kepwareValuesMapping()]) });
     await stage.accept([raw(counterPayload(100))]);
     failNext = true;
     await expect(stage.accept([raw(counterPayload(130, T0 + 1))])).rejects.toThrow("made to fail");
@@ -338,6 +340,39 @@ describe("MappingStage, order and reload", () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  it("a mapping that keeps running out of time is paused, its payloads kept as rejected, then tried again", async () => {
+    let now = T0;
+    const loop = mapping({ id: 1, match: "loop", expression: "( $f := function($x){ $f($x) }; $f(1) )" });
+    const spool = new MemorySpool();
+    const pipeline = new Pipeline({
+      spool,
+      offset: new OffsetEstimator(),
+      skew: new SkewTracker(),
+      config: config([]),
+    });
+    const stage = new MappingStage({
+      sink: pipeline,
+      config: config([loop]),
+      limits: { timeoutMs: 20 },
+      now: () => now,
+    });
+    const started = Date.now();
+    for (let i = 0; i < 6; i++) await stage.accept([raw(`{"n":${i}}`, "loop")]);
+    const reasons = rejected(await spooled(spool)).map((r) => r.reason);
+    expect(reasons).toHaveLength(6);
+    expect(reasons.slice(0, 3).every((r) => r.includes("exceeded 20 ms"))).toBe(true);
+    expect(reasons[3]).toContain("not run: it exceeded the time limit on its last 3 payloads");
+    expect(stage.stats()).toMatchObject({ payload_time_retries: 3, payload_skipped_slow: 3, payload_failures: 6 });
+    // Three payloads ran (two tries each), three did not.
+    expect(Date.now() - started).toBeLessThan(6 * 2 * 20 + 2_000);
+    now += 61_000;
+    await stage.accept([raw('{"n":6}', "loop")]);
+    expect(stage.stats()).toMatchObject({ payload_time_retries: 4, payload_skipped_slow: 3 });
+    // A new revision runs at once.
+    stage.setConfig(config([{ ...loop, revision: 2, expression: RECORDS_TO_EVENTS }], [], 6));
+    expect((await stage.accept([raw(recordsPayload, "loop")]))?.items[0]).toEqual({ status: "events", count: 2 });
+  });
+
   it("an invalid topic filter takes nothing and is said once in the log", () => {
     const logged: string[] = [];
     const sink: SourceSink = { accept: async () => undefined, loadState: async () => ({}) };
@@ -355,4 +390,72 @@ it("a sink that reports nothing gets no report made up for it", async () => {
   const stage = new MappingStage({ sink, config: config([mapping({ expression: RECORDS_TO_EVENTS })]) });
   const report: AcceptReport | undefined = await stage.accept([raw(recordsPayload)]);
   expect(report).toBeUndefined();
+});
+
+describe("MappingStage, nothing dropped", () => {
+  const COUNTER_TAGS = ["Channel1.Device1.Count", "Channel1.Device1.Scrap"];
+  const maps = [
+    mapping({ id: 1, name: "records", match: "mes/+/records", expression: RECORDS_TO_EVENTS }),
+    kepwareValuesMapping({ id: 2, match: "kepware/#" }),
+    mapping({ id: 3, name: "broken", match: "broken/#", expression: "$error('broken')" }),
+    mapping({ id: 4, name: "garbage", match: "garbage/#", expression: "[1, 'two', {'x': 3}]" }),
+  ];
+  const rules = COUNTER_TAGS.map((tag, i) => payloadCounterRule(tag, {}, 200 + i));
+  const input = fc.oneof(
+    fc
+      .array(fc.record({ order: fc.constantFrom("WH/MO/1", "WH/MO/2"), good: fc.nat(50) }), { maxLength: 3 })
+      .map((rows) => ({ topic: "mes/line1/records", body: (n: number) => recordsOf(rows, n) })),
+    fc.constant({ topic: "kepware/line1", body: (n: number) => counterMessage(n) }),
+    fc.constant({ topic: "broken/x", body: (n: number) => `{"n":${n}}` }),
+    fc.constant({ topic: "garbage/x", body: (n: number) => `{"n":${n}}` }),
+    fc.constant({ topic: "mes/line1/records", body: (n: number) => `{oops ${n}` }),
+    fc.constant({ topic: "shopfloor/line1", body: (n: number) => JSON.stringify({ ...cloudEvent, id: `ce-${n}` }) }),
+    fc.constant({ topic: "shopfloor/line1", body: (n: number) => `plain text ${n}` }),
+  );
+  function recordsOf(rows: { order: string; good: number }[], n: number): string {
+    return JSON.stringify({ line: "line1", records: rows.map((r, i) => ({ ...r, at: T0 + n * 1000 + i })) });
+  }
+  /** Counters only rise: every Kepware message is a change of both. */
+  function counterMessage(n: number): string {
+    return kepwarePayload(
+      COUNTER_TAGS.map((id) => ({ id, v: n + 1 })),
+      T0 + n * 1000,
+    );
+  }
+
+  it("every input item is reported, and the spool holds exactly what the reports say", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(input, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 6 }),
+        async (batches) => {
+          const { spool, stage } = make(maps, rules);
+          let n = 0;
+          let expectedEvents = 0;
+          let expectedRejected = 0;
+          const reports = await Promise.all(
+            batches.map((batch) =>
+              stage.accept(batch.map((one) => raw(one.body(n++), one.topic))).then((report) => ({ batch, report })),
+            ),
+          );
+          let firstKepware = true;
+          for (const { batch, report } of reports) {
+            expect(report?.items).toHaveLength(batch.length);
+            for (const [i, item] of (report?.items ?? []).entries()) {
+              if (item.status === "rejected") expectedRejected++;
+              else expectedEvents += item.count;
+              // The first Kepware message only sets the counters' baselines.
+              if (batch[i]?.topic === "kepware/line1") {
+                expect(item).toEqual({ status: "events", count: firstKepware ? 0 : COUNTER_TAGS.length });
+                firstKepware = false;
+              }
+            }
+          }
+          const items = await spooled(spool);
+          expect(events(items)).toHaveLength(expectedEvents);
+          expect(rejected(items)).toHaveLength(expectedRejected);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
 });

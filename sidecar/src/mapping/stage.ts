@@ -30,7 +30,17 @@ export interface MappingStageOptions {
   /** How often counter windows of `payload` rules are closed when no payload comes. */
   flushIntervalMs?: number;
   log?: (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
+  /** The clock of the pause of a mapping that keeps running out of time (tests pass theirs). */
+  now?: () => number;
 }
+
+/**
+ * A mapping that ran out of time on this many payloads in a row is paused:
+ * the payloads it would take are stored as rejected without running it, for
+ * SLOW_PAUSE_MS, then it is tried again (a new revision of it at once).
+ */
+export const SLOW_STRIKES = 3;
+export const SLOW_PAUSE_MS = 60_000;
 
 type RawIntake = Extract<Intake, { kind: "raw" }>;
 
@@ -67,6 +77,9 @@ export class MappingStage implements SourceSink {
   #flushTimer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #warned = new Set<string>();
+  /** Mappings (id/revision) whose last payloads all ran out of time. */
+  readonly #slow = new Map<string, { strikes: number; until: number; reason: string }>();
+  readonly #now: () => number;
   readonly #counts = {
     payload_mapped: 0,
     payload_events: 0,
@@ -76,6 +89,7 @@ export class MappingStage implements SourceSink {
     payload_unmapped_values: 0,
     payload_invalid_values: 0,
     payload_commit_errors: 0,
+    payload_skipped_slow: 0,
   };
 
   constructor(opts: MappingStageOptions) {
@@ -83,6 +97,7 @@ export class MappingStage implements SourceSink {
     this.#limits = { ...DEFAULT_MAPPING_LIMITS, ...opts.limits };
     this.#log = opts.log ?? (() => {});
     this.#flushIntervalMs = opts.flushIntervalMs ?? 1_000;
+    this.#now = opts.now ?? Date.now;
     this.setConfig(opts.config);
   }
 
@@ -242,6 +257,17 @@ export class MappingStage implements SourceSink {
 
   /** A time limit hit once may be a busy machine (GC, other work): tried once more before it counts. */
   async #evaluate(map: PayloadMapping, item: RawIntake): Promise<MappingOutcome> {
+    const key = `${map.id}/${map.revision}`;
+    const slow = this.#slow.get(key);
+    if (slow && slow.strikes >= SLOW_STRIKES && this.#now() < slow.until) {
+      // Input behind it must not wait 2 × the time limit per payload of a mapping that loops.
+      this.#counts.payload_failures++;
+      this.#counts.payload_skipped_slow++;
+      const reason =
+        `${mappingLabel(map)} not run: it exceeded the time limit on its last ${slow.strikes} payloads ` +
+        `(${slow.reason}); it is tried again from ${new Date(slow.until).toISOString()} or when a new revision comes`;
+      return { ok: false, reason, limit: "time" };
+    }
     const input = {
       payload: item.payload,
       topic: item.origin,
@@ -255,6 +281,11 @@ export class MappingStage implements SourceSink {
       this.#counts.payload_time_retries++;
       outcome = await runMapping(map, input, sha256hex, this.#limits);
     }
+    if (!outcome.ok && outcome.limit === "time") {
+      const strikes = (slow?.strikes ?? 0) + 1;
+      this.#slow.set(key, { strikes, until: this.#now() + SLOW_PAUSE_MS, reason: outcome.reason });
+      if (strikes === SLOW_STRIKES) this.#log("warn", `${mappingLabel(map)} is paused: ${outcome.reason}`);
+    } else if (slow) this.#slow.delete(key);
     if (!outcome.ok) {
       this.#counts.payload_failures++;
       this.#warnOnce(`fail/${map.id}/${map.revision}`, outcome.reason, { origin: item.origin });

@@ -29,14 +29,15 @@ export function mqttSubscriptions(topics: readonly string[], maps: readonly Payl
  * second subscription.
  */
 export function filterCovers(wide: string, narrow: string): boolean {
-  const w = wide.split("/");
-  const n = narrow.split("/");
+  const wideLevels = wide.split("/");
+  const narrowLevels = narrow.split("/");
   // A wildcard first level never matches `$` topics; a literal `$…` level is only matched literally.
-  if ((w[0] === "+" || w[0] === "#") && n[0]?.startsWith("$")) return false;
-  for (let i = 0; i < w.length; i++) {
-    if (w[i] === "#") return true;
-    if (i >= n.length || n[i] === "#") return false;
-    if (w[i] !== "+" && (n[i] === "+" || w[i] !== n[i])) return false;
+  if ((wideLevels[0] === "+" || wideLevels[0] === "#") && narrowLevels[0]?.startsWith("$")) return false;
+  for (const [i, level] of wideLevels.entries()) {
+    if (level === "#") return true;
+    const other = narrowLevels[i];
+    if (other === undefined || other === "#") return false;
+    if (level !== "+" && (other === "+" || level !== other)) return false;
   }
-  return w.length === n.length;
+  return wideLevels.length === narrowLevels.length;
 }

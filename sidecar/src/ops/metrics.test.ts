@@ -79,6 +79,8 @@ describe("metric names follow Prometheus' conventions", () => {
       duplicates_in_total: "counter",
       events_rejected_total: "counter",
       scope_dropped_total: "counter",
+      http_requests_total: "counter",
+      http_auth_failures_total: "counter",
       spool_depth: "gauge",
       spool_bytes: "gauge",
       spool_parked: "gauge",

@@ -51,6 +51,18 @@ export class SidecarMetrics {
     labelNames: ["protocol"],
     registers: [this.registry],
   });
+  readonly httpRequests = new Counter({
+    name: `${P}http_requests_total`,
+    help: "Requests the HTTP intake answered, by status (2xx only after the spool commit)",
+    labelNames: ["status"],
+    registers: [this.registry],
+  });
+  readonly httpAuthFailures = new Counter({
+    name: `${P}http_auth_failures_total`,
+    help: "HTTP intake requests refused for their bearer token, by why (missing | unknown)",
+    labelNames: ["why"],
+    registers: [this.registry],
+  });
   readonly spoolDepth = new Gauge({
     name: `${P}spool_depth`,
     help: `Items queued in the spool for delivery to Odoo (parked ones are ${P}spool_parked)`,

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ADDR, counterRule, obs, stateRule, triggerRule } from "../../test/support/rules/rules.fixtures.ts";
 import type { MappingRule } from "../core/contract.ts";
 import { RuleEngine } from "./engine.ts";
-import { scaledValue } from "./types.ts";
+import { derivedEventId, scaledValue } from "./types.ts";
 
 const PROTOCOLS = ["opcua", "sparkplug", "payload"] as const;
 
@@ -142,4 +142,15 @@ it("derived events of rules without unit are unchanged (no uom appears)", () => 
   const e = engine([counterRule()]);
   e.observe([obs(ADDR.good, 1, 0)]);
   expect(e.observe([obs(ADDR.good, 2, 1)]).events[0]?.data).toEqual({ qty_good: 1 });
+});
+
+it("derived ids stay what they were: a re-read after an upgrade is still a duplicate", () => {
+  // Pinned from the ids the sidecar derived before; the hash is computed another way now.
+  const at = new Date("2026-11-22T06:00:05.000Z");
+  expect(derivedEventId("line1", "ns=2;s=[default]Line1/Press03/GoodCount", at, 120, "production.reported")).toBe(
+    "sfb-5a941e91a936dd0f78356ee29e04953cbe2a4e29",
+  );
+  expect(
+    derivedEventId("línea", "Channel1.Device1.Count", new Date("2026-11-22T06:00:05.123Z"), "RUN", "downtime.started"),
+  ).toBe("sfb-5fb1ebd1ab05ea360246590fe677acc979c7f773");
 });

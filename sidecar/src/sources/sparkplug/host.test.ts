@@ -170,3 +170,193 @@ describe("Sparkplug host state", () => {
     expect(out.rebirth).toBeDefined();
   });
 });
+
+describe("Sparkplug host: every kind of metric into rules", () => {
+  function birthWith(host: SparkplugHostState, metrics: EncodableMetric[]) {
+    return host.handle(
+      topic("spBv1.0/Plant1/NBIRTH/Edge1"),
+      msg(0, [{ name: "bdSeq", type: "Int64", value: 1 }, ...metrics]),
+      at(0),
+    );
+  }
+  const motor = (speed: number, state: string) => ({
+    templateRef: "Motor",
+    metrics: [
+      { name: "Speed", type: "Float", value: speed },
+      { name: "State", type: "String", value: state },
+    ],
+  });
+
+  it("Template members are metrics under Instance/Member; definitions are not observed", () => {
+    const host = new SparkplugHostState("Plant1");
+    const out = birthWith(host, [
+      { name: "_types_/Motor", type: "Template", value: { isDefinition: true, ...motor(0, "") } },
+      { name: "Motor1", alias: 5, type: "Template", value: motor(1.5, "Running") },
+    ]);
+    expect(out.observations.map((o) => [o.address, o.value])).toEqual([
+      ["Plant1/Edge1//Motor1/Speed", 1.5],
+      ["Plant1/Edge1//Motor1/State", "Running"],
+    ]);
+    expect(host.node("Edge1")?.templates.has("Motor")).toBe(true);
+    const data = host.handle(
+      topic("spBv1.0/Plant1/NDATA/Edge1"),
+      msg(1, [
+        {
+          alias: 5,
+          type: "Template",
+          value: { templateRef: "Motor", metrics: [{ name: "State", type: "String", value: "Stopped" }] },
+        },
+      ]),
+      at(1),
+    );
+    expect(data.observations.map((o) => [o.address, o.value])).toEqual([["Plant1/Edge1//Motor1/State", "Stopped"]]);
+  });
+
+  it("an instance of a template the BIRTH never defined is still used, and said", () => {
+    const host = new SparkplugHostState("Plant1");
+    const out = birthWith(host, [{ name: "Motor1", type: "Template", value: motor(2, "Idle") }]);
+    expect(out.observations).toHaveLength(2);
+    expect(out.problem).toMatch(/instance of Motor, which no _types_\/ definition/);
+    expect(host.stats.undefined_templates).toBe(1);
+  });
+
+  it("DataSet cells are metrics under DataSet/row/column; empty cells are skipped", () => {
+    const host = new SparkplugHostState("Plant1");
+    const out = birthWith(host, [
+      {
+        name: "Recipe",
+        type: "DataSet",
+        value: {
+          columns: ["Step", "Setpoint"],
+          types: ["Int32", "UInt64"],
+          rows: [
+            [1, 2n ** 60n],
+            [2, null],
+          ],
+        },
+      },
+    ]);
+    expect(out.observations.map((o) => [o.address, o.value])).toEqual([
+      ["Plant1/Edge1//Recipe/0/Step", 1],
+      ["Plant1/Edge1//Recipe/0/Setpoint", "1152921504606846976"],
+      ["Plant1/Edge1//Recipe/1/Step", 2],
+    ]);
+  });
+
+  it("values reach rules JSON-safe: bigint as decimal text, DateTime as ISO, bytes as base64", () => {
+    const host = new SparkplugHostState("Plant1");
+    const out = birthWith(host, [
+      { name: "Big", type: "UInt64", value: 2n ** 64n - 1n },
+      { name: "When", type: "DateTime", value: new Date(T) },
+      { name: "Raw", type: "Bytes", value: new Uint8Array([1, 2, 255]) },
+      { name: "Bits", type: "BooleanArray", value: [true, false] },
+      { name: "Longs", type: "Int64Array", value: [-(2n ** 63n), 5n] },
+    ]);
+    expect(out.observations.map((o) => o.value)).toEqual([
+      "18446744073709551615",
+      "2026-11-22T06:00:00.000Z",
+      "AQL/",
+      [true, false],
+      ["-9223372036854775808", 5],
+    ]);
+    expect(() => JSON.stringify(out.observations)).not.toThrow();
+  });
+
+  it("bad Quality and null values are not observed; historical values are kept apart with their own time", () => {
+    const host = new SparkplugHostState("Plant1");
+    const out = birthWith(host, [
+      { name: "Good", type: "Int32", value: 1, properties: { Quality: { type: "Int32", value: 192 } } },
+      { name: "Bad", type: "Int32", value: 2, properties: { Quality: { type: "Int32", value: 0 } } },
+      { name: "Stale", type: "Int32", value: 3, properties: { Quality: { type: "Int32", value: 500 } } },
+      { name: "Nothing", type: "Int32", value: null },
+      { name: "Late", type: "UInt32", value: 90, timestamp: T - 60_000, isHistorical: true },
+      { name: "Blip", type: "UInt32", value: 7, isTransient: true },
+    ]);
+    expect(out.observations.map((o) => [o.address, o.value, (o as { transient?: boolean }).transient])).toEqual([
+      ["Plant1/Edge1//Good", 1, undefined],
+      ["Plant1/Edge1//Blip", 7, true],
+    ]);
+    expect(out.historical.map((o) => [o.address, o.value, o.sourceTime])).toEqual([
+      ["Plant1/Edge1//Late", 90, new Date(T - 60_000)],
+    ]);
+    expect(host.stats).toMatchObject({ bad_quality: 2, null_values: 1, historical_metrics: 1 });
+  });
+
+  it("an undecodable metric is reported once per session with its bytes, without a Rebirth; the rest is used", () => {
+    const host = new SparkplugHostState("Plant1");
+    const bytes = msg(0, [
+      { name: "bdSeq", type: "Int64", value: 1 },
+      { name: "A", alias: 1, type: "Int32", value: 1 },
+      { name: "B", alias: 2, type: "Int32", value: 2 },
+    ]);
+    // Make B's datatype (3) unknown (63): the byte after B's datatype tag.
+    const nameAt = bytes.lastIndexOf(0x42); // "B"
+    const typeAt = bytes.indexOf(0x20, nameAt) + 1;
+    bytes[typeAt] = 63;
+    const out = host.handle(topic("spBv1.0/Plant1/NBIRTH/Edge1"), bytes, at(0));
+    expect(out.observations.map((o) => o.address)).toEqual(["Plant1/Edge1//A"]);
+    expect(out.rebirth).toBeUndefined();
+    expect(out.undecoded).toHaveLength(1);
+    expect(out.undecoded[0]?.reason).toBe("metric B (position 2) of NBIRTH Edge1 does not decode: unknown datatype 63");
+    // The same metric broken the same way in DATA: counted, not reported again.
+    const data = msg(1, [{ name: "B", type: "Int32", value: 5 }]);
+    data[data.indexOf(0x20, data.lastIndexOf(0x42)) + 1] = 63;
+    const again = host.handle(topic("spBv1.0/Plant1/NDATA/Edge1"), data, at(1));
+    expect(again.undecoded).toEqual([]);
+    expect(host.stats.undecodable_metrics).toBe(2);
+  });
+
+  it("a payload broken mid-way keeps the metrics before the break and asks a Rebirth, backing off while asked often", () => {
+    const host = new SparkplugHostState("Plant1", 1_000);
+    born(host);
+    const whole = msg(2, [
+      { alias: 1, type: "Int32", value: 4 },
+      { alias: 1, type: "Int32", value: 5 },
+    ]);
+    const cut = whole.subarray(0, whole.length - 4);
+    const out = host.handle(topic("spBv1.0/Plant1/NDATA/Edge1"), cut, at(1));
+    expect(out.observations.map((o) => o.value)).toEqual([4]);
+    expect(out.rebirth?.reason).toMatch(/NDATA Edge1 breaks at byte \d+/);
+    expect(out.undecoded).toHaveLength(1);
+    // The answering NBIRTH is broken too: asked again only after a doubled hold.
+    const brokenBirth = msg(0, [
+      { name: "bdSeq", type: "Int64", value: 4 },
+      { name: "X", type: "Int32", value: 1 },
+    ]);
+    const brokenCut = brokenBirth.subarray(0, brokenBirth.length - 3);
+    const times = [2, 2.5, 3.5, 4.5, 6.5];
+    const asked = times.map(
+      (s) => host.handle(topic("spBv1.0/Plant1/NBIRTH/Edge1"), brokenCut, at(s)).rebirth !== undefined,
+    );
+    // Asked at 1 s (the broken NDATA), then after a 1 s hold (2 s), a 2 s hold (4.5 s), then 4 s.
+    expect(asked).toEqual([true, false, false, true, false]);
+    expect(host.node("Edge1")?.rebirthRequests).toHaveLength(3);
+    // A BIRTH that decodes whole does not reset it (it may not cure the cause); ten quiet minutes do.
+    host.handle(topic("spBv1.0/Plant1/NBIRTH/Edge1"), brokenBirth, at(7));
+    expect(host.handle(topic("spBv1.0/Plant1/NDATA/Edge1"), msg(9, []), at(8)).rebirth).toBeUndefined();
+    expect(host.handle(topic("spBv1.0/Plant1/NDATA/Edge1"), msg(20, []), at(8.6)).rebirth).toBeDefined();
+    expect(host.handle(topic("spBv1.0/Plant1/NDATA/Edge1"), msg(40, []), at(620)).rebirth).toBeDefined();
+    expect(host.handle(topic("spBv1.0/Plant1/NDATA/Edge1"), msg(60, []), at(621.5)).rebirth).toBeDefined();
+  });
+
+  it("a passive host follows births and seq and reports gaps but never asks for a Rebirth", () => {
+    const host = new SparkplugHostState("Plant1", { requestRebirths: false });
+    born(host);
+    const gap = host.handle(
+      topic("spBv1.0/Plant1/NDATA/Edge1"),
+      msg(9, [{ alias: 1, type: "Int32", value: 2 }]),
+      at(1),
+    );
+    expect(gap.rebirth).toBeUndefined();
+    expect(gap.problem).toBe("seq gap from Edge1: expected 2, got 9 (passive host: waiting for the next BIRTH)");
+    expect(gap.observations).toHaveLength(1);
+    const unborn = host.handle(topic("spBv1.0/Plant1/NDATA/Edge2"), msg(3, []), at(1));
+    expect(unborn.rebirth).toBeUndefined();
+    expect(host.stats).toMatchObject({
+      seq_gaps: 1,
+      unborn_data: 1,
+      rebirths_requested: 0,
+      rebirths_left_to_primary: 2,
+    });
+  });
+});

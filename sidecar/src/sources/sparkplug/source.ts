@@ -1,16 +1,25 @@
 // Sparkplug B host application as a sidecar Source. Subscribes to
-// `spBv1.0/<group>/#`, announces itself as primary host with a retained STATE
-// (Sparkplug 3.0: JSON {online, timestamp}, with the offline STATE as its
-// will), decodes payloads, keeps alias maps and seq per edge node, asks for
-// a Rebirth on a gap or an unknown alias, and turns mapped metric changes
+// `spBv1.0/<group>/#`; as primary host it announces itself with a retained
+// STATE (Sparkplug 3.0: JSON {online, timestamp}, with the offline STATE as
+// its will) and asks for a Rebirth on a gap or an unknown alias; as passive
+// (secondary) host it only listens. It decodes payloads metric by metric,
+// keeps alias maps and seq per edge node, and turns mapped metric changes
 // into business events through the mapping rules. Unmapped metrics are
-// dropped and counted (raw data does not go to Odoo).
+// dropped and counted (raw data does not go to Odoo); metrics that do not
+// decode reach Odoo as rejected items with their bytes and the reason.
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract.ts";
 import { describeMqttTlsFailure, type MqttTlsSettings, mqttTlsOptions } from "../../core/mqtt-tls.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { type EngineResult, RuleEngine } from "../../rules/engine.ts";
-import { parseTopic, REBIRTH_METRIC, SPARKPLUG_NAMESPACE, SparkplugHostState } from "./host.ts";
+import {
+  type HostOutcome,
+  parseTopic,
+  REBIRTH_METRIC,
+  SPARKPLUG_NAMESPACE,
+  SparkplugHostState,
+  type SparkplugObservation,
+} from "./host.ts";
 import { encodeSparkplug } from "./payload.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
@@ -22,6 +31,8 @@ export interface SparkplugSourceOptions {
   url: string;
   groupId: string;
   hostId: string;
+  /** `primary` (default): STATE and Rebirth requests. `passive`: listens only; no STATE, no Rebirth requests. */
+  role?: "primary" | "passive";
   rules: MappingRule[];
   clientId?: string;
   username?: string;
@@ -36,6 +47,8 @@ export interface SparkplugSourceOptions {
   /** Messages waiting for the spool beyond this are dropped; the seq check then asks for a Rebirth. */
   maxQueuedMessages?: number;
   log?: SourceLog;
+  /** What the host made of each message (observations, historical values, undecodable metrics): for diagnostics and the conformance suite. */
+  onOutcome?: (topic: string, outcome: HostOutcome) => void;
 }
 
 export function sparkplugOptionsFromConfig(config: SidecarConfig, log?: SourceLog): SparkplugSourceOptions {
@@ -48,6 +61,7 @@ export function sparkplugOptionsFromConfig(config: SidecarConfig, log?: SourceLo
     url: config.mqtt.url,
     groupId: config.sparkplug.group_id,
     hostId: config.sparkplug.host_id,
+    role: config.sparkplug.role === "passive" ? "passive" : "primary",
     rules: config.rules.filter((r) => r.protocol === "sparkplug"),
     clientId: config.mqtt.client_id || `sfb-host-${config.sparkplug.host_id}`,
     protocolVersion: config.mqtt.protocol_version,
@@ -64,6 +78,9 @@ export class SparkplugSource implements Source {
   readonly #opts: SparkplugSourceOptions;
   readonly #host: SparkplugHostState;
   readonly #stateTopic: string;
+  readonly #primary: boolean;
+  /** Addresses of counter rules: transient values must not move a count. */
+  readonly #counterAddresses: Set<string>;
   #engine: RuleEngine | undefined;
   #client: MqttClient | undefined;
   #sink: SourceSink | undefined;
@@ -79,6 +96,8 @@ export class SparkplugSource implements Source {
     invalid_values: 0,
     queue_drops: 0,
     rebirth_commands_sent: 0,
+    transient_not_counted: 0,
+    undecodable_reported: 0,
     state_published: 0,
     accept_errors: 0,
   };
@@ -86,8 +105,13 @@ export class SparkplugSource implements Source {
   constructor(opts: SparkplugSourceOptions) {
     this.#opts = opts;
     this.name = `sparkplug:${opts.connection}`;
-    this.#host = new SparkplugHostState(opts.groupId, opts.rebirthHoldMs ?? 5_000);
+    this.#primary = (opts.role ?? "primary") === "primary";
+    this.#host = new SparkplugHostState(opts.groupId, {
+      rebirthHoldMs: opts.rebirthHoldMs ?? 5_000,
+      requestRebirths: this.#primary,
+    });
     this.#stateTopic = `${SPARKPLUG_NAMESPACE}/STATE/${opts.hostId}`;
+    this.#counterAddresses = new Set(opts.rules.filter((r) => r.kind === "counter").map((r) => r.address));
   }
 
   get statePrefix(): string {
@@ -112,8 +136,10 @@ export class SparkplugSource implements Source {
       clean: true,
       protocolVersion: this.#opts.protocolVersion ?? 4,
       reconnectPeriod: 1_000,
-      will: { topic: this.#stateTopic, payload: this.#statePayload(false), qos: 1, retain: true },
     };
+    // Only a primary host has a STATE, and so a will announcing it offline.
+    if (this.#primary)
+      options.will = { topic: this.#stateTopic, payload: this.#statePayload(false), qos: 1, retain: true };
     if (this.#opts.username) options.username = this.#opts.username;
     if (this.#opts.password) options.password = this.#opts.password;
     const client = mqtt.connect(this.#opts.url, options);
@@ -170,7 +196,7 @@ export class SparkplugSource implements Source {
     await this.#chain;
     const client = this.#client;
     if (!client) return;
-    if (client.connected) {
+    if (client.connected && this.#primary) {
       await client.publishAsync(this.#stateTopic, this.#statePayload(false), { qos: 1, retain: true });
     }
     await client.endAsync();
@@ -200,6 +226,10 @@ export class SparkplugSource implements Source {
 
   async #announce(client: MqttClient): Promise<void> {
     try {
+      if (!this.#primary) {
+        await client.subscribeAsync(`${SPARKPLUG_NAMESPACE}/${this.#opts.groupId}/#`, { qos: 0 });
+        return;
+      }
       // Own STATE first (to see a stale offline will), then the group, then say online.
       await client.subscribeAsync(this.#stateTopic, { qos: 1 });
       await client.subscribeAsync(`${SPARKPLUG_NAMESPACE}/${this.#opts.groupId}/#`, { qos: 0 });
@@ -226,16 +256,35 @@ export class SparkplugSource implements Source {
     }
     this.#enqueue(async () => {
       const outcome = this.#host.handle(parsed, payload, receivedAt);
+      this.#opts.onOutcome?.(topic, outcome);
       if (outcome.rebirth) await this.#requestRebirth(outcome.rebirth.edge, outcome.rebirth.reason);
       else if (outcome.problem) this.#log("warn", `sparkplug ${topic}: ${outcome.problem}`);
-      if (outcome.malformed) {
+      const rejected = this.#rejected(topic, payload, outcome, receivedAt);
+      if (rejected.length > 0) {
         // Shown in Odoo as rejected with the bytes and the decoder's reason.
-        const reason = outcome.problem ?? "malformed Sparkplug B payload";
-        await this.#accept([{ kind: "rejected", payload, origin: topic, receivedAt, reason }], {});
+        await this.#accept(rejected, {});
+        this.#counts.undecodable_reported += rejected.length;
       }
-      if (outcome.observations.length > 0)
-        await this.#apply((this.#engine as RuleEngine).observe(outcome.observations));
+      const current = outcome.observations.filter((obs) => this.#countable(obs));
+      if (current.length > 0) await this.#apply((this.#engine as RuleEngine).observe(current));
     });
+  }
+
+  #rejected(topic: string, payload: Buffer, outcome: HostOutcome, receivedAt: Date): Intake[] {
+    if (outcome.malformed) {
+      const reason = outcome.problem ?? "malformed Sparkplug B payload";
+      return [{ kind: "rejected", payload, origin: topic, receivedAt, reason }];
+    }
+    return outcome.undecoded.map(
+      (item): Intake => ({ kind: "rejected", payload: item.bytes, origin: topic, receivedAt, reason: item.reason }),
+    );
+  }
+
+  /** Transient values (is_transient) are shown to state and trigger rules but never move a counter. */
+  #countable(obs: SparkplugObservation): boolean {
+    if (!obs.transient || !this.#counterAddresses.has(obs.address)) return true;
+    this.#counts.transient_not_counted++;
+    return false;
   }
 
   #onOwnState(payload: Buffer): void {
