@@ -55,6 +55,9 @@ export const FIGURE_TABLES: Record<string, TableRowSpec[]> = {
   ],
   sidecar: [{ bench: "sidecar" }],
   cost: [{ bench: "cost" }],
+  mapping: [{ bench: "mapping" }],
+  http: [{ bench: "http" }],
+  sparkplug: [{ bench: "sparkplug" }],
 };
 
 export const SNAPSHOT_ABOUT =
