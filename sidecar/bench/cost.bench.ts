@@ -13,7 +13,7 @@ import { startOdoo } from "../devstack/odoo.ts";
 import type { CloudEvent, EventType } from "../src/core/contract.ts";
 import { JsonRpcOdooClient } from "../src/odoo/jsonrpc-client.ts";
 import type { Benchmark, Figure } from "./harness.ts";
-import { percentile } from "./harness.ts";
+import { median, percentile } from "./harness.ts";
 
 const CONNECTION = "bench-cost";
 const SIDECAR_LOGIN = "bench-cost-sidecar";
@@ -184,13 +184,6 @@ async function ingestAll(client: JsonRpcOdooClient, events: CloudEvent[], batch:
     if (bad) throw new Error(`an event did not apply: ${bad.status} ${bad.error}`);
   }
   return events.length / (Number(process.hrtime.bigint() - started) / 1e9);
-}
-
-function median(values: number[]): number {
-  return percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
 }
 
 const bench: Benchmark = {

@@ -21,7 +21,7 @@ import { MqttSource } from "../src/sources/mqtt.ts";
 import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import { validEvent } from "../test/support/fuzz.ts";
 import type { BenchContext, Benchmark, Figure } from "./harness.ts";
-import { percentile } from "./harness.ts";
+import { median } from "./harness.ts";
 
 const TAGS = 10;
 const tagId = (k: number) => `Line1.Press0${k % 5}.Counter${k}`;
@@ -119,12 +119,6 @@ async function drain(
   }
   return { seconds, cpuUs: cpu.user + cpu.system };
 }
-
-const median = (values: number[]) =>
-  percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
 
 async function compare(ctx: BenchContext, broker: MosquittoBroker): Promise<Figure[]> {
   const n = Math.max(5_000, Math.round(50_000 * ctx.scale));

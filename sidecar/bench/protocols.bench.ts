@@ -15,28 +15,15 @@ import { startMosquitto } from "../devstack/mosquitto.ts";
 import { freePort } from "../devstack/odoo.ts";
 import { tagNodeId } from "../simulator/line.ts";
 import { lineRules } from "../simulator/rules.ts";
-import type { Intake, SourceSink } from "../src/core/ports.ts";
 import { OpcUaSource } from "../src/sources/opcua/source.ts";
 import { encodeSparkplug } from "../src/sources/sparkplug/payload.ts";
 import { SparkplugSource } from "../src/sources/sparkplug/source.ts";
 import { rawCodec } from "../test/support/sparkplug/package-codec.ts";
-import type { BenchContext, Benchmark, Figure } from "./harness.ts";
+import { type BenchContext, type Benchmark, CountingSink, type Figure } from "./harness.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MACHINES = 10;
 const machineNames = Array.from({ length: MACHINES }, (_, i) => `M${String(i + 1).padStart(2, "0")}`);
-
-/** Commits nothing, counts events: the spool's cost is measured elsewhere. */
-class CountingSink implements SourceSink {
-  events = 0;
-  async accept(items: Intake[]): Promise<undefined> {
-    this.events += items.length;
-    return undefined;
-  }
-  async loadState(): Promise<Record<string, unknown>> {
-    return {};
-  }
-}
 
 interface Driver {
   child: ChildProcess;

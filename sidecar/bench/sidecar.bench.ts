@@ -23,7 +23,7 @@ import { validEvent } from "../test/support/fuzz.ts";
 import { makeOdooFixture } from "../test/support/odoo/testing.ts";
 import { spawnSidecar } from "../test/support/sidecar-process.ts";
 import type { BenchContext, Benchmark, Figure } from "./harness.ts";
-import { percentile } from "./harness.ts";
+import { median, percentile } from "./harness.ts";
 
 const benchConfig = {
   code: "bench",
@@ -103,12 +103,6 @@ async function drainDurable(
   if (spooled !== n) throw new Error(`spool holds ${spooled} of ${n}`);
   return { seconds, cpu };
 }
-
-const median = (values: number[]) =>
-  percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
 
 async function ingestRate(ctx: BenchContext, broker: MosquittoBroker): Promise<Figure[]> {
   const n = Math.max(10_000, Math.round(100_000 * ctx.scale));

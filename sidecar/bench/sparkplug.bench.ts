@@ -15,11 +15,10 @@ import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { startMosquitto } from "../devstack/mosquitto.ts";
 import type { MappingRule } from "../src/core/contract.ts";
-import type { Intake, SourceSink } from "../src/core/ports.ts";
 import { metricAddress } from "../src/sources/sparkplug/host.ts";
 import { decodePayload, type EncodableMetric, encodeSparkplug } from "../src/sources/sparkplug/payload.ts";
 import { SparkplugSource } from "../src/sources/sparkplug/source.ts";
-import type { BenchContext, Benchmark, Figure } from "./harness.ts";
+import { type BenchContext, type Benchmark, CountingSink, type Figure } from "./harness.ts";
 
 const GROUP = "BenchTpl";
 const EDGE = "Line1";
@@ -141,18 +140,6 @@ async function edgeMain(): Promise<void> {
 if (process.env.SFB_SPARKPLUG_BENCH_EDGE === "1" && process.send) void edgeMain();
 
 // ------------------------------------------------------------- the bench
-
-/** Commits nothing, counts events: the spool's cost is measured elsewhere. */
-class CountingSink implements SourceSink {
-  events = 0;
-  async accept(items: Intake[]): Promise<undefined> {
-    this.events += items.length;
-    return undefined;
-  }
-  async loadState(): Promise<Record<string, unknown>> {
-    return {};
-  }
-}
 
 function rules(): MappingRule[] {
   return Array.from({ length: MACHINES }, (_, m) => ({

@@ -17,7 +17,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../devstack/chromium.ts";
 import { startOdoo } from "../devstack/odoo.ts";
 import { JsonRpcOdooClient } from "../src/odoo/jsonrpc-client.ts";
 import type { Benchmark, Figure } from "./harness.ts";
-import { percentile } from "./harness.ts";
+import { median } from "./harness.ts";
 
 const execFileAsync = promisify(execFile);
 const DLQ_ROWS = 100_000;
@@ -117,11 +117,6 @@ const bench: Benchmark = {
         await page.locator(".o_sfb_history li").first().waitFor();
         opens.push(Date.now() - started);
       }
-      const median = (xs: number[]) =>
-        percentile(
-          [...xs].sort((a, b) => a - b),
-          50,
-        );
 
       // The server's share: the screen's two list calls, over JSON-RPC.
       const rpc = new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user: "admin", apiKey: "admin" });
