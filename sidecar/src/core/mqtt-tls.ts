@@ -8,8 +8,8 @@
 // The server name is left to MQTT.js: it sends the URL's host name as SNI
 // and Node checks the broker's certificate against it (for an IP address,
 // against the certificate's IP subjectAltName).
-import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import type { SidecarConfig } from "./contract.ts";
+import { normalizePem, type PemError, pemCertificates, pemPrivateKey } from "./pem.ts";
 
 export type MqttConnectionBlock = Exclude<SidecarConfig["mqtt"], false>;
 
@@ -79,10 +79,14 @@ export function mqttTlsOptions(
       "mqtt_client_key is set but mqtt_client_cert is empty: the private key needs its client certificate",
     );
   }
-  if (ca) options.ca = certificates("mqtt_ca", ca).map((c) => c.pem);
+  if (ca) {
+    const hint = "it holds a private key; paste the CA's certificate instead (never its key)";
+    options.ca = pemCertificates(ca, "mqtt_ca", hint, fail).map((c) => c.pem);
+  }
   if (cert && key) {
-    const leaf = certificates("mqtt_client_cert", cert)[0]?.parsed;
-    const privateKey = parsePrivateKey(key);
+    const hint = "it holds a private key, which belongs in mqtt_client_key";
+    const leaf = pemCertificates(cert, "mqtt_client_cert", hint, fail)[0]?.parsed;
+    const privateKey = pemPrivateKey(key, "mqtt_client_key", "mqtt_client_cert", fail);
     if (leaf && !leaf.checkPrivateKey(privateKey)) {
       throw new MqttTlsError(
         "mqtt_client_key",
@@ -188,68 +192,6 @@ function schemeOf(url: string): string {
   }
 }
 
-/** PEM as pasted into an Odoo text field: CRLF line ends, surrounding blanks. */
-function normalizePem(text: string | undefined): string {
-  return (text ?? "").replace(/\r\n?/g, "\n").trim();
-}
-
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
-
-/** Each PEM certificate block of `pem`, as pasted and parsed. */
-function certificates(field: "mqtt_ca" | "mqtt_client_cert", pem: string): { pem: string; parsed: X509Certificate }[] {
-  const blocks = [...pem.matchAll(PEM_BLOCK)];
-  const certs = blocks.filter((block) => block[1] === "CERTIFICATE");
-  if (certs.length === 0) {
-    const found = blocks.map((block) => block[1]);
-    const holdsKey = found.some((label) => label?.endsWith("PRIVATE KEY"));
-    throw new MqttTlsError(
-      field,
-      `${field} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` +
-        (holdsKey
-          ? field === "mqtt_client_cert"
-            ? ": it holds a private key, which belongs in mqtt_client_key"
-            : ": it holds a private key; paste the CA's certificate instead (never its key)"
-          : found.length > 0
-            ? `: found ${found.join(", ")}`
-            : ""),
-    );
-  }
-  return certs.map((block, index) => {
-    try {
-      return { pem: block[0], parsed: new X509Certificate(block[0]) };
-    } catch (err) {
-      throw new MqttTlsError(
-        field,
-        `${field}: certificate ${index + 1} of ${certs.length} does not parse (${(err as Error).message})`,
-        { cause: err },
-      );
-    }
-  });
-}
-
-function parsePrivateKey(pem: string): KeyObject {
-  if (!/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(pem)) {
-    throw new MqttTlsError(
-      "mqtt_client_key",
-      /-----BEGIN CERTIFICATE-----/.test(pem)
-        ? "mqtt_client_key holds a certificate, not a private key (the certificate belongs in mqtt_client_cert)"
-        : "mqtt_client_key holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
-    );
-  }
-  try {
-    return createPrivateKey({ key: pem, format: "pem" });
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === "ERR_MISSING_PASSPHRASE" || /ENCRYPTED/.test(pem)) {
-      throw new MqttTlsError(
-        "mqtt_client_key",
-        "mqtt_client_key is encrypted with a passphrase, which the sidecar cannot be given: " +
-          "paste it unencrypted (openssl pkey -in key.pem -out key-plain.pem)",
-        { cause: err },
-      );
-    }
-    throw new MqttTlsError("mqtt_client_key", `mqtt_client_key does not parse (${(err as Error).message})`, {
-      cause: err,
-    });
-  }
-}
+/** A configuration error for the connection field to fix. */
+const fail: PemError<MqttTlsField> = (field, message, cause) =>
+  new MqttTlsError(field, message, cause === undefined ? undefined : { cause });
