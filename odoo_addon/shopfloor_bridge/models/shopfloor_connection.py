@@ -576,10 +576,21 @@ class ShopfloorConnection(models.Model):
         """Everything the sidecar needs, shaped as SidecarConfig (sidecar/src/core/contract.ts)."""
         return xmlrpc_safe(self._find_by_code(code)._sidecar_config())
 
+    def _topic_filter_list(self):
+        """The connection's own MQTT topic filters, one per line of the field."""
+        self.ensure_one()
+        return [line.strip() for line in (self.topic_filters or "").splitlines() if line.strip()]
+
+    def _mqtt_subscriptions(self):
+        """Every filter the sidecar subscribes to: the connection's own and its MQTT payload mappings'."""
+        self.ensure_one()
+        mappings = self.payload_map_ids.filtered(lambda mapping: mapping.transport == "mqtt")
+        return self._topic_filter_list() + mappings.mapped("match")
+
     def _sidecar_config(self):
         self.ensure_one()
         connection = self.sudo()
-        topics = [line.strip() for line in (connection.topic_filters or "").splitlines() if line.strip()]
+        topics = connection._topic_filter_list()
         uses_mqtt = connection.kind in ("mqtt", "sparkplug")
         mqtt = (
             {

@@ -32,9 +32,10 @@ def origin_transport(connection, origin):
     """'mqtt' or 'http': where a rejected input of ``connection`` named ``origin`` came in.
 
     A rejected input stores only its origin (an MQTT topic or an HTTP route):
-    an origin one of the connection's topic filters subscribes to is MQTT; else
-    HTTP when the connection has an HTTP intake; else MQTT."""
-    filters = [line.strip() for line in (connection.topic_filters or "").splitlines() if line.strip()]
+    an origin the sidecar subscribes to (the connection's topic filters and its
+    MQTT mappings' filters) is MQTT; else HTTP when the connection has an HTTP
+    intake; else MQTT."""
+    filters = connection.sudo()._mqtt_subscriptions()
     if any(topic_matches(pattern, origin) for pattern in filters if not pattern_error("mqtt", pattern)):
         return "mqtt"
     return "http" if connection.http_enabled else "mqtt"

@@ -316,6 +316,10 @@ class TestPayloadMap(ShopfloorCase):
         self.assertEqual((context["default_transport"], context["default_payload_format"]), ("http", "json"))
         text = self.reject_raw("mes/state", b"RUNNING")
         self.assertEqual(text.action_create_payload_map()["context"]["default_payload_format"], "text")
+        # A topic the sidecar subscribes to for an MQTT mapping (whose mapping failed) is MQTT too.
+        self.make_map(name="UNS", match="uns/#")
+        uns = self.reject_raw("uns/line1/count", b"not a number")
+        self.assertEqual(uns.action_create_payload_map()["context"]["default_transport"], "mqtt")
         with self.assertRaises(AccessError):
             rejected.with_user(self.bridge_user).action_create_payload_map()
 
