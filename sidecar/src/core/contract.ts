@@ -83,7 +83,7 @@ export interface IngestResult {
 export interface SidecarConfig {
   code: string;
   name: string;
-  kind: "mqtt" | "sparkplug" | "opcua";
+  kind: "mqtt" | "sparkplug" | "opcua" | BackboneKind;
   revision: number;
   server_time: string;
   mqtt:
@@ -129,7 +129,18 @@ export interface SidecarConfig {
         sampling_interval_ms: number;
       }
     | false;
-  batch: { size: number; wait_ms: number };
+  /**
+   * The message queue a connection of kind amqp, kafka or redis consumes.
+   * An older Odoo omits the key: read as false.
+   */
+  backbone?: BackboneConfig | false;
+  /**
+   * Delivery to Odoo. `partitions`: batches in flight at once, each carrying
+   * whole work centers (an older Odoo omits it: read as 1). `catchup_backlog`:
+   * queued events from which delivery runs in catch-up mode, with the largest
+   * batches Odoo's time limits allow (`catchup_size`); 0 or omitted: never.
+   */
+  batch: { size: number; wait_ms: number; partitions?: number; catchup_backlog?: number; catchup_size?: number };
   skew: { bound_ms: number; correct: boolean };
   /** Source/asset → workcenter: the sidecar orders delivery per workcenter and scopes raw data. */
   sources: { source: string; workcenter: string }[];
@@ -145,6 +156,58 @@ export interface SidecarConfig {
   http?: HttpIntakeConfig | false;
   /** Planning push-back targets per workcenter (planning issue). */
   dispatch: { poll_interval_ms: number; targets: DispatchTarget[] };
+}
+
+export const BACKBONE_KINDS = ["amqp", "kafka", "redis"] as const;
+/** Message queues a plant already runs: RabbitMQ (AMQP 0-9-1), Kafka, Redis Streams. */
+export type BackboneKind = (typeof BACKBONE_KINDS)[number];
+
+/**
+ * A message-queue source. Each message is a CloudEvent (structured JSON, or
+ * the transport's CloudEvents binary mode: AMQP application properties,
+ * Kafka `ce_` headers) or a payload for the connection's payload mappings of
+ * this transport. A message is acknowledged (basic.ack, offset commit, XACK)
+ * only after what it became is committed to the spool.
+ */
+export interface BackboneConfig {
+  /**
+   * amqp: `amqp://host:5672/vhost` or `amqps://…`; kafka: the bootstrap
+   * brokers, `host:9092,host2:9092` (TLS from `tls`); redis: `redis://host:6379/0`
+   * or `rediss://…`.
+   */
+  url: string;
+  /** What to consume: RabbitMQ queues, Kafka topics, Redis stream keys (one or more). */
+  names: string[];
+  /** Kafka consumer group, Redis consumer group; unused for amqp (""). */
+  group: string;
+  /** This sidecar's name in the group (Kafka client id, Redis consumer, AMQP consumer tag); "" derives one from the host name. */
+  consumer: string;
+  username: string;
+  /** Secret. */
+  password: string;
+  /** TLS to the broker (implied by amqps:// and rediss://). */
+  tls: boolean;
+  /** PEM of the CA that signed the broker's certificate, or "" for the system store. */
+  ca: string;
+  /** Verify the broker's certificate (chain and host name). */
+  reject_unauthorized: boolean;
+  /** PEM client certificate and its unencrypted key (mutual TLS), or "". The key is secret. */
+  client_cert: string;
+  client_key: string;
+  /**
+   * Most messages taken and not yet acknowledged: the AMQP prefetch, the
+   * COUNT of one Redis read, the most records of one Kafka batch. What the
+   * spool has not committed is not taken: that is the backpressure.
+   */
+  prefetch: number;
+  /** Kafka SASL mechanism, "" for none. */
+  sasl_mechanism: "" | "plain" | "scram-sha-256" | "scram-sha-512";
+  /**
+   * redis: how long another consumer's entry may stay pending before this one
+   * claims it (XAUTOCLAIM min-idle-time); kafka: the consumer group's session
+   * timeout, after which a dead member's partitions are taken over. Ms.
+   */
+  claim_idle_ms: number;
 }
 
 export interface MappingRule {
@@ -190,8 +253,11 @@ export interface PayloadMapping {
    */
   kind: "events" | "values";
   /** Which intake it applies to. */
-  transport: "mqtt" | "http";
-  /** MQTT topic filter (`+`, `#`) for mqtt; the route name for http (the same wildcards, `/`-separated). */
+  transport: "mqtt" | "http" | BackboneKind;
+  /**
+   * MQTT topic filter (`+`, `#`) for mqtt; the route name for http; the queue,
+   * topic or stream name for amqp, kafka and redis (the same wildcards, `/`-separated).
+   */
   match: string;
   expression: string;
   /**

@@ -18,7 +18,8 @@ export type Intake =
  * (lower-case names) or an MQTT 5 publisher's user properties.
  */
 export interface IntakeVia {
-  transport: "mqtt" | "http";
+  /** amqp/kafka/redis headers: AMQP message headers, Kafka record headers, the Redis entry's other fields. */
+  transport: "mqtt" | "http" | "amqp" | "kafka" | "redis";
   headers?: Record<string, string>;
 }
 
