@@ -290,6 +290,7 @@ class ShopfloorConnection(models.Model):
     )
     backbone_client_cert = fields.Text(
         string="Queue client certificate (PEM)",
+        copy=False,  # its key, a secret, is not copied: a copy gets both anew
         help="The sidecar's own certificate for brokers that require one (mutual TLS). Needs the key below.",
     )
     backbone_client_key = fields.Text(
@@ -531,6 +532,12 @@ class ShopfloorConnection(models.Model):
         ),
     ]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        connections = super().create(vals_list)
+        connections._check_client_cert_has_key()
+        return connections
+
     def write(self, vals):
         refuse_protected_write(self, vals, AUDITED_FIELDS)
         if "company_id" in vals and not self.env.su:
@@ -549,6 +556,8 @@ class ShopfloorConnection(models.Model):
         reloaded = [name for name in RELOADED_FIELDS if name in vals]
         before = {connection.id: {name: connection[name] for name in reloaded} for connection in self}
         result = super().write(vals)
+        if {"kind", "backbone_client_cert"} & set(vals):
+            self._check_client_cert_has_key()
         for connection in self:
             changed = [name for name in reloaded if connection[name] != before[connection.id][name]]
             changed += [name for name in RELOADED_SECRETS if vals.get(name)]  # write-only: typed means new
@@ -637,11 +646,6 @@ class ShopfloorConnection(models.Model):
                     field=self._fields[field_name].string,
                     secure="amqps://" if kind == "amqp" else "rediss://" if kind == "redis" else _("the TLS box"),
                 )
-        if (self.backbone_client_cert or "").strip() and not self.sudo().backbone_client_key_secret:
-            return _(
-                "the client certificate needs its private key: paste it in %s",
-                self._fields["backbone_client_key"].string,
-            )
         if kind == "kafka":
             if self.backbone_sasl_mechanism != "none" and not (self.backbone_username or "").strip():
                 return _("SASL %s needs a user (Queue user)", self.backbone_sasl_mechanism.upper())
@@ -653,6 +657,38 @@ class ShopfloorConnection(models.Model):
         elif self.backbone_sasl_mechanism != "none":
             return _("a SASL mechanism is for Kafka only: set it to None")
         return ""
+
+    def _check_client_cert_has_key(self):
+        """A client certificate without its key makes no TLS handshake. Checked once the write-only
+        key typed with it is stored (after the inverse, which constraints run before)."""
+        for connection in self.filtered("is_backbone"):
+            if (connection.backbone_client_cert or "").strip() and not connection.sudo().backbone_client_key_secret:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s (%(kind)s): the client certificate needs its private key: paste it in "
+                        "%(field)s.",
+                        code=connection.code,
+                        kind=connection._kind_label(),
+                        field=self._fields["backbone_client_key"].string,
+                    )
+                )
+
+    @api.constrains("kind")
+    def _check_kind_of_payload_maps(self):
+        for connection in self:
+            stray = connection.payload_map_ids.filtered(
+                lambda mapping: mapping.transport in backbone.BACKBONE_KINDS and mapping.transport != connection.kind
+            )
+            if stray:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s cannot become %(kind)s: payload mappings %(names)s are for another "
+                        "message queue. Change their transport or delete them first.",
+                        code=connection.code,
+                        kind=connection._kind_label(),
+                        names=", ".join(stray.mapped("name")),
+                    )
+                )
 
     @api.constrains("delivery_partitions", "catchup_batch_size", "batch_size")
     def _check_catchup_batch(self):
