@@ -676,9 +676,8 @@ class ShopfloorConnection(models.Model):
     @api.constrains("kind")
     def _check_kind_of_payload_maps(self):
         for connection in self:
-            stray = connection.payload_map_ids.filtered(
-                lambda mapping: mapping.transport in backbone.BACKBONE_KINDS and mapping.transport != connection.kind
-            )
+            others = set(backbone.BACKBONE_KINDS) - {connection.kind}
+            stray = connection.payload_map_ids.filtered(lambda mapping, others=others: mapping.transport in others)
             if stray:
                 raise ValidationError(
                     _(

@@ -313,9 +313,7 @@ class TestBackbone(ShopfloorCase):
                     self.make("kafka", code="bb-range", **values)
             self.assertIn(constraint, str(caught.exception))
         message = self.env["shopfloor.connection"]._sql_constraints
-        self.assertIn(
-            "between 1 and 16", dict((name, text) for name, _sql, text in message)["delivery_partitions_range"]
-        )
+        self.assertIn("between 1 and 16", {name: text for name, _sql, text in message}["delivery_partitions_range"])
         with self.assertRaisesRegex(ValidationError, r"catch-up batch size \(300\) must be at least the batch size"):
             self.make("kafka", code="bb-catchup", batch_size=400, catchup_batch_size=300)
 
