@@ -218,6 +218,15 @@ def pem_private_key_error(text):
     return ""
 
 
+def without_userinfo(url):
+    """``url`` without a user or password in it (``mqtt://u:p@host`` → ``mqtt://host``), for showing."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+
+
 def tls_implied(kind, url):
     """Whether the URL itself asks for TLS (amqps://, rediss://)."""
     return kind in URL_SCHEMES and (url or "").strip().lower().split("://", 1)[0] in TLS_SCHEMES

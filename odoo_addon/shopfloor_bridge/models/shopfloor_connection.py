@@ -610,6 +610,20 @@ class ShopfloorConnection(models.Model):
     def _kind_label(self):
         return dict(self._fields["kind"]._description_selection(self.env)).get(self.kind, self.kind or "")
 
+    def _endpoint_label(self):
+        """Where the sidecar takes its input, for people (no user or password): the broker and what it
+        consumes, or the OPC UA endpoint."""
+        self.ensure_one()
+        if self.kind in backbone.BACKBONE_KINDS:
+            url = (self.backbone_url or "").strip()
+            if self.kind == "kafka":
+                url = ",".join(entry.strip() for entry in url.split(","))
+            names = backbone.split_names(self.backbone_names)
+            return " · ".join(part for part in (url, ", ".join(names)) if part)
+        if self.kind == "opcua":
+            return self.opcua_endpoint or ""
+        return backbone.without_userinfo(self.mqtt_url or "")
+
     def _backbone_error(self):
         """Why this message-queue connection's settings would not consume anything ('' when they would)."""
         self.ensure_one()

@@ -435,6 +435,28 @@ class TestBackbone(ShopfloorCase):
         self.assertEqual(reject("mes/done").action_create_payload_map()["context"]["default_transport"], "http")
         self.assertEqual(reject("sfb.events").action_create_payload_map()["context"]["default_transport"], "amqp")
 
+    def test_an_mqtt_floor_target_of_a_queue_connection_names_its_broker(self):
+        connection = self.make("kafka")
+        values = {"connection_id": connection.id, "workcenter_id": self.wc_press1.id, "kind": "mqtt", "depth": 1}
+        with self.assertRaisesRegex(ValidationError, "takes its input from Kafka and has no MQTT broker"):
+            with self.cr.savepoint():
+                self.env["shopfloor.dispatch.target"].create({**values, "mqtt_topic": "plant1/queue"})
+        target = self.env["shopfloor.dispatch.target"].create(
+            {**values, "mqtt_topic": "plant1/queue", "mqtt_url": "mqtt://127.0.0.1:1883"}
+        )
+        self.assertEqual(self.config_of(connection)["dispatch"]["targets"][0]["params"]["url"], "mqtt://127.0.0.1:1883")
+        self.assertTrue(target)
+
+    def test_the_dashboard_tile_names_the_broker_without_credentials(self):
+        self.make("kafka", backbone_url="kafka1:9092, kafka2:9092", backbone_names="a.events\nb.events")
+        self.connection.mqtt_url = "mqtts://sfb:pw@broker.plant:8883/"
+        tiles = {tile["code"]: tile for tile in self.env["shopfloor.dashboard"].get_dashboard()["tiles"]}
+        self.assertEqual(
+            (tiles["bb-kafka"]["kind_label"], tiles["bb-kafka"]["endpoint"]),
+            ("Kafka", "kafka1:9092,kafka2:9092 · a.events, b.events"),
+        )
+        self.assertEqual(tiles["test-conn"]["endpoint"], "mqtts://broker.plant:8883/")
+
     # ------------------------------------------------------------------ views
 
     def test_the_form_creates_each_kind(self):
