@@ -136,6 +136,8 @@ def bootstrap_error(text):
         entry = entry.strip()
         if not entry:
             return "the bootstrap list has an empty entry (host:9092,host2:9092: no doubled or trailing commas)"
+        if any(char.isspace() for char in entry):
+            return f"{entry!r}: separate the brokers with commas (host:9092,host2:9092)"
         error = host_port_error(entry, port_required=True)
         if error:
             return f"{entry!r}: {error}"

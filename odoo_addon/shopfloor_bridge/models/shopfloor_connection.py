@@ -754,10 +754,11 @@ class ShopfloorConnection(models.Model):
         for connection in self:
             connection.is_backbone = connection.kind in backbone.BACKBONE_KINDS
 
-    @api.onchange("backbone_url")
+    @api.onchange("kind", "backbone_url")
     def _onchange_backbone_url(self):
-        if backbone.tls_implied(self.kind, self.backbone_url):
-            self.backbone_tls = True
+        # RabbitMQ and Redis say TLS in their URL's scheme: the box follows it.
+        if self.kind in backbone.URL_SCHEMES:
+            self.backbone_tls = backbone.tls_implied(self.kind, self.backbone_url)
 
     @api.depends("kind")
     def _compute_uses_opcua(self):

@@ -273,7 +273,8 @@ class TestBackbone(ShopfloorCase):
             ("kafka", {"backbone_url": "kafka://broker:9092"}, "without a scheme"),
             ("kafka", {"backbone_url": "broker"}, "Broker URL: 'broker': the port is missing (host:9092)"),
             ("kafka", {"backbone_url": "broker:9092,,b2:9092"}, "the bootstrap list has an empty entry"),
-            ("kafka", {"backbone_url": "bro ker:9092"}, "is not a host name or IP address"),
+            ("kafka", {"backbone_url": "k1:9092 k2:9092"}, "separate the brokers with commas"),
+            ("kafka", {"backbone_url": "bro_ker!:9092"}, "'bro_ker!' is not a host name or IP address"),
             ("kafka", {"backbone_url": "[fd00::zz]:9092"}, "is not an IPv6 address"),
             ("kafka", {"backbone_names": "orders/line1"}, "a topic name holds only letters"),
             ("kafka", {"backbone_names": ".."}, "'..' is not a topic name"),
@@ -482,8 +483,13 @@ class TestBackbone(ShopfloorCase):
             form.kind = "redis"
             form.backbone_url = "rediss://redis.plant:6380/0"
             self.assertTrue(form.backbone_tls)
+            form.backbone_url = "redis://redis.plant:6379/0"
+            self.assertFalse(form.backbone_tls)
+            form.backbone_url = "rediss://redis.plant:6380/0"
             form.backbone_names = "events"
             form.backbone_group = "sfb"
+        self.assertTrue(self.config_of(form.record)["backbone"]["tls"])
+        self.assertTrue(form.record.backbone_tls)
 
     def test_the_mqtt_form_still_needs_its_broker_and_hides_the_queue(self):
         form = Form(self.env["shopfloor.connection"])
