@@ -1,9 +1,11 @@
 """Message-queue connections (RabbitMQ, Kafka, Redis Streams): fields, checks, sidecar_config, views."""
 
+import ast
 import base64
 import random
 
 import psycopg2
+from lxml import etree
 
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, new_test_user, tagged
@@ -506,3 +508,12 @@ class TestBackbone(ShopfloorCase):
         for kind in backbone.BACKBONE_KINDS:
             self.assertIn(f'<filter name="{kind}"', view.arch)
         self.assertEqual(self.env["shopfloor.connection"].search([("kind", "=", "kafka")]).mapped("code"), ["bb-kafka"])
+        kafka_map = self.env["shopfloor.payload.map"].create(
+            self.map_values(self.env["shopfloor.connection"].search([("code", "=", "bb-kafka")]), transport="kafka")
+        )
+        maps = etree.fromstring(self.env.ref("shopfloor_bridge.shopfloor_payload_map_view_search").arch)
+        [queue_filter] = maps.xpath("//filter[@name='message_queue']")
+        self.assertEqual(
+            self.env["shopfloor.payload.map"].search(ast.literal_eval(queue_filter.get("domain"))),
+            kafka_map,
+        )
