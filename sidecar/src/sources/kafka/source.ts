@@ -422,6 +422,7 @@ export class KafkaSource implements Source {
       const batch = buffered.splice(0, this.#prefetch);
       if (stream.isPaused() && buffered.length < this.#prefetch) stream.resume();
       const fresh = batch.filter((record) => this.#isNew(record));
+      if (fresh.length < batch.length) await this.#commitSpooled(session, batch);
       if (fresh.length === 0) continue;
       this.#inFlight = this.#acceptAndCommit(session, fresh);
       try {
@@ -473,6 +474,29 @@ export class KafkaSource implements Source {
       this.#counts.acked += records.length;
     } catch (err) {
       // In the spool already: a failed commit only means these records may be read again.
+      this.#counts.commit_failures++;
+      this.#log("warn", `kafka: offset commit failed (${(err as Error).message}); the records may be read again`);
+    }
+  }
+
+  /**
+   * Records read again after a reconnect are in the spool already, but their
+   * offsets may never have been committed (the broker went away first):
+   * commit what the spool holds for those partitions, so the group does not
+   * hand them out once more.
+   */
+  async #commitSpooled(session: Session, batch: Record_[]): Promise<void> {
+    const offsets = new Map<string, { topic: string; partition: number; offset: bigint; leaderEpoch: number }>();
+    for (const record of batch) {
+      const partition = key(record.topic, record.partition);
+      const next = this.#next.get(partition);
+      if (next === undefined || record.offset >= next || (this.#assigned && !this.#assigned.has(partition))) continue;
+      offsets.set(partition, { topic: record.topic, partition: record.partition, offset: next, leaderEpoch: record.leaderEpoch });
+    }
+    if (offsets.size === 0) return;
+    try {
+      await session.consumer.commit({ offsets: [...offsets.values()] });
+    } catch (err) {
       this.#counts.commit_failures++;
       this.#log("warn", `kafka: offset commit failed (${(err as Error).message}); the records may be read again`);
     }
