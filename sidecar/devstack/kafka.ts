@@ -22,6 +22,8 @@ export interface KafkaOptions {
   sasl?: { username: string; password: string };
   /** Reuse the broker `.ci/run` started (SFB_KAFKA_URL) when there is one: for tests that never stop it. */
   shared?: boolean;
+  /** The client port (default: a free one). */
+  port?: number;
 }
 
 export interface KafkaBroker {
@@ -45,7 +47,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
   if (!existsSync(KAFKA_LIB) || !readdirSync(KAFKA_LIB).some((f) => f.startsWith("kafka_2.13-"))) {
     throw new DevStackError(`the Kafka broker jars are missing in ${KAFKA_LIB}. Fix: ${FETCH_HINT}`);
   }
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const controllerPort = await freePort();
   const saslPort = opts.sasl ? await freePort() : 0;
   const dir = mkdtempSync(join(tmpdir(), "sfb-kafka-"));
@@ -249,9 +251,12 @@ export async function createTopics(url: string, topics: string[], partitions: nu
   }
 }
 
-/** Command line for a shared broker: `node sidecar/devstack/kafka.ts` prints its URL and runs until killed. */
+/**
+ * Command line for a shared broker (`.ci/run`): `node sidecar/devstack/kafka.ts [port]`
+ * prints its bootstrap URL once it serves, and runs until SIGTERM, then cleans up.
+ */
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const broker = await startKafka();
+  const broker = await startKafka(process.argv[2] ? { port: Number(process.argv[2]) } : {});
   process.stdout.write(`${broker.url}\n`);
   const quit = async () => {
     await broker.destroy();

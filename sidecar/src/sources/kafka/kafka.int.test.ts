@@ -188,7 +188,7 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
     await a.start(sinkA);
     await b.start(sinkB);
     try {
-      await expect.poll(() => a.stats().partitions + b.stats().partitions, { timeout: 20_000 }).toBe(4);
+      await expect.poll(() => (a.stats().partitions ?? 0) + (b.stats().partitions ?? 0), { timeout: 20_000 }).toBe(4);
       expect(a.stats().partitions).toBe(2);
       const workCenters = Array.from({ length: 8 }, (_, i) => `WC-${i}`);
       const message = (wc: string, n: number) => ({ topic: "shared", key: wc, value: `${wc}#${n}` });

@@ -491,7 +491,12 @@ export class KafkaSource implements Source {
       const partition = key(record.topic, record.partition);
       const next = this.#next.get(partition);
       if (next === undefined || record.offset >= next || (this.#assigned && !this.#assigned.has(partition))) continue;
-      offsets.set(partition, { topic: record.topic, partition: record.partition, offset: next, leaderEpoch: record.leaderEpoch });
+      offsets.set(partition, {
+        topic: record.topic,
+        partition: record.partition,
+        offset: next,
+        leaderEpoch: record.leaderEpoch,
+      });
     }
     if (offsets.size === 0) return;
     try {
