@@ -149,14 +149,27 @@ describe.runIf(moduleHasSidecarApi())("Kafka source (Kafka KRaft broker + sideca
     const a = await start();
     const b = await start();
     const N = 1_800;
-    const publishing = publish(`e2e-group-${process.pid}`, "kafkagroup", 0, N);
+    const topic = `e2e-group-${process.pid}`;
+    const firstHalf = publish(topic, "kafkagroup", 0, N / 2);
     await expect
       .poll(async () => (await stored(fixture, "kafkagroup")).length, { timeout: 120_000 })
       .toBeGreaterThan(200);
     expect(await a.process.kill("SIGKILL")).toBe(-1);
-    await publishing;
-    // What the dead sidecar holds is delivered when it runs again; everything else, from its
-    // partitions too, reaches Odoo through the survivor once the session timeout passed.
+    await firstHalf;
+    // The survivor's heartbeat (the only one left on the connection) says it holds all 4 partitions.
+    const heartbeatPartitions = async () => {
+      const [row] = (await fixture.admin.execute("shopfloor.connection", "read", [
+        [fixture.connectionId],
+        ["stats_json"],
+      ])) as {
+        stats_json: string;
+      }[];
+      return (JSON.parse(row?.stats_json || "{}") as { source_partitions?: number }).source_partitions;
+    };
+    await expect.poll(heartbeatPartitions, { timeout: 60_000, interval: 1_000 }).toBe(4);
+    // Published after the death: the dead member's work centers reach Odoo only through the survivor.
+    await publish(topic, "kafkagroup", N / 2, N);
+    // What the dead sidecar holds is delivered when it runs again; everything else reaches Odoo now.
     const heldByDead = undelivered(a.spoolDir);
     const all = Array.from({ length: N }, (_, i) => `kafkagroup-${i}`);
     await expect
