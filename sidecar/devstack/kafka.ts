@@ -3,7 +3,7 @@
 // The jars come from Maven Central into test/peers/kafka/lib (see its pom.xml).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +24,8 @@ export interface KafkaOptions {
   shared?: boolean;
   /** The client port (default: a free one). */
   port?: number;
+  /** A third listener, SSL: the broker's certificate and key (PEM files) and the CA it checks client certificates with. */
+  tls?: { certFile: string; keyFile: string; caFile: string; clientAuth?: "required" | "none" };
 }
 
 export interface KafkaBroker {
@@ -32,6 +34,8 @@ export interface KafkaBroker {
   port: number;
   /** The SASL_PLAINTEXT listener, or "" without `sasl`. */
   saslUrl: string;
+  /** The SSL listener, or "" without `tls`. */
+  tlsUrl: string;
   dir: string;
   /** Topics with this many partitions (the admin API of the Kafka client). */
   createTopics(topics: string[], partitions?: number): Promise<void>;
@@ -43,18 +47,24 @@ export interface KafkaBroker {
 
 export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> {
   const sharedUrl = process.env.SFB_KAFKA_URL;
-  if (opts.shared && sharedUrl && !opts.sasl) return sharedBroker(sharedUrl, opts);
+  if (opts.shared && sharedUrl && !opts.sasl && !opts.tls) return sharedBroker(sharedUrl, opts);
   if (!existsSync(KAFKA_LIB) || !readdirSync(KAFKA_LIB).some((f) => f.startsWith("kafka_2.13-"))) {
     throw new DevStackError(`the Kafka broker jars are missing in ${KAFKA_LIB}. Fix: ${FETCH_HINT}`);
   }
   const port = opts.port ?? (await freePort());
   const controllerPort = await freePort();
   const saslPort = opts.sasl ? await freePort() : 0;
+  const tlsPort = opts.tls ? await freePort() : 0;
   const dir = mkdtempSync(join(tmpdir(), "sfb-kafka-"));
   const properties = join(dir, "server.properties");
   const log4j = join(dir, "log4j2.properties");
   const listeners = [`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`];
   if (opts.sasl) listeners.push(`SASL_PLAINTEXT://127.0.0.1:${saslPort}`);
+  if (opts.tls) listeners.push(`SSL://127.0.0.1:${tlsPort}`);
+  const tls = opts.tls;
+  const keystore = join(dir, "broker-keystore.pem");
+  // Kafka's PEM key store: the certificate chain and the unencrypted PKCS#8 key in one file.
+  if (tls) writeFileSync(keystore, `${readFileSync(tls.certFile, "utf8")}\n${readFileSync(tls.keyFile, "utf8")}`);
   const sasl = opts.sasl;
   const jaas = (module: string) =>
     `${module} required username="${sasl?.username}" password="${sasl?.password}"${
@@ -70,7 +80,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
       `advertised.listeners=${listeners.filter((l) => !l.startsWith("CONTROLLER")).join(",")}`,
       "controller.listener.names=CONTROLLER",
       "inter.broker.listener.name=PLAINTEXT",
-      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${opts.sasl ? ",SASL_PLAINTEXT:SASL_PLAINTEXT" : ""}`,
+      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${opts.sasl ? ",SASL_PLAINTEXT:SASL_PLAINTEXT" : ""}${tls ? ",SSL:SSL" : ""}`,
       `log.dirs=${join(dir, "data")}`,
       `num.partitions=${opts.partitions ?? 1}`,
       "offsets.topic.replication.factor=1",
@@ -90,6 +100,15 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
             `listener.name.sasl_plaintext.plain.sasl.jaas.config=${jaas("org.apache.kafka.common.security.plain.PlainLoginModule")}`,
             `listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=${jaas("org.apache.kafka.common.security.scram.ScramLoginModule")}`,
             `listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=${jaas("org.apache.kafka.common.security.scram.ScramLoginModule")}`,
+          ]
+        : []),
+      ...(tls
+        ? [
+            "ssl.keystore.type=PEM",
+            `ssl.keystore.location=${keystore}`,
+            "ssl.truststore.type=PEM",
+            `ssl.truststore.location=${tls.caFile}`,
+            `ssl.client.auth=${tls.clientAuth ?? "none"}`,
           ]
         : []),
       "",
@@ -173,6 +192,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
     url,
     port,
     saslUrl: sasl ? `127.0.0.1:${saslPort}` : "",
+    tlsUrl: tls ? `127.0.0.1:${tlsPort}` : "",
     dir,
     createTopics: (topics, partitions) => createTopics(url, topics, partitions ?? opts.partitions ?? 1),
     start,
@@ -197,6 +217,7 @@ async function sharedBroker(url: string, opts: KafkaOptions): Promise<KafkaBroke
     url,
     port,
     saslUrl: "",
+    tlsUrl: "",
     dir: "",
     createTopics: (topics, partitions) => createTopics(url, topics, partitions ?? opts.partitions ?? 1),
     start: async () => {},

@@ -113,7 +113,13 @@ function* causes(err: unknown, depth = 0): Generator<Error> {
  * The connection field to fix for a failure to reach or join the cluster, as
  * a KafkaConfigError; the error itself when it names no setting (a broker down).
  */
-export function describeKafkaFailure(err: unknown, url: string, topics: string[], tls: boolean): unknown {
+export function describeKafkaFailure(
+  err: unknown,
+  url: string,
+  topics: string[],
+  tlsSettings: KafkaTlsSettings | undefined,
+): unknown {
+  const tls = tlsSettings !== undefined;
   if (err instanceof KafkaConfigError) return err;
   const all = [...causes(err)];
   const text = all.map((e) => e.message).join(" / ");
@@ -181,6 +187,15 @@ export function describeKafkaFailure(err: unknown, url: string, topics: string[]
     return new KafkaConfigError(
       "backbone_url",
       `cannot reach Kafka at ${url} (backbone_url); retrying with backoff ${detail}`,
+      { cause: err, transient: true },
+    );
+  }
+  if (tls && !normalizePem(tlsSettings.client_cert) && has((c) => c === "PLT_KFK_NETWORK")) {
+    // TLS 1.3: a broker that requires a client certificate closes the connection without an alert Node reports.
+    return new KafkaConfigError(
+      "backbone_client_cert",
+      `Kafka at ${url} closed the TLS connection; if its listener requires a client certificate (ssl.client.auth=required), ` +
+        `set backbone_client_cert and backbone_client_key; retrying with backoff ${detail}`,
       { cause: err, transient: true },
     );
   }

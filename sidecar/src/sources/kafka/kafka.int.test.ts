@@ -5,6 +5,7 @@
 import { Admin, Producer } from "@platformatic/kafka";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KafkaBroker, startKafka } from "../../../devstack/kafka.ts";
+import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
 import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import { KafkaConfigError } from "./errors.ts";
 import { KafkaSource, type KafkaSourceOptions } from "./source.ts";
@@ -269,6 +270,79 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
     try {
       expect(src.stats().connected).toBe(0);
       expect(logs.join("\n")).toMatch(/cannot reach Kafka at 127\.0\.0\.1:1 \(backbone_url\)/);
+    } finally {
+      await src.stop();
+    }
+  });
+});
+
+describe("KafkaSource over TLS (an SSL listener that requires a client certificate)", () => {
+  let ca: TestCa;
+  let tlsBroker: KafkaBroker;
+  beforeAll(async () => {
+    ca = createTestCa("sfb-kafka-test-ca");
+    const server = ca.server();
+    tlsBroker = await startKafka({
+      topics: ["secure"],
+      tls: { certFile: server.certFile, keyFile: server.keyFile, caFile: ca.certFile, clientAuth: "required" },
+    });
+    const plain = new Producer({ clientId: "sfb-tls-producer", bootstrapBrokers: [tlsBroker.url] });
+    await plain.send({ messages: [{ topic: "secure", key: Buffer.from("WC-1"), value: Buffer.from("over-tls") }] });
+    await plain.close();
+  });
+  afterAll(async () => {
+    await tlsBroker?.destroy();
+    ca?.destroy();
+  });
+
+  const tlsSource = (tls: { ca: string; client_cert: string; client_key: string }, group: string) =>
+    new KafkaSource({
+      brokers: [tlsBroker.tlsUrl],
+      topics: ["secure"],
+      groupId: group,
+      clientId: group,
+      sessionTimeoutMs: 6_000,
+      tls: { reject_unauthorized: true, ...tls },
+    });
+
+  it("consumes with backbone_ca and a client certificate", async () => {
+    const client = ca.client("sfb-sidecar");
+    const sink = new RecordingSink();
+    const src = tlsSource({ ca: ca.cert, client_cert: client.cert, client_key: client.key }, "sfb-tls-ok");
+    await src.start(sink);
+    try {
+      await expect.poll(() => sink.has("over-tls"), { timeout: 20_000 }).toBe(true);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("names backbone_ca when the broker's CA is not trusted", async () => {
+    const client = ca.client("sfb-sidecar-2");
+    const src = tlsSource({ ca: "", client_cert: client.cert, client_key: client.key }, "sfb-tls-untrusted");
+    const err = await src.start(new RecordingSink()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await src.stop();
+    expect(err).toBeInstanceOf(KafkaConfigError);
+    expect((err as KafkaConfigError).field).toBe("backbone_ca");
+  });
+
+  it("names backbone_client_cert when the broker requires one and none is set, and keeps retrying", async () => {
+    const logs: string[] = [];
+    const src = new KafkaSource({
+      brokers: [tlsBroker.tlsUrl],
+      topics: ["secure"],
+      groupId: "sfb-tls-nocert",
+      clientId: "sfb-tls-nocert",
+      tls: { ca: ca.cert, reject_unauthorized: true, client_cert: "", client_key: "" },
+      log: (_level, message) => logs.push(message),
+    });
+    await src.start(new RecordingSink());
+    try {
+      expect(src.stats().connected).toBe(0);
+      expect(logs.join("\n")).toMatch(/set backbone_client_cert and backbone_client_key; retrying/);
     } finally {
       await src.stop();
     }

@@ -272,7 +272,7 @@ export class KafkaSource implements Source {
         attempt = 0;
         first.resolve();
       } catch (err) {
-        const described = describeKafkaFailure(err, this.#opts.brokers.join(","), this.#opts.topics, !!this.#opts.tls);
+        const described = describeKafkaFailure(err, this.#opts.brokers.join(","), this.#opts.topics, this.#opts.tls);
         await this.#close(true);
         if (!started && !(described instanceof KafkaConfigError && described.transient)) {
           first.reject(described);
