@@ -215,6 +215,45 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
     }
   });
 
+  it("a rebalance waits for the accept under way and its commit: no record goes to two members", async () => {
+    await broker.createTopics(["handover"], 2);
+    const sinkA = new RecordingSink();
+    const sinkB = new RecordingSink();
+    const a = source({ topics: ["handover"], groupId: "sfb-handover", clientId: "handover-a", prefetch: 20 });
+    await a.start(sinkA);
+    const before = Array.from({ length: 40 }, (_, i) => ({ topic: "handover", key: `WC-${i % 4}`, value: `h-${i}` }));
+    await expect.poll(() => a.stats().partitions, { timeout: 20_000 }).toBe(2);
+    sinkA.block();
+    await producer.send({ messages: before });
+    await expect.poll(() => sinkA.accepting, { timeout: 20_000 }).toBe(1);
+    // B joins while A's accept is blocked: A must finish it (and commit) before it rejoins.
+    const b = source({ topics: ["handover"], groupId: "sfb-handover", clientId: "handover-b", prefetch: 20 });
+    const joining = b.start(sinkB);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(b.stats().partitions).toBe(0);
+    sinkA.release();
+    await joining;
+    try {
+      await expect.poll(() => (a.stats().partitions ?? 0) + (b.stats().partitions ?? 0), { timeout: 30_000 }).toBe(2);
+      await expect.poll(() => b.stats().partitions, { timeout: 30_000 }).toBe(1);
+      const after = Array.from({ length: 40 }, (_, i) => ({
+        topic: "handover",
+        key: `WC-${i % 4}`,
+        value: `h-${40 + i}`,
+      }));
+      await producer.send({ messages: after });
+      const all = [...before, ...after].map((m) => m.value);
+      const seen = () => [...sinkA.committed, ...sinkB.committed].map((i) => intakeText(i));
+      await expect.poll(() => all.every((m) => seen().includes(m)), { timeout: 30_000 }).toBe(true);
+      await new Promise((r) => setTimeout(r, 1_000));
+      // Each record exactly once across the two members: A committed before B took its partition.
+      expect(seen().sort()).toEqual([...all].sort());
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
   it("takes SASL PLAIN and SCRAM-SHA-256/512 credentials, and names backbone_password when they are refused", async () => {
     for (const mechanism of ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const) {
       const sink = new RecordingSink();
