@@ -317,7 +317,8 @@ export class KafkaSource implements Source {
     consumer.on("consumer:group:join", (payload: { assignments?: { topic: string; partitions: number[] }[] }) =>
       this.#onJoin(payload.assignments ?? []),
     );
-    consumer.on("error", () => {});
+    // Errors the client cannot hand to a caller (a failed rejoin): the stream fails too, and #run reconnects.
+    consumer.on("error", (err: Error) => this.#log("warn", `kafka: ${err.message}`));
     // The topics must exist: a missing one is a setting to fix, not something to create.
     try {
       await consumer.metadata({ topics: opts.topics, autocreateTopics: false });
