@@ -251,6 +251,9 @@ export class KafkaSource implements Source {
     const session = this.#session;
     this.#session = undefined;
     this.#counts.connected = 0;
+    // A rejoin this session will never finish must not hold the reading loop.
+    this.#rejoining?.resolve();
+    this.#rejoining = undefined;
     if (!session) return;
     await session.stream.close().catch(() => {});
     await session.consumer.close(force).catch(() => {});
@@ -424,7 +427,8 @@ export class KafkaSource implements Source {
       if (stream.isPaused() && buffered.length < this.#prefetch) stream.resume();
       const fresh = batch.filter((record) => this.#isNew(record));
       if (fresh.length < batch.length) await this.#commitSpooled(session, batch);
-      if (fresh.length === 0) continue;
+      // Not accepted once stopping: the next member reads them from the last commit.
+      if (fresh.length === 0 || this.#stopping) continue;
       this.#inFlight = this.#acceptAndCommit(session, fresh);
       try {
         await this.#inFlight;
