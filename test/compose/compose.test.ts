@@ -22,7 +22,8 @@ interface Service {
   environment?: Record<string, string>;
   ports?: string[];
   volumes?: string[];
-  secrets?: string[];
+  /** Short syntax (the name) or long syntax (`source`, `target`). */
+  secrets?: (string | { source: string; target?: string })[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   pull_policy?: string;
@@ -54,15 +55,16 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("has a demo and a production profile; only what both use has no profile", () => {
+  it("has a demo and a production profile, and the brokers of a backbone profile; only what all use has no profile", () => {
     const names = (profile: string) =>
       inProfile(profile)
         .map(([n]) => n)
         .sort();
     expect(names("demo")).toEqual(["mosquitto", "odoo-demo", "postgres-demo", "sidecar-demo", "simulator"]);
     expect(names("production")).toEqual(["mosquitto", "odoo", "odoo-init", "postgres", "sidecar"]);
+    expect(names("backbone")).toEqual(["kafka", "mosquitto", "rabbitmq", "redis"]);
     for (const [name, s] of Object.entries(compose.services)) {
-      for (const p of s.profiles ?? []) expect(["demo", "production"], `${name} profile`).toContain(p);
+      for (const p of s.profiles ?? []) expect(["demo", "production", "backbone"], `${name} profile`).toContain(p);
     }
     expect(svc("mosquitto").profiles).toBeUndefined();
   });
@@ -114,7 +116,10 @@ describe("docker-compose.yml", () => {
         if (from.startsWith(".")) expect(existsSync(join(repoRoot, from)), `${name} mounts ${from}`).toBe(true);
         else expect(compose.volumes, `${name} uses volume ${from}`).toHaveProperty(from);
       }
-      for (const secret of s.secrets ?? []) expect(compose.secrets, `${name} secret`).toHaveProperty(secret);
+      for (const secret of s.secrets ?? []) {
+        const source = typeof secret === "string" ? secret : secret.source;
+        expect(compose.secrets, `${name} secret`).toHaveProperty(source);
+      }
     }
   });
 
@@ -134,6 +139,55 @@ describe("docker-compose.yml", () => {
     for (const { file } of Object.values(compose.secrets)) expect(file).toMatch(/^\.\/secrets\/\w+$/);
     // Never committed.
     expect(read(".gitignore")).toMatch(/^\/secrets\/$/m);
+  });
+
+  it("runs the backbone brokers by their official images' documented settings, durable and without a password in clear", () => {
+    for (const [name, s] of inProfile("backbone")) {
+      if (name === "mosquitto") continue;
+      for (const v of s.volumes ?? []) {
+        const [from, to] = v.split(":");
+        if (!from?.startsWith("."))
+          expect(compose.volumes, `${name}: data on a named volume`).toHaveProperty(from ?? "");
+        expect(to, `${name} mounts into the image's paths`).toMatch(/^\/(var\/lib|etc\/rabbitmq|data)/);
+      }
+      for (const [key, value] of Object.entries(s.environment ?? {})) {
+        if (/PASS|SECRET|API_KEY/.test(key)) expect(key, `${name}: a password in clear`).toMatch(/_FILE$/);
+        expect(String(value), `${name}.${key}`).not.toMatch(/password/i);
+      }
+    }
+    // rabbitmq:3.13 reads no users from the environment (3.9 dropped RABBITMQ_DEFAULT_USER/PASS):
+    // a conf.d file, here a secret; a fixed host name keeps the node name of its data volume.
+    const rabbit = svc("rabbitmq");
+    expect(rabbit.image).toMatch(/^rabbitmq:3\.13/);
+    expect((rabbit as { hostname?: string }).hostname).toBe("rabbitmq");
+    expect(rabbit.volumes).toContain("rabbitmq-data:/var/lib/rabbitmq");
+    expect(rabbit.secrets).toContainEqual({
+      source: "rabbitmq_users_conf",
+      target: "/etc/rabbitmq/conf.d/20-users.conf",
+    });
+    const rabbitConf = rabbit.volumes?.find((v) => v.startsWith("./"))?.split(":") ?? [];
+    expect(rabbitConf[1]).toMatch(/^\/etc\/rabbitmq\/conf\.d\/\w[\w-]*\.conf$/);
+    expect(read(rabbitConf[0] ?? "")).toMatch(/^default_queue_type = quorum$/m);
+    // apache/kafka: one KRaft node (broker and controller), its log on the volume, not the image's /tmp default.
+    const kafka = svc("kafka");
+    const env = kafka.environment ?? {};
+    expect(kafka.image).toMatch(/^apache\/kafka:4\./);
+    expect(env.KAFKA_PROCESS_ROLES).toBe("broker,controller");
+    expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(`${env.KAFKA_NODE_ID}@kafka:9093`);
+    expect(env.KAFKA_LISTENERS).toContain("CONTROLLER://:9093");
+    expect(env.KAFKA_CONTROLLER_LISTENER_NAMES).toBe("CONTROLLER");
+    for (const listener of (env.KAFKA_LISTENERS ?? "").split(",")) {
+      expect(env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP, listener).toContain(`${listener.split(":")[0]}:`);
+    }
+    expect(env.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR).toBe("1");
+    expect(kafka.volumes).toContain(`kafka-data:${env.KAFKA_LOG_DIRS}`);
+    // redis:7: streams survive a restart only with the append-only file; users from an ACL file (a secret).
+    const redis = svc("redis");
+    const args = (redis.command ?? []).join(" ");
+    expect(args).toContain("--appendonly yes");
+    expect(args).toContain("--aclfile /run/secrets/redis_users_acl");
+    expect(redis.secrets).toContain("redis_users_acl");
+    expect(redis.volumes).toContain("redis-data:/data");
   });
 
   it("builds the Odoo image from the repository: the bundle in a Node stage, the module copied into the odoo stage", () => {
