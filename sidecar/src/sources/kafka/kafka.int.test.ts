@@ -122,6 +122,8 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
     expect(sink.accepting).toBe(1);
     expect(sink.acceptingItems).toBeLessThanOrEqual(10);
     expect(first.stats().received).toBeLessThanOrEqual(10);
+    // The broker's end offsets against the group's commit: all 50 are behind.
+    await expect.poll(() => first.stats().lag, { timeout: 15_000 }).toBe(50);
     const admin = new Admin({ clientId: "sfb-test-admin", bootstrapBrokers: [broker.url] });
     try {
       const committed = await admin.listConsumerGroupOffsets({ groups: ["sfb-pressure"] });
