@@ -130,27 +130,43 @@ export function decodeHeaderValue(raw: string): string {
   }
 }
 
-/** Context attributes as the binary-mode headers carry them (`ce-` prefix, lower-case names). */
-const ATTRIBUTE_HEADER = /^ce-([a-z0-9]{1,20})$/;
+/**
+ * How a transport's binary mode carries the context attributes: the header
+ * name prefix, and how one header value becomes the attribute's text (HTTP:
+ * quoted string and percent-encoding; Kafka: the value's UTF-8 bytes).
+ */
+export interface BinaryBinding<V> {
+  prefix: string;
+  decode(raw: V): string;
+}
+
+export const HTTP_BINARY: BinaryBinding<string | string[]> = {
+  prefix: "ce-",
+  decode: (raw) => decodeHeaderValue(Array.isArray(raw) ? raw.join(",") : raw),
+};
 
 /**
  * The event a binary-mode request carries, as JSON text: the attributes from
- * the `ce-*` headers, `datacontenttype` from Content-Type, and the body as
- * `data`. Headers come from Node (names already lower-case).
+ * the `ce-*` headers (the binding's prefix), `datacontenttype` from
+ * Content-Type, and the body as `data`. Header names are lower-case.
  */
-export function binaryEvent(headers: Record<string, string | string[] | undefined>, body: Uint8Array): DecodedItem {
+export function binaryEvent<V = string | string[]>(
+  headers: Record<string, V | undefined>,
+  body: Uint8Array,
+  binding: BinaryBinding<V> = HTTP_BINARY as unknown as BinaryBinding<V>,
+): DecodedItem {
   const attributes: Record<string, string> = {};
   const problems: string[] = [];
+  const { prefix } = binding;
   for (const [name, raw] of Object.entries(headers)) {
-    if (!name.startsWith("ce-") || raw === undefined) continue;
-    const match = ATTRIBUTE_HEADER.exec(name);
-    if (!match) {
+    if (!name.startsWith(prefix) || raw === undefined) continue;
+    const attribute = name.slice(prefix.length);
+    if (!/^[a-z0-9]{1,20}$/.test(attribute)) {
       problems.push(`header ${name}: an attribute name is 1 to 20 lower-case letters or digits`);
       continue;
     }
-    const attribute = match[1] as string;
     if (attribute === "datacontenttype") {
-      problems.push("header ce-datacontenttype must not be sent in binary mode: Content-Type is the datacontenttype");
+      problems.push(`header ${name} must not be sent in binary mode: Content-Type is the datacontenttype`);
       continue;
     }
     if (attribute === "data" || attribute === "data_base64") {
@@ -158,13 +174,20 @@ export function binaryEvent(headers: Record<string, string | string[] | undefine
       continue;
     }
     try {
-      attributes[attribute] = decodeHeaderValue(Array.isArray(raw) ? raw.join(",") : raw);
+      attributes[attribute] = binding.decode(raw);
     } catch (err) {
       problems.push(`header ${name}: ${(err as Error).message}`);
     }
   }
   const ids = { ...identity(attributes) };
-  const media = parseMediaType(first(headers["content-type"]));
+  const contentType = headers["content-type"];
+  const media = parseMediaType(
+    typeof contentType === "string" || Array.isArray(contentType)
+      ? first(contentType)
+      : contentType === undefined
+        ? undefined
+        : binding.decode(contentType),
+  );
   if (body.byteLength > 0) attributes.datacontenttype = JSON_TYPE;
   const head = JSON.stringify(attributes);
   if (body.byteLength === 0) {
@@ -203,7 +226,7 @@ function first(value: string | string[] | undefined): string | undefined {
 }
 
 /** The batch's elements, each as its own JSON text; a body that is no JSON array is one rejected item. */
-function batchItems(body: Uint8Array): DecodedItem[] {
+export function batchItems(body: Uint8Array): DecodedItem[] {
   const json = readJson(body);
   if (!json.ok) return [{ payload: body, problem: { status: 400, reason: `batched mode: ${json.reason}` } }];
   if (!Array.isArray(json.value)) {

@@ -1,0 +1,288 @@
+// Runs a real Apache Kafka broker (KRaft, one process as broker and
+// controller, no ZooKeeper, no Docker) for tests, the e2e suite and the bench.
+// The jars come from Maven Central into test/peers/kafka/lib (see its pom.xml).
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Admin } from "@platformatic/kafka";
+import { waitForPort } from "./mosquitto.ts";
+import { DevStackError, freePort } from "./odoo.ts";
+
+export const KAFKA_LIB = resolve(fileURLToPath(new URL("../../test/peers/kafka/lib", import.meta.url)));
+const FETCH_HINT = "(cd test/peers/kafka && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib)";
+
+export interface KafkaOptions {
+  /** Topics created once the broker is up, each with `partitions` partitions (default 1). */
+  topics?: string[];
+  partitions?: number;
+  /** A second listener, SASL_PLAINTEXT, taking PLAIN and SCRAM-SHA-256/512 for this user. */
+  sasl?: { username: string; password: string };
+  /** Reuse the broker `.ci/run` started (SFB_KAFKA_URL) when there is one: for tests that never stop it. */
+  shared?: boolean;
+  /** The client port (default: a free one). */
+  port?: number;
+  /** A third listener, SSL: the broker's certificate and key (PEM files) and the CA it checks client certificates with. */
+  tls?: { certFile: string; keyFile: string; caFile: string; clientAuth?: "required" | "none" };
+}
+
+export interface KafkaBroker {
+  /** Bootstrap servers, `127.0.0.1:<port>` (the PLAINTEXT listener). */
+  url: string;
+  port: number;
+  /** The SASL_PLAINTEXT listener, or "" without `sasl`. */
+  saslUrl: string;
+  /** The SSL listener, or "" without `tls`. */
+  tlsUrl: string;
+  dir: string;
+  /** Topics with this many partitions (the admin API of the Kafka client). */
+  createTopics(topics: string[], partitions?: number): Promise<void>;
+  start(): Promise<void>;
+  /** SIGTERM (controlled shutdown) or SIGKILL. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> {
+  const sharedUrl = process.env.SFB_KAFKA_URL;
+  if (opts.shared && sharedUrl && !opts.sasl && !opts.tls) return sharedBroker(sharedUrl, opts);
+  if (!existsSync(KAFKA_LIB) || !readdirSync(KAFKA_LIB).some((f) => f.startsWith("kafka_2.13-"))) {
+    throw new DevStackError(`the Kafka broker jars are missing in ${KAFKA_LIB}. Fix: ${FETCH_HINT}`);
+  }
+  const port = opts.port ?? (await freePort());
+  const controllerPort = await freePort();
+  const saslPort = opts.sasl ? await freePort() : 0;
+  const tlsPort = opts.tls ? await freePort() : 0;
+  const dir = mkdtempSync(join(tmpdir(), "sfb-kafka-"));
+  const properties = join(dir, "server.properties");
+  const log4j = join(dir, "log4j2.properties");
+  const listeners = [`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`];
+  if (opts.sasl) listeners.push(`SASL_PLAINTEXT://127.0.0.1:${saslPort}`);
+  if (opts.tls) listeners.push(`SSL://127.0.0.1:${tlsPort}`);
+  const tls = opts.tls;
+  const keystore = join(dir, "broker-keystore.pem");
+  // Kafka's PEM key store: the certificate chain and the unencrypted PKCS#8 key in one file.
+  if (tls) writeFileSync(keystore, `${readFileSync(tls.certFile, "utf8")}\n${readFileSync(tls.keyFile, "utf8")}`);
+  const sasl = opts.sasl;
+  const jaas = (module: string) =>
+    `${module} required username="${sasl?.username}" password="${sasl?.password}"${
+      module.endsWith("PlainLoginModule") ? ` user_${sasl?.username}="${sasl?.password}"` : ""
+    };`;
+  writeFileSync(
+    properties,
+    [
+      "process.roles=broker,controller",
+      "node.id=1",
+      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+      `listeners=${listeners.join(",")}`,
+      `advertised.listeners=${listeners.filter((l) => !l.startsWith("CONTROLLER")).join(",")}`,
+      "controller.listener.names=CONTROLLER",
+      "inter.broker.listener.name=PLAINTEXT",
+      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${opts.sasl ? ",SASL_PLAINTEXT:SASL_PLAINTEXT" : ""}${tls ? ",SSL:SSL" : ""}`,
+      `log.dirs=${join(dir, "data")}`,
+      `num.partitions=${opts.partitions ?? 1}`,
+      "offsets.topic.replication.factor=1",
+      "offsets.topic.num.partitions=4",
+      "transaction.state.log.replication.factor=1",
+      "transaction.state.log.min.isr=1",
+      "share.coordinator.state.topic.replication.factor=1",
+      "share.coordinator.state.topic.min.isr=1",
+      "group.initial.rebalance.delay.ms=0",
+      // The tests kill group members: let a session timeout as short as 6 s be asked for.
+      "group.min.session.timeout.ms=1000",
+      "group.classic.min.session.timeout.ms=1000",
+      "auto.create.topics.enable=false",
+      ...(sasl
+        ? [
+            "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+            `listener.name.sasl_plaintext.plain.sasl.jaas.config=${jaas("org.apache.kafka.common.security.plain.PlainLoginModule")}`,
+            `listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=${jaas("org.apache.kafka.common.security.scram.ScramLoginModule")}`,
+            `listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=${jaas("org.apache.kafka.common.security.scram.ScramLoginModule")}`,
+          ]
+        : []),
+      ...(tls
+        ? [
+            "ssl.keystore.type=PEM",
+            `ssl.keystore.location=${keystore}`,
+            "ssl.truststore.type=PEM",
+            `ssl.truststore.location=${tls.caFile}`,
+            `ssl.client.auth=${tls.clientAuth ?? "none"}`,
+          ]
+        : []),
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    log4j,
+    [
+      "status = error",
+      "appender.file.type = File",
+      "appender.file.name = file",
+      `appender.file.fileName = ${join(dir, "server.log")}`,
+      "appender.file.layout.type = PatternLayout",
+      "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+      "rootLogger.level = warn",
+      "rootLogger.appenderRef.file.ref = file",
+      "",
+    ].join("\n"),
+  );
+  const java = ["-Xmx512m", "-Xms128m", `-Dlog4j2.configurationFile=${log4j}`, "-cp", `${KAFKA_LIB}/*`];
+  // What kafka-storage.sh format does: the cluster id, and SCRAM users written with the metadata.
+  const clusterId = randomBytes(16).toString("base64url");
+  const scram = sasl
+    ? ["SCRAM-SHA-256", "SCRAM-SHA-512"].flatMap((m) => [
+        "--add-scram",
+        `${m}=[name=${sasl.username},password=${sasl.password}]`,
+      ])
+    : [];
+  const format = spawnSync(
+    "java",
+    [
+      ...java,
+      "-XX:TieredStopAtLevel=1",
+      "kafka.tools.StorageTool",
+      "format",
+      "-t",
+      clusterId,
+      "-c",
+      properties,
+      ...scram,
+    ],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  if (format.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new DevStackError(`kafka-storage format failed: ${format.stderr || format.stdout || format.error?.message}`);
+  }
+
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn("java", [...java, "kafka.Kafka", properties], { stdio: ["ignore", "ignore", "pipe"] });
+    const proc = child;
+    let stderr = "";
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    const exited = new Promise<never>((_, reject) =>
+      proc.once("exit", (code) =>
+        reject(new DevStackError(`kafka exited with ${code}; see ${dir}/server.log\n${stderr}`)),
+      ),
+    );
+    exited.catch(() => {});
+    await Promise.race([waitForPort(port, 60_000), exited]);
+    await Promise.race([waitForBroker(`127.0.0.1:${port}`), exited]);
+  };
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise<void>((r) => proc.once("exit", () => r()));
+    proc.kill(signal);
+    // A controlled shutdown that hangs (no quorum left) must not hang the test.
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+    await gone;
+    clearTimeout(timer);
+  };
+
+  await start();
+  const url = `127.0.0.1:${port}`;
+  const broker: KafkaBroker = {
+    url,
+    port,
+    saslUrl: sasl ? `127.0.0.1:${saslPort}` : "",
+    tlsUrl: tls ? `127.0.0.1:${tlsPort}` : "",
+    dir,
+    createTopics: (topics, partitions) => createTopics(url, topics, partitions ?? opts.partitions ?? 1),
+    start,
+    stop,
+    destroy: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    if (opts.topics?.length) await broker.createTopics(opts.topics);
+  } catch (err) {
+    await broker.destroy();
+    throw err;
+  }
+  return broker;
+}
+
+async function sharedBroker(url: string, opts: KafkaOptions): Promise<KafkaBroker> {
+  const port = Number(url.split(":").pop());
+  const broker: KafkaBroker = {
+    url,
+    port,
+    saslUrl: "",
+    tlsUrl: "",
+    dir: "",
+    createTopics: (topics, partitions) => createTopics(url, topics, partitions ?? opts.partitions ?? 1),
+    start: async () => {},
+    stop: async () => {
+      throw new DevStackError("the shared Kafka broker (SFB_KAFKA_URL) is not stopped by a test: start a private one");
+    },
+    destroy: async () => {},
+  };
+  if (opts.topics?.length) await broker.createTopics(opts.topics);
+  return broker;
+}
+
+/** Waits until the broker answers metadata with itself as a registered broker. */
+async function waitForBroker(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const admin = new Admin({ clientId: "sfb-devstack", bootstrapBrokers: [url], retries: 0 });
+    try {
+      const metadata = await admin.metadata({ topics: [] });
+      if (metadata.brokers.size > 0) return;
+    } catch (err) {
+      last = err;
+    } finally {
+      await admin.close().catch(() => {});
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new DevStackError(`Kafka on ${url} did not answer metadata in ${timeoutMs} ms: ${(last as Error)?.message}`);
+}
+
+/** Creates the topics that do not exist yet, then waits until each partition has a leader. */
+export async function createTopics(url: string, topics: string[], partitions: number): Promise<void> {
+  const admin = new Admin({ clientId: "sfb-devstack", bootstrapBrokers: [url] });
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length) await admin.createTopics({ topics: missing, partitions, replicas: 1 });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const metadata = await admin.metadata({ topics, forceUpdate: true });
+      const ready = topics.every((t) => {
+        const topic = metadata.topics.get(t);
+        return topic && topic.partitionsCount > 0 && topic.partitions.every((p) => p.leader >= 0);
+      });
+      if (ready) return;
+      if (Date.now() > deadline) throw new DevStackError(`topics ${topics.join(", ")} have no leader after 30 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await admin.close();
+  }
+}
+
+/**
+ * Command line for a shared broker (`.ci/run`): `node sidecar/devstack/kafka.ts [port]`
+ * prints its bootstrap URL once it serves, and runs until SIGTERM, then cleans up.
+ */
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const broker = await startKafka(process.argv[2] ? { port: Number(process.argv[2]) } : {});
+  process.stdout.write(`${broker.url}\n`);
+  const quit = async () => {
+    await broker.destroy();
+    process.exit(0);
+  };
+  process.on("SIGTERM", quit);
+  process.on("SIGINT", quit);
+}

@@ -1,0 +1,186 @@
+// The Kafka record → intake reading (CloudEvents Kafka binding): properties
+// over arbitrary headers and bytes, and the cases they found, by name.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { Intake } from "../../core/ports.ts";
+import { headerText, recordIntakes } from "./binding.ts";
+
+const at = new Date("2026-01-01T00:00:00Z");
+const enc = (text: string) => Buffer.from(text, "utf8");
+const record = (value: Uint8Array | null, headers: [string | Uint8Array, string | Uint8Array][] = []) => ({
+  topic: "plant",
+  value,
+  headers: headers.map(([k, v]) => [typeof k === "string" ? enc(k) : k, typeof v === "string" ? enc(v) : v]) as [
+    Uint8Array,
+    Uint8Array,
+  ][],
+});
+const text = (intake: Intake | undefined) =>
+  intake && intake.kind !== "event" ? Buffer.from(intake.payload).toString("utf8") : "";
+
+const RESERVED = new Set(["datacontenttype", "data", "data_base64", "specversion"]);
+const attributeName = fc.stringMatching(/^[a-z0-9]{1,20}$/).filter((n) => !RESERVED.has(n));
+const jsonValue = fc.jsonValue({ maxDepth: 3 });
+
+describe("Kafka binding: binary mode (ce_ headers)", () => {
+  it("becomes the structured event: every ce_ attribute, datacontenttype, and the value as data", () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(attributeName, fc.string({ unit: "grapheme" }), { maxKeys: 8 }),
+        jsonValue,
+        (attrs, data) => {
+          const body = enc(JSON.stringify(data));
+          const headers: [string, string][] = [
+            ["ce_specversion", "1.0"],
+            ...Object.entries(attrs).map(([k, v]) => [`ce_${k}`, v] as [string, string]),
+            ["content-type", "application/json"],
+          ];
+          const [intake, ...rest] = recordIntakes(record(body, headers), at);
+          expect(rest).toEqual([]);
+          expect(intake?.kind).toBe("raw");
+          expect(JSON.parse(text(intake))).toEqual({
+            specversion: "1.0",
+            ...attrs,
+            datacontenttype: "application/json",
+            data: JSON.parse(JSON.stringify(data)),
+          });
+        },
+      ),
+    );
+  });
+
+  it("never throws on any value bytes: JSON goes as data, anything else is rejected with its bytes in data_base64", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const [intake] = recordIntakes(
+          record(bytes, [
+            ["ce_specversion", "1.0"],
+            ["ce_id", "x"],
+          ]),
+          at,
+        );
+        if (intake?.kind === "raw") {
+          expect(JSON.parse(text(intake))).toMatchObject({ id: "x" });
+        } else {
+          expect(intake?.kind).toBe("rejected");
+          const stored = JSON.parse(text(intake));
+          if (bytes.byteLength > 0) expect(Buffer.from(stored.data_base64, "base64")).toEqual(Buffer.from(bytes));
+        }
+      }),
+    );
+  });
+
+  it("never throws on any header bytes: a ce_ value that is not UTF-8 is rejected, naming the header", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 16 }), (bytes) => {
+        const [intake] = recordIntakes(
+          record(enc("{}"), [
+            ["ce_specversion", "1.0"],
+            ["ce_source", bytes],
+          ]),
+          at,
+        );
+        const valid = Buffer.from(Buffer.from(bytes).toString("utf8"), "utf8").equals(Buffer.from(bytes));
+        if (valid) expect(intake?.kind).toBe("raw");
+        else {
+          expect(intake?.kind).toBe("rejected");
+          expect(intake?.kind === "rejected" && intake.reason).toContain(
+            "header ce_source: its value is not valid UTF-8",
+          );
+        }
+      }),
+    );
+  });
+
+  it("regression: a lone 0xff byte as the value is stored as data_base64, not as text", () => {
+    const [intake] = recordIntakes(record(Uint8Array.of(0xff), [["ce_specversion", "1.0"]]), at);
+    expect(intake?.kind).toBe("rejected");
+    expect(JSON.parse(text(intake)).data_base64).toBe("/w==");
+  });
+
+  it("regression: an empty value (a tombstone) is an event without data", () => {
+    const [intake] = recordIntakes(
+      record(null, [
+        ["ce_specversion", "1.0"],
+        ["ce_id", "t"],
+      ]),
+      at,
+    );
+    expect(JSON.parse(text(intake))).toEqual({ specversion: "1.0", id: "t" });
+  });
+
+  it("reads header names case-insensitively (CE_ID is ce_id)", () => {
+    const [intake] = recordIntakes(
+      record(enc("1"), [
+        ["CE_SPECVERSION", "1.0"],
+        ["Ce_Id", "c"],
+      ]),
+      at,
+    );
+    expect(JSON.parse(text(intake))).toMatchObject({ specversion: "1.0", id: "c", data: 1 });
+  });
+
+  it("refuses ce_datacontenttype: content-type carries it in binary mode", () => {
+    const [intake] = recordIntakes(
+      record(enc("{}"), [
+        ["ce_specversion", "1.0"],
+        ["ce_datacontenttype", "x"],
+      ]),
+      at,
+    );
+    expect(intake?.kind === "rejected" && intake.reason).toContain("header ce_datacontenttype must not be sent");
+  });
+});
+
+describe("Kafka binding: structured, batched and other values", () => {
+  it("passes a structured event's bytes through exactly", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const [intake] = recordIntakes(record(bytes, [["content-type", "application/cloudevents+json"]]), at);
+        expect(intake?.kind).toBe("raw");
+        expect(intake?.kind === "raw" && Buffer.from(intake.payload)).toEqual(Buffer.from(bytes));
+      }),
+    );
+  });
+
+  it("splits a batch into one intake per element, each element's text as sent", () => {
+    fc.assert(
+      fc.property(fc.array(fc.dictionary(attributeName, jsonValue, { maxKeys: 4 }), { maxLength: 6 }), (events) => {
+        const body = enc(JSON.stringify(events));
+        const out = recordIntakes(record(body, [["content-type", "application/cloudevents-batch+json"]]), at);
+        expect(out.map((i) => JSON.parse(text(i)))).toEqual(JSON.parse(JSON.stringify(events)));
+      }),
+    );
+  });
+
+  it("rejects a batch that is not a JSON array, with its bytes", () => {
+    const [intake] = recordIntakes(
+      record(enc('{"id":1}'), [["content-type", "application/cloudevents-batch+json"]]),
+      at,
+    );
+    expect(intake?.kind === "rejected" && intake.reason).toMatch(/batched mode: the body is a JSON object/);
+  });
+
+  it("hands other values over as they came, with the record headers for payload mappings", () => {
+    const [intake] = recordIntakes(
+      record(enc("21.5"), [
+        ["tag", "Line1/Temp"],
+        ["tag", "b"],
+      ]),
+      at,
+    );
+    expect(intake).toMatchObject({
+      kind: "raw",
+      origin: "plant",
+      via: { transport: "kafka", headers: { tag: "Line1/Temp, b" } },
+    });
+  });
+
+  it("headerText never throws on any bytes", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.uint8Array({ maxLength: 8 }), fc.uint8Array({ maxLength: 8 }))), (pairs) => {
+        expect(typeof headerText(pairs)).toBe("object");
+      }),
+    );
+  });
+});

@@ -1,0 +1,391 @@
+// The Kafka source against a real Apache Kafka broker (KRaft, devstack/kafka.ts):
+// the shared source contract, the CloudEvents Kafka binding, offsets committed
+// only after the spool commit, a broker restart, backpressure, a group of two
+// members, and the errors an admin sees for bad settings.
+import { Admin, Producer } from "@platformatic/kafka";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type KafkaBroker, startKafka } from "../../../devstack/kafka.ts";
+import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
+import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
+import { KafkaConfigError } from "./errors.ts";
+import { KafkaSource, type KafkaSourceOptions } from "./source.ts";
+
+let broker: KafkaBroker;
+let producer: Producer<string, string, string, string>;
+const SASL = { username: "sfb-sidecar", password: "s3cret-sasl" };
+
+beforeAll(async () => {
+  broker = await startKafka({ sasl: SASL });
+  await broker.createTopics(["contract", "binding", "pressure", "restart"], 1);
+  await broker.createTopics(["shared"], 4);
+  producer = new Producer({
+    clientId: "sfb-test-producer",
+    bootstrapBrokers: [broker.url],
+    serializers: {
+      key: (v?: string) => (v === undefined ? undefined : Buffer.from(v)),
+      value: (v?: string) => (v === undefined ? undefined : Buffer.from(v)),
+      headerKey: (v?: string) => (v === undefined ? undefined : Buffer.from(v)),
+      headerValue: (v?: string) => (v === undefined ? undefined : Buffer.from(v)),
+    },
+  });
+});
+
+afterAll(async () => {
+  await producer?.close();
+  await broker?.destroy();
+});
+
+function source(overrides: Partial<KafkaSourceOptions> & { topics: string[]; groupId: string }): KafkaSource {
+  return new KafkaSource({
+    brokers: [broker.url],
+    clientId: `sfb-test-${overrides.groupId}`,
+    sessionTimeoutMs: 6_000,
+    backoff: { baseMs: 200, maxMs: 2_000 },
+    ...overrides,
+  });
+}
+
+async function send(topic: string, value: string, key = "WC-1", headers?: Record<string, string>) {
+  await producer.send({
+    messages: [{ topic, key, value, ...(headers ? { headers: new Map(Object.entries(headers)) } : {}) }],
+  });
+}
+
+describe("KafkaSource on Apache Kafka (KRaft)", () => {
+  sourceContract(
+    "KafkaSource",
+    async () => source({ topics: ["contract"], groupId: "sfb-contract" }),
+    async (marker) => send("contract", marker),
+    { redeliversUncommitted: true, timeoutMs: 25_000 },
+  );
+
+  it("reads the CloudEvents Kafka binding: binary (ce_ headers), structured and batched; other bytes go as they came", async () => {
+    const sink = new RecordingSink();
+    const src = source({ topics: ["binding"], groupId: "sfb-binding" });
+    await src.start(sink);
+    try {
+      await send("binding", '{"qty":5,"exact":1.10}', "WC-2", {
+        ce_specversion: "1.0",
+        ce_id: "bin-1",
+        ce_source: "plant/line1",
+        ce_type: "production.reported",
+        ce_time: "2026-01-01T00:00:00Z",
+        "content-type": "application/json",
+        line: "L1",
+      });
+      await send("binding", JSON.stringify({ specversion: "1.0", id: "str-1" }), "WC-2", {
+        "content-type": "application/cloudevents+json",
+      });
+      await send("binding", JSON.stringify([{ id: "batch-1" }, { id: "batch-2" }]), "WC-2", {
+        "content-type": "application/cloudevents-batch+json",
+      });
+      await send("binding", "not json", "WC-2", { ce_specversion: "1.0", ce_id: "bad-1" });
+      await send("binding", "plain bytes", "WC-2");
+      await expect.poll(() => sink.committed.length, { timeout: 20_000 }).toBe(6);
+      const [binary, structured, batch1, batch2, bad, plain] = sink.committed;
+      expect(binary).toMatchObject({ kind: "raw", origin: "binding", via: { transport: "kafka" } });
+      const event = JSON.parse(intakeText(binary as never));
+      expect(event).toEqual({
+        specversion: "1.0",
+        id: "bin-1",
+        source: "plant/line1",
+        type: "production.reported",
+        time: "2026-01-01T00:00:00Z",
+        datacontenttype: "application/json",
+        data: { qty: 5, exact: 1.1 },
+      });
+      // The data's own text, numbers exactly as sent.
+      expect(intakeText(binary as never)).toContain('"data":{"qty":5,"exact":1.10}');
+      expect(binary?.kind === "raw" && binary.via?.headers?.line).toBe("L1");
+      expect(JSON.parse(intakeText(structured as never))).toEqual({ specversion: "1.0", id: "str-1" });
+      expect(JSON.parse(intakeText(batch1 as never))).toEqual({ id: "batch-1" });
+      expect(JSON.parse(intakeText(batch2 as never))).toEqual({ id: "batch-2" });
+      expect(bad).toMatchObject({ kind: "rejected" });
+      expect(bad?.kind === "rejected" && bad.reason).toMatch(/binary mode: .*not JSON/);
+      expect(intakeText(plain as never)).toBe("plain bytes");
+      expect(src.stats()).toMatchObject({ received: 5, committed: 5, rejected_at_source: 1, connected: 1 });
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("commits no offset while the accept is blocked: the group reads the same records again", async () => {
+    const sink = new RecordingSink();
+    sink.block();
+    const first = source({ topics: ["pressure"], groupId: "sfb-pressure", prefetch: 10 });
+    await first.start(sink);
+    const markers = Array.from({ length: 50 }, (_, i) => `pressure-${i}`);
+    await producer.send({ messages: markers.map((value) => ({ topic: "pressure", key: "WC-3", value })) });
+    await expect.poll(() => sink.accepting, { timeout: 20_000 }).toBe(1);
+    // Backpressure: one accept of at most `prefetch` records, nothing more taken.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(sink.accepting).toBe(1);
+    expect(sink.acceptingItems).toBeLessThanOrEqual(10);
+    expect(first.stats().received).toBeLessThanOrEqual(10);
+    // The broker's end offsets against the group's commit: all 50 are behind.
+    await expect.poll(() => first.stats().lag, { timeout: 15_000 }).toBe(50);
+    const admin = new Admin({ clientId: "sfb-test-admin", bootstrapBrokers: [broker.url] });
+    try {
+      const committed = await admin.listConsumerGroupOffsets({ groups: ["sfb-pressure"] });
+      const offsets = JSON.stringify(committed, (_, v) => (typeof v === "bigint" ? Number(v) : v));
+      expect(offsets).not.toMatch(/"committedOffset":[1-9]/);
+    } finally {
+      await admin.close();
+    }
+    await first.abort();
+    const again = new RecordingSink();
+    const second = source({ topics: ["pressure"], groupId: "sfb-pressure", prefetch: 10 });
+    await second.start(again);
+    try {
+      await expect.poll(() => markers.every((m) => again.has(m)), { timeout: 30_000 }).toBe(true);
+      // In offset order, each accept at most `prefetch` records.
+      expect(again.committed.map((i) => intakeText(i))).toEqual(markers);
+    } finally {
+      sink.release();
+      await second.stop();
+    }
+  });
+
+  it("loses nothing across a broker restart while consuming", async () => {
+    const own = await startKafka({ topics: ["restart"], partitions: 2 });
+    const sink = new RecordingSink();
+    const src = new KafkaSource({
+      brokers: [own.url],
+      topics: ["restart"],
+      groupId: "sfb-restart",
+      clientId: "sfb-restart",
+      sessionTimeoutMs: 6_000,
+      backoff: { baseMs: 200, maxMs: 2_000 },
+    });
+    const ownProducer = new Producer({ clientId: "sfb-restart-producer", bootstrapBrokers: [own.url] });
+    const publish = (from: number, to: number) =>
+      ownProducer.send({
+        messages: Array.from({ length: to - from }, (_, i) => ({
+          topic: "restart",
+          key: Buffer.from(`WC-${(from + i) % 5}`),
+          value: Buffer.from(`restart-${from + i}`),
+        })),
+      });
+    try {
+      await src.start(sink);
+      await publish(0, 100);
+      await expect.poll(() => sink.committed.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(100);
+      await own.stop("SIGKILL");
+      await own.start();
+      await publish(100, 200);
+      const want = Array.from({ length: 200 }, (_, i) => `restart-${i}`);
+      await expect.poll(() => want.every((m) => sink.has(m)), { timeout: 60_000 }).toBe(true);
+      expect(src.stats().connected).toBe(1);
+    } finally {
+      await src.stop();
+      await ownProducer.close();
+      await own.destroy();
+    }
+  });
+
+  it("two members of one group share the partitions in key order, and the survivor takes over the other's", async () => {
+    const sinkA = new RecordingSink();
+    const sinkB = new RecordingSink();
+    const a = source({ topics: ["shared"], groupId: "sfb-shared", clientId: "member-a" });
+    const b = source({ topics: ["shared"], groupId: "sfb-shared", clientId: "member-b" });
+    await a.start(sinkA);
+    await b.start(sinkB);
+    try {
+      await expect.poll(() => (a.stats().partitions ?? 0) + (b.stats().partitions ?? 0), { timeout: 20_000 }).toBe(4);
+      expect(a.stats().partitions).toBe(2);
+      const workCenters = Array.from({ length: 8 }, (_, i) => `WC-${i}`);
+      const message = (wc: string, n: number) => ({ topic: "shared", key: wc, value: `${wc}#${n}` });
+      await producer.send({ messages: workCenters.flatMap((wc) => [0, 1, 2].map((n) => message(wc, n))) });
+      await expect.poll(() => sinkA.committed.length + sinkB.committed.length, { timeout: 20_000 }).toBe(24);
+      expect(sinkA.committed.length).toBeGreaterThan(0);
+      expect(sinkB.committed.length).toBeGreaterThan(0);
+      await a.abort();
+      await expect.poll(() => b.stats().partitions, { timeout: 30_000 }).toBe(4);
+      await producer.send({ messages: workCenters.flatMap((wc) => [3, 4, 5].map((n) => message(wc, n))) });
+      await expect
+        .poll(() => sinkB.committed.filter((i) => /#[345]$/.test(intakeText(i))).length, { timeout: 20_000 })
+        .toBe(24);
+      // Within a work center (one partition), events arrive in the order they were produced.
+      const all = [...sinkA.committed, ...sinkB.committed].map((i) => intakeText(i));
+      for (const wc of workCenters) {
+        const seen = sinkB.committed.map((i) => intakeText(i)).filter((t) => t.startsWith(`${wc}#`));
+        expect(seen).toEqual([...seen].sort());
+        expect(new Set(all.filter((t) => t.startsWith(`${wc}#`))).size).toBe(6);
+      }
+    } finally {
+      await b.stop();
+    }
+  });
+
+  it("a rebalance waits for the accept under way and its commit: no record goes to two members", async () => {
+    await broker.createTopics(["handover"], 2);
+    const sinkA = new RecordingSink();
+    const sinkB = new RecordingSink();
+    const a = source({ topics: ["handover"], groupId: "sfb-handover", clientId: "handover-a", prefetch: 20 });
+    await a.start(sinkA);
+    const before = Array.from({ length: 40 }, (_, i) => ({ topic: "handover", key: `WC-${i % 4}`, value: `h-${i}` }));
+    await expect.poll(() => a.stats().partitions, { timeout: 20_000 }).toBe(2);
+    sinkA.block();
+    await producer.send({ messages: before });
+    await expect.poll(() => sinkA.accepting, { timeout: 20_000 }).toBe(1);
+    // B joins while A's accept is blocked: A must finish it (and commit) before it rejoins.
+    const b = source({ topics: ["handover"], groupId: "sfb-handover", clientId: "handover-b", prefetch: 20 });
+    const joining = b.start(sinkB);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(b.stats().partitions).toBe(0);
+    sinkA.release();
+    await joining;
+    try {
+      await expect.poll(() => (a.stats().partitions ?? 0) + (b.stats().partitions ?? 0), { timeout: 30_000 }).toBe(2);
+      await expect.poll(() => b.stats().partitions, { timeout: 30_000 }).toBe(1);
+      const after = Array.from({ length: 40 }, (_, i) => ({
+        topic: "handover",
+        key: `WC-${i % 4}`,
+        value: `h-${40 + i}`,
+      }));
+      await producer.send({ messages: after });
+      const all = [...before, ...after].map((m) => m.value);
+      const seen = () => [...sinkA.committed, ...sinkB.committed].map((i) => intakeText(i));
+      await expect.poll(() => all.every((m) => seen().includes(m)), { timeout: 30_000 }).toBe(true);
+      await new Promise((r) => setTimeout(r, 1_000));
+      // Each record exactly once across the two members: A committed before B took its partition.
+      expect(seen().sort()).toEqual([...all].sort());
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it("takes SASL PLAIN and SCRAM-SHA-256/512 credentials, and names backbone_password when they are refused", async () => {
+    for (const mechanism of ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const) {
+      const sink = new RecordingSink();
+      const src = source({
+        brokers: [broker.saslUrl],
+        topics: ["binding"],
+        groupId: `sfb-sasl-${mechanism}`,
+        sasl: { mechanism, ...SASL },
+      });
+      await src.start(sink);
+      try {
+        await expect.poll(() => sink.committed.length, { timeout: 20_000 }).toBeGreaterThan(0);
+      } finally {
+        await src.stop();
+      }
+    }
+    const refused = source({
+      brokers: [broker.saslUrl],
+      topics: ["binding"],
+      groupId: "sfb-sasl-bad",
+      sasl: { mechanism: "SCRAM-SHA-256", username: SASL.username, password: "wrong" },
+    });
+    const err = await refused.start(new RecordingSink()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await refused.stop();
+    expect(err).toBeInstanceOf(KafkaConfigError);
+    expect((err as KafkaConfigError).field).toBe("backbone_password");
+  });
+
+  it("names backbone_names for a topic the cluster does not have", async () => {
+    const src = source({ topics: ["no-such-topic"], groupId: "sfb-missing" });
+    const err = await src.start(new RecordingSink()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await src.stop();
+    expect(err).toBeInstanceOf(KafkaConfigError);
+    expect((err as KafkaConfigError).field).toBe("backbone_names");
+    expect((err as Error).message).toContain("no-such-topic");
+  });
+
+  it("keeps retrying a broker that refuses connections instead of failing the sidecar", async () => {
+    const logs: string[] = [];
+    const src = source({
+      brokers: ["127.0.0.1:1"],
+      topics: ["contract"],
+      groupId: "sfb-refused",
+      log: (_level, message) => logs.push(message),
+    });
+    await src.start(new RecordingSink());
+    try {
+      expect(src.stats().connected).toBe(0);
+      expect(logs.join("\n")).toMatch(/cannot reach Kafka at 127\.0\.0\.1:1 \(backbone_url\)/);
+    } finally {
+      await src.stop();
+    }
+  });
+});
+
+describe("KafkaSource over TLS (an SSL listener that requires a client certificate)", () => {
+  let ca: TestCa;
+  let tlsBroker: KafkaBroker;
+  beforeAll(async () => {
+    ca = createTestCa("sfb-kafka-test-ca");
+    const server = ca.server();
+    tlsBroker = await startKafka({
+      topics: ["secure"],
+      tls: { certFile: server.certFile, keyFile: server.keyFile, caFile: ca.certFile, clientAuth: "required" },
+    });
+    const plain = new Producer({ clientId: "sfb-tls-producer", bootstrapBrokers: [tlsBroker.url] });
+    await plain.send({ messages: [{ topic: "secure", key: Buffer.from("WC-1"), value: Buffer.from("over-tls") }] });
+    await plain.close();
+  });
+  afterAll(async () => {
+    await tlsBroker?.destroy();
+    ca?.destroy();
+  });
+
+  const tlsSource = (tls: { ca: string; client_cert: string; client_key: string }, group: string) =>
+    new KafkaSource({
+      brokers: [tlsBroker.tlsUrl],
+      topics: ["secure"],
+      groupId: group,
+      clientId: group,
+      sessionTimeoutMs: 6_000,
+      tls: { reject_unauthorized: true, ...tls },
+    });
+
+  it("consumes with backbone_ca and a client certificate", async () => {
+    const client = ca.client("sfb-sidecar");
+    const sink = new RecordingSink();
+    const src = tlsSource({ ca: ca.cert, client_cert: client.cert, client_key: client.key }, "sfb-tls-ok");
+    await src.start(sink);
+    try {
+      await expect.poll(() => sink.has("over-tls"), { timeout: 20_000 }).toBe(true);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("names backbone_ca when the broker's CA is not trusted", async () => {
+    const client = ca.client("sfb-sidecar-2");
+    const src = tlsSource({ ca: "", client_cert: client.cert, client_key: client.key }, "sfb-tls-untrusted");
+    const err = await src.start(new RecordingSink()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await src.stop();
+    expect(err).toBeInstanceOf(KafkaConfigError);
+    expect((err as KafkaConfigError).field).toBe("backbone_ca");
+  });
+
+  it("names backbone_client_cert when the broker requires one and none is set, and keeps retrying", async () => {
+    const logs: string[] = [];
+    const src = new KafkaSource({
+      brokers: [tlsBroker.tlsUrl],
+      topics: ["secure"],
+      groupId: "sfb-tls-nocert",
+      clientId: "sfb-tls-nocert",
+      tls: { ca: ca.cert, reject_unauthorized: true, client_cert: "", client_key: "" },
+      log: (_level, message) => logs.push(message),
+    });
+    await src.start(new RecordingSink());
+    try {
+      expect(src.stats().connected).toBe(0);
+      expect(logs.join("\n")).toMatch(/set backbone_client_cert and backbone_client_key; retrying/);
+    } finally {
+      await src.stop();
+    }
+  });
+});
