@@ -150,6 +150,10 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
       `(${where}) ${message}`,
     );
   }
+  if (name === "BackboneConfigError") {
+    // A message-queue setting (URL, names, credentials, TLS): the backbone field to fix.
+    return new ConfigError((err as { field: string }).field, `(${where}) ${message}`);
+  }
   if (name === "OpcUaLoginError") {
     const auth = config.opcua ? config.opcua.auth : "anonymous";
     const key = auth === "username" ? "opcua_username / opcua_password" : "opcua_auth";
@@ -161,6 +165,10 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
 /** Sparkplug and OPC UA live in their own folders; loaded only when a connection uses them. */
 async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source> {
   const sourceLog = (level: "info" | "warn" | "error", message: string) => log[level]({ kind: config.kind }, message);
+  if (config.kind === "redis") {
+    const mod = await import("./sources/redis/source.ts");
+    return new mod.RedisStreamSource(mod.redisOptionsFromConfig(config, sourceLog));
+  }
   if (config.kind === "sparkplug") {
     const mod = await import("./sources/sparkplug/source.ts");
     return new mod.SparkplugSource(mod.sparkplugOptionsFromConfig(config, sourceLog));
