@@ -38,7 +38,8 @@ export function originOf(stream: string): string {
 export function entryIntakes(stream: string, id: string, fields: EntryFields, receivedAt: Date): Intake[] {
   const origin = originOf(stream);
   let payload: Uint8Array | undefined;
-  const others: Record<string, string> = {};
+  // Pairs first: Object.fromEntries keeps a field named "__proto__" as a header, an assignment would not.
+  const pairs: [string, string][] = [];
   const problems: string[] = [];
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = Buffer.from(fields[i] as Uint8Array).toString("latin1");
@@ -48,12 +49,13 @@ export function entryIntakes(stream: string, id: string, fields: EntryFields, re
       continue;
     }
     try {
-      others[utf8.decode(fields[i] as Uint8Array)] = utf8.decode(value);
+      pairs.push([utf8.decode(fields[i] as Uint8Array), utf8.decode(value)]);
     } catch {
       problems.push(`field ${JSON.stringify(name)}: name or value is not UTF-8`);
     }
   }
   if (fields.length % 2 !== 0) problems.push("odd number of field/value items");
+  const others: Record<string, string> = Object.fromEntries(pairs);
   if (payload === undefined || problems.length > 0) {
     const reason =
       payload === undefined
@@ -64,8 +66,8 @@ export function entryIntakes(stream: string, id: string, fields: EntryFields, re
     return [{ kind: "rejected", payload: entryAsJson(stream, id, fields), origin, receivedAt, reason }];
   }
   const via: IntakeVia = { transport: "redis", headers: others };
-  const binary = Object.keys(others).some((name) => name === "ce_specversion");
-  const contentType = others[CONTENT_TYPE_FIELD];
+  const binary = Object.hasOwn(others, "ce_specversion");
+  const contentType = Object.hasOwn(others, CONTENT_TYPE_FIELD) ? others[CONTENT_TYPE_FIELD] : undefined;
   if (!binary && !contentType?.toLowerCase().startsWith("application/cloudevents")) {
     // Structured mode or a payload for the mappings: the pipeline tells which.
     return [{ kind: "raw", payload, origin, receivedAt, via }];
