@@ -22,7 +22,13 @@ from ..topic_filter import id_field_error, pattern_error, split_id_fields, topic
 from .shopfloor_connection import MANAGER_GROUP, iso_utc
 
 KINDS = [("events", "Events (JSON to CloudEvents)"), ("values", "Values (to tag rules)")]
-TRANSPORTS = [("mqtt", "MQTT topic"), ("http", "HTTP route")]
+TRANSPORTS = [
+    ("mqtt", "MQTT topic"),
+    ("http", "HTTP route"),
+    ("amqp", "RabbitMQ queue"),
+    ("kafka", "Kafka topic"),
+    ("redis", "Redis stream"),
+]
 PAYLOAD_FORMATS = [("json", "JSON"), ("text", "Text (a bare value)")]
 MAX_EXPRESSION_CHARS = 65536
 DEFAULT_CANDIDATES = 20
