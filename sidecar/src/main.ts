@@ -112,13 +112,14 @@ function fallbackConfig(boot: BootstrapConfig): SidecarConfig {
   };
 }
 
-/** Bootstrap overrides (MQTT_URL, OPCUA_ENDPOINT, HTTP_PORT) win over what Odoo says. */
+/** Bootstrap overrides (MQTT_URL, OPCUA_ENDPOINT, BACKBONE_CONSUMER, HTTP_PORT) win over what Odoo says. */
 export function withOverrides(config: SidecarConfig, boot: BootstrapConfig): SidecarConfig {
   const out: SidecarConfig = structuredClone(config);
   if (boot.httpPort !== undefined && out.http) out.http.port = boot.httpPort;
   if (boot.mqttUrl && out.mqtt) out.mqtt.url = boot.mqttUrl;
   if (boot.mqttUrl && !out.mqtt && out.kind !== "opcua") out.mqtt = fallbackConfig(boot).mqtt;
   if (boot.opcuaEndpoint && out.opcua) out.opcua.endpoint = boot.opcuaEndpoint;
+  if (boot.backboneConsumer && out.backbone) out.backbone.consumer = boot.backboneConsumer;
   if (out.mqtt && out.mqtt.topics.length === 0) out.mqtt.topics = DEFAULT_TOPICS;
   return out;
 }
