@@ -1,5 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestCa } from "../../../devstack/mqtt-pki.ts";
+import { freePort } from "../../../devstack/odoo.ts";
 import { type RedisBroker, startRedis } from "../../../devstack/redis.ts";
 import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import { BackboneConfigError } from "./errors.ts";
@@ -274,5 +276,84 @@ describe("RedisStreamSource on redis-server 7", () => {
     } finally {
       await src.stop();
     }
+  });
+});
+
+describe("RedisStreamSource over TLS (rediss://, client certificates)", () => {
+  const ca = createTestCa("redis-ca");
+  const rogue = createTestCa("rogue-ca");
+  let tlsBroker: RedisBroker;
+  let tlsUrl: string;
+  beforeAll(async () => {
+    const server = ca.server();
+    const tlsPort = await freePort();
+    tlsBroker = await startRedis({
+      extraConfig: [
+        `tls-port ${tlsPort}`,
+        `tls-cert-file ${server.certFile}`,
+        `tls-key-file ${server.keyFile}`,
+        `tls-ca-cert-file ${ca.certFile}`,
+        "tls-auth-clients yes",
+      ],
+    });
+    tlsUrl = `rediss://127.0.0.1:${tlsPort}`;
+  });
+  afterAll(async () => {
+    await tlsBroker?.destroy();
+    ca.destroy();
+    rogue.destroy();
+  });
+
+  const tlsSource = (tls: Record<string, unknown>) =>
+    new RedisStreamSource({
+      connection: "TLS",
+      url: tlsUrl,
+      streams: ["sfb:tls"],
+      group: "g",
+      consumer: "c",
+      blockMs: 200,
+      reconnect: { baseMs: 50, maxMs: 200 },
+      tls,
+    });
+
+  it("consumes with the connection's CA and client certificate", async () => {
+    const client = ca.client("sidecar");
+    const src = tlsSource({ ca: ca.cert, client_cert: client.cert, client_key: client.key, reject_unauthorized: true });
+    const sink = new RecordingSink();
+    await src.start(sink);
+    try {
+      const plain = new Redis(tlsBroker.url);
+      await plain.xadd("sfb:tls", "*", "payload", "over-tls");
+      plain.disconnect();
+      await expect.poll(() => sink.has("over-tls"), { timeout: 5_000 }).toBe(true);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("an untrusted server certificate names backbone_ca; a missing client certificate names backbone_client_cert", async () => {
+    const client = ca.client("sidecar");
+    const untrusted = await tlsSource({ ca: rogue.cert, client_cert: client.cert, client_key: client.key })
+      .start(new RecordingSink())
+      .catch((err: unknown) => err);
+    expect((untrusted as BackboneConfigError).field).toBe("backbone_ca");
+    expect((untrusted as Error).message).toMatch(/not signed by the CA in backbone_ca/);
+    const noCert = await tlsSource({ ca: ca.cert })
+      .start(new RecordingSink())
+      .catch((err: unknown) => err);
+    expect((noCert as BackboneConfigError).field).toBe("backbone_client_cert");
+  });
+
+  it("refuses certificates on a plain redis:// URL, naming backbone_tls", async () => {
+    const wrong = new RedisStreamSource({
+      connection: "TLS",
+      url: tlsBroker.url,
+      streams: ["s"],
+      group: "g",
+      consumer: "c",
+      tls: { ca: ca.cert },
+    });
+    const err = await wrong.start(new RecordingSink()).catch((e: unknown) => e);
+    expect((err as BackboneConfigError).field).toBe("backbone_tls");
   });
 });
