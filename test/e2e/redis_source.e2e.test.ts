@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type OdooServer, startOdoo } from "../../sidecar/devstack/odoo.ts";
-import { type RedisBroker, startRedis } from "../../sidecar/devstack/redis.ts";
+import { redisForTests } from "../../sidecar/devstack/redis.ts";
 import { validEvent } from "../../sidecar/test/support/fuzz.ts";
 import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../sidecar/test/support/odoo/testing.ts";
 import { type SidecarProcess, spawnSidecar } from "../../sidecar/test/support/sidecar-process.ts";
@@ -17,28 +17,32 @@ const GROUP = "sidecars";
 
 describe.runIf(moduleHasSidecarApi())("Redis Streams source (redis-server + sidecar process + Odoo 18)", () => {
   let odoo: OdooServer;
-  let broker: RedisBroker;
+  // The broker is never stopped here: the shared instance of .ci/run when there is one.
+  let broker: { url: string; destroy(): Promise<void> };
   let producer: Redis;
   const running: SidecarProcess[] = [];
   const dirs: string[] = [];
+  const streams: string[] = [];
 
   beforeAll(async () => {
-    broker = await startRedis();
+    broker = await redisForTests();
     odoo = await startOdoo({ db: `sfb_redis_e2e_${process.pid}` });
     producer = new Redis(broker.url, { maxRetriesPerRequest: null });
   });
   afterAll(async () => {
     for (const p of running) await p.kill("SIGKILL");
+    if (streams.length > 0) await producer?.del(...streams);
     producer?.disconnect();
     await broker?.destroy();
     await odoo?.destroy();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  /** A connection of kind redis on stream `shopfloor:<code>`; `start(consumer)` runs one sidecar with its own spool. */
+  /** A connection of kind redis on its own stream; `start(consumer)` runs one sidecar with its own spool. */
   async function setup(code: string) {
     const fixture = await makeOdooFixture(odoo, { code, batchSize: 50, batchWaitMs: 50 });
-    const stream = `shopfloor:${code}`;
+    const stream = `shopfloor:${code}:${process.pid}`;
+    streams.push(stream);
     await fixture.admin.execute("shopfloor.connection", "write", [
       [fixture.connectionId],
       {

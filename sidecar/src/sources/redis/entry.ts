@@ -21,6 +21,11 @@ export const CONTENT_TYPE_FIELD = "content-type";
 const ATTRIBUTE_FIELD = /^ce_(.*)$/s;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const PAYLOAD_BYTES = Buffer.from(PAYLOAD_FIELD, "latin1");
+
+function isPayloadName(name: Uint8Array): boolean {
+  return name.byteLength === PAYLOAD_BYTES.byteLength && PAYLOAD_BYTES.equals(name);
+}
 
 /** An entry as XREADGROUP returns it: field/value pairs, in order, as bytes. */
 export type EntryFields = readonly Uint8Array[];
@@ -37,21 +42,26 @@ export function originOf(stream: string): string {
  */
 export function entryIntakes(stream: string, id: string, fields: EntryFields, receivedAt: Date): Intake[] {
   const origin = originOf(stream);
+  // The common entry, `payload` alone: no header to read.
+  if (fields.length === 2 && isPayloadName(fields[0] as Uint8Array)) {
+    return [
+      { kind: "raw", payload: fields[1] as Uint8Array, origin, receivedAt, via: { transport: "redis", headers: {} } },
+    ];
+  }
   let payload: Uint8Array | undefined;
   // Pairs first: Object.fromEntries keeps a field named "__proto__" as a header, an assignment would not.
   const pairs: [string, string][] = [];
   const problems: string[] = [];
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    const name = Buffer.from(fields[i] as Uint8Array).toString("latin1");
     const value = fields[i + 1] as Uint8Array;
-    if (name === PAYLOAD_FIELD && payload === undefined) {
+    if (payload === undefined && isPayloadName(fields[i] as Uint8Array)) {
       payload = value;
       continue;
     }
     try {
       pairs.push([utf8.decode(fields[i] as Uint8Array), utf8.decode(value)]);
     } catch {
-      problems.push(`field ${JSON.stringify(name)}: name or value is not UTF-8`);
+      problems.push(`field ${JSON.stringify(readable(fields[i] as Uint8Array))}: name or value is not UTF-8`);
     }
   }
   if (fields.length % 2 !== 0) problems.push("odd number of field/value items");

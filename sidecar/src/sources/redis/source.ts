@@ -19,7 +19,7 @@ import type { SidecarConfig } from "../../core/contract.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { type EntryFields, entryIntakes } from "./entry.ts";
 import { BackboneConfigError } from "./errors.ts";
-import { type BackboneTlsSettings, describeRedisTlsFailure, redisTlsOptions } from "./tls.ts";
+import { type BackboneTlsSettings, describeRedisTlsFailure, redisTlsOptions, wantsTls } from "./tls.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
 
@@ -50,6 +50,8 @@ export interface RedisStreamSourceOptions {
 export const DEFAULT_GROUP = "shopfloor-bridge";
 export const DEFAULT_PREFETCH = 500;
 export const DEFAULT_CLAIM_IDLE_MS = 60_000;
+/** Reads whose entries may be committing at once, sharing `prefetch`. */
+const READS_IN_FLIGHT = 4;
 
 /** The consumer name when the connection sets none: host name and connection code. */
 export function defaultConsumer(connection: string, host = hostname()): string {
@@ -81,6 +83,13 @@ export function redisOptionsFromConfig(config: SidecarConfig, log?: SourceLog): 
 type StreamReply = [Buffer, [Buffer, Buffer[] | null][]][];
 
 const LOGIN_REFUSED = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
+/** How long a TLS connection reset at start is watched for a clearer reason (a refused client certificate). */
+const AMBIGUOUS_RESET_WAIT_MS = 3_000;
+
+function isReset(err: Error | undefined): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === "ECONNRESET" || code === "EPIPE";
+}
 
 /** Why an entry is handed over: read new, read again from our own PEL, or claimed from another consumer. */
 type HandedAs = "new" | "history" | "claimed";
@@ -141,7 +150,11 @@ export class RedisStreamSource implements Source {
     this.#commands = new Redis(opts.url, { ...clientOptions, connectionName: `${opts.consumer}:commands` });
     this.#reader = new Redis(opts.url, { ...clientOptions, connectionName: `${opts.consumer}:reader` });
     for (const client of [this.#commands, this.#reader]) {
-      client.on("error", (err: Error) => this.#log("warn", `redis ${opts.url}: ${err.message}`));
+      client.on("error", (err: Error) => {
+        // Past the start too, a refusal the settings cause names the field to fix.
+        const failure = this.#configFailure(err);
+        this.#log(failure ? "error" : "warn", failure ? failure.message : `redis ${opts.url}: ${err.message}`);
+      });
     }
     this.#reader.on("ready", () => {
       // Entries read just before a drop may have no reply: they are in our PEL, read them again.
@@ -201,19 +214,26 @@ export class RedisStreamSource implements Source {
    * naming the field to fix.
    */
   async #firstConnect(client: Redis): Promise<void> {
-    // ioredis rejects connect() with "Connection is closed."; the reason came as an error event.
-    let reason: Error | undefined;
-    const onError = (err: Error) => {
-      reason = err;
-    };
+    // ioredis rejects connect() with "Connection is closed."; the reasons come as error events.
+    const reasons: Error[] = [];
+    const onError = (err: Error) => reasons.push(err);
     client.on("error", onError);
     try {
       await client.connect();
     } catch (err) {
-      const cause = reason ?? (err as Error);
-      const failure = this.#configFailure(cause);
-      if (failure) throw failure;
-      this.#log("warn", `redis ${this.#opts.url} not reachable yet (${cause.message}): retrying`);
+      if (reasons.length === 0) reasons.push(err as Error);
+      // Over TLS a server refusing our certificate may just reset the connection before its
+      // alert arrives: a reset is read as such only after a few more attempts said nothing else.
+      const deadline = Date.now() + AMBIGUOUS_RESET_WAIT_MS;
+      while (isReset(reasons.at(-1)) && wantsTls(this.#opts.url, this.#opts.tls) && Date.now() < deadline) {
+        if (client.status === "ready") return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      for (const reason of reasons) {
+        const failure = this.#configFailure(reason);
+        if (failure) throw failure;
+      }
+      this.#log("warn", `redis ${this.#opts.url} not reachable yet (${reasons.at(-1)?.message}): retrying`);
     } finally {
       client.off("error", onError);
     }
@@ -348,7 +368,8 @@ export class RedisStreamSource implements Source {
     while (!this.#stopping && this.#inFlight.size >= this.#prefetch) {
       await new Promise<void>((r) => this.#roomWaiters.push(r));
     }
-    return Math.max(1, this.#prefetch - this.#inFlight.size);
+    // A quarter of prefetch per read: the next read is on the wire while the last one commits and is acked.
+    return Math.max(1, Math.min(this.#prefetch - this.#inFlight.size, Math.ceil(this.#prefetch / READS_IN_FLIGHT)));
   }
 
   #freeRoom(): void {
