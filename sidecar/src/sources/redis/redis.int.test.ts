@@ -160,11 +160,38 @@ describe("RedisStreamSource on redis-server 7", () => {
     }
   });
 
+  it("keeps its own entries waiting on a slow spool from being claimed by another live consumer", async () => {
+    const stream = freshStream();
+    const slow = new RecordingSink();
+    slow.block();
+    const first = source({ streams: [stream], consumer: "slow-but-alive", claimIdleMs: 1_000 });
+    await first.start(slow);
+    const other = new RecordingSink();
+    const second = source({ streams: [stream], consumer: "other", claimIdleMs: 1_000 });
+    try {
+      for (let i = 0; i < 5; i++) await producer.xadd(stream, "*", "payload", `alive-${i}`);
+      await expect.poll(() => slow.acceptingItems, { timeout: 5_000 }).toBe(5);
+      await second.start(other);
+      // Three claim periods of the other consumer: the entries never sit idle for 1 s.
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(other.committed).toHaveLength(0);
+      expect(second.stats().claimed).toBe(0);
+      expect(first.stats().kept_alive).toBeGreaterThan(0);
+      slow.release();
+      await expect.poll(() => slow.committed.length, { timeout: 5_000 }).toBe(5);
+      await expect.poll(() => pendingCount(stream), { timeout: 5_000 }).toBe(0);
+    } finally {
+      slow.release();
+      await first.stop();
+      await second.stop();
+    }
+  });
+
   it("never holds more than prefetch entries unacknowledged (backpressure)", async () => {
     const stream = freshStream();
     const sink = new RecordingSink();
     sink.block();
-    const src = source({ streams: [stream], prefetch: 10 });
+    const src = source({ streams: [stream], prefetch: 10, claimIdleMs: 500 });
     await src.start(sink);
     try {
       for (let i = 0; i < 100; i++) await producer.xadd(stream, "*", "payload", `bp-${i}`);
@@ -172,6 +199,9 @@ describe("RedisStreamSource on redis-server 7", () => {
       await new Promise((r) => setTimeout(r, 500));
       expect(sink.acceptingItems).toBe(10);
       expect(await pendingCount(stream)).toBe(10);
+      // The backlog the stream keeps shows as the group's lag (XINFO GROUPS).
+      await expect.poll(() => src.stats().lag, { timeout: 5_000 }).toBe(90);
+      expect(src.stats().pending).toBe(10);
       sink.release();
       await expect.poll(() => sink.committed.length, { timeout: 10_000 }).toBe(100);
       await expect.poll(() => pendingCount(stream), { timeout: 5_000 }).toBe(0);

@@ -107,7 +107,7 @@ export class RedisStreamSource implements Source {
   #claimTimer: NodeJS.Timeout | undefined;
   #claiming: Promise<void> | undefined;
   /** `stream\0id` of every entry handed to the sink and not acknowledged yet. */
-  readonly #inFlight = new Set<string>();
+  readonly #inFlight = new Map<string, number>();
   readonly #commits = new Set<Promise<void>>();
   /** Committed entries whose XACK failed (connection lost): acknowledged again once connected. */
   #ackBacklog = new Map<string, Set<string>>();
@@ -118,6 +118,7 @@ export class RedisStreamSource implements Source {
   readonly #counts = {
     received: 0,
     committed: 0,
+    kept_alive: 0,
     acked: 0,
     rejected_at_source: 0,
     redelivered: 0,
@@ -409,7 +410,7 @@ export class RedisStreamSource implements Source {
         intakes.push(...items);
         keys.push(key);
         push(toAck, stream, id);
-        this.#inFlight.add(key);
+        this.#inFlight.set(key, Date.now());
       }
     }
     if (gone.size > 0) this.#ack(gone, false);
@@ -483,42 +484,66 @@ export class RedisStreamSource implements Source {
   async #claimRound(): Promise<void> {
     const commands = this.#commands;
     if (commands?.status !== "ready") return;
-    const { group, consumer, streams } = this.#opts;
     try {
-      for (const stream of streams) {
-        let cursor = "0-0";
-        do {
-          if (this.#stopping || this.#inFlight.size >= this.#prefetch) return;
-          const room = this.#prefetch - this.#inFlight.size;
-          const reply = (await commands.callBuffer(
-            "XAUTOCLAIM",
-            stream,
-            group,
-            consumer,
-            this.#claimIdleMs,
-            cursor,
-            "COUNT",
-            room,
-          )) as [Buffer, [Buffer, Buffer[] | null][], Buffer[]?];
-          cursor = reply[0].toString();
-          const deleted = reply[2] ?? [];
-          if (deleted.length > 0) {
-            // Redis 7 drops these from the PEL itself: all that is left to do is to say so.
-            this.#counts.lost_at_broker += deleted.length;
-            this.#log(
-              "error",
-              `redis stream ${stream}: ${deleted.length} pending entr(ies) were trimmed before being acknowledged ` +
-                `(${deleted.map((id) => id.toString()).join(", ")}): lost at the broker; never trim past what the group acknowledged`,
-            );
-          }
-          if (reply[1].length > 0 && !this.#stopping) this.#hand([[Buffer.from(stream), reply[1]]], "claimed");
-        } while (cursor !== "0-0");
-      }
+      await this.#keepOwnEntries(commands);
+      for (const stream of this.#opts.streams) await this.#claimFrom(commands, stream);
       await this.#readGroupInfo();
     } catch (err) {
       if (/^NOGROUP\b/.test((err as Error).message)) this.#readHistory = true;
       else this.#log("warn", `redis claim round failed: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Entries of ours still waiting for their commit (a full spool) are claimed
+   * again by us (XCLAIM … JUSTID: idle time back to 0, delivery count
+   * unchanged), so another sidecar does not take them from a live one.
+   */
+  async #keepOwnEntries(commands: Redis): Promise<void> {
+    const now = Date.now();
+    const byStream = new Map<string, string[]>();
+    for (const [key, since] of this.#inFlight) {
+      if (now - since < this.#claimIdleMs / 4) continue;
+      const cut = key.lastIndexOf("\0");
+      push(byStream, key.slice(0, cut), key.slice(cut + 1));
+      this.#inFlight.set(key, now);
+    }
+    const { group, consumer } = this.#opts;
+    for (const [stream, ids] of byStream) {
+      await commands.call("XCLAIM", stream, group, consumer, 0, ...ids, "JUSTID");
+      this.#counts.kept_alive += ids.length;
+    }
+  }
+
+  async #claimFrom(commands: Redis, stream: string): Promise<void> {
+    const { group, consumer } = this.#opts;
+    let cursor = "0-0";
+    do {
+      if (this.#stopping || this.#inFlight.size >= this.#prefetch) return;
+      const room = this.#prefetch - this.#inFlight.size;
+      const reply = (await commands.callBuffer(
+        "XAUTOCLAIM",
+        stream,
+        group,
+        consumer,
+        this.#claimIdleMs,
+        cursor,
+        "COUNT",
+        room,
+      )) as [Buffer, [Buffer, Buffer[] | null][], Buffer[]?];
+      cursor = reply[0].toString();
+      const deleted = reply[2] ?? [];
+      if (deleted.length > 0) {
+        // Redis 7 drops these from the PEL itself: all that is left to do is to say so.
+        this.#counts.lost_at_broker += deleted.length;
+        this.#log(
+          "error",
+          `redis stream ${stream}: ${deleted.length} pending entr(ies) were trimmed before being acknowledged ` +
+            `(${deleted.map((id) => id.toString()).join(", ")}): lost at the broker; never trim past what the group acknowledged`,
+        );
+      }
+      if (reply[1].length > 0 && !this.#stopping) this.#hand([[Buffer.from(stream), reply[1]]], "claimed");
+    } while (cursor !== "0-0");
   }
 
   /** XINFO GROUPS: the group's lag (entries not yet delivered) and its pending count. */
