@@ -44,17 +44,6 @@ export const SLOW_PAUSE_MS = 60_000;
 
 type RawIntake = Extract<Intake, { kind: "raw" }>;
 
-/**
- * The name payload mappings match and `$topic` binds: the MQTT topic or HTTP
- * route; for a message queue, the queue, topic or stream name after the
- * `<transport>:` its origin starts with.
- */
-export function routeOf(item: RawIntake): string {
-  const prefix = `${item.via?.transport}:`;
-  const queue = item.via?.transport === "amqp" || item.via?.transport === "kafka" || item.via?.transport === "redis";
-  return queue && item.origin.startsWith(prefix) ? item.origin.slice(prefix.length) : item.origin;
-}
-
 /** What one input item became before the commit. */
 type Planned =
   /** Forwarded as it came: the pipeline's report for it is the report. */
@@ -207,7 +196,7 @@ export class MappingStage implements SourceSink {
         continue;
       }
       const transport = item.via?.transport as PayloadMapping["transport"];
-      const map = findMapping(this.#maps, transport, routeOf(item));
+      const map = findMapping(this.#maps, transport, item.origin);
       if (!map) {
         planned.push(this.#unmatched(item, transport, forward));
         continue;
@@ -281,7 +270,7 @@ export class MappingStage implements SourceSink {
     }
     const input = {
       payload: item.payload,
-      topic: routeOf(item),
+      topic: item.origin,
       headers: item.via?.headers,
       receivedAt: item.receivedAt,
       connection: this.#config.code,
@@ -320,7 +309,7 @@ export class MappingStage implements SourceSink {
       receivedAt: item.receivedAt,
     });
     if (checked.ok) return { kind: "pass", at: forward.push(item) - 1 };
-    const reason = `${checked.rejected.reason} (not a CloudEvent, and no payload mapping of this connection matches ${transport} ${JSON.stringify(routeOf(item))})`;
+    const reason = `${checked.rejected.reason} (not a CloudEvent, and no payload mapping of this connection matches ${transport} ${JSON.stringify(item.origin)})`;
     return this.#rejected(item, reason, forward);
   }
 

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { PayloadMapping } from "../../core/contract.ts";
 import type { Intake } from "../../core/ports.ts";
-import { routeOf } from "../../mapping/stage.ts";
+import { findMapping } from "../../mapping/evaluate.ts";
 import { entryIntakes, escapeHeaderValue } from "./entry.ts";
 import { defaultConsumer } from "./source.ts";
 
@@ -15,17 +16,25 @@ const payloadOf = (intake: Intake | undefined) =>
 const ATTRIBUTES = ["ce_specversion", "1.0", "ce_source", "line1/press3", "ce_type", "production.reported"];
 
 describe("Redis entry format", () => {
-  it("hands the payload field as raw bytes from redis:<stream>, the other fields as headers", () => {
+  it("hands the payload field as raw bytes from its stream, the other fields as headers", () => {
     const [intake] = entryIntakes("plant/line1", "1-0", fields("line", "L1", "payload", "{}"), at);
     expect(intake).toEqual({
       kind: "raw",
       payload: bytes("{}"),
-      origin: "redis:plant/line1",
+      origin: "plant/line1",
       receivedAt: at,
       via: { transport: "redis", headers: { line: "L1" } },
     });
-    // Payload mappings match the stream name.
-    expect(intake?.kind === "raw" && routeOf(intake)).toBe("plant/line1");
+  });
+
+  it("is taken by a payload mapping of transport redis whose match is the stream name", () => {
+    const [intake] = entryIntakes("plant/line1", "1-0", fields("payload", "{}"), at);
+    const mapping = { id: 1, transport: "redis", match: "plant/+" } as PayloadMapping;
+    const mqtt = { ...mapping, id: 2, transport: "mqtt" } as PayloadMapping;
+    const origin = intake?.kind === "raw" ? intake.origin : "";
+    expect(
+      findMapping([mqtt, mapping], intake?.kind === "raw" ? (intake.via?.transport ?? "mqtt") : "mqtt", origin),
+    ).toBe(mapping);
   });
 
   it("rejects an entry without a payload field, keeping its fields, with a reason naming the field", () => {

@@ -30,18 +30,14 @@ function isPayloadName(name: Uint8Array): boolean {
 /** An entry as XREADGROUP returns it: field/value pairs, in order, as bytes. */
 export type EntryFields = readonly Uint8Array[];
 
-/** Where an entry came from: `redis:<stream>` (payload mappings match the stream name). */
-export function originOf(stream: string): string {
-  return `redis:${stream}`;
-}
-
 /**
  * The intakes one entry becomes: one, or one per element of a batch. An entry
  * without a `payload` field, or whose fields are not UTF-8, is handed over as
  * rejected (stored in Odoo with its fields and the reason), never dropped.
  */
 export function entryIntakes(stream: string, id: string, fields: EntryFields, receivedAt: Date): Intake[] {
-  const origin = originOf(stream);
+  // The stream name, as an MQTT topic or an HTTP route: payload mappings match it, Odoo shows it.
+  const origin = stream;
   // The common entry, `payload` alone: no header to read.
   if (fields.length === 2 && isPayloadName(fields[0] as Uint8Array)) {
     return [

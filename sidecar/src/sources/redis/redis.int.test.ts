@@ -62,7 +62,7 @@ describe("RedisStreamSource on redis-server 7", () => {
     { redeliversUncommitted: true },
   );
 
-  it("hands entries over as raw intakes from redis:<stream>, other fields as headers", async () => {
+  it("hands entries over as raw intakes from their stream, other fields as headers", async () => {
     const stream = freshStream();
     const sink = new RecordingSink();
     const src = source({ streams: [stream] });
@@ -72,7 +72,7 @@ describe("RedisStreamSource on redis-server 7", () => {
       await expect.poll(() => sink.committed.length, { timeout: 5_000 }).toBe(1);
       expect(sink.committed[0]).toMatchObject({
         kind: "raw",
-        origin: `redis:${stream}`,
+        origin: stream,
         via: { transport: "redis", headers: { line: "L1" } },
       });
       await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(1);
