@@ -264,6 +264,24 @@ describe("RedisStreamSource on redis-server 7", () => {
     }
   });
 
+  it("stops in bounded time while the broker is down", async () => {
+    const stream = freshStream();
+    const sink = new RecordingSink();
+    const src = source({ streams: [stream] });
+    await src.start(sink);
+    await producer.xadd(stream, "*", "payload", "before-the-outage");
+    await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(1);
+    await broker.stop("SIGKILL");
+    try {
+      await expect.poll(() => src.stats().connected, { timeout: 5_000 }).toBe(0);
+      const started = Date.now();
+      await src.stop();
+      expect(Date.now() - started).toBeLessThan(8_000);
+    } finally {
+      await broker.start();
+    }
+  });
+
   it("refused credentials, a non-stream key and a bad URL name the field to fix", async () => {
     const locked = await startRedis({ password: "right" });
     try {

@@ -50,6 +50,8 @@ export interface RedisStreamSourceOptions {
 export const DEFAULT_GROUP = "shopfloor-bridge";
 export const DEFAULT_PREFETCH = 500;
 export const DEFAULT_CLAIM_IDLE_MS = 60_000;
+/** How long a stop waits for the XACKs of what it committed. */
+const STOP_ACK_WAIT_MS = 5_000;
 /** Reads whose entries may be committing at once, sharing `prefetch`. */
 const READS_IN_FLIGHT = 4;
 
@@ -108,6 +110,8 @@ export class RedisStreamSource implements Source {
   #claiming: Promise<void> | undefined;
   /** `stream\0id` of every entry handed to the sink and not acknowledged yet. */
   readonly #inFlight = new Map<string, number>();
+  /** Accepts under way (stop waits for them), and each read's accept-then-XACK. */
+  readonly #accepts = new Set<Promise<void>>();
   readonly #commits = new Set<Promise<void>>();
   /** Committed entries whose XACK failed (connection lost): acknowledged again once connected. */
   #ackBacklog = new Map<string, Set<string>>();
@@ -416,7 +420,18 @@ export class RedisStreamSource implements Source {
     if (gone.size > 0) this.#ack(gone, false);
     if (keys.length === 0) return;
     const sink = this.#sink as SourceSink;
-    const commit = sink.accept(intakes).then(
+    const accepted = sink.accept(intakes);
+    // Leaves the set as it settles (before a waiting stop looks again), not after the XACK.
+    const tracked: Promise<void> = accepted.then(
+      () => {
+        this.#accepts.delete(tracked);
+      },
+      () => {
+        this.#accepts.delete(tracked);
+      },
+    );
+    this.#accepts.add(tracked);
+    const commit = accepted.then(
       () => {
         this.#counts.committed += keys.length;
         return this.#ack(toAck, true);
@@ -566,19 +581,35 @@ export class RedisStreamSource implements Source {
   }
 
   async stop(): Promise<void> {
-    if (!this.#reader && !this.#commands) return;
+    const reader = this.#reader;
+    const commands = this.#commands;
+    if (!reader && !commands) return;
     this.#stopping = true;
     if (this.#claimTimer) clearTimeout(this.#claimTimer);
     this.#freeRoom();
-    await this.#claiming;
-    // Commits under way finish and are acknowledged before the connections go.
-    while (this.#commits.size > 0) await Promise.all([...this.#commits]);
-    await this.#flushAckBacklog().catch(() => {});
+    // What is being committed to the spool is committed; its XACKs get a short while to go out
+    // (with the broker down they cannot: those entries come back once, as duplicates).
+    while (this.#accepts.size > 0) await Promise.all([...this.#accepts]);
+    const acks = (async () => {
+      await this.#claiming;
+      while (this.#commits.size > 0) await Promise.all([...this.#commits]);
+      await this.#flushAckBacklog();
+    })();
+    await within(
+      acks.catch(() => {}),
+      STOP_ACK_WAIT_MS,
+    );
     // Interrupts the blocked read; what it returns now stays pending for our next start.
-    this.#reader?.disconnect();
-    await this.#running?.catch(() => {});
-    await this.#commands?.quit().catch(() => {});
-    this.#commands?.disconnect();
+    reader?.disconnect();
+    if (commands?.status === "ready")
+      await within(
+        commands.quit().catch(() => {}),
+        1_000,
+      );
+    commands?.disconnect();
+    // ioredis leaves a command queued while reconnecting unanswered when disconnected
+    // then: the read loop may never wake up, and need not.
+    await within(this.#running?.catch(() => {}) ?? Promise.resolve(), 1_000);
     this.#reader = undefined;
     this.#commands = undefined;
   }
@@ -611,6 +642,13 @@ export class RedisStreamSource implements Source {
   #log(level: "info" | "warn" | "error", message: string): void {
     this.#opts.log?.(level, message);
   }
+}
+
+/** Waits for `work`, at most `ms`. */
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 function push(map: Map<string, string[]>, stream: string, id: string): void {
