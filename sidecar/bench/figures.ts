@@ -59,6 +59,7 @@ export const FIGURE_TABLES: Record<string, TableRowSpec[]> = {
   http: [{ bench: "http" }],
   sparkplug: [{ bench: "sparkplug" }],
   kafka: [{ bench: "kafka" }],
+  redis: [{ bench: "redis" }],
 };
 
 export const SNAPSHOT_ABOUT =

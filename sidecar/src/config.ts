@@ -23,6 +23,11 @@ export interface BootstrapConfig {
   /** Overrides of what Odoo says. */
   mqttUrl?: string;
   opcuaEndpoint?: string;
+  /**
+   * This sidecar's name in its Kafka/Redis consumer group, over backbone_consumer: for
+   * several sidecars of one connection on one host, or hosts whose names change on restart.
+   */
+  backboneConsumer?: string;
   /** Port of the HTTP intake, when the connection has one. */
   httpPort?: number;
 }
@@ -42,6 +47,7 @@ export const BOOTSTRAP_KEYS = [
   "METRICS_HOST",
   "MQTT_URL",
   "OPCUA_ENDPOINT",
+  "BACKBONE_CONSUMER",
   "HTTP_PORT",
 ] as const;
 export type BootstrapKey = (typeof BOOTSTRAP_KEYS)[number];
@@ -222,6 +228,7 @@ export function parseBootstrap(source: Record<string, string | undefined>): Boot
   const metricsHost = metricsHostOf(optional("METRICS_HOST"));
   const mqttUrl = optional("MQTT_URL");
   const opcuaEndpoint = optional("OPCUA_ENDPOINT");
+  const backboneConsumer = optional("BACKBONE_CONSUMER")?.trim();
   const httpPortText = optional("HTTP_PORT");
   const httpPort = httpPortText === undefined ? undefined : Number(httpPortText);
   if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort >= 1 && httpPort <= 65_535)) {
@@ -239,6 +246,7 @@ export function parseBootstrap(source: Record<string, string | undefined>): Boot
     metricsHost,
     ...(secretKey ? { secretKey } : {}),
     ...(httpPort !== undefined ? { httpPort } : {}),
+    ...(backboneConsumer ? { backboneConsumer } : {}),
     mqttUrl: mqttUrl && url("MQTT_URL", mqttUrl, ["mqtt:", "mqtts:", "tcp:", "ssl:", "ws:", "wss:"]),
     opcuaEndpoint: opcuaEndpoint && url("OPCUA_ENDPOINT", opcuaEndpoint, ["opc.tcp:"]),
   };

@@ -48,6 +48,15 @@ describe("withOverrides", () => {
     });
   });
 
+  it("lets BACKBONE_CONSUMER name this sidecar in its consumer group", () => {
+    const backbone = { url: "redis://r:6379/0", names: ["s"], group: "g", consumer: "from-odoo" };
+    const redis = { ...fromOdoo, kind: "redis", backbone } as SidecarConfig;
+    expect(withOverrides(redis, { ...boot, backboneConsumer: "edge-2" }).backbone).toMatchObject({
+      consumer: "edge-2",
+    });
+    expect(withOverrides(redis, boot).backbone).toMatchObject({ consumer: "from-odoo" });
+  });
+
   it("lets HTTP_PORT move the HTTP intake, and adds none where Odoo configured none", () => {
     const http = { port: 8080, bind: "", tls_cert: "", tls_key: "", max_body_bytes: 1, producers: [] };
     expect(withOverrides({ ...fromOdoo, http }, { ...boot, httpPort: 9090 }).http).toMatchObject({ port: 9090 });
@@ -89,6 +98,15 @@ describe("asConfigError", () => {
     expect((asConfigError(httpError("http_port"), opcua, { ...boot, httpPort: 8080 }) as ConfigError).key).toBe(
       "HTTP_PORT",
     );
+  });
+
+  it("names the backbone field for a message-queue setting that cannot work", () => {
+    const backboneError = Object.assign(named("BackboneConfigError", "refused the login"), {
+      field: "backbone_password",
+    });
+    const err = asConfigError(backboneError, opcua, boot) as ConfigError;
+    expect(err.key).toBe("backbone_password");
+    expect(err.message).toBe("backbone_password: (connection line1 in Odoo) refused the login");
   });
 
   it("leaves other errors as they are (exit 1)", () => {

@@ -112,13 +112,14 @@ function fallbackConfig(boot: BootstrapConfig): SidecarConfig {
   };
 }
 
-/** Bootstrap overrides (MQTT_URL, OPCUA_ENDPOINT, HTTP_PORT) win over what Odoo says. */
+/** Bootstrap overrides (MQTT_URL, OPCUA_ENDPOINT, BACKBONE_CONSUMER, HTTP_PORT) win over what Odoo says. */
 export function withOverrides(config: SidecarConfig, boot: BootstrapConfig): SidecarConfig {
   const out: SidecarConfig = structuredClone(config);
   if (boot.httpPort !== undefined && out.http) out.http.port = boot.httpPort;
   if (boot.mqttUrl && out.mqtt) out.mqtt.url = boot.mqttUrl;
   if (boot.mqttUrl && !out.mqtt && out.kind !== "opcua") out.mqtt = fallbackConfig(boot).mqtt;
   if (boot.opcuaEndpoint && out.opcua) out.opcua.endpoint = boot.opcuaEndpoint;
+  if (boot.backboneConsumer && out.backbone) out.backbone.consumer = boot.backboneConsumer;
   if (out.mqtt && out.mqtt.topics.length === 0) out.mqtt.topics = DEFAULT_TOPICS;
   return out;
 }
@@ -128,6 +129,9 @@ export function withOverrides(config: SidecarConfig, boot: BootstrapConfig): Sid
  * retrying: it is bad configuration (exit 2), named by the key to fix. The
  * errors are told by name, so node-opcua is not loaded for other kinds.
  */
+/** What the message-queue sources throw for a setting to fix; each names its backbone_* field. */
+const BACKBONE_CONFIG_ERRORS: ReadonlySet<string> = new Set(["AmqpConfigError", "KafkaConfigError", "BackboneConfigError"]);
+
 export function asConfigError(err: unknown, config: SidecarConfig, boot: BootstrapConfig): unknown {
   const name = (err as Error | undefined)?.name;
   const message = (err as Error | undefined)?.message ?? "";
@@ -150,8 +154,8 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
       `(${where}) ${message}`,
     );
   }
-  if (name === "KafkaConfigError") {
-    // Brokers, topics, group, credentials or TLS of a Kafka connection: the backbone field to fix.
+  if (BACKBONE_CONFIG_ERRORS.has(name)) {
+    // A message-queue setting (URL, names, group, credentials, TLS): the backbone field to fix.
     return new ConfigError((err as { field: string }).field, `(${where}) ${message}`);
   }
   if (name === "OpcUaLoginError") {
@@ -168,6 +172,10 @@ async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: 
   if (config.kind === "kafka") {
     const mod = await import("./sources/kafka/source.ts");
     return new mod.KafkaSource(mod.kafkaOptionsFromConfig(config, sourceLog));
+  }
+  if (config.kind === "redis") {
+    const mod = await import("./sources/redis/source.ts");
+    return new mod.RedisStreamSource(mod.redisOptionsFromConfig(config, sourceLog));
   }
   if (config.kind === "sparkplug") {
     const mod = await import("./sources/sparkplug/source.ts");

@@ -1,0 +1,101 @@
+// Runs a private redis-server (Debian's, 7.0) on loopback for tests and
+// benchmarks: a free port, its own temp directory, append-only file with
+// fsync every second (the durability a site must configure, see
+// sidecar/src/sources/redis/README.md), no RDB snapshots. It can be killed
+// (SIGKILL: what the AOF has survives) and started again on the same port.
+// A test that does not kill the broker may reuse the shared instance .ci/run
+// starts (SFB_REDIS_URL) through `redisForTests`.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { waitForPort } from "./mosquitto.ts";
+import { DevStackError, freePort } from "./odoo.ts";
+
+export const REDIS_BIN = "/usr/bin/redis-server";
+
+export interface RedisOptions {
+  port?: number;
+  /** A password for the default user (`requirepass`), to test refused credentials. */
+  password?: string;
+  /** Extra lines appended to the generated redis.conf (ACL users, TLS settings). */
+  extraConfig?: string[];
+}
+
+export interface RedisBroker {
+  url: string;
+  port: number;
+  dir: string;
+  start(): Promise<void>;
+  /** SIGTERM (writes the AOF and exits) or SIGKILL (what fsync reached survives). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function startRedis(opts: RedisOptions = {}): Promise<RedisBroker> {
+  if (!existsSync(REDIS_BIN)) {
+    throw new DevStackError(`${REDIS_BIN} is missing. Fix: apt-get install -y redis-server`);
+  }
+  const port = opts.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), "sfb-redis-"));
+  const conf = join(dir, "redis.conf");
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      `dir ${dir}`,
+      "daemonize no",
+      "appendonly yes",
+      "appendfsync everysec",
+      'save ""',
+      "loglevel warning",
+      `logfile ${join(dir, "redis.log")}`,
+      ...(opts.password ? [`requirepass ${opts.password}`] : []),
+      ...(opts.extraConfig ?? []),
+      "",
+    ].join("\n"),
+  );
+  let child: ChildProcess | undefined;
+
+  const start = async () => {
+    child = spawn(REDIS_BIN, [conf], { stdio: "ignore" });
+    const proc = child;
+    const exited = new Promise<never>((_, reject) =>
+      proc.once("exit", (code) => reject(new DevStackError(`redis-server exited with ${code}; see ${dir}/redis.log`))),
+    );
+    await Promise.race([waitForPort(port, 10_000), exited]);
+  };
+
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    const gone = new Promise<void>((r) => proc.once("exit", () => r()));
+    proc.kill(signal);
+    await gone;
+  };
+
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    start,
+    stop,
+    destroy: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The shared instance .ci/run started (SFB_REDIS_URL), for a test that never
+ * stops the broker; else a private one. `destroy` leaves the shared one running.
+ */
+export async function redisForTests(): Promise<Pick<RedisBroker, "url" | "destroy">> {
+  const shared = process.env.SFB_REDIS_URL;
+  if (shared) return { url: shared, destroy: async () => {} };
+  return startRedis();
+}

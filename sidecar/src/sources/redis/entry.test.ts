@@ -1,0 +1,174 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { PayloadMapping } from "../../core/contract.ts";
+import type { Intake } from "../../core/ports.ts";
+import { findMapping } from "../../mapping/evaluate.ts";
+import { entryIntakes, escapeHeaderValue } from "./entry.ts";
+import { defaultConsumer } from "./source.ts";
+
+const at = new Date("2026-01-01T00:00:00Z");
+const bytes = (text: string) => Buffer.from(text, "utf8");
+const fields = (...pairs: (string | Uint8Array)[]) => pairs.map((p) => (typeof p === "string" ? bytes(p) : p));
+const text = (payload: Uint8Array) => Buffer.from(payload).toString("utf8");
+const payloadOf = (intake: Intake | undefined) =>
+  intake && intake.kind !== "event" ? intake.payload : new Uint8Array();
+
+const ATTRIBUTES = ["ce_specversion", "1.0", "ce_source", "line1/press3", "ce_type", "production.reported"];
+
+describe("Redis entry format", () => {
+  it("hands the payload field as raw bytes from its stream, the other fields as headers", () => {
+    const [intake] = entryIntakes("plant/line1", "1-0", fields("line", "L1", "payload", "{}"), at);
+    expect(intake).toEqual({
+      kind: "raw",
+      payload: bytes("{}"),
+      origin: "plant/line1",
+      receivedAt: at,
+      via: { transport: "redis", headers: { line: "L1" } },
+    });
+  });
+
+  it("is taken by a payload mapping of transport redis whose match is the stream name", () => {
+    const [intake] = entryIntakes("plant/line1", "1-0", fields("payload", "{}"), at);
+    const mapping = { id: 1, transport: "redis", match: "plant/+" } as PayloadMapping;
+    const mqtt = { ...mapping, id: 2, transport: "mqtt" } as PayloadMapping;
+    const origin = intake?.kind === "raw" ? intake.origin : "";
+    expect(
+      findMapping([mqtt, mapping], intake?.kind === "raw" ? (intake.via?.transport ?? "mqtt") : "mqtt", origin),
+    ).toBe(mapping);
+  });
+
+  it("rejects an entry without a payload field, keeping its fields, with a reason naming the field", () => {
+    const [intake] = entryIntakes("s", "5-1", fields("data", "x", "line", "L1"), at);
+    expect(intake?.kind).toBe("rejected");
+    if (intake?.kind !== "rejected") return;
+    expect(intake.reason).toBe(
+      'redis entry 5-1 of stream "s" has no "payload" field (fields: data, line): the producer must XADD the event or payload as field "payload"',
+    );
+    expect(JSON.parse(text(intake.payload))).toEqual({
+      stream: "s",
+      id: "5-1",
+      fields: [
+        ["data", "x"],
+        ["line", "L1"],
+      ],
+    });
+  });
+
+  it("rejects a header field that is not UTF-8, keeping its bytes as base64", () => {
+    const [intake] = entryIntakes("s", "1-1", fields("payload", "{}", "tag", new Uint8Array([0xff, 0xfe])), at);
+    expect(intake?.kind === "rejected" && intake.reason).toMatch(/field "tag".*not UTF-8/);
+    expect(text(payloadOf(intake))).toContain("base64://4=");
+  });
+
+  it("reads binary mode: ce_ fields verbatim, the payload as data, default content type JSON", () => {
+    const [intake] = entryIntakes(
+      "s",
+      "1-0",
+      fields("payload", " [1, 2.50] ", ...ATTRIBUTES, "ce_id", ' "quoted" %20 ', "ce_time", "2026-01-01T00:00:00Z"),
+      at,
+    );
+    expect(intake?.kind).toBe("raw");
+    const event = JSON.parse(text(payloadOf(intake)));
+    expect(event).toMatchObject({ id: ' "quoted" %20 ', datacontenttype: "application/json", data: [1, 2.5] });
+    expect(text(payloadOf(intake))).toContain('"data":[1, 2.50]}');
+  });
+
+  it("rejects binary mode whose data is not JSON, with the bytes as data_base64", () => {
+    const [intake] = entryIntakes("s", "1-0", fields("payload", "not json", ...ATTRIBUTES, "ce_id", "x"), at);
+    expect(intake?.kind === "rejected" && intake.reason).toMatch(/^redis entry 1-0: binary mode: the body \(data\)/);
+  });
+
+  it("splits a batch into one intake per element; a batch that is no array is one rejected item", () => {
+    const batch = entryIntakes(
+      "s",
+      "1-0",
+      fields("content-type", "application/cloudevents-batch+json", "payload", '[{"id":"a"},{"id":"b"}]'),
+      at,
+    );
+    expect(batch.map((i) => i.kind === "raw" && text(i.payload))).toEqual(['{"id":"a"}', '{"id":"b"}']);
+    const [notArray] = entryIntakes(
+      "s",
+      "1-0",
+      fields("content-type", "application/cloudevents-batch+json", "payload", "{}"),
+      at,
+    );
+    expect(notArray?.kind === "rejected" && notArray.reason).toMatch(/not a JSON array/);
+  });
+
+  it("refuses a CloudEvents content type it does not take, as rejected", () => {
+    const [intake] = entryIntakes(
+      "s",
+      "1-0",
+      fields("content-type", "application/cloudevents+avro", "payload", "x"),
+      at,
+    );
+    expect(intake?.kind === "rejected" && intake.reason).toMatch(/only the JSON event format/);
+  });
+
+  it("names the consumer by host and connection when none is set", () => {
+    expect(defaultConsumer("PLANT1", "edge-07")).toBe("edge-07-PLANT1");
+  });
+
+  // Properties: no entry is lost, whatever its bytes.
+  it("every entry becomes at least one intake; the payload's bytes pass unchanged outside the CloudEvents modes", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.dictionary(
+          fc.string({ maxLength: 12 }).filter((n) => n !== "payload" && n !== "content-type" && !n.startsWith("ce_")),
+          fc.string({ maxLength: 20 }),
+        ),
+        (payload, headers) => {
+          const pairs = [...Object.entries(headers).flat(), "payload", payload];
+          const intakes = entryIntakes("s", "1-0", fields(...pairs), at);
+          expect(intakes).toHaveLength(1);
+          const [intake] = intakes;
+          expect(intake?.kind).toBe("raw");
+          if (intake?.kind !== "raw") return;
+          expect(Buffer.from(intake.payload).equals(Buffer.from(payload))).toBe(true);
+          expect(intake.via?.headers).toEqual(headers);
+        },
+      ),
+    );
+  });
+
+  it("binary mode keeps every attribute value exactly, and any payload bytes become an intake", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.uint8Array({ maxLength: 100 }), (id, payload) => {
+        const intakes = entryIntakes("s", "1-0", fields("payload", payload, ...ATTRIBUTES, "ce_id", id), at);
+        expect(intakes).toHaveLength(1);
+        const [intake] = intakes;
+        if (!intake || intake.kind === "event") throw new Error("no intake");
+        const stored = JSON.parse(text(intake.payload));
+        expect(stored.id).toBe(id);
+        if (payload.length === 0) expect(stored).not.toHaveProperty("data");
+        else if (intake.kind === "raw") expect(JSON.parse(text(payload))).toEqual(stored.data);
+        else expect(stored.data_base64).toBe(Buffer.from(payload).toString("base64"));
+      }),
+    );
+  });
+
+  // Found by the property above: an empty payload is an event without data, not an error.
+  it("regression: binary mode with an empty payload is an event without data", () => {
+    const [intake] = entryIntakes("s", "1-0", fields("payload", "", ...ATTRIBUTES, "ce_id", ""), at);
+    expect(intake?.kind).toBe("raw");
+    expect(JSON.parse(text(payloadOf(intake)))).toEqual({
+      specversion: "1.0",
+      source: "line1/press3",
+      type: "production.reported",
+      id: "",
+    });
+  });
+
+  // Found by the header property: a field named __proto__ was assigned as the prototype and lost.
+  it('regression: a field named "__proto__" is kept as a header', () => {
+    const [intake] = entryIntakes("s", "1-0", fields("__proto__", "x", "payload", "{}"), at);
+    const headers = intake?.kind === "raw" ? intake.via?.headers : undefined;
+    expect(Object.entries(headers ?? {})).toEqual([["__proto__", "x"]]);
+  });
+
+  it("escapeHeaderValue escapes exactly what the binding's header decoding would change", () => {
+    expect(escapeHeaderValue(' a"%\t')).toBe("%20a%22%25%09");
+    expect(escapeHeaderValue("\u00a0x")).toBe("%C2%A0x");
+  });
+});

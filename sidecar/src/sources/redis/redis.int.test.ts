@@ -1,0 +1,407 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestCa } from "../../../devstack/mqtt-pki.ts";
+import { freePort } from "../../../devstack/odoo.ts";
+import { type RedisBroker, startRedis } from "../../../devstack/redis.ts";
+import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
+import { BackboneConfigError } from "./errors.ts";
+import { RedisStreamSource, type RedisStreamSourceOptions } from "./source.ts";
+
+let broker: RedisBroker;
+let producer: Redis;
+beforeAll(async () => {
+  broker = await startRedis();
+  producer = new Redis(broker.url, { maxRetriesPerRequest: null });
+  // The restart test kills the broker under it: it reconnects by itself.
+  producer.on("error", () => {});
+});
+afterAll(async () => {
+  producer?.disconnect();
+  await broker?.destroy();
+});
+
+let streamSeq = 0;
+const freshStream = () => `sfb:test:${process.pid}:${++streamSeq}`;
+
+function source(overrides: Partial<RedisStreamSourceOptions> & { streams: string[] }): RedisStreamSource {
+  return new RedisStreamSource({
+    connection: "TEST",
+    url: broker.url,
+    group: "sidecars",
+    consumer: "sidecar-a",
+    blockMs: 200,
+    claimIdleMs: 60_000,
+    reconnect: { baseMs: 50, maxMs: 500 },
+    ...overrides,
+  });
+}
+
+const event = (id: string, extra: Record<string, unknown> = {}) => ({
+  specversion: "1.0",
+  id,
+  source: "line1/press3",
+  type: "production.reported",
+  time: "2026-01-01T00:00:00Z",
+  data: { qty: 1 },
+  ...extra,
+});
+
+async function pendingCount(stream: string, group = "sidecars"): Promise<number> {
+  const summary = (await producer.xpending(stream, group)) as [number, ...unknown[]];
+  return Number(summary[0]);
+}
+
+describe("RedisStreamSource on redis-server 7", () => {
+  const contractStream = freshStream();
+  sourceContract(
+    "RedisStreamSource",
+    async () => source({ streams: [contractStream] }),
+    async (marker) => {
+      await producer.xadd(contractStream, "*", "payload", marker);
+    },
+    { redeliversUncommitted: true },
+  );
+
+  it("hands entries over as raw intakes from their stream, other fields as headers", async () => {
+    const stream = freshStream();
+    const sink = new RecordingSink();
+    const src = source({ streams: [stream] });
+    await src.start(sink);
+    try {
+      await producer.xadd(stream, "*", "payload", '{"count":3}', "line", "L1");
+      await expect.poll(() => sink.committed.length, { timeout: 5_000 }).toBe(1);
+      expect(sink.committed[0]).toMatchObject({
+        kind: "raw",
+        origin: stream,
+        via: { transport: "redis", headers: { line: "L1" } },
+      });
+      await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(1);
+      expect(await pendingCount(stream)).toBe(0);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("reads structured, binary (ce_ fields) and batched CloudEvents; an entry without payload is rejected", async () => {
+    const stream = freshStream();
+    const sink = new RecordingSink();
+    const src = source({ streams: [stream] });
+    await src.start(sink);
+    try {
+      await producer.xadd(stream, "*", "payload", JSON.stringify(event("s-1")));
+      await producer.xadd(
+        stream,
+        "*",
+        "payload",
+        '{"qty": 2.50}',
+        "ce_specversion",
+        "1.0",
+        "ce_id",
+        "b-1 %41",
+        "ce_source",
+        "line1/press3",
+        "ce_type",
+        "production.reported",
+        "ce_time",
+        "2026-01-01T00:00:00Z",
+      );
+      await producer.xadd(
+        stream,
+        "*",
+        "content-type",
+        "application/cloudevents-batch+json",
+        "payload",
+        JSON.stringify([event("batch-1"), event("batch-2")]),
+      );
+      await producer.xadd(stream, "*", "data", "no payload here");
+      await expect.poll(() => sink.committed.length, { timeout: 5_000 }).toBe(5);
+      const texts = sink.committed.map(intakeText);
+      expect(JSON.parse(texts[0] as string).id).toBe("s-1");
+      // Binary mode: attributes verbatim (no percent-decoding), data spliced in as sent.
+      expect(texts[1]).toBe(
+        '{"specversion":"1.0","id":"b-1 %41","source":"line1/press3","type":"production.reported",' +
+          '"time":"2026-01-01T00:00:00Z","datacontenttype":"application/json","data":{"qty": 2.50}}',
+      );
+      expect(texts.slice(2, 4).map((t) => JSON.parse(t).id)).toEqual(["batch-1", "batch-2"]);
+      const rejected = sink.committed[4];
+      expect(rejected?.kind).toBe("rejected");
+      expect(rejected?.kind === "rejected" && rejected.reason).toMatch(/has no "payload" field \(fields: data\)/);
+      expect(texts[4]).toContain("no payload here");
+      expect(src.stats().rejected_at_source).toBe(1);
+      await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(4);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("acknowledges only after the commit: a blocked sink leaves entries pending, another consumer claims them", async () => {
+    const stream = freshStream();
+    const first = new RecordingSink();
+    first.block();
+    const dying = source({ streams: [stream], consumer: "dies" });
+    await dying.start(first);
+    for (let i = 0; i < 5; i++) await producer.xadd(stream, "*", "payload", `claim-${i}`);
+    await expect.poll(() => first.acceptingItems, { timeout: 5_000 }).toBe(5);
+    expect(await pendingCount(stream)).toBe(5);
+    expect(dying.stats().acked).toBe(0);
+    await dying.abort();
+    // Another sidecar of the group, with a short claim_idle_ms, takes them over.
+    const second = new RecordingSink();
+    const survivor = source({ streams: [stream], consumer: "survives", claimIdleMs: 300 });
+    await survivor.start(second);
+    try {
+      await expect.poll(() => second.committed.length, { timeout: 10_000 }).toBe(5);
+      expect(second.committed.map(intakeText).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `claim-${i}`));
+      expect(survivor.stats().claimed).toBe(5);
+      await expect.poll(() => pendingCount(stream), { timeout: 5_000 }).toBe(0);
+    } finally {
+      first.release();
+      await survivor.stop();
+    }
+  });
+
+  it("keeps its own entries waiting on a slow spool from being claimed by another live consumer", async () => {
+    const stream = freshStream();
+    const slow = new RecordingSink();
+    slow.block();
+    const first = source({ streams: [stream], consumer: "slow-but-alive", claimIdleMs: 1_000 });
+    await first.start(slow);
+    const other = new RecordingSink();
+    const second = source({ streams: [stream], consumer: "other", claimIdleMs: 1_000 });
+    try {
+      for (let i = 0; i < 5; i++) await producer.xadd(stream, "*", "payload", `alive-${i}`);
+      await expect.poll(() => slow.acceptingItems, { timeout: 5_000 }).toBe(5);
+      await second.start(other);
+      // Three claim periods of the other consumer: the entries never sit idle for 1 s.
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(other.committed).toHaveLength(0);
+      expect(second.stats().claimed).toBe(0);
+      expect(first.stats().kept_alive).toBeGreaterThan(0);
+      slow.release();
+      await expect.poll(() => slow.committed.length, { timeout: 5_000 }).toBe(5);
+      await expect.poll(() => pendingCount(stream), { timeout: 5_000 }).toBe(0);
+    } finally {
+      slow.release();
+      await first.stop();
+      await second.stop();
+    }
+  });
+
+  it("never holds more than prefetch entries unacknowledged (backpressure)", async () => {
+    const stream = freshStream();
+    const sink = new RecordingSink();
+    sink.block();
+    const src = source({ streams: [stream], prefetch: 10, claimIdleMs: 500 });
+    await src.start(sink);
+    try {
+      for (let i = 0; i < 100; i++) await producer.xadd(stream, "*", "payload", `bp-${i}`);
+      await expect.poll(() => sink.acceptingItems, { timeout: 5_000 }).toBe(10);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(sink.acceptingItems).toBe(10);
+      expect(await pendingCount(stream)).toBe(10);
+      // The backlog the stream keeps shows as the group's lag (XINFO GROUPS).
+      await expect.poll(() => src.stats().lag, { timeout: 5_000 }).toBe(90);
+      expect(src.stats().pending).toBe(10);
+      sink.release();
+      await expect.poll(() => sink.committed.length, { timeout: 10_000 }).toBe(100);
+      await expect.poll(() => pendingCount(stream), { timeout: 5_000 }).toBe(0);
+    } finally {
+      sink.release();
+      await src.stop();
+    }
+  });
+
+  it("counts and logs entries trimmed away while pending as lost at the broker", async () => {
+    const stream = freshStream();
+    const logs: string[] = [];
+    const blocked = new RecordingSink();
+    blocked.block();
+    const dying = source({ streams: [stream], consumer: "trim-dies" });
+    await dying.start(blocked);
+    for (let i = 0; i < 3; i++) await producer.xadd(stream, "*", "payload", `trim-${i}`);
+    await expect.poll(() => blocked.acceptingItems, { timeout: 5_000 }).toBe(3);
+    await dying.abort();
+    await producer.xtrim(stream, "MAXLEN", 1);
+    const sink = new RecordingSink();
+    const survivor = source({
+      streams: [stream],
+      consumer: "trim-survives",
+      claimIdleMs: 200,
+      log: (_level, message) => logs.push(message),
+    });
+    await survivor.start(sink);
+    try {
+      await expect.poll(() => sink.committed.length, { timeout: 10_000 }).toBe(1);
+      expect(intakeText(sink.committed[0] as never)).toBe("trim-2");
+      await expect.poll(() => survivor.stats().lost_at_broker, { timeout: 5_000 }).toBe(2);
+      expect(logs.some((l) => /trimmed before being acknowledged/.test(l))).toBe(true);
+      await expect.poll(() => pendingCount(stream), { timeout: 5_000 }).toBe(0);
+    } finally {
+      blocked.release();
+      await survivor.stop();
+    }
+  });
+
+  it("survives a broker restart while consuming: nothing lost, reconnects counted", async () => {
+    const stream = freshStream();
+    const sink = new RecordingSink();
+    const src = source({ streams: [stream], prefetch: 50 });
+    await src.start(sink);
+    try {
+      for (let i = 0; i < 200; i++) await producer.xadd(stream, "*", "payload", `r-${i}`);
+      // AOF everysec: wait past one fsync so the entries survive the kill.
+      await new Promise((r) => setTimeout(r, 1_500));
+      await broker.stop("SIGKILL");
+      await new Promise((r) => setTimeout(r, 300));
+      await broker.start();
+      for (let i = 200; i < 300; i++) await producer.xadd(stream, "*", "payload", `r-${i}`);
+      await expect.poll(() => new Set(sink.committed.map(intakeText)).size, { timeout: 20_000 }).toBe(300);
+      expect(src.stats().reconnects).toBeGreaterThan(0);
+      await expect.poll(() => src.stats().connected, { timeout: 5_000 }).toBe(1);
+      await expect.poll(() => pendingCount(stream), { timeout: 10_000 }).toBe(0);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("stops in bounded time while the broker is down", async () => {
+    const stream = freshStream();
+    const sink = new RecordingSink();
+    const src = source({ streams: [stream] });
+    await src.start(sink);
+    await producer.xadd(stream, "*", "payload", "before-the-outage");
+    await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(1);
+    await broker.stop("SIGKILL");
+    try {
+      await expect.poll(() => src.stats().connected, { timeout: 5_000 }).toBe(0);
+      const started = Date.now();
+      await src.stop();
+      expect(Date.now() - started).toBeLessThan(8_000);
+    } finally {
+      await broker.start();
+    }
+  });
+
+  it("refused credentials, a non-stream key and a bad URL name the field to fix", async () => {
+    const locked = await startRedis({ password: "right" });
+    try {
+      const wrong = new RedisStreamSource({
+        connection: "T",
+        url: locked.url,
+        streams: ["s"],
+        group: "g",
+        consumer: "c",
+        password: "wrong",
+      });
+      const refused = await wrong.start(new RecordingSink()).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(BackboneConfigError);
+      expect((refused as BackboneConfigError).field).toBe("backbone_password");
+      expect((refused as Error).message).toMatch(/refused the login \(WRONGPASS/);
+    } finally {
+      await locked.destroy();
+    }
+    const key = `sfb:test:list:${process.pid}`;
+    await producer.rpush(key, "x");
+    const wrongType = await source({ streams: [key] })
+      .start(new RecordingSink())
+      .catch((err: unknown) => err);
+    expect((wrongType as BackboneConfigError).field).toBe("backbone_names");
+    expect((wrongType as Error).message).toMatch(/holds a list, not a stream/);
+    const badUrl = await source({ streams: ["s"], url: "http://127.0.0.1:1" })
+      .start(new RecordingSink())
+      .catch((err: unknown) => err);
+    expect((badUrl as BackboneConfigError).field).toBe("backbone_url");
+  });
+
+  it("creates a missing stream with the group and says so", async () => {
+    const stream = freshStream();
+    const logs: string[] = [];
+    const src = source({ streams: [stream], log: (_level, message) => logs.push(message) });
+    await src.start(new RecordingSink());
+    try {
+      expect(await producer.type(stream)).toBe("stream");
+      expect(logs.some((l) => l.includes("did not exist") && l.includes("backbone_names"))).toBe(true);
+    } finally {
+      await src.stop();
+    }
+  });
+});
+
+describe("RedisStreamSource over TLS (rediss://, client certificates)", () => {
+  const ca = createTestCa("redis-ca");
+  const rogue = createTestCa("rogue-ca");
+  let tlsBroker: RedisBroker;
+  let tlsUrl: string;
+  beforeAll(async () => {
+    const server = ca.server();
+    const tlsPort = await freePort();
+    tlsBroker = await startRedis({
+      extraConfig: [
+        `tls-port ${tlsPort}`,
+        `tls-cert-file ${server.certFile}`,
+        `tls-key-file ${server.keyFile}`,
+        `tls-ca-cert-file ${ca.certFile}`,
+        "tls-auth-clients yes",
+      ],
+    });
+    tlsUrl = `rediss://127.0.0.1:${tlsPort}`;
+  });
+  afterAll(async () => {
+    await tlsBroker?.destroy();
+    ca.destroy();
+    rogue.destroy();
+  });
+
+  const tlsSource = (tls: Record<string, unknown>) =>
+    new RedisStreamSource({
+      connection: "TLS",
+      url: tlsUrl,
+      streams: ["sfb:tls"],
+      group: "g",
+      consumer: "c",
+      blockMs: 200,
+      reconnect: { baseMs: 50, maxMs: 200 },
+      tls,
+    });
+
+  it("consumes with the connection's CA and client certificate", async () => {
+    const client = ca.client("sidecar");
+    const src = tlsSource({ ca: ca.cert, client_cert: client.cert, client_key: client.key, reject_unauthorized: true });
+    const sink = new RecordingSink();
+    await src.start(sink);
+    try {
+      const plain = new Redis(tlsBroker.url);
+      await plain.xadd("sfb:tls", "*", "payload", "over-tls");
+      plain.disconnect();
+      await expect.poll(() => sink.has("over-tls"), { timeout: 5_000 }).toBe(true);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("an untrusted server certificate names backbone_ca; a missing client certificate names backbone_client_cert", async () => {
+    const client = ca.client("sidecar");
+    const untrusted = await tlsSource({ ca: rogue.cert, client_cert: client.cert, client_key: client.key })
+      .start(new RecordingSink())
+      .catch((err: unknown) => err);
+    expect((untrusted as BackboneConfigError).field).toBe("backbone_ca");
+    expect((untrusted as Error).message).toMatch(/not signed by the CA in backbone_ca/);
+    const noCert = await tlsSource({ ca: ca.cert })
+      .start(new RecordingSink())
+      .catch((err: unknown) => err);
+    expect((noCert as BackboneConfigError).field).toBe("backbone_client_cert");
+  });
+
+  it("refuses certificates on a plain redis:// URL, naming backbone_tls", async () => {
+    const wrong = new RedisStreamSource({
+      connection: "TLS",
+      url: tlsBroker.url,
+      streams: ["s"],
+      group: "g",
+      consumer: "c",
+      tls: { ca: ca.cert },
+    });
+    const err = await wrong.start(new RecordingSink()).catch((e: unknown) => e);
+    expect((err as BackboneConfigError).field).toBe("backbone_tls");
+  });
+});

@@ -1,0 +1,658 @@
+// Redis Streams source: a consumer of one consumer group over the
+// connection's stream keys. What an entry becomes is committed to the spool
+// before the entry is XACKed; until then it stays in the group's pending
+// entries list (PEL) under this consumer's name, which is stable across
+// restarts, so a restarted sidecar reads its own pending entries first
+// (XREADGROUP … 0) and then new ones (>). Entries a dead consumer left
+// pending longer than claim_idle_ms are taken over with XAUTOCLAIM; entries
+// trimmed away while pending (XAUTOCLAIM's deleted ids, or an empty entry in
+// our own history) are counted and logged as lost at the broker.
+//
+// Two connections: the reader blocks in XREADGROUP; the other carries XACK,
+// XAUTOCLAIM, XGROUP and XINFO so acks never wait for a blocked read. At most
+// `prefetch` entries are read and not yet acknowledged: a spool that does
+// not commit stops the reading, and the stream holds the backlog.
+import { hostname } from "node:os";
+import { Redis, type RedisOptions } from "ioredis";
+import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
+import type { SidecarConfig } from "../../core/contract.ts";
+import type { Intake, Source, SourceSink } from "../../core/ports.ts";
+import { type EntryFields, entryIntakes } from "./entry.ts";
+import { BackboneConfigError } from "./errors.ts";
+import { type BackboneTlsSettings, describeRedisTlsFailure, redisTlsOptions, wantsTls } from "./tls.ts";
+
+export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
+
+export interface RedisStreamSourceOptions {
+  /** Connection code (the default consumer name). */
+  connection: string;
+  /** redis://[user:pass@]host:6379/0 or rediss://… */
+  url: string;
+  streams: string[];
+  group: string;
+  /** This sidecar's name in the group; stable across restarts so its pending entries come back to it. */
+  consumer: string;
+  username?: string;
+  password?: string;
+  tls?: BackboneTlsSettings;
+  /** Most entries read and not yet acknowledged (the COUNT of one read). */
+  prefetch?: number;
+  /** Pending this long (ms) under another consumer, an entry is claimed. */
+  claimIdleMs?: number;
+  /** How long one XREADGROUP blocks waiting for entries. */
+  blockMs?: number;
+  /** Where a group created by the sidecar starts: "0" (everything in the stream, the default) or "$" (new entries only). */
+  startId?: "0" | "$";
+  reconnect?: BackoffPolicy;
+  log?: SourceLog;
+}
+
+export const DEFAULT_GROUP = "shopfloor-bridge";
+export const DEFAULT_PREFETCH = 500;
+export const DEFAULT_CLAIM_IDLE_MS = 60_000;
+/** How long a stop waits for the XACKs of what it committed. */
+const STOP_ACK_WAIT_MS = 5_000;
+/** Reads whose entries may be committing at once, sharing `prefetch`. */
+const READS_IN_FLIGHT = 4;
+
+/** The consumer name when the connection sets none: host name and connection code. */
+export function defaultConsumer(connection: string, host = hostname()): string {
+  return `${host}-${connection}`;
+}
+
+export function redisOptionsFromConfig(config: SidecarConfig, log?: SourceLog): RedisStreamSourceOptions {
+  const backbone = config.backbone;
+  if (!backbone) {
+    throw new BackboneConfigError("backbone_url", `connection ${config.code}: kind redis needs the backbone settings`);
+  }
+  const opts: RedisStreamSourceOptions = {
+    connection: config.code,
+    url: backbone.url,
+    streams: backbone.names,
+    group: backbone.group || DEFAULT_GROUP,
+    consumer: backbone.consumer || defaultConsumer(config.code),
+    tls: backbone,
+    prefetch: backbone.prefetch > 0 ? backbone.prefetch : DEFAULT_PREFETCH,
+    claimIdleMs: backbone.claim_idle_ms > 0 ? backbone.claim_idle_ms : DEFAULT_CLAIM_IDLE_MS,
+  };
+  if (backbone.username) opts.username = backbone.username;
+  if (backbone.password) opts.password = backbone.password;
+  if (log) opts.log = log;
+  return opts;
+}
+
+/** One stream's entries of a reply: [id, fields | null] (null: deleted while pending). */
+type StreamReply = [Buffer, [Buffer, Buffer[] | null][]][];
+
+const LOGIN_REFUSED = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
+/** How long a TLS connection reset at start is watched for a clearer reason (a refused client certificate). */
+const AMBIGUOUS_RESET_WAIT_MS = 3_000;
+
+function isReset(err: Error | undefined): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === "ECONNRESET" || code === "EPIPE";
+}
+
+/** Why an entry is handed over: read new, read again from our own PEL, or claimed from another consumer. */
+type HandedAs = "new" | "history" | "claimed";
+
+export class RedisStreamSource implements Source {
+  readonly name: string;
+  readonly #opts: RedisStreamSourceOptions;
+  readonly #prefetch: number;
+  readonly #claimIdleMs: number;
+  #reader: Redis | undefined;
+  #commands: Redis | undefined;
+  #sink: SourceSink | undefined;
+  #stopping = false;
+  #running: Promise<void> | undefined;
+  #claimTimer: NodeJS.Timeout | undefined;
+  #claiming: Promise<void> | undefined;
+  /** `stream\0id` of every entry handed to the sink and not acknowledged yet. */
+  readonly #inFlight = new Map<string, number>();
+  /** Accepts under way (stop waits for them), and each read's accept-then-XACK. */
+  readonly #accepts = new Set<Promise<void>>();
+  readonly #commits = new Set<Promise<void>>();
+  /** Committed entries whose XACK failed (connection lost): acknowledged again once connected. */
+  #ackBacklog = new Map<string, Set<string>>();
+  /** Our own PEL is read again (id 0) before new entries: at start, after a reconnect, after a failed commit. */
+  #readHistory = true;
+  #roomWaiters: (() => void)[] = [];
+  #failures = 0;
+  readonly #counts = {
+    received: 0,
+    committed: 0,
+    kept_alive: 0,
+    acked: 0,
+    rejected_at_source: 0,
+    redelivered: 0,
+    claimed: 0,
+    lost_at_broker: 0,
+    reconnects: 0,
+    commit_errors: 0,
+    ack_errors: 0,
+    read_errors: 0,
+    groups_created: 0,
+  };
+  #lag = 0;
+  #pending = 0;
+
+  constructor(opts: RedisStreamSourceOptions) {
+    this.#opts = opts;
+    this.#prefetch = Math.max(1, opts.prefetch ?? DEFAULT_PREFETCH);
+    this.#claimIdleMs = Math.max(1, opts.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS);
+    this.name = `redis:${opts.consumer}`;
+  }
+
+  async start(sink: SourceSink): Promise<void> {
+    this.#sink = sink;
+    this.#stopping = false;
+    const opts = this.#opts;
+    if (opts.streams.length === 0) {
+      throw new BackboneConfigError("backbone_names", "backbone_names is empty: name the stream key(s) to consume");
+    }
+    const clientOptions = this.#clientOptions();
+    this.#commands = new Redis(opts.url, { ...clientOptions, connectionName: `${opts.consumer}:commands` });
+    this.#reader = new Redis(opts.url, { ...clientOptions, connectionName: `${opts.consumer}:reader` });
+    for (const client of [this.#commands, this.#reader]) {
+      client.on("error", (err: Error) => {
+        // Past the start too, a refusal the settings cause names the field to fix.
+        const failure = this.#configFailure(err);
+        this.#log(failure ? "error" : "warn", failure ? failure.message : `redis ${opts.url}: ${err.message}`);
+      });
+    }
+    this.#reader.on("ready", () => {
+      // Entries read just before a drop may have no reply: they are in our PEL, read them again.
+      this.#readHistory = true;
+    });
+    this.#commands.on("ready", () => {
+      if (this.#connectedOnce) this.#counts.reconnects++;
+      this.#connectedOnce = true;
+    });
+    try {
+      await this.#firstConnect(this.#commands);
+      await this.#firstConnect(this.#reader);
+      if (this.#commands.status === "ready") await this.#ensureGroups();
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+    this.#running = this.#readLoop();
+    this.#scheduleClaim(0);
+  }
+
+  #connectedOnce = false;
+
+  #clientOptions(): RedisOptions {
+    const opts = this.#opts;
+    const options: RedisOptions = {
+      lazyConnect: true,
+      // Commands wait across reconnects instead of failing after a few tries.
+      maxRetriesPerRequest: null,
+      enableAutoPipelining: false,
+      retryStrategy: (times) => {
+        if (this.#stopping) return null;
+        return Math.max(50, backoffDelay(times - 1, opts.reconnect ?? { baseMs: 200, maxMs: 10_000 }));
+      },
+    };
+    if (opts.username) options.username = opts.username;
+    if (opts.password) options.password = opts.password;
+    try {
+      const parsed = new URL(opts.url);
+      if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") throw new Error(parsed.protocol);
+    } catch {
+      throw new BackboneConfigError(
+        "backbone_url",
+        `backbone_url ${JSON.stringify(opts.url)} is not a Redis URL: redis://host:6379/0 or rediss://host:6380/0`,
+      );
+    }
+    // ioredis reads rediss:// as TLS with Node's defaults; the connection's own settings go in here.
+    const tls = redisTlsOptions(opts.url, opts.tls);
+    if (tls) options.tls = tls;
+    return options;
+  }
+
+  /**
+   * Resolves once connected, or once the first attempt failed in transport
+   * (the broker being down is no reason to stop: the client keeps trying).
+   * Refused credentials and a TLS handshake the settings made fail reject,
+   * naming the field to fix.
+   */
+  async #firstConnect(client: Redis): Promise<void> {
+    // ioredis rejects connect() with "Connection is closed."; the reasons come as error events.
+    const reasons: Error[] = [];
+    const onError = (err: Error) => reasons.push(err);
+    client.on("error", onError);
+    try {
+      await client.connect();
+    } catch (err) {
+      if (reasons.length === 0) reasons.push(err as Error);
+      // Over TLS a server refusing our certificate may just reset the connection before its
+      // alert arrives: a reset is read as such only after a few more attempts said nothing else.
+      const deadline = Date.now() + AMBIGUOUS_RESET_WAIT_MS;
+      while (isReset(reasons.at(-1)) && wantsTls(this.#opts.url, this.#opts.tls) && Date.now() < deadline) {
+        if (client.status === "ready") return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      for (const reason of reasons) {
+        const failure = this.#configFailure(reason);
+        if (failure) throw failure;
+      }
+      this.#log("warn", `redis ${this.#opts.url} not reachable yet (${reasons.at(-1)?.message}): retrying`);
+    } finally {
+      client.off("error", onError);
+    }
+  }
+
+  #configFailure(err: Error): BackboneConfigError | undefined {
+    const opts = this.#opts;
+    if (LOGIN_REFUSED.test(err.message)) {
+      return new BackboneConfigError(
+        opts.username ? "backbone_username" : "backbone_password",
+        `redis ${opts.url} refused the login (${err.message}): check backbone_username and backbone_password ` +
+          "(an ACL user needs +xreadgroup +xack +xautoclaim +xgroup +xinfo and ~ on the stream keys)",
+        { cause: err },
+      );
+    }
+    return describeRedisTlsFailure(err, opts.url, opts.tls);
+  }
+
+  /** Creates the group on every stream that lacks it (and the stream, empty, if missing). */
+  async #ensureGroups(): Promise<void> {
+    const commands = this.#commands as Redis;
+    const { group, streams, startId } = this.#opts;
+    for (const stream of streams) {
+      const type = await commands.type(stream);
+      if (type !== "stream" && type !== "none") {
+        throw new BackboneConfigError(
+          "backbone_names",
+          `redis key ${JSON.stringify(stream)} (backbone_names) holds a ${type}, not a stream: name a stream key`,
+        );
+      }
+      try {
+        await commands.xgroup("CREATE", stream, group, startId ?? "0", "MKSTREAM");
+        this.#counts.groups_created++;
+        this.#log(
+          type === "none" ? "warn" : "info",
+          type === "none"
+            ? `redis stream ${JSON.stringify(stream)} did not exist: created it, empty, with group ${JSON.stringify(group)}; ` +
+                "if producers write to another key, fix backbone_names"
+            : `created consumer group ${JSON.stringify(group)} on stream ${JSON.stringify(stream)} from ${startId ?? "0"}`,
+        );
+      } catch (err) {
+        if (!/^BUSYGROUP/.test((err as Error).message)) {
+          throw this.#configFailure(err as Error) ?? err;
+        }
+      }
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    const reader = this.#reader as Redis;
+    const { group, consumer, streams } = this.#opts;
+    while (!this.#stopping) {
+      try {
+        await this.#flushAckBacklog();
+        if (this.#readHistory) {
+          this.#readHistory = false;
+          await this.#readOwnPending();
+          continue;
+        }
+        const room = await this.#room();
+        if (this.#stopping) break;
+        const reply = (await reader.callBuffer(
+          "XREADGROUP",
+          "GROUP",
+          group,
+          consumer,
+          "COUNT",
+          room,
+          "BLOCK",
+          this.#opts.blockMs ?? 2_000,
+          "STREAMS",
+          ...streams,
+          ...streams.map(() => ">"),
+        )) as StreamReply | null;
+        this.#failures = 0;
+        if (reply && !this.#stopping) this.#hand(reply, "new");
+      } catch (err) {
+        if (this.#stopping) break;
+        await this.#readFailed(err as Error);
+      }
+    }
+  }
+
+  async #readFailed(err: Error): Promise<void> {
+    this.#counts.read_errors++;
+    if (/^NOGROUP\b/.test(err.message)) {
+      // The broker lost the group (restarted without persistence, or someone destroyed it).
+      this.#log("warn", `redis: ${err.message}: creating the consumer group again`);
+      try {
+        await this.#ensureGroups();
+      } catch (again) {
+        this.#log("error", `redis: cannot create the consumer group: ${(again as Error).message}`);
+      }
+    } else {
+      this.#log("warn", `redis read failed: ${err.message}`);
+    }
+    this.#readHistory = true;
+    const delay = backoffDelay(this.#failures++, this.#opts.reconnect ?? { baseMs: 200, maxMs: 10_000 });
+    await new Promise((r) => setTimeout(r, delay));
+  }
+
+  /** This consumer's own pending entries, oldest first, in pages: what a crash or a drop left unacknowledged. */
+  async #readOwnPending(): Promise<void> {
+    const reader = this.#reader as Redis;
+    const { group, consumer, streams } = this.#opts;
+    for (const stream of streams) {
+      let after = "0";
+      while (!this.#stopping) {
+        const room = await this.#room();
+        if (this.#stopping) return;
+        const reply = (await reader.callBuffer(
+          "XREADGROUP",
+          "GROUP",
+          group,
+          consumer,
+          "COUNT",
+          room,
+          "STREAMS",
+          stream,
+          after,
+        )) as StreamReply | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        if (entries.length === 0) break;
+        after = (entries[entries.length - 1] as [Buffer, unknown])[0].toString();
+        this.#hand(reply as StreamReply, "history");
+      }
+    }
+  }
+
+  /** Waits until fewer than `prefetch` entries are unacknowledged; the number that may be read. */
+  async #room(): Promise<number> {
+    while (!this.#stopping && this.#inFlight.size >= this.#prefetch) {
+      await new Promise<void>((r) => this.#roomWaiters.push(r));
+    }
+    // A quarter of prefetch per read: the next read is on the wire while the last one commits and is acked.
+    return Math.max(1, Math.min(this.#prefetch - this.#inFlight.size, Math.ceil(this.#prefetch / READS_IN_FLIGHT)));
+  }
+
+  #freeRoom(): void {
+    const waiting = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const wake of waiting) wake();
+  }
+
+  /** Hands what one read or claim returned to the sink in one accept; XACK after the commit. */
+  #hand(reply: StreamReply, as: HandedAs): void {
+    const receivedAt = new Date();
+    const intakes: Intake[] = [];
+    const keys: string[] = [];
+    const toAck = new Map<string, string[]>();
+    const gone = new Map<string, string[]>();
+    for (const [streamBytes, entries] of reply) {
+      const stream = streamBytes.toString();
+      for (const [idBytes, fields] of entries) {
+        const id = idBytes.toString();
+        const key = `${stream}\0${id}`;
+        if (this.#inFlight.has(key)) continue;
+        if (fields === null) {
+          // Trimmed (XTRIM, MAXLEN) or XDELed while pending: its content is gone at the broker.
+          this.#counts.lost_at_broker++;
+          this.#log(
+            "error",
+            `redis stream ${stream}: entry ${id} was deleted while pending (trimmed?): lost at the broker`,
+          );
+          push(gone, stream, id);
+          continue;
+        }
+        this.#counts.received++;
+        if (as === "history") this.#counts.redelivered++;
+        if (as === "claimed") this.#counts.claimed++;
+        const items = entryIntakes(stream, id, fields as EntryFields, receivedAt);
+        for (const item of items) if (item.kind === "rejected") this.#counts.rejected_at_source++;
+        intakes.push(...items);
+        keys.push(key);
+        push(toAck, stream, id);
+        this.#inFlight.set(key, Date.now());
+      }
+    }
+    if (gone.size > 0) this.#ack(gone, false);
+    if (keys.length === 0) return;
+    const sink = this.#sink as SourceSink;
+    const accepted = sink.accept(intakes);
+    // Leaves the set as it settles (before a waiting stop looks again), not after the XACK.
+    const tracked: Promise<void> = accepted.then(
+      () => {
+        this.#accepts.delete(tracked);
+      },
+      () => {
+        this.#accepts.delete(tracked);
+      },
+    );
+    this.#accepts.add(tracked);
+    const commit = accepted.then(
+      () => {
+        this.#counts.committed += keys.length;
+        return this.#ack(toAck, true);
+      },
+      (err: Error) => {
+        // Not committed, not acknowledged: the entries stay in our PEL and are read again.
+        this.#counts.commit_errors += keys.length;
+        this.#readHistory = true;
+        this.#log("error", `spool commit failed for ${keys.length} redis entr(ies): ${err.message}`);
+      },
+    );
+    const settled = commit.then(() => {
+      for (const key of keys) this.#inFlight.delete(key);
+      this.#commits.delete(settled);
+      this.#freeRoom();
+    });
+    this.#commits.add(settled);
+  }
+
+  /** XACK per stream; a failure keeps the ids for the next attempt (the spool deduplicates a redelivery anyway). */
+  async #ack(byStream: Map<string, string[]>, counted: boolean): Promise<void> {
+    const commands = this.#commands;
+    if (!commands) return;
+    await Promise.all(
+      [...byStream].map(async ([stream, ids]) => {
+        try {
+          await commands.xack(stream, this.#opts.group, ...ids);
+          if (counted) this.#counts.acked += ids.length;
+        } catch (err) {
+          this.#counts.ack_errors += ids.length;
+          this.#log(
+            "warn",
+            `XACK of ${ids.length} entr(ies) of ${stream} failed (${(err as Error).message}): retrying`,
+          );
+          const backlog = this.#ackBacklog.get(stream) ?? new Set<string>();
+          for (const id of ids) backlog.add(id);
+          this.#ackBacklog.set(stream, backlog);
+        }
+      }),
+    );
+  }
+
+  async #flushAckBacklog(): Promise<void> {
+    if (this.#ackBacklog.size === 0) return;
+    const backlog = this.#ackBacklog;
+    this.#ackBacklog = new Map();
+    await this.#ack(new Map([...backlog].map(([stream, ids]) => [stream, [...ids]])), true);
+  }
+
+  #scheduleClaim(delayMs: number): void {
+    if (this.#stopping) return;
+    this.#claimTimer = setTimeout(() => {
+      this.#claiming = this.#claimRound().finally(() => {
+        this.#claiming = undefined;
+        this.#scheduleClaim(Math.min(this.#claimIdleMs, Math.max(250, this.#claimIdleMs / 2)));
+      });
+    }, delayMs);
+    this.#claimTimer.unref();
+  }
+
+  /**
+   * Takes over entries pending longer than claim_idle_ms under any consumer
+   * (a dead sidecar's; ours in flight are skipped), and reads the group's lag.
+   */
+  async #claimRound(): Promise<void> {
+    const commands = this.#commands;
+    if (commands?.status !== "ready") return;
+    try {
+      await this.#keepOwnEntries(commands);
+      for (const stream of this.#opts.streams) await this.#claimFrom(commands, stream);
+      await this.#readGroupInfo();
+    } catch (err) {
+      if (/^NOGROUP\b/.test((err as Error).message)) this.#readHistory = true;
+      else this.#log("warn", `redis claim round failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Entries of ours still waiting for their commit (a full spool) are claimed
+   * again by us (XCLAIM … JUSTID: idle time back to 0, delivery count
+   * unchanged), so another sidecar does not take them from a live one.
+   */
+  async #keepOwnEntries(commands: Redis): Promise<void> {
+    const now = Date.now();
+    const byStream = new Map<string, string[]>();
+    for (const [key, since] of this.#inFlight) {
+      if (now - since < this.#claimIdleMs / 4) continue;
+      const cut = key.lastIndexOf("\0");
+      push(byStream, key.slice(0, cut), key.slice(cut + 1));
+      this.#inFlight.set(key, now);
+    }
+    const { group, consumer } = this.#opts;
+    for (const [stream, ids] of byStream) {
+      await commands.call("XCLAIM", stream, group, consumer, 0, ...ids, "JUSTID");
+      this.#counts.kept_alive += ids.length;
+    }
+  }
+
+  async #claimFrom(commands: Redis, stream: string): Promise<void> {
+    const { group, consumer } = this.#opts;
+    let cursor = "0-0";
+    do {
+      if (this.#stopping || this.#inFlight.size >= this.#prefetch) return;
+      const room = this.#prefetch - this.#inFlight.size;
+      const reply = (await commands.callBuffer(
+        "XAUTOCLAIM",
+        stream,
+        group,
+        consumer,
+        this.#claimIdleMs,
+        cursor,
+        "COUNT",
+        room,
+      )) as [Buffer, [Buffer, Buffer[] | null][], Buffer[]?];
+      cursor = reply[0].toString();
+      const deleted = reply[2] ?? [];
+      if (deleted.length > 0) {
+        // Redis 7 drops these from the PEL itself: all that is left to do is to say so.
+        this.#counts.lost_at_broker += deleted.length;
+        this.#log(
+          "error",
+          `redis stream ${stream}: ${deleted.length} pending entr(ies) were trimmed before being acknowledged ` +
+            `(${deleted.map((id) => id.toString()).join(", ")}): lost at the broker; never trim past what the group acknowledged`,
+        );
+      }
+      if (reply[1].length > 0 && !this.#stopping) this.#hand([[Buffer.from(stream), reply[1]]], "claimed");
+    } while (cursor !== "0-0");
+  }
+
+  /** XINFO GROUPS: the group's lag (entries not yet delivered) and its pending count. */
+  async #readGroupInfo(): Promise<void> {
+    const commands = this.#commands as Redis;
+    let lag = 0;
+    let pending = 0;
+    for (const stream of this.#opts.streams) {
+      const groups = (await commands.call("XINFO", "GROUPS", stream)) as unknown[][];
+      for (const info of groups) {
+        const fields = new Map<string, unknown>();
+        for (let i = 0; i + 1 < info.length; i += 2) fields.set(String(info[i]), info[i + 1]);
+        if (fields.get("name") !== this.#opts.group) continue;
+        lag += Number(fields.get("lag") ?? 0) || 0;
+        pending += Number(fields.get("pending") ?? 0) || 0;
+      }
+    }
+    this.#lag = lag;
+    this.#pending = pending;
+  }
+
+  async stop(): Promise<void> {
+    const reader = this.#reader;
+    const commands = this.#commands;
+    if (!reader && !commands) return;
+    this.#stopping = true;
+    if (this.#claimTimer) clearTimeout(this.#claimTimer);
+    this.#freeRoom();
+    // What is being committed to the spool is committed; its XACKs get a short while to go out
+    // (with the broker down they cannot: those entries come back once, as duplicates).
+    while (this.#accepts.size > 0) await Promise.all([...this.#accepts]);
+    const acks = (async () => {
+      await this.#claiming;
+      while (this.#commits.size > 0) await Promise.all([...this.#commits]);
+      await this.#flushAckBacklog();
+    })();
+    await within(
+      acks.catch(() => {}),
+      STOP_ACK_WAIT_MS,
+    );
+    // Interrupts the blocked read; what it returns now stays pending for our next start.
+    reader?.disconnect();
+    if (commands?.status === "ready")
+      await within(
+        commands.quit().catch(() => {}),
+        1_000,
+      );
+    commands?.disconnect();
+    // ioredis leaves a command queued while reconnecting unanswered when disconnected
+    // then: the read loop may never wake up, and need not.
+    await within(this.#running?.catch(() => {}) ?? Promise.resolve(), 1_000);
+    this.#reader = undefined;
+    this.#commands = undefined;
+  }
+
+  /** Dies like a killed process: no more acks; what is unacknowledged stays pending at the broker. */
+  async abort(): Promise<void> {
+    this.#stopping = true;
+    if (this.#claimTimer) clearTimeout(this.#claimTimer);
+    this.#freeRoom();
+    this.#reader?.disconnect();
+    this.#commands?.disconnect();
+    this.#reader = undefined;
+    this.#commands = undefined;
+  }
+
+  get connected(): boolean {
+    return this.#commands?.status === "ready" && this.#reader?.status === "ready";
+  }
+
+  stats(): Record<string, number> {
+    return {
+      ...this.#counts,
+      in_flight: this.#inFlight.size,
+      connected: this.connected ? 1 : 0,
+      lag: this.#lag,
+      pending: this.#pending,
+    };
+  }
+
+  #log(level: "info" | "warn" | "error", message: string): void {
+    this.#opts.log?.(level, message);
+  }
+}
+
+/** Waits for `work`, at most `ms`. */
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+function push(map: Map<string, string[]>, stream: string, id: string): void {
+  const ids = map.get(stream);
+  if (ids) ids.push(id);
+  else map.set(stream, [id]);
+}
