@@ -150,6 +150,10 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
       `(${where}) ${message}`,
     );
   }
+  if (name === "AmqpConfigError") {
+    // RabbitMQ: the URL, credentials, queues or TLS settings of the connection's message queue.
+    return new ConfigError((err as { field: string }).field, `(${where}) ${message}`);
+  }
   if (name === "OpcUaLoginError") {
     const auth = config.opcua ? config.opcua.auth : "anonymous";
     const key = auth === "username" ? "opcua_username / opcua_password" : "opcua_auth";
@@ -161,6 +165,10 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
 /** Sparkplug and OPC UA live in their own folders; loaded only when a connection uses them. */
 async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source> {
   const sourceLog = (level: "info" | "warn" | "error", message: string) => log[level]({ kind: config.kind }, message);
+  if (config.kind === "amqp") {
+    const mod = await import("./sources/amqp/source.ts");
+    return new mod.AmqpSource(mod.amqpOptionsFromConfig(config, sourceLog));
+  }
   if (config.kind === "sparkplug") {
     const mod = await import("./sources/sparkplug/source.ts");
     return new mod.SparkplugSource(mod.sparkplugOptionsFromConfig(config, sourceLog));
