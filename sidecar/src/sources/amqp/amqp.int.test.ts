@@ -200,6 +200,26 @@ describe("AmqpSource on RabbitMQ", () => {
     }
   });
 
+  it("a clean stop right after the last commit leaves nothing to redeliver", async () => {
+    const queue = queueName("settle");
+    const sink = new RecordingSink();
+    const src = source(queue, { prefetch: 500 });
+    await src.start(sink);
+    for (let i = 0; i < 2_000; i++) channel.sendToQueue(queue, Buffer.from(`s-${i}`), { persistent: true });
+    await channel.waitForConfirms();
+    await expect.poll(() => src.stats().acked, { timeout: 30_000, interval: 5 }).toBe(2_000);
+    await src.stop();
+    const second = new RecordingSink();
+    const again = source(queue);
+    await again.start(second);
+    try {
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(second.committed.length).toBe(0);
+    } finally {
+      await again.stop();
+    }
+  });
+
   it("a failed commit is not acked: the message is requeued and committed on its next delivery", async () => {
     const queue = queueName("fail");
     let failures = 1;
