@@ -110,4 +110,74 @@ describe.runIf(moduleHasSidecarApi())("amqp source (RabbitMQ + sidecar process +
     await probe.close();
     expect(await restarted.kill("SIGTERM")).toBe(0);
   });
+
+  it("binary-mode events are stored; bytes that are no event reach Odoo as rejected with their bytes, and are acked", async () => {
+    const code = `amqpbin${process.pid}`;
+    const queue = `sfb.e2e.${code}`;
+    const { fixture, start } = await setup(code, queue);
+    const sidecar = await start();
+    const conn = await amqp.connect(broker.url);
+    const channel = await conn.createConfirmChannel();
+    const N = 20;
+    for (let i = 0; i < N; i++) {
+      const { data, ...attributes } = validEvent(i, code);
+      const headers = Object.fromEntries(Object.entries(attributes).map(([k, v]) => [`cloudEvents:${k}`, v]));
+      channel.sendToQueue(queue, Buffer.from(JSON.stringify(data)), {
+        persistent: true,
+        contentType: "application/json",
+        headers,
+      });
+    }
+    const garbage = Buffer.from("PLC says hello \u00ff");
+    channel.sendToQueue(queue, garbage, { persistent: true });
+    const badBody = Buffer.from([0xc3, 0x28, 0xff]);
+    channel.sendToQueue(queue, badBody, {
+      persistent: true,
+      contentType: "application/json",
+      headers: {
+        "cloudEvents:specversion": "1.0",
+        "cloudEvents:id": `${code}-bad`,
+        "cloudEvents:source": `${code}/press-1`,
+      },
+    });
+    await channel.waitForConfirms();
+    await conn.close();
+    const countOf = () =>
+      fixture.countEvents([
+        ["connection_id", "=", fixture.connectionId],
+        ["source", "=", `${code}/press-1`],
+        ["state", "!=", "rejected"],
+      ]);
+    await expect.poll(countOf, { timeout: 120_000, interval: 500 }).toBe(N);
+    await expectExactlyOnce(fixture, code, N);
+    const rejectedRows = async () =>
+      (await fixture.admin.execute(
+        "shopfloor.event",
+        "search_read",
+        [
+          [
+            ["connection_id", "=", fixture.connectionId],
+            ["state", "=", "rejected"],
+          ],
+        ],
+        { fields: ["source", "raw_b64", "error_message"], context: { active_test: false } },
+      )) as Record<string, unknown>[];
+    await expect.poll(async () => (await rejectedRows()).length, { timeout: 60_000 }).toBe(2);
+    const rows = await rejectedRows();
+    const raw = (row: Record<string, unknown>) => Buffer.from(String(row.raw_b64), "base64");
+    const plain = rows.find((row) => raw(row).equals(garbage));
+    expect(plain, "the garbage message, byte for byte").toBeDefined();
+    expect(plain?.source).toBe(queue);
+    const binary = rows.find((row) => row !== plain);
+    expect(String(binary?.error_message)).toMatch(/binary mode: the body \(data\): body is not valid UTF-8/);
+    expect(
+      Buffer.from(JSON.parse(raw(binary as Record<string, unknown>).toString()).data_base64, "base64").equals(badBody),
+    ).toBe(true);
+    // Acked, rejected ones included: after a clean stop nothing goes back to the queue.
+    expect(await sidecar.kill("SIGTERM")).toBe(0);
+    const probe = await amqp.connect(broker.url);
+    const check = await probe.createChannel();
+    expect((await check.checkQueue(queue)).messageCount).toBe(0);
+    await probe.close();
+  });
 });
