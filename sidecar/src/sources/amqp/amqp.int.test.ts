@@ -324,6 +324,17 @@ describe("AmqpSource on RabbitMQ", () => {
     });
   });
 
+  it("a user without permission on the queue names backbone_names", async () => {
+    broker.ctl(["add_user", "sfb-limited", "limited-pw"]);
+    // Configure, write and read only on queues named other.*
+    broker.ctl(["set_permissions", "-p", "/", "sfb-limited", "^other\\..*", "^other\\..*", "^other\\..*"]);
+    const limited = source(queueName("forbidden"), { username: "sfb-limited", password: "limited-pw" });
+    const err = await limited.start(new RecordingSink()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AmqpConfigError);
+    expect(err).toMatchObject({ field: "backbone_names" });
+    expect((err as Error).message).toMatch(/does not let this user use queue sfb\.test\.forbidden.*grant configure and read/);
+  });
+
   it("bad settings fail before connecting, each naming its field", async () => {
     const cases: [Partial<AmqpSourceOptions>, string, RegExp][] = [
       [{ url: "http://127.0.0.1:5672" }, "backbone_url", /takes amqp:\/\/host:5672\/vhost/],
