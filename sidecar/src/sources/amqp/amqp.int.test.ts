@@ -332,7 +332,9 @@ describe("AmqpSource on RabbitMQ", () => {
     const err = await limited.start(new RecordingSink()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AmqpConfigError);
     expect(err).toMatchObject({ field: "backbone_names" });
-    expect((err as Error).message).toMatch(/does not let this user use queue sfb\.test\.forbidden.*grant configure and read/);
+    expect((err as Error).message).toMatch(
+      /does not let this user use queue sfb\.test\.forbidden.*grant configure and read/,
+    );
   });
 
   it("bad settings fail before connecting, each naming its field", async () => {
