@@ -60,6 +60,7 @@ export const FIGURE_TABLES: Record<string, TableRowSpec[]> = {
   sparkplug: [{ bench: "sparkplug" }],
   kafka: [{ bench: "kafka" }],
   redis: [{ bench: "redis" }],
+  amqp: [{ bench: "amqp" }],
 };
 
 export const SNAPSHOT_ABOUT =

@@ -109,6 +109,15 @@ describe("asConfigError", () => {
     expect(err.message).toBe("backbone_password: (connection line1 in Odoo) refused the login");
   });
 
+  it("names the RabbitMQ connection's field to fix (backbone_*)", async () => {
+    const { AmqpConfigError } = await import("./sources/amqp/errors.ts");
+    const amqp = { code: "rmq1", kind: "amqp" } as unknown as SidecarConfig;
+    const err = asConfigError(new AmqpConfigError("backbone_password", "refused the login"), amqp, boot);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).key).toBe("backbone_password");
+    expect((err as Error).message).toBe("backbone_password: (connection rmq1 in Odoo) refused the login");
+  });
+
   it("leaves other errors as they are (exit 1)", () => {
     const other = new Error("ECONNREFUSED");
     expect(asConfigError(other, opcua, boot)).toBe(other);

@@ -101,7 +101,7 @@ export function mqttTlsOptions(
 }
 
 /** Node's TLS error codes (and OpenSSL alerts) of a handshake the settings, not the network, made fail. */
-const BROKER_NOT_TRUSTED = new Set([
+export const BROKER_NOT_TRUSTED = new Set([
   "SELF_SIGNED_CERT_IN_CHAIN",
   "DEPTH_ZERO_SELF_SIGNED_CERT",
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
@@ -110,8 +110,8 @@ const BROKER_NOT_TRUSTED = new Set([
   "CERT_UNTRUSTED",
   "CERT_SIGNATURE_FAILURE",
 ]);
-const BROKER_CERT_OUT_OF_DATE = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"]);
-const CLIENT_CERT_REFUSED = new Set([
+export const BROKER_CERT_OUT_OF_DATE = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"]);
+export const CLIENT_CERT_REFUSED = new Set([
   "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
   "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE",
   "ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN",

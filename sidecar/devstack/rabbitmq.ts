@@ -1,0 +1,183 @@
+// Runs a private RabbitMQ node (Debian's rabbitmq-server) on loopback for
+// tests and benchmarks: its own node name, AMQP and distribution ports, data
+// and log dirs and Erlang cookie, no plugins. It can be killed (SIGKILL, as a
+// crash) and started again on the same data, and is removed at the end.
+//
+// `.ci/run` starts one shared node and exports SFB_RABBITMQ_URL; a test that
+// never stops the broker may take that one (`reuse`), the others start their own.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { waitForPort } from "./mosquitto.ts";
+import { DevStackError, freePort } from "./odoo.ts";
+
+/** The server itself, not the /usr/sbin wrapper (that one switches to the rabbitmq user and its home). */
+export const RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+export const RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl";
+
+export interface RabbitMqOptions {
+  /** Take the node `.ci/run` started (SFB_RABBITMQ_URL) when there is one; it cannot be stopped. */
+  reuse?: boolean;
+  /** A second listener speaking AMQP over TLS (amqps://) on its own port. */
+  tls?: { caFile: string; certFile: string; keyFile: string; requireCertificate?: boolean };
+}
+
+export interface RabbitMqBroker {
+  /** amqp://127.0.0.1:<port> (the default vhost; guest may log in from loopback). */
+  url: string;
+  port: number;
+  /** amqps://127.0.0.1:<port> when started with `tls`, else "". */
+  tlsUrl: string;
+  nodeName: string;
+  dir: string;
+  /** Starts the node again on the same data after `stop`. */
+  start(): Promise<void>;
+  /** SIGTERM (a clean shutdown) or SIGKILL (a crash). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Runs rabbitmqctl against this node; returns its output. */
+  ctl(args: string[]): string;
+  destroy(): Promise<void>;
+}
+
+export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitMqBroker> {
+  const shared = process.env.SFB_RABBITMQ_URL;
+  if (opts.reuse && shared && !opts.tls) return sharedBroker(shared);
+  if (!existsSync(RABBITMQ_SERVER)) {
+    throw new DevStackError(`${RABBITMQ_SERVER} is missing. Fix: apt-get install -y rabbitmq-server`);
+  }
+  const port = await freePort();
+  const distPort = await freePort();
+  const tlsPort = opts.tls ? await freePort() : 0;
+  const dir = mkdtempSync(join(tmpdir(), "sfb-rabbitmq-"));
+  const home = join(dir, "home");
+  mkdirSync(home);
+  const nodeName = `sfb-${port}@localhost`;
+  writeFileSync(join(dir, "enabled_plugins"), "[].\n");
+  const conf = [
+    `listeners.tcp.default = 127.0.0.1:${port}`,
+    "log.console = false",
+    "log.file.level = warning",
+    // Tests fill queues faster than a small disk alarm would allow on a busy CI disk.
+    "disk_free_limit.absolute = 10MB",
+  ];
+  if (opts.tls) {
+    conf.push(
+      `listeners.ssl.default = 127.0.0.1:${tlsPort}`,
+      `ssl_options.cacertfile = ${opts.tls.caFile}`,
+      `ssl_options.certfile = ${opts.tls.certFile}`,
+      `ssl_options.keyfile = ${opts.tls.keyFile}`,
+      "ssl_options.verify = verify_peer",
+      `ssl_options.fail_if_no_peer_cert = ${opts.tls.requireCertificate ?? false}`,
+    );
+  }
+  writeFileSync(join(dir, "rabbitmq.conf"), `${conf.join("\n")}\n`);
+  const env = {
+    ...process.env,
+    HOME: home,
+    RABBITMQ_NODENAME: nodeName,
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_DIST_PORT: String(distPort),
+    RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
+    RABBITMQ_LOG_BASE: join(dir, "log"),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, "enabled_plugins"),
+    RABBITMQ_CONFIG_FILE: join(dir, "rabbitmq.conf"),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, "advanced.config"),
+  };
+  let child: ChildProcess | undefined;
+
+  const start = async () => {
+    // Its own process group: the Erlang VM and its helpers go with one kill.
+    child = spawn(RABBITMQ_SERVER, [], { env, detached: true, stdio: "ignore" });
+    const proc = child;
+    const exited = new Promise<never>((_, reject) =>
+      proc.once("exit", (code) =>
+        reject(new DevStackError(`rabbitmq-server exited with ${code}; see ${join(dir, "log")}`)),
+      ),
+    );
+    exited.catch(() => {});
+    // The AMQP listener opens last, once the node has booted.
+    await Promise.race([waitForPort(port, 60_000), exited]);
+    if (tlsPort) await Promise.race([waitForPort(tlsPort, 10_000), exited]);
+  };
+
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.pid === undefined) return;
+    const gone = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    const group = -proc.pid;
+    try {
+      process.kill(group, signal);
+    } catch {
+      return;
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(group, "SIGKILL");
+      } catch {}
+    }, 30_000);
+    await gone;
+    clearTimeout(timer);
+    // The script exits first; the VM may still hold its ports for a moment, and a
+    // node started again before they are free would fail (or be taken for up).
+    try {
+      process.kill(group, "SIGKILL");
+    } catch {}
+    await waitForPortClosed(port, 15_000);
+    await waitForPortClosed(distPort, 15_000);
+  };
+
+  await start();
+  return {
+    url: `amqp://127.0.0.1:${port}`,
+    port,
+    tlsUrl: tlsPort ? `amqps://127.0.0.1:${tlsPort}` : "",
+    nodeName,
+    dir,
+    start,
+    stop,
+    ctl: (args) => execFileSync(RABBITMQCTL, ["-n", nodeName, ...args], { env, encoding: "utf8" }),
+    destroy: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForPortClosed(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const sock = connect(port, "127.0.0.1");
+      sock.once("connect", () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.once("error", () => resolve(false));
+    });
+    if (!open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new DevStackError(`127.0.0.1:${port} still listens ${timeoutMs} ms after the node was stopped`);
+}
+
+function sharedBroker(url: string): RabbitMqBroker {
+  const refuse = async () => {
+    throw new DevStackError("the shared RabbitMQ node (SFB_RABBITMQ_URL) is not this test's to stop or start");
+  };
+  return {
+    url,
+    port: Number(new URL(url).port || 5672),
+    tlsUrl: "",
+    nodeName: "",
+    dir: "",
+    start: refuse,
+    stop: refuse,
+    ctl: () => {
+      throw new DevStackError("rabbitmqctl against the shared node is not available to tests");
+    },
+    destroy: async () => {},
+  };
+}

@@ -1,0 +1,598 @@
+// RabbitMQ (AMQP 0-9-1) source: consumes the connection's queues with manual
+// acks and hands each message to the sink — CloudEvents in the AMQP binding's
+// structured, batched or binary mode, or a payload for the connection's amqp
+// payload mappings. A message is acked (basic.ack) only after what it became
+// is committed to the spool.
+//
+// One channel per queue: a delivery tag belongs to its channel, so `ack` with
+// `allUpTo` can settle a whole group at once without touching another
+// queue's messages. Messages that arrive while the previous group commits
+// form the next group (one `accept`, one ack); groups of a queue commit one
+// after the other, so every tag up to a group's last is committed when it is
+// acked. The per-consumer prefetch bounds what is taken and not acked: when
+// the spool is full `accept` waits, no ack goes out, and the broker stops
+// delivering (backpressure). A failed commit is nacked with requeue.
+//
+// A missing queue is declared as a durable quorum queue; a queue that exists
+// is consumed as it is (a classic one with a warning: it does not survive the
+// loss of its node). The connection, a channel, or the broker cancelling the
+// consumer (queue deleted) ends the session; a new one follows with
+// exponential backoff. What was delivered and not acked on the old session
+// the broker redelivers; the spool deduplicates what had been committed.
+import { hostname } from "node:os";
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Options } from "amqplib";
+import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
+import type { SidecarConfig } from "../../core/contract.ts";
+import type { Intake, Source, SourceSink } from "../../core/ports.ts";
+import { amqpItems, mappingHeaders } from "./binding.ts";
+import { AmqpConfigError } from "./errors.ts";
+import { type AmqpTlsSettings, amqpTlsOptions, describeAmqpTlsFailure, tlsMaterialFields } from "./tls.ts";
+
+export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
+
+export interface AmqpSourceOptions {
+  /** Connection code (source name, default consumer tag). */
+  connection: string;
+  /** `amqp://host:5672/vhost` or `amqps://host:5671/vhost`; credentials in it are used when `username` is empty. */
+  url: string;
+  queues: string[];
+  /** Consumer tag; "" derives one from the host name and the connection code. */
+  consumer?: string;
+  username?: string;
+  password?: string;
+  /** TLS (also implied by amqps://), CA, verification, client certificate. */
+  tls?: AmqpTlsSettings;
+  /** Most messages taken and not acked, across all queues. */
+  prefetch?: number;
+  /** AMQP heartbeat: how soon a silent broker is taken for gone. */
+  heartbeatSeconds?: number;
+  /** Waits between reconnect attempts. */
+  backoff?: BackoffPolicy;
+  /** How often the queues' ready-message count (`lag`) is read. 0: never. */
+  lagIntervalMs?: number;
+  log?: SourceLog;
+}
+
+export const DEFAULT_PREFETCH = 500;
+const CONNECT_ATTEMPT_MS = 30_000;
+const RECONNECT_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000 };
+/** AMQP short strings (queue names, consumer tags) are at most 255 bytes. */
+const SHORTSTR_BYTES = 255;
+
+export function amqpOptionsFromConfig(config: SidecarConfig, log?: SourceLog): AmqpSourceOptions {
+  const backbone = config.backbone;
+  if (!backbone) {
+    throw new AmqpConfigError(
+      "backbone_url",
+      `connection ${config.code}: kind amqp needs the backbone block of sidecar_config`,
+    );
+  }
+  const opts: AmqpSourceOptions = {
+    connection: config.code,
+    url: backbone.url,
+    queues: backbone.names,
+    consumer: backbone.consumer,
+    username: backbone.username,
+    password: backbone.password,
+    tls: backbone,
+    prefetch: backbone.prefetch > 0 ? backbone.prefetch : DEFAULT_PREFETCH,
+  };
+  if (log) opts.log = log;
+  return opts;
+}
+
+/** Where to connect, in amqplib's terms, and the socket's TLS options. */
+export interface AmqpEndpoint {
+  connect: Options.Connect;
+  tls: boolean;
+  /** `host:port/vhost`, for messages (no credentials). */
+  where: string;
+}
+
+/**
+ * Reads the URL and the credential and TLS fields into an endpoint; throws an
+ * AmqpConfigError naming the field for a URL that cannot work.
+ */
+export function amqpEndpoint(
+  opts: Pick<AmqpSourceOptions, "url" | "username" | "password" | "tls">,
+  heartbeat = 15,
+): AmqpEndpoint {
+  let url: URL;
+  try {
+    url = new URL(opts.url);
+  } catch {
+    throw new AmqpConfigError(
+      "backbone_url",
+      `backbone_url ${JSON.stringify(opts.url)} is no URL: write amqp://host:5672/vhost (or amqps://host:5671/vhost for TLS)`,
+    );
+  }
+  if (url.protocol !== "amqp:" && url.protocol !== "amqps:") {
+    throw new AmqpConfigError(
+      "backbone_url",
+      `backbone_url ${url.protocol}//${url.host}: a RabbitMQ connection takes amqp://host:5672/vhost or amqps://host:5671/vhost`,
+    );
+  }
+  if (!url.hostname) throw new AmqpConfigError("backbone_url", `backbone_url ${opts.url} names no host`);
+  const tls = url.protocol === "amqps:" || opts.tls?.tls === true;
+  const material = tlsMaterialFields(opts.tls);
+  if (!tls && material.length > 0) {
+    throw new AmqpConfigError(
+      "backbone_url",
+      `backbone_url ${url.protocol}//${url.host} is plain AMQP, but the connection has ${material.join(", ")} set: ` +
+        "TLS needs amqps://host:5671 (or backbone_tls on), or clear those fields",
+    );
+  }
+  // The AMQP URI spec: no path is the default vhost "/"; "/name" is vhost "name" (percent-decoded).
+  const path = url.pathname.replace(/^\//, "");
+  const vhost = path === "" ? "/" : decodeURIComponent(path);
+  const port = url.port ? Number(url.port) : tls ? 5671 : 5672;
+  const username = opts.username || decodeURIComponent(url.username) || "guest";
+  const password = opts.username
+    ? (opts.password ?? "")
+    : decodeURIComponent(url.password) || (url.username ? "" : "guest");
+  return {
+    connect: {
+      protocol: tls ? "amqps" : "amqp",
+      hostname: url.hostname.replace(/^\[|\]$/g, ""),
+      port,
+      username,
+      password,
+      vhost,
+      heartbeat,
+    },
+    tls,
+    where: `${url.hostname}:${port}/${vhost === "/" ? "" : encodeURIComponent(vhost)}`,
+  };
+}
+
+/** One queue's consumer on its own channel. */
+interface QueueConsumer {
+  queue: string;
+  channel: Channel;
+  tag: string;
+  /** Delivered, not handed to the sink yet. */
+  waiting: ConsumeMessage[];
+  /** Handed to the sink, commit not settled. */
+  committing: number;
+  scheduled: boolean;
+}
+
+interface Session {
+  model: ChannelModel;
+  consumers: QueueConsumer[];
+  /** Set once the session ended: its acks are no longer possible. */
+  over: boolean;
+}
+
+/** The reply code of a refused connection.open handshake (amqplib puts it only in the message). */
+function handshakeReplyCode(err: Error): number | undefined {
+  const match = /^Handshake terminated by server: (\d{3})/.exec(err.message);
+  return match ? Number(match[1]) : undefined;
+}
+
+export class AmqpSource implements Source {
+  readonly name: string;
+  readonly #opts: AmqpSourceOptions;
+  readonly #consumerTag: string;
+  #endpoint: AmqpEndpoint | undefined;
+  #sink: SourceSink | undefined;
+  #session: Session | undefined;
+  #stopping = false;
+  #attempt = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #lagTimer: NodeJS.Timeout | undefined;
+  #connecting: Promise<void> | undefined;
+  #attemptId = 0;
+  readonly #commits = new Set<Promise<void>>();
+  readonly #lag = new Map<string, number>();
+  readonly #counts = {
+    received: 0,
+    committed: 0,
+    acked: 0,
+    rejected_at_source: 0,
+    redelivered: 0,
+    reconnects: 0,
+    commit_errors: 0,
+    stale_acks: 0,
+    cancels: 0,
+    classic_queues: 0,
+  };
+
+  constructor(opts: AmqpSourceOptions) {
+    this.#opts = opts;
+    this.name = `amqp:${opts.connection}`;
+    this.#consumerTag = opts.consumer || `sfb-${hostname()}-${opts.connection}`;
+  }
+
+  /** Per queue, so the sum over the queues stays within `prefetch`. */
+  get #perQueuePrefetch(): number {
+    const prefetch = this.#opts.prefetch ?? DEFAULT_PREFETCH;
+    return Math.max(1, Math.floor(prefetch / Math.max(1, this.#opts.queues.length)));
+  }
+
+  #log(level: "info" | "warn" | "error", message: string): void {
+    this.#opts.log?.(level, message);
+  }
+
+  async start(sink: SourceSink): Promise<void> {
+    this.#sink = sink;
+    this.#stopping = false;
+    this.#checkNames();
+    const prefetch = this.#opts.prefetch ?? DEFAULT_PREFETCH;
+    if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) {
+      throw new AmqpConfigError("backbone_prefetch", `backbone_prefetch ${prefetch}: RabbitMQ takes 1 to 65535`);
+    }
+    this.#endpoint = amqpEndpoint(this.#opts, this.#opts.heartbeatSeconds ?? 15);
+    // Throws, naming the field, for TLS settings that cannot work.
+    const tlsOptions = this.#endpoint.tls ? amqpTlsOptions(this.#opts.tls) : undefined;
+    this.#socketOptions = { timeout: 10_000, noDelay: true, ...(tlsOptions ?? {}) };
+    try {
+      await this.#connectWithin(CONNECT_ATTEMPT_MS);
+    } catch (err) {
+      const configError = this.#asConfigError(err as Error);
+      if (configError) {
+        this.#stopping = true;
+        throw configError;
+      }
+      // The broker is down or unreachable: not a reason to stop the sidecar; keep trying.
+      this.#log("error", `amqp ${this.#endpoint.where}: ${(err as Error).message} (check backbone_url if this lasts)`);
+      this.#scheduleReconnect();
+    }
+    const every = this.#opts.lagIntervalMs ?? 5_000;
+    if (every > 0) this.#lagTimer = setInterval(() => void this.#readLag(), every).unref();
+  }
+
+  #socketOptions: Record<string, unknown> = {};
+
+  #checkNames(): void {
+    const queues = this.#opts.queues;
+    if (queues.length === 0) {
+      throw new AmqpConfigError(
+        "backbone_names",
+        "backbone_names is empty: name the RabbitMQ queue(s) to consume, one per line",
+      );
+    }
+    for (const queue of queues) {
+      if (queue.trim() === "" || queue !== queue.trim()) {
+        throw new AmqpConfigError(
+          "backbone_names",
+          `backbone_names: queue name ${JSON.stringify(queue)} is empty or has blanks around it`,
+        );
+      }
+      if (Buffer.byteLength(queue) > SHORTSTR_BYTES) {
+        throw new AmqpConfigError(
+          "backbone_names",
+          `backbone_names: queue name ${queue.slice(0, 40)}… is longer than 255 bytes`,
+        );
+      }
+    }
+    if (new Set(queues).size !== queues.length) {
+      throw new AmqpConfigError("backbone_names", "backbone_names lists a queue twice");
+    }
+  }
+
+  /** A refused login, an unknown vhost, a queue the user may not use, bad TLS settings: the field to fix. */
+  #asConfigError(err: Error): AmqpConfigError | undefined {
+    if (err instanceof AmqpConfigError) return err;
+    const where = this.#endpoint?.where ?? this.#opts.url;
+    const tlsFailure = describeAmqpTlsFailure(err, where, this.#opts.tls);
+    if (tlsFailure) return tlsFailure;
+    const reply = handshakeReplyCode(err);
+    if (reply === 403) {
+      return new AmqpConfigError(
+        "backbone_password",
+        `RabbitMQ at ${where} refused the login of ${JSON.stringify(this.#endpoint?.connect.username)}: ` +
+          `check backbone_username and backbone_password (${err.message})`,
+        { cause: err },
+      );
+    }
+    // A vhost that does not exist or is closed to the user: RabbitMQ answers connection.open with
+    // connection.close (530), which amqplib reports without the code.
+    if (reply === 530 || /^Expected ConnectionOpenOk; got <ConnectionClose/.test(err.message)) {
+      return new AmqpConfigError(
+        "backbone_url",
+        `RabbitMQ at ${where} does not let ${JSON.stringify(this.#endpoint?.connect.username)} into vhost ` +
+          `${JSON.stringify(this.#endpoint?.connect.vhost)}: the vhost in backbone_url does not exist or the user has ` +
+          `no permissions on it (rabbitmqctl set_permissions) (${err.message})`,
+        { cause: err },
+      );
+    }
+    return undefined;
+  }
+
+  /** One attempt, given up after `ms` (a broker that accepts the socket and then stalls). */
+  async #connectWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const id = ++this.#attemptId;
+    const attempt = this.#connect(id);
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // The attempt, should it finish later, closes what it opened (its id is stale).
+        this.#attemptId++;
+        reject(new Error(`no session with the broker within ${ms / 1000} s`));
+      }, ms);
+    });
+    try {
+      await Promise.race([attempt, deadline]);
+    } finally {
+      clearTimeout(timer);
+      attempt.catch(() => {});
+    }
+  }
+
+  async #connect(id: number): Promise<void> {
+    const endpoint = this.#endpoint as AmqpEndpoint;
+    const model = await amqp.connect(endpoint.connect, this.#socketOptions);
+    const abandoned = () => this.#stopping || id !== this.#attemptId;
+    const session: Session = { model, consumers: [], over: false };
+    model.on("error", (err: Error) => this.#log("warn", `amqp ${endpoint.where}: ${err.message}`));
+    model.on("close", () => this.#lose(session, "the connection closed"));
+    model.on("blocked", (reason: string) =>
+      this.#log("warn", `amqp ${endpoint.where}: the broker blocked the connection (${reason})`),
+    );
+    if (abandoned()) {
+      void model.close().catch(() => {});
+      throw new Error("connection attempt abandoned");
+    }
+    this.#session = session;
+    try {
+      for (const queue of this.#opts.queues) {
+        await this.#declare(model, queue, endpoint.where);
+        const channel = await model.createChannel();
+        const consumer: QueueConsumer = { queue, channel, tag: "", waiting: [], committing: 0, scheduled: false };
+        channel.on("error", (err: Error) => this.#log("warn", `amqp queue ${queue}: ${err.message}`));
+        channel.on("close", () => this.#lose(session, `the channel of queue ${queue} closed`));
+        await channel.prefetch(this.#perQueuePrefetch, false);
+        const tag = this.#opts.queues.length > 1 ? `${this.#consumerTag}:${queue}` : this.#consumerTag;
+        const reply = await channel.consume(queue, (msg) => this.#onMessage(session, consumer, msg), {
+          noAck: false,
+          consumerTag: tag.slice(0, SHORTSTR_BYTES),
+        });
+        consumer.tag = reply.consumerTag;
+        session.consumers.push(consumer);
+        if (abandoned()) throw new Error("connection attempt abandoned");
+      }
+    } catch (err) {
+      session.over = true;
+      if (this.#session === session) this.#session = undefined;
+      // Not awaited: on a connection the broker is closing, amqplib's close waits for a reply that never comes.
+      void model.close().catch(() => {});
+      throw err;
+    }
+    this.#attempt = 0;
+    void this.#readLag();
+  }
+
+  /**
+   * Declares a missing queue as a durable quorum queue. A queue that exists
+   * with other arguments answers the declaration with 406 (which closes the
+   * channel it came on, hence a channel of its own) and is consumed as it is.
+   */
+  async #declare(model: ChannelModel, queue: string, where: string): Promise<void> {
+    const probe = await model.createChannel();
+    probe.on("error", () => {});
+    try {
+      await probe.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+      await probe.close();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 406) {
+        const message = (err as Error).message;
+        if (/x-queue-type/.test(message)) {
+          this.#counts.classic_queues++;
+          this.#log(
+            "warn",
+            `amqp queue ${queue} on ${where} is not a quorum queue: it is consumed, but a classic queue's messages do ` +
+              "not survive the loss of its node; make it a quorum queue (x-queue-type quorum) on the broker",
+          );
+        } else if (/'durable'/.test(message)) {
+          this.#log(
+            "warn",
+            `amqp queue ${queue} on ${where} is not durable: a broker restart drops it and its messages`,
+          );
+        } else {
+          this.#log("info", `amqp queue ${queue} on ${where} exists with its own arguments; consumed as it is`);
+        }
+        return;
+      }
+      if (code === 403) {
+        throw new AmqpConfigError(
+          "backbone_names",
+          `RabbitMQ at ${where} does not let this user use queue ${queue}: grant configure and read permission ` +
+            `on it (rabbitmqctl set_permissions), or check backbone_names / backbone_username (${(err as Error).message})`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+
+  #onMessage(session: Session, consumer: QueueConsumer, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // The broker cancelled the consumer: the queue was deleted (or its node went away).
+      this.#counts.cancels++;
+      this.#log(
+        "warn",
+        `amqp queue ${consumer.queue}: the broker cancelled the consumer (queue deleted?); reconnecting`,
+      );
+      this.#lose(session, `the broker cancelled the consumer of queue ${consumer.queue}`);
+      return;
+    }
+    this.#counts.received++;
+    if (msg.fields.redelivered) this.#counts.redelivered++;
+    consumer.waiting.push(msg);
+    this.#schedule(session, consumer);
+  }
+
+  /** Hands what waits to the sink once the group before it committed; the group closes after this I/O turn. */
+  #schedule(session: Session, consumer: QueueConsumer): void {
+    if (consumer.scheduled || consumer.committing > 0 || consumer.waiting.length === 0) return;
+    consumer.scheduled = true;
+    setImmediate(() => {
+      consumer.scheduled = false;
+      this.#commit(session, consumer);
+    });
+  }
+
+  #commit(session: Session, consumer: QueueConsumer): void {
+    // Stopping or a session gone: no new accepts; the broker redelivers what waits.
+    if (this.#stopping || session.over || consumer.committing > 0) return;
+    const group = consumer.waiting.splice(0);
+    if (group.length === 0) return;
+    const last = group[group.length - 1] as ConsumeMessage;
+    const receivedAt = new Date();
+    const intakes: Intake[] = [];
+    for (const msg of group) intakes.push(...this.#intakes(consumer.queue, msg, receivedAt));
+    consumer.committing = group.length;
+    const sink = this.#sink as SourceSink;
+    const accepted = intakes.length > 0 ? sink.accept(intakes) : Promise.resolve(undefined);
+    const commit = accepted.then(
+      () => {
+        this.#counts.committed += group.length;
+        this.#settle(session, group.length, () => consumer.channel.ack(last, true), "acked");
+      },
+      (err: Error) => {
+        this.#counts.commit_errors += group.length;
+        this.#log(
+          "error",
+          `amqp queue ${consumer.queue}: spool commit failed for ${group.length} message(s), requeued: ${err.message}`,
+        );
+        this.#settle(session, group.length, () => consumer.channel.nack(last, true, true));
+      },
+    );
+    this.#commits.add(commit);
+    void commit.then(() => {
+      this.#commits.delete(commit);
+      consumer.committing = 0;
+      this.#schedule(session, consumer);
+    });
+  }
+
+  /** Acks (or nacks) a committed group on its channel; on a channel that is gone the broker redelivers it. */
+  #settle(session: Session, size: number, send: () => void, counter?: "acked"): void {
+    if (session.over) {
+      this.#counts.stale_acks += size;
+      return;
+    }
+    try {
+      send();
+      if (counter) this.#counts[counter] += size;
+    } catch {
+      // amqplib throws when the channel closed meanwhile.
+      this.#counts.stale_acks += size;
+    }
+  }
+
+  #intakes(queue: string, msg: ConsumeMessage, receivedAt: Date): Intake[] {
+    const contentType = msg.properties.contentType as string | undefined;
+    const headers = msg.properties.headers as Record<string, unknown> | undefined;
+    const items = amqpItems(contentType, headers, msg.content);
+    const forMappings = mappingHeaders(contentType, headers);
+    const via = forMappings ? { transport: "amqp" as const, headers: forMappings } : { transport: "amqp" as const };
+    return items.map((item): Intake => {
+      if (item.problem !== undefined) {
+        this.#counts.rejected_at_source++;
+        return { kind: "rejected", payload: item.payload, origin: queue, receivedAt, reason: item.problem };
+      }
+      return { kind: "raw", payload: item.payload, origin: queue, receivedAt, via };
+    });
+  }
+
+  /** Ends a session once (connection, channel or consumer gone) and plans the next one. */
+  #lose(session: Session, why: string): void {
+    if (session.over) return;
+    session.over = true;
+    if (this.#session === session) this.#session = undefined;
+    void session.model.close().catch(() => {});
+    if (this.#stopping) return;
+    this.#log("warn", `amqp ${this.#endpoint?.where ?? ""}: ${why}; reconnecting`);
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#stopping || this.#reconnectTimer || this.#connecting) return;
+    const delay = backoffDelay(this.#attempt++, this.#opts.backoff ?? RECONNECT_BACKOFF);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#stopping) return;
+      this.#connecting = this.#connectWithin(CONNECT_ATTEMPT_MS)
+        .then(() => {
+          this.#counts.reconnects++;
+          this.#log("info", `amqp ${this.#endpoint?.where ?? ""}: connected again`);
+        })
+        .catch((err: Error) => {
+          const configError = this.#asConfigError(err);
+          this.#log("error", `amqp ${this.#endpoint?.where ?? ""}: ${(configError ?? err).message}`);
+        })
+        .finally(() => {
+          this.#connecting = undefined;
+          if (!this.#session) this.#scheduleReconnect();
+        });
+    }, delay);
+  }
+
+  /** Ready messages per queue, as the broker counts them (a passive declare). */
+  async #readLag(): Promise<void> {
+    const session = this.#session;
+    if (!session || session.over) return;
+    let channel: Channel | undefined;
+    try {
+      channel = await session.model.createChannel();
+      channel.on("error", () => {});
+      for (const queue of this.#opts.queues) {
+        const reply = await channel.checkQueue(queue);
+        this.#lag.set(queue, reply.messageCount);
+      }
+      await channel.close();
+    } catch {
+      // A deleted queue or a closing connection: the session's own handlers report it.
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#clearTimers();
+    await this.#connecting?.catch(() => {});
+    const session = this.#session;
+    // No more deliveries; what was delivered and not handed over goes back to the queue on close.
+    if (session && !session.over) {
+      await Promise.all(session.consumers.map((c) => c.channel.cancel(c.tag).catch(() => {})));
+    }
+    while (this.#commits.size > 0) await Promise.all([...this.#commits]);
+    if (session) {
+      session.over = true;
+      this.#session = undefined;
+      await session.model.close().catch(() => {});
+    }
+  }
+
+  /** Dies like a killed process: the connection goes and no further ack is sent; the broker redelivers. */
+  async abort(): Promise<void> {
+    this.#stopping = true;
+    this.#clearTimers();
+    const session = this.#session;
+    this.#session = undefined;
+    if (!session) return;
+    session.over = true;
+    await session.model.close().catch(() => {});
+  }
+
+  #clearTimers(): void {
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    if (this.#lagTimer) clearInterval(this.#lagTimer);
+    this.#lagTimer = undefined;
+  }
+
+  get connected(): boolean {
+    return this.#session !== undefined && !this.#session.over;
+  }
+
+  stats(): Record<string, number> {
+    let inFlight = 0;
+    for (const consumer of this.#session?.consumers ?? []) inFlight += consumer.waiting.length + consumer.committing;
+    let lag = 0;
+    for (const ready of this.#lag.values()) lag += ready;
+    return { ...this.#counts, connected: this.connected ? 1 : 0, in_flight: inFlight, lag };
+  }
+}
