@@ -5,6 +5,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from .. import backbone
 from ..field_guard import refuse_protected_write
 from ..rpc_errors import rpc_error
 from ..storable_text import escape
@@ -35,6 +36,8 @@ SECRET_FIELDS = {
     "mqtt_client_key": "mqtt_client_key_secret",
     "opcua_password": "opcua_password_secret",
     "http_tls_key": "http_tls_key_secret",
+    "backbone_password": "backbone_password_secret",
+    "backbone_client_key": "backbone_client_key_secret",
 }
 # Settings of the HTTP intake and the Sparkplug host role: the sidecar applies
 # them when the revision moves, as it does mapping changes.
@@ -45,9 +48,35 @@ RELOADED_FIELDS = (
     "http_tls_cert",
     "http_max_body_bytes",
     "sparkplug_host_role",
+    "backbone_url",
+    "backbone_names",
+    "backbone_group",
+    "backbone_consumer",
+    "backbone_username",
+    "backbone_tls",
+    "backbone_ca",
+    "backbone_reject_unauthorized",
+    "backbone_client_cert",
+    "backbone_prefetch",
+    "backbone_sasl_mechanism",
+    "backbone_claim_idle_ms",
+    "batch_size",
+    "batch_wait_ms",
+    "delivery_partitions",
+    "catchup_backlog",
+    "catchup_batch_size",
 )
+# Written through the write-only inputs: a value typed is a new secret the sidecar must load.
+RELOADED_SECRETS = ("http_tls_key", "backbone_password", "backbone_client_key")
 DEFAULT_HTTP_PORT = 8088
 DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_PREFETCH = 500
+MAX_PREFETCH = 10000
+DEFAULT_CLAIM_IDLE_MS = 30000
+MIN_CLAIM_IDLE_MS = 1000
+MAX_CLAIM_IDLE_MS = 3600000
+MAX_PARTITIONS = 16
+MAX_BATCH = 1000
 
 
 def acting_connections(env):
@@ -133,10 +162,24 @@ class ShopfloorConnection(models.Model):
     )
     name = fields.Char(required=True, tracking=True)
     kind = fields.Selection(
-        [("mqtt", "MQTT (JSON CloudEvents)"), ("sparkplug", "Sparkplug B"), ("opcua", "OPC UA")],
+        [
+            ("mqtt", "MQTT (JSON CloudEvents)"),
+            ("sparkplug", "Sparkplug B"),
+            ("opcua", "OPC UA"),
+            ("amqp", "RabbitMQ (AMQP 0-9-1)"),
+            ("kafka", "Kafka"),
+            ("redis", "Redis Streams"),
+        ],
         required=True,
         default="mqtt",
         tracking=True,
+        help="Where the sidecar takes its input: an MQTT broker, a Sparkplug B group, an OPC UA server, or a "
+        "message queue the plant already runs (RabbitMQ queues, Kafka topics, Redis streams).",
+    )
+    is_backbone = fields.Boolean(
+        string="Message queue",
+        compute="_compute_is_backbone",
+        help="RabbitMQ, Kafka or Redis Streams: the settings under Message queue apply.",
     )
     site = fields.Char(help="Plant or site this endpoint serves (informative).")
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
@@ -196,6 +239,89 @@ class ShopfloorConnection(models.Model):
         required=True,
         help="Primary: publishes its STATE and asks edge nodes for a Rebirth on a sequence gap. Passive: only "
         "listens (no STATE, no Rebirth requests), beside the plant's primary host (e.g. Ignition).",
+    )
+
+    # Message queue (RabbitMQ, Kafka, Redis Streams)
+    backbone_url = fields.Char(
+        string="Broker URL (queue)",
+        help="RabbitMQ: amqp://host:5672/vhost, or amqps://host:5671/vhost for TLS (the vhost URL-encoded: "
+        "%2F for '/'). Kafka: the bootstrap brokers, host:9092,host2:9092 (no scheme; TLS is the TLS box). "
+        "Redis: redis://host:6379/0 (the number is the database), or rediss://host:6380/0 for TLS. "
+        "No user or password in the URL: they have their own fields.",
+    )
+    backbone_names = fields.Text(
+        string="Queues / topics / streams",
+        help="What the sidecar consumes, one per line: RabbitMQ queue names, Kafka topic names, Redis stream "
+        "keys. They must exist with the durability the broker settings in the module's readme describe.",
+    )
+    backbone_group = fields.Char(
+        string="Consumer group",
+        help="Kafka consumer group id or Redis consumer group (required for both): the sidecars of one group "
+        "share the work, each message goes to one of them and a dead one's share is taken over. Not used by "
+        "RabbitMQ (sidecars on one queue share it anyway).",
+    )
+    backbone_consumer = fields.Char(
+        string="Consumer name",
+        help="This sidecar's name in its group (Kafka client id, Redis consumer, RabbitMQ consumer tag). "
+        "Empty: derived from the sidecar's host name. Each sidecar of a group needs its own.",
+    )
+    backbone_username = fields.Char(string="Queue user", help="User name on the broker (Kafka: the SASL user).")
+    backbone_password = fields.Char(
+        string="Queue password",
+        compute="_compute_secret_inputs",
+        inverse="_inverse_secrets",
+        help="Write-only: stored for the sidecar, never shown again. Type a new one to replace it.",
+    )
+    backbone_password_secret = fields.Char(groups=SECRETS_GROUP, copy=False)
+    backbone_tls = fields.Boolean(
+        string="TLS",
+        help="Talk to the broker over TLS. Kafka: tick it for TLS listeners. RabbitMQ and Redis: the amqps:// "
+        "and rediss:// URLs mean TLS; this box follows them.",
+    )
+    backbone_ca = fields.Text(
+        string="Queue CA certificate (PEM)",
+        help="The CA that signed the broker's certificate (TLS only). Empty: the system's CAs.",
+    )
+    backbone_reject_unauthorized = fields.Boolean(
+        string="Verify queue broker certificate",
+        default=True,
+        help="Refuse a broker whose certificate the CA does not vouch for (TLS only). Turn off only for a test "
+        "broker.",
+    )
+    backbone_client_cert = fields.Text(
+        string="Queue client certificate (PEM)",
+        copy=False,  # its key, a secret, is not copied: a copy gets both anew
+        help="The sidecar's own certificate for brokers that require one (mutual TLS). Needs the key below.",
+    )
+    backbone_client_key = fields.Text(
+        string="Queue client private key (PEM)",
+        compute="_compute_secret_inputs",
+        inverse="_inverse_secrets",
+        help="Write-only: the unencrypted private key of the client certificate, stored for the sidecar, never "
+        "shown again.",
+    )
+    backbone_client_key_secret = fields.Text(groups=SECRETS_GROUP, copy=False)
+    backbone_prefetch = fields.Integer(
+        string="Prefetch",
+        default=DEFAULT_PREFETCH,
+        help="Most messages taken and not yet acknowledged (RabbitMQ prefetch, Redis read COUNT, Kafka batch). "
+        "A message is acknowledged only once the sidecar's spool holds it: what it has not stored, it does "
+        "not take. 1 to 10000.",
+    )
+    backbone_sasl_mechanism = fields.Selection(
+        backbone.SASL_MECHANISMS,
+        string="SASL mechanism",
+        default="none",
+        required=True,
+        help="Kafka only: how the user and password are checked (the broker's sasl.enabled.mechanisms). PLAIN "
+        "sends the password as it is: use it with TLS only.",
+    )
+    backbone_claim_idle_ms = fields.Integer(
+        string="Take over after (ms)",
+        default=DEFAULT_CLAIM_IDLE_MS,
+        help="Redis: how long a message another consumer took may stay unacknowledged before this one claims "
+        "it (XAUTOCLAIM). Kafka: the group's session timeout, after which a dead sidecar's partitions go to "
+        "the others (the broker allows 6000 to 1800000 unless configured otherwise). 1000 to 3600000.",
     )
 
     # HTTP intake (CloudEvents HTTP binding and mapped JSON routes)
@@ -288,6 +414,22 @@ class ShopfloorConnection(models.Model):
     )
     batch_size = fields.Integer(default=500, help="Events per ingest call (at most 1000).")
     batch_wait_ms = fields.Integer(string="Batch wait (ms)", default=1000)
+    delivery_partitions = fields.Integer(
+        string="Partitions",
+        default=2,
+        help="Batches in flight to Odoo at once, each carrying whole work centers (a work center's events stay "
+        "in one partition, in time order); set Odoo's workers to at least this. 1 to 16.",
+    )
+    catchup_backlog = fields.Integer(
+        string="Catch-up from (events)",
+        default=5000,
+        help="Queued events from which the sidecar runs in catch-up mode, with the catch-up batch size. " "0: never.",
+    )
+    catchup_batch_size = fields.Integer(
+        string="Catch-up batch size",
+        default=MAX_BATCH,
+        help="Batch size in catch-up mode; Odoo's time limits bound it (at most 1000, at least the batch " "size).",
+    )
     order_lookup = fields.Selection(
         [("name", "By manufacturing order name"), ("table", "Order mapping table")],
         default="name",
@@ -357,6 +499,31 @@ class ShopfloorConnection(models.Model):
         ("code_company_uniq", "unique(company_id, code)", "The connection code must be unique per company."),
         ("batch_size_range", "check(batch_size between 1 and 1000)", "Batch size must be between 1 and 1000."),
         ("max_attempts_positive", "check(max_attempts >= 1)", "Max attempts must be at least 1."),
+        (
+            "delivery_partitions_range",
+            "check(delivery_partitions between 1 and 16)",
+            "Partitions (batches in flight to Odoo) must be between 1 and 16.",
+        ),
+        (
+            "catchup_backlog_positive",
+            "check(catchup_backlog >= 0)",
+            "The catch-up backlog must be 0 (never) or a number of events.",
+        ),
+        (
+            "catchup_batch_size_range",
+            "check(catchup_batch_size between 1 and 1000)",
+            "The catch-up batch size must be between 1 and 1000.",
+        ),
+        (
+            "backbone_prefetch_range",
+            "check(backbone_prefetch between 1 and 10000)",
+            "The prefetch (messages taken and not yet acknowledged) must be between 1 and 10000.",
+        ),
+        (
+            "backbone_claim_idle_range",
+            "check(backbone_claim_idle_ms between 1000 and 3600000)",
+            "'Take over after' must be between 1000 ms (1 s) and 3600000 ms (1 hour).",
+        ),
         ("http_port_range", "check(http_port between 1 and 65535)", "The HTTP port must be between 1 and 65535."),
         (
             "http_max_body_range",
@@ -364,6 +531,12 @@ class ShopfloorConnection(models.Model):
             "The largest HTTP request must be between 1 KiB and 256 MiB.",
         ),
     ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        connections = super().create(vals_list)
+        connections._check_client_cert_has_key()
+        return connections
 
     def write(self, vals):
         refuse_protected_write(self, vals, AUDITED_FIELDS)
@@ -383,10 +556,11 @@ class ShopfloorConnection(models.Model):
         reloaded = [name for name in RELOADED_FIELDS if name in vals]
         before = {connection.id: {name: connection[name] for name in reloaded} for connection in self}
         result = super().write(vals)
+        if {"kind", "backbone_client_cert"} & set(vals):
+            self._check_client_cert_has_key()
         for connection in self:
             changed = [name for name in reloaded if connection[name] != before[connection.id][name]]
-            if vals.get("http_tls_key"):  # write-only: a value typed is a new key
-                changed.append("http_tls_key")
+            changed += [name for name in RELOADED_SECRETS if vals.get(name)]  # write-only: typed means new
             if changed:
                 connection._bump_revision(
                     _(
@@ -408,6 +582,141 @@ class ShopfloorConnection(models.Model):
                     )
                 )
 
+    @api.constrains(
+        "kind",
+        "backbone_url",
+        "backbone_names",
+        "backbone_group",
+        "backbone_consumer",
+        "backbone_tls",
+        "backbone_ca",
+        "backbone_client_cert",
+        "backbone_username",
+        "backbone_sasl_mechanism",
+    )
+    def _check_backbone(self):
+        for connection in self.filtered("is_backbone"):
+            error = connection._backbone_error()
+            if error:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s (%(kind)s): %(error)s.",
+                        code=connection.code,
+                        kind=connection._kind_label(),
+                        error=error,
+                    )
+                )
+
+    def _kind_label(self):
+        return dict(self._fields["kind"]._description_selection(self.env)).get(self.kind, self.kind or "")
+
+    def _endpoint_label(self):
+        """Where the sidecar takes its input, for people (no user or password): the broker and what it
+        consumes, or the OPC UA endpoint."""
+        self.ensure_one()
+        if self.kind in backbone.BACKBONE_KINDS:
+            url = (self.backbone_url or "").strip()
+            if self.kind == "kafka":
+                url = ",".join(entry.strip() for entry in url.split(","))
+            names = backbone.split_names(self.backbone_names)
+            return " · ".join(part for part in (url, ", ".join(names)) if part)
+        if self.kind == "opcua":
+            return self.opcua_endpoint or ""
+        return backbone.without_userinfo(self.mqtt_url or "")
+
+    def _backbone_error(self):
+        """Why this message-queue connection's settings would not consume anything ('' when they would)."""
+        self.ensure_one()
+        kind = self.kind
+        url = (self.backbone_url or "").strip()
+        error = backbone.url_error(kind, url)
+        if error:
+            return _("Broker URL: %s", error)
+        error = backbone.names_error(kind, backbone.split_names(self.backbone_names))
+        if error:
+            return _("Queues / topics / streams: %s", error)
+        error = backbone.group_error(kind, (self.backbone_group or "").strip())
+        if error:
+            return _("Consumer group: %s", error)
+        consumer = self.backbone_consumer or ""
+        if consumer and (backbone.CONTROL.search(consumer) or consumer != consumer.strip()):
+            return _("Consumer name: %r holds a control character or leading/trailing spaces", consumer)
+        if kind in backbone.URL_SCHEMES and self.backbone_tls and not backbone.tls_implied(kind, url):
+            secure = backbone.URL_SCHEMES[kind][1]
+            return _(
+                "TLS is on but the URL starts with %(scheme)s://: use %(secure)s:// (e.g. %(example)s) or turn TLS off",
+                scheme=url.split("://", 1)[0],
+                secure=secure,
+                example=backbone.URL_EXAMPLES[kind].split(" or ")[1],
+            )
+        tls = self.backbone_tls or backbone.tls_implied(kind, url)
+        for field_name in ("backbone_ca", "backbone_client_cert"):
+            error = backbone.pem_certificate_error(self[field_name])
+            if error:
+                return _("%(field)s: %(error)s", field=self._fields[field_name].string, error=error)
+            if self[field_name] and self[field_name].strip() and not tls:
+                return _(
+                    "%(field)s is used only over TLS: turn TLS on (or use %(secure)s) or leave it empty",
+                    field=self._fields[field_name].string,
+                    secure="amqps://" if kind == "amqp" else "rediss://" if kind == "redis" else _("the TLS box"),
+                )
+        if kind == "kafka":
+            if self.backbone_sasl_mechanism != "none" and not (self.backbone_username or "").strip():
+                return _("SASL %s needs a user (Queue user)", self.backbone_sasl_mechanism.upper())
+            if self.backbone_sasl_mechanism == "none" and (self.backbone_username or "").strip():
+                return _(
+                    "a user is set but no SASL mechanism: Kafka checks a user and password only through SASL; choose "
+                    "the broker's mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) or clear the user"
+                )
+        elif self.backbone_sasl_mechanism != "none":
+            return _("a SASL mechanism is for Kafka only: set it to None")
+        return ""
+
+    def _check_client_cert_has_key(self):
+        """A client certificate without its key makes no TLS handshake. Checked once the write-only
+        key typed with it is stored (after the inverse, which constraints run before)."""
+        for connection in self.filtered("is_backbone"):
+            if (connection.backbone_client_cert or "").strip() and not connection.sudo().backbone_client_key_secret:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s (%(kind)s): the client certificate needs its private key: paste it in "
+                        "%(field)s.",
+                        code=connection.code,
+                        kind=connection._kind_label(),
+                        field=self._fields["backbone_client_key"].string,
+                    )
+                )
+
+    @api.constrains("kind")
+    def _check_kind_of_payload_maps(self):
+        for connection in self:
+            others = set(backbone.BACKBONE_KINDS) - {connection.kind}
+            stray = connection.payload_map_ids.filtered(lambda mapping, others=others: mapping.transport in others)
+            if stray:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s cannot become %(kind)s: payload mappings %(names)s are for another "
+                        "message queue. Change their transport or delete them first.",
+                        code=connection.code,
+                        kind=connection._kind_label(),
+                        names=", ".join(stray.mapped("name")),
+                    )
+                )
+
+    @api.constrains("delivery_partitions", "catchup_batch_size", "batch_size")
+    def _check_catchup_batch(self):
+        for connection in self:
+            if connection.catchup_batch_size < connection.batch_size:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s: the catch-up batch size (%(catchup)s) must be at least the batch size "
+                        "(%(size)s): catch-up mode sends larger batches, never smaller.",
+                        code=connection.code,
+                        catchup=connection.catchup_batch_size,
+                        size=connection.batch_size,
+                    )
+                )
+
     # ------------------------------------------------------------------ secrets
 
     def _compute_secret_inputs(self):
@@ -420,6 +729,16 @@ class ShopfloorConnection(models.Model):
         """Stores what was typed in the write-only fields (one call for all of them)."""
         self.check_access("write")
         for connection in self:
+            error = backbone.pem_private_key_error(connection.backbone_client_key)
+            if error:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s: %(field)s: %(error)s.",
+                        code=connection.code,
+                        field=self._fields["backbone_client_key"].string,
+                        error=error,
+                    )
+                )
             for name, column in SECRET_FIELDS.items():
                 value = connection[name]
                 if value:  # an empty input leaves the stored secret as it is
@@ -429,6 +748,17 @@ class ShopfloorConnection(models.Model):
                     )
         # What was typed is not kept where a read could find it.
         self.invalidate_recordset(list(SECRET_FIELDS))
+
+    @api.depends("kind")
+    def _compute_is_backbone(self):
+        for connection in self:
+            connection.is_backbone = connection.kind in backbone.BACKBONE_KINDS
+
+    @api.onchange("kind", "backbone_url")
+    def _onchange_backbone_url(self):
+        # RabbitMQ and Redis say TLS in their URL's scheme: the box follows it.
+        if self.kind in backbone.URL_SCHEMES:
+            self.backbone_tls = backbone.tls_implied(self.kind, self.backbone_url)
 
     @api.depends("kind")
     def _compute_uses_opcua(self):
@@ -643,7 +973,14 @@ class ShopfloorConnection(models.Model):
                 "mqtt": mqtt,
                 "sparkplug": sparkplug,
                 "opcua": opcua,
-                "batch": {"size": connection.batch_size, "wait_ms": connection.batch_wait_ms},
+                "backbone": connection._sidecar_backbone(),
+                "batch": {
+                    "size": connection.batch_size,
+                    "wait_ms": connection.batch_wait_ms,
+                    "partitions": connection.delivery_partitions,
+                    "catchup_backlog": connection.catchup_backlog,
+                    "catchup_size": connection.catchup_batch_size,
+                },
                 "skew": {"bound_ms": connection.skew_bound_ms, "correct": bool(connection.skew_correct)},
                 "sources": [
                     {"source": row.source, "workcenter": row.workcenter_id.code or row.workcenter_id.name or ""}
@@ -661,6 +998,35 @@ class ShopfloorConnection(models.Model):
                 },
             }
         )
+
+    def _sidecar_backbone(self):
+        """The message queue as ``BackboneConfig`` (contract.ts), or False for the other kinds."""
+        self.ensure_one()
+        connection = self.sudo()
+        kind = connection.kind
+        if kind not in backbone.BACKBONE_KINDS:
+            return False
+        url = (connection.backbone_url or "").strip()
+        if kind == "kafka":
+            url = ",".join(entry.strip() for entry in url.split(","))
+        return {
+            "url": url,
+            "names": backbone.split_names(connection.backbone_names),
+            "group": (connection.backbone_group or "").strip() if kind != "amqp" else "",
+            "consumer": (connection.backbone_consumer or "").strip(),
+            "username": connection.backbone_username or "",
+            "password": connection.backbone_password_secret or "",
+            "tls": bool(connection.backbone_tls) or backbone.tls_implied(kind, url),
+            "ca": connection.backbone_ca or "",
+            "reject_unauthorized": bool(connection.backbone_reject_unauthorized),
+            "client_cert": connection.backbone_client_cert or "",
+            "client_key": connection.backbone_client_key_secret or "",
+            "prefetch": connection.backbone_prefetch,
+            "sasl_mechanism": connection.backbone_sasl_mechanism
+            if kind == "kafka" and connection.backbone_sasl_mechanism != "none"
+            else "",
+            "claim_idle_ms": connection.backbone_claim_idle_ms,
+        }
 
     def _sidecar_http(self):
         """The HTTP intake as ``HttpIntakeConfig`` (contract.ts), or False when off.

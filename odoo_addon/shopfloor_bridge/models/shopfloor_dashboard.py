@@ -58,6 +58,8 @@ class ShopfloorDashboard(models.AbstractModel):
                     "code": conn.code,
                     "name": conn.name,
                     "kind": conn.kind,
+                    "kind_label": conn._kind_label(),
+                    "endpoint": conn._endpoint_label(),
                     "last_seen": fields.Datetime.to_string(conn.last_seen) if conn.last_seen else False,
                     "heartbeat_age_s": (now - conn.last_seen).total_seconds() if conn.last_seen else -1,
                     "sidecar_version": conn.sidecar_version or False,

@@ -13,6 +13,7 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from .. import backbone
 from .shopfloor_dispatch import mark_dirty
 
 SLOT_FIELDS = ("order", "product", "qty", "priority", "start")
@@ -104,10 +105,30 @@ class ShopfloorDispatchTarget(models.Model):
                 target.params_preview = _("Invalid template: %s", err)
 
     @api.constrains(
-        "depth", "kind", "opcua_node_template", "mqtt_topic", "sparkplug_group_id", "sparkplug_edge_node_id"
+        "depth",
+        "kind",
+        "opcua_node_template",
+        "mqtt_topic",
+        "sparkplug_group_id",
+        "sparkplug_edge_node_id",
+        "mqtt_url",
+        "connection_id",
     )
     def _check_target(self):
         for target in self:
+            if (
+                target.kind in ("mqtt", "sparkplug")
+                and not target.mqtt_url
+                and target.connection_id.kind in backbone.BACKBONE_KINDS
+            ):
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s takes its input from %(kind)s and has no MQTT broker: give this target "
+                        "its broker URL (mqtt://host:1883).",
+                        code=target.connection_id.code,
+                        kind=target.connection_id._kind_label(),
+                    )
+                )
             if not 1 <= target.depth <= MAX_DEPTH:
                 raise ValidationError(_("Queue depth must be between 1 and %s.", MAX_DEPTH))
             if target.kind == "opcua":

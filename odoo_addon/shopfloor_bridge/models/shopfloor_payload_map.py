@@ -16,26 +16,46 @@ import binascii
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from .. import backbone
 from ..event_validation import MAX_INGEST_BATCH, validate_event
 from ..exceptions import EventRejected
 from ..topic_filter import id_field_error, pattern_error, split_id_fields, topic_matches
 from .shopfloor_connection import MANAGER_GROUP, iso_utc
 
 KINDS = [("events", "Events (JSON to CloudEvents)"), ("values", "Values (to tag rules)")]
-TRANSPORTS = [("mqtt", "MQTT topic"), ("http", "HTTP route")]
+TRANSPORTS = [
+    ("mqtt", "MQTT topic"),
+    ("http", "HTTP route"),
+    ("amqp", "RabbitMQ queue"),
+    ("kafka", "Kafka topic"),
+    ("redis", "Redis stream"),
+]
 PAYLOAD_FORMATS = [("json", "JSON"), ("text", "Text (a bare value)")]
 MAX_EXPRESSION_CHARS = 65536
 DEFAULT_CANDIDATES = 20
 
 
 def origin_transport(connection, origin):
-    """'mqtt' or 'http': where a rejected input of ``connection`` named ``origin`` came in.
+    """The transport of ``connection`` a rejected input named ``origin`` came in on.
 
-    A rejected input stores only its origin (an MQTT topic or an HTTP route):
-    an origin the sidecar subscribes to (the connection's topic filters and its
-    MQTT mappings' filters) is MQTT; else HTTP when the connection has an HTTP
+    A rejected input stores only its origin (an MQTT topic, an HTTP route, or
+    the queue, topic or stream of a message-queue connection). A message-queue
+    connection takes its input from its broker, so an origin is its kind unless
+    the connection also has an HTTP intake and the origin is none of the names
+    it consumes nor matched by its mappings of that kind. Otherwise an origin
+    the sidecar subscribes to (the connection's topic filters and its MQTT
+    mappings' filters) is MQTT; else HTTP when the connection has an HTTP
     intake; else MQTT."""
-    filters = connection.sudo()._mqtt_subscriptions()
+    connection = connection.sudo()
+    kind = connection.kind
+    if kind in backbone.BACKBONE_KINDS:
+        if not connection.http_enabled or origin in backbone.split_names(connection.backbone_names):
+            return kind
+        filters = connection.payload_map_ids.filtered(lambda mapping: mapping.transport == kind).mapped("match")
+        if any(topic_matches(pattern, origin) for pattern in filters if not pattern_error(kind, pattern)):
+            return kind
+        return "http"
+    filters = connection._mqtt_subscriptions()
     if any(topic_matches(pattern, origin) for pattern in filters if not pattern_error("mqtt", pattern)):
         return "mqtt"
     return "http" if connection.http_enabled else "mqtt"
@@ -64,7 +84,9 @@ class ShopfloorPayloadMap(models.Model):
     match = fields.Char(
         required=True,
         help="MQTT: a topic filter ('+' one level, '#' the rest, e.g. plant1/+/press-01/#). HTTP: the route "
-        "after /routes/ in the URL (the same wildcards, e.g. mes/completions).",
+        "after /routes/ in the URL (the same wildcards, e.g. mes/completions). RabbitMQ, Kafka, Redis: the "
+        "queue, topic or stream name, with the same wildcards over its '/'-separated levels ('#' takes every "
+        "one the connection consumes).",
     )
     expression = fields.Text(
         required=True,
@@ -110,6 +132,22 @@ class ShopfloorPayloadMap(models.Model):
                     )
                 )
 
+    @api.constrains("transport", "connection_id")
+    def _check_transport(self):
+        for mapping in self:
+            kind = mapping.connection_id.kind
+            if mapping.transport in backbone.BACKBONE_KINDS and mapping.transport != kind:
+                raise ValidationError(
+                    _(
+                        "Payload mapping %(name)s: transport %(transport)s is for a connection of that kind; "
+                        "connection %(code)s is %(kind)s, so the mapping would never see a payload.",
+                        name=mapping.name,
+                        transport=dict(self._fields["transport"]._description_selection(self.env))[mapping.transport],
+                        code=mapping.connection_id.code,
+                        kind=mapping.connection_id._kind_label(),
+                    )
+                )
+
     @api.constrains("expression")
     def _check_expression(self):
         for mapping in self:
@@ -136,12 +174,21 @@ class ShopfloorPayloadMap(models.Model):
                         _("Payload mapping %(name)s: id fields: %(error)s.", name=mapping.name, error=error)
                     )
 
+    @api.onchange("connection_id")
+    def _onchange_connection_transport(self):
+        # A message-queue connection takes its payloads from its broker: a new mapping is for that.
+        kind = self.connection_id.kind
+        if kind in backbone.BACKBONE_KINDS and self.transport in ("mqtt", False):
+            self.transport = kind
+
     @api.onchange("preset_id")
     def _onchange_preset_id(self):
         preset = self.preset_id
         if not preset:
             return
         self.update(preset._mapping_values())
+        # A preset describes a payload's shape; on a message-queue connection it comes from the broker.
+        self._onchange_connection_transport()
         if not self.name:
             self.name = preset.name
         if not self.match and preset.match:

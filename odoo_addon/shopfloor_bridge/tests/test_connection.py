@@ -17,6 +17,7 @@ CONFIG_KEYS = {
     "mqtt",
     "sparkplug",
     "opcua",
+    "backbone",
     "batch",
     "skew",
     "sources",
@@ -79,7 +80,11 @@ class TestConnection(ShopfloorCase):
         self.assertIs(config["mqtt"]["reject_unauthorized"], True)
         self.assertIs(config["opcua"], False)
         self.assertIs(config["sparkplug"], False)
-        self.assertEqual(config["batch"], {"size": 500, "wait_ms": 1000})
+        self.assertEqual(
+            config["batch"],
+            {"size": 500, "wait_ms": 1000, "partitions": 2, "catchup_backlog": 5000, "catchup_size": 1000},
+        )
+        self.assertIs(config["backbone"], False)
         self.assertEqual(config["skew"], {"bound_ms": 5000, "correct": False})
         self.assertIn({"source": "plant1/line1/press-01", "workcenter": "L1-PRESS"}, config["sources"])
         self.assertEqual(len(config["sources"]), 4)

@@ -14,6 +14,8 @@ function tile(overrides: Partial<DashboardData["tiles"][number]> = {}): Dashboar
     code: "plant1-mqtt",
     name: "Plant 1 MQTT",
     kind: "mqtt",
+    kind_label: "MQTT (JSON CloudEvents)",
+    endpoint: "mqtt://broker.plant:1883",
     last_seen: "2026-11-22 08:00:00",
     heartbeat_age_s: 12,
     sidecar_version: "0.1.0",
@@ -56,6 +58,24 @@ test("loading, then one tile per connection with its figures", async () => {
   expect(el.querySelector(".o_sfb_spark polyline")?.getAttribute("points")?.split(" ")).toHaveLength(60);
   expect(el.querySelector(".o_sfb_spark")?.getAttribute("aria-label")).toMatch(/events received in the last hour/);
   expect(fixture.querySelector(".o_sfb_variances")).toBeNull();
+  expect(el.querySelector(".o_sfb_endpoint")?.textContent?.trim()).toBe(
+    "MQTT (JSON CloudEvents) · mqtt://broker.plant:1883",
+  );
+});
+
+test("a message-queue connection's tile names its broker and what it consumes", async () => {
+  const kafka = tile({
+    code: "plant1-kafka",
+    kind: "kafka",
+    kind_label: "Kafka",
+    endpoint: "kafka1:9092,kafka2:9092 · shopfloor.events",
+  });
+  const orm = new FakeOrm(() => ({ server_time: "2026-11-22 08:00:12", tiles: [kafka], cost_variances: false }));
+  const { fixture } = await mountComponent(ShopfloorDashboard, orm, actionProps());
+  await settle();
+  const endpoint = fixture.querySelector('.o_sfb_tile[data-connection="plant1-kafka"] .o_sfb_endpoint');
+  expect(endpoint?.textContent?.trim()).toBe("Kafka · kafka1:9092,kafka2:9092 · shopfloor.events");
+  expect(endpoint?.getAttribute("title")).toBe("kafka1:9092,kafka2:9092 · shopfloor.events");
 });
 
 test("nothing half-rendered before the first answer; no connection gives an empty-state sentence", async () => {

@@ -20,6 +20,10 @@ export interface ConnectionTile {
   code: string;
   name: string;
   kind: string;
+  /** The kind as people read it (RabbitMQ (AMQP 0-9-1), Kafka…), in the user's language. */
+  kind_label: string;
+  /** Where the sidecar takes its input: broker URL (and queues, topics or streams), or OPC UA endpoint; no credentials. */
+  endpoint: string;
   last_seen: string | false;
   /** Seconds since the last heartbeat, -1 when never seen. */
   heartbeat_age_s: number;

@@ -61,6 +61,14 @@ test("the form's values become the mapping the sidecar gets; unknown selections 
   });
 });
 
+test("a mapping of a message-queue transport keeps it; a transport the sidecar does not know reads as MQTT", () => {
+  for (const transport of ["amqp", "kafka", "redis"] as const) {
+    expect(mappingFromRecord(1, { transport, expression: "x" }).transport).toBe(transport);
+  }
+  expect(mappingFromRecord(1, { transport: "KAFKA" }).transport).toBe("mqtt");
+  expect(mappingFromRecord(1, { transport: 7 }).transport).toBe("mqtt");
+});
+
 test("a topic filter with a wildcard is no topic to try with; a plain one is", () => {
   expect(defaultTopic("plant1/+/json")).toBe("");
   expect(defaultTopic("plant1/#")).toBe("");

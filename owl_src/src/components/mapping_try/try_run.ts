@@ -9,6 +9,8 @@ import { _t } from "../../shared/web.ts";
 export type { PayloadMapping };
 
 export const PAYLOAD_MAP = "shopfloor.payload.map";
+/** Every transport a payload mapping may name (the form's selection; anything else reads as MQTT). */
+const TRANSPORTS: readonly PayloadMapping["transport"][] = ["mqtt", "http", "amqp", "kafka", "redis"];
 export const EVENT = "shopfloor.event";
 /** How many recent rejected payloads the picker and the retry panel look at. */
 export const CANDIDATE_LIMIT = 50;
@@ -46,9 +48,9 @@ export type Evaluator = (mapping: PayloadMapping, sample: TrySample) => Promise<
 export interface Candidate {
   /** The rejected shopfloor.event. */
   event_id: number;
-  /** MQTT topic or HTTP route it arrived on. */
+  /** MQTT topic, HTTP route, or RabbitMQ queue / Kafka topic / Redis stream it arrived on. */
   origin: string;
-  transport: "mqtt" | "http";
+  transport: PayloadMapping["transport"];
   /** The bytes as UTF-8 text (invalid bytes replaced), for showing. */
   raw_text: string;
   /** The exact bytes, base64: derived event ids hash these. */
@@ -78,7 +80,7 @@ export function mappingFromRecord(resId: number | false | undefined, data: Recor
     id: typeof resId === "number" ? resId : 0,
     name: stringOf(data.name),
     kind: data.kind === "values" ? "values" : "events",
-    transport: data.transport === "http" ? "http" : "mqtt",
+    transport: TRANSPORTS.find((transport) => transport === data.transport) ?? "mqtt",
     match: stringOf(data.match),
     expression: stringOf(data.expression),
     id_fields: idFieldsOf(data.id_fields),

@@ -1,0 +1,234 @@
+"""Message-queue connections (RabbitMQ, Kafka, Redis Streams), pure Python (no ORM).
+
+What a connection of kind ``amqp``, ``kafka`` or ``redis`` names must be
+something its broker takes, so a typing error shows on the connection form
+and not as a sidecar that cannot start. Each function answers why a value is
+wrong ('' when it is right); the connection model turns that into the
+message a person reads. The rules are the brokers' own:
+
+- RabbitMQ: a queue name is an AMQP short string (at most 255 bytes of
+  UTF-8); names starting with ``amq.`` are reserved for the broker. The URL is
+  ``amqp://host:5672/vhost`` or ``amqps://host:5671/vhost``; the virtual host
+  is one path segment, URL-encoded (``%2F`` for ``/``).
+- Kafka: a topic name is 1 to 249 of ``[a-zA-Z0-9._-]``, neither ``.`` nor
+  ``..``; names starting with ``__`` are the broker's internal topics. The
+  bootstrap list is ``host:port`` pairs joined by commas, no scheme.
+- Redis: a stream is any key; the URL is ``redis://host:6379/0`` or
+  ``rediss://…`` with the database number as the path.
+"""
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+BACKBONE_KINDS = ("amqp", "kafka", "redis")
+URL_SCHEMES = {"amqp": ("amqp", "amqps"), "redis": ("redis", "rediss")}
+TLS_SCHEMES = ("amqps", "rediss")
+URL_EXAMPLES = {
+    "amqp": "amqp://host:5672/vhost or amqps://host:5671/vhost",
+    "kafka": "host:9092,host2:9092",
+    "redis": "redis://host:6379/0 or rediss://host:6380/0",
+}
+NAME_WORDS = {"amqp": "queue", "kafka": "topic", "redis": "stream"}
+SASL_MECHANISMS = [
+    ("none", "None"),
+    ("plain", "PLAIN"),
+    ("scram-sha-256", "SCRAM-SHA-256"),
+    ("scram-sha-512", "SCRAM-SHA-512"),
+]
+
+AMQP_MAX_NAME_BYTES = 255
+KAFKA_MAX_TOPIC_CHARS = 249
+KAFKA_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+HOST_NAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
+
+
+def split_names(text):
+    """The queue/topic/stream names of a text field: one per line, blanks dropped."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def host_error(host):
+    """Why ``host`` is not a host name or IP address ('' when it is)."""
+    if not host:
+        return "a host is missing"
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return f"{host} is not an IPv6 address"
+        return ""
+    if not HOST_NAME.match(host) or len(host) > 253:
+        return f"{host!r} is not a host name or IP address"
+    return ""
+
+
+def port_error(port_text):
+    """Why ``port_text`` is not a TCP port ('' when it is)."""
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        return f"{port_text!r} is not a port (1 to 65535)"
+    return ""
+
+
+def host_port_error(text, port_required):
+    """Why ``text`` is not ``host``, ``host:port`` or ``[ipv6]:port`` ('' when it is)."""
+    if text.startswith("["):
+        closing = text.find("]")
+        host, rest = (text, "") if closing < 0 else (text[: closing + 1], text[closing + 1 :])
+        if rest and not rest.startswith(":"):
+            return f"{text!r} is not host:port"
+        has_port, port = bool(rest), rest[1:]
+    else:
+        host, sep, port = text.rpartition(":")
+        has_port = bool(sep)
+        if not has_port:
+            host = port
+    error = host_error(host)
+    if error:
+        return error
+    if not has_port:
+        return "the port is missing (host:9092)" if port_required else ""
+    return port_error(port)
+
+
+def url_error(kind, url):
+    """Why ``url`` is not a broker address for a connection of ``kind`` ('' when it is)."""
+    url = (url or "").strip()
+    if not url:
+        return f"the broker URL is missing (e.g. {URL_EXAMPLES[kind]})"
+    if any(char.isspace() for char in url) and kind != "kafka":
+        return "a URL holds no spaces"
+    if kind == "kafka":
+        return bootstrap_error(url)
+    schemes = URL_SCHEMES[kind]
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in schemes:
+        return f"the URL must start with {schemes[0]}:// or {schemes[1]}:// (e.g. {URL_EXAMPLES[kind]})"
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        return (
+            "the URL holds a user or password: put them in the User and Password fields instead "
+            "(the URL is shown to everyone who may read the connection; the password is kept secret)"
+        )
+    error = host_port_error(parts.netloc, port_required=False)
+    if error:
+        return error
+    if parts.fragment:
+        return "a URL has no #fragment here"
+    path = parts.path
+    if kind == "amqp":
+        if path.count("/") > 1:
+            return "the virtual host is one path segment, URL-encoded (amqp://host:5672/%2F for the vhost '/')"
+    elif path not in ("", "/") and not re.fullmatch(r"/\d+", path):
+        return "the path of a Redis URL is the database number (redis://host:6379/0)"
+    return ""
+
+
+def bootstrap_error(text):
+    """Why ``text`` is not a Kafka bootstrap list ``host:port,host2:port`` ('' when it is)."""
+    if "://" in text:
+        return (
+            "Kafka takes its bootstrap brokers without a scheme, host:9092,host2:9092 (TLS is the "
+            "'TLS' box, not the URL)"
+        )
+    for entry in text.split(","):
+        entry = entry.strip()
+        if not entry:
+            return "the bootstrap list has an empty entry (host:9092,host2:9092: no doubled or trailing commas)"
+        if any(char.isspace() for char in entry):
+            return f"{entry!r}: separate the brokers with commas (host:9092,host2:9092)"
+        error = host_port_error(entry, port_required=True)
+        if error:
+            return f"{entry!r}: {error}"
+    return ""
+
+
+def name_error(kind, name):
+    """Why ``name`` is not a queue (amqp), topic (kafka) or stream (redis) name ('' when it is)."""
+    if CONTROL.search(name):
+        return f"{name!r} holds a control character"
+    if kind == "amqp":
+        if len(name.encode("utf-8")) > AMQP_MAX_NAME_BYTES:
+            return f"a queue name is at most {AMQP_MAX_NAME_BYTES} bytes"
+        if name.startswith("amq."):
+            return f"{name!r}: queue names starting with 'amq.' are reserved for the broker"
+        return ""
+    if kind == "kafka":
+        if name in (".", ".."):
+            return f"{name!r} is not a topic name"
+        if len(name) > KAFKA_MAX_TOPIC_CHARS:
+            return f"a topic name is at most {KAFKA_MAX_TOPIC_CHARS} characters"
+        if not KAFKA_TOPIC.match(name):
+            return f"{name!r}: a topic name holds only letters a-z and A-Z, digits, '.', '_' and '-'"
+        if name.startswith("__"):
+            return f"{name!r}: topics starting with '__' are Kafka's internal topics"
+        return ""
+    return ""
+
+
+def names_error(kind, names):
+    """Why the list ``names`` is not what a connection of ``kind`` consumes ('' when it is)."""
+    word = NAME_WORDS[kind]
+    if not names:
+        return f"name at least one {word} to consume, one per line"
+    seen = set()
+    for name in names:
+        error = name_error(kind, name)
+        if error:
+            return error
+        if name in seen:
+            return f"{word} {name!r} is listed twice"
+        seen.add(name)
+    return ""
+
+
+def group_error(kind, group):
+    """Why ``group`` is not a consumer group of ``kind`` ('' when it is; amqp has none)."""
+    if kind == "amqp":
+        return ""
+    if not group:
+        broker = "Kafka" if kind == "kafka" else "Redis"
+        return (
+            f"a {broker} connection needs a consumer group: the sidecars of one group share the "
+            f"{NAME_WORDS[kind]}s, each message goes to one of them"
+        )
+    if CONTROL.search(group) or group != group.strip():
+        return f"the consumer group {group!r} holds a control character or leading/trailing spaces"
+    return ""
+
+
+def pem_certificate_error(text):
+    """Why ``text`` is not PEM certificate text ('' when it is or is empty)."""
+    text = (text or "").strip()
+    if text and ("-----BEGIN CERTIFICATE-----" not in text or "-----END CERTIFICATE-----" not in text):
+        return "it must be PEM text (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)"
+    return ""
+
+
+def pem_private_key_error(text):
+    """Why ``text`` is not an unencrypted PEM private key ('' when it is or is empty)."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    if "ENCRYPTED PRIVATE KEY" in text or "Proc-Type: 4,ENCRYPTED" in text:
+        return "the key is encrypted: the sidecar needs it unencrypted (openssl pkey -in key.pem -out plain.pem)"
+    if not re.search(r"-----BEGIN [A-Z ]*PRIVATE KEY-----", text) or not re.search(
+        r"-----END [A-Z ]*PRIVATE KEY-----", text
+    ):
+        return "it must be a PEM private key (-----BEGIN PRIVATE KEY----- … -----END PRIVATE KEY-----)"
+    return ""
+
+
+def without_userinfo(url):
+    """``url`` without a user or password in it (``mqtt://u:p@host`` → ``mqtt://host``), for showing."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+
+
+def tls_implied(kind, url):
+    """Whether the URL itself asks for TLS (amqps://, rediss://)."""
+    return kind in URL_SCHEMES and (url or "").strip().lower().split("://", 1)[0] in TLS_SCHEMES
