@@ -329,6 +329,46 @@ describe("Delivery with partitions", () => {
   }, 120_000);
 });
 
+describe("Delivery's reads of the spool", () => {
+  it("does not scan a busy workcenter's whole backlog again after every batch when nothing else waits", async () => {
+    const odoo = new FakeConcurrentOdoo();
+    let skippingReads = 0;
+    const spool = new (class extends CountingSpool {
+      override async queued(limit: number, exclude?: ReadonlySet<number>, skip?: ReadonlySet<string>) {
+        if (skip && skip.size > 0) skippingReads++;
+        return super.queued(limit, exclude, skip);
+      }
+    })();
+    await spool.append(Array.from({ length: 200 }, (_, i) => event(i + 1, "a")));
+    const delivery = deliveryOver(odoo, spool, { partitions: 2, batchSize: 5 });
+    const started = Date.now();
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 10_000 }).toBe(0);
+    await delivery.stop();
+    expect(delivery.counters.batches).toBe(40);
+    // One read that found nothing, then again only once a second (or when something new is spooled).
+    expect(skippingReads).toBeLessThanOrEqual(2 + Math.ceil((Date.now() - started) / 1_000));
+    expect(odoo.stored.get("a")).toEqual(Array.from({ length: 200 }, (_, i) => `ev-${i + 1}`));
+  });
+
+  it("reads again at once when new items are spooled while a workcenter is busy", async () => {
+    const odoo = new FakeConcurrentOdoo();
+    odoo.latencies = Array.from({ length: 100 }, () => 30);
+    const spool = new CountingSpool();
+    await spool.append(Array.from({ length: 20 }, (_, i) => event(i + 1, "a")));
+    const delivery = deliveryOver(odoo, spool, { partitions: 2, batchSize: 5 });
+    delivery.start();
+    await new Promise((r) => setTimeout(r, 10));
+    await spool.append([event(100, "b")]);
+    delivery.notify();
+    // b goes out in the free slot while a's batches are in flight, long before a's 4 batches are done.
+    await expect.poll(() => odoo.stored.get("b")?.length ?? 0, { timeout: 1_000, interval: 5 }).toBe(1);
+    expect(odoo.stored.get("a")?.length ?? 0).toBeLessThan(20);
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await delivery.stop();
+  });
+});
+
 describe("Delivery in catch-up mode", () => {
   it("uses the catch-up size while the backlog is large, says so, and goes back to the configured size", async () => {
     const odoo = new FakeConcurrentOdoo();

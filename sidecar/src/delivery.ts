@@ -240,6 +240,10 @@ export class Delivery {
   /** No new batch goes out before this (ms): after a failure that is not the items'. */
   #pausedUntil = 0;
   #backlogRead = { at: 0, value: 0 };
+  /** Times new items were announced (notify). */
+  #notified = 0;
+  /** The last window read while skipping workcenters, when it came back empty. */
+  #emptyWindow: { skip: ReadonlySet<string>; notified: number; at: number } | undefined;
   readonly counters = {
     batches: 0,
     delivered: 0,
@@ -343,6 +347,7 @@ export class Delivery {
 
   /** New items were spooled. */
   notify(): void {
+    this.#notified++;
     this.#kick();
   }
 
@@ -409,8 +414,25 @@ export class Delivery {
 
   /** The oldest queued events the free slots may take. */
   async #window(free: number): Promise<SpoolEntry[]> {
-    const skip = this.#unavailable(Date.now());
-    return this.#opts.spool.queued(this.#limit * free, this.#busySeqs, skip.size > 0 ? skip : undefined);
+    const now = Date.now();
+    const skip = this.#unavailable(now);
+    if (skip.size === 0) return this.#opts.spool.queued(this.#limit * free, this.#busySeqs);
+    // Skipping busy workcenters scans past all their queued rows: with one workcenter's large
+    // backlog that is the whole backlog, for nothing. An empty answer stays empty while nothing
+    // new was spooled and no skipped workcenter came free (looked at again at least once a second,
+    // for rows another process put back in the queue).
+    const empty = this.#emptyWindow;
+    if (
+      empty &&
+      empty.notified === this.#notified &&
+      now - empty.at < 1_000 &&
+      [...empty.skip].every((wc) => skip.has(wc))
+    ) {
+      return [];
+    }
+    const window = await this.#opts.spool.queued(this.#limit * free, this.#busySeqs, skip);
+    this.#emptyWindow = window.length === 0 ? { skip, notified: this.#notified, at: now } : undefined;
+    return window;
   }
 
   /** When the next held workcenter's retry is due (ms from now), if any is held. */
