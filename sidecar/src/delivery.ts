@@ -125,6 +125,9 @@ export interface BatchReport {
 /** Full batches that must go through at a shrunk size before it doubles again (so a limit is not hit at every step). */
 export const GROW_AFTER = 4;
 
+/** How long an empty read past busy workcenters is trusted while new items arrive (ms). */
+export const EMPTY_WINDOW_MS = 100;
+
 /** Most batches in flight at once, whatever the configuration says. */
 export const MAX_PARTITIONS = 64;
 
@@ -418,14 +421,14 @@ export class Delivery {
     const skip = this.#unavailable(now);
     if (skip.size === 0) return this.#opts.spool.queued(this.#limit * free, this.#busySeqs);
     // Skipping busy workcenters scans past all their queued rows: with one workcenter's large
-    // backlog that is the whole backlog, for nothing. An empty answer stays empty while nothing
-    // new was spooled and no skipped workcenter came free (looked at again at least once a second,
-    // for rows another process put back in the queue).
+    // backlog that is the whole backlog, for nothing. An empty answer stays empty while no skipped
+    // workcenter came free and nothing new was spooled (new items are looked for within
+    // EMPTY_WINDOW_MS, not at every one of a steady stream; everything again after a second, for
+    // rows another process put back in the queue).
     const empty = this.#emptyWindow;
     if (
       empty &&
-      empty.notified === this.#notified &&
-      now - empty.at < 1_000 &&
+      now - empty.at < (empty.notified === this.#notified ? 1_000 : EMPTY_WINDOW_MS) &&
       [...empty.skip].every((wc) => skip.has(wc))
     ) {
       return [];
