@@ -689,6 +689,9 @@ class ShopfloorConnection(models.Model):
 
     @api.constrains("kind")
     def _check_kind_of_payload_maps(self):
+        # Its floor targets may have relied on the MQTT broker of the kind it had.
+        targets = self.env["shopfloor.dispatch.target"].sudo().search([("connection_id", "in", self.ids)])
+        targets._check_target()
         for connection in self:
             others = set(backbone.BACKBONE_KINDS) - {connection.kind}
             stray = connection.payload_map_ids.filtered(lambda mapping, others=others: mapping.transport in others)

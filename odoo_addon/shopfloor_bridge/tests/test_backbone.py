@@ -1,9 +1,11 @@
 """Message-queue connections (RabbitMQ, Kafka, Redis Streams): fields, checks, sidecar_config, views."""
 
+import ast
 import base64
 import random
 
 import psycopg2
+from lxml import etree
 
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, new_test_user, tagged
@@ -344,6 +346,24 @@ class TestBackbone(ShopfloorCase):
             legal = legal and not name.startswith("__")
             self.assertEqual(backbone.name_error("kafka", name) == "", legal, name)
 
+    def test_property_broker_urls_of_any_host_port_and_path_pass_and_credentials_never_do(self):
+        rng = random.Random(1818)
+        hosts = ["rabbit", "mq.plant.local", "192.168.7.20", "[::1]", "[fd00::2:1]", "node_3"]
+        for _round in range(300):
+            kind = rng.choice(["amqp", "redis"])
+            scheme = rng.choice(backbone.URL_SCHEMES[kind])
+            host = rng.choice(hosts)
+            port = rng.choice(["", f":{rng.randint(1, 65535)}"])
+            path = rng.choice(["", "/", "/%2F", "/plant1"]) if kind == "amqp" else rng.choice(["", "/", "/0", "/15"])
+            url = f"{scheme}://{host}{port}{path}"
+            self.assertEqual(backbone.url_error(kind, url), "", url)
+            self.assertEqual(backbone.tls_implied(kind, url), scheme in backbone.TLS_SCHEMES, url)
+            userinfo = rng.choice(["user@", "user:pw@", ":pw@", "u%40x:p%3Aw@"])
+            self.assertIn(
+                "User and Password fields", backbone.url_error(kind, f"{scheme}://{userinfo}{host}{port}{path}")
+            )
+            self.assertEqual(backbone.without_userinfo(f"{scheme}://{userinfo}{host}{port}{path}"), url)
+
     def test_property_a_valid_bootstrap_list_survives_spacing_and_any_broken_entry_is_named(self):
         rng = random.Random(1804)
         hosts = ["k1", "kafka.plant.local", "10.1.2.3", "[fd00::1]", "K_2"]
@@ -447,6 +467,13 @@ class TestBackbone(ShopfloorCase):
         )
         self.assertEqual(self.config_of(connection)["dispatch"]["targets"][0]["params"]["url"], "mqtt://127.0.0.1:1883")
         self.assertTrue(target)
+        # An MQTT connection whose target uses its broker cannot become a queue connection unnoticed.
+        self.connection.mqtt_url = "mqtt://127.0.0.1:1883"
+        self.env["shopfloor.dispatch.target"].create(
+            {**values, "connection_id": self.connection.id, "mqtt_topic": "plant1/queue"}
+        )
+        with self.assertRaisesRegex(ValidationError, "Connection test-conn takes its input from Redis Streams"):
+            self.connection.write({"kind": "redis", **VALID["redis"]})
 
     def test_the_dashboard_tile_names_the_broker_without_credentials(self):
         self.make("kafka", backbone_url="kafka1:9092, kafka2:9092", backbone_names="a.events\nb.events")
@@ -506,3 +533,12 @@ class TestBackbone(ShopfloorCase):
         for kind in backbone.BACKBONE_KINDS:
             self.assertIn(f'<filter name="{kind}"', view.arch)
         self.assertEqual(self.env["shopfloor.connection"].search([("kind", "=", "kafka")]).mapped("code"), ["bb-kafka"])
+        kafka_map = self.env["shopfloor.payload.map"].create(
+            self.map_values(self.env["shopfloor.connection"].search([("code", "=", "bb-kafka")]), transport="kafka")
+        )
+        maps = etree.fromstring(self.env.ref("shopfloor_bridge.shopfloor_payload_map_view_search").arch)
+        [queue_filter] = maps.xpath("//filter[@name='message_queue']")
+        self.assertEqual(
+            self.env["shopfloor.payload.map"].search(ast.literal_eval(queue_filter.get("domain"))),
+            kafka_map,
+        )
