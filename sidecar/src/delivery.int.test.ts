@@ -289,3 +289,96 @@ describe.runIf(moduleHasSidecarApi())(
     }, 300_000);
   },
 );
+
+describe.runIf(moduleHasSidecarApi())("Delivery with two partitions in flight (real Odoo 18 with 2 workers)", () => {
+  let odoo: OdooServer;
+  let fixture: OdooFixture;
+  let dir: string;
+  beforeAll(async () => {
+    const db = `sfb_sidecar_partitions_${process.pid}`;
+    const setup = await startOdoo({ db });
+    fixture = await makeOdooFixture(setup, { code: "parts" });
+    await setup.stop();
+    odoo = await startOdoo({
+      db,
+      fromTemplate: false,
+      port: setup.port,
+      workers: 2,
+      extraArgs: [`--gevent-port=${await freePort()}`],
+    });
+    dir = mkdtempSync(join(tmpdir(), "sfb-partitions-"));
+  }, 600_000);
+  afterAll(async () => {
+    await odoo?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("has two calls in Odoo at once, never one work center in both, and stores each work center's events in order", async () => {
+    // Four presses (four work center keys), their events interleaved as they arrive.
+    const presses = ["p1", "p2", "p3", "p4"];
+    const events = Array.from({ length: 160 }, (_, i) => {
+      const press = presses[i % presses.length] as string;
+      return { ...validEvent(i, `parts-${press}`), source: `parts/${press}` };
+    });
+    const spool = await spoolWith(join(dir, "parts.db"), fixture.code, events, "shopfloor/parts");
+    const client = fixture.client();
+    const calls: { start: number; end: number; sources: Set<string> }[] = [];
+    let inOdoo = 0;
+    let mostInOdoo = 0;
+    const overlaps: string[] = [];
+    const open = new Set<string>();
+    const ingest = client.ingest.bind(client);
+    client.ingest = async (items) => {
+      const call = { start: Date.now(), end: 0, sources: new Set(items.map((i) => i.source)) };
+      for (const s of call.sources) {
+        if (open.has(s)) overlaps.push(s);
+        open.add(s);
+      }
+      mostInOdoo = Math.max(mostInOdoo, ++inOdoo);
+      try {
+        return await ingest(items);
+      } finally {
+        inOdoo--;
+        for (const s of call.sources) open.delete(s);
+        call.end = Date.now();
+        calls.push(call);
+      }
+    };
+    const codes: string[] = [];
+    const delivery = new Delivery({
+      spool,
+      odoo: client,
+      batchSize: 10,
+      batchWaitMs: 0,
+      partitions: 2,
+      onError: (_err, _attempt, _retryIn, code) => codes.push(code),
+    });
+    delivery.start();
+    try {
+      await expect.poll(async () => (await spool.stats()).queued, { timeout: 120_000, interval: 200 }).toBe(0);
+    } finally {
+      await delivery.stop();
+    }
+    expect(codes).toEqual([]);
+    expect(mostInOdoo).toBe(2);
+    expect(delivery.counters.maxInFlight).toBe(2);
+    expect(overlaps).toEqual([]);
+    // Calls really overlapped in time (Odoo's two workers took one each).
+    const overlapping = calls.filter((a) => calls.some((b) => b !== a && b.start < a.end && a.start < b.end));
+    expect(overlapping.length).toBeGreaterThan(0);
+    // Odoo numbers rows as it inserts them: per work center, in the events' order.
+    const rows = await fixture.events(["id", "event_uid", "source", "state"]);
+    expect(rows).toHaveLength(160);
+    expect(new Set(rows.map((r) => r.event_uid)).size).toBe(160);
+    for (const press of presses) {
+      const mine = rows
+        .filter((r) => r.source === `parts/${press}`)
+        .sort((a, b) => (a.id as number) - (b.id as number));
+      const order = mine.map((r) => Number(String(r.event_uid).split("-").pop()));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+      expect(order).toHaveLength(40);
+    }
+    expect(rows.every((r) => r.state === "applied")).toBe(true);
+    await spool.close();
+  }, 300_000);
+});

@@ -81,6 +81,35 @@ describe.runIf(moduleHasSidecarApi())("Sidecar (in-process) with Mosquitto and O
       .toBe(true);
   });
 
+  it("takes the connection's delivery partitions and catch-up settings on reload; its heartbeat and Odoo's tile say so", async () => {
+    const before = sidecar.config.revision;
+    await fixture.admin.execute("shopfloor.connection", "write", [
+      [fixture.connectionId],
+      { delivery_partitions: 3, catchup_backlog: 50_000, catchup_batch_size: 1000 },
+    ]);
+    await expect.poll(() => sidecar.config.revision, { timeout: 30_000 }).toBeGreaterThan(before);
+    expect(sidecar.config.batch).toMatchObject({ partitions: 3, catchup_backlog: 50_000, catchup_size: 1000 });
+    expect(sidecar.delivery.partitions).toBe(3);
+    const stats = sidecar.stats();
+    expect(stats).toMatchObject({ catchup: false, delivery_partitions: 3 });
+    expect(typeof stats.backlog).toBe("number");
+    await expect
+      .poll(
+        async () => {
+          const { tiles } = (await fixture.admin.execute("shopfloor.dashboard", "get_dashboard", [])) as {
+            tiles: { code: string; catchup: boolean; catchup_backlog: number; drain_eta_s: number | false }[];
+          };
+          const [c] = (await fixture.admin.execute("shopfloor.connection", "read", [[fixture.connectionId]], {
+            fields: ["stats_json"],
+          })) as { stats_json: string | false }[];
+          const sent = JSON.parse(c?.stats_json || "{}");
+          return sent.delivery_partitions === 3 ? tiles.find((t) => t.code === fixture.code) : undefined;
+        },
+        { timeout: 30_000 },
+      )
+      .toMatchObject({ catchup: false, catchup_backlog: 0 });
+  });
+
   it("reloads its configuration when a mapping change bumps the revision in Odoo", async () => {
     const before = sidecar.config.revision;
     const [workcenterId] = (await fixture.admin.execute("mrp.workcenter", "search", [[]], { limit: 1 })) as number[];
