@@ -28,9 +28,45 @@
 // the sidecar resend the same batch forever. An answer whose result for one
 // item is unusable fails that item alone; the rest of the batch is recorded.
 //
-// Only one batch is in flight, and a failed batch is retried before anything
-// newer, so one workcenter's events never overtake each other; inside a
-// batch they go sorted by (workcenter, time).
+// Partitions. Up to `partitions` batches are in flight at once. A partition
+// is not fixed: it is the set of whole workcenters (the spool's workcenter
+// key, as `orderForDelivery` uses it; input with no workcenter goes by its
+// source) one batch carries. What holds, per workcenter:
+//
+// - its events are in at most one batch in flight at a time (a workcenter of
+//   a batch in flight is "busy": no other batch takes any of its events);
+// - each batch takes the oldest queued events of each workcenter it carries
+//   (a prefix of that workcenter's queue, in arrival order), and sorts them by
+//   (workcenter, time) — so a workcenter's events reach Odoo in the order the
+//   single-batch delivery sent them;
+// - a failed batch is retried before anything newer of its workcenters: its
+//   events stay queued, its workcenters stay out of every other batch until
+//   its retry is due, and the retry takes their oldest events again.
+//
+// Who takes what: when slots are free, delivery reads the oldest queued
+// events outside the busy (and waiting) workcenters, up to one batch per free
+// slot, groups them by workcenter in the order of each one's oldest event, and
+// hands each workcenter whole to the free slot with the fewest events so far
+// (that still has room). So the workcenters whose oldest events are oldest go
+// first, several workcenters spread over the slots, and one workcenter with a
+// huge backlog fills one slot while the others keep the rest moving.
+//
+// Shared by the partitions, because Odoo down is global: the circuit breaker
+// (half-open lets one probe out, not one per slot), the batch size (shrunk on
+// `busy`/`batch_too_large` for every slot) and the pause after a failure that
+// says nothing about the items (unreachable, busy, configuration). A failure
+// of a batch's own items — a database conflict (`retry`: two partitions
+// booking the same stock; Odoo has already retried the whole call itself) or
+// a fault bisecting could not isolate — holds only that batch's workcenters
+// for its backoff; the other slots go on. With one partition every failure
+// pauses all delivery, as a single batch in flight always did.
+//
+// Catch-up mode: while the queued backlog is at least `catchupBacklog`, the
+// batch size goes up to `catchupSize` (still halved on `busy` /
+// `batch_too_large`, so Odoo's time limits bound it); it ends once the
+// backlog is under half that (hysteresis, so it does not flap). The rate
+// events leave the backlog is measured over the last minute (DrainMeter) for
+// the drain-time estimate the metrics, the heartbeat and Odoo's dashboard show.
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./core/backoff.ts";
 import { CircuitBreaker } from "./core/breaker.ts";
 import { type IngestResult, MAX_INGEST_BATCH } from "./core/contract.ts";
@@ -48,6 +84,14 @@ export interface DeliveryOptions {
   odoo: OdooClient;
   batchSize: number;
   batchWaitMs: number;
+  /** Batches in flight at once, each with whole workcenters (default 1). */
+  partitions?: number;
+  /** Queued events from which catch-up mode runs (0 or omitted: never). */
+  catchupBacklog?: number;
+  /** The batch size in catch-up mode (at most MAX_INGEST_BATCH). */
+  catchupSize?: number;
+  /** The queued backlog now; without it the spool's stats are read, at most once a second. */
+  backlog?: () => number;
   backoff?: BackoffPolicy;
   breaker?: CircuitBreaker;
   random?: () => number;
@@ -59,6 +103,17 @@ export interface DeliveryOptions {
   onParked?: (seqs: number[], error: string) => void;
   /** The batch size went down after a failure, or back up after a success. */
   onResize?: (size: number, reason: string) => void;
+  /** Catch-up mode began (true) or ended (false) at this backlog. */
+  onCatchup?: (on: boolean, backlog: number) => void;
+}
+
+/** The delivery settings a configuration reload may change. */
+export interface DeliverySettings {
+  batchSize: number;
+  batchWaitMs: number;
+  partitions?: number | undefined;
+  catchupBacklog?: number | undefined;
+  catchupSize?: number | undefined;
 }
 
 export interface BatchReport {
@@ -70,8 +125,90 @@ export interface BatchReport {
 /** Full batches that must go through at a shrunk size before it doubles again (so a limit is not hit at every step). */
 export const GROW_AFTER = 4;
 
+/** Most batches in flight at once, whatever the configuration says. */
+export const MAX_PARTITIONS = 64;
+
 /** A failure that says nothing about the items: not counted against them. */
 const NOT_COUNTED: ReadonlySet<ErrorCode> = new Set(["unreachable", "forbidden", "not_found", "auth"]);
+
+/**
+ * Catch-up mode with hysteresis: on once the backlog reaches `threshold`,
+ * off only once it is under half of it, so a backlog hovering around the
+ * threshold does not switch the batch size at every batch.
+ */
+export class CatchupMode {
+  #on = false;
+  threshold: number;
+
+  constructor(threshold: number) {
+    this.threshold = threshold;
+  }
+
+  get on(): boolean {
+    return this.#on;
+  }
+
+  /** Takes the backlog now; returns whether the mode changed. */
+  update(backlog: number): boolean {
+    const was = this.#on;
+    if (!(this.threshold > 0)) this.#on = false;
+    else if (!this.#on && backlog >= this.threshold) this.#on = true;
+    else if (this.#on && backlog < this.threshold / 2) this.#on = false;
+    return was !== this.#on;
+  }
+}
+
+/**
+ * The rate events leave the backlog (stored by Odoo, whatever their status)
+ * over the last `windowMs` (over the time since `startedAt` while that is
+ * shorter), and the time the backlog takes to drain at it.
+ */
+export class DrainMeter {
+  readonly windowMs: number;
+  readonly #startedAt: number;
+  /** (time, count) of each addition inside the window, oldest first. */
+  readonly #samples: [number, number][] = [];
+  #inWindow = 0;
+
+  constructor(windowMs = 60_000, startedAt = Date.now()) {
+    this.windowMs = windowMs;
+    this.#startedAt = startedAt;
+  }
+
+  /** `n` events left the backlog at `now`. */
+  add(n: number, now: number): void {
+    this.#samples.push([now, n]);
+    this.#inWindow += n;
+    this.#trim(now);
+  }
+
+  #trim(now: number): void {
+    while (this.#samples.length > 0 && (this.#samples[0] as [number, number])[0] <= now - this.windowMs) {
+      this.#inWindow -= (this.#samples.shift() as [number, number])[1];
+    }
+  }
+
+  /** Events per second over the window (0 when nothing left it). */
+  rate(now: number): number {
+    this.#trim(now);
+    const seconds = Math.max(1, Math.min(this.windowMs, now - this.#startedAt) / 1000);
+    return this.#inWindow / seconds;
+  }
+
+  /** Seconds to drain `backlog` at the current rate: 0 when empty, undefined when nothing drains. */
+  etaSeconds(backlog: number, now: number): number | undefined {
+    if (backlog <= 0) return 0;
+    const rate = this.rate(now);
+    return rate > 0 ? Math.ceil(backlog / rate) : undefined;
+  }
+}
+
+interface Hold {
+  /** When the workcenter's retry is due (ms). */
+  until: number;
+  /** Failed tries in a row of batches with this workcenter. */
+  attempt: number;
+}
 
 export class Delivery {
   readonly #opts: DeliveryOptions;
@@ -79,14 +216,43 @@ export class Delivery {
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
+  /** Something happened (new items, a batch landed) since the loop last looked: do not sleep. */
+  #kicked = false;
   #attempt = 0;
   #batchSize: number;
   /** The size the next call may carry: halved on `busy`/`batch_too_large`, doubled back on success. */
   #limit: number;
   #batchWaitMs: number;
+  #partitions = 1;
+  #catchupSize = 0;
+  readonly #catchup = new CatchupMode(0);
+  readonly drain = new DrainMeter();
   /** Full batches through in a row at the current shrunk limit. */
   #fullInARow = 0;
-  readonly counters = { batches: 0, delivered: 0, failures: 0, splits: 0, setAside: 0, parked: 0, shrinks: 0 };
+  /** Batches in flight by id. */
+  readonly #flights = new Map<number, Promise<void>>();
+  #flightIds = 0;
+  /** Spool seqs and workcenters of the batches in flight. */
+  readonly #busySeqs = new Set<number>();
+  readonly #busyWorkcenters = new Set<string>();
+  /** Workcenters whose batch failed on its own items: out of delivery until their retry is due. */
+  readonly #held = new Map<string, Hold>();
+  /** No new batch goes out before this (ms): after a failure that is not the items'. */
+  #pausedUntil = 0;
+  #backlogRead = { at: 0, value: 0 };
+  readonly counters = {
+    batches: 0,
+    delivered: 0,
+    failures: 0,
+    splits: 0,
+    setAside: 0,
+    parked: 0,
+    shrinks: 0,
+    /** Failed batches retried whole because the database was busy (`retry`: a conflict, Odoo's own retries spent). */
+    conflicts: 0,
+    /** Most batches that were in flight at once. */
+    maxInFlight: 0,
+  };
   /** Odoo answered the last call (for /healthz and the odoo_up gauge). */
   odooUp = false;
   /** When Odoo last stored something of ours (ms; 0 = never), for the no-progress check. */
@@ -102,6 +268,7 @@ export class Delivery {
     this.#batchSize = clampBatch(opts.batchSize);
     this.#limit = this.#batchSize;
     this.#batchWaitMs = opts.batchWaitMs;
+    this.#settle(opts);
   }
 
   /**
@@ -113,16 +280,59 @@ export class Delivery {
     return now - Math.max(this.failingSince, this.lastProgressAt);
   }
 
-  /** The size the next batch may have (the configured size unless failures shrank it). */
+  /** The size the next batch may have (the configured size unless failures shrank it, or catch-up raised it). */
   get batchLimit(): number {
     return this.#limit;
   }
 
-  /** Hot reload of the batch settings. */
-  configure(batchSize: number, batchWaitMs: number): void {
+  /** Batches in flight now. */
+  get inFlight(): number {
+    return this.#flights.size;
+  }
+
+  get partitions(): number {
+    return this.#partitions;
+  }
+
+  /** Delivery runs in catch-up mode (large batches for a large backlog). */
+  get catchingUp(): boolean {
+    return this.#catchup.on;
+  }
+
+  /** What the heartbeat and the metrics report about the backlog and how fast it drains. */
+  drainStats(backlog: number, now = Date.now()): { catchup: boolean; backlog: number; rate: number; etaS?: number } {
+    const rate = Math.round(this.drain.rate(now) * 10) / 10;
+    const etaS = this.drain.etaSeconds(backlog, now);
+    return etaS === undefined
+      ? { catchup: this.catchingUp, backlog, rate }
+      : { catchup: this.catchingUp, backlog, rate, etaS };
+  }
+
+  /** Hot reload of the batch settings. A lower partition count lets the batches in flight finish. */
+  configure(batchSize: number, batchWaitMs: number, more: Partial<DeliverySettings> = {}): void {
     this.#batchSize = clampBatch(batchSize);
-    this.#limit = Math.min(this.#limit, this.#batchSize);
+    this.#limit = Math.min(this.#limit, this.#target());
     this.#batchWaitMs = batchWaitMs;
+    this.#settle(more);
+    this.#limit = Math.min(this.#limit, this.#target());
+    this.#kick();
+  }
+
+  #settle(s: {
+    partitions?: number | undefined;
+    catchupBacklog?: number | undefined;
+    catchupSize?: number | undefined;
+  }) {
+    if (s.partitions !== undefined) {
+      this.#partitions = Math.max(1, Math.min(MAX_PARTITIONS, Math.floor(s.partitions) || 1));
+    }
+    if (s.catchupBacklog !== undefined) this.#catchup.threshold = Math.max(0, s.catchupBacklog || 0);
+    if (s.catchupSize !== undefined) this.#catchupSize = s.catchupSize > 0 ? clampBatch(s.catchupSize) : 0;
+  }
+
+  /** The size batches grow back to: the configured one, or the catch-up one while catching up. */
+  #target(): number {
+    return this.#catchup.on ? Math.max(this.#batchSize, this.#catchupSize) : this.#batchSize;
   }
 
   start(): void {
@@ -133,67 +343,153 @@ export class Delivery {
 
   /** New items were spooled. */
   notify(): void {
+    this.#kick();
+  }
+
+  #kick(): void {
+    this.#kicked = true;
     this.#wake?.();
   }
 
-  /** Lets the batch in flight finish (its results are recorded), then stops. */
+  /** Lets the batches in flight finish (their results are recorded), then stops. */
   async stop(): Promise<void> {
     this.#running = false;
     this.#wake?.();
     await this.#loop;
   }
 
-  #sleep(ms: number): Promise<void> {
+  /** Sleeps `ms`, or less when kicked (unless `firm`: a pause that must be kept). */
+  #sleep(ms: number, firm = false): Promise<void> {
+    if (!firm && this.#kicked) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
         resolve();
       }
-      this.#wake = done;
+      this.#wake = firm ? () => (this.#running ? undefined : done()) : done;
     }).then(() => {
       this.#wake = undefined;
     });
   }
 
-  async #next(): Promise<SpoolEntry[]> {
-    return capBytes(await this.#opts.spool.queued(this.#limit));
+  async #backlog(): Promise<number> {
+    if (this.#opts.backlog) return this.#opts.backlog();
+    const now = Date.now();
+    if (now - this.#backlogRead.at >= 1_000) {
+      this.#backlogRead = { at: now, value: (await this.#opts.spool.stats()).queued };
+    }
+    return this.#backlogRead.value;
+  }
+
+  /** Switches catch-up mode by the backlog now. */
+  async #updateCatchup(): Promise<void> {
+    const backlog = await this.#backlog();
+    if (!this.#catchup.update(backlog)) return;
+    if (this.#catchup.on) {
+      // Straight to the catch-up size unless failures have shrunk the batches (then they grow back to it).
+      if (this.#limit >= this.#batchSize) this.#limit = this.#target();
+    } else {
+      this.#limit = Math.min(this.#limit, this.#batchSize);
+    }
+    this.#fullInARow = 0;
+    this.#opts.onCatchup?.(this.#catchup.on, backlog);
+    this.#opts.onResize?.(
+      this.#limit,
+      this.#catchup.on ? `catch-up mode: ${backlog} events queued` : `catch-up over: ${backlog} events queued`,
+    );
+  }
+
+  /** Workcenters no new batch may take now: in flight, or waiting for their retry. */
+  #unavailable(now: number): Set<string> {
+    const out = new Set(this.#busyWorkcenters);
+    for (const [wc, hold] of this.#held) if (hold.until > now) out.add(wc);
+    return out;
+  }
+
+  /** The oldest queued events the free slots may take. */
+  async #window(free: number): Promise<SpoolEntry[]> {
+    const skip = this.#unavailable(Date.now());
+    return this.#opts.spool.queued(this.#limit * free, this.#busySeqs, skip.size > 0 ? skip : undefined);
+  }
+
+  /** When the next held workcenter's retry is due (ms from now), if any is held. */
+  #nextHoldMs(now: number): number | undefined {
+    let next: number | undefined;
+    for (const hold of this.#held.values()) {
+      if (hold.until > now) next = Math.min(next ?? Number.POSITIVE_INFINITY, hold.until - now);
+    }
+    return next;
   }
 
   async #run(): Promise<void> {
     while (this.#running) {
-      const wait = this.breaker.waitMs(Date.now());
+      this.#kicked = false;
+      const now = Date.now();
+      const wait = Math.max(this.breaker.waitMs(now), this.#pausedUntil - now);
       if (wait > 0) {
-        await this.#sleep(wait);
+        await this.#sleep(wait, true);
         continue;
       }
-      let batch = await this.#next();
-      if (batch.length === 0) {
+      // While the breaker is not closed only one probe goes out.
+      const slots = this.breaker.state.state === "closed" ? this.#partitions : 1;
+      const free = slots - this.#flights.size;
+      if (free <= 0) {
         await this.#sleep(1_000);
         continue;
       }
-      if (batch.length < this.#limit && this.#batchWaitMs > 0) {
+      await this.#updateCatchup();
+      let window = await this.#window(free);
+      if (window.length === 0) {
+        await this.#sleep(Math.min(1_000, this.#nextHoldMs(Date.now()) ?? 1_000));
+        continue;
+      }
+      if (window.length < this.#limit && this.#batchWaitMs > 0) {
         // Give a partial batch until its oldest item is batchWaitMs old to fill up.
-        const age = Date.now() - Math.min(...batch.map((e) => e.receivedAt));
+        const age = Date.now() - Math.min(...window.map((e) => e.receivedAt));
         if (age < this.#batchWaitMs) {
           await this.#sleepUnlessFull(this.#batchWaitMs - age);
           if (!this.#running) break;
-          batch = await this.#next();
+          window = await this.#window(free);
         }
       }
-      await this.#deliver(batch);
+      for (const batch of assignSlots(window, free, this.#limit)) this.#launch(capBytes(batch));
     }
+    await Promise.all(this.#flights.values());
   }
 
   async #sleepUnlessFull(ms: number): Promise<void> {
     const until = Date.now() + ms;
     while (this.#running && Date.now() < until) {
-      await this.#sleep(Math.min(until - Date.now(), 50));
-      if ((await this.#opts.spool.queued(this.#limit)).length >= this.#limit) return;
+      await this.#sleep(Math.min(until - Date.now(), 50), true);
+      if ((await this.#window(1)).length >= this.#limit) return;
     }
   }
 
-  async #deliver(batch: SpoolEntry[]): Promise<void> {
+  #launch(batch: SpoolEntry[]): void {
+    if (batch.length === 0) return;
+    const id = ++this.#flightIds;
+    const workcenters = new Set(batch.map((e) => e.workcenter));
+    for (const e of batch) this.#busySeqs.add(e.seq);
+    for (const wc of workcenters) this.#busyWorkcenters.add(wc);
+    const flight = this.#deliver(batch, workcenters)
+      .catch((err: Error) => {
+        // Recording the outcome failed (the spool): pause and try again, nothing recorded is lost.
+        const retryIn = backoffDelay(this.#attempt++, this.#opts.backoff ?? DEFAULT_BACKOFF, this.#opts.random);
+        this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + retryIn);
+        this.#opts.onError?.(err, this.#attempt, retryIn, codeOf(err));
+      })
+      .finally(() => {
+        for (const e of batch) this.#busySeqs.delete(e.seq);
+        for (const wc of workcenters) this.#busyWorkcenters.delete(wc);
+        this.#flights.delete(id);
+        this.#kick();
+      });
+    this.#flights.set(id, flight);
+    this.counters.maxInFlight = Math.max(this.counters.maxInFlight, this.#flights.size);
+  }
+
+  async #deliver(batch: SpoolEntry[], workcenters: ReadonlySet<string>): Promise<void> {
     const ordered = orderForDelivery(batch);
     const started = Date.now();
     this.breaker.allows(started);
@@ -203,6 +499,7 @@ export class Delivery {
       if (outcomes.length === 0) return;
       await this.#opts.spool.markDelivered(outcomes);
       this.lastProgressAt = Date.now();
+      this.drain.add(outcomes.length, this.lastProgressAt);
       for (const o of outcomes) {
         statuses[o.status] = (statuses[o.status] ?? 0) + 1;
         stored.add(o.seq);
@@ -215,11 +512,13 @@ export class Delivery {
       this.lastErrorCode = undefined;
       this.failingSince = undefined;
       this.#attempt = 0;
+      for (const wc of workcenters) this.#held.delete(wc);
       this.counters.batches++;
       this.counters.delivered += stored.size;
-      if (this.#limit < this.#batchSize && batch.length >= this.#limit && ++this.#fullInARow >= GROW_AFTER) {
+      const target = this.#target();
+      if (this.#limit < target && batch.length >= this.#limit && ++this.#fullInARow >= GROW_AFTER) {
         this.#fullInARow = 0;
-        this.#limit = Math.min(this.#batchSize, this.#limit * 2);
+        this.#limit = Math.min(target, this.#limit * 2);
         this.#opts.onResize?.(this.#limit, `${GROW_AFTER} full batches went through`);
       }
       this.#opts.onBatch?.({ size: stored.size, ms: Date.now() - started, statuses });
@@ -227,11 +526,13 @@ export class Delivery {
       const error = err as Error;
       const code = codeOf(error);
       const action = actionOf(code);
-      this.breaker.failure(Date.now());
+      // With several partitions, a failure of this batch's own items holds its workcenters only.
+      const local = this.#partitions > 1 && (code === "retry" || action === "bisect");
       this.odooUp = code !== "unreachable";
       this.lastErrorCode = code;
       this.failingSince ??= started;
       this.counters.failures++;
+      if (code === "retry") this.counters.conflicts++;
       this.counters.delivered += stored.size;
       if ((action === "retry_smaller" || action === "split") && this.#limit > 1) {
         this.#limit = Math.max(1, Math.floor(Math.min(this.#limit, ordered.length) / 2));
@@ -239,14 +540,31 @@ export class Delivery {
         this.counters.shrinks++;
         this.#opts.onResize?.(this.#limit, `${code}: ${error.message}`);
       }
-      const retryIn =
-        action === "split" ? 0 : backoffDelay(this.#attempt, this.#opts.backoff ?? DEFAULT_BACKOFF, this.#opts.random);
-      if (action !== "split") this.#attempt++;
+      let attempt: number;
+      let retryIn: number;
+      if (local) {
+        attempt = 0;
+        for (const wc of workcenters) attempt = Math.max(attempt, this.#held.get(wc)?.attempt ?? 0);
+        retryIn = backoffDelay(attempt, this.#opts.backoff ?? DEFAULT_BACKOFF, this.#opts.random);
+        attempt++;
+        const until = Date.now() + retryIn;
+        for (const wc of workcenters) this.#held.set(wc, { until, attempt });
+      } else {
+        this.breaker.failure(Date.now());
+        retryIn =
+          action === "split"
+            ? 0
+            : backoffDelay(this.#attempt, this.#opts.backoff ?? DEFAULT_BACKOFF, this.#opts.random);
+        if (action !== "split") this.#attempt++;
+        attempt = this.#attempt;
+        if (retryIn > 0) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + retryIn);
+        // Workcenters held by an earlier local failure wait at least as long.
+        for (const wc of workcenters) this.#held.delete(wc);
+      }
       // Parts stored before the failure are out of the backlog; the rest stays queued.
       const left = ordered.filter((e) => !stored.has(e.seq)).map((e) => e.seq);
       await this.#countAttempt(left, `${error.name} [${code}]: ${error.message}`, NOT_COUNTED.has(code));
-      this.#opts.onError?.(error, this.#attempt, retryIn, code);
-      if (this.#running && retryIn > 0) await this.#sleep(retryIn);
+      this.#opts.onError?.(error, attempt, retryIn, code);
     }
   }
 
@@ -380,6 +698,30 @@ function outcomeOf(entry: SpoolEntry, result: IngestResult | undefined): Deliver
           4096,
         ),
   };
+}
+
+/**
+ * Deals `window` (queued entries, oldest first) out to `slots` batches of at
+ * most `limit`: workcenters in the order of their oldest entry, each whole to
+ * the batch with the fewest entries that still has room (the first on a
+ * tie), taking as many of its oldest entries as fit. A workcenter is in one
+ * batch only; each batch keeps arrival order. Empty batches are left out.
+ */
+export function assignSlots(window: readonly SpoolEntry[], slots: number, limit: number): SpoolEntry[][] {
+  const groups = new Map<string, SpoolEntry[]>();
+  for (const e of window) {
+    const group = groups.get(e.workcenter);
+    if (group) group.push(e);
+    else groups.set(e.workcenter, [e]);
+  }
+  const batches: SpoolEntry[][] = Array.from({ length: Math.max(1, slots) }, () => []);
+  for (const group of groups.values()) {
+    let best: SpoolEntry[] | undefined;
+    for (const b of batches) if (b.length < limit && (!best || b.length < best.length)) best = b;
+    if (!best) break;
+    best.push(...group.slice(0, limit - best.length));
+  }
+  return batches.filter((b) => b.length > 0).map((b) => b.sort((x, y) => x.seq - y.seq));
 }
 
 /** The oldest entries that fit MAX_BATCH_BYTES (always at least one). */

@@ -7,7 +7,7 @@ import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import type { IngestItem, SidecarConfig } from "./core/contract.ts";
 import type { Source, SourceSink } from "./core/ports.ts";
 import { Redactor } from "./core/secrets.ts";
-import { Delivery } from "./delivery.ts";
+import { Delivery, type DeliverySettings } from "./delivery.ts";
 import type { RunningDispatcher } from "./floor/dispatcher.ts";
 import { MappingStage } from "./mapping/stage.ts";
 import { mqttSubscriptions } from "./mapping/subscriptions.ts";
@@ -388,8 +388,8 @@ export class Sidecar {
     this.delivery = new Delivery({
       spool: this.spool,
       odoo: this.odoo,
-      batchSize: this.config.batch.size,
-      batchWaitMs: this.config.batch.wait_ms,
+      ...deliverySettings(this.config),
+      backlog: () => this.spool.depth.queued,
       onBatch: (r) => {
         this.#degraded.recovered("delivery", "delivery to Odoo recovered");
         this.metrics.observeBatchMs(r.ms);
@@ -398,6 +398,7 @@ export class Sidecar {
       },
       onError: (err, attempt, retryIn, code) => {
         this.metrics.deliveryFailures.inc();
+        if (code === "retry") this.metrics.deliveryConflicts.inc();
         this.metrics.odooUp.set(0);
         this.#degraded.failed(
           "delivery",
@@ -407,6 +408,13 @@ export class Sidecar {
         );
       },
       onResize: (size, reason) => this.#log.info({ batchLimit: size, reason }, "delivery batch size changed"),
+      onCatchup: (on, backlog) =>
+        on
+          ? this.#log.warn(
+              { backlog },
+              "delivery in catch-up mode: a large backlog goes in the largest batches Odoo takes",
+            )
+          : this.#log.info({ backlog }, "delivery caught up: back to the configured batch size"),
       onParked: (seqs, error) =>
         this.#log.error(
           { seqs: seqs.slice(0, 20), count: seqs.length, err: error },
@@ -541,6 +549,13 @@ export class Sidecar {
 
   #refreshGauges(): void {
     this.metrics.setSpool(this.spool.depth);
+    const drain = this.delivery.drainStats(this.spool.depth.queued);
+    this.metrics.setDelivery({
+      inFlight: this.delivery.inFlight,
+      partitions: this.delivery.partitions,
+      catchup: drain.catchup,
+      etaS: drain.etaS,
+    });
     for (const [source, skew] of this.skew.entries()) this.metrics.setSkewMs(source, skew);
     // Rule-driven sources count raw data no rule maps (Sparkplug: unmapped_metrics, OPC UA: unmapped).
     const stats = this.source?.stats() ?? {};
@@ -583,6 +598,8 @@ export class Sidecar {
       spool_open: this.spool.open,
       delivery_stalled_ms: stalled,
       batch_limit: this.delivery?.batchLimit,
+      delivery_in_flight: this.delivery?.inFlight,
+      catchup: this.delivery?.catchingUp ?? false,
       backpressure: depth.waitingAppends > 0,
       source: this.source?.name ?? null,
       source_connected: (this.source as { connected?: boolean } | undefined)?.connected ?? null,
@@ -591,8 +608,9 @@ export class Sidecar {
     };
   }
 
-  stats(): Record<string, number | string> {
+  stats(): Record<string, number | string | boolean> {
     const depth = this.spool.depth;
+    const drain = this.delivery.drainStats(depth.queued);
     const c = this.pipeline.counters;
     const now = Date.now();
     const taken = c.events + c.rejected;
@@ -616,6 +634,14 @@ export class Sidecar {
       delivery_failures: this.delivery.counters.failures,
       delivery_set_aside: this.delivery.counters.setAside,
       batch_limit: this.delivery.batchLimit,
+      delivery_partitions: this.delivery.partitions,
+      delivery_conflicts: this.delivery.counters.conflicts,
+      // Catch-up: the backlog, the rate it drained at over the last minute, and the time left at that
+      // rate (-1 while nothing drains); Odoo's dashboard shows them on the connection's tile.
+      catchup: drain.catchup,
+      backlog: drain.backlog,
+      drain_rate: drain.rate,
+      drain_eta_s: drain.etaS ?? -1,
       clock_offset_ms: this.offset.offsetMs,
       max_skew_ms: this.skew.maxAbsSkew(),
       revision: this.config.revision,
@@ -691,7 +717,8 @@ export class Sidecar {
   #apply(config: SidecarConfig): void {
     this.config = config;
     this.pipeline.setConfig(config);
-    this.delivery.configure(config.batch.size, config.batch.wait_ms);
+    const settings = deliverySettings(config);
+    this.delivery.configure(settings.batchSize, settings.batchWaitMs, settings);
     this.metrics.configRevision.set(config.revision);
   }
 
@@ -709,4 +736,15 @@ export class Sidecar {
     await this.spool.close();
     this.#log.info("sidecar stopped");
   }
+}
+
+/** Delivery's settings from a connection's configuration (an older Odoo sends no partitions: 1). */
+function deliverySettings(config: SidecarConfig): DeliverySettings {
+  return {
+    batchSize: config.batch.size,
+    batchWaitMs: config.batch.wait_ms,
+    partitions: config.batch.partitions ?? 1,
+    catchupBacklog: config.batch.catchup_backlog ?? 0,
+    catchupSize: config.batch.catchup_size ?? 0,
+  };
 }

@@ -5,6 +5,8 @@ Every figure is aggregated in SQL (or ``_read_group``) over the connections and
 events the user may read: the screens must stay fast with 100,000 dead letters.
 """
 
+import json
+import math
 import time
 from datetime import timedelta
 
@@ -70,12 +72,44 @@ class ShopfloorDashboard(models.AbstractModel):
                     "p95_lag_ms": _none_to_false(row.get("p95_lag_ms")),
                     "worst_skew_ms": _none_to_false(row.get("worst_skew_ms")),
                     "sparkline": sparks.get(conn.id, [0] * SPARKLINE_MINUTES),
+                    **self._catchup_of(conn),
                 }
             )
         return {
             "server_time": fields.Datetime.to_string(now),
             "tiles": tiles,
             "cost_variances": self._top_cost_variances(),
+        }
+
+    def _catchup_of(self, connection):
+        """What the sidecar's last heartbeat said about its backlog (``stats_json``):
+        ``catchup`` (delivery runs with its largest batches), ``catchup_backlog``
+        (events queued), ``drain_rate`` (events/s over the last minute) and
+        ``drain_eta_s`` (seconds to drain at that rate; False when unknown).
+        Whatever a sidecar sent, the tile gets these four, never an error."""
+        try:
+            stats = json.loads(connection.stats_json or "{}")
+        except ValueError:
+            stats = {}
+        if not isinstance(stats, dict):
+            stats = {}
+
+        def finite(key):
+            value = stats.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                return None
+            return value
+
+        backlog = finite("backlog")
+        if backlog is None:
+            backlog = finite("spool_depth")
+        eta = finite("drain_eta_s")
+        rate = finite("drain_rate")
+        return {
+            "catchup": stats.get("catchup") is True,
+            "catchup_backlog": max(0, int(backlog or 0)),
+            "drain_rate": max(0.0, float(rate or 0)),
+            "drain_eta_s": int(eta) if eta is not None and eta >= 0 else False,
         }
 
     def _connection_stats(self, connection_ids, now):

@@ -67,6 +67,37 @@ class TestDashboard(ShopfloorCase):
         json.dumps(data)  # the client gets it as JSON: no datetimes, no None
         self.assertNotIn(None, tile.values())
 
+    def test_tile_shows_catch_up_from_the_heartbeat(self):
+        _data, tile = self.tile()
+        self.assertEqual(
+            (tile["catchup"], tile["catchup_backlog"], tile["drain_eta_s"]), (False, 0, False), "never seen"
+        )
+        self.env["shopfloor.connection"].heartbeat(
+            "test-conn",
+            {"spool_depth": 360000, "catchup": True, "backlog": 360000, "drain_rate": 812.5, "drain_eta_s": 443},
+        )
+        _data, tile = self.tile()
+        self.assertEqual(
+            (tile["catchup"], tile["catchup_backlog"], tile["drain_rate"], tile["drain_eta_s"]),
+            (True, 360000, 812.5, 443),
+        )
+        # Nothing drains yet (-1), or a sidecar sends nonsense: no estimate, never an error.
+        for stats in (
+            {"catchup": True, "backlog": 5000, "drain_rate": 0, "drain_eta_s": -1},
+            {"catchup": "yes", "backlog": "many", "drain_rate": None, "drain_eta_s": float("nan")},
+        ):
+            self.env["shopfloor.connection"].heartbeat("test-conn", stats)
+            _data, tile = self.tile()
+            self.assertIs(tile["drain_eta_s"], False)
+            json.dumps(tile)
+        self.assertFalse(tile["catchup"], "only a JSON true switches the line on")
+        self.assertEqual(tile["catchup_backlog"], 0)
+        # A heartbeat of an older sidecar (no catch-up keys): off, its spool depth as the backlog.
+        self.env["shopfloor.connection"].heartbeat("test-conn", {"spool_depth": 12})
+        _data, tile = self.tile()
+        self.assertEqual((tile["catchup"], tile["catchup_backlog"], tile["drain_eta_s"]), (False, 12, False))
+        self.assertNotIn(None, tile.values())
+
     def test_dlq_summary_groups_in_sql(self):
         self.ingest(
             *[

@@ -88,6 +88,11 @@ describe("metric names follow Prometheus' conventions", () => {
       spool_waiting_appends: "gauge",
       batch_duration_seconds: "histogram",
       delivery_failures_total: "counter",
+      delivery_conflicts_total: "counter",
+      delivery_in_flight: "gauge",
+      delivery_partitions: "gauge",
+      catchup: "gauge",
+      backlog_drain_seconds: "gauge",
       odoo_up: "gauge",
       clock_offset_seconds: "gauge",
       source_skew_seconds: "gauge",
@@ -135,6 +140,18 @@ describe("SidecarMetrics values", () => {
   it("build_info is 1 with the version", async () => {
     const metrics = new SidecarMetrics("1.2.3");
     expect(await scraped(metrics, `${METRIC_PREFIX}build_info`, '{version="1.2.3"}')).toBe(1);
+  });
+
+  it("the delivery gauges: in flight, partitions, catch-up 0/1 and the drain estimate (NaN while nothing drains)", async () => {
+    const metrics = new SidecarMetrics("0");
+    metrics.setDelivery({ inFlight: 2, partitions: 3, catchup: true, etaS: 540 });
+    expect(await scraped(metrics, `${METRIC_PREFIX}delivery_in_flight`)).toBe(2);
+    expect(await scraped(metrics, `${METRIC_PREFIX}delivery_partitions`)).toBe(3);
+    expect(await scraped(metrics, `${METRIC_PREFIX}catchup`)).toBe(1);
+    expect(await scraped(metrics, `${METRIC_PREFIX}backlog_drain_seconds`)).toBe(540);
+    metrics.setDelivery({ inFlight: 0, partitions: 3, catchup: false, etaS: undefined });
+    expect(await scraped(metrics, `${METRIC_PREFIX}catchup`)).toBe(0);
+    expect(await scraped(metrics, `${METRIC_PREFIX}backlog_drain_seconds`)).toBeNaN();
   });
 
   it("times given in milliseconds come out in seconds", async () => {

@@ -99,6 +99,31 @@ export class SidecarMetrics {
     help: "Ingest calls that failed in transport (retried with backoff)",
     registers: [this.registry],
   });
+  readonly deliveryConflicts = new Counter({
+    name: `${P}delivery_conflicts_total`,
+    help: "Ingest calls retried whole because the database kept a concurrent update (Odoo's own retries spent)",
+    registers: [this.registry],
+  });
+  readonly deliveryInFlight = new Gauge({
+    name: `${P}delivery_in_flight`,
+    help: "Ingest calls in flight now (at most the configured partitions)",
+    registers: [this.registry],
+  });
+  readonly deliveryPartitions = new Gauge({
+    name: `${P}delivery_partitions`,
+    help: "Batches delivery may have in flight at once, each with whole work centers",
+    registers: [this.registry],
+  });
+  readonly catchup = new Gauge({
+    name: `${P}catchup`,
+    help: "1 while delivery runs in catch-up mode (large backlog: the largest batches Odoo takes)",
+    registers: [this.registry],
+  });
+  readonly drainSeconds = new Gauge({
+    name: `${P}backlog_drain_seconds`,
+    help: "Estimated time to deliver the queued backlog at the last minute's rate (NaN while nothing drains)",
+    registers: [this.registry],
+  });
   readonly odooUp = new Gauge({
     name: `${P}odoo_up`,
     help: "1 when the last ingest call to Odoo succeeded",
@@ -135,6 +160,14 @@ export class SidecarMetrics {
     this.spoolParked.set(depth.parked);
     this.spoolSkipped.set(depth.skipped);
     this.backpressure.set(depth.waitingAppends);
+  }
+
+  /** The delivery gauges, before each scrape; `etaS` undefined while nothing drains. */
+  setDelivery(d: { inFlight: number; partitions: number; catchup: boolean; etaS: number | undefined }): void {
+    this.deliveryInFlight.set(d.inFlight);
+    this.deliveryPartitions.set(d.partitions);
+    this.catchup.set(d.catchup ? 1 : 0);
+    this.drainSeconds.set(d.etaS ?? Number.NaN);
   }
 
   /** One ingest call took `ms` milliseconds. */

@@ -221,8 +221,12 @@ export interface Spool {
   append(records: SpoolRecord[], state?: Record<string, unknown>): Promise<AppendResult>;
   /** Rule state whose keys start with `prefix`. */
   loadState(prefix: string): Promise<Record<string, unknown>>;
-  /** Oldest queued entries, in arrival order, skipping `exclude` (in flight). Never parked or skipped ones. */
-  queued(limit: number, exclude?: ReadonlySet<number>): Promise<SpoolEntry[]>;
+  /**
+   * Oldest queued entries, in arrival order, skipping `exclude` (in flight)
+   * and every entry whose workcenter key is in `skipWorkcenters` (a batch of
+   * that workcenter is in flight or waits for its retry). Never parked or skipped ones.
+   */
+  queued(limit: number, exclude?: ReadonlySet<number>, skipWorkcenters?: ReadonlySet<string>): Promise<SpoolEntry[]>;
   /**
    * Odoo stored these (whatever the status): they leave the backlog and free
    * space. Also a row parked or skipped while it was in flight: Odoo has it.

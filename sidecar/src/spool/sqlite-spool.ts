@@ -310,6 +310,8 @@ export class SqliteSpool implements Spool {
   #waitWatch: NodeJS.Timeout | undefined;
   readonly #readDataVersion: StatementSync;
   readonly #scanQueued: StatementSync;
+  /** #scanQueued without the rows of some workcenters (a JSON array of keys). */
+  readonly #scanQueuedSkipping: StatementSync;
   /** Multi-row insert statements by row count (up to ROWS_PER_INSERT). */
   readonly #inserts = new Map<number, StatementSync>();
   readonly #maxSeq: StatementSync;
@@ -354,6 +356,12 @@ export class SqliteSpool implements Spool {
     this.#maxSeq = this.#db.prepare("select coalesce(max(seq), 0) as seq from events");
     this.#scanQueued = this.#db.prepare(
       `select ${QUEUED_COLUMNS} from events where seq >= ? and state = 'queued' order by seq limit ?`,
+    );
+    // The filter runs in SQLite: rows of skipped workcenters (a large backlog
+    // of one busy workcenter) are passed over without being read into objects.
+    this.#scanQueuedSkipping = this.#db.prepare(
+      `select ${QUEUED_COLUMNS} from events where seq >= ? and state = 'queued' ` +
+        "and workcenter not in (select value from json_each(?)) order by seq limit ?",
     );
     this.#seqOf = this.#db.prepare("select seq from events where key_ms = ? and source = ? and event_id = ?");
     this.#putKv = this.#db.prepare(
@@ -633,13 +641,21 @@ export class SqliteSpool implements Spool {
     return rows;
   }
 
-  async queued(limit: number, exclude?: ReadonlySet<number>): Promise<SpoolEntry[]> {
+  async queued(
+    limit: number,
+    exclude?: ReadonlySet<number>,
+    skipWorkcenters?: ReadonlySet<string>,
+  ): Promise<SpoolEntry[]> {
     this.#syncExternal();
     const out: SpoolEntry[] = [];
     let from = this.#queuedFloor;
+    const skipping = skipWorkcenters && skipWorkcenters.size > 0 ? JSON.stringify([...skipWorkcenters]) : undefined;
     // Skipping in-flight seqs page by page keeps this correct for any exclude size.
     for (;;) {
-      const rows = this.#queuedRows(from, limit + (exclude?.size ?? 0));
+      const rows =
+        skipping === undefined
+          ? this.#queuedRows(from, limit + (exclude?.size ?? 0))
+          : (this.#scanQueuedSkipping.all(from, skipping, limit + (exclude?.size ?? 0)) as unknown as Row[]);
       for (const row of rows) {
         if (exclude?.has(row.seq)) continue;
         out.push(toEntry(row));

@@ -28,6 +28,10 @@ function tile(overrides: Partial<DashboardData["tiles"][number]> = {}): Dashboar
     p95_lag_ms: 850,
     worst_skew_ms: -2500,
     sparkline: Array.from({ length: 60 }, (_, i) => i % 7),
+    catchup: false,
+    catchup_backlog: 3,
+    drain_rate: 0,
+    drain_eta_s: 0,
     ...overrides,
   };
 }
@@ -128,4 +132,25 @@ test("stale heartbeat is flagged; cost variances link to their order; DLQ link o
   const actions = (env.services.action as unknown as { actions: unknown[] }).actions;
   expect(actions[0]).toMatchObject({ res_model: "mrp.production", res_id: 7 });
   expect(actions[1]).toBe("shopfloor_bridge.shopfloor_dlq_action");
+});
+
+test("a connection catching up says how much is queued and about how long it takes to drain", async () => {
+  const orm = new FakeOrm(async () => ({
+    server_time: "2026-11-22 08:00:12",
+    tiles: [
+      tile({ code: "busy", connection_id: 1, catchup: true, catchup_backlog: 360000, drain_eta_s: 443 }),
+      tile({ code: "stuck", connection_id: 2, catchup: true, catchup_backlog: 5000, drain_eta_s: false }),
+      tile({ code: "calm", connection_id: 3 }),
+      tile({ code: "gone", connection_id: 4, catchup: true, catchup_backlog: 9, drain_eta_s: 9, heartbeat_age_s: 900 }),
+    ],
+    cost_variances: false,
+  }));
+  const { fixture } = await mountComponent(ShopfloorDashboard, orm, actionProps());
+  const line = (code: string) =>
+    fixture.querySelector(`.o_sfb_tile[data-connection="${code}"] .o_sfb_catchup`)?.textContent ?? null;
+  expect(line("busy")).toBe("Catching up: 360,000 queued, about 8 min to drain");
+  expect(line("stuck")).toBe("Catching up: 5,000 queued, not draining yet");
+  expect(line("calm")).toBeNull();
+  // A sidecar not heard from for long: what it said last is no longer shown as the present.
+  expect(line("gone")).toBeNull();
 });

@@ -37,6 +37,14 @@ export interface ConnectionTile {
   worst_skew_ms: number | false;
   /** Events received per minute over the last hour, oldest first. */
   sparkline: number[];
+  /** The sidecar delivers a large backlog in catch-up mode (its last heartbeat). */
+  catchup: boolean;
+  /** Events queued in the sidecar's spool (its last heartbeat). */
+  catchup_backlog: number;
+  /** Events per second the backlog drained at over the sidecar's last minute. */
+  drain_rate: number;
+  /** Seconds to drain the backlog at that rate; false when nothing drains yet. */
+  drain_eta_s: number | false;
 }
 
 export interface CostVariance {
@@ -101,6 +109,17 @@ export class ShopfloorDashboard extends Component {
     return _t(
       "Not delivered until someone decides: on the sidecar's host, `shopfloor-sidecar spool list --state parked`, then unpark or skip them.",
     );
+  }
+
+  /** "Catching up: N queued, about M min to drain", while the sidecar says so and is alive; else "". */
+  catchupText(tile: ConnectionTile): string {
+    if (!tile.catchup || this.isStale(tile)) return "";
+    const queued = formatCount(tile.catchup_backlog);
+    if (tile.drain_eta_s === false) return _t("Catching up: %(queued)s queued, not draining yet", { queued });
+    return _t("Catching up: %(queued)s queued, about %(minutes)s min to drain", {
+      queued,
+      minutes: formatCount(Math.max(1, Math.ceil(tile.drain_eta_s / 60))),
+    });
   }
 
   isStale(tile: ConnectionTile): boolean {

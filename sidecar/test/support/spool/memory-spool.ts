@@ -109,10 +109,14 @@ export class MemorySpool implements Spool {
     return out;
   }
 
-  async queued(limit: number, exclude?: ReadonlySet<number>): Promise<SpoolEntry[]> {
+  async queued(
+    limit: number,
+    exclude?: ReadonlySet<number>,
+    skipWorkcenters?: ReadonlySet<string>,
+  ): Promise<SpoolEntry[]> {
     const out: SpoolEntry[] = [];
     for (const e of this.#entries.values()) {
-      if (e.st.state !== "queued" || exclude?.has(e.seq)) continue;
+      if (e.st.state !== "queued" || exclude?.has(e.seq) || skipWorkcenters?.has(e.workcenter)) continue;
       out.push(structuredClone(e));
       if (out.length >= limit) break;
     }

@@ -144,6 +144,23 @@ export function spoolContract(name: string, makeSpool: MakeSpool): void {
       await spool.close();
     });
 
+    it("skips the entries of the workcenters it is told to, without losing their place", async () => {
+      const spool = await makeSpool();
+      // a b a c b a c: the skipped workcenters' rows come back, in order, once they are no longer skipped.
+      const sources = ["a", "b", "a", "c", "b", "a", "c"];
+      await spool.append(sources.map((s, i) => event(i + 1, s)));
+      const ids = (entries: { eventId: string }[]) => entries.map((e) => e.eventId);
+      expect(ids(await spool.queued(10, undefined, new Set(["wc:a"])))).toEqual(["ev-2", "ev-4", "ev-5", "ev-7"]);
+      expect(ids(await spool.queued(2, undefined, new Set(["wc:a", "wc:c"])))).toEqual(["ev-2", "ev-5"]);
+      expect(ids(await spool.queued(10, new Set([2]), new Set(["wc:a", "wc:c"])))).toEqual(["ev-5"]);
+      // A workcenter key with JSON-special characters is matched as is.
+      await spool.append([event(8, 'q"u\\ote')]);
+      expect(ids(await spool.queued(10, undefined, new Set(["wc:a", "wc:b", "wc:c"])))).toEqual(["ev-8"]);
+      expect(ids(await spool.queued(10, undefined, new Set(['wc:q"u\\ote'])))).toHaveLength(7);
+      expect(ids(await spool.queued(3, undefined, new Set()))).toEqual(["ev-1", "ev-2", "ev-3"]);
+      await spool.close();
+    });
+
     it("skips in-flight entries and moves delivered ones out of the backlog with their Odoo status", async () => {
       const spool = await makeSpool();
       await spool.append([event(1), event(2), event(3)]);
