@@ -45,7 +45,7 @@ export const EPOCH = Date.parse("2026-11-23T06:00:00Z");
  * events: 12 counts, 2 quality checks, 1 material booking, 1 scrap, a short
  * material stop (downtime start/end, then resume) and a pause/resume.
  */
-export function* eventsOf(stream: Stream, runTag: string, count: number): Generator<CloudEvent> {
+export function* eventsOf(stream: Stream, runTag: string, count: number, epoch = EPOCH): Generator<CloudEvent> {
   let n = 0;
   let second = 0;
   const make = (type: EventType, data: Record<string, Value>): CloudEvent => {
@@ -56,7 +56,7 @@ export function* eventsOf(stream: Stream, runTag: string, count: number): Genera
       id: `${runTag}-${stream.source}-${n}`,
       source: stream.source,
       type,
-      time: new Date(EPOCH + second * 1000).toISOString(),
+      time: new Date(epoch + second * 1000).toISOString(),
       connection: "plant1-mqtt",
       data,
     };
@@ -107,10 +107,15 @@ export function* eventsOf(stream: Stream, runTag: string, count: number): Genera
   }
 }
 
-/** Round-robin over the streams, as events of a plant arrive interleaved. */
-export function interleave(streams: Stream[], runTag: string, total: number): CloudEvent[] {
+/**
+ * Round-robin over the streams, as events of a plant arrive interleaved. Runs
+ * that share one Odoo's work centers each need their own `epoch` (the time of
+ * their first event), after the last event of the run before: a work center's
+ * time logs cannot go back in time.
+ */
+export function interleave(streams: Stream[], runTag: string, total: number, epoch = EPOCH): CloudEvent[] {
   const per = Math.ceil(total / streams.length);
-  const generators = streams.map((s) => eventsOf(s, runTag, per));
+  const generators = streams.map((s) => eventsOf(s, runTag, per, epoch));
   const out: CloudEvent[] = [];
   while (out.length < total) {
     let any = false;
@@ -411,10 +416,11 @@ export async function runPerEventFlow(
   count: number,
   bookComponents: boolean,
   progress: (done: number) => void = () => {},
+  epoch = EPOCH,
 ): Promise<{ rate: number; calls: number; seconds: number }> {
   const flowStreams = await makePlant(admin, tag);
   const bySource = new Map(flowStreams.map((s) => [s.source, s]));
-  const flowEvents = interleave(flowStreams, tag, count);
+  const flowEvents = interleave(flowStreams, tag, count, epoch);
   const flow = new NodeRedFlow(admin, bookComponents);
   const callsBefore = admin.calls;
   const started = process.hrtime.bigint();
