@@ -409,13 +409,14 @@ const bench: Benchmark = {
   async run(ctx) {
     const s = ctx.scale;
     const throughputN = Math.max(500, Math.round(4_000 * s));
-    const baselineN = Math.max(40, Math.round(150 * s));
+    const baselineN = Math.max(40, Math.round(100 * s));
     const backlogN = Math.max(2_000, Math.round(24_000 * s));
     const latencyS = Math.max(5, Math.round(30 * s));
-    // Budgets: the whole bench stays bounded even when the apply is slow.
-    const throughputBudgetS = Math.max(20, Math.round(60 * s));
-    const drainBudgetS = Math.max(30, Math.round(90 * s));
-    const settleS = Math.max(10, Math.round(20 * s));
+    // Budgets: the whole bench stays bounded even when the apply is slow (a
+    // drain cut short says so in its figure and misses its target).
+    const throughputBudgetS = Math.max(20, Math.round(45 * s));
+    const drainBudgetS = Math.max(30, Math.round(75 * s));
+    const settleS = Math.max(10, Math.round(15 * s));
 
     // (a) Odoo with one HTTP worker: the per-event baseline, then 1 partition.
     const one = await startServer(ctx, 1);
