@@ -58,6 +58,7 @@ export const FIGURE_TABLES: Record<string, TableRowSpec[]> = {
   mapping: [{ bench: "mapping" }],
   http: [{ bench: "http" }],
   sparkplug: [{ bench: "sparkplug" }],
+  scale: [{ bench: "scale" }],
 };
 
 export const SNAPSHOT_ABOUT =
