@@ -61,6 +61,7 @@ export const FIGURE_TABLES: Record<string, TableRowSpec[]> = {
   kafka: [{ bench: "kafka" }],
   redis: [{ bench: "redis" }],
   amqp: [{ bench: "amqp" }],
+  scale: [{ bench: "scale" }],
 };
 
 export const SNAPSHOT_ABOUT =
