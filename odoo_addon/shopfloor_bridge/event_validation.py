@@ -23,6 +23,7 @@ from functools import lru_cache
 import jsonschema
 
 from .exceptions import EventRejected
+from .schema_check import compile_schema
 from .storable_text import escape_surrogates_in_json
 
 MAX_EVENT_BYTES = 256 * 1024
@@ -51,6 +52,14 @@ def validator():
     cls = jsonschema.validators.validator_for(schema())
     cls.check_schema(schema())
     return cls(schema())
+
+
+@lru_cache(maxsize=1)
+def compiled_check():
+    """The schema compiled to plain Python (``schema_check.py``), None when it uses
+    what the compiler does not know: it says valid or not; jsonschema, only run
+    on what it finds invalid, says why."""
+    return compile_schema(schema())
 
 
 EVENT_TYPES = tuple(schema()["properties"]["type"]["enum"])
@@ -143,7 +152,10 @@ def validate_event(event, serialized=None):
     for path, number in _numbers(event):
         if isinstance(number, float) and not math.isfinite(number):
             raise EventRejected(f"{path} is {number!r}: JSON has no NaN or Infinity, send a finite number")
-    error = jsonschema.exceptions.best_match(validator().iter_errors(event))
+    check = compiled_check()
+    error = (
+        None if check is not None and check(event) else jsonschema.exceptions.best_match(validator().iter_errors(event))
+    )
     if error is not None:
         where = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         if error.validator == "enum" and list(error.absolute_path) == ["type"]:

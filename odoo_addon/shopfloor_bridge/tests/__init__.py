@@ -23,6 +23,7 @@ from . import test_batch_apply
 from . import test_rpc_errors
 from . import test_ingest_text
 from . import test_ingest_ranges
+from . import test_ingest_schema
 from . import test_apply_budget
 from . import test_access_matrix
 from . import test_connection_access
