@@ -95,15 +95,35 @@ class _Compiler:
             raise Unsupported("then/else without if")
         if "patternProperties" in schema:
             raise Unsupported("patternProperties")
+        for keyword in schema:
+            if keyword not in ANNOTATIONS and keyword not in ("then", "else") and keyword not in _COMPILERS:
+                raise Unsupported(keyword)
+        text = self._text(schema)
+        if text is not None:
+            return text
         checks = []
         for keyword, value in schema.items():
             if keyword in ANNOTATIONS or keyword in ("then", "else"):
                 continue
-            compiler = _COMPILERS.get(keyword)
-            if compiler is None:
-                raise Unsupported(keyword)
-            checks.append(compiler(self, value, schema))
+            checks.append(_COMPILERS[keyword](self, value, schema))
         return _all(checks)
+
+    @staticmethod
+    def _text(schema):
+        """A text or a number between bounds in one test: ``{"type": "string",
+        "minLength": m, "maxLength": n}``, ``{"type": "number", "minimum": m, "maximum": n}``
+        (either bound optional)."""
+        if schema.get("type") == "number" and not set(schema) - ANNOTATIONS - {"type", "minimum", "maximum"}:
+            low = schema.get("minimum", float("-inf"))
+            high = schema.get("maximum", float("inf"))
+            return lambda value: _is_number(value) and not value < low and not value > high
+        if schema.get("type") != "string" or set(schema) - ANNOTATIONS - {"type", "minLength", "maxLength"}:
+            return None
+        shortest = schema.get("minLength", 0)
+        longest = schema.get("maxLength")
+        if longest is None:
+            return lambda value: isinstance(value, str) and len(value) >= shortest
+        return lambda value: isinstance(value, str) and shortest <= len(value) <= longest
 
     def ref(self, pointer, _schema):
         if not isinstance(pointer, str) or not pointer.startswith("#"):
@@ -129,6 +149,8 @@ class _Compiler:
         if not isinstance(names, list) or any(name not in TYPES for name in names):
             raise Unsupported(f"type {names!r}")
         tests = [TYPES[name] for name in names]
+        if len(tests) == 1:
+            return tests[0]
         return lambda value: any(test(value) for test in tests)
 
     def const(self, expected, _schema):
@@ -142,8 +164,8 @@ class _Compiler:
         return lambda value: isinstance(value, str) and value in allowed
 
     def required(self, names, _schema):
-        names = tuple(names)
-        return lambda value: not isinstance(value, dict) or all(name in value for name in names)
+        names = frozenset(names)
+        return lambda value: not isinstance(value, dict) or value.keys() >= names
 
     def properties(self, subschemas, _schema):
         checks = tuple((name, self.compile(sub)) for name, sub in subschemas.items())
@@ -174,7 +196,15 @@ class _Compiler:
 
     def property_names(self, subschema, _schema):
         one = self.compile(subschema)
-        return lambda value: not isinstance(value, dict) or all(one(name) for name in value)
+
+        def check(value):
+            if isinstance(value, dict):
+                for name in value:
+                    if not one(name):
+                        return False
+            return True
+
+        return check
 
     def min_length(self, limit, _schema):
         return lambda value: not isinstance(value, str) or len(value) >= limit
@@ -199,7 +229,49 @@ class _Compiler:
         return lambda value: not _is_number(value) or not value >= limit
 
     def all_of(self, subschemas, _schema):
-        return _all([self.compile(sub) for sub in subschemas])
+        branches = self._branches_by_const(subschemas)
+        if branches is None:
+            return _all([self.compile(sub) for sub in subschemas])
+        # One branch per value of a property (the event schema's per-type data):
+        # only the branches whose ``if`` can hold are looked at.
+        name, by_value = branches
+        checks = {value: _all([self.compile(then) for then in thens]) for value, thens in by_value.items()}
+        every = _all([self.compile(sub) for sub in subschemas])
+
+        def check(value):
+            if not isinstance(value, dict):
+                return every(value)  # no ``if`` looks at a non-object: all hold, every ``then`` applies
+            key = value.get(name)
+            if not isinstance(key, str):
+                return True
+            one = checks.get(key)
+            return one is None or one(value)
+
+        return check
+
+    @staticmethod
+    def _branches_by_const(subschemas):
+        """``(name, {value: [then, …]})`` when every item is ``{"if": {"properties": {name:
+        {"const": text}}, "required": [name]}, "then": …}`` and nothing else, else None."""
+        name = None
+        by_value = {}
+        for sub in subschemas:
+            if not isinstance(sub, dict) or set(sub) != {"if", "then"}:
+                return None
+            condition = sub["if"]
+            if not isinstance(condition, dict) or set(condition) != {"properties", "required"}:
+                return None
+            properties = condition["properties"]
+            if not isinstance(properties, dict) or len(properties) != 1:
+                return None
+            ((key, test),) = properties.items()
+            if condition["required"] != [key] or name not in (None, key):
+                return None
+            if not isinstance(test, dict) or set(test) != {"const"} or not isinstance(test["const"], str):
+                return None
+            name = key
+            by_value.setdefault(test["const"], []).append(sub["then"])
+        return (name, by_value) if name is not None else None
 
     def any_of(self, subschemas, _schema):
         checks = [self.compile(sub) for sub in subschemas]

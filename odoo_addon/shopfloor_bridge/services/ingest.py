@@ -19,10 +19,9 @@ from odoo import fields
 from ..event_validation import (
     MAX_EVENT_BYTES,
     MAX_INGEST_BATCH,
+    inspect_event,
     parse_time,
     serialize,
-    unsafe_integers,
-    validate_event,
 )
 from ..exceptions import EventRejected
 from ..rpc_errors import rpc_error
@@ -347,7 +346,7 @@ class IngestContext:
                 )
             )
         try:
-            time, observed = validate_event(item, serialized)
+            time, observed, unsafe = inspect_event(item, serialized)
         except EventRejected as error:
             columns.update(
                 {
@@ -372,7 +371,6 @@ class IngestContext:
                         skew=skew_ms,
                     )
                 )
-            unsafe = unsafe_integers(item)
             if unsafe:
                 notes.append(
                     self.env._(
