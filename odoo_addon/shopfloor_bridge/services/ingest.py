@@ -53,6 +53,20 @@ def _storable(value):
     return value
 
 
+def _storable_rows(values):
+    """``_storable`` over every value of the INSERT's rows. Nearly every batch
+    holds nothing to change: one search over all its texts says so."""
+    texts = [value for row in values for value in row if isinstance(value, str)]
+    wide = any(
+        isinstance(value, int) and not isinstance(value, bool) and not -INT4_MAX <= value <= INT4_MAX
+        for row in values
+        for value in row
+    )
+    if not wide and not UNSTORABLE.search("\n".join(texts)):
+        return values
+    return [[_storable(value) for value in row] for row in values]
+
+
 def _key(value, raw_fallback):
     """(source, id) part for the unique key: the value when it is text PostgreSQL
     stores as sent, else a digest of it (a resend of the same garbage is then a
@@ -136,7 +150,9 @@ class IngestService:
             seen[key] = row
             if key in purged:
                 continue
-            values.append(tuple(_storable(row["columns"].get(c)) for c in columns) + (uid, now, uid, now))
+            get = row["columns"].get
+            values.append([get(column) for column in columns] + [uid, now, uid, now])
+        values = _storable_rows(values)
         query = (
             f"INSERT INTO shopfloor_event ({', '.join(columns)}, create_uid, create_date, write_uid, write_date) "
             "VALUES %s ON CONFLICT (key_scope, source, event_uid) DO NOTHING RETURNING id, key_scope, source, event_uid"
@@ -203,6 +219,7 @@ class IngestContext:
         self._connections = {}
         self._source_maps = {}
         self._workcenters = {}
+        self._scopes = {}
         self.companies = env.user.company_ids if not env.su else env["res.company"].sudo().search([])
         # The connections the caller acts for (None: the superuser, any). An event
         # naming another is stored rejected under the caller's own connection.
@@ -257,15 +274,21 @@ class IngestContext:
 
     def scope(self, columns, code, connection):
         """Fills the connection, company and key scope of a row; refuses what the caller may not send."""
-        refused = self.refusal(code, connection)
-        owner = self.home if refused else connection
-        columns.update(
-            {
-                "connection_id": owner.id or None,
-                "key_scope": owner.id or 0,
-                "company_id": (owner.company_id or self.env.company).id,
-            }
-        )
+        # Once per connection named in the batch (the refusal names the code: per code).
+        key = (code if isinstance(code, str) else None, connection.id)
+        if key not in self._scopes:
+            refused = self.refusal(code, connection)
+            owner = self.home if refused else connection
+            self._scopes[key] = (
+                refused,
+                {
+                    "connection_id": owner.id or None,
+                    "key_scope": owner.id or 0,
+                    "company_id": (owner.company_id or self.env.company).id,
+                },
+            )
+        refused, owned = self._scopes[key]
+        columns.update(owned)
         if refused:
             columns.update(
                 {
