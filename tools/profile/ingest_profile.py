@@ -12,7 +12,9 @@ event and cProfile's top cumulative functions. Everything is rolled back.
 
 ``SFB_PROFILE_MODE``: ``store`` (apply deferred, as the bench's store-only run),
 ``apply`` (store and apply in the call) or ``both``; ``SFB_PROFILE_TOP``: how
-many functions cProfile lists (0: none).
+many functions cProfile lists (0: none); ``SFB_PROFILE_PHASES=1``: the Odoo CPU
+of each part of the call (validation, INSERT, waiting search, claim and loop,
+handlers, hooks) besides.
 """
 
 import cProfile
@@ -115,6 +117,51 @@ def interleaved(tag, streams, total):
     return out[:total]
 
 
+PHASES = {}
+
+
+def timed(name, function):
+    """``function`` adding its Odoo CPU seconds and calls to ``PHASES[name]`` (outermost call only)."""
+
+    def wrapper(*args, **kwargs):
+        entry = PHASES.setdefault(name, [0.0, 0, 0])
+        entry[2] += 1
+        if entry[2] > 1:
+            try:
+                return function(*args, **kwargs)
+            finally:
+                entry[2] -= 1
+        started = time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            entry[0] += time.process_time() - started
+            entry[1] += 1
+            entry[2] -= 1
+
+    return wrapper
+
+
+def time_phases():
+    """Wraps the parts of one ingest call, for the CPU breakdown (``SFB_PROFILE_PHASES=1``)."""
+    from odoo.addons.shopfloor_bridge import handlers  # noqa: PLC0415
+    from odoo.addons.shopfloor_bridge.models import shopfloor_event  # noqa: PLC0415
+    from odoo.addons.shopfloor_bridge.services import apply, hooks, ingest  # noqa: PLC0415
+
+    ingest.IngestContext.prepare = timed("prepare (validate, scope)", ingest.IngestContext.prepare)
+    ingest.IngestService.store = timed("store (INSERT, logs)", ingest.IngestService.store)
+    apply.ApplyService.apply_with_waiting = timed("apply_with_waiting (all)", apply.ApplyService.apply_with_waiting)
+    apply.ApplyService.apply = timed("apply (claim + loop)", apply.ApplyService.apply)
+    handlers.apply_event = timed("handlers.apply_event", handlers.apply_event)
+    apply.ApplyService._applied_values = timed("outcome values", apply.ApplyService._applied_values)
+    hooks.run = timed("hooks.run (post-apply/ingest)", hooks.run)
+    shopfloor_event.hooks.run = hooks.run
+    shopfloor_event.ShopfloorEvent._notify_dlq_growth = timed(
+        "_notify_dlq_growth", shopfloor_event.ShopfloorEvent._notify_dlq_growth
+    )
+    return handlers
+
+
 def backend_cpu_seconds(cr):
     """CPU seconds PostgreSQL's backend of this cursor has used (utime + stime, /proc)."""
     cr.execute("SELECT pg_backend_pid()")
@@ -156,6 +203,9 @@ def run(env, mode, total, batch, top):
         f"({total / seconds:.0f} events/s), Odoo CPU {cpu * 1000 / total:.3f} ms/event, PostgreSQL CPU "
         f"{pg_cpu * 1000 / total:.3f} ms/event, {queries / total:.3f} queries/event, {statuses}"
     )
+    for name, (seconds_in, calls, _depth) in sorted(PHASES.items(), key=lambda item: -item[1][0]):
+        print(f"  {name:<34} Odoo CPU {seconds_in * 1000 / total:.3f} ms/event ({calls} calls)")
+    PHASES.clear()
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
@@ -167,6 +217,8 @@ def main(env):
     total = int(os.environ.get("SFB_PROFILE_EVENTS", "2000"))
     batch = int(os.environ.get("SFB_PROFILE_BATCH", "500"))
     top = int(os.environ.get("SFB_PROFILE_TOP", "40"))
+    if os.environ.get("SFB_PROFILE_PHASES") == "1":
+        time_phases()
     for one in ("store", "apply") if mode == "both" else (mode,):
         run(env, one, total, batch, top)
     env.cr.rollback()
