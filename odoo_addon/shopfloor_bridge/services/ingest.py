@@ -206,7 +206,7 @@ class IngestService:
                 }
             )
         if logs:
-            events_model.env["shopfloor.event.log"].create(logs)
+            events_model.env["shopfloor.event.log"]._create_rows(logs)
         return results
 
 

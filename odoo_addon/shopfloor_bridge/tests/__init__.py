@@ -29,5 +29,6 @@ from . import test_access_matrix
 from . import test_connection_access
 from . import test_floor_keys
 from . import test_event_hooks
+from . import test_shopfloor_event_log
 from . import test_payload_map
 from . import test_http_producer
