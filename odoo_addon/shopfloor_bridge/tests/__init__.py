@@ -30,3 +30,4 @@ from . import test_floor_keys
 from . import test_event_hooks
 from . import test_payload_map
 from . import test_http_producer
+from . import test_apply_profile
