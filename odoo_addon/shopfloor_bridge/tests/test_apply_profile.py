@@ -14,7 +14,8 @@ and logs (``shopfloor_bridge.profile`` lines in the Odoo log):
   stock cascade deferred to the batch's synchronisation points is counted
   in the call, not in the report that deferred it);
 - cProfile's top functions by cumulative time for the realistic mix.
-``SFB_PROFILE_EVENTS`` sets the size of each mix (default 2000).
+``SFB_PROFILE_EVENTS`` sets the size of each mix (default 2000); ``SFB_PROFILE_CPROFILE=0``
+leaves cProfile (and its overhead on the CPU figures) out.
 """
 
 import cProfile
@@ -24,7 +25,7 @@ import os
 import pstats
 from collections import defaultdict
 from contextlib import contextmanager
-from time import perf_counter
+from time import perf_counter, process_time
 from unittest.mock import patch
 
 from odoo.tests import tagged
@@ -197,12 +198,23 @@ class TestApplyProfile(ShopfloorCase):
         with patch.object(handlers, "apply_event", side_effect=timed):
             yield totals
 
+    def backend_cpu_seconds(self):
+        """CPU seconds of this cursor's PostgreSQL backend so far (/proc, same machine), or None."""
+        self.env.cr.execute("SELECT pg_backend_pid()")
+        try:
+            with open(f"/proc/{self.env.cr.fetchone()[0]}/stat", encoding="ascii") as stat:
+                fields_ = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+
     def run_mix(self, name, events, profile=False):
         cr = self.env.cr
         profiler = cProfile.Profile() if profile else None
         statuses = defaultdict(int)
         problems = defaultdict(int)
         started, queries = perf_counter(), cr.sql_log_count
+        cpu, backend_cpu = process_time(), self.backend_cpu_seconds()
         with self.per_type() as totals:
             for index in range(0, len(events), BATCH):
                 if profiler:
@@ -221,8 +233,16 @@ class TestApplyProfile(ShopfloorCase):
                     if result["status"] != "applied":
                         problems[(result["status"], (result.get("error") or "")[:160])] += 1
         seconds, sql = perf_counter() - started, cr.sql_log_count - queries
+        cpu = process_time() - cpu  # with cProfile's own overhead when profiling
+        backend_after = self.backend_cpu_seconds()
+        backend = (
+            f"{(backend_after - backend_cpu) * 1000 / len(events):.2f}"
+            if backend_cpu is not None and backend_after is not None
+            else "n/a"
+        )
         lines = [
             f"{name}: {len(events)} events in batches of {BATCH}: {seconds * 1000 / len(events):.2f} ms/event, "
+            f"Odoo CPU {cpu * 1000 / len(events):.2f} ms/event, PostgreSQL CPU {backend} ms/event, "
             f"{sql / len(events):.1f} SQL/event, {len(events) / seconds:.0f} events/s; outcomes {dict(statuses)}",
             f"  {'type':<22}{'events':>8}{'ms/event':>10}{'SQL/event':>11}  (inside the handler)",
         ]
@@ -242,6 +262,7 @@ class TestApplyProfile(ShopfloorCase):
         # Odoo's per-request cache is cleared between RPC calls; here one test
         # transaction runs them all, so each batch starts from a cold cache too.
         self.env.invalidate_all()
-        self.run_mix("realistic mix", self.interleaved(self.realistic_stream, self.big_mos[:2], "real"), profile=True)
+        profile = os.environ.get("SFB_PROFILE_CPROFILE", "1") == "1"
+        self.run_mix("realistic mix", self.interleaved(self.realistic_stream, self.big_mos[:2], "real"), profile)
         self.env.invalidate_all()
         self.run_mix("every type", self.interleaved(self.every_type_stream, self.big_mos[2:], "all", start=6 * 3600))
