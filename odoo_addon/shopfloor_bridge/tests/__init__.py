@@ -32,3 +32,4 @@ from . import test_event_hooks
 from . import test_shopfloor_event_log
 from . import test_payload_map
 from . import test_http_producer
+from . import test_apply_profile
