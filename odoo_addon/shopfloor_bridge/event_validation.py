@@ -23,6 +23,7 @@ from functools import lru_cache
 import jsonschema
 
 from .exceptions import EventRejected
+from .schema_check import compile_schema
 from .storable_text import escape_surrogates_in_json
 
 MAX_EVENT_BYTES = 256 * 1024
@@ -51,6 +52,14 @@ def validator():
     cls = jsonschema.validators.validator_for(schema())
     cls.check_schema(schema())
     return cls(schema())
+
+
+@lru_cache(maxsize=1)
+def compiled_check():
+    """The schema compiled to plain Python (``schema_check.py``), None when it uses
+    what the compiler does not know: it says valid or not; jsonschema, only run
+    on what it finds invalid, says why."""
+    return compile_schema(schema())
 
 
 EVENT_TYPES = tuple(schema()["properties"]["type"]["enum"])
@@ -88,36 +97,57 @@ def check_time_window(moment, value, field="time"):
         )
 
 
-def _numbers(value, path="$"):
-    if isinstance(value, bool):
+class _Findings:
+    """What one walk over an item found (``_scan``)."""
+
+    __slots__ = ("long_string", "non_finite", "unsafe")
+
+    def __init__(self):
+        self.long_string = None  # (path, length) of the first text over MAX_STRING_CHARS
+        self.non_finite = None  # (path, number) of the first NaN or Infinity
+        self.unsafe = []  # paths of integers past 2^53
+
+
+def _path(segments):
+    return "$" + "".join(f"[{part[0]}]" if isinstance(part, tuple) else f".{part}" for part in segments)
+
+
+def _scan(value, segments, found):
+    """One walk in document order; paths are only written for what is found."""
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_CHARS and found.long_string is None:
+            found.long_string = (_path(segments), len(value))
+    elif isinstance(value, bool) or value is None:
         return
-    if isinstance(value, int | float):
-        yield path, value
+    elif isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            found.unsafe.append(_path(segments))
+    elif isinstance(value, float):
+        if found.non_finite is None and not math.isfinite(value):
+            found.non_finite = (_path(segments), value)
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _numbers(item, f"{path}.{key}")
+            if isinstance(key, str) and len(key) > MAX_STRING_CHARS and found.long_string is None:
+                found.long_string = (f"{_path(segments)} (a key)", len(key))
+            segments.append(key)
+            _scan(item, segments, found)
+            segments.pop()
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _numbers(item, f"{path}[{index}]")
+            segments.append((index,))
+            _scan(item, segments, found)
+            segments.pop()
+
+
+def _findings(event):
+    found = _Findings()
+    _scan(event, [], found)
+    return found
 
 
 def unsafe_integers(event):
     """Paths of integers JavaScript cannot hold exactly (stored as sent, flagged)."""
-    return [path for path, number in _numbers(event) if isinstance(number, int) and abs(number) > MAX_SAFE_INTEGER]
-
-
-def _long_strings(value, path="$"):
-    if isinstance(value, str):
-        if len(value) > MAX_STRING_CHARS:
-            yield path, len(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str) and len(key) > MAX_STRING_CHARS:
-                yield f"{path} (a key)", len(key)
-            yield from _long_strings(item, f"{path}.{key}")
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            yield from _long_strings(item, f"{path}[{index}]")
+    return _findings(event).unsafe
 
 
 def serialize(event):
@@ -132,18 +162,30 @@ def validate_event(event, serialized=None):
 
     Raises EventRejected naming the first problem found.
     """
+    time, observed, _unsafe = inspect_event(event, serialized)
+    return time, observed
+
+
+def inspect_event(event, serialized=None):
+    """``validate_event`` and ``unsafe_integers`` in one walk over the event:
+    returns (time, observed_time, paths of integers past 2^53)."""
     if not isinstance(event, dict):
         raise EventRejected(f"an event must be a JSON object, got {type(event).__name__}")
     serialized = serialized if serialized is not None else serialize(event)
     size = len(serialized.encode("utf-8", "surrogatepass"))
     if size > MAX_EVENT_BYTES:
         raise EventRejected(f"event is {size} bytes serialized, over the {MAX_EVENT_BYTES}-byte limit", size=size)
-    for path, length in _long_strings(event):
+    found = _findings(event)
+    if found.long_string:
+        path, length = found.long_string
         raise EventRejected(f"string at {path} is {length} characters, over the {MAX_STRING_CHARS} limit")
-    for path, number in _numbers(event):
-        if isinstance(number, float) and not math.isfinite(number):
-            raise EventRejected(f"{path} is {number!r}: JSON has no NaN or Infinity, send a finite number")
-    error = jsonschema.exceptions.best_match(validator().iter_errors(event))
+    if found.non_finite:
+        path, number = found.non_finite
+        raise EventRejected(f"{path} is {number!r}: JSON has no NaN or Infinity, send a finite number")
+    check = compiled_check()
+    error = (
+        None if check is not None and check(event) else jsonschema.exceptions.best_match(validator().iter_errors(event))
+    )
     if error is not None:
         where = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         if error.validator == "enum" and list(error.absolute_path) == ["type"]:
@@ -155,4 +197,4 @@ def validate_event(event, serialized=None):
     if event.get("observedtime"):
         observed = parse_time(event["observedtime"], "observedtime")
         check_time_window(observed, event["observedtime"], "observedtime")
-    return time, observed
+    return time, observed, found.unsafe

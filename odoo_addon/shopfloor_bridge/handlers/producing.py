@@ -38,6 +38,25 @@ TYPES_NOT_NEEDING_SYNC = frozenset(
 )
 
 
+# Event types that never read an MO's producing quantity nor what Odoo computes
+# from it (the work orders' expected durations, which the time log splits and
+# the productive loss read; the MO's state beyond done and cancelled): a run of
+# production reports of one MO goes on across them and writes the quantity
+# once. Each write recomputes the MO's state and tracking and every work
+# order's expected duration: the dearest part of a report. A scrap's stock move
+# is outside the MO's moves (``scrapped``) and reads none of it either.
+TYPES_NOT_READING_QUANTITY = frozenset(
+    {
+        "production.reported",
+        "material.consumed",
+        "quality.result",
+        "quality.hold",
+        "downtime.ended",
+        "scrap.reported",
+    }
+)
+
+
 def synchronise_moves(production):
     """Odoo's cascade for the MO's current producing quantity (an onchange in the UI, hence the explicit call)."""
     production._set_qty_producing()
@@ -55,9 +74,10 @@ def add_producing(ctx, production, qty):
 
     In a batch, when running the cascade once later ends in the same moves and
     lines, the cascade waits for the batch's next synchronisation point, and a
-    run of consecutive reports of the MO (nothing else applied in between)
-    writes the quantity once: every write recomputes the MO's state and its
-    work orders' expected durations, which nothing reads inside such a run."""
+    run of reports of the MO (with nothing in between but events of
+    ``TYPES_NOT_READING_QUANTITY``) writes the quantity once: every write
+    recomputes the MO's state and its work orders' expected durations, which
+    nothing reads inside such a run."""
     sync = ctx.producing_sync
     if sync is not None and sync.defer(production):
         sync.add_quantity(production, qty)
@@ -124,7 +144,7 @@ class ProducingSync:
     def __init__(self, env):
         self.env = env
         self._waiting = {}  # production id → record, in first-deferral order
-        # (production, producing quantity) of the run of consecutive reports not written yet.
+        # (production, producing quantity) of the run of reports not written yet.
         self._quantity = None
         self._quantity_before_event = None
         # Floor consumptions not booked yet: production id → {move id: (move, total)}.
@@ -196,10 +216,13 @@ class ProducingSync:
         self._bookings = self._bookings_before_event
 
     def _continues_run(self, event):
+        """True when ``event`` may apply while the run's quantity is not written yet: a
+        report of the same MO (it adds to the run), or an event that reads no producing quantity."""
+        if event.type != "production.reported":
+            return event.type in TYPES_NOT_READING_QUANTITY
         production = self._quantity[0]
-        order = event._get_data().get("order") if event.type == "production.reported" else None
         return (
-            order == production.name
+            event._get_data().get("order") == production.name
             and event.connection_id.order_lookup != "table"
             and event.company_id == production.company_id
         )

@@ -29,6 +29,9 @@ APPLY_BUDGET_PARAM = "shopfloor_bridge.ingest_apply_budget_ms"
 DEFAULT_APPLY_BUDGET_MS = 10000
 # Pending events of the batch's work centers that one ingest call looks at.
 WAITING_LIMIT = 1000
+# Event types whose handler reads other events' states: a hold release wakes the
+# events waiting on it. The outcomes of the events applied before one are written first.
+TYPES_READING_EVENT_STATES = frozenset({"quality.released"})
 
 
 class ApplyOutcomes(dict):
@@ -151,7 +154,6 @@ class ApplyService:
 
     def _apply_ordered(self, ordered, producing_sync, budget_ms):
         """The apply loop of ``apply``; ``producing_sync`` None applies every event completely."""
-        from ..handlers import apply_event  # noqa: PLC0415 (handlers import models at load time)
         from ..handlers.resolve import HOLDS_ACTIVE  # noqa: PLC0415
 
         now = fields.Datetime.now()
@@ -159,10 +161,17 @@ class ApplyService:
         outcomes = ApplyOutcomes()
         logs = []
         lookups = {}
+        # Each event's outcome (state, result, error) is written when the loop ends: the
+        # ORM then updates them in a few statements instead of one per event, as each
+        # event's savepoint would flush it. Nothing in between reads them, except a
+        # hold release (TYPES_READING_EVENT_STATES): they are written before it.
+        outcome_writes = []
         for index, event in enumerate(ordered):
             if index and monotonic() >= deadline:
                 self.defer(ordered[index:], outcomes, self._deferred_message(budget_ms))
                 break
+            if event.type in TYPES_READING_EVENT_STATES:
+                self._write_outcomes(outcome_writes)
             if producing_sync is not None:
                 producing_sync.before(event)
             if not event.connection_id and event.connection_code:
@@ -170,43 +179,14 @@ class ApplyService:
                 event.connection_id = self.env["shopfloor.connection"].search(
                     [("code", "=", event.connection_code), ("company_id", "=", event.company_id.id)], limit=1
                 )
-            revision = event.connection_id.revision
             attempts = event.attempts + 1
-            try:
-                if not event.connection_id:
-                    raise PermanentError(
-                        self.env._(
-                            "Unknown connection %(code)r for company %(company)s: create it under Shop Floor → "
-                            "Configuration → Connections (or fix the sidecar's SHOPFLOOR_CONNECTION), then retry.",
-                            code=event.connection_code or "",
-                            company=event.company_id.name,
-                        )
-                    )
-                with self.env.cr.savepoint():
-                    records = apply_event(
-                        event.with_company(event.company_id), producing_sync=producing_sync, lookups=lookups
-                    )
-            except EventRejected as error:
-                values, action = self._failure_values(event, error, "rejected"), "reject"
-            except EventPending as error:
-                values, action = self._pending_values(event, error, attempts, now)
-            except PermanentError as error:
-                values, action = self._failure_values(event, error, "dead"), "dead"
-            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
-                # Another transaction books the same rows (a stock quant): Odoo re-runs the
-                # whole call on a fresh snapshot (the RPC's retry, else the cron's next run).
-                # Failing this event instead would let later events of its order overtake it.
-                raise
-            except Exception as error:  # noqa: BLE001 (any other error is transient: retried, then dead)
-                values, action = self._transient_failure_values(event, error, attempts, now)
-            else:
-                values, action = self._applied_values(event, records, revision, now), "apply"
+            values, action = self._apply_one(event, producing_sync, lookups, attempts, now)
             if producing_sync is not None and values["state"] != "applied":
                 producing_sync.event_failed()
             if (event.type or "").startswith("quality."):
                 lookups.pop(HOLDS_ACTIVE, None)  # it may have raised or released a hold
             values["attempts"] = attempts
-            event.write(values)
+            outcome_writes.append((event, values))
             status = values["state"] if values["state"] != "dead" else "failed"
             outcomes[event.id] = (status, values.get("error_message") or "")
             logs.append(
@@ -217,11 +197,54 @@ class ApplyService:
                     "note": values.get("error_message") or "",
                 }
             )
+        self._write_outcomes(outcome_writes)
         if producing_sync is not None:
             producing_sync.flush()
-        if logs:
-            self.env["shopfloor.event.log"].create(logs)
+        self.env["shopfloor.event.log"]._create_rows(logs)  # one INSERT for the batch's history
         return outcomes
+
+    def _apply_one(self, event, producing_sync, lookups, attempts, now):
+        """Applies one event in its own savepoint; returns its outcome (values to write, log action)."""
+        from ..handlers import apply_event  # noqa: PLC0415 (handlers import models at load time)
+
+        revision = event.connection_id.revision
+        try:
+            if not event.connection_id:
+                raise PermanentError(
+                    self.env._(
+                        "Unknown connection %(code)r for company %(company)s: create it under Shop Floor → "
+                        "Configuration → Connections (or fix the sidecar's SHOPFLOOR_CONNECTION), then retry.",
+                        code=event.connection_code or "",
+                        company=event.company_id.name,
+                    )
+                )
+            with self.env.cr.savepoint():
+                records = apply_event(
+                    event.with_company(event.company_id), producing_sync=producing_sync, lookups=lookups
+                )
+        except EventRejected as error:
+            values, action = self._failure_values(event, error, "rejected"), "reject"
+        except EventPending as error:
+            values, action = self._pending_values(event, error, attempts, now)
+        except PermanentError as error:
+            values, action = self._failure_values(event, error, "dead"), "dead"
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            # Another transaction books the same rows (a stock quant): Odoo re-runs the
+            # whole call on a fresh snapshot (the RPC's retry, else the cron's next run).
+            # Failing this event instead would let later events of its order overtake it.
+            raise
+        except Exception as error:  # noqa: BLE001 (any other error is transient: retried, then dead)
+            values, action = self._transient_failure_values(event, error, attempts, now)
+        else:
+            values, action = self._applied_values(event, records, revision, now), "apply"
+        return values, action
+
+    @staticmethod
+    def _write_outcomes(outcome_writes):
+        """Write the kept ``(event, values)`` outcomes (to the cache; one flush sends them) and forget them."""
+        for event, values in outcome_writes:
+            event.write(values)
+        outcome_writes.clear()
 
     def _transient_failure_values(self, event, error, attempts, now):
         """An unexpected error: retried with backoff until the connection's max_attempts, then dead."""

@@ -19,10 +19,9 @@ from odoo import fields
 from ..event_validation import (
     MAX_EVENT_BYTES,
     MAX_INGEST_BATCH,
+    inspect_event,
     parse_time,
     serialize,
-    unsafe_integers,
-    validate_event,
 )
 from ..exceptions import EventRejected
 from ..rpc_errors import rpc_error
@@ -52,6 +51,20 @@ def _storable(value):
     if isinstance(value, int) and not isinstance(value, bool) and not -INT4_MAX <= value <= INT4_MAX:
         return INT4_MAX if value > 0 else -INT4_MAX
     return value
+
+
+def _storable_rows(values):
+    """``_storable`` over every value of the INSERT's rows. Nearly every batch
+    holds nothing to change: one search over all its texts says so."""
+    texts = [value for row in values for value in row if isinstance(value, str)]
+    wide = any(
+        isinstance(value, int) and not isinstance(value, bool) and not -INT4_MAX <= value <= INT4_MAX
+        for row in values
+        for value in row
+    )
+    if not wide and not UNSTORABLE.search("\n".join(texts)):
+        return values
+    return [[_storable(value) for value in row] for row in values]
 
 
 def _key(value, raw_fallback):
@@ -137,7 +150,9 @@ class IngestService:
             seen[key] = row
             if key in purged:
                 continue
-            values.append(tuple(_storable(row["columns"].get(c)) for c in columns) + (uid, now, uid, now))
+            get = row["columns"].get
+            values.append([get(column) for column in columns] + [uid, now, uid, now])
+        values = _storable_rows(values)
         query = (
             f"INSERT INTO shopfloor_event ({', '.join(columns)}, create_uid, create_date, write_uid, write_date) "
             "VALUES %s ON CONFLICT (key_scope, source, event_uid) DO NOTHING RETURNING id, key_scope, source, event_uid"
@@ -191,7 +206,7 @@ class IngestService:
                 }
             )
         if logs:
-            events_model.env["shopfloor.event.log"].create(logs)
+            events_model.env["shopfloor.event.log"]._create_rows(logs)
         return results
 
 
@@ -204,6 +219,7 @@ class IngestContext:
         self._connections = {}
         self._source_maps = {}
         self._workcenters = {}
+        self._scopes = {}
         self.companies = env.user.company_ids if not env.su else env["res.company"].sudo().search([])
         # The connections the caller acts for (None: the superuser, any). An event
         # naming another is stored rejected under the caller's own connection.
@@ -258,15 +274,21 @@ class IngestContext:
 
     def scope(self, columns, code, connection):
         """Fills the connection, company and key scope of a row; refuses what the caller may not send."""
-        refused = self.refusal(code, connection)
-        owner = self.home if refused else connection
-        columns.update(
-            {
-                "connection_id": owner.id or None,
-                "key_scope": owner.id or 0,
-                "company_id": (owner.company_id or self.env.company).id,
-            }
-        )
+        # Once per connection named in the batch (the refusal names the code: per code).
+        key = (code if isinstance(code, str) else None, connection.id)
+        if key not in self._scopes:
+            refused = self.refusal(code, connection)
+            owner = self.home if refused else connection
+            self._scopes[key] = (
+                refused,
+                {
+                    "connection_id": owner.id or None,
+                    "key_scope": owner.id or 0,
+                    "company_id": (owner.company_id or self.env.company).id,
+                },
+            )
+        refused, owned = self._scopes[key]
+        columns.update(owned)
         if refused:
             columns.update(
                 {
@@ -347,7 +369,7 @@ class IngestContext:
                 )
             )
         try:
-            time, observed = validate_event(item, serialized)
+            time, observed, unsafe = inspect_event(item, serialized)
         except EventRejected as error:
             columns.update(
                 {
@@ -372,7 +394,6 @@ class IngestContext:
                         skew=skew_ms,
                     )
                 )
-            unsafe = unsafe_integers(item)
             if unsafe:
                 notes.append(
                     self.env._(

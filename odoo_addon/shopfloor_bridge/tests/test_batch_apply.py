@@ -8,7 +8,8 @@ batch and once one event per call, on two identical MOs, and compare every
 record the events produced; and they break the deferred cascade on purpose.
 """
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 from unittest.mock import patch
 
 import psycopg2.errors
@@ -23,6 +24,25 @@ ASSEMBLY = "plant1/line1/assembly-01"
 # The second run starts two hours later, on the same working morning, so that
 # durations computed on the working calendar compare one for one.
 SECOND_RUN = timedelta(hours=2)
+EVENT_TYPES = (
+    "workorder.started",
+    "workorder.paused",
+    "workorder.resumed",
+    "workorder.completed",
+    "production.reported",
+    "material.consumed",
+    "scrap.reported",
+    "quality.result",
+    "quality.hold",
+    "quality.released",
+    "downtime.started",
+    "downtime.ended",
+    "setup.started",
+    "setup.ended",
+    "teardown.started",
+    "teardown.ended",
+)
+DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
 
 
 @tagged("post_install", "-at_install")
@@ -371,3 +391,332 @@ class TestBatchedApply(ShopfloorCase):
             self.assertRaises(psycopg2.errors.SerializationFailure),
         ):
             self.ingest(*self.day_of(self.mo2, offset=SECOND_RUN, tag="concurrent-2")[:2])
+
+
+@tagged("post_install", "-at_install")
+class TestBatchedApplyEveryType(ShopfloorCase):
+    """A day with every event type, applied as one batch, as work-center partitions
+    (separate calls, in either order or interleaved, as parallel delivery sends
+    them) and one event per call: each ends with the same records and the same
+    outcome per event, failures and waits included.
+
+    Partitions are the work centers' own orders here (the press cuts one MO,
+    the assembly bench assembles another): events of different work centers on
+    one MO are ordered by time only within a partition, so a completion (which
+    sets the MO's quantity) or a time log split (which reads it) would depend
+    on which partition came first; parallel delivery keeps a work center's
+    events together, not an MO's."""
+
+    snapshot = TestBatchedApply.snapshot
+    events_of = TestBatchedApply.events_of
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company.shopfloor_hold_on_quality_fail = True
+        cls.mo3 = cls._make_mo(100)
+        cls.mo4 = cls._make_mo(100)
+
+    # ------------------------------------------------------------------ the day
+
+    def press_day(self, production, tag, offset=timedelta(), start=0):
+        """Cutting on the press, from setup to teardown: every type but holds, with a breakdown
+        that opens a maintenance request, two materials, both kinds of scrap, a dead event and a
+        rejected one. Steps are two minutes apart: the work runs past the expected duration of
+        what was reported so far, so closing a time log splits off a performance loss (which
+        reads the MO's producing quantity)."""
+
+        def event(step, type_, data=None, order=True):
+            data = {"order": production.name, "operation": "Cutting", **(data or {})} if order else data
+            return self.make_event(type_, data, source=PRESS, time=self.at(start + 2 * step) + offset)
+
+        return [
+            event(0, "setup.started"),
+            event(1, "setup.ended"),
+            event(2, "workorder.started", {"operator": "op-17"}),
+            event(3, "production.reported", {"qty_good": 2}),
+            event(4, "production.reported", {"qty_good": 3, "qty_scrap": 1}),
+            event(5, "material.consumed", {"material": "STEEL-2MM", "qty": 1.5, "uom": "KG"}),
+            event(6, "production.reported", {"qty_good": 2}),
+            event(7, "material.consumed", {"material": "M8", "qty": 6, "uom": "PCS"}),
+            event(8, "production.reported", {"qty_good": 2}),
+            event(9, "quality.result", {"characteristic": "width", "pass": True, "value": 3.0}),
+            event(10, "production.reported", {"qty_good": 1}),
+            event(11, "downtime.started", {"reason_code": "BRK", "downtime_id": f"brk-{tag}"}, order=False),
+            event(12, "downtime.ended", {"reason_code": "BRK", "downtime_id": f"brk-{tag}"}, order=False),
+            event(13, "workorder.resumed"),
+            event(14, "production.reported", {"qty_good": 4}),
+            event(15, "material.consumed", {"material": "UNOBTAINIUM", "qty": 1}),  # dead: unknown material
+            event(15.5, "scrap.reported", {"qty": 0}),  # rejected: nothing to scrap
+            event(16, "scrap.reported", {"qty": 1, "reason_code": "DEFECT"}),
+            event(17, "scrap.reported", {"material": "M8", "qty": 3}),
+            event(18, "production.reported", {"qty_good": 2}),
+            event(19, "workorder.paused", {"reason_code": "MAT"}),
+            event(20, "workorder.resumed"),
+            event(21, "downtime.started", {"reason_code": "MAT", "downtime_id": f"mat-{tag}"}, order=False),
+            event(22, "downtime.ended", {"reason_code": "MAT", "downtime_id": f"mat-{tag}"}, order=False),
+            event(23, "workorder.resumed"),
+            event(24, "production.reported", {"qty_good": 2}),
+            event(25, "workorder.completed", {"qty_good": 18, "qty_scrap": 1}),
+            event(26, "teardown.started"),
+            event(27, "teardown.ended"),
+        ]
+
+    def assembly_day(self, production, tag, offset=timedelta(), start=0):
+        """Assembly on the bench, ending with holds: a floor hold and a failed check
+        hold reports that apply once released. Nothing after the releases reads the
+        MO's quantity or opens a time log, so a report applied when its hold is
+        released (one event per call) or by the next retry (a batch) ends the same."""
+
+        def event(minute, type_, data=None):
+            data = {"order": production.name, "operation": "Assembly", **(data or {})}
+            return self.make_event(type_, data, source=ASSEMBLY, time=self.at(start + minute) + offset)
+
+        return [
+            event(0, "workorder.started"),
+            event(1, "production.reported", {"qty_good": 2}),
+            event(2, "production.reported", {"qty_good": 3}),
+            event(3, "material.consumed", {"material": "M8", "qty": 4, "uom": "PCS"}),
+            event(4, "scrap.reported", {"material": "M8", "qty": 3}),
+            event(5, "production.reported", {"qty_good": 2}),
+            event(6, "workorder.paused"),
+            event(7, "workorder.resumed"),
+            event(8, "quality.hold", {"hold_id": f"hold-{tag}", "reason": "burr on the edge"}),
+            event(9, "production.reported", {"qty_good": 1}),  # waits for the release
+            event(10, "quality.released", {"hold_id": f"hold-{tag}"}),
+            event(11, "quality.result", {"characteristic": "torque", "pass": True, "value": 12.0}),
+            event(
+                12, "quality.result", {"characteristic": "torque", "pass": False, "value": 9.0, "low": 10, "high": 14}
+            ),
+            event(13, "production.reported", {"qty_good": 2}),  # waits for the release
+            event(14, "quality.released"),
+            event(15, "quality.result", {"characteristic": "torque", "pass": True, "value": 11.5}),
+        ]
+
+    # ------------------------------------------------------------------ what is compared
+
+    def stock_levels(self):
+        """Quantity per (product, location, lot) of the plant's products: the runs' deltas are compared."""
+        products = self.product_steel | self.product_bolt | self.product_bracket
+        quants = self.env["stock.quant"].search([("product_id", "in", products.ids)])
+        levels = {}
+        for quant in quants:
+            key = (quant.product_id.default_code, quant.location_id.id, quant.lot_id.id)
+            levels[key] = levels.get(key, 0.0) + quant.quantity
+        return levels
+
+    def settled(self, apply_run):
+        """``apply_run()`` → its results; then waiting events retried as the cron would; returns
+        (results, stock delta)."""
+        before = self.stock_levels()
+        results = apply_run()
+        self.retry_due()
+        after = self.stock_levels()
+        delta = {key: round(after.get(key, 0.0) - before.get(key, 0.0), 6) for key in {*before, *after}}
+        return results, {key: value for key, value in delta.items() if value}
+
+    def full_snapshot(self, productions, results, offset, tag):
+        """Every record of the run, free of ids, of the run's offset, MO names and tag.
+        ``productions``: {label: MO}."""
+        labels = {production.name: label for label, production in productions.items()}
+
+        def norm(text):
+            text = text or ""
+            for name, label in labels.items():
+                text = text.replace(name, f"<{label}>")
+            return DATETIME.sub("<time>", text.replace(tag, "<tag>"))
+
+        def when(moment):
+            return moment and moment - offset
+
+        figures = {}
+        for label, production in productions.items():
+            for key, value in self.snapshot(production, results, offset).items():
+                figures[f"{label}:{key}"] = value
+        mos = self.env["mrp.production"].browse([production.id for production in productions.values()])
+        events = self.env["shopfloor.event"].browse(
+            [result["event_id"] for result in results if result.get("event_id")]
+        )
+        self.assertEqual(len(events), len(results), results)
+        events.invalidate_recordset()
+        figures["events"] = [
+            (
+                event.type,
+                event.state,
+                event.error_class or "",
+                norm(event.error_message),
+                sorted(ref.split(",")[0] for ref in (event.result_refs or "").splitlines()),
+                labels.get(event.production_id.name, ""),
+                event.workorder_id.name or "",
+                event.attempts,
+            )
+            # Partitions send events of one time in either order: by time and source, then id
+            # (a rejected event keeps no time).
+            for event in events.sorted(lambda event: (event.time or datetime.min, event.source, event.id))
+        ]
+        figures["results"] = [(result["status"], norm(result.get("error"))) for result in results]
+        holds = self.env["shopfloor.hold"].search([("production_id", "in", mos.ids)])
+        figures["holds"] = sorted(
+            (
+                labels[hold.production_id.name],
+                hold.workorder_id.name or "",
+                hold.state,
+                norm(hold.reason),
+                norm(hold.hold_ref),
+                when(hold.date_start),
+                when(hold.date_release),
+                bool(hold.quality_result_id),
+                norm(hold.name),
+            )
+            for hold in holds
+        )
+        checks = self.env["shopfloor.quality.result"].search([("production_id", "in", mos.ids)])
+        figures["quality"] = sorted(
+            (
+                labels[check.production_id.name],
+                check.workorder_id.name or "",
+                check.characteristic,
+                check.passed,
+                check.value,
+                check.low,
+                check.high,
+                when(check.time),
+                check.workcenter_id.id,
+                bool(check.hold_id),
+            )
+            for check in checks
+        )
+        requests = self.env["maintenance.request"].browse(
+            [
+                int(ref.split(",")[1])
+                for ref in "\n".join(refs for refs in events.mapped("result_refs") if refs).splitlines()
+                if ref.startswith("maintenance.request,")
+            ]
+        )
+        figures["maintenance"] = sorted(
+            (
+                norm(request.name),
+                request.maintenance_type,
+                when(request.schedule_date),
+                request.equipment_id.id,
+                request.priority,
+            )
+            for request in requests
+        )
+        return figures
+
+    def assert_same(self, first, second):
+        self.assertEqual(first.keys(), second.keys())
+        for key in first:
+            self.assertEqual(first[key], second[key], key)
+
+    def one_by_one(self, events):
+        results = []
+        for event in sorted(events, key=lambda event: event["time"]):
+            results += self.ingest(event)
+        return results
+
+    # ------------------------------------------------------------------ tests
+
+    def test_every_event_type_applies_in_a_batch_as_one_by_one(self):
+        day = self.press_day(self.mo1, "batch") + self.assembly_day(self.mo1, "batch", start=60)
+        self.assertEqual({event["type"] for event in day}, set(EVENT_TYPES), "the day uses every event type")
+        batch, batch_stock = self.settled(lambda: self.ingest(*day))
+        single_day = self.press_day(self.mo2, "single", SECOND_RUN) + self.assembly_day(
+            self.mo2, "single", SECOND_RUN, start=60
+        )
+        single, single_stock = self.settled(lambda: self.one_by_one(single_day))
+
+        batched = self.full_snapshot({"MO": self.mo1}, batch, timedelta(), "batch")
+        reference = self.full_snapshot({"MO": self.mo2}, single, SECOND_RUN, "single")
+        self.assert_same(batched, reference)
+        self.assertEqual(batch_stock, single_stock)
+        # Not vacuous: waits, failures and every kind of record are in it.
+        statuses = [status for status, _error in batched["results"]]
+        self.assertEqual(statuses.count("pending"), 2, batched["results"])
+        self.assertEqual(statuses.count("failed"), 1, batched["results"])  # unknown material: dead
+        self.assertEqual(statuses.count("rejected"), 1, batched["results"])  # a scrap of nothing
+        states = {state for _type, state, *_rest in batched["events"]}
+        self.assertEqual(states, {"applied", "dead", "rejected"})
+        self.assertTrue(batched["maintenance"] and batched["holds"] and batched["quality"] and batch_stock)
+        self.assertEqual(len(batched["holds"]), 2)
+        self.assertTrue(all(hold[2] == "released" for hold in batched["holds"]), batched["holds"])
+        self.assertEqual(batched["MO:mo"][1], 18 + 2 + 3 + 2 + 1 + 2)
+        performance = self.env["mrp.workcenter.productivity.loss"].search([("loss_type", "=", "performance")])
+        self.assertTrue(
+            set(performance.ids) & {log[2] for log in batched["MO:time_logs"]}, "work past the expected duration"
+        )
+        self.assertTrue(
+            {"mrp.workcenter.productivity", "stock.scrap", "shopfloor.hold"}
+            <= {model for event in batched["events"] for model in event[4]}
+        )
+
+    def partitioned_against_serial(self, order):
+        """Press and assembly as two partitions sent as separate calls (``order`` of the
+        partitions' chunks), compared with the same day one event per call."""
+        press = self.press_day(self.mo1, "part")
+        assembly = self.assembly_day(self.mo2, "part", start=4)
+        partitions = {"press": press, "assembly": assembly}
+
+        def apply_partitions():
+            results, sent = [], {"press": 0, "assembly": 0}
+            for name, size in order:
+                chunk = partitions[name][sent[name] : sent[name] + size]
+                sent[name] += len(chunk)
+                if chunk:
+                    results += self.ingest(*chunk)
+            self.assertEqual(sent, {"press": len(press), "assembly": len(assembly)})
+            return results
+
+        parted, parted_stock = self.settled(apply_partitions)
+        serial_day = self.press_day(self.mo3, "serial", SECOND_RUN) + self.assembly_day(
+            self.mo4, "serial", SECOND_RUN, start=4
+        )
+        serial, serial_stock = self.settled(lambda: self.one_by_one(serial_day))
+
+        parted_figures = self.full_snapshot({"P": self.mo1, "A": self.mo2}, parted, timedelta(), "part")
+        serial_figures = self.full_snapshot({"P": self.mo3, "A": self.mo4}, serial, SECOND_RUN, "serial")
+        # The results come in the order the calls sent them; the events' end states in time order.
+        del parted_figures["results"], serial_figures["results"]
+        self.assert_same(parted_figures, serial_figures)
+        self.assertEqual(parted_stock, serial_stock)
+        self.assertEqual(sorted(result["status"] for result in parted), sorted(result["status"] for result in serial))
+        self.assertTrue(parted_figures["maintenance"] and parted_figures["holds"])
+
+    def test_partitions_press_then_assembly_equal_the_serial_run(self):
+        self.partitioned_against_serial([("press", 100), ("assembly", 100)])
+
+    def test_partitions_assembly_then_press_equal_the_serial_run(self):
+        self.partitioned_against_serial([("assembly", 100), ("press", 100)])
+
+    def test_interleaved_partitions_equal_the_serial_run(self):
+        self.partitioned_against_serial([("press", 7), ("assembly", 5)] * 5)
+
+    def test_an_event_raising_in_a_batch_fails_alone_as_one_by_one(self):
+        # A transient fault (not a business refusal) in one event of the batch: that
+        # event fails with its error and is retried; the others apply as one by one.
+        from .. import handlers  # noqa: PLC0415
+
+        real = handlers.apply_event
+
+        def faulty(event, **kwargs):
+            if event.type == "quality.result" and event._get_data().get("value") == 3.0:
+                raise RuntimeError("disk quota exceeded while writing the result")
+            return real(event, **kwargs)
+
+        day = self.press_day(self.mo1, "fault")
+        with patch.object(handlers, "apply_event", side_effect=faulty):
+            batch = self.ingest(*day)
+        single_day = self.press_day(self.mo2, "fault-single", SECOND_RUN)
+        with patch.object(handlers, "apply_event", side_effect=faulty):
+            single = self.one_by_one(single_day)
+        self.assertEqual(
+            [(result["status"], result["error"]) for result in batch],
+            [(result["status"], result["error"].replace("fault-single", "fault")) for result in single],
+        )
+        failed = [result for result in batch if result["status"] == "failed" and "quota" in result["error"]]
+        self.assertEqual(len(failed), 1, batch)
+        self.assert_same(
+            self.full_snapshot({"MO": self.mo1}, batch, timedelta(), "fault"),
+            self.full_snapshot({"MO": self.mo2}, single, SECOND_RUN, "fault-single"),
+        )

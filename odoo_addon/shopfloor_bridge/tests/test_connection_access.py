@@ -122,6 +122,28 @@ class TestConnectionAccess(ShopfloorCase):
         [own] = self.env["shopfloor.event"].with_user(self.sidecar1).ingest([self.started(id="cross-1")])
         self.assertEqual(own["status"], "applied", own["error"])
 
+    def test_refusals_follow_each_events_connection_within_one_batch(self):
+        # Ingest works out each connection's scope once per batch: interleaved
+        # codes still get their own answer, stored under the right connection.
+        codes = ["test-conn", self.plant2.code, "nowhere", self.plant2.code, "test-conn", None, self.plant2.code]
+        results = (
+            self.env["shopfloor.event"]
+            .with_user(self.sidecar2)
+            .ingest([self.started(connection=code, id=f"mixed-{index}") for index, code in enumerate(codes)])
+        )
+        events = self.env["shopfloor.event"].browse([r["event_id"] for r in results])
+        self.assertEqual(events.connection_id, self.plant2)
+        for code, result, event in zip(codes, results, events, strict=True):
+            with self.subTest(code=code, id=event.event_uid):
+                if code == self.plant2.code:
+                    self.assertNotEqual(event.error_class, "forbidden")
+                    self.assertNotEqual(result["status"], "rejected")
+                else:
+                    self.assertEqual((result["status"], event.error_class), ("rejected", "forbidden"))
+        self.assertIn("may not act for connection test-conn", results[4]["error"])
+        self.assertIn("names connection nowhere", results[2]["error"])
+        self.assertIn("names no connection", results[5]["error"])
+
     def test_the_idempotency_key_is_scoped_per_connection(self):
         first = self.started(id="same-id", source="shared/press")
         second = dict(first, connection="plant2")

@@ -6,7 +6,9 @@ import base64
 import json
 
 from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests.common import BaseCase
 
+from ..services.ingest import _storable, _storable_rows
 from .common import ShopfloorCase
 
 # Text PostgreSQL stores as sent.
@@ -174,3 +176,21 @@ class TestIngestTextOverJsonRpc(HttpCase):
         self.assertEqual(json.loads(base64.b64decode(record.raw_b64)), item)
         self.assertNotEqual(record.error_class, "forbidden")
         self.assertEqual(record.subject, "\\x00\\udfff")
+
+
+@tagged("post_install", "-at_install")
+class TestIngestStorableRows(BaseCase):
+    """The INSERT's last guard, run once over the batch, equals running it on every value."""
+
+    def test_batch_guard_equals_the_guard_of_each_value(self):
+        plain = [["a", 1, None, True, 2**31 - 1], ["b", -(2**31 - 1), 2.5, False, "emoji \U0001f600"]]
+        cases = {
+            "nothing to change": plain,
+            "a NUL": [*plain, ["c\x00d", 1, None, True, 0]],
+            "a lone surrogate": [*plain, ["e\ud800", 1, None, True, 0]],
+            "an integer past int4": [*plain, ["f", 2**31, None, True, -(2**40)]],
+        }
+        for name, rows in cases.items():
+            with self.subTest(name):
+                self.assertEqual(_storable_rows(rows), [[_storable(value) for value in row] for row in rows])
+        self.assertIs(_storable_rows(plain), plain)

@@ -1,0 +1,268 @@
+"""Where apply spends its time, per event type: a profiler, not a test.
+
+Tagged out of the normal suite (``-standard``); run it on its own:
+
+    SFB_ODOO_TEST_TAGS=shopfloor_profile/shopfloor_bridge npm run test:odoo
+
+It stores and applies, through ``ingest`` in batches as the sidecar sends
+them, (1) the ingest bench's realistic mix (four streams: starts, counts,
+quality checks, a material booking, a scrap, a material stop and a pause per
+twenty events) and (2) a day using every one of the sixteen event types,
+and logs (``shopfloor_bridge.profile`` lines in the Odoo log):
+- per batch mix: ms and SQL queries per event of the whole ingest call;
+- per event type: ms and SQL queries per event inside its handler (Odoo's
+  stock cascade deferred to the batch's synchronisation points is counted
+  in the call, not in the report that deferred it);
+- cProfile's top functions by cumulative time for the realistic mix.
+``SFB_PROFILE_EVENTS`` sets the size of each mix (default 2000); ``SFB_PROFILE_CPROFILE=0``
+leaves cProfile (and its overhead on the CPU figures) out.
+"""
+
+import cProfile
+import io
+import logging
+import os
+import pstats
+from collections import defaultdict
+from contextlib import contextmanager
+from time import perf_counter, process_time
+from unittest.mock import patch
+
+from odoo.tests import tagged
+
+from .. import handlers
+from .common import ShopfloorCase
+
+_logger = logging.getLogger("odoo.addons.shopfloor_bridge.profile")
+
+BATCH = 500
+# Per line: (source, operation, material code, qty, unit) of its press and its assembly.
+LINE_STREAMS = (
+    (
+        ("plant1/line1/press-01", "Cutting", "STEEL-2MM", 0.4, "KG"),
+        ("plant1/line1/assembly-01", "Assembly", "M8", 4, "PCS"),
+    ),
+    (
+        ("plant1/line2/press-02", "Cutting", "STEEL-2MM", 0.4, "KG"),
+        ("plant1/line2/assembly-02", "Assembly", "M8", 4, "PCS"),
+    ),
+)
+
+
+@tagged("-standard", "post_install", "-at_install", "shopfloor_profile")
+class TestApplyProfile(ShopfloorCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        size = int(os.environ.get("SFB_PROFILE_EVENTS", "2000"))
+        cls.size = size
+        # Line 2 makes its own product, so that each work center runs one order at a time (as the bench's plant).
+        hinge = cls.env["product.product"].create({"name": "Hinge", "default_code": "FG-HINGE", "is_storable": True})
+        cls.bom_line2 = cls.bom.copy({"product_tmpl_id": hinge.product_tmpl_id.id})
+        for operation in cls.bom_line2.operation_ids:
+            operation.workcenter_id = cls.wc_press2 if operation.name == "Cutting" else cls.wc_assembly2
+        cls.big_mos = [cls._make_line_mo(bom) for bom in (cls.bom, cls.bom_line2, cls.bom, cls.bom_line2)]
+        cls.env["shopfloor.reason.map"].create(
+            {"connection_id": cls.connection.id, "code": "DEFECT", "loss_id": cls.loss_material.id}
+        )
+
+    @classmethod
+    def _make_line_mo(cls, bom):
+        production = cls.env["mrp.production"].create(
+            {"product_id": bom.product_tmpl_id.product_variant_ids[:1].id, "bom_id": bom.id, "product_qty": 20000}
+        )
+        production.action_confirm()
+        production.action_assign()
+        return production
+
+    # ------------------------------------------------------------------ the mixes
+
+    def realistic_stream(self, production, stream, count, tag, second):
+        """The ingest bench's line day (its ``eventsOf``), in this plant."""
+        source, operation, material, qty, unit = stream
+        order = production.name
+        base = {"order": order, "operation": operation}
+        events = []
+        clock = [second]
+
+        def make(type_, data):
+            clock[0] += 7
+            events.append(self.make_event(type_, data, source=source, time=self.at(seconds=clock[0])))
+
+        make("workorder.started", base)
+        cycle, stop = 0, ""
+        while len(events) < count:
+            cycle += 1
+            step = cycle % 20
+            if step in (3, 13):
+                make("quality.result", {**base, "characteristic": "thickness", "pass": True, "value": 1.01})
+            elif step == 5:
+                make("material.consumed", {**base, "material": material, "qty": qty, "uom": unit})
+            elif step == 8:
+                make("scrap.reported", {**base, "qty": 1, "reason_code": "DEFECT"})
+            elif step == 10:
+                stop = f"{tag}-{source}-dt-{cycle}"
+                make("downtime.started", {"reason_code": "MAT", "downtime_id": stop})
+            elif step == 11:
+                make("downtime.ended", {"reason_code": "MAT", "downtime_id": stop})
+            elif step in (12, 17):
+                make("workorder.resumed", base)
+            elif step == 16:
+                make("workorder.paused", {**base, "reason_code": "MAT"})
+            else:
+                make("production.reported", {**base, "qty_good": 2, "qty_scrap": 0})
+        return events
+
+    def every_type_stream(self, production, stream, count, tag, second):
+        """A line day with all sixteen types: changeovers, holds, breakdowns that open
+        maintenance requests, and a completion at the end."""
+        source, operation, material, qty, unit = stream
+        base = {"order": production.name, "operation": operation}
+        events = []
+        clock = [second]
+
+        def make(type_, data):
+            clock[0] += 7
+            events.append(self.make_event(type_, data, source=source, time=self.at(seconds=clock[0])))
+
+        make("setup.started", base)
+        make("setup.ended", base)
+        make("workorder.started", base)
+        cycle = 0
+        while len(events) < count - 3:
+            cycle += 1
+            step = cycle % 24
+            hold = f"{tag}-{source}-h-{cycle}"
+            stop = f"{tag}-{source}-dt-{cycle}"
+            if step == 2:
+                make("quality.result", {**base, "characteristic": "width", "pass": True, "value": 3.0})
+            elif step == 4:
+                make("material.consumed", {**base, "material": material, "qty": qty, "uom": unit})
+            elif step == 6:
+                make("scrap.reported", {**base, "qty": 1, "reason_code": "DEFECT"})
+            elif step == 7:
+                make("scrap.reported", {**base, "material": material, "qty": qty})
+            elif step == 9:
+                make("downtime.started", {"reason_code": "BRK", "downtime_id": stop})
+            elif step == 10:
+                make("downtime.ended", {"reason_code": "BRK", "downtime_id": f"{tag}-{source}-dt-{cycle - 1}"})
+            elif step == 11:
+                make("workorder.resumed", base)
+            elif step == 14:
+                make("quality.hold", {**base, "hold_id": hold, "reason": "burr"})
+            elif step == 15:
+                make("quality.released", {**base, "hold_id": f"{tag}-{source}-h-{cycle - 1}"})
+            elif step == 17:
+                make("workorder.paused", {**base, "reason_code": "MAT"})
+            elif step == 18:
+                make("workorder.resumed", base)
+            else:
+                make("production.reported", {**base, "qty_good": 2, "qty_scrap": 0})
+        make("workorder.completed", {**base, "qty_good": 1})
+        make("teardown.started", base)
+        make("teardown.ended", base)
+        return events
+
+    def interleaved(self, make_stream, productions, tag, start=0):
+        """Four streams (two lines' MOs × press and assembly), round robin as a plant's events arrive."""
+        pairs = [
+            (production, stream)
+            for production, streams in zip(productions, LINE_STREAMS, strict=True)
+            for stream in streams
+        ]
+        streams = [make_stream(production, stream, self.size // len(pairs), tag, start) for production, stream in pairs]
+        out = []
+        for group in zip(*streams, strict=True):
+            out.extend(group)
+        return out
+
+    # ------------------------------------------------------------------ measuring
+
+    @contextmanager
+    def per_type(self):
+        """Time and SQL inside each handler, per event type."""
+        cr = self.env.cr
+        totals = defaultdict(lambda: [0, 0.0, 0])
+        real = handlers.apply_event
+
+        def timed(event, **kwargs):
+            started, queries = perf_counter(), cr.sql_log_count
+            try:
+                return real(event, **kwargs)
+            finally:
+                row = totals[event.type]
+                row[0] += 1
+                row[1] += perf_counter() - started
+                row[2] += cr.sql_log_count - queries
+
+        with patch.object(handlers, "apply_event", side_effect=timed):
+            yield totals
+
+    def backend_cpu_seconds(self):
+        """CPU seconds of this cursor's PostgreSQL backend so far (/proc, same machine), or None."""
+        self.env.cr.execute("SELECT pg_backend_pid()")
+        try:
+            with open(f"/proc/{self.env.cr.fetchone()[0]}/stat", encoding="ascii") as stat:
+                fields_ = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+
+    def run_mix(self, name, events, profile=False):
+        cr = self.env.cr
+        profiler = cProfile.Profile() if profile else None
+        statuses = defaultdict(int)
+        problems = defaultdict(int)
+        started, queries = perf_counter(), cr.sql_log_count
+        cpu, backend_cpu = process_time(), self.backend_cpu_seconds()
+        with self.per_type() as totals:
+            for index in range(0, len(events), BATCH):
+                if profiler:
+                    profiler.enable()
+                # No apply budget: every event is applied in the call that stores it.
+                results = (
+                    self.env["shopfloor.event"]
+                    .with_context(shopfloor_apply_budget_ms=10**9)
+                    .ingest(events[index : index + BATCH])
+                )
+                self.env.flush_all()
+                if profiler:
+                    profiler.disable()
+                for result in results:
+                    statuses[result["status"]] += 1
+                    if result["status"] != "applied":
+                        problems[(result["status"], (result.get("error") or "")[:160])] += 1
+        seconds, sql = perf_counter() - started, cr.sql_log_count - queries
+        cpu = process_time() - cpu  # with cProfile's own overhead when profiling
+        backend_after = self.backend_cpu_seconds()
+        backend = (
+            f"{(backend_after - backend_cpu) * 1000 / len(events):.2f}"
+            if backend_cpu is not None and backend_after is not None
+            else "n/a"
+        )
+        lines = [
+            f"{name}: {len(events)} events in batches of {BATCH}: {seconds * 1000 / len(events):.2f} ms/event, "
+            f"Odoo CPU {cpu * 1000 / len(events):.2f} ms/event, PostgreSQL CPU {backend} ms/event, "
+            f"{sql / len(events):.1f} SQL/event, {len(events) / seconds:.0f} events/s; outcomes {dict(statuses)}",
+            f"  {'type':<22}{'events':>8}{'ms/event':>10}{'SQL/event':>11}  (inside the handler)",
+        ]
+        for type_, (count, spent, type_sql) in sorted(totals.items(), key=lambda item: -item[1][1]):
+            lines.append(f"  {type_:<22}{count:>8}{spent * 1000 / count:>10.2f}{type_sql / count:>11.1f}")
+        lines += [f"  {count} × {status}: {error}" for (status, error), count in sorted(problems.items())]
+        if profiler:
+            stream = io.StringIO()
+            pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(
+                int(os.environ.get("SFB_PROFILE_TOP", "45"))
+            )
+            lines.append(stream.getvalue())
+        _logger.info("\n".join(lines))
+        return statuses
+
+    def test_profile(self):
+        # Odoo's per-request cache is cleared between RPC calls; here one test
+        # transaction runs them all, so each batch starts from a cold cache too.
+        self.env.invalidate_all()
+        profile = os.environ.get("SFB_PROFILE_CPROFILE", "1") == "1"
+        self.run_mix("realistic mix", self.interleaved(self.realistic_stream, self.big_mos[:2], "real"), profile)
+        self.env.invalidate_all()
+        self.run_mix("every type", self.interleaved(self.every_type_stream, self.big_mos[2:], "all", start=6 * 3600))
