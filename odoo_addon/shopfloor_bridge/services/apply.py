@@ -200,8 +200,7 @@ class ApplyService:
         self._write_outcomes(outcome_writes)
         if producing_sync is not None:
             producing_sync.flush()
-        if logs:
-            self.env["shopfloor.event.log"].create(logs)
+        self.env["shopfloor.event.log"]._create_rows(logs)  # one INSERT for the batch's history
         return outcomes
 
     def _apply_one(self, event, producing_sync, lookups, attempts, now):

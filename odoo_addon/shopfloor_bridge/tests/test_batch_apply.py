@@ -422,11 +422,13 @@ class TestBatchedApplyEveryType(ShopfloorCase):
     def press_day(self, production, tag, offset=timedelta(), start=0):
         """Cutting on the press, from setup to teardown: every type but holds, with a breakdown
         that opens a maintenance request, two materials, both kinds of scrap, a dead event and a
-        rejected one."""
+        rejected one. Steps are two minutes apart: the work runs past the expected duration of
+        what was reported so far, so closing a time log splits off a performance loss (which
+        reads the MO's producing quantity)."""
 
-        def event(minute, type_, data=None, order=True):
+        def event(step, type_, data=None, order=True):
             data = {"order": production.name, "operation": "Cutting", **(data or {})} if order else data
-            return self.make_event(type_, data, source=PRESS, time=self.at(start + minute) + offset)
+            return self.make_event(type_, data, source=PRESS, time=self.at(start + 2 * step) + offset)
 
         return [
             event(0, "setup.started"),
@@ -617,11 +619,11 @@ class TestBatchedApplyEveryType(ShopfloorCase):
     # ------------------------------------------------------------------ tests
 
     def test_every_event_type_applies_in_a_batch_as_one_by_one(self):
-        day = self.press_day(self.mo1, "batch") + self.assembly_day(self.mo1, "batch", start=30)
+        day = self.press_day(self.mo1, "batch") + self.assembly_day(self.mo1, "batch", start=60)
         self.assertEqual({event["type"] for event in day}, set(EVENT_TYPES), "the day uses every event type")
         batch, batch_stock = self.settled(lambda: self.ingest(*day))
         single_day = self.press_day(self.mo2, "single", SECOND_RUN) + self.assembly_day(
-            self.mo2, "single", SECOND_RUN, start=30
+            self.mo2, "single", SECOND_RUN, start=60
         )
         single, single_stock = self.settled(lambda: self.one_by_one(single_day))
 
@@ -640,6 +642,10 @@ class TestBatchedApplyEveryType(ShopfloorCase):
         self.assertEqual(len(batched["holds"]), 2)
         self.assertTrue(all(hold[2] == "released" for hold in batched["holds"]), batched["holds"])
         self.assertEqual(batched["MO:mo"][1], 18 + 2 + 3 + 2 + 1 + 2)
+        performance = self.env["mrp.workcenter.productivity.loss"].search([("loss_type", "=", "performance")])
+        self.assertTrue(
+            set(performance.ids) & {log[2] for log in batched["MO:time_logs"]}, "work past the expected duration"
+        )
         self.assertTrue(
             {"mrp.workcenter.productivity", "stock.scrap", "shopfloor.hold"}
             <= {model for event in batched["events"] for model in event[4]}
