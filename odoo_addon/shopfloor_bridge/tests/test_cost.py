@@ -8,6 +8,7 @@ bolts consumed, 1 kg steel scrapped, a breakdown, a material wait, rework.
 """
 
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo.tests import tagged
 
@@ -416,7 +417,9 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         self.assertEqual(result["status"], "applied", (type, minutes, result, event.error_message))
         return event
 
-    def run_through_ingest(self, production, after=None, after_each=None):
+    def run_through_ingest(self, production, after=None, after_each=None, batch=False):
+        """The worked example's events for ``production``, one ingest call each,
+        or all in one call with ``batch`` (then ``after``/``after_each`` are not run)."""
         after = after or {}
         cut = {"order": production.name, "operation": "Cutting"}
         assy = {"order": production.name, "operation": "Assembly"}
@@ -454,6 +457,15 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
             ),
             (350, "workorder.completed", dict(assy, qty_good=98), self.ASSEMBLY),
         ]
+        if batch:
+            results = self.ingest(
+                *(
+                    self.make_event(type, data, source=source, time=self.at(minutes))
+                    for minutes, type, data, source in steps
+                )
+            )
+            self.assertEqual([result["status"] for result in results], ["applied"] * len(steps), results)
+            return production
         for minutes, type, data, source in steps:
             self.send(minutes, type, data, source=source)
             if (minutes, type) in after:
@@ -593,6 +605,30 @@ class TestCostThroughIngest(CostFixtures, ShopfloorCase):
         self.run_through_ingest(production, after_each=compare)
         self.assertEqual(len(checked), 17)
         self.assertEqual(production.state, "done")
+        self.assertEqual(production.shopfloor_cost_variance_id.cost_actual, 500.83, "the worked example's figure")
+
+    def test_one_batch_refreshes_each_order_once_to_the_event_by_event_figures(self):
+        """The cost hook runs once per batch over the orders its events touched:
+        after the whole worked example in one ingest call the stored figures
+        equal a computation from scratch, which the event-by-event run equals
+        after every event (test_refreshed_after_each_event_equals_from_scratch)."""
+        category = self.env["product.category"].create({"name": "Brackets", "shopfloor_cost_variance_threshold": 4.0})
+        self.product_bracket.categ_id = category
+        variance = self.env.registry["shopfloor.cost.variance"]
+        refreshed = []
+        original = variance._refresh_for_productions
+
+        def counting(model, productions):
+            refreshed.append(productions.ids)
+            return original(model, productions)
+
+        production = self._make_mo(100)
+        with patch.object(variance, "_refresh_for_productions", counting):
+            self.run_through_ingest(production, batch=True)
+        self.assertEqual(production.state, "done")
+        self.assertIn([production.id], refreshed)
+        self.assertLessEqual(len(refreshed), 2, "once for the batch (and once when the order closed)")
+        self.assertEqual(self.stored_variance(production), self.from_scratch(production))
         self.assertEqual(production.shopfloor_cost_variance_id.cost_actual, 500.83, "the worked example's figure")
 
     def test_refresh_after_one_event_reads_each_kind_of_record_once(self):
