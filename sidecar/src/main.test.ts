@@ -110,9 +110,9 @@ describe("asConfigError", () => {
   });
 
   it("names the RabbitMQ connection's field to fix (backbone_*)", async () => {
-    const { AmqpConfigError } = await import("./sources/amqp/errors.ts");
+    const { BackboneConfigError } = await import("./sources/backbone-errors.ts");
     const amqp = { code: "rmq1", kind: "amqp" } as unknown as SidecarConfig;
-    const err = asConfigError(new AmqpConfigError("backbone_password", "refused the login"), amqp, boot);
+    const err = asConfigError(new BackboneConfigError("backbone_password", "refused the login"), amqp, boot);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).key).toBe("backbone_password");
     expect((err as Error).message).toBe("backbone_password: (connection rmq1 in Odoo) refused the login");

@@ -124,13 +124,6 @@ export function withOverrides(config: SidecarConfig, boot: BootstrapConfig): Sid
   return out;
 }
 
-/** What the message-queue sources throw for a setting to fix; each names its backbone_* field. */
-const BACKBONE_CONFIG_ERRORS: ReadonlySet<string> = new Set([
-  "AmqpConfigError",
-  "KafkaConfigError",
-  "BackboneConfigError",
-]);
-
 /**
  * An OPC UA server refusing the sidecar's trust or login does not heal by
  * retrying: it is bad configuration (exit 2), named by the key to fix. The
@@ -158,7 +151,7 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
       `(${where}) ${message}`,
     );
   }
-  if (name !== undefined && BACKBONE_CONFIG_ERRORS.has(name)) {
+  if (name === "BackboneConfigError") {
     // A message-queue setting (URL, names, group, credentials, TLS): the backbone field to fix.
     return new ConfigError((err as { field: string }).field, `(${where}) ${message}`);
   }

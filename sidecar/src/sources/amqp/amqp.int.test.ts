@@ -9,7 +9,7 @@ import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
 import { type RabbitMqBroker, startRabbitMq } from "../../../devstack/rabbitmq.ts";
 import { RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import type { Intake } from "../../core/ports.ts";
-import { AmqpConfigError } from "./errors.ts";
+import { BackboneConfigError } from "../backbone-errors.ts";
 import { AmqpSource, type AmqpSourceOptions } from "./source.ts";
 
 let broker: RabbitMqBroker;
@@ -312,7 +312,7 @@ describe("AmqpSource on RabbitMQ", () => {
   it("a refused login names backbone_password; an unknown vhost names backbone_url", async () => {
     const refused = source(queueName("auth"), { username: "guest", password: "wrong" });
     const err = await refused.start(new RecordingSink()).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(AmqpConfigError);
+    expect(err).toBeInstanceOf(BackboneConfigError);
     expect(err).toMatchObject({ field: "backbone_password" });
     expect((err as Error).message).toMatch(
       /refused the login of "guest": check backbone_username and backbone_password/,
@@ -330,7 +330,7 @@ describe("AmqpSource on RabbitMQ", () => {
     broker.ctl(["set_permissions", "-p", "/", "sfb-limited", "^other\\..*", "^other\\..*", "^other\\..*"]);
     const limited = source(queueName("forbidden"), { username: "sfb-limited", password: "limited-pw" });
     const err = await limited.start(new RecordingSink()).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(AmqpConfigError);
+    expect(err).toBeInstanceOf(BackboneConfigError);
     expect(err).toMatchObject({ field: "backbone_names" });
     expect((err as Error).message).toMatch(
       /does not let this user use queue sfb\.test\.forbidden.*grant configure and read/,
@@ -350,7 +350,7 @@ describe("AmqpSource on RabbitMQ", () => {
     for (const [extra, field, message] of cases) {
       const bad = source(queueName("bad"), extra);
       const err = await bad.start(new RecordingSink()).catch((e: unknown) => e);
-      expect(err, JSON.stringify(extra)).toBeInstanceOf(AmqpConfigError);
+      expect(err, JSON.stringify(extra)).toBeInstanceOf(BackboneConfigError);
       expect(err).toMatchObject({ field });
       expect((err as Error).message).toMatch(message);
     }
@@ -475,7 +475,7 @@ describe("AmqpSource over TLS (amqps://)", () => {
   it("a broker certificate no configured CA signed names backbone_ca; plain AMQP on the TLS port names backbone_url", async () => {
     const untrusted = new AmqpSource({ connection: "T", url: tlsBroker.tlsUrl, queues: ["q"] });
     await expect(untrusted.start(new RecordingSink())).rejects.toMatchObject({
-      name: "AmqpConfigError",
+      name: "BackboneConfigError",
       field: "backbone_ca",
       message: expect.stringMatching(/not signed by a CA of the system store \(backbone_ca is empty\)/),
     });

@@ -2,7 +2,7 @@
 // endpoint (vhost, port, credentials, TLS) and sidecar_config into options.
 import { describe, expect, it } from "vitest";
 import type { BackboneConfig, SidecarConfig } from "../../core/contract.ts";
-import { AmqpConfigError } from "./errors.ts";
+import { BackboneConfigError } from "../backbone-errors.ts";
 import { amqpEndpoint, amqpOptionsFromConfig, DEFAULT_PREFETCH } from "./source.ts";
 
 describe("amqpEndpoint", () => {
@@ -51,7 +51,7 @@ describe("amqpEndpoint", () => {
           return e;
         }
       })();
-      expect(err, url).toBeInstanceOf(AmqpConfigError);
+      expect(err, url).toBeInstanceOf(BackboneConfigError);
       expect(err).toMatchObject({ field: "backbone_url" });
     }
   });
@@ -89,7 +89,7 @@ describe("amqpOptionsFromConfig", () => {
 
   it("a connection without the backbone block is a configuration error", () => {
     expect(() => amqpOptionsFromConfig({ code: "RMQ", backbone: false } as unknown as SidecarConfig)).toThrow(
-      AmqpConfigError,
+      BackboneConfigError,
     );
   });
 });

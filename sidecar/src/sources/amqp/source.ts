@@ -24,8 +24,8 @@ import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Option
 import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
+import { BackboneConfigError } from "../backbone-errors.ts";
 import { amqpItems, mappingHeaders } from "./binding.ts";
-import { AmqpConfigError } from "./errors.ts";
 import { type AmqpTlsSettings, amqpTlsOptions, describeAmqpTlsFailure, tlsMaterialFields } from "./tls.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
@@ -62,7 +62,7 @@ const SHORTSTR_BYTES = 255;
 export function amqpOptionsFromConfig(config: SidecarConfig, log?: SourceLog): AmqpSourceOptions {
   const backbone = config.backbone;
   if (!backbone) {
-    throw new AmqpConfigError(
+    throw new BackboneConfigError(
       "backbone_url",
       `connection ${config.code}: kind amqp needs the backbone block of sidecar_config`,
     );
@@ -91,7 +91,7 @@ export interface AmqpEndpoint {
 
 /**
  * Reads the URL and the credential and TLS fields into an endpoint; throws an
- * AmqpConfigError naming the field for a URL that cannot work.
+ * BackboneConfigError naming the field for a URL that cannot work.
  */
 export function amqpEndpoint(
   opts: Pick<AmqpSourceOptions, "url" | "username" | "password" | "tls">,
@@ -101,22 +101,22 @@ export function amqpEndpoint(
   try {
     url = new URL(opts.url);
   } catch {
-    throw new AmqpConfigError(
+    throw new BackboneConfigError(
       "backbone_url",
       `backbone_url ${JSON.stringify(opts.url)} is no URL: write amqp://host:5672/vhost (or amqps://host:5671/vhost for TLS)`,
     );
   }
   if (url.protocol !== "amqp:" && url.protocol !== "amqps:") {
-    throw new AmqpConfigError(
+    throw new BackboneConfigError(
       "backbone_url",
       `backbone_url ${url.protocol}//${url.host}: a RabbitMQ connection takes amqp://host:5672/vhost or amqps://host:5671/vhost`,
     );
   }
-  if (!url.hostname) throw new AmqpConfigError("backbone_url", `backbone_url ${opts.url} names no host`);
+  if (!url.hostname) throw new BackboneConfigError("backbone_url", `backbone_url ${opts.url} names no host`);
   const tls = url.protocol === "amqps:" || opts.tls?.tls === true;
   const material = tlsMaterialFields(opts.tls);
   if (!tls && material.length > 0) {
-    throw new AmqpConfigError(
+    throw new BackboneConfigError(
       "backbone_url",
       `backbone_url ${url.protocol}//${url.host} is plain AMQP, but the connection has ${material.join(", ")} set: ` +
         "TLS needs amqps://host:5671 (or backbone_tls on), or clear those fields",
@@ -220,7 +220,7 @@ export class AmqpSource implements Source {
     this.#checkNames();
     const prefetch = this.#opts.prefetch ?? DEFAULT_PREFETCH;
     if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) {
-      throw new AmqpConfigError("backbone_prefetch", `backbone_prefetch ${prefetch}: RabbitMQ takes 1 to 65535`);
+      throw new BackboneConfigError("backbone_prefetch", `backbone_prefetch ${prefetch}: RabbitMQ takes 1 to 65535`);
     }
     this.#endpoint = amqpEndpoint(this.#opts, this.#opts.heartbeatSeconds ?? 15);
     // Throws, naming the field, for TLS settings that cannot work.
@@ -247,39 +247,39 @@ export class AmqpSource implements Source {
   #checkNames(): void {
     const queues = this.#opts.queues;
     if (queues.length === 0) {
-      throw new AmqpConfigError(
+      throw new BackboneConfigError(
         "backbone_names",
         "backbone_names is empty: name the RabbitMQ queue(s) to consume, one per line",
       );
     }
     for (const queue of queues) {
       if (queue.trim() === "" || queue !== queue.trim()) {
-        throw new AmqpConfigError(
+        throw new BackboneConfigError(
           "backbone_names",
           `backbone_names: queue name ${JSON.stringify(queue)} is empty or has blanks around it`,
         );
       }
       if (Buffer.byteLength(queue) > SHORTSTR_BYTES) {
-        throw new AmqpConfigError(
+        throw new BackboneConfigError(
           "backbone_names",
           `backbone_names: queue name ${queue.slice(0, 40)}… is longer than 255 bytes`,
         );
       }
     }
     if (new Set(queues).size !== queues.length) {
-      throw new AmqpConfigError("backbone_names", "backbone_names lists a queue twice");
+      throw new BackboneConfigError("backbone_names", "backbone_names lists a queue twice");
     }
   }
 
   /** A refused login, an unknown vhost, a queue the user may not use, bad TLS settings: the field to fix. */
-  #asConfigError(err: Error): AmqpConfigError | undefined {
-    if (err instanceof AmqpConfigError) return err;
+  #asConfigError(err: Error): BackboneConfigError | undefined {
+    if (err instanceof BackboneConfigError) return err;
     const where = this.#endpoint?.where ?? this.#opts.url;
     const tlsFailure = describeAmqpTlsFailure(err, where, this.#opts.tls);
     if (tlsFailure) return tlsFailure;
     const reply = handshakeReplyCode(err);
     if (reply === 403) {
-      return new AmqpConfigError(
+      return new BackboneConfigError(
         "backbone_password",
         `RabbitMQ at ${where} refused the login of ${JSON.stringify(this.#endpoint?.connect.username)}: ` +
           `check backbone_username and backbone_password (${err.message})`,
@@ -289,7 +289,7 @@ export class AmqpSource implements Source {
     // A vhost that does not exist or is closed to the user: RabbitMQ answers connection.open with
     // connection.close (530), which amqplib reports without the code.
     if (reply === 530 || /^Expected ConnectionOpenOk; got <ConnectionClose/.test(err.message)) {
-      return new AmqpConfigError(
+      return new BackboneConfigError(
         "backbone_url",
         `RabbitMQ at ${where} does not let ${JSON.stringify(this.#endpoint?.connect.username)} into vhost ` +
           `${JSON.stringify(this.#endpoint?.connect.vhost)}: the vhost in backbone_url does not exist or the user has ` +
@@ -396,7 +396,7 @@ export class AmqpSource implements Source {
         return;
       }
       if (code === 403) {
-        throw new AmqpConfigError(
+        throw new BackboneConfigError(
           "backbone_names",
           `RabbitMQ at ${where} does not let this user use queue ${queue}: grant configure and read permission ` +
             `on it (rabbitmqctl set_permissions), or check backbone_names / backbone_username (${(err as Error).message})`,

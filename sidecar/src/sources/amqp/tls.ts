@@ -6,7 +6,7 @@
 import type { BackboneConfig } from "../../core/contract.ts";
 import { BROKER_CERT_OUT_OF_DATE, BROKER_NOT_TRUSTED, CLIENT_CERT_REFUSED } from "../../core/mqtt-tls.ts";
 import { normalizePem, type PemError, pemCertificates, pemPrivateKey } from "../../core/pem.ts";
-import { AmqpConfigError, type AmqpField } from "./errors.ts";
+import { BackboneConfigError, type BackboneField } from "../backbone-errors.ts";
 
 export type AmqpTlsSettings = Partial<
   Pick<BackboneConfig, "tls" | "ca" | "reject_unauthorized" | "client_cert" | "client_key">
@@ -19,11 +19,11 @@ export interface AmqpTlsOptions {
   key?: string;
 }
 
-const fail: PemError<AmqpField> = (field, message, cause) =>
-  new AmqpConfigError(field, message, cause === undefined ? undefined : { cause });
+const fail: PemError<BackboneField> = (field, message, cause) =>
+  new BackboneConfigError(field, message, cause === undefined ? undefined : { cause });
 
 /**
- * Node TLS options for a connection that uses TLS. Throws an AmqpConfigError
+ * Node TLS options for a connection that uses TLS. Throws an BackboneConfigError
  * for settings that cannot work: a certificate without its key (or the
  * reverse), PEM that does not parse, a key that does not belong to the
  * certificate.
@@ -67,8 +67,8 @@ export function amqpTlsOptions(settings: AmqpTlsSettings | undefined): AmqpTlsOp
 }
 
 /** Whether any TLS material is configured (it needs amqps:// or backbone_tls). */
-export function tlsMaterialFields(settings: AmqpTlsSettings | undefined): AmqpField[] {
-  const fields: AmqpField[] = [];
+export function tlsMaterialFields(settings: AmqpTlsSettings | undefined): BackboneField[] {
+  const fields: BackboneField[] = [];
   if (normalizePem(settings?.ca)) fields.push("backbone_ca");
   if (normalizePem(settings?.client_cert)) fields.push("backbone_client_cert");
   if (normalizePem(settings?.client_key)) fields.push("backbone_client_key");
@@ -77,21 +77,21 @@ export function tlsMaterialFields(settings: AmqpTlsSettings | undefined): AmqpFi
 
 /**
  * The connection field to fix when the TLS handshake with the broker failed
- * because of the settings, as an AmqpConfigError; undefined for errors that
+ * because of the settings, as an BackboneConfigError; undefined for errors that
  * are not about TLS settings (a broker that is down, a refused login).
  */
 export function describeAmqpTlsFailure(
   err: Error,
   where: string,
   settings: AmqpTlsSettings | undefined,
-): AmqpConfigError | undefined {
-  if (err instanceof AmqpConfigError) return err;
+): BackboneConfigError | undefined {
+  if (err instanceof BackboneConfigError) return err;
   const code = String((err as { code?: unknown }).code ?? "");
   const hasCa = normalizePem(settings?.ca) !== "";
   const hasCert = normalizePem(settings?.client_cert) !== "";
   const handshakeAlert = code === "EPROTO" && /alert handshake failure/.test(err.message);
-  const failed = (field: AmqpField, message: string) =>
-    new AmqpConfigError(field, `TLS to ${where} failed (${code || err.message}): ${message}`, { cause: err });
+  const failed = (field: BackboneField, message: string) =>
+    new BackboneConfigError(field, `TLS to ${where} failed (${code || err.message}): ${message}`, { cause: err });
   if (BROKER_NOT_TRUSTED.has(code)) {
     return failed(
       "backbone_ca",

@@ -1,35 +1,12 @@
 // Why a Kafka connection cannot work, named by the Odoo connection field an
 // admin fixes (read by `asConfigError` in main.ts, as MqttTlsError is).
 import { normalizePem, type PemError, pemCertificates, pemPrivateKey } from "../../core/pem.ts";
+import { BackboneConfigError, type BackboneField } from "../backbone-errors.ts";
 
-export type BackboneField =
-  | "backbone_url"
-  | "backbone_names"
-  | "backbone_group"
-  | "backbone_username"
-  | "backbone_password"
-  | "backbone_sasl_mechanism"
-  | "backbone_tls"
-  | "backbone_ca"
-  | "backbone_reject_unauthorized"
-  | "backbone_client_cert"
-  | "backbone_client_key";
-
-export class KafkaConfigError extends Error {
-  override name = "KafkaConfigError";
-  readonly field: BackboneField;
-  /** A broker that may come back (refused, unreachable): retried, not a reason to stop the sidecar. */
-  readonly transient: boolean;
-
-  constructor(field: BackboneField, message: string, options?: { cause?: unknown; transient?: boolean }) {
-    super(message, options);
-    this.field = field;
-    this.transient = options?.transient ?? false;
-  }
-}
+export { BackboneConfigError, type BackboneField };
 
 const fail: PemError<BackboneField> = (field, message, cause) =>
-  new KafkaConfigError(field, message, cause === undefined ? undefined : { cause });
+  new BackboneConfigError(field, message, cause === undefined ? undefined : { cause });
 
 export interface KafkaTlsSettings {
   ca: string;
@@ -111,7 +88,7 @@ function* causes(err: unknown, depth = 0): Generator<Error> {
 
 /**
  * The connection field to fix for a failure to reach or join the cluster, as
- * a KafkaConfigError; the error itself when it names no setting (a broker down).
+ * a BackboneConfigError; the error itself when it names no setting (a broker down).
  */
 export function describeKafkaFailure(
   err: unknown,
@@ -120,7 +97,7 @@ export function describeKafkaFailure(
   tlsSettings: KafkaTlsSettings | undefined,
 ): unknown {
   const tls = tlsSettings !== undefined;
-  if (err instanceof KafkaConfigError) return err;
+  if (err instanceof BackboneConfigError) return err;
   const all = [...causes(err)];
   const text = all.map((e) => e.message).join(" / ");
   const codes = all.map((e) => String((e as { code?: unknown }).code ?? ""));
@@ -128,35 +105,35 @@ export function describeKafkaFailure(
   const has = (set: (c: string) => boolean) => codes.some(set) || apiIds.some(set);
   const detail = `(${text})`;
   if (has((c) => c === "SASL_AUTHENTICATION_FAILED") || all.some((e) => e.name === "AuthenticationError")) {
-    return new KafkaConfigError(
+    return new BackboneConfigError(
       "backbone_password",
       `Kafka at ${url} refused the credentials of backbone_username with backbone_sasl_mechanism: check the user, its password and the mechanism the listener takes ${detail}`,
       { cause: err },
     );
   }
   if (has((c) => c === "UNSUPPORTED_SASL_MECHANISM" || c === "ILLEGAL_SASL_STATE")) {
-    return new KafkaConfigError(
+    return new BackboneConfigError(
       "backbone_sasl_mechanism",
       `Kafka at ${url} does not take SASL mechanism of backbone_sasl_mechanism on this listener ${detail}`,
       { cause: err },
     );
   }
   if (has((c) => NOT_TRUSTED.has(c))) {
-    return new KafkaConfigError(
+    return new BackboneConfigError(
       "backbone_ca",
       `TLS to Kafka at ${url} failed: the broker's certificate is not signed by the CA in backbone_ca (or the system store when it is empty) ${detail}`,
       { cause: err },
     );
   }
   if (has((c) => c === "ERR_TLS_CERT_ALTNAME_INVALID")) {
-    return new KafkaConfigError(
+    return new BackboneConfigError(
       "backbone_url",
       `TLS to Kafka at ${url} failed: the broker's certificate does not name the host of backbone_url ${detail}`,
       { cause: err },
     );
   }
   if (has((c) => c.startsWith("ERR_SSL") || c === "EPROTO")) {
-    return new KafkaConfigError(
+    return new BackboneConfigError(
       tls ? "backbone_client_cert" : "backbone_tls",
       tls
         ? `TLS to Kafka at ${url} failed in the handshake: check backbone_client_cert / backbone_client_key and the listener's TLS settings ${detail}`
@@ -165,26 +142,30 @@ export function describeKafkaFailure(
     );
   }
   if (has((c) => c === "UNKNOWN_TOPIC_OR_PARTITION" || c === "UNKNOWN_TOPIC_ID")) {
-    return new KafkaConfigError(
+    return new BackboneConfigError(
       "backbone_names",
       `Kafka at ${url} has no topic ${topics.join(", ")} (backbone_names): create it with as many partitions as the sidecars of the group should share ${detail}`,
       { cause: err },
     );
   }
   if (has((c) => c === "GROUP_AUTHORIZATION_FAILED" || c === "INVALID_GROUP_ID")) {
-    return new KafkaConfigError("backbone_group", `Kafka at ${url} refused consumer group backbone_group ${detail}`, {
-      cause: err,
-    });
+    return new BackboneConfigError(
+      "backbone_group",
+      `Kafka at ${url} refused consumer group backbone_group ${detail}`,
+      {
+        cause: err,
+      },
+    );
   }
   if (has((c) => c === "ENOTFOUND")) {
-    return new KafkaConfigError(
+    return new BackboneConfigError(
       "backbone_url",
       `Kafka at ${url}: a host of backbone_url has no address (bootstrap brokers are host:port, comma-separated) ${detail}`,
       { cause: err },
     );
   }
   if (has((c) => c === "EAI_AGAIN" || c === "ECONNREFUSED" || c === "EHOSTUNREACH" || c === "ETIMEDOUT")) {
-    return new KafkaConfigError(
+    return new BackboneConfigError(
       "backbone_url",
       `cannot reach Kafka at ${url} (backbone_url); retrying with backoff ${detail}`,
       { cause: err, transient: true },
@@ -192,7 +173,7 @@ export function describeKafkaFailure(
   }
   if (tls && !normalizePem(tlsSettings.client_cert) && has((c) => c === "PLT_KFK_NETWORK")) {
     // TLS 1.3: a broker that requires a client certificate closes the connection without an alert Node reports.
-    return new KafkaConfigError(
+    return new BackboneConfigError(
       "backbone_client_cert",
       `Kafka at ${url} closed the TLS connection; if its listener requires a client certificate (ssl.client.auth=required), ` +
         `set backbone_client_cert and backbone_client_key; retrying with backoff ${detail}`,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KafkaBroker, startKafka } from "../../../devstack/kafka.ts";
 import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
 import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
-import { KafkaConfigError } from "./errors.ts";
+import { BackboneConfigError } from "./errors.ts";
 import { KafkaSource, type KafkaSourceOptions } from "./source.ts";
 
 let broker: KafkaBroker;
@@ -283,8 +283,8 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
       (e: unknown) => e,
     );
     await refused.stop();
-    expect(err).toBeInstanceOf(KafkaConfigError);
-    expect((err as KafkaConfigError).field).toBe("backbone_password");
+    expect(err).toBeInstanceOf(BackboneConfigError);
+    expect((err as BackboneConfigError).field).toBe("backbone_password");
   });
 
   it("names backbone_names for a topic the cluster does not have", async () => {
@@ -294,8 +294,8 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
       (e: unknown) => e,
     );
     await src.stop();
-    expect(err).toBeInstanceOf(KafkaConfigError);
-    expect((err as KafkaConfigError).field).toBe("backbone_names");
+    expect(err).toBeInstanceOf(BackboneConfigError);
+    expect((err as BackboneConfigError).field).toBe("backbone_names");
     expect((err as Error).message).toContain("no-such-topic");
   });
 
@@ -366,8 +366,8 @@ describe("KafkaSource over TLS (an SSL listener that requires a client certifica
       (e: unknown) => e,
     );
     await src.stop();
-    expect(err).toBeInstanceOf(KafkaConfigError);
-    expect((err as KafkaConfigError).field).toBe("backbone_ca");
+    expect(err).toBeInstanceOf(BackboneConfigError);
+    expect((err as BackboneConfigError).field).toBe("backbone_ca");
   });
 
   it("names backbone_client_cert when the broker requires one and none is set, and keeps retrying", async () => {

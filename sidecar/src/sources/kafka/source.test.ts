@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { BackboneConfig, SidecarConfig } from "../../core/contract.ts";
 import { asConfigError } from "../../main.ts";
-import { KafkaConfigError } from "./errors.ts";
+import { BackboneConfigError } from "./errors.ts";
 import { kafkaOptionsFromConfig, parseBrokers } from "./source.ts";
 
 const backbone: BackboneConfig = {
@@ -30,7 +30,7 @@ function fieldOf(fn: () => unknown): string | undefined {
   try {
     fn();
   } catch (err) {
-    if (err instanceof KafkaConfigError) return err.field;
+    if (err instanceof BackboneConfigError) return err.field;
     throw err;
   }
   return undefined;
@@ -81,7 +81,7 @@ describe("kafkaOptionsFromConfig", () => {
   });
 
   it("becomes the sidecar's ConfigError of that field", () => {
-    const err = asConfigError(new KafkaConfigError("backbone_names", "no topic x"), config(), {} as never);
+    const err = asConfigError(new BackboneConfigError("backbone_names", "no topic x"), config(), {} as never);
     expect((err as { key: string }).key).toBe("backbone_names");
     expect((err as Error).message).toContain("connection line1 in Odoo");
   });
@@ -99,8 +99,8 @@ describe("parseBrokers", () => {
           const brokers = parseBrokers(text);
           for (const b of brokers) expect(b).toMatch(/:\d{1,5}$/);
         } catch (err) {
-          expect(err).toBeInstanceOf(KafkaConfigError);
-          expect((err as KafkaConfigError).field).toBe("backbone_url");
+          expect(err).toBeInstanceOf(BackboneConfigError);
+          expect((err as BackboneConfigError).field).toBe("backbone_url");
         }
       }),
     );

@@ -21,7 +21,7 @@ import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import type { Source, SourceSink } from "../../core/ports.ts";
 import { recordIntakes } from "./binding.ts";
-import { describeKafkaFailure, KafkaConfigError, type KafkaTlsSettings, kafkaTlsOptions } from "./errors.ts";
+import { BackboneConfigError, describeKafkaFailure, type KafkaTlsSettings, kafkaTlsOptions } from "./errors.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
 
@@ -57,7 +57,7 @@ const SASL_MECHANISMS: Record<string, KafkaSaslMechanism> = {
 export function kafkaOptionsFromConfig(config: SidecarConfig, log?: SourceLog): KafkaSourceOptions {
   const backbone = config.backbone;
   if (!backbone) {
-    throw new KafkaConfigError(
+    throw new BackboneConfigError(
       "backbone_url",
       `connection ${config.code}: kind kafka needs the backbone settings (bootstrap brokers, topics, group)`,
     );
@@ -65,13 +65,13 @@ export function kafkaOptionsFromConfig(config: SidecarConfig, log?: SourceLog): 
   const brokers = parseBrokers(backbone.url);
   const topics = backbone.names.map((n) => n.trim()).filter(Boolean);
   if (topics.length === 0) {
-    throw new KafkaConfigError(
+    throw new BackboneConfigError(
       "backbone_names",
       "backbone_names is empty: name the Kafka topic(s) to consume, one per line",
     );
   }
   if (!backbone.group.trim()) {
-    throw new KafkaConfigError(
+    throw new BackboneConfigError(
       "backbone_group",
       "backbone_group is empty: a Kafka source consumes as a member of a consumer group (sidecars sharing the work use the same group)",
     );
@@ -88,7 +88,7 @@ export function kafkaOptionsFromConfig(config: SidecarConfig, log?: SourceLog): 
     opts.tls = backbone;
     kafkaTlsOptions(backbone); // throws now, naming the field, for PEM that cannot work
   } else if (backbone.ca.trim() || backbone.client_cert.trim() || backbone.client_key.trim()) {
-    throw new KafkaConfigError(
+    throw new BackboneConfigError(
       "backbone_tls",
       "backbone_tls is off but a CA or client certificate is set: turn backbone_tls on (or clear the certificates)",
     );
@@ -96,13 +96,13 @@ export function kafkaOptionsFromConfig(config: SidecarConfig, log?: SourceLog): 
   if (backbone.sasl_mechanism) {
     const mechanism = SASL_MECHANISMS[backbone.sasl_mechanism];
     if (!mechanism) {
-      throw new KafkaConfigError(
+      throw new BackboneConfigError(
         "backbone_sasl_mechanism",
         `backbone_sasl_mechanism ${backbone.sasl_mechanism} is not plain, scram-sha-256 or scram-sha-512`,
       );
     }
     if (!backbone.username) {
-      throw new KafkaConfigError(
+      throw new BackboneConfigError(
         "backbone_username",
         `backbone_sasl_mechanism is ${backbone.sasl_mechanism} but backbone_username is empty`,
       );
@@ -127,7 +127,7 @@ export function parseBrokers(url: string): string[] {
     )
     .filter(Boolean);
   if (entries.length === 0) {
-    throw new KafkaConfigError(
+    throw new BackboneConfigError(
       "backbone_url",
       "backbone_url is empty: give the bootstrap brokers as host:port, comma-separated",
     );
@@ -136,7 +136,7 @@ export function parseBrokers(url: string): string[] {
     const match = /^(\[[0-9a-fA-F:]+\]|[^:\s/]+):(\d{1,5})$/.exec(entry);
     const port = match ? Number(match[2]) : 0;
     if (!match || port < 1 || port > 65535) {
-      throw new KafkaConfigError(
+      throw new BackboneConfigError(
         "backbone_url",
         `backbone_url entry ${JSON.stringify(entry)} is not host:port (e.g. kafka1:9092)`,
       );
@@ -277,7 +277,7 @@ export class KafkaSource implements Source {
       } catch (err) {
         const described = describeKafkaFailure(err, this.#opts.brokers.join(","), this.#opts.topics, this.#opts.tls);
         await this.#close(true);
-        if (!started && !(described instanceof KafkaConfigError && described.transient)) {
+        if (!started && !(described instanceof BackboneConfigError && described.transient)) {
           first.reject(described);
           return;
         }
@@ -329,7 +329,7 @@ export class KafkaSource implements Source {
       await consumer.close(true).catch(() => {});
       // The client answers UNKNOWN_TOPIC_OR_PARTITION with its own user error, code PLT_KFK_USER (2.12).
       if ((err as { code?: unknown }).code === "PLT_KFK_USER") {
-        throw new KafkaConfigError(
+        throw new BackboneConfigError(
           "backbone_names",
           `Kafka at ${opts.brokers.join(",")} has no topic among ${opts.topics.join(", ")} (backbone_names): ` +
             `create it with as many partitions as the sidecars of the group should share (${(err as Error).message})`,

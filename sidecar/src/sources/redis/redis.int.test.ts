@@ -4,7 +4,7 @@ import { createTestCa } from "../../../devstack/mqtt-pki.ts";
 import { freePort } from "../../../devstack/odoo.ts";
 import { type RedisBroker, startRedis } from "../../../devstack/redis.ts";
 import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
-import { BackboneConfigError } from "./errors.ts";
+import { BackboneConfigError } from "../backbone-errors.ts";
 import { RedisStreamSource, type RedisStreamSourceOptions } from "./source.ts";
 
 let broker: RedisBroker;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { BackboneConfig, SidecarConfig } from "../../core/contract.ts";
-import { BackboneConfigError } from "./errors.ts";
+import { BackboneConfigError } from "../backbone-errors.ts";
 import {
   DEFAULT_CLAIM_IDLE_MS,
   DEFAULT_GROUP,

@@ -17,8 +17,8 @@ import { Redis, type RedisOptions } from "ioredis";
 import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
+import { BackboneConfigError } from "../backbone-errors.ts";
 import { type EntryFields, entryIntakes } from "./entry.ts";
-import { BackboneConfigError } from "./errors.ts";
 import { type BackboneTlsSettings, describeRedisTlsFailure, redisTlsOptions, wantsTls } from "./tls.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;

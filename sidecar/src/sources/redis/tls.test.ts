@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BackboneConfigError } from "./errors.ts";
+import { BackboneConfigError } from "../backbone-errors.ts";
 import { redisTlsOptions, wantsTls } from "./tls.ts";
 
 const fieldOf = (run: () => unknown): string => {

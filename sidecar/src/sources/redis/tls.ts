@@ -6,7 +6,7 @@ import type { ConnectionOptions } from "node:tls";
 import type { BackboneConfig } from "../../core/contract.ts";
 import { describeMqttTlsFailure, type MqttTlsField } from "../../core/mqtt-tls.ts";
 import { normalizePem, type PemError, pemCertificates, pemPrivateKey } from "../../core/pem.ts";
-import { BackboneConfigError, type BackboneField } from "./errors.ts";
+import { BackboneConfigError, type BackboneField } from "../backbone-errors.ts";
 
 export type BackboneTlsSettings = Partial<
   Pick<BackboneConfig, "tls" | "ca" | "reject_unauthorized" | "client_cert" | "client_key">
