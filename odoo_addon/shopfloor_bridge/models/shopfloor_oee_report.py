@@ -134,8 +134,10 @@ class ShopfloorOeeReport(models.Model):
              WHERE l.workcenter_id IS NOT NULL
                 OR g.resource_calendar_id IS NULL OR COALESCE(c.minutes, 0) > 0
             )
-            -- Same cascade as oee_ratios() in Python, for ungrouped rows.
-            SELECT row_number() OVER (ORDER BY m.day, m.workcenter_id) AS id,
+            -- Same cascade as oee_ratios() in Python, for ungrouped rows. The id is
+            -- the row's work center and day, so it names the same row whatever
+            -- other work centers or days appear later (a row number would shift).
+            SELECT m.workcenter_id::bigint * 100000 + (m.day - DATE '2000-01-01') AS id,
                    m.day AS date, m.workcenter_id, m.company_id,
                    m.productive_minutes, m.performance_minutes, m.quality_minutes, m.availability_minutes,
                    m.loaded_minutes, m.available_minutes,

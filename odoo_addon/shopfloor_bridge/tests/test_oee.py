@@ -106,6 +106,30 @@ class TestOee(CostFixtures, ShopfloorCase):
         self.log(cutting, self.loss_productive, self.at(24 * 60), self.at(24 * 60 + 30))
         self.assertAlmostEqual(self.oee(self.wc_press1)["loaded_minutes"], 175.0)
 
+    def test_a_row_keeps_its_id_when_other_work_centers_and_days_appear(self):
+        """Regression (the access matrix read another company's row by a fixture's id):
+        the view numbered its rows, so a work center or an earlier day added later
+        shifted every id after it. A row's id is now its work center and day."""
+        self.run_worked_example()
+        self.env.flush_all()
+        report = self.env["shopfloor.oee.report"]
+        row = report.search([("workcenter_id", "=", self.wc_press1.id), ("date", "=", self.day)])
+        self.assertEqual(len(row), 1)
+        first_id, minutes = row.id, row.loaded_minutes
+        newcomer = self.wc_press1.copy({"name": "Press 00 (added later)"})
+        self.env["mrp.workcenter.productivity"].create(
+            {
+                "workcenter_id": newcomer.id,
+                "loss_id": self.loss_productive.id,
+                "date_start": self.at(-3 * 24 * 60),
+                "date_end": self.at(-3 * 24 * 60 + 30),
+            }
+        )
+        self.env.flush_all()
+        self.env.invalidate_all()
+        same = report.browse(first_id)
+        self.assertEqual((same.workcenter_id, same.date, same.loaded_minutes), (self.wc_press1, self.day, minutes))
+
     def test_views_group_by_period_as_the_web_client_does(self):
         """The pivot/graph/list calls: grouped by work center and week, by reason."""
         self.run_worked_example()
