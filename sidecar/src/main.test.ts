@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { BootstrapConfig } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import type { SidecarConfig } from "./core/contract.ts";
-import { asConfigError, withOverrides } from "./main.ts";
+import { asConfigError, createSources, withOverrides } from "./main.ts";
 
 const boot: BootstrapConfig = {
   odooUrl: "http://odoo",
@@ -121,5 +121,49 @@ describe("asConfigError", () => {
   it("leaves other errors as they are (exit 1)", () => {
     const other = new Error("ECONNREFUSED");
     expect(asConfigError(other, opcua, boot)).toBe(other);
+  });
+});
+
+describe("createSources", () => {
+  const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Parameters<typeof createSources>[1];
+  const backbone = {
+    url: "",
+    names: ["line1"],
+    group: "sfb",
+    consumer: "sidecar-a",
+    username: "",
+    password: "",
+    tls: false,
+    ca: "",
+    reject_unauthorized: true,
+    client_cert: "",
+    client_key: "",
+    prefetch: 100,
+    sasl_mechanism: "",
+    claim_idle_ms: 30_000,
+  };
+  const urls = { amqp: "amqp://127.0.0.1:5672", kafka: "127.0.0.1:9092", redis: "redis://127.0.0.1:6379/0" };
+
+  // Regression: a merge dropped the amqp branch, and an amqp connection fell through
+  // to the OPC UA source ("kind opcua needs the opcua block"); only the e2e noticed.
+  it.each(["amqp", "kafka", "redis"] as const)("gives a %s connection its message-queue source", async (kind) => {
+    const config = {
+      code: "q1",
+      kind,
+      revision: 1,
+      rules: [],
+      backbone: { ...backbone, url: urls[kind] },
+    } as unknown as SidecarConfig;
+    const [source, ...others] = await createSources(config, silent, "/nonexistent");
+    expect(others).toEqual([]);
+    expect(source?.name.startsWith(`${kind}:`)).toBe(true);
+  });
+
+  it("names a kind it has no source for instead of taking it for OPC UA", async () => {
+    const config = { code: "q1", kind: "modbus", revision: 1, rules: [] } as unknown as SidecarConfig;
+    const errors: string[] = [];
+    const log = { ...silent, error: (fields: { err?: string }) => errors.push(String(fields.err)) };
+    expect(await createSources(config, log as typeof silent, "/nonexistent")).toEqual([]);
+    expect(errors).toEqual(['connection q1: this sidecar has no source for kind "modbus"']);
   });
 });

@@ -163,9 +163,13 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
   return err;
 }
 
-/** Sparkplug and OPC UA live in their own folders; loaded only when a connection uses them. */
+/** Sparkplug, OPC UA and the message queues live in their own folders; loaded only when a connection uses them. */
 async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source> {
   const sourceLog = (level: "info" | "warn" | "error", message: string) => log[level]({ kind: config.kind }, message);
+  if (config.kind === "amqp") {
+    const mod = await import("./sources/amqp/source.ts");
+    return new mod.AmqpSource(mod.amqpOptionsFromConfig(config, sourceLog));
+  }
   if (config.kind === "kafka") {
     const mod = await import("./sources/kafka/source.ts");
     return new mod.KafkaSource(mod.kafkaOptionsFromConfig(config, sourceLog));
@@ -178,8 +182,11 @@ async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: 
     const mod = await import("./sources/sparkplug/source.ts");
     return new mod.SparkplugSource(mod.sparkplugOptionsFromConfig(config, sourceLog));
   }
-  const mod = await import("./sources/opcua/source.ts");
-  return new mod.OpcUaSource(mod.opcuaOptionsFromConfig(config, pkiDir, sourceLog));
+  if (config.kind === "opcua") {
+    const mod = await import("./sources/opcua/source.ts");
+    return new mod.OpcUaSource(mod.opcuaOptionsFromConfig(config, pkiDir, sourceLog));
+  }
+  throw new Error(`connection ${config.code}: this sidecar has no source for kind ${JSON.stringify(config.kind)}`);
 }
 
 /** What the intakes beside the protocol source need of the running sidecar. */
