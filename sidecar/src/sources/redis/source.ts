@@ -288,8 +288,7 @@ export class RedisStreamSource implements Source {
   }
 
   async #readLoop(): Promise<void> {
-    const reader = this.#reader as Redis;
-    const { group, consumer, streams } = this.#opts;
+    const { streams } = this.#opts;
     while (!this.#stopping) {
       try {
         await this.#flushAckBacklog();
@@ -300,19 +299,11 @@ export class RedisStreamSource implements Source {
         }
         const room = await this.#room();
         if (this.#stopping) break;
-        const reply = (await reader.callBuffer(
-          "XREADGROUP",
-          "GROUP",
-          group,
-          consumer,
-          "COUNT",
+        const reply = await this.#readGroup(
           room,
-          "BLOCK",
+          streams.map((stream) => [stream, ">"]),
           this.#opts.blockMs ?? 2_000,
-          "STREAMS",
-          ...streams,
-          ...streams.map(() => ">"),
-        )) as StreamReply | null;
+        );
         this.#failures = 0;
         if (reply && !this.#stopping) this.#hand(reply, "new");
       } catch (err) {
@@ -320,6 +311,24 @@ export class RedisStreamSource implements Source {
         await this.#readFailed(err as Error);
       }
     }
+  }
+
+  /** XREADGROUP of this consumer: at most `count` entries after each `[stream, id]`, waiting `blockMs` when given. */
+  #readGroup(count: number, from: [string, string][], blockMs?: number): Promise<StreamReply | null> {
+    const { group, consumer } = this.#opts;
+    const block = blockMs === undefined ? [] : ["BLOCK", blockMs];
+    return (this.#reader as Redis).callBuffer(
+      "XREADGROUP",
+      "GROUP",
+      group,
+      consumer,
+      "COUNT",
+      count,
+      ...block,
+      "STREAMS",
+      ...from.map(([stream]) => stream),
+      ...from.map(([, id]) => id),
+    ) as Promise<StreamReply | null>;
   }
 
   async #readFailed(err: Error): Promise<void> {
@@ -342,24 +351,13 @@ export class RedisStreamSource implements Source {
 
   /** This consumer's own pending entries, oldest first, in pages: what a crash or a drop left unacknowledged. */
   async #readOwnPending(): Promise<void> {
-    const reader = this.#reader as Redis;
-    const { group, consumer, streams } = this.#opts;
+    const { streams } = this.#opts;
     for (const stream of streams) {
       let after = "0";
       while (!this.#stopping) {
         const room = await this.#room();
         if (this.#stopping) return;
-        const reply = (await reader.callBuffer(
-          "XREADGROUP",
-          "GROUP",
-          group,
-          consumer,
-          "COUNT",
-          room,
-          "STREAMS",
-          stream,
-          after,
-        )) as StreamReply | null;
+        const reply = await this.#readGroup(room, [[stream, after]]);
         const entries = reply?.[0]?.[1] ?? [];
         if (entries.length === 0) break;
         after = (entries[entries.length - 1] as [Buffer, unknown])[0].toString();
