@@ -42,7 +42,7 @@ async function spoolWith(path: string, code: string, events: Record<string, unkn
   return spool;
 }
 
-/** A valid event of about 12 KiB: three notes of 4 KiB, the most one string may hold. */
+/** A valid event of about 16 KiB: four notes of 4 KiB, the most one string may hold. */
 function heavyEvent(i: number, tag: string): Record<string, unknown> {
   const event = validEvent(i, tag);
   const note = (c: string) => `${i}:${c.repeat(4090)}`.slice(0, 4096);
@@ -190,25 +190,37 @@ describe.runIf(moduleHasSidecarApi())("Delivery bisects a batch Odoo faults on a
 describe.runIf(moduleHasSidecarApi())(
   "Delivery against an Odoo that cannot take a batch in one request (real Odoo 18, workers, time limits)",
   () => {
-    let odoo: OdooServer;
+    let odoo: OdooServer | undefined;
     let fixture: OdooFixture;
     let dir: string;
-    beforeAll(async () => {
-      // The fixture is made on an Odoo without limits (a fresh worker's first
-      // requests can take seconds on a loaded machine), then the same database
-      // is served by prefork workers with low limits: a request past them is
-      // killed by Odoo itself.
-      const db = `sfb_sidecar_limits_${process.pid}`;
-      const setup = await startOdoo({ db });
-      fixture = await makeOdooFixture(setup, { code: "limits" });
-      await setup.stop();
+    let db: string;
+    let port: number;
+    /**
+     * Serves the fixture's database by two prefork workers killed past `cpu`
+     * seconds of CPU or `real` seconds of wall time, replacing the Odoo that
+     * served it: each test states the limits its claim depends on.
+     */
+    const serveWithLimits = async (cpu: number, real: number) => {
+      await odoo?.stop();
       odoo = await startOdoo({
         db,
         fromTemplate: false,
-        port: setup.port,
+        port,
         workers: 2,
-        extraArgs: ["--limit-time-cpu=2", "--limit-time-real=3", `--gevent-port=${await freePort()}`],
+        extraArgs: [`--limit-time-cpu=${cpu}`, `--limit-time-real=${real}`, `--gevent-port=${await freePort()}`],
       });
+    };
+    beforeAll(async () => {
+      // The fixture is made on an Odoo without limits (a fresh worker's first
+      // requests can take seconds on a loaded machine), then the same database
+      // is served by prefork workers with limits: a request past them is
+      // killed by Odoo itself.
+      db = `sfb_sidecar_limits_${process.pid}`;
+      const setup = await startOdoo({ db });
+      fixture = await makeOdooFixture(setup, { code: "limits" });
+      port = setup.port;
+      await setup.stop();
+      await serveWithLimits(5, 10);
       dir = mkdtempSync(join(tmpdir(), "sfb-limits-"));
     }, 600_000);
     afterAll(async () => {
@@ -226,10 +238,12 @@ describe.runIf(moduleHasSidecarApi())(
       );
 
     it("halves a batch Odoo kills for its time limit until it fits, then grows back; every event stored once", async () => {
+      // One second of CPU: a fresh worker (its registry loaded before the fork)
+      // takes a small batch within it, and 1,000 events of 16 KiB (the 16 MiB a
+      // batch may carry) take several times that on any machine this runs on.
+      await serveWithLimits(1, 2);
       // No apply budget to speak of: the whole batch is applied in the request, past Odoo's limits.
       await setBudget(600_000);
-      // ~16 KiB each (four 4 KiB notes; 1,000 of them just under the 16 MiB a batch may carry):
-      // far more than Odoo takes in 3 s here, now that ingest validates and stores quickly.
       const events = Array.from({ length: 1000 }, (_, i) => heavyEvent(i, "heavy"));
       const spool = await spoolWith(join(dir, "heavy.db"), fixture.code, events, "shopfloor/limits/heavy");
       const codes: string[] = [];
@@ -264,8 +278,11 @@ describe.runIf(moduleHasSidecarApi())(
     }, 400_000);
 
     it("with Odoo's apply budget, a batch goes in one call: all stored, what the budget did not cover left pending", async () => {
+      // Limits a loaded 2-core machine stores 1,000 light events within, with
+      // room to spare; the budget, not the limits, is what stops the apply.
+      await serveWithLimits(5, 10);
       await setBudget(200);
-      // Light events: storing them fits Odoo's limits, applying them all may not.
+      // Light events: storing them fits Odoo's limits, applying them all does not fit the budget.
       const events = Array.from({ length: 1000 }, (_, i) => validEvent(i, "budget"));
       const spool = await spoolWith(join(dir, "budget.db"), fixture.code, events, "shopfloor/limits/budget");
       const codes: string[] = [];
