@@ -83,7 +83,7 @@ export interface IngestResult {
 export interface SidecarConfig {
   code: string;
   name: string;
-  kind: "mqtt" | "sparkplug" | "opcua" | BackboneKind;
+  kind: "mqtt" | "sparkplug" | "opcua" | BackboneKind | PlcKind;
   revision: number;
   server_time: string;
   mqtt:
@@ -134,6 +134,11 @@ export interface SidecarConfig {
    * An older Odoo omits the key: read as false.
    */
   backbone?: BackboneConfig | false;
+  /**
+   * The PLC a connection of kind modbus, s7 or enip polls. An older Odoo
+   * omits the key: read as false.
+   */
+  plc?: PlcConfig | false;
   /**
    * Delivery to Odoo. `partitions`: batches in flight at once, each carrying
    * whole work centers (an older Odoo omits it: read as 1). `catchup_backlog`:
@@ -210,6 +215,33 @@ export interface BackboneConfig {
   claim_idle_ms: number;
 }
 
+export const PLC_KINDS = ["modbus", "s7", "enip"] as const;
+/** PLCs read directly, where no MES or OPC UA server stands between: Modbus TCP, Siemens S7 (ISO-on-TCP), EtherNet/IP CIP (Allen-Bradley Logix). */
+export type PlcKind = (typeof PLC_KINDS)[number];
+
+/**
+ * One PLC, polled: every tag the connection's rules read (rules of protocol
+ * `modbus`, `s7` or `enip`, `address` in that protocol's syntax, see
+ * sources/plc/README.md) is read every `poll_interval_ms`, and each value
+ * that changed (by more than the rule's `deadband` param, for numbers) is an
+ * observation for the rule engines, as an OPC UA data change is.
+ */
+export interface PlcConfig {
+  host: string;
+  /** TCP port; 0 for the protocol's own (Modbus 502, S7 102, EtherNet/IP 44818). */
+  port: number;
+  /** modbus: the unit (slave) id, 0–255 (a gateway's device; most TCP devices answer 1, 0 or 255). */
+  unit_id: number;
+  /** s7: the CPU's rack (0). */
+  rack: number;
+  /** s7: the CPU's slot (S7-300: 2; S7-1200/1500: 1; S7-400: from the hardware config). enip: the Logix controller's slot in its chassis (usually 0). */
+  slot: number;
+  /** Time from the start of one read of every tag to the start of the next. */
+  poll_interval_ms: number;
+  /** How long one request may take before the PLC counts as unreachable (the source then reconnects with backoff). */
+  timeout_ms: number;
+}
+
 export interface MappingRule {
   id: number;
   kind: "counter" | "state" | "trigger";
@@ -219,7 +251,7 @@ export interface MappingRule {
    * Where the address comes from. `payload`: an address a `values` payload
    * mapping yields (a UNS topic, a Kepware tag id), for MQTT and HTTP alike.
    */
-  protocol: "opcua" | "sparkplug" | "payload";
+  protocol: "opcua" | "sparkplug" | "payload" | PlcKind;
   /** CloudEvent source the derived events carry. */
   source: string;
   /** counter: production.reported | scrap.reported; trigger: any event type; state: unused. */
@@ -229,7 +261,9 @@ export interface MappingRule {
    * state: value_map, reason_address; trigger: fields), and for every kind
    * and protocol `scale` and `offset` (value × scale + offset, numbers only,
    * before the rule sees it) and `unit` (the floor unit the derived events
-   * carry as `uom` when the rule sets none).
+   * carry as `uom` when the rule sets none). Polled protocols (modbus, s7,
+   * enip) also read `deadband`: a numeric value that moved less than this
+   * (after scale and offset) since the last observation is not observed.
    */
   params: Record<string, unknown>;
 }
