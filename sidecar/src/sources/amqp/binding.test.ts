@@ -55,6 +55,19 @@ describe("amqpItems: content modes", () => {
     );
   });
 
+  it("binary mode takes a cloudEvents:datacontenttype that repeats the content_type property", () => {
+    const [item] = amqpItems(
+      "application/json",
+      { ...base, "cloudEvents:datacontenttype": "application/json" },
+      Buffer.from('{"qty":2}'),
+    );
+    expect(item?.problem).toBeUndefined();
+    expect(JSON.parse(text(item?.payload ?? new Uint8Array()))).toMatchObject({
+      datacontenttype: "application/json",
+      data: { qty: 2 },
+    });
+  });
+
   it("binary mode without a body has no data; typed header values keep their CloudEvents types", () => {
     const item = binaryEvent(
       undefined,
@@ -79,14 +92,16 @@ describe("amqpItems: content modes", () => {
       {
         ...base,
         "cloudEvents:Bad": "x",
-        "cloudEvents:datacontenttype": "text/plain",
+        "cloudEvents:datacontenttype": "application/json",
         "cloudEvents:ratio": 0.5,
         cloudEvents_id: "dup",
       },
       Buffer.from("hello"),
     );
     expect(item.problem).toMatch(/an attribute name is 1 to 20 lower-case letters/);
-    expect(item.problem).toMatch(/content_type property is the datacontenttype/);
+    expect(item.problem).toMatch(
+      /cloudEvents:datacontenttype says application\/json but the content_type property says text\/plain/,
+    );
     expect(item.problem).toMatch(/0\.5 is no integer/);
     expect(item.problem).toMatch(/attribute id is sent twice/);
     expect(item.problem).toMatch(/content_type text\/plain is not taken: event data is JSON/);

@@ -81,6 +81,7 @@ export function binaryEvent(
 ): AmqpItem {
   const attributes: Record<string, string | number | boolean> = {};
   const problems: string[] = [];
+  let declared: { header: string; value: string } | undefined;
   for (const [header, raw] of Object.entries(headers)) {
     const attribute = attributeOf(header);
     if (attribute === undefined || raw === undefined) continue;
@@ -89,9 +90,11 @@ export function binaryEvent(
       continue;
     }
     if (attribute === "datacontenttype") {
-      problems.push(
-        `header ${header} must not be sent in binary mode: the content_type property is the datacontenttype`,
-      );
+      // The content_type property is the datacontenttype in binary mode; the
+      // same value sent again as a header is taken, a different one is a reason.
+      const value = attributeValue(raw);
+      if (!value.ok) problems.push(`header ${header}: ${value.reason}`);
+      else declared = { header, value: String(value.value) };
       continue;
     }
     if (attribute === "data" || attribute === "data_base64") {
@@ -106,7 +109,16 @@ export function binaryEvent(
     if (value.ok) attributes[attribute] = value.value;
     else problems.push(`header ${header}: ${value.reason}`);
   }
-  const media = parseMediaType(contentType);
+  let media = parseMediaType(contentType);
+  if (declared !== undefined) {
+    const own = parseMediaType(declared.value);
+    if (media.type === "") media = own;
+    else if (own.type !== media.type) {
+      problems.push(
+        `header ${declared.header} says ${declared.value} but the content_type property says ${media.type}: in binary mode the content_type property is the datacontenttype`,
+      );
+    }
+  }
   if (body.byteLength === 0) {
     const payload = encoder.encode(JSON.stringify(attributes));
     return problems.length > 0 ? { payload, problem: binaryProblem(problems) } : { payload };

@@ -158,6 +158,7 @@ export function binaryEvent<V = string | string[]>(
   const attributes: Record<string, string> = {};
   const problems: string[] = [];
   const { prefix } = binding;
+  let declared: { header: string; value: string } | undefined;
   for (const [name, raw] of Object.entries(headers)) {
     if (!name.startsWith(prefix) || raw === undefined) continue;
     const attribute = name.slice(prefix.length);
@@ -166,7 +167,14 @@ export function binaryEvent<V = string | string[]>(
       continue;
     }
     if (attribute === "datacontenttype") {
-      problems.push(`header ${name} must not be sent in binary mode: Content-Type is the datacontenttype`);
+      // Content-Type is the datacontenttype in binary mode. Some encoders (the
+      // CloudEvents JavaScript SDK's Kafka binding) send the attribute as a
+      // header too: taken when it says the same, a reason when it does not.
+      try {
+        declared = { header: name, value: binding.decode(raw) };
+      } catch (err) {
+        problems.push(`header ${name}: ${(err as Error).message}`);
+      }
       continue;
     }
     if (attribute === "data" || attribute === "data_base64") {
@@ -181,13 +189,22 @@ export function binaryEvent<V = string | string[]>(
   }
   const ids = { ...identity(attributes) };
   const contentType = headers["content-type"];
-  const media = parseMediaType(
+  let media = parseMediaType(
     typeof contentType === "string" || Array.isArray(contentType)
       ? first(contentType)
       : contentType === undefined
         ? undefined
         : binding.decode(contentType),
   );
+  if (declared !== undefined) {
+    const own = parseMediaType(declared.value);
+    if (media.type === "") media = own;
+    else if (own.type !== media.type) {
+      problems.push(
+        `header ${declared.header} says ${declared.value} but Content-Type says ${media.type}: in binary mode Content-Type is the datacontenttype`,
+      );
+    }
+  }
   if (body.byteLength > 0) attributes.datacontenttype = JSON_TYPE;
   const head = JSON.stringify(attributes);
   if (body.byteLength === 0) {

@@ -120,15 +120,44 @@ describe("Kafka binding: binary mode (ce_ headers)", () => {
     expect(JSON.parse(text(intake))).toMatchObject({ specversion: "1.0", id: "c", data: 1 });
   });
 
-  it("refuses ce_datacontenttype: content-type carries it in binary mode", () => {
+  it("refuses a ce_datacontenttype that contradicts content-type (content-type carries it in binary mode)", () => {
     const [intake] = recordIntakes(
       record(enc("{}"), [
         ["ce_specversion", "1.0"],
-        ["ce_datacontenttype", "x"],
+        ["ce_datacontenttype", "text/plain"],
+        ["content-type", "application/json"],
       ]),
       at,
     );
-    expect(intake?.kind === "rejected" && intake.reason).toContain("header ce_datacontenttype must not be sent");
+    expect(intake?.kind === "rejected" && intake.reason).toContain(
+      "header ce_datacontenttype says text/plain but Content-Type says application/json",
+    );
+  });
+
+  // Found by sdk-peer.test.ts: the CloudEvents JavaScript SDK's Kafka binding
+  // writes ce_datacontenttype beside content-type; every binary event it
+  // wrote was refused.
+  it("takes a ce_datacontenttype that repeats content-type, as the CloudEvents SDK writes it", () => {
+    const [intake] = recordIntakes(
+      record(enc('{"qty_good":1}'), [
+        ["content-type", "application/json"],
+        ["ce_specversion", "1.0"],
+        ["ce_id", "a"],
+        ["ce_source", "0"],
+        ["ce_type", "production.reported"],
+        ["ce_datacontenttype", "application/json"],
+      ]),
+      at,
+    );
+    expect(intake?.kind).toBe("raw");
+    expect(JSON.parse(text(intake))).toEqual({
+      specversion: "1.0",
+      id: "a",
+      source: "0",
+      type: "production.reported",
+      datacontenttype: "application/json",
+      data: { qty_good: 1 },
+    });
   });
 });
 
