@@ -1,3 +1,4 @@
+import { CloudEvent, MQTT } from "cloudevents";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAedes } from "../../devstack/aedes.ts";
@@ -76,6 +77,48 @@ for (const [brokerName, start, versions] of brokers) {
           await source.stop();
         }
       });
+
+      // The CloudEvents SDK's MQTT binding writes binary mode as MQTT 5 user
+      // properties and the Content Type property; the broker carries them.
+      // (Defined for MQTT 5 only: a skipped test fails the tier.)
+      if (protocolVersion === 5)
+        it("takes the CloudEvents SDK's binary-mode message through the broker as the SDK's event", async () => {
+          const sink = new RecordingSink();
+          const source = new MqttSource({
+            url: broker.url,
+            topics: ["shopfloor/#"],
+            clientId: `${clientId}-ce`,
+            protocolVersion,
+          });
+          await source.start(sink);
+          try {
+            const event = new CloudEvent({
+              id: "sdk-binary-1",
+              source: "plant/press-1",
+              type: "production.reported",
+              time: "2026-12-02T08:00:00.000Z",
+              datacontenttype: "application/json",
+              data: { order: "WH/MO/00042", qty_good: 3 },
+              line: "L1",
+            });
+            const message = MQTT.binary(event);
+            const userProperties: Record<string, string> = {};
+            for (const [k, v] of Object.entries(message.headers)) if (v !== undefined) userProperties[k] = String(v);
+            const client = await mqtt.connectAsync(broker.url, { clientId: `${clientId}-ce-pub`, protocolVersion });
+            await client.publishAsync("shopfloor/ce/press-1", JSON.stringify(message.body), {
+              qos: 1,
+              properties: { userProperties, contentType: message.PUBLISH?.["Content Type"] as string },
+            });
+            await client.endAsync();
+            await expect.poll(() => sink.committed.length, { timeout: 5_000 }).toBe(1);
+            const [intake] = sink.committed;
+            expect(intake?.kind).toBe("raw");
+            const got = JSON.parse(Buffer.from(intake?.kind === "raw" ? intake.payload : []).toString("utf8"));
+            expect(got).toEqual(JSON.parse(JSON.stringify(event.toJSON())));
+          } finally {
+            await source.stop();
+          }
+        });
 
       it("pauses reading when maxInFlight commits are pending and resumes without loss", async () => {
         const sink = new RecordingSink();

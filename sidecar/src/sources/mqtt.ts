@@ -1,7 +1,7 @@
 // MQTT source: payloads on topic filters, QoS 1, persistent session — the
-// sink takes them as CloudEvents (JSON) or through a payload mapping (each
-// raw intake says it came by MQTT, with the MQTT 5 user properties as its
-// headers). The PUBACK for a message goes out only after the sink has
+// sink takes them as CloudEvents (JSON, or the MQTT binding's binary mode:
+// mqtt-binding.ts) or through a payload mapping (each raw intake says it
+// came by MQTT, with the MQTT 5 user properties as its headers). The PUBACK for a message goes out only after the sink has
 // committed it to the spool.
 //
 // Why not MQTT.js's `customHandleAcks`: that option is honoured for MQTT 5
@@ -23,7 +23,8 @@
 // backlog (backpressure).
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from "mqtt";
 import { describeMqttTlsFailure, type MqttTlsSettings, mqttTlsOptions } from "../core/mqtt-tls.ts";
-import type { Intake, IntakeVia, Source, SourceSink } from "../core/ports.ts";
+import type { Intake, Source, SourceSink } from "../core/ports.ts";
+import { mqttIntake } from "./mqtt-binding.ts";
 
 export interface MqttSourceOptions {
   url: string;
@@ -61,22 +62,6 @@ function mqttDebugWanted(): boolean {
  */
 function noMoreReconnects(client: MqttClient): void {
   client.options.reconnectPeriod = 0;
-}
-
-const VIA_MQTT: IntakeVia = Object.freeze({ transport: "mqtt" });
-
-/**
- * How a message came: by MQTT, with its MQTT 5 user properties as headers
- * (a name sent more than once: its values joined by ", ", as HTTP does).
- */
-export function viaOf(packet: Pick<IPublishPacket, "properties">): IntakeVia {
-  const properties = packet.properties?.userProperties;
-  if (!properties) return VIA_MQTT;
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(properties)) {
-    headers[name] = Array.isArray(value) ? value.join(", ") : String(value);
-  }
-  return { transport: "mqtt", headers };
 }
 
 type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () => void, noStore?: boolean) => void;
@@ -235,7 +220,6 @@ export class MqttSource implements Source {
       // error lets MQTT.js go on parsing (and ignoring) what is already buffered.
       if (this.#stopping || !this.#sink) return callback(new Error("source stopping"));
       this.#counts.received++;
-      const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
       const stream = internals.stream;
       let batch = this.#open;
       if (!batch || batch.stream !== stream) {
@@ -244,7 +228,7 @@ export class MqttSource implements Source {
         const opened = batch;
         queueMicrotask(() => this.#commit(client, opened, send));
       }
-      batch.intakes.push({ kind: "raw", payload, origin: packet.topic, receivedAt: new Date(), via: viaOf(packet) });
+      batch.intakes.push(mqttIntake(packet, new Date()));
       if (packet.qos > 0 && packet.messageId !== undefined) this.#batchOf.set(packet.messageId, batch);
       this.#inFlight++;
       if (this.#inFlight < (this.#opts.maxInFlight ?? 1_000)) callback();

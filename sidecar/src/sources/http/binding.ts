@@ -138,6 +138,10 @@ export function decodeHeaderValue(raw: string): string {
 export interface BinaryBinding<V> {
   prefix: string;
   decode(raw: V): string;
+  /** How a reason names where an attribute came from; `header <name>` unless the transport says otherwise. */
+  where?(name: string): string;
+  /** How a reason names the content type's carrier; `Content-Type` unless the transport says otherwise. */
+  contentType?: string;
 }
 
 export const HTTP_BINARY: BinaryBinding<string | string[]> = {
@@ -158,12 +162,14 @@ export function binaryEvent<V = string | string[]>(
   const attributes: Record<string, string> = {};
   const problems: string[] = [];
   const { prefix } = binding;
+  const where = binding.where ?? ((name: string) => `header ${name}`);
+  const carrier = binding.contentType ?? "Content-Type";
   let declared: { header: string; value: string } | undefined;
   for (const [name, raw] of Object.entries(headers)) {
-    if (!name.startsWith(prefix) || raw === undefined) continue;
+    if (!name.startsWith(prefix) || name === "content-type" || raw === undefined) continue;
     const attribute = name.slice(prefix.length);
     if (!/^[a-z0-9]{1,20}$/.test(attribute)) {
-      problems.push(`header ${name}: an attribute name is 1 to 20 lower-case letters or digits`);
+      problems.push(`${where(name)}: an attribute name is 1 to 20 lower-case letters or digits`);
       continue;
     }
     if (attribute === "datacontenttype") {
@@ -173,18 +179,18 @@ export function binaryEvent<V = string | string[]>(
       try {
         declared = { header: name, value: binding.decode(raw) };
       } catch (err) {
-        problems.push(`header ${name}: ${(err as Error).message}`);
+        problems.push(`${where(name)}: ${(err as Error).message}`);
       }
       continue;
     }
     if (attribute === "data" || attribute === "data_base64") {
-      problems.push(`header ${name}: data is the body in binary mode, not a header`);
+      problems.push(`${where(name)}: data is the body in binary mode, not an attribute`);
       continue;
     }
     try {
       attributes[attribute] = binding.decode(raw);
     } catch (err) {
-      problems.push(`header ${name}: ${(err as Error).message}`);
+      problems.push(`${where(name)}: ${(err as Error).message}`);
     }
   }
   const ids = { ...identity(attributes) };
@@ -201,7 +207,7 @@ export function binaryEvent<V = string | string[]>(
     if (media.type === "") media = own;
     else if (own.type !== media.type) {
       problems.push(
-        `header ${declared.header} says ${declared.value} but Content-Type says ${media.type}: in binary mode Content-Type is the datacontenttype`,
+        `${where(declared.header)} says ${declared.value} but ${carrier} says ${media.type}: in binary mode ${carrier} is the datacontenttype`,
       );
     }
   }
