@@ -331,7 +331,7 @@ class TestPlcConnection(ShopfloorCase):
         with self.assertRaisesRegex(ValidationError, "Order tag: 'DB10,FOO2'"), self.cr.savepoint():
             self.rule(connection, "DB10,DINT0", order_address="DB10,FOO2")
         rule = self.rule(connection, "DB10,DINT0", order_address="DB10,S20.30", operation_address="DB10,S52.20")
-        with self.assertRaisesRegex(ValidationError, "field order: 'MW' is not an S7 address"), self.cr.savepoint():
+        with self.assertRaisesRegex(ValidationError, "field order: 'MW': not an S7 address"), self.cr.savepoint():
             self.env["shopfloor.mapping.rule"].create(
                 {
                     "connection_id": connection.id,
