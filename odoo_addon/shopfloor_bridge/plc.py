@@ -92,7 +92,17 @@ S7_DB_TYPES = {
     "WS": "WSTRING",
     "WSTRING": "WSTRING",
 }
-S7_SIZE_LETTERS = {"X": "BOOL", "B": "BYTE", "C": "CHAR", "W": "WORD", "I": "INT", "D": "DWORD", "DW": "DWORD", "DI": "DINT", "R": "REAL"}
+S7_SIZE_LETTERS = {
+    "X": "BOOL",
+    "B": "BYTE",
+    "C": "CHAR",
+    "W": "WORD",
+    "I": "INT",
+    "D": "DWORD",
+    "DW": "DWORD",
+    "DI": "DINT",
+    "R": "REAL",
+}
 S7_SIZES = {
     "BOOL": 1,
     "BYTE": 1,
@@ -125,15 +135,20 @@ ENIP_EXAMPLES = "Program:Main.Count, Counts[3], Grid[1,2], Line.Good, Flags.3"
 EXAMPLES = {"modbus": MODBUS_EXAMPLES, "s7": S7_EXAMPLES, "enip": ENIP_EXAMPLES}
 
 
+def _is_ip_address(text):
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def host_error(host):
     """Why ``host`` is not the host name or IP address of a PLC ('' when it is)."""
     if "://" in host:
         return f"{host!r} holds a scheme; give the host alone (e.g. 192.168.0.10 or plc1.plant)"
-    try:
-        ipaddress.ip_address(host)
+    if _is_ip_address(host):
         return ""
-    except ValueError:
-        pass
     if host.startswith("["):
         return f"{host!r}: write an IPv6 address without brackets (the port has its own field)"
     if host.count(":") == 1:
@@ -155,9 +170,24 @@ def _modbus_error(text):
     parts = text.split(":")
     if len(parts) > 3:
         return "at most AREA+OFFSET, a type and a byte order, separated by ':'"
-    location = parts[0].strip().lower()
     type_name = parts[1].strip().lower() if len(parts) > 1 else None
     order = parts[2].strip().upper() if len(parts) > 2 else None
+    location = _modbus_location(parts[0].strip().lower(), type_name)
+    if isinstance(location, str):
+        return location
+    area, offset, bit = location
+    length = _modbus_length(area, bit, type_name, order)
+    if isinstance(length, str):
+        return length
+    if order is not None and order not in MODBUS_ORDERS:
+        return f"unknown byte order {parts[2]!r}: one of {', '.join(MODBUS_ORDERS)}"
+    if offset + length - 1 > 0xFFFF:
+        return f"{length} {'bits' if area in MODBUS_BIT_AREAS else 'registers'} from {offset} run past address 65535"
+    return ""
+
+
+def _modbus_location(location, type_name):
+    """(area, 0-based offset, bit or None) of ``AREA OFFSET [.BIT]`` or a classic number, or why not."""
     place, *bits = location.split(".")
     if len(bits) > 1:
         return "one '.' at most, before the bit number"
@@ -184,26 +214,27 @@ def _modbus_error(text):
             return f"area {area} is bits already: no '.bit'"
         if not re.fullmatch(r"\d{1,2}", bit) or int(bit) > 15:
             return "a register bit is 0 to 15"
-    length = 1
+    return area, offset, bit
+
+
+def _modbus_length(area, bit, type_name, order):
+    """How many registers (or bits) the value spans, or why the type does not fit."""
     if area in MODBUS_BIT_AREAS or bit is not None:
         if type_name is not None and type_name != "bool":
             return f"{'area ' + area if area in MODBUS_BIT_AREAS else 'a register bit'} holds a bool, not {type_name}"
         if order is not None:
             return "a bool has no byte order"
-    elif type_name and type_name.startswith("string"):
+        return 1
+    if not type_name:
+        return 1
+    if type_name.startswith("string"):
         count = type_name[len("string") :]
         if not count.isdigit() or not 1 <= int(count) <= MODBUS_MAX_STRING:
             return f"a string is string<N> with N its registers, 1 to {MODBUS_MAX_STRING} (2 bytes each)"
-        length = int(count)
-    elif type_name:
-        if type_name not in MODBUS_WORDS:
-            return f"unknown type {type_name!r}: one of bool, {', '.join(MODBUS_WORDS)}, string<N>"
-        length = MODBUS_WORDS[type_name]
-    if order is not None and order not in MODBUS_ORDERS:
-        return f"unknown byte order {parts[2]!r}: one of {', '.join(MODBUS_ORDERS)}"
-    if offset + length - 1 > 0xFFFF:
-        return f"{length} {'bits' if area in MODBUS_BIT_AREAS else 'registers'} from {offset} run past address 65535"
-    return ""
+        return int(count)
+    if type_name not in MODBUS_WORDS:
+        return f"unknown type {type_name!r}: one of bool, {', '.join(MODBUS_WORDS)}, string<N>"
+    return MODBUS_WORDS[type_name]
 
 
 def _s7_error(text):
@@ -212,11 +243,15 @@ def _s7_error(text):
     if db:
         kind = S7_DB_TYPES.get(db.group(2))
         if not kind:
-            return f"unknown type {db.group(2)} (INT, DINT, REAL, LREAL, BYTE, WORD, DWORD, X for a bit, S for a string…)"
+            return (
+                f"unknown type {db.group(2)} (INT, DINT, REAL, LREAL, BYTE, WORD, DWORD, X for a bit, S for a string…)"
+            )
         return _s7_build_error("DB", int(db.group(1)), kind, int(db.group(3)), db.group(4))
     step7 = S7_STEP7_DB_FORM.match(text)
     if step7:
-        return _s7_build_error("DB", int(step7.group(1)), S7_SIZE_LETTERS[step7.group(2)], int(step7.group(3)), step7.group(4))
+        return _s7_build_error(
+            "DB", int(step7.group(1)), S7_SIZE_LETTERS[step7.group(2)], int(step7.group(3)), step7.group(4)
+        )
     area = S7_AREA_FORM.match(text)
     if area:
         letter = area.group(2)

@@ -142,14 +142,14 @@ def to_params(kind, event_type, protocol, typed):
             params[key] = typed[name]
     if "value_map" in wanted and typed["value_map"]:
         params["value_map"] = {
-            row["value"]: f"down:{row['reason_code']}" if row["state"] == "down" and row["reason_code"] else row["state"]
+            row["value"]: f"down:{row['reason_code']}"
+            if row["state"] == "down" and row["reason_code"]
+            else row["state"]
             for row in typed["value_map"]
         }
     if kind == "trigger":
         tags = {row["name"]: row["address"] for row in typed["fields"] if row["source"] == "tag"}
-        statics = {
-            row["name"]: field_value(row) for row in typed["fields"] if row["source"] != "tag"
-        }
+        statics = {row["name"]: field_value(row) for row in typed["fields"] if row["source"] != "tag"}
         if tags:
             params["fields"] = tags
         if statics:
@@ -220,7 +220,7 @@ def from_params(kind, event_type, protocol, params):
         elif key in TEXT_FIELDS:
             if not isinstance(value, str) or (value and not value.strip()):
                 problems.append(
-                    f"unit must be the floor unit as text (e.g. \"PCS\"), got {_describe(value)}"
+                    f'unit must be the floor unit as text (e.g. "PCS"), got {_describe(value)}'
                     if key == "unit"
                     else f"{key} must be text, got {_describe(value)}"
                 )
@@ -326,7 +326,9 @@ def _static_fields(value, problems):
         elif isinstance(fixed, str):
             rows.append(_field_row(name, "text", text_value=fixed))
         else:
-            problems.append(f"static {_describe(name)}: a fixed value is text, a number or true/false, got {_describe(fixed)}")
+            problems.append(
+                f"static {_describe(name)}: a fixed value is text, a number or true/false, got {_describe(fixed)}"
+            )
     return rows
 
 

@@ -25,7 +25,11 @@ async function refusedWith(page: Page, text: string): Promise<void> {
 async function newRule(page: Page, code: string, kind: string, address: string): Promise<void> {
   await page.goto(`${odooUrl()}/odoo/action-shopfloor_bridge.shopfloor_mapping_rule_action/new`);
   await page.locator('div[name="connection_id"] input').fill(code);
-  await page.locator(".o-autocomplete--dropdown-item", { hasText: code }).first().click();
+  // The connection's name (its display name) holds the code; "Create …" does not start with "Line 4".
+  await page
+    .locator(".o-autocomplete--dropdown-item", { hasText: `Line 4 PLC ${code}` })
+    .first()
+    .click();
   // The rule's protocol follows the connection's kind.
   await expect(page.locator('div[name="protocol"] select')).toHaveValue('"modbus"');
   await page.locator('div[name="kind"] select').selectOption({ label: kind });
@@ -35,8 +39,11 @@ async function newRule(page: Page, code: string, kind: string, address: string):
 
 async function addValueMapRow(page: Page, value: string, state: string, reason?: string): Promise<void> {
   const list = page.locator('div[name="value_map_ids"]');
+  const before = await list.locator(".o_data_row").count();
   await list.locator(".o_field_x2many_list_row_add a").first().click();
-  const row = list.locator(".o_data_row.o_selected_row");
+  // The new row, once it is the one being edited (the previous one may still be for a moment).
+  const row = list.locator(".o_data_row").nth(before);
+  await expect(row).toHaveClass(/o_selected_row/);
   await row.locator('div[name="value"] input').fill(value);
   await row.locator('div[name="state"] select').selectOption({ label: state });
   if (reason) await row.locator('div[name="reason_code"] input').fill(reason);
@@ -50,7 +57,7 @@ test("PLC connection and rule forms: a Modbus connection, a state and a counter 
 
   // The connection.
   await page.goto(`${odooUrl()}/odoo/action-shopfloor_bridge.shopfloor_connection_action/new`);
-  await page.locator('div[name="name"] input').fill("Line 4 press PLC");
+  await page.locator('div[name="name"] input').fill(`Line 4 PLC ${code}`);
   await page.locator('div[name="code"] input').fill(code);
   await page.locator('div[name="kind"] select').selectOption({ label: "Modbus TCP" });
   await expect(page.locator(".o_inner_group:has(div[name='plc_host'])")).toBeVisible();

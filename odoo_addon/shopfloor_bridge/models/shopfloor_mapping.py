@@ -265,7 +265,6 @@ class ShopfloorMappingRule(models.Model):
         "32 bits). 0: it never wraps (a decrease is a reset to zero).",
     )
     window = fields.Float(
-        string="Window",
         help="Deltas are summed over this long and reported as one event (closed early when the order changes). "
         "0: one event per change.",
     )
@@ -350,8 +349,9 @@ class ShopfloorMappingRule(models.Model):
     def _typed_params(self):
         """The typed fields as rule_params reads them."""
         self.ensure_one()
-        typed = {name: self[name] or rule_params.empty_typed()[name] for name in PARAM_FIELDS}
-        typed.update(use_scale=self.use_scale, use_offset=self.use_offset, scale=self.scale, offset=self.offset)
+        empty = rule_params.empty_typed()
+        # An unset text reads False: the same as an empty one. Numbers and boxes as they are.
+        typed = {name: (self[name] or "") if isinstance(empty[name], str) else self[name] for name in PARAM_FIELDS}
         typed["value_map"] = [
             {"value": row.value, "state": row.state, "reason_code": row.reason_code or ""} for row in self.value_map_ids
         ]
@@ -432,9 +432,8 @@ class ShopfloorMappingRule(models.Model):
         ]
         rule = self.with_context(shopfloor_rule_rows=ROWS_OF_RULE_WRITE)
         if quiet:
-            super(ShopfloorMappingMixin, rule).write(values)
-        else:
-            rule.write(values)
+            return super(ShopfloorMappingMixin, rule).write(values)
+        return rule.write(values)
 
     def _convert_legacy_params(self, text):
         """The upgrade from ``params_json`` (18.0.0.3.0): fills the typed fields from the JSON the rule had and
@@ -526,7 +525,12 @@ class ShopfloorMappingRule(models.Model):
                 error = plc.address_error(rule.protocol, row.address or "")
                 if error:
                     raise ValidationError(
-                        _("Rule %(address)s: field %(name)s: %(error)s.", address=rule.address, name=row.name, error=error)
+                        _(
+                            "Rule %(address)s: field %(name)s: %(error)s.",
+                            address=rule.address,
+                            name=row.name,
+                            error=error,
+                        )
                     )
 
     @api.constrains(*PARAM_FIELDS, "kind", "protocol", "event_type")
@@ -626,7 +630,14 @@ class ShopfloorMappingRuleState(models.Model):
             target = f"{row.state}:{row.reason_code}" if row.reason_code else row.state
             error = rule_params.state_target_error(target)
             if error:
-                raise ValidationError(_("Rule %(address)s, value %(value)s: %(error)s.", address=row.rule_id.address, value=row.value, error=error))
+                raise ValidationError(
+                    _(
+                        "Rule %(address)s, value %(value)s: %(error)s.",
+                        address=row.rule_id.address,
+                        value=row.value,
+                        error=error,
+                    )
+                )
 
 
 class ShopfloorMappingRuleField(models.Model):

@@ -51,37 +51,38 @@ def random_params(rng, kind, event_type, protocol):
     def number(low, high):
         return rng.randint(low, high) if rng.random() < 0.5 else round(rng.uniform(low, high), rng.randint(0, 9))
 
+    def value_map():
+        states = ["running", "idle", "down", "setup", "teardown", "down:MATERIAL", "down:E-42"]
+        mapped = {str(value): rng.choice(states) for value in rng.sample(range(-5, 50), rng.randint(1, 6))}
+        if rng.random() < 0.3:
+            mapped["true"] = "running"
+        return mapped
+
+    def tag_fields():
+        names = rng.sample(["order", "operation", "qty_good", "qty_scrap", "operator", "lot"], rng.randint(1, 4))
+        return {name: address() for name in names}
+
+    def static_fields():
+        names = rng.sample(["operation", "qty_good", "pass", "reason_code", "characteristic"], rng.randint(1, 3))
+        return {name: rng.choice([text(), number(-100, 100), rng.random() < 0.5, ""]) for name in names}
+
+    makers = {
+        "scale": lambda: number(1, 1000) * rng.choice((1, -1, 0.001)),
+        "offset": lambda: number(-1000, 1000),
+        "deadband": lambda: number(1, 100),
+        "wrap_at": lambda: rng.choice((2, 10000, 65536, 2**32, 2**48)),
+        "window_ms": lambda: rng.choice((1, 250, 1500, 1000, 60000, 86_400_000, 12.5)),
+        "order_address": address,
+        "operation_address": address,
+        "reason_address": address,
+        "value_map": value_map,
+        "fields": tag_fields,
+        "static": static_fields,
+    }
     params = {}
     for key in rule_params.reads(kind, event_type, protocol):
-        if rng.random() < 0.4:
-            continue
-        if key == "scale":
-            params[key] = number(1, 1000) * rng.choice((1, -1, 0.001))
-        elif key == "offset":
-            params[key] = number(-1000, 1000)
-        elif key == "deadband":
-            params[key] = number(1, 100)
-        elif key == "wrap_at":
-            params[key] = rng.choice((2, 10000, 65536, 2**32, 2**48))
-        elif key == "window_ms":
-            params[key] = rng.choice((1, 250, 1500, 1000, 60000, 86_400_000, 12.5))
-        elif key in ("order_address", "operation_address", "reason_address"):
-            params[key] = address()
-        elif key == "value_map":
-            states = ["running", "idle", "down", "setup", "teardown", "down:MATERIAL", "down:E-42"]
-            params[key] = {str(value): rng.choice(states) for value in rng.sample(range(-5, 50), rng.randint(1, 6))}
-            if rng.random() < 0.3:
-                params[key]["true"] = "running"
-        elif key == "fields":
-            names = rng.sample(["order", "operation", "qty_good", "qty_scrap", "operator", "lot"], rng.randint(1, 4))
-            params[key] = {name: address() for name in names}
-        elif key == "static":
-            names = rng.sample(["operation", "qty_good", "pass", "reason_code", "characteristic"], rng.randint(1, 3))
-            params[key] = {
-                name: rng.choice([text(), number(-100, 100), rng.random() < 0.5, ""]) for name in names
-            }
-        else:
-            params[key] = text()
+        if rng.random() >= 0.4:
+            params[key] = makers.get(key, text)()
     return params
 
 
@@ -300,7 +301,14 @@ class TestRuleParams(ShopfloorCase):
                 False,
                 "opcua",
                 {
-                    "value_map": {"0": "idle", "1": "running", "3": "down", "9": "down:E9", "4": "setup", "x": "teardown"},
+                    "value_map": {
+                        "0": "idle",
+                        "1": "running",
+                        "3": "down",
+                        "9": "down:E9",
+                        "4": "setup",
+                        "x": "teardown",
+                    },
                     "reason_address": "ns=2;s=R",
                     "default_reason": "OTHER",
                     "order_address": "ns=2;s=O",
@@ -376,7 +384,11 @@ class TestRuleParams(ShopfloorCase):
             ('{"": "idle"}', "an empty tag value never matches"),
         ):
             state.params_import = f'{{"value_map": {value_map}}}'
-            with self.subTest(value_map=value_map), self.assertRaisesRegex(ValidationError, message), self.cr.savepoint():
+            with (
+                self.subTest(value_map=value_map),
+                self.assertRaisesRegex(ValidationError, message),
+                self.cr.savepoint(),
+            ):
                 state.action_import_params()
         trigger = self.make_rule(kind="trigger", event_type="workorder.started")
         for text, message in (
@@ -457,7 +469,9 @@ class TestRuleParams(ShopfloorCase):
             "trigger": {"fields": {"order": "ns=2;s=O"}, "static": {"operation": "Cut", "qty_good": 1}},
         }
         rules = {
-            kind: self.make_rule(kind=kind, event_type={"state": False, "trigger": "workorder.completed"}.get(kind, PRODUCTION))
+            kind: self.make_rule(
+                kind=kind, event_type={"state": False, "trigger": "workorder.completed"}.get(kind, PRODUCTION)
+            )
             for kind in canonical
         }
         # Written differently, or ignored by the engines: the same sidecar behaviour, said in the chatter.
@@ -466,7 +480,10 @@ class TestRuleParams(ShopfloorCase):
         # As the 18.0.0.2.0 table held them: a params_json column, typed fields empty.
         cr.execute("ALTER TABLE shopfloor_mapping_rule ADD COLUMN params_json text")
         for kind, rule in rules.items():
-            cr.execute("UPDATE shopfloor_mapping_rule SET params_json = %s WHERE id = %s", [json.dumps(canonical[kind]), rule.id])
+            cr.execute(
+                "UPDATE shopfloor_mapping_rule SET params_json = %s WHERE id = %s",
+                [json.dumps(canonical[kind]), rule.id],
+            )
         cr.execute("UPDATE shopfloor_mapping_rule SET params_json = %s WHERE id = %s", [loose_json, loose.id])
         load_migration("pre-migration").migrate(cr, "18.0.0.2.0")
         cr.execute("SELECT legacy_params_json FROM shopfloor_mapping_rule WHERE id = %s", [loose.id])
