@@ -118,6 +118,23 @@ describe("asConfigError", () => {
     expect((err as Error).message).toBe("backbone_password: (connection rmq1 in Odoo) refused the login");
   });
 
+  it("names the PLC connection's field to fix (plc_*), from the real plc block check", async () => {
+    const { plcConfigOf } = await import("./sources/plc/config.ts");
+    const modbus = { code: "press4", kind: "modbus", plc: { host: "plc4", unit_id: 300 } } as unknown as SidecarConfig;
+    let thrown: unknown;
+    try {
+      plcConfigOf(modbus);
+    } catch (caught) {
+      thrown = caught;
+    }
+    const err = asConfigError(thrown, modbus, boot);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).key).toBe("plc_unit_id");
+    expect((err as Error).message).toBe(
+      "plc_unit_id: (connection press4 in Odoo) connection press4 (modbus): unit_id 300 is not a Modbus unit id (0 to 255)",
+    );
+  });
+
   it("leaves other errors as they are (exit 1)", () => {
     const other = new Error("ECONNREFUSED");
     expect(asConfigError(other, opcua, boot)).toBe(other);

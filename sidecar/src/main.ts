@@ -160,6 +160,10 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
     const key = auth === "username" ? "opcua_username / opcua_password" : "opcua_auth";
     return new ConfigError(key, `(${where}, login ${auth}) ${message}`);
   }
+  if (name === "PlcConfigError") {
+    // The polled PLC's host, port, unit id, rack, slot or timing (sources/plc/config.ts): the plc field to fix.
+    return new ConfigError((err as { field: string }).field, `(${where}) ${message}`);
+  }
   return err;
 }
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from .. import backbone
+from .. import backbone, plc
 from ..field_guard import refuse_protected_write
 from ..rpc_errors import rpc_error
 from ..storable_text import escape
@@ -60,6 +60,13 @@ RELOADED_FIELDS = (
     "backbone_prefetch",
     "backbone_sasl_mechanism",
     "backbone_claim_idle_ms",
+    "plc_host",
+    "plc_port",
+    "plc_unit_id",
+    "plc_rack",
+    "plc_slot",
+    "plc_poll_interval_ms",
+    "plc_timeout_ms",
     "batch_size",
     "batch_wait_ms",
     "delivery_partitions",
@@ -169,12 +176,21 @@ class ShopfloorConnection(models.Model):
             ("amqp", "RabbitMQ (AMQP 0-9-1)"),
             ("kafka", "Kafka"),
             ("redis", "Redis Streams"),
+            ("modbus", "Modbus TCP"),
+            ("s7", "Siemens S7"),
+            ("enip", "EtherNet/IP (Allen-Bradley Logix)"),
         ],
         required=True,
         default="mqtt",
         tracking=True,
-        help="Where the sidecar takes its input: an MQTT broker, a Sparkplug B group, an OPC UA server, or a "
-        "message queue the plant already runs (RabbitMQ queues, Kafka topics, Redis streams).",
+        help="Where the sidecar takes its input: an MQTT broker, a Sparkplug B group, an OPC UA server, a "
+        "message queue the plant already runs (RabbitMQ queues, Kafka topics, Redis streams), or one PLC it polls "
+        "directly (Modbus TCP, Siemens S7, EtherNet/IP).",
+    )
+    is_plc = fields.Boolean(
+        string="Polled PLC",
+        compute="_compute_is_plc",
+        help="Modbus TCP, Siemens S7 or EtherNet/IP: the settings under PLC apply.",
     )
     is_backbone = fields.Boolean(
         string="Message queue",
@@ -323,6 +339,44 @@ class ShopfloorConnection(models.Model):
         "it (XAUTOCLAIM). Kafka: the group's session timeout, after which a dead sidecar's partitions go to "
         "the others (the broker allows 6000 to 1800000 unless configured otherwise). 1000 to 3600000.",
     )
+
+    # Directly polled PLC (Modbus TCP, Siemens S7, EtherNet/IP)
+    plc_host = fields.Char(
+        string="PLC host",
+        help="Host name or IP address of the PLC (or of the Modbus gateway); no scheme, no port.",
+    )
+    plc_port = fields.Integer(
+        string="PLC port",
+        default=0,
+        help="TCP port; 0: the protocol's own (Modbus TCP 502, Siemens S7 102, EtherNet/IP 44818).",
+    )
+    plc_port_hint = fields.Char(string="Port in use", compute="_compute_plc_port_hint")
+    plc_unit_id = fields.Integer(
+        string="Unit id",
+        default=1,
+        help="Modbus: the unit (slave) id the requests carry, 0 to 255. A gateway routes it to a serial device; "
+        "most TCP devices answer 1, 0 or 255.",
+    )
+    plc_rack = fields.Integer(string="Rack", default=0, help="Siemens S7: the CPU's rack, 0 to 7 (almost always 0).")
+    plc_slot = fields.Integer(
+        string="Slot",
+        default=0,
+        help="Siemens S7: the CPU's slot, 0 to 31 (S7-300: 2; S7-1200/1500: 1 or 0; S7-400: from the hardware "
+        "configuration). EtherNet/IP: the Logix controller's slot in its chassis (usually 0).",
+    )
+    plc_poll_interval_ms = fields.Integer(
+        string="Poll interval (ms)",
+        default=plc.DEFAULT_POLL_INTERVAL_MS,
+        help="Time from the start of one read of every tag to the start of the next; at least 50 ms.",
+    )
+    plc_timeout_ms = fields.Integer(
+        string="Timeout (ms)",
+        default=plc.DEFAULT_TIMEOUT_MS,
+        help="How long one request may take before the PLC counts as unreachable (the sidecar then reconnects with "
+        "backoff and the dashboard shows it). Reads never overlap: a timeout longer than the poll interval lets a "
+        "slow PLC delay the next poll instead of losing it. 100 to 600000.",
+    )
+    plc_timeout_note = fields.Char(compute="_compute_plc_port_hint")
 
     # HTTP intake (CloudEvents HTTP binding and mapped JSON routes)
     http_enabled = fields.Boolean(
@@ -538,6 +592,87 @@ class ShopfloorConnection(models.Model):
         connections._check_client_cert_has_key()
         return connections
 
+    @api.depends("kind")
+    def _compute_is_plc(self):
+        for connection in self:
+            connection.is_plc = connection.kind in plc.PLC_KINDS
+
+    @api.depends("kind", "plc_port", "plc_timeout_ms", "plc_poll_interval_ms")
+    def _compute_plc_port_hint(self):
+        for connection in self:
+            connection.plc_port_hint = False
+            connection.plc_timeout_note = False
+            if connection.kind not in plc.PLC_KINDS:
+                continue
+            default = plc.DEFAULT_PORTS[connection.kind]
+            connection.plc_port_hint = (
+                _("%(port)s (the %(protocol)s default)", port=default, protocol=plc.PLC_LABELS[connection.kind])
+                if not connection.plc_port
+                else str(connection.plc_port)
+            )
+            if connection.plc_timeout_ms >= connection.plc_poll_interval_ms:
+                connection.plc_timeout_note = _(
+                    "The timeout is not shorter than the poll interval: reads never overlap, so a PLC that stops "
+                    "answering delays the next poll by up to the timeout before the dashboard shows it unreachable."
+                )
+
+    @api.constrains(
+        "kind",
+        "plc_host",
+        "plc_port",
+        "plc_unit_id",
+        "plc_rack",
+        "plc_slot",
+        "plc_poll_interval_ms",
+        "plc_timeout_ms",
+    )
+    def _check_plc(self):
+        for connection in self.filtered("is_plc"):
+            error = connection._plc_error()
+            if error:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s (%(kind)s): %(error)s.",
+                        code=connection.code,
+                        kind=connection._kind_label(),
+                        error=error,
+                    )
+                )
+
+    def _plc_error(self):
+        """Why this PLC connection's settings would not poll anything ('' when they would)."""
+        self.ensure_one()
+        host = (self.plc_host or "").strip()
+        if not host:
+            return _("PLC host: the host name or IP address of the PLC is required")
+        error = plc.host_error(host)
+        if error:
+            return _("PLC host: %s", error)
+        if not 0 <= self.plc_port <= 65535:
+            return _("PLC port: %s is not a port (1 to 65535, or 0 for the protocol's own)", self.plc_port)
+        if self.kind == "modbus" and not 0 <= self.plc_unit_id <= 255:
+            return _("Unit id: %s is not a Modbus unit id (0 to 255)", self.plc_unit_id)
+        if self.kind == "s7" and not 0 <= self.plc_rack <= 7:
+            return _("Rack: %s is not an S7 rack (0 to 7)", self.plc_rack)
+        if self.kind in ("s7", "enip") and not 0 <= self.plc_slot <= 31:
+            return _("Slot: %s is not a slot (0 to 31)", self.plc_slot)
+        if not plc.MIN_POLL_INTERVAL_MS <= self.plc_poll_interval_ms <= plc.MAX_POLL_INTERVAL_MS:
+            return _(
+                "Poll interval: %(value)s ms is outside %(low)s ms to %(high)s ms (a day); a PLC polled faster "
+                "than every 50 ms is busier answering than controlling",
+                value=self.plc_poll_interval_ms,
+                low=plc.MIN_POLL_INTERVAL_MS,
+                high=plc.MAX_POLL_INTERVAL_MS,
+            )
+        if not plc.MIN_TIMEOUT_MS <= self.plc_timeout_ms <= plc.MAX_TIMEOUT_MS:
+            return _(
+                "Timeout: %(value)s ms is outside %(low)s ms to %(high)s ms",
+                value=self.plc_timeout_ms,
+                low=plc.MIN_TIMEOUT_MS,
+                high=plc.MAX_TIMEOUT_MS,
+            )
+        return ""
+
     def write(self, vals):
         refuse_protected_write(self, vals, AUDITED_FIELDS)
         if "company_id" in vals and not self.env.su:
@@ -622,6 +757,8 @@ class ShopfloorConnection(models.Model):
             return " · ".join(part for part in (url, ", ".join(names)) if part)
         if self.kind == "opcua":
             return self.opcua_endpoint or ""
+        if self.kind in plc.PLC_KINDS:
+            return f"{self.plc_host or ''}:{self.plc_port or plc.DEFAULT_PORTS[self.kind]}"
         return backbone.without_userinfo(self.mqtt_url or "")
 
     def _backbone_error(self):
@@ -684,6 +821,25 @@ class ShopfloorConnection(models.Model):
                         code=connection.code,
                         kind=connection._kind_label(),
                         field=self._fields["backbone_client_key"].string,
+                    )
+                )
+
+    @api.constrains("kind")
+    def _check_kind_of_plc_rules(self):
+        # A rule reads its addresses in one protocol's syntax: another PLC would not read them.
+        for connection in self:
+            stray = connection.with_context(active_test=False).rule_ids.filtered(
+                lambda rule, kind=connection.kind: rule.protocol in plc.PLC_KINDS and rule.protocol != kind
+            )
+            if stray:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s cannot become %(kind)s: tag rules %(addresses)s read %(protocol)s "
+                        "addresses. Change their protocol and address, or delete them, first.",
+                        code=connection.code,
+                        kind=connection._kind_label(),
+                        addresses=", ".join(stray.mapped("address")[:10]),
+                        protocol=plc.PLC_LABELS[stray[0].protocol],
                     )
                 )
 
@@ -977,6 +1133,7 @@ class ShopfloorConnection(models.Model):
                 "sparkplug": sparkplug,
                 "opcua": opcua,
                 "backbone": connection._sidecar_backbone(),
+                "plc": connection._sidecar_plc(),
                 "batch": {
                     "size": connection.batch_size,
                     "wait_ms": connection.batch_wait_ms,
@@ -1029,6 +1186,22 @@ class ShopfloorConnection(models.Model):
             if kind == "kafka" and connection.backbone_sasl_mechanism != "none"
             else "",
             "claim_idle_ms": connection.backbone_claim_idle_ms,
+        }
+
+    def _sidecar_plc(self):
+        """The polled PLC as ``PlcConfig`` (contract.ts), or False for the other kinds."""
+        self.ensure_one()
+        connection = self.sudo()
+        if connection.kind not in plc.PLC_KINDS:
+            return False
+        return {
+            "host": (connection.plc_host or "").strip(),
+            "port": connection.plc_port,
+            "unit_id": connection.plc_unit_id,
+            "rack": connection.plc_rack,
+            "slot": connection.plc_slot,
+            "poll_interval_ms": connection.plc_poll_interval_ms,
+            "timeout_ms": connection.plc_timeout_ms,
         }
 
     def _sidecar_http(self):

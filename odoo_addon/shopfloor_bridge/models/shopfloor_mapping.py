@@ -6,11 +6,11 @@ plant can tell which mapping an event was applied under.
 """
 
 import json
-import math
 
-from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
 
+from .. import plc, rule_params
 from ..event_validation import EVENT_TYPES
 from ..field_guard import refuse_protected_write
 
@@ -188,12 +188,37 @@ class ShopfloorReasonMap(models.Model):
         return f"{self.code} → {self.loss_id.name}"
 
 
+# Marks the writes a rule makes of its own parameter rows (their changes are part of the rule's): a
+# Python object, so no RPC caller can put it in a context.
+ROWS_OF_RULE_WRITE = object()
+
+PROTOCOLS = [
+    ("opcua", "OPC UA"),
+    ("sparkplug", "Sparkplug B"),
+    ("payload", "Mapped payload value"),
+    ("modbus", "Modbus TCP"),
+    ("s7", "Siemens S7"),
+    ("enip", "EtherNet/IP"),
+]
+STATE_CHOICES = [
+    ("running", "Running"),
+    ("idle", "Idle"),
+    ("down", "Down"),
+    ("setup", "Setup"),
+    ("teardown", "Teardown"),
+]
+# The typed fields the parameters are made of (rule_params.empty_typed() names them).
+PARAM_FIELDS = tuple(name for name in rule_params.empty_typed() if name not in ("value_map", "fields"))
+
+
 class ShopfloorMappingRule(models.Model):
     _name = "shopfloor.mapping.rule"
     _inherit = ["shopfloor.mapping.mixin"]
-    _description = "Tag rule (OPC UA node / Sparkplug metric / mapped payload value)"
+    _description = "Tag rule (OPC UA node / Sparkplug metric / PLC tag / mapped payload value)"
     _order = "connection_id, sequence, id"
     _rec_name = "address"
+    # Text waiting for "Import JSON": the sidecar never reads it.
+    _mapping_inert_fields = ("params_import",)
 
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
@@ -201,25 +226,91 @@ class ShopfloorMappingRule(models.Model):
         [("counter", "Counter"), ("state", "State"), ("trigger", "Trigger")], required=True, default="counter"
     )
     protocol = fields.Selection(
-        [("opcua", "OPC UA"), ("sparkplug", "Sparkplug B"), ("payload", "Mapped payload value")],
+        PROTOCOLS,
         required=True,
         default="opcua",
         help="Mapped payload value: an address a 'Values' payload mapping yields (a UNS topic, a Kepware tag id), "
-        "for MQTT and HTTP alike.",
+        "for MQTT and HTTP alike. Modbus TCP, Siemens S7, EtherNet/IP: a tag of the PLC the connection polls (the "
+        "connection's kind).",
     )
     address = fields.Char(
         required=True,
         help="OPC UA node id (ns=2;s=[default]Line1/Press03/Good), Sparkplug metric (group/edge/device/metric), "
-        "or the address a values payload mapping yields (plant1/line1/press-01/GoodCount, Channel1.Device1.Count).",
+        "the address a values payload mapping yields (plant1/line1/press-01/GoodCount, Channel1.Device1.Count), "
+        "or a PLC tag: Modbus hr:100:float32:CDAB or 40101, S7 DB10,REAL8 or MW10, EtherNet/IP Program:Main.Count.",
     )
     source = fields.Char(required=True, help="CloudEvent source the derived events carry.")
     event_type = fields.Char(help="counter: production.reported or scrap.reported; trigger: any event type.")
+    is_plc = fields.Boolean(compute="_compute_is_plc", help="A tag of a directly polled PLC.")
+
+    # Every kind
+    use_scale = fields.Boolean(string="Scale the value", help="Multiply the value by Scale before the rule sees it.")
+    scale = fields.Float(default=1.0, help="value × scale + offset; numbers only (any other value is refused).")
+    use_offset = fields.Boolean(string="Offset the value", help="Add Offset to the value before the rule sees it.")
+    offset = fields.Float(help="value × scale + offset; numbers only (any other value is refused).")
+    unit = fields.Char(
+        string="Engineering unit",
+        help="The floor unit the derived events carry (as uom; as unit for quality results) when the rule sets "
+        "none, e.g. PCS or kg. Mapped to an Odoo unit under Units.",
+    )
+    deadband = fields.Float(
+        help="Polled PLCs: a number that moved less than this (after scale and offset) since the last observation "
+        "is not observed. 0: every change counts.",
+    )
+
+    # Counter
+    wrap_at = fields.Float(
+        string="Wraps at",
+        help="The counter's modulus: it goes from wrap_at − 1 back to 0 (65536 for a 16-bit counter, 4294967296 for "
+        "32 bits). 0: it never wraps (a decrease is a reset to zero).",
+    )
+    window = fields.Float(
+        help="Deltas are summed over this long and reported as one event (closed early when the order changes). "
+        "0: one event per change.",
+    )
+    window_unit = fields.Selection([("ms", "ms"), ("s", "s")], default="s", required=True)
+    order_address = fields.Char(string="Order tag", help="The tag holding the current order reference.")
+    fixed_order = fields.Char(string="Fixed order", help="The order when no order tag is set or it is empty.")
+    operation_address = fields.Char(string="Operation tag", help="The tag holding the current operation.")
+    fixed_operation = fields.Char(string="Fixed operation", help="The operation when no operation tag gives one.")
+    uom = fields.Char(string="Quantity unit", help="The floor unit of the counted quantity (data.uom).")
+    reason_address = fields.Char(
+        string="Reason tag",
+        help="Scrap counter: the tag holding the scrap reason code. State: the tag holding the downtime reason code, "
+        "read when the machine goes down.",
+    )
+    reason_code = fields.Char(string="Scrap reason code", help="The scrap reason when no reason tag gives one.")
+    material = fields.Char(help="Scrap counter: the material code of the scrapped parts.")
+
+    # State
+    value_map_ids = fields.One2many(
+        "shopfloor.mapping.rule.state", "rule_id", string="Value map", copy=True, help="Tag value → machine state."
+    )
+    default_reason = fields.Char(
+        help="The downtime reason code when neither the value map nor the reason tag gives one (empty: UNKNOWN)."
+    )
+
+    # Trigger
+    field_ids = fields.One2many(
+        "shopfloor.mapping.rule.field",
+        "rule_id",
+        string="Event fields",
+        copy=True,
+        help="The fields of the event a rising edge emits: read from a tag at that moment, or a fixed value.",
+    )
+
     params_json = fields.Text(
         string="Parameters (JSON)",
-        default="{}",
-        help="counter: wrap_at, window_ms, order_address; state: value_map, reason_address; trigger: fields. "
-        "Every kind: scale and offset (numbers: value × scale + offset, before the rule sees it) and unit (the "
-        "floor unit its events carry as uom when the rule sets none).",
+        compute="_compute_params_json",
+        inverse="_inverse_params_json",
+        help="What the sidecar gets, made from the fields above (read-only here; export it by copying). Written "
+        "over RPC, it is imported into those fields, as Import JSON does.",
+    )
+    params_import = fields.Text(
+        string="JSON to import",
+        copy=False,
+        help='Paste parameters as JSON (e.g. {"wrap_at": 65536, "window_ms": 60000}) and press Import JSON: they '
+        "replace the fields above.",
     )
 
     _sql_constraints = [
@@ -230,42 +321,150 @@ class ShopfloorMappingRule(models.Model):
         ),
     ]
 
-    @api.constrains("params_json", "kind", "event_type")
-    def _check_params(self):
+    @api.depends("protocol")
+    def _compute_is_plc(self):
         for rule in self:
-            try:
-                params = json.loads(rule.params_json or "{}")
-            except ValueError as error:
-                raise ValidationError(
-                    _("Rule %(address)s: parameters are not valid JSON (%(error)s).", address=rule.address, error=error)
-                ) from error
-            if not isinstance(params, dict):
-                raise ValidationError(_("Rule %s: parameters must be a JSON object.", rule.address))
-            for name in ("scale", "offset"):
-                value = params.get(name)
-                if value is not None and (  # null: no scale / offset, as the sidecar reads it
-                    isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
-                ):
-                    raise ValidationError(
-                        _(
-                            "Rule %(address)s: %(name)s must be a number (value × scale + offset), got %(value)s.",
-                            address=rule.address,
-                            name=name,
-                            value=json.dumps(value),
-                        )
-                    )
-            if params.get("scale") == 0:
-                raise ValidationError(
-                    _("Rule %s: a scale of 0 turns every value into the offset; leave scale out for 1.", rule.address)
+            rule.is_plc = rule.protocol in plc.PLC_KINDS
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if "protocol" not in vals and vals.get("connection_id"):
+                kind = self.env["shopfloor.connection"].browse(vals["connection_id"]).kind
+                if kind in plc.PLC_KINDS:
+                    vals["protocol"] = kind
+        return super().create(vals_list)
+
+    def write(self, vals):
+        # Value-map and field rows written through the rule: its own write moves the revision once.
+        return super(ShopfloorMappingRule, self.with_context(shopfloor_rule_rows=ROWS_OF_RULE_WRITE)).write(vals)
+
+    @api.onchange("connection_id")
+    def _onchange_connection_protocol(self):
+        if self.connection_id.kind in plc.PLC_KINDS:
+            self.protocol = self.connection_id.kind
+
+    # ------------------------------------------------------------------ params
+
+    def _typed_params(self):
+        """The typed fields as rule_params reads them."""
+        self.ensure_one()
+        empty = rule_params.empty_typed()
+        # An unset text reads False: the same as an empty one. Numbers and boxes as they are.
+        typed = {name: (self[name] or "") if isinstance(empty[name], str) else self[name] for name in PARAM_FIELDS}
+        typed["value_map"] = [
+            {"value": row.value, "state": row.state, "reason_code": row.reason_code or ""} for row in self.value_map_ids
+        ]
+        typed["fields"] = [
+            {
+                "name": row.name,
+                "source": row.source,
+                "address": row.address or "",
+                "text_value": row.text_value or "",
+                "number_value": row.number_value,
+                "boolean_value": row.boolean_value,
+            }
+            for row in self.field_ids
+        ]
+        return typed
+
+    def _sidecar_params(self):
+        """``MappingRule.params``: exactly what the typed fields say, only the keys the sidecar reads."""
+        self.ensure_one()
+        return rule_params.to_params(self.kind, self.event_type, self.protocol, self._typed_params())
+
+    @api.depends(
+        "kind",
+        "event_type",
+        "protocol",
+        *PARAM_FIELDS,
+        "value_map_ids.value",
+        "value_map_ids.state",
+        "value_map_ids.reason_code",
+        "field_ids.name",
+        "field_ids.source",
+        "field_ids.address",
+        "field_ids.text_value",
+        "field_ids.number_value",
+        "field_ids.boolean_value",
+    )
+    def _compute_params_json(self):
+        for rule in self:
+            rule.params_json = json.dumps(rule._sidecar_params(), indent=2, ensure_ascii=False)
+
+    def _inverse_params_json(self):
+        # The create or write that carries params_json moves the revision: the import adds no second one.
+        for rule in self:
+            rule._import_params(rule.params_json, quiet=True)
+
+    def _import_params(self, text, quiet=False):
+        """Replaces the typed fields with what the JSON ``text`` says; refuses (naming every problem) what the
+        sidecar would not read."""
+        self.ensure_one()
+        try:
+            params = rule_params.parse_json(text)
+        except ValueError as error:
+            raise ValidationError(_("Rule %(address)s: %(error)s.", address=self.address, error=error)) from error
+        typed, problems = rule_params.from_params(self.kind, self.event_type, self.protocol, params)
+        if problems:
+            raise ValidationError(
+                _(
+                    "Rule %(address)s (%(kind)s): these parameters cannot be imported:\n- %(problems)s",
+                    address=self.address,
+                    kind=self.kind,
+                    problems="\n- ".join(problems),
                 )
-            if "unit" in params and (not isinstance(params["unit"], str) or not params["unit"].strip()):
-                raise ValidationError(
-                    _(
-                        'Rule %(address)s: unit must be the floor unit as text (e.g. "PCS"), got %(value)s.',
-                        address=rule.address,
-                        value=json.dumps(params["unit"]),
-                    )
-                )
+            )
+        self._write_typed(typed, quiet=quiet)
+
+    def _write_typed(self, typed, quiet=False):
+        """Writes the typed values; ``quiet``: within a write that moves the revision itself (or an upgrade that
+        keeps what the sidecar gets)."""
+        # An empty text is no value (False), as the form leaves it; a fixed text of a trigger field stays.
+        values = {name: typed[name] if typed[name] != "" else False for name in PARAM_FIELDS}
+        values["value_map_ids"] = [Command.clear()] + [
+            Command.create(dict(row, sequence=index, reason_code=row["reason_code"] or False))
+            for index, row in enumerate(typed["value_map"])
+        ]
+        values["field_ids"] = [Command.clear()] + [
+            Command.create(dict(row, sequence=index, address=row["address"] or False))
+            for index, row in enumerate(typed["fields"])
+        ]
+        rule = self.with_context(shopfloor_rule_rows=ROWS_OF_RULE_WRITE)
+        if quiet:
+            return super(ShopfloorMappingMixin, rule).write(values)
+        return rule.write(values)
+
+    def _convert_legacy_params(self, text):
+        """The upgrade from ``params_json`` (18.0.0.3.0): fills the typed fields from the JSON the rule had and
+        answers what the sidecar gets differently ('' when nothing). What could not be taken is what the engines
+        ignored (null, an unknown key) or never accepted, so the sidecar works on as before."""
+        self.ensure_one()
+        try:
+            params = rule_params.parse_json(text)
+        except ValueError as error:
+            return str(error)
+        typed, problems = rule_params.from_params(self.kind, self.event_type, self.protocol, params)
+        self._write_typed(typed, quiet=True)
+        if self._sidecar_params() == params and not problems:
+            return ""
+        return "; ".join(problems) or _("equivalent parameters written differently")
+
+    def action_import_params(self):
+        """Import JSON: the pasted parameters replace the typed fields."""
+        self.ensure_one()
+        self.check_access("write")
+        if not (self.params_import or "").strip():
+            raise UserError(_("Paste the parameters as JSON in 'JSON to import' first."))
+        self._import_params(self.params_import)
+        self.params_import = False
+        return True
+
+    # ------------------------------------------------------------------ checks
+
+    @api.constrains("kind", "event_type")
+    def _check_event_type(self):
+        for rule in self:
             if rule.event_type and rule.event_type not in EVENT_TYPES:
                 raise ValidationError(
                     _("Rule %(address)s: unknown event type %(type)r.", address=rule.address, type=rule.event_type)
@@ -278,6 +477,92 @@ class ShopfloorMappingRule(models.Model):
                     )
                 )
 
+    @api.constrains("protocol", "connection_id", "address", "order_address", "operation_address", "reason_address")
+    def _check_plc_address(self):
+        for rule in self:
+            kind = rule.connection_id.kind
+            if rule.protocol in plc.PLC_KINDS and rule.protocol != kind:
+                raise ValidationError(
+                    _(
+                        "Rule %(address)s reads a %(protocol)s tag, but connection %(code)s is %(kind)s: a connection "
+                        "polls one PLC, in its own protocol.",
+                        address=rule.address,
+                        protocol=plc.PLC_LABELS[rule.protocol],
+                        code=rule.connection_id.code,
+                        kind=rule.connection_id._kind_label(),
+                    )
+                )
+            if kind in plc.PLC_KINDS and rule.protocol not in (kind, "payload"):
+                raise ValidationError(
+                    _(
+                        "Rule %(address)s: connection %(code)s polls a %(kind)s PLC; its tag rules are of protocol "
+                        "%(kind)s (or Mapped payload value for its HTTP intake).",
+                        address=rule.address,
+                        code=rule.connection_id.code,
+                        kind=plc.PLC_LABELS[kind],
+                    )
+                )
+            if rule.protocol not in plc.PLC_KINDS:
+                continue
+            for name in ("address", "order_address", "operation_address", "reason_address"):
+                if name != "address" and not rule[name]:
+                    continue
+                error = plc.address_error(rule.protocol, rule[name])
+                if error:
+                    raise ValidationError(
+                        _(
+                            "Rule %(address)s: %(field)s: %(error)s.",
+                            address=rule.address,
+                            field=self._fields[name].string,
+                            error=error,
+                        )
+                    )
+
+    @api.constrains("protocol", "address", "field_ids")
+    def _check_field_tags(self):
+        for rule in self.filtered(lambda rule: rule.protocol in plc.PLC_KINDS):
+            for row in rule.field_ids.filtered(lambda row: row.source == "tag"):
+                error = plc.address_error(rule.protocol, row.address or "")
+                if error:
+                    raise ValidationError(
+                        _(
+                            "Rule %(address)s: field %(name)s: %(error)s.",
+                            address=rule.address,
+                            name=row.name,
+                            error=error,
+                        )
+                    )
+
+    @api.constrains(*PARAM_FIELDS, "kind", "protocol", "event_type")
+    def _check_params(self):
+        for rule in self:
+            error = rule._params_error()
+            if error:
+                raise ValidationError(_("Rule %(address)s: %(error)s.", address=rule.address, error=error))
+
+    def _params_error(self):
+        """Why the typed parameters would not work ('' when they would). What the form shows for a kind only is
+        checked for that kind."""
+        self.ensure_one()
+        if self.use_scale and self.scale == 0:
+            return _("a scale of 0 turns every value into the offset; untick Scale the value for 1")
+        if self.deadband < 0:
+            return _("the deadband cannot be negative")
+        if self.deadband and self.protocol not in plc.PLC_KINDS:
+            return _("a deadband is for polled PLCs (Modbus TCP, Siemens S7, EtherNet/IP) only; set it to 0")
+        if self.kind == "counter":
+            if self.wrap_at and (self.wrap_at < 2 or not self.wrap_at.is_integer()):
+                return _(
+                    "Wraps at is the counter's modulus, a whole number of at least 2 (65536 for 16 bits), or 0 for "
+                    "never; got %s",
+                    self.wrap_at,
+                )
+            if self.wrap_at > rule_params.SAFE_INTEGER:
+                return _("Wraps at %s is too large", self.wrap_at)
+            if self.window < 0:
+                return _("the window cannot be negative (0: one event per change)")
+        return ""
+
     def _sidecar_rule(self):
         self.ensure_one()
         return {
@@ -287,5 +572,108 @@ class ShopfloorMappingRule(models.Model):
             "protocol": self.protocol,
             "source": self.source,
             "event_type": self.event_type or "",
-            "params": json.loads(self.params_json or "{}"),
+            "params": self._sidecar_params(),
         }
+
+
+class ShopfloorMappingRuleRowMixin(models.AbstractModel):
+    """A row of a tag rule's parameters: its changes move the connection's revision like the rule's own."""
+
+    _name = "shopfloor.mapping.rule.row.mixin"
+    _description = "Tag rule parameter row (common behaviour)"
+
+    rule_id = fields.Many2one("shopfloor.mapping.rule", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="rule_id.company_id", store=True, index=True)
+    sequence = fields.Integer(default=10)
+
+    def _post_row_change(self, verb):
+        if self.env.context.get("shopfloor_rule_rows") is not ROWS_OF_RULE_WRITE:
+            self.rule_id._post_mapping_change(_("%(rows)s %(verb)s", rows=self._description, verb=verb))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rows = super().create(vals_list)
+        rows._post_row_change(_("added"))
+        return rows
+
+    def write(self, vals):
+        refuse_protected_write(self, vals, {"company_id": None})
+        result = super().write(vals)
+        self._post_row_change(_("changed"))
+        return result
+
+    def unlink(self):
+        self._post_row_change(_("removed"))
+        return super().unlink()
+
+
+class ShopfloorMappingRuleState(models.Model):
+    _name = "shopfloor.mapping.rule.state"
+    _inherit = ["shopfloor.mapping.rule.row.mixin"]
+    _description = "State rule value map row"
+    _order = "rule_id, sequence, id"
+    _rec_name = "value"
+
+    value = fields.Char(
+        string="Tag value",
+        required=True,
+        help="The tag's value as text: 3, true, RUNNING (numbers and booleans are compared as they print).",
+    )
+    state = fields.Selection(STATE_CHOICES, required=True, default="running")
+    reason_code = fields.Char(help="Down only: the reason code this value always means (e.g. MATERIAL for 'starved').")
+
+    _sql_constraints = [("value_uniq", "unique(rule_id, value)", "A tag value maps to one state per rule.")]
+
+    @api.constrains("state", "reason_code", "value")
+    def _check_row(self):
+        for row in self:
+            target = f"{row.state}:{row.reason_code}" if row.reason_code else row.state
+            error = rule_params.state_target_error(target)
+            if error:
+                raise ValidationError(
+                    _(
+                        "Rule %(address)s, value %(value)s: %(error)s.",
+                        address=row.rule_id.address,
+                        value=row.value,
+                        error=error,
+                    )
+                )
+
+
+class ShopfloorMappingRuleField(models.Model):
+    _name = "shopfloor.mapping.rule.field"
+    _inherit = ["shopfloor.mapping.rule.row.mixin"]
+    _description = "Trigger rule event field"
+    _order = "rule_id, sequence, id"
+
+    name = fields.Char(string="Event field", required=True, help="The field of the event's data: order, qty_good, …")
+    source = fields.Selection(
+        [("tag", "Read from a tag"), ("text", "Fixed text"), ("number", "Fixed number"), ("boolean", "Fixed yes/no")],
+        string="From",
+        required=True,
+        default="tag",
+        help="A tag read at the rising edge (its value wins when it has one), or a fixed value.",
+    )
+    address = fields.Char(string="Tag", help="The address of the tag to read, in the rule's protocol.")
+    text_value = fields.Char(string="Text")
+    number_value = fields.Float(string="Number")
+    boolean_value = fields.Boolean(string="Yes/no")
+
+    @api.constrains("name", "source", "address")
+    def _check_row(self):
+        for row in self:
+            error = rule_params.field_name_error(row.name)
+            if not error and row.source == "tag" and not (row.address or "").strip():
+                error = _("field %s reads a tag: give its address", row.name)
+            if not error:
+                twins = row.rule_id.field_ids.filtered(
+                    lambda other, row=row: other.name == row.name and (other.source == "tag") == (row.source == "tag")
+                )
+                if len(twins) > 1:
+                    error = _(
+                        "field %s is listed twice (one row may read it from a tag, one more may give a fixed value "
+                        "for when the tag has none)",
+                        row.name,
+                    )
+            if error:
+                raise ValidationError(_("Rule %(address)s: %(error)s.", address=row.rule_id.address, error=error))

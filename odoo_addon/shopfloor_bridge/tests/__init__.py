@@ -24,10 +24,12 @@ from . import test_mappings
 from . import test_material
 from . import test_oee
 from . import test_payload_map
+from . import test_plc
 from . import test_plant
 from . import test_production
 from . import test_quality
 from . import test_rpc_errors
+from . import test_rule_params
 from . import test_scrap
 from . import test_security
 from . import test_setup

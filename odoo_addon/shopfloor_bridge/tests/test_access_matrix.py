@@ -178,6 +178,15 @@ shopfloor.mapping.rule.read                     --     --       --       --     
 shopfloor.mapping.rule.write                    --     --       --       --        --          +-         --    --
 shopfloor.mapping.rule.create                   --     --       --       --        --          +-         --    --
 shopfloor.mapping.rule.unlink                   --     --       --       --        --          +-         --    --
+shopfloor.mapping.rule.action_import_params     --     --       --       --        --          +-         --    --
+shopfloor.mapping.rule.field.read               --     --       --       --        +-          +-         --    --
+shopfloor.mapping.rule.field.write              --     --       --       --        --          +-         --    --
+shopfloor.mapping.rule.field.create             --     --       --       --        --          +-         --    --
+shopfloor.mapping.rule.field.unlink             --     --       --       --        --          +-         --    --
+shopfloor.mapping.rule.state.read               --     --       --       --        +-          +-         --    --
+shopfloor.mapping.rule.state.write              --     --       --       --        --          +-         --    --
+shopfloor.mapping.rule.state.create             --     --       --       --        --          +-         --    --
+shopfloor.mapping.rule.state.unlink             --     --       --       --        --          +-         --    --
 shopfloor.mapping.test.read                     --     --       --       --        --          +-         --    --
 shopfloor.mapping.test.write                    --     --       --       --        --          +-         --    --
 shopfloor.mapping.test.create                   --     --       --       --        --          +-         --    --
@@ -453,6 +462,13 @@ class TestAccessMatrix(ShopfloorCase):
                 "event_type": "production.reported",
             }
         )
+        fx["rule_field"] = env["shopfloor.mapping.rule.field"].create(
+            {"rule_id": fx["rule"].id, "name": "order", "source": "text", "text_value": f"{side}-ORDER"}
+        )
+        fx["rule_state"] = env["shopfloor.mapping.rule.state"].create(
+            {"rule_id": fx["rule"].id, "value": "1", "state": "running"}
+        )
+        fx["rule"].params_import = '{"wrap_at": 65536}'
         fx["source_map"] = conn.source_map_ids[:1]
         fx["reason_map"] = conn.reason_map_ids[:1]
         fx["material_map"] = conn.material_map_ids[:1]
@@ -735,6 +751,18 @@ class TestAccessMatrix(ShopfloorCase):
                 },
                 "rule",
             ),
+            "shopfloor.mapping.rule.field": (
+                "rule_field",
+                {"text_value": "matrix"},
+                lambda s: {"rule_id": fx[s]["rule"].id, "name": "operation", "source": "text", "text_value": "M"},
+                "rule_field",
+            ),
+            "shopfloor.mapping.rule.state": (
+                "rule_state",
+                {"state": "idle"},
+                lambda s: {"rule_id": fx[s]["rule"].id, "value": "2", "state": "down"},
+                "rule_state",
+            ),
             "shopfloor.http.producer": (
                 "producer",
                 {"source_prefix": "matrix/"},
@@ -887,6 +915,10 @@ class TestAccessMatrix(ShopfloorCase):
             ),
             "shopfloor.connection.action_open_mapping_test": (
                 lambda env, s: rec(env, s, "conn").action_open_mapping_test(),
+                "action",
+            ),
+            "shopfloor.mapping.rule.action_import_params": (
+                lambda env, s: rec(env, s, "rule").action_import_params(),
                 "action",
             ),
             "shopfloor.connection.heartbeat": (

@@ -18,6 +18,7 @@ CONFIG_KEYS = {
     "sparkplug",
     "opcua",
     "backbone",
+    "plc",
     "batch",
     "skew",
     "sources",
@@ -120,7 +121,8 @@ class TestConnection(ShopfloorCase):
         self.assertEqual(set(config["opcua"]), OPCUA_KEYS)
         self.assertEqual(config["opcua"]["password"], "secret")
         [rule] = config["rules"]
-        self.assertEqual(rule["params"], {"wrap_at": 65536, "order_address": False})
+        # null is "not set", as the rule engines read it: the typed fields hold nothing for it.
+        self.assertEqual(rule["params"], {"wrap_at": 65536})
         self.assertEqual(rule["event_type"], "production.reported")
         sparkplug = self.env["shopfloor.connection"].create(
             {
