@@ -75,12 +75,16 @@ def parse_holes(specs):
 
 def simdata(area, size, holes):
     """The area's addresses 0..size-1 as SimData runs, holes left out (so they answer illegal address)."""
-    datatype = DataType.BITS if area in ("coil", "di") else DataType.REGISTERS
-    empty = False if datatype == DataType.BITS else 0
+    if area in ("coil", "di"):
+        # pymodbus marks only the ends of a bit area invalid (holes inside read as False),
+        # and counts a bit run's `count` twice: one run, its bits given as a list.
+        if holes[area]:
+            raise ValueError("holes are for register areas (hr, ir)")
+        return [SimData(0, values=[False] * size, datatype=DataType.BITS)]
     runs, start = [], 0
     for first, last in sorted(holes[area]) + [(size, size)]:
         if first > start:
-            runs.append(SimData(start, count=first - start, values=empty, datatype=datatype))
+            runs.append(SimData(start, count=first - start, values=0, datatype=DataType.REGISTERS))
         start = max(start, last + 1)
     return runs
 
