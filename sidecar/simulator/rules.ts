@@ -7,7 +7,9 @@ import { MACHINE_STATE, machineSource, tagNodeId } from "./line.ts";
 export interface LineRuleOptions {
   line: string;
   machines: string[];
-  protocol: "opcua" | "sparkplug";
+  protocol: MappingRule["protocol"];
+  /** The address of a machine's tag for protocols addressed by memory (modbus, s7, enip); OPC UA and Sparkplug name tags themselves. */
+  address?: (machine: string, tag: string) => string;
   /** Sparkplug group and edge node id (the edge node is the line). */
   group?: string;
   edge?: string;
@@ -29,9 +31,11 @@ export function lineRules(o: LineRuleOptions): MappingRule[] {
   let id = o.firstId ?? 1;
   for (const machine of o.machines) {
     const at = (tag: string) =>
-      o.protocol === "opcua"
-        ? tagNodeId(o.line, machine, tag)
-        : metricAddress(o.group ?? "Plant1", o.edge ?? o.line, machine, tag);
+      o.address
+        ? o.address(machine, tag)
+        : o.protocol === "opcua"
+          ? tagNodeId(o.line, machine, tag)
+          : metricAddress(o.group ?? "Plant1", o.edge ?? o.line, machine, tag);
     const source = machineSource(o.line, machine);
     const counterParams: Record<string, unknown> = {
       order_address: at("CurrentOrder"),

@@ -4,11 +4,12 @@ The S7 protocol side is python-snap7's; this script only registers the
 memory areas a test asks for and lets the test read and write their bytes
 behind the server's back, as a PLC program would.
 
-    s7_server.py PORT AREA:INDEX:SIZE ...     e.g. 10102 DB:10:256 MK:0:64
+    s7_server.py PORT [--wait] AREA:INDEX:SIZE ...     e.g. 10102 DB:10:256 MK:0:64
 
 AREA is DB, MK (merkers, M), PE (inputs, I) or PA (outputs, Q). Prints
 "ready PORT" once listening (PORT 0 picks a free one), then answers one line
-per control line on stdin:
+per control line on stdin (with --wait it prints "waiting" and listens only
+at "listen", answering "ready PORT" then, so the areas can be filled first):
 
     set AREA INDEX START HEX                -> ok          (writes bytes)
     get AREA INDEX START SIZE               -> ok HEX      (reads bytes)
@@ -54,16 +55,26 @@ REALS = {"REAL": "real", "LREAL": "lreal"}
 def main() -> None:
     logging.basicConfig(level=logging.CRITICAL)
     port = int(sys.argv[1])
+    specs = sys.argv[2:]
+    # --wait: take set/put commands before listening (a PLC whose retentive
+    # DBs hold their values when it comes back), until "listen".
+    waiting = "--wait" in specs
     memory: dict[tuple[str, int], bytearray] = {}
     server = Server(log=False)
-    for spec in sys.argv[2:]:
+    for spec in specs:
+        if spec == "--wait":
+            continue
         area, index, size = spec.split(":")
         data = bytearray(int(size))
         memory[(area, int(index))] = data
         server.register_area(AREAS[area], int(index), data)
-    server.start(tcp_port=port)
-    bound = server.server_socket.getsockname()[1] if server.server_socket else port
-    print(f"ready {bound}", flush=True)
+
+    def listen() -> str:
+        server.start(tcp_port=port)
+        bound = server.server_socket.getsockname()[1] if server.server_socket else port
+        return f"ready {bound}"
+
+    print("waiting" if waiting else listen(), flush=True)
     try:
         for line in sys.stdin:
             # Single spaces only, and at most 7 words: put's JSON, the last, may hold any whitespace.
@@ -73,7 +84,11 @@ def main() -> None:
             if words[0] == "stop":
                 break
             try:
-                print(answer(memory, words), flush=True)
+                if words[0] == "listen" and waiting:
+                    waiting = False
+                    print(listen(), flush=True)
+                else:
+                    print(answer(memory, words), flush=True)
             except (KeyError, ValueError, IndexError, TypeError, struct.error) as err:
                 print(f"error {err!r}", flush=True)
     finally:

@@ -21,8 +21,8 @@ const LOADERS: Record<PlcKind, DriverLoader | undefined> = {
   // Modbus TCP (modbus-serial): sources/plc/modbus/.
   modbus: async () => (await import("./modbus/driver.ts")).modbusDriver,
 
-  // Siemens S7: sources/plc/s7/ (not in this build yet).
-  s7: undefined,
+  // Siemens S7 (node-snap7, native): sources/plc/s7/.
+  s7: async () => (await import("./s7/driver.ts")).s7Driver,
 
   // EtherNet/IP CIP: sources/plc/enip/ (not in this build yet).
   enip: undefined,

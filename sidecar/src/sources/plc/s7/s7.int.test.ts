@@ -5,7 +5,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { S7PeerServer } from "../../../../test/support/peers/s7-server.ts";
+import { S7PeerServer } from "../../../../devstack/s7-peer.ts";
 import type { PlcConfig } from "../../../core/contract.ts";
 import { PlcAddressError, PlcUnreachableError, type PlcValue } from "../driver.ts";
 import { parseS7Address, type S7Tag, type S7Type } from "./address.ts";

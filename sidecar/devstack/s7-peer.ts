@@ -4,10 +4,10 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface, type Interface } from "node:readline";
-import { repoRoot } from "../../../devstack/odoo.ts";
-import { peerPython } from "../../../devstack/python-peers.ts";
-import type { PlcValue } from "../../../src/sources/plc/driver.ts";
-import type { S7Tag } from "../../../src/sources/plc/s7/address.ts";
+import type { PlcValue } from "../src/sources/plc/driver.ts";
+import type { S7Tag } from "../src/sources/plc/s7/address.ts";
+import { repoRoot } from "./odoo.ts";
+import { peerPython } from "./python-peers.ts";
 
 /** A memory area of the server: DB (data block `index`), MK (merkers), PE (inputs), PA (outputs). */
 export interface S7AreaSpec {
@@ -30,15 +30,17 @@ export class S7PeerServer {
     this.areas = areas;
   }
 
-  /** Starts the server (on `port`, or on the port of its last run, or a free one); resolves once it listens. */
-  async start(port = this.port): Promise<void> {
-    const child = spawn(
-      peerPython(),
-      [SCRIPT, String(port), ...this.areas.map((spec) => `${spec.area}:${spec.index}:${spec.size}`)],
-      {
-        stdio: ["pipe", "pipe", "pipe"],
-      },
-    );
+  /**
+   * Starts the server (on `port`, or on the port of its last run, or a free
+   * one); resolves once it listens. `before` runs first, with the server's
+   * memory reachable (set/put) and no client let in yet: a PLC that comes back
+   * with its retentive DBs as they were.
+   */
+  async start(port = this.port, before?: () => Promise<void>): Promise<void> {
+    const areas = this.areas.map((spec) => `${spec.area}:${spec.index}:${spec.size}`);
+    const child = spawn(peerPython(), [SCRIPT, String(port), ...(before ? ["--wait"] : []), ...areas], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     this.#child = child;
     this.#stderr = "";
     child.stderr.on("data", (chunk: Buffer) => {
@@ -51,7 +53,13 @@ export class S7PeerServer {
         reject(new Error(`s7_server.py exited (${code}) before it was ready: ${this.#stderr}`)),
       ),
     );
-    const ready = await Promise.race([this.#nextLine(), exited]);
+    let ready = await Promise.race([this.#nextLine(), exited]);
+    if (before && ready === "waiting") {
+      await before();
+      const listening = this.#nextLine();
+      child.stdin.write("listen\n");
+      ready = await Promise.race([listening, exited]);
+    }
     const match = /^ready (\d+)$/.exec(ready);
     if (!match) throw new Error(`s7_server.py said ${ready}`);
     this.port = Number(match[1]);
