@@ -158,26 +158,23 @@ export class S7Driver implements PlcDriver<S7Tag> {
     for (const index of item.members) {
       const tag = tags[index] as S7Tag;
       this.#loners.add(tag.address);
-      results[index] = { ok: false, error: this.#refusal(tag, code) };
+      results[index] = { ok: false, error: `${tag.address}: ${this.#refusal(tag, code)}` };
     }
   }
 
   /** Why the CPU refused one tag, in words an admin can act on. */
-  #refusal(tag: S7Tag, code: number): string {
+  #refusal(tag: S7Tag, code: number, operation: "read" | "write" = "read"): string {
     const area = areaName(tag);
-    const client = this.#client;
-    const text = client ? client.ErrorText(code) : `snap7 error 0x${code.toString(16)}`;
+    const text = this.#client ? this.#client.ErrorText(code) : `snap7 error 0x${code.toString(16)}`;
     const optimized =
       tag.area === "DB"
         ? ` (on an S7-1200/1500 also when ${area} has "Optimized block access" on: switch it off and download the DB)`
         : "";
-    if (code === SNAP7_CODES.itemNotAvailable) {
-      return `${tag.address}: the CPU has no ${area}${optimized} [${text}]`;
-    }
+    if (code === SNAP7_CODES.itemNotAvailable) return `the CPU has no ${area}${optimized} [${text}]`;
     if (code === SNAP7_CODES.addressOutOfRange) {
-      return `${tag.address}: bytes ${tag.byte}–${tag.byte + tag.size - 1} are past the end of ${area}${optimized} [${text}]`;
+      return `bytes ${tag.byte}–${tag.byte + tag.size - 1} are past the end of ${area}${optimized} [${text}]`;
     }
-    return `${tag.address}: the CPU refused the read of ${area}${optimized} [${text}]`;
+    return `the CPU refused the ${operation} of ${area}${optimized} [${text}]`;
   }
 
   async write(tag: S7Tag, value: PlcValue): Promise<void> {
@@ -210,12 +207,7 @@ export class S7Driver implements PlcDriver<S7Tag> {
       });
       if (!code) return;
       if (snap7ErrorKind(code) !== "item") throw this.#unreachable(client, code, "write");
-      throw new PlcAddressError(
-        tag.address,
-        this.#refusal(tag, code)
-          .slice(tag.address.length + 2)
-          .replace("the read", "the write"),
-      );
+      throw new PlcAddressError(tag.address, this.#refusal(tag, code, "write"));
     });
   }
 

@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S7PeerServer } from "../../../../devstack/s7-peer.ts";
+import { FakeRefusingS7Cpu } from "../../../../test/support/peers/fake-refusing-s7-cpu.ts";
 import type { PlcConfig } from "../../../core/contract.ts";
 import { PlcAddressError, PlcUnreachableError, type PlcValue } from "../driver.ts";
 import { parseS7Address, type S7Tag, type S7Type } from "./address.ts";
@@ -362,6 +363,44 @@ describe("S7 driver when the PLC goes away", () => {
     await expect(nowhere.read([tag("DB1,INT0")])).rejects.toThrow(/not connected/);
     await nowhere.close();
     await nowhere.close();
+  });
+});
+
+// python-snap7's server accepts any rack/slot and always permits PUT/GET: these two refusals come from a fake.
+describe("S7 driver against a CPU that refuses (FakeRefusingS7Cpu)", () => {
+  it("a CPU without PUT/GET permitted is PlcUnreachableError naming the TIA Portal settings", async () => {
+    const cpu = new FakeRefusingS7Cpu({ rack: 0, slot: 1, putGet: false });
+    await cpu.start();
+    const refused = new S7Driver(plcConfig(cpu.port));
+    try {
+      await refused.connect();
+      const failure = refused.read([tag("DB1,INT0"), tag("MW0")]);
+      await expect(failure).rejects.toThrow(PlcUnreachableError);
+      await expect(failure).rejects.toThrow(/Permit access with PUT\/GET communication from remote partner/);
+      await expect(failure).rejects.toThrow(/Optimized block access/);
+      await expect(refused.write(tag("DB1,INT0"), 1)).rejects.toThrow(
+        /refused the write .*Permit access with PUT\/GET/,
+      );
+    } finally {
+      await refused.close();
+      await cpu.stop();
+    }
+  });
+
+  it("a wrong rack or slot is PlcUnreachableError naming rack and slot", async () => {
+    const cpu = new FakeRefusingS7Cpu({ rack: 0, slot: 2, putGet: true });
+    await cpu.start();
+    try {
+      const wrong = new S7Driver(plcConfig(cpu.port, { rack: 0, slot: 1 }));
+      await expect(wrong.connect()).rejects.toThrow(PlcUnreachableError);
+      await expect(wrong.connect()).rejects.toThrow(/\(rack 0, slot 1\).*check rack and slot \(S7-300: 0\/2/);
+      const right = new S7Driver(plcConfig(cpu.port, { rack: 0, slot: 2 }));
+      await right.connect();
+      expect(right.pduSize).toBe(240);
+      await right.close();
+    } finally {
+      await cpu.stop();
+    }
   });
 });
 
