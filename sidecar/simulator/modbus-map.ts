@@ -1,7 +1,7 @@
 // Where the simulated line's PLC keeps each machine's tags over Modbus: one
 // block of 100 addresses per machine, mixing areas, types and byte orders as
 // a real register map does. The rules (rules.ts) read these addresses; the
-// Modbus output (modbus-plc.ts) writes them.
+// Modbus output (devstack/sim-modbus-plc.ts) writes them.
 import type { TagName } from "./line.ts";
 
 /** Addresses per machine; machine `index` starts at index × MODBUS_BLOCK. */

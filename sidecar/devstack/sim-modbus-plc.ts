@@ -1,13 +1,14 @@
-// The simulated line's PLC over Modbus TCP: pymodbus's server (not the
-// project's code) holds each machine's tags at the addresses of
-// modbus-map.ts, and this output plays the PLC program writing them as the
-// line changes. A restart kills the server and starts it again on the same
-// port: its retentive memory comes back before it answers, and the program
-// then writes what the line did meanwhile (the machine kept counting).
-import { type ModbusPeer, startModbusPeer } from "../devstack/modbus-peer.ts";
-import { type Line, TAG_NAMES, type TagChange, type TagName } from "./line.ts";
-import { MODBUS_BLOCK, modbusTagAddress } from "./modbus-map.ts";
-import { type SimOutput, sleep } from "./simulation.ts";
+// The simulated line's PLC over Modbus TCP, a simulator output (here, not in
+// simulator/, because it starts a dev-stack server): pymodbus's server (not
+// the project's code) holds each machine's tags at the addresses of
+// simulator/modbus-map.ts, and this output plays the PLC program writing them
+// as the line changes. A restart kills the server and starts it again on the
+// same port: its retentive memory comes back before it answers, and the
+// program then writes what the line did meanwhile (the machine kept counting).
+import { type Line, TAG_NAMES, type TagChange, type TagName } from "../simulator/line.ts";
+import { MODBUS_BLOCK, modbusTagAddress } from "../simulator/modbus-map.ts";
+import { type SimOutput, sleep } from "../simulator/simulation.ts";
+import { type ModbusPeer, startModbusPeer } from "./modbus-peer.ts";
 
 export interface SimModbusPlcOptions {
   line: Line;
