@@ -14,10 +14,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OdooServer, startOdoo } from "../../sidecar/devstack/odoo.ts";
+import { SimS7Plc } from "../../sidecar/devstack/sim-s7-plc.ts";
 import { Ledger } from "../../sidecar/simulator/ledger.ts";
 import { Line } from "../../sidecar/simulator/line.ts";
 import { lineRules } from "../../sidecar/simulator/rules.ts";
-import { SimS7Plc, s7TagAddress } from "../../sidecar/simulator/s7-plc.ts";
+
 import { SCENARIOS } from "../../sidecar/simulator/scenarios.ts";
 import { Simulation } from "../../sidecar/simulator/simulation.ts";
 import { OffsetEstimator, SkewTracker } from "../../sidecar/src/core/clock.ts";
@@ -103,12 +104,7 @@ describe.runIf(moduleHasSidecarApi())(
         connection: fixture.code,
         revision: config.revision,
         driver: await createPlcDriver("s7", plcConfig),
-        rules: lineRules({
-          line: "Line1",
-          machines: [MACHINE],
-          protocol: "s7",
-          address: (machine, tag) => s7TagAddress(line, machine, tag),
-        }),
+        rules: lineRules({ line: "Line1", machines: [MACHINE], protocol: "s7" }),
         pollIntervalMs: plcConfig.poll_interval_ms,
         reconnect: { baseMs: 100, maxMs: 500 },
         log: (level, message) => logs.push(`${level} ${message}`),

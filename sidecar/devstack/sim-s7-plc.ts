@@ -1,35 +1,14 @@
 // The simulated line as a Siemens S7 PLC: each machine's tags in a data
-// block of python-snap7's S7 server (sidecar/devstack/s7-peer.ts), written
-// as the PLC program would — with python-snap7's own value layout — at every
-// tag change. restart() kills the server (a power cycle) and brings it back
+// block of python-snap7's S7 server (s7-peer.ts; the layout is
+// sidecar/simulator/s7-map.ts), written as the PLC program would — with
+// python-snap7's own value layout — at every tag change. restart() kills the server (a power cycle) and brings it back
 // on the same port with the tags' current values in its DBs before a client
 // may read them, as a PLC's retentive DBs; the line runs on meanwhile.
-import { S7PeerServer } from "../devstack/s7-peer.ts";
+import { type Line, TAG_NAMES, type TagName } from "../simulator/line.ts";
+import { S7_DB_SIZE, S7_FIRST_DB, s7TagAddress } from "../simulator/s7-map.ts";
+import { type SimOutput, sleep } from "../simulator/simulation.ts";
 import { parseS7Address } from "../src/sources/plc/s7/address.ts";
-import { type Line, TAG_NAMES, type TagName } from "./line.ts";
-import { type SimOutput, sleep } from "./simulation.ts";
-
-/** Where each tag of a machine's DB lives (DB 100 + machine index). */
-const TAG_LAYOUT: Record<TagName, string> = {
-  State: "INT0",
-  GoodCount: "UDINT2",
-  ScrapCount: "UDINT6",
-  Started: "X10.0",
-  Completed: "X10.1",
-  ReasonCode: "S12.16",
-  CurrentOrder: "S30.32",
-  Operation: "S64.40",
-};
-const DB_SIZE = 128;
-const FIRST_DB = 100;
-
-/** The S7 address of a machine's tag on this simulated PLC. */
-export function s7TagAddress(line: Line, machine: string, tag: string): string {
-  const index = line.machines.indexOf(machine);
-  const layout = TAG_LAYOUT[tag as TagName];
-  if (index < 0 || !layout) throw new Error(`no S7 address for ${machine}/${tag}`);
-  return `DB${FIRST_DB + index},${layout}`;
-}
+import { S7PeerServer } from "./s7-peer.ts";
 
 export class SimS7Plc implements SimOutput {
   readonly name = "s7";
@@ -48,7 +27,7 @@ export class SimS7Plc implements SimOutput {
   constructor(line: Line, port = 0) {
     this.#line = line;
     this.server = new S7PeerServer(
-      line.machines.map((_, index) => ({ area: "DB", index: FIRST_DB + index, size: DB_SIZE })),
+      line.machines.map((_, index) => ({ area: "DB", index: S7_FIRST_DB + index, size: S7_DB_SIZE })),
     );
     this.server.port = port;
   }
@@ -98,7 +77,7 @@ export class SimS7Plc implements SimOutput {
   }
 
   async #put(machine: string, tag: TagName, value: string | number | boolean): Promise<void> {
-    await this.server.put(parseS7Address(s7TagAddress(this.#line, machine, tag)), value);
+    await this.server.put(parseS7Address(s7TagAddress(this.#line.machines.indexOf(machine), tag)), value);
     this.#writes++;
   }
 
