@@ -1,5 +1,5 @@
 // Tags a polled PLC source reads per second, per driver, against an
-// independent server (Modbus: pymodbus), with the connection's rules turning
+// independent server (Modbus: pymodbus; S7: python-snap7), with the connection's rules turning
 // the values into events. At the production setting (1 s interval) the
 // figure is held to 5,000 tags/s per sidecar with under half a core; flat out
 // (10 ms interval) shows the headroom and whether the server is the limit.
@@ -11,8 +11,10 @@
 
 import { startModbusPeer } from "../devstack/modbus-peer.ts";
 import { clockTicks, readStat } from "../devstack/proc-cpu.ts";
+import { S7PeerServer } from "../devstack/s7-peer.ts";
 import type { MappingRule, PlcConfig, PlcKind } from "../src/core/contract.ts";
 import { createPlcDriver } from "../src/sources/plc/drivers.ts";
+import { parseS7Address } from "../src/sources/plc/s7/address.ts";
 import { PlcSource } from "../src/sources/plc/source.ts";
 import { type BenchContext, type Benchmark, CountingSink, type Figure, median } from "./harness.ts";
 
@@ -89,7 +91,61 @@ const modbusTarget: PlcBenchTarget = {
   },
 };
 
-const TARGETS: PlcBenchTarget[] = [modbusTarget];
+/** S7: one standard-access DB, a quarter each of INT, UDINT, DINT and BOOL bits, packed as a DB declares them. */
+const s7Target: PlcBenchTarget = {
+  kind: "s7",
+  server: "python-snap7",
+  async start(count) {
+    const quarter = Math.ceil(count / 4);
+    // INTs, then UDINTs, then DINTs, then bytes of eight bits each.
+    const udints = 2 * quarter;
+    const dints = udints + 4 * quarter;
+    const bits = dints + 4 * quarter;
+    const size = bits + Math.ceil(quarter / 8) + 16;
+    const server = new S7PeerServer([{ area: "DB", index: 1, size }]);
+    await server.start();
+    const tags: BenchPlc["tags"] = [];
+    for (let i = 0; i < count; i++) {
+      const slot = Math.floor(i / 4);
+      const group = i % 4;
+      tags.push(
+        group === 0
+          ? { address: `DB1,INT${2 * slot}`, kind: "count" }
+          : group === 1
+            ? { address: `DB1,UDINT${udints + 4 * slot}`, kind: "count" }
+            : group === 2
+              ? { address: `DB1,DINT${dints + 4 * slot}`, kind: "count" }
+              : { address: `DB1,X${bits + Math.floor(slot / 8)}.${slot % 8}`, kind: "bit" },
+      );
+    }
+    const values = new Map<number, number>();
+    return {
+      plc: {
+        host: "127.0.0.1",
+        port: server.port,
+        unit_id: 0,
+        rack: 0,
+        slot: 1,
+        poll_interval_ms: 1_000,
+        timeout_ms: 3_000,
+      },
+      tags,
+      serverPid: server.pid,
+      async move(indexes) {
+        for (const index of indexes) {
+          const tag = tags[index];
+          if (!tag) continue;
+          const next = (values.get(index) ?? 0) + 1;
+          values.set(index, next);
+          await server.put(parseS7Address(tag.address), tag.kind === "bit" ? next % 2 === 1 : next);
+        }
+      },
+      stop: () => server.stop(),
+    };
+  },
+};
+
+const TARGETS: PlcBenchTarget[] = [modbusTarget, s7Target];
 
 const TARGET_TAGS_PER_S = 5_000;
 const TARGET_CPU_PERCENT = 50;

@@ -65,6 +65,11 @@ export class S7PeerServer {
     this.port = Number(match[1]);
   }
 
+  /** The server's process id while it runs (for CPU figures). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** Writes bytes into an area, as the PLC program would. */
   async set(area: S7AreaSpec["area"], index: number, start: number, bytes: Uint8Array): Promise<void> {
     await this.#ask(`set ${area} ${index} ${start} ${Buffer.from(bytes).toString("hex")}`);
