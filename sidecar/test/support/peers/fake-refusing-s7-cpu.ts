@@ -2,7 +2,8 @@
 // accepts any rack and slot and always answers PUT/GET. This one speaks just
 // enough ISO-on-TCP (RFC 1006) to refuse: a connection request for another
 // rack/slot than its own gets a COTP disconnect request (as a CPU or CP does
-// for a TSAP it does not serve), and with `putGet: false` every read or
+// for a TSAP it does not serve; refuseBy "close" drops the connection
+// instead), and with `putGet: false` every read or
 // write job gets the S7 header error 0x8104 an S7-1200/1500 answers while
 // "Permit access with PUT/GET communication" is off. Everything else the
 // driver does is tested against python-snap7's server.
@@ -13,6 +14,8 @@ export interface FakeRefusingS7CpuOptions {
   slot: number;
   /** false: the S7-1200/1500 project does not permit PUT/GET. */
   putGet: boolean;
+  /** How a connection request for another rack/slot is refused: a COTP disconnect request (the default) or a dropped connection. */
+  refuseBy?: "disconnect-request" | "close";
 }
 
 const COTP_CR = 0xe0;
@@ -66,8 +69,9 @@ export class FakeRefusingS7Cpu {
       const called = calledTsap(cotp);
       const wanted = this.#opts.rack * 32 + this.#opts.slot;
       if (called === undefined || (called & 0xff) !== wanted) {
+        if (this.#opts.refuseBy === "close") socket.destroy();
         // Disconnect request: destination and source reference, reason 0 (unspecified).
-        socket.end(tpkt(Buffer.of(6, 0x80, cotp[4] ?? 0, cotp[5] ?? 0, 0, 1, 0)));
+        else socket.end(tpkt(Buffer.of(6, 0x80, cotp[4] ?? 0, cotp[5] ?? 0, 0, 1, 0)));
         return;
       }
       const params = cotp.subarray(7);

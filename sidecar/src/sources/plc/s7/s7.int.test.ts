@@ -387,21 +387,24 @@ describe("S7 driver against a CPU that refuses (FakeRefusingS7Cpu)", () => {
     }
   });
 
-  it("a wrong rack or slot is PlcUnreachableError naming rack and slot", async () => {
-    const cpu = new FakeRefusingS7Cpu({ rack: 0, slot: 2, putGet: true });
-    await cpu.start();
-    try {
-      const wrong = new S7Driver(plcConfig(cpu.port, { rack: 0, slot: 1 }));
-      await expect(wrong.connect()).rejects.toThrow(PlcUnreachableError);
-      await expect(wrong.connect()).rejects.toThrow(/\(rack 0, slot 1\).*check rack and slot \(S7-300: 0\/2/);
-      const right = new S7Driver(plcConfig(cpu.port, { rack: 0, slot: 2 }));
-      await right.connect();
-      expect(right.pduSize).toBe(240);
-      await right.close();
-    } finally {
-      await cpu.stop();
-    }
-  });
+  it.each([["disconnect-request"], ["close"]] as const)(
+    "a wrong rack or slot (refused by %s) is PlcUnreachableError naming rack and slot",
+    async (refuseBy) => {
+      const cpu = new FakeRefusingS7Cpu({ rack: 0, slot: 2, putGet: true, refuseBy });
+      await cpu.start();
+      try {
+        const wrong = new S7Driver(plcConfig(cpu.port, { rack: 0, slot: 1 }));
+        await expect(wrong.connect()).rejects.toThrow(PlcUnreachableError);
+        await expect(wrong.connect()).rejects.toThrow(/\(rack 0, slot 1\).*check rack and slot \(S7-300: 0\/2/);
+        const right = new S7Driver(plcConfig(cpu.port, { rack: 0, slot: 2 }));
+        await right.connect();
+        expect(right.pduSize).toBe(240);
+        await right.close();
+      } finally {
+        await cpu.stop();
+      }
+    },
+  );
 });
 
 async function listen(target: Server): Promise<number> {
