@@ -310,8 +310,6 @@ export interface SqlConfig {
   /** The watermark before the first row (a timestamp or a number, as the column holds). */
   initial_watermark: string;
   interval_ms: number;
-  /** TLS to the database server. */
-  tls: boolean;
 }
 
 export interface MappingRule {
