@@ -2,7 +2,7 @@
 // a database made for this run) and MariaDB 10.11 (a private mariadbd).
 import { execFileSync } from "node:child_process";
 import { userInfo } from "node:os";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type MariaDbServer, startMariaDb } from "../../../devstack/mariadb.ts";
 import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import type { SqlConfig } from "../../core/contract.ts";
@@ -120,9 +120,13 @@ describe.each(backends)("SqlSource on $name", (backend) => {
   // Rows of earlier contract cases stay below each new source's starting watermark (the time it was made).
   let contractClock = 0;
   const stamp = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+  let contractStart = stamp(Date.now());
+  beforeEach(() => {
+    contractStart = stamp(Date.now());
+  });
   sourceContract(
     `SqlSource (${backend.name})`,
-    async () => source(contractTable, {}, { initial_watermark: stamp(Date.now()) }),
+    async () => source(contractTable, {}, { initial_watermark: contractStart }),
     async (marker) => {
       contractClock++;
       await insert(contractTable, [
