@@ -29,7 +29,11 @@ TRANSPORTS = [
     ("amqp", "RabbitMQ queue"),
     ("kafka", "Kafka topic"),
     ("redis", "Redis stream"),
+    ("file", "CSV file row (drop folder)"),
+    ("sql", "SQL row (polled query)"),
 ]
+# The transport each historian connection kind feeds (issue 19).
+HISTORIAN_TRANSPORTS = {"folder": "file", "sql": "sql"}
 PAYLOAD_FORMATS = [("json", "JSON"), ("text", "Text (a bare value)")]
 MAX_EXPRESSION_CHARS = 65536
 DEFAULT_CANDIDATES = 20
@@ -48,6 +52,8 @@ def origin_transport(connection, origin):
     intake; else MQTT."""
     connection = connection.sudo()
     kind = connection.kind
+    if kind in HISTORIAN_TRANSPORTS and not connection.http_enabled:
+        return HISTORIAN_TRANSPORTS[kind]
     if kind in backbone.BACKBONE_KINDS:
         if not connection.http_enabled or origin in backbone.split_names(connection.backbone_names):
             return kind
@@ -86,7 +92,8 @@ class ShopfloorPayloadMap(models.Model):
         help="MQTT: a topic filter ('+' one level, '#' the rest, e.g. plant1/+/press-01/#). HTTP: the route "
         "after /routes/ in the URL (the same wildcards, e.g. mes/completions). RabbitMQ, Kafka, Redis: the "
         "queue, topic or stream name, with the same wildcards over its '/'-separated levels ('#' takes every "
-        "one the connection consumes).",
+        "one the connection consumes). CSV file row: the file name ('#' takes every file of the drop folder). "
+        "SQL row: query ('#' as well).",
     )
     expression = fields.Text(
         required=True,
@@ -136,7 +143,10 @@ class ShopfloorPayloadMap(models.Model):
     def _check_transport(self):
         for mapping in self:
             kind = mapping.connection_id.kind
-            if mapping.transport in backbone.BACKBONE_KINDS and mapping.transport != kind:
+            wrong_historian = (
+                mapping.transport in HISTORIAN_TRANSPORTS.values() and HISTORIAN_TRANSPORTS.get(kind) != mapping.transport
+            )
+            if (mapping.transport in backbone.BACKBONE_KINDS and mapping.transport != kind) or wrong_historian:
                 raise ValidationError(
                     _(
                         "Payload mapping %(name)s: transport %(transport)s is for a connection of that kind; "
@@ -180,6 +190,9 @@ class ShopfloorPayloadMap(models.Model):
         kind = self.connection_id.kind
         if kind in backbone.BACKBONE_KINDS and self.transport in ("mqtt", False):
             self.transport = kind
+        if kind in HISTORIAN_TRANSPORTS and self.transport in ("mqtt", False, *HISTORIAN_TRANSPORTS.values()):
+            # A historian preset serves CSV rows and polled rows alike: the connection's kind decides.
+            self.transport = HISTORIAN_TRANSPORTS[kind]
 
     @api.onchange("preset_id")
     def _onchange_preset_id(self):

@@ -184,14 +184,21 @@ export class FolderSource implements Source {
   #schedule(delay: number): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
-      this.#scanning = this.scan()
+      void this.scan()
         .catch((err: Error) => this.#log("error", `folder scan failed: ${err.message}`))
         .finally(() => this.#schedule(Math.max(100, this.#opts.folder.poll_interval_ms)));
     }, delay);
   }
 
   /** One pass over the folder: files settled long enough are read, one after the other. Tests call it directly. */
-  async scan(): Promise<void> {
+  scan(): Promise<void> {
+    // One pass at a time: the timer's and a caller's never read the same file at once.
+    const run = this.#scanning.then(() => this.#scanOnce());
+    this.#scanning = run.catch(() => {});
+    return run;
+  }
+
+  async #scanOnce(): Promise<void> {
     const folder = this.#opts.folder;
     let names: string[];
     try {
