@@ -43,7 +43,7 @@ function source(folder: Partial<FolderConfig> = {}, opts: Partial<FolderSourceOp
 
 const NARROW =
   "DateTime,TagName,Value,Quality\r\n2026-01-05 08:00:00.000,Press01.Good,1,0\r\n2026-01-05 08:00:01.000,Press01.Good,2,0\r\n";
-const parsed = (items: Intake[]) =>
+const parsed = (items: Intake[]): ({ kind: Intake["kind"] } & Record<string, unknown>)[] =>
   items.map((item) => ({
     kind: item.kind,
     ...(JSON.parse(item.kind === "event" ? "{}" : Buffer.from(item.payload).toString("utf8")) as Record<

@@ -98,7 +98,9 @@ describe.each(backends)("SqlSource on $name", (backend) => {
   async function runOnce(src: SqlSource, sink: SourceSink): Promise<void> {
     await src.start(sink);
     try {
-      await expect.poll(() => src.stats().polls + src.stats().poll_failures, { timeout: 10_000 }).toBeGreaterThan(0);
+      await expect
+        .poll(() => (src.stats().polls ?? 0) + (src.stats().poll_failures ?? 0), { timeout: 10_000 })
+        .toBeGreaterThan(0);
     } finally {
       await src.stop();
     }
