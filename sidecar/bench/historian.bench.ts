@@ -19,7 +19,7 @@ import type { BenchContext, Benchmark, Figure } from "./harness.ts";
 function presetExpression(code: string): string {
   const xml = readFileSync(join(repoRoot, "odoo_addon/shopfloor_bridge/data/shopfloor_payload_presets.xml"), "utf8");
   const record = xml.slice(xml.indexOf(`<field name="code">${code}</field>`));
-  const match = /<field name="expression"><!\[CDATA\[([\s\S]*?)\]\]><\/field>/.exec(record);
+  const match = /<field\s+name="expression"\s*><!\[CDATA\[([\s\S]*?)\]\]><\/field>/.exec(record);
   if (!match) throw new Error(`preset ${code} not found`);
   return match[1] as string;
 }

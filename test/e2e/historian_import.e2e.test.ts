@@ -4,16 +4,7 @@
 // line, a file in the wrong encoding set aside with its reason, a sidecar
 // killed (SIGKILL) and restarted losing and doubling nothing.
 import { execFileSync } from "node:child_process";
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,7 +17,9 @@ import { type SidecarProcess, spawnSidecar } from "../../sidecar/test/support/si
 function preset(code: string): string {
   const xml = readFileSync(join(addonDir, "shopfloor_bridge/data/shopfloor_payload_presets.xml"), "utf8");
   const record = xml.slice(xml.indexOf(`<field name="code">${code}</field>`));
-  return (/<field name="expression"><!\[CDATA\[([\s\S]*?)\]\]><\/field>/.exec(record) as RegExpExecArray)[1] as string;
+  return (
+    /<field\s+name="expression"\s*><!\[CDATA\[([\s\S]*?)\]\]><\/field>/.exec(record) as RegExpExecArray
+  )[1] as string;
 }
 
 describe.runIf(moduleHasSidecarApi())("historian import (drop folder, PostgreSQL, MariaDB → sidecar → Odoo 18)", () => {

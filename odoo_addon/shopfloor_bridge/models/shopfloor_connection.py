@@ -393,7 +393,9 @@ class ShopfloorConnection(models.Model):
     )
     sql_driver = fields.Selection(historian.SQL_DRIVERS, string="Database", default="postgresql", required=True)
     sql_host = fields.Char(string="Database host", help="Host name or address (PostgreSQL: also a socket directory).")
-    sql_port = fields.Integer(string="Database port", help="0 or empty: the database's own (PostgreSQL 5432, MariaDB 3306).")
+    sql_port = fields.Integer(
+        string="Database port", help="0 or empty: the database's own (PostgreSQL 5432, MariaDB 3306)."
+    )
     sql_database = fields.Char(string="Database name")
     sql_username = fields.Char(string="Database user", help="A user that may only read what the query reads.")
     sql_password = fields.Char(
@@ -838,9 +840,7 @@ class ShopfloorConnection(models.Model):
         local = pytz.utc.localize(now).astimezone(zone)
         hours = int(self.batch_apply_hour)
         minutes = round((self.batch_apply_hour - hours) * 60)
-        due = zone.localize(
-            datetime(local.year, local.month, local.day, min(hours, 23), min(minutes, 59))
-        )
+        due = zone.localize(datetime(local.year, local.month, local.day, min(hours, 23), min(minutes, 59)))
         if due <= local:
             due = zone.localize(datetime.combine(due.date() + timedelta(days=1), due.time().replace(tzinfo=None)))
         return due.astimezone(pytz.utc).replace(tzinfo=None)
@@ -865,7 +865,8 @@ class ShopfloorConnection(models.Model):
         if self.kind == "folder":
             return " · ".join(part for part in (self.folder_path, self.folder_pattern) if part)
         if self.kind == "sql":
-            return f"{dict(historian.SQL_DRIVERS).get(self.sql_driver, '')} {self.sql_host or ''}/{self.sql_database or ''}"
+            driver = dict(historian.SQL_DRIVERS).get(self.sql_driver, "")
+            return f"{driver} {self.sql_host or ''}/{self.sql_database or ''}"
         return backbone.without_userinfo(self.mqtt_url or "")
 
     def _backbone_error(self):

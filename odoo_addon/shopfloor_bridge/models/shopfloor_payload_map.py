@@ -144,7 +144,8 @@ class ShopfloorPayloadMap(models.Model):
         for mapping in self:
             kind = mapping.connection_id.kind
             wrong_historian = (
-                mapping.transport in HISTORIAN_TRANSPORTS.values() and HISTORIAN_TRANSPORTS.get(kind) != mapping.transport
+                mapping.transport in HISTORIAN_TRANSPORTS.values()
+                and HISTORIAN_TRANSPORTS.get(kind) != mapping.transport
             )
             if (mapping.transport in backbone.BACKBONE_KINDS and mapping.transport != kind) or wrong_historian:
                 raise ValidationError(

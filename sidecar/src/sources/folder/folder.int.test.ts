@@ -14,7 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
+import { RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import type { FolderConfig } from "../../core/contract.ts";
 import type { Intake } from "../../core/ports.ts";
 import { FolderConfigError, FolderSource, type FolderSourceOptions } from "./source.ts";

@@ -139,7 +139,7 @@ export class FolderSource implements Source {
 
   async start(sink: SourceSink): Promise<void> {
     const path = this.#opts.folder.path;
-    if (!path || !path.startsWith("/")) {
+    if (!path?.startsWith("/")) {
       throw new FolderConfigError("folder_path", `${JSON.stringify(path)} is not an absolute path`);
     }
     try {
