@@ -176,13 +176,20 @@ describe.runIf(moduleHasSidecarApi())("historian import (drop folder, PostgreSQL
     expect(readFileSync(join(drop, "failed", "latin.csv.reason.txt"), "utf8")).toContain("not valid UTF-8");
     expect(readdirSync(join(wideDrop, "done"))).toEqual(["wide.csv"]);
     // The malformed row: rejected in Odoo's dead-letter queue with its file and line.
-    const rejected = (await fixture.events(["state", "error_message", "source"], [["state", "=", "rejected"]])) as {
+    const rejectedDomain = [
+      ["connection_id", "=", fixture.connectionId],
+      ["state", "=", "rejected"],
+    ];
+    await expect.poll(() => fixture.countEvents(rejectedDomain), { timeout: 30_000 }).toBe(2);
+    const rejected = (await fixture.events(["state", "error_message", "source"], rejectedDomain)) as {
       error_message: string;
       source: string;
     }[];
-    expect(rejected.map((r) => [r.source, r.error_message])).toEqual([
-      ["narrow.csv", "file narrow.csv line 12: text after the closing quote of field 2"],
-    ]);
+    const reasons = rejected.map((r) => [r.source, r.error_message]).sort();
+    expect(reasons[1]).toEqual(["narrow.csv", "file narrow.csv line 12: text after the closing quote of field 2"]);
+    // The file in the wrong encoding is in the dead letters too, with its reason.
+    expect(reasons[0]?.[0]).toBe("latin.csv");
+    expect(reasons[0]?.[1]).toMatch(/^file latin\.csv not valid UTF-8 at byte \d+ \(line 2: E9.*moved to failed\//);
 
     // The same export dropped again, under another name, and a restart of the sidecar: nothing counted twice.
     await first.kill("SIGKILL");
@@ -193,12 +200,7 @@ describe.runIf(moduleHasSidecarApi())("historian import (drop folder, PostgreSQL
     const produced = await producedBy(fixture, "plant1/line1/press-01");
     expect(qtyOf(produced)).toBe(30);
     expect(new Set(produced.map((r) => r.event_uid)).size).toBe(produced.length);
-    expect(
-      await fixture.countEvents([
-        ["connection_id", "=", fixture.connectionId],
-        ["state", "=", "rejected"],
-      ]),
-    ).toBe(1);
+    expect(await fixture.countEvents(rejectedDomain)).toBe(2);
   });
 
   const backends = [

@@ -102,7 +102,13 @@ describe("FolderSource", () => {
     writeFileSync(join(dir, "latin.csv"), Buffer.from("DateTime,TagName,Value\n2026-01-05,Température,1\n", "latin1"));
     const sink = new RecordingSink();
     await runOnce(source(), sink);
-    expect(sink.committed).toHaveLength(0);
+    // Shown in Odoo's dead letters too: the file's bytes, rejected with the reason.
+    expect(sink.committed).toHaveLength(1);
+    expect(sink.committed[0]).toMatchObject({
+      kind: "rejected",
+      origin: "latin.csv",
+      reason: expect.stringMatching(/^file latin\.csv not valid UTF-8 at byte \d+ \(line 2: E9.* moved to failed\//),
+    });
     expect(readdirSync(join(dir, "failed")).sort()).toEqual(["latin.csv", "latin.csv.reason.txt"]);
     expect(readFileSync(join(dir, "failed", "latin.csv.reason.txt"), "utf8")).toMatch(
       /^latin\.csv: not valid UTF-8 at byte \d+ \(line 2: E9.*declared encoding utf-8/,

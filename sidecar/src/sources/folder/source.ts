@@ -270,13 +270,13 @@ export class FolderSource implements Source {
     }
     const decoded = decodeCsv(bytes, this.#opts.folder.encoding);
     if (!decoded.ok) {
-      await this.#fail(name, `${decoded.reason} (declared encoding ${this.#opts.folder.encoding})`);
+      await this.#fail(name, `${decoded.reason} (declared encoding ${this.#opts.folder.encoding})`, bytes);
       return;
     }
     const delimiter = delimiterChar(this.#opts.folder.delimiter, decoded.text);
     const table = csvTable(decoded.text, delimiter);
     if (!table.ok) {
-      await this.#fail(name, table.reason);
+      await this.#fail(name, table.reason, bytes);
       return;
     }
     const committed = this.#names.get(name);
@@ -380,10 +380,23 @@ export class FolderSource implements Source {
     }
   }
 
-  /** failed/<name> with failed/<name>.reason.txt: the reason is written first, so a file in failed/ always has one. */
-  async #fail(name: string, reason: string): Promise<void> {
-    this.#counts.files_failed++;
+  /**
+   * failed/<name> with failed/<name>.reason.txt: the reason is written first, so a file in failed/ always
+   * has one. Before that the file is stored in Odoo as rejected input with the reason (its bytes, cut at
+   * 256 KiB; the same file again is a duplicate there), so the dead-letter screen shows it too.
+   */
+  async #fail(name: string, reason: string, bytes?: Uint8Array): Promise<void> {
     const path = join(this.#opts.folder.path, name);
+    await this.#sink?.accept([
+      {
+        kind: "rejected",
+        payload: bytes ?? Buffer.from(reason),
+        origin: name,
+        receivedAt: new Date(this.#now()),
+        reason: `file ${name} ${reason} — moved to ${FAILED_DIR}/ in ${this.#opts.folder.path}`,
+      },
+    ]);
+    this.#counts.files_failed++;
     this.#log("error", `${name} moved to ${FAILED_DIR}/: ${reason}`, { file: name });
     try {
       const target = await this.#freeName(FAILED_DIR, name);
