@@ -415,8 +415,8 @@ class ShopfloorConnection(models.Model):
     sql_watermark_column = fields.Char(
         string="Watermark column",
         default="DateTime",
-        help="The column of each row the watermark follows (as the driver names it: PostgreSQL folds unquoted "
-        "names to lower case, datetime).",
+        help="The column of each row the watermark follows, as the query returns it (in another case when only "
+        "one column has that name: PostgreSQL folds unquoted names to lower case).",
     )
     sql_initial_watermark = fields.Char(
         string="Initial watermark",

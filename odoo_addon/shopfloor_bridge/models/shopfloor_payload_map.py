@@ -46,14 +46,24 @@ def origin_transport(connection, origin):
     the queue, topic or stream of a message-queue connection). A message-queue
     connection takes its input from its broker, so an origin is its kind unless
     the connection also has an HTTP intake and the origin is none of the names
-    it consumes nor matched by its mappings of that kind. Otherwise an origin
+    it consumes nor matched by its mappings of that kind. A historian connection
+    (drop folder, SQL query) likewise: its rows are its transport (file, sql)
+    unless it has an HTTP intake and none of its mappings of that transport
+    matches the origin. Otherwise an origin
     the sidecar subscribes to (the connection's topic filters and its MQTT
     mappings' filters) is MQTT; else HTTP when the connection has an HTTP
     intake; else MQTT."""
     connection = connection.sudo()
     kind = connection.kind
-    if kind in HISTORIAN_TRANSPORTS and not connection.http_enabled:
-        return HISTORIAN_TRANSPORTS[kind]
+    if kind in HISTORIAN_TRANSPORTS:
+        # A drop folder's file rows, a query's rows; beside an HTTP intake, what their mappings match.
+        transport = HISTORIAN_TRANSPORTS[kind]
+        if not connection.http_enabled:
+            return transport
+        filters = connection.payload_map_ids.filtered(lambda mapping: mapping.transport == transport).mapped("match")
+        if any(topic_matches(pattern, origin) for pattern in filters if not pattern_error(transport, pattern)):
+            return transport
+        return "http"
     if kind in backbone.BACKBONE_KINDS:
         if not connection.http_enabled or origin in backbone.split_names(connection.backbone_names):
             return kind

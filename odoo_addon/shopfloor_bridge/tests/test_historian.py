@@ -9,6 +9,7 @@ from odoo.exceptions import ValidationError
 from odoo.tests import Form, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from ..models.shopfloor_payload_map import origin_transport
 from .common import ShopfloorCase
 
 INTEGRATION = "shopfloor_bridge.shopfloor_bridge_group_integration"
@@ -187,3 +188,17 @@ class TestHistorian(ShopfloorCase):
         self.assertEqual(self.connection.apply_mode, "realtime")
         result, record = self.ingest_one(self.event("hist-rt-1", 0))
         self.assertEqual(record.state, "applied", record.error_message)
+
+    def test_rejected_rows_belong_to_the_historian_transport(self):
+        # The dead-letter screen offers a rejected CSV row to the connection's file mappings (edit and retry).
+        folder = self.make("folder")
+        sql = self.make("sql")
+        self.assertEqual(origin_transport(folder, "export.csv"), "file")
+        self.assertEqual(origin_transport(sql, "query"), "sql")
+        folder.http_enabled = True
+        self.env["shopfloor.payload.map"].create(
+            {"connection_id": folder.id, "name": "rows", "transport": "file", "match": "#", "expression": "$"}
+        )
+        self.assertEqual(origin_transport(folder, "export.csv"), "file")
+        sql.http_enabled = True
+        self.assertEqual(origin_transport(sql, "mes/completions"), "http")

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { SqlConfig } from "../../core/contract.ts";
 import { jsonSafe, placeholderCount } from "./drivers.ts";
-import { compareWatermark, queryProblem, rowHash } from "./source.ts";
+import { columnOf, compareWatermark, queryProblem, rowHash } from "./source.ts";
 
 describe("compareWatermark", () => {
   it("orders integers of any size exactly, as numbers", () => {
@@ -76,5 +76,14 @@ describe("jsonSafe", () => {
     expect(jsonSafe(Number.NaN)).toBe("NaN");
     expect(jsonSafe(undefined)).toBeNull();
     expect(jsonSafe({ a: 1 })).toBe('{"a":1}');
+  });
+});
+
+describe("columnOf", () => {
+  it("finds the watermark column exactly, else in another case when only one matches", () => {
+    expect(columnOf({ datetime: "x" }, "DateTime")).toBe("datetime");
+    expect(columnOf({ DateTime: "x", datetime: "y" }, "DateTime")).toBe("DateTime");
+    expect(columnOf({ DATETIME: "x", datetime: "y" }, "DateTime")).toBe("DateTime");
+    expect(columnOf(undefined, "DateTime")).toBe("DateTime");
   });
 });

@@ -203,7 +203,7 @@ export class SqlSource implements Source {
     this.#lastError = undefined;
     this.#lastErrorKind = undefined;
     this.#counts.polls++;
-    const column = sql.watermark_column;
+    const column = columnOf(rows[0], sql.watermark_column);
     let mark: Watermark = structuredClone(start);
     /** Times each content at the starting watermark is still to be skipped (taken by an earlier poll). */
     const toSkip = { ...start.taken };
@@ -268,6 +268,16 @@ export class SqlSource implements Source {
     this.#warned.add(key);
     this.#log("warn", message);
   }
+}
+
+/**
+ * The watermark column as the rows name it: exactly, else the one column of that name in another case
+ * (PostgreSQL folds unquoted names to lower case: `DateTime` comes back as `datetime`).
+ */
+export function columnOf(row: SqlRow | undefined, wanted: string): string {
+  if (!row || Object.hasOwn(row, wanted)) return wanted;
+  const matches = Object.keys(row).filter((key) => key.toLowerCase() === wanted.toLowerCase());
+  return matches.length === 1 ? (matches[0] as string) : wanted;
 }
 
 function watermarkText(value: SqlValue | undefined): string | undefined {

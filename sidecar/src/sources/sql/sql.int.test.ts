@@ -84,7 +84,7 @@ describe.each(backends)("SqlSource on $name", (backend) => {
       sql: {
         ...backend.config(),
         query: `SELECT DateTime, TagName, Value FROM ${table} WHERE DateTime >= :last ORDER BY DateTime`,
-        watermark_column: backend.name === "postgresql" ? "datetime" : "DateTime",
+        watermark_column: "DateTime", // PostgreSQL returns it as datetime: found in another case
         initial_watermark: "1970-01-01 00:00:00",
         interval_ms: 100,
         ...sql,
