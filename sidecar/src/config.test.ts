@@ -77,8 +77,14 @@ describe("parseBootstrap", () => {
     ["OPCUA_ENDPOINT", { ...complete, OPCUA_ENDPOINT: "tcp://plc" }],
     ["HTTP_PORT", { ...complete, HTTP_PORT: "0" }],
     ["HTTP_PORT", { ...complete, HTTP_PORT: "80a" }],
+    ["FOLDER_PATH", { ...complete, FOLDER_PATH: "exports" }],
   ])("names %s when it is missing or bad", (key, source) => {
     expect(keyOf(() => parseBootstrap(source))).toBe(key);
+  });
+
+  it("reads FOLDER_PATH, the drop folder as this machine mounts it (historian import)", () => {
+    expect(parseBootstrap({ ...complete, FOLDER_PATH: "/mnt/exports" }).folderPath).toBe("/mnt/exports");
+    expect(parseBootstrap(complete)).not.toHaveProperty("folderPath");
   });
 
   it("names the first missing key in the documented order", () => {

@@ -30,6 +30,8 @@ export interface BootstrapConfig {
   backboneConsumer?: string;
   /** Port of the HTTP intake, when the connection has one. */
   httpPort?: number;
+  /** The drop folder as this sidecar's machine mounts it, over the path Odoo names (historian import). */
+  folderPath?: string;
 }
 
 export const BOOTSTRAP_KEYS = [
@@ -49,6 +51,7 @@ export const BOOTSTRAP_KEYS = [
   "OPCUA_ENDPOINT",
   "BACKBONE_CONSUMER",
   "HTTP_PORT",
+  "FOLDER_PATH",
 ] as const;
 export type BootstrapKey = (typeof BOOTSTRAP_KEYS)[number];
 
@@ -234,6 +237,11 @@ export function parseBootstrap(source: Record<string, string | undefined>): Boot
   if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort >= 1 && httpPort <= 65_535)) {
     throw new ConfigError("HTTP_PORT", `"${httpPortText}" is not a port number (1-65535)`);
   }
+  // Historian import: the drop folder's path on this machine.
+  const folderPath = optional("FOLDER_PATH");
+  if (folderPath !== undefined && !folderPath.startsWith("/")) {
+    throw new ConfigError("FOLDER_PATH", `"${folderPath}" is not an absolute path`);
+  }
   return {
     odooUrl,
     odooDb,
@@ -247,6 +255,7 @@ export function parseBootstrap(source: Record<string, string | undefined>): Boot
     ...(secretKey ? { secretKey } : {}),
     ...(httpPort !== undefined ? { httpPort } : {}),
     ...(backboneConsumer ? { backboneConsumer } : {}),
+    ...(folderPath ? { folderPath } : {}),
     mqttUrl: mqttUrl && url("MQTT_URL", mqttUrl, ["mqtt:", "mqtts:", "tcp:", "ssl:", "ws:", "wss:"]),
     opcuaEndpoint: opcuaEndpoint && url("OPCUA_ENDPOINT", opcuaEndpoint, ["opc.tcp:"]),
   };

@@ -59,6 +59,22 @@ describe("withOverrides", () => {
     expect(withOverrides(redis, boot).backbone).toMatchObject({ consumer: "from-odoo" });
   });
 
+  it("lets FOLDER_PATH point the drop folder where this machine mounts it", () => {
+    const folder = {
+      path: "/srv/exports",
+      pattern: "*.csv",
+      encoding: "utf-8",
+      delimiter: "auto",
+      settle_ms: 0,
+      poll_interval_ms: 100,
+    };
+    const config = { ...fromOdoo, kind: "folder", mqtt: false, folder } as SidecarConfig;
+    expect(withOverrides(config, { ...boot, folderPath: "/mnt/exports" }).folder).toMatchObject({
+      path: "/mnt/exports",
+    });
+    expect(withOverrides(config, boot).folder).toMatchObject({ path: "/srv/exports" });
+  });
+
   it("lets HTTP_PORT move the HTTP intake, and adds none where Odoo configured none", () => {
     const http = { port: 8080, bind: "", tls_cert: "", tls_key: "", max_body_bytes: 1, producers: [] };
     expect(withOverrides({ ...fromOdoo, http }, { ...boot, httpPort: 9090 }).http).toMatchObject({ port: 9090 });
@@ -137,6 +153,18 @@ describe("asConfigError", () => {
     );
   });
 
+  it("names the historian field to fix (folder_path, or FOLDER_PATH when it overrode it; sql_query)", async () => {
+    const { FolderConfigError } = await import("./sources/folder/source.ts");
+    const { SqlConfigError } = await import("./sources/sql/source.ts");
+    const folder = { code: "hist1", kind: "folder" } as unknown as SidecarConfig;
+    const missing = new FolderConfigError("folder_path", "/srv/x: ENOENT");
+    expect((asConfigError(missing, folder, boot) as ConfigError).key).toBe("folder_path");
+    expect((asConfigError(missing, folder, { ...boot, folderPath: "/srv/x" }) as ConfigError).key).toBe("FOLDER_PATH");
+    const sql = { code: "hist2", kind: "sql" } as unknown as SidecarConfig;
+    const err = asConfigError(new SqlConfigError("sql_query", "the query has no :last"), sql, boot) as ConfigError;
+    expect(err.message).toBe("sql_query: (connection hist2 in Odoo) the query has no :last");
+  });
+
   it("leaves other errors as they are (exit 1)", () => {
     const other = new Error("ECONNREFUSED");
     expect(asConfigError(other, opcua, boot)).toBe(other);
@@ -176,6 +204,49 @@ describe("createSources", () => {
     const [source, ...others] = await createSources(config, silent, "/nonexistent");
     expect(others).toEqual([]);
     expect(source?.name.startsWith(`${kind}:`)).toBe(true);
+  });
+
+  it("gives a folder connection its drop-folder source and an sql connection its polling source", async () => {
+    const folder = {
+      code: "h1",
+      kind: "folder",
+      revision: 1,
+      rules: [],
+      folder: {
+        path: "/srv/x",
+        pattern: "*.csv",
+        encoding: "utf-8",
+        delimiter: "auto",
+        settle_ms: 0,
+        poll_interval_ms: 100,
+      },
+    } as unknown as SidecarConfig;
+    const sql = {
+      code: "h2",
+      kind: "sql",
+      revision: 1,
+      rules: [],
+      sql: {
+        driver: "postgresql",
+        host: "h",
+        port: 0,
+        database: "d",
+        username: "u",
+        password: "",
+        query: "SELECT 1 WHERE x >= :last ORDER BY x",
+        watermark_column: "x",
+        initial_watermark: "0",
+        interval_ms: 100,
+      },
+    } as unknown as SidecarConfig;
+    expect((await createSources(folder, silent, "/nonexistent")).map((s) => s.name)).toEqual(["folder"]);
+    expect((await createSources(sql, silent, "/nonexistent")).map((s) => s.name)).toEqual(["sql"]);
+    // An older Odoo without the block: no source, an error naming the field.
+    const errors: string[] = [];
+    const log = { ...silent, error: (fields: { err?: string }) => errors.push(String(fields.err)) };
+    const old = { code: "h3", kind: "folder", revision: 1, rules: [] } as unknown as SidecarConfig;
+    expect(await createSources(old, log as typeof silent, "/nonexistent")).toEqual([]);
+    expect(errors).toEqual(["connection has no folder block (an older Odoo?)"]);
   });
 
   it("names a kind it has no source for instead of taking it for OPC UA", async () => {

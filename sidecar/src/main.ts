@@ -112,7 +112,7 @@ function fallbackConfig(boot: BootstrapConfig): SidecarConfig {
   };
 }
 
-/** Bootstrap overrides (MQTT_URL, OPCUA_ENDPOINT, BACKBONE_CONSUMER, HTTP_PORT) win over what Odoo says. */
+/** Bootstrap overrides (MQTT_URL, OPCUA_ENDPOINT, BACKBONE_CONSUMER, HTTP_PORT, FOLDER_PATH) win over what Odoo says. */
 export function withOverrides(config: SidecarConfig, boot: BootstrapConfig): SidecarConfig {
   const out: SidecarConfig = structuredClone(config);
   if (boot.httpPort !== undefined && out.http) out.http.port = boot.httpPort;
@@ -120,6 +120,7 @@ export function withOverrides(config: SidecarConfig, boot: BootstrapConfig): Sid
   if (boot.mqttUrl && !out.mqtt && out.kind !== "opcua") out.mqtt = fallbackConfig(boot).mqtt;
   if (boot.opcuaEndpoint && out.opcua) out.opcua.endpoint = boot.opcuaEndpoint;
   if (boot.backboneConsumer && out.backbone) out.backbone.consumer = boot.backboneConsumer;
+  if (boot.folderPath && out.folder) out.folder.path = boot.folderPath;
   if (out.mqtt && out.mqtt.topics.length === 0) out.mqtt.topics = DEFAULT_TOPICS;
   return out;
 }
@@ -155,6 +156,11 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
     // A message-queue setting (URL, names, group, credentials, TLS): the backbone field to fix.
     return new ConfigError((err as { field: string }).field, `(${where}) ${message}`);
   }
+  if (name === "FolderConfigError" || name === "SqlConfigError") {
+    // Historian import: the drop folder or the query (FOLDER_PATH when it overrode the path).
+    const field = (err as { field: string }).field;
+    return new ConfigError(field === "folder_path" && boot.folderPath ? "FOLDER_PATH" : field, `(${where}) ${message}`);
+  }
   if (name === "OpcUaLoginError") {
     const auth = config.opcua ? config.opcua.auth : "anonymous";
     const key = auth === "username" ? "opcua_username / opcua_password" : "opcua_auth";
@@ -182,6 +188,16 @@ export async function createProtocolSource(config: SidecarConfig, log: Logger, p
     const mod = await import("./sources/redis/source.ts");
     return new mod.RedisStreamSource(mod.redisOptionsFromConfig(config, sourceLog));
   }
+  // ---- historian import (issue 19): a drop folder of CSV exports, an SQL query with a watermark
+  if (config.kind === "folder") {
+    const mod = await import("./sources/folder/source.ts");
+    return new mod.FolderSource(mod.folderOptionsFromConfig(config, (level, message) => sourceLog(level, message)));
+  }
+  if (config.kind === "sql") {
+    const mod = await import("./sources/sql/source.ts");
+    return new mod.SqlSource(mod.sqlOptionsFromConfig(config, (level, message) => sourceLog(level, message)));
+  }
+  // ---- end historian import
   if (config.kind === "sparkplug") {
     const mod = await import("./sources/sparkplug/source.ts");
     return new mod.SparkplugSource(mod.sparkplugOptionsFromConfig(config, sourceLog));

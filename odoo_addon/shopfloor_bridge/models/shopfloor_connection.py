@@ -1,11 +1,13 @@
 import json
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+import pytz
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from .. import backbone, plc
+from .. import backbone, historian, plc
 from ..field_guard import refuse_protected_write
 from ..rpc_errors import rpc_error
 from ..storable_text import escape
@@ -38,6 +40,7 @@ SECRET_FIELDS = {
     "http_tls_key": "http_tls_key_secret",
     "backbone_password": "backbone_password_secret",
     "backbone_client_key": "backbone_client_key_secret",
+    "sql_password": "sql_password_secret",  # historian import
 }
 # Settings of the HTTP intake and the Sparkplug host role: the sidecar applies
 # them when the revision moves, as it does mapping changes.
@@ -73,8 +76,28 @@ RELOADED_FIELDS = (
     "catchup_backlog",
     "catchup_batch_size",
 )
+# ---- historian import (issue 19): the drop folder and the SQL query, reloaded like the rest
+HISTORIAN_RELOADED_FIELDS = (
+    "folder_path",
+    "folder_pattern",
+    "folder_encoding",
+    "folder_delimiter",
+    "folder_settle_ms",
+    "folder_poll_interval_ms",
+    "sql_driver",
+    "sql_host",
+    "sql_port",
+    "sql_database",
+    "sql_username",
+    "sql_query",
+    "sql_watermark_column",
+    "sql_initial_watermark",
+    "sql_interval_ms",
+)
+RELOADED_FIELDS += HISTORIAN_RELOADED_FIELDS
+# ---- end historian import
 # Written through the write-only inputs: a value typed is a new secret the sidecar must load.
-RELOADED_SECRETS = ("http_tls_key", "backbone_password", "backbone_client_key")
+RELOADED_SECRETS = ("http_tls_key", "backbone_password", "backbone_client_key", "sql_password")
 DEFAULT_HTTP_PORT = 8088
 DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_PREFETCH = 500
@@ -179,13 +202,16 @@ class ShopfloorConnection(models.Model):
             ("modbus", "Modbus TCP"),
             ("s7", "Siemens S7"),
             ("enip", "EtherNet/IP (Allen-Bradley Logix)"),
+            ("folder", "CSV drop folder (historian exports)"),
+            ("sql", "SQL query (historian database)"),
         ],
         required=True,
         default="mqtt",
         tracking=True,
         help="Where the sidecar takes its input: an MQTT broker, a Sparkplug B group, an OPC UA server, a "
-        "message queue the plant already runs (RabbitMQ queues, Kafka topics, Redis streams), or one PLC it polls "
-        "directly (Modbus TCP, Siemens S7, EtherNet/IP).",
+        "message queue the plant already runs (RabbitMQ queues, Kafka topics, Redis streams), one PLC it polls "
+        "directly (Modbus TCP, Siemens S7, EtherNet/IP), or a historian: CSV exports dropped in a folder, or rows "
+        "polled from its database.",
     )
     is_plc = fields.Boolean(
         string="Polled PLC",
@@ -377,6 +403,99 @@ class ShopfloorConnection(models.Model):
         "slow PLC delay the next poll instead of losing it. 100 to 600000.",
     )
     plc_timeout_note = fields.Char(compute="_compute_plc_port_hint")
+    # ---- historian import (issue 19): CSV drop folder, SQL query with a watermark
+    is_historian = fields.Boolean(
+        string="Historian import",
+        compute="_compute_is_historian",
+        help="A CSV drop folder or an SQL query: the settings under Historian import apply.",
+    )
+    folder_path = fields.Char(
+        string="Drop folder",
+        help="Absolute path of the folder the exports are written to, as the sidecar's machine sees it "
+        "(FOLDER_PATH in the sidecar's environment overrides it). The sidecar creates done/ and failed/ in it.",
+    )
+    folder_pattern = fields.Char(
+        string="File pattern",
+        default="*.csv",
+        help="Names of the files taken, with * and ? (case-insensitive). Files whose names end in .tmp or .part "
+        "or start with . or ~ are never taken: an exporter that writes under such a name and renames when done "
+        "needs no settle time.",
+    )
+    folder_encoding = fields.Selection(
+        historian.CSV_ENCODINGS,
+        string="Encoding",
+        default="utf-8",
+        required=True,
+        help="The encoding the exports are written in. A file that is not valid in it goes to failed/ with the "
+        "reason. The AVEVA Historian Client writes UTF-16 ('Unicode') or Windows-1252 ('ANSI').",
+    )
+    folder_delimiter = fields.Selection(
+        historian.CSV_DELIMITERS,
+        string="Delimiter",
+        default="auto",
+        required=True,
+        help="Between fields. Detect: the one of , ; tab | the header line has most of.",
+    )
+    folder_settle_ms = fields.Integer(
+        string="Settle time (ms)",
+        default=5000,
+        help="A file is read once its size and modification time have stayed the same this long. 0 to 3600000.",
+    )
+    folder_poll_interval_ms = fields.Integer(
+        string="Folder poll interval (ms)", default=5000, help="How often the folder is listed. 100 to 3600000."
+    )
+    sql_driver = fields.Selection(historian.SQL_DRIVERS, string="Database", default="postgresql", required=True)
+    sql_host = fields.Char(string="Database host", help="Host name or address (PostgreSQL: also a socket directory).")
+    sql_port = fields.Integer(
+        string="Database port", help="0 or empty: the database's own (PostgreSQL 5432, MariaDB 3306)."
+    )
+    sql_database = fields.Char(string="Database name")
+    sql_username = fields.Char(string="Database user", help="A user that may only read what the query reads.")
+    sql_password = fields.Char(
+        string="Database password",
+        compute="_compute_secret_inputs",
+        inverse="_inverse_secrets",
+        help="Write-only: stored for the sidecar, never shown again. Type a new one to replace it.",
+    )
+    sql_password_secret = fields.Char(groups=SECRETS_GROUP, copy=False)
+    sql_query = fields.Text(
+        string="Query",
+        help="A SELECT with :last where the watermark goes, ordered by the watermark column, e.g. "
+        "SELECT DateTime, TagName, Value, QualityDetail FROM history WHERE DateTime >= :last ORDER BY DateTime. "
+        "Use >= (the sidecar skips the rows it took at the watermark's timestamp); each row goes to the payload "
+        "mappings of transport SQL.",
+    )
+    sql_watermark_column = fields.Char(
+        string="Watermark column",
+        default="DateTime",
+        help="The column of each row the watermark follows, as the query returns it (in another case when only "
+        "one column has that name: PostgreSQL folds unquoted names to lower case).",
+    )
+    sql_initial_watermark = fields.Char(
+        string="Initial watermark",
+        default="1970-01-01 00:00:00",
+        help="Where the first poll starts: a timestamp as the database writes it, or a number for a numeric "
+        "column. Later polls go on from the watermark the sidecar committed.",
+    )
+    sql_interval_ms = fields.Integer(
+        string="Query interval (ms)", default=10000, help="Time between two runs of the query. 100 to 86400000."
+    )
+    apply_mode = fields.Selection(
+        historian.APPLY_MODES,
+        string="Apply",
+        default="realtime",
+        required=True,
+        help="On arrival: events are applied as they come. Batch: they are stored at once (duplicates and bad "
+        "input answered as usual) and applied by the retry cron from the batch time on, for sites that import "
+        "overnight rather than in real time.",
+    )
+    batch_apply_hour = fields.Float(
+        string="Batch time",
+        default=2.0,
+        help="Batch mode: events stored are applied from this time of day on (the company's time zone, UTC "
+        "without one); the retry cron applies them on its next run after it.",
+    )
+    # ---- end historian import
 
     # HTTP intake (CloudEvents HTTP binding and mapped JSON routes)
     http_enabled = fields.Boolean(
@@ -580,6 +699,27 @@ class ShopfloorConnection(models.Model):
         ),
         ("http_port_range", "check(http_port between 1 and 65535)", "The HTTP port must be between 1 and 65535."),
         (
+            "folder_settle_range",
+            "check(folder_settle_ms between 0 and 3600000)",
+            "The settle time must be between 0 and 3600000 ms (1 hour).",
+        ),
+        (
+            "folder_poll_range",
+            "check(folder_poll_interval_ms between 100 and 3600000)",
+            "The folder poll interval must be between 100 ms and 3600000 ms (1 hour).",
+        ),
+        (
+            "sql_interval_range",
+            "check(sql_interval_ms between 100 and 86400000)",
+            "The query interval must be between 100 ms and 86400000 ms (1 day).",
+        ),
+        ("sql_port_range", "check(sql_port between 0 and 65535)", "The database port must be between 0 and 65535."),
+        (
+            "batch_apply_hour_range",
+            "check(batch_apply_hour >= 0 and batch_apply_hour < 24)",
+            "The batch time must be a time of day (00:00 to 23:59).",
+        ),
+        (
             "http_max_body_range",
             "check(http_max_body_bytes between 1024 and 268435456)",
             "The largest HTTP request must be between 1 KiB and 256 MiB.",
@@ -742,6 +882,105 @@ class ShopfloorConnection(models.Model):
                     )
                 )
 
+    # ---- historian import (issue 19)
+    @api.constrains(
+        "kind",
+        "folder_path",
+        "folder_pattern",
+        "sql_host",
+        "sql_database",
+        "sql_username",
+        "sql_query",
+        "sql_watermark_column",
+        "sql_initial_watermark",
+    )
+    def _check_historian(self):
+        for connection in self.filtered("is_historian"):
+            error = connection._historian_error()
+            if error:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s (%(kind)s): %(error)s.",
+                        code=connection.code,
+                        kind=connection._kind_label(),
+                        error=error,
+                    )
+                )
+
+    def _historian_error(self):
+        """Why this historian connection's settings would import nothing ('' when they would)."""
+        self.ensure_one()
+        if self.kind == "folder":
+            error = historian.folder_path_error(self.folder_path)
+            if error:
+                return _("Drop folder: %s", error)
+            error = historian.folder_pattern_error(self.folder_pattern)
+            if error:
+                return _("File pattern: %s", error)
+            return ""
+        for field_name in ("sql_host", "sql_database", "sql_username"):
+            if not (self[field_name] or "").strip():
+                return _("%s is required", self._fields[field_name].string)
+        error = historian.sql_query_error(self.sql_query, self.sql_watermark_column)
+        if error:
+            return _("Query: %s", error)
+        error = historian.initial_watermark_error(self.sql_initial_watermark)
+        if error:
+            return _("Initial watermark: %s", error)
+        return ""
+
+    @api.depends("kind")
+    def _compute_is_historian(self):
+        for connection in self:
+            connection.is_historian = connection.kind in historian.HISTORIAN_KINDS
+
+    def _sidecar_folder(self):
+        """The drop folder as ``FolderConfig`` (contract.ts), or False for the other kinds."""
+        self.ensure_one()
+        if self.kind != "folder":
+            return False
+        return {
+            "path": (self.folder_path or "").strip(),
+            "pattern": (self.folder_pattern or "").strip() or "*.csv",
+            "encoding": self.folder_encoding,
+            "delimiter": self.folder_delimiter,
+            "settle_ms": self.folder_settle_ms,
+            "poll_interval_ms": self.folder_poll_interval_ms,
+        }
+
+    def _sidecar_sql(self):
+        """The query as ``SqlConfig`` (contract.ts), or False for the other kinds."""
+        self.ensure_one()
+        connection = self.sudo()
+        if connection.kind != "sql":
+            return False
+        return {
+            "driver": connection.sql_driver,
+            "host": (connection.sql_host or "").strip(),
+            "port": connection.sql_port or 0,
+            "database": (connection.sql_database or "").strip(),
+            "username": connection.sql_username or "",
+            "password": connection.sql_password_secret or "",
+            "query": (connection.sql_query or "").strip(),
+            "watermark_column": (connection.sql_watermark_column or "").strip(),
+            "initial_watermark": (connection.sql_initial_watermark or "").strip(),
+            "interval_ms": connection.sql_interval_ms,
+        }
+
+    def _next_batch_time(self, now):
+        """The first batch time after ``now`` (naive UTC), in the company's time zone (UTC without one)."""
+        self.ensure_one()
+        zone = pytz.timezone(self.company_id.partner_id.tz or "UTC")
+        local = pytz.utc.localize(now).astimezone(zone)
+        hours = int(self.batch_apply_hour)
+        minutes = round((self.batch_apply_hour - hours) * 60)
+        due = zone.localize(datetime(local.year, local.month, local.day, min(hours, 23), min(minutes, 59)))
+        if due <= local:
+            due = zone.localize(datetime.combine(due.date() + timedelta(days=1), due.time().replace(tzinfo=None)))
+        return due.astimezone(pytz.utc).replace(tzinfo=None)
+
+    # ---- end historian import
+
     def _kind_label(self):
         return dict(self._fields["kind"]._description_selection(self.env)).get(self.kind, self.kind or "")
 
@@ -759,6 +998,11 @@ class ShopfloorConnection(models.Model):
             return self.opcua_endpoint or ""
         if self.kind in plc.PLC_KINDS:
             return f"{self.plc_host or ''}:{self.plc_port or plc.DEFAULT_PORTS[self.kind]}"
+        if self.kind == "folder":
+            return " · ".join(part for part in (self.folder_path, self.folder_pattern) if part)
+        if self.kind == "sql":
+            driver = dict(historian.SQL_DRIVERS).get(self.sql_driver, "")
+            return f"{driver} {self.sql_host or ''}/{self.sql_database or ''}"
         return backbone.without_userinfo(self.mqtt_url or "")
 
     def _backbone_error(self):
@@ -1134,6 +1378,8 @@ class ShopfloorConnection(models.Model):
                 "opcua": opcua,
                 "backbone": connection._sidecar_backbone(),
                 "plc": connection._sidecar_plc(),
+                "folder": connection._sidecar_folder(),
+                "sql": connection._sidecar_sql(),
                 "batch": {
                     "size": connection.batch_size,
                     "wait_ms": connection.batch_wait_ms,

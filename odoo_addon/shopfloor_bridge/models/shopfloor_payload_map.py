@@ -29,7 +29,11 @@ TRANSPORTS = [
     ("amqp", "RabbitMQ queue"),
     ("kafka", "Kafka topic"),
     ("redis", "Redis stream"),
+    ("file", "CSV file row (drop folder)"),
+    ("sql", "SQL row (polled query)"),
 ]
+# The transport each historian connection kind feeds (issue 19).
+HISTORIAN_TRANSPORTS = {"folder": "file", "sql": "sql"}
 PAYLOAD_FORMATS = [("json", "JSON"), ("text", "Text (a bare value)")]
 MAX_EXPRESSION_CHARS = 65536
 DEFAULT_CANDIDATES = 20
@@ -42,12 +46,24 @@ def origin_transport(connection, origin):
     the queue, topic or stream of a message-queue connection). A message-queue
     connection takes its input from its broker, so an origin is its kind unless
     the connection also has an HTTP intake and the origin is none of the names
-    it consumes nor matched by its mappings of that kind. Otherwise an origin
+    it consumes nor matched by its mappings of that kind. A historian connection
+    (drop folder, SQL query) likewise: its rows are its transport (file, sql)
+    unless it has an HTTP intake and none of its mappings of that transport
+    matches the origin. Otherwise an origin
     the sidecar subscribes to (the connection's topic filters and its MQTT
     mappings' filters) is MQTT; else HTTP when the connection has an HTTP
     intake; else MQTT."""
     connection = connection.sudo()
     kind = connection.kind
+    if kind in HISTORIAN_TRANSPORTS:
+        # A drop folder's file rows, a query's rows; beside an HTTP intake, what their mappings match.
+        transport = HISTORIAN_TRANSPORTS[kind]
+        if not connection.http_enabled:
+            return transport
+        filters = connection.payload_map_ids.filtered(lambda mapping: mapping.transport == transport).mapped("match")
+        if any(topic_matches(pattern, origin) for pattern in filters if not pattern_error(transport, pattern)):
+            return transport
+        return "http"
     if kind in backbone.BACKBONE_KINDS:
         if not connection.http_enabled or origin in backbone.split_names(connection.backbone_names):
             return kind
@@ -86,7 +102,8 @@ class ShopfloorPayloadMap(models.Model):
         help="MQTT: a topic filter ('+' one level, '#' the rest, e.g. plant1/+/press-01/#). HTTP: the route "
         "after /routes/ in the URL (the same wildcards, e.g. mes/completions). RabbitMQ, Kafka, Redis: the "
         "queue, topic or stream name, with the same wildcards over its '/'-separated levels ('#' takes every "
-        "one the connection consumes).",
+        "one the connection consumes). CSV file row: the file name ('#' takes every file of the drop folder). "
+        "SQL row: query ('#' as well).",
     )
     expression = fields.Text(
         required=True,
@@ -136,7 +153,11 @@ class ShopfloorPayloadMap(models.Model):
     def _check_transport(self):
         for mapping in self:
             kind = mapping.connection_id.kind
-            if mapping.transport in backbone.BACKBONE_KINDS and mapping.transport != kind:
+            wrong_historian = (
+                mapping.transport in HISTORIAN_TRANSPORTS.values()
+                and HISTORIAN_TRANSPORTS.get(kind) != mapping.transport
+            )
+            if (mapping.transport in backbone.BACKBONE_KINDS and mapping.transport != kind) or wrong_historian:
                 raise ValidationError(
                     _(
                         "Payload mapping %(name)s: transport %(transport)s is for a connection of that kind; "
@@ -180,6 +201,9 @@ class ShopfloorPayloadMap(models.Model):
         kind = self.connection_id.kind
         if kind in backbone.BACKBONE_KINDS and self.transport in ("mqtt", False):
             self.transport = kind
+        if kind in HISTORIAN_TRANSPORTS and self.transport in ("mqtt", False, *HISTORIAN_TRANSPORTS.values()):
+            # A historian preset serves CSV rows and polled rows alike: the connection's kind decides.
+            self.transport = HISTORIAN_TRANSPORTS[kind]
 
     @api.onchange("preset_id")
     def _onchange_preset_id(self):

@@ -32,6 +32,8 @@ KEY_MAX_CHARS = 256
 INT4_MAX = 2**31 - 1
 DEFAULT_SKEW_BOUND_MS = 5000
 NOTE_PATHS_SHOWN = 20
+# Events of a connection in batch mode (historian import): stored, applied by the cron at the batch time.
+BATCH_CLASS = "batch"
 STORED_COLUMNS = (
     "event_uid source type time subject data_json raw_payload raw_b64 raw_size raw_truncated "
     "connection_code connection_id key_scope company_id workcenter_id sidecar_mapping_revision observed_time "
@@ -115,7 +117,13 @@ class IngestService:
         rows = [context.prepare(item) for item in events]
         results = self.store(rows)
         events_model = self.env["shopfloor.event"].sudo()
-        to_apply = events_model.browse([row["event_id"] for row in rows if row["is_new"] and row["state"] == "pending"])
+        to_apply = events_model.browse(
+            [
+                row["event_id"]
+                for row in rows
+                if row["is_new"] and row["state"] == "pending" and row["columns"].get("error_class") != BATCH_CLASS
+            ]
+        )
         # Stored events are due now: when the apply is deferred the cron picks them up.
         if to_apply and self.env.context.get("shopfloor_defer_apply"):
             events_model._trigger_retry_cron()
@@ -220,6 +228,7 @@ class IngestContext:
         self._source_maps = {}
         self._workcenters = {}
         self._scopes = {}
+        self._batch_due = {}
         self.companies = env.user.company_ids if not env.su else env["res.company"].sudo().search([])
         # The connections the caller acts for (None: the superuser, any). An event
         # naming another is stored rejected under the caller's own connection.
@@ -297,6 +306,27 @@ class IngestContext:
                     "error_message": refused,
                     "workcenter_id": None,
                     "next_retry_at": None,
+                }
+            )
+
+    def _batch(self, columns):
+        """Historian import (issue 19): a connection in batch mode has its events stored now and applied by
+        the retry cron from its next batch time on (``next_retry_at``); ``ingest`` does not apply them."""
+        connection_id = columns.get("connection_id")
+        if columns.get("state") != "pending" or not connection_id:
+            return
+        if connection_id not in self._batch_due:
+            connection = self.env["shopfloor.connection"].sudo().browse(connection_id)
+            self._batch_due[connection_id] = (
+                connection._next_batch_time(self.now) if connection.apply_mode == "batch" else None
+            )
+        due = self._batch_due[connection_id]
+        if due is not None:
+            columns.update(
+                {
+                    "error_class": BATCH_CLASS,
+                    "error_message": self.env._("Batch import: applied by the cron from %s UTC.", due),
+                    "next_retry_at": due,
                 }
             )
 
@@ -420,6 +450,7 @@ class IngestContext:
             )
         columns["ingest_note"] = "\n".join(notes) or None
         self.scope(columns, event.get("connection"), connection)
+        self._batch(columns)
         return {
             "columns": columns,
             "state": columns["state"],

@@ -14,6 +14,7 @@ from . import test_downtime
 from . import test_event_hooks
 from . import test_floor_keys
 from . import test_hold
+from . import test_historian
 from . import test_http_producer
 from . import test_ingest
 from . import test_ingest_ranges

@@ -19,6 +19,8 @@ CONFIG_KEYS = {
     "opcua",
     "backbone",
     "plc",
+    "folder",  # historian import
+    "sql",  # historian import
     "batch",
     "skew",
     "sources",
@@ -86,6 +88,7 @@ class TestConnection(ShopfloorCase):
             {"size": 500, "wait_ms": 1000, "partitions": 2, "catchup_backlog": 5000, "catchup_size": 1000},
         )
         self.assertIs(config["backbone"], False)
+        self.assertEqual((config["folder"], config["sql"]), (False, False))
         self.assertEqual(config["skew"], {"bound_ms": 5000, "correct": False})
         self.assertIn({"source": "plant1/line1/press-01", "workcenter": "L1-PRESS"}, config["sources"])
         self.assertEqual(len(config["sources"]), 4)

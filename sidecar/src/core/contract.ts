@@ -83,7 +83,7 @@ export interface IngestResult {
 export interface SidecarConfig {
   code: string;
   name: string;
-  kind: "mqtt" | "sparkplug" | "opcua" | BackboneKind | PlcKind;
+  kind: "mqtt" | "sparkplug" | "opcua" | BackboneKind | PlcKind | HistorianKind;
   revision: number;
   server_time: string;
   mqtt:
@@ -139,6 +139,13 @@ export interface SidecarConfig {
    * omits the key: read as false.
    */
   plc?: PlcConfig | false;
+  /**
+   * Historian import (issue 19): the drop folder a connection of kind
+   * `folder` reads CSV exports from, or the query a connection of kind `sql`
+   * polls. An older Odoo omits the keys: read as false.
+   */
+  folder?: FolderConfig | false;
+  sql?: SqlConfig | false;
   /**
    * Delivery to Odoo. `partitions`: batches in flight at once, each carrying
    * whole work centers (an older Odoo omits it: read as 1). `catchup_backlog`:
@@ -242,6 +249,69 @@ export interface PlcConfig {
   timeout_ms: number;
 }
 
+// ---------------------------------------------------------------- historian import (issue 19)
+
+export const HISTORIAN_KINDS = ["folder", "sql"] as const;
+/** Historian and batch import: CSV exports dropped in a folder, or rows polled from a database. */
+export type HistorianKind = (typeof HISTORIAN_KINDS)[number];
+/** Payload-mapping transports of the historian sources: each CSV row (`file`), each polled row (`sql`). */
+export type HistorianTransport = "file" | "sql";
+
+export const CSV_ENCODINGS = ["utf-8", "windows-1252", "utf-16", "utf-16le", "utf-16be"] as const;
+export type CsvEncoding = (typeof CSV_ENCODINGS)[number];
+export const CSV_DELIMITERS = ["auto", "comma", "semicolon", "tab", "pipe"] as const;
+export type CsvDelimiter = (typeof CSV_DELIMITERS)[number];
+
+/**
+ * A drop folder of CSV exports (sources/folder/README.md). A file whose name
+ * matches `pattern` is taken once its size and modification time have not
+ * changed for `settle_ms`; its rows become payloads of transport `file`;
+ * then it is moved to `done/` (or, unreadable, to `failed/` with a reason
+ * file). Nothing is deleted.
+ */
+export interface FolderConfig {
+  /** Absolute path of the folder on the sidecar's machine. */
+  path: string;
+  /** File names taken: a glob of `*` and `?` (`*.csv`), matched case-insensitively. */
+  pattern: string;
+  /** The encoding the exports are written in; `utf-16` reads the byte order mark (little-endian without one). */
+  encoding: CsvEncoding;
+  /** Field delimiter; `auto` picks the one of `,` `;` tab `|` the header line has most of (outside quotes). */
+  delimiter: CsvDelimiter;
+  /** How long a file's size and modification time must stay unchanged before it is read. */
+  settle_ms: number;
+  /** How often the folder is listed. */
+  poll_interval_ms: number;
+}
+
+export const SQL_DRIVERS = ["postgresql", "mariadb"] as const;
+/** Databases the SQL source is tested against. SQL Server is not one yet (sources/sql/README.md). */
+export type SqlDriver = (typeof SQL_DRIVERS)[number];
+
+/**
+ * A query polled with a persisted watermark (sources/sql/README.md): every
+ * `interval_ms` the query runs with `:last` bound to the watermark; rows are
+ * payloads of transport `sql`, and the watermark moves to the largest
+ * `watermark_column` value taken, committed with the rows' events.
+ */
+export interface SqlConfig {
+  driver: SqlDriver;
+  host: string;
+  /** 0 for the driver's own (PostgreSQL 5432, MariaDB 3306). */
+  port: number;
+  database: string;
+  username: string;
+  /** Secret. */
+  password: string;
+  /** A SELECT with `:last` where the watermark goes: `… WHERE DateTime >= :last ORDER BY DateTime`. */
+  query: string;
+  /** The column of each row that the watermark follows (rows come ordered by it). */
+  watermark_column: string;
+  /** The watermark before the first row (a timestamp or a number, as the column holds). */
+  initial_watermark: string;
+  interval_ms: number;
+}
+
 export interface MappingRule {
   id: number;
   kind: "counter" | "state" | "trigger";
@@ -287,10 +357,11 @@ export interface PayloadMapping {
    */
   kind: "events" | "values";
   /** Which intake it applies to. */
-  transport: "mqtt" | "http" | BackboneKind;
+  transport: "mqtt" | "http" | BackboneKind | HistorianTransport;
   /**
    * MQTT topic filter (`+`, `#`) for mqtt; the route name for http; the queue,
-   * topic or stream name for amqp, kafka and redis (the same wildcards, `/`-separated).
+   * topic or stream name for amqp, kafka and redis (the same wildcards, `/`-separated);
+   * the file name for file (`#` takes every file); `query` for sql.
    */
   match: string;
   expression: string;

@@ -19,8 +19,13 @@ export type Intake =
  */
 export interface IntakeVia {
   /** amqp/kafka/redis headers: AMQP message headers, Kafka record headers, the Redis entry's other fields. */
-  transport: "mqtt" | "http" | "amqp" | "kafka" | "redis";
+  transport: "mqtt" | "http" | "amqp" | "kafka" | "redis" | "file" | "sql";
   headers?: Record<string, string>;
+  /**
+   * Where in its origin the payload was, said first in the reason when it is
+   * rejected: a CSV row's `file export.csv line 12`, a polled row's watermark.
+   */
+  at?: string;
 }
 
 /**

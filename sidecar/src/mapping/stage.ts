@@ -395,7 +395,15 @@ export class MappingStage implements SourceSink {
 }
 
 function rejectedIntake(item: RawIntake, reason: string): Intake {
-  return { kind: "rejected", payload: item.payload, origin: item.origin, receivedAt: item.receivedAt, reason };
+  // A CSV row or a polled row says where it was (file and line) first: the person reading the reason looks there.
+  const where = item.via?.at ? `${item.via.at}: ` : "";
+  return {
+    kind: "rejected",
+    payload: item.payload,
+    origin: item.origin,
+    receivedAt: item.receivedAt,
+    reason: where + reason,
+  };
 }
 
 /** The schema check of mapped events, the same the pipeline applies: one bad event rejects the payload. */
