@@ -125,8 +125,11 @@ class TrustedClients:
         )
 
     async def __call__(self, certificate, app_description):
-        await self.store.load()
         try:
+            if not any(self.trusted.iterdir()):
+                # asyncua's TrustStore cannot be empty (ValueError): nothing trusted refuses everyone.
+                raise ServiceError(ua.StatusCodes.BadCertificateUntrusted)
+            await self.store.load()
             await self.validator(certificate, app_description)
         except ServiceError:
             name = certificate.fingerprint(certificate.signature_hash_algorithm).hex()[:16]

@@ -5,28 +5,36 @@
 // sidecar trusts the server's in its PKI), every policy and mode both stacks
 // offer, logins, the data types a PLC serves, a server crash mid-shift, and
 // the floor writer's writes read back with asyncua's own client.
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../devstack/odoo.ts";
 import { Ledger } from "../../../simulator/ledger.ts";
 import { Line } from "../../../simulator/line.ts";
 import { lineRules } from "../../../simulator/rules.ts";
 import { Simulation } from "../../../simulator/simulation.ts";
+import { queueMessage } from "../../../test/support/floor/floor-writer.contract.ts";
 import {
-  type AsyncuaPeerOptions,
-  type AsyncuaPolicy,
   AsyncuaLineServer,
   AsyncuaPeer,
+  type AsyncuaPeerOptions,
+  type AsyncuaPolicy,
   type AsyncuaType,
   type AsyncuaVariable,
   readWithAsyncua,
 } from "../../../test/support/opcua/asyncua-peer.ts";
 import { MemorySink } from "../../../test/support/simulator/memory-sink.ts";
 import type { MappingRule } from "../../core/contract.ts";
+import { FloorWriteError } from "../../floor/errors.ts";
+import { OpcuaFloorWriter } from "../../floor/opcua-writer.ts";
+import { VersionStore } from "../../floor/version-store.ts";
+import { derivedEventId } from "../../rules/types.ts";
 import { clientCertificateFile, trustServerCertificate } from "./pki.ts";
-import type { OpcUaSecurityMode, OpcUaSecurityPolicy } from "./security.ts";
+import type { OpcUaSecurityMode, OpcUaSecurityPolicy, OpcuaBlock } from "./security.ts";
 import { type OpcUaAuth, OpcUaSource, type OpcUaSourceOptions } from "./source.ts";
 
 const MACHINE = "Press03";
@@ -126,3 +134,352 @@ function expectSinkMatchesLedger(sink: MemorySink, ledger: Ledger, order: string
   expect(sink.ofType("setup.started").map((e) => e.time)).toEqual(ledger.setups.map((s) => s.start));
   expect(sink.duplicates).toBe(0);
 }
+
+const USERS = { sidecar: "s3cret" };
+const SIDECAR_LOGIN: OpcUaAuth = { type: "username", username: "sidecar", password: "s3cret" };
+
+/** A started asyncua server on a free port, stopped after the file. */
+const peers: AsyncuaPeer[] = [];
+afterAll(async () => {
+  for (const peer of peers) await peer.stop();
+});
+async function startPeer(options: Omit<AsyncuaPeerOptions, "port" | "pkiDir">): Promise<AsyncuaPeer> {
+  const peer = new AsyncuaPeer({ port: await freePort(), pkiDir: join(dir, `server-${++cases}`), ...options });
+  await peer.start();
+  peers.push(peer);
+  return peer;
+}
+
+function writerFor(pkiDir: string, security?: Partial<OpcuaBlock>) {
+  return new OpcuaFloorWriter({
+    versions: new VersionStore(join(dir, `versions-${++cases}.json`)),
+    pkiDir,
+    security: security && {
+      endpoint: "",
+      security_mode: "None",
+      security_policy: "None",
+      auth: "anonymous",
+      username: "",
+      password: "",
+      publishing_interval_ms: 100,
+      sampling_interval_ms: 0,
+      ...security,
+    },
+    timeoutMs: 8_000,
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(Error);
+  return err as Error;
+}
+
+const STATE = "ns=2;s=Sec/State";
+const ORDER = "ns=2;s=Sec/Order";
+const Q_ORDER = "ns=2;s=Sec/Queue/0/Order";
+const Q_QTY = "ns=2;s=Sec/Queue/0/Qty";
+const SECURE_VARIABLES: AsyncuaVariable[] = [
+  { node: STATE, type: "Int32", value: 1 },
+  { node: ORDER, type: "String", value: "WH/MO/SEC" },
+  { node: Q_ORDER, type: "String", value: "", writable: true },
+  { node: Q_QTY, type: "Double", value: 0, writable: true },
+];
+const stateRules = (): MappingRule[] => [
+  {
+    id: 1,
+    kind: "state",
+    protocol: "opcua",
+    address: STATE,
+    source: "plant1/sec/press",
+    event_type: "",
+    params: { value_map: { "1": "running", "3": "down" }, order_address: ORDER },
+  },
+];
+
+function secureMessage(endpoint: string, version: number, order: string) {
+  const params = { endpoint, slots: [{ order: Q_ORDER, qty: Q_QTY }] };
+  return queueMessage("WC-SEC", version, [order], { kind: "opcua", params }, 1);
+}
+
+/**
+ * Trust both ways, as two admins do it: the sidecar's admin trusts the
+ * server's certificate in the sidecar's PKI; the server refuses the sidecar's
+ * certificate on the first session, stores it in its rejected/ folder, and the
+ * server's admin moves it to trusted/.
+ */
+async function trustBothWays(peer: AsyncuaPeer, pkiDir: string, mode: OpcUaSecurityMode, policy: OpcUaSecurityPolicy) {
+  await trustServerCertificate(pkiDir, peer.certificateFile);
+  const first = new OpcUaSource(
+    sourceOptions(peer.endpoint, pkiDir, stateRules(), {
+      securityMode: mode,
+      securityPolicy: policy,
+      auth: SIDECAR_LOGIN,
+    }),
+  );
+  const refused = await failure(first.start(new MemorySink()));
+  await first.stop();
+  const [rejected] = readdirSync(peer.rejectedDir);
+  if (!rejected) throw new Error(`the asyncua server rejected no certificate: ${refused.message}`);
+  renameSync(join(peer.rejectedDir, rejected), join(peer.trustedDir, rejected));
+  return refused;
+}
+
+const SECURE_CASES: [OpcUaSecurityPolicy, OpcUaSecurityMode, AsyncuaPolicy][] = [
+  ["Basic256Sha256", "Sign", "Basic256Sha256_Sign"],
+  ["Basic256Sha256", "SignAndEncrypt", "Basic256Sha256_SignAndEncrypt"],
+  ["Aes128_Sha256_RsaOaep", "Sign", "Aes128Sha256RsaOaep_Sign"],
+  ["Aes128_Sha256_RsaOaep", "SignAndEncrypt", "Aes128Sha256RsaOaep_SignAndEncrypt"],
+  ["Aes256_Sha256_RsaPss", "Sign", "Aes256Sha256RsaPss_Sign"],
+  ["Aes256_Sha256_RsaPss", "SignAndEncrypt", "Aes256Sha256RsaPss_SignAndEncrypt"],
+];
+
+describe("asyncua security: certificates trusted both ways, every policy and mode both stacks offer", () => {
+  it("trust both ways: each side's refusal says what to do; once both trust, source and writer work", async () => {
+    const peer = await startPeer({
+      policies: ["Basic256Sha256_SignAndEncrypt"],
+      clientTrust: "trusted",
+      anonymous: false,
+      users: USERS,
+      variables: SECURE_VARIABLES,
+    });
+    const pki = join(dir, "trust-client");
+    const security = { securityMode: "SignAndEncrypt", securityPolicy: "Basic256Sha256", auth: SIDECAR_LOGIN } as const;
+    const logs: string[] = [];
+    const untrusting = new OpcUaSource({
+      ...sourceOptions(peer.endpoint, pki, stateRules(), security),
+      log: (level, message) => logs.push(`${level} ${message}`),
+    });
+    try {
+      // 1. The sidecar does not know the server's certificate.
+      const notTrusted = await failure(untrusting.start(new MemorySink()));
+      expect(notTrusted.name).toBe("OpcUaTrustError");
+      expect(notTrusted.message).toContain(
+        `OPC UA server ${peer.endpoint} presented a certificate this sidecar does not trust`,
+      );
+      expect(notTrusted.message).toContain(`move it to ${pki}/trusted/certs/`);
+      expect(readdirSync(join(pki, "rejected"))).toHaveLength(1);
+      // Regression: asyncua closes the channel before the refusal reaches the client, and that close
+      // started a reconnect loop behind the failed start, retrying for ever what needs an admin.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(logs.filter((line) => line.includes("reconnect failed") || line.includes("re-creating"))).toEqual([]);
+      expect(untrusting.stats().connect_failures).toBe(1);
+      await untrusting.stop();
+
+      // 2. The sidecar trusts the server; the server does not know the sidecar's certificate.
+      // Regression: this refusal was reported as the sidecar not trusting the server.
+      const refused = await trustBothWays(peer, pki, "SignAndEncrypt", "Basic256Sha256");
+      expect(refused.name).toBe("OpcUaTrustError");
+      expect(refused.message).toBe(
+        `OPC UA server ${peer.endpoint} refused this sidecar's certificate (BadCertificateUntrusted): give ` +
+          `${clientCertificateFile(pki)} to the server's admin to add to the server's trusted certificates.`,
+      );
+      // What the server refused (and its admin trusted) is the sidecar's own certificate.
+      const trustedBytes = readFileSync(join(peer.trustedDir, readdirSync(peer.trustedDir)[0] as string));
+      expect(new X509Certificate(trustedBytes).fingerprint256).toBe(
+        new X509Certificate(readFileSync(clientCertificateFile(pki))).fingerprint256,
+      );
+
+      // 3. Both trust: the source reads, the writer writes.
+      const sink = new MemorySink();
+      const source = new OpcUaSource(sourceOptions(peer.endpoint, pki, stateRules(), security));
+      const writer = writerFor(pki, {
+        security_mode: "SignAndEncrypt",
+        security_policy: "Basic256Sha256",
+        auth: "username",
+        username: "sidecar",
+        password: "s3cret",
+      });
+      try {
+        await startAndSettle(source, sink, 2);
+        await peer.set(STATE, 3);
+        await sink.waitFor(() => sink.ofType("downtime.started").length === 1, 10_000, "downtime over SignAndEncrypt");
+        await writer.write(secureMessage(peer.endpoint, 1, "WH/MO/TRUST"));
+        expect((await peer.get(Q_ORDER)).value).toBe("WH/MO/TRUST");
+      } finally {
+        await writer.close();
+        await source.stop();
+      }
+    } finally {
+      await untrusting.stop();
+    }
+  });
+
+  describe("each policy and mode (the server offers all of them and no None endpoint)", () => {
+    let peer: AsyncuaPeer;
+    const pki = () => join(dir, "matrix-client");
+    beforeAll(async () => {
+      peer = await startPeer({
+        policies: SECURE_CASES.map(([, , name]) => name),
+        clientTrust: "trusted",
+        anonymous: false,
+        users: USERS,
+        variables: SECURE_VARIABLES,
+      });
+      await trustBothWays(peer, pki(), "SignAndEncrypt", "Aes256_Sha256_RsaPss");
+    });
+
+    it.each(SECURE_CASES)(
+      "%s / %s: the source reads and the writer writes, read back by asyncua's client",
+      async (policy, mode) => {
+        const sink = new MemorySink();
+        const source = new OpcUaSource(
+          sourceOptions(peer.endpoint, pki(), stateRules(), {
+            securityMode: mode,
+            securityPolicy: policy,
+            auth: SIDECAR_LOGIN,
+          }),
+        );
+        const writer = writerFor(pki(), {
+          security_mode: mode,
+          security_policy: policy,
+          auth: "username",
+          username: "sidecar",
+          password: "s3cret",
+        });
+        try {
+          await peer.set(STATE, 1);
+          await startAndSettle(source, sink, 2);
+          const at = new Date(Date.now() - 1_000);
+          await peer.set(ORDER, `WH/MO/${policy}-${mode}`, at);
+          await peer.set(STATE, 3, at);
+          await sink.waitFor(
+            () => sink.ofType("downtime.started").length === 1,
+            10_000,
+            `downtime over ${policy}/${mode}`,
+          );
+          expect(sink.ofType("downtime.started")[0]).toMatchObject({
+            time: at.toISOString(),
+            data: { order: `WH/MO/${policy}-${mode}`, reason_code: "UNKNOWN" },
+          });
+          await writer.write(secureMessage(peer.endpoint, ++cases, `WO-${policy}-${mode}`));
+          expect(writer.floorWrites).toBe(1);
+        } finally {
+          await writer.close();
+          await source.stop();
+        }
+        // asyncua's own client over the same policy is not needed: the server's address space is the truth.
+        expect(await peer.get(Q_ORDER)).toEqual({ value: `WO-${policy}-${mode}`, type: "String" });
+        expect(await peer.get(Q_QTY)).toEqual({ value: 10, type: "Double" });
+        expect(await peer.activatedUsers()).toContain("sidecar");
+      },
+    );
+
+    it("X.509 user login with the sidecar's own certificate (Sign, Basic256Sha256)", async () => {
+      const sink = new MemorySink();
+      const before = (await peer.activatedUsers()).filter((user) => user === "x509").length;
+      const source = new OpcUaSource(
+        sourceOptions(peer.endpoint, pki(), stateRules(), {
+          securityMode: "Sign",
+          securityPolicy: "Basic256Sha256",
+          auth: {
+            type: "certificate",
+            certificateFile: clientCertificateFile(pki()),
+            privateKeyFile: join(pki(), "own/private/private_key.pem"),
+          },
+        }),
+      );
+      try {
+        await startAndSettle(source, sink, 2);
+      } finally {
+        await source.stop();
+      }
+      expect((await peer.activatedUsers()).filter((user) => user === "x509")).toHaveLength(before + 1);
+    });
+
+    it("a wrong password, and an anonymous login the server does not offer, are refused with the login named", async () => {
+      const wrong = new OpcUaSource(
+        sourceOptions(peer.endpoint, pki(), stateRules(), {
+          securityMode: "SignAndEncrypt",
+          securityPolicy: "Basic256Sha256",
+          auth: { type: "username", username: "sidecar", password: "wrong" },
+        }),
+      );
+      const anonymous = new OpcUaSource(
+        sourceOptions(peer.endpoint, pki(), stateRules(), {
+          securityMode: "Sign",
+          securityPolicy: "Aes128_Sha256_RsaOaep",
+        }),
+      );
+      const writer = writerFor(pki(), {
+        security_mode: "SignAndEncrypt",
+        security_policy: "Aes256_Sha256_RsaPss",
+        auth: "username",
+        username: "sidecar",
+        password: "wrong",
+      });
+      try {
+        const badPassword = await failure(wrong.start(new MemorySink()));
+        expect(badPassword.name).toBe("OpcUaLoginError");
+        expect(badPassword.message).toContain(`OPC UA server ${peer.endpoint} refused the username login`);
+        expect(badPassword.message).toContain("BadUserAccessDenied");
+        // Regression: node-opcua's "Cannot find ANONYMOUS user token policy" was taken for a passing fault,
+        // so the source started, retrying for ever in the background a login the server does not offer.
+        const startedAt = Date.now();
+        const noAnonymous = await failure(anonymous.start(new MemorySink()));
+        expect(noAnonymous.name).toBe("OpcUaLoginError");
+        expect(noAnonymous.message).toContain(
+          `OPC UA server ${peer.endpoint} does not offer the anonymous login on the Sign / Aes128_Sha256_RsaOaep endpoint`,
+        );
+        expect(Date.now() - startedAt).toBeLessThan(4_000);
+        const writeErr = await failure(writer.write(secureMessage(peer.endpoint, 1, "WO-NEVER")));
+        expect(writeErr).toBeInstanceOf(FloorWriteError);
+        expect((writeErr as FloorWriteError).retryable).toBe(false);
+        expect(writeErr.message).toContain("refused the username login");
+        expect(writeErr.message).toMatch(/Then retry the message\.$/);
+        expect(writer.floorWrites).toBe(0);
+      } finally {
+        await wrong.stop();
+        await anonymous.stop();
+        await writer.close();
+      }
+    });
+  });
+
+  it("policies one side lacks: asyncua's Basic256 and Basic128Rsa15 are refused by the sidecar, clearly", async () => {
+    const peer = await startPeer({
+      policies: ["Basic256_SignAndEncrypt", "Basic128Rsa15_Sign"],
+      users: USERS,
+      variables: SECURE_VARIABLES,
+    });
+    const pki = join(dir, "deprecated-client");
+    await trustServerCertificate(pki, peer.certificateFile);
+    // The sidecar does not offer the deprecated policies at all: a setting naming one is a configuration error.
+    const deprecated = new OpcUaSource(
+      sourceOptions(peer.endpoint, pki, stateRules(), {
+        securityMode: "SignAndEncrypt",
+        securityPolicy: "Basic256" as OpcUaSecurityPolicy,
+      }),
+    );
+    // And the server offers none of the sidecar's: asking for one is refused, not downgraded.
+    const modern = new OpcUaSource(
+      sourceOptions(peer.endpoint, pki, stateRules(), {
+        securityMode: "SignAndEncrypt",
+        securityPolicy: "Basic256Sha256",
+      }),
+    );
+    const writer = writerFor(pki, { security_mode: "Sign", security_policy: "Basic128Rsa15" as OpcUaSecurityPolicy });
+    try {
+      const unknown = await failure(deprecated.start(new MemorySink()));
+      expect(unknown.name).toBe("ConfigError");
+      expect(unknown.message).toContain(
+        'opcua_security_policy: unknown security policy "Basic256"; this sidecar supports None, Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss',
+      );
+      const offered = await failure(modern.start(new MemorySink()));
+      expect(offered.name).toBe("ConfigError");
+      expect(offered.message).toContain(
+        `OPC UA server ${peer.endpoint} offers no endpoint with security mode SignAndEncrypt and policy Basic256Sha256`,
+      );
+      const writeErr = (await failure(writer.write(secureMessage(peer.endpoint, 1, "WO-OLD")))) as FloorWriteError;
+      expect(writeErr.retryable).toBe(false);
+      expect(writeErr.message).toContain('unknown security policy "Basic128Rsa15"');
+    } finally {
+      await deprecated.stop();
+      await modern.stop();
+      await writer.close();
+    }
+  });
+});

@@ -10,8 +10,8 @@ import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { repoRoot } from "../../../devstack/odoo.ts";
 import { peerPython } from "../../../devstack/python-peers.ts";
-import type { SimOutput } from "../../../simulator/simulation.ts";
 import { type Line, TAG_NAMES, TAG_TYPES, type TagChange, type TagName, tagPath } from "../../../simulator/line.ts";
+import type { SimOutput } from "../../../simulator/simulation.ts";
 
 const SCRIPTS = join(repoRoot, "test/peers/python");
 
@@ -144,7 +144,10 @@ export class AsyncuaPeer {
       this.#stderr = (this.#stderr + chunk.toString()).slice(-20_000);
     });
     const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`asyncua server did not start in 30 s: ${this.#stderr}`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`asyncua server did not start in 30 s: ${this.#stderr}`)),
+        30_000,
+      );
       child.once("exit", (code) => {
         clearTimeout(timer);
         reject(new Error(`asyncua server exited (${code}) before it was ready: ${this.#stderr}`));
