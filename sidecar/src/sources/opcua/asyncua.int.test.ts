@@ -483,3 +483,218 @@ describe("asyncua security: certificates trusted both ways, every policy and mod
     }
   });
 });
+
+const T = (name: string) => `ns=2;s=Types/${name}`;
+const COUNTER_TYPES = ["UInt16", "UInt32", "Int32", "UInt64", "Int64", "Float", "Double"] as const;
+/** A UInt64 counter past 2^32, so the high word counts. */
+const COUNTER_START: Partial<Record<(typeof COUNTER_TYPES)[number], bigint | number>> = { UInt64: 2n ** 40n };
+const STATE_CASES: { type: AsyncuaType; running: unknown; down: unknown; map: Record<string, string> }[] = [
+  { type: "Int16", running: 1, down: 3, map: { "1": "running", "3": "down" } },
+  { type: "Int64", running: 1, down: -1, map: { "1": "running", "-1": "down" } },
+  { type: "Enum", running: 0, down: 2, map: { "0": "running", "2": "down" } },
+  { type: "String", running: "RUN", down: "JAM", map: { RUN: "running", JAM: "down:JAM" } },
+];
+
+function typeVariables(): AsyncuaVariable[] {
+  return [
+    { node: T("Order"), type: "String", value: "WH/MO/T1" },
+    // A PLC char array behind a gateway: NUL-padded bytes.
+    { node: T("OrderBytes"), type: "ByteString", value: Buffer.from("WH/MO/B1\0\0").toString("base64") },
+    ...COUNTER_TYPES.map(
+      (type): AsyncuaVariable => ({ node: T(`Counter/${type}`), type, value: COUNTER_START[type] ?? 0 }),
+    ),
+    ...STATE_CASES.map((c): AsyncuaVariable => ({ node: T(`State/${c.type}`), type: c.type, value: c.running })),
+    { node: T("Completed"), type: "Boolean", value: false },
+  ];
+}
+
+function typeRules(): MappingRule[] {
+  let id = 0;
+  const source = (name: string) => `plant1/types/${name.toLowerCase()}`;
+  return [
+    ...COUNTER_TYPES.map(
+      (type): MappingRule => ({
+        id: ++id,
+        kind: "counter",
+        protocol: "opcua",
+        address: T(`Counter/${type}`),
+        source: source(`counter-${type}`),
+        event_type: "production.reported",
+        params: { order_address: T("Order") },
+      }),
+    ),
+    ...STATE_CASES.map(
+      (c): MappingRule => ({
+        id: ++id,
+        kind: "state",
+        protocol: "opcua",
+        address: T(`State/${c.type}`),
+        source: source(`state-${c.type}`),
+        event_type: "",
+        params: { value_map: c.map, order_address: T("Order") },
+      }),
+    ),
+    {
+      id: ++id,
+      kind: "trigger",
+      protocol: "opcua",
+      address: T("Completed"),
+      source: source("trigger"),
+      event_type: "workorder.completed",
+      params: { fields: { order: T("OrderBytes"), qty_good: T("Counter/Int64") } },
+    },
+  ];
+}
+
+describe("OPC UA source against asyncua: every data type becomes the observations the rules expect", () => {
+  it("counters, states and a trigger of each type: deltas, state changes, rising edges, deterministic ids", async () => {
+    const peer = await startPeer({ variables: typeVariables() });
+    const sink = new MemorySink();
+    const rules = typeRules();
+    const source = new OpcUaSource(sourceOptions(peer.endpoint, join(dir, "types-client"), rules));
+    const base = Date.now() - 60_000;
+    const at = (seconds: number) => new Date(base + seconds * 1_000 + 123);
+    try {
+      await startAndSettle(source, sink, typeVariables().length);
+      // Counters: +3, then +4.
+      for (const type of COUNTER_TYPES) {
+        const start = BigInt(COUNTER_START[type] ?? 0);
+        await peer.set(T(`Counter/${type}`), start + 3n, at(1));
+        await peer.set(T(`Counter/${type}`), start + 7n, at(2));
+      }
+      // States: down, then running again.
+      for (const c of STATE_CASES) await peer.set(T(`State/${c.type}`), c.down, at(3));
+      for (const c of STATE_CASES) await peer.set(T(`State/${c.type}`), c.running, at(4));
+      // Trigger: two rising edges (a repeated true is no edge), fields from a ByteString and an Int64.
+      await peer.set(T("Completed"), true, at(5));
+      await peer.set(T("Completed"), true, at(6));
+      await peer.set(T("Completed"), false, at(7));
+      await peer.set(T("Counter/Int64"), 9, at(8));
+      await peer.set(T("Completed"), true, at(9));
+      await sink.waitFor(() => sink.ofType("workorder.completed").length === 2, 15_000, "two completions");
+      await sink.waitFor(
+        () => sink.ofType("production.reported").length === 2 * COUNTER_TYPES.length + 1,
+        5_000,
+        "every counter's deltas",
+      );
+
+      const id = (rule: MappingRule, time: Date, value: unknown, type: Parameters<typeof derivedEventId>[4]) =>
+        derivedEventId("line1-asyncua", rule.address, time, value, type);
+      for (const type of COUNTER_TYPES) {
+        const rule = rules.find((r) => r.address === T(`Counter/${type}`)) as MappingRule;
+        const start = Number(COUNTER_START[type] ?? 0);
+        const events = sink.events.filter((e) => e.source === rule.source);
+        const expected: [number, Date, number][] = [
+          [3, at(1), start + 3],
+          [4, at(2), start + 7],
+          ...(type === "Int64" ? [[2, at(8), 9] as [number, Date, number]] : []),
+        ];
+        expect(
+          events.map((e) => [e.type, e.data, e.time, e.id]),
+          type,
+        ).toEqual(
+          expected.map(([qty, time, value]) => [
+            "production.reported",
+            { order: "WH/MO/T1", qty_good: qty },
+            time.toISOString(),
+            id(rule, time, value, "production.reported"),
+          ]),
+        );
+      }
+      for (const c of STATE_CASES) {
+        const rule = rules.find((r) => r.address === T(`State/${c.type}`)) as MappingRule;
+        const events = sink.events.filter((e) => e.source === rule.source);
+        expect(
+          events.map((e) => [e.type, e.time, e.data.reason_code]),
+          c.type,
+        ).toEqual([
+          ["downtime.started", at(3).toISOString(), c.type === "String" ? "JAM" : "UNKNOWN"],
+          ["downtime.ended", at(4).toISOString(), c.type === "String" ? "JAM" : "UNKNOWN"],
+        ]);
+        expect(events[0]?.id).toBe(id(rule, at(3), c.down, "downtime.started"));
+      }
+      const trigger = rules.at(-1) as MappingRule;
+      expect(sink.ofType("workorder.completed").map((e) => [e.time, e.data, e.id])).toEqual([
+        [at(5).toISOString(), { order: "WH/MO/B1", qty_good: 7 }, id(trigger, at(5), true, "workorder.completed")],
+        [at(9).toISOString(), { order: "WH/MO/B1", qty_good: 9 }, id(trigger, at(9), true, "workorder.completed")],
+      ]);
+      expect(source.stats().invalid_values).toBe(0);
+      expect(sink.duplicates).toBe(0);
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it("property: every value of every type asyncua serves reads back as itself (plainValue)", async () => {
+    const { OPCUAClient, AttributeIds } = await import("node-opcua");
+    const { plainValue } = await import("./values.ts");
+    const int = (bits: number, signed: boolean) =>
+      signed
+        ? fc.bigInt(-(2n ** BigInt(bits - 1)), 2n ** BigInt(bits - 1) - 1n)
+        : fc.bigInt(0n, 2n ** BigInt(bits) - 1n);
+    const cases: { type: AsyncuaType; values: fc.Arbitrary<unknown>; expected: (v: unknown) => unknown }[] = [
+      ...(
+        [
+          ["SByte", 8, true],
+          ["Byte", 8, false],
+          ["Int16", 16, true],
+          ["UInt16", 16, false],
+          ["Int32", 32, true],
+          ["UInt32", 32, false],
+          ["Int64", 64, true],
+          ["UInt64", 64, false],
+        ] as const
+      ).map(([type, bits, signed]) => ({
+        type: type as AsyncuaType,
+        values: int(bits, signed),
+        expected: (v: unknown) => {
+          const big = v as bigint;
+          return big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(big) : big;
+        },
+      })),
+      { type: "Double", values: fc.double({ noNaN: true, noDefaultInfinity: true }), expected: (v) => v },
+      {
+        type: "Float",
+        values: fc.float({ noNaN: true, noDefaultInfinity: true }),
+        expected: (v) => Math.fround(v as number),
+      },
+      { type: "Boolean", values: fc.boolean(), expected: (v) => v },
+      { type: "String", values: fc.string({ unit: "grapheme", maxLength: 40 }), expected: (v) => v },
+      {
+        type: "ByteString",
+        values: fc.string({ unit: "grapheme", maxLength: 40 }).map((text) => text.replace(/\0+$/, "")),
+        expected: (v) => v,
+      },
+    ];
+    const peer = await startPeer({
+      variables: cases.map((c) => ({
+        node: T(`Prop/${c.type}`),
+        type: c.type,
+        value: c.type === "Boolean" ? false : c.type.endsWith("String") ? "" : 0,
+      })),
+    });
+    const client = OPCUAClient.create({ endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
+    await client.connect(peer.endpoint);
+    const session = await client.createSession();
+    try {
+      for (const c of cases) {
+        await fc.assert(
+          fc.asyncProperty(c.values, async (value) => {
+            const wire = c.type === "ByteString" ? Buffer.from(value as string).toString("base64") : value;
+            await peer.set(
+              T(`Prop/${c.type}`),
+              c.type === "Float" || c.type === "Double" ? (Object.is(value, -0) ? 0 : value) : wire,
+            );
+            const [read] = await session.read([{ nodeId: T(`Prop/${c.type}`), attributeId: AttributeIds.Value }]);
+            const expected = c.expected(Object.is(value, -0) ? 0 : value);
+            expect(plainValue(read?.value as never), `${c.type} ${String(value)}`).toEqual(expected);
+          }),
+          { numRuns: 25 },
+        );
+      }
+    } finally {
+      await session.close();
+      await client.disconnect();
+    }
+  });
+});
