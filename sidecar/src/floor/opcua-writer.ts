@@ -151,7 +151,9 @@ export class OpcuaFloorWriter implements FloorWriter {
         const nodesToWrite: WriteValueOptions[] = batch.map(({ w, i }) => ({
           nodeId: w.nodeId,
           attributeId: AttributeIds.Value,
-          value: { value: { dataType: types[i] as DataType, value: fitting[i]?.value } },
+          value: {
+            value: { dataType: types[i] as DataType, arrayType: VariantArrayType.Scalar, value: fitting[i]?.value },
+          },
         }));
         const statuses = await session.write(nodesToWrite);
         checkStatuses(

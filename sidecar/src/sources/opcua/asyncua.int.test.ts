@@ -698,3 +698,213 @@ describe("OPC UA source against asyncua: every data type becomes the observation
     }
   });
 });
+
+describe("OPC UA source against asyncua: the server crashes mid-shift", () => {
+  it("killed and restarted while the line counts on: subscription re-created, nothing lost, nothing doubled", async () => {
+    const line = new Line("Line1", [MACHINE]);
+    const ledger = new Ledger("asyncua-crash", "Line1", [MACHINE]);
+    // The counters as 64-bit tags and the state as an Int16, as other PLCs hold them.
+    const server = new AsyncuaLineServer(
+      line,
+      { port: await freePort(), pkiDir: join(dir, "crash-server") },
+      { GoodCount: "UInt64", ScrapCount: "Int64", State: "Int16" },
+    );
+    const sim = new Simulation(line, ledger, { stepMs: 40, pulseMs: 600 });
+    sim.outputs.push(server);
+    await sim.start();
+    const sink = new MemorySink();
+    const source = new OpcUaSource(sourceOptions(server.endpoint, join(dir, "crash-client"), lineRulesOpcua()));
+    try {
+      await startAndSettle(source, sink, 8);
+      await sim.startOrder(MACHINE, "WH/MO/00012", "Pressing");
+      await sim.setState(MACHINE, "running");
+      await sim.produce(MACHINE, 5, 1);
+      await sink.waitFor(() => sink.sum("production.reported", "qty_good") === 5, 10_000, "5 parts before the crash");
+      // SIGKILL: no goodbye to the client. Down for 1.5 s while the machine makes 7 parts and jams.
+      await Promise.all([
+        sim.restartOutputs(1_500),
+        (async () => {
+          await sim.produce(MACHINE, 7, 1);
+          await sim.setState(MACHINE, "down", "JAM");
+        })(),
+      ]);
+      await expect.poll(() => source.stats().sessions, { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(2);
+      await sim.step(5);
+      await sim.setState(MACHINE, "running");
+      await sim.produce(MACHINE, 3);
+      await sim.complete(MACHINE);
+      await sink.waitFor(() => sink.ofType("workorder.completed").length === 1, 20_000, "completion after the crash");
+      await sink.waitFor(() => sink.sum("production.reported", "qty_good") >= 15, 5_000, "15 parts");
+      expect(ledger.serverRestarts).toBe(1);
+      expect(source.stats().reconnects).toBeGreaterThanOrEqual(1);
+      expect(ledger.orders.get("WH/MO/00012")).toMatchObject({ good: 15, scrap: 2 });
+      expectSinkMatchesLedger(sink, ledger, "WH/MO/00012");
+      expect(sink.ofType("workorder.completed")[0]?.data).toEqual({
+        order: "WH/MO/00012",
+        operation: "Pressing",
+        qty_good: 15,
+        qty_scrap: 2,
+      });
+    } finally {
+      await source.stop();
+      await sim.stop();
+    }
+  });
+});
+
+const F = (name: string) => `ns=2;s=Floor/${name}`;
+/** Slot field → node type, per slot: every type the writer writes appears at least once. */
+const SLOT_TYPES: Record<string, AsyncuaType>[] = [
+  { order: "String", product: "String", qty: "Double", priority: "Int32", start: "DateTime" },
+  { order: "ByteString", product: "LocalizedText", qty: "Float", priority: "Boolean", start: "String" },
+  { order: "String", qty: "Int16", priority: "Byte", start: "DateTime" },
+  { order: "String", qty: "UInt16", priority: "SByte" },
+  { order: "String", qty: "Int64", priority: "UInt32" },
+  { order: "String", qty: "UInt64", priority: "UInt16" },
+];
+const INITIAL: Partial<Record<AsyncuaType, unknown>> = {
+  String: "",
+  ByteString: "",
+  LocalizedText: "",
+  Boolean: true,
+  DateTime: "2000-01-01T00:00:00Z",
+};
+
+function floorVariables(): AsyncuaVariable[] {
+  return [
+    ...SLOT_TYPES.flatMap((fields, slot) =>
+      Object.entries(fields).map(
+        ([field, type]): AsyncuaVariable => ({
+          node: F(`Queue/${slot}/${field}`),
+          type,
+          value: INITIAL[type] ?? 99,
+          writable: true,
+        }),
+      ),
+    ),
+    { node: F("QueueJson"), type: "String", value: "", writable: true },
+    { node: F("Version"), type: "UInt64", value: 0, writable: true },
+    { node: F("Numeric/Order"), type: "Int32", value: 0, writable: true },
+    { node: F("Plc/Order"), type: "String", value: "PLC-OWNED" },
+  ];
+}
+
+function floorParams(endpoint: string, override: Record<string, string> = {}) {
+  return {
+    endpoint,
+    slots: SLOT_TYPES.map((fields, slot) =>
+      Object.fromEntries(
+        Object.keys(fields).map((field) => [field, override[`${slot}/${field}`] ?? F(`Queue/${slot}/${field}`)]),
+      ),
+    ),
+    queue_json: F("QueueJson"),
+    version: F("Version"),
+  };
+}
+
+const ORDERS = ["WH/MO/00101", "WH/MO/00102", "WH/MO/00103", "WH/MO/00104", "WH/MO/00105", "WH/MO/00106"];
+
+describe("OPC UA floor writer against asyncua", () => {
+  let peer: AsyncuaPeer;
+  const pki = () => join(dir, "floor-client");
+  beforeAll(async () => {
+    peer = await startPeer({ variables: floorVariables() });
+  });
+
+  it("a dispatch message lands in variables of every type it writes, as asyncua's own client reads them", async () => {
+    const writer = writerFor(pki());
+    const message = queueMessage("WC-TYPES", 7, ORDERS, { kind: "opcua", params: floorParams(peer.endpoint) }, 6);
+    try {
+      await writer.write(message);
+    } finally {
+      await writer.close();
+    }
+    const nodes = floorVariables().map((v) => v.node);
+    const read = await readWithAsyncua(peer.endpoint, nodes);
+    const queue = (message.payload as { queue: Record<string, unknown>[] }).queue;
+    const expected = (type: AsyncuaType, value: unknown) => {
+      if (type === "ByteString") return Buffer.from(String(value)).toString("base64");
+      if (type === "DateTime") return new Date(String(value)).toISOString().replace(".000Z", "Z");
+      if (type === "Boolean") return value === 1;
+      if (type === "String" || type === "LocalizedText") return String(value);
+      return value;
+    };
+    SLOT_TYPES.forEach((fields, slot) => {
+      for (const [field, type] of Object.entries(fields)) {
+        const node = F(`Queue/${slot}/${field}`);
+        expect(read[node], node).toEqual({
+          value: expected(type, queue[slot]?.[field]),
+          type: type === "LocalizedText" ? "LocalizedText" : type,
+          status: "Good",
+        });
+      }
+    });
+    expect(read[F("Version")]).toEqual({ value: 7, type: "UInt64", status: "Good" });
+    expect(JSON.parse(String(read[F("QueueJson")]?.value))).toMatchObject({ version: 7, workcenter: "WC-TYPES" });
+  });
+
+  it("a version older than the one in the 64-bit version tag is not written (a new writer, no version file)", async () => {
+    // Regression: the UInt64 tag's value came back as [high, low], Number() of that is NaN, and the check was skipped.
+    const stale = writerFor(pki());
+    try {
+      await stale.write(
+        queueMessage("WC-TYPES", 6, ["WH/MO/OLD"], { kind: "opcua", params: floorParams(peer.endpoint) }, 6),
+      );
+      expect(stale.floorWrites).toBe(0);
+      const read = await readWithAsyncua(peer.endpoint, [F("Queue/0/order"), F("Version")]);
+      expect(read[F("Queue/0/order")]?.value).toBe(ORDERS[0]);
+      expect(read[F("Version")]?.value).toBe(7);
+      await stale.write(
+        queueMessage("WC-TYPES", 8, ["WH/MO/NEW"], { kind: "opcua", params: floorParams(peer.endpoint) }, 6),
+      );
+      expect(stale.floorWrites).toBe(1);
+      expect((await peer.get(F("Queue/0/order"))).value).toBe("WH/MO/NEW");
+      expect((await peer.get(F("Version"))).value).toBe(8);
+    } finally {
+      await stale.close();
+    }
+  });
+
+  it("a wrong node id, a value the node's type cannot hold, a read-only node: a clear error, nothing retried", async () => {
+    const writer = writerFor(pki());
+    const attempt = async (override: Record<string, string>, order: string) =>
+      (await failure(
+        writer.write(
+          queueMessage(
+            "WC-BAD",
+            20,
+            [order],
+            { kind: "opcua", params: { ...floorParams(peer.endpoint, override), version: "" } },
+            6,
+          ),
+        ),
+      )) as FloorWriteError;
+    try {
+      const before = await readWithAsyncua(peer.endpoint, [F("Queue/0/product"), F("Version")]);
+      const unknown = await attempt({ "0/order": F("Nope/Order") }, "WH/MO/00201");
+      expect(unknown).toBeInstanceOf(FloorWriteError);
+      expect(unknown.retryable).toBe(false);
+      expect(unknown.message).toContain(`BadNodeIdUnknown (read ${F("Nope/Order")}: BadNodeIdUnknown)`);
+
+      // Regression: an order ref into an Int32 node was written as 0 and read back as "matching".
+      const wrongType = await attempt({ "0/order": F("Numeric/Order") }, "WH/MO/00202");
+      expect(wrongType.retryable).toBe(false);
+      expect(wrongType.message).toBe(
+        `BadTypeMismatch (cannot write ${F("Numeric/Order")}: "WH/MO/00202" is not an integer, and the node is Int32)`,
+      );
+      expect((await peer.get(F("Numeric/Order"))).value).toBe(0);
+
+      const readOnly = await attempt({ "0/order": F("Plc/Order") }, "WH/MO/00203");
+      expect(readOnly.retryable).toBe(false);
+      expect(readOnly.message).toContain(`BadUserAccessDenied (write ${F("Plc/Order")}: BadUserAccessDenied)`);
+      expect((await peer.get(F("Plc/Order"))).value).toBe("PLC-OWNED");
+      expect(writer.floorWrites).toBe(0);
+
+      // The refused type was caught before any write; the other two failed at the server, slot by slot.
+      const after = await readWithAsyncua(peer.endpoint, [F("Queue/0/product"), F("Version")]);
+      expect(after[F("Version")]).toEqual(before[F("Version")]);
+    } finally {
+      await writer.close();
+    }
+  });
+});
