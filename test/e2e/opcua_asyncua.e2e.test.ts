@@ -269,6 +269,7 @@ describe.runIf(moduleHasSidecarApi())(
       const r = await runShift({
         code: "e2e-asyncua-crash",
         order: "WH/MO/00009",
+        crash: true,
         machine,
         // server-restart's shift, with one difference: the completion pulse waits until the sidecar
         // is subscribed again. A pulse that rises and falls while no client is connected is seen by

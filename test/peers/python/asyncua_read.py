@@ -43,7 +43,7 @@ async def main(argv):
                 "type": dv.Value.VariantType.name if dv.Value else "Null",
                 "status": dv.StatusCode.name,
             }
-            for node_id, dv in zip(rest, values)
+            for node_id, dv in zip(rest, values, strict=False)
         }
     print(json.dumps(out))
 

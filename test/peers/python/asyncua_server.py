@@ -38,11 +38,11 @@ from pathlib import Path
 
 from asyncua import Server, ua
 from asyncua.common.structures104 import new_enum
+from asyncua.common.utils import ServiceError
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
-from asyncua.common.utils import ServiceError
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -226,7 +226,12 @@ async def control(server, users, types, request):
     if op == "set":
         var = types[request["node"]]
         await set_value(
-            server, ua.NodeId.from_string(request["node"]), var, request["value"], request.get("time"), request.get("status")
+            server,
+            ua.NodeId.from_string(request["node"]),
+            var,
+            request["value"],
+            request.get("time"),
+            request.get("status"),
         )
         return {}
     if op == "get":
