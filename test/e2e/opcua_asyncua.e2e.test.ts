@@ -5,7 +5,7 @@
 // order, time logs, downtime and scrap must match the simulator's ledger —
 // over an encrypted channel with a user login, and across a server crash.
 // The structure is protocols_shift.e2e.test.ts's.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,8 +19,10 @@ import { type SimOutput, Simulation } from "../../sidecar/simulator/simulation.t
 import { Sidecar } from "../../sidecar/src/main.ts";
 import { createLogger } from "../../sidecar/src/ops/log.ts";
 import { trustServerCertificate } from "../../sidecar/src/sources/opcua/pki.ts";
+import { OpcUaSource } from "../../sidecar/src/sources/opcua/source.ts";
 import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../sidecar/test/support/odoo/testing.ts";
 import { AsyncuaLineServer } from "../../sidecar/test/support/opcua/asyncua-peer.ts";
+import { MemorySink } from "../../sidecar/test/support/simulator/memory-sink.ts";
 
 type Row = Record<string, unknown>;
 const ids = (v: unknown) => (Array.isArray(v) ? (v[0] as number) : 0);
@@ -223,7 +225,7 @@ describe.runIf(moduleHasSidecarApi())(
       expect(scraps.every((s) => s.state === "done")).toBe(true);
     }
 
-    it("SignAndEncrypt / Aes256_Sha256_RsaPss with a user login, the server's certificate trusted in the sidecar's PKI", async () => {
+    it("SignAndEncrypt / Aes256_Sha256_RsaPss with a user login, certificates trusted both ways", async () => {
       const machine = "Press03";
       const port = await freePort();
       let server: AsyncuaLineServer | undefined;
@@ -251,11 +253,35 @@ describe.runIf(moduleHasSidecarApi())(
             policies: ["Aes256Sha256RsaPss_SignAndEncrypt"],
             anonymous: false,
             users: { sidecar: "s3cret" },
+            clientTrust: "trusted",
           });
           return server;
         },
+        // The two admins' steps: the sidecar's trusts the server's certificate; the server refuses the
+        // sidecar's first session, and its admin trusts the certificate it stored in rejected/.
         prepare: async (spoolDir) => {
-          await trustServerCertificate(join(spoolDir, "pki"), (server as AsyncuaLineServer).peer.certificateFile);
+          const peer = (server as AsyncuaLineServer).peer;
+          const pki = join(spoolDir, "pki");
+          await trustServerCertificate(pki, peer.certificateFile);
+          const first = new OpcUaSource({
+            connection: "e2e-asyncua",
+            revision: 0,
+            endpoint: peer.endpoint,
+            securityMode: "SignAndEncrypt",
+            securityPolicy: "Aes256_Sha256_RsaPss",
+            auth: { type: "username", username: "sidecar", password: "s3cret" },
+            pkiDir: pki,
+            rules: [],
+          });
+          const refused = await first.start(new MemorySink()).then(
+            () => undefined,
+            (err: Error) => err,
+          );
+          await first.stop();
+          expect(refused?.message).toContain("refused this sidecar's certificate (BadCertificateUntrusted)");
+          for (const file of readdirSync(peer.rejectedDir)) {
+            renameSync(join(peer.rejectedDir, file), join(peer.trustedDir, file));
+          }
         },
       });
       expect(r.ledger.expected.downtimes).toHaveLength(1);
