@@ -24,6 +24,7 @@ import {
   OPCUAClient,
   type StatusCode,
   StatusCodes,
+  VariantArrayType,
   type WriteValueOptions,
 } from "node-opcua";
 import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
@@ -38,6 +39,7 @@ import {
   opcuaSecurityFromConfig,
   userIdentity,
 } from "../sources/opcua/security.ts";
+import { type NodeValue, nodeValue, plainValue, sameValue } from "../sources/opcua/values.ts";
 import { FloorWriteError } from "./errors.ts";
 import {
   parseQueuePayload,
@@ -123,19 +125,35 @@ export class OpcuaFloorWriter implements FloorWriter {
       if (versionNode) {
         // The floor's own version wins over our file (another sidecar, a lost spool dir).
         const index = plan.findIndex((w) => w.nodeId === versionNode);
-        const floorVersion = Number(current[index]?.value?.value ?? 0);
+        const held = current[index]?.value;
+        const floorVersion = held ? Number(plainValue(held) ?? 0) : 0;
         if (Number.isFinite(floorVersion) && floorVersion >= message.version) {
           this.options.versions.record(key, floorVersion);
           return;
         }
       }
+      // Every value must fit its node before the first write: a refused one leaves the floor as it was.
+      const values = plan.map((w, i): NodeValue => {
+        const held = current[i]?.value;
+        if (held && held.arrayType !== VariantArrayType.Scalar) return { refused: "the node holds an array" };
+        return nodeValue(w.value, types[i] as DataType);
+      });
+      const refused = values.flatMap((v, i) =>
+        "refused" in v ? [`${(plan[i] as PlannedWrite).nodeId}: ${v.refused}`] : [],
+      );
+      if (refused.length) {
+        throw new FloorWriteError(`BadTypeMismatch (cannot write ${refused.join("; ")})`, { retryable: false });
+      }
+      const fitting = values as Exclude<NodeValue, { refused: string }>[];
       for (const phase of [0, 1, 2] as const) {
         const batch = plan.map((w, i) => ({ w, i })).filter(({ w }) => w.phase === phase);
         if (batch.length === 0) continue;
         const nodesToWrite: WriteValueOptions[] = batch.map(({ w, i }) => ({
           nodeId: w.nodeId,
           attributeId: AttributeIds.Value,
-          value: { value: { dataType: types[i] as DataType, value: coerce(w.value, types[i] as DataType) } },
+          value: {
+            value: { dataType: types[i] as DataType, arrayType: VariantArrayType.Scalar, value: fitting[i]?.value },
+          },
         }));
         const statuses = await session.write(nodesToWrite);
         checkStatuses(
@@ -149,9 +167,9 @@ export class OpcuaFloorWriter implements FloorWriter {
       plan.forEach((w, i) => {
         const got = readBack[i];
         checkStatuses("read-back", [w.nodeId], [got?.statusCode ?? StatusCodes.Bad]);
-        const want = coerce(w.value, types[i] as DataType);
-        if (!sameValue(want, got?.value?.value))
-          mismatches.push(`${w.nodeId} = ${String(got?.value?.value)} (wrote ${String(want)})`);
+        const want = fitting[i]?.plain;
+        const gotPlain = got?.value ? plainValue(got.value) : undefined;
+        if (!sameValue(want, gotPlain)) mismatches.push(`${w.nodeId} = ${String(gotPlain)} (wrote ${String(want)})`);
       });
       if (mismatches.length) {
         throw new FloorWriteError(`read-back mismatch: ${mismatches.join("; ")}`, { retryable: true });
@@ -181,7 +199,8 @@ export class OpcuaFloorWriter implements FloorWriter {
       unknown.forEach((i, j) => {
         const nodeId = declared[j]?.value?.value as { namespace?: number; value?: unknown } | undefined;
         const builtin = nodeId?.namespace === 0 && typeof nodeId.value === "number" && nodeId.value <= 25;
-        types[i] = builtin ? (nodeId.value as DataType) : DataType.String;
+        // An enumeration or structure with no value yet: not a type the writer can pick a value for.
+        types[i] = builtin ? (nodeId.value as DataType) : DataType.Null;
       });
     }
     return types;
@@ -335,47 +354,6 @@ function checkStatuses(step: string, nodeIds: string[], statuses: StatusCode[]):
   throw new FloorWriteError(`${names.join(", ")} (${step} ${detail})`, {
     retryable: !names.some((name) => PERMANENT_STATUSES.has(name)),
   });
-}
-
-/** OPC UA's "no date" (DateTime 0). */
-const NO_DATE = new Date(Date.UTC(1601, 0, 1));
-
-function coerce(value: unknown, type: DataType): unknown {
-  switch (type) {
-    case DataType.Boolean:
-      return Boolean(value);
-    case DataType.SByte:
-    case DataType.Byte:
-    case DataType.Int16:
-    case DataType.UInt16:
-    case DataType.Int32:
-    case DataType.UInt32:
-    case DataType.Int64:
-    case DataType.UInt64:
-      return Math.trunc(Number(value) || 0);
-    case DataType.Float:
-    case DataType.Double:
-      return Number(value) || 0;
-    case DataType.DateTime:
-      return value ? new Date(String(value)) : NO_DATE;
-    default:
-      return typeof value === "string" ? value : String(value);
-  }
-}
-
-function sameValue(want: unknown, got: unknown): boolean {
-  if (want instanceof Date) {
-    const gotTime = got instanceof Date ? got.getTime() : Number.NaN;
-    return (
-      gotTime === want.getTime() ||
-      (want.getTime() <= NO_DATE.getTime() && (got === null || gotTime <= NO_DATE.getTime()))
-    );
-  }
-  if (typeof want === "number") {
-    const n = Array.isArray(got) ? Number(got[1]) : Number(got);
-    return Math.abs(n - want) <= Math.max(1e-6, Math.abs(want) * 1e-6);
-  }
-  return want === got;
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

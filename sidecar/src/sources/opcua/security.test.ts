@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../config.ts";
 import { SIDECAR_APPLICATION_NAME } from "./pki.ts";
 import {
+  explainOpcUaError,
+  needsAdmin,
   type OpcUaSecurity,
   type OpcuaBlock,
   opcuaClientOptions,
@@ -126,5 +128,39 @@ describe("opcuaSecurityFromConfig: logins", () => {
     const user = opcuaSecurityFromConfig(block({ auth: "certificate" }), pki).auth;
     expect(user).toMatchObject({ certificateFile: join(pki, "user/certificate.pem") });
     expect(refusal(() => userIdentity(user)).message).toMatch(/^opcua_auth: the certificate login cannot use /);
+  });
+});
+
+describe("explainOpcUaError: what node-opcua's refusals mean (seen against asyncua)", () => {
+  const context = {
+    endpoint: "opc.tcp://plc:4840/",
+    pkiDir: "/spool/pki",
+    securityMode: "SignAndEncrypt",
+    securityPolicy: "Basic256Sha256",
+    auth: { type: "anonymous" },
+  } as const;
+
+  it("regression: the server refusing the sidecar's certificate is not reported as the sidecar distrusting the server", () => {
+    const err = explainOpcUaError(new Error(" serviceResult = BadCertificateUntrusted (0x801a0000)"), context);
+    expect(err.name).toBe("OpcUaTrustError");
+    expect(err.message).toBe(
+      "OPC UA server opc.tcp://plc:4840/ refused this sidecar's certificate (BadCertificateUntrusted): give " +
+        "/spool/pki/own/certs/client_certificate.pem to the server's admin to add to the server's trusted certificates.",
+    );
+    const ours = explainOpcUaError(
+      new Error("server Certificate verification failed with err BadCertificateUntrusted (0x801a0000)"),
+      context,
+    );
+    expect(ours.message).toContain("presented a certificate this sidecar does not trust");
+  });
+
+  it("regression: a login the endpoint does not offer needs an admin, it is not retried", () => {
+    const err = explainOpcUaError(
+      new Error("Cannot find ANONYMOUS user token policy in end point description"),
+      context,
+    );
+    expect(err.name).toBe("OpcUaLoginError");
+    expect(needsAdmin(err)).toBe(true);
+    expect(err.message).toContain("does not offer the anonymous login on the SignAndEncrypt / Basic256Sha256 endpoint");
   });
 });

@@ -16,6 +16,7 @@ import {
 import { ConfigError } from "../../config.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import {
+  clientCertificateFile,
   OpcUaTrustError,
   ownCertificateFiles,
   rejectedCertificates,
@@ -164,12 +165,30 @@ export function explainOpcUaError(err: Error, context: OpcUaSecurity & { endpoin
         `${context.securityPolicy}: choose a mode and policy it offers, or enable them on the server`,
     );
   }
+  const serverRefusal = /BadCertificate\w*/.exec(err.message);
+  if (serverRefusal && !/server certificate verification/i.test(err.message)) {
+    // The server checked the sidecar's certificate (asyncua does so on CreateSession) and said no.
+    return new OpcUaTrustError(
+      `OPC UA server ${endpoint} refused this sidecar's certificate (${serverRefusal[0]}): give ` +
+        `${clientCertificateFile(pkiDir)} to the server's admin to add to the server's trusted certificates.`,
+      { cause: err },
+    );
+  }
   if (/BadCertificate|certificate verification/i.test(err.message)) {
     const rejected = rejectedCertificates(pkiDir);
     return new OpcUaTrustError(
       `OPC UA server ${endpoint} presented a certificate this sidecar does not trust (${err.message}). ` +
         `It was stored in ${pkiDir}/rejected/${rejected.length ? ` (${rejected.join(", ")})` : ""}; ` +
         `after checking its thumbprint with the server's admin, move it to ${pkiDir}/trusted/certs/ to trust it.`,
+      { cause: err },
+    );
+  }
+  const missingToken = /Cannot find (\w+) user token policy/i.exec(err.message);
+  if (missingToken) {
+    // node-opcua looks for the login's token policy in the endpoint before it asks the server.
+    return new OpcUaLoginError(
+      `OPC UA server ${endpoint} does not offer the ${auth.type} login on the ${context.securityMode} / ` +
+        `${context.securityPolicy} endpoint (${err.message}): choose a login it offers, or enable this one on the server`,
       { cause: err },
     );
   }

@@ -16,14 +16,11 @@ import {
   type ClientMonitoredItemBase,
   type ClientSession,
   type ClientSubscription,
-  DataType,
   type DataValue,
   type OPCUACertificateManager,
   OPCUAClient,
   StatusCodes,
   TimestampsToReturn,
-  type Variant,
-  VariantArrayType,
 } from "node-opcua";
 import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
@@ -41,8 +38,11 @@ import {
   userIdentity,
 } from "./security.ts";
 
+import { plainValue } from "./values.ts";
+
 export type { OpcUaAuth } from "./security.ts";
 export { OpcUaLoginError } from "./security.ts";
+export { plainValue } from "./values.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
 
@@ -99,18 +99,6 @@ interface Live {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** OPC UA values as the rules want them: 64-bit integers arrive as [high, low]. */
-export function plainValue(variant: Variant): unknown {
-  const value: unknown = variant.value;
-  const is64 = variant.dataType === DataType.Int64 || variant.dataType === DataType.UInt64;
-  if (is64 && variant.arrayType === VariantArrayType.Scalar && Array.isArray(value) && value.length === 2) {
-    const [high, low] = value as [number, number];
-    const big = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
-    return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
-  }
-  return value;
-}
 
 export class OpcUaSource implements Source {
   readonly name: string;
@@ -227,8 +215,15 @@ export class OpcUaSource implements Source {
       // Reconnection is ours (a fresh session and subscription), not the client's.
       connectionStrategy: { maxRetry: 0, initialDelay: 200, maxDelay: 1_000 },
     });
-    client.on("connection_lost", () => this.#lost(generation, "connection lost"));
-    client.on("close", () => this.#lost(generation, "connection closed"));
+    // A connection that fails while it is being set up is this attempt's failure, not a loss to
+    // reconnect from: reacting to it too left a second reconnect loop running behind a refused start.
+    let lostEarly: string | undefined;
+    const lost = (why: string) => {
+      if (this.#live?.generation === generation) this.#lost(generation, why);
+      else lostEarly ??= why;
+    };
+    client.on("connection_lost", () => lost("connection lost"));
+    client.on("close", () => lost("connection closed"));
     try {
       await client.connect(this.#opts.endpoint);
     } catch (err) {
@@ -239,7 +234,7 @@ export class OpcUaSource implements Source {
     let session: ClientSession | undefined;
     try {
       session = await client.createSession(userIdentity(this.#opts.auth));
-      session.on("session_closed", () => this.#lost(generation, "session closed"));
+      session.on("session_closed", () => lost("session closed"));
       const subscription = await session.createSubscription2({
         requestedPublishingInterval: this.#opts.publishingIntervalMs ?? 500,
         requestedLifetimeCount: this.#opts.lifetimeCount ?? 60,
@@ -248,9 +243,9 @@ export class OpcUaSource implements Source {
         publishingEnabled: true,
         priority: 10,
       });
-      subscription.on("terminated", () => this.#lost(generation, "subscription terminated"));
+      subscription.on("terminated", () => lost("subscription terminated"));
       subscription.on("status_changed", (status) => {
-        if (status !== StatusCodes.Good) this.#lost(generation, `subscription status ${status.toString()}`);
+        if (status !== StatusCodes.Good) lost(`subscription status ${status.toString()}`);
       });
       const addresses = (this.#engine as RuleEngine).addresses();
       const group = await subscription.monitorItems(
@@ -277,6 +272,7 @@ export class OpcUaSource implements Source {
       });
       this.#live = { generation, client, session, subscription };
       this.#counts.sessions++;
+      if (lostEarly) this.#lost(generation, lostEarly);
       this.#log(
         "info",
         `opcua ${this.#opts.endpoint}: subscribed to ${addresses.length} items (session ${this.#counts.sessions})`,
