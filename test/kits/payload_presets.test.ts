@@ -10,14 +10,18 @@ import { loadPresets, payloadBytes, preset, presetMapping, readRecorded } from "
 
 const RECEIVED = new Date("2026-12-01T07:00:00.000Z");
 
-async function observe(code: string, payload: unknown, topic: string): Promise<MappedObservation[]> {
+async function mapped(code: string, payload: unknown, topic: string) {
   const outcome = await runMapping(
     presetMapping(preset(code)),
     { payload: payloadBytes(payload), topic, receivedAt: RECEIVED, connection: "plant1", revision: 1 },
     sha256hex,
   );
   if (!outcome.ok) throw new Error(outcome.reason);
-  return outcome.observations;
+  return outcome;
+}
+
+async function observe(code: string, payload: unknown, topic: string): Promise<MappedObservation[]> {
+  return (await mapped(code, payload, topic)).observations;
 }
 
 const plain = (observations: MappedObservation[]) =>
@@ -26,21 +30,26 @@ const plain = (observations: MappedObservation[]) =>
 const iso = (ms: number) => new Date(ms).toISOString();
 
 describe("payload presets (shopfloor_payload_presets.xml)", () => {
-  it("every preset has a description, a valid match, and turns its own sample into readings", async () => {
+  it("every preset has a description, a valid match, and turns its own sample into readings or events", async () => {
     const presets = loadPresets();
     expect(presets.map((p) => p.code).sort()).toEqual([
+      "generic_columns_events",
       "highbyte_flat_json",
       "ignition_tag_change",
       "kepware_iot_gateway",
       "uns_value_json",
       "uns_value_text",
+      "wonderware_history_narrow",
+      "wonderware_history_wide",
     ]);
     for (const p of presets) {
       expect(p.description.length, p.code).toBeGreaterThan(80);
       const topic = p.match.replace("#", "sample").replace(/\+/g, "x");
       const payload = p.payload_format === "json" ? JSON.parse(p.sample_payload) : p.sample_payload;
-      const readings = await observe(p.code, payload, topic);
-      expect(readings.length, p.code).toBeGreaterThan(0);
+      const outcome = await mapped(p.code, payload, topic);
+      // A values preset yields readings for the rules, an events preset events.
+      const made = p.kind === "values" ? outcome.observations : outcome.events;
+      expect(made.length, p.code).toBeGreaterThan(0);
     }
   });
 
