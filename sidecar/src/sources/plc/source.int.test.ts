@@ -2,9 +2,9 @@
 // rules derive from polled values, the deadband, faults of single tags, a
 // PLC killed and started again and a sidecar restarted — counts neither lost
 // nor doubled — and what stats() shows meanwhile.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type ModbusPeer, startModbusPeer } from "../../../devstack/modbus-peer.ts";
-import { RecordingSink } from "../../../test/support/sources/source.contract.ts";
+import { RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import type { CloudEvent, MappingRule, PlcConfig } from "../../core/contract.ts";
 import { ModbusDriver } from "./modbus/driver.ts";
 import { PlcSource, type PlcSourceOptions } from "./source.ts";
@@ -236,4 +236,58 @@ describe("PlcSource over Modbus (pymodbus)", () => {
     const ids = events(sink).map((event) => event.id);
     expect(new Set(ids).size).toBe(ids.length);
   });
+});
+
+describe("PlcSource: the shared Source contract", () => {
+  let peer: ModbusPeer | undefined;
+  let current: PlcSource | undefined;
+  afterAll(async () => {
+    await peer?.destroy();
+  });
+  /** Waits until the source saw `count` more changes (counted before their commit, so a blocked sink does not stop it). */
+  const seen = async (source: PlcSource, count: number, from: number) => {
+    await until(`${count} changes`, () => (source.stats().changes ?? 0) >= from + count);
+  };
+  let high = false;
+  sourceContract(
+    "PlcSource with the Modbus driver (pymodbus)",
+    async () => {
+      peer ??= await startModbusPeer({ size: 200 });
+      // Each source starts from a PLC with the trigger low.
+      await peer.setBits("coil", 50, [false]);
+      high = false;
+      const plc: PlcConfig = {
+        host: peer.host,
+        port: peer.port,
+        unit_id: 1,
+        rack: 0,
+        slot: 0,
+        poll_interval_ms: 20,
+        timeout_ms: 500,
+      };
+      current = new PlcSource({
+        connection: "contract",
+        revision: 1,
+        driver: new ModbusDriver(plc),
+        rules: [rule(1, "trigger", "coil50", { fields: { order: "hr60:string16" } })],
+        pollIntervalMs: 20,
+      });
+      return current;
+    },
+    async (marker) => {
+      const modbus = peer as ModbusPeer;
+      const source = current as PlcSource;
+      // The marker travels as the order of a workorder.completed: the trigger falls, the order is set, it rises.
+      if (high) {
+        const before = source.stats().changes ?? 0;
+        await modbus.setBits("coil", 50, [false]);
+        await seen(source, 1, before);
+      }
+      const before = source.stats().changes ?? 0;
+      await modbus.put("hr", 60, "string16", "ABCD", marker);
+      await modbus.setBits("coil", 50, [true]);
+      high = true;
+      await seen(source, 2, before);
+    },
+  );
 });

@@ -35,6 +35,8 @@ export interface PlcSourceOptions {
   reconnect?: BackoffPolicy;
   /** How often counter windows are checked for closing. */
   flushIntervalMs?: number;
+  /** How long `start` waits for the first read of every tag (or the first failure) before polling goes on behind. */
+  startTimeoutMs?: number;
   log?: SourceLog;
 }
 
@@ -114,6 +116,8 @@ export class PlcSource implements Source {
   #chain: Promise<void> = Promise.resolve();
   #flushTimer: NodeJS.Timeout | undefined;
   #lastError = "";
+  /** Resolves once the first poll or the first failure is over. */
+  #firstRound: () => void = () => {};
   readonly #counts = {
     connected: 0,
     polls: 0,
@@ -173,8 +177,20 @@ export class PlcSource implements Source {
     this.#tags = this.#watched.map((w) => w.tag);
     this.#counts.tags = this.#watched.length;
     this.#flushTimer = setInterval(() => void this.#enqueue(() => this.#flush()), this.#opts.flushIntervalMs ?? 1_000);
-    // An unreachable PLC must not keep the sidecar from delivering what it spooled: polling runs behind.
+    // The first read's values are the baseline; an unreachable PLC must not keep the sidecar from
+    // delivering what it spooled, so `start` waits for one round at most, and polling runs behind.
+    const firstRound = new Promise<void>((resolve) => {
+      this.#firstRound = resolve;
+    });
     this.#loop = this.#run();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      firstRound,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#opts.startTimeoutMs ?? 5_000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   async stop(): Promise<void> {
@@ -261,6 +277,7 @@ export class PlcSource implements Source {
         } catch (err) {
           this.#counts.connect_failures++;
           this.#failed(`cannot connect: ${(err as Error).message}`);
+          this.#firstRound();
           await this.#driver.close().catch(() => {});
           await this.#pause(this.#backoff(attempt++));
           continue;
@@ -273,6 +290,7 @@ export class PlcSource implements Source {
       // Polls keep to a schedule (start + k × interval), so timer lateness does not add up over a shift.
       scheduled ??= Date.now();
       const ok = await this.#poll();
+      this.#firstRound();
       if (!ok) {
         await this.#driver.close().catch(() => {});
         this.#setConnected(false);
