@@ -4,8 +4,10 @@
 // nor doubled — and what stats() shows meanwhile.
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type ModbusPeer, startModbusPeer } from "../../../devstack/modbus-peer.ts";
+import { freePort } from "../../../devstack/odoo.ts";
 import { RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import type { CloudEvent, MappingRule, PlcConfig } from "../../core/contract.ts";
+import { sourceErrorStats } from "../../main.ts";
 import { ModbusDriver } from "./modbus/driver.ts";
 import { PlcSource, type PlcSourceOptions } from "./source.ts";
 
@@ -62,7 +64,7 @@ describe("PlcSource over Modbus (pymodbus)", () => {
     rack: 0,
     slot: 0,
     poll_interval_ms: 50,
-    timeout_ms: 500,
+    timeout_ms: 2_000,
   });
   const source = (rules: MappingRule[], extra: Partial<PlcSourceOptions> = {}): PlcSource => {
     const made = new PlcSource({
@@ -210,11 +212,28 @@ describe("PlcSource over Modbus (pymodbus)", () => {
     await peer.setWords("hr", 0, [0, 125]);
     await until("the 15 parts counted meanwhile", () => produced(sink) === 25);
     await until("reconnected", () => plcSource.connected);
-    expect(plcSource.stats()).toMatchObject({ connected: 1, reconnects: 1 });
+    expect(plcSource.stats()).toMatchObject({ connected: 1 });
+    // One reconnect; a loaded machine may time a slow answer out once more.
+    expect(plcSource.stats().reconnects).toBeGreaterThanOrEqual(1);
     expect(plcSource.lastError).toBe("");
     expect(logs.some((line) => line.startsWith("info modbus:line1: reading again"))).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(produced(sink)).toBe(25);
+  });
+
+  it("shows a PLC that never answered on the heartbeat and health, and starts anyway", async () => {
+    const closed: PlcConfig = { ...plc(), port: await freePort() };
+    const plcSource = source([rule(1, "counter", "hr0")], { driver: new ModbusDriver(closed) });
+    const started = Date.now();
+    await plcSource.start(new RecordingSink());
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(plcSource.connected).toBe(false);
+    expect(plcSource.stats()).toMatchObject({ connected: 0, polls: 0 });
+    expect(sourceErrorStats(plcSource)).toEqual({
+      source_error: `cannot connect: Modbus 127.0.0.1:${closed.port} unit 1: connect ECONNREFUSED 127.0.0.1:${closed.port}`,
+    });
+    await until("a few more attempts", () => (plcSource.stats().connect_failures ?? 0) >= 3);
+    expect(logs.filter((line) => line.includes("cannot connect"))).toHaveLength(1);
   });
 
   it("neither loses nor doubles counts across a restart of the sidecar", async () => {
