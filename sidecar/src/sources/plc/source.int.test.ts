@@ -147,6 +147,30 @@ describe("PlcSource over Modbus (pymodbus)", () => {
     expect(poll_ms).toBeLessThan(100);
   });
 
+  it("hands the changes one poll sees together to the rules as counters, then triggers, then states", async () => {
+    await peer.setWords("hr", 0, [5]);
+    await peer.setWords("hr", 20, [1]);
+    await peer.put("hr", 10, "string8", "ABCD", "WH/MO/00042");
+    const sink = new RecordingSink();
+    // Listed states first: the order of the rules must not decide.
+    const plcSource = source(
+      [
+        rule(2, "state", "hr20", { value_map: { "1": "running", "4": "setup" }, order_address: ORDER }),
+        rule(3, "trigger", "coil0", { fields: { order: ORDER } }),
+        rule(1, "counter", "hr0", { order_address: ORDER }),
+      ],
+      { pollIntervalMs: 400 },
+    );
+    await plcSource.start(sink);
+    const polls = plcSource.stats().polls ?? 0;
+    await until("a poll to end", () => (plcSource.stats().polls ?? 0) > polls);
+    await Promise.all([peer.setWords("hr", 20, [4]), peer.setBits("coil", 0, [true]), peer.setWords("hr", 0, [7])]);
+    await until("three events", () => events(sink).length === 3);
+    const seen = events(sink);
+    expect(seen.map((event) => event.type)).toEqual(["production.reported", "workorder.completed", "setup.started"]);
+    expect(new Set(seen.map((event) => event.time)).size).toBe(1);
+  });
+
   it("keeps a numeric move below the rule's deadband (after scale) from being observed", async () => {
     await peer.put("hr", 0, "int32", "ABCD", "100");
     const sink = new RecordingSink();

@@ -41,6 +41,8 @@ export interface PlcSourceOptions {
 }
 
 export const PLC_RECONNECT_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000 };
+/** The poll interval when the connection sets none (0). */
+export const DEFAULT_POLL_INTERVAL_MS = 1_000;
 /** A poll interval below this is raised to it: a PLC is not a busy loop. */
 export const MIN_POLL_INTERVAL_MS = 10;
 
@@ -53,7 +55,7 @@ export function plcOptionsFromConfig(config: SidecarConfig, driver: PlcDriver, l
     revision: config.revision,
     driver,
     rules: config.rules.filter((rule) => rule.protocol === driver.protocol),
-    pollIntervalMs: config.plc.poll_interval_ms,
+    pollIntervalMs: config.plc.poll_interval_ms > 0 ? config.plc.poll_interval_ms : DEFAULT_POLL_INTERVAL_MS,
   };
   if (log) opts.log = log;
   return opts;
@@ -74,6 +76,9 @@ interface Watched {
   /** Why the PLC refused this tag at the last read, "" when it answered. */
   error: string;
 }
+
+/** Where a rule's own address goes among the changes of one poll (see #watchList). */
+const KIND_RANK: Record<MappingRule["kind"], number> = { counter: 1, trigger: 2, state: 3 };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -207,7 +212,14 @@ export class PlcSource implements Source {
     return { ...this.#counts };
   }
 
-  /** Parses every address once; one that does not parse is said with the rules that use it, and skipped. */
+  /**
+   * Parses every address once; one that does not parse is said with the rules
+   * that use it, and skipped. The list is ordered for changes one poll sees
+   * together, whose true order is unknown: values rules read (order, reason,
+   * fields) first, then counters, triggers and states — the last parts before
+   * the completion, an order started before its machine's setup, completed
+   * before the machine goes idle.
+   */
   #watchList(addresses: string[], rules: MappingRule[]): Watched[] {
     const watched: Watched[] = [];
     for (const address of addresses) {
@@ -233,7 +245,16 @@ export class PlcSource implements Source {
         error: "",
       });
     }
-    return watched;
+    const rank = (entry: Watched) =>
+      Math.min(4, ...entry.rules.filter((rule) => rule.address === entry.address).map((rule) => KIND_RANK[rule.kind]));
+    return watched
+      .map((entry, index) => ({
+        entry,
+        index,
+        rank: entry.rules.some((r) => r.address === entry.address) ? rank(entry) : 0,
+      }))
+      .sort((a, b) => a.rank - b.rank || a.index - b.index)
+      .map(({ entry }) => entry);
   }
 
   /**
