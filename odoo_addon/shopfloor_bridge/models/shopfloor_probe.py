@@ -158,9 +158,7 @@ class ShopfloorProbe(models.Model):
                 result = json.loads(self.result_json)
             except ValueError:
                 result = None
-        answer_ms = (
-            round((self.answered_epoch - self.requested_epoch) * 1000) if self.answered_epoch else 0
-        )
+        answer_ms = round((self.answered_epoch - self.requested_epoch) * 1000) if self.answered_epoch else 0
         return {
             "id": self.id,
             "op": self.op,

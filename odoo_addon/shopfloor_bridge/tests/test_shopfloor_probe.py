@@ -51,9 +51,9 @@ class TestShopfloorProbe(TransactionCase):
         self.assertEqual(self.pull()["requests"], [])
         children = [{"node_id": "ns=2;s=[default]Line1/Press", "node_class": "Object", "display_name": "Press"}]
         self.assertIs(
-            self.env["shopfloor.probe"].with_user(self.sidecar).answer(
-                [{"id": probe_id, "ok": True, "result": {"children": children}}]
-            ),
+            self.env["shopfloor.probe"]
+            .with_user(self.sidecar)
+            .answer([{"id": probe_id, "ok": True, "result": {"children": children}}]),
             True,
         )
         answer = self.status(probe_id)
