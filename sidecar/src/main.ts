@@ -599,13 +599,17 @@ export class Sidecar {
   async #startProber(): Promise<void> {
     const { isProbeable, startProber } = await import("./probe/start.ts");
     if (this.#stopped || !isProbeable(this.config.kind)) return;
-    this.prober = startProber({
+    const prober = await startProber({
       odoo: this.odoo,
       config: this.config,
       pkiDir: join(this.#opts.boot.spoolDir, "pki"),
       liveSession: () => (this.source as { liveSession?: ClientSession } | undefined)?.liveSession,
+      plcDriver: async (kind) => (await import("./sources/plc/drivers.ts")).plcDriverFactory(kind),
       log: this.#log,
     });
+    // Stopped while the driver loaded: nothing may keep pulling.
+    if (this.#stopped) await prober?.stop();
+    else this.prober = prober;
   }
 
   /** Stops answering with the old settings; questions under way finish behind (bounded by their timeout). */

@@ -16,8 +16,8 @@ export interface StartProberOptions {
   pkiDir: string;
   /** The OPC UA source's session while it is live. */
   liveSession?: () => ClientSession | undefined;
-  /** The PLC driver of a protocol, where this sidecar has one. */
-  plcDriver?: (kind: PlcKind) => PlcDriverFactory | undefined;
+  /** Loads the driver of a protocol (sources/plc/drivers.ts); rejects when this sidecar has none. */
+  plcDriver?: (kind: PlcKind) => Promise<PlcDriverFactory>;
   pollIntervalMs?: number;
   answerTimeoutMs?: number;
   log?: ProberLogger;
@@ -42,7 +42,7 @@ class RefusingProbe implements ProbeHandler {
   async close(): Promise<void> {}
 }
 
-export function probeHandlerFor(options: StartProberOptions): ProbeHandler {
+export async function probeHandlerFor(options: StartProberOptions): Promise<ProbeHandler> {
   const { config } = options;
   if (config.kind === "opcua") {
     const block = config.opcua || undefined;
@@ -67,20 +67,23 @@ export function probeHandlerFor(options: StartProberOptions): ProbeHandler {
   if (!plc) {
     return new RefusingProbe(new ProbeError("unreachable", `connection ${config.code} has no PLC settings in Odoo`));
   }
-  const driver = options.plcDriver?.(kind);
-  if (!driver) {
+  if (!options.plcDriver) {
     return new RefusingProbe(new ProbeError("unsupported", `this sidecar has no ${kind} driver`));
   }
-  return new PlcProbe(plc, driver);
+  try {
+    return new PlcProbe(plc, await options.plcDriver(kind));
+  } catch (err) {
+    return new RefusingProbe(new ProbeError("unsupported", (err as Error).message));
+  }
 }
 
 /** Starts answering, or returns undefined for a kind with nothing to probe. */
-export function startProber(options: StartProberOptions): Prober | undefined {
+export async function startProber(options: StartProberOptions): Promise<Prober | undefined> {
   if (!isProbeable(options.config.kind)) return undefined;
   const prober = new Prober({
     odoo: options.odoo,
     connection: options.config.code,
-    handler: probeHandlerFor(options),
+    handler: await probeHandlerFor(options),
     pollIntervalMs: options.pollIntervalMs,
     answerTimeoutMs: options.answerTimeoutMs,
     log: options.log,
