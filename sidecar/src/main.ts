@@ -612,6 +612,18 @@ export class Sidecar {
     else this.prober = prober;
   }
 
+  /** The prober's counters for the heartbeat (the connection's stats in Odoo): questions answered, failed, pulls lost. */
+  #probeStats(): Record<string, number> {
+    const stats = this.prober?.stats;
+    if (!stats) return {};
+    return {
+      probe_pulls: stats.pulls,
+      probe_answered: stats.answered,
+      probe_failed: stats.failed,
+      probe_transport_errors: stats.transportErrors,
+    };
+  }
+
   /** Stops answering with the old settings; questions under way finish behind (bounded by their timeout). */
   #stopProber(): void {
     const prober = this.prober;
@@ -719,6 +731,7 @@ export class Sidecar {
       revision: this.config.revision,
       ...this.#sourceStats(),
       ...this.#sourceError(),
+      ...this.#probeStats(),
       ...this.#mapping?.stats(),
     };
   }
