@@ -13,7 +13,7 @@ import { Line } from "../../sidecar/simulator/line.ts";
 import { SimOpcuaServer } from "../../sidecar/simulator/opcua-server.ts";
 import { Sidecar } from "../../sidecar/src/main.ts";
 import { createLogger } from "../../sidecar/src/ops/log.ts";
-import { login, odooDb, odooUrl, rpc, shot } from "./support.ts";
+import { ensurePlainUser, login, odooDb, odooUrl, rpc, shot } from "./support.ts";
 
 const LINE = "Line1";
 const MACHINE = "Press";
@@ -195,5 +195,71 @@ test("tag picker: browse the OPC UA server, pick a tag, save the rule, and its n
   const [event] = await events();
   expect(event).toMatchObject({ type: "scrap.reported", source: `plant1/${tag}/press` });
   expect(JSON.parse(event?.data_json ?? "{}")).toMatchObject({ qty: 3 });
+  expect(errors).toEqual([]);
+});
+
+test("tag picker: no sidecar is a clear answer, and only managers see Browse…", async ({ page }) => {
+  test.setTimeout(120_000);
+  const admin = rpc();
+  const tag = `${process.pid}-${Date.now().toString(36)}`;
+  const errors: string[] = [];
+  page.on("pageerror", (err) => errors.push(err.message));
+  const [userGroup, floorManager] = await groupIds([
+    "base.group_user",
+    "shopfloor_bridge.shopfloor_bridge_group_manager",
+  ]);
+  const managerLogin = `picker-lonely-${tag}`;
+  bench.made.push({
+    model: "res.users",
+    id: (await admin.execute("res.users", "create", [
+      {
+        name: "Lonely Admin",
+        login: managerLogin,
+        password: managerLogin,
+        groups_id: [[6, 0, [userGroup, floorManager]]],
+      },
+    ])) as number,
+  });
+  // Nobody runs a sidecar for this connection.
+  const code = `picker-nobody-${tag}`;
+  const connectionId = (await admin.execute("shopfloor.connection", "create", [
+    { code, name: `Unserved OPC UA (${tag})`, kind: "opcua", opcua_endpoint: "opc.tcp://127.0.0.1:1/none" },
+  ])) as number;
+  bench.made.push({ model: "shopfloor.connection", id: connectionId });
+  const ruleId = (await admin.execute("shopfloor.mapping.rule", "create", [
+    {
+      connection_id: connectionId,
+      kind: "counter",
+      protocol: "opcua",
+      address: "ns=2;s=Somewhere",
+      source: `plant1/${tag}`,
+      event_type: "production.reported",
+    },
+  ])) as number;
+  bench.made.push({ model: "shopfloor.mapping.rule", id: ruleId });
+
+  await login(page, managerLogin, managerLogin);
+  await page.goto(`${odooUrl()}/odoo/action-shopfloor_bridge.shopfloor_mapping_rule_action/${ruleId}`);
+  await page.locator(".o_sfb_browse").click();
+  const dialog = page.locator(".o_sfb_tag_picker");
+  await expect(dialog.locator(".o_sfb_picker_loading")).toBeVisible();
+  // The server expires the question after 10 s and says whose sidecar did not answer.
+  const error = dialog.locator(".o_sfb_picker_root_error");
+  await expect(error).toContainText(`No answer from the sidecar of connection ${code}`, { timeout: 25_000 });
+  await expect(error).toContainText("never reported");
+  await expect(dialog.locator(".o_sfb_picker_loading")).toHaveCount(0);
+  await page.screenshot({ path: shot("tag_picker_no_sidecar"), fullPage: true });
+  await dialog.locator("button", { hasText: "Cancel" }).click();
+
+  // A Shop Floor user reads the rule but is offered no Browse… (and the server would refuse the request).
+  const reader = await ensurePlainUser();
+  await page.context().clearCookies();
+  await login(page, reader.login, reader.password);
+  await page.goto(`${odooUrl()}/odoo/action-shopfloor_bridge.shopfloor_mapping_rule_action/${ruleId}`);
+  await expect(page.locator('div[name="address"]')).toContainText("ns=2;s=Somewhere");
+  await expect(page.locator(".o_sfb_browse")).toHaveCount(0);
+  await expect(
+    rpc(reader.login, reader.password).execute("shopfloor.probe", "request", [connectionId, "browse", ""]),
+  ).rejects.toThrow(/Only Shop Floor Bridge managers/);
   expect(errors).toEqual([]);
 });

@@ -199,7 +199,8 @@ class ShopfloorProbe(models.Model):
         if not connection.last_seen:
             return _(
                 "No answer from the sidecar of connection %(code)s: it has never reported to Odoo. Start a sidecar "
-                "with SHOPFLOOR_CONNECTION=%(code)s (see the connection's Sidecar tab).",
+                "with SHOPFLOOR_CONNECTION=%(code)s as one of the integration users on the connection's Security "
+                "tab.",
                 code=connection.code,
             )
         return _(
