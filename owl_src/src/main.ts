@@ -8,3 +8,4 @@ import "./components/dlq_review/dlq_review.ts";
 import "./components/event_explorer/event_explorer.ts";
 import "./components/dispatch_board/dispatch_board.ts";
 import "./components/mapping_try/mapping_try.ts";
+import "./components/tag_probe/tag_probe.ts";

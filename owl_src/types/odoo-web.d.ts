@@ -45,6 +45,20 @@ declare module "@web/views/fields/standard_field_props" {
   };
 }
 
+declare module "@web/views/widgets/standard_widget_props" {
+  /** The props Odoo's views give every `<widget>`. */
+  export const standardWidgetProps: {
+    readonly: { type: BooleanConstructor; optional: true };
+    record: { type: ObjectConstructor };
+  };
+}
+
+declare module "@web/core/dialog/dialog" {
+  import type { Component } from "@odoo/owl";
+  /** Odoo's modal frame: title, size, a body (default slot) and a footer slot. */
+  export class Dialog extends Component {}
+}
+
 declare module "@web/core/hotkeys/hotkey_hook" {
   export function useHotkey(hotkey: string, callback: (context: HotkeyContext) => void, options?: HotkeyOptions): void;
 }
@@ -126,7 +140,13 @@ interface OdooBusService {
   start(): void | Promise<void>;
 }
 
+interface OdooDialogService {
+  /** Opens `component` in a dialog with `props` plus `close`; returns what closes it. */
+  add(component: unknown, props?: Record<string, unknown>, options?: { onClose?: () => void }): () => void;
+}
+
 interface OdooServices {
+  dialog: OdooDialogService;
   orm: OdooOrmService;
   notification: OdooNotificationService;
   action: OdooActionService;

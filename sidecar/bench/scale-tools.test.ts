@@ -25,6 +25,8 @@ function fakeOdooAnsweringAfter(ms: (items: IngestItem[]) => number): OdooClient
     heartbeat: unused,
     dispatchPull: unused,
     dispatchAck: unused,
+    probePull: unused,
+    probeAnswer: unused,
   };
 }
 

@@ -45,6 +45,8 @@ export class IngestProbe {
       heartbeat: (code, stats) => inner.heartbeat(code, stats),
       dispatchPull: (code, limit) => inner.dispatchPull(code, limit),
       dispatchAck: (results) => inner.dispatchAck(results),
+      probePull: (code, limit) => inner.probePull(code, limit),
+      probeAnswer: (answers) => inner.probeAnswer(answers),
       async ingest(items: IngestItem[]): Promise<IngestResult[]> {
         probe.#change(+1);
         probe.#calls++;

@@ -1,6 +1,8 @@
 // The one composition root: bootstrap config → spool, Odoo client, sources,
 // pipeline, delivery, heartbeat, ops server. Nothing else wires parts.
 import { join } from "node:path";
+// A type only (erased): node-opcua is loaded only for the kinds that use it.
+import type { ClientSession } from "node-opcua";
 import { type BootstrapConfig, ConfigError, DEFAULT_METRICS_HOST } from "./config.ts";
 import { backoffDelay } from "./core/backoff.ts";
 import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
@@ -18,6 +20,7 @@ import type { Logger } from "./ops/log.ts";
 import { SidecarMetrics, startOpsServer } from "./ops/metrics.ts";
 import { readiness } from "./ops/readiness.ts";
 import { Pipeline } from "./pipeline.ts";
+import type { Prober } from "./probe/prober.ts";
 import type { SpoolPressure } from "./sources/http/intake.ts";
 import { DEFAULT_TOPICS, MqttSource } from "./sources/mqtt.ts";
 import type { SpoolLimits } from "./spool/spool.ts";
@@ -321,6 +324,8 @@ export class Sidecar {
   sources: Source[] = [];
   /** Planning push-back (Odoo → floor); only while the connection has floor targets. */
   dispatcher: RunningDispatcher | undefined;
+  /** Answers browse / read-once requests from Odoo; only for OPC UA and PLC connections. */
+  prober: Prober | undefined;
   /** Payload mappings in front of the pipeline; one across reloads (its rule engine reloads itself). */
   #mapping: MappingStage | undefined;
   metricsPort = 0;
@@ -492,6 +497,7 @@ export class Sidecar {
     } else {
       await this.#startDispatcher();
       await this.#startSource();
+      await this.#startProber();
     }
     const heartbeatMs = this.#opts.heartbeatMs ?? 15_000;
     if (boot.metricsPort > 0) {
@@ -605,6 +611,46 @@ export class Sidecar {
     });
   }
 
+  /**
+   * Questions from Odoo's tag picker. The OPC UA probe browses on the running
+   * source's session when it has one (read at each question, so a reload or a
+   * reconnect is followed). node-opcua is loaded only for the kinds that probe.
+   */
+  async #startProber(): Promise<void> {
+    const { isProbeable, startProber } = await import("./probe/start.ts");
+    if (this.#stopped || !isProbeable(this.config.kind)) return;
+    const prober = await startProber({
+      odoo: this.odoo,
+      config: this.config,
+      pkiDir: join(this.#opts.boot.spoolDir, "pki"),
+      liveSession: () => (this.source as { liveSession?: ClientSession } | undefined)?.liveSession,
+      plcDriver: async (kind) => (await import("./sources/plc/drivers.ts")).plcDriverFactory(kind),
+      log: this.#log,
+    });
+    // Stopped while the driver loaded: nothing may keep pulling.
+    if (this.#stopped) await prober?.stop();
+    else this.prober = prober;
+  }
+
+  /** The prober's counters for the heartbeat (the connection's stats in Odoo): questions answered, failed, pulls lost. */
+  #probeStats(): Record<string, number> {
+    const stats = this.prober?.stats;
+    if (!stats) return {};
+    return {
+      probe_pulls: stats.pulls,
+      probe_answered: stats.answered,
+      probe_failed: stats.failed,
+      probe_transport_errors: stats.transportErrors,
+    };
+  }
+
+  /** Stops answering with the old settings; questions under way finish behind (bounded by their timeout). */
+  #stopProber(): void {
+    const prober = this.prober;
+    this.prober = undefined;
+    void prober?.stop().catch((err: Error) => this.#log.warn({ err: err.message }, "probe stop failed"));
+  }
+
   #refreshGauges(): void {
     this.metrics.setSpool(this.spool.depth);
     const drain = this.delivery.drainStats(this.spool.depth.queued);
@@ -705,6 +751,7 @@ export class Sidecar {
       revision: this.config.revision,
       ...this.#sourceStats(),
       ...sourceErrorStats(this.source),
+      ...this.#probeStats(),
       ...this.#mapping?.stats(),
     };
   }
@@ -766,6 +813,8 @@ export class Sidecar {
       this.#secretsMissing = undefined;
       await this.spool.saveConfig(fresh);
       await this.#startDispatcher();
+      this.#stopProber();
+      await this.#startProber();
       this.#log.info({ from: previous.revision, to: fresh.revision }, "configuration reloaded");
     })().finally(() => {
       this.#reloading = undefined;
@@ -791,6 +840,9 @@ export class Sidecar {
     await this.#mapping?.close();
     await this.delivery?.stop();
     await this.dispatcher?.stop();
+    const prober = this.prober;
+    this.prober = undefined;
+    await prober?.stop();
     await this.#ops?.close();
     await this.spool.close();
     this.#log.info("sidecar stopped");

@@ -21,3 +21,4 @@ from . import shopfloor_dispatch_triggers
 from . import shopfloor_payload_map
 from . import shopfloor_payload_preset
 from . import shopfloor_http_producer
+from . import shopfloor_probe

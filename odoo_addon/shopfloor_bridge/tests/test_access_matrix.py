@@ -27,6 +27,7 @@ manager, the connection's integration user, another connection's integration use
 import json
 import logging
 import re
+import time
 import uuid
 from datetime import timedelta
 
@@ -221,6 +222,14 @@ shopfloor.payload.preset.read                   --     --       --       --     
 shopfloor.payload.preset.write                  --     --       --       --        --          ++         --    --
 shopfloor.payload.preset.create                 --     --       --       --        --          ++         --    --
 shopfloor.payload.preset.unlink                 --     --       --       --        --          ++         --    --
+shopfloor.probe.read                            --     --       --       --        --          +-         --    --
+shopfloor.probe.write                           --     --       --       --        --          --         --    --
+shopfloor.probe.create                          --     --       --       --        --          --         --    --
+shopfloor.probe.unlink                          --     --       --       --        --          --         --    --
+shopfloor.probe.answer                          --     --       --       --        --          --         +-    --
+shopfloor.probe.pull                            --     --       --       --        --          --         +n    -n
+shopfloor.probe.request                         --     --       --       --        --          +-         --    --
+shopfloor.probe.status                          --     --       --       --        --          +0         --    --
 shopfloor.quality.result.read                   --     --       +-       +-        +-          +-         --    --
 shopfloor.quality.result.write                  --     --       --       --        --          --         --    --
 shopfloor.quality.result.create                 --     --       --       --        --          +-         --    --
@@ -254,6 +263,8 @@ SIDECAR_API = {
     "shopfloor.connection.heartbeat",
     "shopfloor.dispatch.pull",
     "shopfloor.dispatch.ack",
+    "shopfloor.probe.pull",
+    "shopfloor.probe.answer",
 }
 
 
@@ -546,6 +557,13 @@ class TestAccessMatrix(ShopfloorCase):
             {"code": f"{side}-preset", "name": f"{side} preset", "expression": "$"}
         )
         fx["producer"] = env["shopfloor.http.producer"].create({"connection_id": conn_id, "name": f"{side} MES"})
+        # An OPC UA connection to browse, and a request the sidecar of the main connection has taken.
+        fx["ua_conn"] = env["shopfloor.connection"].create(
+            {"code": f"ua-{side.lower()}", "name": f"{side} OPC UA", "kind": "opcua", "company_id": company.id}
+        )
+        fx["probe"] = env["shopfloor.probe"].create(
+            {"connection_id": conn_id, "op": "browse", "state": "taken", "requested_epoch": time.time()}
+        )
         # A payload the sidecar could not read as an event, as it sends one.
         [raw] = env["shopfloor.event"].ingest(
             [
@@ -781,6 +799,12 @@ class TestAccessMatrix(ShopfloorCase):
                 lambda s: {"code": f"matrix-{s}", "name": "matrix", "expression": "$"},
                 "preset",
             ),
+            "shopfloor.probe": (
+                "probe",
+                {"state": "done"},
+                lambda s: {"connection_id": fx[s]["ua_conn"].id, "op": "browse"},
+                "probe",
+            ),
             "shopfloor.material.map": (
                 "material_map",
                 {"code": "MATRIX"},
@@ -960,6 +984,19 @@ class TestAccessMatrix(ShopfloorCase):
             "shopfloor.dispatch.pull": (
                 lambda env, s: env["shopfloor.dispatch"].pull(fx[s]["conn"].code, 10),
                 "action",
+            ),
+            "shopfloor.probe.answer": (
+                lambda env, s: env["shopfloor.probe"].answer([{"id": fx[s]["probe"].id, "ok": True, "result": 1}]),
+                "action",
+            ),
+            "shopfloor.probe.pull": (lambda env, s: env["shopfloor.probe"].pull(fx[s]["conn"].code, 10), "action"),
+            "shopfloor.probe.request": (
+                lambda env, s: env["shopfloor.probe"].request(fx[s]["ua_conn"].id, "browse", ""),
+                "action",
+            ),
+            "shopfloor.probe.status": (
+                lambda env, s: env["shopfloor.probe"].status([fx[s]["probe"].id]),
+                lambda answer: "+" if answer else "0",
             ),
             "shopfloor.downtime.report.compute_pareto": (
                 lambda env, s: env["shopfloor.downtime.report"].compute_pareto(

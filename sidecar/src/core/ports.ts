@@ -67,7 +67,42 @@ export interface OdooClient {
   heartbeat(code: string, stats: Record<string, unknown>): Promise<HeartbeatReply>;
   dispatchPull(code: string, limit: number): Promise<DispatchMessage[]>;
   dispatchAck(results: DispatchAck[]): Promise<boolean>;
+  /** Browse / read-once requests an admin made in Odoo for this connection (probe/README.md). */
+  probePull(code: string, limit: number): Promise<ProbePull>;
+  probeAnswer(answers: ProbeAnswer[]): Promise<boolean>;
 }
+
+/** One question from Odoo: the children of an OPC UA node (`target` empty: the Objects folder), or one value read once. */
+export interface ProbeRequest {
+  id: number;
+  op: "browse" | "read";
+  target: string;
+}
+
+/** `poll_ms`: when to pull again; Odoo shortens it while someone is asking. */
+export interface ProbePull {
+  requests: ProbeRequest[];
+  poll_ms: number;
+}
+
+/**
+ * Why a probe failed, for the form: `unknown_node` (no such node / tag),
+ * `bad_address` (the address does not parse), `access_denied`, `unreachable`
+ * (server or PLC down, security refused), `timeout`, `unsupported` (this
+ * sidecar cannot answer that here), `failed` (anything else).
+ */
+export type ProbeErrorCode =
+  | "unknown_node"
+  | "bad_address"
+  | "access_denied"
+  | "unreachable"
+  | "timeout"
+  | "unsupported"
+  | "failed";
+
+export type ProbeAnswer =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; code: ProbeErrorCode; error: string };
 
 export interface DispatchMessage {
   id: number;

@@ -1,9 +1,9 @@
-// What every transport to Odoo shares: the five sidecar API calls, the
+// What every transport to Odoo shares: the sidecar API calls, the
 // checks on their answers, the server-time round trips for the clock
 // offset, and one HTTP POST with a timeout that turns every way of failing
 // into an OdooError with a code. A transport supplies `call`.
 import type { HeartbeatReply, IngestItem, IngestResult, SidecarConfig } from "../core/contract.ts";
-import type { DispatchAck, DispatchMessage, OdooClient } from "../core/ports.ts";
+import type { DispatchAck, DispatchMessage, OdooClient, ProbeAnswer, ProbePull } from "../core/ports.ts";
 import { codeOfHttpStatus, OdooContractError, OdooTransportError, transportFailure } from "./errors.ts";
 
 export interface OdooConnectionOptions {
@@ -120,6 +120,18 @@ export abstract class BaseOdooClient implements OdooClient {
 
   async dispatchAck(results: DispatchAck[]): Promise<boolean> {
     return (await this.call("shopfloor.dispatch", "ack", [results], ["results"])) === true;
+  }
+
+  async probePull(code: string, limit: number): Promise<ProbePull> {
+    const pulled = (await this.call("shopfloor.probe", "pull", [code, limit], ["code", "limit"])) as ProbePull;
+    if (!pulled || typeof pulled !== "object" || !Array.isArray(pulled.requests)) {
+      throw new OdooContractError(`probe pull answered ${JSON.stringify(pulled)?.slice(0, 200)}`);
+    }
+    return pulled;
+  }
+
+  async probeAnswer(answers: ProbeAnswer[]): Promise<boolean> {
+    return (await this.call("shopfloor.probe", "answer", [answers], ["results"])) === true;
   }
 }
 

@@ -202,6 +202,11 @@ export class OpcUaSource implements Source {
     return this.#live !== undefined && this.#reconnecting === undefined;
   }
 
+  /** The live session, for browsing and reading once (probe/), so the server sees no second login. */
+  get liveSession(): ClientSession | undefined {
+    return this.connected ? this.#live?.session : undefined;
+  }
+
   async #connect(): Promise<void> {
     const generation = ++this.#generation;
     const cm = this.#cm as OPCUACertificateManager;
@@ -248,16 +253,21 @@ export class OpcUaSource implements Source {
         if (status !== StatusCodes.Good) lost(`subscription status ${status.toString()}`);
       });
       const addresses = (this.#engine as RuleEngine).addresses();
-      const group = await subscription.monitorItems(
-        addresses.map((nodeId) => ({ nodeId, attributeId: AttributeIds.Value })),
-        {
-          samplingInterval: this.#opts.samplingIntervalMs ?? 0,
-          queueSize: this.#opts.queueSize ?? 1_000,
-          discardOldest: false,
-        },
-        TimestampsToReturn.Both,
-      );
-      group.monitoredItems.forEach((item: ClientMonitoredItemBase, index: number) => {
+      // A connection without rules yet (its admin is browsing for the first) keeps a session and an empty
+      // subscription: the server answers an empty CreateMonitoredItems with BadNothingToDo.
+      const group =
+        addresses.length === 0
+          ? undefined
+          : await subscription.monitorItems(
+              addresses.map((nodeId) => ({ nodeId, attributeId: AttributeIds.Value })),
+              {
+                samplingInterval: this.#opts.samplingIntervalMs ?? 0,
+                queueSize: this.#opts.queueSize ?? 1_000,
+                discardOldest: false,
+              },
+              TimestampsToReturn.Both,
+            );
+      group?.monitoredItems.forEach((item: ClientMonitoredItemBase, index: number) => {
         if (item.statusCode.isNotGood()) {
           this.#counts.bad_items++;
           this.#log(
@@ -266,7 +276,7 @@ export class OpcUaSource implements Source {
           );
         }
       });
-      group.on("changed", (_item: ClientMonitoredItemBase, dataValue: DataValue, index: number) => {
+      group?.on("changed", (_item: ClientMonitoredItemBase, dataValue: DataValue, index: number) => {
         if (generation !== this.#generation) return;
         this.#onChange(addresses[index] as string, dataValue);
       });
