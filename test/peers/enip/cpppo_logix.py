@@ -1,7 +1,7 @@
 """A Logix controller simulated by cpppo's EtherNet/IP server, for the
 sidecar's EtherNet/IP driver tests (issue 19).
 
-    cpppo_logix.py [--address HOST:PORT] [--route-path JSON] TAG=TYPE[N] ...
+    cpppo_logix.py [--address HOST:PORT] [--controller-slot N] TAG=TYPE[N] ...
 
 TYPE is one of cpppo's own tag types (BOOL SINT USINT INT UINT DINT UDINT
 LINT ULINT REAL LREAL SSTRING STRING; STRING is the CIP STRING 0xD0) or
@@ -10,6 +10,12 @@ DATA SINT[82], 88 bytes), served by cpppo's STRUCT_typed with its own UDT
 encoder. cpppo joins the symbolic segments of a request path with '.', so a
 tag named `Program:MainProgram.Counter` or `Line.Good` answers the same
 requests a Logix program tag or UDT member does.
+
+cpppo opens every Forward Open whatever its path. --controller-slot N is
+this helper's own fault injection (not cpppo's): the Connection Manager then
+refuses, as a chassis with no controller in that slot does, a Forward Open
+routed to any other backplane slot (status 0x01, extended 0x0312 "link
+address not valid").
 
 Once bound, prints one JSON line {"port": N}. Then it reads one JSON command
 a line on stdin and answers one JSON line on stdout, acting on cpppo's own
@@ -86,6 +92,20 @@ class LogixAttribute(device.Attribute):
         super().__setitem__(key, value)
 
 
+def refusing_connection_manager(controller_slot):
+    class SlotConnectionManager(device.Connection_Manager):
+        def forward_open(self, data, addr):
+            segments = data.forward_open.connection_path.segment
+            port = segments[0] if segments and "port" in segments[0] else None
+            if port is None or port["port"] != 1 or port["link"] != controller_slot:
+                data.status = 0x01
+                data.status_ext = {"size": 1, "data": [0x0312]}
+                raise AssertionError(f"no controller in the slot of {port!r}")
+            return super().forward_open(data, addr)
+
+    return SlotConnectionManager
+
+
 def parse_value(kind, text):
     if kind == "BOOL":
         return 1 if text == "true" else 0
@@ -111,7 +131,7 @@ def show_value(kind, value):
 def attribute_of(name):
     entry = dict.get(enip_main.tags, name)
     if entry is None:
-        raise KeyError("no tag %r" % name)
+        raise KeyError(f"no tag {name!r}")
     return entry.attribute
 
 
@@ -128,7 +148,7 @@ def serve_commands():
             else:
                 answer = {"ok": True, "value": show_value(kind, attribute[index])}
         except Exception as exc:  # every failure is the test's to see
-            answer = {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc)}
+            answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
     # stdin closed: the test is gone, so is the PLC
@@ -150,9 +170,14 @@ def announce_port():
 
 def main(argv):
     cpppo_argv = ["--no-print", "--no-udp"]
+    extra = {}
     rest = list(argv)
     while rest and rest[0].startswith("--"):
-        cpppo_argv += [rest.pop(0), rest.pop(0)]
+        option, value = rest.pop(0), rest.pop(0)
+        if option == "--controller-slot":
+            extra["connection_manager_class"] = refusing_connection_manager(int(value))
+        else:
+            cpppo_argv += [option, value]
     for spec in rest:
         name, _, kind = spec.partition("=")
         base = kind.split("[", 1)[0].upper()
@@ -160,7 +185,7 @@ def main(argv):
         # cpppo's own parser sizes the tag; LOGIX_STRING borrows DINT's slot and LogixAttribute swaps it
         cpppo_argv.append(spec.replace(kind.split("[", 1)[0], "DINT") if base == "LOGIX_STRING" else spec)
     threading.Thread(target=announce_port, daemon=True).start()
-    return enip_main.main(argv=cpppo_argv, attribute_class=LogixAttribute)
+    return enip_main.main(argv=cpppo_argv, attribute_class=LogixAttribute, **extra)
 
 
 if __name__ == "__main__":

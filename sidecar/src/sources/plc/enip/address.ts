@@ -19,7 +19,8 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_NAME = 40;
 const MAX_DIMENSIONS = 3;
 const MAX_INDEX = 0xffff_ffff;
-const EXAMPLES = "Counter, Program:MainProgram.Counter, Counts[3], Grid[1,2], Line.Good, Line.Stations[2].Good, Flags.3";
+const EXAMPLES =
+  "Counter, Program:MainProgram.Counter, Counts[3], Grid[1,2], Line.Good, Line.Stations[2].Good, Flags.3";
 
 function fail(address: string, why: string): never {
   throw new PlcAddressError(address, `${why} (examples: ${EXAMPLES})`);

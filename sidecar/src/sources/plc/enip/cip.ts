@@ -16,12 +16,12 @@ export const ENCAP = {
 } as const;
 
 const ENCAP_STATUS: Record<number, string> = {
-  0x0001: "unsupported encapsulation command",
-  0x0002: "insufficient memory in the target",
-  0x0003: "malformed encapsulation data",
-  0x0064: "invalid session handle",
-  0x0065: "invalid encapsulation length",
-  0x0069: "unsupported encapsulation protocol revision",
+  1: "unsupported encapsulation command",
+  2: "insufficient memory in the target",
+  3: "malformed encapsulation data",
+  100: "invalid session handle",
+  101: "invalid encapsulation length",
+  105: "unsupported encapsulation protocol revision",
 };
 
 export function encapStatusText(status: number): string {
@@ -69,7 +69,12 @@ export function registerSessionData(): Buffer {
 }
 
 // ── Common packet format ────────────────────────────────────────────────────
-export const CPF = { nullAddress: 0x0000, connectedAddress: 0x00a1, connectedData: 0x00b1, unconnectedData: 0x00b2 } as const;
+export const CPF = {
+  nullAddress: 0x0000,
+  connectedAddress: 0x00a1,
+  connectedData: 0x00b1,
+  unconnectedData: 0x00b2,
+} as const;
 
 export interface CpfItem {
   type: number;
@@ -148,52 +153,52 @@ export class CipFormatError extends Error {
 }
 
 const GENERAL_STATUS: Record<number, string> = {
-  0x01: "connection failure",
-  0x02: "resource unavailable",
-  0x03: "invalid parameter value",
-  0x04: "path segment error (the controller cannot parse this tag name)",
-  0x05: "path destination unknown (no such tag, member or program)",
-  0x06: "partial transfer (the value is larger than one reply)",
-  0x07: "connection lost",
-  0x08: "service not supported",
-  0x09: "invalid attribute value",
-  0x0a: "attribute list error",
-  0x0c: "object state conflict",
-  0x0e: "attribute not settable",
-  0x0f: "privilege violation",
-  0x10: "device state conflict (key switch or mode)",
-  0x11: "reply data too large",
-  0x13: "not enough data",
-  0x14: "attribute not supported",
-  0x15: "too much data",
-  0x16: "object does not exist",
-  0x1a: "routing failure: request too large",
-  0x1b: "routing failure: reply too large",
-  0x1e: "embedded service error",
-  0x1f: "vendor specific error",
-  0x20: "invalid parameter",
-  0x26: "path size invalid",
-  0xff: "general error",
+  1: "connection failure",
+  2: "resource unavailable",
+  3: "invalid parameter value",
+  4: "path segment error (the controller cannot parse this tag name)",
+  5: "path destination unknown (no such tag, member or program)",
+  6: "partial transfer (the value is larger than one reply)",
+  7: "connection lost",
+  8: "service not supported",
+  9: "invalid attribute value",
+  10: "attribute list error",
+  12: "object state conflict",
+  14: "attribute not settable",
+  15: "privilege violation",
+  16: "device state conflict (key switch or mode)",
+  17: "reply data too large",
+  19: "not enough data",
+  20: "attribute not supported",
+  21: "too much data",
+  22: "object does not exist",
+  26: "routing failure: request too large",
+  27: "routing failure: reply too large",
+  30: "embedded service error",
+  31: "vendor specific error",
+  32: "invalid parameter",
+  38: "path size invalid",
+  255: "general error",
 };
 
 const LOGIX_EXTENDED: Record<number, string> = {
-  0x2104: "offset beyond the end of the tag",
-  0x2105: "element beyond the end of the tag (array index out of range)",
-  0x2107: "data type does not match the tag's type",
+  8452: "offset beyond the end of the tag",
+  8453: "element beyond the end of the tag (array index out of range)",
+  8455: "data type does not match the tag's type",
 };
 
 const CONNECTION_EXTENDED: Record<number, string> = {
-  0x0100: "connection in use or duplicate Forward Open",
-  0x0106: "ownership conflict",
-  0x0109: "invalid connection size",
-  0x0111: "invalid RPI",
-  0x0113: "out of connections",
-  0x0114: "vendor id or product code mismatch",
-  0x0203: "connection timed out",
-  0x0204: "unconnected request timed out",
-  0x0311: "invalid port in the route (is `slot` right?)",
-  0x0312: "invalid link address in the route (is `slot` right?)",
-  0x0315: "invalid segment in the connection path",
+  256: "connection in use or duplicate Forward Open",
+  262: "ownership conflict",
+  265: "invalid connection size",
+  273: "invalid RPI",
+  275: "out of connections",
+  276: "vendor id or product code mismatch",
+  515: "connection timed out",
+  516: "unconnected request timed out",
+  785: "invalid port in the route (is `slot` right?)",
+  786: "invalid link address in the route (is `slot` right?)",
+  789: "invalid segment in the connection path",
 };
 
 /** `0x05 path destination unknown (no such tag, member or program)`, with the extended status when there is one. */
@@ -357,7 +362,11 @@ function integer(name: string, bytes: number, signed: boolean): Atomic {
     },
     write: (value, data) => {
       const whole =
-        typeof value === "bigint" ? value : typeof value === "number" && Number.isSafeInteger(value) ? BigInt(value) : undefined;
+        typeof value === "bigint"
+          ? value
+          : typeof value === "number" && Number.isSafeInteger(value)
+            ? BigInt(value)
+            : undefined;
       if (whole === undefined || whole < min || whole > max) throw new RangeError("out of range");
       if (wide) {
         if (signed) data.writeBigInt64LE(whole, 0);
@@ -383,7 +392,7 @@ function float(name: string, bytes: 4 | 8): Atomic {
 }
 
 const ATOMIC: Record<number, Atomic> = {
-  0xc1: {
+  193: {
     name: "BOOL",
     bytes: 1,
     takes: "true or false",
@@ -393,20 +402,20 @@ const ATOMIC: Record<number, Atomic> = {
       data[0] = value ? 1 : 0;
     },
   },
-  0xc2: integer("SINT", 1, true),
-  0xc3: integer("INT", 2, true),
-  0xc4: integer("DINT", 4, true),
-  0xc5: integer("LINT", 8, true),
-  0xc6: integer("USINT", 1, false),
-  0xc7: integer("UINT", 2, false),
-  0xc8: integer("UDINT", 4, false),
-  0xc9: integer("ULINT", 8, false),
-  0xca: float("REAL", 4),
-  0xcb: float("LREAL", 8),
-  0xd1: integer("BYTE", 1, false),
-  0xd2: integer("WORD", 2, false),
-  0xd3: integer("DWORD", 4, false),
-  0xd4: integer("LWORD", 8, false),
+  194: integer("SINT", 1, true),
+  195: integer("INT", 2, true),
+  196: integer("DINT", 4, true),
+  197: integer("LINT", 8, true),
+  198: integer("USINT", 1, false),
+  199: integer("UINT", 2, false),
+  200: integer("UDINT", 4, false),
+  201: integer("ULINT", 8, false),
+  202: float("REAL", 4),
+  203: float("LREAL", 8),
+  209: integer("BYTE", 1, false),
+  210: integer("WORD", 2, false),
+  211: integer("DWORD", 4, false),
+  212: integer("LWORD", 8, false),
 };
 
 interface TextType {
@@ -421,8 +430,8 @@ interface TextType {
 
 /** Text types: the CIP STRING (0xD0, UINT length), SHORT_STRING (0xDA, USINT length), the Logix STRING structure. */
 const TEXT: Record<number, TextType> = {
-  0xd0: { name: "STRING", lengthBytes: 2, capacity: 0xffff, padEven: true },
-  0xda: { name: "SHORT_STRING", lengthBytes: 1, capacity: 0xff },
+  208: { name: "STRING", lengthBytes: 2, capacity: 0xffff, padEven: true },
+  218: { name: "SHORT_STRING", lengthBytes: 1, capacity: 0xff },
 };
 const LOGIX_STRING: TextType = {
   name: "STRING (Logix)",
@@ -467,7 +476,8 @@ export function valueBytes(type: TagType): number | undefined {
 export function decodeValue(type: TagType, data: Buffer): PlcValue {
   const atomic = ATOMIC[type.code];
   if (atomic) {
-    if (data.length < atomic.bytes) throw new CipFormatError(`${atomic.name} with ${data.length} of ${atomic.bytes} bytes`);
+    if (data.length < atomic.bytes)
+      throw new CipFormatError(`${atomic.name} with ${data.length} of ${atomic.bytes} bytes`);
     return atomic.read(data);
   }
   const text = textType(type);
@@ -487,7 +497,10 @@ export function decodeValue(type: TagType, data: Buffer): PlcValue {
 /** What a value of this type looks like, for the error a wrong value gets. */
 export function typeTakes(type: TagType): string {
   const text = textType(type);
-  return ATOMIC[type.code]?.takes ?? (text ? `text of at most ${text.capacity} Latin-1 characters` : "nothing (not writable)");
+  return (
+    ATOMIC[type.code]?.takes ??
+    (text ? `text of at most ${text.capacity} Latin-1 characters` : "nothing (not writable)")
+  );
 }
 
 /** Encodes a value for a Write Tag of this type; throws RangeError when the value does not fit. */
@@ -502,7 +515,8 @@ export function encodeValue(type: TagType, value: PlcValue): Buffer {
   if (!text) throw new RangeError(`${typeName(type)} is not writable`);
   if (typeof value !== "string") throw new RangeError("not text");
   const bytes = Buffer.from(value, "latin1");
-  if (bytes.toString("latin1") !== value || bytes.length > text.capacity) throw new RangeError("not Latin-1 or too long");
+  if (bytes.toString("latin1") !== value || bytes.length > text.capacity)
+    throw new RangeError("not Latin-1 or too long");
   const used = text.lengthBytes + bytes.length;
   const data = Buffer.alloc(text.fixedBytes ?? (text.padEven ? used + (used % 2) : used));
   data.writeUIntLE(bytes.length, 0, text.lengthBytes);

@@ -71,8 +71,13 @@ export class EnipDriver implements PlcDriver<EnipTag> {
       slot: this.#plc.slot,
       timeoutMs: this.#plc.timeout_ms,
     });
+    try {
+      await session.open();
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
     this.#session = session;
-    await session.open();
   }
 
   async read(tags: readonly EnipTag[]): Promise<PlcRead[]> {
@@ -104,7 +109,10 @@ export class EnipDriver implements PlcDriver<EnipTag> {
           this.#types.delete(tag.address);
           continue;
         }
-        throw new EnipWriteError(tag.address, `the tag is ${typeName(type)}: it takes ${typeTakes(type)}, not ${show(value)}`);
+        throw new EnipWriteError(
+          tag.address,
+          `the tag is ${typeName(type)}: it takes ${typeTakes(type)}, not ${show(value)}`,
+        );
       }
       const reply = parseReply(await session.request(writeTagRequest(tag.path, type, data)));
       if (reply.status === 0) return;
@@ -112,7 +120,10 @@ export class EnipDriver implements PlcDriver<EnipTag> {
         this.#types.delete(tag.address);
         continue;
       }
-      throw new EnipWriteError(tag.address, `the controller refused the write: ${statusText(reply.status, reply.extended)}`);
+      throw new EnipWriteError(
+        tag.address,
+        `the controller refused the write: ${statusText(reply.status, reply.extended)}`,
+      );
     }
   }
 
@@ -130,7 +141,8 @@ export class EnipDriver implements PlcDriver<EnipTag> {
   async #learnType(tag: EnipTag): Promise<TagType> {
     const [read] = await this.read([tag]);
     const type = this.#types.get(tag.address);
-    if (!read?.ok || !type) throw new EnipWriteError(tag.address, read && !read.ok ? read.error : "no type in the reply");
+    if (!read?.ok || !type)
+      throw new EnipWriteError(tag.address, read && !read.ok ? read.error : "no type in the reply");
     return type;
   }
 
@@ -189,10 +201,12 @@ export class EnipDriver implements PlcDriver<EnipTag> {
 
   #bitOf(tag: EnipTag, type: TagType, value: PlcValue): boolean {
     const bit = tag.bit ?? 0;
-    const width = (integerBytes(type) ?? 0) * 8;
-    if ((typeof value !== "number" && typeof value !== "bigint") || bit >= width) {
-      throw new CipFormatError(`bit ${bit} of a ${typeName(type)}: only the bits of an integer can be read`);
+    const bytes = integerBytes(type);
+    if (bytes === undefined || (typeof value !== "number" && typeof value !== "bigint")) {
+      throw new CipFormatError(`bit ${bit} of ${typeName(type)}: only the bits of an integer can be read`);
     }
+    const width = bytes * 8;
+    if (bit >= width) throw new CipFormatError(`bit ${bit} of ${typeName(type)}: it has bits 0 to ${width - 1}`);
     return ((BigInt(value) >> BigInt(bit)) & 1n) === 1n;
   }
 }

@@ -8,8 +8,8 @@ import { randomBytes, randomInt } from "node:crypto";
 import { Socket } from "node:net";
 import { PlcUnreachableError } from "../driver.ts";
 import {
-  CPF,
   type ConnectionIdentity,
+  CPF,
   commandData,
   ENCAP,
   type EncapFrame,
@@ -76,7 +76,8 @@ export class CipSession {
       encapsulate(ENCAP.registerSession, 0, Buffer.alloc(8), registerSessionData()),
       (frame) => frame.command === ENCAP.registerSession,
     );
-    if (registered.status !== 0) this.#fail(`the controller refused the session: ${encapStatusText(registered.status)}`);
+    if (registered.status !== 0)
+      this.#fail(`the controller refused the session: ${encapStatusText(registered.status)}`);
     this.#session = registered.session;
     await this.#forwardOpen();
   }
@@ -114,7 +115,13 @@ export class CipSession {
       const fromTargetId = randomInt(2 ** 32);
       const reply = parseReply(
         await this.#unconnected(
-          forwardOpenRequest({ large, size, toConnectionId: fromTargetId, identity: this.#identity, slot: this.#opts.slot }),
+          forwardOpenRequest({
+            large,
+            size,
+            toConnectionId: fromTargetId,
+            identity: this.#identity,
+            slot: this.#opts.slot,
+          }),
         ),
       );
       if (reply.status === 0) {
