@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { BootstrapConfig } from "./config.ts";
 import { ConfigError } from "./config.ts";
-import type { SidecarConfig } from "./core/contract.ts";
-import { asConfigError, createSources, withOverrides } from "./main.ts";
+import { PLC_KINDS, type PlcConfig, type PlcKind, type SidecarConfig } from "./core/contract.ts";
+import { asConfigError, createProtocolSource, createSources, withOverrides } from "./main.ts";
+import { knownKinds, PlcDriverMissingError, plcDriverFactory } from "./sources/plc/drivers.ts";
+import { PlcSource } from "./sources/plc/source.ts";
 
 const boot: BootstrapConfig = {
   odooUrl: "http://odoo",
@@ -160,10 +162,44 @@ describe("createSources", () => {
   });
 
   it("names a kind it has no source for instead of taking it for OPC UA", async () => {
-    const config = { code: "q1", kind: "modbus", revision: 1, rules: [] } as unknown as SidecarConfig;
+    const config = { code: "q1", kind: "profinet", revision: 1, rules: [] } as unknown as SidecarConfig;
     const errors: string[] = [];
     const log = { ...silent, error: (fields: { err?: string }) => errors.push(String(fields.err)) };
     expect(await createSources(config, log as typeof silent, "/nonexistent")).toEqual([]);
-    expect(errors).toEqual(['connection q1: this sidecar has no source for kind "modbus"']);
+    expect(errors).toEqual(['connection q1: this sidecar has no source for kind "profinet"']);
+  });
+
+  const plc: PlcConfig = {
+    host: "127.0.0.1",
+    port: 0,
+    unit_id: 1,
+    rack: 0,
+    slot: 1,
+    poll_interval_ms: 1000,
+    timeout_ms: 1000,
+  };
+
+  it.each(PLC_KINDS.map((kind) => [kind]))(
+    "gives a %s connection the polled PLC source, or names the missing driver",
+    async (kind) => {
+      const config = { code: "p1", kind, revision: 1, rules: [], plc } as unknown as SidecarConfig;
+      if (knownKinds().includes(kind)) {
+        const source = await createProtocolSource(config, silent, "/nonexistent");
+        expect(source).toBeInstanceOf(PlcSource);
+        expect(source.name).toBe(`${kind}:p1`);
+      } else {
+        await expect(createProtocolSource(config, silent, "/nonexistent")).rejects.toThrow(PlcDriverMissingError);
+      }
+    },
+  );
+
+  it("names a PLC kind without a driver, and a PLC connection without its plc block", async () => {
+    await expect(plcDriverFactory("profinet" as PlcKind)).rejects.toThrow(
+      /no driver for PLC kind "profinet" \(known: modbus/,
+    );
+    const config = { code: "p1", kind: "modbus", revision: 1, rules: [], plc: false } as unknown as SidecarConfig;
+    await expect(createProtocolSource(config, silent, "/nonexistent")).rejects.toThrow(
+      "connection p1: kind modbus needs the plc block of sidecar_config",
+    );
   });
 });

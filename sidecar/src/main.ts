@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type BootstrapConfig, ConfigError, DEFAULT_METRICS_HOST } from "./config.ts";
 import { backoffDelay } from "./core/backoff.ts";
 import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
-import type { IngestItem, SidecarConfig } from "./core/contract.ts";
+import { type IngestItem, PLC_KINDS, type PlcKind, type SidecarConfig } from "./core/contract.ts";
 import type { Source, SourceSink } from "./core/ports.ts";
 import { Redactor } from "./core/secrets.ts";
 import { Delivery, type DeliverySettings } from "./delivery.ts";
@@ -163,8 +163,8 @@ export function asConfigError(err: unknown, config: SidecarConfig, boot: Bootstr
   return err;
 }
 
-/** Sparkplug, OPC UA and the message queues live in their own folders; loaded only when a connection uses them. */
-async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source> {
+/** Sparkplug, OPC UA, the message queues and the PLC drivers live in their own folders; loaded only when a connection uses them. */
+export async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source> {
   const sourceLog = (level: "info" | "warn" | "error", message: string) => log[level]({ kind: config.kind }, message);
   if (config.kind === "amqp") {
     const mod = await import("./sources/amqp/source.ts");
@@ -186,7 +186,19 @@ async function createProtocolSource(config: SidecarConfig, log: Logger, pkiDir: 
     const mod = await import("./sources/opcua/source.ts");
     return new mod.OpcUaSource(mod.opcuaOptionsFromConfig(config, pkiDir, sourceLog));
   }
+  if (isPlcKind(config.kind)) {
+    const { createPlcDriver } = await import("./sources/plc/drivers.ts");
+    const mod = await import("./sources/plc/source.ts");
+    if (!config.plc)
+      throw new Error(`connection ${config.code}: kind ${config.kind} needs the plc block of sidecar_config`);
+    const driver = await createPlcDriver(config.kind, config.plc);
+    return new mod.PlcSource(mod.plcOptionsFromConfig(config, driver, sourceLog));
+  }
   throw new Error(`connection ${config.code}: this sidecar has no source for kind ${JSON.stringify(config.kind)}`);
+}
+
+function isPlcKind(kind: SidecarConfig["kind"]): kind is PlcKind {
+  return (PLC_KINDS as readonly string[]).includes(kind);
 }
 
 /** What the intakes beside the protocol source need of the running sidecar. */
@@ -549,6 +561,12 @@ export class Sidecar {
     return out;
   }
 
+  /** Why the protocol source cannot read (a polled PLC that is down), for the dashboard; nothing when it reads. */
+  #sourceError(): { source_error?: string } {
+    const error = (this.source as { lastError?: unknown } | undefined)?.lastError;
+    return typeof error === "string" && error !== "" ? { source_error: error } : {};
+  }
+
   /**
    * Loaded only when the connection has floor targets: the dispatcher's writers pull in
    * node-opcua and sparkplug-payload (~55 MB of RSS at startup) that a plain MQTT
@@ -666,6 +684,7 @@ export class Sidecar {
       max_skew_ms: this.skew.maxAbsSkew(),
       revision: this.config.revision,
       ...this.#sourceStats(),
+      ...this.#sourceError(),
       ...this.#mapping?.stats(),
     };
   }
