@@ -24,8 +24,8 @@ const LOADERS: Record<PlcKind, DriverLoader | undefined> = {
   // Siemens S7: sources/plc/s7/ (not in this build yet).
   s7: undefined,
 
-  // EtherNet/IP CIP: sources/plc/enip/ (not in this build yet).
-  enip: undefined,
+  // EtherNet/IP CIP for Allen-Bradley Logix (the driver's own CIP encoding): sources/plc/enip/.
+  enip: async () => (await import("./enip/driver.ts")).enipDriver,
 };
 
 /** The kinds this sidecar can poll. */

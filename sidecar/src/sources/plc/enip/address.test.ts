@@ -38,7 +38,7 @@ describe("parseEnipAddress", () => {
     expect(hex("Program:MainProgram.Counter")).toBe(symbol("Program:MainProgram") + symbol("Counter"));
     expect(hex("Line.Good")).toBe(symbol("Line") + symbol("Good"));
     expect(hex("Counts[3]")).toBe(`${symbol("Counts")}2803`);
-    expect(hex("Grid[1, 300,70000]")).toBe(`${symbol("Grid")}2801` + "29002c01" + "2a0070110100");
+    expect(hex("Grid[1, 300,70000]")).toBe(`${symbol("Grid")}2801${"29002c01"}${"2a0070110100"}`);
     expect(hex("Line.Stations[2].Good")).toBe(`${symbol("Line")}${symbol("Stations")}2802${symbol("Good")}`);
     expect(parseEnipAddress("Flags.31")).toMatchObject({ bit: 31, path: parseEnipAddress("Flags").path });
     expect(parseEnipAddress("Counter").bit).toBeUndefined();

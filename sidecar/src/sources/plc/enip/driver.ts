@@ -211,4 +211,4 @@ export class EnipDriver implements PlcDriver<EnipTag> {
   }
 }
 
-export const createEnipDriver = (plc: PlcConfig): EnipDriver => new EnipDriver(plc);
+export const enipDriver = (plc: PlcConfig): EnipDriver => new EnipDriver(plc);
