@@ -1,7 +1,7 @@
 """A Logix controller simulated by cpppo's EtherNet/IP server, for the
 sidecar's EtherNet/IP driver tests (issue 19).
 
-    cpppo_logix.py [--address HOST:PORT] [--controller-slot N] TAG=TYPE[N] ...
+    cpppo_logix.py [--address HOST:PORT] [--controller-slot N] [--large-forward-open no] TAG=TYPE[N] ...
 
 TYPE is one of cpppo's own tag types (BOOL SINT USINT INT UINT DINT UDINT
 LINT ULINT REAL LREAL SSTRING STRING; STRING is the CIP STRING 0xD0) or
@@ -15,7 +15,8 @@ cpppo opens every Forward Open whatever its path. --controller-slot N is
 this helper's own fault injection (not cpppo's): the Connection Manager then
 refuses, as a chassis with no controller in that slot does, a Forward Open
 routed to any other backplane slot (status 0x01, extended 0x0312 "link
-address not valid").
+address not valid"). --large-forward-open no refuses the Large Forward Open
+(0x5B) with status 0x08, as a controller before firmware 20 does.
 
 Once bound, prints one JSON line {"port": N}. Then it reads one JSON command
 a line on stdin and answers one JSON line on stdout, acting on cpppo's own
@@ -92,18 +93,23 @@ class LogixAttribute(device.Attribute):
         super().__setitem__(key, value)
 
 
-def refusing_connection_manager(controller_slot):
-    class SlotConnectionManager(device.Connection_Manager):
+def refusing_connection_manager(controller_slot, large):
+    class RefusingConnectionManager(device.Connection_Manager):
         def forward_open(self, data, addr):
+            if not large and data.service & 0x7F == self.FWD_OPLG_REQ:
+                data.status = 0x08  # service not supported, as a controller before firmware 20
+                raise AssertionError("no Large Forward Open")
             segments = data.forward_open.connection_path.segment
             port = segments[0] if segments and "port" in segments[0] else None
+            if controller_slot is None:
+                return super().forward_open(data, addr)
             if port is None or port["port"] != 1 or port["link"] != controller_slot:
                 data.status = 0x01
                 data.status_ext = {"size": 1, "data": [0x0312]}
                 raise AssertionError(f"no controller in the slot of {port!r}")
             return super().forward_open(data, addr)
 
-    return SlotConnectionManager
+    return RefusingConnectionManager
 
 
 def parse_value(kind, text):
@@ -171,13 +177,20 @@ def announce_port():
 def main(argv):
     cpppo_argv = ["--no-print", "--no-udp"]
     extra = {}
+    refusals = {}
     rest = list(argv)
     while rest and rest[0].startswith("--"):
         option, value = rest.pop(0), rest.pop(0)
         if option == "--controller-slot":
-            extra["connection_manager_class"] = refusing_connection_manager(int(value))
+            refusals["controller_slot"] = int(value)
+        elif option == "--large-forward-open":
+            refusals["large"] = value == "yes"
         else:
             cpppo_argv += [option, value]
+    if refusals:
+        extra["connection_manager_class"] = refusing_connection_manager(
+            refusals.get("controller_slot"), refusals.get("large", True)
+        )
     for spec in rest:
         name, _, kind = spec.partition("=")
         base = kind.split("[", 1)[0].upper()

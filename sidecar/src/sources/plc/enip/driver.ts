@@ -59,6 +59,11 @@ export class EnipDriver implements PlcDriver<EnipTag> {
     this.#plc = plc;
   }
 
+  /** Bytes one message may carry on the open connection (4002 after a Large Forward Open, 504 after a classic one); 0 when closed. */
+  get connectionSize(): number {
+    return this.#session?.connectionSize ?? 0;
+  }
+
   parse(address: string): EnipTag {
     return parseEnipAddress(address);
   }
@@ -83,7 +88,8 @@ export class EnipDriver implements PlcDriver<EnipTag> {
   async read(tags: readonly EnipTag[]): Promise<PlcRead[]> {
     const session = this.#open();
     const results: PlcRead[] = [];
-    for (const group of this.#pack(tags, session.connectionSize - SEQUENCE_BYTES)) {
+    const limit = session.connectionSize - SEQUENCE_BYTES;
+    for (const group of packReads(tags, limit, (tag) => this.#replyBytes.get(tag.address))) {
       const replies = await this.#readGroup(session, group);
       group.forEach((tag, i) => {
         results.push(this.#answer(tag, replies[i]));
@@ -146,27 +152,6 @@ export class EnipDriver implements PlcDriver<EnipTag> {
     return type;
   }
 
-  /** Splits the tags into groups whose Multiple Service Packet request and reply both fit `limit` bytes. */
-  *#pack(tags: readonly EnipTag[], limit: number): Generator<EnipTag[]> {
-    let group: EnipTag[] = [];
-    let requestBytes = MSP_REQUEST_OVERHEAD;
-    let replyBytes = MSP_REPLY_OVERHEAD;
-    for (const tag of tags) {
-      const request = MSP_PER_SERVICE + readTagRequest(tag.path).length;
-      const reply = MSP_PER_SERVICE + (this.#replyBytes.get(tag.address) ?? READ_REPLY_OVERHEAD + LOGIX_STRING_BYTES);
-      if (group.length > 0 && (requestBytes + request > limit || replyBytes + reply > limit)) {
-        yield group;
-        group = [];
-        requestBytes = MSP_REQUEST_OVERHEAD;
-        replyBytes = MSP_REPLY_OVERHEAD;
-      }
-      group.push(tag);
-      requestBytes += request;
-      replyBytes += reply;
-    }
-    if (group.length > 0) yield group;
-  }
-
   /** One reply per tag: a Read Tag for one, a Multiple Service Packet for more (each tag alone if the packet fails as a whole). */
   async #readGroup(session: CipSession, group: readonly EnipTag[]): Promise<Buffer[]> {
     const requests = group.map((tag) => readTagRequest(tag.path));
@@ -209,6 +194,39 @@ export class EnipDriver implements PlcDriver<EnipTag> {
     if (bit >= width) throw new CipFormatError(`bit ${bit} of ${typeName(type)}: it has bits 0 to ${width - 1}`);
     return ((BigInt(value) >> BigInt(bit)) & 1n) === 1n;
   }
+}
+
+/**
+ * Splits tags, in order, into groups whose Multiple Service Packet request
+ * and reply both fit `limit` bytes. A tag's reply size is what it answered
+ * last time, or a Logix STRING's (the largest value a Read Tag of one element
+ * of an atomic or string type returns) before its first read. A tag too large
+ * for any packet goes alone, as a plain Read Tag.
+ */
+export function packReads(
+  tags: readonly EnipTag[],
+  limit: number,
+  lastReplyBytes: (tag: EnipTag) => number | undefined,
+): EnipTag[][] {
+  const groups: EnipTag[][] = [];
+  let group: EnipTag[] = [];
+  let requestBytes = MSP_REQUEST_OVERHEAD;
+  let replyBytes = MSP_REPLY_OVERHEAD;
+  for (const tag of tags) {
+    const request = MSP_PER_SERVICE + readTagRequest(tag.path).length;
+    const reply = MSP_PER_SERVICE + (lastReplyBytes(tag) ?? READ_REPLY_OVERHEAD + LOGIX_STRING_BYTES);
+    if (group.length > 0 && (requestBytes + request > limit || replyBytes + reply > limit)) {
+      groups.push(group);
+      group = [];
+      requestBytes = MSP_REQUEST_OVERHEAD;
+      replyBytes = MSP_REPLY_OVERHEAD;
+    }
+    group.push(tag);
+    requestBytes += request;
+    replyBytes += reply;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }
 
 export const enipDriver = (plc: PlcConfig): EnipDriver => new EnipDriver(plc);

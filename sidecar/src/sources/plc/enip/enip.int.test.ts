@@ -100,6 +100,7 @@ describe("EtherNet/IP driver against cpppo's Logix simulator", () => {
     plc = await CpppoLogix.start(SERVED);
     driver = new EnipDriver(plcAt(plc.port));
     await driver.connect();
+    expect(driver.connectionSize).toBe(4002);
   });
   afterAll(async () => {
     await driver?.close();
@@ -290,6 +291,7 @@ describe("EtherNet/IP driver when the controller is gone, silent, refusing or ch
     const plc = await CpppoLogix.start({ Counter: "DINT" }, 0, ["--controller-slot", "3"]);
     try {
       const wrongSlot = new EnipDriver(plcAt(plc.port, { slot: 0 }));
+      expect(wrongSlot.connectionSize).toBe(0);
       await expect(wrongSlot.connect()).rejects.toThrow(
         /refused a connection \(Forward Open\): CIP status 0x01 connection failure, extended 0x0312 invalid link address/,
       );
@@ -300,6 +302,30 @@ describe("EtherNet/IP driver when the controller is gone, silent, refusing or ch
       expect(await rightSlot.read([rightSlot.parse("Counter")])).toEqual([{ ok: true, value: 0 }]);
       await rightSlot.close();
     } finally {
+      await plc.stop();
+    }
+  });
+
+  it("opens a classic 504-byte connection when the controller refuses the Large Forward Open, and packs reads to fit it", async () => {
+    const tags = { Counts: "DINT[300]", Names: "LOGIX_STRING[10]" };
+    const plc = await CpppoLogix.start(tags, 0, ["--large-forward-open", "no"]);
+    const driver = new EnipDriver(plcAt(plc.port));
+    try {
+      await driver.connect();
+      expect(driver.connectionSize).toBe(504);
+      for (let i = 0; i < 300; i += 7) await plc.set("Counts", String(i + 1), i);
+      for (let i = 0; i < 10; i++) await plc.set("Names", "n".repeat(70 + i), i);
+      const addresses = [
+        ...Array.from({ length: 300 }, (_, i) => `Counts[${i}]`),
+        ...Array.from({ length: 10 }, (_, i) => `Names[${i}]`),
+      ];
+      const reads = await driver.read(addresses.map((a) => driver.parse(a)));
+      expect(reads.slice(0, 300)).toEqual(
+        Array.from({ length: 300 }, (_, i) => ({ ok: true, value: i % 7 ? 0 : i + 1 })),
+      );
+      expect(reads.slice(300)).toEqual(Array.from({ length: 10 }, (_, i) => ({ ok: true, value: "n".repeat(70 + i) })));
+    } finally {
+      await driver.close();
       await plc.stop();
     }
   });
