@@ -2,12 +2,14 @@
 // would enter in Odoo (shopfloor.mapping.rule) for this line.
 import type { MappingRule } from "../src/core/contract.ts";
 import { metricAddress } from "../src/sources/sparkplug/host.ts";
-import { MACHINE_STATE, machineSource, tagNodeId } from "./line.ts";
+import { MACHINE_STATE, machineSource, type TagName, tagNodeId } from "./line.ts";
+import { modbusTagAddress } from "./modbus-map.ts";
 
 export interface LineRuleOptions {
   line: string;
   machines: string[];
-  protocol: "opcua" | "sparkplug";
+  /** modbus: the register map of modbus-map.ts, machines in the order given. */
+  protocol: "opcua" | "sparkplug" | "modbus";
   /** Sparkplug group and edge node id (the edge node is the line). */
   group?: string;
   edge?: string;
@@ -27,11 +29,13 @@ export const STATE_VALUE_MAP: Record<string, string> = {
 export function lineRules(o: LineRuleOptions): MappingRule[] {
   const rules: MappingRule[] = [];
   let id = o.firstId ?? 1;
-  for (const machine of o.machines) {
-    const at = (tag: string) =>
+  for (const [index, machine] of o.machines.entries()) {
+    const at = (tag: TagName) =>
       o.protocol === "opcua"
         ? tagNodeId(o.line, machine, tag)
-        : metricAddress(o.group ?? "Plant1", o.edge ?? o.line, machine, tag);
+        : o.protocol === "modbus"
+          ? modbusTagAddress(index, tag)
+          : metricAddress(o.group ?? "Plant1", o.edge ?? o.line, machine, tag);
     const source = machineSource(o.line, machine);
     const counterParams: Record<string, unknown> = {
       order_address: at("CurrentOrder"),

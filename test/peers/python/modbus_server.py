@@ -17,8 +17,9 @@ Commands, one JSON object a line; each gets one JSON line back:
   {"op": "words", "area": "hr", "offset": 10, "count": 2}       raw registers back
 
 With `--state FILE`, what the commands set is the PLC's retentive memory:
-saved before each answer and loaded at start, so a server killed and started
-again serves the values it had (as a PLC's retentive counters do).
+saved before each answer and loaded before the server answers its first
+request, so a server killed and started again serves the values it had (as a
+PLC's retentive counters do), never zeros first.
 
 Prints `READY <port>` once the server answers on its port.
 """
@@ -73,20 +74,34 @@ def parse_holes(specs):
     return holes
 
 
-def simdata(area, size, holes):
-    """The area's addresses 0..size-1 as SimData runs, holes left out (so they answer illegal address)."""
+def simdata(area, initial, holes):
+    """The area's addresses as SimData runs with their initial values, holes left out (they answer illegal address)."""
     if area in ("coil", "di"):
         # pymodbus marks only the ends of a bit area invalid (holes inside read as False),
         # and counts a bit run's `count` twice: one run, its bits given as a list.
         if holes[area]:
             raise ValueError("holes are for register areas (hr, ir)")
-        return [SimData(0, values=[False] * size, datatype=DataType.BITS)]
+        return [SimData(0, values=[bool(bit) for bit in initial], datatype=DataType.BITS)]
     runs, start = [], 0
-    for first, last in sorted(holes[area]) + [(size, size)]:
+    for first, last in sorted(holes[area]) + [(len(initial), len(initial))]:
         if first > start:
-            runs.append(SimData(start, count=first - start, values=0, datatype=DataType.REGISTERS))
+            runs.append(SimData(start, values=initial[start:first], datatype=DataType.REGISTERS))
         start = max(start, last + 1)
     return runs
+
+
+def initial_values(size, path):
+    """Every area's values at start: zeros, or the retentive memory saved by an earlier run."""
+    initial = {area: [0] * size for area in AREAS}
+    if path and os.path.exists(path):
+        with open(path, encoding="utf-8") as handle_:
+            saved = json.load(handle_)
+        memory.update(saved)
+        for kind in ("words", "bits"):
+            for key, value in saved[kind].items():
+                area, _, offset = key.partition(":")
+                initial[area][int(offset)] = int(value)
+    return initial
 
 
 def set_words(area, offset, words):
@@ -179,19 +194,6 @@ def save(path):
     os.replace(path + ".tmp", path)
 
 
-def restore(path):
-    if not path or not os.path.exists(path):
-        return
-    with open(path, encoding="utf-8") as handle_:
-        saved = json.load(handle_)
-    for key, word in saved["words"].items():
-        area, _, offset = key.partition(":")
-        set_words(area, int(offset), [word])
-    for key, bit in saved["bits"].items():
-        area, _, offset = key.partition(":")
-        set_bits(area, int(offset), [bit])
-
-
 def free_port(host):
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -238,15 +240,16 @@ async def main():
     args = parser.parse_args()
     port = args.port or free_port(args.host)
     holes = parse_holes(args.hole)
+    # Restored before the server answers: a PLC with retentive memory never shows zeros first.
+    initial = initial_values(args.size, args.state)
     device = SimDevice(
         id=0,
-        simdata=tuple(simdata(area, args.size, holes) for area in ("coil", "di", "hr", "ir")),
+        simdata=tuple(simdata(area, initial[area], holes) for area in ("coil", "di", "hr", "ir")),
         action=device_action,
     )
     server = ModbusTcpServer(device, address=(args.host, port))
     serving = asyncio.create_task(server.serve_forever())
     await touch_every_area(args.host, port)
-    restore(args.state)
     sys.stdout.write(f"READY {port}\n")
     sys.stdout.flush()
     await serve_stdin(args.state)

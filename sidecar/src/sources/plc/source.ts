@@ -253,6 +253,7 @@ export class PlcSource implements Source {
 
   async #run(): Promise<void> {
     let attempt = 0;
+    let scheduled: number | undefined;
     while (!this.#stopping) {
       if (!this.#connected) {
         try {
@@ -269,18 +270,24 @@ export class PlcSource implements Source {
         this.#setConnected(true);
         attempt = 0;
       }
-      const started = Date.now();
+      // Polls keep to a schedule (start + k × interval), so timer lateness does not add up over a shift.
+      scheduled ??= Date.now();
       const ok = await this.#poll();
       if (!ok) {
         await this.#driver.close().catch(() => {});
         this.#setConnected(false);
+        scheduled = undefined;
         await this.#pause(this.#backoff(attempt++));
         continue;
       }
-      const interval = Math.max(MIN_POLL_INTERVAL_MS, this.#opts.pollIntervalMs);
-      const wait = started + interval - Date.now();
+      scheduled += Math.max(MIN_POLL_INTERVAL_MS, this.#opts.pollIntervalMs);
+      const wait = scheduled - Date.now();
       if (wait > 0) await this.#pause(wait);
-      else this.#counts.overruns++;
+      else {
+        // Late: the next poll starts now, and the schedule starts again from it.
+        this.#counts.overruns++;
+        scheduled = Date.now();
+      }
     }
   }
 

@@ -119,7 +119,7 @@ export class ModbusDriver implements PlcDriver<ModbusTag> {
         }),
       ]);
     } catch (err) {
-      client.close(() => {});
+      client.destroy(() => {});
       throw new PlcUnreachableError(`Modbus ${this.#where}: ${(err as Error).message}`);
     } finally {
       clearTimeout(timer);
@@ -202,19 +202,8 @@ export class ModbusDriver implements PlcDriver<ModbusTag> {
   async close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
-    if (!client) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 1_000);
-      try {
-        client.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      } catch {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
+    // destroy, not close: a socket the device already dropped never reports a graceful close.
+    if (client) await new Promise<void>((resolve) => client.destroy(() => resolve()));
   }
 
   #live(): ModbusClient {
