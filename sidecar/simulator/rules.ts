@@ -2,14 +2,15 @@
 // would enter in Odoo (shopfloor.mapping.rule) for this line.
 import type { MappingRule } from "../src/core/contract.ts";
 import { metricAddress } from "../src/sources/sparkplug/host.ts";
+import { enipTagAddress } from "./enip-map.ts";
 import { MACHINE_STATE, machineSource, type TagName, tagNodeId } from "./line.ts";
 import { modbusTagAddress } from "./modbus-map.ts";
 
 export interface LineRuleOptions {
   line: string;
   machines: string[];
-  /** modbus: the register map of modbus-map.ts, machines in the order given. */
-  protocol: "opcua" | "sparkplug" | "modbus";
+  /** modbus: the register map of modbus-map.ts, machines in the order given. enip: the tags of enip-map.ts. */
+  protocol: "opcua" | "sparkplug" | "modbus" | "enip";
   /** Sparkplug group and edge node id (the edge node is the line). */
   group?: string;
   edge?: string;
@@ -35,7 +36,9 @@ export function lineRules(o: LineRuleOptions): MappingRule[] {
         ? tagNodeId(o.line, machine, tag)
         : o.protocol === "modbus"
           ? modbusTagAddress(index, tag)
-          : metricAddress(o.group ?? "Plant1", o.edge ?? o.line, machine, tag);
+          : o.protocol === "enip"
+            ? enipTagAddress(machine, tag)
+            : metricAddress(o.group ?? "Plant1", o.edge ?? o.line, machine, tag);
     const source = machineSource(o.line, machine);
     const counterParams: Record<string, unknown> = {
       order_address: at("CurrentOrder"),

@@ -7,13 +7,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, type OdooServer, startOdoo } from "../../sidecar/devstack/odoo.ts";
+import { type OdooServer, startOdoo } from "../../sidecar/devstack/odoo.ts";
+import { SimEnipPlc } from "../../sidecar/devstack/sim-enip-plc.ts";
 import { Ledger } from "../../sidecar/simulator/ledger.ts";
-import { Line, TAG_NAMES, TAG_TYPES, type TagChange, type TagName, tagNodeId } from "../../sidecar/simulator/line.ts";
+import { Line } from "../../sidecar/simulator/line.ts";
 import { lineRules } from "../../sidecar/simulator/rules.ts";
-import { type SimOutput, Simulation, sleep } from "../../sidecar/simulator/simulation.ts";
+import { Simulation, sleep } from "../../sidecar/simulator/simulation.ts";
 import { OffsetEstimator, SkewTracker } from "../../sidecar/src/core/clock.ts";
-import type { MappingRule, PlcConfig } from "../../sidecar/src/core/contract.ts";
+import type { PlcConfig } from "../../sidecar/src/core/contract.ts";
 import type { SourceSink } from "../../sidecar/src/core/ports.ts";
 import { Delivery } from "../../sidecar/src/delivery.ts";
 import { Pipeline } from "../../sidecar/src/pipeline.ts";
@@ -21,7 +22,6 @@ import { createPlcDriver } from "../../sidecar/src/sources/plc/drivers.ts";
 import { PlcSource } from "../../sidecar/src/sources/plc/source.ts";
 import { SqliteSpool } from "../../sidecar/src/spool/sqlite-spool.ts";
 import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../sidecar/test/support/odoo/testing.ts";
-import { CpppoLogix } from "../peers/enip/peer.ts";
 
 type Row = Record<string, unknown>;
 const LINE = "Line1";
@@ -29,97 +29,6 @@ const MACHINE = "Press07";
 const POLL_MS = 100;
 /** Slower than a few polls, so each part is read as its own change (a poll sees one step, not two). */
 const STEP_MS = 400;
-
-/**
- * Where the machine's tags live in the controller: members of a `Press07`
- * UDT, and the part counters as tags of the program `Press07`.
- */
-function enipAddress(tag: TagName): string {
-  return tag === "GoodCount" || tag === "ScrapCount" ? `Program:${MACHINE}.${tag}` : `${MACHINE}.${tag}`;
-}
-const LOGIX_TYPE: Record<(typeof TAG_TYPES)[TagName], string> = {
-  Int32: "DINT",
-  UInt32: "DINT",
-  String: "LOGIX_STRING",
-  Boolean: "BOOL",
-};
-
-/** The line's rules as an admin would enter them for this controller: lineRules, with Logix tag addresses. */
-function enipRules(): MappingRule[] {
-  const byNode = new Map(TAG_NAMES.map((tag) => [tagNodeId(LINE, MACHINE, tag), enipAddress(tag)]));
-  const retarget = (value: unknown): unknown => {
-    if (typeof value === "string") return byNode.get(value) ?? value;
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, retarget(inner)]));
-    }
-    return value;
-  };
-  return lineRules({ line: LINE, machines: [MACHINE], protocol: "opcua" }).map((rule) => ({
-    ...rule,
-    protocol: "enip",
-    address: byNode.get(rule.address) ?? rule.address,
-    params: retarget(rule.params) as Record<string, unknown>,
-  }));
-}
-
-/**
- * The controller's program: every change of the line's tags is written into
- * cpppo's tag store. A restart kills cpppo and starts it again on the same
- * port; cpppo keeps no values, so the controller comes back with every tag
- * at 0, "" or false, as a controller whose tags are not retained.
- */
-class CpppoLineOutput implements SimOutput {
-  readonly name = "cpppo";
-  plc: CpppoLogix | undefined;
-  #port = 0;
-  readonly #line: Line;
-  #writes: Promise<void> = Promise.resolve();
-  #unsubscribe: (() => void) | undefined;
-  restarts = 0;
-
-  constructor(line: Line) {
-    this.#line = line;
-  }
-
-  static tags(): Record<string, string> {
-    return Object.fromEntries(TAG_NAMES.map((tag) => [enipAddress(tag), LOGIX_TYPE[TAG_TYPES[tag]]]));
-  }
-
-  async start(): Promise<void> {
-    this.#port = await freePort();
-    this.plc = await CpppoLogix.start(CpppoLineOutput.tags(), this.#port);
-    // the controller's program starts from the line's tags as they are
-    const tags = this.#line.tags(MACHINE);
-    for (const tag of TAG_NAMES) await this.plc.set(enipAddress(tag), String(tags[tag]));
-    this.#unsubscribe = this.#line.onChange((change) => this.#write(change));
-  }
-
-  async stop(): Promise<void> {
-    this.#unsubscribe?.();
-    await this.#writes;
-    await this.plc?.stop();
-  }
-
-  async restart(downMs: number): Promise<boolean> {
-    await this.#writes;
-    await this.plc?.kill();
-    await sleep(downMs);
-    this.plc = await CpppoLogix.start(CpppoLineOutput.tags(), this.#port);
-    this.restarts++;
-    return true;
-  }
-
-  /** Settled once every change so far is in cpppo's store. */
-  written(): Promise<void> {
-    return this.#writes;
-  }
-
-  #write(change: TagChange): void {
-    if (change.machine !== MACHINE) return;
-    const text = String(change.value);
-    this.#writes = this.#writes.then(() => this.plc?.set(enipAddress(change.tag), text));
-  }
-}
 
 describe.runIf(moduleHasSidecarApi())(
   "a simulated shift via EtherNet/IP (cpppo's Logix simulator) ends in Odoo as the ledger says",
@@ -212,12 +121,15 @@ describe.runIf(moduleHasSidecarApi())(
       const line = new Line(LINE, [MACHINE]);
       const ledger = new Ledger("enip-shift", LINE, [MACHINE]);
       const sim = new Simulation(line, ledger, { stepMs: STEP_MS, pulseMs: 1_500 });
-      const controller = new CpppoLineOutput(line);
+      const controller = new SimEnipPlc({ line });
       sim.outputs.push(controller);
       await sim.start();
 
       const client = fixture.client();
-      const config = { ...(await client.sidecarConfig(fixture.code)), rules: enipRules() };
+      const config = {
+        ...(await client.sidecarConfig(fixture.code)),
+        rules: lineRules({ line: LINE, machines: [MACHINE], protocol: "enip" }),
+      };
       const spool = new SqliteSpool({ path: join(dir, "spool.db") });
       const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config });
       const delivery = new Delivery({ spool, odoo: client, batchSize: 50, batchWaitMs: 50 });
@@ -231,7 +143,7 @@ describe.runIf(moduleHasSidecarApi())(
       };
       const plc: PlcConfig = {
         host: "127.0.0.1",
-        port: controller.plc?.port ?? 0,
+        port: controller.port,
         unit_id: 0,
         rack: 0,
         slot: 0,
@@ -260,7 +172,7 @@ describe.runIf(moduleHasSidecarApi())(
         // every tag at 0, "" or false: the counter rules see GoodCount 6 → 0 and ScrapCount 2 → 0, a
         // reset that counts nothing, and the State 0 that no value_map entry names. The ledger expects
         // no event from any of it: what it records next is order 2, counted from 0 as a new order is.
-        await controller.written();
+        await controller.settled();
         await sleep(5 * POLL_MS);
         const count = (stat: string) => source.stats()[stat] ?? 0;
         const [reconnects, readErrors] = [count("reconnects"), count("read_errors")];
@@ -270,13 +182,13 @@ describe.runIf(moduleHasSidecarApi())(
         expect(count("read_errors")).toBeGreaterThan(readErrors);
 
         await runOrder(sim, second);
-        await controller.written();
+        await controller.settled();
         await sleep(5 * POLL_MS);
         const expected = ledger.entries.filter((entry) => entry.expect);
         // Everything spooled reaches Odoo; then Odoo holds what the ledger expects (compared below, event by event).
         await expect.poll(async () => (await spool.stats()).queued, { timeout: 120_000, interval: 500 }).toBe(0);
         expect(await fixture.events(["type", "state", "error_message"], [["state", "!=", "applied"]])).toEqual([]);
-        expect(controller.restarts).toBe(1);
+        expect(controller.stats()).toMatchObject({ restarts: 1, writes_while_down: 0 });
         expect(ledger.serverRestarts).toBe(1);
 
         // Every event the ledger expects, once: same types in the same order, per order the same quantities.

@@ -4,7 +4,7 @@
 // cpppo's store and by cpppo's own client over the wire.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CpppoLogix } from "../../../../../test/peers/enip/peer.ts";
+import { CpppoLogix } from "../../../../devstack/cpppo-peer.ts";
 import { freePort } from "../../../../devstack/odoo.ts";
 import type { PlcConfig } from "../../../core/contract.ts";
 import { PlcUnreachableError, type PlcValue } from "../driver.ts";

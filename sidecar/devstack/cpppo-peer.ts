@@ -1,16 +1,16 @@
 // A Logix controller simulated by cpppo's EtherNet/IP server
-// (cpppo_logix.py), started by the tests; values set and read in cpppo's own
-// tag store, or read over the wire by cpppo's client (cpppo_read.py), never
-// through the driver under test.
+// (test/peers/python/cpppo_logix.py, from .venv-peers) for tests and
+// benchmarks; values set and read in cpppo's own tag store, or read over the
+// wire by cpppo's client (cpppo_read.py), never through the sidecar's driver.
 import { type ChildProcessByStdio, execFile, spawn } from "node:child_process";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { peerPython } from "../../../sidecar/devstack/python-peers.ts";
+import { repoRoot } from "./odoo.ts";
+import { peerPython } from "./python-peers.ts";
 
-const PEER_DIR = dirname(fileURLToPath(import.meta.url));
+const PEER_DIR = join(repoRoot, "test/peers/python");
 
 /** `Counter: "DINT"`, `Counts: "DINT[10]"`, `Name: "LOGIX_STRING"` (see cpppo_logix.py for every type). */
 export type CpppoTags = Record<string, string>;
@@ -74,6 +74,11 @@ export class CpppoLogix {
 
   async get(tag: string, index = 0): Promise<string> {
     return (await this.#command({ op: "get", tag, index })).value ?? "";
+  }
+
+  /** The simulator's process id while it runs (for CPU figures). */
+  get pid(): number | undefined {
+    return this.#child.pid;
   }
 
   /** Reads tags over the wire with cpppo's own client: `{ "Counts[2]": "DINT" }` → their values as text. */
