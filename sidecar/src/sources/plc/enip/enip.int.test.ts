@@ -287,6 +287,21 @@ describe("EtherNet/IP driver when the controller is gone, silent, refusing or ch
     }
   });
 
+  it("closes at once from a controller that stopped answering, whatever timeout_ms says", async () => {
+    const plc = await CpppoLogix.start({ Counter: "DINT" });
+    const driver = new EnipDriver(plcAt(plc.port, { timeout_ms: 10_000 }));
+    try {
+      await driver.connect();
+      plc.freeze();
+      const started = Date.now();
+      await driver.close();
+      expect(Date.now() - started).toBeLessThan(1_500);
+      await driver.close();
+    } finally {
+      await plc.stop();
+    }
+  });
+
   it("throws PlcUnreachableError naming the refusal when no controller is in the configured slot (a refusal cpppo_logix.py injects)", async () => {
     const plc = await CpppoLogix.start({ Counter: "DINT" }, 0, ["--controller-slot", "3"]);
     try {

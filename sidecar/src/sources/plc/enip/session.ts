@@ -34,6 +34,8 @@ const CONNECTION_SIZES = [
 ] as const;
 /** Any number outside ODVA's registered vendor ids would do; the controller only compares it on Forward Close. */
 const ORIGINATOR_VENDOR = 0x5342;
+/** How long close() waits for the Forward Close to be answered. */
+const CLOSE_WAIT_MS = 500;
 
 export interface SessionOptions {
   host: string;
@@ -95,7 +97,11 @@ export class CipSession {
     if (!this.#dead) {
       try {
         if (this.#toTargetId !== undefined) {
-          await this.#unconnected(forwardCloseRequest(this.#identity, this.#opts.slot));
+          // a short wait: a controller that stopped answering must not hold up a stop or a reconnect
+          await this.#unconnected(
+            forwardCloseRequest(this.#identity, this.#opts.slot),
+            Math.min(CLOSE_WAIT_MS, this.#opts.timeoutMs),
+          );
         }
         socket.write(encapsulate(ENCAP.unregisterSession, this.#session, Buffer.alloc(8), Buffer.alloc(0)));
       } catch {
@@ -165,7 +171,7 @@ export class CipSession {
   }
 
   /** A SendRRData request (Forward Open / Close), matched by its sender context. */
-  async #unconnected(message: Buffer): Promise<Buffer> {
+  async #unconnected(message: Buffer, timeoutMs = this.#opts.timeoutMs): Promise<Buffer> {
     const context = randomBytes(8);
     const frame = encapsulate(
       ENCAP.sendRRData,
@@ -176,7 +182,11 @@ export class CipSession {
         { type: CPF.unconnectedData, data: message },
       ]),
     );
-    const reply = await this.#exchange(frame, (c) => c.command === ENCAP.sendRRData && c.context.equals(context));
+    const reply = await this.#exchange(
+      frame,
+      (c) => c.command === ENCAP.sendRRData && c.context.equals(context),
+      timeoutMs,
+    );
     if (reply.status !== 0) this.#fail(`the controller rejected a request: ${encapStatusText(reply.status)}`);
     const item = parseCommandData(reply.data).find((each) => each.type === CPF.unconnectedData);
     if (!item) this.#fail("the controller answered without data");
@@ -226,15 +236,19 @@ export class CipSession {
     }
   }
 
-  #exchange(frame: Buffer, accepts: (frame: EncapFrame) => boolean): Promise<EncapFrame> {
+  #exchange(
+    frame: Buffer,
+    accepts: (frame: EncapFrame) => boolean,
+    timeoutMs = this.#opts.timeoutMs,
+  ): Promise<EncapFrame> {
     const socket = this.#socket;
     if (this.#dead) return Promise.reject(this.#dead);
     if (!socket) return Promise.reject(new PlcUnreachableError(`${this.#where}: not connected`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#die(`${this.#where}: no answer within ${this.#opts.timeoutMs} ms`);
+        this.#die(`${this.#where}: no answer within ${timeoutMs} ms`);
         socket.destroy();
-      }, this.#opts.timeoutMs);
+      }, timeoutMs);
       this.#waiter = {
         accepts,
         resolve: (reply) => {
