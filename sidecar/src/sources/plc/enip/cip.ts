@@ -96,12 +96,15 @@ export function commandData(items: CpfItem[]): Buffer {
 }
 
 export function parseCommandData(data: Buffer): CpfItem[] {
+  if (data.length < 8) throw new CipFormatError("a command without its item count");
   const count = data.readUInt16LE(6);
   const items: CpfItem[] = [];
   let offset = 8;
   for (let i = 0; i < count; i++) {
+    if (offset + 4 > data.length) throw new CipFormatError(`item ${i + 1} of ${count} is missing`);
     const type = data.readUInt16LE(offset);
     const length = data.readUInt16LE(offset + 2);
+    if (offset + 4 + length > data.length) throw new CipFormatError(`item ${i + 1} is cut short`);
     items.push({ type, data: data.subarray(offset + 4, offset + 4 + length) });
     offset += 4 + length;
   }

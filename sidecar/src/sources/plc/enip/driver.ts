@@ -157,12 +157,18 @@ export class EnipDriver implements PlcDriver<EnipTag> {
     const requests = group.map((tag) => readTagRequest(tag.path));
     const [single] = requests;
     if (requests.length === 1 && single) return [await session.request(single)];
-    const reply = parseReply(await session.request(multipleServiceRequest(requests)));
-    const embeddedErrors = 0x1e;
-    if (reply.status === 0 || reply.status === embeddedErrors) {
-      const replies = parseMultipleServiceData(reply.data);
-      if (replies.length === group.length) return replies;
+    const raw = await session.request(multipleServiceRequest(requests));
+    try {
+      const reply = parseReply(raw);
+      const embeddedErrors = 0x1e;
+      if (reply.status === 0 || reply.status === embeddedErrors) {
+        const replies = parseMultipleServiceData(reply.data);
+        if (replies.length === group.length) return replies;
+      }
+    } catch (error) {
+      if (!(error instanceof CipFormatError)) throw error;
     }
+    // refused or garbled as a whole: each tag alone, so each gets its own answer
     const replies: Buffer[] = [];
     for (const each of requests) replies.push(await session.request(each));
     return replies;

@@ -2,6 +2,7 @@
 // implementation nobody on this project wrote): values set in cpppo's own tag
 // store are read by the driver, values the driver writes are read back from
 // cpppo's store and by cpppo's own client over the wire.
+import { createServer, type Socket } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CpppoLogix } from "../../../../devstack/cpppo-peer.ts";
@@ -299,6 +300,35 @@ describe("EtherNet/IP driver when the controller is gone, silent, refusing or ch
       await driver.close();
     } finally {
       await plc.stop();
+    }
+  });
+
+  it("throws PlcUnreachableError for frames that do not parse (a garbage-sending fake: cpppo never sends one)", async () => {
+    // answers RegisterSession properly, then a SendRRData that announces two items and carries none
+    const sockets: Socket[] = [];
+    const fake = createServer((socket) => {
+      sockets.push(socket);
+      socket.on("data", (frame) => {
+        const command = frame.readUInt16LE(0);
+        const reply = Buffer.alloc(command === 0x65 ? 28 : 32);
+        frame.copy(reply, 0, 0, 24);
+        reply.writeUInt16LE(reply.length - 24, 2);
+        reply.writeUInt32LE(0x1234, 4);
+        if (command === 0x6f) reply.writeUInt16LE(2, 24 + 6);
+        socket.write(reply);
+      });
+    });
+    await new Promise<void>((resolve) => fake.listen(0, "127.0.0.1", resolve));
+    const address = fake.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    try {
+      const driver = new EnipDriver(plcAt(port, { timeout_ms: 1_000 }));
+      await expect(driver.connect()).rejects.toThrow(PlcUnreachableError);
+      await expect(driver.connect()).rejects.toThrow(/malformed reply/);
+      await driver.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => fake.close(resolve));
     }
   });
 

@@ -10,6 +10,7 @@ import { PlcUnreachableError } from "../driver.ts";
 import {
   type ConnectionIdentity,
   CPF,
+  type CpfItem,
   commandData,
   ENCAP,
   type EncapFrame,
@@ -74,14 +75,20 @@ export class CipSession {
 
   async open(): Promise<void> {
     await this.#connectTcp();
-    const registered = await this.#exchange(
-      encapsulate(ENCAP.registerSession, 0, Buffer.alloc(8), registerSessionData()),
-      (frame) => frame.command === ENCAP.registerSession,
-    );
-    if (registered.status !== 0)
-      this.#fail(`the controller refused the session: ${encapStatusText(registered.status)}`);
-    this.#session = registered.session;
-    await this.#forwardOpen();
+    try {
+      const registered = await this.#exchange(
+        encapsulate(ENCAP.registerSession, 0, Buffer.alloc(8), registerSessionData()),
+        (frame) => frame.command === ENCAP.registerSession,
+      );
+      if (registered.status !== 0) {
+        this.#fail(`the controller refused the session: ${encapStatusText(registered.status)}`);
+      }
+      this.#session = registered.session;
+      await this.#forwardOpen();
+    } catch (error) {
+      if (error instanceof PlcUnreachableError) throw error;
+      this.#fail(`the controller's answer does not parse: ${(error as Error).message}`);
+    }
   }
 
   /** Sends one CIP request over the connection; answers the CIP reply. */
@@ -188,7 +195,12 @@ export class CipSession {
       timeoutMs,
     );
     if (reply.status !== 0) this.#fail(`the controller rejected a request: ${encapStatusText(reply.status)}`);
-    const item = parseCommandData(reply.data).find((each) => each.type === CPF.unconnectedData);
+    let item: CpfItem | undefined;
+    try {
+      item = parseCommandData(reply.data).find((each) => each.type === CPF.unconnectedData);
+    } catch {
+      this.#fail("the controller sent a malformed reply");
+    }
     if (!item) this.#fail("the controller answered without data");
     return item.data;
   }
@@ -229,7 +241,16 @@ export class CipSession {
       const frame = parseFrame(Buffer.from(this.#received.subarray(0, length)));
       this.#received = this.#received.subarray(length);
       const waiter = this.#waiter;
-      if (waiter?.accepts(frame)) {
+      let accepted = false;
+      try {
+        accepted = waiter?.accepts(frame) ?? false;
+      } catch {
+        // a frame whose items do not parse: nothing more on this connection can be trusted
+        this.#die(`${this.#where}: the controller sent a malformed frame`);
+        this.#socket?.destroy();
+        return;
+      }
+      if (waiter && accepted) {
         this.#waiter = undefined;
         waiter.resolve(frame);
       }
