@@ -282,6 +282,12 @@ async function createSource(config: SidecarConfig, log: Logger, pkiDir: string):
   }
 }
 
+/** Why the protocol source cannot read (a polled PLC that is down), for the heartbeat and the dashboard; nothing when it reads. */
+export function sourceErrorStats(source: Source | undefined): { source_error?: string } {
+  const error = (source as { lastError?: unknown } | undefined)?.lastError;
+  return typeof error === "string" && error !== "" ? { source_error: error } : {};
+}
+
 export class Sidecar {
   readonly spool: SqliteSpool;
   readonly odoo: BaseOdooClient;
@@ -561,12 +567,6 @@ export class Sidecar {
     return out;
   }
 
-  /** Why the protocol source cannot read (a polled PLC that is down), for the dashboard; nothing when it reads. */
-  #sourceError(): { source_error?: string } {
-    const error = (this.source as { lastError?: unknown } | undefined)?.lastError;
-    return typeof error === "string" && error !== "" ? { source_error: error } : {};
-  }
-
   /**
    * Loaded only when the connection has floor targets: the dispatcher's writers pull in
    * node-opcua and sparkplug-payload (~55 MB of RSS at startup) that a plain MQTT
@@ -684,7 +684,7 @@ export class Sidecar {
       max_skew_ms: this.skew.maxAbsSkew(),
       revision: this.config.revision,
       ...this.#sourceStats(),
-      ...this.#sourceError(),
+      ...sourceErrorStats(this.source),
       ...this.#mapping?.stats(),
     };
   }

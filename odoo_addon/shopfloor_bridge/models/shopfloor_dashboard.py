@@ -75,6 +75,7 @@ class ShopfloorDashboard(models.AbstractModel):
                     "worst_skew_ms": _none_to_false(row.get("worst_skew_ms")),
                     "sparkline": sparks.get(conn.id, [0] * SPARKLINE_MINUTES),
                     **self._catchup_of(conn),
+                    **self._source_state_of(conn),
                 }
             )
         return {
@@ -89,12 +90,7 @@ class ShopfloorDashboard(models.AbstractModel):
         (events queued), ``drain_rate`` (events/s over the last minute) and
         ``drain_eta_s`` (seconds to drain at that rate; False when unknown).
         Whatever a sidecar sent, the tile gets these four, never an error."""
-        try:
-            stats = json.loads(connection.stats_json or "{}")
-        except ValueError:
-            stats = {}
-        if not isinstance(stats, dict):
-            stats = {}
+        stats = self._last_stats(connection)
 
         def finite(key):
             value = stats.get(key)
@@ -112,6 +108,27 @@ class ShopfloorDashboard(models.AbstractModel):
             "catchup_backlog": max(0, int(backlog or 0)),
             "drain_rate": max(0.0, float(rate or 0)),
             "drain_eta_s": int(eta) if eta is not None and eta >= 0 else False,
+        }
+
+    def _last_stats(self, connection):
+        """The sidecar's last heartbeat (``stats_json``) as a dict; {} when absent or not JSON."""
+        try:
+            stats = json.loads(connection.stats_json or "{}")
+        except ValueError:
+            return {}
+        return stats if isinstance(stats, dict) else {}
+
+    def _source_state_of(self, connection):
+        """Whether the sidecar's own source reads its floor (its last heartbeat): ``source_down``
+        when it says its source is not connected (a polled PLC that does not answer), with
+        ``source_error``, the reason it gave. A sidecar that does not report it: not down."""
+        stats = self._last_stats(connection)
+        connected = stats.get("source_connected")
+        down = not isinstance(connected, bool) and isinstance(connected, int | float) and connected == 0
+        error = stats.get("source_error")
+        return {
+            "source_down": down,
+            "source_error": error[:500] if down and isinstance(error, str) else "",
         }
 
     def _connection_stats(self, connection_ids, now):

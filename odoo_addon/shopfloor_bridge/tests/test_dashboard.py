@@ -67,6 +67,28 @@ class TestDashboard(ShopfloorCase):
         json.dumps(data)  # the client gets it as JSON: no datetimes, no None
         self.assertNotIn(None, tile.values())
 
+    def test_tile_shows_a_source_that_does_not_read_its_floor(self):
+        _data, tile = self.tile()
+        self.assertEqual((tile["source_down"], tile["source_error"]), (False, ""), "never seen")
+        reason = "cannot connect: Modbus 10.0.0.7:502 unit 1: connect ECONNREFUSED 10.0.0.7:502"
+        self.env["shopfloor.connection"].heartbeat("test-conn", {"source_connected": 0, "source_error": reason})
+        _data, tile = self.tile()
+        self.assertEqual((tile["source_down"], tile["source_error"]), (True, reason))
+        # Reading again; or a sidecar whose source does not say (OPC UA, MQTT); or nonsense: not down.
+        for stats in (
+            {"source_connected": 1, "source_error": "stale"},
+            {"spool_depth": 3},
+            {"source_connected": False},
+            {"source_connected": "0", "source_error": 5},
+        ):
+            self.env["shopfloor.connection"].heartbeat("test-conn", stats)
+            _data, tile = self.tile()
+            self.assertEqual((tile["source_down"], tile["source_error"]), (False, ""), stats)
+        self.env["shopfloor.connection"].heartbeat("test-conn", {"source_connected": 0, "source_error": "x" * 5000})
+        _data, tile = self.tile()
+        self.assertEqual(len(tile["source_error"]), 500)
+        self.assertNotIn(None, tile.values())
+
     def test_tile_shows_catch_up_from_the_heartbeat(self):
         _data, tile = self.tile()
         self.assertEqual(

@@ -34,6 +34,8 @@ function tile(overrides: Partial<DashboardData["tiles"][number]> = {}): Dashboar
     catchup_backlog: 3,
     drain_rate: 0,
     drain_eta_s: 0,
+    source_down: false,
+    source_error: "",
     ...overrides,
   };
 }
@@ -152,6 +154,26 @@ test("stale heartbeat is flagged; cost variances link to their order; DLQ link o
   const actions = (env.services.action as unknown as { actions: unknown[] }).actions;
   expect(actions[0]).toMatchObject({ res_model: "mrp.production", res_id: 7 });
   expect(actions[1]).toBe("shopfloor_bridge.shopfloor_dlq_action");
+});
+
+test("a connection whose source does not read its floor says why, while its sidecar is alive", async () => {
+  const orm = new FakeOrm(() => ({
+    server_time: "2026-11-22 08:00:12",
+    tiles: [
+      tile({ code: "plc", connection_id: 1, source_down: true, source_error: "cannot connect: Modbus 10.0.0.7:502" }),
+      tile({ code: "quiet", connection_id: 2, source_down: true }),
+      tile({ code: "fine", connection_id: 3 }),
+      tile({ code: "gone", connection_id: 4, source_down: true, source_error: "old", heartbeat_age_s: 900 }),
+    ],
+    cost_variances: false,
+  }));
+  const { fixture } = await mountComponent(ShopfloorDashboard, orm, actionProps());
+  const line = (code: string) =>
+    fixture.querySelector(`.o_sfb_tile[data-connection="${code}"] .o_sfb_source_down`)?.textContent ?? null;
+  expect(line("plc")).toBe("Not reading its source: cannot connect: Modbus 10.0.0.7:502");
+  expect(line("quiet")).toBe("Not reading its source: not connected");
+  expect(line("fine")).toBeNull();
+  expect(line("gone")).toBeNull();
 });
 
 test("a connection catching up says how much is queued and about how long it takes to drain", async () => {

@@ -49,6 +49,10 @@ export interface ConnectionTile {
   drain_rate: number;
   /** Seconds to drain the backlog at that rate; false when nothing drains yet. */
   drain_eta_s: number | false;
+  /** The sidecar's source does not read its floor (a polled PLC that does not answer; its last heartbeat). */
+  source_down: boolean;
+  /** Why, as the sidecar said it ("" when it did not). */
+  source_error: string;
 }
 
 export interface CostVariance {
@@ -124,6 +128,14 @@ export class ShopfloorDashboard extends Component {
       queued,
       minutes: formatCount(Math.max(1, Math.ceil(tile.drain_eta_s / 60))),
     });
+  }
+
+  /** "Not reading its source: why", while the sidecar is alive and says so; else "". */
+  sourceDownText(tile: ConnectionTile): string {
+    if (!tile.source_down || this.isStale(tile)) return "";
+    return tile.source_error
+      ? _t("Not reading its source: %s", tile.source_error)
+      : _t("Not reading its source: not connected");
   }
 
   isStale(tile: ConnectionTile): boolean {

@@ -3,9 +3,9 @@
 // download). Everything else is tested against pymodbus (source.int.test.ts).
 import { describe, expect, it } from "vitest";
 import { RecordingSink } from "../../../test/support/sources/source.contract.ts";
-import type { MappingRule } from "../../core/contract.ts";
+import type { MappingRule, SidecarConfig } from "../../core/contract.ts";
 import type { PlcDriver, PlcRead, PlcValue } from "./driver.ts";
-import { PlcSource, ruleValue } from "./source.ts";
+import { PlcSource, plcOptionsFromConfig, ruleValue } from "./source.ts";
 
 /** Fake for a fault the real drivers cannot be made to show here: answers each read with the next scripted value. */
 class TypeChangingDriverFake implements PlcDriver<string> {
@@ -60,6 +60,23 @@ describe("PlcSource", () => {
     ]);
     const quantities = sink.committed.map((item) => (item.kind === "event" ? item.event.data.qty_good : undefined));
     expect(quantities).toEqual([2, 3]);
+  });
+
+  it("polls every second when the connection sets no interval, and takes only its protocol's rules", () => {
+    const plc = { host: "h", port: 0, unit_id: 1, rack: 0, slot: 0, poll_interval_ms: 0, timeout_ms: 0 };
+    const config = {
+      code: "c1",
+      kind: "s7",
+      revision: 4,
+      plc,
+      rules: [counter, { ...counter, id: 6, protocol: "opcua" }],
+    } as unknown as SidecarConfig;
+    const opts = plcOptionsFromConfig(config, new TypeChangingDriverFake([1]));
+    expect(opts).toMatchObject({ connection: "c1", revision: 4, pollIntervalMs: 1_000 });
+    expect(opts.rules.map((rule) => rule.id)).toEqual([5]);
+    expect(() => plcOptionsFromConfig({ ...config, plc: false }, new TypeChangingDriverFake([1]))).toThrow(
+      "connection c1: kind s7 needs the plc block of sidecar_config",
+    );
   });
 
   it("gives the rules 64-bit integers as numbers while exact, as text beyond", () => {

@@ -35,10 +35,14 @@ export interface PlcSourceOptions {
   reconnect?: BackoffPolicy;
   /** How often counter windows are checked for closing. */
   flushIntervalMs?: number;
+  /** How long `start` waits for the first read of every tag (or the first failure) before polling goes on behind. */
+  startTimeoutMs?: number;
   log?: SourceLog;
 }
 
 export const PLC_RECONNECT_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000 };
+/** The poll interval when the connection sets none (0). */
+export const DEFAULT_POLL_INTERVAL_MS = 1_000;
 /** A poll interval below this is raised to it: a PLC is not a busy loop. */
 export const MIN_POLL_INTERVAL_MS = 10;
 
@@ -51,7 +55,7 @@ export function plcOptionsFromConfig(config: SidecarConfig, driver: PlcDriver, l
     revision: config.revision,
     driver,
     rules: config.rules.filter((rule) => rule.protocol === driver.protocol),
-    pollIntervalMs: config.plc.poll_interval_ms,
+    pollIntervalMs: config.plc.poll_interval_ms > 0 ? config.plc.poll_interval_ms : DEFAULT_POLL_INTERVAL_MS,
   };
   if (log) opts.log = log;
   return opts;
@@ -72,6 +76,9 @@ interface Watched {
   /** Why the PLC refused this tag at the last read, "" when it answered. */
   error: string;
 }
+
+/** Where a rule's own address goes among the changes of one poll (see #watchList). */
+const KIND_RANK: Record<MappingRule["kind"], number> = { counter: 1, trigger: 2, state: 3 };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -114,6 +121,8 @@ export class PlcSource implements Source {
   #chain: Promise<void> = Promise.resolve();
   #flushTimer: NodeJS.Timeout | undefined;
   #lastError = "";
+  /** Resolves once the first poll or the first failure is over. */
+  #firstRound: () => void = () => {};
   readonly #counts = {
     connected: 0,
     polls: 0,
@@ -173,8 +182,20 @@ export class PlcSource implements Source {
     this.#tags = this.#watched.map((w) => w.tag);
     this.#counts.tags = this.#watched.length;
     this.#flushTimer = setInterval(() => void this.#enqueue(() => this.#flush()), this.#opts.flushIntervalMs ?? 1_000);
-    // An unreachable PLC must not keep the sidecar from delivering what it spooled: polling runs behind.
+    // The first read's values are the baseline; an unreachable PLC must not keep the sidecar from
+    // delivering what it spooled, so `start` waits for one round at most, and polling runs behind.
+    const firstRound = new Promise<void>((resolve) => {
+      this.#firstRound = resolve;
+    });
     this.#loop = this.#run();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      firstRound,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#opts.startTimeoutMs ?? 5_000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   async stop(): Promise<void> {
@@ -191,7 +212,14 @@ export class PlcSource implements Source {
     return { ...this.#counts };
   }
 
-  /** Parses every address once; one that does not parse is said with the rules that use it, and skipped. */
+  /**
+   * Parses every address once; one that does not parse is said with the rules
+   * that use it, and skipped. The list is ordered for changes one poll sees
+   * together, whose true order is unknown: values rules read (order, reason,
+   * fields) first, then counters, triggers and states — the last parts before
+   * the completion, an order started before its machine's setup, completed
+   * before the machine goes idle.
+   */
   #watchList(addresses: string[], rules: MappingRule[]): Watched[] {
     const watched: Watched[] = [];
     for (const address of addresses) {
@@ -217,7 +245,16 @@ export class PlcSource implements Source {
         error: "",
       });
     }
-    return watched;
+    const rank = (entry: Watched) =>
+      Math.min(4, ...entry.rules.filter((rule) => rule.address === entry.address).map((rule) => KIND_RANK[rule.kind]));
+    return watched
+      .map((entry, index) => ({
+        entry,
+        index,
+        rank: entry.rules.some((r) => r.address === entry.address) ? rank(entry) : 0,
+      }))
+      .sort((a, b) => a.rank - b.rank || a.index - b.index)
+      .map(({ entry }) => entry);
   }
 
   /**
@@ -261,6 +298,7 @@ export class PlcSource implements Source {
         } catch (err) {
           this.#counts.connect_failures++;
           this.#failed(`cannot connect: ${(err as Error).message}`);
+          this.#firstRound();
           await this.#driver.close().catch(() => {});
           await this.#pause(this.#backoff(attempt++));
           continue;
@@ -273,6 +311,7 @@ export class PlcSource implements Source {
       // Polls keep to a schedule (start + k × interval), so timer lateness does not add up over a shift.
       scheduled ??= Date.now();
       const ok = await this.#poll();
+      this.#firstRound();
       if (!ok) {
         await this.#driver.close().catch(() => {});
         this.#setConnected(false);

@@ -63,6 +63,31 @@ describe("parseModbusAddress", () => {
   });
 });
 
+describe("classic notation", () => {
+  const CLASSIC_DIGIT = { coil: "0", di: "1", ir: "3", hr: "4" } as const;
+
+  it("names the same tag as the area form, 5 or 6 digits, any type and order", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("coil", "di", "ir", "hr"),
+        fc.integer({ min: 0, max: 65535 }),
+        fc.boolean(),
+        fc.constantFrom(...MODBUS_NUMBER_TYPES),
+        fc.constantFrom(...MODBUS_ORDERS),
+        (area, offset, fiveDigits, type, order) => {
+          const wide = fiveDigits && offset < 9999 ? 4 : 5;
+          const classic = `${CLASSIC_DIGIT[area]}${String(offset + 1).padStart(wide, "0")}`;
+          const isBits = area === "coil" || area === "di";
+          const suffix = isBits || offset + 4 > 65536 ? "" : `:${type}:${order}`;
+          const fromClassic = parseModbusAddress(`${classic}${suffix}`);
+          const fromArea = parseModbusAddress(`${area}${offset}${suffix}`);
+          expect({ ...fromClassic, address: "" }).toEqual({ ...fromArea, address: "" });
+        },
+      ),
+    );
+  });
+});
+
 describe("register codec", () => {
   const tag = (type: string, order = "ABCD"): ModbusTag => parseModbusAddress(`hr0:${type}:${order}`);
 

@@ -97,6 +97,11 @@ export class ModbusDriver implements PlcDriver<ModbusTag> {
     this.#plc = plc;
   }
 
+  /** One request's limit (and the TCP connect's); 0 in the configuration: 3 s. */
+  get #timeoutMs(): number {
+    return this.#plc.timeout_ms > 0 ? this.#plc.timeout_ms : 3_000;
+  }
+
   get #where(): string {
     return `${this.#plc.host}:${this.#plc.port || MODBUS_PORT} unit ${this.#plc.unit_id}`;
   }
@@ -108,7 +113,7 @@ export class ModbusDriver implements PlcDriver<ModbusTag> {
   async connect(): Promise<void> {
     await this.close();
     const client = new ModbusRTU();
-    const timeoutMs = this.#plc.timeout_ms > 0 ? this.#plc.timeout_ms : 3_000;
+    const timeoutMs = this.#timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     try {
       // A host that drops SYNs would hold the connect for minutes: bound it by the request timeout.
@@ -239,7 +244,7 @@ export class ModbusDriver implements PlcDriver<ModbusTag> {
     const message = (err as Error).message ?? String(err);
     const timedOut = (err as { errno?: unknown }).errno === "ETIMEDOUT";
     return new PlcUnreachableError(
-      `Modbus ${this.#where}: ${timedOut ? `no answer within ${this.#plc.timeout_ms} ms` : message}`,
+      `Modbus ${this.#where}: ${timedOut ? `no answer within ${this.#timeoutMs} ms` : message}`,
     );
   }
 }
