@@ -49,7 +49,6 @@ LOGIX_STRING_TYPE = {
 }
 INTEGER_TYPES = {"SINT", "USINT", "INT", "UINT", "DINT", "UDINT", "LINT", "ULINT"}
 FLOAT_TYPES = {"REAL", "LREAL"}
-TEXT_TYPES = {"SSTRING", "STRING"}
 
 tag_types = {}
 logix_string_codec = udt.tag_struct()
