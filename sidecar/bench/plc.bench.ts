@@ -1,5 +1,5 @@
 // Tags a polled PLC source reads per second, per driver, against an
-// independent server (Modbus: pymodbus; S7: python-snap7), with the connection's rules turning
+// independent server (Modbus: pymodbus; S7: python-snap7; EtherNet/IP: cpppo), with the connection's rules turning
 // the values into events. At the production setting (1 s interval) the
 // figure is held to 5,000 tags/s per sidecar with under half a core; flat out
 // (10 ms interval) shows the headroom and whether the server is the limit.
@@ -9,6 +9,7 @@
 // Another driver is one entry of TARGETS: a server to start with `count`
 // tags, their addresses, and a way to move some of their values.
 
+import { CpppoLogix } from "../devstack/cpppo-peer.ts";
 import { startModbusPeer } from "../devstack/modbus-peer.ts";
 import { clockTicks, readStat } from "../devstack/proc-cpu.ts";
 import { S7PeerServer } from "../devstack/s7-peer.ts";
@@ -145,7 +146,46 @@ const s7Target: PlcBenchTarget = {
   },
 };
 
-const TARGETS: PlcBenchTarget[] = [modbusTarget, s7Target];
+/** EtherNet/IP: a Logix controller (cpppo) with half DINT array elements (counters), half BOOL array elements (triggers). */
+const enipTarget: PlcBenchTarget = {
+  kind: "enip",
+  server: "cpppo",
+  async start(count) {
+    const half = Math.ceil(count / 2);
+    const peer = await CpppoLogix.start({ Counts: `DINT[${half}]`, Flags: `BOOL[${half}]` });
+    const tags: BenchPlc["tags"] = Array.from({ length: count }, (_, i) =>
+      i % 2 === 0
+        ? { address: `Counts[${i / 2}]`, kind: "count" as const }
+        : { address: `Flags[${(i - 1) / 2}]`, kind: "bit" as const },
+    );
+    const values = new Map<number, number>();
+    return {
+      plc: {
+        host: "127.0.0.1",
+        port: peer.port,
+        unit_id: 0,
+        rack: 0,
+        slot: 0,
+        poll_interval_ms: 1_000,
+        timeout_ms: 3_000,
+      },
+      tags,
+      serverPid: peer.pid,
+      async move(indexes) {
+        for (const index of indexes) {
+          const next = (values.get(index) ?? 0) + 1;
+          values.set(index, next);
+          const slot = Math.floor(index / 2);
+          if (index % 2 === 0) await peer.set("Counts", String(next), slot);
+          else await peer.set("Flags", String(next % 2 === 1), slot);
+        }
+      },
+      stop: () => peer.stop(),
+    };
+  },
+};
+
+const TARGETS: PlcBenchTarget[] = [modbusTarget, s7Target, enipTarget];
 
 const TARGET_TAGS_PER_S = 5_000;
 const TARGET_CPU_PERCENT = 50;

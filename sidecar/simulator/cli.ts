@@ -38,7 +38,7 @@ export const USAGE = `Usage: simulate --scenario <${SCENARIO_NAMES.join("|")}> [
   --pki-dir <dir>         OPC UA server PKI (artifacts/simulator/pki)
   --users <u:p,...>       OPC UA user/password logins accepted
   --run-id <id>           id prefix of published CloudEvents (time-based)
-  --print-rules <proto>   print the mapping rules (opcua|sparkplug|modbus) for this line as JSON and exit`;
+  --print-rules <proto>   print the mapping rules (opcua|sparkplug|modbus|enip) for this line as JSON and exit`;
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -121,8 +121,8 @@ async function run(values: Record<string, string | boolean | undefined>, out: (l
   const group = values.group as string;
   if (values["print-rules"]) {
     const protocol = values["print-rules"];
-    if (protocol !== "opcua" && protocol !== "sparkplug" && protocol !== "modbus")
-      throw new UsageError("--print-rules must be opcua, sparkplug or modbus");
+    if (protocol !== "opcua" && protocol !== "sparkplug" && protocol !== "modbus" && protocol !== "enip")
+      throw new UsageError("--print-rules must be opcua, sparkplug, modbus or enip");
     out(JSON.stringify(lineRules({ line: lineName, machines, protocol, group, edge: lineName }), null, 2));
     return 0;
   }

@@ -2,6 +2,7 @@
 // would enter in Odoo (shopfloor.mapping.rule) for this line.
 import type { MappingRule } from "../src/core/contract.ts";
 import { metricAddress } from "../src/sources/sparkplug/host.ts";
+import { enipTagAddress } from "./enip-map.ts";
 import { MACHINE_STATE, machineSource, type TagName, tagNodeId } from "./line.ts";
 import { modbusTagAddress } from "./modbus-map.ts";
 import { s7TagAddress } from "./s7-map.ts";
@@ -9,8 +10,8 @@ import { s7TagAddress } from "./s7-map.ts";
 export interface LineRuleOptions {
   line: string;
   machines: string[];
-  /** modbus, s7: the maps of modbus-map.ts and s7-map.ts, machines in the order given. */
-  protocol: "opcua" | "sparkplug" | "modbus" | "s7";
+  /** modbus, s7: the maps of modbus-map.ts and s7-map.ts, machines in the order given. enip: the tags of enip-map.ts. */
+  protocol: "opcua" | "sparkplug" | "modbus" | "s7" | "enip";
   /** Sparkplug group and edge node id (the edge node is the line). */
   group?: string;
   edge?: string;
@@ -38,7 +39,9 @@ export function lineRules(o: LineRuleOptions): MappingRule[] {
           ? modbusTagAddress(index, tag)
           : o.protocol === "s7"
             ? s7TagAddress(index, tag)
-            : metricAddress(o.group ?? "Plant1", o.edge ?? o.line, machine, tag);
+            : o.protocol === "enip"
+              ? enipTagAddress(machine, tag)
+              : metricAddress(o.group ?? "Plant1", o.edge ?? o.line, machine, tag);
     const source = machineSource(o.line, machine);
     const counterParams: Record<string, unknown> = {
       order_address: at("CurrentOrder"),

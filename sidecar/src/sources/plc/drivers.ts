@@ -24,8 +24,8 @@ const LOADERS: Record<PlcKind, DriverLoader | undefined> = {
   // Siemens S7 (node-snap7, native): sources/plc/s7/.
   s7: async () => (await import("./s7/driver.ts")).s7Driver,
 
-  // EtherNet/IP CIP: sources/plc/enip/ (not in this build yet).
-  enip: undefined,
+  // EtherNet/IP CIP for Allen-Bradley Logix (the driver's own CIP encoding): sources/plc/enip/.
+  enip: async () => (await import("./enip/driver.ts")).enipDriver,
 };
 
 /** The kinds this sidecar can poll. */
