@@ -165,7 +165,10 @@ describe("jsonValue", () => {
       [DataType.UInt64, [0, 5], 5],
       [DataType.String, "Ä\u0000b", "Ä\u0000b"],
       [DataType.DateTime, new Date("2026-12-02T08:00:00.000Z"), "2026-12-02T08:00:00.000Z"],
-      [DataType.ByteString, Buffer.from([1, 2, 3]), { base64: "AQID" }],
+      // A ByteString is shown as the rules read it: UTF-8 text without its NUL
+      // padding (a PLC's char array behind some gateways), else its bytes.
+      [DataType.ByteString, Buffer.from("PRESS\u0000\u0000"), "PRESS"],
+      [DataType.ByteString, Buffer.from([0xff, 0xfe, 0x01]), { base64: "//4B" }],
       [DataType.LocalizedText, { text: "Presse", locale: "de" }, "Presse"],
     ];
     for (const [dataType, value, expected] of samples) {
