@@ -2,7 +2,14 @@
 
 ``do_scrap`` is called directly: the floor already threw the parts away, so
 Odoo's insufficient-stock wizard (``action_validate``) has nothing to ask.
+
+In a batch, a scrap that no other event of the batch can tell apart from a
+validated one (see ``_may_validate_later``) is created at once and validated
+with the batch's other scraps (``validate_scraps``): one stock move each, all
+done by one ``_action_done``, instead of one ``_action_done`` per scrap.
 """
+
+from odoo.addons.stock.models.stock_scrap import StockScrap
 
 from ..exceptions import PermanentError
 from .resolve import run_odoo
@@ -39,9 +46,77 @@ def apply(ctx):
         if tag:
             values["scrap_reason_tag_ids"] = [(6, 0, tag.ids)]
     scrap = ctx.env["stock.scrap"].create(values)
-    run_odoo(f"Scrapping {qty} {product.uom_id.name} of {product.display_name}", scrap.do_scrap)
     when = ctx.time.replace(microsecond=0)
+    sync = ctx.producing_sync
+    if sync is not None and _may_validate_later(scrap):
+        sync.defer_scrap(scrap, when)
+    else:
+        if sync is not None:
+            sync.validate_scraps()  # the batch's scraps in the order they were reported
+        run_odoo(f"Scrapping {qty} {product.uom_id.name} of {product.display_name}", scrap.do_scrap)
+        _date(scrap, when)
+    return [scrap, workorder or production]
+
+
+def _date(scrap, when):
     scrap.date_done = when
     scrap.move_ids.write({"date": when})
     scrap.move_ids.move_line_ids.write({"date": when})
-    return [scrap, workorder or production]
+
+
+def _may_validate_later(scrap):
+    """True when validating ``scrap`` later in the batch ends the same as at once.
+
+    Its stock move touches only unreserved quants of its product (so it frees no
+    other move's reservation, which would change what later events see); the
+    events that may apply in between touch no stock (the others validate the
+    waiting scraps first: ``producing.TYPES_COMMUTING_WITH_SCRAPS``). Tracked
+    products (the lot is required), kits (the move explodes), replenishment,
+    and a ``do_scrap`` that another module extends are validated at once."""
+    product = scrap.product_id
+    if (
+        product.tracking != "none"
+        or product.is_kits
+        or scrap.should_replenish
+        or scrap.lot_id
+        or scrap.package_id
+        or scrap.owner_id
+        or type(scrap).do_scrap is not StockScrap.do_scrap
+    ):
+        return False
+    reserved = scrap.env["stock.quant"].search_count(
+        [
+            ("product_id", "=", product.id),
+            ("location_id", "child_of", scrap.location_id.id),
+            ("reserved_quantity", "!=", 0),
+        ],
+        limit=1,
+    )
+    return not reserved
+
+
+def validate_scraps(scraps_at):
+    """``do_scrap`` for the scraps of ``scraps_at`` ((stock.scrap, time) in event order) at once.
+
+    Odoo's own steps, in ``do_scrap``'s order: a name from the sequence, one move
+    per scrap from its ``_prepare_move_values``, then one ``_action_done`` for
+    all the moves (quants and valuation layers as one by one: move lines are
+    done in creation order), the scraps done; each is then dated at its event's
+    time, as a scrap validated alone is. Scraps of different companies are
+    validated per company, in order."""
+    runs = []
+    for scrap, when in scraps_at:
+        if runs and runs[-1][0] == scrap.env:
+            runs[-1][1].append((scrap, when))
+        else:
+            runs.append((scrap.env, [(scrap, when)]))
+    for env, run in runs:
+        scraps = env["stock.scrap"].browse([scrap.id for scrap, _when in run])
+        scraps._check_company()
+        for scrap in scraps:
+            scrap.name = env["ir.sequence"].next_by_code("stock.scrap") or env._("New")
+        moves = env["stock.move"].create([scrap._prepare_move_values() for scrap in scraps])
+        moves.with_context(is_scrap=True)._action_done()
+        scraps.write({"state": "done"})
+        for scrap, when in run:
+            _date(scrap, when)
