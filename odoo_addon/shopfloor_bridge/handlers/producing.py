@@ -166,9 +166,14 @@ class ProducingSync:
         # Floor consumptions not booked yet: production id → {move id: (move, total)}.
         self._bookings = {}
         self._bookings_before_event = {}
-        # Scraps created but not validated yet, in event order: (stock.scrap, time of the event).
+        # Scraps reported but not made yet, in event order: (event id, env, values, time of the event).
         self._scraps = []
         self._scraps_before_event = []
+        # Event id → the stock.scrap made for it since (its result, added to the event's outcome).
+        self.made_scraps = {}
+        self._made_scraps_before_event = {}
+        # True while the apply loop runs events under a shared savepoint (see ``write_quantity``).
+        self.in_group = False
         self.runs = 0  # how many cascades ran (for tests and profiling)
         self.scrap_runs = 0  # how many validations of waiting scraps ran
 
@@ -180,19 +185,22 @@ class ProducingSync:
             {key: dict(value) for key, value in self._bookings.items()},
             self.runs,
             list(self._scraps),
+            dict(self.made_scraps),
             self.scrap_runs,
         )
 
     def restore(self, state):
         """Back to ``checkpoint()``'s state: the group's savepoint was rolled back, with
         the cascades and writes run inside it."""
-        waiting, self._quantity, bookings, self.runs, scraps, self.scrap_runs = state
+        waiting, self._quantity, bookings, self.runs, scraps, made_scraps, self.scrap_runs = state
         self._waiting = dict(waiting)
         self._bookings = {key: dict(value) for key, value in bookings.items()}
         self._scraps = list(scraps)
+        self.made_scraps = dict(made_scraps)
         self._quantity_before_event = self._quantity
         self._bookings_before_event = {key: dict(value) for key, value in self._bookings.items()}
         self._scraps_before_event = list(self._scraps)
+        self._made_scraps_before_event = dict(self.made_scraps)
 
     def defer(self, production):
         """Leave the MO's cascade to the next synchronisation point; False when it must run now."""
@@ -234,6 +242,11 @@ class ProducingSync:
         production, qty = self._quantity
         self._quantity = None
         try:
+            if self.in_group:
+                # Flushed with the group: should the flush fail, the group is undone and its
+                # events apply alone, where this write has a savepoint of its own again.
+                production.qty_producing = qty
+                return
             with self.env.cr.savepoint():
                 production.qty_producing = qty
         except Exception as error:
@@ -246,7 +259,6 @@ class ProducingSync:
             self.write_quantity()
         self._quantity_before_event = self._quantity
         self._bookings_before_event = {key: dict(value) for key, value in self._bookings.items()}
-        self._scraps_before_event = list(self._scraps)
         if self._scraps and event.type not in TYPES_COMMUTING_WITH_SCRAPS:
             self.validate_scraps()
         if (self._waiting or self._bookings) and event.type not in TYPES_NOT_NEEDING_SYNC:
@@ -254,12 +266,16 @@ class ProducingSync:
             if event.type == "scrap.reported" and not event._get_data().get("material"):
                 productions = productions.filtered(_scrap_of_its_product_may_touch_its_moves)
             self.flush(productions)
+        # Scraps made above stay made whatever the event does (outside its savepoint).
+        self._scraps_before_event = list(self._scraps)
+        self._made_scraps_before_event = dict(self.made_scraps)
 
     def event_failed(self):
         """The event's savepoint was rolled back: so is what it added to the run or the bookings."""
         self._quantity = self._quantity_before_event
         self._bookings = self._bookings_before_event
         self._scraps = self._scraps_before_event
+        self.made_scraps = self._made_scraps_before_event
 
     def _continues_run(self, event):
         """True when ``event`` may apply while the run's quantity is not written yet: a
@@ -306,13 +322,14 @@ class ProducingSync:
             if cascade:
                 self.runs += 1
 
-    def defer_scrap(self, scrap, when):
-        """Validate ``scrap`` (dated ``when``) with the batch's other scraps, before the next
-        event that may touch stock or when the batch ends."""
-        self._scraps.append((scrap, when))
+    def defer_scrap(self, event, env, values, when):
+        """Make and validate the scrap of ``values`` (in ``env``, dated ``when``) for ``event``
+        with the batch's other scraps, before the next event that may touch stock or when
+        the batch ends; ``made_scraps`` then holds it."""
+        self._scraps.append((event.id, env, values, when))
 
     def validate_scraps(self):
-        """Validate the waiting scraps now, in one go (``scrap_reported.validate_scraps``).
+        """Make and validate the waiting scraps now, in one go (``scrap_reported.validate_scraps``).
 
         Raises DeferredSyncFailed, as a failed cascade does."""
         if not self._scraps:
@@ -320,8 +337,14 @@ class ProducingSync:
         scraps, self._scraps = self._scraps, []
         try:
             with self.env.cr.savepoint():
-                validate_scraps(scraps)
+                made = validate_scraps([(env, values, when) for _event_id, env, values, when in scraps])
         except Exception as error:
-            products = ", ".join(dict.fromkeys(scrap.product_id.display_name for scrap, _when in scraps))
+            products = ", ".join(
+                dict.fromkeys(
+                    env["product.product"].browse(values["product_id"]).display_name for _e, env, values, _w in scraps
+                )
+            )
             raise DeferredSyncFailed(f"validation of {len(scraps)} deferred scraps ({products})", error) from error
+        for (event_id, _env, _values, _when), scrap in zip(scraps, made, strict=True):
+            self.made_scraps[event_id] = scrap
         self.scrap_runs += 1

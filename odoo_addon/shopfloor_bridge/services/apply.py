@@ -1,8 +1,10 @@
-"""Apply: stored events to Odoo, per work center in time order, one savepoint each.
+"""Apply: stored events to Odoo, per work center in time order, each event as if alone.
 
 ``shopfloor.event._apply_events`` delegates here, then runs the post-apply
 hooks (``services/hooks``). The loop claims the events (row locks), applies
-each through ``handlers.apply_event`` within the call's time budget and writes
+each through ``handlers.apply_event`` (a batch's events sharing savepoints and
+deferred stock work, undone and applied again one by one where that fails)
+within the call's time budget and writes
 the outcome: applied, pending (waits for a predecessor), failed (retried with
 backoff) or dead; the classes of ``exceptions.py`` decide which.
 """
@@ -126,8 +128,9 @@ class ApplyService:
         )
 
     def apply(self, events):
-        """Applies each event in its own savepoint, per work center in time order,
-        within the apply budget (``apply_budget_ms``).
+        """Applies each event as in its own savepoint, per work center in time order,
+        within the apply budget (``apply_budget_ms``); a batch's events share
+        savepoints and stock work (``_apply_ordered``, ``handlers.producing``).
 
         Returns ``ApplyOutcomes`` ({event_id: (status, error)}). Only events
         still pending/failed (and not locked by a concurrent run) are applied:
@@ -215,6 +218,7 @@ class ApplyService:
                 or ordered[position].type in TYPES_READING_EVENT_STATES
                 or monotonic() >= deadline
             ):
+                producing_sync.in_group = False
                 if self._close_group(group, producing_sync, lookups):
                     for member in group.members:
                         keep(*member)
@@ -231,15 +235,17 @@ class ApplyService:
             event = ordered[position]
             if producing_sync is None or event.id in alone or event.type in TYPES_READING_EVENT_STATES:
                 if event.type in TYPES_READING_EVENT_STATES:
-                    self._write_outcomes(outcome_writes)
+                    self._write_outcomes(outcome_writes, producing_sync)
                 keep(*self._step(event, producing_sync, lookups, now, own_savepoint=True))
                 position += 1
                 continue
             if group is None:
                 group = _Group(self.env.cr, position, producing_sync.checkpoint())
+                producing_sync.in_group = True
             step = self._step(event, producing_sync, lookups, now, own_savepoint=False)
             if step is None:
                 # It did not apply: undo the group, then the ones before it again, then it alone.
+                producing_sync.in_group = False
                 self._undo_group(group, producing_sync, lookups)
                 alone.add(event.id)
                 position = group.start
@@ -248,9 +254,9 @@ class ApplyService:
                 continue
             group.members.append(step)
             position += 1
-        self._write_outcomes(outcome_writes)
         if producing_sync is not None:
             producing_sync.flush()
+        self._write_outcomes(outcome_writes, producing_sync)
         self.env["shopfloor.event.log"]._create_rows(logs)  # one INSERT for the batch's history
         return outcomes
 
@@ -354,9 +360,17 @@ class ApplyService:
         return values, action
 
     @staticmethod
-    def _write_outcomes(outcome_writes):
-        """Write the kept ``(event, values)`` outcomes (to the cache; one flush sends them) and forget them."""
+    def _write_outcomes(outcome_writes, producing_sync=None):
+        """Write the kept ``(event, values)`` outcomes (to the cache; one flush sends them) and forget them.
+
+        A scrap the batch made later than its event (``ProducingSync.defer_scrap``) heads
+        that event's result, as when the event made it itself."""
+        if producing_sync is not None:
+            producing_sync.validate_scraps()
         for event, values in outcome_writes:
+            scrap = producing_sync.made_scraps.pop(event.id, None) if producing_sync is not None else None
+            if scrap and values["state"] == "applied":
+                values["result_refs"] = "\n".join(filter(None, [f"{scrap._name},{scrap.id}", values["result_refs"]]))
             event.write(values)
         outcome_writes.clear()
 
