@@ -10,8 +10,6 @@ scraps and one ``_action_done`` for their stock moves, instead of each per
 scrap. The event's result names its scrap all the same.
 """
 
-from odoo.exceptions import ValidationError
-
 from odoo.addons.stock.models.stock_scrap import StockScrap
 
 from ..exceptions import PermanentError
@@ -138,6 +136,12 @@ def validate_scraps(scraps_at):
     return made
 
 
+class ScrapQuantityChanged(Exception):
+    """Odoo recomputed a scrap's quantity while the batch made it: the batch applies one by one."""
+
+
 def _check_quantity(scrap, qty):
     if scrap.scrap_qty != qty:
-        raise ValidationError(f"the scrap of {scrap.product_id.display_name} became {scrap.scrap_qty} instead of {qty}")
+        raise ScrapQuantityChanged(
+            f"the scrap of {scrap.product_id.display_name} became {scrap.scrap_qty} instead of {qty}"
+        )

@@ -451,7 +451,7 @@ class TestBatchedApply(ShopfloorCase):
 
         def refuses_seven_units(moves, cancel_backorder=False):
             if any(move.scrapped and move.product_uom_qty == 7 for move in moves):
-                raise UserError("no cost known for scrapping 7 units")
+                raise UserError(moves.env._("no cost known for scrapping 7 units"))
             return real(moves, cancel_backorder=cancel_backorder)
 
         with patch.object(stock_move, "_action_done", refuses_seven_units):
