@@ -34,8 +34,11 @@ WAITING_LIMIT = 1000
 # Event types whose handler reads other events' states: a hold release wakes the
 # events waiting on it. The outcomes of the events applied before one are written first.
 TYPES_READING_EVENT_STATES = frozenset({"quality.released"})
-# Events of a batch applied under one savepoint (see ``_apply_ordered``).
-GROUP_MAX = 64
+# Events of a batch applied under one savepoint (see ``_apply_ordered``). Larger
+# groups flush less often, but what the ORM keeps un-flushed slows every later
+# step: on a day of every event type, groups four times this size cost more CPU
+# than one savepoint per event (tools/profile, tests/test_apply_profile.py).
+GROUP_MAX = 16
 
 
 class _Group:
