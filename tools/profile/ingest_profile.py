@@ -12,9 +12,13 @@ event and cProfile's top cumulative functions. Everything is rolled back.
 
 ``SFB_PROFILE_MODE``: ``store`` (apply deferred, as the bench's store-only run),
 ``apply`` (store and apply in the call) or ``both``; ``SFB_PROFILE_TOP``: how
-many functions cProfile lists (0: none); ``SFB_PROFILE_PHASES=1``: the Odoo CPU
-of each part of the call (validation, INSERT, waiting search, claim and loop,
-handlers, hooks) besides.
+many functions cProfile lists (0: none); ``SFB_PROFILE_CALLEES``: functions
+(regular expressions, comma-separated) whose callees cProfile lists too;
+``SFB_PROFILE_PHASES=1``: the Odoo CPU of each part of the call (validation, INSERT, waiting search, claim and loop,
+handlers, hooks) besides, and per event type the Odoo CPU of applying one
+event (its handler and its savepoint); what the batch does for several events
+at once (deferred cascades, scraps and time logs written per batch, outcomes)
+is the line "shared by the batch".
 """
 
 import cProfile
@@ -155,6 +159,14 @@ def time_phases():
     handlers.apply_event = timed("handlers.apply_event", handlers.apply_event)
     apply.ApplyService._applied_values = timed("outcome values", apply.ApplyService._applied_values)
     hooks.run = timed("hooks.run (post-apply/ingest)", hooks.run)
+    # One event's step of the apply loop (its handler, and its savepoint when it has one of its own).
+    step_name = "_step" if hasattr(apply.ApplyService, "_step") else "_apply_one"
+    real_step = getattr(apply.ApplyService, step_name)
+
+    def step_by_type(service, event, *args, **kwargs):
+        return timed(f"type {event.type}", real_step)(service, event, *args, **kwargs)
+
+    setattr(apply.ApplyService, step_name, step_by_type)
     shopfloor_event.hooks.run = hooks.run
     shopfloor_event.ShopfloorEvent._notify_dlq_growth = timed(
         "_notify_dlq_growth", shopfloor_event.ShopfloorEvent._notify_dlq_growth
@@ -204,11 +216,23 @@ def run(env, mode, total, batch, top):
         f"{pg_cpu * 1000 / total:.3f} ms/event, {queries / total:.3f} queries/event, {statuses}"
     )
     for name, (seconds_in, calls, _depth) in sorted(PHASES.items(), key=lambda item: -item[1][0]):
-        print(f"  {name:<34} Odoo CPU {seconds_in * 1000 / total:.3f} ms/event ({calls} calls)")
+        if not name.startswith("type "):
+            print(f"  {name:<34} Odoo CPU {seconds_in * 1000 / total:.3f} ms/event ({calls} calls)")
+    by_type = {name[5:]: entry for name, entry in PHASES.items() if name.startswith("type ")}
+    if by_type:
+        print(f"  {'per event type':<34} {'events':>7} {'ms/event':>9} {'ms per 1000 of the mix':>23}")
+        for name, (seconds_in, calls, _depth) in sorted(by_type.items(), key=lambda item: -item[1][0]):
+            print(f"  {name:<34} {calls:>7} {seconds_in * 1000 / calls:>9.3f} {seconds_in * 1e6 / total:>23.0f}")
+        loop = PHASES.get("apply (claim + loop)", [0.0])[0]
+        shared = loop - sum(entry[0] for entry in by_type.values())
+        print(f"  {'shared by the batch':<34} {'':>7} {'':>9} {shared * 1e6 / total:>23.0f}")
     PHASES.clear()
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+        stats.print_stats(top)
+        for name in filter(None, os.environ.get("SFB_PROFILE_CALLEES", "").split(",")):
+            stats.print_callees(name)
         print(out.getvalue())
 
 

@@ -33,6 +33,8 @@ def apply(ctx):
     else:
         already = move.quantity if move.picked and move.manual_consumption else 0.0
     total = float_round(already + qty, precision_rounding=move.product_uom.rounding)
+    if sync is not None and not book_later:
+        sync.validate_scraps()  # it books stock now: the scraps reported before it first
     if lot_name:
         _book_lot(ctx, move, product, lot_name, qty)
     elif book_later:

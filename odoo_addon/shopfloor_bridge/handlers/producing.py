@@ -11,6 +11,7 @@ done, a component's scrap, …).
 """
 
 from .moves import compact_move_lines
+from .scrap_reported import validate_scraps
 
 # Event types that may run while an MO's moves still wait for the cascade.
 # Most never touch the moves. material.consumed does, but only on an MO whose
@@ -36,6 +37,13 @@ TYPES_NOT_NEEDING_SYNC = frozenset(
         "teardown.ended",
     }
 )
+
+
+# Event types that may apply while scraps of the batch wait for their validation
+# (``ProducingSync.defer_scrap``): they touch no stock quant, or, where they do
+# (a report or a consumption booked at once, a scrap validated at once), they
+# validate the waiting scraps first. Any other type validates them before it.
+TYPES_COMMUTING_WITH_SCRAPS = TYPES_NOT_NEEDING_SYNC | {"scrap.reported"}
 
 
 # Event types that never read an MO's producing quantity nor what Odoo computes
@@ -82,6 +90,8 @@ def add_producing(ctx, production, qty):
     if sync is not None and sync.defer(production):
         sync.add_quantity(production, qty)
         return
+    if sync is not None:
+        sync.validate_scraps()  # the cascade books stock: the scraps reported before it first
     set_producing(ctx, production, production.qty_producing + qty)
 
 
@@ -130,16 +140,22 @@ def _scrap_of_its_product_may_touch_its_moves(production):
 
 
 class DeferredSyncFailed(Exception):
-    """The deferred cascade failed: the batch must be applied again, one event at a time."""
+    """Work the batch deferred (a cascade, a quantity write, scraps) failed: the batch
+    must be applied again, one event at a time. ``what`` names that work."""
 
-    def __init__(self, productions, error):
-        super().__init__(f"stock synchronisation of {', '.join(productions.mapped('name'))} failed: {error}")
-        self.productions = productions
+    def __init__(self, what, error):
+        super().__init__(f"{what} failed: {error}")
         self.error = error
 
 
+def _synchronisation_of(productions):
+    return f"stock synchronisation of {', '.join(productions.mapped('name'))}"
+
+
 class ProducingSync:
-    """The MOs of one batch whose moves still wait for the producing cascade."""
+    """What a batch leaves for later: the MOs whose moves still wait for the producing
+    cascade, the run of reports whose quantity is not written yet, the floor's
+    consumptions not booked yet, and the scraps not validated yet."""
 
     def __init__(self, env):
         self.env = env
@@ -150,7 +166,41 @@ class ProducingSync:
         # Floor consumptions not booked yet: production id → {move id: (move, total)}.
         self._bookings = {}
         self._bookings_before_event = {}
+        # Scraps reported but not made yet, in event order: (event id, env, values, time of the event).
+        self._scraps = []
+        self._scraps_before_event = []
+        # Event id → the stock.scrap made for it since (its result, added to the event's outcome).
+        self.made_scraps = {}
+        self._made_scraps_before_event = {}
+        # True while the apply loop runs events under a shared savepoint (see ``write_quantity``).
+        self.in_group = False
         self.runs = 0  # how many cascades ran (for tests and profiling)
+        self.scrap_runs = 0  # how many validations of waiting scraps ran
+
+    def checkpoint(self):
+        """What the batch still owes, to ``restore`` when a group of events is undone."""
+        return (
+            dict(self._waiting),
+            self._quantity,
+            {key: dict(value) for key, value in self._bookings.items()},
+            self.runs,
+            list(self._scraps),
+            dict(self.made_scraps),
+            self.scrap_runs,
+        )
+
+    def restore(self, state):
+        """Back to ``checkpoint()``'s state: the group's savepoint was rolled back, with
+        the cascades and writes run inside it."""
+        waiting, self._quantity, bookings, self.runs, scraps, made_scraps, self.scrap_runs = state
+        self._waiting = dict(waiting)
+        self._bookings = {key: dict(value) for key, value in bookings.items()}
+        self._scraps = list(scraps)
+        self.made_scraps = dict(made_scraps)
+        self._quantity_before_event = self._quantity
+        self._bookings_before_event = {key: dict(value) for key, value in self._bookings.items()}
+        self._scraps_before_event = list(self._scraps)
+        self._made_scraps_before_event = dict(self.made_scraps)
 
     def defer(self, production):
         """Leave the MO's cascade to the next synchronisation point; False when it must run now."""
@@ -192,10 +242,15 @@ class ProducingSync:
         production, qty = self._quantity
         self._quantity = None
         try:
+            if self.in_group:
+                # Flushed with the group: should the flush fail, the group is undone and its
+                # events apply alone, where this write has a savepoint of its own again.
+                production.qty_producing = qty
+                return
             with self.env.cr.savepoint():
                 production.qty_producing = qty
         except Exception as error:
-            raise DeferredSyncFailed(production, error) from error
+            raise DeferredSyncFailed(_synchronisation_of(production), error) from error
 
     def before(self, event):
         """Before ``event`` applies: end the run of reports unless it continues it, and
@@ -204,16 +259,23 @@ class ProducingSync:
             self.write_quantity()
         self._quantity_before_event = self._quantity
         self._bookings_before_event = {key: dict(value) for key, value in self._bookings.items()}
+        if self._scraps and event.type not in TYPES_COMMUTING_WITH_SCRAPS:
+            self.validate_scraps()
         if (self._waiting or self._bookings) and event.type not in TYPES_NOT_NEEDING_SYNC:
             productions = self._productions_of(event)
             if event.type == "scrap.reported" and not event._get_data().get("material"):
                 productions = productions.filtered(_scrap_of_its_product_may_touch_its_moves)
             self.flush(productions)
+        # Scraps made above stay made whatever the event does (outside its savepoint).
+        self._scraps_before_event = list(self._scraps)
+        self._made_scraps_before_event = dict(self.made_scraps)
 
     def event_failed(self):
         """The event's savepoint was rolled back: so is what it added to the run or the bookings."""
         self._quantity = self._quantity_before_event
         self._bookings = self._bookings_before_event
+        self._scraps = self._scraps_before_event
+        self.made_scraps = self._made_scraps_before_event
 
     def _continues_run(self, event):
         """True when ``event`` may apply while the run's quantity is not written yet: a
@@ -241,6 +303,8 @@ class ProducingSync:
         Raises DeferredSyncFailed; the caller then rolls the batch back and
         applies it event by event, so no report stays applied without effect."""
         self.write_quantity()
+        if productions is None or productions:
+            self.validate_scraps()  # reported before the cascades and bookings that run now
         productions = self.waiting() if productions is None else productions
         for production in productions:
             bookings = self._bookings.pop(production.id, {})
@@ -254,6 +318,33 @@ class ProducingSync:
                     if cascade:
                         synchronise_moves(production.with_company(production.company_id))
             except Exception as error:
-                raise DeferredSyncFailed(production, error) from error
+                raise DeferredSyncFailed(_synchronisation_of(production), error) from error
             if cascade:
                 self.runs += 1
+
+    def defer_scrap(self, event, env, values, when):
+        """Make and validate the scrap of ``values`` (in ``env``, dated ``when``) for ``event``
+        with the batch's other scraps, before the next event that may touch stock or when
+        the batch ends; ``made_scraps`` then holds it."""
+        self._scraps.append((event.id, env, values, when))
+
+    def validate_scraps(self):
+        """Make and validate the waiting scraps now, in one go (``scrap_reported.validate_scraps``).
+
+        Raises DeferredSyncFailed, as a failed cascade does."""
+        if not self._scraps:
+            return
+        scraps, self._scraps = self._scraps, []
+        try:
+            with self.env.cr.savepoint():
+                made = validate_scraps([(env, values, when) for _event_id, env, values, when in scraps])
+        except Exception as error:
+            products = ", ".join(
+                dict.fromkeys(
+                    env["product.product"].browse(values["product_id"]).display_name for _e, env, values, _w in scraps
+                )
+            )
+            raise DeferredSyncFailed(f"validation of {len(scraps)} deferred scraps ({products})", error) from error
+        for (event_id, _env, _values, _when), scrap in zip(scraps, made, strict=True):
+            self.made_scraps[event_id] = scrap
+        self.scrap_runs += 1

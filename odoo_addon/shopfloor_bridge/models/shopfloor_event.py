@@ -237,7 +237,7 @@ class ShopfloorEvent(models.Model):
 
     def _apply_events(self):
         """Applies these events (``services/apply.py``: per work center in time
-        order, one savepoint each, within the call's apply budget), then runs
+        order, each as if alone, within the call's apply budget), then runs
         ``_post_apply_hooks``. Returns ``ApplyOutcomes`` ({event_id: (status, error)})."""
         outcomes = ApplyService(self.env).apply(self)
         if outcomes:

@@ -1,8 +1,10 @@
-"""Apply: stored events to Odoo, per work center in time order, one savepoint each.
+"""Apply: stored events to Odoo, per work center in time order, each event as if alone.
 
 ``shopfloor.event._apply_events`` delegates here, then runs the post-apply
 hooks (``services/hooks``). The loop claims the events (row locks), applies
-each through ``handlers.apply_event`` within the call's time budget and writes
+each through ``handlers.apply_event`` (a batch's events sharing savepoints and
+deferred stock work, undone and applied again one by one where that fails)
+within the call's time budget and writes
 the outcome: applied, pending (waits for a predecessor), failed (retried with
 backoff) or dead; the classes of ``exceptions.py`` decide which.
 """
@@ -32,6 +34,23 @@ WAITING_LIMIT = 1000
 # Event types whose handler reads other events' states: a hold release wakes the
 # events waiting on it. The outcomes of the events applied before one are written first.
 TYPES_READING_EVENT_STATES = frozenset({"quality.released"})
+# Events of a batch applied under one savepoint (see ``_apply_ordered``). Larger
+# groups flush less often, but what the ORM keeps un-flushed slows every later
+# step: on a day of every event type, groups four times this size cost more CPU
+# than one savepoint per event (tools/profile, tests/test_apply_profile.py).
+GROUP_MAX = 16
+
+
+class _Group:
+    """Consecutive events of a batch applied under one savepoint, opened at ``start``;
+    ``state`` is the batch's ProducingSync as it was then, ``members`` the outcomes
+    kept once the savepoint is released."""
+
+    def __init__(self, cr, start, state):
+        self.savepoint = cr.savepoint()
+        self.start = start
+        self.state = state
+        self.members = []
 
 
 class ApplyOutcomes(dict):
@@ -112,8 +131,9 @@ class ApplyService:
         )
 
     def apply(self, events):
-        """Applies each event in its own savepoint, per work center in time order,
-        within the apply budget (``apply_budget_ms``).
+        """Applies each event as in its own savepoint, per work center in time order,
+        within the apply budget (``apply_budget_ms``); a batch's events share
+        savepoints and stock work (``_apply_ordered``, ``handlers.producing``).
 
         Returns ``ApplyOutcomes`` ({event_id: (status, error)}). Only events
         still pending/failed (and not locked by a concurrent run) are applied:
@@ -153,9 +173,18 @@ class ApplyService:
         return self._apply_ordered(ordered, None, budget_ms)
 
     def _apply_ordered(self, ordered, producing_sync, budget_ms):
-        """The apply loop of ``apply``; ``producing_sync`` None applies every event completely."""
-        from ..handlers.resolve import HOLDS_ACTIVE  # noqa: PLC0415
+        """The apply loop of ``apply``; ``producing_sync`` None applies every event completely,
+        each in its own savepoint.
 
+        Batched (``producing_sync`` given), consecutive events share one savepoint
+        (``_Group``, up to ``GROUP_MAX``): the ORM then flushes their writes and
+        recomputes once per group instead of once per event. An event that does
+        not apply (it waits, is refused, raises) undoes its group: the events
+        before it apply again as a group, then it alone in its own savepoint,
+        exactly as it would one by one. A group that fails when its writes are
+        flushed applies again event by event. After an undone group the next
+        groups start small and grow again, so a run of failing events costs
+        little more than one savepoint each."""
         now = fields.Datetime.now()
         deadline = monotonic() + budget_ms / 1000.0
         outcomes = ApplyOutcomes()
@@ -166,26 +195,8 @@ class ApplyService:
         # event's savepoint would flush it. Nothing in between reads them, except a
         # hold release (TYPES_READING_EVENT_STATES): they are written before it.
         outcome_writes = []
-        for index, event in enumerate(ordered):
-            if index and monotonic() >= deadline:
-                self.defer(ordered[index:], outcomes, self._deferred_message(budget_ms))
-                break
-            if event.type in TYPES_READING_EVENT_STATES:
-                self._write_outcomes(outcome_writes)
-            if producing_sync is not None:
-                producing_sync.before(event)
-            if not event.connection_id and event.connection_code:
-                # The connection may have been created since the event arrived.
-                event.connection_id = self.env["shopfloor.connection"].search(
-                    [("code", "=", event.connection_code), ("company_id", "=", event.company_id.id)], limit=1
-                )
-            attempts = event.attempts + 1
-            values, action = self._apply_one(event, producing_sync, lookups, attempts, now)
-            if producing_sync is not None and values["state"] != "applied":
-                producing_sync.event_failed()
-            if (event.type or "").startswith("quality."):
-                lookups.pop(HOLDS_ACTIVE, None)  # it may have raised or released a hold
-            values["attempts"] = attempts
+
+        def keep(event, values, action):
             outcome_writes.append((event, values))
             status = values["state"] if values["state"] != "dead" else "failed"
             outcomes[event.id] = (status, values.get("error_message") or "")
@@ -197,15 +208,125 @@ class ApplyService:
                     "note": values.get("error_message") or "",
                 }
             )
-        self._write_outcomes(outcome_writes)
+
+        alone = set()  # ids of the events to apply in a savepoint of their own
+        group = None
+        group_limit = GROUP_MAX
+        position = 0
+        while True:
+            if group is not None and (
+                position == len(ordered)
+                or len(group.members) >= group_limit
+                or ordered[position].id in alone
+                or ordered[position].type in TYPES_READING_EVENT_STATES
+                or monotonic() >= deadline
+            ):
+                producing_sync.in_group = False
+                if self._close_group(group, producing_sync, lookups):
+                    for member in group.members:
+                        keep(*member)
+                    group_limit = min(GROUP_MAX, group_limit * 2)
+                else:
+                    alone.update(event.id for event, _values, _action in group.members)
+                    position = group.start
+                group = None
+            if position == len(ordered):
+                break
+            if outcomes and monotonic() >= deadline:
+                self.defer(ordered[position:], outcomes, self._deferred_message(budget_ms))
+                break
+            event = ordered[position]
+            if producing_sync is None or event.id in alone or event.type in TYPES_READING_EVENT_STATES:
+                if event.type in TYPES_READING_EVENT_STATES:
+                    self._write_outcomes(outcome_writes, producing_sync)
+                keep(*self._step(event, producing_sync, lookups, now, own_savepoint=True))
+                position += 1
+                continue
+            if group is None:
+                group = _Group(self.env.cr, position, producing_sync.checkpoint())
+                producing_sync.in_group = True
+            step = self._step(event, producing_sync, lookups, now, own_savepoint=False)
+            if step is None:
+                # It did not apply: undo the group, then the ones before it again, then it alone.
+                producing_sync.in_group = False
+                self._undo_group(group, producing_sync, lookups)
+                alone.add(event.id)
+                position = group.start
+                group = None
+                group_limit = max(1, group_limit // 4)
+                continue
+            group.members.append(step)
+            position += 1
         if producing_sync is not None:
             producing_sync.flush()
+        self._write_outcomes(outcome_writes, producing_sync)
         self.env["shopfloor.event.log"]._create_rows(logs)  # one INSERT for the batch's history
         return outcomes
+
+    def _step(self, event, producing_sync, lookups, now, own_savepoint):
+        """Applies one event of the loop; returns (event, values to write, log action), or
+        None when, without a savepoint of its own, it did not apply (the caller undoes the group)."""
+        from ..handlers import apply_event  # noqa: PLC0415 (handlers import models at load time)
+        from ..handlers.producing import DeferredSyncFailed  # noqa: PLC0415
+        from ..handlers.resolve import HOLDS_ACTIVE  # noqa: PLC0415
+
+        if producing_sync is not None:
+            producing_sync.before(event)
+        if not event.connection_id and event.connection_code:
+            # The connection may have been created since the event arrived.
+            event.connection_id = self.env["shopfloor.connection"].search(
+                [("code", "=", event.connection_code), ("company_id", "=", event.company_id.id)], limit=1
+            )
+        attempts = event.attempts + 1
+        if own_savepoint:
+            values, action = self._apply_one(event, producing_sync, lookups, attempts, now)
+            if producing_sync is not None and values["state"] != "applied":
+                producing_sync.event_failed()
+        else:
+            revision = event.connection_id.revision
+            if not event.connection_id:
+                return None
+            try:
+                records = apply_event(
+                    event.with_company(event.company_id), producing_sync=producing_sync, lookups=lookups
+                )
+            except (DeferredSyncFailed, *PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
+                raise  # see _apply_one
+            except Exception:  # noqa: BLE001 (applied again alone, where its error is kept)
+                return None
+            values, action = self._applied_values(event, records, revision, now), "apply"
+        if (event.type or "").startswith("quality."):
+            lookups.pop(HOLDS_ACTIVE, None)  # it may have raised or released a hold
+        values["attempts"] = attempts
+        return event, values, action
+
+    def _close_group(self, group, producing_sync, lookups):
+        """Flushes and releases the group's savepoint; False when that failed (then undone)."""
+        try:
+            group.savepoint.close(rollback=False)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            raise
+        except Exception as error:  # noqa: BLE001 (the events apply again one by one, keeping their errors)
+            _logger.info("shopfloor_bridge: a group of %s events failed at flush: %s", len(group.members), error)
+            self._restore(group, producing_sync, lookups)
+            return False
+        return True
+
+    def _undo_group(self, group, producing_sync, lookups):
+        group.savepoint.close(rollback=True)
+        self._restore(group, producing_sync, lookups)
+
+    @staticmethod
+    def _restore(group, producing_sync, lookups):
+        from ..handlers.resolve import HOLDS_ACTIVE  # noqa: PLC0415
+
+        producing_sync.restore(group.state)
+        lookups.pop(HOLDS_ACTIVE, None)  # a hold raised or released in the group is undone too
 
     def _apply_one(self, event, producing_sync, lookups, attempts, now):
         """Applies one event in its own savepoint; returns its outcome (values to write, log action)."""
         from ..handlers import apply_event  # noqa: PLC0415 (handlers import models at load time)
+        from ..handlers.producing import DeferredSyncFailed  # noqa: PLC0415
 
         revision = event.connection_id.revision
         try:
@@ -228,6 +349,8 @@ class ApplyService:
             values, action = self._pending_values(event, error, attempts, now)
         except PermanentError as error:
             values, action = self._failure_values(event, error, "dead"), "dead"
+        except DeferredSyncFailed:
+            raise  # the batch's deferred work, validated inside this event: the batch goes one by one
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
             # Another transaction books the same rows (a stock quant): Odoo re-runs the
             # whole call on a fresh snapshot (the RPC's retry, else the cron's next run).
@@ -240,9 +363,17 @@ class ApplyService:
         return values, action
 
     @staticmethod
-    def _write_outcomes(outcome_writes):
-        """Write the kept ``(event, values)`` outcomes (to the cache; one flush sends them) and forget them."""
+    def _write_outcomes(outcome_writes, producing_sync=None):
+        """Write the kept ``(event, values)`` outcomes (to the cache; one flush sends them) and forget them.
+
+        A scrap the batch made later than its event (``ProducingSync.defer_scrap``) heads
+        that event's result, as when the event made it itself."""
+        if producing_sync is not None:
+            producing_sync.validate_scraps()
         for event, values in outcome_writes:
+            scrap = producing_sync.made_scraps.pop(event.id, None) if producing_sync is not None else None
+            if scrap and values["state"] == "applied":
+                values["result_refs"] = "\n".join(filter(None, [f"{scrap._name},{scrap.id}", values["result_refs"]]))
             event.write(values)
         outcome_writes.clear()
 

@@ -10,9 +10,11 @@ quality checks, a material booking, a scrap, a material stop and a pause per
 twenty events) and (2) a day using every one of the sixteen event types,
 and logs (``shopfloor_bridge.profile`` lines in the Odoo log):
 - per batch mix: ms and SQL queries per event of the whole ingest call;
-- per event type: ms and SQL queries per event inside its handler (Odoo's
-  stock cascade deferred to the batch's synchronisation points is counted
-  in the call, not in the report that deferred it);
+- per event type: ms, Odoo CPU ms and SQL queries per event inside its
+  handler (what the batch does for several events at once, such as Odoo's
+  stock cascade at the synchronisation points, the scraps it makes and
+  validates together and the flush of a group of events, is counted in the
+  call, not in the event that deferred it);
 - cProfile's top functions by cumulative time for the realistic mix.
 ``SFB_PROFILE_EVENTS`` sets the size of each mix (default 2000); ``SFB_PROFILE_CPROFILE=0``
 leaves cProfile (and its overhead on the CPU figures) out.
@@ -182,11 +184,11 @@ class TestApplyProfile(ShopfloorCase):
     def per_type(self):
         """Time and SQL inside each handler, per event type."""
         cr = self.env.cr
-        totals = defaultdict(lambda: [0, 0.0, 0])
+        totals = defaultdict(lambda: [0, 0.0, 0, 0.0])
         real = handlers.apply_event
 
         def timed(event, **kwargs):
-            started, queries = perf_counter(), cr.sql_log_count
+            started, queries, cpu = perf_counter(), cr.sql_log_count, process_time()
             try:
                 return real(event, **kwargs)
             finally:
@@ -194,6 +196,7 @@ class TestApplyProfile(ShopfloorCase):
                 row[0] += 1
                 row[1] += perf_counter() - started
                 row[2] += cr.sql_log_count - queries
+                row[3] += process_time() - cpu
 
         with patch.object(handlers, "apply_event", side_effect=timed):
             yield totals
@@ -244,10 +247,13 @@ class TestApplyProfile(ShopfloorCase):
             f"{name}: {len(events)} events in batches of {BATCH}: {seconds * 1000 / len(events):.2f} ms/event, "
             f"Odoo CPU {cpu * 1000 / len(events):.2f} ms/event, PostgreSQL CPU {backend} ms/event, "
             f"{sql / len(events):.1f} SQL/event, {len(events) / seconds:.0f} events/s; outcomes {dict(statuses)}",
-            f"  {'type':<22}{'events':>8}{'ms/event':>10}{'SQL/event':>11}  (inside the handler)",
+            f"  {'type':<22}{'events':>8}{'ms/event':>10}{'CPU ms':>8}{'SQL/event':>11}  (inside the handler)",
         ]
-        for type_, (count, spent, type_sql) in sorted(totals.items(), key=lambda item: -item[1][1]):
-            lines.append(f"  {type_:<22}{count:>8}{spent * 1000 / count:>10.2f}{type_sql / count:>11.1f}")
+        for type_, (count, spent, type_sql, type_cpu) in sorted(totals.items(), key=lambda item: -item[1][1]):
+            lines.append(
+                f"  {type_:<22}{count:>8}{spent * 1000 / count:>10.2f}{type_cpu * 1000 / count:>8.2f}"
+                f"{type_sql / count:>11.1f}"
+            )
         lines += [f"  {count} × {status}: {error}" for (status, error), count in sorted(problems.items())]
         if profiler:
             stream = io.StringIO()

@@ -14,9 +14,10 @@ from unittest.mock import patch
 
 import psycopg2.errors
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from ..handlers import producing
+from ..handlers import producing, scrap_reported
 from .common import ShopfloorCase
 
 PRESS = "plant1/line1/press-01"
@@ -162,8 +163,25 @@ class TestBatchedApply(ShopfloorCase):
                 )
                 for log in logs
             ),
-            "scraps": sorted((scrap.product_id.default_code, scrap.scrap_qty, scrap.state) for scrap in scraps),
+            "scraps": sorted(
+                (
+                    scrap.product_id.default_code,
+                    scrap.scrap_qty,
+                    scrap.state,
+                    when(scrap.date_done),
+                    scrap.location_id.id,
+                    scrap.workorder_id.name or "",
+                    sorted((move.state, move.quantity, when(move.date)) for move in scrap.move_ids),
+                    sorted((line.quantity, when(line.date)) for line in scrap.move_ids.move_line_ids),
+                )
+                for scrap in scraps
+            ),
         }
+        if "stock.valuation.layer" in self.env:
+            layers = (moves | scraps.move_ids).stock_valuation_layer_ids
+            figures["valuation"] = sorted(
+                (layer.product_id.default_code, layer.quantity, layer.value, layer.remaining_qty) for layer in layers
+            )
         if "shopfloor.cost.variance" in self.env:
             variance = self.env["shopfloor.cost.variance"].search([("production_id", "=", production.id)])
             numbers = [
@@ -372,6 +390,87 @@ class TestBatchedApply(ShopfloorCase):
         )
         self.assertEqual(self.mo1.qty_producing, 4)
         self.assertEqual(self.events_of(results[3:4]).error_class, "hold")
+
+    def scrap_day(self, production, offset=timedelta()):
+        """Scraps of the order's own product between reports and time logs (made and
+        validated together by the batch), and one of a component the order has reserved
+        (validated at once, in its place)."""
+
+        def event(minute, type_, data):
+            data = {"order": production.name, "operation": "Cutting", **data}
+            return self.make_event(type_, data, source=PRESS, time=self.at(minute) + offset)
+
+        return [
+            event(0, "workorder.started", {}),
+            event(1, "production.reported", {"qty_good": 2}),
+            event(2, "scrap.reported", {"qty": 1, "reason_code": "DEFECT"}),
+            event(3, "production.reported", {"qty_good": 3}),
+            event(4, "scrap.reported", {"qty": 2}),
+            event(5, "scrap.reported", {"material": "M8", "qty": 3}),
+            event(6, "workorder.paused", {}),
+            event(7, "scrap.reported", {"qty": 7}),
+            event(8, "workorder.resumed", {}),
+            event(9, "production.reported", {"qty_good": 2}),
+            event(10, "scrap.reported", {"qty": 1}),
+        ]
+
+    def test_scraps_of_one_order_are_made_together_as_one_by_one(self):
+        with patch.object(producing, "validate_scraps", wraps=scrap_reported.validate_scraps) as together:
+            batch = self.ingest(*self.scrap_day(self.mo1))
+        one_by_one = []
+        for event in self.scrap_day(self.mo2, offset=SECOND_RUN):
+            one_by_one += self.ingest(event)
+        self.assertEqual({result["status"] for result in batch + one_by_one}, {"applied"}, batch + one_by_one)
+        batched, single = self.snapshot(self.mo1, batch), self.snapshot(self.mo2, one_by_one, offset=SECOND_RUN)
+        for key in batched:
+            self.assertEqual(batched[key], single[key], key)
+        self.assertEqual(len(batched["scraps"]), 5)
+        self.assertTrue(batched["valuation"], "the scraps are valued")
+        # The four scraps of the order's product were made by the batch, not one by one …
+        made = [item for call in together.call_args_list for item in call.args[0]]
+        self.assertEqual(len(made), 4)
+        self.assertLessEqual(together.call_count, 2)
+        # … and each scrap event's result still names its own scrap, first, as when it made it itself.
+        for events in (self.events_of(batch), self.events_of(one_by_one)):
+            scrap_events = events.filtered(lambda event: event.type == "scrap.reported")
+            first_refs = [event.result_refs.splitlines()[0] for event in scrap_events]
+            self.assertTrue(all(ref.startswith("stock.scrap,") for ref in first_refs), first_refs)
+            scraps = self.env["stock.scrap"].browse([int(ref.split(",")[1]) for ref in first_refs])
+            self.assertEqual(len(scraps), 5)
+            self.assertEqual(
+                [scrap.date_done for scrap in scraps], [event.time.replace(microsecond=0) for event in scrap_events]
+            )
+            self.assertEqual(scrap_events.production_id, scraps.production_id)
+
+    def test_a_scrap_refused_at_validation_fails_alone_and_the_others_apply(self):
+        # Odoo refusing one scrap only when its move is done (a valuation rule, say). Patched:
+        # no stock configuration here refuses a scrap the batch makes later (tracked
+        # products, whose lot is checked there, are validated at once).
+        stock_move = type(self.env["stock.move"])
+        real = stock_move._action_done
+
+        def refuses_seven_units(moves, cancel_backorder=False):
+            if any(move.scrapped and move.product_uom_qty == 7 for move in moves):
+                raise UserError(moves.env._("no cost known for scrapping 7 units"))
+            return real(moves, cancel_backorder=cancel_backorder)
+
+        with patch.object(stock_move, "_action_done", refuses_seven_units):
+            batch = self.ingest(*self.scrap_day(self.mo1))
+            one_by_one = []
+            for event in self.scrap_day(self.mo2, offset=SECOND_RUN):
+                one_by_one += self.ingest(event)
+        self.assertEqual(
+            [(result["status"], result["error"]) for result in batch],
+            [(result["status"], result["error"]) for result in one_by_one],
+        )
+        refused = [result for result in batch if result["status"] != "applied"]
+        self.assertEqual(len(refused), 1, batch)
+        self.assertIn("no cost known for scrapping 7 units", refused[0]["error"])
+        self.assertEqual(self.events_of(refused).state, "dead")
+        batched, single = self.snapshot(self.mo1, batch), self.snapshot(self.mo2, one_by_one, offset=SECOND_RUN)
+        for key in batched:
+            self.assertEqual(batched[key], single[key], key)
+        self.assertEqual(sorted(scrap[1] for scrap in batched["scraps"]), [1, 1, 2, 3], "the other scraps are done")
 
     def test_a_concurrent_update_is_left_to_odoo_to_retry_the_whole_call(self):
         # Two transactions booking the same quant: PostgreSQL fails one. Odoo
@@ -653,12 +752,14 @@ class TestBatchedApplyEveryType(ShopfloorCase):
 
     def partitioned_against_serial(self, order):
         """Press and assembly as two partitions sent as separate calls (``order`` of the
-        partitions' chunks), compared with the same day one event per call."""
+        partitions' chunks; None: both in one call), compared with the same day one event per call."""
         press = self.press_day(self.mo1, "part")
         assembly = self.assembly_day(self.mo2, "part", start=4)
         partitions = {"press": press, "assembly": assembly}
 
         def apply_partitions():
+            if order is None:
+                return self.ingest(*press, *assembly)
             results, sent = [], {"press": 0, "assembly": 0}
             for name, size in order:
                 chunk = partitions[name][sent[name] : sent[name] + size]
@@ -691,6 +792,10 @@ class TestBatchedApplyEveryType(ShopfloorCase):
 
     def test_interleaved_partitions_equal_the_serial_run(self):
         self.partitioned_against_serial([("press", 7), ("assembly", 5)] * 5)
+
+    def test_two_work_centers_in_one_batch_equal_the_serial_run(self):
+        # Time logs, scraps and reports of both work centers' orders in one call.
+        self.partitioned_against_serial(None)
 
     def test_an_event_raising_in_a_batch_fails_alone_as_one_by_one(self):
         # A transient fault (not a business refusal) in one event of the batch: that
