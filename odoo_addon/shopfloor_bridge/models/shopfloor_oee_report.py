@@ -273,8 +273,8 @@ class ShopfloorOeeReport(models.Model):
     ideal_minutes = fields.Float(
         "Ideal Time of Counted Units (min)", readonly=True, help="Ideal cycle time x total count, unit by unit."
     )
-    total_count = fields.Float("Total Count", readonly=True)
-    good_count = fields.Float("Good Count", readonly=True)
+    total_count = fields.Float(readonly=True, help="Units counted, good and scrap (ISO 22400: produced quantity).")
+    good_count = fields.Float(readonly=True, help="Good units counted (ISO 22400: good quantity).")
     breakdown_minutes = fields.Float("Breakdowns (min)", readonly=True)
     setup_minutes = fields.Float("Setup and Adjustments (min)", readonly=True)
     idle_minutes = fields.Float(

@@ -159,6 +159,19 @@ class TestStandardOee(ShopfloorCase):
         self.assertAlmostEqual(press["working_minutes"], 480.0 - 120.0)
         self.assertAlmostEqual(press["planned_minutes"], 480.0 - 120.0 - 30.0)
 
+    def test_a_reason_configured_as_small_stop_counts_in_run_time(self):
+        """The same 20 min jam as a small stop: run time, lost to performance, not availability."""
+        self.run_worked_example()
+        self.loss_breakdown.shopfloor_oee_loss = "small_stop"
+        press = self.standard(self.wc_press1)
+        self.assertAlmostEqual(press["run_minutes"], 180.0)
+        self.assertAlmostEqual(press["breakdown_minutes"], 0.0)
+        self.assertAlmostEqual(press["small_stop_minutes"], 20.0)
+        self.assertAlmostEqual(press["reduced_speed_minutes"], 180 - 127.2 - 20)
+        self.assertAlmostEqual(press["std_availability"], 180 / 450 * 100)
+        self.assertAlmostEqual(press["std_performance"], 127.2 / 180 * 100)
+        self.assertAlmostEqual(press["std_oee"], 100 * 1.2 / 450 * 100, msg="OEE = good x ideal / planned either way")
+
     def test_overlapping_time_logs_are_flagged_and_counted_once(self):
         self.run_worked_example()
         workorder = self.workorder_of(self.mo1, "Cutting")
