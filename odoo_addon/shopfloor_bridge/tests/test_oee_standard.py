@@ -27,7 +27,11 @@ Worked example, by hand (Press 01, Monday 23 Nov 2026, minutes from 08:00 UTC):
 
 from datetime import timedelta
 
+from psycopg2 import IntegrityError
+
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import ShopfloorCase
 
@@ -171,6 +175,29 @@ class TestStandardOee(ShopfloorCase):
         self.assertAlmostEqual(press["std_availability"], 180 / 450 * 100)
         self.assertAlmostEqual(press["std_performance"], 127.2 / 180 * 100)
         self.assertAlmostEqual(press["std_oee"], 100 * 1.2 / 450 * 100, msg="OEE = good x ideal / planned either way")
+
+    def test_an_ideal_cycle_time_must_be_above_zero(self):
+        for bad in (0.0, -1.5):
+            with self.assertRaisesRegex(ValidationError, "must be above zero"), self.env.cr.savepoint():
+                self.env["shopfloor.ideal.cycle"].create(
+                    {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": bad}
+                )
+        self.env["shopfloor.ideal.cycle"].create(
+            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 1.0}
+        )
+        with self.assertRaises(IntegrityError), self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+            self.env["shopfloor.ideal.cycle"].create(
+                {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 2.0}
+            )
+
+    def test_units_without_an_ideal_cycle_time_are_flagged(self):
+        self.run_worked_example()
+        self.env["shopfloor.ideal.cycle"].search([]).unlink()
+        self.op_cutting.time_cycle_manual = 0
+        press = self.standard(self.wc_press1)
+        self.assertAlmostEqual(press["ideal_minutes"], 0.0)
+        [flag] = press["flags"]
+        self.assertIn("106.000 units without an ideal cycle time", flag)
 
     def test_overlapping_time_logs_are_flagged_and_counted_once(self):
         self.run_worked_example()
