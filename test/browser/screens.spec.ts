@@ -48,7 +48,45 @@ test("dashboard: the connection's counts move live when events are ingested", as
   await expect(tile.locator(".o_sfb_applied")).not.toHaveText("0");
   expect(await page.evaluate(() => (window as unknown as { __sfbNoReload?: boolean }).__sfbNoReload)).toBe(true);
   await expect(tile.locator(".o_sfb_spark polyline")).toHaveAttribute("points", /\d/);
+
+  // Standard OEE: an order runs on the press and counts 6 good parts, then 2 scrap; the
+  // dashboard's quality moves from 100 % to 75 % without a reload, Odoo's OEE beside it.
+  const [mo] = (await rpc().execute(
+    "ir.model.data",
+    "search_read",
+    [
+      [
+        ["module", "=", "shopfloor_bridge"],
+        ["name", "=", "demo_mo_mount_2"],
+      ],
+    ],
+    { fields: ["res_id"] },
+  )) as { res_id: number }[];
+  const [order] = (await rpc().execute("mrp.production", "read", [[mo?.res_id]], { fields: ["name"] })) as {
+    name: string;
+  }[];
+  // On line 2's press: the dispatch board's test below reorders line 1's queue.
+  const at = (secondsAgo: number) => ({
+    source: "plant1/line2/press-02",
+    time: new Date(Date.now() - secondsAgo * 1000).toISOString(),
+  });
+  const run = { order: order?.name, operation: "Stamping" };
+  const counted = await ingest([
+    demoEvent("workorder.started", run, at(120)),
+    demoEvent("production.reported", { ...run, qty_good: 6 }, at(60)),
+    demoEvent("workorder.paused", run, at(30)),
+  ]);
+  expect(counted.map((r) => r.status)).toEqual(["applied", "applied", "applied"]);
+  const press = page.locator('.o_sfb_oee tr[data-workcenter="L2 Press 02"]');
+  await expect(press.locator(".o_sfb_oee_quality")).toHaveText("100.0 %", { timeout: 15_000 });
+  await expect(press.locator(".o_sfb_oee_oee")).toHaveText(/^\d+(\.\d)? %$/);
+  await expect(press.locator(".o_sfb_oee_odoo")).toHaveText(/^\d+(\.\d)? %$/);
+  const [scrapped] = await ingest([demoEvent("scrap.reported", { order: order?.name, qty: 2 }, at(20))]);
+  expect(scrapped?.status).toBe("applied");
+  await expect(press.locator(".o_sfb_oee_quality")).toHaveText("75.0 %", { timeout: 15_000 });
   await page.screenshot({ path: shot("dashboard"), fullPage: true });
+  await press.locator("a").click();
+  await expect(page.locator(".o_list_view .o_data_row").first()).toBeVisible();
   expect(errors).toEqual([]);
 });
 

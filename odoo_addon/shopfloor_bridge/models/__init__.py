@@ -14,6 +14,7 @@ from . import shopfloor_mapping_test
 from . import product_category
 from . import shopfloor_cost_variance
 from . import shopfloor_cost_production
+from . import shopfloor_ideal_cycle
 from . import shopfloor_oee_report
 from . import shopfloor_dispatch_target
 from . import shopfloor_dispatch

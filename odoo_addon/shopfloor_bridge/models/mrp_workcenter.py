@@ -33,6 +33,32 @@ class MrpWorkcenter(models.Model):
         check_company=True,
         help="Equipment that gets a maintenance request when the floor reports a breakdown here.",
     )
+    shopfloor_ideal_cycle_ids = fields.One2many(
+        "shopfloor.ideal.cycle",
+        "workcenter_id",
+        string="Ideal cycle times",
+        help="Per product, the ideal cycle time standard OEE uses instead of the routing's.",
+    )
+
+
+class MrpWorkcenterProductivityLoss(models.Model):
+    _inherit = "mrp.workcenter.productivity.loss"
+
+    # Which of the six big losses a reason is (or a planned stop, outside OEE);
+    # empty: by Odoo's category (availability: breakdown; the others run).
+    shopfloor_oee_loss = fields.Selection(
+        [
+            ("planned_stop", "Planned stop (not in planned production time)"),
+            ("breakdown", "Breakdown"),
+            ("setup", "Setup and adjustment"),
+            ("small_stop", "Small stop (performance)"),
+        ],
+        string="Standard OEE loss",
+        help="Planned stops (breaks, planned maintenance, no orders planned) are taken off the "
+        "planned production time; breakdowns and setups are availability losses; small stops count "
+        "in run time and lower performance. Empty: an availability reason is a breakdown, any "
+        "other category is run time.",
+    )
 
 
 class MrpWorkcenterProductivity(models.Model):

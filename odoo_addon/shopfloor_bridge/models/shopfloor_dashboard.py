@@ -27,6 +27,9 @@ BOARD_GROUPS = (USER_GROUP, "mrp.group_mrp_manager")
 PING_INTERVAL_S = 1.0
 SPARKLINE_MINUTES = 60
 RATE_WINDOW_MINUTES = 5
+# The dashboard's standard OEE covers this many UTC days, today included.
+OEE_DAYS = 7
+STANDARD_KEYS = ("std_oee", "std_availability", "std_performance", "std_quality", "flag_count")
 
 _last_ping = {}
 
@@ -82,7 +85,36 @@ class ShopfloorDashboard(models.AbstractModel):
             "server_time": fields.Datetime.to_string(now),
             "tiles": tiles,
             "cost_variances": self._top_cost_variances(),
+            "oee": self._standard_oee(now),
         }
+
+    def _standard_oee(self, now, days=OEE_DAYS):
+        """Standard OEE of the work centers with run time or counts over the last
+        ``days`` UTC days (today included), Odoo's own OEE beside it; False without any."""
+        date_to = now.date()
+        date_from = date_to - timedelta(days=days - 1)
+        report = self.env["shopfloor.oee.report"]
+        active = report.search(
+            [("date", ">=", date_from), ("date", "<=", date_to), "|", ("run_minutes", ">", 0), ("total_count", ">", 0)]
+        ).workcenter_id
+        if not active:
+            return False
+        odoo = {row["workcenter_id"]: row["oee"] for row in report.compute_oee(active.ids, date_from, date_to)}
+        rows = []
+        for row in report.compute_standard_oee(active.ids, date_from, date_to):
+            workcenter = active.browse(row["workcenter_id"])
+            rows.append(
+                {
+                    "workcenter_id": workcenter.id,
+                    "name": workcenter.display_name,
+                    "date_from": fields.Date.to_string(date_from),
+                    "date_to": fields.Date.to_string(date_to),
+                    **{name: _none_to_false(row[name]) for name in STANDARD_KEYS},
+                    "odoo_oee": odoo.get(workcenter.id, 0.0),
+                    "flags": row["flags"],
+                }
+            )
+        return sorted(rows, key=lambda row: row["name"])
 
     def _catchup_of(self, connection):
         """What the sidecar's last heartbeat said about its backlog (``stats_json``):

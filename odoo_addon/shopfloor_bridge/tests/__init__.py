@@ -38,3 +38,4 @@ from . import test_shopfloor_event_log
 from . import test_shopfloor_probe
 from . import test_views
 from . import test_workorder
+from . import test_oee_standard

@@ -80,6 +80,10 @@ mrp.workcenter.productivity.read                --     --       +-       +-     
 mrp.workcenter.productivity.write               --     --       +-       +-        --          --         --    --
 mrp.workcenter.productivity.create              --     --       +-       +-        --          --         --    --
 mrp.workcenter.productivity.unlink              --     --       +-       +-        --          --         --    --
+mrp.workcenter.productivity.loss.read           --     --       ++       ++        --          --         --    --
+mrp.workcenter.productivity.loss.write          --     --       --       ++        --          --         --    --
+mrp.workcenter.productivity.loss.create         --     --       --       ++        --          --         --    --
+mrp.workcenter.productivity.loss.unlink         --     --       --       ++        --          --         --    --
 product.category.read                           --     ++       ++       ++        ++          ++         ++    ++
 product.category.write                          --     --       --       ++        --          --         --    --
 product.category.create                         --     --       --       ++        --          --         --    --
@@ -169,6 +173,10 @@ shopfloor.http.producer.write:token_sha256      --     --       --       --     
 shopfloor.http.producer.create                  --     --       --       --        --          +-         --    --
 shopfloor.http.producer.unlink                  --     --       --       --        --          +-         --    --
 shopfloor.http.producer.action_generate_token   --     --       --       --        --          +-         --    --
+shopfloor.ideal.cycle.read                      --     --       --       --        +-          +-         --    --
+shopfloor.ideal.cycle.write                     --     --       --       --        --          +-         --    --
+shopfloor.ideal.cycle.create                    --     --       --       --        --          +-         --    --
+shopfloor.ideal.cycle.unlink                    --     --       --       --        --          +-         --    --
 shopfloor.integration.user.read                 --     --       --       --        --          +-         --    --
 shopfloor.integration.user.write                --     --       --       --        --          +-         --    --
 shopfloor.integration.user.create               --     --       --       --        --          +-         --    --
@@ -203,6 +211,13 @@ shopfloor.oee.report.write                      --     --       --       --     
 shopfloor.oee.report.create                     --     --       --       --        --          --         --    --
 shopfloor.oee.report.unlink                     --     --       --       --        --          --         --    --
 shopfloor.oee.report.compute_oee                --     --       --       --        +0          +0         --    --
+shopfloor.oee.report.compute_standard_oee       --     --       --       --        +0          +0         --    --
+shopfloor.oee.report.action_open_time_logs      --     --       --       --        +-          +-         --    --
+shopfloor.oee.report.action_open_count_events   --     --       --       --        +-          +-         --    --
+shopfloor.oee.working.time.read                 --     --       --       --        +-          +-         --    --
+shopfloor.oee.working.time.write                --     --       --       --        --          --         --    --
+shopfloor.oee.working.time.create               --     --       --       --        --          --         --    --
+shopfloor.oee.working.time.unlink               --     --       --       --        --          --         --    --
 shopfloor.oee.report.read_group                 --     --       --       --        +0          +0         --    --
 shopfloor.operation.map.read                    --     --       --       --        +-          +-         --    --
 shopfloor.operation.map.write                   --     --       --       --        --          +-         --    --
@@ -536,6 +551,13 @@ class TestAccessMatrix(ShopfloorCase):
         fx["variance_line"] = fx["variance"].line_ids[:1]
         env.flush_all()
         fx["oee_row"] = env["shopfloor.oee.report"].search([("workcenter_id", "=", wc.id)], limit=1)
+        fx["working_time"] = env["shopfloor.oee.working.time"].search([("workcenter_id", "=", wc.id)], limit=1)
+        fx["ideal_cycle"] = env["shopfloor.ideal.cycle"].create(
+            {"workcenter_id": wc.id, "product_id": cls.product_bracket.id, "ideal_cycle_time": 1.0}
+        )
+        fx["loss"] = env["mrp.workcenter.productivity.loss"].create(
+            {"name": f"{side} planned stop", "loss_id": env.ref("mrp.category_availability").id}
+        )
         fx["downtime_row"] = env["shopfloor.downtime.report"].search([("workcenter_id", "=", wc.id)], limit=1)
         fx["hold"] = env["shopfloor.hold"].create(
             {"production_id": fx["mo_other"].id, "company_id": company.id, "reason": f"{side} hold"}
@@ -584,7 +606,16 @@ class TestAccessMatrix(ShopfloorCase):
         fx["event_key"] = env["shopfloor.event.key"].create(
             {"key_scope": conn_id, "company_id": company.id, "source": fx["source"], "event_uid": f"{side}-purged"}
         )
-        for key in ("variance", "variance_line", "oee_row", "downtime_row", "event_log", "wo", "operation"):
+        for key in (
+            "variance",
+            "variance_line",
+            "oee_row",
+            "working_time",
+            "downtime_row",
+            "event_log",
+            "wo",
+            "operation",
+        ):
             assert fx[key], f"fixture {key} of company {side} is empty"
 
     @classmethod
@@ -812,6 +843,28 @@ class TestAccessMatrix(ShopfloorCase):
                 "material_map",
             ),
             "shopfloor.oee.report": ("oee_row", {"oee": 1.0}, lambda s: {"oee": 1.0}, "oee_row"),
+            "shopfloor.oee.working.time": (
+                "working_time",
+                {"minutes": 1.0},
+                lambda s: {"workcenter_id": fx[s]["spare_wc"].id, "date": PLANT_EPOCH.date(), "minutes": 1.0},
+                "working_time",
+            ),
+            "shopfloor.ideal.cycle": (
+                "ideal_cycle",
+                {"ideal_cycle_time": 2.0},
+                lambda s: {
+                    "workcenter_id": fx[s]["spare_wc"].id,
+                    "product_id": self.product_bracket.id,
+                    "ideal_cycle_time": 1.0,
+                },
+                "ideal_cycle",
+            ),
+            "mrp.workcenter.productivity.loss": (
+                "loss",
+                {"sequence": 99},
+                lambda s: {"name": "matrix", "loss_id": self.env.ref("mrp.category_availability").id},
+                "loss",
+            ),
             "shopfloor.operation.map": (
                 "operation_map",
                 {"operation": "MATRIX"},
@@ -1056,6 +1109,18 @@ class TestAccessMatrix(ShopfloorCase):
             "shopfloor.oee.report.compute_oee": (
                 lambda env, s: env["shopfloor.oee.report"].compute_oee(fx[s]["wc"].ids, day, day),
                 lambda answer: "+" if answer else "0",
+            ),
+            "shopfloor.oee.report.compute_standard_oee": (
+                lambda env, s: env["shopfloor.oee.report"].compute_standard_oee(fx[s]["wc"].ids, day, day),
+                lambda answer: "+" if answer else "0",
+            ),
+            "shopfloor.oee.report.action_open_time_logs": (
+                lambda env, s: rec(env, s, "oee_row").action_open_time_logs(),
+                "action",
+            ),
+            "shopfloor.oee.report.action_open_count_events": (
+                lambda env, s: rec(env, s, "oee_row").action_open_count_events(),
+                "action",
             ),
             "shopfloor.oee.report.read_group": (
                 lambda env, s: env["shopfloor.oee.report"].read_group(

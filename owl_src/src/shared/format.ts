@@ -41,6 +41,12 @@ export function formatRate(perMinute: number | null | undefined): string {
 }
 
 /** A signed amount with its currency and, when known, the share: "+12.50 EUR (+8.3 %)". */
+/** A percentage with one decimal; "–" when it cannot be computed (false). */
+export function formatPercent(value: number | false | null | undefined): string {
+  if (value === false || value === null || value === undefined || !Number.isFinite(value)) return "–";
+  return `${formatFloat(value, { digits: [0, 1] })} %`;
+}
+
 export function formatVariance(amount: number, currency: string, percent: number | false): string {
   const signed = (v: number, decimals: number) => (v > 0 ? "+" : "") + formatFloat(v, { digits: [0, decimals] });
   if (percent === false) return _t("%(amount)s %(currency)s", { amount: signed(amount, 2), currency });

@@ -196,3 +196,45 @@ test("a connection catching up says how much is queued and about how long it tak
   // A sidecar not heard from for long: what it said last is no longer shown as the present.
   expect(line("gone")).toBeNull();
 });
+
+test("standard OEE per work center: figures, Odoo's own OEE beside them, flags, and a link to the report rows", async () => {
+  const orm = new FakeOrm(() => ({
+    server_time: "",
+    tiles: [],
+    cost_variances: false,
+    oee: [
+      {
+        workcenter_id: 4,
+        name: "L1 Press 01",
+        date_from: "2026-11-17",
+        date_to: "2026-11-23",
+        std_oee: 26.6667,
+        std_availability: 35.5556,
+        std_performance: 79.5,
+        std_quality: false,
+        odoo_oee: 10.87,
+        flag_count: 1,
+        flags: ["2026-11-23: Overlapping time logs: 30.0 min logged twice, counted once in run time"],
+      },
+    ],
+  }));
+  const { fixture, env } = await mountComponent(ShopfloorDashboard, orm, actionProps());
+  const row = fixture.querySelector(".o_sfb_oee tbody tr") as HTMLElement;
+  expect(row.querySelector(".o_sfb_oee_oee")?.textContent).toBe("26.7 %");
+  expect(row.querySelector(".o_sfb_oee_availability")?.textContent).toBe("35.6 %");
+  expect(row.querySelector(".o_sfb_oee_performance")?.textContent).toBe("79.5 %");
+  expect(row.querySelector(".o_sfb_oee_quality")?.textContent).toBe("–");
+  expect(row.querySelector(".o_sfb_oee_odoo")?.textContent).toBe("10.9 %");
+  expect(row.querySelector(".o_sfb_oee_flags")?.textContent).toContain("Overlapping time logs");
+  (row.querySelector("a") as HTMLElement).click();
+  await settle();
+  const actions = (env.services.action as unknown as { actions: unknown[] }).actions;
+  expect(actions[0]).toMatchObject({
+    res_model: "shopfloor.oee.report",
+    domain: [
+      ["workcenter_id", "=", 4],
+      ["date", ">=", "2026-11-17"],
+      ["date", "<=", "2026-11-23"],
+    ],
+  });
+});

@@ -5,6 +5,7 @@ import {
   formatCount,
   formatDuration,
   formatNow,
+  formatPercent,
   formatRate,
   formatVariance,
   STALE_HEARTBEAT_S,
@@ -64,11 +65,30 @@ export interface CostVariance {
   currency: string;
 }
 
+/** A work center's standard OEE (ISO 22400-2) over the dashboard's days, Odoo's own OEE beside it. */
+export interface OeeRow {
+  workcenter_id: number;
+  name: string;
+  date_from: string;
+  date_to: string;
+  /** Percentages; false when a denominator is zero (no planned time, no run time, no count). */
+  std_oee: number | false;
+  std_availability: number | false;
+  std_performance: number | false;
+  std_quality: number | false;
+  odoo_oee: number;
+  flag_count: number;
+  /** "day: reason" of each day whose data contradicts itself. */
+  flags: string[];
+}
+
 export interface DashboardData {
   server_time: string;
   tiles: ConnectionTile[];
   /** false when the cost part is not installed. */
   cost_variances: CostVariance[] | false;
+  /** false (or absent) when no work center ran or counted in the period. */
+  oee?: OeeRow[] | false;
 }
 
 const SPARK_W = 280;
@@ -165,6 +185,28 @@ export class ShopfloorDashboard extends Component {
   }
   variance(v: CostVariance): string {
     return formatVariance(v.variance, v.currency, v.variance_pct);
+  }
+
+  percent(value: number | false): string {
+    return formatPercent(value);
+  }
+
+  /** The OEE report's rows behind a work center's figures; each drills to its time logs and events. */
+  openOee(row: OeeRow): Promise<void> {
+    return this.action.doAction({
+      type: "ir.actions.act_window",
+      name: _t("OEE of %s", row.name),
+      res_model: "shopfloor.oee.report",
+      views: [
+        [false, "list"],
+        [false, "pivot"],
+      ],
+      domain: [
+        ["workcenter_id", "=", row.workcenter_id],
+        ["date", ">=", row.date_from],
+        ["date", "<=", row.date_to],
+      ],
+    });
   }
 
   openDlq(tile: ConnectionTile): Promise<void> {
