@@ -62,6 +62,9 @@ export const FIGURE_TABLES: Record<string, TableRowSpec[]> = {
   redis: [{ bench: "redis" }],
   amqp: [{ bench: "amqp" }],
   scale: [{ bench: "scale" }],
+  plc: [{ bench: "plc" }],
+  historian: [{ bench: "historian" }],
+  probe: [{ bench: "probe" }],
 };
 
 export const SNAPSHOT_ABOUT =

@@ -246,6 +246,7 @@ async function run(target: PlcBenchTarget, plc: BenchPlc, intervalMs: number, se
       return source.stats().polls ?? 0;
     };
     const polls0 = await pollEnded(source.stats().polls ?? 0);
+    const overruns0 = source.stats().overruns ?? 0;
     const sidecar0 = ticksOf(process.pid);
     const server0 = ticksOf(plc.serverPid);
     const started = performance.now();
@@ -267,7 +268,7 @@ async function run(target: PlcBenchTarget, plc: BenchPlc, intervalMs: number, se
       sidecarCpu: ((ticksOf(process.pid) - sidecar0) / TICKS_PER_S / elapsedS) * 100,
       serverCpu: ((ticksOf(plc.serverPid) - server0) / TICKS_PER_S / elapsedS) * 100,
       pollMs: median(durations),
-      overruns: stats.overruns ?? 0,
+      overruns: (stats.overruns ?? 0) - overruns0,
       events: sink.events,
       errors: (stats.read_errors ?? 0) + (stats.tag_errors ?? 0) + (stats.bad_addresses ?? 0),
     };
@@ -302,9 +303,13 @@ const bench: Benchmark = {
             figure: `${target.kind} tags polled/s at 1 s interval (${what})`,
             value: Math.round(paced.tagsPerS),
             unit: "tags/s",
+            // At a 1 s schedule the rate is 5,000 by construction when every poll
+            // keeps up: what decides is that no poll overran its interval. The
+            // rate itself may miss 5,000 by the window's timer jitter (a few ms
+            // over 15 s), hence 1 %.
             target: {
-              text: `≥ ${TARGET_TAGS_PER_S.toLocaleString("en")} tags/s`,
-              met: paced.tagsPerS >= TARGET_TAGS_PER_S,
+              text: `≥ ${TARGET_TAGS_PER_S.toLocaleString("en")} tags/s: every tag read every second, no poll overrunning its interval (rate within 1 % for timer jitter)`,
+              met: paced.overruns === 0 && paced.tagsPerS >= TARGET_TAGS_PER_S * 0.99,
             },
           },
           {

@@ -87,19 +87,19 @@ const bench: Benchmark = {
       const figures: Figure[] = [
         {
           figure: "probe browse round trip p50 (admin asks → answer in Odoo)",
-          value: percentile(latencies, 50),
+          value: Math.round(percentile(latencies, 50)),
           unit: "ms",
         },
         {
           figure: "probe browse round trip p95",
-          value: p95,
+          value: Math.round(p95),
           unit: "ms",
           target: { text: "about a second: < 1000 ms", met: p95 < 1_000 },
         },
         { figure: "probe empty pull, Odoo CPU", value: cpuPerPullMs, unit: "ms" },
         {
           figure: "probe idle channel, Odoo CPU per sidecar (1 pull/s)",
-          value: (cpuPerPullMs / IDLE_PACE_MS) * 100,
+          value: Number(((cpuPerPullMs / IDLE_PACE_MS) * 100).toFixed(2)),
           unit: "% of a core",
         },
       ];
