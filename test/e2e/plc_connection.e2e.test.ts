@@ -26,7 +26,15 @@ const ids = (v: unknown) => (Array.isArray(v) ? (v[0] as number) : 0);
 const COUNT = 10; // hr10: good parts, raw (each raw step is 2 parts: scale 2)
 const STATE = 20; // hr20: 0 idle, 1 running, 2 jammed
 const START = 5; // coil5: the PLC starts the order on its rising edge
+const OPERATION = 30; // hr30:string10: the operation the PLC runs, text (20 bytes)
 const HOLE = 500; // hr500-509 answer "illegal data address"
+
+/** Text as `registers` holding registers, two bytes each, first byte high (ABCD), NUL padded. */
+function registersOf(text: string, registers: number): number[] {
+  const bytes = Buffer.alloc(registers * 2);
+  bytes.write(text, "utf8");
+  return Array.from({ length: registers }, (_, i) => bytes.readUInt16BE(2 * i));
+}
 
 describe.runIf(moduleHasSidecarApi())(
   "a Modbus connection configured in Odoo runs in the sidecar process against pymodbus",
@@ -121,7 +129,7 @@ describe.runIf(moduleHasSidecarApi())(
         event_type: "workorder.started",
         field_ids: [
           [0, 0, { name: "order", source: "text", text_value: orderName }],
-          [0, 0, { name: "operation", source: "text", text_value: wo.name }],
+          [0, 0, { name: "operation", source: "tag", address: `hr${OPERATION}:string10` }],
         ],
       });
       // Odoo accepts the address (its grammar is right); only the PLC knows hr500 is not there.
@@ -142,6 +150,7 @@ describe.runIf(moduleHasSidecarApi())(
       await plc.setWords("hr", COUNT, [0]);
       await plc.setWords("hr", STATE, [0]);
       await plc.setBits("coil", START, [false]);
+      await plc.setWords("hr", OPERATION, registersOf(String(wo.name), 10));
 
       const metricsPort = await freePort();
       sidecar = spawnSidecar({
@@ -247,7 +256,10 @@ describe.runIf(moduleHasSidecarApi())(
       expect(await fixture.events(["type", "state", "error_message"], [["state", "!=", "applied"]])).toEqual([]);
       const applied = await fixture.events(["type", "data_json"], [["state", "=", "applied"]]);
       const types = applied.map((e) => e.type);
-      expect(types.filter((t) => t === "workorder.started")).toHaveLength(1);
+      const started = applied.filter((e) => e.type === "workorder.started");
+      expect(started).toHaveLength(1);
+      // The trigger's rows: the order a fixed text, the operation read from the PLC's string register.
+      expect(JSON.parse(String(started[0]?.data_json))).toMatchObject({ order: orderName, operation: wo.name });
       expect(types.filter((t) => t === "scrap.reported")).toHaveLength(0);
       expect(types.filter((t) => t === "production.reported")).toHaveLength(3);
       const readingAgain = s.logs().filter((l) => /reading again \(was: /.test(String(l.msg)));
