@@ -195,6 +195,8 @@ describe.runIf(moduleHasSidecarApi())(
       );
       // The heartbeat says the PLC is read: connected, no reason.
       await expect.poll(async () => (await heartbeat()).source_connected, poll).toBe(1);
+      // The refused tag is counted in what Odoo holds of the heartbeat, too; the PLC itself stays "read".
+      await expect.poll(async () => Number((await heartbeat()).source_tag_errors), poll).toBeGreaterThan(0);
       expect((await tile()).source_down).toBe(false);
 
       // The PLC starts the order (rising edge of coil5).
