@@ -251,6 +251,15 @@ describe.runIf(moduleHasSidecarApi())(
       await new Promise((r) => setTimeout(r, 1_500));
       expect(await produced()).toBe(22);
 
+      // The admin edits the counter's deadband on the form: the sidecar reloads (a new PlcSource), keeps the
+      // counter where it was (11 raw) and counts the next move once.
+      await a.execute("shopfloor.mapping.rule", "write", [[counterId], { deadband: 1 }]);
+      await s.waitForLog(/"msg":"configuration reloaded"/, 30_000);
+      await plc.setWords("hr", COUNT, [12]);
+      await expect.poll(produced, poll).toBe(24);
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(await produced()).toBe(24);
+
       // Every event applied, none failed or refused; the hole made none (its tag was never read).
       await expect
         .poll(async () => (await fixture.events(["state"], [["state", "=", "pending"]])).length, poll)
@@ -263,7 +272,7 @@ describe.runIf(moduleHasSidecarApi())(
       // The trigger's rows: the order a fixed text, the operation read from the PLC's string register.
       expect(JSON.parse(String(started[0]?.data_json))).toMatchObject({ order: orderName, operation: wo.name });
       expect(types.filter((t) => t === "scrap.reported")).toHaveLength(0);
-      expect(types.filter((t) => t === "production.reported")).toHaveLength(3);
+      expect(types.filter((t) => t === "production.reported")).toHaveLength(4);
       const readingAgain = s.logs().filter((l) => /reading again \(was: /.test(String(l.msg)));
       expect(readingAgain).toHaveLength(1);
       const holeLines = s.logs().filter((l) => String(l.msg).includes(`address hr${HOLE}:uint16 of`));
