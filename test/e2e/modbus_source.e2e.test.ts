@@ -7,8 +7,9 @@
 // match the simulator's ledger: nothing lost, nothing doubled.
 //
 // The connection's source and reason maps live in Odoo; its kind, PLC block
-// and Modbus rules are set on the configuration Odoo sends (the Odoo forms for
-// PLC connections are being built apart).
+// and Modbus rules are set on the configuration Odoo sends, to run the
+// simulator's many rules. The path from Odoo's PLC connection form and typed
+// tag rules to the sidecar process is plc_connection.e2e.test.ts.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
