@@ -1,15 +1,18 @@
-// "Read once" of a PLC address against pymodbus's Modbus TCP server (an
-// implementation nobody here wrote), through the sidecar's driver registry as
-// main.ts wires it: the value pymodbus encoded, in every byte order; a bad
-// address with the driver's message; an address the PLC refuses; a PLC that
-// is gone. Answers as the prober sends them to Odoo. (Odoo's side of a PLC
-// connection comes with the PLC connection kinds of the module.)
+// "Read once" of a PLC address against servers nobody here wrote — pymodbus's
+// Modbus TCP server, python-snap7's S7 server, cpppo's EtherNet/IP Logix
+// simulator — through the sidecar's driver registry as main.ts wires it: the
+// value the server holds, with its type; a bad address with the driver's
+// message; an address the PLC refuses; a PLC that is gone. Answers as the
+// prober sends them to Odoo.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CpppoLogix } from "../../devstack/cpppo-peer.ts";
 import { type ModbusPeer, startModbusPeer } from "../../devstack/modbus-peer.ts";
 import { freePort } from "../../devstack/odoo.ts";
-import type { PlcConfig, SidecarConfig } from "../core/contract.ts";
+import { S7PeerServer } from "../../devstack/s7-peer.ts";
+import type { PlcConfig, PlcKind, SidecarConfig } from "../core/contract.ts";
 import type { ProbeAnswer } from "../core/ports.ts";
-import { plcDriverFactory } from "../sources/plc/drivers.ts";
+import { PlcDriverMissingError, plcDriverFactory } from "../sources/plc/drivers.ts";
+import { parseS7Address } from "../sources/plc/s7/address.ts";
 import { Prober } from "./prober.ts";
 import { probeHandlerFor } from "./start.ts";
 
@@ -23,7 +26,7 @@ const plcOf = (port: number): PlcConfig => ({
   timeout_ms: 1000,
 });
 
-function configOf(kind: "modbus" | "s7", plc: PlcConfig): SidecarConfig {
+function configOf(kind: PlcKind, plc: PlcConfig): SidecarConfig {
   return { code: "plc-probe", kind, plc } as unknown as SidecarConfig;
 }
 
@@ -98,15 +101,90 @@ describe("read once from a Modbus PLC (pymodbus)", () => {
   });
 
   it("a kind this sidecar has no driver for answers so", async () => {
+    // A sidecar built without one protocol's driver (its registry entry left out).
+    const withoutS7 = async (kind: PlcKind) => {
+      if (kind === "s7") throw new PlcDriverMissingError(kind);
+      return plcDriverFactory(kind);
+    };
     const handler = await probeHandlerFor({
       odoo: { probePull: async () => ({ requests: [], poll_ms: 1000 }), probeAnswer: async () => true },
       config: configOf("s7", plcOf(await freePort())),
       pkiDir: "/nonexistent",
-      plcDriver: plcDriverFactory,
+      plcDriver: withoutS7,
     });
     await expect(handler.read("DB1,INT0")).rejects.toMatchObject({
       code: "unsupported",
       message: expect.stringMatching(/no driver for PLC kind "s7"/),
     });
+  });
+});
+
+/** A prober answering for a connection of `kind` on `plc`, as main.ts starts it. */
+async function proberFor(kind: PlcKind, plc: PlcConfig): Promise<Prober> {
+  const odoo = { probePull: async () => ({ requests: [], poll_ms: 1000 }), probeAnswer: async () => true };
+  const handler = await probeHandlerFor({
+    odoo,
+    config: configOf(kind, plc),
+    pkiDir: "/nonexistent",
+    plcDriver: plcDriverFactory,
+  });
+  return new Prober({ odoo, connection: "plc-probe", handler });
+}
+
+describe("read once from a Siemens S7 PLC (python-snap7)", () => {
+  let server: S7PeerServer;
+  let prober: Prober;
+  beforeAll(async () => {
+    server = new S7PeerServer([{ area: "DB", index: 10, size: 64 }]);
+    await server.start();
+    prober = await proberFor("s7", { ...plcOf(server.port), slot: 1 });
+  }, 60_000);
+  afterAll(async () => {
+    await prober?.stop();
+    await server?.stop();
+  });
+  const readOnce = (address: string) => prober.answerOf({ id: 2, op: "read", target: address });
+
+  it("reads the values python-snap7 holds, with their S7 types", async () => {
+    await server.put(parseS7Address("DB10,REAL4"), -12.5);
+    await server.put(parseS7Address("DB10,DINT8"), -70000);
+    await server.put(parseS7Address("DB10,S20.10"), "PRESS-3");
+    expect(await readOnce("DB10,REAL4")).toMatchObject({ ok: true, result: { value: -12.5, protocol: "s7" } });
+    expect(await readOnce("DB10,DINT8")).toMatchObject({ ok: true, result: { value: -70000 } });
+    expect(await readOnce("DB10,S20.10")).toMatchObject({ ok: true, result: { value: "PRESS-3" } });
+  });
+
+  it("a bad address is `bad_address`, a DB the PLC lacks is refused with the PLC's reason", async () => {
+    expect(await readOnce("DB10,FLOAT4")).toMatchObject({ ok: false, code: "bad_address" });
+    const missing = await readOnce("DB99,INT0");
+    expect(missing).toMatchObject({ ok: false });
+    expect((missing as { error: string }).error).toMatch(/DB99|address|not found|exist/i);
+  });
+});
+
+describe("read once from an Allen-Bradley Logix controller (cpppo)", () => {
+  let peer: CpppoLogix;
+  let prober: Prober;
+  beforeAll(async () => {
+    peer = await CpppoLogix.start({ Count: "DINT", Ratio: "REAL" });
+    prober = await proberFor("enip", plcOf(peer.port));
+  }, 60_000);
+  afterAll(async () => {
+    await prober?.stop();
+    await peer?.stop();
+  });
+  const readOnce = (address: string) => prober.answerOf({ id: 3, op: "read", target: address });
+
+  it("reads the tags cpppo holds, with their CIP types", async () => {
+    await peer.set("Count", "42");
+    await peer.set("Ratio", "0.5");
+    expect(await readOnce("Count")).toMatchObject({ ok: true, result: { value: 42, protocol: "enip" } });
+    expect(await readOnce("Ratio")).toMatchObject({ ok: true, result: { value: 0.5 } });
+  });
+
+  it("a tag the controller lacks is refused with the CIP reason", async () => {
+    const answer = await readOnce("NoSuchTag");
+    expect(answer).toMatchObject({ ok: false });
+    expect((answer as { error: string }).error).toMatch(/NoSuchTag/);
   });
 });
