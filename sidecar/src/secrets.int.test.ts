@@ -124,6 +124,8 @@ describe("starting from the cached configuration while Odoo is down", () => {
     const secretKey = randomBytes(32);
     const p = await start({ SHOPFLOOR_SECRET_KEY: secretKey.toString("hex") }, { secretKey });
     await p.waitForLog(/"msg":"source started"/);
+    // The ops server (/healthz) listens from "sidecar running" on, after every start step.
+    await p.waitForLog(/"msg":"sidecar running"/);
     const health = await p.health();
     expect(health).toMatchObject({ source_connected: true, secrets_cache: "encrypted with SHOPFLOOR_SECRET_KEY" });
     expect(p.output()).not.toContain(NO_SECRET_KEY);

@@ -18,6 +18,11 @@ import {
   tail,
 } from "../../sidecar/devstack/odoo.ts";
 
+/** The module version the manifest declares: what an install or upgrade must end at. */
+const MODULE_VERSION = /"version":\s*"([^"]+)"/.exec(
+  readFileSync(join(repoRoot, "odoo_addon/shopfloor_bridge/__manifest__.py"), "utf8"),
+)?.[1] as string;
+
 const BUNDLE = "shopfloor_bridge/static/src/generated/shopfloor_bridge.js";
 
 /** runOdooBin, with the virtual environment's Python instead of the system one. */
@@ -58,7 +63,9 @@ describe("odoo-addon-shopfloor_bridge wheel", () => {
       .trim()
       .split("\n")
       .at(-1) as string;
-    expect(wheel).toMatch(/odoo_addon_shopfloor_bridge-18\.0\.0\.2\.0(\.\d+)?-py3-none-any\.whl$/);
+    expect(wheel).toMatch(
+      new RegExp(`odoo_addon_shopfloor_bridge-${MODULE_VERSION.replaceAll(".", "\\.")}(\\.\\d+)?-py3-none-any\\.whl$`),
+    );
 
     // A fresh environment that sees Debian's packages (Odoo's dependencies).
     // --no-deps: the wheel requires odoo==18.0.*, and the Odoo here is a source
@@ -129,7 +136,7 @@ describe("odoo-addon-shopfloor_bridge wheel", () => {
     const result = JSON.parse((line as string).slice("RESULT ".length));
     expect(result).toEqual({
       state: "installed",
-      version: "18.0.0.2.0",
+      version: MODULE_VERSION,
       path: join(installedAddons, "shopfloor_bridge"),
       bundle: join(installedAddons, BUNDLE),
       in_assets: true,

@@ -4,7 +4,7 @@
 // existing events get their connection's key scope, and the unique key is the
 // scoped one. The previous release's module comes from this repository's history.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -18,6 +18,11 @@ import {
   repoRoot,
   runOdooBin,
 } from "../../sidecar/devstack/odoo.ts";
+
+/** The module version the manifest declares: what an install or upgrade must end at. */
+const MODULE_VERSION = /"version":\s*"([^"]+)"/.exec(
+  readFileSync(join(repoRoot, "odoo_addon/shopfloor_bridge/__manifest__.py"), "utf8"),
+)?.[1] as string;
 
 /** The last commit of release 18.0.0.1.0. */
 const PREVIOUS_RELEASE = "667b1ef";
@@ -104,9 +109,10 @@ print("RESULT " + json.dumps({
 }))
 `,
     );
+
     const line = checked.split("\n").find((l) => l.startsWith("RESULT ")) ?? "";
     expect(JSON.parse(line.slice("RESULT ".length))).toEqual({
-      version: "18.0.0.2.0",
+      version: MODULE_VERSION,
       mqtt: "old-mqtt-pw",
       opcua: "old-ua-pw",
       read_back: false,
