@@ -239,7 +239,7 @@ describe("shopfloor-sidecar.json (Grafana dashboard)", () => {
     }
   });
 
-  it("lays panels out without overlap, with unique ids, refIds and a valid uid", () => {
+  it("lays panels out without overlap, with unique ids, titles and refIds and a valid uid", () => {
     expect(overlaps(dashboard.panels)).toEqual([]);
     expect(
       overlaps([
@@ -249,6 +249,8 @@ describe("shopfloor-sidecar.json (Grafana dashboard)", () => {
     ).toEqual(["a / b"]);
     const ids = dashboard.panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
+    const titles = dashboard.panels.map((p) => p.title);
+    expect(new Set(titles).size).toBe(titles.length);
     for (const panel of dashboard.panels) {
       const refIds = panel.targets.map((t) => t.refId);
       expect(new Set(refIds).size, panel.title).toBe(refIds.length);
