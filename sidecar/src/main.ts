@@ -661,6 +661,12 @@ export class Sidecar {
       etaS: drain.etaS,
     });
     for (const [source, skew] of this.skew.entries()) this.metrics.setSkewMs(source, skew);
+    this.metrics.setLiveness({
+      kind: this.config.kind,
+      running: Boolean(this.source),
+      connected: (this.source as { connected?: boolean } | undefined)?.connected ?? null,
+      lastHeartbeatOkMs: this.#lastHeartbeatOk,
+    });
     // Rule-driven sources count raw data no rule maps (Sparkplug: unmapped_metrics, OPC UA: unmapped).
     const stats = this.source?.stats() ?? {};
     const dropped = stats.unmapped_metrics ?? stats.unmapped;

@@ -55,7 +55,7 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("has a demo and a production profile, and the brokers of a backbone profile; only what all use has no profile", () => {
+  it("has a demo and a production profile, the brokers of a backbone profile and Prometheus and Grafana of an observability profile; only what all use has no profile", () => {
     const names = (profile: string) =>
       inProfile(profile)
         .map(([n]) => n)
@@ -63,8 +63,10 @@ describe("docker-compose.yml", () => {
     expect(names("demo")).toEqual(["mosquitto", "odoo-demo", "postgres-demo", "sidecar-demo", "simulator"]);
     expect(names("production")).toEqual(["mosquitto", "odoo", "odoo-init", "postgres", "sidecar"]);
     expect(names("backbone")).toEqual(["kafka", "mosquitto", "rabbitmq", "redis"]);
+    expect(names("observability")).toEqual(["grafana", "mosquitto", "prometheus"]);
     for (const [name, s] of Object.entries(compose.services)) {
-      for (const p of s.profiles ?? []) expect(["demo", "production", "backbone"], `${name} profile`).toContain(p);
+      for (const p of s.profiles ?? [])
+        expect(["demo", "production", "backbone", "observability"], `${name} profile`).toContain(p);
     }
     expect(svc("mosquitto").profiles).toBeUndefined();
   });
@@ -188,6 +190,65 @@ describe("docker-compose.yml", () => {
     expect(args).toContain("--aclfile /run/secrets/redis_users_acl");
     expect(redis.secrets).toContain("redis_users_acl");
     expect(redis.volumes).toContain("redis-data:/data");
+  });
+
+  it("runs Prometheus and Grafana by their official images' documented paths, provisioned from sidecar/deploy", () => {
+    // Within the profile, Grafana waits for Prometheus.
+    expect(svc("grafana").depends_on).toEqual({ prometheus: { condition: "service_healthy" } });
+    const mounts = (name: string) =>
+      Object.fromEntries((svc(name).volumes ?? []).map((v) => v.split(":")).map(([from, to]) => [to, from]));
+    // prom/prometheus reads /etc/prometheus/prometheus.yml and keeps its data in /prometheus.
+    const prometheus = svc("prometheus");
+    expect(prometheus.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    const pm = mounts("prometheus");
+    expect(pm["/etc/prometheus/prometheus.yml"]).toBe("./sidecar/deploy/prometheus/prometheus.yml");
+    expect(pm["/prometheus"]).toBe("prometheus-data");
+    // Every rule file the config names (relative to the config's directory) is mounted there.
+    const promConfig = parse(read("sidecar/deploy/prometheus/prometheus.yml")) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; dns_sd_configs?: { names: string[]; port: number }[] }[];
+    };
+    for (const file of promConfig.rule_files) {
+      const inImage = file.startsWith("/") ? file : `/etc/prometheus/${file}`;
+      expect(pm[inImage], `rule file ${file} mounted`).toBe(`./sidecar/deploy/prometheus/${file.split("/").pop()}`);
+    }
+    // It scrapes both profiles' sidecars on their METRICS_PORT, which they open beyond loopback.
+    const job = promConfig.scrape_configs.find((j) => j.job_name === "shopfloor-sidecar");
+    const sd = job?.dns_sd_configs?.[0];
+    expect(sd?.names.slice().sort()).toEqual(["sidecar", "sidecar-demo"]);
+    for (const name of ["sidecar", "sidecar-demo"]) {
+      expect(svc(name).environment?.METRICS_PORT).toBe(String(sd?.port));
+      expect(svc(name).environment?.METRICS_HOST).toBe("0.0.0.0");
+    }
+    // grafana/grafana: provisioning under /etc/grafana/provisioning/{datasources,dashboards}, data in /var/lib/grafana.
+    const grafana = svc("grafana");
+    expect(grafana.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    const gm = mounts("grafana");
+    expect(gm["/etc/grafana/provisioning/datasources"]).toBe("./sidecar/deploy/grafana/provisioning/datasources");
+    expect(gm["/etc/grafana/provisioning/dashboards"]).toBe("./sidecar/deploy/grafana/provisioning/dashboards");
+    expect(gm["/var/lib/grafana"]).toBe("grafana-data");
+    // The dashboard provider's path holds the mounted dashboard.
+    const providers = parse(read("sidecar/deploy/grafana/provisioning/dashboards/shopfloor.yml")) as {
+      providers: { type: string; options: { path: string } }[];
+    };
+    expect(providers.providers[0]?.type).toBe("file");
+    const dashboardPath = Object.keys(gm).find((to) => to.endsWith("/shopfloor-sidecar.json")) ?? "";
+    expect(dashboardPath.startsWith(`${providers.providers[0]?.options.path}/`), dashboardPath).toBe(true);
+    expect(gm[dashboardPath]).toBe("./sidecar/deploy/grafana/shopfloor-sidecar.json");
+    // The datasource is this Prometheus, under the uid every panel of the dashboard names.
+    const datasources = parse(read("sidecar/deploy/grafana/provisioning/datasources/prometheus.yml")) as {
+      datasources: { type: string; uid: string; url: string }[];
+    };
+    const ds = datasources.datasources[0];
+    expect(ds?.type).toBe("prometheus");
+    expect(ds?.url).toBe(`http://prometheus:${prometheus.ports?.[0]?.split(":")[1]}`);
+    const dashboard = JSON.parse(read("sidecar/deploy/grafana/shopfloor-sidecar.json")) as {
+      panels: { datasource?: { uid?: string } }[];
+    };
+    for (const panel of dashboard.panels) expect(panel.datasource?.uid).toBe(ds?.uid);
+    // The admin password from a secret file, never in clear.
+    expect(grafana.environment).toEqual({ GF_SECURITY_ADMIN_PASSWORD__FILE: "/run/secrets/grafana_admin_password" });
+    expect(grafana.secrets).toEqual(["grafana_admin_password"]);
   });
 
   it("builds the Odoo image from the repository: the bundle in a Node stage, the module copied into the odoo stage", () => {

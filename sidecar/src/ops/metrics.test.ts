@@ -96,6 +96,8 @@ describe("metric names follow Prometheus' conventions", () => {
       odoo_up: "gauge",
       clock_offset_seconds: "gauge",
       source_skew_seconds: "gauge",
+      source_connected: "gauge",
+      last_heartbeat_ok_timestamp_seconds: "gauge",
       config_revision: "gauge",
     });
     // collectDefaultMetrics is in: the process metrics every Prometheus client exports.
@@ -152,6 +154,23 @@ describe("SidecarMetrics values", () => {
     metrics.setDelivery({ inFlight: 0, partitions: 3, catchup: false, etaS: undefined });
     expect(await scraped(metrics, `${METRIC_PREFIX}catchup`)).toBe(0);
     expect(await scraped(metrics, `${METRIC_PREFIX}backlog_drain_seconds`)).toBeNaN();
+  });
+
+  it("source_connected is 1 for a connected or a running silent source, 0 otherwise; one kind at a time", async () => {
+    const metrics = new SidecarMetrics("0");
+    const connected = (kind: string) => scraped(metrics, `${METRIC_PREFIX}source_connected`, `{kind="${kind}"}`);
+    metrics.setLiveness({ kind: "mqtt", running: true, connected: true, lastHeartbeatOkMs: 0 });
+    expect(await connected("mqtt")).toBe(1);
+    expect(await scraped(metrics, `${METRIC_PREFIX}last_heartbeat_ok_timestamp_seconds`)).toBe(0);
+    metrics.setLiveness({ kind: "mqtt", running: true, connected: false, lastHeartbeatOkMs: 1_700_000_000_500 });
+    expect(await connected("mqtt")).toBe(0);
+    expect(await scraped(metrics, `${METRIC_PREFIX}last_heartbeat_ok_timestamp_seconds`)).toBe(1_700_000_000.5);
+    metrics.setLiveness({ kind: "mqtt", running: false, connected: null, lastHeartbeatOkMs: 0 });
+    expect(await connected("mqtt")).toBe(0);
+    // A reload to another kind leaves no stale series of the old one.
+    metrics.setLiveness({ kind: "opcua", running: true, connected: null, lastHeartbeatOkMs: 0 });
+    expect(await connected("opcua")).toBe(1);
+    expect(await connected("mqtt")).toBeUndefined();
   });
 
   it("times given in milliseconds come out in seconds", async () => {

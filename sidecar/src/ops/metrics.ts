@@ -140,6 +140,17 @@ export class SidecarMetrics {
     labelNames: ["source"],
     registers: [this.registry],
   });
+  readonly sourceConnected = new Gauge({
+    name: `${P}source_connected`,
+    help: "1 while the source is connected (a running source that does not report its connection counts), 0 otherwise; by the connection's kind",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
+  readonly lastHeartbeatOk = new Gauge({
+    name: `${P}last_heartbeat_ok_timestamp_seconds`,
+    help: "Unix time of the last heartbeat Odoo answered (0 before the first)",
+    registers: [this.registry],
+  });
   readonly configRevision = new Gauge({
     name: `${P}config_revision`,
     help: "Mapping revision in force",
@@ -173,6 +184,13 @@ export class SidecarMetrics {
   /** One ingest call took `ms` milliseconds. */
   observeBatchMs(ms: number): void {
     this.batchDuration.observe(ms / 1000);
+  }
+
+  /** The source's connection (`connected` null: it does not say, a running source counts) and Odoo's last heartbeat, before each scrape. */
+  setLiveness(d: { kind: string; running: boolean; connected: boolean | null; lastHeartbeatOkMs: number }): void {
+    this.sourceConnected.reset();
+    this.sourceConnected.set({ kind: d.kind }, d.running && d.connected !== false ? 1 : 0);
+    this.lastHeartbeatOk.set(d.lastHeartbeatOkMs / 1000);
   }
 
   setClockOffsetMs(ms: number): void {

@@ -1,8 +1,9 @@
 // /livez and /readyz on the real sidecar process (bin shim, env contract)
 // between real Mosquitto and real Odoo 18: not ready while the broker is
 // down (the reason named), ready once the source connects, not ready again
-// when the broker goes away; alive throughout. /metrics carries build_info
-// and the Node process metrics.
+// when the broker goes away; alive throughout. /metrics carries build_info,
+// the Node process metrics, and source_connected and the last heartbeat
+// following the same states.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,14 +64,21 @@ describe.runIf(moduleHasSidecarApi())("/livez and /readyz (sidecar process, Mosq
     expect(ready.status).toBe(503);
     expect(ready.body.ok).toBe(false);
     expect(ready.body.reasons?.join("\n")).toMatch(/^source: .+ is not connected$/m);
+    // The alerting rules' gauge says the same (ShopfloorSourceDisconnected).
+    expect(await sidecar.metric("shopfloor_sidecar_source_connected", 'kind="mqtt"')).toBe(0);
   });
 
   it("is ready once the source connects, and not ready again when the broker goes away", async () => {
     await broker.start();
     await expect.poll(async () => (await probe("/readyz")).status, { timeout: 30_000, interval: 250 }).toBe(200);
     expect((await probe("/readyz")).body).toEqual({ ok: true, reasons: [] });
+    expect(await sidecar.metric("shopfloor_sidecar_source_connected", 'kind="mqtt"')).toBe(1);
+    // Odoo answered a heartbeat lately (ShopfloorHeartbeatStale reads this).
+    const lastHeartbeat = await sidecar.metric("shopfloor_sidecar_last_heartbeat_ok_timestamp_seconds");
+    expect(Date.now() / 1000 - lastHeartbeat).toBeLessThan(30);
     await broker.stop();
     await expect.poll(async () => (await probe("/readyz")).status, { timeout: 30_000, interval: 250 }).toBe(503);
+    expect(await sidecar.metric("shopfloor_sidecar_source_connected", 'kind="mqtt"')).toBe(0);
     expect((await probe("/readyz")).body.reasons?.join("\n")).toMatch(/^source: .+ is not connected$/m);
     expect((await probe("/livez")).status).toBe(200);
     // /healthz still answers its own question beside them.
