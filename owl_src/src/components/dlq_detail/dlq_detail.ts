@@ -45,8 +45,10 @@ export class DlqDetailPane extends Component<DlqDetailPaneProps> {
   }
   get title(): string {
     const ev = this.props.event;
+    // Odoo's term extraction skips a _t nested in another's arguments.
+    const notAnEvent = _t("(not an event)");
     const type = eventTypeLabel(ev.type, ev.raw_payload);
-    return _t("%(type)s · %(uid)s", { type: type === NO_VALUE ? _t("(not an event)") : type, uid: ev.event_uid });
+    return _t("%(type)s · %(uid)s", { type: type === NO_VALUE ? notAnEvent : type, uid: ev.event_uid });
   }
   /** Where it came from and when: the event's own time, or when it was received. */
   get origin(): string {
