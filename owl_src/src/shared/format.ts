@@ -89,3 +89,42 @@ export function errorText(err: unknown): string {
   const e = err as { data?: { message?: string }; message?: string };
   return e?.data?.message || e?.message || String(err);
 }
+
+/** What a screen shows where a value is missing (Odoo's `false`, null, undefined, "", NaN). */
+export const NO_VALUE = "—";
+
+/**
+ * Any value Odoo's read/search_read/web_read or a module method returns for a
+ * field, as text a person reads: a Many2one ([id, name] or {id, display_name})
+ * as its name, a number through Odoo's formatter, a list as its items, an
+ * empty field as "—" — never "false", "null", "undefined", "NaN" or
+ * "[object Object]". Datetimes go through formatTime / displayTime.
+ */
+export function displayValue(value: unknown): string {
+  if (value === null || value === undefined || value === false) return NO_VALUE;
+  if (value === true) return _t("Yes");
+  if (typeof value === "string") return value.trim() ? value : NO_VALUE;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return NO_VALUE;
+    return Number.isInteger(value)
+      ? formatInteger(value)
+      : formatFloat(value, { digits: [0, 6], trailingZeros: false });
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 2 && typeof value[0] === "number" && typeof value[1] === "string")
+      return displayValue(value[1]);
+    const items = value.map(displayValue).filter((text) => text !== NO_VALUE);
+    return items.length ? items.join(", ") : NO_VALUE;
+  }
+  if (typeof value === "object") {
+    if ("display_name" in value) return displayValue((value as { display_name: unknown }).display_name);
+    const text = JSON.stringify(value);
+    return text && text !== "{}" ? text : NO_VALUE;
+  }
+  return String(value);
+}
+
+/** A server datetime as formatTime shows it, "—" when there is none (or it is no datetime). */
+export function displayTime(value: string | false | null | undefined): string {
+  return (typeof value === "string" && formatTime(value)) || NO_VALUE;
+}

@@ -1,4 +1,5 @@
 // Translated names of the states and history actions the server stores as keys.
+import { NO_VALUE } from "./format.ts";
 import { _t } from "./web.ts";
 
 /** shopfloor.event.state */
@@ -14,9 +15,26 @@ export function eventStateLabel(state: string): string {
   return labels[state] ?? state;
 }
 
-/** An event's type; input the sidecar could not read as an event has none. */
-export function eventTypeLabel(type: string | false | null | undefined): string {
-  return type || _t("(not an event)");
+/**
+ * An event's type: the one it was stored with (ingest keeps the type a rejected
+ * event claims), else the string `type` the kept payload of unread input claims,
+ * else "—". The module has no type guess of its own: a payload mapping is a
+ * JSONata expression only the sidecar and the "Try it" widget evaluate.
+ */
+export function eventTypeLabel(type: string | false | null | undefined, rawPayload?: string | false | null): string {
+  return (typeof type === "string" && type.trim() ? type : "") || claimedType(rawPayload) || NO_VALUE;
+}
+
+/** The non-empty string `type` of a payload that is a JSON object, or "". */
+export function claimedType(rawPayload: string | false | null | undefined): string {
+  if (typeof rawPayload !== "string" || !rawPayload.trimStart().startsWith("{")) return "";
+  try {
+    const parsed: unknown = JSON.parse(rawPayload);
+    const type = parsed && typeof parsed === "object" ? (parsed as { type?: unknown }).type : undefined;
+    return typeof type === "string" && type.trim() ? type.slice(0, 256) : "";
+  } catch {
+    return "";
+  }
 }
 
 /** shopfloor.event.history.action */

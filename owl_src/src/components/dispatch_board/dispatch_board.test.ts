@@ -115,3 +115,17 @@ test("a drop on the gap that opened above a card puts the order there, not at th
   await settle();
   expect(orm.callsTo("move_workorder").map((c) => c.args)).toEqual([[2, "1", "2026-11-22 09:59:00"]]);
 });
+
+test("an unplanned order, a missing product or unit show '—', never 'false'", async () => {
+  const bare: BoardWorkorder = { ...wo(5, "MO/5", "0", false), product_id: false, product_uom_id: false };
+  const orphan: BoardWorkorder = { ...wo(6, "MO/6", "0", false), production_id: false, name: "Loose WO" };
+  const data: BoardData = { ...board(false), workorders: [bare, orphan] };
+  const orm = new FakeOrm(() => data);
+  const { fixture } = await mountComponent(DispatchBoard, orm, actionProps());
+  const cards = [...fixture.querySelectorAll<HTMLElement>(".o_sfb_card")];
+  expect(cards.map((c) => c.getAttribute("data-mo"))).toEqual(["MO/5", "Loose WO"]);
+  const text = cards.map((c) => c.textContent ?? "").join(" | ");
+  expect(text).not.toMatch(/\b(false|null|undefined|NaN)\b/);
+  expect(cards[0]?.textContent).toContain("— · 250 —");
+  expect(cards[0]?.textContent).toContain("Planned start: —");
+});

@@ -1,5 +1,5 @@
 import { Component, onWillStart, onWillUnmount, useState } from "@odoo/owl";
-import { errorText, formatCount, formatTime } from "../../shared/format.ts";
+import { displayTime, displayValue, errorText, formatCount } from "../../shared/format.ts";
 import type { LiveRefresh } from "../../shared/live.ts";
 import { useScreen } from "../../shared/use_screen.ts";
 import { _t, registry, standardActionServiceProps } from "../../shared/web.ts";
@@ -144,7 +144,11 @@ export class DispatchBoard extends Component {
     return formatCount(v);
   }
   time(v: string | false): string {
-    return v ? formatTime(v) : "–";
+    return displayTime(v);
+  }
+  /** A Many2one or any other field value, "—" when empty. */
+  value(v: unknown): string {
+    return displayValue(v);
   }
 
   onDragStart(ev: DragEvent, card: BoardWorkorder): void {

@@ -1,5 +1,5 @@
 import { Component } from "@odoo/owl";
-import { formatTime } from "../../shared/format.ts";
+import { formatTime, NO_VALUE } from "../../shared/format.ts";
 import { eventStateLabel, eventTypeLabel, historyActionLabel } from "../../shared/states.ts";
 import { _t } from "../../shared/web.ts";
 import type { DlqDetail } from "../dlq_review/dlq_data.ts";
@@ -44,7 +44,11 @@ export class DlqDetailPane extends Component<DlqDetailPaneProps> {
     return ev.data_json || ev.raw_payload || "";
   }
   get title(): string {
-    return _t("%(type)s · %(uid)s", { type: eventTypeLabel(this.props.event.type), uid: this.props.event.event_uid });
+    const ev = this.props.event;
+    // Odoo's term extraction skips a _t nested in another's arguments.
+    const notAnEvent = _t("(not an event)");
+    const type = eventTypeLabel(ev.type, ev.raw_payload);
+    return _t("%(type)s · %(uid)s", { type: type === NO_VALUE ? notAnEvent : type, uid: ev.event_uid });
   }
   /** Where it came from and when: the event's own time, or when it was received. */
   get origin(): string {

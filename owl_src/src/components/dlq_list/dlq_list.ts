@@ -39,8 +39,12 @@ export class DlqList extends Component<DlqListProps> {
   time(v: string | false): string {
     return formatTime(v);
   }
-  typeLabel(type: string | false): string {
-    return eventTypeLabel(type);
+  /** The stored type, else the one the kept payload claims, else "—". */
+  typeLabel(row: DlqRow): string {
+    return eventTypeLabel(row.type || row.claimed_type);
+  }
+  get claimedHint(): string {
+    return _t("Not an event: the type its payload claims");
   }
   stateLabel(s: string): string {
     return eventStateLabel(s);

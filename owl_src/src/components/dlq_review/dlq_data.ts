@@ -1,5 +1,6 @@
 // What the review screen reads from and asks of the server: the records'
 // shapes, the web_read/web_search_read specifications, and the calls.
+import { claimedType } from "../../shared/states.ts";
 import { DLQ_STATES, type DlqFilters, type DlqState, type Domain, dlqDomain } from "./dlq_query.ts";
 
 export type { DlqDraft } from "./dlq_query.ts";
@@ -21,6 +22,8 @@ export interface DlqRow {
   error_message: string | false;
   connection_id: Many2one;
   workcenter_id: Many2one;
+  /** Set by the screen, not read: the `type` the kept payload of a typeless rejected row claims. */
+  claimed_type?: string;
 }
 
 export interface HistoryLine {
@@ -101,6 +104,8 @@ export function initialState(filters: DlqFilters): DlqScreenState {
 
 export const EVENT = "shopfloor.event";
 export const PAGE_SIZE = 50;
+/** Kept payloads up to this many bytes are read for the type they claim (a page reads at most 50 of them). */
+export const CLAIM_MAX_BYTES = 8192;
 
 export const ROW_SPEC = {
   event_uid: {},
@@ -134,8 +139,8 @@ export class DlqServer {
   }
 
   /** One page of rows and the counts of every state, for the same filters. */
-  page(filters: DlqFilters, offset: number): Promise<[{ length: number; records: DlqRow[] }, DlqSummary]> {
-    return Promise.all([
+  async page(filters: DlqFilters, offset: number): Promise<[{ length: number; records: DlqRow[] }, DlqSummary]> {
+    const [page, summary] = await Promise.all([
       this.orm.webSearchRead<DlqRow>(EVENT, dlqDomain(filters), {
         specification: ROW_SPEC,
         limit: PAGE_SIZE,
@@ -146,6 +151,34 @@ export class DlqServer {
         dlqDomain({ ...filters, states: [...DLQ_STATES], errorClass: "" }),
       ]),
     ]);
+    await this.addClaimedTypes(page.records);
+    return [page, summary];
+  }
+
+  /**
+   * Rejected input the sidecar could not read as an event is stored without a
+   * type; when its kept payload is a JSON object naming a `type`, the list shows
+   * that. One read for the page, of the small payloads only; a failed read
+   * leaves the rows as they are ("—").
+   */
+  async addClaimedTypes(rows: DlqRow[]): Promise<void> {
+    const ids = rows.filter((r) => !r.type && r.state === "rejected").map((r) => r.id);
+    if (!ids.length) return;
+    const kept = await this.orm
+      .searchRead<{ id: number; raw_payload: string | false }>(
+        EVENT,
+        [
+          ["id", "in", ids],
+          ["raw_size", "<=", CLAIM_MAX_BYTES],
+        ],
+        ["raw_payload"],
+      )
+      .catch(() => []);
+    const claims = new Map(kept.map((k) => [k.id, claimedType(k.raw_payload)]));
+    for (const row of rows) {
+      const claim = claims.get(row.id);
+      if (claim) row.claimed_type = claim;
+    }
   }
 
   async detail(id: number): Promise<DlqDetail | undefined> {

@@ -310,6 +310,49 @@ test("a rejected payload that is no CloudEvent: 'Create mapping from this payloa
   expect(env.services.action.actions).toEqual([formAction]);
 });
 
+test("the Type column: the stored type, else the type the kept payload claims, else '—' — never 'false'", async () => {
+  const CLAIMING = '{"type":"counter.tick","values":[1]}';
+  const typeless = (id: number, state: string): DlqRow => ({ ...row(id), type: false, time: false, state });
+  const orm = server({
+    web_search_read: () => ({
+      length: 4,
+      records: [row(1), typeless(2, "rejected"), typeless(3, "rejected"), typeless(4, "dead")],
+    }),
+    search_read: (model) =>
+      model === "shopfloor.event"
+        ? [
+            { id: 2, raw_payload: CLAIMING },
+            { id: 3, raw_payload: "\\xff\\xfe not JSON" },
+          ]
+        : [],
+    web_read: (_m, _method, args) => {
+      const id = (args[0] as number[])[0] as number;
+      return [
+        { ...detail(id, ""), type: false, state: "rejected", data_json: false, raw_payload: id === 2 ? CLAIMING : "?" },
+      ];
+    },
+  });
+  const { fixture } = await mountComponent(DlqReview, orm, actionProps(), { isManager: true });
+  await settle();
+  const types = [...fixture.querySelectorAll(".o_sfb_row .o_sfb_type")].map((td) => td.textContent);
+  expect(types).toEqual(["workorder.completed", "counter.tick", "—", "—"]);
+  expect(fixture.querySelector(".o_sfb_dlq_table")?.textContent).not.toMatch(/\b(false|null|undefined|NaN)\b/);
+  // Only the typeless rejected rows' small payloads are read, in one call.
+  const reads = orm.callsTo("search_read").filter((c) => c.model === "shopfloor.event");
+  expect(reads).toHaveLength(1);
+  expect(reads[0]?.kwargs.domain).toEqual([
+    ["id", "in", [2, 3]],
+    ["raw_size", "<=", 8192],
+  ]);
+  // The pane of a typeless event names the claimed type, or says it is no event.
+  (fixture.querySelectorAll(".o_sfb_row")[1] as HTMLElement).click();
+  await settle();
+  expect(fixture.querySelector(".o_sfb_detail_title")?.textContent).toBe("counter.tick · ev-2");
+  (fixture.querySelectorAll(".o_sfb_row")[2] as HTMLElement).click();
+  await settle();
+  expect(fixture.querySelector(".o_sfb_detail_title")?.textContent).toBe("(not an event) · ev-3");
+});
+
 test("no 'Create mapping' on a dead event, a rejected CloudEvent, a cut or empty payload; a refusal is told", async () => {
   const orm = server({
     web_read: (_m, _method, args) => {

@@ -104,3 +104,25 @@ test("an empty range says so; a reversed range is refused with a message", async
   await settle();
   expect(fixture.querySelector(".o_sfb_error")?.textContent).toBe("Pick a range whose start is before its end.");
 });
+
+test("the selected event's title: a rejected event with no type or time shows '—', never 'false'", async () => {
+  const recent = new Date(Date.now() - 3_600_000).toISOString().slice(0, 19).replace("T", " ");
+  const typed = ev(8, recent, [3, "Press 03"]);
+  const orm = new FakeOrm((model, method) => {
+    if (model === "mrp.workcenter") return [{ id: 3, display_name: "Press 03" }];
+    if (method === "search_read") return [{ ...typed, id: 9, type: false, state: "rejected" }, typed];
+    return [];
+  });
+  const { fixture } = await mountComponent(EventExplorer, orm, actionProps());
+  const marks = [...fixture.querySelectorAll<HTMLButtonElement>(".o_sfb_mark")];
+  const untyped = marks.find((m) => m.classList.contains("o_sfb_state_rejected")) as HTMLButtonElement;
+  untyped.click();
+  await settle();
+  const title = fixture.querySelector(".o_sfb_x_title")?.textContent ?? "";
+  expect(title.startsWith("— · ")).toBe(true);
+  expect(fixture.querySelector(".o_sfb_explorer_detail")?.textContent).not.toMatch(/\b(false|null|undefined)\b/);
+  expect(untyped.getAttribute("aria-label")).not.toMatch(/\bfalse\b/);
+  (marks.find((m) => m !== untyped) as HTMLButtonElement).click();
+  await settle();
+  expect(fixture.querySelector(".o_sfb_x_title")?.textContent).toMatch(/^downtime\.started · \S/);
+});

@@ -1,7 +1,7 @@
 import { Component, onWillStart, useState } from "@odoo/owl";
-import { errorText, formatTime, toServerDatetime } from "../../shared/format.ts";
+import { displayTime, errorText, formatTime, toServerDatetime } from "../../shared/format.ts";
 import type { LiveRefresh } from "../../shared/live.ts";
-import { eventStateLabel } from "../../shared/states.ts";
+import { eventStateLabel, eventTypeLabel } from "../../shared/states.ts";
 import { useScreen } from "../../shared/use_screen.ts";
 import {
   _t,
@@ -151,6 +151,10 @@ export class EventExplorer extends Component {
       state: this.stateLabel(ev.state),
       subject: ev.subject || "",
     }).trim();
+  }
+  /** "downtime.started · 11/22/2026 08:15:03"; "—" for a missing type or time. */
+  detailTitle(ev: ExplorerEvent): string {
+    return _t("%(type)s · %(time)s", { type: eventTypeLabel(ev.type), time: displayTime(ev.time) });
   }
   refLabel(ref: RecordRef): string {
     return this.state.names[`${ref.model},${ref.id}`] ?? _t("%(model)s #%(id)s", { model: ref.model, id: ref.id });

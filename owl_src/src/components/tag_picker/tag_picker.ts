@@ -1,4 +1,5 @@
 import { Component, onWillStart, onWillUnmount, useState } from "@odoo/owl";
+import { displayValue } from "../../shared/format.ts";
 import { _t, Dialog, useService } from "../../shared/web.ts";
 import { type PickerNode, TagPickerNode } from "../tag_picker_node/tag_picker_node.ts";
 import { askProbe, type BrowseAnswer, type NodeInfo, valueText } from "./probe_client.ts";
@@ -59,6 +60,10 @@ export class TagPicker extends Component<TagPickerProps> {
   }
   get selectedInfo(): NodeInfo | null {
     return this.state.selected?.info ?? null;
+  }
+  /** A data type or status the server did not name: "—". */
+  value(v: unknown): string {
+    return displayValue(v);
   }
   get selectedValue(): string {
     return valueText(this.selectedInfo?.value);

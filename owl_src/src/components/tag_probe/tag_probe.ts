@@ -1,4 +1,5 @@
 import { Component, onWillUnmount, useState } from "@odoo/owl";
+import { displayValue } from "../../shared/format.ts";
 import { _t, registry, standardWidgetProps, useService } from "../../shared/web.ts";
 import { askProbe, many2oneId, type NodeInfo, type PlcReadAnswer, valueText } from "../tag_picker/probe_client.ts";
 import { TagPicker } from "../tag_picker/tag_picker.ts";
@@ -107,7 +108,7 @@ export class TagProbe extends Component<TagProbeProps> {
       this.state.text = _t("%(address)s = %(value)s (%(type)s)", {
         address: read.address,
         value: valueText(read.value),
-        type: read.data_type,
+        type: displayValue(read.data_type),
       });
     } else {
       this.state.error = outcome.error;
