@@ -10,6 +10,8 @@ scraps and one ``_action_done`` for their stock moves, instead of each per
 scrap. The event's result names its scrap all the same.
 """
 
+from odoo.tools import float_compare
+
 from odoo.addons.stock.models.stock_scrap import StockScrap
 
 from ..exceptions import PermanentError
@@ -118,17 +120,19 @@ def validate_scraps(scraps_at):
         scraps._check_company()
         for scrap in scraps:
             scrap.name = env["ir.sequence"].next_by_code("stock.scrap") or env._("New")
-        # A move per scrap, each scrap's quantity recomputed at once from its move, as
-        # do_scrap does: mrp's ``_compute_scrap_qty`` run over several scraps at once
-        # computes the first only and leaves the others at 1. Should a quantity still
-        # change, the batch applies one by one.
+        # A move per scrap, all made by one ``create`` (the order's moves and figures are
+        # then recomputed once, not once per scrap). A scrap's quantity is computed from
+        # its move (``_compute_scrap_qty``: the move's quantity, for a product that is no
+        # kit); run over several scraps at once, mrp's override computes the first only
+        # and leaves the others at 1, so it is not run here: the quantity stays the one
+        # the scrap was made with, and each move is checked to carry that same quantity,
+        # which is what the compute would have read. Should one differ, the batch
+        # applies one by one.
         expected = [scraps._fields["scrap_qty"].convert_to_cache(values["scrap_qty"], scraps) for values, _when in run]
-        moves = env["stock.move"]
-        for scrap, qty in zip(scraps, expected, strict=True):
-            moves |= env["stock.move"].create(scrap._prepare_move_values())
-            _check_quantity(scrap, qty)
-        moves.with_context(is_scrap=True)._action_done()
-        scraps.write({"state": "done"})
+        with env.protecting([scraps._fields["scrap_qty"]], scraps):
+            moves = env["stock.move"].create([scrap._prepare_move_values() for scrap in scraps])
+            moves.with_context(is_scrap=True)._action_done()
+            scraps.write({"state": "done"})
         for scrap, qty, (_values, when) in zip(scraps, expected, run, strict=True):
             _check_quantity(scrap, qty)
             _date(scrap, when)
@@ -141,7 +145,9 @@ class ScrapQuantityChanged(Exception):
 
 
 def _check_quantity(scrap, qty):
-    if scrap.scrap_qty != qty:
+    done = scrap.move_ids[:1].quantity
+    if scrap.scrap_qty != qty or float_compare(done, qty, precision_rounding=scrap.product_uom_id.rounding):
         raise ScrapQuantityChanged(
-            f"the scrap of {scrap.product_id.display_name} became {scrap.scrap_qty} instead of {qty}"
+            f"the scrap of {scrap.product_id.display_name} became {scrap.scrap_qty} "
+            f"(its stock move {done}) instead of {qty}"
         )

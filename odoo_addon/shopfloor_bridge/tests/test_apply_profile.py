@@ -17,7 +17,8 @@ and logs (``shopfloor_bridge.profile`` lines in the Odoo log):
   call, not in the event that deferred it);
 - cProfile's top functions by cumulative time for the realistic mix.
 ``SFB_PROFILE_EVENTS`` sets the size of each mix (default 2000); ``SFB_PROFILE_CPROFILE=0``
-leaves cProfile (and its overhead on the CPU figures) out.
+leaves cProfile (and its overhead on the CPU figures) out; ``SFB_PROFILE_FOCUS`` (a regular
+expression over function names) adds the callees of those functions.
 """
 
 import cProfile
@@ -260,6 +261,9 @@ class TestApplyProfile(ShopfloorCase):
             pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(
                 int(os.environ.get("SFB_PROFILE_TOP", "45"))
             )
+            focus = os.environ.get("SFB_PROFILE_FOCUS")
+            if focus:  # e.g. "validate_scraps": what those functions spend their time on
+                pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_callees(focus)
             lines.append(stream.getvalue())
         _logger.info("\n".join(lines))
         return statuses
