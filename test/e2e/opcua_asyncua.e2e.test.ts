@@ -4,30 +4,20 @@
 // line's tag changes) → sidecar (rules, spool, delivery) → Odoo. Odoo's work
 // order, time logs, downtime and scrap must match the simulator's ledger —
 // over an encrypted channel with a user login, and across a server crash.
-// The structure is protocols_shift.e2e.test.ts's.
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+// The shift rig is protocols_shift.e2e.test.ts's (support/shift-rig.ts).
+import { mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MosquittoBroker, startMosquitto } from "../../sidecar/devstack/mosquitto.ts";
 import { freePort, type OdooServer, startOdoo } from "../../sidecar/devstack/odoo.ts";
-import { Ledger, type LedgerFile } from "../../sidecar/simulator/ledger.ts";
-import { Line } from "../../sidecar/simulator/line.ts";
-import { lineRules, ruleRecord } from "../../sidecar/simulator/rules.ts";
-import { SCENARIOS, type ScenarioParams } from "../../sidecar/simulator/scenarios.ts";
-import { type SimOutput, Simulation } from "../../sidecar/simulator/simulation.ts";
-import { Sidecar } from "../../sidecar/src/main.ts";
-import { createLogger } from "../../sidecar/src/ops/log.ts";
+import { lineRules } from "../../sidecar/simulator/rules.ts";
 import { trustServerCertificate } from "../../sidecar/src/sources/opcua/pki.ts";
 import { OpcUaSource } from "../../sidecar/src/sources/opcua/source.ts";
-import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../sidecar/test/support/odoo/testing.ts";
+import { moduleHasSidecarApi } from "../../sidecar/test/support/odoo/testing.ts";
 import { AsyncuaLineServer } from "../../sidecar/test/support/opcua/asyncua-peer.ts";
 import { MemorySink } from "../../sidecar/test/support/simulator/memory-sink.ts";
-
-type Row = Record<string, unknown>;
-const ids = (v: unknown) => (Array.isArray(v) ? (v[0] as number) : 0);
-/** Odoo stores UTC datetimes to the second, without zone. */
-const odooTime = (iso: string | null | undefined) => (iso ? iso.slice(0, 19).replace("T", " ") : false);
+import { shiftRig } from "./support/shift-rig.ts";
 
 describe.runIf(moduleHasSidecarApi())(
   "a simulated shift via OPC UA from asyncua's server ends in Odoo as the ledger says",
@@ -45,185 +35,7 @@ describe.runIf(moduleHasSidecarApi())(
       rmSync(dir, { recursive: true, force: true });
     });
 
-    async function production(fixture: OdooFixture, name: string) {
-      const [mo] = (await fixture.admin.execute("mrp.production", "search_read", [[["name", "=", name]]], {
-        fields: ["id", "product_id", "workorder_ids"],
-      })) as Row[];
-      const [wo] = (await fixture.admin.execute("mrp.workorder", "search_read", [[["production_id", "=", mo?.id]]], {
-        fields: ["id", "name", "workcenter_id"],
-        order: "id",
-        limit: 1,
-      })) as Row[];
-      if (!mo || !wo) throw new Error(`demo data has no ${name} with a work order`);
-      return {
-        moId: mo.id as number,
-        woId: wo.id as number,
-        operation: wo.name as string,
-        workcenterId: ids(wo.workcenter_id),
-      };
-    }
-
-    /** Connection, source → workcenter, reason → loss and the line's tag rules, as an admin enters them. */
-    async function configure(
-      fixture: OdooFixture,
-      values: Row,
-      machine: string,
-      workcenterId: number,
-      rules: ReturnType<typeof lineRules>,
-    ) {
-      const a = fixture.admin;
-      await a.execute("shopfloor.connection", "write", [[fixture.connectionId], values]);
-      await a.execute("shopfloor.source.map", "create", [
-        {
-          connection_id: fixture.connectionId,
-          source: `plant1/line1/${machine.toLowerCase()}`,
-          workcenter_id: workcenterId,
-        },
-      ]);
-      const [failure] = (await a.execute(
-        "mrp.workcenter.productivity.loss",
-        "search",
-        [[["name", "=", "Equipment Failure"]]],
-        {
-          limit: 1,
-        },
-      )) as number[];
-      await a.execute("shopfloor.reason.map", "create", [
-        { connection_id: fixture.connectionId, code: "JAM", loss_id: failure },
-      ]);
-      for (const rule of rules) {
-        await a.execute("shopfloor.mapping.rule", "create", [ruleRecord(rule, fixture.connectionId)]);
-      }
-      return failure as number;
-    }
-
-    async function runShift(opts: {
-      code: string;
-      order: string;
-      machine: string;
-      connection: (mo: Awaited<ReturnType<typeof production>>) => Row;
-      rules: ReturnType<typeof lineRules>;
-      output: (line: Line) => SimOutput;
-      /** A SCENARIOS name, or a scenario of the test's own. */
-      scenario: string | ((sim: Simulation, params: ScenarioParams) => Promise<void>);
-      downMs?: number;
-      /** The OPC UA server crashes during the shift. */
-      crash?: boolean;
-      /** Before the sidecar starts: its spool folder (the PKI folder is `<spool>/pki`). */
-      prepare?: (spoolDir: string) => Promise<void>;
-    }) {
-      const fixture = await makeOdooFixture(odoo, { code: opts.code, mqttUrl: broker.url, batchWaitMs: 100 });
-      const mo = await production(fixture, opts.order);
-      const failureLoss = await configure(fixture, opts.connection(mo), opts.machine, mo.workcenterId, opts.rules);
-      const line = new Line("Line1", [opts.machine]);
-      const name = typeof opts.scenario === "string" ? opts.scenario : "asyncua-crash";
-      const ledger = new Ledger(name, "Line1", [opts.machine]);
-      const sim = new Simulation(line, ledger, { stepMs: 60, pulseMs: 1_500 });
-      sim.outputs.push(opts.output(line));
-      await sim.start();
-      const spoolDir = mkdtempSync(join(dir, `${opts.code}-spool-`));
-      await opts.prepare?.(spoolDir);
-      const sidecar = await Sidecar.start({
-        boot: fixture.boot(spoolDir),
-        log: createLogger(process.env.SFB_DEBUG ? "info" : "warn"),
-        heartbeatMs: 5_000,
-      });
-      try {
-        const params: ScenarioParams = {
-          orders: [opts.order],
-          operation: mo.operation,
-          parts: 6,
-          scrap: 2,
-          holdSteps: 20,
-          driftMs: 0,
-          downMs: opts.downMs ?? 0,
-        };
-        const scenario = typeof opts.scenario === "string" ? SCENARIOS[opts.scenario] : opts.scenario;
-        if (!scenario) throw new Error(`no scenario ${String(opts.scenario)}`);
-        await scenario(sim, params);
-        // One event per ledger entry while connected; parts counted while the server was away arrive
-        // as one delta on reconnect, so after a crash the quantities must match, not the event count.
-        const expectedEvents = opts.crash ? undefined : ledger.entries.filter((e) => e.expect).length;
-        const progress = async () => {
-          const [wo] = (await fixture.admin.execute("mrp.workorder", "read", [[mo.woId]], {
-            fields: ["state"],
-          })) as Row[];
-          const states = (await fixture.events(["state"], [["connection_id", "=", fixture.connectionId]])) as Row[];
-          const applied = states.filter((e) => e.state === "applied").length;
-          return { workorder: wo?.state, applied, other: states.length - applied };
-        };
-        await expect
-          .poll(progress, { timeout: 120_000, interval: 1_000 })
-          .toEqual({ workorder: "done", applied: expectedEvents ?? expect.any(Number), other: 0 });
-        const notApplied = await fixture.events(["type", "state", "error_message"], [["state", "!=", "applied"]]);
-        expect(notApplied).toEqual([]);
-        // Compared from the ledger file, as any external check would read it.
-        const ledgerPath = join(dir, `${opts.code}-ledger.json`);
-        ledger.write(ledgerPath);
-        const written = JSON.parse(readFileSync(ledgerPath, "utf8")) as LedgerFile;
-        return { fixture, mo, ledger: written, failureLoss };
-      } finally {
-        await sidecar.stop();
-        await sim.stop();
-      }
-    }
-
-    async function expectOdooMatchesLedger(r: Awaited<ReturnType<typeof runShift>>) {
-      const { fixture, mo, ledger, failureLoss } = r;
-      const a = fixture.admin;
-      const expected = ledger.expected;
-      const order = expected.orders[0];
-      expect(order).toMatchObject({ started: true, completed: true });
-
-      const [wo] = (await a.execute("mrp.workorder", "read", [[mo.woId]], {
-        fields: ["state", "qty_produced", "shopfloor_qty_scrap"],
-      })) as Row[];
-      expect(wo?.state).toBe("done");
-      expect(wo?.qty_produced).toBe(order?.good);
-      expect(wo?.shopfloor_qty_scrap).toBe(order?.scrap);
-
-      const logs = (await a.execute("mrp.workcenter.productivity", "search_read", [[["workorder_id", "=", mo.woId]]], {
-        fields: ["loss_id", "loss_type", "date_start", "date_end"],
-        order: "date_start",
-      })) as Row[];
-      const downtimeLogs = (await a.execute(
-        "mrp.workcenter.productivity",
-        "search_read",
-        [
-          [
-            ["workcenter_id", "=", mo.workcenterId],
-            ["loss_id", "=", failureLoss],
-          ],
-        ],
-        { fields: ["date_start", "date_end"], order: "date_start" },
-      )) as Row[];
-      expect(downtimeLogs.map((l) => [l.date_start, l.date_end])).toEqual(
-        expected.downtimes.map((d) => [odooTime(d.start), odooTime(d.end)]),
-      );
-      const setupLogs = (await a.execute(
-        "mrp.workcenter.productivity",
-        "search_read",
-        [
-          [
-            ["workcenter_id", "=", mo.workcenterId],
-            ["loss_id.name", "=", "Setup and Adjustments"],
-          ],
-        ],
-        { fields: ["date_start", "date_end"] },
-      )) as Row[];
-      expect(setupLogs.map((l) => [l.date_start, l.date_end])).toEqual(
-        expected.setups.map((s) => [odooTime(s.start), odooTime(s.end)]),
-      );
-      expect(logs.some((l) => l.loss_type === "productive")).toBe(true);
-      // No log is left open once the order completed.
-      expect(logs.filter((l) => !l.date_end)).toEqual([]);
-
-      const scraps = (await a.execute("stock.scrap", "search_read", [[["production_id", "=", mo.moId]]], {
-        fields: ["scrap_qty", "state"],
-      })) as Row[];
-      expect(scraps.reduce((t, s) => t + Number(s.scrap_qty), 0)).toBe(order?.scrap);
-      expect(scraps.every((s) => s.state === "done")).toBe(true);
-    }
+    const { runShift, expectOdooMatchesLedger } = shiftRig(() => ({ odoo, broker }), dir);
 
     it("SignAndEncrypt / Aes256_Sha256_RsaPss with a user login, certificates trusted both ways", async () => {
       const machine = "Press03";
