@@ -22,6 +22,7 @@ import { createPlcDriver } from "../../sidecar/src/sources/plc/drivers.ts";
 import { PlcSource } from "../../sidecar/src/sources/plc/source.ts";
 import { SqliteSpool } from "../../sidecar/src/spool/sqlite-spool.ts";
 import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../sidecar/test/support/odoo/testing.ts";
+import { mapMachine } from "./support/shift-rig.ts";
 
 type Row = Record<string, unknown>;
 const LINE = "Line1";
@@ -101,22 +102,7 @@ describe.runIf(moduleHasSidecarApi())(
       const a = fixture.admin;
       const orders = await twoOrders(fixture);
       const workcenterId = orders[0]?.workcenterId;
-      await a.execute("shopfloor.source.map", "create", [
-        {
-          connection_id: fixture.connectionId,
-          source: `plant1/line1/${MACHINE.toLowerCase()}`,
-          workcenter_id: workcenterId,
-        },
-      ]);
-      const [failureLoss] = (await a.execute(
-        "mrp.workcenter.productivity.loss",
-        "search",
-        [[["name", "=", "Equipment Failure"]]],
-        { limit: 1 },
-      )) as number[];
-      await a.execute("shopfloor.reason.map", "create", [
-        { connection_id: fixture.connectionId, code: "JAM", loss_id: failureLoss },
-      ]);
+      const failureLoss = await mapMachine(fixture, `plant1/line1/${MACHINE.toLowerCase()}`, workcenterId as number);
 
       const line = new Line(LINE, [MACHINE]);
       const ledger = new Ledger("enip-shift", LINE, [MACHINE]);

@@ -29,9 +29,9 @@ import { createPlcDriver } from "../../sidecar/src/sources/plc/drivers.ts";
 import { PlcSource, plcOptionsFromConfig } from "../../sidecar/src/sources/plc/source.ts";
 import { SqliteSpool } from "../../sidecar/src/spool/sqlite-spool.ts";
 import { makeOdooFixture, moduleHasSidecarApi } from "../../sidecar/test/support/odoo/testing.ts";
+import { firstWorkorder, mapMachine } from "./support/shift-rig.ts";
 
 type Row = Record<string, unknown>;
-const ids = (v: unknown) => (Array.isArray(v) ? (v[0] as number) : 0);
 /** Odoo keeps UTC datetimes to the second, without zone. */
 const odooMs = (text: unknown) => Date.parse(`${String(text).replace(" ", "T")}Z`);
 /** A polled PLC's events carry the poll's read time: within a poll and Odoo's truncation to the second of the line's. */
@@ -57,32 +57,9 @@ describe.runIf(moduleHasSidecarApi())(
       const orderName = "WH/MO/00007";
       const fixture = await makeOdooFixture(odoo, { code: "e2e-modbus", batchWaitMs: 100 });
       const a = fixture.admin;
-      const [mo] = (await a.execute("mrp.production", "search_read", [[["name", "=", orderName]]], {
-        fields: ["id", "workorder_ids"],
-      })) as Row[];
-      const [wo] = (await a.execute("mrp.workorder", "search_read", [[["production_id", "=", mo?.id]]], {
-        fields: ["id", "name", "workcenter_id"],
-        order: "id",
-        limit: 1,
-      })) as Row[];
-      if (!mo || !wo) throw new Error(`demo data has no ${orderName} with a work order`);
-      const workcenterId = ids(wo.workcenter_id);
-      await a.execute("shopfloor.source.map", "create", [
-        {
-          connection_id: fixture.connectionId,
-          source: `plant1/line1/${machine.toLowerCase()}`,
-          workcenter_id: workcenterId,
-        },
-      ]);
-      const [failureLoss] = (await a.execute(
-        "mrp.workcenter.productivity.loss",
-        "search",
-        [[["name", "=", "Equipment Failure"]]],
-        { limit: 1 },
-      )) as number[];
-      await a.execute("shopfloor.reason.map", "create", [
-        { connection_id: fixture.connectionId, code: "JAM", loss_id: failureLoss },
-      ]);
+      const mo = await firstWorkorder(fixture, orderName);
+      const workcenterId = mo.workcenterId;
+      const failureLoss = await mapMachine(fixture, `plant1/line1/${machine.toLowerCase()}`, workcenterId);
 
       const line = new Line("Line1", [machine]);
       const ledger = new Ledger("modbus-shift", "Line1", [machine]);
@@ -130,7 +107,7 @@ describe.runIf(moduleHasSidecarApi())(
       try {
         await expect.poll(() => source.stats().polls, { timeout: 10_000 }).toBeGreaterThan(0);
         // One order: set up, produce with scrap, a jam, the PLC restarted while the machine counts on, complete.
-        await sim.startOrder(machine, orderName, wo.name as string);
+        await sim.startOrder(machine, orderName, mo.operation);
         await sim.step();
         await sim.setState(machine, "setup");
         await sim.step(10);
@@ -156,7 +133,7 @@ describe.runIf(moduleHasSidecarApi())(
         await expect
           .poll(
             async () =>
-              ((await a.execute("mrp.workorder", "read", [[wo.id]], { fields: ["state"] })) as Row[])[0]?.state,
+              ((await a.execute("mrp.workorder", "read", [[mo.woId]], { fields: ["state"] })) as Row[])[0]?.state,
             { timeout: 120_000, interval: 1_000 },
           )
           .toBe("done");
@@ -165,12 +142,12 @@ describe.runIf(moduleHasSidecarApi())(
         const notApplied = await fixture.events(["type", "state", "error_message"], [["state", "!=", "applied"]]);
         expect(notApplied).toEqual([]);
 
-        const [done] = (await a.execute("mrp.workorder", "read", [[wo.id]], {
+        const [done] = (await a.execute("mrp.workorder", "read", [[mo.woId]], {
           fields: ["qty_produced", "shopfloor_qty_scrap"],
         })) as Row[];
         expect(done?.qty_produced).toBe(order?.good);
         expect(done?.shopfloor_qty_scrap).toBe(order?.scrap);
-        const scraps = (await a.execute("stock.scrap", "search_read", [[["production_id", "=", mo.id]]], {
+        const scraps = (await a.execute("stock.scrap", "search_read", [[["production_id", "=", mo.moId]]], {
           fields: ["scrap_qty", "state"],
         })) as Row[];
         expect(scraps.reduce((t, s) => t + Number(s.scrap_qty), 0)).toBe(order?.scrap);
@@ -209,7 +186,7 @@ describe.runIf(moduleHasSidecarApi())(
         const logsOfWo = (await a.execute(
           "mrp.workcenter.productivity",
           "search_read",
-          [[["workorder_id", "=", wo.id]]],
+          [[["workorder_id", "=", mo.woId]]],
           {
             fields: ["date_end"],
           },

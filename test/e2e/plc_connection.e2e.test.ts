@@ -18,9 +18,9 @@ import { type ModbusPeer, startModbusPeer } from "../../sidecar/devstack/modbus-
 import { freePort, type OdooServer, startOdoo } from "../../sidecar/devstack/odoo.ts";
 import { makeOdooFixture, moduleHasSidecarApi } from "../../sidecar/test/support/odoo/testing.ts";
 import { type SidecarProcess, spawnSidecar } from "../../sidecar/test/support/sidecar-process.ts";
+import { firstWorkorder, mapMachine } from "./support/shift-rig.ts";
 
 type Row = Record<string, unknown>;
-const ids = (v: unknown) => (Array.isArray(v) ? (v[0] as number) : 0);
 
 // The PLC's register map, as the rules below name it.
 const COUNT = 10; // hr10: good parts, raw (each raw step is 2 parts: scale 2)
@@ -75,29 +75,10 @@ describe.runIf(moduleHasSidecarApi())(
         },
       ]);
 
-      const [mo] = (await a.execute("mrp.production", "search_read", [[["name", "=", orderName]]], {
-        fields: ["id"],
-      })) as Row[];
-      const [wo] = (await a.execute("mrp.workorder", "search_read", [[["production_id", "=", mo?.id]]], {
-        fields: ["id", "name", "workcenter_id", "state"],
-        order: "id",
-        limit: 1,
-      })) as Row[];
-      if (!mo || !wo) throw new Error(`demo data has no ${orderName} with a work order`);
-      const workcenterId = ids(wo.workcenter_id);
+      const mo = await firstWorkorder(fixture, orderName);
+      const workcenterId = mo.workcenterId;
       const source = "plant1/line1/press09";
-      await a.execute("shopfloor.source.map", "create", [
-        { connection_id: fixture.connectionId, source, workcenter_id: workcenterId },
-      ]);
-      const [failureLoss] = (await a.execute(
-        "mrp.workcenter.productivity.loss",
-        "search",
-        [[["name", "=", "Equipment Failure"]]],
-        { limit: 1 },
-      )) as number[];
-      await a.execute("shopfloor.reason.map", "create", [
-        { connection_id: fixture.connectionId, code: "JAM", loss_id: failureLoss },
-      ]);
+      const failureLoss = await mapMachine(fixture, source, workcenterId);
 
       // The rules, typed field by field as the form writes them; protocol follows the connection's kind.
       const rule = (values: Row) =>
@@ -112,7 +93,7 @@ describe.runIf(moduleHasSidecarApi())(
         scale: 2,
         deadband: 3,
         fixed_order: orderName,
-        fixed_operation: wo.name,
+        fixed_operation: mo.operation,
       });
       await rule({
         kind: "state",
@@ -150,7 +131,7 @@ describe.runIf(moduleHasSidecarApi())(
       await plc.setWords("hr", COUNT, [0]);
       await plc.setWords("hr", STATE, [0]);
       await plc.setBits("coil", START, [false]);
-      await plc.setWords("hr", OPERATION, registersOf(String(wo.name), 10));
+      await plc.setWords("hr", OPERATION, registersOf(String(mo.operation), 10));
 
       const metricsPort = await freePort();
       sidecar = spawnSidecar({
@@ -169,11 +150,11 @@ describe.runIf(moduleHasSidecarApi())(
       await s.waitForLog(/"msg":"source started"/);
 
       const woRead = async (fields: string[]) =>
-        ((await a.execute("mrp.workorder", "read", [[wo.id]], { fields })) as Row[])[0] ?? {};
+        ((await a.execute("mrp.workorder", "read", [[mo.woId]], { fields })) as Row[])[0] ?? {};
       // production.reported adds to the order's quantity producing (handlers/producing.py).
       const produced = async () =>
         Number(
-          ((await a.execute("mrp.production", "read", [[mo.id]], { fields: ["qty_producing"] })) as Row[])[0]
+          ((await a.execute("mrp.production", "read", [[mo.moId]], { fields: ["qty_producing"] })) as Row[])[0]
             ?.qty_producing,
         );
       const tile = async () => {
@@ -270,7 +251,7 @@ describe.runIf(moduleHasSidecarApi())(
       const started = applied.filter((e) => e.type === "workorder.started");
       expect(started).toHaveLength(1);
       // The trigger's rows: the order a fixed text, the operation read from the PLC's string register.
-      expect(JSON.parse(String(started[0]?.data_json))).toMatchObject({ order: orderName, operation: wo.name });
+      expect(JSON.parse(String(started[0]?.data_json))).toMatchObject({ order: orderName, operation: mo.operation });
       expect(types.filter((t) => t === "scrap.reported")).toHaveLength(0);
       expect(types.filter((t) => t === "production.reported")).toHaveLength(4);
       const readingAgain = s.logs().filter((l) => /reading again \(was: /.test(String(l.msg)));

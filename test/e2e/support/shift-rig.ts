@@ -52,57 +52,62 @@ export interface ShiftRun {
   failureLoss: number;
 }
 
+/** The demo order `name` and its first work order (what a one-machine shift runs). */
+export async function firstWorkorder(fixture: OdooFixture, name: string): Promise<ShiftOrder> {
+  const [mo] = (await fixture.admin.execute("mrp.production", "search_read", [[["name", "=", name]]], {
+    fields: ["id"],
+  })) as Row[];
+  const [wo] = (await fixture.admin.execute("mrp.workorder", "search_read", [[["production_id", "=", mo?.id]]], {
+    fields: ["id", "name", "workcenter_id"],
+    order: "id",
+    limit: 1,
+  })) as Row[];
+  if (!mo || !wo) throw new Error(`demo data has no ${name} with a work order`);
+  return {
+    moId: mo.id as number,
+    woId: wo.id as number,
+    operation: wo.name as string,
+    workcenterId: ids(wo.workcenter_id),
+  };
+}
+
+/** The machine's source mapped to the work center and the floor's JAM to Equipment Failure, as an admin
+ * enters them on the connection; returns that loss's id. */
+export async function mapMachine(fixture: OdooFixture, source: string, workcenterId: number): Promise<number> {
+  const a = fixture.admin;
+  await a.execute("shopfloor.source.map", "create", [
+    { connection_id: fixture.connectionId, source, workcenter_id: workcenterId },
+  ]);
+  const [failure] = (await a.execute(
+    "mrp.workcenter.productivity.loss",
+    "search",
+    [[["name", "=", "Equipment Failure"]]],
+    { limit: 1 },
+  )) as number[];
+  if (!failure) throw new Error("the database has no Equipment Failure loss");
+  await a.execute("shopfloor.reason.map", "create", [
+    { connection_id: fixture.connectionId, code: "JAM", loss_id: failure },
+  ]);
+  return failure;
+}
+
 /** The rig over the servers of a describe block (read when a shift runs) and its scratch folder. */
 export function shiftRig(servers: () => { odoo: OdooServer; broker: MosquittoBroker }, dir: string) {
-  async function production(fixture: OdooFixture, name: string): Promise<ShiftOrder> {
-    const [mo] = (await fixture.admin.execute("mrp.production", "search_read", [[["name", "=", name]]], {
-      fields: ["id", "product_id", "workorder_ids"],
-    })) as Row[];
-    const [wo] = (await fixture.admin.execute("mrp.workorder", "search_read", [[["production_id", "=", mo?.id]]], {
-      fields: ["id", "name", "workcenter_id"],
-      order: "id",
-      limit: 1,
-    })) as Row[];
-    if (!mo || !wo) throw new Error(`demo data has no ${name} with a work order`);
-    return {
-      moId: mo.id as number,
-      woId: wo.id as number,
-      operation: wo.name as string,
-      workcenterId: ids(wo.workcenter_id),
-    };
-  }
-
   /** Connection, source → workcenter, reason → loss and the line's tag rules, as an admin enters them. */
   async function configure(fixture: OdooFixture, values: Row, opts: ShiftOptions, workcenterId: number) {
-    const a = fixture.admin;
-    await a.execute("shopfloor.connection", "write", [[fixture.connectionId], values]);
-    await a.execute("shopfloor.source.map", "create", [
-      {
-        connection_id: fixture.connectionId,
-        source: `plant1/line1/${opts.machine.toLowerCase()}`,
-        workcenter_id: workcenterId,
-      },
-    ]);
-    const [failure] = (await a.execute(
-      "mrp.workcenter.productivity.loss",
-      "search",
-      [[["name", "=", "Equipment Failure"]]],
-      { limit: 1 },
-    )) as number[];
-    await a.execute("shopfloor.reason.map", "create", [
-      { connection_id: fixture.connectionId, code: "JAM", loss_id: failure },
-    ]);
+    await fixture.admin.execute("shopfloor.connection", "write", [[fixture.connectionId], values]);
+    const failure = await mapMachine(fixture, `plant1/line1/${opts.machine.toLowerCase()}`, workcenterId);
     for (const rule of opts.rules) {
-      await a.execute("shopfloor.mapping.rule", "create", [ruleRecord(rule, fixture.connectionId)]);
+      await fixture.admin.execute("shopfloor.mapping.rule", "create", [ruleRecord(rule, fixture.connectionId)]);
     }
-    return failure as number;
+    return failure;
   }
 
   /** Runs the shift; returns once every event it made is applied in Odoo and the work order is done. */
   async function runShift(opts: ShiftOptions): Promise<ShiftRun> {
     const { odoo, broker } = servers();
     const fixture = await makeOdooFixture(odoo, { code: opts.code, mqttUrl: broker.url, batchWaitMs: 100 });
-    const mo = await production(fixture, opts.order);
+    const mo = await firstWorkorder(fixture, opts.order);
     const failureLoss = await configure(fixture, opts.connection(mo), opts, mo.workcenterId);
     const line = new Line("Line1", [opts.machine]);
     const scenarioOpt = opts.scenario ?? "normal-shift";
