@@ -214,24 +214,23 @@ def _floor_booked(move):
     return move.picked and move.manual_consumption
 
 
+def _lines_qty(lines, uom):
+    return sum(line.product_uom_id._compute_quantity(line.quantity, uom, round=False) for line in lines)
+
+
 def returnable_consumption_qty(move, lot=None):
     """What of raw ``move`` can be given back (the move's unit): on an open move, what the
     floor booked (of ``lot`` when given); on a done move, what was consumed and not
     returned yet (of ``lot`` when given)."""
     if move.state == "done":
         lines = move.move_line_ids.filtered(lambda line: not lot or line.lot_id == lot)
-        consumed = sum(line.product_uom_id._compute_quantity(line.quantity, move.product_uom, round=False) for line in lines)
-        returned_moves = _returned_moves(move)
-        returned_lines = returned_moves.move_line_ids.filtered(lambda line: not lot or line.lot_id == lot)
-        returned = sum(
-            line.product_uom_id._compute_quantity(line.quantity, move.product_uom, round=False) for line in returned_lines
-        )
-        return float_round(max(consumed - returned, 0.0), precision_rounding=move.product_uom.rounding)
+        returned_lines = _returned_moves(move).move_line_ids.filtered(lambda line: not lot or line.lot_id == lot)
+        consumed = _lines_qty(lines, move.product_uom) - _lines_qty(returned_lines, move.product_uom)
+        return float_round(max(consumed, 0.0), precision_rounding=move.product_uom.rounding)
     if move.state == "cancel" or not _floor_booked(move):
         return 0.0
     if lot:
-        lines = move.move_line_ids.filtered(lambda line: line.lot_id == lot)
-        return sum(line.product_uom_id._compute_quantity(line.quantity, move.product_uom, round=False) for line in lines)
+        return _lines_qty(move.move_line_ids.filtered(lambda line: line.lot_id == lot), move.product_uom)
     return move.quantity
 
 
