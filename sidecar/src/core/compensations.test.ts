@@ -4,6 +4,8 @@
 // anything else is rejected naming the field, with the raw bytes kept.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ADDR, obs, triggerRule } from "../../test/support/rules/rules.fixtures.ts";
+import { RuleEngine } from "../rules/engine.ts";
 import { EVENT_TYPES } from "./contract.ts";
 import { checkEvent, validatePayload } from "./validate.ts";
 
@@ -108,5 +110,28 @@ describe("compensation event types", () => {
     const notList = checkEvent(consumptionReturn(1, { serials: "SN-1" }));
     expect(notList.ok).toBe(false);
     if (!notList.ok) expect(notList.reason).toMatch(/serials.*must be array/);
+  });
+
+  it("a PLC trigger rule derives them like any type, with the rule's unit, and they pass validation", () => {
+    for (const [type, qty] of [
+      ["production.corrected", -3],
+      ["consumption.reversed", 2],
+    ] as const) {
+      const rule = {
+        ...triggerRule(),
+        event_type: type,
+        params: { fields: { order: ADDR.order, qty: ADDR.good }, static: { material: "STEEL-2MM" }, unit: "KG" },
+      };
+      const engine = new RuleEngine({ connection: "c1", revision: 1, rules: [rule], statePrefix: "", state: {} });
+      engine.observe([obs(ADDR.completed, false, 0)]);
+      const { events } = engine.observe([
+        obs(ADDR.completed, true, 5),
+        obs(ADDR.order, "WH/MO/00042", 5),
+        obs(ADDR.good, qty, 5),
+      ]);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ type, data: { order: "WH/MO/00042", qty, uom: "KG" } });
+      expect(checkEvent(events[0]).ok).toBe(true);
+    }
   });
 });
