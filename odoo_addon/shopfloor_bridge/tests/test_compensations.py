@@ -303,6 +303,26 @@ class TestCompensations(ShopfloorCase):
         self.assertEqual(event.state, "applied", event.error_message)
         self.assertEqual(self.order_figures(production), before)
 
+    def test_serials_of_a_serial_tracked_component_are_given_back_one_each(self):
+        self.product_bolt.tracking = "serial"
+        names = ("SN-1", "SN-2", "SN-3")
+        for name in names:
+            serial = self.env["stock.lot"].create({"name": name, "product_id": self.product_bolt.id})
+            self.env["stock.quant"]._update_available_quantity(self.product_bolt, self.stock_location, 1, lot_id=serial)
+        production = self._make_mo(10)
+        base = {"order": production.name, "material": "M8"}
+        self.send("material.consumed", {**base, "qty": 1, "lot": "SN-1"})
+        before = self.order_figures(production)
+        for name in names[1:]:
+            self.send("material.consumed", {**base, "qty": 1, "lot": name})
+        _r, event = self.send("consumption.reversed", {**base, "qty": 2, "serials": ["SN-2", "SN-9"]})
+        self.assert_refused(event, "wrong_lot", "SN-9")
+        _r, event = self.send("consumption.reversed", {**base, "qty": 1, "serials": ["SN-2", "SN-3"]})
+        self.assert_refused(event, "serial_count")
+        _r, event = self.send("consumption.reversed", {**base, "qty": 2, "serials": ["SN-2", "SN-3"]})
+        self.assertEqual(event.state, "applied", event.error_message)
+        self.assertEqual(self.order_figures(production), before)
+
     def test_a_consumption_of_a_done_order_comes_back_to_stock(self):
         self.consumed(3)
         self.finish(self.mo1, 5)
