@@ -550,6 +550,7 @@ class TestBatchedApplyEveryType(ShopfloorCase):
             event(13, "workorder.resumed"),
             event(14, "production.reported", {"qty_good": 4}),
             event(14.5, "production.corrected", {"qty": -1}),
+            event(14.7, "production.corrected", {"qty": -1000}),  # dead: below zero
             event(15, "material.consumed", {"material": "UNOBTAINIUM", "qty": 1}),  # dead: unknown material
             event(15.5, "scrap.reported", {"qty": 0}),  # rejected: nothing to scrap
             event(16, "scrap.reported", {"qty": 1, "reason_code": "DEFECT"}),
@@ -739,7 +740,8 @@ class TestBatchedApplyEveryType(ShopfloorCase):
         # Not vacuous: waits, failures and every kind of record are in it.
         statuses = [status for status, _error in batched["results"]]
         self.assertEqual(statuses.count("pending"), 2, batched["results"])
-        self.assertEqual(statuses.count("failed"), 1, batched["results"])  # unknown material: dead
+        # Dead: an unknown material, a correction below zero.
+        self.assertEqual(statuses.count("failed"), 2, batched["results"])
         self.assertEqual(statuses.count("rejected"), 1, batched["results"])  # a scrap of nothing
         states = {state for _type, state, *_rest in batched["events"]}
         self.assertEqual(states, {"applied", "dead", "rejected"})
