@@ -282,6 +282,8 @@ export function dataSchemaOf(type: string): DataSchema {
 
 function valueFor(name: string, prop: PropertySchema, vocab: Vocabulary): fc.Arbitrary<FuzzJson> {
   if (prop.type === "boolean") return fc.boolean();
+  // serials: a list of texts (the schema says only "array"; the module checks the items).
+  if (prop.type === "array") return fc.array(floorString(1), { minLength: 1, maxLength: 3 });
   if (prop.type === "number") {
     // Mostly in range, so most events are valid; the edges come from floorNumber.
     const floor = prop.exclusiveMinimum ?? prop.minimum;
@@ -414,15 +416,21 @@ function plausibleDataArb(type: string, vocab: Vocabulary): fc.Arbitrary<{ [key:
   const fields = Object.entries(rule.properties)
     .filter(([name]) => name !== "workcenter" || required.has(name))
     .map(([name, prop]) => {
-      const floor = prop.exclusiveMinimum ?? prop.minimum ?? 0;
+      // A signed quantity (a correction) is small either way; the others start above their floor.
+      const floor = Math.max(prop.exclusiveMinimum ?? prop.minimum ?? 0, -21);
       const value: fc.Arbitrary<FuzzJson> =
         prop.type === "boolean"
           ? fc.boolean()
           : prop.type === "number"
-            ? fc.integer({ min: Math.ceil(floor) + 1, max: Math.ceil(floor) + 20 })
-            : known[name]?.length
-              ? fc.constantFrom(...(known[name] as string[]))
-              : fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 12 });
+            ? fc.integer({ min: Math.ceil(floor) + 1, max: Math.ceil(Math.max(floor, 0)) + 20 })
+            : prop.type === "array"
+              ? fc.array(fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 12 }), {
+                  minLength: 1,
+                  maxLength: 3,
+                })
+              : known[name]?.length
+                ? fc.constantFrom(...(known[name] as string[]))
+                : fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 12 });
       return required.has(name)
         ? value.map((v) => [name, v] as const)
         : fc.option(

@@ -7,14 +7,17 @@ whether it waits, is retried or goes to the dead-letter queue.
 
 from ..exceptions import EventRejected
 from . import (
+    consumption_reversed,
     downtime_ended,
     downtime_started,
     material_consumed,
+    production_corrected,
     production_reported,
     quality_hold,
     quality_released,
     quality_result,
     scrap_reported,
+    scrap_reversed,
     setup_ended,
     setup_started,
     teardown_ended,
@@ -34,6 +37,9 @@ HANDLERS = {
     "production.reported": production_reported.apply,
     "material.consumed": material_consumed.apply,
     "scrap.reported": scrap_reported.apply,
+    "production.corrected": production_corrected.apply,
+    "scrap.reversed": scrap_reversed.apply,
+    "consumption.reversed": consumption_reversed.apply,
     "quality.result": quality_result.apply,
     "quality.hold": quality_hold.apply,
     "quality.released": quality_released.apply,

@@ -49,8 +49,16 @@ STANDARD_FIGURES = (
     "production_reject_count",
     "flag_count",
 )
-# Event types whose applied counts make standard OEE's total and good counts.
-COUNT_EVENT_TYPES = ("production.reported", "workorder.completed", "scrap.reported")
+# Event types whose applied counts make standard OEE's total and good counts
+# (a production.corrected counts its signed qty as good, its signed qty_scrap as scrap;
+# a scrap.reversed takes the quantity it returned off the scrap).
+COUNT_EVENT_TYPES = (
+    "production.reported",
+    "workorder.completed",
+    "scrap.reported",
+    "production.corrected",
+    "scrap.reversed",
+)
 
 
 def _ratio(numerator, denominator):
@@ -353,21 +361,29 @@ class ShopfloorOeeReport(models.Model):
                   FROM class_ranges c
             ), count_event AS (
                 -- Counts of applied events, in the order's unit; a scrap counts when it
-                -- scrapped the order's own product (as the stock.scrap it made says).
+                -- scrapped the order's own product (as the stock.scrap it made says); a
+                -- reversal of such a scrap takes what its return move brought back off it.
                 SELECT e.id, e.workcenter_id, e.production_id, e.workorder_id, e.time, e.type,
-                       CASE WHEN e.type = 'scrap.reported' THEN 0
+                       CASE WHEN e.type IN ('scrap.reported', 'scrap.reversed') THEN 0
+                            WHEN e.type = 'production.corrected'
+                            THEN CASE WHEN jsonb_typeof(e.data_json::jsonb -> 'qty') = 'number'
+                                      THEN (e.data_json::jsonb ->> 'qty')::float ELSE 0 END
                             WHEN jsonb_typeof(e.data_json::jsonb -> 'qty_good') = 'number'
                             THEN (e.data_json::jsonb ->> 'qty_good')::float ELSE 0 END AS good_in,
                        CASE WHEN e.type = 'scrap.reported' THEN s.scrap_qty
+                            WHEN e.type = 'scrap.reversed' THEN -COALESCE(r.product_uom_qty, 0)
                             WHEN jsonb_typeof(e.data_json::jsonb -> 'qty_scrap') = 'number'
                             THEN (e.data_json::jsonb ->> 'qty_scrap')::float ELSE 0 END AS scrap_in
                   FROM shopfloor_event e
                   JOIN mrp_production mo ON mo.id = e.production_id
-                  LEFT JOIN stock_scrap s ON e.type = 'scrap.reported'
+                  LEFT JOIN stock_scrap s ON e.type IN ('scrap.reported', 'scrap.reversed')
                         AND s.id = substring(e.result_refs FROM 'stock\\.scrap,([0-9]+)')::int
+                  LEFT JOIN stock_move r ON e.type = 'scrap.reversed'
+                        AND r.id = substring(e.result_refs FROM 'stock\\.move,([0-9]+)')::int
                  WHERE e.state = 'applied' AND e.workcenter_id IS NOT NULL
-                   AND e.type IN ('production.reported', 'workorder.completed', 'scrap.reported')
-                   AND (e.type != 'scrap.reported' OR s.product_id = mo.product_id)
+                   AND e.type IN ('production.reported', 'workorder.completed', 'scrap.reported',
+                                  'production.corrected', 'scrap.reversed')
+                   AND (e.type NOT IN ('scrap.reported', 'scrap.reversed') OR s.product_id = mo.product_id)
             ), count_sequence AS (
                 SELECT c.*,
                        COALESCE(SUM(CASE WHEN c.type != 'workorder.completed' THEN c.good_in END) OVER earlier, 0)

@@ -32,8 +32,9 @@ DEFAULT_APPLY_BUDGET_MS = 10000
 # Pending events of the batch's work centers that one ingest call looks at.
 WAITING_LIMIT = 1000
 # Event types whose handler reads other events' states: a hold release wakes the
-# events waiting on it. The outcomes of the events applied before one are written first.
-TYPES_READING_EVENT_STATES = frozenset({"quality.released"})
+# events waiting on it; a scrap reversal finds its scrap through the scrap's event.
+# The outcomes of the events applied before one are written first.
+TYPES_READING_EVENT_STATES = frozenset({"quality.released", "scrap.reversed"})
 # Events of a batch applied under one savepoint (see ``_apply_ordered``). Larger
 # groups flush less often, but what the ORM keeps un-flushed slows every later
 # step: on a day of every event type, groups four times this size cost more CPU

@@ -33,6 +33,9 @@ EVENT_TYPES = (
     "production.reported",
     "material.consumed",
     "scrap.reported",
+    "production.corrected",
+    "scrap.reversed",
+    "consumption.reversed",
     "quality.result",
     "quality.hold",
     "quality.released",
@@ -525,9 +528,9 @@ class TestBatchedApplyEveryType(ShopfloorCase):
         what was reported so far, so closing a time log splits off a performance loss (which
         reads the MO's producing quantity)."""
 
-        def event(step, type_, data=None, order=True):
+        def event(step, type_, data=None, order=True, **envelope):
             data = {"order": production.name, "operation": "Cutting", **(data or {})} if order else data
-            return self.make_event(type_, data, source=PRESS, time=self.at(start + 2 * step) + offset)
+            return self.make_event(type_, data, source=PRESS, time=self.at(start + 2 * step) + offset, **envelope)
 
         return [
             event(0, "setup.started"),
@@ -538,6 +541,7 @@ class TestBatchedApplyEveryType(ShopfloorCase):
             event(5, "material.consumed", {"material": "STEEL-2MM", "qty": 1.5, "uom": "KG"}),
             event(6, "production.reported", {"qty_good": 2}),
             event(7, "material.consumed", {"material": "M8", "qty": 6, "uom": "PCS"}),
+            event(7.5, "consumption.reversed", {"material": "M8", "qty": 2, "uom": "PCS"}),
             event(8, "production.reported", {"qty_good": 2}),
             event(9, "quality.result", {"characteristic": "width", "pass": True, "value": 3.0}),
             event(10, "production.reported", {"qty_good": 1}),
@@ -545,10 +549,13 @@ class TestBatchedApplyEveryType(ShopfloorCase):
             event(12, "downtime.ended", {"reason_code": "BRK", "downtime_id": f"brk-{tag}"}, order=False),
             event(13, "workorder.resumed"),
             event(14, "production.reported", {"qty_good": 4}),
+            event(14.5, "production.corrected", {"qty": -1}),
+            event(14.7, "production.corrected", {"qty": -1000}),  # dead: below zero
             event(15, "material.consumed", {"material": "UNOBTAINIUM", "qty": 1}),  # dead: unknown material
             event(15.5, "scrap.reported", {"qty": 0}),  # rejected: nothing to scrap
             event(16, "scrap.reported", {"qty": 1, "reason_code": "DEFECT"}),
-            event(17, "scrap.reported", {"material": "M8", "qty": 3}),
+            event(17, "scrap.reported", {"material": "M8", "qty": 3}, id=f"scrap-m8-{tag}"),
+            event(17.5, "scrap.reversed", {"scrap_event": f"scrap-m8-{tag}", "qty": 2}),
             event(18, "production.reported", {"qty_good": 2}),
             event(19, "workorder.paused", {"reason_code": "MAT"}),
             event(20, "workorder.resumed"),
@@ -733,7 +740,8 @@ class TestBatchedApplyEveryType(ShopfloorCase):
         # Not vacuous: waits, failures and every kind of record are in it.
         statuses = [status for status, _error in batched["results"]]
         self.assertEqual(statuses.count("pending"), 2, batched["results"])
-        self.assertEqual(statuses.count("failed"), 1, batched["results"])  # unknown material: dead
+        # Dead: an unknown material, a correction below zero.
+        self.assertEqual(statuses.count("failed"), 2, batched["results"])
         self.assertEqual(statuses.count("rejected"), 1, batched["results"])  # a scrap of nothing
         states = {state for _type, state, *_rest in batched["events"]}
         self.assertEqual(states, {"applied", "dead", "rejected"})

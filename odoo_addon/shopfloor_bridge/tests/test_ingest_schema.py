@@ -49,7 +49,7 @@ EDGE_VALUES = (
 )
 KEYS = ("order", "operation", "qty", "qty_good", "qty_scrap", "material", "characteristic", "pass", "value",
         "reason_code", "downtime_id", "workcenter", "uom", "lot", "operator", "low", "high", "unit", "Extra",
-        "x" * 21, "", "ok_extra", "note")  # fmt: skip
+        "x" * 21, "", "ok_extra", "note", "scrap_event", "serials")  # fmt: skip
 ENVELOPE_KEYS = ("specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema",
                  "observedtime", "connection", "mappingrev", "data", "extra1", "Extra", "x" * 21, "")  # fmt: skip
 
@@ -63,6 +63,14 @@ def valid_event(kind, rng):
         data.update(material="ALU-1MM", qty=rng.choice([0, 0.4, 4]), uom="KG")
     if kind == "scrap.reported":
         data.update(qty=rng.choice([1, 0.5]), reason_code="DEFECT")
+    if kind == "production.corrected":
+        data.update(qty=rng.choice([-4, -0.5, 0, 3, -(10**9)]), qty_scrap=rng.choice([0, -1, 2]))
+    if kind == "scrap.reversed":
+        data.update(rng.choice([{"scrap_event": f"ev-{rng.randint(1, 99)}"}, {"qty": rng.choice([1, 0.5])}]))
+    if kind == "consumption.reversed":
+        data.update(material="ALU-1MM", qty=rng.choice([0.4, 4]), uom="KG")
+        if rng.random() < 0.3:
+            data["serials"] = ["SN-1", "SN-2"]
     if kind == "quality.result":
         data.update(characteristic="thickness", value=1.01, low=0.95, high=1.05, unit="mm")
         data["pass"] = rng.choice([True, False])

@@ -113,6 +113,26 @@ class TestStandardOee(ShopfloorCase):
         productive = sum(logs.filtered(lambda log: log.loss_type == "productive").mapped("duration"))
         self.assertAlmostEqual(odoo["oee"], productive / sum(logs.mapped("duration")) * 100)
 
+    def test_a_production_correction_corrects_the_counts(self):
+        production = self._make_mo(100)
+        order = {"order": production.name, "operation": "Cutting"}
+        self.feed(
+            (20, "workorder.started", order),
+            (50, "production.reported", {**order, "qty_good": 30, "qty_scrap": 2}),
+            (60, "production.reported", {**order, "qty_good": 4}),
+            (61, "production.corrected", {**order, "qty": -4, "qty_scrap": -1}),
+        )
+        press = self.standard(self.wc_press1)
+        self.assertAlmostEqual(press["good_count"], 30.0)
+        self.assertAlmostEqual(press["total_count"], 31.0)
+        self.feed(
+            (70, "scrap.reported", {"order": production.name, "qty": 5}),
+            (75, "scrap.reversed", {"order": production.name, "qty": 3}),
+        )
+        press = self.standard(self.wc_press1)
+        self.assertAlmostEqual(press["good_count"], 30.0)
+        self.assertAlmostEqual(press["total_count"], 33.0)
+
     def test_routing_cycle_time_without_override(self):
         """No override: the operation's cycle time (1.5 min) per the work center's capacity."""
         self.run_worked_example()

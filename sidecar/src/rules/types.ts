@@ -51,6 +51,9 @@ const UOM_TYPES: ReadonlySet<EventType> = new Set([
   "production.reported",
   "material.consumed",
   "scrap.reported",
+  "production.corrected",
+  "scrap.reversed",
+  "consumption.reversed",
 ]);
 
 export function derivedEvent(

@@ -93,6 +93,27 @@ export const MUTATIONS: readonly Mutation[] = [
     make: (e) => ({ ...e, type: "material.consumed", data: { order: "WH/MO/1", material: "M1", qty: -1e308 } }),
   },
   { name: "zero-scrap", make: (e) => ({ ...e, type: "scrap.reported", data: { qty: 0 } }) },
+  {
+    name: "correction-past-a-billion",
+    make: (e) => ({ ...e, type: "production.corrected", data: { order: "WH/MO/1", qty: -2e9 } }),
+  },
+  {
+    name: "scrap-reversal-naming-no-scrap",
+    make: (e) => ({ ...e, type: "scrap.reversed", data: { order: "WH/MO/1" } }),
+  },
+  {
+    name: "negative-consumption-reversal",
+    make: (e) => ({ ...e, type: "consumption.reversed", data: { order: "WH/MO/1", material: "M1", qty: -1 } }),
+  },
+  {
+    name: "nan-correction",
+    make: (e) =>
+      withLiteral(
+        { ...e, type: "production.corrected", data: { order: "WH/MO/1", qty: PLACEHOLDER } },
+        PLACEHOLDER,
+        "NaN",
+      ),
+  },
   { name: "negative-mappingrev", make: (e) => ({ ...e, mappingrev: -1 }) },
   { name: "object-extension", make: (e) => ({ ...e, ext: { object: true } }) },
   { name: "array-of-event", make: (e) => [e] },
