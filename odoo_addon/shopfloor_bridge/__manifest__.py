@@ -32,6 +32,7 @@
         "views/shopfloor_quality_result_views.xml",
         "views/mrp_workcenter_views.xml",
         "views/mrp_production_views.xml",
+        "views/shopfloor_count_correction_views.xml",
         "views/res_company_views.xml",
         "views/shopfloor_cost_views.xml",
         "views/mrp_production_cost_views.xml",
