@@ -17,6 +17,7 @@
         "security/shopfloor_connection_security.xml",
         "security/ir.model.access.csv",
         "security/shopfloor_hold_rules.xml",
+        "security/shopfloor_count_correction_rules.xml",
         "security/shopfloor_bridge_rules.xml",
         "data/shopfloor_bridge_cron.xml",
         "data/shopfloor_payload_presets.xml",

@@ -158,6 +158,27 @@ class MrpProduction(models.Model):
         "(the latest correction's figure).",
     )
 
+    shopfloor_count_owner_message = fields.Char(
+        compute="_compute_shopfloor_count_owner_message",
+        help="Who reports this order's quantities when a machine owns the count.",
+    )
+
+    def _compute_shopfloor_count_owner_message(self):
+        for production in self:
+            # The connection is the bridge's configuration: MRP users read its name here only.
+            open_order = production.id and production.state not in ("done", "cancel")
+            owner = open_order and production.sudo()._shopfloor_count_owner()
+            production.shopfloor_count_owner_message = (
+                self.env._(
+                    "Work center %(workcenter)s counts by machine: the shop-floor connection %(connection)s reports "
+                    "this order's quantities and completions.",
+                    workcenter=owner[0].display_name,
+                    connection=_connection_label(self.env, owner[1]),
+                )
+                if owner
+                else False
+            )
+
     @api.depends("shopfloor_count_correction_ids.difference")
     def _compute_shopfloor_count_correction(self):
         for production in self:
@@ -219,8 +240,12 @@ def _machine_owns_message(env, workcenter, connection, what, action):
         action=action,
         what=what,
         workcenter=workcenter.display_name,
-        connection=f"{connection.name} ({connection.code})" if connection else env._("(no connection)"),
+        connection=_connection_label(env, connection),
     )
+
+
+def _connection_label(env, connection):
+    return f"{connection.name} ({connection.code})" if connection else env._("(no connection)")
 
 
 def refuse_count_field_write(records, vals):

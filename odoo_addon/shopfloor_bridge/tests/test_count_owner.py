@@ -6,7 +6,7 @@ sidecar); people act as a plain MRP user through the form (``Form``) and the
 buttons Odoo's views call.
 """
 
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user
 
 from .common import ShopfloorCase
@@ -84,6 +84,13 @@ class TestMachineCounts(CountOwnerCase):
         self.assertTrue(self.mo1.shopfloor_floor_driven)
         self.assertFalse(self.workorder_of(self.mo1, "Assembly").shopfloor_floor_driven)
         self.assertEqual(self.mo1.qty_producing, 10)
+        # The order's form says who counts before anyone tries.
+        self.assertEqual(
+            self.mo1.shopfloor_count_owner_message,
+            "Work center Press 01 counts by machine: the shop-floor connection Test plant MQTT (test-conn) "
+            "reports this order's quantities and completions.",
+        )
+        self.assertFalse(self.mo2.shopfloor_count_owner_message)
 
     def test_form_edit_of_the_quantity_is_refused_with_the_reason(self):
         self.drive()
@@ -182,7 +189,7 @@ class TestMachineCounts(CountOwnerCase):
     def test_people_cannot_set_the_floor_fields(self):
         cutting = self.drive()
         for field_name, value in (("shopfloor_floor_driven", False), ("shopfloor_closed_by_id", self.person.id)):
-            with self.subTest(field_name), self.assertRaises(Exception) as error:
+            with self.subTest(field_name), self.assertRaises(AccessError) as error:
                 self.as_person(cutting).write({field_name: value})
             self.assertIn(field_name, str(error.exception))
         self.assertTrue(cutting.shopfloor_floor_driven)
@@ -270,7 +277,8 @@ class TestClosedByHand(CountOwnerCase):
         for result, event in (self.report(self.mo1, 5, 1), self.start(self.mo1, 2)):
             self.assertEqual(result["status"], "failed", result)
             self.assertEqual((event.state, event.error_class), ("dead", "permanent"))
-            self.assertIn(f"Manufacturing order {self.mo1.name} was closed by hand by Pat Planner on", event.error_message)
+            closed = f"Manufacturing order {self.mo1.name} was closed by hand by Pat Planner on"
+            self.assertIn(closed, event.error_message)
             self.assertIn(str(self.mo1.shopfloor_closed_on), event.error_message)
             self.assertIn("connection test-conn parks", event.error_message)
         self.assertEqual(self.mo1.qty_produced, 100)
@@ -292,10 +300,13 @@ class TestClosedByHand(CountOwnerCase):
         self.assertApplied(first)
         self.assertApplied(second)
         rows = self.mo1.shopfloor_count_correction_ids.sorted("id")
-        self.assertEqual([(r.qty_good, r.floor_total, r.booked_qty, r.difference) for r in rows], [
-            (5, 105, 100, 5),
-            (7, 112, 100, 12),
-        ])
+        self.assertEqual(
+            [(r.qty_good, r.floor_total, r.booked_qty, r.difference) for r in rows],
+            [
+                (5, 105, 100, 5),
+                (7, 112, 100, 12),
+            ],
+        )
         self.assertEqual(rows[0].event_id, first_event)
         self.assertEqual(rows[0].closed_by_id, self.person)
         self.assertEqual(self.mo1.shopfloor_floor_difference, 12)
@@ -322,7 +333,7 @@ class TestClosedByHand(CountOwnerCase):
         manager = new_test_user(self.env, "count-manager", groups="base.group_user,mrp.group_mrp_manager")
         self.mo1.shopfloor_count_correction_ids.with_user(manager).action_mark_reviewed()
         self.assertEqual(self.mo1.shopfloor_count_correction_ids.reviewed_by_id, manager)
-        with self.assertRaises(Exception):
+        with self.assertRaises(AccessError):
             self.as_person(self.mo1.shopfloor_count_correction_ids).write({"floor_total": 0})
         self.assertApplied(self.report(self.mo1, 5, 2)[0])
         activities = self.mo1.activity_ids.filtered(lambda a: a.summary == "Floor events after a manual close")
