@@ -25,6 +25,7 @@ from ..exceptions import PermanentError
 from . import timelog
 
 # Types whose handler needs an open order: the ones an order closed by hand meets.
+# (Setup, teardown, scrap, quality and releases also apply to a done order.)
 ORDER_TYPES = frozenset(
     {
         "workorder.started",
@@ -33,8 +34,6 @@ ORDER_TYPES = frozenset(
         "workorder.completed",
         "production.reported",
         "material.consumed",
-        "setup.started",
-        "setup.ended",
     }
 )
 # Types that name a work order (data.operation, else the source's work center).
@@ -62,8 +61,8 @@ def handler_for(ctx, handler):
             return _policy(ctx, production, workorder, production)
         if workorder.state == "done" and workorder.shopfloor_closed_by_id:
             return _policy(ctx, production, workorder, workorder)
-    if production.state == "done":
-        return handler
+    if production.state == "done" or (workorder.state in ("done", "cancel") and ctx.type != "scrap.reported"):
+        return handler  # refused by the handler, as before (a scrap may name a finished work order)
     if ctx.type in QUANTITY_TYPES:
         workcenter = workorder.workcenter_id if workorder else ctx.workcenter()
         if workcenter.shopfloor_count_source == "operator":

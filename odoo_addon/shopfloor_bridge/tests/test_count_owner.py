@@ -284,6 +284,14 @@ class TestClosedByHand(CountOwnerCase):
         self.assertEqual(self.mo1.qty_produced, 100)
         self.assertFalse(self.mo1.shopfloor_count_correction_ids)
 
+    def test_setup_still_applies_to_an_order_closed_by_hand(self):
+        """Setup and teardown accept a done order; the policy is for types that need an open one."""
+        self.close_by_hand(self.mo1, 100)
+        data = {"order": self.mo1.name, "operation": "Cutting"}
+        self.assertApplied(self.send("setup.started", data, 1)[0])
+        self.assertApplied(self.send("setup.ended", data, 2)[0])
+        self.assertFalse(self.mo1.shopfloor_count_correction_ids)
+
     def test_dead_letter_for_a_work_order_finished_by_hand(self):
         self.as_person(self.workorder_of(self.mo1, "Cutting")).button_finish()
         result, event = self.report(self.mo1, 5, 1)
