@@ -8,6 +8,7 @@ whether it waits, is retried or goes to the dead-letter queue.
 from ..exceptions import EventRejected
 from . import (
     consumption_reversed,
+    count_owner,
     downtime_ended,
     downtime_started,
     material_consumed,
@@ -60,5 +61,8 @@ def apply_event(event, producing_sync=None, lookups=None):
     if handler is None:
         raise EventRejected(f"Unknown event type {event.type!r}: no handler.")
     context = EventContext(event, producing_sync=producing_sync, lookups=lookups)
-    records = handler(context)
-    return [record for record in records if record]
+    # Who owns the count: an operator's work center or an order closed by hand may take the event.
+    handler = count_owner.handler_for(context, handler)
+    records = [record for record in handler(context) if record]
+    count_owner.note_floor_driven(context, records)
+    return records

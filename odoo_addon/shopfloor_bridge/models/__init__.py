@@ -9,6 +9,8 @@ from . import shopfloor_quality_result
 from . import mrp_workcenter
 from . import mrp_workorder
 from . import mrp_production
+from . import shopfloor_count_owner
+from . import shopfloor_count_correction
 from . import shopfloor_dashboard
 from . import shopfloor_mapping_test
 from . import product_category

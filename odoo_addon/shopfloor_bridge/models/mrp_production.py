@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from .shopfloor_count_owner import refuse_count_field_write
+
 
 class MrpProduction(models.Model):
     # The module's own fields of the order; cost and dispatch parts live in their files.
@@ -20,7 +22,17 @@ class MrpProduction(models.Model):
         self.env["shopfloor.hold"]._active_for_productions(self)._raise_if_any(
             self.env._("mark the manufacturing order done")
         )
-        return super().button_mark_done()
+        self._shopfloor_refuse_manual_close()
+        still_open = self.filtered(lambda production: production.state not in ("done", "cancel"))
+        result = super().button_mark_done()
+        still_open._shopfloor_note_manual_close()
+        return result
+
+    def write(self, vals):
+        refuse_count_field_write(self, vals)
+        if "qty_producing" in vals:
+            self._shopfloor_refuse_manual_quantity()
+        return super().write(vals)
 
     def action_view_shopfloor_holds(self):
         self.ensure_one()

@@ -1,6 +1,7 @@
 from odoo import fields, models
 
 from ..field_guard import refuse_protected_write
+from .shopfloor_count_owner import COUNTED_WORKORDER_FIELDS, refuse_count_field_write
 
 
 class MrpWorkorder(models.Model):
@@ -18,17 +19,30 @@ class MrpWorkorder(models.Model):
     def write(self, vals):
         # Counted by the floor's events only (handlers run as superuser).
         refuse_protected_write(self, vals, {"shopfloor_qty_scrap": None})
+        refuse_count_field_write(self, vals)
+        if any(name in vals for name in COUNTED_WORKORDER_FIELDS):
+            self._shopfloor_refuse_manual_count(self.env._("change the quantity of"))
         return super().write(vals)
 
     # Quality holds block these the same way for a button click and an RPC call.
     def button_start(self, raise_on_invalid_state=False):
         self.env["shopfloor.hold"]._active_for_workorders(self)._raise_if_any(self.env._("start the work order"))
+        # Odoo fills in the whole remaining quantity when a work order starts with none.
+        self.filtered(lambda wo: not wo.qty_producing)._shopfloor_refuse_manual_count(self.env._("start"))
         return super().button_start(raise_on_invalid_state=raise_on_invalid_state)
 
     def button_finish(self):
         self.env["shopfloor.hold"]._active_for_workorders(self)._raise_if_any(self.env._("finish the work order"))
-        return super().button_finish()
+        self._shopfloor_refuse_manual_count(self.env._("finish"))
+        still_open = self.filtered(lambda wo: wo.state not in ("done", "cancel"))
+        result = super().button_finish()
+        still_open._shopfloor_note_manual_close()
+        return result
 
     def button_done(self):
         self.env["shopfloor.hold"]._active_for_workorders(self)._raise_if_any(self.env._("finish the work order"))
-        return super().button_done()
+        self._shopfloor_refuse_manual_count(self.env._("finish"))
+        still_open = self.filtered(lambda wo: wo.state not in ("done", "cancel"))
+        result = super().button_done()
+        still_open._shopfloor_note_manual_close()
+        return result

@@ -609,6 +609,16 @@ class ShopfloorConnection(models.Model):
         required=True,
         help="How an order reference of the floor finds its manufacturing order.",
     )
+    closed_order_policy = fields.Selection(
+        [("dead_letter", "Dead-letter queue"), ("correction", "Correction on the order")],
+        string="Closed orders",
+        default="dead_letter",
+        required=True,
+        help="Floor events that arrive for an order (or work order) a person closed by hand. Dead-letter queue: "
+        "they are parked there, naming who closed the order and when. Correction on the order: nothing is booked; "
+        "the floor's count is recorded beside the booked quantity on the order (Floor counts after closing), its "
+        "responsible gets an activity, and the event is applied and linked to that record.",
+    )
     max_attempts = fields.Integer(default=5, help="Failed applies retried this many times, then dead.")
     pending_timeout_minutes = fields.Integer(
         default=60, help="An event waiting for a prerequisite this long fails visibly."

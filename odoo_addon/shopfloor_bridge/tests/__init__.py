@@ -40,3 +40,4 @@ from . import test_views
 from . import test_workorder
 from . import test_oee_standard
 from . import test_compensations
+from . import test_count_owner

@@ -52,17 +52,20 @@ model.method                                    portal internal mrp_user mrp_adm
 mrp.production.read                             --     --       +-       +-        --          --         --    --
 mrp.production.write                            --     --       +-       +-        --          --         --    --
 mrp.production.write:shopfloor_cost_flagged     --     --       --       --        --          --         --    --
+mrp.production.write:shopfloor_closed_by_id     --     --       --       --        --          --         --    --
 mrp.production.create                           --     --       +-       +-        --          --         --    --
 mrp.production.unlink                           --     --       +-       +-        --          --         --    --
 mrp.production.action_cancel                    --     --       +-       +-        --          --         --    --
 mrp.production.action_confirm                   --     --       +-       +-        --          --         --    --
 mrp.production.action_shopfloor_cost_refresh    --     --       --       --        +-          +-         --    --
+mrp.production.action_view_shopfloor_count_corrections --  --       +-       +-        --          --         --    --
 mrp.production.action_view_shopfloor_holds      --     --       +-       +-        --          --         --    --
 mrp.production.button_mark_done                 --     --       +-       +-        --          --         --    --
 mrp.production.button_unplan                    --     --       +-       +-        --          --         --    --
 mrp.workorder.read                              --     --       +-       +-        --          --         --    --
 mrp.workorder.write                             --     --       +-       +-        --          --         --    --
 mrp.workorder.write:shopfloor_qty_scrap         --     --       --       --        --          --         --    --
+mrp.workorder.write:shopfloor_floor_driven      --     --       --       --        --          --         --    --
 mrp.workorder.create                            --     --       +-       +-        --          --         --    --
 mrp.workorder.unlink                            --     --       +-       +-        --          --         --    --
 mrp.workorder.action_cancel                     --     --       +-       +-        --          --         --    --
@@ -115,6 +118,12 @@ shopfloor.cost.variance.line.read               --     --       --       --     
 shopfloor.cost.variance.line.write              --     --       --       --        --          --         --    --
 shopfloor.cost.variance.line.create             --     --       --       --        --          --         --    --
 shopfloor.cost.variance.line.unlink             --     --       --       --        --          --         --    --
+shopfloor.count.correction.read                 --     --       +-       +-        --          --         --    --
+shopfloor.count.correction.write                --     --       --       +-        --          --         --    --
+shopfloor.count.correction.write:floor_total    --     --       --       --        --          --         --    --
+shopfloor.count.correction.create               --     --       --       --        --          --         --    --
+shopfloor.count.correction.unlink               --     --       --       --        --          --         --    --
+shopfloor.count.correction.action_mark_reviewed --     --       --       +-        --          --         --    --
 shopfloor.dashboard.board_data                  --     --       --       +0        --          --         --    --
 shopfloor.dashboard.dlq_summary                 --     --       --       --        +0          +0         --    --
 shopfloor.dashboard.get_dashboard               --     --       --       --        +0          +0         --    --
@@ -562,6 +571,9 @@ class TestAccessMatrix(ShopfloorCase):
         fx["hold"] = env["shopfloor.hold"].create(
             {"production_id": fx["mo_other"].id, "company_id": company.id, "reason": f"{side} hold"}
         )
+        fx["count_correction"] = env["shopfloor.count.correction"].create(
+            {"production_id": fx["mo_other"].id, "event_type": "production.reported", "floor_total": 5.0}
+        )
         fx["quality"] = env["shopfloor.quality.result"].create(
             {
                 "characteristic": f"{side} width",
@@ -781,6 +793,12 @@ class TestAccessMatrix(ShopfloorCase):
                 lambda s: {"event_id": fx[s]["event"].id, "action": "retry"},
                 "event_log",
             ),
+            "shopfloor.count.correction": (
+                "count_correction",
+                {"review_note": "matrix"},
+                lambda s: {"production_id": fx[s]["mo"].id, "event_type": "production.reported"},
+                "count_correction",
+            ),
             "shopfloor.hold": (
                 "hold",
                 {"reason": "matrix"},
@@ -963,6 +981,10 @@ class TestAccessMatrix(ShopfloorCase):
                 lambda env, s: rec(env, s, "mo").action_shopfloor_cost_refresh(),
                 "action",
             ),
+            "mrp.production.action_view_shopfloor_count_corrections": (
+                lambda env, s: rec(env, s, "mo").action_view_shopfloor_count_corrections(),
+                "action",
+            ),
             "mrp.production.action_view_shopfloor_holds": (
                 lambda env, s: rec(env, s, "mo").action_view_shopfloor_holds(),
                 "action",
@@ -1090,6 +1112,10 @@ class TestAccessMatrix(ShopfloorCase):
             "shopfloor.event.action_retry": (lambda env, s: rec(env, s, "event").action_retry(), "action"),
             "shopfloor.event.dlq_bulk": (dlq_bulk, lambda answer: "+" if answer else "0"),
             "shopfloor.event.ingest": (ingest, ingest_outcome),
+            "shopfloor.count.correction.action_mark_reviewed": (
+                lambda env, s: rec(env, s, "count_correction").action_mark_reviewed(),
+                "action",
+            ),
             "shopfloor.hold.action_release": (lambda env, s: rec(env, s, "hold").action_release(), "action"),
             "shopfloor.integration.user.action_confirm": (
                 lambda env, s: self.wizard(env, s, "shopfloor.integration.user").action_confirm(),
@@ -1134,7 +1160,9 @@ class TestAccessMatrix(ShopfloorCase):
         """``model.write:field`` rows: field → the value a plain write tries."""
         return {
             "mrp.production.write:shopfloor_cost_flagged": ("mo", {"shopfloor_cost_flagged": True}),
+            "mrp.production.write:shopfloor_closed_by_id": ("mo", {"shopfloor_closed_by_id": 1}),
             "mrp.workorder.write:shopfloor_qty_scrap": ("wo", {"shopfloor_qty_scrap": 99.0}),
+            "mrp.workorder.write:shopfloor_floor_driven": ("wo", {"shopfloor_floor_driven": True}),
             "mrp.workcenter.write:shopfloor_dispatch_version": ("wc", {"shopfloor_dispatch_version": 999}),
             "shopfloor.connection.write:company_id": ("conn", {"company_id": "other"}),
             "shopfloor.dispatch.write:payload_json": ("msg_sent", {"payload_json": '{"queue": []}'}),
@@ -1143,6 +1171,7 @@ class TestAccessMatrix(ShopfloorCase):
             "shopfloor.dispatch.target.write:company_id": ("target", {"company_id": "other"}),
             "shopfloor.event.write:state": ("event", {"state": "applied"}),
             "shopfloor.event.write:company_id": ("event", {"company_id": "other"}),
+            "shopfloor.count.correction.write:floor_total": ("count_correction", {"floor_total": 0.0}),
             "shopfloor.hold.write:state": ("hold", {"state": "released"}),
             "shopfloor.http.producer.write:token_sha256": ("producer", {"token_sha256": "0" * 64}),
             "shopfloor.source.map.write:company_id": ("source_map", {"company_id": "other"}),
