@@ -67,8 +67,11 @@ class ShopfloorMappingRevision(models.Model):
     def _compute_html(self):
         for revision in self:
             changes = json.loads(revision.changes_json or "[]")
-            revision.changes_html = self._changes_table(changes) if changes else Markup("<p>%s</p>") % (
-                _("No field changed (the first revision of the connection, or a change of nothing it records).")
+            revision.changes_html = (
+                self._changes_table(changes)
+                if changes
+                else Markup("<p>%s</p>")
+                % (_("No field changed (the first revision of the connection, or a change of nothing it records)."))
             )
             revision.snapshot_html = self._snapshot_tables(json.loads(revision.snapshot_json or "{}"))
 
@@ -139,11 +142,17 @@ class ShopfloorMappingRevision(models.Model):
             if model_name == CONNECTION:
                 rows = connection
             else:
-                rows = self.env[model_name].sudo().with_context(active_test=False).search(
-                    [("connection_id", "=", connection.id)], order="id"
+                rows = (
+                    self.env[model_name]
+                    .sudo()
+                    .with_context(active_test=False)
+                    .search([("connection_id", "=", connection.id)], order="id")
                 )
             snapshot["sections"][model_name] = {
-                str(row.id): {"label": self._row_label(row), "values": {name: self._encode(row, name) for name in names}}
+                str(row.id): {
+                    "label": self._row_label(row),
+                    "values": {name: self._encode(row, name) for name in names},
+                }
                 for row in rows
             }
         return snapshot
@@ -254,7 +263,8 @@ class ShopfloorMappingRevision(models.Model):
         rows = Markup("").join(
             Markup(
                 '<tr class="o_sfb_diff_%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
-                '<td><pre class="mb-0 o_sfb_diff_old">%s</pre></td><td><pre class="mb-0 o_sfb_diff_new">%s</pre></td></tr>'
+                '<td><pre class="mb-0 o_sfb_diff_old">%s</pre></td>'
+                '<td><pre class="mb-0 o_sfb_diff_new">%s</pre></td></tr>'
             )
             % (
                 change["kind"],
@@ -306,14 +316,19 @@ class ShopfloorMappingRevision(models.Model):
         latest = self._latest(self.connection_id).get(self.connection_id.id)
         other = latest
         if latest == self:
-            other = self.search(
-                [("connection_id", "=", self.connection_id.id), ("sequence", "<", self.sequence)],
-                order="sequence desc",
-                limit=1,
-            ) or self
+            other = (
+                self.search(
+                    [("connection_id", "=", self.connection_id.id), ("sequence", "<", self.sequence)],
+                    order="sequence desc",
+                    limit=1,
+                )
+                or self
+            )
         compare = self.env["shopfloor.mapping.revision.compare"].create(
-            {"from_revision_id": min(self, other, key=lambda one: one.sequence).id,
-             "to_revision_id": max(self, other, key=lambda one: one.sequence).id}
+            {
+                "from_revision_id": min(self, other, key=lambda one: one.sequence).id,
+                "to_revision_id": max(self, other, key=lambda one: one.sequence).id,
+            }
         )
         return {
             "type": "ir.actions.act_window",
@@ -336,17 +351,19 @@ class ShopfloorMappingRevision(models.Model):
             raise UserError(_("Revision %s was recorded in a format this version cannot restore.", self.name))
         env = self.env(context=dict(self.env.context, shopfloor_revision_restore=RESTORING, active_test=False))
         sections = revision_diff.sections(snapshot)
-        # The connection first: its rows are checked against its kind.
-        saved = (sections.get(CONNECTION) or {}).get(str(connection.id))
-        if saved:
-            current = env[CONNECTION].browse(connection.id)
-            values = self._changed_values(env, CONNECTION, current, saved["values"])
-            if values:
-                current.write(values)
-        for model_name in self._section_models():
-            if model_name != CONNECTION:
-                self._restore_rows(env, model_name, connection, sections.get(model_name) or {})
-        env.flush_all()
+        # All or nothing, even inside a caller's transaction that goes on after a refusal.
+        with self.env.cr.savepoint():
+            # The connection first: its rows are checked against its kind.
+            saved = (sections.get(CONNECTION) or {}).get(str(connection.id))
+            if saved:
+                current = env[CONNECTION].browse(connection.id)
+                values = self._changed_values(env, CONNECTION, current, saved["values"])
+                if values:
+                    current.write(values)
+            for model_name in self._section_models():
+                if model_name != CONNECTION:
+                    self._restore_rows(env, model_name, connection, sections.get(model_name) or {})
+            env.flush_all()
         connection._bump_revision(_("restored revision %(name)s", name=self.name), restored_from=self)
         return {"type": "ir.actions.client", "tag": "soft_reload"}
 
@@ -442,64 +459,3 @@ class ShopfloorMappingRevision(models.Model):
             "view_mode": "list,form",
             "domain": [("mapping_revision_id", "=", self.id)],
         }
-
-
-class ShopfloorMappingRevisionCompare(models.TransientModel):
-    _name = "shopfloor.mapping.revision.compare"
-    _description = "Compare two mapping revisions"
-
-    connection_id = fields.Many2one(CONNECTION, related="from_revision_id.connection_id")
-    from_revision_id = fields.Many2one("shopfloor.mapping.revision", string="From", required=True)
-    to_revision_id = fields.Many2one(
-        "shopfloor.mapping.revision",
-        string="To",
-        required=True,
-        domain="[('connection_id', '=', connection_id)]",
-    )
-    added_count = fields.Integer(string="Rows added", compute="_compute_diff")
-    removed_count = fields.Integer(string="Rows removed", compute="_compute_diff")
-    changed_count = fields.Integer(string="Rows changed", compute="_compute_diff")
-    diff_html = fields.Html(string="Differences", compute="_compute_diff", sanitize=False)
-
-    @api.constrains("from_revision_id", "to_revision_id")
-    def _check_same_connection(self):
-        for compare in self:
-            if compare.from_revision_id.connection_id != compare.to_revision_id.connection_id:
-                raise ValidationError(_("Compare two revisions of the same connection."))
-
-    def _changes(self):
-        self.ensure_one()
-        return revision_diff.diff(
-            json.loads(self.from_revision_id.snapshot_json or "{}"), json.loads(self.to_revision_id.snapshot_json or "{}")
-        )
-
-    @api.depends("from_revision_id", "to_revision_id")
-    def _compute_diff(self):
-        Revision = self.env["shopfloor.mapping.revision"]
-        for compare in self:
-            if not (compare.from_revision_id and compare.to_revision_id):
-                compare.update({"added_count": 0, "removed_count": 0, "changed_count": 0, "diff_html": False})
-                continue
-            changes = compare._changes()
-            counts = revision_diff.counts(changes)
-            compare.added_count = counts[revision_diff.ADDED]
-            compare.removed_count = counts[revision_diff.REMOVED]
-            compare.changed_count = counts[revision_diff.CHANGED]
-            compare.diff_html = (
-                Revision._changes_table(changes) if changes else Markup("<p>%s</p>") % _("The two revisions map the same.")
-            )
-
-    def action_swap(self):
-        self.ensure_one()
-        self.write({"from_revision_id": self.to_revision_id.id, "to_revision_id": self.from_revision_id.id})
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-        }
-
-    def action_restore_from(self):
-        self.ensure_one()
-        return self.from_revision_id.action_restore()
