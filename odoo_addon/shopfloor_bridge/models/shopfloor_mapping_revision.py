@@ -389,13 +389,16 @@ class ShopfloorMappingRevision(models.Model):
     def _changed_values(self, env, model_name, record, saved_values):
         """The values of ``saved_values`` that differ from what ``record`` holds, ready to write."""
         recorded = set(self._recorded_fields(model_name))
+        # Compared by id: the names of what a row points to (a routing operation) need not be the
+        # restorer's to read; the writes are theirs.
+        current = record.sudo()
         changed = {
             name: value
             for name, value in saved_values.items()
             if name in recorded
-            and revision_diff.comparable(self._encode(record, name)) != revision_diff.comparable(value)
+            and revision_diff.comparable(self._encode(current, name)) != revision_diff.comparable(value)
         }
-        return self._decoded_values(env, model_name, changed, self._row_label(record))
+        return self._decoded_values(env, model_name, changed, self._row_label(current))
 
     def _decoded_values(self, env, model_name, saved_values, label):
         model = env[model_name]

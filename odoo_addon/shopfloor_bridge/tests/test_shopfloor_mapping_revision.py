@@ -1,4 +1,6 @@
 import json
+import random
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
@@ -297,6 +299,79 @@ class TestMappingRevision(ShopfloorCase):
         self.assertNotIn("plant1/line1/press-01b", first.mapping_revision_html)
         self.assertEqual(after.action_open_events()["domain"], [("mapping_revision_id", "=", after.id)])
         self.assertEqual(self.env["shopfloor.event"].search([("mapping_revision_id", "=", after.id)]), events)
+
+    def test_events_of_a_batch_link_in_one_lookup(self):
+        Revision = type(self.Revision)
+        original = Revision._link_events
+        calls = []
+
+        def counted(model, events):
+            calls.append(len(events.filtered("mapping_revision")))
+            return original(model, events)
+
+        batch = [
+            self.make_event("production.reported", {"order": self.mo1.name, "qty_good": 1}, time=self.at(minutes))
+            for minutes in range(1, 21)
+        ]
+        with patch.object(Revision, "_link_events", counted):
+            results = self.ingest(*batch)
+            self.env.flush_all()
+        events = self.env["shopfloor.event"].browse([result["event_id"] for result in results])
+        self.assertEqual(set(events.mapped("state")), {"applied"})
+        self.assertEqual(events.mapping_revision_id, self.latest())
+        self.assertEqual([count for count in calls if count], [20], "one lookup for the batch's 20 events")
+
+    # ------------------------------------------------------------------ the diff, over many snapshots
+
+    def test_diff_properties_over_random_snapshots(self):
+        """Seeded random snapshots: a diff of a snapshot with itself is empty, and every change names
+        the value each side holds, rows added and removed exactly as the two sides differ."""
+        rng = random.Random(21)
+        values = [None, False, True, 0, 1, 2.5, "", "a", "→ ü", [], {"id": 1, "name": "One"}, {"id": 2, "name": "Two"}]
+        values += [[{"id": 1, "name": "One"}], [{"value": "1", "state": "down"}], '{"a": [1, 2]}']
+
+        def snapshot():
+            return {
+                "version": 1,
+                "sections": {
+                    section: {
+                        str(row): {
+                            "label": f"{section} {row}",
+                            "values": {field: rng.choice(values) for field in ("f1", "f2", "f3")},
+                        }
+                        for row in rng.sample(range(1, 8), rng.randint(0, 5))
+                    }
+                    for section in rng.sample(["s.a", "s.b", "s.c"], rng.randint(1, 3))
+                },
+            }
+
+        for _round in range(300):
+            old, new = snapshot(), snapshot()
+            self.assertEqual(revision_diff.diff(old, old), [])
+            changes = revision_diff.diff(old, new)
+            old_rows = {(sec, row) for sec, rows in old["sections"].items() for row in rows}
+            new_rows = {(sec, row) for sec, rows in new["sections"].items() for row in rows}
+            for change in changes:
+                key = (change["section"], change["row"])
+                if change["kind"] == "added":
+                    self.assertIn(key, new_rows - old_rows)
+                elif change["kind"] == "removed":
+                    self.assertIn(key, old_rows - new_rows)
+                else:
+                    self.assertIn(key, old_rows & new_rows)
+                    before = old["sections"][key[0]][key[1]]["values"][change["field"]]
+                    after = new["sections"][key[0]][key[1]]["values"][change["field"]]
+                    self.assertEqual((change["old"], change["new"]), (before, after))
+                    self.assertNotEqual(revision_diff.comparable(before), revision_diff.comparable(after))
+            changed_rows = {(change["section"], change["row"]) for change in changes}
+            for key in old_rows & new_rows:
+                differs = revision_diff.comparable(old["sections"][key[0]][key[1]]["values"]) != (
+                    revision_diff.comparable(new["sections"][key[0]][key[1]]["values"])
+                )
+                self.assertEqual(key in changed_rows, differs, key)
+            # A renamed record is the same record: no change.
+            renamed = json.loads(json.dumps(old).replace('"One"', '"Renamed"'))
+            self.assertEqual(revision_diff.diff(old, renamed), [])
 
     # ------------------------------------------------------------------ access
 

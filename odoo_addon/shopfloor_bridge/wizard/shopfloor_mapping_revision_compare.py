@@ -15,6 +15,8 @@ class ShopfloorMappingRevisionCompare(models.TransientModel):
     _description = "Compare two mapping revisions"
 
     connection_id = fields.Many2one("shopfloor.connection", related="from_revision_id.connection_id")
+    # Names the company in a refusal (Odoo suggests switching to it).
+    company_id = fields.Many2one(related="from_revision_id.company_id")
     from_revision_id = fields.Many2one("shopfloor.mapping.revision", string="From", required=True)
     to_revision_id = fields.Many2one(
         "shopfloor.mapping.revision",
