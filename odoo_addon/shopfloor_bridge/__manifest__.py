@@ -24,6 +24,8 @@
         "data/shopfloor_oee_data.xml",
         "views/shopfloor_event_views.xml",
         "views/shopfloor_integration_user_views.xml",
+        "views/shopfloor_mapping_revision_views.xml",
+        "security/shopfloor_mapping_revision_rules.xml",
         "views/shopfloor_connection_views.xml",
         "views/shopfloor_mapping_views.xml",
         "views/shopfloor_payload_map_views.xml",

@@ -25,3 +25,4 @@ from . import shopfloor_payload_map
 from . import shopfloor_payload_preset
 from . import shopfloor_http_producer
 from . import shopfloor_probe
+from . import shopfloor_mapping_revision

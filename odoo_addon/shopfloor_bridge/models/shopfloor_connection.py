@@ -9,6 +9,7 @@ from odoo.exceptions import ValidationError
 
 from .. import backbone, historian, plc
 from ..field_guard import refuse_protected_write
+from ..revision_diff import restoring
 from ..rpc_errors import rpc_error
 from ..storable_text import escape
 
@@ -740,6 +741,8 @@ class ShopfloorConnection(models.Model):
     def create(self, vals_list):
         connections = super().create(vals_list)
         connections._check_client_cert_has_key()
+        for connection in connections:  # change control starts from the state it was created in
+            self.env["shopfloor.mapping.revision"]._record(connection, _("Connection created"), initial=True)
         return connections
 
     @api.depends("kind")
@@ -840,6 +843,9 @@ class ShopfloorConnection(models.Model):
                 )
         reloaded = [name for name in RELOADED_FIELDS if name in vals]
         before = {connection.id: {name: connection[name] for name in reloaded} for connection in self}
+        configured = set(vals) - set(AUDITED_FIELDS)
+        if configured:
+            self.env["shopfloor.mapping.revision"]._ensure_baseline(self)
         result = super().write(vals)
         if {"kind", "backbone_client_cert"} & set(vals):
             self._check_client_cert_has_key()
@@ -852,6 +858,11 @@ class ShopfloorConnection(models.Model):
                         "settings the sidecar reloads changed (%s)",
                         ", ".join(self._fields[name].string for name in changed),
                     )
+                )
+            elif configured and not restoring(self.env):
+                # Settings the sidecar reads at start (or Odoo alone): recorded, the revision stays.
+                self.env["shopfloor.mapping.revision"]._record(
+                    connection, _("Connection settings changed (%s)", ", ".join(sorted(configured)))
                 )
         return result
 
@@ -1253,8 +1264,12 @@ class ShopfloorConnection(models.Model):
 
     # ------------------------------------------------------------------ revision
 
-    def _bump_revision(self, message):
-        """A mapping changed: move the revision the sidecar watches and say why in the chatter."""
+    def _bump_revision(self, message, restored_from=None):
+        """A mapping changed: move the revision the sidecar watches, record the change (old → new,
+        ``shopfloor.mapping.revision``) and say it in the chatter. A restore's own writes move
+        nothing: the restore moves the revision once, at its end."""
+        if restoring(self.env):
+            return
         for connection in self.sudo():
             # Direct SQL increment: concurrent mapping edits must never reuse a number.
             self.env.cr.execute(
@@ -1263,9 +1278,11 @@ class ShopfloorConnection(models.Model):
             )
             (revision,) = self.env.cr.fetchone()
             connection.invalidate_recordset(["revision"])
-            connection.message_post(
-                body=_("Mapping revision %(revision)s: %(change)s", revision=revision, change=message),
-                subtype_xmlid="mail.mt_note",
+            self.env["shopfloor.mapping.revision"]._record(
+                connection,
+                _("Mapping revision %(revision)s: %(change)s", revision=revision, change=message),
+                force=True,
+                restored_from=restored_from,
             )
 
     # ------------------------------------------------------------------ actions

@@ -101,6 +101,16 @@ class ShopfloorEvent(models.Model):
     workorder_id = fields.Many2one("mrp.workorder", readonly=True, index="btree_not_null")
     sidecar_mapping_revision = fields.Integer(readonly=True, help="The mapping revision the sidecar used.")
     mapping_revision = fields.Integer(readonly=True, help="The connection's revision the event was applied under.")
+    # Set when apply writes mapping_revision: one lookup per flushed batch (change control).
+    mapping_revision_id = fields.Many2one(
+        "shopfloor.mapping.revision",
+        string="Applied under",
+        compute="_compute_mapping_revision_id",
+        store=True,
+        index="btree_not_null",
+        help="The recorded mapping configuration in force when the event was applied.",
+    )
+    mapping_revision_html = fields.Html(string="Mapping applied under", related="mapping_revision_id.snapshot_html")
 
     # Times
     observed_time = fields.Datetime(readonly=True, help="When the sidecar received it (canonical clock).")
@@ -160,6 +170,10 @@ class ShopfloorEvent(models.Model):
             where="state IN ('pending', 'failed')",
         )
         tools.create_index(self.env.cr, "shopfloor_event_wc_time_idx", self._table, ["workcenter_id", "time"])
+
+    @api.depends("mapping_revision", "connection_id")
+    def _compute_mapping_revision_id(self):
+        self.env["shopfloor.mapping.revision"]._link_events(self)
 
     @api.model_create_multi
     def create(self, vals_list):

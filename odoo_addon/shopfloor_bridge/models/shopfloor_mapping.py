@@ -30,18 +30,27 @@ class ShopfloorMappingMixin(models.AbstractModel):
         """Short text naming the row in the chatter."""
         return self.display_name
 
-    def _post_mapping_change(self, verb):
+    def _mapping_change_notes(self, verb):
+        """{connection: what happened to these rows of it}, for its revision."""
         by_connection = {}
         # The label names what a row points to (a work center, an order): a manager
         # editing mappings need not be able to open those records.
         for row in self:
             by_connection.setdefault(row.connection_id, []).append(row.sudo()._mapping_label())
+        notes = {}
         for connection, labels in by_connection.items():
             shown = ", ".join(labels[:20]) + (_(" and %s more", len(labels) - 20) if len(labels) > 20 else "")
-            connection._bump_revision(_("%(model)s %(verb)s: %(rows)s", model=self._description, verb=verb, rows=shown))
+            notes[connection] = _("%(model)s %(verb)s: %(rows)s", model=self._description, verb=verb, rows=shown)
+        return notes
+
+    def _post_mapping_change(self, verb):
+        for connection, note in self._mapping_change_notes(verb).items():
+            connection._bump_revision(note)
 
     @api.model_create_multi
     def create(self, vals_list):
+        connection_ids = {vals["connection_id"] for vals in vals_list if vals.get("connection_id")}
+        self.env["shopfloor.mapping.revision"]._ensure_baseline(self.env["shopfloor.connection"].browse(connection_ids))
         rows = super().create(vals_list)
         rows._post_mapping_change(_("added"))
         return rows
@@ -52,6 +61,7 @@ class ShopfloorMappingMixin(models.AbstractModel):
         if vals and not set(vals) - set(self._mapping_inert_fields):
             return super().write(vals)
         before = self.connection_id
+        self.env["shopfloor.mapping.revision"]._ensure_baseline(before)
         result = super().write(vals)
         changed = ", ".join(sorted(vals))
         self._post_mapping_change(_("changed (%s)", changed))
@@ -61,8 +71,13 @@ class ShopfloorMappingMixin(models.AbstractModel):
         return result
 
     def unlink(self):
-        self._post_mapping_change(_("removed"))
-        return super().unlink()
+        # The revision records the rows gone: it is taken after the unlink, the labels before.
+        self.env["shopfloor.mapping.revision"]._ensure_baseline(self.connection_id)
+        notes = self._mapping_change_notes(_("removed"))
+        result = super().unlink()
+        for connection, note in notes.items():
+            connection._bump_revision(note)
+        return result
 
 
 class ShopfloorSourceMap(models.Model):
@@ -586,25 +601,38 @@ class ShopfloorMappingRuleRowMixin(models.AbstractModel):
     company_id = fields.Many2one(related="rule_id.company_id", store=True, index=True)
     sequence = fields.Integer(default=10)
 
-    def _post_row_change(self, verb):
+    def _post_row_change(self, verb, rules=None):
         if self.env.context.get("shopfloor_rule_rows") is not ROWS_OF_RULE_WRITE:
-            self.rule_id._post_mapping_change(_("%(rows)s %(verb)s", rows=self._description, verb=verb))
+            (rules if rules is not None else self.rule_id)._post_mapping_change(
+                _("%(rows)s %(verb)s", rows=self._description, verb=verb)
+            )
+
+    def _ensure_revision_baseline(self, rules):
+        if self.env.context.get("shopfloor_rule_rows") is not ROWS_OF_RULE_WRITE:
+            self.env["shopfloor.mapping.revision"]._ensure_baseline(rules.connection_id)
 
     @api.model_create_multi
     def create(self, vals_list):
+        rule_ids = {vals["rule_id"] for vals in vals_list if vals.get("rule_id")}
+        self._ensure_revision_baseline(self.env["shopfloor.mapping.rule"].browse(rule_ids))
         rows = super().create(vals_list)
         rows._post_row_change(_("added"))
         return rows
 
     def write(self, vals):
         refuse_protected_write(self, vals, {"company_id": None})
+        self._ensure_revision_baseline(self.rule_id)
         result = super().write(vals)
         self._post_row_change(_("changed"))
         return result
 
     def unlink(self):
-        self._post_row_change(_("removed"))
-        return super().unlink()
+        # The revision records the rows gone: it is taken after the unlink.
+        rules = self.rule_id
+        self._ensure_revision_baseline(rules)
+        result = super().unlink()
+        self._post_row_change(_("removed"), rules=rules.exists())
+        return result
 
 
 class ShopfloorMappingRuleState(models.Model):

@@ -41,3 +41,4 @@ from . import test_workorder
 from . import test_oee_standard
 from . import test_compensations
 from . import test_count_owner
+from . import test_shopfloor_mapping_revision

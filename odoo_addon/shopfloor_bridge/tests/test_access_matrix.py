@@ -205,6 +205,19 @@ shopfloor.mapping.rule.state.read               --     --       --       --     
 shopfloor.mapping.rule.state.write              --     --       --       --        --          +-         --    --
 shopfloor.mapping.rule.state.create             --     --       --       --        --          +-         --    --
 shopfloor.mapping.rule.state.unlink             --     --       --       --        --          +-         --    --
+shopfloor.mapping.revision.read                 --     --       --       --        +-          +-         --    --
+shopfloor.mapping.revision.write                --     --       --       --        --          --         --    --
+shopfloor.mapping.revision.create               --     --       --       --        --          --         --    --
+shopfloor.mapping.revision.unlink               --     --       --       --        --          --         --    --
+shopfloor.mapping.revision.action_compare       --     --       --       --        --          +-         --    --
+shopfloor.mapping.revision.action_open_events   --     --       --       --        +-          +-         --    --
+shopfloor.mapping.revision.action_restore       --     --       --       --        --          +-         --    --
+shopfloor.mapping.revision.compare.read         --     --       --       --        --          +-         --    --
+shopfloor.mapping.revision.compare.write        --     --       --       --        --          +-         --    --
+shopfloor.mapping.revision.compare.create       --     --       --       --        --          +-         --    --
+shopfloor.mapping.revision.compare.unlink       --     --       --       --        --          +-         --    --
+shopfloor.mapping.revision.compare.action_restore_from --     --       --       --        --          +-         --    --
+shopfloor.mapping.revision.compare.action_swap  --     --       --       --        --          +-         --    --
 shopfloor.mapping.test.read                     --     --       --       --        --          +-         --    --
 shopfloor.mapping.test.write                    --     --       --       --        --          +-         --    --
 shopfloor.mapping.test.create                   --     --       --       --        --          +-         --    --
@@ -618,6 +631,9 @@ class TestAccessMatrix(ShopfloorCase):
         fx["event_key"] = env["shopfloor.event.key"].create(
             {"key_scope": conn_id, "company_id": company.id, "source": fx["source"], "event_uid": f"{side}-purged"}
         )
+        fx["revision"] = env["shopfloor.mapping.revision"].search(
+            [("connection_id", "=", conn_id)], order="sequence desc", limit=1
+        )
         for key in (
             "variance",
             "variance_line",
@@ -627,6 +643,7 @@ class TestAccessMatrix(ShopfloorCase):
             "event_log",
             "wo",
             "operation",
+            "revision",
         ):
             assert fx[key], f"fixture {key} of company {side} is empty"
 
@@ -657,6 +674,13 @@ class TestAccessMatrix(ShopfloorCase):
         else:
             values.update({"mode": "create", "login": f"sidecar-{uuid.uuid4().hex[:8]}", "name": "Sidecar"})
         record = env[model].sudo().create(values)
+        return env[model].browse(record.id)
+
+    def revision_compare(self, env, side):
+        """A comparison of the connection's newest revision with itself, owned by the calling user."""
+        revision = self.fx[side]["revision"]
+        model = "shopfloor.mapping.revision.compare"
+        record = env[model].sudo().create({"from_revision_id": revision.id, "to_revision_id": revision.id})
         return env[model].browse(record.id)
 
     def crud_specs(self):
@@ -835,6 +859,12 @@ class TestAccessMatrix(ShopfloorCase):
                 {"source_prefix": "matrix/"},
                 lambda s: {"connection_id": conn(s), "name": "matrix"},
                 "producer",
+            ),
+            "shopfloor.mapping.revision": (
+                "revision",
+                {"summary": "matrix"},
+                lambda s: {"connection_id": conn(s), "sequence": 999},
+                "revision",
             ),
             "shopfloor.payload.map": (
                 "payload_map",
@@ -1125,6 +1155,44 @@ class TestAccessMatrix(ShopfloorCase):
                 lambda env, s: env["shopfloor.integration.user"]
                 .with_context(active_id=fx[s]["conn"].id)
                 .default_get(["login", "connection_id"]),
+                "action",
+            ),
+            "shopfloor.mapping.revision.action_compare": (
+                lambda env, s: rec(env, s, "revision").action_compare(),
+                "action",
+            ),
+            "shopfloor.mapping.revision.action_open_events": (
+                lambda env, s: rec(env, s, "revision").action_open_events(),
+                "action",
+            ),
+            "shopfloor.mapping.revision.action_restore": (
+                lambda env, s: rec(env, s, "revision").action_restore(),
+                "action",
+            ),
+            "shopfloor.mapping.revision.compare.read": (
+                lambda env, s: self.revision_compare(env, s).read(["id"]),
+                "action",
+            ),
+            "shopfloor.mapping.revision.compare.write": (
+                lambda env, s: self.revision_compare(env, s).write({"to_revision_id": fx[s]["revision"].id}),
+                "action",
+            ),
+            "shopfloor.mapping.revision.compare.create": (
+                lambda env, s: env["shopfloor.mapping.revision.compare"].create(
+                    {"from_revision_id": fx[s]["revision"].id, "to_revision_id": fx[s]["revision"].id}
+                ),
+                "action",
+            ),
+            "shopfloor.mapping.revision.compare.unlink": (
+                lambda env, s: self.revision_compare(env, s).unlink(),
+                "action",
+            ),
+            "shopfloor.mapping.revision.compare.action_restore_from": (
+                lambda env, s: self.revision_compare(env, s).action_restore_from(),
+                "action",
+            ),
+            "shopfloor.mapping.revision.compare.action_swap": (
+                lambda env, s: self.revision_compare(env, s).action_swap(),
                 "action",
             ),
             "shopfloor.mapping.test.action_run": (lambda env, s: self.wizard(env, s).action_run(), "action"),

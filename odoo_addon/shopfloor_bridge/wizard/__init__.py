@@ -1,2 +1,3 @@
 from . import shopfloor_integration_user
 from . import shopfloor_http_producer_token
+from . import shopfloor_mapping_revision_compare
