@@ -10,7 +10,8 @@ of work centers is one round trip.
 Definitions (readme/USAGE.md, Live plant view):
 
 - line: the work center's ``shopfloor_line``; empty: its first work center tag;
-  none: the connection whose source mapping feeds it; else "No line".
+  none: the connection whose source mapping feeds it; else none (``False``,
+  shown last as "No line").
 - shift: the attendance of the work center's working calendar that contains
   now (in the calendar's time zone); outside any attendance, or without a
   calendar, since midnight in the user's time zone.
@@ -90,7 +91,6 @@ class ShopfloorLiveView(models.AbstractModel):
         counts = self._shift_counts(windows, now)
         minutes = self._shift_minutes(windows, now)
         last = self._last_events(workcenter_ids)
-        no_line = _("No line")
         tiles = []
         for wc_id in workcenter_ids:
             row = base[wc_id]
@@ -114,7 +114,7 @@ class ShopfloorLiveView(models.AbstractModel):
                     "workcenter_id": wc_id,
                     "name": row["name"],
                     "code": row["code"] or False,
-                    "line": row["line"] or no_line,
+                    "line": row["line"] or False,
                     "state": state,
                     "since": _iso(since),
                     "reason": reason or False,

@@ -91,6 +91,10 @@ class TestLiveView(ShopfloorCase):
 
         self.assertEqual(assembly2["state"], "idle")
         self.assertEqual(assembly2["line"], "Cell A", "the work center's own line wins over its tag")
+        self.wc_assembly2.write({"shopfloor_line": False, "tag_ids": [(5, 0, 0)]})
+        self.assertEqual(self.tiles()[self.wc_assembly2.id]["line"], self.connection.name, "else its connection")
+        self.env["shopfloor.source.map"].search([("workcenter_id", "=", self.wc_assembly2.id)]).unlink()
+        self.assertFalse(self.tiles()[self.wc_assembly2.id]["line"], "else none")
         self.assertFalse(assembly2["production"])
         self.assertFalse(assembly2["plan"])
         self.assertFalse(assembly2["last_event_age_s"])

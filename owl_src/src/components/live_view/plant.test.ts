@@ -27,11 +27,14 @@ test("tiles are grouped by line, lines by name, tiles in the server's order, wit
     plantTile({ workcenter_id: 1, line: "Line 2", state: "down" }),
     plantTile({ workcenter_id: 2, line: "Line 1" }),
     plantTile({ workcenter_id: 3, line: "Line 2", state: "held" }),
+    plantTile({ workcenter_id: 5, line: false, state: "idle" }),
     plantTile({ workcenter_id: 4, line: "Line 2", state: "down" }),
+    plantTile({ workcenter_id: 6, line: "Assembly hall", state: "idle" }),
   ]);
-  expect(groups.map((g) => g.line)).toEqual(["Line 1", "Line 2"]);
-  expect(groups[1]?.tiles.map((t) => t.workcenter_id)).toEqual([1, 3, 4]);
-  expect(groups[1]?.counts).toEqual({ held: 1, down: 2, setup: 0, running: 0, idle: 0 });
+  expect(groups.map((g) => g.line)).toEqual(["Assembly hall", "Line 1", "Line 2", "No line"]);
+  expect(groups.at(-1)?.tiles.map((t) => t.workcenter_id)).toEqual([5]);
+  expect(groups[2]?.tiles.map((t) => t.workcenter_id)).toEqual([1, 3, 4]);
+  expect(groups[2]?.counts).toEqual({ held: 1, down: 2, setup: 0, running: 0, idle: 0 });
 });
 
 test("a partial read replaces its tiles and keeps the others in place", () => {

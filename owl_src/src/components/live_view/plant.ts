@@ -10,7 +10,8 @@ export interface PlantTile {
   workcenter_id: number;
   name: string;
   code: string | false;
-  line: string;
+  /** Its line; false when it has none (shown last, as "No line"). */
+  line: string | false;
   state: TileState;
   /** Since when the state holds (server datetime, UTC); false when idle. */
   since: string | false;
@@ -44,7 +45,10 @@ export interface PlantTile {
 }
 
 export interface LineGroup {
+  /** The line's name, as shown ("No line" for the work centers without one). */
   line: string;
+  /** False for the work centers without a line. */
+  known: boolean;
   tiles: PlantTile[];
   /** Work centers per state on this line, for its header. */
   counts: Record<TileState, number>;
@@ -52,19 +56,25 @@ export interface LineGroup {
 
 export const STATE_ORDER: readonly TileState[] = ["held", "down", "setup", "running", "idle"];
 
-/** Lines by name (the user's collation), tiles in the server's order (sequence, name) within each. */
+/** Lines by name (the user's collation), the work centers without one last; tiles in the server's order (sequence, name). */
 export function groupByLine(tiles: readonly PlantTile[]): LineGroup[] {
-  const groups = new Map<string, LineGroup>();
+  const groups = new Map<string | false, LineGroup>();
   for (const tile of tiles) {
-    let group = groups.get(tile.line);
+    const key = typeof tile.line === "string" && tile.line.trim() ? tile.line : false;
+    let group = groups.get(key);
     if (!group) {
-      group = { line: tile.line, tiles: [], counts: { held: 0, down: 0, setup: 0, running: 0, idle: 0 } };
-      groups.set(tile.line, group);
+      group = {
+        line: key === false ? _t("No line") : key,
+        known: key !== false,
+        tiles: [],
+        counts: { held: 0, down: 0, setup: 0, running: 0, idle: 0 },
+      };
+      groups.set(key, group);
     }
     group.tiles.push(tile);
     if (tile.state in group.counts) group.counts[tile.state]++;
   }
-  return [...groups.values()].sort((a, b) => a.line.localeCompare(b.line));
+  return [...groups.values()].sort((a, b) => Number(b.known) - Number(a.known) || a.line.localeCompare(b.line));
 }
 
 /** Replaces the tiles a partial read returned, keeps the others and their order. */
