@@ -264,7 +264,8 @@ class ShopfloorLiveView(models.AbstractModel):
             SELECT DISTINCT ON (p.workcenter_id)
                    p.workcenter_id, p.date_start, p.workorder_id, l.name AS loss,
                    CASE WHEN p.shopfloor_kind = 'downtime'
-                             OR (l.loss_type = 'availability' AND COALESCE(p.shopfloor_kind, '') NOT IN ('setup', 'teardown')
+                             OR (l.loss_type = 'availability'
+                                 AND COALESCE(p.shopfloor_kind, '') NOT IN ('setup', 'teardown')
                                  AND COALESCE(l.shopfloor_oee_loss, 'breakdown') != 'setup') THEN 'down'
                         WHEN p.shopfloor_kind IN ('setup', 'teardown') OR l.shopfloor_oee_loss = 'setup' THEN 'setup'
                         ELSE 'run' END AS kind

@@ -173,9 +173,7 @@ class TestLiveView(ShopfloorCase):
             {
                 "name": "Floor user",
                 "login": "live-view-user",
-                "groups_id": [
-                    (6, 0, [base_user.id, mrp_user.id, self.env.ref(shopfloor_live_view.USER_GROUP).id])
-                ],
+                "groups_id": [(6, 0, [base_user.id, mrp_user.id, self.env.ref(shopfloor_live_view.USER_GROUP).id])],
             }
         )
         outsider = self.env["res.users"].create(
@@ -204,8 +202,14 @@ class TestLiveView(ShopfloorCase):
         ]
         for event in events:  # three batches within a second: one message
             self.ingest(event)
-        self.ingest(self.make_event("downtime.started", {"reason_code": "BRK", "downtime_id": "D-9"},
-                                    source="plant1/line2/press-02", time=self.at(9)))
+        self.ingest(
+            self.make_event(
+                "downtime.started",
+                {"reason_code": "BRK", "downtime_id": "D-9"},
+                source="plant1/line2/press-02",
+                time=self.at(9),
+            )
+        )
         written = self.env["bus.bus"].sudo().search_read([("id", ">", watermark)], ["message"], order="id")
         queued = self.env.cr.precommit.data.get("bus.bus.values", [])
         messages = [
