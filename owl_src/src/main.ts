@@ -2,7 +2,7 @@
 // (a client action). The components' templates (.xml) and styles (.scss)
 // are copied beside the bundle by scripts/build.ts and loaded by Odoo's
 // asset bundle itself.
-import "./components/bridge_home/bridge_home.ts";
+import "./components/live_view/live_view.ts";
 import "./components/dashboard/dashboard.ts";
 import "./components/dlq_review/dlq_review.ts";
 import "./components/event_explorer/event_explorer.ts";

@@ -65,6 +65,7 @@ export const FIGURE_TABLES: Record<string, TableRowSpec[]> = {
   plc: [{ bench: "plc" }],
   historian: [{ bench: "historian" }],
   probe: [{ bench: "probe" }],
+  "live-view": [{ bench: "live-view" }],
 };
 
 export const SNAPSHOT_ABOUT =

@@ -18,6 +18,7 @@ from . import shopfloor_cost_variance
 from . import shopfloor_cost_production
 from . import shopfloor_ideal_cycle
 from . import shopfloor_oee_report
+from . import shopfloor_live_view  # after the OEE report it reads
 from . import shopfloor_dispatch_target
 from . import shopfloor_dispatch
 from . import shopfloor_dispatch_triggers

@@ -39,6 +39,11 @@ class MrpWorkcenter(models.Model):
         string="Ideal cycle times",
         help="Per product, the ideal cycle time standard OEE uses instead of the routing's.",
     )
+    shopfloor_line = fields.Char(
+        string="Line",
+        help="The line this work center's tile is grouped under on the live plant view. Empty: its first "
+        "tag, else the connection whose source mapping feeds it.",
+    )
 
 
 class MrpWorkcenterProductivityLoss(models.Model):

@@ -49,6 +49,16 @@ class ShopfloorDashboard(models.AbstractModel):
         """One tile per connection plus the top cost variances (False without the cost part)."""
         require_groups(self.env, [USER_GROUP], "open the Shop Floor dashboard")
         now = fields.Datetime.now()
+        return {
+            "server_time": fields.Datetime.to_string(now),
+            "tiles": self._connection_tiles(now),
+            "cost_variances": self._top_cost_variances(),
+            "oee": self._standard_oee(now),
+        }
+
+    def _connection_tiles(self, now):
+        """The integration health of each connection the user may read (the
+        dashboard's tiles; the live view's strip)."""
         connections = self.env["shopfloor.connection"].search([])
         stats = self._connection_stats(connections.ids, now)
         sparks = self._sparklines(connections.ids, now)
@@ -81,12 +91,7 @@ class ShopfloorDashboard(models.AbstractModel):
                     **self._source_state_of(conn),
                 }
             )
-        return {
-            "server_time": fields.Datetime.to_string(now),
-            "tiles": tiles,
-            "cost_variances": self._top_cost_variances(),
-            "oee": self._standard_oee(now),
-        }
+        return tiles
 
     def _standard_oee(self, now, days=OEE_DAYS):
         """Standard OEE of the work centers with run time or counts over the last

@@ -42,3 +42,4 @@ from . import test_oee_standard
 from . import test_compensations
 from . import test_count_owner
 from . import test_shopfloor_mapping_revision
+from . import test_live_view

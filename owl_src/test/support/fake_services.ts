@@ -70,8 +70,11 @@ export class FakeNotifications {
 
 export class FakeActions {
   actions: unknown[] = [];
-  async doAction(action: unknown): Promise<void> {
+  /** The options of each doAction (additionalContext, …), in the same order. */
+  options: unknown[] = [];
+  async doAction(action: unknown, options?: unknown): Promise<void> {
     this.actions.push(action);
+    this.options.push(options);
   }
 }
 

@@ -11,15 +11,16 @@ fails an event.
 
 import logging
 
-from . import bus_ping, cost_refresh
+from . import bus_ping, cost_refresh, live_view
 
 _logger = logging.getLogger(__name__)
 
-# After ingest stored a batch (and applied what was new): the browsers refresh.
-POST_INGEST = (bus_ping.events_changed,)
+# After ingest stored a batch (and applied what was new): the browsers refresh,
+# the live view the tiles of the work centers concerned.
+POST_INGEST = (bus_ping.events_changed, live_view.workcenters_changed)
 # After a batch of events was applied (ingest, retry cron, DLQ retry): the cost
 # figures of the orders it touched, then the browsers.
-POST_APPLY = (cost_refresh.refresh_costs, bus_ping.events_changed)
+POST_APPLY = (cost_refresh.refresh_costs, bus_ping.events_changed, live_view.workcenters_changed)
 # After dead letters were discarded: the browsers refresh.
 POST_DISCARD = (bus_ping.events_changed,)
 

@@ -126,3 +126,16 @@ test("the selected event's title: a rejected event with no type or time shows 'â
   await settle();
   expect(fixture.querySelector(".o_sfb_x_title")?.textContent).toMatch(/^downtime\.started Â· \S/);
 });
+
+test("opened from the live view, it shows that work center's timeline", async () => {
+  const orm = new FakeOrm(() => []);
+  await mountComponent(EventExplorer, orm, actionProps({ sfb_workcenter_id: 3 }));
+  await settle();
+  const eventReads = orm.callsTo("search_read").filter((c) => c.model === "shopfloor.event");
+  expect(eventReads.at(-1)?.kwargs.domain).toContainEqual(["workcenter_id", "=", 3]);
+  const plain = new FakeOrm(() => []);
+  await mountComponent(EventExplorer, plain, actionProps({ sfb_workcenter_id: "x" }));
+  await settle();
+  const unfiltered = plain.callsTo("search_read").filter((c) => c.model === "shopfloor.event");
+  expect(JSON.stringify(unfiltered.at(-1)?.kwargs.domain)).not.toContain("workcenter_id");
+});

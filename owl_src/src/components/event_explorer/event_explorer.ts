@@ -56,7 +56,10 @@ export class EventExplorer extends Component {
       error: "",
       from: toLocalInput(new Date(now.getTime() - 8 * 3_600_000)),
       to: toLocalInput(new Date(now.getTime() + 5 * 60_000)),
-      workcenterId: 0,
+      // The live view opens one work center's timeline through the action's context.
+      workcenterId: workcenterFromContext(
+        (this.props as { action?: { context?: Record<string, unknown> } }).action?.context,
+      ),
       type: "",
       workcenters: [],
       rows: [],
@@ -185,6 +188,11 @@ export class EventExplorer extends Component {
       views: [[false, "form"]],
     });
   }
+}
+
+function workcenterFromContext(context: Record<string, unknown> | undefined): number {
+  const id = Number(context?.sfb_workcenter_id);
+  return Number.isInteger(id) && id > 0 ? id : 0;
 }
 
 function toLocalInput(d: Date): string {
