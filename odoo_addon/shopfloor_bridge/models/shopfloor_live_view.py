@@ -38,7 +38,17 @@ import pytz
 from odoo import _, api, fields, models
 
 from ..field_guard import require_groups
-from .shopfloor_oee_report import COUNT_EVENT_TYPES, standard_ratios
+from .shopfloor_oee_report import (
+    COUNT_EVENT_TYPES,
+    COUNT_FILTER_SQL,
+    COUNT_GOOD_IN_SQL,
+    COUNT_JOINS_SQL,
+    COUNT_SCRAP_IN_SQL,
+    IDEAL_JOINS_SQL,
+    IDEAL_UNIT_MINUTES_SQL,
+    OEE_CLASS_SQL,
+    standard_ratios,
+)
 
 USER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_user"
 WORKCENTERS_CHANGED = "shopfloor_bridge/workcenters_changed"
@@ -336,28 +346,21 @@ class ShopfloorLiveView(models.AbstractModel):
         """Good, scrap and ideal minutes of this shift's applied count events,
         counted as the OEE report's view counts them."""
         self.env.cr.execute(
-            """
+            f"""
             WITH win AS (
                 SELECT w.wc, w.start FROM jsonb_to_recordset(%(windows)s::jsonb) AS w(wc int, start timestamp)
             ), count_event AS (
                 SELECT e.id, e.workcenter_id, e.production_id, e.workorder_id, e.time, e.type, w.start,
-                       CASE WHEN e.type = 'scrap.reported' THEN 0
-                            WHEN jsonb_typeof(e.data_json::jsonb -> 'qty_good') = 'number'
-                            THEN (e.data_json::jsonb ->> 'qty_good')::float ELSE 0 END AS good_in,
-                       CASE WHEN e.type = 'scrap.reported' THEN s.scrap_qty
-                            WHEN jsonb_typeof(e.data_json::jsonb -> 'qty_scrap') = 'number'
-                            THEN (e.data_json::jsonb ->> 'qty_scrap')::float ELSE 0 END AS scrap_in
+                       {COUNT_GOOD_IN_SQL} AS good_in,
+                       {COUNT_SCRAP_IN_SQL} AS scrap_in
                   FROM win w
                   JOIN shopfloor_event e ON e.workcenter_id = w.wc
-                  JOIN mrp_production mo ON mo.id = e.production_id
-                  LEFT JOIN stock_scrap s ON e.type = 'scrap.reported'
-                        AND s.id = substring(e.result_refs FROM 'stock\\.scrap,([0-9]+)')::int
-                 WHERE e.state = 'applied' AND e.type IN %(types)s
+                  {COUNT_JOINS_SQL}
+                 WHERE {COUNT_FILTER_SQL}
                    AND e.production_id IN (
                        SELECT e2.production_id FROM shopfloor_event e2
                         WHERE e2.workcenter_id = w.wc AND e2.time >= w.start AND e2.time <= %(now)s
                           AND e2.state = 'applied' AND e2.type IN %(types)s)
-                   AND (e.type != 'scrap.reported' OR s.product_id = mo.product_id)
             ), counted AS (
                 SELECT c.*,
                        CASE WHEN c.type = 'workorder.completed'
@@ -372,25 +375,9 @@ class ShopfloorLiveView(models.AbstractModel):
                 WINDOW earlier AS (PARTITION BY c.production_id, c.workcenter_id ORDER BY c.time, c.id
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
             ), ideal AS (
-                SELECT c.*,
-                       COALESCE(ic.ideal_cycle_time,
-                                NULLIF(op.time_cycle_manual, 0)
-                                    / NULLIF(COALESCE(cap.capacity, wc.default_capacity, 1), 0)) AS unit_minutes
+                SELECT c.*, {IDEAL_UNIT_MINUTES_SQL} AS unit_minutes
                   FROM counted c
-                  JOIN mrp_production mo ON mo.id = c.production_id
-                  JOIN mrp_workcenter wc ON wc.id = c.workcenter_id
-                  LEFT JOIN shopfloor_ideal_cycle ic ON ic.workcenter_id = c.workcenter_id
-                                                    AND ic.product_id = mo.product_id
-                  LEFT JOIN mrp_workcenter_capacity cap ON cap.workcenter_id = c.workcenter_id
-                                                       AND cap.product_id = mo.product_id
-                  LEFT JOIN LATERAL (
-                      SELECT o.time_cycle_manual
-                        FROM mrp_workorder wo
-                        JOIN mrp_routing_workcenter o ON o.id = wo.operation_id
-                       WHERE wo.production_id = c.production_id
-                         AND (wo.id = c.workorder_id OR (c.workorder_id IS NULL AND wo.workcenter_id = c.workcenter_id))
-                       ORDER BY wo.id LIMIT 1
-                  ) op ON TRUE
+                  {IDEAL_JOINS_SQL}
                  WHERE c.time >= c.start AND c.time <= %(now)s
             )
             SELECT workcenter_id, SUM(good) AS good, SUM(scrap) AS scrap,
@@ -406,18 +393,13 @@ class ShopfloorLiveView(models.AbstractModel):
     def _shift_minutes(self, windows, now):
         """Planned stops and run time (overlaps counted once) of this shift's time logs, open ones up to now."""
         self.env.cr.execute(
-            """
+            f"""
             WITH win AS (
                 SELECT w.wc, w.start FROM jsonb_to_recordset(%(windows)s::jsonb) AS w(wc int, start timestamp)
             ), clipped AS (
                 SELECT p.workcenter_id,
                        tsrange(GREATEST(p.date_start, w.start), LEAST(COALESCE(p.date_end, %(now)s), %(now)s)) AS span,
-                       CASE WHEN l.shopfloor_oee_loss = 'planned_stop' THEN 'planned_stop'
-                            WHEN l.shopfloor_oee_loss = 'setup' OR p.shopfloor_kind IN ('setup', 'teardown')
-                            THEN 'setup'
-                            WHEN l.shopfloor_oee_loss IS NOT NULL THEN l.shopfloor_oee_loss
-                            WHEN p.loss_type = 'availability' THEN 'breakdown'
-                            ELSE 'run' END AS oee_class
+                       {OEE_CLASS_SQL} AS oee_class
                   FROM win w
                   JOIN mrp_workcenter_productivity p ON p.workcenter_id = w.wc
                   JOIN mrp_workcenter_productivity_loss l ON l.id = p.loss_id

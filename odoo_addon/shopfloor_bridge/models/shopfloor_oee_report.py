@@ -59,6 +59,58 @@ COUNT_EVENT_TYPES = (
     "production.corrected",
     "scrap.reversed",
 )
+# A time log ``p`` with its loss ``l`` in one standard-OEE class: its reason's, else by Odoo's category.
+OEE_CLASS_SQL = """CASE WHEN l.shopfloor_oee_loss = 'planned_stop' THEN 'planned_stop'
+                            WHEN l.shopfloor_oee_loss = 'setup' OR p.shopfloor_kind IN ('setup', 'teardown')
+                            THEN 'setup'
+                            WHEN l.shopfloor_oee_loss IS NOT NULL THEN l.shopfloor_oee_loss
+                            WHEN p.loss_type = 'availability' THEN 'breakdown'
+                            ELSE 'run' END"""
+# SQL shared by the report's view and the live view's shift counts, over an applied
+# event ``e`` of COUNT_EVENT_TYPES and its order ``mo``. Counts of applied events, in the
+# order's unit; a scrap counts when it scrapped the order's own product (as the
+# stock.scrap it made says); a reversal of such a scrap takes what its return move
+# brought back off it.
+COUNT_GOOD_IN_SQL = """CASE WHEN e.type IN ('scrap.reported', 'scrap.reversed') THEN 0
+                            WHEN e.type = 'production.corrected'
+                            THEN CASE WHEN jsonb_typeof(e.data_json::jsonb -> 'qty') = 'number'
+                                      THEN (e.data_json::jsonb ->> 'qty')::float ELSE 0 END
+                            WHEN jsonb_typeof(e.data_json::jsonb -> 'qty_good') = 'number'
+                            THEN (e.data_json::jsonb ->> 'qty_good')::float ELSE 0 END"""
+COUNT_SCRAP_IN_SQL = """CASE WHEN e.type = 'scrap.reported' THEN s.scrap_qty
+                            WHEN e.type = 'scrap.reversed' THEN -COALESCE(r.product_uom_qty, 0)
+                            WHEN jsonb_typeof(e.data_json::jsonb -> 'qty_scrap') = 'number'
+                            THEN (e.data_json::jsonb ->> 'qty_scrap')::float ELSE 0 END"""
+COUNT_JOINS_SQL = """JOIN mrp_production mo ON mo.id = e.production_id
+                  LEFT JOIN stock_scrap s ON e.type IN ('scrap.reported', 'scrap.reversed')
+                        AND s.id = substring(e.result_refs FROM 'stock\\.scrap,([0-9]+)')::int
+                  LEFT JOIN stock_move r ON e.type = 'scrap.reversed'
+                        AND r.id = substring(e.result_refs FROM 'stock\\.move,([0-9]+)')::int"""
+COUNT_FILTER_SQL = """e.state = 'applied'
+                   AND e.type IN ({types})
+                   AND (e.type NOT IN ('scrap.reported', 'scrap.reversed') OR s.product_id = mo.product_id)""".format(
+    types=", ".join(f"'{type_}'" for type_ in COUNT_EVENT_TYPES)
+)
+# A counted row ``c`` (production_id, workcenter_id, workorder_id) of an order ``mo`` at a
+# work center ``wc``: minutes per unit at ideal speed (the work center's override for the
+# product, else the operation's cycle over the work center's capacity), NULL when unknown.
+IDEAL_UNIT_MINUTES_SQL = """COALESCE(ic.ideal_cycle_time,
+                                NULLIF(op.time_cycle_manual, 0)
+                                    / NULLIF(COALESCE(cap.capacity, wc.default_capacity, 1), 0))"""
+IDEAL_JOINS_SQL = """JOIN mrp_production mo ON mo.id = c.production_id
+                  JOIN mrp_workcenter wc ON wc.id = c.workcenter_id
+                  LEFT JOIN shopfloor_ideal_cycle ic ON ic.workcenter_id = c.workcenter_id
+                                                    AND ic.product_id = mo.product_id
+                  LEFT JOIN mrp_workcenter_capacity cap ON cap.workcenter_id = c.workcenter_id
+                                                       AND cap.product_id = mo.product_id
+                  LEFT JOIN LATERAL (
+                      SELECT o.time_cycle_manual
+                        FROM mrp_workorder wo
+                        JOIN mrp_routing_workcenter o ON o.id = wo.operation_id
+                       WHERE wo.production_id = c.production_id
+                         AND (wo.id = c.workorder_id OR (c.workorder_id IS NULL AND wo.workcenter_id = c.workcenter_id))
+                       ORDER BY wo.id LIMIT 1
+                  ) op ON TRUE"""
 
 
 def _ratio(numerator, denominator):
@@ -315,7 +367,9 @@ class ShopfloorOeeReport(models.Model):
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(f"""
+        # The view's text is this module's constants only (the SQL it shares with the live view).
+        self.env.cr.execute(  # pylint: disable=sql-injection
+            f"""
             CREATE VIEW {self._table} AS (
             WITH logs AS (
                 SELECT p.workcenter_id, p.company_id, p.date_start::date AS day,
@@ -329,12 +383,7 @@ class ShopfloorOeeReport(models.Model):
             ), classed AS (
                 -- Each closed log in one standard-OEE class: its reason's, else by Odoo's category.
                 SELECT p.workcenter_id, p.date_start::date AS day, p.date_start, p.date_end, p.duration,
-                       CASE WHEN l.shopfloor_oee_loss = 'planned_stop' THEN 'planned_stop'
-                            WHEN l.shopfloor_oee_loss = 'setup' OR p.shopfloor_kind IN ('setup', 'teardown')
-                            THEN 'setup'
-                            WHEN l.shopfloor_oee_loss IS NOT NULL THEN l.shopfloor_oee_loss
-                            WHEN p.loss_type = 'availability' THEN 'breakdown'
-                            ELSE 'run' END AS oee_class
+                       {OEE_CLASS_SQL} AS oee_class
                   FROM mrp_workcenter_productivity p
                   JOIN mrp_workcenter_productivity_loss l ON l.id = p.loss_id
                  WHERE p.date_end IS NOT NULL AND p.date_end > p.date_start
@@ -360,30 +409,12 @@ class ShopfloorOeeReport(models.Model):
                                    FROM unnest(c.run_ranges) r), 0) AS run
                   FROM class_ranges c
             ), count_event AS (
-                -- Counts of applied events, in the order's unit; a scrap counts when it
-                -- scrapped the order's own product (as the stock.scrap it made says); a
-                -- reversal of such a scrap takes what its return move brought back off it.
                 SELECT e.id, e.workcenter_id, e.production_id, e.workorder_id, e.time, e.type,
-                       CASE WHEN e.type IN ('scrap.reported', 'scrap.reversed') THEN 0
-                            WHEN e.type = 'production.corrected'
-                            THEN CASE WHEN jsonb_typeof(e.data_json::jsonb -> 'qty') = 'number'
-                                      THEN (e.data_json::jsonb ->> 'qty')::float ELSE 0 END
-                            WHEN jsonb_typeof(e.data_json::jsonb -> 'qty_good') = 'number'
-                            THEN (e.data_json::jsonb ->> 'qty_good')::float ELSE 0 END AS good_in,
-                       CASE WHEN e.type = 'scrap.reported' THEN s.scrap_qty
-                            WHEN e.type = 'scrap.reversed' THEN -COALESCE(r.product_uom_qty, 0)
-                            WHEN jsonb_typeof(e.data_json::jsonb -> 'qty_scrap') = 'number'
-                            THEN (e.data_json::jsonb ->> 'qty_scrap')::float ELSE 0 END AS scrap_in
+                       {COUNT_GOOD_IN_SQL} AS good_in,
+                       {COUNT_SCRAP_IN_SQL} AS scrap_in
                   FROM shopfloor_event e
-                  JOIN mrp_production mo ON mo.id = e.production_id
-                  LEFT JOIN stock_scrap s ON e.type IN ('scrap.reported', 'scrap.reversed')
-                        AND s.id = substring(e.result_refs FROM 'stock\\.scrap,([0-9]+)')::int
-                  LEFT JOIN stock_move r ON e.type = 'scrap.reversed'
-                        AND r.id = substring(e.result_refs FROM 'stock\\.move,([0-9]+)')::int
-                 WHERE e.state = 'applied' AND e.workcenter_id IS NOT NULL
-                   AND e.type IN ('production.reported', 'workorder.completed', 'scrap.reported',
-                                  'production.corrected', 'scrap.reversed')
-                   AND (e.type NOT IN ('scrap.reported', 'scrap.reversed') OR s.product_id = mo.product_id)
+                  {COUNT_JOINS_SQL}
+                 WHERE e.workcenter_id IS NOT NULL AND {COUNT_FILTER_SQL}
             ), count_sequence AS (
                 SELECT c.*,
                        COALESCE(SUM(CASE WHEN c.type != 'workorder.completed' THEN c.good_in END) OVER earlier, 0)
@@ -406,25 +437,9 @@ class ShopfloorOeeReport(models.Model):
                        c.first_good
                   FROM count_sequence c
             ), ideal AS (
-                SELECT c.*, c.time::date AS day,
-                       COALESCE(ic.ideal_cycle_time,
-                                NULLIF(op.time_cycle_manual, 0)
-                                    / NULLIF(COALESCE(cap.capacity, wc.default_capacity, 1), 0)) AS unit_minutes
+                SELECT c.*, c.time::date AS day, {IDEAL_UNIT_MINUTES_SQL} AS unit_minutes
                   FROM counted c
-                  JOIN mrp_production mo ON mo.id = c.production_id
-                  JOIN mrp_workcenter wc ON wc.id = c.workcenter_id
-                  LEFT JOIN shopfloor_ideal_cycle ic ON ic.workcenter_id = c.workcenter_id
-                                                    AND ic.product_id = mo.product_id
-                  LEFT JOIN mrp_workcenter_capacity cap ON cap.workcenter_id = c.workcenter_id
-                                                       AND cap.product_id = mo.product_id
-                  LEFT JOIN LATERAL (
-                      SELECT o.time_cycle_manual
-                        FROM mrp_workorder wo
-                        JOIN mrp_routing_workcenter o ON o.id = wo.operation_id
-                       WHERE wo.production_id = c.production_id
-                         AND (wo.id = c.workorder_id OR (c.workorder_id IS NULL AND wo.workcenter_id = c.workcenter_id))
-                       ORDER BY wo.id LIMIT 1
-                  ) op ON TRUE
+                  {IDEAL_JOINS_SQL}
             ), count_day AS (
                 SELECT workcenter_id, day,
                        SUM(good + scrap) AS total, SUM(good) AS good,
@@ -537,7 +552,8 @@ class ShopfloorOeeReport(models.Model):
                    m.flag, CASE WHEN m.flag IS NULL THEN 0 ELSE 1 END AS flag_count
               FROM checked m
             )
-        """)
+        """
+        )
 
     @api.model
     def _search(self, domain, offset=0, limit=None, order=None):
