@@ -23,3 +23,5 @@ from . import shopfloor_payload_map
 from . import shopfloor_payload_preset
 from . import shopfloor_http_producer
 from . import shopfloor_probe
+from . import shopfloor_alert_rule
+from . import shopfloor_alert
