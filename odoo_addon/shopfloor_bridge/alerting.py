@@ -29,7 +29,11 @@ KIND_SELECTION = [(kind, f"{label} N {unit.split(' ')[0]}") for kind, (label, un
 DLQ_KINDS = ("dlq_count", "dlq_rate")
 # Growth rates compare with a sample at least this old, so one heartbeat's jitter is no trend.
 GROWTH_WINDOW_S = 60.0
-WEBHOOK_KINDS = [("slack", "Slack (incoming webhook)"), ("teams", "Microsoft Teams (workflow webhook)"), ("json", "Generic JSON")]
+WEBHOOK_KINDS = [
+    ("slack", "Slack (incoming webhook)"),
+    ("teams", "Microsoft Teams (workflow webhook)"),
+    ("json", "Generic JSON"),
+]
 DEFAULT_WEBHOOK_TIMEOUT_S = 5.0
 MAX_WEBHOOK_TIMEOUT_S = 30.0
 WEBHOOK_MAX_ATTEMPTS = 5

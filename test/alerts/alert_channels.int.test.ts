@@ -38,7 +38,9 @@ function decodedMail(raw: string): string {
     else if (encoding === "quoted-printable")
       out.push(
         Buffer.from(
-          body.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+          body
+            .replace(/=\r?\n/g, "")
+            .replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
           "latin1",
         ).toString("utf8"),
       );
@@ -77,9 +79,19 @@ describe.runIf(moduleHasSidecarApi())("alert channels (real Odoo 18, local SMTP 
   const admin = () => fixture.admin;
   const xmlid = async (module: string, name: string) =>
     (
-      (await admin().execute("ir.model.data", "search_read", [[["module", "=", module], ["name", "=", name]]], {
-        fields: ["res_id"],
-      })) as { res_id: number }[]
+      (await admin().execute(
+        "ir.model.data",
+        "search_read",
+        [
+          [
+            ["module", "=", module],
+            ["name", "=", name],
+          ],
+        ],
+        {
+          fields: ["res_id"],
+        },
+      )) as { res_id: number }[]
     )[0]?.res_id as number;
   const runCron = async (module: string, name: string) =>
     admin().execute("ir.cron", "method_direct_trigger", [[await xmlid(module, name)]]);
@@ -89,12 +101,26 @@ describe.runIf(moduleHasSidecarApi())("alert channels (real Odoo 18, local SMTP 
       "search_read",
       [[["connection_id", "=", fixture.connectionId], ...domain]],
       { fields: ["rule_id", "state", "title", "message", "open_message", "opened_at", "resolved_at"], order: "id" },
-    )) as { id: number; rule_id: [number, string]; state: string; title: string; message: string; open_message: string }[];
+    )) as {
+      id: number;
+      rule_id: [number, string];
+      state: string;
+      title: string;
+      message: string;
+      open_message: string;
+    }[];
   const deliveries = async (domain: unknown[] = []) =>
     (await admin().execute("shopfloor.alert.delivery", "search_read", [domain], {
       fields: ["alert_id", "kind", "transition", "state", "attempts", "last_error", "response_status"],
       order: "id",
-    })) as { id: number; kind: string; transition: string; state: string; attempts: number; last_error: string | false }[];
+    })) as {
+      id: number;
+      kind: string;
+      transition: string;
+      state: string;
+      attempts: number;
+      last_error: string | false;
+    }[];
 
   beforeAll(async () => {
     smtp = new SMTPServer({
@@ -140,9 +166,12 @@ describe.runIf(moduleHasSidecarApi())("alert channels (real Odoo 18, local SMTP 
       { name: "Shift lead", login: "lead", email: "lead@plant.example", groups_id: [[6, 0, [internal, userGroup]]] },
     ])) as number;
     // Every default rule off but the spool depth one; two more for the other webhook shapes and two receivers that fail.
-    const defaults = (await admin().execute("shopfloor.alert.rule", "search_read", [
-      [["connection_id", "=", fixture.connectionId]],
-    ], { fields: ["kind"] })) as { id: number; kind: string }[];
+    const defaults = (await admin().execute(
+      "shopfloor.alert.rule",
+      "search_read",
+      [[["connection_id", "=", fixture.connectionId]]],
+      { fields: ["kind"] },
+    )) as { id: number; kind: string }[];
     const spool = defaults.find((r) => r.kind === "spool_depth")?.id as number;
     await admin().execute("shopfloor.alert.rule", "write", [defaults.map((r) => r.id), { active: false }]);
     await admin().execute("shopfloor.alert.rule", "write", [
@@ -270,10 +299,19 @@ describe.runIf(moduleHasSidecarApi())("alert channels (real Odoo 18, local SMTP 
     const broken = await byRule(rules.broken as number);
     expect(broken).toMatchObject({ state: "pending", attempts: 1, response_status: 500 });
     expect(broken.last_error).toContain("The receiver answered HTTP 500: ok");
-    for (const rule of [rules.slack, rules.teams, rules.json]) expect((await byRule(rule as number)).state).toBe("sent");
-    const notes = (await admin().execute("mail.message", "search_read", [
-      [["model", "=", "shopfloor.alert"], ["res_id", "=", alertOf(rules.broken as number).id]],
-    ], { fields: ["body"] })) as { body: string }[];
+    for (const rule of [rules.slack, rules.teams, rules.json])
+      expect((await byRule(rule as number)).state).toBe("sent");
+    const notes = (await admin().execute(
+      "mail.message",
+      "search_read",
+      [
+        [
+          ["model", "=", "shopfloor.alert"],
+          ["res_id", "=", alertOf(rules.broken as number).id],
+        ],
+      ],
+      { fields: ["body"] },
+    )) as { body: string }[];
     expect(notes.some((n) => n.body.includes("attempt 1 of 5") && n.body.includes("HTTP 500"))).toBe(true);
   });
 

@@ -24,8 +24,14 @@ test("a silent sidecar opens an alert, visible in the list, the form and the das
   const rules = (await admin.execute("shopfloor.alert.rule", "search_read", [[["connection_id", "=", connectionId]]], {
     fields: ["kind"],
   })) as { id: number; kind: string }[];
-  await admin.execute("shopfloor.alert.rule", "write", [rules.filter((r) => r.kind !== "heartbeat_age").map((r) => r.id), { active: false }]);
-  await admin.execute("shopfloor.alert.rule", "write", [rules.filter((r) => r.kind === "heartbeat_age").map((r) => r.id), { threshold: 3 }]);
+  await admin.execute("shopfloor.alert.rule", "write", [
+    rules.filter((r) => r.kind !== "heartbeat_age").map((r) => r.id),
+    { active: false },
+  ]);
+  await admin.execute("shopfloor.alert.rule", "write", [
+    rules.filter((r) => r.kind === "heartbeat_age").map((r) => r.id),
+    { threshold: 3 },
+  ]);
   const sidecar = rpc("sidecar@plant1", "sidecar");
   await sidecar.heartbeat(code, { spool_depth: 0 });
   // The sidecar falls silent.
@@ -36,7 +42,9 @@ test("a silent sidecar opens an alert, visible in the list, the form and the das
   await page.goto(`${odooUrl()}/odoo/action-shopfloor_bridge.shopfloor_connection_action/${connectionId}`);
   await page.getByRole("tab", { name: "Alerts" }).click();
   await page.getByRole("button", { name: "Check now" }).click();
-  const heartbeatRule = page.locator(".o_field_widget[name=alert_rule_ids] .o_data_row").filter({ hasText: "Heartbeat older than" });
+  const heartbeatRule = page
+    .locator(".o_field_widget[name=alert_rule_ids] .o_data_row")
+    .filter({ hasText: "Heartbeat older than" });
   await expect(heartbeatRule.locator("td[name=state]")).toContainText("Alert");
 
   await page.goto(`${odooUrl()}/odoo/shopfloor-alerts`);

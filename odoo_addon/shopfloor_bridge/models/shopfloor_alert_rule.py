@@ -175,7 +175,6 @@ class ShopfloorAlertRule(models.Model):
         self.sudo()._evaluate()
         return True
 
-
     @api.model
     def _figures(self, connection, now, kinds):
         """What ``connection``'s rules of ``kinds`` read: its last heartbeat and its events."""

@@ -36,7 +36,14 @@ class TestShopfloorAlert(ShopfloorCase):
                 "login": "alert-shift-lead",
                 "email": "lead@plant.example",
                 "groups_id": [
-                    (6, 0, [cls.env.ref("base.group_user").id, cls.env.ref("shopfloor_bridge.shopfloor_bridge_group_user").id])
+                    (
+                        6,
+                        0,
+                        [
+                            cls.env.ref("base.group_user").id,
+                            cls.env.ref("shopfloor_bridge.shopfloor_bridge_group_user").id,
+                        ],
+                    )
                 ],
             }
         )
