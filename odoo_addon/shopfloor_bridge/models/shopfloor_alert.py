@@ -5,7 +5,7 @@ import requests
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError
 
 from .. import alerting
 from ..backoff import next_retry_at
@@ -26,6 +26,8 @@ class ShopfloorAlert(models.Model):
     _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "state desc, opened_at desc, id desc"
     _rec_name = "title"
+    # Whoever may read an alert may comment on it and mark its activity done.
+    _mail_post_access = "read"
 
     rule_id = fields.Many2one("shopfloor.alert.rule", required=True, index=True, ondelete="cascade", readonly=True)
     connection_id = fields.Many2one(related="rule_id.connection_id", store=True, index=True)
@@ -216,8 +218,9 @@ class ShopfloorAlertDelivery(models.Model):
 
     def action_send_now(self):
         """Posts these deliveries now, whatever their state (the form's button)."""
-        if not self.env.user.has_group(MANAGER_GROUP):
-            raise UserError(_("Only Shop Floor managers may send alert webhooks."))
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(_("Only Shop Floor Bridge managers may send alert webhooks."))
+        self.check_access("read")
         for delivery in self.sudo():
             delivery._post()
         return True

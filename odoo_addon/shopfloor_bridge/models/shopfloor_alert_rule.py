@@ -2,6 +2,8 @@ import json
 import logging
 from datetime import timedelta
 
+from psycopg2 import errors
+
 from odoo import _, api, fields, models
 
 from .. import alerting
@@ -66,7 +68,6 @@ class ShopfloorAlertRule(models.Model):
 
     @api.depends("kind", "threshold")
     def _compute_name(self):
-        labels = dict(self._fields["kind"]._description_selection(self.env))
         for rule in self:
             if not rule.kind:
                 rule.name = ""
@@ -75,7 +76,7 @@ class ShopfloorAlertRule(models.Model):
             if rule.kind == "clock_skew" and not rule.threshold:
                 rule.name = _("Clock skew beyond the connection's bound")
             else:
-                rule.name = f"{label} {rule.threshold:g} {unit.split(' ')[0]}" if label else labels[rule.kind]
+                rule.name = f"{label} {rule.threshold:g} {unit.split(' ')[0]}"
 
     def _compute_state(self):
         open_rules = set(self._open_alerts().mapped("rule_id").ids)
@@ -106,6 +107,9 @@ class ShopfloorAlertRule(models.Model):
         try:
             with self.env.cr.savepoint():
                 rules._evaluate()
+        except errors.SerializationFailure:
+            # A heartbeat evaluated these rules after this transaction began: it has done the work.
+            _logger.info("shopfloor_bridge: alert rules of %s evaluated concurrently", connections.mapped("code"))
         except Exception:
             _logger.exception("shopfloor_bridge: alert rules of %s could not be evaluated", connections.mapped("code"))
 
@@ -171,7 +175,7 @@ class ShopfloorAlertRule(models.Model):
 
     def action_check_now(self):
         """Evaluates these rules now (the form's button; also what a test calls)."""
-        self.env["shopfloor.connection"].check_access("write")
+        self.connection_id.check_access("write")
         self.sudo()._evaluate()
         return True
 

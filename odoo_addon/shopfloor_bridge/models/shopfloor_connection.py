@@ -681,6 +681,7 @@ class ShopfloorConnection(models.Model):
 
     def action_open_alerts(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("shopfloor_bridge.shopfloor_alert_action")
         action["domain"] = [("connection_id", "=", self.id)]
         action["context"] = {"search_default_open": 1}
