@@ -6,8 +6,10 @@
 // own crons (mail queue, webhook delivery) are run on demand since the test
 // server runs none. A receiver that never answers holds up neither the
 // heartbeat nor the other posts.
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import fc from "fast-check";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OdooServer, startOdoo } from "../../sidecar/devstack/odoo.ts";
@@ -345,5 +347,39 @@ describe.runIf(moduleHasSidecarApi())("alert channels (real Odoo 18, local SMTP 
       mails.length >= mailsBefore + 5 ? mails.slice(mailsBefore) : undefined,
     );
     expect(resolved.filter((m) => /Subject: \[RESOLVED\] alerts: Spool depth over/.test(m.raw))).toHaveLength(5);
+  });
+
+  it("whatever a heartbeat carries, every rule kind is checked and the heartbeat answered (property)", async () => {
+    const all = (await admin().execute(
+      "shopfloor.alert.rule",
+      "search",
+      [[["connection_id", "=", fixture.connectionId]]],
+      {
+        context: { active_test: false },
+      },
+    )) as number[];
+    await admin().execute("shopfloor.alert.rule", "write", [all, { active: true }]);
+    const logBefore = readFileSync(odoo.logFile, "utf8").length;
+    const figure = fc.oneof(
+      fc.jsonValue(),
+      fc.double(),
+      fc.constantFrom(0, -1, 2 ** 31, -(2 ** 53), "0", "NaN", "Infinity", true, false, null),
+    );
+    const stats = fc.dictionary(
+      fc.constantFrom("spool_depth", "source_connected", "source", "source_error", "max_skew_ms", "clock_offset_ms"),
+      figure,
+    );
+    const client = fixture.client();
+    await fc.assert(
+      fc.asyncProperty(stats, async (sent) => {
+        const reply = await client.heartbeat("alerts", sent as Record<string, unknown>);
+        expect(reply.server_time).toMatch(/^\d{4}-\d\d-\d\dT/);
+      }),
+      { numRuns: 40 },
+    );
+    // The evaluation never raised: its guard logs what it swallows, and it logged nothing.
+    const log = readFileSync(odoo.logFile, "utf8").slice(logBefore);
+    expect(log).not.toContain("could not be evaluated");
+    expect(log).not.toMatch(/ ERROR .*shopfloor/);
   });
 });
