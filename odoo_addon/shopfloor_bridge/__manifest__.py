@@ -22,6 +22,8 @@
         "data/shopfloor_bridge_cron.xml",
         "data/shopfloor_payload_presets.xml",
         "data/shopfloor_oee_data.xml",
+        "data/shopfloor_alert_cron.xml",
+        "security/shopfloor_alert_rules.xml",
         "views/shopfloor_event_views.xml",
         "views/shopfloor_integration_user_views.xml",
         "views/shopfloor_mapping_revision_views.xml",
@@ -43,6 +45,7 @@
         "security/shopfloor_probe_rules.xml",
         "views/shopfloor_dispatch_views.xml",
         "views/shopfloor_bridge_menus.xml",
+        "views/shopfloor_alert_views.xml",
     ],
     "demo": ["demo/shopfloor_bridge_demo.xml"],
     "assets": {

@@ -27,3 +27,5 @@ from . import shopfloor_payload_preset
 from . import shopfloor_http_producer
 from . import shopfloor_probe
 from . import shopfloor_mapping_revision
+from . import shopfloor_alert_rule
+from . import shopfloor_alert

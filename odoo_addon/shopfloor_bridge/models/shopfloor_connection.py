@@ -7,7 +7,7 @@ import pytz
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from .. import backbone, historian, plc
+from .. import alerting, backbone, historian, plc
 from ..field_guard import refuse_protected_write
 from ..revision_diff import restoring
 from ..rpc_errors import rpc_error
@@ -624,11 +624,6 @@ class ShopfloorConnection(models.Model):
     pending_timeout_minutes = fields.Integer(
         default=60, help="An event waiting for a prerequisite this long fails visibly."
     )
-    dlq_threshold = fields.Integer(
-        string="Dead-letter alert threshold",
-        default=50,
-        help="Managers get an activity when this connection's dead letters exceed this number.",
-    )
     dispatch_poll_interval_ms = fields.Integer(string="Dispatch poll interval (ms)", default=5000)
 
     # Who may act for this connection
@@ -649,6 +644,67 @@ class ShopfloorConnection(models.Model):
         help="When the first of the integration users' newest API keys expires (empty: no key that expires).",
     )
     integration_key_expiring = fields.Boolean(compute="_compute_integration_key_expiry")
+
+    # ---- alerts (issue 21): rules, who hears of them, and where else they are posted
+    responsible_user_ids = fields.Many2many(
+        "res.users",
+        "shopfloor_connection_responsible_user_rel",
+        "connection_id",
+        "user_id",
+        string="Responsible users",
+        domain=[("share", "=", False)],
+        help="Get an activity and an e-mail when one of this connection's alerts opens, and an e-mail when it "
+        "resolves. Empty: one Shop Floor manager of the connection's company.",
+    )
+    alert_rule_ids = fields.One2many(
+        "shopfloor.alert.rule",
+        "connection_id",
+        string="Alert rules",
+        default=lambda self: [(0, 0, values) for values in alerting.default_rules()],
+    )
+    alert_ids = fields.One2many("shopfloor.alert", "connection_id", string="Alerts")
+    open_alert_count = fields.Integer(string="Open alerts", compute="_compute_open_alert_count")
+    alert_webhook_kind = fields.Selection(
+        alerting.WEBHOOK_KINDS,
+        string="Alert webhook",
+        help="Post every alert of this connection (opened and resolved) to this webhook too. A rule may name its "
+        "own.",
+    )
+    alert_webhook_url = fields.Char(
+        string="Alert webhook URL",
+        groups=MANAGER_GROUP,
+        help="The receiver's URL (a Slack or Teams webhook URL holds its secret: only managers see it).",
+    )
+    alert_webhook_timeout = fields.Float(
+        string="Webhook timeout (s)",
+        default=alerting.DEFAULT_WEBHOOK_TIMEOUT_S,
+        help="How long a webhook post may take before it counts as failed and is retried later (at most 30 s).",
+    )
+
+    def _compute_open_alert_count(self):
+        counts = dict(
+            self.env["shopfloor.alert"]
+            .sudo()
+            ._read_group([("connection_id", "in", self.ids), ("state", "=", "open")], ["connection_id"], ["__count"])
+        )
+        for connection in self:
+            connection.open_alert_count = counts.get(connection, 0)
+
+    def action_open_alerts(self):
+        self.ensure_one()
+        self.check_access("read")
+        action = self.env["ir.actions.act_window"]._for_xml_id("shopfloor_bridge.shopfloor_alert_action")
+        action["domain"] = [("connection_id", "=", self.id)]
+        action["context"] = {"search_default_open": 1}
+        return action
+
+    def action_check_alerts(self):
+        """Evaluates this connection's alert rules now."""
+        self.check_access("write")
+        self.env["shopfloor.alert.rule"].sudo()._evaluate_connections(self)
+        return True
+
+    # ---- end alerts
 
     # Heartbeat (written by the sidecar through `heartbeat`)
     last_seen = fields.Datetime(readonly=True, copy=False)
@@ -1532,4 +1588,5 @@ class ShopfloorConnection(models.Model):
                 "stats_json": json.dumps(stats, sort_keys=True, default=str)[:65536],
             }
         )
+        self.env["shopfloor.alert.rule"].sudo()._evaluate_connections(connection)
         return {"server_time": iso_utc(now), "revision": connection.revision}

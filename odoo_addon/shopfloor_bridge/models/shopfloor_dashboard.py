@@ -87,6 +87,7 @@ class ShopfloorDashboard(models.AbstractModel):
                     "p95_lag_ms": _none_to_false(row.get("p95_lag_ms")),
                     "worst_skew_ms": _none_to_false(row.get("worst_skew_ms")),
                     "sparkline": sparks.get(conn.id, [0] * SPARKLINE_MINUTES),
+                    "open_alerts": conn.open_alert_count,
                     **self._catchup_of(conn),
                     **self._source_state_of(conn),
                 }

@@ -19,6 +19,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
+from ..alerting import DLQ_KINDS
 from ..event_validation import MAX_INGEST_BATCH, validate_event
 from ..exceptions import EventRejected
 from ..field_guard import refuse_protected_write
@@ -328,35 +329,8 @@ class ShopfloorEvent(models.Model):
     # ------------------------------------------------------------------ DLQ
 
     def _notify_dlq_growth(self, connections):
-        """An activity for a manager when a connection's dead letters pass its threshold."""
-        activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
-        managers = self.env.ref(MANAGER_GROUP).users.filtered(lambda u: not u.share and u.active)
-        for connection in connections.filtered("dlq_threshold"):
-            dead = self.search_count([("connection_id", "=", connection.id), ("state", "in", ("dead", "rejected"))])
-            if dead <= connection.dlq_threshold:
-                continue
-            summary = _("Dead letters over threshold")
-            open_activity = connection.activity_ids.filtered(lambda a, s=summary: a.summary == s)
-            if open_activity or not activity_type:
-                continue
-            assignee = (
-                managers.filtered(lambda u, c=connection: c.company_id in u.company_ids and u.id != 1)[:1]
-                or managers[:1]
-            )
-            if not assignee:
-                continue
-            connection.activity_schedule(
-                activity_type_id=activity_type.id,
-                summary=summary,
-                note=_(
-                    "%(count)s dead or rejected events on %(code)s (threshold %(threshold)s). "
-                    "Review them under Shop Floor → Dead letters.",
-                    count=dead,
-                    code=connection.code,
-                    threshold=connection.dlq_threshold,
-                ),
-                user_id=assignee.id,
-            )
+        """The dead-letter alert rules of ``connections`` (``shopfloor.alert.rule``) checked now."""
+        self.env["shopfloor.alert.rule"].sudo()._evaluate_connections(connections, kinds=DLQ_KINDS)
 
     def _log(self, action, note=""):
         self.env["shopfloor.event.log"].sudo().create(

@@ -43,3 +43,4 @@ from . import test_compensations
 from . import test_count_owner
 from . import test_shopfloor_mapping_revision
 from . import test_live_view
+from . import test_shopfloor_alert

@@ -95,12 +95,28 @@ res.company.read                                +-     +-       +-       +-     
 res.company.write                               --     --       --       --        --          --         --    --
 res.company.create                              --     --       --       --        --          --         --    --
 res.company.unlink                              --     --       --       --        --          --         --    --
+shopfloor.alert.read                            --     --       --       --        +-          +-         --    --
+shopfloor.alert.write                           --     --       --       --        --          +-         --    --
+shopfloor.alert.create                          --     --       --       --        --          --         --    --
+shopfloor.alert.unlink                          --     --       --       --        --          --         --    --
+shopfloor.alert.delivery.read                   --     --       --       --        +-          +-         --    --
+shopfloor.alert.delivery.write                  --     --       --       --        --          --         --    --
+shopfloor.alert.delivery.create                 --     --       --       --        --          --         --    --
+shopfloor.alert.delivery.unlink                 --     --       --       --        --          --         --    --
+shopfloor.alert.delivery.action_send_now        --     --       --       --        --          +-         --    --
+shopfloor.alert.rule.read                       --     --       --       --        +-          +-         --    --
+shopfloor.alert.rule.write                      --     --       --       --        --          +-         --    --
+shopfloor.alert.rule.create                     --     --       --       --        --          +-         --    --
+shopfloor.alert.rule.unlink                     --     --       --       --        --          +-         --    --
+shopfloor.alert.rule.action_check_now           --     --       --       --        --          +-         --    --
 shopfloor.connection.read                       --     --       --       --        +-          +-         --    --
 shopfloor.connection.write                      --     --       --       --        --          +-         --    --
 shopfloor.connection.write:company_id           --     --       --       --        --          --         --    --
 shopfloor.connection.create                     --     --       --       --        --          +-         --    --
 shopfloor.connection.unlink                     --     --       --       --        --          +-         --    --
+shopfloor.connection.action_check_alerts        --     --       --       --        --          +-         --    --
 shopfloor.connection.action_clear_secrets       --     --       --       --        --          +-         --    --
+shopfloor.connection.action_open_alerts         --     --       --       --        +-          +-         --    --
 shopfloor.connection.action_open_dlq            --     --       --       --        +-          +-         --    --
 shopfloor.connection.action_open_events         --     --       --       --        +-          +-         --    --
 shopfloor.connection.action_open_mapping_test   --     --       --       --        --          +-         --    --
@@ -604,6 +620,22 @@ class TestAccessMatrix(ShopfloorCase):
             {"code": f"{side}-preset", "name": f"{side} preset", "expression": "$"}
         )
         fx["producer"] = env["shopfloor.http.producer"].create({"connection_id": conn_id, "name": f"{side} MES"})
+        fx["alert_rule"] = env["shopfloor.alert.rule"].create(
+            {"connection_id": conn_id, "kind": "spool_depth", "threshold": 1, "webhook_kind": "json"}
+        )
+        fx["alert"] = env["shopfloor.alert"].create(
+            {"rule_id": fx["alert_rule"].id, "title": f"{side} alert", "opened_at": start}
+        )
+        # Port 9 (discard): nothing listens, the post fails at once and is kept for a retry.
+        fx["alert_delivery"] = env["shopfloor.alert.delivery"].create(
+            {
+                "alert_id": fx["alert"].id,
+                "transition": "opened",
+                "kind": "json",
+                "url": "http://127.0.0.1:9/matrix",
+                "payload": "{}",
+            }
+        )
         # An OPC UA connection to browse, and a request the sidecar of the main connection has taken.
         fx["ua_conn"] = env["shopfloor.connection"].create(
             {"code": f"ua-{side.lower()}", "name": f"{side} OPC UA", "kind": "opcua", "company_id": company.id}
@@ -822,6 +854,35 @@ class TestAccessMatrix(ShopfloorCase):
                 {"review_note": "matrix"},
                 lambda s: {"production_id": fx[s]["mo"].id, "event_type": "production.reported"},
                 "count_correction",
+            ),
+            "shopfloor.alert": (
+                "alert",
+                {"title": "matrix"},
+                lambda s: {
+                    "rule_id": fx[s]["alert_rule"].id,
+                    "title": "matrix",
+                    "state": "resolved",
+                    "opened_at": PLANT_EPOCH,
+                },
+                "alert",
+            ),
+            "shopfloor.alert.delivery": (
+                "alert_delivery",
+                {"last_error": "matrix"},
+                lambda s: {
+                    "alert_id": fx[s]["alert"].id,
+                    "transition": "resolved",
+                    "kind": "json",
+                    "url": "http://127.0.0.1:9/matrix",
+                    "payload": "{}",
+                },
+                "alert_delivery",
+            ),
+            "shopfloor.alert.rule": (
+                "alert_rule",
+                {"threshold": 5},
+                lambda s: {"connection_id": conn(s), "kind": "heartbeat_age", "threshold": 60},
+                "alert_rule",
             ),
             "shopfloor.hold": (
                 "hold",
@@ -1147,6 +1208,22 @@ class TestAccessMatrix(ShopfloorCase):
                 "action",
             ),
             "shopfloor.hold.action_release": (lambda env, s: rec(env, s, "hold").action_release(), "action"),
+            "shopfloor.alert.rule.action_check_now": (
+                lambda env, s: rec(env, s, "alert_rule").action_check_now(),
+                "action",
+            ),
+            "shopfloor.alert.delivery.action_send_now": (
+                lambda env, s: rec(env, s, "alert_delivery").action_send_now(),
+                "action",
+            ),
+            "shopfloor.connection.action_check_alerts": (
+                lambda env, s: rec(env, s, "conn").action_check_alerts(),
+                "action",
+            ),
+            "shopfloor.connection.action_open_alerts": (
+                lambda env, s: rec(env, s, "conn").action_open_alerts(),
+                "action",
+            ),
             "shopfloor.integration.user.action_confirm": (
                 lambda env, s: self.wizard(env, s, "shopfloor.integration.user").action_confirm(),
                 "action",

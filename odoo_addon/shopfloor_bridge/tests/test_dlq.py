@@ -174,17 +174,19 @@ class TestDeadLetters(ShopfloorCase):
             self.env["shopfloor.event"].dlq_bulk([], "delete")
 
     def test_managers_notified_when_dlq_passes_threshold(self):
-        self.connection.dlq_threshold = 2
-        summary = "Dead letters over threshold"
+        rule = self.connection.alert_rule_ids.filtered(lambda r: r.kind == "dlq_count")
+        rule.threshold = 2
+        alerts = self.env["shopfloor.alert"]
         self.ingest(*[self.make_event("bogus.type", {}) for _ in range(2)])
-        self.assertFalse(self.connection.activity_ids.filtered(lambda a: a.summary == summary))
+        self.assertFalse(alerts.search([("rule_id", "=", rule.id)]))
         self.ingest(self.make_event("bogus.type", {}))
-        activity = self.connection.activity_ids.filtered(lambda a: a.summary == summary)
-        self.assertEqual(len(activity), 1)
-        self.assertIn("3 dead or rejected events on test-conn", str(activity.note))
-        self.assertTrue(activity.user_id.has_group("shopfloor_bridge.shopfloor_bridge_group_manager"))
+        alert = alerts.search([("rule_id", "=", rule.id)])
+        self.assertEqual(len(alert.activity_ids), 1)
+        self.assertIn("3 dead, rejected or failed events", str(alert.activity_ids.note))
+        self.assertTrue(alert.activity_ids.user_id.has_group("shopfloor_bridge.shopfloor_bridge_group_manager"))
         self.ingest(self.make_event("bogus.type", {}))
-        self.assertEqual(len(self.connection.activity_ids.filtered(lambda a: a.summary == summary)), 1)
+        self.assertEqual(alerts.search([("rule_id", "=", rule.id)]), alert)
+        self.assertEqual(len(alert.activity_ids), 1)
 
     def test_retention_purges_old_applied_events_only(self):
         self.env["ir.config_parameter"].set_param("shopfloor_bridge.retention_days", "30")

@@ -36,6 +36,7 @@ function tile(overrides: Partial<DashboardData["tiles"][number]> = {}): Dashboar
     drain_eta_s: 0,
     source_down: false,
     source_error: "",
+    open_alerts: 0,
     ...overrides,
   };
 }
@@ -235,6 +236,30 @@ test("standard OEE per work center: figures, Odoo's own OEE beside them, flags, 
       ["workcenter_id", "=", 4],
       ["date", ">=", "2026-11-17"],
       ["date", "<=", "2026-11-23"],
+    ],
+  });
+});
+
+test("the open alerts count turns red and opens the connection's open alerts", async () => {
+  const orm = new FakeOrm(() => ({
+    server_time: "",
+    tiles: [tile({ code: "calm" }), tile({ code: "loud", connection_id: 12, open_alerts: 3 })],
+    cost_variances: false,
+  }));
+  const { fixture, env } = await mountComponent(ShopfloorDashboard, orm, actionProps());
+  const link = (code: string) =>
+    fixture.querySelector(`.o_sfb_tile[data-connection="${code}"] .o_sfb_alerts_link`) as HTMLElement;
+  expect(link("calm").className).toContain("btn-outline-secondary");
+  expect(link("loud").className).toContain("btn-danger");
+  expect(link("loud").querySelector(".o_sfb_alerts_count")?.textContent).toBe("3");
+  link("loud").click();
+  await settle();
+  const actions = (env.services.action as unknown as { actions: unknown[] }).actions;
+  expect(actions[0]).toMatchObject({
+    res_model: "shopfloor.alert",
+    domain: [
+      ["state", "=", "open"],
+      ["connection_id", "=", 12],
     ],
   });
 });

@@ -54,6 +54,8 @@ export interface ConnectionTile {
   source_down: boolean;
   /** Why, as the sidecar said it ("" when it did not). */
   source_error: string;
+  /** Alerts of this connection's rules that are open now. */
+  open_alerts: number;
 }
 
 export interface CostVariance {
@@ -212,6 +214,21 @@ export class ShopfloorDashboard extends Component {
   openDlq(tile: ConnectionTile): Promise<void> {
     return this.action.doAction("shopfloor_bridge.shopfloor_dlq_action", {
       additionalContext: { sfb_connection_id: tile.connection_id },
+    });
+  }
+  openAlerts(tile: ConnectionTile): Promise<void> {
+    return this.action.doAction({
+      type: "ir.actions.act_window",
+      name: _t("Open alerts of %s", tile.name),
+      res_model: "shopfloor.alert",
+      views: [
+        [false, "list"],
+        [false, "form"],
+      ],
+      domain: [
+        ["state", "=", "open"],
+        ["connection_id", "=", tile.connection_id],
+      ],
     });
   }
   openPending(tile: ConnectionTile): Promise<void> {
