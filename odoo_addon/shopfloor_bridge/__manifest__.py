@@ -21,6 +21,7 @@
         "data/shopfloor_bridge_cron.xml",
         "data/shopfloor_payload_presets.xml",
         "data/shopfloor_oee_data.xml",
+        "views/shopfloor_event_reverse_views.xml",
         "views/shopfloor_event_views.xml",
         "views/shopfloor_integration_user_views.xml",
         "views/shopfloor_connection_views.xml",

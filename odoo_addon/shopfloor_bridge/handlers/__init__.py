@@ -25,6 +25,7 @@ from . import (
     workorder_started,
 )
 from .resolve import EventContext
+from .undo import store as store_undo
 
 HANDLERS = {
     "workorder.started": workorder_started.apply,
@@ -55,4 +56,5 @@ def apply_event(event, producing_sync=None, lookups=None):
         raise EventRejected(f"Unknown event type {event.type!r}: no handler.")
     context = EventContext(event, producing_sync=producing_sync, lookups=lookups)
     records = handler(context)
+    store_undo(context)
     return [record for record in records if record]

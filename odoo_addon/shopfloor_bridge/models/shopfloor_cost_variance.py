@@ -647,6 +647,7 @@ class _CostInputs:
                    %(product_uom)s AS product_uom_of_product
               FROM stock_scrap scrap
              WHERE scrap.production_id = ANY(%(ids)s) AND scrap.state = 'done'
+               AND scrap.shopfloor_return_move_id IS NULL
              ORDER BY scrap.id DESC
         """,
                     ids=self.production_ids,

@@ -39,3 +39,4 @@ from . import test_shopfloor_probe
 from . import test_views
 from . import test_workorder
 from . import test_oee_standard
+from . import test_reverse

@@ -1,2 +1,3 @@
 from . import shopfloor_integration_user
 from . import shopfloor_http_producer_token
+from . import shopfloor_event_reverse
