@@ -23,4 +23,3 @@ from . import shopfloor_payload_map
 from . import shopfloor_payload_preset
 from . import shopfloor_http_producer
 from . import shopfloor_probe
-from . import stock_scrap

@@ -468,8 +468,10 @@ class ShopfloorEvent(models.Model):
         return True
 
     def action_open_reverse_wizard(self):
+        """The Reverse wizard for these events (the list's selection, the explorer's picks)."""
         self._check_manager()
-        return self.env["shopfloor.event.reverse"].action_open(self)
+        self.check_access("read")
+        return self.env["shopfloor.event.reverse"]._open_for(self)
 
     @staticmethod
     def _reversal_reason(reason):

@@ -168,6 +168,11 @@ def _refs(event):
     return pairs
 
 
+def returned_moves(scrap):
+    """The done moves that brought ``scrap`` back to stock (its reversal), if any."""
+    return scrap.move_ids.returned_move_ids.filtered(lambda move: move.state == "done")
+
+
 def _settle_state(production):
     """An order with nothing started, produced or picked any more is confirmed again.
 
@@ -441,7 +446,7 @@ class EventReversal:
         self.steps.append(_("hold %s active again", hold.name))
 
     def _return_scrap(self, scrap):
-        if scrap.shopfloor_return_move_id:
+        if returned_moves(scrap):
             return
         if scrap.state != "done":
             raise ReversalRefused(_("scrap %s is not done: cancel it in Odoo instead.", scrap.name))
@@ -480,6 +485,8 @@ class EventReversal:
                 "location_dest_id": back_to.id,
                 "company_id": scrap.company_id.id,
                 "picked": True,
+                # Odoo's own link of a return to what it returns: valued as the scrap was.
+                "origin_returned_move_id": scrap.move_ids.filtered(lambda m: m.state == "done")[:1].id,
                 "move_line_ids": [(0, 0, line_values)],
             }
         )
@@ -494,7 +501,6 @@ class EventReversal:
             )
         move.date = self.event.time.replace(microsecond=0)
         move.move_line_ids.date = move.date
-        scrap.shopfloor_return_move_id = move
         self.productions |= scrap.production_id
         self.steps.append(
             _(

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
-from ..services.reverse import TYPES_NEEDING_UNDO
+from ..services.reverse import TYPES_NEEDING_UNDO, returned_moves
 from .common import ShopfloorCase
 from .test_batch_apply import EVENT_TYPES, SECOND_RUN, TestBatchedApply, TestBatchedApplyEveryType
 
@@ -61,9 +61,8 @@ class TestReverse(ShopfloorCase):
         figures.pop("valuation", None)
         figures["moves"] = [move for move in figures["moves"] if not move[6]]  # not the scraps' moves
         figures["move_lines"] = [line for line in figures["move_lines"] if line[-1] != "done"]
-        scraps = self.env["stock.scrap"].search(
-            [("production_id", "=", production.id), ("shopfloor_return_move_id", "=", False)]
-        )
+        scraps = self.env["stock.scrap"].search([("production_id", "=", production.id)])
+        scraps = scraps.filtered(lambda scrap: not returned_moves(scrap))
         figures["scraps_kept"] = sorted(
             (scrap.product_id.default_code, scrap.scrap_qty, scrap.workorder_id.name or "") for scrap in scraps
         )
@@ -305,7 +304,7 @@ class TestReverse(ShopfloorCase):
         with self.assertRaisesRegex(UserError, "cannot come back.*inventory adjustment"):
             self.reverse(scrap_event)
         self.assertEqual(scrap_event.state, "applied")
-        self.assertFalse(scrap.shopfloor_return_move_id)
+        self.assertFalse(returned_moves(scrap))
 
     def test_a_scrap_comes_back_by_a_move_and_leaves_the_cost(self):
         before = self.stock_levels()
@@ -316,8 +315,9 @@ class TestReverse(ShopfloorCase):
         self.assertNotEqual(self.stock_levels(), before)
         self.reverse(self.events_of(results))
         self.assertEqual(scrap.state, "done", "stock history is kept")
-        self.assertEqual(scrap.shopfloor_return_move_id.state, "done")
-        self.assertEqual(scrap.shopfloor_return_move_id.location_dest_id, scrap.location_id)
+        [returned] = returned_moves(scrap)
+        self.assertEqual(returned.location_dest_id, scrap.location_id)
+        self.assertEqual(returned.location_id, scrap.scrap_location_id)
         after = self.stock_levels()
         self.assertEqual({k: v for k, v in after.items() if v != before.get(k, 0.0)}, {})
         variance = self.env["shopfloor.cost.variance"].search(

@@ -23,7 +23,7 @@ class ShopfloorEventReverse(models.TransientModel):
             wizard.event_count = len(wizard.event_ids)
 
     @api.model
-    def action_open(self, events):
+    def _open_for(self, events):
         """The wizard for ``events`` (the selection of the list or of the event explorer)."""
         if not events:
             raise UserError(_("Select the applied events to reverse."))
