@@ -68,9 +68,9 @@ class ReverseService:
         if not_applied:
             raise ReversalRefused(
                 _(
-                    "Only applied events can be reversed: %s is %s.",
-                    not_applied[0].event_uid,
-                    dict(not_applied._fields["state"]._description_selection(self.env))[not_applied[0].state],
+                    "Only applied events can be reversed: %(uid)s is %(state)s.",
+                    uid=not_applied[0].event_uid,
+                    state=dict(not_applied._fields["state"]._description_selection(self.env))[not_applied[0].state],
                 )
             )
         self._check_dependents(events)
@@ -299,7 +299,9 @@ class EventReversal:
             self.productions |= target
         elif target._name == "mrp.workorder":
             self.productions |= target.production_id
-        self.steps.append(_("%s restored (%s)", target.display_name, ", ".join(sorted(values))))
+        self.steps.append(
+            _("%(record)s restored (%(fields)s)", record=target.display_name, fields=", ".join(sorted(values)))
+        )
 
     def _undo_created(self, record):
         target = self.env[record["model"]].browse(record["id"]).exists()
