@@ -1,5 +1,5 @@
 // Reverse and re-apply from the event explorer, against a real Odoo 18 with demo data:
-// a wrong source → work center mapping books a stop of line 2's assembly bench on line 1's;
+// a wrong source → work center mapping books the counts of line 2's assembly bench on line 1's;
 // the manager fixes the mapping, picks the shift's events in the explorer, reverses and
 // re-applies them, and the dashboard's figures of the wrongly booked work center move back.
 import { expect, type Page, test } from "@playwright/test";
@@ -38,6 +38,21 @@ test("a shift booked on the wrong work center is reversed and re-applied from th
   await page.setViewportSize({ width: 1280, height: 900 });
   const before = await oeeRow(page, WRONG);
 
+  const [mo] = (await rpc().execute(
+    "ir.model.data",
+    "search_read",
+    [
+      [
+        ["module", "=", "shopfloor_bridge"],
+        ["name", "=", "demo_mo_hinge_2"],
+      ],
+    ],
+    { fields: ["res_id"] },
+  )) as { res_id: number }[];
+  const [order] = (await rpc().execute("mrp.production", "read", [[mo?.res_id]], { fields: ["name"] })) as {
+    name: string;
+  }[];
+
   await mapSource(wrong); // the configuration fault
   const tag = `shift-${Date.now()}`;
   const at = (minutesAgo: number) => ({
@@ -45,9 +60,10 @@ test("a shift booked on the wrong work center is reversed and re-applied from th
     subject: tag,
     time: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
   });
+  // Counts of the shift: the standard OEE counts them on the event's work center.
   const shift = [
-    demoEvent("downtime.started", { reason_code: "MAT", downtime_id: tag }, at(50)),
-    demoEvent("downtime.ended", { reason_code: "MAT", downtime_id: tag }, at(20)),
+    demoEvent("production.reported", { order: order?.name, qty_good: 5, qty_scrap: 1 }, at(50)),
+    demoEvent("production.reported", { order: order?.name, qty_good: 3 }, at(20)),
   ];
   const results = await rpc("sidecar@plant1", "sidecar").ingest(shift as never);
   expect(results.map((r) => r.status)).toEqual(["applied", "applied"]);
@@ -61,8 +77,10 @@ test("a shift booked on the wrong work center is reversed and re-applied from th
   await mapSource(right); // fixed
   await page.goto(`${odooUrl()}/odoo/shopfloor-events`);
   const row = page.locator(`.o_sfb_timeline_row[data-workcenter="${WRONG}"]`);
-  for (const type of ["downtime.started", "downtime.ended"]) {
-    await row.locator(`.o_sfb_mark[aria-label*="${type}"][aria-label*="${tag}"]`).click();
+  const marks = row.locator(`.o_sfb_mark[aria-label*="${tag}"]`);
+  await expect(marks).toHaveCount(2);
+  for (const index of [0, 1]) {
+    await marks.nth(index).click();
     await page.locator(".o_sfb_x_pick input").check();
   }
   await expect(page.locator(".o_sfb_x_reverse_bar")).toContainText("2");
