@@ -49,6 +49,15 @@ TYPES_NEEDING_UNDO = frozenset(
         "teardown.ended",
     }
 )
+# Every type whose effects this service knows how to undo. A type added later
+# (a new handler) is refused until its reversal is written here, never marked
+# reversed with its effects left in place.
+REVERSIBLE_TYPES = TYPES_NEEDING_UNDO | {
+    "scrap.reported",
+    "quality.result",
+    "quality.hold",
+    "quality.released",
+}
 Productivity = "mrp.workcenter.productivity"
 
 
@@ -202,6 +211,14 @@ class EventReversal:
 
     def _undo_records(self):
         event = self.event
+        if event.type not in REVERSIBLE_TYPES:
+            raise ReversalRefused(
+                _(
+                    "no reversal is known for events of type %(type)s. Correct its effects by hand, or with a "
+                    "compensating floor event.",
+                    type=event.type,
+                )
+            )
         if not event.undo_json:
             if event.type in TYPES_NEEDING_UNDO:
                 raise ReversalRefused(

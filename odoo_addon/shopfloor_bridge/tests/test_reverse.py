@@ -12,11 +12,14 @@ complete reference run again.
 """
 
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
-from ..services.reverse import TYPES_NEEDING_UNDO, returned_moves
+from ..handlers import HANDLERS
+from ..services import reverse
+from ..services.reverse import REVERSIBLE_TYPES, TYPES_NEEDING_UNDO, returned_moves
 from .common import ShopfloorCase
 from .test_batch_apply import EVENT_TYPES, SECOND_RUN, TestBatchedApply, TestBatchedApplyEveryType
 
@@ -192,6 +195,22 @@ class TestReverse(ShopfloorCase):
             started.with_user(self.manager).action_reapply("again")
         with self.assertRaisesRegex(UserError, "needs a reason"):
             self.reverse(started, reason="  ")
+
+    def test_every_handled_type_has_a_reversal_and_an_unknown_one_is_refused(self):
+        self.assertEqual(REVERSIBLE_TYPES, set(HANDLERS))
+        started, reported = self.started_and_reported()
+        with patch.object(reverse, "REVERSIBLE_TYPES", REVERSIBLE_TYPES - {"production.reported"}):
+            with self.assertRaisesRegex(UserError, "no reversal is known for events of type production.reported"):
+                self.reverse(reported)
+        self.assertEqual(reported.state, "applied")
+        self.assertEqual(self.mo1.qty_producing, 5)
+
+    def test_an_event_applied_before_undo_records_were_kept_is_refused(self):
+        started, reported = self.started_and_reported()
+        reported.sudo().undo_json = False
+        with self.assertRaisesRegex(UserError, "applied before reversal records were kept.*by hand"):
+            self.reverse(reported)
+        self.assertEqual(reported.state, "applied")
 
     def test_only_managers_reverse(self):
         started, reported = self.started_and_reported()
