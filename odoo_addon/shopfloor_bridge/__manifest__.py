@@ -24,6 +24,7 @@
         "data/shopfloor_oee_data.xml",
         "data/shopfloor_alert_cron.xml",
         "security/shopfloor_alert_rules.xml",
+        "views/shopfloor_event_reverse_views.xml",
         "views/shopfloor_event_views.xml",
         "views/shopfloor_integration_user_views.xml",
         "views/shopfloor_mapping_revision_views.xml",

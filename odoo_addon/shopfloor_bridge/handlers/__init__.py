@@ -29,6 +29,7 @@ from . import (
     workorder_started,
 )
 from .resolve import EventContext
+from .undo import store as store_undo
 
 HANDLERS = {
     "workorder.started": workorder_started.apply,
@@ -64,5 +65,6 @@ def apply_event(event, producing_sync=None, lookups=None):
     # Who owns the count: an operator's work center or an order closed by hand may take the event.
     handler = count_owner.handler_for(context, handler)
     records = [record for record in handler(context) if record]
+    store_undo(context)
     count_owner.note_floor_driven(context, records)
     return records

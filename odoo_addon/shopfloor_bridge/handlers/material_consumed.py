@@ -8,6 +8,7 @@ is marked picked and manual, so Odoo's producing-quantity cascade
 from odoo.tools import float_round
 
 from ..exceptions import PermanentError
+from . import undo
 from .moves import compact_move_lines
 
 
@@ -33,6 +34,15 @@ def apply(ctx):
     else:
         already = move.quantity if move.picked and move.manual_consumption else 0.0
     total = float_round(already + qty, precision_rounding=move.product_uom.rounding)
+    undo.remember(
+        ctx,
+        "consumed",
+        move=move.id,
+        qty=qty,
+        picked=move.picked,
+        manual=move.manual_consumption,
+        lot=lot_name or False,
+    )
     if sync is not None and not book_later:
         sync.validate_scraps()  # it books stock now: the scraps reported before it first
     if lot_name:

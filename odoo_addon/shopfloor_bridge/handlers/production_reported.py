@@ -4,6 +4,7 @@ Each report is an increment (a counter window from the sidecar), so two
 reports of 10 make 20. Scrap counts go to the WO's floor-scrap total.
 """
 
+from . import undo
 from .producing import add_producing
 
 
@@ -20,7 +21,9 @@ def apply(ctx):
     qty_good = ctx.quantity(ctx.number("qty_good", required=True), uom, production.product_uom_id, "qty_good")
     qty_scrap = ctx.quantity(ctx.number("qty_scrap"), uom, production.product_uom_id, "qty_scrap")
     if qty_scrap and workorder:
+        undo.remember(ctx, "floor_scrap", workorder=workorder.id, qty=qty_scrap)
         workorder.shopfloor_qty_scrap += qty_scrap
     if qty_good:
+        undo.remember(ctx, "producing_added", production=production.id, qty=qty_good)
         add_producing(ctx, production, qty_good)
     return [production, workorder]

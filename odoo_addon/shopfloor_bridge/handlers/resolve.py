@@ -38,6 +38,7 @@ class EventContext:
         self.data = self._parse_data(event.data_json)
         self._production = None
         self._workcenter = None
+        self.undo = []  # what the handler changed that its result cannot tell (``undo.py``)
 
     @staticmethod
     def _parse_data(data_json):

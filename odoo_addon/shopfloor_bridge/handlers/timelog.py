@@ -8,6 +8,7 @@ happened on the floor, not when the event reached Odoo.
 from dateutil.relativedelta import relativedelta
 
 from ..exceptions import PermanentError
+from . import undo
 
 Productivity = "mrp.workcenter.productivity"
 
@@ -96,6 +97,7 @@ def close_logs(ctx, logs, split_overtime=True):
             )
     performance_logs = ctx.env[Productivity]
     for log in logs:
+        undo.remember(ctx, "closed_log", log=log.id, loss=log.loss_id.id, description=log.description or "")
         log.write({"date_end": end, "shopfloor_close_event_id": ctx.event.id})
         workorder = log.workorder_id
         if not split_overtime or not workorder or log.loss_type not in ("productive", "performance"):
@@ -105,13 +107,15 @@ def close_logs(ctx, logs, split_overtime=True):
             if productive_end <= log.date_start:
                 performance_logs |= log
             else:
-                performance_logs |= log.copy(
+                overtime = log.copy(
                     {
                         "date_start": productive_end,
                         "date_end": end,
                         "shopfloor_connection_id": log.shopfloor_connection_id.id,
                     }
                 )
+                undo.remember(ctx, "split_log", log=overtime.id)
+                performance_logs |= overtime
                 log.write({"date_end": productive_end})
     if performance_logs:
         performance = ctx.env["mrp.workcenter.productivity.loss"].search([("loss_type", "=", "performance")], limit=1)

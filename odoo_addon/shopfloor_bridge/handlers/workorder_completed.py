@@ -9,7 +9,7 @@ event time after Odoo's own mark-done ran.
 from odoo.tools import float_is_zero, float_round
 
 from ..exceptions import OnHold, PermanentError
-from . import timelog
+from . import timelog, undo
 from .producing import set_producing
 from .resolve import run_odoo
 
@@ -33,6 +33,7 @@ def finish_workorder(ctx, workorder):
             move._set_quantity_done(
                 float_round(qty_available * move.unit_factor, precision_rounding=move.product_uom.rounding)
             )
+    undo.remember(ctx, "unpicked_moves", moves=moves.filtered(lambda move: not move.picked).ids)
     moves.picked = True
     closed = timelog.close_logs(ctx, timelog.open_logs(ctx, workorder=workorder))
     values = {
@@ -76,10 +77,19 @@ def apply(ctx):
     qty_good = ctx.quantity(ctx.number("qty_good", required=True), uom, production.product_uom_id, "qty_good")
     qty_scrap = ctx.quantity(ctx.number("qty_scrap"), uom, production.product_uom_id, "qty_scrap")
 
+    undo.remember(
+        ctx,
+        "record",
+        model=workorder._name,
+        id=workorder.id,
+        values=undo.values_of(workorder, ["qty_produced", "state", "date_start", "date_finished", "costs_hour"]),
+    )
     if not float_is_zero(qty_good, precision_rounding=production.product_uom_id.rounding):
+        undo.remember(ctx, "producing", production=production.id, previous=production.qty_producing)
         set_producing(ctx, production, qty_good)
         workorder.qty_produced = qty_good
     if qty_scrap:
+        undo.remember(ctx, "floor_scrap", workorder=workorder.id, qty=qty_scrap)
         workorder.shopfloor_qty_scrap += qty_scrap
     produced = [*finish_workorder(ctx, workorder), workorder]
 
@@ -90,5 +100,6 @@ def apply(ctx):
         holds = ctx.env["shopfloor.hold"]._active_for_productions(production)
         if holds:  # e.g. a hold on an earlier WO of this order: closing waits for its release
             raise OnHold(holds._blocking_message("mark the manufacturing order done"))
+        undo.remember(ctx, "production_done", production=production.id)
         produced.append(mark_production_done(ctx, production))
     return produced

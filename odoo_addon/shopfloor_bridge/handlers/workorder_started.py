@@ -7,7 +7,7 @@ own production/completion events.
 
 from dateutil.relativedelta import relativedelta
 
-from . import timelog
+from . import timelog, undo
 
 
 def start_workorder(ctx, workorder):
@@ -25,8 +25,18 @@ def start_workorder(ctx, workorder):
     start = ctx.time.replace(microsecond=0)
     production = workorder.production_id
     if production.state != "progress" and (not production.date_start or production.date_start > start):
+        undo.remember(
+            ctx, "record", model=production._name, id=production.id, values=undo.values_of(production, ["date_start"])
+        )
         production.with_context(force_date=True).write({"date_start": start})
     if workorder.state != "progress":
+        undo.remember(
+            ctx,
+            "record",
+            model=workorder._name,
+            id=workorder.id,
+            values=undo.values_of(workorder, ["state", "date_start", "date_finished", "leave_id"]),
+        )
         values = {"state": "progress", "date_start": start}
         if not workorder.leave_id:
             leave = ctx.env["resource.calendar.leaves"].create(
@@ -39,6 +49,7 @@ def start_workorder(ctx, workorder):
                     "time_type": "other",
                 }
             )
+            undo.remember(ctx, "created", model=leave._name, id=leave.id)
             values.update({"date_finished": leave.date_to, "leave_id": leave.id})
             workorder.write(values)
         else:

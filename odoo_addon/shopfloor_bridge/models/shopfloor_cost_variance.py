@@ -647,6 +647,11 @@ class _CostInputs:
                    %(product_uom)s AS product_uom_of_product
               FROM stock_scrap scrap
              WHERE scrap.production_id = ANY(%(ids)s) AND scrap.state = 'done'
+               -- a scrap returned to stock (a reversed floor event) no longer counts
+               AND NOT EXISTS (
+                   SELECT 1 FROM stock_move scrapped
+                     JOIN stock_move returned ON returned.origin_returned_move_id = scrapped.id
+                    WHERE scrapped.scrap_id = scrap.id AND returned.state = 'done')
              ORDER BY scrap.id DESC
         """,
                     ids=self.production_ids,

@@ -26,6 +26,7 @@ from ..field_guard import refuse_protected_write
 from ..services import hooks
 from ..services.apply import ApplyService
 from ..services.ingest import IngestContext, IngestService
+from ..services.reverse import ReverseService
 from ..storable_text import escape_deep
 from ..topic_filter import topic_matches
 from .shopfloor_connection import MANAGER_GROUP, check_rpc_caller, iso_utc
@@ -49,6 +50,7 @@ AUDITED_ACTIONS = {
     "type": "Edit and retry",
     "time": "Edit and retry",
     "discard_reason": "Discard",
+    "undo_json": "Reverse",
 }
 
 
@@ -137,6 +139,7 @@ class ShopfloorEvent(models.Model):
             ("dead", "Dead"),
             ("rejected", "Rejected"),
             ("discarded", "Discarded"),
+            ("reversed", "Reversed"),
         ],
         required=True,
         default="pending",
@@ -150,6 +153,12 @@ class ShopfloorEvent(models.Model):
     error_message = fields.Text(readonly=True)
     error_traceback = fields.Text(readonly=True)
     result_refs = fields.Text(string="Produced records", readonly=True, help="One model,id per line.")
+    undo_json = fields.Text(
+        string="Undo record (JSON)",
+        readonly=True,
+        help="What the apply changed that the produced records cannot tell (previous states, dates, "
+        "quantities): read by Reverse (services/reverse.py).",
+    )
     discard_reason = fields.Text(readonly=True)
     history_ids = fields.One2many("shopfloor.event.log", "event_id", string="History", readonly=True)
 
@@ -414,6 +423,60 @@ class ShopfloorEvent(models.Model):
         sudo._requeue()
         sudo._apply_events()
         return True
+
+    # ------------------------------------------------------------------ reverse
+
+    def action_reverse(self, reason, reapply=False):
+        """Undoes these applied events' effects, newest first (``services/reverse.py``),
+        and leaves them ``reversed``; with ``reapply`` they then go through the normal
+        apply path again, under the current mappings. All or nothing: a refusal names
+        the event and says what to do instead."""
+        self._check_manager()
+        reason = self._reversal_reason(reason)
+        self.check_access("read")
+        ReverseService(self.env).reverse(self.sudo(), reason)
+        if reapply:
+            self.sudo()._reapply(reason)
+        return True
+
+    def action_reapply(self, reason):
+        """Applies reversed events again, under the current mappings."""
+        self._check_manager()
+        reason = self._reversal_reason(reason)
+        self.check_access("read")
+        not_reversed = self.filtered(lambda e: e.state != "reversed")
+        if not_reversed:
+            raise UserError(
+                _(
+                    "Only reversed events can be re-applied: %s. Reverse them first.",
+                    ", ".join(not_reversed.mapped("event_uid")),
+                )
+            )
+        self.sudo()._reapply(reason)
+        return True
+
+    def action_open_reverse_wizard(self):
+        """The Reverse wizard for these events (the list's selection, the explorer's picks)."""
+        self._check_manager()
+        self.check_access("read")
+        return self.env["shopfloor.event.reverse"]._open_for(self)
+
+    @staticmethod
+    def _reversal_reason(reason):
+        if not isinstance(reason, str) or not reason.strip():
+            raise UserError(_("Reversing or re-applying an event needs a reason."))
+        return reason.strip()
+
+    def _reapply(self, reason):
+        """Back through the normal apply path: the work center from the current source map,
+        the order and work order resolved again."""
+        resolver = IngestContext(self.env)
+        for event in self.sorted(lambda e: (e.time, e.id)):
+            workcenter = resolver.workcenter_for(event.connection_id, event._as_cloudevent()) or False
+            event._log("reapply", reason)
+            event.write({"workcenter_id": workcenter, "production_id": False, "workorder_id": False})
+        self._requeue()
+        return self._apply_events()
 
     @api.model
     def dlq_bulk(self, domain, action, reason=""):

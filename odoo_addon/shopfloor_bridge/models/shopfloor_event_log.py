@@ -35,6 +35,8 @@ class ShopfloorEventLog(models.Model):
             ("discard", "Discarded"),
             ("remap", "Re-mapped"),
             ("remapped_from", "Made by re-mapping"),
+            ("reverse", "Reversed"),
+            ("reapply", "Re-apply requested"),
         ],
         required=True,
     )

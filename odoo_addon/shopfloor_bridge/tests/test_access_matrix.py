@@ -31,7 +31,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.service.model import get_public_method
 from odoo.tests import new_test_user, tagged
 
@@ -175,6 +175,14 @@ shopfloor.event.action_create_payload_map       --     --       --       --     
 shopfloor.event.action_discard                  --     --       --       --        --          +-         --    --
 shopfloor.event.action_edit_and_retry           --     --       --       --        --          +-         --    --
 shopfloor.event.action_retry                    --     --       --       --        --          +-         --    --
+shopfloor.event.action_open_reverse_wizard      --     --       --       --        --          +-         --    --
+shopfloor.event.action_reapply                  --     --       --       --        --          +-         --    --
+shopfloor.event.action_reverse                  --     --       --       --        --          +-         --    --
+shopfloor.event.reverse.read                    --     --       --       --        --          ++         --    --
+shopfloor.event.reverse.write                   --     --       --       --        --          ++         --    --
+shopfloor.event.reverse.create                  --     --       --       --        --          ++         --    --
+shopfloor.event.reverse.unlink                  --     --       --       --        --          --         --    --
+shopfloor.event.reverse.action_confirm          --     --       --       --        --          +-         --    --
 shopfloor.event.dlq_bulk                        --     --       --       --        --          +0         --    --
 shopfloor.event.ingest                          --     --       --       --        --          --         +r    rr
 shopfloor.event.remap_rejected                  --     --       --       --        --          +-         --    --
@@ -1022,6 +1030,29 @@ class TestAccessMatrix(ShopfloorCase):
         """Row → (call(env, side) → answer, kind). kind: "action" (allowed = +),
         "query" (allowed = + if the answer mentions company B, else 0), or a
         function classifying the answer."""
+
+        def past_the_access_checks(call):
+            """An allowed caller stops at the event's state (not applied / not reversed): that is not a refusal."""
+
+            def run(env, side):
+                try:
+                    return call(env, side)
+                except UserError as error:
+                    if isinstance(error, AccessError) or "events can be re" not in str(error):
+                        raise
+                    return "refused by state"
+
+            return run
+
+        def reverse_wizard(env, side):
+            """A reverse wizard of the caller (transient records are their creator's) on the side's event."""
+            record = (
+                env["shopfloor.event.reverse"]
+                .sudo()
+                .create({"reason": "matrix", "event_ids": [(6, 0, self.fx[side]["event"].ids)]})
+            )
+            return env["shopfloor.event.reverse"].browse(record.id)
+
         fx = self.fx
         rec = self.rec
         day = (PLANT_EPOCH - timedelta(days=1)).date()
@@ -1201,6 +1232,30 @@ class TestAccessMatrix(ShopfloorCase):
             "shopfloor.event.action_discard": (lambda env, s: rec(env, s, "event").action_discard("matrix"), "action"),
             "shopfloor.event.action_edit_and_retry": (edit_and_retry, "action"),
             "shopfloor.event.action_retry": (lambda env, s: rec(env, s, "event").action_retry(), "action"),
+            # The fixture's event is not applied: an allowed caller gets as far as the state check.
+            "shopfloor.event.action_reverse": (
+                past_the_access_checks(lambda env, s: rec(env, s, "event").action_reverse("matrix")),
+                "action",
+            ),
+            "shopfloor.event.action_reapply": (
+                past_the_access_checks(lambda env, s: rec(env, s, "event").action_reapply("matrix")),
+                "action",
+            ),
+            "shopfloor.event.action_open_reverse_wizard": (
+                lambda env, s: rec(env, s, "event").action_open_reverse_wizard(),
+                "action",
+            ),
+            "shopfloor.event.reverse.read": (lambda env, s: reverse_wizard(env, s).read(["id"]), "action"),
+            "shopfloor.event.reverse.write": (lambda env, s: reverse_wizard(env, s).write({"reason": "x"}), "action"),
+            "shopfloor.event.reverse.create": (
+                lambda env, s: env["shopfloor.event.reverse"].create({"reason": "matrix"}),
+                "action",
+            ),
+            "shopfloor.event.reverse.unlink": (lambda env, s: reverse_wizard(env, s).unlink(), "action"),
+            "shopfloor.event.reverse.action_confirm": (
+                past_the_access_checks(lambda env, s: reverse_wizard(env, s).action_confirm()),
+                "action",
+            ),
             "shopfloor.event.dlq_bulk": (dlq_bulk, lambda answer: "+" if answer else "0"),
             "shopfloor.event.ingest": (ingest, ingest_outcome),
             "shopfloor.count.correction.action_mark_reviewed": (

@@ -11,6 +11,7 @@ export function eventStateLabel(state: string): string {
     dead: _t("Dead"),
     rejected: _t("Rejected"),
     discarded: _t("Discarded"),
+    reversed: _t("Reversed"),
   };
   return labels[state] ?? state;
 }

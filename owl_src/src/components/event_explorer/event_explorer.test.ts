@@ -139,3 +139,37 @@ test("opened from the live view, it shows that work center's timeline", async ()
   const unfiltered = plain.callsTo("search_read").filter((c) => c.model === "shopfloor.event");
   expect(JSON.stringify(unfiltered.at(-1)?.kwargs.domain)).not.toContain("workcenter_id");
 });
+
+test("a manager picks applied events and opens the reverse wizard for them; others see no reversal", async () => {
+  const recent = new Date(Date.now() - 3_600_000).toISOString().slice(0, 19).replace("T", " ");
+  const events = [ev(11, recent, [3, "Press 03"]), { ...ev(12, recent, [3, "Press 03"]), state: "dead" }];
+  const wizard = { type: "ir.actions.act_window", res_model: "shopfloor.event.reverse", res_id: 5 };
+  const handler = (model: string, method: string) => {
+    if (model === "mrp.workcenter") return [{ id: 3, display_name: "Press 03" }];
+    if (method === "search_read") return events;
+    if (method === "action_open_reverse_wizard") return wizard;
+    return [];
+  };
+  const asUser = await mountComponent(EventExplorer, new FakeOrm(handler), actionProps(), { isManager: false });
+  (asUser.fixture.querySelector(".o_sfb_state_applied") as HTMLButtonElement).click();
+  await settle();
+  expect(asUser.fixture.querySelector(".o_sfb_x_pick")).toBeNull();
+  document.body.innerHTML = "";
+
+  const orm = new FakeOrm(handler);
+  const { fixture, env } = await mountComponent(EventExplorer, orm, actionProps(), { isManager: true });
+  (fixture.querySelector(".o_sfb_state_dead") as HTMLButtonElement).click();
+  await settle();
+  expect(fixture.querySelector(".o_sfb_x_pick")).toBeNull(); // only applied events are reversed
+  (fixture.querySelector(".o_sfb_state_applied") as HTMLButtonElement).click();
+  await settle();
+  (fixture.querySelector(".o_sfb_x_pick input") as HTMLInputElement).dispatchEvent(new Event("change"));
+  await settle();
+  expect(fixture.querySelector(".o_sfb_x_reverse_bar")?.textContent).toContain("1 events to reverse");
+  (fixture.querySelector(".o_sfb_x_reverse_reapply") as HTMLButtonElement).click();
+  await settle();
+  const [call] = orm.callsTo("action_open_reverse_wizard");
+  expect(call?.args).toEqual([[11]]);
+  expect(call?.kwargs).toEqual({ context: { default_reapply: true } });
+  expect((env.services.action as unknown as { actions: unknown[] }).actions.at(-1)).toEqual(wizard);
+});

@@ -8,8 +8,10 @@ import {
   deserializeDateTime,
   formatDateTime,
   formatInteger,
+  MANAGER_GROUP,
   registry,
   standardActionServiceProps,
+  user,
 } from "../../shared/web.ts";
 import {
   axisTicks,
@@ -40,6 +42,9 @@ export class EventExplorer extends Component {
     truncated: boolean;
     selected: ExplorerEvent | null;
     names: Record<string, string>;
+    isManager: boolean;
+    /** Applied events picked for a reversal (ids), across rows and ranges until it runs. */
+    toReverse: number[];
   };
   declare orm: OdooOrmService;
   declare action: OdooActionService;
@@ -66,8 +71,11 @@ export class EventExplorer extends Component {
       truncated: false,
       selected: null,
       names: {},
+      isManager: false,
+      toReverse: [],
     });
     onWillStart(async () => {
+      this.state.isManager = await user.hasGroup(MANAGER_GROUP).catch(() => false);
       this.state.workcenters = await this.orm
         .searchRead<{ id: number; display_name: string }>("mrp.workcenter", [], ["display_name"], { order: "name" })
         .catch(() => []);
@@ -170,6 +178,38 @@ export class EventExplorer extends Component {
   }
   time(v: string | false): string {
     return formatTime(v);
+  }
+
+  /** Picks or unpicks the selected applied event for a reversal. */
+  toggleReverse(ev: ExplorerEvent): void {
+    const picked = this.state.toReverse;
+    this.state.toReverse = picked.includes(ev.id) ? picked.filter((id) => id !== ev.id) : [...picked, ev.id];
+  }
+  isPicked(ev: ExplorerEvent): boolean {
+    return this.state.toReverse.includes(ev.id);
+  }
+  get pickedText(): string {
+    return _t("%s events to reverse", formatInteger(this.state.toReverse.length));
+  }
+
+  /** The reverse wizard (why, and whether to re-apply) for the picked events; the range reloads when it closes. */
+  async reverse(reapply: boolean): Promise<void> {
+    const ids = [...this.state.toReverse];
+    if (!ids.length) return;
+    const action = await this.orm.call<Record<string, unknown>>(
+      "shopfloor.event",
+      "action_open_reverse_wizard",
+      [ids],
+      {
+        context: { default_reapply: reapply },
+      },
+    );
+    await this.action.doAction(action, {
+      onClose: async () => {
+        this.state.toReverse = [];
+        await this.load();
+      },
+    });
   }
 
   openRef(ref: RecordRef): Promise<void> {
