@@ -73,7 +73,12 @@ export function lineRules(o: LineRuleOptions): MappingRule[] {
         kind: "state",
         address: at("State"),
         event_type: "",
-        params: { value_map: STATE_VALUE_MAP, reason_address: at("ReasonCode"), order_address: at("CurrentOrder") },
+        params: {
+          value_map: STATE_VALUE_MAP,
+          reason_address: at("ReasonCode"),
+          order_address: at("CurrentOrder"),
+          operation_address: at("Operation"),
+        },
       },
       {
         ...base,
