@@ -99,9 +99,7 @@ describe("the plan through each transport", () => {
           expect(own[i + 1]).toMatchObject({ type: "workorder.resumed", time: event.time });
         }
       });
-      const good = own
-        .filter((e) => e.type === "production.reported")
-        .reduce((t, e) => t + Number(e.data.qty_good), 0);
+      const good = own.filter((e) => e.type === "production.reported").reduce((t, e) => t + Number(e.data.qty_good), 0);
       const completed = own
         .filter((e) => e.type === "workorder.completed")
         .reduce((t, e) => t + Number(e.data.qty_good), 0);

@@ -5,8 +5,9 @@
 // `planShift` is pure and deterministic for a seed; the drivers below send the
 // plan through a real transport with each action's past time, so Odoo books
 // the backfill exactly as it would have booked it live.
-import type { CloudEvent, EventType } from "../src/core/contract.ts";
+
 import { type Line, MACHINE_STATE } from "../simulator/line.ts";
+import type { CloudEvent, EventType } from "../src/core/contract.ts";
 
 export interface RoutingOperation {
   machine: string;
@@ -108,8 +109,8 @@ export function planShift(input: LinePlanInput): LinePlan {
       while (scrapAt.size < scrap) scrapAt.add(1 + Math.floor(random() * total));
       // At most one stop an order, at a random part; breakdowns are rare.
       const stopAt = random() < 0.6 ? 1 + Math.floor(random() * (total - 1)) : 0;
-      const stopKind =
-        breakdownLeft > 0 && random() < 0.4 ? STOP_REASONS[2] : STOP_REASONS[Math.floor(random() * 2)];
+      const stopKind: (typeof STOP_REASONS)[number] =
+        breakdownLeft > 0 && random() < 0.4 ? STOP_REASONS[2] : random() < 0.5 ? STOP_REASONS[0] : STOP_REASONS[1];
       let good = 0;
       let scrapped = 0;
       let pendingGood = 0;

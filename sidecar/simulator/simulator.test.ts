@@ -49,7 +49,7 @@ describe("simulator scenarios (no outputs)", () => {
     const { sim, ledger } = rig();
     await SCENARIOS["normal-shift"]?.(sim, params);
     const types = ledger.entries.filter((e) => e.expect).map((e) => e.expect?.type);
-    const after = (type: string) => types.filter((t, i) => types[i - 1] === type);
+    const after = (type: string) => types.filter((_type, i) => types[i - 1] === type);
     expect(after("setup.ended")).toEqual(["workorder.resumed"]);
     expect(after("downtime.ended")).toEqual(["workorder.resumed"]);
     expect(ledger.entries.find((e) => e.action === "resume")?.expect?.data).toEqual({

@@ -91,7 +91,9 @@ export function stateObserve(
     events.push(derivedEvent(rule, ctx, `${st.state}.ended` as EventType, obs, st.order ? { order: st.order } : {}));
   }
   const resumes =
-    mapped.state === "running" && (st.state === "down" || st.state === "setup") && rule.params.resume_on_running !== false;
+    mapped.state === "running" &&
+    (st.state === "down" || st.state === "setup") &&
+    rule.params.resume_on_running !== false;
   st.state = mapped.state;
   st.since = obs.sourceTime.toISOString();
   st.value = obs.value;
