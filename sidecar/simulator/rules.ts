@@ -73,12 +73,7 @@ export function lineRules(o: LineRuleOptions): MappingRule[] {
         kind: "state",
         address: at("State"),
         event_type: "",
-        params: {
-          value_map: STATE_VALUE_MAP,
-          reason_address: at("ReasonCode"),
-          order_address: at("CurrentOrder"),
-          operation_address: at("Operation"),
-        },
+        params: { value_map: STATE_VALUE_MAP, reason_address: at("ReasonCode"), order_address: at("CurrentOrder") },
       },
       {
         ...base,

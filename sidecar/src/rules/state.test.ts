@@ -60,14 +60,13 @@ describe("state rule", () => {
     ]);
   });
 
-  it("resumes with the operation read from its node; not without an order, not from idle, not when turned off", () => {
-    const op = `${ADDR.order}/../Operation`;
-    const e = engine({}, { operation_address: op });
-    e.observe([obs(ADDR.order, "MO3", 0), obs(op, "Stamping", 0), obs(ADDR.state, 3, 0), obs(ADDR.reason, "JAM", 0)]);
+  it("resumes only from down or setup with an order known, not from idle", () => {
+    const e = engine();
+    e.observe([obs(ADDR.order, "MO3", 0), obs(ADDR.state, 3, 0), obs(ADDR.reason, "JAM", 0)]);
     const up = e.observe([obs(ADDR.state, 1, 30)]).events;
     expect(up.map((x) => [x.type, x.data])).toEqual([
       ["downtime.ended", expect.anything()],
-      ["workorder.resumed", { order: "MO3", operation: "Stamping" }],
+      ["workorder.resumed", { order: "MO3" }],
     ]);
     // Idle to running is a start, which the Started trigger reports.
     e.observe([obs(ADDR.state, 2, 40)]);
@@ -76,10 +75,6 @@ describe("state rule", () => {
     const noOrder = engine();
     noOrder.observe([obs(ADDR.state, 4, 0)]);
     expect(noOrder.observe([obs(ADDR.state, 1, 10)]).events.map((x) => x.type)).toEqual(["setup.ended"]);
-
-    const off = engine({}, { resume_on_running: false });
-    off.observe([obs(ADDR.order, "MO4", 0), obs(ADDR.state, 4, 0)]);
-    expect(off.observe([obs(ADDR.state, 1, 10)]).events.map((x) => x.type)).toEqual(["setup.ended"]);
   });
 
   it("idle is neither downtime nor setup; an unmapped value is refused with a reason", () => {

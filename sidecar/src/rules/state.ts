@@ -4,9 +4,10 @@
 // moment), leaving it closes the same downtime; setup and teardown likewise
 // open and close their time logs. Going back to running from down or setup
 // with an order known also emits workorder.resumed, because the downtime or
-// setup ended the order's productive log and only a resume reopens it
-// (`resume_on_running: false` turns that off). The open state is persisted,
-// so a restart that finds the machine still down emits nothing new.
+// setup ended the order's productive log and only a resume reopens it (Odoo
+// picks the order's work order on the machine's work center; a resume of a
+// log already open changes nothing). The open state is persisted, so a
+// restart that finds the machine still down emits nothing new.
 import type { CloudEvent, EventType, MappingRule } from "../core/contract.ts";
 import {
   asText,
@@ -110,10 +111,7 @@ export function stateObserve(
   } else if (mapped.state === "setup" || mapped.state === "teardown") {
     events.push(derivedEvent(rule, ctx, `${mapped.state}.started` as EventType, obs, order ? { order } : {}));
   } else if (resumes && order) {
-    const data: Record<string, unknown> = { order };
-    const operation = asText(snapshotValue(ctx, rule.params.operation_address)) ?? stringParam(rule, "operation");
-    if (operation) data.operation = operation;
-    events.push(derivedEvent(rule, ctx, "workorder.resumed", obs, data));
+    events.push(derivedEvent(rule, ctx, "workorder.resumed", obs, { order }));
   }
   return { events, changed: true };
 }
