@@ -1,7 +1,8 @@
 // The last hours of a realistic shift on one line, as the machines lived
 // them: orders flow through the routing's operations, each machine sets up,
 // makes parts at cycle times near the routing's standard, stops now and then
-// (a jam, a material shortage, a breakdown) and scraps 1–3 % of what it makes.
+// (a jam, a material shortage, a breakdown); an order scraps 1–3 % of what it
+// makes, on one operation or another.
 // `planShift` is pure and deterministic for a seed; the drivers below send the
 // plan through a real transport with each action's past time, so Odoo books
 // the backfill exactly as it would have booked it live.
@@ -92,6 +93,12 @@ export function planShift(input: LinePlanInput): LinePlan {
   let breakdownLeft = 1;
   for (let order = 0; ; order++) {
     const qty = 5 * Math.round(between(8, 16));
+    // The order's scrap, 1–3 % of what it makes, falls on one operation or another.
+    const scrapByStep = input.routing.map(() => 0);
+    for (let left = scrapFor(qty, random); left > 0; left--) {
+      const step = Math.floor(random() * input.routing.length);
+      scrapByStep[step] = (scrapByStep[step] as number) + 1;
+    }
     let ready = start;
     let done = 0;
     for (const [step, op] of input.routing.entries()) {
@@ -102,7 +109,7 @@ export function planShift(input: LinePlanInput): LinePlan {
       planned.push({ kind: "state", at, machine: op.machine, state: "setup" });
       at += Math.round(op.setupMin * between(0.85, 1.2) * MINUTE);
       planned.push({ kind: "state", at, machine: op.machine, state: "running" });
-      const scrap = scrapFor(qty, random);
+      const scrap = scrapByStep[step] as number;
       const total = qty + scrap;
       // Which parts are scrap: spread over the run.
       const scrapAt = new Set<number>();

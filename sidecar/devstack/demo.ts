@@ -141,13 +141,23 @@ async function waitForBackfill(plant: DemoPlant, since: Date, until: Date, expec
     ["time", "<=", until.toISOString().slice(0, 19).replace("T", " ")],
   ];
   const deadline = Date.now() + 600_000;
+  const retryCron = await plant.ref("shopfloor_event_cron_retry");
   let applied = 0;
   let lastLog = 0;
+  let stalled = 0;
   while (Date.now() < deadline) {
-    applied = await plant.execute<number>("shopfloor.event", "search_count", [
+    const now = await plant.execute<number>("shopfloor.event", "search_count", [
       [...inWindow, ["state", "=", "applied"]],
     ]);
-    if (applied >= expected) return applied;
+    if (now >= expected) return now;
+    stalled = now === applied ? stalled + 1 : 0;
+    applied = now;
+    // Events an ingest call deferred (its apply budget spent) wait for the
+    // next call or the retry cron; the dev stack's Odoo runs no cron thread.
+    if (stalled >= 5) {
+      await plant.execute("ir.cron", "method_direct_trigger", [[retryCron]]);
+      stalled = 0;
+    }
     if (Date.now() - lastLog > 10_000) {
       log(`backfill: ${applied} of ${expected} events applied…`);
       lastLog = Date.now();
@@ -206,11 +216,8 @@ try {
     byTransport("sparkplug").routing.map((op) => op.machine),
   );
   const edge = new SimSparkplugEdge({ url: broker.url, line: sparkplugLine, group: SPARKPLUG_GROUP, edge: "line2" });
-  for (const output of [opcua, edge]) {
-    await output.start();
-    outputs.push(output);
-  }
-  log(`line 2: Sparkplug B edge node ${SPARKPLUG_GROUP}/line2; line 3: OPC UA server ${opcua.endpoint}`);
+  await opcua.start();
+  outputs.push(opcua);
 
   // The sidecars' MQTT sessions are persistent: once subscribed, nothing published is lost.
   await Promise.all([
@@ -218,6 +225,11 @@ try {
     startSidecar(odoo, "plant1-spb", { MQTT_URL: broker.url }),
     startSidecar(odoo, "plant1-opcua", { OPCUA_ENDPOINT: opcua.endpoint }),
   ]);
+  // The edge node is born once its host listens: Sparkplug data before a birth
+  // the host saw is dropped until a Rebirth (QoS 0 by spec).
+  await edge.start();
+  outputs.push(edge);
+  log(`line 2: Sparkplug B edge node ${SPARKPLUG_GROUP}/line2; line 3: OPC UA server ${opcua.endpoint}`);
 
   // The backfill: the same shift for the same seed, ending a minute ago.
   const hours = Number(values["backfill-hours"]);
