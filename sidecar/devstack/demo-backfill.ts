@@ -234,11 +234,11 @@ export function planEvents(
       }
       if (action.scrap > 0) push(action.at, action.machine, "scrap.reported", { order: work.order, qty: action.scrap });
     } else if (action.kind === "complete" && work) {
+      // The scrap went as scrap.reported (a stock.scrap each); counted again here it would be twice in the cost report.
       push(action.at, action.machine, "workorder.completed", {
         order: work.order,
         operation: work.operation,
         qty_good: action.good,
-        qty_scrap: action.scrap,
       });
     }
   }

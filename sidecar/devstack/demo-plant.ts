@@ -6,6 +6,7 @@
 // backfill's orders are created and confirmed here. Everything goes through
 // the same JSON-RPC an admin's client uses.
 import { lineRules, ruleRecord } from "../simulator/rules.ts";
+import type { MappingRule } from "../src/core/contract.ts";
 import { JsonRpcOdooClient } from "../src/odoo/jsonrpc-client.ts";
 import type { RoutingOperation } from "./demo-backfill.ts";
 import type { OdooLogin } from "./demo-shift.ts";
@@ -28,6 +29,18 @@ export const SPARKPLUG_GROUP = "Plant1";
 const IDEAL_SHARE = 0.9;
 /** Setup minutes where the work center sets none: a short changeover still happens. */
 const DEFAULT_SETUP_MIN = 5;
+
+/**
+ * The scrap counter books each scrapped part as a `stock.scrap`; a completion
+ * that also carried the count as `qty_scrap` would make the cost report count
+ * it twice (finished scraps + floor counts), so the demo's completion carries
+ * the good parts only.
+ */
+function withoutCompletionScrap(rule: MappingRule): MappingRule {
+  if (rule.kind !== "trigger" || rule.event_type !== "workorder.completed") return rule;
+  const { qty_scrap: _counted, ...fields } = rule.params.fields as Record<string, unknown>;
+  return { ...rule, params: { ...rule.params, fields } };
+}
 
 export class DemoPlant {
   readonly #rpc: JsonRpcOdooClient;
@@ -142,7 +155,9 @@ export class DemoPlant {
         demoLine.transport === "sparkplug"
           ? lineRules({ line: demoLine.line, machines, protocol: "sparkplug", group: SPARKPLUG_GROUP })
           : lineRules({ line: demoLine.line, machines, protocol: "opcua" });
-      await this.execute("shopfloor.mapping.rule", "create", [rules.map((rule) => ruleRecord(rule, connectionId))]);
+      await this.execute("shopfloor.mapping.rule", "create", [
+        rules.map((rule) => ruleRecord(withoutCompletionScrap(rule), connectionId)),
+      ]);
     }
     return lines;
   }
