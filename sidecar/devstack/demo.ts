@@ -250,6 +250,7 @@ try {
       total + planEvents(p.plan, { orderNames: p.orderNames, source: source(p.demoLine.line), runId }).length,
     0,
   );
+  const sent = Date.now();
   log(`backfilling ${hours} h of shift (seed ${seed}): ${expected} events on three lines…`);
   await Promise.all(
     plans.map(async ({ demoLine, plan, orderNames }) => {
@@ -271,7 +272,10 @@ try {
     }),
   );
   const applied = await waitForBackfill(plant, start, end, expected);
-  log(`backfill applied: ${applied} events between ${start.toISOString()} and ${end.toISOString()}`);
+  log(
+    `backfill applied: ${applied} events between ${start.toISOString()} and ${end.toISOString()}` +
+      ` (${Math.round((Date.now() - sent) / 1000)} s after the first was sent)`,
+  );
 
   if (values["live-on-signal"]) {
     log("waiting for SIGUSR2 to start the live shift");
