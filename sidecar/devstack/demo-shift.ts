@@ -69,7 +69,7 @@ export function demoMachines(orders: DemoOrders) {
       machine: "press-01",
       operation: "Stamping",
       order: orders.demo_mo_hinge_1,
-      scenario: "normal-shift",
+      scenario: "malformed-messages",
     },
     {
       line: "line1",
@@ -90,7 +90,7 @@ export function demoMachines(orders: DemoOrders) {
       machine: "assembly-02",
       operation: "Assembly",
       order: orders.demo_mo_mount_1,
-      scenario: "malformed-messages",
+      scenario: "normal-shift",
     },
   ];
 }
@@ -98,9 +98,14 @@ export function demoMachines(orders: DemoOrders) {
 export interface ShiftOptions {
   odoo: OdooLogin;
   mqttUrl: string;
-  /** Real milliseconds between simulated actions. */
-  stepMs: number;
+  /** Real milliseconds between simulated actions, or per machine (a machine's cycle time runs it at real pace). */
+  stepMs: number | ((machine: string) => number);
   logDir: string;
+  /** Lines whose machines publish CloudEvents over MQTT (default: all); `npm run demo` runs the others over Sparkplug B and OPC UA. */
+  lines?: string[];
+  /** Good and scrap parts per order. */
+  parts?: number;
+  scrap?: number;
 }
 
 export interface Shift {
@@ -112,7 +117,9 @@ export async function startDemoShift(opts: ShiftOptions): Promise<Shift> {
   mkdirSync(opts.logDir, { recursive: true });
   const orders = await demoOrders(opts.odoo);
   const runId = `demo${Date.now().toString(36)}`;
-  const children = demoMachines(orders).map((m) => {
+  const machines = demoMachines(orders).filter((m) => !opts.lines || opts.lines.includes(m.line));
+  const stepMs = (machine: string) => (typeof opts.stepMs === "number" ? opts.stepMs : opts.stepMs(machine));
+  const children = machines.map((m) => {
     const fd = openSync(join(opts.logDir, `simulator-${m.machine}.log`), "w");
     const child = spawn(
       process.execPath,
@@ -120,7 +127,8 @@ export async function startDemoShift(opts: ShiftOptions): Promise<Shift> {
         join(repoRoot, "sidecar/simulator/cli.ts"),
         ...["--scenario", m.scenario, "--channels", "mqtt", "--mqtt-url", opts.mqttUrl],
         ...["--line", m.line, "--machines", m.machine, "--orders", m.order, "--operation", m.operation],
-        ...["--parts", "12", "--scrap", "2", "--step-ms", String(opts.stepMs), "--linger-ms", "3600000"],
+        ...["--parts", String(opts.parts ?? 12), "--scrap", String(opts.scrap ?? 2)],
+        ...["--step-ms", String(stepMs(m.machine)), "--linger-ms", "3600000"],
         ...["--run-id", `${runId}-${m.machine}`, "--ledger", join(opts.logDir, `ledger-${m.machine}.json`)],
       ],
       { cwd: repoRoot, stdio: ["ignore", fd, fd] },

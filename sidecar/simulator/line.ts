@@ -43,6 +43,11 @@ export type PlanningField = (typeof PLANNING_FIELDS)[number];
 export class SimClock {
   driftMs = 0;
   #last = 0;
+  /** Puts the clock at `ms` from now on, even back in time (a backfill replays past hours). */
+  travelTo(ms: number): void {
+    this.driftMs = ms - Date.now();
+    this.#last = Math.min(this.#last, ms - 1);
+  }
   /** Strictly increasing ms, so two changes never share a timestamp by accident. */
   now(): Date {
     const t = Math.max(Date.now() + this.driftMs, this.#last + 1);

@@ -122,6 +122,19 @@ export class Simulation {
         "setup time log closed",
       );
     }
+    // A downtime or a setup ended the order's productive log (Odoo's block
+    // button does the same): running again reopens it.
+    const leftStop = previous === MACHINE_STATE.down || previous === MACHINE_STATE.setup;
+    if (state === "running" && leftStop && order) {
+      await this.#record(
+        machine,
+        "resume",
+        change.time,
+        { state },
+        { type: "workorder.resumed", data: { order, operation: tags.Operation } },
+        "productive time log reopened",
+      );
+    }
     if (state === "down" && previous !== MACHINE_STATE.down) {
       this.#openDowntime.set(machine, this.ledger.downtimes.length);
       this.ledger.downtimes.push({ source: this.source(machine), order, reason_code: reason, start: time, end: null });

@@ -45,6 +45,19 @@ describe("simulator scenarios (no outputs)", () => {
     expect([...times].sort((a, b) => a - b)).toEqual(times);
   });
 
+  it("work resumes after the setup and after the jam: each end is followed by workorder.resumed", async () => {
+    const { sim, ledger } = rig();
+    await SCENARIOS["normal-shift"]?.(sim, params);
+    const types = ledger.entries.filter((e) => e.expect).map((e) => e.expect?.type);
+    const after = (type: string) => types.filter((_type, i) => types[i - 1] === type);
+    expect(after("setup.ended")).toEqual(["workorder.resumed"]);
+    expect(after("downtime.ended")).toEqual(["workorder.resumed"]);
+    expect(ledger.entries.find((e) => e.action === "resume")?.expect?.data).toEqual({
+      order: "MO1",
+      operation: "Assembly",
+    });
+  });
+
   it("clock-drift shifts every source timestamp by the drift", async () => {
     const { sim, ledger } = rig();
     const before = Date.now();

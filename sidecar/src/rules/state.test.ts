@@ -30,6 +30,12 @@ describe("state rule", () => {
         time: new Date(T0 + 400_000).toISOString(),
         data: { reason_code: "JAM", downtime_id: downtimeId, order: "MO1" },
       }),
+      // The downtime ended the order's productive log: work resumes with it.
+      expect.objectContaining({
+        type: "workorder.resumed",
+        time: new Date(T0 + 400_000).toISOString(),
+        data: { order: "MO1" },
+      }),
     ]);
   });
 
@@ -50,7 +56,25 @@ describe("state rule", () => {
     expect(new Set(r.events.map((x) => x.id)).size).toBe(2);
     expect(e.observe([obs(ADDR.state, 1, 120)]).events).toEqual([
       expect.objectContaining({ type: "setup.ended", data: { order: "MO2" } }),
+      expect.objectContaining({ type: "workorder.resumed", data: { order: "MO2" } }),
     ]);
+  });
+
+  it("resumes only from down or setup with an order known, not from idle", () => {
+    const e = engine();
+    e.observe([obs(ADDR.order, "MO3", 0), obs(ADDR.state, 3, 0), obs(ADDR.reason, "JAM", 0)]);
+    const up = e.observe([obs(ADDR.state, 1, 30)]).events;
+    expect(up.map((x) => [x.type, x.data])).toEqual([
+      ["downtime.ended", expect.anything()],
+      ["workorder.resumed", { order: "MO3" }],
+    ]);
+    // Idle to running is a start, which the Started trigger reports.
+    e.observe([obs(ADDR.state, 2, 40)]);
+    expect(e.observe([obs(ADDR.state, 1, 50)]).events).toEqual([]);
+
+    const noOrder = engine();
+    noOrder.observe([obs(ADDR.state, 4, 0)]);
+    expect(noOrder.observe([obs(ADDR.state, 1, 10)]).events.map((x) => x.type)).toEqual(["setup.ended"]);
   });
 
   it("idle is neither downtime nor setup; an unmapped value is refused with a reason", () => {

@@ -2,8 +2,12 @@
 // idle, down, setup or teardown. Entering `down` opens a downtime
 // (downtime.started with the reason code read from `reason_address` at that
 // moment), leaving it closes the same downtime; setup and teardown likewise
-// open and close their time logs. The open state is persisted, so a restart
-// that finds the machine still down emits nothing new.
+// open and close their time logs. Going back to running from down or setup
+// with an order known also emits workorder.resumed, because the downtime or
+// setup ended the order's productive log and only a resume reopens it (Odoo
+// picks the order's work order on the machine's work center; a resume of a
+// log already open changes nothing). The open state is persisted, so a
+// restart that finds the machine still down emits nothing new.
 import type { CloudEvent, EventType, MappingRule } from "../core/contract.ts";
 import {
   asText,
@@ -87,6 +91,10 @@ export function stateObserve(
   } else if (st.state === "setup" || st.state === "teardown") {
     events.push(derivedEvent(rule, ctx, `${st.state}.ended` as EventType, obs, st.order ? { order: st.order } : {}));
   }
+  const resumes =
+    mapped.state === "running" &&
+    (st.state === "down" || st.state === "setup") &&
+    rule.params.resume_on_running !== false;
   st.state = mapped.state;
   st.since = obs.sourceTime.toISOString();
   st.value = obs.value;
@@ -102,6 +110,8 @@ export function stateObserve(
     events.push(derivedEvent(rule, ctx, "downtime.started", obs, data));
   } else if (mapped.state === "setup" || mapped.state === "teardown") {
     events.push(derivedEvent(rule, ctx, `${mapped.state}.started` as EventType, obs, order ? { order } : {}));
+  } else if (resumes && order) {
+    events.push(derivedEvent(rule, ctx, "workorder.resumed", obs, { order }));
   }
   return { events, changed: true };
 }
