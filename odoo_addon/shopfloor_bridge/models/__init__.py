@@ -23,3 +23,4 @@ from . import shopfloor_payload_map
 from . import shopfloor_payload_preset
 from . import shopfloor_http_producer
 from . import shopfloor_probe
+from . import stock_lot

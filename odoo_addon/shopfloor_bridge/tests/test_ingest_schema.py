@@ -44,11 +44,15 @@ EDGE_VALUES = (
     "not a time",
     [],
     ["order"],
+    ["SN-1", "SN-2"],
+    ["SN-1", "SN-1"],
+    ["SN-1", 1],
+    [""],
     {},
     {"order": "MO-1"},
 )
 KEYS = ("order", "operation", "qty", "qty_good", "qty_scrap", "material", "characteristic", "pass", "value",
-        "reason_code", "downtime_id", "workcenter", "uom", "lot", "operator", "low", "high", "unit", "Extra",
+        "reason_code", "downtime_id", "workcenter", "uom", "lot", "serials", "operator", "low", "high", "unit", "Extra",
         "x" * 21, "", "ok_extra", "note")  # fmt: skip
 ENVELOPE_KEYS = ("specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema",
                  "observedtime", "connection", "mappingrev", "data", "extra1", "Extra", "x" * 21, "")  # fmt: skip
