@@ -246,8 +246,10 @@ class _Compiler:
         items = schema.get("items")
         if not isinstance(items, dict) or items.get("type") != "string":
             raise Unsupported("uniqueItems on items that may be other than texts")
-        return lambda value: not isinstance(value, list) or len(set(value)) == len(value) or not all(
-            isinstance(item, str) for item in value
+        return (
+            lambda value: not isinstance(value, list)
+            or len(set(value)) == len(value)
+            or not all(isinstance(item, str) for item in value)
         )
 
     def all_of(self, subschemas, _schema):

@@ -47,4 +47,3 @@ def apply(ctx):
         compact_move_lines(move)
     move.write({"picked": True, "manual_consumption": True})
     return [move, production]
-

@@ -41,7 +41,10 @@ def _unit_count(qty, uom, product, what):
     units = uom._compute_quantity(qty, product.uom_id, rounding_method="HALF-UP")
     count = round(units)
     if float_compare(units, count, precision_digits=6):
-        raise EventRejected(f"{what}: {units:g} {product.uom_id.name} of serial-tracked {product.display_name} is not a whole number of serials")
+        raise EventRejected(
+            f"{what}: {units:g} {product.uom_id.name} of serial-tracked {product.display_name} "
+            "is not a whole number of serials"
+        )
     return count
 
 
@@ -142,8 +145,10 @@ def set_finished_lot(ctx, production, lot_name):
             {"name": lot_name, "product_id": product.id, "company_id": production.company_id.id}
         )
         current = production.lot_producing_id
-        if current and current != lot and not float_is_zero(
-            production.qty_producing, precision_rounding=production.product_uom_id.rounding
+        if (
+            current
+            and current != lot
+            and not float_is_zero(production.qty_producing, precision_rounding=production.product_uom_id.rounding)
         ):
             raise PermanentError(
                 f"{production.name} already produces lot {current.name}; the floor sent lot {lot_name}. "

@@ -793,8 +793,13 @@ class ShopfloorConnection(models.Model):
     def _check_lot_policy(self):
         for connection in self.filtered(lambda conn: conn.lot_policy == "odoo"):
             # What mrp.production._prepare_stock_lot_values draws from first.
-            sequence = self.env["ir.sequence"].sudo().search_count(
-                [("code", "=", "stock.lot.serial"), ("company_id", "in", (False, connection.company_id.id))], limit=1
+            sequence = (
+                self.env["ir.sequence"]
+                .sudo()
+                .search_count(
+                    [("code", "=", "stock.lot.serial"), ("company_id", "in", (False, connection.company_id.id))],
+                    limit=1,
+                )
             )
             if not sequence:
                 raise ValidationError(

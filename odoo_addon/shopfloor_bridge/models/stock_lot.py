@@ -28,9 +28,7 @@ class StockLot(models.Model):
     def _compute_shopfloor_event_count(self):
         for lot in self:
             lot.shopfloor_event_count = (
-                self.env["shopfloor.event"].search_count(
-                    [("production_id", "in", lot._shopfloor_productions().ids)]
-                )
+                self.env["shopfloor.event"].search_count([("production_id", "in", lot._shopfloor_productions().ids)])
                 if lot.id
                 else 0
             )

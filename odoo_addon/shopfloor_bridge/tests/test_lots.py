@@ -66,9 +66,7 @@ class LotsCase(ShopfloorCase):
             quant._update_available_quantity(cls.sensor, cls.stock_location, 1, lot_id=lot)
 
     def make_order(self, product, bom, qty):
-        production = self.env["mrp.production"].create(
-            {"product_id": product.id, "bom_id": bom.id, "product_qty": qty}
-        )
+        production = self.env["mrp.production"].create({"product_id": product.id, "bom_id": bom.id, "product_qty": qty})
         production.action_confirm()
         production.action_assign()
         return production
@@ -100,7 +98,6 @@ class LotsCase(ShopfloorCase):
         )
 
 
-
 @tagged("post_install", "-at_install")
 class TestLots(LotsCase):
     # ------------------------------------------------------------------ lot-tracked finished product
@@ -122,7 +119,9 @@ class TestLots(LotsCase):
     def test_a_report_sets_the_lot_and_an_existing_lot_of_the_product_is_reused(self):
         existing = self.env["stock.lot"].create({"name": "CH-0002", "product_id": self.cheese.id})
         order = self.make_order(self.cheese, self.cheese_bom, 5)
-        self.assert_applied(*self.send("production.reported", {"order": order.name, "qty_good": 2, "lot": "CH-0002"}, 1))
+        self.assert_applied(
+            *self.send("production.reported", {"order": order.name, "qty_good": 2, "lot": "CH-0002"}, 1)
+        )
         self.assertEqual(order.lot_producing_id, existing)
         self.assert_applied(*self.consume(order, "RM-MILK", 5, 2, lot="MILK-A"))
         self.assert_applied(*self.complete(order, 5, 3))  # no lot on the completion: the order's is kept
@@ -201,11 +200,18 @@ class TestLots(LotsCase):
             self.assertEqual(sensors[0][2], 1.0)
             bolts = sum(line[2] for line in self.done_lines(mo.move_raw_ids) if line[0] == "RM-BOLT")
             self.assertEqual(bolts, 2.0)
-        consumed = sorted(line[1] for mo in family for line in self.done_lines(mo.move_raw_ids) if line[0] == "RM-SENSOR")
+        consumed = sorted(
+            line[1] for mo in family for line in self.done_lines(mo.move_raw_ids) if line[0] == "RM-SENSOR"
+        )
         self.assertEqual(consumed, ["S-1", "S-2", "S-3"])
         for mo in family:
             self.assertIn(f"mrp.production,{mo.id}", event.result_refs)
-        self.assertEqual(sum(self.controller.stock_quant_ids.filtered(lambda q: q.location_id.usage == "internal").mapped("quantity")), 3)
+        self.assertEqual(
+            sum(
+                self.controller.stock_quant_ids.filtered(lambda q: q.location_id.usage == "internal").mapped("quantity")
+            ),
+            3,
+        )
 
     def test_a_single_serial_closes_the_order_itself(self):
         order = self.make_order(self.controller, self.controller_bom, 1)
