@@ -35,7 +35,16 @@ const serialText = fc.oneof(
   fc.string({ maxLength: 12 }),
   fc.string({ unit: "grapheme", maxLength: 8 }),
   fc.string({ unit: "binary", maxLength: 8 }), // lone surrogates included
-  fc.constantFrom("", " ", "é", "e\u0301", "😀", "\ud800", "x".repeat(MAX_SERIAL_CHARS), "x".repeat(MAX_SERIAL_CHARS + 1)),
+  fc.constantFrom(
+    "",
+    " ",
+    "é",
+    "e\u0301",
+    "😀",
+    "\ud800",
+    "x".repeat(MAX_SERIAL_CHARS),
+    "x".repeat(MAX_SERIAL_CHARS + 1),
+  ),
 );
 const serialLists = fc.oneof(
   fc.array(serialText, { maxLength: 6 }),
