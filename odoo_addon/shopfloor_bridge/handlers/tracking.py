@@ -36,7 +36,7 @@ def serials(ctx):
     return values
 
 
-def _unit_count(qty, uom, product, what):
+def unit_count(qty, uom, product, what):
     """``qty`` in ``uom`` as a whole number of the product's units, or EventRejected."""
     units = uom._compute_quantity(qty, product.uom_id, rounding_method="HALF-UP")
     count = round(units)
@@ -49,7 +49,7 @@ def _unit_count(qty, uom, product, what):
 
 
 def _check_count(ctx, names, qty, uom, product, what):
-    count = _unit_count(qty, uom, product, what)
+    count = unit_count(qty, uom, product, what)
     if len(names) != count:
         raise EventRejected(
             f"{what}: {len(names)} serial(s) sent for {count} unit(s) of {product.display_name}; "
@@ -163,34 +163,40 @@ def _policy(ctx):
     return ctx.connection.lot_policy if ctx.connection else "floor"
 
 
-def check_closable(ctx, production, names):
-    """Before marking a tracked MO done: it must have its lot or serials."""
+def check_closable(ctx, production, names, units):
+    """Before marking a tracked MO of ``units`` finished units done: it must have its lot or serials."""
     product = production.product_id
-    if product.tracking == "none":
-        return
     if product.tracking == "lot" and not production.lot_producing_id:
         raise PermanentError(
             f"{production.name} makes lot-tracked {product.display_name} and no lot is known: send data.lot with "
             "the completion, or set the connection's Finished lots to 'Odoo generates'."
         )
-    if product.tracking == "serial" and not names and not production.lot_producing_id and _policy(ctx) != "odoo":
+    if product.tracking != "serial" or names or _policy(ctx) == "odoo":
+        return
+    if units > 1 or not production.lot_producing_id:
         raise PermanentError(
-            f"{production.name} makes serial-tracked {product.display_name} and no serial is known: send "
-            "data.serials with the completion, or set the connection's Finished lots to 'Odoo generates'."
+            f"{production.name} makes {units:g} serial-tracked {product.display_name} and no serial is known: "
+            "send one serial per unit in data.serials with the completion, or set the connection's Finished lots "
+            "to 'Odoo generates'."
         )
 
 
-def split_for_serials(ctx, production, names):
+def split_for_serials(ctx, production, names, units):
     """The MOs to mark done: one per serial, through Odoo's mass-production split, each
     with its serial as ``lot_producing_id``. Without serials under the ``odoo`` policy,
-    Odoo generates the serial of a single-unit order."""
+    Odoo generates them: its button for one unit, its mass-production series (the next
+    serial, then ``stock.lot.generate_lot_names``) for more."""
     product = production.product_id
     if product.tracking != "serial":
         return production
     if not names:
-        if not production.lot_producing_id:
-            production.action_generate_serial()
-        return production
+        if units <= 1 or production.lot_producing_id:
+            if not production.lot_producing_id:
+                production.action_generate_serial()
+            return production
+        first = production._prepare_stock_lot_values()["name"]
+        names = [lot["lot_name"] for lot in ctx.env["stock.lot"].generate_lot_names(first, int(units))]
+        _check_serials_unused(ctx, production, names)
     lots = _lots_by_name(ctx, names, product)
     missing = [name for name in names if name not in lots]
     if missing:

@@ -47,13 +47,13 @@ def finish_workorder(ctx, workorder):
     return closed
 
 
-def mark_production_done(ctx, production, serial_names=()):
+def mark_production_done(ctx, production, serial_names=(), units=1.0):
     """Odoo's mark-done without its wizards; a wizard still coming back is a failure a person must see.
 
-    A serial-tracked order closed with several serials is first split one order per serial
+    A serial-tracked order of several ``units`` is first split one order per serial
     (``tracking.split_for_serials``); they are marked done together."""
-    tracking.check_closable(ctx, production, serial_names)
-    productions = tracking.split_for_serials(ctx, production, serial_names)
+    tracking.check_closable(ctx, production, serial_names, units)
+    productions = tracking.split_for_serials(ctx, production, serial_names, units)
     result = run_odoo(
         f"Closing {production.name}",
         productions.with_context(skip_consumption=True, skip_backorder=True, skip_redirection=True).button_mark_done,
@@ -97,5 +97,8 @@ def apply(ctx):
         holds = ctx.env["shopfloor.hold"]._active_for_productions(production)
         if holds:  # e.g. a hold on an earlier WO of this order: closing waits for its release
             raise OnHold(holds._blocking_message("mark the manufacturing order done"))
-        produced.extend(mark_production_done(ctx, production, serial_names))
+        units = 1.0
+        if production.product_id.tracking == "serial":
+            units = tracking.unit_count(qty_good, production.product_uom_id, production.product_id, ctx.type)
+        produced.extend(mark_production_done(ctx, production, serial_names, units))
     return produced

@@ -266,6 +266,26 @@ class TestLots(LotsCase):
         self.assertTrue(order.lot_producing_id)
         self.assertEqual(self.done_lines(order.move_finished_ids), [("FG-CTRL", order.lot_producing_id.name, 1.0)])
 
+    def test_odoo_policy_generates_a_series_of_serials_for_several_units(self):
+        self.connection.lot_policy = "odoo"
+        self.env["stock.lot"].create({"name": "CT-0007", "product_id": self.controller.id})
+        order = self.make_order(self.controller, self.controller_bom, 3)
+        self.assert_applied(*self.consume(order, "RM-SENSOR", 3, 1, serials=["S-1", "S-2", "S-3"]))
+        self.assert_applied(*self.complete(order, 3, 2))
+        family = order.procurement_group_id.mrp_production_ids.filtered(lambda mo: mo.product_id == self.controller)
+        self.assertEqual(set(family.mapped("state")), {"done"})
+        self.assertEqual(len(family.lot_producing_id), 3)
+        names = sorted(family.lot_producing_id.mapped("name"))
+        first = names[0]
+        # Odoo's series: consecutive numbers from the first name it gives.
+        self.assertEqual(names, [lot["lot_name"] for lot in self.env["stock.lot"].generate_lot_names(first, 3)])
+
+    def test_floor_policy_refuses_several_serial_units_without_serials(self):
+        order = self.make_order(self.controller, self.controller_bom, 2)
+        result, event = self.complete(order, 2, 1)
+        self.assert_dead(result, event, "makes 2 serial-tracked", "one serial per unit")
+        self.assertEqual(order.state, "confirmed")
+
     # ------------------------------------------------------------------ connection form
 
     def test_odoo_policy_needs_the_lot_sequence(self):
