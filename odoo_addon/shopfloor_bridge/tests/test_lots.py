@@ -357,3 +357,49 @@ class TestLotsBatched(LotsCase):
         self.assertEqual(batched["state"], "done")
         self.assertEqual(batched["raw"], [("RM-MILK", "MILK-A", 3.0), ("RM-MILK", "MILK-B", 3.0)])
         self.assertEqual([status for status, _e in batched["statuses"]].count("failed"), 1, batched["statuses"])
+
+    def serial_day(self, production, offset, tag, sensors):
+        def event(minute, type_, data):
+            return self.make_event(
+                type_,
+                {"order": production.name, **data},
+                source=PRESS,
+                time=self.at(minute) + offset,
+                id=f"{tag}-serial-{minute}",
+            )
+
+        return [
+            event(1, "workorder.started", {}),
+            event(2, "material.consumed", {"material": "RM-SENSOR", "qty": 2, "serials": sensors}),
+            event(3, "production.reported", {"qty_good": 1, "serials": [f"{tag}-C1"]}),
+            event(4, "material.consumed", {"material": "RM-BOLT", "qty": 4}),
+            event(5, "workorder.completed", {"qty_good": 2, "serials": [f"{tag}-C1", f"{tag}-C2"]}),
+        ]
+
+    def serial_snapshot(self, production, results, tag):
+        family = production.procurement_group_id.mrp_production_ids.filtered(
+            lambda mo: mo.product_id == self.controller
+        )
+        return {
+            "statuses": [result["status"] for result in results],
+            "states": sorted(family.mapped("state")),
+            "serials": sorted(name.replace(tag, "T") for name in family.lot_producing_id.mapped("name")),
+            "raw": sorted((line[0], line[2]) for mo in family for line in self.done_lines(mo.move_raw_ids)),
+            "sensors per order": sorted(
+                len([line for line in self.done_lines(mo.move_raw_ids) if line[0] == "RM-SENSOR"]) for mo in family
+            ),
+        }
+
+    def test_a_batch_of_serial_events_applies_as_one_by_one(self):
+        first = self.make_order(self.controller, self.controller_bom, 2)
+        second = self.make_order(self.controller, self.controller_bom, 2)
+        batch = self.ingest(*self.serial_day(first, timedelta(), "B", ["S-1", "S-2"]))
+        single = []
+        for event in self.serial_day(second, timedelta(hours=2), "U", ["S-3", "S-4"]):
+            single += self.ingest(event)
+        batched = self.serial_snapshot(first, batch, "B")
+        self.assertEqual(batched, self.serial_snapshot(second, single, "U"))
+        self.assertEqual(batched["states"], ["done", "done"])
+        self.assertEqual(batched["serials"], ["T-C1", "T-C2"])
+        self.assertEqual(batched["sensors per order"], [1, 1])
+        self.assertEqual(set(batched["statuses"]), {"applied"})
