@@ -23,6 +23,7 @@ each given its serial as ``lot_producing_id``, all marked done together.
 from odoo.tools import float_compare, float_is_zero, float_round
 
 from ..exceptions import EventRejected, PermanentError
+from .resolve import run_odoo
 
 
 def serials(ctx):
@@ -294,6 +295,10 @@ def book_component(ctx, move, product, lot_name, names, qty):
         ctx.env["stock.move.line"].create(
             [_line_values(move, product, lots[name], product.uom_id._compute_quantity(1.0, uom)) for name in names]
         )
+        # Odoo's own check (it runs again at mark-done): a serial consumed by another order is refused now.
+        move.write({"picked": True, "manual_consumption": True})
+        production = move.raw_material_production_id
+        run_odoo(f"Consuming serials of {product.display_name} on {production.name}", production._check_sn_uniqueness)
         return True
     lot = _lots_by_name(ctx, [lot_name], product).get(lot_name)
     if not lot:

@@ -258,6 +258,16 @@ class TestLots(LotsCase):
         result, event = self.consume(order, "RM-SENSOR", 1, 3, serials=["S-99"])
         self.assert_dead(result, event, "Unknown serial(s) of [RM-SENSOR] Sensor: S-99")
 
+    def test_a_component_serial_consumed_by_a_closed_order_is_dead(self):
+        first = self.make_order(self.controller, self.controller_bom, 1)
+        self.assert_applied(*self.consume(first, "RM-SENSOR", 1, 1, serials=["S-5"]))
+        self.assert_applied(*self.complete(first, 1, 2, serials=["C-60"]))
+        second = self.make_order(self.controller, self.controller_bom, 1)
+        result, event = self.consume(second, "RM-SENSOR", 1, 3, serials=["S-5"])
+        self.assert_dead(result, event, "S-5", "has already been consumed")
+        sensors = second.move_raw_ids.filtered(lambda move: move.product_id == self.sensor)
+        self.assertNotIn("S-5", sensors.move_line_ids.lot_id.mapped("name"), "nothing half-applied")
+
     def test_odoo_policy_generates_the_serial_of_a_single_unit_order(self):
         self.connection.lot_policy = "odoo"
         order = self.make_order(self.controller, self.controller_bom, 1)
