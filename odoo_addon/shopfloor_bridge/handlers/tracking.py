@@ -253,7 +253,7 @@ def _share_floor_lines(productions, booked):
             while pool and float_compare(need, 0, precision_rounding=move.product_uom.rounding) > 0:
                 lot, available = pool[0]
                 taken = min(available, need)
-                values.append(_line_values(move, product, lot, taken))
+                values.append(_line_values(move, lot, taken))
                 need -= taken
                 pool[0][1] -= taken
                 if float_is_zero(pool[0][1], precision_rounding=move.product_uom.rounding):
@@ -293,7 +293,7 @@ def book_component(ctx, move, product, lot_name, names, qty):
             raise PermanentError(f"Serial(s) of {product.display_name} already consumed: {', '.join(again[:20])}.")
         _start_floor_lines(move)
         ctx.env["stock.move.line"].create(
-            [_line_values(move, product, lots[name], product.uom_id._compute_quantity(1.0, uom)) for name in names]
+            [_line_values(move, lots[name], product.uom_id._compute_quantity(1.0, uom)) for name in names]
         )
         # Odoo's own check (it runs again at mark-done): a serial consumed by another order is refused now.
         move.write({"picked": True, "manual_consumption": True})
@@ -311,7 +311,7 @@ def book_component(ctx, move, product, lot_name, names, qty):
             precision_rounding=line.product_uom_id.rounding,
         )
     else:
-        ctx.env["stock.move.line"].create(_line_values(move, product, lot, qty))
+        ctx.env["stock.move.line"].create(_line_values(move, lot, qty))
     return True
 
 
@@ -321,14 +321,9 @@ def _start_floor_lines(move):
         move.move_line_ids.unlink()
 
 
-def _line_values(move, product, lot, qty):
-    return {
-        "move_id": move.id,
-        "product_id": product.id,
-        "lot_id": lot.id or False,
-        "product_uom_id": move.product_uom.id,
-        "quantity": qty,
-        "location_id": move.location_id.id,
-        "location_dest_id": move.location_dest_id.id,
-        "company_id": move.company_id.id,
-    }
+def _line_values(move, lot, qty):
+    """A line of ``qty`` (the move's unit) of ``lot`` as Odoo prepares a move's line: with mrp's
+    ``production_id``, which Odoo's serial checks (``_check_sn_uniqueness``) read."""
+    values = move._prepare_move_line_vals()
+    values.update({"lot_id": lot.id or False, "quantity": qty, "product_uom_id": move.product_uom.id})
+    return values
