@@ -42,6 +42,7 @@
         "views/res_company_views.xml",
         "views/shopfloor_cost_views.xml",
         "views/mrp_production_cost_views.xml",
+        "views/stock_lot_views.xml",
         "security/shopfloor_dispatch_rules.xml",
         "security/shopfloor_probe_rules.xml",
         "views/shopfloor_dispatch_views.xml",

@@ -228,6 +228,30 @@ class _Compiler:
     def exclusive_maximum(self, limit, _schema):
         return lambda value: not _is_number(value) or not value >= limit
 
+    def items(self, subschema, _schema):
+        one = self.compile(subschema)
+        return lambda value: not isinstance(value, list) or all(one(item) for item in value)
+
+    def min_items(self, limit, _schema):
+        return lambda value: not isinstance(value, list) or len(value) >= limit
+
+    def max_items(self, limit, _schema):
+        return lambda value: not isinstance(value, list) or len(value) <= limit
+
+    def unique_items(self, unique, schema):
+        if not unique:
+            return lambda _value: True
+        # Equality of texts is plain; jsonschema's of other values (1 == 1.0, True != 1) is not
+        # compiled: only arrays whose items must be texts (a serial list) are.
+        items = schema.get("items")
+        if not isinstance(items, dict) or items.get("type") != "string":
+            raise Unsupported("uniqueItems on items that may be other than texts")
+        return (
+            lambda value: not isinstance(value, list)
+            or len(set(value)) == len(value)
+            or not all(isinstance(item, str) for item in value)
+        )
+
     def all_of(self, subschemas, _schema):
         branches = self._branches_by_const(subschemas)
         if branches is None:
@@ -308,4 +332,8 @@ _COMPILERS = {
     "anyOf": _Compiler.any_of,
     "oneOf": _Compiler.one_of,
     "if": _Compiler.if_,
+    "items": _Compiler.items,
+    "minItems": _Compiler.min_items,
+    "maxItems": _Compiler.max_items,
+    "uniqueItems": _Compiler.unique_items,
 }

@@ -8,7 +8,7 @@ is marked picked and manual, so Odoo's producing-quantity cascade
 from odoo.tools import float_round
 
 from ..exceptions import PermanentError
-from . import undo
+from . import tracking, undo
 from .moves import compact_move_lines
 
 
@@ -24,10 +24,12 @@ def apply(ctx):
     uom = ctx.uom(ctx.text("uom"), move.product_uom)
     qty = ctx.quantity(ctx.number("qty", required=True), uom, move.product_uom, f"material {product.display_name}")
     lot_name = ctx.text("lot")
+    serial_names = tracking.serials(ctx)
+    tracked = bool(lot_name or serial_names)
     sync = ctx.producing_sync
     # In a batch, on an MO whose lines are plain, the lines of the move are set once for
     # all its consumptions (at the batch's next synchronisation point): the same total.
-    book_later = not lot_name and sync is not None and sync.may_book_later(production)
+    book_later = not tracked and sync is not None and sync.may_book_later(production)
     pending = sync.booked_total(move) if book_later else None
     if pending is not None:
         already = pending
@@ -45,8 +47,8 @@ def apply(ctx):
     )
     if sync is not None and not book_later:
         sync.validate_scraps()  # it books stock now: the scraps reported before it first
-    if lot_name:
-        _book_lot(ctx, move, product, lot_name, qty)
+    if tracked:
+        tracking.book_component(ctx, move, product, lot_name, serial_names, qty)
     elif book_later:
         sync.book_later(move, total)
     else:
@@ -54,31 +56,3 @@ def apply(ctx):
         compact_move_lines(move)
     move.write({"picked": True, "manual_consumption": True})
     return [move, production]
-
-
-def _book_lot(ctx, move, product, lot_name, qty):
-    lot = ctx.env["stock.lot"].search(
-        [("name", "=", lot_name), ("product_id", "=", product.id), ("company_id", "in", (False, ctx.company.id))],
-        limit=1,
-    )
-    if not lot:
-        raise PermanentError(f"Unknown lot {lot_name!r} of {product.display_name}: create it in Odoo first.")
-    if not (move.picked and move.manual_consumption):
-        # First floor booking: drop the reservation-proposed lines, the floor says what was used.
-        move.move_line_ids.unlink()
-    line = move.move_line_ids.filtered(lambda ml: ml.lot_id == lot)[:1]
-    if line:
-        line.quantity += move.product_uom._compute_quantity(qty, line.product_uom_id)
-    else:
-        ctx.env["stock.move.line"].create(
-            {
-                "move_id": move.id,
-                "product_id": product.id,
-                "lot_id": lot.id,
-                "product_uom_id": move.product_uom.id,
-                "quantity": qty,
-                "location_id": move.location_id.id,
-                "location_dest_id": move.location_dest_id.id,
-                "company_id": move.company_id.id,
-            }
-        )

@@ -9,7 +9,7 @@ event time after Odoo's own mark-done ran.
 from odoo.tools import float_is_zero, float_round
 
 from ..exceptions import OnHold, PermanentError
-from . import timelog, undo
+from . import timelog, tracking, undo
 from .producing import set_producing
 from .resolve import run_odoo
 
@@ -48,25 +48,30 @@ def finish_workorder(ctx, workorder):
     return closed
 
 
-def mark_production_done(ctx, production):
-    """Odoo's mark-done without its wizards; a wizard still coming back is a failure a person must see."""
+def mark_production_done(ctx, production, serial_names=(), units=1.0):
+    """Odoo's mark-done without its wizards; a wizard still coming back is a failure a person must see.
+
+    A serial-tracked order of several ``units`` is first split one order per serial
+    (``tracking.split_for_serials``); they are marked done together."""
+    tracking.check_closable(ctx, production, serial_names, units)
+    productions = tracking.split_for_serials(ctx, production, serial_names, units)
     result = run_odoo(
         f"Closing {production.name}",
-        production.with_context(skip_consumption=True, skip_backorder=True, skip_redirection=True).button_mark_done,
+        productions.with_context(skip_consumption=True, skip_backorder=True, skip_redirection=True).button_mark_done,
     )
     if isinstance(result, dict) and result.get("res_model") in WIZARD_MODELS:
         raise PermanentError(
             f"Closing {production.name} needs a decision in Odoo ({result.get('res_model')}): "
             f"close it from the manufacturing order."
         )
-    if production.state != "done":
+    if any(order.state != "done" for order in productions):
         raise PermanentError(f"{production.name} was not closed (state {production.state}).")
     finish = ctx.time.replace(microsecond=0)
-    production.with_context(force_date=True).write({"date_finished": finish})
-    (production.move_raw_ids | production.move_finished_ids).filtered(lambda move: move.state == "done").write(
+    productions.with_context(force_date=True).write({"date_finished": finish})
+    (productions.move_raw_ids | productions.move_finished_ids).filtered(lambda move: move.state == "done").write(
         {"date": finish}
     )
-    return production
+    return productions
 
 
 def apply(ctx):
@@ -76,6 +81,8 @@ def apply(ctx):
     uom = ctx.uom(ctx.text("uom"), production.product_uom_id)
     qty_good = ctx.quantity(ctx.number("qty_good", required=True), uom, production.product_uom_id, "qty_good")
     qty_scrap = ctx.quantity(ctx.number("qty_scrap"), uom, production.product_uom_id, "qty_scrap")
+    lot_name, serial_names = tracking.check_finished(ctx, production, qty_good, production.product_uom_id)
+    tracking.set_finished_lot(ctx, production, lot_name)
 
     undo.remember(
         ctx,
@@ -101,5 +108,8 @@ def apply(ctx):
         if holds:  # e.g. a hold on an earlier WO of this order: closing waits for its release
             raise OnHold(holds._blocking_message("mark the manufacturing order done"))
         undo.remember(ctx, "production_done", production=production.id)
-        produced.append(mark_production_done(ctx, production))
+        units = 1.0
+        if production.product_id.tracking == "serial":
+            units = tracking.unit_count(qty_good, production.product_uom_id, production.product_id, ctx.type)
+        produced.extend(mark_production_done(ctx, production, serial_names, units))
     return produced

@@ -29,3 +29,4 @@ from . import shopfloor_probe
 from . import shopfloor_mapping_revision
 from . import shopfloor_alert_rule
 from . import shopfloor_alert
+from . import stock_lot

@@ -620,6 +620,16 @@ class ShopfloorConnection(models.Model):
         "the floor's count is recorded beside the booked quantity on the order (Floor counts after closing), its "
         "responsible gets an activity, and the event is applied and linked to that record.",
     )
+    lot_policy = fields.Selection(
+        [("floor", "The floor's lot or serial"), ("odoo", "Odoo generates one when the floor sends none")],
+        string="Finished lots",
+        default="floor",
+        required=True,
+        tracking=True,
+        help="Lot or serial of a tracked finished product. Floor: the event's lot (found for the product in the "
+        "company, or created); an event without one is refused. Odoo: the event's lot when it sends one, else the "
+        "next one Odoo's own 'generate lot/serial' button on the order would give.",
+    )
     max_attempts = fields.Integer(default=5, help="Failed applies retried this many times, then dead.")
     pending_timeout_minutes = fields.Integer(
         default=60, help="An event waiting for a prerequisite this long fails visibly."
@@ -845,6 +855,29 @@ class ShopfloorConnection(models.Model):
                         code=connection.code,
                         kind=connection._kind_label(),
                         error=error,
+                    )
+                )
+
+    @api.constrains("lot_policy", "company_id")
+    def _check_lot_policy(self):
+        for connection in self.filtered(lambda conn: conn.lot_policy == "odoo"):
+            # What mrp.production._prepare_stock_lot_values draws from first.
+            sequence = (
+                self.env["ir.sequence"]
+                .sudo()
+                .search_count(
+                    [("code", "=", "stock.lot.serial"), ("company_id", "in", (False, connection.company_id.id))],
+                    limit=1,
+                )
+            )
+            if not sequence:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s: Finished lots 'Odoo generates' needs the lot/serial sequence "
+                        "(code stock.lot.serial) of company %(company)s; restore it in Settings > Technical > "
+                        "Sequences, or choose the floor's lots.",
+                        code=connection.code,
+                        company=connection.company_id.display_name,
                     )
                 )
 

@@ -22,6 +22,7 @@ from . import test_ingest_schema
 from . import test_ingest_text
 from . import test_install
 from . import test_mappings
+from . import test_lots
 from . import test_material
 from . import test_oee
 from . import test_payload_map

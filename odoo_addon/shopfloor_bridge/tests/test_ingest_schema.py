@@ -44,6 +44,10 @@ EDGE_VALUES = (
     "not a time",
     [],
     ["order"],
+    ["SN-1", "SN-2"],
+    ["SN-1", "SN-1"],
+    ["SN-1", 1],
+    [""],
     {},
     {"order": "MO-1"},
 )

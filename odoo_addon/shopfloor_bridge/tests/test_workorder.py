@@ -285,7 +285,9 @@ class TestWorkorderEvents(ShopfloorCase):
         self.assertEqual(log.date_end, self.at(9))
 
     def test_mo_that_odoo_refuses_to_close_is_dead_and_nothing_half_applied(self):
-        self.product_bracket.tracking = "lot"  # no lot given: Odoo refuses to post the finished goods
+        self.product_bracket.tracking = (
+            "lot"  # no lot given: the finished goods cannot be posted (handlers/tracking.py)
+        )
         cutting = self.workorder_of(self.mo2, "Cutting")
         assembly = self.workorder_of(self.mo2, "Assembly")
         data = {"order": self.mo2.name, "qty_good": 100}
@@ -298,8 +300,8 @@ class TestWorkorderEvents(ShopfloorCase):
         )
         self.assertEqual(last["status"], "failed")
         self.assertEqual((event.state, event.error_class), ("dead", "permanent"))
-        self.assertIn(f"Closing {self.mo2.name}", event.error_message)
-        self.assertIn("Lot/Serial", event.error_message)
+        self.assertIn(f"{self.mo2.name} makes lot-tracked", event.error_message)
+        self.assertIn("no lot is known", event.error_message)
         self.assertEqual(cutting.state, "done")
         self.assertNotEqual(assembly.state, "done", "the savepoint undid the WO finish with the failed close")
         self.assertNotEqual(self.mo2.state, "done")

@@ -49,6 +49,23 @@ export const MAX_STRING_CHARS = 4096;
 export const MAX_INGEST_BATCH = 1000;
 
 /**
+ * Lot and serials an event may carry: of the finished product on
+ * `workorder.completed` and `production.reported`, of the component on
+ * `material.consumed`. The shared schema enforces the limits below; Odoo checks
+ * the rest (one serial per unit, serials not used before, a lot of the right product).
+ */
+export interface TrackedData {
+  /** A lot (or the lone serial of a serial-tracked unit). */
+  lot?: string;
+  /** One serial per unit: non-empty texts, no two alike, at most MAX_SERIALS_PER_EVENT of them. */
+  serials?: string[];
+}
+/** Most serials one event carries (the schema's `maxItems`); more units go in several events. */
+export const MAX_SERIALS_PER_EVENT = 10_000;
+/** Longest serial, in Unicode code points (the schema's `maxLength` of an item). */
+export const MAX_SERIAL_CHARS = 256;
+
+/**
  * What the sidecar sends for input it could not turn into a valid event, so
  * that Odoo stores it as `rejected` with the raw bytes and the reason. Sent
  * through `ingest` like events; the module recognises it by `rejected: true`.
