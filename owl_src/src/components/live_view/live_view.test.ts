@@ -38,6 +38,7 @@ function connection(overrides: Partial<ConnectionTile> = {}): ConnectionTile {
     drain_rate: 0,
     drain_eta_s: false,
     source_down: false,
+    open_alerts: 0,
     source_error: "",
     ...overrides,
   };
