@@ -84,6 +84,7 @@ export class DemoPlant {
       ]),
       await this.#line("line3", "opcua", "plant1-opcua", line3, ["press-03", "assembly-03"]),
     ];
+    await this.#aroundTheClock(lines);
     const reasons = await this.execute<Row[]>(
       "shopfloor.reason.map",
       "search_read",
@@ -220,6 +221,44 @@ export class DemoPlant {
       }
     }
     return { line, transport, connection, productId: productId as number, bomId, routing };
+  }
+
+  /**
+   * The demo plant works three shifts, every day: its work centers get a calendar of 24 hours a
+   * day, 7 days a week (UTC), so the backfilled shift is planned production time whatever the
+   * hour or the day the demo starts (standard OEE's planned time comes from the calendar).
+   */
+  async #aroundTheClock(lines: DemoLine[]): Promise<void> {
+    const name = "Demo plant: around the clock";
+    let [calendar] = await this.execute<number[]>("resource.calendar", "search", [[["name", "=", name]]], {
+      limit: 1,
+    });
+    if (!calendar) {
+      const days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+      calendar = await this.execute<number>("resource.calendar", "create", [
+        {
+          name,
+          tz: "UTC",
+          hours_per_day: 24,
+          attendance_ids: [
+            [5, 0, 0],
+            ...days.map((day, i) => [
+              0,
+              0,
+              { name: day, dayofweek: String(i), hour_from: 0, hour_to: 24, day_period: "morning" },
+            ]),
+          ],
+        },
+      ]);
+    }
+    const operations = await this.execute<Row[]>(
+      "mrp.routing.workcenter",
+      "search_read",
+      [[["bom_id", "in", lines.map((l) => l.bomId)]]],
+      { fields: ["workcenter_id"] },
+    );
+    const workcenters = [...new Set(operations.map((op) => idOf(op.workcenter_id)))];
+    await this.execute("mrp.workcenter", "write", [workcenters, { resource_calendar_id: calendar }]);
   }
 
   /** Line 3 (press and assembly, making a cover plate from the same materials), made once. */
