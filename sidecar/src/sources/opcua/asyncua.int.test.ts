@@ -610,6 +610,8 @@ describe("OPC UA source against asyncua: every data type becomes the observation
         ).toEqual([
           ["downtime.started", at(3).toISOString(), c.type === "String" ? "JAM" : "UNKNOWN"],
           ["downtime.ended", at(4).toISOString(), c.type === "String" ? "JAM" : "UNKNOWN"],
+          // Running again with an order known: the work resumes (the downtime ended its time log).
+          ["workorder.resumed", at(4).toISOString(), undefined],
         ]);
         expect(events[0]?.id).toBe(id(rule, at(3), c.down, "downtime.started"));
       }
