@@ -13,6 +13,7 @@ In a batch it synchronises the MO before it applies (it is in none of
 import math
 
 from ..exceptions import EventRejected
+from . import undo
 from .compensations import CompensationRefused, change_producing
 
 
@@ -64,7 +65,10 @@ def apply(ctx):
                 f"from {workorder.shopfloor_qty_scrap:g} to {new_scrap:g}.",
             )
     if qty:
+        undo.remember(ctx, "producing", production=production.id, previous=production.qty_producing)
         change_producing(production, qty, ctx.time)
     if qty_scrap:
+        before = workorder.shopfloor_qty_scrap
         workorder.shopfloor_qty_scrap = max(new_scrap, 0.0)
+        undo.remember(ctx, "floor_scrap", workorder=workorder.id, qty=workorder.shopfloor_qty_scrap - before)
     return [production, workorder]

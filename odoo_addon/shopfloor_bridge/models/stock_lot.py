@@ -33,7 +33,7 @@ class StockLot(models.Model):
                 else 0
             )
 
-    def shopfloor_component_lines(self):
+    def _shopfloor_component_lines(self):
         """The done component move lines, with a lot, of the orders that produced this lot."""
         self.ensure_one()
         productions = self.env["mrp.production"].search([("lot_producing_id", "=", self.id)])
@@ -46,7 +46,7 @@ class StockLot(models.Model):
             "name": _("Components of %s", self.display_name),
             "res_model": "stock.move.line",
             "views": [(self.env.ref("shopfloor_bridge.view_stock_move_line_genealogy").id, "list")],
-            "domain": [("id", "in", self.shopfloor_component_lines().ids)],
+            "domain": [("id", "in", self._shopfloor_component_lines().ids)],
             "context": {"create": False},
         }
 

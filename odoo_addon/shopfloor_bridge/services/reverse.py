@@ -47,8 +47,15 @@ TYPES_NEEDING_UNDO = frozenset(
         "setup.ended",
         "teardown.started",
         "teardown.ended",
+        "production.corrected",
     }
 )
+# Floor compensations whose own reversal would be a compensation of a
+# compensation: refused, the message naming the floor event that undoes them.
+COMPENSATIONS_SENT_BACK = {
+    "scrap.reversed": "a scrap.reported of the quantity it returned",
+    "consumption.reversed": "a material.consumed of the quantity it gave back",
+}
 # Every type whose effects this service knows how to undo. A type added later
 # (a new handler) is refused until its reversal is written here, never marked
 # reversed with its effects left in place.
@@ -82,6 +89,9 @@ class ReverseService:
                     state=dict(not_applied._fields["state"]._description_selection(self.env))[not_applied[0].state],
                 )
             )
+        # What is never reversed is refused before what would be reversed in another order.
+        for event in events.filtered(lambda event: event.type in COMPENSATIONS_SENT_BACK)[:1]:
+            EventReversal.refuse_compensation(event)
         self._check_dependents(events)
         touched = self.env["mrp.production"]
         for event in events.sorted(lambda e: (e.time, e.id), reverse=True):
@@ -209,8 +219,22 @@ class EventReversal:
         self.productions = env["mrp.production"]
         self.undo = self._undo_records()
 
+    @staticmethod
+    def refuse_compensation(event):
+        raise ReversalRefused(
+            _(
+                "Event %(uid)s: a %(type)s is itself a floor correction: it is not reversed here. Send the floor "
+                "event that undoes it instead, %(remedy)s.",
+                uid=event.event_uid,
+                type=event.type,
+                remedy=COMPENSATIONS_SENT_BACK[event.type],
+            )
+        )
+
     def _undo_records(self):
         event = self.event
+        if event.type in COMPENSATIONS_SENT_BACK:
+            self.refuse_compensation(event)
         if event.type not in REVERSIBLE_TYPES:
             raise ReversalRefused(
                 _(

@@ -144,6 +144,7 @@ shopfloor.dashboard.board_data                  --     --       --       +0     
 shopfloor.dashboard.dlq_summary                 --     --       --       --        +0          +0         --    --
 shopfloor.dashboard.get_dashboard               --     --       --       --        +0          +0         --    --
 shopfloor.dashboard.move_workorder              --     --       --       +-        --          --         --    --
+shopfloor.live.view.get_live_view               --     --       --       --        --          --         --    --
 shopfloor.dispatch.read                         --     --       +-       +-        +-          +-         --    --
 shopfloor.dispatch.write                        --     --       --       --        --          --         --    --
 shopfloor.dispatch.write:payload_json           --     --       --       --        --          --         --    --
@@ -308,6 +309,12 @@ shopfloor.uom.map.read                          --     --       --       --     
 shopfloor.uom.map.write                         --     --       --       --        --          +-         --    --
 shopfloor.uom.map.create                        --     --       --       --        --          +-         --    --
 shopfloor.uom.map.unlink                        --     --       --       --        --          +-         --    --
+stock.lot.read                                  --     --       +-       +-        --          --         --    --
+stock.lot.write                                 --     --       +-       +-        --          --         --    --
+stock.lot.create                                --     --       +-       +-        --          --         --    --
+stock.lot.unlink                                --     --       +-       +-        --          --         --    --
+stock.lot.action_shopfloor_events               --     --       --       --        --          --         --    --
+stock.lot.action_shopfloor_genealogy            --     --       +-       +-        --          --         --    --
 """  # noqa: E501 (a table: one role column each, aligned on one line)
 
 # What a refusal must name, by why it was refused (see the module docstring).
@@ -608,6 +615,12 @@ class TestAccessMatrix(ShopfloorCase):
         fx["hold"] = env["shopfloor.hold"].create(
             {"production_id": fx["mo_other"].id, "company_id": company.id, "reason": f"{side} hold"}
         )
+        fx["lot"] = env["stock.lot"].create(
+            {"name": f"{side} LOT-1", "product_id": cls.product_bracket.id, "company_id": company.id}
+        )
+        fx["spare_lot"] = env["stock.lot"].create(
+            {"name": f"{side} LOT-2", "product_id": cls.product_bracket.id, "company_id": company.id}
+        )
         fx["count_correction"] = env["shopfloor.count.correction"].create(
             {"production_id": fx["mo_other"].id, "event_type": "production.reported", "floor_total": 5.0}
         )
@@ -856,6 +869,16 @@ class TestAccessMatrix(ShopfloorCase):
                 {"note": "matrix"},
                 lambda s: {"event_id": fx[s]["event"].id, "action": "retry"},
                 "event_log",
+            ),
+            "stock.lot": (
+                "lot",
+                {"note": "matrix"},
+                lambda s: {
+                    "name": f"matrix {uuid.uuid4().hex[:8]}",
+                    "product_id": self.product_bracket.id,
+                    "company_id": fx[s]["company"].id,
+                },
+                "spare_lot",
             ),
             "shopfloor.count.correction": (
                 "count_correction",
@@ -1172,6 +1195,15 @@ class TestAccessMatrix(ShopfloorCase):
                 lambda answer: "+" if sum(answer["counts"].values()) else "0",
             ),
             "shopfloor.dashboard.get_dashboard": (lambda env, s: env["shopfloor.dashboard"].get_dashboard(), "query"),
+            "shopfloor.live.view.get_live_view": (lambda env, s: env["shopfloor.live.view"].get_live_view(), "query"),
+            "stock.lot.action_shopfloor_events": (
+                lambda env, s: rec(env, s, "lot").action_shopfloor_events(),
+                "action",
+            ),
+            "stock.lot.action_shopfloor_genealogy": (
+                lambda env, s: rec(env, s, "lot").action_shopfloor_genealogy(),
+                "action",
+            ),
             "shopfloor.dashboard.move_workorder": (
                 lambda env, s: env["shopfloor.dashboard"].move_workorder(fx[s]["wo"].id, "1", False),
                 "action",

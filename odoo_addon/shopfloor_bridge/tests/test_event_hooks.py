@@ -6,7 +6,7 @@ from unittest.mock import patch
 from odoo.tests import tagged
 
 from ..services import hooks
-from ..services.hooks import bus_ping, cost_refresh
+from ..services.hooks import bus_ping, cost_refresh, live_view
 from .common import ShopfloorCase
 
 
@@ -17,8 +17,11 @@ class TestEventHooks(ShopfloorCase):
 
     def test_the_lists_in_order(self):
         events = self.env["shopfloor.event"]
-        self.assertEqual(events._post_ingest_hooks(), [bus_ping.events_changed])
-        self.assertEqual(events._post_apply_hooks(), [cost_refresh.refresh_costs, bus_ping.events_changed])
+        self.assertEqual(events._post_ingest_hooks(), [bus_ping.events_changed, live_view.workcenters_changed])
+        self.assertEqual(
+            events._post_apply_hooks(),
+            [cost_refresh.refresh_costs, bus_ping.events_changed, live_view.workcenters_changed],
+        )
         self.assertEqual(events._post_discard_hooks(), [bus_ping.events_changed])
 
     def test_an_added_hook_sees_the_applied_batch_and_a_failing_one_fails_no_event(self):

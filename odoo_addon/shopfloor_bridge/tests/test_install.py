@@ -43,9 +43,9 @@ class TestHomeClientAction(HttpCase):
         # Opens the OWL client action bundled from owl_src/ in real Chromium;
         # a missing browser makes Odoo skip this, which our runner fails on.
         check = """
-            const version = document.querySelector('.o_shopfloor_bridge_version strong');
-            if (!version || !version.textContent.trim()) {
-                console.error('shopfloor_bridge.home rendered without the module version');
+            const tiles = document.querySelectorAll('.o_sfb_live_view .o_sfb_live_tile');
+            if (!tiles.length) {
+                console.error('shopfloor_bridge.home (the live plant view) rendered no work center tile');
             } else {
                 console.log('test successful');
             }
@@ -57,6 +57,6 @@ class TestHomeClientAction(HttpCase):
             self.browser_js(
                 "/odoo/shopfloor-bridge",
                 check,
-                ready="!!document.querySelector('.o_shopfloor_bridge_version strong')",
+                ready="!!document.querySelector('.o_sfb_live_view .o_sfb_live_tile')",
                 login="admin",
             )

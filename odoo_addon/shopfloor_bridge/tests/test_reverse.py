@@ -19,7 +19,7 @@ from odoo.tests import new_test_user, tagged
 
 from ..handlers import HANDLERS
 from ..services import reverse
-from ..services.reverse import REVERSIBLE_TYPES, TYPES_NEEDING_UNDO, returned_moves
+from ..services.reverse import COMPENSATIONS_SENT_BACK, REVERSIBLE_TYPES, TYPES_NEEDING_UNDO, returned_moves
 from .common import ShopfloorCase
 from .test_batch_apply import EVENT_TYPES, SECOND_RUN, TestBatchedApply, TestBatchedApplyEveryType
 
@@ -48,8 +48,12 @@ class TestReverse(ShopfloorCase):
             cls.env, "reverse-user", groups="base.group_user,shopfloor_bridge.shopfloor_bridge_group_user"
         )
 
-    def day(self, production, tag, offset=timedelta()):
+    def day(self, production, tag, offset=timedelta(), compensations=False):
+        """The batch tests' day of every event type; without the floor compensations that are
+        not reversed here (``COMPENSATIONS_SENT_BACK``) unless ``compensations``."""
         events = self.press_day(production, tag, offset) + self.assembly_day(production, tag, offset, start=60)
+        if not compensations:
+            events = [event for event in events if event["type"] not in COMPENSATIONS_SENT_BACK]
         return sorted(events, key=lambda event: event["time"])
 
     # ------------------------------------------------------------------ what is compared
@@ -100,7 +104,7 @@ class TestReverse(ShopfloorCase):
 
     def test_reversing_a_day_newest_first_passes_back_through_the_clean_run_and_reapplies_to_it(self):
         reference_day = self.day(self.mo2, "ref", SECOND_RUN)
-        self.assertEqual({event["type"] for event in reference_day}, set(EVENT_TYPES))
+        self.assertEqual({event["type"] for event in reference_day}, set(EVENT_TYPES) - set(COMPENSATIONS_SENT_BACK))
         # The clean run, one event per call: its figures after each event.
         baseline = self.stock_levels()
         results = []
@@ -121,7 +125,11 @@ class TestReverse(ShopfloorCase):
         self.retry_due()
         events = self.events_of(applied_results)
         applied = events.filtered(lambda e: e.state == "applied")
-        self.assertEqual({e.type for e in applied}, set(EVENT_TYPES), "every type applied, so every type reversed")
+        self.assertEqual(
+            {e.type for e in applied},
+            set(EVENT_TYPES) - set(COMPENSATIONS_SENT_BACK),
+            "every type applied, so every type reversed",
+        )
         needing = applied.filtered(lambda e: e.type in TYPES_NEEDING_UNDO)
         self.assertTrue(needing and all(needing.mapped("undo_json")), "the handlers kept what they changed")
         self.assert_same(self.figures(self.mo1, applied_results, timedelta(), "rev", baseline), complete, "applied")
@@ -163,6 +171,16 @@ class TestReverse(ShopfloorCase):
 
     # ------------------------------------------------------------------ order and refusals
 
+    def test_floor_compensations_are_refused_naming_the_event_that_undoes_them(self):
+        results = self.ingest(*self.day(self.mo1, "comp", compensations=True))
+        self.retry_due()
+        events = self.events_of(results).filtered(lambda e: e.state == "applied" and e.type in COMPENSATIONS_SENT_BACK)
+        self.assertEqual(set(events.mapped("type")), set(COMPENSATIONS_SENT_BACK))
+        for event in events:
+            with self.assertRaisesRegex(UserError, "Send the floor event that undoes it instead"):
+                self.reverse(event)
+            self.assertEqual(event.state, "applied")
+
     def started_and_reported(self):
         results = self.ingest(
             self.make_event("workorder.started", {"order": self.mo1.name, "operation": "Cutting"}, time=self.at(0)),
@@ -197,7 +215,8 @@ class TestReverse(ShopfloorCase):
             self.reverse(started, reason="  ")
 
     def test_every_handled_type_has_a_reversal_and_an_unknown_one_is_refused(self):
-        self.assertEqual(REVERSIBLE_TYPES, set(HANDLERS))
+        self.assertEqual(REVERSIBLE_TYPES | set(COMPENSATIONS_SENT_BACK), set(HANDLERS))
+        self.assertFalse(REVERSIBLE_TYPES & set(COMPENSATIONS_SENT_BACK))
         started, reported = self.started_and_reported()
         with patch.object(reverse, "REVERSIBLE_TYPES", REVERSIBLE_TYPES - {"production.reported"}):
             with self.assertRaisesRegex(UserError, "no reversal is known for events of type production.reported"):
