@@ -139,8 +139,9 @@ describe.runIf(moduleHasSidecarApi())("kits: recorded Ignition and Kepware paylo
         order_address: at("Order"),
       },
     });
-    // setup started/ended, 5 reports (3+2+5+2+3), 2 scraps, downtime started/ended.
-    await withSidecar(fixture, 11, () =>
+    // setup started/ended, 5 reports (3+2+5+2+3), 2 scraps, downtime started/ended, and the work
+    // resumed after the setup and after the downtime (the state rule, running again with an order).
+    await withSidecar(fixture, 13, () =>
       publishRecorded(broker.url, readRecorded("integrations/ignition/recorded/tag-changes.jsonl"), "kit-ign-tag-pub"),
     );
     // Had the Bad_NotConnected 0 been read, the counter would have reset and counted 1010 more.
@@ -203,8 +204,8 @@ describe.runIf(moduleHasSidecarApi())("kits: recorded Ignition and Kepware paylo
 
   it("Kepware: the IoT Gateway recording through the preset and tag rules in Odoo", async () => {
     const { fixture, line } = await kepwareConnection("kit-kep", "Press02");
-    // started, 3 reports (4+6+6), 1 scrap, downtime started/ended.
-    await withSidecar(fixture, 7, () =>
+    // started, 3 reports (4+6+6), 1 scrap, downtime started/ended, resumed after it.
+    await withSidecar(fixture, 8, () =>
       publishRecorded(broker.url, readRecorded("integrations/kepware/recorded/iotgateway.jsonl"), "kit-kep-pub"),
     );
     const types = (await eventsOf(fixture)).map((e) => e.type);
@@ -215,6 +216,7 @@ describe.runIf(moduleHasSidecarApi())("kits: recorded Ignition and Kepware paylo
       "scrap.reported",
       "downtime.started",
       "downtime.ended",
+      "workorder.resumed",
       "production.reported",
     ]);
     expect(await workorder(fixture, line.woId)).toMatchObject({ state: "progress" });
@@ -240,7 +242,7 @@ describe.runIf(moduleHasSidecarApi())("kits: recorded Ignition and Kepware paylo
     try {
       await expect
         .poll(async () => (await eventsOf(fixture, [["state", "=", "applied"]])).length, { timeout: 120_000 })
-        .toBe(7);
+        .toBe(8);
       expect(await eventsOf(fixture, [["state", "!=", "applied"]])).toEqual([]);
     } finally {
       await sidecar.stop();

@@ -110,8 +110,8 @@ describe.runIf(moduleHasSidecarApi())("payload presets end to end into Odoo", ()
     try {
       // Plain text carries no time: the receive time is the event time, so a second apart.
       await publishRecorded(broker.url, readRecorded("test/fixtures/kits/uns-text.jsonl"), "uns-text-pub", 1_100);
-      // started, 2 reports (3 and 2 strokes), downtime started/ended.
-      await untilApplied(fixture, 5);
+      // started, 2 reports (3 and 2 strokes), downtime started/ended, resumed after it.
+      await untilApplied(fixture, 6);
       await nothingElse(fixture);
     } finally {
       await sidecar.stop();
@@ -178,8 +178,8 @@ describe.runIf(moduleHasSidecarApi())("payload presets end to end into Odoo", ()
     const sidecar = await startSidecar(fixture);
     try {
       await publishRecorded(broker.url, readRecorded("test/fixtures/kits/uns-json.jsonl"), "uns-json-pub");
-      // 3 reports (4, 5, 3), downtime started/ended, completed.
-      await untilApplied(fixture, 6);
+      // 3 reports (4, 5, 3), downtime started/ended, resumed after it, completed.
+      await untilApplied(fixture, 7);
       await nothingElse(fixture);
     } finally {
       await sidecar.stop();
@@ -189,6 +189,7 @@ describe.runIf(moduleHasSidecarApi())("payload presets end to end into Odoo", ()
       ["production.reported", odooTime("2026-12-01T06:03:00Z")],
       ["downtime.started", odooTime("2026-12-01T06:04:00Z")],
       ["downtime.ended", odooTime("2026-12-01T06:05:00Z")],
+      ["workorder.resumed", odooTime("2026-12-01T06:05:00Z")],
       ["production.reported", odooTime("2026-12-01T06:06:00Z")],
       ["workorder.completed", odooTime("2026-12-01T06:07:00Z")],
     ]);
@@ -238,8 +239,8 @@ describe.runIf(moduleHasSidecarApi())("payload presets end to end into Odoo", ()
     const sidecar = await startSidecar(fixture);
     try {
       await publishRecorded(broker.url, readRecorded("test/fixtures/kits/highbyte.jsonl"), "highbyte-pub");
-      // 2 reports (10, 5), 1 scrap (2), downtime started/ended.
-      await untilApplied(fixture, 5);
+      // 2 reports (10, 5), 1 scrap (2), downtime started/ended, resumed after it.
+      await untilApplied(fixture, 6);
       await nothingElse(fixture);
     } finally {
       await sidecar.stop();
