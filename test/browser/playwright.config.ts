@@ -4,7 +4,9 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../../sidecar/devstack/chromium.ts
 export default defineConfig({
   testDir: ".",
   testMatch: "**/*.spec.ts",
-  outputDir: "../../artifacts/browser",
+  // Its own subfolder: Playwright empties it at each run, and the screenshots beside it
+  // (the specs', and the demo test's OEE from the e2e tier) stay.
+  outputDir: "../../artifacts/browser/results",
   globalSetup: "./global-setup.ts",
   timeout: 120_000,
   workers: 1,
