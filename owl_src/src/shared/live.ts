@@ -9,7 +9,8 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
-const browserTimers: Timers = {
+/** The page's own timers (tests pass fake ones). */
+export const browserTimers: Timers = {
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>),
 };

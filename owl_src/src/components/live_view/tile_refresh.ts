@@ -3,12 +3,7 @@
 // at a time), and a full read follows shortly after the last message. The
 // server sends at most one message a second and queues what changes in
 // between, so the trailing full read is what shows the end of a burst.
-import type { Timers } from "../../shared/live.ts";
-
-const browserTimers: Timers = {
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-  clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+import { browserTimers, type Timers } from "../../shared/live.ts";
 
 /** `read(ids)` reads those tiles; `read(null)` reads every tile. */
 export type TileReader = (ids: number[] | null) => Promise<void>;
