@@ -10,6 +10,8 @@ right before an event whose outcome would differ without it (completion, mark
 done, a component's scrap, …).
 """
 
+from odoo.tools import float_compare
+
 from .moves import compact_move_lines
 from .scrap_reported import validate_scraps
 
@@ -63,6 +65,59 @@ TYPES_NOT_READING_QUANTITY = frozenset(
         "scrap.reported",
     }
 )
+
+
+# Time-log event types that may apply while a run of reports of an MO has not
+# written its quantity yet: what they read of it (the expected duration of a work
+# order, which decides a log's productive or performance loss and the overtime
+# split; the MO's state, only through a first start) they read through
+# ``settle_quantity``, which writes the run's quantity first unless reading the
+# written one decides the same (see ``_decides_the_same``).
+TYPES_SETTLING_QUANTITY = frozenset({"workorder.started", "workorder.resumed", "workorder.paused", "downtime.started"})
+
+
+def settle_quantity(ctx, production, workorder=None, duration=None):
+    """Before reading what Odoo computes from ``production``'s producing quantity: the
+    batch's run of reports of that MO writes its quantity now, unless ``workorder``'s
+    expected duration is read only to compare it with ``duration`` and the comparison
+    comes out the same either way. A run of another MO is left alone (its quantity
+    moves no figure of this one)."""
+    sync = ctx.producing_sync
+    if sync is None or not sync.quantity_waits(production):
+        return
+    if workorder is not None and duration is not None and _decides_the_same(workorder, sync, duration):
+        return
+    sync.write_quantity()
+
+
+def _decides_the_same(workorder, sync, duration):
+    """True when ``duration <= duration_expected`` holds for ``workorder`` both at the MO's
+    written producing quantity and at the run's, so a log opened or closed now gets the
+    same loss and no overtime split, written or not.
+
+    With an operation, Odoo's expected duration is the operation's cycles for the producing
+    quantity (``_get_duration_expected``: ceil(quantity / capacity) cycles), recomputed on
+    each write of a quantity other than the order's; it does not shrink as the quantity
+    grows from one above zero to one below the order's. So when the stored value is that
+    of the written quantity and the duration is within it, it is within the run's too.
+    Anything else (no operation, a quantity of zero, at or past the order's, a stored value
+    set by hand) writes first."""
+    production = workorder.production_id
+    written = production.qty_producing
+    pending = sync.pending_quantity()
+    if (
+        not workorder.operation_id
+        or workorder.state in ("done", "cancel")
+        or written <= 0
+        or pending < written
+        or pending >= workorder.qty_production
+    ):
+        return False
+    stored = workorder.duration_expected
+    # As stored: duration_expected keeps two digits (minutes); Odoo compares it as is.
+    if float_compare(stored, workorder._get_duration_expected(), precision_digits=2):
+        return False
+    return duration <= stored
 
 
 def synchronise_moves(production):
@@ -176,6 +231,7 @@ class ProducingSync:
         self.in_group = False
         self.runs = 0  # how many cascades ran (for tests and profiling)
         self.scrap_runs = 0  # how many validations of waiting scraps ran
+        self.quantity_writes = 0  # how many runs of reports wrote their quantity (for tests and profiling)
 
     def checkpoint(self):
         """What the batch still owes, to ``restore`` when a group of events is undone."""
@@ -235,12 +291,21 @@ class ProducingSync:
         # Rounded at each report as the ORM rounds each write, so the sum is the same.
         self._quantity = (production, production._fields["qty_producing"].convert_to_cache(current + qty, production))
 
+    def quantity_waits(self, production):
+        """True when the run of reports not written yet is ``production``'s."""
+        return bool(self._quantity) and self._quantity[0] == production
+
+    def pending_quantity(self):
+        """The producing quantity the run of reports will write."""
+        return self._quantity[1]
+
     def write_quantity(self):
         """Write the producing quantity of the run of reports that just ended."""
         if not self._quantity:
             return
         production, qty = self._quantity
         self._quantity = None
+        self.quantity_writes += 1
         try:
             if self.in_group:
                 # Flushed with the group: should the flush fail, the group is undone and its
@@ -281,7 +346,7 @@ class ProducingSync:
         """True when ``event`` may apply while the run's quantity is not written yet: a
         report of the same MO (it adds to the run), or an event that reads no producing quantity."""
         if event.type != "production.reported":
-            return event.type in TYPES_NOT_READING_QUANTITY
+            return event.type in TYPES_NOT_READING_QUANTITY or event.type in TYPES_SETTLING_QUANTITY
         production = self._quantity[0]
         return (
             event._get_data().get("order") == production.name

@@ -9,6 +9,7 @@ from dateutil.relativedelta import relativedelta
 
 from ..exceptions import PermanentError
 from . import undo
+from .producing import settle_quantity
 
 Productivity = "mrp.workcenter.productivity"
 
@@ -78,7 +79,9 @@ def open_log(ctx, kind, loss, workcenter, workorder=None, description=None, down
 
 def productive_loss(ctx, workorder):
     """The loss Odoo itself would pick for starting this WO (productive, or performance once over time)."""
-    values = workorder._prepare_timeline_vals(workorder.duration, ctx.time)
+    duration = workorder.duration
+    settle_quantity(ctx, workorder.production_id, workorder, duration)
+    values = workorder._prepare_timeline_vals(duration, ctx.time)
     return ctx.env["mrp.workcenter.productivity.loss"].browse(values["loss_id"])
 
 
@@ -102,6 +105,7 @@ def close_logs(ctx, logs, split_overtime=True):
         workorder = log.workorder_id
         if not split_overtime or not workorder or log.loss_type not in ("productive", "performance"):
             continue
+        settle_quantity(ctx, workorder.production_id, workorder, workorder.duration)
         if workorder.duration > workorder.duration_expected:
             productive_end = log.date_end - relativedelta(minutes=workorder.duration - workorder.duration_expected)
             if productive_end <= log.date_start:

@@ -8,6 +8,7 @@ own production/completion events.
 from dateutil.relativedelta import relativedelta
 
 from . import timelog, undo
+from .producing import settle_quantity
 
 
 def start_workorder(ctx, workorder):
@@ -24,6 +25,9 @@ def start_workorder(ctx, workorder):
     )
     start = ctx.time.replace(microsecond=0)
     production = workorder.production_id
+    if workorder.state != "progress" or production.state != "progress":
+        # What follows reads the MO's state and the WO's expected duration, as they are once written.
+        settle_quantity(ctx, production)
     if production.state != "progress" and (not production.date_start or production.date_start > start):
         undo.remember(
             ctx, "record", model=production._name, id=production.id, values=undo.values_of(production, ["date_start"])

@@ -18,7 +18,8 @@ and logs (``shopfloor_bridge.profile`` lines in the Odoo log):
 - cProfile's top functions by cumulative time for the realistic mix.
 ``SFB_PROFILE_EVENTS`` sets the size of each mix (default 2000); ``SFB_PROFILE_CPROFILE=0``
 leaves cProfile (and its overhead on the CPU figures) out; ``SFB_PROFILE_FOCUS`` (a regular
-expression over function names) adds the callees of those functions.
+expression over function names) adds the callees of those functions; ``SFB_PROFILE_SORT=tottime``
+lists the functions by their own time instead of their cumulative time.
 """
 
 import cProfile
@@ -258,7 +259,8 @@ class TestApplyProfile(ShopfloorCase):
         lines += [f"  {count} × {status}: {error}" for (status, error), count in sorted(problems.items())]
         if profiler:
             stream = io.StringIO()
-            pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(
+            order = os.environ.get("SFB_PROFILE_SORT", "cumulative")  # "tottime": where the CPU itself goes
+            pstats.Stats(profiler, stream=stream).sort_stats(order).print_stats(
                 int(os.environ.get("SFB_PROFILE_TOP", "45"))
             )
             focus = os.environ.get("SFB_PROFILE_FOCUS")

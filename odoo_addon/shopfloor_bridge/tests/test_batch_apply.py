@@ -417,6 +417,61 @@ class TestBatchedApply(ShopfloorCase):
             event(10, "scrap.reported", {"qty": 1}),
         ]
 
+    def paused_day(self, production, offset=timedelta()):
+        """Reports of two units a minute with a pause and a resume after each: the work stays
+        within the expected duration (1.5 min a unit) for twenty minutes, then a long stop
+        takes it past, so the pauses after it split off performance time."""
+        order = {"order": production.name, "operation": "Cutting"}
+
+        def event(minute, type_, data=None):
+            return self.make_event(type_, {**order, **(data or {})}, source=PRESS, time=self.at(minute) + offset)
+
+        day = [event(0, "workorder.started")]
+        for minute in range(1, 21):
+            day += [
+                event(minute, "production.reported", {"qty_good": 2}),
+                event(minute + 0.3, "workorder.paused", {"reason_code": "MAT"}),
+                event(minute + 0.5, "workorder.resumed"),
+            ]
+        day += [
+            event(100, "workorder.paused", {"reason_code": "MAT"}),
+            event(101, "workorder.resumed"),
+            event(102, "production.reported", {"qty_good": 3}),
+            event(103, "workorder.paused", {"reason_code": "MAT"}),
+            event(104, "production.reported", {"qty_good": 1}),
+        ]
+        return day
+
+    def test_time_logs_within_the_expected_duration_leave_the_run_of_reports_unwritten(self):
+        # A pause or a resume reads the work order's expected duration (the producing
+        # quantity's): within it, the loss and the split are the same at the quantity
+        # written and at the run's, so the run goes on; past it, the run is written first.
+        writes = []
+        real = producing.ProducingSync.write_quantity
+
+        def counted(sync):
+            if sync._quantity:
+                writes.append(sync._quantity[1])
+            return real(sync)
+
+        with patch.object(producing.ProducingSync, "write_quantity", autospec=True, side_effect=counted):
+            batch = self.ingest(*self.paused_day(self.mo1))
+        one_by_one = []
+        for event in self.paused_day(self.mo2, offset=SECOND_RUN):
+            one_by_one += self.ingest(event)
+        self.assertEqual({result["status"] for result in batch + one_by_one}, {"applied"}, batch + one_by_one)
+        batched, single = self.snapshot(self.mo1, batch), self.snapshot(self.mo2, one_by_one, offset=SECOND_RUN)
+        for key in batched:
+            self.assertEqual(batched[key], single[key], key)
+        performance = self.env["mrp.workcenter.productivity.loss"].search([("loss_type", "=", "performance")])
+        self.assertTrue(set(performance.ids) & {log[2] for log in batched["time_logs"]}, "work past the expected")
+        self.assertEqual(batched["mo"][1], 44)
+        # 21 reports each followed by a pause: one write per report before; a handful now
+        # (after the first report, whenever the work catches up with the written quantity,
+        # past the long stop, at the end).
+        self.assertLessEqual(len(writes), 8, writes)
+        self.assertEqual(writes[-1], 44)
+
     def test_scraps_of_one_order_are_made_together_as_one_by_one(self):
         with patch.object(producing, "validate_scraps", wraps=scrap_reported.validate_scraps) as together:
             batch = self.ingest(*self.scrap_day(self.mo1))
