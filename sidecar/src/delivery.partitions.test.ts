@@ -5,12 +5,20 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MemorySpool } from "../test/support/spool/memory-spool.ts";
-import { event } from "../test/support/spool/spool.contract.ts";
-import type { IngestItem, IngestResult } from "./core/contract.ts";
+import { event as contractEvent } from "../test/support/spool/spool.contract.ts";
+import type { CloudEvent, IngestItem, IngestResult } from "./core/contract.ts";
 import type { OdooClient } from "./core/ports.ts";
 import { assignSlots, CatchupMode, Delivery, type DeliveryOptions, DrainMeter } from "./delivery.ts";
 import { OdooFault, OdooTransportError } from "./odoo/errors.ts";
 import type { DeliveryOutcome, SpoolEntry } from "./spool/spool.ts";
+
+/** A production report of `source`'s own order (`order`: another one, shared with other work centers). */
+function event(n: number, source = "press-1", order = `MO-${source}`) {
+  const record = contractEvent(n, source);
+  const item = record.item as CloudEvent;
+  item.data = { ...(item.data as Record<string, unknown>), order };
+  return record;
+}
 
 type Fault = "none" | "retry" | "unreachable" | "busy" | "lost_answer";
 
@@ -175,6 +183,39 @@ describe("assignSlots", () => {
   });
 });
 
+describe("assignSlots with groups of workcenters", () => {
+  it("hands a group whole to one slot and keeps a prefix of each of its workcenters (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom("a", "b", "c", "d", "e", "f"), { maxLength: 60 }),
+        fc.dictionary(fc.constantFrom("a", "b", "c", "d", "e", "f"), fc.constantFrom("g1", "g2", "g3")),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 12 }),
+        (wcs, grouping, slots, limit) => {
+          const groupOf = (wc: string) => grouping[wc.slice(3)] ?? wc;
+          const window = wcs.map((wc, i) => entry(i + 1, `wc:${wc}`));
+          const batches = assignSlots(window, slots, limit, groupOf);
+          expect(batches.length).toBeLessThanOrEqual(slots);
+          const slotOfGroup = new Map<string, number>();
+          batches.forEach((batch, slot) => {
+            expect(batch.length).toBeLessThanOrEqual(limit);
+            for (const e of batch) {
+              const group = groupOf(e.workcenter);
+              expect(slotOfGroup.get(group) ?? slot).toBe(slot);
+              slotOfGroup.set(group, slot);
+            }
+            for (const wc of new Set(batch.map((e) => e.workcenter))) {
+              const mine = batch.filter((e) => e.workcenter === wc).map((e) => e.seq);
+              const all = window.filter((e) => e.workcenter === wc).map((e) => e.seq);
+              expect(mine).toEqual(all.slice(0, mine.length));
+            }
+          });
+        },
+      ),
+    );
+  });
+});
+
 describe("CatchupMode", () => {
   it("switches on at the threshold and off only under half of it, so a backlog around it does not flap", () => {
     const mode = new CatchupMode(1_000);
@@ -232,6 +273,56 @@ describe("Delivery with partitions", () => {
       const ids = odoo.stored.get(s) ?? [];
       expect(ids).toEqual([...ids].sort((x, y) => Number(x.slice(3)) - Number(y.slice(3))));
       expect(ids).toHaveLength(20);
+    }
+  });
+
+  it("keeps workcenters that share an order in one partition: never in two calls at once", async () => {
+    // Press and assembly of line 1 work on MO-1, those of line 2 on MO-2: two
+    // partitions, one per line, never one per workcenter, which would write one
+    // order's rows in Odoo from two transactions at once.
+    const odoo = new FakeConcurrentOdoo();
+    odoo.latencies = Array.from({ length: 200 }, (_, i) => 2 + (i % 5) * 3);
+    const spool = new CountingSpool();
+    const lines = { "press-1": "MO-1", "assembly-1": "MO-1", "press-2": "MO-2", "assembly-2": "MO-2" };
+    const sources = Object.keys(lines) as (keyof typeof lines)[];
+    await spool.append(
+      Array.from({ length: 160 }, (_, i) => {
+        const source = sources[i % sources.length] as keyof typeof lines;
+        return event(i + 1, source, lines[source]);
+      }),
+    );
+    const delivery = deliveryOver(odoo, spool);
+    const lineOf = (source: string) => lines[source as keyof typeof lines];
+    const concurrentLines: string[][] = [];
+    const inCall = new Map<number, string>();
+    let callIds = 0;
+    const ingest = odoo.ingest.bind(odoo);
+    odoo.ingest = async (items) => {
+      const id = ++callIds;
+      const callLines = [...new Set(items.map((i) => lineOf(i.source)))];
+      // A call carries whole lines; no other call in flight carries the same line.
+      for (const line of inCall.values()) concurrentLines.push([line, ...callLines]);
+      inCall.set(id, callLines.join(","));
+      try {
+        return await ingest(items);
+      } finally {
+        inCall.delete(id);
+      }
+    };
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await delivery.stop();
+    expect(odoo.overlap).toBeUndefined();
+    // The first window teaches the groups: from then on a line is never in two calls at once.
+    const afterFirst = concurrentLines.filter((pair) => !pair[0]?.includes(","));
+    for (const [running, ...started] of afterFirst) expect(started).not.toContain(running);
+    expect(odoo.maxConcurrent).toBe(2);
+    expect(delivery.affinity.membersOf("wc:press-1")).toEqual(["wc:assembly-1", "wc:press-1"]);
+    expect(delivery.affinity.groups).toBe(2);
+    for (const s of sources) {
+      const ids = odoo.stored.get(s) ?? [];
+      expect(ids).toEqual([...ids].sort((x, y) => Number(x.slice(3)) - Number(y.slice(3))));
+      expect(ids).toHaveLength(40);
     }
   });
 

@@ -61,12 +61,19 @@
 // for its backoff; the other slots go on. With one partition every failure
 // pauses all delivery, as a single batch in flight always did.
 //
+// Workcenters that shared an order lately (`data.order`, core/affinity.ts)
+// count as one here: dealt out together and busy together, so two partitions
+// do not write one manufacturing order's rows in Odoo at once (the second
+// would wait on the first's transaction).
+//
 // Catch-up mode: while the queued backlog is at least `catchupBacklog`, the
 // batch size goes up to `catchupSize` (still halved on `busy` /
 // `batch_too_large`, so Odoo's time limits bound it); it ends once the
 // backlog is under half that (hysteresis, so it does not flap). The rate
 // events leave the backlog is measured over the last minute (DrainMeter) for
 // the drain-time estimate the metrics, the heartbeat and Odoo's dashboard show.
+
+import { OrderAffinity } from "./core/affinity.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./core/backoff.ts";
 import { CircuitBreaker } from "./core/breaker.ts";
 import { type IngestResult, MAX_INGEST_BATCH } from "./core/contract.ts";
@@ -240,6 +247,8 @@ export class Delivery {
   readonly #busyWorkcenters = new Set<string>();
   /** Workcenters whose batch failed on its own items: out of delivery until their retry is due. */
   readonly #held = new Map<string, Hold>();
+  /** Workcenters that shared an order lately: one partition (see core/affinity.ts). */
+  readonly affinity = new OrderAffinity();
   /** No new batch goes out before this (ms): after a failure that is not the items'. */
   #pausedUntil = 0;
   #backlogRead = { at: 0, value: 0 };
@@ -410,7 +419,9 @@ export class Delivery {
 
   /** Workcenters no new batch may take now: in flight, or waiting for their retry. */
   #unavailable(now: number): Set<string> {
-    const out = new Set(this.#busyWorkcenters);
+    // A busy workcenter's whole group: its partners' events wait for its batch, not go beside it.
+    const out = new Set<string>();
+    for (const wc of this.#busyWorkcenters) for (const member of this.affinity.membersOf(wc)) out.add(member);
     for (const [wc, hold] of this.#held) if (hold.until > now) out.add(wc);
     return out;
   }
@@ -478,7 +489,9 @@ export class Delivery {
           window = await this.#window(free);
         }
       }
-      for (const batch of assignSlots(window, free, this.#limit)) this.#launch(capBytes(batch));
+      this.affinity.learn(window);
+      const groupOf = (wc: string) => this.affinity.groupOf(wc);
+      for (const batch of assignSlots(window, free, this.#limit, groupOf)) this.#launch(capBytes(batch));
     }
     await Promise.all(this.#flights.values());
   }
@@ -727,17 +740,25 @@ function outcomeOf(entry: SpoolEntry, result: IngestResult | undefined): Deliver
 
 /**
  * Deals `window` (queued entries, oldest first) out to `slots` batches of at
- * most `limit`: workcenters in the order of their oldest entry, each whole to
- * the batch with the fewest entries that still has room (the first on a
- * tie), taking as many of its oldest entries as fit. A workcenter is in one
- * batch only; each batch keeps arrival order. Empty batches are left out.
+ * most `limit`: groups of workcenters (`groupOf`; by default each workcenter
+ * alone) in the order of their oldest entry, each whole to the batch with the
+ * fewest entries that still has room (the first on a tie), taking as many of
+ * its oldest entries as fit (so of each of its workcenters, the oldest). A
+ * workcenter is in one batch only; each batch keeps arrival order. Empty
+ * batches are left out.
  */
-export function assignSlots(window: readonly SpoolEntry[], slots: number, limit: number): SpoolEntry[][] {
+export function assignSlots(
+  window: readonly SpoolEntry[],
+  slots: number,
+  limit: number,
+  groupOf: (workcenter: string) => string = (wc) => wc,
+): SpoolEntry[][] {
   const groups = new Map<string, SpoolEntry[]>();
   for (const e of window) {
-    const group = groups.get(e.workcenter);
+    const key = groupOf(e.workcenter);
+    const group = groups.get(key);
     if (group) group.push(e);
-    else groups.set(e.workcenter, [e]);
+    else groups.set(key, [e]);
   }
   const batches: SpoolEntry[][] = Array.from({ length: Math.max(1, slots) }, () => []);
   for (const group of groups.values()) {

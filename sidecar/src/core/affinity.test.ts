@@ -1,0 +1,108 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { OrderAffinity } from "./affinity.ts";
+
+const on = (workcenter: string, order?: unknown) => ({
+  workcenter,
+  item: { specversion: "1.0", id: "x", source: workcenter, type: "production.reported", data: { order } },
+});
+
+describe("OrderAffinity", () => {
+  it("groups the workcenters of one order, and the groups they join through others", () => {
+    const affinity = new OrderAffinity();
+    affinity.learn([on("press-1", "MO-1"), on("assembly-1", "MO-1"), on("press-2", "MO-2"), on("paint", "MO-3")]);
+    expect(affinity.membersOf("press-1")).toEqual(["assembly-1", "press-1"]);
+    expect(affinity.groupOf("press-1")).toBe("assembly-1");
+    expect(affinity.groupOf("assembly-1")).toBe("assembly-1");
+    expect(affinity.membersOf("press-2")).toEqual(["press-2"]);
+    expect(affinity.groups).toBe(1);
+    // MO-4 runs on press-2 and the assembly: line 1's group takes press-2 in.
+    affinity.learn([on("press-2", "MO-4"), on("assembly-1", "MO-4")]);
+    expect(affinity.membersOf("press-2")).toEqual(["assembly-1", "press-1", "press-2"]);
+    expect(affinity.membersOf("paint")).toEqual(["paint"]);
+  });
+
+  it("learns nothing from events without an order, rejected input or odd values", () => {
+    const affinity = new OrderAffinity();
+    affinity.learn([
+      on("a"),
+      on("b"),
+      on("a", ""),
+      on("b", ""),
+      on("a", 7),
+      on("b", 7),
+      { workcenter: "a", item: { rejected: true, id: "r", source: "a" } },
+      { workcenter: "b", item: null },
+      { workcenter: "a", item: { data: "MO-1" } },
+    ]);
+    expect(affinity.groups).toBe(0);
+    expect(affinity.groupOf("a")).toBe("a");
+  });
+
+  it("forgets an order not seen for the ttl: a workcenter that moved to another line leaves its group", () => {
+    let now = 0;
+    const affinity = new OrderAffinity({ ttlMs: 1_000, now: () => now });
+    affinity.learn([on("press-1", "MO-1"), on("assembly-1", "MO-1")]);
+    now = 600;
+    affinity.learn([on("press-1", "MO-5"), on("assembly-2", "MO-5")]);
+    expect(affinity.membersOf("press-1")).toEqual(["assembly-1", "assembly-2", "press-1"]);
+    now = 1_200; // MO-1 is 1.2 s old, MO-5 0.6 s
+    affinity.learn([]);
+    expect(affinity.membersOf("press-1")).toEqual(["assembly-2", "press-1"]);
+    expect(affinity.membersOf("assembly-1")).toEqual(["assembly-1"]);
+    // Seen again, an order stays.
+    now = 1_500;
+    affinity.learn([on("press-1", "MO-5")]);
+    now = 2_400;
+    affinity.learn([]);
+    expect(affinity.membersOf("press-1")).toEqual(["assembly-2", "press-1"]);
+  });
+
+  it("remembers at most maxOrders, forgetting the least recently seen", () => {
+    const affinity = new OrderAffinity({ maxOrders: 2 });
+    affinity.learn([on("a", "MO-1"), on("b", "MO-1"), on("c", "MO-2"), on("d", "MO-2")]);
+    affinity.learn([on("a", "MO-1")]); // MO-1 seen again: MO-2 is now the oldest
+    affinity.learn([on("e", "MO-3"), on("f", "MO-3")]);
+    expect(affinity.membersOf("a")).toEqual(["a", "b"]);
+    expect(affinity.membersOf("c")).toEqual(["c"]);
+    expect(affinity.membersOf("e")).toEqual(["e", "f"]);
+  });
+
+  it("puts two workcenters in one group exactly when a chain of orders links them (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom("a", "b", "c", "d", "e", "f"), fc.constantFrom("o1", "o2", "o3", "o4")), {
+          maxLength: 30,
+        }),
+        (pairs) => {
+          const affinity = new OrderAffinity();
+          // Learned in several windows, as delivery reads them.
+          for (let i = 0; i < pairs.length; i += 4) affinity.learn(pairs.slice(i, i + 4).map(([wc, o]) => on(wc, o)));
+          const linked = (x: string, y: string): boolean => {
+            const seen = new Set([x]);
+            const todo = [x];
+            while (todo.length > 0) {
+              const wc = todo.pop() as string;
+              for (const [w, o] of pairs) {
+                if (w !== wc) continue;
+                for (const [other, o2] of pairs) {
+                  if (o2 === o && !seen.has(other)) {
+                    seen.add(other);
+                    todo.push(other);
+                  }
+                }
+              }
+            }
+            return seen.has(y);
+          };
+          for (const x of "abcdef") {
+            for (const y of "abcdef") {
+              expect(affinity.groupOf(x) === affinity.groupOf(y)).toBe(x === y || linked(x, y));
+            }
+            expect(affinity.membersOf(x)).toContain(x);
+          }
+        },
+      ),
+    );
+  });
+});
