@@ -61,10 +61,11 @@
 // for its backoff; the other slots go on. With one partition every failure
 // pauses all delivery, as a single batch in flight always did.
 //
-// Workcenters that shared an order lately (`data.order`, core/affinity.ts)
-// count as one here: dealt out together and busy together, so two partitions
-// do not write one manufacturing order's rows in Odoo at once (the second
-// would wait on the first's transaction).
+// Workcenters that shared an order or a material lately (`data.order`,
+// `data.material`; core/affinity.ts) count as one here: dealt out together and
+// busy together, so two partitions do not write one manufacturing order's rows
+// or one material's stock in Odoo at once (the second transaction would wait
+// for the first, then fail and run again).
 //
 // Catch-up mode: while the queued backlog is at least `catchupBacklog`, the
 // batch size goes up to `catchupSize` (still halved on `busy` /
@@ -73,7 +74,7 @@
 // events leave the backlog is measured over the last minute (DrainMeter) for
 // the drain-time estimate the metrics, the heartbeat and Odoo's dashboard show.
 
-import { OrderAffinity } from "./core/affinity.ts";
+import { RowAffinity } from "./core/affinity.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./core/backoff.ts";
 import { CircuitBreaker } from "./core/breaker.ts";
 import { type IngestResult, MAX_INGEST_BATCH } from "./core/contract.ts";
@@ -247,8 +248,8 @@ export class Delivery {
   readonly #busyWorkcenters = new Set<string>();
   /** Workcenters whose batch failed on its own items: out of delivery until their retry is due. */
   readonly #held = new Map<string, Hold>();
-  /** Workcenters that shared an order lately: one partition (see core/affinity.ts). */
-  readonly affinity = new OrderAffinity();
+  /** Workcenters that shared an order or a material lately: one partition (see core/affinity.ts). */
+  readonly affinity = new RowAffinity();
   /** No new batch goes out before this (ms): after a failure that is not the items'. */
   #pausedUntil = 0;
   #backlogRead = { at: 0, value: 0 };

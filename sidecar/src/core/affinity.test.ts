@@ -1,15 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { OrderAffinity } from "./affinity.ts";
+import { RowAffinity } from "./affinity.ts";
 
 const on = (workcenter: string, order?: unknown) => ({
   workcenter,
   item: { specversion: "1.0", id: "x", source: workcenter, type: "production.reported", data: { order } },
 });
 
-describe("OrderAffinity", () => {
+describe("RowAffinity", () => {
   it("groups the workcenters of one order, and the groups they join through others", () => {
-    const affinity = new OrderAffinity();
+    const affinity = new RowAffinity();
     affinity.learn([on("press-1", "MO-1"), on("assembly-1", "MO-1"), on("press-2", "MO-2"), on("paint", "MO-3")]);
     expect(affinity.membersOf("press-1")).toEqual(["assembly-1", "press-1"]);
     expect(affinity.groupOf("press-1")).toBe("assembly-1");
@@ -22,8 +22,23 @@ describe("OrderAffinity", () => {
     expect(affinity.membersOf("paint")).toEqual(["paint"]);
   });
 
+  it("groups the workcenters that book one material, and keeps orders and materials apart as keys", () => {
+    const affinity = new RowAffinity();
+    const booking = (workcenter: string, material: string, order?: string) => ({
+      workcenter,
+      item: { data: { order, material, qty: 1 } },
+    });
+    // Both presses book the steel; an order named like the material links nothing.
+    affinity.learn([booking("press-1", "STEEL", "MO-1"), booking("press-2", "STEEL", "MO-2"), on("paint", "STEEL")]);
+    expect(affinity.membersOf("press-1")).toEqual(["press-1", "press-2"]);
+    expect(affinity.membersOf("paint")).toEqual(["paint"]);
+    // The assembly of MO-1 joins through the order.
+    affinity.learn([on("assembly-1", "MO-1")]);
+    expect(affinity.membersOf("press-2")).toEqual(["assembly-1", "press-1", "press-2"]);
+  });
+
   it("learns nothing from events without an order, rejected input or odd values", () => {
-    const affinity = new OrderAffinity();
+    const affinity = new RowAffinity();
     affinity.learn([
       on("a"),
       on("b"),
@@ -41,7 +56,7 @@ describe("OrderAffinity", () => {
 
   it("forgets an order not seen for the ttl: a workcenter that moved to another line leaves its group", () => {
     let now = 0;
-    const affinity = new OrderAffinity({ ttlMs: 1_000, now: () => now });
+    const affinity = new RowAffinity({ ttlMs: 1_000, now: () => now });
     affinity.learn([on("press-1", "MO-1"), on("assembly-1", "MO-1")]);
     now = 600;
     affinity.learn([on("press-1", "MO-5"), on("assembly-2", "MO-5")]);
@@ -58,8 +73,8 @@ describe("OrderAffinity", () => {
     expect(affinity.membersOf("press-1")).toEqual(["assembly-2", "press-1"]);
   });
 
-  it("remembers at most maxOrders, forgetting the least recently seen", () => {
-    const affinity = new OrderAffinity({ maxOrders: 2 });
+  it("remembers at most maxKeys orders and materials, forgetting the least recently seen", () => {
+    const affinity = new RowAffinity({ maxKeys: 2 });
     affinity.learn([on("a", "MO-1"), on("b", "MO-1"), on("c", "MO-2"), on("d", "MO-2")]);
     affinity.learn([on("a", "MO-1")]); // MO-1 seen again: MO-2 is now the oldest
     affinity.learn([on("e", "MO-3"), on("f", "MO-3")]);
@@ -75,7 +90,7 @@ describe("OrderAffinity", () => {
           maxLength: 30,
         }),
         (pairs) => {
-          const affinity = new OrderAffinity();
+          const affinity = new RowAffinity();
           // Learned in several windows, as delivery reads them.
           for (let i = 0; i < pairs.length; i += 4) affinity.learn(pairs.slice(i, i + 4).map(([wc, o]) => on(wc, o)));
           const linked = (x: string, y: string): boolean => {

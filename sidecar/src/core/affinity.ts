@@ -1,20 +1,25 @@
-// Work centers that share an order go to Odoo in one partition.
+// Work centers whose events write the same rows in Odoo go in one partition.
 //
 // Parallel delivery (delivery.ts) keeps each work center's events in one batch
 // in flight at a time. Two work centers working on one manufacturing order
 // (the press cuts it, the assembly bench assembles it) would still be two
-// partitions: both batches then write that order's rows in Odoo (its
-// producing quantity, the figures of its work orders), and the second one
-// waits on each row for the first one's transaction to end. The two
-// partitions apply one after the other and pay for the waiting besides.
+// partitions, both writing that order's rows (its producing quantity, the
+// figures of its work orders); two lines consuming one material both book
+// its stock quant. Odoo runs each call in one REPEATABLE READ transaction:
+// the second one to write such a row waits for the first and then fails
+// with a serialization error, and Odoo runs the whole call again (then the
+// sidecar retries it). Measured on the scale bench, those retries cost more
+// than the parallel partitions gained, and a partition that kept losing
+// starved.
 //
-// OrderAffinity learns from the events delivery reads (`data.order`) which
-// work centers worked on one order lately, and groups them: delivery hands a
-// group whole to one slot, and while a batch of a group is in flight the
-// group's other work centers wait for it. Orders not seen for `ttlMs` are
-// forgotten, so a work center that moved on to another line's orders leaves
-// the group. Only a hint for throughput: the order of each work center's
-// events holds with or without it (each work center is in one group).
+// OrderAffinity learns from the events delivery reads which work centers
+// shared an order (`data.order`) or a material (`data.material`) lately, and
+// groups them, transitively: delivery hands a group whole to one slot, and
+// while a batch of a group is in flight the group's other work centers wait
+// for it. What is not seen for `ttlMs` is forgotten, so a work center that
+// moved on to another line's orders leaves the group. Only a hint for
+// throughput: the order of each work center's events holds with or without it
+// (each work center is in one group).
 
 /** What of a spooled event the affinity reads. */
 export interface AffinityEntry {
@@ -23,61 +28,66 @@ export interface AffinityEntry {
 }
 
 export interface AffinityOptions {
-  /** How long an order keeps its work centers together after its last event (ms). Default 15 minutes. */
+  /** How long an order or material keeps its work centers together after its last event (ms). Default 15 minutes. */
   ttlMs?: number;
-  /** Orders remembered at most (the least recently seen are forgotten first). Default 5,000. */
-  maxOrders?: number;
+  /** Orders and materials remembered at most (the least recently seen are forgotten first). Default 5,000. */
+  maxKeys?: number;
   now?: () => number;
 }
 
 const DEFAULT_TTL_MS = 15 * 60_000;
-const DEFAULT_MAX_ORDERS = 5_000;
+const DEFAULT_MAX_KEYS = 5_000;
 
-/** `data.order` of a CloudEvent, when it is a non-empty string. */
-function orderOf(item: unknown): string | undefined {
-  if (typeof item !== "object" || item === null) return undefined;
+/** What of Odoo's rows a CloudEvent writes that other work centers' events may write too. */
+function sharedKeysOf(item: unknown): string[] {
+  if (typeof item !== "object" || item === null) return [];
   const data = (item as { data?: unknown }).data;
-  if (typeof data !== "object" || data === null) return undefined;
-  const order = (data as { order?: unknown }).order;
-  return typeof order === "string" && order !== "" ? order : undefined;
+  if (typeof data !== "object" || data === null) return [];
+  const keys: string[] = [];
+  const { order, material } = data as { order?: unknown; material?: unknown };
+  if (typeof order === "string" && order !== "") keys.push(`order:${order}`);
+  if (typeof material === "string" && material !== "") keys.push(`material:${material}`);
+  return keys;
 }
 
-export class OrderAffinity {
+export class RowAffinity {
   readonly #ttlMs: number;
-  readonly #maxOrders: number;
+  readonly #maxKeys: number;
   readonly #now: () => number;
-  /** order → the work centers it was seen on and when last; in least recently seen order. */
-  readonly #orders = new Map<string, { workcenters: Set<string>; seen: number }>();
+  /** order or material key → the work centers it was seen on and when last; least recently seen first. */
+  readonly #keys = new Map<string, { workcenters: Set<string>; seen: number }>();
   /** work center → its group's members (sorted), for work centers in a group of two or more. */
   #groups: Map<string, readonly string[]> | undefined;
 
   constructor(opts: AffinityOptions = {}) {
     this.#ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
-    this.#maxOrders = Math.max(1, opts.maxOrders ?? DEFAULT_MAX_ORDERS);
+    this.#maxKeys = Math.max(1, opts.maxKeys ?? DEFAULT_MAX_KEYS);
     this.#now = opts.now ?? Date.now;
   }
 
-  /** Notes the order of each entry (events without one teach nothing). */
+  /** Notes the order and material of each entry (events with neither teach nothing). */
   learn(entries: readonly AffinityEntry[]): void {
     const now = this.#now();
     for (const e of entries) {
-      const order = orderOf(e.item);
-      if (order === undefined) continue;
-      const known = this.#orders.get(order);
-      if (known) {
-        this.#orders.delete(order); // to the end: most recently seen
-        this.#orders.set(order, known);
-        known.seen = now;
-        if (!known.workcenters.has(e.workcenter)) {
-          known.workcenters.add(e.workcenter);
-          if (this.#groups && !this.#sameGroup(known.workcenters, e.workcenter)) this.#groups = undefined;
-        }
-        continue;
-      }
-      this.#orders.set(order, { workcenters: new Set([e.workcenter]), seen: now });
-      if (this.#orders.size > this.#maxOrders) this.#forget(this.#orders.keys().next().value as string);
+      for (const key of sharedKeysOf(e.item)) this.#note(key, e.workcenter, now);
     }
     this.#expire(now);
+  }
+
+  #note(key: string, workcenter: string, now: number): void {
+    const known = this.#keys.get(key);
+    if (!known) {
+      this.#keys.set(key, { workcenters: new Set([workcenter]), seen: now });
+      if (this.#keys.size > this.#maxKeys) this.#forget(this.#keys.keys().next().value as string);
+      return;
+    }
+    this.#keys.delete(key); // to the end: most recently seen
+    this.#keys.set(key, known);
+    known.seen = now;
+    if (!known.workcenters.has(workcenter)) {
+      known.workcenters.add(workcenter);
+      if (this.#groups && !this.#sameGroup(known.workcenters, workcenter)) this.#groups = undefined;
+    }
   }
 
   /** The group's key: its first member in sort order (the work center itself when alone). */
@@ -95,26 +105,26 @@ export class OrderAffinity {
     return new Set(this.#members().values()).size;
   }
 
-  /** True when `added` is already grouped with every other work center of the order. */
+  /** True when `added` is already grouped with every other work center of the order or material. */
   #sameGroup(workcenters: ReadonlySet<string>, added: string): boolean {
     const group = this.#groups?.get(added);
     return group !== undefined && [...workcenters].every((wc) => group.includes(wc));
   }
 
   #expire(now: number): void {
-    for (const [order, known] of this.#orders) {
+    for (const [key, known] of this.#keys) {
       if (now - known.seen < this.#ttlMs) break; // the rest were seen later
-      this.#forget(order);
+      this.#forget(key);
     }
   }
 
-  #forget(order: string): void {
-    const known = this.#orders.get(order);
-    this.#orders.delete(order);
+  #forget(key: string): void {
+    const known = this.#keys.get(key);
+    this.#keys.delete(key);
     if (known && known.workcenters.size > 1) this.#groups = undefined;
   }
 
-  /** Connected work centers over the remembered orders (union-find), built when something changed. */
+  /** Connected work centers over the remembered orders and materials (union-find), built when something changed. */
   #members(): Map<string, readonly string[]> {
     if (this.#groups) return this.#groups;
     this.#expire(this.#now());
@@ -129,7 +139,7 @@ export class OrderAffinity {
       }
       return root;
     };
-    for (const { workcenters } of this.#orders.values()) {
+    for (const { workcenters } of this.#keys.values()) {
       if (workcenters.size < 2) continue;
       let first: string | undefined;
       for (const wc of workcenters) {
