@@ -326,6 +326,20 @@ describe("Delivery with partitions", () => {
     }
   });
 
+  it("with affinity off, treats workcenters sharing an order as independent partitions", async () => {
+    const odoo = new FakeConcurrentOdoo();
+    odoo.latencies = Array.from({ length: 100 }, () => 5);
+    const spool = new CountingSpool();
+    await spool.append(Array.from({ length: 40 }, (_, i) => event(i + 1, i % 2 === 0 ? "a" : "b", "MO-1")));
+    const delivery = deliveryOver(odoo, spool, { affinity: false });
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
+    await delivery.stop();
+    expect(delivery.affinity.groups).toBe(0);
+    expect(odoo.maxConcurrent).toBe(2);
+    expect(odoo.overlap).toBeUndefined();
+  });
+
   it("holds only the workcenters of a batch that hit a database conflict; the others flow on", async () => {
     const odoo = new FakeConcurrentOdoo();
     odoo.conflicting.add("a");

@@ -94,6 +94,12 @@ export interface DeliveryOptions {
   batchWaitMs: number;
   /** Batches in flight at once, each with whole workcenters (default 1). */
   partitions?: number;
+  /**
+   * false: each workcenter is its own partition, whatever orders and materials
+   * it shares with others (as for two sidecars feeding one Odoo); default true
+   * (see core/affinity.ts).
+   */
+  affinity?: boolean;
   /** Queued events from which catch-up mode runs (0 or omitted: never). */
   catchupBacklog?: number;
   /** The batch size in catch-up mode (at most MAX_INGEST_BATCH). */
@@ -490,7 +496,7 @@ export class Delivery {
           window = await this.#window(free);
         }
       }
-      this.affinity.learn(window);
+      if (this.#opts.affinity !== false) this.affinity.learn(window);
       const groupOf = (wc: string) => this.affinity.groupOf(wc);
       for (const batch of assignSlots(window, free, this.#limit, groupOf)) this.#launch(capBytes(batch));
     }
