@@ -2,9 +2,11 @@
 // of CloudEvents in one stream, drained by two consumer groups —
 // RedisStreamSource into a real Pipeline + SqliteSpool (validate, stamp,
 // group commit, XACK after the commit), and a bare ioredis consumer that only
-// reads (XREADGROUP COUNT prefetch) and acknowledges (XACK). Both read the
-// same number per round trip; the bare one sends its XACK and its next read
-// back to back on one connection, as a lean consumer would.
+// reads (XREADGROUP COUNT prefetch) and acknowledges (XACK). Both get the
+// same prefetch: the bare one reads that many per round trip and sends its
+// XACK and its next read back to back on one connection, as a lean consumer
+// would; the source keeps at most that many unacknowledged, read a quarter
+// at a time so that one read is on the wire while another commits.
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
