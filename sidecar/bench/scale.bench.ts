@@ -5,7 +5,11 @@
 //
 // 1. store+apply events/s of a spooled backlog: 1 partition against an Odoo
 //    with one HTTP worker (`--workers=1`, prefork), and 2 partitions against
-//    `--workers=2`, next to the per-event Node-RED style baseline measured on
+//    `--workers=2` (twice: with the delivery's affinity, which keeps work
+//    centers sharing an order or a material in one partition, and without it,
+//    each work center its own partition, as two sidecars would send them; the
+//    serialization failures Odoo and the sidecar retried are counted), next to
+//    the per-event Node-RED style baseline measured on
 //    the same server in the same run. The delivery's OdooClient is wrapped to
 //    count the ingest calls really in flight at once: a figure never claims
 //    parallelism that did not happen.
@@ -30,7 +34,7 @@
 // run took 10 min 57 s on the 2-core machine at a load average of 14 (with
 // budgets of 45/75/15 s; now 30/60/10 s).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
@@ -68,7 +72,10 @@ const STEP_MS = 7_000;
  * them is measured (the probe's calls in flight, catch-up switching on), not assumed.
  */
 type ScaleSettings = Required<Pick<DeliverySettings, "partitions">> &
-  Pick<DeliverySettings, "catchupBacklog" | "catchupSize">;
+  Pick<DeliverySettings, "catchupBacklog" | "catchupSize"> & {
+    /** false: each work center its own partition (Delivery's `affinity`). */
+    affinity?: boolean;
+  };
 
 function sidecarConfig(scale: ScaleSettings): SidecarConfig {
   return {
@@ -266,6 +273,15 @@ interface DrainRun {
   odooSeconds: number;
   pgSeconds: number;
   pgLost: number;
+  /** Calls Odoo ran again after a serialization failure (its log), and calls the sidecar retried whole (`retry`). */
+  odooRetries: number;
+  sidecarRetries: number;
+}
+
+/** SERIALIZATION_FAILURE retries Odoo logged since byte `from` of its log. */
+function serializationRetries(logFile: string, from: number): number {
+  const text = readFileSync(logFile).subarray(from).toString("utf8");
+  return text.match(/SERIALIZATION_FAILURE/g)?.length ?? 0;
 }
 
 /**
@@ -287,6 +303,7 @@ async function drain(
     const queued = (await chain.spool.stats()).queued;
     if (queued !== count) throw new Error(`spooled ${queued} of ${count} events of ${tag}`);
     const label = `${tag}: draining ${count.toLocaleString()} events`;
+    const logFrom = statSync(server.odoo.logFile).size;
     const measured = await withCpu(server, async () => {
       const started = performance.now();
       const deadline = started + budgetS * 1000;
@@ -325,13 +342,17 @@ async function drain(
       odooSeconds: measured.odooSeconds,
       pgSeconds: measured.pgSeconds,
       pgLost: measured.pgLost,
+      odooRetries: serializationRetries(server.odoo.logFile, logFrom),
+      sidecarRetries: chain.delivery.counters.conflicts,
     };
     ctx.log(
       `${tag} (${scale.partitions} partition(s) asked, Odoo --workers=${server.workers}): ${run.applied}/${count} applied in ` +
         `${run.seconds.toFixed(1)} s = ${(run.applied / run.seconds).toFixed(0)} events/s${run.cut ? " (budget hit)" : ""}; ` +
         `in Odoo ${JSON.stringify(states)}; ${probe.calls} ingest calls answered ${JSON.stringify(probe.statuses)}, ` +
         `in flight max ${probe.maxInFlight} mean ${probe.meanInFlight.toFixed(2)}${run.catchup ? ", catch-up mode on" : ""}; CPU Odoo ${run.odooSeconds.toFixed(1)} s, ` +
-        `PostgreSQL ${run.pgSeconds.toFixed(1)} s${run.pgLost ? ` (${run.pgLost} backends exited: their last CPU is not counted)` : ""}`,
+        `PostgreSQL ${run.pgSeconds.toFixed(1)} s${run.pgLost ? ` (${run.pgLost} backends exited: their last CPU is not counted)` : ""}; ` +
+        `serialization failures retried by Odoo ${run.odooRetries}, calls retried by the sidecar ${run.sidecarRetries}` +
+        `${scale.affinity === false ? " (affinity off)" : `; work-center groups ${chain.delivery.affinity.groups}`}`,
     );
     for (const line of await notApplied(server.admin, tag)) ctx.log(`  not applied ${line}`);
     if (run.applied === 0)
@@ -456,10 +477,14 @@ const bench: Benchmark = {
     // (b) Odoo with two HTTP workers: 2 partitions, the backlog drain, the latencies.
     const two = await startServer(ctx, 2);
     let double: DrainRun;
+    let doubleFree: DrainRun;
     let backlog: DrainRun;
     const latencies: LatencyRun[] = [];
     try {
       double = await drain(ctx, two, { partitions: 2 }, "p2", throughputN, throughputBudgetS);
+      // The same with each work center its own partition, as two sidecars would send it: the
+      // lines book the same materials, so the partitions conflict in Odoo (retries counted).
+      doubleFree = await drain(ctx, two, { partitions: 2, affinity: false }, "p2free", throughputN, throughputBudgetS);
       backlog = await drain(
         ctx,
         two,
@@ -520,26 +545,38 @@ const bench: Benchmark = {
       throughput(single, "1 partition, Odoo --workers=1"),
       throughput(
         double,
-        `2 partitions configured${double.probe.maxInFlight < 2 ? ", yet only 1 batch was ever in flight" : ""}, Odoo --workers=2`,
+        `2 partitions, work centers sharing an order or a material kept together (the plant's two lines book the same two materials: ${double.probe.maxInFlight < 2 ? "1 batch in flight" : `${double.probe.maxInFlight} batches in flight at most`}), Odoo --workers=2`,
+      ),
+      throughput(
+        doubleFree,
+        "2 partitions, each work center its own (affinity off, as two sidecars), Odoo --workers=2",
       ),
       {
-        figure: "ingest calls in flight at once with 2 partitions configured (max seen by the delivery's Odoo client)",
-        value: double.probe.maxInFlight,
+        figure:
+          "ingest calls in flight at once with 2 partitions, affinity off (max seen by the delivery's Odoo client)",
+        value: doubleFree.probe.maxInFlight,
         unit: "calls",
-        target: { text: "2: both partitions delivered in parallel", met: double.probe.maxInFlight >= 2 },
+        target: { text: "2: both partitions delivered in parallel", met: doubleFree.probe.maxInFlight >= 2 },
       },
       {
-        figure: "ingest calls in flight with 2 partitions configured (mean while any was)",
-        value: round(double.probe.meanInFlight, 2),
+        figure: "ingest calls in flight with 2 partitions, affinity off (mean while any was)",
+        value: round(doubleFree.probe.meanInFlight, 2),
         unit: "calls",
       },
-      {
-        figure: `per-event baseline events/s (${baselineN} events, ${baseline.calls.toFixed(1)} JSON-RPC calls each)`,
-        value: round(baseline.rate, 1),
-        unit: "events/s",
-      },
+      ...[doubleFree, double].flatMap((r): Figure[] => {
+        const label = r === doubleFree ? "2 partitions, affinity off" : "2 partitions, affinity on";
+        return [
+          {
+            figure: `calls Odoo ran again after a serialization failure between the partitions, ${label}`,
+            value: r.odooRetries,
+            unit: "calls",
+          },
+          { figure: `calls the sidecar retried whole (\`retry\`), ${label}`, value: r.sidecarRetries, unit: "calls" },
+        ];
+      }),
       ...cpuRows(single, "1 partition, Odoo --workers=1"),
-      ...cpuRows(double, "2 partitions, Odoo --workers=2"),
+      ...cpuRows(double, "2 partitions, affinity on, Odoo --workers=2"),
+      ...cpuRows(doubleFree, "2 partitions, affinity off, Odoo --workers=2"),
       {
         figure: `drain rate of a ${backlogN.toLocaleString()}-event spooled backlog, ${backlog.catchup ? "catch-up mode on" : "catch-up mode configured but never on"}, 2 partitions, Odoo --workers=2${cut(backlog)}`,
         value: round(drainRate),
