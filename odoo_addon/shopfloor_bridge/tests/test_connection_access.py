@@ -164,7 +164,8 @@ class TestConnectionAccess(ShopfloorCase):
         self.assertEqual(self.env["shopfloor.event"]._cron_purge_applied(), 1)
         self.assertFalse(event.exists())
         logs = len(self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting")))
-        [again] = self.ingest(self.started(id="purged-1"))
+        with self.assertNoLogs("odoo.addons.shopfloor_bridge.services.hooks", "ERROR"):  # the hooks skip the gone row
+            [again] = self.ingest(self.started(id="purged-1"))
         self.assertEqual((again["status"], again["event_id"]), ("duplicate", result["event_id"]))
         self.assertFalse(self.env["shopfloor.event"].search([("event_uid", "=", "purged-1")]))
         self.assertEqual(len(self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting"))), logs)
