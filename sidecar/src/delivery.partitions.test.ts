@@ -40,6 +40,10 @@ class FakeConcurrentOdoo {
   latencies: number[] = [];
   /** Workcenters (sources) whose every call fails with `retry` while set. */
   readonly conflicting = new Set<string>();
+  /** Workcenters whose call fails with `retry` when another call is in flight beside it (as two transactions on one row). */
+  readonly conflictingBeside = new Set<string>();
+  /** Sources in the order their events were first stored. */
+  readonly storedOrder: string[] = [];
 
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
     this.calls++;
@@ -50,9 +54,19 @@ class FakeConcurrentOdoo {
     }
     this.concurrent++;
     this.maxConcurrent = Math.max(this.maxConcurrent, this.concurrent);
+    const beside = [...sources].some((s) => this.conflictingBeside.has(s));
+    let crowded = beside && this.concurrent > 1;
     try {
       const fault = this.faults.shift() ?? "none";
       await new Promise((r) => setTimeout(r, this.latencies.shift() ?? 0));
+      crowded ||= beside && this.concurrent > 1;
+      if (crowded) {
+        throw new OdooFault(
+          "could not serialize access due to concurrent update",
+          "retry",
+          "psycopg2.errors.SerializationFailure",
+        );
+      }
       if (fault === "unreachable") throw new OdooTransportError("fetch failed (ECONNREFUSED)", "unreachable");
       if (fault === "busy") throw new OdooTransportError("This operation was aborted", "busy");
       if (fault === "retry" || [...sources].some((s) => this.conflicting.has(s))) {
@@ -73,6 +87,7 @@ class FakeConcurrentOdoo {
         if (!("rejected" in i)) {
           const list = this.stored.get(i.source) ?? [];
           list.push(i.id);
+          this.storedOrder.push(i.source);
           this.stored.set(i.source, list);
         }
         return {
@@ -338,6 +353,29 @@ describe("Delivery with partitions", () => {
     expect(delivery.affinity.groups).toBe(0);
     expect(odoo.maxConcurrent).toBe(2);
     expect(odoo.overlap).toBeUndefined();
+  });
+
+  it("retries a batch that lost a conflict alone, so a busy partition beside it cannot starve it", async () => {
+    // "a" loses every conflict it meets: its call fails whenever another call is in flight
+    // beside it, as the second of two transactions writing one row. "b" always has work.
+    const odoo = new FakeConcurrentOdoo();
+    odoo.conflictingBeside.add("a");
+    odoo.latencies = Array.from({ length: 1_000 }, () => 3);
+    const spool = new CountingSpool();
+    // a's ten events come first, alternating with b's; then b has 180 more.
+    await spool.append(Array.from({ length: 200 }, (_, i) => event(i + 1, i < 20 && i % 2 === 0 ? "a" : "b")));
+    const delivery = deliveryOver(odoo, spool, { partitions: 2, backoff: { baseMs: 5, maxMs: 10 } });
+    delivery.start();
+    await expect.poll(async () => (await spool.stats()).queued, { timeout: 10_000 }).toBe(0);
+    await delivery.stop();
+    expect(odoo.stored.get("a")).toHaveLength(10);
+    expect(odoo.stored.get("b")).toHaveLength(190);
+    // Each lost conflict is followed by a retry alone: "a" is through long before "b" is.
+    const lastA = odoo.storedOrder.lastIndexOf("a");
+    const bBefore = odoo.storedOrder.slice(0, lastA).filter((s) => s === "b").length;
+    expect(bBefore).toBeLessThan(60);
+    expect(delivery.counters.conflicts).toBeGreaterThan(0);
+    expect(delivery.counters.maxInFlight).toBe(2);
   });
 
   it("holds only the workcenters of a batch that hit a database conflict; the others flow on", async () => {

@@ -58,7 +58,9 @@
 // of a batch's own items — a database conflict (`retry`: two partitions
 // booking the same stock; Odoo has already retried the whole call itself) or
 // a fault bisecting could not isolate — holds only that batch's workcenters
-// for its backoff; the other slots go on. With one partition every failure
+// for its backoff; the other slots go on. When a batch held after a conflict is due,
+// it goes alone (the batches in flight finish first, nothing is sent beside
+// it): next to the partition that beat it, it could lose again and again. With one partition every failure
 // pauses all delivery, as a single batch in flight always did.
 //
 // Workcenters that shared an order or a material lately (`data.order`,
@@ -225,6 +227,8 @@ interface Hold {
   until: number;
   /** Failed tries in a row of batches with this workcenter. */
   attempt: number;
+  /** The batch lost a database conflict (`retry`): its retry goes alone (see #retryAlone). */
+  conflict: boolean;
 }
 
 export class Delivery {
@@ -474,6 +478,7 @@ export class Delivery {
         await this.#sleep(wait, true);
         continue;
       }
+      if (this.#partitions > 1 && (await this.#retryAlone(now))) continue;
       // While the breaker is not closed only one probe goes out.
       const slots = this.breaker.state.state === "closed" ? this.#partitions : 1;
       const free = slots - this.#flights.size;
@@ -501,6 +506,35 @@ export class Delivery {
       for (const batch of assignSlots(window, free, this.#limit, groupOf)) this.#launch(capBytes(batch));
     }
     await Promise.all(this.#flights.values());
+  }
+
+  /**
+   * A batch that lost a database conflict to another partition is tried again
+   * alone: once the batches in flight are done, its workcenters' oldest events
+   * go with nothing beside them. Retried next to the partition that beat it,
+   * it could lose again, and again, while that one keeps committing (seen on
+   * the scale bench as one line never applied). True when it waited or sent.
+   */
+  async #retryAlone(now: number): Promise<boolean> {
+    const due = new Set<string>();
+    for (const [wc, hold] of this.#held) if (hold.conflict && hold.until <= now) due.add(wc);
+    if (due.size === 0) return false;
+    if (this.#flights.size > 0) {
+      await this.#sleep(1_000); // a batch ending kicks the loop
+      return true;
+    }
+    await this.#updateCatchup();
+    const mine = (await this.#window(1)).filter((e) => due.has(e.workcenter));
+    if (mine.length > 0) {
+      this.#launch(capBytes(mine.slice(0, this.#limit)));
+      return true;
+    }
+    // None of their events is among the oldest queued: they go with the others again.
+    for (const wc of due) {
+      const hold = this.#held.get(wc);
+      if (hold) hold.conflict = false;
+    }
+    return false;
   }
 
   async #sleepUnlessFull(ms: number): Promise<void> {
@@ -593,7 +627,7 @@ export class Delivery {
         retryIn = backoffDelay(attempt, this.#opts.backoff ?? DEFAULT_BACKOFF, this.#opts.random);
         attempt++;
         const until = Date.now() + retryIn;
-        for (const wc of workcenters) this.#held.set(wc, { until, attempt });
+        for (const wc of workcenters) this.#held.set(wc, { until, attempt, conflict: code === "retry" });
       } else {
         this.breaker.failure(Date.now());
         retryIn =
