@@ -79,6 +79,10 @@ test("PLC connection and rule forms: a Modbus connection, a state and a counter 
   await addValueMapRow(page, "1", "Running");
   await addValueMapRow(page, "2", "Idle");
   await addValueMapRow(page, "3", "Down", "JAM");
+  // Out of the row being edited before typing elsewhere: typed while the list still
+  // held its row, the address went into the row's value.
+  await page.locator('div[name="reason_address"] input').click();
+  await expect(page.locator('div[name="value_map_ids"] .o_selected_row')).toHaveCount(0);
   await page.locator('div[name="reason_address"] input').fill("hr8");
   await page.locator(".o_form_button_save").click();
   await refusedWith(page, "write the offset right after the area, without ':' (hr7)");
