@@ -231,7 +231,6 @@ class ProducingSync:
         self.in_group = False
         self.runs = 0  # how many cascades ran (for tests and profiling)
         self.scrap_runs = 0  # how many validations of waiting scraps ran
-        self.quantity_writes = 0  # how many runs of reports wrote their quantity (for tests and profiling)
 
     def checkpoint(self):
         """What the batch still owes, to ``restore`` when a group of events is undone."""
@@ -305,7 +304,6 @@ class ProducingSync:
             return
         production, qty = self._quantity
         self._quantity = None
-        self.quantity_writes += 1
         try:
             if self.in_group:
                 # Flushed with the group: should the flush fail, the group is undone and its
