@@ -199,6 +199,19 @@ class TestBatchedApply(ShopfloorCase):
     def count_cascades(self):
         return patch.object(producing, "synchronise_moves", wraps=producing.synchronise_moves)
 
+    def assert_same_as_one_by_one(self, batch, single_day):
+        """Applies ``single_day`` (the day of ``batch``, on ``mo2`` and SECOND_RUN later) one
+        event per call, asserts that every event of both runs applied and that ``mo1`` (the
+        batch's) ends as ``mo2``; returns the batch's snapshot and the one-by-one results."""
+        one_by_one = []
+        for event in single_day:
+            one_by_one += self.ingest(event)
+        self.assertEqual({result["status"] for result in batch + one_by_one}, {"applied"}, batch + one_by_one)
+        batched, single = self.snapshot(self.mo1, batch), self.snapshot(self.mo2, one_by_one, offset=SECOND_RUN)
+        for key in batched:
+            self.assertEqual(batched[key], single[key], key)
+        return batched, one_by_one
+
     # ------------------------------------------------------------------ tests
 
     def test_a_batch_ends_with_the_records_of_its_events_applied_one_by_one(self):
@@ -254,13 +267,9 @@ class TestBatchedApply(ShopfloorCase):
             bolts = production.move_raw_ids.filtered(lambda m: m.product_id == self.product_bolt)
             bolts.move_line_ids.location_id = shelf
         batch = self.ingest(*self.day_of(self.mo1, tag="shelf-batch"))
-        one_by_one = []
-        for event in self.day_of(self.mo2, offset=SECOND_RUN, tag="shelf-single"):
-            one_by_one += self.ingest(event)
-        self.assertEqual({result["status"] for result in batch + one_by_one}, {"applied"})
-        batched, single = self.snapshot(self.mo1, batch), self.snapshot(self.mo2, one_by_one, offset=SECOND_RUN)
-        for key in batched:
-            self.assertEqual(batched[key], single[key], key)
+        batched, _one_by_one = self.assert_same_as_one_by_one(
+            batch, self.day_of(self.mo2, offset=SECOND_RUN, tag="shelf-single")
+        )
         bolt_lines = [line for line in batched["move_lines"] if line[0] == "RM-BOLT" and line[-1] != "done"]
         self.assertEqual(sorted(line[3] for line in bolt_lines), sorted([shelf.id, self.stock_location.id]))
 
@@ -456,13 +465,7 @@ class TestBatchedApply(ShopfloorCase):
 
         with patch.object(producing.ProducingSync, "write_quantity", autospec=True, side_effect=counted):
             batch = self.ingest(*self.paused_day(self.mo1))
-        one_by_one = []
-        for event in self.paused_day(self.mo2, offset=SECOND_RUN):
-            one_by_one += self.ingest(event)
-        self.assertEqual({result["status"] for result in batch + one_by_one}, {"applied"}, batch + one_by_one)
-        batched, single = self.snapshot(self.mo1, batch), self.snapshot(self.mo2, one_by_one, offset=SECOND_RUN)
-        for key in batched:
-            self.assertEqual(batched[key], single[key], key)
+        batched, _one_by_one = self.assert_same_as_one_by_one(batch, self.paused_day(self.mo2, offset=SECOND_RUN))
         performance = self.env["mrp.workcenter.productivity.loss"].search([("loss_type", "=", "performance")])
         self.assertTrue(set(performance.ids) & {log[2] for log in batched["time_logs"]}, "work past the expected")
         self.assertEqual(batched["mo"][1], 44)
@@ -475,13 +478,7 @@ class TestBatchedApply(ShopfloorCase):
     def test_scraps_of_one_order_are_made_together_as_one_by_one(self):
         with patch.object(producing, "validate_scraps", wraps=scrap_reported.validate_scraps) as together:
             batch = self.ingest(*self.scrap_day(self.mo1))
-        one_by_one = []
-        for event in self.scrap_day(self.mo2, offset=SECOND_RUN):
-            one_by_one += self.ingest(event)
-        self.assertEqual({result["status"] for result in batch + one_by_one}, {"applied"}, batch + one_by_one)
-        batched, single = self.snapshot(self.mo1, batch), self.snapshot(self.mo2, one_by_one, offset=SECOND_RUN)
-        for key in batched:
-            self.assertEqual(batched[key], single[key], key)
+        batched, one_by_one = self.assert_same_as_one_by_one(batch, self.scrap_day(self.mo2, offset=SECOND_RUN))
         self.assertEqual(len(batched["scraps"]), 5)
         self.assertTrue(batched["valuation"], "the scraps are valued")
         # The four scraps of the order's product were made by the batch, not one by one …
