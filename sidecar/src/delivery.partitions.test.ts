@@ -132,6 +132,22 @@ function deliveryOver(odoo: FakeConcurrentOdoo, spool: MemorySpool, extra: Parti
   return delivery;
 }
 
+/** Runs `delivery` until `spool` has nothing queued (within `timeout` ms), then stops it. */
+async function deliverAll(delivery: Delivery, spool: MemorySpool, timeout = 5_000): Promise<void> {
+  delivery.start();
+  await expect.poll(async () => (await spool.stats()).queued, { timeout }).toBe(0);
+  await delivery.stop();
+}
+
+/** Each of `sources` got its `count` events stored, in the order they were spooled (ids ev-<seq>). */
+function expectStoredInArrivalOrder(odoo: FakeConcurrentOdoo, sources: readonly string[], count: number): void {
+  for (const s of sources) {
+    const ids = odoo.stored.get(s) ?? [];
+    expect(ids).toEqual([...ids].sort((x, y) => Number(x.slice(3)) - Number(y.slice(3))));
+    expect(ids).toHaveLength(count);
+  }
+}
+
 function entry(seq: number, workcenter: string): SpoolEntry {
   return {
     ...event(seq, workcenter.replace(/^wc:/, "")),
@@ -278,17 +294,11 @@ describe("Delivery with partitions", () => {
     const sources = ["a", "b", "c", "d", "e", "f"];
     await spool.append(Array.from({ length: 120 }, (_, i) => event(i + 1, sources[i % sources.length])));
     const delivery = deliveryOver(odoo, spool);
-    delivery.start();
-    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
-    await delivery.stop();
+    await deliverAll(delivery, spool);
     expect(odoo.overlap).toBeUndefined();
     expect(odoo.maxConcurrent).toBe(3);
     expect(delivery.counters.maxInFlight).toBe(3);
-    for (const s of sources) {
-      const ids = odoo.stored.get(s) ?? [];
-      expect(ids).toEqual([...ids].sort((x, y) => Number(x.slice(3)) - Number(y.slice(3))));
-      expect(ids).toHaveLength(20);
-    }
+    expectStoredInArrivalOrder(odoo, sources, 20);
   });
 
   it("keeps workcenters that share an order in one partition: never in two calls at once", async () => {
@@ -324,9 +334,7 @@ describe("Delivery with partitions", () => {
         inCall.delete(id);
       }
     };
-    delivery.start();
-    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
-    await delivery.stop();
+    await deliverAll(delivery, spool);
     expect(odoo.overlap).toBeUndefined();
     // The first window teaches the groups: from then on a line is never in two calls at once.
     const afterFirst = concurrentLines.filter((pair) => !pair[0]?.includes(","));
@@ -334,11 +342,7 @@ describe("Delivery with partitions", () => {
     expect(odoo.maxConcurrent).toBe(2);
     expect(delivery.affinity.membersOf("wc:press-1")).toEqual(["wc:assembly-1", "wc:press-1"]);
     expect(delivery.affinity.groups).toBe(2);
-    for (const s of sources) {
-      const ids = odoo.stored.get(s) ?? [];
-      expect(ids).toEqual([...ids].sort((x, y) => Number(x.slice(3)) - Number(y.slice(3))));
-      expect(ids).toHaveLength(40);
-    }
+    expectStoredInArrivalOrder(odoo, sources, 40);
   });
 
   it("with affinity off, treats workcenters sharing an order as independent partitions", async () => {
@@ -347,9 +351,7 @@ describe("Delivery with partitions", () => {
     const spool = new CountingSpool();
     await spool.append(Array.from({ length: 40 }, (_, i) => event(i + 1, i % 2 === 0 ? "a" : "b", "MO-1")));
     const delivery = deliveryOver(odoo, spool, { affinity: false });
-    delivery.start();
-    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
-    await delivery.stop();
+    await deliverAll(delivery, spool);
     expect(delivery.affinity.groups).toBe(0);
     expect(odoo.maxConcurrent).toBe(2);
     expect(odoo.overlap).toBeUndefined();
@@ -365,9 +367,7 @@ describe("Delivery with partitions", () => {
     // a's ten events come first, alternating with b's; then b has 180 more.
     await spool.append(Array.from({ length: 200 }, (_, i) => event(i + 1, i < 20 && i % 2 === 0 ? "a" : "b")));
     const delivery = deliveryOver(odoo, spool, { partitions: 2, backoff: { baseMs: 5, maxMs: 10 } });
-    delivery.start();
-    await expect.poll(async () => (await spool.stats()).queued, { timeout: 10_000 }).toBe(0);
-    await delivery.stop();
+    await deliverAll(delivery, spool, 10_000);
     expect(odoo.stored.get("a")).toHaveLength(10);
     expect(odoo.stored.get("b")).toHaveLength(190);
     // Each lost conflict is followed by a retry alone: "a" is through long before "b" is.
@@ -417,9 +417,7 @@ describe("Delivery with partitions", () => {
       if (delivery.breaker.state.state === "half-open") probes.push(odoo.concurrent + 1);
       return original(items);
     };
-    delivery.start();
-    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
-    await delivery.stop();
+    await deliverAll(delivery, spool);
     expect(probes.length).toBeGreaterThan(0);
     expect(probes.every((n) => n === 1)).toBe(true);
     expect([...spool.deliveredTimes.values()].every((n) => n === 1)).toBe(true);
@@ -485,9 +483,7 @@ describe("Delivery's reads of the spool", () => {
     await spool.append(Array.from({ length: 200 }, (_, i) => event(i + 1, "a")));
     const delivery = deliveryOver(odoo, spool, { partitions: 2, batchSize: 5 });
     const started = Date.now();
-    delivery.start();
-    await expect.poll(async () => (await spool.stats()).queued, { timeout: 10_000 }).toBe(0);
-    await delivery.stop();
+    await deliverAll(delivery, spool, 10_000);
     expect(delivery.counters.batches).toBe(40);
     // One read that found nothing, then again only once a second (or when something new is spooled).
     expect(skippingReads).toBeLessThanOrEqual(2 + Math.ceil((Date.now() - started) / 1_000));
@@ -536,9 +532,7 @@ describe("Delivery in catch-up mode", () => {
         backlog -= r.size;
       },
     });
-    delivery.start();
-    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
-    await delivery.stop();
+    await deliverAll(delivery, spool);
     // 100 → 80 → 60 → 40 → 20 (< 30: catch-up over) → 5-sized batches.
     expect(sizes).toEqual([20, 20, 20, 20, 5, 5, 5, 5]);
     expect(modes).toEqual([true, false]);
@@ -564,9 +558,7 @@ describe("Delivery in catch-up mode", () => {
       catchupSize: 32,
       backlog: () => 1_000,
     });
-    delivery.start();
-    await expect.poll(async () => (await spool.stats()).queued, { timeout: 5_000 }).toBe(0);
-    await delivery.stop();
+    await deliverAll(delivery, spool);
     expect(sizes.slice(0, 3)).toEqual([32, 16, 8]);
     expect(delivery.catchingUp).toBe(true);
     expect(delivery.counters.shrinks).toBe(2);
