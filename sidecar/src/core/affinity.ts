@@ -86,7 +86,7 @@ export class RowAffinity {
     known.seen = now;
     if (!known.workcenters.has(workcenter)) {
       known.workcenters.add(workcenter);
-      if (this.#groups && !this.#sameGroup(known.workcenters, workcenter)) this.#groups = undefined;
+      this.#groups = undefined;
     }
   }
 
@@ -103,12 +103,6 @@ export class RowAffinity {
   /** How many groups of two or more work centers there are now. */
   get groups(): number {
     return new Set(this.#members().values()).size;
-  }
-
-  /** True when `added` is already grouped with every other work center of the order or material. */
-  #sameGroup(workcenters: ReadonlySet<string>, added: string): boolean {
-    const group = this.#groups?.get(added);
-    return group !== undefined && [...workcenters].every((wc) => group.includes(wc));
   }
 
   #expire(now: number): void {
