@@ -45,6 +45,18 @@ export interface KafkaBroker {
   destroy(): Promise<void>;
 }
 
+/**
+ * A random cluster id as Kafka writes one (16 bytes, base64url). Like Kafka's own
+ * Uuid.randomUuid, never one that starts with "-": the storage tool's argument
+ * parser reads such an id after `-t` as an option and refuses to format (1 in 64).
+ */
+export function kafkaClusterId(random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
+
 export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> {
   const sharedUrl = process.env.SFB_KAFKA_URL;
   if (opts.shared && sharedUrl && !opts.sasl && !opts.tls) return sharedBroker(sharedUrl, opts);
@@ -130,7 +142,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
   );
   const java = ["-Xmx512m", "-Xms128m", `-Dlog4j2.configurationFile=${log4j}`, "-cp", `${KAFKA_LIB}/*`];
   // What kafka-storage.sh format does: the cluster id, and SCRAM users written with the metadata.
-  const clusterId = randomBytes(16).toString("base64url");
+  const clusterId = kafkaClusterId();
   const scram = sasl
     ? ["SCRAM-SHA-256", "SCRAM-SHA-512"].flatMap((m) => [
         "--add-scram",
