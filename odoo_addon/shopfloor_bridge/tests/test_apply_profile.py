@@ -29,6 +29,7 @@ import os
 import pstats
 from collections import defaultdict
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from time import perf_counter, process_time
 from unittest.mock import patch
 
@@ -270,11 +271,119 @@ class TestApplyProfile(ShopfloorCase):
         _logger.info("\n".join(lines))
         return statuses
 
+    # ------------------------------------------------------------------ Odoo's own floor
+
+    def odoo_floor(self, events, productions):
+        """Odoo's own work for the Odoo records ``events`` must leave, each kind made by
+        one batch call per batch of ``BATCH``, without the bridge: a lower bound of what
+        applying them can cost, whatever the bridge does. Per batch:
+        - every time log the events open (start, resume, downtime start), made
+          already closed, by one ``create`` (a pause or a downtime end adds nothing);
+        - each component move's consumption set once (``_set_quantity_done``);
+        - each MO's producing quantity written once, and Odoo's cascade run once;
+        - the scraps made by one ``create`` and done by one ``_action_done``
+          (``scrap_reported.validate_scraps``: Odoo's steps of ``do_scrap``).
+        Left out, so the bound stays low: the events themselves (inbox, keys, outcome,
+        audit log), quality results, overtime splits, undo data, dating the scraps.
+        Returns (Odoo CPU ms, PostgreSQL CPU ms or None, SQL queries) per event."""
+        from ..handlers.scrap_reported import validate_scraps  # noqa: PLC0415
+
+        env = self.env
+        cr = env.cr
+        by_name = {production.name: production for production in productions}
+        productive = env.ref("mrp.block_reason7")
+        materials = {"STEEL-2MM": self.product_steel, "M8": self.product_bolt}  # the connection's material map
+        workorder_of = {}  # source → the work order its events name
+        for event in events:
+            data = event["data"]
+            if data.get("order") in by_name and data.get("operation"):
+                workorder_of.setdefault(
+                    event["source"],
+                    by_name[data["order"]].workorder_ids.filtered(lambda w, op=data["operation"]: w.name == op)[:1],
+                )
+
+        def moment(event, seconds=0):
+            stamp = datetime.fromisoformat(event["time"].replace("Z", "+00:00")).replace(tzinfo=None)
+            return stamp + timedelta(seconds=seconds)
+
+        savepoint = cr.savepoint()
+        try:
+            env.invalidate_all()
+            cpu, backend, queries = process_time(), self.backend_cpu_seconds(), cr.sql_log_count
+            for index in range(0, len(events), BATCH):
+                env.invalidate_all()  # a cold cache per call, as in the mix
+                logs, scraps = [], []
+                consumed, produced = defaultdict(float), defaultdict(float)
+                for event in events[index : index + BATCH]:
+                    workorder = workorder_of[event["source"]]
+                    production = workorder.production_id
+                    data = event["data"]
+                    kind = event["type"]
+                    if kind in ("workorder.started", "workorder.resumed", "downtime.started"):
+                        loss = self.loss_material if kind == "downtime.started" else productive
+                        logs.append(
+                            {
+                                "workcenter_id": workorder.workcenter_id.id,
+                                "workorder_id": workorder.id,
+                                "loss_id": loss.id,
+                                "date_start": moment(event),
+                                "date_end": moment(event, 7),
+                                "user_id": env.uid,
+                                "company_id": production.company_id.id,
+                                "description": f"{kind} from {event['source']}",
+                            }
+                        )
+                    elif kind == "production.reported":
+                        produced[production] += data["qty_good"]
+                    elif kind == "material.consumed":
+                        product = materials[data["material"]]
+                        move = production.move_raw_ids.filtered(lambda m, p=product: m.product_id == p)[:1]
+                        consumed[move] += data["qty"]
+                    elif kind == "scrap.reported":
+                        product = production.product_id
+                        values = {
+                            "product_id": product.id,
+                            "product_uom_id": product.uom_id.id,
+                            "scrap_qty": data["qty"],
+                            "company_id": production.company_id.id,
+                            "production_id": production.id,
+                            "workorder_id": workorder.id,
+                        }
+                        scraps.append((env, values, moment(event)))
+                env["mrp.workcenter.productivity"].create(logs)
+                for move, qty in consumed.items():
+                    move._set_quantity_done(move.quantity + qty)
+                    move.write({"picked": True, "manual_consumption": True})
+                for production, qty in produced.items():
+                    production.qty_producing += qty
+                    production._set_qty_producing()
+                if scraps:
+                    validate_scraps(scraps)
+                env.flush_all()
+            cpu = process_time() - cpu
+            backend_after = self.backend_cpu_seconds()
+            sql = cr.sql_log_count - queries
+        finally:
+            savepoint.close(rollback=True)
+            env.invalidate_all()
+        backend_ms = (backend_after - backend) * 1000 / len(events) if None not in (backend, backend_after) else None
+        return cpu * 1000 / len(events), backend_ms, sql / len(events)
+
     def test_profile(self):
         # Odoo's per-request cache is cleared between RPC calls; here one test
         # transaction runs them all, so each batch starts from a cold cache too.
         self.env.invalidate_all()
         profile = os.environ.get("SFB_PROFILE_CPROFILE", "1") == "1"
-        self.run_mix("realistic mix", self.interleaved(self.realistic_stream, self.big_mos[:2], "real"), profile)
+        realistic = self.interleaved(self.realistic_stream, self.big_mos[:2], "real")
+        # Odoo's own floor for the same events on the same MOs, rolled back before the mix applies.
+        odoo_ms, backend_ms, sql = self.odoo_floor(realistic, self.big_mos[:2])
+        _logger.info(
+            "Odoo's own floor for the realistic mix (its Odoo records made by one batch call per kind and "
+            "batch, no bridge): Odoo CPU %.2f ms/event, PostgreSQL CPU %s ms/event, %.1f SQL/event",
+            odoo_ms,
+            "n/a" if backend_ms is None else f"{backend_ms:.2f}",
+            sql,
+        )
+        self.run_mix("realistic mix", realistic, profile)
         self.env.invalidate_all()
         self.run_mix("every type", self.interleaved(self.every_type_stream, self.big_mos[2:], "all", start=6 * 3600))
