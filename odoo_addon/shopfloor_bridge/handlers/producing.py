@@ -363,9 +363,14 @@ class ProducingSync:
     def flush(self, productions=None):
         """Run the cascade for ``productions`` (default: every waiting MO).
 
+        The run of reports is written first when its MO is among them (its cascade reads
+        the quantity); a flush of other MOs, or of none (a scrap of an MO's own product),
+        leaves the run going: nothing else it runs reads that quantity.
+
         Raises DeferredSyncFailed; the caller then rolls the batch back and
         applies it event by event, so no report stays applied without effect."""
-        self.write_quantity()
+        if productions is None or (self._quantity and self._quantity[0] in productions):
+            self.write_quantity()
         if productions is None or productions:
             self.validate_scraps()  # reported before the cascades and bookings that run now
         productions = self.waiting() if productions is None else productions

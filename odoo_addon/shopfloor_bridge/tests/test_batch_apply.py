@@ -475,6 +475,62 @@ class TestBatchedApply(ShopfloorCase):
         self.assertLessEqual(len(writes), 8, writes)
         self.assertEqual(writes[-1], 44)
 
+    def reports_and_scraps_day(self, production, offset=timedelta()):
+        """Ten reports, each followed by a scrap of the order's own product."""
+        order = {"order": production.name, "operation": "Cutting"}
+
+        def event(minute, type_, data=None):
+            return self.make_event(type_, {**order, **(data or {})}, source=PRESS, time=self.at(minute) + offset)
+
+        day = [event(0, "workorder.started")]
+        for minute in range(1, 21, 2):
+            day += [
+                event(minute, "production.reported", {"qty_good": 3}),
+                event(minute + 1, "scrap.reported", {"qty": 1}),
+            ]
+        return day
+
+    def test_scraps_of_the_orders_product_leave_the_run_of_reports_unwritten(self):
+        # A scrap of the order's own product reads neither the producing quantity nor the
+        # order's moves: the run of reports goes on across it, and is written once.
+        writes = []
+        real = producing.ProducingSync.write_quantity
+
+        def counted(sync):
+            if sync._quantity:
+                writes.append(sync._quantity[1])
+            return real(sync)
+
+        with patch.object(producing.ProducingSync, "write_quantity", autospec=True, side_effect=counted):
+            batch = self.ingest(*self.reports_and_scraps_day(self.mo1))
+        batched, _one_by_one = self.assert_same_as_one_by_one(
+            batch, self.reports_and_scraps_day(self.mo2, offset=SECOND_RUN)
+        )
+        self.assertEqual(batched["mo"][1], 30)
+        self.assertEqual(len(batched["scraps"]), 10)
+        # One write per report before (each scrap wrote the run first); one at the end now.
+        self.assertEqual(writes, [30])
+
+    def test_a_components_scrap_that_ends_the_day_runs_the_cascade_at_the_reported_quantity(self):
+        # A scrap of a component the order reserved runs the order's cascade first; the
+        # run of reports before it is written first, or the cascade (the last of the
+        # batch) would leave the moves at the quantity written before the run.
+        def day(production, offset=timedelta()):
+            order = {"order": production.name, "operation": "Cutting"}
+            return [
+                self.make_event(type_, {**order, **data}, source=PRESS, time=self.at(minute) + offset)
+                for minute, type_, data in (
+                    (0, "workorder.started", {}),
+                    (1, "production.reported", {"qty_good": 2}),
+                    (2, "production.reported", {"qty_good": 3}),
+                    (3, "scrap.reported", {"material": "M8", "qty": 3}),
+                )
+            ]
+
+        batch = self.ingest(*day(self.mo1))
+        batched, _one_by_one = self.assert_same_as_one_by_one(batch, day(self.mo2, offset=SECOND_RUN))
+        self.assertEqual(batched["mo"][1], 5)
+
     def test_scraps_of_one_order_are_made_together_as_one_by_one(self):
         with patch.object(producing, "validate_scraps", wraps=scrap_reported.validate_scraps) as together:
             batch = self.ingest(*self.scrap_day(self.mo1))
