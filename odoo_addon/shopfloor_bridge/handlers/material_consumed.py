@@ -51,6 +51,12 @@ def apply(ctx):
         tracking.book_component(ctx, move, product, lot_name, serial_names, qty)
     elif book_later:
         sync.book_later(move, total)
+        if move.picked and move.manual_consumption and all(move.move_line_ids.mapped("picked")):
+            # Nothing to write: the write would set the same flags and its inverse the same
+            # lines' flag (untouched until the booking), and recompute Odoo's analytic
+            # estimate from the same quantity; a write of a raw move also recomputes the
+            # order's state and availability, about 5 ms per consumption.
+            return [move, production]
     else:
         move._set_quantity_done(total)
         compact_move_lines(move)
