@@ -47,13 +47,14 @@ def open_downtime_by_ref(ctx, downtime_ref):
     )
 
 
-def open_log(ctx, kind, loss, workcenter, workorder=None, description=None, downtime_ref=None):
+def open_log(ctx, kind, loss, workcenter, workorder=None, description=None, downtime_ref=None, running=None):
     """A new open log at the event time; never a second open one for the same WO and user.
 
     Odoo allows one open log per WO and user: the same activity already running
-    is returned as is, another one (work interrupted by a setup) ends here."""
+    is returned as is, another one (work interrupted by a setup) ends here.
+    ``running``: the WO's open logs of ``ctx.user`` when the caller just read them."""
     if workorder:
-        existing = open_logs(ctx, workorder=workorder, user=ctx.user)
+        existing = open_logs(ctx, workorder=workorder, user=ctx.user) if running is None else running
         same = existing.filtered(lambda log: (log.shopfloor_kind or "work") == kind)
         if same:
             return same[:1], False

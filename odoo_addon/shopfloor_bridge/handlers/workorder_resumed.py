@@ -16,4 +16,4 @@ def apply(ctx):
         return [running[:1], workorder]
     if workorder.state != "progress" and not workorder.time_ids:
         raise EventPending(f"Work order {workorder.display_name} was never started: nothing to resume yet.")
-    return [start_workorder(ctx, workorder), workorder]
+    return [start_workorder(ctx, workorder, running=running), workorder]

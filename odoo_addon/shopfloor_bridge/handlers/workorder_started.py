@@ -11,8 +11,9 @@ from . import timelog, undo
 from .producing import settle_quantity
 
 
-def start_workorder(ctx, workorder):
-    """button_start's effects at ``ctx.time``; returns the open productive log."""
+def start_workorder(ctx, workorder, running=None):
+    """button_start's effects at ``ctx.time``; returns the open productive log.
+    ``running``: the WO's open logs of ``ctx.user``, when the caller just read them."""
     # Not button_start: it stamps now() on the log, the WO and the MO, and pre-fills qty_producing.
     ctx.check_holds(workorder, "start the work order")
     log, _created = timelog.open_log(
@@ -22,6 +23,7 @@ def start_workorder(ctx, workorder):
         workorder.workcenter_id,
         workorder=workorder,
         description=_describe(ctx),
+        running=running,
     )
     start = ctx.time.replace(microsecond=0)
     production = workorder.production_id
