@@ -16,6 +16,10 @@ and logs (``shopfloor_bridge.profile`` lines in the Odoo log):
   validates together and the flush of a group of events, is counted in the
   call, not in the event that deferred it);
 - cProfile's top functions by cumulative time for the realistic mix.
+The batches are sent by the connection's integration user, as the sidecar sends
+them (``SFB_PROFILE_AS=superuser``: by the test's superuser). Before the realistic
+mix, it logs Odoo's own floor for it (``odoo_floor``): the Odoo records the mix
+leaves, made by Odoo's batch calls without the bridge, then rolled back.
 ``SFB_PROFILE_EVENTS`` sets the size of each mix (default 2000); ``SFB_PROFILE_CPROFILE=0``
 leaves cProfile (and its overhead on the CPU figures) out; ``SFB_PROFILE_FOCUS`` (a regular
 expression over function names) adds the callees of those functions; ``SFB_PROFILE_SORT=tottime``
@@ -33,7 +37,7 @@ from datetime import datetime, timedelta
 from time import perf_counter, process_time
 from unittest.mock import patch
 
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from .. import handlers
 from .common import ShopfloorCase
@@ -41,6 +45,7 @@ from .common import ShopfloorCase
 _logger = logging.getLogger("odoo.addons.shopfloor_bridge.profile")
 
 BATCH = 500
+INTEGRATION = "shopfloor_bridge.shopfloor_bridge_group_integration"
 # Per line: (source, operation, material code, qty, unit) of its press and its assembly.
 LINE_STREAMS = (
     (
@@ -70,6 +75,13 @@ class TestApplyProfile(ShopfloorCase):
         cls.env["shopfloor.reason.map"].create(
             {"connection_id": cls.connection.id, "code": "DEFECT", "loss_id": cls.loss_material.id}
         )
+        # Who sends the batches: the connection's integration user, as the sidecar does;
+        # SFB_PROFILE_AS=superuser sends them as the test's superuser instead.
+        if os.environ.get("SFB_PROFILE_AS") == "superuser":
+            cls.sender = cls.env.user
+        else:
+            cls.sender = new_test_user(cls.env, "sf-profile-sidecar", groups=INTEGRATION)
+            cls.connection.integration_user_ids = [(4, cls.sender.id)]
 
     @classmethod
     def _make_line_mo(cls, bom):
@@ -228,6 +240,7 @@ class TestApplyProfile(ShopfloorCase):
                 # No apply budget: every event is applied in the call that stores it.
                 results = (
                     self.env["shopfloor.event"]
+                    .with_user(self.sender)
                     .with_context(shopfloor_apply_budget_ms=10**9)
                     .ingest(events[index : index + BATCH])
                 )
