@@ -20,6 +20,9 @@ The batches are sent by the connection's integration user, as the sidecar sends
 them (``SFB_PROFILE_AS=superuser``: by the test's superuser). Before the realistic
 mix, it logs Odoo's own floor for it (``odoo_floor``): the Odoo records the mix
 leaves, made by Odoo's batch calls without the bridge, then rolled back.
+Tagged ``shopfloor_profile_rpc``, ``TestApplyProfileRpc`` sends the same realistic mix
+over JSON-RPC (``execute_kw`` with the integration user's API key), to tell what the
+HTTP path adds.
 ``SFB_PROFILE_EVENTS`` sets the size of each mix (default 2000); ``SFB_PROFILE_CPROFILE=0``
 leaves cProfile (and its overhead on the CPU figures) out; ``SFB_PROFILE_FOCUS`` (a regular
 expression over function names) adds the callees of those functions; ``SFB_PROFILE_SORT=tottime``
@@ -37,7 +40,7 @@ from datetime import datetime, timedelta
 from time import perf_counter, process_time
 from unittest.mock import patch
 
-from odoo.tests import new_test_user, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .. import handlers
 from .common import ShopfloorCase
@@ -400,3 +403,52 @@ class TestApplyProfile(ShopfloorCase):
         self.run_mix("realistic mix", realistic, profile)
         self.env.invalidate_all()
         self.run_mix("every type", self.interleaved(self.every_type_stream, self.big_mos[2:], "all", start=6 * 3600))
+
+
+@tagged("-standard", "post_install", "-at_install", "shopfloor_profile_rpc")
+class TestApplyProfileRpc(TestApplyProfile, HttpCase):
+    """The realistic mix sent over JSON-RPC (``execute_kw`` with the integration user's API
+    key, as the sidecar's client), against the same mix called in-process; Odoo CPU is
+    this process's (the test server runs in a thread of it)."""
+
+    def test_profile(self):
+        key = (
+            self.env["res.users.apikeys"]
+            .with_user(self.sender)
+            ._generate("rpc", "profile", datetime.now() + timedelta(days=1))
+        )
+        realistic = self.interleaved(self.realistic_stream, self.big_mos[:2], "real")
+        cr = self.env.cr
+        self.env.invalidate_all()
+        started, cpu = perf_counter(), process_time()
+        statuses = defaultdict(int)
+        for index in range(0, len(realistic), BATCH):
+            results = self.make_jsonrpc_request(
+                "/jsonrpc",
+                {
+                    "service": "object",
+                    "method": "execute_kw",
+                    "args": [
+                        cr.dbname,
+                        self.sender.id,
+                        key,
+                        "shopfloor.event",
+                        "ingest",
+                        [realistic[index : index + BATCH]],
+                        {"context": {"shopfloor_apply_budget_ms": 10**9}},
+                    ],
+                },
+            )
+            for result in results:
+                statuses[result["status"]] += 1
+        seconds, cpu = perf_counter() - started, process_time() - cpu
+        _logger.info(
+            "realistic mix over JSON-RPC: %s events in batches of %s: %.2f ms/event, Odoo CPU %.2f ms/event "
+            "(this process: the test server's thread and the client), %s events/s; outcomes %s",
+            len(realistic),
+            BATCH,
+            seconds * 1000 / len(realistic),
+            cpu * 1000 / len(realistic),
+            round(len(realistic) / seconds),
+            dict(statuses),
+        )
