@@ -30,6 +30,7 @@ from . import (
 )
 from .resolve import EventContext
 from .undo import store as store_undo
+from .undo import text as undo_text
 
 HANDLERS = {
     "workorder.started": workorder_started.apply,
@@ -54,10 +55,12 @@ HANDLERS = {
 }
 
 
-def apply_event(event, producing_sync=None, lookups=None):
+def apply_event(event, producing_sync=None, lookups=None, undo=None):
     """``producing_sync``: the batch's ProducingSync (production reports then leave
     Odoo's stock cascade to it), or None to apply the event completely now;
-    ``lookups``: a dict kept for the batch, remembering resolved maps and orders."""
+    ``lookups``: a dict kept for the batch, remembering resolved maps and orders;
+    ``undo``: a dict that receives the event's undo record as ``undo["json"]``, for
+    the caller to write with the event's outcome, instead of writing it now."""
     handler = HANDLERS.get(event.type)
     if handler is None:
         raise EventRejected(f"Unknown event type {event.type!r}: no handler.")
@@ -65,6 +68,9 @@ def apply_event(event, producing_sync=None, lookups=None):
     # Who owns the count: an operator's work center or an order closed by hand may take the event.
     handler = count_owner.handler_for(context, handler)
     records = [record for record in handler(context) if record]
-    store_undo(context)
+    if undo is None:
+        store_undo(context)
+    else:
+        undo["json"] = undo_text(context)
     count_owner.note_floor_driven(context, records)
     return records

@@ -34,12 +34,17 @@ def values_of(record, names):
     return values
 
 
+def text(ctx):
+    """The event's undo record as stored: ``"[]"`` when the apply changed nothing to undo."""
+    return json.dumps(ctx.undo)
+
+
 def store(ctx):
     """The event's undo record, replaced on every apply (a re-applied event starts afresh).
 
     Written even when empty ("[]"): an event without one was applied before
     undo records were kept, and its reversal is refused rather than guessed."""
-    text = json.dumps(ctx.undo)
+    text_ = text(ctx)
     event = ctx.event.sudo()
-    if (event.undo_json or False) != text:
-        event.undo_json = text
+    if (event.undo_json or False) != text_:
+        event.undo_json = text_

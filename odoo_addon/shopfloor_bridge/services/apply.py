@@ -287,15 +287,20 @@ class ApplyService:
             revision = event.connection_id.revision
             if not event.connection_id:
                 return None
+            # The undo record is written with the outcome (one write of the event, not two);
+            # should the group be undone, it goes with the step.
+            undo = {}
             try:
                 records = apply_event(
-                    event.with_company(event.company_id), producing_sync=producing_sync, lookups=lookups
+                    event.with_company(event.company_id), producing_sync=producing_sync, lookups=lookups, undo=undo
                 )
             except (DeferredSyncFailed, *PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
                 raise  # see _apply_one
             except Exception:  # noqa: BLE001 (applied again alone, where its error is kept)
                 return None
             values, action = self._applied_values(event, records, revision, now), "apply"
+            if (event.undo_json or False) != undo["json"]:
+                values["undo_json"] = undo["json"]
         if (event.type or "").startswith("quality."):
             lookups.pop(HOLDS_ACTIVE, None)  # it may have raised or released a hold
         values["attempts"] = attempts
