@@ -1,7 +1,7 @@
 // Parallel apply with order kept, proven on real Odoo 18 with two workers.
 // Two work centers make two products from the SAME component, each from its
-// own confirmed order: their production reports and material bookings book
-// the one stock quant of that component. The same floor story runs twice on
+// own confirmed order: their production reports, material bookings and scraps
+// of the component book the one stock quant of that component. The same floor story runs twice on
 // identical fresh orders — once with one batch in flight (serial), once with
 // two partitions in flight (one per work center) — and Odoo's end state must
 // be the same: the component's quant, the raw moves and their lines, the
@@ -26,8 +26,14 @@ import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../si
 type Row = Record<string, unknown>;
 const idOf = (v: unknown) => (Array.isArray(v) ? (v[0] as number) : 0);
 
-/** Events per work center: a start, then production reports and material bookings alternating, then a pause. */
-const STEPS = 48;
+/**
+ * Events per work center: a start, then production reports alternating with material
+ * bookings and scraps of the component, then a pause. A scrap of a reserved component is
+ * validated at once, in the middle of its call: the quant's row stays locked until the
+ * call commits, so two partitions' calls conflict on it. (Bookings alone touch the quant
+ * only as a call ends, where two calls may or may not overlap.)
+ */
+const STEPS = 96;
 const BATCH = 3;
 const ORDER_QTY = 200;
 
@@ -62,7 +68,9 @@ function story(run: string, line: Line, component: string): Record<string, unkno
     events.push(
       n % 2 === 1
         ? event(n, "production.reported", { qty_good: 2 })
-        : event(n, "material.consumed", { material: component, qty: 3 }),
+        : n % 4 === 0
+          ? event(n, "scrap.reported", { material: component, qty: 1 })
+          : event(n, "material.consumed", { material: component, qty: 3 }),
     );
   }
   events.push(event(STEPS + 1, "workorder.paused", {}));
@@ -352,16 +360,17 @@ describe.runIf(moduleHasSidecarApi())(
       const parallelState = await endState(fixture, runs.parallel as Run);
       expect(serialState.quants).toEqual(rawSerial);
       expect(parallelState).toEqual(serialState);
-      // And the serial state is what the story says: 24 reports of 2, 24 bookings of 3 per order.
+      // And the serial state is what the story says: 48 reports of 2, 24 bookings of 3 and
+      // 24 scraps of 1 per order.
       const [lineA] = serialState.lines as Row[];
       expect(lineA?.mo).toMatchObject({ qty_producing: (STEPS / 2) * 2 });
       expect((lineA?.moves as Row[] | undefined)?.[0]).toMatchObject({
-        quantity: (STEPS / 2) * 3,
+        quantity: (STEPS / 4) * 3,
         picked: true,
         manual: true,
       });
       expect((lineA?.logs as Row[] | undefined)?.map((l) => l.seconds)).toEqual([(STEPS + 1) * 7]);
-      expect(serialState.quants).toEqual([{ quantity: 10_000, reserved: 2 * (STEPS / 2) * 3 }]);
+      expect(serialState.quants).toEqual([{ quantity: 10_000 - 2 * (STEPS / 4), reserved: 2 * (STEPS / 4) * 3 }]);
     }, 900_000);
   },
 );
