@@ -9,6 +9,7 @@ record the events produced; and they break the deferred cascade on purpose.
 """
 
 import re
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
@@ -198,6 +199,20 @@ class TestBatchedApply(ShopfloorCase):
 
     def count_cascades(self):
         return patch.object(producing, "synchronise_moves", wraps=producing.synchronise_moves)
+
+    @contextmanager
+    def count_quantity_writes(self):
+        """Yields the list of producing quantities the batch's runs of reports write, in order."""
+        writes = []
+        real = producing.ProducingSync.write_quantity
+
+        def counted(sync):
+            if sync._quantity:
+                writes.append(sync._quantity[1])
+            return real(sync)
+
+        with patch.object(producing.ProducingSync, "write_quantity", autospec=True, side_effect=counted):
+            yield writes
 
     def assert_same_as_one_by_one(self, batch, single_day):
         """Applies ``single_day`` (the day of ``batch``, on ``mo2`` and SECOND_RUN later) one
@@ -455,15 +470,7 @@ class TestBatchedApply(ShopfloorCase):
         # A pause or a resume reads the work order's expected duration (the producing
         # quantity's): within it, the loss and the split are the same at the quantity
         # written and at the run's, so the run goes on; past it, the run is written first.
-        writes = []
-        real = producing.ProducingSync.write_quantity
-
-        def counted(sync):
-            if sync._quantity:
-                writes.append(sync._quantity[1])
-            return real(sync)
-
-        with patch.object(producing.ProducingSync, "write_quantity", autospec=True, side_effect=counted):
+        with self.count_quantity_writes() as writes:
             batch = self.ingest(*self.paused_day(self.mo1))
         batched, _one_by_one = self.assert_same_as_one_by_one(batch, self.paused_day(self.mo2, offset=SECOND_RUN))
         performance = self.env["mrp.workcenter.productivity.loss"].search([("loss_type", "=", "performance")])
@@ -493,15 +500,7 @@ class TestBatchedApply(ShopfloorCase):
     def test_scraps_of_the_orders_product_leave_the_run_of_reports_unwritten(self):
         # A scrap of the order's own product reads neither the producing quantity nor the
         # order's moves: the run of reports goes on across it, and is written once.
-        writes = []
-        real = producing.ProducingSync.write_quantity
-
-        def counted(sync):
-            if sync._quantity:
-                writes.append(sync._quantity[1])
-            return real(sync)
-
-        with patch.object(producing.ProducingSync, "write_quantity", autospec=True, side_effect=counted):
+        with self.count_quantity_writes() as writes:
             batch = self.ingest(*self.reports_and_scraps_day(self.mo1))
         batched, _one_by_one = self.assert_same_as_one_by_one(
             batch, self.reports_and_scraps_day(self.mo2, offset=SECOND_RUN)
