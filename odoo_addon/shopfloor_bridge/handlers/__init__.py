@@ -30,7 +30,7 @@ from . import (
 )
 from .resolve import EventContext
 from .undo import store as store_undo
-from .undo import text as undo_text
+from .undo import values as undo_values
 
 HANDLERS = {
     "workorder.started": workorder_started.apply,
@@ -59,8 +59,9 @@ def apply_event(event, producing_sync=None, lookups=None, undo=None):
     """``producing_sync``: the batch's ProducingSync (production reports then leave
     Odoo's stock cascade to it), or None to apply the event completely now;
     ``lookups``: a dict kept for the batch, remembering resolved maps and orders;
-    ``undo``: a dict that receives the event's undo record as ``undo["json"]``, for
-    the caller to write with the event's outcome, instead of writing it now."""
+    ``undo``: a dict that receives the event's fields to write for its undo record
+    (``undo.values``), for the caller to write with the event's outcome, instead of
+    writing them now."""
     handler = HANDLERS.get(event.type)
     if handler is None:
         raise EventRejected(f"Unknown event type {event.type!r}: no handler.")
@@ -71,6 +72,6 @@ def apply_event(event, producing_sync=None, lookups=None, undo=None):
     if undo is None:
         store_undo(context)
     else:
-        undo["json"] = undo_text(context)
+        undo.update(undo_values(context))
     count_owner.note_floor_driven(context, records)
     return records

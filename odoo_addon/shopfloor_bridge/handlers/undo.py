@@ -34,17 +34,17 @@ def values_of(record, names):
     return values
 
 
-def text(ctx):
-    """The event's undo record as stored: ``"[]"`` when the apply changed nothing to undo."""
-    return json.dumps(ctx.undo)
+def values(ctx):
+    """The event's fields to write for its undo record: ``undo_json`` when it differs
+    from the stored one, else nothing. Replaced on every apply (a re-applied event
+    starts afresh); written even when empty ("[]"): an event without one was applied
+    before undo records were kept, and its reversal is refused rather than guessed."""
+    text = json.dumps(ctx.undo)
+    return {"undo_json": text} if (ctx.event.sudo().undo_json or False) != text else {}
 
 
 def store(ctx):
-    """The event's undo record, replaced on every apply (a re-applied event starts afresh).
-
-    Written even when empty ("[]"): an event without one was applied before
-    undo records were kept, and its reversal is refused rather than guessed."""
-    text_ = text(ctx)
-    event = ctx.event.sudo()
-    if (event.undo_json or False) != text_:
-        event.undo_json = text_
+    """Writes the event's undo record now (``values``)."""
+    changed = values(ctx)
+    if changed:
+        ctx.event.sudo().write(changed)

@@ -298,9 +298,7 @@ class ApplyService:
                 raise  # see _apply_one
             except Exception:  # noqa: BLE001 (applied again alone, where its error is kept)
                 return None
-            values, action = self._applied_values(event, records, revision, now), "apply"
-            if (event.undo_json or False) != undo["json"]:
-                values["undo_json"] = undo["json"]
+            values, action = {**self._applied_values(event, records, revision, now), **undo}, "apply"
         if (event.type or "").startswith("quality."):
             lookups.pop(HOLDS_ACTIVE, None)  # it may have raised or released a hold
         values["attempts"] = attempts
