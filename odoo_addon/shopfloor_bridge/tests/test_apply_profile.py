@@ -25,7 +25,8 @@ over JSON-RPC (``execute_kw`` with the integration user's API key), to tell what
 HTTP path adds.
 ``SFB_PROFILE_EVENTS`` sets the size of each mix (default 2000); ``SFB_PROFILE_CPROFILE=0``
 leaves cProfile (and its overhead on the CPU figures) out; ``SFB_PROFILE_FOCUS`` (a regular
-expression over function names) adds the callees of those functions; ``SFB_PROFILE_SORT=tottime``
+expression over function names) adds the callees of those functions; ``SFB_PROFILE_FILTER``
+(a regular expression over file paths and names) lists only the matching functions; ``SFB_PROFILE_SORT=tottime``
 lists the functions by their own time instead of their cumulative time.
 """
 
@@ -277,9 +278,10 @@ class TestApplyProfile(ShopfloorCase):
         if profiler:
             stream = io.StringIO()
             order = os.environ.get("SFB_PROFILE_SORT", "cumulative")  # "tottime": where the CPU itself goes
-            pstats.Stats(profiler, stream=stream).sort_stats(order).print_stats(
-                int(os.environ.get("SFB_PROFILE_TOP", "45"))
-            )
+            restrictions = [int(os.environ.get("SFB_PROFILE_TOP", "45"))]
+            if os.environ.get("SFB_PROFILE_FILTER"):  # e.g. "shopfloor_bridge": only the bridge's functions
+                restrictions.insert(0, os.environ["SFB_PROFILE_FILTER"])
+            pstats.Stats(profiler, stream=stream).sort_stats(order).print_stats(*restrictions)
             focus = os.environ.get("SFB_PROFILE_FOCUS")
             if focus:  # e.g. "validate_scraps": what those functions spend their time on
                 pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_callees(focus)
