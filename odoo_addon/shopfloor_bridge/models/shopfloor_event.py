@@ -198,6 +198,49 @@ class ShopfloorEvent(models.Model):
     def _guarded_fields(self):
         return {name: AUDITED_ACTIONS.get(name) for name in self._fields}
 
+    @api.model
+    def _write_rows(self, rows):
+        """Writes ``rows`` (``(event, values)``, values as ``write`` takes them, one dict per
+        event) in one UPDATE per set of written fields: what ``write`` per event leaves
+        in the database and the cache, without its per-record work. Apply writes
+        every event's outcome this way (measured: the ORM's ``write`` and its flush
+        cost about a tenth of an applied event's CPU). Only plain stored fields;
+        the same guard as ``write`` (``TestEventOutcomeRows``)."""
+        rows = [(event, values) for event, values in rows if values]
+        if not rows:
+            return
+        events = self.browse([event.id for event, _values in rows])
+        names = list(dict.fromkeys(name for _event, values in rows for name in values))
+        refuse_protected_write(events, dict.fromkeys(names), self._guarded_fields())
+        fields_ = [self._fields[name] for name in names]
+        unfit = [
+            field.name
+            for field in fields_
+            if not field.store or field.compute or field.type in ("one2many", "many2many") or field.translate
+        ]
+        if unfit or len(set(events.ids)) != len(events):
+            raise ValueError(f"shopfloor.event._write_rows writes plain stored fields of distinct events, not {unfit}")
+        relational = [field.name for field in fields_ if self.pool.is_modifying_relations(field)]
+        # Pending changes of these fields go first, or a later flush would overwrite the rows.
+        events.flush_recordset(names)
+        events.modified(relational, before=True)
+        column_rows = []
+        for event, values in rows:
+            column_rows.append(
+                {
+                    name: self._fields[name].convert_to_column_update(
+                        self._fields[name].convert_to_cache(value, event), event
+                    )
+                    for name, value in values.items()
+                }
+            )
+        events._write_multi(column_rows)
+        events.invalidate_recordset([*names, "write_uid", "write_date"])
+        for field in fields_:
+            for inverse in self.pool.field_inverses[field]:
+                self.env[inverse.model_name].invalidate_model([inverse.name])
+        events.modified(names)
+
     # ------------------------------------------------------------------ helpers
 
     def _get_data(self):

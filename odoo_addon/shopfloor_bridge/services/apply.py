@@ -191,10 +191,10 @@ class ApplyService:
         outcomes = ApplyOutcomes()
         logs = []
         lookups = {}
-        # Each event's outcome (state, result, error) is written when the loop ends: the
-        # ORM then updates them in a few statements instead of one per event, as each
-        # event's savepoint would flush it. Nothing in between reads them, except a
-        # hold release (TYPES_READING_EVENT_STATES): they are written before it.
+        # Each event's outcome (state, result, error) is written when the loop ends, in
+        # one UPDATE per set of fields (``shopfloor.event._write_rows``) instead of a
+        # write per event that each savepoint would flush. Nothing in between reads them,
+        # except a hold release (TYPES_READING_EVENT_STATES): they are written before it.
         outcome_writes = []
 
         def keep(event, values, action):
@@ -368,7 +368,7 @@ class ApplyService:
 
     @staticmethod
     def _write_outcomes(outcome_writes, producing_sync=None):
-        """Write the kept ``(event, values)`` outcomes (to the cache; one flush sends them) and forget them.
+        """Write the kept ``(event, values)`` outcomes (one UPDATE per set of fields, ``_write_rows``) and forget them.
 
         A scrap the batch made later than its event (``ProducingSync.defer_scrap``) heads
         that event's result, as when the event made it itself."""
@@ -378,7 +378,8 @@ class ApplyService:
             scrap = producing_sync.made_scraps.pop(event.id, None) if producing_sync is not None else None
             if scrap and values["state"] == "applied":
                 values["result_refs"] = "\n".join(filter(None, [f"{scrap._name},{scrap.id}", values["result_refs"]]))
-            event.write(values)
+        if outcome_writes:
+            outcome_writes[0][0].env["shopfloor.event"]._write_rows(outcome_writes)
         outcome_writes.clear()
 
     def _transient_failure_values(self, event, error, attempts, now):

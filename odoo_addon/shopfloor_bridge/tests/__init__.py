@@ -36,6 +36,7 @@ from . import test_scrap
 from . import test_security
 from . import test_setup
 from . import test_shopfloor_event_log
+from . import test_shopfloor_event_rows
 from . import test_shopfloor_probe
 from . import test_views
 from . import test_workorder
