@@ -27,7 +27,7 @@ API (stable; every function raises ``CompensationRefused`` with a named
 from odoo.tools import float_compare, float_is_zero, float_round
 
 from ..exceptions import PermanentError
-from .moves import compact_move_lines
+from .moves import set_move_quantity
 from .producing import synchronise_moves
 
 
@@ -302,8 +302,7 @@ def return_consumption(move, qty, time, lot=None, serials=None):
         _lower_lines(move.move_line_ids.filtered(lambda line: line.lot_id == lot), qty, uom)
     else:
         total = float_round(move.quantity - qty, precision_rounding=uom.rounding)
-        move._set_quantity_done(total)
-        compact_move_lines(move)
+        set_move_quantity(move, total)
     move.write({"picked": True, "manual_consumption": True})
     return move
 

@@ -9,7 +9,7 @@ from odoo.tools import float_round
 
 from ..exceptions import PermanentError
 from . import tracking, undo
-from .moves import compact_move_lines
+from .moves import set_move_quantity
 
 
 def apply(ctx):
@@ -58,7 +58,6 @@ def apply(ctx):
             # order's state and availability, about 5 ms per consumption.
             return [move, production]
     else:
-        move._set_quantity_done(total)
-        compact_move_lines(move)
+        set_move_quantity(move, total)
     move.write({"picked": True, "manual_consumption": True})
     return [move, production]

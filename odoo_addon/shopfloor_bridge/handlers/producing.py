@@ -12,7 +12,7 @@ done, a component's scrap, …).
 
 from odoo.tools import float_compare
 
-from .moves import compact_move_lines
+from .moves import compact_move_lines, set_move_quantity
 from .scrap_reported import validate_scraps
 
 # Event types that may run while an MO's moves still wait for the cascade.
@@ -381,8 +381,7 @@ class ProducingSync:
                 with self.env.cr.savepoint():
                     # The consumptions first: per event they were booked before the reports that followed.
                     for move, total in bookings.values():
-                        move._set_quantity_done(total)
-                        compact_move_lines(move)
+                        set_move_quantity(move, total)
                     if cascade:
                         synchronise_moves(production.with_company(production.company_id))
             except Exception as error:

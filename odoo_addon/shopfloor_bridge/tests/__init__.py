@@ -24,6 +24,7 @@ from . import test_install
 from . import test_mappings
 from . import test_lots
 from . import test_material
+from . import test_move_quantity
 from . import test_oee
 from . import test_payload_map
 from . import test_plc
