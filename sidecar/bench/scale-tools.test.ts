@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { IngestItem, IngestResult } from "../src/core/contract.ts";
 import type { OdooClient } from "../src/core/ports.ts";
 import { percentile } from "./harness.ts";
-import { dueAt, IngestProbe, latencySummary, perThousand, runPaced } from "./scale-tools.ts";
+import { dueAt, IngestProbe, latencySummary, perThousand, runPaced, worstBySecond } from "./scale-tools.ts";
 
 /** A fake Odoo (named so): answers each ingest after `ms`, `applied` except for ids starting with "x". */
 function fakeOdooAnsweringAfter(ms: (items: IngestItem[]) => number): OdooClient {
@@ -104,6 +104,23 @@ describe("pacing", () => {
         },
       ),
     );
+  });
+});
+
+describe("worstBySecond", () => {
+  it("takes the worst latency of each second's events, an unapplied one until the end, an empty second as 0", () => {
+    const published = new Map([
+      ["a", 1000],
+      ["b", 1500],
+      ["c", 3200],
+      ["d", 3900],
+    ]);
+    const applied = new Map([
+      ["a", 1100],
+      ["b", 1800],
+      ["c", 3300],
+    ]);
+    expect(worstBySecond(published, applied, 5000)).toEqual([300, 0, 1100]);
   });
 });
 

@@ -171,6 +171,26 @@ export function latencySummary(
   return { p50: percentile(values, 50), p99: percentile(values, 99), applied, published: publishedAt.size };
 }
 
+/**
+ * The worst publish → applied latency of the events published in each second of
+ * the run (from the first publish), unapplied ones counted until `endedAt`: where
+ * in the run a p99 comes from (the start, a stall, or all along).
+ */
+export function worstBySecond(
+  publishedAt: ReadonlyMap<string, number>,
+  appliedAt: ReadonlyMap<string, number>,
+  endedAt: number,
+): number[] {
+  const first = Math.min(...publishedAt.values());
+  const worst: number[] = [];
+  for (const [id, at] of publishedAt) {
+    const second = Math.floor((at - first) / 1000);
+    const latency = (appliedAt.get(id) ?? endedAt) - at;
+    worst[second] = Math.max(worst[second] ?? 0, latency);
+  }
+  return Array.from(worst, (value) => value ?? 0);
+}
+
 /** CPU seconds per 1,000 events (NaN when nothing was applied, never a division by zero that looks good). */
 export function perThousand(cpuSeconds: number, events: number): number {
   return events > 0 ? (cpuSeconds * 1000) / events : Number.NaN;

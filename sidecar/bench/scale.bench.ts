@@ -51,7 +51,14 @@ import { MqttSource } from "../src/sources/mqtt.ts";
 import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import type { BenchContext, Benchmark, Figure } from "./harness.ts";
 import { connect, EPOCH, interleave, makePlant, type Rpc, runPerEventFlow } from "./plant-mix.ts";
-import { IngestProbe, type IngestProbeStats, latencySummary, perThousand, runPaced } from "./scale-tools.ts";
+import {
+  IngestProbe,
+  type IngestProbeStats,
+  latencySummary,
+  perThousand,
+  runPaced,
+  worstBySecond,
+} from "./scale-tools.ts";
 
 /** The demo data's connection and its sidecar user (as ingest.bench.ts uses them). */
 const CONNECTION = "plant1-mqtt";
@@ -413,11 +420,19 @@ async function latency(
     while (chain.probe.appliedAt.size < n && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    const summary = latencySummary(publishedAt, chain.probe.appliedAt, performance.now());
+    const endedAt = performance.now();
+    const summary = latencySummary(publishedAt, chain.probe.appliedAt, endedAt);
     const probe = chain.probe.stats();
     ctx.log(
       `${rate}/s: applied ${summary.applied}/${n}, p50 ${summary.p50.toFixed(0)} ms, p99 ${summary.p99.toFixed(0)} ms; ` +
-        `publisher max lag ${paced.maxLagMs.toFixed(0)} ms; in flight max ${probe.maxInFlight}; statuses ${JSON.stringify(probe.statuses)}`,
+        `publisher max lag ${paced.maxLagMs.toFixed(0)} ms; in flight max ${probe.maxInFlight}; statuses ${JSON.stringify(probe.statuses)}; ` +
+        `${probe.calls} ingest calls; worst latency per second of publishing (ms): ${worstBySecond(
+          publishedAt,
+          chain.probe.appliedAt,
+          endedAt,
+        )
+          .map((v) => v.toFixed(0))
+          .join(" ")}`,
     );
     return { rate, seconds, ...summary, maxLagMs: paced.maxLagMs, probe };
   } finally {
