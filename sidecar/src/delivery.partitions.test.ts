@@ -126,6 +126,7 @@ function deliveryOver(odoo: FakeConcurrentOdoo, spool: MemorySpool, extra: Parti
     partitions: 3,
     backoff: { baseMs: 1, maxMs: 4 },
     random: () => 1,
+    affinityWarmupEvents: 0, // what the affinity learns holds from the first event (warm-up: its own test)
     ...extra,
   });
   delivery.breaker.policy.openMs = 2;
@@ -343,6 +344,27 @@ describe("Delivery with partitions", () => {
     expect(delivery.affinity.membersOf("wc:press-1")).toEqual(["wc:assembly-1", "wc:press-1"]);
     expect(delivery.affinity.groups).toBe(2);
     expectStoredInArrivalOrder(odoo, sources, 40);
+  });
+
+  it("learns before it splits: one call at a time until the affinity has watched every workcenter", async () => {
+    // Two lines with orders of their own: independent, but the delivery cannot know that
+    // before it has seen their events (a line may book the other's material).
+    const spool = new CountingSpool();
+    await spool.append(Array.from({ length: 160 }, (_, i) => event(i + 1, i % 2 ? "press-2" : "press-1")));
+    const seen: { warmingUp: boolean; beside: number }[] = [];
+    const odoo = new (class extends FakeConcurrentOdoo {
+      override async ingest(items: IngestItem[]): Promise<IngestResult[]> {
+        seen.push({ warmingUp: delivery.affinity.warmingUp, beside: this.concurrent });
+        return super.ingest(items);
+      }
+    })();
+    odoo.latencies = Array.from({ length: 200 }, () => 3);
+    const delivery = deliveryOver(odoo, spool, { affinityWarmupEvents: 12 });
+    await deliverAll(delivery, spool);
+    expect(seen.filter((call) => call.warmingUp).length).toBeGreaterThan(0);
+    expect(seen.filter((call) => call.warmingUp && call.beside > 0)).toEqual([]);
+    expect(odoo.maxConcurrent).toBe(2); // once watched, the two lines go side by side
+    expectStoredInArrivalOrder(odoo, ["press-1", "press-2"], 80);
   });
 
   it("with affinity off, treats workcenters sharing an order as independent partitions", async () => {

@@ -102,6 +102,8 @@ export interface DeliveryOptions {
    * (see core/affinity.ts).
    */
   affinity?: boolean;
+  /** Events of a work center the affinity sees before it lets it leave the one group of what is not known yet (default 50; see core/affinity.ts). */
+  affinityWarmupEvents?: number;
   /** Queued events from which catch-up mode runs (0 or omitted: never). */
   catchupBacklog?: number;
   /** The batch size in catch-up mode (at most MAX_INGEST_BATCH). */
@@ -259,7 +261,7 @@ export class Delivery {
   /** Workcenters whose batch failed on its own items: out of delivery until their retry is due. */
   readonly #held = new Map<string, Hold>();
   /** Workcenters that shared an order or a material lately: one partition (see core/affinity.ts). */
-  readonly affinity = new RowAffinity();
+  readonly affinity: RowAffinity;
   /** No new batch goes out before this (ms): after a failure that is not the items'. */
   #pausedUntil = 0;
   #backlogRead = { at: 0, value: 0 };
@@ -292,6 +294,7 @@ export class Delivery {
   constructor(opts: DeliveryOptions) {
     this.#opts = opts;
     this.breaker = opts.breaker ?? new CircuitBreaker();
+    this.affinity = new RowAffinity({ warmupEvents: opts.affinityWarmupEvents });
     this.#batchSize = clampBatch(opts.batchSize);
     this.#limit = this.#batchSize;
     this.#batchWaitMs = opts.batchWaitMs;

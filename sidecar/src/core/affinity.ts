@@ -20,6 +20,14 @@
 // moved on to another line's orders leaves the group. Only a hint for
 // throughput: the order of each work center's events holds with or without it
 // (each work center is in one group).
+//
+// It learns before it splits: while a work center has shown fewer than
+// `warmupEvents` events (since it started, or came back after `ttlMs` of
+// silence), nothing is known of what it shares, and every work center goes in
+// one group. Otherwise the first batches of a sidecar that just started, or of
+// a line just switched on, would race for the stock they share (measured: the
+// scale bench's first second at 200 events/s waited up to 7 s, behind
+// serialization failures Odoo retried with back-off).
 
 /** What of a spooled event the affinity reads. */
 export interface AffinityEntry {
@@ -32,11 +40,14 @@ export interface AffinityOptions {
   ttlMs?: number;
   /** Orders and materials remembered at most (the least recently seen are forgotten first). Default 5,000. */
   maxKeys?: number;
+  /** Events of a work center seen before it may leave the one group of what is not known yet. Default 50. */
+  warmupEvents?: number;
   now?: () => number;
 }
 
 const DEFAULT_TTL_MS = 15 * 60_000;
 const DEFAULT_MAX_KEYS = 5_000;
+const DEFAULT_WARMUP_EVENTS = 50;
 
 /** What of Odoo's rows a CloudEvent writes that other work centers' events may write too. */
 function sharedKeysOf(item: unknown): string[] {
@@ -56,22 +67,48 @@ export class RowAffinity {
   readonly #now: () => number;
   /** order or material key → the work centers it was seen on and when last; least recently seen first. */
   readonly #keys = new Map<string, { workcenters: Set<string>; seen: number }>();
+  readonly #warmupEvents: number;
+  /** work center → its events seen since it was last new, and when the last one was. */
+  readonly #watched = new Map<string, { events: number; seen: number }>();
+  /** Work centers that have not shown `warmupEvents` events yet. */
+  #cold = 0;
   /** work center → its group's members (sorted), for work centers in a group of two or more. */
   #groups: Map<string, readonly string[]> | undefined;
 
   constructor(opts: AffinityOptions = {}) {
     this.#ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
     this.#maxKeys = Math.max(1, opts.maxKeys ?? DEFAULT_MAX_KEYS);
+    this.#warmupEvents = Math.max(0, opts.warmupEvents ?? DEFAULT_WARMUP_EVENTS);
     this.#now = opts.now ?? Date.now;
   }
 
-  /** Notes the order and material of each entry (events with neither teach nothing). */
+  /** Notes each entry's work center, and its order and material (events with neither teach no link). */
   learn(entries: readonly AffinityEntry[]): void {
     const now = this.#now();
     for (const e of entries) {
+      this.#watch(e.workcenter, now);
       for (const key of sharedKeysOf(e.item)) this.#note(key, e.workcenter, now);
     }
     this.#expire(now);
+  }
+
+  /** True while some work center has shown fewer than `warmupEvents` events: all are one group. */
+  get warmingUp(): boolean {
+    this.#expire(this.#now());
+    return this.#cold > 0;
+  }
+
+  #watch(workcenter: string, now: number): void {
+    const old = this.#watched.get(workcenter);
+    const fresh = old === undefined || now - old.seen >= this.#ttlMs; // new, or back after a silence
+    const wasCold = old !== undefined && old.events < this.#warmupEvents;
+    const events = (fresh ? 0 : old.events) + 1;
+    this.#watched.set(workcenter, { events, seen: now });
+    const cold = events < this.#warmupEvents;
+    if (fresh || cold !== wasCold) {
+      this.#cold += Number(cold) - Number(wasCold);
+      this.#groups = undefined;
+    }
   }
 
   #note(key: string, workcenter: string, now: number): void {
@@ -110,6 +147,13 @@ export class RowAffinity {
       if (now - known.seen < this.#ttlMs) break; // the rest were seen later
       this.#forget(key);
     }
+    for (const [workcenter, watched] of this.#watched) {
+      if (now - watched.seen < this.#ttlMs) continue;
+      // Silent for ttlMs: forgotten, so a work center that stopped holds no one back.
+      if (watched.events < this.#warmupEvents) this.#cold--;
+      this.#watched.delete(workcenter);
+      this.#groups = undefined;
+    }
   }
 
   #forget(key: string): void {
@@ -133,7 +177,9 @@ export class RowAffinity {
       }
       return root;
     };
-    for (const { workcenters } of this.#keys.values()) {
+    const links = [...this.#keys.values()].map(({ workcenters }) => workcenters);
+    if (this.#cold > 0) links.push(new Set(this.#watched.keys())); // not known yet: all together
+    for (const workcenters of links) {
       if (workcenters.size < 2) continue;
       let first: string | undefined;
       for (const wc of workcenters) {
