@@ -122,6 +122,11 @@ describe("worstBySecond", () => {
     ]);
     expect(worstBySecond(published, applied, 5000)).toEqual([300, 0, 1100]);
   });
+
+  it("takes a run of 500,000 events (more than one call's arguments)", () => {
+    const published = new Map(Array.from({ length: 500_000 }, (_, i) => [`e${i}`, 1000 + i / 100] as const));
+    expect(worstBySecond(published, new Map(), 7000)).toHaveLength(5);
+  });
 });
 
 describe("latencySummary and percentiles", () => {
