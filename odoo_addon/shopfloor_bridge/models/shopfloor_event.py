@@ -212,31 +212,29 @@ class ShopfloorEvent(models.Model):
         events = self.browse([event.id for event, _values in rows])
         names = list(dict.fromkeys(name for _event, values in rows for name in values))
         refuse_protected_write(events, dict.fromkeys(names), self._guarded_fields())
-        fields_ = [self._fields[name] for name in names]
+        fields_ = {name: self._fields[name] for name in names}
         unfit = [
-            field.name
-            for field in fields_
+            name
+            for name, field in fields_.items()
             if not field.store or field.compute or field.type in ("one2many", "many2many") or field.translate
         ]
         if unfit or len(set(events.ids)) != len(events):
             raise ValueError(f"shopfloor.event._write_rows writes plain stored fields of distinct events, not {unfit}")
-        relational = [field.name for field in fields_ if self.pool.is_modifying_relations(field)]
+        relational = [name for name, field in fields_.items() if self.pool.is_modifying_relations(field)]
         # Pending changes of these fields go first, or a later flush would overwrite the rows.
         events.flush_recordset(names)
         events.modified(relational, before=True)
-        column_rows = []
-        for event, values in rows:
-            column_rows.append(
+        events._write_multi(
+            [
                 {
-                    name: self._fields[name].convert_to_column_update(
-                        self._fields[name].convert_to_cache(value, event), event
-                    )
+                    name: fields_[name].convert_to_column_update(fields_[name].convert_to_cache(value, event), event)
                     for name, value in values.items()
                 }
-            )
-        events._write_multi(column_rows)
+                for event, values in rows
+            ]
+        )
         events.invalidate_recordset([*names, "write_uid", "write_date"])
-        for field in fields_:
+        for field in fields_.values():
             for inverse in self.pool.field_inverses[field]:
                 self.env[inverse.model_name].invalidate_model([inverse.name])
         events.modified(names)

@@ -5,26 +5,16 @@ merged into) or books the long way."""
 
 from odoo.tests import tagged
 
-from ..handlers.moves import compact_move_lines, set_move_quantity
+from ..handlers.moves import LINE_IDENTITY, compact_move_lines, set_move_quantity
 from .common import ShopfloorCase
 
-LINE_FIELDS = (
-    "location_id",
-    "location_dest_id",
-    "lot_id",
-    "package_id",
-    "result_package_id",
-    "owner_id",
-    "product_uom_id",
-    "picked",
-    "quantity",
-)
+LINE_FIELDS = (*LINE_IDENTITY, "quantity")
 
 
 @tagged("post_install", "-at_install")
 class TestMoveQuantity(ShopfloorCase):
-    def bolt_move(self, production=None):
-        return (production or self.mo1).move_raw_ids.filtered(lambda move: move.product_id == self.product_bolt)
+    def bolt_move(self):
+        return self.mo1.move_raw_ids.filtered(lambda move: move.product_id == self.product_bolt)
 
     def snapshot(self, move, known):
         """What a booking leaves: the move's lines (ids of lines made since ``known``
