@@ -48,8 +48,7 @@ def set_move_quantity(move, total):
     would add for the rest would be merged into an existing line (the same
     identity, ``LINE_IDENTITY``), that line's quantity is raised by the rest
     instead: the lines and their quantities end the same, without a line made,
-    its stock reserved, then unlinked and unreserved (measured: about 5 ms per
-    booking of a component)."""
+    its stock reserved, then unlinked and unreserved."""
     line, rest = _line_taking_the_rest(move, total)
     if line is None:
         move._set_quantity_done(total)

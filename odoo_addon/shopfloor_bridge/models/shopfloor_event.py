@@ -203,8 +203,8 @@ class ShopfloorEvent(models.Model):
         """Writes ``rows`` (``(event, values)``, values as ``write`` takes them, one dict per
         event) in one UPDATE per set of written fields: what ``write`` per event leaves
         in the database and the cache, without its per-record work. Apply writes
-        every event's outcome this way (measured: the ORM's ``write`` and its flush
-        cost about a tenth of an applied event's CPU). Only plain stored fields;
+        every event's outcome this way (the profiler, ``tests/test_apply_profile.py``,
+        shows what ``write`` per event and its flush cost). Only plain stored fields;
         the same guard as ``write`` (``TestEventOutcomeRows``)."""
         rows = [(event, values) for event, values in rows if values]
         if not rows:

@@ -25,9 +25,9 @@
 // `warmupEvents` events (since it started, or came back after `ttlMs` of
 // silence), nothing is known of what it shares, and every work center goes in
 // one group. Otherwise the first batches of a sidecar that just started, or of
-// a line just switched on, would race for the stock they share (measured: the
-// scale bench's first second at 200 events/s waited up to 7 s, behind
-// serialization failures Odoo retried with back-off).
+// a line just switched on, would race for the stock they share and wait
+// behind the serialization failures Odoo retries with back-off (the scale
+// bench's 200 events/s run: its first seconds set the p99).
 
 /** What of a spooled event the affinity reads. */
 export interface AffinityEntry {
