@@ -358,10 +358,13 @@ class ShopfloorDashboard(models.AbstractModel):
         return latest
 
     @api.model
-    def move_workorder(self, workorder_id, priority, date_start):
+    def move_workorder(self, workorder_id, priority, date_start, shifts=None):
         """Puts a work order at its new place in its work center's queue: the
         MO's priority and the WO's planned start, written with the user's own
-        rights (the planning push-back reacts to these writes)."""
+        rights (the planning push-back reacts to these writes). `shifts`,
+        [[workorder_id, date_start], ...], moves the planned starts of other
+        work orders of the same work center that must make room: two orders
+        planned in the same second have no start between them."""
         check_planner(self.env)
         workorder = self.env["mrp.workorder"].browse(int(workorder_id)).exists()
         if not workorder:
@@ -370,20 +373,43 @@ class ShopfloorDashboard(models.AbstractModel):
         workorder.production_id.check_access("write")
         if priority not in ("0", "1"):
             raise UserError(_("Priority must be '0' or '1', got %r.", priority))
+        moves = []
+        for shift in shifts or []:
+            if not isinstance(shift, list | tuple) or len(shift) != 2 or not shift[1]:
+                raise UserError(_("A shift is [work order id, planned start], got %r.", shift))
+            other = self.env["mrp.workorder"].browse(int(shift[0])).exists()
+            if not other:
+                raise UserError(_("Work order %s no longer exists.", shift[0]))
+            if other.workcenter_id != workorder.workcenter_id or other == workorder:
+                raise UserError(
+                    _(
+                        "%(other)s is not in the queue of %(workcenter)s: only that queue makes room.",
+                        other=other.display_name,
+                        workcenter=workorder.workcenter_id.display_name,
+                    )
+                )
+            other.check_access("write")
+            moves.append((other, shift[1]))
         production = workorder.production_id
         if production.priority != priority:
             production.write({"priority": priority})
         if date_start:
-            start = fields.Datetime.to_datetime(date_start)
-            values = {"date_start": start}
-            if workorder.date_start and workorder.date_finished:
-                values["date_finished"] = start + (workorder.date_finished - workorder.date_start)
-            workorder.write(values)
+            moves.insert(0, (workorder, date_start))
+        for record, start in moves:
+            self._plan_start(record, fields.Datetime.to_datetime(start))
         return {
             "id": workorder.id,
             "priority": production.priority,
             "date_start": fields.Datetime.to_string(workorder.date_start) if workorder.date_start else False,
         }
+
+    @api.model
+    def _plan_start(self, workorder, start):
+        """A new planned start that keeps the planned duration."""
+        values = {"date_start": start}
+        if workorder.date_start and workorder.date_finished:
+            values["date_finished"] = start + (workorder.date_finished - workorder.date_start)
+        workorder.write(values)
 
     # ------------------------------------------------------------ live ping
 

@@ -198,6 +198,29 @@ class TestDashboard(ShopfloorCase):
         with self.assertRaises(UserError):
             self.env["shopfloor.dashboard"].move_workorder(workorder.id, "7", False)
 
+    def test_move_workorder_shifts_the_orders_that_make_room(self):
+        # Two orders planned in the same second: the board moves the second's start to make room.
+        moved = self.workorder_of(self.mo2, "Cutting")
+        other = self.workorder_of(self.mo1, "Cutting")
+        self.assertEqual(moved.workcenter_id, other.workcenter_id)
+        other.write({"date_start": "2026-11-23 06:00:00", "date_finished": "2026-11-23 07:00:00"})
+        self.env["shopfloor.dashboard"].move_workorder(
+            moved.id, "0", "2026-11-23 06:00:00", [[other.id, "2026-11-23 06:00:01"]]
+        )
+        self.assertEqual(moved.date_start.isoformat(), "2026-11-23T06:00:00")
+        self.assertEqual(other.date_start.isoformat(), "2026-11-23T06:00:01")
+        self.assertGreater(other.date_finished, other.date_start)
+        # Only the moved order's queue makes room, and a refused shift writes nothing.
+        elsewhere = self.mo1.workorder_ids.filtered(lambda wo: wo.workcenter_id != moved.workcenter_id)[:1]
+        self.assertTrue(elsewhere)
+        with self.assertRaisesRegex(UserError, "not in the queue of"):
+            self.env["shopfloor.dashboard"].move_workorder(
+                moved.id, "1", "2026-11-24 06:00:00", [[elsewhere.id, "2026-11-24 06:00:01"]]
+            )
+        self.assertEqual((self.mo2.priority, moved.date_start.isoformat()), ("0", "2026-11-23T06:00:00"))
+        with self.assertRaisesRegex(UserError, "A shift is"):
+            self.env["shopfloor.dashboard"].move_workorder(moved.id, "0", False, [[other.id]])
+
 
 @tagged("post_install", "-at_install")
 class TestMappingTest(ShopfloorCase):

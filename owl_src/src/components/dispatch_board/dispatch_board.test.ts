@@ -72,7 +72,7 @@ test("↑ on the last card keeps its priority class and plans it just before the
   (last?.querySelector(".o_sfb_up") as HTMLButtonElement | null)?.click();
   expect(last).toBeDefined();
   await settle();
-  expect(orm.callsTo("move_workorder").map((c) => c.args)).toEqual([[2, "0", "2026-11-22 07:59:00"]]);
+  expect(orm.callsTo("move_workorder").map((c) => c.args)).toEqual([[2, "0", "2026-11-22 07:59:00", []]]);
   expect(notifications.items[0]?.type).toBe("success");
   expect(orm.callsTo("board_data")).toHaveLength(2);
 });
@@ -113,7 +113,7 @@ test("a drop on the gap that opened above a card puts the order there, not at th
   fire(gap, "dragover");
   fire(gap, "drop");
   await settle();
-  expect(orm.callsTo("move_workorder").map((c) => c.args)).toEqual([[2, "1", "2026-11-22 09:59:00"]]);
+  expect(orm.callsTo("move_workorder").map((c) => c.args)).toEqual([[2, "1", "2026-11-22 09:59:00", []]]);
 });
 
 test("an unplanned order, a missing product or unit show '—', never 'false'", async () => {

@@ -191,7 +191,12 @@ export class DispatchBoard extends Component {
     const plan = planDrop(col.cards, card.id, targetIndex);
     if (!plan) return;
     try {
-      await this.orm.call("shopfloor.dashboard", "move_workorder", [plan.id, plan.priority, plan.dateStart]);
+      await this.orm.call("shopfloor.dashboard", "move_workorder", [
+        plan.id,
+        plan.priority,
+        plan.dateStart,
+        plan.shifts.map((s) => [s.id, s.dateStart]),
+      ]);
       this.notification.add(_t("%s moved; the floor queue is being updated.", this.moName(card)), {
         type: "success",
       });

@@ -28,8 +28,15 @@ export interface DropPlan {
   dateStart: string | false;
   /** The column as it reads after the drop. */
   order: number[];
+  /**
+   * Other cards of the moved card's class whose planned start must change
+   * too: where two neighbours share a start there is no room between them,
+   * and a card without a start cannot sort above one that has a start.
+   */
+  shifts: { id: number; dateStart: string }[];
 }
 
+const SECOND = 1000;
 const MINUTE = 60_000;
 
 function toMs(v: string | false): number | null {
@@ -39,15 +46,26 @@ function toMs(v: string | false): number | null {
 }
 
 function fromMs(ms: number): string {
-  return new Date(Math.round(ms / 1000) * 1000).toISOString().slice(0, 19).replace("T", " ");
+  return new Date(ms).toISOString().slice(0, 19).replace("T", " ");
+}
+
+/** Odoo stores whole seconds: every start planned here is one. */
+function wholeSeconds(ms: number): number {
+  return Math.floor(ms / SECOND) * SECOND;
 }
 
 /**
  * Moves `draggedId` to `targetIndex` (index in the column after removal of
- * the dragged card) and returns the priority and planned start that put it
- * there when Odoo sorts the queue, or undefined when nothing moves.
+ * the dragged card) and returns the priority and planned starts that put it
+ * there when Odoo sorts the queue, or undefined when nothing moves. `now`
+ * only plans a start when nothing around the drop has one.
  */
-export function planDrop(column: readonly QueueCard[], draggedId: number, targetIndex: number): DropPlan | undefined {
+export function planDrop(
+  column: readonly QueueCard[],
+  draggedId: number,
+  targetIndex: number,
+  now: number = Date.now(),
+): DropPlan | undefined {
   const from = column.findIndex((c) => c.id === draggedId);
   if (from < 0) return undefined;
   const dragged = column[from] as QueueCard;
@@ -67,17 +85,80 @@ export function planDrop(column: readonly QueueCard[], draggedId: number, target
     priority =
       dragged.priority === above.priority || dragged.priority === below.priority ? dragged.priority : above.priority;
 
-  const sameAbove = above && above.priority === priority ? toMs(above.dateStart) : null;
-  const sameBelow = below && below.priority === priority ? toMs(below.dateStart) : null;
-  let start: number | null;
-  if (sameAbove !== null && sameBelow !== null) start = sameAbove + Math.max(1000, (sameBelow - sameAbove) / 2);
-  else if (sameAbove !== null) start = sameAbove + MINUTE;
-  else if (sameBelow !== null) start = sameBelow - MINUTE;
-  else start = toMs(dragged.dateStart);
-  // Never write a start that collides with the card below (ties sort by id).
-  if (sameBelow !== null && start !== null && start >= sameBelow) start = sameBelow - 1000;
-  const order = rest.map((c) => c.id);
-  // "above" ignored running cards for the priority; the order keeps them first.
-  order.splice(at, 0, draggedId);
-  return { id: draggedId, priority, dateStart: start === null ? false : fromMs(start), order };
+  const moved: QueueCard = { ...dragged, priority };
+  const next = [...rest];
+  next.splice(at, 0, moved);
+  // The moved card's class as it reads after the drop: only its starts matter.
+  const seg = next.filter((c) => !c.running && c.priority === priority);
+  const starts = planStarts(seg, seg.indexOf(moved), now);
+  const shifts: DropPlan["shifts"] = [];
+  seg.forEach((c, i) => {
+    const start = starts[i] ?? null;
+    if (c !== moved && start !== null && start !== toMs(c.dateStart))
+      shifts.push({ id: c.id, dateStart: fromMs(start) });
+  });
+  const own = starts[seg.indexOf(moved)] ?? null;
+  return {
+    id: draggedId,
+    priority,
+    dateStart: own === null ? false : fromMs(own),
+    order: next.map((c) => c.id),
+    shifts,
+  };
+}
+
+/**
+ * Planned starts (ms, null for none) that sort `seg` in its order, `seg[p]`
+ * being the moved card: the moved card goes between its neighbours, and
+ * cards only change where the order needs it. Without a start a card sorts
+ * after every card with one, by id among its kind.
+ */
+function planStarts(seg: readonly QueueCard[], p: number, now: number): (number | null)[] {
+  const starts = seg.map((c) => toMs(c.dateStart));
+  const changed = seg.map((_, i) => i === p);
+  const aboveStart = p > 0 ? (starts[p - 1] ?? null) : null;
+  const belowStart = starts[p + 1] ?? null;
+  if (aboveStart !== null && belowStart !== null)
+    starts[p] = wholeSeconds(aboveStart + Math.max(SECOND, (belowStart - aboveStart) / 2));
+  else if (aboveStart !== null) starts[p] = aboveStart + MINUTE;
+  else if (belowStart !== null) starts[p] = belowStart - MINUTE;
+  else if (p > 0) starts[p] = null; // under a card without a start: planned below
+
+  // Every card up to the last one with a start needs a start; the cards
+  // without one after it sort by id, so the moved card needs one when it
+  // lands out of their id order, and always when it had one (Odoo's move
+  // never clears a start).
+  let lastDated = -1;
+  starts.forEach((s, i) => {
+    if (s !== null) lastDated = i;
+  });
+  if (toMs((seg[p] as QueueCard).dateStart) !== null) lastDated = Math.max(lastDated, p);
+  else if (starts[p] === null) {
+    const tail = seg.slice(lastDated + 1).map((c) => c.id);
+    if (tail.some((id, i) => i > 0 && id < (tail[i - 1] as number))) lastDated = p;
+  }
+
+  for (let i = 0; i <= lastDated; i++) {
+    const start = starts[i] ?? null;
+    const prev = i > 0 ? (starts[i - 1] ?? null) : null;
+    if (start !== null && (prev === null || start > prev)) continue;
+    if (start !== null && prev !== null && start === prev && !changed[i] && !changed[i - 1]) {
+      if ((seg[i] as QueueCard).id > (seg[i - 1] as QueueCard).id) continue; // an untouched tie, in id order
+    }
+    changed[i] = true;
+    if (start !== null && prev !== null) {
+      starts[i] = prev + SECOND; // pushed back just enough to sort after the card above
+      continue;
+    }
+    // No start: spread it between the card above and the next card with a start.
+    let j = i + 1;
+    while (j <= lastDated && (starts[j] ?? null) === null) j++;
+    const nextStart = j <= lastDated ? (starts[j] ?? null) : null;
+    if (prev !== null && nextStart !== null)
+      starts[i] = prev + Math.max(SECOND, wholeSeconds((nextStart - prev) / (j - i + 1)));
+    else if (prev !== null) starts[i] = prev + MINUTE;
+    else if (nextStart !== null) starts[i] = nextStart - (j - i) * MINUTE;
+    else starts[i] = wholeSeconds(now);
+  }
+  return starts;
 }
