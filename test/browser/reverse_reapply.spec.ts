@@ -21,12 +21,28 @@ async function mapSource(workcenter: number): Promise<void> {
   await rpc().execute("shopfloor.source.map", "write", [maps, { workcenter_id: workcenter }]);
 }
 
-/** The dashboard's OEE row of a work center as text ("(no row)" when it has none). */
-async function oeeRow(page: Page, name: string): Promise<string> {
+/**
+ * The dashboard's OEE quality of a work center (good / total count, "(no row)" when it has
+ * none): the counts' own figure. The others move with the clock while a run is under way.
+ */
+async function oeeQuality(page: Page, name: string): Promise<string> {
   await page.goto(`${odooUrl()}/odoo/shopfloor-dashboard`);
   await expect(page.locator(".o_sfb_tile").first()).toBeVisible({ timeout: 30_000 });
   const row = page.locator(`.o_sfb_oee tr[data-workcenter="${name}"]`);
-  return (await row.count()) ? (await row.innerText()).replace(/\s+/g, " ").trim() : "(no row)";
+  return (await row.count()) ? (await row.locator(".o_sfb_oee_quality").innerText()).trim() : "(no row)";
+}
+
+/** Units the OEE report counts on a work center over the dashboard's seven days. */
+async function countedUnits(workcenter: number): Promise<number> {
+  const since = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10);
+  const rows = (await rpc().execute("shopfloor.oee.report", "search_read", [
+    [
+      ["workcenter_id", "=", workcenter],
+      ["date", ">=", since],
+    ],
+    ["total_count"],
+  ])) as { total_count: number }[];
+  return rows.reduce((sum, row) => sum + row.total_count, 0);
 }
 
 test("a shift booked on the wrong work center is reversed and re-applied from the explorer", async ({ page }) => {
@@ -36,7 +52,8 @@ test("a shift booked on the wrong work center is reversed and re-applied from th
   const right = await workcenterId(RIGHT);
   await login(page, "admin", "admin");
   await page.setViewportSize({ width: 1280, height: 900 });
-  const before = await oeeRow(page, WRONG);
+  const before = await oeeQuality(page, WRONG);
+  const [unitsWrong, unitsRight] = [await countedUnits(wrong), await countedUnits(right)];
 
   const [mo] = (await rpc().execute(
     "ir.model.data",
@@ -77,7 +94,8 @@ test("a shift booked on the wrong work center is reversed and re-applied from th
     workcenter_id: [number, string];
   }[];
   expect(booked.map((e) => e.workcenter_id[0])).toEqual([wrong, wrong]);
-  await expect.poll(() => oeeRow(page, WRONG), { timeout: 30_000 }).not.toBe(before);
+  await expect.poll(() => countedUnits(wrong)).toBeCloseTo(unitsWrong + 9, 6);
+  await expect.poll(() => oeeQuality(page, WRONG), { timeout: 30_000 }).not.toBe(before);
 
   await mapSource(right); // fixed
   await page.goto(`${odooUrl()}/odoo/shopfloor-events`);
@@ -86,7 +104,11 @@ test("a shift booked on the wrong work center is reversed and re-applied from th
   await expect(marks).toHaveCount(2);
   for (const index of [0, 1]) {
     await marks.nth(index).click();
+    // The detail shows the clicked event on OWL's next render: until then the checkbox on
+    // screen is the previous event's (already ticked, so check() would do nothing).
+    await expect(marks.nth(index)).toHaveClass(/o_sfb_active/);
     await page.locator(".o_sfb_x_pick input").check();
+    await expect(marks.nth(index)).toHaveClass(/o_sfb_picked/);
   }
   await expect(page.locator(".o_sfb_x_reverse_bar")).toContainText("2");
   await page.screenshot({ path: shot("explorer_reverse_pick"), fullPage: true });
@@ -115,8 +137,10 @@ test("a shift booked on the wrong work center is reversed and re-applied from th
     ["action", "note"],
   ])) as { action: string; note: string }[];
   expect(history.map((h) => h.action).sort()).toEqual(["reapply", "reapply", "reverse", "reverse"]);
-  await expect.poll(() => oeeRow(page, WRONG), { timeout: 30_000 }).toBe(before);
-  expect(await oeeRow(page, RIGHT)).not.toBe("(no row)");
+  await expect.poll(() => oeeQuality(page, WRONG), { timeout: 30_000 }).toBe(before);
+  expect(await countedUnits(wrong)).toBeCloseTo(unitsWrong, 6);
+  expect(await countedUnits(right)).toBeCloseTo(unitsRight + 9, 6);
+  expect(await oeeQuality(page, RIGHT)).not.toBe("(no row)");
   await page.screenshot({ path: shot("dashboard_after_reverse"), fullPage: true });
   expect(errors).toEqual([]);
   // Out of the queues the later specs read (the dispatch board's).
