@@ -153,6 +153,7 @@ it("npm run demo backfills a plausible 8-hour shift, runs the lines live, and st
         "std_performance",
         "std_quality",
         "std_oee",
+        "productive_minutes",
         "flag",
       ],
     );
@@ -160,7 +161,10 @@ it("npm run demo backfills a plausible 8-hour shift, runs the lines live, and st
     for (const row of oee) {
       const name = `${(row.workcenter_id as [number, string])[1]} ${row.date}`;
       expect(row.flag, `${name} flag`).toBe(false);
-      for (const ratio of ["availability", "performance", "oee", "std_availability", "std_performance", "std_oee"]) {
+      // Odoo's own figures wait for a time log's end: just after midnight, a day may have
+      // counts and run time (the run under way) but no closed productive log yet.
+      const odoo = (row.productive_minutes as number) > 0 ? ["availability", "performance", "oee"] : [];
+      for (const ratio of [...odoo, "std_availability", "std_performance", "std_oee"]) {
         expect(row[ratio] as number, `${name} ${ratio}`).toBeGreaterThan(0);
         expect(row[ratio] as number, `${name} ${ratio}`).toBeLessThanOrEqual(FULL);
       }

@@ -193,10 +193,11 @@ class ShopfloorOeeWorkingTime(models.Model):
         cr = self.env.cr
         cr.execute(
             """SELECT LEAST(
-                          (SELECT MIN(date_start)::date FROM mrp_workcenter_productivity WHERE date_end IS NOT NULL),
+                          (SELECT MIN(date_start)::date FROM mrp_workcenter_productivity),
                           (SELECT MIN(time)::date FROM shopfloor_event WHERE state = 'applied' AND type IN %(types)s)),
                       GREATEST(
-                          (SELECT MAX(date_start)::date FROM mrp_workcenter_productivity WHERE date_end IS NOT NULL),
+                          (SELECT MAX(GREATEST(date_start, COALESCE(date_end, now() AT TIME ZONE 'UTC')))::date
+                             FROM mrp_workcenter_productivity),
                           (SELECT MAX(time)::date FROM shopfloor_event WHERE state = 'applied' AND type IN %(types)s)),
                       concat_ws('|',
                           (SELECT MAX(write_date) || '/' || COUNT(*) FROM resource_calendar),
@@ -289,7 +290,7 @@ class ShopfloorOeeReport(models.Model):
     _order = "date desc, workcenter_id"
     _rec_name = "workcenter_id"
 
-    date = fields.Date(readonly=True, help="UTC day of the time logs' start.")
+    date = fields.Date(readonly=True, help="UTC day; a time log across midnight counts on each day its share.")
     workcenter_id = fields.Many2one("mrp.workcenter", "Work Center", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     productive_minutes = fields.Float("Productive (min)", readonly=True)
@@ -371,22 +372,52 @@ class ShopfloorOeeReport(models.Model):
         self.env.cr.execute(  # pylint: disable=sql-injection
             f"""
             CREATE VIEW {self._table} AS (
-            WITH logs AS (
-                SELECT p.workcenter_id, p.company_id, p.date_start::date AS day,
+            WITH pieces AS (
+                -- Each time log cut at UTC midnight: a day owns the minutes logged in it
+                -- (a shift across midnight counts on both days, like its counts). A log
+                -- still open runs until now in the run time, as in the live view; Odoo
+                -- gives it no duration yet, so its own figures wait for the end. A piece's
+                -- duration is its share of Odoo's: exact for productive and performance
+                -- losses (their duration is the span), pro rata for the others, whose
+                -- duration Odoo counts in the calendar's working hours only.
+                SELECT p.workcenter_id, p.company_id, p.loss_id, p.loss_type, p.shopfloor_kind,
+                       p.date_end IS NOT NULL AS closed, d::date AS day,
+                       GREATEST(p.date_start, d) AS date_start,
+                       LEAST(COALESCE(p.date_end, k.now), d + interval '1 day') AS date_end,
+                       CASE WHEN p.date_end IS NULL AND p.loss_type IN ('productive', 'performance')
+                            THEN EXTRACT(EPOCH FROM LEAST(k.now, d + interval '1 day') - GREATEST(p.date_start, d))
+                                 / 60.0
+                            -- Odoo counts other losses in the calendar's working hours, known at the end
+                            WHEN p.date_end IS NULL THEN 0
+                            WHEN p.date_end > p.date_start
+                            THEN p.duration
+                                 * EXTRACT(EPOCH FROM LEAST(p.date_end, d + interval '1 day')
+                                                      - GREATEST(p.date_start, d))
+                                 / EXTRACT(EPOCH FROM p.date_end - p.date_start)
+                            ELSE p.duration END AS duration
+                  FROM mrp_workcenter_productivity p
+                 CROSS JOIN (SELECT now() AT TIME ZONE 'UTC' AS now) k
+                 CROSS JOIN LATERAL generate_series(date_trunc('day', p.date_start),
+                                                    GREATEST(p.date_start, COALESCE(p.date_end, k.now)),
+                                                    interval '1 day') d
+                 -- the day it starts, then each day it runs into past midnight
+                 WHERE d = date_trunc('day', p.date_start) OR d < COALESCE(p.date_end, k.now)
+            ), logs AS (
+                SELECT p.workcenter_id, p.company_id, p.day,
                        SUM(CASE WHEN p.loss_type = 'productive' THEN p.duration ELSE 0 END) AS productive,
                        SUM(CASE WHEN p.loss_type = 'performance' THEN p.duration ELSE 0 END) AS performance,
                        SUM(CASE WHEN p.loss_type = 'quality' THEN p.duration ELSE 0 END) AS quality,
                        SUM(CASE WHEN p.loss_type = 'availability' THEN p.duration ELSE 0 END) AS availability
-                  FROM mrp_workcenter_productivity p
-                 WHERE p.date_end IS NOT NULL
-                 GROUP BY p.workcenter_id, p.company_id, day
+                  FROM pieces p
+                 WHERE p.closed
+                 GROUP BY p.workcenter_id, p.company_id, p.day
             ), classed AS (
-                -- Each closed log in one standard-OEE class: its reason's, else by Odoo's category.
-                SELECT p.workcenter_id, p.date_start::date AS day, p.date_start, p.date_end, p.duration,
+                -- Each piece in one standard-OEE class: its reason's, else by Odoo's category.
+                SELECT p.workcenter_id, p.day, p.date_start, p.date_end, p.duration,
                        {OEE_CLASS_SQL} AS oee_class
-                  FROM mrp_workcenter_productivity p
+                  FROM pieces p
                   JOIN mrp_workcenter_productivity_loss l ON l.id = p.loss_id
-                 WHERE p.date_end IS NOT NULL AND p.date_end > p.date_start
+                 WHERE p.date_end > p.date_start
             ), class_ranges AS (
                 SELECT workcenter_id, day,
                        SUM(CASE WHEN oee_class = 'planned_stop' THEN duration ELSE 0 END) AS planned_stop,
@@ -422,7 +453,9 @@ class ShopfloorOeeReport(models.Model):
                        COALESCE(SUM(CASE WHEN c.type != 'workorder.completed' THEN c.scrap_in END) OVER earlier, 0)
                            AS scrap_before,
                        MIN(CASE WHEN c.good_in > 0 THEN c.time END)
-                           OVER (PARTITION BY c.production_id, c.workcenter_id) AS first_good
+                           OVER (PARTITION BY c.production_id, c.workcenter_id) AS first_good,
+                       LAG(c.time) OVER (PARTITION BY c.production_id, c.workcenter_id ORDER BY c.time, c.id)
+                           AS previous_time
                   FROM count_event c
                 WINDOW earlier AS (PARTITION BY c.production_id, c.workcenter_id ORDER BY c.time, c.id
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
@@ -434,11 +467,28 @@ class ShopfloorOeeReport(models.Model):
                             ELSE c.good_in END AS good,
                        CASE WHEN c.type = 'workorder.completed' THEN GREATEST(c.scrap_in - c.scrap_before, 0)
                             ELSE c.scrap_in END AS scrap,
-                       c.first_good
+                       c.first_good,
+                       CASE WHEN c.type IN ('production.reported', 'workorder.completed')
+                             AND c.previous_time::date < c.time::date THEN c.previous_time END AS split_from
                   FROM count_sequence c
-            ), ideal AS (
-                SELECT c.*, c.time::date AS day, {IDEAL_UNIT_MINUTES_SQL} AS unit_minutes
+            ), shared AS (
+                -- A count covers the time since the order's previous count at the work
+                -- center: when that time ran across midnight, each day takes its share.
+                SELECT c.workcenter_id, c.production_id, c.workorder_id, c.time, c.first_good, d.day,
+                       c.good * d.share AS good, c.scrap * d.share AS scrap
                   FROM counted c
+                 CROSS JOIN LATERAL (
+                       SELECT g::date AS day,
+                              CASE WHEN c.split_from IS NULL THEN 1.0
+                                   ELSE EXTRACT(EPOCH FROM LEAST(c.time, g + interval '1 day')
+                                                           - GREATEST(c.split_from, g))
+                                        / EXTRACT(EPOCH FROM c.time - c.split_from) END AS share
+                         FROM generate_series(date_trunc('day', COALESCE(c.split_from, c.time)),
+                                              date_trunc('day', c.time), interval '1 day') g
+                       ) d
+            ), ideal AS (
+                SELECT c.*, {IDEAL_UNIT_MINUTES_SQL} AS unit_minutes
+                  FROM shared c
                   {IDEAL_JOINS_SQL}
             ), count_day AS (
                 SELECT workcenter_id, day,
@@ -451,7 +501,7 @@ class ShopfloorOeeReport(models.Model):
                  GROUP BY workcenter_id, day
             ), span AS (
                 SELECT MIN(day) AS first_day, MAX(day) AS last_day
-                  FROM (SELECT day FROM logs UNION ALL SELECT day FROM count_day) days
+                  FROM (SELECT day FROM pieces UNION ALL SELECT day FROM count_day) days
             ), calendar_day AS (
                 -- Working minutes per weekday (0 = Monday, Odoo's dayofweek);
                 -- two-week calendars count each week type half.
@@ -499,7 +549,7 @@ class ShopfloorOeeReport(models.Model):
               LEFT JOIN shopfloor_oee_working_time w ON w.workcenter_id = g.workcenter_id AND w.date = g.day
               LEFT JOIN calendar_day c ON c.calendar_id = g.resource_calendar_id
                                       AND c.weekday = EXTRACT(ISODOW FROM g.day)::int - 1
-             WHERE l.workcenter_id IS NOT NULL OR n.workcenter_id IS NOT NULL
+             WHERE l.workcenter_id IS NOT NULL OR k.workcenter_id IS NOT NULL OR n.workcenter_id IS NOT NULL
                 OR g.resource_calendar_id IS NULL OR COALESCE(c.minutes, 0) > 0
             ), checked AS (
             SELECT m.*,
@@ -617,11 +667,16 @@ class ShopfloorOeeReport(models.Model):
         """The time logs behind this row's minutes."""
         start, end = self._drill_domain()
         action = self.env["ir.actions.act_window"]._for_xml_id("mrp.mrp_workcenter_productivity_report")
+        # Every log with minutes in the day: those that run into it from the day before,
+        # and the one still open.
         action["domain"] = [
             ("workcenter_id", "=", self.workcenter_id.id),
-            ("date_start", ">=", start),
             ("date_start", "<", end),
-            ("date_end", "!=", False),
+            "|",
+            "|",
+            ("date_end", "=", False),
+            ("date_end", ">", start),
+            ("date_start", ">=", start),
         ]
         action["context"] = {}
         action["view_mode"] = "list,form"

@@ -172,6 +172,75 @@ class TestStandardOee(ShopfloorCase):
         self.assertEqual(sorted(events.mapped("type")).count("production.reported"), 2)
         self.assertEqual(len(events), 4)
 
+    def test_a_run_across_midnight_counts_on_both_days(self):
+        """Regression (the demo's e2e run just after 00:00 UTC): a time log counted
+        on the day it started only, and a count on the day it was reported, so the
+        new day showed counts made before midnight with no run time, and a flag."""
+        production = self._make_mo(100)
+        self.env["shopfloor.ideal.cycle"].create(
+            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 1.2}
+        )
+        order = {"order": production.name, "operation": "Cutting"}
+        midnight = 16 * 60  # 00:00 UTC on the Tuesday
+        self.feed(
+            (midnight - 60, "workorder.started", order),
+            (midnight - 30, "production.reported", {**order, "qty_good": 15}),
+            (midnight + 30, "production.reported", {**order, "qty_good": 20}),
+            (midnight + 60, "production.reported", {**order, "qty_good": 10}),
+            (midnight + 60, "workorder.paused", order),
+        )
+        tuesday = self.day + timedelta(days=1)
+        monday, next_day = self.standard(self.wc_press1), self.standard(self.wc_press1, tuesday)
+        self.assertAlmostEqual(monday["run_minutes"], 60.0)
+        self.assertAlmostEqual(next_day["run_minutes"], 60.0)
+        # The 20 counted at 00:30 were made since 23:30: half of them on each day.
+        self.assertAlmostEqual(monday["total_count"], 15 + 10)
+        self.assertAlmostEqual(next_day["total_count"], 10 + 10)
+        self.assertAlmostEqual(next_day["ideal_minutes"], 20 * 1.2)
+        self.assertEqual((monday["flags"], next_day["flags"]), ([], []))
+        # Odoo's own figures share each log's duration out by the minutes it ran on each day.
+        logs = self.time_logs(workcenter=self.wc_press1)
+        across = logs.filtered(lambda log: log.date_start < self.at(midnight) < log.date_end)
+        self.assertEqual(len(across), 1, logs.mapped(lambda log: (log.loss_type, log.date_start, log.date_end)))
+        report = self.env["shopfloor.oee.report"]
+        for day, start, end in (
+            (self.day, self.at(0) - timedelta(hours=8), self.at(midnight)),
+            (tuesday, self.at(midnight), self.at(midnight + 24 * 60)),
+        ):
+            expected = {}
+            for log in logs:
+                share = (min(log.date_end, end) - max(log.date_start, start)).total_seconds()
+                if share > 0:
+                    span = (log.date_end - log.date_start).total_seconds()
+                    expected[log.loss_type] = expected.get(log.loss_type, 0.0) + log.duration * share / span
+            odoo = report.compute_oee(self.wc_press1.ids, day, day)[0]
+            for loss_type, minutes in expected.items():
+                self.assertAlmostEqual(odoo[f"{loss_type}_minutes"], minutes, msg=f"{day} {loss_type}")
+        run = across
+        # Both days' rows open the log that ran into them.
+        for day in (self.day, tuesday):
+            row = report.search([("workcenter_id", "=", self.wc_press1.id), ("date", "=", day)])
+            self.assertIn(run, self.env["mrp.workcenter.productivity"].search(row.action_open_time_logs()["domain"]))
+
+    def test_a_run_still_open_counts_until_now(self):
+        """The live view counts the log under way; so does today's row of the report.
+        Odoo gives an open log no duration, so its own figures leave it out."""
+        self.env.cr.execute("SELECT now() AT TIME ZONE 'UTC'")
+        now = self.env.cr.fetchone()[0]  # the report's clock: this transaction's start
+        self.env["mrp.workcenter.productivity"].create(
+            {
+                "workcenter_id": self.wc_press2.id,
+                "loss_id": self.loss_productive.id,
+                "date_start": now - timedelta(minutes=90),
+                "user_id": self.env.user.id,
+            }
+        )
+        days = ((now - timedelta(minutes=90)).date(), now.date())
+        rows = self.env["shopfloor.oee.report"].compute_standard_oee(self.wc_press2.ids, *days)
+        self.assertAlmostEqual(rows[0]["run_minutes"], 90.0, places=3)
+        odoo = self.env["shopfloor.oee.report"].compute_oee(self.wc_press2.ids, *days)
+        self.assertAlmostEqual(odoo[0]["loaded_minutes"], 0.0)
+
     def test_leave_in_the_calendar_shortens_planned_time(self):
         """Odoo's own leave computation: a 2 h global leave that Monday."""
         self.run_worked_example()
