@@ -1,6 +1,7 @@
 import logging
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 from ..field_guard import refuse_protected_write
@@ -127,6 +128,23 @@ class MrpWorkcenterProductivity(models.Model):
                     WHERE date_end IS NULL AND shopfloor_downtime_ref IS NOT NULL"""
             )
         )
+
+    @api.constrains("workorder_id")
+    def _check_open_time_ids(self):
+        """Odoo's rule (one user cannot have a work order open twice), asked once for
+        the logs' work orders, on their open logs only. Odoo's own check passes the
+        ids of every log of the work order (``time_ids``) to the database on each new
+        log: an order paused and resumed all day paid for its whole history."""
+        workorders = self.workorder_id
+        if not workorders:
+            return
+        twice = self._read_group(
+            [("workorder_id", "in", workorders.ids), ("date_end", "=", False)],
+            ["workorder_id", "user_id"],
+            having=[("__count", ">", 1)],
+        )
+        if twice:
+            raise ValidationError(_("The Workorder (%s) cannot be started twice!", twice[0][0].display_name))
 
     @api.model_create_multi
     def create(self, vals_list):

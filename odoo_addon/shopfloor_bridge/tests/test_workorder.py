@@ -1,3 +1,5 @@
+from odoo.exceptions import ValidationError
+
 from .common import ShopfloorCase
 
 
@@ -41,6 +43,40 @@ class TestWorkorderEvents(ShopfloorCase):
         again, _event = self.start(self.mo1, minutes=2)
         self.assertEqual(again["status"], "applied")
         self.assertEqual(len(self.time_logs(workorder=self.workorder_of(self.mo1, "Cutting"))), 1)
+
+    def test_one_user_cannot_have_a_work_order_open_twice(self):
+        """Odoo's rule, kept by the module's cheaper check of it, for one log or many at once."""
+        cutting = self.workorder_of(self.mo1, "Cutting")
+        assembly = self.workorder_of(self.mo1, "Assembly")
+        Log = self.env["mrp.workcenter.productivity"]
+        other_user = self.env.ref("base.user_demo")
+
+        def open_log(workorder, user, minute):
+            return {
+                "workcenter_id": workorder.workcenter_id.id,
+                "workorder_id": workorder.id,
+                "loss_id": self.loss_productive.id,
+                "date_start": self.at(minute),
+                "user_id": user.id,
+            }
+
+        # Closed logs of the same user, other users and other orders do not count.
+        Log.create({**open_log(cutting, self.env.user, -30), "date_end": self.at(-10)})
+        Log.create([open_log(cutting, self.env.user, 0), open_log(cutting, other_user, 0)])
+        Log.create(open_log(assembly, self.env.user, 0))
+        # Odoo's assertRaises (not assertRaisesRegex) rolls the refused rows back.
+        for refused in (
+            lambda: Log.create(open_log(cutting, self.env.user, 5)),
+            lambda: Log.create([open_log(assembly, other_user, 1), open_log(assembly, other_user, 2)]),
+        ):
+            with self.assertRaises(ValidationError) as caught:
+                refused()
+            self.assertIn("cannot be started twice", str(caught.exception))
+        # Moving an open log onto an order the user already has open is starting it twice too.
+        moved = Log.create(open_log(assembly, other_user, 3))
+        with self.assertRaises(ValidationError):
+            moved.workorder_id = cutting
+        self.assertEqual(len(cutting.time_ids.filtered(lambda log: not log.date_end)), 2)
 
     def test_without_operation_takes_the_open_workorder_of_the_source_workcenter(self):
         result, _event = self.ingest_one(
