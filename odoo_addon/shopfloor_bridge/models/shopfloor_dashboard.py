@@ -314,16 +314,23 @@ class ShopfloorDashboard(models.AbstractModel):
                 "product_uom_id",
                 "state",
                 "date_start",
+                "sequence",
             ],
             limit=2000,
         )
-        priorities = dict(
-            self.env["mrp.production"]
-            .browse({wo["production_id"][0] for wo in workorders if wo["production_id"]})
-            .mapped(lambda mo: (mo.id, mo.priority))
-        )
+        productions = {
+            mo.id: mo
+            for mo in self.env["mrp.production"].browse(
+                {wo["production_id"][0] for wo in workorders if wo["production_id"]}
+            )
+        }
         for wo in workorders:
-            wo["priority"] = priorities.get(wo["production_id"] and wo["production_id"][0], "0")
+            production = productions.get(wo["production_id"] and wo["production_id"][0])
+            wo["priority"] = (production and production.priority) or "0"
+            # The floor queue's order (shopfloor.dispatch._queue_workorders): a work order
+            # without a planned start sorts by its MO's, ties by sequence, MO, work order.
+            start = wo["date_start"] or (production and production.date_start)
+            wo["queue_start"] = fields.Datetime.to_string(start) if start else False
             wo["date_start"] = fields.Datetime.to_string(wo["date_start"]) if wo["date_start"] else False
         return {
             "workcenters": workcenters,

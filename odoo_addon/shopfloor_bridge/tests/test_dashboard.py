@@ -198,6 +198,37 @@ class TestDashboard(ShopfloorCase):
         with self.assertRaises(UserError):
             self.env["shopfloor.dashboard"].move_workorder(workorder.id, "7", False)
 
+    def test_board_sorts_its_queue_as_the_floor_queue(self):
+        """The board's sort key (owl_src queue_order.ts compareCards) over board_data gives
+        the floor queue's order: a work order without a planned start sorts by its MO's."""
+        first = self.workorder_of(self.mo1, "Cutting")
+        second = self.workorder_of(self.mo2, "Cutting")
+        first.write({"date_start": "2026-11-23 09:00:00", "date_finished": "2026-11-23 10:00:00"})
+        second.production_id.date_start = "2026-11-23 07:00:00"
+        second.write({"date_start": False})
+        third = self._make_mo(10)
+        third.action_confirm()
+        third_wo = self.workorder_of(third, "Cutting")
+        third_wo.write({"date_start": "2026-11-23 09:00:00", "date_finished": "2026-11-23 10:00:00"})
+        board = self.env["shopfloor.dashboard"].board_data()
+        cards = [wo for wo in board["workorders"] if wo["workcenter_id"][0] == self.wc_press1.id]
+
+        def board_key(card):
+            return (
+                card["state"] != "progress",
+                -int(card["priority"]),
+                card["queue_start"] or "9999",
+                card["sequence"],
+                card["production_id"][0] if card["production_id"] else 0,
+                card["id"],
+            )
+
+        floor = self.env["shopfloor.dispatch"]._queue_workorders(self.wc_press1).ids
+        shown = [card["id"] for card in sorted(cards, key=board_key) if card["id"] in floor]
+        self.assertEqual(shown, [wo for wo in floor if wo in shown])
+        self.assertEqual(shown.index(second.id), 0, "no planned start: the MO's 07:00 puts it first")
+        self.assertLess(shown.index(first.id), shown.index(third_wo.id), "same start: the older MO first")
+
     def test_move_workorder_shifts_the_orders_that_make_room(self):
         # Two orders planned in the same second: the board moves the second's start to make room.
         moved = self.workorder_of(self.mo2, "Cutting")

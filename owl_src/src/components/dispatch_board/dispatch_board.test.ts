@@ -18,6 +18,8 @@ const wo = (id: number, mo: string, priority: string, start: string | false, sta
   product_uom_id: [1, "Units"],
   state,
   date_start: start,
+  queue_start: start,
+  sequence: 100,
   priority,
 });
 
@@ -123,9 +125,10 @@ test("an unplanned order, a missing product or unit show '—', never 'false'", 
   const orm = new FakeOrm(() => data);
   const { fixture } = await mountComponent(DispatchBoard, orm, actionProps());
   const cards = [...fixture.querySelectorAll<HTMLElement>(".o_sfb_card")];
-  expect(cards.map((c) => c.getAttribute("data-mo"))).toEqual(["MO/5", "Loose WO"]);
+  // Tied on the start: as the floor queue, the order without an MO (id 0) first.
+  expect(cards.map((c) => c.getAttribute("data-mo"))).toEqual(["Loose WO", "MO/5"]);
   const text = cards.map((c) => c.textContent ?? "").join(" | ");
   expect(text).not.toMatch(/\b(false|null|undefined|NaN)\b/);
-  expect(cards[0]?.textContent).toContain("— · 250 —");
-  expect(cards[0]?.textContent).toContain("Planned start: —");
+  expect(cards[1]?.textContent).toContain("— · 250 —");
+  expect(cards[1]?.textContent).toContain("Planned start: —");
 });

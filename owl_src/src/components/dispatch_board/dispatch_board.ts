@@ -17,6 +17,9 @@ export interface BoardWorkorder {
   product_uom_id: Many2one;
   state: string;
   date_start: string | false;
+  /** The start the floor queue sorts by: the WO's planned start, else its MO's. */
+  queue_start: string | false;
+  sequence: number;
   priority: string;
 }
 
@@ -111,7 +114,12 @@ export class DispatchBoard extends Component {
       ack: acks[String(wc.id)] ?? null,
       cards: data.workorders
         .filter((wo) => wo.workcenter_id && wo.workcenter_id[0] === wc.id)
-        .map((wo) => ({ ...wo, dateStart: wo.date_start, running: wo.state === "progress" }))
+        .map((wo) => ({
+          ...wo,
+          dateStart: wo.queue_start,
+          productionId: wo.production_id ? wo.production_id[0] : 0,
+          running: wo.state === "progress",
+        }))
         .sort(compareCards),
     }));
     // On a tablet, empty queues would push the busy ones off screen.

@@ -72,6 +72,8 @@ const cardsArb = fc
       priority: fc.constantFrom("0", "1"),
       dateStart: fc.constantFrom<string | false>(...starts, false),
       running: fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }),
+      sequence: fc.constantFrom(10, 20),
+      productionId: fc.integer({ min: 1, max: 4 }),
     }),
     { selector: (c) => c.id, minLength: 1, maxLength: 9 },
   )
@@ -135,4 +137,13 @@ test("a card dropped under one without a planned start gives that one a start", 
   expect(applied(unplanned, plan as NonNullable<typeof plan>)).toEqual([1, 2, 3]);
   expect(plan?.shifts).toEqual([{ id: 2, dateStart: "2026-11-22 08:01:00" }]);
   expect(plan?.dateStart).toBe("2026-11-22 08:02:00");
+});
+
+test("ties on the start sort as the floor queue does: sequence, then MO, then work order", () => {
+  const tied: QueueCard[] = [
+    { id: 1, priority: "0", dateStart: "2026-11-22 08:00:00", sequence: 20, productionId: 1 },
+    { id: 2, priority: "0", dateStart: "2026-11-22 08:00:00", sequence: 10, productionId: 9 },
+    { id: 3, priority: "0", dateStart: "2026-11-22 08:00:00", sequence: 10, productionId: 5 },
+  ];
+  expect([...tied].sort(compareCards).map((c) => c.id)).toEqual([3, 2, 1]);
 });

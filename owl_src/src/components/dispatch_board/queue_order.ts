@@ -7,10 +7,18 @@ export interface QueueCard {
   id: number;
   /** mrp.production priority: "1" starred (urgent), "0" normal. */
   priority: string;
-  /** UTC "YYYY-MM-DD HH:MM:SS" or false. */
+  /** UTC "YYYY-MM-DD HH:MM:SS" or false: the WO's planned start, else its MO's. */
   dateStart: string | false;
   /** In progress on the floor: stays at the head, cannot be moved. */
   running?: boolean;
+  /** Ties on the start: the WO's sequence, then its MO's id, then its own. */
+  sequence?: number;
+  productionId?: number;
+}
+
+/** Among cards with the same start: the floor queue's tie-break. */
+function compareTies(a: QueueCard, b: QueueCard): number {
+  return (a.sequence ?? 0) - (b.sequence ?? 0) || (a.productionId ?? 0) - (b.productionId ?? 0) || a.id - b.id;
 }
 
 export function compareCards(a: QueueCard, b: QueueCard): number {
@@ -19,7 +27,7 @@ export function compareCards(a: QueueCard, b: QueueCard): number {
   const da = a.dateStart || "9999";
   const db = b.dateStart || "9999";
   if (da !== db) return da < db ? -1 : 1;
-  return a.id - b.id;
+  return compareTies(a, b);
 }
 
 export interface DropPlan {
@@ -111,7 +119,7 @@ export function planDrop(
  * Planned starts (ms, null for none) that sort `seg` in its order, `seg[p]`
  * being the moved card: the moved card goes between its neighbours, and
  * cards only change where the order needs it. Without a start a card sorts
- * after every card with one, by id among its kind.
+ * after every card with one, by the tie-break among its kind.
  */
 function planStarts(seg: readonly QueueCard[], p: number, now: number): (number | null)[] {
   const starts = seg.map((c) => toMs(c.dateStart));
@@ -134,8 +142,8 @@ function planStarts(seg: readonly QueueCard[], p: number, now: number): (number 
   });
   if (toMs((seg[p] as QueueCard).dateStart) !== null) lastDated = Math.max(lastDated, p);
   else if (starts[p] === null) {
-    const tail = seg.slice(lastDated + 1).map((c) => c.id);
-    if (tail.some((id, i) => i > 0 && id < (tail[i - 1] as number))) lastDated = p;
+    const tail = seg.slice(lastDated + 1);
+    if (tail.some((c, i) => i > 0 && compareTies(tail[i - 1] as QueueCard, c) > 0)) lastDated = p;
   }
 
   for (let i = 0; i <= lastDated; i++) {
@@ -143,7 +151,7 @@ function planStarts(seg: readonly QueueCard[], p: number, now: number): (number 
     const prev = i > 0 ? (starts[i - 1] ?? null) : null;
     if (start !== null && (prev === null || start > prev)) continue;
     if (start !== null && prev !== null && start === prev && !changed[i] && !changed[i - 1]) {
-      if ((seg[i] as QueueCard).id > (seg[i - 1] as QueueCard).id) continue; // an untouched tie, in id order
+      if (compareTies(seg[i - 1] as QueueCard, seg[i] as QueueCard) < 0) continue; // an untouched tie, in order
     }
     changed[i] = true;
     if (start !== null && prev !== null) {
