@@ -381,18 +381,13 @@ class ShopfloorOeeReport(models.Model):
                 -- losses (their duration is the span), pro rata for the others, whose
                 -- duration Odoo counts in the calendar's working hours only.
                 SELECT p.workcenter_id, p.company_id, p.loss_id, p.loss_type, p.shopfloor_kind,
-                       p.date_end IS NOT NULL AS closed, d::date AS day,
-                       GREATEST(p.date_start, d) AS date_start,
-                       LEAST(COALESCE(p.date_end, k.now), d + interval '1 day') AS date_end,
+                       p.date_end IS NOT NULL AS closed, d::date AS day, b.date_start, b.date_end,
                        CASE WHEN p.date_end IS NULL AND p.loss_type IN ('productive', 'performance')
-                            THEN EXTRACT(EPOCH FROM LEAST(k.now, d + interval '1 day') - GREATEST(p.date_start, d))
-                                 / 60.0
+                            THEN EXTRACT(EPOCH FROM b.date_end - b.date_start) / 60.0
                             -- Odoo counts other losses in the calendar's working hours, known at the end
                             WHEN p.date_end IS NULL THEN 0
                             WHEN p.date_end > p.date_start
-                            THEN p.duration
-                                 * EXTRACT(EPOCH FROM LEAST(p.date_end, d + interval '1 day')
-                                                      - GREATEST(p.date_start, d))
+                            THEN p.duration * EXTRACT(EPOCH FROM b.date_end - b.date_start)
                                  / EXTRACT(EPOCH FROM p.date_end - p.date_start)
                             ELSE p.duration END AS duration
                   FROM mrp_workcenter_productivity p
@@ -400,6 +395,9 @@ class ShopfloorOeeReport(models.Model):
                  CROSS JOIN LATERAL generate_series(date_trunc('day', p.date_start),
                                                     GREATEST(p.date_start, COALESCE(p.date_end, k.now)),
                                                     interval '1 day') d
+                 -- the piece of the log in that day
+                 CROSS JOIN LATERAL (SELECT GREATEST(p.date_start, d) AS date_start,
+                                            LEAST(COALESCE(p.date_end, k.now), d + interval '1 day') AS date_end) b
                  -- the day it starts, then each day it runs into past midnight
                  WHERE d = date_trunc('day', p.date_start) OR d < COALESCE(p.date_end, k.now)
             ), logs AS (
