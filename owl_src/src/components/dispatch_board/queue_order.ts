@@ -98,14 +98,14 @@ export function planDrop(
   next.splice(at, 0, moved);
   // The moved card's class as it reads after the drop: only its starts matter.
   const seg = next.filter((c) => !c.running && c.priority === priority);
-  const starts = planStarts(seg, seg.indexOf(moved), now);
+  const p = seg.indexOf(moved);
+  const starts = planStarts(seg, p, now);
   const shifts: DropPlan["shifts"] = [];
   seg.forEach((c, i) => {
     const start = starts[i] ?? null;
-    if (c !== moved && start !== null && start !== toMs(c.dateStart))
-      shifts.push({ id: c.id, dateStart: fromMs(start) });
+    if (i !== p && start !== null && start !== toMs(c.dateStart)) shifts.push({ id: c.id, dateStart: fromMs(start) });
   });
-  const own = starts[seg.indexOf(moved)] ?? null;
+  const own = starts[p] ?? null;
   return {
     id: draggedId,
     priority,
@@ -133,9 +133,9 @@ function planStarts(seg: readonly QueueCard[], p: number, now: number): (number 
   else if (p > 0) starts[p] = null; // under a card without a start: planned below
 
   // Every card up to the last one with a start needs a start; the cards
-  // without one after it sort by id, so the moved card needs one when it
-  // lands out of their id order, and always when it had one (Odoo's move
-  // never clears a start).
+  // without one after it sort by the tie-break, so the moved card needs one
+  // when it lands out of their order, and always when it had one (Odoo's
+  // move never clears a start).
   let lastDated = -1;
   starts.forEach((s, i) => {
     if (s !== null) lastDated = i;
