@@ -131,8 +131,88 @@ export function interleave(streams: Stream[], runTag: string, total: number, epo
   return out.slice(0, total);
 }
 
-/** Confirmed MOs of the demo products with their work orders: one stream per work center. */
-export async function makePlant(admin: Rpc, tag: string): Promise<Stream[]> {
+/** Line 2's own materials (ownMaterials): product code and the floor's material code, per line-1 material. */
+const LINE2_MATERIALS = {
+  "RM-ALU1": { product: "RM-ALU1-L2", code: "ALU-1MM-L2", name: "Aluminium Coil 1mm (line 2 stock)" },
+  "RM-RIV4": { product: "RM-RIV4-L2", code: "RIV4-L2", name: "Rivet 4 mm (line 2 stock)" },
+} as const satisfies Record<string, { product: string; code: string; name: string }>;
+
+/**
+ * Gives line 2 materials of its own, in this Odoo only: a product for each
+ * demo material (same unit and cost, its own stock), the floor codes of the
+ * demo connection mapped to them, and a second bill of materials of
+ * FG-MOUNT (the same operations, its components swapped) that MOs are
+ * created with explicitly — the demo BOM stays Odoo's default. Then the two
+ * lines share no stock row: what the delivery's affinity needs to deal them
+ * out to two partitions. Returns that BOM's id.
+ */
+export async function giveLine2OwnMaterials(admin: Rpc): Promise<number> {
+  const [connection] = await admin.kw<number[]>("shopfloor.connection", "search", [[["code", "=", "plant1-mqtt"]]]);
+  const [warehouse] = await admin.kw<{ lot_stock_id: [number, string] }[]>("stock.warehouse", "search_read", [[]], {
+    fields: ["lot_stock_id"],
+    limit: 1,
+  });
+  const [bom] = await admin.kw<{ id: number; bom_line_ids: number[] }[]>(
+    "mrp.bom",
+    "search_read",
+    [[["product_tmpl_id.default_code", "=", "FG-MOUNT"]]],
+    { fields: ["bom_line_ids"], order: "sequence, id", limit: 1 },
+  );
+  if (!connection || !warehouse || !bom)
+    throw new Error("demo plant incomplete (connection, warehouse or FG-MOUNT BOM)");
+  const originals = await admin.kw<
+    { id: number; default_code: string; uom_id: [number, string]; standard_price: number }[]
+  >("product.product", "search_read", [[["default_code", "in", Object.keys(LINE2_MATERIALS)]]], {
+    fields: ["default_code", "uom_id", "standard_price"],
+  });
+  const own = new Map<number, number>();
+  for (const original of originals) {
+    const spec = LINE2_MATERIALS[original.default_code as keyof typeof LINE2_MATERIALS];
+    if (!spec) continue;
+    const product = await admin.kw<number>("product.product", "create", [
+      {
+        name: spec.name,
+        default_code: spec.product,
+        is_storable: true,
+        uom_id: original.uom_id[0],
+        uom_po_id: original.uom_id[0],
+        standard_price: original.standard_price,
+      },
+    ]);
+    // In inventory mode, a quant made with inventory_quantity_auto_apply is applied at once.
+    await admin.kw(
+      "stock.quant",
+      "create",
+      [{ product_id: product, location_id: warehouse.lot_stock_id[0], inventory_quantity_auto_apply: 1_000_000 }],
+      { context: { inventory_mode: true } },
+    );
+    await admin.kw("shopfloor.material.map", "create", [
+      { connection_id: connection, code: spec.code, product_id: product },
+    ]);
+    own.set(original.id, product);
+  }
+  if (own.size !== Object.keys(LINE2_MATERIALS).length) throw new Error("demo materials RM-ALU1 / RM-RIV4 not found");
+  // `copy` answers the new record's ids over RPC.
+  const [copy] = await admin.kw<number[]>("mrp.bom", "copy", [[bom.id], { sequence: 1_000 }]);
+  if (copy === undefined) throw new Error("copying the FG-MOUNT BOM returned nothing");
+  const [copied] = await admin.kw<{ bom_line_ids: number[] }[]>("mrp.bom", "read", [[copy], ["bom_line_ids"]]);
+  const lines = await admin.kw<{ id: number; product_id: [number, string] }[]>("mrp.bom.line", "read", [
+    copied?.bom_line_ids ?? [],
+    ["product_id"],
+  ]);
+  for (const line of lines) {
+    const product = own.get(line.product_id[0]);
+    if (product) await admin.kw("mrp.bom.line", "write", [[line.id], { product_id: product }]);
+  }
+  return copy;
+}
+
+/**
+ * Confirmed MOs of the demo products with their work orders: one stream per
+ * work center. With `line2Bom` (giveLine2OwnMaterials), line 2's MO is made
+ * with that BOM and its streams book line 2's own materials.
+ */
+export async function makePlant(admin: Rpc, tag: string, line2Bom?: number): Promise<Stream[]> {
   const products = await admin.kw<{ id: number; default_code: string }[]>(
     "product.product",
     "search_read",
@@ -155,9 +235,10 @@ export async function makePlant(admin: Rpc, tag: string): Promise<Stream[]> {
     },
   };
   for (const product of products) {
+    const own = line2Bom !== undefined && product.default_code === "FG-MOUNT";
     const moId = await admin.kw<number>("mrp.production", "create", [
       // A long run, but one the work centers' calendars can still plan.
-      { product_id: product.id, product_qty: 20_000, origin: `bench ${tag}` },
+      { product_id: product.id, product_qty: 20_000, origin: `bench ${tag}`, ...(own ? { bom_id: line2Bom } : {}) },
     ]);
     await admin.kw("mrp.production", "action_confirm", [[moId]]);
     await admin.kw("mrp.production", "action_assign", [[moId]]);
@@ -170,8 +251,8 @@ export async function makePlant(admin: Rpc, tag: string): Promise<Stream[]> {
         order: mo.name,
         operation: "Stamping",
         workcenterCode: where.pressCode,
-        material: "RM-ALU1",
-        materialCode: "ALU-1MM",
+        material: own ? LINE2_MATERIALS["RM-ALU1"].product : "RM-ALU1",
+        materialCode: own ? LINE2_MATERIALS["RM-ALU1"].code : "ALU-1MM",
         materialQty: 0.4,
         materialUom: "KG",
       },
@@ -180,8 +261,8 @@ export async function makePlant(admin: Rpc, tag: string): Promise<Stream[]> {
         order: mo.name,
         operation: "Assembly",
         workcenterCode: where.assemblyCode,
-        material: "RM-RIV4",
-        materialCode: "RIV4",
+        material: own ? LINE2_MATERIALS["RM-RIV4"].product : "RM-RIV4",
+        materialCode: own ? LINE2_MATERIALS["RM-RIV4"].code : "RIV4",
         materialQty: 4,
         materialUom: "PCS",
       },

@@ -5,10 +5,12 @@
 //
 // 1. store+apply events/s of a spooled backlog: 1 partition against an Odoo
 //    with one HTTP worker (`--workers=1`, prefork), and 2 partitions against
-//    `--workers=2` (twice: with the delivery's affinity, which keeps work
-//    centers sharing an order or a material in one partition, and without it,
-//    each work center its own partition, as two sidecars would send them; the
-//    serialization failures Odoo and the sidecar retried are counted), next to
+//    `--workers=2` (three times: with the delivery's affinity, which keeps
+//    work centers sharing an order or a material in one partition; without
+//    it, each work center its own partition, as two sidecars would send them;
+//    and with line 2 booking materials of its own, so the affinity gives each
+//    line its own partition and nothing is shared; the serialization failures
+//    Odoo and the sidecar retried are counted), next to
 //    the per-event Node-RED style baseline measured on
 //    the same server in the same run. The delivery's OdooClient is wrapped to
 //    count the ingest calls really in flight at once: a figure never claims
@@ -50,7 +52,15 @@ import { Pipeline } from "../src/pipeline.ts";
 import { MqttSource } from "../src/sources/mqtt.ts";
 import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import type { BenchContext, Benchmark, Figure } from "./harness.ts";
-import { connect, EPOCH, interleave, makePlant, type Rpc, runPerEventFlow } from "./plant-mix.ts";
+import {
+  connect,
+  EPOCH,
+  giveLine2OwnMaterials,
+  interleave,
+  makePlant,
+  type Rpc,
+  runPerEventFlow,
+} from "./plant-mix.ts";
 import {
   IngestProbe,
   type IngestProbeStats,
@@ -302,8 +312,9 @@ async function drain(
   tag: string,
   count: number,
   budgetS: number,
+  line2Bom?: number,
 ): Promise<DrainRun> {
-  const events = interleave(await makePlant(server.admin, tag), tag, count, takeEpoch(server, count));
+  const events = interleave(await makePlant(server.admin, tag, line2Bom), tag, count, takeEpoch(server, count));
   const chain = makeChain(server, scale);
   try {
     await spoolAll(chain.pipeline, events);
@@ -493,6 +504,7 @@ const bench: Benchmark = {
     const two = await startServer(ctx, 2);
     let double: DrainRun;
     let doubleFree: DrainRun;
+    let doubleOwn: DrainRun;
     let backlog: DrainRun;
     const latencies: LatencyRun[] = [];
     try {
@@ -500,6 +512,15 @@ const bench: Benchmark = {
       // The same with each work center its own partition, as two sidecars would send it: the
       // lines book the same materials, so the partitions conflict in Odoo (retries counted).
       doubleFree = await drain(ctx, two, { partitions: 2, affinity: false }, "p2free", throughputN, throughputBudgetS);
+      // The same plant with line 2 booking materials of its own: no stock row shared, so the
+      // affinity deals the two lines out to the two partitions.
+      const line2Bom = await giveLine2OwnMaterials(two.admin);
+      try {
+        doubleOwn = await drain(ctx, two, { partitions: 2 }, "p2own", throughputN, throughputBudgetS, line2Bom);
+      } finally {
+        // Archived, so the MOs of the phases below get the demo BOM again, as before.
+        await two.admin.kw("mrp.bom", "write", [[line2Bom], { active: false }]);
+      }
       backlog = await drain(
         ctx,
         two,
@@ -566,6 +587,15 @@ const bench: Benchmark = {
         doubleFree,
         "2 partitions, each work center its own (affinity off, as two sidecars), Odoo --workers=2",
       ),
+      throughput(
+        doubleOwn,
+        `2 partitions, line 2 booking materials of its own (no stock row shared: the affinity keeps each line together, ${doubleOwn.probe.maxInFlight} batches in flight at most), Odoo --workers=2`,
+      ),
+      {
+        figure: "ingest calls in flight with 2 partitions, each line its own materials (mean while any was)",
+        value: round(doubleOwn.probe.meanInFlight, 2),
+        unit: "calls",
+      },
       {
         figure:
           "ingest calls in flight at once with 2 partitions, affinity off (max seen by the delivery's Odoo client)",
@@ -578,8 +608,13 @@ const bench: Benchmark = {
         value: round(doubleFree.probe.meanInFlight, 2),
         unit: "calls",
       },
-      ...[doubleFree, double].flatMap((r): Figure[] => {
-        const label = r === doubleFree ? "2 partitions, affinity off" : "2 partitions, affinity on";
+      ...[doubleFree, double, doubleOwn].flatMap((r): Figure[] => {
+        const label =
+          r === doubleFree
+            ? "2 partitions, affinity off"
+            : r === double
+              ? "2 partitions, affinity on"
+              : "2 partitions, each line its own materials";
         return [
           {
             figure: `calls Odoo ran again after a serialization failure between the partitions, ${label}`,
@@ -592,6 +627,7 @@ const bench: Benchmark = {
       ...cpuRows(single, "1 partition, Odoo --workers=1"),
       ...cpuRows(double, "2 partitions, affinity on, Odoo --workers=2"),
       ...cpuRows(doubleFree, "2 partitions, affinity off, Odoo --workers=2"),
+      ...cpuRows(doubleOwn, "2 partitions, each line its own materials, Odoo --workers=2"),
       {
         figure: `drain rate of a ${backlogN.toLocaleString()}-event spooled backlog, ${backlog.catchup ? "catch-up mode on" : "catch-up mode configured but never on"}, 2 partitions, Odoo --workers=2${cut(backlog)}`,
         value: round(drainRate),
