@@ -205,7 +205,9 @@ class ShopfloorEvent(models.Model):
         in the database and the cache, without its per-record work. Apply writes
         every event's outcome this way (the profiler, ``tests/test_apply_profile.py``,
         shows what ``write`` per event and its flush cost). Only plain stored fields;
-        the same guard as ``write`` (``TestEventOutcomeRows``)."""
+        the same guard as ``write`` (``TestEventOutcomeRows``). A row writing
+        ``mapping_revision`` writes the ``mapping_revision_id`` it computes in the same
+        UPDATE, not in a second one of every row when the compute runs."""
         rows = [(event, values) for event, values in rows if values]
         if not rows:
             return
@@ -220,8 +222,16 @@ class ShopfloorEvent(models.Model):
         ]
         if unfit or len(set(events.ids)) != len(events):
             raise ValueError(f"shopfloor.event._write_rows writes plain stored fields of distinct events, not {unfit}")
+        linked = self._link_in_rows(rows) if "mapping_revision" in names else self.browse()
+        if linked:
+            names.append("mapping_revision_id")
+            fields_["mapping_revision_id"] = self._fields["mapping_revision_id"]
         relational = [name for name, field in fields_.items() if self.pool.is_modifying_relations(field)]
         # Pending changes of these fields go first, or a later flush would overwrite the rows.
+        revision_link = self._fields["mapping_revision_id"]
+        if linked:
+            # Written below with the rows: a recompute still to come would only write it again.
+            self.env.remove_to_compute(revision_link, linked)
         events.flush_recordset(names)
         events.modified(relational, before=True)
         events._write_multi(
@@ -237,7 +247,27 @@ class ShopfloorEvent(models.Model):
         for field in fields_.values():
             for inverse in self.pool.field_inverses[field]:
                 self.env[inverse.model_name].invalidate_model([inverse.name])
-        events.modified(names)
+        # The link was written with the revision it follows from: not computed again.
+        with self.env.protecting([revision_link], linked):
+            events.modified(names)
+
+    def _link_in_rows(self, rows):
+        """Adds ``mapping_revision_id`` to the values of ``rows`` that write ``mapping_revision``, as
+        ``_compute_mapping_revision_id`` would set it (one query for all), so the outcome's UPDATE
+        writes it instead of a recompute updating every row a second time; returns those events."""
+        keys = {
+            (values.get("connection_id", event.connection_id.id), values["mapping_revision"])
+            for event, values in rows
+            if "mapping_revision" in values
+        }
+        found = self.env["shopfloor.mapping.revision"]._newest_by_key(keys)
+        linked = []
+        for event, values in rows:
+            if "mapping_revision" in values:
+                key = (values.get("connection_id", event.connection_id.id), values["mapping_revision"])
+                values["mapping_revision_id"] = found[key].id if key in found else False
+                linked.append(event.id)
+        return self.browse(linked)
 
     # ------------------------------------------------------------------ helpers
 

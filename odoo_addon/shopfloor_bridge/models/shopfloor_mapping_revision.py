@@ -439,19 +439,26 @@ class ShopfloorMappingRevision(models.Model):
     def _link_events(self, events):
         """Sets each event's revision: the newest recorded under the connection revision it was
         applied with. One query for the whole set (the apply path computes it per batch)."""
-        wanted = events.filtered(lambda event: event.mapping_revision and event.connection_id)
+        found = self._newest_by_key({(event.connection_id.id, event.mapping_revision) for event in events})
+        for event in events:
+            event.mapping_revision_id = found.get((event.connection_id.id, event.mapping_revision), False)
+
+    @api.model
+    def _newest_by_key(self, keys):
+        """{(connection id, connection revision): the newest revision recorded under it} for
+        ``keys``, in one query; keys without a connection or a revision are left out."""
+        keys = {(connection, revision) for connection, revision in keys if connection and revision}
         found = {}
-        if wanted:
+        if keys:
             for revision in self.sudo().search(
                 [
-                    ("connection_id", "in", wanted.connection_id.ids),
-                    ("revision", "in", list(set(wanted.mapped("mapping_revision")))),
+                    ("connection_id", "in", list({connection for connection, _revision in keys})),
+                    ("revision", "in", list({revision for _connection, revision in keys})),
                 ],
                 order="sequence desc",
             ):
                 found.setdefault((revision.connection_id.id, revision.revision), revision)
-        for event in events:
-            event.mapping_revision_id = found.get((event.connection_id.id, event.mapping_revision), False)
+        return found
 
     def action_open_events(self):
         self.ensure_one()

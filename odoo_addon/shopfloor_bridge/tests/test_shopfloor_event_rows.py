@@ -1,6 +1,7 @@
 """Outcome rows: the batch writer (``shopfloor.event._write_rows``) leaves what ``write`` leaves."""
 
 from datetime import datetime
+from unittest.mock import patch
 
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
@@ -92,6 +93,27 @@ class TestEventOutcomeRows(ShopfloorCase):
             self.assertEqual(have, want)
         self.assertEqual(got[0]["mapping_revision_id"][0], revision.id)
         self.assertFalse(got[1]["applied_time"], "a field a row leaves out keeps its value")
+
+    def test_the_revision_link_goes_in_the_same_update(self):
+        events = self._events("r-9", "r-10")
+        revision, applied, _pending = self._outcomes()
+        self.env.flush_all()
+        cursor = type(self.env.cr)
+        execute = cursor.execute
+        statements = []
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            statements.append(getattr(query, "code", query))
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(cursor, "execute", spy):
+            self.env["shopfloor.event"]._write_rows([(event, dict(applied)) for event in events])
+            self.env.flush_all()
+        updates = [query for query in statements if query.lstrip().startswith('UPDATE "shopfloor_event"')]
+        self.assertEqual(len(updates), 1, "one UPDATE of the rows, the link with the outcome")
+        self.assertIn('"mapping_revision_id"', updates[0])
+        self.env.invalidate_all()
+        self.assertEqual(events.mapping_revision_id, revision)
 
     def test_a_pending_change_of_the_same_field_is_sent_first(self):
         event = self._events("r-5")

@@ -302,24 +302,25 @@ class TestMappingRevision(ShopfloorCase):
 
     def test_events_of_a_batch_link_in_one_lookup(self):
         Revision = type(self.Revision)
-        original = Revision._link_events
+        original = Revision._newest_by_key
         calls = []
 
-        def counted(model, events):
-            calls.append(len(events.filtered("mapping_revision")))
-            return original(model, events)
+        def counted(model, keys):
+            calls.append(len({key for key in keys if all(key)}))
+            return original(model, keys)
 
         batch = [
             self.make_event("production.reported", {"order": self.mo1.name, "qty_good": 1}, time=self.at(minutes))
             for minutes in range(1, 21)
         ]
-        with patch.object(Revision, "_link_events", counted):
+        with patch.object(Revision, "_newest_by_key", counted):
             results = self.ingest(*batch)
             self.env.flush_all()
         events = self.env["shopfloor.event"].browse([result["event_id"] for result in results])
         self.assertEqual(set(events.mapped("state")), {"applied"})
         self.assertEqual(events.mapping_revision_id, self.latest())
-        self.assertEqual([count for count in calls if count], [20], "one lookup for the batch's 20 events")
+        # The outcome rows link them as they are written (shopfloor.event._write_rows).
+        self.assertEqual([count for count in calls if count], [1], "one lookup for the batch's 20 events")
 
     # ------------------------------------------------------------------ the diff, over many snapshots
 
