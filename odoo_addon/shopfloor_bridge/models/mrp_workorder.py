@@ -8,6 +8,13 @@ class MrpWorkorder(models.Model):
     # The module's own fields of the work order; dispatch triggers live in their file.
     _inherit = "mrp.workorder"  # pylint: disable=consider-merging-classes-inherited
 
+    # Odoo's field without its domain (a client-side one; the field is in no view). With a
+    # domain the ORM cannot use it as the inverse of blocked_by_workorder_ids when a work
+    # order's state may change (BaseModel._modified_triggers), and searches the work orders
+    # it blocks instead: a query each time a stock move of the MO is written, which the
+    # floor's reports, consumptions and scraps do all day. Without it, a read of the cache.
+    needed_by_workorder_ids = fields.Many2many(domain=[])
+
     shopfloor_qty_scrap = fields.Float(
         string="Scrap reported by the floor",
         digits="Product Unit of Measure",

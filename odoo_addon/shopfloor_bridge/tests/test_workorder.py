@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo.exceptions import ValidationError
 
 from .common import ShopfloorCase
@@ -77,6 +79,28 @@ class TestWorkorderEvents(ShopfloorCase):
         with self.assertRaises(ValidationError):
             moved.workorder_id = cutting
         self.assertEqual(len(cutting.time_ids.filtered(lambda log: not log.date_end)), 2)
+
+    def test_a_blocked_work_order_follows_its_blocker_without_a_search(self):
+        # needed_by_workorder_ids without Odoo's domain: the ORM reaches the orders a state
+        # change unblocks through it, not by a search on each change (models/mrp_workorder.py).
+        first, second = self.mo1.workorder_ids.sorted("id")[:2]
+        second.blocked_by_workorder_ids = first
+        self.env.flush_all()
+        self.assertEqual(second.state, "pending", "blocked by an order not done")
+        cursor = type(self.env.cr)
+        execute = cursor.execute
+        statements = []
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            statements.append(getattr(query, "code", query))
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(cursor, "execute", spy):
+            first.action_cancel()
+            self.env.flush_all()
+        self.assertNotEqual(second.state, "pending", "its blocker is cancelled: Odoo's compute ran")
+        searches = [query for query in statements if "EXISTS" in query and "mrp_workorder_dependencies_rel" in query]
+        self.assertEqual(searches, [], "no search for the orders it blocks")
 
     def test_without_operation_takes_the_open_workorder_of_the_source_workcenter(self):
         result, _event = self.ingest_one(
