@@ -11,7 +11,9 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo.tests import tagged
+from odoo.tools import SQL
 
+from ..models.shopfloor_cost_variance import _CostInputs
 from .common import ShopfloorCase
 
 
@@ -99,6 +101,31 @@ class CostFixtures:
 
 @tagged("post_install", "-at_install")
 class TestCostVariance(CostFixtures, ShopfloorCase):
+    def test_an_mo_s_scraps_are_read_by_index(self):
+        # Refreshed after each batch: reading an MO's scraps must not scan every scrap and
+        # every stock move of the database (models/stock_scrap.py adds the indexes).
+        production = self.run_worked_example()
+        queries = []
+        read = _CostInputs._query
+
+        def recorded(inputs, query):
+            queries.append(query)
+            return read(inputs, query)
+
+        with patch.object(_CostInputs, "_query", recorded):
+            self.refresh(production)
+        scraps = [query for query in queries if "FROM stock_scrap scrap" in query.code]
+        self.assertEqual(len(scraps), 1)
+        self.assertEqual(len(self.env.execute_query(scraps[0])), 2, "the worked example's two scraps")
+        # With sequential scans priced out, the plan shows which indexes there are to use.
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        self.addCleanup(self.env.cr.execute, "RESET enable_seqscan")
+        plan = "\n".join(row[0] for row in self.env.execute_query(SQL("EXPLAIN %s", scraps[0])))
+        # Each table found through its key column, not scanned (a scan of the primary key in
+        # its order, filtering, is no better than a sequential one).
+        self.assertIn("Index Cond: (production_id = ANY", plan)
+        self.assertIn("Index Cond: (scrap_id = scrap.id)", plan)
+
     def test_worked_example_workorders(self):
         production = self.run_worked_example()
         cutting = self.variance_of(production, "Cutting")
