@@ -12,6 +12,7 @@
     "maintainers": ["shopfloor-bridge"],
     "depends": ["mrp", "maintenance", "mrp_account"],
     "external_dependencies": {"python": ["jsonschema"]},
+    "uninstall_hook": "uninstall_hook",
     "data": [
         "security/shopfloor_bridge_security.xml",
         "security/shopfloor_connection_security.xml",

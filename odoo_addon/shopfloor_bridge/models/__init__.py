@@ -30,4 +30,3 @@ from . import shopfloor_mapping_revision
 from . import shopfloor_alert_rule
 from . import shopfloor_alert
 from . import stock_lot
-from . import stock_scrap

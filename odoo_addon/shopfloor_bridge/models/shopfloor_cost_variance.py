@@ -30,7 +30,7 @@ Every formula is in readme/USAGE.md (Real-time cost); the names of the fields fo
 
 import collections
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError
 from odoo.tools import SQL, float_round
 
@@ -46,6 +46,16 @@ RUNNING_LOSS_TYPES = ("productive", "performance")
 # Event types whose apply touches no time log, quantity, move or scrap: the
 # cost figures cannot change, so they trigger no refresh.
 NO_COST_EFFECT_TYPES = frozenset({"quality.result", "quality.hold", "quality.released"})
+
+# Indexes Odoo leaves out and the refresh's scrap read needs (``_CostInputs``): an MO's
+# done scraps, and the move telling a scrap returned to stock. Without them each refresh,
+# after every batch of floor events, scanned every scrap and every stock move of the
+# database. Partial: only the rows with a value. Made by ``init``, dropped on uninstall
+# (``hooks.uninstall_hook``). {name: (table, column)}
+STOCK_INDEXES = {
+    "shopfloor_bridge_stock_scrap_production_idx": ("stock_scrap", "production_id"),
+    "shopfloor_bridge_stock_move_scrap_idx": ("stock_move", "scrap_id"),
+}
 
 
 def _safe_ratio(numerator, denominator):
@@ -144,6 +154,12 @@ class ShopfloorCostVariance(models.Model):
             "There is one variance row per manufacturing order and per work order.",
         ),
     ]
+
+    def init(self):
+        res = super().init()
+        for name, (table, column) in STOCK_INDEXES.items():
+            tools.create_index(self.env.cr, name, table, [column], where=f"{column} IS NOT NULL")
+        return res
 
     # -- entry points -----------------------------------------------------------
 

@@ -13,7 +13,8 @@ from unittest.mock import patch
 from odoo.tests import tagged
 from odoo.tools import SQL
 
-from ..models.shopfloor_cost_variance import _CostInputs
+from ..hooks import uninstall_hook
+from ..models.shopfloor_cost_variance import STOCK_INDEXES, _CostInputs
 from .common import ShopfloorCase
 
 
@@ -103,7 +104,7 @@ class CostFixtures:
 class TestCostVariance(CostFixtures, ShopfloorCase):
     def test_an_mo_s_scraps_are_read_by_index(self):
         # Refreshed after each batch: reading an MO's scraps must not scan every scrap and
-        # every stock move of the database (models/stock_scrap.py adds the indexes).
+        # every stock move of the database (STOCK_INDEXES, made by the model's init).
         production = self.run_worked_example()
         queries = []
         read = _CostInputs._query
@@ -125,6 +126,18 @@ class TestCostVariance(CostFixtures, ShopfloorCase):
         # its order, filtering, is no better than a sequential one).
         self.assertIn("Index Cond: (production_id = ANY", plan)
         self.assertIn("Index Cond: (scrap_id = scrap.id)", plan)
+
+    def test_uninstall_drops_the_indexes_on_stock_tables(self):
+        def present():
+            self.env.cr.execute("SELECT indexname FROM pg_indexes WHERE indexname = ANY(%s)", [list(STOCK_INDEXES)])
+            return {name for (name,) in self.env.cr.fetchall()}
+
+        self.assertEqual(present(), set(STOCK_INDEXES))
+        with self.env.cr.savepoint(flush=False) as savepoint:
+            uninstall_hook(self.env)
+            self.assertEqual(present(), set(), "nothing of the module is left on Odoo's tables")
+            savepoint.rollback()
+        self.assertEqual(present(), set(STOCK_INDEXES))
 
     def test_worked_example_workorders(self):
         production = self.run_worked_example()
