@@ -131,7 +131,7 @@ export function interleave(streams: Stream[], runTag: string, total: number, epo
   return out.slice(0, total);
 }
 
-/** Line 2's own materials (ownMaterials): product code and the floor's material code, per line-1 material. */
+/** Line 2's own materials (giveLine2OwnMaterials), per demo material: product code, floor code, name. */
 const LINE2_MATERIALS = {
   "RM-ALU1": { product: "RM-ALU1-L2", code: "ALU-1MM-L2", name: "Aluminium Coil 1mm (line 2 stock)" },
   "RM-RIV4": { product: "RM-RIV4-L2", code: "RIV4-L2", name: "Rivet 4 mm (line 2 stock)" },
@@ -141,10 +141,11 @@ const LINE2_MATERIALS = {
  * Gives line 2 materials of its own, in this Odoo only: a product for each
  * demo material (same unit and cost, its own stock), the floor codes of the
  * demo connection mapped to them, and a second bill of materials of
- * FG-MOUNT (the same operations, its components swapped) that MOs are
- * created with explicitly — the demo BOM stays Odoo's default. Then the two
- * lines share no stock row: what the delivery's affinity needs to deal them
- * out to two partitions. Returns that BOM's id.
+ * FG-MOUNT (the same operations, its components swapped) that makePlant
+ * names explicitly. Odoo was seen to pick that BOM for FG-MOUNT MOs made
+ * afterwards without one, so the bench calls this after the phases on the
+ * demo plant. Then the two lines share no stock row: what the delivery's
+ * affinity needs to deal them out to two partitions. Returns that BOM's id.
  */
 export async function giveLine2OwnMaterials(admin: Rpc): Promise<number> {
   const [connection] = await admin.kw<number[]>("shopfloor.connection", "search", [[["code", "=", "plant1-mqtt"]]]);
