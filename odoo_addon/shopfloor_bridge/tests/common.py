@@ -11,7 +11,9 @@ Events go through ``ingest`` (the sidecar's RPC entry point), never around it.
 
 import itertools
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 from odoo.tests.common import TransactionCase
 
@@ -261,3 +263,17 @@ class ShopfloorCase(TransactionCase):
     @staticmethod
     def workorder_of(production, operation_name):
         return production.workorder_ids.filtered(lambda wo: wo.name == operation_name)
+
+    @contextmanager
+    def recorded_sql(self):
+        """The SQL text of every statement the cursor runs inside the block, in order."""
+        cursor = type(self.env.cr)
+        execute = cursor.execute
+        statements = []
+
+        def recorded(cr, query, params=None, log_exceptions=True):
+            statements.append(getattr(query, "code", query))
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(cursor, "execute", recorded):
+            yield statements

@@ -1,7 +1,6 @@
 """Outcome rows: the batch writer (``shopfloor.event._write_rows``) leaves what ``write`` leaves."""
 
 from datetime import datetime
-from unittest.mock import patch
 
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
@@ -98,15 +97,7 @@ class TestEventOutcomeRows(ShopfloorCase):
         events = self._events("r-9", "r-10")
         revision, applied, _pending = self._outcomes()
         self.env.flush_all()
-        cursor = type(self.env.cr)
-        execute = cursor.execute
-        statements = []
-
-        def spy(cr, query, params=None, log_exceptions=True):
-            statements.append(getattr(query, "code", query))
-            return execute(cr, query, params, log_exceptions)
-
-        with patch.object(cursor, "execute", spy):
+        with self.recorded_sql() as statements:
             self.env["shopfloor.event"]._write_rows([(event, dict(applied)) for event in events])
             self.env.flush_all()
         updates = [query for query in statements if query.lstrip().startswith('UPDATE "shopfloor_event"')]

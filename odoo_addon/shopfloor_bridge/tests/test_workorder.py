@@ -1,5 +1,3 @@
-from unittest.mock import patch
-
 from odoo.exceptions import ValidationError
 
 from .common import ShopfloorCase
@@ -87,15 +85,7 @@ class TestWorkorderEvents(ShopfloorCase):
         second.blocked_by_workorder_ids = first
         self.env.flush_all()
         self.assertEqual(second.state, "pending", "blocked by an order not done")
-        cursor = type(self.env.cr)
-        execute = cursor.execute
-        statements = []
-
-        def spy(cr, query, params=None, log_exceptions=True):
-            statements.append(getattr(query, "code", query))
-            return execute(cr, query, params, log_exceptions)
-
-        with patch.object(cursor, "execute", spy):
+        with self.recorded_sql() as statements:
             first.action_cancel()
             self.env.flush_all()
         self.assertNotEqual(second.state, "pending", "its blocker is cancelled: Odoo's compute ran")
