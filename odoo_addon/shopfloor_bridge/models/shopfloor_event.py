@@ -222,16 +222,15 @@ class ShopfloorEvent(models.Model):
         ]
         if unfit or len(set(events.ids)) != len(events):
             raise ValueError(f"shopfloor.event._write_rows writes plain stored fields of distinct events, not {unfit}")
+        revision_link = self._fields["mapping_revision_id"]
         linked = self._link_in_rows(rows) if "mapping_revision" in names else self.browse()
         if linked:
-            names.append("mapping_revision_id")
-            fields_["mapping_revision_id"] = self._fields["mapping_revision_id"]
-        relational = [name for name, field in fields_.items() if self.pool.is_modifying_relations(field)]
-        # Pending changes of these fields go first, or a later flush would overwrite the rows.
-        revision_link = self._fields["mapping_revision_id"]
-        if linked:
+            names.append(revision_link.name)
+            fields_[revision_link.name] = revision_link
             # Written below with the rows: a recompute still to come would only write it again.
             self.env.remove_to_compute(revision_link, linked)
+        relational = [name for name, field in fields_.items() if self.pool.is_modifying_relations(field)]
+        # Pending changes of these fields go first, or a later flush would overwrite the rows.
         events.flush_recordset(names)
         events.modified(relational, before=True)
         events._write_multi(
@@ -255,19 +254,15 @@ class ShopfloorEvent(models.Model):
         """Adds ``mapping_revision_id`` to the values of ``rows`` that write ``mapping_revision``, as
         ``_compute_mapping_revision_id`` would set it (one query for all), so the outcome's UPDATE
         writes it instead of a recompute updating every row a second time; returns those events."""
-        keys = {
-            (values.get("connection_id", event.connection_id.id), values["mapping_revision"])
+        keyed = [
+            (event, values, (values.get("connection_id", event.connection_id.id), values["mapping_revision"]))
             for event, values in rows
             if "mapping_revision" in values
-        }
-        found = self.env["shopfloor.mapping.revision"]._newest_by_key(keys)
-        linked = []
-        for event, values in rows:
-            if "mapping_revision" in values:
-                key = (values.get("connection_id", event.connection_id.id), values["mapping_revision"])
-                values["mapping_revision_id"] = found[key].id if key in found else False
-                linked.append(event.id)
-        return self.browse(linked)
+        ]
+        found = self.env["shopfloor.mapping.revision"]._newest_by_key({key for _event, _values, key in keyed})
+        for _event, values, key in keyed:
+            values["mapping_revision_id"] = found[key].id if key in found else False
+        return self.browse([event.id for event, _values, _key in keyed])
 
     # ------------------------------------------------------------------ helpers
 
