@@ -153,12 +153,10 @@ export async function giveLine2OwnMaterials(admin: Rpc): Promise<number> {
     fields: ["lot_stock_id"],
     limit: 1,
   });
-  const [bom] = await admin.kw<{ id: number; bom_line_ids: number[] }[]>(
-    "mrp.bom",
-    "search_read",
-    [[["product_tmpl_id.default_code", "=", "FG-MOUNT"]]],
-    { fields: ["bom_line_ids"], order: "sequence, id", limit: 1 },
-  );
+  const [bom] = await admin.kw<number[]>("mrp.bom", "search", [[["product_tmpl_id.default_code", "=", "FG-MOUNT"]]], {
+    order: "sequence, id",
+    limit: 1,
+  });
   if (!connection || !warehouse || !bom)
     throw new Error("demo plant incomplete (connection, warehouse or FG-MOUNT BOM)");
   const originals = await admin.kw<
@@ -194,7 +192,7 @@ export async function giveLine2OwnMaterials(admin: Rpc): Promise<number> {
   }
   if (own.size !== Object.keys(LINE2_MATERIALS).length) throw new Error("demo materials RM-ALU1 / RM-RIV4 not found");
   // `copy` answers the new record's ids over RPC.
-  const [copy] = await admin.kw<number[]>("mrp.bom", "copy", [[bom.id], { sequence: 1_000 }]);
+  const [copy] = await admin.kw<number[]>("mrp.bom", "copy", [[bom], { sequence: 1_000 }]);
   if (copy === undefined) throw new Error("copying the FG-MOUNT BOM returned nothing");
   const [copied] = await admin.kw<{ bom_line_ids: number[] }[]>("mrp.bom", "read", [[copy], ["bom_line_ids"]]);
   const lines = await admin.kw<{ id: number; product_id: [number, string] }[]>("mrp.bom.line", "read", [

@@ -80,6 +80,8 @@ const BATCH = 500;
 /** Catch-up mode: from this backlog on, the largest batches (MAX_INGEST_BATCH today). */
 const CATCHUP_BACKLOG = 5_000;
 const CATCHUP_SIZE = 1_000;
+/** The delivery of the backlog drains and the latency runs: 2 partitions, catch-up mode configured. */
+const CATCHUP_PARTITIONS: ScaleSettings = { partitions: 2, catchupBacklog: CATCHUP_BACKLOG, catchupSize: CATCHUP_SIZE };
 const HOUR_BACKLOG = 360_000;
 /** The demo plant's work centers (makePlant) and the time between two events of one (eventsOf). */
 const STREAMS = 4;
@@ -409,7 +411,7 @@ async function latency(
   const tag = `lat${rate}${line2Bom === undefined ? "" : "own"}`;
   const n = rate * seconds;
   const events = interleave(await makePlant(server.admin, tag, line2Bom), tag, n, takeEpoch(server, n));
-  const chain = makeChain(server, { partitions: 2, catchupBacklog: CATCHUP_BACKLOG, catchupSize: CATCHUP_SIZE });
+  const chain = makeChain(server, CATCHUP_PARTITIONS);
   const source = new MqttSource({ url: brokerUrl, topics: ["shopfloor/scale/#"], clientId: `bench-scale-${tag}` });
   const sink: SourceSink = {
     accept: async (items, state) => {
@@ -518,14 +520,7 @@ const bench: Benchmark = {
       // The same with each work center its own partition, as two sidecars would send it: the
       // lines book the same materials, so the partitions conflict in Odoo (retries counted).
       doubleFree = await drain(ctx, two, { partitions: 2, affinity: false }, "p2free", throughputN, throughputBudgetS);
-      backlog = await drain(
-        ctx,
-        two,
-        { partitions: 2, catchupBacklog: CATCHUP_BACKLOG, catchupSize: CATCHUP_SIZE },
-        "backlog",
-        backlogN,
-        drainBudgetS,
-      );
+      backlog = await drain(ctx, two, CATCHUP_PARTITIONS, "backlog", backlogN, drainBudgetS);
       const broker = await startMosquitto({
         maxQueuedMessages: 1_000_000,
         extraConfig: ["max_inflight_messages 1000"],
@@ -536,15 +531,7 @@ const bench: Benchmark = {
         // affinity deals the two lines out to the two partitions. Last: its BOM stays in this Odoo.
         const line2Bom = await giveLine2OwnMaterials(two.admin);
         doubleOwn = await drain(ctx, two, { partitions: 2 }, "p2own", throughputN, throughputBudgetS, line2Bom);
-        backlogOwn = await drain(
-          ctx,
-          two,
-          { partitions: 2, catchupBacklog: CATCHUP_BACKLOG, catchupSize: CATCHUP_SIZE },
-          "backlogown",
-          backlogN,
-          drainBudgetS,
-          line2Bom,
-        );
+        backlogOwn = await drain(ctx, two, CATCHUP_PARTITIONS, "backlogown", backlogN, drainBudgetS, line2Bom);
         for (const rate of [200, 1_000]) {
           latencies.push(await latency(ctx, two, broker.url, rate, latencyS, settleS, line2Bom));
         }
