@@ -7,15 +7,10 @@
 // XACK and its next read back to back on one connection, as a lean consumer
 // would; the source keeps at most that many unacknowledged, read a quarter
 // at a time so that one read is on the wire while another commits.
-// The source drains twice a round, with the spool's WAL checkpoints on their
-// worker thread (the default, whose rate is the figure) and inline in the
-// committing thread as before: the longest pause of the event loop during
-// each drain shows what a checkpoint costs the thread that reads and acks.
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { startRedis } from "../devstack/redis.ts";
 import { OffsetEstimator, SkewTracker } from "../src/core/clock.ts";
@@ -37,7 +32,7 @@ const benchConfig = {
 
 /** `n` events in `stream`, UUID ids (the spool's hard case), with both groups created before, at the start. */
 async function fillStream(redis: Redis, stream: string, n: number, ctx: BenchContext): Promise<void> {
-  for (const group of ["bare", "sidecar", "inline"]) await redis.xgroup("CREATE", stream, group, "0", "MKSTREAM");
+  for (const group of ["bare", "sidecar"]) await redis.xgroup("CREATE", stream, group, "0", "MKSTREAM");
   for (let i = 0; i < n; i += 1_000) {
     const batch = redis.pipeline();
     for (let j = i; j < Math.min(n, i + 1_000); j++) {
@@ -51,10 +46,6 @@ async function fillStream(redis: Redis, stream: string, n: number, ctx: BenchCon
 interface Drain {
   seconds: number;
   cpu: NodeJS.CpuUsage;
-  /** The event loop's longest pause during the drain (ms). */
-  maxPauseMs?: number;
-  /** Background checkpoints that ran during the drain. */
-  checkpoints?: number;
 }
 
 async function drainBare(url: string, stream: string, n: number): Promise<Drain> {
@@ -87,27 +78,19 @@ async function drainBare(url: string, stream: string, n: number): Promise<Drain>
   return { seconds, cpu };
 }
 
-async function drainSidecar(
-  url: string,
-  stream: string,
-  n: number,
-  checkpoints: "background" | "inline",
-  group = "sidecar",
-): Promise<Drain> {
+async function drainSidecar(url: string, stream: string, n: number): Promise<Drain> {
   const dir = mkdtempSync(join(tmpdir(), "sfb-bench-redis-spool-"));
-  const spool = new SqliteSpool({ path: join(dir, "spool.db"), checkpoints });
+  const spool = new SqliteSpool({ path: join(dir, "spool.db") });
   const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config: benchConfig });
   const source = new RedisStreamSource({
     connection: "bench",
     url,
     streams: [stream],
-    group,
+    group: "sidecar",
     consumer: "sidecar-1",
     prefetch: PREFETCH,
     blockMs: 1_000,
   });
-  const pauses = monitorEventLoopDelay({ resolution: 1 });
-  pauses.enable();
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   await source.start(pipeline);
@@ -115,15 +98,12 @@ async function drainSidecar(
   while ((source.stats().acked ?? 0) < n) await new Promise((r) => setTimeout(r, 2));
   const seconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpuStart);
-  pauses.disable();
   await source.stop();
   const spooled = (await spool.stats()).queued;
-  const checkpointsRun = spool.checkpoints;
-  // (The close waits for a checkpoint still running: those asked for during the drain are counted.)
   await spool.close();
   rmSync(dir, { recursive: true, force: true });
   if (spooled !== n) throw new Error(`spool holds ${spooled} of ${n}`);
-  return { seconds, cpu, maxPauseMs: pauses.max / 1e6, checkpoints: checkpointsRun?.runs ?? 0 };
+  return { seconds, cpu };
 }
 
 async function figures(ctx: BenchContext): Promise<Figure[]> {
@@ -138,11 +118,9 @@ async function figures(ctx: BenchContext): Promise<Figure[]> {
     ctx.log(`warm-up: ${warmup.toLocaleString()} entries through both consumers (not counted)…`);
     await fillStream(redis, "bench:warmup", warmup, ctx);
     await drainBare(broker.url, "bench:warmup", warmup);
-    await drainSidecar(broker.url, "bench:warmup", warmup, "background");
-    await drainSidecar(broker.url, "bench:warmup", warmup, "inline", "inline");
+    await drainSidecar(broker.url, "bench:warmup", warmup);
     const bare: { rate: number; cpu: number }[] = [];
     const sidecar: { rate: number; cpu: number }[] = [];
-    const pauses: { background: number; inline: number }[] = [];
     for (let round = 0; round < rounds; round++) {
       const stream = `bench:ingest:${round}`;
       await fillStream(redis, stream, n, ctx);
@@ -152,15 +130,8 @@ async function figures(ctx: BenchContext): Promise<Figure[]> {
           bare.push({ rate: Math.round(n / r.seconds), cpu: cpuPerEvent(r.cpu) });
         },
         async () => {
-          const r = await drainSidecar(broker.url, stream, n, "background");
-          const inline = await drainSidecar(broker.url, stream, n, "inline", "inline");
+          const r = await drainSidecar(broker.url, stream, n);
           sidecar.push({ rate: Math.round(n / r.seconds), cpu: cpuPerEvent(r.cpu) });
-          pauses.push({ background: r.maxPauseMs ?? 0, inline: inline.maxPauseMs ?? 0 });
-          ctx.log(
-            `round ${round + 1}/${rounds}: longest event-loop pause ${Math.round(r.maxPauseMs ?? 0)} ms with ` +
-              `${r.checkpoints} checkpoint(s) on the worker thread, ${Math.round(inline.maxPauseMs ?? 0)} ms inline ` +
-              `(${Math.round(n / inline.seconds)}/s)`,
-          );
         },
       ];
       // Each goes first in turn.
@@ -190,15 +161,6 @@ async function figures(ctx: BenchContext): Promise<Figure[]> {
         value: median(sidecar.map((r) => r.cpu)),
         unit: "µs",
         baseline: { name: "bare ioredis XREADGROUP + XACK consumer", value: median(bare.map((r) => r.cpu)) },
-      },
-      {
-        figure: `Redis Streams drain: longest event-loop pause, spool checkpoints on a worker thread (${each.slice(2) || "one round"})`,
-        value: Math.round(median(pauses.map((p) => p.background)) * 10) / 10,
-        unit: "ms",
-        baseline: {
-          name: "checkpoints inline in the committing thread",
-          value: Math.round(median(pauses.map((p) => p.inline)) * 10) / 10,
-        },
       },
     ];
   } finally {

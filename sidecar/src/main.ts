@@ -362,7 +362,6 @@ export class Sidecar {
       synchronous: opts.spoolSynchronous,
       ...opts.spoolLimits,
       secretKey: b.secretKey,
-      log: (_level, message) => this.#log.warn({}, message),
     });
     this.odoo = createOdooClient(b, opts.odooTimeoutMs ?? 60_000);
     this.odoo.onServerTime = (trip) => {

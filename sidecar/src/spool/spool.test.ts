@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -15,7 +15,6 @@ import {
   TEST_OPCUA_PASSWORD,
 } from "../../test/support/spool/spool.contract.ts";
 import { SqliteSpool } from "./sqlite-spool.ts";
-import { WalCheckpointer } from "./wal-checkpointer.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sfb-spool-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -451,100 +450,6 @@ describe("SqliteSpool on disk", () => {
     const again = new SqliteSpool({ path });
     expect((await again.queued(10)).map((e) => e.eventId)).toEqual(["ev-4", "ev-5", "ev-6"]);
     expect(again.depth.queued).toBe(3);
-    await again.close();
-  });
-});
-
-describe("SqliteSpool: WAL checkpoints on a thread of their own", () => {
-  /** Waits until the spool's background checkpoints have run `runs` times. */
-  async function checkpointed(spool: SqliteSpool, runs: number): Promise<void> {
-    const until = Date.now() + 3_000;
-    while ((spool.checkpoints?.runs ?? 0) < runs) {
-      if (Date.now() > until)
-        throw new Error(`no background checkpoint after 3 s: ${JSON.stringify(spool.checkpoints)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  it("copies the WAL into the database file on its worker once enough rows were written, the spool going on meanwhile", async () => {
-    const path = join(dir, `ckpt${n++}.db`);
-    // Events of about 170 bytes (425 of estimated WAL): 10 stay below the threshold, 290 more cross it.
-    const spool = new SqliteSpool({ path, checkpointEveryBytes: 16 * 1024 });
-    const emptyFile = statSync(path).size;
-    const events = Array.from({ length: 600 }, (_, i) => event(i + 1));
-    // Below the threshold: nothing asked for yet.
-    await spool.append(events.slice(0, 10));
-    expect(spool.checkpoints).toMatchObject({ runs: 0, failures: 0 });
-    await spool.append(events.slice(10, 300));
-    await checkpointed(spool, 1);
-    expect(spool.checkpoints?.lastLog).toBeGreaterThan(0);
-    expect(spool.checkpoints?.lastCheckpointed).toBe(spool.checkpoints?.lastLog);
-    // The rows are in the database file itself, not only in the WAL.
-    expect(statSync(path).size).toBeGreaterThan(emptyFile + 16 * 1024);
-    // Deliveries count too, and the writer resets the WAL behind the checkpoint.
-    await spool.append(events.slice(300));
-    const all = await spool.queued(600);
-    await spool.markDelivered(all.map((e) => ({ seq: e.seq, status: "applied" as const, odooEventId: 1, error: "" })));
-    await checkpointed(spool, 2);
-    expect(spool.depth.queued).toBe(0);
-    expect((await spool.stats()).delivered).toBe(600);
-    await spool.close();
-    // The last connection to close (the writer's) checkpointed the rest and removed the WAL.
-    expect(existsSync(`${path}-wal`)).toBe(false);
-    const again = new SqliteSpool({ path, checkpoints: "inline" });
-    expect(again.checkpoints).toBeUndefined();
-    expect((await again.stats()).delivered).toBe(600);
-    await again.close();
-  });
-
-  it("is not taken for another process's change: the writer's data_version stays, and another writer's commit moves it", async () => {
-    const path = join(dir, `ckpt-dv${n++}.db`);
-    const writer = new DatabaseSync(path);
-    writer.exec("pragma journal_mode = wal; pragma wal_autocheckpoint = 0; create table t (x)");
-    const version = () => (writer.prepare("pragma data_version").get() as { data_version: number }).data_version;
-    const before = version();
-    for (let i = 0; i < 50; i++) writer.prepare("insert into t values (randomblob(4000))").run();
-    const checkpointer = new WalCheckpointer(path, { everyBytes: 1 });
-    checkpointer.wrote(1);
-    await checkpointer.idle();
-    expect(checkpointer.stats).toMatchObject({ runs: 1, failures: 0 });
-    expect(checkpointer.stats.lastCheckpointed).toBeGreaterThanOrEqual(50);
-    expect(version()).toBe(before);
-    // The control: a commit by another connection is seen.
-    const other = new DatabaseSync(path);
-    other.prepare("insert into t values (1)").run();
-    expect(version()).not.toBe(before);
-    other.close();
-    await checkpointer.close();
-    writer.close();
-  });
-
-  it("says a failed checkpoint in the log and starts a new thread for the next one", async () => {
-    // A directory is no database: the worker's connection fails to open.
-    const notADatabase = mkdtempSync(join(dir, "not-a-db-"));
-    const said: string[] = [];
-    const checkpointer = new WalCheckpointer(notADatabase, {
-      everyBytes: 1,
-      log: (_level, message) => said.push(message),
-    });
-    checkpointer.wrote(1);
-    await checkpointer.idle();
-    checkpointer.request();
-    await checkpointer.idle();
-    expect(checkpointer.stats).toMatchObject({ runs: 0, failures: 2 });
-    expect(said).toHaveLength(2);
-    expect(said[0]).toContain(`spool ${notADatabase}: WAL checkpoint failed`);
-    expect(said[0]).toContain("the writer's own checkpoint bounds the WAL");
-    await checkpointer.close();
-  });
-
-  it("closes while a checkpoint runs: the close waits for it, nothing is lost", async () => {
-    const path = join(dir, `ckpt-close${n++}.db`);
-    const spool = new SqliteSpool({ path, checkpointEveryBytes: 1 });
-    await spool.append(Array.from({ length: 200 }, (_, i) => event(i + 1)));
-    await spool.close();
-    const again = new SqliteSpool({ path });
-    expect(again.depth.queued).toBe(200);
     await again.close();
   });
 });

@@ -34,7 +34,6 @@ import {
   type SpoolStats,
   spoolLimits,
 } from "./spool.ts";
-import { type CheckpointLog, type CheckpointStats, WalCheckpointer } from "./wal-checkpointer.ts";
 
 export interface SqliteSpoolOptions extends Partial<SpoolLimits> {
   /** Database file; ":memory:" for tests. */
@@ -47,16 +46,6 @@ export interface SqliteSpoolOptions extends Partial<SpoolLimits> {
    * with; without one they are not cached (see config-cache.ts).
    */
   secretKey?: Buffer;
-  /**
-   * Where WAL checkpoints run: "background" (a worker thread, see
-   * wal-checkpointer.ts; the default for a file) or "inline" (SQLite's
-   * automatic checkpoint in the committing thread; always for ":memory:").
-   */
-  checkpoints?: "background" | "inline";
-  /** Estimated bytes of WAL between two background checkpoints (CHECKPOINT_EVERY_BYTES unless set). */
-  checkpointEveryBytes?: number;
-  /** Where a failed background checkpoint is said. */
-  log?: CheckpointLog;
 }
 
 interface PendingAppend {
@@ -106,19 +95,6 @@ const QUEUED_COLUMNS =
 
 /** Rows per insert statement: 64 × 8 parameters stays far below SQLite's 32,766. */
 const ROWS_PER_INSERT = 64;
-/** SQLite's automatic checkpoint, in pages (4 KB): 32 MB of WAL, or 128 MB as the backstop of background checkpoints. */
-const AUTOCHECKPOINT_PAGES = 8192;
-const BACKSTOP_PAGES = 4 * AUTOCHECKPOINT_PAGES;
-/**
- * WAL a commit writes per byte of the rows it inserts or delivers, as
- * estimated for background checkpoints. Measured on 40,000 CloudEvents of
- * ~300 bytes: 2.6 inserted in groups of 125 (2.0 in groups of 500: the
- * index and tail pages go to the WAL again at each commit), 1.7 delivered.
- */
-const WAL_PER_INSERTED_BYTE = 2.5;
-const WAL_PER_DELIVERED_BYTE = 1.7;
-/** Estimated WAL between two background checkpoints: what the automatic checkpoint runs at. */
-const CHECKPOINT_EVERY_BYTES = AUTOCHECKPOINT_PAGES * 4096;
 
 /** `pragma user_version` of the schema below; 0 is a spool made before versions were kept. */
 const SCHEMA_VERSION = 4;
@@ -348,7 +324,6 @@ export class SqliteSpool implements Spool {
   readonly #rowForAction: StatementSync;
   readonly #logAction: StatementSync;
   readonly #secretKey: Buffer | undefined;
-  readonly #checkpointer: WalCheckpointer | undefined;
 
   constructor(opts: SqliteSpoolOptions) {
     this.limits = spoolLimits({
@@ -366,16 +341,7 @@ export class SqliteSpool implements Spool {
     // under a steady ingest the same index pages are rewritten in commit
     // after commit, and a checkpoint copies each page once however often it
     // changed, and syncs once. The WAL file is cut back to 64 MB afterwards.
-    // In the background (the default), about as often, on a worker thread;
-    // SQLite's own at four times that WAL is then only a backstop.
-    const background = opts.path !== ":memory:" && (opts.checkpoints ?? "background") === "background";
-    this.#db.exec(`pragma wal_autocheckpoint = ${background ? BACKSTOP_PAGES : AUTOCHECKPOINT_PAGES}`);
-    if (background) {
-      this.#checkpointer = new WalCheckpointer(opts.path, {
-        everyBytes: opts.checkpointEveryBytes ?? CHECKPOINT_EVERY_BYTES,
-        ...(opts.log ? { log: opts.log } : {}),
-      });
-    }
+    this.#db.exec("pragma wal_autocheckpoint = 8192");
     this.#db.exec("pragma journal_size_limit = 67108864");
     // 8 MB page cache (SQLite's default is 2 MB): the duplicate-key index
     // probed on every insert stays in memory for a burst of ~100k events.
@@ -575,7 +541,6 @@ export class SqliteSpool implements Spool {
       }
       this.#queued += addedEvents;
       this.#queuedBytes += addedBytes;
-      this.#checkpointer?.wrote(WAL_PER_INSERTED_BYTE * addedBytes);
       group.forEach((p, i) => {
         this.#reservedBytes -= p.bytes;
         this.#reservedEvents -= p.records.length;
@@ -719,7 +684,6 @@ export class SqliteSpool implements Spool {
 
   async markDelivered(outcomes: DeliveryOutcome[]): Promise<void> {
     const now = Date.now();
-    let rewritten = 0;
     // A row parked or skipped while in flight is delivered all the same: Odoo has it.
     this.#write(() => {
       for (const o of outcomes) {
@@ -727,10 +691,8 @@ export class SqliteSpool implements Spool {
         if (!row) continue;
         this.#deliver.run(o.status, o.odooEventId, o.error, now, o.seq);
         this.#leave(row.state, row.bytes);
-        rewritten += row.bytes;
       }
     });
-    this.#checkpointer?.wrote(WAL_PER_DELIVERED_BYTE * rewritten);
     this.#gate.freed();
   }
 
@@ -999,18 +961,11 @@ export class SqliteSpool implements Spool {
       .run(sealConfig(config, this.#secretKey));
   }
 
-  /** The background checkpoints so far (undefined when they run inline). */
-  get checkpoints(): CheckpointStats | undefined {
-    return this.#checkpointer?.stats;
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#flush();
     this.#closed = true;
     clearInterval(this.#waitWatch);
-    // Its connection first: the last one to close (this one) checkpoints what is left and removes the WAL.
-    await this.#checkpointer?.close();
     this.#db.close();
   }
 }
