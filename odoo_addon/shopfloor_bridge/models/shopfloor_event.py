@@ -54,6 +54,13 @@ AUDITED_ACTIONS = {
 }
 
 
+# Index name → None (dropped) or what its definition must hold to be kept.
+SUPERSEDED_INDEXES = {
+    "shopfloor_event__workcenter_id_index": None,
+    "shopfloor_event__error_class_index": "WHERE (error_class IS NOT NULL)",
+}
+
+
 class ShopfloorEvent(models.Model):
     _name = "shopfloor.event"
     _description = "Shop Floor Event"
@@ -99,7 +106,8 @@ class ShopfloorEvent(models.Model):
         "send the same source and id.",
     )
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
-    workcenter_id = fields.Many2one("mrp.workcenter", readonly=True, index=True)
+    # Found by shopfloor_event_wc_time_idx (workcenter_id, time), which leads with it (see init).
+    workcenter_id = fields.Many2one("mrp.workcenter", readonly=True)
     production_id = fields.Many2one("mrp.production", readonly=True, index="btree_not_null")
     workorder_id = fields.Many2one("mrp.workorder", readonly=True, index="btree_not_null")
     sidecar_mapping_revision = fields.Integer(readonly=True, help="The mapping revision the sidecar used.")
@@ -149,7 +157,8 @@ class ShopfloorEvent(models.Model):
     attempts = fields.Integer(readonly=True)
     next_retry_at = fields.Datetime(readonly=True)
     pending_since = fields.Datetime(readonly=True)
-    error_class = fields.Char(readonly=True, index=True)
+    # Empty on every applied event: the index holds only the events that wait or failed.
+    error_class = fields.Char(readonly=True, index="btree_not_null")
     error_message = fields.Text(readonly=True)
     error_traceback = fields.Text(readonly=True)
     result_refs = fields.Text(string="Produced records", readonly=True, help="One model,id per line.")
@@ -180,6 +189,23 @@ class ShopfloorEvent(models.Model):
             where="state IN ('pending', 'failed')",
         )
         tools.create_index(self.env.cr, "shopfloor_event_wc_time_idx", self._table, ["workcenter_id", "time"])
+        self._drop_superseded_indexes()
+
+    def _drop_superseded_indexes(self):
+        """Indexes earlier versions made, which every event wrote at its insert and again at
+        its outcome (an UPDATE of indexed columns writes a new entry in every index): one by
+        work center alone, which the (workcenter_id, time) index serves, and one over the
+        error class of every event, where only waiting and failed events have one. Odoo keeps
+        an index its fields no longer ask for, and does not change one that exists under the
+        name it would give: dropped here (init runs before Odoo makes the fields' indexes,
+        so the partial one on error_class is made next)."""
+        self.env.cr.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname IN %s",
+            [self._table, tuple(SUPERSEDED_INDEXES)],
+        )
+        for name, definition in self.env.cr.fetchall():
+            if SUPERSEDED_INDEXES[name] is None or SUPERSEDED_INDEXES[name] not in definition:
+                self.env.cr.execute(tools.SQL("DROP INDEX %s", tools.SQL.identifier(name)))
 
     @api.depends("mapping_revision", "connection_id")
     def _compute_mapping_revision_id(self):

@@ -9,7 +9,7 @@ them, (1) the ingest bench's realistic mix (four streams: starts, counts,
 quality checks, a material booking, a scrap, a material stop and a pause per
 twenty events) and (2) a day using every one of the sixteen event types,
 and logs (``shopfloor_bridge.profile`` lines in the Odoo log):
-- per batch mix: ms and SQL queries per event of the whole ingest call;
+- per batch mix: ms, SQL queries and kB of PostgreSQL WAL per event of the whole ingest call;
 - per event type: ms, Odoo CPU ms and SQL queries per event inside its
   handler (what the batch does for several events at once, such as Odoo's
   stock cascade at the synchronisation points, the scraps it makes and
@@ -230,12 +230,19 @@ class TestApplyProfile(ShopfloorCase):
             return None
         return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
 
+    def wal_position(self):
+        """Where PostgreSQL's write-ahead log is: what lies between two positions is every
+        change written meanwhile (rows, their index entries, full pages after a checkpoint)."""
+        self.env.cr.execute("SELECT pg_current_wal_insert_lsn()")
+        return self.env.cr.fetchone()[0]
+
     def run_mix(self, name, events, profile=False):
         cr = self.env.cr
         profiler = cProfile.Profile() if profile else None
         statuses = defaultdict(int)
         problems = defaultdict(int)
         started, queries = perf_counter(), cr.sql_log_count
+        wal = self.wal_position()
         cpu, backend_cpu = process_time(), self.backend_cpu_seconds()
         with self.per_type() as totals:
             for index in range(0, len(events), BATCH):
@@ -258,6 +265,8 @@ class TestApplyProfile(ShopfloorCase):
         seconds, sql = perf_counter() - started, cr.sql_log_count - queries
         cpu = process_time() - cpu  # with cProfile's own overhead when profiling
         backend_after = self.backend_cpu_seconds()
+        cr.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", [wal])
+        wal_kb = float(cr.fetchone()[0]) / 1024 / len(events)
         backend = (
             f"{(backend_after - backend_cpu) * 1000 / len(events):.2f}"
             if backend_cpu is not None and backend_after is not None
@@ -266,7 +275,8 @@ class TestApplyProfile(ShopfloorCase):
         lines = [
             f"{name}: {len(events)} events in batches of {BATCH}: {seconds * 1000 / len(events):.2f} ms/event, "
             f"Odoo CPU {cpu * 1000 / len(events):.2f} ms/event, PostgreSQL CPU {backend} ms/event, "
-            f"{sql / len(events):.1f} SQL/event, {len(events) / seconds:.0f} events/s; outcomes {dict(statuses)}",
+            f"{sql / len(events):.1f} SQL/event, WAL {wal_kb:.1f} kB/event, {len(events) / seconds:.0f} events/s; "
+            f"outcomes {dict(statuses)}",
             f"  {'type':<22}{'events':>8}{'ms/event':>10}{'CPU ms':>8}{'SQL/event':>11}  (inside the handler)",
         ]
         for type_, (count, spent, type_sql, type_cpu) in sorted(totals.items(), key=lambda item: -item[1][1]):

@@ -132,3 +132,51 @@ class TestEventOutcomeRows(ShopfloorCase):
         with self.assertRaisesRegex(ValueError, "distinct events"):
             rows._write_rows([(one, {"attempts": 1}), (one, {"attempts": 2})])
         rows._write_rows([(two, {})])  # nothing to write: nothing happens
+
+
+@tagged("post_install", "-at_install")
+class TestEventIndexes(ShopfloorCase):
+    """What every stored event writes besides its row: one entry per index, at its insert and
+    again at its outcome (an UPDATE of indexed columns is never HOT)."""
+
+    def _indexes(self):
+        self.env.cr.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'shopfloor_event'")
+        return dict(self.env.cr.fetchall())
+
+    def _plan(self, query, params):
+        # With sequential scans priced out, the plan shows which index there is to use.
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        self.addCleanup(self.env.cr.execute, "RESET enable_seqscan")
+        self.env.cr.execute(f"EXPLAIN {query}", params)
+        return "\n".join(row[0] for row in self.env.cr.fetchall())
+
+    def test_no_index_by_work_center_alone_and_none_over_applied_events_error_class(self):
+        indexes = self._indexes()
+        self.assertNotIn("shopfloor_event__workcenter_id_index", indexes)
+        self.assertIn('(workcenter_id, "time")', indexes["shopfloor_event_wc_time_idx"])
+        # Partial: an applied event (no error class) has no entry in it.
+        self.assertIn("WHERE (error_class IS NOT NULL)", indexes["shopfloor_event__error_class_index"])
+        # A work center's events are still found by index, and so are the failed events of a class.
+        plan = self._plan("SELECT id FROM shopfloor_event WHERE workcenter_id = %s", [self.wc_press1.id])
+        self.assertIn("shopfloor_event_wc_time_idx", plan)
+        plan = self._plan("SELECT id FROM shopfloor_event WHERE error_class = %s", ["EventPending"])
+        self.assertIn("shopfloor_event__error_class_index", plan)
+
+    def test_an_upgrade_drops_the_indexes_earlier_versions_made(self):
+        cr = self.env.cr
+        # As earlier versions left the table: both indexes plain.
+        cr.execute("DROP INDEX shopfloor_event__error_class_index")
+        cr.execute("CREATE INDEX shopfloor_event__error_class_index ON shopfloor_event (error_class)")
+        cr.execute("CREATE INDEX shopfloor_event__workcenter_id_index ON shopfloor_event (workcenter_id)")
+        before = self._indexes()
+        self.assertNotIn("WHERE", before["shopfloor_event__error_class_index"])
+        # What a module update runs for the model: its init, then Odoo's indexes of its fields.
+        self.env["shopfloor.event"].init()
+        self.env.registry.check_indexes(cr, ["shopfloor.event"])
+        after = self._indexes()
+        self.assertNotIn("shopfloor_event__workcenter_id_index", after)
+        self.assertIn("WHERE (error_class IS NOT NULL)", after["shopfloor_event__error_class_index"])
+        self.assertEqual(set(after), set(before) - {"shopfloor_event__workcenter_id_index"})
+        # Run again, it changes nothing.
+        self.env["shopfloor.event"].init()
+        self.assertEqual(self._indexes(), after)
