@@ -27,7 +27,9 @@ HTTP path adds.
 leaves cProfile (and its overhead on the CPU figures) out; ``SFB_PROFILE_FOCUS`` (a regular
 expression over function names) adds the callees of those functions; ``SFB_PROFILE_FILTER``
 (a regular expression over file paths and names) lists only the matching functions; ``SFB_PROFILE_SORT=tottime``
-lists the functions by their own time instead of their cumulative time.
+lists the functions by their own time instead of their cumulative time; ``SFB_PROFILE_SQL=N``
+lists the N statements run most often (their text with numbers and placeholder lists folded),
+with their count per 1,000 events and the time they took.
 """
 
 import cProfile
@@ -35,6 +37,7 @@ import io
 import logging
 import os
 import pstats
+import re
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -49,6 +52,9 @@ from .common import ShopfloorCase
 _logger = logging.getLogger("odoo.addons.shopfloor_bridge.profile")
 
 BATCH = 500
+# How SFB_PROFILE_SQL folds statements: numbers, and lists of placeholders or numbers.
+SQL_NUMBERS = re.compile(r"\b\d+\b")
+SQL_LISTS = re.compile(r"\((?:\s*(?:%s|\d+)\s*,)+\s*(?:%s|\d+)\s*\)")
 INTEGRATION = "shopfloor_bridge.shopfloor_bridge_group_integration"
 # Per line: (source, operation, material code, qty, unit) of its press and its assembly.
 LINE_STREAMS = (
@@ -220,6 +226,29 @@ class TestApplyProfile(ShopfloorCase):
         with patch.object(handlers, "apply_event", side_effect=timed):
             yield totals
 
+    @contextmanager
+    def statements(self):
+        """With SFB_PROFILE_SQL: {statement shape: [count, seconds]} of what the cursor runs."""
+        if not os.environ.get("SFB_PROFILE_SQL"):
+            yield None
+            return
+        cursor = type(self.env.cr)
+        execute = cursor.execute
+        shapes = defaultdict(lambda: [0, 0.0])
+
+        def counted(cr, query, params=None, log_exceptions=True):
+            started = perf_counter()
+            try:
+                return execute(cr, query, params, log_exceptions)
+            finally:
+                text = " ".join(str(getattr(query, "code", query)).split())
+                shape = shapes[SQL_NUMBERS.sub("N", SQL_LISTS.sub("(…)", text))]
+                shape[0] += 1
+                shape[1] += perf_counter() - started
+
+        with patch.object(cursor, "execute", counted):
+            yield shapes
+
     def backend_cpu_seconds(self):
         """CPU seconds of this cursor's PostgreSQL backend so far (/proc, same machine), or None."""
         self.env.cr.execute("SELECT pg_backend_pid()")
@@ -244,7 +273,7 @@ class TestApplyProfile(ShopfloorCase):
         started, queries = perf_counter(), cr.sql_log_count
         wal = self.wal_position()
         cpu, backend_cpu = process_time(), self.backend_cpu_seconds()
-        with self.per_type() as totals:
+        with self.per_type() as totals, self.statements() as statements:
             for index in range(0, len(events), BATCH):
                 if profiler:
                     profiler.enable()
@@ -285,6 +314,14 @@ class TestApplyProfile(ShopfloorCase):
                 f"{type_sql / count:>11.1f}"
             )
         lines += [f"  {count} × {status}: {error}" for (status, error), count in sorted(problems.items())]
+        if statements is not None:
+            top = sorted(statements.items(), key=lambda item: -item[1][0])[: int(os.environ["SFB_PROFILE_SQL"])]
+            lines.append(f"  {'per 1,000':>9}{'ms each':>9}  statement")
+            lines += [
+                f"  {count * 1000 / len(events):>9.0f}{spent * 1000 / count:>9.3f}  "
+                f"{text if len(text) <= 600 else text[:250] + ' … ' + text[-300:]}"
+                for text, (count, spent) in top
+            ]
         if profiler:
             stream = io.StringIO()
             order = os.environ.get("SFB_PROFILE_SORT", "cumulative")  # "tottime": where the CPU itself goes
