@@ -14,7 +14,7 @@ from odoo.tools import float_is_zero
 from ..exceptions import EventPending, EventRejected, OnHold, PermanentError
 
 CLOSED_PRODUCTION_STATES = ("done", "cancel")
-# Key of EventContext.lookups: whether any hold is active (forgotten after each quality event).
+# Key of EventContext.lookups: whether any hold is active (forgotten once an event raised or released one).
 HOLDS_ACTIVE = "holds active"
 
 
@@ -289,7 +289,8 @@ class EventContext:
         """An active hold makes the event wait (OnHold → pending) until it is released."""
         if self.lookups is not None:
             # Most batches run with no hold at all: one count instead of a search per event.
-            # Only quality events make or release holds; the inbox forgets the answer after each.
+            # Only quality events make or release holds: the inbox forgets the answer after one
+            # that did (the hold is among its produced records).
             if HOLDS_ACTIVE not in self.lookups:
                 self.lookups[HOLDS_ACTIVE] = bool(
                     self.env["shopfloor.hold"].sudo().search_count([("state", "=", "active")], limit=1)

@@ -299,8 +299,10 @@ class ApplyService:
             except Exception:  # noqa: BLE001 (applied again alone, where its error is kept)
                 return None
             values, action = {**self._applied_values(event, records, revision, now), **undo}, "apply"
-        if (event.type or "").startswith("quality."):
-            lookups.pop(HOLDS_ACTIVE, None)  # it may have raised or released a hold
+        if "shopfloor.hold," in (values.get("result_refs") or ""):
+            # It raised or released a hold (an event that did not apply changed nothing: its
+            # savepoint, or the group's undo, took it back); a passing check keeps the answer.
+            lookups.pop(HOLDS_ACTIVE, None)
         values["attempts"] = attempts
         return event, values, action
 

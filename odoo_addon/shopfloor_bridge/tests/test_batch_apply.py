@@ -418,6 +418,37 @@ class TestBatchedApply(ShopfloorCase):
         self.assertEqual(self.mo1.qty_producing, 4)
         self.assertEqual(self.events_of(results[3:4]).error_class, "hold")
 
+    def test_passing_checks_keep_the_batch_s_hold_answer_a_failing_one_holds_what_follows(self):
+        # "Is any hold active?" is asked once for a batch whose checks pass; a failed check
+        # raises a hold (the company holds on a failed check), and the report after it waits.
+        def event(minute, type_, data):
+            return self.make_event(type_, {"order": self.mo1.name, **data}, time=self.at(minute))
+
+        report = {"operation": "Cutting", "qty_good": 2}
+        check = {"operation": "Cutting", "characteristic": "hardness", "value": 45, "low": 40}
+        with self.recorded_sql() as statements:
+            results = self.ingest(
+                event(0, "workorder.started", {"operation": "Cutting"}),
+                *[
+                    one
+                    for minute in (1, 3, 5)
+                    for one in (
+                        event(minute, "quality.result", {**check, "pass": True}),
+                        event(minute + 1, "production.reported", report),
+                    )
+                ],
+            )
+        self.assertEqual({result["status"] for result in results}, {"applied"}, results)
+        counts = [sql for sql in statements if "COUNT(*)" in sql and '"shopfloor_hold"' in sql]
+        self.assertEqual(len(counts), 1, "asked once: no check of the batch raised a hold")
+        results = self.ingest(
+            event(7, "quality.result", {**check, "pass": False, "value": 31}),
+            event(8, "production.reported", report),
+        )
+        self.assertEqual([result["status"] for result in results], ["applied", "pending"], results)
+        self.assertEqual(self.mo1.qty_producing, 6)
+        self.assertEqual(self.events_of(results[1:]).error_class, "hold")
+
     def scrap_day(self, production, offset=timedelta()):
         """Scraps of the order's own product between reports and time logs (made and
         validated together by the batch), and one of a component the order has reserved
