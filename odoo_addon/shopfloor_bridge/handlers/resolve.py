@@ -97,6 +97,17 @@ class EventContext:
             self.lookups[key] = row.ids
         return row
 
+    def cached_search(self, model, domain):
+        """``search(domain, limit=1)`` once per batch (the inbox keeps the answer), for what
+        the events of a batch only read (a scrap's reason tag by its name)."""
+        key = ("search", model, self.env.company.id, tuple(domain))
+        if self.lookups is not None and key in self.lookups:
+            return self.env[model].browse(self.lookups[key])
+        row = self.env[model].search(domain, limit=1)
+        if self.lookups is not None:
+            self.lookups[key] = row.ids
+        return row
+
     @property
     def connection_label(self):
         return self.connection.code or "(no connection)"

@@ -10,7 +10,7 @@ scraps and one ``_action_done`` for their stock moves, instead of each per
 scrap. The event's result names its scrap all the same.
 """
 
-from odoo.tools import float_compare
+from odoo.tools import escape_psql, float_compare
 
 from odoo.addons.stock.models.stock_scrap import StockScrap
 
@@ -45,7 +45,8 @@ def apply(ctx):
     if workorder:
         values["workorder_id"] = workorder.id
     if reason_code:
-        tag = ctx.env["stock.scrap.reason.tag"].search([("name", "=ilike", reason_code)], limit=1)
+        # The name as written, whatever its case: "_" and "%" are no wildcards here.
+        tag = ctx.cached_search("stock.scrap.reason.tag", [("name", "=ilike", escape_psql(reason_code.lower()))])
         if tag:
             values["scrap_reason_tag_ids"] = [(6, 0, tag.ids)]
     when = ctx.time.replace(microsecond=0)

@@ -31,6 +31,25 @@ class TestScrapReported(ShopfloorCase):
         self.assertIn(f"stock.scrap,{scrap.id}", event.result_refs)
         self.assertEqual(self.product_steel.with_context(location=self.stock_location.id).qty_available, 498.5)
 
+    def test_a_reason_code_tags_the_scrap_with_the_reason_of_that_name(self):
+        dent, edge = self.env["stock.scrap.reason.tag"].create([{"name": "Dent"}, {"name": "EDGEXBURR"}])
+
+        def scrap(minute, reason):
+            data = {"order": self.mo1.name, "operation": "Cutting", "qty": 1, "reason_code": reason}
+            return self.make_event("scrap.reported", data, time=self.at(minute))
+
+        codes = ["DENT", "edgexburr", "dent", "EDGE_BURR", "Dent%", "CRACK"]
+        with self.recorded_sql() as statements:
+            results = self.ingest(*[scrap(minute, code) for minute, code in enumerate(codes, 1)])
+        self.assertEqual([result["status"] for result in results], ["applied"] * len(codes), results)
+        scraps = self.env["stock.scrap"].search([("production_id", "=", self.mo1.id)], order="id")
+        nothing = dent.browse()
+        # The name whatever its case; "_" and "%" in a code are characters, not wildcards.
+        self.assertEqual([one.scrap_reason_tag_ids for one in scraps], [dent, edge, dent, nothing, nothing, nothing])
+        # A batch asks for each name once (whatever its case).
+        lookups = [sql for sql in statements if 'FROM "stock_scrap_reason_tag"' in sql]
+        self.assertEqual(len(lookups), 5, "dent, edgexburr, edge_burr, dent% and crack")
+
     def test_scrap_beyond_stock_is_still_booked(self):
         # The parts are gone on the floor: no insufficient-stock wizard to answer.
         result, _e = self.ingest_one(
