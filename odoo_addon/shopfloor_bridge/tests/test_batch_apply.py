@@ -18,6 +18,7 @@ import psycopg2.errors
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from .. import handlers
 from ..handlers import producing, scrap_reported
 from .common import ShopfloorCase
 
@@ -417,6 +418,38 @@ class TestBatchedApply(ShopfloorCase):
         )
         self.assertEqual(self.mo1.qty_producing, 4)
         self.assertEqual(self.events_of(results[3:4]).error_class, "hold")
+
+    def test_after_the_cache_is_cleared_the_batch_reads_its_events_back_together(self):
+        # Odoo clears its whole cache on every unlink (and a rolled back savepoint does too):
+        # the events still to apply are read back in one query, not one query each.
+        apply_event = handlers.apply_event
+
+        def run(production, clear):
+            cleared = []
+
+            def clearing(event, *args, **kwargs):
+                records = apply_event(event, *args, **kwargs)
+                if clear and not cleared:
+                    cleared.append(event.type)
+                    event.env.invalidate_all()
+                return records
+
+            def event(minute, type_, data):
+                data = {"order": production.name, "operation": "Cutting", **data}
+                return self.make_event(type_, data, time=self.at(minute))
+
+            batch = [event(0, "workorder.started", {})]
+            batch += [event(minute, "production.reported", {"qty_good": 1}) for minute in range(1, 31)]
+            with patch.object(handlers, "apply_event", side_effect=clearing), self.recorded_sql() as statements:
+                results = self.ingest(*batch)
+            self.assertEqual({result["status"] for result in results}, {"applied"}, results)
+            self.assertEqual(production.qty_producing, 30)
+            self.assertEqual(cleared, ["workorder.started"] if clear else [])
+            return [sql for sql in statements if 'FROM "shopfloor_event" WHERE ("shopfloor_event"."id" IN' in sql]
+
+        untouched = run(self.mo1, clear=False)
+        cleared = run(self.mo2, clear=True)
+        self.assertEqual(len(cleared), len(untouched) + 1, "the 30 events after the clear read back in one query")
 
     def test_passing_checks_keep_the_batch_s_hold_answer_a_failing_one_holds_what_follows(self):
         # "Is any hold active?" is asked once for a batch whose checks pass; a failed check
