@@ -89,18 +89,18 @@ class EventContext:
     def _map(self, model, domain):
         if model not in self.env or not self.connection:
             return self.env[model] if model in self.env else None
-        key = (model, self.connection.id, tuple(domain))
-        if self.lookups is not None and key in self.lookups:
-            return self.env[model].browse(self.lookups[key])
-        row = self.env[model].search([("connection_id", "=", self.connection.id), *domain], limit=1)
-        if self.lookups is not None:
-            self.lookups[key] = row.ids
-        return row
+        connection = self.connection.id
+        return self._remembered(
+            (model, connection, tuple(domain)), model, [("connection_id", "=", connection), *domain]
+        )
 
     def cached_search(self, model, domain):
         """``search(domain, limit=1)`` once per batch (the inbox keeps the answer), for what
         the events of a batch only read (a scrap's reason tag by its name)."""
-        key = ("search", model, self.env.company.id, tuple(domain))
+        return self._remembered(("search", model, self.env.company.id, tuple(domain)), model, domain)
+
+    def _remembered(self, key, model, domain):
+        """``search(domain, limit=1)``, answered from the batch's lookups under ``key`` once asked."""
         if self.lookups is not None and key in self.lookups:
             return self.env[model].browse(self.lookups[key])
         row = self.env[model].search(domain, limit=1)
