@@ -2,9 +2,10 @@
 // the shared source contract, the CloudEvents Kafka binding, offsets committed
 // only after the spool commit, a broker restart, backpressure, a group of two
 // members, and the errors an admin sees for bad settings.
+import { spawn } from "node:child_process";
 import { Admin, Producer } from "@platformatic/kafka";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type KafkaBroker, startKafka } from "../../../devstack/kafka.ts";
+import { KAFKA_LIB, type KafkaBroker, startKafka } from "../../../devstack/kafka.ts";
 import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
 import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import { BackboneConfigError } from "./errors.ts";
@@ -16,7 +17,7 @@ const SASL = { username: "sfb-sidecar", password: "s3cret-sasl" };
 
 beforeAll(async () => {
   broker = await startKafka({ sasl: SASL });
-  await broker.createTopics(["contract", "binding", "pressure", "restart"], 1);
+  await broker.createTopics(["contract", "binding", "pressure", "restart", "tx-own", "tx-in", "tx-out"], 1);
   await broker.createTopics(["shared"], 4);
   producer = new Producer({
     clientId: "sfb-test-producer",
@@ -104,6 +105,127 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
       expect(bad?.kind === "rejected" && bad.reason).toMatch(/binary mode: .*not JSON/);
       expect(intakeText(plain as never)).toBe("plain bytes");
       expect(src.stats()).toMatchObject({ received: 5, committed: 5, rejected_at_source: 1, connected: 1 });
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("skips what one transactional producer aborted twice in a fetch and across fetches, as read_committed does", async () => {
+    const serialize = (v?: string) => (v === undefined ? undefined : Buffer.from(v));
+    const txProducer = new Producer({
+      clientId: "sfb-test-tx",
+      bootstrapBrokers: [broker.url],
+      transactionalId: "sfb-test-tx",
+      idempotent: true,
+      serializers: { key: serialize, value: serialize, headerKey: serialize, headerValue: serialize },
+    });
+    // An aborted transaction larger than one fetch (~1.5 MB), then aborted and committed ones of
+    // the same producer back to back: @platformatic/kafka 2.12 alone handed over 300 of them.
+    const plan: [string, number][] = [
+      ["aborted-a", 300],
+      ["committed-a", 5],
+      ["aborted-b", 3],
+      ["committed-b", 5],
+      ["aborted-c", 2],
+    ];
+    try {
+      for (const [label, count] of plan) {
+        const tx = await txProducer.beginTransaction();
+        for (let i = 0; i < count; i += 50) {
+          const messages = Array.from({ length: Math.min(50, count - i) }, (_, j) => ({
+            topic: "tx-own",
+            key: "WC-7",
+            value: JSON.stringify({ id: `${label}-${i + j}`, pad: "x".repeat(5_000) }),
+          }));
+          await tx.send({ messages });
+        }
+        if (label.startsWith("aborted")) await tx.abort();
+        else await tx.commit();
+      }
+    } finally {
+      await txProducer.close();
+    }
+    await send("tx-own", JSON.stringify({ id: "after" }));
+    const sink = new RecordingSink();
+    const src = source({ topics: ["tx-own"], groupId: "sfb-tx-own" });
+    await src.start(sink);
+    try {
+      await expect.poll(() => sink.has('"id":"after"'), { timeout: 20_000 }).toBe(true);
+      const ids = sink.committed.map((i) => JSON.parse(intakeText(i)).id);
+      expect(ids).toEqual([
+        ...Array.from({ length: 5 }, (_, i) => `committed-a-${i}`),
+        ...Array.from({ length: 5 }, (_, i) => `committed-b-${i}`),
+        "after",
+      ]);
+      // What the client had not dropped itself (at least the 300 and the 3), counted where an admin looks.
+      expect(src.stats().aborted_skipped).toBeGreaterThanOrEqual(303);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("reads exactly once what Kafka's own transactional copier committed, none of what it aborted at random", async () => {
+    const ids = Array.from({ length: 600 }, (_, i) => `copied-${i}`);
+    for (let i = 0; i < ids.length; i += 100) {
+      await producer.send({
+        messages: ids.slice(i, i + 100).map((id) => ({ topic: "tx-in", key: "WC-8", value: JSON.stringify({ id }) })),
+      });
+    }
+    // kafka-tools' TransactionalMessageCopier (Kafka's system-test peer): consumes tx-in and writes
+    // tx-out in transactions of 30, aborting about one in three and copying those records again.
+    const copier = spawn(
+      "java",
+      [
+        "-cp",
+        `${KAFKA_LIB}/*`,
+        "org.apache.kafka.tools.TransactionalMessageCopier",
+        "--broker-list",
+        broker.url,
+        "--input-topic",
+        "tx-in",
+        "--input-partition",
+        "0",
+        "--output-topic",
+        "tx-out",
+        "--transactional-id",
+        "sfb-test-copier",
+        "--consumer-group",
+        "sfb-test-copier",
+        "--transaction-size",
+        "30",
+        "--enable-random-aborts",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    copier.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    copier.stderr.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => copier.on("close", resolve));
+    expect(code, output.slice(-2_000)).toBe(0);
+    // Aborts happened: the topic holds more than the 600 records and the 20 commit markers.
+    const admin = new Admin({ clientId: "sfb-test-admin-tx", bootstrapBrokers: [broker.url] });
+    let end = 0n;
+    try {
+      const offsets = await admin.listOffsets({
+        topics: [{ name: "tx-out", partitions: [{ partitionIndex: 0, timestamp: -1n }] }],
+      });
+      end = offsets[0]?.partitions[0]?.offset ?? 0n;
+    } finally {
+      await admin.close();
+    }
+    expect(end).toBeGreaterThan(620n);
+    const sink = new RecordingSink();
+    const src = source({ topics: ["tx-out"], groupId: "sfb-tx-out" });
+    await src.start(sink);
+    try {
+      await expect.poll(() => sink.committed.length, { timeout: 30_000 }).toBeGreaterThanOrEqual(600);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(sink.committed.map((i) => JSON.parse(intakeText(i)).id)).toEqual(ids);
+      expect(src.stats().aborted_skipped).toBeGreaterThan(0);
     } finally {
       await src.stop();
     }

@@ -13,15 +13,18 @@
 //   spool holds. An accept that outlives the rebalance timeout is abandoned:
 //   its offsets are not committed for partitions this member lost, and the
 //   new owner reads those records again (the spool and Odoo drop the duplicate).
+// - Transactions: read_committed, as Kafka's own consumer reads them: what a
+//   transactional producer aborted is never handed over (transactions.ts).
 // - A dead member (kill -9) stops heartbeating; after the session timeout
 //   (`claim_idle_ms`) the group gives its partitions to the members left.
 import { hostname } from "node:os";
-import { Consumer, type Message, type MessagesStream } from "@platformatic/kafka";
+import { type Consumer, FetchIsolationLevels, type Message, type MessagesStream } from "@platformatic/kafka";
 import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import type { Source, SourceSink } from "../../core/ports.ts";
 import { recordIntakes } from "./binding.ts";
 import { BackboneConfigError, describeKafkaFailure, type KafkaTlsSettings, kafkaTlsOptions } from "./errors.ts";
+import { ReadCommittedConsumer } from "./transactions.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
 
@@ -196,6 +199,8 @@ export class KafkaSource implements Source {
     acked: 0,
     rejected_at_source: 0,
     redelivered: 0,
+    /** Records of aborted transactions, never handed over. */
+    aborted_skipped: 0,
     commit_failures: 0,
     rebalances: 0,
     reconnects: 0,
@@ -299,24 +304,31 @@ export class KafkaSource implements Source {
   async #connect(): Promise<Session> {
     const opts = this.#opts;
     const sessionTimeout = this.#sessionTimeoutMs;
-    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
-      clientId: opts.clientId,
-      bootstrapBrokers: opts.brokers,
-      groupId: opts.groupId,
-      sessionTimeout,
-      heartbeatInterval: Math.max(100, Math.floor(sessionTimeout / 5)),
-      rebalanceTimeout: Math.max(sessionTimeout, 30_000),
-      autocommit: false,
-      connectTimeout: 10_000,
-      retries: 2,
-      ...(opts.tls ? { tls: kafkaTlsOptions(opts.tls) } : {}),
-      ...(opts.sasl ? { sasl: opts.sasl } : {}),
-      // Called before every JoinGroup: the moment to finish what is under way (see the file comment).
-      protocolsMetadata: async () => {
-        await this.#beforeRejoin();
-        return Buffer.alloc(0);
+    const onAborted = (count: number) => {
+      this.#counts.aborted_skipped += count;
+    };
+    const consumer = new ReadCommittedConsumer(
+      {
+        clientId: opts.clientId,
+        bootstrapBrokers: opts.brokers,
+        groupId: opts.groupId,
+        sessionTimeout,
+        heartbeatInterval: Math.max(100, Math.floor(sessionTimeout / 5)),
+        rebalanceTimeout: Math.max(sessionTimeout, 30_000),
+        autocommit: false,
+        isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+        connectTimeout: 10_000,
+        retries: 2,
+        ...(opts.tls ? { tls: kafkaTlsOptions(opts.tls) } : {}),
+        ...(opts.sasl ? { sasl: opts.sasl } : {}),
+        // Called before every JoinGroup: the moment to finish what is under way (see the file comment).
+        protocolsMetadata: async () => {
+          await this.#beforeRejoin();
+          return Buffer.alloc(0);
+        },
       },
-    });
+      onAborted,
+    );
     consumer.on("consumer:group:join", (payload: { assignments?: { topic: string; partitions: number[] }[] }) =>
       this.#onJoin(payload.assignments ?? []),
     );
