@@ -2,7 +2,7 @@
 // the shared source contract, the CloudEvents Kafka binding, offsets committed
 // only after the spool commit, a broker restart, backpressure, a group of two
 // members, and the errors an admin sees for bad settings.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { Admin, Producer } from "@platformatic/kafka";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KAFKA_LIB, type KafkaBroker, startKafka } from "../../../devstack/kafka.ts";
@@ -17,7 +17,7 @@ const SASL = { username: "sfb-sidecar", password: "s3cret-sasl" };
 
 beforeAll(async () => {
   broker = await startKafka({ sasl: SASL });
-  await broker.createTopics(["contract", "binding", "pressure", "restart", "tx-own", "tx-in", "tx-out"], 1);
+  await broker.createTopics(["contract", "binding", "pressure", "restart", "tx-own", "tx-in", "tx-out", "codecs"], 1);
   await broker.createTopics(["shared"], 4);
   producer = new Producer({
     clientId: "sfb-test-producer",
@@ -105,6 +105,51 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
       expect(bad?.kind === "rejected" && bad.reason).toMatch(/binary mode: .*not JSON/);
       expect(intakeText(plain as never)).toBe("plain bytes");
       expect(src.stats()).toMatchObject({ received: 5, committed: 5, rejected_at_source: 1, connected: 1 });
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("reads what Kafka's own console producer compressed with gzip, snappy, lz4 and zstd", async () => {
+    const codecs = ["gzip", "snappy", "lz4", "zstd"];
+    for (const codec of codecs) {
+      // Records alike enough to compress, in batches of many (the producer compresses a batch).
+      const lines = Array.from({ length: 40 }, (_, i) =>
+        JSON.stringify({
+          specversion: "1.0",
+          id: `${codec}-${i}`,
+          source: "press/7",
+          type: "t",
+          data: "ab".repeat(200),
+        }),
+      );
+      const produced = spawnSync(
+        "java",
+        [
+          "-cp",
+          `${KAFKA_LIB}/*`,
+          "org.apache.kafka.tools.ConsoleProducer",
+          "--bootstrap-server",
+          broker.url,
+          "--topic",
+          "codecs",
+          "--compression-codec",
+          codec,
+          "--producer-property",
+          "linger.ms=50",
+        ],
+        { input: `${lines.join("\n")}\n`, encoding: "utf8", timeout: 60_000 },
+      );
+      expect(produced.status, produced.stderr.slice(-1_000)).toBe(0);
+    }
+    const sink = new RecordingSink();
+    const src = source({ topics: ["codecs"], groupId: "sfb-codecs" });
+    await src.start(sink);
+    try {
+      await expect.poll(() => sink.committed.length, { timeout: 20_000 }).toBe(160);
+      const ids = sink.committed.map((i) => JSON.parse(intakeText(i)).id);
+      expect(ids).toEqual(codecs.flatMap((codec) => Array.from({ length: 40 }, (_, i) => `${codec}-${i}`)));
+      expect(src.stats()).toMatchObject({ rejected_at_source: 0 });
     } finally {
       await src.stop();
     }
