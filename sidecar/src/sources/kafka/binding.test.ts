@@ -205,11 +205,91 @@ describe("Kafka binding: structured, batched and other values", () => {
     });
   });
 
-  it("headerText never throws on any bytes", () => {
+  it("headerText never throws on any bytes, null values included", () => {
+    const value = fc.option(fc.uint8Array({ maxLength: 8 }), { nil: null });
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.uint8Array({ maxLength: 8 }), fc.uint8Array({ maxLength: 8 }))), (pairs) => {
+      fc.property(fc.array(fc.tuple(fc.uint8Array({ maxLength: 8 }), value)), (pairs) => {
         expect(typeof headerText(pairs)).toBe("object");
       }),
     );
+  });
+});
+
+describe("Kafka binding: what Kafka's own producers send", () => {
+  const nullHeader = (name: string): [Uint8Array, null] => [enc(name), null];
+
+  it("regression: a header with a null value (Java's RecordHeader, the console producer's null.marker) is no attribute", () => {
+    // Read as bytes this threw, and the source reconnected for ever on the same record.
+    const [intake] = recordIntakes(
+      {
+        topic: "plant",
+        value: enc('{"a":1}'),
+        headers: [
+          [enc("ce_specversion"), enc("1.0")],
+          [enc("ce_id"), enc("h1")],
+          [enc("ce_source"), enc("s")],
+          [enc("ce_type"), enc("t")],
+          nullHeader("ce_subject"),
+          nullHeader("nullhdr"),
+        ],
+      },
+      at,
+    );
+    expect(intake?.kind).toBe("raw");
+    expect(JSON.parse(text(intake))).toEqual({
+      specversion: "1.0",
+      id: "h1",
+      source: "s",
+      type: "t",
+      datacontenttype: "application/json",
+      data: { a: 1 },
+    });
+    expect(intake?.kind === "raw" && intake.via?.headers).toMatchObject({ nullhdr: "", ce_subject: "" });
+  });
+
+  it("regression: a tombstone (null value) in binary mode is an event without data; without headers, empty bytes", () => {
+    const ce = (id: string): [Uint8Array, Uint8Array][] => [
+      [enc("ce_specversion"), enc("1.0")],
+      [enc("ce_id"), enc(id)],
+      [enc("ce_source"), enc("s")],
+      [enc("ce_type"), enc("t")],
+    ];
+    const [binary] = recordIntakes({ topic: "plant", value: null, headers: ce("h2") }, at);
+    expect(JSON.parse(text(binary))).toEqual({ specversion: "1.0", id: "h2", source: "s", type: "t" });
+    const [plain] = recordIntakes({ topic: "plant", value: null, headers: [nullHeader("x")] }, at);
+    expect(plain).toMatchObject({ kind: "raw", via: { headers: { x: "" } } });
+    expect(text(plain)).toBe("");
+  });
+
+  it("never throws: any header names, values (null included) and value; a record it cannot read is rejected with a reason", () => {
+    const name = fc.oneof(
+      fc.constantFrom("ce_specversion", "ce_id", "ce_source", "ce_type", "content-type", "ce_datacontenttype"),
+      fc.string({ maxLength: 12 }),
+    );
+    const bytes = fc.oneof(fc.uint8Array({ maxLength: 16 }), fc.string({ maxLength: 16 }).map(enc));
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(name.map(enc), fc.option(bytes, { nil: null })), { maxLength: 8 }),
+        fc.option(bytes, { nil: null }),
+        (headers, value) => {
+          const out = recordIntakes({ topic: "plant", value, headers }, at);
+          expect(out.length).toBeGreaterThan(0);
+          for (const intake of out) if (intake.kind === "rejected") expect(intake.reason).toMatch(/\S/);
+        },
+      ),
+    );
+    // Whatever fails inside the reader comes out as a rejected intake with the value, not thrown.
+    const broken = {
+      [Symbol.iterator](): Iterator<[Uint8Array, Uint8Array]> {
+        throw new Error("broken header table");
+      },
+    };
+    const [odd] = recordIntakes({ topic: "plant", value: enc("x"), headers: broken }, at);
+    expect(odd).toMatchObject({
+      kind: "rejected",
+      origin: "plant",
+      reason: "the Kafka record could not be read: broken header table",
+    });
+    expect(text(odd)).toBe("x");
   });
 });

@@ -26,35 +26,57 @@ export const KAFKA_BINARY: BinaryBinding<Uint8Array> = {
   },
 };
 
-/** One Kafka record as the source reads it: header names and values as bytes. */
+/**
+ * One record header: name and value as bytes. Kafka lets a header's value be
+ * null (Java's `new RecordHeader(name, null)`, the console producer's
+ * `null.marker`): it arrives as null or undefined.
+ */
+export type KafkaHeader = [Uint8Array, Uint8Array | null | undefined];
+
+/** One Kafka record as the source reads it; a null value is a tombstone (or a producer's empty record). */
 export interface KafkaRecordView {
   topic: string;
   value: Uint8Array | null | undefined;
-  headers: Iterable<[Uint8Array, Uint8Array]>;
+  headers: Iterable<KafkaHeader>;
 }
 
 /**
  * Record headers as text for payload mappings (`$headers`): names and values
- * decoded as UTF-8 (bytes that are not become U+FFFD); a repeated name keeps
- * its values joined by ", " as HTTP does.
+ * decoded as UTF-8 (bytes that are not become U+FFFD), a null value as "";
+ * a repeated name keeps its values joined by ", " as HTTP does.
  */
-export function headerText(headers: Iterable<[Uint8Array, Uint8Array]>): Record<string, string> {
+export function headerText(headers: Iterable<KafkaHeader>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of headers) {
     const key = Buffer.from(name).toString("utf8");
-    const text = Buffer.from(value).toString("utf8");
+    const text = value ? Buffer.from(value).toString("utf8") : "";
     out[key] = key in out ? `${out[key]}, ${text}` : text;
   }
   return out;
 }
 
-/** The intakes one record becomes (several for a batch). */
+/**
+ * The intakes one record becomes (several for a batch). Never throws: a
+ * record it cannot read is a rejected intake with its value and the reason,
+ * so one odd record cannot hold its partition back.
+ */
 export function recordIntakes(record: KafkaRecordView, receivedAt: Date): Intake[] {
+  try {
+    return readRecord(record, receivedAt);
+  } catch (err) {
+    const payload = record.value instanceof Uint8Array ? record.value : new Uint8Array(0);
+    const reason = `the Kafka record could not be read: ${(err as Error).message}`;
+    return [{ kind: "rejected", payload, origin: String(record.topic), receivedAt, reason }];
+  }
+}
+
+function readRecord(record: KafkaRecordView, receivedAt: Date): Intake[] {
   const value = record.value ?? new Uint8Array(0);
   const raw: Record<string, Uint8Array> = {};
   for (const [name, headerValue] of record.headers) {
-    // Binding attribute names are lower-case; a header name is matched case-insensitively.
-    raw[Buffer.from(name).toString("utf8").toLowerCase()] = headerValue;
+    // A header without a value carries no attribute. Binding attribute names are
+    // lower-case; a header name is matched case-insensitively.
+    if (headerValue) raw[Buffer.from(name).toString("utf8").toLowerCase()] = headerValue;
   }
   const headers = headerText(record.headers);
   const origin = record.topic;

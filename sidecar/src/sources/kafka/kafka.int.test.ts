@@ -17,7 +17,10 @@ const SASL = { username: "sfb-sidecar", password: "s3cret-sasl" };
 
 beforeAll(async () => {
   broker = await startKafka({ sasl: SASL });
-  await broker.createTopics(["contract", "binding", "pressure", "restart", "tx-own", "tx-in", "tx-out", "codecs"], 1);
+  await broker.createTopics(
+    ["contract", "binding", "pressure", "restart", "tx-own", "tx-in", "tx-out", "codecs", "nulls"],
+    1,
+  );
   await broker.createTopics(["shared"], 4);
   producer = new Producer({
     clientId: "sfb-test-producer",
@@ -150,6 +153,57 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
       const ids = sink.committed.map((i) => JSON.parse(intakeText(i)).id);
       expect(ids).toEqual(codecs.flatMap((codec) => Array.from({ length: 40 }, (_, i) => `${codec}-${i}`)));
       expect(src.stats()).toMatchObject({ rejected_at_source: 0 });
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("takes null values and null header values from Kafka's own console producer, and goes on past them", async () => {
+    // Header `nullhdr` and the value of the 2nd and 3rd records are null (null.marker); before, a
+    // null header value threw in the binding and the source reconnected for ever on that record.
+    const input = [
+      'ce_specversion:1.0,ce_id:n1,ce_source:s,ce_type:t,nullhdr:NULL\tWC-9\t{"a":1}',
+      "ce_specversion:1.0,ce_id:n2,ce_source:s,ce_type:t\tWC-9\tNULL",
+      "nullhdr:NULL\tWC-9\tNULL",
+      'ce_specversion:1.0,ce_id:n4,ce_source:s,ce_type:t\tWC-9\t{"a":4}',
+    ];
+    const produced = spawnSync(
+      "java",
+      [
+        "-cp",
+        `${KAFKA_LIB}/*`,
+        "org.apache.kafka.tools.ConsoleProducer",
+        "--bootstrap-server",
+        broker.url,
+        "--topic",
+        "nulls",
+        "--property",
+        "parse.headers=true",
+        "--property",
+        "parse.key=true",
+        "--property",
+        "null.marker=NULL",
+      ],
+      { input: `${input.join("\n")}\n`, encoding: "utf8", timeout: 60_000 },
+    );
+    expect(produced.status, produced.stderr.slice(-1_000)).toBe(0);
+    const sink = new RecordingSink();
+    const src = source({ topics: ["nulls"], groupId: "sfb-nulls" });
+    await src.start(sink);
+    try {
+      await expect.poll(() => sink.committed.length, { timeout: 20_000 }).toBe(4);
+      const [first, tombstone, bare, last] = sink.committed;
+      expect(JSON.parse(intakeText(first as never))).toMatchObject({ id: "n1", data: { a: 1 } });
+      expect(first?.kind === "raw" && first.via?.headers?.nullhdr).toBe("");
+      expect(JSON.parse(intakeText(tombstone as never))).toEqual({
+        specversion: "1.0",
+        id: "n2",
+        source: "s",
+        type: "t",
+      });
+      expect(intakeText(bare as never)).toBe("");
+      expect(JSON.parse(intakeText(last as never))).toMatchObject({ id: "n4", data: { a: 4 } });
+      expect(src.stats()).toMatchObject({ reconnects: 0, rejected_at_source: 0 });
     } finally {
       await src.stop();
     }
