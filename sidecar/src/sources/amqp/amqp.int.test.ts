@@ -3,9 +3,12 @@
 // binding's modes, ack only after the commit, backpressure, a broker killed
 // mid-stream, a queue deleted under the consumer, and the errors that name
 // the field to fix.
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
+import { peerPython } from "../../../devstack/python-peers.ts";
 import { type RabbitMqBroker, startRabbitMq } from "../../../devstack/rabbitmq.ts";
 import { RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import type { Intake } from "../../core/ports.ts";
@@ -164,6 +167,83 @@ describe("AmqpSource on RabbitMQ", () => {
       expect(bad?.kind === "rejected" && bad.reason).toMatch(/binary mode: the body \(data\): body is not valid UTF-8/);
       expect(JSON.parse(text(bad)).data_base64).toBe(Buffer.from([0xff, 0xfe, 0x00]).toString("base64"));
       expect(src.stats().rejected_at_source).toBe(1);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("reads what pika (Python) publishes: typed headers as CloudEvents attributes and as mapping text", async () => {
+    const queue = queueName("pika");
+    const sink = new RecordingSink();
+    const src = source(queue);
+    await src.start(sink);
+    const ce = { "cloudEvents:specversion": "1.0", "cloudEvents:source": "plant/press-1", "cloudEvents:type": "t" };
+    const messages = [
+      // The binding maps the time attribute to an AMQP timestamp; amqplib reads it as {"!": "timestamp"}.
+      {
+        body: '{"qty":2}',
+        content_type: "application/json",
+        headers: {
+          ...ce,
+          "cloudEvents:id": "pika-1",
+          "cloudEvents:time": { $datetime: "2026-01-02T03:04:05" },
+          "cloudEvents:seq": 12,
+        },
+      },
+      // Every other AMQP field type pika writes, for payload mappings.
+      {
+        body: "21.5",
+        headers: {
+          dec: { $decimal: "12.345" },
+          neg: { $decimal: "-0.001" },
+          at: { $datetime: "1970-01-01T00:00:00" },
+          big: { $int: "1099511627776" },
+          flag: true,
+          none: null,
+          bytes: { $bytes: Buffer.from("é").toString("base64") },
+          list: [1, "two", { $decimal: "-1.5" }],
+          table: { k: { n: 1 }, when: { $datetime: "2026-01-02T03:04:05" }, d: { $decimal: "0.10" } },
+        },
+      },
+      // A decimal is no CloudEvents attribute type: rejected, the reason names the header.
+      { body: "{}", headers: { ...ce, "cloudEvents:id": "pika-3", "cloudEvents:ratio": { $decimal: "0.5" } } },
+    ];
+    try {
+      const script = fileURLToPath(new URL("../../../../test/peers/python/pika_publish.py", import.meta.url));
+      const run = spawnSync(peerPython(), [script, broker.url, queue], {
+        input: messages.map((m) => JSON.stringify(m)).join("\n"),
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(run.status, run.stderr.slice(-2_000)).toBe(0);
+      await expect.poll(() => sink.committed.length).toBe(3);
+      const [binary, plain, decimal] = sink.committed;
+      expect(JSON.parse(text(binary))).toEqual({
+        specversion: "1.0",
+        id: "pika-1",
+        source: "plant/press-1",
+        type: "t",
+        time: "2026-01-02T03:04:05.000Z",
+        seq: 12,
+        datacontenttype: "application/json",
+        data: { qty: 2 },
+      });
+      expect(plain).toMatchObject({ kind: "raw" });
+      expect(plain?.kind === "raw" && plain.via?.headers).toEqual({
+        dec: "12.345",
+        neg: "-0.001",
+        at: "1970-01-01T00:00:00.000Z",
+        big: "1099511627776",
+        flag: "true",
+        bytes: "é",
+        list: "1, two, -1.5",
+        // pika normalizes a Decimal before writing it: 0.10 goes out as 1 at one place.
+        table: '{"k":{"n":1},"when":"2026-01-02T03:04:05.000Z","d":"0.1"}',
+      });
+      expect(decimal).toMatchObject({
+        kind: "rejected",
+        reason: expect.stringMatching(/cloudEvents:ratio: 0\.5 is no integer/),
+      });
     } finally {
       await src.stop();
     }

@@ -3,7 +3,7 @@
 // non-UTF-8 included) for the binary → structured conversion.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { amqpItems, binaryEvent, mappingHeaders } from "./binding.ts";
+import { AmqpDecimal, amqpItems, binaryEvent, mappingHeaders, plainValue } from "./binding.ts";
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("utf8");
 const base = {
@@ -122,6 +122,65 @@ describe("mappingHeaders", () => {
     expect(mappingHeaders(undefined, undefined)).toBeUndefined();
   });
 
+  it("regression: amqplib's wrapped timestamps and decimals (pika, Java, .NET send them) read as their values", () => {
+    // amqplib hands AMQP `T` and `D` fields over as {"!": type, value}; they reached
+    // payload mappings as that JSON, and a timestamp `time` attribute was rejected.
+    const headers = {
+      at: { "!": "timestamp", value: 1_767_323_045 },
+      dec: { "!": "decimal", value: { places: 3, digits: 12_345 } },
+      // -0.001 as pika writes it (signed), read by amqplib as unsigned 32 bits.
+      neg: { "!": "decimal", value: { places: 3, digits: 2 ** 32 - 1 } },
+      whole: { "!": "decimal", value: { places: 0, digits: 2 ** 32 - 42 } },
+      nested: { list: [{ "!": "decimal", value: { places: 1, digits: 5 } }], t: { "!": "timestamp", value: 0 } },
+      far: { "!": "timestamp", value: 2 ** 53 },
+    };
+    expect(mappingHeaders(undefined, headers)).toEqual({
+      at: "2026-01-02T03:04:05.000Z",
+      dec: "12.345",
+      neg: "-0.001",
+      whole: "-42",
+      nested: '{"list":["0.5"],"t":"1970-01-01T00:00:00.000Z"}',
+      far: String(2 ** 53),
+    });
+    const item = binaryEvent(
+      undefined,
+      {
+        ...base,
+        "cloudEvents:time": headers.at,
+        "cloudEvents:seq": headers.whole,
+      },
+      new Uint8Array(),
+    );
+    expect(item.problem).toBeUndefined();
+    expect(JSON.parse(text(item.payload))).toMatchObject({ time: "2026-01-02T03:04:05.000Z", seq: -42 });
+    const bad = binaryEvent(
+      undefined,
+      { ...base, "cloudEvents:ratio": headers.neg, "cloudEvents:time": headers.far },
+      new Uint8Array(),
+    );
+    expect(bad.problem).toMatch(/header cloudEvents:ratio: -0\.001 is no integer/);
+    expect(bad.problem).toMatch(/header cloudEvents:time: the timestamp is out of range/);
+  });
+
+  it("an AMQP decimal's text is its unscaled value at its places, for any places and 32-bit value", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+        (places, unscaled) => {
+          const decimal = plainValue({ "!": "decimal", value: { places, digits: unscaled >>> 0 } });
+          expect(decimal).toBeInstanceOf(AmqpDecimal);
+          const text = String(decimal);
+          const [whole = "", fraction = ""] = text.replace(/^-/, "").split(".");
+          expect(fraction.length).toBe(places);
+          expect(whole).toMatch(/^(0|[1-9][0-9]*)$/);
+          expect(BigInt(`${text.startsWith("-") ? "-" : ""}${whole}${fraction}`)).toBe(BigInt(unscaled));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it("regression: a nested table holding a 64-bit integer (bigint) does not throw", () => {
     expect(mappingHeaders(undefined, { table: { big: 2n ** 63n } })).toEqual({
       table: '{"big":"9223372036854775808"}',
@@ -182,7 +241,23 @@ describe("binary mode → structured JSON (properties)", () => {
   });
 
   it("never throws, whatever the header table holds", () => {
-    const anyValue = fc.oneof(fc.anything(), fc.uint8Array(), fc.date({ noInvalidDate: true }), fc.double());
+    // amqplib's wrapped timestamps and decimals too: any 64-bit second count, any places and 32 bits.
+    const wrapped = fc.oneof(
+      fc.record({ "!": fc.constant("timestamp"), value: fc.oneof(fc.maxSafeNat(), fc.double()) }),
+      fc.record({
+        "!": fc.constant("decimal"),
+        value: fc.record({ places: fc.integer({ min: 0, max: 255 }), digits: fc.nat({ max: 2 ** 32 - 1 }) }),
+      }),
+    );
+    const anyValue = fc.oneof(
+      fc.anything(),
+      fc.uint8Array(),
+      fc.date({ noInvalidDate: true }),
+      fc.double(),
+      wrapped,
+      fc.array(wrapped),
+      fc.dictionary(fc.string(), wrapped),
+    );
     fc.assert(
       fc.property(
         fc.dictionary(fc.string(), anyValue),

@@ -35,10 +35,69 @@ const ATTRIBUTE_NAME = /^[a-z0-9]{1,20}$/;
 
 const encoder = new TextEncoder();
 
+/**
+ * An AMQP decimal (field type `D`): an unscaled 32-bit integer and the
+ * number of decimal places. The unscaled value is signed, as the Java, .NET
+ * and Python (pika) clients write and read it; amqplib reads it unsigned.
+ */
+export class AmqpDecimal {
+  readonly places: number;
+  readonly unscaled: number;
+
+  constructor(places: number, unscaled: number) {
+    this.places = places;
+    this.unscaled = unscaled;
+  }
+
+  toString(): string {
+    const digits = Math.abs(this.unscaled)
+      .toString()
+      .padStart(this.places + 1, "0");
+    const cut = digits.length - this.places;
+    const sign = this.unscaled < 0 ? "-" : "";
+    return this.places > 0 ? `${sign}${digits.slice(0, cut)}.${digits.slice(cut)}` : `${sign}${digits}`;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+}
+
+/**
+ * A header value with amqplib's wrappers taken off. amqplib hands two AMQP
+ * field types over as `{"!": type, value}`: timestamps (`T`, seconds since
+ * the epoch) become a Date, decimals (`D`) an AmqpDecimal. Anything else is
+ * returned as it is.
+ */
+export function plainValue(value: unknown): unknown {
+  if (value === null || typeof value !== "object" || !Object.hasOwn(value, "!")) return value;
+  const { "!": type, value: inner } = value as { "!": unknown; value: unknown };
+  if (type === "timestamp" && (typeof inner === "number" || typeof inner === "bigint")) {
+    return new Date(Number(inner) * 1000);
+  }
+  if (type === "decimal" && inner !== null && typeof inner === "object") {
+    const { places, digits } = inner as { places?: unknown; digits?: unknown };
+    // ToInt32: the 32 bits amqplib read unsigned, as the signed integer they are.
+    if (typeof places === "number" && typeof digits === "number") return new AmqpDecimal(places, digits | 0);
+  }
+  return value;
+}
+
+/** A Date as RFC 3339 text, or undefined when out of JavaScript's range (a timestamp no clock gives). */
+function dateText(date: Date): string | undefined {
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+/** A timestamp header as text: RFC 3339, or, past JavaScript's dates, its count as sent. */
+function timestampText(date: Date, raw: unknown): string {
+  return dateText(date) ?? String(raw instanceof Date ? raw.getTime() : (raw as { value: unknown }).value);
+}
+
 /** The header value as the binding maps AMQP types to CloudEvents attribute types, or why it cannot be one. */
 function attributeValue(
-  value: unknown,
+  header: unknown,
 ): { ok: true; value: string | number | boolean } | { ok: false; reason: string } {
+  const value = plainValue(header);
   if (typeof value === "string" || typeof value === "boolean") return { ok: true, value };
   if (typeof value === "number") {
     return Number.isInteger(value)
@@ -46,7 +105,15 @@ function attributeValue(
       : { ok: false, reason: `${value} is no integer (CloudEvents attributes take integers)` };
   }
   if (typeof value === "bigint") return { ok: true, value: value.toString() };
-  if (value instanceof Date) return { ok: true, value: value.toISOString() };
+  if (value instanceof Date) {
+    const text = dateText(value);
+    return text === undefined ? { ok: false, reason: "the timestamp is out of range" } : { ok: true, value: text };
+  }
+  if (value instanceof AmqpDecimal) {
+    return value.places === 0
+      ? { ok: true, value: value.unscaled }
+      : { ok: false, reason: `${value} is no integer (CloudEvents attributes take integers)` };
+  }
   // Binary attribute values are carried base64-encoded in the JSON format.
   if (Buffer.isBuffer(value) || value instanceof Uint8Array)
     return { ok: true, value: Buffer.from(value).toString("base64") };
@@ -214,14 +281,22 @@ export function mappingHeaders(
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-function headerText(value: unknown): string {
+function headerText(header: unknown): string {
+  const value = plainValue(header);
   if (typeof value === "string") return value;
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return Buffer.from(value).toString("utf8");
-  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Date) return timestampText(value, header);
   if (Array.isArray(value)) return value.map(headerText).join(", ");
-  if (typeof value === "object") {
-    // AMQP tables may carry 64-bit integers, which JSON.stringify refuses as bigint.
-    return JSON.stringify(value, (_key, inner: unknown) => (typeof inner === "bigint" ? inner.toString() : inner));
+  if (value instanceof AmqpDecimal) return value.toString();
+  if (typeof value === "object" && value !== null) {
+    // AMQP tables may carry 64-bit integers, which JSON.stringify refuses as bigint, and
+    // amqplib's wrapped timestamps and decimals, written as their text.
+    return JSON.stringify(value, (_key, inner: unknown) => {
+      if (typeof inner === "bigint") return inner.toString();
+      const plain = plainValue(inner);
+      if (plain instanceof Date) return timestampText(plain, inner);
+      return plain instanceof AmqpDecimal ? plain.toString() : plain;
+    });
   }
   return String(value);
 }

@@ -483,11 +483,20 @@ export class AmqpSource implements Source {
     }
   }
 
+  /** What one message becomes; one the binding cannot read is rejected with its body and the reason, never thrown. */
   #intakes(queue: string, msg: ConsumeMessage, receivedAt: Date): Intake[] {
     const contentType = msg.properties.contentType as string | undefined;
     const headers = msg.properties.headers as Record<string, unknown> | undefined;
-    const items = amqpItems(contentType, headers, msg.content);
-    const forMappings = mappingHeaders(contentType, headers);
+    let items: ReturnType<typeof amqpItems>;
+    let forMappings: ReturnType<typeof mappingHeaders>;
+    try {
+      items = amqpItems(contentType, headers, msg.content);
+      forMappings = mappingHeaders(contentType, headers);
+    } catch (err) {
+      this.#counts.rejected_at_source++;
+      const reason = `the AMQP message could not be read: ${(err as Error).message}`;
+      return [{ kind: "rejected", payload: msg.content, origin: queue, receivedAt, reason }];
+    }
     const via = forMappings ? { transport: "amqp" as const, headers: forMappings } : { transport: "amqp" as const };
     return items.map((item): Intake => {
       if (item.problem !== undefined) {
