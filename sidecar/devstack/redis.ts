@@ -6,7 +6,7 @@
 // A test that does not kill the broker may reuse the shared instance .ci/run
 // starts (SFB_REDIS_URL) through `redisForTests`.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitForPort } from "./mosquitto.ts";
@@ -36,36 +36,60 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisBroker> 
   if (!existsSync(REDIS_BIN)) {
     throw new DevStackError(`${REDIS_BIN} is missing. Fix: apt-get install -y redis-server`);
   }
-  const port = opts.port ?? (await freePort());
+  let port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "sfb-redis-"));
   const conf = join(dir, "redis.conf");
-  writeFileSync(
-    conf,
-    [
-      `port ${port}`,
-      "bind 127.0.0.1",
-      `dir ${dir}`,
-      "daemonize no",
-      "appendonly yes",
-      "appendfsync everysec",
-      'save ""',
-      "loglevel warning",
-      `logfile ${join(dir, "redis.log")}`,
-      ...(opts.password ? [`requirepass ${opts.password}`] : []),
-      ...(opts.extraConfig ?? []),
-      "",
-    ].join("\n"),
-  );
+  const log = join(dir, "redis.log");
+  const writeConf = () =>
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        "bind 127.0.0.1",
+        `dir ${dir}`,
+        "daemonize no",
+        "appendonly yes",
+        "appendfsync everysec",
+        'save ""',
+        "loglevel warning",
+        `logfile ${log}`,
+        ...(opts.password ? [`requirepass ${opts.password}`] : []),
+        ...(opts.extraConfig ?? []),
+        "",
+      ].join("\n"),
+    );
+  writeConf();
   let child: ChildProcess | undefined;
 
   const start = async () => {
     child = spawn(REDIS_BIN, [conf], { stdio: "ignore" });
     const proc = child;
     const exited = new Promise<never>((_, reject) =>
-      proc.once("exit", (code) => reject(new DevStackError(`redis-server exited with ${code}; see ${dir}/redis.log`))),
+      proc.once("exit", (code) => {
+        // Why it exited, from its log (a port taken, a bad setting), in the error a test prints.
+        const said = existsSync(log)
+          ? (readFileSync(log, "utf8").match(/#\s*([^\n]*(?:aborting|rror|in use)[^\n]*)/g) ?? [])
+          : [];
+        reject(
+          new DevStackError(`redis-server exited with ${code}: ${said.join("; ") || "no reason logged"}; see ${log}`),
+        );
+      }),
     );
     await Promise.race([waitForPort(port, 10_000), exited]);
   };
+
+  // A free port may be taken by a process started beside this one before redis binds it: try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      const taken = err instanceof DevStackError && /Address already in use/.test(err.message);
+      if (!taken || attempt >= 3 || opts.port !== undefined) throw err;
+      port = await freePort();
+      writeConf();
+    }
+  }
 
   const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
     const proc = child;
@@ -76,7 +100,6 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisBroker> 
     await gone;
   };
 
-  await start();
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
