@@ -7,8 +7,13 @@ One JSON object per line: {"body": text, "content_type": ..., "headers": {...}}.
 Header values are JSON, with typed values written as one-key objects:
 {"$datetime": "2026-01-02T03:04:05"} (AMQP timestamp), {"$decimal": "-0.001"}
 (AMQP decimal), {"$bytes": base64} (byte array), {"$int": "1099511627776"}
-(a 64-bit integer). JSON null is AMQP void. Publisher confirms are on: the
-script exits 0 once the broker confirmed every message.
+(a 64-bit integer). JSON null is AMQP void.
+
+A line {"cloudevent": attributes, "data": ..., "mode": "binary" | "structured"}
+is encoded by the CloudEvents Python SDK's RabbitMQ protocol binding instead
+(cloudevents.core.bindings.rabbitmq, the JSON event format); its `time`, if
+any, is an ISO 8601 text. Publisher confirms are on: the script exits 0 once
+the broker confirmed every message.
 """
 
 import base64
@@ -18,6 +23,9 @@ import json
 import sys
 
 import pika
+from cloudevents.core.bindings import rabbitmq
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
 
 
 def typed(value):
@@ -38,6 +46,17 @@ def typed(value):
     return value
 
 
+def sdk_message(message):
+    """body, content type and headers of a CloudEvent as the SDK's RabbitMQ binding writes it."""
+    attributes = dict(message["cloudevent"])
+    if "time" in attributes:
+        attributes["time"] = datetime.datetime.fromisoformat(attributes["time"])
+    event = CloudEvent(attributes=attributes, data=message.get("data"))
+    encode = rabbitmq.to_structured if message.get("mode") == "structured" else rabbitmq.to_binary
+    encoded = encode(event, JSONFormat())
+    return encoded.body, encoded.content_type, encoded.headers or None
+
+
 def main():
     url, queue = sys.argv[1], sys.argv[2]
     connection = pika.BlockingConnection(pika.URLParameters(url))
@@ -48,12 +67,16 @@ def main():
         if not line.strip():
             continue
         message = json.loads(line)
+        if "cloudevent" in message:
+            body, content_type, headers = sdk_message(message)
+        else:
+            body = message.get("body", "").encode("utf-8")
+            content_type = message.get("content_type")
+            headers = typed(message.get("headers")) if message.get("headers") is not None else None
         properties = pika.BasicProperties(
-            content_type=message.get("content_type"),
-            headers=typed(message.get("headers")) if message.get("headers") is not None else None,
-            delivery_mode=pika.DeliveryMode.Persistent,
+            content_type=content_type, headers=headers, delivery_mode=pika.DeliveryMode.Persistent
         )
-        channel.basic_publish("", queue, message.get("body", "").encode("utf-8"), properties, mandatory=True)
+        channel.basic_publish("", queue, body, properties, mandatory=True)
         count += 1
     connection.close()
     print(f"published {count}")

@@ -249,6 +249,47 @@ describe("AmqpSource on RabbitMQ", () => {
     }
   });
 
+  it("reads what the CloudEvents Python SDK's RabbitMQ binding publishes, binary and structured, as the same event", async () => {
+    const queue = queueName("ce-sdk");
+    const sink = new RecordingSink();
+    const src = source(queue);
+    await src.start(sink);
+    const attributes = {
+      id: "sdk-1",
+      source: "plant/presse-1",
+      type: "production.reported",
+      subject: 'Drücken 100% "fertig"',
+      time: "2026-01-02T03:04:05+00:00",
+      ext1: "ä b",
+      datacontenttype: "application/json",
+    };
+    const data = { order: "MO1", qty_good: 1.5 };
+    try {
+      const script = fileURLToPath(new URL("../../../../test/peers/python/pika_publish.py", import.meta.url));
+      const lines = ["binary", "structured"].map((mode) => JSON.stringify({ cloudevent: attributes, data, mode }));
+      const run = spawnSync(peerPython(), [script, broker.url, queue], {
+        input: lines.join("\n"),
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(run.status, run.stderr.slice(-2_000)).toBe(0);
+      await expect.poll(() => sink.committed.length).toBe(2);
+      const want = {
+        specversion: "1.0",
+        ...attributes,
+        time: "2026-01-02T03:04:05Z",
+        data,
+      };
+      const [binary, structured] = sink.committed;
+      expect(binary?.kind).toBe("raw");
+      expect(JSON.parse(text(binary))).toEqual(want);
+      expect(JSON.parse(text(structured))).toEqual(want);
+      expect(src.stats().rejected_at_source).toBe(0);
+    } finally {
+      await src.stop();
+    }
+  });
+
   it("acks only after the commit: a blocked commit leaves the messages unacked, a new consumer gets them", async () => {
     const queue = queueName("ack");
     const first = new RecordingSink();

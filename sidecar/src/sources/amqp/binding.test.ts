@@ -86,6 +86,50 @@ describe("amqpItems: content modes", () => {
     expect(item.problem).toBeUndefined();
   });
 
+  it("reads the RabbitMQ protocol binding's binary mode: ce- headers, as Knative and the CloudEvents Python SDK write them", () => {
+    // What cloudevents.core.bindings.rabbitmq.to_binary (Python SDK 2.2) writes, byte for byte.
+    const [item] = amqpItems(
+      "application/json",
+      {
+        "ce-id": "py-1",
+        "ce-source": "plant/presse-1",
+        "ce-type": "production.reported",
+        "ce-subject": 'Drücken 100% "fertig"',
+        "ce-time": "2026-01-02T03:04:05Z",
+        "ce-ext1": "ä b",
+        "ce-extint": "7",
+        "ce-specversion": "1.0",
+      },
+      Buffer.from('{"order": "MO1", "qty_good": 1.50}'),
+    );
+    expect(item?.problem).toBeUndefined();
+    expect(text(item?.payload ?? new Uint8Array())).toBe(
+      '{"id":"py-1","source":"plant/presse-1","type":"production.reported","subject":"Drücken 100% \\"fertig\\"",' +
+        '"time":"2026-01-02T03:04:05Z","ext1":"ä b","extint":"7","specversion":"1.0","datacontenttype":"application/json",' +
+        '"data":{"order": "MO1", "qty_good": 1.50}}',
+    );
+  });
+
+  it("reads ce- header names in any case, and refuses an attribute that two prefixes both carry", () => {
+    const [upper] = amqpItems(
+      undefined,
+      { "CE-SpecVersion": "1.0", "Ce-Id": "u-1", "ce-SOURCE": "s", "ce-type": "t" },
+      new Uint8Array(),
+    );
+    expect(upper?.problem).toBeUndefined();
+    expect(JSON.parse(text(upper?.payload ?? new Uint8Array()))).toEqual({
+      specversion: "1.0",
+      id: "u-1",
+      source: "s",
+      type: "t",
+    });
+    const [twice] = amqpItems(undefined, { ...base, "ce-id": "other" }, new Uint8Array());
+    expect(twice?.problem).toMatch(/attribute id is sent twice/);
+    // Without a specversion header it is no binary-mode event: the body goes on as it came.
+    const [plain] = amqpItems(undefined, { "ce-id": "x" }, Buffer.from("21.5"));
+    expect(plain).toEqual({ payload: Buffer.from("21.5") });
+  });
+
   it("binary mode problems are listed, the bytes kept as data_base64", () => {
     const item = binaryEvent(
       "text/plain",
@@ -202,9 +246,10 @@ describe("binary mode → structured JSON (properties)", () => {
         headerSets,
         fc.uint8Array({ maxLength: 200 }),
         fc.constantFrom(undefined, "application/json", "text/plain"),
-        (attributes, body, contentType) => {
-          const headers: Record<string, unknown> = { "cloudEvents:specversion": "1.0" };
-          for (const [name, value] of Object.entries(attributes)) headers[`cloudEvents:${name}`] = value;
+        fc.constantFrom("cloudEvents:", "cloudEvents_", "ce-", "CE-"),
+        (attributes, body, contentType, prefix) => {
+          const headers: Record<string, unknown> = { [`${prefix}specversion`]: "1.0" };
+          for (const [name, value] of Object.entries(attributes)) headers[`${prefix}${name}`] = value;
           const [item] = amqpItems(contentType, headers, body);
           if (!item) throw new Error("no item");
           const event = JSON.parse(text(item.payload));

@@ -5,9 +5,10 @@
 // - structured mode (`content_type: application/cloudevents+json`): the body is the event;
 // - batched mode (`application/cloudevents-batch+json`): a JSON array, one item per element;
 // - binary mode (a `cloudEvents:specversion` or `cloudEvents_specversion`
-//   header): the event's JSON text is built from the `cloudEvents:*` headers,
-//   `datacontenttype` from `content_type`, and the body spliced in as `data`
-//   exactly as it arrived, so its numbers stay exact;
+//   header, or `ce-specversion` as the RabbitMQ protocol binding writes it):
+//   the event's JSON text is built from the attribute headers, `datacontenttype`
+//   from `content_type`, and the body spliced in as `data` exactly as it
+//   arrived, so its numbers stay exact;
 // - anything else: the bytes as they came (a CloudEvent as JSON text, as MQTT
 //   carries it, or a payload for the connection's amqp payload mappings).
 //
@@ -29,8 +30,14 @@ export interface AmqpItem {
   problem?: string;
 }
 
-/** The binding's two spellings of the attribute prefix (`:` where the broker allows it, `_` where not). */
+/** The AMQP binding's two spellings of the attribute prefix (`:` where the broker allows it, `_` where not). */
 export const ATTRIBUTE_PREFIXES = ["cloudEvents:", "cloudEvents_"] as const;
+/**
+ * The RabbitMQ protocol binding's prefix (Knative Eventing's RabbitMQ broker,
+ * the CloudEvents Python SDK's `rabbitmq` binding): `ce-` headers with string
+ * values, the name matched case-insensitively as HTTP header names are.
+ */
+export const RABBITMQ_PREFIX = "ce-";
 const ATTRIBUTE_NAME = /^[a-z0-9]{1,20}$/;
 
 const encoder = new TextEncoder();
@@ -126,13 +133,22 @@ function attributeValue(
 /** The attribute name a header carries, when it carries one. */
 function attributeOf(header: string): string | undefined {
   for (const prefix of ATTRIBUTE_PREFIXES) if (header.startsWith(prefix)) return header.slice(prefix.length);
+  if (
+    header.length > RABBITMQ_PREFIX.length &&
+    header.slice(0, RABBITMQ_PREFIX.length).toLowerCase() === RABBITMQ_PREFIX
+  ) {
+    return header.slice(RABBITMQ_PREFIX.length).toLowerCase();
+  }
   return undefined;
 }
 
 /** Whether the headers say the message is a binary-mode CloudEvent. */
 export function isBinaryMode(headers: Record<string, unknown> | undefined): boolean {
   if (!headers) return false;
-  return ATTRIBUTE_PREFIXES.some((prefix) => headers[`${prefix}specversion`] !== undefined);
+  for (const [header, value] of Object.entries(headers)) {
+    if (value !== undefined && attributeOf(header) === "specversion") return true;
+  }
+  return false;
 }
 
 /**
@@ -169,7 +185,7 @@ export function binaryEvent(
       continue;
     }
     if (Object.hasOwn(attributes, attribute)) {
-      problems.push(`attribute ${attribute} is sent twice (as cloudEvents: and cloudEvents_)`);
+      problems.push(`attribute ${attribute} is sent twice (in two headers: cloudEvents:, cloudEvents_ or ce-)`);
       continue;
     }
     const value = attributeValue(raw);
