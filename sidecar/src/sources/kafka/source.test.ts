@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { BackboneConfig, SidecarConfig } from "../../core/contract.ts";
 import { asConfigError } from "../../main.ts";
 import { BackboneConfigError } from "./errors.ts";
-import { kafkaOptionsFromConfig, parseBrokers } from "./source.ts";
+import { kafkaOptionsFromConfig, newRecords, parseBrokers } from "./source.ts";
 
 const backbone: BackboneConfig = {
   url: "kafka1:9092,kafka2:9092",
@@ -109,5 +109,51 @@ describe("parseBrokers", () => {
   it("regression: port 0 and ports above 65535 are refused", () => {
     expect(fieldOf(() => parseBrokers("a:0"))).toBe("backbone_url");
     expect(fieldOf(() => parseBrokers("a:65536"))).toBe("backbone_url");
+  });
+});
+
+describe("newRecords: what a batch hands over", () => {
+  const r = (partition: number, offset: number) => ({ topic: "t", partition, offset: BigInt(offset) });
+  const offsets = (records: { partition: number; offset: bigint }[]) =>
+    records.map((x) => `${x.partition}@${x.offset}`);
+
+  it("regression: a record read again by a rejoin while its first copy waits in the same batch is taken once", () => {
+    // The buffer held 0..2 of partition 0 when the group rejoined; the stream read them again from the commit.
+    const batch = [r(0, 0), r(0, 1), r(0, 2), r(1, 5), r(0, 0), r(0, 1), r(0, 2), r(0, 3)];
+    const { fresh, again } = newRecords(batch, new Map());
+    expect(offsets(fresh)).toEqual(["0@0", "0@1", "0@2", "1@5", "0@3"]);
+    expect(again).toBe(3);
+  });
+
+  it("skips what was handed over already and what belongs to a partition this member lost", () => {
+    const { fresh, again } = newRecords(
+      [r(0, 3), r(0, 4), r(1, 0), r(2, 9)],
+      new Map([["t:0", 4n]]),
+      new Set(["t:0", "t:2"]),
+    );
+    expect(offsets(fresh)).toEqual(["0@4", "2@9"]);
+    expect(again).toBe(1);
+  });
+
+  it("hands each offset of each partition at most once, in the order read, whatever the copies", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 30 })), { maxLength: 60 }),
+        fc.dictionary(fc.constantFrom("t:0", "t:1", "t:2"), fc.integer({ min: 0, max: 30 })),
+        (pairs, handedAt) => {
+          const batch = pairs.map(([partition, offset]) => r(partition, offset));
+          const handed = new Map(Object.entries(handedAt).map(([k, v]) => [k, BigInt(v)]));
+          const { fresh, again } = newRecords(batch, handed);
+          expect(fresh.length + again).toBe(batch.length);
+          for (const partition of [0, 1, 2]) {
+            const taken = fresh.filter((x) => x.partition === partition).map((x) => x.offset);
+            // Strictly increasing per partition, and never below what was handed before.
+            for (let i = 1; i < taken.length; i++) expect(taken[i] as bigint).toBeGreaterThan(taken[i - 1] as bigint);
+            const floor = handed.get(`t:${partition}`);
+            if (floor !== undefined) for (const offset of taken) expect(offset).toBeGreaterThanOrEqual(floor);
+          }
+        },
+      ),
+    );
   });
 });

@@ -437,7 +437,8 @@ export class KafkaSource implements Source {
       }
       const batch = buffered.splice(0, this.#prefetch);
       if (stream.isPaused() && buffered.length < this.#prefetch) stream.resume();
-      const fresh = batch.filter((record) => this.#isNew(record));
+      const { fresh, again } = newRecords(batch, this.#next, this.#assigned);
+      this.#counts.redelivered += again;
       if (fresh.length < batch.length) await this.#commitSpooled(session, batch);
       // Not accepted once stopping: the next member reads them from the last commit.
       if (fresh.length === 0 || this.#stopping) continue;
@@ -452,18 +453,6 @@ export class KafkaSource implements Source {
       }
     }
     return "stopped";
-  }
-
-  /** False for a record of a partition this member no longer holds, or one already handed over. */
-  #isNew(record: Record_): boolean {
-    const partition = key(record.topic, record.partition);
-    if (this.#assigned && !this.#assigned.has(partition)) return false;
-    const next = this.#next.get(partition);
-    if (next !== undefined && record.offset < next) {
-      this.#counts.redelivered++;
-      return false;
-    }
-    return true;
   }
 
   async #acceptAndCommit(session: Session, records: Record_[]): Promise<void> {
@@ -546,4 +535,41 @@ export class KafkaSource implements Source {
       };
     });
   }
+}
+
+/** What `newRecords` needs of a record. */
+export interface RecordPosition {
+  topic: string;
+  partition: number;
+  offset: bigint;
+}
+
+/**
+ * The records of `batch` to hand over, in order: not those of a partition this
+ * member no longer holds (`assigned`, when known), nor those below `handed`
+ * (per partition, the offset after the last record handed over), nor a second
+ * copy within the batch — a rejoin makes the stream read again from the last
+ * commit what may still sit in its buffer, so both copies can land in one
+ * batch. `again` counts the records read again.
+ */
+export function newRecords<R extends RecordPosition>(
+  batch: R[],
+  handed: ReadonlyMap<string, bigint>,
+  assigned?: ReadonlySet<string>,
+): { fresh: R[]; again: number } {
+  const next = new Map<string, bigint>();
+  const fresh: R[] = [];
+  let again = 0;
+  for (const record of batch) {
+    const partition = key(record.topic, record.partition);
+    if (assigned && !assigned.has(partition)) continue;
+    const from = next.get(partition) ?? handed.get(partition);
+    if (from !== undefined && record.offset < from) {
+      again++;
+      continue;
+    }
+    next.set(partition, record.offset + 1n);
+    fresh.push(record);
+  }
+  return { fresh, again };
 }
