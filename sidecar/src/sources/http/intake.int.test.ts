@@ -3,10 +3,12 @@
 // what is not), auth, TLS with a generated certificate, backpressure from a
 // spool that fills, 2xx only after the commit, graceful stop, and the
 // Source contract every source runs.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
 import { BATCHED, cloudEvent, post, STRUCTURED } from "../../../test/support/http/post.ts";
@@ -330,6 +332,104 @@ describe("HTTP intake: errors, each with its reason", () => {
     expect(await r.rows()).toHaveLength(0);
   });
 });
+
+/** `bytes` compressed by a command-line tool (GNU gzip, zstd): encoders nobody here wrote. */
+function compressedBy(tool: string, args: string[], bytes: string): Buffer {
+  const run = spawnSync(tool, args, { input: bytes });
+  if (run.status !== 0) throw new Error(`${tool} failed: ${run.stderr}`);
+  return run.stdout;
+}
+
+describe("HTTP intake: compressed bodies (Content-Encoding)", () => {
+  it("takes gzip (GNU gzip), zstd (the zstd tool), deflate, raw deflate and br: stored as if sent plain", async () => {
+    const r = await rig();
+    const sent: Record<string, unknown>[] = [];
+    const encoders: [string, (text: string) => Uint8Array][] = [
+      ["gzip", (text) => compressedBy("gzip", ["-c", "-9"], text)],
+      ["x-gzip", (text) => compressedBy("gzip", ["-c"], text)],
+      ["zstd", (text) => compressedBy("zstd", ["-c", "-q"], text)],
+      ["deflate", (text) => deflateSync(text)],
+      ["deflate", (text) => deflateRawSync(text)],
+      ["br", (text) => brotliCompressSync(text)],
+      // Several codings, listed in the order they were applied.
+      ["deflate, gzip", gzipOfDeflate],
+    ];
+    for (const [coding, encode] of encoders) {
+      const event = cloudEvent({ data: { order: "WH/MO/00042", qty_good: 120.5, note: "Drücken" } });
+      sent.push(event);
+      const text = JSON.stringify(event);
+      const body = encode(text);
+      const answer = await post(`${r.url}/events`, body, {
+        token: TOKEN,
+        headers: { ...STRUCTURED, "Content-Encoding": coding },
+      });
+      expect(answer.status, `${coding}: ${answer.text}`).toBe(200);
+    }
+    const rows = await r.rows();
+    expect(rows.map((row) => bodyOf(row).id)).toEqual(sent.map((event) => event.id));
+    expect(rows.map((row) => bodyOf(row).data)).toEqual(sent.map((event) => event.data));
+    // A mapped route gets the decoded bytes too.
+    const sink = new RecordingSink();
+    const mapped = await rig({}, { sink: () => sink });
+    const payload = '{"timestamp":1,"values":[{"id":"Channel1.Device1.Count","v":120,"q":true,"t":1}]}';
+    const answer = await post(`${mapped.url}/routes/kepware/line1`, compressedBy("gzip", ["-c"], payload), {
+      token: TOKEN,
+      headers: { "Content-Type": "application/json", "Content-Encoding": "gzip" },
+    });
+    expect(answer.status).toBe(200);
+    const intake = sink.committed[0];
+    expect(intake?.kind === "raw" && Buffer.from(intake.payload).toString("utf8")).toBe(payload);
+  });
+
+  it("a body that expands past max_body_bytes is 413, stopped at the limit; nothing stored", async () => {
+    const r = await rig({ max_body_bytes: 64 * 1024 });
+    // 20 MB of one event's worth of padding, about 20 kB on the wire.
+    const bomb = gzipSync(JSON.stringify([cloudEvent({ data: { order: "x".repeat(20_000_000), qty_good: 1 } })]));
+    expect(bomb.byteLength).toBeLessThan(64 * 1024);
+    const answer = await post(`${r.url}/events`, bomb, {
+      token: TOKEN,
+      headers: { ...BATCHED, "Content-Encoding": "gzip" },
+    });
+    expect(answer.status).toBe(413);
+    expect(answer.body.reason).toMatch(
+      /decoded \(Content-Encoding gzip\) is larger than the intake takes \(65536 bytes/,
+    );
+    expect(await r.rows()).toHaveLength(0);
+  });
+
+  it("an unknown coding is 415 with Accept-Encoding; a body that is not what it claims is 400; nothing stored", async () => {
+    const r = await rig();
+    const text = JSON.stringify(cloudEvent());
+    const unknown = await post(`${r.url}/events`, text, {
+      token: TOKEN,
+      headers: { ...STRUCTURED, "Content-Encoding": "compress" },
+    });
+    expect(unknown.status).toBe(415);
+    expect(unknown.body.error).toBe("unsupported_content_encoding");
+    expect(unknown.body.reason).toMatch(/Content-Encoding compress is not taken \(gzip, deflate, br/);
+    expect(unknown.headers["accept-encoding"]).toMatch(/^gzip, deflate, br/);
+    const plain = await post(`${r.url}/events`, text, {
+      token: TOKEN,
+      headers: { ...STRUCTURED, "Content-Encoding": "gzip" },
+    });
+    expect(plain.status).toBe(400);
+    expect(plain.body.error).toBe("bad_content_encoding");
+    expect(plain.body.reason).toMatch(/the body is not valid gzip \(Content-Encoding\)/);
+    const identity = await post(`${r.url}/events`, text, {
+      token: TOKEN,
+      headers: { ...STRUCTURED, "Content-Encoding": "identity" },
+    });
+    expect(identity.status).toBe(200);
+    expect(await r.rows()).toHaveLength(1);
+  });
+});
+
+/** gzip (GNU gzip) of zlib's deflate of `text`: Content-Encoding "deflate, gzip". */
+function gzipOfDeflate(text: string): Buffer {
+  const run = spawnSync("gzip", ["-c"], { input: deflateSync(text) });
+  if (run.status !== 0) throw new Error(`gzip failed: ${run.stderr}`);
+  return run.stdout;
+}
 
 describe("HTTP intake: mapped routes", () => {
   it("a mapped route hands the raw bytes over with the route as origin and the headers, never the token", async () => {

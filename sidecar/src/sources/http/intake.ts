@@ -20,6 +20,7 @@ import { sha256hex } from "../../mapping/stage.ts";
 import { type Answer, itemsAnswer } from "./answer.ts";
 import { type KnownProducer, ProducerAuth } from "./auth.ts";
 import { type DecodedItem, decodeEvents, limitSources } from "./binding.ts";
+import { ACCEPTED_CODINGS, decodeContent, unknownCoding } from "./content-coding.ts";
 import { routeOf } from "./routes.ts";
 import { daysLeft, HttpIntakeConfigError, httpTlsOptions } from "./tls.ts";
 
@@ -281,6 +282,16 @@ export class HttpIntake implements Source {
           "send again after Retry-After (nothing of this was stored)",
       );
     }
+    const coding = unknownCoding(req.headers["content-encoding"]);
+    if (coding !== undefined) {
+      res.setHeader("Accept-Encoding", ACCEPTED_CODINGS);
+      res.setHeader("Connection", "close");
+      return refusal(
+        415,
+        "unsupported_content_encoding",
+        `Content-Encoding ${coding} is not taken (${ACCEPTED_CODINGS}, or none); nothing was stored`,
+      );
+    }
     const declared = Number(req.headers["content-length"] ?? Number.NaN);
     if (declared > config.max_body_bytes) {
       res.setHeader("Connection", "close");
@@ -312,6 +323,13 @@ export class HttpIntake implements Source {
       res.setHeader("Connection", "close");
       return tooLarge(undefined, config.max_body_bytes);
     }
+    // A compressed body is decoded here, bounded by max_body_bytes once decoded too.
+    const decoded = await decodeContent(req.headers["content-encoding"], body, config.max_body_bytes);
+    if (!decoded.ok) {
+      if (decoded.status === 415) res.setHeader("Accept-Encoding", ACCEPTED_CODINGS);
+      return refusal(decoded.status, decoded.error, decoded.reason);
+    }
+    body = decoded.body;
     this.#held += body.byteLength - ticket.held;
     ticket.held = body.byteLength;
     const receivedAt = new Date();
