@@ -5,9 +5,14 @@
 // the values it encoded, so the test compares what the sidecar decoded with
 // what Tahu says it sent.
 //
-//   java -cp 'lib/*:classes' TahuPeer publish <broker-url> <group> <edge> <device> <out-dir>
+//   java -cp 'lib/*:classes' TahuPeer publish <broker-url> <group> <edge> <device> <out-dir> [deflate|gzip]
 //       builds NBIRTH, DBIRTH, NDATA, DDATA; writes <out-dir>/NN-TYPE.bin and
 //       manifest.json; publishes them (QoS 0, NDEATH as will) unless the url is "-".
+//       With deflate or gzip, each payload goes out compressed as Tahu (and
+//       Ignition's MQTT Transmission) compress it: a payload of uuid
+//       SPBV1.0_COMPRESSED whose body is the encoded payload, deflated by
+//       Tahu's PayloadUtil.compress, or gzipped by Tahu's GZipUtil with an
+//       "algorithm" metric saying GZIP; the manifest still lists what is inside.
 //   java -cp 'lib/*:classes' TahuPeer decode <file.bin>...
 //       decodes payloads with Tahu's decoder and prints their metrics as the
 //       manifest would, as a JSON array (to check the sidecar's encoder the other way round).
@@ -42,6 +47,8 @@ import org.eclipse.tahu.message.model.Row;
 import org.eclipse.tahu.message.model.SparkplugBPayload;
 import org.eclipse.tahu.message.model.Template;
 import org.eclipse.tahu.message.model.Value;
+import org.eclipse.tahu.util.GZipUtil;
+import org.eclipse.tahu.util.PayloadUtil;
 
 public class TahuPeer {
   static final long T0 = 1795766400000L; // 2026-11-27T00:00:00Z
@@ -71,6 +78,7 @@ public class TahuPeer {
     }
     String url = args[1], group = args[2], edge = args[3], device = args[4];
     Path outDir = Path.of(args[5]);
+    String compression = args.length > 6 ? args[6] : "none";
     Files.createDirectories(outDir);
     String ns = "spBv1.0/" + group + "/";
 
@@ -87,7 +95,7 @@ public class TahuPeer {
     for (int i = 0; i < messages.size(); i++) {
       String topic = (String) messages.get(i)[0];
       SparkplugBPayload payload = (SparkplugBPayload) messages.get(i)[1];
-      byte[] bytes = encoder.getBytes(payload, false);
+      byte[] bytes = encoder.getBytes(compressed(payload, compression, encoder), false);
       encoded.add(bytes);
       String type = topic.split("/")[2];
       String file = String.format("%02d-%s.bin", i, type);
@@ -122,6 +130,25 @@ public class TahuPeer {
     client.disconnect();
     client.close();
     System.out.println("published " + messages.size() + " messages to " + url);
+  }
+
+  /** The payload as it goes out: itself, or wrapped compressed (SPBV1.0_COMPRESSED). */
+  static SparkplugBPayload compressed(SparkplugBPayload payload, String how, SparkplugBPayloadEncoder encoder)
+      throws Exception {
+    switch (how) {
+      case "none":
+        return payload;
+      case "deflate":
+        return PayloadUtil.compress(payload, false);
+      case "gzip":
+        return new SparkplugBPayload.SparkplugBPayloadBuilder(payload.getSeq())
+            .setUuid(PayloadUtil.UUID_COMPRESSED)
+            .setBody(GZipUtil.compress(encoder.getBytes(payload, false)))
+            .addMetric(new Metric.MetricBuilder("algorithm", MetricDataType.String, "GZIP").createMetric())
+            .createPayload();
+      default:
+        throw new IllegalArgumentException("compression is none, deflate or gzip, not " + how);
+    }
   }
 
   static Metric metric(String name, long alias, MetricDataType type, Object value) throws Exception {

@@ -129,6 +129,8 @@ export interface SparkplugPayload {
   problems: MetricProblem[];
   /** The payload's framing broke here: what follows was not read. */
   broken?: { reason: string; offset: number; bytes: Uint8Array };
+  /** It came compressed (uuid SPBV1.0_COMPRESSED): the algorithm; the rest is what was inside. */
+  compressed?: "DEFLATE" | "GZIP";
 }
 
 /** Datatype of a metric its message leaves out (DATA after BIRTH): from the BIRTH, by name or alias. */

@@ -2,6 +2,8 @@
 // format (see payload.ts for what each datatype becomes). A metric that does
 // not decode becomes a problem with its reason and bytes; the others are
 // used; a payload whose framing breaks keeps what came before the break.
+
+import { gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
 import {
   ARRAY_WIDTH,
   DATATYPES,
@@ -615,11 +617,66 @@ function decodeMetricOrProblem(bytes: Uint8Array, ctx: MetricContext): Sparkplug
   }
 }
 
+/** The uuid of a compressed payload (Eclipse Tahu, Ignition's MQTT Transmission with compression on). */
+export const COMPRESSED_UUID = "SPBV1.0_COMPRESSED";
+/** The most a compressed payload may expand to: larger is refused, not inflated into memory. */
+export const INFLATED_MAX_BYTES = 32 * 1024 * 1024;
+
 /**
  * Decodes what can be decoded. Never throws: metrics that fail are in
  * `problems`, a broken framing in `broken`.
+ *
+ * A compressed payload — uuid SPBV1.0_COMPRESSED, the whole encoded payload
+ * as `body`, deflated (zlib; the default) or gzipped as its `algorithm`
+ * metric says — is the payload inside it, with `compressed` set. Tahu and
+ * Ignition's MQTT Transmission send them so. One that does not inflate is
+ * `broken` with the reason, and has no metrics: the wrapper's own
+ * `algorithm` metric is no data.
  */
 export function decodePayload(bytes: Uint8Array, lookup?: DatatypeLookup): SparkplugPayload {
+  const outer = decodeFrame(bytes, lookup);
+  if (outer.uuid !== COMPRESSED_UUID || outer.broken) return outer;
+  const named = outer.metrics.find((m) => m.name === "algorithm")?.value;
+  const algorithm = typeof named === "string" ? named.trim().toUpperCase() : "DEFLATE";
+  const unreadable = (reason: string): SparkplugPayload => ({
+    ...(outer.seq === undefined ? {} : { seq: outer.seq }),
+    ...(outer.timestamp === undefined ? {} : { timestamp: outer.timestamp }),
+    metrics: [],
+    problems: [],
+    broken: { reason: `compressed payload (${COMPRESSED_UUID}, ${algorithm}): ${reason}`, offset: 0, bytes },
+  });
+  if (algorithm !== "DEFLATE" && algorithm !== "GZIP") return unreadable("the algorithm is not DEFLATE or GZIP");
+  if (!outer.body) return unreadable("it has no body");
+  let inflated: Buffer;
+  try {
+    const options = { maxOutputLength: INFLATED_MAX_BYTES };
+    if (algorithm === "GZIP") inflated = gunzipSync(outer.body, options);
+    else {
+      // java.util.zip.Deflater writes zlib; a raw deflate stream is taken too.
+      try {
+        inflated = inflateSync(outer.body, options);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw err;
+        inflated = inflateRawSync(outer.body, options);
+      }
+    }
+  } catch (err) {
+    return unreadable(
+      (err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE"
+        ? `it expands past ${INFLATED_MAX_BYTES} bytes`
+        : `the body does not inflate (${(err as Error).message})`,
+    );
+  }
+  const inner = decodeFrame(inflated, lookup);
+  if (inner.uuid === COMPRESSED_UUID) return unreadable("it holds another compressed payload");
+  // Tahu puts the seq on both; the inner one is what the edge node sent.
+  if (inner.seq === undefined && outer.seq !== undefined) inner.seq = outer.seq;
+  if (inner.timestamp === undefined && outer.timestamp !== undefined) inner.timestamp = outer.timestamp;
+  inner.compressed = algorithm;
+  return inner;
+}
+
+function decodeFrame(bytes: Uint8Array, lookup?: DatatypeLookup): SparkplugPayload {
   const out: SparkplugPayload = { metrics: [], problems: [] };
   const reader = new WireReader(bytes);
   let index = 0;

@@ -1,3 +1,4 @@
+import { deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { proto, rawCodec } from "../../../test/support/sparkplug/package-codec.ts";
@@ -8,6 +9,7 @@ import {
   decodeSparkplug,
   type EncodableMetric,
   encodeSparkplug,
+  INFLATED_MAX_BYTES,
   SparkplugDecodeError,
   SparkplugEncodeError,
   type SparkplugTemplate,
@@ -251,6 +253,61 @@ describe("Sparkplug payload decode", () => {
     const bytes = rawCodec.encodePayload({ timestamp: 1, seq: 0, metrics } as never);
     const decoded = decodeSparkplug(bytes).metrics.map((m) => [m.type, m.value]);
     expect(decoded).toEqual(metrics.map((m) => [m.type, m.value]));
+  });
+});
+
+describe("Sparkplug payload decode: compressed payloads (SPBV1.0_COMPRESSED)", () => {
+  const inner = encodeSparkplug({
+    timestamp: 1_795_766_400_000,
+    seq: 7,
+    metrics: [
+      { name: "Count", alias: 3, type: "Int64", value: 120 },
+      { name: "State", type: "String", value: "RUN" },
+    ],
+  });
+  const wrapper = (body: Uint8Array, algorithm?: string) =>
+    encodeSparkplug({
+      timestamp: 1_795_766_400_001,
+      seq: 7,
+      uuid: "SPBV1.0_COMPRESSED",
+      body,
+      metrics: algorithm === undefined ? [] : [{ name: "algorithm", type: "String", value: algorithm }],
+    });
+
+  it("is the payload inside, deflated (zlib or raw, the default) or gzipped as its algorithm metric says", () => {
+    for (const [body, algorithm] of [
+      [deflateSync(inner), undefined],
+      [deflateSync(inner), "DEFLATE"],
+      [deflateRawSync(inner), undefined],
+      [gzipSync(inner), "GZIP"],
+      [gzipSync(inner), "gzip"],
+    ] as const) {
+      const payload = decodePayload(wrapper(body, algorithm));
+      expect(payload.broken).toBeUndefined();
+      expect(payload.compressed).toBe(algorithm === undefined ? "DEFLATE" : algorithm.toUpperCase());
+      expect(payload.seq).toBe(7);
+      expect(payload.timestamp).toBe(1_795_766_400_000);
+      // The wrapper's algorithm metric is no data.
+      expect(payload.metrics.map((m) => [m.name, m.value])).toEqual([
+        ["Count", 120],
+        ["State", "RUN"],
+      ]);
+    }
+  });
+
+  it("one that does not inflate, names an unknown algorithm or expands past the bound is broken, with no metrics", () => {
+    const cases: [Uint8Array, string | undefined, RegExp][] = [
+      [inner, undefined, /compressed payload \(SPBV1\.0_COMPRESSED, DEFLATE\): the body does not inflate/],
+      [deflateSync(inner), "LZ4", /the algorithm is not DEFLATE or GZIP/],
+      [deflateSync(Buffer.alloc(INFLATED_MAX_BYTES + 1)), undefined, /expands past 33554432 bytes/],
+      [gzipSync(wrapper(deflateSync(inner))), "GZIP", /holds another compressed payload/],
+    ];
+    for (const [body, algorithm, reason] of cases) {
+      const payload = decodePayload(wrapper(body, algorithm));
+      expect(payload.broken?.reason).toMatch(reason);
+      expect(payload.metrics).toEqual([]);
+      expect(payload.seq).toBe(7);
+    }
   });
 });
 

@@ -20,7 +20,7 @@
 //   then bits, most significant first; StringArray: NUL-terminated UTF-8).
 // - `is_null`: null.
 export * from "./datatypes.ts";
-export { decodePayload, decodeSparkplug } from "./decode.ts";
+export { COMPRESSED_UUID, decodePayload, decodeSparkplug, INFLATED_MAX_BYTES } from "./decode.ts";
 export {
   type EncodableDataSet,
   type EncodableMetric,
