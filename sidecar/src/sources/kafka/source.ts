@@ -18,7 +18,7 @@
 // - A dead member (kill -9) stops heartbeating; after the session timeout
 //   (`claim_idle_ms`) the group gives its partitions to the members left.
 import { hostname } from "node:os";
-import { type Consumer, FetchIsolationLevels, type Message, type MessagesStream } from "@platformatic/kafka";
+import { FetchIsolationLevels, type Message, type MessagesStream } from "@platformatic/kafka";
 import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import type { Source, SourceSink } from "../../core/ports.ts";
@@ -151,7 +151,7 @@ export function parseBrokers(url: string): string[] {
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
 
 interface Session {
-  consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  consumer: ReadCommittedConsumer;
   stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
 }
 
@@ -336,7 +336,8 @@ export class KafkaSource implements Source {
     consumer.on("error", (err: Error) => this.#log("warn", `kafka: ${err.message}`));
     // The topics must exist: a missing one is a setting to fix, not something to create.
     try {
-      await consumer.metadata({ topics: opts.topics, autocreateTopics: false });
+      const metadata = await consumer.metadata({ topics: opts.topics, autocreateTopics: false });
+      for (const [name, topic] of metadata.topics) consumer.topicNames.set(topic.id, name);
     } catch (err) {
       await consumer.close(true).catch(() => {});
       // The client answers UNKNOWN_TOPIC_OR_PARTITION with its own user error, code PLT_KFK_USER (2.12).
@@ -468,10 +469,11 @@ export class KafkaSource implements Source {
     for (const [partition, record] of last) this.#next.set(partition, record.offset + 1n);
     const offsets = [...last.entries()]
       .filter(([partition]) => !this.#assigned || this.#assigned.has(partition))
-      .map(([, record]) => ({
+      .map(([partition, record]) => ({
         topic: record.topic,
         partition: record.partition,
-        offset: record.offset + 1n,
+        // Past the transaction markers behind the last record, as Kafka's own consumer commits.
+        offset: session.consumer.commitOffset(partition, record.offset + 1n),
         leaderEpoch: record.leaderEpoch,
       }));
     if (offsets.length === 0) return;

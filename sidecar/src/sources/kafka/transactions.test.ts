@@ -5,7 +5,7 @@
 import type { RecordsBatch } from "@platformatic/kafka";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { dropAbortedRecords } from "./transactions.ts";
+import { dropAbortedRecords, noteTails, type PartitionTail } from "./transactions.ts";
 
 const TRANSACTIONAL = 1 << 4;
 const CONTROL = 1 << 5;
@@ -201,5 +201,44 @@ describe("dropAbortedRecords", () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("noteTails: what follows a partition's last record", () => {
+  const names = new Map([["t", "tx"]]);
+
+  it("notes the markers and aborted batches behind the last record, so the commit can pass them", () => {
+    const log = new Log();
+    log.data(1n, 3);
+    log.end(1n, false);
+    log.data(2n, 2);
+    log.end(2n, true);
+    const { response } = log.fetch(0, log.entries.length);
+    dropAbortedRecords(response);
+    const tails = new Map<string, PartitionTail>();
+    noteTails(response, names, tails);
+    // Records 0..2, commit marker 3, aborted 4..5, abort marker 6.
+    expect(tails.get("tx:0")).toEqual({ after: 3n, end: 7n });
+  });
+
+  it("a later fetch of markers only extends the tail it continues; one with records replaces it", () => {
+    const log = new Log();
+    log.data(1n, 2);
+    log.data(3n, 1);
+    log.end(1n, false);
+    log.end(3n, false);
+    log.data(1n, 1);
+    log.end(1n, false);
+    const tails = new Map<string, PartitionTail>();
+    noteTails(log.fetch(0, 3).response, names, tails);
+    expect(tails.get("tx:0")).toEqual({ after: 3n, end: 4n });
+    noteTails(log.fetch(3, 4).response, names, tails);
+    expect(tails.get("tx:0")).toEqual({ after: 3n, end: 5n });
+    noteTails(log.fetch(4, 6).response, names, tails);
+    expect(tails.get("tx:0")).toEqual({ after: 6n, end: 7n });
+    // A topic whose id is not known is left alone.
+    const other = new Map<string, PartitionTail>();
+    noteTails(log.fetch(0, 3).response, new Map(), other);
+    expect(other.size).toBe(0);
   });
 });

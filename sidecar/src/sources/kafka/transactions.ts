@@ -80,12 +80,66 @@ export function dropAbortedRecords(response: FetchResponse): number {
 type Options = ConsumerOptions<Buffer, Buffer, Buffer, Buffer>;
 
 /**
+ * Where a partition's fetched log ends past its last record: control batches
+ * (commit and abort markers) and aborted batches after it, which nobody
+ * consumes. `after` is the offset after the last record, `end` the offset
+ * after the last batch fetched. Kafka's own consumer commits its position,
+ * past them; committing only up to the last record would leave the group one
+ * marker behind the end for ever (a lag of 1 where nothing is left to read).
+ */
+export interface PartitionTail {
+  after: bigint;
+  end: bigint;
+}
+
+/**
+ * Notes, per partition of `response` (`topic:partition` by `names`, topic id
+ * to name), the tail of batches without records behind its last record:
+ * replaced when the response has records for the partition, extended when it
+ * only has more empty batches right after the tail noted before.
+ */
+export function noteTails(
+  response: FetchResponse,
+  names: ReadonlyMap<string, string>,
+  tails: Map<string, PartitionTail>,
+): void {
+  for (const topic of response.responses) {
+    const name = names.get(topic.topicId);
+    if (name === undefined) continue;
+    for (const partition of topic.partitions) {
+      const batches = partition.records;
+      if (!batches || batches.length === 0) continue;
+      const key = `${name}:${partition.partitionIndex}`;
+      const last = batches[batches.length - 1] as RecordsBatch;
+      const end = last.firstOffset + BigInt(last.lastOffsetDelta) + 1n;
+      let after: bigint | undefined;
+      for (const batch of batches) {
+        if ((batch.attributes & IS_CONTROL) === 0 && batch.records.length > 0) {
+          after = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
+        }
+      }
+      if (after !== undefined) {
+        tails.set(key, { after, end });
+        continue;
+      }
+      const noted = tails.get(key);
+      const first = batches[0] as RecordsBatch;
+      if (noted && first.firstOffset <= noted.end && end > noted.end) noted.end = end;
+    }
+  }
+}
+
+/**
  * The client's consumer with every fetch filtered by `dropAbortedRecords`
  * before its messages stream sees it (the stream fetches through this
  * method). `onDropped` hears how many records each fetch dropped.
  */
 export class ReadCommittedConsumer extends Consumer<Buffer, Buffer, Buffer, Buffer> {
   readonly #onDropped: (count: number) => void;
+  /** Topic id → name, for `tails` (the fetch response names topics by id). */
+  readonly topicNames = new Map<string, string>();
+  /** Per `topic:partition`, the batches without records fetched behind its last record. */
+  readonly tails = new Map<string, PartitionTail>();
 
   constructor(options: Options, onDropped: (count: number) => void) {
     super(options);
@@ -95,6 +149,17 @@ export class ReadCommittedConsumer extends Consumer<Buffer, Buffer, Buffer, Buff
   #filter(response: FetchResponse): void {
     const dropped = dropAbortedRecords(response);
     if (dropped > 0) this.#onDropped(dropped);
+    noteTails(response, this.topicNames, this.tails);
+  }
+
+  /**
+   * The offset to commit for a partition whose records up to `next` are
+   * committed to the spool: past the markers and aborted batches that follow
+   * them when nothing else was fetched after them.
+   */
+  commitOffset(key: string, next: bigint): bigint {
+    const tail = this.tails.get(key);
+    return tail && tail.after === next && tail.end > next ? tail.end : next;
   }
 
   override fetch(
