@@ -1,13 +1,18 @@
-// The HTTP intake against a producer nobody here wrote: the CloudEvents
+// The HTTP intake against producers nobody here wrote: the CloudEvents
 // project's own JavaScript SDK (`cloudevents` on npm) encodes the requests,
 // in binary and in structured mode, and sends them with its own HTTP
-// transport. What it sends must be taken as the same events, stored once,
+// transport; its Python SDK (in .venv-peers) encodes them too, with the
+// percent-encoded header values the HTTP binding asks for, and Python's
+// standard library posts them. What it sends must be taken as the same events, stored once,
 // with every attribute and extension the SDK put on the wire.
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { CloudEvent, emitterFor, HTTP, httpTransport, Mode } from "cloudevents";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { peerPython } from "../../../devstack/python-peers.ts";
 import { OffsetEstimator, SkewTracker } from "../../core/clock.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import { Pipeline } from "../../pipeline.ts";
@@ -132,5 +137,54 @@ describe("HTTP intake with the CloudEvents JavaScript SDK as the producer", () =
         ),
     );
     expect(rejected).toHaveLength(1);
+  });
+});
+
+describe("HTTP intake with the CloudEvents Python SDK as the producer", () => {
+  it("binary (percent-encoded ce- headers) and structured: both stored as the same event, every attribute intact", async () => {
+    const attributes = {
+      source: "plant1/line1/presse-01",
+      type: "production.reported",
+      time: "2026-12-02T06:00:00.250000+00:00",
+      subject: 'Drücken 100% "fertig" – Linie 1',
+      datacontenttype: "application/json",
+      werk: "Köln",
+    };
+    const data = { order: "WH/MO/00042", qty_good: 12, qty_scrap: 1 };
+    const script = fileURLToPath(new URL("../../../../test/peers/python/ce_http_post.py", import.meta.url));
+    const lines = ["binary", "structured"].map((mode) =>
+      JSON.stringify({ attributes: { ...attributes, id: `py-${mode}` }, data, mode }),
+    );
+    // Not spawnSync: the intake answering it runs in this process.
+    const child = spawn(peerPython(), [script, url, TOKEN], { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdin.end(lines.join("\n"));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code, stderr.slice(-2_000)).toBe(0);
+    const answers = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { status: number; body: unknown });
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    for (const mode of ["binary", "structured"]) {
+      const [item, ...more] = await stored(attributes.source, `py-${mode}`);
+      expect(more).toHaveLength(0);
+      expect(item).toMatchObject({
+        specversion: "1.0",
+        type: "production.reported",
+        // As the SDK wrote it (microseconds): the event's time is kept as sent.
+        time: "2026-12-02T06:00:00.250000Z",
+        subject: 'Drücken 100% "fertig" – Linie 1',
+        werk: "Köln",
+        data,
+      });
+    }
   });
 });
