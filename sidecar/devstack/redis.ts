@@ -20,11 +20,15 @@ export interface RedisOptions {
   password?: string;
   /** Extra lines appended to the generated redis.conf (ACL users, TLS settings). */
   extraConfig?: string[];
+  /** A TLS listener on a free port of its own too (`tls-port`; the certificates go in extraConfig). */
+  tls?: boolean;
 }
 
 export interface RedisBroker {
   url: string;
   port: number;
+  /** With `tls`: the TLS listener's port (rediss://127.0.0.1:tlsPort). */
+  tlsPort?: number;
   dir: string;
   start(): Promise<void>;
   /** SIGTERM (writes the AOF and exits) or SIGKILL (what fsync reached survives). */
@@ -37,6 +41,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisBroker> 
     throw new DevStackError(`${REDIS_BIN} is missing. Fix: apt-get install -y redis-server`);
   }
   let port = opts.port ?? (await freePort());
+  let tlsPort = opts.tls ? await freePort() : undefined;
   const dir = mkdtempSync(join(tmpdir(), "sfb-redis-"));
   const conf = join(dir, "redis.conf");
   const log = join(dir, "redis.log");
@@ -54,6 +59,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisBroker> 
         "loglevel warning",
         `logfile ${log}`,
         ...(opts.password ? [`requirepass ${opts.password}`] : []),
+        ...(tlsPort === undefined ? [] : [`tls-port ${tlsPort}`]),
         ...(opts.extraConfig ?? []),
         "",
       ].join("\n"),
@@ -78,15 +84,16 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisBroker> 
     await Promise.race([waitForPort(port, 10_000), exited]);
   };
 
-  // A free port may be taken by a process started beside this one before redis binds it: try another.
+  // A free port may be taken by a process started beside this one before redis binds it: try others.
   for (let attempt = 1; ; attempt++) {
     try {
       await start();
       break;
     } catch (err) {
       const taken = err instanceof DevStackError && /Address already in use/.test(err.message);
-      if (!taken || attempt >= 3 || opts.port !== undefined) throw err;
-      port = await freePort();
+      if (!taken || attempt >= 3 || (opts.port !== undefined && tlsPort === undefined)) throw err;
+      if (opts.port === undefined) port = await freePort();
+      if (tlsPort !== undefined) tlsPort = await freePort();
       writeConf();
     }
   }
@@ -103,6 +110,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisBroker> 
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    ...(tlsPort === undefined ? {} : { tlsPort }),
     dir,
     start,
     stop,

@@ -1,7 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestCa } from "../../../devstack/mqtt-pki.ts";
-import { DevStackError, freePort } from "../../../devstack/odoo.ts";
 import { type RedisBroker, startRedis } from "../../../devstack/redis.ts";
 import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
@@ -334,25 +333,16 @@ describe("RedisStreamSource over TLS (rediss://, client certificates)", () => {
   let tlsUrl: string;
   beforeAll(async () => {
     const server = ca.server();
-    // The free port may be taken by a test running beside this one before redis binds it: try another.
-    for (let attempt = 1; ; attempt++) {
-      const tlsPort = await freePort();
-      try {
-        tlsBroker = await startRedis({
-          extraConfig: [
-            `tls-port ${tlsPort}`,
-            `tls-cert-file ${server.certFile}`,
-            `tls-key-file ${server.keyFile}`,
-            `tls-ca-cert-file ${ca.certFile}`,
-            "tls-auth-clients yes",
-          ],
-        });
-        tlsUrl = `rediss://127.0.0.1:${tlsPort}`;
-        break;
-      } catch (err) {
-        if (attempt >= 3 || !(err instanceof DevStackError) || !/Address already in use/.test(err.message)) throw err;
-      }
-    }
+    tlsBroker = await startRedis({
+      tls: true,
+      extraConfig: [
+        `tls-cert-file ${server.certFile}`,
+        `tls-key-file ${server.keyFile}`,
+        `tls-ca-cert-file ${ca.certFile}`,
+        "tls-auth-clients yes",
+      ],
+    });
+    tlsUrl = `rediss://127.0.0.1:${tlsBroker.tlsPort}`;
   });
   afterAll(async () => {
     await tlsBroker?.destroy();
