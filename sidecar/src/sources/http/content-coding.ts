@@ -53,22 +53,29 @@ export function unknownCoding(header: string | string[] | undefined): string | u
   return codingsOf(header).find((coding) => !Object.hasOwn(DECODERS, coding));
 }
 
+/** The 415 for a `header` naming a coding the intake cannot decode, or undefined (before the body is read). */
+export function refusedCoding(
+  header: string | string[] | undefined,
+): Extract<CodingOutcome, { ok: false }> | undefined {
+  const unknown = unknownCoding(header);
+  if (unknown === undefined) return undefined;
+  return {
+    ok: false,
+    status: 415,
+    error: "unsupported_content_encoding",
+    reason: `Content-Encoding ${unknown} is not taken (${ACCEPTED_CODINGS}, or none); nothing was stored`,
+  };
+}
+
 /** `body` with every coding of `header` undone, last applied first; at most `limit` bytes once decoded. */
 export async function decodeContent(
   header: string | string[] | undefined,
   body: Uint8Array,
   limit: number,
 ): Promise<CodingOutcome> {
+  const refused = refusedCoding(header);
+  if (refused) return refused;
   const codings = codingsOf(header);
-  const unknown = unknownCoding(header);
-  if (unknown !== undefined) {
-    return {
-      ok: false,
-      status: 415,
-      error: "unsupported_content_encoding",
-      reason: `Content-Encoding ${unknown} is not taken (${ACCEPTED_CODINGS}, or none); nothing was stored`,
-    };
-  }
   let bytes = body;
   for (const coding of codings.reverse()) {
     const decode = DECODERS[coding] as Inflate;

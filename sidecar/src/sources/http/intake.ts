@@ -20,7 +20,7 @@ import { sha256hex } from "../../mapping/stage.ts";
 import { type Answer, itemsAnswer } from "./answer.ts";
 import { type KnownProducer, ProducerAuth } from "./auth.ts";
 import { type DecodedItem, decodeEvents, limitSources } from "./binding.ts";
-import { ACCEPTED_CODINGS, decodeContent, unknownCoding } from "./content-coding.ts";
+import { ACCEPTED_CODINGS, decodeContent, refusedCoding } from "./content-coding.ts";
 import { routeOf } from "./routes.ts";
 import { daysLeft, HttpIntakeConfigError, httpTlsOptions } from "./tls.ts";
 
@@ -282,15 +282,11 @@ export class HttpIntake implements Source {
           "send again after Retry-After (nothing of this was stored)",
       );
     }
-    const coding = unknownCoding(req.headers["content-encoding"]);
-    if (coding !== undefined) {
+    const coding = refusedCoding(req.headers["content-encoding"]);
+    if (coding) {
       res.setHeader("Accept-Encoding", ACCEPTED_CODINGS);
       res.setHeader("Connection", "close");
-      return refusal(
-        415,
-        "unsupported_content_encoding",
-        `Content-Encoding ${coding} is not taken (${ACCEPTED_CODINGS}, or none); nothing was stored`,
-      );
+      return refusal(coding.status, coding.error, coding.reason);
     }
     const declared = Number(req.headers["content-length"] ?? Number.NaN);
     if (declared > config.max_body_bytes) {
