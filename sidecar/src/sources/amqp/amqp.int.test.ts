@@ -52,6 +52,17 @@ function source(queue: string | string[], extra: Partial<AmqpSourceOptions> = {}
 const text = (intake: Intake | undefined) =>
   intake && intake.kind !== "event" ? Buffer.from(intake.payload).toString() : "";
 
+/** `messages` (pika_publish.py's lines) published to `queue` by pika, with publisher confirms. */
+function publishWithPika(queue: string, messages: object[]): void {
+  const script = fileURLToPath(new URL("../../../../test/peers/python/pika_publish.py", import.meta.url));
+  const run = spawnSync(peerPython(), [script, broker.url, queue], {
+    input: messages.map((m) => JSON.stringify(m)).join("\n"),
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  expect(run.status, run.stderr.slice(-2_000)).toBe(0);
+}
+
 /** Ready and unacked counts as the broker sees them (ready from a passive declare). */
 async function ready(queue: string): Promise<number> {
   const probe = await publisher.createChannel();
@@ -209,13 +220,7 @@ describe("AmqpSource on RabbitMQ", () => {
       { body: "{}", headers: { ...ce, "cloudEvents:id": "pika-3", "cloudEvents:ratio": { $decimal: "0.5" } } },
     ];
     try {
-      const script = fileURLToPath(new URL("../../../../test/peers/python/pika_publish.py", import.meta.url));
-      const run = spawnSync(peerPython(), [script, broker.url, queue], {
-        input: messages.map((m) => JSON.stringify(m)).join("\n"),
-        encoding: "utf8",
-        timeout: 60_000,
-      });
-      expect(run.status, run.stderr.slice(-2_000)).toBe(0);
+      publishWithPika(queue, messages);
       await expect.poll(() => sink.committed.length).toBe(3);
       const [binary, plain, decimal] = sink.committed;
       expect(JSON.parse(text(binary))).toEqual({
@@ -265,14 +270,10 @@ describe("AmqpSource on RabbitMQ", () => {
     };
     const data = { order: "MO1", qty_good: 1.5 };
     try {
-      const script = fileURLToPath(new URL("../../../../test/peers/python/pika_publish.py", import.meta.url));
-      const lines = ["binary", "structured"].map((mode) => JSON.stringify({ cloudevent: attributes, data, mode }));
-      const run = spawnSync(peerPython(), [script, broker.url, queue], {
-        input: lines.join("\n"),
-        encoding: "utf8",
-        timeout: 60_000,
-      });
-      expect(run.status, run.stderr.slice(-2_000)).toBe(0);
+      publishWithPika(
+        queue,
+        ["binary", "structured"].map((mode) => ({ cloudevent: attributes, data, mode })),
+      );
       await expect.poll(() => sink.committed.length).toBe(2);
       const want = {
         specversion: "1.0",

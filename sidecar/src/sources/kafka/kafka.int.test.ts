@@ -55,6 +55,25 @@ async function send(topic: string, value: string, key = "WC-1", headers?: Record
   });
 }
 
+/** `lines` into `topic` by Kafka's own console producer (kafka-tools), with its `options`. */
+function consoleProduce(topic: string, lines: string[], options: string[]): void {
+  const produced = spawnSync(
+    "java",
+    [
+      "-cp",
+      `${KAFKA_LIB}/*`,
+      "org.apache.kafka.tools.ConsoleProducer",
+      "--bootstrap-server",
+      broker.url,
+      "--topic",
+      topic,
+      ...options,
+    ],
+    { input: `${lines.join("\n")}\n`, encoding: "utf8", timeout: 60_000 },
+  );
+  expect(produced.status, produced.stderr.slice(-1_000)).toBe(0);
+}
+
 describe("KafkaSource on Apache Kafka (KRaft)", () => {
   sourceContract(
     "KafkaSource",
@@ -126,24 +145,7 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
           data: "ab".repeat(200),
         }),
       );
-      const produced = spawnSync(
-        "java",
-        [
-          "-cp",
-          `${KAFKA_LIB}/*`,
-          "org.apache.kafka.tools.ConsoleProducer",
-          "--bootstrap-server",
-          broker.url,
-          "--topic",
-          "codecs",
-          "--compression-codec",
-          codec,
-          "--producer-property",
-          "linger.ms=50",
-        ],
-        { input: `${lines.join("\n")}\n`, encoding: "utf8", timeout: 60_000 },
-      );
-      expect(produced.status, produced.stderr.slice(-1_000)).toBe(0);
+      consoleProduce("codecs", lines, ["--compression-codec", codec, "--producer-property", "linger.ms=50"]);
     }
     const sink = new RecordingSink();
     const src = source({ topics: ["codecs"], groupId: "sfb-codecs" });
@@ -167,26 +169,14 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
       "nullhdr:NULL\tWC-9\tNULL",
       'ce_specversion:1.0,ce_id:n4,ce_source:s,ce_type:t\tWC-9\t{"a":4}',
     ];
-    const produced = spawnSync(
-      "java",
-      [
-        "-cp",
-        `${KAFKA_LIB}/*`,
-        "org.apache.kafka.tools.ConsoleProducer",
-        "--bootstrap-server",
-        broker.url,
-        "--topic",
-        "nulls",
-        "--property",
-        "parse.headers=true",
-        "--property",
-        "parse.key=true",
-        "--property",
-        "null.marker=NULL",
-      ],
-      { input: `${input.join("\n")}\n`, encoding: "utf8", timeout: 60_000 },
-    );
-    expect(produced.status, produced.stderr.slice(-1_000)).toBe(0);
+    consoleProduce("nulls", input, [
+      "--property",
+      "parse.headers=true",
+      "--property",
+      "parse.key=true",
+      "--property",
+      "null.marker=NULL",
+    ]);
     const sink = new RecordingSink();
     const src = source({ topics: ["nulls"], groupId: "sfb-nulls" });
     await src.start(sink);
