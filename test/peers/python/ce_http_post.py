@@ -10,15 +10,13 @@ One JSON object per line: {"attributes": {...}, "data": ..., "mode": "binary" |
 request: {"status": ..., "body": ...}.
 """
 
-import datetime
 import json
 import sys
 import urllib.error
 import urllib.request
 
 from cloudevents.core.bindings import http
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
+from sdk_encode import sdk_encoded
 
 
 def main():
@@ -27,12 +25,7 @@ def main():
         if not line.strip():
             continue
         message = json.loads(line)
-        attributes = dict(message["attributes"])
-        if "time" in attributes:
-            attributes["time"] = datetime.datetime.fromisoformat(attributes["time"])
-        event = CloudEvent(attributes=attributes, data=message.get("data"))
-        encode = http.to_structured if message.get("mode") == "structured" else http.to_binary
-        encoded = encode(event, JSONFormat())
+        encoded = sdk_encoded(http, message["attributes"], message.get("data"), message.get("mode"))
         headers = dict(encoded.headers)
         headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(url, data=encoded.body, headers=headers, method="POST")

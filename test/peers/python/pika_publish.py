@@ -24,8 +24,7 @@ import sys
 
 import pika
 from cloudevents.core.bindings import rabbitmq
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
+from sdk_encode import sdk_encoded
 
 
 def typed(value):
@@ -48,12 +47,7 @@ def typed(value):
 
 def sdk_message(message):
     """body, content type and headers of a CloudEvent as the SDK's RabbitMQ binding writes it."""
-    attributes = dict(message["cloudevent"])
-    if "time" in attributes:
-        attributes["time"] = datetime.datetime.fromisoformat(attributes["time"])
-    event = CloudEvent(attributes=attributes, data=message.get("data"))
-    encode = rabbitmq.to_structured if message.get("mode") == "structured" else rabbitmq.to_binary
-    encoded = encode(event, JSONFormat())
+    encoded = sdk_encoded(rabbitmq, message["cloudevent"], message.get("data"), message.get("mode"))
     return encoded.body, encoded.content_type, encoded.headers or None
 
 
