@@ -11,13 +11,35 @@ import {
   runOdooBin,
   tail,
 } from "../../sidecar/devstack/odoo.ts";
-import type { TierResult } from "./tier.ts";
+import { firstLine, type TierResult } from "./tier.ts";
 
 export interface OdooTestSummary {
   run: number;
   failed: number;
   errors: number;
   skipped: string[];
+  /** `Class.test — first line of the exception` for every FAIL and ERROR. */
+  failures: string[];
+}
+
+const LOG_LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ /;
+
+/** Each FAIL/ERROR record of Odoo's test log: the test and its exception's first line. */
+export function odooFailures(log: string): string[] {
+  const lines = log.split("\n");
+  const failures: string[] = [];
+  lines.forEach((line, index) => {
+    const head = / ERROR \S+ odoo\.addons\.[\w.]+?\.tests\.(\w+): (FAIL|ERROR): (\S+)/.exec(line);
+    if (!head) return;
+    let end = index + 1;
+    while (end < lines.length && !LOG_LINE.test(lines[end] ?? "")) end++;
+    const block = lines.slice(index + 1, end);
+    // The exception follows the last frame: its `File` line, then its source line.
+    const lastFrame = block.findLastIndex((l) => l.startsWith("  File "));
+    const why = lastFrame >= 0 ? firstLine(block.slice(lastFrame + 2).join("\n")) : "";
+    failures.push(`${head[1]}.${head[3]}${why ? ` — ${why}` : ""}`);
+  });
+  return failures;
 }
 
 /** Reads Odoo's own test log: the `odoo.tests.result` stats and every skip. */
@@ -26,7 +48,13 @@ export function parseOdooTestLog(log: string): OdooTestSummary | undefined {
   const last = results.at(-1);
   if (!last) return undefined;
   const skipped = [...log.matchAll(/ INFO \S+ odoo\.\S+: skipped (.+)$/gm)].map((m) => m[1] ?? "");
-  return { failed: Number(last[1]), errors: Number(last[2]), run: Number(last[3]), skipped };
+  return {
+    failed: Number(last[1]),
+    errors: Number(last[2]),
+    run: Number(last[3]),
+    skipped,
+    failures: odooFailures(log),
+  };
 }
 
 export async function runOdooTier(): Promise<TierResult> {
@@ -80,6 +108,7 @@ export async function runOdooTier(): Promise<TierResult> {
       failed: bad,
       skipped: summary.skipped.length,
       problems,
+      failures: summary.failures,
     };
   } finally {
     await dropDatabase(db);

@@ -6,7 +6,16 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ensureTemplate, repoRoot } from "../../sidecar/devstack/odoo.ts";
 import { runOdooTier } from "./odoo-tier.ts";
-import { summaryLine, type TierResult, tierIsGreen } from "./tier.ts";
+import {
+  failureLines,
+  type PlaywrightJson,
+  playwrightFailures,
+  summaryLine,
+  type TierResult,
+  tierIsGreen,
+  type VitestJson,
+  vitestFailures,
+} from "./tier.ts";
 
 const ALL_TIERS = ["unit", "integration", "odoo", "e2e", "browser"] as const;
 type TierName = (typeof ALL_TIERS)[number];
@@ -18,14 +27,6 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<
     const child = spawn(cmd, args, { cwd: repoRoot, stdio: "inherit", env: { ...process.env, ...env } });
     child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
-}
-
-interface VitestJson {
-  numPassedTests: number;
-  numFailedTests: number;
-  numPendingTests: number;
-  numTodoTests: number;
-  numTotalTests: number;
 }
 
 async function vitestTier(name: TierName): Promise<TierResult> {
@@ -52,12 +53,8 @@ async function vitestTier(name: TierName): Promise<TierResult> {
     failed: r.numFailedTests,
     skipped: r.numPendingTests + r.numTodoTests,
     problems,
+    failures: vitestFailures(r, repoRoot),
   };
-}
-
-interface PlaywrightJson {
-  stats: { expected: number; unexpected: number; skipped: number; flaky: number };
-  errors?: { message?: string }[];
 }
 
 async function browserTier(): Promise<TierResult> {
@@ -87,6 +84,7 @@ async function browserTier(): Promise<TierResult> {
     failed: r.stats.unexpected + r.stats.flaky,
     skipped: r.stats.skipped,
     problems,
+    failures: playwrightFailures(r.suites ?? []),
   };
 }
 
@@ -139,5 +137,7 @@ for (const t of results) {
   const extra = t.problems.length ? ` — ${t.problems.join("; ")}` : t.passed === 0 ? " — ran no test" : "";
   console.log(`${status} ${t.name.padEnd(12)} ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped${extra}`);
 }
+const failed = failureLines(results);
+if (failed.length) console.log(["failed tests:", ...failed].join("\n"));
 console.log(summaryLine(results));
 process.exit(results.every(tierIsGreen) ? 0 : 1);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseOdooTestLog } from "./odoo-tier.ts";
-import { summaryLine, tierIsGreen } from "./tier.ts";
+import { odooFailures, parseOdooTestLog } from "./odoo-tier.ts";
+import { failureLines, playwrightFailures, summaryLine, tierIsGreen, vitestFailures } from "./tier.ts";
 
 const green = { name: "unit", passed: 3, failed: 0, skipped: 0, problems: [] };
 
@@ -33,10 +33,100 @@ describe("parseOdooTestLog", () => {
       failed: 1,
       errors: 2,
       skipped: ["test_home (x) : Chrome executable not found"],
+      failures: [],
     });
   });
 
   it("returns nothing when Odoo never reported", () => {
     expect(parseOdooTestLog("Traceback (most recent call last):")).toBeUndefined();
+  });
+});
+
+describe("the failed tests the summary names", () => {
+  it("reads each FAIL and ERROR of Odoo's log with the exception's first line", () => {
+    const log = [
+      "2026-12-03 11:28:50,424 1 ERROR db odoo.addons.shopfloor_bridge.tests.test_scrap: FAIL: TestScrap.test_reason",
+      "Traceback (most recent call last):",
+      '  File "/x/tests/test_scrap.py", line 48, in test_reason',
+      "    self.assertEqual(a, b)",
+      "AssertionError: Lists differ: [1] != [2]",
+      "",
+      "First differing element 0:",
+      "2026-12-03 11:28:50,529 1 INFO db odoo.addons.base.models.ir_attachment: filestore gc",
+      "2026-12-03 11:28:51,000 1 ERROR db odoo.addons.shopfloor_bridge.tests.test_cost: ERROR: TestCost.test_index",
+      "Traceback (most recent call last):",
+      '  File "/x/tests/test_cost.py", line 9, in test_index',
+      "    run()",
+      '  File "/x/models/cost.py", line 3, in run',
+      "    raise KeyError('mo')",
+      "KeyError: 'mo'",
+      "2026-12-03 11:28:52,000 1 ERROR db odoo.modules.loading: Module shopfloor_bridge: 1 failures, 1 errors of 9 tests",
+    ].join("\n");
+    expect(odooFailures(log)).toEqual([
+      "test_scrap.TestScrap.test_reason — AssertionError: Lists differ: [1] != [2]",
+      "test_cost.TestCost.test_index — KeyError: 'mo'",
+    ]);
+  });
+
+  it("reads vitest's failed tests and files that did not load", () => {
+    const report = {
+      numPassedTests: 1,
+      numFailedTests: 1,
+      numPendingTests: 0,
+      numTodoTests: 0,
+      numTotalTests: 2,
+      testResults: [
+        {
+          name: "/repo/sidecar/a.test.ts",
+          status: "failed",
+          assertionResults: [
+            { fullName: "spool keeps order", status: "failed", failureMessages: ["AssertionError: expected 2\n at x"] },
+            { fullName: "spool commits", status: "passed" },
+          ],
+        },
+        { name: "/repo/sidecar/b.test.ts", status: "failed", message: "Cannot find module 'x'\nstack" },
+      ],
+    };
+    expect(vitestFailures(report, "/repo")).toEqual([
+      "sidecar/a.test.ts › spool keeps order — AssertionError: expected 2",
+      "sidecar/b.test.ts — Cannot find module 'x'",
+    ]);
+  });
+
+  it("reads Playwright's failed and flaky specs in nested suites", () => {
+    const spec = (title: string, status: string, message?: string) => ({
+      title,
+      file: "screens.spec.ts",
+      line: 3,
+      tests: [{ status, results: message ? [{ error: { message } }] : [] }],
+    });
+    const suites = [
+      {
+        title: "screens.spec.ts",
+        specs: [spec("inbox", "expected")],
+        suites: [{ title: "dlq", specs: [spec("retry", "unexpected", "Timeout 5000ms"), spec("edit", "flaky", "x")] }],
+      },
+    ];
+    expect(playwrightFailures(suites)).toEqual([
+      "screens.spec.ts:3 › retry — Timeout 5000ms",
+      "screens.spec.ts:3 › edit (passed on retry) — x",
+    ]);
+  });
+
+  it("lists every failure under its tier, cut at the limit", () => {
+    const tier = (name: string, failures: string[]) => ({
+      name,
+      passed: 1,
+      failed: 1,
+      skipped: 0,
+      problems: [],
+      failures,
+    });
+    expect(failureLines([tier("unit", ["a"]), tier("odoo", ["b", "c", "d"])], 3)).toEqual([
+      "  unit: a",
+      "  odoo: b",
+      "  odoo: c",
+      "  … and 1 more (see the tiers' output above)",
+    ]);
   });
 });
