@@ -1,6 +1,6 @@
 // Runs a private RabbitMQ node (Debian's rabbitmq-server) on loopback for
 // tests and benchmarks: its own node name, AMQP and distribution ports, data
-// and log dirs and Erlang cookie, no plugins. It can be killed (SIGKILL, as a
+// and log dirs and Erlang cookie, only the plugins asked for. It can be killed (SIGKILL, as a
 // crash) and started again on the same data, and is removed at the end.
 //
 // `.ci/run` starts one shared node and exports SFB_RABBITMQ_URL; a test that
@@ -22,6 +22,8 @@ export interface RabbitMqOptions {
   reuse?: boolean;
   /** A second listener speaking AMQP over TLS (amqps://) on its own port. */
   tls?: { caFile: string; certFile: string; keyFile: string; requireCertificate?: boolean };
+  /** Plugins to enable, e.g. `rabbitmq_amqp1_0` (AMQP 1.0 clients on the same port). */
+  plugins?: string[];
 }
 
 export interface RabbitMqBroker {
@@ -43,7 +45,7 @@ export interface RabbitMqBroker {
 
 export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitMqBroker> {
   const shared = process.env.SFB_RABBITMQ_URL;
-  if (opts.reuse && shared && !opts.tls) return sharedBroker(shared);
+  if (opts.reuse && shared && !opts.tls && !opts.plugins?.length) return sharedBroker(shared);
   if (!existsSync(RABBITMQ_SERVER)) {
     throw new DevStackError(`${RABBITMQ_SERVER} is missing. Fix: apt-get install -y rabbitmq-server`);
   }
@@ -54,7 +56,7 @@ export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitM
   const home = join(dir, "home");
   mkdirSync(home);
   const nodeName = `sfb-${port}@localhost`;
-  writeFileSync(join(dir, "enabled_plugins"), "[].\n");
+  writeFileSync(join(dir, "enabled_plugins"), `[${(opts.plugins ?? []).join(",")}].\n`);
   const conf = [
     `listeners.tcp.default = 127.0.0.1:${port}`,
     "log.console = false",

@@ -25,6 +25,7 @@ import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
+import { fromAmqp10 } from "./amqp10.ts";
 import { amqpItems, mappingHeaders } from "./binding.ts";
 import { type AmqpTlsSettings, amqpTlsOptions, describeAmqpTlsFailure, tlsMaterialFields } from "./tls.ts";
 
@@ -485,13 +486,22 @@ export class AmqpSource implements Source {
 
   /** What one message becomes; one the binding cannot read is rejected with its body and the reason, never thrown. */
   #intakes(queue: string, msg: ConsumeMessage, receivedAt: Date): Intake[] {
-    const contentType = msg.properties.contentType as string | undefined;
-    const headers = msg.properties.headers as Record<string, unknown> | undefined;
     let items: ReturnType<typeof amqpItems>;
     let forMappings: ReturnType<typeof mappingHeaders>;
     try {
-      items = amqpItems(contentType, headers, msg.content);
-      forMappings = mappingHeaders(contentType, headers);
+      // What an AMQP 1.0 producer sent, with RabbitMQ's AMQP 1.0 encoding undone.
+      const delivery = fromAmqp10(
+        msg.properties.type as string | undefined,
+        msg.properties.contentType as string | undefined,
+        msg.properties.headers as Record<string, unknown> | undefined,
+        msg.content,
+      );
+      if (!delivery.ok) {
+        this.#counts.rejected_at_source++;
+        return [{ kind: "rejected", payload: msg.content, origin: queue, receivedAt, reason: delivery.reason }];
+      }
+      items = amqpItems(delivery.contentType, delivery.headers, delivery.body);
+      forMappings = mappingHeaders(delivery.contentType, delivery.headers);
     } catch (err) {
       this.#counts.rejected_at_source++;
       const reason = `the AMQP message could not be read: ${(err as Error).message}`;
