@@ -1,7 +1,9 @@
 // The Redis Streams source as a process between a real redis-server 7 and
 // real Odoo 18: entries XACKed only after the spool commit, so a sidecar
 // killed with SIGKILL loses nothing and stores nothing twice; a second
-// sidecar of the group takes over a dead one's pending entries (XAUTOCLAIM).
+// sidecar of the group takes over a dead one's pending entries (XAUTOCLAIM);
+// entries of fields alone, XADDed by redis-cli, are mapped into events.
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -161,5 +163,62 @@ describe.runIf(moduleHasSidecarApi())("Redis Streams source (redis-server + side
     await expect.poll(() => pendingOf(stream, "edge-b"), { timeout: 30_000 }).toBe(0);
     expect(await second.kill("SIGTERM")).toBe(0);
     expect(await back.kill("SIGTERM")).toBe(0);
+  });
+  it("entries of fields alone (redis-cli XADD) are mapped into applied events; unmapped ones are rejected with their fields", async () => {
+    const { fixture, stream, start } = await setup("rfields");
+    await fixture.admin.execute("shopfloor.payload.map", "create", [
+      {
+        connection_id: fixture.connectionId,
+        name: "Gauge fields",
+        kind: "events",
+        transport: "redis",
+        match: stream,
+        payload_format: "json",
+        expression: `{
+          'source': 'plant1/rfields/gauge-1',
+          'type': 'quality.result',
+          'time': at,
+          'data': { 'characteristic': name, 'pass': ok = 'true', 'value': $number(v), 'unit': 'mm' }
+        }`,
+        id_fields: "source\ntime\ndata.characteristic",
+      },
+    ]);
+    const sidecar = await start("edge-f");
+    const { hostname, port } = new URL(broker.url);
+    // Redis's own command-line client: the entries as a producer nobody here wrote sends them.
+    const xadd = (key: string, ...pairs: string[]) =>
+      execFileSync("redis-cli", ["-h", hostname, "-p", port || "6379", "XADD", key, "*", ...pairs], {
+        encoding: "utf8",
+      });
+    xadd(stream, "name", "diameter", "ok", "true", "v", "10.02", "at", "2026-11-22T08:00:00Z");
+    xadd(stream, "name", "length", "ok", "false", "v", "55.1", "at", "2026-11-22T08:00:01Z");
+    const other = `${stream}:unmapped`;
+    streams.push(other);
+    const rows = () =>
+      fixture.events(["state", "source", "error_message"], [["connection_id", "=", fixture.connectionId]]);
+    await expect
+      .poll(async () => (await rows()).filter((r) => r.state === "applied").length, { timeout: 120_000, interval: 500 })
+      .toBe(2);
+    const applied = await fixture.events(["data_json"], [["source", "=", "plant1/rfields/gauge-1"]]);
+    const values = applied.map((r) => JSON.parse(String(r.data_json))).sort((a, b) => a.value - b.value);
+    expect(values).toEqual([
+      { characteristic: "diameter", pass: true, value: 10.02, unit: "mm" },
+      { characteristic: "length", pass: false, value: 55.1, unit: "mm" },
+    ]);
+    expect(await sidecar.kill("SIGTERM")).toBe(0);
+
+    // A second connection's worth of fields with no mapping: stored as rejected, the fields kept as JSON.
+    await fixture.admin.execute("shopfloor.connection", "write", [
+      [fixture.connectionId],
+      { backbone_names: `${stream}\n${other}` },
+    ]);
+    const again = await start("edge-f");
+    xadd(other, "tag", "Count", "value", "7");
+    const rejected = async () => (await rows()).filter((r) => r.state === "rejected");
+    await expect.poll(async () => (await rejected()).length, { timeout: 120_000, interval: 500 }).toBe(1);
+    const [row] = await fixture.events(["raw_payload", "error_message"], [["state", "=", "rejected"]]);
+    expect(String(row?.raw_payload)).toContain('{"tag":"Count","value":"7"}');
+    expect(String(row?.error_message)).toMatch(/mapping/);
+    expect(await again.kill("SIGTERM")).toBe(0);
   });
 });

@@ -37,21 +37,54 @@ describe("Redis entry format", () => {
     ).toBe(mapping);
   });
 
-  it("rejects an entry without a payload field, keeping its fields, with a reason naming the field", () => {
-    const [intake] = entryIntakes("s", "5-1", fields("data", "x", "line", "L1"), at);
+  it("an entry of fields alone is one JSON object of them, a payload for the mappings", () => {
+    const [intake] = entryIntakes("plant/line1", "5-1", fields("temp", "21.5", "state", "RUN", "temp", "21.7"), at);
+    expect(intake).toMatchObject({ kind: "raw", origin: "plant/line1", via: { transport: "redis", headers: {} } });
+    // Values stay text (Redis keeps no types); a repeated field has the array of its values.
+    expect(text(payloadOf(intake))).toBe('{"temp":["21.5","21.7"],"state":"RUN"}');
+    const [proto] = entryIntakes("s", "5-2", fields("__proto__", "x", "a", ""), at);
+    expect(JSON.parse(text(payloadOf(proto)))).toEqual(JSON.parse('{"__proto__":"x","a":""}'));
+    expect(Object.keys(JSON.parse(text(payloadOf(proto))))).toEqual(["__proto__", "a"]);
+  });
+
+  it("a CloudEvents content type without a payload field is rejected, keeping its fields, naming the field", () => {
+    const [intake] = entryIntakes("s", "5-1", fields("content-type", "application/cloudevents+json", "line", "L1"), at);
     expect(intake?.kind).toBe("rejected");
     if (intake?.kind !== "rejected") return;
     expect(intake.reason).toBe(
-      'redis entry 5-1 of stream "s" has no "payload" field (fields: data, line): the producer must XADD the event or payload as field "payload"',
+      'redis entry 5-1 of stream "s": content-type application/cloudevents+json names a CloudEvent but the entry has no "payload" field',
     );
     expect(JSON.parse(text(intake.payload))).toEqual({
       stream: "s",
       id: "5-1",
       fields: [
-        ["data", "x"],
+        ["content-type", "application/cloudevents+json"],
         ["line", "L1"],
       ],
     });
+  });
+
+  it("binary mode without a payload field is an event without data", () => {
+    const [intake] = entryIntakes("s", "1-0", fields(...ATTRIBUTES, "ce_id", "e-0"), at);
+    expect(intake?.kind).toBe("raw");
+    expect(JSON.parse(text(payloadOf(intake)))).not.toHaveProperty("data");
+    expect(JSON.parse(text(payloadOf(intake))).id).toBe("e-0");
+  });
+
+  it("any entry of UTF-8 fields alone reads back as its fields (property)", () => {
+    const name = fc
+      .string({ maxLength: 8 })
+      .filter((n) => n !== "payload" && n !== "ce_specversion" && n !== "content-type");
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, fc.string({ maxLength: 12 })), { minLength: 1, maxLength: 6 }), (pairs) => {
+        const [intake] = entryIntakes("s", "1-0", fields(...pairs.flat()), at);
+        expect(intake?.kind).toBe("raw");
+        const object = JSON.parse(text(payloadOf(intake))) as Record<string, string | string[]>;
+        const back = Object.entries(object).flatMap(([n, v]) => (Array.isArray(v) ? v : [v]).map((x) => [n, x]));
+        const sorted = (list: string[][]) => list.map((p) => JSON.stringify(p)).sort();
+        expect(sorted(back)).toEqual(sorted(pairs));
+      }),
+    );
   });
 
   it("rejects a header field that is not UTF-8, keeping its bytes as base64", () => {

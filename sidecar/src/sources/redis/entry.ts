@@ -1,7 +1,7 @@
 // What one Redis stream entry hands to the pipeline. Redis has no CloudEvents
 // binding, so the sidecar defines the entry format (README.md, "Entry format"):
 //
-// - `payload` (required): the bytes — a CloudEvent as JSON (structured mode),
+// - `payload`: the bytes — a CloudEvent as JSON (structured mode),
 //   a JSON array of CloudEvents when `content-type` is
 //   application/cloudevents-batch+json (batched), the event's data in binary
 //   mode, or anything a payload mapping of transport `redis` takes;
@@ -9,7 +9,10 @@
 // - `ce_<attribute>` fields (binary mode, told by `ce_specversion`): the
 //   context attributes, verbatim (no header encoding: entry values are
 //   binary-safe), the payload being `data` (JSON);
-// - every other field reaches payload mappings as `$headers`.
+// - every other field reaches payload mappings as `$headers`;
+// - an entry with no `payload` (and not binary mode) is fields alone, the
+//   common Redis Streams idiom (`XADD s * temp 21.5 state RUN`): it becomes
+//   one JSON object of its fields, a payload for the mappings.
 //
 // Binary and batched mode go through the HTTP binding's reader, so the three
 // modes read exactly as they do over HTTP. Pure: no sockets, no clock.
@@ -32,8 +35,9 @@ export type EntryFields = readonly Uint8Array[];
 
 /**
  * The intakes one entry becomes: one, or one per element of a batch. An entry
- * without a `payload` field, or whose fields are not UTF-8, is handed over as
- * rejected (stored in Odoo with its fields and the reason), never dropped.
+ * whose fields are not UTF-8, or that names a CloudEvents content type with
+ * no `payload`, is handed over as rejected (stored in Odoo with its fields and
+ * the reason), never dropped.
  */
 export function entryIntakes(stream: string, id: string, fields: EntryFields, receivedAt: Date): Intake[] {
   // The stream name, as an MQTT topic or an HTTP route: payload mappings match it, Odoo shows it.
@@ -62,19 +66,26 @@ export function entryIntakes(stream: string, id: string, fields: EntryFields, re
   }
   if (fields.length % 2 !== 0) problems.push("odd number of field/value items");
   const others: Record<string, string> = Object.fromEntries(pairs);
-  if (payload === undefined || problems.length > 0) {
-    const reason =
-      payload === undefined
-        ? `redis entry ${id} of stream ${JSON.stringify(stream)} has no "${PAYLOAD_FIELD}" field ` +
-          `(fields: ${Object.keys(others).join(", ") || "none"}): the producer must XADD the event or payload ` +
-          `as field "${PAYLOAD_FIELD}"`
-        : `redis entry ${id} of stream ${JSON.stringify(stream)}: ${problems.join("; ")}`;
-    return [{ kind: "rejected", payload: entryAsJson(stream, id, fields), origin, receivedAt, reason }];
-  }
-  const via: IntakeVia = { transport: "redis", headers: others };
   const binary = Object.hasOwn(others, "ce_specversion");
   const contentType = Object.hasOwn(others, CONTENT_TYPE_FIELD) ? others[CONTENT_TYPE_FIELD] : undefined;
-  if (!binary && !contentType?.toLowerCase().startsWith("application/cloudevents")) {
+  const claimsEvent = contentType?.toLowerCase().startsWith("application/cloudevents") ?? false;
+  if (payload === undefined && !binary && problems.length === 0) {
+    if (!claimsEvent) {
+      // Fields alone (XADD line1 * temp 21.5 state RUN), the common Redis Streams
+      // idiom: the entry is one JSON object of them, for a payload mapping.
+      const data = fieldsObject(pairs);
+      return [{ kind: "raw", payload: data, origin, receivedAt, via: { transport: "redis", headers: {} } }];
+    }
+    problems.push(`content-type ${contentType} names a CloudEvent but the entry has no "${PAYLOAD_FIELD}" field`);
+  }
+  if (problems.length > 0) {
+    const reason = `redis entry ${id} of stream ${JSON.stringify(stream)}: ${problems.join("; ")}`;
+    return [{ kind: "rejected", payload: entryAsJson(stream, id, fields), origin, receivedAt, reason }];
+  }
+  // Binary mode without a payload field: an event without data, as with an empty one.
+  payload ??= new Uint8Array();
+  const via: IntakeVia = { transport: "redis", headers: others };
+  if (!binary && !claimsEvent) {
     // Structured mode or a payload for the mappings: the pipeline tells which.
     return [{ kind: "raw", payload, origin, receivedAt, via }];
   }
@@ -94,6 +105,21 @@ export function entryIntakes(stream: string, id: string, fields: EntryFields, re
           }
         : { kind: "raw", payload: item.payload, origin, receivedAt, via },
   );
+}
+
+/**
+ * An entry of fields alone as one JSON object: each field's value as a
+ * string (Redis keeps no types), in the entry's order; a field given more
+ * than once has the array of its values.
+ */
+export function fieldsObject(pairs: readonly (readonly [string, string])[]): Uint8Array {
+  const object = new Map<string, string | string[]>();
+  for (const [name, value] of pairs) {
+    const had = object.get(name);
+    object.set(name, had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value]);
+  }
+  // From a Map: a field named "__proto__" is a member like any other.
+  return Buffer.from(JSON.stringify(Object.fromEntries(object)), "utf8");
 }
 
 /**

@@ -81,7 +81,7 @@ describe("RedisStreamSource on redis-server 7", () => {
     }
   });
 
-  it("reads structured, binary (ce_ fields) and batched CloudEvents; an entry without payload is rejected", async () => {
+  it("reads structured, binary (ce_ fields) and batched CloudEvents, and an entry of fields alone as their object", async () => {
     const stream = freshStream();
     const sink = new RecordingSink();
     const src = source({ streams: [stream] });
@@ -112,8 +112,9 @@ describe("RedisStreamSource on redis-server 7", () => {
         "payload",
         JSON.stringify([event("batch-1"), event("batch-2")]),
       );
-      await producer.xadd(stream, "*", "data", "no payload here");
-      await expect.poll(() => sink.committed.length, { timeout: 5_000 }).toBe(5);
+      await producer.xadd(stream, "*", "temp", "21.5", "state", "RUN");
+      await producer.xadd(stream, "*", "content-type", "application/cloudevents+json", "data", "no payload here");
+      await expect.poll(() => sink.committed.length, { timeout: 5_000 }).toBe(6);
       const texts = sink.committed.map(intakeText);
       expect(JSON.parse(texts[0] as string).id).toBe("s-1");
       // Binary mode: attributes verbatim (no percent-decoding), data spliced in as sent.
@@ -122,12 +123,16 @@ describe("RedisStreamSource on redis-server 7", () => {
           '"time":"2026-01-01T00:00:00Z","datacontenttype":"application/json","data":{"qty": 2.50}}',
       );
       expect(texts.slice(2, 4).map((t) => JSON.parse(t).id)).toEqual(["batch-1", "batch-2"]);
-      const rejected = sink.committed[4];
+      expect(sink.committed[4]).toMatchObject({ kind: "raw", origin: stream });
+      expect(texts[4]).toBe('{"temp":"21.5","state":"RUN"}');
+      const rejected = sink.committed[5];
       expect(rejected?.kind).toBe("rejected");
-      expect(rejected?.kind === "rejected" && rejected.reason).toMatch(/has no "payload" field \(fields: data\)/);
-      expect(texts[4]).toContain("no payload here");
+      expect(rejected?.kind === "rejected" && rejected.reason).toMatch(
+        /names a CloudEvent but the entry has no "payload"/,
+      );
+      expect(texts[5]).toContain("no payload here");
       expect(src.stats().rejected_at_source).toBe(1);
-      await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(4);
+      await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(5);
     } finally {
       await src.stop();
     }
