@@ -199,7 +199,7 @@ export class KafkaSource implements Source {
     acked: 0,
     rejected_at_source: 0,
     redelivered: 0,
-    /** Records of aborted transactions, never handed over. */
+    /** Records of aborted transactions the client library passed on and transactions.ts dropped (those it drops itself are not counted). */
     aborted_skipped: 0,
     commit_failures: 0,
     rebalances: 0,
