@@ -1,5 +1,6 @@
 // Where the Python protocol peers live: .venv-peers/ (test/peers/python/venv.sh,
 // run by .ci/run). Tests start those servers as child processes.
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "./odoo.ts";
@@ -11,4 +12,32 @@ export function peerPython(): string {
     throw new Error(`${python} is missing: run test/peers/python/venv.sh (or .ci/run) to install the protocol peers`);
   }
   return python;
+}
+
+/**
+ * Runs a peer script of test/peers/python to its end, `input` on its stdin.
+ * Not spawnSync: a broker or intake answering the peer may run in this very
+ * process (aedes, the HTTP intake), and a blocked event loop answers nobody.
+ */
+export function runPeer(
+  script: string,
+  args: string[],
+  input = "",
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(peerPython(), [join(repoRoot, "test/peers/python", script), ...args], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdin.end(input);
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }

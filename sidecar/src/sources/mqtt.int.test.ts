@@ -3,6 +3,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAedes } from "../../devstack/aedes.ts";
 import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
+import { runPeer } from "../../devstack/python-peers.ts";
 import { RecordingSink, sourceContract } from "../../test/support/sources/source.contract.ts";
 import { MqttSource } from "./mqtt.ts";
 
@@ -119,6 +120,75 @@ for (const [brokerName, start, versions] of brokers) {
             await source.stop();
           }
         });
+
+      it("reads what Eclipse Paho (Python) publishes at QoS 0, 1 and 2, with its MQTT 5 properties", async () => {
+        const sink = new RecordingSink();
+        const source = new MqttSource({
+          url: broker.url,
+          topics: ["paho/#"],
+          clientId: `${clientId}-paho`,
+          protocolVersion,
+        });
+        await source.start(sink);
+        try {
+          const v5 = protocolVersion === 5;
+          const event = { specversion: "1.0", source: "plant/press-1", type: "production.reported" };
+          const messages: object[] = [0, 1, 2].map((qos) => ({
+            topic: "paho/structured",
+            payload: JSON.stringify({ ...event, id: `paho-qos${qos}` }),
+            qos,
+          }));
+          if (v5) {
+            // Binary mode: the attributes as user properties, the Content Type property, the data as payload.
+            messages.push({
+              topic: "paho/binary",
+              payload: '{"qty": 2.50}',
+              qos: 2,
+              content_type: "application/json",
+              payload_format_indicator: 1,
+              user_properties: [
+                ["specversion", "1.0"],
+                ["id", "paho-binary"],
+                ["source", "plant/press-1"],
+                ["type", "production.reported"],
+                ["line", "L1"],
+              ],
+            });
+            // An attribute sent twice cannot be one value: rejected, naming it.
+            messages.push({
+              topic: "paho/binary",
+              payload: "{}",
+              qos: 1,
+              user_properties: [
+                ["specversion", "1.0"],
+                ["id", "a"],
+                ["id", "b"],
+                ["source", "s"],
+                ["type", "t"],
+              ],
+            });
+          }
+          const { hostname, port } = new URL(broker.url);
+          // aedes runs in this process: the peer runs beside it, not blocking it.
+          const input = messages.map((m) => JSON.stringify(m)).join("\n");
+          const run = await runPeer("paho_publish.py", [hostname, port, String(protocolVersion)], input);
+          expect(run.code, run.stderr.slice(-2_000)).toBe(0);
+          await expect.poll(() => sink.committed.length, { timeout: 10_000 }).toBe(messages.length);
+          const texts = sink.committed.map((i) => (i.kind !== "event" ? Buffer.from(i.payload).toString() : ""));
+          expect(texts.slice(0, 3).map((t) => JSON.parse(t).id)).toEqual(["paho-qos0", "paho-qos1", "paho-qos2"]);
+          if (v5) {
+            expect(texts[3]).toBe(
+              '{"specversion":"1.0","id":"paho-binary","source":"plant/press-1","type":"production.reported","line":"L1","datacontenttype":"application/json","data":{"qty": 2.50}}',
+            );
+            expect(sink.committed[4]).toMatchObject({
+              kind: "rejected",
+              reason: expect.stringMatching(/user property id.*sent more than once/),
+            });
+          }
+        } finally {
+          await source.stop();
+        }
+      });
 
       it("pauses reading when maxInFlight commits are pending and resumes without loss", async () => {
         const sink = new RecordingSink();

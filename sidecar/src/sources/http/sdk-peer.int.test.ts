@@ -5,14 +5,12 @@
 // percent-encoded header values the HTTP binding asks for, and Python's
 // standard library posts them. What it sends must be taken as the same events, stored once,
 // with every attribute and extension the SDK put on the wire.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CloudEvent, emitterFor, HTTP, httpTransport, Mode } from "cloudevents";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { peerPython } from "../../../devstack/python-peers.ts";
+import { runPeer } from "../../../devstack/python-peers.ts";
 import { OffsetEstimator, SkewTracker } from "../../core/clock.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import { Pipeline } from "../../pipeline.ts";
@@ -151,22 +149,10 @@ describe("HTTP intake with the CloudEvents Python SDK as the producer", () => {
       werk: "Köln",
     };
     const data = { order: "WH/MO/00042", qty_good: 12, qty_scrap: 1 };
-    const script = fileURLToPath(new URL("../../../../test/peers/python/ce_http_post.py", import.meta.url));
     const lines = ["binary", "structured"].map((mode) =>
       JSON.stringify({ attributes: { ...attributes, id: `py-${mode}` }, data, mode }),
     );
-    // Not spawnSync: the intake answering it runs in this process.
-    const child = spawn(peerPython(), [script, url, TOKEN], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdin.end(lines.join("\n"));
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const { code, stdout, stderr } = await runPeer("ce_http_post.py", [url, TOKEN], lines.join("\n"));
     expect(code, stderr.slice(-2_000)).toBe(0);
     const answers = stdout
       .trim()
