@@ -16,8 +16,14 @@ SPEC (JSON) says what to serve:
   users                   {name: password} for user/password logins
   variables               [{node, type, value, time?, writable?, enum?}]:
                           node "ns=2;s=...", type an OPC UA built-in type name
-                          (or "Enum": an Int32 of a custom enumeration type),
-                          value its first value, time its source timestamp
+                          (or "Enum": an Int32 of a custom enumeration type;
+                          "Range": a standard structure, an ExtensionObject, value
+                          {"low", "high"}; "T[]": a one-dimensional array of T;
+                          "T[,]": a matrix of T, value {"dims": [...], "values":
+                          [row-major]}), value its first value, time its source
+                          timestamp. Guid, NodeId, QualifiedName ("2:Name"),
+                          StatusCode (a name, e.g. "BadOutOfRange") and
+                          XmlElement take text
 
 Control, one JSON object per line on stdin, one answer per line on stdout:
   {"id": 1, "op": "set", "node": ..., "value": ..., "time": iso?, "status": name?}
@@ -34,6 +40,7 @@ import datetime
 import json
 import logging
 import sys
+import uuid
 from pathlib import Path
 
 from asyncua import Server, ua
@@ -51,19 +58,53 @@ NAMESPACE_URI = "urn:shopfloor-bridge:test:asyncua-peer:tags"
 ENUM_STATES = ["running", "idle", "down", "setup"]
 
 
+def nested(values, dims):
+    """A row-major flat list as nested lists of the given dimensions."""
+    if len(dims) == 1:
+        return list(values)
+    size = len(values) // dims[0]
+    return [nested(values[i * size : (i + 1) * size], dims[1:]) for i in range(dims[0])]
+
+
 def variant(type_name, value):
-    """A JSON value as a ua.Variant of the named built-in type."""
+    """A JSON value as a ua.Variant of the named built-in type (or array, matrix, structure)."""
+    if type_name.endswith("[,]"):
+        element = type_name[:-3]
+        items = [scalar(element, item).Value for item in value["values"]]
+        return ua.Variant(nested(items, value["dims"]), getattr(ua.VariantType, element), Dimensions=value["dims"])
+    if type_name.endswith("[]"):
+        element = type_name[:-2]
+        items = [scalar(element, item).Value for item in value]
+        return ua.Variant(items, getattr(ua.VariantType, element), is_array=True)
+    if type_name == "Range":
+        if value is None:
+            return ua.Variant(None, ua.VariantType.ExtensionObject)
+        return ua.Variant(ua.Range(Low=float(value["low"]), High=float(value["high"])))
+    return scalar(type_name, value)
+
+
+# Built-in types written as text in the spec, and how each is read from it.
+FROM_TEXT = {
+    "ByteString": base64.b64decode,
+    "DateTime": lambda text: parse_time(text),
+    "LocalizedText": ua.LocalizedText,
+    "Guid": uuid.UUID,
+    "NodeId": ua.NodeId.from_string,
+    "QualifiedName": ua.QualifiedName.from_string,
+    "StatusCode": lambda name: ua.StatusCode(getattr(ua.StatusCodes, name)),
+    "XmlElement": ua.XmlElement,
+}
+
+
+def scalar(type_name, value):
+    """A JSON value as a scalar ua.Variant of the named built-in type."""
     if type_name == "Enum":
         return ua.Variant(None if value is None else int(value), ua.VariantType.Int32)
     vtype = getattr(ua.VariantType, type_name)
     if value is None:
         return ua.Variant(None, vtype)
-    if type_name == "ByteString":
-        return ua.Variant(base64.b64decode(value), vtype)
-    if type_name == "DateTime":
-        return ua.Variant(parse_time(value), vtype)
-    if type_name == "LocalizedText":
-        return ua.Variant(ua.LocalizedText(value), vtype)
+    if type_name in FROM_TEXT:
+        return ua.Variant(FROM_TEXT[type_name](value), vtype)
     if type_name in ("Float", "Double"):
         return ua.Variant(float(value), vtype)
     if type_name in ("SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64"):

@@ -701,6 +701,74 @@ describe("OPC UA source against asyncua: every data type becomes the observation
   });
 });
 
+describe("OPC UA values against asyncua: every other built-in type, arrays, matrices, a structure", () => {
+  it("each reads as a plain JSON value: text forms, arrays (not typed arrays), nested rows, the structure's fields", async () => {
+    const { OPCUAClient, AttributeIds } = await import("node-opcua");
+    const { plainValue } = await import("./values.ts");
+    const cases: { type: AsyncuaType; value: unknown; expected: unknown }[] = [
+      { type: "Guid", value: "f81d4fae-7dec-11d0-a765-00a0c91e6bf6", expected: "F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6" },
+      { type: "NodeId", value: "ns=2;s=Line1/Press", expected: "ns=2;s=Line1/Press" },
+      { type: "QualifiedName", value: "2:Counter", expected: "2:Counter" },
+      { type: "StatusCode", value: "BadOutOfRange", expected: "BadOutOfRange" },
+      { type: "XmlElement", value: "<count unit='pcs'>7</count>", expected: "<count unit='pcs'>7</count>" },
+      { type: "Double[]", value: [1.5, -2, 3e300], expected: [1.5, -2, 3e300] },
+      { type: "Float[]", value: [0.1], expected: [Math.fround(0.1)] },
+      { type: "Byte[]", value: [0, 255], expected: [0, 255] },
+      { type: "SByte[]", value: [-128, 127], expected: [-128, 127] },
+      { type: "UInt16[]", value: [65535], expected: [65535] },
+      { type: "Int32[]", value: [-5, 7], expected: [-5, 7] },
+      { type: "UInt32[]", value: [4294967295], expected: [4294967295] },
+      { type: "Int64[]", value: [9007199254740993n, -1], expected: [9007199254740993n, -1] },
+      { type: "UInt64[]", value: [18446744073709551615n, 0], expected: [18446744073709551615n, 0] },
+      { type: "Boolean[]", value: [true, false], expected: [true, false] },
+      { type: "String[]", value: ["a", "Öl"], expected: ["a", "Öl"] },
+      { type: "LocalizedText[]", value: ["Presse"], expected: ["Presse"] },
+      { type: "ByteString[]", value: [Buffer.from("WO-1\0").toString("base64")], expected: ["WO-1"] },
+      {
+        type: "DateTime[]",
+        value: ["2026-12-03T05:00:00Z"],
+        expected: [new Date("2026-12-03T05:00:00Z")],
+      },
+      {
+        type: "Int32[,]",
+        value: { dims: [2, 3], values: [1, 2, 3, 4, 5, 6] },
+        expected: [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+      },
+      {
+        type: "Double[,]",
+        value: { dims: [2, 1, 2], values: [1, 2, 3, 4] },
+        expected: [[[1, 2]], [[3, 4]]],
+      },
+      { type: "Range", value: { low: 1.5, high: 9 }, expected: { low: 1.5, high: 9 } },
+    ];
+    const node = (type: string) => T(`Other/${type.replace(/\W/g, "_")}`);
+    const peer = await startPeer({
+      variables: cases.map((c) => ({ node: node(c.type), type: c.type, value: c.value })),
+    });
+    const client = OPCUAClient.create({ endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
+    await client.connect(peer.endpoint);
+    const session = await client.createSession();
+    try {
+      const reads = await session.read(cases.map((c) => ({ nodeId: node(c.type), attributeId: AttributeIds.Value })));
+      const got = Object.fromEntries(cases.map((c, i) => [c.type, plainValue(reads[i]?.value as never)]));
+      expect(got).toEqual(Object.fromEntries(cases.map((c) => [c.type, c.expected])));
+      // JSON-faithful: what an event carries is what the node holds (bigints as their digits).
+      const json = JSON.stringify(got, (_key, v) => (typeof v === "bigint" ? v.toString() : v));
+      expect(JSON.parse(json)["Int32[,]"]).toEqual([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]);
+      expect(JSON.parse(json)["Byte[]"]).toEqual([0, 255]);
+    } finally {
+      await session.close();
+      await client.disconnect();
+    }
+  });
+});
+
 describe("OPC UA source against asyncua: the server crashes mid-shift", () => {
   it("killed and restarted while the line counts on: subscription re-created, nothing lost, nothing doubled", async () => {
     const line = new Line("Line1", [MACHINE]);

@@ -97,3 +97,55 @@ describe("OPC UA values: node-opcua's representation both ways", () => {
     );
   });
 });
+
+describe("plainValue: arrays, matrices and the types with a text form", () => {
+  it("typed arrays become plain arrays; 64-bit words become numbers or bigints", () => {
+    const doubles = new Variant({ dataType: DataType.Double, arrayType: VariantArrayType.Array, value: [1.5, 2] });
+    expect(plainValue(doubles)).toEqual([1.5, 2]);
+    expect(Array.isArray(plainValue(doubles))).toBe(true);
+    const longs = new Variant({
+      dataType: DataType.Int64,
+      arrayType: VariantArrayType.Array,
+      value: [
+        [0xffffffff, 0xffffffff],
+        [0x00200000, 1],
+      ],
+    });
+    expect(plainValue(longs)).toEqual([-1, 9007199254740993n]);
+    const empty = new Variant({ dataType: DataType.Int32, arrayType: VariantArrayType.Array, value: null });
+    expect(plainValue(empty)).toEqual([]);
+  });
+
+  it("a matrix is nested arrays by its dimensions, row-major", () => {
+    const matrix = new Variant({
+      dataType: DataType.Int32,
+      arrayType: VariantArrayType.Matrix,
+      dimensions: [2, 3],
+      value: new Int32Array([1, 2, 3, 4, 5, 6]),
+    });
+    expect(plainValue(matrix)).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    const cube = new Variant({
+      dataType: DataType.Byte,
+      arrayType: VariantArrayType.Matrix,
+      dimensions: [2, 2, 1],
+      value: new Uint8Array([1, 2, 3, 4]),
+    });
+    expect(plainValue(cube)).toEqual([
+      [[1], [2]],
+      [[3], [4]],
+    ]);
+  });
+
+  it("a QualifiedName in namespace 0 is its name, in another `ns:name`; a nested Variant its value", () => {
+    const name = new Variant({ dataType: DataType.QualifiedName, value: { namespaceIndex: 0, name: "Count" } });
+    expect(plainValue(name)).toBe("Count");
+    const named = new Variant({ dataType: DataType.QualifiedName, value: { namespaceIndex: 3, name: "Count" } });
+    expect(plainValue(named)).toBe("3:Count");
+    const inner = new Variant({ dataType: DataType.UInt64, arrayType: VariantArrayType.Scalar, value: [0, 7] });
+    const nested = new Variant({ dataType: DataType.Variant, arrayType: VariantArrayType.Array, value: [inner] });
+    expect(plainValue(nested)).toEqual([7]);
+  });
+});

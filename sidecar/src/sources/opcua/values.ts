@@ -6,24 +6,95 @@
 import { DataType, type Variant, VariantArrayType } from "node-opcua";
 
 /**
- * A node's value as the rules want it: numbers (64-bit integers beyond 2^53
- * as bigint), text, booleans, dates. A ByteString (a PLC's char array behind
- * some gateways) is text when it is UTF-8, without the NULs that pad it.
+ * A node's value as the rules want it, JSON-faithful for every built-in type:
+ * numbers (64-bit integers beyond 2^53 as bigint), text, booleans, dates. A
+ * ByteString (a PLC's char array behind some gateways) is text when it is
+ * UTF-8, without the NULs that pad it. LocalizedText is its text; NodeId,
+ * ExpandedNodeId, Guid and XmlElement their text form; a QualifiedName
+ * `ns:name` (its name alone in namespace 0); a StatusCode its name
+ * (`BadOutOfRange`); a structure (ExtensionObject) a plain object of its
+ * fields; a nested Variant its own value. Arrays are plain arrays of such
+ * values (never typed arrays, which JSON writes as objects), and a matrix
+ * nested arrays by its dimensions, row-major as OPC UA encodes it.
  */
 export function plainValue(variant: Variant): unknown {
   const value: unknown = variant.value;
-  if (variant.arrayType !== VariantArrayType.Scalar) return value;
-  const is64 = variant.dataType === DataType.Int64 || variant.dataType === DataType.UInt64;
-  if (is64 && Array.isArray(value) && value.length === 2) {
-    const [high, low] = value as [number, number];
-    const bits = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
-    return safeNumber(variant.dataType === DataType.Int64 ? BigInt.asIntN(64, bits) : bits);
+  if (variant.arrayType === VariantArrayType.Scalar) return scalarValue(variant.dataType, value);
+  if (value === null || value === undefined) return [];
+  const items = Array.from(value as ArrayLike<unknown>, (item) => scalarValue(variant.dataType, item));
+  const dimensions = variant.dimensions;
+  if (variant.arrayType === VariantArrayType.Matrix && dimensions && dimensions.length > 1) {
+    return shaped(items, dimensions);
   }
-  if (variant.dataType === DataType.ByteString && Buffer.isBuffer(value)) return byteStringText(value) ?? value;
-  if (variant.dataType === DataType.LocalizedText && value && typeof value === "object" && "text" in value) {
-    return (value as { text: string | null }).text ?? "";
+  return items;
+}
+
+/** A flat row-major list as nested lists of `dimensions`; a list shorter than they say is cut where it ends. */
+function shaped(items: unknown[], dimensions: readonly number[]): unknown[] {
+  const [first = 0, ...rest] = dimensions;
+  if (rest.length === 0) return items.slice(0, first);
+  const size = rest.reduce((product, d) => product * d, 1);
+  return Array.from({ length: first }, (_, i) => shaped(items.slice(i * size, (i + 1) * size), rest));
+}
+
+function scalarValue(type: DataType, value: unknown): unknown {
+  if (value === null || value === undefined) return value;
+  switch (type) {
+    case DataType.Int64:
+    case DataType.UInt64: {
+      if (!Array.isArray(value) || value.length !== 2) return value;
+      const [high, low] = value as [number, number];
+      const bits = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
+      return safeNumber(type === DataType.Int64 ? BigInt.asIntN(64, bits) : bits);
+    }
+    case DataType.ByteString:
+      return Buffer.isBuffer(value) ? (byteStringText(value) ?? value) : value;
+    case DataType.LocalizedText:
+      return typeof value === "object" && "text" in value ? ((value as { text: string | null }).text ?? "") : value;
+    case DataType.QualifiedName: {
+      const { namespaceIndex, name } = value as { namespaceIndex?: number; name?: string | null };
+      return namespaceIndex ? `${namespaceIndex}:${name ?? ""}` : (name ?? "");
+    }
+    case DataType.NodeId:
+    case DataType.ExpandedNodeId:
+    case DataType.Guid:
+    case DataType.XmlElement:
+      return String(value);
+    case DataType.StatusCode: {
+      const { name, value: code } = value as { name?: string; value?: number };
+      return name ?? `0x${((code ?? 0) >>> 0).toString(16).padStart(8, "0")}`;
+    }
+    case DataType.Variant:
+      return value instanceof Object && "arrayType" in value ? plainValue(value as Variant) : value;
+    case DataType.DataValue: {
+      const inner = (value as { value?: Variant }).value;
+      return inner ? plainValue(inner) : null;
+    }
+    case DataType.ExtensionObject:
+    case DataType.DiagnosticInfo:
+      return plainObject(value, 0);
+    default:
+      // Float32Array and the like hand over numbers already; Float stays its double.
+      return value;
   }
-  return value;
+}
+
+/**
+ * A structure as plain JSON-able data: node-opcua's classes through their
+ * `toJSON`, typed arrays as arrays, Dates and scalars as they are.
+ */
+function plainObject(value: unknown, depth: number): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== "object" || value instanceof Date || Buffer.isBuffer(value)) return value;
+  if (depth > 16) return null;
+  if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>);
+  if (Array.isArray(value)) return value.map((item) => plainObject(item, depth + 1));
+  const own = value as { toJSON?: () => unknown };
+  const data =
+    typeof own.toJSON === "function" && Object.getPrototypeOf(value) !== Object.prototype ? own.toJSON() : value;
+  if (typeof data !== "object" || data === null) return data;
+  if (data !== value) return plainObject(data, depth + 1);
+  return Object.fromEntries(Object.entries(data).map(([key, item]) => [key, plainObject(item, depth + 1)]));
 }
 
 function safeNumber(big: bigint): number | bigint {

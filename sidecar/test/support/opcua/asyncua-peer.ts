@@ -15,8 +15,16 @@ import type { SimOutput } from "../../../simulator/simulation.ts";
 
 const SCRIPTS = join(repoRoot, "test/peers/python");
 
-/** OPC UA built-in types the script serves; "Enum" is an Int32 whose DataType is a custom enumeration. */
-export type AsyncuaType =
+/**
+ * OPC UA types the script serves: built-in scalars; "Enum", an Int32 whose
+ * DataType is a custom enumeration; "Range", a standard structure (an
+ * ExtensionObject); `T[]` arrays and `T[,]` matrices (value `{dims, values}`,
+ * row-major) of a built-in T.
+ */
+export type AsyncuaType = AsyncuaScalar | "Enum" | "Range" | `${AsyncuaScalar}[]` | `${AsyncuaScalar}[,]`;
+
+/** The built-in scalar types; Guid, NodeId, QualifiedName ("2:Name"), StatusCode (a name) and XmlElement as text. */
+export type AsyncuaScalar =
   | "Boolean"
   | "SByte"
   | "Byte"
@@ -32,7 +40,11 @@ export type AsyncuaType =
   | "ByteString"
   | "DateTime"
   | "LocalizedText"
-  | "Enum";
+  | "Guid"
+  | "NodeId"
+  | "QualifiedName"
+  | "StatusCode"
+  | "XmlElement";
 
 /** asyncua 2.1's `ua.SecurityPolicyType` names. */
 export const ASYNCUA_POLICIES = [
