@@ -156,6 +156,18 @@ interface QueueConsumer {
   /** Handed to the sink, commit not settled. */
   committing: number;
   scheduled: boolean;
+  /** A stream queue: the spool state key its last committed offset is kept under. */
+  streamKey?: string;
+}
+
+/** Spool state key prefix of a stream queue's last committed offset. */
+export const STREAM_STATE_PREFIX = "amqp-stream:";
+
+/** The stream offset RabbitMQ stamps on a message read from a stream queue (header x-stream-offset). */
+export function streamOffset(msg: ConsumeMessage): number | undefined {
+  const raw = (msg.properties.headers as Record<string, unknown> | undefined)?.["x-stream-offset"];
+  const value = typeof raw === "bigint" ? Number(raw) : raw;
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
 interface Session {
@@ -197,6 +209,8 @@ export class AmqpSource implements Source {
     stale_acks: 0,
     cancels: 0,
     classic_queues: 0,
+    /** Queues that are RabbitMQ streams, read by offset. */
+    stream_queues: 0,
   };
 
   constructor(opts: AmqpSourceOptions) {
@@ -338,9 +352,14 @@ export class AmqpSource implements Source {
     this.#session = session;
     try {
       for (const queue of this.#opts.queues) {
-        await this.#declare(model, queue, endpoint.where);
+        const kind = await this.#declare(model, queue, endpoint.where);
         const channel = await model.createChannel();
         const consumer: QueueConsumer = { queue, channel, tag: "", waiting: [], committing: 0, scheduled: false };
+        const args: Record<string, unknown> = {};
+        if (kind === "stream") {
+          consumer.streamKey = `${STREAM_STATE_PREFIX}${queue}`;
+          args["x-stream-offset"] = await this.#streamStart(consumer.streamKey, queue, endpoint.where);
+        }
         channel.on("error", (err: Error) => this.#log("warn", `amqp queue ${queue}: ${err.message}`));
         channel.on("close", () => this.#lose(session, `the channel of queue ${queue} closed`));
         await channel.prefetch(this.#perQueuePrefetch, false);
@@ -348,6 +367,7 @@ export class AmqpSource implements Source {
         const reply = await channel.consume(queue, (msg) => this.#onMessage(session, consumer, msg), {
           noAck: false,
           consumerTag: tag.slice(0, SHORTSTR_BYTES),
+          arguments: args,
         });
         consumer.tag = reply.consumerTag;
         session.consumers.push(consumer);
@@ -365,11 +385,35 @@ export class AmqpSource implements Source {
   }
 
   /**
+   * Where a stream queue's consumer starts: after the last offset committed to
+   * the spool (kept with the intakes, in the same transaction), or at the
+   * first message the stream still holds when nothing was committed yet. A
+   * stream keeps its messages after they are read; a consumer that started at
+   * "next" would skip what arrived while the sidecar was away.
+   */
+  async #streamStart(key: string, queue: string, where: string): Promise<unknown> {
+    // A commit still under way from the last session moves the offset: wait for it.
+    await Promise.allSettled([...this.#commits]);
+    const state = await (this.#sink as SourceSink).loadState(key);
+    const last = state[key];
+    if (typeof last === "number" && Number.isSafeInteger(last) && last >= 0) {
+      this.#log("info", `amqp stream ${queue} on ${where}: reading after offset ${last}, the last committed`);
+      return { "!": "long", value: last + 1 };
+    }
+    this.#log(
+      "info",
+      `amqp stream ${queue} on ${where}: nothing committed from it yet; reading from its first message`,
+    );
+    return "first";
+  }
+
+  /**
    * Declares a missing queue as a durable quorum queue. A queue that exists
    * with other arguments answers the declaration with 406 (which closes the
    * channel it came on, hence a channel of its own) and is consumed as it is.
+   * Returns what the queue is: a stream is read by offset (`#streamStart`).
    */
-  async #declare(model: ChannelModel, queue: string, where: string): Promise<void> {
+  async #declare(model: ChannelModel, queue: string, where: string): Promise<"queue" | "stream"> {
     const probe = await model.createChannel();
     probe.on("error", () => {});
     try {
@@ -379,6 +423,10 @@ export class AmqpSource implements Source {
       const code = (err as { code?: unknown }).code;
       if (code === 406) {
         const message = (err as Error).message;
+        if (/x-queue-type.*current is 'stream'/.test(message)) {
+          this.#counts.stream_queues++;
+          return "stream";
+        }
         if (/x-queue-type/.test(message)) {
           this.#counts.classic_queues++;
           this.#log(
@@ -394,7 +442,7 @@ export class AmqpSource implements Source {
         } else {
           this.#log("info", `amqp queue ${queue} on ${where} exists with its own arguments; consumed as it is`);
         }
-        return;
+        return "queue";
       }
       if (code === 403) {
         throw new BackboneConfigError(
@@ -406,6 +454,7 @@ export class AmqpSource implements Source {
       }
       throw err;
     }
+    return "queue";
   }
 
   #onMessage(session: Session, consumer: QueueConsumer, msg: ConsumeMessage | null): void {
@@ -446,7 +495,10 @@ export class AmqpSource implements Source {
     for (const msg of group) intakes.push(...this.#intakes(consumer.queue, msg, receivedAt));
     consumer.committing = group.length;
     const sink = this.#sink as SourceSink;
-    const accepted = intakes.length > 0 ? sink.accept(intakes) : Promise.resolve(undefined);
+    // A stream's offset goes into the spool with the intakes, in the one commit.
+    const offset = consumer.streamKey ? streamOffset(last) : undefined;
+    const state = consumer.streamKey && offset !== undefined ? { [consumer.streamKey]: offset } : undefined;
+    const accepted = intakes.length > 0 ? sink.accept(intakes, state) : Promise.resolve(undefined);
     const commit = accepted.then(
       () => {
         this.#counts.committed += group.length;
