@@ -3,7 +3,9 @@ client: an AMQP encoder nobody here wrote, for the AMQP source's tests.
 
 Usage: pika_publish.py AMQP_URL QUEUE < messages.jsonl
 
-One JSON object per line: {"body": text, "content_type": ..., "headers": {...}}.
+One JSON object per line: {"body": text, "content_type": ..., "headers": {...},
+"content_encoding": ..., "compress": "gzip" | "deflate" | "raw-deflate"} (the body
+compressed by Python's gzip or zlib before it is sent).
 Header values are JSON, with typed values written as one-key objects:
 {"$datetime": "2026-01-02T03:04:05"} (AMQP timestamp), {"$decimal": "-0.001"}
 (AMQP decimal), {"$bytes": base64} (byte array), {"$int": "1099511627776"}
@@ -19,8 +21,10 @@ the broker confirmed every message.
 import base64
 import datetime
 import decimal
+import gzip
 import json
 import sys
+import zlib
 
 import pika
 from cloudevents.core.bindings import rabbitmq
@@ -45,6 +49,10 @@ def typed(value):
     return value
 
 
+# Python's own compressors, for bodies published with a content_encoding.
+COMPRESSORS = {"gzip": gzip.compress, "deflate": zlib.compress, "raw-deflate": lambda b: zlib.compress(b, wbits=-15)}
+
+
 def sdk_message(message):
     """body, content type and headers of a CloudEvent as the SDK's RabbitMQ binding writes it."""
     encoded = sdk_encoded(rabbitmq, message["cloudevent"], message.get("data"), message.get("mode"))
@@ -67,8 +75,14 @@ def main():
             body = message.get("body", "").encode("utf-8")
             content_type = message.get("content_type")
             headers = typed(message.get("headers")) if message.get("headers") is not None else None
+        compress = message.get("compress")
+        if compress is not None:
+            body = COMPRESSORS[compress](body)
         properties = pika.BasicProperties(
-            content_type=content_type, headers=headers, delivery_mode=pika.DeliveryMode.Persistent
+            content_type=content_type,
+            content_encoding=message.get("content_encoding"),
+            headers=headers,
+            delivery_mode=pika.DeliveryMode.Persistent,
         )
         channel.basic_publish("", queue, body, properties, mandatory=True)
         count += 1

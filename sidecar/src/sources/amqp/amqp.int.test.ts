@@ -254,6 +254,44 @@ describe("AmqpSource on RabbitMQ", () => {
     }
   });
 
+  it("undoes the content_encoding pika's producer compressed the body with; an unknown one is rejected with why", async () => {
+    const queue = queueName("coded");
+    const sink = new RecordingSink();
+    const src = source(queue);
+    await src.start(sink);
+    const event = (id: string) =>
+      JSON.stringify({ specversion: "1.0", id, source: "plant/press-1", type: "production.reported" });
+    try {
+      publishWithPika(queue, [
+        { body: event("gz"), content_type: "application/cloudevents+json", content_encoding: "gzip", compress: "gzip" },
+        // As Spring AMQP's GZipPostProcessor writes it over a converter's charset.
+        { body: event("spring"), content_encoding: "gzip, UTF-8", compress: "gzip" },
+        { body: event("zlib"), content_encoding: "deflate", compress: "deflate" },
+        { body: event("raw"), content_encoding: "deflate", compress: "raw-deflate" },
+        // A charset alone, as Spring's message converters write it: nothing to undo.
+        { body: event("charset"), content_encoding: "UTF-8" },
+        { body: event("lzma"), content_encoding: "lzma", compress: "gzip" },
+      ]);
+      await expect.poll(() => sink.committed.length, { timeout: 10_000 }).toBe(6);
+      const [gz, spring, zlib, raw, charset, lzma] = sink.committed;
+      expect([gz, spring, zlib, raw, charset].map((i) => JSON.parse(text(i)).id)).toEqual([
+        "gz",
+        "spring",
+        "zlib",
+        "raw",
+        "charset",
+      ]);
+      expect(lzma).toMatchObject({
+        kind: "rejected",
+        reason:
+          "content_encoding lzma: lzma is neither a compression the source decodes (gzip, deflate, br, zstd) nor a character set",
+      });
+      expect(src.stats().rejected_at_source).toBe(1);
+    } finally {
+      await src.stop();
+    }
+  });
+
   it("reads what the CloudEvents Python SDK's RabbitMQ binding publishes, binary and structured, as the same event", async () => {
     const queue = queueName("ce-sdk");
     const sink = new RecordingSink();

@@ -27,6 +27,7 @@ import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
 import { fromAmqp10 } from "./amqp10.ts";
 import { amqpItems, mappingHeaders } from "./binding.ts";
+import { decodeContentEncoding } from "./encoding.ts";
 import { type AmqpTlsSettings, amqpTlsOptions, describeAmqpTlsFailure, tlsMaterialFields } from "./tls.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
@@ -552,7 +553,12 @@ export class AmqpSource implements Source {
         this.#counts.rejected_at_source++;
         return [{ kind: "rejected", payload: msg.content, origin: queue, receivedAt, reason: delivery.reason }];
       }
-      items = amqpItems(delivery.contentType, delivery.headers, delivery.body);
+      const decoded = decodeContentEncoding(msg.properties.contentEncoding as string | undefined, delivery.body);
+      if (!decoded.ok) {
+        this.#counts.rejected_at_source++;
+        return [{ kind: "rejected", payload: msg.content, origin: queue, receivedAt, reason: decoded.reason }];
+      }
+      items = amqpItems(delivery.contentType, delivery.headers, decoded.body);
       forMappings = mappingHeaders(delivery.contentType, delivery.headers);
     } catch (err) {
       this.#counts.rejected_at_source++;

@@ -3,7 +3,7 @@
 // not decode becomes a problem with its reason and bytes; the others are
 // used; a payload whose framing breaks keeps what came before the break.
 
-import { gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
+import { inflate } from "../../core/inflate.ts";
 import {
   ARRAY_WIDTH,
   DATATYPES,
@@ -647,26 +647,10 @@ export function decodePayload(bytes: Uint8Array, lookup?: DatatypeLookup): Spark
   });
   if (algorithm !== "DEFLATE" && algorithm !== "GZIP") return unreadable("the algorithm is not DEFLATE or GZIP");
   if (!outer.body) return unreadable("it has no body");
-  let inflated: Buffer;
-  try {
-    const options = { maxOutputLength: INFLATED_MAX_BYTES };
-    if (algorithm === "GZIP") inflated = gunzipSync(outer.body, options);
-    else {
-      // java.util.zip.Deflater writes zlib; a raw deflate stream is taken too.
-      try {
-        inflated = inflateSync(outer.body, options);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw err;
-        inflated = inflateRawSync(outer.body, options);
-      }
-    }
-  } catch (err) {
-    return unreadable(
-      (err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE"
-        ? `it expands past ${INFLATED_MAX_BYTES} bytes`
-        : `the body does not inflate (${(err as Error).message})`,
-    );
-  }
+  const decoded = inflate(algorithm === "GZIP" ? "gzip" : "deflate", outer.body, INFLATED_MAX_BYTES);
+  if (!decoded.ok)
+    return unreadable(decoded.tooLarge ? decoded.reason : `the body does not inflate (${decoded.reason})`);
+  const inflated = decoded.bytes;
   const inner = decodeFrame(inflated, lookup);
   if (inner.uuid === COMPRESSED_UUID) return unreadable("it holds another compressed payload");
   // Tahu puts the seq on both; the inner one is what the edge node sent.
