@@ -5,7 +5,7 @@
 // AMQP 2.2.12), and its message converters write the text's character set
 // alone (`UTF-8`). The codings are undone here in that order, outermost
 // first; a character set names the text and changes no byte. Pure.
-import { inflate, isCoding } from "../../core/inflate.ts";
+import { CODINGS, inflate, isCoding } from "../../core/inflate.ts";
 
 /** The most a compressed body may expand to: larger is refused, not inflated into memory. */
 export const DECODED_MAX_BYTES = 32 * 1024 * 1024;
@@ -40,7 +40,7 @@ export function decodeContentEncoding(contentEncoding: string | undefined, body:
       ok: false,
       reason:
         `content_encoding ${contentEncoding}: ${token.trim()} is neither a compression the source decodes ` +
-        "(gzip, deflate, br, zstd) nor a character set",
+        `(${CODINGS.join(", ")}) nor a character set`,
     };
   }
   return { ok: true, body: bytes };

@@ -6,34 +6,10 @@
 // wire: a small body that expands past it is refused (413), never inflated
 // into memory. A coding the intake does not know is refused with 415 and an
 // Accept-Encoding header naming the ones it takes (RFC 9110 §15.5.16).
-import { promisify } from "node:util";
-import zlib from "node:zlib";
-
-type Inflate = (body: Uint8Array, options: zlib.ZlibOptions | zlib.BrotliOptions) => Promise<Buffer>;
-
-const gunzip = promisify(zlib.gunzip) as Inflate;
-const inflate = promisify(zlib.inflate) as Inflate;
-const inflateRaw = promisify(zlib.inflateRaw) as Inflate;
-const brotli = promisify(zlib.brotliDecompress) as Inflate;
-// zlib's zstd (Node 22.15 and later); absent on older runtimes, then not offered.
-const zstdDecompress = (zlib as unknown as { zstdDecompress?: Parameters<typeof promisify>[0] }).zstdDecompress;
-const zstd = zstdDecompress ? (promisify(zstdDecompress) as Inflate) : undefined;
-
-const DECODERS: Record<string, Inflate> = {
-  gzip: gunzip,
-  "x-gzip": gunzip,
-  // HTTP's "deflate" is the zlib format (RFC 1950); some producers send raw deflate (RFC 1951) under that name.
-  deflate: (body, options) =>
-    inflate(body, options).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ERR_BUFFER_TOO_LARGE") throw err;
-      return inflateRaw(body, options);
-    }),
-  br: brotli,
-  ...(zstd ? { zstd } : {}),
-};
+import { CODINGS, inflateAsync, isCoding } from "../../core/inflate.ts";
 
 /** The codings the intake decodes, for the Accept-Encoding header of a 415. */
-export const ACCEPTED_CODINGS = ["gzip", "deflate", "br", ...(zstd ? ["zstd"] : [])].join(", ");
+export const ACCEPTED_CODINGS = CODINGS.join(", ");
 
 export type CodingOutcome =
   | { ok: true; body: Uint8Array }
@@ -50,7 +26,7 @@ export function codingsOf(header: string | string[] | undefined): string[] {
 
 /** The first coding of `header` the intake cannot decode, or undefined. */
 export function unknownCoding(header: string | string[] | undefined): string | undefined {
-  return codingsOf(header).find((coding) => !Object.hasOwn(DECODERS, coding));
+  return codingsOf(header).find((coding) => !isCoding(coding));
 }
 
 /** The 415 for a `header` naming a coding the intake cannot decode, or undefined (before the body is read). */
@@ -78,29 +54,28 @@ export async function decodeContent(
   const codings = codingsOf(header);
   let bytes = body;
   for (const coding of codings.reverse()) {
-    const decode = DECODERS[coding] as Inflate;
-    try {
-      // maxOutputLength stops the inflation as soon as it passes the limit.
-      bytes = await decode(bytes, { maxOutputLength: Math.max(1, limit) });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ERR_BUFFER_TOO_LARGE") {
-        return {
-          ok: false,
-          status: 413,
-          error: "content_too_large",
-          reason:
-            `the body decoded (Content-Encoding ${coding}) is larger than the intake takes ` +
-            `(${limit} bytes, max_body_bytes): send fewer events per request; nothing was stored`,
-        };
-      }
+    // maxOutputLength stops the inflation as soon as it passes the limit.
+    const decoded = await inflateAsync(coding, bytes, Math.max(1, limit));
+    if (decoded.ok) {
+      bytes = decoded.bytes;
+      continue;
+    }
+    if (decoded.tooLarge) {
       return {
         ok: false,
-        status: 400,
-        error: "bad_content_encoding",
-        reason: `the body is not valid ${coding} (Content-Encoding): ${(err as Error).message}; nothing was stored`,
+        status: 413,
+        error: "content_too_large",
+        reason:
+          `the body decoded (Content-Encoding ${coding}) is larger than the intake takes ` +
+          `(${limit} bytes, max_body_bytes): send fewer events per request; nothing was stored`,
       };
     }
+    return {
+      ok: false,
+      status: 400,
+      error: "bad_content_encoding",
+      reason: `the body is not valid ${coding} (Content-Encoding): ${decoded.reason}; nothing was stored`,
+    };
   }
   return { ok: true, body: bytes };
 }
