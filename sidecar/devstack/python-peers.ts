@@ -15,14 +15,16 @@ export function peerPython(): string {
 }
 
 /**
- * Runs a peer script of test/peers/python to its end, `input` on its stdin.
- * Not spawnSync: a broker or intake answering the peer may run in this very
- * process (aedes, the HTTP intake), and a blocked event loop answers nobody.
+ * Runs a peer script of test/peers/python to its end, `input` on its stdin
+ * (objects: one JSON line each), killed after `timeoutMs`. Not spawnSync: a
+ * broker or intake answering the peer may run in this very process (aedes,
+ * the HTTP intake), and a blocked event loop answers nobody.
  */
 export function runPeer(
   script: string,
   args: string[],
-  input = "",
+  input: string | object[] = "",
+  timeoutMs = 60_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(peerPython(), [join(repoRoot, "test/peers/python", script), ...args], {
     stdio: ["pipe", "pipe", "pipe"],
@@ -35,9 +37,16 @@ export function runPeer(
   child.stderr.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  child.stdin.end(input);
+  child.stdin.end(typeof input === "string" ? input : input.map((line) => JSON.stringify(line)).join("\n"));
+  const timer = setTimeout(() => {
+    stderr += `\n${script} killed after ${timeoutMs} ms`;
+    child.kill("SIGKILL");
+  }, timeoutMs);
   return new Promise((resolve, reject) => {
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }

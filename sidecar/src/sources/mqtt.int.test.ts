@@ -170,8 +170,7 @@ for (const [brokerName, start, versions] of brokers) {
           }
           const { hostname, port } = new URL(broker.url);
           // aedes runs in this process: the peer runs beside it, not blocking it.
-          const input = messages.map((m) => JSON.stringify(m)).join("\n");
-          const run = await runPeer("paho_publish.py", [hostname, port, String(protocolVersion)], input);
+          const run = await runPeer("paho_publish.py", [hostname, port, String(protocolVersion)], messages);
           expect(run.code, run.stderr.slice(-2_000)).toBe(0);
           await expect.poll(() => sink.committed.length, { timeout: 10_000 }).toBe(messages.length);
           const texts = sink.committed.map((i) => (i.kind !== "event" ? Buffer.from(i.payload).toString() : ""));

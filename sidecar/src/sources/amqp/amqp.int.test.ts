@@ -3,12 +3,10 @@
 // binding's modes, ack only after the commit, backpressure, a broker killed
 // mid-stream, a queue deleted under the consumer, and the errors that name
 // the field to fix.
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
-import { peerPython } from "../../../devstack/python-peers.ts";
+import { runPeer } from "../../../devstack/python-peers.ts";
 import { type RabbitMqBroker, startRabbitMq } from "../../../devstack/rabbitmq.ts";
 import { RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import type { Intake } from "../../core/ports.ts";
@@ -53,14 +51,9 @@ const text = (intake: Intake | undefined) =>
   intake && intake.kind !== "event" ? Buffer.from(intake.payload).toString() : "";
 
 /** `messages` (pika_publish.py's lines) published to `queue` by pika, with publisher confirms. */
-function publishWithPika(queue: string, messages: object[]): void {
-  const script = fileURLToPath(new URL("../../../../test/peers/python/pika_publish.py", import.meta.url));
-  const run = spawnSync(peerPython(), [script, broker.url, queue], {
-    input: messages.map((m) => JSON.stringify(m)).join("\n"),
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  expect(run.status, run.stderr.slice(-2_000)).toBe(0);
+async function publishWithPika(queue: string, messages: object[]): Promise<void> {
+  const run = await runPeer("pika_publish.py", [broker.url, queue], messages);
+  expect(run.code, run.stderr.slice(-2_000)).toBe(0);
 }
 
 /** Ready and unacked counts as the broker sees them (ready from a passive declare). */
@@ -220,7 +213,7 @@ describe("AmqpSource on RabbitMQ", () => {
       { body: "{}", headers: { ...ce, "cloudEvents:id": "pika-3", "cloudEvents:ratio": { $decimal: "0.5" } } },
     ];
     try {
-      publishWithPika(queue, messages);
+      await publishWithPika(queue, messages);
       await expect.poll(() => sink.committed.length).toBe(3);
       const [binary, plain, decimal] = sink.committed;
       expect(JSON.parse(text(binary))).toEqual({
@@ -262,7 +255,7 @@ describe("AmqpSource on RabbitMQ", () => {
     const event = (id: string) =>
       JSON.stringify({ specversion: "1.0", id, source: "plant/press-1", type: "production.reported" });
     try {
-      publishWithPika(queue, [
+      await publishWithPika(queue, [
         { body: event("gz"), content_type: "application/cloudevents+json", content_encoding: "gzip", compress: "gzip" },
         // As Spring AMQP's GZipPostProcessor writes it over a converter's charset.
         { body: event("spring"), content_encoding: "gzip, UTF-8", compress: "gzip" },
@@ -308,7 +301,7 @@ describe("AmqpSource on RabbitMQ", () => {
     };
     const data = { order: "MO1", qty_good: 1.5 };
     try {
-      publishWithPika(
+      await publishWithPika(
         queue,
         ["binary", "structured"].map((mode) => ({ cloudevent: attributes, data, mode })),
       );

@@ -2,18 +2,14 @@
 // decoder against Qpid Proton's encoder (every type of the AMQP 1.0 type
 // system), then Qpid Proton sending over AMQP 1.0 into a real RabbitMQ node
 // with its rabbitmq_amqp1_0 plugin, the way Qpid JMS, .NET and Azure clients do.
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { peerPython } from "../../../devstack/python-peers.ts";
+import { runPeer } from "../../../devstack/python-peers.ts";
 import { type RabbitMqBroker, startRabbitMq } from "../../../devstack/rabbitmq.ts";
 import { RecordingSink } from "../../../test/support/sources/source.contract.ts";
 import type { Intake } from "../../core/ports.ts";
 import { Amqp10Error, decodeValue, jsonText } from "./amqp10.ts";
 import { AmqpSource } from "./source.ts";
-
-const peer = (name: string) => fileURLToPath(new URL(`../../../../test/peers/python/${name}`, import.meta.url));
 
 describe("the AMQP 1.0 decoder against Qpid Proton's encoder", () => {
   // What each catalogue entry of proton_encode.py is, as JSON (or the reason it has no JSON form).
@@ -66,9 +62,9 @@ describe("the AMQP 1.0 decoder against Qpid Proton's encoder", () => {
     described_by_code: "error: v is a described value (0x4d4500000001), which has no JSON form",
   };
 
-  it("decodes every type proton encodes to the value it stands for", () => {
-    const run = spawnSync(peerPython(), [peer("proton_encode.py")], { encoding: "utf8", timeout: 60_000 });
-    expect(run.status, run.stderr.slice(-2_000)).toBe(0);
+  it("decodes every type proton encodes to the value it stands for", async () => {
+    const run = await runPeer("proton_encode.py", []);
+    expect(run.code, run.stderr.slice(-2_000)).toBe(0);
     const lines = run.stdout
       .trim()
       .split("\n")
@@ -103,13 +99,9 @@ describe("AMQP 1.0 producers (Qpid Proton) into RabbitMQ, read by AmqpSource", (
   });
 
   /** Sends `messages` (proton_send.py's lines) to `queue` over AMQP 1.0; each is accepted by the broker. */
-  function sendWithProton(queue: string, messages: object[]): void {
-    const run = spawnSync(peerPython(), [peer("proton_send.py"), `127.0.0.1:${broker.port}`, `/amq/queue/${queue}`], {
-      input: messages.map((m) => JSON.stringify(m)).join("\n"),
-      encoding: "utf8",
-      timeout: 60_000,
-    });
-    expect(run.status, run.stderr.slice(-2_000)).toBe(0);
+  async function sendWithProton(queue: string, messages: object[]): Promise<void> {
+    const run = await runPeer("proton_send.py", [`127.0.0.1:${broker.port}`, `/amq/queue/${queue}`], messages);
+    expect(run.code, run.stderr.slice(-2_000)).toBe(0);
   }
 
   const text = (intake: Intake | undefined) =>
@@ -136,7 +128,7 @@ describe("AMQP 1.0 producers (Qpid Proton) into RabbitMQ, read by AmqpSource", (
     });
     await src.start(sink);
     try {
-      sendWithProton(queue, [
+      await sendWithProton(queue, [
         // A JMS TextMessage: an amqp-value string, no content type.
         { section: "value", body: JSON.stringify(event("text-1")) },
         // Structured mode in a data section.

@@ -149,10 +149,12 @@ describe("HTTP intake with the CloudEvents Python SDK as the producer", () => {
       werk: "Köln",
     };
     const data = { order: "WH/MO/00042", qty_good: 12, qty_scrap: 1 };
-    const lines = ["binary", "structured"].map((mode) =>
-      JSON.stringify({ attributes: { ...attributes, id: `py-${mode}` }, data, mode }),
-    );
-    const { code, stdout, stderr } = await runPeer("ce_http_post.py", [url, TOKEN], lines.join("\n"));
+    const lines = ["binary", "structured"].map((mode) => ({
+      attributes: { ...attributes, id: `py-${mode}` },
+      data,
+      mode,
+    }));
+    const { code, stdout, stderr } = await runPeer("ce_http_post.py", [url, TOKEN], lines);
     expect(code, stderr.slice(-2_000)).toBe(0);
     const answers = stdout
       .trim()

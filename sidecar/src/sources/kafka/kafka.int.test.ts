@@ -3,12 +3,11 @@
 // only after the spool commit, a broker restart, backpressure, a group of two
 // members, and the errors an admin sees for bad settings.
 import { spawn, spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { Admin, Producer } from "@platformatic/kafka";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KAFKA_LIB, type KafkaBroker, startKafka } from "../../../devstack/kafka.ts";
 import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
-import { peerPython } from "../../../devstack/python-peers.ts";
+import { runPeer } from "../../../devstack/python-peers.ts";
 import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import { BackboneConfigError } from "./errors.ts";
 import { KafkaSource, type KafkaSourceOptions } from "./source.ts";
@@ -175,14 +174,9 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
   });
 
   /** `records` (rdkafka_produce.py's lines) into `topic` by librdkafka, with producer `config`. */
-  function rdkafkaProduce(topic: string, records: object[], config: string[]): void {
-    const script = fileURLToPath(new URL("../../../../test/peers/python/rdkafka_produce.py", import.meta.url));
-    const run = spawnSync(peerPython(), [script, broker.url, topic, ...config], {
-      input: records.map((r) => JSON.stringify(r)).join("\n"),
-      encoding: "utf8",
-      timeout: 90_000,
-    });
-    expect(run.status, run.stderr.slice(-2_000)).toBe(0);
+  async function rdkafkaProduce(topic: string, records: object[], config: string[]): Promise<void> {
+    const run = await runPeer("rdkafka_produce.py", [broker.url, topic, ...config], records, 90_000);
+    expect(run.code, run.stderr.slice(-2_000)).toBe(0);
   }
 
   it("reads what librdkafka produced: idempotent batches in every codec, binary-mode headers, a null header", async () => {
@@ -206,7 +200,7 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
           ["trace", null],
         ],
       });
-      rdkafkaProduce("rdkafka", records, [`compression.type=${codec}`]);
+      await rdkafkaProduce("rdkafka", records, [`compression.type=${codec}`]);
     }
     const sink = new RecordingSink();
     const src = source({ topics: ["rdkafka"], groupId: "sfb-rdkafka" });
@@ -235,7 +229,7 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
         key: `WC-${(from + k) % 3}`,
         value: JSON.stringify({ specversion: "1.0", id: `rtx-${from + k}`, source: "press/7", type: "t" }),
       }));
-    rdkafkaProduce(
+    await rdkafkaProduce(
       "rdkafka-tx",
       [
         { tx: "begin" },
