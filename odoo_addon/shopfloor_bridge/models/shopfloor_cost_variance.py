@@ -654,13 +654,17 @@ class _CostInputs:
             )
         )
         # production.scrap_ids (id desc), validated only, with the unit of each
-        # product (SQL: the ORM would read scraps, products and templates).
+        # product (SQL: the ORM would read scraps, products and templates). Sorted
+        # here, not by ORDER BY: an order on the primary key invites the planner to
+        # walk stock_scrap's primary key backwards, filtering every scrap of the
+        # database, instead of finding an MO's few through production_id.
         self.scraps = self._group_by_production(
-            self._query(
-                SQL(
-                    """
-            SELECT scrap.production_id, scrap.product_id, scrap.product_uom_id, scrap.scrap_qty, scrap.workorder_id,
-                   %(product_uom)s AS product_uom_of_product
+            sorted(
+                self._query(
+                    SQL(
+                        """
+            SELECT scrap.id, scrap.production_id, scrap.product_id, scrap.product_uom_id, scrap.scrap_qty,
+                   scrap.workorder_id, %(product_uom)s AS product_uom_of_product
               FROM stock_scrap scrap
              WHERE scrap.production_id = ANY(%(ids)s) AND scrap.state = 'done'
                -- a scrap returned to stock (a reversed floor event) no longer counts
@@ -668,11 +672,13 @@ class _CostInputs:
                    SELECT 1 FROM stock_move scrapped
                      JOIN stock_move returned ON returned.origin_returned_move_id = scrapped.id
                     WHERE scrapped.scrap_id = scrap.id AND returned.state = 'done')
-             ORDER BY scrap.id DESC
         """,
-                    ids=self.production_ids,
-                    product_uom=_product_uom(SQL("scrap.product_id")),
-                )
+                        ids=self.production_ids,
+                        product_uom=_product_uom(SQL("scrap.product_id")),
+                    )
+                ),
+                key=lambda scrap: scrap["id"],
+                reverse=True,
             )
         )
         # One query per model loads every currency, unit and component product the figures need.
