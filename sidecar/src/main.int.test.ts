@@ -3,6 +3,7 @@
 // reload on a mapping change, and `replay` from the CLI.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { registerHooks } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
@@ -14,6 +15,16 @@ import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../test/
 import { SIDECAR_BIN } from "../test/support/sidecar-process.ts";
 import { Sidecar } from "./main.ts";
 import { createLogger } from "./ops/log.ts";
+
+// Every module of the OPC UA stack this process resolves from here on.
+const opcuaModules: string[] = [];
+registerHooks({
+  resolve(specifier, context, next) {
+    const resolved = next(specifier, context);
+    if (resolved.url.includes("/node_modules/node-opcua")) opcuaModules.push(resolved.url);
+    return resolved;
+  },
+});
 
 describe.runIf(moduleHasSidecarApi())("Sidecar (in-process) with Mosquitto and Odoo 18", () => {
   let odoo: OdooServer;
@@ -65,6 +76,13 @@ describe.runIf(moduleHasSidecarApi())("Sidecar (in-process) with Mosquitto and O
     expect(row?.mapping_revision).toBe(sidecar.config.revision);
     expect(row?.observed_time).toBeTruthy();
     expect(Array.isArray(row?.connection_id) && row.connection_id[0]).toBe(fixture.connectionId);
+  });
+
+  it("loads no OPC UA stack: an MQTT connection has nothing to probe", () => {
+    // The prober is for OPC UA and PLC connections; loading it for others cost
+    // seconds before /metrics answered, and the memory of node-opcua.
+    expect(sidecar.config.kind).toBe("mqtt");
+    expect(opcuaModules.slice(0, 3)).toEqual([]);
   });
 
   it("reports heartbeats with stats to the connection in Odoo", async () => {

@@ -6,7 +6,7 @@ import type { ClientSession } from "node-opcua";
 import { type BootstrapConfig, ConfigError, DEFAULT_METRICS_HOST } from "./config.ts";
 import { backoffDelay } from "./core/backoff.ts";
 import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
-import { type IngestItem, PLC_KINDS, type PlcKind, type SidecarConfig } from "./core/contract.ts";
+import { type IngestItem, isProbeable, PLC_KINDS, type PlcKind, type SidecarConfig } from "./core/contract.ts";
 import type { Source, SourceSink } from "./core/ports.ts";
 import { Redactor } from "./core/secrets.ts";
 import { Delivery, type DeliverySettings } from "./delivery.ts";
@@ -617,8 +617,9 @@ export class Sidecar {
    * reconnect is followed). node-opcua is loaded only for the kinds that probe.
    */
   async #startProber(): Promise<void> {
-    const { isProbeable, startProber } = await import("./probe/start.ts");
-    if (this.#stopped || !isProbeable(this.config.kind)) return;
+    if (!isProbeable(this.config.kind)) return;
+    const { startProber } = await import("./probe/start.ts");
+    if (this.#stopped) return;
     const prober = await startProber({
       odoo: this.odoo,
       config: this.config,

@@ -247,6 +247,15 @@ export const PLC_KINDS = ["modbus", "s7", "enip"] as const;
 export type PlcKind = (typeof PLC_KINDS)[number];
 
 /**
+ * Kinds whose connections answer Odoo's tag picker (probe/start.ts): OPC UA
+ * browses and reads, PLCs read once; other kinds have nothing to probe.
+ * Here, apart from the prober, so that asking loads no OPC UA stack.
+ */
+export function isProbeable(kind: string): boolean {
+  return kind === "opcua" || (PLC_KINDS as readonly string[]).includes(kind);
+}
+
+/**
  * One PLC, polled: every tag the connection's rules read (rules of protocol
  * `modbus`, `s7` or `enip`, `address` in that protocol's syntax, see
  * sources/plc/README.md) is read every `poll_interval_ms`, and each value

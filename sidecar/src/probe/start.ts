@@ -2,7 +2,7 @@
 // connections (modbus, s7, enip) read once; other kinds have nothing to
 // probe (Odoo refuses to ask them). Loaded only for those kinds.
 import type { ClientSession } from "node-opcua";
-import { PLC_KINDS, type PlcKind, type SidecarConfig } from "../core/contract.ts";
+import { isProbeable, type PlcKind, type SidecarConfig } from "../core/contract.ts";
 import type { OdooClient } from "../core/ports.ts";
 import { opcuaSecurityFromConfig } from "../sources/opcua/security.ts";
 import type { PlcDriverFactory } from "../sources/plc/driver.ts";
@@ -21,10 +21,6 @@ export interface StartProberOptions {
   pollIntervalMs?: number;
   answerTimeoutMs?: number;
   log?: ProberLogger;
-}
-
-export function isProbeable(kind: string): boolean {
-  return kind === "opcua" || (PLC_KINDS as readonly string[]).includes(kind);
 }
 
 /** Answers every question with the same failure: a configuration the admin must fix first. */
