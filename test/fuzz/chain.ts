@@ -250,7 +250,8 @@ export class FuzzChain {
       METRICS_PORT: String(await freePort()),
     };
     this.sidecar = spawnSidecar({ env: this.#env, args: ["run", "--heartbeat-ms", "2000"] });
-    await this.sidecar.waitForLog(/"msg":"source started"/, 120_000);
+    // Not "source started": /metrics, which every run reads, answers from "sidecar running" on.
+    await this.sidecar.waitForLog(/"msg":"sidecar running"/, 120_000);
     this.opts.log(`connection ${code}: sidecar pid ${this.sidecar.child.pid}, spool ${spoolDir}`);
   }
 
