@@ -118,6 +118,23 @@ class TestCostVariance(CostFixtures, ShopfloorCase):
         scraps = [query for query in queries if "FROM stock_scrap scrap" in query.code]
         self.assertEqual(len(scraps), 1)
         self.assertEqual(len(self.env.execute_query(scraps[0])), 2, "the worked example's two scraps")
+        # A plant's database holds many scraps of other orders. Without them the planner may
+        # find the primary key as cheap as any index (it did, by the statistics of the day).
+        self.env.cr.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'stock_scrap'")
+        copied = [
+            SQL.identifier(column)
+            for (column,) in self.env.cr.fetchall()
+            if column not in ("id", "production_id", "workorder_id")
+        ]
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO stock_scrap (%(columns)s) SELECT %(columns)s FROM stock_scrap, generate_series(1, 3000)"
+                " WHERE production_id = %(production)s",
+                columns=SQL(", ").join(copied),
+                production=production.id,
+            )
+        )
+        self.env.cr.execute("ANALYZE stock_scrap")
         # With sequential scans priced out, the plan shows which indexes there are to use.
         self.env.cr.execute("SET LOCAL enable_seqscan = off")
         self.addCleanup(self.env.cr.execute, "RESET enable_seqscan")
