@@ -375,7 +375,9 @@ class ShopfloorOeeReport(models.Model):
             WITH pieces AS (
                 -- Each time log cut at UTC midnight: a day owns the minutes logged in it
                 -- (a shift across midnight counts on both days, like its counts). A log
-                -- still open runs until now in the run time, as in the live view; Odoo
+                -- still open runs until now in the run time, as in the live view, now on
+                -- the clock of the event that opened it (skew_ms = observed − source time):
+                -- a source clock running ahead stamps its counts ahead as well. Odoo
                 -- gives it no duration yet, so its own figures wait for the end. A piece's
                 -- duration is its share of Odoo's: exact for productive and performance
                 -- losses (their duration is the span), pro rata for the others, whose
@@ -391,15 +393,17 @@ class ShopfloorOeeReport(models.Model):
                                  / EXTRACT(EPOCH FROM p.date_end - p.date_start)
                             ELSE p.duration END AS duration
                   FROM mrp_workcenter_productivity p
-                 CROSS JOIN (SELECT now() AT TIME ZONE 'UTC' AS now) k
+                  LEFT JOIN shopfloor_event o ON p.date_end IS NULL AND o.id = p.shopfloor_event_id
+                 CROSS JOIN LATERAL (SELECT COALESCE(p.date_end, now() AT TIME ZONE 'UTC'
+                                                     - COALESCE(o.skew_ms, 0) * interval '1 millisecond') AS until) k
                  CROSS JOIN LATERAL generate_series(date_trunc('day', p.date_start),
-                                                    GREATEST(p.date_start, COALESCE(p.date_end, k.now)),
+                                                    GREATEST(p.date_start, k.until),
                                                     interval '1 day') d
                  -- the piece of the log in that day
                  CROSS JOIN LATERAL (SELECT GREATEST(p.date_start, d) AS date_start,
-                                            LEAST(COALESCE(p.date_end, k.now), d + interval '1 day') AS date_end) b
+                                            LEAST(k.until, d + interval '1 day') AS date_end) b
                  -- the day it starts, then each day it runs into past midnight
-                 WHERE d = date_trunc('day', p.date_start) OR d < COALESCE(p.date_end, k.now)
+                 WHERE d = date_trunc('day', p.date_start) OR d < k.until
             ), logs AS (
                 SELECT p.workcenter_id, p.company_id, p.day,
                        SUM(CASE WHEN p.loss_type = 'productive' THEN p.duration ELSE 0 END) AS productive,

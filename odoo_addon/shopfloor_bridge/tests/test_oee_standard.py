@@ -241,6 +241,31 @@ class TestStandardOee(ShopfloorCase):
         odoo = self.env["shopfloor.oee.report"].compute_oee(self.wc_press2.ids, *days)
         self.assertAlmostEqual(odoo[0]["loaded_minutes"], 0.0)
 
+    def test_a_run_opened_by_a_clock_running_ahead_counts_until_now_on_that_clock(self):
+        """Regression (the demo's e2e run just after 00:00 UTC, its line 2 clock 2 min ahead):
+        the open log ran until the server's now while the counts were stamped on the line's
+        clock, so the new day held 2 min more counts than run time, and a flag."""
+        self.env.cr.execute("SELECT now() AT TIME ZONE 'UTC'")
+        now = self.env.cr.fetchone()[0]
+        ahead = timedelta(minutes=2)
+        production = self._make_mo(100)
+        self.env["shopfloor.ideal.cycle"].create(
+            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 1.2}
+        )
+        order = {"order": production.name, "operation": "Cutting"}
+        for at, event_type, data in (
+            (now - timedelta(minutes=30), "workorder.started", order),
+            (now, "production.reported", {**order, "qty_good": 25}),
+        ):
+            [result] = self.ingest(self.make_event(event_type, data, time=at + ahead, observedtime=self.iso(at)))
+            self.assertEqual(result["status"], "applied", result)
+        days = ((now - timedelta(hours=1)).date(), (now + timedelta(hours=1)).date())
+        [row] = self.env["shopfloor.oee.report"].compute_standard_oee(self.wc_press1.ids, *days)
+        # Odoo keeps a log's start in whole seconds.
+        self.assertAlmostEqual(row["run_minutes"], 30.0, delta=1 / 60)
+        self.assertAlmostEqual(row["ideal_minutes"], 25 * 1.2)
+        self.assertEqual(row["flags"], [])
+
     def test_leave_in_the_calendar_shortens_planned_time(self):
         """Odoo's own leave computation: a 2 h global leave that Monday."""
         self.run_worked_example()
