@@ -113,9 +113,18 @@ export class SimOpcuaServer implements SimOutput {
     });
     await server.initialize();
     this.#build(server);
-    await server.start();
-    this.#server = server;
+    // Follow the line from the values the address space was built with: a change
+    // while the server starts (it takes a while) is served once it has.
     this.#unsubscribe = this.#opts.line.onChange((change) => this.#push(change));
+    try {
+      await server.start();
+    } catch (error) {
+      this.#unsubscribe();
+      this.#unsubscribe = undefined;
+      this.#variables.clear();
+      throw error;
+    }
+    this.#server = server;
   }
 
   async stop(): Promise<void> {
