@@ -144,7 +144,8 @@ describe("probe: Odoo → sidecar → OPC UA server → Odoo", () => {
     const median = walls[5] as number;
     // The request after a quiet minute waits for the idle pace (1 s); later ones for the quick one (250 ms).
     expect(median).toBeLessThan(1_000);
-    expect(walls.at(-1)).toBeLessThan(2_500);
+    // The worst adds four RPCs to a busy Odoo: 2.8 s once in a CI run, its test files in parallel on two cores.
+    expect(walls.at(-1)).toBeLessThan(5_000);
 
     const root = rootWithArg(`--http-port=${odoo.port}`, listProcesses());
     const client = fixture.client();
