@@ -154,6 +154,8 @@ it("npm run demo backfills a plausible 8-hour shift, runs the lines live, and st
         "std_quality",
         "std_oee",
         "productive_minutes",
+        "good_count",
+        "total_count",
         "flag",
       ],
     );
@@ -168,10 +170,23 @@ it("npm run demo backfills a plausible 8-hour shift, runs the lines live, and st
         expect(row[ratio] as number, `${name} ${ratio}`).toBeGreaterThan(0);
         expect(row[ratio] as number, `${name} ${ratio}`).toBeLessThanOrEqual(FULL);
       }
-      // Scrap 1–3 % an order, on one operation or another: at most 3 % on a work center.
-      expect(row.std_quality as number, `${name} std_quality`).toBeGreaterThanOrEqual(97);
       expect(row.std_quality as number, `${name} std_quality`).toBeLessThanOrEqual(FULL);
       expect(row.quality as number, `${name} quality`).toBeLessThanOrEqual(FULL);
+    }
+    // Scrap is 1–3 % of an order, on one operation or another, at random parts of its run. So a
+    // work center scraps at most 3 % of what it counted, plus the scrap of an order it has not
+    // finished (at most 2 parts: 3 % of 80). A day's row may hold more: an order across
+    // midnight can leave most of its scrap on one day (a CI run: 96.9 % on the shift's first day).
+    const byWorkcenter = new Map<string, { good: number; total: number }>();
+    for (const row of oee) {
+      const name = (row.workcenter_id as [number, string])[1];
+      const sum = byWorkcenter.get(name) ?? { good: 0, total: 0 };
+      sum.good += row.good_count as number;
+      sum.total += row.total_count as number;
+      byWorkcenter.set(name, sum);
+    }
+    for (const [name, { good, total }] of byWorkcenter) {
+      expect(total - good, `${name} scrap of ${total} counted`).toBeLessThanOrEqual(0.03 * total + 2 + 1e-6);
     }
     await photographOee(port);
 
