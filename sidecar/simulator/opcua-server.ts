@@ -119,22 +119,25 @@ export class SimOpcuaServer implements SimOutput {
     try {
       await server.start();
     } catch (error) {
-      this.#unsubscribe();
-      this.#unsubscribe = undefined;
-      this.#variables.clear();
+      this.#detach();
       throw error;
     }
     this.#server = server;
   }
 
   async stop(): Promise<void> {
+    const server = this.#server;
+    this.#detach();
+    if (server) await server.shutdown(0);
+  }
+
+  /** Stops following the line and forgets the server and its address space. */
+  #detach(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    const server = this.#server;
     this.#server = undefined;
     this.#userCertificateManager = undefined;
     this.#variables.clear();
-    if (server) await server.shutdown(0);
   }
 
   /** The open sessions: the channel's policy and mode, and the kind of user token that activated it. */
