@@ -14,7 +14,7 @@ import { OffsetEstimator, SkewTracker } from "../src/core/clock.ts";
 import type { SidecarConfig } from "../src/core/contract.ts";
 import { Pipeline } from "../src/pipeline.ts";
 import { AmqpSource } from "../src/sources/amqp/source.ts";
-import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
+import { SERVICE_SPOOL, SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import { validEvent } from "../test/support/fuzz.ts";
 import type { BenchContext, Benchmark, Figure } from "./harness.ts";
 import { median } from "./harness.ts";
@@ -76,7 +76,7 @@ async function drainBare(url: string, n: number): Promise<number> {
 /** The sidecar's path into a real spool; done when all `n` are committed (and so acked). */
 async function drainDurable(url: string, n: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "sfb-bench-amqp-"));
-  const spool = new SqliteSpool({ path: join(dir, "spool.db") });
+  const spool = new SqliteSpool({ path: join(dir, "spool.db"), ...SERVICE_SPOOL });
   const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config: benchConfig });
   const source = new AmqpSource({ connection: "bench", url, queues: [QUEUE], prefetch: PREFETCH, lagIntervalMs: 0 });
   const start = performance.now();

@@ -12,7 +12,7 @@ import type { MappingRule, PayloadMapping, SidecarConfig } from "../src/core/con
 import { MappingStage } from "../src/mapping/stage.ts";
 import { Pipeline } from "../src/pipeline.ts";
 import { FolderSource } from "../src/sources/folder/source.ts";
-import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
+import { SERVICE_SPOOL, SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import type { BenchContext, Benchmark, Figure } from "./harness.ts";
 
 /** A shipped preset's expression, from odoo_addon/shopfloor_bridge/data/shopfloor_payload_presets.xml. */
@@ -100,7 +100,7 @@ async function importRate(
   try {
     const { mkdirSync } = await import("node:fs");
     mkdirSync(drop);
-    const spool = new SqliteSpool({ path: join(dir, "spool.db") });
+    const spool = new SqliteSpool({ path: join(dir, "spool.db"), ...SERVICE_SPOOL });
     const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config: cfg });
     const stage = new MappingStage({ sink: pipeline, config: cfg });
     const source = new FolderSource({

@@ -20,7 +20,7 @@ import type { SidecarConfig } from "../src/core/contract.ts";
 import { Pipeline } from "../src/pipeline.ts";
 import { sha256Hex } from "../src/sources/http/auth.ts";
 import { DEFAULT_MAX_IN_FLIGHT_PER_PRODUCER, HttpIntake } from "../src/sources/http/intake.ts";
-import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
+import { SERVICE_SPOOL, SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import { cloudEvent, post } from "../test/support/http/post.ts";
 import { type Benchmark, type Figure, percentile } from "./harness.ts";
 
@@ -168,7 +168,7 @@ const bench: Benchmark = {
   async run(ctx) {
     const seconds = Math.max(3, Math.round(20 * ctx.scale));
     const dir = mkdtempSync(join(tmpdir(), "sfb-http-bench-"));
-    const spool = new SqliteSpool({ path: join(dir, "spool.db") });
+    const spool = new SqliteSpool({ path: join(dir, "spool.db"), ...SERVICE_SPOOL });
     const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config });
     const intake = new HttpIntake({
       connection: "bench",

@@ -16,7 +16,7 @@ import { OffsetEstimator, SkewTracker } from "../src/core/clock.ts";
 import type { SidecarConfig } from "../src/core/contract.ts";
 import { Pipeline } from "../src/pipeline.ts";
 import { KafkaSource } from "../src/sources/kafka/source.ts";
-import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
+import { SERVICE_SPOOL, SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import { validEvent } from "../test/support/fuzz.ts";
 import { type BenchContext, type Benchmark, type Figure, median } from "./harness.ts";
 
@@ -89,7 +89,7 @@ async function drainBare(broker: KafkaBroker, n: number, group: string): Promise
 /** The sidecar's path: KafkaSource → Pipeline (validate + stamp) → SqliteSpool → offset commit. */
 async function drainSource(broker: KafkaBroker, n: number, group: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "sfb-bench-kafka-"));
-  const spool = new SqliteSpool({ path: join(dir, "spool.db") });
+  const spool = new SqliteSpool({ path: join(dir, "spool.db"), ...SERVICE_SPOOL });
   const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config: benchConfig });
   const source = new KafkaSource({
     brokers: [broker.url],

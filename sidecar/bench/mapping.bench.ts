@@ -18,7 +18,7 @@ import { MappingStage } from "../src/mapping/stage.ts";
 import { mqttSubscriptions } from "../src/mapping/subscriptions.ts";
 import { Pipeline } from "../src/pipeline.ts";
 import { MqttSource } from "../src/sources/mqtt.ts";
-import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
+import { SERVICE_SPOOL, SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import { validEvent } from "../test/support/fuzz.ts";
 import type { BenchContext, Benchmark, Figure } from "./harness.ts";
 import { median } from "./harness.ts";
@@ -98,7 +98,7 @@ async function drain(
   expected: number,
 ): Promise<{ seconds: number; cpuUs: number }> {
   const dir = mkdtempSync(join(tmpdir(), "sfb-bench-mapping-"));
-  const spool = new SqliteSpool({ path: join(dir, "spool.db") });
+  const spool = new SqliteSpool({ path: join(dir, "spool.db"), ...SERVICE_SPOOL });
   const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config });
   const stage = new MappingStage({ sink: pipeline, config });
   const source = new MqttSource({ url, topics, clientId });

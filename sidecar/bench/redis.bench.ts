@@ -17,7 +17,7 @@ import { OffsetEstimator, SkewTracker } from "../src/core/clock.ts";
 import type { SidecarConfig } from "../src/core/contract.ts";
 import { Pipeline } from "../src/pipeline.ts";
 import { RedisStreamSource } from "../src/sources/redis/source.ts";
-import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
+import { SERVICE_SPOOL, SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import { validEvent } from "../test/support/fuzz.ts";
 import { type BenchContext, type Benchmark, type Figure, median } from "./harness.ts";
 
@@ -80,7 +80,7 @@ async function drainBare(url: string, stream: string, n: number): Promise<Drain>
 
 async function drainSidecar(url: string, stream: string, n: number): Promise<Drain> {
   const dir = mkdtempSync(join(tmpdir(), "sfb-bench-redis-spool-"));
-  const spool = new SqliteSpool({ path: join(dir, "spool.db") });
+  const spool = new SqliteSpool({ path: join(dir, "spool.db"), ...SERVICE_SPOOL });
   const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config: benchConfig });
   const source = new RedisStreamSource({
     connection: "bench",

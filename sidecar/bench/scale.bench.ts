@@ -52,7 +52,7 @@ import { Delivery, type DeliverySettings } from "../src/delivery.ts";
 import { JsonRpcOdooClient } from "../src/odoo/jsonrpc-client.ts";
 import { Pipeline } from "../src/pipeline.ts";
 import { MqttSource } from "../src/sources/mqtt.ts";
-import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
+import { SERVICE_SPOOL, SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import type { BenchContext, Benchmark, Figure } from "./harness.ts";
 import {
   connect,
@@ -231,7 +231,7 @@ interface Chain {
 
 function makeChain(server: Server, scale: ScaleSettings): Chain {
   const dir = mkdtempSync(join(tmpdir(), "sfb-bench-scale-"));
-  const spool = new SqliteSpool({ path: join(dir, "spool.db") });
+  const spool = new SqliteSpool({ path: join(dir, "spool.db"), ...SERVICE_SPOOL });
   const config = sidecarConfig(scale);
   const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config });
   const odooClient = new JsonRpcOdooClient({

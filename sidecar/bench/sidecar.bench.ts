@@ -18,7 +18,7 @@ import { Sidecar } from "../src/main.ts";
 import { createLogger } from "../src/ops/log.ts";
 import { Pipeline } from "../src/pipeline.ts";
 import { MqttSource } from "../src/sources/mqtt.ts";
-import { SqliteSpool } from "../src/spool/sqlite-spool.ts";
+import { SERVICE_SPOOL, SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import { validEvent } from "../test/support/fuzz.ts";
 import { makeOdooFixture } from "../test/support/odoo/testing.ts";
 import { spawnSidecar } from "../test/support/sidecar-process.ts";
@@ -85,7 +85,7 @@ async function drainDurable(
   synchronous: "NORMAL" | "FULL" = "NORMAL",
 ): Promise<{ seconds: number; cpu: NodeJS.CpuUsage }> {
   const dir = mkdtempSync(join(tmpdir(), "sfb-bench-spool-"));
-  const spool = new SqliteSpool({ path: join(dir, "spool.db"), synchronous });
+  const spool = new SqliteSpool({ path: join(dir, "spool.db"), synchronous, ...SERVICE_SPOOL });
   const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config: benchConfig });
   const clientId = synchronous === "FULL" ? "bench-sidecar-fsync" : "bench-sidecar";
   const source = new MqttSource({ url, topics: ["bench/#"], clientId });

@@ -78,6 +78,11 @@ describe.runIf(moduleHasSidecarApi())("Sidecar (in-process) with Mosquitto and O
     expect(Array.isArray(row?.connection_id) && row.connection_id[0]).toBe(fixture.connectionId);
   });
 
+  it("checkpoints its spool on a thread of its own: the event's commit was copied off the main thread", async () => {
+    await expect.poll(() => sidecar.spool.checkpoints?.rounds ?? 0, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(sidecar.spool.checkpoints?.failed).toBeUndefined();
+  });
+
   it("loads no OPC UA stack: an MQTT connection has nothing to probe", () => {
     // The prober is for OPC UA and PLC connections; loading it for others cost
     // seconds before /metrics answered, and the memory of node-opcua.

@@ -24,7 +24,7 @@ import type { Prober } from "./probe/prober.ts";
 import type { SpoolPressure } from "./sources/http/intake.ts";
 import { DEFAULT_TOPICS, MqttSource } from "./sources/mqtt.ts";
 import type { SpoolLimits } from "./spool/spool.ts";
-import { SqliteSpool } from "./spool/sqlite-spool.ts";
+import { SERVICE_SPOOL, SqliteSpool } from "./spool/sqlite-spool.ts";
 
 export const SIDECAR_VERSION = "0.1.0";
 
@@ -362,6 +362,8 @@ export class Sidecar {
       synchronous: opts.spoolSynchronous,
       ...opts.spoolLimits,
       secretKey: b.secretKey,
+      ...SERVICE_SPOOL,
+      log: (level, message) => this.#log[level]({}, message),
     });
     this.odoo = createOdooClient(b, opts.odooTimeoutMs ?? 60_000);
     this.odoo.onServerTime = (trip) => {

@@ -14,7 +14,7 @@ import {
   TEST_CLIENT_KEY,
   TEST_OPCUA_PASSWORD,
 } from "../../test/support/spool/spool.contract.ts";
-import { SqliteSpool } from "./sqlite-spool.ts";
+import { SERVICE_SPOOL, SqliteSpool } from "./sqlite-spool.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sfb-spool-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,6 +24,18 @@ spoolContract("MemorySpool", async (limits, options) => new MemorySpool(limits, 
 spoolContract(
   "SqliteSpool",
   async (limits, options) => new SqliteSpool({ path: join(dir, `c${n++}.db`), ...limits, ...options }),
+);
+// As the sidecar runs it: checkpoints on a thread of their own, here every 5 ms, during every call.
+spoolContract(
+  "SqliteSpool with its checkpoint thread",
+  async (limits, options) =>
+    new SqliteSpool({
+      path: join(dir, `c${n++}.db`),
+      ...limits,
+      ...options,
+      ...SERVICE_SPOOL,
+      checkpointIntervalMs: 5,
+    }),
 );
 
 /** Every byte SQLite keeps of a spool: the database file and its WAL (and a rollback journal, if any). */
