@@ -656,6 +656,7 @@ export class Sidecar {
 
   #refreshGauges(): void {
     this.metrics.setSpool(this.spool.depth);
+    this.metrics.setCheckpoints(this.spool.checkpoints);
     const drain = this.delivery.drainStats(this.spool.depth.queued);
     this.metrics.setDelivery({
       inFlight: this.delivery.inFlight,

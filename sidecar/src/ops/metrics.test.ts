@@ -86,6 +86,9 @@ describe("metric names follow Prometheus' conventions", () => {
       spool_parked: "gauge",
       spool_skipped: "gauge",
       spool_waiting_appends: "gauge",
+      spool_checkpoint_thread: "gauge",
+      spool_checkpoint_rounds_total: "counter",
+      spool_checkpoint_behind_total: "counter",
       batch_duration_seconds: "histogram",
       delivery_failures_total: "counter",
       delivery_conflicts_total: "counter",
@@ -195,6 +198,22 @@ describe("SidecarMetrics values", () => {
     expect(await dropped()).toBe(8);
     metrics.scopeDroppedSoFar("opcua", 2); // a new source after a reload
     expect(await dropped()).toBe(10);
+  });
+
+  it("the checkpoint thread: up 1 then 0 once failed, its rounds and rounds left behind counted from its own totals", async () => {
+    const metrics = new SidecarMetrics("0");
+    const thread = () => scraped(metrics, `${METRIC_PREFIX}spool_checkpoint_thread`);
+    const rounds = () => scraped(metrics, `${METRIC_PREFIX}spool_checkpoint_rounds_total`);
+    const behind = () => scraped(metrics, `${METRIC_PREFIX}spool_checkpoint_behind_total`);
+    metrics.setCheckpoints(undefined); // a spool without a thread (the CLI's) sets nothing
+    expect(await thread()).toBe(0);
+    metrics.setCheckpoints({ rounds: 3, behind: 0, longestMs: 12 });
+    expect([await thread(), await rounds(), await behind()]).toEqual([1, 3, 0]);
+    metrics.setCheckpoints({ rounds: 7, behind: 2, longestMs: 40 });
+    metrics.setCheckpoints({ rounds: 7, behind: 2, longestMs: 40 });
+    expect([await thread(), await rounds(), await behind()]).toEqual([1, 7, 2]);
+    metrics.setCheckpoints({ rounds: 7, behind: 2, longestMs: 40, failed: "the checkpoint thread exited (code 1)" });
+    expect([await thread(), await rounds(), await behind()]).toEqual([0, 7, 2]);
   });
 
   it("the spool gauges show queued, parked and skipped items as the spool counts them, also after another process changed it", async () => {

@@ -10,6 +10,7 @@
 import { createServer, type Server } from "node:http";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { Redactor } from "../core/secrets.ts";
+import type { CheckpointStats } from "../spool/checkpointer.ts";
 import type { SpoolDepth } from "../spool/spool.ts";
 
 export const METRIC_PREFIX = "shopfloor_sidecar_";
@@ -88,6 +89,21 @@ export class SidecarMetrics {
     help: "Appends waiting for spool space (backpressure to the sources)",
     registers: [this.registry],
   });
+  readonly checkpointThread = new Gauge({
+    name: `${P}spool_checkpoint_thread`,
+    help: "1 while the spool's checkpoint thread runs; 0 after it failed (the commits then checkpoint on their own)",
+    registers: [this.registry],
+  });
+  readonly checkpointRounds = new Counter({
+    name: `${P}spool_checkpoint_rounds_total`,
+    help: "Rounds of the spool's checkpoint thread (one when something was committed since the last)",
+    registers: [this.registry],
+  });
+  readonly checkpointBehind = new Counter({
+    name: `${P}spool_checkpoint_behind_total`,
+    help: "Checkpoint rounds that left WAL frames behind: the appends outran eight checkpoints in a row",
+    registers: [this.registry],
+  });
   readonly batchDuration = new Histogram({
     name: `${P}batch_duration_seconds`,
     help: "Duration of one ingest call to Odoo",
@@ -158,6 +174,8 @@ export class SidecarMetrics {
   });
   /** The last scope-drop total each protocol's source reported (sources count from 0 after a reload). */
   readonly #scopeDroppedSeen = new Map<string, number>();
+  /** The checkpoint thread's counts at the last scrape. */
+  #checkpointsSeen = { rounds: 0, behind: 0 };
 
   constructor(version: string) {
     this.buildInfo.set({ version }, 1);
@@ -171,6 +189,16 @@ export class SidecarMetrics {
     this.spoolParked.set(depth.parked);
     this.spoolSkipped.set(depth.skipped);
     this.backpressure.set(depth.waitingAppends);
+  }
+
+  /** The checkpoint thread's figures (SqliteSpool#checkpoints), before each scrape; nothing without a thread. */
+  setCheckpoints(stats: CheckpointStats | undefined): void {
+    if (!stats) return;
+    this.checkpointThread.set(stats.failed === undefined ? 1 : 0);
+    const seen = this.#checkpointsSeen;
+    if (stats.rounds > seen.rounds) this.checkpointRounds.inc(stats.rounds - seen.rounds);
+    if (stats.behind > seen.behind) this.checkpointBehind.inc(stats.behind - seen.behind);
+    this.#checkpointsSeen = { rounds: stats.rounds, behind: stats.behind };
   }
 
   /** The delivery gauges, before each scrape; `etaS` undefined while nothing drains. */
