@@ -196,8 +196,8 @@ export class SidecarMetrics {
     if (!stats) return;
     this.checkpointThread.set(stats.failed === undefined ? 1 : 0);
     const seen = this.#checkpointsSeen;
-    if (stats.rounds > seen.rounds) this.checkpointRounds.inc(stats.rounds - seen.rounds);
-    if (stats.behind > seen.behind) this.checkpointBehind.inc(stats.behind - seen.behind);
+    this.checkpointRounds.inc(addedSince(seen.rounds, stats.rounds));
+    this.checkpointBehind.inc(addedSince(seen.behind, stats.behind));
     this.#checkpointsSeen = { rounds: stats.rounds, behind: stats.behind };
   }
 
@@ -235,11 +235,15 @@ export class SidecarMetrics {
    * (a reload restarts it from 0): all of it is new.
    */
   scopeDroppedSoFar(protocol: string, total: number): void {
-    const seen = this.#scopeDroppedSeen.get(protocol) ?? 0;
-    const added = total >= seen ? total - seen : total;
+    const added = addedSince(this.#scopeDroppedSeen.get(protocol) ?? 0, total);
     this.#scopeDroppedSeen.set(protocol, total);
     if (added > 0) this.scopeDropped.inc({ protocol }, added);
   }
+}
+
+/** What a running total added since it was `seen`: all of it when it is below (it started again from 0). */
+function addedSince(seen: number, total: number): number {
+  return total >= seen ? total - seen : total;
 }
 
 export interface Health {

@@ -1,7 +1,7 @@
 // WAL checkpoints off the main thread. A checkpoint copies the WAL's frames
 // into the database file and syncs it. Run by SQLite's autocheckpoint alone,
 // it ran inside the commit that crossed the threshold, on the main thread:
-// every 32 MB of appends the event loop stood still for the copy and above
+// at every threshold crossed the event loop stood still for the copy and above
 // all the sync (synchronous=OFF, no sync, took the same time off a Redis
 // ingest as no checkpoint at all). Here a worker thread with its own
 // connection checkpoints (PASSIVE: no lock a writer waits for) a few times a
@@ -24,10 +24,6 @@ export interface CheckpointWorkerData {
 /** One round, as the worker posts it. */
 interface CheckpointRound {
   kind: "round";
-  /** Checkpoints run: 1, or more while the main thread kept writing. */
-  passes: number;
-  /** Frames in the WAL at the last pass. */
-  frames: number;
   /** The last pass left nothing behind: the WAL starts over at the next commit. */
   caughtUp: boolean;
   ms: number;

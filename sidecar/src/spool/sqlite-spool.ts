@@ -364,8 +364,8 @@ export class SqliteSpool implements Spool {
     this.#db = new DatabaseSync(opts.path);
     this.#db.exec("pragma journal_mode = wal");
     this.#db.exec(`pragma synchronous = ${opts.synchronous ?? "NORMAL"}`);
-    // The WAL file is cut back to 64 MB when it starts over.
     this.#db.exec(`pragma wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    // The WAL file is cut back to 64 MB when it starts over.
     this.#db.exec("pragma journal_size_limit = 67108864");
     // 8 MB page cache (SQLite's default is 2 MB): the duplicate-key index
     // probed on every insert stays in memory for a burst of ~100k events.
