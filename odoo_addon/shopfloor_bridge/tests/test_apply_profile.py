@@ -15,6 +15,11 @@ and logs (``shopfloor_bridge.profile`` lines in the Odoo log):
   stock cascade at the synchronisation points, the scraps it makes and
   validates together and the flush of a group of events, is counted in the
   call, not in the event that deferred it);
+- per phase of the call (storing, the handlers, the group flushes, Odoo's
+  producing cascade, the scraps' validation, the outcomes, the history, each
+  post-apply hook): ms per call and per event, each phase without the phases
+  inside it. Run at two batch sizes (``SFB_PROFILE_BATCH``, default 500), it
+  tells what a call costs whatever its size from what each event costs;
 - cProfile's top functions by cumulative time for the realistic mix.
 The batches are sent by the connection's integration user, as the sidecar sends
 them (``SFB_PROFILE_AS=superuser``: by the test's superuser). Before the realistic
@@ -24,14 +29,17 @@ Tagged ``shopfloor_profile_rpc``, ``TestApplyProfileRpc`` sends the same realist
 over JSON-RPC (``execute_kw`` with the integration user's API key), to tell what the
 HTTP path adds.
 ``SFB_PROFILE_EVENTS`` sets the size of each mix (default 2000); ``SFB_PROFILE_CPROFILE=0``
-leaves cProfile (and its overhead on the CPU figures) out; ``SFB_PROFILE_FOCUS`` (a regular
-expression over function names) adds the callees of those functions; ``SFB_PROFILE_FILTER``
-(a regular expression over file paths and names) lists only the matching functions; ``SFB_PROFILE_SORT=tottime``
-lists the functions by their own time instead of their cumulative time; ``SFB_PROFILE_SQL=N``
-lists the N statements run most often (their text with numbers and placeholder lists folded),
-with their count per 1,000 events and the time they took.
+leaves cProfile (and its overhead on the CPU figures) out; ``SFB_PROFILE_PHASE`` (a phase's
+name as the phase table prints it, e.g. ``outcomes``) runs cProfile inside that phase alone;
+``SFB_PROFILE_FOCUS`` (a regular expression over function names) adds the callees of those
+functions; ``SFB_PROFILE_FILTER`` (a regular expression over file paths and names) lists only
+the matching functions; ``SFB_PROFILE_SORT=tottime`` lists the functions by their own time
+instead of their cumulative time, and the statements by the time they took;
+``SFB_PROFILE_SQL=N`` lists the N statements run most often (their text with numbers and
+placeholder lists folded), with their count per 1,000 events and the time they took.
 """
 
+import contextlib
 import cProfile
 import io
 import logging
@@ -51,7 +59,9 @@ from .common import ShopfloorCase
 
 _logger = logging.getLogger("odoo.addons.shopfloor_bridge.profile")
 
-BATCH = 500
+BATCH = int(os.environ.get("SFB_PROFILE_BATCH", "500"))
+# The phase of the ingest call that is not one of the phases inside it (``per_phase``).
+CALL_PHASE = "call (the rest)"
 # How SFB_PROFILE_SQL folds statements: numbers, and lists of placeholders or numbers.
 SQL_NUMBERS = re.compile(r"\b\d+\b")
 SQL_LISTS = re.compile(r"\((?:\s*(?:%s|\d+)\s*,)+\s*(?:%s|\d+)\s*\)")
@@ -227,6 +237,69 @@ class TestApplyProfile(ShopfloorCase):
             yield totals
 
     @contextmanager
+    def per_phase(self, profiler=None, only=None):
+        """Wall time of each phase of the ingest calls, each without the phases inside it:
+        ``{phase: [calls, seconds]}``. With ``profiler`` and ``only`` (a phase's name),
+        the profiler runs inside that phase alone (``SFB_PROFILE_PHASE``)."""
+        from ..handlers.producing import ProducingSync  # noqa: PLC0415
+        from ..services import hooks as hook_module  # noqa: PLC0415
+        from ..services.apply import ApplyService  # noqa: PLC0415
+        from ..services.ingest import IngestService  # noqa: PLC0415
+
+        phases = defaultdict(lambda: [0, 0.0])
+        inner = [0.0]  # time spent in the phases inside the one running now
+
+        def timing(name, function):
+            profiled = profiler is not None and name == only
+
+            def timed(*args, **kwargs):
+                outer, inner[0] = inner[0], 0.0
+                started = perf_counter()
+                if profiled:
+                    profiler.enable()
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    if profiled:
+                        profiler.disable()
+                    spent = perf_counter() - started
+                    row = phases[name]
+                    row[0] += 1
+                    row[1] += spent - inner[0]
+                    inner[0] = outer + spent
+
+            return timed
+
+        event_model = type(self.env["shopfloor.event"])
+        log_model = type(self.env["shopfloor.event.log"])
+        hooks_of = {
+            name: tuple(
+                timing(f"hook {hook.__module__.rsplit('.', 1)[-1]}", hook) for hook in getattr(hook_module, name)
+            )
+            for name in ("POST_INGEST", "POST_APPLY")
+        }
+        patches = [
+            patch.object(event_model, "ingest", timing(CALL_PHASE, event_model.ingest)),
+            patch.object(IngestService, "store", timing("store", IngestService.store)),
+            patch.object(ApplyService, "apply_with_waiting", timing("waiting lookup", ApplyService.apply_with_waiting)),
+            patch.object(ApplyService, "apply", timing("claim, order, loop", ApplyService.apply)),
+            patch.object(handlers, "apply_event", timing("handlers", handlers.apply_event)),
+            patch.object(ApplyService, "_close_group", timing("group flush", ApplyService._close_group)),
+            patch.object(ProducingSync, "flush", timing("producing cascade", ProducingSync.flush)),
+            patch.object(ProducingSync, "validate_scraps", timing("scrap validation", ProducingSync.validate_scraps)),
+            patch.object(
+                ApplyService, "_write_outcomes", staticmethod(timing("outcomes", ApplyService._write_outcomes))
+            ),
+            patch.object(log_model, "_create_rows", timing("history", log_model._create_rows)),
+            patch.object(hook_module, "run", timing("hooks' flush", hook_module.run)),
+            *(patch.object(hook_module, name, wrapped) for name, wrapped in hooks_of.items()),
+        ]
+        with contextlib.ExitStack() as stack:
+            for one in patches:
+                stack.enter_context(one)
+            yield phases
+
+    @contextmanager
     def statements(self):
         """With SFB_PROFILE_SQL: {statement shape: [count, seconds]} of what the cursor runs."""
         if not os.environ.get("SFB_PROFILE_SQL"):
@@ -273,9 +346,14 @@ class TestApplyProfile(ShopfloorCase):
         started, queries = perf_counter(), cr.sql_log_count
         wal = self.wal_position()
         cpu, backend_cpu = process_time(), self.backend_cpu_seconds()
-        with self.per_type() as totals, self.statements() as statements:
+        only = os.environ.get("SFB_PROFILE_PHASE")
+        with (
+            self.per_type() as totals,
+            self.per_phase(profiler, only) as phases,
+            self.statements() as statements,
+        ):
             for index in range(0, len(events), BATCH):
-                if profiler:
+                if profiler and not only:
                     profiler.enable()
                 # No apply budget: every event is applied in the call that stores it.
                 results = (
@@ -285,7 +363,7 @@ class TestApplyProfile(ShopfloorCase):
                     .ingest(events[index : index + BATCH])
                 )
                 self.env.flush_all()
-                if profiler:
+                if profiler and not only:
                     profiler.disable()
                 for result in results:
                     statuses[result["status"]] += 1
@@ -313,9 +391,14 @@ class TestApplyProfile(ShopfloorCase):
                 f"  {type_:<22}{count:>8}{spent * 1000 / count:>10.2f}{type_cpu * 1000 / count:>8.2f}"
                 f"{type_sql / count:>11.1f}"
             )
+        calls = phases[CALL_PHASE][0] or 1
+        lines.append(f"  {'phase of the call':<22}{'ms/call':>10}{'ms/event':>10}  (each without the phases inside it)")
+        for phase, (_count, spent) in sorted(phases.items(), key=lambda item: -item[1][1]):
+            lines.append(f"  {phase:<22}{spent * 1000 / calls:>10.1f}{spent * 1000 / len(events):>10.3f}")
         lines += [f"  {count} × {status}: {error}" for (status, error), count in sorted(problems.items())]
         if statements is not None:
-            top = sorted(statements.items(), key=lambda item: -item[1][0])[: int(os.environ["SFB_PROFILE_SQL"])]
+            by = 1 if os.environ.get("SFB_PROFILE_SORT") == "tottime" else 0  # by time spent, else by count
+            top = sorted(statements.items(), key=lambda item: -item[1][by])[: int(os.environ["SFB_PROFILE_SQL"])]
             lines.append(f"  {'per 1,000':>9}{'ms each':>9}  statement")
             lines += [
                 f"  {count * 1000 / len(events):>9.0f}{spent * 1000 / count:>9.3f}  "
