@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -115,6 +115,36 @@ describe("SqliteSpool's checkpoint thread", () => {
     expect(version()).not.toBe(before);
     other.close();
     writer.close();
+  });
+
+  it("in a spool, a failed thread is logged, and the spool goes on with its commits checkpointing on their own", async () => {
+    const home = join(dir, "moved-away");
+    mkdirSync(home);
+    const logged: [string, string][] = [];
+    const spool = new SqliteSpool({
+      path: join(home, "spool.db"),
+      ...SERVICE_SPOOL,
+      checkpointIntervalMs: 20,
+      log: (level, message) => logged.push([level, message]),
+    });
+    // The spool's connection has the file open already; the thread, still starting, opens it by
+    // its path, which no longer leads anywhere.
+    renameSync(home, `${home}-now-here`);
+    await until(() => spool.checkpoints?.failed !== undefined, "the thread's failure");
+    expect(logged).toEqual([
+      [
+        "error",
+        expect.stringMatching(
+          /^spool checkpoint thread failed \(unable to open database file\): the commits checkpoint on their own$/,
+        ),
+      ],
+    ]);
+    await spool.append(wave(0, 50));
+    expect((await spool.stats()).queued).toBe(50);
+    await spool.close();
+    const db = new DatabaseSync(join(`${home}-now-here`, "spool.db"));
+    expect((db.prepare("select count(*) as n from events").get() as { n: number }).n).toBe(50);
+    db.close();
   });
 
   it("reports a thread that cannot open the file, and stops", async () => {
