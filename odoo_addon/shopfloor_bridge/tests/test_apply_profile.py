@@ -353,6 +353,8 @@ class TestApplyProfile(ShopfloorCase):
             self.statements() as statements,
         ):
             for index in range(0, len(events), BATCH):
+                # A cold cache per call: each RPC call of the sidecar starts a transaction of its own.
+                self.env.invalidate_all()
                 if profiler and not only:
                     profiler.enable()
                 # No apply budget: every event is applied in the call that stores it.
@@ -519,7 +521,8 @@ class TestApplyProfile(ShopfloorCase):
 
     def test_profile(self):
         # Odoo's per-request cache is cleared between RPC calls; here one test
-        # transaction runs them all, so each batch starts from a cold cache too.
+        # transaction runs them all, so each batch starts from a cold cache too
+        # (``run_mix``, ``odoo_floor``).
         self.env.invalidate_all()
         profile = os.environ.get("SFB_PROFILE_CPROFILE", "1") == "1"
         realistic = self.interleaved(self.realistic_stream, self.big_mos[:2], "real")
