@@ -36,7 +36,10 @@ functions; ``SFB_PROFILE_FILTER`` (a regular expression over file paths and name
 the matching functions; ``SFB_PROFILE_SORT=tottime`` lists the functions by their own time
 instead of their cumulative time, and the statements by the time they took;
 ``SFB_PROFILE_SQL=N`` lists the N statements run most often (their text with numbers and
-placeholder lists folded), with their count per 1,000 events and the time they took.
+placeholder lists folded), with their count per 1,000 events and the time they took;
+``SFB_PROFILE_SQL_FROM`` (a regular expression over statements) adds, under each listed
+statement it matches, the code paths that ran it: the last frames outside the ORM, the
+cursor and this profiler, innermost last.
 """
 
 import contextlib
@@ -46,6 +49,7 @@ import logging
 import os
 import pstats
 import re
+import traceback
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -65,6 +69,11 @@ CALL_PHASE = "call (the rest)"
 # How SFB_PROFILE_SQL folds statements: numbers, and lists of placeholders or numbers.
 SQL_NUMBERS = re.compile(r"\b\d+\b")
 SQL_LISTS = re.compile(r"\((?:\s*(?:%s|\d+)\s*,)+\s*(?:%s|\d+)\s*\)")
+# The frames SFB_PROFILE_SQL_FROM leaves out of a path: the ORM's machinery, the cursor, this file.
+SQL_FROM_SKIPPED = re.compile(
+    r"/odoo/(orm/|models\.py|fields\.py|api\.py|sql_db\.py|tools/)|/contextlib\.py|/unittest/|test_apply_profile\.py"
+)
+SQL_FROM_DEPTH = 4
 INTEGRATION = "shopfloor_bridge.shopfloor_bridge_group_integration"
 # Per line: (source, operation, material code, qty, unit) of its press and its assembly.
 LINE_STREAMS = (
@@ -307,7 +316,8 @@ class TestApplyProfile(ShopfloorCase):
             return
         cursor = type(self.env.cr)
         execute = cursor.execute
-        shapes = defaultdict(lambda: [0, 0.0])
+        shapes = defaultdict(lambda: [0, 0.0, defaultdict(int)])
+        traced = re.compile(os.environ["SFB_PROFILE_SQL_FROM"]) if os.environ.get("SFB_PROFILE_SQL_FROM") else None
 
         def counted(cr, query, params=None, log_exceptions=True):
             started = perf_counter()
@@ -318,6 +328,12 @@ class TestApplyProfile(ShopfloorCase):
                 shape = shapes[SQL_NUMBERS.sub("N", SQL_LISTS.sub("(…)", text))]
                 shape[0] += 1
                 shape[1] += perf_counter() - started
+                if traced and traced.search(text):
+                    frames = [f for f in traceback.extract_stack()[:-1] if not SQL_FROM_SKIPPED.search(f.filename)]
+                    path = " → ".join(
+                        f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in frames[-SQL_FROM_DEPTH:]
+                    )
+                    shape[2][path] += 1
 
         with patch.object(cursor, "execute", counted):
             yield shapes
@@ -402,11 +418,15 @@ class TestApplyProfile(ShopfloorCase):
             by = 1 if os.environ.get("SFB_PROFILE_SORT") == "tottime" else 0  # by time spent, else by count
             top = sorted(statements.items(), key=lambda item: -item[1][by])[: int(os.environ["SFB_PROFILE_SQL"])]
             lines.append(f"  {'per 1,000':>9}{'ms each':>9}  statement")
-            lines += [
-                f"  {count * 1000 / len(events):>9.0f}{spent * 1000 / count:>9.3f}  "
-                f"{text if len(text) <= 600 else text[:250] + ' … ' + text[-300:]}"
-                for text, (count, spent) in top
-            ]
+            for text, (count, spent, paths) in top:
+                lines.append(
+                    f"  {count * 1000 / len(events):>9.0f}{spent * 1000 / count:>9.3f}  "
+                    f"{text if len(text) <= 600 else text[:250] + ' … ' + text[-300:]}"
+                )
+                lines += [
+                    f"  {times * 1000 / len(events):>9.0f}{'':>9}    from {path}"
+                    for path, times in sorted(paths.items(), key=lambda item: -item[1])
+                ]
         if profiler:
             stream = io.StringIO()
             order = os.environ.get("SFB_PROFILE_SORT", "cumulative")  # "tottime": where the CPU itself goes
