@@ -16,51 +16,6 @@ from ..exceptions import EventPending, EventRejected, OnHold, PermanentError
 CLOSED_PRODUCTION_STATES = ("done", "cancel")
 # Key of EventContext.lookups: whether any hold is active (forgotten once an event raised or released one).
 HOLDS_ACTIVE = "holds active"
-# Key of EventContext.lookups: the ids of the MOs the batch's events name (``preload``), the
-# prefetch set of every MO an event resolves, so that a field one of them reads (its work
-# orders, their work centers, moves...) is read for all of them in one query.
-BATCH_PRODUCTIONS = "batch productions"
-
-
-def _company_of(event):
-    return event.company_id or event.connection_id.company_id or event.env.company
-
-
-def preload(events, lookups):
-    """Finds, before the loop, the MOs the events of a batch name by ``data.order``: one
-    search per company instead of one per order, remembered under the keys
-    ``_find_production`` reads. A call starts with a cold cache: these MOs then share one
-    prefetch set (``BATCH_PRODUCTIONS``) instead of each reading its records alone.
-
-    Only what ``_find_production`` would find: MOs by name in the event's company, the
-    first in ``mrp.production``'s order. An order mapped through the order table, or not
-    found, is left to the event's own lookup."""
-    by_company = {}
-    for event in events:
-        if not event.connection_id or event.connection_id.order_lookup == "table":
-            continue
-        try:
-            data = json.loads(event.data_json or "{}")
-        except ValueError:
-            continue
-        reference = data.get("order") if isinstance(data, dict) else None
-        if isinstance(reference, str) and reference:
-            by_company.setdefault(_company_of(event), set()).add(reference)
-    found = []
-    for company, references in by_company.items():
-        productions = (
-            events.env["mrp.production"]
-            .sudo()
-            .with_company(company)
-            .search([("name", "in", sorted(references)), ("company_id", "=", company.id)])
-        )
-        for production in productions:
-            key = ("mrp.production", company.id, production.name)
-            if key not in lookups:
-                lookups[key] = production.id
-                found.append(production.id)
-    if found:
-        lookups[BATCH_PRODUCTIONS] = tuple(found)
 
 
 class EventContext:
@@ -73,7 +28,7 @@ class EventContext:
         # event (no handler edits them): found ids are remembered per batch.
         self.lookups = lookups
         self.connection = event.connection_id
-        self.company = _company_of(event)
+        self.company = event.company_id or self.connection.company_id or event.env.company
         # Apply runs with the system's rights (the caller was checked at ingest);
         # records still carry the sidecar's user and the connection's company.
         self.env = event.sudo().with_company(self.company).env
@@ -188,8 +143,7 @@ class EventContext:
             )
         key = ("mrp.production", self.company.id, reference)
         if self.lookups is not None and key in self.lookups:
-            production = self.env["mrp.production"].browse(self.lookups[key])
-            return production.with_prefetch(self.lookups.get(BATCH_PRODUCTIONS, production._ids))
+            return self.env["mrp.production"].browse(self.lookups[key])
         production = self.env["mrp.production"].search(
             [("name", "=", reference), ("company_id", "=", self.company.id)], limit=1
         )
@@ -270,10 +224,7 @@ class EventContext:
                     f"Order {production.name} has no open work order{where}: send data.operation "
                     f"to name the operation."
                 )
-        # ``filtered`` and slices narrow the prefetch set to what they return: give the found
-        # work order its MO's (or the batch's) again, so a field read on it or its work center
-        # is read for all of them at once.
-        found = (found or self.env["mrp.workorder"]).with_prefetch(workorders._prefetch_ids)
+        found = found or self.env["mrp.workorder"]
         if found and not include_done and found.state in ("done", "cancel"):
             raise PermanentError(f"Work order {found.display_name} is already {found.state}.")
         return found

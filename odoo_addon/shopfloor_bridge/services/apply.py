@@ -188,8 +188,6 @@ class ApplyService:
         flushed applies again event by event. After an undone group the next
         groups start small and grow again, so a run of failing events costs
         little more than one savepoint each."""
-        from ..handlers.resolve import preload  # noqa: PLC0415 (handlers import models at load time)
-
         now = fields.Datetime.now()
         deadline = monotonic() + budget_ms / 1000.0
         # Each event with the ones after it as its prefetch set: once the cache is cleared (a
@@ -201,7 +199,6 @@ class ApplyService:
         outcomes = ApplyOutcomes()
         logs = []
         lookups = {}
-        preload(ordered, lookups)
         # Each event's outcome (state, result, error) is written when the loop ends, in
         # one UPDATE per set of fields (``shopfloor.event._write_rows``) instead of a
         # write per event that each savepoint would flush. Nothing in between reads them,

@@ -451,46 +451,6 @@ class TestBatchedApply(ShopfloorCase):
         cleared = run(self.mo2, clear=True)
         self.assertEqual(len(cleared), len(untouched) + 1, "the 30 events after the clear read back in one query")
 
-    def test_a_batch_finds_its_orders_in_one_search_and_reads_them_together(self):
-        # Each call starts from a cold cache. The MOs a batch names are found by one search
-        # before the loop and share one prefetch set: the first event that reads its MO's
-        # work orders reads those of every MO of the batch, in one query.
-        productions = self.mo1 | self.mo2 | self.mo3
-        batch = []
-        for minute, production in enumerate(productions):
-            data = {"order": production.name, "operation": "Cutting"}
-            batch.append(self.make_event("workorder.started", data, time=self.at(minute)))
-        for minute, production in enumerate(list(productions) * 2, start=3):
-            data = {"order": production.name, "operation": "Cutting", "qty_good": 1}
-            batch.append(self.make_event("production.reported", data, time=self.at(minute)))
-        self.env.invalidate_all()
-        with self.recorded_sql() as statements:
-            results = self.ingest(*batch)
-        self.assertEqual({result["status"] for result in results}, {"applied"}, results)
-        self.assertEqual(productions.mapped("qty_producing"), [2, 2, 2])
-        searches = [sql for sql in statements if re.search(r'FROM "mrp_production" WHERE .*"name"', sql)]
-        self.assertEqual(len(searches), 1, searches)
-        self.assertIn(" IN ", searches[0], "one search for the three names")
-        full_read = 'SELECT "mrp_workorder"."id", "mrp_workorder"."name"'
-        workorders = [sql for sql in statements if sql.startswith(full_read)]
-        self.assertEqual(len(workorders), 1, "the three MOs' work orders read in one query")
-
-    def test_an_order_name_of_another_company_is_not_found_in_the_batch(self):
-        # The batch's search is per company: the same name sent on a connection of another
-        # company, in the same call, still finds no MO there (and waits for one).
-        company_b = self.env["res.company"].create({"name": "Plant B Inc."})
-        self.env["shopfloor.connection"].create({"code": "plant-b", "name": "Plant B", "company_id": company_b.id})
-        data = {"order": self.mo1.name, "operation": "Cutting"}
-        results = self.ingest(
-            self.make_event("workorder.started", data, time=self.at(0)),
-            self.make_event("workorder.started", data, time=self.at(1), connection="plant-b"),
-        )
-        self.assertEqual([result["status"] for result in results], ["applied", "pending"], results)
-        waiting = self.events_of(results[1:])
-        self.assertEqual(waiting.company_id, company_b)
-        self.assertIn(f"Unknown order {self.mo1.name!r}", waiting.error_message)
-        self.assertIn("Plant B Inc.", waiting.error_message)
-
     def test_passing_checks_keep_the_batch_s_hold_answer_a_failing_one_holds_what_follows(self):
         # "Is any hold active?" is asked once for a batch whose checks pass; a failed check
         # raises a hold (the company holds on a failed check), and the report after it waits.
