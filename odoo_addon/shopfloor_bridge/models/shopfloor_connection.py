@@ -6,6 +6,7 @@ import pytz
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 from .. import alerting, backbone, historian, plc
 from ..field_guard import refuse_protected_write
@@ -1255,12 +1256,26 @@ class ShopfloorConnection(models.Model):
             for name, column in SECRET_FIELDS.items():
                 value = connection[name]
                 if value:  # an empty input leaves the stored secret as it is
-                    connection.sudo()[column] = value
+                    connection._store_secret(column, value)
                     connection.message_post(
                         body=_("%(field)s changed.", field=self._fields[name].string), subtype_xmlid="mail.mt_note"
                     )
         # What was typed is not kept where a read could find it.
         self.invalidate_recordset(list(SECRET_FIELDS))
+
+    def _store_secret(self, column, value):
+        """Stores a secret by an UPDATE of its own, which Odoo does not log when it fails.
+
+        Through the ORM's flush, a failed UPDATE is logged with its values (``sql_db``'s "bad
+        query" line): the secret would reach Odoo's log whenever, say, the sidecar's heartbeat
+        updated the row at the same time (a serialization failure, the call then retried)."""
+        self.ensure_one()
+        self.flush_recordset([column])  # a pending write of the column goes first, not over it
+        self.env.cr.execute(
+            SQL("UPDATE shopfloor_connection SET %s = %s WHERE id = %s", SQL.identifier(column), value, self.id),
+            log_exceptions=False,
+        )
+        self.invalidate_recordset([column])
 
     @api.depends("kind")
     def _compute_is_backbone(self):

@@ -1,6 +1,9 @@
 """Who may act for a connection: the sidecar API, event keys, secrets, the key wizard."""
 
+import logging
 from datetime import timedelta
+
+import psycopg2
 
 from odoo import fields
 from odoo.exceptions import AccessError, ValidationError
@@ -211,6 +214,33 @@ class TestConnectionAccess(ShopfloorCase):
         )
         with self.assertRaises(AccessError):
             self.connection.with_user(reader).write({"mqtt_password": "mine"})
+
+    def test_a_failed_secret_update_does_not_log_the_secret(self):
+        # Found by the e2e secrets test: a write of a secret that PostgreSQL refused (there, a
+        # concurrent update of the row by the sidecar; Odoo retries the call) was logged by
+        # Odoo's cursor as a "bad query" with its values. Here a trigger refuses it for real.
+        secret = "pw-must-not-be-logged-4711"
+        self.env.cr.execute(
+            """
+            CREATE FUNCTION pg_temp.sfb_refuse() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
+            CREATE TRIGGER sfb_refuse BEFORE UPDATE OF mqtt_password_secret ON shopfloor_connection
+                FOR EACH ROW EXECUTE FUNCTION pg_temp.sfb_refuse();
+            """
+        )
+        logged = []
+        handler = logging.Handler()
+        handler.emit = lambda record: logged.append(record.getMessage())
+        odoo_logger = logging.getLogger("odoo")
+        odoo_logger.addHandler(handler)
+        try:
+            with self.assertRaises(psycopg2.Error) as refused, self.env.cr.savepoint():
+                self.connection.with_user(self.manager).write({"mqtt_password": secret})
+                self.env.flush_all()
+        finally:
+            odoo_logger.removeHandler(handler)
+        self.assertIn("refused for the test", str(refused.exception))
+        self.assertFalse([line for line in logged if secret in line], logged)
 
     # ------------------------------------------------------------------ wizard
 
