@@ -16,6 +16,12 @@ const E2E_ALONE = [
   "test/e2e/parallel_apply.e2e.test.ts",
   "test/e2e/s7_source.e2e.test.ts",
 ];
+// What both e2e projects share.
+const E2E_SETTINGS = {
+  globalSetup: ["test/support/global-setup.ts"],
+  testTimeout: 300_000,
+  hookTimeout: 300_000,
+};
 
 export default defineConfig({
   test: {
@@ -45,9 +51,7 @@ export default defineConfig({
           name: "e2e",
           include: ["test/e2e/**/*.e2e.test.ts"],
           exclude: ["**/node_modules/**", ...E2E_ALONE],
-          globalSetup: ["test/support/global-setup.ts"],
-          testTimeout: 300_000,
-          hookTimeout: 300_000,
+          ...E2E_SETTINGS,
           // A chain spends about half its time waiting (Odoo, brokers, the spool): two at once.
           maxWorkers: 2,
         },
@@ -56,9 +60,7 @@ export default defineConfig({
         test: {
           name: "e2e-alone",
           include: E2E_ALONE,
-          globalSetup: ["test/support/global-setup.ts"],
-          testTimeout: 300_000,
-          hookTimeout: 300_000,
+          ...E2E_SETTINGS,
           maxWorkers: 1,
           // After the "e2e" project, one file at a time.
           sequence: { groupOrder: 1 },
