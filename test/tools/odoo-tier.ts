@@ -29,7 +29,10 @@ export function odooFailures(log: string): string[] {
   const lines = log.split("\n");
   const failures: string[] = [];
   lines.forEach((line, index) => {
-    const head = / ERROR \S+ odoo\.addons\.[\w.]+?\.tests\.(\w+): (FAIL|ERROR): (\S+)/.exec(line);
+    // A failed subtest reads "FAIL: Subtest Class.test (its parameters)".
+    const head = / ERROR \S+ odoo\.addons\.[\w.]+?\.tests\.(\w+): (FAIL|ERROR): (?:Subtest )?(\S+( \(.*\))?)/.exec(
+      line,
+    );
     if (!head) return;
     let end = index + 1;
     while (end < lines.length && !LOG_LINE.test(lines[end] ?? "")) end++;
@@ -40,6 +43,16 @@ export function odooFailures(log: string): string[] {
     failures.push(`${head[1]}.${head[3]}${why ? ` — ${why}` : ""}`);
   });
   return failures;
+}
+
+/**
+ * How many tests failed: Odoo's result line counts each failed subtest of a
+ * test, while it counts the test once in the tests run.
+ */
+export function failedTests(summary: Pick<OdooTestSummary, "failed" | "errors" | "failures">): number {
+  const named = new Set(summary.failures.map((f) => (f.split(" — ")[0] ?? "").replace(/ \(.*\)$/, "")));
+  // A failure the log names no test for (a class's setUp) still counts.
+  return named.size > 0 ? named.size : summary.failed + summary.errors;
 }
 
 /** Reads Odoo's own test log: the `odoo.tests.result` stats and every skip. */
@@ -101,7 +114,7 @@ export async function runOdooTier(): Promise<TierResult> {
     if (summary.run === 0) problems.push("Odoo ran zero tests");
     for (const s of summary.skipped) problems.push(`skipped: ${s}`);
     if (code !== 0 && summary.failed + summary.errors === 0) problems.push(`odoo-bin exited ${code}; see ${logFile}`);
-    const bad = summary.failed + summary.errors;
+    const bad = failedTests(summary);
     return {
       name: "odoo",
       passed: summary.run - bad - summary.skipped.length,

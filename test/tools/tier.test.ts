@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { odooFailures, parseOdooTestLog } from "./odoo-tier.ts";
+import { failedTests, odooFailures, parseOdooTestLog } from "./odoo-tier.ts";
 import { failureLines, playwrightFailures, summaryLine, tierIsGreen, vitestFailures } from "./tier.ts";
 
 const green = { name: "unit", passed: 3, failed: 0, skipped: 0, problems: [] };
@@ -66,6 +66,28 @@ describe("the failed tests the summary names", () => {
       "test_scrap.TestScrap.test_reason — AssertionError: Lists differ: [1] != [2]",
       "test_cost.TestCost.test_index — KeyError: 'mo'",
     ]);
+  });
+
+  it("names a failed subtest by its test and parameters, and counts its test once", () => {
+    // Odoo's result line said "-22 passed" of such a run: it counts every failed subtest.
+    const log = [
+      "2026-12-04 20:54:04,429 1 ERROR db odoo.addons.shopfloor_bridge.tests.test_webhook_secrets: FAIL: Subtest TestWebhookSecrets.test_bad_url (url='ftp://x', field='webhook_url')",
+      "Traceback (most recent call last):",
+      '  File "/x/tests/test_webhook_secrets.py", line 9, in test_bad_url',
+      "    self.assertIn(a, b)",
+      "AssertionError: 'cannot be used' not found in 'x'",
+      "2026-12-04 20:54:04,574 1 ERROR db odoo.addons.shopfloor_bridge.tests.test_webhook_secrets: FAIL: Subtest TestWebhookSecrets.test_bad_url (url='h/x', field='webhook_url')",
+      "2026-12-04 20:54:05,000 1 ERROR db odoo.addons.shopfloor_bridge.tests.test_webhook_secrets: FAIL: TestWebhookSecrets.test_other",
+      "2026-12-04 20:54:06,000 1 INFO db odoo.tests.result: 3 failed, 0 error(s) of 5 tests when loading database",
+    ].join("\n");
+    const summary = parseOdooTestLog(log);
+    expect(summary?.failures).toEqual([
+      "test_webhook_secrets.TestWebhookSecrets.test_bad_url (url='ftp://x', field='webhook_url') — AssertionError: 'cannot be used' not found in 'x'",
+      "test_webhook_secrets.TestWebhookSecrets.test_bad_url (url='h/x', field='webhook_url')",
+      "test_webhook_secrets.TestWebhookSecrets.test_other",
+    ]);
+    expect(summary && failedTests(summary)).toBe(2);
+    expect(failedTests({ failed: 1, errors: 1, failures: [] })).toBe(2);
   });
 
   it("reads vitest's failed tests and files that did not load", () => {
