@@ -8,10 +8,15 @@ means "not enough to tell yet" (a growth rate needs a minute of samples):
 the alert keeps its state.
 """
 
+import html
 import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import quote, unquote, urlsplit
+
+import requests
+from requests.utils import requote_uri
 
 # kind → (label, unit of the threshold, default threshold, what the value is)
 KINDS = {
@@ -34,6 +39,7 @@ WEBHOOK_KINDS = [
     ("teams", "Microsoft Teams (workflow webhook)"),
     ("json", "Generic JSON"),
 ]
+WEBHOOK_SCHEMES = ("https", "http")
 DEFAULT_WEBHOOK_TIMEOUT_S = 5.0
 MAX_WEBHOOK_TIMEOUT_S = 30.0
 WEBHOOK_MAX_ATTEMPTS = 5
@@ -260,3 +266,103 @@ BODIES = {"slack": slack_body, "teams": teams_body, "json": json_body}
 def webhook_payload(kind, notice):
     """The exact bytes posted for ``kind`` (UTF-8 JSON)."""
     return json.dumps(BODIES[kind](notice), ensure_ascii=False, sort_keys=True)
+
+
+# ---------------------------------------------------------------- webhook URLs
+# A Slack or Teams webhook URL is its own password: whoever has it may post to the
+# channel. It is kept from everything a person other than a manager reads (the
+# log, the alert's chatter, the delivery's error), and messages about it never
+# repeat it.
+
+
+def webhook_url_error(url):
+    """Why ``url`` cannot be a webhook's address, in words that do not repeat it; None when it can."""
+    text = (url or "").strip()
+    if not text:
+        return None
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in text):
+        return "it holds spaces or control characters"
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "it is not a URL"
+    if port == 0:
+        return "its port cannot be 0"
+    if parts.scheme.lower() not in WEBHOOK_SCHEMES:
+        return "it must start with https:// (or http://)"
+    if not parts.hostname:
+        return "it names no host"
+    return None
+
+
+def _secret_pieces(url):
+    """The parts of a webhook URL that may hold its secret, as each may be written back to us."""
+    text = (url or "").strip()
+    try:
+        parts = urlsplit(text)
+        user, password = parts.username, parts.password
+    except ValueError:
+        # Not a URL at all: only the whole of it can be named.
+        return [text] if len(text) > 1 else []
+    tail = text[len(f"{parts.scheme}://{parts.netloc}") :] if parts.netloc else text
+    raw = [text, tail, parts.path, parts.query, parts.fragment, user or "", password or ""]
+    raw += _as_sent(text)
+    pieces = set()
+    for piece in raw:
+        if len(piece) < 2:
+            continue
+        for form in (piece, unquote(piece), *_encoded(piece)):
+            if len(form) > 1:
+                pieces.update((form, html.escape(form), html.escape(form, quote=False)))
+    return sorted(pieces, key=len, reverse=True)
+
+
+def _as_sent(url):
+    """The URL and the request target requests sends for ``url`` (encoded, dot segments
+    resolved), which its errors and the receiver repeat; none for a URL it refuses to send."""
+    try:
+        prepared = requests.Request("POST", url).prepare()
+    except (requests.RequestException, ValueError, UnicodeError):
+        return []
+    return [prepared.url, prepared.path_url]
+
+
+def _encoded(piece):
+    """``piece`` percent-encoded as a client would send it; none for text no request can carry
+    (a lone surrogate)."""
+    try:
+        return [requote_uri(piece), quote(unquote(piece), safe="/")]
+    except UnicodeError:
+        return []
+
+
+def shown_url(url):
+    """What of a webhook URL people may read: its scheme, host and port."""
+    try:
+        parts = urlsplit((url or "").strip())
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "…"
+    if not parts.scheme or not host:
+        return "…"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{port}/…"
+
+
+def redact_webhook_url(text, url, limit=None):
+    """``text`` (an error, the receiver's answer) with every part of ``url`` that may hold its
+    secret (path, query, fragment, user, password; as typed, percent-encoded or decoded, or
+    HTML-escaped) replaced by an ellipsis; at most ``limit`` characters of it."""
+    text = str(text)
+    full = (url or "").strip()
+    pieces = _secret_pieces(full)
+    if limit is not None:
+        # Cut after redacting: a secret that began before the limit is gone whole, not half.
+        text = text[: limit + (len(pieces[0]) if pieces else 0)]
+    if len(full) > 1:
+        text = text.replace(full, shown_url(full))
+    for piece in pieces:
+        text = text.replace(piece, "…")
+    return text if limit is None else text[:limit]

@@ -9,6 +9,7 @@ from odoo.exceptions import AccessError
 
 from .. import alerting
 from ..backoff import next_retry_at
+from ..secret_columns import store_each_quietly, without_quiet
 
 _logger = logging.getLogger(__name__)
 
@@ -185,7 +186,8 @@ class ShopfloorAlertDelivery(models.Model):
     company_id = fields.Many2one(related="alert_id.company_id", store=True)
     transition = fields.Selection([("opened", "Opened"), ("resolved", "Resolved")], required=True, readonly=True)
     kind = fields.Selection(alerting.WEBHOOK_KINDS, required=True, readonly=True)
-    url = fields.Char(required=True, readonly=True, groups=MANAGER_GROUP)
+    # Stored after the row (secret_columns): the INSERT never holds it.
+    url = fields.Char(readonly=True, groups=MANAGER_GROUP)
     payload = fields.Text(required=True, readonly=True)
     state = fields.Selection(
         [("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
@@ -216,6 +218,13 @@ class ShopfloorAlertDelivery(models.Model):
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         return done
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        vals_list, quiet = without_quiet(self, vals_list, ("url",), "create")
+        deliveries = super().create(vals_list)
+        store_each_quietly(deliveries, quiet)
+        return deliveries
+
     def action_send_now(self):
         """Posts these deliveries now, whatever their state (the form's button)."""
         if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
@@ -232,16 +241,18 @@ class ShopfloorAlertDelivery(models.Model):
             alerting.MAX_WEBHOOK_TIMEOUT_S, connection.alert_webhook_timeout or alerting.DEFAULT_WEBHOOK_TIMEOUT_S
         )
         attempts = self.attempts + 1
+        url = self.sudo().url
         try:
             response = requests.post(
-                self.sudo().url,
+                url,
                 data=self.payload.encode(),
                 headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "shopfloor-bridge"},
                 timeout=timeout,
                 allow_redirects=False,
             )
-        except requests.RequestException as error:
-            self._failed(attempts, _("Could not reach the receiver: %s", error))
+        except Exception as error:  # noqa: BLE001 - whatever the URL or the network did, this delivery failed
+            # The exception names the URL, whose path is the webhook's secret.
+            self._failed(attempts, _("Could not reach the receiver: %s", alerting.redact_webhook_url(error, url)))
             return
         if 200 <= response.status_code < 300:
             self.write(
@@ -256,7 +267,12 @@ class ShopfloorAlertDelivery(models.Model):
             return
         self._failed(
             attempts,
-            _("The receiver answered HTTP %(status)s: %(body)s", status=response.status_code, body=response.text[:500]),
+            _(
+                "The receiver answered HTTP %(status)s: %(body)s",
+                status=response.status_code,
+                # A receiver may echo the path it was asked for ("Cannot POST /services/…").
+                body=alerting.redact_webhook_url(response.text, url, limit=500),
+            ),
             status=response.status_code,
         )
 

@@ -5,12 +5,16 @@ from datetime import timedelta
 from psycopg2 import errors
 
 from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 from .. import alerting
+from ..secret_columns import store_each_quietly, store_quietly, without_quiet
 
 _logger = logging.getLogger(__name__)
 
 MANAGER_GROUP = "shopfloor_bridge.shopfloor_bridge_group_manager"
+# Its path is the webhook's password: kept out of the ORM's statements (secret_columns).
+QUIET_FIELDS = ("webhook_url",)
 
 
 class ShopfloorAlertRule(models.Model):
@@ -161,6 +165,36 @@ class ShopfloorAlertRule(models.Model):
             [tuple(self.ids)],
         )
         return self.browse([row[0] for row in self.env.cr.fetchall()])
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        vals_list, quiet = without_quiet(self, vals_list, QUIET_FIELDS, "create")
+        rules = super().create(vals_list)
+        store_each_quietly(rules, quiet)
+        rules._check_webhook_url()
+        return rules
+
+    def write(self, vals):
+        [vals], [quiet] = without_quiet(self, [vals], QUIET_FIELDS, "write")
+        result = super().write(vals)
+        store_quietly(self, quiet)
+        if quiet:
+            self._check_webhook_url()
+        return result
+
+    @api.constrains("webhook_url")
+    def _check_webhook_url(self):
+        for rule in self.sudo():
+            error = alerting.webhook_url_error(rule.webhook_url)
+            if error:
+                raise ValidationError(
+                    _(
+                        "Alert rule %(rule)s of connection %(code)s: the webhook URL cannot be used: %(error)s.",
+                        rule=rule.name or rule.kind,
+                        code=rule.connection_id.code,
+                        error=error,
+                    )
+                )
 
     def _webhook(self):
         """(kind, url) this rule's alerts are posted to, or (False, False)."""

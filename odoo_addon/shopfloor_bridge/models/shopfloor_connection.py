@@ -6,12 +6,12 @@ import pytz
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL
 
 from .. import alerting, backbone, historian, plc
 from ..field_guard import refuse_protected_write
 from ..revision_diff import restoring
 from ..rpc_errors import rpc_error
+from ..secret_columns import store_each_quietly, store_quietly, without_quiet
 from ..storable_text import escape
 
 INT4_MAX = 2**31 - 1
@@ -99,6 +99,8 @@ HISTORIAN_RELOADED_FIELDS = (
 RELOADED_FIELDS += HISTORIAN_RELOADED_FIELDS
 # ---- end historian import
 # Written through the write-only inputs: a value typed is a new secret the sidecar must load.
+# Readable by managers, but a secret all the same: kept out of the ORM's statements (secret_columns).
+QUIET_FIELDS = ("alert_webhook_url",)
 RELOADED_SECRETS = ("http_tls_key", "backbone_password", "backbone_client_key", "sql_password")
 DEFAULT_HTTP_PORT = 8088
 DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -806,7 +808,10 @@ class ShopfloorConnection(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        vals_list, quiet = without_quiet(self, vals_list, QUIET_FIELDS, "create")
         connections = super().create(vals_list)
+        store_each_quietly(connections, quiet)
+        connections._check_alert_webhook_url()
         connections._check_client_cert_has_key()
         for connection in connections:  # change control starts from the state it was created in
             self.env["shopfloor.mapping.revision"]._record(connection, _("Connection created"), initial=True)
@@ -918,6 +923,7 @@ class ShopfloorConnection(models.Model):
 
     def write(self, vals):
         refuse_protected_write(self, vals, AUDITED_FIELDS)
+        [vals], [quiet] = without_quiet(self, [vals], QUIET_FIELDS, "write")
         if "company_id" in vals and not self.env.su:
             self.check_access("write")
             moved = self.filtered(lambda c: c.company_id.id != vals["company_id"])
@@ -937,6 +943,9 @@ class ShopfloorConnection(models.Model):
         if configured:
             self.env["shopfloor.mapping.revision"]._ensure_baseline(self)
         result = super().write(vals)
+        store_quietly(self, quiet)
+        if quiet:
+            self._check_alert_webhook_url()
         if {"kind", "backbone_client_cert"} & set(vals):
             self._check_client_cert_has_key()
         for connection in self:
@@ -955,6 +964,19 @@ class ShopfloorConnection(models.Model):
                     connection, _("Connection settings changed (%s)", ", ".join(sorted(configured)))
                 )
         return result
+
+    @api.constrains("alert_webhook_url")
+    def _check_alert_webhook_url(self):
+        for connection in self.sudo():
+            error = alerting.webhook_url_error(connection.alert_webhook_url)
+            if error:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s: the alert webhook URL cannot be used: %(error)s.",
+                        code=connection.code,
+                        error=error,
+                    )
+                )
 
     @api.constrains("http_enabled", "http_tls_cert")
     def _check_http_tls(self):
@@ -1264,18 +1286,10 @@ class ShopfloorConnection(models.Model):
         self.invalidate_recordset(list(SECRET_FIELDS))
 
     def _store_secret(self, column, value):
-        """Stores a secret by an UPDATE of its own, which Odoo does not log when it fails.
-
-        Through the ORM's flush, a failed UPDATE is logged with its values (``sql_db``'s "bad
-        query" line): the secret would reach Odoo's log whenever, say, the sidecar's heartbeat
-        updated the row at the same time (a serialization failure, the call then retried)."""
+        """Stores a secret by an UPDATE of its own, which Odoo does not log when it fails
+        (see ``secret_columns``: the ORM's would, with the secret in it)."""
         self.ensure_one()
-        self.flush_recordset([column])  # a pending write of the column goes first, not over it
-        self.env.cr.execute(
-            SQL("UPDATE shopfloor_connection SET %s = %s WHERE id = %s", SQL.identifier(column), value, self.id),
-            log_exceptions=False,
-        )
-        self.invalidate_recordset([column])
+        store_quietly(self, {column: value})
 
     @api.depends("kind")
     def _compute_is_backbone(self):
