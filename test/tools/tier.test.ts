@@ -1,5 +1,16 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { failedTests, odooFailures, parseOdooTestLog } from "./odoo-tier.ts";
+import {
+  classSeconds,
+  failedTests,
+  odooFailures,
+  parseOdooTestLog,
+  processTags,
+  splitClasses,
+  testClasses,
+} from "./odoo-tier.ts";
 import { failureLines, playwrightFailures, summaryLine, tierIsGreen, vitestFailures } from "./tier.ts";
 
 const green = { name: "unit", passed: 3, failed: 0, skipped: 0, problems: [] };
@@ -150,5 +161,76 @@ describe("the failed tests the summary names", () => {
       "  odoo: c",
       "  … and 1 more (see the tiers' output above)",
     ]);
+  });
+});
+
+describe("the Odoo tests in two processes", () => {
+  it("finds each test class and counts its test methods", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sfb-tier-"));
+    try {
+      writeFileSync(
+        join(dir, "test_a.py"),
+        [
+          "from .common import ShopfloorCase",
+          "",
+          "def helper():",
+          "    def test_not_a_method(): pass",
+          "",
+          '@tagged("post_install", "-at_install")',
+          "class TestA(ShopfloorCase):",
+          "    def setUp(self): pass",
+          "    def test_one(self): pass",
+          "    # a comment",
+          "    def test_two(self):",
+          "        def test_nested(): pass",
+          "",
+          "class TestB(TestA):",
+          "    def test_three(self): pass",
+          "",
+          "class Helper:",
+          "    def test_ignored(self): pass",
+        ].join("\n"),
+      );
+      writeFileSync(join(dir, "common.py"), "class TestNotAFile:\n    def test_x(self): pass\n");
+      expect([...testClasses(dir)]).toEqual([
+        ["TestA", 2],
+        ["TestB", 1],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("times each class from its first Starting line to the next class's", () => {
+    const line = (time: string, text: string) => `2026-12-04 21:00:${time} 1 INFO db odoo.addons.x.tests.t: ${text}`;
+    const log = [
+      line("10,000", "Starting TestA.test_one ..."),
+      line("12,500", "Starting TestA.test_two ..."),
+      "a traceback line without a time",
+      line("14,000", "Starting TestB.test_three ..."),
+      line("20,000", "odoo.tests.result: 0 failed"),
+    ].join("\n");
+    expect(classSeconds(log)).toEqual({ TestA: 4, TestB: 6 });
+  });
+
+  it("balances the classes by time, guessing unknown ones from their test count", () => {
+    const classes = new Map([
+      ["TestSlow", 2],
+      ["TestMid", 4],
+      ["TestFast", 4],
+      ["TestNew", 3],
+    ]);
+    // Known: 2 s per test (median), so TestNew counts as 6 s.
+    const groups = splitClasses(classes, { TestSlow: 20, TestMid: 8, TestFast: 8 }, 2);
+    expect(groups).toEqual([["TestSlow"], ["TestFast", "TestMid", "TestNew"]]);
+    expect(splitClasses(classes, {}, 1)).toEqual([["TestFast", "TestMid", "TestNew", "TestSlow"]]);
+  });
+
+  it("names the first group's classes and runs the module without them in the last", () => {
+    expect(processTags([["TestA", "TestB"], ["TestC"]])).toEqual([
+      "/shopfloor_bridge:TestA,/shopfloor_bridge:TestB",
+      "/shopfloor_bridge,-/shopfloor_bridge:TestA,-/shopfloor_bridge:TestB",
+    ]);
+    expect(processTags([["TestA", "TestC"]])).toEqual(["/shopfloor_bridge"]);
   });
 });
