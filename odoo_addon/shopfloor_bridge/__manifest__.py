@@ -1,7 +1,7 @@
 {
     "name": "Shop Floor Bridge",
     "summary": "Production events from MES/SCADA/PLCs into Odoo MRP, planning back to the floor",
-    "version": "18.0.0.4.0",
+    "version": "18.0.0.5.0",
     "category": "Manufacturing/Manufacturing",
     "author": "Shopfloor Bridge contributors",
     "website": "https://github.com/shopfloor-bridge/shopfloor-bridge",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote, unquote, urlsplit
 
+import markupsafe
 import requests
 from requests.utils import requote_uri
 
@@ -314,7 +315,8 @@ def _secret_pieces(url):
             continue
         for form in (piece, unquote(piece), *_encoded(piece)):
             if len(form) > 1:
-                pieces.update((form, html.escape(form), html.escape(form, quote=False)))
+                # As HTML escapes it: Python's, and markupsafe's (Odoo's chatter: &#39; &#34;).
+                pieces.update((form, html.escape(form), html.escape(form, quote=False), str(markupsafe.escape(form))))
     return sorted(pieces, key=len, reverse=True)
 
 

@@ -5,11 +5,13 @@ the channel. Managers read and set it; everyone else, and Odoo's log, never sees
 """
 
 import html
+import importlib.util
 import logging
 import random
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import unquote
 
 import psycopg2
@@ -280,3 +282,36 @@ class TestWebhookSecrets(ShopfloorCase):
         self.assertEqual(rule.copy().webhook_url, url)
         self.connection.with_user(self.manager).write({"alert_webhook_kind": "slack", "alert_webhook_url": url + "/c"})
         self.assertEqual(self.connection.alert_webhook_url, url + "/c")
+
+    # -- what an earlier version wrote ----------------------------------------------------
+
+    def test_migration_redacts_what_earlier_failures_wrote(self):
+        path = Path(__file__).parent.parent / "migrations" / "18.0.0.5.0" / "post-webhook_errors.py"
+        spec = importlib.util.spec_from_file_location("sfb_post_webhook_errors", path)
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        marker = "SECRETbeforeUPGRADE"
+        url = f"https://hooks.example/services/T1/{marker}'x?a=1&sig={marker}2"
+        delivery = (
+            self.env["shopfloor.alert.delivery"]
+            .sudo()
+            .create({"alert_id": self.alert.id, "transition": "opened", "kind": "slack", "url": url, "payload": "{}"})
+        )
+        # As 18.0.0.4.0 wrote them: requests' error as it came, on the delivery and in the chatter.
+        old_error = (
+            "Could not reach the receiver: HTTPSConnectionPool(host='hooks.example', port=443): Max retries "
+            f"exceeded with url: /services/T1/{marker}'x?a=1&sig={marker}2 (Caused by NameResolutionError)"
+        )
+        self.env.cr.execute(
+            "UPDATE shopfloor_alert_delivery SET last_error = %s WHERE id = %s", [old_error, delivery.id]
+        )
+        note = self.alert.message_post(body=f"Webhook (slack) failed, attempt 1 of 5: {old_error}")
+        unrelated = self.alert.message_post(body="Nothing of the URL here")
+        self.assertEqual(script.redact(self.env), (1, 1))
+        self.assertNotIn(marker, delivery.last_error)
+        self.assertIn("Could not reach the receiver", delivery.last_error)
+        self.assertIn("url: …", delivery.last_error)
+        self.assertNotIn(marker, str(note.body))
+        self.assertIn("attempt 1 of 5", str(note.body))
+        self.assertEqual(str(unrelated.body), "<p>Nothing of the URL here</p>")
+        self.assertEqual(script.redact(self.env), (0, 0), "run again, nothing left to change")
