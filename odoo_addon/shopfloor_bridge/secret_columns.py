@@ -24,7 +24,7 @@ Odoo does not log:
         return result
 
 The access checks the ORM would make (the model's, the field's groups) are made
-first, the same way.
+first, the same way, and the fields' ``@api.constrains`` methods run after.
 """
 
 from odoo.tools import SQL
@@ -65,6 +65,8 @@ def store_quietly(records, values):
             log_exceptions=False,
         )
     records.invalidate_recordset(list(values))
+    # The ORM's write would run the fields' @api.constrains: so does this one.
+    records._validate_fields(values)
 
 
 def store_each_quietly(records, quiet):

@@ -157,33 +157,28 @@ interface OdooRun {
   log: string;
 }
 
-async function runOdooTests(tags: string, index: number): Promise<OdooRun> {
-  const tree = odooTree();
-  const db = `sfb_odootests_${process.pid}_${index}`;
-  const logFile = join(repoRoot, "artifacts/logs", `odoo-tests-${process.pid}-${index}.log`);
-  try {
-    const port = await freePort();
-    const { code, log } = await runOdooBin(
-      tree,
-      [
-        "-d",
-        db,
-        "-u",
-        "shopfloor_bridge",
-        "--test-tags",
-        tags,
-        "--stop-after-init",
-        "--max-cron-threads=0",
-        "--http-interface=127.0.0.1",
-        `--http-port=${port}`,
-        "--log-level=test",
-      ],
-      logFile,
-    );
-    return { summary: parseOdooTestLog(log), code, logFile, log };
-  } finally {
-    await dropDatabase(db);
-  }
+/** The module's tests selected by `tags`, on database `db` (a copy of the template). */
+async function runOdooTests(tags: string, db: string): Promise<OdooRun> {
+  const logFile = join(repoRoot, "artifacts/logs", `odoo-tests-${db.replace("sfb_odootests_", "")}.log`);
+  const port = await freePort();
+  const { code, log } = await runOdooBin(
+    odooTree(),
+    [
+      "-d",
+      db,
+      "-u",
+      "shopfloor_bridge",
+      "--test-tags",
+      tags,
+      "--stop-after-init",
+      "--max-cron-threads=0",
+      "--http-interface=127.0.0.1",
+      `--http-port=${port}`,
+      "--log-level=test",
+    ],
+    logFile,
+  );
+  return { summary: parseOdooTestLog(log), code, logFile, log };
 }
 
 export async function runOdooTier(): Promise<TierResult> {
@@ -198,9 +193,14 @@ export async function runOdooTier(): Promise<TierResult> {
   const tags = narrowed ? [narrowed] : processTags(splitClasses(testClasses(), seconds, parts));
   // One database each, duplicated one after the other (a template copied twice at once is refused).
   const dbs = tags.map((_, index) => `sfb_odootests_${process.pid}_${index}`);
-  for (const db of dbs) await duplicateDatabase(template, db);
-  if (tags.length > 1) console.log(`${tags.length} Odoo processes, each on its own database`);
-  const runs = await Promise.all(tags.map((spec, index) => runOdooTests(spec, index)));
+  let runs: OdooRun[];
+  try {
+    for (const db of dbs) await duplicateDatabase(template, db);
+    if (tags.length > 1) console.log(`${tags.length} Odoo processes, each on its own database`);
+    runs = await Promise.all(tags.map((spec, index) => runOdooTests(spec, dbs[index] as string)));
+  } finally {
+    for (const db of dbs) await dropDatabase(db);
+  }
   const problems: string[] = [];
   let passed = 0;
   let failed = 0;

@@ -171,15 +171,12 @@ class ShopfloorAlertRule(models.Model):
         vals_list, quiet = without_quiet(self, vals_list, QUIET_FIELDS, "create")
         rules = super().create(vals_list)
         store_each_quietly(rules, quiet)
-        rules._check_webhook_url()
         return rules
 
     def write(self, vals):
         [vals], [quiet] = without_quiet(self, [vals], QUIET_FIELDS, "write")
         result = super().write(vals)
         store_quietly(self, quiet)
-        if quiet:
-            self._check_webhook_url()
         return result
 
     @api.constrains("webhook_url")

@@ -811,7 +811,6 @@ class ShopfloorConnection(models.Model):
         vals_list, quiet = without_quiet(self, vals_list, QUIET_FIELDS, "create")
         connections = super().create(vals_list)
         store_each_quietly(connections, quiet)
-        connections._check_alert_webhook_url()
         connections._check_client_cert_has_key()
         for connection in connections:  # change control starts from the state it was created in
             self.env["shopfloor.mapping.revision"]._record(connection, _("Connection created"), initial=True)
@@ -944,8 +943,6 @@ class ShopfloorConnection(models.Model):
             self.env["shopfloor.mapping.revision"]._ensure_baseline(self)
         result = super().write(vals)
         store_quietly(self, quiet)
-        if quiet:
-            self._check_alert_webhook_url()
         if {"kind", "backbone_client_cert"} & set(vals):
             self._check_client_cert_has_key()
         for connection in self:

@@ -10,16 +10,52 @@ Events go through ``ingest`` (the sidecar's RPC entry point), never around it.
 """
 
 import itertools
+import logging
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from odoo.tests.common import TransactionCase
+from odoo.tools import SQL
 
 # A Monday morning inside the default working calendar, so that loss
 # durations (computed on working hours) are not zero.
 PLANT_EPOCH = datetime(2026, 11, 23, 8, 0, 0)
+
+
+@contextmanager
+def captured(logger_name):
+    """Every record ``logger_name`` (and its children) emits, kept from the console."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = logging.getLogger(logger_name)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def refuse(cr, table, event, column=None):
+    """A trigger that makes PostgreSQL refuse ``event`` ("UPDATE" or "INSERT"; of ``column``
+    only, when given) on ``table`` with 'refused for the test' (rolled back with the test)."""
+    assert event in ("UPDATE", "INSERT"), event
+    cr.execute(
+        SQL(
+            """
+            CREATE OR REPLACE FUNCTION pg_temp.sfb_refuse() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
+            CREATE TRIGGER sfb_refuse BEFORE %s ON %s FOR EACH ROW EXECUTE FUNCTION pg_temp.sfb_refuse();
+            """,
+            SQL("UPDATE OF %s", SQL.identifier(column)) if column else SQL(event),
+            SQL.identifier(table),
+        )
+    )
 
 
 class ShopfloorCase(TransactionCase):

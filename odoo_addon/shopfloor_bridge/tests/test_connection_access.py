@@ -1,6 +1,5 @@
 """Who may act for a connection: the sidecar API, event keys, secrets, the key wizard."""
 
-import logging
 from datetime import timedelta
 
 import psycopg2
@@ -9,7 +8,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
 
-from .common import ShopfloorCase
+from .common import ShopfloorCase, captured, refuse
 
 INTEGRATION = "shopfloor_bridge.shopfloor_bridge_group_integration"
 
@@ -220,25 +219,10 @@ class TestConnectionAccess(ShopfloorCase):
         # concurrent update of the row by the sidecar; Odoo retries the call) was logged by
         # Odoo's cursor as a "bad query" with its values. Here a trigger refuses it for real.
         secret = "pw-must-not-be-logged-4711"
-        self.env.cr.execute(
-            """
-            CREATE FUNCTION pg_temp.sfb_refuse() RETURNS trigger LANGUAGE plpgsql AS
-                $$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
-            CREATE TRIGGER sfb_refuse BEFORE UPDATE OF mqtt_password_secret ON shopfloor_connection
-                FOR EACH ROW EXECUTE FUNCTION pg_temp.sfb_refuse();
-            """
-        )
-        logged = []
-        handler = logging.Handler()
-        handler.emit = lambda record: logged.append(record.getMessage())
-        odoo_logger = logging.getLogger("odoo")
-        odoo_logger.addHandler(handler)
-        try:
-            with self.assertRaises(psycopg2.Error) as refused, self.env.cr.savepoint():
-                self.connection.with_user(self.manager).write({"mqtt_password": secret})
-                self.env.flush_all()
-        finally:
-            odoo_logger.removeHandler(handler)
+        refuse(self.env.cr, "shopfloor_connection", "UPDATE", "mqtt_password_secret")
+        with captured("odoo") as logged, self.assertRaises(psycopg2.Error) as refused, self.env.cr.savepoint():
+            self.connection.with_user(self.manager).write({"mqtt_password": secret})
+            self.env.flush_all()
         self.assertIn("refused for the test", str(refused.exception))
         self.assertFalse([line for line in logged if secret in line], logged)
 

@@ -6,7 +6,6 @@ the channel. Managers read and set it; everyone else, and Odoo's log, never sees
 
 import html
 import importlib.util
-import logging
 import random
 import threading
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
 
 from .. import alerting
-from .common import ShopfloorCase
+from .common import ShopfloorCase, captured, refuse
 from .test_shopfloor_alert import closed_port
 
 ALERT_LOGGER = "odoo.addons.shopfloor_bridge.models.shopfloor_alert"
@@ -56,23 +55,6 @@ def echo_server():
     finally:
         server.shutdown()
         server.server_close()
-
-
-@contextmanager
-def captured(logger_name):
-    """Every record ``logger_name`` (and its children) emits, kept from the console."""
-    records = []
-    handler = logging.Handler()
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = logging.getLogger(logger_name)
-    propagate = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
 
 
 def random_secret_url(rng, port, marker):
@@ -189,27 +171,19 @@ class TestWebhookSecrets(ShopfloorCase):
 
     # -- what the log may hold when PostgreSQL refuses a statement --------------------------
 
-    def refuse(self, table, when):
-        """A trigger that makes PostgreSQL refuse ``when`` (e.g. "UPDATE OF webhook_url") on ``table``."""
-        self.env.cr.execute(
-            f"""
-            CREATE OR REPLACE FUNCTION pg_temp.sfb_refuse() RETURNS trigger LANGUAGE plpgsql AS
-                $$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
-            CREATE TRIGGER sfb_refuse BEFORE {when} ON {table} FOR EACH ROW EXECUTE FUNCTION pg_temp.sfb_refuse();
-            """
-        )
-
-    def assert_refused_quietly(self, marker, write):
+    def assert_refused_quietly(self, marker, write, reason="refused for the test"):
+        """``write`` fails for ``reason`` and no line of Odoo's log holds ``marker``; the log's lines."""
         with captured("odoo") as logged, self.assertRaises(psycopg2.Error) as refused, self.env.cr.savepoint():
             write()
             self.env.flush_all()
-        self.assertIn("refused for the test", str(refused.exception))
+        self.assertIn(reason, str(refused.exception))
         self.assertFalse([line for line in logged if marker in line], logged)
+        return logged
 
     def test_a_refused_update_of_a_rule_does_not_log_its_url(self):
         # As when the evaluation cron updates the rule's row while a manager saves it.
         marker = "SECRETruleUPDATE"
-        self.refuse("shopfloor_alert_rule", "UPDATE")
+        refuse(self.env.cr, "shopfloor_alert_rule", "UPDATE")
         self.assert_refused_quietly(
             marker,
             lambda: self.rule.with_user(self.manager).write(
@@ -219,7 +193,7 @@ class TestWebhookSecrets(ShopfloorCase):
 
     def test_a_refused_update_of_a_connection_does_not_log_its_url(self):
         marker = "SECRETconnUPDATE"
-        self.refuse("shopfloor_connection", "UPDATE")
+        refuse(self.env.cr, "shopfloor_connection", "UPDATE")
         self.assert_refused_quietly(
             marker,
             lambda: self.connection.with_user(self.manager).write(
@@ -230,8 +204,11 @@ class TestWebhookSecrets(ShopfloorCase):
     def test_a_refused_new_rule_does_not_log_its_url(self):
         # A typo in another field of the same form (a negative N) fails the INSERT.
         marker = "SECRETruleINSERT"
-        with captured("odoo") as logged, self.assertRaises(psycopg2.Error), self.env.cr.savepoint():
-            self.env["shopfloor.alert.rule"].with_user(self.manager).create(
+        logged = self.assert_refused_quietly(
+            marker,
+            lambda: self.env["shopfloor.alert.rule"]
+            .with_user(self.manager)
+            .create(
                 {
                     "connection_id": self.connection.id,
                     "kind": "dlq_count",
@@ -239,14 +216,14 @@ class TestWebhookSecrets(ShopfloorCase):
                     "webhook_kind": "slack",
                     "webhook_url": f"https://hooks.example/services/{marker}",
                 }
-            )
-            self.env.flush_all()
+            ),
+            reason="threshold_not_negative",
+        )
         self.assertTrue(logged, "PostgreSQL refused the INSERT and Odoo logged it")
-        self.assertFalse([line for line in logged if marker in line], logged)
 
     def test_a_refused_delivery_does_not_log_its_url(self):
         marker = "SECRETdeliveryINSERT"
-        self.refuse("shopfloor_alert_delivery", "INSERT")
+        refuse(self.env.cr, "shopfloor_alert_delivery", "INSERT")
         self.assert_refused_quietly(
             marker,
             lambda: self.env["shopfloor.alert.delivery"]
