@@ -32,9 +32,10 @@ HTTP path adds.
 leaves cProfile (and its overhead on the CPU figures) out; ``SFB_PROFILE_PHASE`` (a phase's
 name as the phase table prints it, e.g. ``outcomes``) runs cProfile inside that phase alone;
 ``SFB_PROFILE_FOCUS`` (a regular expression over function names) adds the callees of those
-functions; ``SFB_PROFILE_FILTER`` (a regular expression over file paths and names) lists only
-the matching functions; ``SFB_PROFILE_SORT=tottime`` lists the functions by their own time
-instead of their cumulative time, and the statements by the time they took;
+functions, ``SFB_PROFILE_CALLERS`` their callers; ``SFB_PROFILE_FILTER`` (a regular expression
+over file paths and names) lists only the matching functions; ``SFB_PROFILE_SORT=tottime``
+lists the functions by their own time instead of their cumulative time, and the statements by
+the time they took;
 ``SFB_PROFILE_SQL=N`` lists the N statements run most often (their text with numbers and
 placeholder lists folded), with their count per 1,000 events and the time they took;
 ``SFB_PROFILE_SQL_FROM`` (a regular expression over statements) adds, under each listed
@@ -437,6 +438,9 @@ class TestApplyProfile(ShopfloorCase):
             focus = os.environ.get("SFB_PROFILE_FOCUS")
             if focus:  # e.g. "validate_scraps": what those functions spend their time on
                 pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_callees(focus)
+            callers = os.environ.get("SFB_PROFILE_CALLERS")
+            if callers:  # e.g. "sql.py.*__init__": who calls those functions, and how often
+                pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_callers(callers)
             lines.append(stream.getvalue())
         _logger.info("\n".join(lines))
         return statuses
