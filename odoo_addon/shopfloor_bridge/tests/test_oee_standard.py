@@ -244,7 +244,21 @@ class TestStandardOee(ShopfloorCase):
     def test_a_run_opened_by_a_clock_running_ahead_counts_until_now_on_that_clock(self):
         """Regression (the demo's e2e run just after 00:00 UTC, its line 2 clock 2 min ahead):
         the open log ran until the server's now while the counts were stamped on the line's
-        clock, so the new day held 2 min more counts than run time, and a flag."""
+        clock, so the new day held 2 min more counts than run time, and a flag.
+        The press works round the clock here: the test runs at the server's real now, which
+        may fall outside a working calendar (a Saturday: run time beyond planned time, a flag
+        of its own that this test is not about)."""
+        self.wc_press1.resource_calendar_id = self.env["resource.calendar"].create(
+            {
+                "name": "Round the clock (UTC)",
+                "tz": "UTC",
+                "attendance_ids": [(5, 0, 0)]
+                + [
+                    (0, 0, {"name": f"Day {day}", "dayofweek": str(day), "hour_from": 0, "hour_to": 24})
+                    for day in range(7)
+                ],
+            }
+        )
         self.env.cr.execute("SELECT now() AT TIME ZONE 'UTC'")
         now = self.env.cr.fetchone()[0]
         ahead = timedelta(minutes=2)
