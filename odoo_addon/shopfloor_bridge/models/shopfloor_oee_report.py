@@ -377,7 +377,10 @@ class ShopfloorOeeReport(models.Model):
                 -- (a shift across midnight counts on both days, like its counts). A log
                 -- still open runs until now in the run time, as in the live view, now on
                 -- the clock of the event that opened it (skew_ms = observed − source time):
-                -- a source clock running ahead stamps its counts ahead as well. Odoo
+                -- a source clock running ahead stamps its counts ahead as well. A positive
+                -- skew moves nothing: an event delivered late (an edge buffer after an
+                -- outage, a backfill) says nothing of its clock, and taking its lateness
+                -- off now cut the run short while its counts kept coming. Odoo
                 -- gives it no duration yet, so its own figures wait for the end. A piece's
                 -- duration is its share of Odoo's: exact for productive and performance
                 -- losses (their duration is the span), pro rata for the others, whose
@@ -395,7 +398,8 @@ class ShopfloorOeeReport(models.Model):
                   FROM mrp_workcenter_productivity p
                   LEFT JOIN shopfloor_event o ON p.date_end IS NULL AND o.id = p.shopfloor_event_id
                  CROSS JOIN LATERAL (SELECT COALESCE(p.date_end, now() AT TIME ZONE 'UTC'
-                                                     - COALESCE(o.skew_ms, 0) * interval '1 millisecond') AS until) k
+                                                     - LEAST(COALESCE(o.skew_ms, 0), 0) * interval '1 millisecond')
+                                                 AS until) k
                  CROSS JOIN LATERAL generate_series(date_trunc('day', p.date_start),
                                                     GREATEST(p.date_start, k.until),
                                                     interval '1 day') d

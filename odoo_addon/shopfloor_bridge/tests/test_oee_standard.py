@@ -241,14 +241,9 @@ class TestStandardOee(ShopfloorCase):
         odoo = self.env["shopfloor.oee.report"].compute_oee(self.wc_press2.ids, *days)
         self.assertAlmostEqual(odoo[0]["loaded_minutes"], 0.0)
 
-    def test_a_run_opened_by_a_clock_running_ahead_counts_until_now_on_that_clock(self):
-        """Regression (the demo's e2e run just after 00:00 UTC, its line 2 clock 2 min ahead):
-        the open log ran until the server's now while the counts were stamped on the line's
-        clock, so the new day held 2 min more counts than run time, and a flag.
-        The press works round the clock here: the test runs at the server's real now, which
-        may fall outside a working calendar (a Saturday: run time beyond planned time, a flag
-        of its own that this test is not about)."""
-        self.wc_press1.resource_calendar_id = self.env["resource.calendar"].create(
+    def _round_the_clock(self, workcenter):
+        """A calendar with no hour outside it: tests run at the server's real now, any day."""
+        workcenter.resource_calendar_id = self.env["resource.calendar"].create(
             {
                 "name": "Round the clock (UTC)",
                 "tz": "UTC",
@@ -259,6 +254,15 @@ class TestStandardOee(ShopfloorCase):
                 ],
             }
         )
+
+    def test_a_run_opened_by_a_clock_running_ahead_counts_until_now_on_that_clock(self):
+        """Regression (the demo's e2e run just after 00:00 UTC, its line 2 clock 2 min ahead):
+        the open log ran until the server's now while the counts were stamped on the line's
+        clock, so the new day held 2 min more counts than run time, and a flag.
+        The press works round the clock here: the test runs at the server's real now, which
+        may fall outside a working calendar (a Saturday: run time beyond planned time, a flag
+        of its own that this test is not about)."""
+        self._round_the_clock(self.wc_press1)
         self.env.cr.execute("SELECT now() AT TIME ZONE 'UTC'")
         now = self.env.cr.fetchone()[0]
         ahead = timedelta(minutes=2)
@@ -279,6 +283,32 @@ class TestStandardOee(ShopfloorCase):
         self.assertAlmostEqual(row["run_minutes"], 30.0, delta=1 / 60)
         self.assertAlmostEqual(row["ideal_minutes"], 25 * 1.2)
         self.assertEqual(row["flags"], [])
+
+    def test_a_run_opened_by_a_late_event_counts_until_now(self):
+        """Regression (the demo's e2e run, its backfill delivered late): the event that opened
+        the run still under way reached Odoo 30 min after its source time, and that lateness
+        was taken off now, so the run counted 0 min against the counts reported since, and a
+        flag. Lateness says nothing of the source's clock: the run counts until now."""
+        self._round_the_clock(self.wc_press1)
+        self.env.cr.execute("SELECT now() AT TIME ZONE 'UTC'")
+        now = self.env.cr.fetchone()[0]
+        production = self._make_mo(100)
+        self.env["shopfloor.ideal.cycle"].create(
+            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 1.2}
+        )
+        order = {"order": production.name, "operation": "Cutting"}
+        started = now - timedelta(minutes=30)
+        [result] = self.ingest(self.make_event("workorder.started", order, time=started, observedtime=self.iso(now)))
+        self.assertEqual(result["status"], "applied", result)
+        self.assertEqual(self.env["shopfloor.event"].browse(result["event_id"]).skew_ms, 30 * 60 * 1000)
+        [result] = self.ingest(self.make_event("production.reported", {**order, "qty_good": 20}, time=now))
+        self.assertEqual(result["status"], "applied", result)
+        days = (started.date(), now.date())
+        rows = self.env["shopfloor.oee.report"].compute_standard_oee(self.wc_press1.ids, *days)
+        # Odoo keeps a log's start in whole seconds.
+        self.assertAlmostEqual(rows[0]["run_minutes"], 30.0, delta=1 / 60)
+        self.assertAlmostEqual(rows[0]["ideal_minutes"], 20 * 1.2)
+        self.assertEqual(rows[0]["flags"], [])
 
     def test_leave_in_the_calendar_shortens_planned_time(self):
         """Odoo's own leave computation: a 2 h global leave that Monday."""
