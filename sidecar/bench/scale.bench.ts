@@ -39,8 +39,8 @@
 // Every phase has a time budget (scaled by --scale), so the bench ends in
 // bounded time however slow the apply is: a drain cut short reports the rate
 // of what it drained and says so in its figure. At --scale 1 the bench takes
-// about 3 minutes when the apply meets its targets (two Odoo starts, a minute
-// of paced publishing, drains of seconds). With the per-event apply of before
+// about 6 minutes (two Odoo starts, seven paced runs of 30 s and their plants,
+// drains of seconds to a minute). With the per-event apply of before
 // issue #18 every phase runs to its budget plus the batch then in flight: one
 // run took 10 min 57 s on the 2-core machine at a load average of 14 (with
 // budgets of 45/75/15 s; now 30/60/10 s).
