@@ -38,9 +38,9 @@
 //
 // Every phase has a time budget (scaled by --scale), so the bench ends in
 // bounded time however slow the apply is: a drain cut short reports the rate
-// of what it drained and says so in its figure. At --scale 1 the bench takes
-// about 6 minutes (two Odoo starts, seven paced runs of 30 s and their plants,
-// drains of seconds to a minute). With the per-event apply of before
+// of what it drained and says so in its figure. At --scale 1 the bench is two
+// Odoo starts, seven paced runs of 30 s (plus their settle waits) and the drains,
+// each within its budget. With the per-event apply of before
 // issue #18 every phase runs to its budget plus the batch then in flight: one
 // run took 10 min 57 s on the 2-core machine at a load average of 14 (with
 // budgets of 45/75/15 s; now 30/60/10 s).
@@ -201,9 +201,9 @@ async function startServer(ctx: BenchContext, workers: number): Promise<Server> 
 /**
  * Makes the sidecar's user and API key with the connection's wizard, as the README tells a
  * site to. Not the demo's `sidecar@plant1` with its password: Odoo checks a password with
- * its slow hash for people (600,000 PBKDF2 rounds) on each worker's first call from a
- * client, which would put a third of a second into the first call of every run; an API key
- * of a user without a password is checked with the fast one keys get.
+ * its slow hash for people (600,000 PBKDF2 rounds in Odoo 18) at login and on each worker's
+ * first call from a client, which would weigh on the first call of every run; an API key of
+ * a user without a password is checked with the fast one keys get.
  */
 async function integrationKey(admin: Rpc): Promise<string> {
   const [connection] = await admin.kw<number[]>("shopfloor.connection", "search", [[["code", "=", CONNECTION]]]);
