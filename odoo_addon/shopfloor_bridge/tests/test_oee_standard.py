@@ -241,9 +241,10 @@ class TestStandardOee(ShopfloorCase):
         odoo = self.env["shopfloor.oee.report"].compute_oee(self.wc_press2.ids, *days)
         self.assertAlmostEqual(odoo[0]["loaded_minutes"], 0.0)
 
-    def _round_the_clock(self, workcenter):
-        """A calendar with no hour outside it: tests run at the server's real now, any day."""
-        workcenter.resource_calendar_id = self.env["resource.calendar"].create(
+    def _press1_at_real_now(self):
+        """Press 1 working round the clock (these tests run at the server's real now, any day),
+        an order for it with an ideal cycle of 1.2 min: (now, the order's event data)."""
+        self.wc_press1.resource_calendar_id = self.env["resource.calendar"].create(
             {
                 "name": "Round the clock (UTC)",
                 "tz": "UTC",
@@ -254,6 +255,13 @@ class TestStandardOee(ShopfloorCase):
                 ],
             }
         )
+        self.env.cr.execute("SELECT now() AT TIME ZONE 'UTC'")
+        now = self.env.cr.fetchone()[0]
+        production = self._make_mo(100)
+        self.env["shopfloor.ideal.cycle"].create(
+            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 1.2}
+        )
+        return now, {"order": production.name, "operation": "Cutting"}
 
     def test_a_run_opened_by_a_clock_running_ahead_counts_until_now_on_that_clock(self):
         """Regression (the demo's e2e run just after 00:00 UTC, its line 2 clock 2 min ahead):
@@ -262,15 +270,8 @@ class TestStandardOee(ShopfloorCase):
         The press works round the clock here: the test runs at the server's real now, which
         may fall outside a working calendar (a Saturday: run time beyond planned time, a flag
         of its own that this test is not about)."""
-        self._round_the_clock(self.wc_press1)
-        self.env.cr.execute("SELECT now() AT TIME ZONE 'UTC'")
-        now = self.env.cr.fetchone()[0]
+        now, order = self._press1_at_real_now()
         ahead = timedelta(minutes=2)
-        production = self._make_mo(100)
-        self.env["shopfloor.ideal.cycle"].create(
-            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 1.2}
-        )
-        order = {"order": production.name, "operation": "Cutting"}
         for at, event_type, data in (
             (now - timedelta(minutes=30), "workorder.started", order),
             (now, "production.reported", {**order, "qty_good": 25}),
@@ -289,14 +290,7 @@ class TestStandardOee(ShopfloorCase):
         the run still under way reached Odoo 30 min after its source time, and that lateness
         was taken off now, so the run counted 0 min against the counts reported since, and a
         flag. Lateness says nothing of the source's clock: the run counts until now."""
-        self._round_the_clock(self.wc_press1)
-        self.env.cr.execute("SELECT now() AT TIME ZONE 'UTC'")
-        now = self.env.cr.fetchone()[0]
-        production = self._make_mo(100)
-        self.env["shopfloor.ideal.cycle"].create(
-            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 1.2}
-        )
-        order = {"order": production.name, "operation": "Cutting"}
+        now, order = self._press1_at_real_now()
         started = now - timedelta(minutes=30)
         [result] = self.ingest(self.make_event("workorder.started", order, time=started, observedtime=self.iso(now)))
         self.assertEqual(result["status"], "applied", result)
