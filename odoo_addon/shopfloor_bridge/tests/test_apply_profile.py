@@ -17,9 +17,12 @@ and logs (``shopfloor_bridge.profile`` lines in the Odoo log):
   call, not in the event that deferred it);
 - per phase of the call (storing, the handlers, the group flushes, Odoo's
   producing cascade, the scraps' validation, the outcomes, the history, each
-  post-apply hook): ms per call and per event, each phase without the phases
-  inside it. Run at two batch sizes (``SFB_PROFILE_BATCH``, default 500), it
-  tells what a call costs whatever its size from what each event costs;
+  post-apply hook): ms per call, ms and Odoo CPU ms per event, each phase
+  without the phases inside it. Run at two batch sizes (``SFB_PROFILE_BATCH``,
+  default 500), it tells what a call costs whatever its size from what each
+  event costs;
+- the runs of Python's garbage collector per generation, and their ms per event
+  (a full collection's pause lands on whichever phase allocated at that moment);
 - cProfile's top functions by cumulative time for the realistic mix.
 The batches are sent by the connection's integration user, as the sidecar sends
 them (``SFB_PROFILE_AS=superuser``: by the test's superuser). Before the realistic
@@ -45,6 +48,7 @@ cursor and this profiler, innermost last.
 
 import contextlib
 import cProfile
+import gc
 import io
 import logging
 import os
@@ -248,23 +252,23 @@ class TestApplyProfile(ShopfloorCase):
 
     @contextmanager
     def per_phase(self, profiler=None, only=None):
-        """Wall time of each phase of the ingest calls, each without the phases inside it:
-        ``{phase: [calls, seconds]}``. With ``profiler`` and ``only`` (a phase's name),
+        """Wall and CPU time of each phase of the ingest calls, each without the phases inside
+        it: ``{phase: [calls, seconds, CPU seconds]}``. With ``profiler`` and ``only`` (a phase's name),
         the profiler runs inside that phase alone (``SFB_PROFILE_PHASE``)."""
         from ..handlers.producing import ProducingSync  # noqa: PLC0415
         from ..services import hooks as hook_module  # noqa: PLC0415
         from ..services.apply import ApplyService  # noqa: PLC0415
         from ..services.ingest import IngestService  # noqa: PLC0415
 
-        phases = defaultdict(lambda: [0, 0.0])
-        inner = [0.0]  # time spent in the phases inside the one running now
+        phases = defaultdict(lambda: [0, 0.0, 0.0])
+        inner = [0.0, 0.0]  # wall and CPU time spent in the phases inside the one running now
 
         def timing(name, function):
             profiled = profiler is not None and name == only
 
             def timed(*args, **kwargs):
-                outer, inner[0] = inner[0], 0.0
-                started = perf_counter()
+                outer, inner[:] = list(inner), [0.0, 0.0]
+                started, cpu = perf_counter(), process_time()
                 if profiled:
                     profiler.enable()
                 try:
@@ -272,11 +276,12 @@ class TestApplyProfile(ShopfloorCase):
                 finally:
                     if profiled:
                         profiler.disable()
-                    spent = perf_counter() - started
+                    spent, spent_cpu = perf_counter() - started, process_time() - cpu
                     row = phases[name]
                     row[0] += 1
                     row[1] += spent - inner[0]
-                    inner[0] = outer + spent
+                    row[2] += spent_cpu - inner[1]
+                    inner[:] = [outer[0] + spent, outer[1] + spent_cpu]
 
             return timed
 
@@ -308,6 +313,28 @@ class TestApplyProfile(ShopfloorCase):
             for one in patches:
                 stack.enter_context(one)
             yield phases
+
+    @contextmanager
+    def collections(self):
+        """Python's cyclic garbage collector while it runs: ``{generation: [runs, seconds]}``.
+        Its pauses land on whatever code allocates when a threshold is crossed; a full
+        (generation 2) collection walks every object of the process, Odoo's registry included."""
+        runs = defaultdict(lambda: [0, 0.0])
+        started = {}
+
+        def note(phase, info):
+            if phase == "start":
+                started["at"] = perf_counter()
+            elif "at" in started:
+                row = runs[info["generation"]]
+                row[0] += 1
+                row[1] += perf_counter() - started.pop("at")
+
+        gc.callbacks.append(note)
+        try:
+            yield runs
+        finally:
+            gc.callbacks.remove(note)
 
     @contextmanager
     def statements(self):
@@ -368,6 +395,7 @@ class TestApplyProfile(ShopfloorCase):
             self.per_type() as totals,
             self.per_phase(profiler, only) as phases,
             self.statements() as statements,
+            self.collections() as collected,
         ):
             for index in range(0, len(events), BATCH):
                 # A cold cache per call: each RPC call of the sidecar starts a transaction of its own.
@@ -411,9 +439,25 @@ class TestApplyProfile(ShopfloorCase):
                 f"{type_sql / count:>11.1f}"
             )
         calls = phases[CALL_PHASE][0] or 1
-        lines.append(f"  {'phase of the call':<22}{'ms/call':>10}{'ms/event':>10}  (each without the phases inside it)")
-        for phase, (_count, spent) in sorted(phases.items(), key=lambda item: -item[1][1]):
-            lines.append(f"  {phase:<22}{spent * 1000 / calls:>10.1f}{spent * 1000 / len(events):>10.3f}")
+        lines.append(
+            f"  {'phase of the call':<22}{'ms/call':>10}{'ms/event':>10}{'CPU ms/event':>14}"
+            "  (each without the phases inside it)"
+        )
+        for phase, (_count, spent, spent_cpu) in sorted(phases.items(), key=lambda item: -item[1][1]):
+            lines.append(
+                f"  {phase:<22}{spent * 1000 / calls:>10.1f}{spent * 1000 / len(events):>10.3f}"
+                f"{spent_cpu * 1000 / len(events):>14.3f}"
+            )
+        lines.append(
+            "  garbage collector: "
+            + (
+                ", ".join(
+                    f"generation {generation} {runs}× {seconds * 1000 / len(events):.3f} ms/event"
+                    for generation, (runs, seconds) in sorted(collected.items())
+                )
+                or "did not run"
+            )
+        )
         lines += [f"  {count} × {status}: {error}" for (status, error), count in sorted(problems.items())]
         if statements is not None:
             by = 1 if os.environ.get("SFB_PROFILE_SORT") == "tottime" else 0  # by time spent, else by count
