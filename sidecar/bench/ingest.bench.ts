@@ -13,7 +13,7 @@
 import { startOdoo } from "../devstack/odoo.ts";
 import type { CloudEvent } from "../src/core/contract.ts";
 import type { Benchmark, Figure } from "./harness.ts";
-import { connect, interleave, makePlant, type Rpc, runPerEventFlow } from "./plant-mix.ts";
+import { connect, integrationKey, interleave, makePlant, type Rpc, runPerEventFlow } from "./plant-mix.ts";
 
 async function ingestAll(
   sidecar: Rpc,
@@ -55,7 +55,9 @@ const bench: Benchmark = {
     });
     try {
       const admin = await connect(odoo.url, odoo.db, odoo.login, odoo.password);
-      const sidecar = await connect(odoo.url, odoo.db, "sidecar@plant1", "sidecar");
+      // The sidecar's user as a site makes it: an integration user with an API key (see integrationKey).
+      const sidecarKey = await integrationKey(admin, "plant1-mqtt", "sidecar-bench-ingest");
+      const sidecar = await connect(odoo.url, odoo.db, "sidecar-bench-ingest", sidecarKey);
 
       /** Ingests `count` events of a fresh plant in batches; `store-only` defers the apply to the cron. */
       const ingestRate = async (tag: "store" | "apply", label: string, count: number): Promise<number> => {

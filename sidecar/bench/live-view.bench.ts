@@ -16,6 +16,7 @@ import { startOdoo } from "../devstack/odoo.ts";
 import { JsonRpcOdooClient } from "../src/odoo/jsonrpc-client.ts";
 import type { Benchmark, Figure } from "./harness.ts";
 import { median, percentile } from "./harness.ts";
+import { connect, integrationKey } from "./plant-mix.ts";
 
 const WORKCENTERS = 200;
 const LINES = 10;
@@ -109,7 +110,18 @@ const bench: Benchmark = {
     let floor: Driver | undefined;
     try {
       const admin = new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user: "admin", apiKey: "admin" });
-      const sidecar = new JsonRpcOdooClient({ url: odoo.url, db: odoo.db, user: "sidecar@plant1", apiKey: "sidecar" });
+      // The sidecar's user as a site makes it: an integration user with an API key (see integrationKey).
+      const sidecarKey = await integrationKey(
+        await connect(odoo.url, odoo.db, "admin", "admin"),
+        CONNECTION,
+        "sidecar-bench-live-view",
+      );
+      const sidecar = new JsonRpcOdooClient({
+        url: odoo.url,
+        db: odoo.db,
+        user: "sidecar-bench-live-view",
+        apiKey: sidecarKey,
+      });
       ctx.log(`creating ${WORKCENTERS} work centers on ${LINES} lines, each fed by one floor source…`);
       const names = Array.from({ length: WORKCENTERS }, (_, n) => `Bench WC ${String(n + 1).padStart(3, "0")}`);
       const ids = (await admin.execute("mrp.workcenter", "create", [

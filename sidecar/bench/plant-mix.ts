@@ -27,6 +27,28 @@ export async function connect(url: string, db: string, login: string, password: 
   return rpc;
 }
 
+/**
+ * Makes a sidecar's user and API key with the connection's "New integration user" wizard, as
+ * the README tells a site to, and returns the key (the sidecar's ODOO_API_KEY). Not the demo's
+ * `sidecar@plant1` with its password: Odoo checks a password with its slow hash for people
+ * (600,000 PBKDF2 rounds in Odoo 18) at login and on each worker's first call from a client,
+ * which would weigh on the first call of every measured run; an API key of a user without a
+ * password is checked with the fast one keys get.
+ */
+export async function integrationKey(admin: Rpc, connectionCode: string, login: string): Promise<string> {
+  const [connection] = await admin.kw<number[]>("shopfloor.connection", "search", [[["code", "=", connectionCode]]]);
+  if (!connection) throw new Error(`connection ${connectionCode} missing`);
+  const wizard = await admin.kw<number>("shopfloor.integration.user", "create", [
+    { connection_id: connection, mode: "create", login, name: `Bench sidecar ${login}` },
+  ]);
+  const shown = await admin.kw<{ context?: { default_key?: string } }>("shopfloor.integration.user", "action_confirm", [
+    [wizard],
+  ]);
+  const key = shown.context?.default_key;
+  if (!key) throw new Error("the integration user wizard showed no API key");
+  return key;
+}
+
 export interface Stream {
   source: string;
   order: string;

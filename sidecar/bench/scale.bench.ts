@@ -40,10 +40,8 @@
 // bounded time however slow the apply is: a drain cut short reports the rate
 // of what it drained and says so in its figure. At --scale 1 the bench is two
 // Odoo starts, seven paced runs of 30 s (plus their settle waits) and the drains,
-// each within its budget. With the per-event apply of before
-// issue #18 every phase runs to its budget plus the batch then in flight: one
-// run took 10 min 57 s on the 2-core machine at a load average of 14 (with
-// budgets of 45/75/15 s; now 30/60/10 s).
+// each within its budget. With the per-event apply of before issue #18 every
+// phase ran to its budget plus the batch then in flight.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -65,6 +63,7 @@ import {
   connect,
   EPOCH,
   giveLine2OwnMaterials,
+  integrationKey,
   interleave,
   makePlant,
   type Rpc,
@@ -187,7 +186,7 @@ async function startServer(ctx: BenchContext, workers: number): Promise<Server> 
       odoo,
       workers,
       admin,
-      sidecarKey: await integrationKey(admin),
+      sidecarKey: await integrationKey(admin, CONNECTION, SIDECAR_LOGIN),
       odooCpu: new TreeCpuMeter(root.pid),
       pgCpu: new PidSetCpuMeter(() => backendsOf(odoo.db)),
       nextEpoch: EPOCH,
@@ -196,27 +195,6 @@ async function startServer(ctx: BenchContext, workers: number): Promise<Server> 
     await odoo.destroy();
     throw err;
   }
-}
-
-/**
- * Makes the sidecar's user and API key with the connection's wizard, as the README tells a
- * site to. Not the demo's `sidecar@plant1` with its password: Odoo checks a password with
- * its slow hash for people (600,000 PBKDF2 rounds in Odoo 18) at login and on each worker's
- * first call from a client, which would weigh on the first call of every run; an API key of
- * a user without a password is checked with the fast one keys get.
- */
-async function integrationKey(admin: Rpc): Promise<string> {
-  const [connection] = await admin.kw<number[]>("shopfloor.connection", "search", [[["code", "=", CONNECTION]]]);
-  if (!connection) throw new Error(`demo connection ${CONNECTION} missing`);
-  const wizard = await admin.kw<number>("shopfloor.integration.user", "create", [
-    { connection_id: connection, mode: "create", login: SIDECAR_LOGIN, name: "Bench sidecar" },
-  ]);
-  const shown = await admin.kw<{ context?: { default_key?: string } }>("shopfloor.integration.user", "action_confirm", [
-    [wizard],
-  ]);
-  const key = shown.context?.default_key;
-  if (!key) throw new Error("the integration user wizard showed no API key");
-  return key;
 }
 
 /** The bench events of `tag` in Odoo, counted by state. */
