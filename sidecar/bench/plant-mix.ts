@@ -2,6 +2,8 @@
 // shared by the benches that drive real Odoo (ingest.bench.ts, scale.bench.ts):
 // four work centers of two confirmed MOs, each emitting a line's day of
 // events, and a Node-RED style flow that turns each event into plain ORM calls.
+// Also the sidecar's API key as a site gets it (integrationKey, used by the
+// live-view bench too).
 import type { CloudEvent, EventType } from "../src/core/contract.ts";
 import { JsonRpcOdooClient } from "../src/odoo/jsonrpc-client.ts";
 
