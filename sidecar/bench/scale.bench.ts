@@ -647,6 +647,16 @@ const bench: Benchmark = {
           unit: "min",
           target: { text: "< 10 min", met: minutes < 10 },
         },
+        {
+          figure: `ingest calls in flight during that drain, ${label} (mean while any was)`,
+          value: round(r.probe.meanInFlight, 2),
+          unit: "calls",
+        },
+        {
+          figure: `calls Odoo ran again after a serialization failure during that drain, ${label}`,
+          value: r.odooRetries,
+          unit: "calls",
+        },
       ];
     };
     const figures: Figure[] = [
@@ -700,7 +710,10 @@ const bench: Benchmark = {
       ...cpuRows(double, "2 partitions, affinity on, Odoo --workers=2"),
       ...cpuRows(doubleFree, "2 partitions, affinity off, Odoo --workers=2"),
       ...cpuRows(doubleOwn, "2 partitions, each line its own materials, Odoo --workers=2"),
-      ...drainRows(backlog, "2 partitions (the demo plant: 1 batch in flight)"),
+      ...drainRows(
+        backlog,
+        `2 partitions (the demo plant: ${backlog.probe.maxInFlight < 2 ? "1 batch in flight" : `${backlog.probe.maxInFlight} batches in flight at most`})`,
+      ),
       ...drainRows(backlogOwn, "2 partitions, each line its own materials"),
       ...latencies.flatMap((l): Figure[] => {
         const wait = `batch wait ${l.waitMs.toLocaleString()} ms${l.waitMs === DEFAULT_WAIT_MS ? " (the connection's default)" : ""}`;
