@@ -632,6 +632,9 @@ const bench: Benchmark = {
         baseline: { name: "per-event flow", value: round(baseline.pg, 2) },
       },
     ];
+    /** How many batches the delivery's client saw in flight at once during run `r`, for a figure's label. */
+    const inFlight = (r: { probe: IngestProbeStats }) =>
+      r.probe.maxInFlight < 2 ? "1 batch in flight" : `${r.probe.maxInFlight} batches in flight at most`;
     const drainRows = (r: DrainRun, label: string): Figure[] => {
       const minutes = HOUR_BACKLOG / rateOf(r) / 60;
       return [
@@ -663,7 +666,7 @@ const bench: Benchmark = {
       throughput(single, "1 partition, Odoo --workers=1"),
       throughput(
         double,
-        `2 partitions, work centers sharing an order or a material kept together (the plant's two lines book the same two materials: ${double.probe.maxInFlight < 2 ? "1 batch in flight" : `${double.probe.maxInFlight} batches in flight at most`}), Odoo --workers=2`,
+        `2 partitions, work centers sharing an order or a material kept together (the plant's two lines book the same two materials: ${inFlight(double)}), Odoo --workers=2`,
       ),
       throughput(
         doubleFree,
@@ -710,10 +713,7 @@ const bench: Benchmark = {
       ...cpuRows(double, "2 partitions, affinity on, Odoo --workers=2"),
       ...cpuRows(doubleFree, "2 partitions, affinity off, Odoo --workers=2"),
       ...cpuRows(doubleOwn, "2 partitions, each line its own materials, Odoo --workers=2"),
-      ...drainRows(
-        backlog,
-        `2 partitions (the demo plant: ${backlog.probe.maxInFlight < 2 ? "1 batch in flight" : `${backlog.probe.maxInFlight} batches in flight at most`})`,
-      ),
+      ...drainRows(backlog, `2 partitions (the demo plant: ${inFlight(backlog)})`),
       ...drainRows(backlogOwn, "2 partitions, each line its own materials"),
       ...latencies.flatMap((l): Figure[] => {
         const wait = `batch wait ${l.waitMs.toLocaleString()} ms${l.waitMs === DEFAULT_WAIT_MS ? " (the connection's default)" : ""}`;
