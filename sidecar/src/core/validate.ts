@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import type { CloudEvent, RejectedInput } from "./contract.ts";
-import { MAX_EVENT_BYTES } from "./contract.ts";
+import { MAX_EVENT_BYTES, MAX_STRING_CHARS } from "./contract.ts";
 
 const SCHEMA_URL = new URL("../../../odoo_addon/shopfloor_bridge/schemas/cloudevent.schema.json", import.meta.url);
 
@@ -40,10 +40,8 @@ export function newAjv(): Ajv2020 {
   const ajv = new Ajv2020({ allErrors: false, strict: false });
   // Fast mode checks a date-time's shape with one regular expression; full
   // mode's calendar checks took as long as the rest of the schema (0.7 µs of
-  // 1.4 per event). The time is then read with Date.parse: a time it cannot
-  // read is rejected here (checkEvent); a date it reads by rolling over
-  // (February 30) is rejected by the module's parse_time, with its reason, in
-  // the same dead-letter view.
+  // 1.4 per event). checkEvent then reads the time itself (readTime), with
+  // the calendar checks the module's parse_time makes.
   addFormats(ajv, { mode: "fast" });
   return ajv;
 }
@@ -173,14 +171,121 @@ function describeErrors(errors: ErrorObject[] | null | undefined): string {
     .join("; ");
 }
 
-/** Schema check of an already-parsed event (derived events from rules go through here too). */
+/**
+ * An RFC 3339 date-time (section 5.6: seconds and a zone required, `T`/`Z` in
+ * either case, any digits of fraction), the shape both sides of the event
+ * contract read: the module's parse_time checks the same.
+ */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+/** The number of the digits of `text` from `start` to `end` (all checked digits already). */
+function digits(text: string, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) n = n * 10 + text.charCodeAt(i) - 48;
+  return n;
+}
+
+const isLeap = (year: number) => year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+const daysIn = (year: number, month: number) =>
+  month === 2 ? (isLeap(year) ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+
+/** Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's days_from_civil). */
+function epochDays(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
+
+/**
+ * A date-time text in ms since the epoch, or why it is none. Not Date.parse:
+ * it rolls February 30 over to March 2 and 24:00 to the next day, so an event
+ * would be ordered and stamped at a time its source never said. A leap second
+ * (:60) is refused, as Python's datetime (the module) cannot hold it.
+ */
+export function readTime(text: string): number | string {
+  if (!RFC3339.test(text)) {
+    return "is not an RFC 3339 date-time such as 2026-01-02T03:04:05Z or 2026-01-02T04:04:05.250+01:00";
+  }
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 7);
+  const day = digits(text, 8, 10);
+  const hour = digits(text, 11, 13);
+  const minute = digits(text, 14, 16);
+  const second = digits(text, 17, 19);
+  if (month < 1 || month > 12) return `has month ${month}`;
+  if (day < 1 || day > daysIn(year, month)) {
+    return `has day ${day}, and ${text.slice(0, 7)} has ${daysIn(year, month)} days`;
+  }
+  if (hour > 23 || minute > 59) return `has hour ${text.slice(11, 16)} (00:00 to 23:59)`;
+  if (second > 59) return `has second ${second} (a leap second cannot be stored: send :59)`;
+  // Milliseconds: the first three digits of the fraction, the rest cut off (the module keeps microseconds).
+  let at = 19;
+  let ms = 0;
+  if (text.charCodeAt(at) === 46 /* . */) {
+    let scale = 100;
+    for (at++; at < text.length && text.charCodeAt(at) >= 48 && text.charCodeAt(at) <= 57; at++) {
+      ms += (text.charCodeAt(at) - 48) * scale;
+      scale /= 10;
+    }
+    ms = Math.floor(ms);
+  }
+  let offset = 0;
+  if (text[at] !== "Z" && text[at] !== "z") {
+    const offsetHours = digits(text, at + 1, at + 3);
+    const offsetMinutes = digits(text, at + 4, at + 6);
+    if (offsetHours > 23 || offsetMinutes > 59) return `has offset ${text.slice(at)} (at most ±23:59)`;
+    offset = (text[at] === "-" ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
+  }
+  return ((epochDays(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + ms - offset;
+}
+
+/** The path of the first text (value or key) longer than MAX_STRING_CHARS characters (code points), if any. */
+function longString(value: unknown, path: string): string | undefined {
+  if (typeof value === "string") return codePoints(value) > MAX_STRING_CHARS ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = longString(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+  } else if (value !== null && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      if (codePoints(key) > MAX_STRING_CHARS) return `${path} (a key)`;
+      const found = longString(item, `${path}.${key}`);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** Characters as the module (Python) counts them: a pair of UTF-16 surrogates is one. */
+function codePoints(text: string): number {
+  if (text.length <= MAX_STRING_CHARS) return text.length;
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/**
+ * Schema check of an already-parsed event (derived events from rules go through here too),
+ * then what the module checks besides the schema: the time read as above, and no text over
+ * MAX_STRING_CHARS (`serializedSize`, when the caller knows it, skips that walk for an event
+ * too small to hold one). The years the module applies are left to it: a source's clock may
+ * be corrected here first (`stampEvent`).
+ */
 export function checkEvent(
   candidate: unknown,
+  serializedSize?: number,
 ): { ok: true; event: CloudEvent; timeMs: number } | { ok: false; reason: string } {
   if (!validateSchema(candidate)) return { ok: false, reason: `schema: ${describeErrors(validateSchema.errors)}` };
-  const timeMs = Date.parse(candidate.time);
-  if (Number.isNaN(timeMs))
-    return { ok: false, reason: `time: ${JSON.stringify(candidate.time)} is not a valid date-time` };
+  const timeMs = readTime(candidate.time);
+  if (typeof timeMs === "string") return { ok: false, reason: `time: ${JSON.stringify(candidate.time)} ${timeMs}` };
+  if (serializedSize === undefined || serializedSize > MAX_STRING_CHARS) {
+    const path = longString(candidate, "$");
+    if (path) return { ok: false, reason: `string at ${path} is over the ${MAX_STRING_CHARS}-character limit` };
+  }
   return { ok: true, event: candidate, timeMs };
 }
 
@@ -205,7 +310,7 @@ export function validatePayload(payload: Uint8Array, where: Origin): Validated {
   } catch (err) {
     return { ok: false, rejected: reject(payload, where, `not JSON: ${(err as Error).message}`) };
   }
-  const checked = checkEvent(parsed);
+  const checked = checkEvent(parsed, payload.byteLength);
   if (!checked.ok) return { ok: false, rejected: reject(payload, where, checked.reason) };
   return { ok: true, event: checked.event, bytes: payload.byteLength, text, timeMs: checked.timeMs };
 }
