@@ -17,6 +17,7 @@ and this module count the same characters.
 import json
 import math
 import os
+import re
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -65,23 +66,46 @@ def compiled_check():
 EVENT_TYPES = tuple(schema()["properties"]["type"]["enum"])
 
 
+# RFC 3339's date-time (ASCII digits only: \d would take other scripts' digits too).
+RFC3339 = re.compile(
+    r"(?P<date_time>[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2})"
+    r"(?:\.(?P<fraction>[0-9]+))?(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+RFC3339_WITHOUT_ZONE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?")
+
+
 def parse_time(value, field="time"):
-    """RFC 3339 text → naive UTC datetime (Odoo's storage), or EventRejected."""
+    """RFC 3339 text → naive UTC datetime (Odoo's storage), or EventRejected.
+
+    The shape is RFC 3339's (section 5.6), as the sidecar reads it (``readTime`` in
+    ``core/validate.ts``): seconds and a zone required, 'T' and 'Z' in either case, any
+    digits of fraction (read to the microsecond). Python's fromisoformat alone reads much
+    more of ISO 8601 (no seconds, '+0100', '20260102T030405Z', week dates), which the
+    sidecar refuses."""
     if not isinstance(value, str) or not value:
         raise EventRejected(f"{field} must be an RFC 3339 date-time text, got {value!r}", field=field)
-    text = value.strip()
-    # CPython's fromisoformat stops reading at a NUL: '…08:00:00\x00junk' would pass.
-    if not (text.isascii() and text.isprintable()):
-        raise EventRejected(f"{field} {value!r} holds characters no RFC 3339 date-time has", field=field)
-    if "T" not in text and "t" not in text:
-        raise EventRejected(f"{field} {value!r} is not an RFC 3339 date-time (no 'T')", field=field)
-    # Python 3.11 reads 'Z' and offsets; RFC 3339 requires one of them.
+    shape = RFC3339.fullmatch(value)
+    if shape is None:
+        if "T" not in value and "t" not in value:
+            raise EventRejected(f"{field} {value!r} is not an RFC 3339 date-time (no 'T')", field=field)
+        if RFC3339_WITHOUT_ZONE.fullmatch(value):
+            raise EventRejected(f"{field} {value!r} has no time zone (use Z or an offset such as +01:00)", field=field)
+        raise EventRejected(
+            f"{field} {value!r} is not an RFC 3339 date-time such as 2026-01-02T03:04:05Z or "
+            "2026-01-02T04:04:05.250+01:00",
+            field=field,
+        )
+    date_time, fraction, offset = shape.group("date_time", "fraction", "offset")
+    if offset not in ("Z", "z") and (int(offset[1:3]) > 23 or int(offset[4:6]) > 59):
+        raise EventRejected(f"{field} {value!r} has offset {offset} (at most ±23:59)", field=field)
+    if date_time.startswith("0000"):  # RFC 3339 has a year 0, Python's datetime none
+        raise _outside_window(value, field)
+    # fromisoformat reads at most six digits of fraction: the microseconds, the rest cut off.
+    text = date_time + (f".{fraction[:6]}" if fraction else "") + ("+00:00" if offset in ("Z", "z") else offset)
     try:
-        parsed = datetime.fromisoformat(text.replace("z", "Z"))
+        parsed = datetime.fromisoformat(text)
     except (ValueError, OverflowError) as error:
         raise EventRejected(f"{field} {value!r} is not an RFC 3339 date-time ({error})", field=field) from error
-    if parsed.tzinfo is None:
-        raise EventRejected(f"{field} {value!r} has no time zone (use Z or an offset such as +01:00)", field=field)
     try:
         return parsed.astimezone(timezone.utc).replace(tzinfo=None)
     except OverflowError as error:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
@@ -90,11 +114,15 @@ def parse_time(value, field="time"):
 
 def check_time_window(moment, value, field="time"):
     if not EARLIEST_TIME <= moment < LATEST_TIME:
-        raise EventRejected(
-            f"{field} {value!r} is outside the years {EARLIEST_TIME.year}-{LATEST_TIME.year - 1} the module "
-            "applies: a source clock that lost its setting? Fix the clock; the event can be edited and retried.",
-            field=field,
-        )
+        raise _outside_window(value, field)
+
+
+def _outside_window(value, field):
+    return EventRejected(
+        f"{field} {value!r} is outside the years {EARLIEST_TIME.year}-{LATEST_TIME.year - 1} the module "
+        "applies: a source clock that lost its setting? Fix the clock; the event can be edited and retried.",
+        field=field,
+    )
 
 
 class _Findings:

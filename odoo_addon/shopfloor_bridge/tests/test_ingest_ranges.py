@@ -70,7 +70,7 @@ class TestIngestRanges(ShopfloorCase):
             ),
             "year 0001": (self.started(time="0001-01-01T00:00:00Z"), "rejected", "outside the years 1970-2099"),
             "year 9999": (self.started(time="9999-12-31T23:59:59.999Z"), "rejected", "outside the years 1970-2099"),
-            "year 0000": (self.started(time="0000-01-01T00:00:00Z"), "rejected", "is not an RFC 3339 date-time"),
+            "year 0000": (self.started(time="0000-01-01T00:00:00Z"), "rejected", "outside the years 1970-2099"),
             "year 0001 east of UTC": (
                 self.started(time="0001-01-01T00:00:00+01:00"),
                 "rejected",
