@@ -222,7 +222,7 @@ def inspect_event(event, serialized=None):
     time = parse_time(event["time"])
     check_time_window(time, event["time"])
     observed = None
-    if event.get("observedtime"):
+    if "observedtime" in event:  # an empty one too: the schema's date-time, as the sidecar reads it
         observed = parse_time(event["observedtime"], "observedtime")
         check_time_window(observed, event["observedtime"], "observedtime")
     return time, observed, found.unsafe

@@ -20,6 +20,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MAX_EVENT_BYTES, MAX_STRING_CHARS } from "../../sidecar/src/core/contract.ts";
 import { validatePayload } from "../../sidecar/src/core/validate.ts";
+import { DEMO_VOCABULARY, plausibleEventArb, spoiledEventArb, toJsonText, validEventArb } from "../fuzz/arbitraries.ts";
 
 const MODULE_DIR = join(import.meta.dirname, "../../odoo_addon/shopfloor_bridge");
 // event_validation.py imports nothing of Odoo, only its siblings: loaded as a package of its own.
@@ -33,7 +34,12 @@ validation = importlib.import_module("sfb_contract.event_validation")
 out = []
 for text in json.load(sys.stdin):
     try:
-        time, _observed = validation.validate_event(json.loads(text))
+        event = json.loads(text)
+    except ValueError as error:  # Odoo's JSON-RPC refuses the request: nothing the module reads
+        out.append([False, f"not JSON: {error}", None])
+        continue
+    try:
+        time, _observed = validation.validate_event(event)
     except validation.EventRejected as error:
         out.append([False, error.message, None])
     else:
@@ -150,7 +156,17 @@ describe("the sidecar's and the module's event validation agree", () => {
       3_000,
     );
     expect(disagreements(texts)).toEqual([]);
-  });
+  }, 120_000);
+
+  it("on the fuzz corpus's events: valid, plausible, and with one envelope field spoiled (fast-check, 2,000 events)", () => {
+    const texts = fc.sample(
+      fc
+        .oneof(validEventArb(DEMO_VOCABULARY), plausibleEventArb(DEMO_VOCABULARY), spoiledEventArb(DEMO_VOCABULARY))
+        .map(toJsonText),
+      2_000,
+    );
+    expect(disagreements(texts)).toEqual([]);
+  }, 120_000);
 
   it("on texts and keys about the character limit, in data and in extension attributes", () => {
     const texts = fc.sample(
@@ -163,7 +179,7 @@ describe("the sidecar's and the module's event validation agree", () => {
       200,
     );
     expect(disagreements(texts)).toEqual([]);
-  });
+  }, 120_000);
 
   it("on events about the size limit, counted in bytes of UTF-8", () => {
     const texts = fc.sample(
@@ -183,7 +199,7 @@ describe("the sidecar's and the module's event validation agree", () => {
     );
     expect(texts.some((t) => Buffer.byteLength(t) === MAX_EVENT_BYTES)).toBe(true);
     expect(disagreements(texts)).toEqual([]);
-  });
+  }, 120_000);
 
   // What the generators found: each case the two sides read apart before they agreed.
   it.each([
@@ -198,6 +214,18 @@ describe("the sidecar's and the module's event validation agree", () => {
   ])("%s", (_name, time, accepted) => {
     const text = event({ time });
     expect([sidecarVerdict(text).ok, (moduleVerdicts([text])[0] as Verdict).ok]).toEqual([accepted, accepted]);
+  });
+
+  it("a number that overflows to Infinity (1e400) is refused by both, naming where it is", () => {
+    const text = event({}, { counter: { $raw: "1e400" } }).replace('{"$raw":"1e400"}', "1e400");
+    expect(text).toContain('"counter":1e400');
+    expect(sidecarVerdict(text).reason).toMatch(/\$\.data\.counter is Infinity: JSON has no NaN or Infinity/);
+    expect(moduleVerdicts([text])[0]?.reason).toMatch(/\$\.data\.counter is inf/);
+  });
+
+  it("an empty observedtime is refused by both (the module read only a non-empty one)", () => {
+    const text = event({ observedtime: "" });
+    expect([sidecarVerdict(text).ok, moduleVerdicts([text])[0]?.ok]).toEqual([false, false]);
   });
 
   it("a key of data over the character limit is refused by both", () => {

@@ -242,18 +242,33 @@ export function readTime(text: string): number | string {
   return ((epochDays(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + ms - offset;
 }
 
-/** The path of the first text (value or key) longer than MAX_STRING_CHARS characters (code points), if any. */
-function longString(value: unknown, path: string): string | undefined {
-  if (typeof value === "string") return codePoints(value) > MAX_STRING_CHARS ? path : undefined;
+/**
+ * What the module refuses besides the schema, found in one walk in document order:
+ * a number JSON text overflowed to ±Infinity (1e400: JSON.parse reads it so, Python as
+ * inf), or, with `texts`, a text (value or key) longer than MAX_STRING_CHARS characters.
+ */
+function beyondSchema(value: unknown, path: string, texts: boolean): string | undefined {
+  if (typeof value === "number") {
+    return Number.isFinite(value)
+      ? undefined
+      : `${path} is ${value}: JSON has no NaN or Infinity, send a finite number`;
+  }
+  if (typeof value === "string") {
+    return texts && codePoints(value) > MAX_STRING_CHARS
+      ? `string at ${path} is over the ${MAX_STRING_CHARS}-character limit`
+      : undefined;
+  }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = longString(value[i], `${path}[${i}]`);
+      const found = beyondSchema(value[i], `${path}[${i}]`, texts);
       if (found) return found;
     }
   } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) {
-      if (codePoints(key) > MAX_STRING_CHARS) return `${path} (a key)`;
-      const found = longString(item, `${path}.${key}`);
+    for (const key in value) {
+      if (texts && codePoints(key) > MAX_STRING_CHARS) {
+        return `string at ${path} (a key) is over the ${MAX_STRING_CHARS}-character limit`;
+      }
+      const found = beyondSchema((value as Record<string, unknown>)[key], `${path}.${key}`, texts);
       if (found) return found;
     }
   }
@@ -270,10 +285,10 @@ function codePoints(text: string): number {
 
 /**
  * Schema check of an already-parsed event (derived events from rules go through here too),
- * then what the module checks besides the schema: the time read as above, and no text over
- * MAX_STRING_CHARS (`serializedSize`, when the caller knows it, skips that walk for an event
- * too small to hold one). The years the module applies are left to it: a source's clock may
- * be corrected here first (`stampEvent`).
+ * then what the module checks besides the schema: the time read as above, no number that
+ * overflowed to Infinity, no text over MAX_STRING_CHARS (`serializedSize`, when the caller
+ * knows it, skips the texts of an event too small to hold one). The years the module applies
+ * are left to it: a source's clock may be corrected here first (`stampEvent`).
  */
 export function checkEvent(
   candidate: unknown,
@@ -282,10 +297,8 @@ export function checkEvent(
   if (!validateSchema(candidate)) return { ok: false, reason: `schema: ${describeErrors(validateSchema.errors)}` };
   const timeMs = readTime(candidate.time);
   if (typeof timeMs === "string") return { ok: false, reason: `time: ${JSON.stringify(candidate.time)} ${timeMs}` };
-  if (serializedSize === undefined || serializedSize > MAX_STRING_CHARS) {
-    const path = longString(candidate, "$");
-    if (path) return { ok: false, reason: `string at ${path} is over the ${MAX_STRING_CHARS}-character limit` };
-  }
+  const problem = beyondSchema(candidate, "$", serializedSize === undefined || serializedSize > MAX_STRING_CHARS);
+  if (problem) return { ok: false, reason: problem };
   return { ok: true, event: candidate, timeMs };
 }
 
