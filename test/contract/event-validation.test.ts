@@ -18,6 +18,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { PYTHON } from "../../sidecar/devstack/odoo.ts";
 import { MAX_EVENT_BYTES, MAX_STRING_CHARS } from "../../sidecar/src/core/contract.ts";
 import { validatePayload } from "../../sidecar/src/core/validate.ts";
 import { DEMO_VOCABULARY, plausibleEventArb, spoiledEventArb, toJsonText, validEventArb } from "../fuzz/arbitraries.ts";
@@ -50,7 +51,8 @@ json.dump(out, sys.stdout)
 type Verdict = { ok: boolean; reason: string; ms: number | null };
 
 function moduleVerdicts(texts: string[]): Verdict[] {
-  const run = spawnSync("python3", ["-c", PYTHON_BATCH, MODULE_DIR], {
+  // The Python that runs Odoo, with its jsonschema.
+  const run = spawnSync(PYTHON, ["-c", PYTHON_BATCH, MODULE_DIR], {
     input: JSON.stringify(texts),
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
