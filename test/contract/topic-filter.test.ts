@@ -10,6 +10,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { topicFilterProblem, topicMatches } from "../../sidecar/src/mapping/evaluate.ts";
+import { routeOf } from "../../sidecar/src/sources/http/routes.ts";
 
 const MODULE_DIR = join(import.meta.dirname, "../../odoo_addon/shopfloor_bridge");
 // topic_filter.py imports nothing of Odoo: load it by path, as a plain module.
@@ -106,5 +107,53 @@ describe("topic_filter.py matches MQTT topic filters as the reference model", ()
     const invalid = verdicts.filter(([valid]) => !valid).length;
     expect(matched).toBeGreaterThan(200);
     expect(invalid).toBeGreaterThan(200);
+  });
+});
+
+const ROUTE_ERRORS = `
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("topic_filter", sys.argv[1] + "/topic_filter.py")
+tf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tf)
+json.dump([tf.route_error(route) for route in json.load(sys.stdin)], sys.stdout)
+`;
+
+describe("the HTTP intake takes exactly the routes a mapping in Odoo may name", () => {
+  // A route without wildcards that Odoo accepts as a mapping's route is one the sidecar's intake
+  // takes at POST /routes/<route> (percent-encoded), and the other way round: no mapping names a
+  // route nobody can post, no posted route is one no mapping may name.
+  const level = fc.oneof(
+    fc.constantFrom("line1", "", "a b", "é", "😀", "$SYS", "x\u0085y", "tab\t", "del\u007f", "%41", "."),
+    fc.string({ maxLength: 6 }),
+  );
+  const route = fc
+    .oneof(
+      fc.array(level, { minLength: 1, maxLength: 5 }).map((levels) => levels.join("/")),
+      fc.integer({ min: 120, max: 140 }).map((n) => `plant/${"😀".repeat(n)}`),
+      fc.integer({ min: 250, max: 260 }).map((n) => "r".repeat(n)),
+    )
+    .filter((text) => !/[+#]/.test(text));
+
+  it("agrees with topic_filter.py's route_error on generated routes", () => {
+    const routes = fc.sample(route, { seed: 23, numRuns: 3000 });
+    const run = spawnSync("python3", ["-c", ROUTE_ERRORS, MODULE_DIR], {
+      input: JSON.stringify(routes),
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const errors = JSON.parse(run.stdout) as string[];
+    const differences = routes.flatMap((text, index) => {
+      const taken = routeOf(`/routes/${text.split("/").map(encodeURIComponent).join("/")}`).ok;
+      return taken === (errors[index] === "") ? [] : [{ route: text, taken, odoo: errors[index] }];
+    });
+    expect(differences.slice(0, 10)).toEqual([]);
+    expect(errors.filter((error) => error === "").length).toBeGreaterThan(300);
+    expect(errors.filter((error) => error !== "").length).toBeGreaterThan(300);
+  });
+
+  it("counts a route's length in characters, as Odoo does: 200 emoji are 200, not 400", () => {
+    expect(routeOf(`/routes/${encodeURIComponent("😀".repeat(200))}`).ok).toBe(true);
+    expect(routeOf(`/routes/${encodeURIComponent("😀".repeat(257))}`).ok).toBe(false);
   });
 });

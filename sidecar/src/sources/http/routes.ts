@@ -14,7 +14,10 @@ export function routeOf(pathname: string): { ok: true; route: string } | { ok: f
   }
   if (!route)
     return { ok: false, reason: "no route: POST /routes/<route>, the route a payload mapping in Odoo matches" };
-  if (route.length > 256) return { ok: false, reason: "the route is longer than 256 characters" };
+  // Characters as Odoo counts a mapping's route (topic_filter.py): an emoji is one, not two UTF-16 units.
+  if (route.length > 256 && codePoints(route) > 256) {
+    return { ok: false, reason: "the route is longer than 256 characters" };
+  }
   if (/[+#]/.test(route) || hasControl(route) || route.split("/").some((level) => level === "")) {
     return {
       ok: false,
@@ -30,4 +33,10 @@ function hasControl(text: string): boolean {
     if (code < 0x20 || code === 0x7f) return true;
   }
   return false;
+}
+
+function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
 }
