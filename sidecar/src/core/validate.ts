@@ -254,7 +254,7 @@ function beyondSchema(value: unknown, path: string, texts: boolean): string | un
       : `${path} is ${value}: JSON has no NaN or Infinity, send a finite number`;
   }
   if (typeof value === "string") {
-    return texts && codePoints(value) > MAX_STRING_CHARS
+    return texts && longerThan(value, MAX_STRING_CHARS)
       ? `string at ${path} is over the ${MAX_STRING_CHARS}-character limit`
       : undefined;
   }
@@ -265,7 +265,7 @@ function beyondSchema(value: unknown, path: string, texts: boolean): string | un
     }
   } else if (value !== null && typeof value === "object") {
     for (const key in value) {
-      if (texts && codePoints(key) > MAX_STRING_CHARS) {
+      if (texts && longerThan(key, MAX_STRING_CHARS)) {
         return `string at ${path} (a key) is over the ${MAX_STRING_CHARS}-character limit`;
       }
       const found = beyondSchema((value as Record<string, unknown>)[key], `${path}.${key}`, texts);
@@ -275,12 +275,15 @@ function beyondSchema(value: unknown, path: string, texts: boolean): string | un
   return undefined;
 }
 
-/** Characters as the module (Python) counts them: a pair of UTF-16 surrogates is one. */
-function codePoints(text: string): number {
-  if (text.length <= MAX_STRING_CHARS) return text.length;
+/**
+ * Whether `text` has more than `limit` characters as Python (the module) counts them: a
+ * pair of UTF-16 surrogates is one. Counted only when its UTF-16 length is over the limit.
+ */
+export function longerThan(text: string, limit: number): boolean {
+  if (text.length <= limit) return false;
   let n = 0;
-  for (const _ of text) n++;
-  return n;
+  for (const _ of text) if (++n > limit) return true;
+  return false;
 }
 
 /**

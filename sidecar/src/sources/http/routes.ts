@@ -2,6 +2,7 @@
 // (transport http) whose `match` covers the route, written like an MQTT
 // topic filter (`/`-separated levels, `+` one level, `#` the rest; matched by
 // mapping/evaluate.ts:findMapping, as the mapping stage does).
+import { longerThan } from "../../core/validate.ts";
 
 /** The route a request path names, or why it names none. */
 export function routeOf(pathname: string): { ok: true; route: string } | { ok: false; reason: string } {
@@ -15,7 +16,7 @@ export function routeOf(pathname: string): { ok: true; route: string } | { ok: f
   if (!route)
     return { ok: false, reason: "no route: POST /routes/<route>, the route a payload mapping in Odoo matches" };
   // Characters as Odoo counts a mapping's route (topic_filter.py): an emoji is one, not two UTF-16 units.
-  if (route.length > 256 && codePoints(route) > 256) {
+  if (longerThan(route, 256)) {
     return { ok: false, reason: "the route is longer than 256 characters" };
   }
   if (/[+#]/.test(route) || hasControl(route) || route.split("/").some((level) => level === "")) {
@@ -33,10 +34,4 @@ function hasControl(text: string): boolean {
     if (code < 0x20 || code === 0x7f) return true;
   }
   return false;
-}
-
-function codePoints(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
 }
