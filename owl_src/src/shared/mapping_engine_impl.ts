@@ -1,7 +1,8 @@
 // The sidecar's own payload-mapping evaluator (sidecar/src/mapping/evaluate.ts,
-// which imports only jsonata), run in the browser with the sidecar's limits:
-// the "try it" and retry panels show exactly what the sidecar would make of a
-// payload, with the same deterministic ids. SHA-256 comes from crypto.subtle.
+// which imports only jsonata and the RFC 3339 reader), run in the browser with
+// the sidecar's limits: the "try it" and retry panels show exactly what the
+// sidecar would make of a payload, with the same deterministic ids. SHA-256
+// comes from crypto.subtle.
 // Built apart from the screens' bundle (scripts/build.ts, buildEngine) and
 // imported by mapping_engine.ts when the mapping form first needs it.
 import { DEFAULT_MAPPING_LIMITS, runMapping } from "../../../sidecar/src/mapping/evaluate.ts";

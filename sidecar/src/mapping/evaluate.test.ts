@@ -88,6 +88,10 @@ describe("values mappings", () => {
     ["{'value': 1}", "value 0 has no address"],
     ["{'address': '', 'value': 1}", "value 0 has no address"],
     ["{'address': 'a'}", "value 0 (a) has no value"],
+    [
+      "{'address': 'a', 'value': 1, 'time': '2026-02-29T07:00:00Z'}",
+      'value 0 (a): time "2026-02-29T07:00:00Z" has day 29, and 2026-02 has 28 days',
+    ],
     ["{'address': 'a', 'value': null}", "value 0 (a) has no value"],
     ["{'address': 'a', 'value': {'x': 1}}", "value 0 (a) is an object, not a single value"],
     ["{'address': 'a', 'value': [1, 2]}", "value 0 (a) is an array"],
@@ -156,6 +160,9 @@ describe("events mappings", () => {
     ["{'source': 's', 'type': 't', 'time': $receivedAt, 'id': ''}", 'id "" is not a non-empty string'],
     ["$error('bad tag')", "failed: D3137 bad tag"],
     ["$isoTime('soon')", '$isoTime: "soon" is not a time'],
+    // RFC 3339's shape is read as an event's time is: no rolling 30 February over to 2 March.
+    ["$isoTime('2026-02-30T08:00:00Z')", '$isoTime: "2026-02-30T08:00:00Z" has day 30, and 2026-02 has 28 days'],
+    ["$isoTime('2026-01-02T24:00:00+01:00')", "has hour 24:00 (00:00 to 23:59)"],
     ["{'source': 's', 'type': 't', 'time': $receivedAt, 'data': {'big': $pad('', 300000, 'x')}}", "larger than"],
   ])("refuse %s with a reason", async (expression, reason) => {
     expect(reasonOf(await run(mapping({ expression }), "{}"))).toContain(reason);

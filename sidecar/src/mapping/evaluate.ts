@@ -6,11 +6,13 @@
 //
 // Browser-safe on purpose: the mapping form's "try it" panel bundles this
 // same file, so what an admin sees there is what the sidecar does. It imports
-// only `jsonata` and types; hashing comes in as a function (node:crypto in the
-// sidecar, crypto.subtle in the browser). The schema check of the events is
-// the caller's (the sidecar's MappingStage; Odoo for the browser).
+// only `jsonata`, types and core/rfc3339.ts (which imports nothing); hashing
+// comes in as a function (node:crypto in the sidecar, crypto.subtle in the
+// browser). The schema check of the events is the caller's (the sidecar's
+// MappingStage; Odoo for the browser).
 import jsonata from "jsonata";
 import type { CloudEvent, PayloadMapping } from "../core/contract.ts";
+import { RFC3339, readTime } from "../core/rfc3339.ts";
 import { BAIL, compileFastPath, type FastProgram } from "./fastpath.ts";
 
 export interface MappingInput {
@@ -135,13 +137,16 @@ function compile(mapping: MappingKey, limits: MappingLimits): CompiledMapping {
  * event's `time` — a number is milliseconds since the epoch (Kepware,
  * Ignition), a string any date-time `Date.parse` reads, with its zone
  * (ISO 8601 from HighByte, MES systems); the result is ISO 8601 in UTC.
+ * A string in RFC 3339's shape is read as the event's own time is
+ * (`textTime`): 30 February is an error, not 2 March.
  */
 function registerHelpers(expression: jsonata.Expression): void {
   expression.registerFunction(
     "isoTime",
     (value: unknown) => {
       if (value === undefined) return undefined;
-      const ms = typeof value === "number" ? value : typeof value === "string" ? Date.parse(value) : Number.NaN;
+      const ms = typeof value === "number" ? value : typeof value === "string" ? textTime(value) : Number.NaN;
+      if (typeof ms === "string") throw new Error(`$isoTime: ${JSON.stringify(value)} ${ms}`);
       if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) {
         throw new Error(`$isoTime: ${JSON.stringify(value)} is not a time (milliseconds or an ISO 8601 date-time)`);
       }
@@ -149,6 +154,15 @@ function registerHelpers(expression: jsonata.Expression): void {
     },
     "<(ns):s>",
   );
+}
+
+/**
+ * A date-time text in ms since the epoch: RFC 3339's shape read with its calendar checked
+ * (`readTime`; why not, when a date or hour does not exist), any other form as `Date.parse`
+ * reads it (NaN when it cannot).
+ */
+export function textTime(text: string): number | string {
+  return RFC3339.test(text) ? readTime(text) : Date.parse(text);
 }
 
 /** How reasons and logs name a mapping. */
@@ -333,7 +347,8 @@ function toObservations(items: Record<string, unknown>[], receivedAt: Date): Map
     if (typeof value === "object") return `value ${index} (${address}) is ${describeValue(value)}, not a single value`;
     let at = receivedAt;
     if (time !== undefined && time !== null) {
-      const ms = typeof time === "number" ? time : typeof time === "string" ? Date.parse(time) : Number.NaN;
+      const ms = typeof time === "number" ? time : typeof time === "string" ? textTime(time) : Number.NaN;
+      if (typeof ms === "string") return `value ${index} (${address}): time ${JSON.stringify(time)} ${ms}`;
       if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) {
         return `value ${index} (${address}): time ${JSON.stringify(time)} is not a time (milliseconds or ISO 8601)`;
       }
