@@ -218,7 +218,7 @@ export function longerThan(text: string, limit: number): boolean {
 
 /**
  * Schema check of an already-parsed event (derived events from rules go through here too),
- * then what the module checks besides the schema: the time read as above, no number that
+ * then what the module checks besides the schema: the time (`readTime`), no number that
  * overflowed to Infinity, no text over MAX_STRING_CHARS (`serializedSize`, when the caller
  * knows it, skips the texts of an event too small to hold one). The years the module applies
  * are left to it: a source's clock may be corrected here first (`stampEvent`).
