@@ -41,6 +41,11 @@ export function readTime(text: string): number | string {
   if (!RFC3339.test(text)) {
     return "is not an RFC 3339 date-time such as 2026-01-02T03:04:05Z or 2026-01-02T04:04:05.250+01:00";
   }
+  return readShaped(text);
+}
+
+/** `readTime` of a text already known to match RFC3339 (its shape is not checked again). */
+export function readShaped(text: string): number | string {
   const year = digits(text, 0, 4);
   const month = digits(text, 5, 7);
   const day = digits(text, 8, 10);

@@ -12,7 +12,7 @@
 // MappingStage; Odoo for the browser).
 import jsonata from "jsonata";
 import type { CloudEvent, PayloadMapping } from "../core/contract.ts";
-import { RFC3339, readTime } from "../core/rfc3339.ts";
+import { RFC3339, readShaped } from "../core/rfc3339.ts";
 import { BAIL, compileFastPath, type FastProgram } from "./fastpath.ts";
 
 export interface MappingInput {
@@ -162,7 +162,7 @@ function registerHelpers(expression: jsonata.Expression): void {
  * reads it (NaN when it cannot).
  */
 export function textTime(text: string): number | string {
-  return RFC3339.test(text) ? readTime(text) : Date.parse(text);
+  return RFC3339.test(text) ? readShaped(text) : Date.parse(text);
 }
 
 /** How reasons and logs name a mapping. */
