@@ -67,18 +67,18 @@ EVENT_TYPES = tuple(schema()["properties"]["type"]["enum"])
 
 
 # RFC 3339's date-time (ASCII digits only: \d would take other scripts' digits too).
+_DATE_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}"
 RFC3339 = re.compile(
-    r"(?P<date_time>[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2})"
-    r"(?:\.(?P<fraction>[0-9]+))?(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})"
+    rf"(?P<date_time>{_DATE_TIME})(?:\.(?P<fraction>[0-9]+))?(?P<offset>[Zz]|[+-][0-9]{{2}}:[0-9]{{2}})"
 )
-RFC3339_WITHOUT_ZONE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?")
+RFC3339_WITHOUT_ZONE = re.compile(rf"{_DATE_TIME}(?:\.[0-9]+)?")
 
 
 def parse_time(value, field="time"):
     """RFC 3339 text → naive UTC datetime (Odoo's storage), or EventRejected.
 
     The shape is RFC 3339's (section 5.6), as the sidecar reads it (``readTime`` in
-    ``core/validate.ts``): seconds and a zone required, 'T' and 'Z' in either case, any
+    ``core/rfc3339.ts``): seconds and a zone required, 'T' and 'Z' in either case, any
     digits of fraction (read to the microsecond). Python's fromisoformat alone reads much
     more of ISO 8601 (no seconds, '+0100', '20260102T030405Z', week dates), which the
     sidecar refuses."""
