@@ -21,6 +21,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from .topic_filter import CONTROL
+
 BACKBONE_KINDS = ("amqp", "kafka", "redis")
 URL_SCHEMES = {"amqp": ("amqp", "amqps"), "redis": ("redis", "rediss")}
 TLS_SCHEMES = ("amqps", "rediss")
@@ -40,13 +42,28 @@ SASL_MECHANISMS = [
 AMQP_MAX_NAME_BYTES = 255
 KAFKA_MAX_TOPIC_CHARS = 249
 KAFKA_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What a list of names may hold besides its names: line breaks, and tabs and spaces around a name.
+CONTROL_IN_LIST = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 HOST_NAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
 
 
 def split_names(text):
-    """The queue/topic/stream names of a text field: one per line, blanks dropped."""
+    """The queue/topic/stream names of a text field: one per line, blanks dropped.
+
+    Only for a text ``list_error`` accepts: Python reads U+001C to U+001E and U+0085,
+    control characters, as line breaks and as space, so one name holding one would
+    silently become two, or another name."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def list_error(text):
+    """Why the text of a list of names holds what no name may ('' when it does not): a control
+    character other than the line breaks and tabs between and around names."""
+    for number, line in enumerate((text or "").split("\n"), start=1):
+        found = CONTROL_IN_LIST.search(line.rstrip("\r"))
+        if found:
+            return f"line {number} holds a control character (U+{ord(found.group()):04X})"
+    return ""
 
 
 def host_error(host):
@@ -187,14 +204,16 @@ def group_error(kind, group):
     """Why ``group`` is not a consumer group of ``kind`` ('' when it is; amqp has none)."""
     if kind == "amqp":
         return ""
+    if CONTROL.search(group):
+        # Before the spaces around it are trimmed: Python trims U+001C to U+001F and U+0085 as space.
+        return f"the consumer group {group!r} holds a control character"
+    group = group.strip()
     if not group:
         broker = "Kafka" if kind == "kafka" else "Redis"
         return (
             f"a {broker} connection needs a consumer group: the sidecars of one group share the "
             f"{NAME_WORDS[kind]}s, each message goes to one of them"
         )
-    if CONTROL.search(group) or group != group.strip():
-        return f"the consumer group {group!r} holds a control character or leading/trailing spaces"
     return ""
 
 

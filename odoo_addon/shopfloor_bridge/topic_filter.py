@@ -16,7 +16,8 @@ import re
 
 MAX_PATTERN_BYTES = 65535
 MAX_ROUTE_CHARS = 256
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Unicode's control characters (category Cc): C0, DEL and C1 (U+0085 is a line break to Python).
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def mqtt_filter_error(pattern):
@@ -45,7 +46,7 @@ def route_error(pattern):
     if pattern.startswith("/") or pattern.endswith("/"):
         return "a route has no leading or trailing '/' (it is what follows /routes/ in the URL)"
     if CONTROL.search(pattern):
-        return "a route holds no control characters"
+        return "a route holds no control characters (U+0000 to U+001F, U+007F to U+009F)"
     levels = pattern.split("/")
     for index, level in enumerate(levels):
         if not level:

@@ -1150,10 +1150,12 @@ class ShopfloorConnection(models.Model):
         error = backbone.url_error(kind, url)
         if error:
             return _("Broker URL: %s", error)
-        error = backbone.names_error(kind, backbone.split_names(self.backbone_names))
+        error = backbone.list_error(self.backbone_names) or backbone.names_error(
+            kind, backbone.split_names(self.backbone_names)
+        )
         if error:
             return _("Queues / topics / streams: %s", error)
-        error = backbone.group_error(kind, (self.backbone_group or "").strip())
+        error = backbone.group_error(kind, self.backbone_group or "")
         if error:
             return _("Consumer group: %s", error)
         consumer = self.backbone_consumer or ""

@@ -292,6 +292,14 @@ class TestBackbone(ShopfloorCase):
             ("redis", {"backbone_group": "g\x01"}, "holds a control character"),
             ("redis", {"backbone_consumer": " c1"}, "Consumer name"),
             ("redis", {"backbone_names": "ok\nbad\x7fname"}, "holds a control character"),
+            # Python reads U+0085 and U+001C to U+001E as line breaks, U+001F as a space: each
+            # would have split a name in two or trimmed it into another one without a word.
+            ("redis", {"backbone_names": "ok\nbad\x85name"}, "line 2 holds a control character (U+0085)"),
+            ("redis", {"backbone_names": "a\x1eb"}, "line 1 holds a control character (U+001E)"),
+            ("amqp", {"backbone_names": "orders\x1f"}, "line 1 holds a control character (U+001F)"),
+            ("kafka", {"backbone_names": "t\x9f"}, "line 1 holds a control character (U+009F)"),
+            ("redis", {"backbone_group": "g\x85"}, "holds a control character"),
+            ("kafka", {"backbone_consumer": "c\x80"}, "Consumer name"),
             ("redis", {"backbone_tls": True}, "use rediss://"),
         ]
         for kind, values, message in cases:

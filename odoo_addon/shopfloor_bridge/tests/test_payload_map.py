@@ -64,12 +64,16 @@ class TestTopicFilter(ShopfloorCase):
                 self.assertEqual(mqtt_filter_error(good), "")
 
     def test_route_syntax(self):
-        for bad in ("", "/mes", "mes/", "mes//x", "mes\tx", "mes/a#", "#/x", "m+/x", "r" * 257):
+        for bad in ("", "/mes", "mes/", "mes//x", "mes\tx", "mes/a#", "#/x", "m+/x", "r" * 257, "mes\x7f", "mes\x9f"):
             with self.subTest(route=bad):
                 self.assertTrue(route_error(bad))
-        for good in ("mes", "mes/completions", "mes/+/done", "mes/#", "kepware.line-1~a", "line 1/é"):
+        for good in ("mes", "mes/completions", "mes/+/done", "mes/#", "kepware.line-1~a", "line 1/é", "a\xa0b"):
             with self.subTest(route=good):
                 self.assertEqual(route_error(good), "")
+        # U+0085 (NEL) is a C1 control character: refused as the sidecar's intake refuses it.
+        self.assertEqual(
+            route_error("line\x851"), "a route holds no control characters (U+0000 to U+001F, U+007F to U+009F)"
+        )
         self.assertTrue(topic_matches("mes/+/done", "mes/line1/done"))
 
     def test_id_fields(self):

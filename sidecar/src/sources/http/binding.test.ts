@@ -220,5 +220,12 @@ describe("routes", () => {
     expect(routeOf("/routes/a//b")).toMatchObject({ ok: false });
     expect(routeOf("/routes/a/%23")).toMatchObject({ ok: false });
     expect(routeOf("/routes/%E0%A4%A")).toMatchObject({ ok: false });
+    // Every control character, C1 too (U+0085 is a line break to Python, as Odoo checks a mapping's route).
+    expect(routeOf("/routes/line%C2%851")).toEqual({
+      ok: false,
+      reason: 'the route "line\u00851" holds a control character (U+0085)',
+    });
+    expect(routeOf("/routes/a%09b")).toMatchObject({ ok: false, reason: expect.stringContaining("(U+0009)") });
+    expect(routeOf("/routes/a%C2%A0b")).toEqual({ ok: true, route: "a\u00a0b" }); // NBSP is a space, not a control
   });
 });

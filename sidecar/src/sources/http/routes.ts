@@ -19,7 +19,14 @@ export function routeOf(pathname: string): { ok: true; route: string } | { ok: f
   if (longerThan(route, 256)) {
     return { ok: false, reason: "the route is longer than 256 characters" };
   }
-  if (/[+#]/.test(route) || hasControl(route) || route.split("/").some((level) => level === "")) {
+  const control = controlIn(route);
+  if (control !== undefined) {
+    return {
+      ok: false,
+      reason: `the route ${JSON.stringify(route)} holds a control character (U+${control.toString(16).toUpperCase().padStart(4, "0")})`,
+    };
+  }
+  if (/[+#]/.test(route) || route.split("/").some((level) => level === "")) {
     return {
       ok: false,
       reason: `the route ${JSON.stringify(route)} may not hold an empty level, + or # (those are for mappings' match)`,
@@ -28,10 +35,11 @@ export function routeOf(pathname: string): { ok: true; route: string } | { ok: f
   return { ok: true, route };
 }
 
-function hasControl(text: string): boolean {
+/** The first control character of `text` (Unicode's category Cc: C0, DEL, C1), as topic_filter.py's CONTROL reads it. */
+function controlIn(text: string): number | undefined {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return code;
   }
-  return false;
+  return undefined;
 }
