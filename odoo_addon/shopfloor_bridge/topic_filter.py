@@ -16,6 +16,8 @@ import re
 
 MAX_PATTERN_BYTES = 65535
 MAX_ROUTE_CHARS = 256
+# A Sparkplug B group, edge node or host id: one topic level, no wildcard (spec: no + / #).
+SPARKPLUG_ID = re.compile(r"^[^/+#]+$")
 # Unicode's control characters (category Cc): C0, DEL and C1 (U+0085 is a line break to Python).
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 

@@ -13,6 +13,7 @@ from ..revision_diff import restoring
 from ..rpc_errors import rpc_error
 from ..secret_columns import store_each_quietly, store_quietly, without_quiet
 from ..storable_text import escape
+from ..topic_filter import SPARKPLUG_ID
 
 INT4_MAX = 2**31 - 1
 KEY_EXPIRY_WARNING_DAYS = 30
@@ -1206,6 +1207,29 @@ class ShopfloorConnection(models.Model):
                         field=self._fields["backbone_client_key"].string,
                     )
                 )
+
+    @api.constrains("kind", "code", "sparkplug_group_id", "sparkplug_host_id")
+    def _check_sparkplug_ids(self):
+        # Topic levels of Sparkplug B: an empty group subscribes to nothing (spBv1.0//#), and + / #
+        # in a group or in the host id (by default made of the code) make topics no broker takes.
+        for connection in self.filtered(lambda c: c.kind == "sparkplug"):
+            for label, value in (
+                (_("Sparkplug group id"), connection.sparkplug_group_id),
+                (
+                    _("Sparkplug host id"),
+                    connection.sparkplug_host_id or f"sfb-{connection.code}",
+                ),
+            ):
+                if not value or not SPARKPLUG_ID.match(value):
+                    raise ValidationError(
+                        _(
+                            "Connection %(code)s: the %(label)s must be set, without / + # (they are topic "
+                            "levels in Sparkplug B): %(value)r",
+                            code=connection.code,
+                            label=label,
+                            value=value or "",
+                        )
+                    )
 
     @api.constrains("kind")
     def _check_kind_of_plc_rules(self):

@@ -8,19 +8,18 @@ slots; the sidecar receives them expanded (``_sidecar_params``).
 """
 
 import json
-import re
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from .. import backbone
+from ..topic_filter import SPARKPLUG_ID
 from .shopfloor_dispatch import mark_dirty
 
 SLOT_FIELDS = ("order", "product", "qty", "priority", "start")
 # Tag names as Ignition shows them (Queue/0/Order …), used for {field}.
 SLOT_TAG_NAMES = {"order": "Order", "product": "Product", "qty": "Qty", "priority": "Priority", "start": "Start"}
 MAX_DEPTH = 50
-SPARKPLUG_ID = re.compile(r"^[^/+#]+$")
 
 
 class ShopfloorDispatchTarget(models.Model):

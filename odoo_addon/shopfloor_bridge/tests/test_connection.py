@@ -2,7 +2,7 @@ import json
 
 import psycopg2
 
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -140,6 +140,32 @@ class TestConnection(ShopfloorCase):
         self.assertEqual(config["sparkplug"], {"group_id": "Plant1", "host_id": "sfb-spb", "role": "primary"})
         self.assertEqual(set(config["mqtt"]), MQTT_KEYS)
         self.assertIs(config["opcua"], False)
+
+    def test_sparkplug_ids_are_topic_levels(self):
+        """A Sparkplug connection without a group subscribed to spBv1.0//# and took nothing, without a
+        word; + / # in the group or the host id (by default sfb-<code>) made topics no broker takes."""
+        values = {"code": "spb-ids", "name": "SpB", "kind": "sparkplug", "mqtt_url": "mqtt://b"}
+        cases = [
+            ({}, "the Sparkplug group id must be set, without / + #"),
+            ({"sparkplug_group_id": "Plant/1"}, "'Plant/1'"),
+            ({"sparkplug_group_id": "P1", "code": "line+1"}, "the Sparkplug host id must be set, without / + #"),
+            ({"sparkplug_group_id": "P1", "sparkplug_host_id": "host#1"}, "'host#1'"),
+        ]
+        for extra, message in cases:
+            with self.subTest(extra=extra), self.assertRaises(ValidationError) as caught, self.cr.savepoint():
+                self.env["shopfloor.connection"].create({**values, **extra})
+            self.assertIn(message, str(caught.exception))
+        # The code's + is no longer in a topic once the host id is given.
+        connection = self.env["shopfloor.connection"].create(
+            {**values, "code": "line+1", "sparkplug_group_id": "Plant 1", "sparkplug_host_id": "sfb-line1"}
+        )
+        self.assertEqual(connection._sidecar_config()["sparkplug"]["host_id"], "sfb-line1")
+        with self.assertRaises(ValidationError), self.cr.savepoint():
+            connection.sparkplug_host_id = False
+        # An MQTT connection's code may keep its +: it names no Sparkplug topic.
+        connection.write({"kind": "mqtt", "sparkplug_group_id": False})
+        with self.assertRaisesRegex(ValidationError, "group id must be set"), self.cr.savepoint():
+            connection.kind = "sparkplug"
 
     def test_heartbeat_records_stats(self):
         reply = self.env["shopfloor.connection"].heartbeat(

@@ -19,4 +19,17 @@ describe("Sparkplug options from sidecar_config", () => {
     expect(sparkplugOptionsFromConfig(config({ group_id: "G", host_id: "h", role: "primary" })).role).toBe("primary");
     expect(sparkplugOptionsFromConfig(config({ group_id: "G", host_id: "h" })).role).toBe("primary");
   });
+
+  it("refuses a group or host id that is empty or holds / + #, naming it: it would subscribe to nothing", () => {
+    expect(() => sparkplugOptionsFromConfig(config({ group_id: "", host_id: "h" }))).toThrow(
+      'the Sparkplug group id "" must be set, without / + # (Sparkplug B topic levels): set it on the connection in Odoo',
+    );
+    expect(() => sparkplugOptionsFromConfig(config({ group_id: "Plant/1", host_id: "h" }))).toThrow(
+      'group id "Plant/1"',
+    );
+    expect(() => sparkplugOptionsFromConfig(config({ group_id: "G", host_id: "sfb-a+b" }))).toThrow(
+      'host id "sfb-a+b"',
+    );
+    expect(sparkplugOptionsFromConfig(config({ group_id: "Plant 1", host_id: "sfb-é" })).groupId).toBe("Plant 1");
+  });
 });

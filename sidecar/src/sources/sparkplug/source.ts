@@ -51,9 +51,25 @@ export interface SparkplugSourceOptions {
   onOutcome?: (topic: string, outcome: HostOutcome) => void;
 }
 
+/** A Sparkplug B group, edge node or host id: one topic level, no wildcard (as Odoo's SPARKPLUG_ID). */
+const SPARKPLUG_ID = /^[^/+#]+$/;
+
 export function sparkplugOptionsFromConfig(config: SidecarConfig, log?: SourceLog): SparkplugSourceOptions {
   if (!config.mqtt || !config.sparkplug) {
     throw new Error(`connection ${config.code}: kind sparkplug needs the mqtt and sparkplug blocks of sidecar_config`);
+  }
+  // Sparkplug B forbids + / # in its ids (they are topic levels): an empty group would subscribe to
+  // spBv1.0//# and take nothing, a host id with + or # would make a STATE topic no broker takes.
+  for (const [label, id] of [
+    ["group id", config.sparkplug.group_id],
+    ["host id", config.sparkplug.host_id],
+  ] as const) {
+    if (!SPARKPLUG_ID.test(id ?? "")) {
+      throw new Error(
+        `the Sparkplug ${label} ${JSON.stringify(id ?? "")} must be set, without / + # (Sparkplug B topic levels): ` +
+          "set it on the connection in Odoo",
+      );
+    }
   }
   const opts: SparkplugSourceOptions = {
     connection: config.code,
