@@ -145,4 +145,32 @@ describe.runIf(moduleHasSidecarApi())("/healthz (in-process sidecar, Mosquitto w
     await expect.poll(() => stateOf("parked-0"), { timeout: 60_000 }).toBe("applied");
     await expect.poll(() => sidecar.health().ok, { timeout: 30_000 }).toBe(true);
   });
+
+  it("names a source its configuration cannot make, on /healthz and in the heartbeat Odoo's dashboard shows", async () => {
+    // The connection loses its broker URL: the reload makes no MQTT source. Before, /healthz said
+    // "no source runs (see the log)" and the heartbeat said nothing: Odoo showed a healthy sidecar.
+    await fixture.admin.execute("shopfloor.connection", "write", [[fixture.connectionId], { mqtt_url: false }]);
+    await bumpRevision("plant1/health/no-url");
+    const why = "the connection has no MQTT URL (set it in Odoo or MQTT_URL)";
+    await expect
+      .poll(() => sidecar.health().problems.join(), { timeout: 30_000, interval: 200 })
+      .toContain(`intake: no mqtt source runs: ${why}`);
+    await expect
+      .poll(
+        async () => {
+          const [row] = (await fixture.admin.execute("shopfloor.connection", "read", [[fixture.connectionId]], {
+            fields: ["stats_json"],
+          })) as { stats_json: string }[];
+          const stats = JSON.parse(row?.stats_json || "{}") as Record<string, unknown>;
+          return [stats.source_connected, stats.source_error];
+        },
+        { timeout: 30_000, interval: 300 },
+      )
+      .toEqual([0, why]);
+    // The URL back: the source runs, and the reason is gone from both.
+    await fixture.admin.execute("shopfloor.connection", "write", [[fixture.connectionId], { mqtt_url: broker.url }]);
+    await bumpRevision("plant1/health/url-back");
+    await expect.poll(() => sidecar.health().ok, { timeout: 60_000, interval: 300 }).toBe(true);
+    expect(sidecar.stats().source_error).toBeUndefined();
+  });
 });

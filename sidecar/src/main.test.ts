@@ -249,6 +249,26 @@ describe("createSources", () => {
     expect(errors).toEqual(["connection has no folder block (an older Odoo?)"]);
   });
 
+  it("says why it made no source of the connection's kind, for /healthz and the heartbeat", async () => {
+    const notMade: string[] = [];
+    const context = { onSourceNotMade: (reason: string) => notMade.push(reason) };
+    const sparkplug = {
+      code: "spb1",
+      kind: "sparkplug",
+      revision: 1,
+      rules: [],
+      mqtt: { url: "mqtt://127.0.0.1:1883", topics: [], client_id: "", protocol_version: 4 },
+      sparkplug: { group_id: "", host_id: "sfb-spb1", role: "primary" },
+    } as unknown as SidecarConfig;
+    expect(await createSources(sparkplug, silent, "/nonexistent", context)).toEqual([]);
+    const noUrl = { code: "m1", kind: "mqtt", revision: 1, rules: [], mqtt: { url: "" } } as unknown as SidecarConfig;
+    expect(await createSources(noUrl, silent, "/nonexistent", context)).toEqual([]);
+    expect(notMade).toEqual([
+      'the Sparkplug group id "" must be set, without / + # (Sparkplug B topic levels): set it on the connection in Odoo',
+      "the connection has no MQTT URL (set it in Odoo or MQTT_URL)",
+    ]);
+  });
+
   it("names a kind it has no source for instead of taking it for OPC UA", async () => {
     const config = { code: "q1", kind: "profinet", revision: 1, rules: [] } as unknown as SidecarConfig;
     const errors: string[] = [];

@@ -231,6 +231,8 @@ export interface SourcesContext {
   /** Each HTTP answer's status, and each refused token (metrics). */
   onHttpAnswer?: (status: number) => void;
   onHttpAuthFailure?: (why: "missing" | "unknown") => void;
+  /** Why the connection's own source was not made (the sidecar runs on without it, the HTTP intake too). */
+  onSourceNotMade?: (reason: string) => void;
 }
 
 /** The spool's fill for the HTTP intake: the larger of bytes and items, queued and parked, over capacity. */
@@ -255,7 +257,7 @@ export async function createSources(
   context: SourcesContext = {},
 ): Promise<Source[]> {
   const sources: Source[] = [];
-  const main = await createSource(config, log, pkiDir);
+  const main = await createSource(config, log, pkiDir, context.onSourceNotMade);
   if (main) sources.push(main);
   if (config.http) {
     const { HttpIntake } = await import("./sources/http/intake.ts");
@@ -275,15 +277,22 @@ export async function createSources(
   return sources;
 }
 
-async function createSource(config: SidecarConfig, log: Logger, pkiDir: string): Promise<Source | undefined> {
+async function createSource(
+  config: SidecarConfig,
+  log: Logger,
+  pkiDir: string,
+  notMade: (reason: string) => void = () => {},
+): Promise<Source | undefined> {
   if (config.kind === "mqtt") {
     const m = config.mqtt;
     if (!m) {
       log.error({ connection: config.code }, "connection has no MQTT block: no source");
+      notMade("the connection has no MQTT block");
       return undefined;
     }
     if (!m.url) {
       log.error({ connection: config.code }, "connection has no MQTT URL (set it in Odoo or MQTT_URL): no source");
+      notMade("the connection has no MQTT URL (set it in Odoo or MQTT_URL)");
       return undefined;
     }
     return new MqttSource({
@@ -301,6 +310,7 @@ async function createSource(config: SidecarConfig, log: Logger, pkiDir: string):
     return await createProtocolSource(config, log, pkiDir);
   } catch (err) {
     log.error({ err: (err as Error).message, kind: config.kind }, "cannot create the source for this connection kind");
+    notMade((err as Error).message);
     return undefined;
   }
 }
@@ -338,6 +348,8 @@ export class Sidecar {
   #lastHeartbeatOk = 0;
   /** Why intake is down (a source that failed to start on a reload), undefined while it runs. */
   #intakeError: string | undefined;
+  /** Why the configuration in force made no source of the connection's own kind (createSources), if it made none. */
+  #sourceNotMade: string | undefined;
   readonly #degraded: DegradationLog;
   readonly #redactor: Redactor;
   /**
@@ -558,10 +570,14 @@ export class Sidecar {
   }
 
   async #startSource(): Promise<void> {
+    this.#sourceNotMade = undefined;
     const sources = await createSources(this.config, this.#log, join(this.#opts.boot.spoolDir, "pki"), {
       spoolPressure: () => spoolPressureOf(this.spool),
       onHttpAnswer: (status) => this.metrics.httpRequests.inc({ status: String(status) }),
       onHttpAuthFailure: (why) => this.metrics.httpAuthFailures.inc({ why }),
+      onSourceNotMade: (reason) => {
+        this.#sourceNotMade = reason;
+      },
     });
     const sink = this.#sink();
     const started: Source[] = [];
@@ -688,7 +704,10 @@ export class Sidecar {
     const problems: string[] = [];
     if (this.#stopped) problems.push("stopped");
     if (this.#intakeError) problems.push(`intake: ${this.#intakeError}`);
-    else if (!this.source && !this.#stopped && !this.#reloading) problems.push("intake: no source runs (see the log)");
+    else if (this.#sourceNotMade !== undefined && !this.#stopped && !this.#reloading) {
+      problems.push(`intake: no ${this.config.kind} source runs: ${this.#sourceNotMade}`);
+    } else if (!this.source && !this.#stopped && !this.#reloading)
+      problems.push("intake: no source runs (see the log)");
     const stalled = this.delivery?.stalledMs(now) ?? 0;
     const stallMs = this.#opts.stallMs ?? DEFAULT_STALL_MS;
     if (depth.queued > 0 && stalled > stallMs) {
@@ -761,6 +780,8 @@ export class Sidecar {
       revision: this.config.revision,
       ...this.#sourceStats(),
       ...sourceErrorStats(this.source),
+      // Odoo's dashboard tile says "Not reading its source" with this reason.
+      ...(this.#sourceNotMade === undefined ? {} : { source_connected: 0, source_error: this.#sourceNotMade }),
       ...this.#probeStats(),
       ...this.#mapping?.stats(),
     };
