@@ -145,6 +145,34 @@ describe("OPC UA source against the simulator's server", () => {
     }
   });
 
+  it("a rule whose address is no node id is left out, said and counted; the other rules still read", async () => {
+    const { server, line } = await rig("malformed");
+    const sink = new MemorySink();
+    const rules = lineRules({ line: "Line1", machines: [MACHINE], protocol: "opcua" });
+    // An admin's typo: the tag path without its ns=2;s= prefix.
+    const typo = { ...(rules[0] as MappingRule), address: "Line1/Press03/Scrap" };
+    const logged: string[] = [];
+    const source = new OpcUaSource({
+      ...sourceOptions(server.endpoint, join(dir, "malformed-client-pki"), [...rules, typo]),
+      log: (_level, message) => logged.push(message),
+    });
+    try {
+      line.set(MACHINE, "CurrentOrder", "MO-X");
+      line.set(MACHINE, "GoodCount", 10);
+      await source.start(sink);
+      await sleep(300);
+      line.set(MACHINE, "GoodCount", 14);
+      await sink.waitFor(() => sink.sum("production.reported", "qty_good") === 4, 10_000, "4 parts");
+      expect(source.stats().bad_items).toBe(1);
+      expect(logged.join("\n")).toContain(
+        'cannot monitor "Line1/Press03/Scrap": not an OPC UA node id (String cannot be coerced to a nodeId',
+      );
+    } finally {
+      await source.stop();
+      await server.stop();
+    }
+  });
+
   it("server restart mid-shift: subscription re-created, parts made while it was down arrive once", async () => {
     const { server, sim, ledger } = await rig("restart");
     const sink = new MemorySink();

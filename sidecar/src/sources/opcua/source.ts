@@ -19,6 +19,7 @@ import {
   type DataValue,
   type OPCUACertificateManager,
   OPCUAClient,
+  resolveNodeId,
   StatusCodes,
   TimestampsToReturn,
 } from "node-opcua";
@@ -252,7 +253,23 @@ export class OpcUaSource implements Source {
       subscription.on("status_changed", (status) => {
         if (status !== StatusCodes.Good) lost(`subscription status ${status.toString()}`);
       });
-      const addresses = (this.#engine as RuleEngine).addresses();
+      // An address that is no node id (a typo in one mapping rule: "Line1/Press03/Good" without its
+      // ns=2;s=) made monitorItems throw, and every session attempt with it: no rule of the connection
+      // read anything. It is left out, said and counted, as an item the server refuses is.
+      const addresses = (this.#engine as RuleEngine).addresses().filter((address) => {
+        try {
+          resolveNodeId(address);
+          return true;
+        } catch (err) {
+          this.#counts.bad_items++;
+          this.#log(
+            "error",
+            `opcua ${this.#opts.endpoint}: cannot monitor ${JSON.stringify(address)}: not an OPC UA node id ` +
+              `(${(err as Error).message}; e.g. ns=2;s=Line1/Press03/Good) (check the mapping rule's address)`,
+          );
+          return false;
+        }
+      });
       // A connection without rules yet (its admin is browsing for the first) keeps a session and an empty
       // subscription: the server answers an empty CreateMonitoredItems with BadNothingToDo.
       const group =
