@@ -277,42 +277,39 @@ export async function createSources(
   return sources;
 }
 
+/**
+ * The connection's own source, or undefined when its configuration makes none: the reason is
+ * logged and handed to `notMade` (the sidecar runs on, its HTTP intake too).
+ */
 async function createSource(
   config: SidecarConfig,
   log: Logger,
   pkiDir: string,
   notMade: (reason: string) => void = () => {},
 ): Promise<Source | undefined> {
-  if (config.kind === "mqtt") {
-    const m = config.mqtt;
-    if (!m) {
-      log.error({ connection: config.code }, "connection has no MQTT block: no source");
-      notMade("the connection has no MQTT block");
-      return undefined;
-    }
-    if (!m.url) {
-      log.error({ connection: config.code }, "connection has no MQTT URL (set it in Odoo or MQTT_URL): no source");
-      notMade("the connection has no MQTT URL (set it in Odoo or MQTT_URL)");
-      return undefined;
-    }
-    return new MqttSource({
-      url: m.url,
-      topics: mqttSubscriptions(m.topics, config.payload_maps),
-      clientId: m.client_id,
-      protocolVersion: m.protocol_version,
-      username: m.username,
-      password: m.password,
-      tls: m,
-      onError: (err) => log.warn({ err: err.message }, "mqtt"),
-    });
-  }
   try {
-    return await createProtocolSource(config, log, pkiDir);
+    return config.kind === "mqtt" ? mqttSource(config, log) : await createProtocolSource(config, log, pkiDir);
   } catch (err) {
     log.error({ err: (err as Error).message, kind: config.kind }, "cannot create the source for this connection kind");
     notMade((err as Error).message);
     return undefined;
   }
+}
+
+function mqttSource(config: SidecarConfig, log: Logger): MqttSource {
+  const m = config.mqtt;
+  if (!m) throw new Error("the connection has no MQTT block");
+  if (!m.url) throw new Error("the connection has no MQTT URL (set it in Odoo or MQTT_URL)");
+  return new MqttSource({
+    url: m.url,
+    topics: mqttSubscriptions(m.topics, config.payload_maps),
+    clientId: m.client_id,
+    protocolVersion: m.protocol_version,
+    username: m.username,
+    password: m.password,
+    tls: m,
+    onError: (err) => log.warn({ err: err.message }, "mqtt"),
+  });
 }
 
 /** Why the protocol source cannot read (a polled PLC that is down), for the heartbeat and the dashboard; nothing when it reads. */
