@@ -167,6 +167,12 @@ describe.runIf(moduleHasSidecarApi())("/healthz (in-process sidecar, Mosquitto w
         { timeout: 30_000, interval: 300 },
       )
       .toEqual([0, why]);
+    // A reload of the same configuration: while it runs, no source runs either, and /healthz says so.
+    // Before, a reload hid the reason and /healthz was green for its duration (a CI run caught it).
+    const again = sidecar.reload();
+    expect(sidecar.health().problems).toContain(`intake: no mqtt source runs: ${why}`);
+    await again;
+    expect(sidecar.health().problems).toContain(`intake: no mqtt source runs: ${why}`);
     // The URL back: the source runs, and the reason is gone from both.
     await fixture.admin.execute("shopfloor.connection", "write", [[fixture.connectionId], { mqtt_url: broker.url }]);
     await bumpRevision("plant1/health/url-back");

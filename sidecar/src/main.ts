@@ -701,7 +701,8 @@ export class Sidecar {
     const problems: string[] = [];
     if (this.#stopped) problems.push("stopped");
     if (this.#intakeError) problems.push(`intake: ${this.#intakeError}`);
-    else if (this.#sourceNotMade !== undefined && !this.#stopped && !this.#reloading) {
+    // Kept while a reload runs: until the new source is being made, the old reason still holds.
+    else if (this.#sourceNotMade !== undefined && !this.#stopped) {
       problems.push(`intake: no ${this.config.kind} source runs: ${this.#sourceNotMade}`);
     } else if (!this.source && !this.#stopped && !this.#reloading)
       problems.push("intake: no source runs (see the log)");
