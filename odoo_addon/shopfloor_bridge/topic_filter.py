@@ -16,10 +16,33 @@ import re
 
 MAX_PATTERN_BYTES = 65535
 MAX_ROUTE_CHARS = 256
-# A Sparkplug B group, edge node or host id: one topic level, no wildcard (spec: no + / #).
+# A Sparkplug B group, edge node or host id: one topic level, no wildcard (spec: no + / #);
+# ``sparkplug_id_error`` also refuses what no MQTT topic may hold.
 SPARKPLUG_ID = re.compile(r"^[^/+#]+$")
 # Unicode's control characters (category Cc): C0, DEL and C1 (U+0085 is a line break to Python).
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+UNSENDABLE_WHY = "a control character, a Unicode non-character or a lone surrogate"
+
+
+def unsendable(text):
+    """The code point of the first character of ``text`` that MQTT lets a broker refuse, or None.
+
+    MQTT 5 §1.5.4 (3.1.1 §1.5.3): a string is well-formed UTF-8 (no surrogate), never holds
+    U+0000, and a receiver may treat control characters (U+0001 to U+001F, U+007F to U+009F)
+    and Unicode non-characters (U+FDD0 to U+FDEF, and the last two code points of every plane)
+    as a malformed packet. Mosquitto does: it closes the connection of a client that
+    subscribes or publishes with one."""
+    for char in text:
+        point = ord(char)
+        if (
+            point < 0x20
+            or 0x7F <= point <= 0x9F
+            or 0xD800 <= point <= 0xDFFF
+            or 0xFDD0 <= point <= 0xFDEF
+            or point & 0xFFFE == 0xFFFE
+        ):
+            return point
+    return None
 
 
 def mqtt_filter_error(pattern):
@@ -28,14 +51,56 @@ def mqtt_filter_error(pattern):
         return "a topic filter must not be empty"
     if len(pattern.encode("utf-8", "surrogatepass")) > MAX_PATTERN_BYTES:
         return f"a topic filter is at most {MAX_PATTERN_BYTES} bytes"
-    if "\x00" in pattern:
-        return "a topic filter must not contain the NUL character"
+    point = unsendable(pattern)
+    if point is not None:
+        return (
+            f"a topic filter may not hold {UNSENDABLE_WHY} (here U+{point:04X}): "
+            "MQTT lets a broker refuse it, and Mosquitto drops the connection"
+        )
     levels = pattern.split("/")
     for index, level in enumerate(levels):
         if "#" in level and (level != "#" or index != len(levels) - 1):
             return "'#' must be a whole level and the last one (e.g. plant1/#)"
         if "+" in level and level != "+":
             return "'+' must be a whole level (e.g. plant1/+/count, not plant1/line+)"
+    return ""
+
+
+def mqtt_topic_error(topic):
+    """Why ``topic`` is not an MQTT topic name one can publish to ('' when it is): a filter
+    without wildcards."""
+    if isinstance(topic, str) and ("+" in topic or "#" in topic):
+        return "a topic to publish to has no wildcard (+ or #)"
+    return mqtt_filter_error(topic).replace("topic filter", "topic")
+
+
+def filter_list_error(text):
+    """Why the text of a list of MQTT topic filters, one per line, is not one ('' when it is):
+    the first line that holds a control character (checked before the text is split: Python
+    reads U+001C to U+001E and U+0085 as line breaks, and strips them) or is no filter."""
+    for number, line in enumerate((text or "").split("\n"), start=1):
+        line = line.rstrip("\r")
+        found = CONTROL.search(line.replace("\t", " "))
+        if found:
+            return (
+                f"line {number} holds a control character (U+{ord(found.group()):04X}), which MQTT lets "
+                "a broker refuse (Mosquitto drops the connection)"
+            )
+        if line.strip():
+            error = mqtt_filter_error(line.strip())
+            if error:
+                return f"line {number}: {error}"
+    return ""
+
+
+def sparkplug_id_error(value):
+    """Why ``value`` is not a Sparkplug B group, edge node or host id ('' when it is): one
+    topic level, set, without / + #, and nothing MQTT lets a broker refuse."""
+    if not isinstance(value, str) or not SPARKPLUG_ID.match(value):
+        return "must be set, without / + # (they are topic levels in Sparkplug B)"
+    point = unsendable(value)
+    if point is not None:
+        return f"may not hold {UNSENDABLE_WHY} (here U+{point:04X}): MQTT lets a broker refuse it"
     return ""
 
 

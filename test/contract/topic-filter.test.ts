@@ -9,7 +9,8 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { topicFilterProblem, topicMatches } from "../../sidecar/src/mapping/evaluate.ts";
+import { unsendable } from "../../sidecar/src/core/mqtt-text.ts";
+import { mqttFilterProblem, topicMatches } from "../../sidecar/src/mapping/evaluate.ts";
 import { routeOf } from "../../sidecar/src/sources/http/routes.ts";
 
 const MODULE_DIR = join(import.meta.dirname, "../../odoo_addon/shopfloor_bridge");
@@ -37,9 +38,14 @@ function pythonVerdicts(cases: [string, string][]): [boolean, boolean][] {
   return JSON.parse(run.stdout) as [boolean, boolean][];
 }
 
-/** Reference: a filter is valid when '#' is a whole last level and '+' a whole level. */
+/**
+ * Reference: a filter is valid when '#' is a whole last level and '+' a whole level, and it holds
+ * none of what MQTT 5 §1.5.4 lets a broker refuse: a control character (C0, DEL, C1), a Unicode
+ * non-character (U+FDD0 to U+FDEF, the last two code points of each plane) or a lone surrogate.
+ */
 function referenceValid(pattern: string): boolean {
-  if (pattern.length === 0 || pattern.includes("\0")) return false;
+  if (pattern.length === 0) return false;
+  if (/[\p{Cc}\p{Cs}\p{Noncharacter_Code_Point}]/u.test(pattern)) return false;
   const levels = pattern.split("/");
   return levels.every(
     (level, index) =>
@@ -63,7 +69,30 @@ function referenceMatches(pattern: string, topic: string): boolean {
   return new RegExp(`^${source}$`, "s").test(topic);
 }
 
-const filterLevel = fc.constantFrom("a", "b", "", "+", "#", "$SYS", "a+", "b#", "+a", "é/", "x y");
+const filterLevel = fc.constantFrom(
+  "a",
+  "b",
+  "",
+  "+",
+  "#",
+  "$SYS",
+  "a+",
+  "b#",
+  "+a",
+  "é/",
+  "x y",
+  "\u0001",
+  "x\u0085",
+  "\u007f",
+  "\u009f",
+  "\ufdd0",
+  "\uffff",
+  "\u{10fffe}",
+  "\ud800",
+  "😀",
+  "\u00a0",
+  "\ufeff",
+);
 const topicLevel = fc.constantFrom("a", "b", "", "$SYS", "+", "#", "é", "x y");
 const filterLevels = fc.array(filterLevel, { minLength: 1, maxLength: 5 });
 const topicArb = fc.array(topicLevel, { minLength: 1, maxLength: 6 }).map((levels) => levels.join("/"));
@@ -97,7 +126,8 @@ describe("topic_filter.py matches MQTT topic filters as the reference model", ()
     });
     expect(differences.slice(0, 10)).toEqual([]);
     const sidecarDifferences = cases.flatMap(([pattern, topic], index) => {
-      const sidecar: [boolean, boolean] = [topicFilterProblem(pattern) === undefined, topicMatches(pattern, topic)];
+      const valid = mqttFilterProblem(pattern) === undefined;
+      const sidecar: [boolean, boolean] = [valid, valid && topicMatches(pattern, topic)];
       const got = verdicts[index];
       return got?.[0] === sidecar[0] && got[1] === sidecar[1] ? [] : [{ pattern, topic, sidecar, got }];
     });
@@ -107,6 +137,37 @@ describe("topic_filter.py matches MQTT topic filters as the reference model", ()
     const invalid = verdicts.filter(([valid]) => !valid).length;
     expect(matched).toBeGreaterThan(200);
     expect(invalid).toBeGreaterThan(200);
+  });
+});
+
+const UNSENDABLE_RANGES = `
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("topic_filter", sys.argv[1] + "/topic_filter.py")
+tf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tf)
+ranges = []
+for point in range(0x110000):
+    if tf.unsendable(chr(point)) == point:
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+json.dump(ranges, sys.stdout)
+`;
+
+describe("Odoo and the sidecar refuse the same characters in what they send to a broker", () => {
+  it("topic_filter.unsendable and mqtt-text's unsendable agree on every code point", () => {
+    const run = spawnSync("python3", ["-c", UNSENDABLE_RANGES, MODULE_DIR], { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    const ranges: [number, number][] = [];
+    for (let point = 0; point <= 0x10ffff; point++) {
+      if (unsendable(String.fromCodePoint(point)) !== point) continue;
+      const last = ranges.at(-1);
+      if (last && last[1] === point - 1) last[1] = point;
+      else ranges.push([point, point]);
+    }
+    expect(JSON.parse(run.stdout)).toEqual(ranges);
+    expect(ranges).toHaveLength(4 + 17);
   });
 });
 

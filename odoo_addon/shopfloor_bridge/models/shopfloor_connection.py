@@ -13,7 +13,7 @@ from ..revision_diff import restoring
 from ..rpc_errors import rpc_error
 from ..secret_columns import store_each_quietly, store_quietly, without_quiet
 from ..storable_text import escape
-from ..topic_filter import SPARKPLUG_ID
+from ..topic_filter import filter_list_error, sparkplug_id_error
 
 INT4_MAX = 2**31 - 1
 KEY_EXPIRY_WARNING_DAYS = 30
@@ -1220,16 +1220,33 @@ class ShopfloorConnection(models.Model):
                     connection.sparkplug_host_id or f"sfb-{connection.code}",
                 ),
             ):
-                if not value or not SPARKPLUG_ID.match(value):
+                error = sparkplug_id_error(value or "")
+                if error:
                     raise ValidationError(
                         _(
-                            "Connection %(code)s: the %(label)s must be set, without / + # (they are topic "
-                            "levels in Sparkplug B): %(value)r",
+                            "Connection %(code)s: the %(label)s %(error)s: %(value)r",
                             code=connection.code,
                             label=label,
+                            error=error,
                             value=value or "",
                         )
                     )
+
+    @api.constrains("topic_filters")
+    def _check_topic_filters(self):
+        # The sidecar subscribes to every line in one SUBSCRIBE: MQTT.js refuses the whole of it for
+        # one misplaced wildcard, and Mosquitto drops the connection for one control character.
+        for connection in self:
+            error = filter_list_error(connection.topic_filters)
+            if error:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s: %(field)s: %(error)s",
+                        code=connection.code,
+                        field=connection._fields["topic_filters"].string,
+                        error=error,
+                    )
+                )
 
     @api.constrains("kind")
     def _check_kind_of_plc_rules(self):

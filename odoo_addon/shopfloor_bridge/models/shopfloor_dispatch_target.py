@@ -13,7 +13,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from .. import backbone
-from ..topic_filter import SPARKPLUG_ID
+from ..topic_filter import mqtt_topic_error, sparkplug_id_error
 from .shopfloor_dispatch import mark_dirty
 
 SLOT_FIELDS = ("order", "product", "qty", "priority", "start")
@@ -136,16 +136,20 @@ class ShopfloorDispatchTarget(models.Model):
                     raise ValidationError(_("The slot node ids must contain {slot} and {field}: %s", template))
             if target.kind == "mqtt":
                 topic = target.mqtt_topic or ""
-                if not topic or "+" in topic or "#" in topic:
-                    raise ValidationError(_("The MQTT topic must be set and have no wildcard: %r", topic))
+                error = mqtt_topic_error(topic)
+                if error:
+                    raise ValidationError(
+                        _("The MQTT topic %(topic)r is not one to publish to: %(error)s", topic=topic, error=error)
+                    )
             if target.kind == "sparkplug":
                 for label, value in (
                     (_("Group id"), target.sparkplug_group_id or target.connection_id.sparkplug_group_id),
                     (_("Edge node id"), target.sparkplug_edge_node_id),
                 ):
-                    if not value or not SPARKPLUG_ID.match(value):
+                    error = sparkplug_id_error(value or "")
+                    if error:
                         raise ValidationError(
-                            _("%(label)s must be set, without / + #: %(value)r", label=label, value=value)
+                            _("%(label)s %(error)s: %(value)r", label=label, error=error, value=value)
                         )
 
     def _workcenter_ref(self):

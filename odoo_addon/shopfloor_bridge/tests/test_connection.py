@@ -150,6 +150,8 @@ class TestConnection(ShopfloorCase):
             ({"sparkplug_group_id": "Plant/1"}, "'Plant/1'"),
             ({"sparkplug_group_id": "P1", "code": "line+1"}, "the Sparkplug host id must be set, without / + #"),
             ({"sparkplug_group_id": "P1", "sparkplug_host_id": "host#1"}, "'host#1'"),
+            ({"sparkplug_group_id": "Plant\x011"}, "may not hold a control character"),
+            ({"sparkplug_group_id": "P1", "sparkplug_host_id": "host\ufdd0"}, "(here U+FDD0)"),
         ]
         for extra, message in cases:
             with self.subTest(extra=extra), self.assertRaises(ValidationError) as caught, self.cr.savepoint():
@@ -166,6 +168,33 @@ class TestConnection(ShopfloorCase):
         connection.write({"kind": "mqtt", "sparkplug_group_id": False})
         with self.assertRaisesRegex(ValidationError, "group id must be set"), self.cr.savepoint():
             connection.kind = "sparkplug"
+
+    def test_topic_filters_a_broker_takes(self):
+        """The sidecar subscribes to every line of Topic filters in one SUBSCRIBE: MQTT.js refused the
+        whole of it for one misplaced wildcard and Mosquitto dropped the connection for one control
+        character, so one wrong line silenced the connection; U+0085 or U+001E split a line in two and
+        U+001F was stripped, so the sidecar subscribed to filters nobody wrote. All refused here."""
+        cases = [
+            ("shopfloor/#\nplant1/line+/count", "line 2: '+' must be a whole level"),
+            ("shopfloor/#\nplant1/#/count", "line 2: '#' must be a whole level"),
+            ("plant1/press\x01/count", "line 1 holds a control character (U+0001), which MQTT lets a broker refuse"),
+            ("shopfloor/#\nplant1/a\x85b", "line 2 holds a control character (U+0085)"),
+            ("plant1/a\x1e\nshopfloor/#", "line 1 holds a control character (U+001E)"),
+            ("plant1/\x1f", "line 1 holds a control character (U+001F)"),
+            ("plant1/a\tb", "(here U+0009)"),
+            ("plant1/\uffff", "(here U+FFFF)"),
+            ("plant1/\U0001fffe", "(here U+1FFFE)"),
+            ("plant1/a\rb", "line 1 holds a control character (U+000D)"),
+        ]
+        for text, message in cases:
+            with self.subTest(text=text), self.assertRaises(ValidationError) as caught, self.cr.savepoint():
+                self.connection.topic_filters = text
+            self.assertIn(message, str(caught.exception))
+            self.assertIn("Topic Filters", str(caught.exception))
+        # Line ends of any platform, blank lines, spaces and tabs around a filter, and any other
+        # character (a no-break space, an emoji) are fine.
+        self.connection.topic_filters = "shopfloor/#\r\n\n  plant1/+/count\t\r\nplant 1/\u00a0/😀\n"
+        self.assertEqual(self.connection._topic_filter_list(), ["shopfloor/#", "plant1/+/count", "plant 1/\u00a0/😀"])
 
     def test_heartbeat_records_stats(self):
         reply = self.env["shopfloor.connection"].heartbeat(

@@ -391,6 +391,17 @@ class TestDispatch(ShopfloorCase):
             Target.create(
                 {"connection_id": self.connection.id, "workcenter_id": self.wc_press2.id, "kind": "sparkplug"}
             )
+        # What a broker may refuse in any topic: Mosquitto drops the writer's connection for it.
+        spare = self.env["mrp.workcenter"].create({"name": "Spare press", "code": "SPARE"})
+        base = {"connection_id": self.connection.id, "workcenter_id": spare.id}
+        for values, message in (
+            ({"kind": "mqtt", "mqtt_topic": "plant/queue\x7f"}, "(here U+007F)"),
+            ({"kind": "mqtt", "mqtt_topic": "plant/\ufffe"}, "(here U+FFFE)"),
+            ({"kind": "sparkplug", "sparkplug_group_id": "P1", "sparkplug_edge_node_id": "edge\x85"}, "(here U+0085)"),
+        ):
+            with self.subTest(values=values), self.assertRaises(ValidationError) as caught, self.cr.savepoint():
+                Target.create({**base, **values})
+            self.assertIn(message, str(caught.exception))
 
     # ------------------------------------------------------------------ access
 

@@ -156,6 +156,9 @@ class TestPayloadMap(ShopfloorCase):
         cases = [
             ({"match": "kepware/#/x"}, "'#' must be a whole level and the last one"),
             ({"match": "kepware+"}, "'+' must be a whole level"),
+            # Mosquitto drops the sidecar's connection for it: every mapping and topic stops.
+            ({"match": "kepware/\x85/#"}, "may not hold a control character, a Unicode non-character"),
+            ({"match": "kepware/\ufdef"}, "(here U+FDEF)"),
             ({"transport": "http", "match": "/routes/mes"}, "no leading or trailing '/'"),
             ({"transport": "http", "match": "mes//done"}, "no empty level"),
             ({"expression": "   "}, "needs an expression"),

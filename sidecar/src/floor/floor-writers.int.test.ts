@@ -199,6 +199,45 @@ describe("MQTT and Sparkplug writers against an outage and a host", () => {
     }
   });
 
+  it("a topic or id a broker may refuse fails that target alone, not retried; the broker's others still write", async () => {
+    // A work center code holding a control character makes the target's {line}: Mosquitto would drop
+    // the writer's connection on the PUBLISH, and every target on that broker would wait behind it.
+    const versions = new VersionStore(join(dir, "refuse.json"));
+    const mqttWriter = new MqttFloorWriter({ versions, defaultUrl: broker.url, timeoutMs: 1_500 });
+    const sparkplugWriter = new SparkplugFloorWriter({ versions, defaultUrl: broker.url });
+    const refused = async (write: Promise<void>) =>
+      (await write.then(() => undefined).catch((e: unknown) => e)) as FloorWriteError;
+    try {
+      const mqttBad = await refused(
+        mqttWriter.write(
+          queueMessage("WC-R", 1, ["MO/1"], { kind: "mqtt", params: { topic: "plant/L\u00851/queue" } }, 1),
+        ),
+      );
+      expect(mqttBad.retryable).toBe(false);
+      expect(mqttBad.message).toContain("holds a control character, Unicode non-character or lone surrogate (U+0085)");
+      const sparkplugBad = await refused(
+        sparkplugWriter.write(
+          queueMessage(
+            "WC-R",
+            1,
+            ["MO/1"],
+            { kind: "sparkplug", params: { group_id: "Plant1", edge_node_id: "E\uffff" } },
+            1,
+          ),
+        ),
+      );
+      expect(sparkplugBad.retryable).toBe(false);
+      expect(sparkplugBad.message).toContain('(got "Plant1", "E\uffff")');
+      await mqttWriter.write(
+        queueMessage("WC-R", 1, ["MO/1"], { kind: "mqtt", params: { topic: "plant/r/queue" } }, 1),
+      );
+      expect(JSON.parse((await readRetained(broker.url, "plant/r/queue")) ?? "{}")).toMatchObject({ version: 1 });
+    } finally {
+      await mqttWriter.close();
+      await sparkplugWriter.close();
+    }
+  });
+
   it("Sparkplug: NBIRTH with bdSeq on connect, NDATA with only what changed, rebirth on NCMD, NDEATH will", async () => {
     const host = await SparkplugHost.connect(broker.url, "Plant1", "Edge1");
     const versions = new VersionStore(join(dir, "sparkplug.json"));

@@ -7,6 +7,7 @@
 // A target with its own url connects with the connection's TLS settings
 // (CA, verification, client certificate) all the same.
 import mqtt, { type MqttClient } from "mqtt";
+import { codePoint, unsendable } from "../core/mqtt-text.ts";
 import type { MqttTlsSettings } from "../core/mqtt-tls.ts";
 import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
 import { FloorWriteError } from "./errors.ts";
@@ -43,6 +44,16 @@ export class MqttFloorWriter implements FloorWriter {
       throw new FloorWriteError(`MQTT target topic ${JSON.stringify(topic)} is empty or has a wildcard`, {
         retryable: false,
       });
+    }
+    // Its {line} comes from a work center's code: Mosquitto drops the connection of a client
+    // publishing a control character, and every target on that broker would wait behind it.
+    const point = unsendable(topic);
+    if (point !== undefined) {
+      throw new FloorWriteError(
+        `MQTT target topic ${JSON.stringify(topic)} holds a control character, Unicode non-character or lone ` +
+          `surrogate (${codePoint(point)}), which MQTT lets a broker refuse`,
+        { retryable: false },
+      );
     }
     const ownUrl = stringParam(params, "url");
     const url = ownUrl || this.options.defaultUrl || "";

@@ -9,9 +9,11 @@
 // Target params: group_id, edge_node_id (required), url ("" uses the connection's broker).
 // A target with its own url connects with the connection's TLS settings
 // (CA, verification, client certificate) all the same.
+
 import mqtt, { type MqttClient } from "mqtt";
 import { get as sparkplugNamespace } from "sparkplug-payload";
 import type { UMetric, UPayload } from "sparkplug-payload/lib/sparkplugbpayload.js";
+import { unsendable } from "../core/mqtt-text.ts";
 import type { MqttTlsClientOptions, MqttTlsSettings } from "../core/mqtt-tls.ts";
 import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
 import { FloorWriteError } from "./errors.ts";
@@ -166,10 +168,12 @@ export class SparkplugFloorWriter implements FloorWriter {
     const params = message.target.params;
     const group = typeof params.group_id === "string" ? params.group_id : "";
     const edge = typeof params.edge_node_id === "string" ? params.edge_node_id : "";
-    const invalid = (id: string) => !id || /[/+#]/.test(id);
+    // Nor what MQTT lets a broker refuse: Mosquitto drops the connection of a client publishing it.
+    const invalid = (id: string) => !id || /[/+#]/.test(id) || unsendable(id) !== undefined;
     if (invalid(group) || invalid(edge)) {
       throw new FloorWriteError(
-        `Sparkplug target needs group_id and edge_node_id without / + # (got "${group}", "${edge}")`,
+        `Sparkplug target needs group_id and edge_node_id without / + # nor a control character, ` +
+          `Unicode non-character or lone surrogate (got ${JSON.stringify(group)}, ${JSON.stringify(edge)})`,
         {
           retryable: false,
         },

@@ -12,6 +12,7 @@
 // MappingStage; Odoo for the browser).
 import jsonata from "jsonata";
 import type { CloudEvent, PayloadMapping } from "../core/contract.ts";
+import { codePoint, unsendable } from "../core/mqtt-text.ts";
 import { RFC3339, readShaped } from "../core/rfc3339.ts";
 import { BAIL, compileFastPath, type FastProgram } from "./fastpath.ts";
 
@@ -492,6 +493,21 @@ export function topicFilterProblem(filter: string): string | undefined {
     if (level.includes("+") && level !== "+") return `"+" must be a whole level: ${filter}`;
   }
   return undefined;
+}
+
+/**
+ * Why an MQTT topic filter is one no broker need take, or undefined when it is valid: the
+ * wildcards of `topicFilterProblem`, and what `unsendable` finds.
+ */
+export function mqttFilterProblem(filter: string): string | undefined {
+  const point = unsendable(filter);
+  if (point !== undefined) {
+    return (
+      `a topic filter may not hold a control character, a Unicode non-character or a lone surrogate ` +
+      `(here ${codePoint(point)}): MQTT lets a broker refuse it, and Mosquitto drops the connection: ${JSON.stringify(filter)}`
+    );
+  }
+  return topicFilterProblem(filter);
 }
 
 /** The first mapping of `maps` (in their order) for this transport whose pattern matches the topic or route. */

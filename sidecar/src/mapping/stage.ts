@@ -18,6 +18,7 @@ import {
   type MappingLimits,
   type MappingOutcome,
   mappingLabel,
+  mqttFilterProblem,
   runMapping,
   topicFilterProblem,
 } from "./evaluate.ts";
@@ -116,7 +117,7 @@ export class MappingStage implements SourceSink {
     if (!previous || previous.revision !== config.revision || previous.code !== config.code) this.#engineStale = true;
     this.#rules = rules;
     for (const map of this.#maps) {
-      const problem = topicFilterProblem(map.match);
+      const problem = map.transport === "mqtt" ? mqttFilterProblem(map.match) : topicFilterProblem(map.match);
       if (problem) this.#warnOnce(`match/${map.id}/${map.revision}`, `${mappingLabel(map)} takes nothing: ${problem}`);
     }
     this.#armFlush();

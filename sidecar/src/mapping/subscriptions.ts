@@ -2,7 +2,7 @@
 // mappings: its own topics and the topic filters of its mqtt mappings, so a
 // Kepware or UNS topic outside `shopfloor/#` reaches the mapping stage.
 import type { PayloadMapping } from "../core/contract.ts";
-import { topicFilterProblem } from "./evaluate.ts";
+import { mqttFilterProblem } from "./evaluate.ts";
 
 /**
  * The connection's topics plus the valid filters of its mqtt payload
@@ -13,7 +13,7 @@ import { topicFilterProblem } from "./evaluate.ts";
 export function mqttSubscriptions(topics: readonly string[], maps: readonly PayloadMapping[] = []): string[] {
   const wanted = [...topics];
   for (const map of maps) {
-    if (map.transport === "mqtt" && topicFilterProblem(map.match) === undefined) wanted.push(map.match);
+    if (map.transport === "mqtt" && mqttFilterProblem(map.match) === undefined) wanted.push(map.match);
   }
   const unique = [...new Set(wanted)];
   return unique.filter((filter, index) =>

@@ -9,6 +9,7 @@
 // decode reach Odoo as rejected items with their bytes and the reason.
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract.ts";
+import { codePoint, unsendable } from "../../core/mqtt-text.ts";
 import { describeMqttTlsFailure, type MqttTlsSettings, mqttTlsOptions } from "../../core/mqtt-tls.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { type EngineResult, RuleEngine } from "../../rules/engine.ts";
@@ -68,6 +69,13 @@ export function sparkplugOptionsFromConfig(config: SidecarConfig, log?: SourceLo
       throw new Error(
         `the Sparkplug ${label} ${JSON.stringify(id ?? "")} must be set, without / + # (Sparkplug B topic levels): ` +
           "set it on the connection in Odoo",
+      );
+    }
+    const point = unsendable(id);
+    if (point !== undefined) {
+      throw new Error(
+        `the Sparkplug ${label} ${JSON.stringify(id)} may not hold a control character, a Unicode non-character ` +
+          `or a lone surrogate (here ${codePoint(point)}): MQTT lets a broker refuse it; set it on the connection in Odoo`,
       );
     }
   }
