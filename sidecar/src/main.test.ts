@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { BootstrapConfig } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { PLC_KINDS, type PlcConfig, type PlcKind, type SidecarConfig } from "./core/contract.ts";
-import { asConfigError, createProtocolSource, createSources, withOverrides } from "./main.ts";
+import {
+  asConfigError,
+  createProtocolSource,
+  createSources,
+  sourceErrorStats,
+  sourceWarningStats,
+  withOverrides,
+} from "./main.ts";
 import { knownKinds, PlcDriverMissingError, plcDriverFactory } from "./sources/plc/drivers.ts";
 import { PlcSource } from "./sources/plc/source.ts";
 
@@ -168,6 +175,19 @@ describe("asConfigError", () => {
   it("leaves other errors as they are (exit 1)", () => {
     const other = new Error("ECONNREFUSED");
     expect(asConfigError(other, opcua, boot)).toBe(other);
+  });
+});
+
+describe("what a source says of itself in the heartbeat", () => {
+  it("sends a source's error and warning only when it has one, as Odoo's dashboard tile shows them", () => {
+    const source = (fields: Record<string, unknown>) => fields as unknown as Parameters<typeof sourceWarningStats>[0];
+    expect(sourceWarningStats(source({ warning: "1 topic filter is not subscribed: x" }))).toEqual({
+      source_warning: "1 topic filter is not subscribed: x",
+    });
+    expect(sourceErrorStats(source({ lastError: "cannot connect" }))).toEqual({ source_error: "cannot connect" });
+    for (const quiet of [undefined, source({}), source({ warning: "", lastError: "" }), source({ warning: 3 })]) {
+      expect({ ...sourceWarningStats(quiet), ...sourceErrorStats(quiet) }).toEqual({});
+    }
   });
 });
 

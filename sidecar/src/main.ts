@@ -11,6 +11,7 @@ import type { Source, SourceSink } from "./core/ports.ts";
 import { Redactor } from "./core/secrets.ts";
 import { Delivery, type DeliverySettings } from "./delivery.ts";
 import type { RunningDispatcher } from "./floor/dispatcher.ts";
+import { mqttFilterProblem } from "./mapping/evaluate.ts";
 import { MappingStage } from "./mapping/stage.ts";
 import { mqttSubscriptions } from "./mapping/subscriptions.ts";
 import type { BaseOdooClient } from "./odoo/client.ts";
@@ -300,9 +301,29 @@ function mqttSource(config: SidecarConfig, log: Logger): MqttSource {
   const m = config.mqtt;
   if (!m) throw new Error("the connection has no MQTT block");
   if (!m.url) throw new Error("the connection has no MQTT URL (set it in Odoo or MQTT_URL)");
+  // All filters go in one SUBSCRIBE: MQTT.js refuses the whole of it for one misplaced wildcard, and
+  // Mosquitto drops the connection for one control character. Such a filter (from an Odoo that did
+  // not check them) is left out, logged and shown; the others are read.
+  const leftOut: string[] = [];
+  const topics = m.topics.filter((filter) => {
+    const problem = mqttFilterProblem(filter);
+    if (problem !== undefined) {
+      leftOut.push(problem);
+      log.error(
+        { filter, err: problem },
+        "topic filter left out of the subscription: fix it on the connection in Odoo",
+      );
+    }
+    return problem === undefined;
+  });
+  const filters = mqttSubscriptions(topics, config.payload_maps);
+  if (filters.length === 0 && leftOut.length > 0) {
+    throw new Error(`no topic filter a broker takes: ${leftOut.join("; ")}`);
+  }
   return new MqttSource({
     url: m.url,
-    topics: mqttSubscriptions(m.topics, config.payload_maps),
+    topics: filters,
+    leftOut,
     clientId: m.client_id,
     protocolVersion: m.protocol_version,
     username: m.username,
@@ -310,6 +331,12 @@ function mqttSource(config: SidecarConfig, log: Logger): MqttSource {
     tls: m,
     onError: (err) => log.warn({ err: err.message }, "mqtt"),
   });
+}
+
+/** What of its configuration the source does not read (filters, addresses), for the heartbeat and the dashboard; nothing when it reads it all. */
+export function sourceWarningStats(source: Source | undefined): { source_warning?: string } {
+  const warning = (source as { warning?: unknown } | undefined)?.warning;
+  return typeof warning === "string" && warning !== "" ? { source_warning: warning } : {};
 }
 
 /** Why the protocol source cannot read (a polled PLC that is down), for the heartbeat and the dashboard; nothing when it reads. */
@@ -778,6 +805,7 @@ export class Sidecar {
       revision: this.config.revision,
       ...this.#sourceStats(),
       ...sourceErrorStats(this.source),
+      ...sourceWarningStats(this.source),
       // Odoo's dashboard tile says "Not reading its source" with this reason.
       ...(this.#sourceNotMade === undefined ? {} : { source_connected: 0, source_error: this.#sourceNotMade }),
       ...this.#probeStats(),

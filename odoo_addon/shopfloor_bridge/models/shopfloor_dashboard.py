@@ -159,14 +159,18 @@ class ShopfloorDashboard(models.AbstractModel):
     def _source_state_of(self, connection):
         """Whether the sidecar's own source reads its floor (its last heartbeat): ``source_down``
         when it says its source is not connected (a polled PLC that does not answer), with
-        ``source_error``, the reason it gave. A sidecar that does not report it: not down."""
+        ``source_error``, the reason it gave. A sidecar that does not report it: not down.
+        ``source_warning``: what of its configuration the source does not read while it reads the
+        rest (topic filters the broker refused, OPC UA addresses left out), as the sidecar said it."""
         stats = self._last_stats(connection)
         connected = stats.get("source_connected")
         down = not isinstance(connected, bool) and isinstance(connected, int | float) and connected == 0
         error = stats.get("source_error")
+        warning = stats.get("source_warning")
         return {
             "source_down": down,
             "source_error": error[:500] if down and isinstance(error, str) else "",
+            "source_warning": warning[:500] if isinstance(warning, str) else "",
         }
 
     def _connection_stats(self, connection_ids, now):

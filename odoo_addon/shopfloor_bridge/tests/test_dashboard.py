@@ -89,6 +89,20 @@ class TestDashboard(ShopfloorCase):
         self.assertEqual(len(tile["source_error"]), 500)
         self.assertNotIn(None, tile.values())
 
+    def test_tile_shows_what_of_its_configuration_a_source_does_not_read(self):
+        _data, tile = self.tile()
+        self.assertEqual(tile["source_warning"], "", "never seen")
+        warning = (
+            '1 topic filter is not subscribed: the broker refused topic filter "secret/#" (SUBACK 0x87: not authorized)'
+        )
+        self.env["shopfloor.connection"].heartbeat("test-conn", {"source_warning": warning, "source_received": 5})
+        _data, tile = self.tile()
+        self.assertEqual((tile["source_down"], tile["source_warning"]), (False, warning), "it reads the rest")
+        for stats, expected in (({}, ""), ({"source_warning": 7}, ""), ({"source_warning": "y" * 900}, "y" * 500)):
+            self.env["shopfloor.connection"].heartbeat("test-conn", stats)
+            _data, tile = self.tile()
+            self.assertEqual(tile["source_warning"], expected, stats)
+
     def test_tile_shows_catch_up_from_the_heartbeat(self):
         _data, tile = self.tile()
         self.assertEqual(

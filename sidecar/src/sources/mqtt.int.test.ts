@@ -5,6 +5,8 @@ import { startAedes } from "../../devstack/aedes.ts";
 import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
 import { runPeer } from "../../devstack/python-peers.ts";
 import { RecordingSink, sourceContract } from "../../test/support/sources/source.contract.ts";
+import type { SidecarConfig } from "../core/contract.ts";
+import { createSources } from "../main.ts";
 import { MqttSource } from "./mqtt.ts";
 
 interface Broker {
@@ -220,6 +222,101 @@ for (const [brokerName, start, versions] of brokers) {
     });
   }
 }
+
+describe("topic filters a broker does not take", () => {
+  const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Parameters<typeof createSources>[1];
+  const config = (url: string, topics: string[]) =>
+    ({
+      code: "filters",
+      kind: "mqtt",
+      revision: 1,
+      rules: [],
+      mqtt: { url, topics, client_id: `sfb-filters-${process.pid}-${topics.length}`, protocol_version: 4 },
+    }) as unknown as SidecarConfig;
+
+  it("Mosquitto: one control character or misplaced wildcard no longer silences the connection's other filters", async () => {
+    const broker = await startMosquitto();
+    const publisher = await mqtt.connectAsync(broker.url, { clientId: `filters-pub-${process.pid}` });
+    try {
+      // What the check rests on: Mosquitto drops a client whose SUBSCRIBE holds a control character.
+      const raw = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+      await expect(raw.subscribeAsync(["shopfloor/ok/#", "shopfloor/press\u0001/#"], { qos: 1 })).rejects.toThrow(
+        "Connection closed",
+      );
+      await raw.endAsync(true);
+      // As an Odoo that did not check them sends them: the sidecar reads the good filter, and says
+      // which it left out and why.
+      const errors: string[] = [];
+      const log = { ...silent, error: (fields: { err?: string }) => errors.push(String(fields.err)) };
+      const topics = ["shopfloor/ok/#", "shopfloor/press\u0001/#", "plant1/line+/count"];
+      const [source] = await createSources(config(broker.url, topics), log as typeof silent, "/nonexistent");
+      if (!(source instanceof MqttSource)) throw new Error("no MQTT source");
+      const sink = new RecordingSink();
+      await source.start(sink);
+      try {
+        await expect
+          .poll(
+            async () => {
+              await publisher.publishAsync("shopfloor/ok/press-1", "filters-ok", { qos: 1 });
+              return sink.has("filters-ok");
+            },
+            { timeout: 10_000, interval: 300 },
+          )
+          .toBe(true);
+        expect(source.stats().connects).toBe(1);
+        expect(source.stats().refused_filters).toBe(2);
+        expect(source.warning).toMatch(/^2 topic filters are not subscribed: a topic filter may not hold a control/);
+        expect(source.warning).toContain("(here U+0001)");
+        expect(source.warning).toContain('"+" must be a whole level: plant1/line+/count');
+        expect(errors).toHaveLength(2);
+      } finally {
+        await source.stop();
+      }
+      // Nothing left to read: no source, and the reason for /healthz and Odoo's dashboard.
+      const notMade: string[] = [];
+      const none = await createSources(config(broker.url, ["a\u0085b"]), silent, "/nonexistent", {
+        onSourceNotMade: (reason) => notMade.push(reason),
+      });
+      expect(none).toEqual([]);
+      expect(notMade[0]).toMatch(/^no topic filter a broker takes: .*\(here U\+0085\)/);
+    } finally {
+      await publisher.endAsync();
+      await broker.destroy();
+    }
+  });
+
+  it("aedes: a filter the broker refuses in its SUBACK is named, and the others are read", async () => {
+    const broker = await startAedes();
+    // An ACL as brokers with one answer: SUBACK 0x80 for the filter it refuses.
+    broker.broker.authorizeSubscribe = (_client, subscription, callback) =>
+      callback(null, subscription.topic.startsWith("secret/") ? null : subscription);
+    const publisher = await mqtt.connectAsync(broker.url, { clientId: `suback-pub-${process.pid}` });
+    const errors: string[] = [];
+    const source = new MqttSource({
+      url: broker.url,
+      topics: ["shopfloor/#", "secret/#"],
+      clientId: `sfb-suback-${process.pid}`,
+      onError: (err) => errors.push(err.message),
+    });
+    const sink = new RecordingSink();
+    try {
+      await source.start(sink);
+      await expect.poll(() => source.warning, { timeout: 5_000 }).not.toBe("");
+      expect(source.warning).toBe(
+        '1 topic filter is not subscribed: the broker refused topic filter "secret/#" (SUBACK 0x80: unspecified error)',
+      );
+      expect(errors).toEqual([
+        'the broker refused topic filter "secret/#" (SUBACK 0x80: unspecified error): fix it on the connection in Odoo',
+      ]);
+      await publisher.publishAsync("shopfloor/suback/press-1", "suback-ok", { qos: 1 });
+      await expect.poll(() => sink.has("suback-ok"), { timeout: 5_000 }).toBe(true);
+    } finally {
+      await source.stop();
+      await publisher.endAsync();
+      await broker.close();
+    }
+  });
+});
 
 describe("PUBACK only after the spool commit (Mosquitto)", () => {
   let broker: MosquittoBroker;

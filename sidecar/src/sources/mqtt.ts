@@ -42,6 +42,39 @@ export interface MqttSourceOptions {
   connectTimeoutMs?: number;
   /** Called on errors the source survives (connection loss, failed commit). */
   onError?: (err: Error) => void;
+  /** Why each of the connection's filters left out of `topics` is (`mqttFilterProblem`): part of `warning`. */
+  leftOut?: string[];
+}
+
+/** MQTT 5 §3.9.3: why a broker refused a subscription (3.1.1 has only 0x80, "failure"). */
+const SUBACK_REFUSALS: Record<number, string> = {
+  128: "unspecified error",
+  131: "implementation specific error",
+  135: "not authorized",
+  143: "topic filter invalid",
+  145: "packet identifier in use",
+  151: "quota exceeded",
+  158: "shared subscriptions not supported",
+  161: "subscription identifiers not supported",
+  162: "wildcard subscriptions not supported",
+};
+
+/**
+ * The filters of a SUBACK's failure codes (bit 0x80 set), each with the broker's reason; MQTT.js
+ * hands the SUBACK's codes in the order of the subscriptions it sent.
+ */
+export function refusedSubscriptions(
+  subscriptions: readonly { topic: string }[] | undefined,
+  granted: readonly unknown[] | undefined,
+): string[] {
+  return (granted ?? []).flatMap((code, i) => {
+    const topic = subscriptions?.[i]?.topic;
+    if (typeof code !== "number" || (code & 0x80) === 0 || topic === undefined) return [];
+    const hex = `0x${code.toString(16).toUpperCase()}`;
+    return [
+      `the broker refused topic filter ${JSON.stringify(topic)} (SUBACK ${hex}: ${SUBACK_REFUSALS[code] ?? "refused"})`,
+    ];
+  });
 }
 
 export const DEFAULT_TOPICS = ["shopfloor/#"];
@@ -113,6 +146,8 @@ export class MqttSource implements Source {
   #inFlight = 0;
   #slotWaiters: (() => void)[] = [];
   readonly #counts = { received: 0, committed: 0, acked: 0, staleAcks: 0, commitErrors: 0, connects: 0, paused: 0 };
+  /** The filters the broker refused in its last SUBACK, each with its reason. */
+  #refused: string[] = [];
 
   constructor(opts: MqttSourceOptions) {
     this.#opts = opts;
@@ -151,7 +186,16 @@ export class MqttSource implements Source {
         client.subscribe(
           o.topics.map((t) => t),
           { qos: 1 },
-          (err) => err && this.#error(err),
+          (err, subscriptions, packet) => {
+            // A refused filter is no error of the others: the broker took them (MQTT.js calls
+            // back with an error as soon as one code of the SUBACK is a failure).
+            this.#refused = refusedSubscriptions(
+              subscriptions,
+              (packet as { granted?: unknown[] } | undefined)?.granted,
+            );
+            for (const reason of this.#refused) this.#error(new Error(`${reason}: fix it on the connection in Odoo`));
+            if (err && this.#refused.length === 0) this.#error(err);
+          },
         );
       }
     });
@@ -331,6 +375,21 @@ export class MqttSource implements Source {
   }
 
   stats(): Record<string, number> {
-    return { ...this.#counts, inFlight: this.#inFlight };
+    return {
+      ...this.#counts,
+      inFlight: this.#inFlight,
+      refused_filters: (this.#opts.leftOut?.length ?? 0) + this.#refused.length,
+    };
+  }
+
+  /**
+   * What of the connection's filters is not read, for the heartbeat and the dashboard: filters
+   * left out as no broker need take them, and those the broker refused. "" when every one is read.
+   */
+  get warning(): string {
+    const reasons = [...(this.#opts.leftOut ?? []), ...this.#refused];
+    if (reasons.length === 0) return "";
+    const count = reasons.length === 1 ? "1 topic filter is" : `${reasons.length} topic filters are`;
+    return `${count} not subscribed: ${reasons.join("; ")}`;
   }
 }

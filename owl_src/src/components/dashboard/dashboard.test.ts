@@ -36,6 +36,7 @@ function tile(overrides: Partial<DashboardData["tiles"][number]> = {}): Dashboar
     drain_eta_s: 0,
     source_down: false,
     source_error: "",
+    source_warning: "",
     open_alerts: 0,
     ...overrides,
   };
@@ -173,6 +174,26 @@ test("a connection whose source does not read its floor says why, while its side
     fixture.querySelector(`.o_sfb_tile[data-connection="${code}"] .o_sfb_source_down`)?.textContent ?? null;
   expect(line("plc")).toBe("Not reading its source: cannot connect: Modbus 10.0.0.7:502");
   expect(line("quiet")).toBe("Not reading its source: not connected");
+  expect(line("fine")).toBeNull();
+  expect(line("gone")).toBeNull();
+});
+
+test("a connection whose source reads only part of its configuration says what it leaves out", async () => {
+  const refused =
+    '1 topic filter is not subscribed: the broker refused topic filter "secret/#" (SUBACK 0x87: not authorized)';
+  const orm = new FakeOrm(() => ({
+    server_time: "2026-11-22 08:00:12",
+    tiles: [
+      tile({ code: "part", connection_id: 1, source_warning: refused }),
+      tile({ code: "fine", connection_id: 2 }),
+      tile({ code: "gone", connection_id: 3, source_warning: refused, heartbeat_age_s: 900 }),
+    ],
+    cost_variances: false,
+  }));
+  const { fixture } = await mountComponent(ShopfloorDashboard, orm, actionProps());
+  const line = (code: string) =>
+    fixture.querySelector(`.o_sfb_tile[data-connection="${code}"] .o_sfb_source_warning`)?.textContent ?? null;
+  expect(line("part")).toBe(`Reads part of its source: ${refused}`);
   expect(line("fine")).toBeNull();
   expect(line("gone")).toBeNull();
 });

@@ -54,6 +54,7 @@ export interface ConnectionTile {
   source_down: boolean;
   /** Why, as the sidecar said it ("" when it did not). */
   source_error: string;
+  source_warning: string;
   /** Alerts of this connection's rules that are open now. */
   open_alerts: number;
 }
@@ -158,6 +159,12 @@ export class ShopfloorDashboard extends Component {
     return tile.source_error
       ? _t("Not reading its source: %s", tile.source_error)
       : _t("Not reading its source: not connected");
+  }
+
+  /** "Reads part of its source: what it does not read", while the sidecar is alive and says so; else "". */
+  sourceWarningText(tile: ConnectionTile): string {
+    if (!tile.source_warning || this.isStale(tile)) return "";
+    return _t("Reads part of its source: %s", tile.source_warning);
   }
 
   isStale(tile: ConnectionTile): boolean {

@@ -40,6 +40,7 @@ function connection(overrides: Partial<ConnectionTile> = {}): ConnectionTile {
     source_down: false,
     open_alerts: 0,
     source_error: "",
+    source_warning: "",
     ...overrides,
   };
 }

@@ -151,9 +151,11 @@ describe("OPC UA source against the simulator's server", () => {
     const rules = lineRules({ line: "Line1", machines: [MACHINE], protocol: "opcua" });
     // An admin's typo: the tag path without its ns=2;s= prefix.
     const typo = { ...(rules[0] as MappingRule), address: "Line1/Press03/Scrap" };
+    // And a node id the server does not have: it refuses that item alone.
+    const unknown = { ...(rules[0] as MappingRule), address: "ns=2;s=Line1/Press03/Nowhere" };
     const logged: string[] = [];
     const source = new OpcUaSource({
-      ...sourceOptions(server.endpoint, join(dir, "malformed-client-pki"), [...rules, typo]),
+      ...sourceOptions(server.endpoint, join(dir, "malformed-client-pki"), [...rules, typo, unknown]),
       log: (_level, message) => logged.push(message),
     });
     try {
@@ -163,7 +165,12 @@ describe("OPC UA source against the simulator's server", () => {
       await sleep(300);
       line.set(MACHINE, "GoodCount", 14);
       await sink.waitFor(() => sink.sum("production.reported", "qty_good") === 4, 10_000, "4 parts");
-      expect(source.stats().bad_items).toBe(1);
+      expect(source.stats().bad_items).toBe(2);
+      // What Odoo's dashboard shows on the connection's tile.
+      expect(source.warning).toBe(
+        '2 addresses are not monitored (check the mapping rules): "Line1/Press03/Scrap" is no node id; ' +
+          "ns=2;s=Line1/Press03/Nowhere: BadNodeIdUnknown",
+      );
       expect(logged.join("\n")).toContain(
         'cannot monitor "Line1/Press03/Scrap": not an OPC UA node id (String cannot be coerced to a nodeId',
       );

@@ -116,6 +116,8 @@ export class OpcUaSource implements Source {
   #batch: Observation[] = [];
   #batchScheduled = false;
   #flushTimer: NodeJS.Timeout | undefined;
+  /** Why each address the live subscription leaves out is (no node id, refused by the server). */
+  #notMonitored: string[] = [];
   readonly #counts = {
     changes: 0,
     events: 0,
@@ -198,6 +200,17 @@ export class OpcUaSource implements Source {
     return { ...this.#counts };
   }
 
+  /**
+   * The addresses of the rules the live subscription does not monitor, for the heartbeat and the
+   * dashboard ("" when it monitors every one): the rest are read.
+   */
+  get warning(): string {
+    const n = this.#notMonitored.length;
+    if (n === 0) return "";
+    const shown = this.#notMonitored.slice(0, 5).join("; ") + (n > 5 ? `; and ${n - 5} more` : "");
+    return `${n === 1 ? "1 address is" : `${n} addresses are`} not monitored (check the mapping rules): ${shown}`;
+  }
+
   /** A session with its subscription is live (false while one is being re-created). */
   get connected(): boolean {
     return this.#live !== undefined && this.#reconnecting === undefined;
@@ -256,12 +269,14 @@ export class OpcUaSource implements Source {
       // An address that is no node id (a typo in one mapping rule: "Line1/Press03/Good" without its
       // ns=2;s=) made monitorItems throw, and every session attempt with it: no rule of the connection
       // read anything. It is left out, said and counted, as an item the server refuses is.
+      const notMonitored: string[] = [];
       const addresses = (this.#engine as RuleEngine).addresses().filter((address) => {
         try {
           resolveNodeId(address);
           return true;
         } catch (err) {
           this.#counts.bad_items++;
+          notMonitored.push(`${JSON.stringify(address)} is no node id`);
           this.#log(
             "error",
             `opcua ${this.#opts.endpoint}: cannot monitor ${JSON.stringify(address)}: not an OPC UA node id ` +
@@ -287,6 +302,7 @@ export class OpcUaSource implements Source {
       group?.monitoredItems.forEach((item: ClientMonitoredItemBase, index: number) => {
         if (item.statusCode.isNotGood()) {
           this.#counts.bad_items++;
+          notMonitored.push(`${addresses[index]}: ${item.statusCode.name}`);
           this.#log(
             "error",
             `opcua ${this.#opts.endpoint}: cannot monitor ${addresses[index]}: ${item.statusCode.toString()} (check the mapping rule's address)`,
@@ -297,6 +313,7 @@ export class OpcUaSource implements Source {
         if (generation !== this.#generation) return;
         this.#onChange(addresses[index] as string, dataValue);
       });
+      this.#notMonitored = notMonitored;
       this.#live = { generation, client, session, subscription };
       this.#counts.sessions++;
       if (lostEarly) this.#lost(generation, lostEarly);
