@@ -240,6 +240,8 @@ export class SparkplugSource implements Source {
     return this.#client?.connected ?? false;
   }
 
+  #announceFailure = "";
+
   stats(): Record<string, number> {
     return { ...this.#host.stats, ...this.#counts, queued: this.#queued };
   }
@@ -252,6 +254,7 @@ export class SparkplugSource implements Source {
     try {
       if (!this.#primary) {
         await client.subscribeAsync(`${SPARKPLUG_NAMESPACE}/${this.#opts.groupId}/#`, { qos: 0 });
+        this.#announceFailure = "";
         return;
       }
       // Own STATE first (to see a stale offline will), then the group, then say online.
@@ -259,9 +262,18 @@ export class SparkplugSource implements Source {
       await client.subscribeAsync(`${SPARKPLUG_NAMESPACE}/${this.#opts.groupId}/#`, { qos: 0 });
       await client.publishAsync(this.#stateTopic, this.#statePayload(true), { qos: 1, retain: true });
       this.#counts.state_published++;
+      this.#announceFailure = "";
     } catch (err) {
-      this.#log("error", `sparkplug: announcing host ${this.#opts.hostId} failed: ${(err as Error).message}`);
+      // A broker's ACL refusing the group (SUBACK 0x80/0x87) leaves the host reading nothing of it:
+      // said on the connection's dashboard tile, not only in the log.
+      this.#announceFailure = `announcing host ${this.#opts.hostId} on group ${this.#opts.groupId} failed: ${(err as Error).message}`;
+      this.#log("error", `sparkplug: ${this.#announceFailure}`);
     }
+  }
+
+  /** Why the host reads nothing of its group (the broker refused its subscription), for the dashboard; "" when it reads. */
+  get warning(): string {
+    return this.#announceFailure;
   }
 
   #onMessage(topic: string, payload: Buffer): void {

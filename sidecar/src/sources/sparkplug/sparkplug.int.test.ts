@@ -201,6 +201,27 @@ for (const [brokerName, startBroker] of brokers) {
       }
     });
 
+    if (brokerName === "aedes") {
+      it("a group the broker refuses to subscribe is said, for the dashboard, not only logged", async () => {
+        const { options } = setup();
+        const aedes = (broker as Awaited<ReturnType<typeof startAedes>>).broker;
+        const previous = aedes.authorizeSubscribe;
+        // An ACL as brokers with one answer: SUBACK 0x80 for the group's filter.
+        aedes.authorizeSubscribe = (_client, subscription, callback) =>
+          callback(null, subscription.topic === `spBv1.0/${options.groupId}/#` ? null : subscription);
+        const host = new SparkplugSource(options);
+        try {
+          await host.start(new MemorySink());
+          expect(host.warning).toBe(
+            `announcing host ${options.hostId} on group ${options.groupId} failed: Subscribe error: Unspecified error`,
+          );
+        } finally {
+          await host.stop();
+          aedes.authorizeSubscribe = previous;
+        }
+      });
+    }
+
     // A fresh host knows no node until a BIRTH: `publish` first makes sure the
     // current host has one (data → Rebirth → BIRTH), then raises `Completed`
     // with the marker as the order, which the trigger rule turns into an event.
