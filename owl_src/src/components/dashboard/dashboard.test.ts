@@ -193,7 +193,7 @@ test("a connection whose source reads only part of its configuration says what i
   const { fixture } = await mountComponent(ShopfloorDashboard, orm, actionProps());
   const line = (code: string) =>
     fixture.querySelector(`.o_sfb_tile[data-connection="${code}"] .o_sfb_source_warning`)?.textContent ?? null;
-  expect(line("part")).toBe(`Reads part of its source: ${refused}`);
+  expect(line("part")).toBe(`Does not read all of its source: ${refused}`);
   expect(line("fine")).toBeNull();
   expect(line("gone")).toBeNull();
 });

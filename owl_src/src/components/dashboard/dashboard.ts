@@ -161,10 +161,10 @@ export class ShopfloorDashboard extends Component {
       : _t("Not reading its source: not connected");
   }
 
-  /** "Reads part of its source: what it does not read", while the sidecar is alive and says so; else "". */
+  /** "Does not read all of its source: what it leaves out", while the sidecar is alive and says so; else "". */
   sourceWarningText(tile: ConnectionTile): string {
     if (!tile.source_warning || this.isStale(tile)) return "";
-    return _t("Reads part of its source: %s", tile.source_warning);
+    return _t("Does not read all of its source: %s", tile.source_warning);
   }
 
   isStale(tile: ConnectionTile): boolean {
