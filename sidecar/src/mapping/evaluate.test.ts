@@ -168,6 +168,34 @@ describe("events mappings", () => {
     expect(reasonOf(await run(mapping({ expression }), "{}"))).toContain(reason);
   });
 
+  it("read a local time in the zone the mapping names, the same on every host", async () => {
+    // A historian's or an MES's local time has no zone: $isoTime(t, zone) says which, so a sidecar
+    // in a UTC container and one on the plant's server in Berlin give the same instant.
+    const at = (expression: string) =>
+      run(mapping({ kind: "values", expression: `{'address': 'a', 'value': 1, 'time': ${expression}}` }), "{}");
+    const cases: [string, string][] = [
+      ["$isoTime('2026-07-01 08:00:00', 'Europe/Berlin')", "2026-07-01T06:00:00.000Z"],
+      ["$isoTime('2026-12-01T08:00', 'Europe/Berlin')", "2026-12-01T07:00:00.000Z"],
+      ["$isoTime('2026-12-01 08:00:00.1234567', '-05:00')", "2026-12-01T13:00:00.123Z"],
+      // The text's own offset wins over the zone given for texts without one.
+      ["$isoTime('2026-12-01 08:00+0100', 'America/Chicago')", "2026-12-01T07:00:00.000Z"],
+      ["$isoTime('2026-12-01T08:00:00Z', 'America/Chicago')", "2026-12-01T08:00:00.000Z"],
+      ["$isoTime(1764576000000, 'America/Chicago')", "2025-12-01T08:00:00.000Z"],
+      // Twice in Berlin (the clocks went back): its first occurrence, as java.time and Python read it.
+      ["$isoTime('2026-10-25 02:30:00', 'Europe/Berlin')", "2026-10-25T00:30:00.000Z"],
+    ];
+    for (const [expression, expected] of cases) {
+      expect(okOf(await at(expression)).observations[0]?.time.toISOString(), expression).toBe(expected);
+    }
+    const refused: [string, string][] = [
+      ["$isoTime('2026-03-29 02:30:00', 'Europe/Berlin')", "does not exist in Europe/Berlin (the clocks went forward"],
+      ["$isoTime('2026-02-29 08:00', 'Europe/Berlin')", "has day 29, and 2026-02 has 28 days"],
+      ["$isoTime('2026-12-01 08:00', 'Europe/Berln')", 'zone "Europe/Berln" is no time zone'],
+      ["$isoTime('12/01/2026 08:00', 'Europe/Berlin')", "is not an ISO 8601 date and time such as 2026-01-02 03:04:05"],
+    ];
+    for (const [expression, reason] of refused) expect(reasonOf(await at(expression)), expression).toContain(reason);
+  });
+
   it("refuse events that id_fields cannot tell apart: the second would be dropped as a duplicate", async () => {
     const map = mapping({ expression: RECORDS_TO_EVENTS, id_fields: ["source", "data.order"] });
     const payload = records("line1", [

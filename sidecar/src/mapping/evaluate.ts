@@ -14,6 +14,7 @@ import jsonata from "jsonata";
 import type { CloudEvent, PayloadMapping } from "../core/contract.ts";
 import { codePoint, unsendable } from "../core/mqtt-text.ts";
 import { RFC3339, readShaped } from "../core/rfc3339.ts";
+import { hostZone, LOCAL_ISO, readLocal, readZoned, ZONED_ISO, type Zone, zoneOf } from "../core/wall-time.ts";
 import { BAIL, compileFastPath, type FastProgram } from "./fastpath.ts";
 
 export interface MappingInput {
@@ -134,36 +135,50 @@ function compile(mapping: MappingKey, limits: MappingLimits): CompiledMapping {
 
 /**
  * Helpers for floor data besides JSONata's own ($fromMillis, $toMillis,
- * $number, $split, $lookup…). `$isoTime(t)`: a source timestamp as the
+ * $number, $split, $lookup…). `$isoTime(t[, zone])`: a source timestamp as the
  * event's `time` — a number is milliseconds since the epoch (Kepware,
- * Ignition), a string any date-time `Date.parse` reads, with its zone
- * (ISO 8601 from HighByte, MES systems); the result is ISO 8601 in UTC.
- * A string in RFC 3339's shape is read as the event's own time is
- * (`textTime`): 30 February is an error, not 2 March.
+ * Ignition), a string a date-time with its zone (ISO 8601 from HighByte, MES
+ * systems), or an ISO 8601 date and time without one (a historian's local
+ * time) read in `zone` (Europe/Berlin, +01:00), else in the sidecar host's
+ * zone; the result is ISO 8601 in UTC. See `textTime`.
  */
 function registerHelpers(expression: jsonata.Expression): void {
   expression.registerFunction(
     "isoTime",
-    (value: unknown) => {
+    (value: unknown, zoneName?: string) => {
       if (value === undefined) return undefined;
-      const ms = typeof value === "number" ? value : typeof value === "string" ? textTime(value) : Number.NaN;
+      let zone: Zone | undefined;
+      if (zoneName !== undefined) {
+        const named = zoneOf(zoneName);
+        if (typeof named === "string") throw new Error(`$isoTime: zone ${named}`);
+        zone = named;
+      }
+      const ms = typeof value === "number" ? value : typeof value === "string" ? textTime(value, zone) : Number.NaN;
       if (typeof ms === "string") throw new Error(`$isoTime: ${JSON.stringify(value)} ${ms}`);
       if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) {
         throw new Error(`$isoTime: ${JSON.stringify(value)} is not a time (milliseconds or an ISO 8601 date-time)`);
       }
       return new Date(ms).toISOString();
     },
-    "<(ns):s>",
+    "<(ns)s?:s>",
   );
 }
 
 /**
- * A date-time text in ms since the epoch: RFC 3339's shape read with its calendar checked
- * (`readTime`; why not, when a date or hour does not exist), any other form as `Date.parse`
- * reads it (NaN when it cannot).
+ * A date-time text in ms since the epoch, or why it is none. RFC 3339 (with its zone) is read
+ * with its calendar checked (`readShaped`: 30 February is an error, not 2 March), and so is an
+ * ISO 8601 date-time with its offset in a looser shape (`readZoned`: 2026-01-02 03:04+0100). An ISO 8601
+ * date and time without a zone (`2026-03-29 02:30:00`) is read in `zone`, else in the host's
+ * zone as it always was, with the same checks and the wall times the zone skips refused
+ * (`readLocal`). With no zone given, any other form is read as `Date.parse` reads it (NaN when it
+ * cannot); with a zone given, another form is an error rather than a reading that ignores it.
  */
-export function textTime(text: string): number | string {
-  return RFC3339.test(text) ? readShaped(text) : Date.parse(text);
+export function textTime(text: string, zone?: Zone): number | string {
+  if (RFC3339.test(text)) return readShaped(text);
+  if (ZONED_ISO.test(text)) return readZoned(text);
+  if (LOCAL_ISO.test(text)) return readLocal(text, zone ?? hostZone());
+  if (zone === undefined) return Date.parse(text);
+  return "is not an ISO 8601 date and time such as 2026-01-02 03:04:05 that a zone could be given to";
 }
 
 /** How reasons and logs name a mapping. */

@@ -1,0 +1,131 @@
+// A date-time without a zone (a historian's or an MES's local time: "2026-03-29 02:30:00") read
+// in a zone the mapping names, so the same payload gives the same instant on every host. Browser-
+// safe (no imports): the mapping form's "try it" panel bundles it with mapping/evaluate.ts.
+
+/** ISO 8601 date and time without a zone: `T`, `t` or a space between; seconds and fraction optional. */
+export const LOCAL_ISO = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?$/;
+/** ISO 8601 date and time with its own offset in a looser shape than RFC 3339 (a space, no seconds, +0100). */
+export const ZONED_ISO = /^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) ?([Zz]|[+-]\d{2}(?::?\d{2})?)$/;
+/** A fixed offset as a zone: Z, UTC, GMT, ±hh, ±hhmm or ±hh:mm. */
+const OFFSET = /^(?:(?<utc>[Zz]|UTC|GMT)|(?<sign>[+-])(?<hours>\d{2})(?::?(?<minutes>\d{2}))?)$/;
+
+const DAY_MS = 86_400_000;
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** ICU's formatter of wall-clock fields in `iana` (made once per zone); throws for a name ICU does not know. */
+function formatterOf(iana: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(iana);
+  if (formatter === undefined) {
+    formatter = new Intl.DateTimeFormat("en-US", {
+      timeZone: iana,
+      hourCycle: "h23",
+      era: "short",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+    });
+    formatters.set(iana, formatter);
+  }
+  return formatter;
+}
+
+/** A zone as the mapping names it: an IANA name (Europe/Berlin) or a fixed offset (+01:00, Z). */
+export type Zone = { offsetMs: number } | { iana: string };
+
+/** The zone `name` names, or why it names none. */
+export function zoneOf(name: string): Zone | string {
+  const offset = OFFSET.exec(name);
+  if (offset?.groups) {
+    const { utc, sign, hours, minutes } = offset.groups;
+    if (utc) return { offsetMs: 0 };
+    const h = Number(hours);
+    const m = Number(minutes ?? "0");
+    if (h > 23 || m > 59) return `${JSON.stringify(name)} is no offset (at most ±23:59)`;
+    return { offsetMs: (sign === "-" ? -1 : 1) * (h * 60 + m) * 60_000 };
+  }
+  try {
+    formatterOf(name);
+  } catch {
+    return `${JSON.stringify(name)} is no time zone: an IANA name such as Europe/Berlin, or an offset such as +01:00`;
+  }
+  return { iana: name };
+}
+
+/** Milliseconds since the epoch of a wall-clock reading taken as UTC (any year, unlike Date.UTC's 0-99). */
+function wallMs(year: number, month: number, day: number, hour: number, minute: number, second: number): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, 0);
+  return date.getTime();
+}
+
+/** The host's own zone (TZ), as a date-time without a zone was read before a mapping could name one. */
+export function hostZone(): Zone {
+  return { iana: new Intl.DateTimeFormat().resolvedOptions().timeZone };
+}
+
+/** The zone's offset from UTC at instant `utcMs` (whole seconds), as ICU's time zone data says. */
+function offsetAt(iana: string, utcMs: number): number {
+  const formatter = formatterOf(iana);
+  const at = Math.floor(utcMs / 1000) * 1000;
+  const parts: Record<string, string> = {};
+  for (const part of formatter.formatToParts(new Date(at))) parts[part.type] = part.value;
+  const year = parts.era === "BC" || parts.era === "B" ? 1 - Number(parts.year) : Number(parts.year);
+  const wall = wallMs(
+    year,
+    Number(parts.month),
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  );
+  return wall - at;
+}
+
+/**
+ * The instant of a local ISO date-time (`LOCAL_ISO`) in `zone`, in ms since the epoch, or why
+ * there is none: a date or an hour that does not exist, or a wall time the zone skips (the clocks
+ * went forward over it). A wall time the zone has twice (the clocks went back) is its first
+ * occurrence, as java.time (ZonedDateTime.of: the earlier offset) and Python (fold=0) read it.
+ */
+export function readLocal(text: string, zone: Zone): number | string {
+  const fields = LOCAL_ISO.exec(text);
+  if (!fields) return "is not a date and time such as 2026-01-02 03:04:05";
+  const [year, month, day, hour, minute, second] = fields.slice(1, 7).map((f) => Number(f ?? "0")) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const fraction = fields[7] ?? "";
+  const ms = fraction === "" ? 0 : Math.floor(Number(`0.${fraction}`) * 1000);
+  if (month < 1 || month > 12) return `has month ${month}`;
+  const wall = wallMs(year, month, day, hour, minute, second);
+  const days = new Date(wallMs(year, month + 1, 0, 0, 0, 0)).getUTCDate();
+  if (day < 1 || day > days) return `has day ${day}, and ${text.slice(0, 7)} has ${days} days`;
+  if (hour > 23 || minute > 59) return `has hour ${text.slice(11, 16)} (00:00 to 23:59)`;
+  if (second > 59) return `has second ${second} (a leap second cannot be stored: send :59)`;
+  if ("offsetMs" in zone) return wall - zone.offsetMs + ms;
+  // The offsets a day either side of the wall time cover both sides of any transition near it.
+  const offsets = new Set([offsetAt(zone.iana, wall - DAY_MS), offsetAt(zone.iana, wall + DAY_MS)]);
+  const instants = [...offsets]
+    .map((offset) => wall - offset)
+    .filter((instant) => instant + offsetAt(zone.iana, instant) === wall);
+  if (instants.length === 0) {
+    return `does not exist in ${zone.iana} (the clocks went forward over it)`;
+  }
+  return Math.min(...instants) + ms;
+}
+
+/** The instant of a `ZONED_ISO` text, read at its own offset with `readLocal`'s checks, or why there is none. */
+export function readZoned(text: string): number | string {
+  const [, local, offset] = ZONED_ISO.exec(text) ?? [];
+  if (local === undefined || offset === undefined) return "is not an ISO 8601 date-time with its offset";
+  const zone = zoneOf(offset);
+  return typeof zone === "string" ? `has offset ${offset} (at most ±23:59)` : readLocal(local, zone);
+}
