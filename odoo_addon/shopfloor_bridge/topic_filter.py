@@ -159,8 +159,26 @@ ID_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
 
 
 def split_id_fields(text):
-    """The dotted paths of an ``id_fields`` text: one per line or comma-separated, blanks dropped."""
+    """The dotted paths of an ``id_fields`` text: one per line or comma-separated, blanks dropped.
+
+    Only for a text ``id_fields_error`` accepts: Python reads U+001C to U+001E and U+0085 as
+    line breaks, so ``data.or<U+0085>der`` would become two paths, both valid, without a word."""
     return [part.strip() for line in (text or "").splitlines() for part in line.split(",") if part.strip()]
+
+
+def id_fields_error(text):
+    """Why an ``id_fields`` text is not a list of dotted paths ('' when it is): a control character
+    other than the line breaks and tabs around them (checked before the text is split), or a path
+    ``id_field_error`` refuses."""
+    for number, line in enumerate((text or "").split("\n"), start=1):
+        found = CONTROL.search(line.rstrip("\r").replace("\t", " "))
+        if found:
+            return f"line {number} holds a control character (U+{ord(found.group()):04X})"
+    for path in split_id_fields(text):
+        error = id_field_error(path)
+        if error:
+            return error
+    return ""
 
 
 def id_field_error(path):

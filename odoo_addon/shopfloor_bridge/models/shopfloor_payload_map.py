@@ -19,7 +19,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from .. import backbone
 from ..event_validation import MAX_INGEST_BATCH, validate_event
 from ..exceptions import EventRejected
-from ..topic_filter import id_field_error, pattern_error, split_id_fields, topic_matches
+from ..topic_filter import id_fields_error, pattern_error, split_id_fields, topic_matches
 from .shopfloor_connection import MANAGER_GROUP, iso_utc
 
 KINDS = [("events", "Events (JSON to CloudEvents)"), ("values", "Values (to tag rules)")]
@@ -188,12 +188,11 @@ class ShopfloorPayloadMap(models.Model):
     @api.constrains("id_fields")
     def _check_id_fields(self):
         for mapping in self:
-            for path in split_id_fields(mapping.id_fields):
-                error = id_field_error(path)
-                if error:
-                    raise ValidationError(
-                        _("Payload mapping %(name)s: id fields: %(error)s.", name=mapping.name, error=error)
-                    )
+            error = id_fields_error(mapping.id_fields)
+            if error:
+                raise ValidationError(
+                    _("Payload mapping %(name)s: id fields: %(error)s.", name=mapping.name, error=error)
+                )
 
     @api.onchange("connection_id")
     def _onchange_connection_transport(self):

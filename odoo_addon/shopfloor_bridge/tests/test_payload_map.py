@@ -12,6 +12,7 @@ from odoo.tools import mute_logger
 
 from ..topic_filter import (
     id_field_error,
+    id_fields_error,
     mqtt_filter_error,
     route_error,
     split_id_fields,
@@ -79,6 +80,7 @@ class TestTopicFilter(ShopfloorCase):
     def test_id_fields(self):
         self.assertEqual(split_id_fields("source\n type, data.order ,\n\n"), ["source", "type", "data.order"])
         self.assertEqual(split_id_fields(False), [])
+        self.assertEqual(id_fields_error("source\r\n\tdata.order, type\t\n"), "")
         self.assertEqual(id_field_error("data.values.0.id"), "")
         for bad in ("data..order", ".data", "data.", "data order", "$topic", "1st"):
             with self.subTest(path=bad):
@@ -163,6 +165,9 @@ class TestPayloadMap(ShopfloorCase):
             ({"transport": "http", "match": "mes//done"}, "no empty level"),
             ({"expression": "   "}, "needs an expression"),
             ({"id_fields": "source\ndata..order"}, "is not a dotted path"),
+            # U+0085 and U+001E split a line for Python: two valid paths nobody wrote.
+            ({"id_fields": "source\ndata.or\x85der"}, "line 2 holds a control character (U+0085)"),
+            ({"id_fields": "data.order\x1e"}, "line 1 holds a control character (U+001E)"),
         ]
         for values, message in cases:
             with self.subTest(values=values), self.assertRaisesRegex(ValidationError, re.escape(message)):
