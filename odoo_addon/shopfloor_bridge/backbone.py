@@ -42,8 +42,9 @@ SASL_MECHANISMS = [
 AMQP_MAX_NAME_BYTES = 255
 KAFKA_MAX_TOPIC_CHARS = 249
 KAFKA_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
-# What a list of names may hold besides its names: line breaks, and tabs and spaces around a name.
-CONTROL_IN_LIST = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+# What a list of names may hold besides its names: line breaks (\n, or \r\n: a \r is stripped from
+# the end of a line first), and tabs and spaces around a name.
+CONTROL_IN_LIST = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 HOST_NAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
 
 

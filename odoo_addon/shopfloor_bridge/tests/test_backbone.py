@@ -298,6 +298,8 @@ class TestBackbone(ShopfloorCase):
             ("redis", {"backbone_names": "a\x1eb"}, "line 1 holds a control character (U+001E)"),
             ("amqp", {"backbone_names": "orders\x1f"}, "line 1 holds a control character (U+001F)"),
             ("kafka", {"backbone_names": "t\x9f"}, "line 1 holds a control character (U+009F)"),
+            # A carriage return inside a line is a line break to splitlines too: two queues.
+            ("amqp", {"backbone_names": "orders\rbad"}, "line 1 holds a control character (U+000D)"),
             ("redis", {"backbone_group": "g\x85"}, "holds a control character"),
             ("kafka", {"backbone_consumer": "c\x80"}, "Consumer name"),
             ("redis", {"backbone_tls": True}, "use rediss://"),
@@ -306,6 +308,9 @@ class TestBackbone(ShopfloorCase):
             with self.subTest(kind=kind, values=values):
                 text = self.assert_refused(kind, message, **values)
                 self.assertTrue(text.startswith("Connection bb-refused ("), text)
+        # Windows line ends, and tabs around a name, are no part of it.
+        connection = self.make("amqp", code="bb-crlf", backbone_names="orders\r\n\tmore\t\r\n")
+        self.assertEqual(self.config_of(connection)["backbone"]["names"], ["orders", "more"])
 
     @mute_logger("odoo.sql_db")
     def test_range_checks(self):
