@@ -21,7 +21,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from .topic_filter import CONTROL
+from .topic_filter import CONTROL, line_control_error
 
 BACKBONE_KINDS = ("amqp", "kafka", "redis")
 URL_SCHEMES = {"amqp": ("amqp", "amqps"), "redis": ("redis", "rediss")}
@@ -42,9 +42,6 @@ SASL_MECHANISMS = [
 AMQP_MAX_NAME_BYTES = 255
 KAFKA_MAX_TOPIC_CHARS = 249
 KAFKA_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
-# What a list of names may hold besides its names: line breaks (\n, or \r\n: a \r is stripped from
-# the end of a line first), and tabs and spaces around a name.
-CONTROL_IN_LIST = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 HOST_NAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
 
 
@@ -60,11 +57,7 @@ def split_names(text):
 def list_error(text):
     """Why the text of a list of names holds what no name may ('' when it does not): a control
     character other than the line breaks and tabs between and around names."""
-    for number, line in enumerate((text or "").split("\n"), start=1):
-        found = CONTROL_IN_LIST.search(line.rstrip("\r"))
-        if found:
-            return f"line {number} holds a control character (U+{ord(found.group()):04X})"
-    return ""
+    return line_control_error(text)
 
 
 def host_error(host):

@@ -45,16 +45,16 @@ def unsendable(text):
     return None
 
 
-def mqtt_filter_error(pattern):
-    """Why ``pattern`` is not a valid MQTT topic filter ('' when it is)."""
+def mqtt_filter_error(pattern, noun="topic filter"):
+    """Why ``pattern`` is not a valid MQTT topic filter ('' when it is); messages name it ``noun``."""
     if not isinstance(pattern, str) or not pattern:
-        return "a topic filter must not be empty"
+        return f"a {noun} must not be empty"
     if len(pattern.encode("utf-8", "surrogatepass")) > MAX_PATTERN_BYTES:
-        return f"a topic filter is at most {MAX_PATTERN_BYTES} bytes"
+        return f"a {noun} is at most {MAX_PATTERN_BYTES} bytes"
     point = unsendable(pattern)
     if point is not None:
         return (
-            f"a topic filter may not hold {UNSENDABLE_WHY} (here U+{point:04X}): "
+            f"a {noun} may not hold {UNSENDABLE_WHY} (here U+{point:04X}): "
             "MQTT lets a broker refuse it, and Mosquitto drops the connection"
         )
     levels = pattern.split("/")
@@ -71,25 +71,33 @@ def mqtt_topic_error(topic):
     without wildcards."""
     if isinstance(topic, str) and ("+" in topic or "#" in topic):
         return "a topic to publish to has no wildcard (+ or #)"
-    return mqtt_filter_error(topic).replace("topic filter", "topic")
+    return mqtt_filter_error(topic, noun="topic")
+
+
+def line_control_error(text):
+    """Why a text of one item per line holds what no item may ('' when it does not): the first
+    line with a control character other than tabs and a \r ending it (Windows line ends).
+
+    Checked before the text is split: Python's ``splitlines`` reads U+000D, U+001C to U+001E
+    and U+0085 as line breaks and ``strip`` takes U+001C to U+001F for spaces, so an item
+    holding one would silently become two items, or another one."""
+    for number, line in enumerate((text or "").split("\n"), start=1):
+        found = CONTROL.search(line.rstrip("\r").replace("\t", " "))
+        if found:
+            return f"line {number} holds a control character (U+{ord(found.group()):04X})"
+    return ""
 
 
 def filter_list_error(text):
     """Why the text of a list of MQTT topic filters, one per line, is not one ('' when it is):
-    the first line that holds a control character (checked before the text is split: Python
-    reads U+001C to U+001E and U+0085 as line breaks, and strips them) or is no filter."""
+    ``line_control_error``, or the first line that is no filter."""
+    error = line_control_error(text)
+    if error:
+        return f"{error}, which MQTT lets a broker refuse (Mosquitto drops the connection)"
     for number, line in enumerate((text or "").split("\n"), start=1):
-        line = line.rstrip("\r")
-        found = CONTROL.search(line.replace("\t", " "))
-        if found:
-            return (
-                f"line {number} holds a control character (U+{ord(found.group()):04X}), which MQTT lets "
-                "a broker refuse (Mosquitto drops the connection)"
-            )
-        if line.strip():
-            error = mqtt_filter_error(line.strip())
-            if error:
-                return f"line {number}: {error}"
+        error = mqtt_filter_error(line.strip()) if line.strip() else ""
+        if error:
+            return f"line {number}: {error}"
     return ""
 
 
@@ -167,13 +175,11 @@ def split_id_fields(text):
 
 
 def id_fields_error(text):
-    """Why an ``id_fields`` text is not a list of dotted paths ('' when it is): a control character
-    other than the line breaks and tabs around them (checked before the text is split), or a path
-    ``id_field_error`` refuses."""
-    for number, line in enumerate((text or "").split("\n"), start=1):
-        found = CONTROL.search(line.rstrip("\r").replace("\t", " "))
-        if found:
-            return f"line {number} holds a control character (U+{ord(found.group()):04X})"
+    """Why an ``id_fields`` text is not a list of dotted paths ('' when it is):
+    ``line_control_error``, or a path ``id_field_error`` refuses."""
+    error = line_control_error(text)
+    if error:
+        return error
     for path in split_id_fields(text):
         error = id_field_error(path)
         if error:
