@@ -28,3 +28,17 @@ export function unsendable(text: string): number | undefined {
 export function codePoint(point: number): string {
   return `U+${point.toString(16).toUpperCase().padStart(4, "0")}`;
 }
+
+/**
+ * Why `id` is no Sparkplug B group, edge node or host id, or undefined when it is one: a single
+ * topic level (set, without / + #, which the spec forbids) holding nothing `unsendable` finds.
+ */
+export function sparkplugIdProblem(id: string): string | undefined {
+  if (!/^[^/+#]+$/.test(id)) return "must be set, without / + # (Sparkplug B topic levels)";
+  const point = unsendable(id);
+  if (point === undefined) return undefined;
+  return (
+    "may not hold a control character, a Unicode non-character or a lone surrogate " +
+    `(here ${codePoint(point)}): MQTT lets a broker refuse it`
+  );
+}

@@ -13,7 +13,7 @@
 import mqtt, { type MqttClient } from "mqtt";
 import { get as sparkplugNamespace } from "sparkplug-payload";
 import type { UMetric, UPayload } from "sparkplug-payload/lib/sparkplugbpayload.js";
-import { unsendable } from "../core/mqtt-text.ts";
+import { sparkplugIdProblem } from "../core/mqtt-text.ts";
 import type { MqttTlsClientOptions, MqttTlsSettings } from "../core/mqtt-tls.ts";
 import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
 import { FloorWriteError } from "./errors.ts";
@@ -169,7 +169,7 @@ export class SparkplugFloorWriter implements FloorWriter {
     const group = typeof params.group_id === "string" ? params.group_id : "";
     const edge = typeof params.edge_node_id === "string" ? params.edge_node_id : "";
     // Nor what MQTT lets a broker refuse: Mosquitto drops the connection of a client publishing it.
-    const invalid = (id: string) => !id || /[/+#]/.test(id) || unsendable(id) !== undefined;
+    const invalid = (id: string) => sparkplugIdProblem(id) !== undefined;
     if (invalid(group) || invalid(edge)) {
       throw new FloorWriteError(
         `Sparkplug target needs group_id and edge_node_id without / + # nor a control character, ` +

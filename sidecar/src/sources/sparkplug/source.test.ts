@@ -30,6 +30,11 @@ describe("Sparkplug options from sidecar_config", () => {
     expect(() => sparkplugOptionsFromConfig(config({ group_id: "G", host_id: "sfb-a+b" }))).toThrow(
       'host id "sfb-a+b"',
     );
+    // Nor what MQTT lets a broker refuse: Mosquitto would drop the host's connection.
+    expect(() => sparkplugOptionsFromConfig(config({ group_id: "Plant\u00851", host_id: "h" }))).toThrow(
+      'the Sparkplug group id "Plant\u00851" may not hold a control character, a Unicode non-character or a lone ' +
+        "surrogate (here U+0085): MQTT lets a broker refuse it: set it on the connection in Odoo",
+    );
     expect(sparkplugOptionsFromConfig(config({ group_id: "Plant 1", host_id: "sfb-é" })).groupId).toBe("Plant 1");
   });
 });

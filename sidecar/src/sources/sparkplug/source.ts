@@ -9,7 +9,7 @@
 // decode reach Odoo as rejected items with their bytes and the reason.
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract.ts";
-import { codePoint, unsendable } from "../../core/mqtt-text.ts";
+import { sparkplugIdProblem } from "../../core/mqtt-text.ts";
 import { describeMqttTlsFailure, type MqttTlsSettings, mqttTlsOptions } from "../../core/mqtt-tls.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { type EngineResult, RuleEngine } from "../../rules/engine.ts";
@@ -52,9 +52,6 @@ export interface SparkplugSourceOptions {
   onOutcome?: (topic: string, outcome: HostOutcome) => void;
 }
 
-/** A Sparkplug B group, edge node or host id: one topic level, no wildcard (as Odoo's SPARKPLUG_ID). */
-const SPARKPLUG_ID = /^[^/+#]+$/;
-
 export function sparkplugOptionsFromConfig(config: SidecarConfig, log?: SourceLog): SparkplugSourceOptions {
   if (!config.mqtt || !config.sparkplug) {
     throw new Error(`connection ${config.code}: kind sparkplug needs the mqtt and sparkplug blocks of sidecar_config`);
@@ -65,17 +62,11 @@ export function sparkplugOptionsFromConfig(config: SidecarConfig, log?: SourceLo
     ["group id", config.sparkplug.group_id],
     ["host id", config.sparkplug.host_id],
   ] as const) {
-    if (!SPARKPLUG_ID.test(id ?? "")) {
+    // As Odoo's sparkplug_id_error.
+    const problem = sparkplugIdProblem(id ?? "");
+    if (problem !== undefined) {
       throw new Error(
-        `the Sparkplug ${label} ${JSON.stringify(id ?? "")} must be set, without / + # (Sparkplug B topic levels): ` +
-          "set it on the connection in Odoo",
-      );
-    }
-    const point = unsendable(id);
-    if (point !== undefined) {
-      throw new Error(
-        `the Sparkplug ${label} ${JSON.stringify(id)} may not hold a control character, a Unicode non-character ` +
-          `or a lone surrogate (here ${codePoint(point)}): MQTT lets a broker refuse it; set it on the connection in Odoo`,
+        `the Sparkplug ${label} ${JSON.stringify(id ?? "")} ${problem}: set it on the connection in Odoo`,
       );
     }
   }
