@@ -1,9 +1,11 @@
 // A date-time without a zone (a historian's or an MES's local time: "2026-03-29 02:30:00") read
 // in a zone the mapping names, so the same payload gives the same instant on every host. Browser-
-// safe (no imports): the mapping form's "try it" panel bundles it with mapping/evaluate.ts.
+// safe: the mapping form's "try it" panel bundles it with mapping/evaluate.ts.
+
+import { readShaped } from "./rfc3339.ts";
 
 /** ISO 8601 date and time without a zone: `T`, `t` or a space between; seconds and fraction optional. */
-export const LOCAL_ISO = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?$/;
+export const LOCAL_ISO = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?$/;
 /** ISO 8601 date and time with its own offset in a looser shape than RFC 3339 (a space, no seconds, +0100). */
 export const ZONED_ISO = /^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) ?([Zz]|[+-]\d{2}(?::?\d{2})?)$/;
 /** A fixed offset as a zone: Z, UTC, GMT, ±hh, ±hhmm or ±hh:mm. */
@@ -103,25 +105,12 @@ function offsetAt(iana: string, utcMs: number): number {
  * occurrence, as java.time (ZonedDateTime.of: the earlier offset) and Python (fold=0) read it.
  */
 export function readLocal(text: string, zone: Zone): number | string {
-  const fields = LOCAL_ISO.exec(text);
-  if (!fields) return "is not a date and time such as 2026-01-02 03:04:05";
-  const [year, month, day, hour, minute, second] = fields.slice(1, 7).map((f) => Number(f ?? "0")) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const fraction = fields[7] ?? "";
-  const ms = fraction === "" ? 0 : Math.floor(Number(`0.${fraction}`) * 1000);
-  if (month < 1 || month > 12) return `has month ${month}`;
-  const wall = wallMs(year, month, day, hour, minute, second);
-  const days = new Date(wallMs(year, month + 1, 0, 0, 0, 0)).getUTCDate();
-  if (day < 1 || day > days) return `has day ${day}, and ${text.slice(0, 7)} has ${days} days`;
-  if (hour > 23 || minute > 59) return `has hour ${text.slice(11, 16)} (00:00 to 23:59)`;
-  if (second > 59) return `has second ${second} (a leap second cannot be stored: send :59)`;
-  if ("offsetMs" in zone) return wall - zone.offsetMs + ms;
+  const [, date, hourMinute, seconds] = LOCAL_ISO.exec(text) ?? [];
+  if (date === undefined || hourMinute === undefined) return "is not a date and time such as 2026-01-02 03:04:05";
+  // The wall clock's reading as if it were UTC, with the calendar checks of an event's own time.
+  const wall = readShaped(`${date}T${hourMinute}${seconds ?? ":00"}Z`);
+  if (typeof wall === "string") return wall;
+  if ("offsetMs" in zone) return wall - zone.offsetMs;
   const hourStart = wall - (((wall % HOUR_MS) + HOUR_MS) % HOUR_MS);
   const key = `${zone.iana}|${hourStart}`;
   let uniform = hourCache.get(key);
@@ -136,7 +125,7 @@ export function readLocal(text: string, zone: Zone): number | string {
   }
   const offset = uniform ?? zoneOffsetOfWall(zone.iana, wall);
   if (offset === "gap") return `does not exist in ${zone.iana} (the clocks went forward over it)`;
-  return wall - offset + ms;
+  return wall - offset;
 }
 
 /** The offset of the first instant whose wall clock in `iana` reads `wall`, or "gap" when none does. */
