@@ -20,6 +20,7 @@ import {
   type ClientSession,
   DataType,
   type DataValue,
+  type NodeId,
   type OPCUACertificateManager,
   OPCUAClient,
   type StatusCode,
@@ -29,6 +30,7 @@ import {
 } from "node-opcua";
 import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
 import { certificateManager } from "../sources/opcua/pki.ts";
+import { resolveAddress } from "../sources/opcua/resolve-node.ts";
 import {
   explainOpcUaError,
   NO_SECURITY,
@@ -79,7 +81,10 @@ export interface OpcuaWriterOptions {
 }
 
 interface PlannedWrite {
+  /** As the target's template wrote it (messages name it so). */
   nodeId: string;
+  /** Read with the sources' strict grammar (resolve-node.ts), once the session is open. */
+  node?: NodeId;
   value: unknown;
   /** Slot nodes first, then the JSON node, then the version node. */
   phase: 0 | 1 | 2;
@@ -119,8 +124,9 @@ export class OpcuaFloorWriter implements FloorWriter {
     const versionNode = stringParam(params, "version");
 
     const session = await this.session(endpoint);
+    await resolvePlan(session, plan);
     try {
-      const current = await session.read(plan.map((w) => ({ nodeId: w.nodeId, attributeId: AttributeIds.Value })));
+      const current = await session.read(plan.map((w) => ({ nodeId: w.node, attributeId: AttributeIds.Value })));
       const types = await this.dataTypes(session, plan, current);
       if (versionNode) {
         // The floor's own version wins over our file (another sidecar, a lost spool dir).
@@ -149,7 +155,7 @@ export class OpcuaFloorWriter implements FloorWriter {
         const batch = plan.map((w, i) => ({ w, i })).filter(({ w }) => w.phase === phase);
         if (batch.length === 0) continue;
         const nodesToWrite: WriteValueOptions[] = batch.map(({ w, i }) => ({
-          nodeId: w.nodeId,
+          nodeId: w.node,
           attributeId: AttributeIds.Value,
           value: {
             value: { dataType: types[i] as DataType, arrayType: VariantArrayType.Scalar, value: fitting[i]?.value },
@@ -162,7 +168,7 @@ export class OpcuaFloorWriter implements FloorWriter {
           statuses,
         );
       }
-      const readBack = await session.read(plan.map((w) => ({ nodeId: w.nodeId, attributeId: AttributeIds.Value })));
+      const readBack = await session.read(plan.map((w) => ({ nodeId: w.node, attributeId: AttributeIds.Value })));
       const mismatches: string[] = [];
       plan.forEach((w, i) => {
         const got = readBack[i];
@@ -194,7 +200,7 @@ export class OpcuaFloorWriter implements FloorWriter {
     const unknown = types.map((t, i) => (t === DataType.Null ? i : -1)).filter((i) => i >= 0);
     if (unknown.length) {
       const declared = await session.read(
-        unknown.map((i) => ({ nodeId: (plan[i] as PlannedWrite).nodeId, attributeId: AttributeIds.DataType })),
+        unknown.map((i) => ({ nodeId: (plan[i] as PlannedWrite).node, attributeId: AttributeIds.DataType })),
       );
       unknown.forEach((i, j) => {
         const nodeId = declared[j]?.value?.value as { namespace?: number; value?: unknown } | undefined;
@@ -319,6 +325,23 @@ export class OpcuaFloorWriter implements FloorWriter {
     const certificates = this.certificates;
     this.certificates = undefined;
     await certificates?.then((cm) => cm.dispose()).catch(() => {});
+  }
+}
+
+/**
+ * Reads every node id of the plan as the sources do (node-opcua's own reader
+ * misreads some: node-id.ts); the server's namespace table when one names
+ * its namespace by URI. A node id that is none fails the write, not retried:
+ * the target's templates need fixing in Odoo.
+ */
+async function resolvePlan(session: ClientSession, plan: PlannedWrite[]): Promise<void> {
+  const namespaces = plan.some((w) => w.nodeId.startsWith("nsu="))
+    ? await session.readNamespaceArray().catch(() => undefined)
+    : undefined;
+  for (const w of plan) {
+    const resolved = resolveAddress(w.nodeId, namespaces);
+    if (!resolved.ok) throw new FloorWriteError(`OPC UA target: ${resolved.problem}`, { retryable: false });
+    w.node = resolved.nodeId;
   }
 }
 

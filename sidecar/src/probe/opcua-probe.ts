@@ -20,6 +20,7 @@ import {
 } from "node-opcua";
 import type { ProbeErrorCode } from "../core/ports.ts";
 import { certificateManager } from "../sources/opcua/pki.ts";
+import { resolveAddress } from "../sources/opcua/resolve-node.ts";
 import { explainOpcUaError, type OpcUaSecurity, opcuaClientOptions, userIdentity } from "../sources/opcua/security.ts";
 import { plainValue } from "../sources/opcua/source.ts";
 import { ProbeError, type ProbeHandler } from "./prober.ts";
@@ -100,14 +101,10 @@ export function jsonValue(value: unknown, depth = 0): unknown {
 export function parseNodeId(target: string): NodeId {
   const text = target.trim();
   if (!text) return resolveNodeId(ObjectIds.ObjectsFolder);
-  try {
-    return resolveNodeId(text);
-  } catch (err) {
-    throw new ProbeError(
-      "bad_address",
-      `${text}: not an OPC UA node id (${(err as Error).message}); e.g. ns=2;s=[default]Line1/Press01/GoodCount or ns=0;i=85`,
-    );
-  }
+  // Read as the source reads a rule's address (resolve-node.ts): what browses here is what a rule monitors.
+  const resolved = resolveAddress(text);
+  if (resolved.ok) return resolved.nodeId;
+  throw new ProbeError("bad_address", `${resolved.problem}; e.g. ns=2;s=[default]Line1/Press01/GoodCount or ns=0;i=85`);
 }
 
 /** A status the server answered for one node, as the form shows it. */

@@ -134,7 +134,7 @@ describe("probe: Odoo → sidecar → OPC UA server → Odoo", () => {
     expect(unreadable.error_code).toBe("unknown_node");
     const malformed = await answer("read", "ns=2;q=what");
     expect(malformed).toMatchObject({ state: "failed", error_code: "bad_address" });
-    expect(malformed.error).toMatch(/not an OPC UA node id/);
+    expect(malformed.error).toMatch(/"ns=2;q=what" identifier type "q" is none of i \(number\)/);
   });
 
   it("answers within about a second, and an idle pull costs Odoo little", async () => {

@@ -202,7 +202,10 @@ describe("node ids and status codes", () => {
   it("empty is the Objects folder; a malformed id is bad_address with an example", () => {
     expect(parseNodeId("").toString()).toBe("ns=0;i=85");
     expect(parseNodeId(" ns=2;s=[default]Line1 ").toString()).toBe("ns=2;s=[default]Line1");
-    expect(() => parseNodeId("ns=2;q=x")).toThrow(/ns=2;q=x: not an OPC UA node id .*e\.g\. ns=2;s=/);
+    expect(() => parseNodeId("ns=2;q=x")).toThrow(/"ns=2;q=x" identifier type "q" is none of .*e\.g\. ns=2;s=/);
+    // Read strictly, not by node-opcua's unanchored patterns (which find ns=1;i=5 inside the string).
+    expect(parseNodeId("ns=2;s=Bay;ns=1;i=5").toString()).toBe("ns=2;s=Bay;ns=1;i=5");
+    expect(() => parseNodeId("ns=2;i=12abc")).toThrow(/numeric identifier "12abc" is not a whole number/);
     try {
       parseNodeId("ns=2;q=x");
     } catch (err) {

@@ -978,3 +978,79 @@ describe("OPC UA floor writer against asyncua", () => {
     }
   });
 });
+
+// The peer's tag namespace, as asyncua_server.py registers it (index 2 there).
+const TAGS_URI = "urn:shopfloor-bridge:test:asyncua-peer:tags";
+const U = (name: string) => `nsu=${TAGS_URI};s=Nsu/${name}`;
+
+describe("OPC UA against asyncua: nodes named by namespace URI (nsu=), as the server's namespace table has them", () => {
+  it("a rule and its order tag by URI read; an unknown URI is left out and said, with the server's namespaces", async () => {
+    const peer = await startPeer({
+      variables: [
+        { node: "ns=2;s=Nsu/Count", type: "UInt32", value: 10 },
+        { node: "ns=2;s=Nsu/Order", type: "String", value: "WH/MO/NSU1" },
+      ],
+    });
+    const sink = new MemorySink();
+    const counter: MappingRule = {
+      id: 1,
+      kind: "counter",
+      protocol: "opcua",
+      address: U("Count"),
+      source: "plant1/nsu/press",
+      event_type: "production.reported",
+      params: { order_address: U("Order") },
+    };
+    const elsewhere: MappingRule = {
+      ...counter,
+      id: 2,
+      address: "nsu=urn:nowhere;s=Nsu/Count",
+      source: "plant1/nsu/x",
+    };
+    const source = new OpcUaSource(sourceOptions(peer.endpoint, join(dir, "nsu-client"), [counter, elsewhere]));
+    try {
+      await startAndSettle(source, sink, 2);
+      await peer.set("ns=2;s=Nsu/Count", 13);
+      await sink.waitFor(() => sink.sum("production.reported", "qty_good") === 3, 10_000, "3 parts");
+      expect(sink.ofType("production.reported").map((e) => [e.source, e.data])).toEqual([
+        ["plant1/nsu/press", { order: "WH/MO/NSU1", qty_good: 3 }],
+      ]);
+      expect(source.stats().bad_items).toBe(1);
+      expect(source.warning).toBe(
+        "1 address is not monitored (check the mapping rules): " +
+          '"nsu=urn:nowhere;s=Nsu/Count": the server has no namespace "urn:nowhere" ' +
+          `(its namespaces: 0 http://opcfoundation.org/UA/, 1 urn:shopfloor-bridge:test:asyncua-peer, 2 ${TAGS_URI})`,
+      );
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it("the floor writer writes nodes named by URI, as asyncua's own client reads them", async () => {
+    const peer = await startPeer({
+      variables: [
+        { node: "ns=2;s=Nsu/QueueJson", type: "String", value: "", writable: true },
+        { node: "ns=2;s=Nsu/Version", type: "UInt64", value: 0, writable: true },
+      ],
+    });
+    const writer = writerFor(join(dir, "nsu-writer"));
+    const params = { endpoint: peer.endpoint, slots: [], queue_json: U("QueueJson"), version: U("Version") };
+    try {
+      await writer.write(queueMessage("WC-NSU", 5, ORDERS.slice(0, 2), { kind: "opcua", params }, 2));
+      const bad = { ...params, version: "nsu=urn:nowhere;s=Nsu/Version" };
+      const refused = await writer
+        .write(queueMessage("WC-NSU", 6, ORDERS.slice(0, 2), { kind: "opcua", params: bad }, 2))
+        .catch((err: Error) => err);
+      expect(refused).toBeInstanceOf(FloorWriteError);
+      expect((refused as FloorWriteError).retryable).toBe(false);
+      expect((refused as Error).message).toMatch(/the server has no namespace "urn:nowhere"/);
+    } finally {
+      await writer.close();
+    }
+    const read = await readWithAsyncua(peer.endpoint, ["ns=2;s=Nsu/QueueJson", "ns=2;s=Nsu/Version"]);
+    expect(read["ns=2;s=Nsu/Version"]?.value).toBe(5);
+    expect(
+      JSON.parse(String(read["ns=2;s=Nsu/QueueJson"]?.value)).queue.map((row: { order: string }) => row.order),
+    ).toEqual(ORDERS.slice(0, 2));
+  });
+});

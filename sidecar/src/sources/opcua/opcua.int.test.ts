@@ -168,11 +168,12 @@ describe("OPC UA source against the simulator's server", () => {
       expect(source.stats().bad_items).toBe(2);
       // What Odoo's dashboard shows on the connection's tile.
       expect(source.warning).toBe(
-        '2 addresses are not monitored (check the mapping rules): "Line1/Press03/Scrap" is no node id; ' +
-          "ns=2;s=Line1/Press03/Nowhere: BadNodeIdUnknown",
+        '2 addresses are not monitored (check the mapping rules): "Line1/Press03/Scrap" is not an OPC UA node id: ' +
+          "write ns=<index>;s=<name> (e.g. ns=2;s=Line1/Press03/Good), ns=<index>;i=<number>, ns=<index>;g=<GUID>, " +
+          "ns=<index>;b=<base64> or nsu=<namespace URI>;s=<name>; ns=2;s=Line1/Press03/Nowhere: BadNodeIdUnknown",
       );
       expect(logged.join("\n")).toContain(
-        'cannot monitor "Line1/Press03/Scrap": not an OPC UA node id (String cannot be coerced to a nodeId',
+        'cannot monitor: "Line1/Press03/Scrap" is not an OPC UA node id: write ns=<index>;s=<name>',
       );
     } finally {
       await source.stop();

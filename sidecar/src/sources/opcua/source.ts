@@ -17,9 +17,9 @@ import {
   type ClientSession,
   type ClientSubscription,
   type DataValue,
+  type NodeId,
   type OPCUACertificateManager,
   OPCUAClient,
-  resolveNodeId,
   StatusCodes,
   TimestampsToReturn,
 } from "node-opcua";
@@ -28,6 +28,7 @@ import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { type EngineResult, RuleEngine } from "../../rules/engine.ts";
 import type { Observation } from "../../rules/types.ts";
 import { certificateManager } from "./pki.ts";
+import { resolveAddress } from "./resolve-node.ts";
 import {
   explainOpcUaError,
   needsAdmin,
@@ -268,30 +269,33 @@ export class OpcUaSource implements Source {
       });
       // An address that is no node id (a typo in one mapping rule: "Line1/Press03/Good" without its
       // ns=2;s=) made monitorItems throw, and every session attempt with it: no rule of the connection
-      // read anything. It is left out, said and counted, as an item the server refuses is.
+      // read anything. It is left out, said and counted, as an item the server refuses is. Addresses
+      // are read strictly (node-id.ts), nsu= ones through this server's namespace table.
+      const namespaces = await readNamespaces(session, this.#engine as RuleEngine);
       const notMonitored: string[] = [];
-      const addresses = (this.#engine as RuleEngine).addresses().filter((address) => {
-        try {
-          resolveNodeId(address);
-          return true;
-        } catch (err) {
-          this.#counts.bad_items++;
-          notMonitored.push(`${JSON.stringify(address)} is no node id`);
-          this.#log(
-            "error",
-            `opcua ${this.#opts.endpoint}: cannot monitor ${JSON.stringify(address)}: not an OPC UA node id ` +
-              `(${(err as Error).message}; e.g. ns=2;s=Line1/Press03/Good) (check the mapping rule's address)`,
-          );
-          return false;
+      const addresses: string[] = [];
+      const nodeIds: NodeId[] = [];
+      for (const address of (this.#engine as RuleEngine).addresses()) {
+        const resolved = resolveAddress(address, namespaces);
+        if (resolved.ok) {
+          addresses.push(address);
+          nodeIds.push(resolved.nodeId);
+          continue;
         }
-      });
+        this.#counts.bad_items++;
+        notMonitored.push(resolved.problem);
+        this.#log(
+          "error",
+          `opcua ${this.#opts.endpoint}: cannot monitor: ${resolved.problem} (check the mapping rule's address)`,
+        );
+      }
       // A connection without rules yet (its admin is browsing for the first) keeps a session and an empty
       // subscription: the server answers an empty CreateMonitoredItems with BadNothingToDo.
       const group =
         addresses.length === 0
           ? undefined
           : await subscription.monitorItems(
-              addresses.map((nodeId) => ({ nodeId, attributeId: AttributeIds.Value })),
+              nodeIds.map((nodeId) => ({ nodeId, attributeId: AttributeIds.Value })),
               {
                 samplingInterval: this.#opts.samplingIntervalMs ?? 0,
                 queueSize: this.#opts.queueSize ?? 1_000,
@@ -432,5 +436,19 @@ export class OpcUaSource implements Source {
 
   #log(level: "info" | "warn" | "error", message: string): void {
     this.#opts.log?.(level, message);
+  }
+}
+
+/**
+ * The server's namespace table (NamespaceArray) when an address names its
+ * namespace by URI (nsu=); undefined when none does, or when the server does
+ * not give it (those addresses are then not monitored, and said so).
+ */
+async function readNamespaces(session: ClientSession, engine: RuleEngine): Promise<string[] | undefined> {
+  if (!engine.addresses().some((address) => address.startsWith("nsu="))) return undefined;
+  try {
+    return await session.readNamespaceArray();
+  } catch {
+    return undefined;
   }
 }
