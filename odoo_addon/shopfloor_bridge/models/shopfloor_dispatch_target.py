@@ -13,6 +13,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from .. import backbone
+from ..opcua_node import node_id_error
 from ..topic_filter import mqtt_topic_error, sparkplug_id_error
 from .shopfloor_dispatch import mark_dirty
 
@@ -107,6 +108,10 @@ class ShopfloorDispatchTarget(models.Model):
         "depth",
         "kind",
         "opcua_node_template",
+        "opcua_json_node",
+        "opcua_version_node",
+        "line_code",
+        "workcenter_id",
         "mqtt_topic",
         "sparkplug_group_id",
         "sparkplug_edge_node_id",
@@ -134,6 +139,7 @@ class ShopfloorDispatchTarget(models.Model):
                 template = target.opcua_node_template or ""
                 if "{slot}" not in template or "{field}" not in template:
                     raise ValidationError(_("The slot node ids must contain {slot} and {field}: %s", template))
+                target._check_node_templates()
             if target.kind == "mqtt":
                 topic = target.mqtt_topic or ""
                 error = mqtt_topic_error(topic)
@@ -151,6 +157,30 @@ class ShopfloorDispatchTarget(models.Model):
                         raise ValidationError(
                             _("%(label)s %(error)s: %(value)r", label=label, error=error, value=value)
                         )
+
+    def _check_node_templates(self):
+        """The OPC UA node ids the templates make for the first slot (its Order node) are node ids: what the
+        sidecar is sent, with this target's line."""
+        for field_name in ("opcua_node_template", "opcua_json_node", "opcua_version_node"):
+            template = self[field_name]
+            if not template:
+                continue
+            try:
+                # sudo: a bridge manager may not read work centers; their code is what {line} becomes.
+                sample = self.sudo()._expand(template, slot=0, field=SLOT_TAG_NAMES["order"])
+            except (KeyError, IndexError, ValueError):
+                continue  # the form's preview says "Invalid template"
+            error = node_id_error(sample)
+            if error:
+                raise ValidationError(
+                    _(
+                        "%(field)s %(template)r does not make an OPC UA node id: %(sample)r %(error)s.",
+                        field=self._fields[field_name].string,
+                        template=template,
+                        sample=sample,
+                        error=error,
+                    )
+                )
 
     def _workcenter_ref(self):
         return self.workcenter_id.code or self.workcenter_id.name or ""

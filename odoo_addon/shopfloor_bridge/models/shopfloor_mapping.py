@@ -13,6 +13,7 @@ from odoo.exceptions import UserError, ValidationError
 from .. import plc, rule_params
 from ..event_validation import EVENT_TYPES
 from ..field_guard import refuse_protected_write
+from ..opcua_node import node_id_error
 
 
 class ShopfloorMappingMixin(models.AbstractModel):
@@ -222,6 +223,18 @@ STATE_CHOICES = [
     ("setup", "Setup"),
     ("teardown", "Teardown"),
 ]
+# Protocols whose addresses have a syntax the module checks when a rule is saved.
+ADDRESSED_PROTOCOLS = (*plc.PLC_KINDS, "opcua")
+
+
+def _address_error(protocol, address):
+    """Why ``address`` is no tag of ``protocol`` ('' when it is one): a PLC tag, or an OPC UA node id."""
+    if protocol == "opcua":
+        error = node_id_error(address)
+        return error and f"{address!r} {error}"
+    return plc.address_error(protocol, address)
+
+
 # The typed fields the parameters are made of (rule_params.empty_typed() names them).
 PARAM_FIELDS = tuple(name for name in rule_params.empty_typed() if name not in ("value_map", "fields"))
 
@@ -250,7 +263,8 @@ class ShopfloorMappingRule(models.Model):
     )
     address = fields.Char(
         required=True,
-        help="OPC UA node id (ns=2;s=[default]Line1/Press03/Good), Sparkplug metric (group/edge/device/metric), "
+        help="OPC UA node id (ns=2;s=[default]Line1/Press03/Good, ns=2;i=1042, or nsu=<namespace URI>;s=… to keep "
+        "the node when the server renumbers its namespaces), Sparkplug metric (group/edge/device/metric), "
         "the address a values payload mapping yields (plant1/line1/press-01/GoodCount, Channel1.Device1.Count), "
         "or a PLC tag: Modbus hr:100:float32:CDAB or 40101, S7 DB10,REAL8 or MW10, EtherNet/IP Program:Main.Count.",
     )
@@ -517,12 +531,12 @@ class ShopfloorMappingRule(models.Model):
                         kind=plc.PLC_LABELS[kind],
                     )
                 )
-            if rule.protocol not in plc.PLC_KINDS:
+            if rule.protocol not in ADDRESSED_PROTOCOLS:
                 continue
             for name in ("address", "order_address", "operation_address", "reason_address"):
                 if name != "address" and not rule[name]:
                     continue
-                error = plc.address_error(rule.protocol, rule[name])
+                error = _address_error(rule.protocol, rule[name])
                 if error:
                     raise ValidationError(
                         _(
@@ -535,9 +549,9 @@ class ShopfloorMappingRule(models.Model):
 
     @api.constrains("protocol", "address", "field_ids")
     def _check_field_tags(self):
-        for rule in self.filtered(lambda rule: rule.protocol in plc.PLC_KINDS):
+        for rule in self.filtered(lambda rule: rule.protocol in ADDRESSED_PROTOCOLS):
             for row in rule.field_ids.filtered(lambda row: row.source == "tag"):
-                error = plc.address_error(rule.protocol, row.address or "")
+                error = _address_error(rule.protocol, row.address or "")
                 if error:
                     raise ValidationError(
                         _(

@@ -49,3 +49,4 @@ from . import test_live_view
 from . import test_shopfloor_alert
 from . import test_reverse
 from . import test_webhook_secrets
+from . import test_opcua_node

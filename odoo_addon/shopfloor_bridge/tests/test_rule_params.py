@@ -46,6 +46,9 @@ def random_params(rng, kind, event_type, protocol):
     def address():
         if protocol in ("modbus", "s7", "enip"):
             return PROTOCOL_ADDRESS[protocol].format(rng.randint(0, 9999))
+        if protocol == "opcua":
+            # Any text as a string node id: a bare text is no node id, and the rule refuses it.
+            return f"ns=2;s={text()}"
         return text()
 
     def number(low, high):
