@@ -112,6 +112,28 @@ def sparkplug_id_error(value):
     return ""
 
 
+def sparkplug_address_error(address, group=None):
+    """Why ``address`` is not the address of a Sparkplug B metric ('' when it is): ``group/edge node/device/metric``,
+    the device empty for an edge node's own metric (``group/edge node//metric``), the metric name the rest (it
+    may hold ``/``). With ``group``, the metric must be of that group: the host reads no other."""
+    parts = address.split("/", 3) if isinstance(address, str) else []
+    if len(parts) < 4 or not parts[3]:
+        return (
+            f"{address!r} is not a Sparkplug B metric address: write group/edge node/device/metric "
+            "(e.g. Plant1/Line1-Edge/Press03/Count; the device empty for an edge node's own metric: "
+            "Plant1/Line1-Edge//Count)"
+        )
+    for label, value in (("group id", parts[0]), ("edge node id", parts[1]), ("device id", parts[2])):
+        if label == "device id" and not value:
+            continue
+        error = sparkplug_id_error(value)
+        if error:
+            return f"{address!r}: its {label} {value!r} {error}"
+    if group and parts[0] != group:
+        return f"{address!r} is a metric of group {parts[0]!r}, and the connection's host reads group {group!r} only"
+    return ""
+
+
 def route_error(pattern):
     """Why ``pattern`` is not a valid HTTP route pattern ('' when it is)."""
     if not isinstance(pattern, str) or not pattern:

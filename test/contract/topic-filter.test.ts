@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { unsendable } from "../../sidecar/src/core/mqtt-text.ts";
 import { mqttFilterProblem, topicMatches } from "../../sidecar/src/mapping/evaluate.ts";
 import { routeOf } from "../../sidecar/src/sources/http/routes.ts";
+import { sparkplugAddressProblem } from "../../sidecar/src/sources/sparkplug/host.ts";
 
 const MODULE_DIR = join(import.meta.dirname, "../../odoo_addon/shopfloor_bridge");
 // topic_filter.py imports nothing of Odoo: load it by path, as a plain module.
@@ -216,5 +217,42 @@ describe("the HTTP intake takes exactly the routes a mapping in Odoo may name", 
   it("counts a route's length in characters, as Odoo does: 200 emoji are 200, not 400", () => {
     expect(routeOf(`/routes/${encodeURIComponent("😀".repeat(200))}`).ok).toBe(true);
     expect(routeOf(`/routes/${encodeURIComponent("😀".repeat(257))}`).ok).toBe(false);
+  });
+});
+
+const SPARKPLUG_ADDRESS_ERRORS = `
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("topic_filter", sys.argv[1] + "/topic_filter.py")
+tf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tf)
+json.dump([tf.sparkplug_address_error(address, "Plant1") for address in json.load(sys.stdin)], sys.stdout)
+`;
+
+describe("a Sparkplug B rule address: the module refuses what the sidecar's host would never read", () => {
+  const level = fc.oneof(
+    fc.constantFrom("Plant1", "Plant2", "Edge", "Press03", "", "a+b", "#", "x\u0085y", "del\u007f", "\ufffe", "é", " "),
+    fc.string({ maxLength: 5 }),
+  );
+  const address = fc.oneof(
+    fc.array(level, { minLength: 1, maxLength: 6 }).map((levels) => levels.join("/")),
+    fc.tuple(level, level, level, level).map((levels) => `Plant1/${levels.join("/")}`),
+  );
+
+  it("agrees with topic_filter.py's sparkplug_address_error on generated addresses", () => {
+    const addresses = fc.sample(address, { seed: 31, numRuns: 3000 });
+    const run = spawnSync("python3", ["-c", SPARKPLUG_ADDRESS_ERRORS, MODULE_DIR], {
+      input: JSON.stringify(addresses),
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const errors = JSON.parse(run.stdout) as string[];
+    const differences = addresses.flatMap((text, index) => {
+      const read = sparkplugAddressProblem(text, "Plant1") === undefined;
+      return read === (errors[index] === "") ? [] : [{ address: text, read, odoo: errors[index] }];
+    });
+    expect(differences.slice(0, 10)).toEqual([]);
+    expect(errors.filter((error) => error === "").length).toBeGreaterThan(100);
+    expect(errors.filter((error) => error !== "").length).toBeGreaterThan(300);
   });
 });

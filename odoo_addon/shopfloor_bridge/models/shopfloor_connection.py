@@ -1267,6 +1267,25 @@ class ShopfloorConnection(models.Model):
                     )
                 )
 
+    @api.constrains("kind", "sparkplug_group_id")
+    def _check_group_of_sparkplug_rules(self):
+        # A Sparkplug host reads its one group: metrics of another group would never be read.
+        for connection in self.filtered(lambda c: c.kind == "sparkplug" and c.sparkplug_group_id):
+            prefix = f"{connection.sparkplug_group_id}/"
+            stray = connection.with_context(active_test=False).rule_ids.filtered(
+                lambda rule, prefix=prefix: rule.protocol == "sparkplug" and not (rule.address or "").startswith(prefix)
+            )
+            if stray:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s reads Sparkplug group %(group)s only, and rules %(addresses)s read "
+                        "metrics of another group: change their address, or delete them, first.",
+                        code=connection.code,
+                        group=connection.sparkplug_group_id,
+                        addresses=", ".join(stray.mapped("address")[:10]),
+                    )
+                )
+
     @api.constrains("kind")
     def _check_kind_of_payload_maps(self):
         # Its floor targets may have relied on the MQTT broker of the kind it had.

@@ -14,6 +14,7 @@ from .. import plc, rule_params
 from ..event_validation import EVENT_TYPES
 from ..field_guard import refuse_protected_write
 from ..opcua_node import node_id_error
+from ..topic_filter import sparkplug_address_error
 
 
 class ShopfloorMappingMixin(models.AbstractModel):
@@ -224,14 +225,18 @@ STATE_CHOICES = [
     ("teardown", "Teardown"),
 ]
 # Protocols whose addresses have a syntax the module checks when a rule is saved.
-ADDRESSED_PROTOCOLS = (*plc.PLC_KINDS, "opcua")
+ADDRESSED_PROTOCOLS = (*plc.PLC_KINDS, "opcua", "sparkplug")
 
 
-def _address_error(protocol, address):
-    """Why ``address`` is no tag of ``protocol`` ('' when it is one): a PLC tag, or an OPC UA node id."""
+def _address_error(protocol, address, connection):
+    """Why ``address`` is no tag of ``protocol`` ('' when it is one): a PLC tag, an OPC UA node id, or a
+    Sparkplug B metric (of the group ``connection`` reads, when it is a Sparkplug host)."""
     if protocol == "opcua":
         error = node_id_error(address)
         return error and f"{address!r} {error}"
+    if protocol == "sparkplug":
+        group = connection.sparkplug_group_id if connection.kind == "sparkplug" else None
+        return sparkplug_address_error(address, group)
     return plc.address_error(protocol, address)
 
 
@@ -536,7 +541,7 @@ class ShopfloorMappingRule(models.Model):
             for name in ("address", "order_address", "operation_address", "reason_address"):
                 if name != "address" and not rule[name]:
                     continue
-                error = _address_error(rule.protocol, rule[name])
+                error = _address_error(rule.protocol, rule[name], rule.connection_id)
                 if error:
                     raise ValidationError(
                         _(
@@ -551,7 +556,7 @@ class ShopfloorMappingRule(models.Model):
     def _check_field_tags(self):
         for rule in self.filtered(lambda rule: rule.protocol in ADDRESSED_PROTOCOLS):
             for row in rule.field_ids.filtered(lambda row: row.source == "tag"):
-                error = _address_error(rule.protocol, row.address or "")
+                error = _address_error(rule.protocol, row.address or "", rule.connection_id)
                 if error:
                     raise ValidationError(
                         _(

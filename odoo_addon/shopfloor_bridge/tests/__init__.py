@@ -50,3 +50,4 @@ from . import test_shopfloor_alert
 from . import test_reverse
 from . import test_webhook_secrets
 from . import test_opcua_node
+from . import test_sparkplug_address

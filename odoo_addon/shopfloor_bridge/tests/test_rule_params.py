@@ -49,6 +49,9 @@ def random_params(rng, kind, event_type, protocol):
         if protocol == "opcua":
             # Any text as a string node id: a bare text is no node id, and the rule refuses it.
             return f"ns=2;s={text()}"
+        if protocol == "sparkplug":
+            # Any text as a metric name (it may hold /): group, edge node and device are ids.
+            return f"Plant1/Edge/Press/{text()}"
         return text()
 
     def number(low, high):

@@ -6,6 +6,7 @@
 // when a Rebirth must be asked for (a seq gap, an unknown alias, data from a
 // node or device never born, a payload whose framing broke). Metrics that do
 // not decode are reported one by one; the rest of their payload is used.
+import { sparkplugIdProblem } from "../../core/mqtt-text.ts";
 import type { Observation } from "../../rules/types.ts";
 import {
   type DatatypeLookup,
@@ -52,6 +53,36 @@ export function parseTopic(topic: string): SparkplugTopic | undefined {
 /** Rule address of a metric: `group/edge/device/metric`, device empty for node metrics. */
 export function metricAddress(group: string, edge: string, device: string | undefined, metric: string): string {
   return `${group}/${edge}/${device ?? ""}/${metric}`;
+}
+
+/**
+ * Why `address` is no Sparkplug B metric address a host of `group` reads (undefined when it is one):
+ * `group/edge node/device/metric`, the device empty for an edge node's own metric, the metric name
+ * the rest (it may hold "/"). The module refuses the same when a rule is saved
+ * (topic_filter.sparkplug_address_error).
+ */
+export function sparkplugAddressProblem(address: string, group?: string): string | undefined {
+  const [groupId, edge, device, ...rest] = address.split("/");
+  const metric = rest.join("/");
+  if (device === undefined || metric === "") {
+    return (
+      `${JSON.stringify(address)} is not a Sparkplug B metric address: write group/edge node/device/metric ` +
+      "(e.g. Plant1/Line1-Edge/Press03/Count; the device empty for an edge node's own metric: Plant1/Line1-Edge//Count)"
+    );
+  }
+  for (const [label, value] of [
+    ["group id", groupId],
+    ["edge node id", edge],
+    ["device id", device],
+  ] as const) {
+    if (label === "device id" && value === "") continue;
+    const problem = sparkplugIdProblem(value as string);
+    if (problem) return `${JSON.stringify(address)}: its ${label} ${JSON.stringify(value)} ${problem}`;
+  }
+  if (group !== undefined && groupId !== group) {
+    return `${JSON.stringify(address)} is a metric of group ${JSON.stringify(groupId)}, and this host reads group ${JSON.stringify(group)} only`;
+  }
+  return undefined;
 }
 
 /** A value as rules and events carry it: JSON-safe (bigint → decimal string, Date → ISO, bytes → base64). */

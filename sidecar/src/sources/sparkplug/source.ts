@@ -20,6 +20,7 @@ import {
   SPARKPLUG_NAMESPACE,
   SparkplugHostState,
   type SparkplugObservation,
+  sparkplugAddressProblem,
 } from "./host.ts";
 import { encodeSparkplug } from "./payload.ts";
 
@@ -104,6 +105,10 @@ export class SparkplugSource implements Source {
   #flushTimer: NodeJS.Timeout | undefined;
   #stateTimestamp = 0;
   #stopping = false;
+  /** Why announcing the host failed (the broker refused its group); "" once it did. */
+  #announceFailure = "";
+  /** The rule addresses this host never reads (another group, not a metric address), each said why. */
+  #unread: string[] = [];
   readonly #counts = {
     received: 0,
     events: 0,
@@ -142,6 +147,13 @@ export class SparkplugSource implements Source {
       statePrefix: this.statePrefix,
     });
     this.#stateTimestamp = Date.now();
+    // A rule of another group, or an address no metric has, would wait for ever: said, not waited on.
+    this.#unread = this.#engine
+      .addresses()
+      .map((address) => sparkplugAddressProblem(address, this.#opts.groupId))
+      .filter((problem): problem is string => problem !== undefined);
+    for (const problem of this.#unread)
+      this.#log("error", `sparkplug: never read: ${problem} (check the mapping rule)`);
     const url = this.#opts.url;
     const options: IClientOptions = {
       // Throws, naming the connection field, for TLS settings that cannot work.
@@ -231,8 +243,6 @@ export class SparkplugSource implements Source {
     return this.#client?.connected ?? false;
   }
 
-  #announceFailure = "";
-
   stats(): Record<string, number> {
     return { ...this.#host.stats, ...this.#counts, queued: this.#queued };
   }
@@ -262,9 +272,19 @@ export class SparkplugSource implements Source {
     }
   }
 
-  /** Why the host reads nothing of its group (the broker refused its subscription), for the dashboard; "" when it reads. */
+  /**
+   * For the dashboard, "" when all is read: why the host reads nothing of its group (the broker
+   * refused its subscription), and the rule addresses it never reads.
+   */
   get warning(): string {
-    return this.#announceFailure;
+    const n = this.#unread.length;
+    const unread =
+      n === 0
+        ? ""
+        : `${n === 1 ? "1 address is" : `${n} addresses are`} never read (check the mapping rules): ` +
+          this.#unread.slice(0, 5).join("; ") +
+          (n > 5 ? `; and ${n - 5} more` : "");
+    return [this.#announceFailure, unread].filter(Boolean).join("; ");
   }
 
   #onMessage(topic: string, payload: Buffer): void {

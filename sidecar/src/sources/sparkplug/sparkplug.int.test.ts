@@ -9,6 +9,7 @@ import { Simulation, sleep } from "../../../simulator/simulation.ts";
 import { SimSparkplugEdge } from "../../../simulator/sparkplug-edge.ts";
 import { MemorySink } from "../../../test/support/simulator/memory-sink.ts";
 import { sourceContract } from "../../../test/support/sources/source.contract.ts";
+import type { MappingRule } from "../../core/contract.ts";
 import { SparkplugSource, type SparkplugSourceOptions } from "./source.ts";
 
 interface Broker {
@@ -173,6 +174,41 @@ for (const [brokerName, startBroker] of brokers) {
         expect(rejected?.origin).toMatch(/^spBv1\.0\/Plant\d+\/DDATA\/Line1\/Press03$/);
         expect(rejected?.kind === "rejected" && rejected.reason).toMatch(/^not a Sparkplug B payload/);
         expect(host.stats().malformed).toBe(1);
+      } finally {
+        await edge.stop();
+        await host.stop();
+      }
+    });
+
+    it("rule addresses the host never reads (another group, no metric address) are said; the other rules still read", async () => {
+      const { edge, sim, ledger, options } = setup();
+      const [first] = options.rules as MappingRule[];
+      const stray = [
+        { ...(first as MappingRule), id: 901, address: `Elsewhere/Line1/${MACHINE}/GoodCount` },
+        { ...(first as MappingRule), id: 902, address: "Line1/GoodCount" },
+      ];
+      const logged: string[] = [];
+      const sink = new MemorySink();
+      const host = new SparkplugSource({
+        ...options,
+        rules: [...options.rules, ...stray],
+        log: (_level, message) => logged.push(message),
+      });
+      await host.start(sink);
+      await edge.start();
+      try {
+        expect(host.warning).toBe(
+          "2 addresses are never read (check the mapping rules): " +
+            `"Elsewhere/Line1/${MACHINE}/GoodCount" is a metric of group "Elsewhere", and this host reads group "${options.groupId}" only; ` +
+            '"Line1/GoodCount" is not a Sparkplug B metric address: write group/edge node/device/metric ' +
+            "(e.g. Plant1/Line1-Edge/Press03/Count; the device empty for an edge node's own metric: Plant1/Line1-Edge//Count)",
+        );
+        expect(logged.filter((line) => line.startsWith("sparkplug: never read: "))).toHaveLength(2);
+        await sim.startOrder(MACHINE, "WH/MO/00077", "Pressing");
+        await sim.setState(MACHINE, "running");
+        await sim.produce(MACHINE, 5, 0);
+        await sink.waitFor(() => sink.sum("production.reported", "qty_good") === 5, 10_000, "5 parts");
+        expect(sink.sum("production.reported", "qty_good")).toBe(ledger.orders.get("WH/MO/00077")?.good);
       } finally {
         await edge.stop();
         await host.stop();
