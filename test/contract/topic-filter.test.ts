@@ -172,13 +172,23 @@ describe("Odoo and the sidecar refuse the same characters in what they send to a
   });
 });
 
-const ROUTE_ERRORS = `
+/** `topic_filter.<call>(item)` for each item, run by the module's Python (topic_filter.py loaded by path). */
+function moduleErrors(call: string, items: string[]): string[] {
+  const script = `
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("topic_filter", sys.argv[1] + "/topic_filter.py")
 tf = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(tf)
-json.dump([tf.route_error(route) for route in json.load(sys.stdin)], sys.stdout)
+json.dump([tf.${call} for item in json.load(sys.stdin)], sys.stdout)
 `;
+  const run = spawnSync("python3", ["-c", script, MODULE_DIR], {
+    input: JSON.stringify(items),
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.status !== 0) throw new Error(`python3 failed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as string[];
+}
 
 describe("the HTTP intake takes exactly the routes a mapping in Odoo may name", () => {
   // A route without wildcards that Odoo accepts as a mapping's route is one the sidecar's intake
@@ -198,13 +208,7 @@ describe("the HTTP intake takes exactly the routes a mapping in Odoo may name", 
 
   it("agrees with topic_filter.py's route_error on generated routes", () => {
     const routes = fc.sample(route, { seed: 23, numRuns: 3000 });
-    const run = spawnSync("python3", ["-c", ROUTE_ERRORS, MODULE_DIR], {
-      input: JSON.stringify(routes),
-      encoding: "utf8",
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    expect(run.status, run.stderr).toBe(0);
-    const errors = JSON.parse(run.stdout) as string[];
+    const errors = moduleErrors("route_error(item)", routes);
     const differences = routes.flatMap((text, index) => {
       const taken = routeOf(`/routes/${text.split("/").map(encodeURIComponent).join("/")}`).ok;
       return taken === (errors[index] === "") ? [] : [{ route: text, taken, odoo: errors[index] }];
@@ -220,14 +224,6 @@ describe("the HTTP intake takes exactly the routes a mapping in Odoo may name", 
   });
 });
 
-const SPARKPLUG_ADDRESS_ERRORS = `
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("topic_filter", sys.argv[1] + "/topic_filter.py")
-tf = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tf)
-json.dump([tf.sparkplug_address_error(address, "Plant1") for address in json.load(sys.stdin)], sys.stdout)
-`;
-
 describe("a Sparkplug B rule address: the module refuses what the sidecar's host would never read", () => {
   const level = fc.oneof(
     fc.constantFrom("Plant1", "Plant2", "Edge", "Press03", "", "a+b", "#", "x\u0085y", "del\u007f", "\ufffe", "é", " "),
@@ -240,13 +236,7 @@ describe("a Sparkplug B rule address: the module refuses what the sidecar's host
 
   it("agrees with topic_filter.py's sparkplug_address_error on generated addresses", () => {
     const addresses = fc.sample(address, { seed: 31, numRuns: 3000 });
-    const run = spawnSync("python3", ["-c", SPARKPLUG_ADDRESS_ERRORS, MODULE_DIR], {
-      input: JSON.stringify(addresses),
-      encoding: "utf8",
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    expect(run.status, run.stderr).toBe(0);
-    const errors = JSON.parse(run.stdout) as string[];
+    const errors = moduleErrors('sparkplug_address_error(item, "Plant1")', addresses);
     const differences = addresses.flatMap((text, index) => {
       const read = sparkplugAddressProblem(text, "Plant1") === undefined;
       return read === (errors[index] === "") ? [] : [{ address: text, read, odoo: errors[index] }];
