@@ -19,6 +19,7 @@ import {
   type StatusCode,
 } from "node-opcua";
 import type { ProbeErrorCode } from "../core/ports.ts";
+import { readNodeId } from "../sources/opcua/node-id.ts";
 import { certificateManager } from "../sources/opcua/pki.ts";
 import { resolveAddress } from "../sources/opcua/resolve-node.ts";
 import { explainOpcUaError, type OpcUaSecurity, opcuaClientOptions, userIdentity } from "../sources/opcua/security.ts";
@@ -97,14 +98,31 @@ export function jsonValue(value: unknown, depth = 0): unknown {
   return Object.fromEntries(Object.entries(object).map(([key, item]) => [key, jsonValue(item, depth + 1)]));
 }
 
-/** A node id the admin typed: empty is the Objects folder; a bad one is `bad_address`. */
-export function parseNodeId(target: string): NodeId {
+/**
+ * A node id the admin typed: empty is the Objects folder; a bad one is `bad_address`. `namespaces`
+ * is the server's namespace table, for an address that names its namespace by URI (nsu=).
+ */
+export function parseNodeId(target: string, namespaces?: readonly string[]): NodeId {
   const text = target.trim();
   if (!text) return resolveNodeId(ObjectIds.ObjectsFolder);
   // Read as the source reads a rule's address (resolve-node.ts): what browses here is what a rule monitors.
-  const resolved = resolveAddress(text);
+  const resolved = resolveAddress(text, namespaces);
   if (resolved.ok) return resolved.nodeId;
   throw new ProbeError("bad_address", `${resolved.problem}; e.g. ns=2;s=[default]Line1/Press01/GoodCount or ns=0;i=85`);
+}
+
+/** Throws `bad_address` for what is no node id at all, before any session is opened. */
+function checkNodeIdSyntax(target: string): void {
+  const text = target.trim();
+  const reading = text ? readNodeId(text) : undefined;
+  if (reading && !reading.ok) parseNodeId(text);
+}
+
+/** `target` as a node of the server `session` talks to: an nsu= address through its namespace table. */
+async function nodeIdIn(session: ClientSession, target: string): Promise<NodeId> {
+  if (!target.trim().startsWith("nsu=")) return parseNodeId(target);
+  const namespaces = await session.readNamespaceArray().catch(() => undefined);
+  return parseNodeId(target, namespaces);
 }
 
 /** A status the server answered for one node, as the form shows it. */
@@ -151,8 +169,10 @@ export class OpcuaProbe implements ProbeHandler {
   }
 
   async browse(target: string): Promise<OpcuaBrowseAnswer> {
-    const nodeId = parseNodeId(target);
+    // A malformed address is said before any session is opened; an nsu= one is resolved in it.
+    checkNodeIdSyntax(target);
     return this.#withSession(async (session, which) => {
+      const nodeId = await nodeIdIn(session, target);
       const node = await this.#describe(session, target, nodeId);
       const first = await withTimeout(
         session.browse({
@@ -193,8 +213,8 @@ export class OpcuaProbe implements ProbeHandler {
   }
 
   async read(target: string): Promise<OpcuaNodeInfo> {
-    const nodeId = parseNodeId(target);
-    return this.#withSession(async (session) => this.#describe(session, target, nodeId));
+    checkNodeIdSyntax(target);
+    return this.#withSession(async (session) => this.#describe(session, target, await nodeIdIn(session, target)));
   }
 
   /** The node itself: names and class, and for a variable its type, value, status and writability. */

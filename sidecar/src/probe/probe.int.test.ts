@@ -126,6 +126,21 @@ describe("probe: Odoo → sidecar → OPC UA server → Odoo", () => {
     expect(folder.result).not.toHaveProperty("value");
   });
 
+  it("reads a node named by its namespace URI (nsu=) through the server's namespace table, and a bare standard name", async () => {
+    const table = await answer("read", "Server_NamespaceArray");
+    expect(table.state, table.error).toBe("done");
+    const uris = (table.result as OpcuaNodeInfo).value as string[];
+    expect(uris[0]).toBe("http://opcfoundation.org/UA/");
+    const byUri = await answer("read", `${PRESS.replace(/^ns=2;/, `nsu=${uris[2]};`)}/GoodCount`);
+    expect(byUri.state, byUri.error).toBe("done");
+    expect(byUri.result).toMatchObject({ node_id: `${PRESS}/GoodCount`, data_type: "UInt32" });
+    const elsewhere = await answer("read", "nsu=urn:nowhere;s=X");
+    expect(elsewhere).toMatchObject({ state: "failed", error_code: "bad_address" });
+    expect(elsewhere.error).toContain(
+      'the server has no namespace "urn:nowhere" (its namespaces: 0 http://opcfoundation.org/UA/',
+    );
+  });
+
   it("answers errors: an unknown node and a malformed node id", async () => {
     const unknown = await answer("browse", "ns=2;s=[default]Nowhere");
     expect(unknown).toMatchObject({ state: "failed", error_code: "unknown_node" });
