@@ -750,6 +750,10 @@ class ShopfloorConnection(models.Model):
     uom_map_ids = fields.One2many("shopfloor.uom.map", "connection_id", string="Units")
     reason_map_ids = fields.One2many("shopfloor.reason.map", "connection_id", string="Reasons")
     rule_ids = fields.One2many("shopfloor.mapping.rule", "connection_id", string="Tag rules")
+    rules_never_read = fields.Char(
+        compute="_compute_rules_never_read",
+        help="Tag rules of a protocol this connection's sidecar does not read (see each rule's form).",
+    )
     payload_map_ids = fields.One2many("shopfloor.payload.map", "connection_id", string="Payload mappings")
 
     event_ids = fields.One2many("shopfloor.event", "connection_id", string="Event records")
@@ -1407,6 +1411,21 @@ class ShopfloorConnection(models.Model):
                     latest.append(newest.expiration_date)
             connection.integration_key_expiry = min(latest) if latest else False
             connection.integration_key_expiring = bool(latest) and min(latest) <= soon
+
+    @api.depends("kind", "rule_ids.protocol", "rule_ids.never_read")
+    def _compute_rules_never_read(self):
+        for connection in self:
+            unread = connection.rule_ids.filtered("never_read")
+            if not unread:
+                connection.rules_never_read = False
+                continue
+            connection.rules_never_read = _(
+                "%(count)s tag rule(s) are never read: this %(kind)s connection's sidecar reads no tag of their "
+                "protocol (%(addresses)s). Move them to a connection of that kind, or delete them.",
+                count=len(unread),
+                kind=connection._kind_label(),
+                addresses=", ".join(unread.mapped("address")[:5]) + (", …" if len(unread) > 5 else ""),
+            )
 
     @api.constrains("integration_user_ids", "company_id")
     def _check_integration_users(self):

@@ -276,6 +276,10 @@ class ShopfloorMappingRule(models.Model):
     source = fields.Char(required=True, help="CloudEvent source the derived events carry.")
     event_type = fields.Char(help="counter: production.reported or scrap.reported; trigger: any event type.")
     is_plc = fields.Boolean(compute="_compute_is_plc", help="A tag of a directly polled PLC.")
+    never_read = fields.Char(
+        compute="_compute_never_read",
+        help="Why the connection's sidecar never reads this rule: its protocol is not the connection's.",
+    )
 
     # Every kind
     use_scale = fields.Boolean(string="Scale the value", help="Multiply the value by Scale before the rule sees it.")
@@ -359,6 +363,24 @@ class ShopfloorMappingRule(models.Model):
     def _compute_is_plc(self):
         for rule in self:
             rule.is_plc = rule.protocol in plc.PLC_KINDS
+
+    @api.depends("protocol", "connection_id.kind")
+    def _compute_never_read(self):
+        # A connection's sidecar runs the one source of its kind (and the HTTP intake, for mapped payload
+        # values): an OPC UA node id on an MQTT connection is saved, sent, and never read.
+        labels = dict(self._fields["protocol"]._description_selection(self.env))
+        for rule in self:
+            connection = rule.connection_id
+            if not connection or rule.protocol in ("payload", connection.kind):
+                rule.never_read = False
+                continue
+            rule.never_read = _(
+                "Connection %(code)s is %(kind)s: its sidecar reads no %(protocol)s tag, so this rule is never "
+                "read. Move it to a connection of that protocol, or make it a mapped payload value.",
+                code=connection.code,
+                kind=connection._kind_label(),
+                protocol=labels.get(rule.protocol, rule.protocol),
+            )
 
     @api.model_create_multi
     def create(self, vals_list):

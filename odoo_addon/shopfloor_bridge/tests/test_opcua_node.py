@@ -6,7 +6,7 @@ here: the forms refuse what the floor would not read, naming the field and why.
 """
 
 from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from ..opcua_node import node_id_error, read_node_id
 from .common import ShopfloorCase
@@ -113,3 +113,25 @@ class TestOpcuaNodeIds(ShopfloorCase):
                 Target.create(dict(values, opcua_json_node="ns=2;i={line}", line_code="L2"))
         target = Target.create(dict(values, line_code="Line2", opcua_version_node="nsu=urn:plant;s=Line2/Version"))
         self.assertEqual(target._sidecar_params()["version"], "nsu=urn:plant;s=Line2/Version")
+
+    def test_a_rule_of_a_protocol_the_connection_does_not_read_is_flagged(self):
+        mqtt_rule = self.rule("ns=2;s=Press03/Good")
+        self.assertEqual(
+            mqtt_rule.never_read,
+            "Connection test-conn is MQTT (JSON CloudEvents): its sidecar reads no OPC UA tag, so this rule is never "
+            "read. Move it to a connection of that protocol, or make it a mapped payload value.",
+        )
+        # Shown at the top of the rule's and the connection's forms.
+        self.assertEqual(Form(mqtt_rule).never_read, mqtt_rule.never_read)
+        self.assertEqual(Form(self.connection).rules_never_read, self.connection.rules_never_read)
+        self.assertIn("1 tag rule(s) are never read", self.connection.rules_never_read)
+        self.assertIn("(ns=2;s=Press03/Good)", self.connection.rules_never_read)
+        payload = self.rule("plant1/line1/press03/Count", protocol="payload")
+        self.assertFalse(payload.never_read)
+        opcua = self.env["shopfloor.connection"].create(
+            {"code": "ua-read", "name": "UA", "kind": "opcua", "opcua_endpoint": "opc.tcp://h:4840"}
+        )
+        mqtt_rule.connection_id = opcua
+        self.assertFalse(mqtt_rule.never_read)
+        self.assertFalse(self.connection.rules_never_read)
+        self.assertFalse(opcua.rules_never_read)
