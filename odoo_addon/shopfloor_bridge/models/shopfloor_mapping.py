@@ -224,6 +224,8 @@ STATE_CHOICES = [
     ("setup", "Setup"),
     ("teardown", "Teardown"),
 ]
+# Connection kinds whose source reads tag rules of the protocol of that name.
+TAG_KINDS = (*plc.PLC_KINDS, "opcua", "sparkplug")
 # Protocols whose addresses have a syntax the module checks when a rule is saved.
 ADDRESSED_PROTOCOLS = (*plc.PLC_KINDS, "opcua", "sparkplug")
 
@@ -387,7 +389,7 @@ class ShopfloorMappingRule(models.Model):
         for vals in vals_list:
             if "protocol" not in vals and vals.get("connection_id"):
                 kind = self.env["shopfloor.connection"].browse(vals["connection_id"]).kind
-                if kind in plc.PLC_KINDS:
+                if kind in TAG_KINDS:
                     vals["protocol"] = kind
         return super().create(vals_list)
 
@@ -397,8 +399,10 @@ class ShopfloorMappingRule(models.Model):
 
     @api.onchange("connection_id")
     def _onchange_connection_protocol(self):
-        if self.connection_id.kind in plc.PLC_KINDS:
-            self.protocol = self.connection_id.kind
+        # The protocol the connection's source reads; on a connection that reads no tags (MQTT, HTTP, a
+        # message queue, a historian), the values its payload mappings yield.
+        if self.connection_id:
+            self.protocol = self.connection_id.kind if self.connection_id.kind in TAG_KINDS else "payload"
 
     # ------------------------------------------------------------------ params
 

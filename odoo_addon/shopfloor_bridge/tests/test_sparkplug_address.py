@@ -2,7 +2,7 @@
 group the connection's host reads (it reads no other)."""
 
 from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from ..topic_filter import sparkplug_address_error
 from .common import ShopfloorCase
@@ -89,3 +89,22 @@ class TestSparkplugAddresses(ShopfloorCase):
             with self.cr.savepoint():
                 self.host.sparkplug_group_id = "Plant9"
         self.assertEqual(self.host.sparkplug_group_id, "Plant1")
+
+    def test_a_new_rule_takes_the_protocol_its_connection_reads(self):
+        form = Form(self.env["shopfloor.mapping.rule"])
+        form.connection_id = self.host
+        self.assertEqual(form.protocol, "sparkplug")
+        # An MQTT connection reads no tags: the values its payload mappings yield.
+        form.connection_id = self.connection
+        self.assertEqual(form.protocol, "payload")
+        rule = self.env["shopfloor.mapping.rule"].create(
+            {
+                "connection_id": self.host.id,
+                "kind": "counter",
+                "address": "Plant1/Edge/Press03/Count",
+                "source": "plant1/line1/press03",
+                "event_type": "production.reported",
+            }
+        )
+        self.assertEqual(rule.protocol, "sparkplug")
+        self.assertFalse(rule.never_read)
