@@ -23,6 +23,11 @@ GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-
 BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RESERVED_NAMES = {"ns", "nsu", "i", "s", "g", "b"}
+# opc.tcp://host[:port][/path]: the one transport node-opcua (the sidecar's stack) speaks.
+ENDPOINT = re.compile(
+    r"opc\.tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::([0-9]{1,5}))?(/[^\s\x00-\x1f\x7f-\x9f\ufeff]*)?"
+)
+ENDPOINT_EXAMPLE = "opc.tcp://plc-gateway:4840 (or with a path: opc.tcp://ignition:62541/discovery)"
 
 
 def _unsendable(text):
@@ -128,3 +133,14 @@ def read_node_id(text):
 def node_id_error(text):
     """Why ``text`` is no OPC UA node id ('' when it is one)."""
     return read_node_id(text)[2] or ""
+
+
+def endpoint_error(url):
+    """Why ``url`` is no OPC UA endpoint the sidecar can connect to ('' when it is one)."""
+    match = ENDPOINT.fullmatch(url or "")
+    if not match:
+        return f"{_quoted(url or '')} is not an OPC UA endpoint: write {ENDPOINT_EXAMPLE}"
+    port = match.group(2)
+    if port is not None and not 1 <= int(port) <= UINT16_MAX:
+        return f"{_quoted(url)}: port {port} is not a TCP port (1 to 65535)"
+    return ""

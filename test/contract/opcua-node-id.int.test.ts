@@ -17,6 +17,7 @@ import { describe, expect, it } from "vitest";
 import { peerPython } from "../../sidecar/devstack/python-peers.ts";
 import { type ParsedNodeId, readNodeId } from "../../sidecar/src/sources/opcua/node-id.ts";
 import { resolveAddress } from "../../sidecar/src/sources/opcua/resolve-node.ts";
+import { opcuaEndpointProblem } from "../../sidecar/src/sources/opcua/security.ts";
 
 const MODULE_DIR = join(import.meta.dirname, "../../odoo_addon/shopfloor_bridge");
 // opcua_node.py imports nothing of Odoo: loaded by path. asyncua is the peers' (.venv-peers).
@@ -198,5 +199,48 @@ describe("OPC UA node ids: the module, the sidecar, asyncua and node-opcua read 
       expect(() => coerceNodeId(text)).not.toThrow();
       expect(resolveAddress(text).ok).toBe(false);
     }
+  });
+});
+
+const ENDPOINT_BATCH = `
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("opcua_node", sys.argv[1] + "/opcua_node.py")
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+json.dump([mod.endpoint_error(url) for url in json.load(sys.stdin)], sys.stdout)
+`;
+
+describe("OPC UA endpoints: the module refuses what the sidecar would not connect to", () => {
+  const host = fc.oneof(
+    fc.constantFrom("plc-gw", "10.0.0.5", "[::1]", "[fe80::1%eth0]", "", "h_1", "höst", "a b", "[x]"),
+    fc.stringMatching(/^[A-Za-z0-9._-]{1,12}$/),
+  );
+  const port = fc.oneof(
+    fc.constant(""),
+    fc.constantFrom(":0", ":1", ":4840", ":65535", ":65536", ":99999", ":", ":48a0"),
+  );
+  const path = fc.oneof(
+    fc.constant(""),
+    fc.constantFrom("/", "/UA/Line1", "/a b", "/tab\t", "/nel\u0085", "/\ufeff", "/é", "/\u00a0", "\n"),
+    fc.string({ maxLength: 6 }).map((p) => `/${p}`),
+  );
+  const scheme = fc.constantFrom("opc.tcp://", "opc.tcp://", "opc.tcp://", "OPC.TCP://", "http://", "opc.https://", "");
+  const url = fc.tuple(scheme, host, port, path).map(([s, h, p, q]) => s + h + p + q);
+
+  it("agrees with opcua_node.endpoint_error on generated URLs", () => {
+    const urls = fc.sample(url, { seed: 48, numRuns: 3000 });
+    const run = spawnSync(peerPython(), ["-c", ENDPOINT_BATCH, MODULE_DIR], {
+      input: JSON.stringify(urls),
+      encoding: "utf8",
+    });
+    if (run.status !== 0) throw new Error(`python failed: ${run.stderr}`);
+    const errors = JSON.parse(run.stdout) as string[];
+    const differences = urls.flatMap((text, index) => {
+      const problem = opcuaEndpointProblem(text) ?? "";
+      return problem === errors[index] ? [] : [{ url: text, sidecar: problem, odoo: errors[index] }];
+    });
+    expect(differences.slice(0, 10)).toEqual([]);
+    expect(errors.filter((error) => error === "").length).toBeGreaterThan(300);
+    expect(errors.filter((error) => error !== "").length).toBeGreaterThan(300);
   });
 });

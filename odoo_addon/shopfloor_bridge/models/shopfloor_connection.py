@@ -9,6 +9,7 @@ from odoo.exceptions import ValidationError
 
 from .. import alerting, backbone, historian, plc
 from ..field_guard import refuse_protected_write
+from ..opcua_node import endpoint_error
 from ..revision_diff import restoring
 from ..rpc_errors import rpc_error
 from ..secret_columns import store_each_quietly, store_quietly, without_quiet
@@ -1268,6 +1269,23 @@ class ShopfloorConnection(models.Model):
                         kind=connection._kind_label(),
                         addresses=", ".join(stray.mapped("address")[:10]),
                         protocol=plc.PLC_LABELS[stray[0].protocol],
+                    )
+                )
+
+    @api.constrains("opcua_endpoint")
+    def _check_opcua_endpoint(self):
+        # node-opcua only retried a malformed endpoint for ever, saying the server "may have rejected" it.
+        for connection in self:
+            if not connection.opcua_endpoint:
+                continue  # the sidecar says so (opcua_endpoint) when an OPC UA connection has none
+            error = endpoint_error(connection.opcua_endpoint)
+            if error:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s: %(field)s: %(error)s.",
+                        code=connection.code,
+                        field=connection._fields["opcua_endpoint"].string,
+                        error=error,
                     )
                 )
 

@@ -13,7 +13,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from .. import backbone
-from ..opcua_node import node_id_error
+from ..opcua_node import endpoint_error, node_id_error
 from ..topic_filter import mqtt_topic_error, sparkplug_id_error
 from .shopfloor_dispatch import mark_dirty
 
@@ -110,6 +110,7 @@ class ShopfloorDispatchTarget(models.Model):
         "opcua_node_template",
         "opcua_json_node",
         "opcua_version_node",
+        "opcua_endpoint",
         "line_code",
         "workcenter_id",
         "mqtt_topic",
@@ -140,6 +141,10 @@ class ShopfloorDispatchTarget(models.Model):
                 if "{slot}" not in template or "{field}" not in template:
                     raise ValidationError(_("The slot node ids must contain {slot} and {field}: %s", template))
                 target._check_node_templates()
+                if target.opcua_endpoint:
+                    error = endpoint_error(target.opcua_endpoint)
+                    if error:
+                        raise ValidationError(_("OPC UA endpoint: %s.", error))
             if target.kind == "mqtt":
                 topic = target.mqtt_topic or ""
                 error = mqtt_topic_error(topic)

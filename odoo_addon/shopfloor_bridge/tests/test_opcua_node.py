@@ -8,7 +8,7 @@ here: the forms refuse what the floor would not read, naming the field and why.
 from odoo.exceptions import ValidationError
 from odoo.tests import Form, tagged
 
-from ..opcua_node import node_id_error, read_node_id
+from ..opcua_node import endpoint_error, node_id_error, read_node_id
 from .common import ShopfloorCase
 
 GOOD = (
@@ -135,3 +135,33 @@ class TestOpcuaNodeIds(ShopfloorCase):
         self.assertFalse(mqtt_rule.never_read)
         self.assertFalse(self.connection.rules_never_read)
         self.assertFalse(opcua.rules_never_read)
+
+    def test_endpoints(self):
+        for url in (
+            "opc.tcp://plc-gw:4840",
+            "opc.tcp://10.0.0.5",
+            "opc.tcp://[::1]:4840/UA/Line1",
+            "opc.tcp://h:62541/",
+        ):
+            with self.subTest(url=url):
+                self.assertEqual(endpoint_error(url), "")
+        for url, message in (
+            ("localhost:4840", '"localhost:4840" is not an OPC UA endpoint: write opc.tcp://plc-gateway:4840'),
+            ("http://h:4840", "is not an OPC UA endpoint"),
+            ("opc.tcp://", "is not an OPC UA endpoint"),
+            ("opc.tcp://h:4840/a b", "is not an OPC UA endpoint"),
+            ("opc.tcp://h:4840\n", "is not an OPC UA endpoint"),
+            ("opc.tcp://h:70000", "port 70000 is not a TCP port (1 to 65535)"),
+            ("opc.tcp://h:0", "port 0 is not a TCP port"),
+        ):
+            with self.subTest(url=url):
+                self.assertIn(message, endpoint_error(url))
+        with self.assertRaisesRegex(ValidationError, 'Connection ua-bad: OPC UA endpoint: "localhost:4840" is not an'):
+            with self.cr.savepoint():
+                self.env["shopfloor.connection"].create(
+                    {"code": "ua-bad", "name": "UA", "kind": "opcua", "opcua_endpoint": "localhost:4840"}
+                )
+        values = {"connection_id": self.connection.id, "workcenter_id": self.wc_press2.id, "kind": "opcua"}
+        with self.assertRaisesRegex(ValidationError, 'OPC UA endpoint: "opc.tcp://gw:99999": port 99999'):
+            with self.cr.savepoint():
+                self.env["shopfloor.dispatch.target"].create(dict(values, opcua_endpoint="opc.tcp://gw:99999"))

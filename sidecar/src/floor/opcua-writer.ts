@@ -38,6 +38,7 @@ import {
   type OpcUaSecurity,
   type OpcuaBlock,
   opcuaClientOptions,
+  opcuaEndpointProblem,
   opcuaSecurityFromConfig,
   userIdentity,
 } from "../sources/opcua/security.ts";
@@ -116,6 +117,8 @@ export class OpcuaFloorWriter implements FloorWriter {
     const endpoint = stringParam(params, "endpoint", this.options.defaultEndpoint ?? "");
     if (!endpoint)
       throw new FloorWriteError("OPC UA target has no endpoint and the connection none", { retryable: false });
+    const endpointProblem = opcuaEndpointProblem(endpoint);
+    if (endpointProblem) throw new FloorWriteError(`OPC UA target: ${endpointProblem}`, { retryable: false });
     const key = versionKey("opcua", endpoint, message.workcenter);
     if (this.options.versions.isStale(key, message.version)) return;
 

@@ -1044,6 +1044,24 @@ describe("OPC UA against asyncua: nodes named by namespace URI (nsu=), as the se
       expect(refused).toBeInstanceOf(FloorWriteError);
       expect((refused as FloorWriteError).retryable).toBe(false);
       expect((refused as Error).message).toMatch(/the server has no namespace "urn:nowhere"/);
+      // An endpoint that is none fails at once, not retried (node-opcua would retry it for ever).
+      const nowhere = await writer
+        .write(
+          queueMessage(
+            "WC-NSU",
+            7,
+            ORDERS.slice(0, 2),
+            { kind: "opcua", params: { ...params, endpoint: "gw:4840" } },
+            2,
+          ),
+        )
+        .catch((err: Error) => err);
+      expect(nowhere).toBeInstanceOf(FloorWriteError);
+      expect((nowhere as FloorWriteError).retryable).toBe(false);
+      expect((nowhere as Error).message).toBe(
+        'OPC UA target: "gw:4840" is not an OPC UA endpoint: write opc.tcp://plc-gateway:4840 ' +
+          "(or with a path: opc.tcp://ignition:62541/discovery)",
+      );
     } finally {
       await writer.close();
     }

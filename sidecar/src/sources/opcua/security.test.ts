@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { MessageSecurityMode, type OPCUACertificateManager, SecurityPolicy, UserTokenType } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../config.ts";
+import type { SidecarConfig } from "../../core/contract.ts";
 import { SIDECAR_APPLICATION_NAME } from "./pki.ts";
 import {
   explainOpcUaError,
@@ -13,9 +14,11 @@ import {
   type OpcUaSecurity,
   type OpcuaBlock,
   opcuaClientOptions,
+  opcuaEndpointProblem,
   opcuaSecurityFromConfig,
   userIdentity,
 } from "./security.ts";
+import { opcuaOptionsFromConfig } from "./source.ts";
 
 // The mapping only hands the store over; no method of it is called.
 const store = { rootDir: "/nowhere" } as unknown as OPCUACertificateManager;
@@ -162,5 +165,39 @@ describe("explainOpcUaError: what node-opcua's refusals mean (seen against async
     expect(err.name).toBe("OpcUaLoginError");
     expect(needsAdmin(err)).toBe(true);
     expect(err.message).toContain("does not offer the anonymous login on the SignAndEncrypt / Basic256Sha256 endpoint");
+  });
+});
+
+describe("the connection's OPC UA endpoint", () => {
+  it("is opc.tcp://host[:port][/path]; anything else is a ConfigError naming opcua_endpoint, not an endless retry", () => {
+    for (const url of ["opc.tcp://plc-gw:4840", "opc.tcp://10.0.0.5", "opc.tcp://[::1]:4840/UA/Line1"]) {
+      expect(opcuaEndpointProblem(url), url).toBeUndefined();
+    }
+    expect(opcuaEndpointProblem("opc.tcp://h:65536")).toBe(
+      '"opc.tcp://h:65536": port 65536 is not a TCP port (1 to 65535)',
+    );
+    const config = (endpoint: string) =>
+      ({
+        code: "line3",
+        revision: 1,
+        rules: [],
+        opcua: {
+          endpoint,
+          security_mode: "None",
+          security_policy: "None",
+          auth: "anonymous",
+          username: "",
+          password: "",
+        },
+      }) as unknown as SidecarConfig;
+    for (const endpoint of ["localhost:4840", "", "http://h:4840"]) {
+      const err = refusal(() => opcuaOptionsFromConfig(config(endpoint), pki));
+      expect(err.key).toBe("opcua_endpoint");
+      expect(err.message).toBe(
+        `opcua_endpoint: ${JSON.stringify(endpoint)} is not an OPC UA endpoint: write opc.tcp://plc-gateway:4840 ` +
+          "(or with a path: opc.tcp://ignition:62541/discovery)",
+      );
+    }
+    expect(opcuaOptionsFromConfig(config("opc.tcp://gw:4840"), pki).endpoint).toBe("opc.tcp://gw:4840");
   });
 });

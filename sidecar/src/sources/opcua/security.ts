@@ -57,6 +57,24 @@ export class OpcUaLoginError extends Error {
   override name = "OpcUaLoginError";
 }
 
+/** opc.tcp://host[:port][/path]: the one transport node-opcua speaks (the module checks the same, opcua_node.py). */
+const ENDPOINT = /^opc\.tcp:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::([0-9]{1,5}))?(\/[^\s\p{Cc}\ufeff]*)?$/u;
+const ENDPOINT_EXAMPLE = "opc.tcp://plc-gateway:4840 (or with a path: opc.tcp://ignition:62541/discovery)";
+
+/**
+ * Why `url` is no OPC UA endpoint the sidecar can connect to; undefined when it is one. node-opcua
+ * itself only retried such a URL for ever, saying the server "may have rejected" the connection.
+ */
+export function opcuaEndpointProblem(url: string): string | undefined {
+  const match = ENDPOINT.exec(url);
+  if (!match) return `${JSON.stringify(url)} is not an OPC UA endpoint: write ${ENDPOINT_EXAMPLE}`;
+  const port = match[2];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65_535)) {
+    return `${JSON.stringify(url)}: port ${port} is not a TCP port (1 to 65535)`;
+  }
+  return undefined;
+}
+
 /**
  * The security settings of a connection's opcua block. A certificate login
  * uses the user certificate in `<pkiDir>/user/` when an admin put one there,

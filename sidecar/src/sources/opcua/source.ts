@@ -23,6 +23,7 @@ import {
   StatusCodes,
   TimestampsToReturn,
 } from "node-opcua";
+import { ConfigError } from "../../config.ts";
 import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { type EngineResult, RuleEngine } from "../../rules/engine.ts";
@@ -36,6 +37,7 @@ import {
   type OpcUaSecurityMode,
   type OpcUaSecurityPolicy,
   opcuaClientOptions,
+  opcuaEndpointProblem,
   opcuaSecurityFromConfig,
   userIdentity,
 } from "./security.ts";
@@ -79,6 +81,8 @@ export interface OpcUaSourceOptions {
 export function opcuaOptionsFromConfig(config: SidecarConfig, pkiDir: string, log?: SourceLog): OpcUaSourceOptions {
   if (!config.opcua) throw new Error(`connection ${config.code}: kind opcua needs the opcua block of sidecar_config`);
   const o = config.opcua;
+  const endpointProblem = opcuaEndpointProblem(o.endpoint);
+  if (endpointProblem) throw new ConfigError("opcua_endpoint", endpointProblem);
   const opts: OpcUaSourceOptions = {
     connection: config.code,
     revision: config.revision,
