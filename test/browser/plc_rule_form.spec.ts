@@ -6,20 +6,11 @@
 // those params to the sidecar.
 import { expect, type Page, test } from "@playwright/test";
 import { JsonRpcOdooClient } from "../../sidecar/src/odoo/jsonrpc-client.ts";
-import { login, odooDb, odooUrl, rpc, shot } from "./support.ts";
+import { login, odooDb, odooUrl, refusedWith, rpc, shot } from "./support.ts";
 
 async function save(page: Page): Promise<void> {
   await page.locator(".o_form_button_save").click();
   await page.waitForURL(/\/odoo\/action-[^/]+\/\d+$/);
-}
-
-async function refusedWith(page: Page, text: string): Promise<void> {
-  const dialog = page.locator(".modal-dialog");
-  await expect(dialog).toContainText(text);
-  await dialog
-    .getByRole("button", { name: /Close|Ok/ })
-    .first()
-    .click();
 }
 
 async function newRule(page: Page, code: string, kind: string, address: string): Promise<void> {

@@ -18,6 +18,16 @@ export async function login(page: Page, user: string, password: string): Promise
   await expect(page.locator(".o_main_navbar")).toBeVisible({ timeout: 90_000 });
 }
 
+/** A save Odoo refused: its dialog says `text`, and is closed. */
+export async function refusedWith(page: Page, text: string): Promise<void> {
+  const dialog = page.locator(".modal-dialog");
+  await expect(dialog).toContainText(text);
+  await dialog
+    .getByRole("button", { name: /Close|Ok/ })
+    .first()
+    .click();
+}
+
 // --- shared by the screens' specs ------------------------------------------
 
 export function odooDb(): string {

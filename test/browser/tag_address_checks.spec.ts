@@ -4,16 +4,7 @@
 // groups, and an OPC UA rule left on an MQTT connection is saved but the
 // rule's and the connection's forms say it is never read.
 import { expect, type Page, test } from "@playwright/test";
-import { login, odooUrl, rpc, shot } from "./support.ts";
-
-async function refusedWith(page: Page, text: string): Promise<void> {
-  const dialog = page.locator(".modal-dialog");
-  await expect(dialog).toContainText(text);
-  await dialog
-    .getByRole("button", { name: /Close|Ok/ })
-    .first()
-    .click();
-}
+import { login, odooUrl, refusedWith, rpc, shot } from "./support.ts";
 
 async function newRule(page: Page, connectionName: string, address: string): Promise<void> {
   await page.goto(`${odooUrl()}/odoo/action-shopfloor_bridge.shopfloor_mapping_rule_action/new`);
