@@ -7,7 +7,7 @@ of namespace 0 by its name in the specification's NodeIds table: the sidecar kno
 says so when the name is not in it.
 
 The sidecar reads addresses with the same grammar (``sidecar/src/sources/opcua/node-id.ts``);
-``test/contract/opcua-node-id.test.ts`` holds both to it and to asyncua's reader. A rule is
+``test/contract/opcua-node-id.int.test.ts`` holds both to it and to asyncua's reader. A rule is
 checked when it is saved, so a typo (``Line1/Press03/Good`` without its ``ns=2;s=``) is refused
 in the form instead of leaving the rule unread on the floor.
 """

@@ -224,10 +224,9 @@ STATE_CHOICES = [
     ("setup", "Setup"),
     ("teardown", "Teardown"),
 ]
-# Connection kinds whose source reads tag rules of the protocol of that name.
+# Connection kinds whose source reads tag rules of the protocol of that name; the module checks
+# those protocols' addresses when a rule is saved.
 TAG_KINDS = (*plc.PLC_KINDS, "opcua", "sparkplug")
-# Protocols whose addresses have a syntax the module checks when a rule is saved.
-ADDRESSED_PROTOCOLS = (*plc.PLC_KINDS, "opcua", "sparkplug")
 
 
 def _address_error(protocol, address, connection):
@@ -562,7 +561,7 @@ class ShopfloorMappingRule(models.Model):
                         kind=plc.PLC_LABELS[kind],
                     )
                 )
-            if rule.protocol not in ADDRESSED_PROTOCOLS:
+            if rule.protocol not in TAG_KINDS:
                 continue
             for name in ("address", "order_address", "operation_address", "reason_address"):
                 if name != "address" and not rule[name]:
@@ -580,7 +579,7 @@ class ShopfloorMappingRule(models.Model):
 
     @api.constrains("protocol", "address", "field_ids")
     def _check_field_tags(self):
-        for rule in self.filtered(lambda rule: rule.protocol in ADDRESSED_PROTOCOLS):
+        for rule in self.filtered(lambda rule: rule.protocol in TAG_KINDS):
             for row in rule.field_ids.filtered(lambda row: row.source == "tag"):
                 error = _address_error(rule.protocol, row.address or "", rule.connection_id)
                 if error:

@@ -30,7 +30,7 @@ import {
 } from "node-opcua";
 import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
 import { certificateManager } from "../sources/opcua/pki.ts";
-import { resolveAddress } from "../sources/opcua/resolve-node.ts";
+import { namespaceTable, resolveAddress } from "../sources/opcua/resolve-node.ts";
 import {
   explainOpcUaError,
   NO_SECURITY,
@@ -338,9 +338,10 @@ export class OpcuaFloorWriter implements FloorWriter {
  * the target's templates need fixing in Odoo.
  */
 async function resolvePlan(session: ClientSession, plan: PlannedWrite[]): Promise<void> {
-  const namespaces = plan.some((w) => w.nodeId.startsWith("nsu="))
-    ? await session.readNamespaceArray().catch(() => undefined)
-    : undefined;
+  const namespaces = await namespaceTable(
+    session,
+    plan.map((w) => w.nodeId),
+  );
   for (const w of plan) {
     const resolved = resolveAddress(w.nodeId, namespaces);
     if (!resolved.ok) throw new FloorWriteError(`OPC UA target: ${resolved.problem}`, { retryable: false });

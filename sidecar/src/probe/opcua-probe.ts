@@ -21,7 +21,7 @@ import {
 import type { ProbeErrorCode } from "../core/ports.ts";
 import { readNodeId } from "../sources/opcua/node-id.ts";
 import { certificateManager } from "../sources/opcua/pki.ts";
-import { resolveAddress } from "../sources/opcua/resolve-node.ts";
+import { namespaceTable, resolveAddress } from "../sources/opcua/resolve-node.ts";
 import { explainOpcUaError, type OpcUaSecurity, opcuaClientOptions, userIdentity } from "../sources/opcua/security.ts";
 import { plainValue } from "../sources/opcua/source.ts";
 import { ProbeError, type ProbeHandler } from "./prober.ts";
@@ -120,9 +120,7 @@ function checkNodeIdSyntax(target: string): void {
 
 /** `target` as a node of the server `session` talks to: an nsu= address through its namespace table. */
 async function nodeIdIn(session: ClientSession, target: string): Promise<NodeId> {
-  if (!target.trim().startsWith("nsu=")) return parseNodeId(target);
-  const namespaces = await session.readNamespaceArray().catch(() => undefined);
-  return parseNodeId(target, namespaces);
+  return parseNodeId(target, await namespaceTable(session, [target.trim()]));
 }
 
 /** A status the server answered for one node, as the form shows it. */

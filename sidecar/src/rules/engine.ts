@@ -16,6 +16,18 @@ import { type StatePersisted, stateObserve, stateRuntime } from "./state.ts";
 import { type TriggerPersisted, triggerObserve, triggerRuntime } from "./trigger.ts";
 import { auxiliaryAddresses, type Observation, type RuleContext, scaledValue } from "./types.ts";
 
+/**
+ * A source's dashboard line for the rule addresses it does not read, each with its reason (the
+ * first five, then how many more): "2 addresses are not monitored (check the mapping rules): …".
+ * "" when there are none.
+ */
+export function addressesWarning(problems: readonly string[], state: string): string {
+  const n = problems.length;
+  if (n === 0) return "";
+  const shown = problems.slice(0, 5).join("; ") + (n > 5 ? `; and ${n - 5} more` : "");
+  return `${n === 1 ? "1 address is" : `${n} addresses are`} ${state} (check the mapping rules): ${shown}`;
+}
+
 export interface EngineOptions {
   connection: string;
   revision: number;

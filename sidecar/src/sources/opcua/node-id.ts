@@ -13,7 +13,7 @@
 // as i=12, and "junk ns=3;s=Tag" as ns=3;s=Tag; it reads any text as base64,
 // and nsu= only with a namespace table it is not given. The module checks the
 // same grammar (odoo_addon/shopfloor_bridge/opcua_node.py) when a rule is
-// saved; test/contract/opcua-node-id.test.ts holds both to it and to asyncua's
+// saved; test/contract/opcua-node-id.int.test.ts holds both to it and to asyncua's
 // reader. Pure: no node-opcua import.
 
 export type NodeIdKind = "i" | "s" | "g" | "b";

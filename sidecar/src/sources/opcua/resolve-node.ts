@@ -4,7 +4,7 @@
 // up in the server's namespace table, so a rule keeps its node when the
 // server renumbers its namespaces; bare names are node-opcua's table of the
 // standard nodes of namespace 0.
-import { NodeId, NodeIdType, resolveNodeId } from "node-opcua";
+import { type ClientSession, NodeId, NodeIdType, resolveNodeId } from "node-opcua";
 import { NODE_ID_EXAMPLE, readNodeId } from "./node-id.ts";
 
 const KIND_TYPES = { i: NodeIdType.NUMERIC, s: NodeIdType.STRING, g: NodeIdType.GUID, b: NodeIdType.BYTESTRING };
@@ -52,4 +52,17 @@ export function resolveAddress(address: string, namespaces?: readonly string[]):
         ? Buffer.from(node.identifier, "base64")
         : node.identifier;
   return { ok: true, nodeId: new NodeId(KIND_TYPES[node.kind], value, namespace) };
+}
+
+/**
+ * The server's namespace table (NamespaceArray) when one of `addresses` names its namespace by URI
+ * (nsu=); undefined when none does, or when the server does not give it (those addresses then
+ * resolve to a problem saying so).
+ */
+export async function namespaceTable(
+  session: ClientSession,
+  addresses: readonly string[],
+): Promise<string[] | undefined> {
+  if (!addresses.some((address) => address.startsWith("nsu="))) return undefined;
+  return session.readNamespaceArray().catch(() => undefined);
 }

@@ -26,10 +26,10 @@ import {
 import { ConfigError } from "../../config.ts";
 import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
-import { type EngineResult, RuleEngine } from "../../rules/engine.ts";
+import { addressesWarning, type EngineResult, RuleEngine } from "../../rules/engine.ts";
 import type { Observation } from "../../rules/types.ts";
 import { certificateManager } from "./pki.ts";
-import { resolveAddress } from "./resolve-node.ts";
+import { namespaceTable, resolveAddress } from "./resolve-node.ts";
 import {
   explainOpcUaError,
   needsAdmin,
@@ -210,10 +210,7 @@ export class OpcUaSource implements Source {
    * dashboard ("" when it monitors every one): the rest are read.
    */
   get warning(): string {
-    const n = this.#notMonitored.length;
-    if (n === 0) return "";
-    const shown = this.#notMonitored.slice(0, 5).join("; ") + (n > 5 ? `; and ${n - 5} more` : "");
-    return `${n === 1 ? "1 address is" : `${n} addresses are`} not monitored (check the mapping rules): ${shown}`;
+    return addressesWarning(this.#notMonitored, "not monitored");
   }
 
   /** A session with its subscription is live (false while one is being re-created). */
@@ -275,11 +272,12 @@ export class OpcUaSource implements Source {
       // ns=2;s=) made monitorItems throw, and every session attempt with it: no rule of the connection
       // read anything. It is left out, said and counted, as an item the server refuses is. Addresses
       // are read strictly (node-id.ts), nsu= ones through this server's namespace table.
-      const namespaces = await readNamespaces(session, this.#engine as RuleEngine);
+      const ruleAddresses = (this.#engine as RuleEngine).addresses();
+      const namespaces = await namespaceTable(session, ruleAddresses);
       const notMonitored: string[] = [];
       const addresses: string[] = [];
       const nodeIds: NodeId[] = [];
-      for (const address of (this.#engine as RuleEngine).addresses()) {
+      for (const address of ruleAddresses) {
         const resolved = resolveAddress(address, namespaces);
         if (resolved.ok) {
           addresses.push(address);
@@ -440,19 +438,5 @@ export class OpcUaSource implements Source {
 
   #log(level: "info" | "warn" | "error", message: string): void {
     this.#opts.log?.(level, message);
-  }
-}
-
-/**
- * The server's namespace table (NamespaceArray) when an address names its
- * namespace by URI (nsu=); undefined when none does, or when the server does
- * not give it (those addresses are then not monitored, and said so).
- */
-async function readNamespaces(session: ClientSession, engine: RuleEngine): Promise<string[] | undefined> {
-  if (!engine.addresses().some((address) => address.startsWith("nsu="))) return undefined;
-  try {
-    return await session.readNamespaceArray();
-  } catch {
-    return undefined;
   }
 }

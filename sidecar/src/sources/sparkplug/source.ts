@@ -12,7 +12,7 @@ import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract
 import { sparkplugIdProblem } from "../../core/mqtt-text.ts";
 import { describeMqttTlsFailure, type MqttTlsSettings, mqttTlsOptions } from "../../core/mqtt-tls.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
-import { type EngineResult, RuleEngine } from "../../rules/engine.ts";
+import { addressesWarning, type EngineResult, RuleEngine } from "../../rules/engine.ts";
 import {
   type HostOutcome,
   parseTopic,
@@ -277,14 +277,7 @@ export class SparkplugSource implements Source {
    * refused its subscription), and the rule addresses it never reads.
    */
   get warning(): string {
-    const n = this.#unread.length;
-    const unread =
-      n === 0
-        ? ""
-        : `${n === 1 ? "1 address is" : `${n} addresses are`} never read (check the mapping rules): ` +
-          this.#unread.slice(0, 5).join("; ") +
-          (n > 5 ? `; and ${n - 5} more` : "");
-    return [this.#announceFailure, unread].filter(Boolean).join("; ");
+    return [this.#announceFailure, addressesWarning(this.#unread, "never read")].filter(Boolean).join("; ");
   }
 
   #onMessage(topic: string, payload: Buffer): void {
