@@ -32,14 +32,16 @@
 //    its orders afresh, runs Odoo's producing cascade and validates its scraps
 //    per order), so a paced rate costs more per event than a drain; the demo
 //    plant is also paced at a moderate 50 events/s, and at 50 and 200 events/s
-//    with the connection's default batch wait (1 s) beside the bench's 20 ms.
+//    with the connection's default batching (a 1 s wait, and a partial batch
+//    sent once 100 events are queued) beside the bench's 20 ms wait; at 200/s
+//    also with the 1 s wait alone, as every batch went before the send-at size.
 // 3 and 4 run on the demo plant (its lines share materials: one batch in
 // flight) and again, last, with line 2 on materials of its own (two).
 //
 // Every phase has a time budget (scaled by --scale), so the bench ends in
 // bounded time however slow the apply is: a drain cut short reports the rate
 // of what it drained and says so in its figure. At --scale 1 the bench is two
-// Odoo starts, seven paced runs of 30 s (plus their settle waits) and the drains,
+// Odoo starts, eight paced runs of 30 s (plus their settle waits) and the drains,
 // each within its budget. With the per-event apply of before issue #18 every
 // phase ran to its budget plus the batch then in flight.
 import { execFileSync } from "node:child_process";
@@ -90,6 +92,12 @@ const BATCH = 500;
 const WAIT_MS = 20;
 /** The connection's own default (`batch_wait_ms` in Odoo), measured beside WAIT_MS at paced rates. */
 const DEFAULT_WAIT_MS = 1_000;
+/**
+ * The connection's default send-at size (`batch_send_at` in Odoo): with the default wait, a
+ * partial batch goes once this many events are queued. The runs with the 20 ms wait send none
+ * earlier (0); at 200/s the default wait is also measured with it off, as before it existed.
+ */
+const DEFAULT_SEND_AT = 100;
 /** Catch-up mode: from this backlog on, the largest batches (MAX_INGEST_BATCH today). */
 const CATCHUP_BACKLOG = 5_000;
 const CATCHUP_SIZE = 1_000;
@@ -111,10 +119,16 @@ type ScaleSettings = Required<Pick<DeliverySettings, "partitions">> &
     affinity?: boolean;
     /** `batch.wait_ms` (default WAIT_MS). */
     waitMs?: number;
+    /** `batch.send_at` (default 0: none). */
+    sendAt?: number;
   };
 
 /** What the Delivery itself takes of `scale` (the batch wait goes through the sidecar config). */
-function deliverySettings({ waitMs: _waitMs, ...settings }: ScaleSettings): Omit<ScaleSettings, "waitMs"> {
+function deliverySettings({
+  waitMs: _waitMs,
+  sendAt: _sendAt,
+  ...settings
+}: ScaleSettings): Omit<ScaleSettings, "waitMs" | "sendAt"> {
   return settings;
 }
 
@@ -127,6 +141,7 @@ function sidecarConfig(scale: ScaleSettings): SidecarConfig {
     batch: {
       size: BATCH,
       wait_ms: scale.waitMs ?? WAIT_MS,
+      send_at: scale.sendAt ?? 0,
       partitions: scale.partitions,
       catchup_backlog: scale.catchupBacklog ?? 0,
       catchup_size: scale.catchupSize ?? 0,
@@ -282,6 +297,7 @@ function makeChain(server: Server, scale: ScaleSettings): Chain {
     odoo: probe.client,
     batchSize: config.batch.size,
     batchWaitMs: config.batch.wait_ms,
+    batchSendAt: config.batch.send_at ?? 0,
     ...deliverySettings(scale),
     onCatchup: (on) => {
       if (on) chain.catchupSeen = true;
@@ -419,8 +435,9 @@ interface LatencyRun {
   published: number;
   maxLagMs: number;
   probe: IngestProbeStats;
-  /** `batch.wait_ms` of the run. */
+  /** `batch.wait_ms` and `batch.send_at` of the run. */
   waitMs: number;
+  sendAt: number;
   /** Odoo's and PostgreSQL's CPU seconds from the first publish until the last event applied (or the settle wait ended). */
   odooSeconds: number;
   pgSeconds: number;
@@ -441,11 +458,12 @@ async function latency(
   settleS: number,
   line2Bom?: number,
   waitMs = WAIT_MS,
+  sendAt = 0,
 ): Promise<LatencyRun> {
-  const tag = `lat${rate}${line2Bom === undefined ? "" : "own"}${waitMs === WAIT_MS ? "" : `w${waitMs}`}`;
+  const tag = `lat${rate}${line2Bom === undefined ? "" : "own"}${waitMs === WAIT_MS ? "" : `w${waitMs}`}${sendAt ? `s${sendAt}` : ""}`;
   const n = rate * seconds;
   const events = interleave(await makePlant(server.admin, tag, line2Bom), tag, n, takeEpoch(server, n));
-  const chain = makeChain(server, { ...CATCHUP_PARTITIONS, waitMs });
+  const chain = makeChain(server, { ...CATCHUP_PARTITIONS, waitMs, sendAt });
   const source = new MqttSource({ url: brokerUrl, topics: ["shopfloor/scale/#"], clientId: `bench-scale-${tag}` });
   const sink: SourceSink = {
     accept: async (items, state) => {
@@ -461,7 +479,7 @@ async function latency(
     chain.delivery.start();
     const publishedAt = new Map<string, number>();
     const bodies = events.map((e) => JSON.stringify(e));
-    ctx.log(`publishing ${n.toLocaleString()} events at ${rate}/s for ${seconds} s, batch wait ${waitMs} ms…`);
+    ctx.log(`publishing ${n.toLocaleString()} events at ${rate}/s for ${seconds} s, ${batching(waitMs, sendAt)}…`);
     const measured = await withCpu(server, async () => {
       const startedAt = performance.now();
       const paced = await runPaced(n, rate, (i) => {
@@ -481,7 +499,7 @@ async function latency(
     const summary = latencySummary(publishedAt, chain.probe.appliedAt, endedAt);
     const probe = chain.probe.stats();
     ctx.log(
-      `${rate}/s, batch wait ${waitMs} ms: applied ${summary.applied}/${n}, p50 ${summary.p50.toFixed(0)} ms, p99 ${summary.p99.toFixed(0)} ms; ` +
+      `${rate}/s, ${batching(waitMs, sendAt)}: applied ${summary.applied}/${n}, p50 ${summary.p50.toFixed(0)} ms, p99 ${summary.p99.toFixed(0)} ms; ` +
         `CPU Odoo ${measured.odooSeconds.toFixed(1)} s, PostgreSQL ${measured.pgSeconds.toFixed(1)} s in ${windowS.toFixed(1)} s; ` +
         `publisher max lag ${paced.maxLagMs.toFixed(0)} ms; in flight max ${probe.maxInFlight}; statuses ${JSON.stringify(probe.statuses)}; ` +
         `${probe.calls} ingest calls; worst latency per second of publishing (ms): ${worstBySecond(
@@ -500,6 +518,7 @@ async function latency(
       maxLagMs: paced.maxLagMs,
       probe,
       waitMs,
+      sendAt,
       odooSeconds: measured.odooSeconds,
       pgSeconds: measured.pgSeconds,
       windowS,
@@ -512,6 +531,14 @@ async function latency(
 }
 
 const round = (v: number, digits = 0) => Number(v.toFixed(digits));
+
+/** How a run batches, for its log lines and figures: the wait, and the send-at size when one is set. */
+function batching(waitMs: number, sendAt: number): string {
+  const wait = `batch wait ${waitMs.toLocaleString()} ms`;
+  if (waitMs !== DEFAULT_WAIT_MS) return sendAt ? `${wait}, send at ${sendAt} events` : wait;
+  if (sendAt === DEFAULT_SEND_AT) return `${wait}, send at ${sendAt} events (the connection's defaults)`;
+  return `${wait} (the connection's default), ${sendAt ? `send at ${sendAt} events` : "no send-at size"}`;
+}
 
 const bench: Benchmark = {
   name: "scale",
@@ -582,8 +609,12 @@ const bench: Benchmark = {
         // batch wait trades: fewer, larger calls (each call has a fixed cost) for later events.
         latencies.push(await latency(ctx, two, broker.url, 50, latencyS, settleS));
         for (const rate of [50, 200]) {
-          latencies.push(await latency(ctx, two, broker.url, rate, latencyS, settleS, undefined, DEFAULT_WAIT_MS));
+          latencies.push(
+            await latency(ctx, two, broker.url, rate, latencyS, settleS, undefined, DEFAULT_WAIT_MS, DEFAULT_SEND_AT),
+          );
         }
+        // The default wait without a send-at size, as every call went before there was one.
+        latencies.push(await latency(ctx, two, broker.url, 200, latencyS, settleS, undefined, DEFAULT_WAIT_MS, 0));
         // The same plant with line 2 booking materials of its own: no stock row shared, so the
         // affinity deals the two lines out to the two partitions. Last: its BOM stays in this Odoo.
         const line2Bom = await giveLine2OwnMaterials(two.admin);
@@ -716,7 +747,7 @@ const bench: Benchmark = {
       ...drainRows(backlog, `2 partitions (the demo plant: ${inFlight(backlog)})`),
       ...drainRows(backlogOwn, "2 partitions, each line its own materials"),
       ...latencies.flatMap((l): Figure[] => {
-        const wait = `batch wait ${l.waitMs.toLocaleString()} ms${l.waitMs === DEFAULT_WAIT_MS ? " (the connection's default)" : ""}`;
+        const wait = batching(l.waitMs, l.sendAt);
         const label = `publish → applied over MQTT, ${l.rate}/s for ${l.seconds} s, 2 partitions${l.own ? ", each line its own materials" : " (the demo plant: 1 batch in flight)"}, ${wait}`;
         const missing = l.published - l.applied;
         const note = missing > 0 ? ` (${missing} not applied within ${settleS} s after: counted at that wait)` : "";

@@ -321,3 +321,70 @@ describe("Delivery", () => {
     expect((await spool.stats()).byStatus).toEqual({ applied: 4 });
   });
 });
+
+describe("Delivery: when a partial batch goes", () => {
+  /** `count` events received now (the batch wait counts from reception). */
+  const fresh = (from: number, count: number) =>
+    Array.from({ length: count }, (_, i) => ({ ...event(from + i), receivedAt: Date.now() }));
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("holds a partial batch until its oldest event has waited the batch wait when no send-at size is set", async () => {
+    const odoo = new ScriptedOdoo();
+    const { spool, delivery } = make(odoo, new MemorySpool(), 10, { batchWaitMs: 600, batchSendAt: 0 });
+    const started = Date.now();
+    await spool.append(fresh(1, 3));
+    delivery.start();
+    await pause(250);
+    expect(odoo.calls).toEqual([]);
+    await expect.poll(() => odoo.calls.length, { timeout: 5_000 }).toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+    await delivery.stop();
+    expect(odoo.calls.map((c) => c.length)).toEqual([3]);
+  });
+
+  it("sends a partial batch as soon as the send-at size is queued, long before the wait is out", async () => {
+    const odoo = new ScriptedOdoo();
+    const { spool, delivery } = make(odoo, new MemorySpool(), 10, { batchWaitMs: 20_000, batchSendAt: 4 });
+    await spool.append(fresh(1, 3));
+    delivery.start();
+    await pause(250);
+    expect(odoo.calls).toEqual([]);
+    const fourth = Date.now();
+    await spool.append(fresh(4, 1));
+    await expect.poll(() => odoo.calls.length, { timeout: 2_000 }).toBe(1);
+    expect(Date.now() - fourth).toBeLessThan(2_000);
+    await delivery.stop();
+    expect(odoo.calls.map((c) => c.map((item) => item.id))).toEqual([["ev-1", "ev-2", "ev-3", "ev-4"]]);
+  });
+
+  it("sends a full batch at once when the send-at size is above the batch size", async () => {
+    const odoo = new ScriptedOdoo();
+    const { spool, delivery } = make(odoo, new MemorySpool(), 3, { batchWaitMs: 20_000, batchSendAt: 100 });
+    await spool.append(fresh(1, 5));
+    delivery.start();
+    await expect.poll(() => odoo.calls.length, { timeout: 2_000 }).toBe(1);
+    await pause(250);
+    await delivery.stop();
+    // The first three go full; the two left wait for more (or the wait).
+    expect(odoo.calls.map((c) => c.length)).toEqual([3]);
+    expect((await spool.stats()).queued).toBe(2);
+  });
+
+  it("takes a new send-at size on reload, and 0 turns it off again", async () => {
+    const odoo = new ScriptedOdoo();
+    const { spool, delivery } = make(odoo, new MemorySpool(), 10, { batchWaitMs: 20_000 });
+    expect(delivery.batchSendAt).toBe(0);
+    await spool.append(fresh(1, 5));
+    delivery.start();
+    await pause(250);
+    expect(odoo.calls).toEqual([]);
+    delivery.configure(10, 20_000, { batchSendAt: 5 });
+    expect(delivery.batchSendAt).toBe(5);
+    await expect.poll(() => odoo.calls.length, { timeout: 2_000 }).toBe(1);
+    delivery.configure(10, 20_000, { batchSendAt: 0 });
+    await spool.append(fresh(6, 5));
+    await pause(400);
+    await delivery.stop();
+    expect(odoo.calls.map((c) => c.length)).toEqual([5]);
+  });
+});

@@ -94,6 +94,13 @@ export interface DeliveryOptions {
   odoo: OdooClient;
   batchSize: number;
   batchWaitMs: number;
+  /**
+   * A partial batch goes as soon as this many events are queued for it,
+   * without waiting out `batchWaitMs` (0 or omitted: only once full or once
+   * the wait is out). Every call has a cost of its own in Odoo, so small
+   * batches are kept waiting; a busy floor's need not wait the whole time.
+   */
+  batchSendAt?: number;
   /** Batches in flight at once, each with whole workcenters (default 1). */
   partitions?: number;
   /**
@@ -129,6 +136,7 @@ export interface DeliveryOptions {
 export interface DeliverySettings {
   batchSize: number;
   batchWaitMs: number;
+  batchSendAt?: number | undefined;
   partitions?: number | undefined;
   catchupBacklog?: number | undefined;
   catchupSize?: number | undefined;
@@ -246,6 +254,7 @@ export class Delivery {
   /** The size the next call may carry: halved on `busy`/`batch_too_large`, doubled back on success. */
   #limit: number;
   #batchWaitMs: number;
+  #batchSendAt = 0;
   #partitions = 1;
   #catchupSize = 0;
   readonly #catchup = new CatchupMode(0);
@@ -324,6 +333,11 @@ export class Delivery {
     return this.#partitions;
   }
 
+  /** Queued events that send a partial batch before its wait is out (0: only a full one). */
+  get batchSendAt(): number {
+    return this.#batchSendAt;
+  }
+
   /** Delivery runs in catch-up mode (large batches for a large backlog). */
   get catchingUp(): boolean {
     return this.#catchup.on;
@@ -349,15 +363,22 @@ export class Delivery {
   }
 
   #settle(s: {
+    batchSendAt?: number | undefined;
     partitions?: number | undefined;
     catchupBacklog?: number | undefined;
     catchupSize?: number | undefined;
   }) {
+    if (s.batchSendAt !== undefined) this.#batchSendAt = Math.max(0, Math.floor(s.batchSendAt) || 0);
     if (s.partitions !== undefined) {
       this.#partitions = Math.max(1, Math.min(MAX_PARTITIONS, Math.floor(s.partitions) || 1));
     }
     if (s.catchupBacklog !== undefined) this.#catchup.threshold = Math.max(0, s.catchupBacklog || 0);
     if (s.catchupSize !== undefined) this.#catchupSize = s.catchupSize > 0 ? clampBatch(s.catchupSize) : 0;
+  }
+
+  /** How many queued events send a partial batch before its wait is out: the send-at size, or a full batch. */
+  #sendAt(): number {
+    return this.#batchSendAt > 0 ? Math.min(this.#batchSendAt, this.#limit) : this.#limit;
   }
 
   /** The size batches grow back to: the configured one, or the catch-up one while catching up. */
@@ -495,8 +516,8 @@ export class Delivery {
         await this.#sleep(Math.min(1_000, this.#nextHoldMs(Date.now()) ?? 1_000));
         continue;
       }
-      if (window.length < this.#limit && this.#batchWaitMs > 0) {
-        // Give a partial batch until its oldest item is batchWaitMs old to fill up.
+      if (window.length < this.#sendAt() && this.#batchWaitMs > 0) {
+        // Give a partial batch until its oldest item is batchWaitMs old to fill up (or to reach the send-at size).
         const age = Date.now() - Math.min(...window.map((e) => e.receivedAt));
         if (age < this.#batchWaitMs) {
           await this.#sleepUnlessFull(this.#batchWaitMs - age);
@@ -544,7 +565,7 @@ export class Delivery {
     const until = Date.now() + ms;
     while (this.#running && Date.now() < until) {
       await this.#sleep(Math.min(until - Date.now(), 50), true);
-      if ((await this.#window(1)).length >= this.#limit) return;
+      if ((await this.#window(1)).length >= this.#sendAt()) return;
     }
   }
 

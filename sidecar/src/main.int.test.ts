@@ -104,15 +104,21 @@ describe.runIf(moduleHasSidecarApi())("Sidecar (in-process) with Mosquitto and O
       .toBe(true);
   });
 
-  it("takes the connection's delivery partitions and catch-up settings on reload; its heartbeat and Odoo's tile say so", async () => {
+  it("takes the connection's delivery partitions, send-at size and catch-up settings on reload; its heartbeat and Odoo's tile say so", async () => {
     const before = sidecar.config.revision;
     await fixture.admin.execute("shopfloor.connection", "write", [
       [fixture.connectionId],
-      { delivery_partitions: 3, catchup_backlog: 50_000, catchup_batch_size: 1000 },
+      { delivery_partitions: 3, batch_send_at: 40, catchup_backlog: 50_000, catchup_batch_size: 1000 },
     ]);
     await expect.poll(() => sidecar.config.revision, { timeout: 30_000 }).toBeGreaterThan(before);
-    expect(sidecar.config.batch).toMatchObject({ partitions: 3, catchup_backlog: 50_000, catchup_size: 1000 });
+    expect(sidecar.config.batch).toMatchObject({
+      send_at: 40,
+      partitions: 3,
+      catchup_backlog: 50_000,
+      catchup_size: 1000,
+    });
     expect(sidecar.delivery.partitions).toBe(3);
+    expect(sidecar.delivery.batchSendAt).toBe(40);
     const stats = sidecar.stats();
     expect(stats).toMatchObject({ catchup: false, delivery_partitions: 3 });
     expect(typeof stats.backlog).toBe("number");

@@ -906,11 +906,12 @@ export class Sidecar {
   }
 }
 
-/** Delivery's settings from a connection's configuration (an older Odoo sends no partitions: 1). */
+/** Delivery's settings from a connection's configuration (an older Odoo sends no partitions: 1; no send-at size: 0). */
 function deliverySettings(config: SidecarConfig): DeliverySettings {
   return {
     batchSize: config.batch.size,
     batchWaitMs: config.batch.wait_ms,
+    batchSendAt: config.batch.send_at ?? 0,
     partitions: config.batch.partitions ?? 1,
     catchupBacklog: config.batch.catchup_backlog ?? 0,
     catchupSize: config.batch.catchup_size ?? 0,

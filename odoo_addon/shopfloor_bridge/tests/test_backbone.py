@@ -165,20 +165,34 @@ class TestBackbone(ShopfloorCase):
         self.assertEqual(set(config["backbone"]), BACKBONE_KEYS)
         self.assertEqual(
             config["batch"],
-            {"size": 500, "wait_ms": 1000, "partitions": 2, "catchup_backlog": 5000, "catchup_size": 1000},
+            {
+                "size": 500,
+                "wait_ms": 1000,
+                "send_at": 100,
+                "partitions": 2,
+                "catchup_backlog": 5000,
+                "catchup_size": 1000,
+            },
         )
         rediss = self.make("redis", code="bb-rediss", backbone_url="rediss://redis.plant:6380/2")
         self.assertIs(self.config_of(rediss)["backbone"]["tls"], True)
 
     def test_other_kinds_have_no_backbone_and_carry_the_delivery_settings(self):
         self.connection.write(
-            {"mqtt_url": "mqtt://127.0.0.1:1883", "delivery_partitions": 4, "catchup_backlog": 0, "batch_size": 200}
+            {
+                "mqtt_url": "mqtt://127.0.0.1:1883",
+                "delivery_partitions": 4,
+                "catchup_backlog": 0,
+                "batch_size": 200,
+                "batch_send_at": 0,
+            }
         )
         self.connection.write({"catchup_batch_size": 800})
         config = self.config_of(self.connection)
         self.assertIs(config["backbone"], False)
         self.assertEqual(
-            config["batch"], {"size": 200, "wait_ms": 1000, "partitions": 4, "catchup_backlog": 0, "catchup_size": 800}
+            config["batch"],
+            {"size": 200, "wait_ms": 1000, "send_at": 0, "partitions": 4, "catchup_backlog": 0, "catchup_size": 800},
         )
 
     def test_a_changed_setting_moves_the_revision_the_sidecar_reloads_on(self):
@@ -192,6 +206,8 @@ class TestBackbone(ShopfloorCase):
         self.assertEqual(connection.revision, revision + 2)
         connection.write({"delivery_partitions": 3})
         self.assertEqual(connection.revision, revision + 3)
+        connection.write({"batch_send_at": 250})
+        self.assertEqual(connection.revision, revision + 4)
         self.assertTrue(
             any("(Queues / topics / streams)" in body for body in connection.message_ids.mapped("body")),
             connection.message_ids.mapped("body"),
@@ -322,6 +338,8 @@ class TestBackbone(ShopfloorCase):
             ({"delivery_partitions": 17}, "delivery_partitions_range"),
             ({"catchup_backlog": -1}, "catchup_backlog_positive"),
             ({"catchup_batch_size": 1001}, "catchup_batch_size_range"),
+            ({"batch_send_at": -1}, "batch_send_at_range"),
+            ({"batch_send_at": 1001}, "batch_send_at_range"),
         ]
         for values, constraint in cases:
             with self.subTest(values=values), self.assertRaises(psycopg2.IntegrityError) as caught:

@@ -85,7 +85,14 @@ class TestConnection(ShopfloorCase):
         self.assertIs(config["sparkplug"], False)
         self.assertEqual(
             config["batch"],
-            {"size": 500, "wait_ms": 1000, "partitions": 2, "catchup_backlog": 5000, "catchup_size": 1000},
+            {
+                "size": 500,
+                "wait_ms": 1000,
+                "send_at": 100,
+                "partitions": 2,
+                "catchup_backlog": 5000,
+                "catchup_size": 1000,
+            },
         )
         self.assertIs(config["backbone"], False)
         self.assertEqual((config["folder"], config["sql"]), (False, False))

@@ -171,8 +171,17 @@ export interface SidecarConfig {
    * whole work centers (an older Odoo omits it: read as 1). `catchup_backlog`:
    * queued events from which delivery runs in catch-up mode, with the largest
    * batches Odoo's time limits allow (`catchup_size`); 0 or omitted: never.
+   * `send_at`: queued events that send a partial batch before `wait_ms` is
+   * out (0, or omitted by an older Odoo: only a full batch does).
    */
-  batch: { size: number; wait_ms: number; partitions?: number; catchup_backlog?: number; catchup_size?: number };
+  batch: {
+    size: number;
+    wait_ms: number;
+    send_at?: number;
+    partitions?: number;
+    catchup_backlog?: number;
+    catchup_size?: number;
+  };
   skew: { bound_ms: number; correct: boolean };
   /** Source/asset → workcenter: the sidecar orders delivery per workcenter and scopes raw data. */
   sources: { source: string; workcenter: string }[];
