@@ -5,6 +5,7 @@
 // a figure is never typed by hand and cannot go stale unnoticed.
 import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Figure } from "./harness.ts";
@@ -24,6 +25,11 @@ export interface BenchFigures {
   at: string;
   /** `git rev-parse --short HEAD` of the measured tree, `+dirty` when it had changes. */
   commit: string;
+  /**
+   * The machine that ran it (`machineOf`): figures of one machine compare with
+   * each other, not with another's. Absent in entries written before it was kept.
+   */
+  machine?: string;
   /** Where the figures came from, when not written by `npm run bench` itself. */
   source?: string;
   rows: SnapshotFigure[];
@@ -91,18 +97,28 @@ export function currentCommit(root = REPO_ROOT): string {
   }
 }
 
+/** This machine as a snapshot entry names it: CPU model, cores, memory and Node.js. */
+export function machineOf(): string {
+  const cores = cpus();
+  const model = (cores[0]?.model ?? "unknown CPU").replace(/\s+/g, " ").trim();
+  const gib = totalmem() / 1024 ** 3;
+  return `${model}, ${cores.length} cores, ${gib.toFixed(0)} GiB, Node.js ${process.version}`;
+}
+
 /** Replaces the entries of the benches that ran; the others keep their last run. */
 export function mergeRun(
   snapshot: FiguresSnapshot,
   run: Record<string, Figure[]>,
   at: string,
   commit: string,
+  machine?: string,
 ): FiguresSnapshot {
   const benches = { ...snapshot.benches };
   for (const [bench, rows] of Object.entries(run)) {
     benches[bench] = {
       at,
       commit,
+      ...(machine === undefined ? {} : { machine }),
       rows: rows.map(({ figure, value, unit, baseline, target }) => {
         const q = ratio({ figure, value, unit, baseline });
         return { figure, value, unit, baseline, ratio: q === undefined ? undefined : Number(q.toFixed(2)), target };
@@ -136,7 +152,7 @@ export function renderTable(name: string, snapshot: FiguresSnapshot): string {
   }
   const runs = new Map<string, string[]>();
   for (const [bench, e] of used) {
-    const run = `${when(e.at)}, commit ${e.commit}`;
+    const run = `${when(e.at)}, commit ${e.commit}${e.machine ? ` on ${e.machine}` : ""}`;
     runs.set(run, [...(runs.get(run) ?? []), `\`${bench}\``]);
   }
   const provenance = [...runs].map(([run, benches]) => `${benches.join(", ")} ${run}`).join("; ");

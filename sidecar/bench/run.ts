@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
 import {
   currentCommit,
+  machineOf,
   mergeRun,
   readSnapshot,
   regenerateModuleReadme,
@@ -109,7 +110,7 @@ if (rows.length) console.log(`chart:   ${await writeReportPng(rows, at, values.o
 if (ctx.scale !== 1) {
   console.log("figures: sidecar/bench/figures.json kept (only --scale 1 runs are published)");
 } else if (Object.keys(completed).length) {
-  writeSnapshot(mergeRun(readSnapshot(), completed, at, currentCommit()));
+  writeSnapshot(mergeRun(readSnapshot(), completed, at, currentCommit(), machineOf()));
   const docs = rewriteFigureDocs(readSnapshot());
   console.log(
     `figures: sidecar/bench/figures.json (${Object.keys(completed).join(", ")}); READMEs rewritten: ${docs.join(", ") || "none"}`,

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import {
   FIGURE_TABLES,
   type FiguresSnapshot,
+  machineOf,
   markdownFiles,
   mergeRun,
   REPO_ROOT,
@@ -95,6 +96,21 @@ describe("figures machinery", () => {
     expect(unmarkedFigureTables(perf)).toHaveLength(1);
     const config = "## Configuration\n\n| key | meaning |\n|---|---|\n| `POLL` | every 2 s |\n";
     expect(unmarkedFigureTables(config)).toEqual([]);
+  });
+
+  it("names the machine a bench ran on, when the snapshot kept it", () => {
+    const merged = mergeRun(
+      tiny,
+      { sidecar: tiny.benches.sidecar?.rows ?? [] },
+      "2026-02-03T04:05:00Z",
+      "def5678",
+      "AMD EPYC, 2 cores, 24 GiB, Node.js v24.0.0",
+    );
+    expect(merged.benches.sidecar?.machine).toBe("AMD EPYC, 2 cores, 24 GiB, Node.js v24.0.0");
+    expect(renderTable("sidecar", merged)).toContain(
+      "`sidecar` 2026-02-03 04:05 UTC, commit def5678 on AMD EPYC, 2 cores, 24 GiB, Node.js v24.0.0",
+    );
+    expect(machineOf()).toMatch(/, \d+ cores, \d+ GiB, Node\.js v\d+\./);
   });
 
   it("a bench run replaces only the benches that ran, with the ratio from unrounded values", () => {
