@@ -380,7 +380,8 @@ export interface MappingRule {
  * How a payload that is not a CloudEvent becomes events (shopfloor.payload.map).
  * The expression is JSONata over the parsed payload, with the bindings
  * `$topic` (MQTT topic or HTTP route), `$headers` (HTTP headers, lower-case;
- * MQTT 5 user properties), `$receivedAt` (ISO time the sidecar received it)
+ * MQTT 5 user properties; Kafka and AMQP headers, bytes that are not UTF-8
+ * as `base64:` and their base64; Redis entry fields), `$receivedAt` (ISO time the sidecar received it)
  * and `$connection`.
  */
 export interface PayloadMapping {

@@ -7,7 +7,7 @@ Usage: rdkafka_produce.py BOOTSTRAP TOPIC [CONFIG=VALUE ...] < records.jsonl
 
 CONFIG=VALUE pairs are librdkafka producer settings (compression.type=zstd,
 transactional.id=..., linger.ms=...). One JSON object per line:
-  {"value": text | null, "key": text | null, "headers": [[name, text | null], ...]}
+  {"value": text | null, "key": text | null, "headers": [[name, text | {"hex": bytes in hex} | null], ...]}
   {"tx": "begin" | "commit" | "abort"}   (with transactional.id set)
 The script flushes at the end and exits 1 if any record was not delivered.
 """
@@ -16,6 +16,15 @@ import json
 import sys
 
 from confluent_kafka import Producer
+
+
+def header_bytes(value):
+    """A header value as bytes: text as UTF-8, {"hex": ...} as those bytes, None as no value."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return bytes.fromhex(value["hex"])
+    return value.encode()
 
 
 def main():
@@ -49,7 +58,7 @@ def main():
         else:
             value = record.get("value")
             key = record.get("key")
-            headers = [(name, None if v is None else v.encode()) for name, v in record.get("headers", [])]
+            headers = [(name, header_bytes(v)) for name, v in record.get("headers", [])]
             producer.produce(
                 topic,
                 value=None if value is None else value.encode(),

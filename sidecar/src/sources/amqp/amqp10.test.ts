@@ -76,6 +76,8 @@ describe("AMQP 1.0 primitive types", () => {
     expect(decodeValue(hex("a00300ff80"))).toEqual(new Uint8Array([0, 255, 128]));
     expect(decodeValue(hex("b00000000200ff"))).toEqual(new Uint8Array([0, 255]));
     expect(decodeValue(str8("Presse-Öl"))).toBe("Presse-Öl");
+    // Regression: a string's leading byte-order mark is kept (TextDecoder dropped it by default).
+    expect(decodeValue(str8("\ufeffL1"))).toBe("\ufeffL1");
     expect(decodeValue(hex("b10000000161"))).toBe("a");
     expect(decodeValue(sym8("amqp:accepted"))).toEqual(new Amqp10Symbol("amqp:accepted"));
     expect(decodeValue(hex("b30000000178"))).toEqual(new Amqp10Symbol("x"));

@@ -121,7 +121,8 @@ export type Amqp10Value =
   | Amqp10Described
   | Amqp10Value[];
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// A leading byte-order mark is part of a string value: kept (TextDecoder drops it by default).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** A reader over one buffer; every read is bounds-checked and says where it failed. */
 class Reader {

@@ -166,6 +166,16 @@ describe("mappingHeaders", () => {
     expect(mappingHeaders(undefined, undefined)).toBeUndefined();
   });
 
+  it("regression: a byte-array header that is not UTF-8 reaches payload mappings as base64, not as U+FFFD", () => {
+    // A .NET or Java publisher's raw id (AMQP field type `x`); a byte-order mark stays.
+    const raw = Buffer.from([0x8f, 0x14, 0xe4, 0x5f, 0xff]);
+    expect(mappingHeaders(undefined, { id: raw, list: [raw, "a"], bom: Buffer.from("\ufeffL1") })).toEqual({
+      id: `base64:${raw.toString("base64")}`,
+      list: `base64:${raw.toString("base64")}, a`,
+      bom: "\ufeffL1",
+    });
+  });
+
   it("regression: amqplib's wrapped timestamps and decimals (pika, Java, .NET send them) read as their values", () => {
     // amqplib hands AMQP `T` and `D` fields over as {"!": type, value}; they reached
     // payload mappings as that JSON, and a timestamp `time` attribute was rejected.

@@ -15,6 +15,7 @@
 // What is an event, but a bad one, becomes an item with the reason, stored in
 // Odoo as rejected with its bytes. Unlike HTTP there is nobody to answer 415:
 // a content type the sidecar does not take is such a reason too.
+import { bytesText } from "../../core/bytes-text.ts";
 import {
   arrayElementTexts,
   BATCH_TYPE,
@@ -300,7 +301,7 @@ export function mappingHeaders(
 function headerText(header: unknown): string {
   const value = plainValue(header);
   if (typeof value === "string") return value;
-  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return Buffer.from(value).toString("utf8");
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return bytesText(value);
   if (value instanceof Date) return timestampText(value, header);
   if (Array.isArray(value)) return value.map(headerText).join(", ");
   if (value instanceof AmqpDecimal) return value.toString();

@@ -29,6 +29,8 @@ describe("binary-mode header values", () => {
   it("decodes the spec's example and accepts lower-case and needless escapes", () => {
     expect(decodeHeaderValue("Euro%20%E2%82%AC%20%F0%9F%98%80")).toBe("Euro € 😀");
     expect(decodeHeaderValue("%e2%82%ac%41")).toBe("€A");
+    // Regression: a leading byte-order mark is part of the attribute (TextDecoder dropped it by default).
+    expect(decodeHeaderValue("%EF%BB%BFid-7")).toBe("\ufeffid-7");
   });
 
   it("unquotes a quoted string (older senders) before percent-decoding", () => {

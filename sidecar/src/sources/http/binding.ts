@@ -72,6 +72,8 @@ function charsetProblem(media: MediaType): string | undefined {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+// An attribute's text keeps a leading byte-order mark (a body's is dropped, as JSON readers may).
+const utf8Value = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /** The body as text and its JSON value, or why it is neither. */
@@ -124,7 +126,7 @@ export function decodeHeaderValue(raw: string): string {
     }
   }
   try {
-    return utf8.decode(new Uint8Array(bytes));
+    return utf8Value.decode(new Uint8Array(bytes));
   } catch {
     throw new Error("its percent-encoded bytes are not valid UTF-8");
   }

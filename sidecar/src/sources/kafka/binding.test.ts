@@ -2,6 +2,7 @@
 // over arbitrary headers and bytes, and the cases they found, by name.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { bytesText } from "../../core/bytes-text.ts";
 import type { Intake } from "../../core/ports.ts";
 import { headerText, recordIntakes } from "./binding.ts";
 
@@ -205,13 +206,54 @@ describe("Kafka binding: structured, batched and other values", () => {
     });
   });
 
-  it("headerText never throws on any bytes, null values included", () => {
+  it("headerText never throws on any bytes, null values included, and every value keeps its bytes", () => {
     const value = fc.option(fc.uint8Array({ maxLength: 8 }), { nil: null });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 8 }), value, (name, bytes) => {
+        const [[key, text]] = Object.entries(headerText([[name, bytes]])) as [[string, string]];
+        expect(key).toBe(bytesText(name));
+        expect(text).toBe(bytes ? bytesText(bytes) : "");
+      }),
+    );
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.uint8Array({ maxLength: 8 }), value)), (pairs) => {
         expect(typeof headerText(pairs)).toBe("object");
       }),
     );
+  });
+
+  it("regression: a binary-mode attribute that starts with a byte-order mark keeps it", () => {
+    // "\ufeffev-1" and "ev-1" are two ids: read as one, the second event was a duplicate of the first.
+    const [intake] = recordIntakes(
+      record(enc("{}"), [
+        ["ce_specversion", "1.0"],
+        ["ce_id", "\ufeffev-1"],
+        ["ce_source", "press/1"],
+        ["ce_type", "t"],
+      ]),
+      at,
+    );
+    expect(intake?.kind).toBe("raw");
+    expect(JSON.parse(text(intake)).id).toBe("\ufeffev-1");
+  });
+
+  it("regression: a header that is not UTF-8 reaches payload mappings as base64, not as U+FFFD", () => {
+    // A Java producer's UUID header (16 raw bytes) and a byte-order-marked text; both were decoded
+    // leniently before, the UUID's bytes replaced by U+FFFD and lost.
+    const uuid = Buffer.from("8f14e45fceea167a5a36dedd4bea2543", "hex");
+    const [intake] = recordIntakes(
+      record(enc("21.5"), [
+        ["correlation-id", uuid],
+        [Buffer.from([0xff, 0x41]), "odd name"],
+        ["label", "\ufeffPress 3"],
+      ]),
+      at,
+    );
+    expect(intake?.kind === "raw" && intake.via?.headers).toEqual({
+      "correlation-id": `base64:${uuid.toString("base64")}`,
+      "base64:/0E=": "odd name",
+      label: "\ufeffPress 3",
+    });
   });
 });
 

@@ -9,10 +9,12 @@
 //   as `data`, exactly as the HTTP intake builds it (sources/http/binding.ts);
 // - anything else: the value as it came, for the pipeline to validate as a
 //   CloudEvent or for the connection's payload mappings of transport kafka.
+import { bytesText } from "../../core/bytes-text.ts";
 import type { Intake } from "../../core/ports.ts";
 import { BATCH_TYPE, type BinaryBinding, batchItems, binaryEvent, parseMediaType } from "../http/binding.ts";
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// A leading byte-order mark is part of a string value: kept (TextDecoder drops it by default).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Kafka's binary mode: `ce_` headers whose values are the attribute's UTF-8 text. */
 export const KAFKA_BINARY: BinaryBinding<Uint8Array> = {
@@ -42,14 +44,16 @@ export interface KafkaRecordView {
 
 /**
  * Record headers as text for payload mappings (`$headers`): names and values
- * decoded as UTF-8 (bytes that are not become U+FFFD), a null value as "";
- * a repeated name keeps its values joined by ", " as HTTP does.
+ * as their UTF-8 text, or `base64:` and their base64 when they are not UTF-8
+ * (Kafka headers are bytes: a Java producer's serialized UUID, a tracing
+ * id), so no byte is lost; a null value as ""; a repeated name keeps its
+ * values joined by ", " as HTTP does.
  */
 export function headerText(headers: Iterable<KafkaHeader>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of headers) {
-    const key = Buffer.from(name).toString("utf8");
-    const text = value ? Buffer.from(value).toString("utf8") : "";
+    const key = bytesText(name);
+    const text = value ? bytesText(value) : "";
     out[key] = key in out ? `${out[key]}, ${text}` : text;
   }
   return out;

@@ -31,6 +31,7 @@ beforeAll(async () => {
       "nulls",
       "rdkafka",
       "rdkafka-tx",
+      "rdkafka-bytes",
     ],
     1,
   );
@@ -178,6 +179,49 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
     const run = await runPeer("rdkafka_produce.py", [broker.url, topic, ...config], records, 90_000);
     expect(run.code, run.stderr.slice(-2_000)).toBe(0);
   }
+
+  it("keeps every byte of what librdkafka sent in headers: raw bytes for the mappings, a byte-order mark in an attribute", async () => {
+    const uuid = "8f14e45fceea167a5a36dedd4bea2543";
+    await rdkafkaProduce(
+      "rdkafka-bytes",
+      [
+        {
+          key: "WC-8",
+          value: '{"temp": 21.5}',
+          headers: [
+            ["correlation-id", { hex: uuid }],
+            ["label", "\ufeffPress 8"],
+          ],
+        },
+        {
+          key: "WC-8",
+          value: "{}",
+          headers: [
+            ["ce_specversion", "1.0"],
+            ["ce_id", "\ufeffrd-bom"],
+            ["ce_source", "press/8"],
+            ["ce_type", "t"],
+          ],
+        },
+      ],
+      [],
+    );
+    const sink = new RecordingSink();
+    const src = source({ topics: ["rdkafka-bytes"], groupId: "sfb-rdkafka-bytes" });
+    await src.start(sink);
+    try {
+      await expect.poll(() => sink.committed.length, { timeout: 30_000 }).toBe(2);
+      const [mapped, binary] = sink.committed;
+      expect(mapped?.kind === "raw" && mapped.via?.headers).toEqual({
+        "correlation-id": `base64:${Buffer.from(uuid, "hex").toString("base64")}`,
+        label: "\ufeffPress 8",
+      });
+      const event = binary?.kind === "raw" ? JSON.parse(Buffer.from(binary.payload).toString("utf8")) : undefined;
+      expect(event?.id).toBe("\ufeffrd-bom");
+    } finally {
+      await src.stop();
+    }
+  });
 
   it("reads what librdkafka produced: idempotent batches in every codec, binary-mode headers, a null header", async () => {
     const codecs = ["none", "gzip", "snappy", "lz4", "zstd"];

@@ -81,6 +81,8 @@ describe("OPC UA values: node-opcua's representation both ways", () => {
     expect(plainValue(asRead(DataType.ByteString, Buffer.from("WH/MO/1\0\0")))).toBe("WH/MO/1");
     // Not UTF-8: stays bytes for the rules to refuse, rather than mangled text.
     expect(Buffer.isBuffer(plainValue(asRead(DataType.ByteString, Buffer.from([0xff, 0xfe]))))).toBe(true);
+    // Regression: a leading byte-order mark is part of the text (TextDecoder dropped it by default).
+    expect(plainValue(asRead(DataType.ByteString, Buffer.from("\ufeffWH/MO/1\0")))).toBe("\ufeffWH/MO/1");
     expect(nodeValue("x", DataType.Guid)).toEqual({
       refused: "the node is Guid, which the floor writer does not write",
     });

@@ -101,7 +101,8 @@ function safeNumber(big: bigint): number | bigint {
   return big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(big) : big;
 }
 
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
+// A leading byte-order mark is part of a string value: kept (TextDecoder drops it by default).
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function byteStringText(bytes: Buffer): string | undefined {
   try {

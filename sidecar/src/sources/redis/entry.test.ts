@@ -72,11 +72,13 @@ describe("Redis entry format", () => {
   });
 
   it("any entry of UTF-8 fields alone reads back as its fields (property)", () => {
+    // Any code point, a byte-order mark included (ASCII alone never had one to lose).
     const name = fc
-      .string({ maxLength: 8 })
+      .string({ maxLength: 8, unit: "binary" })
       .filter((n) => n !== "payload" && n !== "ce_specversion" && n !== "content-type");
+    const value = fc.string({ maxLength: 12, unit: "binary" });
     fc.assert(
-      fc.property(fc.array(fc.tuple(name, fc.string({ maxLength: 12 })), { minLength: 1, maxLength: 6 }), (pairs) => {
+      fc.property(fc.array(fc.tuple(name, value), { minLength: 1, maxLength: 6 }), (pairs) => {
         const [intake] = entryIntakes("s", "1-0", fields(...pairs.flat()), at);
         expect(intake?.kind).toBe("raw");
         const object = JSON.parse(text(payloadOf(intake))) as Record<string, string | string[]>;
@@ -85,6 +87,13 @@ describe("Redis entry format", () => {
         expect(sorted(back)).toEqual(sorted(pairs));
       }),
     );
+  });
+
+  it("regression: a field that starts with a byte-order mark keeps it, as a header and in a fields-alone entry", () => {
+    const [header] = entryIntakes("s", "1-2", fields("payload", "{}", "label", "\ufeffPress 3"), at);
+    expect(header?.kind === "raw" && header.via?.headers).toEqual({ label: "\ufeffPress 3" });
+    const [alone] = entryIntakes("s", "1-3", fields("\ufefftemp", "\ufeff21.5"), at);
+    expect(JSON.parse(text(payloadOf(alone)))).toEqual({ "\ufefftemp": "\ufeff21.5" });
   });
 
   it("rejects a header field that is not UTF-8, keeping its bytes as base64", () => {

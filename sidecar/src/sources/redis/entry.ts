@@ -16,6 +16,7 @@
 //
 // Binary and batched mode go through the HTTP binding's reader, so the three
 // modes read exactly as they do over HTTP. Pure: no sockets, no clock.
+import { bytesText } from "../../core/bytes-text.ts";
 import type { Intake, IntakeVia } from "../../core/ports.ts";
 import { decodeEvents, JSON_TYPE } from "../http/binding.ts";
 
@@ -23,7 +24,8 @@ export const PAYLOAD_FIELD = "payload";
 export const CONTENT_TYPE_FIELD = "content-type";
 const ATTRIBUTE_FIELD = /^ce_(.*)$/s;
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// A leading byte-order mark is part of a field as sent: kept, not dropped.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const PAYLOAD_BYTES = Buffer.from(PAYLOAD_FIELD, "latin1");
 
 function isPayloadName(name: Uint8Array): boolean {
@@ -61,7 +63,7 @@ export function entryIntakes(stream: string, id: string, fields: EntryFields, re
     try {
       pairs.push([utf8.decode(fields[i] as Uint8Array), utf8.decode(value)]);
     } catch {
-      problems.push(`field ${JSON.stringify(readable(fields[i] as Uint8Array))}: name or value is not UTF-8`);
+      problems.push(`field ${JSON.stringify(bytesText(fields[i] as Uint8Array))}: name or value is not UTF-8`);
     }
   }
   if (fields.length % 2 !== 0) problems.push("odd number of field/value items");
@@ -157,15 +159,7 @@ export function escapeHeaderValue(value: string): string {
 export function entryAsJson(stream: string, id: string, fields: EntryFields): Uint8Array {
   const pairs: [string, string][] = [];
   for (let i = 0; i < fields.length; i += 2) {
-    pairs.push([readable(fields[i] as Uint8Array), readable(fields[i + 1] ?? new Uint8Array())]);
+    pairs.push([bytesText(fields[i] as Uint8Array), bytesText(fields[i + 1] ?? new Uint8Array())]);
   }
   return Buffer.from(JSON.stringify({ stream, id, fields: pairs }), "utf8");
-}
-
-function readable(bytes: Uint8Array): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return `base64:${Buffer.from(bytes).toString("base64")}`;
-  }
 }

@@ -199,7 +199,8 @@ function exact(big: bigint): number | bigint {
   return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// A leading byte-order mark is part of a string value: kept (TextDecoder drops it by default).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function decodeArray(type: DataTypeName, bytes: Uint8Array): (number | bigint | boolean | string | Date)[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -125,6 +125,22 @@ describe("Sparkplug payload decode", () => {
     expect(p.problems[0]?.reason).toMatch(/UTF-8/);
   });
 
+  it("regression: a byte-order mark at the start of a name or a string is kept, as the edge sent it", () => {
+    // Encoded by the sparkplug-payload package; TextDecoder dropped the mark, so "\ufeffTemp" read as "Temp".
+    const strings = Buffer.from("\ufeffA\0B\0", "utf8");
+    const p = decodePayload(
+      rawPayload([
+        { name: "\ufeffTemp", datatype: 12, stringValue: "\ufeffRUN" },
+        { name: "List", datatype: 33, bytesValue: strings },
+      ]),
+    );
+    expect(p.problems).toEqual([]);
+    expect(p.metrics.map((m) => [m.name, m.value])).toEqual([
+      ["\ufeffTemp", "\ufeffRUN"],
+      ["List", ["\ufeffA", "B"]],
+    ]);
+  });
+
   it("a truncated payload keeps the metrics before the break", () => {
     const bytes = rawPayload(
       [

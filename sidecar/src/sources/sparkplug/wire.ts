@@ -14,7 +14,8 @@ export const WIRE_BYTES = 2;
 export const WIRE_FIXED32 = 5;
 
 const TWO_32 = 4294967296;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// A leading byte-order mark is part of a string value: kept (TextDecoder drops it by default).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 export class WireReader {

@@ -1,0 +1,17 @@
+// Bytes that reach a place only text goes (a payload mapping's `$headers`, a
+// rejected Redis entry's fields as Odoo stores them): their UTF-8 text when
+// they are UTF-8, else `base64:` and their base64, so that no byte is lost
+// and a mapping can tell the two apart. A leading byte-order mark is kept:
+// it is part of the value as sent.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The prefix of a value that was not UTF-8, before its bytes in base64. */
+export const BASE64_PREFIX = "base64:";
+
+export function bytesText(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return `${BASE64_PREFIX}${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")}`;
+  }
+}
