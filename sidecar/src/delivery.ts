@@ -95,10 +95,11 @@ export interface DeliveryOptions {
   batchSize: number;
   batchWaitMs: number;
   /**
-   * A partial batch goes as soon as this many events are queued for it,
-   * without waiting out `batchWaitMs` (0 or omitted: only once full or once
-   * the wait is out). Every call has a cost of its own in Odoo, so small
-   * batches are kept waiting; a busy floor's need not wait the whole time.
+   * A partial batch goes as soon as this many events wait to go (in all the
+   * batches the free partitions would take), without waiting out
+   * `batchWaitMs` (0 or omitted: only once full or once the wait is out).
+   * Every call has a cost of its own in Odoo, so small batches are kept
+   * waiting; a busy floor's need not wait the whole time.
    */
   batchSendAt?: number;
   /** Batches in flight at once, each with whole workcenters (default 1). */

@@ -604,8 +604,9 @@ class ShopfloorConnection(models.Model):
     batch_send_at = fields.Integer(
         string="Send at (events)",
         default=100,
-        help="A batch that is not full goes to Odoo as soon as this many events are queued for it, without "
-        "waiting out the batch wait: a slow floor's events still go together once a wait, a busy floor's "
+        help="A batch that is not full goes to Odoo as soon as this many events wait to go (in all the "
+        "partitions free to take them), without waiting out the batch wait: a slow floor's events still "
+        "go together once a wait, a busy floor's "
         "are not held back the whole wait (at 200 events/s and 100 here, a batch leaves every half "
         "second). 0: a batch goes only once full or once the wait is out.",
     )
