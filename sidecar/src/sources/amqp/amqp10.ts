@@ -16,6 +16,7 @@
 // which loses every byte above 0x7f, so a binary-mode CloudEvent arriving
 // that way is rejected with the reason and what to change, never guessed.
 // Pure: no sockets, no clock.
+import { UTF8_VALUE } from "../../core/bytes-text.ts";
 
 /** RabbitMQ's `type` property on an AMQP 1.0 message whose body is not one data section. */
 export const AMQP10_TYPE = "amqp-1.0";
@@ -120,9 +121,6 @@ export type Amqp10Value =
   | Amqp10Map
   | Amqp10Described
   | Amqp10Value[];
-
-// A leading byte-order mark is part of a string value: kept (TextDecoder drops it by default).
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** A reader over one buffer; every read is bounds-checked and says where it failed. */
 class Reader {
@@ -248,7 +246,7 @@ function readEncoded(r: Reader, code: number, depth: number): Amqp10Value {
       const size = code === 0xa1 ? r.u8("a str8 size") : r.u32("a str32 size");
       const at = r.take(size, "a string");
       try {
-        return utf8.decode(r.bytes.subarray(at, at + size));
+        return UTF8_VALUE.decode(r.bytes.subarray(at, at + size));
       } catch {
         throw new Amqp10Error(`the string at byte ${at} is not UTF-8`);
       }

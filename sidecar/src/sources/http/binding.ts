@@ -12,6 +12,7 @@
 // before anything is stored. What is an event, but a bad one (JSON that does
 // not parse, a `source` outside the producer's prefix), becomes an item that
 // carries the reason and is stored as rejected, so a person sees it in Odoo.
+import { UTF8_VALUE } from "../../core/bytes-text.ts";
 
 /** What a decoded request asks to store, item by item. */
 export interface DecodedItem {
@@ -71,9 +72,8 @@ function charsetProblem(media: MediaType): string | undefined {
   return `charset=${media.params.charset} is not taken: JSON is sent as UTF-8 (charset=utf-8, or no charset)`;
 }
 
+// A body's leading byte-order mark is dropped, as JSON readers may; attribute values keep it (UTF8_VALUE).
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-// An attribute's text keeps a leading byte-order mark (a body's is dropped, as JSON readers may).
-const utf8Value = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /** The body as text and its JSON value, or why it is neither. */
@@ -126,7 +126,7 @@ export function decodeHeaderValue(raw: string): string {
     }
   }
   try {
-    return utf8Value.decode(new Uint8Array(bytes));
+    return UTF8_VALUE.decode(new Uint8Array(bytes));
   } catch {
     throw new Error("its percent-encoded bytes are not valid UTF-8");
   }

@@ -9,19 +9,16 @@
 //   as `data`, exactly as the HTTP intake builds it (sources/http/binding.ts);
 // - anything else: the value as it came, for the pipeline to validate as a
 //   CloudEvent or for the connection's payload mappings of transport kafka.
-import { bytesText } from "../../core/bytes-text.ts";
+import { bytesText, UTF8_VALUE } from "../../core/bytes-text.ts";
 import type { Intake } from "../../core/ports.ts";
 import { BATCH_TYPE, type BinaryBinding, batchItems, binaryEvent, parseMediaType } from "../http/binding.ts";
-
-// A leading byte-order mark is part of a string value: kept (TextDecoder drops it by default).
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Kafka's binary mode: `ce_` headers whose values are the attribute's UTF-8 text. */
 export const KAFKA_BINARY: BinaryBinding<Uint8Array> = {
   prefix: "ce_",
   decode: (raw) => {
     try {
-      return utf8.decode(raw);
+      return UTF8_VALUE.decode(raw);
     } catch {
       throw new Error("its value is not valid UTF-8");
     }

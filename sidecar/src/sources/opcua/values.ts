@@ -3,7 +3,9 @@
 // it). node-opcua hands 64-bit integers over as two unsigned 32-bit words
 // [high, low] — for Int64 too, the sign is the type's to apply — so both
 // directions go through BigInt here rather than through a double.
+
 import { DataType, type Variant, VariantArrayType } from "node-opcua";
+import { UTF8_VALUE } from "../../core/bytes-text.ts";
 
 /**
  * A node's value as the rules want it, JSON-faithful for every built-in type:
@@ -101,12 +103,9 @@ function safeNumber(big: bigint): number | bigint {
   return big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(big) : big;
 }
 
-// A leading byte-order mark is part of a string value: kept (TextDecoder drops it by default).
-const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
 function byteStringText(bytes: Buffer): string | undefined {
   try {
-    return UTF8.decode(bytes).replace(/\0+$/, "");
+    return UTF8_VALUE.decode(bytes).replace(/\0+$/, "");
   } catch {
     return undefined;
   }

@@ -16,7 +16,7 @@
 //
 // Binary and batched mode go through the HTTP binding's reader, so the three
 // modes read exactly as they do over HTTP. Pure: no sockets, no clock.
-import { bytesText } from "../../core/bytes-text.ts";
+import { bytesText, UTF8_VALUE } from "../../core/bytes-text.ts";
 import type { Intake, IntakeVia } from "../../core/ports.ts";
 import { decodeEvents, JSON_TYPE } from "../http/binding.ts";
 
@@ -24,8 +24,6 @@ export const PAYLOAD_FIELD = "payload";
 export const CONTENT_TYPE_FIELD = "content-type";
 const ATTRIBUTE_FIELD = /^ce_(.*)$/s;
 
-// A leading byte-order mark is part of a field as sent: kept, not dropped.
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const PAYLOAD_BYTES = Buffer.from(PAYLOAD_FIELD, "latin1");
 
 function isPayloadName(name: Uint8Array): boolean {
@@ -61,7 +59,7 @@ export function entryIntakes(stream: string, id: string, fields: EntryFields, re
       continue;
     }
     try {
-      pairs.push([utf8.decode(fields[i] as Uint8Array), utf8.decode(value)]);
+      pairs.push([UTF8_VALUE.decode(fields[i] as Uint8Array), UTF8_VALUE.decode(value)]);
     } catch {
       problems.push(`field ${JSON.stringify(bytesText(fields[i] as Uint8Array))}: name or value is not UTF-8`);
     }

@@ -2,6 +2,7 @@
 // format (see payload.ts for what each datatype becomes). A metric that does
 // not decode becomes a problem with its reason and bytes; the others are
 // used; a payload whose framing breaks keeps what came before the break.
+import { UTF8_VALUE } from "../../core/bytes-text.ts";
 
 import { inflate } from "../../core/inflate.ts";
 import {
@@ -199,9 +200,6 @@ function exact(big: bigint): number | bigint {
   return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
 }
 
-// A leading byte-order mark is part of a string value: kept (TextDecoder drops it by default).
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
 function decodeArray(type: DataTypeName, bytes: Uint8Array): (number | bigint | boolean | string | Date)[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (type === "BooleanArray") {
@@ -222,7 +220,7 @@ function decodeArray(type: DataTypeName, bytes: Uint8Array): (number | bigint | 
     for (let i = 0; i < bytes.length; i++) {
       if (bytes[i] !== 0) continue;
       try {
-        out.push(utf8.decode(bytes.subarray(start, i)));
+        out.push(UTF8_VALUE.decode(bytes.subarray(start, i)));
       } catch {
         throw new MetricError(`StringArray element ${out.length} is not valid UTF-8`);
       }

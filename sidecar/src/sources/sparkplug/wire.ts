@@ -3,6 +3,7 @@
 // a metric whose bytes are wrong fails alone instead of taking the whole
 // payload with it. 64-bit varints come back as a number when exact, else a
 // bigint; nothing is rounded.
+import { UTF8_VALUE } from "../../core/bytes-text.ts";
 
 export class WireError extends Error {
   override name = "WireError";
@@ -14,8 +15,6 @@ export const WIRE_BYTES = 2;
 export const WIRE_FIXED32 = 5;
 
 const TWO_32 = 4294967296;
-// A leading byte-order mark is part of a string value: kept (TextDecoder drops it by default).
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 export class WireReader {
@@ -107,7 +106,7 @@ export class WireReader {
   string(): string {
     const bytes = this.bytesField();
     try {
-      return utf8.decode(bytes);
+      return UTF8_VALUE.decode(bytes);
     } catch {
       throw new WireError(`string is not valid UTF-8 at byte ${this.pos - bytes.length}`);
     }
