@@ -23,6 +23,16 @@ from odoo.tools import SQL
 # durations (computed on working hours) are not zero.
 PLANT_EPOCH = datetime(2026, 11, 23, 8, 0, 0)
 
+# The delivery settings a new connection hands the sidecar (its ``batch`` block), whatever its kind.
+DEFAULT_BATCH = {
+    "size": 500,
+    "wait_ms": 1000,
+    "send_at": 100,
+    "partitions": 2,
+    "catchup_backlog": 5000,
+    "catchup_size": 1000,
+}
+
 
 @contextmanager
 def captured(logger_name):

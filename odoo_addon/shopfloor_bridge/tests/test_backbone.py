@@ -12,7 +12,7 @@ from odoo.tests import Form, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from .. import backbone
-from .common import ShopfloorCase
+from .common import DEFAULT_BATCH, ShopfloorCase
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIBbase64ca\n-----END CERTIFICATE-----\n"
 CERT = "-----BEGIN CERTIFICATE-----\nMIIBbase64client\n-----END CERTIFICATE-----\n"
@@ -163,17 +163,7 @@ class TestBackbone(ShopfloorCase):
             },
         )
         self.assertEqual(set(config["backbone"]), BACKBONE_KEYS)
-        self.assertEqual(
-            config["batch"],
-            {
-                "size": 500,
-                "wait_ms": 1000,
-                "send_at": 100,
-                "partitions": 2,
-                "catchup_backlog": 5000,
-                "catchup_size": 1000,
-            },
-        )
+        self.assertEqual(config["batch"], DEFAULT_BATCH)
         rediss = self.make("redis", code="bb-rediss", backbone_url="rediss://redis.plant:6380/2")
         self.assertIs(self.config_of(rediss)["backbone"]["tls"], True)
 

@@ -6,7 +6,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .common import ShopfloorCase
+from .common import DEFAULT_BATCH, ShopfloorCase
 
 CONFIG_KEYS = {
     "code",
@@ -83,17 +83,7 @@ class TestConnection(ShopfloorCase):
         self.assertIs(config["mqtt"]["reject_unauthorized"], True)
         self.assertIs(config["opcua"], False)
         self.assertIs(config["sparkplug"], False)
-        self.assertEqual(
-            config["batch"],
-            {
-                "size": 500,
-                "wait_ms": 1000,
-                "send_at": 100,
-                "partitions": 2,
-                "catchup_backlog": 5000,
-                "catchup_size": 1000,
-            },
-        )
+        self.assertEqual(config["batch"], DEFAULT_BATCH)
         self.assertIs(config["backbone"], False)
         self.assertEqual((config["folder"], config["sql"]), (False, False))
         self.assertEqual(config["skew"], {"bound_ms": 5000, "correct": False})
