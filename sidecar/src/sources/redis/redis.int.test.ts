@@ -226,6 +226,9 @@ describe("RedisStreamSource on redis-server 7", () => {
     await expect.poll(() => blocked.acceptingItems, { timeout: 5_000 }).toBe(3);
     await dying.abort();
     await producer.xtrim(stream, "MAXLEN", 1);
+    // All three still pending under the dead consumer (the PEL outlives the trim): only the survivor may find them gone.
+    const pel = (await producer.xpending(stream, "sidecars", "-", "+", 10)) as [string, string][];
+    expect(pel.map(([, consumer]) => consumer)).toEqual(["trim-dies", "trim-dies", "trim-dies"]);
     const sink = new RecordingSink();
     const survivor = source({
       streams: [stream],
