@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestCa } from "../../../devstack/mqtt-pki.ts";
@@ -318,6 +319,76 @@ describe("RedisStreamSource on redis-server 7", () => {
       .start(new RecordingSink())
       .catch((err: unknown) => err);
     expect((badUrl as BackboneConfigError).field).toBe("backbone_url");
+  });
+
+  it("works as an ACL user with exactly the README's rule: reads, acks, claims, keeps its own entries", async () => {
+    const readme = readFileSync(new URL("./README.md", import.meta.url), "utf8");
+    const rule = /\*\*ACL user\*\* \(when used\): `([^`]+)`/.exec(readme.replace(/\s*\n\s*/g, " "))?.[1];
+    expect(rule).toBeDefined();
+    const acl = await startRedis({
+      extraConfig: [
+        `user sfb-sidecar on >acl-pw ${(rule as string).replace("~<stream keys>", "~plant:*")}`,
+        "user default on nopass ~* &* +@all",
+      ],
+    });
+    const admin = new Redis(acl.url);
+    const logs: string[] = [];
+    const as = (consumer: string, claimIdleMs: number) =>
+      new RedisStreamSource({
+        connection: "ACL",
+        url: acl.url,
+        streams: ["plant:line1"],
+        group: "sidecars",
+        consumer,
+        username: "sfb-sidecar",
+        password: "acl-pw",
+        blockMs: 200,
+        claimIdleMs,
+        log: (level, message) => logs.push(`${level} ${message}`),
+      });
+    const slow = new RecordingSink();
+    slow.block();
+    const first = as("acl-first", 400);
+    const sink = new RecordingSink();
+    const second = as("acl-second", 400);
+    try {
+      await admin.xgroup("CREATE", "plant:line1", "sidecars", "0", "MKSTREAM");
+      await first.start(slow);
+      await admin.xadd("plant:line1", "*", "payload", "acl-0");
+      // Its spool is slow: the first keeps its entry (XCLAIM … JUSTID) past claim_idle_ms.
+      await expect.poll(() => first.stats().kept_alive, { timeout: 5_000 }).toBeGreaterThan(0);
+      await first.abort();
+      // Dead: the second takes the entry over (XAUTOCLAIM), commits and acknowledges it.
+      await second.start(sink);
+      await admin.xadd("plant:line1", "*", "payload", "acl-1");
+      await expect.poll(() => sink.committed.map(intakeText).sort(), { timeout: 10_000 }).toEqual(["acl-0", "acl-1"]);
+      await expect.poll(() => second.stats().acked, { timeout: 5_000 }).toBe(2);
+      expect(second.stats().claimed).toBe(1);
+      expect(logs.filter((l) => /^(warn|error)/.test(l))).toEqual([]);
+    } finally {
+      slow.release();
+      await second.stop();
+      admin.disconnect();
+      await acl.destroy();
+    }
+  });
+
+  it("start's probe read takes nothing: entries waiting before the start are read once, as new", async () => {
+    // Regression: the probe first read after 18446744073709551615-18446744073709551615, which
+    // redis-server takes as `>`: it delivered the waiting entries, read again as redelivered.
+    const stream = freshStream();
+    await producer.xgroup("CREATE", stream, "sidecars", "0", "MKSTREAM");
+    for (let i = 0; i < 3; i++) await producer.xadd(stream, "*", "payload", `waiting-${i}`);
+    const sink = new RecordingSink();
+    const src = source({ streams: [stream] });
+    await src.start(sink);
+    try {
+      await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(3);
+      expect(sink.committed.map(intakeText)).toEqual(["waiting-0", "waiting-1", "waiting-2"]);
+      expect(src.stats()).toMatchObject({ received: 3, redelivered: 0 });
+    } finally {
+      await src.stop();
+    }
   });
 
   it("creates a missing stream with the group and says so", async () => {

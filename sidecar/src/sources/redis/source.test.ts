@@ -6,6 +6,7 @@ import {
   DEFAULT_GROUP,
   DEFAULT_PREFETCH,
   defaultConsumer,
+  layoutFailure,
   redisOptionsFromConfig,
 } from "./source.ts";
 
@@ -59,5 +60,42 @@ describe("redisOptionsFromConfig", () => {
   it("refuses a connection without backbone settings, naming backbone_url", () => {
     expect(() => redisOptionsFromConfig(config(false))).toThrow(BackboneConfigError);
     expect(() => redisOptionsFromConfig(config(false))).toThrow(/kind redis needs the backbone settings/);
+  });
+});
+
+describe("layoutFailure", () => {
+  const url = "redis://redis.plant:6379";
+  const streams = ["line1", "line2"];
+  const said = (message: string) => layoutFailure(new Error(message), url, streams);
+
+  it("names backbone_url for a replica and for a cluster node that does not serve a stream", () => {
+    expect(said("READONLY You can't write against a read only replica.")).toMatchObject({
+      field: "backbone_url",
+      message: expect.stringMatching(/^redis redis:\/\/redis\.plant:6379 is a read-only replica \(READONLY/),
+    });
+    for (const reply of ["MOVED 15224 10.0.0.7:6379", "ASK 15224 10.0.0.7:6379"]) {
+      expect(said(reply)).toMatchObject({
+        field: "backbone_url",
+        message: expect.stringContaining("slot 15224 is on 10.0.0.7:6379"),
+      });
+    }
+  });
+
+  it("names backbone_names for streams in different slots, listing them", () => {
+    const err = said("CROSSSLOT Keys in request don't hash to the same slot");
+    expect(err).toBeInstanceOf(BackboneConfigError);
+    expect(err?.field).toBe("backbone_names");
+    expect(err?.message).toContain('"line1", "line2"');
+  });
+
+  it("leaves every other reply to the caller", () => {
+    for (const reply of [
+      "CLUSTERDOWN The cluster is down",
+      "LOADING Redis is loading",
+      "NOGROUP No such key",
+      "ERR x",
+    ]) {
+      expect(said(reply)).toBeUndefined();
+    }
   });
 });

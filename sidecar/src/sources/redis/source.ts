@@ -84,9 +84,55 @@ export function redisOptionsFromConfig(config: SidecarConfig, log?: SourceLog): 
 /** One stream's entries of a reply: [id, fields | null] (null: deleted while pending). */
 type StreamReply = [Buffer, [Buffer, Buffer[] | null][]][];
 
+/**
+ * Our history after this id is empty (`#probeRead`). Not the largest id
+ * itself: redis-server 7 reads XREADGROUP from 18446744073709551615-18446744073709551615
+ * as from `>`, delivering new entries (seen on 7.0.15).
+ */
+const LAST_POSSIBLE_ID = "18446744073709551615-18446744073709551614";
 const LOGIN_REFUSED = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
 /** How long a TLS connection reset at start is watched for a clearer reason (a refused client certificate). */
 const AMBIGUOUS_RESET_WAIT_MS = 3_000;
+
+/**
+ * A refusal that comes from where the streams live rather than from the
+ * settings being wrong in themselves: backbone_url naming a read-only replica,
+ * or a Redis Cluster node that does not serve the streams, or streams in
+ * several cluster slots (one XREADGROUP names them all). Each names the field
+ * to fix and how.
+ */
+export function layoutFailure(err: Error, url: string, streams: readonly string[]): BackboneConfigError | undefined {
+  const said = err.message;
+  if (/^READONLY\b/.test(said)) {
+    return new BackboneConfigError(
+      "backbone_url",
+      `redis ${url} is a read-only replica (${said}): a consumer group reads and acknowledges on the primary; ` +
+        "point backbone_url at the primary (behind Sentinel or a managed service: the primary's or the writer endpoint's address)",
+      { cause: err },
+    );
+  }
+  const moved = /^(MOVED|ASK) (\d+) (\S+)/.exec(said);
+  if (moved) {
+    return new BackboneConfigError(
+      "backbone_url",
+      `redis ${url} is a Redis Cluster node that does not serve every stream of backbone_names ` +
+        `(${said}: slot ${moved[2]} is on ${moved[3]}): the Redis source reads the streams from the one node ` +
+        "backbone_url names; point it at the node that serves them, and keep them in one slot with a common " +
+        "{hash tag} in their names (e.g. {line1}:events)",
+      { cause: err },
+    );
+  }
+  if (/^CROSSSLOT\b/.test(said)) {
+    return new BackboneConfigError(
+      "backbone_names",
+      `redis streams ${streams.map((s) => JSON.stringify(s)).join(", ")} are in different slots of a Redis Cluster ` +
+        `(${said}): one read names them all, so give them a common {hash tag} (e.g. {plant1}:line1 and ` +
+        "{plant1}:line2), or consume one stream per connection",
+      { cause: err },
+    );
+  }
+  return undefined;
+}
 
 function isReset(err: Error | undefined): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
@@ -172,7 +218,10 @@ export class RedisStreamSource implements Source {
     try {
       await this.#firstConnect(this.#commands);
       await this.#firstConnect(this.#reader);
-      if (this.#commands.status === "ready") await this.#ensureGroups();
+      if (this.#commands.status === "ready") {
+        await this.#ensureGroups();
+        await this.#probeRead();
+      }
     } catch (err) {
       await this.abort();
       throw err;
@@ -250,11 +299,11 @@ export class RedisStreamSource implements Source {
       return new BackboneConfigError(
         opts.username ? "backbone_username" : "backbone_password",
         `redis ${opts.url} refused the login (${err.message}): check backbone_username and backbone_password ` +
-          "(an ACL user needs +xreadgroup +xack +xautoclaim +xgroup +xinfo and ~ on the stream keys)",
+          "(an ACL user needs the rule of the Redis source's README: +xreadgroup +xack +xautoclaim +xclaim +xgroup +xinfo +type +info +ping +client and ~ on the stream keys)",
         { cause: err },
       );
     }
-    return describeRedisTlsFailure(err, opts.url, opts.tls);
+    return layoutFailure(err, opts.url, opts.streams) ?? describeRedisTlsFailure(err, opts.url, opts.tls);
   }
 
   /** Creates the group on every stream that lacks it (and the stream, empty, if missing). */
@@ -262,7 +311,9 @@ export class RedisStreamSource implements Source {
     const commands = this.#commands as Redis;
     const { group, streams, startId } = this.#opts;
     for (const stream of streams) {
-      const type = await commands.type(stream);
+      const type = await commands.type(stream).catch((err: Error) => {
+        throw this.#configFailure(err) ?? err;
+      });
       if (type !== "stream" && type !== "none") {
         throw new BackboneConfigError(
           "backbone_names",
@@ -284,6 +335,31 @@ export class RedisStreamSource implements Source {
           throw this.#configFailure(err as Error) ?? err;
         }
       }
+    }
+  }
+
+  /**
+   * One XREADGROUP naming every stream, after the largest id there is: it
+   * returns nothing and changes nothing, but the server refuses it as it would
+   * refuse the reads (a replica, a cluster node that does not serve the
+   * streams, streams in several slots), so start says what to fix.
+   */
+  async #probeRead(): Promise<void> {
+    const { group, consumer, streams } = this.#opts;
+    try {
+      await (this.#commands as Redis).call(
+        "XREADGROUP",
+        "GROUP",
+        group,
+        consumer,
+        "COUNT",
+        1,
+        "STREAMS",
+        ...streams,
+        ...streams.map(() => LAST_POSSIBLE_ID),
+      );
+    } catch (err) {
+      throw this.#configFailure(err as Error) ?? err;
     }
   }
 
@@ -342,7 +418,10 @@ export class RedisStreamSource implements Source {
         this.#log("error", `redis: cannot create the consumer group: ${(again as Error).message}`);
       }
     } else {
-      this.#log("warn", `redis read failed: ${err.message}`);
+      // A failover or a slot moved away since the start: said as what to fix, and tried again.
+      const failure = this.#configFailure(err);
+      if (failure) this.#log("error", `redis read refused: ${failure.message}`);
+      else this.#log("warn", `redis read failed: ${err.message}`);
     }
     this.#readHistory = true;
     const delay = backoffDelay(this.#failures++, this.#opts.reconnect ?? { baseMs: 200, maxMs: 10_000 });
@@ -503,7 +582,11 @@ export class RedisStreamSource implements Source {
       await this.#readGroupInfo();
     } catch (err) {
       if (/^NOGROUP\b/.test((err as Error).message)) this.#readHistory = true;
-      else this.#log("warn", `redis claim round failed: ${(err as Error).message}`);
+      else {
+        const failure = this.#configFailure(err as Error);
+        if (failure) this.#log("error", `redis claim round refused: ${failure.message}`);
+        else this.#log("warn", `redis claim round failed: ${(err as Error).message}`);
+      }
     }
   }
 
