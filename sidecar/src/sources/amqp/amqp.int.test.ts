@@ -526,6 +526,29 @@ describe("AmqpSource on RabbitMQ", () => {
     );
   });
 
+  it("works as a user with exactly the README's permissions: configure and read on its queues, no write", async () => {
+    broker.ctl(["add_user", "sfb-reader", "reader-pw"]);
+    broker.ctl(["set_permissions", "-p", "/", "sfb-reader", "^sfb\\.test\\.perm-.*", "^$", "^sfb\\.test\\.perm-.*"]);
+    // One queue it declares itself (configure), one that exists (read alone would do).
+    const declared = queueName("perm-declared");
+    const existing = queueName("perm-existing");
+    const admin = await publisher.createChannel();
+    await admin.assertQueue(existing, { durable: true, arguments: { "x-queue-type": "quorum" } });
+    await admin.close();
+    const sink = new RecordingSink();
+    const src = source([declared, existing], { username: "sfb-reader", password: "reader-pw" });
+    await src.start(sink);
+    try {
+      await publish(declared, "to-declared");
+      await publish(existing, "to-existing");
+      await expect.poll(() => sink.has("to-declared") && sink.has("to-existing"), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(2);
+      await expect.poll(() => ready(declared)).toBe(0);
+    } finally {
+      await src.stop();
+    }
+  });
+
   it("bad settings fail before connecting, each naming its field", async () => {
     const cases: [Partial<AmqpSourceOptions>, string, RegExp][] = [
       [{ url: "http://127.0.0.1:5672" }, "backbone_url", /takes amqp:\/\/host:5672\/vhost/],
