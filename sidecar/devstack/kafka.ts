@@ -26,6 +26,12 @@ export interface KafkaOptions {
   port?: number;
   /** A third listener, SSL: the broker's certificate and key (PEM files) and the CA it checks client certificates with. */
   tls?: { certFile: string; keyFile: string; caFile: string; clientAuth?: "required" | "none" };
+  /**
+   * Kafka's ACL authorizer (StandardAuthorizer): a principal may do only what an ACL allows.
+   * The PLAINTEXT and CONTROLLER listeners' principal (User:ANONYMOUS: the tests' admin and
+   * producers, the broker itself) is a super user; the SASL user gets ACLs (`addAcls`).
+   */
+  acls?: boolean;
 }
 
 export interface KafkaBroker {
@@ -59,7 +65,7 @@ export function kafkaClusterId(random: (size: number) => Buffer = randomBytes): 
 
 export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> {
   const sharedUrl = process.env.SFB_KAFKA_URL;
-  if (opts.shared && sharedUrl && !opts.sasl && !opts.tls) return sharedBroker(sharedUrl, opts);
+  if (opts.shared && sharedUrl && !opts.sasl && !opts.tls && !opts.acls) return sharedBroker(sharedUrl, opts);
   if (!existsSync(KAFKA_LIB) || !readdirSync(KAFKA_LIB).some((f) => f.startsWith("kafka_2.13-"))) {
     throw new DevStackError(`the Kafka broker jars are missing in ${KAFKA_LIB}. Fix: ${FETCH_HINT}`);
   }
@@ -106,6 +112,12 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
       "group.min.session.timeout.ms=1000",
       "group.classic.min.session.timeout.ms=1000",
       "auto.create.topics.enable=false",
+      ...(opts.acls
+        ? [
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users=User:ANONYMOUS",
+          ]
+        : []),
       ...(sasl
         ? [
             "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",

@@ -148,10 +148,19 @@ export function describeKafkaFailure(
       { cause: err },
     );
   }
+  if (has((c) => c === "TOPIC_AUTHORIZATION_FAILED")) {
+    return new BackboneConfigError(
+      "backbone_names",
+      `Kafka at ${url}: the user may not read topic ${topics.join(", ")} (backbone_names): grant the user Read on it ` +
+        `(kafka-acls --add --allow-principal User:<name> --operation Read --topic <topic>) ${detail}`,
+      { cause: err },
+    );
+  }
   if (has((c) => c === "GROUP_AUTHORIZATION_FAILED" || c === "INVALID_GROUP_ID")) {
     return new BackboneConfigError(
       "backbone_group",
-      `Kafka at ${url} refused consumer group backbone_group ${detail}`,
+      `Kafka at ${url} refused consumer group backbone_group: with ACLs on, grant the user Read on the group ` +
+        `(kafka-acls --add --allow-principal User:<name> --operation Read --group <group>) ${detail}`,
       {
         cause: err,
       },

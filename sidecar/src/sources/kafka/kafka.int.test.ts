@@ -758,3 +758,81 @@ describe("KafkaSource over TLS (an SSL listener that requires a client certifica
     }
   });
 });
+
+describe("KafkaSource under Kafka's ACL authorizer (StandardAuthorizer, SASL user)", () => {
+  const ACL_USER = { username: "sfb-acl", password: "acl-s3cret" };
+  let aclBroker: KafkaBroker;
+  /** Kafka's own AclCommand (kafka-tools), as the PLAINTEXT listener's super user. */
+  const acl = (args: string[]) => {
+    const run = spawnSync(
+      "java",
+      ["-cp", `${KAFKA_LIB}/*`, "org.apache.kafka.tools.AclCommand", "--bootstrap-server", aclBroker.url, ...args],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    expect(run.status, run.stderr.slice(-1_000)).toBe(0);
+  };
+  const aclLogs: string[] = [];
+  const aclSource = (topics: string[], groupId: string) =>
+    source({
+      brokers: [aclBroker.saslUrl],
+      topics,
+      groupId,
+      sasl: { mechanism: "SCRAM-SHA-512", ...ACL_USER },
+      log: (level, message) => aclLogs.push(`${level} ${message}`),
+    });
+  const refusal = async (src: KafkaSource): Promise<BackboneConfigError> => {
+    const err = await src.start(new RecordingSink()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await src.stop();
+    expect(err).toBeInstanceOf(BackboneConfigError);
+    return err as BackboneConfigError;
+  };
+
+  beforeAll(async () => {
+    aclBroker = await startKafka({ sasl: ACL_USER, acls: true, topics: ["acl-line1", "acl-other"] });
+    // Exactly the README's ACLs: Read on the topics, Read on the group.
+    acl(["--add", "--allow-principal", `User:${ACL_USER.username}`, "--operation", "Read", "--topic", "acl-line1"]);
+    acl(["--add", "--allow-principal", `User:${ACL_USER.username}`, "--operation", "Read", "--group", "sfb-acl"]);
+  });
+  afterAll(async () => {
+    await aclBroker?.destroy();
+  });
+
+  it("consumes and commits with Read on its topics and on its group, and nothing more", async () => {
+    const plain = new Producer({ clientId: "sfb-acl-producer", bootstrapBrokers: [aclBroker.url] });
+    try {
+      for (const i of [0, 1, 2]) {
+        await plain.send({
+          messages: [{ topic: "acl-line1", key: Buffer.from("WC-1"), value: Buffer.from(`acl-${i}`) }],
+        });
+      }
+    } finally {
+      await plain.close();
+    }
+    const sink = new RecordingSink();
+    const src = aclSource(["acl-line1"], "sfb-acl");
+    await src.start(sink);
+    try {
+      await expect.poll(() => sink.committed.map(intakeText), { timeout: 25_000 }).toEqual(["acl-0", "acl-1", "acl-2"]);
+      // Offsets committed to the group (OffsetCommit: Read on the group), none failed.
+      await expect.poll(() => src.stats().acked, { timeout: 10_000 }).toBe(3);
+      expect(src.stats().commit_failures).toBe(0);
+      // The group's lag (ListOffsets) and everything else it asks went through: nothing refused.
+      await expect.poll(() => src.stats().partitions, { timeout: 5_000 }).toBe(1);
+      expect(aclLogs.filter((l) => /^(warn|error)/.test(l))).toEqual([]);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("names backbone_group for a group it may not use, backbone_names for a topic it may not read", async () => {
+    const group = await refusal(aclSource(["acl-line1"], "sfb-acl-no-group"));
+    expect(group.field).toBe("backbone_group");
+    expect(group.message).toMatch(/grant the user Read on the group/);
+    const topic = await refusal(aclSource(["acl-other"], "sfb-acl"));
+    expect(topic.field).toBe("backbone_names");
+    expect(topic.message).toMatch(/may not read topic acl-other \(backbone_names\): grant the user Read on it/);
+  });
+});
