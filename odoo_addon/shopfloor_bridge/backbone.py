@@ -14,12 +14,15 @@ message a person reads. The rules are the brokers' own:
   ``..``; names starting with ``__`` are the broker's internal topics. The
   bootstrap list is ``host:port`` pairs joined by commas, no scheme.
 - Redis: a stream is any key; the URL is ``redis://host:6379/0`` or
-  ``rediss://…`` with the database number as the path.
+  ``rediss://…`` with the database number as the path, or, behind Sentinel,
+  ``redis+sentinel://host1:26379,host2:26379/<primary name>/<db>``: the
+  sentinels, the name they monitor the primary under, the database (TLS
+  through Sentinel is not supported).
 """
 
 import ipaddress
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .topic_filter import CONTROL, line_control_error
 
@@ -114,8 +117,11 @@ def url_error(kind, url):
         return bootstrap_error(url)
     schemes = URL_SCHEMES[kind]
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if kind == "redis" and scheme in ("redis+sentinel", "rediss+sentinel"):
+        return sentinel_url_error(url)
     if scheme not in schemes:
-        return f"the URL must start with {schemes[0]}:// or {schemes[1]}:// (e.g. {URL_EXAMPLES[kind]})"
+        also = f", or {SENTINEL_EXAMPLE} behind Sentinel" if kind == "redis" else ""
+        return f"the URL must start with {schemes[0]}:// or {schemes[1]}:// (e.g. {URL_EXAMPLES[kind]}){also}"
     parts = urlsplit(url)
     if "@" in parts.netloc:
         return (
@@ -133,6 +139,51 @@ def url_error(kind, url):
             return "the virtual host is one path segment, URL-encoded (amqp://host:5672/%2F for the vhost '/')"
     elif path not in ("", "/") and not re.fullmatch(r"/\d+", path):
         return "the path of a Redis URL is the database number (redis://host:6379/0)"
+    return ""
+
+
+SENTINEL_EXAMPLE = "redis+sentinel://host1:26379,host2:26379/mymaster/0"
+SENTINEL_PATH = re.compile(r"^/([^/]+)(?:/(\d+))?/?$")
+
+
+def is_sentinel_url(url):
+    """Whether a Redis URL names its server through Sentinel (``redis+sentinel://``)."""
+    return (url or "").strip().lower().startswith("redis+sentinel://")
+
+
+def sentinel_url_error(url):
+    """Why ``url`` is not ``redis+sentinel://host1:26379,host2/<primary name>[/<db>]`` ('' when it is)."""
+    scheme, rest = url.split("://", 1)
+    if scheme.lower() == "rediss+sentinel":
+        return (
+            "TLS through Sentinel is not supported yet: use redis+sentinel:// on a trusted network, "
+            "or rediss:// naming the primary itself"
+        )
+    hosts, slash, path = rest.partition("/")
+    if "@" in hosts:
+        return (
+            "the URL holds a user or password: put them in the User and Password fields instead "
+            "(the URL is shown to everyone who may read the connection; the password is kept secret)"
+        )
+    if "?" in url or "#" in url:
+        return f"a Sentinel URL has no ?query or #fragment (e.g. {SENTINEL_EXAMPLE})"
+    for entry in hosts.split(","):
+        error = host_port_error(entry.strip(), port_required=False)
+        if error:
+            return f"sentinel {entry.strip()!r}: {error} (e.g. {SENTINEL_EXAMPLE})"
+    match = SENTINEL_PATH.match(slash + path)
+    if not match:
+        return (
+            "after the sentinels comes the name they monitor the primary under, then the database "
+            f"number if not 0 (e.g. {SENTINEL_EXAMPLE})"
+        )
+    name = match.group(1)
+    try:
+        if re.search(r"%(?![0-9A-Fa-f]{2})", name):
+            raise ValueError(name)
+        unquote(name, errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        return f"the primary's name {name!r} is not valid percent-encoding (UTF-8, %20 for a space)"
     return ""
 
 

@@ -130,3 +130,56 @@ export async function redisForTests(): Promise<Pick<RedisBroker, "url" | "destro
   if (shared) return { url: shared, destroy: async () => {} };
   return startRedis();
 }
+
+export interface RedisSentinel {
+  port: number;
+  dir: string;
+  destroy(): Promise<void>;
+}
+
+/**
+ * One Redis Sentinel (redis-server --sentinel) on a free port, monitoring the
+ * primary at 127.0.0.1:`primaryPort` under `name` with a quorum of 1, quick to
+ * fail over (down after 1 s): enough for a test to kill the primary and see
+ * the replica promoted.
+ */
+export async function startSentinel(name: string, primaryPort: number): Promise<RedisSentinel> {
+  if (!existsSync(REDIS_BIN)) {
+    throw new DevStackError(`${REDIS_BIN} is missing. Fix: apt-get install -y redis-server`);
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "sfb-sentinel-"));
+  const conf = join(dir, "sentinel.conf");
+  const log = join(dir, "sentinel.log");
+  // Sentinel rewrites this file with what it learns (replicas, epochs): it lives in the temp dir.
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      `dir ${dir}`,
+      `logfile ${log}`,
+      `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 1`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 5000`,
+      "",
+    ].join("\n"),
+  );
+  const child = spawn(REDIS_BIN, [conf, "--sentinel"], { stdio: "ignore" });
+  const exited = new Promise<never>((_, reject) =>
+    child.once("exit", (code) => reject(new DevStackError(`redis-server --sentinel exited with ${code}; see ${log}`))),
+  );
+  await Promise.race([waitForPort(port, 10_000), exited]);
+  return {
+    port,
+    dir,
+    destroy: async () => {
+      if (child.exitCode === null) {
+        const gone = new Promise<void>((r) => child.once("exit", () => r()));
+        child.kill("SIGTERM");
+        await gone;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -309,6 +309,19 @@ class TestBackbone(ShopfloorCase):
             ("redis", {"backbone_group": "g\x85"}, "holds a control character"),
             ("kafka", {"backbone_consumer": "c\x80"}, "Consumer name"),
             ("redis", {"backbone_tls": True}, "use rediss://"),
+            ("redis", {"backbone_url": "rediss+sentinel://s1/mymaster"}, "TLS through Sentinel is not supported yet"),
+            ("redis", {"backbone_url": "redis+sentinel://s1:26379"}, "after the sentinels comes the name"),
+            ("redis", {"backbone_url": "redis+sentinel://s1/mymaster/zero"}, "after the sentinels comes the name"),
+            ("redis", {"backbone_url": "redis+sentinel://s1:0/mymaster"}, "sentinel 's1:0': '0' is not a port"),
+            ("redis", {"backbone_url": "redis+sentinel://s1,,s2/mymaster"}, "sentinel '': a host is missing"),
+            ("redis", {"backbone_url": "redis+sentinel://u:pw@s1/mymaster"}, "User and Password fields"),
+            ("redis", {"backbone_url": "redis+sentinel://s1/my%G0"}, "is not valid percent-encoding"),
+            ("redis", {"backbone_url": "redis+sentinel://s1/%E0%A4%A"}, "is not valid percent-encoding"),
+            (
+                "redis",
+                {"backbone_url": "redis+sentinel://s1/mymaster", "backbone_tls": True},
+                "TLS through Sentinel is not supported yet: turn TLS off",
+            ),
         ]
         for kind, values, message in cases:
             with self.subTest(kind=kind, values=values):
@@ -352,6 +365,8 @@ class TestBackbone(ShopfloorCase):
             ("kafka", "10.0.0.7:9092", "a.b_c-D\n" + "t" * 249),
             ("redis", "redis://[::1]", "stream one\n{tenant}:events"),
             ("redis", "rediss://redis.plant:6380/15", "events"),
+            ("redis", "redis+sentinel://s1:26379,s2,[::1]:26380/plant%20primary/2", "events"),
+            ("redis", "REDIS+SENTINEL://10.0.0.5/mymaster", "events"),
         ]:
             with self.subTest(url=url):
                 connection = self.make(kind, code=f"bb-ok-{url}", backbone_url=url, backbone_names=names)
@@ -384,6 +399,24 @@ class TestBackbone(ShopfloorCase):
                 "User and Password fields", backbone.url_error(kind, f"{scheme}://{userinfo}{host}{port}{path}")
             )
             self.assertEqual(backbone.without_userinfo(f"{scheme}://{userinfo}{host}{port}{path}"), url)
+
+    def test_property_sentinel_urls_of_any_sentinels_name_and_database_pass_and_credentials_never_do(self):
+        rng = random.Random(2607)
+        hosts = ["s1", "sentinel.plant.local", "10.0.0.9", "[::1]", "[fd00::7]", "node_3"]
+        names = ["mymaster", "plant-1", "line%201", "%C3%BCber", "a.b_c"]
+        for _round in range(300):
+            sentinels = ",".join(
+                rng.choice(hosts) + rng.choice(["", f":{rng.randint(1, 65535)}"]) for _ in range(rng.randint(1, 3))
+            )
+            path = f"/{rng.choice(names)}" + rng.choice(["", "/", "/0", "/15"])
+            url = f"redis+sentinel://{sentinels}{path}"
+            self.assertEqual(backbone.url_error("redis", url), "", url)
+            self.assertTrue(backbone.is_sentinel_url(url))
+            self.assertFalse(backbone.tls_implied("redis", url), url)
+            userinfo = rng.choice(["user@", "user:pw@", ":pw@"])
+            self.assertIn(
+                "User and Password fields", backbone.url_error("redis", f"redis+sentinel://{userinfo}{sentinels}{path}")
+            )
 
     def test_property_a_valid_bootstrap_list_survives_spacing_and_any_broken_entry_is_named(self):
         rng = random.Random(1804)

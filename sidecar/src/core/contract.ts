@@ -213,8 +213,8 @@ export type BackboneKind = (typeof BACKBONE_KINDS)[number];
 export interface BackboneConfig {
   /**
    * amqp: `amqp://host:5672/vhost` or `amqps://…`; kafka: the bootstrap
-   * brokers, `host:9092,host2:9092` (TLS from `tls`); redis: `redis://host:6379/0`
-   * or `rediss://…`.
+   * brokers, `host:9092,host2:9092` (TLS from `tls`); redis: `redis://host:6379/0`,
+   * `rediss://…`, or `redis+sentinel://host1:26379,host2/<primary name>/<db>`.
    */
   url: string;
   /** What to consume: RabbitMQ queues, Kafka topics, Redis stream keys (one or more). */

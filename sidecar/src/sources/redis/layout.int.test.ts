@@ -1,11 +1,12 @@
 // Where the streams live, on real redis-server 7 instances: a read-only
-// replica, a two-node Redis Cluster (slots split between the nodes), and a
-// primary demoted to a replica while the source runs. Each layout the source
+// replica, a two-node Redis Cluster (slots split between the nodes), a
+// primary demoted to a replica while the source runs, and a primary and its
+// replica behind Redis Sentinel, the primary killed and the replica promoted. Each layout the source
 // cannot read from names the connection field to fix and how; streams kept in
 // one slot on the node backbone_url names are consumed like any others.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisBroker, startRedis } from "../../../devstack/redis.ts";
+import { type RedisBroker, type RedisSentinel, startRedis, startSentinel } from "../../../devstack/redis.ts";
 import { intakeText, RecordingSink } from "../../../test/support/sources/source.contract.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
 import { RedisStreamSource, type RedisStreamSourceOptions } from "./source.ts";
@@ -170,6 +171,138 @@ describe("RedisStreamSource: a two-node Redis Cluster", () => {
       await expect.poll(() => sink.committed.map(intakeText).sort(), { timeout: 5_000 }).toEqual(["on-0", "on-1"]);
       await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(2);
     } finally {
+      await src.stop();
+    }
+  });
+});
+
+describe("RedisStreamSource through Redis Sentinel (redis+sentinel://)", () => {
+  let primary: RedisBroker;
+  let replica: RedisBroker;
+  let sentinel: RedisSentinel;
+  const NAME = "sfb-primary";
+  const sentinelUrl = (name = NAME) => `redis+sentinel://127.0.0.1:${sentinel.port}/${name}`;
+  const primaryPort = async (): Promise<number> => {
+    const asked = new Redis(sentinel.port, "127.0.0.1");
+    try {
+      const addr = (await asked.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME)) as [string, string] | null;
+      return Number(addr?.[1] ?? 0);
+    } finally {
+      asked.disconnect();
+    }
+  };
+
+  beforeAll(async () => {
+    primary = await startRedis({ extraConfig: ["repl-diskless-sync-delay 0"] });
+    replica = await startRedis({ extraConfig: [`replicaof 127.0.0.1 ${primary.port}`, "repl-diskless-sync-delay 0"] });
+    sentinel = await startSentinel(NAME, primary.port);
+  });
+  afterAll(async () => {
+    await sentinel?.destroy();
+    await replica?.destroy();
+    await primary?.destroy();
+  });
+
+  it("names backbone_url when the sentinels know no primary of that name", async () => {
+    const err = await refusal(source(sentinelUrl("no-such-primary"), { streams: ["sentinel-s"] }));
+    expect(err.field).toBe("backbone_url");
+    expect(err.message).toMatch(/know no primary named "no-such-primary"/);
+  });
+
+  it("starts while no sentinel answers, says so, and stops in bounded time", async () => {
+    const logs: string[] = [];
+    const src = source(`redis+sentinel://127.0.0.1:1/${NAME}`, { streams: ["s"], log: (_l, m) => logs.push(m) });
+    await src.start(new RecordingSink());
+    const started = Date.now();
+    try {
+      expect(logs.join("\n")).toMatch(/not reachable yet \(All sentinels are unreachable/);
+      expect(src.stats().connected).toBe(0);
+    } finally {
+      await src.stop();
+    }
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
+  it("follows a failover the sentinels are asked for (SENTINEL FAILOVER) to the primary they name next", async () => {
+    const logs: string[] = [];
+    const sink = new RecordingSink();
+    const src = source(sentinelUrl(), {
+      streams: ["sentinel-switch"],
+      reconnect: { baseMs: 100, maxMs: 500 },
+      log: (_l, m) => logs.push(m),
+    });
+    await src.start(sink);
+    const before = new Redis(primary.url);
+    try {
+      await before.xadd("sentinel-switch", "*", "payload", "on-the-first");
+      await expect.poll(() => src.stats().acked, { timeout: 10_000 }).toBe(1);
+      expect(Number(await before.call("WAIT", "1", "5000"))).toBe(1);
+      const asked = new Redis(sentinel.port, "127.0.0.1");
+      await asked.call("SENTINEL", "FAILOVER", NAME);
+      asked.disconnect();
+      await expect.poll(primaryPort, { timeout: 30_000, interval: 250 }).toBe(replica.port);
+      const promoted = new Redis(replica.url);
+      try {
+        await expect
+          .poll(
+            async () => {
+              await promoted.xadd("sentinel-switch", "*", "payload", "on-the-second");
+              return sink.committed.map(intakeText).includes("on-the-second");
+            },
+            { timeout: 20_000, interval: 500 },
+          )
+          .toBe(true);
+      } finally {
+        promoted.disconnect();
+      }
+      // The old primary is a replica now, alive: nothing reads from it any more.
+      expect(await before.call("ROLE").then((role) => (role as string[])[0])).toBe("slave");
+    } finally {
+      before.disconnect();
+      await src.stop();
+    }
+  });
+
+  it("reads from the primary the sentinels name, and after a failover from the replica they promote", async () => {
+    // The previous test swapped the roles: whichever is primary now is killed.
+    const [live, standby] = (await primaryPort()) === primary.port ? [primary, replica] : [replica, primary];
+    // The standby in sync with the live one (ROLE of a replica: its link state is the fourth item).
+    const standbyClient = new Redis(standby.url);
+    try {
+      await expect
+        .poll(async () => ((await standbyClient.call("ROLE")) as unknown[])[3], { timeout: 10_000 })
+        .toBe("connected");
+    } finally {
+      standbyClient.disconnect();
+    }
+    const sink = new RecordingSink();
+    const src = source(sentinelUrl(), { streams: ["sentinel-line"], reconnect: { baseMs: 100, maxMs: 500 } });
+    await src.start(sink);
+    const first = new Redis(live.url);
+    try {
+      for (let i = 0; i < 50; i++) await first.xadd("sentinel-line", "*", "payload", `before-${i}`);
+      await expect.poll(() => src.stats().acked, { timeout: 10_000 }).toBe(50);
+      // The entries and the group's acknowledgements on the replica before the primary dies.
+      expect(Number(await first.call("WAIT", "1", "5000"))).toBe(1);
+      first.disconnect();
+      await live.stop("SIGKILL");
+      await expect.poll(primaryPort, { timeout: 30_000, interval: 250 }).toBe(standby.port);
+      const promoted = new Redis(standby.url);
+      try {
+        for (let i = 0; i < 50; i++) await promoted.xadd("sentinel-line", "*", "payload", `after-${i}`);
+        await expect.poll(() => new Set(sink.committed.map(intakeText)).size, { timeout: 30_000 }).toBe(100);
+        await expect
+          .poll(async () => Number(((await promoted.xpending("sentinel-line", "sidecars")) as [number])[0]), {
+            timeout: 10_000,
+          })
+          .toBe(0);
+      } finally {
+        promoted.disconnect();
+      }
+      expect(src.stats().reconnects).toBeGreaterThan(0);
+      expect(src.stats().connected).toBe(1);
+    } finally {
+      first.disconnect();
       await src.stop();
     }
   });

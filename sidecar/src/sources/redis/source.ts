@@ -19,6 +19,7 @@ import type { SidecarConfig } from "../../core/contract.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
 import { type EntryFields, entryIntakes } from "./entry.ts";
+import { isSentinelUrl, parseSentinelUrl, type SentinelTarget, unknownPrimary } from "./sentinel.ts";
 import { type BackboneTlsSettings, describeRedisTlsFailure, redisTlsOptions, wantsTls } from "./tls.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
@@ -198,8 +199,12 @@ export class RedisStreamSource implements Source {
       throw new BackboneConfigError("backbone_names", "backbone_names is empty: name the stream key(s) to consume");
     }
     const clientOptions = this.#clientOptions();
-    this.#commands = new Redis(opts.url, { ...clientOptions, connectionName: `${opts.consumer}:commands` });
-    this.#reader = new Redis(opts.url, { ...clientOptions, connectionName: `${opts.consumer}:reader` });
+    const client = (connectionName: string) =>
+      this.#sentinel
+        ? new Redis({ ...clientOptions, connectionName })
+        : new Redis(opts.url, { ...clientOptions, connectionName });
+    this.#commands = client(`${opts.consumer}:commands`);
+    this.#reader = client(`${opts.consumer}:reader`);
     for (const client of [this.#commands, this.#reader]) {
       client.on("error", (err: Error) => {
         // Past the start too, a refusal the settings cause names the field to fix.
@@ -231,6 +236,8 @@ export class RedisStreamSource implements Source {
   }
 
   #connectedOnce = false;
+  /** The sentinels and primary name of a redis+sentinel:// URL. */
+  #sentinel: SentinelTarget | undefined;
 
   #clientOptions(): RedisOptions {
     const opts = this.#opts;
@@ -246,13 +253,39 @@ export class RedisStreamSource implements Source {
     };
     if (opts.username) options.username = opts.username;
     if (opts.password) options.password = opts.password;
+    if (isSentinelUrl(opts.url)) {
+      const target = parseSentinelUrl(opts.url);
+      if (wantsTls(opts.url, opts.tls)) {
+        throw new BackboneConfigError(
+          "backbone_tls",
+          `backbone_url ${opts.url} goes through Sentinel, and TLS through Sentinel is not supported yet: ` +
+            "turn backbone_tls off on a trusted network, or name the primary itself with rediss://",
+        );
+      }
+      this.#sentinel = target;
+      // The sentinels are asked without a password; the user and password are the primary's.
+      Object.assign(options, {
+        sentinels: target.sentinels,
+        name: target.name,
+        db: target.db,
+        sentinelRetryStrategy: (times: number) =>
+          this.#stopping
+            ? null
+            : Math.max(50, backoffDelay(times - 1, opts.reconnect ?? { baseMs: 200, maxMs: 10_000 })),
+        // Sentinel's own failover closes the demoted primary's clients (they reconnect through the
+        // sentinels, tested); one demoted otherwise answers READONLY: connect again, to the one they name now.
+        reconnectOnError: (err: Error) => (/^READONLY\b/.test(err.message) ? 2 : false),
+      } satisfies RedisOptions);
+      return options;
+    }
     try {
       const parsed = new URL(opts.url);
       if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") throw new Error(parsed.protocol);
     } catch {
       throw new BackboneConfigError(
         "backbone_url",
-        `backbone_url ${JSON.stringify(opts.url)} is not a Redis URL: redis://host:6379/0 or rediss://host:6380/0`,
+        `backbone_url ${JSON.stringify(opts.url)} is not a Redis URL: redis://host:6379/0, rediss://host:6380/0 ` +
+          "or, behind Sentinel, redis+sentinel://host1:26379,host2:26379/mymaster/0",
       );
     }
     // ioredis reads rediss:// as TLS with Node's defaults; the connection's own settings go in here.
@@ -270,10 +303,19 @@ export class RedisStreamSource implements Source {
   async #firstConnect(client: Redis): Promise<void> {
     // ioredis rejects connect() with "Connection is closed."; the reasons come as error events.
     const reasons: Error[] = [];
-    const onError = (err: Error) => reasons.push(err);
+    // Through Sentinel, connect() waits while no sentinel names a primary: one round of asking them all ends the wait.
+    let roundFailed: ((err: Error) => void) | undefined;
+    const sentinelRound = new Promise<never>((_, reject) => {
+      roundFailed = reject;
+    });
+    sentinelRound.catch(() => {});
+    const onError = (err: Error) => {
+      reasons.push(err);
+      if (/^All sentinels are unreachable/.test(err.message)) roundFailed?.(err);
+    };
     client.on("error", onError);
     try {
-      await client.connect();
+      await Promise.race([client.connect(), sentinelRound]);
     } catch (err) {
       if (reasons.length === 0) reasons.push(err as Error);
       // Over TLS a server refusing our certificate may just reset the connection before its
@@ -302,6 +344,10 @@ export class RedisStreamSource implements Source {
           "(an ACL user needs the rule of the Redis source's README: +xreadgroup +xack +xautoclaim +xclaim +xgroup +xinfo +type +info +ping +client and ~ on the stream keys)",
         { cause: err },
       );
+    }
+    if (this.#sentinel) {
+      const unknown = unknownPrimary(err, opts.url, this.#sentinel);
+      if (unknown) return unknown;
     }
     return layoutFailure(err, opts.url, opts.streams) ?? describeRedisTlsFailure(err, opts.url, opts.tls);
   }

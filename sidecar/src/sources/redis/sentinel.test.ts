@@ -1,0 +1,108 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { BackboneConfigError } from "../backbone-errors.ts";
+import { isSentinelUrl, parseSentinelUrl, unknownPrimary } from "./sentinel.ts";
+
+describe("parseSentinelUrl", () => {
+  it("reads the sentinels, the primary's name and the database", () => {
+    expect(parseSentinelUrl("redis+sentinel://s1:26380,s2,[::1]:26381/mymaster/3")).toEqual({
+      sentinels: [
+        { host: "s1", port: 26380 },
+        { host: "s2", port: 26379 },
+        { host: "::1", port: 26381 },
+      ],
+      name: "mymaster",
+      db: 3,
+    });
+    expect(parseSentinelUrl("REDIS+SENTINEL://10.0.0.5/plant%20one/")).toEqual({
+      sentinels: [{ host: "10.0.0.5", port: 26379 }],
+      name: "plant one",
+      db: 0,
+    });
+  });
+
+  it("refuses what cannot work, naming backbone_url and the reason", () => {
+    const cases: [string, RegExp][] = [
+      ["redis+sentinel://s1:26379", /the path names no primary/],
+      ["redis+sentinel://s1:26379/", /the path names no primary/],
+      ["redis+sentinel://s1:99999/m", /"s1:99999" is not a sentinel's host\[:port\]/],
+      ["redis+sentinel://s1:26379,,s2/m", /"" is not a sentinel's host\[:port\]/],
+      ["redis+sentinel://user:pw@s1/m", /holds a user or password/],
+      ["redis+sentinel://s1/m/zero", /the database "zero" after the primary's name is not a number/],
+      ["redis+sentinel://s1/m/0/extra", /not a Sentinel URL/],
+      ["redis+sentinel://s1/%E0%A4%A", /is not valid percent-encoding/],
+      ["rediss+sentinel://s1/m", /TLS through Sentinel is not supported yet/],
+    ];
+    for (const [url, why] of cases) {
+      let thrown: unknown;
+      try {
+        parseSentinelUrl(url);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, url).toBeInstanceOf(BackboneConfigError);
+      expect((thrown as BackboneConfigError).field).toBe("backbone_url");
+      expect((thrown as Error).message, url).toMatch(why);
+    }
+  });
+
+  it("reads back any sentinel list, primary name and database it is given (fast-check)", () => {
+    const host = fc.oneof(
+      fc.domain(),
+      fc.ipV4(),
+      fc.ipV6().map((ip) => `[${ip}]`),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ host, port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }) }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.string({ minLength: 1, unit: "grapheme" }),
+        fc.option(fc.nat({ max: 15 }), { nil: undefined }),
+        (sentinels, name, db) => {
+          const hosts = sentinels.map((s) => (s.port === undefined ? s.host : `${s.host}:${s.port}`)).join(",");
+          const url = `redis+sentinel://${hosts}/${encodeURIComponent(name)}${db === undefined ? "" : `/${db}`}`;
+          expect(isSentinelUrl(url)).toBe(true);
+          expect(parseSentinelUrl(url)).toEqual({
+            sentinels: sentinels.map((s) => ({ host: s.host.replace(/^\[(.*)\]$/, "$1"), port: s.port ?? 26379 })),
+            name,
+            db: db ?? 0,
+          });
+        },
+      ),
+    );
+  });
+
+  it("tells Sentinel URLs from others", () => {
+    expect(isSentinelUrl(" rediss+sentinel://s/m")).toBe(true);
+    for (const url of ["redis://h:6379/0", "rediss://h/0", "sentinel://h/m", "redis+sentinelx://h/m"]) {
+      expect(isSentinelUrl(url), url).toBe(false);
+    }
+  });
+});
+
+describe("unknownPrimary", () => {
+  const target = parseSentinelUrl("redis+sentinel://s1:26379,s2:26380/line-primary");
+  const url = "redis+sentinel://s1:26379,s2:26380/line-primary";
+
+  it("names backbone_url when every sentinel answered and none knows the name", () => {
+    for (const said of [
+      "All sentinels are unreachable. Retrying from scratch after 200ms. Last error: ERR No such master with that name",
+      "All sentinels are unreachable. Retrying from scratch after 200ms.",
+    ]) {
+      const err = unknownPrimary(new Error(said), url, target);
+      expect(err?.field).toBe("backbone_url");
+      expect(err?.message).toMatch(/the sentinels at s1:26379, s2:26380 know no primary named "line-primary"/);
+    }
+  });
+
+  it("leaves sentinels that cannot be reached, and every other error, to the caller", () => {
+    for (const said of [
+      "All sentinels are unreachable. Retrying from scratch after 200ms. Last error: connect ECONNREFUSED 10.0.0.1:26379",
+      "READONLY You can't write against a read only replica.",
+    ]) {
+      expect(unknownPrimary(new Error(said), url, target)).toBeUndefined();
+    }
+  });
+});
