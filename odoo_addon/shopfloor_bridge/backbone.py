@@ -17,7 +17,8 @@ message a person reads. The rules are the brokers' own:
   ``rediss://…`` with the database number as the path, or, behind Sentinel,
   ``redis+sentinel://host1:26379,host2:26379/<primary name>/<db>``: the
   sentinels, the name they monitor the primary under, the database (TLS
-  through Sentinel is not supported).
+  through Sentinel is not supported); or a Redis Cluster's nodes,
+  ``redis+cluster://node1:6379,node2:6379`` (database 0 only, no TLS yet).
 """
 
 import ipaddress
@@ -119,8 +120,10 @@ def url_error(kind, url):
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if kind == "redis" and scheme in ("redis+sentinel", "rediss+sentinel"):
         return sentinel_url_error(url)
+    if kind == "redis" and scheme in ("redis+cluster", "rediss+cluster"):
+        return cluster_url_error(url)
     if scheme not in schemes:
-        also = f", or {SENTINEL_EXAMPLE} behind Sentinel" if kind == "redis" else ""
+        also = f", or {SENTINEL_EXAMPLE} behind Sentinel, or {CLUSTER_EXAMPLE}" if kind == "redis" else ""
         return f"the URL must start with {schemes[0]}:// or {schemes[1]}:// (e.g. {URL_EXAMPLES[kind]}){also}"
     parts = urlsplit(url)
     if "@" in parts.netloc:
@@ -143,12 +146,47 @@ def url_error(kind, url):
 
 
 SENTINEL_EXAMPLE = "redis+sentinel://host1:26379,host2:26379/mymaster/0"
+CLUSTER_EXAMPLE = "redis+cluster://node1:6379,node2:6379"
 SENTINEL_PATH = re.compile(r"^/([^/]+)(?:/(\d+))?/?$")
 
 
 def is_sentinel_url(url):
     """Whether a Redis URL names its server through Sentinel (``redis+sentinel://``)."""
     return (url or "").strip().lower().startswith("redis+sentinel://")
+
+
+def is_cluster_url(url):
+    """Whether a Redis URL names a Redis Cluster's nodes (``redis+cluster://``)."""
+    return (url or "").strip().lower().startswith("redis+cluster://")
+
+
+def _userinfo_error(hosts):
+    if "@" in hosts:
+        return (
+            "the URL holds a user or password: put them in the User and Password fields instead "
+            "(the URL is shown to everyone who may read the connection; the password is kept secret)"
+        )
+    return ""
+
+
+def cluster_url_error(url):
+    """Why ``url`` is not ``redis+cluster://node1:6379,node2`` ('' when it is)."""
+    scheme, rest = url.split("://", 1)
+    if scheme.lower() == "rediss+cluster":
+        return "TLS to a Redis Cluster is not supported yet: use redis+cluster:// on a trusted network"
+    hosts, _slash, path = rest.partition("/")
+    error = _userinfo_error(hosts)
+    if error:
+        return error
+    if "?" in url or "#" in url:
+        return f"a Cluster URL has no ?query or #fragment (e.g. {CLUSTER_EXAMPLE})"
+    for entry in hosts.split(","):
+        error = host_port_error(entry.strip(), port_required=False)
+        if error:
+            return f"node {entry.strip()!r}: {error} (e.g. {CLUSTER_EXAMPLE})"
+    if path not in ("", "0"):
+        return f"a Redis Cluster has database 0 only: no path after the nodes (e.g. {CLUSTER_EXAMPLE})"
+    return ""
 
 
 def sentinel_url_error(url):
@@ -160,11 +198,9 @@ def sentinel_url_error(url):
             "or rediss:// naming the primary itself"
         )
     hosts, slash, path = rest.partition("/")
-    if "@" in hosts:
-        return (
-            "the URL holds a user or password: put them in the User and Password fields instead "
-            "(the URL is shown to everyone who may read the connection; the password is kept secret)"
-        )
+    error = _userinfo_error(hosts)
+    if error:
+        return error
     if "?" in url or "#" in url:
         return f"a Sentinel URL has no ?query or #fragment (e.g. {SENTINEL_EXAMPLE})"
     for entry in hosts.split(","):

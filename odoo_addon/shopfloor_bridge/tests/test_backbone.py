@@ -322,6 +322,15 @@ class TestBackbone(ShopfloorCase):
                 {"backbone_url": "redis+sentinel://s1/mymaster", "backbone_tls": True},
                 "TLS through Sentinel is not supported yet: turn TLS off",
             ),
+            ("redis", {"backbone_url": "redis+cluster://n1/3"}, "a Redis Cluster has database 0 only"),
+            ("redis", {"backbone_url": "redis+cluster://n1:99999"}, "node 'n1:99999': '99999' is not a port"),
+            ("redis", {"backbone_url": "redis+cluster://u@n1"}, "User and Password fields"),
+            ("redis", {"backbone_url": "rediss+cluster://n1"}, "TLS to a Redis Cluster is not supported yet"),
+            (
+                "redis",
+                {"backbone_url": "redis+cluster://n1,n2", "backbone_tls": True},
+                "TLS to a Redis Cluster is not supported yet: turn TLS off",
+            ),
         ]
         for kind, values, message in cases:
             with self.subTest(kind=kind, values=values):
@@ -367,6 +376,7 @@ class TestBackbone(ShopfloorCase):
             ("redis", "rediss://redis.plant:6380/15", "events"),
             ("redis", "redis+sentinel://s1:26379,s2,[::1]:26380/plant%20primary/2", "events"),
             ("redis", "REDIS+SENTINEL://10.0.0.5/mymaster", "events"),
+            ("redis", "redis+cluster://n1:7000,n2,[fd00::3]:7002/", "{plant}:line1\n{plant}:line2"),
         ]:
             with self.subTest(url=url):
                 connection = self.make(kind, code=f"bb-ok-{url}", backbone_url=url, backbone_names=names)

@@ -1,10 +1,11 @@
 // Where the streams live, on real redis-server 7 instances: a read-only
-// replica, a two-node Redis Cluster (slots split between the nodes), a
-// primary demoted to a replica while the source runs, and a primary and its
-// replica behind Redis Sentinel, the primary killed and the replica promoted. Each layout the source
-// cannot read from names the connection field to fix and how; streams kept in
-// one slot on the node backbone_url names are consumed like any others.
-import { Redis } from "ioredis";
+// replica, and a primary demoted to a replica while the source runs; a Redis
+// Cluster of two primaries (slots split between them) and a replica of the
+// second, named by one node (redis://) or by its nodes (redis+cluster://, the
+// replica taking the slots over); a primary and its replica behind Redis
+// Sentinel, failed over and killed. Each layout the source cannot read from
+// names the connection field to fix and how.
+import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisBroker, type RedisSentinel, startRedis, startSentinel } from "../../../devstack/redis.ts";
 import { intakeText, RecordingSink } from "../../../test/support/sources/source.contract.ts";
@@ -104,8 +105,11 @@ describe("RedisStreamSource: a read-only replica", () => {
 describe("RedisStreamSource: a two-node Redis Cluster", () => {
   let nodeA: RedisBroker;
   let nodeB: RedisBroker;
+  /** Node B's replica, until a test makes it take B's slots over. */
+  let nodeC: RedisBroker;
   let adminA: Redis;
   let adminB: Redis;
+  const clusterUrl = () => `redis+cluster://127.0.0.1:${nodeA.port}`;
   /** Names whose slots node A (0–8191) or node B serves, found with CLUSTER KEYSLOT. */
   const onNode = async (node: "A" | "B", prefix: string, count: number, tag?: string): Promise<string[]> => {
     const names: string[] = [];
@@ -120,17 +124,32 @@ describe("RedisStreamSource: a two-node Redis Cluster", () => {
   beforeAll(async () => {
     nodeA = await startRedis({ extraConfig: CLUSTER_CONFIG });
     nodeB = await startRedis({ extraConfig: CLUSTER_CONFIG });
+    nodeC = await startRedis({ extraConfig: [...CLUSTER_CONFIG, "repl-diskless-sync-delay 0"] });
     adminA = new Redis(nodeA.url);
     adminB = new Redis(nodeB.url);
     await adminA.call("CLUSTER", "ADDSLOTSRANGE", "0", "8191");
     await adminB.call("CLUSTER", "ADDSLOTSRANGE", "8192", "16383");
     await adminA.call("CLUSTER", "MEET", "127.0.0.1", String(nodeB.port));
+    await adminA.call("CLUSTER", "MEET", "127.0.0.1", String(nodeC.port));
     const deadline = Date.now() + 20_000;
-    for (const admin of [adminA, adminB]) {
-      while (!/cluster_state:ok/.test(String(await admin.call("CLUSTER", "INFO")))) {
-        if (Date.now() > deadline) throw new Error("the two-node cluster did not reach cluster_state:ok in 20 s");
+    const until = async (what: string, done: () => Promise<boolean>) => {
+      while (!(await done())) {
+        if (Date.now() > deadline) throw new Error(`the cluster did not come up in 20 s: ${what}`);
         await new Promise((r) => setTimeout(r, 100));
       }
+    };
+    for (const admin of [adminA, adminB]) {
+      await until("cluster_state:ok", async () => /cluster_state:ok/.test(String(await admin.call("CLUSTER", "INFO"))));
+    }
+    // C replicates B once it knows B.
+    const adminC = new Redis(nodeC.url);
+    try {
+      const idOfB = String(await adminB.call("CLUSTER", "MYID"));
+      await until("C knows B", async () => String(await adminC.call("CLUSTER", "NODES")).includes(idOfB));
+      await adminC.call("CLUSTER", "REPLICATE", idOfB);
+      await until("C in sync with B", async () => ((await adminC.call("ROLE")) as unknown[])[3] === "connected");
+    } finally {
+      adminC.disconnect();
     }
   });
   afterAll(async () => {
@@ -138,6 +157,7 @@ describe("RedisStreamSource: a two-node Redis Cluster", () => {
     adminB?.disconnect();
     await nodeA?.destroy();
     await nodeB?.destroy();
+    await nodeC?.destroy();
   });
 
   it("refuses a stream another node serves, naming backbone_url, the slot and that node", async () => {
@@ -173,6 +193,64 @@ describe("RedisStreamSource: a two-node Redis Cluster", () => {
     } finally {
       await src.stop();
     }
+  });
+
+  it("given the cluster's nodes (redis+cluster://), reads streams another node serves, and follows a failover", async () => {
+    // Streams in one slot of node B's, named through node A.
+    const [first] = await onNode("B", "line", 1, "plant2");
+    const streams = [first as string, (first as string).replace(/line-\d+$/, "line-other")];
+    const logs: string[] = [];
+    const sink = new RecordingSink();
+    const src = source(clusterUrl(), { streams, log: (level, message) => logs.push(`${level} ${message}`) });
+    await src.start(sink);
+    const cluster = new Cluster([{ host: "127.0.0.1", port: nodeA.port }]);
+    try {
+      for (const [i, stream] of streams.entries()) await cluster.xadd(stream, "*", "payload", `before-${i}`);
+      await expect.poll(() => src.stats().acked, { timeout: 10_000 }).toBe(2);
+      expect(await adminB.xlen(streams[0] as string)).toBe(1);
+      expect(Number(await adminB.call("WAIT", "1", "5000"))).toBe(1);
+      // C takes B's slots over; B, a replica of C now, refuses writes: reading goes on at C.
+      const adminC = new Redis(nodeC.url);
+      try {
+        await adminC.call("CLUSTER", "FAILOVER", "TAKEOVER");
+        await expect.poll(async () => ((await adminC.call("ROLE")) as string[])[0], { timeout: 10_000 }).toBe("master");
+        await expect
+          .poll(
+            async () => {
+              await adminC.xadd(streams[1] as string, "*", "payload", "after");
+              return sink.committed.map(intakeText).includes("after");
+            },
+            { timeout: 20_000, interval: 500 },
+          )
+          .toBe(true);
+        await expect
+          .poll(async () => Number(((await adminC.xpending(streams[1] as string, "sidecars")) as [number])[0]), {
+            timeout: 10_000,
+          })
+          .toBe(0);
+      } finally {
+        adminC.disconnect();
+      }
+      expect(new Set(sink.committed.map(intakeText))).toEqual(new Set(["before-0", "before-1", "after"]));
+      expect(logs.filter((l) => l.startsWith("error"))).toEqual([]);
+    } finally {
+      cluster.disconnect();
+      await src.stop();
+    }
+  });
+
+  it("starts while no node of redis+cluster:// answers, says so, and stops in bounded time", async () => {
+    const logs: string[] = [];
+    const src = source("redis+cluster://127.0.0.1:1", { streams: ["s"], log: (_l, m) => logs.push(m) });
+    await src.start(new RecordingSink());
+    const started = Date.now();
+    try {
+      expect(logs.join("\n")).toMatch(/not reachable yet \(no node of the cluster answered: /);
+      expect(src.stats().connected).toBe(0);
+    } finally {
+      await src.stop();
+    }
+    expect(Date.now() - started).toBeLessThan(8_000);
   });
 });
 

@@ -13,14 +13,22 @@
 // `prefetch` entries are read and not yet acknowledged: a spool that does
 // not commit stops the reading, and the stream holds the backlog.
 import { hostname } from "node:os";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
 import { type EntryFields, entryIntakes } from "./entry.ts";
-import { isSentinelUrl, parseSentinelUrl, type SentinelTarget, unknownPrimary } from "./sentinel.ts";
 import { type BackboneTlsSettings, describeRedisTlsFailure, redisTlsOptions, wantsTls } from "./tls.ts";
+import {
+  type ClusterTarget,
+  isClusterUrl,
+  isSentinelUrl,
+  parseClusterUrl,
+  parseSentinelUrl,
+  type SentinelTarget,
+  unknownPrimary,
+} from "./topology.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
 
@@ -82,6 +90,9 @@ export function redisOptionsFromConfig(config: SidecarConfig, log?: SourceLog): 
   return opts;
 }
 
+/** One server (named, or found through Sentinel), or a Redis Cluster. */
+type RedisClient = Redis | Cluster;
+
 /** One stream's entries of a reply: [id, fields | null] (null: deleted while pending). */
 type StreamReply = [Buffer, [Buffer, Buffer[] | null][]][];
 
@@ -117,9 +128,9 @@ export function layoutFailure(err: Error, url: string, streams: readonly string[
     return new BackboneConfigError(
       "backbone_url",
       `redis ${url} is a Redis Cluster node that does not serve every stream of backbone_names ` +
-        `(${said}: slot ${moved[2]} is on ${moved[3]}): the Redis source reads the streams from the one node ` +
-        "backbone_url names; point it at the node that serves them, and keep them in one slot with a common " +
-        "{hash tag} in their names (e.g. {line1}:events)",
+        `(${said}: slot ${moved[2]} is on ${moved[3]}): name the cluster's nodes with ` +
+        "redis+cluster://node1:6379,node2:6379 (the source then follows the cluster), and keep the streams in " +
+        "one slot with a common {hash tag} in their names (e.g. {line1}:events)",
       { cause: err },
     );
   }
@@ -135,6 +146,12 @@ export function layoutFailure(err: Error, url: string, streams: readonly string[
   return undefined;
 }
 
+/** What an error says, with what a Cluster client's "Failed to refresh slots cache." hides: the last node's error. */
+function reasonText(err: Error | undefined): string {
+  const last = (err as { lastNodeError?: Error } | undefined)?.lastNodeError;
+  return last ? `no node of the cluster answered: ${last.message}` : String(err?.message);
+}
+
 function isReset(err: Error | undefined): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   return code === "ECONNRESET" || code === "EPIPE";
@@ -148,8 +165,8 @@ export class RedisStreamSource implements Source {
   readonly #opts: RedisStreamSourceOptions;
   readonly #prefetch: number;
   readonly #claimIdleMs: number;
-  #reader: Redis | undefined;
-  #commands: Redis | undefined;
+  #reader: RedisClient | undefined;
+  #commands: RedisClient | undefined;
   #sink: SourceSink | undefined;
   #stopping = false;
   #running: Promise<void> | undefined;
@@ -199,10 +216,12 @@ export class RedisStreamSource implements Source {
       throw new BackboneConfigError("backbone_names", "backbone_names is empty: name the stream key(s) to consume");
     }
     const clientOptions = this.#clientOptions();
-    const client = (connectionName: string) =>
-      this.#sentinel
+    const client = (connectionName: string): RedisClient => {
+      if (this.#cluster) return new Cluster(this.#cluster.nodes, this.#clusterOptions(clientOptions, connectionName));
+      return this.#sentinel
         ? new Redis({ ...clientOptions, connectionName })
         : new Redis(opts.url, { ...clientOptions, connectionName });
+    };
     this.#commands = client(`${opts.consumer}:commands`);
     this.#reader = client(`${opts.consumer}:reader`);
     for (const client of [this.#commands, this.#reader]) {
@@ -238,6 +257,8 @@ export class RedisStreamSource implements Source {
   #connectedOnce = false;
   /** The sentinels and primary name of a redis+sentinel:// URL. */
   #sentinel: SentinelTarget | undefined;
+  /** The start nodes of a redis+cluster:// URL. */
+  #cluster: ClusterTarget | undefined;
 
   #clientOptions(): RedisOptions {
     const opts = this.#opts;
@@ -253,6 +274,18 @@ export class RedisStreamSource implements Source {
     };
     if (opts.username) options.username = opts.username;
     if (opts.password) options.password = opts.password;
+    if (isClusterUrl(opts.url)) {
+      const target = parseClusterUrl(opts.url);
+      if (wantsTls(opts.url, opts.tls)) {
+        throw new BackboneConfigError(
+          "backbone_tls",
+          `backbone_url ${opts.url} names a Redis Cluster, and TLS to a Cluster is not supported yet: ` +
+            "turn backbone_tls off on a trusted network",
+        );
+      }
+      this.#cluster = target;
+      return options;
+    }
     if (isSentinelUrl(opts.url)) {
       const target = parseSentinelUrl(opts.url);
       if (wantsTls(opts.url, opts.tls)) {
@@ -285,7 +318,8 @@ export class RedisStreamSource implements Source {
       throw new BackboneConfigError(
         "backbone_url",
         `backbone_url ${JSON.stringify(opts.url)} is not a Redis URL: redis://host:6379/0, rediss://host:6380/0 ` +
-          "or, behind Sentinel, redis+sentinel://host1:26379,host2:26379/mymaster/0",
+          "or, behind Sentinel, redis+sentinel://host1:26379,host2:26379/mymaster/0, or a Redis Cluster's nodes, " +
+          "redis+cluster://node1:6379,node2:6379",
       );
     }
     // ioredis reads rediss:// as TLS with Node's defaults; the connection's own settings go in here.
@@ -295,12 +329,32 @@ export class RedisStreamSource implements Source {
   }
 
   /**
+   * A Cluster client over the nodes of the URL: each node's connection takes
+   * the connection's own options (user, password, retries); commands wait
+   * while the cluster is down or failing over, and follow its redirections.
+   */
+  #clusterOptions(node: RedisOptions, connectionName: string): ClusterOptions {
+    const { lazyConnect: _lazy, retryStrategy, ...perNode } = node;
+    return {
+      lazyConnect: true,
+      enableAutoPipelining: false,
+      redisOptions: { ...perNode, connectionName },
+      clusterRetryStrategy: (times) => (retryStrategy ? retryStrategy(times) : null) ?? null,
+      // Served by the primaries only: a consumer group is written to.
+      scaleReads: "master",
+      maxRedirections: 16,
+      retryDelayOnFailover: 200,
+      retryDelayOnClusterDown: 200,
+    };
+  }
+
+  /**
    * Resolves once connected, or once the first attempt failed in transport
    * (the broker being down is no reason to stop: the client keeps trying).
    * Refused credentials and a TLS handshake the settings made fail reject,
    * naming the field to fix.
    */
-  async #firstConnect(client: Redis): Promise<void> {
+  async #firstConnect(client: RedisClient): Promise<void> {
     // ioredis rejects connect() with "Connection is closed."; the reasons come as error events.
     const reasons: Error[] = [];
     // Through Sentinel, connect() waits while no sentinel names a primary: one round of asking them all ends the wait.
@@ -329,7 +383,7 @@ export class RedisStreamSource implements Source {
         const failure = this.#configFailure(reason);
         if (failure) throw failure;
       }
-      this.#log("warn", `redis ${this.#opts.url} not reachable yet (${reasons.at(-1)?.message}): retrying`);
+      this.#log("warn", `redis ${this.#opts.url} not reachable yet (${reasonText(reasons.at(-1))}): retrying`);
     } finally {
       client.off("error", onError);
     }
@@ -354,7 +408,7 @@ export class RedisStreamSource implements Source {
 
   /** Creates the group on every stream that lacks it (and the stream, empty, if missing). */
   async #ensureGroups(): Promise<void> {
-    const commands = this.#commands as Redis;
+    const commands = this.#commands as RedisClient;
     const { group, streams, startId } = this.#opts;
     for (const stream of streams) {
       const type = await commands.type(stream).catch((err: Error) => {
@@ -393,7 +447,7 @@ export class RedisStreamSource implements Source {
   async #probeRead(): Promise<void> {
     const { group, consumer, streams } = this.#opts;
     try {
-      await (this.#commands as Redis).call(
+      await (this.#commands as RedisClient).call(
         "XREADGROUP",
         "GROUP",
         group,
@@ -439,7 +493,7 @@ export class RedisStreamSource implements Source {
   #readGroup(count: number, from: [string, string][], blockMs?: number): Promise<StreamReply | null> {
     const { group, consumer } = this.#opts;
     const block = blockMs === undefined ? [] : ["BLOCK", blockMs];
-    return (this.#reader as Redis).callBuffer(
+    return (this.#reader as RedisClient).callBuffer(
       "XREADGROUP",
       "GROUP",
       group,
@@ -641,7 +695,7 @@ export class RedisStreamSource implements Source {
    * again by us (XCLAIM … JUSTID: idle time back to 0, delivery count
    * unchanged), so another sidecar does not take them from a live one.
    */
-  async #keepOwnEntries(commands: Redis): Promise<void> {
+  async #keepOwnEntries(commands: RedisClient): Promise<void> {
     const now = Date.now();
     const byStream = new Map<string, string[]>();
     for (const [key, since] of this.#inFlight) {
@@ -657,7 +711,7 @@ export class RedisStreamSource implements Source {
     }
   }
 
-  async #claimFrom(commands: Redis, stream: string): Promise<void> {
+  async #claimFrom(commands: RedisClient, stream: string): Promise<void> {
     const { group, consumer } = this.#opts;
     let cursor = "0-0";
     do {
@@ -690,7 +744,7 @@ export class RedisStreamSource implements Source {
 
   /** XINFO GROUPS: the group's lag (entries not yet delivered) and its pending count. */
   async #readGroupInfo(): Promise<void> {
-    const commands = this.#commands as Redis;
+    const commands = this.#commands as RedisClient;
     let lag = 0;
     let pending = 0;
     for (const stream of this.#opts.streams) {

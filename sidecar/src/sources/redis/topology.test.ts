@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BackboneConfigError } from "../backbone-errors.ts";
-import { isSentinelUrl, parseSentinelUrl, unknownPrimary } from "./sentinel.ts";
+import { isClusterUrl, isSentinelUrl, parseClusterUrl, parseSentinelUrl, unknownPrimary } from "./topology.ts";
 
 describe("parseSentinelUrl", () => {
   it("reads the sentinels, the primary's name and the database", () => {
@@ -103,6 +103,43 @@ describe("unknownPrimary", () => {
       "READONLY You can't write against a read only replica.",
     ]) {
       expect(unknownPrimary(new Error(said), url, target)).toBeUndefined();
+    }
+  });
+});
+
+describe("parseClusterUrl", () => {
+  it("reads the start nodes, 6379 when no port is given", () => {
+    expect(parseClusterUrl("redis+cluster://n1:7000,n2,[fd00::3]:7002/")).toEqual({
+      nodes: [
+        { host: "n1", port: 7000 },
+        { host: "n2", port: 6379 },
+        { host: "fd00::3", port: 7002 },
+      ],
+    });
+    expect(parseClusterUrl("REDIS+CLUSTER://10.0.0.1/0").nodes).toEqual([{ host: "10.0.0.1", port: 6379 }]);
+    expect(isClusterUrl(" redis+cluster://n1")).toBe(true);
+    expect(isClusterUrl("redis://n1")).toBe(false);
+  });
+
+  it("refuses what cannot work, naming backbone_url and the reason", () => {
+    const cases: [string, RegExp][] = [
+      ["redis+cluster://n1/3", /database 0 only/],
+      ["redis+cluster://n1:70000", /"n1:70000" is not a node's host\[:port\]/],
+      ["redis+cluster://", /"" is not a node's host\[:port\]/],
+      ["redis+cluster://u:p@n1", /holds a user or password/],
+      ["redis+cluster://n1?x=1", /not a Cluster URL/],
+      ["rediss+cluster://n1", /TLS to a Redis Cluster is not supported yet/],
+    ];
+    for (const [url, why] of cases) {
+      let thrown: unknown;
+      try {
+        parseClusterUrl(url);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, url).toBeInstanceOf(BackboneConfigError);
+      expect((thrown as BackboneConfigError).field).toBe("backbone_url");
+      expect((thrown as Error).message, url).toMatch(why);
     }
   });
 });
