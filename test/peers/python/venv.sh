@@ -4,7 +4,8 @@
 # python-snap7's S7 server, cpppo's EtherNet/IP simulator, asyncua's OPC UA
 # server, pika and the CloudEvents SDK as AMQP publishers, Qpid Proton as an
 # AMQP 1.0 producer, built from source with python3-dev, and librdkafka
-# (confluent-kafka) as a Kafka producer, Eclipse Paho as an MQTT publisher, and
+# (confluent-kafka) as a Kafka producer, Eclipse Paho as an MQTT publisher, redis-py as
+# a Redis Streams producer, and
 # hypothesis with jsonschema for test/contract/python) from test/peers/python/requirements.txt.
 # Idempotent.
 set -euo pipefail

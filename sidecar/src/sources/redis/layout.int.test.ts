@@ -7,6 +7,7 @@
 // names the connection field to fix and how.
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runPeer } from "../../../devstack/python-peers.ts";
 import { type RedisBroker, type RedisSentinel, startRedis, startSentinel } from "../../../devstack/redis.ts";
 import { intakeText, RecordingSink } from "../../../test/support/sources/source.contract.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
@@ -367,7 +368,14 @@ describe("RedisStreamSource through Redis Sentinel (redis+sentinel://)", () => {
       await expect.poll(primaryPort, { timeout: 30_000, interval: 250 }).toBe(standby.port);
       const promoted = new Redis(standby.url);
       try {
-        for (let i = 0; i < 50; i++) await promoted.xadd("sentinel-line", "*", "payload", `after-${i}`);
+        // Written by redis-py through the same sentinel: it finds the promoted primary by itself.
+        const run = await runPeer(
+          "redis_xadd.py",
+          [sentinelUrl(), "sentinel-line"],
+          Array.from({ length: 50 }, (_, i) => ({ fields: [["payload", `after-${i}`]] })),
+        );
+        expect(run.code, run.stderr.slice(-2_000)).toBe(0);
+        expect(await promoted.xlen("sentinel-line")).toBe(100);
         await expect.poll(() => new Set(sink.committed.map(intakeText)).size, { timeout: 30_000 }).toBe(100);
         await expect
           .poll(async () => Number(((await promoted.xpending("sentinel-line", "sidecars")) as [number])[0]), {

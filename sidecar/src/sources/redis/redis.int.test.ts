@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestCa } from "../../../devstack/mqtt-pki.ts";
+import { runPeer } from "../../../devstack/python-peers.ts";
 import { type RedisBroker, startRedis } from "../../../devstack/redis.ts";
 import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
@@ -370,6 +371,64 @@ describe("RedisStreamSource on redis-server 7", () => {
       await second.stop();
       admin.disconnect();
       await acl.destroy();
+    }
+  });
+
+  it("reads what redis-py (Python's client) XADDs: structured and binary events, fields alone, bytes that are not UTF-8", async () => {
+    const stream = freshStream();
+    await producer.xgroup("CREATE", stream, "sidecars", "0", "MKSTREAM");
+    const sink = new RecordingSink();
+    const src = source({ streams: [stream] });
+    await src.start(sink);
+    try {
+      const run = await runPeer(
+        "redis_xadd.py",
+        [broker.url, stream],
+        [
+          { fields: [["payload", JSON.stringify(event("py-s-1"))]] },
+          {
+            fields: [
+              ["ce_specversion", "1.0"],
+              ["ce_id", "py-b-1 ü"],
+              ["ce_source", "line1/press3"],
+              ["ce_type", "production.reported"],
+              ["ce_time", "2026-01-01T00:00:00Z"],
+              ["payload", '{"qty": 4}'],
+            ],
+          },
+          {
+            fields: [
+              ["temp", "21.5"],
+              ["state", "RUN"],
+            ],
+          },
+          {
+            fields: [
+              ["payload", JSON.stringify(event("py-s-2"))],
+              ["station", { hex: "ff00fe" }],
+            ],
+          },
+        ],
+      );
+      expect(run.code, run.stderr.slice(-2_000)).toBe(0);
+      const ids = run.stdout.trim().split("\n");
+      expect(ids).toHaveLength(4);
+      await expect.poll(() => sink.committed.length, { timeout: 5_000 }).toBe(4);
+      const [structured, binary, fieldsAlone, notUtf8] = sink.committed;
+      expect(JSON.parse(intakeText(structured as never)).id).toBe("py-s-1");
+      // intakeText reads bytes as latin1: the event's JSON text is UTF-8.
+      const binaryText = binary?.kind === "raw" ? Buffer.from(binary.payload).toString("utf8") : "";
+      expect(JSON.parse(binaryText)).toMatchObject({ id: "py-b-1 ü", data: { qty: 4 } });
+      expect(intakeText(fieldsAlone as never)).toBe('{"temp":"21.5","state":"RUN"}');
+      // A field whose value is not UTF-8: stored in Odoo as rejected, every byte kept (base64), the reason said.
+      expect(notUtf8?.kind).toBe("rejected");
+      expect(notUtf8?.kind === "rejected" && notUtf8.reason).toMatch(
+        new RegExp(`redis entry ${ids[3]} .*field "station": name or value is not UTF-8`),
+      );
+      expect(JSON.parse(intakeText(notUtf8 as never)).fields).toContainEqual(["station", "base64:/wD+"]);
+      await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(4);
+    } finally {
+      await src.stop();
     }
   });
 
