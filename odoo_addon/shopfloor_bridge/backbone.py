@@ -160,12 +160,20 @@ def is_cluster_url(url):
     return (url or "").strip().lower().startswith("redis+cluster://")
 
 
-def _userinfo_error(hosts):
+def _host_list_error(url, hosts, what, example):
+    """Why the ``host[:port],…`` list of a Sentinel or Cluster URL is wrong ('' when it is not); ``what``
+    names an entry."""
     if "@" in hosts:
         return (
             "the URL holds a user or password: put them in the User and Password fields instead "
             "(the URL is shown to everyone who may read the connection; the password is kept secret)"
         )
+    if "?" in url or "#" in url:
+        return f"this URL has no ?query or #fragment (e.g. {example})"
+    for entry in hosts.split(","):
+        error = host_port_error(entry.strip(), port_required=False)
+        if error:
+            return f"{what} {entry.strip()!r}: {error} (e.g. {example})"
     return ""
 
 
@@ -175,15 +183,9 @@ def cluster_url_error(url):
     if scheme.lower() == "rediss+cluster":
         return "TLS to a Redis Cluster is not supported yet: use redis+cluster:// on a trusted network"
     hosts, _slash, path = rest.partition("/")
-    error = _userinfo_error(hosts)
+    error = _host_list_error(url, hosts, "node", CLUSTER_EXAMPLE)
     if error:
         return error
-    if "?" in url or "#" in url:
-        return f"a Cluster URL has no ?query or #fragment (e.g. {CLUSTER_EXAMPLE})"
-    for entry in hosts.split(","):
-        error = host_port_error(entry.strip(), port_required=False)
-        if error:
-            return f"node {entry.strip()!r}: {error} (e.g. {CLUSTER_EXAMPLE})"
     if path not in ("", "0"):
         return f"a Redis Cluster has database 0 only: no path after the nodes (e.g. {CLUSTER_EXAMPLE})"
     return ""
@@ -198,15 +200,9 @@ def sentinel_url_error(url):
             "or rediss:// naming the primary itself"
         )
     hosts, slash, path = rest.partition("/")
-    error = _userinfo_error(hosts)
+    error = _host_list_error(url, hosts, "sentinel", SENTINEL_EXAMPLE)
     if error:
         return error
-    if "?" in url or "#" in url:
-        return f"a Sentinel URL has no ?query or #fragment (e.g. {SENTINEL_EXAMPLE})"
-    for entry in hosts.split(","):
-        error = host_port_error(entry.strip(), port_required=False)
-        if error:
-            return f"sentinel {entry.strip()!r}: {error} (e.g. {SENTINEL_EXAMPLE})"
     match = SENTINEL_PATH.match(slash + path)
     if not match:
         return (

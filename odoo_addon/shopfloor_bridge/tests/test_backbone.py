@@ -325,6 +325,8 @@ class TestBackbone(ShopfloorCase):
             ("redis", {"backbone_url": "redis+cluster://n1/3"}, "a Redis Cluster has database 0 only"),
             ("redis", {"backbone_url": "redis+cluster://n1:99999"}, "node 'n1:99999': '99999' is not a port"),
             ("redis", {"backbone_url": "redis+cluster://u@n1"}, "User and Password fields"),
+            ("redis", {"backbone_url": "redis+cluster://n1?x=1"}, "this URL has no ?query or #fragment"),
+            ("redis", {"backbone_url": "redis+sentinel://s1/mymaster#x"}, "this URL has no ?query or #fragment"),
             ("redis", {"backbone_url": "rediss+cluster://n1"}, "TLS to a Redis Cluster is not supported yet"),
             (
                 "redis",
