@@ -3,7 +3,7 @@
 // The jars come from Maven Central into test/peers/kafka/lib (see its pom.xml).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -254,15 +254,15 @@ async function sharedBroker(url: string, opts: KafkaOptions): Promise<KafkaBroke
   return broker;
 }
 
-/** Waits until the broker answers metadata with itself as a registered broker. */
-async function waitForBroker(url: string, timeoutMs = 60_000): Promise<void> {
+/** Waits until the broker answers metadata with itself (or `brokers` brokers) registered. */
+async function waitForBroker(url: string, timeoutMs = 60_000, brokers = 1): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     const admin = new Admin({ clientId: "sfb-devstack", bootstrapBrokers: [url], retries: 0 });
     try {
       const metadata = await admin.metadata({ topics: [] });
-      if (metadata.brokers.size > 0) return;
+      if (metadata.brokers.size >= brokers) return;
     } catch (err) {
       last = err;
     } finally {
@@ -273,13 +273,151 @@ async function waitForBroker(url: string, timeoutMs = 60_000): Promise<void> {
   throw new DevStackError(`Kafka on ${url} did not answer metadata in ${timeoutMs} ms: ${(last as Error)?.message}`);
 }
 
+export interface KafkaClusterNode {
+  id: number;
+  port: number;
+  start(): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface KafkaCluster {
+  /** Every node's PLAINTEXT listener, comma-separated (bootstrap servers). */
+  url: string;
+  nodes: KafkaClusterNode[];
+  /** Topics replicated on every node (`min.insync.replicas` 2), `partitions` each. */
+  createTopics(topics: string[], partitions: number): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/**
+ * A KRaft cluster of `size` nodes (each broker and controller, 3 by default)
+ * on loopback, as a site runs one: internal topics and new topics replicated
+ * on every node, `min.insync.replicas` 2, no unclean leader election. A node
+ * can be killed and started again.
+ */
+export async function startKafkaCluster(size = 3): Promise<KafkaCluster> {
+  if (!existsSync(KAFKA_LIB) || !readdirSync(KAFKA_LIB).some((f) => f.startsWith("kafka_2.13-"))) {
+    throw new DevStackError(`the Kafka broker jars are missing in ${KAFKA_LIB}. Fix: ${FETCH_HINT}`);
+  }
+  const ids = Array.from({ length: size }, (_, i) => i + 1);
+  const ports = await Promise.all(ids.map(() => freePort()));
+  const controllers = await Promise.all(ids.map(() => freePort()));
+  const voters = ids.map((id, i) => `${id}@127.0.0.1:${controllers[i]}`).join(",");
+  const root = mkdtempSync(join(tmpdir(), "sfb-kafka-cluster-"));
+  const clusterId = kafkaClusterId();
+  const replicas = Math.min(3, size);
+  const nodes = ids.map((id, i): KafkaClusterNode & { dir: string } => {
+    const dir = join(root, `node-${id}`);
+    mkdirSync(dir);
+    const properties = join(dir, "server.properties");
+    const log4j = join(dir, "log4j2.properties");
+    writeFileSync(
+      properties,
+      [
+        "process.roles=broker,controller",
+        `node.id=${id}`,
+        `controller.quorum.voters=${voters}`,
+        `listeners=PLAINTEXT://127.0.0.1:${ports[i]},CONTROLLER://127.0.0.1:${controllers[i]}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${ports[i]}`,
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        `log.dirs=${join(dir, "data")}`,
+        `default.replication.factor=${replicas}`,
+        `min.insync.replicas=${Math.min(2, replicas)}`,
+        "unclean.leader.election.enable=false",
+        `offsets.topic.replication.factor=${replicas}`,
+        "offsets.topic.num.partitions=4",
+        `transaction.state.log.replication.factor=${replicas}`,
+        `transaction.state.log.min.isr=${Math.min(2, replicas)}`,
+        `share.coordinator.state.topic.replication.factor=${replicas}`,
+        `share.coordinator.state.topic.min.isr=${Math.min(2, replicas)}`,
+        "group.initial.rebalance.delay.ms=0",
+        "group.min.session.timeout.ms=1000",
+        "group.classic.min.session.timeout.ms=1000",
+        "auto.create.topics.enable=false",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      log4j,
+      [
+        "status = error",
+        "appender.file.type = File",
+        "appender.file.name = file",
+        `appender.file.fileName = ${join(dir, "server.log")}`,
+        "appender.file.layout.type = PatternLayout",
+        "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+        "rootLogger.level = warn",
+        "rootLogger.appenderRef.file.ref = file",
+        "",
+      ].join("\n"),
+    );
+    const java = ["-Xmx384m", "-Xms64m", `-Dlog4j2.configurationFile=${log4j}`, "-cp", `${KAFKA_LIB}/*`];
+    const format = spawnSync(
+      "java",
+      [...java, "-XX:TieredStopAtLevel=1", "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", properties],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    if (format.status !== 0) {
+      rmSync(root, { recursive: true, force: true });
+      throw new DevStackError(`kafka-storage format of node ${id} failed: ${format.stderr || format.stdout}`);
+    }
+    let child: ChildProcess | undefined;
+    return {
+      id,
+      port: ports[i] as number,
+      dir,
+      start: async () => {
+        child = spawn("java", [...java, "kafka.Kafka", properties], { stdio: "ignore" });
+        const proc = child;
+        const exited = new Promise<never>((_, reject) =>
+          proc.once("exit", (code) =>
+            reject(new DevStackError(`kafka node ${id} exited with ${code}; see ${dir}/server.log`)),
+          ),
+        );
+        exited.catch(() => {});
+        await Promise.race([waitForPort(ports[i] as number, 90_000), exited]);
+      },
+      stop: async (signal: NodeJS.Signals = "SIGTERM") => {
+        const proc = child;
+        child = undefined;
+        if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+        const gone = new Promise<void>((r) => proc.once("exit", () => r()));
+        proc.kill(signal);
+        const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+        await gone;
+        clearTimeout(timer);
+      },
+    };
+  });
+  const url = nodes.map((n) => `127.0.0.1:${n.port}`).join(",");
+  const destroy = async () => {
+    await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    await Promise.all(nodes.map((n) => n.start()));
+    await waitForBroker(url.split(",")[0] as string, 90_000, size);
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+  return {
+    url,
+    nodes,
+    createTopics: (topics, partitions) => createTopics(url, topics, partitions, replicas),
+    destroy,
+  };
+}
+
 /** Creates the topics that do not exist yet, then waits until each partition has a leader. */
-export async function createTopics(url: string, topics: string[], partitions: number): Promise<void> {
-  const admin = new Admin({ clientId: "sfb-devstack", bootstrapBrokers: [url] });
+export async function createTopics(url: string, topics: string[], partitions: number, replicas = 1): Promise<void> {
+  const admin = new Admin({ clientId: "sfb-devstack", bootstrapBrokers: url.split(",") });
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length) await admin.createTopics({ topics: missing, partitions, replicas: 1 });
+    if (missing.length) await admin.createTopics({ topics: missing, partitions, replicas });
     const deadline = Date.now() + 30_000;
     for (;;) {
       const metadata = await admin.metadata({ topics, forceUpdate: true });
