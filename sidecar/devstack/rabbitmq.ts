@@ -6,6 +6,7 @@
 // `.ci/run` starts one shared node and exports SFB_RABBITMQ_URL; a test that
 // never stops the broker may take that one (`reuse`), the others start their own.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,6 +25,8 @@ export interface RabbitMqOptions {
   tls?: { caFile: string; certFile: string; keyFile: string; requireCertificate?: boolean };
   /** Plugins to enable, e.g. `rabbitmq_amqp1_0` (AMQP 1.0 clients on the same port). */
   plugins?: string[];
+  /** The Erlang cookie (nodes of one cluster share it); a random one per node otherwise. */
+  cookie?: string;
 }
 
 export interface RabbitMqBroker {
@@ -45,7 +48,7 @@ export interface RabbitMqBroker {
 
 export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitMqBroker> {
   const shared = process.env.SFB_RABBITMQ_URL;
-  if (opts.reuse && shared && !opts.tls && !opts.plugins?.length) return sharedBroker(shared);
+  if (opts.reuse && shared && !opts.tls && !opts.plugins?.length && !opts.cookie) return sharedBroker(shared);
   if (!existsSync(RABBITMQ_SERVER)) {
     throw new DevStackError(`${RABBITMQ_SERVER} is missing. Fix: apt-get install -y rabbitmq-server`);
   }
@@ -55,6 +58,7 @@ export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitM
   const dir = mkdtempSync(join(tmpdir(), "sfb-rabbitmq-"));
   const home = join(dir, "home");
   mkdirSync(home);
+  if (opts.cookie) writeFileSync(join(home, ".erlang.cookie"), opts.cookie, { mode: 0o400 });
   const nodeName = `sfb-${port}@localhost`;
   writeFileSync(join(dir, "enabled_plugins"), `[${(opts.plugins ?? []).join(",")}].\n`);
   const conf = [
@@ -146,6 +150,29 @@ export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitM
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `size` private nodes (3 by default) joined in one cluster, as a site runs
+ * RabbitMQ for quorum queues: the first node's name is the one the others
+ * join; any node can be killed and started again.
+ */
+export async function startRabbitMqCluster(size = 3): Promise<RabbitMqBroker[]> {
+  const cookie = randomBytes(20).toString("hex").toUpperCase();
+  const nodes = await Promise.all(Array.from({ length: size }, () => startRabbitMq({ cookie })));
+  const [first, ...others] = nodes as [RabbitMqBroker, ...RabbitMqBroker[]];
+  try {
+    for (const node of others) {
+      node.ctl(["stop_app"]);
+      node.ctl(["join_cluster", first.nodeName]);
+      node.ctl(["start_app"]);
+      await waitForPort(node.port, 60_000);
+    }
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.destroy()));
+    throw err;
+  }
+  return nodes;
 }
 
 async function waitForPortClosed(port: number, timeoutMs: number): Promise<void> {

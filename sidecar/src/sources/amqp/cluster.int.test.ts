@@ -1,0 +1,92 @@
+// The AMQP source against a three-node RabbitMQ cluster (Debian's
+// rabbitmq-server, devstack/rabbitmq.ts startRabbitMqCluster), as a site runs
+// quorum queues: the node holding the queue's leader is killed mid-stream
+// while the source consumes through another node; the queue elects a new
+// leader on the nodes left and every message reaches the spool once.
+import amqp from "amqplib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RabbitMqBroker, startRabbitMqCluster } from "../../../devstack/rabbitmq.ts";
+import { RecordingSink } from "../../../test/support/sources/source.contract.ts";
+import { AmqpSource } from "./source.ts";
+
+const QUEUE = "sfb.cluster.line";
+
+describe("AmqpSource on a three-node RabbitMQ cluster (quorum queue)", () => {
+  let nodes: RabbitMqBroker[];
+  beforeAll(async () => {
+    nodes = await startRabbitMqCluster(3);
+  }, 240_000);
+  afterAll(async () => {
+    await Promise.all((nodes ?? []).map((n) => n.destroy()));
+  });
+
+  /** The node the quorum queue's leader runs on, as rabbitmqctl lists it. */
+  const leaderOf = (queue: string): RabbitMqBroker | undefined => {
+    const listed = (nodes[0] as RabbitMqBroker).ctl(["list_queues", "--no-table-headers", "--quiet", "name", "leader"]);
+    const leader = listed
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .find(([name]) => name === queue)?.[1];
+    return nodes.find((n) => n.nodeName === leader);
+  };
+
+  it("reads on through its node when the queue's leader node dies: every message once, nothing left", async () => {
+    const [, second, third] = nodes as [RabbitMqBroker, RabbitMqBroker, RabbitMqBroker];
+    // Declared on the second node, which takes the leader (client-local); members on all three.
+    const declaring = await amqp.connect(second.url);
+    const channel = await declaring.createChannel();
+    await channel.assertQueue(QUEUE, {
+      durable: true,
+      arguments: { "x-queue-type": "quorum", "x-queue-leader-locator": "client-local" },
+    });
+    await declaring.close();
+    const leader = leaderOf(QUEUE);
+    expect(leader?.nodeName).toBe(second.nodeName);
+    // The source on the first node, the publisher on the third: neither on the leader's.
+    const sink = new RecordingSink();
+    const src = new AmqpSource({
+      connection: "CLUSTER",
+      url: (nodes[0] as RabbitMqBroker).url,
+      queues: [QUEUE],
+      backoff: { baseMs: 100, maxMs: 1_000 },
+    });
+    await src.start(sink);
+    const publisher = await amqp.connect(third.url);
+    const confirm = await publisher.createConfirmChannel();
+    const publish = async (prefix: string, count: number) => {
+      for (let i = 0; i < count; i++) confirm.sendToQueue(QUEUE, Buffer.from(`${prefix}-${i}`), { persistent: true });
+      await confirm.waitForConfirms();
+    };
+    try {
+      await publish("before", 100);
+      await expect.poll(() => src.stats().acked, { timeout: 20_000 }).toBe(100);
+      await second.stop("SIGKILL");
+      // A new leader among the two nodes left (a majority of three).
+      const survivors = [(nodes[0] as RabbitMqBroker).nodeName, third.nodeName];
+      await expect
+        .poll(() => survivors.includes(leaderOf(QUEUE)?.nodeName ?? ""), { timeout: 30_000, interval: 500 })
+        .toBe(true);
+      await publish("after", 100);
+      const texts = () =>
+        new Set(sink.committed.map((i) => (i.kind === "event" ? "" : Buffer.from(i.payload).toString())));
+      await expect.poll(() => texts().size, { timeout: 60_000 }).toBe(200);
+      expect(sink.committed.length).toBe(200);
+      await expect
+        .poll(
+          async () => {
+            const probe = await publisher.createChannel();
+            try {
+              return (await probe.checkQueue(QUEUE)).messageCount;
+            } finally {
+              await probe.close();
+            }
+          },
+          { timeout: 20_000 },
+        )
+        .toBe(0);
+    } finally {
+      await publisher.close().catch(() => {});
+      await src.stop();
+    }
+  });
+});
