@@ -16,6 +16,19 @@ const E2E_ALONE = [
   "test/e2e/parallel_apply.e2e.test.ts",
   "test/e2e/s7_source.e2e.test.ts",
 ];
+// The integration tier is two projects too: "integration", two files at a time, then
+// "integration-alone", one at a time: the files that run a whole cluster of a broker (three
+// Kafka JVMs, three RabbitMQ nodes) and would starve the timing of the files beside them.
+const INTEGRATION_ALONE = [
+  "sidecar/src/sources/amqp/cluster.int.test.ts",
+  "sidecar/src/sources/kafka/cluster.int.test.ts",
+];
+// What the two projects of a tier share.
+const INTEGRATION_SETTINGS = {
+  globalSetup: ["test/support/global-setup.ts"],
+  testTimeout: 120_000,
+  hookTimeout: 300_000,
+};
 // What both e2e projects share.
 const E2E_SETTINGS = {
   globalSetup: ["test/support/global-setup.ts"],
@@ -38,12 +51,20 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["sidecar/**/*.int.test.ts", "owl_src/**/*.int.test.ts", "test/**/*.int.test.ts"],
-          exclude: ["**/node_modules/**"],
-          globalSetup: ["test/support/global-setup.ts"],
-          testTimeout: 120_000,
-          hookTimeout: 300_000,
+          exclude: ["**/node_modules/**", ...INTEGRATION_ALONE],
+          ...INTEGRATION_SETTINGS,
           // Each file starts its own Odoo/broker; two cores do not fit more.
           maxWorkers: 2,
+        },
+      },
+      {
+        test: {
+          name: "integration-alone",
+          include: INTEGRATION_ALONE,
+          ...INTEGRATION_SETTINGS,
+          maxWorkers: 1,
+          // After the "integration" project, one file at a time.
+          sequence: { groupOrder: 1 },
         },
       },
       {

@@ -32,8 +32,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<
 async function vitestTier(name: TierName): Promise<TierResult> {
   const out = join(resultsDir, `${name}-${process.pid}.json`);
   rmSync(out, { force: true });
-  // The e2e tier is two projects: "e2e" then "e2e-alone" (vitest.config.ts).
-  const projects = name === "e2e" ? ["e2e", "e2e-alone"] : [name];
+  // The e2e and integration tiers are two projects each: the second runs alone, after (vitest.config.ts).
+  const projects = name === "e2e" || name === "integration" ? [name, `${name}-alone`] : [name];
   const code = await run(join(repoRoot, "node_modules/.bin/vitest"), [
     "run",
     ...projects.flatMap((project) => ["--project", project]),
