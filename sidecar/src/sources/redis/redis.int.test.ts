@@ -432,6 +432,26 @@ describe("RedisStreamSource on redis-server 7", () => {
     }
   });
 
+  it("says nothing of a claim round that an abort or a stop cuts short", async () => {
+    // Regression: the ACL test's killed sidecar logged "claim round failed: Cannot read properties of
+    // undefined (reading 'call')" — its round read the group's lag through the client abort() had dropped.
+    const streams = Array.from({ length: 300 }, () => freshStream());
+    for (const cut of ["abort", "stop"] as const) {
+      const logs: string[] = [];
+      const src = source({ streams, claimIdleMs: 60_000, log: (level, message) => logs.push(`${level} ${message}`) });
+      await src.start(new RecordingSink());
+      // The first round (XAUTOCLAIM and XINFO for each of 300 streams) is under way.
+      await new Promise((r) => setTimeout(r, 15));
+      if (cut === "abort") await src.abort();
+      else await src.stop();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(
+        logs.filter((l) => /claim round/.test(l)),
+        cut,
+      ).toEqual([]);
+    }
+  });
+
   it("start's probe read takes nothing: entries waiting before the start are read once, as new", async () => {
     // Regression: the probe first read after 18446744073709551615-18446744073709551615, which
     // redis-server takes as `>`: it delivered the waiting entries, read again as redelivered.

@@ -679,8 +679,10 @@ export class RedisStreamSource implements Source {
     try {
       await this.#keepOwnEntries(commands);
       for (const stream of this.#opts.streams) await this.#claimFrom(commands, stream);
-      await this.#readGroupInfo();
+      await this.#readGroupInfo(commands);
     } catch (err) {
+      // A round an abort or a stop cut short: its client is closed, nothing to say.
+      if (this.#stopping) return;
       if (/^NOGROUP\b/.test((err as Error).message)) this.#readHistory = true;
       else {
         const failure = this.#configFailure(err as Error);
@@ -743,8 +745,7 @@ export class RedisStreamSource implements Source {
   }
 
   /** XINFO GROUPS: the group's lag (entries not yet delivered) and its pending count. */
-  async #readGroupInfo(): Promise<void> {
-    const commands = this.#commands as RedisClient;
+  async #readGroupInfo(commands: RedisClient): Promise<void> {
     let lag = 0;
     let pending = 0;
     for (const stream of this.#opts.streams) {
