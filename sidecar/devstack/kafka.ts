@@ -63,6 +63,35 @@ export function kafkaClusterId(random: (size: number) => Buffer = randomBytes): 
   }
 }
 
+/** A broker's log4j2 configuration: warnings and above, to `dir`/server.log. */
+function writeLog4j(path: string, dir: string): void {
+  writeFileSync(
+    path,
+    [
+      "status = error",
+      "appender.file.type = File",
+      "appender.file.name = file",
+      `appender.file.fileName = ${join(dir, "server.log")}`,
+      "appender.file.layout.type = PatternLayout",
+      "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+      "rootLogger.level = warn",
+      "rootLogger.appenderRef.file.ref = file",
+      "",
+    ].join("\n"),
+  );
+}
+
+/** Signals a broker's JVM and waits for it to exit; SIGKILL after 15 s. */
+async function stopBroker(proc: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = new Promise<void>((r) => proc.once("exit", () => r()));
+  proc.kill(signal);
+  // A controlled shutdown that hangs (no quorum left) must not hang the test.
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+  await gone;
+  clearTimeout(timer);
+}
+
 export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> {
   const sharedUrl = process.env.SFB_KAFKA_URL;
   if (opts.shared && sharedUrl && !opts.sasl && !opts.tls && !opts.acls) return sharedBroker(sharedUrl, opts);
@@ -138,20 +167,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
       "",
     ].join("\n"),
   );
-  writeFileSync(
-    log4j,
-    [
-      "status = error",
-      "appender.file.type = File",
-      "appender.file.name = file",
-      `appender.file.fileName = ${join(dir, "server.log")}`,
-      "appender.file.layout.type = PatternLayout",
-      "appender.file.layout.pattern = [%d] %p %m (%c)%n",
-      "rootLogger.level = warn",
-      "rootLogger.appenderRef.file.ref = file",
-      "",
-    ].join("\n"),
-  );
+  writeLog4j(log4j, dir);
   const java = ["-Xmx512m", "-Xms128m", `-Dlog4j2.configurationFile=${log4j}`, "-cp", `${KAFKA_LIB}/*`];
   // What kafka-storage.sh format does: the cluster id, and SCRAM users written with the metadata.
   const clusterId = kafkaClusterId();
@@ -201,13 +217,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
   const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const gone = new Promise<void>((r) => proc.once("exit", () => r()));
-    proc.kill(signal);
-    // A controlled shutdown that hangs (no quorum left) must not hang the test.
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
-    await gone;
-    clearTimeout(timer);
+    await stopBroker(proc, signal);
   };
 
   await start();
@@ -339,20 +349,7 @@ export async function startKafkaCluster(size = 3): Promise<KafkaCluster> {
         "",
       ].join("\n"),
     );
-    writeFileSync(
-      log4j,
-      [
-        "status = error",
-        "appender.file.type = File",
-        "appender.file.name = file",
-        `appender.file.fileName = ${join(dir, "server.log")}`,
-        "appender.file.layout.type = PatternLayout",
-        "appender.file.layout.pattern = [%d] %p %m (%c)%n",
-        "rootLogger.level = warn",
-        "rootLogger.appenderRef.file.ref = file",
-        "",
-      ].join("\n"),
-    );
+    writeLog4j(log4j, dir);
     const java = ["-Xmx384m", "-Xms64m", `-Dlog4j2.configurationFile=${log4j}`, "-cp", `${KAFKA_LIB}/*`];
     const format = spawnSync(
       "java",
@@ -382,12 +379,7 @@ export async function startKafkaCluster(size = 3): Promise<KafkaCluster> {
       stop: async (signal: NodeJS.Signals = "SIGTERM") => {
         const proc = child;
         child = undefined;
-        if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-        const gone = new Promise<void>((r) => proc.once("exit", () => r()));
-        proc.kill(signal);
-        const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
-        await gone;
-        clearTimeout(timer);
+        await stopBroker(proc, signal);
       },
     };
   });

@@ -27,6 +27,22 @@ function source(url: string, overrides: Partial<RedisStreamSourceOptions> & { st
   });
 }
 
+/**
+ * Adds `text` to `stream` through `client` every half second until the sink holds it:
+ * after a failover, until the source reads where the client writes.
+ */
+async function writeUntilRead(client: Redis, stream: string, text: string, sink: RecordingSink, timeout: number) {
+  await expect
+    .poll(
+      async () => {
+        await client.xadd(stream, "*", "payload", text);
+        return sink.committed.map(intakeText).includes(text);
+      },
+      { timeout, interval: 500 },
+    )
+    .toBe(true);
+}
+
 async function refusal(src: RedisStreamSource): Promise<BackboneConfigError> {
   const err = await src.start(new RecordingSink()).then(
     async () => {
@@ -87,15 +103,7 @@ describe("RedisStreamSource: a read-only replica", () => {
         .toBe(true);
       await admin.call("REPLICAOF", "NO", "ONE");
       // The sync from `other` emptied it: the source creates its group again, then reads what comes.
-      await expect
-        .poll(
-          async () => {
-            await admin.xadd("demoted", "*", "payload", "after");
-            return sink.committed.map(intakeText).includes("after");
-          },
-          { timeout: 15_000, interval: 500 },
-        )
-        .toBe(true);
+      await writeUntilRead(admin, "demoted", "after", sink, 15_000);
     } finally {
       await src.stop();
       await other.destroy();
@@ -215,15 +223,7 @@ describe("RedisStreamSource: a two-node Redis Cluster", () => {
       try {
         await adminC.call("CLUSTER", "FAILOVER", "TAKEOVER");
         await expect.poll(async () => ((await adminC.call("ROLE")) as string[])[0], { timeout: 10_000 }).toBe("master");
-        await expect
-          .poll(
-            async () => {
-              await adminC.xadd(streams[1] as string, "*", "payload", "after");
-              return sink.committed.map(intakeText).includes("after");
-            },
-            { timeout: 20_000, interval: 500 },
-          )
-          .toBe(true);
+        await writeUntilRead(adminC, streams[1] as string, "after", sink, 20_000);
         await expect
           .poll(async () => Number(((await adminC.xpending(streams[1] as string, "sidecars")) as [number])[0]), {
             timeout: 10_000,
@@ -322,15 +322,7 @@ describe("RedisStreamSource through Redis Sentinel (redis+sentinel://)", () => {
       await expect.poll(primaryPort, { timeout: 30_000, interval: 250 }).toBe(replica.port);
       const promoted = new Redis(replica.url);
       try {
-        await expect
-          .poll(
-            async () => {
-              await promoted.xadd("sentinel-switch", "*", "payload", "on-the-second");
-              return sink.committed.map(intakeText).includes("on-the-second");
-            },
-            { timeout: 20_000, interval: 500 },
-          )
-          .toBe(true);
+        await writeUntilRead(promoted, "sentinel-switch", "on-the-second", sink, 20_000);
       } finally {
         promoted.disconnect();
       }
