@@ -8,8 +8,9 @@ message a person reads. The rules are the brokers' own:
 
 - RabbitMQ: a queue name is an AMQP short string (at most 255 bytes of
   UTF-8); names starting with ``amq.`` are reserved for the broker. The URL is
-  ``amqp://host:5672/vhost`` or ``amqps://host:5671/vhost``; the virtual host
-  is one path segment, URL-encoded (``%2F`` for ``/``).
+  ``amqp://host:5672/vhost`` or ``amqps://host:5671/vhost``, or a cluster's
+  nodes, ``amqp://node1:5672,node2:5672/vhost`` (tried in turn); the virtual
+  host is one path segment, URL-encoded (``%2F`` for ``/``).
 - Kafka: a topic name is 1 to 249 of ``[a-zA-Z0-9._-]``, neither ``.`` nor
   ``..``; names starting with ``__`` are the broker's internal topics. The
   bootstrap list is ``host:port`` pairs joined by commas, no scheme.
@@ -23,7 +24,7 @@ message a person reads. The rules are the brokers' own:
 
 import ipaddress
 import re
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from .topic_filter import CONTROL, line_control_error
 
@@ -125,18 +126,22 @@ def url_error(kind, url):
     if scheme not in schemes:
         also = f", or {SENTINEL_EXAMPLE} behind Sentinel, or {CLUSTER_EXAMPLE}" if kind == "redis" else ""
         return f"the URL must start with {schemes[0]}:// or {schemes[1]}:// (e.g. {URL_EXAMPLES[kind]}){also}"
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
+    # Split by hand: urlsplit raises ValueError on a stray bracket ("amqp://[::1/x"), which a
+    # constraint would show as a server error, and refuses a list of nodes with an IPv6 one.
+    netloc, path, _query, fragment = URL_PARTS.match(url).groups()
+    if "@" in netloc:
         return (
             "the URL holds a user or password: put them in the User and Password fields instead "
             "(the URL is shown to everyone who may read the connection; the password is kept secret)"
         )
-    error = host_port_error(parts.netloc, port_required=False)
+    if kind == "amqp" and "," in netloc:
+        error = _host_entries_error(netloc, "node", AMQP_NODES_EXAMPLE)
+    else:
+        error = host_port_error(netloc, port_required=False)
     if error:
         return error
-    if parts.fragment:
+    if fragment:
         return "a URL has no #fragment here"
-    path = parts.path
     if kind == "amqp":
         if path.count("/") > 1:
             return "the virtual host is one path segment, URL-encoded (amqp://host:5672/%2F for the vhost '/')"
@@ -145,6 +150,9 @@ def url_error(kind, url):
     return ""
 
 
+AMQP_NODES_EXAMPLE = "amqp://node1:5672,node2:5672,node3:5672/vhost"
+# scheme://authority/path?query#fragment, as RFC 3986 splits it (the scheme is checked before).
+URL_PARTS = re.compile(r"^[^:]*://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?$", re.DOTALL)
 SENTINEL_EXAMPLE = "redis+sentinel://host1:26379,host2:26379/mymaster/0"
 CLUSTER_EXAMPLE = "redis+cluster://node1:6379,node2:6379"
 SENTINEL_PATH = re.compile(r"^/([^/]+)(?:/(\d+))?/?$")
@@ -170,6 +178,11 @@ def _host_list_error(url, hosts, what, example):
         )
     if "?" in url or "#" in url:
         return f"this URL has no ?query or #fragment (e.g. {example})"
+    return _host_entries_error(hosts, what, example)
+
+
+def _host_entries_error(hosts, what, example):
+    """Why an entry of a ``host[:port],…`` list is not a host and port ('' when none is wrong)."""
     for entry in hosts.split(","):
         error = host_port_error(entry.strip(), port_required=False)
         if error:

@@ -261,6 +261,13 @@ class TestBackbone(ShopfloorCase):
             ("amqp", {"backbone_url": "amqp://sfb:pw@rabbit/x"}, "put them in the User and Password fields"),
             ("amqp", {"backbone_url": "amqp://rabbit/a/b"}, "the virtual host is one path segment"),
             ("amqp", {"backbone_url": "amqp://rab bit/x"}, "a URL holds no spaces"),
+            ("amqp", {"backbone_url": "amqp://n1:5672,,n3/x"}, "node '': a host is missing"),
+            # Stray brackets were a ValueError out of urlsplit: a server error instead of a message.
+            ("amqp", {"backbone_url": "amqp://[::1/x"}, "'[::1' is not a host name or IP address"),
+            ("amqp", {"backbone_url": "amqp://[zz]:5672/x"}, "[zz] is not an IPv6 address"),
+            ("redis", {"backbone_url": "redis://a]/0"}, "'a]' is not a host name or IP address"),
+            ("amqp", {"backbone_url": "amqp://n1,n2:0/x"}, "node 'n2:0': '0' is not a port (1 to 65535)"),
+            ("amqp", {"backbone_url": "amqp://sfb:pw@n1,n2/x"}, "put them in the User and Password fields"),
             ("amqp", {"backbone_names": "amq.gen-123"}, "reserved for the broker"),
             ("amqp", {"backbone_names": "q" * 256}, "a queue name is at most 255 bytes"),
             ("amqp", {"backbone_names": " \n "}, "name at least one queue to consume"),
@@ -373,6 +380,8 @@ class TestBackbone(ShopfloorCase):
         for kind, url, names in [
             ("amqp", "amqp://[::1]:5672", "orders\nqueue with spaces\nÜmlaut.queue"),
             ("amqp", "amqps://rabbit.plant/%2F?heartbeat=30", "q" * 255),
+            ("amqp", "amqp://rabbit-1:5672,rabbit-2,[fd00::3]:5673/plant", "events"),
+            ("amqp", "amqps://10.0.0.1,10.0.0.2:5671/%2F?heartbeat=30", "events"),
             ("kafka", "10.0.0.7:9092", "a.b_c-D\n" + "t" * 249),
             ("redis", "redis://[::1]", "stream one\n{tenant}:events"),
             ("redis", "rediss://redis.plant:6380/15", "events"),
@@ -402,6 +411,12 @@ class TestBackbone(ShopfloorCase):
             scheme = rng.choice(backbone.URL_SCHEMES[kind])
             host = rng.choice(hosts)
             port = rng.choice(["", f":{rng.randint(1, 65535)}"])
+            if kind == "amqp" and rng.random() < 0.3:
+                # A cluster's nodes, tried in turn by the sidecar.
+                port += "".join(
+                    "," + rng.choice(hosts) + rng.choice(["", f":{rng.randint(1, 65535)}"])
+                    for _ in range(rng.randint(1, 3))
+                )
             path = rng.choice(["", "/", "/%2F", "/plant1"]) if kind == "amqp" else rng.choice(["", "/", "/0", "/15"])
             url = f"{scheme}://{host}{port}{path}"
             self.assertEqual(backbone.url_error(kind, url), "", url)
@@ -411,6 +426,18 @@ class TestBackbone(ShopfloorCase):
                 "User and Password fields", backbone.url_error(kind, f"{scheme}://{userinfo}{host}{port}{path}")
             )
             self.assertEqual(backbone.without_userinfo(f"{scheme}://{userinfo}{host}{port}{path}"), url)
+
+    def test_property_any_text_as_a_broker_url_gets_an_answer_never_an_exception(self):
+        """Random text after every scheme: url_error answers '' or a message, it never raises (stray
+        brackets once raised ValueError out of urlsplit; test_every_check_says_what_is_wrong keeps them)."""
+        rng = random.Random(1819)
+        alphabet = "ab1:[]@/?#,.%:f0"
+        schemes = [f"{s}://" for kind in ("amqp", "redis") for s in backbone.URL_SCHEMES[kind]]
+        schemes += ["redis+sentinel://", "redis+cluster://", ""]
+        for _round in range(2000):
+            kind = rng.choice(["amqp", "redis", "kafka"])
+            url = rng.choice(schemes) + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+            self.assertIsInstance(backbone.url_error(kind, url), str, url)
 
     def test_property_sentinel_urls_of_any_sentinels_name_and_database_pass_and_credentials_never_do(self):
         rng = random.Random(2607)
