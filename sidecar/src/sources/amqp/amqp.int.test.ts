@@ -6,6 +6,7 @@
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
+import { freePort } from "../../../devstack/odoo.ts";
 import { runPeer } from "../../../devstack/python-peers.ts";
 import { type RabbitMqBroker, startRabbitMq } from "../../../devstack/rabbitmq.ts";
 import { RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
@@ -679,6 +680,33 @@ describe("AmqpSource over TLS (amqps://)", () => {
       await ch.waitForConfirms();
       await conn.close();
       await expect.poll(() => sink.has("over-tls")).toBe(true);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("checks each node of a node list against that node's own name (127.0.0.2 is not in the certificate)", async () => {
+    const queue = queueName("tls-nodes");
+    const sink = new RecordingSink();
+    const logs: string[] = [];
+    // Nothing listens on the first node: the source goes on to the second, whose certificate
+    // names 127.0.0.1 and not the first node's 127.0.0.2.
+    const src = new AmqpSource({
+      connection: "T",
+      url: `amqps://127.0.0.2:${await freePort()},127.0.0.1:${new URL(tlsBroker.tlsUrl).port}`,
+      queues: [queue],
+      tls: { ca: ca.cert },
+      log: (level, message) => logs.push(`${level} ${message}`),
+    });
+    await src.start(sink);
+    try {
+      const conn = await amqp.connect(tlsBroker.url);
+      const ch = await conn.createConfirmChannel();
+      ch.sendToQueue(queue, Buffer.from("second-node"), { persistent: true });
+      await ch.waitForConfirms();
+      await conn.close();
+      await expect.poll(() => sink.has("second-node")).toBe(true);
+      expect(logs.filter((l) => l.includes("trying the next node"))).toHaveLength(1);
     } finally {
       await src.stop();
     }

@@ -89,4 +89,78 @@ describe("AmqpSource on a three-node RabbitMQ cluster (quorum queue)", () => {
       await src.stop();
     }
   });
+  it("fails over to the next node its URL names when its own node dies: every message once, nothing left", async () => {
+    const [first, second, third] = nodes as [RabbitMqBroker, RabbitMqBroker, RabbitMqBroker];
+    // The node the first test killed comes back and rejoins: three members again.
+    await second.start();
+    const queue = "sfb.cluster.failover";
+    const admin = await amqp.connect(third.url);
+    const channel = await admin.createChannel();
+    await channel.assertQueue(queue, {
+      durable: true,
+      arguments: { "x-queue-type": "quorum", "x-queue-leader-locator": "client-local" },
+    });
+    expect(leaderOf(queue)?.nodeName).toBe(third.nodeName);
+    const logs: string[] = [];
+    const sink = new RecordingSink();
+    const src = new AmqpSource({
+      connection: "FAILOVER",
+      // Every node, the first one first: the source consumes through it.
+      url: `amqp://127.0.0.1:${first.port},127.0.0.1:${second.port},127.0.0.1:${third.port}`,
+      queues: [queue],
+      backoff: { baseMs: 100, maxMs: 1_000 },
+      log: (level, message) => logs.push(`${level} ${message}`),
+    });
+    await src.start(sink);
+    const confirm = await admin.createConfirmChannel();
+    const publish = async (prefix: string, count: number) => {
+      for (let i = 0; i < count; i++) confirm.sendToQueue(queue, Buffer.from(`${prefix}-${i}`), { persistent: true });
+      await confirm.waitForConfirms();
+    };
+    const consumersOn = (node: RabbitMqBroker) =>
+      node.ctl(["list_consumers", "--no-table-headers", "--quiet", "queue_name", "channel_pid"]).includes(queue);
+    try {
+      await publish("before", 100);
+      await expect.poll(() => src.stats().acked, { timeout: 20_000 }).toBe(100);
+      await first.stop("SIGKILL");
+      await publish("after", 100);
+      const texts = () =>
+        new Set(sink.committed.map((i) => (i.kind === "event" ? "" : Buffer.from(i.payload).toString())));
+      await expect.poll(() => texts().size, { timeout: 60_000 }).toBe(200);
+      expect(sink.committed.length).toBe(200);
+      // Through the next node in the list, the second.
+      expect(
+        logs.some((l) => l.startsWith(`info amqp 127.0.0.1:${second.port}/: connected again`)),
+        logs.join("\n"),
+      ).toBe(true);
+      await expect.poll(async () => (await channel.checkQueue(queue)).messageCount, { timeout: 20_000 }).toBe(0);
+
+      // A source started while the first node in its list is down starts on the next one, saying so.
+      const lateLogs: string[] = [];
+      const lateSink = new RecordingSink();
+      const late = new AmqpSource({
+        connection: "LATE",
+        url: `amqp://127.0.0.1:${first.port},127.0.0.1:${third.port}`,
+        queues: [`${queue}.late`],
+        log: (level, message) => lateLogs.push(`${level} ${message}`),
+      });
+      await late.start(lateSink);
+      try {
+        for (let i = 0; i < 10; i++)
+          channel.sendToQueue(`${queue}.late`, Buffer.from(`late-${i}`), { persistent: true });
+        await expect.poll(() => late.stats().acked, { timeout: 20_000 }).toBe(10);
+        expect(
+          lateLogs.some(
+            (l) => l.startsWith(`warn amqp 127.0.0.1:${first.port}/:`) && l.endsWith("trying the next node"),
+          ),
+        ).toBe(true);
+        expect(consumersOn(third)).toBe(true);
+      } finally {
+        await late.stop();
+      }
+    } finally {
+      await admin.close().catch(() => {});
+      await src.stop();
+    }
+  });
 });

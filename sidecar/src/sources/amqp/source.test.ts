@@ -1,5 +1,6 @@
 // The RabbitMQ source's settings, read without a broker: the URL into an
 // endpoint (vhost, port, credentials, TLS) and sidecar_config into options.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { BackboneConfig, SidecarConfig } from "../../core/contract.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
@@ -54,6 +55,66 @@ describe("amqpEndpoint", () => {
       expect(err, url).toBeInstanceOf(BackboneConfigError);
       expect(err).toMatchObject({ field: "backbone_url" });
     }
+  });
+});
+
+describe("amqpEndpoint with several nodes (a RabbitMQ cluster)", () => {
+  it("reads every node, each with the scheme's port unless it names one, and one vhost and login for all", () => {
+    const endpoint = amqpEndpoint({ url: "amqp://u:p%40ss@node1:5673,node2,[::1]:5674/plant%2Fone" });
+    expect(endpoint.nodes).toEqual([
+      { hostname: "node1", port: 5673, where: "node1:5673/plant%2Fone" },
+      { hostname: "node2", port: 5672, where: "node2:5672/plant%2Fone" },
+      { hostname: "::1", port: 5674, where: "[::1]:5674/plant%2Fone" },
+    ]);
+    expect(endpoint.connect).toMatchObject({
+      hostname: "node1",
+      port: 5673,
+      vhost: "plant/one",
+      username: "u",
+      password: "p@ss",
+    });
+    expect(endpoint.where).toBe("node1:5673,node2:5672,[::1]:5674/plant%2Fone");
+    expect(amqpEndpoint({ url: "amqps://a,b:5999" }).nodes.map((n) => n.port)).toEqual([5671, 5999]);
+    // One host is one node.
+    expect(amqpEndpoint({ url: "amqp://rabbit" }).nodes).toEqual([
+      { hostname: "rabbit", port: 5672, where: "rabbit:5672/" },
+    ]);
+  });
+
+  it("refuses a node list with an empty entry, a port out of range or a stray character, naming backbone_url", () => {
+    for (const url of [
+      "amqp://a,,b/v",
+      "amqp://a,b,/v",
+      "amqp://,a/v",
+      "amqp://a,b:70000/v",
+      "amqp://a,b:0/v",
+      "amqp://a,b:x/v",
+      "amqp://a,[::1/v",
+      "amqp://a, b/v",
+    ]) {
+      expect(() => amqpEndpoint({ url }), url).toThrow(BackboneConfigError);
+      expect(() => amqpEndpoint({ url }), url).toThrow(/backbone_url/);
+    }
+  });
+
+  it("reads back any node list it is given (fast-check)", () => {
+    const host = fc.oneof(
+      fc.domain(),
+      fc.ipV4(),
+      fc.ipV6().map((ip) => `[${ip}]`),
+    );
+    const node = fc.record({ host, port: fc.option(fc.integer({ min: 1, max: 65_535 }), { nil: undefined }) });
+    fc.assert(
+      fc.property(fc.array(node, { minLength: 2, maxLength: 5 }), fc.boolean(), (nodes, tls) => {
+        const list = nodes.map((n) => (n.port === undefined ? n.host : `${n.host}:${n.port}`)).join(",");
+        const endpoint = amqpEndpoint({ url: `${tls ? "amqps" : "amqp"}://${list}/plant` });
+        expect(endpoint.tls).toBe(tls);
+        expect(endpoint.connect.vhost).toBe("plant");
+        expect(endpoint.nodes.map((n) => [n.hostname, n.port])).toEqual(
+          nodes.map((n) => [n.host.replace(/^\[|\]$/g, ""), n.port ?? (tls ? 5671 : 5672)]),
+        );
+      }),
+    );
   });
 });
 

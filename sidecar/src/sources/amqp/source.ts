@@ -83,12 +83,64 @@ export function amqpOptionsFromConfig(config: SidecarConfig, log?: SourceLog): A
   return opts;
 }
 
-/** Where to connect, in amqplib's terms, and the socket's TLS options. */
-export interface AmqpEndpoint {
-  connect: Options.Connect;
-  tls: boolean;
+/** One node of the broker: where a connection is tried. */
+export interface AmqpNode {
+  hostname: string;
+  port: number;
   /** `host:port/vhost`, for messages (no credentials). */
   where: string;
+}
+
+/** Where to connect, in amqplib's terms, and the socket's TLS options. */
+export interface AmqpEndpoint {
+  /** The first node's connection options; `#connect` puts each node's host and port in. */
+  connect: Options.Connect;
+  /**
+   * The nodes the URL names, tried in turn (a RabbitMQ cluster: any node
+   * serves any queue). One for a URL naming one host.
+   */
+  nodes: AmqpNode[];
+  tls: boolean;
+  /** Every node's `host:port`, then `/vhost`, for messages (no credentials). */
+  where: string;
+}
+
+const URL_EXAMPLE = "amqp://host:5672/vhost, amqp://node1:5672,node2:5672/vhost or amqps://host:5671/vhost for TLS";
+
+function refuseUrl(url: string, why: string): BackboneConfigError {
+  return new BackboneConfigError("backbone_url", `backbone_url ${JSON.stringify(url)}: ${why} (e.g. ${URL_EXAMPLE})`);
+}
+
+/**
+ * A URL naming several nodes (`amqp://[user:pass@]node1:5672,node2/vhost`)
+ * split into the URL with its first node alone, which the URL parser reads,
+ * and every node's host and port (`undefined`: the scheme's default).
+ * A URL naming one host comes back whole, with no node list.
+ */
+function splitNodes(raw: string): { single: string; nodes?: { host: string; port?: number }[] } {
+  const parts = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/s.exec(raw);
+  if (!parts) return { single: raw };
+  const [, scheme, authority, rest] = parts as unknown as [string, string, string, string];
+  const at = authority.lastIndexOf("@");
+  const userinfo = authority.slice(0, at + 1);
+  const hosts = authority.slice(at + 1);
+  if (!hosts.includes(",")) return { single: raw };
+  const nodes = hosts.split(",").map((entry) => {
+    const hostPort = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+)(?::(\d{1,5}))?$/.exec(entry);
+    if (!hostPort) {
+      throw refuseUrl(
+        raw,
+        entry === ""
+          ? "the node list has an empty entry (no doubled or trailing commas)"
+          : `node ${JSON.stringify(entry)} is not host or host:port`,
+      );
+    }
+    const port = hostPort[2] === undefined ? undefined : Number(hostPort[2]);
+    if (port !== undefined && (port < 1 || port > 65_535))
+      throw refuseUrl(raw, `node ${entry}: ${port} is not a port (1 to 65535)`);
+    return { host: hostPort[1] as string, port };
+  });
+  return { single: `${scheme}${userinfo}${(nodes[0] as { host: string }).host}${rest}`, nodes };
 }
 
 /**
@@ -99,19 +151,20 @@ export function amqpEndpoint(
   opts: Pick<AmqpSourceOptions, "url" | "username" | "password" | "tls">,
   heartbeat = 15,
 ): AmqpEndpoint {
+  const { single, nodes: listed } = splitNodes(opts.url);
   let url: URL;
   try {
-    url = new URL(opts.url);
+    url = new URL(single);
   } catch {
     throw new BackboneConfigError(
       "backbone_url",
-      `backbone_url ${JSON.stringify(opts.url)} is no URL: write amqp://host:5672/vhost (or amqps://host:5671/vhost for TLS)`,
+      `backbone_url ${JSON.stringify(opts.url)} is no URL: write ${URL_EXAMPLE}`,
     );
   }
   if (url.protocol !== "amqp:" && url.protocol !== "amqps:") {
     throw new BackboneConfigError(
       "backbone_url",
-      `backbone_url ${url.protocol}//${url.host}: a RabbitMQ connection takes amqp://host:5672/vhost or amqps://host:5671/vhost`,
+      `backbone_url ${url.protocol}//${url.host}: a RabbitMQ connection takes ${URL_EXAMPLE}`,
     );
   }
   if (!url.hostname) throw new BackboneConfigError("backbone_url", `backbone_url ${opts.url} names no host`);
@@ -127,23 +180,34 @@ export function amqpEndpoint(
   // The AMQP URI spec: no path is the default vhost "/"; "/name" is vhost "name" (percent-decoded).
   const path = url.pathname.replace(/^\//, "");
   const vhost = path === "" ? "/" : decodeURIComponent(path);
-  const port = url.port ? Number(url.port) : tls ? 5671 : 5672;
+  const defaultPort = tls ? 5671 : 5672;
   const username = opts.username || decodeURIComponent(url.username) || "guest";
   const password = opts.username
     ? (opts.password ?? "")
     : decodeURIComponent(url.password) || (url.username ? "" : "guest");
+  const vhostPart = `/${vhost === "/" ? "" : encodeURIComponent(vhost)}`;
+  const hostPorts = listed
+    ? listed.map((node) => ({ host: node.host, port: node.port ?? defaultPort }))
+    : [{ host: url.hostname, port: url.port ? Number(url.port) : defaultPort }];
+  const nodes = hostPorts.map(({ host, port }) => ({
+    hostname: host.replace(/^\[|\]$/g, ""),
+    port,
+    where: `${host}:${port}${vhostPart}`,
+  }));
+  const first = nodes[0] as AmqpNode;
   return {
     connect: {
       protocol: tls ? "amqps" : "amqp",
-      hostname: url.hostname.replace(/^\[|\]$/g, ""),
-      port,
+      hostname: first.hostname,
+      port: first.port,
       username,
       password,
       vhost,
       heartbeat,
     },
+    nodes,
     tls,
-    where: `${url.hostname}:${port}/${vhost === "/" ? "" : encodeURIComponent(vhost)}`,
+    where: `${hostPorts.map(({ host, port }) => `${host}:${port}`).join(",")}${vhostPart}`,
   };
 }
 
@@ -176,6 +240,8 @@ interface Session {
   consumers: QueueConsumer[];
   /** Set once the session ended: its acks are no longer possible. */
   over: boolean;
+  /** Index of its node in the endpoint's. */
+  node: number;
 }
 
 /** The reply code of a refused connection.open handshake (amqplib puts it only in the message). */
@@ -189,6 +255,10 @@ export class AmqpSource implements Source {
   readonly #opts: AmqpSourceOptions;
   readonly #consumerTag: string;
   #endpoint: AmqpEndpoint | undefined;
+  /** The node of the session (or of the attempt under way). */
+  #node = 0;
+  /** The node the next attempt tries first: the one after a node whose session ended. */
+  #firstNode = 0;
   #sink: SourceSink | undefined;
   #session: Session | undefined;
   #stopping = false;
@@ -251,7 +321,7 @@ export class AmqpSource implements Source {
         throw configError;
       }
       // The broker is down or unreachable: not a reason to stop the sidecar; keep trying.
-      this.#log("error", `amqp ${this.#endpoint.where}: ${(err as Error).message} (check backbone_url if this lasts)`);
+      this.#log("error", `amqp ${this.#where}: ${(err as Error).message} (check backbone_url if this lasts)`);
       this.#scheduleReconnect();
     }
     const every = this.#opts.lagIntervalMs ?? 5_000;
@@ -290,7 +360,7 @@ export class AmqpSource implements Source {
   /** A refused login, an unknown vhost, a queue the user may not use, bad TLS settings: the field to fix. */
   #asConfigError(err: Error): BackboneConfigError | undefined {
     if (err instanceof BackboneConfigError) return err;
-    const where = this.#endpoint?.where ?? this.#opts.url;
+    const where = this.#where;
     const tlsFailure = describeAmqpTlsFailure(err, where, this.#opts.tls);
     if (tlsFailure) return tlsFailure;
     const reply = handshakeReplyCode(err);
@@ -336,15 +406,50 @@ export class AmqpSource implements Source {
     }
   }
 
-  async #connect(id: number): Promise<void> {
+  /** The node of the session or attempt, `host:port/vhost`; the URL before the first. */
+  get #where(): string {
+    return this.#endpoint?.nodes[this.#node]?.where ?? this.#opts.url;
+  }
+
+  /**
+   * Opens a connection to the first node that takes one, starting at
+   * `#firstNode`. A node that refuses the login, the vhost or the TLS
+   * settings ends the attempt (the nodes of a cluster share them); one that
+   * cannot be reached gives way to the next.
+   */
+  async #open(abandoned: () => boolean): Promise<{ model: ChannelModel; node: AmqpNode }> {
     const endpoint = this.#endpoint as AmqpEndpoint;
-    const model = await amqp.connect(endpoint.connect, this.#socketOptions);
+    const { nodes } = endpoint;
+    const failures: string[] = [];
+    for (let k = 0; k < nodes.length; k++) {
+      const index = (this.#firstNode + k) % nodes.length;
+      const node = nodes[index] as AmqpNode;
+      this.#node = index;
+      try {
+        // amqplib takes the TLS server name from the node's host (on a copy of the socket options).
+        const model = await amqp.connect(
+          { ...endpoint.connect, hostname: node.hostname, port: node.port },
+          this.#socketOptions,
+        );
+        return { model, node };
+      } catch (err) {
+        if (nodes.length === 1 || abandoned() || this.#asConfigError(err as Error)) throw err;
+        failures.push(`${node.where}: ${(err as Error).message}`);
+        if (k < nodes.length - 1)
+          this.#log("warn", `amqp ${node.where}: ${(err as Error).message}; trying the next node`);
+      }
+    }
+    throw new Error(`no node of ${endpoint.where} took a connection (${failures.join("; ")})`);
+  }
+
+  async #connect(id: number): Promise<void> {
     const abandoned = () => this.#stopping || id !== this.#attemptId;
-    const session: Session = { model, consumers: [], over: false };
-    model.on("error", (err: Error) => this.#log("warn", `amqp ${endpoint.where}: ${err.message}`));
+    const { model, node } = await this.#open(abandoned);
+    const session: Session = { model, consumers: [], over: false, node: this.#node };
+    model.on("error", (err: Error) => this.#log("warn", `amqp ${node.where}: ${err.message}`));
     model.on("close", () => this.#lose(session, "the connection closed"));
     model.on("blocked", (reason: string) =>
-      this.#log("warn", `amqp ${endpoint.where}: the broker blocked the connection (${reason})`),
+      this.#log("warn", `amqp ${node.where}: the broker blocked the connection (${reason})`),
     );
     if (abandoned()) {
       void model.close().catch(() => {});
@@ -353,13 +458,13 @@ export class AmqpSource implements Source {
     this.#session = session;
     try {
       for (const queue of this.#opts.queues) {
-        const kind = await this.#declare(model, queue, endpoint.where);
+        const kind = await this.#declare(model, queue, node.where);
         const channel = await model.createChannel();
         const consumer: QueueConsumer = { queue, channel, tag: "", waiting: [], committing: 0, scheduled: false };
         const args: Record<string, unknown> = {};
         if (kind === "stream") {
           consumer.streamKey = `${STREAM_STATE_PREFIX}${queue}`;
-          args["x-stream-offset"] = await this.#streamStart(consumer.streamKey, queue, endpoint.where);
+          args["x-stream-offset"] = await this.#streamStart(consumer.streamKey, queue, node.where);
         }
         channel.on("error", (err: Error) => this.#log("warn", `amqp queue ${queue}: ${err.message}`));
         channel.on("close", () => this.#lose(session, `the channel of queue ${queue} closed`));
@@ -377,6 +482,8 @@ export class AmqpSource implements Source {
     } catch (err) {
       session.over = true;
       if (this.#session === session) this.#session = undefined;
+      // A node that took the connection but not the session (a queue it cannot serve): the next one first.
+      this.#firstNode = (session.node + 1) % (this.#endpoint as AmqpEndpoint).nodes.length;
       // Not awaited: on a connection the broker is closing, amqplib's close waits for a reply that never comes.
       void model.close().catch(() => {});
       throw err;
@@ -582,7 +689,10 @@ export class AmqpSource implements Source {
     if (this.#session === session) this.#session = undefined;
     void session.model.close().catch(() => {});
     if (this.#stopping) return;
-    this.#log("warn", `amqp ${this.#endpoint?.where ?? ""}: ${why}; reconnecting`);
+    // The node may be gone: the next attempt starts at the one after it (a single node: itself).
+    this.#firstNode = (session.node + 1) % (this.#endpoint as AmqpEndpoint).nodes.length;
+    const others = (this.#endpoint as AmqpEndpoint).nodes.length > 1 ? ", through the next node first" : "";
+    this.#log("warn", `amqp ${this.#endpoint?.nodes[session.node]?.where ?? ""}: ${why}; reconnecting${others}`);
     this.#scheduleReconnect();
   }
 
@@ -595,11 +705,11 @@ export class AmqpSource implements Source {
       this.#connecting = this.#connectWithin(CONNECT_ATTEMPT_MS)
         .then(() => {
           this.#counts.reconnects++;
-          this.#log("info", `amqp ${this.#endpoint?.where ?? ""}: connected again`);
+          this.#log("info", `amqp ${this.#where}: connected again`);
         })
         .catch((err: Error) => {
           const configError = this.#asConfigError(err);
-          this.#log("error", `amqp ${this.#endpoint?.where ?? ""}: ${(configError ?? err).message}`);
+          this.#log("error", `amqp ${this.#where}: ${(configError ?? err).message}`);
         })
         .finally(() => {
           this.#connecting = undefined;
