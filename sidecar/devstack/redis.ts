@@ -143,7 +143,18 @@ export interface RedisSentinel {
  * fail over (down after 1 s): enough for a test to kill the primary and see
  * the replica promoted.
  */
-export async function startSentinel(name: string, primaryPort: number): Promise<RedisSentinel> {
+export interface SentinelOptions {
+  /** A password clients must give the sentinel (`requirepass` in sentinel.conf). */
+  requirepass?: string;
+  /** The primary's password, for the sentinel to monitor it (`sentinel auth-pass`). */
+  authPass?: string;
+}
+
+export async function startSentinel(
+  name: string,
+  primaryPort: number,
+  opts: SentinelOptions = {},
+): Promise<RedisSentinel> {
   if (!existsSync(REDIS_BIN)) {
     throw new DevStackError(`${REDIS_BIN} is missing. Fix: apt-get install -y redis-server`);
   }
@@ -162,6 +173,8 @@ export async function startSentinel(name: string, primaryPort: number): Promise<
       `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 1`,
       `sentinel down-after-milliseconds ${name} 1000`,
       `sentinel failover-timeout ${name} 5000`,
+      ...(opts.authPass ? [`sentinel auth-pass ${name} ${opts.authPass}`] : []),
+      ...(opts.requirepass ? [`requirepass ${opts.requirepass}`] : []),
       "",
     ].join("\n"),
   );

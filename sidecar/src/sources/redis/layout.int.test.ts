@@ -385,3 +385,78 @@ describe("RedisStreamSource through Redis Sentinel (redis+sentinel://)", () => {
     }
   });
 });
+
+describe("RedisStreamSource behind sentinels with a password of their own", () => {
+  const NAME = "plant-auth";
+  const PASSWORD = "primary-s3cret";
+  let primary: RedisBroker;
+  /** requirepass set to the primary's password, as Bitnami's chart does. */
+  let locked: RedisSentinel;
+  /** No requirepass: clients ask it without a password. */
+  let open: RedisSentinel;
+  let writer: Redis;
+  beforeAll(async () => {
+    primary = await startRedis({ password: PASSWORD, extraConfig: [`user sidecar on >${PASSWORD} ~* +@all`] });
+    locked = await startSentinel(NAME, primary.port, { requirepass: PASSWORD, authPass: PASSWORD });
+    open = await startSentinel(NAME, primary.port, { authPass: PASSWORD });
+    writer = new Redis({ port: primary.port, host: "127.0.0.1", password: PASSWORD });
+  });
+  afterAll(async () => {
+    writer?.disconnect();
+    await open?.destroy();
+    await locked?.destroy();
+    await primary?.destroy();
+  });
+  const via = (s: RedisSentinel) => `redis+sentinel://127.0.0.1:${s.port}/${NAME}`;
+
+  it("gives sentinels that ask for one the connection's password, with its user or as the default user", async () => {
+    for (const [consumer, login] of [
+      ["pw-only", { password: PASSWORD }],
+      // The sentinels know no user "sidecar": the password alone, as their default user's.
+      ["acl-user", { username: "sidecar", password: PASSWORD }],
+    ] as const) {
+      const stream = `auth-${consumer}`;
+      const sink = new RecordingSink();
+      const logs: string[] = [];
+      const src = source(via(locked), { streams: [stream], consumer, ...login, log: (l, m) => logs.push(`${l} ${m}`) });
+      await src.start(sink);
+      try {
+        await writer.xadd(stream, "*", "payload", `through-${consumer}`);
+        await expect.poll(() => sink.committed.map(intakeText), { timeout: 10_000 }).toEqual([`through-${consumer}`]);
+        // Nothing refused or retried (the stream is new: that it was created is said, and fine).
+        expect(
+          logs.filter((l) => /NOAUTH|WRONGPASS|refused|not reachable|failed/.test(l)),
+          consumer,
+        ).toEqual([]);
+      } finally {
+        await src.stop();
+      }
+    }
+  });
+
+  it("names backbone_password when the sentinels ask for a password and none is set, or refuse the one given", async () => {
+    const none = await refusal(source(via(locked), { streams: ["auth-none"] }));
+    expect(none.field).toBe("backbone_password");
+    expect(none.message).toMatch(/ask for a password \(requirepass in sentinel\.conf\) and backbone_password is empty/);
+    const wrong = await refusal(source(via(locked), { streams: ["auth-wrong"], password: "not-it" }));
+    expect(wrong.field).toBe("backbone_password");
+    expect(wrong.message).toMatch(/refused the connection's password \(WRONGPASS/);
+  });
+
+  it("asks sentinels that want no password without one: the client warns of nothing", async () => {
+    const warned: unknown[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => warned.push(args);
+    const sink = new RecordingSink();
+    const src = source(via(open), { streams: ["auth-open"], consumer: "open", password: PASSWORD });
+    try {
+      await src.start(sink);
+      await writer.xadd("auth-open", "*", "payload", "through-open");
+      await expect.poll(() => sink.committed.map(intakeText), { timeout: 10_000 }).toEqual(["through-open"]);
+    } finally {
+      await src.stop();
+      console.warn = warn;
+    }
+    expect(warned).toEqual([]);
+  });
+});

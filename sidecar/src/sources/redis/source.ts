@@ -27,6 +27,8 @@ import {
   parseClusterUrl,
   parseSentinelUrl,
   type SentinelTarget,
+  sentinelLoginRefused,
+  sentinelsText,
   unknownPrimary,
 } from "./topology.ts";
 
@@ -216,6 +218,7 @@ export class RedisStreamSource implements Source {
       throw new BackboneConfigError("backbone_names", "backbone_names is empty: name the stream key(s) to consume");
     }
     const clientOptions = this.#clientOptions();
+    if (this.#sentinel) Object.assign(clientOptions, await this.#sentinelLogin(this.#sentinel));
     const client = (connectionName: string): RedisClient => {
       if (this.#cluster) return new Cluster(this.#cluster.nodes, this.#clusterOptions(clientOptions, connectionName));
       return this.#sentinel
@@ -296,7 +299,7 @@ export class RedisStreamSource implements Source {
         );
       }
       this.#sentinel = target;
-      // The sentinels are asked without a password; the user and password are the primary's.
+      // Whether the sentinels want a password of their own is asked at start (#sentinelLogin).
       Object.assign(options, {
         sentinels: target.sentinels,
         name: target.name,
@@ -326,6 +329,77 @@ export class RedisStreamSource implements Source {
     const tls = redisTlsOptions(opts.url, opts.tls);
     if (tls) options.tls = tls;
     return options;
+  }
+
+  /**
+   * What the sentinels want to be asked with: nothing, or (`requirepass` in
+   * sentinel.conf, which charts such as Bitnami's set to the primary's) the
+   * connection's password, with its user if they know it. The first sentinel
+   * that answers says; giving a password to sentinels that want none would
+   * have ioredis warn on every connection. None answering: asked without, and
+   * a NOAUTH later is logged naming backbone_password (#configFailure).
+   */
+  async #sentinelLogin(target: SentinelTarget): Promise<Pick<RedisOptions, "sentinelUsername" | "sentinelPassword">> {
+    const { username, password, url } = this.#opts;
+    for (const { host, port } of target.sentinels) {
+      const probe = new Redis({
+        host,
+        port,
+        lazyConnect: true,
+        connectTimeout: 3_000,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+        // Its INFO would fail on NOAUTH before the PING below could ask.
+        enableReadyCheck: false,
+      });
+      probe.on("error", () => {});
+      try {
+        try {
+          await probe.connect();
+        } catch {
+          continue;
+        }
+        const refused = await probe.ping().then(
+          () => undefined,
+          (err: Error) => err,
+        );
+        if (!refused) return {};
+        if (!/^NOAUTH\b/.test(refused.message)) continue;
+        if (!password) {
+          throw new BackboneConfigError(
+            "backbone_password",
+            `the sentinels at ${sentinelsText(target)} (backbone_url ${url}) ask for a password (requirepass in ` +
+              "sentinel.conf) and backbone_password is empty: sentinels take the connection's password",
+          );
+        }
+        const logins: [Pick<RedisOptions, "sentinelUsername" | "sentinelPassword">, string[]][] = username
+          ? [
+              [{ sentinelUsername: username, sentinelPassword: password }, [username, password]],
+              [{ sentinelPassword: password }, [password]],
+            ]
+          : [[{ sentinelPassword: password }, [password]]];
+        let last: Error | undefined;
+        for (const [login, args] of logins) {
+          const ok = await probe.call("AUTH", ...args).then(
+            () => true,
+            (err: Error) => {
+              last = err;
+              return false;
+            },
+          );
+          if (ok) return login;
+        }
+        throw new BackboneConfigError(
+          "backbone_password",
+          `the sentinels at ${sentinelsText(target)} (backbone_url ${url}) refused the connection's password ` +
+            `(${last?.message}): sentinels with a requirepass of their own take backbone_password, as the primary does`,
+        );
+      } finally {
+        probe.disconnect();
+      }
+    }
+    return {};
   }
 
   /**
@@ -400,8 +474,9 @@ export class RedisStreamSource implements Source {
       );
     }
     if (this.#sentinel) {
-      const unknown = unknownPrimary(err, opts.url, this.#sentinel);
-      if (unknown) return unknown;
+      const refused =
+        unknownPrimary(err, opts.url, this.#sentinel) ?? sentinelLoginRefused(err, opts.url, this.#sentinel);
+      if (refused) return refused;
     }
     return layoutFailure(err, opts.url, opts.streams) ?? describeRedisTlsFailure(err, opts.url, opts.tls);
   }

@@ -1,7 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BackboneConfigError } from "../backbone-errors.ts";
-import { isClusterUrl, isSentinelUrl, parseClusterUrl, parseSentinelUrl, unknownPrimary } from "./topology.ts";
+import {
+  isClusterUrl,
+  isSentinelUrl,
+  parseClusterUrl,
+  parseSentinelUrl,
+  sentinelLoginRefused,
+  sentinelsText,
+  unknownPrimary,
+} from "./topology.ts";
 
 describe("parseSentinelUrl", () => {
   it("reads the sentinels, the primary's name and the database", () => {
@@ -104,6 +112,42 @@ describe("unknownPrimary", () => {
     ]) {
       expect(unknownPrimary(new Error(said), url, target)).toBeUndefined();
     }
+  });
+});
+
+describe("sentinelLoginRefused", () => {
+  const url = "redis+sentinel://s1,[fd00::7]:26380/line-primary";
+  const target = parseSentinelUrl(url);
+
+  it("names backbone_password when the sentinels asked for a password or refused the one given", () => {
+    for (const [said, answer] of [
+      ["Last error: NOAUTH Authentication required.", "NOAUTH Authentication required."],
+      [
+        "Last error: WRONGPASS invalid username-password pair or user is disabled.",
+        "WRONGPASS invalid username-password pair or user is disabled.",
+      ],
+    ]) {
+      const err = sentinelLoginRefused(
+        new Error(`All sentinels are unreachable. Retrying from scratch after 200ms. ${said}`),
+        url,
+        target,
+      );
+      expect(err?.field).toBe("backbone_password");
+      expect(err?.message).toContain(
+        `the sentinels at s1:26379, [fd00::7]:26380 (backbone_url ${url}) refused the connection (${answer})`,
+      );
+    }
+  });
+
+  it("leaves every other answer to the caller", () => {
+    for (const said of [
+      "All sentinels are unreachable. Retrying from scratch after 200ms. Last error: connect ECONNREFUSED 10.0.0.1:26379",
+      "All sentinels are unreachable. Retrying from scratch after 200ms. Last error: ERR No such master with that name",
+      "NOAUTH Authentication required.",
+    ]) {
+      expect(sentinelLoginRefused(new Error(said), url, target)).toBeUndefined();
+    }
+    expect(sentinelsText(target)).toBe("s1:26379, [fd00::7]:26380");
   });
 });
 

@@ -118,11 +118,33 @@ export function unknownPrimary(err: Error, url: string, target: SentinelTarget):
   const said = err.message;
   if (!/^All sentinels are unreachable/.test(said)) return undefined;
   if (/Last error:/.test(said) && !/Last error: ERR No such master with that name/.test(said)) return undefined;
-  const where = target.sentinels.map((s) => `${s.host}:${s.port}`).join(", ");
+  const where = sentinelsText(target);
   return new BackboneConfigError(
     "backbone_url",
     `the sentinels at ${where} know no primary named ${JSON.stringify(target.name)} (backbone_url ${url}): ` +
       "the path of the URL is the name of their 'sentinel monitor <name> …' (SENTINEL MASTERS lists them)",
+    { cause: err },
+  );
+}
+
+/** The sentinels of a target as `host:port, host:port`, for messages. */
+export function sentinelsText(target: SentinelTarget): string {
+  return target.sentinels.map((s) => `${s.host.includes(":") ? `[${s.host}]` : s.host}:${s.port}`).join(", ");
+}
+
+/**
+ * Sentinels that ask for a password (`requirepass` in sentinel.conf) the
+ * client did not give them, or refuse the one it gave: after asking each,
+ * ioredis says "All sentinels are unreachable" with the last one's NOAUTH or
+ * WRONGPASS. Names backbone_password: the sentinels take the connection's.
+ */
+export function sentinelLoginRefused(err: Error, url: string, target: SentinelTarget): BackboneConfigError | undefined {
+  const said = /^All sentinels are unreachable[\s\S]*Last error: ((?:NOAUTH|WRONGPASS)\b.*)$/.exec(err.message);
+  if (!said) return undefined;
+  return new BackboneConfigError(
+    "backbone_password",
+    `the sentinels at ${sentinelsText(target)} (backbone_url ${url}) refused the connection (${said[1]}): ` +
+      "sentinels with a requirepass of their own take the connection's backbone_password (and backbone_username if they know that user)",
     { cause: err },
   );
 }
