@@ -19,8 +19,11 @@ export interface PemPair {
 export interface TestCa extends PemPair {
   name: string;
   dir: string;
-  /** A broker certificate (SAN IP:127.0.0.1, DNS:localhost) signed by this CA. */
-  server(): PemPair;
+  /**
+   * A broker certificate signed by this CA, naming `subjectAltName` (by default
+   * IP:127.0.0.1 and DNS:localhost).
+   */
+  server(subjectAltName?: string): PemPair;
   /** A client certificate with `commonName` as its subject CN, signed by this CA. */
   client(commonName: string): PemPair;
   destroy(): void;
@@ -87,11 +90,13 @@ export function createTestCa(name = "sfb-test-ca"): TestCa {
     ...ca,
     name,
     dir,
-    server: () =>
+    server: (subjectAltName = "IP:127.0.0.1,DNS:localhost") =>
       issue(
-        "server",
+        subjectAltName === "IP:127.0.0.1,DNS:localhost"
+          ? "server"
+          : `server-${subjectAltName.replace(/[^A-Za-z0-9]/g, "_")}`,
         "/CN=127.0.0.1",
-        ["subjectAltName=IP:127.0.0.1,DNS:localhost", "extendedKeyUsage=serverAuth", "basicConstraints=CA:FALSE"],
+        [`subjectAltName=${subjectAltName}`, "extendedKeyUsage=serverAuth", "basicConstraints=CA:FALSE"],
         2,
       ),
     client: (commonName) =>

@@ -7,6 +7,7 @@
 // names the connection field to fix and how.
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
 import { runPeer } from "../../../devstack/python-peers.ts";
 import { type RedisBroker, type RedisSentinel, startRedis, startSentinel } from "../../../devstack/redis.ts";
 import { intakeText, RecordingSink } from "../../../test/support/sources/source.contract.ts";
@@ -252,6 +253,114 @@ describe("RedisStreamSource: a two-node Redis Cluster", () => {
       await src.stop();
     }
     expect(Date.now() - started).toBeLessThan(8_000);
+  });
+});
+
+describe("RedisStreamSource: a Redis Cluster over TLS (rediss+cluster://), with a password", () => {
+  const CLUSTER_PASSWORD = "cluster-s3cret";
+  let ca: TestCa;
+  let nodeA: RedisBroker;
+  let nodeB: RedisBroker;
+  let adminA: Redis;
+  let adminB: Redis;
+  beforeAll(async () => {
+    ca = createTestCa("sfb-redis-cluster-ca");
+    // As a managed service's nodes: certificates name the host, not its address.
+    const server = ca.server("DNS:localhost");
+    // The cluster bus is TLS too, and a node's outgoing bus connection presents a client certificate.
+    const bus = ca.client("redis-node");
+    const tlsCluster = [
+      ...CLUSTER_CONFIG,
+      `tls-cert-file ${server.certFile}`,
+      `tls-key-file ${server.keyFile}`,
+      `tls-ca-cert-file ${ca.certFile}`,
+      `tls-client-cert-file ${bus.certFile}`,
+      `tls-client-key-file ${bus.keyFile}`,
+      "tls-auth-clients no",
+      "tls-cluster yes",
+      "tls-replication yes",
+      // The nodes announce their host name, which their certificate names.
+      "cluster-announce-hostname localhost",
+      "cluster-preferred-endpoint-type hostname",
+    ];
+    nodeA = await startRedis({ tls: true, password: CLUSTER_PASSWORD, extraConfig: tlsCluster });
+    nodeB = await startRedis({ tls: true, password: CLUSTER_PASSWORD, extraConfig: tlsCluster });
+    adminA = new Redis(nodeA.port, "127.0.0.1", { password: CLUSTER_PASSWORD });
+    adminB = new Redis(nodeB.port, "127.0.0.1", { password: CLUSTER_PASSWORD });
+    await adminA.call("CLUSTER", "ADDSLOTSRANGE", "0", "8191");
+    await adminB.call("CLUSTER", "ADDSLOTSRANGE", "8192", "16383");
+    // With tls-cluster the bus listens at the TLS port + 10000.
+    await adminA.call("CLUSTER", "MEET", "127.0.0.1", String(nodeB.tlsPort));
+    const deadline = Date.now() + 20_000;
+    for (const admin of [adminA, adminB]) {
+      while (!/cluster_state:ok/.test(String(await admin.call("CLUSTER", "INFO")))) {
+        if (Date.now() > deadline) throw new Error("the TLS cluster did not come up in 20 s");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  });
+  afterAll(async () => {
+    adminA?.disconnect();
+    adminB?.disconnect();
+    await nodeA?.destroy();
+    await nodeB?.destroy();
+    ca?.destroy();
+  });
+  const url = () => `rediss+cluster://localhost:${nodeA.tlsPort}`;
+  /** Two streams of one slot that node B serves. */
+  const streamsOfB = async (): Promise<string[]> => {
+    for (let i = 0; ; i++) {
+      const name = `{tls${i}}:line`;
+      if (Number(await adminA.call("CLUSTER", "KEYSLOT", name)) >= 8192) return [name, `{tls${i}}:other`];
+    }
+  };
+
+  it("reads, over TLS to every node, streams the node it was given does not serve", async () => {
+    const streams = await streamsOfB();
+    const logs: string[] = [];
+    const sink = new RecordingSink();
+    const src = source(url(), {
+      streams,
+      password: CLUSTER_PASSWORD,
+      tls: { ca: ca.cert },
+      log: (level, m) => logs.push(`${level} ${m}`),
+    });
+    await src.start(sink);
+    try {
+      for (const stream of streams) await adminB.xadd(stream, "*", "payload", `tls-${stream}`);
+      await expect
+        .poll(() => new Set(sink.committed.map(intakeText)), { timeout: 10_000 })
+        .toEqual(new Set(streams.map((s) => `tls-${s}`)));
+      await expect
+        .poll(async () => Number(((await adminB.xpending(streams[0] as string, "sidecars")) as [number])[0]))
+        .toBe(0);
+      expect(logs.filter((l) => l.startsWith("error"))).toEqual([]);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("names backbone_ca when no CA given signed the nodes' certificates", async () => {
+    const rogue = createTestCa("sfb-rogue-ca");
+    try {
+      const err = await refusal(
+        source(url(), { streams: await streamsOfB(), password: CLUSTER_PASSWORD, tls: { ca: rogue.cert } }),
+      );
+      expect(err.field).toBe("backbone_ca");
+    } finally {
+      rogue.destroy();
+    }
+  });
+
+  it("names backbone_password when the nodes refuse the password, or want one and none is set", async () => {
+    const wrong = await refusal(
+      source(url(), { streams: await streamsOfB(), password: "not-it", tls: { ca: ca.cert } }),
+    );
+    expect(wrong.field).toBe("backbone_password");
+    expect(wrong.message).toMatch(/refused the login \(WRONGPASS/);
+    const none = await refusal(source(url(), { streams: await streamsOfB(), tls: { ca: ca.cert } }));
+    expect(none.field).toBe("backbone_password");
+    expect(none.message).toMatch(/refused the login \(NOAUTH/);
   });
 });
 

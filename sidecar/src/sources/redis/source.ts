@@ -278,15 +278,10 @@ export class RedisStreamSource implements Source {
     if (opts.username) options.username = opts.username;
     if (opts.password) options.password = opts.password;
     if (isClusterUrl(opts.url)) {
-      const target = parseClusterUrl(opts.url);
-      if (wantsTls(opts.url, opts.tls)) {
-        throw new BackboneConfigError(
-          "backbone_tls",
-          `backbone_url ${opts.url} names a Redis Cluster, and TLS to a Cluster is not supported yet: ` +
-            "turn backbone_tls off on a trusted network",
-        );
-      }
-      this.#cluster = target;
+      this.#cluster = parseClusterUrl(opts.url);
+      // Each node's connection: the nodes the cluster announces get the same TLS settings.
+      const tls = redisTlsOptions(opts.url, opts.tls);
+      if (tls) options.tls = tls;
       return options;
     }
     if (isSentinelUrl(opts.url)) {
@@ -410,6 +405,11 @@ export class RedisStreamSource implements Source {
   #clusterOptions(node: RedisOptions, connectionName: string): ClusterOptions {
     const { lazyConnect: _lazy, retryStrategy, ...perNode } = node;
     return {
+      // Over TLS the nodes are reached by the names given and announced, not their addresses:
+      // a certificate names the host (a managed service's node names), which Node checks.
+      ...(node.tls
+        ? { dnsLookup: (address: string, done: (err: null, found: string) => void) => done(null, address) }
+        : {}),
       lazyConnect: true,
       enableAutoPipelining: false,
       redisOptions: { ...perNode, connectionName },
@@ -457,10 +457,49 @@ export class RedisStreamSource implements Source {
         const failure = this.#configFailure(reason);
         if (failure) throw failure;
       }
+      if (this.#cluster) {
+        const failure = await this.#clusterNodeFailure(this.#cluster);
+        if (failure) throw failure;
+      }
       this.#log("warn", `redis ${this.#opts.url} not reachable yet (${reasonText(reasons.at(-1))}): retrying`);
     } finally {
       client.off("error", onError);
     }
+  }
+
+  /**
+   * Why the start nodes of a cluster refused us, if the settings are why: a
+   * Cluster client reports a certificate or login its nodes refused only as
+   * "Connection is closed.", so each start node is asked once by a plain
+   * client with the same settings.
+   */
+  async #clusterNodeFailure(target: ClusterTarget): Promise<BackboneConfigError | undefined> {
+    const { lazyConnect: _lazy, retryStrategy: _retry, ...settings } = this.#clientOptions();
+    for (const { host, port } of target.nodes) {
+      const reasons: Error[] = [];
+      const probe = new Redis({
+        ...settings,
+        host,
+        port,
+        lazyConnect: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+      });
+      probe.on("error", (err: Error) => reasons.push(err));
+      try {
+        await probe.connect();
+        await probe.ping();
+      } catch (err) {
+        reasons.push(err as Error);
+      } finally {
+        probe.disconnect();
+      }
+      for (const reason of reasons) {
+        const failure = this.#configFailure(reason);
+        if (failure) return failure;
+      }
+    }
+    return undefined;
   }
 
   #configFailure(err: Error): BackboneConfigError | undefined {

@@ -16,6 +16,9 @@ describe("Redis TLS settings", () => {
   it("is plain TCP for redis:// without backbone_tls, TLS for rediss:// or backbone_tls", () => {
     expect(redisTlsOptions("redis://h:6379/0", {})).toBeUndefined();
     expect(wantsTls("rediss://h:6380/0", {})).toBe(true);
+    expect(wantsTls("rediss+cluster://n1,n2", {})).toBe(true);
+    expect(wantsTls("redis+cluster://n1,n2", {})).toBe(false);
+    expect(wantsTls("redis+cluster://n1,n2", { tls: true })).toBe(true);
     expect(redisTlsOptions("redis://h:6379/0", { tls: true })).toEqual({ rejectUnauthorized: true });
     expect(redisTlsOptions("rediss://h:6380/0", { reject_unauthorized: false })).toEqual({ rejectUnauthorized: false });
   });

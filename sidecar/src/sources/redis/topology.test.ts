@@ -162,6 +162,13 @@ describe("parseClusterUrl", () => {
     });
     expect(parseClusterUrl("REDIS+CLUSTER://10.0.0.1/0").nodes).toEqual([{ host: "10.0.0.1", port: 6379 }]);
     expect(isClusterUrl(" redis+cluster://n1")).toBe(true);
+    // Over TLS: the same nodes.
+    expect(parseClusterUrl("rediss+cluster://n1:7000,n2")).toEqual({
+      nodes: [
+        { host: "n1", port: 7000 },
+        { host: "n2", port: 6379 },
+      ],
+    });
     expect(isClusterUrl("redis://n1")).toBe(false);
   });
 
@@ -172,7 +179,6 @@ describe("parseClusterUrl", () => {
       ["redis+cluster://", /"" is not a node's host\[:port\]/],
       ["redis+cluster://u:p@n1", /holds a user or password/],
       ["redis+cluster://n1?x=1", /not a Cluster URL/],
-      ["rediss+cluster://n1", /TLS to a Redis Cluster is not supported yet/],
     ];
     for (const [url, why] of cases) {
       let thrown: unknown;

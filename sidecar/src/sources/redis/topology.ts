@@ -3,7 +3,8 @@
 //   the sentinels are asked which server is the primary named in the path (the
 //   name of their `sentinel monitor <name> …`); the source connects to it, and
 //   after a failover to the one they promote;
-// - a Redis Cluster, `redis+cluster://host1:6379,host2:6379`: some of its nodes,
+// - a Redis Cluster, `redis+cluster://host1:6379,host2:6379` (`rediss+cluster://`
+//   over TLS): some of its nodes,
 //   from which the client learns which node serves which slot, follows the
 //   cluster's redirections and, after a failover, the promoted replica.
 // Pure: parsing and what Redis answers mean, no sockets.
@@ -52,19 +53,13 @@ export function isClusterUrl(url: string): boolean {
 }
 
 /**
- * The start nodes of a `redis+cluster://` URL; a BackboneConfigError naming
+ * The start nodes of a `redis+cluster://` or `rediss+cluster://` URL; a BackboneConfigError naming
  * backbone_url and what is wrong otherwise. A cluster has database 0 only.
  */
 export function parseClusterUrl(url: string): ClusterTarget {
   const text = url.trim();
-  if (/^rediss\+cluster:/i.test(text)) {
-    throw refuse(
-      url,
-      "TLS to a Redis Cluster is not supported yet: use redis+cluster:// on a trusted network",
-      CLUSTER_EXAMPLE,
-    );
-  }
-  const match = /^redis\+cluster:\/\/([^/?#]*)(\/[^?#]*)?$/i.exec(text);
+  // rediss+cluster://: TLS to every node (wantsTls).
+  const match = /^rediss?\+cluster:\/\/([^/?#]*)(\/[^?#]*)?$/i.exec(text);
   if (!match) throw refuse(url, "not a Cluster URL: some of the cluster's nodes, comma-separated", CLUSTER_EXAMPLE);
   const path = match[2] ?? "";
   if (path !== "" && path !== "/" && path !== "/0") {
