@@ -19,7 +19,7 @@ message a person reads. The rules are the brokers' own:
   ``redis+sentinel://host1:26379,host2:26379/<primary name>/<db>``: the
   sentinels, the name they monitor the primary under, the database (TLS
   through Sentinel is not supported); or a Redis Cluster's nodes,
-  ``redis+cluster://node1:6379,node2:6379`` (database 0 only, no TLS yet).
+  ``redis+cluster://node1:6379,node2:6379`` (database 0 only; ``rediss+cluster://`` over TLS).
 """
 
 import ipaddress
@@ -30,7 +30,7 @@ from .topic_filter import CONTROL, line_control_error
 
 BACKBONE_KINDS = ("amqp", "kafka", "redis")
 URL_SCHEMES = {"amqp": ("amqp", "amqps"), "redis": ("redis", "rediss")}
-TLS_SCHEMES = ("amqps", "rediss")
+TLS_SCHEMES = ("amqps", "rediss", "rediss+cluster")
 URL_EXAMPLES = {
     "amqp": "amqp://host:5672/vhost or amqps://host:5671/vhost",
     "kafka": "host:9092,host2:9092",
@@ -192,9 +192,7 @@ def _host_entries_error(hosts, what, example):
 
 def cluster_url_error(url):
     """Why ``url`` is not ``redis+cluster://node1:6379,node2`` ('' when it is)."""
-    scheme, rest = url.split("://", 1)
-    if scheme.lower() == "rediss+cluster":
-        return "TLS to a Redis Cluster is not supported yet: use redis+cluster:// on a trusted network"
+    _scheme, rest = url.split("://", 1)
     hosts, _slash, path = rest.partition("/")
     error = _host_list_error(url, hosts, "node", CLUSTER_EXAMPLE)
     if error:
@@ -339,5 +337,5 @@ def without_userinfo(url):
 
 
 def tls_implied(kind, url):
-    """Whether the URL itself asks for TLS (amqps://, rediss://)."""
+    """Whether the URL itself asks for TLS (amqps://, rediss://, rediss+cluster://)."""
     return kind in URL_SCHEMES and (url or "").strip().lower().split("://", 1)[0] in TLS_SCHEMES

@@ -166,6 +166,8 @@ class TestBackbone(ShopfloorCase):
         self.assertEqual(config["batch"], DEFAULT_BATCH)
         rediss = self.make("redis", code="bb-rediss", backbone_url="rediss://redis.plant:6380/2")
         self.assertIs(self.config_of(rediss)["backbone"]["tls"], True)
+        cluster = self.make("redis", code="bb-rediss-cluster", backbone_url="rediss+cluster://n1,n2:6380")
+        self.assertIs(self.config_of(cluster)["backbone"]["tls"], True)
 
     def test_other_kinds_have_no_backbone_and_carry_the_delivery_settings(self):
         self.connection.write(
@@ -334,11 +336,10 @@ class TestBackbone(ShopfloorCase):
             ("redis", {"backbone_url": "redis+cluster://u@n1"}, "User and Password fields"),
             ("redis", {"backbone_url": "redis+cluster://n1?x=1"}, "this URL has no ?query or #fragment"),
             ("redis", {"backbone_url": "redis+sentinel://s1/mymaster#x"}, "this URL has no ?query or #fragment"),
-            ("redis", {"backbone_url": "rediss+cluster://n1"}, "TLS to a Redis Cluster is not supported yet"),
             (
                 "redis",
                 {"backbone_url": "redis+cluster://n1,n2", "backbone_tls": True},
-                "TLS to a Redis Cluster is not supported yet: turn TLS off",
+                "TLS is on but the URL starts with redis+cluster://: use rediss+cluster://",
             ),
         ]
         for kind, values, message in cases:
@@ -388,6 +389,7 @@ class TestBackbone(ShopfloorCase):
             ("redis", "redis+sentinel://s1:26379,s2,[::1]:26380/plant%20primary/2", "events"),
             ("redis", "REDIS+SENTINEL://10.0.0.5/mymaster", "events"),
             ("redis", "redis+cluster://n1:7000,n2,[fd00::3]:7002/", "{plant}:line1\n{plant}:line2"),
+            ("redis", "rediss+cluster://cache-0001.plant.example:6379,cache-0002.plant.example", "{plant}:line1"),
         ]:
             with self.subTest(url=url):
                 connection = self.make(kind, code=f"bb-ok-{url}", backbone_url=url, backbone_names=names)
