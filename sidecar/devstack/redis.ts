@@ -133,6 +133,8 @@ export async function redisForTests(): Promise<Pick<RedisBroker, "url" | "destro
 
 export interface RedisSentinel {
   port: number;
+  /** With `tls`: the TLS listener's port. */
+  tlsPort?: number;
   dir: string;
   destroy(): Promise<void>;
 }
@@ -148,6 +150,11 @@ export interface SentinelOptions {
   requirepass?: string;
   /** The primary's password, for the sentinel to monitor it (`sentinel auth-pass`). */
   authPass?: string;
+  /**
+   * TLS: a listener on a port of its own (`tlsPort`) with this certificate, and TLS to
+   * the primary and replicas it watches (`tls-replication`), presenting `clientCert`.
+   */
+  tls?: { caFile: string; certFile: string; keyFile: string; clientCertFile: string; clientKeyFile: string };
 }
 
 export async function startSentinel(
@@ -159,6 +166,7 @@ export async function startSentinel(
     throw new DevStackError(`${REDIS_BIN} is missing. Fix: apt-get install -y redis-server`);
   }
   const port = await freePort();
+  const tlsPort = opts.tls ? await freePort() : undefined;
   const dir = mkdtempSync(join(tmpdir(), "sfb-sentinel-"));
   const conf = join(dir, "sentinel.conf");
   const log = join(dir, "sentinel.log");
@@ -175,6 +183,18 @@ export async function startSentinel(
       `sentinel failover-timeout ${name} 5000`,
       ...(opts.authPass ? [`sentinel auth-pass ${name} ${opts.authPass}`] : []),
       ...(opts.requirepass ? [`requirepass ${opts.requirepass}`] : []),
+      ...(opts.tls
+        ? [
+            `tls-port ${tlsPort}`,
+            `tls-ca-cert-file ${opts.tls.caFile}`,
+            `tls-cert-file ${opts.tls.certFile}`,
+            `tls-key-file ${opts.tls.keyFile}`,
+            `tls-client-cert-file ${opts.tls.clientCertFile}`,
+            `tls-client-key-file ${opts.tls.clientKeyFile}`,
+            "tls-auth-clients no",
+            "tls-replication yes",
+          ]
+        : []),
       "",
     ].join("\n"),
   );
@@ -185,6 +205,7 @@ export async function startSentinel(
   await Promise.race([waitForPort(port, 10_000), exited]);
   return {
     port,
+    ...(tlsPort === undefined ? {} : { tlsPort }),
     dir,
     destroy: async () => {
       if (child.exitCode === null) {

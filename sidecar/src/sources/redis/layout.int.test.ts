@@ -495,6 +495,109 @@ describe("RedisStreamSource through Redis Sentinel (redis+sentinel://)", () => {
   });
 });
 
+describe("RedisStreamSource through Redis Sentinel over TLS (rediss+sentinel://)", () => {
+  const NAME = "plant-tls";
+  let ca: TestCa;
+  let primary: RedisBroker;
+  let replica: RedisBroker;
+  let sentinel: RedisSentinel;
+  beforeAll(async () => {
+    ca = createTestCa("sfb-redis-sentinel-ca");
+    const server = ca.server();
+    const peer = ca.client("redis-peer");
+    const tls = [
+      `tls-cert-file ${server.certFile}`,
+      `tls-key-file ${server.keyFile}`,
+      `tls-ca-cert-file ${ca.certFile}`,
+      `tls-client-cert-file ${peer.certFile}`,
+      `tls-client-key-file ${peer.keyFile}`,
+      "tls-auth-clients no",
+      "tls-replication yes",
+      "repl-diskless-sync-delay 0",
+    ];
+    primary = await startRedis({ tls: true, extraConfig: tls });
+    replica = await startRedis({ tls: true, extraConfig: [...tls, `replicaof 127.0.0.1 ${primary.tlsPort}`] });
+    // The sentinel watches the TLS ports over TLS and answers clients on a TLS port of its own.
+    sentinel = await startSentinel(NAME, primary.tlsPort as number, {
+      tls: {
+        caFile: ca.certFile,
+        certFile: server.certFile,
+        keyFile: server.keyFile,
+        clientCertFile: peer.certFile,
+        clientKeyFile: peer.keyFile,
+      },
+    });
+    // The sentinel knows the replica (from the primary's INFO) before a test kills the primary.
+    const asked = new Redis(sentinel.port, "127.0.0.1");
+    try {
+      const deadline = Date.now() + 20_000;
+      while (((await asked.call("SENTINEL", "REPLICAS", NAME)) as unknown[]).length < 1) {
+        if (Date.now() > deadline) throw new Error("the sentinel did not learn of the replica in 20 s");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      asked.disconnect();
+    }
+  });
+  afterAll(async () => {
+    await sentinel?.destroy();
+    await replica?.destroy();
+    await primary?.destroy();
+    ca?.destroy();
+  });
+  const url = () => `rediss+sentinel://localhost:${sentinel.tlsPort}/${NAME}`;
+
+  it("reads over TLS from the primary the sentinels name, and after its death from the replica they promote", async () => {
+    const sink = new RecordingSink();
+    const logs: string[] = [];
+    const src = source(url(), {
+      streams: ["tls-sentinel-line"],
+      tls: { ca: ca.cert },
+      reconnect: { baseMs: 100, maxMs: 500 },
+      log: (level, m) => logs.push(`${level} ${m}`),
+    });
+    await src.start(sink);
+    const first = new Redis(primary.url);
+    try {
+      for (let i = 0; i < 20; i++) await first.xadd("tls-sentinel-line", "*", "payload", `before-${i}`);
+      await expect.poll(() => src.stats().acked, { timeout: 10_000 }).toBe(20);
+      expect(Number(await first.call("WAIT", "1", "5000"))).toBe(1);
+      first.disconnect();
+      await primary.stop("SIGKILL");
+      const promoted = new Redis(replica.url);
+      try {
+        await expect
+          .poll(async () => ((await promoted.call("ROLE")) as string[])[0], { timeout: 30_000, interval: 250 })
+          .toBe("master");
+        await writeUntilRead(promoted, "tls-sentinel-line", "after", sink, 30_000);
+        await expect
+          .poll(async () => Number(((await promoted.xpending("tls-sentinel-line", "sidecars")) as [number])[0]), {
+            timeout: 10_000,
+          })
+          .toBe(0);
+      } finally {
+        promoted.disconnect();
+      }
+      const texts = sink.committed.map(intakeText);
+      expect(new Set(texts)).toEqual(new Set([...Array.from({ length: 20 }, (_, i) => `before-${i}`), "after"]));
+      expect(logs.filter((l) => /certificate|TLS|backbone_ca/.test(l))).toEqual([]);
+    } finally {
+      first.disconnect();
+      await src.stop();
+    }
+  });
+
+  it("names backbone_ca when no CA given signed the sentinels' certificate", async () => {
+    const rogue = createTestCa("sfb-rogue-sentinel-ca");
+    try {
+      const err = await refusal(source(url(), { streams: ["tls-sentinel-rogue"], tls: { ca: rogue.cert } }));
+      expect(err.field).toBe("backbone_ca");
+    } finally {
+      rogue.destroy();
+    }
+  });
+});
+
 describe("RedisStreamSource behind sentinels with a password of their own", () => {
   const NAME = "plant-auth";
   const PASSWORD = "primary-s3cret";

@@ -218,7 +218,8 @@ export class RedisStreamSource implements Source {
       throw new BackboneConfigError("backbone_names", "backbone_names is empty: name the stream key(s) to consume");
     }
     const clientOptions = this.#clientOptions();
-    if (this.#sentinel) Object.assign(clientOptions, await this.#sentinelLogin(this.#sentinel));
+    if (this.#sentinel)
+      Object.assign(clientOptions, await this.#sentinelLogin(this.#sentinel, clientOptions.sentinelTLS));
     const client = (connectionName: string): RedisClient => {
       if (this.#cluster) return new Cluster(this.#cluster.nodes, this.#clusterOptions(clientOptions, connectionName));
       return this.#sentinel
@@ -286,13 +287,10 @@ export class RedisStreamSource implements Source {
     }
     if (isSentinelUrl(opts.url)) {
       const target = parseSentinelUrl(opts.url);
-      if (wantsTls(opts.url, opts.tls)) {
-        throw new BackboneConfigError(
-          "backbone_tls",
-          `backbone_url ${opts.url} goes through Sentinel, and TLS through Sentinel is not supported yet: ` +
-            "turn backbone_tls off on a trusted network, or name the primary itself with rediss://",
-        );
-      }
+      // TLS to the sentinels and to the primary they name, with the same settings: a primary's
+      // certificate must name the address the sentinels give (or their announced host name).
+      const tls = redisTlsOptions(opts.url, opts.tls);
+      if (tls) Object.assign(options, { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } satisfies RedisOptions);
       this.#sentinel = target;
       // Whether the sentinels want a password of their own is asked at start (#sentinelLogin).
       Object.assign(options, {
@@ -334,12 +332,16 @@ export class RedisStreamSource implements Source {
    * have ioredis warn on every connection. None answering: asked without, and
    * a NOAUTH later is logged naming backbone_password (#configFailure).
    */
-  async #sentinelLogin(target: SentinelTarget): Promise<Pick<RedisOptions, "sentinelUsername" | "sentinelPassword">> {
+  async #sentinelLogin(
+    target: SentinelTarget,
+    tls: RedisOptions["sentinelTLS"],
+  ): Promise<Pick<RedisOptions, "sentinelUsername" | "sentinelPassword">> {
     const { username, password, url } = this.#opts;
     for (const { host, port } of target.sentinels) {
       const probe = new Redis({
         host,
         port,
+        ...(tls ? { tls } : {}),
         lazyConnect: true,
         connectTimeout: 3_000,
         retryStrategy: () => null,
@@ -348,11 +350,19 @@ export class RedisStreamSource implements Source {
         // Its INFO would fail on NOAUTH before the PING below could ask.
         enableReadyCheck: false,
       });
-      probe.on("error", () => {});
+      const said: Error[] = [];
+      probe.on("error", (err: Error) => said.push(err));
       try {
-        try {
-          await probe.connect();
-        } catch {
+        const unreachable = await probe.connect().then(
+          () => undefined,
+          (err: Error) => err,
+        );
+        if (unreachable) {
+          // A certificate refused either way stops here, naming the field; a sentinel that is down does not.
+          for (const reason of [...said, unreachable]) {
+            const failure = describeRedisTlsFailure(reason, url, this.#opts.tls);
+            if (failure) throw failure;
+          }
           continue;
         }
         const refused = await probe.ping().then(

@@ -19,6 +19,8 @@ describe("Redis TLS settings", () => {
     expect(wantsTls("rediss+cluster://n1,n2", {})).toBe(true);
     expect(wantsTls("redis+cluster://n1,n2", {})).toBe(false);
     expect(wantsTls("redis+cluster://n1,n2", { tls: true })).toBe(true);
+    expect(wantsTls("rediss+sentinel://s1/m", {})).toBe(true);
+    expect(wantsTls("redis+sentinel://s1/m", {})).toBe(false);
     expect(redisTlsOptions("redis://h:6379/0", { tls: true })).toEqual({ rejectUnauthorized: true });
     expect(redisTlsOptions("rediss://h:6380/0", { reject_unauthorized: false })).toEqual({ rejectUnauthorized: false });
   });

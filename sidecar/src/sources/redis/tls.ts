@@ -17,7 +17,7 @@ const fail: PemError<BackboneField> = (field, message, cause) =>
 
 /** Whether the connection asks for TLS: backbone_tls, or a rediss:// URL. */
 export function wantsTls(url: string, settings: BackboneTlsSettings | undefined): boolean {
-  return settings?.tls === true || /^rediss(\+cluster)?:/i.test(url.trim());
+  return settings?.tls === true || /^rediss(\+cluster|\+sentinel)?:/i.test(url.trim());
 }
 
 /**

@@ -39,7 +39,6 @@ describe("parseSentinelUrl", () => {
       ["redis+sentinel://s1/m/zero", /the database "zero" after the primary's name is not a number/],
       ["redis+sentinel://s1/m/0/extra", /not a Sentinel URL/],
       ["redis+sentinel://s1/%E0%A4%A", /is not valid percent-encoding/],
-      ["rediss+sentinel://s1/m", /TLS through Sentinel is not supported yet/],
     ];
     for (const [url, why] of cases) {
       let thrown: unknown;

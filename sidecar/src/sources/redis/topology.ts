@@ -79,14 +79,8 @@ export function isSentinelUrl(url: string): boolean {
  */
 export function parseSentinelUrl(url: string): SentinelTarget {
   const text = url.trim();
-  if (/^rediss\+sentinel:/i.test(text)) {
-    throw refuse(
-      url,
-      "TLS through Sentinel is not supported yet: use redis+sentinel:// on a trusted network, or rediss:// " +
-        "naming the primary itself",
-    );
-  }
-  const match = /^redis\+sentinel:\/\/([^/?#]*)(?:\/([^/?#]*))?(?:\/([^/?#]*))?\/?$/i.exec(text);
+  // rediss+sentinel://: TLS to the sentinels and to the primary (wantsTls).
+  const match = /^rediss?\+sentinel:\/\/([^/?#]*)(?:\/([^/?#]*))?(?:\/([^/?#]*))?\/?$/i.exec(text);
   if (!match) throw refuse(url, "not a Sentinel URL: the sentinels, then the primary's name, then the database");
   const [, hosts = "", rawName = "", rawDb] = match;
   const sentinels = hostList(url, hosts, DEFAULT_SENTINEL_PORT, "sentinel", SENTINEL_EXAMPLE);
