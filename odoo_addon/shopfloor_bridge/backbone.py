@@ -17,8 +17,8 @@ message a person reads. The rules are the brokers' own:
 - Redis: a stream is any key; the URL is ``redis://host:6379/0`` or
   ``rediss://…`` with the database number as the path, or, behind Sentinel,
   ``redis+sentinel://host1:26379,host2:26379/<primary name>/<db>``: the
-  sentinels, the name they monitor the primary under, the database (TLS
-  through Sentinel is not supported); or a Redis Cluster's nodes,
+  sentinels, the name they monitor the primary under, the database
+  (``rediss+sentinel://`` over TLS); or a Redis Cluster's nodes,
   ``redis+cluster://node1:6379,node2:6379`` (database 0 only; ``rediss+cluster://`` over TLS).
 """
 
@@ -30,7 +30,7 @@ from .topic_filter import CONTROL, line_control_error
 
 BACKBONE_KINDS = ("amqp", "kafka", "redis")
 URL_SCHEMES = {"amqp": ("amqp", "amqps"), "redis": ("redis", "rediss")}
-TLS_SCHEMES = ("amqps", "rediss", "rediss+cluster")
+TLS_SCHEMES = ("amqps", "rediss", "rediss+cluster", "rediss+sentinel")
 URL_EXAMPLES = {
     "amqp": "amqp://host:5672/vhost or amqps://host:5671/vhost",
     "kafka": "host:9092,host2:9092",
@@ -204,12 +204,7 @@ def cluster_url_error(url):
 
 def sentinel_url_error(url):
     """Why ``url`` is not ``redis+sentinel://host1:26379,host2/<primary name>[/<db>]`` ('' when it is)."""
-    scheme, rest = url.split("://", 1)
-    if scheme.lower() == "rediss+sentinel":
-        return (
-            "TLS through Sentinel is not supported yet: use redis+sentinel:// on a trusted network, "
-            "or rediss:// naming the primary itself"
-        )
+    _scheme, rest = url.split("://", 1)
     hosts, slash, path = rest.partition("/")
     error = _host_list_error(url, hosts, "sentinel", SENTINEL_EXAMPLE)
     if error:
@@ -337,5 +332,5 @@ def without_userinfo(url):
 
 
 def tls_implied(kind, url):
-    """Whether the URL itself asks for TLS (amqps://, rediss://, rediss+cluster://)."""
+    """Whether the URL itself asks for TLS (amqps://, rediss://, rediss+cluster://, rediss+sentinel://)."""
     return kind in URL_SCHEMES and (url or "").strip().lower().split("://", 1)[0] in TLS_SCHEMES

@@ -299,8 +299,8 @@ class ShopfloorConnection(models.Model):
         "host:9092,host2:9092 (no scheme; TLS is the TLS box). "
         "Redis: redis://host:6379/0 (the number is the database), or rediss://host:6380/0 for TLS, or behind "
         "Sentinel redis+sentinel://host1:26379,host2:26379/mymaster/0 (the sentinels, the primary's name, "
-        "the database), or a Redis Cluster's nodes, redis+cluster://node1:6379,node2:6379 (rediss+cluster:// "
-        "for TLS). "
+        "the database; rediss+sentinel:// for TLS), or a Redis Cluster's nodes, "
+        "redis+cluster://node1:6379,node2:6379 (rediss+cluster:// for TLS). "
         "No user or password in the URL: they have their own fields.",
     )
     backbone_names = fields.Text(
@@ -1187,15 +1187,12 @@ class ShopfloorConnection(models.Model):
         consumer = self.backbone_consumer or ""
         if consumer and (backbone.CONTROL.search(consumer) or consumer != consumer.strip()):
             return _("Consumer name: %r holds a control character or leading/trailing spaces", consumer)
-        if kind == "redis" and self.backbone_tls and backbone.is_sentinel_url(url):
-            return _(
-                "TLS through Sentinel is not supported yet: turn TLS off (a trusted network) or name the "
-                "primary itself with rediss://"
-            )
         if kind in backbone.URL_SCHEMES and self.backbone_tls and not backbone.tls_implied(kind, url):
             secure = backbone.URL_SCHEMES[kind][1]
             if kind == "redis" and backbone.is_cluster_url(url):
                 secure = "rediss+cluster"
+            elif kind == "redis" and backbone.is_sentinel_url(url):
+                secure = "rediss+sentinel"
             return _(
                 "TLS is on but the URL starts with %(scheme)s://: use %(secure)s:// (e.g. %(example)s) or turn TLS off",
                 scheme=url.split("://", 1)[0],

@@ -166,8 +166,12 @@ class TestBackbone(ShopfloorCase):
         self.assertEqual(config["batch"], DEFAULT_BATCH)
         rediss = self.make("redis", code="bb-rediss", backbone_url="rediss://redis.plant:6380/2")
         self.assertIs(self.config_of(rediss)["backbone"]["tls"], True)
-        cluster = self.make("redis", code="bb-rediss-cluster", backbone_url="rediss+cluster://n1,n2:6380")
-        self.assertIs(self.config_of(cluster)["backbone"]["tls"], True)
+        for code, url in [
+            ("bb-tls-cluster", "rediss+cluster://n1,n2:6380"),
+            ("bb-tls-sentinel", "rediss+sentinel://s1/m"),
+        ]:
+            with self.subTest(url=url):
+                self.assertIs(self.config_of(self.make("redis", code=code, backbone_url=url))["backbone"]["tls"], True)
 
     def test_other_kinds_have_no_backbone_and_carry_the_delivery_settings(self):
         self.connection.write(
@@ -318,7 +322,6 @@ class TestBackbone(ShopfloorCase):
             ("redis", {"backbone_group": "g\x85"}, "holds a control character"),
             ("kafka", {"backbone_consumer": "c\x80"}, "Consumer name"),
             ("redis", {"backbone_tls": True}, "use rediss://"),
-            ("redis", {"backbone_url": "rediss+sentinel://s1/mymaster"}, "TLS through Sentinel is not supported yet"),
             ("redis", {"backbone_url": "redis+sentinel://s1:26379"}, "after the sentinels comes the name"),
             ("redis", {"backbone_url": "redis+sentinel://s1/mymaster/zero"}, "after the sentinels comes the name"),
             ("redis", {"backbone_url": "redis+sentinel://s1:0/mymaster"}, "sentinel 's1:0': '0' is not a port"),
@@ -329,7 +332,7 @@ class TestBackbone(ShopfloorCase):
             (
                 "redis",
                 {"backbone_url": "redis+sentinel://s1/mymaster", "backbone_tls": True},
-                "TLS through Sentinel is not supported yet: turn TLS off",
+                "TLS is on but the URL starts with redis+sentinel://: use rediss+sentinel://",
             ),
             ("redis", {"backbone_url": "redis+cluster://n1/3"}, "a Redis Cluster has database 0 only"),
             ("redis", {"backbone_url": "redis+cluster://n1:99999"}, "node 'n1:99999': '99999' is not a port"),
@@ -387,6 +390,7 @@ class TestBackbone(ShopfloorCase):
             ("redis", "redis://[::1]", "stream one\n{tenant}:events"),
             ("redis", "rediss://redis.plant:6380/15", "events"),
             ("redis", "redis+sentinel://s1:26379,s2,[::1]:26380/plant%20primary/2", "events"),
+            ("redis", "rediss+sentinel://s1.plant.example,s2.plant.example:26380/plant/1", "events"),
             ("redis", "REDIS+SENTINEL://10.0.0.5/mymaster", "events"),
             ("redis", "redis+cluster://n1:7000,n2,[fd00::3]:7002/", "{plant}:line1\n{plant}:line2"),
             ("redis", "rediss+cluster://cache-0001.plant.example:6379,cache-0002.plant.example", "{plant}:line1"),
