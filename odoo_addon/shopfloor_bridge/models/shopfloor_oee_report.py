@@ -452,6 +452,13 @@ class ShopfloorOeeReport(models.Model):
                   FROM shopfloor_event e
                   {COUNT_JOINS_SQL}
                  WHERE e.workcenter_id IS NOT NULL AND {COUNT_FILTER_SQL}
+            ), order_start AS (
+                -- When each order started at each work center: where its first count's time begins.
+                SELECT e.production_id, e.workcenter_id, MIN(e.time) AS started
+                  FROM shopfloor_event e
+                 WHERE e.state = 'applied' AND e.type = 'workorder.started'
+                   AND e.production_id IS NOT NULL AND e.workcenter_id IS NOT NULL
+                 GROUP BY e.production_id, e.workcenter_id
             ), count_sequence AS (
                 SELECT c.*,
                        COALESCE(SUM(CASE WHEN c.type != 'workorder.completed' THEN c.good_in END) OVER earlier, 0)
@@ -460,9 +467,13 @@ class ShopfloorOeeReport(models.Model):
                            AS scrap_before,
                        MIN(CASE WHEN c.good_in > 0 THEN c.time END)
                            OVER (PARTITION BY c.production_id, c.workcenter_id) AS first_good,
-                       LAG(c.time) OVER (PARTITION BY c.production_id, c.workcenter_id ORDER BY c.time, c.id)
+                       COALESCE(LAG(c.time) OVER (PARTITION BY c.production_id, c.workcenter_id
+                                                  ORDER BY c.time, c.id),
+                                -- The first count covers the time since the order started there.
+                                CASE WHEN s.started <= c.time THEN s.started END)
                            AS previous_time
                   FROM count_event c
+                  LEFT JOIN order_start s ON s.production_id = c.production_id AND s.workcenter_id = c.workcenter_id
                 WINDOW earlier AS (PARTITION BY c.production_id, c.workcenter_id ORDER BY c.time, c.id
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
             ), counted AS (
@@ -479,7 +490,8 @@ class ShopfloorOeeReport(models.Model):
                   FROM count_sequence c
             ), shared AS (
                 -- A count covers the time since the order's previous count at the work
-                -- center: when that time ran across midnight, each day takes its share.
+                -- center (the first one, since the order started there): when that time
+                -- ran across midnight, each day takes its share.
                 SELECT c.workcenter_id, c.production_id, c.workorder_id, c.time, c.first_good, d.day,
                        c.good * d.share AS good, c.scrap * d.share AS scrap
                   FROM counted c

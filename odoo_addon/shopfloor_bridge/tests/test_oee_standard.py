@@ -25,6 +25,7 @@ Worked example, by hand (Press 01, Monday 23 Nov 2026, minutes from 08:00 UTC):
     OEE = 0.35556 x 0.795 x 0.94340 = 100 x 1.2 / 450 ......... 26.667 %
 """
 
+import math
 from datetime import timedelta
 
 from psycopg2 import IntegrityError
@@ -172,6 +173,31 @@ class TestStandardOee(ShopfloorCase):
         self.assertEqual(sorted(events.mapped("type")).count("production.reported"), 2)
         self.assertEqual(len(events), 4)
 
+    def test_the_first_count_of_a_run_across_midnight_is_shared_from_the_start(self):
+        """Regression (the demo's e2e run at 00:31 UTC: "Counts faster than the ideal cycle
+        time allows" on the new day): an order's first count covers the time since it started
+        at the work center, not nothing, so a first count reported after midnight for a run
+        begun before it went wholly to the new day."""
+        production = self._make_mo(100)
+        self.env["shopfloor.ideal.cycle"].create(
+            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 1.2}
+        )
+        order = {"order": production.name, "operation": "Cutting"}
+        midnight = 16 * 60  # 00:00 UTC on the Tuesday
+        self.feed(
+            (midnight - 20, "workorder.started", order),
+            (midnight + 20, "production.reported", {**order, "qty_good": 20}),
+            (midnight + 20, "workorder.paused", order),
+        )
+        monday, tuesday = self.standard(self.wc_press1), self.standard(self.wc_press1, self.day + timedelta(days=1))
+        self.assertAlmostEqual(monday["run_minutes"], 20.0)
+        self.assertAlmostEqual(tuesday["run_minutes"], 20.0)
+        # Made between 23:40 and 00:20: half on each day, 12 min at ideal speed on each.
+        self.assertAlmostEqual(monday["total_count"], 10)
+        self.assertAlmostEqual(tuesday["total_count"], 10)
+        self.assertAlmostEqual(tuesday["ideal_minutes"], 10 * 1.2)
+        self.assertEqual((monday["flags"], tuesday["flags"]), ([], []))
+
     def test_a_run_across_midnight_counts_on_both_days(self):
         """Regression (the demo's e2e run just after 00:00 UTC): a time log counted
         on the day it started only, and a count on the day it was reported, so the
@@ -241,9 +267,13 @@ class TestStandardOee(ShopfloorCase):
         odoo = self.env["shopfloor.oee.report"].compute_oee(self.wc_press2.ids, *days)
         self.assertAlmostEqual(odoo[0]["loaded_minutes"], 0.0)
 
-    def _press1_at_real_now(self):
+    def _press1_at_real_now(self, run, qty, ahead=timedelta(0)):
         """Press 1 working round the clock (these tests run at the server's real now, any day),
-        an order for it with an ideal cycle of 1.2 min: (now, the order's event data)."""
+        an order for it, and an ideal cycle for ``qty`` counted at now after a ``run`` on a line
+        clock ``ahead`` of the server's: 1.2 min, or, when the run began the day before (the
+        report's days are UTC), short enough for the part of the run on the counts' day, so
+        that no "counts faster than the ideal" flag comes of the time of day the tests run at
+        (a CI run at 00:27 UTC had one). Returns (now, the order's event data, the cycle)."""
         self.wc_press1.resource_calendar_id = self.env["resource.calendar"].create(
             {
                 "name": "Round the clock (UTC)",
@@ -257,11 +287,16 @@ class TestStandardOee(ShopfloorCase):
         )
         self.env.cr.execute("SELECT now() AT TIME ZONE 'UTC'")
         now = self.env.cr.fetchone()[0]
+        counted = now + ahead
+        midnight = counted.replace(hour=0, minute=0, second=0, microsecond=0)
+        on_the_day = (counted - max(counted - run, midnight)).total_seconds() / 60
+        # Kept to 4 decimals, as the field is.
+        cycle = min(1.2, max(0.0001, math.floor(9000 * on_the_day / qty) / 10000))
         production = self._make_mo(100)
         self.env["shopfloor.ideal.cycle"].create(
-            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 1.2}
+            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": cycle}
         )
-        return now, {"order": production.name, "operation": "Cutting"}
+        return now, {"order": production.name, "operation": "Cutting"}, cycle
 
     def test_a_run_opened_by_a_clock_running_ahead_counts_until_now_on_that_clock(self):
         """Regression (the demo's e2e run just after 00:00 UTC, its line 2 clock 2 min ahead):
@@ -270,8 +305,8 @@ class TestStandardOee(ShopfloorCase):
         The press works round the clock here: the test runs at the server's real now, which
         may fall outside a working calendar (a Saturday: run time beyond planned time, a flag
         of its own that this test is not about)."""
-        now, order = self._press1_at_real_now()
         ahead = timedelta(minutes=2)
+        now, order, cycle = self._press1_at_real_now(timedelta(minutes=30), 25, ahead)
         for at, event_type, data in (
             (now - timedelta(minutes=30), "workorder.started", order),
             (now, "production.reported", {**order, "qty_good": 25}),
@@ -282,7 +317,7 @@ class TestStandardOee(ShopfloorCase):
         [row] = self.env["shopfloor.oee.report"].compute_standard_oee(self.wc_press1.ids, *days)
         # Odoo keeps a log's start in whole seconds.
         self.assertAlmostEqual(row["run_minutes"], 30.0, delta=1 / 60)
-        self.assertAlmostEqual(row["ideal_minutes"], 25 * 1.2)
+        self.assertAlmostEqual(row["ideal_minutes"], 25 * cycle)
         self.assertEqual(row["flags"], [])
 
     def test_a_run_opened_by_a_late_event_counts_until_now(self):
@@ -290,7 +325,7 @@ class TestStandardOee(ShopfloorCase):
         the run still under way reached Odoo 30 min after its source time, and that lateness
         was taken off now, so the run counted 0 min against the counts reported since, and a
         flag. Lateness says nothing of the source's clock: the run counts until now."""
-        now, order = self._press1_at_real_now()
+        now, order, cycle = self._press1_at_real_now(timedelta(minutes=30), 20)
         started = now - timedelta(minutes=30)
         [result] = self.ingest(self.make_event("workorder.started", order, time=started, observedtime=self.iso(now)))
         self.assertEqual(result["status"], "applied", result)
@@ -301,7 +336,7 @@ class TestStandardOee(ShopfloorCase):
         rows = self.env["shopfloor.oee.report"].compute_standard_oee(self.wc_press1.ids, *days)
         # Odoo keeps a log's start in whole seconds.
         self.assertAlmostEqual(rows[0]["run_minutes"], 30.0, delta=1 / 60)
-        self.assertAlmostEqual(rows[0]["ideal_minutes"], 20 * 1.2)
+        self.assertAlmostEqual(rows[0]["ideal_minutes"], 20 * cycle)
         self.assertEqual(rows[0]["flags"], [])
 
     def test_leave_in_the_calendar_shortens_planned_time(self):
