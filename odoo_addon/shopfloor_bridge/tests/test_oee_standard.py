@@ -178,11 +178,7 @@ class TestStandardOee(ShopfloorCase):
         time allows" on the new day): an order's first count covers the time since it started
         at the work center, not nothing, so a first count reported after midnight for a run
         begun before it went wholly to the new day."""
-        production = self._make_mo(100)
-        self.env["shopfloor.ideal.cycle"].create(
-            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 1.2}
-        )
-        order = {"order": production.name, "operation": "Cutting"}
+        order = self._press1_order(1.2)
         midnight = 16 * 60  # 00:00 UTC on the Tuesday
         self.feed(
             (midnight - 20, "workorder.started", order),
@@ -202,11 +198,7 @@ class TestStandardOee(ShopfloorCase):
         """Regression (the demo's e2e run just after 00:00 UTC): a time log counted
         on the day it started only, and a count on the day it was reported, so the
         new day showed counts made before midnight with no run time, and a flag."""
-        production = self._make_mo(100)
-        self.env["shopfloor.ideal.cycle"].create(
-            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": 1.2}
-        )
-        order = {"order": production.name, "operation": "Cutting"}
+        order = self._press1_order(1.2)
         midnight = 16 * 60  # 00:00 UTC on the Tuesday
         self.feed(
             (midnight - 60, "workorder.started", order),
@@ -267,6 +259,15 @@ class TestStandardOee(ShopfloorCase):
         odoo = self.env["shopfloor.oee.report"].compute_oee(self.wc_press2.ids, *days)
         self.assertAlmostEqual(odoo[0]["loaded_minutes"], 0.0)
 
+    def _press1_order(self, cycle):
+        """An order of 100 brackets for press 1, whose ideal cycle for them is ``cycle`` min:
+        its event data."""
+        production = self._make_mo(100)
+        self.env["shopfloor.ideal.cycle"].create(
+            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": cycle}
+        )
+        return {"order": production.name, "operation": "Cutting"}
+
     def _press1_at_real_now(self, run, qty, ahead=timedelta(0)):
         """Press 1 working round the clock (these tests run at the server's real now, any day),
         an order for it, and an ideal cycle for ``qty`` counted at now after a ``run`` on a line
@@ -292,11 +293,7 @@ class TestStandardOee(ShopfloorCase):
         on_the_day = (counted - max(counted - run, midnight)).total_seconds() / 60
         # Kept to 4 decimals, as the field is.
         cycle = min(1.2, max(0.0001, math.floor(9000 * on_the_day / qty) / 10000))
-        production = self._make_mo(100)
-        self.env["shopfloor.ideal.cycle"].create(
-            {"workcenter_id": self.wc_press1.id, "product_id": self.product_bracket.id, "ideal_cycle_time": cycle}
-        )
-        return now, {"order": production.name, "operation": "Cutting"}, cycle
+        return now, self._press1_order(cycle), cycle
 
     def test_a_run_opened_by_a_clock_running_ahead_counts_until_now_on_that_clock(self):
         """Regression (the demo's e2e run just after 00:00 UTC, its line 2 clock 2 min ahead):
