@@ -344,7 +344,8 @@ class ShopfloorLiveView(models.AbstractModel):
 
     def _shift_counts(self, windows, now):
         """Good, scrap and ideal minutes of this shift's applied count events,
-        counted as the OEE report's view counts them."""
+        counted as the OEE report's view counts them (a count whose time began before
+        the shift started counts its share, as one across midnight in the report)."""
         self.env.cr.execute(
             f"""
             WITH win AS (
@@ -370,13 +371,30 @@ class ShopfloorLiveView(models.AbstractModel):
                        CASE WHEN c.type = 'workorder.completed'
                             THEN GREATEST(c.scrap_in - COALESCE(SUM(CASE WHEN c.type != 'workorder.completed'
                                  THEN c.scrap_in END) OVER earlier, 0), 0)
-                            ELSE c.scrap_in END AS scrap
+                            ELSE c.scrap_in END AS scrap,
+                       -- As the report: a count covers the time since the order's previous count at
+                       -- the work center, the first one since the order started there.
+                       COALESCE(LAG(c.time) OVER (PARTITION BY c.production_id, c.workcenter_id
+                                                  ORDER BY c.time, c.id),
+                                (SELECT MIN(s.time) FROM shopfloor_event s
+                                  WHERE s.state = 'applied' AND s.type = 'workorder.started'
+                                    AND s.production_id = c.production_id AND s.workcenter_id = c.workcenter_id
+                                    AND s.time <= c.time)) AS previous_time
                   FROM count_event c
                 WINDOW earlier AS (PARTITION BY c.production_id, c.workcenter_id ORDER BY c.time, c.id
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-            ), ideal AS (
-                SELECT c.*, {IDEAL_UNIT_MINUTES_SQL} AS unit_minutes
+            ), shared AS (
+                -- A count whose time began before the shift started: the shift takes its share.
+                SELECT c.*,
+                       CASE WHEN c.type IN ('production.reported', 'workorder.completed')
+                             AND c.previous_time < c.start AND c.time > c.previous_time
+                            THEN EXTRACT(EPOCH FROM c.time - c.start) / EXTRACT(EPOCH FROM c.time - c.previous_time)
+                            ELSE 1.0 END AS share
                   FROM counted c
+            ), ideal AS (
+                SELECT c.workcenter_id, c.good * c.share AS good, c.scrap * c.share AS scrap,
+                       {IDEAL_UNIT_MINUTES_SQL} AS unit_minutes
+                  FROM shared c
                   {IDEAL_JOINS_SQL}
                  WHERE c.time >= c.start AND c.time <= %(now)s
             )

@@ -138,6 +138,22 @@ class TestLiveView(ShopfloorCase):
         self.assertEqual(len(tile["oee_flags"]), 1)
         self.assertIn("faster than the ideal cycle time", tile["oee_flags"][0])
 
+    def test_a_count_begun_before_the_shift_counts_its_share(self):
+        """As the report shares a count across midnight: the order started 20 min before the
+        shift and its first count came 20 min into it, so half of it was made in this shift.
+        Counted whole, 20 units at 1.5 min need 30 min against the shift's 20 min run."""
+        order = {"order": self.mo1.name, "operation": "Cutting"}
+        results = self.ingest(
+            self.make_event("workorder.started", order, time=SHIFT_START - timedelta(minutes=20)),
+            self.make_event("production.reported", {**order, "qty_good": 20}, time=SHIFT_START + timedelta(minutes=20)),
+            self.make_event("workorder.paused", order, time=SHIFT_START + timedelta(minutes=20)),
+        )
+        for result in results:
+            self.assertEqual(result["status"], "applied", result["error"])
+        tile = self.tiles()[self.wc_press1.id]
+        self.assertAlmostEqual(tile["good"], 10.0)
+        self.assertEqual(tile["oee_flags"], [])
+
     def test_outside_the_calendar_the_shift_starts_at_midnight_in_the_users_zone(self):
         self.env.user.tz = "Europe/Berlin"
         sunday = PLANT_EPOCH - timedelta(days=1)
