@@ -41,6 +41,7 @@ from ..field_guard import require_groups
 from .shopfloor_oee_report import (
     COUNT_EVENT_TYPES,
     COUNT_FILTER_SQL,
+    COUNT_FROM_SQL,
     COUNT_GOOD_IN_SQL,
     COUNT_JOINS_SQL,
     COUNT_SCRAP_IN_SQL,
@@ -372,14 +373,8 @@ class ShopfloorLiveView(models.AbstractModel):
                             THEN GREATEST(c.scrap_in - COALESCE(SUM(CASE WHEN c.type != 'workorder.completed'
                                  THEN c.scrap_in END) OVER earlier, 0), 0)
                             ELSE c.scrap_in END AS scrap,
-                       -- As the report: a count covers the time since the order's previous count at
-                       -- the work center, the first one since the order started there.
-                       COALESCE(LAG(c.time) OVER (PARTITION BY c.production_id, c.workcenter_id
-                                                  ORDER BY c.time, c.id),
-                                (SELECT MIN(s.time) FROM shopfloor_event s
-                                  WHERE s.state = 'applied' AND s.type = 'workorder.started'
-                                    AND s.production_id = c.production_id AND s.workcenter_id = c.workcenter_id
-                                    AND s.time <= c.time)) AS previous_time
+                       -- As the report: where the time the count covers begins.
+                       {COUNT_FROM_SQL} AS previous_time
                   FROM count_event c
                 WINDOW earlier AS (PARTITION BY c.production_id, c.workcenter_id ORDER BY c.time, c.id
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)

@@ -91,6 +91,14 @@ COUNT_FILTER_SQL = """e.state = 'applied'
                    AND (e.type NOT IN ('scrap.reported', 'scrap.reversed') OR s.product_id = mo.product_id)""".format(
     types=", ".join(f"'{type_}'" for type_ in COUNT_EVENT_TYPES)
 )
+# Where the time a count row ``c`` of ``count_event`` covers begins: the order's previous
+# count at the work center, or, for its first, when the order started there (its first
+# applied workorder.started up to the count; asked only then, through the production index).
+COUNT_FROM_SQL = """COALESCE(LAG(c.time) OVER (PARTITION BY c.production_id, c.workcenter_id ORDER BY c.time, c.id),
+                                (SELECT MIN(s.time) FROM shopfloor_event s
+                                  WHERE s.state = 'applied' AND s.type = 'workorder.started'
+                                    AND s.production_id = c.production_id AND s.workcenter_id = c.workcenter_id
+                                    AND s.time <= c.time))"""
 # A counted row ``c`` (production_id, workcenter_id, workorder_id) of an order ``mo`` at a
 # work center ``wc``: minutes per unit at ideal speed (the work center's override for the
 # product, else the operation's cycle over the work center's capacity), NULL when unknown.
@@ -452,13 +460,6 @@ class ShopfloorOeeReport(models.Model):
                   FROM shopfloor_event e
                   {COUNT_JOINS_SQL}
                  WHERE e.workcenter_id IS NOT NULL AND {COUNT_FILTER_SQL}
-            ), order_start AS (
-                -- When each order started at each work center: where its first count's time begins.
-                SELECT e.production_id, e.workcenter_id, MIN(e.time) AS started
-                  FROM shopfloor_event e
-                 WHERE e.state = 'applied' AND e.type = 'workorder.started'
-                   AND e.production_id IS NOT NULL AND e.workcenter_id IS NOT NULL
-                 GROUP BY e.production_id, e.workcenter_id
             ), count_sequence AS (
                 SELECT c.*,
                        COALESCE(SUM(CASE WHEN c.type != 'workorder.completed' THEN c.good_in END) OVER earlier, 0)
@@ -467,13 +468,8 @@ class ShopfloorOeeReport(models.Model):
                            AS scrap_before,
                        MIN(CASE WHEN c.good_in > 0 THEN c.time END)
                            OVER (PARTITION BY c.production_id, c.workcenter_id) AS first_good,
-                       COALESCE(LAG(c.time) OVER (PARTITION BY c.production_id, c.workcenter_id
-                                                  ORDER BY c.time, c.id),
-                                -- The first count covers the time since the order started there.
-                                CASE WHEN s.started <= c.time THEN s.started END)
-                           AS previous_time
+                       {COUNT_FROM_SQL} AS previous_time
                   FROM count_event c
-                  LEFT JOIN order_start s ON s.production_id = c.production_id AND s.workcenter_id = c.workcenter_id
                 WINDOW earlier AS (PARTITION BY c.production_id, c.workcenter_id ORDER BY c.time, c.id
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
             ), counted AS (
