@@ -406,6 +406,11 @@ export class AmqpSource implements Source {
     }
   }
 
+  /** The next attempt starts at the node after `node` (a single node: itself). */
+  #moveOnFrom(node: number): void {
+    this.#firstNode = (node + 1) % (this.#endpoint as AmqpEndpoint).nodes.length;
+  }
+
   /** The node of the session or attempt, `host:port/vhost`; the URL before the first. */
   get #where(): string {
     return this.#endpoint?.nodes[this.#node]?.where ?? this.#opts.url;
@@ -483,7 +488,7 @@ export class AmqpSource implements Source {
       session.over = true;
       if (this.#session === session) this.#session = undefined;
       // A node that took the connection but not the session (a queue it cannot serve): the next one first.
-      this.#firstNode = (session.node + 1) % (this.#endpoint as AmqpEndpoint).nodes.length;
+      this.#moveOnFrom(session.node);
       // Not awaited: on a connection the broker is closing, amqplib's close waits for a reply that never comes.
       void model.close().catch(() => {});
       throw err;
@@ -690,7 +695,7 @@ export class AmqpSource implements Source {
     void session.model.close().catch(() => {});
     if (this.#stopping) return;
     // The node may be gone: the next attempt starts at the one after it (a single node: itself).
-    this.#firstNode = (session.node + 1) % (this.#endpoint as AmqpEndpoint).nodes.length;
+    this.#moveOnFrom(session.node);
     const others = (this.#endpoint as AmqpEndpoint).nodes.length > 1 ? ", through the next node first" : "";
     this.#log("warn", `amqp ${this.#endpoint?.nodes[session.node]?.where ?? ""}: ${why}; reconnecting${others}`);
     this.#scheduleReconnect();

@@ -154,6 +154,23 @@ function reasonText(err: Error | undefined): string {
   return last ? `no node of the cluster answered: ${last.message}` : String(err?.message);
 }
 
+/**
+ * A client that connects once, with no retries and no offline queue, for
+ * asking a server one thing at start; what it fails with is collected.
+ */
+function askOnce(options: RedisOptions): { client: Redis; errors: Error[] } {
+  const client = new Redis({
+    ...options,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+  });
+  const errors: Error[] = [];
+  client.on("error", (err: Error) => errors.push(err));
+  return { client, errors };
+}
+
 function isReset(err: Error | undefined): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   return code === "ECONNRESET" || code === "EPIPE";
@@ -218,6 +235,7 @@ export class RedisStreamSource implements Source {
       throw new BackboneConfigError("backbone_names", "backbone_names is empty: name the stream key(s) to consume");
     }
     const clientOptions = this.#clientOptions();
+    this.#settings = clientOptions;
     if (this.#sentinel)
       Object.assign(clientOptions, await this.#sentinelLogin(this.#sentinel, clientOptions.sentinelTLS));
     const client = (connectionName: string): RedisClient => {
@@ -259,6 +277,8 @@ export class RedisStreamSource implements Source {
   }
 
   #connectedOnce = false;
+  /** The clients' options, as the start made them (#clientOptions). */
+  #settings: RedisOptions = {};
   /** The sentinels and primary name of a redis+sentinel:// URL. */
   #sentinel: SentinelTarget | undefined;
   /** The start nodes of a redis+cluster:// URL. */
@@ -338,20 +358,14 @@ export class RedisStreamSource implements Source {
   ): Promise<Pick<RedisOptions, "sentinelUsername" | "sentinelPassword">> {
     const { username, password, url } = this.#opts;
     for (const { host, port } of target.sentinels) {
-      const probe = new Redis({
+      const { client: probe, errors: said } = askOnce({
         host,
         port,
         ...(tls ? { tls } : {}),
-        lazyConnect: true,
         connectTimeout: 3_000,
-        retryStrategy: () => null,
-        maxRetriesPerRequest: 0,
-        enableOfflineQueue: false,
         // Its INFO would fail on NOAUTH before the PING below could ask.
         enableReadyCheck: false,
       });
-      const said: Error[] = [];
-      probe.on("error", (err: Error) => said.push(err));
       try {
         const unreachable = await probe.connect().then(
           () => undefined,
@@ -484,18 +498,8 @@ export class RedisStreamSource implements Source {
    * client with the same settings.
    */
   async #clusterNodeFailure(target: ClusterTarget): Promise<BackboneConfigError | undefined> {
-    const { lazyConnect: _lazy, retryStrategy: _retry, ...settings } = this.#clientOptions();
     for (const { host, port } of target.nodes) {
-      const reasons: Error[] = [];
-      const probe = new Redis({
-        ...settings,
-        host,
-        port,
-        lazyConnect: true,
-        retryStrategy: () => null,
-        maxRetriesPerRequest: 0,
-      });
-      probe.on("error", (err: Error) => reasons.push(err));
+      const { client: probe, errors: reasons } = askOnce({ ...this.#settings, host, port });
       try {
         await probe.connect();
         await probe.ping();

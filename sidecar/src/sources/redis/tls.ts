@@ -15,7 +15,7 @@ export type BackboneTlsSettings = Partial<
 const fail: PemError<BackboneField> = (field, message, cause) =>
   new BackboneConfigError(field, message, cause === undefined ? undefined : { cause });
 
-/** Whether the connection asks for TLS: backbone_tls, or a rediss:// URL. */
+/** Whether the connection asks for TLS: backbone_tls, or a rediss://, rediss+cluster:// or rediss+sentinel:// URL. */
 export function wantsTls(url: string, settings: BackboneTlsSettings | undefined): boolean {
   return settings?.tls === true || /^rediss(\+cluster|\+sentinel)?:/i.test(url.trim());
 }
