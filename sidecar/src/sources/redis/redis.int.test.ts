@@ -291,6 +291,36 @@ describe("RedisStreamSource on redis-server 7", () => {
     }
   });
 
+  it("hands each entry over once while the server drops its connections mid-flow (CLIENT KILL)", async () => {
+    // Each drop makes the source read its own pending entries again while the last read's
+    // entries commit: an entry acknowledged between the server answering that read and the
+    // answer arriving must not come back as history.
+    const stream = freshStream();
+    const sink = new RecordingSink();
+    const src = source({ streams: [stream], prefetch: 100, consumer: "killed-often" });
+    await src.start(sink);
+    const killer = new Redis(broker.url);
+    try {
+      for (let round = 0; round < 40; round++) {
+        const batch = producer.pipeline();
+        for (let i = 0; i < 25; i++) batch.xadd(stream, "*", "payload", `k-${round}-${i}`);
+        await batch.exec();
+        await new Promise((r) => setTimeout(r, 20 + (round % 5) * 10));
+        // The source's two connections (named after its consumer): the producer is left alone.
+        const clients = String(await killer.call("CLIENT", "LIST")).split("\n");
+        for (const line of clients.filter((l) => / name=killed-often:/.test(l))) {
+          await killer.call("CLIENT", "KILL", "ID", /\bid=(\d+)/.exec(line)?.[1] as string);
+        }
+      }
+      await expect.poll(() => new Set(sink.committed.map(intakeText)).size, { timeout: 20_000 }).toBe(1_000);
+      await expect.poll(() => pendingCount(stream), { timeout: 10_000 }).toBe(0);
+      expect(sink.committed).toHaveLength(1_000);
+    } finally {
+      killer.disconnect();
+      await src.stop();
+    }
+  });
+
   it("refused credentials, a non-stream key and a bad URL name the field to fix", async () => {
     const locked = await startRedis({ password: "right" });
     try {

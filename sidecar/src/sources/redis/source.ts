@@ -200,6 +200,9 @@ export class RedisStreamSource implements Source {
   #ackBacklog = new Map<string, Set<string>>();
   /** Our own PEL is read again (id 0) before new entries: at start, after a reconnect, after a failed commit. */
   #readHistory = true;
+  /** Reads of our own PEL under way, and what was committed while one was (see #hand). */
+  #historyReads = 0;
+  readonly #ackedDuringHistory = new Set<string>();
   #roomWaiters: (() => void)[] = [];
   #failures = 0;
   readonly #counts = {
@@ -664,11 +667,16 @@ export class RedisStreamSource implements Source {
       while (!this.#stopping) {
         const room = await this.#room();
         if (this.#stopping) return;
-        const reply = await this.#readGroup(room, [[stream, after]]);
-        const entries = reply?.[0]?.[1] ?? [];
-        if (entries.length === 0) break;
-        after = (entries[entries.length - 1] as [Buffer, unknown])[0].toString();
-        this.#hand(reply as StreamReply, "history");
+        this.#historyReads++;
+        try {
+          const reply = await this.#readGroup(room, [[stream, after]]);
+          const entries = reply?.[0]?.[1] ?? [];
+          if (entries.length === 0) break;
+          after = (entries[entries.length - 1] as [Buffer, unknown])[0].toString();
+          this.#hand(reply as StreamReply, "history");
+        } finally {
+          if (--this.#historyReads === 0) this.#ackedDuringHistory.clear();
+        }
       }
     }
   }
@@ -700,7 +708,9 @@ export class RedisStreamSource implements Source {
       for (const [idBytes, fields] of entries) {
         const id = idBytes.toString();
         const key = `${stream}\0${id}`;
-        if (this.#inFlight.has(key)) continue;
+        // In flight, or acknowledged while this read of our history was on its way (the server
+        // answered before the XACK on the other connection, the answer came after).
+        if (this.#inFlight.has(key) || this.#ackedDuringHistory.has(key)) continue;
         if (fields === null) {
           // Trimmed (XTRIM, MAXLEN) or XDELed while pending: its content is gone at the broker.
           this.#counts.lost_at_broker++;
@@ -736,8 +746,10 @@ export class RedisStreamSource implements Source {
       },
     );
     this.#accepts.add(tracked);
+    let committed = false;
     const commit = accepted.then(
       () => {
+        committed = true;
         this.#counts.committed += keys.length;
         return this.#ack(toAck, true);
       },
@@ -749,7 +761,10 @@ export class RedisStreamSource implements Source {
       },
     );
     const settled = commit.then(() => {
-      for (const key of keys) this.#inFlight.delete(key);
+      for (const key of keys) {
+        this.#inFlight.delete(key);
+        if (committed && this.#historyReads > 0) this.#ackedDuringHistory.add(key);
+      }
       this.#commits.delete(settled);
       this.#freeRoom();
     });
