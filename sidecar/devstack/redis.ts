@@ -33,6 +33,12 @@ export interface RedisBroker {
   start(): Promise<void>;
   /** SIGTERM (writes the AOF and exits) or SIGKILL (what fsync reached survives). */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * SIGSTOP: a server that stops answering while its TCP port stays open (the kernel
+   * still accepts and acknowledges), as a frozen host or VM does; `thaw` (SIGCONT) resumes it.
+   */
+  freeze(): void;
+  thaw(): void;
   destroy(): Promise<void>;
 }
 
@@ -104,6 +110,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisBroker> 
     if (!proc || proc.exitCode !== null) return;
     const gone = new Promise<void>((r) => proc.once("exit", () => r()));
     proc.kill(signal);
+    proc.kill("SIGCONT"); // a frozen one acts on the signal once it runs
     await gone;
   };
 
@@ -114,6 +121,8 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisBroker> 
     dir,
     start,
     stop,
+    freeze: () => child?.kill("SIGSTOP"),
+    thaw: () => child?.kill("SIGCONT"),
     destroy: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
@@ -136,6 +145,9 @@ export interface RedisSentinel {
   /** With `tls`: the TLS listener's port. */
   tlsPort?: number;
   dir: string;
+  /** SIGSTOP: a sentinel that accepts connections and never answers; `thaw` (SIGCONT) resumes it. */
+  freeze(): void;
+  thaw(): void;
   destroy(): Promise<void>;
 }
 
@@ -207,10 +219,13 @@ export async function startSentinel(
     port,
     ...(tlsPort === undefined ? {} : { tlsPort }),
     dir,
+    freeze: () => child.kill("SIGSTOP"),
+    thaw: () => child.kill("SIGCONT"),
     destroy: async () => {
       if (child.exitCode === null) {
         const gone = new Promise<void>((r) => child.once("exit", () => r()));
         child.kill("SIGTERM");
+        child.kill("SIGCONT");
         await gone;
       }
       rmSync(dir, { recursive: true, force: true });

@@ -672,3 +672,107 @@ describe("RedisStreamSource behind sentinels with a password of their own", () =
     expect(warned).toEqual([]);
   });
 });
+
+describe("RedisStreamSource through Redis Sentinel when a server stops answering (frozen with SIGSTOP)", () => {
+  // A frozen host or VM, or a network that drops packets: the port stays open (the kernel
+  // still accepts and acknowledges), nothing is refused or reset, and nothing is answered.
+  const NAME = "plant-frozen";
+  let primary: RedisBroker;
+  let replica: RedisBroker;
+  let sentinel: RedisSentinel;
+  let frozenSentinel: RedisSentinel;
+  const primaryPort = async (): Promise<number> => {
+    const asked = new Redis(sentinel.port, "127.0.0.1");
+    try {
+      const addr = (await asked.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME)) as [string, string] | null;
+      return Number(addr?.[1] ?? 0);
+    } finally {
+      asked.disconnect();
+    }
+  };
+  beforeAll(async () => {
+    primary = await startRedis({ extraConfig: ["repl-diskless-sync-delay 0"] });
+    replica = await startRedis({ extraConfig: [`replicaof 127.0.0.1 ${primary.port}`, "repl-diskless-sync-delay 0"] });
+    sentinel = await startSentinel(NAME, primary.port);
+    frozenSentinel = await startSentinel(NAME, primary.port);
+  });
+  afterAll(async () => {
+    await frozenSentinel?.destroy();
+    await sentinel?.destroy();
+    await replica?.destroy();
+    await primary?.destroy();
+  });
+
+  it("starts and reads through the next sentinel when the first one listed answers nothing", async () => {
+    frozenSentinel.freeze();
+    const sink = new RecordingSink();
+    const src = source(`redis+sentinel://127.0.0.1:${frozenSentinel.port},127.0.0.1:${sentinel.port}/${NAME}`, {
+      streams: ["frozen-sentinel"],
+      answerMs: 1_000,
+    });
+    const writer = new Redis(primary.url);
+    try {
+      const started = Date.now();
+      await src.start(sink);
+      expect(src.stats().connected).toBe(1);
+      // Not for ever: 3 s for the password question, 1 s (answerMs) per connection to pass it by.
+      expect(Date.now() - started).toBeLessThan(20_000);
+      await writer.xadd("frozen-sentinel", "*", "payload", "past-the-frozen-sentinel");
+      await expect
+        .poll(() => sink.committed.map(intakeText), { timeout: 10_000 })
+        .toEqual(["past-the-frozen-sentinel"]);
+    } finally {
+      writer.disconnect();
+      await src.stop();
+      frozenSentinel.thaw();
+    }
+  });
+
+  it("leaves a frozen primary once the sentinels promote its replica, and reads every entry once", async () => {
+    const standby = new Redis(replica.url);
+    try {
+      await expect
+        .poll(async () => ((await standby.call("ROLE")) as unknown[])[3], { timeout: 10_000 })
+        .toBe("connected");
+    } finally {
+      standby.disconnect();
+    }
+    const sink = new RecordingSink();
+    const logs: string[] = [];
+    const src = source(`redis+sentinel://127.0.0.1:${sentinel.port}/${NAME}`, {
+      streams: ["frozen-primary"],
+      answerMs: 1_000,
+      reconnect: { baseMs: 100, maxMs: 500 },
+      log: (_l, m) => logs.push(m),
+    });
+    await src.start(sink);
+    const first = new Redis(primary.url);
+    try {
+      for (let i = 0; i < 20; i++) await first.xadd("frozen-primary", "*", "payload", `before-${i}`);
+      await expect.poll(() => src.stats().acked, { timeout: 10_000 }).toBe(20);
+      expect(Number(await first.call("WAIT", "1", "5000"))).toBe(1);
+      first.disconnect();
+      primary.freeze();
+      await expect.poll(primaryPort, { timeout: 30_000, interval: 250 }).toBe(replica.port);
+      const promoted = new Redis(replica.url);
+      try {
+        for (let i = 0; i < 20; i++) await promoted.xadd("frozen-primary", "*", "payload", `after-${i}`);
+        await expect.poll(() => new Set(sink.committed.map(intakeText)).size, { timeout: 30_000 }).toBe(40);
+        expect(sink.committed).toHaveLength(40);
+        await expect
+          .poll(async () => Number(((await promoted.xpending("frozen-primary", "sidecars")) as [number])[0]), {
+            timeout: 10_000,
+          })
+          .toBe(0);
+      } finally {
+        promoted.disconnect();
+      }
+      expect(logs.join("\n")).toMatch(/answered nothing for 1200 ms/);
+      expect(src.stats().connected).toBe(1);
+    } finally {
+      first.disconnect();
+      await src.stop();
+      primary.thaw();
+    }
+  });
+});

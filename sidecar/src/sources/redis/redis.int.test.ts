@@ -291,6 +291,60 @@ describe("RedisStreamSource on redis-server 7", () => {
     }
   });
 
+  it("takes a server that stops answering (frozen with SIGSTOP) for gone, and reads on once it answers", async () => {
+    const stream = freshStream();
+    const sink = new RecordingSink();
+    const logs: string[] = [];
+    const src = source({ streams: [stream], answerMs: 1_000, log: (_l, m) => logs.push(m) });
+    await src.start(sink);
+    try {
+      await producer.xadd(stream, "*", "payload", "before-the-freeze");
+      await expect.poll(() => src.stats().acked, { timeout: 5_000 }).toBe(1);
+      // Its port stays open and the kernel acknowledges what is sent: only the silence tells.
+      broker.freeze();
+      try {
+        await expect.poll(() => src.stats().connected, { timeout: 5_000 }).toBe(0);
+        expect(logs.join("\n")).toMatch(/answered nothing for 1200 ms/);
+      } finally {
+        broker.thaw();
+      }
+      await producer.xadd(stream, "*", "payload", "after-the-thaw");
+      await expect
+        .poll(() => sink.committed.map(intakeText), { timeout: 10_000 })
+        .toEqual(["before-the-freeze", "after-the-thaw"]);
+      await expect.poll(() => src.stats().connected, { timeout: 5_000 }).toBe(1);
+      await expect.poll(() => pendingCount(stream), { timeout: 5_000 }).toBe(0);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("starts while the server answers nothing (frozen), says so, and reads once it answers", async () => {
+    const stream = freshStream();
+    await producer.xadd(stream, "*", "payload", "waiting-before-the-start");
+    const sink = new RecordingSink();
+    const logs: string[] = [];
+    const src = source({ streams: [stream], answerMs: 1_000, log: (_l, m) => logs.push(m) });
+    broker.freeze();
+    try {
+      const started = Date.now();
+      await src.start(sink);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(src.stats().connected).toBe(0);
+      expect(logs.join("\n")).toMatch(/not reachable yet \(answered nothing for 1200 ms/);
+    } finally {
+      broker.thaw();
+    }
+    try {
+      await expect
+        .poll(() => sink.committed.map(intakeText), { timeout: 15_000 })
+        .toEqual(["waiting-before-the-start"]);
+      await expect.poll(() => pendingCount(stream), { timeout: 5_000 }).toBe(0);
+    } finally {
+      await src.stop();
+    }
+  });
+
   it("hands each entry over once while the server drops its connections mid-flow (CLIENT KILL)", async () => {
     // Each drop makes the source read its own pending entries again while the last read's
     // entries commit: an entry acknowledged between the server answering that read and the

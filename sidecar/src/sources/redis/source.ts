@@ -52,6 +52,12 @@ export interface RedisStreamSourceOptions {
   claimIdleMs?: number;
   /** How long one XREADGROUP blocks waiting for entries. */
   blockMs?: number;
+  /**
+   * How long a server may leave what was sent to it unanswered (past a read's
+   * block) before it is taken for gone and connected again: a frozen host, or
+   * a network that drops packets, refuses and resets nothing.
+   */
+  answerMs?: number;
   /** Where a group created by the sidecar starts: "0" (everything in the stream, the default) or "$" (new entries only). */
   startId?: "0" | "$";
   reconnect?: BackoffPolicy;
@@ -61,6 +67,11 @@ export interface RedisStreamSourceOptions {
 export const DEFAULT_GROUP = "shopfloor-bridge";
 export const DEFAULT_PREFETCH = 500;
 export const DEFAULT_CLAIM_IDLE_MS = 60_000;
+export const DEFAULT_BLOCK_MS = 2_000;
+/** `answerMs` by default: Redis answers in microseconds; ten seconds of silence is no busy server. */
+export const DEFAULT_ANSWER_MS = 10_000;
+/** How long a probe at start waits for a server to connect, or to answer it. */
+const PROBE_WAIT_MS = 3_000;
 /** How long a stop waits for the XACKs of what it committed. */
 const STOP_ACK_WAIT_MS = 5_000;
 /** Reads whose entries may be committing at once, sharing `prefetch`. */
@@ -161,6 +172,9 @@ function reasonText(err: Error | undefined): string {
 function askOnce(options: RedisOptions): { client: Redis; errors: Error[] } {
   const client = new Redis({
     ...options,
+    // A server that accepts and never answers (frozen) is passed by, as one that is down.
+    connectTimeout: PROBE_WAIT_MS,
+    commandTimeout: PROBE_WAIT_MS,
     lazyConnect: true,
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
@@ -253,7 +267,7 @@ export class RedisStreamSource implements Source {
       client.on("error", (err: Error) => {
         // Past the start too, a refusal the settings cause names the field to fix.
         const failure = this.#configFailure(err);
-        this.#log(failure ? "error" : "warn", failure ? failure.message : `redis ${opts.url}: ${err.message}`);
+        this.#log(failure ? "error" : "warn", failure ? failure.message : `redis ${opts.url}: ${this.#said(err)}`);
       });
     }
     this.#reader.on("ready", () => {
@@ -279,6 +293,11 @@ export class RedisStreamSource implements Source {
     this.#scheduleClaim(0);
   }
 
+  /** How long a server may send nothing while a command waits: a read's block, and `answerMs` past it. */
+  get #silenceMs(): number {
+    return (this.#opts.blockMs ?? DEFAULT_BLOCK_MS) + (this.#opts.answerMs ?? DEFAULT_ANSWER_MS);
+  }
+
   #connectedOnce = false;
   /** The clients' options, as the start made them (#clientOptions). */
   #settings: RedisOptions = {};
@@ -291,6 +310,9 @@ export class RedisStreamSource implements Source {
     const opts = this.#opts;
     const options: RedisOptions = {
       lazyConnect: true,
+      // A server that leaves what it was sent unanswered past a read's block is taken for gone:
+      // the socket is dropped and connected again (through the sentinels: to the primary they name).
+      socketTimeout: this.#silenceMs,
       // Commands wait across reconnects instead of failing after a few tries.
       maxRetriesPerRequest: null,
       enableAutoPipelining: false,
@@ -320,6 +342,8 @@ export class RedisStreamSource implements Source {
         sentinels: target.sentinels,
         name: target.name,
         db: target.db,
+        // A sentinel that accepts and never answers is passed by for the next one.
+        sentinelCommandTimeout: opts.answerMs ?? DEFAULT_ANSWER_MS,
         sentinelRetryStrategy: (times: number) =>
           this.#stopping
             ? null
@@ -365,7 +389,6 @@ export class RedisStreamSource implements Source {
         host,
         port,
         ...(tls ? { tls } : {}),
-        connectTimeout: 3_000,
         // Its INFO would fail on NOAUTH before the PING below could ask.
         enableReadyCheck: false,
       });
@@ -488,7 +511,7 @@ export class RedisStreamSource implements Source {
         const failure = await this.#clusterNodeFailure(this.#cluster);
         if (failure) throw failure;
       }
-      this.#log("warn", `redis ${this.#opts.url} not reachable yet (${reasonText(reasons.at(-1))}): retrying`);
+      this.#log("warn", `redis ${this.#opts.url} not reachable yet (${this.#said(reasons.at(-1))}): retrying`);
     } finally {
       client.off("error", onError);
     }
@@ -517,6 +540,15 @@ export class RedisStreamSource implements Source {
       }
     }
     return undefined;
+  }
+
+  /** What a client's error says, the silence of a server in words a person acts on. */
+  #said(err: Error | undefined): string {
+    if (!err || !/^Socket timeout\b/.test(err.message)) return reasonText(err);
+    return (
+      `answered nothing for ${this.#silenceMs} ms while a command waited: taken for gone (a frozen server, ` +
+      "or a network that drops packets), connecting again"
+    );
   }
 
   #configFailure(err: Error): BackboneConfigError | undefined {
@@ -609,7 +641,7 @@ export class RedisStreamSource implements Source {
         const reply = await this.#readGroup(
           room,
           streams.map((stream) => [stream, ">"]),
-          this.#opts.blockMs ?? 2_000,
+          this.#opts.blockMs ?? DEFAULT_BLOCK_MS,
         );
         this.#failures = 0;
         if (reply && !this.#stopping) this.#hand(reply, "new");
