@@ -7,7 +7,7 @@
 // never stops the broker may take that one (`reuse`), the others start their own.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +41,13 @@ export interface RabbitMqBroker {
   start(): Promise<void>;
   /** SIGTERM (a clean shutdown) or SIGKILL (a crash). */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * SIGSTOP to the node's Erlang VM: a broker that stops answering while its port stays
+   * open (the kernel still accepts and acknowledges), as a frozen host or VM does; `thaw`
+   * (SIGCONT) resumes it. The host's epmd, which other nodes share, is left alone.
+   */
+  freeze(): void;
+  thaw(): void;
   /** Runs rabbitmqctl against this node; returns its output. */
   ctl(args: string[]): string;
   destroy(): Promise<void>;
@@ -108,7 +115,32 @@ export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitM
     if (tlsPort) await Promise.race([waitForPort(tlsPort, 10_000), exited]);
   };
 
+  /** The Erlang VMs of the node's process group (beam.smp), by /proc. */
+  const vms = (): number[] => {
+    const group = child?.pid;
+    if (group === undefined) return [];
+    return readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+          const [comm, rest] = [
+            stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+            stat.slice(stat.lastIndexOf(")") + 2),
+          ];
+          return comm.startsWith("beam") && Number(rest.split(" ")[2]) === group;
+        } catch {
+          return false; // gone meanwhile
+        }
+      })
+      .map(Number);
+  };
+  const signalVms = (signal: NodeJS.Signals) => {
+    for (const pid of vms()) process.kill(pid, signal);
+  };
+
   const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    signalVms("SIGCONT"); // a frozen node acts on the signal
     const proc = child;
     child = undefined;
     if (!proc || proc.exitCode !== null || proc.pid === undefined) return;
@@ -144,6 +176,8 @@ export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitM
     dir,
     start,
     stop,
+    freeze: () => signalVms("SIGSTOP"),
+    thaw: () => signalVms("SIGCONT"),
     ctl: (args) => execFileSync(RABBITMQCTL, ["-n", nodeName, ...args], { env, encoding: "utf8" }),
     destroy: async () => {
       await stop();
@@ -204,6 +238,10 @@ function sharedBroker(url: string): RabbitMqBroker {
     dir: "",
     start: refuse,
     stop: refuse,
+    freeze: () => {
+      throw new DevStackError("the shared RabbitMQ node (SFB_RABBITMQ_URL) is not this test's to freeze");
+    },
+    thaw: () => {},
     ctl: () => {
       throw new DevStackError("rabbitmqctl against the shared node is not available to tests");
     },

@@ -653,6 +653,86 @@ describe("AmqpSource across a RabbitMQ crash (kill -9 and restart)", () => {
   });
 });
 
+describe("AmqpSource and a RabbitMQ node that stops answering (frozen with SIGSTOP)", () => {
+  // A frozen host or VM, or a network that drops packets: the port stays open (the kernel
+  // still accepts and acknowledges), nothing is refused or reset, and nothing is answered.
+  let frozen: RabbitMqBroker;
+  let other: RabbitMqBroker;
+  beforeAll(async () => {
+    [frozen, other] = await Promise.all([startRabbitMq(), startRabbitMq()]);
+  });
+  afterAll(async () => {
+    await Promise.all([frozen?.destroy(), other?.destroy()]);
+  });
+  const publishTo = async (node: RabbitMqBroker, queue: string, bodies: string[]) => {
+    const conn = await amqp.connect(node.url);
+    try {
+      const ch = await conn.createConfirmChannel();
+      await ch.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+      for (const body of bodies) ch.sendToQueue(queue, Buffer.from(body), { persistent: true });
+      await ch.waitForConfirms();
+    } finally {
+      await conn.close();
+    }
+  };
+
+  it("misses the broker's heartbeats, takes it for gone, and consumes again once it answers", async () => {
+    const queue = "sfb.test.frozen";
+    await publishTo(frozen, queue, ["before-0", "before-1"]);
+    const sink = new RecordingSink();
+    const logs: string[] = [];
+    const src = new AmqpSource({
+      connection: "T",
+      url: frozen.url,
+      queues: [queue],
+      heartbeatSeconds: 1,
+      backoff: { baseMs: 200, maxMs: 1_000 },
+      log: (_l, m) => logs.push(m),
+    });
+    await src.start(sink);
+    try {
+      await expect.poll(() => sink.committed.map(text).sort(), { timeout: 10_000 }).toEqual(["before-0", "before-1"]);
+      frozen.freeze();
+      try {
+        await expect.poll(() => src.stats().connected, { timeout: 10_000 }).toBe(0);
+        expect(logs.join("\n")).toMatch(/[Hh]eartbeat/);
+      } finally {
+        frozen.thaw();
+      }
+      await publishTo(frozen, queue, ["after-0", "after-1"]);
+      await expect
+        .poll(() => [...new Set(sink.committed.map(text))].sort(), { timeout: 30_000 })
+        .toEqual(["after-0", "after-1", "before-0", "before-1"]);
+      await expect.poll(() => src.stats().connected, { timeout: 10_000 }).toBe(1);
+      expect(src.stats().reconnects).toBeGreaterThanOrEqual(1);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it("passes a node of its list that accepts and never answers, and consumes through the next", async () => {
+    const queue = "sfb.test.past-frozen";
+    await publishTo(other, queue, ["through-the-next-node"]);
+    const sink = new RecordingSink();
+    const logs: string[] = [];
+    const url = `amqp://127.0.0.1:${frozen.port},127.0.0.1:${other.port}`;
+    const src = new AmqpSource({ connection: "T", url, queues: [queue], log: (_l, m) => logs.push(m) });
+    frozen.freeze();
+    try {
+      const started = Date.now();
+      await src.start(sink);
+      expect(src.stats().connected).toBe(1);
+      // The socket's handshake timeout (10 s) on the frozen node, then the next one.
+      expect(Date.now() - started).toBeLessThan(25_000);
+      expect(logs.join("\n")).toMatch(new RegExp(`127\\.0\\.0\\.1:${frozen.port}.*ETIMEDOUT; trying the next node`));
+      await expect.poll(() => sink.committed.map(text), { timeout: 10_000 }).toEqual(["through-the-next-node"]);
+    } finally {
+      await src.stop();
+      frozen.thaw();
+    }
+  });
+});
+
 describe("AmqpSource over TLS (amqps://)", () => {
   let ca: TestCa;
   let tlsBroker: RabbitMqBroker;
