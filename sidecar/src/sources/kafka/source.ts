@@ -46,6 +46,12 @@ export interface KafkaSourceOptions {
   sasl?: { mechanism: KafkaSaslMechanism; username: string; password: string };
   /** Where a group without a committed offset starts: the oldest record kept (default) or only new ones. */
   start?: "earliest" | "latest";
+  /**
+   * How long an offset commit may go unanswered before the session is taken for lost and
+   * opened again (default 15 s): a coordinator that stops answering (a frozen host, a network
+   * that drops packets) refuses and resets nothing, and the client would wait on it.
+   */
+  answerMs?: number;
   backoff?: BackoffPolicy;
   log?: SourceLog;
 }
@@ -149,6 +155,8 @@ export function parseBrokers(url: string): string[] {
 }
 
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
+/** One partition's offset, as an offset commit names it. */
+type OffsetToCommit = { topic: string; partition: number; offset: bigint; leaderEpoch: number };
 
 interface Session {
   consumer: ReadCommittedConsumer;
@@ -173,11 +181,15 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
+/** An offset commit the coordinator left unanswered past `answerMs`: the session ends and is opened again. */
+class SilentCoordinator extends Error {}
+
 export class KafkaSource implements Source {
   readonly name: string;
   readonly #opts: KafkaSourceOptions;
   readonly #prefetch: number;
   readonly #sessionTimeoutMs: number;
+  readonly #answerMs: number;
   #sink: SourceSink | undefined;
   #session: Session | undefined;
   #running: Promise<void> | undefined;
@@ -213,6 +225,7 @@ export class KafkaSource implements Source {
     this.#opts = opts;
     this.#prefetch = Math.max(1, opts.prefetch ?? 500);
     this.#sessionTimeoutMs = Math.max(1_000, opts.sessionTimeoutMs ?? 10_000);
+    this.#answerMs = Math.max(100, opts.answerMs ?? 15_000);
     this.name = `kafka:${opts.topics.join(",")}`;
   }
 
@@ -440,13 +453,19 @@ export class KafkaSource implements Source {
       if (stream.isPaused() && buffered.length < this.#prefetch) stream.resume();
       const { fresh, again } = newRecords(batch, this.#next, this.#assigned);
       this.#counts.redelivered += again;
-      if (fresh.length < batch.length) await this.#commitSpooled(session, batch);
+      try {
+        if (fresh.length < batch.length) await this.#commitSpooled(session, batch);
+      } catch (err) {
+        return (err as Error).message; // a silent coordinator: the session is opened again
+      }
       // Not accepted once stopping: the next member reads them from the last commit.
       if (fresh.length === 0 || this.#stopping) continue;
       this.#inFlight = this.#acceptAndCommit(session, fresh);
       try {
         await this.#inFlight;
       } catch (err) {
+        // In the spool, their offsets uncommitted: read again, they are committed then (#commitSpooled).
+        if (err instanceof SilentCoordinator) return err.message;
         // Not committed: the records come back once reading restarts from the last commit.
         return `an accept failed (${(err as Error).message})`;
       } finally {
@@ -477,13 +496,37 @@ export class KafkaSource implements Source {
         leaderEpoch: record.leaderEpoch,
       }));
     if (offsets.length === 0) return;
+    if (await this.#commitOffsets(session, offsets)) this.#counts.acked += records.length;
+  }
+
+  /**
+   * Commits `offsets`; false when the commit failed (logged: in the spool already, the
+   * records may only be read again). A coordinator that leaves it unanswered past
+   * `answerMs` throws SilentCoordinator: the session is taken for lost.
+   */
+  async #commitOffsets(session: Session, offsets: OffsetToCommit[]): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const silence = new Promise<"silent">((resolve) => {
+      timer = setTimeout(() => resolve("silent"), this.#answerMs);
+    });
+    const commit = session.consumer.commit({ offsets }).then(
+      () => "done" as const,
+      (err: Error) => err,
+    );
     try {
-      await session.consumer.commit({ offsets });
-      this.#counts.acked += records.length;
-    } catch (err) {
-      // In the spool already: a failed commit only means these records may be read again.
+      const outcome = await Promise.race([commit, silence]);
+      if (outcome === "done") return true;
       this.#counts.commit_failures++;
-      this.#log("warn", `kafka: offset commit failed (${(err as Error).message}); the records may be read again`);
+      if (outcome === "silent") {
+        throw new SilentCoordinator(
+          `an offset commit was not answered in ${this.#answerMs} ms: the group's coordinator is taken for gone ` +
+            "(a frozen host, or a network that drops packets)",
+        );
+      }
+      this.#log("warn", `kafka: offset commit failed (${outcome.message}); the records may be read again`);
+      return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -494,11 +537,13 @@ export class KafkaSource implements Source {
    * hand them out once more.
    */
   async #commitSpooled(session: Session, batch: Record_[]): Promise<void> {
-    const offsets = new Map<string, { topic: string; partition: number; offset: bigint; leaderEpoch: number }>();
+    const offsets = new Map<string, OffsetToCommit>();
+    let spooled = 0;
     for (const record of batch) {
       const partition = key(record.topic, record.partition);
       const next = this.#next.get(partition);
       if (next === undefined || record.offset >= next || (this.#assigned && !this.#assigned.has(partition))) continue;
+      spooled++;
       offsets.set(partition, {
         topic: record.topic,
         partition: record.partition,
@@ -507,12 +552,8 @@ export class KafkaSource implements Source {
       });
     }
     if (offsets.size === 0) return;
-    try {
-      await session.consumer.commit({ offsets: [...offsets.values()] });
-    } catch (err) {
-      this.#counts.commit_failures++;
-      this.#log("warn", `kafka: offset commit failed (${(err as Error).message}); the records may be read again`);
-    }
+    // Their offsets committed at last: acknowledged, as the first commit would have counted them.
+    if (await this.#commitOffsets(session, [...offsets.values()])) this.#counts.acked += spooled;
   }
 
   async #updateLag(): Promise<void> {
