@@ -65,6 +65,24 @@ describe("KafkaSource on a three-node Kafka cluster (replication 3, min.insync.r
     }
   };
 
+  /** Every replica of the topic back in sync (after a node was frozen), before a test takes a node away. */
+  const inSync = async () => {
+    const admin = new Admin({ clientId: "sfb-cluster-admin", bootstrapBrokers: cluster.url.split(",") });
+    try {
+      await expect
+        .poll(
+          async () => {
+            const meta = await admin.metadata({ topics: [TOPIC], forceUpdate: true });
+            return meta.topics.get(TOPIC)?.partitions.every((p) => p.isr.length === 3) ?? false;
+          },
+          { timeout: 60_000, interval: 1_000 },
+        )
+        .toBe(true);
+    } finally {
+      await admin.close();
+    }
+  };
+
   it("reads on when the coordinator's node stops answering (frozen with SIGSTOP): every record once", async () => {
     // A frozen host: its ports stay open, nothing is refused or reset, nothing answered.
     const sink = new RecordingSink();
@@ -91,21 +109,41 @@ describe("KafkaSource on a three-node Kafka cluster (replication 3, min.insync.r
     } finally {
       await src.stop();
     }
-    // Every replica back in sync before the next test takes a node away.
+    await inSync();
+  });
+
+  it("reads on when a partition leader that is not the coordinator stops answering (SIGSTOP)", async () => {
+    const sink = new RecordingSink();
+    const src = source();
+    await src.start(sink);
+    const coordinator = await coordinatorNode();
     const admin = new Admin({ clientId: "sfb-cluster-admin", bootstrapBrokers: cluster.url.split(",") });
+    let leader: (typeof cluster.nodes)[number] | undefined;
     try {
-      await expect
-        .poll(
-          async () => {
-            const meta = await admin.metadata({ topics: [TOPIC], forceUpdate: true });
-            return meta.topics.get(TOPIC)?.partitions.every((p) => p.isr.length === 3) ?? false;
-          },
-          { timeout: 60_000, interval: 1_000 },
-        )
-        .toBe(true);
+      const meta = await admin.metadata({ topics: [TOPIC], forceUpdate: true });
+      const leaders = new Set(meta.topics.get(TOPIC)?.partitions.map((p) => p.leader));
+      leader = cluster.nodes.find((n) => n.id !== coordinator.id && leaders.has(n.id));
     } finally {
       await admin.close();
     }
+    expect(leader, "a partition leader that is not the coordinator").toBeDefined();
+    const node = leader as (typeof cluster.nodes)[number];
+    try {
+      await send("lead", 20);
+      await expect.poll(() => src.stats().acked, { timeout: 30_000 }).toBe(20);
+      node.freeze();
+      try {
+        await send("leader-frozen", 100);
+        await expect.poll(() => new Set(sink.committed.map(intakeText)).size, { timeout: 90_000 }).toBe(120);
+        await expect.poll(() => src.stats().acked, { timeout: 60_000 }).toBe(120);
+        expect(sink.committed).toHaveLength(120);
+      } finally {
+        node.thaw();
+      }
+    } finally {
+      await src.stop();
+    }
+    await inSync();
   });
 
   it("reads on when the node of the group's coordinator dies: every record once, offsets committed", async () => {
