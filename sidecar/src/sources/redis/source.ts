@@ -185,6 +185,26 @@ function askOnce(options: RedisOptions): { client: Redis; errors: Error[] } {
   return { client, errors };
 }
 
+/** What a sentinel said to the start's probe: answered (wanting a password or not), or why not. */
+type SentinelAnswer = { client: Redis; reasons: Error[] } & (
+  | { answered: true; wantsPassword: boolean }
+  | { answered: false }
+);
+
+/** The first of `promises` (none rejects) to resolve to a value `wanted` takes; undefined once all resolved without one. */
+function firstOf<T, U extends T>(promises: Promise<T>[], wanted: (value: T) => value is U): Promise<U | undefined> {
+  return new Promise((resolve) => {
+    let left = promises.length;
+    if (left === 0) resolve(undefined);
+    for (const promise of promises) {
+      void promise.then((value) => {
+        if (wanted(value)) resolve(value);
+        if (--left === 0) resolve(undefined);
+      });
+    }
+  });
+}
+
 function isReset(err: Error | undefined): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   return code === "ECONNRESET" || code === "EPIPE";
@@ -384,67 +404,75 @@ export class RedisStreamSource implements Source {
     tls: RedisOptions["sentinelTLS"],
   ): Promise<Pick<RedisOptions, "sentinelUsername" | "sentinelPassword">> {
     const { username, password, url } = this.#opts;
-    for (const { host, port } of target.sentinels) {
-      const { client: probe, errors: said } = askOnce({
+    // All asked at once: the first to answer says, and one that is down or frozen costs no more than the wait.
+    const probes = target.sentinels.map(({ host, port }) =>
+      askOnce({
         host,
         port,
         ...(tls ? { tls } : {}),
         // Its INFO would fail on NOAUTH before the PING below could ask.
         enableReadyCheck: false,
-      });
-      try {
-        const unreachable = await probe.connect().then(
+      }),
+    );
+    try {
+      const asked = probes.map(async ({ client, errors }): Promise<SentinelAnswer> => {
+        const unreachable = await client.connect().then(
           () => undefined,
           (err: Error) => err,
         );
-        if (unreachable) {
-          // A certificate refused either way stops here, naming the field; a sentinel that is down does not.
-          for (const reason of [...said, unreachable]) {
+        if (unreachable) return { client, answered: false, reasons: [...errors, unreachable] };
+        const refused = await client.ping().then(
+          () => undefined,
+          (err: Error) => err,
+        );
+        if (!refused) return { client, answered: true, wantsPassword: false, reasons: [] };
+        if (/^NOAUTH\b/.test(refused.message)) return { client, answered: true, wantsPassword: true, reasons: [] };
+        return { client, answered: false, reasons: [refused] };
+      });
+      const first = await firstOf(asked, (answer): answer is SentinelAnswer & { answered: true } => answer.answered);
+      if (!first) {
+        // None answered. A certificate refused stops here, naming the field; sentinels that are down do not.
+        for (const answer of await Promise.all(asked)) {
+          for (const reason of answer.reasons) {
             const failure = describeRedisTlsFailure(reason, url, this.#opts.tls);
             if (failure) throw failure;
           }
-          continue;
         }
-        const refused = await probe.ping().then(
-          () => undefined,
-          (err: Error) => err,
-        );
-        if (!refused) return {};
-        if (!/^NOAUTH\b/.test(refused.message)) continue;
-        if (!password) {
-          throw new BackboneConfigError(
-            "backbone_password",
-            `the sentinels at ${sentinelsText(target)} (backbone_url ${url}) ask for a password (requirepass in ` +
-              "sentinel.conf) and backbone_password is empty: sentinels take the connection's password",
-          );
-        }
-        const logins: [Pick<RedisOptions, "sentinelUsername" | "sentinelPassword">, string[]][] = username
-          ? [
-              [{ sentinelUsername: username, sentinelPassword: password }, [username, password]],
-              [{ sentinelPassword: password }, [password]],
-            ]
-          : [[{ sentinelPassword: password }, [password]]];
-        let last: Error | undefined;
-        for (const [login, args] of logins) {
-          const ok = await probe.call("AUTH", ...args).then(
-            () => true,
-            (err: Error) => {
-              last = err;
-              return false;
-            },
-          );
-          if (ok) return login;
-        }
+        return {};
+      }
+      if (!first.wantsPassword) return {};
+      if (!password) {
         throw new BackboneConfigError(
           "backbone_password",
-          `the sentinels at ${sentinelsText(target)} (backbone_url ${url}) refused the connection's password ` +
-            `(${last?.message}): sentinels with a requirepass of their own take backbone_password, as the primary does`,
+          `the sentinels at ${sentinelsText(target)} (backbone_url ${url}) ask for a password (requirepass in ` +
+            "sentinel.conf) and backbone_password is empty: sentinels take the connection's password",
         );
-      } finally {
-        probe.disconnect();
       }
+      const logins: [Pick<RedisOptions, "sentinelUsername" | "sentinelPassword">, string[]][] = username
+        ? [
+            [{ sentinelUsername: username, sentinelPassword: password }, [username, password]],
+            [{ sentinelPassword: password }, [password]],
+          ]
+        : [[{ sentinelPassword: password }, [password]]];
+      let last: Error | undefined;
+      for (const [login, args] of logins) {
+        const ok = await first.client.call("AUTH", ...args).then(
+          () => true,
+          (err: Error) => {
+            last = err;
+            return false;
+          },
+        );
+        if (ok) return login;
+      }
+      throw new BackboneConfigError(
+        "backbone_password",
+        `the sentinels at ${sentinelsText(target)} (backbone_url ${url}) refused the connection's password ` +
+          `(${last?.message}): sentinels with a requirepass of their own take backbone_password, as the primary does`,
+      );
+    } finally {
+      for (const { client } of probes) client.disconnect();
     }
-    return {};
   }
 
   /**
