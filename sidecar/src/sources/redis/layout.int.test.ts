@@ -44,6 +44,41 @@ async function writeUntilRead(client: Redis, stream: string, text: string, sink:
     .toBe(true);
 }
 
+/** Entries of `stream` pending in the group "sidecars", as `client`'s server counts them. */
+async function pendingIn(client: Redis | Cluster, stream: string): Promise<number> {
+  return Number(((await client.xpending(stream, "sidecars")) as [number])[0]);
+}
+
+/** The port of the primary `sentinel` names `name` now (0: none). */
+async function primaryPortVia(sentinel: RedisSentinel, name: string): Promise<number> {
+  const asked = new Redis(sentinel.port, "127.0.0.1");
+  try {
+    const addr = (await asked.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)) as [string, string] | null;
+    return Number(addr?.[1] ?? 0);
+  } finally {
+    asked.disconnect();
+  }
+}
+
+/** A primary and its replica, which copies it at once (diskless, no delay). */
+async function primaryWithReplica(): Promise<[RedisBroker, RedisBroker]> {
+  const primary = await startRedis({ extraConfig: ["repl-diskless-sync-delay 0"] });
+  const replica = await startRedis({
+    extraConfig: [`replicaof 127.0.0.1 ${primary.port}`, "repl-diskless-sync-delay 0"],
+  });
+  return [primary, replica];
+}
+
+/** Until `replica` is in sync with its primary (ROLE of a replica: its link state is the fourth item). */
+async function untilInSync(replica: RedisBroker): Promise<void> {
+  const client = new Redis(replica.url);
+  try {
+    await expect.poll(async () => ((await client.call("ROLE")) as unknown[])[3], { timeout: 10_000 }).toBe("connected");
+  } finally {
+    client.disconnect();
+  }
+}
+
 async function refusal(src: RedisStreamSource): Promise<BackboneConfigError> {
   const err = await src.start(new RecordingSink()).then(
     async () => {
@@ -226,7 +261,7 @@ describe("RedisStreamSource: a two-node Redis Cluster", () => {
         await expect.poll(async () => ((await adminC.call("ROLE")) as string[])[0], { timeout: 10_000 }).toBe("master");
         await writeUntilRead(adminC, streams[1] as string, "after", sink, 20_000);
         await expect
-          .poll(async () => Number(((await adminC.xpending(streams[1] as string, "sidecars")) as [number])[0]), {
+          .poll(() => pendingIn(adminC, streams[1] as string), {
             timeout: 10_000,
           })
           .toBe(0);
@@ -331,9 +366,7 @@ describe("RedisStreamSource: a Redis Cluster over TLS (rediss+cluster://), with 
       await expect
         .poll(() => new Set(sink.committed.map(intakeText)), { timeout: 10_000 })
         .toEqual(new Set(streams.map((s) => `tls-${s}`)));
-      await expect
-        .poll(async () => Number(((await adminB.xpending(streams[0] as string, "sidecars")) as [number])[0]))
-        .toBe(0);
+      await expect.poll(() => pendingIn(adminB, streams[0] as string)).toBe(0);
       expect(logs.filter((l) => l.startsWith("error"))).toEqual([]);
     } finally {
       await src.stop();
@@ -370,19 +403,10 @@ describe("RedisStreamSource through Redis Sentinel (redis+sentinel://)", () => {
   let sentinel: RedisSentinel;
   const NAME = "sfb-primary";
   const sentinelUrl = (name = NAME) => `redis+sentinel://127.0.0.1:${sentinel.port}/${name}`;
-  const primaryPort = async (): Promise<number> => {
-    const asked = new Redis(sentinel.port, "127.0.0.1");
-    try {
-      const addr = (await asked.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME)) as [string, string] | null;
-      return Number(addr?.[1] ?? 0);
-    } finally {
-      asked.disconnect();
-    }
-  };
+  const primaryPort = () => primaryPortVia(sentinel, NAME);
 
   beforeAll(async () => {
-    primary = await startRedis({ extraConfig: ["repl-diskless-sync-delay 0"] });
-    replica = await startRedis({ extraConfig: [`replicaof 127.0.0.1 ${primary.port}`, "repl-diskless-sync-delay 0"] });
+    [primary, replica] = await primaryWithReplica();
     sentinel = await startSentinel(NAME, primary.port);
   });
   afterAll(async () => {
@@ -446,15 +470,7 @@ describe("RedisStreamSource through Redis Sentinel (redis+sentinel://)", () => {
   it("reads from the primary the sentinels name, and after a failover from the replica they promote", async () => {
     // The previous test swapped the roles: whichever is primary now is killed.
     const [live, standby] = (await primaryPort()) === primary.port ? [primary, replica] : [replica, primary];
-    // The standby in sync with the live one (ROLE of a replica: its link state is the fourth item).
-    const standbyClient = new Redis(standby.url);
-    try {
-      await expect
-        .poll(async () => ((await standbyClient.call("ROLE")) as unknown[])[3], { timeout: 10_000 })
-        .toBe("connected");
-    } finally {
-      standbyClient.disconnect();
-    }
+    await untilInSync(standby);
     const sink = new RecordingSink();
     const src = source(sentinelUrl(), { streams: ["sentinel-line"], reconnect: { baseMs: 100, maxMs: 500 } });
     await src.start(sink);
@@ -479,7 +495,7 @@ describe("RedisStreamSource through Redis Sentinel (redis+sentinel://)", () => {
         expect(await promoted.xlen("sentinel-line")).toBe(100);
         await expect.poll(() => new Set(sink.committed.map(intakeText)).size, { timeout: 30_000 }).toBe(100);
         await expect
-          .poll(async () => Number(((await promoted.xpending("sentinel-line", "sidecars")) as [number])[0]), {
+          .poll(() => pendingIn(promoted, "sentinel-line"), {
             timeout: 10_000,
           })
           .toBe(0);
@@ -571,7 +587,7 @@ describe("RedisStreamSource through Redis Sentinel over TLS (rediss+sentinel://)
           .toBe("master");
         await writeUntilRead(promoted, "tls-sentinel-line", "after", sink, 30_000);
         await expect
-          .poll(async () => Number(((await promoted.xpending("tls-sentinel-line", "sidecars")) as [number])[0]), {
+          .poll(() => pendingIn(promoted, "tls-sentinel-line"), {
             timeout: 10_000,
           })
           .toBe(0);
@@ -681,18 +697,9 @@ describe("RedisStreamSource through Redis Sentinel when a server stops answering
   let replica: RedisBroker;
   let sentinel: RedisSentinel;
   let frozenSentinel: RedisSentinel;
-  const primaryPort = async (): Promise<number> => {
-    const asked = new Redis(sentinel.port, "127.0.0.1");
-    try {
-      const addr = (await asked.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME)) as [string, string] | null;
-      return Number(addr?.[1] ?? 0);
-    } finally {
-      asked.disconnect();
-    }
-  };
+  const primaryPort = () => primaryPortVia(sentinel, NAME);
   beforeAll(async () => {
-    primary = await startRedis({ extraConfig: ["repl-diskless-sync-delay 0"] });
-    replica = await startRedis({ extraConfig: [`replicaof 127.0.0.1 ${primary.port}`, "repl-diskless-sync-delay 0"] });
+    [primary, replica] = await primaryWithReplica();
     sentinel = await startSentinel(NAME, primary.port);
     frozenSentinel = await startSentinel(NAME, primary.port);
   });
@@ -730,14 +737,7 @@ describe("RedisStreamSource through Redis Sentinel when a server stops answering
   });
 
   it("leaves a frozen primary once the sentinels promote its replica, and reads every entry once", async () => {
-    const standby = new Redis(replica.url);
-    try {
-      await expect
-        .poll(async () => ((await standby.call("ROLE")) as unknown[])[3], { timeout: 10_000 })
-        .toBe("connected");
-    } finally {
-      standby.disconnect();
-    }
+    await untilInSync(replica);
     const sink = new RecordingSink();
     const logs: string[] = [];
     const src = source(`redis+sentinel://127.0.0.1:${sentinel.port}/${NAME}`, {
@@ -761,7 +761,7 @@ describe("RedisStreamSource through Redis Sentinel when a server stops answering
         await expect.poll(() => new Set(sink.committed.map(intakeText)).size, { timeout: 30_000 }).toBe(40);
         expect(sink.committed).toHaveLength(40);
         await expect
-          .poll(async () => Number(((await promoted.xpending("frozen-primary", "sidecars")) as [number])[0]), {
+          .poll(() => pendingIn(promoted, "frozen-primary"), {
             timeout: 10_000,
           })
           .toBe(0);
