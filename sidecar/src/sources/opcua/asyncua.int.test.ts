@@ -822,6 +822,54 @@ describe("OPC UA source against asyncua: the server crashes mid-shift", () => {
   });
 });
 
+describe("OPC UA source against asyncua: the server stops answering (frozen with SIGSTOP)", () => {
+  it("takes the silent server for gone, and reads on once it answers: nothing lost, nothing doubled", async () => {
+    // A frozen host or VM: its port stays open, nothing is refused or reset, nothing answered.
+    const line = new Line("Line1", [MACHINE]);
+    const ledger = new Ledger("asyncua-frozen", "Line1", [MACHINE]);
+    const server = new AsyncuaLineServer(line, { port: await freePort(), pkiDir: join(dir, "frozen-server") });
+    const sim = new Simulation(line, ledger, { stepMs: 40, pulseMs: 600 });
+    sim.outputs.push(server);
+    await sim.start();
+    const sink = new MemorySink();
+    const logs: string[] = [];
+    const source = new OpcUaSource(
+      sourceOptions(server.endpoint, join(dir, "frozen-client"), lineRulesOpcua(), {
+        log: (level, message) => logs.push(`${level} ${message}`),
+      }),
+    );
+    try {
+      await startAndSettle(source, sink, 8);
+      await sim.startOrder(MACHINE, "WH/MO/00013", "Pressing");
+      await sim.setState(MACHINE, "running");
+      await sim.produce(MACHINE, 5, 1);
+      await sink.waitFor(() => sink.sum("production.reported", "qty_good") === 5, 10_000, "5 parts before the freeze");
+      server.peer.freeze();
+      try {
+        // node-opcua's client gives up on the silent channel (about 25 s here): a session and subscription follow.
+        await expect.poll(() => source.connected, { timeout: 60_000, interval: 100 }).toBe(false);
+        expect(logs.join("\n")).toMatch(/connection lost; re-creating session and subscription/);
+      } finally {
+        server.peer.thaw();
+      }
+      await sim.produce(MACHINE, 7, 1);
+      await sim.setState(MACHINE, "down", "JAM");
+      await expect.poll(() => source.connected, { timeout: 30_000, interval: 100 }).toBe(true);
+      await sim.step(5);
+      await sim.setState(MACHINE, "running");
+      await sim.produce(MACHINE, 3);
+      await sim.complete(MACHINE);
+      await sink.waitFor(() => sink.ofType("workorder.completed").length === 1, 20_000, "completion after the freeze");
+      await sink.waitFor(() => sink.sum("production.reported", "qty_good") >= 15, 5_000, "15 parts");
+      expect(ledger.orders.get("WH/MO/00013")).toMatchObject({ good: 15, scrap: 2 });
+      expectSinkMatchesLedger(sink, ledger, "WH/MO/00013");
+    } finally {
+      await source.stop();
+      await sim.stop();
+    }
+  }, 180_000);
+});
+
 const F = (name: string) => `ns=2;s=Floor/${name}`;
 /** Slot field → node type, per slot: every type the writer writes appears at least once. */
 const SLOT_TYPES: Record<string, AsyncuaType>[] = [

@@ -185,10 +185,23 @@ export class AsyncuaPeer {
     await ready;
   }
 
+  /**
+   * SIGSTOP: a server that stops answering while its port stays open (the kernel still accepts
+   * and acknowledges), as a frozen host or VM does; `thaw` (SIGCONT) resumes it.
+   */
+  freeze(): void {
+    this.#child?.kill("SIGSTOP");
+  }
+
+  thaw(): void {
+    this.#child?.kill("SIGCONT");
+  }
+
   /** Stops the server: "kill" is a crash (SIGKILL, no goodbye to clients), "stop" a clean shutdown. */
   async stop(how: "stop" | "kill" = "stop"): Promise<void> {
     const child = this.#child;
     if (!child) return;
+    child.kill("SIGCONT"); // a frozen one acts on the signal, or reads its closed stdin
     if (how === "kill") child.kill("SIGKILL");
     else child.stdin?.end();
     const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
