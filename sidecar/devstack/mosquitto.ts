@@ -42,6 +42,12 @@ export interface MosquittoBroker {
   start(): Promise<void>;
   /** SIGTERM (persists the session store) or SIGKILL. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * SIGSTOP: a broker that stops answering while its port stays open (the kernel still accepts
+   * and acknowledges), as a frozen host or VM does; `thaw` (SIGCONT) resumes it.
+   */
+  freeze(): void;
+  thaw(): void;
   destroy(): Promise<void>;
 }
 
@@ -101,6 +107,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     if (!proc || proc.exitCode !== null) return;
     const gone = new Promise<void>((r) => proc.once("exit", () => r()));
     proc.kill(signal);
+    proc.kill("SIGCONT"); // a frozen one acts on the signal
     await gone;
   };
 
@@ -113,6 +120,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     dir,
     start,
     stop,
+    freeze: () => child?.kill("SIGSTOP"),
+    thaw: () => child?.kill("SIGCONT"),
     destroy: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });

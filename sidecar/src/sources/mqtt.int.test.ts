@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAedes } from "../../devstack/aedes.ts";
 import { type MosquittoBroker, startMosquitto } from "../../devstack/mosquitto.ts";
 import { runPeer } from "../../devstack/python-peers.ts";
-import { RecordingSink, sourceContract } from "../../test/support/sources/source.contract.ts";
+import { intakeText, RecordingSink, sourceContract } from "../../test/support/sources/source.contract.ts";
 import type { SidecarConfig } from "../core/contract.ts";
 import { createSources } from "../main.ts";
 import { MqttSource } from "./mqtt.ts";
@@ -395,6 +395,44 @@ describe("PUBACK only after the spool commit (Mosquitto)", () => {
       expect(source.stats().commitErrors).toBe(1);
       expect(source.stats().connects).toBeGreaterThanOrEqual(2);
       expect(errors.some((e) => e.includes("disk full"))).toBe(true);
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it("takes a broker that stops answering (frozen with SIGSTOP) for gone, and gets what came meanwhile", async () => {
+    // A frozen host or VM: its port stays open, nothing is refused or reset, nothing answered.
+    const clientId = "sfb-frozen";
+    const sink = new RecordingSink();
+    const errors: string[] = [];
+    const source = new MqttSource({
+      url: broker.url,
+      topics: ["shopfloor/#"],
+      clientId,
+      keepaliveSeconds: 1,
+      reconnectPeriodMs: 200,
+      connectTimeoutMs: 2_000,
+      onError: (err) => errors.push(err.message),
+    });
+    await source.start(sink);
+    try {
+      await publisher.publishAsync("shopfloor/f", "before-the-freeze", { qos: 1 });
+      await expect.poll(() => sink.has("before-the-freeze")).toBe(true);
+      broker.freeze();
+      let published: Promise<unknown> = Promise.resolve();
+      try {
+        await expect.poll(() => source.connected, { timeout: 10_000 }).toBe(false);
+        // Taken by the kernel while the broker is frozen; read by it, and queued for the session, once it runs.
+        published = publisher.publishAsync("shopfloor/f", "while-frozen", { qos: 1 });
+      } finally {
+        broker.thaw();
+      }
+      await published;
+      await expect
+        .poll(() => sink.committed.map(intakeText), { timeout: 15_000 })
+        .toEqual(["before-the-freeze", "while-frozen"]);
+      await expect.poll(() => source.connected, { timeout: 10_000 }).toBe(true);
+      expect(errors.join("\n")).toMatch(/[Kk]eepalive/);
     } finally {
       await source.stop();
     }

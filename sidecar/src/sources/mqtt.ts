@@ -40,6 +40,11 @@ export interface MqttSourceOptions {
   maxInFlight?: number;
   reconnectPeriodMs?: number;
   connectTimeoutMs?: number;
+  /**
+   * MQTT keepalive (default 60 s, MQTT.js's): a broker that leaves a PINGREQ unanswered is
+   * taken for gone and connected again; the broker, in turn, drops a client silent 1.5 times this.
+   */
+  keepaliveSeconds?: number;
   /** Called on errors the source survives (connection loss, failed commit). */
   onError?: (err: Error) => void;
   /** Why each of the connection's filters left out of `topics` is (`mqttFilterProblem`): part of `warning`. */
@@ -164,6 +169,7 @@ export class MqttSource implements Source {
       protocolVersion: o.protocolVersion ?? 4,
       reconnectPeriod: o.reconnectPeriodMs ?? 1_000,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
+      keepalive: o.keepaliveSeconds ?? 60,
       username: o.username || undefined,
       password: o.password || undefined,
       // Throws, naming the connection field, for TLS settings that cannot work.
