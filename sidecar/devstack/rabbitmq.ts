@@ -7,12 +7,13 @@
 // never stops the broker may take that one (`reuse`), the others start their own.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitForPort } from "./mosquitto.ts";
 import { DevStackError, freePort } from "./odoo.ts";
+import { listProcesses, treeOf } from "./proc-cpu.ts";
 
 /** The server itself, not the /usr/sbin wrapper (that one switches to the rabbitmq user and its home). */
 export const RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server";
@@ -115,25 +116,13 @@ export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitM
     if (tlsPort) await Promise.race([waitForPort(tlsPort, 10_000), exited]);
   };
 
-  /** The Erlang VMs of the node's process group (beam.smp), by /proc. */
+  /** The node's Erlang VMs (beam.smp) among the server script's processes; epmd, daemonized, is not one. */
   const vms = (): number[] => {
-    const group = child?.pid;
-    if (group === undefined) return [];
-    return readdirSync("/proc")
-      .filter((entry) => /^\d+$/.test(entry))
-      .filter((pid) => {
-        try {
-          const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-          const [comm, rest] = [
-            stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
-            stat.slice(stat.lastIndexOf(")") + 2),
-          ];
-          return comm.startsWith("beam") && Number(rest.split(" ")[2]) === group;
-        } catch {
-          return false; // gone meanwhile
-        }
-      })
-      .map(Number);
+    const root = child?.pid;
+    if (root === undefined) return [];
+    return treeOf(root, listProcesses())
+      .filter((p) => p.comm.startsWith("beam"))
+      .map((p) => p.pid);
   };
   const signalVms = (signal: NodeJS.Signals) => {
     for (const pid of vms()) process.kill(pid, signal);
