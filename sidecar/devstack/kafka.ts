@@ -288,12 +288,6 @@ export interface KafkaClusterNode {
   port: number;
   start(): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<void>;
-  /**
-   * SIGSTOP: a node that stops answering while its ports stay open (the kernel still
-   * accepts and acknowledges), as a frozen host or VM does; `thaw` (SIGCONT) resumes it.
-   */
-  freeze(): void;
-  thaw(): void;
 }
 
 export interface KafkaCluster {
@@ -385,11 +379,8 @@ export async function startKafkaCluster(size = 3): Promise<KafkaCluster> {
       stop: async (signal: NodeJS.Signals = "SIGTERM") => {
         const proc = child;
         child = undefined;
-        proc?.kill("SIGCONT"); // a frozen node acts on the signal
         await stopBroker(proc, signal);
       },
-      freeze: () => child?.kill("SIGSTOP"),
-      thaw: () => child?.kill("SIGCONT"),
     };
   });
   const url = nodes.map((n) => `127.0.0.1:${n.port}`).join(",");
