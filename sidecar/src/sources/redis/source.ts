@@ -218,6 +218,8 @@ export class RedisStreamSource implements Source {
   readonly #opts: RedisStreamSourceOptions;
   readonly #prefetch: number;
   readonly #claimIdleMs: number;
+  /** `answerMs`, or its default. */
+  readonly #answerMs: number;
   #reader: RedisClient | undefined;
   #commands: RedisClient | undefined;
   #sink: SourceSink | undefined;
@@ -261,6 +263,7 @@ export class RedisStreamSource implements Source {
     this.#opts = opts;
     this.#prefetch = Math.max(1, opts.prefetch ?? DEFAULT_PREFETCH);
     this.#claimIdleMs = Math.max(1, opts.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS);
+    this.#answerMs = opts.answerMs ?? DEFAULT_ANSWER_MS;
     this.name = `redis:${opts.consumer}`;
   }
 
@@ -315,7 +318,7 @@ export class RedisStreamSource implements Source {
 
   /** How long a server may send nothing while a command waits: a read's block, and `answerMs` past it. */
   get #silenceMs(): number {
-    return (this.#opts.blockMs ?? DEFAULT_BLOCK_MS) + (this.#opts.answerMs ?? DEFAULT_ANSWER_MS);
+    return (this.#opts.blockMs ?? DEFAULT_BLOCK_MS) + this.#answerMs;
   }
 
   #connectedOnce = false;
@@ -363,7 +366,7 @@ export class RedisStreamSource implements Source {
         name: target.name,
         db: target.db,
         // A sentinel that accepts and never answers is passed by for the next one.
-        sentinelCommandTimeout: opts.answerMs ?? DEFAULT_ANSWER_MS,
+        sentinelCommandTimeout: this.#answerMs,
         sentinelRetryStrategy: (times: number) =>
           this.#stopping
             ? null
