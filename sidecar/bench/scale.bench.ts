@@ -44,13 +44,12 @@
 // Odoo starts, eight paced runs of 30 s (plus their settle waits) and the drains,
 // each within its budget. With the per-event apply of before issue #18 every
 // phase ran to its budget plus the batch then in flight.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { startMosquitto } from "../devstack/mosquitto.ts";
-import { type OdooServer, startOdoo } from "../devstack/odoo.ts";
+import { backendPids, type OdooServer, startOdoo } from "../devstack/odoo.ts";
 import { listProcesses, PidSetCpuMeter, rootWithArg, TreeCpuMeter } from "../devstack/proc-cpu.ts";
 import { OffsetEstimator, SkewTracker } from "../src/core/clock.ts";
 import type { CloudEvent, SidecarConfig } from "../src/core/contract.ts";
@@ -169,22 +168,6 @@ function takeEpoch(server: Server, count: number): number {
   return epoch;
 }
 
-/** PIDs of the PostgreSQL backends connected to `db` right now. */
-function backendsOf(db: string): number[] {
-  const out = execFileSync(
-    "psql",
-    ["-d", "postgres", "-Atc", `select pid from pg_stat_activity where datname = '${db}'`],
-    {
-      encoding: "utf8",
-    },
-  );
-  return out
-    .split("\n")
-    .filter(Boolean)
-    .map(Number)
-    .filter((pid) => Number.isInteger(pid) && pid > 0);
-}
-
 async function startServer(ctx: BenchContext, workers: number): Promise<Server> {
   ctx.log(`starting Odoo 18 with the module, --workers=${workers}…`);
   const odoo = await startOdoo({
@@ -203,7 +186,7 @@ async function startServer(ctx: BenchContext, workers: number): Promise<Server> 
       admin,
       sidecarKey: await integrationKey(admin, CONNECTION, SIDECAR_LOGIN),
       odooCpu: new TreeCpuMeter(root.pid),
-      pgCpu: new PidSetCpuMeter(() => backendsOf(odoo.db)),
+      pgCpu: new PidSetCpuMeter(() => backendPids(odoo.db)),
       nextEpoch: EPOCH,
     };
   } catch (err) {

@@ -3,7 +3,7 @@
 // A template database with the module installed is built once per module
 // content hash, then duplicated per suite (`odoo-bin db duplicate` copies
 // the filestore too, which `createdb -T` does not).
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   closeSync,
@@ -135,6 +135,22 @@ export async function databaseExists(name: string): Promise<boolean> {
     `select 1 from pg_database where datname='${name}'`,
   ]);
   return stdout.trim() === "1";
+}
+
+/** PIDs of the PostgreSQL backends connected to `db` right now (for CPU meters: `proc-cpu.ts`). */
+export function backendPids(db: string): number[] {
+  const out = execFileSync(
+    "psql",
+    ["-d", "postgres", "-Atc", `select pid from pg_stat_activity where datname = '${db}'`],
+    {
+      encoding: "utf8",
+    },
+  );
+  return out
+    .split("\n")
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => Number.isInteger(pid) && pid > 0);
 }
 
 export async function dropDatabase(name: string): Promise<void> {
