@@ -7,6 +7,9 @@
 // XACK and its next read back to back on one connection, as a lean consumer
 // would; the source keeps at most that many unacknowledged, read a quarter
 // at a time so that one read is on the wire while another commits.
+// A third group measures the same source and pipeline into a spool that keeps
+// nothing (no SQLite): the ceiling of everything before the spool, which says
+// how much of the gap to the bare consumer the durable commit is.
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +20,7 @@ import { OffsetEstimator, SkewTracker } from "../src/core/clock.ts";
 import type { SidecarConfig } from "../src/core/contract.ts";
 import { Pipeline } from "../src/pipeline.ts";
 import { RedisStreamSource } from "../src/sources/redis/source.ts";
+import type { Spool } from "../src/spool/spool.ts";
 import { SERVICE_SPOOL, SqliteSpool } from "../src/spool/sqlite-spool.ts";
 import { validEvent } from "../test/support/fuzz.ts";
 import { type BenchContext, type Benchmark, type Figure, median } from "./harness.ts";
@@ -32,7 +36,7 @@ const benchConfig = {
 
 /** `n` events in `stream`, UUID ids (the spool's hard case), with both groups created before, at the start. */
 async function fillStream(redis: Redis, stream: string, n: number, ctx: BenchContext): Promise<void> {
-  for (const group of ["bare", "sidecar"]) await redis.xgroup("CREATE", stream, group, "0", "MKSTREAM");
+  for (const group of ["bare", "sidecar", "nospool"]) await redis.xgroup("CREATE", stream, group, "0", "MKSTREAM");
   for (let i = 0; i < n; i += 1_000) {
     const batch = redis.pipeline();
     for (let j = i; j < Math.min(n, i + 1_000); j++) {
@@ -78,15 +82,30 @@ async function drainBare(url: string, stream: string, n: number): Promise<Drain>
   return { seconds, cpu };
 }
 
-async function drainSidecar(url: string, stream: string, n: number): Promise<Drain> {
+/** Takes every record as added and keeps none: the source's and the pipeline's own cost, without SQLite. */
+function spoolKeepingNothing(): Spool {
+  let kept = 0;
+  const keeping = {
+    append: async (records: unknown[]) => {
+      kept += records.length;
+      return { added: records.length, duplicates: 0 };
+    },
+    loadState: async () => ({}),
+    stats: async () => ({ queued: kept }),
+    close: async () => {},
+  };
+  return keeping as unknown as Spool;
+}
+
+async function drainSidecar(url: string, stream: string, n: number, durable = true): Promise<Drain> {
   const dir = mkdtempSync(join(tmpdir(), "sfb-bench-redis-spool-"));
-  const spool = new SqliteSpool({ path: join(dir, "spool.db"), ...SERVICE_SPOOL });
+  const spool = durable ? new SqliteSpool({ path: join(dir, "spool.db"), ...SERVICE_SPOOL }) : spoolKeepingNothing();
   const pipeline = new Pipeline({ spool, offset: new OffsetEstimator(), skew: new SkewTracker(), config: benchConfig });
   const source = new RedisStreamSource({
     connection: "bench",
     url,
     streams: [stream],
-    group: "sidecar",
+    group: durable ? "sidecar" : "nospool",
     consumer: "sidecar-1",
     prefetch: PREFETCH,
     blockMs: 1_000,
@@ -119,8 +138,10 @@ async function figures(ctx: BenchContext): Promise<Figure[]> {
     await fillStream(redis, "bench:warmup", warmup, ctx);
     await drainBare(broker.url, "bench:warmup", warmup);
     await drainSidecar(broker.url, "bench:warmup", warmup);
+    await drainSidecar(broker.url, "bench:warmup", warmup, false);
     const bare: { rate: number; cpu: number }[] = [];
     const sidecar: { rate: number; cpu: number }[] = [];
+    const nospool: { rate: number; cpu: number }[] = [];
     for (let round = 0; round < rounds; round++) {
       const stream = `bench:ingest:${round}`;
       await fillStream(redis, stream, n, ctx);
@@ -133,20 +154,27 @@ async function figures(ctx: BenchContext): Promise<Figure[]> {
           const r = await drainSidecar(broker.url, stream, n);
           sidecar.push({ rate: Math.round(n / r.seconds), cpu: cpuPerEvent(r.cpu) });
         },
+        async () => {
+          const r = await drainSidecar(broker.url, stream, n, false);
+          nospool.push({ rate: Math.round(n / r.seconds), cpu: cpuPerEvent(r.cpu) });
+        },
       ];
       // Each goes first in turn.
-      if (round % 2 === 1) drains.reverse();
+      for (let k = 0; k < round % drains.length; k++) drains.push(drains.shift() as (typeof drains)[number]);
       for (const drain of drains) await drain();
       await redis.del(stream);
       const b = bare.at(-1) as { rate: number; cpu: number };
       const s = sidecar.at(-1) as { rate: number; cpu: number };
+      const z = nospool.at(-1) as { rate: number; cpu: number };
       ctx.log(
         `round ${round + 1}/${rounds}: bare ioredis ${b.rate}/s (${b.cpu} µs CPU/event), ` +
-          `RedisStreamSource → spool ${s.rate}/s (${s.cpu} µs CPU/event)`,
+          `RedisStreamSource → spool ${s.rate}/s (${s.cpu} µs CPU/event), ` +
+          `→ a spool keeping nothing ${z.rate}/s (${z.cpu} µs CPU/event)`,
       );
     }
     const bareRate = Math.round(median(bare.map((r) => r.rate)));
     const sideRate = Math.round(median(sidecar.map((r) => r.rate)));
+    const nospoolRate = Math.round(median(nospool.map((r) => r.rate)));
     const each = rounds > 1 ? `, median of ${rounds} rounds` : "";
     return [
       {
@@ -159,6 +187,20 @@ async function figures(ctx: BenchContext): Promise<Figure[]> {
       {
         figure: `Redis Streams ingest: CPU time per event (this process${each})`,
         value: median(sidecar.map((r) => r.cpu)),
+        unit: "µs",
+        baseline: { name: "bare ioredis XREADGROUP + XACK consumer", value: median(bare.map((r) => r.cpu)) },
+      },
+      {
+        figure:
+          "Redis Streams ingest through the same source and pipeline into a spool that keeps nothing " +
+          `(no SQLite: the ceiling before the durable commit${each})`,
+        value: nospoolRate,
+        unit: "events/s",
+        baseline: { name: "bare ioredis XREADGROUP + XACK consumer", value: bareRate },
+      },
+      {
+        figure: `Redis Streams ingest into a spool that keeps nothing: CPU time per event (this process${each})`,
+        value: median(nospool.map((r) => r.cpu)),
         unit: "µs",
         baseline: { name: "bare ioredis XREADGROUP + XACK consumer", value: median(bare.map((r) => r.cpu)) },
       },
