@@ -34,7 +34,7 @@ const benchConfig = {
   sources: [],
 } as unknown as SidecarConfig;
 
-/** `n` events in `stream`, UUID ids (the spool's hard case), with both groups created before, at the start. */
+/** `n` events in `stream`, UUID ids (the spool's hard case), with the three groups created first, at the start. */
 async function fillStream(redis: Redis, stream: string, n: number, ctx: BenchContext): Promise<void> {
   for (const group of ["bare", "sidecar", "nospool"]) await redis.xgroup("CREATE", stream, group, "0", "MKSTREAM");
   for (let i = 0; i < n; i += 1_000) {
