@@ -218,7 +218,8 @@ export class RedisStreamSource implements Source {
   readonly #opts: RedisStreamSourceOptions;
   readonly #prefetch: number;
   readonly #claimIdleMs: number;
-  /** `answerMs`, or its default. */
+  /** `blockMs` and `answerMs`, or their defaults. */
+  readonly #blockMs: number;
   readonly #answerMs: number;
   #reader: RedisClient | undefined;
   #commands: RedisClient | undefined;
@@ -263,6 +264,7 @@ export class RedisStreamSource implements Source {
     this.#opts = opts;
     this.#prefetch = Math.max(1, opts.prefetch ?? DEFAULT_PREFETCH);
     this.#claimIdleMs = Math.max(1, opts.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS);
+    this.#blockMs = opts.blockMs ?? DEFAULT_BLOCK_MS;
     this.#answerMs = opts.answerMs ?? DEFAULT_ANSWER_MS;
     this.name = `redis:${opts.consumer}`;
   }
@@ -318,7 +320,7 @@ export class RedisStreamSource implements Source {
 
   /** How long a server may send nothing while a command waits: a read's block, and `answerMs` past it. */
   get #silenceMs(): number {
-    return (this.#opts.blockMs ?? DEFAULT_BLOCK_MS) + this.#answerMs;
+    return this.#blockMs + this.#answerMs;
   }
 
   #connectedOnce = false;
@@ -672,7 +674,7 @@ export class RedisStreamSource implements Source {
         const reply = await this.#readGroup(
           room,
           streams.map((stream) => [stream, ">"]),
-          this.#opts.blockMs ?? DEFAULT_BLOCK_MS,
+          this.#blockMs,
         );
         this.#failures = 0;
         if (reply && !this.#stopping) this.#hand(reply, "new");
