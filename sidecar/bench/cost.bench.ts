@@ -261,8 +261,8 @@ const bench: Benchmark = {
       // on off, twice: each run adds orders and events, and later runs go a
       // little slower, so strict off/on pairs put every "on" run after its "off"
       // one; this order gives both modes the same mean position. Runs of one
-      // mode differ by up to a third, and a median of 4 per mode once came out
-      // 13 % slower, once 1.5 % faster: hence 8 per mode. Reported next to the
+      // mode differ widely, and a median of 4 per mode came out on either side
+      // of the target in two bench runs a day apart: hence 8 per mode. Reported next to the
       // rates: the share of ingest time spent in the refresh (measured inside
       // Odoo), and the CPU time of Odoo and of its database per event (/proc,
       // over each run), which tells a run that did more work from one that waited.
