@@ -34,6 +34,7 @@ MQTT_KEYS = {
     "topics",
     "client_id",
     "protocol_version",
+    "keepalive_s",
     "username",
     "password",
     "ca",
@@ -91,6 +92,25 @@ class TestConnection(ShopfloorCase):
         self.assertEqual(len(config["sources"]), 4)
         self.assertEqual(config["dispatch"]["targets"], [])
         self.assertIsInstance(config["dispatch"]["poll_interval_ms"], int)
+
+    @mute_logger("odoo.sql_db")
+    def test_mqtt_keepalive(self):
+        """How soon the sidecar notices a broker that stopped answering: 60 s unless set, 1 to
+        65535 (MQTT's two bytes; 0 would turn the pings off), and a change reloads the sidecar."""
+        self.assertEqual(self.connection._sidecar_config()["mqtt"]["keepalive_s"], 60)
+        revision = self.connection.revision
+        self.connection.write({"mqtt_keepalive_s": 15})
+        self.assertEqual(self.connection._sidecar_config()["mqtt"]["keepalive_s"], 15)
+        self.assertEqual(self.connection.revision, revision + 1)
+        for value in (0, -1, 65536):
+            with self.subTest(value=value), self.assertRaises(psycopg2.IntegrityError) as caught:
+                with self.cr.savepoint():
+                    self.connection.write({"mqtt_keepalive_s": value})
+            self.assertIn("mqtt_keepalive_range", str(caught.exception))
+        self.connection.write({"mqtt_keepalive_s": 65535})
+        self.assertEqual(self.connection._sidecar_config()["mqtt"]["keepalive_s"], 65535)
+        messages = {name: text for name, _sql, text in self.env["shopfloor.connection"]._sql_constraints}
+        self.assertIn("between 1 and 65535 seconds", messages["mqtt_keepalive_range"])
 
     def test_opcua_and_sparkplug_blocks(self):
         opcua = self.env["shopfloor.connection"].create(
