@@ -283,9 +283,19 @@ describe("createSources", () => {
     expect(await createSources(sparkplug, silent, "/nonexistent", context)).toEqual([]);
     const noUrl = { code: "m1", kind: "mqtt", revision: 1, rules: [], mqtt: { url: "" } } as unknown as SidecarConfig;
     expect(await createSources(noUrl, silent, "/nonexistent", context)).toEqual([]);
+    const noPings = {
+      code: "m2",
+      kind: "mqtt",
+      revision: 1,
+      rules: [],
+      payload_maps: [],
+      mqtt: { url: "mqtt://127.0.0.1:1883", topics: ["a/#"], client_id: "", protocol_version: 5, keepalive_s: 0 },
+    } as unknown as SidecarConfig;
+    expect(await createSources(noPings, silent, "/nonexistent", context)).toEqual([]);
     expect(notMade).toEqual([
       'the Sparkplug group id "" must be set, without / + # (Sparkplug B topic levels): set it on the connection in Odoo',
       "the connection has no MQTT URL (set it in Odoo or MQTT_URL)",
+      "the MQTT keepalive 0 is not a whole number of seconds from 1 to 65535: set Keepalive (s) on the connection in Odoo",
     ]);
   });
 

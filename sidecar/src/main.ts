@@ -23,7 +23,7 @@ import { readiness } from "./ops/readiness.ts";
 import { Pipeline } from "./pipeline.ts";
 import type { Prober } from "./probe/prober.ts";
 import type { SpoolPressure } from "./sources/http/intake.ts";
-import { DEFAULT_TOPICS, MqttSource } from "./sources/mqtt.ts";
+import { DEFAULT_KEEPALIVE_S, DEFAULT_TOPICS, MqttSource, mqttKeepalive } from "./sources/mqtt.ts";
 import type { SpoolLimits } from "./spool/spool.ts";
 import { SERVICE_SPOOL, SqliteSpool } from "./spool/sqlite-spool.ts";
 
@@ -99,6 +99,7 @@ function fallbackConfig(boot: BootstrapConfig): SidecarConfig {
       topics: DEFAULT_TOPICS,
       client_id: `sfb-${boot.connection}`,
       protocol_version: 5,
+      keepalive_s: DEFAULT_KEEPALIVE_S,
       username: "",
       password: "",
       ca: "",
@@ -326,6 +327,7 @@ function mqttSource(config: SidecarConfig, log: Logger): MqttSource {
     leftOut,
     clientId: m.client_id,
     protocolVersion: m.protocol_version,
+    keepaliveSeconds: mqttKeepalive(m),
     username: m.username,
     password: m.password,
     tls: m,

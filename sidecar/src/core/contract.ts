@@ -112,6 +112,11 @@ export interface SidecarConfig {
         topics: string[];
         client_id: string;
         protocol_version: 4 | 5;
+        /**
+         * Seconds between MQTT pings when nothing else is sent (1 to 65535): a broker that
+         * leaves one unanswered is taken for gone. An older Odoo omits it: 60.
+         */
+        keepalive_s?: number;
         username: string;
         password: string;
         /** PEM text of the CA that signed the broker's certificate, or "" for the system store. */

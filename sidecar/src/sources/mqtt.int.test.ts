@@ -438,6 +438,51 @@ describe("PUBACK only after the spool commit (Mosquitto)", () => {
     }
   });
 
+  it("the keepalive set on the connection in Odoo (keepalive_s) is the one a frozen broker is noticed by", async () => {
+    const warned: string[] = [];
+    const quiet = () => {};
+    const log = {
+      info: quiet,
+      error: quiet,
+      debug: quiet,
+      warn: (fields: { err?: string }) => warned.push(String(fields.err)),
+    } as unknown as Parameters<typeof createSources>[1];
+    const config = {
+      code: "keepalive",
+      kind: "mqtt",
+      revision: 1,
+      rules: [],
+      mqtt: {
+        url: broker.url,
+        topics: ["shopfloor/#"],
+        client_id: "sfb-keepalive",
+        protocol_version: 5,
+        keepalive_s: 1,
+      },
+    } as unknown as SidecarConfig;
+    const [source] = await createSources(config, log, "/nonexistent");
+    if (!(source instanceof MqttSource)) throw new Error("no MQTT source");
+    const sink = new RecordingSink();
+    await source.start(sink);
+    try {
+      await publisher.publishAsync("shopfloor/k", "before-the-freeze", { qos: 1 });
+      await expect.poll(() => sink.has("before-the-freeze")).toBe(true);
+      broker.freeze();
+      try {
+        // 1 s between pings: gone within seconds (the default 60 s would take a minute and a half).
+        await expect.poll(() => source.connected, { timeout: 10_000 }).toBe(false);
+      } finally {
+        broker.thaw();
+      }
+      await expect.poll(() => source.connected, { timeout: 20_000 }).toBe(true);
+      await publisher.publishAsync("shopfloor/k", "after-the-thaw", { qos: 1 });
+      await expect.poll(() => sink.has("after-the-thaw"), { timeout: 10_000 }).toBe(true);
+      expect(warned.join("\n")).toMatch(/[Kk]eepalive/);
+    } finally {
+      await source.stop();
+    }
+  });
+
   it("keeps the persistent session across a broker restart and gets what was published meanwhile", async () => {
     const clientId = "sfb-restart";
     const sink = new RecordingSink();

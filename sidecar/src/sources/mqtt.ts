@@ -41,14 +41,34 @@ export interface MqttSourceOptions {
   reconnectPeriodMs?: number;
   connectTimeoutMs?: number;
   /**
-   * MQTT keepalive (default 60 s, MQTT.js's): a broker that leaves a PINGREQ unanswered is
-   * taken for gone and connected again; the broker, in turn, drops a client silent 1.5 times this.
+   * MQTT keepalive (default 60 s, MQTT.js's; the connection's `keepalive_s`): a broker that leaves
+   * a PINGREQ unanswered is taken for gone and connected again; the broker, in turn, drops a client
+   * silent 1.5 times this.
    */
   keepaliveSeconds?: number;
   /** Called on errors the source survives (connection loss, failed commit). */
   onError?: (err: Error) => void;
   /** Why each of the connection's filters left out of `topics` is (`mqttFilterProblem`): part of `warning`. */
   leftOut?: string[];
+}
+
+/** MQTT.js's keepalive, and the one an older Odoo (no `keepalive_s`) leaves in force. */
+export const DEFAULT_KEEPALIVE_S = 60;
+
+/**
+ * The connection's MQTT keepalive in seconds (sidecar_config's `mqtt.keepalive_s`; none from an
+ * older Odoo: 60). MQTT carries it in two bytes and 0 turns the pings off, leaving a broker that
+ * stops answering unnoticed: anything but a whole number from 1 to 65535 is refused, naming the field.
+ */
+export function mqttKeepalive(block: { keepalive_s?: number }): number {
+  const value = block.keepalive_s ?? DEFAULT_KEEPALIVE_S;
+  if (!Number.isInteger(value) || value < 1 || value > 65_535) {
+    throw new Error(
+      `the MQTT keepalive ${String(value)} is not a whole number of seconds from 1 to 65535: ` +
+        "set Keepalive (s) on the connection in Odoo",
+    );
+  }
+  return value;
 }
 
 /** MQTT 5 §3.9.3: why a broker refused a subscription (3.1.1 has only 0x80, "failure"). */
@@ -169,7 +189,7 @@ export class MqttSource implements Source {
       protocolVersion: o.protocolVersion ?? 4,
       reconnectPeriod: o.reconnectPeriodMs ?? 1_000,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
-      keepalive: o.keepaliveSeconds ?? 60,
+      keepalive: o.keepaliveSeconds ?? DEFAULT_KEEPALIVE_S,
       username: o.username || undefined,
       password: o.password || undefined,
       // Throws, naming the connection field, for TLS settings that cannot work.

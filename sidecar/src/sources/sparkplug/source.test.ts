@@ -20,6 +20,19 @@ describe("Sparkplug options from sidecar_config", () => {
     expect(sparkplugOptionsFromConfig(config({ group_id: "G", host_id: "h" })).role).toBe("primary");
   });
 
+  it("the MQTT keepalive is the connection's (60 s from an older Odoo); one MQTT cannot carry is refused", () => {
+    const withKeepalive = (keepalive_s: number | undefined) => {
+      const made = config({ group_id: "G", host_id: "h" });
+      if (made.mqtt && keepalive_s !== undefined) made.mqtt.keepalive_s = keepalive_s;
+      return made;
+    };
+    expect(sparkplugOptionsFromConfig(withKeepalive(undefined)).keepaliveSeconds).toBe(60);
+    expect(sparkplugOptionsFromConfig(withKeepalive(5)).keepaliveSeconds).toBe(5);
+    expect(() => sparkplugOptionsFromConfig(withKeepalive(0))).toThrow(
+      "the MQTT keepalive 0 is not a whole number of seconds from 1 to 65535: set Keepalive (s) on the connection in Odoo",
+    );
+  });
+
   it("refuses a group or host id that is empty or holds / + #, naming it: it would subscribe to nothing", () => {
     expect(() => sparkplugOptionsFromConfig(config({ group_id: "", host_id: "h" }))).toThrow(
       'the Sparkplug group id "" must be set, without / + # (Sparkplug B topic levels): set it on the connection in Odoo',

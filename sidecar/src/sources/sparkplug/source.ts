@@ -13,6 +13,7 @@ import { sparkplugIdProblem } from "../../core/mqtt-text.ts";
 import { describeMqttTlsFailure, type MqttTlsSettings, mqttTlsOptions } from "../../core/mqtt-tls.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { addressesWarning, type EngineResult, RuleEngine } from "../../rules/engine.ts";
+import { DEFAULT_KEEPALIVE_S, mqttKeepalive } from "../mqtt.ts";
 import {
   type HostOutcome,
   parseTopic,
@@ -40,6 +41,8 @@ export interface SparkplugSourceOptions {
   username?: string;
   password?: string;
   protocolVersion?: 4 | 5;
+  /** MQTT keepalive in seconds (the connection's `keepalive_s`; default 60): a silent broker is taken for gone. */
+  keepaliveSeconds?: number;
   /** The connection's TLS settings (sidecar_config's mqtt block): CA, verification, client certificate. */
   tls?: MqttTlsSettings;
   /** How long to wait for a BIRTH before asking the same node again. */
@@ -81,6 +84,7 @@ export function sparkplugOptionsFromConfig(config: SidecarConfig, log?: SourceLo
     rules: config.rules.filter((r) => r.protocol === "sparkplug"),
     clientId: config.mqtt.client_id || `sfb-host-${config.sparkplug.host_id}`,
     protocolVersion: config.mqtt.protocol_version,
+    keepaliveSeconds: mqttKeepalive(config.mqtt),
     tls: config.mqtt,
   };
   if (config.mqtt.username) opts.username = config.mqtt.username;
@@ -162,6 +166,7 @@ export class SparkplugSource implements Source {
       // Sparkplug 3.0: a host connects with a clean session; BIRTHs are re-requested, not replayed.
       clean: true,
       protocolVersion: this.#opts.protocolVersion ?? 4,
+      keepalive: this.#opts.keepaliveSeconds ?? DEFAULT_KEEPALIVE_S,
       reconnectPeriod: 1_000,
     };
     // Only a primary host has a STATE, and so a will announcing it offline.

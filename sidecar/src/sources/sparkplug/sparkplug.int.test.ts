@@ -9,12 +9,15 @@ import { Simulation, sleep } from "../../../simulator/simulation.ts";
 import { SimSparkplugEdge } from "../../../simulator/sparkplug-edge.ts";
 import { MemorySink } from "../../../test/support/simulator/memory-sink.ts";
 import { sourceContract } from "../../../test/support/sources/source.contract.ts";
-import type { MappingRule } from "../../core/contract.ts";
-import { SparkplugSource, type SparkplugSourceOptions } from "./source.ts";
+import type { MappingRule, SidecarConfig } from "../../core/contract.ts";
+import { SparkplugSource, type SparkplugSourceOptions, sparkplugOptionsFromConfig } from "./source.ts";
 
 interface Broker {
   url: string;
   close(): Promise<void>;
+  /** SIGSTOP / SIGCONT of the broker's process (Mosquitto's; aedes runs in this one). */
+  freeze?(): void;
+  thaw?(): void;
 }
 
 const brokers: [string, () => Promise<Broker>][] = [
@@ -23,7 +26,7 @@ const brokers: [string, () => Promise<Broker>][] = [
     "Mosquitto",
     async () => {
       const m = await startMosquitto();
-      return { url: m.url, close: () => m.destroy() };
+      return { url: m.url, close: () => m.destroy(), freeze: () => m.freeze(), thaw: () => m.thaw() };
     },
   ],
 ];
@@ -100,6 +103,56 @@ for (const [brokerName, startBroker] of brokers) {
         await host.stop();
       }
     });
+
+    // Mosquitto runs in a process of its own, which can be frozen (aedes runs in this one).
+    if (brokerName === "Mosquitto") {
+      it("a broker that stops answering (frozen) is taken for gone after the connection's keepalive; the count goes on", async () => {
+        const { edge, sim, ledger, options } = setup();
+        const logs: string[] = [];
+        // The host as sidecar_config makes it: the keepalive is the connection's (1 s here; 60 s unless set).
+        const fromOdoo = sparkplugOptionsFromConfig({
+          code: options.connection,
+          revision: options.revision,
+          kind: "sparkplug",
+          mqtt: { url: broker.url, client_id: options.clientId, protocol_version: 5, keepalive_s: 1 },
+          sparkplug: { group_id: options.groupId, host_id: options.hostId, role: "primary" },
+          rules: options.rules,
+        } as unknown as SidecarConfig);
+        expect(fromOdoo.keepaliveSeconds).toBe(1);
+        const sink = new MemorySink();
+        const host = new SparkplugSource({
+          ...fromOdoo,
+          rebirthHoldMs: 1_000,
+          flushIntervalMs: 200,
+          log: (_level, message) => logs.push(message),
+        });
+        await host.start(sink);
+        await edge.start();
+        try {
+          await sim.startOrder(MACHINE, "WH/MO/00019", "Pressing");
+          await sim.setState(MACHINE, "running");
+          await sim.produce(MACHINE, 3);
+          await sink.waitFor(() => sink.sum("production.reported", "qty_good") === 3, 10_000, "3 parts");
+          broker.freeze?.();
+          try {
+            // A frozen host keeps its port open and refuses nothing: only the unanswered ping tells.
+            await expect.poll(() => host.connected, { timeout: 10_000 }).toBe(false);
+          } finally {
+            broker.thaw?.();
+          }
+          await expect.poll(() => host.connected, { timeout: 15_000 }).toBe(true);
+          await sim.produce(MACHINE, 4);
+          await sim.complete(MACHINE);
+          await sink.waitFor(() => sink.ofType("workorder.completed").length === 1, 15_000, "completion");
+          expect(sink.sum("production.reported", "qty_good")).toBe(ledger.orders.get("WH/MO/00019")?.good);
+          expect(ledger.orders.get("WH/MO/00019")?.good).toBe(7);
+          expect(logs.join("\n")).toMatch(/[Kk]eepalive/);
+        } finally {
+          await edge.stop();
+          await host.stop();
+        }
+      });
+    }
 
     it("a seq gap (lost QoS 0 messages) sends a Rebirth; the BIRTH rebuilds state and no part is lost", async () => {
       const { edge, sim, ledger, options } = setup();
