@@ -91,6 +91,62 @@ async function refusal(src: RedisStreamSource): Promise<BackboneConfigError> {
   return err as BackboneConfigError;
 }
 
+interface TwoPrimaries {
+  nodeA: RedisBroker;
+  nodeB: RedisBroker;
+  /** Node B's replica, until a test makes it take B's slots over. */
+  nodeC: RedisBroker;
+  adminA: Redis;
+  adminB: Redis;
+  adminC: Redis;
+}
+
+/**
+ * A Redis Cluster of primaries A (slots 0–8191) and B (8192–16383), and C, a replica of B in
+ * sync with it. Each node is given a config epoch of its own first, as `redis-cli --cluster
+ * create` does: left at 0, A and B settled their collision while C joined, and C then took B's
+ * slots over (CLUSTER FAILOVER TAKEOVER) at B's own epoch, a claim A did not believe: A kept
+ * sending clients to B (2 of 12 runs of this file).
+ */
+async function twoPrimaries(): Promise<TwoPrimaries> {
+  const nodeA = await startRedis({ extraConfig: CLUSTER_CONFIG });
+  const nodeB = await startRedis({ extraConfig: CLUSTER_CONFIG });
+  const nodeC = await startRedis({ extraConfig: [...CLUSTER_CONFIG, "repl-diskless-sync-delay 0"] });
+  const adminA = new Redis(nodeA.url);
+  const adminB = new Redis(nodeB.url);
+  const adminC = new Redis(nodeC.url);
+  for (const [epoch, admin] of [adminA, adminB, adminC].entries()) {
+    await admin.call("CLUSTER", "SET-CONFIG-EPOCH", String(epoch + 1));
+  }
+  await adminA.call("CLUSTER", "ADDSLOTSRANGE", "0", "8191");
+  await adminB.call("CLUSTER", "ADDSLOTSRANGE", "8192", "16383");
+  await adminA.call("CLUSTER", "MEET", "127.0.0.1", String(nodeB.port));
+  await adminA.call("CLUSTER", "MEET", "127.0.0.1", String(nodeC.port));
+  const deadline = Date.now() + 20_000;
+  const until = async (what: string, done: () => Promise<boolean>) => {
+    while (!(await done())) {
+      if (Date.now() > deadline) throw new Error(`the cluster did not come up in 20 s: ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  for (const admin of [adminA, adminB]) {
+    await until("cluster_state:ok", async () => /cluster_state:ok/.test(String(await admin.call("CLUSTER", "INFO"))));
+  }
+  // C replicates B once it knows B.
+  const idOfB = String(await adminB.call("CLUSTER", "MYID"));
+  await until("C knows B", async () => String(await adminC.call("CLUSTER", "NODES")).includes(idOfB));
+  await adminC.call("CLUSTER", "REPLICATE", idOfB);
+  await until("C in sync with B", async () => ((await adminC.call("ROLE")) as unknown[])[3] === "connected");
+  return { nodeA, nodeB, nodeC, adminA, adminB, adminC };
+}
+
+async function destroyTwoPrimaries(cluster: TwoPrimaries | undefined): Promise<void> {
+  if (!cluster) return;
+  for (const admin of [cluster.adminA, cluster.adminB, cluster.adminC]) admin.disconnect();
+  cluster.nodeB.thaw();
+  for (const node of [cluster.nodeA, cluster.nodeB, cluster.nodeC]) await node.destroy();
+}
+
 describe("RedisStreamSource: a read-only replica", () => {
   let primary: RedisBroker;
   let replica: RedisBroker;
@@ -148,9 +204,9 @@ describe("RedisStreamSource: a read-only replica", () => {
 });
 
 describe("RedisStreamSource: a two-node Redis Cluster", () => {
+  let cluster: TwoPrimaries;
   let nodeA: RedisBroker;
   let nodeB: RedisBroker;
-  /** Node B's replica, until a test makes it take B's slots over. */
   let nodeC: RedisBroker;
   let adminA: Redis;
   let adminB: Redis;
@@ -167,43 +223,10 @@ describe("RedisStreamSource: a two-node Redis Cluster", () => {
   };
 
   beforeAll(async () => {
-    nodeA = await startRedis({ extraConfig: CLUSTER_CONFIG });
-    nodeB = await startRedis({ extraConfig: CLUSTER_CONFIG });
-    nodeC = await startRedis({ extraConfig: [...CLUSTER_CONFIG, "repl-diskless-sync-delay 0"] });
-    adminA = new Redis(nodeA.url);
-    adminB = new Redis(nodeB.url);
-    await adminA.call("CLUSTER", "ADDSLOTSRANGE", "0", "8191");
-    await adminB.call("CLUSTER", "ADDSLOTSRANGE", "8192", "16383");
-    await adminA.call("CLUSTER", "MEET", "127.0.0.1", String(nodeB.port));
-    await adminA.call("CLUSTER", "MEET", "127.0.0.1", String(nodeC.port));
-    const deadline = Date.now() + 20_000;
-    const until = async (what: string, done: () => Promise<boolean>) => {
-      while (!(await done())) {
-        if (Date.now() > deadline) throw new Error(`the cluster did not come up in 20 s: ${what}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
-    for (const admin of [adminA, adminB]) {
-      await until("cluster_state:ok", async () => /cluster_state:ok/.test(String(await admin.call("CLUSTER", "INFO"))));
-    }
-    // C replicates B once it knows B.
-    const adminC = new Redis(nodeC.url);
-    try {
-      const idOfB = String(await adminB.call("CLUSTER", "MYID"));
-      await until("C knows B", async () => String(await adminC.call("CLUSTER", "NODES")).includes(idOfB));
-      await adminC.call("CLUSTER", "REPLICATE", idOfB);
-      await until("C in sync with B", async () => ((await adminC.call("ROLE")) as unknown[])[3] === "connected");
-    } finally {
-      adminC.disconnect();
-    }
+    cluster = await twoPrimaries();
+    ({ nodeA, nodeB, nodeC, adminA, adminB } = cluster);
   });
-  afterAll(async () => {
-    adminA?.disconnect();
-    adminB?.disconnect();
-    await nodeA?.destroy();
-    await nodeB?.destroy();
-    await nodeC?.destroy();
-  });
+  afterAll(() => destroyTwoPrimaries(cluster));
 
   it("refuses a stream another node serves, naming backbone_url, the slot and that node", async () => {
     const [elsewhere] = await onNode("B", "elsewhere", 1);
