@@ -2,9 +2,9 @@
 // replica, and a primary demoted to a replica while the source runs; a Redis
 // Cluster of two primaries (slots split between them) and a replica of the
 // second, named by one node (redis://) or by its nodes (redis+cluster://, the
-// replica taking the slots over); a primary and its replica behind Redis
-// Sentinel, failed over and killed. Each layout the source cannot read from
-// names the connection field to fix and how.
+// replica taking the slots over, and again with the second primary frozen); a
+// primary and its replica behind Redis Sentinel, failed over and killed. Each
+// layout the source cannot read from names the connection field to fix and how.
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
@@ -311,6 +311,64 @@ describe("RedisStreamSource: a two-node Redis Cluster", () => {
       await src.stop();
     }
     expect(Date.now() - started).toBeLessThan(8_000);
+  });
+});
+
+describe("RedisStreamSource on a Redis Cluster when a primary stops answering (frozen with SIGSTOP)", () => {
+  // Primaries A (slots 0–8191) and B (8192–16383), C a replica of B. With B frozen, the other
+  // primary alone is no majority to elect C, so C takes the slots over as an operator would
+  // make it (CLUSTER FAILOVER TAKEOVER, no vote): the source must leave B by its silence.
+  let cluster: TwoPrimaries;
+  let nodeA: RedisBroker;
+  let nodeB: RedisBroker;
+  let adminA: Redis;
+  let adminB: Redis;
+  let adminC: Redis;
+  beforeAll(async () => {
+    cluster = await twoPrimaries();
+    ({ nodeA, nodeB, adminA, adminB, adminC } = cluster);
+  });
+  afterAll(() => destroyTwoPrimaries(cluster));
+
+  it("leaves the frozen primary once its replica serves the slots, and reads every entry once", async () => {
+    // Two streams in one slot of B's (a common hash tag), named through node A.
+    let tag = "";
+    for (let i = 0; !tag; i++) {
+      if (Number(await adminA.call("CLUSTER", "KEYSLOT", `{frozen${i}}`)) >= 8192) tag = `{frozen${i}}`;
+    }
+    const streams = [`${tag}:line-1`, `${tag}:line-2`];
+    const logs: string[] = [];
+    const sink = new RecordingSink();
+    const src = source(`redis+cluster://127.0.0.1:${nodeA.port}`, {
+      streams,
+      answerMs: 1_000,
+      reconnect: { baseMs: 100, maxMs: 500 },
+      log: (level, message) => logs.push(`${level} ${message}`),
+    });
+    await src.start(sink);
+    try {
+      for (let i = 0; i < 20; i++) await adminB.xadd(streams[i % 2] as string, "*", "payload", `before-${i}`);
+      await expect.poll(() => src.stats().acked, { timeout: 10_000 }).toBe(20);
+      // Written after the source's acks, and on C once WAIT returns: so are they.
+      await adminB.set(`${tag}:marker`, "1");
+      expect(Number(await adminB.call("WAIT", "1", "5000"))).toBe(1);
+      nodeB.freeze();
+      await adminC.call("CLUSTER", "FAILOVER", "TAKEOVER");
+      await expect.poll(async () => ((await adminC.call("ROLE")) as string[])[0], { timeout: 10_000 }).toBe("master");
+      for (let i = 0; i < 20; i++) await adminC.xadd(streams[i % 2] as string, "*", "payload", `after-${i}`);
+      await expect.poll(() => new Set(sink.committed.map(intakeText)).size, { timeout: 30_000 }).toBe(40);
+      expect(sink.committed).toHaveLength(40);
+      for (const stream of streams) {
+        await expect.poll(() => pendingIn(adminC, stream), { timeout: 10_000 }).toBe(0);
+      }
+      // Said, naming the node: a Cluster client tells a node's trouble apart ("node error").
+      expect(logs.join("\n")).toContain(
+        `node 127.0.0.1:${nodeB.port}: answered nothing for 1200 ms while a command waited: taken for gone`,
+      );
+    } finally {
+      await src.stop();
+      nodeB.thaw();
+    }
   });
 });
 

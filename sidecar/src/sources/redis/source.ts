@@ -294,6 +294,15 @@ export class RedisStreamSource implements Source {
         const failure = this.#configFailure(err);
         this.#log(failure ? "error" : "warn", failure ? failure.message : `redis ${opts.url}: ${this.#said(err)}`);
       });
+      // A Cluster client says what befalls one node's connection (a node gone silent, refused) as a
+      // "node error", never as an "error": said the same way, with the node.
+      client.on("node error", (err: Error, node: string) => {
+        const failure = this.#configFailure(err);
+        this.#log(
+          failure ? "error" : "warn",
+          failure ? failure.message : `redis ${opts.url}, node ${node}: ${this.#said(err)}`,
+        );
+      });
     }
     this.#reader.on("ready", () => {
       // Entries read just before a drop may have no reply: they are in our PEL, read them again.
