@@ -676,16 +676,16 @@ describe("AmqpSource and a RabbitMQ node that stops answering (frozen with SIGST
     }
   };
 
-  it("misses the broker's heartbeats, takes it for gone, and consumes again once it answers", async () => {
+  it("misses the broker's heartbeats (heartbeat=1 in backbone_url), takes it for gone, and consumes again once it answers", async () => {
     const queue = "sfb.test.frozen";
     await publishTo(frozen, queue, ["before-0", "before-1"]);
     const sink = new RecordingSink();
     const logs: string[] = [];
     const src = new AmqpSource({
       connection: "T",
-      url: frozen.url,
+      // RabbitMQ's URI query parameter: heartbeats every second instead of every 15.
+      url: `${frozen.url}?heartbeat=1`,
       queues: [queue],
-      heartbeatSeconds: 1,
       backoff: { baseMs: 200, maxMs: 1_000 },
       log: (_l, m) => logs.push(m),
     });
@@ -715,15 +715,16 @@ describe("AmqpSource and a RabbitMQ node that stops answering (frozen with SIGST
     await publishTo(other, queue, ["through-the-next-node"]);
     const sink = new RecordingSink();
     const logs: string[] = [];
-    const url = `amqp://127.0.0.1:${frozen.port},127.0.0.1:${other.port}`;
+    // connection_timeout (RabbitMQ's URI query parameter): 2 s for each node's connection and handshake.
+    const url = `amqp://127.0.0.1:${frozen.port},127.0.0.1:${other.port}?connection_timeout=2000`;
     const src = new AmqpSource({ connection: "T", url, queues: [queue], log: (_l, m) => logs.push(m) });
     frozen.freeze();
     try {
       const started = Date.now();
       await src.start(sink);
       expect(src.stats().connected).toBe(1);
-      // The socket's handshake timeout (10 s) on the frozen node, then the next one.
-      expect(Date.now() - started).toBeLessThan(25_000);
+      // 2 s on the frozen node (10 s unless the URL says), then the next one.
+      expect(Date.now() - started).toBeLessThan(8_000);
       expect(logs.join("\n")).toMatch(new RegExp(`127\\.0\\.0\\.1:${frozen.port}.*ETIMEDOUT; trying the next node`));
       await expect.poll(() => sink.committed.map(text), { timeout: 10_000 }).toEqual(["through-the-next-node"]);
     } finally {

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { BackboneConfig, SidecarConfig } from "../../core/contract.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
-import { amqpEndpoint, amqpOptionsFromConfig, DEFAULT_PREFETCH } from "./source.ts";
+import { amqpEndpoint, amqpOptionsFromConfig, amqpUriQuery, DEFAULT_PREFETCH } from "./source.ts";
 
 describe("amqpEndpoint", () => {
   it("reads vhost, port and credentials as the AMQP URI spec says", () => {
@@ -55,6 +55,76 @@ describe("amqpEndpoint", () => {
       expect(err, url).toBeInstanceOf(BackboneConfigError);
       expect(err).toMatchObject({ field: "backbone_url" });
     }
+  });
+});
+
+describe("the AMQP URI's query (RabbitMQ's URI query parameters)", () => {
+  const refusal = (url: string) => {
+    try {
+      amqpEndpoint({ url });
+    } catch (e) {
+      expect(e).toBeInstanceOf(BackboneConfigError);
+      expect(e).toMatchObject({ field: "backbone_url" });
+      return (e as Error).message;
+    }
+    throw new Error(`${url} was taken`);
+  };
+
+  it("reads heartbeat, connection_timeout, channel_max and frame_max; none given, the defaults", () => {
+    const plain = amqpEndpoint({ url: "amqp://rabbit/plant" }, 15);
+    expect(plain.connect.heartbeat).toBe(15);
+    expect(plain.connectionTimeoutMs).toBe(10_000);
+    expect(plain.connect).not.toHaveProperty("channelMax");
+    const set = amqpEndpoint(
+      { url: "amqp://rabbit/plant?heartbeat=5&connection_timeout=2500&channel_max=64&frame_max=131072" },
+      15,
+    );
+    expect(set.connect).toMatchObject({ heartbeat: 5, channelMax: 64, frameMax: 131072, vhost: "plant" });
+    expect(set.connectionTimeoutMs).toBe(2_500);
+    // A cluster's node list, and amqps://, take the same query.
+    const nodes = amqpEndpoint({ url: "amqps://n1:5671,n2/plant?heartbeat=30" });
+    expect(nodes.connect.heartbeat).toBe(30);
+    expect(nodes.nodes.map((n) => n.where)).toEqual(["n1:5671/plant", "n2:5671/plant"]);
+    expect(amqpEndpoint({ url: "amqp://rabbit?frame_max=0&channel_max=0" }).connect).toMatchObject({
+      frameMax: 0,
+      channelMax: 0,
+    });
+  });
+
+  it("refuses what it would not read, naming backbone_url and what to do instead", () => {
+    expect(refusal("amqp://rabbit/plant?heartbeat=0")).toContain(
+      "heartbeat=0: heartbeat is a whole number of seconds from 1 to 65535 (0 would turn heartbeats off",
+    );
+    expect(refusal("amqp://rabbit?heartbeat=65536")).toContain("heartbeat=65536");
+    expect(refusal("amqp://rabbit?heartbeat=5s")).toContain("heartbeat=5s");
+    expect(refusal("amqp://rabbit?heartbeat=")).toContain("heartbeat=:");
+    expect(refusal("amqp://rabbit?heartbeat")).toContain("heartbeat=:");
+    expect(refusal("amqp://rabbit?heartbeat=5&heartbeat=6")).toContain("the query names heartbeat twice");
+    expect(refusal("amqp://rabbit?frame_max=1024")).toContain("frame_max=1024");
+    expect(refusal("amqp://rabbit?connection_timeout=0")).toContain("milliseconds from 1 to 3600000");
+    expect(refusal("amqp://rabbit?heartbeats=5")).toContain(
+      '"heartbeats" is no query parameter the sidecar reads (heartbeat, connection_timeout, channel_max, frame_max)',
+    );
+    expect(refusal("amqps://rabbit?cacertfile=/etc/ca.pem")).toContain(
+      'the query parameter "cacertfile" is not read here: TLS is set on the connection',
+    );
+    expect(refusal("amqp://rabbit?auth_mechanism=external")).toContain("Queue user and Queue password");
+  });
+
+  it("any query is read or refused with a BackboneConfigError, never anything else (fast-check)", () => {
+    const name = fc.constantFrom("heartbeat", "connection_timeout", "channel_max", "frame_max", "verify", "x", "");
+    const value = fc.oneof(fc.nat({ max: 5_000_000_000 }).map(String), fc.string({ maxLength: 6 }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, value), { maxLength: 4 }), (pairs) => {
+        const query = pairs.map(([k, v]) => `${k}=${v}`).join("&");
+        try {
+          const read = amqpUriQuery("amqp://rabbit", query);
+          for (const v of Object.values(read)) expect(Number.isSafeInteger(v)).toBe(true);
+        } catch (e) {
+          expect(e).toBeInstanceOf(BackboneConfigError);
+        }
+      }),
+    );
   });
 });
 

@@ -56,6 +56,7 @@ export interface AmqpSourceOptions {
 }
 
 export const DEFAULT_PREFETCH = 500;
+/** The least time one attempt (every node in turn, then the channels and consumers) is given. */
 const CONNECT_ATTEMPT_MS = 30_000;
 const RECONNECT_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000 };
 /** AMQP short strings (queue names, consumer tags) are at most 255 bytes. */
@@ -101,9 +102,14 @@ export interface AmqpEndpoint {
    */
   nodes: AmqpNode[];
   tls: boolean;
+  /** How long one node's connection and handshake may take (`connection_timeout`, else 10 s). */
+  connectionTimeoutMs: number;
   /** Every node's `host:port`, then `/vhost`, for messages (no credentials). */
   where: string;
 }
+
+/** How long one node's connection and its handshake may take unless the URL says (connection_timeout). */
+const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
 
 const URL_EXAMPLE = "amqp://host:5672/vhost, amqp://node1:5672,node2:5672/vhost or amqps://host:5671/vhost for TLS";
 
@@ -141,6 +147,87 @@ function splitNodes(raw: string): { single: string; nodes?: { host: string; port
     return { host: hostPort[1] as string, port };
   });
   return { single: `${scheme}${userinfo}${(nodes[0] as { host: string }).host}${rest}`, nodes };
+}
+
+/** What the query of an AMQP URI sets (RabbitMQ's URI query parameters the sidecar reads). */
+export interface AmqpUriQuery {
+  /** `heartbeat`: seconds between heartbeats; two missed, the broker is taken for gone. */
+  heartbeat?: number;
+  /** `connection_timeout`: milliseconds a connection and its handshake may take. */
+  connectionTimeoutMs?: number;
+  /** `channel_max`: most channels the sidecar asks for (0: the broker's limit). */
+  channelMax?: number;
+  /** `frame_max`: the largest frame the sidecar asks for, in bytes (0: the broker's limit). */
+  frameMax?: number;
+}
+
+/** Each parameter read: the field of AmqpUriQuery it sets, and the whole numbers it takes. */
+const URI_QUERY: Record<string, { key: keyof AmqpUriQuery; min: number; max: number; what: string }> = {
+  heartbeat: {
+    key: "heartbeat",
+    min: 1,
+    max: 65_535,
+    what: "seconds from 1 to 65535 (0 would turn heartbeats off and leave a broker that stops answering unnoticed)",
+  },
+  connection_timeout: { key: "connectionTimeoutMs", min: 1, max: 3_600_000, what: "milliseconds from 1 to 3600000" },
+  channel_max: { key: "channelMax", min: 0, max: 65_535, what: "channels from 0 (the broker's limit) to 65535" },
+  frame_max: {
+    key: "frameMax",
+    min: 0,
+    max: 4_294_967_295,
+    what: "bytes, 0 (the broker's limit) or 4096 to 4294967295",
+  },
+};
+
+/** Query parameters of RabbitMQ's URI spec with a field of their own on the connection. */
+const URI_QUERY_ELSEWHERE: Record<string, string> = {
+  cacertfile: "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
+  certfile: "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
+  keyfile: "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
+  verify: "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
+  server_name_indication: "the certificate is checked against the host the URL names",
+  depth: "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
+  fail_if_no_peer_cert:
+    "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
+  password: "the password goes in the connection's Queue password",
+  auth_mechanism: "the sidecar logs in with the connection's Queue user and Queue password (PLAIN)",
+};
+
+/**
+ * The query of an AMQP URI (`amqp://host/vhost?heartbeat=5&connection_timeout=10000`), as
+ * RabbitMQ's URI query parameters name them: heartbeat, connection_timeout, channel_max and
+ * frame_max, each a whole number once. Any other parameter, or a value out of range, is
+ * refused naming backbone_url: ignored, it would seem to work and not.
+ */
+export function amqpUriQuery(url: string, query: string): AmqpUriQuery {
+  const read: AmqpUriQuery = {};
+  if (query === "") return read;
+  const seen = new Set<string>();
+  for (const pair of query.split("&")) {
+    const eq = pair.indexOf("=");
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    const value = eq < 0 ? undefined : pair.slice(eq + 1);
+    const rule = Object.hasOwn(URI_QUERY, name) ? URI_QUERY[name] : undefined;
+    if (!rule) {
+      const elsewhere = Object.hasOwn(URI_QUERY_ELSEWHERE, name) ? URI_QUERY_ELSEWHERE[name] : undefined;
+      throw refuseUrl(
+        url,
+        elsewhere
+          ? `the query parameter ${JSON.stringify(name)} is not read here: ${elsewhere}`
+          : `${JSON.stringify(name)} is no query parameter the sidecar reads (heartbeat, connection_timeout, ` +
+              "channel_max, frame_max)",
+      );
+    }
+    if (seen.has(name)) throw refuseUrl(url, `the query names ${name} twice`);
+    seen.add(name);
+    const number = value !== undefined && /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
+    const fits = number >= rule.min && number <= rule.max && !(name === "frame_max" && number > 0 && number < 4_096);
+    if (!fits) {
+      throw refuseUrl(url, `${name}=${value ?? ""}: ${name} is a whole number of ${rule.what}`);
+    }
+    read[rule.key] = number;
+  }
+  return read;
 }
 
 /**
@@ -185,6 +272,7 @@ export function amqpEndpoint(
   const password = opts.username
     ? (opts.password ?? "")
     : decodeURIComponent(url.password) || (url.username ? "" : "guest");
+  const query = amqpUriQuery(opts.url, url.search.replace(/^\?/, ""));
   const vhostPart = `/${vhost === "/" ? "" : encodeURIComponent(vhost)}`;
   const hostPorts = listed
     ? listed.map((node) => ({ host: node.host, port: node.port ?? defaultPort }))
@@ -203,10 +291,13 @@ export function amqpEndpoint(
       username,
       password,
       vhost,
-      heartbeat,
+      heartbeat: query.heartbeat ?? heartbeat,
+      ...(query.channelMax === undefined ? {} : { channelMax: query.channelMax }),
+      ...(query.frameMax === undefined ? {} : { frameMax: query.frameMax }),
     },
     nodes,
     tls,
+    connectionTimeoutMs: query.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
     where: `${hostPorts.map(({ host, port }) => `${host}:${port}`).join(",")}${vhostPart}`,
   };
 }
@@ -311,9 +402,9 @@ export class AmqpSource implements Source {
     this.#endpoint = amqpEndpoint(this.#opts, this.#opts.heartbeatSeconds ?? 15);
     // Throws, naming the field, for TLS settings that cannot work.
     const tlsOptions = this.#endpoint.tls ? amqpTlsOptions(this.#opts.tls) : undefined;
-    this.#socketOptions = { timeout: 10_000, noDelay: true, ...(tlsOptions ?? {}) };
+    this.#socketOptions = { timeout: this.#endpoint.connectionTimeoutMs, noDelay: true, ...(tlsOptions ?? {}) };
     try {
-      await this.#connectWithin(CONNECT_ATTEMPT_MS);
+      await this.#connectWithin(this.#attemptMs);
     } catch (err) {
       const configError = this.#asConfigError(err as Error);
       if (configError) {
@@ -384,6 +475,12 @@ export class AmqpSource implements Source {
       );
     }
     return undefined;
+  }
+
+  /** How long one attempt may take: each node its connection_timeout, and 5 s more (30 s at least). */
+  get #attemptMs(): number {
+    const endpoint = this.#endpoint as AmqpEndpoint;
+    return Math.max(CONNECT_ATTEMPT_MS, endpoint.nodes.length * endpoint.connectionTimeoutMs + 5_000);
   }
 
   /** One attempt, given up after `ms` (a broker that accepts the socket and then stalls). */
@@ -707,7 +804,7 @@ export class AmqpSource implements Source {
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       if (this.#stopping) return;
-      this.#connecting = this.#connectWithin(CONNECT_ATTEMPT_MS)
+      this.#connecting = this.#connectWithin(this.#attemptMs)
         .then(() => {
           this.#counts.reconnects++;
           this.#log("info", `amqp ${this.#where}: connected again`);
