@@ -145,12 +145,67 @@ def url_error(kind, url):
     if kind == "amqp":
         if path.count("/") > 1:
             return "the virtual host is one path segment, URL-encoded (amqp://host:5672/%2F for the vhost '/')"
+        if _query:
+            return amqp_query_error(_query)
     elif path not in ("", "/") and not re.fullmatch(r"/\d+", path):
         return "the path of a Redis URL is the database number (redis://host:6379/0)"
     return ""
 
 
 AMQP_NODES_EXAMPLE = "amqp://node1:5672,node2:5672,node3:5672/vhost"
+# RabbitMQ's URI query parameters the sidecar reads (sources/amqp/source.ts, amqpUriQuery): the
+# whole numbers each takes, and how to say them.
+AMQP_QUERY = {
+    "heartbeat": (
+        1,
+        65535,
+        "seconds from 1 to 65535 (0 would turn heartbeats off and leave a broker that stops answering unnoticed)",
+    ),
+    "connection_timeout": (1, 3600000, "milliseconds from 1 to 3600000"),
+    "channel_max": (0, 65535, "channels from 0 (the broker's limit) to 65535"),
+    "frame_max": (0, 4294967295, "bytes, 0 (the broker's limit) or 4096 to 4294967295"),
+}
+_AMQP_TLS_ELSEWHERE = (
+    "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key"
+)
+# Parameters of that spec with a field of their own on the connection.
+AMQP_QUERY_ELSEWHERE = {
+    "cacertfile": _AMQP_TLS_ELSEWHERE,
+    "certfile": _AMQP_TLS_ELSEWHERE,
+    "keyfile": _AMQP_TLS_ELSEWHERE,
+    "verify": _AMQP_TLS_ELSEWHERE,
+    "server_name_indication": "the certificate is checked against the host the URL names",
+    "depth": _AMQP_TLS_ELSEWHERE,
+    "fail_if_no_peer_cert": _AMQP_TLS_ELSEWHERE,
+    "password": "the password goes in the connection's Queue password",
+    "auth_mechanism": "the sidecar logs in with the connection's Queue user and Queue password (PLAIN)",
+}
+
+
+def amqp_query_error(query):
+    """Why the ``?query`` of an AMQP URI is not one the sidecar reads ('' when it is): RabbitMQ's URI
+    query parameters heartbeat, connection_timeout, channel_max and frame_max, each a whole number
+    once. Anything else would be ignored, and seem to work."""
+    seen = set()
+    for pair in query.split("&"):
+        name, eq, value = pair.partition("=")
+        if name not in AMQP_QUERY:
+            if name in AMQP_QUERY_ELSEWHERE:
+                return f"the query parameter {name!r} is not read here: {AMQP_QUERY_ELSEWHERE[name]}"
+            return (
+                f"{name!r} is no query parameter the sidecar reads "
+                "(heartbeat, connection_timeout, channel_max, frame_max)"
+            )
+        if name in seen:
+            return f"the query names {name} twice"
+        seen.add(name)
+        low, high, what = AMQP_QUERY[name]
+        number = int(value) if eq and re.fullmatch(r"[0-9]{1,10}", value) else None
+        if number is None or not low <= number <= high or (name == "frame_max" and 0 < number < 4096):
+            return f"{name}={value}: {name} is a whole number of {what}"
+    return ""
+
+
 # scheme://authority/path?query#fragment, as RFC 3986 splits it (the scheme is checked before).
 URL_PARTS = re.compile(r"^[^:]*://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?$", re.DOTALL)
 SENTINEL_EXAMPLE = "redis+sentinel://host1:26379,host2:26379/mymaster/0"

@@ -304,7 +304,9 @@ class ShopfloorConnection(models.Model):
         string="Broker URL (queue)",
         help="RabbitMQ: amqp://host:5672/vhost, or amqps://host:5671/vhost for TLS (the vhost URL-encoded: "
         "%2F for '/'), or a cluster's nodes, amqp://node1:5672,node2:5672/vhost (the sidecar connects to the "
-        "first that answers and, when its node goes, to the next). Kafka: the bootstrap brokers, "
+        "first that answers and, when its node goes, to the next); RabbitMQ's query parameters heartbeat "
+        "(seconds, default 15), connection_timeout (ms, default 10000), channel_max and frame_max are read, "
+        "e.g. amqp://host/vhost?heartbeat=30. Kafka: the bootstrap brokers, "
         "host:9092,host2:9092 (no scheme; TLS is the TLS box). "
         "Redis: redis://host:6379/0 (the number is the database), or rediss://host:6380/0 for TLS, or behind "
         "Sentinel redis+sentinel://host1:26379,host2:26379/mymaster/0 (the sentinels, the primary's name, "

@@ -209,6 +209,13 @@ class TestBackbone(ShopfloorCase):
             connection.message_ids.mapped("body"),
         )
 
+    def test_amqp_uri_query_reaches_the_sidecar(self):
+        """RabbitMQ's URI query parameters the sidecar reads are taken as written."""
+        url = "amqp://n1:5672,n2:5672/plant?heartbeat=5&connection_timeout=2000&channel_max=64&frame_max=131072"
+        connection = self.make("amqp", code="bb-query", backbone_url=url)
+        self.assertEqual(self.config_of(connection)["backbone"]["url"], url)
+        self.assertEqual(backbone.amqp_query_error("frame_max=0&channel_max=0"), "")
+
     # ------------------------------------------------------------------ secrets
 
     def test_secrets_are_write_only_and_reach_the_sidecar_only(self):
@@ -268,6 +275,16 @@ class TestBackbone(ShopfloorCase):
             ("amqp", {"backbone_url": "amqp://rabbit/a/b"}, "the virtual host is one path segment"),
             ("amqp", {"backbone_url": "amqp://rab bit/x"}, "a URL holds no spaces"),
             ("amqp", {"backbone_url": "amqp://n1:5672,,n3/x"}, "node '': a host is missing"),
+            # RabbitMQ's URI query parameters: read (heartbeat, connection_timeout, channel_max,
+            # frame_max) or refused, never ignored.
+            ("amqp", {"backbone_url": "amqp://rabbit/x?heartbeat=0"}, "heartbeat=0: heartbeat is a whole number of"),
+            ("amqp", {"backbone_url": "amqp://rabbit/x?heartbeat=5s"}, "heartbeat=5s"),
+            ("amqp", {"backbone_url": "amqp://rabbit/x?heartbeat=\u0665"}, "heartbeat=\u0665"),
+            ("amqp", {"backbone_url": "amqp://rabbit/x?heartbeat=5&heartbeat=6"}, "the query names heartbeat twice"),
+            ("amqp", {"backbone_url": "amqp://rabbit/x?frame_max=1024"}, "0 (the broker's limit) or 4096 to"),
+            ("amqp", {"backbone_url": "amqp://rabbit/x?connection_timeout="}, "milliseconds from 1 to 3600000"),
+            ("amqp", {"backbone_url": "amqp://rabbit/x?heartbeats=5"}, "'heartbeats' is no query parameter"),
+            ("amqp", {"backbone_url": "amqps://rabbit/x?cacertfile=/ca.pem"}, "TLS is set on the connection"),
             # Stray brackets were a ValueError out of urlsplit: a server error instead of a message.
             ("amqp", {"backbone_url": "amqp://[::1/x"}, "'[::1' is not a host name or IP address"),
             ("amqp", {"backbone_url": "amqp://[zz]:5672/x"}, "[zz] is not an IPv6 address"),
