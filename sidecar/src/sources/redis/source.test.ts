@@ -7,6 +7,7 @@ import {
   DEFAULT_PREFETCH,
   defaultConsumer,
   layoutFailure,
+  RedisStreamSource,
   redisOptionsFromConfig,
 } from "./source.ts";
 
@@ -60,6 +61,22 @@ describe("redisOptionsFromConfig", () => {
   it("refuses a connection without backbone settings, naming backbone_url", () => {
     expect(() => redisOptionsFromConfig(config(false))).toThrow(BackboneConfigError);
     expect(() => redisOptionsFromConfig(config(false))).toThrow(/kind redis needs the backbone settings/);
+  });
+});
+
+describe("a Redis URL's query", () => {
+  it("is refused at start, naming backbone_url, before any connection: ioredis would take it for its own options", async () => {
+    for (const url of [
+      "redis://127.0.0.1:1/0?socketTimeout=0",
+      "rediss://cache.example:6380?ssl_cert_reqs=required",
+      "redis://127.0.0.1:1/0#x",
+    ]) {
+      const source = new RedisStreamSource({ connection: "Q", url, streams: ["s"], group: "g", consumer: "c" });
+      const refused = await source.start({} as never).catch((err: unknown) => err);
+      expect(refused, url).toBeInstanceOf(BackboneConfigError);
+      expect(refused).toMatchObject({ field: "backbone_url" });
+      expect((refused as Error).message).toContain("a Redis URL here has no ?query or #fragment (redis://host:6379/0)");
+    }
   });
 });
 

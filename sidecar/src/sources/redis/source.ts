@@ -388,8 +388,9 @@ export class RedisStreamSource implements Source {
       } satisfies RedisOptions);
       return options;
     }
+    let parsed: URL | undefined;
     try {
-      const parsed = new URL(opts.url);
+      parsed = new URL(opts.url);
       if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") throw new Error(parsed.protocol);
     } catch {
       throw new BackboneConfigError(
@@ -397,6 +398,15 @@ export class RedisStreamSource implements Source {
         `backbone_url ${JSON.stringify(opts.url)} is not a Redis URL: redis://host:6379/0, rediss://host:6380/0 ` +
           "or, behind Sentinel, redis+sentinel://host1:26379,host2:26379/mymaster/0, or a Redis Cluster's nodes, " +
           "redis+cluster://node1:6379,node2:6379",
+      );
+    }
+    if (parsed.search || parsed.hash) {
+      // ioredis would take every query parameter for a client option of its own, over the source's
+      // (?socketTimeout=0 would leave a silent server unnoticed); other clients' (?ssl_cert_reqs=…) it drops.
+      throw new BackboneConfigError(
+        "backbone_url",
+        `backbone_url ${JSON.stringify(opts.url)}: a Redis URL here has no ?query or #fragment ` +
+          "(redis://host:6379/0): TLS, the CA, the user and the password have fields of their own",
       );
     }
     // ioredis reads rediss:// as TLS with Node's defaults; the connection's own settings go in here.
