@@ -149,6 +149,9 @@ def url_error(kind, url):
             return amqp_query_error(_query)
     elif path not in ("", "/") and not re.fullmatch(r"/\d+", path):
         return "the path of a Redis URL is the database number (redis://host:6379/0)"
+    elif _query:
+        # The sidecar's client would take each parameter for an option of its own, over the sidecar's.
+        return f"this URL has no ?query or #fragment (e.g. {URL_EXAMPLES[kind]})"
     return ""
 
 

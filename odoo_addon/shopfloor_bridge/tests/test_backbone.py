@@ -355,6 +355,8 @@ class TestBackbone(ShopfloorCase):
             ("redis", {"backbone_url": "redis+cluster://n1:99999"}, "node 'n1:99999': '99999' is not a port"),
             ("redis", {"backbone_url": "redis+cluster://u@n1"}, "User and Password fields"),
             ("redis", {"backbone_url": "redis+cluster://n1?x=1"}, "this URL has no ?query or #fragment"),
+            ("redis", {"backbone_url": "redis://r1:6379/0?socketTimeout=0"}, "this URL has no ?query or #fragment"),
+            ("redis", {"backbone_url": "rediss://r1?ssl_cert_reqs=none"}, "this URL has no ?query or #fragment"),
             ("redis", {"backbone_url": "redis+sentinel://s1/mymaster#x"}, "this URL has no ?query or #fragment"),
             (
                 "redis",
