@@ -292,10 +292,17 @@ describe("createSources", () => {
       mqtt: { url: "mqtt://127.0.0.1:1883", topics: ["a/#"], client_id: "", protocol_version: 5, keepalive_s: 0 },
     } as unknown as SidecarConfig;
     expect(await createSources(noPings, silent, "/nonexistent", context)).toEqual([]);
+    const elsewhere = {
+      ...noPings,
+      mqtt: { url: "mqtt://127.0.0.1:1883?clientId=other", topics: ["a/#"], client_id: "", protocol_version: 5 },
+    } as unknown as SidecarConfig;
+    expect(await createSources(elsewhere, silent, "/nonexistent", context)).toEqual([]);
     expect(notMade).toEqual([
       'the Sparkplug group id "" must be set, without / + # (Sparkplug B topic levels): set it on the connection in Odoo',
       "the connection has no MQTT URL (set it in Odoo or MQTT_URL)",
       "the MQTT keepalive 0 is not a whole number of seconds from 1 to 65535: set Keepalive (s) on the connection in Odoo",
+      'the MQTT broker URL "mqtt://127.0.0.1:1883?clientId=other": MQTT over TCP has no ?query (the client would ' +
+        "read ?clientId= over the connection's MQTT client id): set Broker URL on the connection in Odoo (or MQTT_URL)",
     ]);
   });
 

@@ -7,6 +7,7 @@ import { type BootstrapConfig, ConfigError, DEFAULT_METRICS_HOST } from "./confi
 import { backoffDelay } from "./core/backoff.ts";
 import { OffsetEstimator, SkewTracker } from "./core/clock.ts";
 import { type IngestItem, isProbeable, PLC_KINDS, type PlcKind, type SidecarConfig } from "./core/contract.ts";
+import { mqttUrlProblem, mqttUrlRefusal } from "./core/mqtt-url.ts";
 import type { Source, SourceSink } from "./core/ports.ts";
 import { Redactor } from "./core/secrets.ts";
 import { Delivery, type DeliverySettings } from "./delivery.ts";
@@ -302,6 +303,8 @@ function mqttSource(config: SidecarConfig, log: Logger): MqttSource {
   const m = config.mqtt;
   if (!m) throw new Error("the connection has no MQTT block");
   if (!m.url) throw new Error("the connection has no MQTT URL (set it in Odoo or MQTT_URL)");
+  const urlProblem = mqttUrlProblem(m.url);
+  if (urlProblem) throw new Error(mqttUrlRefusal(m.url, urlProblem));
   // All filters go in one SUBSCRIBE: MQTT.js refuses the whole of it for one misplaced wildcard, and
   // Mosquitto drops the connection for one control character. Such a filter (from an Odoo that did
   // not check them) is left out, logged and shown; the others are read.

@@ -11,6 +11,7 @@ import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract.ts";
 import { sparkplugIdProblem } from "../../core/mqtt-text.ts";
 import { describeMqttTlsFailure, type MqttTlsSettings, mqttTlsOptions } from "../../core/mqtt-tls.ts";
+import { mqttUrlProblem, mqttUrlRefusal } from "../../core/mqtt-url.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { addressesWarning, type EngineResult, RuleEngine } from "../../rules/engine.ts";
 import { DEFAULT_KEEPALIVE_S, mqttKeepalive } from "../mqtt.ts";
@@ -74,6 +75,8 @@ export function sparkplugOptionsFromConfig(config: SidecarConfig, log?: SourceLo
       );
     }
   }
+  const urlProblem = mqttUrlProblem(config.mqtt.url);
+  if (urlProblem) throw new Error(mqttUrlRefusal(config.mqtt.url, urlProblem));
   const opts: SparkplugSourceOptions = {
     connection: config.code,
     revision: config.revision,
