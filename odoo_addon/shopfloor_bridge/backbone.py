@@ -155,6 +155,39 @@ def url_error(kind, url):
     return ""
 
 
+MQTT_SCHEMES = ("mqtt", "mqtts", "tcp", "ssl", "tls", "ws", "wss")
+
+
+def mqtt_url_error(url):
+    """Why ``url`` is not a broker URL the sidecar's MQTT client reads as written ('' when it is),
+    as the sidecar's ``mqttUrlProblem`` says (core/mqtt-url.ts): a scheme it speaks, a host and
+    port, no path or ?query over TCP (the client ignores the one and reads ?clientId= over the
+    connection's MQTT client id), no ?clientId= over WebSocket either, no #fragment."""
+    if any(char.isspace() for char in url):
+        return "a URL holds no spaces"
+    scheme, sep, _rest = url.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        return "it is not scheme://host:port (e.g. mqtt://broker:1883, mqtts://broker:8883)"
+    scheme = scheme.lower()
+    if scheme not in MQTT_SCHEMES:
+        return f"{scheme}:// is no MQTT scheme (mqtt://, mqtts://, tcp://, ssl://, tls://, ws://, wss://)"
+    netloc, path, query, fragment = URL_PARTS.match(url).groups()
+    error = host_port_error(netloc.rpartition("@")[2], port_required=False)
+    if error:
+        return error
+    if fragment is not None:
+        return "a broker URL has no #fragment"
+    if scheme in ("ws", "wss"):
+        if query is not None and any(pair.split("=")[0] == "clientId" for pair in query.split("&")):
+            return "?clientId= would replace the connection's MQTT client id: set it there"
+        return ""
+    if path not in ("", "/"):
+        return f"MQTT over TCP has no path ({path} would be ignored); over WebSocket it has: ws://host:8080/mqtt"
+    if query is not None:
+        return "MQTT over TCP has no ?query (the client would read ?clientId= over the connection's MQTT client id)"
+    return ""
+
+
 AMQP_NODES_EXAMPLE = "amqp://node1:5672,node2:5672,node3:5672/vhost"
 # RabbitMQ's URI query parameters the sidecar reads (sources/amqp/source.ts, amqpUriQuery): the
 # whole numbers each takes, and how to say them.

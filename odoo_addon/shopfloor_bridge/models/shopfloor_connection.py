@@ -243,7 +243,11 @@ class ShopfloorConnection(models.Model):
     )
 
     # MQTT / Sparkplug transport
-    mqtt_url = fields.Char(string="Broker URL", help="mqtt://host:1883 or mqtts://host:8883")
+    mqtt_url = fields.Char(
+        string="Broker URL",
+        help="mqtt://host:1883 or mqtts://host:8883 (tcp://, ssl://, tls:// too), or over WebSocket "
+        "ws://host:8080/mqtt or wss://host/mqtt. MQTT over TCP takes no path and no ?query.",
+    )
     topic_filters = fields.Text(help="One MQTT topic filter per line, e.g. shopfloor/#")
     client_id = fields.Char(
         string="MQTT client id",
@@ -1313,6 +1317,24 @@ class ShopfloorConnection(models.Model):
                     )
                 )
 
+    @api.constrains("mqtt_url")
+    def _check_mqtt_url(self):
+        # Checked by the sidecar only at start before: a typo stopped it there, a ?clientId= moved its session.
+        for connection in self:
+            url = (connection.mqtt_url or "").strip()
+            if not url:
+                continue  # the sidecar says so when an MQTT or Sparkplug connection has none
+            error = backbone.mqtt_url_error(url)
+            if error:
+                raise ValidationError(
+                    _(
+                        "Connection %(code)s: %(field)s: %(error)s.",
+                        code=connection.code,
+                        field=connection._fields["mqtt_url"].string,
+                        error=error,
+                    )
+                )
+
     @api.constrains("opcua_endpoint")
     def _check_opcua_endpoint(self):
         # node-opcua only retried a malformed endpoint for ever, saying the server "may have rejected" it.
@@ -1616,7 +1638,7 @@ class ShopfloorConnection(models.Model):
         uses_mqtt = connection.kind in ("mqtt", "sparkplug")
         mqtt = (
             {
-                "url": connection.mqtt_url or "",
+                "url": (connection.mqtt_url or "").strip(),
                 "topics": topics,
                 "client_id": connection.client_id or f"sfb-{connection.code}",
                 "protocol_version": int(connection.mqtt_protocol_version or "5"),

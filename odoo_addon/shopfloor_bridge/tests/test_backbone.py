@@ -463,6 +463,8 @@ class TestBackbone(ShopfloorCase):
             kind = rng.choice(["amqp", "redis", "kafka"])
             url = rng.choice(schemes) + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
             self.assertIsInstance(backbone.url_error(kind, url), str, url)
+            mqtt_url = rng.choice([f"{s}://" for s in backbone.MQTT_SCHEMES] + [""]) + url.partition("://")[2]
+            self.assertIsInstance(backbone.mqtt_url_error(mqtt_url), str, mqtt_url)
 
     def test_property_sentinel_urls_of_any_sentinels_name_and_database_pass_and_credentials_never_do(self):
         rng = random.Random(2607)

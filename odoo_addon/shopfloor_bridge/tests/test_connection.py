@@ -112,6 +112,34 @@ class TestConnection(ShopfloorCase):
         messages = {name: text for name, _sql, text in self.env["shopfloor.connection"]._sql_constraints}
         self.assertIn("between 1 and 65535 seconds", messages["mqtt_keepalive_range"])
 
+    def test_mqtt_broker_url_is_one_the_sidecar_reads_as_written(self):
+        """Checked only when the sidecar started before: a typo stopped it there, and a ?clientId=
+        silently moved its persistent session to another client id."""
+        cases = [
+            ("broker:1883", "it is not scheme://host:port"),
+            ("http://broker:1883", "http:// is no MQTT scheme"),
+            ("mqtt://", "a host is missing"),
+            ("mqtt://broker:0", "'0' is not a port (1 to 65535)"),
+            ("mqtt://broker:1883/plant1", "MQTT over TCP has no path (/plant1 would be ignored)"),
+            ("mqtt://broker:1883?clientId=other", "MQTT over TCP has no ?query"),
+            ("mqtt://broker:1883#x", "a broker URL has no #fragment"),
+            ("ws://broker:8080/mqtt?clientId=other", "?clientId= would replace the connection's MQTT client id"),
+            ("mqtt://[zz]:1883", "[zz] is not an IPv6 address"),
+        ]
+        for url, message in cases:
+            with self.subTest(url=url), self.assertRaises(ValidationError) as caught, self.cr.savepoint():
+                self.connection.write({"mqtt_url": url})
+            self.assertIn(f"Connection test-conn: Broker URL: {message}", str(caught.exception))
+        for url in (
+            "mqtts://broker.plant.local:8883/",
+            "tcp://10.0.0.5",
+            "mqtt://sidecar:pw@[::1]:1883",
+            "wss://iot.example.com/mqtt?X-Amz-Signature=abc",
+            " mqtt://broker:1883 ",
+        ):
+            self.connection.write({"mqtt_url": url})
+            self.assertEqual(self.connection._sidecar_config()["mqtt"]["url"], url.strip())
+
     def test_opcua_and_sparkplug_blocks(self):
         opcua = self.env["shopfloor.connection"].create(
             {
