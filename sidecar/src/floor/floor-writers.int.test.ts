@@ -228,6 +228,28 @@ describe("MQTT and Sparkplug writers against an outage and a host", () => {
       );
       expect(sparkplugBad.retryable).toBe(false);
       expect(sparkplugBad.message).toContain('(got "Plant1", "E\uffff")');
+      // A broker URL the client would read otherwise than written (?clientId= over its own id).
+      const badUrl = `${broker.url}?clientId=shared`;
+      const mqttUrlBad = await refused(
+        mqttWriter.write(
+          queueMessage("WC-R", 1, ["MO/1"], { kind: "mqtt", params: { topic: "plant/u/queue", url: badUrl } }, 1),
+        ),
+      );
+      expect(mqttUrlBad.retryable).toBe(false);
+      expect(mqttUrlBad.message).toContain("MQTT over TCP has no ?query");
+      const sparkplugUrlBad = await refused(
+        sparkplugWriter.write(
+          queueMessage(
+            "WC-R",
+            1,
+            ["MO/1"],
+            { kind: "sparkplug", params: { group_id: "Plant1", edge_node_id: "E1", url: badUrl } },
+            1,
+          ),
+        ),
+      );
+      expect(sparkplugUrlBad.retryable).toBe(false);
+      expect(sparkplugUrlBad.message).toContain("Sparkplug target broker url");
       await mqttWriter.write(
         queueMessage("WC-R", 1, ["MO/1"], { kind: "mqtt", params: { topic: "plant/r/queue" } }, 1),
       );

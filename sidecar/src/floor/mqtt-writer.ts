@@ -9,6 +9,7 @@
 import mqtt, { type MqttClient } from "mqtt";
 import { codePoint, unsendable } from "../core/mqtt-text.ts";
 import type { MqttTlsSettings } from "../core/mqtt-tls.ts";
+import { mqttUrlProblem } from "../core/mqtt-url.ts";
 import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
 import { FloorWriteError } from "./errors.ts";
 import { floorTlsOptions, waitForFloorBroker } from "./mqtt-broker.ts";
@@ -58,6 +59,10 @@ export class MqttFloorWriter implements FloorWriter {
     const ownUrl = stringParam(params, "url");
     const url = ownUrl || this.options.defaultUrl || "";
     if (!url) throw new FloorWriteError("MQTT target has no broker url and the connection none", { retryable: false });
+    const urlProblem = mqttUrlProblem(url);
+    if (urlProblem) {
+      throw new FloorWriteError(`MQTT target broker url ${JSON.stringify(url)}: ${urlProblem}`, { retryable: false });
+    }
     const key = versionKey("mqtt", `${url}/${topic}`, message.workcenter);
     if (this.options.versions.isStale(key, message.version)) return;
 

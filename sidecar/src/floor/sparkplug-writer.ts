@@ -15,6 +15,7 @@ import { get as sparkplugNamespace } from "sparkplug-payload";
 import type { UMetric, UPayload } from "sparkplug-payload/lib/sparkplugbpayload.js";
 import { sparkplugIdProblem } from "../core/mqtt-text.ts";
 import type { MqttTlsClientOptions, MqttTlsSettings } from "../core/mqtt-tls.ts";
+import { mqttUrlProblem } from "../core/mqtt-url.ts";
 import type { DispatchMessage, FloorWriter } from "../core/ports.ts";
 import { FloorWriteError } from "./errors.ts";
 import { floorTlsOptions, waitForFloorBroker } from "./mqtt-broker.ts";
@@ -183,6 +184,12 @@ export class SparkplugFloorWriter implements FloorWriter {
     const url = ownUrl || this.options.defaultUrl || "";
     if (!url)
       throw new FloorWriteError("Sparkplug target has no broker url and the connection none", { retryable: false });
+    const urlProblem = mqttUrlProblem(url);
+    if (urlProblem) {
+      throw new FloorWriteError(`Sparkplug target broker url ${JSON.stringify(url)}: ${urlProblem}`, {
+        retryable: false,
+      });
+    }
     const nodeKey = `${url}/${group}/${edge}`;
     const key = versionKey("sparkplug", nodeKey, message.workcenter);
     if (this.options.versions.isStale(key, message.version)) return;
