@@ -134,6 +134,10 @@ class ShopfloorDispatchTarget(models.Model):
                         kind=target.connection_id._kind_label(),
                     )
                 )
+            if target.kind in ("mqtt", "sparkplug") and (target.mqtt_url or "").strip():
+                error = backbone.mqtt_url_error(target.mqtt_url.strip())
+                if error:
+                    raise ValidationError(_("Broker URL: %s.", error))
             if not 1 <= target.depth <= MAX_DEPTH:
                 raise ValidationError(_("Queue depth must be between 1 and %s.", MAX_DEPTH))
             if target.kind == "opcua":
@@ -210,9 +214,9 @@ class ShopfloorDispatchTarget(models.Model):
                 "version": self._expand(self.opcua_version_node),
             }
         if self.kind == "mqtt":
-            return {"url": self.mqtt_url or "", "topic": self._expand(self.mqtt_topic)}
+            return {"url": (self.mqtt_url or "").strip(), "topic": self._expand(self.mqtt_topic)}
         return {
-            "url": self.mqtt_url or "",
+            "url": (self.mqtt_url or "").strip(),
             "group_id": self.sparkplug_group_id or self.connection_id.sparkplug_group_id or "",
             "edge_node_id": self.sparkplug_edge_node_id or "",
         }

@@ -587,6 +587,10 @@ class TestBackbone(ShopfloorCase):
         )
         self.assertEqual(self.config_of(connection)["dispatch"]["targets"][0]["params"]["url"], "mqtt://127.0.0.1:1883")
         self.assertTrue(target)
+        # Its broker URL is checked as the connection's is.
+        with self.assertRaisesRegex(ValidationError, r"Broker URL: MQTT over TCP has no \?query"):
+            with self.cr.savepoint():
+                target.mqtt_url = "mqtt://127.0.0.1:1883?clientId=x"
         # An MQTT connection whose target uses its broker cannot become a queue connection unnoticed.
         self.connection.mqtt_url = "mqtt://127.0.0.1:1883"
         self.env["shopfloor.dispatch.target"].create(
