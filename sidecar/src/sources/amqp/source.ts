@@ -179,16 +179,17 @@ const URI_QUERY: Record<string, { key: keyof AmqpUriQuery; min: number; max: num
   },
 };
 
+const TLS_ON_THE_CONNECTION =
+  "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key";
 /** Query parameters of RabbitMQ's URI spec with a field of their own on the connection. */
 const URI_QUERY_ELSEWHERE: Record<string, string> = {
-  cacertfile: "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
-  certfile: "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
-  keyfile: "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
-  verify: "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
+  cacertfile: TLS_ON_THE_CONNECTION,
+  certfile: TLS_ON_THE_CONNECTION,
+  keyfile: TLS_ON_THE_CONNECTION,
+  verify: TLS_ON_THE_CONNECTION,
   server_name_indication: "the certificate is checked against the host the URL names",
-  depth: "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
-  fail_if_no_peer_cert:
-    "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key",
+  depth: TLS_ON_THE_CONNECTION,
+  fail_if_no_peer_cert: TLS_ON_THE_CONNECTION,
   password: "the password goes in the connection's Queue password",
   auth_mechanism: "the sidecar logs in with the connection's Queue user and Queue password (PLAIN)",
 };
