@@ -483,6 +483,30 @@ describe("PUBACK only after the spool commit (Mosquitto)", () => {
     }
   });
 
+  it("an MQTT 5 shared subscription ($share/…) gives each message to one of two sidecars, every one once", async () => {
+    const sinks = [new RecordingSink(), new RecordingSink()];
+    const sources = sinks.map(
+      (_sink, i) =>
+        new MqttSource({
+          url: broker.url,
+          topics: ["$share/sfb/shared/#"],
+          clientId: `sfb-shared-${i}`,
+          protocolVersion: 5,
+        }),
+    );
+    for (const [i, source] of sources.entries()) await source.start(sinks[i] as RecordingSink);
+    try {
+      for (let i = 0; i < 100; i++) await publisher.publishAsync("shared/line1", `s-${i}`, { qos: 1 });
+      const all = () => sinks.flatMap((sink) => sink.committed.map(intakeText));
+      await expect.poll(() => all().length, { timeout: 10_000 }).toBe(100);
+      expect(new Set(all()).size).toBe(100);
+      // Both took a share: the broker spreads the group's messages over its members.
+      for (const sink of sinks) expect(sink.committed.length).toBeGreaterThan(0);
+    } finally {
+      for (const source of sources) await source.stop();
+    }
+  });
+
   it("keeps the persistent session across a broker restart and gets what was published meanwhile", async () => {
     const clientId = "sfb-restart";
     const sink = new RecordingSink();
