@@ -288,21 +288,16 @@ export class RedisStreamSource implements Source {
     };
     this.#commands = client(`${opts.consumer}:commands`);
     this.#reader = client(`${opts.consumer}:reader`);
+    // Past the start too, a refusal the settings cause names the field to fix.
+    const report = (err: Error, where: string) => {
+      const failure = this.#configFailure(err);
+      this.#log(failure ? "error" : "warn", failure ? failure.message : `redis ${where}: ${this.#said(err)}`);
+    };
     for (const client of [this.#commands, this.#reader]) {
-      client.on("error", (err: Error) => {
-        // Past the start too, a refusal the settings cause names the field to fix.
-        const failure = this.#configFailure(err);
-        this.#log(failure ? "error" : "warn", failure ? failure.message : `redis ${opts.url}: ${this.#said(err)}`);
-      });
+      client.on("error", (err: Error) => report(err, opts.url));
       // A Cluster client says what befalls one node's connection (a node gone silent, refused) as a
       // "node error", never as an "error": said the same way, with the node.
-      client.on("node error", (err: Error, node: string) => {
-        const failure = this.#configFailure(err);
-        this.#log(
-          failure ? "error" : "warn",
-          failure ? failure.message : `redis ${opts.url}, node ${node}: ${this.#said(err)}`,
-        );
-      });
+      client.on("node error", (err: Error, node: string) => report(err, `${opts.url}, node ${node}`));
     }
     this.#reader.on("ready", () => {
       // Entries read just before a drop may have no reply: they are in our PEL, read them again.
