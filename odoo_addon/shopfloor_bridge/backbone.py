@@ -190,16 +190,18 @@ def mqtt_url_error(url):
 
 AMQP_NODES_EXAMPLE = "amqp://node1:5672,node2:5672,node3:5672/vhost"
 # RabbitMQ's URI query parameters the sidecar reads (sources/amqp/source.ts, amqpUriQuery): the
-# whole numbers each takes, and how to say them.
+# whole numbers each takes (least to most, and 0 too where zero is true: the broker's limit), and
+# how to say them.
 AMQP_QUERY = {
     "heartbeat": (
         1,
         65535,
+        False,
         "seconds from 1 to 65535 (0 would turn heartbeats off and leave a broker that stops answering unnoticed)",
     ),
-    "connection_timeout": (1, 3600000, "milliseconds from 1 to 3600000"),
-    "channel_max": (0, 65535, "channels from 0 (the broker's limit) to 65535"),
-    "frame_max": (0, 4294967295, "bytes, 0 (the broker's limit) or 4096 to 4294967295"),
+    "connection_timeout": (1, 3600000, False, "milliseconds from 1 to 3600000"),
+    "channel_max": (1, 65535, True, "channels from 0 (the broker's limit) to 65535"),
+    "frame_max": (4096, 4294967295, True, "bytes, 0 (the broker's limit) or 4096 to 4294967295"),
 }
 _AMQP_TLS_ELSEWHERE = (
     "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key"
@@ -235,9 +237,9 @@ def amqp_query_error(query):
         if name in seen:
             return f"the query names {name} twice"
         seen.add(name)
-        low, high, what = AMQP_QUERY[name]
+        least, most, zero, what = AMQP_QUERY[name]
         number = int(value) if eq and re.fullmatch(r"[0-9]{1,10}", value) else None
-        if number is None or not low <= number <= high or (name == "frame_max" and 0 < number < 4096):
+        if number is None or not (least <= number <= most or (number == 0 and zero)):
             return f"{name}={value}: {name} is a whole number of {what}"
     return ""
 

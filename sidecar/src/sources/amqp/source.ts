@@ -161,23 +161,41 @@ export interface AmqpUriQuery {
   frameMax?: number;
 }
 
-/** Each parameter read: the field of AmqpUriQuery it sets, and the whole numbers it takes. */
-const URI_QUERY: Record<string, { key: keyof AmqpUriQuery; min: number; max: number; what: string }> = {
-  heartbeat: {
-    key: "heartbeat",
-    min: 1,
-    max: 65_535,
-    what: "seconds from 1 to 65535 (0 would turn heartbeats off and leave a broker that stops answering unnoticed)",
-  },
-  connection_timeout: { key: "connectionTimeoutMs", min: 1, max: 3_600_000, what: "milliseconds from 1 to 3600000" },
-  channel_max: { key: "channelMax", min: 0, max: 65_535, what: "channels from 0 (the broker's limit) to 65535" },
-  frame_max: {
-    key: "frameMax",
-    min: 0,
-    max: 4_294_967_295,
-    what: "bytes, 0 (the broker's limit) or 4096 to 4294967295",
-  },
-};
+/**
+ * Each parameter read: the field of AmqpUriQuery it sets, and the whole numbers it takes: from
+ * `least` to `most`, and 0 too where `zero` (0: the broker's limit).
+ */
+const URI_QUERY: Record<string, { key: keyof AmqpUriQuery; least: number; most: number; zero: boolean; what: string }> =
+  {
+    heartbeat: {
+      key: "heartbeat",
+      least: 1,
+      most: 65_535,
+      zero: false,
+      what: "seconds from 1 to 65535 (0 would turn heartbeats off and leave a broker that stops answering unnoticed)",
+    },
+    connection_timeout: {
+      key: "connectionTimeoutMs",
+      least: 1,
+      most: 3_600_000,
+      zero: false,
+      what: "milliseconds from 1 to 3600000",
+    },
+    channel_max: {
+      key: "channelMax",
+      least: 1,
+      most: 65_535,
+      zero: true,
+      what: "channels from 0 (the broker's limit) to 65535",
+    },
+    frame_max: {
+      key: "frameMax",
+      least: 4_096,
+      most: 4_294_967_295,
+      zero: true,
+      what: "bytes, 0 (the broker's limit) or 4096 to 4294967295",
+    },
+  };
 
 const TLS_ON_THE_CONNECTION =
   "TLS is set on the connection: its CA, Verify queue broker certificate, client certificate and key";
@@ -222,7 +240,7 @@ export function amqpUriQuery(url: string, query: string): AmqpUriQuery {
     if (seen.has(name)) throw refuseUrl(url, `the query names ${name} twice`);
     seen.add(name);
     const number = value !== undefined && /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
-    const fits = number >= rule.min && number <= rule.max && !(name === "frame_max" && number > 0 && number < 4_096);
+    const fits = (number === 0 && rule.zero) || (number >= rule.least && number <= rule.most);
     if (!fits) {
       throw refuseUrl(url, `${name}=${value ?? ""}: ${name} is a whole number of ${rule.what}`);
     }
