@@ -28,6 +28,12 @@ export interface RabbitMqOptions {
   plugins?: string[];
   /** The Erlang cookie (nodes of one cluster share it); a random one per node otherwise. */
   cookie?: string;
+  /**
+   * Erlang's `net_ticktime` (s, the kernel's 60 by default): a cluster takes a node that
+   * stops answering for down after 0.75 to 1.25 times this, and only then gives back what
+   * that node's consumers held. Every node of a cluster must have the same.
+   */
+  netTicktime?: number;
 }
 
 export interface RabbitMqBroker {
@@ -56,7 +62,8 @@ export interface RabbitMqBroker {
 
 export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitMqBroker> {
   const shared = process.env.SFB_RABBITMQ_URL;
-  if (opts.reuse && shared && !opts.tls && !opts.plugins?.length && !opts.cookie) return sharedBroker(shared);
+  if (opts.reuse && shared && !opts.tls && !opts.plugins?.length && !opts.cookie && opts.netTicktime === undefined)
+    return sharedBroker(shared);
   if (!existsSync(RABBITMQ_SERVER)) {
     throw new DevStackError(`${RABBITMQ_SERVER} is missing. Fix: apt-get install -y rabbitmq-server`);
   }
@@ -87,6 +94,9 @@ export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitM
     );
   }
   writeFileSync(join(dir, "rabbitmq.conf"), `${conf.join("\n")}\n`);
+  if (opts.netTicktime !== undefined) {
+    writeFileSync(join(dir, "advanced.config"), `[{kernel, [{net_ticktime, ${opts.netTicktime}}]}].\n`);
+  }
   const env = {
     ...process.env,
     HOME: home,
@@ -178,11 +188,15 @@ export async function startRabbitMq(opts: RabbitMqOptions = {}): Promise<RabbitM
 /**
  * `size` private nodes (3 by default) joined in one cluster, as a site runs
  * RabbitMQ for quorum queues: the first node's name is the one the others
- * join; any node can be killed and started again.
+ * join; any node can be killed and started again. `netTicktime` is given to
+ * every node.
  */
-export async function startRabbitMqCluster(size = 3): Promise<RabbitMqBroker[]> {
+export async function startRabbitMqCluster(
+  size = 3,
+  opts: Pick<RabbitMqOptions, "netTicktime"> = {},
+): Promise<RabbitMqBroker[]> {
   const cookie = randomBytes(20).toString("hex").toUpperCase();
-  const nodes = await Promise.all(Array.from({ length: size }, () => startRabbitMq({ cookie })));
+  const nodes = await Promise.all(Array.from({ length: size }, () => startRabbitMq({ ...opts, cookie })));
   const [first, ...others] = nodes as [RabbitMqBroker, ...RabbitMqBroker[]];
   try {
     for (const node of others) {
