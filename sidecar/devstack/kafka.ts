@@ -24,7 +24,11 @@ export interface KafkaOptions {
   shared?: boolean;
   /** The client port (default: a free one). */
   port?: number;
-  /** A third listener, SSL: the broker's certificate and key (PEM files) and the CA it checks client certificates with. */
+  /**
+   * A third listener, SSL: the broker's certificate and key (PEM files) and the CA it checks client certificates with.
+   * With `sasl` too, a fourth, SASL_SSL: SASL over TLS, as managed Kafka services offer it
+   * (the same certificate, no client certificate asked for: the SASL login authenticates).
+   */
   tls?: { certFile: string; keyFile: string; caFile: string; clientAuth?: "required" | "none" };
   /**
    * Kafka's ACL authorizer (StandardAuthorizer): a principal may do only what an ACL allows.
@@ -42,6 +46,8 @@ export interface KafkaBroker {
   saslUrl: string;
   /** The SSL listener, or "" without `tls`. */
   tlsUrl: string;
+  /** The SASL_SSL listener, or "" without both `sasl` and `tls`. */
+  saslTlsUrl: string;
   dir: string;
   /** Topics with this many partitions (the admin API of the Kafka client). */
   createTopics(topics: string[], partitions?: number): Promise<void>;
@@ -102,12 +108,14 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
   const controllerPort = await freePort();
   const saslPort = opts.sasl ? await freePort() : 0;
   const tlsPort = opts.tls ? await freePort() : 0;
+  const saslTlsPort = opts.sasl && opts.tls ? await freePort() : 0;
   const dir = mkdtempSync(join(tmpdir(), "sfb-kafka-"));
   const properties = join(dir, "server.properties");
   const log4j = join(dir, "log4j2.properties");
   const listeners = [`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`];
   if (opts.sasl) listeners.push(`SASL_PLAINTEXT://127.0.0.1:${saslPort}`);
   if (opts.tls) listeners.push(`SSL://127.0.0.1:${tlsPort}`);
+  if (saslTlsPort) listeners.push(`SASL_SSL://127.0.0.1:${saslTlsPort}`);
   const tls = opts.tls;
   const keystore = join(dir, "broker-keystore.pem");
   // Kafka's PEM key store: the certificate chain and the unencrypted PKCS#8 key in one file.
@@ -127,7 +135,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
       `advertised.listeners=${listeners.filter((l) => !l.startsWith("CONTROLLER")).join(",")}`,
       "controller.listener.names=CONTROLLER",
       "inter.broker.listener.name=PLAINTEXT",
-      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${opts.sasl ? ",SASL_PLAINTEXT:SASL_PLAINTEXT" : ""}${tls ? ",SSL:SSL" : ""}`,
+      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${opts.sasl ? ",SASL_PLAINTEXT:SASL_PLAINTEXT" : ""}${tls ? ",SSL:SSL" : ""}${saslTlsPort ? ",SASL_SSL:SASL_SSL" : ""}`,
       `log.dirs=${join(dir, "data")}`,
       `num.partitions=${opts.partitions ?? 1}`,
       "offsets.topic.replication.factor=1",
@@ -153,6 +161,14 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
             `listener.name.sasl_plaintext.plain.sasl.jaas.config=${jaas("org.apache.kafka.common.security.plain.PlainLoginModule")}`,
             `listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=${jaas("org.apache.kafka.common.security.scram.ScramLoginModule")}`,
             `listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=${jaas("org.apache.kafka.common.security.scram.ScramLoginModule")}`,
+          ]
+        : []),
+      ...(saslTlsPort
+        ? [
+            `listener.name.sasl_ssl.plain.sasl.jaas.config=${jaas("org.apache.kafka.common.security.plain.PlainLoginModule")}`,
+            `listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=${jaas("org.apache.kafka.common.security.scram.ScramLoginModule")}`,
+            `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${jaas("org.apache.kafka.common.security.scram.ScramLoginModule")}`,
+            "listener.name.sasl_ssl.ssl.client.auth=none",
           ]
         : []),
       ...(tls
@@ -227,6 +243,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
     port,
     saslUrl: sasl ? `127.0.0.1:${saslPort}` : "",
     tlsUrl: tls ? `127.0.0.1:${tlsPort}` : "",
+    saslTlsUrl: saslTlsPort ? `127.0.0.1:${saslTlsPort}` : "",
     dir,
     createTopics: (topics, partitions) => createTopics(url, topics, partitions ?? opts.partitions ?? 1),
     start,
@@ -252,6 +269,7 @@ async function sharedBroker(url: string, opts: KafkaOptions): Promise<KafkaBroke
     port,
     saslUrl: "",
     tlsUrl: "",
+    saslTlsUrl: "",
     dir: "",
     createTopics: (topics, partitions) => createTopics(url, topics, partitions ?? opts.partitions ?? 1),
     start: async () => {},

@@ -77,6 +77,13 @@ const NOT_TRUSTED = new Set([
   "CERT_UNTRUSTED",
 ]);
 
+/** The client's error when a broker answered its first plain request with a TLS record. */
+export const TLS_ANSWER = "Broker requires TLS.";
+/** Node's message when the peer closed the connection during the TLS handshake. */
+const CLOSED_BEFORE_TLS = "before secure TLS connection was established";
+const TLS_OFF_BUT_TLS_LISTENER =
+  "answered with TLS but backbone_tls is off: turn backbone_tls on (the listener is SSL or SASL_SSL)";
+
 /** Every error inside `err` (the client wraps the socket's in MultipleErrors and `cause`). */
 function* causes(err: unknown, depth = 0): Generator<Error> {
   if (!(err instanceof Error) || depth > 6) return;
@@ -118,6 +125,30 @@ export function describeKafkaFailure(
       { cause: err },
     );
   }
+  if (!tls && all.some((e) => e.message === TLS_ANSWER)) {
+    return new BackboneConfigError("backbone_tls", `Kafka at ${url} ${TLS_OFF_BUT_TLS_LISTENER} ${detail}`, {
+      cause: err,
+    });
+  }
+  if (!tls && has((c) => c === "PLT_KFK_AUTHENTICATION") && all.some((e) => e.message === "Connection closed")) {
+    // SASL without TLS: a SASL_SSL listener closes the connection at the handshake's first plain bytes
+    // (a mechanism it does not take is answered, with UNSUPPORTED_SASL_MECHANISM, above).
+    return new BackboneConfigError(
+      "backbone_tls",
+      `Kafka at ${url} closed the connection in the SASL handshake; if its listener is SASL_SSL, turn backbone_tls on; ` +
+        `retrying with backoff ${detail}`,
+      { cause: err, transient: true },
+    );
+  }
+  if (tls && all.some((e) => e.message.includes(CLOSED_BEFORE_TLS))) {
+    // A plain listener reads the TLS hello as an oversized request and closes the connection.
+    return new BackboneConfigError(
+      "backbone_tls",
+      `Kafka at ${url} closed the connection before TLS was set up; if its listener is PLAINTEXT or SASL_PLAINTEXT, ` +
+        `turn backbone_tls off (or name the port of its SSL or SASL_SSL listener in backbone_url); retrying with backoff ${detail}`,
+      { cause: err, transient: true },
+    );
+  }
   if (has((c) => NOT_TRUSTED.has(c))) {
     return new BackboneConfigError(
       "backbone_ca",
@@ -137,7 +168,7 @@ export function describeKafkaFailure(
       tls ? "backbone_client_cert" : "backbone_tls",
       tls
         ? `TLS to Kafka at ${url} failed in the handshake: check backbone_client_cert / backbone_client_key and the listener's TLS settings ${detail}`
-        : `Kafka at ${url} answered with TLS but backbone_tls is off: turn backbone_tls on ${detail}`,
+        : `Kafka at ${url} ${TLS_OFF_BUT_TLS_LISTENER} ${detail}`,
       { cause: err },
     );
   }

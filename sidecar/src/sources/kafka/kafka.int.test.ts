@@ -9,8 +9,9 @@ import { KAFKA_LIB, type KafkaBroker, startKafka } from "../../../devstack/kafka
 import { createTestCa, type TestCa } from "../../../devstack/mqtt-pki.ts";
 import { runPeer } from "../../../devstack/python-peers.ts";
 import { intakeText, RecordingSink, sourceContract } from "../../../test/support/sources/source.contract.ts";
+import type { BackboneConfig, SidecarConfig } from "../../core/contract.ts";
 import { BackboneConfigError } from "./errors.ts";
-import { KafkaSource, type KafkaSourceOptions } from "./source.ts";
+import { KafkaSource, type KafkaSourceOptions, kafkaOptionsFromConfig } from "./source.ts";
 
 let broker: KafkaBroker;
 let producer: Producer<string, string, string, string>;
@@ -686,7 +687,7 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
   });
 });
 
-describe("KafkaSource over TLS (an SSL listener that requires a client certificate)", () => {
+describe("KafkaSource over TLS (an SSL listener that requires a client certificate; SASL over TLS)", () => {
   let ca: TestCa;
   let tlsBroker: KafkaBroker;
   beforeAll(async () => {
@@ -694,6 +695,8 @@ describe("KafkaSource over TLS (an SSL listener that requires a client certifica
     const server = ca.server();
     tlsBroker = await startKafka({
       topics: ["secure"],
+      // With SASL too: a SASL_SSL listener besides, as managed Kafka services offer.
+      sasl: SASL,
       tls: { certFile: server.certFile, keyFile: server.keyFile, caFile: ca.certFile, clientAuth: "required" },
     });
     const plain = new Producer({ clientId: "sfb-tls-producer", bootstrapBrokers: [tlsBroker.url] });
@@ -755,6 +758,98 @@ describe("KafkaSource over TLS (an SSL listener that requires a client certifica
       expect(logs.join("\n")).toMatch(/set backbone_client_cert and backbone_client_key; retrying/);
     } finally {
       await src.stop();
+    }
+  });
+
+  /** A source made as the sidecar makes it, from the connection's fields: SASL over TLS, the broker checked with backbone_ca. */
+  const saslTlsSource = (over: Partial<BackboneConfig>, group: string, log?: (message: string) => void) => {
+    const backbone: BackboneConfig = {
+      url: tlsBroker.saslTlsUrl,
+      names: ["secure"],
+      group,
+      consumer: group,
+      username: SASL.username,
+      password: SASL.password,
+      tls: true,
+      ca: ca.cert,
+      reject_unauthorized: true,
+      client_cert: "",
+      client_key: "",
+      prefetch: 0,
+      sasl_mechanism: "scram-sha-512",
+      claim_idle_ms: 6_000,
+      ...over,
+    };
+    return new KafkaSource({
+      ...kafkaOptionsFromConfig({ code: "SASL-SSL", kind: "kafka", backbone } as unknown as SidecarConfig),
+      log: (_level, message) => log?.(message),
+    });
+  };
+  const refusal = async (src: KafkaSource) => {
+    const err = await src.start(new RecordingSink()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await src.stop();
+    expect(err).toBeInstanceOf(BackboneConfigError);
+    return err as BackboneConfigError;
+  };
+
+  it("consumes over SASL_SSL with each SASL mechanism: the login over TLS, no client certificate", async () => {
+    for (const mechanism of ["plain", "scram-sha-256", "scram-sha-512"] as const) {
+      const sink = new RecordingSink();
+      const src = saslTlsSource({ sasl_mechanism: mechanism }, `sfb-sasl-ssl-${mechanism}`);
+      await src.start(sink);
+      try {
+        await expect.poll(() => sink.has("over-tls"), { timeout: 20_000 }).toBe(true);
+      } finally {
+        await src.stop();
+      }
+    }
+  });
+
+  it("over SASL_SSL names backbone_password and backbone_ca for what is wrong", async () => {
+    expect((await refusal(saslTlsSource({ password: "wrong" }, "sfb-sasl-ssl-bad-password"))).field).toBe(
+      "backbone_password",
+    );
+    // The system's CAs, which did not sign the broker's certificate.
+    expect((await refusal(saslTlsSource({ ca: "" }, "sfb-sasl-ssl-untrusted"))).field).toBe("backbone_ca");
+  });
+
+  it("names backbone_tls when TLS is off for a listener that speaks it, or on for one that does not", async () => {
+    // No TLS, no SASL, the SSL listener: it answers with a TLS record (once reported as a missing topic).
+    const plain = await refusal(
+      saslTlsSource(
+        { url: tlsBroker.tlsUrl, tls: false, ca: "", sasl_mechanism: "", username: "" },
+        "sfb-plain-to-ssl",
+      ),
+    );
+    expect(plain.field).toBe("backbone_tls");
+    expect(plain.message).toMatch(/answered with TLS but backbone_tls is off/);
+    // SASL without TLS, the SASL_SSL listener: it closes the connection in the SASL handshake, which a broker
+    // restarting could do too, so the source says what to check and keeps trying.
+    // TLS and SASL, the SASL_PLAINTEXT listener: it closes the connection in the TLS handshake.
+    for (const [over, group, said] of [
+      [
+        { tls: false, ca: "" },
+        "sfb-sasl-plain-to-sasl-ssl",
+        /if its listener is SASL_SSL, turn backbone_tls on; retrying/,
+      ],
+      [
+        { url: tlsBroker.saslUrl },
+        "sfb-sasl-ssl-to-sasl-plain",
+        /if its listener is PLAINTEXT or SASL_PLAINTEXT, turn backbone_tls off/,
+      ],
+    ] as const) {
+      const logs: string[] = [];
+      const src = saslTlsSource(over, group, (message) => logs.push(message));
+      await src.start(new RecordingSink());
+      try {
+        expect(src.stats().connected).toBe(0);
+        expect(logs.join("\n")).toMatch(said);
+      } finally {
+        await src.stop();
+      }
     }
   });
 });

@@ -353,8 +353,9 @@ export class KafkaSource implements Source {
       for (const [name, topic] of metadata.topics) consumer.topicNames.set(topic.id, name);
     } catch (err) {
       await consumer.close(true).catch(() => {});
-      // The client answers UNKNOWN_TOPIC_OR_PARTITION with its own user error, code PLT_KFK_USER (2.12).
-      if ((err as { code?: unknown }).code === "PLT_KFK_USER") {
+      // The client answers UNKNOWN_TOPIC_OR_PARTITION with its own user error, code PLT_KFK_USER (2.12), "Unknown
+      // topic <name>."; other user errors (a TLS listener's answer to plain bytes) are described by #run.
+      if ((err as { code?: unknown }).code === "PLT_KFK_USER" && /^Unknown topic\b/.test((err as Error).message)) {
         throw new BackboneConfigError(
           "backbone_names",
           `Kafka at ${opts.brokers.join(",")} has no topic among ${opts.topics.join(", ")} (backbone_names): ` +
