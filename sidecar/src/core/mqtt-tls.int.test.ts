@@ -23,7 +23,7 @@ import { SparkplugSource } from "../sources/sparkplug/source.ts";
 import { SqliteSpool } from "../spool/sqlite-spool.ts";
 import { OffsetEstimator, SkewTracker } from "./clock.ts";
 import type { SidecarConfig } from "./contract.ts";
-import type { MqttTlsSettings } from "./mqtt-tls.ts";
+import type { MqttTlsError, MqttTlsSettings } from "./mqtt-tls.ts";
 import type { DispatchMessage } from "./ports.ts";
 
 let ca: TestCa;
@@ -213,6 +213,28 @@ describe("MQTT JSON source over mTLS", () => {
     });
   }
 
+  it("mqtt:// on the TLS port and mqtts:// on the plain port: the reset is asked about, naming mqtt_url", async () => {
+    const source = (url: string, tls?: MqttTlsSettings) =>
+      new MqttSource({
+        url,
+        topics: ["shopfloor/#"],
+        clientId: `tls-mixup-${process.pid}-${++n}`,
+        tls,
+        reconnectPeriodMs: 200,
+      });
+    const plainOnTls = await rejection(() =>
+      source(broker.tlsUrl.replace("mqtts:", "mqtt:")).start(spoolSink().pipeline),
+    );
+    expect(plainOnTls.name).toBe("MqttTlsError");
+    expect((plainOnTls as MqttTlsError).field).toBe("mqtt_url");
+    expect(plainOnTls.message).toMatch(/:\d+ speaks TLS, and mqtt_url is plain mqtt:\/\/: use mqtts:\/\//);
+    const tlsOnPlain = await rejection(() =>
+      source(broker.url.replace("mqtt:", "mqtts:"), good()).start(spoolSink().pipeline),
+    );
+    expect((tlsOnPlain as MqttTlsError).field).toBe("mqtt_url");
+    expect(tlsOnPlain.message).toMatch(/speaks plain MQTT, without TLS, and mqtt_url is mqtts:\/\/: use mqtt:\/\//);
+  });
+
   it("certificates on an mqtt:// URL: start() says TLS needs mqtts://", async () => {
     const source = new MqttSource({
       url: broker.url,
@@ -319,6 +341,25 @@ describe("Sparkplug host over mTLS", () => {
     });
   }
 
+  it("mqtts:// on the plain port: start() rejects naming mqtt_url, before its 30 s wait", async () => {
+    const source = new SparkplugSource({
+      connection: "tls",
+      revision: 1,
+      url: broker.url.replace("mqtt:", "mqtts:"),
+      groupId: "TlsMixup",
+      hostId: `tls-mixup-${++n}`,
+      clientId: `tls-mixup-${process.pid}-${n}`,
+      tls: good(),
+      rules: [],
+    });
+    const started = Date.now();
+    const err = await rejection(() => source.start(spoolSink().pipeline));
+    expect((err as MqttTlsError).field).toBe("mqtt_url");
+    expect(err.message).toMatch(/speaks plain MQTT, without TLS/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await source.stop();
+  });
+
   it("reads the TLS settings from sidecar_config's mqtt block", async () => {
     const { sparkplugOptionsFromConfig } = await import("../sources/sparkplug/source.ts");
     const mqttBlock = {
@@ -420,6 +461,18 @@ describe("MQTT floor writer over mTLS", () => {
     expect(err).toBeInstanceOf(FloorWriteError);
     expect((err as FloorWriteError).retryable).toBe(false);
     expect(err.message).toMatch(/the floor target's url mqtt:\/\/127\.0\.0\.1:\d+ is plain MQTT.*TLS needs mqtts:\/\//);
+    await floor.close();
+  });
+
+  it("a floor target whose mqtt:// url names the TLS port: fails for a person, naming mqtt_url, not retried", async () => {
+    const floor = new MqttFloorWriter({ versions: new VersionStore(join(dir, `mqtt-${++n}`)), timeoutMs: 5_000 });
+    const url = broker.tlsUrl.replace("mqtts:", "mqtt:");
+    const err = await rejection(() =>
+      floor.write(queueMessage("WC-TLS", 1, { kind: "mqtt", params: { topic: "t/q", url } })),
+    );
+    expect(err).toBeInstanceOf(FloorWriteError);
+    expect((err as FloorWriteError).retryable).toBe(false);
+    expect(err.message).toMatch(/speaks TLS, and mqtt_url is plain mqtt:\/\/: use mqtts:\/\//);
     await floor.close();
   });
 

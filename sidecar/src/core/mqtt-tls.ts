@@ -10,6 +10,7 @@
 // against the certificate's IP subjectAltName).
 import type { SidecarConfig } from "./contract.ts";
 import { normalizePem, type PemError, pemCertificates, pemPrivateKey } from "./pem.ts";
+import { answersPlain, answersTls, MQTT_HELLO, mqttUnderstood } from "./port-probe.ts";
 
 export type MqttConnectionBlock = Exclude<SidecarConfig["mqtt"], false>;
 
@@ -195,3 +196,42 @@ function schemeOf(url: string): string {
 /** A configuration error for the connection field to fix. */
 const fail: PemError<MqttTlsField> = (field, message, cause) =>
   new MqttTlsError(field, message, cause === undefined ? undefined : { cause });
+
+/**
+ * An MQTT connection the broker's port reset at once: a TLS port asked in plain MQTT, or
+ * a plain port asked in TLS, does so (a broker going down too). The port is asked once
+ * what it speaks (a TLS hello; an MQTT CONNECT in plain); a mix-up names mqtt_url.
+ * WebSocket URLs are left alone (a web server in front answers either way).
+ */
+export async function mqttPortMixup(url: string, err: Error | undefined): Promise<MqttTlsError | undefined> {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== "ECONNRESET" && code !== "EPIPE") return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    return undefined;
+  }
+  const scheme = parsed.protocol.replace(/:$/, "").toLowerCase();
+  const tls = scheme === "mqtts" || scheme === "ssl" || scheme === "tls";
+  if (!tls && scheme !== "mqtt" && scheme !== "tcp") return undefined;
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(parsed.port || (tls ? 8883 : 1883));
+  const where = `${host}:${port}`;
+  if (!tls) {
+    if (!(await answersTls(host, port))) return undefined;
+    return new MqttTlsError(
+      "mqtt_url",
+      `${where} speaks TLS, and mqtt_url is plain ${scheme}://: use mqtts:// for this port (8883 by default), ` +
+        `or the broker's plain MQTT port (1883 by default) (${err?.message})`,
+      { cause: err },
+    );
+  }
+  if (!(await answersPlain(host, port, MQTT_HELLO, mqttUnderstood))) return undefined;
+  return new MqttTlsError(
+    "mqtt_url",
+    `${where} speaks plain MQTT, without TLS, and mqtt_url is ${scheme}://: use mqtt:// for this port, ` +
+      `or the broker's TLS port (8883 by default) (${err?.message})`,
+    { cause: err },
+  );
+}

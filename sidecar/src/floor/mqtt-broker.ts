@@ -8,6 +8,7 @@ import {
   type MqttTlsClientOptions,
   MqttTlsError,
   type MqttTlsSettings,
+  mqttPortMixup,
   mqttTlsOptions,
 } from "../core/mqtt-tls.ts";
 import { FloorWriteError } from "./errors.ts";
@@ -53,11 +54,22 @@ export async function waitForFloorBroker(
       else resolve();
     };
     const onConnect = () => finish();
+    let probed = false;
     const onError = (err: Error) => {
       const tlsFailure = describeMqttTlsFailure(err, url, tls);
-      if (tlsFailure)
+      if (tlsFailure) {
         finish(new FloorWriteError(`${protocol} ${url}: ${tlsFailure.message}`, { retryable: true, cause: err }));
-      else lastError = err;
+        return;
+      }
+      lastError = err;
+      // A reset may be a TLS / plain mix-up: the port is asked once what it speaks. A mix-up is
+      // a setting to fix, not retried.
+      if (probed) return;
+      probed = true;
+      void mqttPortMixup(url, err).then((mixup) => {
+        if (mixup)
+          finish(new FloorWriteError(`${protocol} ${url}: ${mixup.message}`, { retryable: false, cause: err }));
+      });
     };
     const timer = setTimeout(() => {
       const why = lastError ? ` (last error: ${lastError.message})` : "";

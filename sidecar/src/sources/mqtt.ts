@@ -22,7 +22,7 @@
 // returning, MQTT.js stops reading the socket, and the broker holds the
 // backlog (backpressure).
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from "mqtt";
-import { describeMqttTlsFailure, type MqttTlsSettings, mqttTlsOptions } from "../core/mqtt-tls.ts";
+import { describeMqttTlsFailure, type MqttTlsSettings, mqttPortMixup, mqttTlsOptions } from "../core/mqtt-tls.ts";
 import type { Intake, Source, SourceSink } from "../core/ports.ts";
 import { mqttIntake } from "./mqtt-binding.ts";
 
@@ -231,24 +231,32 @@ export class MqttSource implements Source {
     // a reason to stop the sidecar). A refused CONNACK (bad credentials) and a
     // TLS handshake the settings made fail (untrusted broker, refused client
     // certificate) reject: they are configuration, named by the field to fix.
+    // A reset in transport may be a TLS / plain mix-up: the port is asked what it speaks first.
     const firstAttempt = new Promise<void>((resolve, reject) => {
-      const done = () => {
-        client.off("connect", done);
-        client.off("close", done);
+      let lastError: Error | undefined;
+      const off = () => {
+        client.off("connect", connected);
+        client.off("close", closed);
         client.off("error", onError);
+      };
+      const connected = () => {
+        off();
         resolve();
       };
+      const closed = () => {
+        off();
+        mqttPortMixup(o.url, lastError).then((mixup) => (mixup ? reject(mixup) : resolve()), resolve);
+      };
       const onError = (err: Error) => {
+        lastError = err;
         const tlsFailure = describeMqttTlsFailure(err, o.url, o.tls);
         if (typeof (err as { code?: unknown }).code === "number" || tlsFailure) {
-          client.off("connect", done);
-          client.off("close", done);
-          client.off("error", onError);
+          off();
           reject(tlsFailure ?? err);
         }
       };
-      client.on("connect", done);
-      client.on("close", done);
+      client.on("connect", connected);
+      client.on("close", closed);
       client.on("error", onError);
     });
     client.connect();

@@ -807,4 +807,17 @@ describe("AmqpSource over TLS (amqps://)", () => {
     });
     await expect(tlsOnPlainPort.start(new RecordingSink())).rejects.toMatchObject({ field: "backbone_url" });
   });
+
+  it("plain amqp:// on the TLS port: the reset is asked about, and the port speaks TLS (backbone_url)", async () => {
+    const plainOnTlsPort = new AmqpSource({
+      connection: "T",
+      url: tlsBroker.tlsUrl.replace("amqps:", "amqp:"),
+      queues: ["q"],
+    });
+    await expect(plainOnTlsPort.start(new RecordingSink())).rejects.toMatchObject({
+      name: "BackboneConfigError",
+      field: "backbone_url",
+      message: expect.stringMatching(/:\d+ speaks TLS, and backbone_url is plain amqp:\/\/: use amqps:\/\//),
+    });
+  });
 });

@@ -23,6 +23,7 @@ import { hostname } from "node:os";
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Options } from "amqplib";
 import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
+import { answersTls } from "../../core/port-probe.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
 import { fromAmqp10 } from "./amqp10.ts";
@@ -425,7 +426,7 @@ export class AmqpSource implements Source {
     try {
       await this.#connectWithin(this.#attemptMs);
     } catch (err) {
-      const configError = this.#asConfigError(err as Error);
+      const configError = this.#asConfigError(err as Error) ?? (await this.#tlsPortMixup(err as Error));
       if (configError) {
         this.#stopping = true;
         throw configError;
@@ -465,6 +466,34 @@ export class AmqpSource implements Source {
     if (new Set(queues).size !== queues.length) {
       throw new BackboneConfigError("backbone_names", "backbone_names lists a queue twice");
     }
+  }
+
+  /**
+   * Plain AMQP to a port that reset or closed the connection in the opening handshake: a
+   * TLS listener does so (a broker going down too). Each node is asked once whether it
+   * speaks TLS; one that does is a setting to fix.
+   */
+  async #tlsPortMixup(err: Error): Promise<BackboneConfigError | undefined> {
+    const endpoint = this.#endpoint;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (
+      !endpoint ||
+      endpoint.tls ||
+      !(code === "ECONNRESET" || code === "EPIPE" || /closed abruptly/.test(err.message))
+    ) {
+      return undefined;
+    }
+    for (const node of endpoint.nodes) {
+      if (await answersTls(node.hostname, node.port)) {
+        return new BackboneConfigError(
+          "backbone_url",
+          `${node.hostname}:${node.port} speaks TLS, and backbone_url is plain amqp://: use amqps:// for this port ` +
+            `(RabbitMQ's TLS listener, 5671 by default), or the broker's plain AMQP port (5672) (${err.message})`,
+          { cause: err },
+        );
+      }
+    }
+    return undefined;
   }
 
   /** A refused login, an unknown vhost, a queue the user may not use, bad TLS settings: the field to fix. */

@@ -632,6 +632,29 @@ describe("RedisStreamSource over TLS (rediss://, client certificates)", () => {
     expect((noCert as BackboneConfigError).field).toBe("backbone_client_cert");
   });
 
+  it("redis:// on the TLS port and rediss:// on the plain port: the port is asked what it speaks (backbone_url)", async () => {
+    const source = (url: string, tls?: Record<string, unknown>) =>
+      new RedisStreamSource({
+        connection: "TLS",
+        url,
+        streams: ["s"],
+        group: "g",
+        consumer: "c",
+        ...(tls ? { tls } : {}),
+      });
+    const plainOnTls = await source(`redis://127.0.0.1:${tlsBroker.tlsPort}`)
+      .start(new RecordingSink())
+      .catch((err: unknown) => err);
+    expect((plainOnTls as BackboneConfigError).field).toBe("backbone_url");
+    expect((plainOnTls as Error).message).toMatch(/speaks TLS, and backbone_url is plain redis:\/\/: use rediss:\/\//);
+    // The TLS hello goes unanswered on a plain port: the start waits for the client's connect timeout first.
+    const tlsOnPlain = await source(tlsBroker.url.replace("redis:", "rediss:"), { ca: ca.cert })
+      .start(new RecordingSink())
+      .catch((err: unknown) => err);
+    expect((tlsOnPlain as BackboneConfigError).field).toBe("backbone_url");
+    expect((tlsOnPlain as Error).message).toMatch(/speaks plain Redis, without TLS, and backbone_url is rediss:\/\//);
+  });
+
   it("refuses certificates on a plain redis:// URL, naming backbone_tls", async () => {
     const wrong = new RedisStreamSource({
       connection: "TLS",

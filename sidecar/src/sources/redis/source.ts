@@ -16,6 +16,7 @@ import { hostname } from "node:os";
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
+import { answersPlain, answersTls, REDIS_HELLO, redisUnderstood } from "../../core/port-probe.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
 import { type EntryFields, entryIntakes } from "./entry.ts";
@@ -558,10 +559,52 @@ export class RedisStreamSource implements Source {
         const failure = await this.#clusterNodeFailure(this.#cluster);
         if (failure) throw failure;
       }
+      const mixup = await this.#tlsPortMixup(reasons);
+      if (mixup) throw mixup;
       this.#log("warn", `redis ${this.#opts.url} not reachable yet (${this.#said(reasons.at(-1))}): retrying`);
     } finally {
       client.off("error", onError);
     }
+  }
+
+  /**
+   * A plain client the port reset, or a TLS client whose handshake the port left
+   * unanswered or closed: a TLS port, or a plain one (a server going down too). The
+   * port of a single-server URL is asked once what it speaks; a mix-up is a setting to fix.
+   */
+  async #tlsPortMixup(reasons: Error[]): Promise<BackboneConfigError | undefined> {
+    const { url, tls } = this.#opts;
+    if (!/^rediss?:\/\//i.test(url.trim())) return undefined; // Sentinel and Cluster URLs name several servers
+    let host: string;
+    let port: number;
+    try {
+      const parsed = new URL(url.trim());
+      host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+      port = Number(parsed.port || 6379);
+    } catch {
+      return undefined;
+    }
+    const last = reasons.at(-1);
+    if (!wantsTls(url, tls)) {
+      if (!reasons.some(isReset) || !(await answersTls(host, port))) return undefined;
+      return new BackboneConfigError(
+        "backbone_url",
+        `${host}:${port} speaks TLS, and backbone_url is plain redis://: use rediss:// for this port (the server's ` +
+          `tls-port), or its plain port (6379 by default) (${reasonText(last)})`,
+        { cause: last },
+      );
+    }
+    const unanswered =
+      isReset(last) ||
+      /ETIMEDOUT|before secure TLS connection/.test(`${(last as NodeJS.ErrnoException)?.code} ${last?.message}`);
+    if (!unanswered || !(await answersPlain(host, port, REDIS_HELLO, redisUnderstood))) return undefined;
+    const field = /^rediss:/i.test(url.trim()) ? "backbone_url" : "backbone_tls";
+    return new BackboneConfigError(
+      field,
+      `${host}:${port} speaks plain Redis, without TLS, and ${field === "backbone_url" ? "backbone_url is rediss://" : "backbone_tls is on"}: ` +
+        `use the server's TLS port (tls-port) for TLS, or ${field === "backbone_url" ? "redis://" : "backbone_tls off"} for this port (${reasonText(last)})`,
+      { cause: last },
+    );
   }
 
   /**

@@ -10,7 +10,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { CloudEvent, MappingRule, SidecarConfig } from "../../core/contract.ts";
 import { sparkplugIdProblem } from "../../core/mqtt-text.ts";
-import { describeMqttTlsFailure, type MqttTlsSettings, mqttTlsOptions } from "../../core/mqtt-tls.ts";
+import { describeMqttTlsFailure, type MqttTlsSettings, mqttPortMixup, mqttTlsOptions } from "../../core/mqtt-tls.ts";
 import { mqttUrlProblem, mqttUrlRefusal } from "../../core/mqtt-url.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { addressesWarning, type EngineResult, RuleEngine } from "../../rules/engine.ts";
@@ -204,11 +204,22 @@ export class SparkplugSource implements Source {
             ),
           30_000,
         );
+        let probed = false;
         client.on("error", (err) => {
           const tlsFailure = describeMqttTlsFailure(err, url, this.#opts.tls);
-          if (!tlsFailure) return;
-          clearTimeout(timer);
-          reject(tlsFailure);
+          if (tlsFailure) {
+            clearTimeout(timer);
+            reject(tlsFailure);
+            return;
+          }
+          // A reset may be a TLS / plain mix-up: the port is asked once what it speaks.
+          if (probed) return;
+          probed = true;
+          void mqttPortMixup(url, err).then((mixup) => {
+            if (!mixup) return;
+            clearTimeout(timer);
+            reject(mixup);
+          });
         });
         client.on("connect", () => {
           void this.#announce(client).then(() => {
