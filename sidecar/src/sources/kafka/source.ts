@@ -23,7 +23,13 @@ import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
 import type { Source, SourceSink } from "../../core/ports.ts";
 import { recordIntakes } from "./binding.ts";
-import { BackboneConfigError, describeKafkaFailure, type KafkaTlsSettings, kafkaTlsOptions } from "./errors.ts";
+import {
+  BackboneConfigError,
+  confirmListenerMixup,
+  describeKafkaFailure,
+  type KafkaTlsSettings,
+  kafkaTlsOptions,
+} from "./errors.ts";
 import { ReadCommittedConsumer } from "./transactions.ts";
 
 export type SourceLog = (level: "info" | "warn" | "error", message: string) => void;
@@ -293,7 +299,10 @@ export class KafkaSource implements Source {
         attempt = 0;
         first.resolve();
       } catch (err) {
-        const described = describeKafkaFailure(err, this.#opts.brokers.join(","), this.#opts.topics, this.#opts.tls);
+        const described = await confirmListenerMixup(
+          describeKafkaFailure(err, this.#opts.brokers.join(","), this.#opts.topics, this.#opts.tls),
+          this.#opts.brokers,
+        );
         await this.#close(true);
         if (!started && !(described instanceof BackboneConfigError && described.transient)) {
           first.reject(described);
