@@ -17,6 +17,28 @@ let broker: KafkaBroker;
 let producer: Producer<string, string, string, string>;
 const SASL = { username: "sfb-sidecar", password: "s3cret-sasl" };
 
+/** The error a source's start is refused with, a setting to fix (the source stopped after). */
+async function refusal(src: KafkaSource): Promise<BackboneConfigError> {
+  const err = await src.start(new RecordingSink()).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  await src.stop();
+  expect(err).toBeInstanceOf(BackboneConfigError);
+  return err as BackboneConfigError;
+}
+
+/** Starts `src` and waits until a record holding `marker` is committed, then stops it. */
+async function consumes(src: KafkaSource, marker: string): Promise<void> {
+  const sink = new RecordingSink();
+  await src.start(sink);
+  try {
+    await expect.poll(() => sink.has(marker), { timeout: 20_000 }).toBe(true);
+  } finally {
+    await src.stop();
+  }
+}
+
 beforeAll(async () => {
   broker = await startKafka({ sasl: SASL });
   await broker.createTopics(
@@ -648,25 +670,14 @@ describe("KafkaSource on Apache Kafka (KRaft)", () => {
       groupId: "sfb-sasl-bad",
       sasl: { mechanism: "SCRAM-SHA-256", username: SASL.username, password: "wrong" },
     });
-    const err = await refused.start(new RecordingSink()).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await refused.stop();
-    expect(err).toBeInstanceOf(BackboneConfigError);
-    expect((err as BackboneConfigError).field).toBe("backbone_password");
+    expect((await refusal(refused)).field).toBe("backbone_password");
   });
 
   it("names backbone_names for a topic the cluster does not have", async () => {
     const src = source({ topics: ["no-such-topic"], groupId: "sfb-missing" });
-    const err = await src.start(new RecordingSink()).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await src.stop();
-    expect(err).toBeInstanceOf(BackboneConfigError);
-    expect((err as BackboneConfigError).field).toBe("backbone_names");
-    expect((err as Error).message).toContain("no-such-topic");
+    const err = await refusal(src);
+    expect(err.field).toBe("backbone_names");
+    expect(err.message).toContain("no-such-topic");
   });
 
   it("keeps retrying a broker that refuses connections instead of failing the sidecar", async () => {
@@ -720,26 +731,16 @@ describe("KafkaSource over TLS (an SSL listener that requires a client certifica
 
   it("consumes with backbone_ca and a client certificate", async () => {
     const client = ca.client("sfb-sidecar");
-    const sink = new RecordingSink();
-    const src = tlsSource({ ca: ca.cert, client_cert: client.cert, client_key: client.key }, "sfb-tls-ok");
-    await src.start(sink);
-    try {
-      await expect.poll(() => sink.has("over-tls"), { timeout: 20_000 }).toBe(true);
-    } finally {
-      await src.stop();
-    }
+    await consumes(
+      tlsSource({ ca: ca.cert, client_cert: client.cert, client_key: client.key }, "sfb-tls-ok"),
+      "over-tls",
+    );
   });
 
   it("names backbone_ca when the broker's CA is not trusted", async () => {
     const client = ca.client("sfb-sidecar-2");
     const src = tlsSource({ ca: "", client_cert: client.cert, client_key: client.key }, "sfb-tls-untrusted");
-    const err = await src.start(new RecordingSink()).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await src.stop();
-    expect(err).toBeInstanceOf(BackboneConfigError);
-    expect((err as BackboneConfigError).field).toBe("backbone_ca");
+    expect((await refusal(src)).field).toBe("backbone_ca");
   });
 
   it("names backbone_client_cert when the broker requires one and none is set, and keeps retrying", async () => {
@@ -785,26 +786,9 @@ describe("KafkaSource over TLS (an SSL listener that requires a client certifica
       log: (_level, message) => log?.(message),
     });
   };
-  const refusal = async (src: KafkaSource) => {
-    const err = await src.start(new RecordingSink()).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await src.stop();
-    expect(err).toBeInstanceOf(BackboneConfigError);
-    return err as BackboneConfigError;
-  };
-
   it("consumes over SASL_SSL with each SASL mechanism: the login over TLS, no client certificate", async () => {
     for (const mechanism of ["plain", "scram-sha-256", "scram-sha-512"] as const) {
-      const sink = new RecordingSink();
-      const src = saslTlsSource({ sasl_mechanism: mechanism }, `sfb-sasl-ssl-${mechanism}`);
-      await src.start(sink);
-      try {
-        await expect.poll(() => sink.has("over-tls"), { timeout: 20_000 }).toBe(true);
-      } finally {
-        await src.stop();
-      }
+      await consumes(saslTlsSource({ sasl_mechanism: mechanism }, `sfb-sasl-ssl-${mechanism}`), "over-tls");
     }
   });
 
@@ -859,16 +843,6 @@ describe("KafkaSource under Kafka's ACL authorizer (StandardAuthorizer, SASL use
       sasl: { mechanism: "SCRAM-SHA-512", ...ACL_USER },
       log: (level, message) => aclLogs.push(`${level} ${message}`),
     });
-  const refusal = async (src: KafkaSource): Promise<BackboneConfigError> => {
-    const err = await src.start(new RecordingSink()).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await src.stop();
-    expect(err).toBeInstanceOf(BackboneConfigError);
-    return err as BackboneConfigError;
-  };
-
   beforeAll(async () => {
     aclBroker = await startKafka({ sasl: ACL_USER, acls: true, topics: ["acl-line1", "acl-other"] });
     // Exactly the README's ACLs: Read on the topics, Read on the group.
