@@ -3,6 +3,7 @@
 // offset, and one HTTP POST with a timeout that turns every way of failing
 // into an OdooError with a code. A transport supplies `call`.
 import type { HeartbeatReply, IngestItem, IngestResult, SidecarConfig } from "../core/contract.ts";
+import { answersPlain, answersTls } from "../core/port-probe.ts";
 import type { DispatchAck, DispatchMessage, OdooClient, ProbeAnswer, ProbePull } from "../core/ports.ts";
 import { codeOfHttpStatus, OdooContractError, OdooTransportError, transportFailure } from "./errors.ts";
 
@@ -59,7 +60,7 @@ export abstract class BaseOdooClient implements OdooClient {
       });
       text = await res.text();
     } catch (err) {
-      throw transportFailure(what, err);
+      throw await portMixup(this.opts.url, what, err, transportFailure(what, err));
     }
     let body: unknown;
     try {
@@ -139,4 +140,49 @@ export abstract class BaseOdooClient implements OdooClient {
 export function parseOdooTime(text: string): number {
   const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(" ", "T")}Z`;
   return Date.parse(iso);
+}
+
+/** An HTTP/1.0 request any HTTP server answers with a status line. */
+const HTTP_HELLO = Buffer.from("HEAD / HTTP/1.0\r\n\r\n");
+const httpUnderstood = (first: Buffer): boolean => first.subarray(0, 5).toString("latin1") === "HTTP/";
+
+/**
+ * A connection ODOO_URL's port reset: Odoo's own server does so to a TLS hello, and a
+ * TLS front to plain HTTP (a worker killed mid-call does too). The port is asked once
+ * what it speaks; a mix-up is unreachable (nothing reached Odoo: the batch is sent
+ * again whole once ODOO_URL is fixed), anything else stays `described`.
+ */
+async function portMixup(
+  url: string,
+  what: string,
+  err: unknown,
+  described: OdooTransportError,
+): Promise<OdooTransportError> {
+  const code = (err as { cause?: { code?: string } }).cause?.code;
+  if (described.code !== "busy" || !(code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET")) {
+    return described;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return described;
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  const tls = parsed.protocol === "https:";
+  const port = Number(parsed.port || (tls ? 443 : 80));
+  if (tls && (await answersPlain(host, port, HTTP_HELLO, httpUnderstood))) {
+    return new OdooTransportError(
+      `${what}: ODOO_URL is https:// but ${host}:${port} answers plain HTTP: name Odoo's HTTPS port (its proxy's), ` +
+        `or http:// for this one (${code})`,
+      "unreachable",
+    );
+  }
+  if (!tls && (await answersTls(host, port))) {
+    return new OdooTransportError(
+      `${what}: ODOO_URL is http:// but ${host}:${port} speaks TLS: use https:// (${code})`,
+      "unreachable",
+    );
+  }
+  return described;
 }

@@ -55,4 +55,20 @@ describe("the shared error table", () => {
     expect(transportFailure("POST /jsonrpc", reset).code).toBe("busy");
     expect(transportFailure("POST /jsonrpc", new DOMException("timed out", "TimeoutError")).code).toBe("busy");
   });
+
+  it("a TLS handshake with ODOO_URL that failed on a setting: unreachable (sent again whole), saying what to fix", () => {
+    const failed = (code: string) =>
+      transportFailure("POST /jsonrpc", Object.assign(new TypeError("fetch failed"), { cause: { code } }));
+    for (const [code, said] of [
+      ["ERR_SSL_WRONG_VERSION_NUMBER", /https:\/\/ but the port answers without TLS/],
+      ["SELF_SIGNED_CERT_IN_CHAIN", /NODE_EXTRA_CA_CERTS/],
+      ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", /not signed by a CA this machine trusts/],
+      ["ERR_TLS_CERT_ALTNAME_INVALID", /does not name the host of ODOO_URL/],
+      ["CERT_HAS_EXPIRED", /outside its validity dates/],
+    ] as const) {
+      expect(failed(code).code).toBe("unreachable");
+      expect(failed(code).message).toMatch(said);
+      expect(failed(code).message).toContain(code);
+    }
+  });
 });

@@ -125,11 +125,49 @@ export function codeOfHttpStatus(status: number): "busy" | "batch_too_large" | "
   return "busy";
 }
 
+/** Node's codes for a certificate of Odoo's (or its proxy's) that this machine does not trust. */
+const CERT_NOT_TRUSTED = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_UNTRUSTED",
+]);
+const CERT_OUT_OF_DATE = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"]);
+
+/**
+ * A TLS handshake with ODOO_URL that failed for a reason a person fixes in the
+ * settings or on the server; nothing reached Odoo. Undefined for anything else.
+ */
+function tlsFailure(code: string | undefined): string | undefined {
+  if (code === undefined) return undefined;
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
+    return "ODOO_URL is https:// but the port answers without TLS: name Odoo's HTTPS port, or http:// for a plain one";
+  }
+  if (CERT_NOT_TRUSTED.has(code)) {
+    return (
+      "Odoo's certificate (or its proxy's) is not signed by a CA this machine trusts: give the sidecar that CA " +
+      "(NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or NODE_USE_SYSTEM_CA=1 when the CA is in the system's store)"
+    );
+  }
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return "Odoo's certificate does not name the host of ODOO_URL: use a host name the certificate lists";
+  }
+  if (CERT_OUT_OF_DATE.has(code)) {
+    return "Odoo's certificate is outside its validity dates: renew it, or check this machine's clock";
+  }
+  return undefined;
+}
+
 /** A fetch that threw (no answer) → a transport error with its code. */
 export function transportFailure(what: string, err: unknown): OdooTransportError {
   const error = err as Error & { cause?: { code?: string; message?: string } };
   const causeCode = error.cause?.code;
   const cause = error.cause ? ` (${causeCode ?? error.cause.message})` : "";
+  const tls = tlsFailure(causeCode);
+  // Nothing reached Odoo: the batch is sent again whole once the setting is fixed, not split.
+  if (tls) return new OdooTransportError(`${what}: ${tls}${cause}`, "unreachable");
   // fetch refuses some ports outright ("bad port"): a wrong ODOO_URL, nothing reached Odoo.
   const unreachable = (causeCode && UNREACHABLE.has(causeCode)) || error.cause?.message === "bad port";
   const code = unreachable ? "unreachable" : "busy";

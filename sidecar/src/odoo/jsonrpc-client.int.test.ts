@@ -3,13 +3,20 @@
 // HTTP server only for faults real Odoo cannot produce on demand (a hung
 // server, a connection cut mid-answer, a proxy's 502/413, an answer that is
 // not JSON).
+import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
+import { type AddressInfo, connect } from "node:net";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestCa, type TestCa } from "../../devstack/mqtt-pki.ts";
 import { freePort, type OdooServer, startOdoo } from "../../devstack/odoo.ts";
 import { odooClientContract } from "../../test/support/odoo/odoo-client.contract.ts";
 import { makeOdooFixture, moduleHasSidecarApi, type OdooFixture } from "../../test/support/odoo/testing.ts";
 import { OdooAuthError, OdooFault, OdooTransportError } from "./errors.ts";
 import { JsonRpcOdooClient } from "./jsonrpc-client.ts";
+
+const run = promisify(execFile);
 
 describe.runIf(moduleHasSidecarApi())("JsonRpcOdooClient against real Odoo 18", () => {
   let odoo: OdooServer;
@@ -88,6 +95,86 @@ describe.runIf(moduleHasSidecarApi())("JsonRpcOdooClient against real Odoo 18", 
     await expect(closed.sidecarConfig("x")).rejects.toMatchObject({ name: "OdooTransportError", code: "unreachable" });
     const badPort = new JsonRpcOdooClient({ url: "http://127.0.0.1:1", db: "x", user: "u", apiKey: "k" });
     await expect(badPort.sidecarConfig("x")).rejects.toMatchObject({ code: "unreachable" });
+  });
+
+  describe("behind a TLS front (a TLS terminator piping to Odoo, as a reverse proxy is)", () => {
+    let ca: TestCa;
+    let front: TlsServer;
+    let frontUrl: string;
+    beforeAll(async () => {
+      ca = createTestCa("sfb-odoo-front-ca");
+      const cert = ca.server();
+      const odooPort = Number(new URL(odoo.url).port);
+      front = createTlsServer({ cert: cert.cert, key: cert.key }, (tls) => {
+        const upstream = connect(odooPort, "127.0.0.1");
+        tls.pipe(upstream).pipe(tls);
+        tls.on("error", () => upstream.destroy());
+        upstream.on("error", () => tls.destroy());
+      });
+      front.on("tlsClientError", () => {});
+      await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+      frontUrl = `https://localhost:${(front.address() as AddressInfo).port}`;
+    });
+    afterAll(() => {
+      front?.close();
+      ca?.destroy();
+    });
+
+    it("a front whose CA this machine does not trust: unreachable (sent again whole), naming NODE_EXTRA_CA_CERTS", async () => {
+      const client = new JsonRpcOdooClient({ url: frontUrl, db: odoo.db, user: odoo.login, apiKey: odoo.password });
+      const err = await client.uid().catch((e: Error) => e);
+      expect(err).toBeInstanceOf(OdooTransportError);
+      expect((err as OdooTransportError).code).toBe("unreachable");
+      expect((err as Error).message).toMatch(/not signed by a CA this machine trusts.*NODE_EXTRA_CA_CERTS/);
+    });
+
+    it("https:// on Odoo's plain port: unreachable, saying the port answers without TLS", async () => {
+      const client = new JsonRpcOdooClient({
+        url: odoo.url.replace("http:", "https:"),
+        db: odoo.db,
+        user: odoo.login,
+        apiKey: odoo.password,
+      });
+      await expect(client.uid()).rejects.toMatchObject({
+        code: "unreachable",
+        // Odoo's own server resets a TLS hello: the port is asked, and answers plain HTTP.
+        message: expect.stringMatching(/ODOO_URL is https:\/\/ but 127\.0\.0\.1:\d+ answers plain HTTP/),
+      });
+    });
+
+    it("http:// on the front's TLS port: unreachable, saying the port speaks TLS", async () => {
+      const client = new JsonRpcOdooClient({
+        url: frontUrl.replace("https:", "http:"),
+        db: odoo.db,
+        user: odoo.login,
+        apiKey: odoo.password,
+      });
+      await expect(client.uid()).rejects.toMatchObject({
+        code: "unreachable",
+        message: expect.stringMatching(/ODOO_URL is http:\/\/ but localhost:\d+ speaks TLS: use https:\/\//),
+      });
+    });
+
+    it("with NODE_EXTRA_CA_CERTS naming the front's CA, a sidecar process logs in through it", async () => {
+      const script =
+        `const { JsonRpcOdooClient } = await import(${JSON.stringify(new URL("./jsonrpc-client.ts", import.meta.url).href)});` +
+        `const c = new JsonRpcOdooClient(JSON.parse(process.env.SFB_TEST_ODOO));` +
+        "console.log(await c.uid());";
+      const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
+        env: {
+          ...process.env,
+          NODE_EXTRA_CA_CERTS: ca.certFile,
+          SFB_TEST_ODOO: JSON.stringify({ url: frontUrl, db: odoo.db, user: odoo.login, apiKey: odoo.password }),
+        },
+      });
+      const uid = await new JsonRpcOdooClient({
+        url: odoo.url,
+        db: odoo.db,
+        user: odoo.login,
+        apiKey: odoo.password,
+      }).uid();
+      expect(Number(stdout.trim())).toBe(uid);
+    });
   });
 });
 
