@@ -476,6 +476,22 @@ describe("RedisStreamSource: a Redis Cluster over TLS (rediss+cluster://), with 
     expect(none.field).toBe("backbone_password");
     expect(none.message).toMatch(/refused the login \(NOAUTH/);
   });
+
+  it("redis+cluster:// on the nodes' TLS ports, rediss+cluster:// on their plain ones: backbone_url says which they speak", async () => {
+    const streams = await streamsOfB();
+    const plainOnTls = await refusal(
+      source(`redis+cluster://127.0.0.1:${nodeA.tlsPort}`, { streams, password: CLUSTER_PASSWORD }),
+    );
+    expect(plainOnTls.field).toBe("backbone_url");
+    expect(plainOnTls.message).toMatch(
+      /speaks TLS, and backbone_url is plain redis\+cluster:\/\/: use rediss\+cluster:\/\//,
+    );
+    const tlsOnPlain = await refusal(
+      source(`rediss+cluster://localhost:${nodeA.port}`, { streams, password: CLUSTER_PASSWORD, tls: { ca: ca.cert } }),
+    );
+    expect(tlsOnPlain.field).toBe("backbone_url");
+    expect(tlsOnPlain.message).toMatch(/speaks plain Redis, without TLS, and backbone_url is rediss\+cluster:\/\//);
+  });
 });
 
 describe("RedisStreamSource through Redis Sentinel (redis+sentinel://)", () => {
@@ -692,6 +708,16 @@ describe("RedisStreamSource through Redis Sentinel over TLS (rediss+sentinel://)
     } finally {
       rogue.destroy();
     }
+  });
+
+  it("redis+sentinel:// on the sentinel's TLS port: backbone_url says it speaks TLS", async () => {
+    const err = await refusal(
+      source(`redis+sentinel://127.0.0.1:${sentinel.tlsPort}/${NAME}`, { streams: ["tls-sentinel-mixup"] }),
+    );
+    expect(err.field).toBe("backbone_url");
+    expect(err.message).toMatch(
+      /speaks TLS, and backbone_url is plain redis\+sentinel:\/\/: use rediss\+sentinel:\/\//,
+    );
   });
 });
 

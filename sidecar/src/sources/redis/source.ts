@@ -211,6 +211,18 @@ function isReset(err: Error | undefined): boolean {
   return code === "ECONNRESET" || code === "EPIPE";
 }
 
+/** The servers a URL names: the one server, a cluster's start nodes, or the sentinels; none for a URL that does not parse. */
+function serversOf(url: string): { host: string; port: number }[] {
+  try {
+    if (isSentinelUrl(url)) return parseSentinelUrl(url).sentinels;
+    if (/^rediss?\+cluster:/i.test(url.trim())) return parseClusterUrl(url).nodes;
+    const parsed = new URL(url.trim());
+    return [{ host: parsed.hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(parsed.port || 6379) }];
+  } catch {
+    return [];
+  }
+}
+
 /** Why an entry is handed over: read new, read again from our own PEL, or claimed from another consumer. */
 type HandedAs = "new" | "history" | "claimed";
 
@@ -570,41 +582,42 @@ export class RedisStreamSource implements Source {
   /**
    * A plain client the port reset, or a TLS client whose handshake the port left
    * unanswered or closed: a TLS port, or a plain one (a server going down too). The
-   * port of a single-server URL is asked once what it speaks; a mix-up is a setting to fix.
+   * servers of the URL (the server, the cluster's start nodes, or the sentinels) are
+   * asked once what they speak; a mix-up is a setting to fix.
    */
   async #tlsPortMixup(reasons: Error[]): Promise<BackboneConfigError | undefined> {
     const { url, tls } = this.#opts;
-    if (!/^rediss?:\/\//i.test(url.trim())) return undefined; // Sentinel and Cluster URLs name several servers
-    let host: string;
-    let port: number;
-    try {
-      const parsed = new URL(url.trim());
-      host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
-      port = Number(parsed.port || 6379);
-    } catch {
+    const servers = serversOf(url);
+    const last = reasons.at(-1);
+    const said = reasons.map((r) => `${(r as NodeJS.ErrnoException).code} ${r.message}`).join(" / ");
+    // ioredis's Cluster and Sentinel clients report a server's reset in their own words.
+    const indirect = /Connection is closed|All sentinels are unreachable|Failed to refresh slots cache/.test(said);
+    const scheme = (/^(rediss?(?:\+cluster|\+sentinel)?):/i.exec(url.trim())?.[1] ?? "redis").toLowerCase();
+    if (!wantsTls(url, tls)) {
+      if (!(reasons.some(isReset) || indirect)) return undefined;
+      for (const { host, port } of servers) {
+        if (!(await answersTls(host, port))) continue;
+        return new BackboneConfigError(
+          "backbone_url",
+          `${host}:${port} speaks TLS, and backbone_url is plain ${scheme}://: use ${scheme.replace("redis", "rediss")}:// ` +
+            `for this port (the server's tls-port), or its plain port (${reasonText(last)})`,
+          { cause: last },
+        );
+      }
       return undefined;
     }
-    const last = reasons.at(-1);
-    if (!wantsTls(url, tls)) {
-      if (!reasons.some(isReset) || !(await answersTls(host, port))) return undefined;
+    if (!(indirect || /ECONNRESET|EPIPE|ETIMEDOUT|before secure TLS connection/.test(said))) return undefined;
+    const field = /^rediss/i.test(scheme) ? "backbone_url" : "backbone_tls";
+    for (const { host, port } of servers) {
+      if (!(await answersPlain(host, port, REDIS_HELLO, redisUnderstood))) continue;
       return new BackboneConfigError(
-        "backbone_url",
-        `${host}:${port} speaks TLS, and backbone_url is plain redis://: use rediss:// for this port (the server's ` +
-          `tls-port), or its plain port (6379 by default) (${reasonText(last)})`,
+        field,
+        `${host}:${port} speaks plain Redis, without TLS, and ${field === "backbone_url" ? `backbone_url is ${scheme}://` : "backbone_tls is on"}: ` +
+          `use the server's TLS port (tls-port) for TLS, or ${field === "backbone_url" ? `${scheme.replace("rediss", "redis")}://` : "backbone_tls off"} for this port (${reasonText(last)})`,
         { cause: last },
       );
     }
-    const unanswered =
-      isReset(last) ||
-      /ETIMEDOUT|before secure TLS connection/.test(`${(last as NodeJS.ErrnoException)?.code} ${last?.message}`);
-    if (!unanswered || !(await answersPlain(host, port, REDIS_HELLO, redisUnderstood))) return undefined;
-    const field = /^rediss:/i.test(url.trim()) ? "backbone_url" : "backbone_tls";
-    return new BackboneConfigError(
-      field,
-      `${host}:${port} speaks plain Redis, without TLS, and ${field === "backbone_url" ? "backbone_url is rediss://" : "backbone_tls is on"}: ` +
-        `use the server's TLS port (tls-port) for TLS, or ${field === "backbone_url" ? "redis://" : "backbone_tls off"} for this port (${reasonText(last)})`,
-      { cause: last },
-    );
+    return undefined;
   }
 
   /**
