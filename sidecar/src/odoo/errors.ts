@@ -2,7 +2,9 @@
 // JSON-2 on Odoo 19): delivery decides what to do from an error's `code`,
 // one of the shared table `schemas/rpc_errors.json` (the module raises the
 // same codes), never from its message text.
+
 import { readFileSync } from "node:fs";
+import { BROKER_CERT_OUT_OF_DATE, BROKER_NOT_TRUSTED } from "../core/mqtt-tls.ts";
 
 const TABLE_URL = new URL("../../../odoo_addon/shopfloor_bridge/schemas/rpc_errors.json", import.meta.url);
 
@@ -125,17 +127,6 @@ export function codeOfHttpStatus(status: number): "busy" | "batch_too_large" | "
   return "busy";
 }
 
-/** Node's codes for a certificate of Odoo's (or its proxy's) that this machine does not trust. */
-const CERT_NOT_TRUSTED = new Set([
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "CERT_UNTRUSTED",
-]);
-const CERT_OUT_OF_DATE = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"]);
-
 /**
  * A TLS handshake with ODOO_URL that failed for a reason a person fixes in the
  * settings or on the server; nothing reached Odoo. Undefined for anything else.
@@ -145,7 +136,7 @@ function tlsFailure(code: string | undefined): string | undefined {
   if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
     return "ODOO_URL is https:// but the port answers without TLS: name Odoo's HTTPS port, or http:// for a plain one";
   }
-  if (CERT_NOT_TRUSTED.has(code)) {
+  if (BROKER_NOT_TRUSTED.has(code)) {
     return (
       "Odoo's certificate (or its proxy's) is not signed by a CA this machine trusts: give the sidecar that CA " +
       "(NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or NODE_USE_SYSTEM_CA=1 when the CA is in the system's store)"
@@ -154,7 +145,7 @@ function tlsFailure(code: string | undefined): string | undefined {
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
     return "Odoo's certificate does not name the host of ODOO_URL: use a host name the certificate lists";
   }
-  if (CERT_OUT_OF_DATE.has(code)) {
+  if (BROKER_CERT_OUT_OF_DATE.has(code)) {
     return "Odoo's certificate is outside its validity dates: renew it, or check this machine's clock";
   }
   return undefined;

@@ -1,5 +1,7 @@
 // Why a Kafka connection cannot work, named by the Odoo connection field an
 // admin fixes (read by `asConfigError` in main.ts, as MqttTlsError is).
+
+import { BROKER_NOT_TRUSTED } from "../../core/mqtt-tls.ts";
 import { normalizePem, type PemError, pemCertificates, pemPrivateKey } from "../../core/pem.ts";
 import { answersPlain, answersTls, KAFKA_HELLO, kafkaUnderstood } from "../../core/port-probe.ts";
 import { BackboneConfigError, type BackboneField } from "../backbone-errors.ts";
@@ -68,15 +70,6 @@ export function kafkaTlsOptions(settings: KafkaTlsSettings): {
   }
   return options;
 }
-
-const NOT_TRUSTED = new Set([
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "CERT_UNTRUSTED",
-]);
 
 /** The client's error when a broker answered its first plain request with a TLS record. */
 export const TLS_ANSWER = "Broker requires TLS.";
@@ -151,7 +144,7 @@ export function describeKafkaFailure(
       { cause: err, transient: true },
     );
   }
-  if (has((c) => NOT_TRUSTED.has(c))) {
+  if (has((c) => BROKER_NOT_TRUSTED.has(c))) {
     return new BackboneConfigError(
       "backbone_ca",
       `TLS to Kafka at ${url} failed: the broker's certificate is not signed by the CA in backbone_ca (or the system store when it is empty) ${detail}`,
