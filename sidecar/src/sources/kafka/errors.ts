@@ -1,6 +1,5 @@
 // Why a Kafka connection cannot work, named by the Odoo connection field an
 // admin fixes (read by `asConfigError` in main.ts, as MqttTlsError is).
-
 import { BROKER_NOT_TRUSTED } from "../../core/mqtt-tls.ts";
 import { normalizePem, type PemError, pemCertificates, pemPrivateKey } from "../../core/pem.ts";
 import { answersPlain, answersTls, KAFKA_HELLO, kafkaUnderstood } from "../../core/port-probe.ts";
@@ -75,7 +74,6 @@ export function kafkaTlsOptions(settings: KafkaTlsSettings): {
 export const TLS_ANSWER = "Broker requires TLS.";
 /** Node's message when the peer closed the connection during the TLS handshake. */
 const CLOSED_BEFORE_TLS = "before secure TLS connection was established";
-const CLOSED_BEFORE_TLS_HINT = "closed the connection before TLS was set up";
 const TLS_OFF_BUT_TLS_LISTENER =
   "answered with TLS but backbone_tls is off: turn backbone_tls on (the listener is SSL or SASL_SSL)";
 
@@ -139,7 +137,7 @@ export function describeKafkaFailure(
     // A plain listener reads the TLS hello as an oversized request and closes the connection.
     return new BackboneConfigError(
       "backbone_tls",
-      `Kafka at ${url} ${CLOSED_BEFORE_TLS_HINT}; if its listener is PLAINTEXT or SASL_PLAINTEXT, ` +
+      `Kafka at ${url} closed the connection before TLS was set up; if its listener is PLAINTEXT or SASL_PLAINTEXT, ` +
         `turn backbone_tls off (or name the port of its SSL or SASL_SSL listener in backbone_url); retrying with backoff ${detail}`,
       { cause: err, transient: true },
     );
@@ -221,16 +219,19 @@ export function describeKafkaFailure(
 /**
  * A `backbone_tls` hint given while retrying (the broker closed the connection in a
  * handshake, as a broker going down does too), made certain when the first bootstrap
- * broker is asked what it speaks: TLS when backbone_tls is off, plain Kafka when it is
- * on. Certain, it stops the start like any setting to fix; anything else is returned as is.
+ * broker is asked what it speaks: plain Kafka when TLS is on, TLS when it is off.
+ * Certain, it stops the start like any setting to fix; anything else is returned as is.
  */
-export async function confirmListenerMixup(described: unknown, brokers: readonly string[]): Promise<unknown> {
+export async function confirmListenerMixup(
+  described: unknown,
+  broker: { host: string; port: number } | undefined,
+  tlsOn: boolean,
+): Promise<unknown> {
   if (!(described instanceof BackboneConfigError && described.field === "backbone_tls" && described.transient)) {
     return described;
   }
-  const [host, port] = hostPort(brokers[0] ?? "");
-  if (host === undefined) return described;
-  const tlsOn = described.message.includes(CLOSED_BEFORE_TLS_HINT);
+  if (!broker) return described;
+  const { host, port } = broker;
   const mixup = tlsOn ? await answersPlain(host, port, KAFKA_HELLO, kafkaUnderstood) : await answersTls(host, port);
   if (!mixup) return described;
   return new BackboneConfigError(
@@ -241,10 +242,4 @@ export async function confirmListenerMixup(described: unknown, brokers: readonly
       : `Kafka at ${host}:${port} speaks TLS (an SSL or SASL_SSL listener), and backbone_tls is off: turn backbone_tls on`,
     { cause: described.cause },
   );
-}
-
-/** `host:port` (IPv6 in brackets) → its parts; undefined host for anything else. */
-function hostPort(broker: string): [string | undefined, number] {
-  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(broker.trim());
-  return match ? [match[1], Number(match[2])] : [undefined, 0];
 }

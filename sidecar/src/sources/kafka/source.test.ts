@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { BackboneConfig, SidecarConfig } from "../../core/contract.ts";
 import { asConfigError } from "../../main.ts";
 import { BackboneConfigError } from "./errors.ts";
-import { kafkaOptionsFromConfig, newRecords, parseBrokers } from "./source.ts";
+import { brokerAddress, kafkaOptionsFromConfig, newRecords, parseBrokers } from "./source.ts";
 
 const backbone: BackboneConfig = {
   url: "kafka1:9092,kafka2:9092",
@@ -90,6 +90,12 @@ describe("kafkaOptionsFromConfig", () => {
 describe("parseBrokers", () => {
   it("takes host:port lists with commas or blanks, IPv6 in brackets, a kafka:// prefix", () => {
     expect(parseBrokers(" a:1, b:2\nkafka://c:3 [::1]:9092")).toEqual(["a:1", "b:2", "c:3", "[::1]:9092"]);
+  });
+
+  it("reads an entry's host (IPv6 without its brackets) and port, for the listener probe", () => {
+    expect(brokerAddress("[::1]:9092")).toEqual({ host: "::1", port: 9092 });
+    expect(brokerAddress("kafka1:9093")).toEqual({ host: "kafka1", port: 9093 });
+    expect(brokerAddress("kafka1")).toBeUndefined();
   });
 
   it("throws naming backbone_url for anything that is not host:port, and never anything else", () => {

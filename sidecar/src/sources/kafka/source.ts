@@ -148,9 +148,8 @@ export function parseBrokers(url: string): string[] {
     );
   }
   for (const entry of entries) {
-    const match = /^(\[[0-9a-fA-F:]+\]|[^:\s/]+):(\d{1,5})$/.exec(entry);
-    const port = match ? Number(match[2]) : 0;
-    if (!match || port < 1 || port > 65535) {
+    const port = brokerAddress(entry)?.port ?? 0;
+    if (port < 1 || port > 65535) {
       throw new BackboneConfigError(
         "backbone_url",
         `backbone_url entry ${JSON.stringify(entry)} is not host:port (e.g. kafka1:9092)`,
@@ -158,6 +157,12 @@ export function parseBrokers(url: string): string[] {
     }
   }
   return entries;
+}
+
+/** A bootstrap broker `host:port` (IPv6 in brackets) → its host (without brackets) and port; undefined for anything else. */
+export function brokerAddress(entry: string): { host: string; port: number } | undefined {
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:\s/]+):(\d{1,5})$/.exec(entry);
+  return match ? { host: (match[1] as string).replace(/^\[(.*)\]$/, "$1"), port: Number(match[2]) } : undefined;
 }
 
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -301,7 +306,8 @@ export class KafkaSource implements Source {
       } catch (err) {
         const described = await confirmListenerMixup(
           describeKafkaFailure(err, this.#opts.brokers.join(","), this.#opts.topics, this.#opts.tls),
-          this.#opts.brokers,
+          brokerAddress(this.#opts.brokers[0] ?? ""),
+          this.#opts.tls !== undefined,
         );
         await this.#close(true);
         if (!started && !(described instanceof BackboneConfigError && described.transient)) {
