@@ -10,7 +10,7 @@
 // against the certificate's IP subjectAltName).
 import type { SidecarConfig } from "./contract.ts";
 import { normalizePem, type PemError, pemCertificates, pemPrivateKey } from "./pem.ts";
-import { answersPlain, answersTls, MQTT_HELLO, mqttUnderstood } from "./port-probe.ts";
+import { answersPlain, answersTls, MQTT_HELLO, mqttUnderstood, probeTarget } from "./port-probe.ts";
 
 export type MqttConnectionBlock = Exclude<SidecarConfig["mqtt"], false>;
 
@@ -215,8 +215,7 @@ export async function mqttPortMixup(url: string, err: Error | undefined): Promis
   const scheme = parsed.protocol.replace(/:$/, "").toLowerCase();
   const tls = scheme === "mqtts" || scheme === "ssl" || scheme === "tls";
   if (!tls && scheme !== "mqtt" && scheme !== "tcp") return undefined;
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
-  const port = Number(parsed.port || (tls ? 8883 : 1883));
+  const { host, port } = probeTarget(parsed, tls ? 8883 : 1883);
   const where = `${host}:${port}`;
   if (!tls) {
     if (!(await answersTls(host, port))) return undefined;

@@ -7,7 +7,15 @@ import { createServer as createTlsServer } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestCa, type TestCa } from "../../devstack/mqtt-pki.ts";
 import { freePort } from "../../devstack/odoo.ts";
-import { AMQP_HELLO, amqpUnderstood, answersPlain, answersTls, REDIS_HELLO, redisUnderstood } from "./port-probe.ts";
+import {
+  AMQP_HELLO,
+  amqpUnderstood,
+  answersPlain,
+  answersTls,
+  probeTarget,
+  REDIS_HELLO,
+  redisUnderstood,
+} from "./port-probe.ts";
 
 let ca: TestCa;
 const servers: Server[] = [];
@@ -84,5 +92,15 @@ describe("answersPlain", () => {
     expect(await answersPlain("127.0.0.1", ports.silent, REDIS_HELLO, redisUnderstood, 300)).toBe(false);
     expect(await answersPlain("127.0.0.1", ports.closing, REDIS_HELLO, redisUnderstood)).toBe(false);
     expect(await answersPlain("127.0.0.1", await freePort(), REDIS_HELLO, redisUnderstood)).toBe(false);
+  });
+});
+
+describe("probeTarget", () => {
+  it("is the URL's host, an IPv6 address without brackets, and its port or the default", () => {
+    expect(probeTarget(new URL("mqtt://[::1]:1884"), 1883)).toEqual({ host: "::1", port: 1884 });
+    expect(probeTarget(new URL("rediss://cache.plant.local/0"), 6379)).toEqual({
+      host: "cache.plant.local",
+      port: 6379,
+    });
   });
 });

@@ -8,6 +8,11 @@ import { connect as tlsConnect } from "node:tls";
 
 const PROBE_TIMEOUT_MS = 2_000;
 
+/** What a probe connects to for `url`: its host (an IPv6 address without brackets), its port or `defaultPort`. */
+export function probeTarget(url: URL, defaultPort: number): { host: string; port: number } {
+  return { host: url.hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(url.port || defaultPort) };
+}
+
 /**
  * True when host:port answers a TLS hello as a TLS server does: the handshake
  * completes (no certificate is checked: only the protocol is asked), or the

@@ -3,7 +3,7 @@
 // offset, and one HTTP POST with a timeout that turns every way of failing
 // into an OdooError with a code. A transport supplies `call`.
 import type { HeartbeatReply, IngestItem, IngestResult, SidecarConfig } from "../core/contract.ts";
-import { answersPlain, answersTls } from "../core/port-probe.ts";
+import { answersPlain, answersTls, probeTarget } from "../core/port-probe.ts";
 import type { DispatchAck, DispatchMessage, OdooClient, ProbeAnswer, ProbePull } from "../core/ports.ts";
 import { codeOfHttpStatus, OdooContractError, OdooTransportError, transportFailure } from "./errors.ts";
 
@@ -168,9 +168,8 @@ async function portMixup(
   } catch {
     return described;
   }
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
   const tls = parsed.protocol === "https:";
-  const port = Number(parsed.port || (tls ? 443 : 80));
+  const { host, port } = probeTarget(parsed, tls ? 443 : 80);
   if (tls && (await answersPlain(host, port, HTTP_HELLO, httpUnderstood))) {
     return new OdooTransportError(
       `${what}: ODOO_URL is https:// but ${host}:${port} answers plain HTTP: name Odoo's HTTPS port (its proxy's), ` +

@@ -16,7 +16,7 @@ import { hostname } from "node:os";
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { type BackoffPolicy, backoffDelay } from "../../core/backoff.ts";
 import type { SidecarConfig } from "../../core/contract.ts";
-import { answersPlain, answersTls, REDIS_HELLO, redisUnderstood } from "../../core/port-probe.ts";
+import { answersPlain, answersTls, probeTarget, REDIS_HELLO, redisUnderstood } from "../../core/port-probe.ts";
 import type { Intake, Source, SourceSink } from "../../core/ports.ts";
 import { BackboneConfigError } from "../backbone-errors.ts";
 import { type EntryFields, entryIntakes } from "./entry.ts";
@@ -216,8 +216,7 @@ function serversOf(url: string): { host: string; port: number }[] {
   try {
     if (isSentinelUrl(url)) return parseSentinelUrl(url).sentinels;
     if (/^rediss?\+cluster:/i.test(url.trim())) return parseClusterUrl(url).nodes;
-    const parsed = new URL(url.trim());
-    return [{ host: parsed.hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(parsed.port || 6379) }];
+    return [probeTarget(new URL(url.trim()), 6379)];
   } catch {
     return [];
   }
